@@ -1,0 +1,79 @@
+"""vaelab: autoencoders and variational autoencoders on images.
+
+    import vaelab
+    run = vaelab.train(vaelab.RunConfig())        # the tutorial's VAE on MNIST
+    images = run.model.sample(16)                 # (16, 1, 28, 28), pixels in [0, 1]
+    same = vaelab.load_run(run.path)              # rebuilt from the folder alone
+
+The names below are imported on first use, so that ``vaelab --help`` answers at once
+instead of waiting for PyTorch to load.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"
+
+_WHERE = {
+    "DataConfig": "vaelab.config",
+    "ModelConfig": "vaelab.config",
+    "RunConfig": "vaelab.config",
+    "TrainConfig": "vaelab.config",
+    "ConfigError": "vaelab.errors",
+    "VaelabError": "vaelab.errors",
+    "DATASETS": "vaelab.data",
+    "ImageData": "vaelab.data",
+    "load_dataset": "vaelab.data",
+    "read_idx": "vaelab.data",
+    "DiagonalGaussian": "vaelab.distributions",
+    "MODELS": "vaelab.models",
+    "VAE": "vaelab.models",
+    "Autoencoder": "vaelab.models",
+    "build_model": "vaelab.models",
+    "Run": "vaelab.runs",
+    "load_run": "vaelab.runs",
+    "train": "vaelab.trainer",
+    "train_all": "vaelab.trainer",
+    "resume": "vaelab.trainer",
+    "write_run_figures": "vaelab.figures",
+    "run_demo": "vaelab.demo",
+}
+
+__all__ = [  # noqa: RUF022 (grouped as above)
+    "__version__",
+    "DataConfig", "ModelConfig", "RunConfig", "TrainConfig",
+    "ConfigError", "VaelabError",
+    "DATASETS", "ImageData", "load_dataset", "read_idx",
+    "DiagonalGaussian",
+    "MODELS", "VAE", "Autoencoder", "build_model",
+    "Run", "load_run",
+    "train", "train_all", "resume",
+    "write_run_figures",
+    "run_demo",
+]
+
+
+def __getattr__(name: str) -> object:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'vaelab' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:
+    from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from vaelab.data import DATASETS, ImageData, load_dataset, read_idx
+    from vaelab.demo import run_demo
+    from vaelab.distributions import DiagonalGaussian
+    from vaelab.errors import ConfigError, VaelabError
+    from vaelab.figures import write_run_figures
+    from vaelab.models import MODELS, VAE, Autoencoder, build_model
+    from vaelab.runs import Run, load_run
+    from vaelab.trainer import resume, train, train_all

@@ -1,0 +1,180 @@
+"""The command line: each subcommand is a dataclass whose fields are its flags, mapped onto one
+API call. tyro derives --help from the fields' types and docstrings."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+import tyro
+
+from vaelab.config import DatasetName, RunConfig
+from vaelab.errors import VaelabError
+
+Flat = tyro.conf.arg(name="")  # a nested config whose flags appear without a prefix
+
+
+@dataclass
+class Train:
+    """Train an AE or a VAE; writes a run folder with weights, metrics and figures."""
+
+    config: Annotated[RunConfig, Flat] = field(default_factory=RunConfig)
+    out: Path | None = None
+    """Run folder to create; when absent, runs/<model>-<dataset>, numbered if taken."""
+    resume: Path | None = None
+    """Continue this run folder from its last finished epoch (with --epochs to go further)."""
+    device: str = "auto"
+    """auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps."""
+    data_dir: Path | None = None
+    """Folder holding <dataset>/; when absent: $VAELAB_DATA, the user cache, /usr/share/datasets."""
+    quiet: bool = False
+    """No progress bars."""
+    no_plots: bool = False
+    """Skip the figures and index.html (draw them later with vaelab plot)."""
+
+    def run(self) -> None:
+        from vaelab.report import write_report
+        from vaelab.trainer import resume, train
+
+        options = dict(device=self.device, data_dir=self.data_dir, progress=not self.quiet,
+                       plots=not self.no_plots)
+        if self.resume is not None:
+            if self.out is not None:
+                raise VaelabError("--resume continues a run in its own folder; drop --out")
+            saved = RunConfig.load(self.resume / "config.json")
+            changed = [d for d in saved.differences(self.config)
+                       if not d.startswith("train.epochs")]
+            if changed:
+                raise VaelabError(f"--resume keeps the run's settings, only --epochs may change; "
+                                  f"these differ: {', '.join(changed)}")
+            run = resume(self.resume, self.config.train.epochs, **options)
+        else:
+            run = train(self.config, self.out, **options)
+        if not self.no_plots:
+            write_report([run], run.path / "index.html", title=f"vaelab run {run.path.name}",
+                         commands=[f"vaelab plot {run.path}"])
+        _say(f"run folder: {run.path}  (figures in {run.figures_dir})")
+
+
+@dataclass
+class Plot:
+    """Draw (again) all figures of a run, and its index.html."""
+
+    run_dir: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="RUN")]
+    """The run folder."""
+    out: Path | None = None
+    """Folder for the figures; when absent, the run's figures/."""
+    device: str = "auto"
+    """auto, cpu, cuda, cuda:N or mps."""
+    data_dir: Path | None = None
+    """Folder holding <dataset>/; when absent: $VAELAB_DATA, the user cache, /usr/share/datasets."""
+
+    def run(self) -> None:
+        from vaelab.data import load_dataset
+        from vaelab.figures import write_run_figures
+        from vaelab.report import write_report
+        from vaelab.runs import load_run
+
+        run = load_run(self.run_dir, device=self.device)
+        data = load_dataset(run.config.data.dataset, self.data_dir)
+        paths = write_run_figures(run, data, self.out)
+        if self.out is None:
+            write_report([run], run.path / "index.html", title=f"vaelab run {run.path.name}",
+                         commands=[f"vaelab plot {run.path}"])
+        _say(f"{len(paths)} figures in {next(iter(paths.values())).parent}")
+
+
+@dataclass
+class Demo:
+    """Train the tutorial's AE and VAE, draw every figure and a side-by-side comparison, and
+    write an index.html that shows them all."""
+
+    epochs: int = 20
+    """Epochs for each model."""
+    out: Path | None = None
+    """Folder to create; when absent, ./vaelab-demo, numbered if taken."""
+    seed: int = 0
+    """Seeds weights, shuffling and noise."""
+    dataset: DatasetName = "mnist"
+    """Dataset to train on."""
+    device: str = "auto"
+    """auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps."""
+    data_dir: Path | None = None
+    """Folder holding <dataset>/; when absent: $VAELAB_DATA, the user cache, /usr/share/datasets."""
+    quiet: bool = False
+    """No progress bars."""
+
+    def run(self) -> None:
+        import time
+
+        from vaelab.config import TrainConfig
+        from vaelab.demo import run_demo
+
+        TrainConfig(epochs=self.epochs, seed=self.seed)  # check the numbers before any work
+        started = time.perf_counter()
+        page = run_demo(self.out, epochs=self.epochs, seed=self.seed, dataset=self.dataset,
+                    device=self.device, data_dir=self.data_dir, progress=not self.quiet)
+        _say(f"done in {time.perf_counter() - started:.0f} s; open {page}")
+
+
+def _say(message: str) -> None:
+    print(f"vaelab: {message}", file=sys.stderr)
+
+
+def _parse(argv: list[str]) -> Train | Plot | Demo:
+    config = (tyro.conf.OmitArgPrefixes, tyro.conf.FlagCreatePairsOff)
+    command = tyro.cli(_SUBCOMMANDS, args=argv, prog="vaelab", config=config,
+                       description="Autoencoders and variational autoencoders on images.")
+    if isinstance(command, Train) and command.resume is not None:
+        # Parse again with the run's own settings as defaults, so that --resume RUN alone
+        # continues the run as it was configured.
+        saved = RunConfig.load(command.resume / "config.json")
+        command = tyro.cli(Train, args=argv[1:], prog="vaelab train", config=config,
+                           default=Train(config=saved))
+    return command
+
+
+_SUBCOMMANDS = (
+    Annotated[Train, tyro.conf.subcommand("train")]
+    | Annotated[Plot, tyro.conf.subcommand("plot")]
+    | Annotated[Demo, tyro.conf.subcommand("demo")]
+)
+
+
+def _log_to_stderr() -> None:
+    log = logging.getLogger("vaelab")
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("vaelab: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``vaelab`` command; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv in (["--version"], ["-V"]):
+        from vaelab import __version__
+
+        print(f"vaelab {__version__}")
+        return 0
+    _log_to_stderr()
+    try:
+        _parse(argv).run()
+    except VaelabError as err:
+        print(f"vaelab: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("vaelab: interrupted; finished epochs are saved, continue with "
+              "vaelab train --resume RUN", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

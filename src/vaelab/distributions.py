@@ -1,0 +1,58 @@
+"""The diagonal Gaussian posterior q(z|x) = N(mean, diag(exp(logvar))) of a VAE's encoder."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+# exp(-30) ~ 1e-13 and exp(20) ~ 5e8: wide enough for any trained model, narrow enough that
+# exp(logvar) and its gradient stay finite in float32 and float16.
+LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0
+LOG_2PI = math.log(2 * math.pi)
+
+
+class DiagonalGaussian:
+    """A batch of independent Gaussians over R^d, parameterised by mean and log-variance.
+
+    ``mean`` and ``logvar`` have shape (B, d); the log-variance is clamped to a safe range so
+    that ``std`` never overflows or underflows.
+    """
+
+    def __init__(self, mean: torch.Tensor, logvar: torch.Tensor) -> None:
+        self.mean = mean
+        self.logvar = logvar.clamp(LOGVAR_MIN, LOGVAR_MAX)
+
+    @property
+    def std(self) -> torch.Tensor:
+        return torch.exp(0.5 * self.logvar)
+
+    @property
+    def var(self) -> torch.Tensor:
+        return torch.exp(self.logvar)
+
+    def rsample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        """z = mean + std * eps with eps ~ N(0, I): differentiable in mean and logvar
+        (the reparameterisation trick, Kingma & Welling 2014, section 2.4). (B, d)"""
+        eps = torch.randn(self.mean.shape, generator=generator, device=self.mean.device,
+                          dtype=self.mean.dtype)
+        return self.mean + self.std * eps
+
+    def mode(self) -> torch.Tensor:
+        """The most likely code, the mean. (B, d)"""
+        return self.mean
+
+    def kl(self) -> torch.Tensor:
+        """KL(q || N(0, I)) in closed form, summed over the d dimensions. (B, d) -> (B,)
+
+        Per dimension: 0.5 * (var + mean^2 - 1 - logvar); Kingma & Welling 2014, appendix B.
+        """
+        return 0.5 * (self.var + self.mean.square() - 1.0 - self.logvar).sum(dim=-1)
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """log q(z|x) summed over dimensions; z is (..., B, d), the result (..., B)."""
+        return -0.5 * ((z - self.mean).square() / self.var + self.logvar + LOG_2PI).sum(dim=-1)
+
+    def __repr__(self) -> str:
+        return f"DiagonalGaussian(batch={self.mean.shape[0]}, dims={self.mean.shape[-1]})"
+

@@ -1,0 +1,120 @@
+"""Working in the latent space: encoding a dataset, the plane to draw, grids, interpolation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from vaelab.data import to_unit
+from vaelab.models import Autoencoder
+
+
+@torch.inference_mode()
+def encode_dataset(model: Autoencoder, images: torch.Tensor, batch_size: int = 2000
+                   ) -> torch.Tensor:
+    """Deterministic codes (posterior means for a VAE) of uint8 images. (N, C, H, W) -> (N, d)"""
+    model.eval()
+    return torch.cat([model.embed(to_unit(images[i:i + batch_size]))
+                      for i in range(0, len(images), batch_size)])
+
+
+@torch.inference_mode()
+def decode_all(model: Autoencoder, z: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
+    """Images in [0, 1] for codes z, in batches. (N, d) -> (N, C, H, W)"""
+    model.eval()
+    z = z.to(model.device)
+    return torch.cat([model.decode(z[i:i + batch_size]) for i in range(0, len(z), batch_size)])
+
+
+@dataclass(frozen=True)
+class LatentPlane:
+    """The 2-D plane the figures draw: the latent plane itself when d = 2, else the plane of
+    the codes' first two principal components through their mean.
+
+    A point (u, v) of the plane is the code origin + u * axes[0] + v * axes[1].
+    """
+
+    origin: torch.Tensor  # (d,)
+    axes: torch.Tensor  # (2, d), orthonormal rows
+    explained: tuple[float, float] | None  # share of the codes' variance along each axis (PCA)
+
+    @classmethod
+    def fit(cls, codes: torch.Tensor) -> LatentPlane:
+        codes = codes.float().cpu()
+        d = codes.shape[1]
+        if d == 1:
+            raise ValueError("a 1-D latent space has no plane to draw")
+        if d == 2:
+            return cls(torch.zeros(2), torch.eye(2), None)
+        origin = codes.mean(dim=0)
+        _, s, vh = torch.linalg.svd(codes - origin, full_matrices=False)  # vh: (d, d)
+        variance = s.square()
+        share = (variance[:2] / variance.sum()).tolist()
+        return cls(origin, vh[:2].contiguous(), (share[0], share[1]))
+
+    @property
+    def is_pca(self) -> bool:
+        return self.explained is not None
+
+    def project(self, codes: torch.Tensor) -> torch.Tensor:
+        """(N, d) -> (N, 2)"""
+        return (codes.float().cpu() - self.origin) @ self.axes.T
+
+    def lift(self, points: torch.Tensor) -> torch.Tensor:
+        """(N, 2) -> (N, d)"""
+        return self.origin + points.float() @ self.axes
+
+    def axis_labels(self) -> tuple[str, str]:
+        if self.explained is None:
+            return "$z_1$", "$z_2$"
+        return tuple(f"PC {i + 1} ({share:.0%} of variance)"
+                     for i, share in enumerate(self.explained))  # type: ignore[return-value]
+
+
+def bounds(points: torch.Tensor, margin: float = 0.05) -> tuple[float, float, float, float]:
+    """(u_min, u_max, v_min, v_max) around 2-D points (N, 2), widened by ``margin`` per side."""
+    lo, hi = points.min(dim=0).values, points.max(dim=0).values
+    pad = (hi - lo) * margin
+    (u0, v0), (u1, v1) = (lo - pad).tolist(), (hi + pad).tolist()
+    return u0, u1, v0, v1
+
+
+def grid_points(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """The n x m points of the grid u x v, row by row from the top (v descending) so that the
+    tiled images sit as on a plot: (len(v) * len(u), 2)."""
+    vv, uu = torch.meshgrid(v.flip(0), u, indexing="ij")
+    return torch.stack([uu.reshape(-1), vv.reshape(-1)], dim=1)
+
+
+def linear_grid(box: tuple[float, float, float, float], n: int
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Evenly spaced values along each side of the box, n along the longer side and as many
+    along the other as keep the steps equal, so tiles drawn on the grid stay square."""
+    u0, u1, v0, v1 = box
+    width, height = u1 - u0, v1 - v0
+    step = max(width, height) / (n - 1)
+    n_u, n_v = (max(2, round(side / step) + 1) for side in (width, height))
+    cu, cv = (u0 + u1) / 2, (v0 + v1) / 2
+    half_u, half_v = step * (n_u - 1) / 2, step * (n_v - 1) / 2
+    return (torch.linspace(cu - half_u, cu + half_u, n_u),
+            torch.linspace(cv - half_v, cv + half_v, n_v))
+
+
+def prior_quantiles(n: int, tail: float = 0.05) -> torch.Tensor:
+    """n values of N(0, 1) at evenly spaced probabilities from ``tail`` to 1 - tail: equal
+    prior mass between neighbours (Kingma & Welling 2014, figure 4)."""
+    return torch.special.ndtri(torch.linspace(tail, 1 - tail, n, dtype=torch.float64)).float()
+
+
+def tile(images: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
+    """Images (rows * cols, C, H, W) -> one picture (C, rows * H, cols * W)."""
+    c, h, w = images.shape[1:]
+    grid = images.reshape(rows, cols, c, h, w).permute(2, 0, 3, 1, 4)  # (C, rows, H, cols, W)
+    return grid.reshape(c, rows * h, cols * w)
+
+
+def interpolate(z_from: torch.Tensor, z_to: torch.Tensor, steps: int) -> torch.Tensor:
+    """``steps`` codes on the line from z_from to z_to, both included. (d,) -> (steps, d)"""
+    t = torch.linspace(0, 1, steps, device=z_from.device).unsqueeze(1)  # (steps, 1)
+    return (1 - t) * z_from + t * z_to

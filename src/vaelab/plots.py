@@ -1,0 +1,258 @@
+"""Figures from arrays. Each function returns a matplotlib Figure and never shows it.
+
+Images are arrays with values in [0, 1], drawn as ink on paper (1 = black). No pyplot: the
+figures are plain ``matplotlib.figure.Figure`` objects, so nothing here touches a display or
+global state, and they render the same in a terminal, a notebook or a test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+STYLE = {
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": False,
+    "legend.frameon": False,
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+    "savefig.bbox": "tight",
+    "savefig.facecolor": "white",
+    "figure.facecolor": "white",
+    "image.interpolation": "nearest",
+}
+INK = "gray_r"
+CLASS_COLORS = matplotlib.colormaps["tab10"].colors
+
+
+@contextmanager
+def _style() -> Iterator[None]:
+    with matplotlib.rc_context(STYLE):
+        yield
+
+
+def _class_color(i: int) -> Any:
+    return CLASS_COLORS[i % len(CLASS_COLORS)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Latent space.
+
+
+def draw_scatter(ax: Axes, points: np.ndarray, labels: np.ndarray, classes: Sequence[str],
+                 axis_labels: tuple[str, str] = ("$z_1$", "$z_2$"), legend: bool = True,
+                 max_points: int = 10_000) -> None:
+    """Points (N, 2) coloured by their class, in a shuffled order so no class hides another."""
+    order = np.random.default_rng(0).permutation(len(points))[:max_points]
+    colors = np.array([_class_color(int(c)) for c in range(len(classes))])
+    ax.scatter(points[order, 0], points[order, 1], c=colors[labels[order]], s=3, alpha=0.6,
+               linewidths=0, rasterized=True)
+    ax.set_xlabel(axis_labels[0])
+    ax.set_ylabel(axis_labels[1])
+    ax.set_aspect("equal", adjustable="datalim")
+    if legend:
+        handles = [ax.scatter([], [], color=_class_color(i), s=25) for i in range(len(classes))]
+        ax.legend(handles, classes, loc="center left", bbox_to_anchor=(1.01, 0.5),
+                  handletextpad=0.2, labelspacing=0.35, title="class")
+
+
+def latent_scatter(points: np.ndarray, labels: np.ndarray, classes: Sequence[str], *,
+                   title: str, axis_labels: tuple[str, str] = ("$z_1$", "$z_2$")) -> Figure:
+    with _style():
+        fig = Figure(figsize=(6.4, 5.2), layout="constrained")
+        ax = fig.add_subplot()
+        draw_scatter(ax, points, labels, classes, axis_labels)
+        ax.set_title(title)
+    return fig
+
+
+@dataclass(frozen=True)
+class Manifold:
+    """Decoded images tiled on a grid over the latent plane.
+
+    ``picture`` is (rows * H, cols * W); ``u`` and ``v`` are the grid's values along each axis,
+    ``u`` left to right and ``v`` bottom to top (the picture's top row is the largest v).
+    """
+
+    picture: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    evenly_spaced: bool = True  # False for the prior-quantile grid
+
+    @property
+    def extent(self) -> tuple[float, float, float, float]:
+        """(left, right, bottom, top) of the tiles, each centred on its grid point."""
+        u, v = self.u, self.v
+        du = (u[-1] - u[0]) / max(len(u) - 1, 1)
+        dv = (v[-1] - v[0]) / max(len(v) - 1, 1)
+        return u[0] - du / 2, u[-1] + du / 2, v[0] - dv / 2, v[-1] + dv / 2
+
+
+def draw_manifold(ax: Axes, manifold: Manifold,
+                  axis_labels: tuple[str, str] = ("$z_1$", "$z_2$")) -> None:
+    """The tiled decodings, with each tile centred on its grid point."""
+    u, v = manifold.u, manifold.v
+    if manifold.evenly_spaced:
+        ax.imshow(manifold.picture, cmap=INK, vmin=0, vmax=1, extent=manifold.extent)
+    else:  # tiles sit at prior quantiles: label the ticks with the z value of their tile
+        ax.imshow(manifold.picture, cmap=INK, vmin=0, vmax=1,
+                  extent=(-0.5, len(u) - 0.5, -0.5, len(v) - 0.5))
+        ticks = np.unique(np.linspace(0, len(u) - 1, 5).round().astype(int))
+        ax.set_xticks(ticks, [f"{u[i]:.2f}" for i in ticks])
+        ax.set_yticks(ticks, [f"{v[i]:.2f}" for i in ticks])
+    ax.set_xlabel(axis_labels[0])
+    ax.set_ylabel(axis_labels[1])
+
+
+def manifold_figure(manifold: Manifold, *, title: str,
+                    axis_labels: tuple[str, str] = ("$z_1$", "$z_2$")) -> Figure:
+    with _style():
+        fig = Figure(figsize=(6.2, 6.2), layout="constrained")
+        ax = fig.add_subplot()
+        draw_manifold(ax, manifold, axis_labels)
+        ax.set_title(title)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Images.
+
+
+def _strip(images: np.ndarray, gap: int = 2) -> np.ndarray:
+    """Images (N, H, W) side by side with a white gap: (H, N * (W + gap) - gap)."""
+    n, h, w = images.shape
+    out = np.zeros((h, n * (w + gap) - gap), dtype=np.float32)
+    for i, image in enumerate(images):
+        out[:, i * (w + gap):i * (w + gap) + w] = image
+    return out
+
+
+def image_rows(rows: Sequence[tuple[str, np.ndarray]], *, title: str,
+               column_labels: Sequence[str] | None = None) -> Figure:
+    """Rows of images (each (N, H, W)), each row named on its left."""
+    n = max(len(images) for _, images in rows)
+    with _style():
+        fig = Figure(figsize=(0.62 * n + 1.4, 0.7 * len(rows) + 0.7), layout="constrained")
+        axes = fig.subplots(len(rows), 1, squeeze=False)[:, 0]
+        for ax, (name, images) in zip(axes, rows, strict=True):
+            ax.imshow(_strip(images), cmap=INK, vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_ylabel(name, rotation=0, ha="right", va="center")
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+        if column_labels is not None:
+            w = rows[0][1].shape[2]
+            axes[0].set_xticks([i * (w + 2) + w / 2 for i in range(len(column_labels))],
+                               column_labels)
+            axes[0].xaxis.tick_top()
+            axes[0].tick_params(length=0)
+        fig.suptitle(title)
+    return fig
+
+
+def image_grid(picture: np.ndarray, *, title: str) -> Figure:
+    """One tiled picture (rows * H, cols * W), without axes."""
+    with _style():
+        fig = Figure(figsize=(5.6, 5.9), layout="constrained")
+        ax = fig.add_subplot()
+        ax.imshow(picture, cmap=INK, vmin=0, vmax=1)
+        ax.set_axis_off()
+        ax.set_title(title)
+    return fig
+
+
+def interpolation_strip(frames: np.ndarray, start: np.ndarray, end: np.ndarray, *,
+                        start_label: str, end_label: str, title: str) -> Figure:
+    """The two input images at the ends and the decoded frames (S, H, W) between them."""
+    panels = [start, *frames, end]
+    with _style():
+        fig = Figure(figsize=(0.75 * len(panels) + 0.4, 1.9), layout="constrained")
+        axes = fig.subplots(1, len(panels))
+        for i, (ax, image) in enumerate(zip(axes, panels, strict=True)):
+            ax.imshow(image, cmap=INK, vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            is_input = i in (0, len(panels) - 1)
+            for spine in ax.spines.values():
+                spine.set_visible(is_input)
+                spine.set_color("#d62728")
+            if is_input:
+                ax.set_xlabel(start_label if i == 0 else end_label, color="#d62728")
+            else:
+                ax.set_xlabel(f"{(i - 1) / max(len(frames) - 1, 1):.2g}", color="#555555")
+        fig.suptitle(title)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Training.
+
+
+def loss_curves(metrics: Sequence[dict[str, Any]], *, title: str, recon_name: str) -> Figure:
+    """Train and test terms per image against epochs: the loss, and for a VAE its two terms."""
+    epochs = [m["epoch"] for m in metrics]
+    has_kl = metrics[0]["train"]["kl"] is not None
+    panels = [("loss", "loss (recon + KL)" if has_kl else recon_name)]
+    if has_kl:
+        panels += [("recon", recon_name), ("kl", "KL(q(z|x) || p(z))")]
+    with _style():
+        fig = Figure(figsize=(3.6 * len(panels) + 0.4, 3.3), layout="constrained")
+        axes = fig.subplots(1, len(panels), squeeze=False)[0]
+        for ax, (key, name) in zip(axes, panels, strict=True):
+            for split, style in (("train", "-"), ("test", "--")):
+                ax.plot(epochs, [m[split][key] for m in metrics], style, marker=".",
+                        label=split, color="#1f77b4" if split == "train" else "#d62728")
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(f"{name} per image")
+            ax.grid(alpha=0.25)
+            if len(epochs) < 12:
+                ax.set_xticks(epochs)
+        axes[0].legend()
+        fig.suptitle(title)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Several models side by side.
+
+
+@dataclass(frozen=True)
+class LatentView:
+    """What the comparison shows of one model: its test codes and its decoded plane."""
+
+    name: str
+    points: np.ndarray  # (N, 2)
+    labels: np.ndarray  # (N,)
+    manifold: Manifold
+    axis_labels: tuple[str, str] = ("$z_1$", "$z_2$")
+
+
+def comparison(views: Sequence[LatentView], classes: Sequence[str], *, title: str) -> Figure:
+    """One row per model: its latent codes, and what its decoder makes of the same region."""
+    with _style():
+        fig = Figure(figsize=(11, 4.9 * len(views) + 0.4), layout="constrained")
+        axes = fig.subplots(len(views), 2, squeeze=False)
+        for row, view in zip(axes, views, strict=True):
+            draw_scatter(row[0], view.points, view.labels, classes, view.axis_labels,
+                         legend=view is views[0])
+            row[0].set_title(f"{view.name}: test codes")
+            draw_manifold(row[1], view.manifold, view.axis_labels)
+            row[1].set_title(f"{view.name}: decoder over the same region")
+            left, right, bottom, top = view.manifold.extent
+            row[0].set_aspect("equal", adjustable="box")
+            row[0].set_xlim(left, right)
+            row[0].set_ylim(bottom, top)
+        fig.suptitle(title, fontsize=13)
+    return fig

@@ -1,0 +1,155 @@
+"""An HTML page that shows one or more runs: their metrics side by side, then every figure.
+
+The page is static and self-contained apart from the figure files beside it (relative links):
+no script, no fonts or styles from the web, so it opens from any folder, offline.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import torch
+
+from vaelab.files import write_atomic
+from vaelab.models import count_parameters
+from vaelab.runs import Run
+
+# (file in figures/, heading, what to look for)
+SECTIONS = [
+    ("latent.png", "Latent codes",
+     "Where the encoder puts each test image (the posterior mean for a VAE), coloured by its "
+     "class. An AE is free to spread codes anywhere; a VAE's KL term pulls them into the "
+     "prior's region around the origin."),
+    ("manifold.png", "The decoder over the latent plane",
+     "Decoded images on a regular grid over the region the test codes occupy. Where no "
+     "training code landed, an AE's decoder was never taught anything and draws shapes that are "
+     "no digit; a VAE's decoder answers sensibly over the whole region."),
+    ("manifold_prior.png", "The decoder at the prior's quantiles",
+     "The grid placed at equal steps of prior probability, so every tile stands for the same "
+     "share of the prior N(0, I): what samples from a VAE look like, region by region."),
+    ("reconstructions.png", "Reconstructions",
+     "One test image per class (top) and the decoding of its code (bottom). With only two "
+     "latent dimensions both models blur; how much is the reconstruction term below."),
+    ("samples.png", "Samples from the prior",
+     "Decodings of z ~ N(0, I). An AE has no prior, so nothing is shown for it."),
+    ("interpolation.png", "Interpolation",
+     "The straight line between the codes of two test images of different classes, decoded "
+     "at even steps."),
+    ("interpolation.gif", "Interpolation, animated",
+     "The same line walked there and back."),
+    ("loss.png", "Training curves",
+     "Train (solid) and test (dashed) terms per image after each epoch."),
+]
+
+CSS = """
+:root { color-scheme: light; --ink: #1d2330; --muted: #5b6477; --line: #e3e6ee;
+        --accent: #3355cc; --card: #ffffff; --bg: #f6f7fb; }
+* { box-sizing: border-box; }
+body { margin: 0; background: var(--bg); color: var(--ink);
+       font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", sans-serif; }
+main { max-width: 1180px; margin: 0 auto; padding: 28px 22px 60px; }
+h1 { font-size: 26px; margin: 0 0 4px; }
+h2 { font-size: 19px; margin: 0 0 6px; }
+p.lead { color: var(--muted); margin: 0 0 22px; }
+section { background: var(--card); border: 1px solid var(--line); border-radius: 12px;
+          padding: 18px 20px; margin: 18px 0; }
+section p { color: var(--muted); margin: 0 0 14px; max-width: 80ch; }
+.runs { display: grid; gap: 16px; grid-template-columns: repeat(var(--n), minmax(0, 1fr)); }
+figure { margin: 0; }
+figure img { width: 100%; height: auto; border-radius: 6px; display: block; }
+figure img.pixels { image-rendering: pixelated; max-width: 336px; }
+figcaption { font-weight: 600; margin-bottom: 6px; }
+.na { color: var(--muted); font-style: italic; padding: 30px 0; text-align: center;
+      border: 1px dashed var(--line); border-radius: 6px; }
+table { border-collapse: collapse; width: 100%; max-width: 760px;
+        font-variant-numeric: tabular-nums; }
+th, td { padding: 7px 12px; border-bottom: 1px solid var(--line); text-align: right; }
+th:first-child, td:first-child { text-align: left; color: var(--muted); font-weight: 400; }
+thead th { color: var(--ink); font-weight: 650; border-bottom: 2px solid var(--line); }
+code { background: #eef0f6; padding: 1px 5px; border-radius: 4px; font-size: 13.5px; }
+footer { color: var(--muted); font-size: 13px; margin-top: 26px; }
+a { color: var(--accent); }
+"""
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def metrics_rows(runs: Sequence[Run]) -> list[tuple[str, list[str]]]:
+    """The table's rows: a label and one cell per run."""
+    last = [run.metrics[-1] if run.metrics else None for run in runs]
+    rows = [
+        ("model", [r.config.model.model.upper() for r in runs]),
+        ("latent dimensions", [str(r.config.model.latent_dims) for r in runs]),
+        ("parameters", [f"{count_parameters(r.model):,}" for r in runs]),
+        ("epochs", [str(r.epochs_done) for r in runs]),
+        ("reconstruction loss", [r.config.train.loss for r in runs]),
+        ("training time (s)",
+         [_fmt(sum(m["train_seconds"] for m in r.metrics), 1) for r in runs]),
+    ]
+    for split in ("train", "test"):
+        for key, name in (("loss", "loss"), ("recon", "reconstruction"), ("kl", "KL")):
+            rows.append((f"{split} {name} per image",
+                         [_fmt(m[split][key]) if m else "—" for m in last]))
+    return rows
+
+
+def _figure_cell(run: Run, file: str, page_dir: Path) -> str:
+    path = run.figures_dir / file
+    if not path.exists():
+        return '<div class="na">not defined for this model</div>'
+    src = html.escape(Path(os.path.relpath(path, page_dir)).as_posix())
+    css = ' class="pixels"' if file.endswith(".gif") else ""
+    return f'<img src="{src}" alt="{html.escape(file)}"{css}>'
+
+
+def write_report(runs: Sequence[Run], path: Path, *, title: str, lead: str = "",
+                 top_figure: Path | None = None, commands: Sequence[str] = ()) -> Path:
+    """Write an HTML page about ``runs`` to ``path``; figures are linked relative to it."""
+    page_dir = path.parent
+    names = [run.path.name for run in runs]
+    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+    body = "".join(
+        f"<tr><td>{html.escape(label)}</td>"
+        + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells) + "</tr>"
+        for label, cells in metrics_rows(runs)
+    )
+    parts = [
+        f"<h1>{html.escape(title)}</h1>",
+        f'<p class="lead">{html.escape(lead)}</p>' if lead else "",
+    ]
+    if top_figure is not None:
+        src = html.escape(Path(os.path.relpath(top_figure, page_dir)).as_posix())
+        parts.append(f'<section><h2>Side by side</h2><figure><img src="{src}" '
+                     f'alt="comparison"></figure></section>')
+    parts.append(f"<section><h2>Metrics</h2><p>Averages per test image after the last epoch "
+                 f"(the reconstruction term is summed over pixels, the KL over latent "
+                 f"dimensions).</p><table><thead><tr><th></th>{head}</tr></thead>"
+                 f"<tbody>{body}</tbody></table></section>")
+    for file, heading, text in SECTIONS:
+        if not any((run.figures_dir / file).exists() for run in runs):
+            continue
+        cells = "".join(
+            f"<figure><figcaption>{html.escape(name)}</figcaption>"
+            f"{_figure_cell(run, file, page_dir)}</figure>"
+            for name, run in zip(names, runs, strict=True)
+        )
+        parts.append(f'<section><h2>{html.escape(heading)}</h2><p>{html.escape(text)}</p>'
+                     f'<div class="runs" style="--n: {len(runs)}">{cells}</div></section>')
+    from vaelab import __version__
+
+    made = (f"Made by vaelab {__version__} with PyTorch {torch.__version__}, "
+            f"{datetime.now().strftime('%Y-%m-%d %H:%M')}.")
+    again = "".join(f"<br><code>{html.escape(c)}</code>" for c in commands)
+    parts.append(f"<footer>{made}{' To make it again:' if again else ''}{again}</footer>")
+    page = (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{html.escape(title)}</title><style>{CSS}</style></head>"
+            f"<body><main>{''.join(parts)}</main></body></html>\n")
+    write_atomic(path, page)
+    return path

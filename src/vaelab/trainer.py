@@ -1,0 +1,248 @@
+"""Training: the loop, the per-epoch record and checkpoint, and resuming. No plotting here.
+
+The training set sits on the device as one uint8 tensor; each epoch draws a permutation from
+the run's seeded generator and takes batches as index slices of it. The same generator draws
+the VAE's noise, and its state is saved with each checkpoint, so a resumed run continues the
+exact random stream of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from vaelab.config import RunConfig, TrainConfig
+from vaelab.data import ImageData, load_dataset, to_unit
+from vaelab.device import select_device
+from vaelab.errors import VaelabError
+from vaelab.evaluate import objective_per_image
+from vaelab.losses import loss_terms
+from vaelab.models import Autoencoder, build_model
+from vaelab.runs import (
+    CHECKPOINT,
+    CONFIG,
+    WEIGHTS,
+    Run,
+    image_shape_of,
+    load_checkpoint,
+    new_run_dir,
+    read_metrics,
+    save_checkpoint,
+    save_weights,
+    write_metrics,
+)
+
+log = logging.getLogger("vaelab")
+
+
+def train(config: RunConfig | None = None, out: str | Path | None = None, *,
+          device: str | torch.device = "auto", data_dir: str | Path | None = None,
+          data: ImageData | None = None, progress: bool = True, plots: bool = True) -> Run:
+    """Train a model from scratch into a new run folder and return the finished run.
+
+    ``out`` must be new or empty (default: runs/<model>-<dataset>, numbered if taken).
+    ``data`` skips loading when the dataset is already in memory. With ``plots`` the run's
+    figures are drawn into its ``figures/`` folder at the end.
+    """
+    return train_all([config or RunConfig()], [out], device=device, data_dir=data_dir,
+                     data=data, progress=progress, plots=plots)[0]
+
+
+def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | None = None, *,
+              device: str | torch.device = "auto", data_dir: str | Path | None = None,
+              data: ImageData | None = None, progress: bool = True,
+              plots: bool = True) -> list[Run]:
+    """Train several runs on one dataset at the same time, each in a thread of its own.
+
+    Models of the tutorial's size keep one CPU core busy but gain little from a second, so on
+    the CPU the cores are shared out between the runs instead of between the threads of each
+    matrix product: two runs on two cores finish about a quarter sooner than one after the
+    other. On a GPU the runs take turns.
+    """
+    outs = list(outs) if outs is not None else [None] * len(configs)
+    if len(outs) != len(configs):
+        raise VaelabError(f"{len(configs)} configs but {len(outs)} output folders")
+    datasets = {config.data.dataset for config in configs}
+    if len(datasets) > 1:
+        raise VaelabError(f"train_all trains on one dataset, got {', '.join(sorted(datasets))}")
+    device = select_device(device)
+    full = _load(configs[0], data, data_dir, progress).to(device)
+    jobs = []
+    for config, out in zip(configs, outs, strict=True):
+        run_dir = new_run_dir(out, config)
+        config.save(run_dir / CONFIG)
+        jobs.append(_Job(run_dir, config, *_initial_state(config, full.image_shape, device)))
+    runs = _fit_all(jobs, full, progress)
+    if plots:
+        _draw(runs, full)
+    return runs
+
+
+def resume(path: str | Path, epochs: int | None = None, *, device: str | torch.device = "auto",
+           data_dir: str | Path | None = None, data: ImageData | None = None,
+           progress: bool = True, plots: bool = True) -> Run:
+    """Continue a run from its last finished epoch up to ``epochs`` (default: its own setting).
+
+    On the CPU, with the same number of threads, the weights come out bitwise equal to those
+    of a run that was never interrupted.
+    """
+    path = Path(path)
+    config = RunConfig.load(path / CONFIG)
+    if epochs is not None:
+        config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=epochs))
+    device = select_device(device)
+    job = _Job(path, config, *_initial_state(config, image_shape_of(config), device))
+    done = load_checkpoint(path / CHECKPOINT, job.model, job.optimizer, job.generator)
+    if done > config.train.epochs:
+        raise VaelabError(
+            f"{path} has already trained {done} epochs; ask for more with --epochs N (N > {done})"
+        )
+    if done == config.train.epochs:
+        log.warning("%s already has %d epochs; nothing to train (--epochs N goes further)",
+                    path, done)
+    full = _load(config, data, data_dir, progress).to(device)
+    config.save(path / CONFIG)
+    job.metrics = [m for m in read_metrics(path) if m["epoch"] <= done]
+    runs = _fit_all([job], full, progress)
+    if plots:
+        _draw(runs, full)
+    return runs[0]
+
+
+def train_epoch(model: Autoencoder, optimizer: torch.optim.Optimizer, images: torch.Tensor,
+                config: TrainConfig, generator: torch.Generator, bar: tqdm | None = None,
+                stop: threading.Event | None = None) -> dict[str, float | None]:
+    """One pass over ``images`` (N, C, H, W) uint8 in a random order; the objective's terms
+    averaged over the images, as they were while the model learned."""
+    model.train()
+    n = len(images)
+    order = torch.randperm(n, generator=generator, device=images.device)
+    sums = torch.zeros(2, device=images.device)  # (recon, kl), summed over images
+    is_vae = None
+    for start in range(0, n, config.batch_size):
+        if stop is not None and stop.is_set():
+            raise KeyboardInterrupt
+        x = to_unit(images[order[start:start + config.batch_size]])  # (B, C, H, W) in [0, 1]
+        terms = loss_terms(model, x, config, generator)
+        is_vae = terms.kl is not None
+        recon = terms.recon.sum()
+        kl = terms.kl.sum() if is_vae else torch.zeros_like(recon)
+        loss = recon + kl  # summed over the batch, as in the tutorial
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        sums += torch.stack([recon.detach(), kl.detach()])
+        if bar is not None and bar.update(len(x)):  # True when the bar redraws: sync only then
+            bar.set_postfix_str(f"loss {sums.sum().item() / (start + len(x)):.2f}", refresh=False)
+    recon_mean, kl_mean = (sums / n).tolist()
+    return {"loss": recon_mean + kl_mean, "recon": recon_mean, "kl": kl_mean if is_vae else None}
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Job:
+    """A run being trained: its folder and config, and the state that the loop moves on."""
+
+    run_dir: Path
+    config: RunConfig
+    model: Autoencoder
+    optimizer: torch.optim.Optimizer
+    generator: torch.Generator
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _load(config: RunConfig, data: ImageData | None, data_dir: str | Path | None,
+          progress: bool) -> ImageData:
+    if data is None:
+        return load_dataset(config.data.dataset, data_dir, progress=progress)
+    if data.name != config.data.dataset:
+        raise VaelabError(
+            f"the data given is {data.name}, the config asks for {config.data.dataset}")
+    return data
+
+
+def _initial_state(config: RunConfig, image_shape: tuple[int, int, int], device: torch.device
+                   ) -> tuple[Autoencoder, torch.optim.Optimizer, torch.Generator]:
+    """Model, optimizer and generator as they are before the first step. The weights are drawn
+    on the CPU from the run's seed, so every device starts from the same ones."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.train.seed)
+        model = build_model(config.model, image_shape)
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.train.lr, fused=True)
+    generator = torch.Generator(device).manual_seed(config.train.seed)
+    return model, optimizer, generator
+
+
+def _fit_all(jobs: list[_Job], data: ImageData, progress: bool) -> list[Run]:
+    """Train the jobs, side by side on the CPU (one thread each), else one after another."""
+    if len(jobs) == 1 or data.train_images.device.type != "cpu":
+        return [_fit(job, data, progress, position=0) for job in jobs]
+    stop = threading.Event()
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(max(1, threads_before // len(jobs)))
+    try:
+        with ThreadPoolExecutor(len(jobs), thread_name_prefix="vaelab-train") as pool:
+            futures = [pool.submit(_fit, job, data, progress, i, stop)
+                       for i, job in enumerate(jobs)]
+            try:
+                return [future.result() for future in futures]
+            except BaseException:
+                stop.set()  # the other runs end after their current step
+                raise
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _fit(job: _Job, data: ImageData, progress: bool, position: int = 0,
+         stop: threading.Event | None = None) -> Run:
+    config, name = job.config, job.config.model.model
+    train_images = data.train_images[:config.data.train_subset]
+    total = config.train.epochs
+    with tqdm(total=len(train_images), unit="img", unit_scale=True, disable=not progress,
+              position=position, leave=False, dynamic_ncols=True) as bar:
+        for epoch in range(len(job.metrics) + 1, total + 1):
+            bar.reset(len(train_images))
+            bar.set_description(f"{name} epoch {epoch}/{total}")
+            started = time.perf_counter()
+            train_terms = train_epoch(job.model, job.optimizer, train_images, config.train,
+                                      job.generator, bar, stop)
+            trained = time.perf_counter()
+            test_terms = objective_per_image(job.model, data.test_images, config.train,
+                                             seed=config.train.seed)
+            tested = time.perf_counter()
+            job.metrics.append({
+                "epoch": epoch,
+                "train": train_terms,
+                "test": test_terms,
+                "train_seconds": round(trained - started, 3),
+                "test_seconds": round(tested - trained, 3),
+            })
+            write_metrics(job.run_dir, job.metrics)
+            save_checkpoint(job.run_dir / CHECKPOINT, job.model, job.optimizer, job.generator,
+                            epoch)
+            save_weights(job.run_dir / WEIGHTS, job.model, epoch)
+            if progress:
+                bar.write(f"{name} epoch {epoch:>{len(str(total))}}/{total}  "
+                          f"loss {train_terms['loss']:7.2f}  test {test_terms['loss']:7.2f}  "
+                          f"({trained - started:.1f} s)")
+    return Run(job.run_dir, config, job.model.eval(), job.metrics)
+
+
+def _draw(runs: list[Run], data: ImageData) -> None:
+    from vaelab.figures import write_run_figures  # matplotlib is imported only when drawing
+
+    for run in runs:  # one at a time: matplotlib's settings are global, not per thread
+        write_run_figures(run, data)
