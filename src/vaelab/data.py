@@ -21,6 +21,7 @@ from vaelab.errors import VaelabError
 log = logging.getLogger("vaelab")
 
 SPLITS = ("train", "test")
+SYSTEM_ROOT = Path("/usr/share/datasets")  # where Debian's dataset packages put their files
 IDX_UBYTE = 0x08  # the IDX type code for unsigned bytes, the only one image datasets use
 
 
@@ -247,7 +248,7 @@ def search_roots(data_dir: str | Path | None = None) -> list[Path]:
     roots = [Path(data_dir)] if data_dir is not None else []
     if os.environ.get("VAELAB_DATA"):
         roots.append(Path(os.environ["VAELAB_DATA"]))
-    roots += [cache_root(), Path("/usr/share/datasets")]
+    roots += [cache_root(), SYSTEM_ROOT]
     return [root.expanduser() for root in roots]
 
 

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,7 @@ from vaelab.latent import (
 from vaelab.models import VAE
 from vaelab.runs import Run
 
-GRID = 20  # tiles per side of the manifolds
+GRID = 21  # tiles along the longer side of the manifolds; odd, so 0 is a tile centre
 FRAMES = 10  # decoded frames in the interpolation strip
 GIF_FRAMES = 40  # frames each way in the animation
 GIF_SCALE = 4  # 28 px -> 112 px
@@ -84,40 +85,34 @@ def write_run_figures(run: Run, data: ImageData, out_dir: Path | None = None) ->
     labels = seen.plane.axis_labels()
     kind = "posterior means" if isinstance(model, VAE) else "codes"
     where = " (PCA plane)" if seen.plane.is_pca else ""
-    figures: dict[str, Figure] = {
+    figures = {
         "latent": plots.latent_scatter(
             seen.points, seen.labels, data.classes, axis_labels=labels,
-            title=f"{name}: {kind} of the {len(seen.points):,} test images{where}"),
+            title=f"{name}\n{kind} of the {len(seen.points):,} test images{where}"),
         "manifold": plots.manifold_figure(
             seen.manifold, axis_labels=labels,
-            title=f"{name}: decoder over the test codes' region{where}"),
+            title=f"{name}\ndecoder over the test codes' region{where}"),
         "reconstructions": _reconstructions(model, data, name),
-        "interpolation": None,  # drawn below, with its GIF
-        "loss": plots.loss_curves(run.metrics, title=f"{name}: training",
-                                  recon_name=_recon_name(run)) if run.metrics else None,
     }
     if isinstance(model, VAE):
         q = prior_quantiles(GRID)
         figures["manifold_prior"] = plots.manifold_figure(
             _manifold(model, _prior_plane(seen.plane), q, q, evenly_spaced=False),
-            axis_labels=labels, title=f"{name}: decoder at the prior's 5%-95% quantiles{where}")
+            axis_labels=labels, title=f"{name}\ndecoder at the prior's 5%-95% quantiles{where}")
         generator = torch.Generator(model.device).manual_seed(run.config.train.seed)
         samples = model.sample(SAMPLES * SAMPLES, generator=generator).cpu()
         figures["samples"] = plots.image_grid(
-            tile(samples, SAMPLES, SAMPLES)[0].numpy(), title=f"{name}: samples from the prior")
-    strip, gif_frames = _interpolation(model, data, seen, name)
-    figures["interpolation"] = strip
-    paths = {}
-    for key, fig in figures.items():
-        if fig is not None:
-            paths[key] = save_figure(fig, out_dir / f"{key}.png")
+            tile(samples, SAMPLES, SAMPLES)[0].numpy(), title=f"{name}\nsamples from the prior")
+    figures["interpolation"], gif_frames = _interpolation(model, data, seen, name)
+    if run.metrics:
+        figures["loss"] = plots.loss_curves(run.metrics, title=f"{name}: training",
+                                            recon_name=_recon_name(run))
+    paths = {key: save_figure(fig, out_dir / f"{key}.png") for key, fig in figures.items()}
     paths["interpolation_gif"] = save_gif(gif_frames, out_dir / "interpolation.gif")
     return paths
 
 
 def save_figure(fig: Figure, path: Path) -> Path:
-    from io import BytesIO
-
     buffer = BytesIO()
     fig.savefig(buffer, format=path.suffix.lstrip(".") or "png")
     write_atomic(path, buffer.getvalue())
@@ -127,8 +122,6 @@ def save_figure(fig: Figure, path: Path) -> Path:
 def save_gif(frames: np.ndarray, path: Path, scale: int = GIF_SCALE, ms: int = 50) -> Path:
     """Frames (T, H, W) in [0, 1] as an endless animation, ink on paper, enlarged ``scale``
     times without blurring."""
-    from io import BytesIO
-
     ink = (255 * (1 - frames.clip(0, 1))).round().astype(np.uint8)
     images = [Image.fromarray(f).resize((f.shape[1] * scale, f.shape[0] * scale), Image.NEAREST)
               for f in ink]

@@ -18,6 +18,8 @@ from vaelab.files import write_atomic
 from vaelab.models import count_parameters
 from vaelab.runs import Run
 
+NO_PRIOR = "an AE has no prior"
+
 # (file in figures/, heading, what to look for)
 SECTIONS = [
     ("latent.png", "Latent codes",
@@ -102,7 +104,8 @@ def metrics_rows(runs: Sequence[Run]) -> list[tuple[str, list[str]]]:
 def _figure_cell(run: Run, file: str, page_dir: Path) -> str:
     path = run.figures_dir / file
     if not path.exists():
-        return '<div class="na">not defined for this model</div>'
+        why = NO_PRIOR if run.config.model.model == "ae" else "not drawn for this run"
+        return f'<div class="na">{why}</div>'
     src = html.escape(Path(os.path.relpath(path, page_dir)).as_posix())
     css = ' class="pixels"' if file.endswith(".gif") else ""
     return f'<img src="{src}" alt="{html.escape(file)}"{css}>'

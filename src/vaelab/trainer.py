@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,12 +198,15 @@ def _fit_all(jobs: list[_Job], data: ImageData, progress: bool) -> list[Run]:
             futures = [pool.submit(_fit, job, data, progress, i, stop)
                        for i, job in enumerate(jobs)]
             try:
-                return [future.result() for future in futures]
-            except BaseException:
-                stop.set()  # the other runs end after their current step
-                raise
+                wait(futures, return_when=FIRST_EXCEPTION)
+            finally:  # a failure or Ctrl-C: the other runs end after their current step
+                stop.set()
     finally:
         torch.set_num_threads(threads_before)
+    failures = [f.exception() for f in futures if f.exception() is not None]
+    if failures:  # the first real failure, not a run that was stopped because of it
+        raise next((e for e in failures if not isinstance(e, KeyboardInterrupt)), failures[0])
+    return [future.result() for future in futures]
 
 
 def _fit(job: _Job, data: ImageData, progress: bool, position: int = 0,

@@ -1,0 +1,119 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from vaelab.cli import main
+
+
+def _run(args, capsys):
+    try:
+        code = main(args)
+    except SystemExit as exit_:  # --help and parse errors leave through argparse
+        code = exit_.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize("args", [["--help"], ["train", "--help"], ["plot", "--help"],
+                                  ["demo", "--help"]])
+def test_help(args, capsys):
+    code, out, _ = _run(args, capsys)
+    assert code == 0
+    assert "usage: vaelab" in out
+
+
+def test_help_lists_the_commands_and_the_tutorials_flags(capsys):
+    _, out, _ = _run(["--help"], capsys)
+    for command in ("train", "plot", "demo"):
+        assert command in out
+    _, out, _ = _run(["train", "--help"], capsys)
+    for flag in ("--model", "--latent-dims", "--epochs", "--batch-size", "--lr", "--seed",
+                 "--out", "--resume", "--device", "--quiet", "--loss", "--kl"):
+        assert flag in out, flag
+
+
+def test_console_script_and_module_entry_points():
+    for command in (["vaelab", "--version"], [sys.executable, "-m", "vaelab", "--version"]):
+        result = subprocess.run(command, capture_output=True, text=True, check=True)
+        assert result.stdout.startswith("vaelab ")
+
+
+def test_help_answers_without_loading_pytorch():
+    code = ("import sys; from vaelab.cli import main\n"
+            "try: main(['train', '--help'])\nexcept SystemExit: pass\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["train", "--lr", "-1"], "lr must be a positive number"),
+    (["train", "--latent-dims", "0"], "latent_dims must be a whole number"),
+    (["train", "--model", "ae", "--kl", "tutorial"], "kl applies to a VAE only"),
+    (["plot", "no/such/run"], "no/such/run: no such run folder"),
+    (["train", "--resume", "no/such/run"], "no such file; is this a vaelab run folder"),
+    (["train", "--device", "cuda:7"], "device 'cuda:7'"),
+    (["demo", "--epochs", "0"], "epochs must be a whole number"),
+])
+def test_bad_input_gets_one_line(args, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = _run(args, capsys)
+    assert code == 2
+    assert err.startswith("vaelab: error: ")
+    assert err.count("\n") == 1, err
+    assert message in err
+
+
+@pytest.fixture
+def data_env(data_root, monkeypatch):
+    monkeypatch.setenv("VAELAB_DATA", str(data_root))
+
+
+def test_train_resume_and_plot(data_env, tmp_path, capsys):
+    run = tmp_path / "run"
+    small = ["--train-subset", "256", "--hidden-dims", "32", "--batch-size", "64"]
+    code, _, err = _run(["train", "--model", "ae", "--epochs", "1", "--out", str(run), "--quiet",
+                         "--no-plots", *small], capsys)
+    assert code == 0, err
+    assert f"run folder: {run}" in err
+    assert not (run / "figures").exists()
+
+    code, _, err = _run(["train", "--resume", str(run), "--epochs", "2", "--quiet"], capsys)
+    assert code == 0, err
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
+    assert (run / "figures" / "latent.png").exists() and (run / "index.html").exists()
+
+    code, _, err = _run(["train", "--resume", str(run), "--epochs", "3", "--latent-dims", "4"],
+                        capsys)
+    assert code == 2 and "only --epochs may change" in err and "model.latent_dims: 2 -> 4" in err
+
+    code, _, err = _run(["train", "--out", str(run), "--quiet"], capsys)
+    assert code == 2 and "already exists and is not empty" in err
+
+    (run / "figures" / "latent.png").unlink()
+    code, _, err = _run(["plot", str(run), "--device", "cpu"], capsys)
+    assert code == 0, err
+    assert (run / "figures" / "latent.png").exists()
+
+
+@pytest.mark.slow
+def test_demo_writes_both_runs_the_comparison_and_the_page(data_env, tmp_path):
+    out = tmp_path / "demo"
+    env = {**os.environ, "COLUMNS": "100"}
+    result = subprocess.run(
+        [sys.executable, "-m", "vaelab", "demo", "--epochs", "1", "--out", str(out), "--seed", "3"],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert f"open {out / 'index.html'}" in result.stderr
+    assert "ae epoch 1/1" in result.stderr and "vae epoch 1/1" in result.stderr
+    for name in ("ae", "vae"):
+        config = json.loads((out / name / "config.json").read_text())
+        assert config["model"] == {"model": name, "latent_dims": 2, "hidden_dims": [512]}
+        assert config["train"]["seed"] == 3 and config["train"]["batch_size"] == 128
+        assert (out / name / "figures" / "interpolation.gif").exists()
+    assert (out / "comparison.png").exists()
+    page = (out / "index.html").read_text()
+    assert "comparison.png" in page and "vae/figures/samples.png" in page

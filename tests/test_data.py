@@ -1,0 +1,278 @@
+import dataclasses
+import gzip
+import hashlib
+import http.server
+import logging
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vaelab import data as data_module
+from vaelab.data import DATASETS, fetch, find, load_dataset, read_idx, search_roots, write_idx
+from vaelab.errors import VaelabError
+
+# ---------------------------------------------------------------------------------------------
+# The IDX reader.
+
+
+@settings(max_examples=40, deadline=None)
+@given(shape=st.lists(st.integers(0, 6), min_size=1, max_size=4), gz=st.booleans(),
+       seed=st.integers(0, 2**16))
+def test_idx_round_trip(tmp_path_factory, shape, gz, seed):
+    array = np.random.default_rng(seed).integers(0, 256, size=shape, dtype=np.uint8)
+    path = tmp_path_factory.mktemp("idx") / ("a.idx.gz" if gz else "a.idx")
+    write_idx(path, array)
+    out = read_idx(path, ndim=len(shape))
+    assert out.dtype == torch.uint8
+    assert out.shape == tuple(shape)
+    assert np.array_equal(out.numpy(), array)
+
+
+def _raw_file(tmp_path: Path, payload: bytes, name: str = "bad-idx1-ubyte") -> Path:
+    path = tmp_path / name
+    path.write_bytes(payload)
+    return path
+
+
+GOOD_HEADER = bytes([0, 0, 0x08, 1]) + (3).to_bytes(4, "big")
+
+
+@pytest.mark.parametrize(("payload", "message"), [
+    (b"\x12\x34\x08\x01" + b"\x00" * 8, "bad magic number"),
+    (b"", "bad magic number"),
+    (bytes([0, 0, 0x0D, 1]) + (3).to_bytes(4, "big") + b"abc", "type 0x0d is not supported"),
+    (bytes([0, 0, 0x08, 3]) + b"\x00\x00", "truncated IDX header"),
+    (GOOD_HEADER + b"ab", "promises 3 bytes"),
+    (GOOD_HEADER + b"abcd", "promises 3 bytes"),
+])
+def test_bad_idx_files_get_one_line_naming_the_file(tmp_path, payload, message):
+    path = _raw_file(tmp_path, payload)
+    with pytest.raises(VaelabError, match=message) as info:
+        read_idx(path)
+    assert str(path) in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_wrong_number_of_dimensions_is_named(tmp_path):
+    write_idx(tmp_path / "x-idx3-ubyte", np.zeros((2, 3), np.uint8))
+    with pytest.raises(VaelabError, match="has 2 dimensions, expected 3"):
+        read_idx(tmp_path / "x-idx3-ubyte", ndim=3)
+
+
+def test_damaged_gzip_and_missing_file(tmp_path):
+    good = tmp_path / "a.gz"
+    write_idx(good, np.zeros((4, 2, 2), np.uint8))
+    cut = tmp_path / "cut.gz"
+    cut.write_bytes(good.read_bytes()[:-12])
+    with pytest.raises(VaelabError, match=r"cut\.gz: cannot be read"):
+        read_idx(cut)
+    with pytest.raises(VaelabError, match="no such file"):
+        read_idx(tmp_path / "absent.gz")
+
+
+# ---------------------------------------------------------------------------------------------
+# Datasets on disk.
+
+
+def write_dataset(folder: Path, n_train: int = 6, n_test: int = 4, labels_max: int = 9,
+                  n_train_labels: int | None = None, gz: bool = True) -> None:
+    """Four small IDX files with MNIST's names."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    suffix = ".gz" if gz else ""
+    for prefix, n, n_labels in (("train", n_train, n_train_labels or n_train),
+                                ("t10k", n_test, n_test)):
+        write_idx(folder / f"{prefix}-images-idx3-ubyte{suffix}",
+                  rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
+        labels = rng.integers(0, labels_max + 1, n_labels, dtype=np.uint8)
+        labels[0] = labels_max
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte{suffix}", labels)
+
+
+def test_loads_a_dataset_folder_gzipped_or_raw(tmp_path):
+    write_dataset(tmp_path / "gz" / "mnist")
+    write_dataset(tmp_path / "raw" / "mnist", gz=False)
+    for root in ("gz", "raw"):
+        data = load_dataset("mnist", tmp_path / root, download=False)
+        assert data.train_images.shape == (6, 1, 28, 28)
+        assert data.test_images.shape == (4, 1, 28, 28)
+        assert data.train_labels.dtype == torch.int64
+        assert data.classes == tuple("0123456789")
+
+
+def test_counts_that_disagree_are_refused(tmp_path):
+    write_dataset(tmp_path / "mnist", n_train_labels=5)
+    with pytest.raises(VaelabError, match=r"6 images but train-labels-idx1-ubyte\.gz has 5 labels"):
+        load_dataset("mnist", tmp_path, download=False)
+
+
+def test_labels_out_of_range_are_refused(tmp_path):
+    write_dataset(tmp_path / "mnist", labels_max=10)
+    with pytest.raises(VaelabError, match="label 10 is out of range for 10 classes"):
+        load_dataset("mnist", tmp_path, download=False)
+
+
+def test_unknown_dataset_lists_the_known_ones():
+    with pytest.raises(VaelabError, match="choose one of: mnist, fashion-mnist"):
+        load_dataset("cifar10")
+
+
+def test_search_order(tmp_path, monkeypatch):
+    explicit, env, cache, system = (tmp_path / n for n in ("explicit", "env", "cache", "system"))
+    monkeypatch.setenv("VAELAB_DATA", str(env))
+    monkeypatch.setattr(data_module, "cache_root", lambda: cache)
+    monkeypatch.setattr(data_module, "SYSTEM_ROOT", system)
+    assert search_roots(explicit) == [explicit, env, cache, system]
+    spec = DATASETS["mnist"]
+    for root in (system, cache, env, explicit):  # each newly filled root wins over the last
+        write_dataset(root / "mnist")
+        assert find(spec, explicit) == root / "mnist"
+    monkeypatch.delenv("VAELAB_DATA")
+    assert search_roots() == [cache, system]
+
+
+def test_incomplete_folder_is_not_taken(tmp_path, monkeypatch):
+    monkeypatch.setattr(data_module, "SYSTEM_ROOT", tmp_path / "system")
+    write_dataset(tmp_path / "mnist")
+    (tmp_path / "mnist" / "t10k-labels-idx1-ubyte.gz").unlink()
+    assert find(DATASETS["mnist"], tmp_path) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Downloads, against an HTTP server on 127.0.0.1.
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server(tmp_path):
+    """Serves tmp_path/www/<mirror>/ on 127.0.0.1; yields the base URL."""
+    www = tmp_path / "www"
+    www.mkdir()
+    handler = lambda *a, **k: _Quiet(*a, directory=str(www), **k)  # noqa: E731
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", www
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def no_proxy(monkeypatch):
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def _served_spec(base: str, www: Path, mirrors: list[str], corrupt: str | None = None):
+    """A copy of the MNIST entry whose files (small, made here) are served from ``mirrors``."""
+    source = www / "source"
+    write_dataset(source)
+    md5 = {path.name: _md5(path) for path in source.iterdir()}
+    for mirror in mirrors:
+        shutil.copytree(source, www / mirror)
+        if mirror == corrupt:
+            victim = www / mirror / "train-images-idx3-ubyte.gz"
+            victim.write_bytes(gzip.compress(b"not the real file"))
+    return dataclasses.replace(DATASETS["mnist"], md5=md5,
+                               mirrors=tuple(f"{base}/{m}/" for m in ["dead", *mirrors]))
+
+
+def test_download_then_load(server, tmp_path, no_proxy, monkeypatch):
+    base, www = server
+    spec = _served_spec(base, www, ["good"])
+    monkeypatch.setitem(DATASETS, "mnist", spec)
+    monkeypatch.setattr(data_module, "SYSTEM_ROOT", tmp_path / "nothing")
+    data = load_dataset("mnist", tmp_path / "data", progress=False)
+    assert data.train_images.shape == (6, 1, 28, 28)
+    folder = tmp_path / "data" / "mnist"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(spec.file_names)
+    for name in spec.file_names:
+        assert _md5(folder / name) == spec.md5[name]
+
+
+def test_dead_first_mirror_falls_to_the_next(server, tmp_path, no_proxy, caplog):
+    base, www = server
+    spec = _served_spec(base, www, ["good"])
+    with caplog.at_level(logging.WARNING, logger="vaelab"):
+        folder = fetch(spec, tmp_path / "data", progress=False)
+    assert all((folder / name).exists() for name in spec.file_names)
+    assert f"{base}/dead/train-images-idx3-ubyte.gz failed (404" in caplog.text
+
+
+def test_checksum_mismatch_is_rejected_and_leaves_nothing(server, tmp_path, no_proxy):
+    base, www = server
+    spec = _served_spec(base, www, ["bad"], corrupt="bad")
+    with pytest.raises(VaelabError, match=r"no mirror served train-images-idx3-ubyte\.gz") as info:
+        fetch(spec, tmp_path / "data", progress=False)
+    assert "checksum mismatch, file rejected" in str(info.value)
+    leftovers = list((tmp_path / "data").rglob("*"))
+    assert leftovers == [], leftovers
+
+
+def test_corrupt_mirror_then_good_mirror(server, tmp_path, no_proxy):
+    base, www = server
+    spec = _served_spec(base, www, ["bad", "good"], corrupt="bad")
+    folder = fetch(spec, tmp_path / "data", progress=False)
+    name = "train-images-idx3-ubyte.gz"
+    assert _md5(folder / name) == spec.md5[name]
+    assert not [p for p in folder.iterdir() if p.name not in spec.file_names]
+
+
+def test_offline_error_says_where_to_put_the_files(tmp_path, monkeypatch, no_proxy):
+    spec = dataclasses.replace(DATASETS["mnist"], mirrors=("http://127.0.0.1:9/",))
+    monkeypatch.setitem(DATASETS, "mnist", spec)
+    monkeypatch.setattr(data_module, "SYSTEM_ROOT", tmp_path / "nothing")
+    monkeypatch.delenv("VAELAB_DATA", raising=False)
+    with pytest.raises(VaelabError) as info:
+        load_dataset("mnist", progress=False)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "mnist not found" in message
+    assert "train-images-idx3-ubyte.gz" in message
+    assert "VAELAB_DATA" in message
+    with pytest.raises(VaelabError, match="downloads are off"):
+        load_dataset("mnist", download=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# The real files.
+
+
+def test_real_mnist(mnist):
+    assert mnist.train_images.shape == (60000, 1, 28, 28)
+    assert mnist.test_images.shape == (10000, 1, 28, 28)
+    assert mnist.train_images.dtype == torch.uint8
+    assert torch.bincount(mnist.test_labels).tolist() == [
+        980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    assert int(mnist.train_images.max()) == 255
+
+
+def test_real_mnist_checksums(data_root):
+    spec = DATASETS["mnist"]
+    for name in spec.file_names:
+        assert _md5(data_root / "mnist" / name) == spec.md5[name]
+
+
+def test_fashion_mnist_from_debian():
+    folder = data_module.SYSTEM_ROOT / "fashion-mnist"
+    if not folder.exists():
+        pytest.skip("Debian's dataset-fashion-mnist is not installed")
+    data = load_dataset("fashion-mnist", download=False)
+    assert data.train_images.shape == (60000, 1, 28, 28)
+    assert data.classes[9] == "Ankle boot"

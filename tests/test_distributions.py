@@ -1,0 +1,87 @@
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch.distributions import Normal, kl_divergence
+
+from vaelab.distributions import DiagonalGaussian
+from vaelab.losses import tutorial_kl
+
+floats = st.floats(-6, 6, allow_nan=False, width=32)
+
+
+def _posterior(mean: list[float], logvar: list[float]) -> DiagonalGaussian:
+    return DiagonalGaussian(torch.tensor([mean], dtype=torch.float64),
+                            torch.tensor([logvar], dtype=torch.float64))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 6).flatmap(lambda d: st.tuples(st.lists(floats, min_size=d, max_size=d),
+                                                     st.lists(floats, min_size=d, max_size=d))))
+def test_closed_form_kl_matches_torch_distributions(params):
+    mean, logvar = params
+    q = _posterior(mean, logvar)
+    reference = kl_divergence(Normal(q.mean, q.std), Normal(0.0, 1.0)).sum(-1)
+    torch.testing.assert_close(q.kl(), reference, rtol=1e-9, atol=1e-9)
+    assert q.kl().item() >= -1e-12
+
+
+def test_kl_is_zero_only_at_the_prior():
+    assert _posterior([0.0, 0.0], [0.0, 0.0]).kl().item() == 0.0
+    assert _posterior([0.1, 0.0], [0.0, 0.0]).kl().item() > 0.0
+
+
+def test_log_prob_matches_torch_distributions():
+    g = torch.Generator().manual_seed(0)
+    mean, logvar = torch.randn(5, 3, generator=g), torch.randn(5, 3, generator=g)
+    q = DiagonalGaussian(mean, logvar)
+    z = torch.randn(7, 5, 3, generator=g)  # (K, B, d)
+    expected = Normal(mean, torch.exp(0.5 * logvar)).log_prob(z).sum(-1)
+    torch.testing.assert_close(q.log_prob(z), expected)
+
+
+def test_rsample_is_reproducible_with_its_generator_and_has_the_right_moments():
+    mean, logvar = torch.full((200_000, 2), 1.5), torch.full((200_000, 2), math.log(0.25))
+    q = DiagonalGaussian(mean, logvar)
+    a = q.rsample(torch.Generator().manual_seed(3))
+    b = q.rsample(torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)
+    assert abs(a.mean().item() - 1.5) < 0.01
+    assert abs(a.std().item() - 0.5) < 0.01
+    assert torch.equal(q.mode(), mean)
+
+
+def test_rsample_passes_gradients_to_mean_and_logvar():
+    mean = torch.zeros(4, 2, requires_grad=True)
+    logvar = torch.zeros(4, 2, requires_grad=True)
+    z = DiagonalGaussian(mean, logvar).rsample(torch.Generator().manual_seed(0))
+    z.square().sum().backward()
+    assert mean.grad.abs().sum() > 0
+    assert logvar.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("logvar", [-1e4, 1e4, float("-inf")])
+def test_extreme_log_variances_stay_finite(logvar):
+    q = DiagonalGaussian(torch.zeros(1, 3), torch.full((1, 3), logvar))
+    assert torch.isfinite(q.std).all()
+    assert torch.isfinite(q.kl()).all()
+    assert torch.isfinite(q.rsample()).all()
+
+
+def test_tutorial_kl_is_the_tutorials_line():
+    g = torch.Generator().manual_seed(1)
+    mu, log_sigma = torch.randn(6, 2, generator=g), torch.randn(6, 2, generator=g)
+    sigma = torch.exp(log_sigma)
+    literal = (sigma**2 + mu**2 - torch.log(sigma) - 1 / 2).sum(-1)
+    torch.testing.assert_close(tutorial_kl(DiagonalGaussian(mu, 2 * log_sigma)), literal)
+
+
+def test_tutorial_kl_is_the_kl_to_a_narrower_prior_plus_a_constant():
+    """What the tutorial's bug does: it measures the distance to N(0, I/2), not N(0, I)."""
+    g = torch.Generator().manual_seed(2)
+    mean, logvar = torch.randn(6, 3, generator=g), torch.randn(6, 3, generator=g)
+    q = DiagonalGaussian(mean, logvar)
+    narrow = kl_divergence(Normal(mean, q.std), Normal(0.0, math.sqrt(0.5))).sum(-1)
+    torch.testing.assert_close(tutorial_kl(q), narrow + 3 * 0.5 * math.log(2))

@@ -1,0 +1,173 @@
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from vaelab import plots
+from vaelab.config import ModelConfig, RunConfig, TrainConfig
+from vaelab.figures import GIF_FRAMES, GIF_SCALE, _interpolation_pair, write_run_figures
+from vaelab.latent import (
+    LatentPlane,
+    bounds,
+    grid_points,
+    interpolate,
+    linear_grid,
+    prior_quantiles,
+    tile,
+)
+from vaelab.report import write_report
+from vaelab.trainer import train
+
+# ---------------------------------------------------------------------------------------------
+# Geometry of the latent plane.
+
+
+def test_plane_of_a_2d_space_is_the_space_itself():
+    codes = torch.randn(50, 2)
+    plane = LatentPlane.fit(codes)
+    assert torch.equal(plane.project(codes), codes)
+    assert not plane.is_pca
+    assert plane.axis_labels() == ("$z_1$", "$z_2$")
+
+
+def test_pca_plane_of_a_larger_space():
+    g = torch.Generator().manual_seed(0)
+    # Most variance along e_3, then e_1: the plane must find those two axes in that order.
+    codes = torch.randn(2000, 5, generator=g) * torch.tensor([2.0, 0.1, 5.0, 0.1, 0.1]) + 3
+    plane = LatentPlane.fit(codes)
+    assert plane.is_pca
+    torch.testing.assert_close(plane.axes @ plane.axes.T, torch.eye(2), atol=1e-5, rtol=0)
+    assert abs(plane.axes[0, 2].item()) > 0.99 and abs(plane.axes[1, 0].item()) > 0.99
+    points = torch.randn(10, 2, generator=g)
+    torch.testing.assert_close(plane.project(plane.lift(points)), points, atol=1e-4, rtol=0)
+    first, second = plane.explained
+    assert 0.8 < first < 0.9 and second < first and first + second <= 1
+    assert plane.axis_labels()[0].startswith("PC 1 (8")
+
+
+def test_linear_grid_keeps_tiles_square_and_covers_the_box():
+    u, v = linear_grid((-1.0, 9.0, 0.0, 4.0), 21)
+    assert len(u) == 21 and len(v) == 9
+    assert torch.allclose(u.diff(), torch.full((20,), 0.5))
+    assert torch.allclose(v.diff(), torch.full((8,), 0.5))
+    assert u[0] <= -1 and u[-1] >= 9 and v[0] <= 0 and v[-1] >= 4
+
+
+def test_grid_points_run_row_by_row_from_the_top():
+    points = grid_points(torch.tensor([0.0, 1.0, 2.0]), torch.tensor([10.0, 20.0]))
+    assert points.tolist() == [[0, 20], [1, 20], [2, 20], [0, 10], [1, 10], [2, 10]]
+
+
+def test_tile_places_each_image():
+    images = torch.arange(6.0).reshape(6, 1, 1, 1).expand(6, 1, 2, 3)  # image i is all i
+    picture = tile(images, 2, 3)
+    assert picture.shape == (1, 4, 9)
+    assert picture[0, ::2, ::3].tolist() == [[0, 1, 2], [3, 4, 5]]
+
+
+def test_prior_quantiles():
+    q = prior_quantiles(5)
+    torch.testing.assert_close(q, -q.flip(0))
+    assert q[2].item() == 0
+    assert q[0].item() == pytest.approx(-1.6449, abs=1e-4)
+    assert (q.diff() > 0).all()
+
+
+def test_interpolation_ends_on_the_two_codes():
+    a, b = torch.tensor([0.0, 1.0]), torch.tensor([4.0, -1.0])
+    path = interpolate(a, b, 5)
+    assert torch.equal(path[0], a) and torch.equal(path[-1], b)
+    assert path[2].tolist() == [2.0, 0.0]
+
+
+def test_bounds_pad_every_side():
+    assert bounds(torch.tensor([[0.0, 0.0], [10.0, 2.0]]), margin=0.1) == pytest.approx(
+        (-1.0, 11.0, -0.2, 2.2))
+
+
+def test_interpolation_pair_takes_the_classes_farthest_apart():
+    points = np.array([[0, 0], [0.1, 0], [5, 5], [9, 0], [9.2, 0]], dtype=float)
+    labels = np.array([0, 0, 1, 2, 2])
+    assert _interpolation_pair(points, labels) == (0, 3)
+
+
+# ---------------------------------------------------------------------------------------------
+# The figures of a run.
+
+
+def _image(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("L"), dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def trained(tiny, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    runs = {}
+    for name, latent in (("ae", 2), ("vae", 2), ("vae5", 5)):
+        config = RunConfig(ModelConfig(name[:3], latent_dims=latent, hidden_dims=(64,)),
+                           train=TrainConfig(epochs=2, batch_size=64))
+        runs[name] = train(config, out / name, data=tiny, progress=False)
+    return runs
+
+
+def test_a_vae_gets_every_figure(trained):
+    run = trained["vae"]
+    names = sorted(p.name for p in run.figures_dir.iterdir())
+    assert names == sorted(["interpolation.gif", "interpolation.png", "latent.png", "loss.png",
+                            "manifold.png", "manifold_prior.png", "reconstructions.png",
+                            "samples.png"])
+    for path in run.figures_dir.glob("*.png"):
+        pixels = _image(path)
+        assert min(pixels.shape) > 150, path.name
+        assert pixels.std() > 10, f"{path.name} looks blank"
+
+
+def test_an_ae_gets_no_prior_figures(trained):
+    names = {p.name for p in trained["ae"].figures_dir.iterdir()}
+    assert "samples.png" not in names and "manifold_prior.png" not in names
+    assert {"latent.png", "manifold.png", "interpolation.gif"} <= names
+
+
+def test_the_gif_goes_there_and_back_enlarged(trained):
+    gif = Image.open(trained["vae"].figures_dir / "interpolation.gif")
+    assert gif.size == (28 * GIF_SCALE, 28 * GIF_SCALE)
+    assert gif.n_frames == 2 * GIF_FRAMES - 2
+    frames = []
+    for i in (0, GIF_FRAMES - 1, 2 * GIF_FRAMES - 3):
+        gif.seek(i)
+        frames.append(np.asarray(gif.convert("L"), dtype=np.float32))
+    assert np.abs(frames[0] - frames[1]).mean() > 1  # it moves
+    assert np.abs(frames[2] - frames[0]).mean() < np.abs(frames[1] - frames[0]).mean()
+
+
+def test_figures_of_a_5d_space_say_they_show_a_pca_plane(trained, tiny, tmp_path):
+    run = trained["vae5"]
+    fig = plots.latent_scatter(np.zeros((3, 2)), np.zeros(3, int), tiny.classes, title="t",
+                               axis_labels=LatentPlane.fit(torch.randn(40, 5)).axis_labels())
+    assert fig.axes[0].get_xlabel().startswith("PC 1 (")
+    paths = write_run_figures(run, tiny, tmp_path)
+    assert paths["latent"].exists()
+
+
+def test_latent_scatter_shows_every_class_in_its_legend(tiny):
+    fig = plots.latent_scatter(np.random.default_rng(0).normal(size=(100, 2)),
+                               np.arange(100) % 10, tiny.classes, title="codes")
+    legend = fig.axes[0].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == list(tiny.classes)
+
+
+def test_report_links_every_figure_and_reaches_no_other_host(trained, tmp_path):
+    runs = [trained["ae"], trained["vae"]]
+    page = write_report(runs, trained["ae"].path.parent / "index.html", title="AE vs VAE",
+                        commands=["vaelab demo"])
+    text = page.read_text()
+    sources = re.findall(r'src="([^"]+)"', text)
+    assert len(sources) == 8 + 6  # every VAE figure, every AE figure
+    for src in sources:
+        assert (page.parent / src).exists(), src
+    assert "http://" not in text and "https://" not in text
+    assert "<table>" in text and "test loss per image" in text
+    assert text.count("an AE has no prior") == 2

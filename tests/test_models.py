@@ -1,0 +1,127 @@
+import dataclasses
+
+import pytest
+import torch
+
+from vaelab.config import ModelConfig, TrainConfig
+from vaelab.distributions import DiagonalGaussian
+from vaelab.errors import VaelabError
+from vaelab.evaluate import objective_per_image
+from vaelab.losses import loss_terms
+from vaelab.models import VAE, Autoencoder, build_model, count_parameters
+
+SHAPE = (1, 28, 28)
+
+
+@pytest.mark.parametrize("name", ["ae", "vae"])
+@pytest.mark.parametrize("latent_dims", [1, 2, 16])
+@pytest.mark.parametrize("hidden_dims", [(), (512,), (64, 32)])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_shapes(name, latent_dims, hidden_dims, batch):
+    model = build_model(ModelConfig(name, latent_dims, hidden_dims), SHAPE)
+    x = torch.rand(batch, *SHAPE)
+    code = model.encode(x)
+    if name == "vae":
+        assert isinstance(code, DiagonalGaussian)
+        assert code.mean.shape == code.logvar.shape == (batch, latent_dims)
+    else:
+        assert code.shape == (batch, latent_dims)
+    z = model.embed(x)
+    assert z.shape == (batch, latent_dims)
+    out = model.decode(z)
+    assert out.shape == (batch, *SHAPE)
+    assert out.min() >= 0 and out.max() <= 1
+    assert model.reconstruct(x).shape == (batch, *SHAPE)
+    assert model.decode_logits(z).shape == (batch, *SHAPE)
+
+
+def test_the_tutorials_architecture():
+    ae = build_model(ModelConfig("ae"), SHAPE)
+    vae = build_model(ModelConfig("vae"), SHAPE)
+    layers = [m for m in ae.modules() if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in layers] == [
+        (784, 512), (512, 2), (2, 512), (512, 784)]
+    # The VAE's two heads (mean, log-variance) are one 512 -> 2 * 2 layer: 2 * 513 more weights.
+    assert count_parameters(vae) - count_parameters(ae) == 2 * 513
+
+
+def test_vae_embed_is_the_posterior_mean():
+    model = build_model(ModelConfig("vae", latent_dims=3), SHAPE)
+    x = torch.rand(4, *SHAPE)
+    assert torch.equal(model.embed(x), model.encode(x).mean)
+
+
+def test_sampling():
+    vae = build_model(ModelConfig("vae"), SHAPE)
+    a = vae.sample(6, generator=torch.Generator().manual_seed(0))
+    b = vae.sample(6, generator=torch.Generator().manual_seed(0))
+    assert a.shape == (6, *SHAPE)
+    assert torch.equal(a, b)
+    with pytest.raises(VaelabError, match="an AE has no prior"):
+        build_model(ModelConfig("ae"), SHAPE).sample(6)
+
+
+def test_unknown_model_lists_the_known_ones():
+    config = ModelConfig()
+    object.__setattr__(config, "model", "gan")  # past the config's own check
+    with pytest.raises(VaelabError, match="choose one of: ae, vae"):
+        build_model(config, SHAPE)
+
+
+@pytest.mark.parametrize("name", ["ae", "vae"])
+@pytest.mark.parametrize("loss", ["sse", "bce"])
+def test_gradients_reach_every_weight(name, loss):
+    model = build_model(ModelConfig(name), SHAPE)
+    x = torch.rand(8, *SHAPE)
+    terms = loss_terms(model, x, TrainConfig(loss=loss), torch.Generator().manual_seed(0))
+    terms.loss.sum().backward()
+    for param_name, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, param_name
+
+
+def _step(model: Autoencoder, x: torch.Tensor) -> None:
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_terms(model, x, TrainConfig(), torch.Generator().manual_seed(0)).loss.sum().backward()
+    opt.step()
+
+
+@pytest.mark.parametrize("name", ["ae", "vae"])
+def test_a_training_step_changes_weights_and_evaluation_does_not(name, tiny):
+    model = build_model(ModelConfig(name), SHAPE)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    objective_per_image(model, tiny.test_images, TrainConfig())
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert model.training  # evaluation puts the mode back as it found it
+    _step(model, torch.rand(8, *SHAPE))
+    changed = [k for k, v in model.state_dict().items() if not torch.equal(before[k], v)]
+    assert sorted(changed) == sorted(before)
+
+
+@pytest.mark.parametrize("name", ["ae", "vae"])
+def test_one_batch_can_be_overfit(name, tiny):
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(name, latent_dims=8, hidden_dims=(128,)), SHAPE)
+    x = tiny.train_images[:16].float() / 255
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    config = TrainConfig(loss="bce")
+    g = torch.Generator().manual_seed(0)
+    for _ in range(300):
+        terms = loss_terms(model, x, config, g)
+        opt.zero_grad()
+        terms.loss.mean().backward()
+        opt.step()
+    # The Bernoulli cross-entropy can go no lower than the grey levels' own entropy (0.26
+    # nats per pixel here); an untrained decoder pays log 2 = 0.69.
+    p = x.clamp(1e-6, 1 - 1e-6)
+    floor = -(p * p.log() + (1 - p) * (1 - p).log()).mean().item()
+    per_pixel = terms.recon.mean().item() / 784
+    assert floor <= per_pixel < floor + 0.03
+
+
+def test_state_dict_round_trip_gives_identical_outputs():
+    a = build_model(ModelConfig("vae", 3, (64,)), SHAPE)
+    b = build_model(dataclasses.replace(a.config), SHAPE)
+    b.load_state_dict(a.state_dict())
+    x = torch.rand(5, *SHAPE)
+    assert torch.equal(a.reconstruct(x), b.reconstruct(x))
+    assert isinstance(b, VAE)

@@ -1,0 +1,223 @@
+import dataclasses
+import json
+import math
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from vaelab import trainer
+from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from vaelab.errors import VaelabError
+from vaelab.runs import load_run
+from vaelab.trainer import resume, train, train_all
+
+
+def _config(name: str = "vae", epochs: int = 3, **train_options) -> RunConfig:
+    return RunConfig(ModelConfig(name, latent_dims=2, hidden_dims=(64,)),
+                     train=TrainConfig(epochs=epochs, batch_size=64, **train_options))
+
+
+def _weights(path) -> dict[str, torch.Tensor]:
+    return load_file(path / "model.safetensors")
+
+
+def _assert_bitwise_equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_run_folder_holds_config_weights_checkpoint_and_metrics(tiny, tmp_path):
+    run = train(_config(epochs=2), tmp_path / "run", data=tiny, progress=False, plots=False)
+    files = sorted(p.name for p in run.path.iterdir())
+    assert files == ["checkpoint.safetensors", "config.json", "metrics.jsonl",
+                     "model.safetensors"]
+    assert RunConfig.load(run.path / "config.json") == _config(epochs=2)
+    lines = [json.loads(line) for line in (run.path / "metrics.jsonl").read_text().splitlines()]
+    assert [m["epoch"] for m in lines] == [1, 2]
+    for m in lines:
+        for split in ("train", "test"):
+            terms = m[split]
+            assert math.isclose(terms["loss"], terms["recon"] + terms["kl"], rel_tol=1e-6)
+            assert terms["kl"] > 0
+        assert m["train_seconds"] > 0 and m["test_seconds"] > 0
+    assert lines[1]["train"]["loss"] < lines[0]["train"]["loss"]
+    assert run.epochs_done == 2
+
+
+def test_ae_metrics_have_no_kl(tiny, tmp_path):
+    run = train(_config("ae", epochs=1), tmp_path / "ae", data=tiny, progress=False, plots=False)
+    assert run.metrics[0]["test"]["kl"] is None
+    assert run.metrics[0]["test"]["loss"] == run.metrics[0]["test"]["recon"]
+
+
+def test_load_run_rebuilds_the_model_from_the_folder_alone(tiny, tmp_path):
+    run = train(_config(epochs=1), tmp_path / "run", data=tiny, progress=False, plots=False)
+    again = load_run(run.path)
+    x = tiny.test_images[:8].float() / 255
+    assert torch.equal(run.model.reconstruct(x), again.model.reconstruct(x))
+    assert again.config == run.config
+    assert again.metrics == run.metrics
+
+
+def test_same_seed_same_weights_other_seed_other_weights(tiny, tmp_path):
+    runs = [train(_config(epochs=1, seed=s), tmp_path / f"s{i}", data=tiny, progress=False,
+                  plots=False) for i, s in enumerate((0, 0, 1))]
+    _assert_bitwise_equal(_weights(runs[0].path), _weights(runs[1].path))
+    assert not torch.equal(_weights(runs[0].path)["decoder.0.weight"],
+                           _weights(runs[2].path)["decoder.0.weight"])
+
+
+@pytest.mark.parametrize("name", ["ae", "vae"])
+def test_resume_after_asking_for_fewer_epochs_is_bitwise_exact(name, tiny, tmp_path):
+    full = train(_config(name, epochs=5), tmp_path / "full", data=tiny, progress=False,
+                 plots=False)
+    part = train(_config(name, epochs=2), tmp_path / "part", data=tiny, progress=False,
+                 plots=False)
+    done = resume(part.path, epochs=5, data=tiny, progress=False, plots=False)
+    _assert_bitwise_equal(_weights(full.path), _weights(done.path))
+    assert [m["test"] for m in done.metrics] == [m["test"] for m in full.metrics]
+    assert RunConfig.load(done.path / "config.json").train.epochs == 5
+
+
+class PowerCut(Exception):
+    pass
+
+
+def _cut_power_at_step(monkeypatch, step: int) -> None:
+    """Make the training loop die in the middle of an epoch, as a crash would."""
+    calls = {"n": 0}
+    real = trainer.loss_terms
+
+    def dying(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == step:
+            raise PowerCut
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "loss_terms", dying)
+
+
+def test_resume_after_a_crash_mid_epoch_is_bitwise_exact(tiny, tmp_path, monkeypatch):
+    full = train(_config(epochs=4), tmp_path / "full", data=tiny, progress=False, plots=False)
+    _cut_power_at_step(monkeypatch, 8 * 2 + 3)  # 8 steps an epoch: dies in epoch 3
+    with pytest.raises(PowerCut):
+        train(_config(epochs=4), tmp_path / "crashed", data=tiny, progress=False, plots=False)
+    monkeypatch.undo()
+    crashed = tmp_path / "crashed"
+    assert len((crashed / "metrics.jsonl").read_text().splitlines()) == 2
+    assert not list(crashed.glob(".*.tmp"))
+    done = resume(crashed, data=tiny, progress=False, plots=False)
+    assert done.epochs_done == 4
+    _assert_bitwise_equal(_weights(full.path), _weights(crashed))
+
+
+def test_a_new_run_never_overwrites_an_old_one(tiny, tmp_path):
+    run = train(_config(epochs=1), tmp_path / "run", data=tiny, progress=False, plots=False)
+    before = {p.name: p.read_bytes() for p in run.path.iterdir()}
+    with pytest.raises(VaelabError, match=r"already exists and is not empty.*--resume"):
+        train(_config(epochs=1), run.path, data=tiny, progress=False, plots=False)
+    assert {p.name: p.read_bytes() for p in run.path.iterdir()} == before
+
+
+def test_default_run_folders_are_numbered(tiny, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    paths = [train(_config("ae", epochs=1), data=tiny, progress=False, plots=False).path
+             for _ in range(2)]
+    assert [p.as_posix() for p in paths] == ["runs/ae-mnist", "runs/ae-mnist-2"]
+
+
+def test_resume_refuses_going_back_and_missing_checkpoints(tiny, tmp_path):
+    run = train(_config(epochs=2), tmp_path / "run", data=tiny, progress=False, plots=False)
+    with pytest.raises(VaelabError, match="already trained 2 epochs"):
+        resume(run.path, epochs=1, data=tiny, progress=False, plots=False)
+    (run.path / "checkpoint.safetensors").unlink()
+    with pytest.raises(VaelabError, match="no checkpoint"):
+        resume(run.path, data=tiny, progress=False, plots=False)
+    with pytest.raises(VaelabError, match="no such file"):
+        resume(tmp_path / "nowhere", data=tiny, progress=False, plots=False)
+
+
+def test_damaged_files_are_named(tiny, tmp_path):
+    run = train(_config(epochs=1), tmp_path / "run", data=tiny, progress=False, plots=False)
+    (run.path / "checkpoint.safetensors").write_bytes(b"garbage")
+    with pytest.raises(VaelabError, match="unreadable checkpoint"):
+        resume(run.path, epochs=2, data=tiny, progress=False, plots=False)
+    (run.path / "model.safetensors").unlink()
+    with pytest.raises(VaelabError, match="missing; the run has not finished an epoch"):
+        load_run(run.path)
+
+
+def test_weights_that_do_not_fit_the_config_are_refused(tiny, tmp_path):
+    run = train(_config(epochs=1), tmp_path / "run", data=tiny, progress=False, plots=False)
+    config = json.loads((run.path / "config.json").read_text())
+    config["model"]["latent_dims"] = 3
+    (run.path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(VaelabError, match="do not fit the model"):
+        load_run(run.path)
+
+
+def test_train_subset_trains_on_the_first_images_and_tests_on_all(tiny, tmp_path):
+    config = RunConfig(ModelConfig("ae", hidden_dims=(32,)), DataConfig(train_subset=100),
+                       TrainConfig(epochs=1, batch_size=50))
+    steps = []
+    real_step = torch.optim.Adam.step
+
+    def counting(self, *args, **kwargs):
+        steps.append(1)
+        return real_step(self, *args, **kwargs)
+
+    torch.optim.Adam.step = counting
+    try:
+        train(config, tmp_path / "run", data=tiny, progress=False, plots=False)
+    finally:
+        torch.optim.Adam.step = real_step
+    assert len(steps) == 2
+
+
+def test_train_all_matches_training_each_run_alone(tiny, tmp_path):
+    configs = [_config("ae", epochs=2), _config("vae", epochs=2)]
+    together = train_all(configs, [tmp_path / "ae", tmp_path / "vae"], data=tiny,
+                         progress=False, plots=False)
+    assert torch.get_num_threads() >= 1
+    for config, run in zip(configs, together, strict=True):
+        alone = train(config, tmp_path / f"alone-{config.model.model}", data=tiny,
+                      progress=False, plots=False)
+        for a, b in zip(alone.metrics, run.metrics, strict=True):
+            assert a["test"]["loss"] == pytest.approx(b["test"]["loss"], rel=1e-4)
+
+
+def test_train_all_stops_every_run_when_one_fails(tiny, tmp_path, monkeypatch):
+    _cut_power_at_step(monkeypatch, 3)
+    threads_before = torch.get_num_threads()
+    with pytest.raises(PowerCut):
+        train_all([_config("ae", epochs=50), _config("vae", epochs=50)],
+                  [tmp_path / "ae", tmp_path / "vae"], data=tiny, progress=False, plots=False)
+    assert torch.get_num_threads() == threads_before
+    for name in ("ae", "vae"):  # the other run stopped too, long before its 50 epochs
+        metrics = tmp_path / name / "metrics.jsonl"
+        assert not metrics.exists() or len(metrics.read_text().splitlines()) < 50
+
+
+@pytest.mark.slow
+def test_twenty_epochs_on_mnist_resume_bitwise(mnist, tmp_path, monkeypatch):
+    """The tutorial's architecture and settings on the real MNIST files (the first 1,280
+    training and 1,000 test images, to keep it short): 20 epochs straight, against 7 epochs
+    then a resume, and against a crash in epoch 12 then a resume."""
+    config = RunConfig(data=DataConfig(train_subset=1280), train=TrainConfig(epochs=20))
+    short = RunConfig(config.model, config.data, TrainConfig(epochs=7))
+    small_test = dataclasses.replace(mnist, test_images=mnist.test_images[:1000],
+                                     test_labels=mnist.test_labels[:1000])
+    options = dict(data=small_test, progress=False, plots=False)
+    straight = train(config, tmp_path / "straight", **options)
+    stopped = train(short, tmp_path / "stopped", **options)
+    resume(stopped.path, epochs=20, **options)
+    _cut_power_at_step(monkeypatch, 10 * 11 + 4)
+    with pytest.raises(PowerCut):
+        train(config, tmp_path / "crashed", **options)
+    monkeypatch.undo()
+    resume(tmp_path / "crashed", **options)
+    for other in ("stopped", "crashed"):
+        _assert_bitwise_equal(_weights(straight.path), _weights(tmp_path / other))
+    assert straight.metrics[-1]["test"]["loss"] < straight.metrics[0]["test"]["loss"]
