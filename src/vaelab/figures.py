@@ -112,9 +112,11 @@ def write_run_figures(run: Run, data: ImageData, out_dir: Path | None = None) ->
     return paths
 
 
-def save_figure(fig: Figure, path: Path) -> Path:
+def save_figure(fig: Figure, path: Path, dpi: int = 150) -> Path:
+    """Save ``fig`` (PNG, PDF or SVG by the file's suffix) atomically."""
     buffer = BytesIO()
-    fig.savefig(buffer, format=path.suffix.lstrip(".") or "png")
+    fig.savefig(buffer, format=path.suffix.lstrip(".") or "png", dpi=dpi, bbox_inches="tight",
+                facecolor="white")
     write_atomic(path, buffer.getvalue())
     return path
 
@@ -127,7 +129,7 @@ def save_gif(frames: np.ndarray, path: Path, scale: int = GIF_SCALE, ms: int = 5
               for f in ink]
     buffer = BytesIO()
     images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=ms,
-                   loop=0)
+                   loop=0, optimize=True)
     write_atomic(path, buffer.getvalue())
     return path
 

@@ -26,9 +26,6 @@ STYLE = {
     "axes.grid": False,
     "legend.frameon": False,
     "figure.dpi": 100,
-    "savefig.dpi": 150,
-    "savefig.bbox": "tight",
-    "savefig.facecolor": "white",
     "figure.facecolor": "white",
     "image.interpolation": "nearest",
 }

@@ -1,0 +1,63 @@
+"""Make the figures that the README and docs/theory.md show, from a real demo run.
+
+    python docs/make_figures.py                      # runs `vaelab demo` (about 2 minutes)
+    python docs/make_figures.py --demo vaelab-demo   # or takes the figures of an earlier one
+
+Copies are shrunk to at most ``--width`` pixels and stored with a 256-colour palette, so that
+the repository stays small. docs/figures/tutorial_kl.png comes from benchmarks/tutorial_kl.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from PIL import Image
+
+HERE = Path(__file__).resolve().parent
+
+# (source inside the demo folder, name under docs/figures/)
+FIGURES = [
+    ("comparison.png", "comparison.png"),
+    ("vae/figures/samples.png", "vae_samples.png"),
+    ("vae/figures/manifold_prior.png", "vae_manifold_prior.png"),
+    ("ae/figures/manifold.png", "ae_manifold.png"),
+    ("vae/figures/manifold.png", "vae_manifold.png"),
+    ("vae/figures/reconstructions.png", "vae_reconstructions.png"),
+    ("ae/figures/interpolation.png", "ae_interpolation.png"),
+    ("vae/figures/interpolation.png", "vae_interpolation.png"),
+    ("vae/figures/loss.png", "vae_loss.png"),
+]
+
+
+def shrink(source: Path, target: Path, width: int) -> None:
+    image = Image.open(source).convert("RGB")
+    if image.width > width:
+        image = image.resize((width, round(image.height * width / image.width)), Image.LANCZOS)
+    image.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(target, optimize=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--demo", type=Path, default=None, help="an existing demo folder")
+    parser.add_argument("--width", type=int, default=900)
+    parser.add_argument("--out", type=Path, default=HERE / "figures")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        demo = args.demo
+        if demo is None:
+            from vaelab.demo import run_demo
+
+            demo = run_demo(Path(tmp) / "demo", progress=False).parent
+        for source, name in FIGURES:
+            shrink(demo / source, args.out / name, args.width)
+            print(args.out / name)
+        gif = args.out / "vae_interpolation.gif"
+        gif.write_bytes((demo / "vae/figures/interpolation.gif").read_bytes())
+        print(gif)
+
+
+if __name__ == "__main__":
+    main()
