@@ -42,6 +42,8 @@ def measure(run: Run, images: torch.Tensor) -> dict[str, float]:
     z = q.rsample(torch.Generator().manual_seed(0))
     recon = sse(run.model.decode_logits(z), to_unit(images)).mean().item()
     second_moment = (q.mean.square() + q.var).mean(dim=0)  # (d,): E[mu^2 + sigma^2]
+    radius95 = q.mean.norm(dim=1).quantile(0.95)  # 95% of the codes lie within this radius
+    prior = torch.randn(100_000, q.mean.shape[1], generator=torch.Generator().manual_seed(1))
     return {
         "reconstruction (SSE)": recon,
         "KL, closed form": q.kl().mean().item(),
@@ -50,6 +52,8 @@ def measure(run: Run, images: torch.Tensor) -> dict[str, float]:
         "std of posterior means": q.mean.std(dim=0).mean().item(),
         "mean posterior std": q.std.mean().item(),
         "E[mu^2 + sigma^2] per dimension": second_moment.mean().item(),
+        "radius holding 95% of the codes": radius95.item(),
+        "prior draws beyond that radius": (prior.norm(dim=1) > radius95).float().mean().item(),
     }
 
 

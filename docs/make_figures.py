@@ -3,8 +3,9 @@
     python docs/make_figures.py                      # runs `vaelab demo` (about 2 minutes)
     python docs/make_figures.py --demo vaelab-demo   # or takes the figures of an earlier one
 
-Copies are shrunk to at most ``--width`` pixels and stored with a 256-colour palette, so that
-the repository stays small. docs/figures/tutorial_kl.png comes from benchmarks/tutorial_kl.py.
+Copies are shrunk to at most ``--width`` pixels and stored in grey or with a 256-colour
+palette, so that the repository stays small. docs/figures/tutorial_kl.png comes from
+benchmarks/tutorial_kl.py instead.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ FIGURES = [
     ("vae/figures/samples.png", "vae_samples.png"),
     ("vae/figures/manifold_prior.png", "vae_manifold_prior.png"),
     ("ae/figures/manifold.png", "ae_manifold.png"),
-    ("vae/figures/manifold.png", "vae_manifold.png"),
     ("vae/figures/reconstructions.png", "vae_reconstructions.png"),
     ("ae/figures/interpolation.png", "ae_interpolation.png"),
     ("vae/figures/interpolation.png", "vae_interpolation.png"),
@@ -35,7 +35,11 @@ def shrink(source: Path, target: Path, width: int) -> None:
     image = Image.open(source).convert("RGB")
     if image.width > width:
         image = image.resize((width, round(image.height * width / image.width)), Image.LANCZOS)
-    image.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(target, optimize=True)
+    red, green, blue = image.split()
+    if red.tobytes() == green.tobytes() == blue.tobytes():  # grey: 8 bits a pixel suffice
+        image.convert("L").save(target, optimize=True)
+    else:
+        image.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(target, optimize=True)
 
 
 def main() -> None:

@@ -8,7 +8,15 @@ from PIL import Image
 
 from vaelab import plots
 from vaelab.config import ModelConfig, RunConfig, TrainConfig
-from vaelab.figures import GIF_FRAMES, GIF_SCALE, _interpolation_pair, write_run_figures
+from vaelab.errors import VaelabError
+from vaelab.figures import (
+    GIF_FRAMES,
+    GIF_SCALE,
+    GRID,
+    _interpolation_pair,
+    latent_picture,
+    write_run_figures,
+)
 from vaelab.latent import (
     LatentPlane,
     bounds,
@@ -106,7 +114,7 @@ def _image(path: Path) -> np.ndarray:
 def trained(tiny, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs")
     runs = {}
-    for name, latent in (("ae", 2), ("vae", 2), ("vae5", 5)):
+    for name, latent in (("ae", 2), ("vae", 2), ("vae5", 5), ("vae1", 1)):
         config = RunConfig(ModelConfig(name[:3], latent_dims=latent, hidden_dims=(64,)),
                            train=TrainConfig(epochs=2, batch_size=64))
         runs[name] = train(config, out / name, data=tiny, progress=False)
@@ -152,6 +160,19 @@ def test_figures_of_a_5d_space_say_they_show_a_pca_plane(trained, tiny, tmp_path
     assert paths["latent"].exists()
 
 
+def test_a_1d_latent_space_is_drawn_as_a_line(trained, tiny):
+    run = trained["vae1"]
+    assert (run.figures_dir / "manifold_prior.png").exists()
+    seen = latent_picture(run.model, tiny)
+    assert seen.plane.is_line and seen.plane.axis_labels() == ("$z$", "class")
+    assert seen.manifold.picture.shape == (28, 28 * GRID)  # one row of tiles
+    # each code sits in its class's row, so that the classes can be told apart
+    assert np.all(np.abs(seen.points[:, 1] - seen.labels) <= 0.3)
+    fig = plots.comparison([plots.LatentView("VAE", seen.points, seen.labels, seen.manifold)],
+                           tiny.classes, title="t")
+    assert fig.axes[0].get_ylim()[1] > 9  # the rows of all ten classes stay in view
+
+
 def test_latent_scatter_shows_every_class_in_its_legend(tiny):
     fig = plots.latent_scatter(np.random.default_rng(0).normal(size=(100, 2)),
                                np.arange(100) % 10, tiny.classes, title="codes")
@@ -171,3 +192,11 @@ def test_report_links_every_figure_and_reaches_no_other_host(trained, tmp_path):
     assert "http://" not in text and "https://" not in text
     assert "<table>" in text and "test loss per image" in text
     assert text.count("an AE has no prior") == 2
+
+
+def test_figures_for_print(trained, tiny, tmp_path):
+    paths = write_run_figures(trained["ae"], tiny, tmp_path, fmt="pdf")
+    assert paths["latent"].suffix == ".pdf"
+    assert paths["latent"].read_bytes().startswith(b"%PDF")
+    with pytest.raises(VaelabError, match="unknown figure format 'jpg'"):
+        write_run_figures(trained["ae"], tiny, tmp_path, fmt="jpg")

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import tyro
 
@@ -68,6 +68,8 @@ class Plot:
     """The run folder."""
     out: Path | None = None
     """Folder for the figures; when absent, the run's figures/."""
+    format: Literal["png", "pdf", "svg"] = "png"
+    """PNG, or PDF or SVG (text and lines as vectors) for print and slides."""
     device: str = "auto"
     """auto, cpu, cuda, cuda:N or mps."""
     data_dir: Path | None = None
@@ -81,8 +83,8 @@ class Plot:
 
         run = load_run(self.run_dir, device=self.device)
         data = load_dataset(run.config.data.dataset, self.data_dir)
-        paths = write_run_figures(run, data, self.out)
-        if self.out is None:
+        paths = write_run_figures(run, data, self.out, fmt=self.format)
+        if self.out is None and self.format == "png":
             write_report([run], run.path / "index.html", title=f"vaelab run {run.path.name}",
                          commands=[f"vaelab plot {run.path}"])
         _say(f"{len(paths)} figures in {next(iter(paths.values())).parent}")

@@ -126,6 +126,7 @@ class IdxDataset:
     md5: dict[str, str]  # file name -> MD5 of the published .gz archive
     mirrors: tuple[str, ...]  # base URLs, tried in order
     image_shape: tuple[int, int, int] = (1, 28, 28)
+    title: str = ""  # the name as people write it: "MNIST"
     homepage: str = ""
 
     def load(self, data_dir: str | Path | None = None, *, download: bool = True,
@@ -196,6 +197,7 @@ DATASETS: dict[str, IdxDataset] = {
             "https://storage.googleapis.com/cvdf-datasets/mnist/",
             "http://yann.lecun.com/exdb/mnist/",
         ),
+        title="MNIST",
         homepage="http://yann.lecun.com/exdb/mnist/",
     ),
     "fashion-mnist": IdxDataset(
@@ -213,6 +215,7 @@ DATASETS: dict[str, IdxDataset] = {
             "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
             "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
         ),
+        title="Fashion-MNIST",
         homepage="https://github.com/zalandoresearch/fashion-mnist",
     ),
 }

@@ -9,7 +9,7 @@ import torch
 from matplotlib.figure import Figure
 
 from vaelab.config import DataConfig, DatasetName, ModelConfig, RunConfig, TrainConfig
-from vaelab.data import ImageData, load_dataset
+from vaelab.data import ImageData, get_dataset, load_dataset
 from vaelab.device import select_device
 from vaelab.figures import latent_picture, save_figure
 from vaelab.plots import LatentView, comparison
@@ -41,7 +41,7 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
     seconds = time.perf_counter() - started
     return write_report(
         runs, folder / "index.html", top_figure=figure,
-        title=f"AE vs VAE on {dataset}",
+        title=f"AE vs VAE on {get_dataset(dataset).title}",
         lead=(f"The tutorial's two models with its settings: latent size 2, {epochs} epochs, "
               f"batch 128, Adam at 1e-3, squared error summed over pixels and batch, seed "
               f"{seed}. Trained on {device.type} in {seconds:.0f} s, figures included."),
@@ -58,4 +58,4 @@ def _comparison(runs: list[Run], data: ImageData) -> Figure:
     epochs = runs[0].epochs_done
     return comparison(views, data.classes,
                       title=f"Where the codes fall, and what the decoder draws there "
-                            f"({data.name}, {epochs} epochs)")
+                            f"({get_dataset(data.name).title}, {epochs} epochs)")

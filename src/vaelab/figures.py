@@ -25,6 +25,7 @@ from PIL import Image
 
 from vaelab import plots
 from vaelab.data import ImageData, to_unit
+from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 from vaelab.latent import (
     LatentPlane,
@@ -37,7 +38,7 @@ from vaelab.latent import (
     prior_quantiles,
     tile,
 )
-from vaelab.models import VAE
+from vaelab.models import VAE, Autoencoder
 from vaelab.runs import Run
 
 GRID = 21  # tiles along the longer side of the manifolds; odd, so 0 is a tile centre
@@ -57,25 +58,38 @@ class LatentPicture:
     manifold: plots.Manifold  # the decoder over the codes' region
 
 
-def latent_picture(model: torch.nn.Module, data: ImageData, grid: int = GRID) -> LatentPicture:
+def latent_picture(model: Autoencoder, data: ImageData, grid: int = GRID) -> LatentPicture:
     codes = encode_dataset(model, data.test_images)  # (N, d)
     plane = LatentPlane.fit(codes)
     points = plane.project(codes)  # (N, 2)
-    u, v = linear_grid(bounds(points), grid)  # square tiles: ``grid`` along the longer side
-    return LatentPicture(plane, points.numpy(), data.test_labels.cpu().numpy(),
-                         _manifold(model, plane, u, v))
+    labels = data.test_labels.cpu()
+    if plane.is_line:  # one latent dimension: a row of codes per class, one row of tiles
+        jitter = torch.rand(len(points), generator=torch.Generator().manual_seed(0)) - 0.5
+        points[:, 1] = labels + 0.6 * jitter
+        u0, u1, _, _ = bounds(points)
+        u, v = torch.linspace(u0, u1, grid), torch.zeros(1)
+    else:
+        u, v = linear_grid(bounds(points), grid)  # square tiles: ``grid`` along the longer side
+    return LatentPicture(plane, points.numpy(), labels.numpy(), _manifold(model, plane, u, v))
 
 
-def _manifold(model: torch.nn.Module, plane: LatentPlane, u: torch.Tensor, v: torch.Tensor,
+def _manifold(model: Autoencoder, plane: LatentPlane, u: torch.Tensor, v: torch.Tensor,
               evenly_spaced: bool = True) -> plots.Manifold:
     images = decode_all(model, plane.lift(grid_points(u, v)))  # (len(v) * len(u), C, H, W)
     picture = tile(images.cpu(), len(v), len(u))[0]  # first channel: (rows * H, cols * W)
     return plots.Manifold(picture.numpy(), u.numpy(), v.numpy(), evenly_spaced)
 
 
+FORMATS = ("png", "pdf", "svg")
+
+
 @torch.inference_mode()
-def write_run_figures(run: Run, data: ImageData, out_dir: Path | None = None) -> dict[str, Path]:
-    """Draw all of a run's figures into ``out_dir`` (default: the run's figures/ folder)."""
+def write_run_figures(run: Run, data: ImageData, out_dir: Path | None = None,
+                      fmt: str = "png") -> dict[str, Path]:
+    """Draw all of a run's figures into ``out_dir`` (default: the run's figures/ folder), as
+    PNG, or as PDF or SVG for print and slides (the images in them stay pixels)."""
+    if fmt not in FORMATS:
+        raise VaelabError(f"unknown figure format {fmt!r}; choose one of: {', '.join(FORMATS)}")
     out_dir = Path(out_dir or run.figures_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model = run.model.eval()
@@ -88,6 +102,7 @@ def write_run_figures(run: Run, data: ImageData, out_dir: Path | None = None) ->
     figures = {
         "latent": plots.latent_scatter(
             seen.points, seen.labels, data.classes, axis_labels=labels,
+            equal=not seen.plane.is_line,
             title=f"{name}\n{kind} of the {len(seen.points):,} test images{where}"),
         "manifold": plots.manifold_figure(
             seen.manifold, axis_labels=labels,
@@ -96,8 +111,9 @@ def write_run_figures(run: Run, data: ImageData, out_dir: Path | None = None) ->
     }
     if isinstance(model, VAE):
         q = prior_quantiles(GRID)
+        rows = torch.zeros(1) if seen.plane.is_line else q
         figures["manifold_prior"] = plots.manifold_figure(
-            _manifold(model, _prior_plane(seen.plane), q, q, evenly_spaced=False),
+            _manifold(model, _prior_plane(seen.plane), q, rows, evenly_spaced=False),
             axis_labels=labels, title=f"{name}\ndecoder at the prior's 5%-95% quantiles{where}")
         generator = torch.Generator(model.device).manual_seed(run.config.train.seed)
         samples = model.sample(SAMPLES * SAMPLES, generator=generator).cpu()
@@ -107,7 +123,7 @@ def write_run_figures(run: Run, data: ImageData, out_dir: Path | None = None) ->
     if run.metrics:
         figures["loss"] = plots.loss_curves(run.metrics, title=f"{name}: training",
                                             recon_name=_recon_name(run))
-    paths = {key: save_figure(fig, out_dir / f"{key}.png") for key, fig in figures.items()}
+    paths = {key: save_figure(fig, out_dir / f"{key}.{fmt}") for key, fig in figures.items()}
     paths["interpolation_gif"] = save_gif(gif_frames, out_dir / "interpolation.gif")
     return paths
 
@@ -157,7 +173,7 @@ def _first_of_each_class(labels: torch.Tensor, n_classes: int) -> list[int]:
 
 
 @torch.inference_mode()
-def _reconstructions(model: torch.nn.Module, data: ImageData, name: str) -> Figure:
+def _reconstructions(model: Autoencoder, data: ImageData, name: str) -> Figure:
     index = _first_of_each_class(data.test_labels, len(data.classes))
     x = to_unit(data.test_images[index])  # (K, C, H, W)
     recon = model.reconstruct(x)
@@ -178,7 +194,7 @@ def _interpolation_pair(points: np.ndarray, labels: np.ndarray) -> tuple[int, in
     return first[0], first[1]
 
 
-def _interpolation(model: torch.nn.Module, data: ImageData, seen: LatentPicture, name: str
+def _interpolation(model: Autoencoder, data: ImageData, seen: LatentPicture, name: str
                    ) -> tuple[Figure, np.ndarray]:
     i, j = _interpolation_pair(seen.points, seen.labels)
     codes = encode_dataset(model, data.test_images[[i, j]])  # (2, d)

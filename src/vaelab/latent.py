@@ -29,8 +29,9 @@ def decode_all(model: Autoencoder, z: torch.Tensor, batch_size: int = 2000) -> t
 
 @dataclass(frozen=True)
 class LatentPlane:
-    """The 2-D plane the figures draw: the latent plane itself when d = 2, else the plane of
-    the codes' first two principal components through their mean.
+    """The 2-D plane the figures draw: the latent plane itself when d = 2, the plane of the
+    codes' first two principal components through their mean when d > 2, and for d = 1 the
+    latent line, with a second axis that codes do not move along.
 
     A point (u, v) of the plane is the code origin + u * axes[0] + v * axes[1].
     """
@@ -44,7 +45,7 @@ class LatentPlane:
         codes = codes.float().cpu()
         d = codes.shape[1]
         if d == 1:
-            raise ValueError("a 1-D latent space has no plane to draw")
+            return cls(torch.zeros(1), torch.tensor([[1.0], [0.0]]), None)
         if d == 2:
             return cls(torch.zeros(2), torch.eye(2), None)
         origin = codes.mean(dim=0)
@@ -57,6 +58,10 @@ class LatentPlane:
     def is_pca(self) -> bool:
         return self.explained is not None
 
+    @property
+    def is_line(self) -> bool:
+        return self.axes.shape[1] == 1
+
     def project(self, codes: torch.Tensor) -> torch.Tensor:
         """(N, d) -> (N, 2)"""
         return (codes.float().cpu() - self.origin) @ self.axes.T
@@ -66,6 +71,8 @@ class LatentPlane:
         return self.origin + points.float() @ self.axes
 
     def axis_labels(self) -> tuple[str, str]:
+        if self.is_line:
+            return "$z$", "class"
         if self.explained is None:
             return "$z_1$", "$z_2$"
         return tuple(f"PC {i + 1} ({share:.0%} of variance)"

@@ -49,15 +49,17 @@ def _class_color(i: int) -> Any:
 
 def draw_scatter(ax: Axes, points: np.ndarray, labels: np.ndarray, classes: Sequence[str],
                  axis_labels: tuple[str, str] = ("$z_1$", "$z_2$"), legend: bool = True,
-                 max_points: int = 10_000) -> None:
-    """Points (N, 2) coloured by their class, in a shuffled order so no class hides another."""
+                 max_points: int = 10_000, equal: bool = True) -> None:
+    """Points (N, 2) coloured by their class, in a shuffled order so no class hides another;
+    ``equal`` keeps one unit as long on both axes, as distances in a latent plane need."""
     order = np.random.default_rng(0).permutation(len(points))[:max_points]
     colors = np.array([_class_color(int(c)) for c in range(len(classes))])
     ax.scatter(points[order, 0], points[order, 1], c=colors[labels[order]], s=3, alpha=0.6,
                linewidths=0, rasterized=True)
     ax.set_xlabel(axis_labels[0])
     ax.set_ylabel(axis_labels[1])
-    ax.set_aspect("equal", adjustable="datalim")
+    if equal:
+        ax.set_aspect("equal", adjustable="datalim")
     if legend:
         handles = [ax.scatter([], [], color=_class_color(i), s=25) for i in range(len(classes))]
         ax.legend(handles, classes, loc="center left", bbox_to_anchor=(1.01, 0.5),
@@ -65,11 +67,12 @@ def draw_scatter(ax: Axes, points: np.ndarray, labels: np.ndarray, classes: Sequ
 
 
 def latent_scatter(points: np.ndarray, labels: np.ndarray, classes: Sequence[str], *,
-                   title: str, axis_labels: tuple[str, str] = ("$z_1$", "$z_2$")) -> Figure:
+                   title: str, axis_labels: tuple[str, str] = ("$z_1$", "$z_2$"),
+                   equal: bool = True) -> Figure:
     with _style():
         fig = Figure(figsize=(6.4, 5.2), layout="constrained")
         ax = fig.add_subplot()
-        draw_scatter(ax, points, labels, classes, axis_labels)
+        draw_scatter(ax, points, labels, classes, axis_labels, equal=equal)
         ax.set_title(title)
     return fig
 
@@ -89,10 +92,11 @@ class Manifold:
 
     @property
     def extent(self) -> tuple[float, float, float, float]:
-        """(left, right, bottom, top) of the tiles, each centred on its grid point."""
+        """(left, right, bottom, top) of the tiles, each centred on its grid point; a single
+        row of tiles is as high as a tile is wide."""
         u, v = self.u, self.v
         du = (u[-1] - u[0]) / max(len(u) - 1, 1)
-        dv = (v[-1] - v[0]) / max(len(v) - 1, 1)
+        dv = (v[-1] - v[0]) / (len(v) - 1) if len(v) > 1 else du
         return u[0] - du / 2, u[-1] + du / 2, v[0] - dv / 2, v[-1] + dv / 2
 
 
@@ -105,17 +109,21 @@ def draw_manifold(ax: Axes, manifold: Manifold,
     else:  # tiles sit at prior quantiles: label the ticks with the z value of their tile
         ax.imshow(manifold.picture, cmap=INK, vmin=0, vmax=1,
                   extent=(-0.5, len(u) - 0.5, -0.5, len(v) - 0.5))
-        ticks = np.unique(np.linspace(0, len(u) - 1, 5).round().astype(int))
-        ax.set_xticks(ticks, [f"{u[i]:.2f}" for i in ticks])
-        ax.set_yticks(ticks, [f"{v[i]:.2f}" for i in ticks])
+        for values, set_ticks in ((u, ax.set_xticks), (v, ax.set_yticks)):
+            ticks = np.unique(np.linspace(0, len(values) - 1, 5).round().astype(int))
+            set_ticks(ticks, [f"{values[i]:.2f}" for i in ticks])
     ax.set_xlabel(axis_labels[0])
     ax.set_ylabel(axis_labels[1])
+    if len(v) == 1:  # the latent line: the vertical axis means nothing
+        ax.set_yticks([])
+        ax.set_ylabel("")
 
 
 def manifold_figure(manifold: Manifold, *, title: str,
                     axis_labels: tuple[str, str] = ("$z_1$", "$z_2$")) -> Figure:
+    rows, cols = manifold.picture.shape
     with _style():
-        fig = Figure(figsize=(6.2, 6.2), layout="constrained")
+        fig = Figure(figsize=(6.2, 5.2 * rows / cols + 1.0), layout="constrained")
         ax = fig.add_subplot()
         draw_manifold(ax, manifold, axis_labels)
         ax.set_title(title)
@@ -242,14 +250,16 @@ def comparison(views: Sequence[LatentView], classes: Sequence[str], *, title: st
         fig = Figure(figsize=(11, 4.9 * len(views) + 0.4), layout="constrained")
         axes = fig.subplots(len(views), 2, squeeze=False)
         for row, view in zip(axes, views, strict=True):
+            is_plane = len(view.manifold.v) > 1
             draw_scatter(row[0], view.points, view.labels, classes, view.axis_labels,
-                         legend=view is views[0])
+                         legend=view is views[0], equal=is_plane)
             row[0].set_title(f"{view.name}: test codes")
             draw_manifold(row[1], view.manifold, view.axis_labels)
             row[1].set_title(f"{view.name}: decoder over the same region")
             left, right, bottom, top = view.manifold.extent
-            row[0].set_aspect("equal", adjustable="box")
             row[0].set_xlim(left, right)
-            row[0].set_ylim(bottom, top)
+            if is_plane:  # the same window as the decoder's
+                row[0].set_aspect("equal", adjustable="box")
+                row[0].set_ylim(bottom, top)
         fig.suptitle(title, fontsize=13)
     return fig

@@ -1,0 +1,29 @@
+"""The README's Python example runs as written (with one epoch instead of twenty)."""
+
+import re
+
+import pytest
+
+from conftest import REPO
+
+
+def _python_blocks() -> list[str]:
+    text = (REPO / "README.md").read_text()
+    return re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+
+
+def test_the_readme_has_its_two_commands():
+    text = (REPO / "README.md").read_text()
+    assert "pip install torch==2.13.0 && pip install -e . && vaelab demo" in text
+    assert "pip install -e '.[test]' && pytest" in text
+
+
+@pytest.mark.slow
+def test_the_readme_python_example_runs(data_root, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("VAELAB_DATA", str(data_root))
+    monkeypatch.chdir(tmp_path)
+    (block,) = _python_blocks()
+    assert "epochs=20" in block
+    exec(compile(block.replace("epochs=20", "epochs=1"), "README.md", "exec"), {})
+    assert (tmp_path / "runs" / "vae" / "figures" / "samples.png").exists()
+    assert "'recon'" in capsys.readouterr().out
