@@ -58,6 +58,9 @@ def main() -> None:
         for source, name in FIGURES:
             shrink(demo / source, args.out / name, args.width)
             print(args.out / name)
+        kl_figure = args.out / "tutorial_kl.png"  # written by benchmarks/tutorial_kl.py
+        if kl_figure.exists():
+            shrink(kl_figure, kl_figure, args.width)
         gif = args.out / "vae_interpolation.gif"
         gif.write_bytes((demo / "vae/figures/interpolation.gif").read_bytes())
         print(gif)
