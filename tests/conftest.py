@@ -21,13 +21,15 @@ def _real_data_root() -> Path | None:
     return None
 
 
+REAL_DATA = _real_data_root()  # read before any test changes the environment
+
+
 @pytest.fixture(scope="session")
 def data_root() -> Path:
     """The folder that holds mnist/ with the four original files (skips the test if absent)."""
-    root = _real_data_root()
-    if root is None:
+    if REAL_DATA is None:
         pytest.skip("the MNIST files are not here; set VAELAB_DATA to a folder holding mnist/")
-    return root
+    return REAL_DATA
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +62,10 @@ def tiny() -> ImageData:
 
 
 @pytest.fixture(autouse=True)
-def _quiet_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep tests out of the real user cache."""
+def _hermetic_data(tmp_path_factory: pytest.TempPathFactory,
+                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests see no $VAELAB_DATA and an empty user cache of their own; those that need the
+    real files ask for ``data_root`` and pass it on."""
+    monkeypatch.delenv("VAELAB_DATA", raising=False)
     cache = tmp_path_factory.getbasetemp() / "cache"
     monkeypatch.setattr("vaelab.data.cache_root", lambda: cache)

@@ -221,3 +221,15 @@ def test_twenty_epochs_on_mnist_resume_bitwise(mnist, tmp_path, monkeypatch):
     for other in ("stopped", "crashed"):
         _assert_bitwise_equal(_weights(straight.path), _weights(tmp_path / other))
     assert straight.metrics[-1]["test"]["loss"] < straight.metrics[0]["test"]["loss"]
+
+
+def test_train_all_checks_every_folder_before_making_any(tiny, tmp_path):
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "notes.txt").write_text("mine")
+    with pytest.raises(VaelabError, match="taken already exists"):
+        train_all([_config("ae"), _config("vae")], [tmp_path / "new", tmp_path / "taken"],
+                  data=tiny, progress=False, plots=False)
+    assert not (tmp_path / "new").exists()
+    with pytest.raises(VaelabError, match="cannot share an output folder"):
+        train_all([_config("ae"), _config("vae")], [tmp_path / "same", tmp_path / "same"],
+                  data=tiny, progress=False, plots=False)

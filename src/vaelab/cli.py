@@ -37,7 +37,6 @@ class Train:
     """Skip the figures and index.html (draw them later with vaelab plot)."""
 
     def run(self) -> None:
-        from vaelab.report import write_report
         from vaelab.trainer import resume, train
 
         options = dict(device=self.device, data_dir=self.data_dir, progress=not self.quiet,
@@ -54,9 +53,6 @@ class Train:
             run = resume(self.resume, self.config.train.epochs, **options)
         else:
             run = train(self.config, self.out, **options)
-        if not self.no_plots:
-            write_report([run], run.path / "index.html", title=f"vaelab run {run.path.name}",
-                         commands=[f"vaelab plot {run.path}"])
         _say(f"run folder: {run.path}  (figures in {run.figures_dir})")
 
 
@@ -78,15 +74,14 @@ class Plot:
     def run(self) -> None:
         from vaelab.data import load_dataset
         from vaelab.figures import write_run_figures
-        from vaelab.report import write_report
+        from vaelab.report import write_run_page
         from vaelab.runs import load_run
 
         run = load_run(self.run_dir, device=self.device)
         data = load_dataset(run.config.data.dataset, self.data_dir)
         paths = write_run_figures(run, data, self.out, fmt=self.format)
         if self.out is None and self.format == "png":
-            write_report([run], run.path / "index.html", title=f"vaelab run {run.path.name}",
-                         commands=[f"vaelab plot {run.path}"])
+            write_run_page(run)
         _say(f"{len(paths)} figures in {next(iter(paths.values())).parent}")
 
 

@@ -156,3 +156,9 @@ def write_report(runs: Sequence[Run], path: Path, *, title: str, lead: str = "",
             f"<body><main>{''.join(parts)}</main></body></html>\n")
     write_atomic(path, page)
     return path
+
+
+def write_run_page(run: Run) -> Path:
+    """The page of one run, beside its figures: <run>/index.html."""
+    return write_report([run], run.path / "index.html", title=f"vaelab run {run.path.name}",
+                        commands=[f"vaelab plot {run.path}"])

@@ -164,16 +164,21 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> Run:
     return Run(path, config, model, read_metrics(path))
 
 
+def check_new_run_dir(out: str | Path) -> None:
+    """Refuse a folder that holds anything: a new run never overwrites an old one."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        hint = " or continue it with --resume" if (out / CONFIG).exists() else ""
+        raise VaelabError(f"{out} already exists and is not empty; choose another --out{hint}")
+
+
 def new_run_dir(out: str | Path | None, config: RunConfig, parent: Path = Path("runs")) -> Path:
     """The folder for a new run: ``out`` if it is new or empty, else an error; with no ``out``,
     runs/<model>-<dataset>, numbered -2, -3, ... when taken."""
     if out is not None:
-        out = Path(out)
-        if out.exists() and (not out.is_dir() or any(out.iterdir())):
-            hint = " or continue it with --resume" if (out / CONFIG).exists() else ""
-            raise VaelabError(f"{out} already exists and is not empty; choose another --out{hint}")
-        out.mkdir(parents=True, exist_ok=True)
-        return out
+        check_new_run_dir(out)
+        Path(out).mkdir(parents=True, exist_ok=True)
+        return Path(out)
     return unique_dir(parent / f"{config.model.model}-{config.data.dataset}")
 
 

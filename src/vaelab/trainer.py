@@ -33,6 +33,7 @@ from vaelab.runs import (
     CONFIG,
     WEIGHTS,
     Run,
+    check_new_run_dir,
     image_shape_of,
     load_checkpoint,
     new_run_dir,
@@ -52,7 +53,7 @@ def train(config: RunConfig | None = None, out: str | Path | None = None, *,
 
     ``out`` must be new or empty (default: runs/<model>-<dataset>, numbered if taken).
     ``data`` skips loading when the dataset is already in memory. With ``plots`` the run's
-    figures are drawn into its ``figures/`` folder at the end.
+    figures are drawn into its ``figures/`` folder at the end, and its ``index.html``.
     """
     return train_all([config or RunConfig()], [out], device=device, data_dir=data_dir,
                      data=data, progress=progress, plots=plots)[0]
@@ -72,6 +73,12 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
     outs = list(outs) if outs is not None else [None] * len(configs)
     if len(outs) != len(configs):
         raise VaelabError(f"{len(configs)} configs but {len(outs)} output folders")
+    named = [Path(out).resolve() for out in outs if out is not None]
+    if len(set(named)) < len(named):
+        raise VaelabError("two runs cannot share an output folder")
+    for out in outs:  # all checked before any is made
+        if out is not None:
+            check_new_run_dir(out)
     datasets = {config.data.dataset for config in configs}
     if len(datasets) > 1:
         raise VaelabError(f"train_all trains on one dataset, got {', '.join(sorted(datasets))}")
@@ -181,7 +188,8 @@ def _initial_state(config: RunConfig, image_shape: tuple[int, int, int], device:
         torch.manual_seed(config.train.seed)
         model = build_model(config.model, image_shape)
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.train.lr, fused=True)
+    fused = device.type in ("cpu", "cuda")  # one kernel for the whole update, where supported
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.train.lr, fused=fused)
     generator = torch.Generator(device).manual_seed(config.train.seed)
     return model, optimizer, generator
 
@@ -246,6 +254,8 @@ def _fit(job: _Job, data: ImageData, progress: bool, position: int = 0,
 
 def _draw(runs: list[Run], data: ImageData) -> None:
     from vaelab.figures import write_run_figures  # matplotlib is imported only when drawing
+    from vaelab.report import write_run_page
 
     for run in runs:  # one at a time: matplotlib's settings are global, not per thread
         write_run_figures(run, data)
+        write_run_page(run)
