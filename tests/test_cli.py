@@ -117,3 +117,26 @@ def test_demo_writes_both_runs_the_comparison_and_the_page(data_env, tmp_path):
     assert (out / "comparison.png").exists()
     page = (out / "index.html").read_text()
     assert "comparison.png" in page and "vae/figures/samples.png" in page
+
+
+def test_ctrl_c_keeps_finished_epochs_and_says_how_to_go_on(data_env, tmp_path, capsys,
+                                                           monkeypatch):
+    from vaelab import trainer
+
+    real, calls = trainer.train_epoch, {"n": 0}
+
+    def interrupted_in_epoch_two(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "train_epoch", interrupted_in_epoch_two)
+    run = tmp_path / "run"
+    code, _, err = _run(["train", "--model", "ae", "--epochs", "3", "--out", str(run), "--quiet",
+                         "--train-subset", "256", "--hidden-dims", "32"], capsys)
+    assert code == 130
+    assert f"{run}: stopped; its 1 finished epochs are saved" in err
+    assert f"go on with: vaelab train --resume {run}" in err
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 1
+    assert (run / "checkpoint.safetensors").exists()

@@ -142,10 +142,23 @@ _SUBCOMMANDS = (
 )
 
 
+class _Stderr(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time, which tests and notebooks replace."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def _log_to_stderr() -> None:
+    """vaelab's warnings and notes go to stderr as 'vaelab: ...' lines."""
     log = logging.getLogger("vaelab")
-    if not log.handlers:
-        handler = logging.StreamHandler()
+    if not any(isinstance(h, _Stderr) for h in log.handlers):
+        handler = _Stderr()
         handler.setFormatter(logging.Formatter("vaelab: %(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)
@@ -167,8 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"vaelab: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("vaelab: interrupted; finished epochs are saved, continue with "
-              "vaelab train --resume RUN", file=sys.stderr)
+        print("vaelab: interrupted", file=sys.stderr)
         return 130
     return 0
 

@@ -219,37 +219,51 @@ def _fit_all(jobs: list[_Job], data: ImageData, progress: bool) -> list[Run]:
 
 def _fit(job: _Job, data: ImageData, progress: bool, position: int = 0,
          stop: threading.Event | None = None) -> Run:
+    """Train a job to its last epoch, saving metrics and checkpoint after every epoch."""
     config, name = job.config, job.config.model.model
     train_images = data.train_images[:config.data.train_subset]
     total = config.train.epochs
     with tqdm(total=len(train_images), unit="img", unit_scale=True, disable=not progress,
               position=position, leave=False, dynamic_ncols=True) as bar:
-        for epoch in range(len(job.metrics) + 1, total + 1):
-            bar.reset(len(train_images))
-            bar.set_description(f"{name} epoch {epoch}/{total}")
-            started = time.perf_counter()
-            train_terms = train_epoch(job.model, job.optimizer, train_images, config.train,
-                                      job.generator, bar, stop)
-            trained = time.perf_counter()
-            test_terms = objective_per_image(job.model, data.test_images, config.train,
-                                             seed=config.train.seed)
-            tested = time.perf_counter()
-            job.metrics.append({
-                "epoch": epoch,
-                "train": train_terms,
-                "test": test_terms,
-                "train_seconds": round(trained - started, 3),
-                "test_seconds": round(tested - trained, 3),
-            })
-            write_metrics(job.run_dir, job.metrics)
-            save_checkpoint(job.run_dir / CHECKPOINT, job.model, job.optimizer, job.generator,
-                            epoch)
-            save_weights(job.run_dir / WEIGHTS, job.model, epoch)
-            if progress:
-                bar.write(f"{name} epoch {epoch:>{len(str(total))}}/{total}  "
-                          f"loss {train_terms['loss']:7.2f}  test {test_terms['loss']:7.2f}  "
-                          f"({trained - started:.1f} s)")
+        try:
+            for epoch in range(len(job.metrics) + 1, total + 1):
+                bar.reset(len(train_images))
+                bar.set_description(f"{name} epoch {epoch}/{total}")
+                record = _epoch(job, epoch, train_images, data.test_images, bar, stop)
+                job.metrics.append(record)
+                write_metrics(job.run_dir, job.metrics)
+                save_checkpoint(job.run_dir / CHECKPOINT, job.model, job.optimizer,
+                                job.generator, epoch)
+                save_weights(job.run_dir / WEIGHTS, job.model, epoch)
+                if progress:
+                    bar.write(f"{name} epoch {epoch:>{len(str(total))}}/{total}  "
+                              f"loss {record['train']['loss']:7.2f}  "
+                              f"test {record['test']['loss']:7.2f}  "
+                              f"({record['train_seconds']:.1f} s)")
+        except KeyboardInterrupt:
+            log.warning("%s: stopped; its %d finished epochs are saved, go on with: "
+                        "vaelab train --resume %s", job.run_dir, len(job.metrics), job.run_dir)
+            raise
     return Run(job.run_dir, config, job.model.eval(), job.metrics)
+
+
+def _epoch(job: _Job, epoch: int, train_images: torch.Tensor, test_images: torch.Tensor,
+           bar: tqdm, stop: threading.Event | None) -> dict[str, Any]:
+    """Train one epoch and score the test set; the record that metrics.jsonl keeps."""
+    train_config = job.config.train
+    started = time.perf_counter()
+    train_terms = train_epoch(job.model, job.optimizer, train_images, train_config,
+                              job.generator, bar, stop)
+    trained = time.perf_counter()
+    test_terms = objective_per_image(job.model, test_images, train_config,
+                                     seed=train_config.seed)
+    return {
+        "epoch": epoch,
+        "train": train_terms,
+        "test": test_terms,
+        "train_seconds": round(trained - started, 3),
+        "test_seconds": round(time.perf_counter() - trained, 3),
+    }
 
 
 def _draw(runs: list[Run], data: ImageData) -> None:
