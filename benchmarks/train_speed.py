@@ -13,8 +13,8 @@ process, one after another, so that the ratios hold on a noisy machine:
                          loss.item() every step, default Adam
   pythae                 pythae's BaseTrainer.train_step with its default MLP VAE (the same
                          784-512-2 layers), if pythae is installed (pip install pythae)
-  matmul floor           the six matrix products of each step (three forward, three backward
-                         that need them) and nothing else: what the hardware needs at least
+  matmul floor           the eleven matrix products of each step and nothing else: what the
+                         hardware must do at least
 
 Usage: python benchmarks/train_speed.py [--images 20000] [--repeats 5] [--threads N]
 """
@@ -154,8 +154,8 @@ def pythae_epoch(images: torch.Tensor, out_dir: str) -> Callable[[], None] | Non
 
 def matmul_floor(n_images: int) -> Callable[[], None]:
     """Each step's matrix products at the step's shapes and nothing else: forward through the
-    four layers, then each layer's weight gradient and every input gradient but the
-    encoder's (the images need none): five large products and seven small ones."""
+    four layers (4 products), then each layer's weight gradient and every input gradient but
+    the first layer's, which the images do not need (7): five large products, six small."""
     g = torch.Generator().manual_seed(0)
 
     def r(*shape: int) -> torch.Tensor:

@@ -38,12 +38,14 @@ from vaelab.trainer import train_all
 @torch.inference_mode()
 def measure(run: Run, images: torch.Tensor) -> dict[str, float]:
     """Per-image test figures of a trained VAE, each KL in both forms, and the spread."""
+    images = images.to(run.model.device)
     q: DiagonalGaussian = run.model.encode(to_unit(images))
-    z = q.rsample(torch.Generator().manual_seed(0))
+    z = q.rsample(torch.Generator(images.device).manual_seed(0))
     recon = sse(run.model.decode_logits(z), to_unit(images)).mean().item()
     second_moment = (q.mean.square() + q.var).mean(dim=0)  # (d,): E[mu^2 + sigma^2]
     radius95 = q.mean.norm(dim=1).quantile(0.95)  # 95% of the codes lie within this radius
-    prior = torch.randn(100_000, q.mean.shape[1], generator=torch.Generator().manual_seed(1))
+    prior = torch.randn(100_000, q.mean.shape[1], generator=torch.Generator().manual_seed(1),
+                        device=images.device)
     return {
         "reconstruction (SSE)": recon,
         "KL, closed form": q.kl().mean().item(),
@@ -58,12 +60,12 @@ def measure(run: Run, images: torch.Tensor) -> dict[str, float]:
 
 
 def figure(runs: list[Run], images: torch.Tensor, labels: np.ndarray, classes) -> Figure:
-    with plots._style():
+    with plots.style():
         fig = Figure(figsize=(11, 5.2), layout="constrained")
         axes = fig.subplots(1, 2)
         for ax, run in zip(axes, runs, strict=True):
             with torch.inference_mode():
-                means = run.model.embed(to_unit(images)).numpy()
+                means = run.model.embed(to_unit(images.to(run.model.device))).cpu().numpy()
             plots.draw_scatter(ax, means, labels, classes, legend=ax is axes[1])
             for radius, style in ((1, "-"), (2, "--")):
                 ax.add_patch(Circle((0, 0), radius, fill=False, color="black", lw=1, ls=style))
@@ -89,7 +91,7 @@ def main() -> None:
     configs = [RunConfig(train=TrainConfig(epochs=args.epochs, kl=kl))
                for kl in ("closed-form", "tutorial")]
     runs = train_all(configs, [args.out / c.train.kl for c in configs], data=data,
-                     progress=False, plots=False)
+                     progress=False)
     rows = [measure(run, data.test_images) for run in runs]
 
     print(f"\nThe tutorial's VAE on MNIST, {args.epochs} epochs, seed 0; per test image:\n")

@@ -27,7 +27,6 @@ FIGURES = [
     ("vae/figures/reconstructions.png", "vae_reconstructions.png"),
     ("ae/figures/interpolation.png", "ae_interpolation.png"),
     ("vae/figures/interpolation.png", "vae_interpolation.png"),
-    ("vae/figures/loss.png", "vae_loss.png"),
 ]
 
 

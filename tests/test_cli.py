@@ -56,9 +56,12 @@ def test_help_answers_without_loading_pytorch():
     (["train", "--resume", "no/such/run"], "no such file; is this a vaelab run folder"),
     (["train", "--device", "cuda:7"], "device 'cuda:7'"),
     (["demo", "--epochs", "0"], "epochs must be a whole number"),
+    (["train", "--out", "a-file/run"], "a-file/run: Not a directory"),
 ])
-def test_bad_input_gets_one_line(args, message, capsys, tmp_path, monkeypatch):
+def test_bad_input_gets_one_line(args, message, capsys, tmp_path, monkeypatch, tiny):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-file").write_text("not a folder")
+    monkeypatch.setattr("vaelab.trainer.load_dataset", lambda *a, **k: tiny)
     code, _, err = _run(args, capsys)
     assert code == 2
     assert err.startswith("vaelab: error: ")
@@ -78,7 +81,7 @@ def test_train_resume_and_plot(data_env, tmp_path, capsys):
                          "--no-plots", *small], capsys)
     assert code == 0, err
     assert f"run folder: {run}" in err
-    assert not (run / "figures").exists()
+    assert not (run / "figures").exists() and not (run / "index.html").exists()
 
     code, _, err = _run(["train", "--resume", str(run), "--epochs", "2", "--quiet"], capsys)
     assert code == 0, err
@@ -97,6 +100,11 @@ def test_train_resume_and_plot(data_env, tmp_path, capsys):
     code, _, err = _run(["plot", str(run), "--device", "cpu"], capsys)
     assert code == 0, err
     assert (run / "figures" / "latent.png").exists()
+
+    code, _, err = _run(["plot", str(run), "--format", "svg", "--out", str(tmp_path / "svg")],
+                        capsys)
+    assert code == 0, err
+    assert (tmp_path / "svg" / "latent.svg").read_text().lstrip().startswith("<?xml")
 
 
 @pytest.mark.slow

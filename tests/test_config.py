@@ -50,6 +50,7 @@ def test_registries_and_config_choices_agree():
     (lambda: TrainConfig(lr=0), "lr"),
     (lambda: TrainConfig(lr="fast"), "lr"),
     (lambda: TrainConfig(seed=-1), "seed"),
+    (lambda: TrainConfig(seed=2**64), "seed"),
     (lambda: TrainConfig(loss="l1"), "loss"),
     (lambda: TrainConfig(kl="reverse"), "kl"),
     (lambda: RunConfig(ModelConfig(model="ae"), train=TrainConfig(kl="tutorial")), "kl"),
@@ -74,6 +75,7 @@ def test_json_round_trip(tmp_path):
     ({"format": 99}, "newer vaelab"),
     ({"model": [1, 2]}, "'model' must be a mapping"),
     ({"train": {"epochs": "ten"}}, "epochs"),
+    ([1, 2], "holds list, not a mapping"),
 ])
 def test_broken_config_files_are_named(raw, message):
     with pytest.raises(ConfigError, match=message):

@@ -91,7 +91,8 @@ def write_dataset(folder: Path, n_train: int = 6, n_test: int = 4, labels_max: i
         write_idx(folder / f"{prefix}-images-idx3-ubyte{suffix}",
                   rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
         labels = rng.integers(0, labels_max + 1, n_labels, dtype=np.uint8)
-        labels[0] = labels_max
+        if n_labels:
+            labels[0] = labels_max
         write_idx(folder / f"{prefix}-labels-idx1-ubyte{suffix}", labels)
 
 
@@ -116,6 +117,23 @@ def test_labels_out_of_range_are_refused(tmp_path):
     write_dataset(tmp_path / "mnist", labels_max=10)
     with pytest.raises(VaelabError, match="label 10 is out of range for 10 classes"):
         load_dataset("mnist", tmp_path, download=False)
+
+
+def test_an_empty_split_is_refused(tmp_path):
+    write_dataset(tmp_path / "mnist", n_test=0)
+    with pytest.raises(VaelabError, match=r"t10k-images-idx3-ubyte\.gz: holds no images"):
+        load_dataset("mnist", tmp_path, download=False)
+
+
+def test_downloads_go_where_the_user_said(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(data_module, "cache_root", lambda: cache)
+    assert data_module.download_root() == cache
+    monkeypatch.setenv("VAELAB_DATA", str(tmp_path / "env"))
+    assert data_module.download_root() == tmp_path / "env"
+    assert data_module.download_root(tmp_path / "given") == tmp_path / "given"
+    monkeypatch.setattr(data_module.os, "access", lambda path, mode: False)  # read-only
+    assert data_module.download_root() == cache
 
 
 def test_unknown_dataset_lists_the_known_ones():

@@ -15,6 +15,7 @@ from vaelab.figures import (
     GRID,
     _interpolation_pair,
     latent_picture,
+    plot_run,
     write_run_figures,
 )
 from vaelab.latent import (
@@ -96,6 +97,12 @@ def test_bounds_pad_every_side():
         (-1.0, 11.0, -0.2, 2.2))
 
 
+def test_codes_that_all_coincide_still_get_a_grid():
+    """An encoder whose units all died maps every image to one code: draw it, do not crash."""
+    u, v = linear_grid(bounds(torch.ones(50, 2)), 21)
+    assert len(u) == len(v) == 21 and u[0] < 1 < u[-1]
+
+
 def test_interpolation_pair_takes_the_classes_farthest_apart():
     points = np.array([[0, 0], [0.1, 0], [5, 5], [9, 0], [9.2, 0]], dtype=float)
     labels = np.array([0, 0, 1, 2, 2])
@@ -118,6 +125,7 @@ def trained(tiny, tmp_path_factory):
         config = RunConfig(ModelConfig(name[:3], latent_dims=latent, hidden_dims=(64,)),
                            train=TrainConfig(epochs=2, batch_size=64))
         runs[name] = train(config, out / name, data=tiny, progress=False)
+        plot_run(runs[name], tiny)
     return runs
 
 
@@ -131,6 +139,11 @@ def test_a_vae_gets_every_figure(trained):
         pixels = _image(path)
         assert min(pixels.shape) > 150, path.name
         assert pixels.std() > 10, f"{path.name} looks blank"
+
+
+def test_plot_run_writes_the_page_beside_the_figures(trained):
+    page = (trained["vae"].path / "index.html").read_text()
+    assert 'src="figures/latent.png"' in page and "interpolation.gif" in page
 
 
 def test_an_ae_gets_no_prior_figures(trained):
@@ -151,13 +164,14 @@ def test_the_gif_goes_there_and_back_enlarged(trained):
     assert np.abs(frames[2] - frames[0]).mean() < np.abs(frames[1] - frames[0]).mean()
 
 
-def test_figures_of_a_5d_space_say_they_show_a_pca_plane(trained, tiny, tmp_path):
-    run = trained["vae5"]
-    fig = plots.latent_scatter(np.zeros((3, 2)), np.zeros(3, int), tiny.classes, title="t",
-                               axis_labels=LatentPlane.fit(torch.randn(40, 5)).axis_labels())
+def test_figures_of_a_5d_space_say_they_show_a_pca_plane(trained, tiny):
+    seen = latent_picture(trained["vae5"].model, tiny)
+    assert seen.plane.is_pca
+    assert seen.plane.axis_labels()[0].startswith("PC 1 (")
+    fig = plots.latent_scatter(seen.points, seen.labels, tiny.classes, title="t",
+                               axis_labels=seen.plane.axis_labels())
     assert fig.axes[0].get_xlabel().startswith("PC 1 (")
-    paths = write_run_figures(run, tiny, tmp_path)
-    assert paths["latent"].exists()
+    assert (trained["vae5"].figures_dir / "latent.png").exists()
 
 
 def test_a_1d_latent_space_is_drawn_as_a_line(trained, tiny):
@@ -192,6 +206,13 @@ def test_report_links_every_figure_and_reaches_no_other_host(trained, tmp_path):
     assert "http://" not in text and "https://" not in text
     assert "<table>" in text and "test loss per image" in text
     assert text.count("an AE has no prior") == 2
+    (trained["ae"].figures_dir / "loss.png").rename(tmp_path / "loss.png")
+    try:
+        text = write_report(runs, page, title="again").read_text()
+    finally:
+        (tmp_path / "loss.png").rename(trained["ae"].figures_dir / "loss.png")
+    assert text.count("an AE has no prior") == 2  # only for the figures of a prior
+    assert text.count("not drawn for this run") == 1
 
 
 def test_figures_for_print(trained, tiny, tmp_path):

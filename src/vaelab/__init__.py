@@ -38,6 +38,7 @@ _WHERE = {
     "train_all": "vaelab.trainer",
     "resume": "vaelab.trainer",
     "write_run_figures": "vaelab.figures",
+    "plot_run": "vaelab.figures",
     "run_demo": "vaelab.demo",
 }
 
@@ -50,6 +51,7 @@ __all__ = [  # noqa: RUF022 (grouped as above)
     "MODELS", "VAE", "Autoencoder", "build_model",
     "Run", "load_run",
     "train", "train_all", "resume",
+    "plot_run",
     "write_run_figures",
     "run_demo",
 ]
@@ -73,7 +75,7 @@ if TYPE_CHECKING:
     from vaelab.demo import run_demo
     from vaelab.distributions import DiagonalGaussian
     from vaelab.errors import ConfigError, VaelabError
-    from vaelab.figures import write_run_figures
+    from vaelab.figures import plot_run, write_run_figures
     from vaelab.models import MODELS, VAE, Autoencoder, build_model
     from vaelab.runs import Run, load_run
     from vaelab.trainer import resume, train, train_all

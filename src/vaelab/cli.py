@@ -4,6 +4,7 @@ API call. tyro derives --help from the fields' types and docstrings."""
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,8 +19,20 @@ from vaelab.errors import VaelabError
 Flat = tyro.conf.arg(name="")  # a nested config whose flags appear without a prefix
 
 
-@dataclass
-class Train:
+@dataclass(kw_only=True)
+class _Where:
+    """Options of every command: where to compute, where the data is, how much to say."""
+
+    device: str | None = None
+    """cpu, cuda, cuda:N, mps or auto (CUDA, MPS, CPU); when absent, auto or the run's own."""
+    data_dir: Path | None = None
+    """Folder holding <dataset>/; when absent: $VAELAB_DATA, the user cache, /usr/share/datasets."""
+    quiet: bool = False
+    """No progress bars."""
+
+
+@dataclass(kw_only=True)
+class Train(_Where):
     """Train an AE or a VAE; writes a run folder with weights, metrics and figures."""
 
     config: Annotated[RunConfig, Flat] = field(default_factory=RunConfig)
@@ -27,20 +40,14 @@ class Train:
     """Run folder to create; when absent, runs/<model>-<dataset>, numbered if taken."""
     resume: Path | None = None
     """Continue this run folder from its last finished epoch (with --epochs to go further)."""
-    device: str = "auto"
-    """auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps."""
-    data_dir: Path | None = None
-    """Folder holding <dataset>/; when absent: $VAELAB_DATA, the user cache, /usr/share/datasets."""
-    quiet: bool = False
-    """No progress bars."""
     no_plots: bool = False
     """Skip the figures and index.html (draw them later with vaelab plot)."""
 
     def run(self) -> None:
+        from vaelab.figures import plot_run
         from vaelab.trainer import resume, train
 
-        options = dict(device=self.device, data_dir=self.data_dir, progress=not self.quiet,
-                       plots=not self.no_plots)
+        options = dict(data_dir=self.data_dir, progress=not self.quiet)
         if self.resume is not None:
             if self.out is not None:
                 raise VaelabError("--resume continues a run in its own folder; drop --out")
@@ -50,14 +57,18 @@ class Train:
             if changed:
                 raise VaelabError(f"--resume keeps the run's settings, only --epochs may change; "
                                   f"these differ: {', '.join(changed)}")
-            run = resume(self.resume, self.config.train.epochs, **options)
+            run = resume(self.resume, self.config.train.epochs, device=self.device, **options)
         else:
-            run = train(self.config, self.out, **options)
-        _say(f"run folder: {run.path}  (figures in {run.figures_dir})")
+            run = train(self.config, self.out, device=self.device or "auto", **options)
+        if self.no_plots:
+            _say(f"run folder: {run.path}")
+        else:
+            plot_run(run, **options)
+            _say(f"run folder: {run.path}  (open {run.path / 'index.html'})")
 
 
-@dataclass
-class Plot:
+@dataclass(kw_only=True)
+class Plot(_Where):
     """Draw (again) all figures of a run, and its index.html."""
 
     run_dir: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="RUN")]
@@ -66,27 +77,19 @@ class Plot:
     """Folder for the figures; when absent, the run's figures/."""
     format: Literal["png", "pdf", "svg"] = "png"
     """PNG, or PDF or SVG (text and lines as vectors) for print and slides."""
-    device: str = "auto"
-    """auto, cpu, cuda, cuda:N or mps."""
-    data_dir: Path | None = None
-    """Folder holding <dataset>/; when absent: $VAELAB_DATA, the user cache, /usr/share/datasets."""
 
     def run(self) -> None:
-        from vaelab.data import load_dataset
-        from vaelab.figures import write_run_figures
-        from vaelab.report import write_run_page
+        from vaelab.figures import plot_run
         from vaelab.runs import load_run
 
-        run = load_run(self.run_dir, device=self.device)
-        data = load_dataset(run.config.data.dataset, self.data_dir)
-        paths = write_run_figures(run, data, self.out, fmt=self.format)
-        if self.out is None and self.format == "png":
-            write_run_page(run)
-        _say(f"{len(paths)} figures in {next(iter(paths.values())).parent}")
+        run = load_run(self.run_dir, device=self.device or "auto")
+        paths = plot_run(run, out_dir=self.out, fmt=self.format, data_dir=self.data_dir,
+                         progress=not self.quiet)
+        _say(f"{len(paths)} files in {self.out or run.path}")
 
 
-@dataclass
-class Demo:
+@dataclass(kw_only=True)
+class Demo(_Where):
     """Train the tutorial's AE and VAE, draw every figure and a side-by-side comparison, and
     write an index.html that shows them all."""
 
@@ -98,12 +101,6 @@ class Demo:
     """Seeds weights, shuffling and noise."""
     dataset: DatasetName = "mnist"
     """Dataset to train on."""
-    device: str = "auto"
-    """auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps."""
-    data_dir: Path | None = None
-    """Folder holding <dataset>/; when absent: $VAELAB_DATA, the user cache, /usr/share/datasets."""
-    quiet: bool = False
-    """No progress bars."""
 
     def run(self) -> None:
         import time
@@ -114,7 +111,8 @@ class Demo:
         TrainConfig(epochs=self.epochs, seed=self.seed)  # check the numbers before any work
         started = time.perf_counter()
         page = run_demo(self.out, epochs=self.epochs, seed=self.seed, dataset=self.dataset,
-                    device=self.device, data_dir=self.data_dir, progress=not self.quiet)
+                        device=self.device or "auto", data_dir=self.data_dir,
+                        progress=not self.quiet)
         _say(f"done in {time.perf_counter() - started:.0f} s; open {page}")
 
 
@@ -182,6 +180,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vaelab: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away, as in `vaelab train --help | head`
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (Python flushes it at exit)
+        return 0
+    except OSError as err:  # a folder that cannot be written, a full disk
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"vaelab: error: {where}{err.strerror or err}", file=sys.stderr)
+        return 2
+    except RuntimeError as err:
+        if type(err).__name__ != "OutOfMemoryError":
+            raise
+        print("vaelab: error: the device ran out of memory; try a smaller --batch-size or "
+              "--device cpu", file=sys.stderr)
+        return 2
     return 0
 
 

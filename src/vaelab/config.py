@@ -92,8 +92,9 @@ class TrainConfig:
         _check_count("batch_size", self.batch_size)
         if isinstance(self.lr, bool) or not isinstance(self.lr, int | float) or not self.lr > 0:
             raise ConfigError(f"lr must be a positive number, got {self.lr!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigError(f"seed must be a whole number of 0 or more, got {self.seed!r}")
+        if (isinstance(self.seed, bool) or not isinstance(self.seed, int)
+                or not 0 <= self.seed < 2**63):
+            raise ConfigError(f"seed must be a whole number from 0 to 2**63 - 1, got {self.seed!r}")
         _check_choice("loss", self.loss, LossName)
         _check_choice("kl", self.kl, KLName)
 
@@ -115,7 +116,10 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], source: str = "config") -> RunConfig:
-        """Rebuild a config; unknown or missing sections and keys are named in the error."""
+        """Rebuild a config. Unknown sections and keys are errors that name them; missing ones
+        take their defaults."""
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{source}: holds {type(raw).__name__}, not a mapping of settings")
         raw = dict(raw)
         if raw.pop("format", CONFIG_FORMAT) != CONFIG_FORMAT:
             raise ConfigError(f"{source}: written by a newer vaelab; upgrade vaelab to read it")

@@ -127,7 +127,6 @@ class IdxDataset:
     mirrors: tuple[str, ...]  # base URLs, tried in order
     image_shape: tuple[int, int, int] = (1, 28, 28)
     title: str = ""  # the name as people write it: "MNIST"
-    homepage: str = ""
 
     def load(self, data_dir: str | Path | None = None, *, download: bool = True,
              progress: bool = True) -> ImageData:
@@ -159,7 +158,9 @@ class IdxDataset:
                     f"{images_path}: images are {tuple(images.shape[1:])}, "
                     f"{self.name} images are {self.image_shape[1:]}"
                 )
-            if len(labels) and int(labels.max()) >= len(self.classes):
+            if len(images) == 0:
+                raise VaelabError(f"{images_path}: holds no images")
+            if int(labels.max()) >= len(self.classes):
                 raise VaelabError(
                     f"{labels_path}: label {int(labels.max())} is out of range for "
                     f"{len(self.classes)} classes"
@@ -198,7 +199,6 @@ DATASETS: dict[str, IdxDataset] = {
             "http://yann.lecun.com/exdb/mnist/",
         ),
         title="MNIST",
-        homepage="http://yann.lecun.com/exdb/mnist/",
     ),
     "fashion-mnist": IdxDataset(
         name="fashion-mnist",
@@ -216,7 +216,6 @@ DATASETS: dict[str, IdxDataset] = {
             "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
         ),
         title="Fashion-MNIST",
-        homepage="https://github.com/zalandoresearch/fashion-mnist",
     ),
 }
 
@@ -256,8 +255,21 @@ def search_roots(data_dir: str | Path | None = None) -> list[Path]:
 
 
 def download_root(data_dir: str | Path | None = None) -> Path:
-    """Where downloads go: the first root that the user named, else the cache."""
-    return search_roots(data_dir)[0]
+    """Where downloads go: the folder given, else $VAELAB_DATA if it can be written to, else
+    the user cache."""
+    if data_dir is not None:
+        return Path(data_dir).expanduser()
+    env = os.environ.get("VAELAB_DATA")
+    if env and _writable(Path(env).expanduser()):
+        return Path(env).expanduser()
+    return cache_root()
+
+
+def _writable(folder: Path) -> bool:
+    """Whether files can be made in ``folder``, or in the nearest parent that exists."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return os.access(folder, os.W_OK)
 
 
 def _present(folder: Path, name: str) -> Path | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -11,18 +12,21 @@ from matplotlib.figure import Figure
 from vaelab.config import DataConfig, DatasetName, ModelConfig, RunConfig, TrainConfig
 from vaelab.data import ImageData, get_dataset, load_dataset
 from vaelab.device import select_device
-from vaelab.figures import latent_picture, save_figure
+from vaelab.figures import LatentPicture, latent_picture, save_figure, write_run_figures
 from vaelab.plots import LatentView, comparison
-from vaelab.report import write_report
-from vaelab.runs import Run, new_run_dir, unique_dir
+from vaelab.report import write_report, write_run_page
+from vaelab.runs import Run, check_new_run_dir, unique_dir
 from vaelab.trainer import train_all
+
+log = logging.getLogger("vaelab")
 
 
 def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
-         dataset: DatasetName = "mnist", device: str | torch.device = "auto",
-         data_dir: str | Path | None = None, progress: bool = True) -> Path:
+             dataset: DatasetName = "mnist", device: str | torch.device = "auto",
+             data_dir: str | Path | None = None, progress: bool = True) -> Path:
     """Train the tutorial's AE and VAE (latent 2, batch 128, Adam 1e-3, summed squared error)
-    and write both runs, a side-by-side comparison and an index.html into one folder.
+    side by side and write both runs, their figures, a comparison and an index.html into one
+    folder.
 
     ``out`` must be new or empty (default: ./vaelab-demo, numbered if taken). Returns the
     path of index.html.
@@ -30,14 +34,20 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
     started = time.perf_counter()
     device = select_device(device)
     data = load_dataset(dataset, data_dir, progress=progress).to(device)
-    config = RunConfig(data=DataConfig(dataset=dataset),
-                       train=TrainConfig(epochs=epochs, seed=seed))
-    folder = new_run_dir(out, config) if out is not None else unique_dir(Path("vaelab-demo"))
+    if out is not None:
+        check_new_run_dir(out)
+    folder = Path(out) if out is not None else unique_dir(Path("vaelab-demo"))
+    shared = (DataConfig(dataset=dataset), TrainConfig(epochs=epochs, seed=seed))
     names = ("ae", "vae")
-    runs = train_all([RunConfig(ModelConfig(model=n), config.data, config.train) for n in names],
-                     [folder / n for n in names], device=device, data=data, progress=progress)
-    figure = folder / "comparison.png"
-    save_figure(_comparison(runs, data), figure)
+    runs = train_all([RunConfig(ModelConfig(model=name), *shared) for name in names],
+                     [folder / name for name in names], device=device, data=data,
+                     progress=progress)
+    log.info("drawing the figures")
+    pictures = [latent_picture(run.model, data) for run in runs]
+    for run, seen in zip(runs, pictures, strict=True):
+        write_run_figures(run, data, seen=seen)
+        write_run_page(run)
+    figure = save_figure(_comparison(runs, pictures, data), folder / "comparison.png")
     seconds = time.perf_counter() - started
     return write_report(
         runs, folder / "index.html", top_figure=figure,
@@ -49,13 +59,10 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
     )
 
 
-def _comparison(runs: list[Run], data: ImageData) -> Figure:
-    views = []
-    for run in runs:
-        seen = latent_picture(run.model, data)
-        views.append(LatentView(run.config.model.model.upper(), seen.points, seen.labels,
-                                seen.manifold, seen.plane.axis_labels()))
-    epochs = runs[0].epochs_done
+def _comparison(runs: list[Run], pictures: list[LatentPicture], data: ImageData) -> Figure:
+    views = [LatentView(run.config.model.model.upper(), seen.points, seen.labels, seen.manifold,
+                        seen.plane.axis_labels())
+             for run, seen in zip(runs, pictures, strict=True)]
     return comparison(views, data.classes,
                       title=f"Where the codes fall, and what the decoder draws there "
-                            f"({get_dataset(data.name).title}, {epochs} epochs)")
+                            f"({get_dataset(data.name).title}, {runs[0].epochs_done} epochs)")

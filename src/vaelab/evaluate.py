@@ -6,7 +6,7 @@ import torch
 
 from vaelab.config import TrainConfig
 from vaelab.data import to_unit
-from vaelab.losses import loss_terms
+from vaelab.losses import loss_terms, means_per_image
 from vaelab.models import Autoencoder
 
 
@@ -23,17 +23,14 @@ def objective_per_image(model: Autoencoder, images: torch.Tensor, config: TrainC
     model.eval()
     generator = torch.Generator(images.device).manual_seed(seed)
     wide = torch.float32 if images.device.type == "mps" else torch.float64  # MPS has no float64
-    recon = torch.zeros((), dtype=wide, device=images.device)
-    kl = torch.zeros_like(recon)
+    sums = torch.zeros(2, dtype=wide, device=images.device)  # (recon, kl), summed over images
     has_kl = False
     for start in range(0, len(images), batch_size):
         terms = loss_terms(model, to_unit(images[start:start + batch_size]), config, generator)
-        recon += terms.recon.sum()
+        sums[0] += terms.recon.sum()
         if terms.kl is not None:
-            kl += terms.kl.sum()
+            sums[1] += terms.kl.sum()
             has_kl = True
     model.train(was_training)
-    n = len(images)
-    recon_mean = recon.item() / n
-    kl_mean = kl.item() / n if has_kl else None
-    return {"loss": recon_mean + (kl_mean or 0.0), "recon": recon_mean, "kl": kl_mean}
+    recon, kl = sums.tolist()
+    return means_per_image(recon, kl if has_kl else None, len(images))

@@ -1,6 +1,6 @@
 """A run's figures: compute what to draw from the model and the test set, draw, save.
 
-``write_run_figures`` writes into ``<run>/figures/``:
+``write_run_figures`` writes into ``<run>/figures/`` (``plot_run`` also the run's index.html):
 
     latent.png           test codes (posterior means for a VAE), coloured by class
     manifold.png         the decoder over a grid spanning the codes' region
@@ -39,8 +39,9 @@ from vaelab.latent import (
     tile,
 )
 from vaelab.models import VAE, Autoencoder
-from vaelab.runs import Run
+from vaelab.runs import Run, load_run
 
+FORMATS = ("png", "pdf", "svg")
 GRID = 21  # tiles along the longer side of the manifolds; odd, so 0 is a tile centre
 FRAMES = 10  # decoded frames in the interpolation strip
 GIF_FRAMES = 40  # frames each way in the animation
@@ -80,14 +81,30 @@ def _manifold(model: Autoencoder, plane: LatentPlane, u: torch.Tensor, v: torch.
     return plots.Manifold(picture.numpy(), u.numpy(), v.numpy(), evenly_spaced)
 
 
-FORMATS = ("png", "pdf", "svg")
+def plot_run(run: Run | str | Path, data: ImageData | None = None, *,
+             out_dir: str | Path | None = None, fmt: str = "png",
+             data_dir: str | Path | None = None, progress: bool = True) -> dict[str, Path]:
+    """Draw a run's figures (loading its test set unless ``data`` is given); when they go to
+    the run's own figures/ folder as PNGs, write its index.html too."""
+    from vaelab.data import load_dataset
+    from vaelab.report import write_run_page
+
+    if not isinstance(run, Run):
+        run = load_run(run)
+    if data is None:
+        data = load_dataset(run.config.data.dataset, data_dir, progress=progress)
+    paths = write_run_figures(run, data, out_dir, fmt)
+    if out_dir is None and fmt == "png":
+        paths["page"] = write_run_page(run)
+    return paths
 
 
 @torch.inference_mode()
-def write_run_figures(run: Run, data: ImageData, out_dir: Path | None = None,
-                      fmt: str = "png") -> dict[str, Path]:
+def write_run_figures(run: Run, data: ImageData, out_dir: str | Path | None = None,
+                      fmt: str = "png", seen: LatentPicture | None = None) -> dict[str, Path]:
     """Draw all of a run's figures into ``out_dir`` (default: the run's figures/ folder), as
-    PNG, or as PDF or SVG for print and slides (the images in them stay pixels)."""
+    PNG, or as PDF or SVG for print and slides (the images in them stay pixels). ``seen``
+    skips encoding the test set when the caller has its latent picture already."""
     if fmt not in FORMATS:
         raise VaelabError(f"unknown figure format {fmt!r}; choose one of: {', '.join(FORMATS)}")
     out_dir = Path(out_dir or run.figures_dir)
@@ -95,7 +112,7 @@ def write_run_figures(run: Run, data: ImageData, out_dir: Path | None = None,
     model = run.model.eval()
     data = data.to(model.device)
     name = _describe(run)
-    seen = latent_picture(model, data)
+    seen = seen or latent_picture(model, data)
     labels = seen.plane.axis_labels()
     kind = "posterior means" if isinstance(model, VAE) else "codes"
     where = " (PCA plane)" if seen.plane.is_pca else ""
@@ -121,8 +138,10 @@ def write_run_figures(run: Run, data: ImageData, out_dir: Path | None = None,
             tile(samples, SAMPLES, SAMPLES)[0].numpy(), title=f"{name}\nsamples from the prior")
     figures["interpolation"], gif_frames = _interpolation(model, data, seen, name)
     if run.metrics:
+        kl_name = ("the tutorial's KL line" if run.config.train.kl == "tutorial"
+                   else "KL(q(z|x) || p(z))")
         figures["loss"] = plots.loss_curves(run.metrics, title=f"{name}: training",
-                                            recon_name=_recon_name(run))
+                                            recon_name=_recon_name(run), kl_name=kl_name)
     paths = {key: save_figure(fig, out_dir / f"{key}.{fmt}") for key, fig in figures.items()}
     paths["interpolation_gif"] = save_gif(gif_frames, out_dir / "interpolation.gif")
     return paths

@@ -80,9 +80,10 @@ class LatentPlane:
 
 
 def bounds(points: torch.Tensor, margin: float = 0.05) -> tuple[float, float, float, float]:
-    """(u_min, u_max, v_min, v_max) around 2-D points (N, 2), widened by ``margin`` per side."""
+    """(u_min, u_max, v_min, v_max) around 2-D points (N, 2), widened by ``margin`` per side;
+    by 1 along an axis where all points coincide."""
     lo, hi = points.min(dim=0).values, points.max(dim=0).values
-    pad = (hi - lo) * margin
+    pad = torch.where(hi - lo > 1e-6, (hi - lo) * margin, torch.ones_like(lo))
     (u0, v0), (u1, v1) = (lo - pad).tolist(), (hi + pad).tolist()
     return u0, u1, v0, v1
 

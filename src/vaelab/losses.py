@@ -80,3 +80,12 @@ def loss_terms(model: Autoencoder, x: torch.Tensor, config: TrainConfig,
         z, kl = code, None
     recon = RECONSTRUCTION[config.loss](model.decode_logits(z), x)
     return LossTerms(recon, kl)
+
+
+def means_per_image(recon_total: float, kl_total: float | None, n: int
+                    ) -> dict[str, float | None]:
+    """Totals over ``n`` images -> the figures vaelab reports: loss, recon and kl per image
+    (kl is None for an AE, whose loss is its reconstruction term)."""
+    recon = recon_total / n
+    kl = None if kl_total is None else kl_total / n
+    return {"loss": recon + (kl or 0.0), "recon": recon, "kl": kl}

@@ -34,7 +34,8 @@ CLASS_COLORS = matplotlib.colormaps["tab10"].colors
 
 
 @contextmanager
-def _style() -> Iterator[None]:
+def style() -> Iterator[None]:
+    """matplotlib settings of vaelab's figures, for the figures drawn inside this block."""
     with matplotlib.rc_context(STYLE):
         yield
 
@@ -69,7 +70,7 @@ def draw_scatter(ax: Axes, points: np.ndarray, labels: np.ndarray, classes: Sequ
 def latent_scatter(points: np.ndarray, labels: np.ndarray, classes: Sequence[str], *,
                    title: str, axis_labels: tuple[str, str] = ("$z_1$", "$z_2$"),
                    equal: bool = True) -> Figure:
-    with _style():
+    with style():
         fig = Figure(figsize=(6.4, 5.2), layout="constrained")
         ax = fig.add_subplot()
         draw_scatter(ax, points, labels, classes, axis_labels, equal=equal)
@@ -122,7 +123,7 @@ def draw_manifold(ax: Axes, manifold: Manifold,
 def manifold_figure(manifold: Manifold, *, title: str,
                     axis_labels: tuple[str, str] = ("$z_1$", "$z_2$")) -> Figure:
     rows, cols = manifold.picture.shape
-    with _style():
+    with style():
         fig = Figure(figsize=(6.2, 5.2 * rows / cols + 1.0), layout="constrained")
         ax = fig.add_subplot()
         draw_manifold(ax, manifold, axis_labels)
@@ -147,7 +148,7 @@ def image_rows(rows: Sequence[tuple[str, np.ndarray]], *, title: str,
                column_labels: Sequence[str] | None = None) -> Figure:
     """Rows of images (each (N, H, W)), each row named on its left."""
     n = max(len(images) for _, images in rows)
-    with _style():
+    with style():
         fig = Figure(figsize=(0.62 * n + 1.4, 0.7 * len(rows) + 0.7), layout="constrained")
         axes = fig.subplots(len(rows), 1, squeeze=False)[:, 0]
         for ax, (name, images) in zip(axes, rows, strict=True):
@@ -169,7 +170,7 @@ def image_rows(rows: Sequence[tuple[str, np.ndarray]], *, title: str,
 
 def image_grid(picture: np.ndarray, *, title: str) -> Figure:
     """One tiled picture (rows * H, cols * W), without axes."""
-    with _style():
+    with style():
         fig = Figure(figsize=(5.6, 5.9), layout="constrained")
         ax = fig.add_subplot()
         ax.imshow(picture, cmap=INK, vmin=0, vmax=1)
@@ -182,7 +183,7 @@ def interpolation_strip(frames: np.ndarray, start: np.ndarray, end: np.ndarray, 
                         start_label: str, end_label: str, title: str) -> Figure:
     """The two input images at the ends and the decoded frames (S, H, W) between them."""
     panels = [start, *frames, end]
-    with _style():
+    with style():
         fig = Figure(figsize=(0.75 * len(panels) + 0.4, 1.9), layout="constrained")
         axes = fig.subplots(1, len(panels))
         for i, (ax, image) in enumerate(zip(axes, panels, strict=True)):
@@ -205,19 +206,20 @@ def interpolation_strip(frames: np.ndarray, start: np.ndarray, end: np.ndarray, 
 # Training.
 
 
-def loss_curves(metrics: Sequence[dict[str, Any]], *, title: str, recon_name: str) -> Figure:
+def loss_curves(metrics: Sequence[dict[str, Any]], *, title: str, recon_name: str,
+                kl_name: str = "KL(q(z|x) || p(z))") -> Figure:
     """Train and test terms per image against epochs: the loss, and for a VAE its two terms."""
     epochs = [m["epoch"] for m in metrics]
     has_kl = metrics[0]["train"]["kl"] is not None
     panels = [("loss", "loss (recon + KL)" if has_kl else recon_name)]
     if has_kl:
-        panels += [("recon", recon_name), ("kl", "KL(q(z|x) || p(z))")]
-    with _style():
+        panels += [("recon", recon_name), ("kl", kl_name)]
+    with style():
         fig = Figure(figsize=(3.6 * len(panels) + 0.4, 3.3), layout="constrained")
         axes = fig.subplots(1, len(panels), squeeze=False)[0]
         for ax, (key, name) in zip(axes, panels, strict=True):
-            for split, style in (("train", "-"), ("test", "--")):
-                ax.plot(epochs, [m[split][key] for m in metrics], style, marker=".",
+            for split, line in (("train", "-"), ("test", "--")):
+                ax.plot(epochs, [m[split][key] for m in metrics], line, marker=".",
                         label=split, color="#1f77b4" if split == "train" else "#d62728")
             ax.set_xlabel("epoch")
             ax.set_ylabel(f"{name} per image")
@@ -246,7 +248,7 @@ class LatentView:
 
 def comparison(views: Sequence[LatentView], classes: Sequence[str], *, title: str) -> Figure:
     """One row per model: its latent codes, and what its decoder makes of the same region."""
-    with _style():
+    with style():
         fig = Figure(figsize=(11, 4.9 * len(views) + 0.4), layout="constrained")
         axes = fig.subplots(len(views), 2, squeeze=False)
         for row, view in zip(axes, views, strict=True):

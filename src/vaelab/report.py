@@ -14,11 +14,13 @@ from pathlib import Path
 
 import torch
 
+from vaelab import __version__
 from vaelab.files import write_atomic
 from vaelab.models import count_parameters
 from vaelab.runs import Run
 
 NO_PRIOR = "an AE has no prior"
+PRIOR_FIGURES = {"manifold_prior.png", "samples.png"}
 
 # (file in figures/, heading, what to look for)
 SECTIONS = [
@@ -96,56 +98,68 @@ def metrics_rows(runs: Sequence[Run]) -> list[tuple[str, list[str]]]:
     ]
     for split in ("train", "test"):
         for key, name in (("loss", "loss"), ("recon", "reconstruction"), ("kl", "KL")):
-            rows.append((f"{split} {name} per image",
-                         [_fmt(m[split][key]) if m else "—" for m in last]))
+            cells = [_fmt(m[split][key]) if m else "—" for m in last]
+            if key == "kl":  # say so where the term is the tutorial's line, not the KL
+                cells = [f"{c} (tutorial's line)" if r.config.train.kl == "tutorial" else c
+                         for c, r in zip(cells, runs, strict=True)]
+            rows.append((f"{split} {name} per image", cells))
     return rows
 
 
 def _figure_cell(run: Run, file: str, page_dir: Path) -> str:
     path = run.figures_dir / file
     if not path.exists():
-        why = NO_PRIOR if run.config.model.model == "ae" else "not drawn for this run"
-        return f'<div class="na">{why}</div>'
-    src = html.escape(Path(os.path.relpath(path, page_dir)).as_posix())
+        no_prior = run.config.model.model == "ae" and file in PRIOR_FIGURES
+        return f'<div class="na">{NO_PRIOR if no_prior else "not drawn for this run"}</div>'
     css = ' class="pixels"' if file.endswith(".gif") else ""
-    return f'<img src="{src}" alt="{html.escape(file)}"{css}>'
+    return f'<img src="{_link(path, page_dir)}" alt="{html.escape(file)}"{css}>'
 
 
-def write_report(runs: Sequence[Run], path: Path, *, title: str, lead: str = "",
-                 top_figure: Path | None = None, commands: Sequence[str] = ()) -> Path:
-    """Write an HTML page about ``runs`` to ``path``; figures are linked relative to it."""
-    page_dir = path.parent
-    names = [run.path.name for run in runs]
-    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+def _link(path: Path, page_dir: Path) -> str:
+    return html.escape(Path(os.path.relpath(path, page_dir)).as_posix())
+
+
+def _metrics_section(runs: Sequence[Run]) -> str:
+    head = "".join(f"<th>{html.escape(run.path.name)}</th>" for run in runs)
     body = "".join(
         f"<tr><td>{html.escape(label)}</td>"
         + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells) + "</tr>"
         for label, cells in metrics_rows(runs)
     )
-    parts = [
-        f"<h1>{html.escape(title)}</h1>",
-        f'<p class="lead">{html.escape(lead)}</p>' if lead else "",
-    ]
-    if top_figure is not None:
-        src = html.escape(Path(os.path.relpath(top_figure, page_dir)).as_posix())
-        parts.append(f'<section><h2>Side by side</h2><figure><img src="{src}" '
-                     f'alt="comparison"></figure></section>')
-    parts.append(f"<section><h2>Metrics</h2><p>Averages per test image after the last epoch "
-                 f"(the reconstruction term is summed over pixels, the KL over latent "
-                 f"dimensions).</p><table><thead><tr><th></th>{head}</tr></thead>"
-                 f"<tbody>{body}</tbody></table></section>")
+    return (f"<section><h2>Metrics</h2><p>Averages per image after the last epoch: on the "
+            f"training set as it was seen while learning, on the test set after the epoch. "
+            f"The reconstruction term is summed over pixels, the KL over latent dimensions."
+            f"</p><table><thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table>"
+            f"</section>")
+
+
+def _figure_sections(runs: Sequence[Run], page_dir: Path) -> list[str]:
+    sections = []
     for file, heading, text in SECTIONS:
         if not any((run.figures_dir / file).exists() for run in runs):
             continue
         cells = "".join(
-            f"<figure><figcaption>{html.escape(name)}</figcaption>"
+            f"<figure><figcaption>{html.escape(run.path.name)}</figcaption>"
             f"{_figure_cell(run, file, page_dir)}</figure>"
-            for name, run in zip(names, runs, strict=True)
+            for run in runs
         )
-        parts.append(f'<section><h2>{html.escape(heading)}</h2><p>{html.escape(text)}</p>'
-                     f'<div class="runs" style="--n: {len(runs)}">{cells}</div></section>')
-    from vaelab import __version__
+        sections.append(f'<section><h2>{html.escape(heading)}</h2><p>{html.escape(text)}</p>'
+                        f'<div class="runs" style="--n: {len(runs)}">{cells}</div></section>')
+    return sections
 
+
+def write_report(runs: Sequence[Run], path: Path, *, title: str, lead: str = "",
+                 top_figure: Path | None = None, commands: Sequence[str] = ()) -> Path:
+    """Write an HTML page about ``runs`` to ``path``; figures are linked relative to it."""
+    parts = [f"<h1>{html.escape(title)}</h1>"]
+    if lead:
+        parts.append(f'<p class="lead">{html.escape(lead)}</p>')
+    if top_figure is not None:
+        parts.append(f'<section><h2>Side by side</h2><figure><img '
+                     f'src="{_link(top_figure, path.parent)}" alt="comparison"></figure>'
+                     f'</section>')
+    parts.append(_metrics_section(runs))
+    parts += _figure_sections(runs, path.parent)
     made = (f"Made by vaelab {__version__} with PyTorch {torch.__version__}, "
             f"{datetime.now().strftime('%Y-%m-%d %H:%M')}.")
     again = "".join(f"<br><code>{html.escape(c)}</code>" for c in commands)

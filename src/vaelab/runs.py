@@ -2,8 +2,8 @@
 
     config.json              RunConfig.to_dict()
     model.safetensors        the weights after the last finished epoch
-    checkpoint.safetensors   weights, Adam's state and the RNG state, for --resume
-    metrics.jsonl            one JSON object per finished epoch
+    checkpoint.safetensors   weights, Adam's and the generator's state, the metrics: resume
+    metrics.jsonl            one JSON object per finished epoch (a copy, easy to read)
     figures/                 PNGs and the interpolation GIF
 
 Every file is written to a temporary name beside it and renamed into place, so a crash or a
@@ -50,8 +50,9 @@ def save_weights(path: Path, model: Autoencoder, epoch: int) -> None:
 
 
 def save_checkpoint(path: Path, model: Autoencoder, optimizer: torch.optim.Optimizer,
-                    generator: torch.Generator, epoch: int) -> None:
-    """One file with all the state that resuming needs, so that its parts cannot disagree."""
+                    generator: torch.Generator, metrics: list[dict[str, Any]]) -> None:
+    """One file with all that resuming needs, the metrics so far included, so that its parts
+    cannot disagree."""
     state = optimizer.state_dict()
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     for index, param_state in state["state"].items():
@@ -60,15 +61,30 @@ def save_checkpoint(path: Path, model: Autoencoder, optimizer: torch.optim.Optim
     tensors["rng.train"] = generator.get_state()
     metadata = {
         "format": CHECKPOINT_FORMAT,
-        "epoch": str(epoch),
+        "epoch": str(metrics[-1]["epoch"] if metrics else 0),
+        "rng_device": generator.device.type,
         "optimizer_param_groups": json.dumps(state["param_groups"]),
+        "metrics": json.dumps(metrics),
     }
     write_atomic(path, save(_cpu(tensors), metadata=metadata))
 
 
+@dataclass(frozen=True)
+class Restored:
+    """What load_checkpoint found besides the tensors it loaded in place."""
+
+    metrics: list[dict[str, Any]]  # one record per finished epoch
+    rng_device: str  # the device type whose generator the saved random state belongs to
+
+    @property
+    def epoch(self) -> int:
+        return self.metrics[-1]["epoch"] if self.metrics else 0
+
+
 def load_checkpoint(path: Path, model: Autoencoder, optimizer: torch.optim.Optimizer,
-                    generator: torch.Generator) -> int:
-    """Restore model, optimizer and generator in place; returns the epoch the state is after."""
+                    generator: torch.Generator) -> Restored:
+    """Restore model and optimizer in place, and the generator if the state was saved from
+    a generator on the same kind of device (a CPU state does not fit a CUDA generator)."""
     try:
         with safe_open(path, "pt") as f:
             metadata = f.metadata() or {}
@@ -77,7 +93,8 @@ def load_checkpoint(path: Path, model: Autoencoder, optimizer: torch.optim.Optim
         raise VaelabError(f"{path}: no checkpoint; the run never finished an epoch") from None
     except (SafetensorError, OSError) as err:
         raise VaelabError(f"{path}: unreadable checkpoint ({err})") from None
-    if metadata.get("format") != CHECKPOINT_FORMAT:
+    needed = {"format", "rng_device", "optimizer_param_groups", "metrics"}
+    if metadata.get("format") != CHECKPOINT_FORMAT or not needed <= metadata.keys():
         raise VaelabError(f"{path}: not a vaelab checkpoint of format {CHECKPOINT_FORMAT}")
     _load_weights(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, path)
     per_param: dict[int, dict[str, torch.Tensor]] = {}
@@ -85,11 +102,17 @@ def load_checkpoint(path: Path, model: Autoencoder, optimizer: torch.optim.Optim
         if key.startswith("optimizer."):
             _, index, name = key.split(".", 2)
             per_param.setdefault(int(index), {})[name] = value
+    how = {k: optimizer.param_groups[0][k] for k in ("fused", "foreach", "capturable")}
     optimizer.load_state_dict(
         {"state": per_param, "param_groups": json.loads(metadata["optimizer_param_groups"])}
     )
-    generator.set_state(tensors["rng.train"])
-    return int(metadata["epoch"])
+    # The hyperparameters are the run's; how to compute the update is this device's business.
+    for group in optimizer.param_groups:
+        group.update(how)
+    restored = Restored(json.loads(metadata["metrics"]), metadata["rng_device"])
+    if restored.rng_device == generator.device.type:
+        generator.set_state(tensors["rng.train"])
+    return restored
 
 
 def _load_weights(model: Autoencoder, weights: dict[str, torch.Tensor], source: Path) -> None:
@@ -160,8 +183,12 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> Run:
     except (SafetensorError, OSError) as err:
         raise VaelabError(f"{weights_path}: unreadable ({err})") from None
     _load_weights(model, weights, weights_path)
+    with safe_open(weights_path, "pt") as f:
+        epoch = int((f.metadata() or {}).get("epoch", 0))
     model.to(select_device(device)).eval()
-    return Run(path, config, model, read_metrics(path))
+    # A crash between two writes can leave metrics.jsonl an epoch ahead of the weights.
+    metrics = [m for m in read_metrics(path) if m["epoch"] <= epoch]
+    return Run(path, config, model, metrics)
 
 
 def check_new_run_dir(out: str | Path) -> None:

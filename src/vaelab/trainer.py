@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import threading
 import time
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError, safe_open
 from tqdm.auto import tqdm
 
 from vaelab.config import RunConfig, TrainConfig
@@ -26,7 +28,7 @@ from vaelab.data import ImageData, load_dataset, to_unit
 from vaelab.device import select_device
 from vaelab.errors import VaelabError
 from vaelab.evaluate import objective_per_image
-from vaelab.losses import loss_terms
+from vaelab.losses import loss_terms, means_per_image
 from vaelab.models import Autoencoder, build_model
 from vaelab.runs import (
     CHECKPOINT,
@@ -37,7 +39,6 @@ from vaelab.runs import (
     image_shape_of,
     load_checkpoint,
     new_run_dir,
-    read_metrics,
     save_checkpoint,
     save_weights,
     write_metrics,
@@ -48,21 +49,20 @@ log = logging.getLogger("vaelab")
 
 def train(config: RunConfig | None = None, out: str | Path | None = None, *,
           device: str | torch.device = "auto", data_dir: str | Path | None = None,
-          data: ImageData | None = None, progress: bool = True, plots: bool = True) -> Run:
+          data: ImageData | None = None, progress: bool = True) -> Run:
     """Train a model from scratch into a new run folder and return the finished run.
 
     ``out`` must be new or empty (default: runs/<model>-<dataset>, numbered if taken).
-    ``data`` skips loading when the dataset is already in memory. With ``plots`` the run's
-    figures are drawn into its ``figures/`` folder at the end, and its ``index.html``.
+    ``data`` skips loading when the dataset is already in memory. Draw the run's figures
+    with ``vaelab.plot_run(run)``.
     """
     return train_all([config or RunConfig()], [out], device=device, data_dir=data_dir,
-                     data=data, progress=progress, plots=plots)[0]
+                     data=data, progress=progress)[0]
 
 
 def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | None = None, *,
               device: str | torch.device = "auto", data_dir: str | Path | None = None,
-              data: ImageData | None = None, progress: bool = True,
-              plots: bool = True) -> list[Run]:
+              data: ImageData | None = None, progress: bool = True) -> list[Run]:
     """Train several runs on one dataset at the same time, each in a thread of its own.
 
     Models of the tutorial's size keep one CPU core busy but gain little from a second, so on
@@ -76,74 +76,79 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
     named = [Path(out).resolve() for out in outs if out is not None]
     if len(set(named)) < len(named):
         raise VaelabError("two runs cannot share an output folder")
-    for out in outs:  # all checked before any is made
-        if out is not None:
-            check_new_run_dir(out)
     datasets = {config.data.dataset for config in configs}
     if len(datasets) > 1:
         raise VaelabError(f"train_all trains on one dataset, got {', '.join(sorted(datasets))}")
     device = select_device(device)
-    full = _load(configs[0], data, data_dir, progress).to(device)
+    full = _load(configs[0], data, data_dir, progress)
+    for config in configs:
+        _check_subset(config, full)
+    for out in outs:  # every folder is checked before any is made
+        if out is not None:
+            check_new_run_dir(out)
+    full = full.to(device)
     jobs = []
     for config, out in zip(configs, outs, strict=True):
         run_dir = new_run_dir(out, config)
         config.save(run_dir / CONFIG)
         jobs.append(_Job(run_dir, config, *_initial_state(config, full.image_shape, device)))
-    runs = _fit_all(jobs, full, progress)
-    if plots:
-        _draw(runs, full)
-    return runs
+    return _fit_all(jobs, full, progress)
 
 
-def resume(path: str | Path, epochs: int | None = None, *, device: str | torch.device = "auto",
-           data_dir: str | Path | None = None, data: ImageData | None = None,
-           progress: bool = True, plots: bool = True) -> Run:
-    """Continue a run from its last finished epoch up to ``epochs`` (default: its own setting).
+def resume(path: str | Path, epochs: int | None = None, *,
+           device: str | torch.device | None = None, data_dir: str | Path | None = None,
+           data: ImageData | None = None, progress: bool = True) -> Run:
+    """Continue a run from its last finished epoch up to ``epochs`` (default: its own setting),
+    on ``device`` (default: the kind of device it was trained on, if this machine has one).
 
-    On the CPU, with the same number of threads, the weights come out bitwise equal to those
-    of a run that was never interrupted.
+    On the same kind of device, and on the CPU with as many threads, the weights come out
+    bitwise equal to those of a run that was never interrupted.
     """
     path = Path(path)
     config = RunConfig.load(path / CONFIG)
     if epochs is not None:
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=epochs))
-    device = select_device(device)
+    checkpoint = path / CHECKPOINT
+    device = select_device(device or _trained_on(checkpoint))
     job = _Job(path, config, *_initial_state(config, image_shape_of(config), device))
-    done = load_checkpoint(path / CHECKPOINT, job.model, job.optimizer, job.generator)
-    if done > config.train.epochs:
-        raise VaelabError(
-            f"{path} has already trained {done} epochs; ask for more with --epochs N (N > {done})"
-        )
-    if done == config.train.epochs:
+    restored = load_checkpoint(checkpoint, job.model, job.optimizer, job.generator)
+    job.metrics = restored.metrics
+    if restored.rng_device != device.type:
+        job.generator.manual_seed(config.train.seed * 1_000_003 + restored.epoch)
+        log.warning("%s was trained on %s and goes on on %s: its random numbers differ from "
+                    "here on, so it will not match an uninterrupted run bit for bit",
+                    path, restored.rng_device, device.type)
+    if restored.epoch > config.train.epochs:
+        raise VaelabError(f"{path} has already trained {restored.epoch} epochs; ask for more "
+                          f"with --epochs N (N > {restored.epoch})")
+    if restored.epoch == config.train.epochs:
         log.warning("%s already has %d epochs; nothing to train (--epochs N goes further)",
-                    path, done)
-    full = _load(config, data, data_dir, progress).to(device)
+                    path, restored.epoch)
+    full = _load(config, data, data_dir, progress)
+    _check_subset(config, full)
     config.save(path / CONFIG)
-    job.metrics = [m for m in read_metrics(path) if m["epoch"] <= done]
-    runs = _fit_all([job], full, progress)
-    if plots:
-        _draw(runs, full)
-    return runs[0]
+    return _fit_all([job], full.to(device), progress)[0]
 
 
 def train_epoch(model: Autoencoder, optimizer: torch.optim.Optimizer, images: torch.Tensor,
                 config: TrainConfig, generator: torch.Generator, bar: tqdm | None = None,
                 stop: threading.Event | None = None) -> dict[str, float | None]:
     """One pass over ``images`` (N, C, H, W) uint8 in a random order; the objective's terms
-    averaged over the images, as they were while the model learned."""
+    averaged over the images, as they were while the model learned. Raises KeyboardInterrupt
+    between two steps once ``stop`` is set."""
     model.train()
     n = len(images)
     order = torch.randperm(n, generator=generator, device=images.device)
     sums = torch.zeros(2, device=images.device)  # (recon, kl), summed over images
-    is_vae = None
+    has_kl = False
     for start in range(0, n, config.batch_size):
         if stop is not None and stop.is_set():
             raise KeyboardInterrupt
         x = to_unit(images[order[start:start + config.batch_size]])  # (B, C, H, W) in [0, 1]
         terms = loss_terms(model, x, config, generator)
-        is_vae = terms.kl is not None
         recon = terms.recon.sum()
-        kl = terms.kl.sum() if is_vae else torch.zeros_like(recon)
+        has_kl = terms.kl is not None
+        kl = terms.kl.sum() if has_kl else torch.zeros_like(recon)
         loss = recon + kl  # summed over the batch, as in the tutorial
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -151,8 +156,8 @@ def train_epoch(model: Autoencoder, optimizer: torch.optim.Optimizer, images: to
         sums += torch.stack([recon.detach(), kl.detach()])
         if bar is not None and bar.update(len(x)):  # True when the bar redraws: sync only then
             bar.set_postfix_str(f"loss {sums.sum().item() / (start + len(x)):.2f}", refresh=False)
-    recon_mean, kl_mean = (sums / n).tolist()
-    return {"loss": recon_mean + kl_mean, "recon": recon_mean, "kl": kl_mean if is_vae else None}
+    recon_total, kl_total = sums.tolist()
+    return means_per_image(recon_total, kl_total if has_kl else None, n)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -167,7 +172,12 @@ class _Job:
     model: Autoencoder
     optimizer: torch.optim.Optimizer
     generator: torch.Generator
-    metrics: list[dict[str, Any]] = field(default_factory=list)
+    metrics: list[dict[str, Any]] = field(default_factory=list)  # one record per epoch
+
+    @property
+    def epoch(self) -> int:
+        """The last finished epoch."""
+        return self.metrics[-1]["epoch"] if self.metrics else 0
 
 
 def _load(config: RunConfig, data: ImageData | None, data_dir: str | Path | None,
@@ -178,6 +188,23 @@ def _load(config: RunConfig, data: ImageData | None, data_dir: str | Path | None
         raise VaelabError(
             f"the data given is {data.name}, the config asks for {config.data.dataset}")
     return data
+
+
+def _check_subset(config: RunConfig, data: ImageData) -> None:
+    wanted, have = config.data.train_subset, len(data.train_images)
+    if wanted is not None and wanted > have:
+        raise VaelabError(f"train_subset is {wanted}, but {data.name} has {have} training "
+                          f"images; ask for at most {have}")
+
+
+def _trained_on(checkpoint: Path) -> str:
+    """The device type that a checkpoint's run was trained on, where this machine has it."""
+    try:
+        with safe_open(checkpoint, "pt") as f:
+            kind = (f.metadata() or {}).get("rng_device", "auto")
+        return str(select_device(kind))
+    except (SafetensorError, OSError, VaelabError):
+        return "auto"  # the checkpoint itself is checked, and named, when it is loaded
 
 
 def _initial_state(config: RunConfig, image_shape: tuple[int, int, int], device: torch.device
@@ -197,7 +224,7 @@ def _initial_state(config: RunConfig, image_shape: tuple[int, int, int], device:
 def _fit_all(jobs: list[_Job], data: ImageData, progress: bool) -> list[Run]:
     """Train the jobs, side by side on the CPU (one thread each), else one after another."""
     if len(jobs) == 1 or data.train_images.device.type != "cpu":
-        return [_fit(job, data, progress, position=0) for job in jobs]
+        return [_fit(job, data, progress) for job in jobs]
     stop = threading.Event()
     threads_before = torch.get_num_threads()
     torch.set_num_threads(max(1, threads_before // len(jobs)))
@@ -219,22 +246,19 @@ def _fit_all(jobs: list[_Job], data: ImageData, progress: bool) -> list[Run]:
 
 def _fit(job: _Job, data: ImageData, progress: bool, position: int = 0,
          stop: threading.Event | None = None) -> Run:
-    """Train a job to its last epoch, saving metrics and checkpoint after every epoch."""
+    """Train a job to its last epoch, saving its state after every epoch."""
     config, name = job.config, job.config.model.model
     train_images = data.train_images[:config.data.train_subset]
     total = config.train.epochs
     with tqdm(total=len(train_images), unit="img", unit_scale=True, disable=not progress,
               position=position, leave=False, dynamic_ncols=True) as bar:
         try:
-            for epoch in range(len(job.metrics) + 1, total + 1):
+            for epoch in range(job.epoch + 1, total + 1):
                 bar.reset(len(train_images))
                 bar.set_description(f"{name} epoch {epoch}/{total}")
                 record = _epoch(job, epoch, train_images, data.test_images, bar, stop)
                 job.metrics.append(record)
-                write_metrics(job.run_dir, job.metrics)
-                save_checkpoint(job.run_dir / CHECKPOINT, job.model, job.optimizer,
-                                job.generator, epoch)
-                save_weights(job.run_dir / WEIGHTS, job.model, epoch)
+                _save(job)
                 if progress:
                     bar.write(f"{name} epoch {epoch:>{len(str(total))}}/{total}  "
                               f"loss {record['train']['loss']:7.2f}  "
@@ -242,7 +266,7 @@ def _fit(job: _Job, data: ImageData, progress: bool, position: int = 0,
                               f"({record['train_seconds']:.1f} s)")
         except KeyboardInterrupt:
             log.warning("%s: stopped; its %d finished epochs are saved, go on with: "
-                        "vaelab train --resume %s", job.run_dir, len(job.metrics), job.run_dir)
+                        "vaelab train --resume %s", job.run_dir, job.epoch, job.run_dir)
             raise
     return Run(job.run_dir, config, job.model.eval(), job.metrics)
 
@@ -257,6 +281,11 @@ def _epoch(job: _Job, epoch: int, train_images: torch.Tensor, test_images: torch
     trained = time.perf_counter()
     test_terms = objective_per_image(job.model, test_images, train_config,
                                      seed=train_config.seed)
+    if not (math.isfinite(train_terms["loss"]) and math.isfinite(test_terms["loss"])):
+        raise VaelabError(
+            f"{job.run_dir}: training diverged in epoch {epoch} (the loss is "
+            f"{train_terms['loss']}); epoch {epoch - 1} is the last one saved. Try a smaller "
+            f"--lr than {train_config.lr}")
     return {
         "epoch": epoch,
         "train": train_terms,
@@ -266,10 +295,10 @@ def _epoch(job: _Job, epoch: int, train_images: torch.Tensor, test_images: torch
     }
 
 
-def _draw(runs: list[Run], data: ImageData) -> None:
-    from vaelab.figures import write_run_figures  # matplotlib is imported only when drawing
-    from vaelab.report import write_run_page
-
-    for run in runs:  # one at a time: matplotlib's settings are global, not per thread
-        write_run_figures(run, data)
-        write_run_page(run)
+def _save(job: _Job) -> None:
+    """The checkpoint first: it alone is what resuming reads, and it holds the metrics too.
+    The weights and metrics.jsonl follow as copies that are easy to use."""
+    save_checkpoint(job.run_dir / CHECKPOINT, job.model, job.optimizer, job.generator,
+                    job.metrics)
+    save_weights(job.run_dir / WEIGHTS, job.model, job.epoch)
+    write_metrics(job.run_dir, job.metrics)
