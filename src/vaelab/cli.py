@@ -152,15 +152,15 @@ class _Stderr(logging.StreamHandler):
         pass
 
 
-def _log_to_stderr() -> None:
-    """vaelab's warnings and notes go to stderr as 'vaelab: ...' lines."""
+def _log_to_stderr(quiet: bool) -> None:
+    """vaelab's warnings, and unless ``quiet`` its notes, go to stderr as 'vaelab: ...' lines."""
     log = logging.getLogger("vaelab")
     if not any(isinstance(h, _Stderr) for h in log.handlers):
         handler = _Stderr()
         handler.setFormatter(logging.Formatter("vaelab: %(message)s"))
         log.addHandler(handler)
-        log.setLevel(logging.INFO)
         log.propagate = False
+    log.setLevel(logging.WARNING if quiet else logging.INFO)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -171,9 +171,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(f"vaelab {__version__}")
         return 0
-    _log_to_stderr()
     try:
-        _parse(argv).run()
+        command = _parse(argv)
+        _log_to_stderr(command.quiet)
+        command.run()
     except VaelabError as err:
         print(f"vaelab: error: {err}", file=sys.stderr)
         return 2

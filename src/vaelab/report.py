@@ -66,6 +66,7 @@ section p { color: var(--muted); margin: 0 0 14px; max-width: 80ch; }
 figure { margin: 0; }
 figure img { width: 100%; height: auto; border-radius: 6px; display: block; }
 figure img.pixels { image-rendering: pixelated; max-width: 336px; }
+.runs.one figure img:not(.pixels) { max-width: 760px; }
 figcaption { font-weight: 600; margin-bottom: 6px; }
 .na { color: var(--muted); font-style: italic; padding: 30px 0; text-align: center;
       border: 1px dashed var(--line); border-radius: 6px; }
@@ -143,8 +144,9 @@ def _figure_sections(runs: Sequence[Run], page_dir: Path) -> list[str]:
             f"{_figure_cell(run, file, page_dir)}</figure>"
             for run in runs
         )
+        grid = "runs one" if len(runs) == 1 else "runs"
         sections.append(f'<section><h2>{html.escape(heading)}</h2><p>{html.escape(text)}</p>'
-                        f'<div class="runs" style="--n: {len(runs)}">{cells}</div></section>')
+                        f'<div class="{grid}" style="--n: {len(runs)}">{cells}</div></section>')
     return sections
 
 
