@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -259,11 +260,11 @@ def _fit(job: _Job, data: ImageData, progress: bool, position: int = 0,
                 record = _epoch(job, epoch, train_images, data.test_images, bar, stop)
                 job.metrics.append(record)
                 _save(job)
-                if progress:
+                if progress:  # above the bars, on their stream
                     bar.write(f"{name} epoch {epoch:>{len(str(total))}}/{total}  "
                               f"loss {record['train']['loss']:7.2f}  "
                               f"test {record['test']['loss']:7.2f}  "
-                              f"({record['train_seconds']:.1f} s)")
+                              f"({record['train_seconds']:.1f} s)", file=sys.stderr)
         except KeyboardInterrupt:
             log.warning("%s: stopped; its %d finished epochs are saved, go on with: "
                         "vaelab train --resume %s", job.run_dir, job.epoch, job.run_dir)
