@@ -173,20 +173,19 @@ class IdxDataset:
         return list(self.files.values())
 
 
-def _idx_files(prefix_train: str = "train", prefix_test: str = "t10k") -> dict[str, str]:
-    return {
-        "train-images": f"{prefix_train}-images-idx3-ubyte.gz",
-        "train-labels": f"{prefix_train}-labels-idx1-ubyte.gz",
-        "test-images": f"{prefix_test}-images-idx3-ubyte.gz",
-        "test-labels": f"{prefix_test}-labels-idx1-ubyte.gz",
-    }
+MNIST_FILES = {  # the names under which MNIST, and the datasets made in its image, are published
+    "train-images": "train-images-idx3-ubyte.gz",
+    "train-labels": "train-labels-idx1-ubyte.gz",
+    "test-images": "t10k-images-idx3-ubyte.gz",
+    "test-labels": "t10k-labels-idx1-ubyte.gz",
+}
 
 
 DATASETS: dict[str, IdxDataset] = {
     "mnist": IdxDataset(
         name="mnist",
         classes=tuple(str(d) for d in range(10)),
-        files=_idx_files(),
+        files=MNIST_FILES,
         md5={
             "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
             "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
@@ -204,7 +203,7 @@ DATASETS: dict[str, IdxDataset] = {
         name="fashion-mnist",
         classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                  "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
-        files=_idx_files(),
+        files=MNIST_FILES,
         md5={
             "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
             "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
