@@ -119,7 +119,8 @@ def test_demo_writes_both_runs_the_comparison_and_the_page(data_env, tmp_path):
     assert "ae epoch 1/1" in result.stderr and "vae epoch 1/1" in result.stderr
     for name in ("ae", "vae"):
         config = json.loads((out / name / "config.json").read_text())
-        assert config["model"] == {"model": name, "latent_dims": 2, "hidden_dims": [512]}
+        assert config["model"] == {"model": name, "latent_dims": 2, "hidden_dims": [512],
+                                   "activation": "relu"}
         assert config["train"]["seed"] == 3 and config["train"]["batch_size"] == 128
         assert (out / name / "figures" / "interpolation.gif").exists()
     assert (out / "comparison.png").exists()

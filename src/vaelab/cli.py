@@ -116,11 +116,99 @@ class Demo(_Where):
         _say(f"done in {time.perf_counter() - started:.0f} s; open {page}")
 
 
+@dataclass(kw_only=True)
+class Eval(_Where):
+    """Measure a run on a whole split: -ELBO and its terms, the importance-weighted NLL, active
+    units, linear and nearest-neighbour probes, and with the classifier the quality of samples
+    and of the manifold grids. Prints a table and writes eval.json into the run folder."""
+
+    run_dir: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="RUN")]
+    """The run folder."""
+    k: int | None = None
+    """Importance samples per image for the NLL; when absent, 1000. A VAE only."""
+    split: Literal["test", "train"] = "test"
+    """Images to measure on."""
+    samples: int = 10
+    """Posterior draws per image for the ELBO's reconstruction term."""
+    chunk: int = 8192
+    """At most this many images go through the decoder at once: bounds the memory."""
+    seed: int = 0
+    """Seeds the posterior and prior draws."""
+
+    def run(self) -> None:
+        from vaelab.runs import load_run
+        from vaelab.scorecard import eval_file, evaluate_run
+
+        run = load_run(self.run_dir, device=self.device or "auto")
+        card = evaluate_run(run, k=self.k, split=self.split, samples=self.samples,
+                            chunk=self.chunk, seed=self.seed, data_dir=self.data_dir,
+                            progress=not self.quiet)
+        print(card.table())
+        _say(f"wrote {run.path / eval_file(self.split)}")
+
+
+@dataclass(kw_only=True)
+class Compare(_Where):
+    """Put the eval metrics of several runs side by side (evaluating those not yet measured),
+    as a table printed and written as compare.md and compare.csv, with a figure of their
+    latent codes and manifolds (compare.png)."""
+
+    runs: Annotated[list[Path], tyro.conf.Positional, tyro.conf.arg(metavar="RUN")]
+    """Two or more run folders."""
+    out: Path | None = None
+    """Folder to create for the table and figure; when absent, ./vaelab-compare, numbered."""
+
+    def run(self) -> None:
+        from vaelab.scorecard import compare_runs
+
+        comparison, folder = compare_runs(self.runs, self.out, data_dir=self.data_dir,
+                                          progress=not self.quiet)
+        print(comparison.text())
+        _say(f"compare.md, compare.csv and compare.png in {folder}")
+
+
+@dataclass(kw_only=True)
+class Classifier(_Where):
+    """The CNN that judges generated images. 'train' fits it to a dataset (a minute or two on
+    a CPU) and keeps it in the user cache; 'show' says what is there."""
+
+    action: Annotated[Literal["train", "show"], tyro.conf.Positional,
+                      tyro.conf.arg(metavar="{train,show}")]
+    dataset: DatasetName = "mnist"
+    """Dataset to classify."""
+    epochs: int = 5
+    """Passes over the training set."""
+    seed: int = 0
+    """Seeds the weights and the shuffling."""
+    force: bool = False
+    """Train again even if a classifier for the dataset is in the cache."""
+
+    def run(self) -> None:
+        from vaelab.classifier import classifier_path, load_judge, train_judge
+        from vaelab.config import TrainConfig
+        from vaelab.data import load_dataset
+        from vaelab.device import select_device
+
+        device = select_device(self.device or "auto")
+        judge = load_judge(self.dataset, device)
+        if self.action == "show" or (judge is not None and not self.force):
+            if judge is None:
+                raise VaelabError(f"no classifier for {self.dataset} in the cache yet; train "
+                                  f"it with: vaelab classifier train --dataset {self.dataset}")
+            again = "" if self.action == "show" else " (--force trains it again)"
+            _say(f"{judge.path}: test accuracy {judge.accuracy:.2%}{again}")
+            return
+        TrainConfig(epochs=self.epochs, seed=self.seed)  # check the numbers before any work
+        data = load_dataset(self.dataset, self.data_dir, progress=not self.quiet).to(device)
+        judge = train_judge(data, epochs=self.epochs, seed=self.seed, progress=not self.quiet)
+        _say(f"{classifier_path(self.dataset)}: test accuracy {judge.accuracy:.2%}")
+
+
 def _say(message: str) -> None:
     print(f"vaelab: {message}", file=sys.stderr)
 
 
-def _parse(argv: list[str]) -> Train | Plot | Demo:
+def _parse(argv: list[str]) -> Train | Plot | Demo | Eval | Compare | Classifier:
     config = (tyro.conf.OmitArgPrefixes, tyro.conf.FlagCreatePairsOff)
     command = tyro.cli(_SUBCOMMANDS, args=argv, prog="vaelab", config=config,
                        description="Autoencoders and variational autoencoders on images.")
@@ -137,6 +225,9 @@ _SUBCOMMANDS = (
     Annotated[Train, tyro.conf.subcommand("train")]
     | Annotated[Plot, tyro.conf.subcommand("plot")]
     | Annotated[Demo, tyro.conf.subcommand("demo")]
+    | Annotated[Eval, tyro.conf.subcommand("eval")]
+    | Annotated[Compare, tyro.conf.subcommand("compare")]
+    | Annotated[Classifier, tyro.conf.subcommand("classifier")]
 )
 
 

@@ -19,6 +19,8 @@ ModelName = Literal["ae", "vae"]
 DatasetName = Literal["mnist", "fashion-mnist"]
 LossName = Literal["sse", "bce"]
 KLName = Literal["closed-form", "tutorial"]
+ActivationName = Literal["relu", "tanh"]
+BinarizeName = Literal["none", "dynamic", "static"]
 
 CONFIG_FORMAT = 1
 
@@ -34,6 +36,11 @@ def _check_count(name: str, value: int) -> None:
         raise ConfigError(f"{name} must be a whole number of at least 1, got {value!r}")
 
 
+def _check_seed(name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise ConfigError(f"{name} must be a whole number from 0 to 2**63 - 1, got {value!r}")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Architecture of the model."""
@@ -44,9 +51,12 @@ class ModelConfig:
     """Size of the latent code z."""
     hidden_dims: tuple[int, ...] = (512,)
     """Widths of the hidden layers of the encoder (the decoder mirrors them)."""
+    activation: ActivationName = "relu"
+    """Nonlinearity between the layers: 'relu' (the tutorial's) or 'tanh' (the IWAE paper's)."""
 
     def __post_init__(self) -> None:
         _check_choice("model", self.model, ModelName)
+        _check_choice("activation", self.activation, ActivationName)
         _check_count("latent_dims", self.latent_dims)
         if not isinstance(self.hidden_dims, list | tuple):
             raise ConfigError(f"hidden_dims must be a list of widths, got {self.hidden_dims!r}")
@@ -63,9 +73,15 @@ class DataConfig:
     """Dataset to train and test on."""
     train_subset: int | None = None
     """Train on the first N training images only (quick tries); the test set stays whole."""
+    binarize: BinarizeName = "none"
+    """Black-or-white pixels, grey = chance of white: drawn 'dynamic'ally per batch or 'static'."""
+    binarize_seed: int = 0
+    """Seeds the fixed draws: the 'static' training set, and the test set of either kind."""
 
     def __post_init__(self) -> None:
         _check_choice("dataset", self.dataset, DatasetName)
+        _check_choice("binarize", self.binarize, BinarizeName)
+        _check_seed("binarize_seed", self.binarize_seed)
         if self.train_subset is not None:
             _check_count("train_subset", self.train_subset)
 
@@ -92,9 +108,7 @@ class TrainConfig:
         _check_count("batch_size", self.batch_size)
         if isinstance(self.lr, bool) or not isinstance(self.lr, int | float) or not self.lr > 0:
             raise ConfigError(f"lr must be a positive number, got {self.lr!r}")
-        if (isinstance(self.seed, bool) or not isinstance(self.seed, int)
-                or not 0 <= self.seed < 2**63):
-            raise ConfigError(f"seed must be a whole number from 0 to 2**63 - 1, got {self.seed!r}")
+        _check_seed("seed", self.seed)
         _check_choice("loss", self.loss, LossName)
         _check_choice("kl", self.kl, KLName)
 

@@ -112,6 +112,26 @@ def to_unit(images: torch.Tensor) -> torch.Tensor:
     return images.float().div_(255)
 
 
+def binarize(images: torch.Tensor, seed: int, batch_size: int = 10_000) -> torch.Tensor:
+    """One draw of black-or-white images, each pixel white with its grey level as probability:
+    uint8 (N, C, H, W) -> uint8 of 0 and 255, the same for a seed on every device."""
+    generator = torch.Generator().manual_seed(seed)
+    draws = [torch.bernoulli(to_unit(images[i:i + batch_size].cpu()), generator=generator)
+             for i in range(0, len(images), batch_size)]
+    return torch.cat(draws).to(torch.uint8).mul_(255).to(images.device)
+
+
+def prepare(data: ImageData, binarized: str, seed: int) -> ImageData:
+    """The images a run learns from and is scored on: as they are (``binarized`` 'none'), or
+    with the test set binarized once from ``seed``, and for 'static' the training set too
+    (from a seed of its own); 'dynamic' binarizes each training batch anew while training."""
+    if binarized == "none":
+        return data
+    train = binarize(data.train_images, seed) if binarized == "static" else data.train_images
+    test = binarize(data.test_images, seed + 1)
+    return ImageData(data.name, data.classes, train, data.train_labels, test, data.test_labels)
+
+
 # ---------------------------------------------------------------------------------------------
 # The registry.
 

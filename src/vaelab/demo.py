@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -47,7 +48,7 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
     for run, seen in zip(runs, pictures, strict=True):
         write_run_figures(run, data, seen=seen)
         write_run_page(run)
-    figure = save_figure(_comparison(runs, pictures, data), folder / "comparison.png")
+    figure = save_figure(comparison_figure(runs, pictures, data), folder / "comparison.png")
     seconds = time.perf_counter() - started
     return write_report(
         runs, folder / "index.html", top_figure=figure,
@@ -59,10 +60,14 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
     )
 
 
-def _comparison(runs: list[Run], pictures: list[LatentPicture], data: ImageData) -> Figure:
-    views = [LatentView(run.config.model.model.upper(), seen.points, seen.labels, seen.manifold,
-                        seen.plane.axis_labels())
-             for run, seen in zip(runs, pictures, strict=True)]
+def comparison_figure(runs: Sequence[Run], pictures: Sequence[LatentPicture], data: ImageData,
+                      names: Sequence[str] | None = None) -> Figure:
+    """Rows of runs: each one's test codes, and its decoder over the same region."""
+    names = names or [run.config.model.model.upper() for run in runs]
+    views = [LatentView(name, seen.points, seen.labels, seen.manifold, seen.plane.axis_labels())
+             for name, seen in zip(names, pictures, strict=True)]
+    epochs = {run.epochs_done for run in runs}
+    when = f", {epochs.pop()} epochs" if len(epochs) == 1 else ""
     return comparison(views, data.classes,
                       title=f"Where the codes fall, and what the decoder draws there "
-                            f"({get_dataset(data.name).title}, {runs[0].epochs_done} epochs)")
+                            f"({get_dataset(data.name).title}{when})")

@@ -81,6 +81,13 @@ def _manifold(model: Autoencoder, plane: LatentPlane, u: torch.Tensor, v: torch.
     return plots.Manifold(picture.numpy(), u.numpy(), v.numpy(), evenly_spaced)
 
 
+def prior_manifold(model: Autoencoder, plane: LatentPlane, grid: int = GRID) -> plots.Manifold:
+    """The decoder at the prior's quantiles on the plane's axes through 0."""
+    q = prior_quantiles(grid)
+    rows = torch.zeros(1) if plane.is_line else q
+    return _manifold(model, _prior_plane(plane), q, rows, evenly_spaced=False)
+
+
 def plot_run(run: Run | str | Path, data: ImageData | None = None, *,
              out_dir: str | Path | None = None, fmt: str = "png",
              data_dir: str | Path | None = None, progress: bool = True) -> dict[str, Path]:
@@ -127,11 +134,9 @@ def write_run_figures(run: Run, data: ImageData, out_dir: str | Path | None = No
         "reconstructions": _reconstructions(model, data, name),
     }
     if isinstance(model, VAE):
-        q = prior_quantiles(GRID)
-        rows = torch.zeros(1) if seen.plane.is_line else q
         figures["manifold_prior"] = plots.manifold_figure(
-            _manifold(model, _prior_plane(seen.plane), q, rows, evenly_spaced=False),
-            axis_labels=labels, title=f"{name}\ndecoder at the prior's 5%-95% quantiles{where}")
+            prior_manifold(model, seen.plane), axis_labels=labels,
+            title=f"{name}\ndecoder at the prior's 5%-95% quantiles{where}")
         generator = torch.Generator(model.device).manual_seed(run.config.train.seed)
         samples = model.sample(SAMPLES * SAMPLES, generator=generator).cpu()
         figures["samples"] = plots.image_grid(

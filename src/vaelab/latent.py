@@ -122,6 +122,13 @@ def tile(images: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
     return grid.reshape(c, rows * h, cols * w)
 
 
+def untile(picture: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """The inverse of ``tile`` for one channel: (rows * H, cols * W) -> (rows * cols, 1, H, W)."""
+    rows, cols = picture.shape[0] // height, picture.shape[1] // width
+    tiles = picture.reshape(rows, height, cols, width).permute(0, 2, 1, 3)  # (rows, cols, H, W)
+    return tiles.reshape(rows * cols, 1, height, width)
+
+
 def interpolate(z_from: torch.Tensor, z_to: torch.Tensor, steps: int) -> torch.Tensor:
     """``steps`` codes on the line from z_from to z_to, both included. (d,) -> (steps, d)"""
     t = torch.linspace(0, 1, steps, device=z_from.device).unsqueeze(1)  # (steps, 1)

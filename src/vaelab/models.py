@@ -29,8 +29,8 @@ class Autoencoder(nn.Module):
         self.image_shape = tuple(image_shape)
         pixels = math.prod(self.image_shape)
         hidden = list(config.hidden_dims)
-        self.encoder = mlp([pixels, *hidden, self._encoder_outputs()])
-        self.decoder = mlp([config.latent_dims, *reversed(hidden), pixels])
+        self.encoder = mlp([pixels, *hidden, self._encoder_outputs()], config.activation)
+        self.decoder = mlp([config.latent_dims, *reversed(hidden), pixels], config.activation)
 
     def _encoder_outputs(self) -> int:
         return self.config.latent_dims

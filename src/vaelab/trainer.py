@@ -25,7 +25,7 @@ from safetensors import SafetensorError, safe_open
 from tqdm.auto import tqdm
 
 from vaelab.config import RunConfig, TrainConfig
-from vaelab.data import ImageData, load_dataset, to_unit
+from vaelab.data import ImageData, load_dataset, prepare, to_unit
 from vaelab.device import select_device
 from vaelab.errors import VaelabError
 from vaelab.evaluate import objective_per_image
@@ -133,10 +133,12 @@ def resume(path: str | Path, epochs: int | None = None, *,
 
 def train_epoch(model: Autoencoder, optimizer: torch.optim.Optimizer, images: torch.Tensor,
                 config: TrainConfig, generator: torch.Generator, bar: tqdm | None = None,
-                stop: threading.Event | None = None) -> dict[str, float | None]:
+                stop: threading.Event | None = None, binarize: bool = False
+                ) -> dict[str, float | None]:
     """One pass over ``images`` (N, C, H, W) uint8 in a random order; the objective's terms
-    averaged over the images, as they were while the model learned. Raises KeyboardInterrupt
-    between two steps once ``stop`` is set."""
+    averaged over the images, as they were while the model learned. ``binarize`` draws each
+    batch's pixels as black or white from ``generator`` (dynamic binarization). Raises
+    KeyboardInterrupt between two steps once ``stop`` is set."""
     model.train()
     n = len(images)
     order = torch.randperm(n, generator=generator, device=images.device)
@@ -146,6 +148,8 @@ def train_epoch(model: Autoencoder, optimizer: torch.optim.Optimizer, images: to
         if stop is not None and stop.is_set():
             raise KeyboardInterrupt
         x = to_unit(images[order[start:start + config.batch_size]])  # (B, C, H, W) in [0, 1]
+        if binarize:
+            x = torch.bernoulli(x, generator=generator)
         terms = loss_terms(model, x, config, generator)
         recon = terms.recon.sum()
         has_kl = terms.kl is not None
@@ -249,6 +253,7 @@ def _fit(job: _Job, data: ImageData, progress: bool, position: int = 0,
          stop: threading.Event | None = None) -> Run:
     """Train a job to its last epoch, saving its state after every epoch."""
     config, name = job.config, job.config.model.model
+    data = prepare(data, config.data.binarize, config.data.binarize_seed)
     train_images = data.train_images[:config.data.train_subset]
     total = config.train.epochs
     with tqdm(total=len(train_images), unit="img", unit_scale=True, disable=not progress,
@@ -278,7 +283,8 @@ def _epoch(job: _Job, epoch: int, train_images: torch.Tensor, test_images: torch
     train_config = job.config.train
     started = time.perf_counter()
     train_terms = train_epoch(job.model, job.optimizer, train_images, train_config,
-                              job.generator, bar, stop)
+                              job.generator, bar, stop,
+                              binarize=job.config.data.binarize == "dynamic")
     trained = time.perf_counter()
     test_terms = objective_per_image(job.model, test_images, train_config,
                                      seed=train_config.seed)

@@ -1,0 +1,198 @@
+"""A small CNN that vaelab trains itself and keeps in the user cache, to judge images that a
+model generates: how confidently each is a digit, whether all ten are drawn, and how far the
+classifier's features of generated images lie from those of real ones (a Fréchet distance,
+as FID measures it with an Inception network for photographs; here for MNIST-like data).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save
+from torch import nn
+from tqdm.auto import tqdm
+
+import vaelab.data
+from vaelab.data import ImageData, to_unit
+from vaelab.errors import VaelabError
+from vaelab.files import write_atomic
+
+log = logging.getLogger("vaelab")
+
+FORMAT = "1"
+EPOCHS = 5
+CONFIDENT = 0.9  # a decoded image "is a digit" when the classifier gives one class this much
+
+
+class Classifier(nn.Module):
+    """Two 5x5 convolutions of stride 2, a hidden layer of 128 features, one output per class.
+
+    About 0.45 M parameters and 3 M multiply-adds per image: five epochs take a minute or two
+    on a CPU and reach about 99.1% on MNIST's test set.
+    """
+
+    FEATURES = 128
+
+    def __init__(self, image_shape: tuple[int, int, int] = (1, 28, 28), classes: int = 10
+                 ) -> None:
+        super().__init__()
+        channels, height, width = image_shape
+        self.image_shape = tuple(image_shape)
+        small = ((height + 3) // 4) * ((width + 3) // 4)  # the map after two strides of 2
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, 32, 5, stride=2, padding=2), nn.ReLU(),  # -> 32 x H/2 x W/2
+            nn.Conv2d(32, 64, 5, stride=2, padding=2), nn.ReLU(),  # -> 64 x H/4 x W/4
+            nn.Flatten(),
+            nn.Linear(64 * small, self.FEATURES), nn.ReLU(),
+        )
+        self.head = nn.Linear(self.FEATURES, classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The penultimate layer: images (B, C, H, W) in [0, 1] -> (B, 128)."""
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits (B, classes)."""
+        return self.head(self.features(x))
+
+
+@dataclass
+class Judge:
+    """A trained classifier, with what is known of it."""
+
+    model: Classifier
+    dataset: str
+    accuracy: float  # on the dataset's test set
+    path: Path
+
+
+def classifier_path(dataset: str) -> Path:
+    return vaelab.data.cache_root() / "classifiers" / f"{dataset}.safetensors"
+
+
+def load_judge(dataset: str, device: torch.device | str = "cpu") -> Judge | None:
+    """The cached classifier for ``dataset``, or None if there is none (or it is unreadable)."""
+    path = classifier_path(dataset)
+    if not path.exists():
+        return None
+    try:
+        with safe_open(path, "pt") as f:
+            meta = f.metadata() or {}
+        weights = load_file(path)
+        if meta.get("format") != FORMAT:
+            raise ValueError("another format")
+        model = Classifier(tuple(int(n) for n in meta["image_shape"].split(",")),
+                           int(meta["classes"]))
+        model.load_state_dict(weights)
+    except (SafetensorError, OSError, ValueError, KeyError, RuntimeError) as err:
+        log.warning("%s: unreadable (%s); train it again with: vaelab classifier train "
+                    "--force", path, err)
+        return None
+    return Judge(model.to(device).eval(), dataset, float(meta["accuracy"]), path)
+
+
+def train_judge(data: ImageData, *, epochs: int = EPOCHS, seed: int = 0,
+                batch_size: int = 128, progress: bool = True) -> Judge:
+    """Train the classifier on ``data``'s training set, score it on its test set, and store it
+    in the user cache (replacing an older one)."""
+    device = data.train_images.device
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = Classifier(data.image_shape, len(data.classes)).to(device)
+    generator = torch.Generator(device).manual_seed(seed)
+    images, labels = data.train_images, data.train_labels
+    steps = epochs * math.ceil(len(images) / batch_size)
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=2e-3, total_steps=steps)
+    started = time.perf_counter()
+    with tqdm(total=steps, desc="classifier", unit="step", disable=not progress,
+              leave=False, dynamic_ncols=True) as bar:
+        for _ in range(epochs):
+            model.train()
+            order = torch.randperm(len(images), generator=generator, device=device)
+            for start in range(0, len(images), batch_size):
+                batch = order[start:start + batch_size]
+                loss = F.cross_entropy(model(to_unit(images[batch])), labels[batch])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                bar.update()
+    model.eval()
+    accuracy = (predict(model, data.test_images).argmax(dim=1) == data.test_labels.cpu())
+    accuracy = accuracy.double().mean().item()
+    path = classifier_path(data.name)
+    meta = {"format": FORMAT, "dataset": data.name, "accuracy": f"{accuracy:.6f}",
+            "epochs": str(epochs), "seed": str(seed), "classes": str(len(data.classes)),
+            "image_shape": ",".join(map(str, data.image_shape)),
+            "seconds": f"{time.perf_counter() - started:.1f}"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    write_atomic(path, save(weights, metadata=meta))
+    return Judge(model, data.name, accuracy, path)
+
+
+@torch.inference_mode()
+def predict(model: Classifier, images: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
+    """Class probabilities of images (N, C, H, W), uint8 or in [0, 1]. (N, classes) on CPU"""
+    return _run(model, images, batch_size, lambda x: model(x).softmax(dim=1))
+
+
+@torch.inference_mode()
+def features(model: Classifier, images: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
+    """Penultimate-layer features of images (N, C, H, W), uint8 or in [0, 1]. (N, 128) on CPU"""
+    return _run(model, images, batch_size, model.features)
+
+
+def _run(model: Classifier, images: torch.Tensor, batch_size: int, fn) -> torch.Tensor:
+    device = next(model.parameters()).device
+    model.eval()
+    out = []
+    for start in range(0, len(images), batch_size):
+        x = images[start:start + batch_size].to(device)
+        x = to_unit(x) if x.dtype == torch.uint8 else x.float()
+        out.append(fn(x).cpu())
+    return torch.cat(out)
+
+
+def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets (N, f) and (M, f):
+    |mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2)) (Heusel et al. 2017)."""
+    a, b = a.double(), b.double()
+    mean_a, mean_b = a.mean(dim=0), b.mean(dim=0)
+    cov_a, cov_b = torch.cov(a.T), torch.cov(b.T)
+    # tr (S_a S_b)^(1/2) = sum of the square roots of the eigenvalues of
+    # S_a^(1/2) S_b S_a^(1/2), which is symmetric positive semi-definite.
+    values, vectors = torch.linalg.eigh(cov_a)
+    root_a = vectors @ torch.diag(values.clamp_min(0).sqrt()) @ vectors.T
+    cross = torch.linalg.eigvalsh(root_a @ cov_b @ root_a).clamp_min(0).sqrt().sum()
+    distance = (mean_a - mean_b).square().sum() + cov_a.trace() + cov_b.trace() - 2 * cross
+    return max(distance.item(), 0.0)
+
+
+def class_entropy(probabilities: torch.Tensor) -> float:
+    """Entropy in nats of the histogram of predicted classes: log(10) = 2.30 when all ten
+    digits are drawn equally often, 0 when only one is."""
+    counts = torch.bincount(probabilities.argmax(dim=1), minlength=probabilities.shape[1])
+    share = counts.double() / counts.sum()
+    return -(share[share > 0] * share[share > 0].log()).sum().item()
+
+
+def confident_share(probabilities: torch.Tensor, threshold: float = CONFIDENT) -> float:
+    """Share of images that the classifier puts in one class with at least ``threshold``."""
+    return (probabilities.max(dim=1).values >= threshold).double().mean().item()
+
+
+def require_judge(dataset: str, device: torch.device | str = "cpu") -> Judge:
+    judge = load_judge(dataset, device)
+    if judge is None:
+        raise VaelabError(f"no classifier for {dataset} yet; train it once with: vaelab "
+                          f"classifier train --dataset {dataset} (a minute or two)")
+    return judge

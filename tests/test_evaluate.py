@@ -1,0 +1,246 @@
+"""The likelihood bounds, the probes, the Fréchet distance, the classifier and the eval and
+compare commands."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from vaelab.cli import main
+from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from vaelab.data import binarize, prepare
+from vaelab.distributions import DiagonalGaussian
+from vaelab.errors import VaelabError
+from vaelab.evaluate import (
+    bernoulli_log_prob,
+    bernoulli_log_prob_rows,
+    elbo_per_image,
+    gaussian_half_log_prob,
+    gaussian_half_log_prob_rows,
+    importance_log_weights,
+    iwae_bound,
+    iwae_log_px,
+    likelihood_of,
+)
+from vaelab.probes import active_units, knn_accuracy, linear_probe
+from vaelab.trainer import train
+
+# ---------------------------------------------------------------------------------------------
+# A linear-Gaussian model, whose marginal likelihood is known in closed form:
+# z ~ N(0, I_d), x | z ~ N(W z + b, s2 I_D)  =>  x ~ N(b, W W^T + s2 I_D).
+
+
+def _linear_gaussian(seed: int = 0, d: int = 2, big_d: int = 5, s2: float = 0.5):
+    g = torch.Generator().manual_seed(seed)
+    w = torch.randn(big_d, d, generator=g, dtype=torch.float64)
+    b = torch.randn(big_d, generator=g, dtype=torch.float64)
+    x = b + (w @ torch.randn(d, 6, generator=g, dtype=torch.float64)).T \
+        + s2**0.5 * torch.randn(6, big_d, generator=g, dtype=torch.float64)  # (6, D)
+    marginal = torch.distributions.MultivariateNormal(b, w @ w.T + s2 * torch.eye(big_d,
+                                                                                dtype=w.dtype))
+    exact = marginal.log_prob(x)  # (6,)
+    # The true posterior is Gaussian; q is a deliberately imperfect one: shifted, too wide.
+    precision = w.T @ w / s2 + torch.eye(d, dtype=w.dtype)
+    cov = torch.linalg.inv(precision)
+    mean = (cov @ w.T @ (x - b).T / s2).T  # (6, d)
+    q = DiagonalGaussian(mean + 0.3, torch.log(1.5**2 * cov.diagonal()).expand_as(mean))
+
+    def log_likelihood(z: torch.Tensor) -> torch.Tensor:  # (B, n, d) -> (B, n)
+        residual = x.unsqueeze(1) - (z @ w.T + b)
+        return -0.5 * (residual.square().sum(-1) / s2 + big_d * math.log(2 * math.pi * s2))
+
+    return q, log_likelihood, exact
+
+
+def test_iwae_converges_to_the_exact_log_likelihood_of_a_linear_gaussian_model():
+    q, log_likelihood, exact = _linear_gaussian()
+    generator = torch.Generator().manual_seed(1)
+    gaps = {}
+    for k in (1, 10, 100, 1000, 20000):
+        estimates = torch.stack([iwae_bound(importance_log_weights(q, log_likelihood, k, 5000,
+                                                                   generator))
+                                 for _ in range(8)])  # (repeats, B)
+        gaps[k] = (exact - estimates.mean(dim=0)).mean().item()
+        # A lower bound in expectation: never above the exact value beyond the noise.
+        error = estimates.std(dim=0).mean().item() / math.sqrt(len(estimates))
+        assert gaps[k] > -4 * error - 1e-9, (k, gaps[k], error)
+    assert gaps[1] > 0.1  # the imperfect q leaves a real gap at k = 1 ...
+    assert all(gaps[a] > gaps[b] for a, b in [(1, 10), (10, 100), (100, 1000)])  # ... that k closes
+    assert abs(gaps[20000]) < 0.01
+
+
+def test_iwae_log_weights_are_drawn_in_passes_without_changing_their_number():
+    q, log_likelihood, _ = _linear_gaussian()
+    weights = importance_log_weights(q, log_likelihood, 7, 3, torch.Generator().manual_seed(0))
+    assert weights.shape == (7, 6) and weights.dtype == torch.float64
+
+
+@pytest.fixture(scope="module")
+def bernoulli_vae(tiny, tmp_path_factory):
+    config = RunConfig(ModelConfig(latent_dims=3), DataConfig(binarize="dynamic"),
+                       TrainConfig(epochs=2, loss="bce"))
+    return train(config, tmp_path_factory.mktemp("runs") / "vae", data=tiny, progress=False)
+
+
+def test_the_fast_log_likelihoods_equal_the_plain_ones():
+    g = torch.Generator().manual_seed(0)
+    logits = 3 * torch.randn(4, 5, 1, 6, 6, generator=g, dtype=torch.float64)  # (B, n, C, H, W)
+    x = torch.bernoulli(torch.full((4, 1, 6, 6), 0.4, dtype=torch.float64), generator=g)
+    for plain, rows in ((bernoulli_log_prob, bernoulli_log_prob_rows),
+                        (gaussian_half_log_prob, gaussian_half_log_prob_rows)):
+        expected = plain(logits.transpose(0, 1), x).T  # (n, B, ...) -> (B, n)
+        got = rows(logits.flatten(2).clone(), x.flatten(1))
+        torch.testing.assert_close(got, expected)
+
+
+def test_iwae_with_one_sample_is_the_elbo_and_grows_with_k(bernoulli_vae, tiny):
+    model = bernoulli_vae.model
+    x = prepare(tiny, "dynamic", 0).test_images[:128].float() / 255
+    likelihood = likelihood_of(bernoulli_vae.config)
+    recon, kl = elbo_per_image(model, x, likelihood, 200, torch.Generator().manual_seed(0))
+    elbo = -(recon + kl)
+    bounds = {k: torch.stack([iwae_log_px(model, x, likelihood, k,
+                                          torch.Generator().manual_seed(s))
+                              for s in range(20)]).mean(dim=0)  # (B,), averaged over draws
+              for k in (1, 10, 100)}
+    # k = 1: the same expectation as the ELBO; the per-image spread is small after averaging.
+    difference = bounds[1] - elbo.double()
+    assert abs(difference.mean().item()) < 4 * difference.std().item() / math.sqrt(len(x))
+    assert bounds[1].mean() < bounds[10].mean() < bounds[100].mean()
+
+
+def test_bad_k_and_an_ae_asked_for_an_nll_get_clear_errors(bernoulli_vae, tiny, tmp_path):
+    from vaelab.scorecard import evaluate_run
+
+    with pytest.raises(VaelabError, match="k must be a whole number of at least 1"):
+        evaluate_run(bernoulli_vae, tiny, k=0, save=False, judge=None)
+    ae = train(RunConfig(ModelConfig(model="ae"), train=TrainConfig(epochs=1)), tmp_path / "ae",
+               data=tiny, progress=False)
+    with pytest.raises(VaelabError, match="AE: it defines no likelihood"):
+        evaluate_run(ae, tiny, k=100, save=False, judge=None)
+
+
+def test_eval_of_a_folder_without_weights_is_a_one_line_error(tmp_path, capsys):
+    RunConfig().save(tmp_path / "config.json")
+    assert main(["eval", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "model.safetensors: missing" in err
+
+
+# ---------------------------------------------------------------------------------------------
+# Probes.
+
+
+def test_active_units_count_the_dimensions_whose_means_vary():
+    g = torch.Generator().manual_seed(0)
+    means = torch.cat([torch.randn(1000, 3, generator=g),
+                       0.05 * torch.randn(1000, 2, generator=g)], dim=1)  # var 1 and 0.0025
+    assert active_units(means) == 3
+
+
+def test_probes_read_labels_off_codes_that_hold_them_and_not_off_noise():
+    g = torch.Generator().manual_seed(0)
+    centers = 5 * torch.randn(10, 4, generator=g)
+    labels = torch.randint(0, 10, (3000,), generator=g)
+    codes = centers[labels] + torch.randn(3000, 4, generator=g)
+    train_codes, test_codes = codes[:2000], codes[2000:]
+    train_labels, test_labels = labels[:2000], labels[2000:]
+    assert linear_probe(train_codes, train_labels, test_codes, test_labels) > 0.95
+    assert knn_accuracy(train_codes, train_labels, test_codes, test_labels) > 0.95
+    noise = torch.randn(3000, 4, generator=g)
+    assert linear_probe(noise[:2000], train_labels, noise[2000:], test_labels) < 0.2
+    assert knn_accuracy(noise[:2000], train_labels, noise[2000:], test_labels) < 0.2
+
+
+# ---------------------------------------------------------------------------------------------
+# Sample quality.
+
+
+def test_frechet_distance_is_zero_to_itself_and_large_to_noise():
+    from vaelab.classifier import frechet_distance
+
+    g = torch.Generator().manual_seed(0)
+    features = torch.randn(5000, 16, generator=g) @ torch.randn(16, 16, generator=g)
+    assert frechet_distance(features, features) < 1e-6
+    shifted = features + 2.0  # same covariance, mean moved by 2 in each of 16 dimensions
+    assert frechet_distance(features, shifted) == pytest.approx(16 * 4.0, rel=1e-6)
+    noise = torch.rand(5000, 16, generator=g)
+    assert frechet_distance(features, noise) > 10 * frechet_distance(
+        features[:2500], features[2500:])
+
+
+def test_class_entropy_and_confidence():
+    from vaelab.classifier import class_entropy, confident_share
+
+    all_ten = torch.eye(10).repeat(5, 1)
+    assert class_entropy(all_ten) == pytest.approx(math.log(10))
+    assert class_entropy(torch.eye(10)[[3] * 20]) == 0
+    probabilities = torch.tensor([[0.95, 0.05], [0.6, 0.4]])
+    assert confident_share(probabilities) == 0.5
+
+
+@pytest.mark.slow
+def test_the_classifier_reaches_99_percent_on_mnist(mnist, tmp_path, monkeypatch):
+    from vaelab.classifier import load_judge, train_judge
+
+    monkeypatch.setattr("vaelab.data.cache_root", lambda: tmp_path)
+    judge = train_judge(mnist, progress=False)
+    assert judge.accuracy >= 0.99
+    again = load_judge("mnist")  # stored in the cache and read back as it was
+    assert again is not None and again.accuracy == pytest.approx(judge.accuracy, abs=1e-6)
+    images = mnist.test_images[:500]
+    assert torch.equal(again.model(images.float() / 255).argmax(1),
+                       judge.model(images.float() / 255).argmax(1))
+
+
+# ---------------------------------------------------------------------------------------------
+# The eval and compare commands, end to end on small runs.
+
+
+def test_binarize_draws_black_and_white_images_the_same_for_a_seed(tiny):
+    once, again = binarize(tiny.test_images, 5), binarize(tiny.test_images, 5)
+    assert torch.equal(once, again) and set(once.unique().tolist()) <= {0, 255}
+    brighter = (tiny.test_images.float() / 255).mean()
+    assert (once.float() / 255).mean() == pytest.approx(brighter.item(), abs=0.01)
+    static = prepare(tiny, "static", 0)
+    assert not torch.equal(static.train_images, tiny.train_images)
+    dynamic = prepare(tiny, "dynamic", 0)
+    assert torch.equal(dynamic.train_images, tiny.train_images)  # drawn per batch instead
+    assert torch.equal(dynamic.test_images, static.test_images)
+
+
+def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_vae, tiny,
+                                                                     tmp_path, monkeypatch):
+    from vaelab.classifier import train_judge
+    from vaelab.scorecard import MEASURES, compare_runs, evaluate_run, load_scorecard
+
+    monkeypatch.setattr("vaelab.data.cache_root", lambda: tmp_path / "cache")
+    judge = train_judge(tiny, epochs=2, progress=False)
+    card = evaluate_run(bernoulli_vae, tiny, k=20, judge=judge, progress=False)
+    saved = json.loads((bernoulli_vae.path / "eval.json").read_text())
+    assert saved["k"] == 20 and saved["likelihood"]["exact"] is True
+    assert {m.key for m in MEASURES} == set(saved["metrics"])
+    values = {key: score.value for key, score in card.metrics.items()}
+    assert all(v is not None for v in values.values()), values
+    assert values["nll"] <= values["neg_elbo"] + 3 * card.metrics["neg_elbo"].error
+    assert values["bits_per_dim"] == pytest.approx(values["nll"] / (784 * math.log(2)))
+    assert 0 <= values["grid_digits"] <= 1 and values["active_units"] <= 3
+    assert load_scorecard(bernoulli_vae.path).metrics == card.metrics
+
+    ae = train(RunConfig(ModelConfig(model="ae"), train=TrainConfig(epochs=1)), tmp_path / "ae",
+               data=tiny, progress=False)
+    comparison, folder = compare_runs([bernoulli_vae.path, ae.path], tmp_path / "cmp",
+                                      data=tiny, progress=False, judge=judge)
+    ae_card = load_scorecard(ae.path)  # compare evaluated the run that had no eval.json
+    assert ae_card is not None and ae_card.metrics["nll"].value is None
+    assert ae_card.metrics["linear_probe"].value is not None
+    markdown = (folder / "compare.md").read_text()
+    assert "| NLL, importance-weighted bound, k = 20 (nats) |" in markdown
+    assert "n/a" in markdown and (folder / "compare.png").stat().st_size > 10_000
+    lines = (folder / "compare.csv").read_text().splitlines()
+    assert lines[0].startswith("metric,") and len(lines) == 1 + len(MEASURES)
+    printed = comparison.text().splitlines()
+    assert printed[0].split() == comparison.names and len(printed) == len(comparison.rows()) + 1
