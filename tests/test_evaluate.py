@@ -240,6 +240,7 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     markdown = (folder / "compare.md").read_text()
     assert "| NLL, importance-weighted bound, k = 20 (nats) |" in markdown
     assert "n/a" in markdown and (folder / "compare.png").stat().st_size > 10_000
+    assert "| reconstruction E_q[−log p(x\\|z)] (nats) |" in markdown  # the bar escaped
     lines = (folder / "compare.csv").read_text().splitlines()
     assert lines[0].startswith("metric,") and len(lines) == 1 + len(MEASURES)
     printed = comparison.text().splitlines()

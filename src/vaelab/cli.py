@@ -136,6 +136,7 @@ class Eval(_Where):
     """Seeds the posterior and prior draws."""
 
     def run(self) -> None:
+        from vaelab.report import write_run_page
         from vaelab.runs import load_run
         from vaelab.scorecard import eval_file, evaluate_run
 
@@ -144,6 +145,8 @@ class Eval(_Where):
                             chunk=self.chunk, seed=self.seed, data_dir=self.data_dir,
                             progress=not self.quiet)
         print(card.table())
+        if (run.path / "index.html").exists() and self.split == "test":
+            write_run_page(run)  # the run's page shows the new figures
         _say(f"wrote {run.path / eval_file(self.split)}")
 
 

@@ -14,12 +14,16 @@ from vaelab.config import DataConfig, DatasetName, ModelConfig, RunConfig, Train
 from vaelab.data import ImageData, get_dataset, load_dataset
 from vaelab.device import select_device
 from vaelab.figures import LatentPicture, latent_picture, save_figure, write_run_figures
+from vaelab.files import write_atomic
 from vaelab.plots import LatentView, comparison
 from vaelab.report import write_report, write_run_page
 from vaelab.runs import Run, check_new_run_dir, unique_dir
+from vaelab.scorecard import Comparison, evaluate_run
 from vaelab.trainer import train_all
 
 log = logging.getLogger("vaelab")
+
+DEMO_K = 50  # importance samples per image for the demo's NLL; vaelab eval takes 1000
 
 
 def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
@@ -49,9 +53,14 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
         write_run_figures(run, data, seen=seen)
         write_run_page(run)
     figure = save_figure(comparison_figure(runs, pictures, data), folder / "comparison.png")
+    log.info("measuring them (vaelab eval)")
+    evaluation = Comparison([evaluate_run(run, data, k=DEMO_K if run.config.model.model == "vae"
+                                          else None, progress=progress) for run in runs])
+    write_atomic(folder / "compare.md", evaluation.markdown())
+    write_atomic(folder / "compare.csv", evaluation.csv())
     seconds = time.perf_counter() - started
     return write_report(
-        runs, folder / "index.html", top_figure=figure,
+        runs, folder / "index.html", top_figure=figure, evaluation=evaluation,
         title=f"AE vs VAE on {get_dataset(dataset).title}",
         lead=(f"The tutorial's two models with its settings: latent size 2, {epochs} epochs, "
               f"batch 128, Adam at 1e-3, squared error summed over pixels and batch, seed "

@@ -11,6 +11,7 @@ import os
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -18,6 +19,9 @@ from vaelab import __version__
 from vaelab.files import write_atomic
 from vaelab.models import count_parameters
 from vaelab.runs import Run
+
+if TYPE_CHECKING:
+    from vaelab.scorecard import Comparison
 
 NO_PRIOR = "an AE has no prior"
 PRIOR_FIGURES = {"manifold_prior.png", "samples.png"}
@@ -150,8 +154,26 @@ def _figure_sections(runs: Sequence[Run], page_dir: Path) -> list[str]:
     return sections
 
 
+def _evaluation_section(evaluation: Comparison) -> str:
+    names = "".join(f"<th>{html.escape(name)}</th>" for name in evaluation.names)
+    body = "".join(
+        f"<tr><td>{html.escape(label)}</td>"
+        + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells) + "</tr>"
+        for label, cells in evaluation.rows()
+    )
+    notes = sorted({score.note for card in evaluation.cards
+                    for score in card.metrics.values() if score.note})
+    notes_html = "".join(f"<li>n/a: {html.escape(note)}</li>" for note in notes)
+    return (f"<section><h2>Measured on the test set</h2><p>vaelab eval's figures, per image, "
+            f"with standard errors over the test images. The NLL is the importance-weighted "
+            f"bound; vaelab eval RUN measures it with k = 1000. Shares and accuracies are "
+            f"fractions of 1.</p><table><thead><tr><th></th>{names}</tr></thead>"
+            f"<tbody>{body}</tbody></table><ul class=\"notes\">{notes_html}</ul></section>")
+
+
 def write_report(runs: Sequence[Run], path: Path, *, title: str, lead: str = "",
-                 top_figure: Path | None = None, commands: Sequence[str] = ()) -> Path:
+                 top_figure: Path | None = None, commands: Sequence[str] = (),
+                 evaluation: Comparison | None = None) -> Path:
     """Write an HTML page about ``runs`` to ``path``; figures are linked relative to it."""
     parts = [f"<h1>{html.escape(title)}</h1>"]
     if lead:
@@ -161,6 +183,8 @@ def write_report(runs: Sequence[Run], path: Path, *, title: str, lead: str = "",
                      f'src="{_link(top_figure, path.parent)}" alt="comparison"></figure>'
                      f'</section>')
     parts.append(_metrics_section(runs))
+    if evaluation is not None:
+        parts.append(_evaluation_section(evaluation))
     parts += _figure_sections(runs, path.parent)
     made = (f"Made by vaelab {__version__} with PyTorch {torch.__version__}, "
             f"{datetime.now().strftime('%Y-%m-%d %H:%M')}.")
@@ -175,6 +199,11 @@ def write_report(runs: Sequence[Run], path: Path, *, title: str, lead: str = "",
 
 
 def write_run_page(run: Run) -> Path:
-    """The page of one run, beside its figures: <run>/index.html."""
+    """The page of one run, beside its figures: <run>/index.html, with its eval.json's
+    figures when it has been measured."""
+    from vaelab.scorecard import Comparison, load_scorecard
+
+    card = load_scorecard(run.path)
     return write_report([run], run.path / "index.html", title=f"vaelab run {run.path.name}",
-                        commands=[f"vaelab plot {run.path}"])
+                        commands=[f"vaelab plot {run.path}"],
+                        evaluation=Comparison([card]) if card else None)

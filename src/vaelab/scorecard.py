@@ -371,7 +371,8 @@ class Comparison:
     def markdown(self) -> str:
         lines = ["| | " + " | ".join(self.names) + " |",
                  "|---|" + "---:|" * len(self.cards)]
-        lines += [f"| {label} | " + " | ".join(cells) + " |" for label, cells in self.rows()]
+        lines += [f"| {_cell(label)} | " + " | ".join(map(_cell, cells)) + " |"
+                  for label, cells in self.rows()]
         return "\n".join(lines) + "\n"
 
     def csv(self) -> str:
@@ -397,6 +398,10 @@ class Comparison:
             return "  ".join([first.ljust(widths[0]),
                               *(c.rjust(w) for c, w in zip(cells, widths[1:], strict=True))])
         return "\n".join([line("", self.names), *(line(label, cells) for label, cells in rows)])
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")  # a bar inside a Markdown table cell must be escaped
 
 
 def _short_name(path: str) -> str:
