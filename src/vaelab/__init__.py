@@ -40,6 +40,9 @@ _WHERE = {
     "write_run_figures": "vaelab.figures",
     "plot_run": "vaelab.figures",
     "run_demo": "vaelab.demo",
+    "Scorecard": "vaelab.scorecard",
+    "evaluate_run": "vaelab.scorecard",
+    "compare_runs": "vaelab.scorecard",
 }
 
 __all__ = [  # noqa: RUF022 (grouped as above)
@@ -54,6 +57,7 @@ __all__ = [  # noqa: RUF022 (grouped as above)
     "plot_run",
     "write_run_figures",
     "run_demo",
+    "Scorecard", "evaluate_run", "compare_runs",
 ]
 
 
@@ -78,4 +82,5 @@ if TYPE_CHECKING:
     from vaelab.figures import plot_run, write_run_figures
     from vaelab.models import MODELS, VAE, Autoencoder, build_model
     from vaelab.runs import Run, load_run
+    from vaelab.scorecard import Scorecard, compare_runs, evaluate_run
     from vaelab.trainer import resume, train, train_all
