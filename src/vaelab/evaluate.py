@@ -149,7 +149,7 @@ def importance_log_weights(posterior: DiagonalGaussian,
                           device=mean.device, dtype=mean.dtype)
         z = mean + std * eps  # (B, n, d)
         # log N(z; 0, I) - log N(z; mean, std^2): the log(2 pi) terms cancel.
-        log_ratio = 0.5 * (eps.square() - z.square()).sum(dim=-1) + log_std
+        log_ratio = 0.5 * (eps * eps - z * z).sum(dim=-1) + log_std
         passes.append((log_likelihood(z) + log_ratio).double())
     return torch.cat(passes, dim=1).T
 
