@@ -90,6 +90,23 @@ def test_a_busy_port_is_one_line_that_names_it():
             ExplorerServer(port)
 
 
+def test_the_command_exports_and_names_a_busy_port(runs, tiny, tmp_path, capsys, monkeypatch):
+    from vaelab.cli import main
+
+    monkeypatch.setattr("vaelab.explore.load_dataset", lambda *args, **kwargs: tiny)
+    run = str(runs["ae"].path)
+    assert main(["explore", run, "--export", str(tmp_path / "page.html"), "--quiet"]) == 0
+    assert f"wrote {tmp_path / 'page.html'}" in capsys.readouterr().err
+    assert (tmp_path / "page.html").read_text().startswith("<!doctype html>")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["explore", run, "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"vaelab: error: port {port} is in use; choose another with --port N\n"
+
+
 # ---------------------------------------------------------------------------------------------
 # The page in Chromium.
 
