@@ -418,6 +418,7 @@
   const drawing = canvasImage("draw", W, H);
   const recon = canvasImage("recon", W, H);
   const ink = new Float32Array(CHANNELS * H * W); // pixels in [0, 1], 1 = full ink
+  const DRAW_HINT = $("drawn-z").textContent;
   let pen = null;
 
   function stamp(px, py) {
@@ -425,7 +426,7 @@
       for (let x = Math.floor(px - 2); x <= Math.ceil(px + 2); x++) {
         if (x < 0 || y < 0 || x >= W || y >= H) continue;
         const distance = Math.hypot(x + 0.5 - px, y + 0.5 - py);
-        const value = Math.min(1, Math.max(0, (1.6 - distance) / 0.9));
+        const value = Math.min(1, Math.max(0, 2 - distance)); // MNIST's strokes: 2-3 px
         for (let c = 0; c < CHANNELS; c++) {
           const k = c * H * W + y * W + x;
           ink[k] = Math.max(ink[k], value);
@@ -447,6 +448,28 @@
     showDrawing();
   }
 
+  // The drawing moved by whole pixels so that its centre of mass is the image's centre, as
+  // MNIST's digits were (LeCun et al.): what the encoder learned from.
+  function centred(pixels) {
+    let mass = 0, my = 0, mx = 0;
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const value = pixels[y * W + x];
+        mass += value; my += value * y; mx += value * x;
+      }
+    }
+    const dy = Math.round((H - 1) / 2 - my / mass), dx = Math.round((W - 1) / 2 - mx / mass);
+    const out = new Float32Array(pixels.length);
+    for (let c = 0; c < CHANNELS; c++) {
+      for (let y = Math.max(0, dy); y < Math.min(H, H + dy); y++) {
+        for (let x = Math.max(0, dx); x < Math.min(W, W + dx); x++) {
+          out[c * H * W + y * W + x] = pixels[c * H * W + (y - dy) * W + (x - dx)];
+        }
+      }
+    }
+    return out;
+  }
+
   function showDrawing() {
     const px = drawing.image.data;
     for (let k = 0; k < H * W; k++) {
@@ -454,12 +477,14 @@
       px[4 * k + 3] = 255;
     }
     drawing.ctx.putImageData(drawing.image, 0, 0);
-    const { mean, std } = encode(ink);
-    state.drawn = { pixels: Array.from(ink), mean: Array.from(mean),
+    const pixels = centred(ink);
+    const { mean, std } = encode(pixels);
+    state.drawn = { pixels: Array.from(pixels), mean: Array.from(mean),
                     std: std && Array.from(std) };
     decodeInto(mean, recon.image);
     recon.ctx.putImageData(recon.image, 0, 0);
     const shown = (xs) => Array.from(xs.slice(0, 4), (x) => x.toFixed(2)).join(", ");
+    $("drawn-z").classList.add("mono");
     $("drawn-z").textContent = std ? `mean (${shown(mean)}${D > 4 ? ", …" : ""}), ` +
       `std (${shown(std)}${D > 4 ? ", …" : ""}); the ellipse is one std.`
       : `code (${shown(mean)}${D > 4 ? ", …" : ""})`;
@@ -477,9 +502,10 @@
   $("draw-clear").addEventListener("click", () => {
     ink.fill(0);
     state.drawn = null;
+    $("drawn-z").classList.remove("mono");
     drawing.ctx.clearRect(0, 0, W, H);
     recon.ctx.clearRect(0, 0, W, H);
-    $("drawn-z").textContent = "Draw with the mouse: the encoder places it on the plane.";
+    $("drawn-z").textContent = DRAW_HINT;
     drawOverlay();
   });
 
