@@ -9,7 +9,9 @@ screenshot (default: the test's tmp_path).
 from __future__ import annotations
 
 import base64
+import json
 import os
+import shutil
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -23,6 +25,8 @@ from vaelab.config import ModelConfig, RunConfig, TrainConfig
 from vaelab.errors import VaelabError
 from vaelab.explore import ExplorerServer, build_explorer, explorer_data, export_explorer
 from vaelab.latent import encode_dataset
+from vaelab.runs import load_run
+from vaelab.scorecard import Score, Scorecard
 from vaelab.trainer import train
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -341,4 +345,16 @@ def test_the_exported_file_works_from_disk_without_a_server(runs, tiny, visit, t
     z, shown = seen.hover(250, 250)
     assert np.abs(shown - _paper(runs["ae"], z)).max() <= 2
     assert all(url.startswith("file://") for url in seen.requests)
+    seen.check()
+
+
+def test_the_page_shows_the_runs_evaluation(runs, tiny, visit, tmp_path):
+    folder = shutil.copytree(runs["vae"].path, tmp_path / "measured")
+    card = Scorecard(run=str(folder), model="vae", latent_dims=2, epochs=1, split="test",
+                     images=128, k=50, samples=10, seed=0, likelihood={"description": "test"},
+                     classifier=None, metrics={"nll": Score(97.25, 0.5)})
+    (folder / "eval.json").write_text(json.dumps(card.to_dict()))
+    seen = visit(export_explorer(load_run(folder), tmp_path / "page.html", data=tiny).as_uri())
+    table = seen.page.inner_text("#eval-table")
+    assert "NLL, importance-weighted bound, k = 50 (nats)" in table and "97.25 ± 0.50" in table
     seen.check()

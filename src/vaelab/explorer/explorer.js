@@ -149,7 +149,7 @@
     }
   }
 
-  // The code at plane point (u, v), written into ``out`` (D).
+  // The code at plane point (u, v), written into out (D).
   function codeAt(u, v, out = new Float32Array(D)) {
     for (let k = 0; k < D; k++) {
       out[k] = plane.base[k] + u * plane.a[k] + (plane.b ? v * plane.b[k] : 0);
@@ -159,7 +159,8 @@
 
   // A code's place on the plane (its orthogonal projection).
   function planePoint(z) {
-    return [projection(z, plane.a), plane.b ? projection(z, plane.b) : (DATA.classes.length - 1) / 2];
+    const v = plane.b ? projection(z, plane.b) : (DATA.classes.length - 1) / 2;
+    return [projection(z, plane.a), v];
   }
 
   // ---------------------------------------------------------------------------------------
@@ -539,12 +540,14 @@
   }
 
   function caption() {
-    const explained = DATA.pca.explained;
-    const share = (k) => plane.kind === "pca" ? ` (${(100 * explained[k]).toFixed(0)}% of the variance)` : "";
-    const vertical = plane.b ? `${plane.names[1]}${share(plane.j)}` : "the class (spread for clarity)";
+    const share = (k) => plane.kind === "pca"
+      ? ` (${(100 * DATA.pca.explained[k]).toFixed(0)}% of the variance)` : "";
+    const vertical = plane.b ? `${plane.names[1]}${share(plane.j)}`
+      : "the class (spread for clarity)";
+    const what = MODEL.posterior === "gaussian" ? "posterior means" : "codes";
     $("axes-caption").textContent =
       `Horizontal: ${plane.names[0]}${share(plane.i)}; vertical: ${vertical}. ` +
-      `${N.toLocaleString("en")} test images, ${MODEL.posterior === "gaussian" ? "posterior means" : "codes"}.`;
+      `${N.toLocaleString("en")} test images, ${what}.`;
   }
 
   function choosePlane() {
@@ -604,7 +607,8 @@
     const rows = [
       ["model", `${kind}, ${sizes}, ${config.model.activation}`],
       ["parameters", run.parameters.toLocaleString("en")],
-      ["dataset", run.dataset + (config.data.train_subset ? `, first ${config.data.train_subset.toLocaleString("en")} training images` : "")],
+      ["dataset", run.dataset + (config.data.train_subset
+        ? `, the first ${config.data.train_subset.toLocaleString("en")} training images` : "")],
       ["reconstruction loss", config.train.loss],
       ...(MODEL.kind === "vae" ? [["KL", config.train.kl]] : []),
       ["binarized", config.data.binarize],
