@@ -226,7 +226,7 @@ class Explore(_Where):
         from vaelab.explore import export_explorer, serve_explorer
         from vaelab.runs import load_run
 
-        run = load_run(self.run_dir, device=self.device or "cpu")
+        run = load_run(self.run_dir, device=self.device or "auto")
         options = dict(data_dir=self.data_dir, progress=not self.quiet)
         if self.export is not None:
             path = export_explorer(run, self.export, **options)

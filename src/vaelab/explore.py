@@ -94,9 +94,10 @@ def explorer_data(run: Run, data: ImageData, *, points: int = POINTS, seed: int 
     the class names and colours, the codes' principal axes, and the run's facts."""
     model = run.model.eval()
     seen = prepare(data, run.config.data.binarize, run.config.data.binarize_seed)
-    pick = torch.randperm(len(seen.test_images), generator=torch.Generator().manual_seed(seed))
-    pick = pick[:points]
-    codes = encode_dataset(model, seen.test_images[pick.to(seen.test_images.device)]).cpu()
+    shuffled = torch.randperm(len(seen.test_images), generator=torch.Generator().manual_seed(seed))
+    pick = shuffled[:points]
+    images = seen.test_images[pick.to(seen.test_images.device)]
+    codes = encode_dataset(model, images.to(model.device)).cpu()  # (N, d)
     return {
         "format": DATA_FORMAT,
         "model": {
@@ -108,7 +109,7 @@ def explorer_data(run: Run, data: ImageData, *, points: int = POINTS, seed: int 
             "encoder": _layers(model.encoder),
             "decoder": _layers(model.decoder),
         },
-        "codes": _b64(codes, "f4"),  # (N, d)
+        "codes": _b64(codes, "f4"),
         "labels": _b64(seen.test_labels.cpu()[pick], "u1"),  # (N,)
         "classes": list(data.classes),
         "colors": [to_hex(CLASS_COLORS[i % len(CLASS_COLORS)]) for i in range(len(data.classes))],
