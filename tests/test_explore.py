@@ -228,7 +228,7 @@ def test_the_page_loads_with_legend_facts_and_points(name, served, visit):
     seen.check()
 
 
-@pytest.mark.parametrize("name", ["ae", "vae", "vae5"])
+@pytest.mark.parametrize("name", ["ae", "vae", "vae5", "vae1"])
 def test_hover_shows_the_models_own_decoding(name, runs, served, visit):
     seen = visit(served[name])
     seen.zoom_out()
