@@ -18,7 +18,7 @@ def _run(args, capsys):
 
 
 @pytest.mark.parametrize("args", [["--help"], ["train", "--help"], ["plot", "--help"],
-                                  ["demo", "--help"]])
+                                  ["demo", "--help"], ["explore", "--help"]])
 def test_help(args, capsys):
     code, out, _ = _run(args, capsys)
     assert code == 0
@@ -27,7 +27,7 @@ def test_help(args, capsys):
 
 def test_help_lists_the_commands_and_the_tutorials_flags(capsys):
     _, out, _ = _run(["--help"], capsys)
-    for command in ("train", "plot", "demo"):
+    for command in ("train", "plot", "demo", "explore"):
         assert command in out
     _, out, _ = _run(["train", "--help"], capsys)
     for flag in ("--model", "--latent-dims", "--epochs", "--batch-size", "--lr", "--seed",
@@ -53,6 +53,8 @@ def test_help_answers_without_loading_pytorch():
     (["train", "--latent-dims", "0"], "latent_dims must be a whole number"),
     (["train", "--model", "ae", "--kl", "tutorial"], "kl applies to a VAE only"),
     (["plot", "no/such/run"], "no/such/run: no such run folder"),
+    (["explore", "no/such/run"], "no/such/run: no such run folder"),
+    (["explore", "a-file", "--export", "page.html"], "a-file: no such run folder"),
     (["train", "--resume", "no/such/run"], "no such file; is this a vaelab run folder"),
     (["train", "--device", "cuda:7"], "device 'cuda:7'"),
     (["demo", "--epochs", "0"], "epochs must be a whole number"),

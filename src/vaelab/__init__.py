@@ -43,6 +43,8 @@ _WHERE = {
     "Scorecard": "vaelab.scorecard",
     "evaluate_run": "vaelab.scorecard",
     "compare_runs": "vaelab.scorecard",
+    "export_explorer": "vaelab.explore",
+    "serve_explorer": "vaelab.explore",
 }
 
 __all__ = [  # noqa: RUF022 (grouped as above)
@@ -58,6 +60,7 @@ __all__ = [  # noqa: RUF022 (grouped as above)
     "write_run_figures",
     "run_demo",
     "Scorecard", "evaluate_run", "compare_runs",
+    "export_explorer", "serve_explorer",
 ]
 
 
@@ -79,6 +82,7 @@ if TYPE_CHECKING:
     from vaelab.demo import run_demo
     from vaelab.distributions import DiagonalGaussian
     from vaelab.errors import ConfigError, VaelabError
+    from vaelab.explore import export_explorer, serve_explorer
     from vaelab.figures import plot_run, write_run_figures
     from vaelab.models import MODELS, VAE, Autoencoder, build_model
     from vaelab.runs import Run, load_run

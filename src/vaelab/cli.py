@@ -207,11 +207,46 @@ class Classifier(_Where):
         _say(f"{classifier_path(self.dataset)}: test accuracy {judge.accuracy:.2%}")
 
 
+@dataclass(kw_only=True)
+class Explore(_Where):
+    """Explore a run's latent space in the browser: hover to decode, click two places to
+    interpolate, draw a digit to encode it. Serves the page on 127.0.0.1 until Ctrl-C, or
+    writes it as one self-contained HTML file with --export."""
+
+    run_dir: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="RUN")]
+    """The run folder."""
+    port: int = 8765
+    """Port on 127.0.0.1 to serve the page from."""
+    export: Path | None = None
+    """Write the page to this HTML file (it works offline, from file://) instead of serving."""
+    open: bool = False
+    """Open the page in the default browser, if there is one."""
+
+    def run(self) -> None:
+        from vaelab.explore import export_explorer, serve_explorer
+        from vaelab.runs import load_run
+
+        run = load_run(self.run_dir, device=self.device or "auto")
+        options = dict(data_dir=self.data_dir, progress=not self.quiet)
+        if self.export is not None:
+            path = export_explorer(run, self.export, **options)
+            _say(f"wrote {path}; it opens from any folder, offline")
+            if self.open:
+                import webbrowser
+
+                webbrowser.open(path.resolve().as_uri())
+            return
+        try:
+            serve_explorer(run, self.port, self.open, **options)
+        except KeyboardInterrupt:
+            _say("explorer stopped")
+
+
 def _say(message: str) -> None:
     print(f"vaelab: {message}", file=sys.stderr)
 
 
-def _parse(argv: list[str]) -> Train | Plot | Demo | Eval | Compare | Classifier:
+def _parse(argv: list[str]) -> Train | Plot | Demo | Eval | Compare | Classifier | Explore:
     config = (tyro.conf.OmitArgPrefixes, tyro.conf.FlagCreatePairsOff)
     command = tyro.cli(_SUBCOMMANDS, args=argv, prog="vaelab", config=config,
                        description="Autoencoders and variational autoencoders on images.")
@@ -231,6 +266,7 @@ _SUBCOMMANDS = (
     | Annotated[Eval, tyro.conf.subcommand("eval")]
     | Annotated[Compare, tyro.conf.subcommand("compare")]
     | Annotated[Classifier, tyro.conf.subcommand("classifier")]
+    | Annotated[Explore, tyro.conf.subcommand("explore")]
 )
 
 

@@ -1,0 +1,94 @@
+"""Make docs/figures/explorer.png: the latent explorer of the tutorial's VAE, in headless
+Chromium, with the pointer on the plane, the line between a test 0 and a test 1 picked, and a
+7 drawn with the mouse.
+
+    python docs/make_explorer_figure.py --run runs/vae     # a trained tutorial VAE
+    python docs/make_explorer_figure.py                    # trains one first (20 epochs)
+
+Needs Playwright and Chromium (pip install -e '.[test]'; apt-get install chromium).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import tempfile
+from pathlib import Path
+
+from PIL import Image
+
+HERE = Path(__file__).resolve().parent
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run"]
+SEVEN = [(7, 6), (21, 6), (18, 12), (15, 17), (12, 23)]  # the strokes of a 7, in pixels of 28
+
+
+def trained_run(run: Path | None, folder: Path) -> Path:
+    if run is not None:
+        return run
+    from vaelab import RunConfig, TrainConfig, train
+
+    return train(RunConfig(train=TrainConfig(epochs=20, seed=0)), folder / "vae").path
+
+
+def first_code_of(page, classes: tuple[str, ...]) -> list[list[float]]:
+    """Screen positions of the first test code of each of ``classes`` on the plane."""
+    return page.evaluate("""(classes) => {
+        const data = JSON.parse(document.getElementById('explorer-data').textContent);
+        const raw = atob(data.codes), labels = atob(data.labels);
+        const bytes = Uint8Array.from(raw, (c) => c.charCodeAt(0));
+        const codes = new Float32Array(bytes.buffer), d = data.model.latent_dims;
+        return classes.map((name) => {
+            const n = Array.from(labels).findIndex((c) => data.classes[c.charCodeAt(0)] === name);
+            return window.explorer.toScreen(codes.subarray(n * d, (n + 1) * d));
+        });
+    }""", list(classes))
+
+
+def screenshot(page_path: Path, chromium: str) -> bytes:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1300})
+        page.goto(page_path.as_uri())
+        page.wait_for_selector("body[data-ready='1']", state="attached")
+        plane = page.locator("#overlay").bounding_box()
+        for x, y in first_code_of(page, ("0", "1")):
+            page.mouse.click(plane["x"] + x, plane["y"] + y)
+        pad = page.locator("#draw").bounding_box()
+        scale = pad["width"] / 28
+        page.mouse.move(pad["x"] + SEVEN[0][0] * scale, pad["y"] + SEVEN[0][1] * scale)
+        page.mouse.down()
+        for x, y in SEVEN[1:]:
+            page.mouse.move(pad["x"] + x * scale, pad["y"] + y * scale, steps=8)
+        page.mouse.up()
+        page.mouse.move(plane["x"] + plane["width"] * 0.62, plane["y"] + plane["height"] * 0.3)
+        page.wait_for_timeout(900)  # the animation halfway there
+        bottom = max(page.locator(s).bounding_box()["y"] + page.locator(s).bounding_box()["height"]
+                     for s in ("#plane-section", "aside"))
+        png = page.screenshot(clip={"x": 0, "y": 0, "width": 1280, "height": bottom + 14})
+        browser.close()
+    return png
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, default=None, help="a trained tutorial VAE")
+    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--out", type=Path, default=HERE / "figures" / "explorer.png")
+    args = parser.parse_args()
+    from vaelab.explore import export_explorer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run = trained_run(args.run, Path(tmp))
+        page = export_explorer(run, Path(tmp) / "explorer.html", progress=False)
+        png = screenshot(page, args.chromium)
+    image = Image.open(io.BytesIO(png)).convert("RGB")  # 256 colours keep it under 100 KB
+    image.quantize(colors=256, method=Image.Quantize.FASTOCTREE).save(args.out, optimize=True)
+    print(f"{args.out}: {image.width} x {image.height}, {args.out.stat().st_size // 1024} KB")
+
+
+if __name__ == "__main__":
+    main()
