@@ -26,8 +26,8 @@ from pathlib import Path
 import torch
 
 from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from vaelab.data import load_dataset, prepare, to_unit
-from vaelab.evaluate import images_per_batch, iwae_log_px, likelihood_of
+from vaelab.data import load_dataset, prepare
+from vaelab.evaluate import iwae_log_px_of, likelihood_of
 from vaelab.scorecard import compare_runs, evaluate_run
 from vaelab.trainer import resume, train, train_all
 
@@ -46,11 +46,7 @@ def nll(run, images: torch.Tensor, k: int) -> tuple[float, float]:
     """Mean test NLL over images (uint8, binarized) and its standard error."""
     likelihood = likelihood_of(run.config)
     generator = torch.Generator().manual_seed(0)
-    values = []
-    for start in range(0, len(images), images_per_batch(k)):
-        x = to_unit(images[start:start + images_per_batch(k)])
-        values.append(-iwae_log_px(run.model, x, likelihood, k, generator))
-    values = torch.cat(values)
+    values = -iwae_log_px_of(run.model, images, likelihood, k, generator)
     return values.mean().item(), values.std().item() / math.sqrt(len(values))
 
 

@@ -142,7 +142,9 @@ def importance_log_weights(posterior: DiagonalGaussian,
     image, to log p(x|z) (B, n); the prior is N(0, I)."""
     mean, std = posterior.mean.unsqueeze(1), posterior.std.unsqueeze(1)  # (B, 1, d)
     log_std = 0.5 * posterior.logvar.sum(dim=-1, keepdim=True)  # (B, 1)
-    passes = []
+    # Written in place, pass by pass: a list of small results between the large temporaries
+    # of each pass fragments the C heap, which then grows by megabytes per batch.
+    log_weights = torch.empty((len(mean), k), dtype=torch.float64, device=mean.device)
     for start in range(0, k, per_pass):
         n = min(per_pass, k - start)
         eps = torch.randn((len(mean), n, mean.shape[-1]), generator=generator,
@@ -150,8 +152,8 @@ def importance_log_weights(posterior: DiagonalGaussian,
         z = mean + std * eps  # (B, n, d)
         # log N(z; 0, I) - log N(z; mean, std^2): the log(2 pi) terms cancel.
         log_ratio = 0.5 * (eps * eps - z * z).sum(dim=-1) + log_std
-        passes.append((log_likelihood(z) + log_ratio).double())
-    return torch.cat(passes, dim=1).T
+        log_weights[:, start:start + n] = log_likelihood(z) + log_ratio
+    return log_weights.T
 
 
 def iwae_bound(log_weights: torch.Tensor) -> torch.Tensor:
@@ -192,6 +194,23 @@ def iwae_log_px(model: VAE, x: torch.Tensor, likelihood: Likelihood, k: int,
     per_pass = max(1, chunk // batch)
     return iwae_bound(importance_log_weights(model.encode(x), log_likelihood, k, per_pass,
                                              generator))
+
+
+@torch.inference_mode()
+def iwae_log_px_of(model: VAE, images: torch.Tensor, likelihood: Likelihood, k: int,
+                   generator: torch.Generator, chunk: int = CHUNK,
+                   done: Callable[[int], object] | None = None) -> torch.Tensor:
+    """``iwae_log_px`` of many images (N, C, H, W), uint8 or in [0, 1], as many at a time as
+    ``images_per_batch`` says; ``done(n)`` is told after each batch. (N,) float64"""
+    log_px = torch.empty(len(images), dtype=torch.float64, device=images.device)
+    batch = images_per_batch(k, chunk)
+    for start in range(0, len(images), batch):
+        x = images[start:start + batch]
+        x = to_unit(x) if x.dtype == torch.uint8 else x
+        log_px[start:start + len(x)] = iwae_log_px(model, x, likelihood, k, generator, chunk)
+        if done is not None:
+            done(len(x))
+    return log_px
 
 
 def images_per_batch(k: int, chunk: int = CHUNK) -> int:

@@ -34,8 +34,7 @@ from vaelab.errors import VaelabError
 from vaelab.evaluate import (
     CHUNK,
     elbo_per_image,
-    images_per_batch,
-    iwae_log_px,
+    iwae_log_px_of,
     likelihood_of,
     mean_and_error,
     objective_per_image,
@@ -267,14 +266,9 @@ def _bounds(model, images, likelihood, k, samples, chunk, seed, progress) -> dic
     if not likelihood.exact:
         na = Score(None, note=likelihood.why_not)
         return {**scores, "nll": na, "bits_per_dim": na}
-    batch = images_per_batch(k, chunk)
     with tqdm(total=len(images), desc=f"NLL, k = {k}", unit="img", disable=not progress,
               leave=False, dynamic_ncols=True) as bar:
-        log_px = []
-        for x in _batches(images, batch):
-            log_px.append(iwae_log_px(model, x, likelihood, k, generator, chunk))
-            bar.update(len(x))
-    nll = -torch.cat(log_px)
+        nll = -iwae_log_px_of(model, images, likelihood, k, generator, chunk, bar.update)
     scores["nll"] = Score(*mean_and_error(nll))
     if likelihood.discrete:
         per_dim = math.prod(images.shape[1:]) * math.log(2)
