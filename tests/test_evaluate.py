@@ -87,12 +87,14 @@ def bernoulli_vae(tiny, tmp_path_factory):
 
 def test_the_fast_log_likelihoods_equal_the_plain_ones():
     g = torch.Generator().manual_seed(0)
-    logits = 3 * torch.randn(4, 5, 1, 6, 6, generator=g, dtype=torch.float64)  # (B, n, C, H, W)
+    last = torch.nn.Linear(7, 36).double()
+    hidden = 3 * torch.randn(4, 5, 7, generator=g, dtype=torch.float64)  # (B, n, H)
+    logits = last(hidden).unflatten(-1, (1, 6, 6))  # (B, n, C, H, W)
     x = torch.bernoulli(torch.full((4, 1, 6, 6), 0.4, dtype=torch.float64), generator=g)
     for plain, rows in ((bernoulli_log_prob, bernoulli_log_prob_rows),
                         (gaussian_half_log_prob, gaussian_half_log_prob_rows)):
         expected = plain(logits.transpose(0, 1), x).T  # (n, B, ...) -> (B, n)
-        got = rows(logits.flatten(2).clone(), x.flatten(1))
+        got = rows(hidden.clone(), last, x.flatten(1))
         torch.testing.assert_close(got, expected)
 
 

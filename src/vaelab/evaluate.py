@@ -68,17 +68,24 @@ def gaussian_half_log_prob(logits: torch.Tensor, x: torch.Tensor) -> torch.Tenso
     return -(squared + 0.5 * math.log(math.pi) * math.prod(x.shape[-3:]))
 
 
-def bernoulli_log_prob_rows(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """``bernoulli_log_prob`` for logits (B, n, D) of n codes per image and images x (B, D):
-    (B, n). The sum of x * logits is a batched matrix product, so that only the softplus
-    makes a pass over the logits; overwrites nothing."""
-    return torch.bmm(logits, x.unsqueeze(-1)).squeeze(-1) - F.softplus(logits).sum(dim=-1)
+def bernoulli_log_prob_rows(hidden: torch.Tensor, last: torch.nn.Linear,
+                            x: torch.Tensor) -> torch.Tensor:
+    """``bernoulli_log_prob`` of images x (B, D) under the logits ``last(hidden)`` of n codes
+    per image, from the decoder's last hidden layer (B, n, H): (B, n).
+
+    The sum of x * logits is taken before the last layer, as hidden . (W^T x) + b . x, an H-
+    rather than a D-long product per code; only the softplus makes a pass over the logits."""
+    weight, bias = last.weight, last.bias  # (D, H), (D,)
+    cross = torch.bmm(hidden, (x @ weight).unsqueeze(-1)).squeeze(-1) + (x @ bias).unsqueeze(-1)
+    logits = F.linear(hidden, weight, bias)
+    return cross - F.softplus(logits).sum(dim=-1)
 
 
-def gaussian_half_log_prob_rows(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """``gaussian_half_log_prob`` for logits (B, n, D) and images x (B, D): (B, n), from
-    |x - m|^2 = |x|^2 - 2 x.m + |m|^2. Overwrites ``logits`` with the means."""
-    means = logits.sigmoid_()
+def gaussian_half_log_prob_rows(hidden: torch.Tensor, last: torch.nn.Linear,
+                                x: torch.Tensor) -> torch.Tensor:
+    """``gaussian_half_log_prob`` of images x (B, D) under the logits ``last(hidden)``, hidden
+    (B, n, H): (B, n), from |x - m|^2 = |x|^2 - 2 x.m + |m|^2."""
+    means = F.linear(hidden, last.weight, last.bias).sigmoid_()
     cross = torch.bmm(means, x.unsqueeze(-1)).squeeze(-1)  # (B, n)
     squared = x.square().sum(dim=-1, keepdim=True) - 2 * cross
     squared = squared + torch.linalg.vector_norm(means, dim=-1).square()
@@ -92,7 +99,9 @@ class Likelihood:
     name: str
     description: str
     log_prob: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-    log_prob_rows: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (B, n, D), (B, D)
+    # log p(x|z) of n codes per image from the decoder's last hidden layer (B, n, H), its last
+    # layer and the images (B, D): (B, n)
+    log_prob_rows: Callable[[torch.Tensor, torch.nn.Linear, torch.Tensor], torch.Tensor]
     exact: bool  # a normalised probability (or density) of the images as they are given
     discrete: bool  # a probability of discrete pixel values: bits per dimension apply
     why_not: str = ""  # when not exact: why, and what to do
@@ -162,11 +171,15 @@ def iwae_bound(log_weights: torch.Tensor) -> torch.Tensor:
     return torch.logsumexp(log_weights, dim=0) - math.log(log_weights.shape[0])
 
 
-def decode_logits_fast(model: Autoencoder, z: torch.Tensor) -> torch.Tensor:
-    """``model.decode_logits`` for inference, flat: codes (N, d) -> logits (N, C*H*W), each
-    activation applied in place on the layer's output instead of into a new tensor."""
+def decode_hidden_fast(model: Autoencoder, z: torch.Tensor) -> tuple[torch.Tensor,
+                                                                       torch.nn.Linear]:
+    """The decoder for inference up to its last layer: codes (..., d) -> that layer's input
+    (..., H), and the layer. Each activation is applied in place on the layer's output."""
+    *body, last = model.decoder
+    if not isinstance(last, torch.nn.Linear):
+        raise TypeError(f"the decoder ends in {type(last).__name__}, not a linear layer")
     h = z
-    for layer in model.decoder:
+    for layer in body:
         if isinstance(layer, torch.nn.Linear):
             h = F.linear(h, layer.weight, layer.bias)
         elif isinstance(layer, torch.nn.ReLU):
@@ -175,7 +188,7 @@ def decode_logits_fast(model: Autoencoder, z: torch.Tensor) -> torch.Tensor:
             h = h.tanh_()
         else:
             h = layer(h)
-    return h
+    return h, last
 
 
 @torch.inference_mode()
@@ -188,8 +201,8 @@ def iwae_log_px(model: VAE, x: torch.Tensor, likelihood: Likelihood, k: int,
     batch, flat = len(x), x.flatten(1)  # (B, D)
 
     def log_likelihood(z: torch.Tensor) -> torch.Tensor:  # (B, n, d) -> (B, n)
-        logits = decode_logits_fast(model, z.flatten(0, 1)).unflatten(0, z.shape[:2])
-        return likelihood.log_prob_rows(logits, flat)
+        hidden, last = decode_hidden_fast(model, z)
+        return likelihood.log_prob_rows(hidden, last, flat)
 
     per_pass = max(1, chunk // batch)
     return iwae_bound(importance_log_weights(model.encode(x), log_likelihood, k, per_pass,
