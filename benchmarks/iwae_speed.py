@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
 
+from timing import time_round_robin
 from vaelab.config import ModelConfig, RunConfig, TrainConfig
 from vaelab.evaluate import CHUNK, images_per_batch, iwae_log_px, likelihood_of
 from vaelab.models import build_model
@@ -33,17 +32,6 @@ ARCHITECTURES = {
     "IWAE paper (784-200-200-50, tanh)": ModelConfig(latent_dims=50, hidden_dims=(200, 200),
                                                      activation="tanh"),
 }
-
-
-def time_round_robin(runs: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for round_ in range(repeats + 1):  # the first round warms up
-        for name, run in runs.items():
-            start = time.perf_counter()
-            run()
-            if round_:
-                times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def iwae_run(config: RunConfig, x: torch.Tensor, k: int) -> Callable[[], None]:

@@ -22,16 +22,15 @@ Usage: python benchmarks/train_speed.py [--images 20000] [--repeats 5] [--thread
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import threading
-import time
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from timing import time_round_robin
 from vaelab.config import RunConfig, TrainConfig
 from vaelab.data import load_dataset
 from vaelab.models import build_model
@@ -39,20 +38,6 @@ from vaelab.trainer import train_epoch
 
 BATCH = 128
 SHAPE = (1, 28, 28)
-
-
-def time_round_robin(runs: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
-    """Median seconds of each run over ``repeats`` rounds, after one round to warm up. Each
-    round calls every run once, so that a machine that slows down or speeds up in the
-    middle of the benchmark shifts every row alike."""
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for round_ in range(repeats + 1):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            run()
-            if round_:
-                times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def vaelab_epoch(images: torch.Tensor) -> Callable[[], None]:
