@@ -9,6 +9,7 @@ screenshot (default: the test's tmp_path).
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import os
 import shutil
@@ -23,7 +24,13 @@ import torch
 
 from vaelab.config import ModelConfig, RunConfig, TrainConfig
 from vaelab.errors import VaelabError
-from vaelab.explore import ExplorerServer, build_explorer, explorer_data, export_explorer
+from vaelab.explore import (
+    ExplorerServer,
+    build_explorer,
+    check_export_path,
+    explorer_data,
+    export_explorer,
+)
 from vaelab.latent import encode_dataset
 from vaelab.runs import load_run
 from vaelab.scorecard import Score, Scorecard
@@ -109,6 +116,129 @@ def test_the_command_exports_and_names_a_busy_port(runs, tiny, tmp_path, capsys,
         assert main(["explore", run, "--port", str(port)]) == 2
     err = capsys.readouterr().err
     assert err == f"vaelab: error: port {port} is in use; choose another with --port N\n"
+
+
+def _copy_run(run, folder: Path):
+    shutil.copytree(run.path, folder)
+    return load_run(folder)
+
+
+def test_the_data_survives_any_run_name_and_non_finite_metrics(runs, tiny, tmp_path):
+    run = _copy_run(runs["vae"], tmp_path / "odd<!--<script>&")
+    (run.path / "metrics.jsonl").write_text(
+        (run.path / "metrics.jsonl").read_text().replace('"loss": ', '"loss": NaN, "was": ', 1))
+    page = build_explorer(load_run(run.path), tiny)
+    payload = page.split('<script id="explorer-data" type="application/json">')[1]
+    payload = payload.split("</script>")[0]
+    assert not {"<", ">", "&"} & set(payload)
+    data = json.loads(payload, parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
+    assert data["run"]["name"] == "odd<!--<script>&"
+    assert None in data["run"]["last"]["train"].values()
+
+
+def test_explorer_data_leaves_the_models_mode_as_it_was(runs, tiny):
+    run = runs["ae"]
+    run.model.train()
+    try:
+        explorer_data(run, tiny, points=50)
+        assert run.model.training
+    finally:
+        run.model.eval()
+
+
+def test_diverged_weights_are_one_line_from_the_command(runs, tiny, tmp_path, capsys,
+                                                        monkeypatch):
+    from safetensors.torch import load_file, save_file
+
+    from vaelab.cli import main
+
+    folder = shutil.copytree(runs["vae"].path, tmp_path / "diverged")
+    weights = load_file(folder / "model.safetensors")
+    name = next(iter(weights))
+    weights[name][0] = float("nan")
+    save_file(weights, folder / "model.safetensors", metadata={"epoch": "1"})
+    monkeypatch.setattr("vaelab.explore.load_dataset", lambda *args, **kwargs: tiny)
+    assert main(["explore", str(folder), "--export", str(tmp_path / "page.html")]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"vaelab: error: {folder}: the run's weights are not finite numbers (it "
+                   f"diverged in training); train it again, with a smaller --lr perhaps\n")
+    assert not (tmp_path / "page.html").exists()
+
+
+@pytest.mark.parametrize(("target", "message"), [
+    ("folder", "{tmp}/folder is a folder; name the HTML file to write, such as "
+               "{tmp}/folder/explorer.html"),
+    ("missing/page.html", "{tmp}/missing does not exist; write the page into an existing "
+                          "folder"),
+    ("a-file/page.html", "{tmp}/a-file is not a folder; write the page into an existing folder"),
+])
+def test_a_bad_export_path_is_one_line_before_any_work(target, message, tmp_path, capsys,
+                                                       monkeypatch):
+    from vaelab.cli import main
+
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "a-file").write_text("not a folder")
+    monkeypatch.setattr("vaelab.runs.load_run", lambda *a, **k: pytest.fail("loaded the run"))
+    assert main(["explore", "no/such/run", "--export", str(tmp_path / target)]) == 2
+    assert capsys.readouterr().err == f"vaelab: error: {message.format(tmp=tmp_path)}\n"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into any folder")
+def test_an_unwritable_export_folder_is_named(tmp_path):
+    (tmp_path / "locked").mkdir(mode=0o500)
+    with pytest.raises(VaelabError, match="locked is not writable"):
+        check_export_path(tmp_path / "locked" / "page.html")
+
+
+def test_a_port_out_of_range_or_not_allowed_is_one_line(monkeypatch):
+    with pytest.raises(VaelabError, match=r"^port 70000 is out of range; choose --port from 1 "
+                                          r"to 65535, or 0 for any free port$"):
+        ExplorerServer(70000)
+
+    def refuse(self):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(ExplorerServer, "server_bind", refuse)
+    with pytest.raises(VaelabError, match=r"^port 80 is not open to this user; choose a port "
+                                          r"above 1023 with --port N$"):
+        ExplorerServer(80)
+
+
+def _get(port: int, host: str) -> int:
+    with socket.create_connection(("127.0.0.1", port)) as connection:
+        connection.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+                           .encode())
+        return int(connection.makefile("rb").readline().split()[1])
+
+
+def test_the_server_answers_only_requests_addressed_to_this_machine():
+    server = ExplorerServer(0, "<!doctype html>")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_port
+        assert _get(port, "evil.example") == 403
+        assert _get(port, f"evil.example:{port}") == 403
+        assert _get(port, f"127.0.0.1:{port}") == 200
+        assert _get(port, f"localhost:{port}") == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_serving_prints_nothing_and_the_command_names_the_address(runs, tiny, capsys,
+                                                                  monkeypatch):
+    from vaelab import explore
+    from vaelab.cli import main
+
+    monkeypatch.setattr(ExplorerServer, "serve_forever", lambda self: None)
+    urls = []
+    explore.serve_explorer(runs["ae"], 0, tiny, on_ready=urls.append)
+    assert urls and urls[0].startswith("http://127.0.0.1:")
+    assert capsys.readouterr() == ("", "")
+    monkeypatch.setattr("vaelab.explore.load_dataset", lambda *args, **kwargs: tiny)
+    assert main(["explore", str(runs["ae"].path), "--port", "0"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and "vaelab: the explorer is at http://127.0.0.1:" in err
 
 
 # ---------------------------------------------------------------------------------------------

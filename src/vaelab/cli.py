@@ -223,21 +223,29 @@ class Explore(_Where):
     """Open the page in the default browser, if there is one."""
 
     def run(self) -> None:
-        from vaelab.explore import export_explorer, serve_explorer
+        import webbrowser
+
+        from vaelab.explore import check_export_path, export_explorer, serve_explorer
         from vaelab.runs import load_run
 
+        if self.export is not None:
+            check_export_path(self.export)  # before the run and the data are loaded
         run = load_run(self.run_dir, device=self.device or "auto")
         options = dict(data_dir=self.data_dir, progress=not self.quiet)
         if self.export is not None:
             path = export_explorer(run, self.export, **options)
             _say(f"wrote {path}; it opens from any folder, offline")
             if self.open:
-                import webbrowser
-
                 webbrowser.open(path.resolve().as_uri())
             return
+
+        def ready(url: str) -> None:
+            _say(f"the explorer is at {url} (Ctrl-C stops it)")
+            if self.open and not webbrowser.open(url):
+                _say("no browser found here; open the address in one")
+
         try:
-            serve_explorer(run, self.port, self.open, **options)
+            serve_explorer(run, self.port, on_ready=ready, **options)
         except KeyboardInterrupt:
             _say("explorer stopped")
 

@@ -16,7 +16,9 @@ import base64
 import errno
 import html
 import json
-import webbrowser
+import math
+import tempfile
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.resources import files
 from pathlib import Path
@@ -91,13 +93,20 @@ def explorer_data(run: Run, data: ImageData, *, points: int = POINTS, seed: int 
                   ) -> dict[str, Any]:
     """Everything the page needs, as JSON-ready values: the weights, the codes (posterior
     means for a VAE) of ``points`` test images drawn at random with ``seed``, their labels,
-    the class names and colours, the codes' principal axes, and the run's facts."""
-    model = run.model.eval()
+    the class names and colours, the codes' principal axes, and the run's facts. The model
+    is left in the mode (train or eval) it was in."""
+    model, training = run.model, run.model.training
     seen = prepare(data, run.config.data.binarize, run.config.data.binarize_seed)
     shuffled = torch.randperm(len(seen.test_images), generator=torch.Generator().manual_seed(seed))
     pick = shuffled[:points]
     images = seen.test_images[pick.to(seen.test_images.device)]
-    codes = encode_dataset(model, images.to(model.device)).cpu()  # (N, d)
+    try:
+        codes = encode_dataset(model, images.to(model.device)).cpu()  # (N, d)
+    finally:
+        model.train(training)
+    if not (all(p.isfinite().all() for p in model.parameters()) and codes.isfinite().all()):
+        raise VaelabError(f"{run.path}: the run's weights are not finite numbers (it diverged "
+                          f"in training); train it again, with a smaller --lr perhaps")
     return {
         "format": DATA_FORMAT,
         "model": {
@@ -118,12 +127,31 @@ def explorer_data(run: Run, data: ImageData, *, points: int = POINTS, seed: int 
     }
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with every float that is not a finite number (NaN, infinities) made None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
+def _script_json(data: dict[str, Any]) -> str:
+    """``data`` as strict JSON (non-finite numbers as null) that is safe inside a <script>
+    element: no "<", ">" or "&" appears in it, so neither "</script" nor "<!--" can end or
+    change the element; inside JSON strings, where alone they can be, \\u003c and friends
+    read back as the same characters."""
+    text = json.dumps(_finite(data), separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def explorer_html(data: dict[str, Any]) -> str:
     """The page: template, style, code and data in one self-contained HTML document."""
     assets = files("vaelab") / "explorer"
     page = (assets / "explorer.html").read_text(encoding="utf-8")
-    # "</" cannot end the data's <script> element early once it is written "<\/".
-    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    payload = _script_json(data)
     title = f"vaelab explorer: {data['run']['name']}"
     for marker, text in (("{{title}}", html.escape(title)),
                          ("{{style}}", (assets / "explorer.css").read_text(encoding="utf-8")),
@@ -143,11 +171,29 @@ def build_explorer(run: Run | str | Path, data: ImageData | None = None, *,
     return explorer_html(explorer_data(run, data))
 
 
+def check_export_path(path: str | Path) -> Path:
+    """Refuse, before any work, a page path that cannot be written: a folder, or a file in a
+    folder that is missing or not writable."""
+    path = Path(path)
+    if path.is_dir():
+        raise VaelabError(f"{path} is a folder; name the HTML file to write, such as "
+                          f"{path / 'explorer.html'}")
+    folder = path.parent
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise VaelabError(f"{folder} {what}; write the page into an existing folder")
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError:
+        raise VaelabError(f"{folder} is not writable; write the page somewhere else") from None
+    return path
+
+
 def export_explorer(run: Run | str | Path, path: str | Path, data: ImageData | None = None, *,
                     data_dir: str | Path | None = None, progress: bool = True) -> Path:
     """Write the explorer as one self-contained HTML file, which opens from file:// with no
     server and asks nothing of the network."""
-    path = Path(path)
+    path = check_export_path(path)
     write_atomic(path, build_explorer(run, data, data_dir=data_dir, progress=progress))
     return path
 
@@ -156,6 +202,13 @@ class _PageHandler(BaseHTTPRequestHandler):
     server: ExplorerServer
 
     def do_GET(self) -> None:
+        # A page of another site whose name was made to point at 127.0.0.1 (DNS rebinding)
+        # sends its own name as Host: only our own names get the page.
+        port = self.server.server_port
+        hosts = {HOST, "localhost", f"{HOST}:{port}", f"localhost:{port}"}
+        if (self.headers.get("Host") or "").lower() not in hosts:
+            self.send_error(403, "only http://127.0.0.1 and http://localhost are served")
+            return
         if self.path.split("?")[0] not in ("/", "/index.html"):
             self.send_error(404)
             return
@@ -172,19 +225,24 @@ class _PageHandler(BaseHTTPRequestHandler):
 
 
 class ExplorerServer(ThreadingHTTPServer):
-    """Answers GET / with one page, on 127.0.0.1 only; port 0 takes any free port. The port
-    is taken at once, so that a busy one is reported before any work."""
+    """Answers GET / with one page, on 127.0.0.1 only and to requests addressed to 127.0.0.1
+    or localhost; port 0 takes any free port. The port is taken at once, so that a busy one
+    is reported before any work."""
 
     daemon_threads = True
 
     def __init__(self, port: int, page: str = "") -> None:
         if not 0 <= port <= 65535:
-            raise VaelabError(f"port {port} is out of range; choose --port from 1 to 65535")
+            raise VaelabError(f"port {port} is out of range; choose --port from 1 to 65535, "
+                              f"or 0 for any free port")
         try:
             super().__init__((HOST, port), _PageHandler)
         except OSError as err:
             if err.errno == errno.EADDRINUSE:
                 raise VaelabError(f"port {port} is in use; choose another with --port N") from None
+            if err.errno in (errno.EACCES, errno.EPERM):
+                raise VaelabError(f"port {port} is not open to this user; choose a port above "
+                                  f"1023 with --port N") from None
             raise
         self.page = page
 
@@ -193,14 +251,13 @@ class ExplorerServer(ThreadingHTTPServer):
         return f"http://{HOST}:{self.server_port}/"
 
 
-def serve_explorer(run: Run | str | Path, port: int = 8765, open_browser: bool = False,
-                   data: ImageData | None = None, *, data_dir: str | Path | None = None,
-                   progress: bool = True) -> None:
-    """Serve the explorer of a run on http://127.0.0.1:PORT/ until interrupted (Ctrl-C);
-    ``open_browser`` opens it in the default browser, if this machine has one."""
+def serve_explorer(run: Run | str | Path, port: int = 8765, data: ImageData | None = None, *,
+                   data_dir: str | Path | None = None, progress: bool = True,
+                   on_ready: Callable[[str], None] | None = None) -> None:
+    """Serve the explorer of a run on http://127.0.0.1:PORT/ until interrupted (Ctrl-C).
+    Prints nothing: ``on_ready`` is called with the page's address once it is served."""
     with ExplorerServer(port) as server:
         server.page = build_explorer(run, data, data_dir=data_dir, progress=progress)
-        print(f"vaelab: the explorer is at {server.url} (Ctrl-C stops it)", flush=True)
-        if open_browser and not webbrowser.open(server.url):
-            print("vaelab: no browser found here; open the address in one", flush=True)
+        if on_ready is not None:
+            on_ready(server.url)
         server.serve_forever()
