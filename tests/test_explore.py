@@ -288,11 +288,11 @@ class Visit:
         z = self.page.evaluate("window.explorer.hover.z")
         return z, self.pixels("decoded")
 
-    def pixels(self, canvas: str, x: int = 0, width: int = 28) -> np.ndarray:
+    def pixels(self, canvas: str, x: int = 0, width: int = 28, y: int = 0) -> np.ndarray:
         """The red channel of a 28-pixel-high region of a canvas, as (28, width)."""
         data = self.page.evaluate(
             f"Array.from(document.getElementById('{canvas}').getContext('2d')"
-            f".getImageData({x}, 0, {width}, 28).data)")
+            f".getImageData({x}, {y}, {width}, 28).data)")
         return np.asarray(data, dtype=np.int16).reshape(28, width, 4)[:, :, 0]
 
     def zoom_out(self) -> None:
@@ -306,14 +306,16 @@ class Visit:
 def visit(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
 
-    def open_page(url: str) -> Visit:
+    def open_page(url: str, ready: bool = True) -> Visit:
         page = context.new_page()
         seen = Visit(page)
         page.on("console", lambda m: seen.errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda err: seen.errors.append(str(err)))
         page.on("request", lambda request: seen.requests.append(request.url))
         page.goto(url)
-        page.wait_for_selector("body[data-ready='1']", state="attached", timeout=10_000)
+        if ready:
+            page.wait_for_selector("body[data-ready='1']", state="attached", timeout=10_000)
+            assert page.locator("#failure").is_hidden()
         return seen
 
     yield open_page
@@ -399,7 +401,7 @@ def test_two_clicks_give_a_strip_and_an_animation(runs, served, visit):
         seen.page.mouse.click(box["x"] + x, box["y"] + y)
     picks = seen.page.evaluate("window.explorer.picks.map((p) => Array.from(p.z))")
     assert len(picks) == 2
-    first, last = seen.pixels("strip", 0), seen.pixels("strip", 9 * 28)
+    first, last = seen.pixels("strip", 0), seen.pixels("strip", 4 * 28, y=28)  # 2 rows of 5
     assert np.abs(first - _paper(runs["vae"], picks[0])).max() <= 2
     assert np.abs(last - _paper(runs["vae"], picks[1])).max() <= 2
     frames = []
@@ -407,7 +409,70 @@ def test_two_clicks_give_a_strip_and_an_animation(runs, served, visit):
         frames.append(seen.pixels("animation"))
         seen.page.wait_for_timeout(150)
     assert any(np.abs(frames[0] - f).max() > 0 for f in frames[1:]), "the animation stands still"
+    caption = seen.page.inner_text("#interp-empty")
+    assert caption.startswith("From A (") and " to B (" in caption and "z = (" in caption
     seen.check()
+
+
+def test_only_the_main_button_picks(served, visit):
+    seen = visit(served["vae"])
+    box = seen.plane_box()
+    for button in ("right", "middle"):
+        seen.page.mouse.click(box["x"] + 200, box["y"] + 200, button=button)
+    assert seen.page.evaluate("window.explorer.picks.length") == 0
+    seen.page.mouse.click(box["x"] + 200, box["y"] + 200)
+    assert seen.page.evaluate("window.explorer.picks.length") == 1
+    seen.check()
+
+
+def test_enlarged_images_are_whole_number_scales(served, visit):
+    seen = visit(served["vae"])
+    box = seen.plane_box()
+    for x, y in ((90, 90), (500, 480)):  # the interpolation shows
+        seen.page.mouse.click(box["x"] + x, box["y"] + y)
+    scales = seen.page.evaluate("""[...document.querySelectorAll('canvas.pixels')].map(
+        (c) => [c.id, c.clientWidth / c.width, c.clientHeight / c.height])""")
+    assert {name: (x, y) for name, x, y in scales} == {
+        "decoded": (10, 10), "draw": (6, 6), "recon": (6, 6), "strip": (3, 3),
+        "animation": (6, 6)}
+    seen.check()
+
+
+def test_a_narrow_window_gets_one_column_and_a_smaller_plane(runs, served, visit):
+    seen = visit(served["vae"])
+    seen.page.set_viewport_size({"width": 560, "height": 900})
+    seen.page.wait_for_function("document.getElementById('overlay').clientWidth < 592")
+    assert seen.page.evaluate("document.documentElement.scrollWidth") <= 560
+    box = seen.plane_box()
+    aside = seen.page.locator("aside").bounding_box()
+    assert aside["y"] > box["y"] + box["height"], "the aside is not below the plane"
+    seen.zoom_out()
+    z, shown = seen.hover(box["width"] * 0.2, box["height"] * 0.7)
+    assert np.abs(shown - _paper(runs["vae"], z)).max() <= 2
+    seen.check()
+
+
+def test_the_page_loads_whatever_the_run_is_named_and_with_nan_metrics(runs, tiny, visit,
+                                                                         tmp_path):
+    run = _copy_run(runs["vae"], tmp_path / "odd<!--<script>&")
+    (run.path / "metrics.jsonl").write_text(
+        (run.path / "metrics.jsonl").read_text().replace('"loss": ', '"loss": NaN, "was": ', 1))
+    seen = visit(export_explorer(load_run(run.path), tmp_path / "page.html", data=tiny).as_uri())
+    assert seen.page.title() == "vaelab explorer: odd<!--<script>&"
+    assert "—" in seen.page.inner_text("#metrics-table")
+    seen.check()
+
+
+def test_a_script_that_fails_shows_a_banner(runs, tiny, visit, tmp_path):
+    page = build_explorer(runs["ae"], tiny).replace(
+        '<script id="explorer-data" type="application/json">',
+        '<script id="explorer-data" type="application/json">not JSON', 1)
+    (tmp_path / "broken.html").write_text(page)
+    seen = visit((tmp_path / "broken.html").as_uri(), ready=False)
+    banner = seen.page.locator("#failure")
+    banner.wait_for(state="visible")
+    assert banner.inner_text().startswith("The explorer could not start: ")
+    assert seen.errors, "the error did not reach the console"
 
 
 @pytest.mark.parametrize("name", ["ae", "vae"])
@@ -463,9 +528,15 @@ def test_sliders_set_the_other_coordinates(runs, served, visit):
     assert np.abs(shown_after - _paper(runs["vae5"], z_after)).max() <= 2
     assert np.abs(shown_after - shown_before).max() > 0
     page.select_option("#plane-kind", "dims")
+    assert float(sliders.nth(0).get_attribute("min")) <= -3  # the prior's -3 std, for a VAE
+    assert float(sliders.nth(0).get_attribute("max")) >= 3
     page.select_option("#axis-u", "2")
     names = [s.get_attribute("data-name") for s in sliders.all()]
     assert names == ["z1", "z4", "z5"]  # the plane is (z3, z2)
+    page.select_option("#axis-v", "2")  # the horizontal's own: the two swap
+    assert [page.input_value("#axis-u"), page.input_value("#axis-v")] == ["1", "2"]
+    assert page.inner_text("#axes-caption").startswith("Horizontal: z2; vertical: z3.")
+    assert [s.get_attribute("data-name") for s in sliders.all()] == ["z1", "z4", "z5"]
     seen.check()
 
 

@@ -12,9 +12,11 @@
   const LOGVAR_MIN = -30, LOGVAR_MAX = 20; // the range vaelab.distributions clamps to
   const FRAMES = 10, ANIMATION_FRAMES = 40, FRAME_MS = 50; // as vaelab.figures draws them
   const PICK_RADIUS = 6; // CSS px: a click this close to a test code picks the code itself
-  const SIZE = 592; // CSS px of the square plane
+  const STRIP_COLUMNS = 5; // the strip's frames in rows of five
+  const PRIOR_SPAN = 3; // a VAE's sliders reach at least the prior's mean +- 3 std
 
   const $ = (id) => document.getElementById(id);
+  let SIZE = $("plane-box").clientWidth; // CSS px of the square plane: 592, less when narrow
 
   // ---------------------------------------------------------------------------------------
   // Data: base64 text -> typed arrays (little-endian, as written).
@@ -126,13 +128,18 @@
       plane.u[n] = projection(code(n), plane.a);
       plane.v[n] = plane.b ? projection(code(n), plane.b) : LABELS[n] + 0.6 * (jitter(n) - 0.5);
     }
+    const zero = new Float32Array(D);
     plane.others = basis.map((direction, k) => ({ direction, k, name: name(k) }))
       .filter(({ k }) => k !== i && (D < 2 || k !== j))
       .map((other) => {
         const along = Array.from({ length: N }, (_, n) => projection(code(n), other.direction));
         const mean = along.reduce((s, x) => s + x, 0) / N;
+        // The prior N(0, I) along a unit direction is N(0, 1), centred where z = 0 projects.
+        const prior = projection(zero, other.direction);
+        const reach = MODEL.posterior === "gaussian"
+          ? [prior - PRIOR_SPAN, prior + PRIOR_SPAN] : [];
         return { ...other, value: pca ? 0 : mean, start: pca ? 0 : mean,
-                 min: Math.min(...along), max: Math.max(...along) };
+                 min: Math.min(...along, ...reach), max: Math.max(...along, ...reach) };
       });
     updateBase();
   }
@@ -183,17 +190,18 @@
                           scale: SIZE / (1.1 * Math.max(width, height)) });
   }
 
-  function layer(id) {
-    const canvas = $(id);
+  const pointsCtx = $("points").getContext("2d");
+  const overlayCtx = $("overlay").getContext("2d");
+
+  function sizeLayers() {
     const ratio = window.devicePixelRatio || 1;
-    canvas.width = canvas.height = Math.round(SIZE * ratio);
-    const ctx = canvas.getContext("2d");
-    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-    return ctx;
+    for (const ctx of [pointsCtx, overlayCtx]) {
+      ctx.canvas.width = ctx.canvas.height = Math.round(SIZE * ratio);
+      ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    }
   }
 
-  const pointsCtx = layer("points");
-  const overlayCtx = layer("overlay");
+  sizeLayers();
 
   function niceStep(span) {
     const raw = span / 6, power = 10 ** Math.floor(Math.log10(raw));
@@ -342,15 +350,31 @@
     }
   });
 
+  // Only the main button picks and pans: the others open menus or scroll.
   overlay.addEventListener("pointerdown", (event) => {
+    if (event.button !== 0) return;
     drag = { x: event.offsetX, y: event.offsetY, cx: view.cx, cy: view.cy, moved: false };
     overlay.setPointerCapture(event.pointerId);
   });
 
   overlay.addEventListener("pointerup", (event) => {
-    if (drag && !drag.moved) pick(event.offsetX, event.offsetY);
+    if (event.button !== 0 || !drag) return;
+    if (!drag.moved) pick(event.offsetX, event.offsetY);
     drag = null;
   });
+
+  overlay.addEventListener("pointercancel", () => { drag = null; });
+
+  // A narrow window shrinks the plane: the same region stays in view.
+  new ResizeObserver(() => {
+    const size = $("plane-box").clientWidth;
+    if (!size || size === SIZE) return;
+    view.scale *= size / SIZE;
+    pointer = pointer.map((p) => p * size / SIZE);
+    SIZE = size;
+    sizeLayers();
+    redraw();
+  }).observe($("plane-box"));
 
   overlay.addEventListener("wheel", (event) => {
     event.preventDefault();
@@ -375,18 +399,24 @@
   function pick(x, y) {
     const n = nearestCode(x, y);
     const z = n >= 0 ? Float32Array.from(code(n)) : codeAt(...toPlane(x, y));
-    const what = n >= 0 ? `the code of a test ${DATA.classes[LABELS[n]]}` : "a point of the plane";
+    const what = n >= 0 ? `a test ${DATA.classes[LABELS[n]]}, ` : "";
     if (state.picks.length === 2) state.picks = [];
     state.picks.push({ z, what });
     drawOverlay();
     if (state.picks.length === 2) interpolate(state.picks[0].z, state.picks[1].z);
-    else $("interp-empty").textContent = `A is ${what}; now click B.`;
+    else $("interp-empty").textContent = `A (${pickedAs(state.picks[0])}); now click B.`;
+  }
+
+  // "a test 7, z = (0.12, -1.30)", the code's first coordinates.
+  function pickedAs({ z, what }) {
+    const shown = Array.from(z.slice(0, 4), (x) => x.toFixed(2)).join(", ");
+    return `${what}z = (${shown}${D > 4 ? ", …" : ""})`;
   }
 
   // ---------------------------------------------------------------------------------------
   // Interpolation: a strip of FRAMES decodings, and the line walked there and back.
 
-  const strip = canvasImage("strip", FRAMES * W, H);
+  const strip = canvasImage("strip", STRIP_COLUMNS * W, Math.ceil(FRAMES / STRIP_COLUMNS) * H);
   const animation = canvasImage("animation", W, H);
   let timer = null;
 
@@ -399,7 +429,8 @@
 
   function interpolate(from, to) {
     for (let f = 0; f < FRAMES; f++) {
-      strip.ctx.putImageData(lineFrame(from, to, f / (FRAMES - 1)), f * W, 0);
+      const [column, row] = [f % STRIP_COLUMNS, Math.floor(f / STRIP_COLUMNS)];
+      strip.ctx.putImageData(lineFrame(from, to, f / (FRAMES - 1)), column * W, row * H);
     }
     const there = Array.from({ length: ANIMATION_FRAMES },
                              (_, f) => lineFrame(from, to, f / (ANIMATION_FRAMES - 1)));
@@ -408,8 +439,8 @@
     clearInterval(timer);
     timer = setInterval(() => animation.ctx.putImageData(frames[f++ % frames.length], 0, 0),
                         FRAME_MS);
-    $("interp-empty").textContent =
-      `From A, ${state.picks[0].what}, to B, ${state.picks[1].what}.`;
+    const [a, b] = state.picks.map(pickedAs);
+    $("interp-empty").textContent = `From A (${a}) to B (${b}).`;
     strip.canvas.style.display = animation.canvas.style.display = "block";
   }
 
@@ -436,9 +467,11 @@
     }
   }
 
+  // The pen's place in pixels of the image: the canvas's content box, inside its border.
   function penAt(event) {
-    const box = drawing.canvas.getBoundingClientRect();
-    return [(event.clientX - box.left) * W / box.width, (event.clientY - box.top) * H / box.height];
+    const canvas = drawing.canvas, box = canvas.getBoundingClientRect();
+    return [(event.clientX - box.left - canvas.clientLeft) * W / canvas.clientWidth,
+            (event.clientY - box.top - canvas.clientTop) * H / canvas.clientHeight];
   }
 
   function strokeTo([x, y]) {
@@ -493,12 +526,15 @@
   }
 
   drawing.canvas.addEventListener("pointerdown", (event) => {
+    if (event.button !== 0) return;
     drawing.canvas.setPointerCapture(event.pointerId);
     pen = penAt(event);
     strokeTo(pen);
   });
   drawing.canvas.addEventListener("pointermove", (event) => { if (pen) strokeTo(penAt(event)); });
-  drawing.canvas.addEventListener("pointerup", () => { pen = null; });
+  for (const end of ["pointerup", "pointercancel"]) {
+    drawing.canvas.addEventListener(end, () => { pen = null; });
+  }
 
   $("draw-clear").addEventListener("click", () => {
     ink.fill(0);
@@ -517,9 +553,12 @@
     const box = $("sliders");
     box.replaceChildren();
     $("sliders-box").style.display = plane.others.length && plane.b ? "block" : "none";
+    const prior = MODEL.posterior === "gaussian" ? " and the prior's ±3 std" : "";
     $("sliders-hint").textContent = plane.kind === "pca"
-      ? "Along the codes' other principal axes, from their mean (0); each range spans the codes."
-      : "The other latent dimensions; each starts at the codes' mean and spans their range.";
+      ? "Along the codes' other principal axes, from their mean (0); each range spans " +
+        `the codes${prior}.`
+      : "The other latent dimensions; each starts at the codes' mean and spans their " +
+        `range${prior}.`;
     for (const other of plane.others) {
       const input = Object.assign(document.createElement("input"), {
         type: "range", min: other.min, max: other.max, step: (other.max - other.min) / 200 || 0.01,
@@ -563,10 +602,19 @@
   }
 
   function setUpControls() {
-    for (const [id, chosen] of [["axis-u", 0], ["axis-v", 1]]) {
-      for (let k = 0; k < D; k++) $(id).add(new Option(`z${k + 1}`, k, false, k === chosen));
-      $(id).addEventListener("change", choosePlane);
+    const [u, v] = [$("axis-u"), $("axis-v")];
+    for (const [select, chosen] of [[u, 0], [v, 1]]) {
+      for (let k = 0; k < D; k++) select.add(new Option(`z${k + 1}`, k, false, k === chosen));
     }
+    // One dimension on both axes is no plane: the other axis takes the one this axis had.
+    u.addEventListener("change", () => {
+      if (u.value === v.value) v.value = String(plane.i);
+      choosePlane();
+    });
+    v.addEventListener("change", () => {
+      if (u.value === v.value) u.value = String(plane.j);
+      choosePlane();
+    });
     $("plane-kind").value = plane.kind;
     $("plane-kind").addEventListener("change", choosePlane);
     $("plane-controls").style.display = D > 2 ? "" : "none";
@@ -641,5 +689,6 @@
   setUpControls();
   strip.canvas.style.display = animation.canvas.style.display = "none";
   choosePlane();
+  $("failure").hidden = true;
   document.body.dataset.ready = "1";
 })();
