@@ -130,8 +130,8 @@ class Eval(_Where):
     """Images to measure on."""
     samples: int = 10
     """Posterior draws per image for the ELBO's reconstruction term."""
-    chunk: int = 8192
-    """At most this many images go through the decoder at once: bounds the memory."""
+    chunk: int = 2048
+    """At most this many codes go through the decoder at once: bounds the memory."""
     seed: int = 0
     """Seeds the posterior and prior draws."""
 
