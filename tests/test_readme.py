@@ -27,3 +27,12 @@ def test_the_readme_python_example_runs(data_root, tmp_path, monkeypatch, capsys
     exec(compile(block.replace("epochs=20", "epochs=1"), "README.md", "exec"), {})
     assert (tmp_path / "runs" / "vae" / "figures" / "samples.png").exists()
     assert "'recon'" in capsys.readouterr().out
+
+
+def test_the_readme_links_and_images_point_at_files_that_exist():
+    text = (REPO / "README.md").read_text()
+    targets = re.findall(r"\]\(([^)#\s]+)", text)
+    local = [t for t in targets if "://" not in t and not t.startswith("mailto:")]
+    assert local, "the README links to no file of the repository"
+    missing = [t for t in local if not (REPO / t).exists()]
+    assert not missing, f"the README links to missing files: {missing}"
