@@ -297,8 +297,8 @@ def _epoch(job: _Job, epoch: int, train_images: torch.Tensor, test_images: torch
         "epoch": epoch,
         "train": train_terms,
         "test": test_terms,
-        "train_seconds": round(trained - started, 3),
-        "test_seconds": round(time.perf_counter() - trained, 3),
+        "train_seconds": round(trained - started, 6),
+        "test_seconds": round(time.perf_counter() - trained, 6),
     }
 
 
