@@ -112,7 +112,7 @@ def test_train_resume_and_plot(data_env, tmp_path, capsys):
 @pytest.mark.slow
 def test_demo_writes_both_runs_the_comparison_and_the_page(data_env, tmp_path):
     out = tmp_path / "demo"
-    env = {**os.environ, "COLUMNS": "100"}
+    env = {**os.environ, "COLUMNS": "100", "XDG_CACHE_HOME": str(tmp_path / "cache")}
     result = subprocess.run(
         [sys.executable, "-m", "vaelab", "demo", "--epochs", "1", "--out", str(out), "--seed", "3"],
         capture_output=True, text=True, env=env, timeout=300)
@@ -128,6 +128,12 @@ def test_demo_writes_both_runs_the_comparison_and_the_page(data_env, tmp_path):
     assert (out / "comparison.png").exists()
     page = (out / "index.html").read_text()
     assert "comparison.png" in page and "vae/figures/samples.png" in page
+    # With no classifier in the (empty) cache, the demo trains one and measures the samples.
+    assert (tmp_path / "cache" / "vaelab" / "classifiers" / "mnist.safetensors").exists()
+    table = (out / "compare.md").read_text()
+    grid_row = next(line for line in table.splitlines() if line.startswith("| codes' grid"))
+    assert "n/a" not in grid_row
+    assert "samples: Fréchet distance" in page
 
 
 def test_ctrl_c_keeps_finished_epochs_and_says_how_to_go_on(data_env, tmp_path, capsys,

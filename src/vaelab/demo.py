@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 from matplotlib.figure import Figure
 
+from vaelab.classifier import classifier_path, load_judge, train_judge
 from vaelab.config import DataConfig, DatasetName, ModelConfig, RunConfig, TrainConfig
 from vaelab.data import ImageData, get_dataset, load_dataset
 from vaelab.device import select_device
@@ -31,7 +32,8 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
              data_dir: str | Path | None = None, progress: bool = True) -> Path:
     """Train the tutorial's AE and VAE (latent 2, batch 128, Adam 1e-3, summed squared error)
     side by side and write both runs, their figures, a comparison and an index.html into one
-    folder.
+    folder. Both are measured as ``vaelab eval`` does (with k = 50), by the cached classifier
+    of samples, which is trained first if there is none.
 
     ``out`` must be new or empty (default: ./vaelab-demo, numbered if taken). Returns the
     path of index.html.
@@ -53,9 +55,15 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
         write_run_figures(run, data, seen=seen)
         write_run_page(run)
     figure = save_figure(comparison_figure(runs, pictures, data), folder / "comparison.png")
+    judge = load_judge(dataset, device)
+    if judge is None:
+        log.info("training the classifier that judges the samples (once: it is kept in %s)",
+                 classifier_path(dataset))
+        judge = train_judge(data, progress=progress)
     log.info("measuring them (vaelab eval)")
     evaluation = Comparison([evaluate_run(run, data, k=DEMO_K if run.config.model.model == "vae"
-                                          else None, progress=progress) for run in runs])
+                                          else None, judge=judge, progress=progress)
+                             for run in runs])
     write_atomic(folder / "compare.md", evaluation.markdown())
     write_atomic(folder / "compare.csv", evaluation.csv())
     seconds = time.perf_counter() - started
