@@ -29,6 +29,11 @@ from vaelab.models import VAE, Autoencoder
 CHUNK = 2048
 
 
+def _wide(device: torch.device) -> torch.dtype:
+    """The dtype for sums over many images: float64, except on MPS, which has none."""
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
 @torch.inference_mode()
 def objective_per_image(model: Autoencoder, images: torch.Tensor, config: TrainConfig, *,
                         batch_size: int = 2000, seed: int = 0) -> dict[str, float | None]:
@@ -41,8 +46,8 @@ def objective_per_image(model: Autoencoder, images: torch.Tensor, config: TrainC
     was_training = model.training
     model.eval()
     generator = torch.Generator(images.device).manual_seed(seed)
-    wide = torch.float32 if images.device.type == "mps" else torch.float64  # MPS has no float64
-    sums = torch.zeros(2, dtype=wide, device=images.device)  # (recon, kl), summed over images
+    # (recon, kl), summed over images
+    sums = torch.zeros(2, dtype=_wide(images.device), device=images.device)
     has_kl = False
     for start in range(0, len(images), batch_size):
         terms = loss_terms(model, to_unit(images[start:start + batch_size]), config, generator)
@@ -156,7 +161,7 @@ class Buffers:
 
     A pass makes tensors of megabytes (the logits alone are codes x 784 floats). Made anew in
     every pass, each would cost a page fault per 4 KB whenever the C heap has handed the memory
-    back to the system, which on two CPU cores takes longer than the matrix products."""
+    back to the system, which on two CPU cores costs nearly as much as the matrix products."""
 
     def __init__(self) -> None:
         self._tensors: dict[str, torch.Tensor] = {}
@@ -185,7 +190,7 @@ def importance_log_weights(posterior: DiagonalGaussian,
     log_std = 0.5 * posterior.logvar.sum(dim=-1, keepdim=True)  # (B, 1)
     # Written in place, pass by pass: a list of small results between the large temporaries
     # of each pass fragments the C heap, which then grows by megabytes per batch.
-    log_weights = torch.empty((len(mean), k), dtype=torch.float64, device=mean.device)
+    log_weights = torch.empty((len(mean), k), dtype=_wide(mean.device), device=mean.device)
     for start in range(0, k, per_pass):
         n = min(per_pass, k - start)
         shape = (len(mean), n, mean.shape[-1])
@@ -253,8 +258,9 @@ def iwae_log_px_of(model: VAE, images: torch.Tensor, likelihood: Likelihood, k: 
                    generator: torch.Generator, chunk: int = CHUNK,
                    done: Callable[[int], object] | None = None) -> torch.Tensor:
     """``iwae_log_px`` of many images (N, C, H, W), uint8 or in [0, 1], as many at a time as
-    ``images_per_batch`` says; ``done(n)`` is told after each batch. (N,) float64"""
-    log_px = torch.empty(len(images), dtype=torch.float64, device=images.device)
+    ``images_per_batch`` says; ``done(n)`` is told after each batch. (N,) float64 (float32 on
+    MPS)"""
+    log_px = torch.empty(len(images), dtype=_wide(images.device), device=images.device)
     batch, buffers = images_per_batch(k, chunk), Buffers()
     for start in range(0, len(images), batch):
         x = images[start:start + batch]
