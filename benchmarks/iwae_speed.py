@@ -3,7 +3,8 @@
 For each architecture, the rows time in this one process, one after another (round robin, so
 a noisy machine shifts every row alike):
 
-  vaelab IWAE     vaelab.evaluate.iwae_log_px over binarized images with k samples each:
+  vaelab IWAE     vaelab.evaluate.iwae_log_px_of, as vaelab eval calls it, over binarized
+                  images with k samples each:
                   encoder, k x images codes through the decoder in chunks, Bernoulli
                   log-likelihood, prior and posterior log-densities, logsumexp
   matmul floor    the decoder's matrix products for the same number of codes, in the same
@@ -24,7 +25,7 @@ import torch
 
 from timing import time_round_robin
 from vaelab.config import ModelConfig, RunConfig, TrainConfig
-from vaelab.evaluate import CHUNK, images_per_batch, iwae_log_px, likelihood_of
+from vaelab.evaluate import CHUNK, iwae_log_px_of, likelihood_of
 from vaelab.models import build_model
 
 ARCHITECTURES = {
@@ -38,12 +39,9 @@ def iwae_run(config: RunConfig, x: torch.Tensor, k: int) -> Callable[[], None]:
     torch.manual_seed(0)
     model = build_model(config.model, (1, 28, 28)).eval()
     likelihood = likelihood_of(config)
-    batch = images_per_batch(k)
 
-    def run() -> None:
-        generator = torch.Generator().manual_seed(0)
-        for start in range(0, len(x), batch):
-            iwae_log_px(model, x[start:start + batch], likelihood, k, generator)
+    def run() -> None:  # as vaelab eval does it
+        iwae_log_px_of(model, x, likelihood, k, torch.Generator().manual_seed(0))
 
     return run
 

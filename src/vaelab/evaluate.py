@@ -9,7 +9,7 @@ pixels are binary; a Gaussian of fixed variance 1/2 for 'sse'.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -24,7 +24,7 @@ from vaelab.models import VAE, Autoencoder
 
 # Codes decoded per pass of the IWAE bound. It bounds the memory (6 MB per 784-pixel tensor of
 # a pass), and passes this small keep each layer's output in cache for the next operation: on
-# two CPU cores 2048 decodes 1.25 to 1.5 times as many codes per second as 8192
+# two CPU cores 2048 decoded 1.1 to 1.45 times as many codes per second as 8192
 # (benchmarks/iwae_speed.py).
 CHUNK = 2048
 
@@ -261,15 +261,21 @@ def iwae_log_px_of(model: VAE, images: torch.Tensor, likelihood: Likelihood, k: 
     ``images_per_batch`` says; ``done(n)`` is told after each batch. (N,) float64 (float32 on
     MPS)"""
     log_px = torch.empty(len(images), dtype=_wide(images.device), device=images.device)
-    batch, buffers = images_per_batch(k, chunk), Buffers()
-    for start in range(0, len(images), batch):
-        x = images[start:start + batch]
-        x = to_unit(x) if x.dtype == torch.uint8 else x
+    buffers, start = Buffers(), 0
+    for x in unit_batches(images, images_per_batch(k, chunk)):
         log_px[start:start + len(x)] = iwae_log_px(model, x, likelihood, k, generator, chunk,
                                                    buffers)
+        start += len(x)
         if done is not None:
             done(len(x))
     return log_px
+
+
+def unit_batches(images: torch.Tensor, size: int) -> Iterator[torch.Tensor]:
+    """``images`` (N, C, H, W) in batches of ``size``, in [0, 1] (uint8 ones converted)."""
+    for start in range(0, len(images), size):
+        batch = images[start:start + size]
+        yield to_unit(batch) if batch.dtype == torch.uint8 else batch
 
 
 def images_per_batch(k: int, chunk: int = CHUNK) -> int:

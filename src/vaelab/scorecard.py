@@ -29,7 +29,7 @@ from vaelab.classifier import (
     load_judge,
     predict,
 )
-from vaelab.data import ImageData, load_dataset, prepare, to_unit
+from vaelab.data import ImageData, load_dataset, prepare
 from vaelab.errors import VaelabError
 from vaelab.evaluate import (
     CHUNK,
@@ -38,6 +38,7 @@ from vaelab.evaluate import (
     likelihood_of,
     mean_and_error,
     objective_per_image,
+    unit_batches,
 )
 from vaelab.files import write_atomic
 from vaelab.latent import encode_dataset, untile
@@ -254,12 +255,12 @@ def _bounds(model, images, likelihood, k, samples, chunk, seed, progress) -> dic
     generator = torch.Generator(images.device).manual_seed(seed)
     if not isinstance(model, VAE):
         recon = torch.cat([-likelihood.log_prob(model.decode_logits(model.encode(x)), x)
-                           for x in _batches(images, 2000)])
+                           for x in unit_batches(images, 2000)])
         na = Score(None, note=NO_POSTERIOR)
         return {"recon": Score(*mean_and_error(recon)), "neg_elbo": na, "kl": na, "nll": na,
                 "bits_per_dim": na}
     recon, kl = map(torch.cat, zip(*(elbo_per_image(model, x, likelihood, samples, generator)
-                                     for x in _batches(images, max(1, chunk // samples))),
+                                     for x in unit_batches(images, max(1, chunk // samples))),
                                    strict=True))
     scores = {"recon": Score(*mean_and_error(recon)), "kl": Score(*mean_and_error(kl)),
               "neg_elbo": Score(*mean_and_error(recon + kl))}
@@ -277,12 +278,6 @@ def _bounds(model, images, likelihood, k, samples, chunk, seed, progress) -> dic
         scores["bits_per_dim"] = Score(None, note="a density on [0, 1] pixels has no bits per "
                                                   "dimension of 8-bit images")
     return scores
-
-
-def _batches(images: torch.Tensor, size: int):
-    for start in range(0, len(images), size):
-        yield to_unit(images[start:start + size]) if images.dtype == torch.uint8 else \
-            images[start:start + size]
 
 
 def _codes(model, seen: ImageData, split: str, is_vae: bool) -> dict[str, Score]:
