@@ -24,9 +24,9 @@ import torch
 
 from vaelab.config import ModelConfig, RunConfig
 from vaelab.data import DATASETS, ImageData
-from vaelab.explore import export_explorer
 from vaelab.models import build_model
-from vaelab.runs import Run
+from vaelab.pictures.explore import export_explorer
+from vaelab.training.runs import Run
 
 TARGET_MS = 16.0
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",

@@ -3,8 +3,8 @@
 For each architecture, the rows time in this one process, one after another (round robin, so
 a noisy machine shifts every row alike):
 
-  vaelab IWAE     vaelab.evaluate.iwae_log_px_of, as vaelab eval calls it, over binarized
-                  images with k samples each:
+  vaelab IWAE     vaelab.measuring.estimators.iwae_log_px_of, as vaelab eval calls it, over
+                  binarized images with k samples each:
                   encoder, k x images codes through the decoder in chunks, Bernoulli
                   log-likelihood, prior and posterior log-densities, logsumexp
   matmul floor    the decoder's matrix products for the same number of codes, in the same
@@ -25,7 +25,7 @@ import torch
 
 from timing import time_round_robin
 from vaelab.config import ModelConfig, RunConfig, TrainConfig
-from vaelab.evaluate import CHUNK, iwae_log_px_of, likelihood_of
+from vaelab.measuring.estimators import CHUNK, iwae_log_px_of, likelihood_of
 from vaelab.models import build_model
 
 ARCHITECTURES = {

@@ -27,9 +27,10 @@ import torch
 
 from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vaelab.data import load_dataset, prepare
-from vaelab.evaluate import iwae_log_px_of, likelihood_of
-from vaelab.scorecard import compare_runs, evaluate_run
-from vaelab.trainer import resume, train, train_all
+from vaelab.measuring.estimators import iwae_log_px_of, likelihood_of
+from vaelab.measuring.evaluation import evaluate_run
+from vaelab.pictures.comparison import compare_runs
+from vaelab.training.loop import resume, train, train_all
 
 PAPER_NLL = 86.76  # IWAE paper, table 1: VAE with one stochastic layer, trained with k = 1
 

@@ -4,7 +4,7 @@ Every row trains 784-512-2 (ReLU, sigmoid output; the encoder's mean and log-var
 batch 128, Adam at 1e-3, summed squared error + KL, on the same MNIST images, in this one
 process, one after another, so that the ratios hold on a noisy machine:
 
-  vaelab                 vaelab.trainer.train_epoch: data on the device as one uint8 tensor,
+  vaelab                 vaelab.training.loop.train_epoch: data on the device as one uint8 tensor,
                          batches as index slices, fused Adam
   vaelab, 2 side by side two runs at once with train_all, one thread each; images per second
                          counted over both
@@ -34,7 +34,7 @@ from timing import time_round_robin
 from vaelab.config import RunConfig, TrainConfig
 from vaelab.data import load_dataset
 from vaelab.models import build_model
-from vaelab.trainer import train_epoch
+from vaelab.training.loop import train_epoch
 
 BATCH = 128
 SHAPE = (1, 28, 28)

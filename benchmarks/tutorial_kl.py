@@ -25,14 +25,14 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
-from vaelab import plots
 from vaelab.config import RunConfig, TrainConfig
 from vaelab.data import load_dataset, to_unit
 from vaelab.distributions import DiagonalGaussian
-from vaelab.figures import save_figure
-from vaelab.losses import sse, tutorial_kl
-from vaelab.runs import Run
-from vaelab.trainer import train_all
+from vaelab.objectives import sse, tutorial_kl
+from vaelab.pictures import plots
+from vaelab.pictures.figures import save_figure
+from vaelab.training.loop import train_all
+from vaelab.training.runs import Run
 
 
 @torch.inference_mode()

@@ -79,7 +79,7 @@ def main() -> None:
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     parser.add_argument("--out", type=Path, default=HERE / "figures" / "explorer.png")
     args = parser.parse_args()
-    from vaelab.explore import export_explorer
+    from vaelab.pictures.explore import export_explorer
 
     with tempfile.TemporaryDirectory() as tmp:
         run = trained_run(args.run, Path(tmp))

@@ -68,4 +68,4 @@ def _hermetic_data(tmp_path_factory: pytest.TempPathFactory,
     real files ask for ``data_root`` and pass it on."""
     monkeypatch.delenv("VAELAB_DATA", raising=False)
     cache = tmp_path_factory.getbasetemp() / "cache"
-    monkeypatch.setattr("vaelab.data.cache_root", lambda: cache)
+    monkeypatch.setattr("vaelab.data.sources.cache_root", lambda: cache)

@@ -63,7 +63,7 @@ def test_help_answers_without_loading_pytorch():
 def test_bad_input_gets_one_line(args, message, capsys, tmp_path, monkeypatch, tiny):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "a-file").write_text("not a folder")
-    monkeypatch.setattr("vaelab.trainer.load_dataset", lambda *a, **k: tiny)
+    monkeypatch.setattr("vaelab.training.loop.load_dataset", lambda *a, **k: tiny)
     code, _, err = _run(args, capsys)
     assert code == 2
     assert err.startswith("vaelab: error: ")
@@ -138,7 +138,7 @@ def test_demo_writes_both_runs_the_comparison_and_the_page(data_env, tmp_path):
 
 def test_ctrl_c_keeps_finished_epochs_and_says_how_to_go_on(data_env, tmp_path, capsys,
                                                            monkeypatch):
-    from vaelab import trainer
+    from vaelab.training import loop as trainer
 
     real, calls = trainer.train_epoch, {"n": 0}
 

@@ -16,8 +16,8 @@ from vaelab.config import (
 )
 from vaelab.data import DATASETS
 from vaelab.errors import ConfigError
-from vaelab.losses import KL, RECONSTRUCTION
 from vaelab.models import MODELS
+from vaelab.objectives import KL, RECONSTRUCTION
 
 
 def test_defaults_are_the_tutorials_settings():

@@ -13,8 +13,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vaelab import data as data_module
 from vaelab.data import DATASETS, fetch, find, load_dataset, read_idx, search_roots, write_idx
+from vaelab.data import sources as data_module
 from vaelab.errors import VaelabError
 
 # ---------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from torch.distributions import Normal, kl_divergence
 
 from vaelab.distributions import DiagonalGaussian
-from vaelab.losses import tutorial_kl
+from vaelab.objectives import tutorial_kl
 
 floats = st.floats(-6, 6, allow_nan=False, width=32)
 

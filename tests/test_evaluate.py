@@ -14,7 +14,7 @@ from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vaelab.data import binarize, prepare
 from vaelab.distributions import DiagonalGaussian
 from vaelab.errors import VaelabError
-from vaelab.evaluate import (
+from vaelab.measuring.estimators import (
     bernoulli_log_prob,
     bernoulli_log_prob_rows,
     elbo_per_image,
@@ -25,8 +25,8 @@ from vaelab.evaluate import (
     iwae_log_px,
     likelihood_of,
 )
-from vaelab.probes import active_units, knn_accuracy, linear_probe
-from vaelab.trainer import train
+from vaelab.measuring.probes import active_units, knn_accuracy, linear_probe
+from vaelab.training.loop import train
 
 # ---------------------------------------------------------------------------------------------
 # A linear-Gaussian model, whose marginal likelihood is known in closed form:
@@ -118,7 +118,7 @@ def test_iwae_with_one_sample_is_the_elbo_and_grows_with_k(bernoulli_vae, tiny):
 
 
 def test_bad_k_and_an_ae_asked_for_an_nll_get_clear_errors(bernoulli_vae, tiny, tmp_path):
-    from vaelab.scorecard import evaluate_run
+    from vaelab.measuring.evaluation import evaluate_run
 
     with pytest.raises(VaelabError, match="k must be a whole number of at least 1"):
         evaluate_run(bernoulli_vae, tiny, k=0, save=False, judge=None)
@@ -165,7 +165,7 @@ def test_probes_read_labels_off_codes_that_hold_them_and_not_off_noise():
 
 
 def test_frechet_distance_is_zero_to_itself_and_large_to_noise():
-    from vaelab.classifier import frechet_distance
+    from vaelab.measuring.classifier import frechet_distance
 
     g = torch.Generator().manual_seed(0)
     features = torch.randn(5000, 16, generator=g) @ torch.randn(16, 16, generator=g)
@@ -178,7 +178,7 @@ def test_frechet_distance_is_zero_to_itself_and_large_to_noise():
 
 
 def test_class_entropy_and_confidence():
-    from vaelab.classifier import class_entropy, confident_share
+    from vaelab.measuring.classifier import class_entropy, confident_share
 
     all_ten = torch.eye(10).repeat(5, 1)
     assert class_entropy(all_ten) == pytest.approx(math.log(10))
@@ -189,9 +189,9 @@ def test_class_entropy_and_confidence():
 
 @pytest.mark.slow
 def test_the_classifier_reaches_99_percent_on_mnist(mnist, tmp_path, monkeypatch):
-    from vaelab.classifier import load_judge, train_judge
+    from vaelab.measuring.classifier import load_judge, train_judge
 
-    monkeypatch.setattr("vaelab.data.cache_root", lambda: tmp_path)
+    monkeypatch.setattr("vaelab.data.sources.cache_root", lambda: tmp_path)
     judge = train_judge(mnist, progress=False)
     assert judge.accuracy >= 0.99
     again = load_judge("mnist")  # stored in the cache and read back as it was
@@ -219,10 +219,12 @@ def test_binarize_draws_black_and_white_images_the_same_for_a_seed(tiny):
 
 def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_vae, tiny,
                                                                      tmp_path, monkeypatch):
-    from vaelab.classifier import train_judge
-    from vaelab.scorecard import MEASURES, compare_runs, evaluate_run, load_scorecard
+    from vaelab.measuring.classifier import train_judge
+    from vaelab.measuring.evaluation import evaluate_run
+    from vaelab.measuring.scorecard import MEASURES, load_scorecard
+    from vaelab.pictures.comparison import compare_runs
 
-    monkeypatch.setattr("vaelab.data.cache_root", lambda: tmp_path / "cache")
+    monkeypatch.setattr("vaelab.data.sources.cache_root", lambda: tmp_path / "cache")
     judge = train_judge(tiny, epochs=2, progress=False)
     card = evaluate_run(bernoulli_vae, tiny, k=20, judge=judge, progress=False)
     saved = json.loads((bernoulli_vae.path / "eval.json").read_text())

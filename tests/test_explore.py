@@ -24,17 +24,17 @@ import torch
 
 from vaelab.config import ModelConfig, RunConfig, TrainConfig
 from vaelab.errors import VaelabError
-from vaelab.explore import (
+from vaelab.measuring.latent import encode_dataset
+from vaelab.measuring.scorecard import Score, Scorecard
+from vaelab.pictures.explore import (
     ExplorerServer,
     build_explorer,
     check_export_path,
     explorer_data,
     export_explorer,
 )
-from vaelab.latent import encode_dataset
-from vaelab.runs import load_run
-from vaelab.scorecard import Score, Scorecard
-from vaelab.trainer import train
+from vaelab.training.loop import train
+from vaelab.training.runs import load_run
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
@@ -104,7 +104,7 @@ def test_a_busy_port_is_one_line_that_names_it():
 def test_the_command_exports_and_names_a_busy_port(runs, tiny, tmp_path, capsys, monkeypatch):
     from vaelab.cli import main
 
-    monkeypatch.setattr("vaelab.explore.load_dataset", lambda *args, **kwargs: tiny)
+    monkeypatch.setattr("vaelab.pictures.explore.load_dataset", lambda *args, **kwargs: tiny)
     run = str(runs["ae"].path)
     assert main(["explore", run, "--export", str(tmp_path / "page.html"), "--quiet"]) == 0
     assert f"wrote {tmp_path / 'page.html'}" in capsys.readouterr().err
@@ -157,7 +157,7 @@ def test_diverged_weights_are_one_line_from_the_command(runs, tiny, tmp_path, ca
     name = next(iter(weights))
     weights[name][0] = float("nan")
     save_file(weights, folder / "model.safetensors", metadata={"epoch": "1"})
-    monkeypatch.setattr("vaelab.explore.load_dataset", lambda *args, **kwargs: tiny)
+    monkeypatch.setattr("vaelab.pictures.explore.load_dataset", lambda *args, **kwargs: tiny)
     assert main(["explore", str(folder), "--export", str(tmp_path / "page.html")]) == 2
     err = capsys.readouterr().err
     assert err == (f"vaelab: error: {folder}: the run's weights are not finite numbers (it "
@@ -178,7 +178,8 @@ def test_a_bad_export_path_is_one_line_before_any_work(target, message, tmp_path
 
     (tmp_path / "folder").mkdir()
     (tmp_path / "a-file").write_text("not a folder")
-    monkeypatch.setattr("vaelab.runs.load_run", lambda *a, **k: pytest.fail("loaded the run"))
+    monkeypatch.setattr("vaelab.training.runs.load_run",
+                        lambda *a, **k: pytest.fail("loaded the run"))
     assert main(["explore", "no/such/run", "--export", str(tmp_path / target)]) == 2
     assert capsys.readouterr().err == f"vaelab: error: {message.format(tmp=tmp_path)}\n"
 
@@ -227,15 +228,15 @@ def test_the_server_answers_only_requests_addressed_to_this_machine():
 
 def test_serving_prints_nothing_and_the_command_names_the_address(runs, tiny, capsys,
                                                                   monkeypatch):
-    from vaelab import explore
     from vaelab.cli import main
+    from vaelab.pictures import explore
 
     monkeypatch.setattr(ExplorerServer, "serve_forever", lambda self: None)
     urls = []
     explore.serve_explorer(runs["ae"], 0, tiny, on_ready=urls.append)
     assert urls and urls[0].startswith("http://127.0.0.1:")
     assert capsys.readouterr() == ("", "")
-    monkeypatch.setattr("vaelab.explore.load_dataset", lambda *args, **kwargs: tiny)
+    monkeypatch.setattr("vaelab.pictures.explore.load_dataset", lambda *args, **kwargs: tiny)
     assert main(["explore", str(runs["ae"].path), "--port", "0"]) == 0
     out, err = capsys.readouterr()
     assert out == "" and "vaelab: the explorer is at http://127.0.0.1:" in err

@@ -6,29 +6,29 @@ import pytest
 import torch
 from PIL import Image
 
-from vaelab import plots
 from vaelab.config import ModelConfig, RunConfig, TrainConfig
 from vaelab.errors import VaelabError
-from vaelab.figures import (
-    GIF_FRAMES,
-    GIF_SCALE,
+from vaelab.measuring.latent import (
     GRID,
-    _interpolation_pair,
-    latent_picture,
-    plot_run,
-    write_run_figures,
-)
-from vaelab.latent import (
     LatentPlane,
     bounds,
     grid_points,
     interpolate,
+    latent_picture,
     linear_grid,
     prior_quantiles,
     tile,
 )
-from vaelab.report import write_report
-from vaelab.trainer import train
+from vaelab.pictures import plots
+from vaelab.pictures.figures import (
+    GIF_FRAMES,
+    GIF_SCALE,
+    _interpolation_pair,
+    plot_run,
+    write_run_figures,
+)
+from vaelab.pictures.report import write_report
+from vaelab.training.loop import train
 
 # ---------------------------------------------------------------------------------------------
 # Geometry of the latent plane.

@@ -1,8 +1,8 @@
 import torch
 
 from vaelab.config import ModelConfig, TrainConfig
-from vaelab.losses import bce, loss_terms, sse
 from vaelab.models import build_model
+from vaelab.objectives import bce, loss_terms, sse
 
 SHAPE = (1, 28, 28)
 

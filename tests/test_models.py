@@ -6,9 +6,8 @@ import torch
 from vaelab.config import ModelConfig, TrainConfig
 from vaelab.distributions import DiagonalGaussian
 from vaelab.errors import VaelabError
-from vaelab.evaluate import objective_per_image
-from vaelab.losses import loss_terms
 from vaelab.models import VAE, Autoencoder, build_model, count_parameters
+from vaelab.objectives import loss_terms, objective_per_image
 
 SHAPE = (1, 28, 28)
 

@@ -6,12 +6,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from vaelab import trainer
 from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vaelab.errors import VaelabError
-from vaelab.evaluate import objective_per_image
-from vaelab.runs import load_run
-from vaelab.trainer import resume, train, train_all
+from vaelab.objectives import objective_per_image
+from vaelab.training import loop as trainer
+from vaelab.training.loop import resume, train, train_all
+from vaelab.training.runs import load_run
 
 
 def _config(name: str = "vae", epochs: int = 3, **train_options) -> RunConfig:

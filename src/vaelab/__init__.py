@@ -32,19 +32,19 @@ _WHERE = {
     "VAE": "vaelab.models",
     "Autoencoder": "vaelab.models",
     "build_model": "vaelab.models",
-    "Run": "vaelab.runs",
-    "load_run": "vaelab.runs",
-    "train": "vaelab.trainer",
-    "train_all": "vaelab.trainer",
-    "resume": "vaelab.trainer",
-    "write_run_figures": "vaelab.figures",
-    "plot_run": "vaelab.figures",
+    "Run": "vaelab.training.runs",
+    "load_run": "vaelab.training.runs",
+    "train": "vaelab.training.loop",
+    "train_all": "vaelab.training.loop",
+    "resume": "vaelab.training.loop",
+    "write_run_figures": "vaelab.pictures.figures",
+    "plot_run": "vaelab.pictures.figures",
     "run_demo": "vaelab.demo",
-    "Scorecard": "vaelab.scorecard",
-    "evaluate_run": "vaelab.scorecard",
-    "compare_runs": "vaelab.scorecard",
-    "export_explorer": "vaelab.explore",
-    "serve_explorer": "vaelab.explore",
+    "Scorecard": "vaelab.measuring.scorecard",
+    "evaluate_run": "vaelab.measuring.evaluation",
+    "compare_runs": "vaelab.pictures.comparison",
+    "export_explorer": "vaelab.pictures.explore",
+    "serve_explorer": "vaelab.pictures.explore",
 }
 
 __all__ = [  # noqa: RUF022 (grouped as above)
@@ -82,9 +82,11 @@ if TYPE_CHECKING:
     from vaelab.demo import run_demo
     from vaelab.distributions import DiagonalGaussian
     from vaelab.errors import ConfigError, VaelabError
-    from vaelab.explore import export_explorer, serve_explorer
-    from vaelab.figures import plot_run, write_run_figures
+    from vaelab.measuring.evaluation import evaluate_run
+    from vaelab.measuring.scorecard import Scorecard
     from vaelab.models import MODELS, VAE, Autoencoder, build_model
-    from vaelab.runs import Run, load_run
-    from vaelab.scorecard import Scorecard, compare_runs, evaluate_run
-    from vaelab.trainer import resume, train, train_all
+    from vaelab.pictures.comparison import compare_runs
+    from vaelab.pictures.explore import export_explorer, serve_explorer
+    from vaelab.pictures.figures import plot_run, write_run_figures
+    from vaelab.training.loop import resume, train, train_all
+    from vaelab.training.runs import Run, load_run

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from matplotlib.figure import Figure
 
-from vaelab.classifier import classifier_path, load_judge, train_judge
 from vaelab.config import DataConfig, DatasetName, ModelConfig, RunConfig, TrainConfig
-from vaelab.data import ImageData, get_dataset, load_dataset
+from vaelab.data import get_dataset, load_dataset
 from vaelab.device import select_device
-from vaelab.figures import LatentPicture, latent_picture, save_figure, write_run_figures
 from vaelab.files import write_atomic
-from vaelab.plots import LatentView, comparison
-from vaelab.report import write_report, write_run_page
-from vaelab.runs import Run, check_new_run_dir, unique_dir
-from vaelab.scorecard import Comparison, evaluate_run
-from vaelab.trainer import train_all
+from vaelab.measuring.classifier import classifier_path, load_judge, train_judge
+from vaelab.measuring.evaluation import evaluate_run
+from vaelab.measuring.latent import latent_picture
+from vaelab.measuring.scorecard import Comparison
+from vaelab.pictures.comparison import comparison_figure
+from vaelab.pictures.figures import save_figure, write_run_figures
+from vaelab.pictures.report import write_report, write_run_page
+from vaelab.training.loop import train_all
+from vaelab.training.runs import check_new_run_dir, unique_dir
 
 log = logging.getLogger("vaelab")
 
@@ -75,16 +75,3 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
               f"{seed}. Trained on {device.type} in {seconds:.0f} s, figures included."),
         commands=[f"vaelab demo --epochs {epochs} --seed {seed} --dataset {dataset}"],
     )
-
-
-def comparison_figure(runs: Sequence[Run], pictures: Sequence[LatentPicture], data: ImageData,
-                      names: Sequence[str] | None = None) -> Figure:
-    """Rows of runs: each one's test codes, and its decoder over the same region."""
-    names = names or [run.config.model.model.upper() for run in runs]
-    views = [LatentView(name, seen.points, seen.labels, seen.manifold, seen.plane.axis_labels())
-             for name, seen in zip(names, pictures, strict=True)]
-    epochs = {run.epochs_done for run in runs}
-    when = f", {epochs.pop()} epochs" if len(epochs) == 1 else ""
-    return comparison(views, data.classes,
-                      title=f"Where the codes fall, and what the decoder draws there "
-                            f"({get_dataset(data.name).title}{when})")

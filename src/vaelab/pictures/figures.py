@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 
@@ -23,69 +22,28 @@ import torch
 from matplotlib.figure import Figure
 from PIL import Image
 
-from vaelab import plots
-from vaelab.data import ImageData, to_unit
+from vaelab.data import ImageData, load_dataset, to_unit
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
-from vaelab.latent import (
-    LatentPlane,
-    bounds,
+from vaelab.measuring.latent import (
+    LatentPicture,
     decode_all,
     encode_dataset,
-    grid_points,
     interpolate,
-    linear_grid,
-    prior_quantiles,
+    latent_picture,
+    prior_manifold,
     tile,
 )
 from vaelab.models import VAE, Autoencoder
-from vaelab.runs import Run, load_run
+from vaelab.pictures import plots
+from vaelab.pictures.report import write_run_page
+from vaelab.training.runs import Run, load_run
 
 FORMATS = ("png", "pdf", "svg")
-GRID = 21  # tiles along the longer side of the manifolds; odd, so 0 is a tile centre
 FRAMES = 10  # decoded frames in the interpolation strip
 GIF_FRAMES = 40  # frames each way in the animation
 GIF_SCALE = 4  # 28 px -> 112 px
 SAMPLES = 10  # samples.png is SAMPLES x SAMPLES
-
-
-@dataclass(frozen=True)
-class LatentPicture:
-    """A model's test codes seen in its latent plane, ready to draw or compare."""
-
-    plane: LatentPlane
-    points: np.ndarray  # (N, 2) test codes in the plane
-    labels: np.ndarray  # (N,)
-    manifold: plots.Manifold  # the decoder over the codes' region
-
-
-def latent_picture(model: Autoencoder, data: ImageData, grid: int = GRID) -> LatentPicture:
-    codes = encode_dataset(model, data.test_images)  # (N, d)
-    plane = LatentPlane.fit(codes)
-    points = plane.project(codes)  # (N, 2)
-    labels = data.test_labels.cpu()
-    if plane.is_line:  # one latent dimension: a row of codes per class, one row of tiles
-        jitter = torch.rand(len(points), generator=torch.Generator().manual_seed(0)) - 0.5
-        points[:, 1] = labels + 0.6 * jitter
-        u0, u1, _, _ = bounds(points)
-        u, v = torch.linspace(u0, u1, grid), torch.zeros(1)
-    else:
-        u, v = linear_grid(bounds(points), grid)  # square tiles: ``grid`` along the longer side
-    return LatentPicture(plane, points.numpy(), labels.numpy(), _manifold(model, plane, u, v))
-
-
-def _manifold(model: Autoencoder, plane: LatentPlane, u: torch.Tensor, v: torch.Tensor,
-              evenly_spaced: bool = True) -> plots.Manifold:
-    images = decode_all(model, plane.lift(grid_points(u, v)))  # (len(v) * len(u), C, H, W)
-    picture = tile(images.cpu(), len(v), len(u))[0]  # first channel: (rows * H, cols * W)
-    return plots.Manifold(picture.numpy(), u.numpy(), v.numpy(), evenly_spaced)
-
-
-def prior_manifold(model: Autoencoder, plane: LatentPlane, grid: int = GRID) -> plots.Manifold:
-    """The decoder at the prior's quantiles on the plane's axes through 0."""
-    q = prior_quantiles(grid)
-    rows = torch.zeros(1) if plane.is_line else q
-    return _manifold(model, _prior_plane(plane), q, rows, evenly_spaced=False)
 
 
 def plot_run(run: Run | str | Path, data: ImageData | None = None, *,
@@ -93,9 +51,6 @@ def plot_run(run: Run | str | Path, data: ImageData | None = None, *,
              data_dir: str | Path | None = None, progress: bool = True) -> dict[str, Path]:
     """Draw a run's figures (loading its test set unless ``data`` is given); when they go to
     the run's own figures/ folder as PNGs, write its index.html too."""
-    from vaelab.data import load_dataset
-    from vaelab.report import write_run_page
-
     if not isinstance(run, Run):
         run = load_run(run)
     if data is None:
@@ -184,12 +139,6 @@ def _describe(run: Run) -> str:
 
 def _recon_name(run: Run) -> str:
     return {"sse": "squared error", "bce": "Bernoulli NLL"}[run.config.train.loss]
-
-
-def _prior_plane(plane: LatentPlane) -> LatentPlane:
-    """The same axes through the prior's mean, 0: along orthonormal axes the prior N(0, I)
-    is still a standard normal, so its quantiles mean the same on the plane."""
-    return LatentPlane(torch.zeros_like(plane.origin), plane.axes, plane.explained)
 
 
 def _first_of_each_class(labels: torch.Tensor, n_classes: int) -> list[int]:

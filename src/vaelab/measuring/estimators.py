@@ -15,49 +15,18 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from vaelab.config import RunConfig, TrainConfig
+from vaelab.config import RunConfig
 from vaelab.data import to_unit
 from vaelab.distributions import DiagonalGaussian
 from vaelab.errors import VaelabError
-from vaelab.losses import loss_terms, means_per_image
 from vaelab.models import VAE, Autoencoder
+from vaelab.objectives import wide_dtype
 
 # Codes decoded per pass of the IWAE bound. It bounds the memory (6 MB per 784-pixel tensor of
 # a pass), and passes this small keep each layer's output in cache for the next operation: on
 # two CPU cores 2048 decoded 1.1 to 1.45 times as many codes per second as 8192
 # (benchmarks/iwae_speed.py).
 CHUNK = 2048
-
-
-def _wide(device: torch.device) -> torch.dtype:
-    """The dtype for sums over many images: float64, except on MPS, which has none."""
-    return torch.float32 if device.type == "mps" else torch.float64
-
-
-@torch.inference_mode()
-def objective_per_image(model: Autoencoder, images: torch.Tensor, config: TrainConfig, *,
-                        batch_size: int = 2000, seed: int = 0) -> dict[str, float | None]:
-    """The training objective's terms on ``images`` (N, C, H, W) uint8, averaged over images.
-
-    A VAE's terms use one posterior draw per image from a generator seeded with ``seed``, so
-    that repeated evaluations (after each epoch, say) see the same noise. ``kl`` is None for
-    an AE.
-    """
-    was_training = model.training
-    model.eval()
-    generator = torch.Generator(images.device).manual_seed(seed)
-    # (recon, kl), summed over images
-    sums = torch.zeros(2, dtype=_wide(images.device), device=images.device)
-    has_kl = False
-    for start in range(0, len(images), batch_size):
-        terms = loss_terms(model, to_unit(images[start:start + batch_size]), config, generator)
-        sums[0] += terms.recon.sum()
-        if terms.kl is not None:
-            sums[1] += terms.kl.sum()
-            has_kl = True
-    model.train(was_training)
-    recon, kl = sums.tolist()
-    return means_per_image(recon, kl if has_kl else None, len(images))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,7 +159,7 @@ def importance_log_weights(posterior: DiagonalGaussian,
     log_std = 0.5 * posterior.logvar.sum(dim=-1, keepdim=True)  # (B, 1)
     # Written in place, pass by pass: a list of small results between the large temporaries
     # of each pass fragments the C heap, which then grows by megabytes per batch.
-    log_weights = torch.empty((len(mean), k), dtype=_wide(mean.device), device=mean.device)
+    log_weights = torch.empty((len(mean), k), dtype=wide_dtype(mean.device), device=mean.device)
     for start in range(0, k, per_pass):
         n = min(per_pass, k - start)
         shape = (len(mean), n, mean.shape[-1])
@@ -260,7 +229,7 @@ def iwae_log_px_of(model: VAE, images: torch.Tensor, likelihood: Likelihood, k: 
     """``iwae_log_px`` of many images (N, C, H, W), uint8 or in [0, 1], as many at a time as
     ``images_per_batch`` says; ``done(n)`` is told after each batch. (N,) float64 (float32 on
     MPS)"""
-    log_px = torch.empty(len(images), dtype=_wide(images.device), device=images.device)
+    log_px = torch.empty(len(images), dtype=wide_dtype(images.device), device=images.device)
     buffers, start = Buffers(), 0
     for x in unit_batches(images, images_per_batch(k, chunk)):
         log_px[start:start + len(x)] = iwae_log_px(model, x, likelihood, k, generator, chunk,

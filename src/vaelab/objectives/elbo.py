@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from vaelab.config import TrainConfig
+from vaelab.data import to_unit
 from vaelab.distributions import DiagonalGaussian
 from vaelab.models import Autoencoder
 
@@ -89,3 +90,34 @@ def means_per_image(recon_total: float, kl_total: float | None, n: int
     recon = recon_total / n
     kl = None if kl_total is None else kl_total / n
     return {"loss": recon + (kl or 0.0), "recon": recon, "kl": kl}
+
+
+def wide_dtype(device: torch.device) -> torch.dtype:
+    """The dtype for sums over many images: float64, except on MPS, which has none."""
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
+@torch.inference_mode()
+def objective_per_image(model: Autoencoder, images: torch.Tensor, config: TrainConfig, *,
+                        batch_size: int = 2000, seed: int = 0) -> dict[str, float | None]:
+    """The training objective's terms on ``images`` (N, C, H, W) uint8, averaged over images.
+
+    A VAE's terms use one posterior draw per image from a generator seeded with ``seed``, so
+    that repeated evaluations (after each epoch, say) see the same noise. ``kl`` is None for
+    an AE.
+    """
+    was_training = model.training
+    model.eval()
+    generator = torch.Generator(images.device).manual_seed(seed)
+    # (recon, kl), summed over images
+    sums = torch.zeros(2, dtype=wide_dtype(images.device), device=images.device)
+    has_kl = False
+    for start in range(0, len(images), batch_size):
+        terms = loss_terms(model, to_unit(images[start:start + batch_size]), config, generator)
+        sums[0] += terms.recon.sum()
+        if terms.kl is not None:
+            sums[1] += terms.kl.sum()
+            has_kl = True
+    model.train(was_training)
+    recon, kl = sums.tolist()
+    return means_per_image(recon, kl if has_kl else None, len(images))

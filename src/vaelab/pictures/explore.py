@@ -32,10 +32,10 @@ from torch import nn
 from vaelab.data import ImageData, get_dataset, load_dataset, prepare
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
-from vaelab.latent import encode_dataset
+from vaelab.measuring.latent import encode_dataset
 from vaelab.models import VAE, count_parameters
-from vaelab.plots import CLASS_COLORS
-from vaelab.runs import Run, load_run
+from vaelab.pictures.plots import CLASS_COLORS
+from vaelab.training.runs import Run, load_run
 
 POINTS = 5000  # test codes drawn on the plane
 DATA_FORMAT = 1
@@ -72,7 +72,7 @@ def _pca(codes: torch.Tensor) -> dict[str, Any]:
 
 def _run_facts(run: Run) -> dict[str, Any]:
     """What the page shows about the run: its settings, its last epoch, its eval.json."""
-    from vaelab.scorecard import load_scorecard
+    from vaelab.measuring.scorecard import load_scorecard
 
     config, last = run.config, run.metrics[-1] if run.metrics else None
     card = load_scorecard(run.path)
@@ -149,7 +149,7 @@ def _script_json(data: dict[str, Any]) -> str:
 
 def explorer_html(data: dict[str, Any]) -> str:
     """The page: template, style, code and data in one self-contained HTML document."""
-    assets = files("vaelab") / "explorer"
+    assets = files("vaelab.pictures") / "explorer"
     page = (assets / "explorer.html").read_text(encoding="utf-8")
     payload = _script_json(data)
     title = f"vaelab explorer: {data['run']['name']}"

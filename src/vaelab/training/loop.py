@@ -28,10 +28,9 @@ from vaelab.config import RunConfig, TrainConfig
 from vaelab.data import ImageData, load_dataset, prepare, to_unit
 from vaelab.device import select_device
 from vaelab.errors import VaelabError
-from vaelab.evaluate import objective_per_image
-from vaelab.losses import loss_terms, means_per_image
 from vaelab.models import Autoencoder, build_model
-from vaelab.runs import (
+from vaelab.objectives import loss_terms, means_per_image, objective_per_image
+from vaelab.training.runs import (
     CHECKPOINT,
     CONFIG,
     WEIGHTS,

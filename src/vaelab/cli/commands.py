@@ -1,12 +1,9 @@
-"""The command line: each subcommand is a dataclass whose fields are its flags, mapped onto one
-API call. tyro derives --help from the fields' types and docstrings."""
+"""The commands: each is a dataclass whose fields are its flags, mapped onto one API call.
+tyro derives --help from the fields' types and docstrings."""
 
 from __future__ import annotations
 
-import logging
-import os
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
@@ -44,8 +41,8 @@ class Train(_Where):
     """Skip the figures and index.html (draw them later with vaelab plot)."""
 
     def run(self) -> None:
-        from vaelab.figures import plot_run
-        from vaelab.trainer import resume, train
+        from vaelab.pictures.figures import plot_run
+        from vaelab.training.loop import resume, train
 
         options = dict(data_dir=self.data_dir, progress=not self.quiet)
         if self.resume is not None:
@@ -79,8 +76,8 @@ class Plot(_Where):
     """PNG, or PDF or SVG (text and lines as vectors) for print and slides."""
 
     def run(self) -> None:
-        from vaelab.figures import plot_run
-        from vaelab.runs import load_run
+        from vaelab.pictures.figures import plot_run
+        from vaelab.training.runs import load_run
 
         run = load_run(self.run_dir, device=self.device or "auto")
         paths = plot_run(run, out_dir=self.out, fmt=self.format, data_dir=self.data_dir,
@@ -136,9 +133,10 @@ class Eval(_Where):
     """Seeds the posterior and prior draws."""
 
     def run(self) -> None:
-        from vaelab.report import write_run_page
-        from vaelab.runs import load_run
-        from vaelab.scorecard import eval_file, evaluate_run
+        from vaelab.measuring.evaluation import evaluate_run
+        from vaelab.measuring.scorecard import eval_file
+        from vaelab.pictures.report import write_run_page
+        from vaelab.training.runs import load_run
 
         run = load_run(self.run_dir, device=self.device or "auto")
         card = evaluate_run(run, k=self.k, split=self.split, samples=self.samples,
@@ -162,7 +160,7 @@ class Compare(_Where):
     """Folder to create for the table and figure; when absent, ./vaelab-compare, numbered."""
 
     def run(self) -> None:
-        from vaelab.scorecard import compare_runs
+        from vaelab.pictures.comparison import compare_runs
 
         comparison, folder = compare_runs(self.runs, self.out, data_dir=self.data_dir,
                                           progress=not self.quiet)
@@ -187,10 +185,10 @@ class Classifier(_Where):
     """Train again even if a classifier for the dataset is in the cache."""
 
     def run(self) -> None:
-        from vaelab.classifier import classifier_path, load_judge, train_judge
         from vaelab.config import TrainConfig
         from vaelab.data import load_dataset
         from vaelab.device import select_device
+        from vaelab.measuring.classifier import classifier_path, load_judge, train_judge
 
         device = select_device(self.device or "auto")
         judge = load_judge(self.dataset, device)
@@ -225,8 +223,8 @@ class Explore(_Where):
     def run(self) -> None:
         import webbrowser
 
-        from vaelab.explore import check_export_path, export_explorer, serve_explorer
-        from vaelab.runs import load_run
+        from vaelab.pictures.explore import check_export_path, export_explorer, serve_explorer
+        from vaelab.training.runs import load_run
 
         if self.export is not None:
             check_export_path(self.export)  # before the run and the data are loaded
@@ -252,88 +250,3 @@ class Explore(_Where):
 
 def _say(message: str) -> None:
     print(f"vaelab: {message}", file=sys.stderr)
-
-
-def _parse(argv: list[str]) -> Train | Plot | Demo | Eval | Compare | Classifier | Explore:
-    config = (tyro.conf.OmitArgPrefixes, tyro.conf.FlagCreatePairsOff)
-    command = tyro.cli(_SUBCOMMANDS, args=argv, prog="vaelab", config=config,
-                       description="Autoencoders and variational autoencoders on images.")
-    if isinstance(command, Train) and command.resume is not None:
-        # Parse again with the run's own settings as defaults, so that --resume RUN alone
-        # continues the run as it was configured.
-        saved = RunConfig.load(command.resume / "config.json")
-        command = tyro.cli(Train, args=argv[1:], prog="vaelab train", config=config,
-                           default=Train(config=saved))
-    return command
-
-
-_SUBCOMMANDS = (
-    Annotated[Train, tyro.conf.subcommand("train")]
-    | Annotated[Plot, tyro.conf.subcommand("plot")]
-    | Annotated[Demo, tyro.conf.subcommand("demo")]
-    | Annotated[Eval, tyro.conf.subcommand("eval")]
-    | Annotated[Compare, tyro.conf.subcommand("compare")]
-    | Annotated[Classifier, tyro.conf.subcommand("classifier")]
-    | Annotated[Explore, tyro.conf.subcommand("explore")]
-)
-
-
-class _Stderr(logging.StreamHandler):
-    """Writes to whatever sys.stderr is at the time, which tests and notebooks replace."""
-
-    @property
-    def stream(self):
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, _value) -> None:
-        pass
-
-
-def _log_to_stderr(quiet: bool) -> None:
-    """vaelab's warnings, and unless ``quiet`` its notes, go to stderr as 'vaelab: ...' lines."""
-    log = logging.getLogger("vaelab")
-    if not any(isinstance(h, _Stderr) for h in log.handlers):
-        handler = _Stderr()
-        handler.setFormatter(logging.Formatter("vaelab: %(message)s"))
-        log.addHandler(handler)
-        log.propagate = False
-    log.setLevel(logging.WARNING if quiet else logging.INFO)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``vaelab`` command; returns the exit status."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv in (["--version"], ["-V"]):
-        from vaelab import __version__
-
-        print(f"vaelab {__version__}")
-        return 0
-    try:
-        command = _parse(argv)
-        _log_to_stderr(command.quiet)
-        command.run()
-    except VaelabError as err:
-        print(f"vaelab: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("vaelab: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # the reader went away, as in `vaelab train --help | head`
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (Python flushes it at exit)
-        return 0
-    except OSError as err:  # a folder that cannot be written, a full disk
-        where = f"{err.filename}: " if err.filename else ""
-        print(f"vaelab: error: {where}{err.strerror or err}", file=sys.stderr)
-        return 2
-    except RuntimeError as err:
-        if type(err).__name__ != "OutOfMemoryError":
-            raise
-        print("vaelab: error: the device ran out of memory; try a smaller --batch-size or "
-              "--device cpu", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,6 @@
-"""The models: an autoencoder and a variational autoencoder with the same decoder.
-
-Both map images (B, C, H, W) with pixels in [0, 1] to codes (B, d) and back. Models only
-compute; the objective lives in ``losses``, the loop in ``train``.
+"""The autoencoder: a point per image. Maps images (B, C, H, W) with pixels in [0, 1] to codes
+(B, d) and back. Models only compute; the objective lives in ``vaelab.objectives``, the loop in
+``vaelab.training``.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from torch import nn
 from vaelab.config import ModelConfig
 from vaelab.distributions import DiagonalGaussian
 from vaelab.errors import VaelabError
-from vaelab.nn import mlp
+from vaelab.nets import mlp
 
 
 class Autoencoder(nn.Module):
@@ -65,45 +64,3 @@ class Autoencoder(nn.Module):
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         raise VaelabError("an AE has no prior to sample from; train a VAE (--model vae) for that")
-
-
-class VAE(Autoencoder):
-    """The tutorial's VAE: the AE's layers, with the encoder's last layer giving for each
-    dimension a mean and a log-variance (the tutorial's two heads, as one matrix).
-
-    ``encode`` returns the posterior q(z|x) as a ``DiagonalGaussian``.
-    """
-
-    def _encoder_outputs(self) -> int:
-        return 2 * self.config.latent_dims
-
-    def encode(self, x: torch.Tensor) -> DiagonalGaussian:
-        """Images (B, C, H, W) -> posterior q(z|x) over (B, d)."""
-        mean, logvar = self.encoder(x.flatten(1)).chunk(2, dim=1)  # (B, 2d) -> 2 x (B, d)
-        return DiagonalGaussian(mean, logvar)
-
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """The posterior mean of each image. (B, C, H, W) -> (B, d)"""
-        return self.encode(x).mode()
-
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Decode n draws from the prior N(0, I): (n, C, H, W) images."""
-        z = torch.randn(n, self.latent_dims, generator=generator, device=self.device)
-        return self.decode(z)
-
-
-MODELS: dict[str, type[Autoencoder]] = {"ae": Autoencoder, "vae": VAE}
-
-
-def build_model(config: ModelConfig, image_shape: tuple[int, int, int]) -> Autoencoder:
-    """A fresh model of the configured kind for images of the given (C, H, W) shape."""
-    try:
-        model_class = MODELS[config.model]
-    except KeyError:
-        choices = ", ".join(MODELS)
-        raise VaelabError(f"unknown model {config.model!r}; choose one of: {choices}") from None
-    return model_class(config, image_shape)
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

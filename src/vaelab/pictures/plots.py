@@ -17,6 +17,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from vaelab.measuring.latent import Manifold
+
 STYLE = {
     "font.size": 10,
     "axes.titlesize": 11,
@@ -76,29 +78,6 @@ def latent_scatter(points: np.ndarray, labels: np.ndarray, classes: Sequence[str
         draw_scatter(ax, points, labels, classes, axis_labels, equal=equal)
         ax.set_title(title)
     return fig
-
-
-@dataclass(frozen=True)
-class Manifold:
-    """Decoded images tiled on a grid over the latent plane.
-
-    ``picture`` is (rows * H, cols * W); ``u`` and ``v`` are the grid's values along each axis,
-    ``u`` left to right and ``v`` bottom to top (the picture's top row is the largest v).
-    """
-
-    picture: np.ndarray
-    u: np.ndarray
-    v: np.ndarray
-    evenly_spaced: bool = True  # False for the prior-quantile grid
-
-    @property
-    def extent(self) -> tuple[float, float, float, float]:
-        """(left, right, bottom, top) of the tiles, each centred on its grid point; a single
-        row of tiles is as high as a tile is wide."""
-        u, v = self.u, self.v
-        du = (u[-1] - u[0]) / max(len(u) - 1, 1)
-        dv = (v[-1] - v[0]) / (len(v) - 1) if len(v) > 1 else du
-        return u[0] - du / 2, u[-1] + du / 2, v[0] - dv / 2, v[-1] + dv / 2
 
 
 def draw_manifold(ax: Axes, manifold: Manifold,

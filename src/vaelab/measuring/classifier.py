@@ -19,8 +19,7 @@ from safetensors.torch import load_file, save
 from torch import nn
 from tqdm.auto import tqdm
 
-import vaelab.data
-from vaelab.data import ImageData, to_unit
+from vaelab.data import ImageData, sources, to_unit
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 
@@ -74,7 +73,7 @@ class Judge:
 
 
 def classifier_path(dataset: str) -> Path:
-    return vaelab.data.cache_root() / "classifiers" / f"{dataset}.safetensors"
+    return sources.cache_root() / "classifiers" / f"{dataset}.safetensors"
 
 
 def load_judge(dataset: str, device: torch.device | str = "cpu") -> Judge | None:

@@ -18,10 +18,10 @@ import torch
 from vaelab import __version__
 from vaelab.files import write_atomic
 from vaelab.models import count_parameters
-from vaelab.runs import Run
+from vaelab.training.runs import Run
 
 if TYPE_CHECKING:
-    from vaelab.scorecard import Comparison
+    from vaelab.measuring.scorecard import Comparison
 
 NO_PRIOR = "an AE has no prior"
 PRIOR_FIGURES = {"manifold_prior.png", "samples.png"}
@@ -201,7 +201,7 @@ def write_report(runs: Sequence[Run], path: Path, *, title: str, lead: str = "",
 def write_run_page(run: Run) -> Path:
     """The page of one run, beside its figures: <run>/index.html, with its eval.json's
     figures when it has been measured."""
-    from vaelab.scorecard import Comparison, load_scorecard
+    from vaelab.measuring.scorecard import Comparison, load_scorecard
 
     card = load_scorecard(run.path)
     return write_report([run], run.path / "index.html", title=f"vaelab run {run.path.name}",

@@ -1,13 +1,17 @@
-"""Working in the latent space: encoding a dataset, the plane to draw, grids, interpolation."""
+"""Working in the latent space: encoding a dataset, the plane to draw, the decoder over grids of
+it, interpolation. Computes arrays; ``vaelab.pictures`` draws them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
-from vaelab.data import to_unit
+from vaelab.data import ImageData, to_unit
 from vaelab.models import Autoencoder
+
+GRID = 21  # tiles along the longer side of the manifolds; odd, so 0 is a tile centre
 
 
 @torch.inference_mode()
@@ -133,3 +137,75 @@ def interpolate(z_from: torch.Tensor, z_to: torch.Tensor, steps: int) -> torch.T
     """``steps`` codes on the line from z_from to z_to, both included. (d,) -> (steps, d)"""
     t = torch.linspace(0, 1, steps, device=z_from.device).unsqueeze(1)  # (steps, 1)
     return (1 - t) * z_from + t * z_to
+
+
+# ---------------------------------------------------------------------------------------------
+# The decoder over the plane.
+
+
+@dataclass(frozen=True)
+class Manifold:
+    """Decoded images tiled on a grid over the latent plane.
+
+    ``picture`` is (rows * H, cols * W); ``u`` and ``v`` are the grid's values along each axis,
+    ``u`` left to right and ``v`` bottom to top (the picture's top row is the largest v).
+    """
+
+    picture: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    evenly_spaced: bool = True  # False for the prior-quantile grid
+
+    @property
+    def extent(self) -> tuple[float, float, float, float]:
+        """(left, right, bottom, top) of the tiles, each centred on its grid point; a single
+        row of tiles is as high as a tile is wide."""
+        u, v = self.u, self.v
+        du = (u[-1] - u[0]) / max(len(u) - 1, 1)
+        dv = (v[-1] - v[0]) / (len(v) - 1) if len(v) > 1 else du
+        return u[0] - du / 2, u[-1] + du / 2, v[0] - dv / 2, v[-1] + dv / 2
+
+
+@dataclass(frozen=True)
+class LatentPicture:
+    """A model's test codes seen in its latent plane, ready to draw or compare."""
+
+    plane: LatentPlane
+    points: np.ndarray  # (N, 2) test codes in the plane
+    labels: np.ndarray  # (N,)
+    manifold: Manifold  # the decoder over the codes' region
+
+
+def latent_picture(model: Autoencoder, data: ImageData, grid: int = GRID) -> LatentPicture:
+    codes = encode_dataset(model, data.test_images)  # (N, d)
+    plane = LatentPlane.fit(codes)
+    points = plane.project(codes)  # (N, 2)
+    labels = data.test_labels.cpu()
+    if plane.is_line:  # one latent dimension: a row of codes per class, one row of tiles
+        jitter = torch.rand(len(points), generator=torch.Generator().manual_seed(0)) - 0.5
+        points[:, 1] = labels + 0.6 * jitter
+        u0, u1, _, _ = bounds(points)
+        u, v = torch.linspace(u0, u1, grid), torch.zeros(1)
+    else:
+        u, v = linear_grid(bounds(points), grid)  # square tiles: ``grid`` along the longer side
+    return LatentPicture(plane, points.numpy(), labels.numpy(), _manifold(model, plane, u, v))
+
+
+def _manifold(model: Autoencoder, plane: LatentPlane, u: torch.Tensor, v: torch.Tensor,
+              evenly_spaced: bool = True) -> Manifold:
+    images = decode_all(model, plane.lift(grid_points(u, v)))  # (len(v) * len(u), C, H, W)
+    picture = tile(images.cpu(), len(v), len(u))[0]  # first channel: (rows * H, cols * W)
+    return Manifold(picture.numpy(), u.numpy(), v.numpy(), evenly_spaced)
+
+
+def prior_manifold(model: Autoencoder, plane: LatentPlane, grid: int = GRID) -> Manifold:
+    """The decoder at the prior's quantiles on the plane's axes through 0."""
+    q = prior_quantiles(grid)
+    rows = torch.zeros(1) if plane.is_line else q
+    return _manifold(model, prior_plane(plane), q, rows, evenly_spaced=False)
+
+
+def prior_plane(plane: LatentPlane) -> LatentPlane:
+    """The same axes through the prior's mean, 0: along orthonormal axes the prior N(0, I)
+    is still a standard normal, so its quantiles mean the same on the plane."""
+    return LatentPlane(torch.zeros_like(plane.origin), plane.axes, plane.explained)

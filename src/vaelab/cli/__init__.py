@@ -1,0 +1,101 @@
+"""The command line: a thin map from command names to the API. Parsing, the one-line errors,
+and where vaelab's messages go."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Annotated
+
+import tyro
+
+from vaelab.cli.commands import Classifier, Compare, Demo, Eval, Explore, Plot, Train
+from vaelab.config import RunConfig
+from vaelab.errors import VaelabError
+
+
+def _parse(argv: list[str]) -> Train | Plot | Demo | Eval | Compare | Classifier | Explore:
+    config = (tyro.conf.OmitArgPrefixes, tyro.conf.FlagCreatePairsOff)
+    command = tyro.cli(_SUBCOMMANDS, args=argv, prog="vaelab", config=config,
+                       description="Autoencoders and variational autoencoders on images.")
+    if isinstance(command, Train) and command.resume is not None:
+        # Parse again with the run's own settings as defaults, so that --resume RUN alone
+        # continues the run as it was configured.
+        saved = RunConfig.load(command.resume / "config.json")
+        command = tyro.cli(Train, args=argv[1:], prog="vaelab train", config=config,
+                           default=Train(config=saved))
+    return command
+
+
+_SUBCOMMANDS = (
+    Annotated[Train, tyro.conf.subcommand("train")]
+    | Annotated[Plot, tyro.conf.subcommand("plot")]
+    | Annotated[Demo, tyro.conf.subcommand("demo")]
+    | Annotated[Eval, tyro.conf.subcommand("eval")]
+    | Annotated[Compare, tyro.conf.subcommand("compare")]
+    | Annotated[Classifier, tyro.conf.subcommand("classifier")]
+    | Annotated[Explore, tyro.conf.subcommand("explore")]
+)
+
+
+class _Stderr(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time, which tests and notebooks replace."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+def _log_to_stderr(quiet: bool) -> None:
+    """vaelab's warnings, and unless ``quiet`` its notes, go to stderr as 'vaelab: ...' lines."""
+    log = logging.getLogger("vaelab")
+    if not any(isinstance(h, _Stderr) for h in log.handlers):
+        handler = _Stderr()
+        handler.setFormatter(logging.Formatter("vaelab: %(message)s"))
+        log.addHandler(handler)
+        log.propagate = False
+    log.setLevel(logging.WARNING if quiet else logging.INFO)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``vaelab`` command; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv in (["--version"], ["-V"]):
+        from vaelab import __version__
+
+        print(f"vaelab {__version__}")
+        return 0
+    try:
+        command = _parse(argv)
+        _log_to_stderr(command.quiet)
+        command.run()
+    except VaelabError as err:
+        print(f"vaelab: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("vaelab: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the reader went away, as in `vaelab train --help | head`
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (Python flushes it at exit)
+        return 0
+    except OSError as err:  # a folder that cannot be written, a full disk
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"vaelab: error: {where}{err.strerror or err}", file=sys.stderr)
+        return 2
+    except RuntimeError as err:
+        if type(err).__name__ != "OutOfMemoryError":
+            raise
+        print("vaelab: error: the device ran out of memory; try a smaller --batch-size or "
+              "--device cpu", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

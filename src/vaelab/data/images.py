@@ -1,0 +1,57 @@
+"""The data a model sees: both splits of a labelled image dataset as uint8 tensors on one device,
+scaled to [0, 1] batch by batch, and binarized where a run asks for black-and-white pixels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class ImageData:
+    """Both splits of a labelled image dataset, as uint8 tensors on one device."""
+
+    name: str
+    classes: tuple[str, ...]
+    train_images: torch.Tensor  # (N, C, H, W) uint8
+    train_labels: torch.Tensor  # (N,) int64
+    test_images: torch.Tensor  # (M, C, H, W) uint8
+    test_labels: torch.Tensor  # (M,) int64
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.train_images.shape[1:])
+
+    def to(self, device: torch.device | str) -> ImageData:
+        return ImageData(
+            self.name,
+            self.classes,
+            *(t.to(device) for t in (self.train_images, self.train_labels)),
+            *(t.to(device) for t in (self.test_images, self.test_labels)),
+        )
+
+
+def to_unit(images: torch.Tensor) -> torch.Tensor:
+    """uint8 pixels -> float32 in [0, 1], shape kept."""
+    return images.float().div_(255)
+
+
+def binarize(images: torch.Tensor, seed: int, batch_size: int = 10_000) -> torch.Tensor:
+    """One draw of black-or-white images, each pixel white with its grey level as probability:
+    uint8 (N, C, H, W) -> uint8 of 0 and 255, the same for a seed on every device."""
+    generator = torch.Generator().manual_seed(seed)
+    draws = [torch.bernoulli(to_unit(images[i:i + batch_size].cpu()), generator=generator)
+             for i in range(0, len(images), batch_size)]
+    return torch.cat(draws).to(torch.uint8).mul_(255).to(images.device)
+
+
+def prepare(data: ImageData, binarized: str, seed: int) -> ImageData:
+    """The images a run learns from and is scored on: as they are (``binarized`` 'none'), or
+    with the test set binarized once from ``seed``, and for 'static' the training set too
+    (from a seed of its own); 'dynamic' binarizes each training batch anew while training."""
+    if binarized == "none":
+        return data
+    train = binarize(data.train_images, seed) if binarized == "static" else data.train_images
+    test = binarize(data.test_images, seed + 1)
+    return ImageData(data.name, data.classes, train, data.train_labels, test, data.test_labels)

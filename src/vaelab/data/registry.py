@@ -1,0 +1,130 @@
+"""The datasets vaelab knows by name, with the files, checksums and mirrors of each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from vaelab.data.idx import read_idx
+from vaelab.data.images import ImageData
+from vaelab.data.sources import download_root, fetch, find, missing_message, present
+from vaelab.errors import VaelabError
+
+SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class IdxDataset:
+    """A dataset published as four IDX files (MNIST and its kin), with mirrors and checksums."""
+
+    name: str
+    classes: tuple[str, ...]
+    files: dict[str, str]  # role ('train-images', ...) -> file name as published
+    md5: dict[str, str]  # file name -> MD5 of the published .gz archive
+    mirrors: tuple[str, ...]  # base URLs, tried in order
+    image_shape: tuple[int, int, int] = (1, 28, 28)
+    title: str = ""  # the name as people write it: "MNIST"
+
+    def load(self, data_dir: str | Path | None = None, *, download: bool = True,
+             progress: bool = True) -> ImageData:
+        """Find the files (or fetch them), read and check them."""
+        folder = find(self, data_dir)
+        if folder is None:
+            if not download:
+                raise VaelabError(missing_message(self, data_dir, "downloads are off"))
+            try:
+                folder = fetch(self, download_root(data_dir), progress=progress)
+            except VaelabError as err:
+                raise VaelabError(missing_message(self, data_dir, str(err))) from None
+        return self._read(folder)
+
+    def _read(self, folder: Path) -> ImageData:
+        splits = {}
+        for split in SPLITS:
+            images_path = present(folder, self.files[f"{split}-images"])
+            labels_path = present(folder, self.files[f"{split}-labels"])
+            images = read_idx(images_path, ndim=3)
+            labels = read_idx(labels_path, ndim=1)
+            if len(images) != len(labels):
+                raise VaelabError(
+                    f"{images_path}: {len(images)} images but {labels_path.name} has "
+                    f"{len(labels)} labels; one of the two files is wrong"
+                )
+            if tuple(images.shape[1:]) != self.image_shape[1:]:
+                raise VaelabError(
+                    f"{images_path}: images are {tuple(images.shape[1:])}, "
+                    f"{self.name} images are {self.image_shape[1:]}"
+                )
+            if len(images) == 0:
+                raise VaelabError(f"{images_path}: holds no images")
+            if int(labels.max()) >= len(self.classes):
+                raise VaelabError(
+                    f"{labels_path}: label {int(labels.max())} is out of range for "
+                    f"{len(self.classes)} classes"
+                )
+            splits[split] = (images.unsqueeze(1), labels.long())  # (N, H, W) -> (N, 1, H, W)
+        return ImageData(self.name, self.classes, *splits["train"], *splits["test"])
+
+    @property
+    def file_names(self) -> list[str]:
+        return list(self.files.values())
+
+
+MNIST_FILES = {  # the names under which MNIST, and the datasets made in its image, are published
+    "train-images": "train-images-idx3-ubyte.gz",
+    "train-labels": "train-labels-idx1-ubyte.gz",
+    "test-images": "t10k-images-idx3-ubyte.gz",
+    "test-labels": "t10k-labels-idx1-ubyte.gz",
+}
+
+
+DATASETS: dict[str, IdxDataset] = {
+    "mnist": IdxDataset(
+        name="mnist",
+        classes=tuple(str(d) for d in range(10)),
+        files=MNIST_FILES,
+        md5={
+            "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+            "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+            "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+            "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+        },
+        mirrors=(
+            "https://ossci-datasets.s3.amazonaws.com/mnist/",
+            "https://storage.googleapis.com/cvdf-datasets/mnist/",
+            "http://yann.lecun.com/exdb/mnist/",
+        ),
+        title="MNIST",
+    ),
+    "fashion-mnist": IdxDataset(
+        name="fashion-mnist",
+        classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                 "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+        files=MNIST_FILES,
+        md5={
+            "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+            "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+            "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+            "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+        },
+        mirrors=(
+            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+            "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
+        ),
+        title="Fashion-MNIST",
+    ),
+}
+
+
+def get_dataset(name: str) -> IdxDataset:
+    try:
+        return DATASETS[name]
+    except KeyError:
+        choices = ", ".join(DATASETS)
+        raise VaelabError(f"unknown dataset {name!r}; choose one of: {choices}") from None
+
+
+def load_dataset(name: str, data_dir: str | Path | None = None, *, download: bool = True,
+                 progress: bool = True) -> ImageData:
+    """Load a registered dataset, looking for it locally first (see ``search_roots``)."""
+    return get_dataset(name).load(data_dir, download=download, progress=progress)

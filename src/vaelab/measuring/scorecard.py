@@ -1,0 +1,207 @@
+"""A run's measured figures: each score with its error or the reason it is missing, what each
+measure means, the scorecard saved as eval.json, and several scorecards as one table."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vaelab.errors import VaelabError
+from vaelab.measuring.classifier import CONFIDENT
+from vaelab.measuring.probes import KNN
+
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Score:
+    """One measured figure: its value (None where it does not apply), the standard error of
+    a mean over images where there is one, and a note saying why it is missing."""
+
+    value: float | None
+    error: float | None = None
+    note: str = ""
+
+    def text(self, digits: int) -> str:
+        if self.value is None:
+            return "n/a"
+        if isinstance(self.value, int):
+            return f"{self.value}"
+        shown = f"{self.value:.{digits}f}"
+        if self.error is not None and math.isfinite(self.error):
+            shown += f" ± {self.error:.{digits}f}"
+        return shown
+
+
+@dataclass(frozen=True)
+class Measure:
+    """What a metric is: its key in eval.json, its label in tables, digits shown."""
+
+    key: str
+    label: str
+    digits: int = 2
+
+
+MEASURES = (
+    Measure("loss", "objective as trained, per image"),
+    Measure("neg_elbo", "−ELBO (nats)"),
+    Measure("recon", "reconstruction E_q[−log p(x|z)] (nats)"),
+    Measure("kl", "KL(q(z|x) ‖ p(z)) (nats)"),
+    Measure("nll", "NLL, importance-weighted bound (nats)"),
+    Measure("bits_per_dim", "NLL in bits per dimension", 4),
+    Measure("active_units", "active units (Cov_x E_q[z_i] > 0.01)", 0),
+    Measure("linear_probe", "linear probe accuracy", 4),
+    Measure("knn", f"{KNN}-nearest-neighbour accuracy", 4),
+    Measure("sample_confidence", "samples: mean top-class confidence", 4),
+    Measure("sample_class_entropy", "samples: entropy of predicted classes (nats)", 3),
+    Measure("sample_frechet", "samples: Fréchet distance, classifier features"),
+    Measure("grid_digits", f"codes' grid: share decoded to a digit (p ≥ {CONFIDENT})", 3),
+    Measure("prior_grid_digits", f"prior grid: share decoded to a digit (p ≥ {CONFIDENT})", 3),
+)
+
+
+@dataclass
+class Scorecard:
+    """A run's measured figures and how they were measured."""
+
+    run: str
+    model: str
+    latent_dims: int
+    epochs: int
+    split: str
+    images: int
+    k: int | None
+    samples: int
+    seed: int
+    likelihood: dict[str, Any]
+    classifier: dict[str, Any] | None
+    metrics: dict[str, Score]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        raw = asdict(self)
+        raw["metrics"] = {key: asdict(score) for key, score in self.metrics.items()}
+        return {"format": FORMAT, **raw}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], source: str = "eval.json") -> Scorecard:
+        raw = dict(raw)
+        if raw.pop("format", None) != FORMAT:
+            raise VaelabError(f"{source}: not a vaelab evaluation of format {FORMAT}; "
+                              f"run vaelab eval again")
+        try:
+            raw["metrics"] = {key: Score(**score) for key, score in raw["metrics"].items()}
+            return cls(**raw)
+        except (KeyError, TypeError) as err:
+            raise VaelabError(f"{source}: unreadable evaluation ({err}); run vaelab eval "
+                              f"again") from None
+
+    def rows(self, with_k: bool = True) -> list[tuple[str, str]]:
+        """(label, value) for every measure, with the bound's k in its label."""
+        rows = []
+        for measure in MEASURES:
+            score = self.metrics.get(measure.key, Score(None, note="not measured"))
+            label = measure.label
+            if measure.key == "nll" and self.k is not None and with_k:
+                label = label.replace("bound", f"bound, k = {self.k}")
+            rows.append((label, score.text(measure.digits)))
+        return rows
+
+    def table(self) -> str:
+        """A plain-text table for the terminal, notes below it."""
+        rows = self.rows()
+        width = max(len(label) for label, _ in rows)
+        lines = [f"{self.run}: {self.model.upper()} (d={self.latent_dims}, {self.epochs} epochs)"
+                 f" on the {self.images:,} {self.split} images",
+                 f"likelihood: {self.likelihood['description']}"]
+        lines += [f"  {label:<{width}}  {value}" for label, value in rows]
+        notes = sorted({score.note for score in self.metrics.values() if score.note})
+        lines += [f"  n/a: {note}" for note in notes]
+        return "\n".join(lines)
+
+
+def eval_file(split: str) -> str:
+    return "eval.json" if split == "test" else f"eval-{split}.json"
+
+
+def load_scorecard(path: str | Path, split: str = "test") -> Scorecard | None:
+    file = Path(path) / eval_file(split)
+    if not file.exists():
+        return None
+    try:
+        raw = json.loads(file.read_text())
+    except json.JSONDecodeError as err:
+        raise VaelabError(f"{file}: not valid JSON ({err.msg}); run vaelab eval again") from None
+    return Scorecard.from_dict(raw, str(file))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The scorecards of several runs, as one table."""
+
+    cards: list[Scorecard]
+
+    @property
+    def names(self) -> list[str]:
+        return [_short_name(card.run) for card in self.cards]
+
+    def rows(self) -> list[tuple[str, list[str]]]:
+        header = [("model", [f"{c.model.upper()} d={c.latent_dims}" for c in self.cards]),
+                  ("epochs", [str(c.epochs) for c in self.cards]),
+                  ("likelihood", [c.likelihood["name"] for c in self.cards])]
+        ks = {c.k for c in self.cards if c.k is not None}
+        if len(ks) > 1:  # the k differs: name the bound without it, and list the k's
+            header.append(("k", [str(c.k) if c.k else "—" for c in self.cards]))
+        # A card with a k names it in the bound's label; one without (an AE) does not.
+        with_k = len(ks) == 1
+        card_rows = [card.rows(with_k) for card in self.cards]
+        labels = [label for label, _ in next((card.rows(with_k) for card in self.cards
+                                              if card.k is not None), card_rows[0])]
+        return header + [(label, [rows[i][1] for rows in card_rows])
+                         for i, label in enumerate(labels)]
+
+    def markdown(self) -> str:
+        lines = ["| | " + " | ".join(self.names) + " |",
+                 "|---|" + "---:|" * len(self.cards)]
+        lines += [f"| {_cell(label)} | " + " | ".join(map(_cell, cells)) + " |"
+                  for label, cells in self.rows()]
+        return "\n".join(lines) + "\n"
+
+    def csv(self) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["metric", *[f"{name} {part}" for name in self.names
+                                     for part in ("value", "error")]])
+        for measure in MEASURES:
+            cells = []
+            for card in self.cards:
+                score = card.metrics.get(measure.key, Score(None))
+                cells += ["" if score.value is None else repr(score.value),
+                          "" if score.error is None else repr(score.error)]
+            writer.writerow([measure.key, *cells])
+        return out.getvalue()
+
+    def text(self) -> str:
+        rows = self.rows()
+        widths = [max(len(label) for label, _ in rows)]
+        widths += [max(len(name), *(len(cells[i]) for _, cells in rows))
+                   for i, name in enumerate(self.names)]
+        def line(first: str, cells: Sequence[str]) -> str:
+            return "  ".join([first.ljust(widths[0]),
+                              *(c.rjust(w) for c, w in zip(cells, widths[1:], strict=True))])
+        return "\n".join([line("", self.names), *(line(label, cells) for label, cells in rows)])
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")  # a bar inside a Markdown table cell must be escaped
+
+
+def _short_name(path: str) -> str:
+    parts = Path(path).parts
+    return "/".join(parts[-2:]) if len(parts) > 1 else path

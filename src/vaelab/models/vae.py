@@ -1,0 +1,33 @@
+"""The variational autoencoder: a Gaussian posterior q(z|x) per image and a prior N(0, I)."""
+
+from __future__ import annotations
+
+import torch
+
+from vaelab.distributions import DiagonalGaussian
+from vaelab.models.autoencoder import Autoencoder
+
+
+class VAE(Autoencoder):
+    """The tutorial's VAE: the AE's layers, with the encoder's last layer giving for each
+    dimension a mean and a log-variance (the tutorial's two heads, as one matrix).
+
+    ``encode`` returns the posterior q(z|x) as a ``DiagonalGaussian``.
+    """
+
+    def _encoder_outputs(self) -> int:
+        return 2 * self.config.latent_dims
+
+    def encode(self, x: torch.Tensor) -> DiagonalGaussian:
+        """Images (B, C, H, W) -> posterior q(z|x) over (B, d)."""
+        mean, logvar = self.encoder(x.flatten(1)).chunk(2, dim=1)  # (B, 2d) -> 2 x (B, d)
+        return DiagonalGaussian(mean, logvar)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The posterior mean of each image. (B, C, H, W) -> (B, d)"""
+        return self.encode(x).mode()
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Decode n draws from the prior N(0, I): (n, C, H, W) images."""
+        z = torch.randn(n, self.latent_dims, generator=generator, device=self.device)
+        return self.decode(z)

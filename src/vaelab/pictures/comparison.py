@@ -1,0 +1,72 @@
+"""Several runs side by side: their evaluations as one table, and their latent codes and
+decoders in one figure."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from vaelab.data import ImageData, get_dataset, load_dataset
+from vaelab.errors import VaelabError
+from vaelab.files import write_atomic
+from vaelab.measuring.evaluation import evaluate_run
+from vaelab.measuring.latent import LatentPicture, latent_picture
+from vaelab.measuring.scorecard import Comparison, load_scorecard
+from vaelab.pictures.figures import save_figure
+from vaelab.pictures.plots import LatentView, comparison
+from vaelab.training.runs import Run, check_new_run_dir, load_run, unique_dir
+
+log = logging.getLogger("vaelab")
+
+
+def comparison_figure(runs: Sequence[Run], pictures: Sequence[LatentPicture], data: ImageData,
+                      names: Sequence[str] | None = None) -> Figure:
+    """Rows of runs: each one's test codes, and its decoder over the same region."""
+    names = names or [run.config.model.model.upper() for run in runs]
+    views = [LatentView(name, seen.points, seen.labels, seen.manifold, seen.plane.axis_labels())
+             for name, seen in zip(names, pictures, strict=True)]
+    epochs = {run.epochs_done for run in runs}
+    when = f", {epochs.pop()} epochs" if len(epochs) == 1 else ""
+    return comparison(views, data.classes,
+                      title=f"Where the codes fall, and what the decoder draws there "
+                            f"({get_dataset(data.name).title}{when})")
+
+
+def compare_runs(runs: Sequence[Run | str | Path], out: str | Path | None = None, *,
+                 data: ImageData | None = None, data_dir: str | Path | None = None,
+                 progress: bool = True, **eval_options: Any) -> tuple[Comparison, Path]:
+    """Put several runs' eval metrics side by side (evaluating those that have no eval.json
+    yet, with ``eval_options``), and write compare.md, compare.csv and compare.png (their
+    latent codes and manifolds in rows) into ``out`` (default: ./vaelab-compare, numbered
+    if taken). Returns the comparison and the folder."""
+    if len(runs) < 2:
+        raise VaelabError("compare needs at least two runs")
+    loaded = [run if isinstance(run, Run) else load_run(run) for run in runs]
+    datasets = {run.config.data.dataset for run in loaded}
+    if len(datasets) > 1:
+        raise VaelabError(f"these runs are on different datasets ({', '.join(sorted(datasets))});"
+                          f" compare runs on one")
+    if out is not None:
+        check_new_run_dir(out)
+        Path(out).mkdir(parents=True, exist_ok=True)
+    folder = Path(out) if out is not None else unique_dir(Path("vaelab-compare"))
+    if data is None:
+        data = load_dataset(loaded[0].config.data.dataset, data_dir, progress=progress)
+    cards = []
+    for run in loaded:
+        card = load_scorecard(run.path)
+        if card is None or card.epochs != run.epochs_done:
+            log.info("evaluating %s", run.path)
+            card = evaluate_run(run, data, progress=progress, **eval_options)
+        cards.append(card)
+    comparison = Comparison(cards)
+    write_atomic(folder / "compare.md", comparison.markdown())
+    write_atomic(folder / "compare.csv", comparison.csv())
+    pictures = [latent_picture(run.model, data.to(run.model.device)) for run in loaded]
+    save_figure(comparison_figure(loaded, pictures, data, comparison.names),
+                folder / "compare.png")
+    return comparison, folder
