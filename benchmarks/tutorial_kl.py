@@ -41,7 +41,7 @@ def measure(run: Run, images: torch.Tensor) -> dict[str, float]:
     images = images.to(run.model.device)
     q: DiagonalGaussian = run.model.encode(to_unit(images))
     z = q.rsample(torch.Generator(images.device).manual_seed(0))
-    recon = sse(run.model.decode_logits(z), to_unit(images)).mean().item()
+    recon = sse(run.model.decode_params(z), to_unit(images)).mean().item()
     second_moment = (q.mean.square() + q.var).mean(dim=0)  # (d,): E[mu^2 + sigma^2]
     radius95 = q.mean.norm(dim=1).quantile(0.95)  # 95% of the codes lie within this radius
     prior = torch.randn(100_000, q.mean.shape[1], generator=torch.Generator().manual_seed(1),

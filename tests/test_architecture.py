@@ -1,7 +1,9 @@
-"""The package's shape: imports run one way (the import-linter contracts in pyproject.toml), and
-no module grows past a few screens."""
+"""The package's shape: imports run one way (the import-linter contracts in pyproject.toml), no
+module grows past a few screens, and code outside the models asks a model what it can do
+instead of checking its type or its name."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -45,3 +47,17 @@ def test_no_module_is_longer_than_a_few_screens():
     lengths = {path.relative_to(PACKAGE).as_posix(): len(path.read_text().splitlines())
                for path in PACKAGE.rglob("*.py")}
     assert {name: n for name, n in lengths.items() if n > MAX_LINES} == {}
+
+
+def test_code_outside_the_models_asks_the_model_instead_of_checking_its_type():
+    """``isinstance(model, VAE)`` or ``config.model == "vae"`` outside models/ means a new model
+    has to be taught to every module; the models say what they can do instead."""
+    pattern = re.compile(r"isinstance\([^)]*, *(VAE|Autoencoder|CVAE)\b|\.model\.model *[=!]=|"
+                         r"model\.model *[=!]= *\"|== *\"(ae|vae|cvae)\"")
+    offenders = [
+        f"{path.relative_to(PACKAGE)}:{number}: {line.strip()}"
+        for path in PACKAGE.rglob("*.py") if "models" not in path.relative_to(PACKAGE).parts
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert offenders == []

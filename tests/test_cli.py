@@ -51,7 +51,7 @@ def test_help_answers_without_loading_pytorch():
 @pytest.mark.parametrize(("args", "message"), [
     (["train", "--lr", "-1"], "lr must be a positive number"),
     (["train", "--latent-dims", "0"], "latent_dims must be a whole number"),
-    (["train", "--model", "ae", "--kl", "tutorial"], "kl applies to a VAE only"),
+    (["train", "--model", "ae", "--kl", "tutorial"], "AE model has no posterior"),
     (["plot", "no/such/run"], "no/such/run: no such run folder"),
     (["explore", "no/such/run"], "no/such/run: no such run folder"),
     (["explore", "a-file", "--export", "page.html"], "a-file: no such run folder"),
@@ -122,7 +122,8 @@ def test_demo_writes_both_runs_the_comparison_and_the_page(data_env, tmp_path):
     for name in ("ae", "vae"):
         config = json.loads((out / name / "config.json").read_text())
         assert config["model"] == {"model": name, "latent_dims": 2, "hidden_dims": [512],
-                                   "activation": "relu"}
+                                   "activation": "relu", "arch": "mlp", "channels": [32, 64],
+                                   "likelihood": "sse"}
         assert config["train"]["seed"] == 3 and config["train"]["batch_size"] == 128
         assert (out / name / "figures" / "interpolation.gif").exists()
     assert (out / "comparison.png").exists()

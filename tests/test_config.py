@@ -5,42 +5,50 @@ from typing import get_args
 import pytest
 
 from vaelab.config import (
+    ArchName,
     DataConfig,
     DatasetName,
     KLName,
-    LossName,
+    LikelihoodName,
     ModelConfig,
     ModelName,
     RunConfig,
     TrainConfig,
+    parse_noise,
 )
 from vaelab.data import DATASETS
+from vaelab.distributions import LIKELIHOODS
 from vaelab.errors import ConfigError
 from vaelab.models import MODELS
-from vaelab.objectives import KL, RECONSTRUCTION
+from vaelab.nets import NETS
+from vaelab.objectives import KL
 
 
 def test_defaults_are_the_tutorials_settings():
     config = RunConfig()
-    assert (config.model.model, config.model.latent_dims, config.model.hidden_dims) == (
-        "vae", 2, (512,))
+    model = config.model
+    assert (model.model, model.arch, model.latent_dims, model.hidden_dims, model.likelihood) == (
+        "vae", "mlp", 2, (512,), "sse")
     assert config.data.dataset == "mnist"
     train = config.train
-    assert (train.epochs, train.batch_size, train.lr, train.loss) == (20, 128, 1e-3, "sse")
-    assert train.kl == "closed-form"
+    assert (train.epochs, train.batch_size, train.lr, train.lr_schedule) == (
+        20, 128, 1e-3, "constant")
+    assert (train.objective, train.beta, train.kl_warmup, train.kl, train.noise) == (
+        "elbo", 1.0, 0, "closed-form", "none")
 
 
 def test_registries_and_config_choices_agree():
     assert set(MODELS) == set(get_args(ModelName))
     assert set(DATASETS) == set(get_args(DatasetName))
-    assert set(RECONSTRUCTION) == set(get_args(LossName))
+    assert set(LIKELIHOODS) == set(get_args(LikelihoodName))
+    assert set(NETS) == set(get_args(ArchName))
     assert set(KL) == set(get_args(KLName))
 
 
 @pytest.mark.parametrize(("make", "field"), [
     (lambda: ModelConfig(latent_dims=0), "latent_dims"),
     (lambda: ModelConfig(latent_dims=2.5), "latent_dims"),
-    (lambda: ModelConfig(hidden_dims=(512, -1)), "hidden width"),
+    (lambda: ModelConfig(hidden_dims=(512, -1)), "hidden_dims"),
     (lambda: ModelConfig(hidden_dims=512), "hidden_dims"),
     (lambda: ModelConfig(model="gan"), "model"),
     (lambda: DataConfig(dataset="cifar"), "dataset"),
@@ -51,9 +59,22 @@ def test_registries_and_config_choices_agree():
     (lambda: TrainConfig(lr="fast"), "lr"),
     (lambda: TrainConfig(seed=-1), "seed"),
     (lambda: TrainConfig(seed=2**64), "seed"),
-    (lambda: TrainConfig(loss="l1"), "loss"),
+    (lambda: ModelConfig(likelihood="l1"), "likelihood"),
+    (lambda: ModelConfig(arch="rnn"), "arch"),
+    (lambda: ModelConfig(arch="conv", channels=()), "channels"),
+    (lambda: ModelConfig(channels=(32, 0)), "channels"),
     (lambda: TrainConfig(kl="reverse"), "kl"),
-    (lambda: RunConfig(ModelConfig(model="ae"), train=TrainConfig(kl="tutorial")), "kl"),
+    (lambda: TrainConfig(beta=-1), "beta"),
+    (lambda: TrainConfig(beta=float("nan")), "beta"),
+    (lambda: TrainConfig(kl_warmup=-2), "kl_warmup"),
+    (lambda: TrainConfig(k=0), "k"),
+    (lambda: TrainConfig(objective="vi"), "objective"),
+    (lambda: TrainConfig(lr_schedule="step"), "lr_schedule"),
+    (lambda: TrainConfig(objective="iwae", beta=4), "iwae objective"),
+    (lambda: TrainConfig(noise="salt"), "noise"),
+    (lambda: TrainConfig(noise="gaussian:-1"), "noise"),
+    (lambda: TrainConfig(noise="mask:1"), "noise"),
+    (lambda: TrainConfig(noise="mask:"), "noise"),
 ])
 def test_bad_settings_are_refused_by_name(make, field):
     with pytest.raises(ConfigError, match=field) as info:
@@ -62,8 +83,11 @@ def test_bad_settings_are_refused_by_name(make, field):
 
 
 def test_json_round_trip(tmp_path):
-    config = RunConfig(ModelConfig("ae", 5, (256, 128)), DataConfig("fashion-mnist", 1000),
-                       TrainConfig(epochs=3, batch_size=64, lr=3e-4, seed=7, loss="bce"))
+    config = RunConfig(ModelConfig("cvae", 5, (256, 128), arch="conv", channels=(16, 8),
+                                   likelihood="bce"),
+                       DataConfig("fashion-mnist", 1000),
+                       TrainConfig(epochs=3, batch_size=64, lr=3e-4, seed=7, beta=2.5,
+                                   kl_warmup=2, noise="mask:0.25", lr_schedule="cosine"))
     config.save(tmp_path / "config.json")
     assert RunConfig.load(tmp_path / "config.json") == config
     assert json.loads((tmp_path / "config.json").read_text())["model"]["hidden_dims"] == [256, 128]
@@ -95,3 +119,30 @@ def test_differences_lists_changed_settings():
     b = dataclasses.replace(a, train=dataclasses.replace(a.train, epochs=30, lr=0.01))
     assert a.differences(b) == ["train.epochs: 20 -> 30", "train.lr: 0.001 -> 0.01"]
     assert a.differences(a) == []
+
+
+def test_a_config_of_format_1_is_read_with_its_likelihood_where_it_now_lives():
+    old = {"format": 1, "model": {"model": "vae", "latent_dims": 2},
+           "train": {"epochs": 5, "loss": "bce"}}
+    config = RunConfig.from_dict(old)
+    assert config.model.likelihood == "bce"
+    assert config.train.epochs == 5
+
+
+def test_noise_is_read_as_kind_and_level():
+    assert parse_noise("none") is None
+    assert parse_noise("gaussian:0.3") == ("gaussian", 0.3)
+    assert parse_noise("mask:0.5") == ("mask", 0.5)
+
+
+@pytest.mark.parametrize(("config", "title"), [
+    (RunConfig(), "VAE"),
+    (RunConfig(ModelConfig("ae")), "AE"),
+    (RunConfig(ModelConfig("cvae", arch="conv")), "conv CVAE"),
+    (RunConfig(train=TrainConfig(beta=4)), "β-VAE (β = 4)"),
+    (RunConfig(train=TrainConfig(objective="iwae", k=5)), "VAE (IWAE, k = 5)"),
+    (RunConfig(ModelConfig("ae"), train=TrainConfig(noise="mask:0.5")),
+     "denoising AE (mask 0.5)"),
+])
+def test_titles_say_what_the_run_is(config, title):
+    assert config.title() == title

@@ -12,18 +12,13 @@ import torch
 from vaelab.cli import main
 from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vaelab.data import binarize, prepare
-from vaelab.distributions import DiagonalGaussian
+from vaelab.distributions import Bernoulli, DiagonalGaussian, SquaredError
 from vaelab.errors import VaelabError
 from vaelab.measuring.estimators import (
-    bernoulli_log_prob,
-    bernoulli_log_prob_rows,
     elbo_per_image,
-    gaussian_half_log_prob,
-    gaussian_half_log_prob_rows,
     importance_log_weights,
     iwae_bound,
     iwae_log_px,
-    likelihood_of,
 )
 from vaelab.measuring.probes import active_units, knn_accuracy, linear_probe
 from vaelab.training.loop import train
@@ -80,8 +75,8 @@ def test_iwae_log_weights_are_drawn_in_passes_without_changing_their_number():
 
 @pytest.fixture(scope="module")
 def bernoulli_vae(tiny, tmp_path_factory):
-    config = RunConfig(ModelConfig(latent_dims=3), DataConfig(binarize="dynamic"),
-                       TrainConfig(epochs=2, loss="bce"))
+    config = RunConfig(ModelConfig(latent_dims=3, likelihood="bce"), DataConfig(binarize="dynamic"),
+                       TrainConfig(epochs=2))
     return train(config, tmp_path_factory.mktemp("runs") / "vae", data=tiny, progress=False)
 
 
@@ -91,9 +86,9 @@ def test_the_fast_log_likelihoods_equal_the_plain_ones():
     hidden = 3 * torch.randn(4, 5, 7, generator=g, dtype=torch.float64)  # (B, n, H)
     logits = last(hidden).unflatten(-1, (1, 6, 6))  # (B, n, C, H, W)
     x = torch.bernoulli(torch.full((4, 1, 6, 6), 0.4, dtype=torch.float64), generator=g)
-    for plain, rows in ((bernoulli_log_prob, bernoulli_log_prob_rows),
-                        (gaussian_half_log_prob, gaussian_half_log_prob_rows)):
-        expected = plain(logits.transpose(0, 1), x).T  # (n, B, ...) -> (B, n)
+    for likelihood in (Bernoulli((1, 6, 6)), SquaredError((1, 6, 6))):
+        expected = likelihood.log_prob(logits.transpose(0, 1), x).T  # (n, B, ...) -> (B, n)
+        rows = likelihood.log_prob_rows
         with torch.inference_mode():  # as the IWAE bound calls them: they write in place
             got = rows(hidden.clone(), last, x.flatten(1))
             into_buffer = rows(hidden.clone(), last, x.flatten(1), torch.empty(20, 36).double())
@@ -104,10 +99,9 @@ def test_the_fast_log_likelihoods_equal_the_plain_ones():
 def test_iwae_with_one_sample_is_the_elbo_and_grows_with_k(bernoulli_vae, tiny):
     model = bernoulli_vae.model
     x = prepare(tiny, "dynamic", 0).test_images[:128].float() / 255
-    likelihood = likelihood_of(bernoulli_vae.config)
-    recon, kl = elbo_per_image(model, x, likelihood, 200, torch.Generator().manual_seed(0))
+    recon, kl = elbo_per_image(model, x, None, 200, torch.Generator().manual_seed(0))
     elbo = -(recon + kl)
-    bounds = {k: torch.stack([iwae_log_px(model, x, likelihood, k,
+    bounds = {k: torch.stack([iwae_log_px(model, x, None, k,
                                           torch.Generator().manual_seed(s))
                               for s in range(20)]).mean(dim=0)  # (B,), averaged over draws
               for k in (1, 10, 100)}
@@ -124,7 +118,7 @@ def test_bad_k_and_an_ae_asked_for_an_nll_get_clear_errors(bernoulli_vae, tiny, 
         evaluate_run(bernoulli_vae, tiny, k=0, save=False, judge=None)
     ae = train(RunConfig(ModelConfig(model="ae"), train=TrainConfig(epochs=1)), tmp_path / "ae",
                data=tiny, progress=False)
-    with pytest.raises(VaelabError, match="AE: it defines no likelihood"):
+    with pytest.raises(VaelabError, match="AE: with no posterior it defines no likelihood"):
         evaluate_run(ae, tiny, k=100, save=False, judge=None)
 
 
@@ -231,7 +225,8 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     assert saved["k"] == 20 and saved["likelihood"]["exact"] is True
     assert {m.key for m in MEASURES} == set(saved["metrics"])
     values = {key: score.value for key, score in card.metrics.items()}
-    assert all(v is not None for v in values.values()), values
+    # Every measure applies to a VAE, but the one of a conditional model.
+    assert [key for key, v in values.items() if v is None] == ["sample_asked"], values
     assert values["nll"] <= values["neg_elbo"] + 3 * card.metrics["neg_elbo"].error
     assert values["bits_per_dim"] == pytest.approx(values["nll"] / (784 * math.log(2)))
     assert 0 <= values["grid_digits"] <= 1 and values["active_units"] <= 3

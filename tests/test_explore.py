@@ -72,7 +72,7 @@ def test_the_page_data_holds_the_weights_and_the_codes(runs, tiny):
     layers = data["model"]["decoder"]
     assert [(layer["in"], layer["out"]) for layer in layers] == [(5, 16), (16, 32), (32, 784)]
     weight = _floats(layers[-1]["weight"]).reshape(784, 32)
-    assert torch.equal(weight, run.model.decoder[-1].weight.detach())
+    assert torch.equal(weight, run.model.decoder.head[-1].weight.detach())
     codes = _floats(data["codes"]).reshape(-1, 5)
     labels = np.frombuffer(base64.b64decode(data["labels"]), dtype=np.uint8)
     pick = torch.randperm(len(tiny.test_images), generator=torch.Generator().manual_seed(0))

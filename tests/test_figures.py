@@ -18,6 +18,7 @@ from vaelab.measuring.latent import (
     linear_grid,
     prior_quantiles,
     tile,
+    untile,
 )
 from vaelab.pictures import plots
 from vaelab.pictures.figures import (
@@ -73,8 +74,12 @@ def test_grid_points_run_row_by_row_from_the_top():
 def test_tile_places_each_image():
     images = torch.arange(6.0).reshape(6, 1, 1, 1).expand(6, 1, 2, 3)  # image i is all i
     picture = tile(images, 2, 3)
-    assert picture.shape == (1, 4, 9)
-    assert picture[0, ::2, ::3].tolist() == [[0, 1, 2], [3, 4, 5]]
+    assert picture.shape == (4, 9)  # one channel: a grey picture
+    assert picture[::2, ::3].tolist() == [[0, 1, 2], [3, 4, 5]]
+    colour = tile(torch.rand(6, 3, 2, 3), 2, 3)
+    assert colour.shape == (4, 9, 3)
+    torch.testing.assert_close(untile(colour, 2, 3), torch.from_numpy(colour).reshape(
+        2, 2, 3, 3, 3).permute(0, 2, 4, 1, 3).reshape(6, 3, 2, 3))
 
 
 def test_prior_quantiles():
@@ -205,13 +210,13 @@ def test_report_links_every_figure_and_reaches_no_other_host(trained, tmp_path):
         assert (page.parent / src).exists(), src
     assert "http://" not in text and "https://" not in text
     assert "<table>" in text and "test loss per image" in text
-    assert text.count("an AE has no prior") == 2
+    assert text.count("this model has no prior") == 2
     (trained["ae"].figures_dir / "loss.png").rename(tmp_path / "loss.png")
     try:
         text = write_report(runs, page, title="again").read_text()
     finally:
         (tmp_path / "loss.png").rename(trained["ae"].figures_dir / "loss.png")
-    assert text.count("an AE has no prior") == 2  # only for the figures of a prior
+    assert text.count("this model has no prior") == 2  # only for the figures of a prior
     assert text.count("not drawn for this run") == 1
 
 

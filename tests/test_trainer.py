@@ -66,8 +66,8 @@ def test_same_seed_same_weights_other_seed_other_weights(tiny, tmp_path):
     runs = [train(_config(epochs=1, seed=s), tmp_path / f"s{i}", data=tiny, progress=False)
             for i, s in enumerate((0, 0, 1))]
     _assert_bitwise_equal(_weights(runs[0].path), _weights(runs[1].path))
-    assert not torch.equal(_weights(runs[0].path)["decoder.0.weight"],
-                           _weights(runs[2].path)["decoder.0.weight"])
+    assert not torch.equal(_weights(runs[0].path)["decoder.head.0.weight"],
+                           _weights(runs[2].path)["decoder.head.0.weight"])
 
 
 @pytest.mark.parametrize("name", ["ae", "vae"])

@@ -30,6 +30,7 @@ _WHERE = {
     "DiagonalGaussian": "vaelab.distributions",
     "MODELS": "vaelab.models",
     "VAE": "vaelab.models",
+    "CVAE": "vaelab.models",
     "Autoencoder": "vaelab.models",
     "build_model": "vaelab.models",
     "Run": "vaelab.training.runs",
@@ -39,6 +40,7 @@ _WHERE = {
     "resume": "vaelab.training.loop",
     "write_run_figures": "vaelab.pictures.figures",
     "plot_run": "vaelab.pictures.figures",
+    "write_samples": "vaelab.pictures.samples",
     "run_demo": "vaelab.demo",
     "Scorecard": "vaelab.measuring.scorecard",
     "evaluate_run": "vaelab.measuring.evaluation",
@@ -53,11 +55,12 @@ __all__ = [  # noqa: RUF022 (grouped as above)
     "ConfigError", "VaelabError",
     "DATASETS", "ImageData", "load_dataset", "read_idx",
     "DiagonalGaussian",
-    "MODELS", "VAE", "Autoencoder", "build_model",
+    "MODELS", "VAE", "CVAE", "Autoencoder", "build_model",
     "Run", "load_run",
     "train", "train_all", "resume",
     "plot_run",
     "write_run_figures",
+    "write_samples",
     "run_demo",
     "Scorecard", "evaluate_run", "compare_runs",
     "export_explorer", "serve_explorer",
@@ -84,9 +87,10 @@ if TYPE_CHECKING:
     from vaelab.errors import ConfigError, VaelabError
     from vaelab.measuring.evaluation import evaluate_run
     from vaelab.measuring.scorecard import Scorecard
-    from vaelab.models import MODELS, VAE, Autoencoder, build_model
+    from vaelab.models import CVAE, MODELS, VAE, Autoencoder, build_model
     from vaelab.pictures.comparison import compare_runs
     from vaelab.pictures.explore import export_explorer, serve_explorer
     from vaelab.pictures.figures import plot_run, write_run_figures
+    from vaelab.pictures.samples import write_samples
     from vaelab.training.loop import resume, train, train_all
     from vaelab.training.runs import Run, load_run

@@ -61,7 +61,7 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
                  classifier_path(dataset))
         judge = train_judge(data, progress=progress)
     log.info("measuring them (vaelab eval)")
-    evaluation = Comparison([evaluate_run(run, data, k=DEMO_K if run.config.model.model == "vae"
+    evaluation = Comparison([evaluate_run(run, data, k=DEMO_K if run.model.has_posterior
                                           else None, judge=judge, progress=progress)
                              for run in runs])
     write_atomic(folder / "compare.md", evaluation.markdown())

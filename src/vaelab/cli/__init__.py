@@ -11,12 +11,21 @@ from typing import Annotated
 
 import tyro
 
-from vaelab.cli.commands import Classifier, Compare, Demo, Eval, Explore, Plot, Train
+from vaelab.cli.commands import (
+    Classifier,
+    Compare,
+    Demo,
+    Eval,
+    Explore,
+    Plot,
+    Sample,
+    Train,
+)
 from vaelab.config import RunConfig
 from vaelab.errors import VaelabError
 
 
-def _parse(argv: list[str]) -> Train | Plot | Demo | Eval | Compare | Classifier | Explore:
+def _parse(argv: list[str]) -> Train | Plot | Sample | Demo | Eval | Compare | Classifier | Explore:
     config = (tyro.conf.OmitArgPrefixes, tyro.conf.FlagCreatePairsOff)
     command = tyro.cli(_SUBCOMMANDS, args=argv, prog="vaelab", config=config,
                        description="Autoencoders and variational autoencoders on images.")
@@ -32,6 +41,7 @@ def _parse(argv: list[str]) -> Train | Plot | Demo | Eval | Compare | Classifier
 _SUBCOMMANDS = (
     Annotated[Train, tyro.conf.subcommand("train")]
     | Annotated[Plot, tyro.conf.subcommand("plot")]
+    | Annotated[Sample, tyro.conf.subcommand("sample")]
     | Annotated[Demo, tyro.conf.subcommand("demo")]
     | Annotated[Eval, tyro.conf.subcommand("eval")]
     | Annotated[Compare, tyro.conf.subcommand("compare")]

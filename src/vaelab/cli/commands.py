@@ -86,6 +86,32 @@ class Plot(_Where):
 
 
 @dataclass(kw_only=True)
+class Sample(_Where):
+    """Draw samples from a run's prior into one PNG: of a chosen class (--label) for a
+    conditional model, of every class in turn for it without one."""
+
+    run_dir: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="RUN")]
+    """The run folder."""
+    n: Annotated[int, tyro.conf.arg(aliases=("-n",))] = 64
+    """How many samples."""
+    label: str | None = None
+    """The class to draw, by number or name (a CVAE only)."""
+    out: Annotated[Path | None, tyro.conf.arg(aliases=("-o",))] = None
+    """PNG file to write; when absent, samples.png (or samples-LABEL.png) in the run folder."""
+    seed: int = 0
+    """Seeds the draws from the prior."""
+
+    def run(self) -> None:
+        from vaelab.pictures.samples import write_samples
+        from vaelab.training.runs import load_run
+
+        run = load_run(self.run_dir, device=self.device or "auto")
+        name = "samples.png" if self.label is None else f"samples-{self.label}.png"
+        path = write_samples(run, self.out or run.path / name, self.n, self.label, self.seed)
+        _say(f"wrote {path}")
+
+
+@dataclass(kw_only=True)
 class Demo(_Where):
     """Train the tutorial's AE and VAE, draw every figure and a side-by-side comparison, and
     write an index.html that shows them all."""

@@ -1,5 +1,21 @@
-"""Distributions: the diagonal Gaussian posterior of the encoders."""
+"""Distributions: the diagonal Gaussian posterior of the encoders, and the decoders'
+likelihoods p(x|z), one registry entry each."""
 
 from vaelab.distributions.gaussian import LOG_2PI, LOGVAR_MAX, LOGVAR_MIN, DiagonalGaussian
+from vaelab.distributions.likelihoods import (
+    LIKELIHOODS,
+    Bernoulli,
+    DiscretizedLogistic,
+    LearnedGaussian,
+    Likelihood,
+    SquaredError,
+    bce,
+    build_likelihood,
+    sse,
+)
 
-__all__ = ["LOGVAR_MAX", "LOGVAR_MIN", "LOG_2PI", "DiagonalGaussian"]
+__all__ = [
+    "LIKELIHOODS", "LOGVAR_MAX", "LOGVAR_MIN", "LOG_2PI", "Bernoulli", "DiagonalGaussian",
+    "DiscretizedLogistic", "LearnedGaussian", "Likelihood", "SquaredError", "bce",
+    "build_likelihood", "sse",
+]

@@ -1,25 +1,23 @@
-"""Scoring a model on held-out images: the training objective, the ELBO, and the
-importance-weighted bound on log p(x).
+"""The estimators that measure a model on held-out images: the ELBO's terms from several
+posterior draws, and the importance-weighted bound on log p(x) of Burda, Grosse &
+Salakhutdinov (2016), computed in chunked passes through the decoder.
 
-Every figure is per image, in nats. The decoder's likelihood p(x|z) is the one that the run's
-reconstruction loss stands for (``likelihood_of``): Bernoulli for 'bce', exact when the
-pixels are binary; a Gaussian of fixed variance 1/2 for 'sse'.
+Every figure is per image, in nats, under the model's own likelihood p(x|z)
+(``vaelab.distributions.likelihoods``). Images x are (B, C, H, W) in [0, 1]; a conditional
+model's labels y (B,) go with them.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
-from vaelab.config import RunConfig
 from vaelab.data import to_unit
 from vaelab.distributions import DiagonalGaussian
 from vaelab.errors import VaelabError
-from vaelab.models import VAE, Autoencoder
+from vaelab.models import Autoencoder
 from vaelab.objectives import wide_dtype
 
 # Codes decoded per pass of the IWAE bound. It bounds the memory (6 MB per 784-pixel tensor of
@@ -29,99 +27,24 @@ from vaelab.objectives import wide_dtype
 CHUNK = 2048
 
 
-# ---------------------------------------------------------------------------------------------
-# The decoder's likelihood.
-
-
-def bernoulli_log_prob(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """log p(x|z) of independent Bernoulli pixels with probabilities sigmoid(logits), summed
-    over pixels: x * logits - softplus(logits). (..., B, C, H, W) -> (..., B)"""
-    return (logits * x - F.softplus(logits)).flatten(-3).sum(dim=-1)
-
-
-def gaussian_half_log_prob(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """log N(x; sigmoid(logits), 1/2) summed over pixels: -(x - mean)^2 - log(pi)/2 each.
-    (..., B, C, H, W) -> (..., B). Its negative is the summed squared error plus a constant."""
-    squared = (x - torch.sigmoid(logits)).square().flatten(-3).sum(dim=-1)
-    return -(squared + 0.5 * math.log(math.pi) * math.prod(x.shape[-3:]))
-
-
-def bernoulli_log_prob_rows(hidden: torch.Tensor, last: torch.nn.Linear, x: torch.Tensor,
-                            out: torch.Tensor | None = None) -> torch.Tensor:
-    """``bernoulli_log_prob`` of images x (B, D) under the logits ``last(hidden)`` of n codes
-    per image, from the decoder's last hidden layer (B, n, H): (B, n). The logits go into
-    ``out`` (B * n, D) where it is given.
-
-    The sum of x * logits is taken before the last layer, as hidden . (W^T x) + b . x, an H-
-    rather than a D-long product per code; only the softplus makes a pass over the logits."""
-    weight, bias = last.weight, last.bias  # (D, H), (D,)
-    cross = torch.bmm(hidden, (x @ weight).unsqueeze(-1)).squeeze(-1) + (x @ bias).unsqueeze(-1)
-    logits = torch.addmm(bias, hidden.flatten(0, 1), weight.T, out=out)
-    softplus = torch.logaddexp(logits, logits.new_zeros(()), out=logits)  # log(1 + e^logits)
-    return cross - softplus.sum(dim=-1).view_as(cross)
-
-
-def gaussian_half_log_prob_rows(hidden: torch.Tensor, last: torch.nn.Linear, x: torch.Tensor,
-                                out: torch.Tensor | None = None) -> torch.Tensor:
-    """``gaussian_half_log_prob`` of images x (B, D) under the logits ``last(hidden)``, hidden
-    (B, n, H): (B, n), from |x - m|^2 = |x|^2 - 2 x.m + |m|^2. The means go into ``out``
-    (B * n, D) where it is given."""
-    flat = torch.addmm(last.bias, hidden.flatten(0, 1), last.weight.T, out=out).sigmoid_()
-    means = flat.view(*hidden.shape[:2], -1)  # (B, n, D)
-    cross = torch.bmm(means, x.unsqueeze(-1)).squeeze(-1)  # (B, n)
-    squared = x.square().sum(dim=-1, keepdim=True) - 2 * cross
-    squared = squared + torch.linalg.vector_norm(means, dim=-1).square()
-    return -(squared + 0.5 * math.log(math.pi) * x.shape[-1])
-
-
-@dataclass(frozen=True)
-class Likelihood:
-    """What p(x|z) a run's decoder defines, and whether it is a likelihood of the data."""
-
-    name: str
-    description: str
-    log_prob: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-    # log p(x|z) of n codes per image from the decoder's last hidden layer (B, n, H), its last
-    # layer, the images (B, D) and a buffer for the logits (B * n, D) or None: (B, n)
-    log_prob_rows: Callable[..., torch.Tensor]
-    exact: bool  # a normalised probability (or density) of the images as they are given
-    discrete: bool  # a probability of discrete pixel values: bits per dimension apply
-    why_not: str = ""  # when not exact: why, and what to do
-
-
-def likelihood_of(config: RunConfig) -> Likelihood:
-    binary = config.data.binarize != "none"
-    if config.train.loss == "bce":
-        if binary:
-            return Likelihood("bernoulli", "Bernoulli pixels; exact for the binarized images",
-                              bernoulli_log_prob, bernoulli_log_prob_rows, exact=True,
-                              discrete=True)
-        return Likelihood(
-            "bernoulli", "Bernoulli pixels on grey levels: a cross-entropy, not a likelihood",
-            bernoulli_log_prob, bernoulli_log_prob_rows, exact=False, discrete=False,
-            why_not="a Bernoulli decoder on grey pixels defines no likelihood of them; "
-                    "train with --binarize dynamic (or static)")
-    return Likelihood(
-        "gaussian", "Gaussian pixels of fixed variance 1/2 (what summed squared error is): "
-                    "a density on [0, 1] pixels, not a probability of 8-bit images",
-        gaussian_half_log_prob, gaussian_half_log_prob_rows, exact=True, discrete=False)
-
-
-# ---------------------------------------------------------------------------------------------
-# The ELBO and the importance-weighted bound.
+def _repeat(y: torch.Tensor | None, n: int) -> torch.Tensor | None:
+    """Labels (B,) -> (B * n,), each repeated n times in place: the labels of n codes per image."""
+    return None if y is None else y.repeat_interleave(n)
 
 
 @torch.inference_mode()
-def elbo_per_image(model: VAE, x: torch.Tensor, likelihood: Likelihood, samples: int,
+def elbo_per_image(model: Autoencoder, x: torch.Tensor, y: torch.Tensor | None, samples: int,
                    generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """The two terms of the negative ELBO of each image (B, C, H, W) in [0, 1]:
-    E_q[-log p(x|z)] estimated from ``samples`` posterior draws, and KL(q || N(0, I)) in closed
-    form. Returns (recon, kl), each (B,)."""
-    posterior = model.encode(x)
-    eps = torch.randn((samples, *posterior.mean.shape), generator=generator, device=x.device)
-    z = posterior.mean + posterior.std * eps  # (S, B, d)
-    logits = model.decode_logits(z.flatten(0, 1)).unflatten(0, (samples, len(x)))
-    recon = -likelihood.log_prob(logits, x).mean(dim=0)
+    """The two terms of the negative ELBO of each image: E_q[-log p(x|z)] estimated from
+    ``samples`` posterior draws, and KL(q || N(0, I)) in closed form. Returns (recon, kl),
+    each (B,)."""
+    posterior = model.encode(x, y)
+    eps = torch.randn((len(x), samples, posterior.mean.shape[-1]), generator=generator,
+                      device=x.device)
+    z = posterior.mean.unsqueeze(1) + posterior.std.unsqueeze(1) * eps  # (B, S, d)
+    logits = model.decode_params(z.flatten(0, 1), _repeat(y, samples))  # (B * S, C, H, W)
+    logits = logits.unflatten(0, (len(x), samples)).transpose(0, 1)  # (S, B, C, H, W)
+    recon = -model.likelihood.log_prob(logits, x).mean(dim=0)
     return recon, posterior.kl()
 
 
@@ -178,15 +101,13 @@ def iwae_bound(log_weights: torch.Tensor) -> torch.Tensor:
     return torch.logsumexp(log_weights, dim=0) - math.log(log_weights.shape[0])
 
 
-def decode_hidden_fast(model: Autoencoder, z: torch.Tensor, buffers: Buffers | None = None
-                       ) -> tuple[torch.Tensor, torch.nn.Linear]:
-    """The decoder for inference up to its last layer: codes (..., d) -> that layer's input
-    (..., H), and the layer. Each layer writes into ``buffers`` where given, and each
-    activation works in place."""
-    *body, last = model.decoder
-    if not isinstance(last, torch.nn.Linear):
-        raise TypeError(f"the decoder ends in {type(last).__name__}, not a linear layer")
-    h = z.flatten(0, -2)
+def decode_hidden_fast(model: Autoencoder, z: torch.Tensor, side: torch.Tensor | None,
+                       buffers: Buffers | None = None) -> torch.Tensor:
+    """A decoder whose logits are its last linear layer's outputs (``last_linear``), for
+    inference, up to that layer: codes (..., d) [and side inputs (..., K)] -> the layer's input
+    (..., H). Each layer writes into ``buffers`` where given, and activations work in place."""
+    *body, _ = model.decoder.head
+    h = (z if side is None else torch.cat([z, side], dim=-1)).flatten(0, -2)
     for i, layer in enumerate(body):
         if isinstance(layer, torch.nn.Linear):
             out = None if buffers is None else buffers.get(
@@ -198,11 +119,35 @@ def decode_hidden_fast(model: Autoencoder, z: torch.Tensor, buffers: Buffers | N
             h = h.tanh_()
         else:
             h = layer(h)
-    return h.view(*z.shape[:-1], h.shape[-1]), last
+    return h.view(*z.shape[:-1], h.shape[-1])
+
+
+def _log_likelihood(model: Autoencoder, x: torch.Tensor, y: torch.Tensor | None,
+                    buffers: Buffers) -> Callable[[torch.Tensor], torch.Tensor]:
+    """log p(x|z) as a function of codes (B, n, d), n per image -> (B, n). Where the decoder
+    ends in a linear layer and the likelihood can take its sums before it (``log_prob_rows``),
+    it does, writing into ``buffers``; else the decoder and the likelihood run as they are."""
+    likelihood, last = model.likelihood, model.decoder.last_linear()
+    side = model.side(y)  # (B, K) or None
+    flat = x.flatten(1)  # (B, D)
+
+    def fast(z: torch.Tensor) -> torch.Tensor:
+        sides = None if side is None else side.unsqueeze(1).expand(-1, z.shape[1], -1)
+        hidden = decode_hidden_fast(model, z, sides, buffers)  # (B, n, H)
+        out = buffers.get("logits", (z.shape[0] * z.shape[1], last.out_features), hidden)
+        return likelihood.log_prob_rows(hidden, last, flat, out)
+
+    def plain(z: torch.Tensor) -> torch.Tensor:
+        n = z.shape[1]
+        logits = model.decode_params(z.flatten(0, 1), _repeat(y, n))  # (B * n, C, H, W)
+        images = x.unsqueeze(1).expand(-1, n, *x.shape[1:]).flatten(0, 1)  # no copy
+        return likelihood.log_prob(logits, images).view(len(x), n)
+
+    return fast if last is not None and hasattr(likelihood, "log_prob_rows") else plain
 
 
 @torch.inference_mode()
-def iwae_log_px(model: VAE, x: torch.Tensor, likelihood: Likelihood, k: int,
+def iwae_log_px(model: Autoencoder, x: torch.Tensor, y: torch.Tensor | None, k: int,
                 generator: torch.Generator, chunk: int = CHUNK,
                 buffers: Buffers | None = None) -> torch.Tensor:
     """The k-sample importance-weighted estimate of log p(x) for images (B, C, H, W) in
@@ -210,30 +155,24 @@ def iwae_log_px(model: VAE, x: torch.Tensor, likelihood: Likelihood, k: int,
     if k < 1:
         raise VaelabError(f"k must be at least 1, got {k}")
     buffers = buffers or Buffers()
-    batch, flat = len(x), x.flatten(1)  # (B, D)
-
-    def log_likelihood(z: torch.Tensor) -> torch.Tensor:  # (B, n, d) -> (B, n)
-        hidden, last = decode_hidden_fast(model, z, buffers)
-        out = buffers.get("logits", (z.shape[0] * z.shape[1], last.out_features), hidden)
-        return likelihood.log_prob_rows(hidden, last, flat, out)
-
-    per_pass = max(1, chunk // batch)
-    return iwae_bound(importance_log_weights(model.encode(x), log_likelihood, k, per_pass,
-                                             generator, buffers))
+    per_pass = max(1, chunk // len(x))
+    return iwae_bound(importance_log_weights(model.encode(x, y),
+                                             _log_likelihood(model, x, y, buffers), k,
+                                             per_pass, generator, buffers))
 
 
 @torch.inference_mode()
-def iwae_log_px_of(model: VAE, images: torch.Tensor, likelihood: Likelihood, k: int,
-                   generator: torch.Generator, chunk: int = CHUNK,
+def iwae_log_px_of(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor | None,
+                   k: int, generator: torch.Generator, chunk: int = CHUNK,
                    done: Callable[[int], object] | None = None) -> torch.Tensor:
-    """``iwae_log_px`` of many images (N, C, H, W), uint8 or in [0, 1], as many at a time as
-    ``images_per_batch`` says; ``done(n)`` is told after each batch. (N,) float64 (float32 on
-    MPS)"""
+    """``iwae_log_px`` of many images (N, C, H, W), uint8 or in [0, 1] (and their labels, for
+    a conditional model), as many at a time as ``images_per_batch`` says; ``done(n)`` is told
+    after each batch. (N,) float64 (float32 on MPS)"""
     log_px = torch.empty(len(images), dtype=wide_dtype(images.device), device=images.device)
-    buffers, start = Buffers(), 0
-    for x in unit_batches(images, images_per_batch(k, chunk)):
-        log_px[start:start + len(x)] = iwae_log_px(model, x, likelihood, k, generator, chunk,
-                                                   buffers)
+    buffers, start, size = Buffers(), 0, images_per_batch(k, chunk)
+    for x in unit_batches(images, size):
+        y = None if labels is None or not model.conditional else labels[start:start + len(x)]
+        log_px[start:start + len(x)] = iwae_log_px(model, x, y, k, generator, chunk, buffers)
         start += len(x)
         if done is not None:
             done(len(x))

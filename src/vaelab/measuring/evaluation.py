@@ -9,12 +9,13 @@ import logging
 import math
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from tqdm.auto import tqdm
 
 from vaelab.data import ImageData, load_dataset, prepare
+from vaelab.distributions import Likelihood
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 from vaelab.measuring.classifier import (
@@ -30,14 +31,13 @@ from vaelab.measuring.estimators import (
     CHUNK,
     elbo_per_image,
     iwae_log_px_of,
-    likelihood_of,
     mean_and_error,
     unit_batches,
 )
 from vaelab.measuring.latent import encode_dataset, latent_picture, prior_manifold, untile
 from vaelab.measuring.probes import active_units, knn_accuracy, linear_probe
 from vaelab.measuring.scorecard import Score, Scorecard, eval_file
-from vaelab.models import VAE
+from vaelab.models import Autoencoder
 from vaelab.objectives import objective_per_image
 from vaelab.training.runs import Run, load_run
 
@@ -48,6 +48,7 @@ SAMPLES = 10  # posterior draws per image for the ELBO's reconstruction term
 NO_POSTERIOR = "an AE has no posterior or prior, so no likelihood"
 NO_PRIOR = "an AE has no prior to sample from"
 NO_JUDGE = "no classifier yet (vaelab classifier train)"
+NOT_CONDITIONAL = "only a conditional model (cvae) is asked for a class"
 Split = Literal["train", "test"]
 
 
@@ -67,11 +68,11 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
     if not isinstance(run, Run):
         run = load_run(run)
     model, config = run.model.eval(), run.config
-    is_vae = isinstance(model, VAE)
-    if k is not None and not is_vae:
-        raise VaelabError(f"{run.path} is an AE: it defines no likelihood p(x), so there is no "
-                          f"NLL to estimate; drop --k")
-    k = (K if k is None else k) if is_vae else None
+    if k is not None and not model.has_posterior:
+        raise VaelabError(f"{run.path} is an {config.model.model.upper()}: with no posterior "
+                          f"it defines no likelihood p(x), so there is no NLL to estimate; "
+                          f"drop --k")
+    k = (K if k is None else k) if model.has_posterior else None
     for name, value in (("k", k), ("samples", samples), ("chunk", chunk)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                   or value < 1):
@@ -83,7 +84,7 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
     data = data.to(model.device)
     seen = prepare(data, config.data.binarize, config.data.binarize_seed)
     images = seen.test_images if split == "test" else seen.train_images
-    likelihood = likelihood_of(config)
+    labels = seen.test_labels if split == "test" else seen.train_labels
     if judge == "cached":
         judge = load_judge(config.data.dataset, model.device)
     metrics: dict[str, Score] = {}
@@ -96,20 +97,22 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
         seconds[name] = round(now - clock, 3)
         clock = now
 
-    objective = objective_per_image(model, images, config.train, seed=seed)
+    objective = objective_per_image(model, images, config.train, labels, seed=seed)
     metrics["loss"] = Score(objective["loss"])
     lap("objective")
-    metrics.update(_bounds(model, images, likelihood, k, samples, chunk, seed, progress))
+    binarized = config.data.binarize != "none"
+    metrics.update(_bounds(model, images, labels, binarized, k, samples, chunk, seed,
+                           progress))
     lap("likelihood")
-    metrics.update(_codes(model, seen, split, is_vae))
+    metrics.update(_codes(model, seen, split))
     lap("codes")
-    metrics.update(_pictures(model, data, judge, seed, is_vae))
+    metrics.update(_pictures(model, data, judge, seed))
     lap("samples")
     card = Scorecard(
         run=str(run.path), model=config.model.model, latent_dims=config.model.latent_dims,
         epochs=run.epochs_done, split=split, images=len(images), k=k, samples=samples,
-        seed=seed, likelihood={"name": likelihood.name, "description": likelihood.description,
-                               "exact": likelihood.exact},
+        seed=seed, likelihood=likelihood_record(model.likelihood, config.model.likelihood,
+                                                binarized),
         classifier=(None if judge is None else
                     {"dataset": judge.dataset, "test_accuracy": judge.accuracy}),
         metrics=metrics, seconds=seconds)
@@ -118,27 +121,47 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
     return card
 
 
+def likelihood_record(likelihood: Likelihood, name: str, binarized: bool) -> dict[str, Any]:
+    """What eval.json says of the likelihood: its name, what it is, and whether it is an exact
+    likelihood of the images the run learns from."""
+    why_not = likelihood.exactness(binarized)
+    if why_not is not None:
+        description = f"{likelihood.title} on grey levels: a cross-entropy, not a likelihood"
+    elif likelihood.discrete:
+        description = f"{likelihood.title}; a probability of the images as they are"
+        description += "; exact for the binarized images" if binarized else ""
+    else:
+        description = (f"{likelihood.title}: a density on [0, 1] pixels, not a probability "
+                       f"of 8-bit images")
+    return {"name": name, "description": description, "exact": why_not is None}
+
+
 @torch.inference_mode()
-def _bounds(model, images, likelihood, k, samples, chunk, seed, progress) -> dict[str, Score]:
+def _bounds(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor, binarized: bool,
+            k: int | None, samples: int, chunk: int, seed: int, progress: bool
+            ) -> dict[str, Score]:
     """Reconstruction, KL, -ELBO and the IWAE NLL, each a mean over images with its error."""
     generator = torch.Generator(images.device).manual_seed(seed)
-    if not isinstance(model, VAE):
-        recon = torch.cat([-likelihood.log_prob(model.decode_logits(model.encode(x)), x)
-                           for x in unit_batches(images, 2000)])
+    likelihood, given = model.likelihood, labels if model.conditional else None
+    if not model.has_posterior:
+        recon = torch.cat([-likelihood.log_prob(model.decode_params(model.encode(x, y), y), x)
+                           for x, y in _labelled_batches(images, given, 2000)])
         na = Score(None, note=NO_POSTERIOR)
         return {"recon": Score(*mean_and_error(recon)), "neg_elbo": na, "kl": na, "nll": na,
                 "bits_per_dim": na}
-    recon, kl = map(torch.cat, zip(*(elbo_per_image(model, x, likelihood, samples, generator)
-                                     for x in unit_batches(images, max(1, chunk // samples))),
+    size = max(1, chunk // samples)
+    recon, kl = map(torch.cat, zip(*(elbo_per_image(model, x, y, samples, generator)
+                                     for x, y in _labelled_batches(images, given, size)),
                                    strict=True))
     scores = {"recon": Score(*mean_and_error(recon)), "kl": Score(*mean_and_error(kl)),
               "neg_elbo": Score(*mean_and_error(recon + kl))}
-    if not likelihood.exact:
-        na = Score(None, note=likelihood.why_not)
+    why_not = likelihood.exactness(binarized)
+    if why_not is not None:
+        na = Score(None, note=why_not)
         return {**scores, "nll": na, "bits_per_dim": na}
     with tqdm(total=len(images), desc=f"NLL, k = {k}", unit="img", disable=not progress,
               leave=False, dynamic_ncols=True) as bar:
-        nll = -iwae_log_px_of(model, images, likelihood, k, generator, chunk, bar.update)
+        nll = -iwae_log_px_of(model, images, given, k, generator, chunk, bar.update)
     scores["nll"] = Score(*mean_and_error(nll))
     if likelihood.discrete:
         per_dim = math.prod(images.shape[1:]) * math.log(2)
@@ -149,10 +172,17 @@ def _bounds(model, images, likelihood, k, samples, chunk, seed, progress) -> dic
     return scores
 
 
-def _codes(model, seen: ImageData, split: str, is_vae: bool) -> dict[str, Score]:
-    """Active units on the split; probes fitted on the training codes, scored on the test's."""
-    train_codes = encode_dataset(model, seen.train_images)
-    test_codes = encode_dataset(model, seen.test_images)
+def _labelled_batches(images: torch.Tensor, labels: torch.Tensor | None, size: int):
+    """(x, y) batches: images in [0, 1] with their labels, or None for the labels."""
+    for start, x in zip(range(0, len(images), size), unit_batches(images, size), strict=True):
+        yield x, None if labels is None else labels[start:start + size]
+
+
+def _codes(model: Autoencoder, seen: ImageData, split: str) -> dict[str, Score]:
+    """Active units on the split; probes fitted on the training codes, scored on the test's.
+    A conditional model's codes are those of each image given its own label."""
+    train_codes = encode_dataset(model, seen.train_images, seen.train_labels)
+    test_codes = encode_dataset(model, seen.test_images, seen.test_labels)
     split_codes = test_codes if split == "test" else train_codes
     scores = {
         "linear_probe": Score(linear_probe(train_codes, seen.train_labels, test_codes,
@@ -160,36 +190,40 @@ def _codes(model, seen: ImageData, split: str, is_vae: bool) -> dict[str, Score]
         "knn": Score(knn_accuracy(train_codes, seen.train_labels, test_codes,
                                   seen.test_labels)),
     }
-    scores["active_units"] = (Score(active_units(split_codes)) if is_vae
+    scores["active_units"] = (Score(active_units(split_codes)) if model.has_posterior
                               else Score(None, note=NO_POSTERIOR))
     return scores
 
 
 @torch.inference_mode()
-def _pictures(model, data: ImageData, judge: Judge | None, seed: int,
-              is_vae: bool) -> dict[str, Score]:
-    """What the classifier makes of prior samples and of the plot command's manifold grids."""
-    keys = ("sample_confidence", "sample_class_entropy", "sample_frechet", "grid_digits",
-            "prior_grid_digits")
+def _pictures(model: Autoencoder, data: ImageData, judge: Judge | None, seed: int
+              ) -> dict[str, Score]:
+    """What the classifier makes of prior samples and of the plot command's manifold grids;
+    for a conditional model, also how often a sample is the class it was asked for."""
+    keys = ("sample_confidence", "sample_class_entropy", "sample_frechet", "sample_asked",
+            "grid_digits", "prior_grid_digits")
     if judge is None:
         return {key: Score(None, note=NO_JUDGE) for key in keys}
     height, width = data.image_shape[1:]
     seen = latent_picture(model, data)
-    grid = untile(torch.from_numpy(seen.manifold.picture), height, width)
+    grid = untile(seen.manifold.picture, height, width)
     scores = {"grid_digits": Score(confident_share(predict(judge.model, grid)))}
-    if not is_vae:
+    if not model.has_prior:
         na = Score(None, note=NO_PRIOR)
         return {**scores, **{key: na for key in keys if key not in scores}}
-    prior_grid = untile(torch.from_numpy(prior_manifold(model, seen.plane).picture), height,
-                        width)
+    prior_grid = untile(prior_manifold(model, seen.plane, seen.label).picture, height, width)
     scores["prior_grid_digits"] = Score(confident_share(predict(judge.model, prior_grid)))
     generator = torch.Generator(model.device).manual_seed(seed)
     n = len(data.test_images)
-    samples = torch.cat([model.sample(min(2000, n - i), generator=generator)
-                         for i in range(0, n, 2000)])
+    asked = torch.arange(n, device=model.device) % len(data.classes)  # every class in turn
+    samples = torch.cat([model.sample(min(2000, n - i), generator=generator,
+                                      y=asked[i:i + 2000]) for i in range(0, n, 2000)])
     probabilities = predict(judge.model, samples)
     scores["sample_confidence"] = Score(*mean_and_error(probabilities.max(dim=1).values))
     scores["sample_class_entropy"] = Score(class_entropy(probabilities))
     scores["sample_frechet"] = Score(frechet_distance(features(judge.model, samples),
                                                       features(judge.model, data.test_images)))
+    hits = (probabilities.argmax(dim=1) == asked.cpu()).double()
+    scores["sample_asked"] = (Score(*mean_and_error(hits)) if model.conditional
+                              else Score(None, note=NOT_CONDITIONAL))
     return scores

@@ -15,20 +15,26 @@ GRID = 21  # tiles along the longer side of the manifolds; odd, so 0 is a tile c
 
 
 @torch.inference_mode()
-def encode_dataset(model: Autoencoder, images: torch.Tensor, batch_size: int = 2000
-                   ) -> torch.Tensor:
-    """Deterministic codes (posterior means for a VAE) of uint8 images. (N, C, H, W) -> (N, d)"""
+def encode_dataset(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor | None = None,
+                   batch_size: int = 2000) -> torch.Tensor:
+    """Deterministic codes (posterior means for a VAE) of uint8 images, given their labels for
+    a conditional model. (N, C, H, W) -> (N, d)"""
     model.eval()
-    return torch.cat([model.embed(to_unit(images[i:i + batch_size]))
+    return torch.cat([model.embed(to_unit(images[i:i + batch_size]),
+                                  None if labels is None else labels[i:i + batch_size])
                       for i in range(0, len(images), batch_size)])
 
 
 @torch.inference_mode()
-def decode_all(model: Autoencoder, z: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
-    """Images in [0, 1] for codes z, in batches. (N, d) -> (N, C, H, W)"""
+def decode_all(model: Autoencoder, z: torch.Tensor, label: int | None = None,
+               batch_size: int = 2000) -> torch.Tensor:
+    """Images in [0, 1] for codes z, in batches; a conditional model draws them all as class
+    ``label``. (N, d) -> (N, C, H, W)"""
     model.eval()
     z = z.to(model.device)
-    return torch.cat([model.decode(z[i:i + batch_size]) for i in range(0, len(z), batch_size)])
+    y = None if label is None else torch.full((len(z),), label, device=model.device)
+    return torch.cat([model.decode(z[i:i + batch_size], None if y is None else y[i:i + batch_size])
+                      for i in range(0, len(z), batch_size)])
 
 
 @dataclass(frozen=True)
@@ -119,18 +125,22 @@ def prior_quantiles(n: int, tail: float = 0.05) -> torch.Tensor:
     return torch.special.ndtri(torch.linspace(tail, 1 - tail, n, dtype=torch.float64)).float()
 
 
-def tile(images: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
-    """Images (rows * cols, C, H, W) -> one picture (C, rows * H, cols * W)."""
+def tile(images: torch.Tensor, rows: int, cols: int) -> np.ndarray:
+    """Images (rows * cols, C, H, W) -> one picture as matplotlib draws it: (rows * H, cols * W)
+    for one channel, (rows * H, cols * W, C) for colour."""
     c, h, w = images.shape[1:]
-    grid = images.reshape(rows, cols, c, h, w).permute(2, 0, 3, 1, 4)  # (C, rows, H, cols, W)
-    return grid.reshape(c, rows * h, cols * w)
+    grid = images.reshape(rows, cols, c, h, w).permute(0, 3, 1, 4, 2)  # (rows, H, cols, W, C)
+    picture = grid.reshape(rows * h, cols * w, c).cpu().numpy()
+    return picture[..., 0] if c == 1 else picture
 
 
-def untile(picture: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """The inverse of ``tile`` for one channel: (rows * H, cols * W) -> (rows * cols, 1, H, W)."""
-    rows, cols = picture.shape[0] // height, picture.shape[1] // width
-    tiles = picture.reshape(rows, height, cols, width).permute(0, 2, 1, 3)  # (rows, cols, H, W)
-    return tiles.reshape(rows * cols, 1, height, width)
+def untile(picture: np.ndarray, height: int, width: int) -> torch.Tensor:
+    """The inverse of ``tile``: (rows * H, cols * W[, C]) -> (rows * cols, C, H, W)."""
+    image = torch.from_numpy(np.asarray(picture))
+    image = image.unsqueeze(-1) if image.dim() == 2 else image  # (rows * H, cols * W, C)
+    rows, cols, c = image.shape[0] // height, image.shape[1] // width, image.shape[2]
+    tiles = image.reshape(rows, height, cols, width, c).permute(0, 2, 4, 1, 3)
+    return tiles.reshape(rows * cols, c, height, width)  # (rows, cols, C, H, W) flattened
 
 
 def interpolate(z_from: torch.Tensor, z_to: torch.Tensor, steps: int) -> torch.Tensor:
@@ -151,7 +161,7 @@ class Manifold:
     ``u`` left to right and ``v`` bottom to top (the picture's top row is the largest v).
     """
 
-    picture: np.ndarray
+    picture: np.ndarray  # (rows * H, cols * W), or (rows * H, cols * W, C) in colour
     u: np.ndarray
     v: np.ndarray
     evenly_spaced: bool = True  # False for the prior-quantile grid
@@ -174,10 +184,15 @@ class LatentPicture:
     points: np.ndarray  # (N, 2) test codes in the plane
     labels: np.ndarray  # (N,)
     manifold: Manifold  # the decoder over the codes' region
+    label: int | None = None  # the class a conditional model draws the manifolds as
 
 
-def latent_picture(model: Autoencoder, data: ImageData, grid: int = GRID) -> LatentPicture:
-    codes = encode_dataset(model, data.test_images)  # (N, d)
+def latent_picture(model: Autoencoder, data: ImageData, grid: int = GRID,
+                   label: int = 0) -> LatentPicture:
+    """The test codes (each given its own label, for a conditional model) in their plane, and
+    the decoder over their region (as class ``label``, for a conditional model)."""
+    label = label if model.conditional else None
+    codes = encode_dataset(model, data.test_images, data.test_labels)  # (N, d)
     plane = LatentPlane.fit(codes)
     points = plane.project(codes)  # (N, 2)
     labels = data.test_labels.cpu()
@@ -188,21 +203,23 @@ def latent_picture(model: Autoencoder, data: ImageData, grid: int = GRID) -> Lat
         u, v = torch.linspace(u0, u1, grid), torch.zeros(1)
     else:
         u, v = linear_grid(bounds(points), grid)  # square tiles: ``grid`` along the longer side
-    return LatentPicture(plane, points.numpy(), labels.numpy(), _manifold(model, plane, u, v))
+    return LatentPicture(plane, points.numpy(), labels.numpy(),
+                         _manifold(model, plane, u, v, label), label)
 
 
 def _manifold(model: Autoencoder, plane: LatentPlane, u: torch.Tensor, v: torch.Tensor,
-              evenly_spaced: bool = True) -> Manifold:
-    images = decode_all(model, plane.lift(grid_points(u, v)))  # (len(v) * len(u), C, H, W)
-    picture = tile(images.cpu(), len(v), len(u))[0]  # first channel: (rows * H, cols * W)
-    return Manifold(picture.numpy(), u.numpy(), v.numpy(), evenly_spaced)
+              label: int | None, evenly_spaced: bool = True) -> Manifold:
+    images = decode_all(model, plane.lift(grid_points(u, v)), label)  # (rows * cols, C, H, W)
+    return Manifold(tile(images, len(v), len(u)), u.numpy(), v.numpy(), evenly_spaced)
 
 
-def prior_manifold(model: Autoencoder, plane: LatentPlane, grid: int = GRID) -> Manifold:
-    """The decoder at the prior's quantiles on the plane's axes through 0."""
+def prior_manifold(model: Autoencoder, plane: LatentPlane, label: int | None = None,
+                   grid: int = GRID) -> Manifold:
+    """The decoder at the prior's quantiles on the plane's axes through 0 (as class ``label``,
+    for a conditional model)."""
     q = prior_quantiles(grid)
     rows = torch.zeros(1) if plane.is_line else q
-    return _manifold(model, prior_plane(plane), q, rows, evenly_spaced=False)
+    return _manifold(model, prior_plane(plane), q, rows, label, evenly_spaced=False)
 
 
 def prior_plane(plane: LatentPlane) -> LatentPlane:

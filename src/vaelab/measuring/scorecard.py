@@ -61,6 +61,7 @@ MEASURES = (
     Measure("sample_confidence", "samples: mean top-class confidence", 4),
     Measure("sample_class_entropy", "samples: entropy of predicted classes (nats)", 3),
     Measure("sample_frechet", "samples: Fréchet distance, classifier features"),
+    Measure("sample_asked", "samples: classified as the class asked for", 4),
     Measure("grid_digits", f"codes' grid: share decoded to a digit (p ≥ {CONFIDENT})", 3),
     Measure("prior_grid_digits", f"prior grid: share decoded to a digit (p ≥ {CONFIDENT})", 3),
 )

@@ -1,4 +1,4 @@
-"""The models, behind one interface, and the registry of their names."""
+"""The models, behind one interface (``Autoencoder``'s), and the registry of their names."""
 
 from __future__ import annotations
 
@@ -7,20 +7,32 @@ from torch import nn
 from vaelab.config import ModelConfig
 from vaelab.errors import VaelabError
 from vaelab.models.autoencoder import Autoencoder
+from vaelab.models.cvae import CVAE
 from vaelab.models.vae import VAE
 
-MODELS: dict[str, type[Autoencoder]] = {"ae": Autoencoder, "vae": VAE}
+MODELS: dict[str, type[Autoencoder]] = {"ae": Autoencoder, "vae": VAE, "cvae": CVAE}
 
 
-def build_model(config: ModelConfig, image_shape: tuple[int, int, int]) -> Autoencoder:
-    """A fresh model of the configured kind for images of the given (C, H, W) shape."""
+def model_class(name: str) -> type[Autoencoder]:
+    """The class registered under ``name``: what it can do is on the class (has_posterior,
+    has_prior, conditional), before any model is built."""
     try:
-        model_class = MODELS[config.model]
+        return MODELS[name]
     except KeyError:
         choices = ", ".join(MODELS)
-        raise VaelabError(f"unknown model {config.model!r}; choose one of: {choices}") from None
-    return model_class(config, image_shape)
+        raise VaelabError(f"unknown model {name!r}; choose one of: {choices}") from None
+
+
+def build_model(config: ModelConfig, image_shape: tuple[int, int, int], classes: int = 10
+                ) -> Autoencoder:
+    """A fresh model of the configured kind for images of the given (C, H, W) shape and, for
+    a conditional model, ``classes`` labels."""
+    return model_class(config.model)(config, image_shape, classes)
 
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+__all__ = ["CVAE", "MODELS", "VAE", "Autoencoder", "build_model", "count_parameters",
+           "model_class"]

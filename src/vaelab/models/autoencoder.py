@@ -1,35 +1,50 @@
-"""The autoencoder: a point per image. Maps images (B, C, H, W) with pixels in [0, 1] to codes
-(B, d) and back. Models only compute; the objective lives in ``vaelab.objectives``, the loop in
-``vaelab.training``.
+"""The model interface, and the plain autoencoder that defines it: a point per image.
+
+Every model maps images (B, C, H, W) with pixels in [0, 1] to codes (B, d) and back, and says
+what it can do through three capabilities instead of its type: ``has_posterior`` (``encode``
+returns a distribution q(z|x)), ``has_prior`` (``sample`` draws from p(z)) and ``conditional``
+(encoder and decoder take the class label y as well). Models only compute; the objective lives
+in ``vaelab.objectives``, the loop in ``vaelab.training``.
 """
 
 from __future__ import annotations
 
-import math
+from typing import ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from vaelab.config import ModelConfig
-from vaelab.distributions import DiagonalGaussian
+from vaelab.distributions import DiagonalGaussian, build_likelihood
 from vaelab.errors import VaelabError
-from vaelab.nets import mlp
+from vaelab.nets import build_nets
 
 
 class Autoencoder(nn.Module):
-    """The tutorial's AE: flatten -> 784-512-d encoder -> d-512-784 decoder -> sigmoid.
+    """The tutorial's AE: encoder -> code z -> decoder -> the likelihood's parameters of each
+    pixel; the likelihood turns them into the image drawn (a sigmoid, for the tutorial's) and
+    scores reconstructions.
 
     ``encode`` returns the code itself: each image is mapped to one point.
     """
 
-    def __init__(self, config: ModelConfig, image_shape: tuple[int, int, int]) -> None:
+    has_posterior: ClassVar[bool] = False
+    has_prior: ClassVar[bool] = False
+    conditional: ClassVar[bool] = False
+
+    def __init__(self, config: ModelConfig, image_shape: tuple[int, int, int],
+                 classes: int = 0) -> None:
         super().__init__()
+        if self.conditional and classes < 2:
+            raise VaelabError(f"a {config.model.upper()} is conditioned on class labels, and "
+                              f"this data has none; choose --model vae")
         self.config = config
         self.image_shape = tuple(image_shape)
-        pixels = math.prod(self.image_shape)
-        hidden = list(config.hidden_dims)
-        self.encoder = mlp([pixels, *hidden, self._encoder_outputs()], config.activation)
-        self.decoder = mlp([config.latent_dims, *reversed(hidden), pixels], config.activation)
+        self.classes = classes if self.conditional else 0
+        self.encoder, self.decoder = build_nets(config, self.image_shape,
+                                                self._encoder_outputs(), side=self.classes)
+        self.likelihood = build_likelihood(config.likelihood, self.image_shape)
 
     def _encoder_outputs(self) -> int:
         return self.config.latent_dims
@@ -42,25 +57,39 @@ class Autoencoder(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor | DiagonalGaussian:
+    def side(self, y: torch.Tensor | None) -> torch.Tensor | None:
+        """What the nets take beside the image or the code: a conditional model's labels as
+        one-hot rows (B, K), from class numbers (B,) or given as rows already (a mix of
+        classes, say); nothing for the others, whose labels are ignored."""
+        if not self.conditional:
+            return None
+        if y is None:
+            raise VaelabError("this model is conditioned on class labels; pass y")
+        dtype = self.encoder.head[0].weight.dtype
+        return y.to(dtype) if y.dim() == 2 else F.one_hot(y.long(), self.classes).to(dtype)
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None
+               ) -> torch.Tensor | DiagonalGaussian:
         """Images (B, C, H, W) -> codes (B, d)."""
-        return self.encoder(x.flatten(1))  # (B, C, H, W) -> (B, C*H*W) -> (B, d)
+        return self.encoder(x, self.side(y))
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
+    def embed(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """The deterministic code of each image: the code itself here. (B, C, H, W) -> (B, d)"""
-        return self.encode(x)
+        return self.encode(x, y)
 
-    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
-        """Codes (B, d) -> pixel logits (B, C, H, W), before the sigmoid."""
-        return self.decoder(z).unflatten(1, self.image_shape)  # (B, C*H*W) -> (B, C, H, W)
+    def decode_params(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Codes (B, d) -> the parameters of p(x|z) for every pixel (B, C, H, W): logits, or
+        locations for the likelihoods that take them as they are."""
+        return self.decoder(z, self.side(y))
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """Codes (B, d) -> images (B, C, H, W) with pixels in [0, 1]."""
-        return torch.sigmoid(self.decode_logits(z))
+        return self.likelihood.mean(self.decode_params(z, y))
 
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+    def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """decode(embed(x)): (B, C, H, W) -> (B, C, H, W)."""
-        return self.decode(self.embed(x))
+        return self.decode(self.embed(x, y), y)
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, n: int, generator: torch.Generator | None = None,
+               y: torch.Tensor | None = None) -> torch.Tensor:
         raise VaelabError("an AE has no prior to sample from; train a VAE (--model vae) for that")

@@ -15,19 +15,24 @@ class VAE(Autoencoder):
     ``encode`` returns the posterior q(z|x) as a ``DiagonalGaussian``.
     """
 
+    has_posterior = True
+    has_prior = True
+
     def _encoder_outputs(self) -> int:
         return 2 * self.config.latent_dims
 
-    def encode(self, x: torch.Tensor) -> DiagonalGaussian:
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> DiagonalGaussian:
         """Images (B, C, H, W) -> posterior q(z|x) over (B, d)."""
-        mean, logvar = self.encoder(x.flatten(1)).chunk(2, dim=1)  # (B, 2d) -> 2 x (B, d)
+        out = self.encoder(x, self.side(y))  # (B, 2d)
+        mean, logvar = out.chunk(2, dim=1)  # 2 x (B, d)
         return DiagonalGaussian(mean, logvar)
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
+    def embed(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """The posterior mean of each image. (B, C, H, W) -> (B, d)"""
-        return self.encode(x).mode()
+        return self.encode(x, y).mode()
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, n: int, generator: torch.Generator | None = None,
+               y: torch.Tensor | None = None) -> torch.Tensor:
         """Decode n draws from the prior N(0, I): (n, C, H, W) images."""
         z = torch.randn(n, self.latent_dims, generator=generator, device=self.device)
-        return self.decode(z)
+        return self.decode(z, y)

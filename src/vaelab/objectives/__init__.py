@@ -1,20 +1,19 @@
 """Objectives: what training minimises and evaluation reports, as plain functions of a model
-and a batch."""
+and a batch: the reconstruction term (the model's likelihood), the KL, the ELBO with a
+weighted KL (beta, warm-up), the IWAE bound, and corrupted inputs for denoising."""
 
-from vaelab.objectives.elbo import (
-    KL,
-    RECONSTRUCTION,
+from vaelab.distributions import bce, sse
+from vaelab.objectives.kl import KL, tutorial_kl
+from vaelab.objectives.noise import corrupt
+from vaelab.objectives.terms import (
     LossTerms,
-    bce,
     loss_terms,
     means_per_image,
     objective_per_image,
-    sse,
-    tutorial_kl,
     wide_dtype,
 )
 
 __all__ = [
-    "KL", "RECONSTRUCTION", "LossTerms", "bce", "loss_terms", "means_per_image",
+    "KL", "LossTerms", "bce", "corrupt", "loss_terms", "means_per_image",
     "objective_per_image", "sse", "tutorial_kl", "wide_dtype",
 ]

@@ -26,7 +26,7 @@ log = logging.getLogger("vaelab")
 def comparison_figure(runs: Sequence[Run], pictures: Sequence[LatentPicture], data: ImageData,
                       names: Sequence[str] | None = None) -> Figure:
     """Rows of runs: each one's test codes, and its decoder over the same region."""
-    names = names or [run.config.model.model.upper() for run in runs]
+    names = names or [run.config.title() for run in runs]
     views = [LatentView(name, seen.points, seen.labels, seen.manifold, seen.plane.axis_labels())
              for name, seen in zip(names, pictures, strict=True)]
     epochs = {run.epochs_done for run in runs}

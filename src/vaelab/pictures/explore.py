@@ -33,7 +33,7 @@ from vaelab.data import ImageData, get_dataset, load_dataset, prepare
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 from vaelab.measuring.latent import encode_dataset
-from vaelab.models import VAE, count_parameters
+from vaelab.models import count_parameters
 from vaelab.pictures.plots import CLASS_COLORS
 from vaelab.training.runs import Run, load_run
 
@@ -49,13 +49,21 @@ def _b64(array: torch.Tensor | np.ndarray, dtype: str) -> str:
 
 
 def _layers(mlp: nn.Sequential) -> list[dict[str, Any]]:
-    """The Linear layers of an MLP in order, weights (out, in) and biases as float32."""
+    """The Linear layers of an MLP in order, weights (out, in) and biases as float32; the
+    activations between them are the run's."""
     return [
         {"in": layer.in_features, "out": layer.out_features,
          "weight": _b64(layer.weight.detach().cpu(), "f4"),
          "bias": _b64(layer.bias.detach().cpu(), "f4")}
         for layer in mlp if isinstance(layer, nn.Linear)
     ]
+
+
+def _check_runs_in_page(run: Run) -> None:
+    model = run.model
+    if run.config.model.arch != "mlp" or model.conditional:
+        raise VaelabError(f"{run.path}: the explorer runs unconditional MLP models; this is a "
+                          f"{run.config.title()}")
 
 
 def _pca(codes: torch.Tensor) -> dict[str, Any]:
@@ -95,6 +103,7 @@ def explorer_data(run: Run, data: ImageData, *, points: int = POINTS, seed: int 
     means for a VAE) of ``points`` test images drawn at random with ``seed``, their labels,
     the class names and colours, the codes' principal axes, and the run's facts. The model
     is left in the mode (train or eval) it was in."""
+    _check_runs_in_page(run)
     model, training = run.model, run.model.training
     seen = prepare(data, run.config.data.binarize, run.config.data.binarize_seed)
     shuffled = torch.randperm(len(seen.test_images), generator=torch.Generator().manual_seed(seed))
@@ -111,12 +120,12 @@ def explorer_data(run: Run, data: ImageData, *, points: int = POINTS, seed: int 
         "format": DATA_FORMAT,
         "model": {
             "kind": run.config.model.model,
-            "posterior": "gaussian" if isinstance(model, VAE) else "point",
+            "posterior": "gaussian" if model.has_posterior else "point",
             "latent_dims": model.latent_dims,
             "image_shape": list(model.image_shape),
             "activation": run.config.model.activation,
-            "encoder": _layers(model.encoder),
-            "decoder": _layers(model.decoder),
+            "encoder": _layers(model.encoder.head),
+            "decoder": _layers(model.decoder.head),
         },
         "codes": _b64(codes, "f4"),
         "labels": _b64(seen.test_labels.cpu()[pick], "u1"),  # (N,)

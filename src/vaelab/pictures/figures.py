@@ -2,14 +2,19 @@
 
 ``write_run_figures`` writes into ``<run>/figures/`` (``plot_run`` also the run's index.html):
 
-    latent.png           test codes (posterior means for a VAE), coloured by class
+    latent.png           test codes (posterior means where there is a posterior), by class
     manifold.png         the decoder over a grid spanning the codes' region
-    manifold_prior.png   VAE: the decoder at the prior's quantiles
+    manifold_prior.png   with a prior: the decoder at the prior's quantiles
     reconstructions.png  one test image per class above its reconstruction
-    samples.png          VAE: decodings of draws from the prior
+    denoising.png        a denoising model: corrupted input, output and the clean image
+    samples.png          with a prior: decodings of draws from it; for a conditional model,
+                         one row per class, each column one draw of z (the style kept)
     interpolation.png    the straight line between two test codes of different classes
     interpolation.gif    the same, animated there and back
     loss.png             train and test terms per epoch
+
+A conditional model draws the manifolds as one class (the title says which) and walks the
+interpolation's labels along with its codes.
 """
 
 from __future__ import annotations
@@ -27,14 +32,14 @@ from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 from vaelab.measuring.latent import (
     LatentPicture,
-    decode_all,
     encode_dataset,
     interpolate,
     latent_picture,
     prior_manifold,
     tile,
 )
-from vaelab.models import VAE, Autoencoder
+from vaelab.models import Autoencoder
+from vaelab.objectives import corrupt
 from vaelab.pictures import plots
 from vaelab.pictures.report import write_run_page
 from vaelab.training.runs import Run, load_run
@@ -76,8 +81,9 @@ def write_run_figures(run: Run, data: ImageData, out_dir: str | Path | None = No
     name = _describe(run)
     seen = seen or latent_picture(model, data)
     labels = seen.plane.axis_labels()
-    kind = "posterior means" if isinstance(model, VAE) else "codes"
+    kind = "posterior means" if model.has_posterior else "codes"
     where = " (PCA plane)" if seen.plane.is_pca else ""
+    drawn_as = "" if seen.label is None else f", drawn as class {data.classes[seen.label]}"
     figures = {
         "latent": plots.latent_scatter(
             seen.points, seen.labels, data.classes, axis_labels=labels,
@@ -85,23 +91,20 @@ def write_run_figures(run: Run, data: ImageData, out_dir: str | Path | None = No
             title=f"{name}\n{kind} of the {len(seen.points):,} test images{where}"),
         "manifold": plots.manifold_figure(
             seen.manifold, axis_labels=labels,
-            title=f"{name}\ndecoder over the test codes' region{where}"),
+            title=f"{name}\ndecoder over the test codes' region{where}{drawn_as}"),
         "reconstructions": _reconstructions(model, data, name),
     }
-    if isinstance(model, VAE):
+    if run.config.train.noise != "none":
+        figures["denoising"] = _denoising(model, data, name, run.config.train.noise,
+                                          run.config.train.seed)
+    if model.has_prior:
         figures["manifold_prior"] = plots.manifold_figure(
-            prior_manifold(model, seen.plane), axis_labels=labels,
-            title=f"{name}\ndecoder at the prior's 5%-95% quantiles{where}")
-        generator = torch.Generator(model.device).manual_seed(run.config.train.seed)
-        samples = model.sample(SAMPLES * SAMPLES, generator=generator).cpu()
-        figures["samples"] = plots.image_grid(
-            tile(samples, SAMPLES, SAMPLES)[0].numpy(), title=f"{name}\nsamples from the prior")
+            prior_manifold(model, seen.plane, seen.label), axis_labels=labels,
+            title=f"{name}\ndecoder at the prior's 5%-95% quantiles{where}{drawn_as}")
+        figures["samples"] = _samples(model, data, name, run.config.train.seed)
     figures["interpolation"], gif_frames = _interpolation(model, data, seen, name)
     if run.metrics:
-        kl_name = ("the tutorial's KL line" if run.config.train.kl == "tutorial"
-                   else "KL(q(z|x) || p(z))")
-        figures["loss"] = plots.loss_curves(run.metrics, title=f"{name}: training",
-                                            recon_name=_recon_name(run), kl_name=kl_name)
+        figures["loss"] = _loss(run, name)
     paths = {key: save_figure(fig, out_dir / f"{key}.{fmt}") for key, fig in figures.items()}
     paths["interpolation_gif"] = save_gif(gif_frames, out_dir / "interpolation.gif")
     return paths
@@ -117,11 +120,11 @@ def save_figure(fig: Figure, path: Path, dpi: int = 150) -> Path:
 
 
 def save_gif(frames: np.ndarray, path: Path, scale: int = GIF_SCALE, ms: int = 50) -> Path:
-    """Frames (T, H, W) in [0, 1] as an endless animation, ink on paper, enlarged ``scale``
-    times without blurring."""
-    ink = (255 * (1 - frames.clip(0, 1))).round().astype(np.uint8)
+    """Frames (T, H, W) in [0, 1] as an endless animation, ink on paper, or (T, H, W, 3) in
+    colour; enlarged ``scale`` times without blurring."""
+    pixels = frames.clip(0, 1) if frames.ndim == 4 else 1 - frames.clip(0, 1)
     images = [Image.fromarray(f).resize((f.shape[1] * scale, f.shape[0] * scale), Image.NEAREST)
-              for f in ink]
+              for f in (255 * pixels).round().astype(np.uint8)]
     buffer = BytesIO()
     images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=ms,
                    loop=0, optimize=True)
@@ -129,31 +132,78 @@ def save_gif(frames: np.ndarray, path: Path, scale: int = GIF_SCALE, ms: int = 5
     return path
 
 
+def pictures_of(images: torch.Tensor) -> np.ndarray:
+    """Images (N, C, H, W) -> arrays to draw: (N, H, W) grey, (N, H, W, C) colour."""
+    images = images.detach().float().cpu()
+    return images[:, 0].numpy() if images.shape[1] == 1 else images.permute(0, 2, 3, 1).numpy()
+
+
 # ---------------------------------------------------------------------------------------------
 
 
 def _describe(run: Run) -> str:
-    model = run.config.model
-    return f"{model.model.upper()} (d={model.latent_dims}, {run.epochs_done} epochs)"
+    return run.config.title(f"d={run.config.model.latent_dims}", f"{run.epochs_done} epochs")
 
 
-def _recon_name(run: Run) -> str:
-    return {"sse": "squared error", "bce": "Bernoulli NLL"}[run.config.train.loss]
+def _loss(run: Run, name: str) -> Figure:
+    train = run.config.train
+    kl_name = ("the tutorial's KL line" if train.kl == "tutorial" else "KL(q(z|x) || p(z))")
+    loss_name = (f"−IWAE bound, k = {train.k}" if train.objective == "iwae"
+                 else "−ELBO (recon + KL)")
+    if train.weighs_kl and train.kl == "closed-form":
+        loss_name += "; trained with the KL weighted"
+    return plots.loss_curves(run.metrics, title=f"{name}: training", loss_name=loss_name,
+                             recon_name=run.model.likelihood.term, kl_name=kl_name)
 
 
 def _first_of_each_class(labels: torch.Tensor, n_classes: int) -> list[int]:
     return [int((labels == c).nonzero()[0]) for c in range(n_classes) if (labels == c).any()]
 
 
+def _class_examples(data: ImageData) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """One test image per class in [0, 1] (K, C, H, W), their labels, and the class names."""
+    index = _first_of_each_class(data.test_labels, len(data.classes))
+    labels = data.test_labels[index]
+    return to_unit(data.test_images[index]), labels, [data.classes[int(c)] for c in labels]
+
+
 @torch.inference_mode()
 def _reconstructions(model: Autoencoder, data: ImageData, name: str) -> Figure:
-    index = _first_of_each_class(data.test_labels, len(data.classes))
-    x = to_unit(data.test_images[index])  # (K, C, H, W)
-    recon = model.reconstruct(x)
+    x, y, names = _class_examples(data)
     return plots.image_rows(
-        [("test image", x[:, 0].cpu().numpy()), ("reconstruction", recon[:, 0].cpu().numpy())],
-        column_labels=[data.classes[int(data.test_labels[i])] for i in index],
-        title=f"{name}: test images and their reconstructions")
+        [("test image", pictures_of(x)), ("reconstruction", pictures_of(model.reconstruct(x, y)))],
+        column_labels=names, title=f"{name}: test images and their reconstructions")
+
+
+@torch.inference_mode()
+def _denoising(model: Autoencoder, data: ImageData, name: str, noise: str, seed: int
+               ) -> Figure:
+    x, y, names = _class_examples(data)
+    noisy = corrupt(x, noise, torch.Generator(x.device).manual_seed(seed))
+    rows = [("corrupted input", pictures_of(noisy)),
+            ("output", pictures_of(model.reconstruct(noisy, y))),
+            ("clean image", pictures_of(x))]
+    return plots.image_rows(rows, column_labels=names,
+                            title=f"{name}: what it makes of corrupted test images ({noise})")
+
+
+@torch.inference_mode()
+def _samples(model: Autoencoder, data: ImageData, name: str, seed: int) -> Figure:
+    """SAMPLES x SAMPLES prior draws; for a conditional model one row per class, each column
+    one draw of z decoded as every class."""
+    generator = torch.Generator(model.device).manual_seed(seed)
+    if not model.conditional:
+        samples = model.sample(SAMPLES * SAMPLES, generator=generator)
+        return plots.image_grid(tile(samples, SAMPLES, SAMPLES),
+                                title=f"{name}\nsamples from the prior")
+    classes = len(data.classes)
+    z = torch.randn(SAMPLES, model.latent_dims, generator=generator, device=model.device)
+    y = torch.arange(classes, device=model.device).repeat_interleave(SAMPLES)  # row by row
+    images = model.decode(z.repeat(classes, 1), y)  # (classes * SAMPLES, C, H, W)
+    rows = [(data.classes[c], pictures_of(images[c * SAMPLES:(c + 1) * SAMPLES]))
+            for c in range(classes)]
+    return plots.image_rows(rows, title=f"{name}: samples, one class per row; each column "
+                                        f"is one z from the prior")
 
 
 def _interpolation_pair(points: np.ndarray, labels: np.ndarray) -> tuple[int, int]:
@@ -167,15 +217,27 @@ def _interpolation_pair(points: np.ndarray, labels: np.ndarray) -> tuple[int, in
     return first[0], first[1]
 
 
+def _walk(model: Autoencoder, ends: torch.Tensor, labels: torch.Tensor, steps: int
+          ) -> np.ndarray:
+    """Decode ``steps`` points on the line between the codes of two images (2, C, H, W); a
+    conditional model's label goes from the one class to the other along with the code."""
+    codes = encode_dataset(model, ends, labels)  # (2, d)
+    z = interpolate(codes[0], codes[1], steps)  # (steps, d)
+    y = None
+    if model.conditional:
+        one_hot = torch.nn.functional.one_hot(labels, model.classes).float()  # (2, K)
+        y = interpolate(one_hot[0], one_hot[1], steps)  # (steps, K): the classes mixed
+    return pictures_of(model.decode(z, y))
+
+
 def _interpolation(model: Autoencoder, data: ImageData, seen: LatentPicture, name: str
                    ) -> tuple[Figure, np.ndarray]:
     i, j = _interpolation_pair(seen.points, seen.labels)
-    codes = encode_dataset(model, data.test_images[[i, j]])  # (2, d)
-    frames = decode_all(model, interpolate(codes[0], codes[1], FRAMES))[:, 0].cpu().numpy()
-    there = decode_all(model, interpolate(codes[0], codes[1], GIF_FRAMES))[:, 0].cpu().numpy()
-    ends = to_unit(data.test_images[[i, j]])[:, 0].cpu().numpy()
-    a, b = (data.classes[int(data.test_labels[k])] for k in (i, j))
+    ends, labels = data.test_images[[i, j]], data.test_labels[[i, j]]
+    frames, there = (_walk(model, ends, labels, n) for n in (FRAMES, GIF_FRAMES))
+    inputs = pictures_of(to_unit(ends))
+    a, b = (data.classes[int(c)] for c in labels)
     strip = plots.interpolation_strip(
-        frames, ends[0], ends[1], start_label=f"input {a}", end_label=f"input {b}",
+        frames, inputs[0], inputs[1], start_label=f"input {a}", end_label=f"input {b}",
         title=f"{name}: decoding the straight line between the codes of a {a} and a {b}")
     return strip, np.concatenate([there, there[-2:0:-1]])

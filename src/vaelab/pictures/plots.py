@@ -1,6 +1,7 @@
 """Figures from arrays. Each function returns a matplotlib Figure and never shows it.
 
-Images are arrays with values in [0, 1], drawn as ink on paper (1 = black). No pyplot: the
+Images are arrays with values in [0, 1]: (H, W) grey ones drawn as ink on paper (1 = black),
+(H, W, 3) colour ones as they are. No pyplot: the
 figures are plain ``matplotlib.figure.Figure`` objects, so nothing here touches a display or
 global state, and they render the same in a terminal, a notebook or a test.
 """
@@ -40,6 +41,13 @@ def style() -> Iterator[None]:
     """matplotlib settings of vaelab's figures, for the figures drawn inside this block."""
     with matplotlib.rc_context(STYLE):
         yield
+
+
+def show(ax: Axes, image: np.ndarray, **options: Any) -> None:
+    """An image in [0, 1]: grey (H, W) as ink on paper, colour (H, W, 3) as it is."""
+    if image.ndim == 2:
+        options = {"cmap": INK, "vmin": 0, "vmax": 1, **options}
+    ax.imshow(image.clip(0, 1), **options)
 
 
 def _class_color(i: int) -> Any:
@@ -85,10 +93,9 @@ def draw_manifold(ax: Axes, manifold: Manifold,
     """The tiled decodings, with each tile centred on its grid point."""
     u, v = manifold.u, manifold.v
     if manifold.evenly_spaced:
-        ax.imshow(manifold.picture, cmap=INK, vmin=0, vmax=1, extent=manifold.extent)
+        show(ax, manifold.picture, extent=manifold.extent)
     else:  # tiles sit at prior quantiles: label the ticks with the z value of their tile
-        ax.imshow(manifold.picture, cmap=INK, vmin=0, vmax=1,
-                  extent=(-0.5, len(u) - 0.5, -0.5, len(v) - 0.5))
+        show(ax, manifold.picture, extent=(-0.5, len(u) - 0.5, -0.5, len(v) - 0.5))
         for values, set_ticks in ((u, ax.set_xticks), (v, ax.set_yticks)):
             ticks = np.unique(np.linspace(0, len(values) - 1, 5).round().astype(int))
             set_ticks(ticks, [f"{values[i]:.2f}" for i in ticks])
@@ -115,9 +122,10 @@ def manifold_figure(manifold: Manifold, *, title: str,
 
 
 def _strip(images: np.ndarray, gap: int = 2) -> np.ndarray:
-    """Images (N, H, W) side by side with a white gap: (H, N * (W + gap) - gap)."""
-    n, h, w = images.shape
-    out = np.zeros((h, n * (w + gap) - gap), dtype=np.float32)
+    """Images (N, H, W[, 3]) side by side with a gap of paper: (H, N * (W + gap) - gap[, 3])."""
+    n, h, w = images.shape[:3]
+    paper = 0.0 if images.ndim == 3 else 1.0  # no ink, or white
+    out = np.full((h, n * (w + gap) - gap, *images.shape[3:]), paper, dtype=np.float32)
     for i, image in enumerate(images):
         out[:, i * (w + gap):i * (w + gap) + w] = image
     return out
@@ -131,7 +139,7 @@ def image_rows(rows: Sequence[tuple[str, np.ndarray]], *, title: str,
         fig = Figure(figsize=(0.62 * n + 1.4, 0.7 * len(rows) + 0.7), layout="constrained")
         axes = fig.subplots(len(rows), 1, squeeze=False)[:, 0]
         for ax, (name, images) in zip(axes, rows, strict=True):
-            ax.imshow(_strip(images), cmap=INK, vmin=0, vmax=1)
+            show(ax, _strip(images))
             ax.set_xticks([])
             ax.set_yticks([])
             ax.set_ylabel(name, rotation=0, ha="right", va="center")
@@ -152,7 +160,7 @@ def image_grid(picture: np.ndarray, *, title: str) -> Figure:
     with style():
         fig = Figure(figsize=(5.6, 5.9), layout="constrained")
         ax = fig.add_subplot()
-        ax.imshow(picture, cmap=INK, vmin=0, vmax=1)
+        show(ax, picture)
         ax.set_axis_off()
         ax.set_title(title)
     return fig
@@ -166,7 +174,7 @@ def interpolation_strip(frames: np.ndarray, start: np.ndarray, end: np.ndarray, 
         fig = Figure(figsize=(0.75 * len(panels) + 0.4, 1.9), layout="constrained")
         axes = fig.subplots(1, len(panels))
         for i, (ax, image) in enumerate(zip(axes, panels, strict=True)):
-            ax.imshow(image, cmap=INK, vmin=0, vmax=1)
+            show(ax, image)
             ax.set_xticks([])
             ax.set_yticks([])
             is_input = i in (0, len(panels) - 1)
@@ -186,11 +194,12 @@ def interpolation_strip(frames: np.ndarray, start: np.ndarray, end: np.ndarray, 
 
 
 def loss_curves(metrics: Sequence[dict[str, Any]], *, title: str, recon_name: str,
-                kl_name: str = "KL(q(z|x) || p(z))") -> Figure:
+                kl_name: str = "KL(q(z|x) || p(z))", loss_name: str = "loss (recon + KL)"
+                ) -> Figure:
     """Train and test terms per image against epochs: the loss, and for a VAE its two terms."""
     epochs = [m["epoch"] for m in metrics]
     has_kl = metrics[0]["train"]["kl"] is not None
-    panels = [("loss", "loss (recon + KL)" if has_kl else recon_name)]
+    panels = [("loss", loss_name if has_kl else recon_name)]
     if has_kl:
         panels += [("recon", recon_name), ("kl", kl_name)]
     with style():

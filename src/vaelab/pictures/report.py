@@ -23,7 +23,7 @@ from vaelab.training.runs import Run
 if TYPE_CHECKING:
     from vaelab.measuring.scorecard import Comparison
 
-NO_PRIOR = "an AE has no prior"
+NO_PRIOR = "this model has no prior"
 PRIOR_FIGURES = {"manifold_prior.png", "samples.png"}
 
 # (file in figures/, heading, what to look for)
@@ -42,8 +42,13 @@ SECTIONS = [
     ("reconstructions.png", "Reconstructions",
      "One test image per class (top) and the decoding of its code (bottom). With only two "
      "latent dimensions both models blur; how much is the reconstruction term below."),
+    ("denoising.png", "Denoising",
+     "A denoising model learned to map corrupted images to clean ones: the corrupted test "
+     "image it is given, what it draws, and the clean image it should draw."),
     ("samples.png", "Samples from the prior",
-     "Decodings of z ~ N(0, I). An AE has no prior, so nothing is shown for it."),
+     "Decodings of z ~ N(0, I); for a conditional model one row per class, each column one z "
+     "drawn as every class, so that a column keeps the style and changes the class. An AE has "
+     "no prior, so nothing is shown for it."),
     ("interpolation.png", "Interpolation",
      "The straight line between the codes of two test images of different classes, decoded "
      "at even steps."),
@@ -93,11 +98,11 @@ def metrics_rows(runs: Sequence[Run]) -> list[tuple[str, list[str]]]:
     """The table's rows: a label and one cell per run."""
     last = [run.metrics[-1] if run.metrics else None for run in runs]
     rows = [
-        ("model", [r.config.model.model.upper() for r in runs]),
+        ("model", [r.config.title() for r in runs]),
         ("latent dimensions", [str(r.config.model.latent_dims) for r in runs]),
         ("parameters", [f"{count_parameters(r.model):,}" for r in runs]),
         ("epochs", [str(r.epochs_done) for r in runs]),
-        ("reconstruction loss", [r.config.train.loss for r in runs]),
+        ("likelihood", [r.config.model.likelihood for r in runs]),
         ("training time (s)",
          [_fmt(sum(m["train_seconds"] for m in r.metrics), 1) for r in runs]),
     ]
@@ -114,7 +119,7 @@ def metrics_rows(runs: Sequence[Run]) -> list[tuple[str, list[str]]]:
 def _figure_cell(run: Run, file: str, page_dir: Path) -> str:
     path = run.figures_dir / file
     if not path.exists():
-        no_prior = run.config.model.model == "ae" and file in PRIOR_FIGURES
+        no_prior = not run.model.has_prior and file in PRIOR_FIGURES
         return f'<div class="na">{NO_PRIOR if no_prior else "not drawn for this run"}</div>'
     css = ' class="pixels"' if file.endswith(".gif") else ""
     return f'<img src="{_link(path, page_dir)}" alt="{html.escape(file)}"{css}>'

@@ -27,22 +27,21 @@ from tqdm.auto import tqdm
 from vaelab.config import RunConfig, TrainConfig
 from vaelab.data import ImageData, load_dataset, prepare, to_unit
 from vaelab.device import select_device
-from vaelab.errors import VaelabError
-from vaelab.models import Autoencoder, build_model
-from vaelab.objectives import loss_terms, means_per_image, objective_per_image
+from vaelab.errors import ConfigError, VaelabError
+from vaelab.models import Autoencoder, model_class
+from vaelab.objectives import corrupt, loss_terms, means_per_image, objective_per_image
+from vaelab.training.checkpoints import load_checkpoint, save_checkpoint, save_weights
 from vaelab.training.runs import (
     CHECKPOINT,
     CONFIG,
     WEIGHTS,
     Run,
     check_new_run_dir,
-    image_shape_of,
-    load_checkpoint,
+    model_for,
     new_run_dir,
-    save_checkpoint,
-    save_weights,
     write_metrics,
 )
+from vaelab.training.schedules import kl_weight, learning_rate
 
 log = logging.getLogger("vaelab")
 
@@ -79,6 +78,8 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
     datasets = {config.data.dataset for config in configs}
     if len(datasets) > 1:
         raise VaelabError(f"train_all trains on one dataset, got {', '.join(sorted(datasets))}")
+    for config in configs:
+        check_fits(config)
     device = select_device(device)
     full = _load(configs[0], data, data_dir, progress)
     for config in configs:
@@ -91,7 +92,7 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
     for config, out in zip(configs, outs, strict=True):
         run_dir = new_run_dir(out, config)
         config.save(run_dir / CONFIG)
-        jobs.append(_Job(run_dir, config, *_initial_state(config, full.image_shape, device)))
+        jobs.append(_Job(run_dir, config, *_initial_state(config, device)))
     return _fit_all(jobs, full, progress)
 
 
@@ -110,7 +111,7 @@ def resume(path: str | Path, epochs: int | None = None, *,
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=epochs))
     checkpoint = path / CHECKPOINT
     device = select_device(device or _trained_on(checkpoint))
-    job = _Job(path, config, *_initial_state(config, image_shape_of(config), device))
+    job = _Job(path, config, *_initial_state(config, device))
     restored = load_checkpoint(checkpoint, job.model, job.optimizer, job.generator)
     job.metrics = restored.metrics
     if restored.rng_device != device.type:
@@ -132,36 +133,51 @@ def resume(path: str | Path, epochs: int | None = None, *,
 
 def train_epoch(model: Autoencoder, optimizer: torch.optim.Optimizer, images: torch.Tensor,
                 config: TrainConfig, generator: torch.Generator, bar: tqdm | None = None,
-                stop: threading.Event | None = None, binarize: bool = False
-                ) -> dict[str, float | None]:
-    """One pass over ``images`` (N, C, H, W) uint8 in a random order; the objective's terms
+                stop: threading.Event | None = None, binarize: bool = False,
+                labels: torch.Tensor | None = None, epoch: int = 1) -> dict[str, float | None]:
+    """One pass over ``images`` (N, C, H, W) uint8 (with their ``labels`` for a conditional
+    model) in a random order, epoch ``epoch`` of the run's schedules; the objective's terms
     averaged over the images, as they were while the model learned. ``binarize`` draws each
     batch's pixels as black or white from ``generator`` (dynamic binarization). Raises
     KeyboardInterrupt between two steps once ``stop`` is set."""
     model.train()
     n = len(images)
     order = torch.randperm(n, generator=generator, device=images.device)
-    sums = torch.zeros(2, device=images.device)  # (recon, kl), summed over images
-    has_kl = False
+    totals = torch.zeros(3, device=images.device)  # (loss, recon, kl), summed over images
+    has_kl = model.has_posterior
     for start in range(0, n, config.batch_size):
         if stop is not None and stop.is_set():
             raise KeyboardInterrupt
-        x = to_unit(images[order[start:start + config.batch_size]])  # (B, C, H, W) in [0, 1]
+        index = order[start:start + config.batch_size]
+        x = to_unit(images[index])  # (B, C, H, W) in [0, 1]
         if binarize:
             x = torch.bernoulli(x, generator=generator)
-        terms = loss_terms(model, x, config, generator)
-        recon = terms.recon.sum()
-        has_kl = terms.kl is not None
-        kl = terms.kl.sum() if has_kl else torch.zeros_like(recon)
-        loss = recon + kl  # summed over the batch, as in the tutorial
+        y = labels[index] if model.conditional else None
+        done = start / n
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(config, epoch, done)
+        terms = loss_terms(model, x, config, generator, y, corrupt(x, config.noise, generator))
+        loss = terms.objective(kl_weight(config, epoch, done)).sum()  # summed over the batch
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        sums += torch.stack([recon.detach(), kl.detach()])
+        kl = terms.kl.detach().sum() if has_kl else totals.new_zeros(())
+        totals += torch.stack([terms.loss.detach().sum(), terms.recon.detach().sum(), kl])
         if bar is not None and bar.update(len(x)):  # True when the bar redraws: sync only then
-            bar.set_postfix_str(f"loss {sums.sum().item() / (start + len(x)):.2f}", refresh=False)
-    recon_total, kl_total = sums.tolist()
-    return means_per_image(recon_total, kl_total if has_kl else None, n)
+            bar.set_postfix_str(f"loss {totals[0].item() / (start + len(x)):.2f}",
+                                refresh=False)
+    return means_per_image(totals, n, has_kl)
+
+
+def check_fits(config: RunConfig) -> None:
+    """Refuse, before any work, settings that the model cannot use: asks the model's class
+    what it can do."""
+    kind = model_class(config.model.model)
+    train = config.train
+    if not kind.has_posterior and (train.weighs_kl or train.objective == "iwae"):
+        raise ConfigError(f"the {config.model.model.upper()} model has no posterior, so no KL "
+                          f"term and no IWAE bound: drop --beta, --kl-warmup, --kl and "
+                          f"--objective, or choose --model vae")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,13 +227,13 @@ def _trained_on(checkpoint: Path) -> str:
         return "auto"  # the checkpoint itself is checked, and named, when it is loaded
 
 
-def _initial_state(config: RunConfig, image_shape: tuple[int, int, int], device: torch.device
+def _initial_state(config: RunConfig, device: torch.device
                    ) -> tuple[Autoencoder, torch.optim.Optimizer, torch.Generator]:
     """Model, optimizer and generator as they are before the first step. The weights are drawn
     on the CPU from the run's seed, so every device starts from the same ones."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.train.seed)
-        model = build_model(config.model, image_shape)
+        model = model_for(config)
     model.to(device)
     fused = device.type in ("cpu", "cuda")  # one kernel for the whole update, where supported
     optimizer = torch.optim.Adam(model.parameters(), lr=config.train.lr, fused=fused)
@@ -251,9 +267,9 @@ def _fit_all(jobs: list[_Job], data: ImageData, progress: bool) -> list[Run]:
 def _fit(job: _Job, data: ImageData, progress: bool, position: int = 0,
          stop: threading.Event | None = None) -> Run:
     """Train a job to its last epoch, saving its state after every epoch."""
-    config, name = job.config, job.config.model.model
-    data = prepare(data, config.data.binarize, config.data.binarize_seed)
-    train_images = data.train_images[:config.data.train_subset]
+    config, name = job.config, job.run_dir.name
+    seen = prepare(data, config.data.binarize, config.data.binarize_seed)
+    train_images = seen.train_images[:config.data.train_subset]
     total = config.train.epochs
     with tqdm(total=len(train_images), unit="img", unit_scale=True, disable=not progress,
               position=position, leave=False, dynamic_ncols=True) as bar:
@@ -261,7 +277,7 @@ def _fit(job: _Job, data: ImageData, progress: bool, position: int = 0,
             for epoch in range(job.epoch + 1, total + 1):
                 bar.reset(len(train_images))
                 bar.set_description(f"{name} epoch {epoch}/{total}")
-                record = _epoch(job, epoch, train_images, data.test_images, bar, stop)
+                record = _epoch(job, epoch, seen, bar, stop)
                 job.metrics.append(record)
                 _save(job)
                 if progress:  # above the bars, on their stream
@@ -276,17 +292,19 @@ def _fit(job: _Job, data: ImageData, progress: bool, position: int = 0,
     return Run(job.run_dir, config, job.model.eval(), job.metrics)
 
 
-def _epoch(job: _Job, epoch: int, train_images: torch.Tensor, test_images: torch.Tensor,
-           bar: tqdm, stop: threading.Event | None) -> dict[str, Any]:
-    """Train one epoch and score the test set; the record that metrics.jsonl keeps."""
-    train_config = job.config.train
+def _epoch(job: _Job, epoch: int, seen: ImageData, bar: tqdm,
+           stop: threading.Event | None) -> dict[str, Any]:
+    """Train one epoch on the images the run learns from, and score its test set; the record
+    that metrics.jsonl keeps."""
+    train_config, subset = job.config.train, job.config.data.train_subset
     started = time.perf_counter()
-    train_terms = train_epoch(job.model, job.optimizer, train_images, train_config,
-                              job.generator, bar, stop,
-                              binarize=job.config.data.binarize == "dynamic")
+    train_terms = train_epoch(job.model, job.optimizer, seen.train_images[:subset],
+                              train_config, job.generator, bar, stop,
+                              binarize=job.config.data.binarize == "dynamic",
+                              labels=seen.train_labels[:subset], epoch=epoch)
     trained = time.perf_counter()
-    test_terms = objective_per_image(job.model, test_images, train_config,
-                                     seed=train_config.seed)
+    test_terms = objective_per_image(job.model, seen.test_images, train_config,
+                                     seen.test_labels, seed=train_config.seed)
     if not (math.isfinite(train_terms["loss"]) and math.isfinite(test_terms["loss"])):
         raise VaelabError(
             f"{job.run_dir}: training diverged in epoch {epoch} (the loss is "

@@ -1,0 +1,24 @@
+"""The conditional VAE (Sohn, Lee & Yan 2015): encoder q(z|x, y) and decoder p(x|z, y) both
+see the class label y, so that z is free to keep what the label does not say (the style),
+and sampling draws a chosen class."""
+
+from __future__ import annotations
+
+import torch
+
+from vaelab.models.vae import VAE
+
+
+class CVAE(VAE):
+    """A VAE whose nets take the one-hot label beside the image and beside the code. The prior
+    is N(0, I) whatever the label."""
+
+    conditional = True
+
+    def sample(self, n: int, generator: torch.Generator | None = None,
+               y: torch.Tensor | None = None) -> torch.Tensor:
+        """Decode n prior draws as the classes ``y`` (n,), or, without ``y``, as every class in
+        turn: 0, 1, ..., K - 1, 0, 1, ... (n, C, H, W) images."""
+        if y is None:
+            y = torch.arange(n, device=self.device) % self.classes
+        return super().sample(n, generator, y)

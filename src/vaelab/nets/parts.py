@@ -1,0 +1,46 @@
+"""What every encoder and decoder is made of: a body that works on the image (flattening, or
+convolutions), and a head of dense layers that takes the side input (a conditional model's
+one-hot label) beside the body's features or the code."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
+
+
+class Encoder(nn.Module):
+    """Images (B, C, H, W) [and a side input (B, K)] -> outputs (B, out)."""
+
+    def __init__(self, body: nn.Module, head: nn.Sequential) -> None:
+        super().__init__()
+        self.body, self.head = body, head
+
+    def forward(self, x: torch.Tensor, side: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.body(x)  # (B, C, H, W) -> (B, F)
+        if side is not None:
+            h = torch.cat([h, side], dim=1)  # (B, F + K)
+        return self.head(h)  # (B, out)
+
+
+class Decoder(nn.Module):
+    """Codes (B, d) [and a side input (B, K)] -> pixel logits (B, C, H, W)."""
+
+    def __init__(self, head: nn.Sequential, body: nn.Module) -> None:
+        super().__init__()
+        self.head, self.body = head, body
+
+    def forward(self, z: torch.Tensor, side: torch.Tensor | None = None) -> torch.Tensor:
+        if side is not None:
+            z = torch.cat([z, side], dim=1)  # (B, d + K)
+        return self.body(self.head(z))  # (B, d + K) -> (B, F) -> (B, C, H, W)
+
+    def last_linear(self) -> nn.Linear | None:
+        """The head's last layer when the body only reshapes its output (as an MLP's does):
+        then pixel logits are that layer's outputs, and an estimator may take sums over pixels
+        before it. None for a decoder that works on the image after its head."""
+        last = self.head[-1] if len(self.head) else None
+        reshape_only = all(isinstance(m, nn.Unflatten | nn.Identity) for m in self.body.modules()
+                           if not isinstance(m, nn.Sequential))
+        return last if isinstance(last, nn.Linear) and reshape_only else None

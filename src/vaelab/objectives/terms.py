@@ -1,0 +1,126 @@
+"""The training objective, as plain functions of a model and a batch.
+
+Every term is returned per image, shape (B,): summed over the pixels (reconstruction) or over
+the latent dimensions (KL). The trainer sums over the batch for the gradient, as the tutorial
+does, and reports means over images, so every figure in vaelab is "per image".
+
+The loss vaelab reports is the negative ELBO with the KL at full weight (beta = 1), whatever
+weight training gives the KL, or for the IWAE objective the negative importance-weighted
+bound; both on the scale of the likelihood's reconstruction term (for the tutorial's squared
+error, without the Gaussian's constant).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from vaelab.config import TrainConfig
+from vaelab.data import to_unit
+from vaelab.distributions import LOG_2PI
+from vaelab.models import Autoencoder
+from vaelab.objectives.kl import KL
+from vaelab.objectives.noise import corrupt
+
+
+@dataclass(frozen=True)
+class LossTerms:
+    """Per-image terms of the objective: each (B,). ``kl`` is None for a model without a
+    posterior; ``bound`` is the negative IWAE bound when that is the objective."""
+
+    recon: torch.Tensor
+    kl: torch.Tensor | None
+    bound: torch.Tensor | None = None
+
+    @property
+    def loss(self) -> torch.Tensor:
+        """What vaelab reports: -IWAE bound, -ELBO (recon + KL), or an AE's reconstruction."""
+        if self.bound is not None:
+            return self.bound
+        return self.recon if self.kl is None else self.recon + self.kl
+
+    def objective(self, kl_weight: float = 1.0) -> torch.Tensor:
+        """What training minimises: the loss, with the KL weighted by ``kl_weight`` (beta,
+        times the warm-up's share) in an ELBO."""
+        if self.bound is not None or self.kl is None or kl_weight == 1:
+            return self.loss
+        return self.recon + kl_weight * self.kl
+
+
+def loss_terms(model: Autoencoder, x: torch.Tensor, config: TrainConfig,
+               generator: torch.Generator | None = None, y: torch.Tensor | None = None,
+               inputs: torch.Tensor | None = None) -> LossTerms:
+    """Encode ``inputs`` (default x; corrupted images for a denoising model), decode, and
+    score the reconstruction of the images x (B, C, H, W) in [0, 1]; y (B,) are the labels
+    that a conditional model takes.
+
+    With a posterior the code is one reparameterised draw from q(z|x), so ``loss`` is a
+    one-sample estimate of the negative ELBO; with the IWAE objective, k draws per image.
+    """
+    inputs = x if inputs is None else inputs
+    code = model.encode(inputs, y)
+    if not model.has_posterior:
+        return LossTerms(model.likelihood.recon(model.decode_params(code, y), x), None)
+    if config.objective == "iwae":
+        return _iwae_terms(model, code, x, y, config.k, generator)
+    z = code.rsample(generator)
+    recon = model.likelihood.recon(model.decode_params(z, y), x)
+    return LossTerms(recon, KL[config.kl](code))
+
+
+def _iwae_terms(model: Autoencoder, posterior, x: torch.Tensor, y: torch.Tensor | None, k: int,
+                generator: torch.Generator | None) -> LossTerms:
+    """The k-sample importance-weighted bound (Burda, Grosse & Salakhutdinov 2016, eq. 8), the
+    k draws of every image decoded in one call; its gradient is the IWAE estimator's. The
+    reported recon and KL are the ELBO's terms from the same draws."""
+    batch = len(x)
+    eps = torch.randn((k, *posterior.mean.shape), generator=generator, device=x.device,
+                      dtype=posterior.mean.dtype)
+    z = posterior.mean + posterior.std * eps  # (k, B, d)
+    ys = None if y is None else y.repeat(k)  # (k * B,)
+    logits = model.decode_params(z.flatten(0, 1), ys)  # (k * B, C, H, W)
+    repeated = x.expand(k, *x.shape).flatten(0, 1)  # (k * B, C, H, W), no copy
+    recon = model.likelihood.recon(logits, repeated).view(k, batch)  # (k, B)
+    log_prior = -0.5 * (z.square().sum(dim=-1) + z.shape[-1] * LOG_2PI)  # (k, B)
+    log_weights = -recon + log_prior - posterior.log_prob(z)  # (k, B)
+    bound = torch.logsumexp(log_weights, dim=0) - math.log(k)  # (B,)
+    return LossTerms(recon.mean(dim=0), posterior.kl(), -bound)
+
+
+def means_per_image(totals: torch.Tensor, n: int, has_kl: bool) -> dict[str, float | None]:
+    """Totals (loss, recon, kl) over ``n`` images -> the figures vaelab reports per image (kl
+    is None for a model without a posterior)."""
+    loss, recon, kl = (totals / n).tolist()
+    return {"loss": loss, "recon": recon, "kl": kl if has_kl else None}
+
+
+def wide_dtype(device: torch.device) -> torch.dtype:
+    """The dtype for sums over many images: float64, except on MPS, which has none."""
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
+@torch.inference_mode()
+def objective_per_image(model: Autoencoder, images: torch.Tensor, config: TrainConfig,
+                        labels: torch.Tensor | None = None, *, batch_size: int = 2000,
+                        seed: int = 0) -> dict[str, float | None]:
+    """The training objective's terms on ``images`` (N, C, H, W) uint8 (and their labels, for
+    a conditional model), averaged over images.
+
+    The posterior draws and a denoising model's corruption come from a generator seeded with
+    ``seed``, so that repeated evaluations (after each epoch, say) see the same noise.
+    """
+    was_training = model.training
+    model.eval()
+    generator = torch.Generator(images.device).manual_seed(seed)
+    totals = torch.zeros(3, dtype=wide_dtype(images.device), device=images.device)
+    for start in range(0, len(images), batch_size):
+        x = to_unit(images[start:start + batch_size])
+        y = None if labels is None else labels[start:start + batch_size]
+        inputs = corrupt(x, config.noise, generator)
+        terms = loss_terms(model, x, config, generator, y, inputs)
+        kl = terms.kl.sum() if terms.kl is not None else terms.recon.new_zeros(())
+        totals += torch.stack([terms.loss.sum(), terms.recon.sum(), kl])
+    model.train(was_training)
+    return means_per_image(totals, len(images), model.has_posterior)

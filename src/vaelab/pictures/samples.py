@@ -1,0 +1,88 @@
+"""Samples from a model's prior as one picture: a grid of images, enlarged with their pixels
+kept square, ink on paper for grey images and colour as it is; for a conditional model, of a
+chosen class or of every class in turn."""
+
+from __future__ import annotations
+
+import math
+from io import BytesIO
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from vaelab.data import get_dataset
+from vaelab.errors import VaelabError
+from vaelab.files import write_atomic
+from vaelab.measuring.latent import tile
+from vaelab.training.runs import Run, load_run
+
+SCALE = 3  # 28 px -> 84 px
+GAP = 2  # paper between the images, in pixels of the images
+
+
+def class_number(run: Run, label: str | int) -> int:
+    """A class given by its number or its name ('7', 7, 'Sneaker') -> its number."""
+    classes = get_dataset(run.config.data.dataset).classes
+    if str(label) in classes:
+        return classes.index(str(label))
+    if isinstance(label, int) or str(label).isdigit():
+        number = int(label)
+        if 0 <= number < len(classes):
+            return number
+    raise VaelabError(f"unknown class {label!r}; choose one of: {', '.join(classes)}")
+
+
+@torch.inference_mode()
+def draw_samples(run: Run, n: int = 64, label: str | int | None = None, seed: int = 0
+                 ) -> torch.Tensor:
+    """n draws from the prior, decoded: (n, C, H, W) in [0, 1]. A conditional model draws
+    class ``label``, or every class in turn without one."""
+    model = run.model.eval()
+    if not model.has_prior:
+        raise VaelabError(f"{run.path} is a {run.config.title()}: it has no prior to sample "
+                          f"from; train a VAE or a CVAE for that")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise VaelabError(f"the number of samples must be a whole number of at least 1, "
+                          f"got {n!r}")
+    y = None
+    if label is not None:
+        if not model.conditional:
+            raise VaelabError(f"{run.path} is a {run.config.title()}, which draws no chosen "
+                              f"class; drop --label, or train a CVAE (--model cvae)")
+        y = torch.full((n,), class_number(run, label), device=model.device)
+    generator = torch.Generator(model.device).manual_seed(seed)
+    return model.sample(n, generator=generator, y=y)
+
+
+def picture(images: torch.Tensor, columns: int | None = None, scale: int = SCALE,
+            gap: int = GAP) -> Image.Image:
+    """Images (N, C, H, W) in [0, 1] as one picture: rows of ``columns`` (about square by
+    default), a gap of paper between them, enlarged ``scale`` times with square pixels."""
+    n, c, h, w = images.shape
+    columns = columns or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / columns)
+    padded = torch.zeros(rows * columns, c, h + gap, w + gap)  # no ink: paper
+    padded[:n, :, :h, :w] = images.float().cpu()
+    if c != 1:  # colour: the gaps are white
+        padded[n:] = 1
+        padded[:, :, h:, :] = padded[:, :, :, w:] = 1
+    grid = tile(padded, rows, columns)[:-gap, :-gap]  # (rows * (h + gap) - gap, ...)
+    pixels = grid if c != 1 else 1 - grid  # ink on paper
+    image = Image.fromarray((255 * np.clip(pixels, 0, 1)).round().astype(np.uint8))
+    return image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+
+
+def write_samples(run: Run | str | Path, path: str | Path, n: int = 64,
+                  label: str | int | None = None, seed: int = 0) -> Path:
+    """Draw n samples (of class ``label``, for a conditional model) and write them as one PNG."""
+    if not isinstance(run, Run):
+        run = load_run(run)
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise VaelabError(f"{path}: samples are written as PNG; name a file ending in .png")
+    buffer = BytesIO()
+    picture(draw_samples(run, n, label, seed)).save(buffer, format="PNG")
+    write_atomic(path, buffer.getvalue())
+    return path

@@ -1,0 +1,114 @@
+"""Weights and checkpoints as safetensors: the weights alone, and everything that resuming a run
+needs (weights, Adam's state, the random generator's state, the metrics so far) in one file.
+Nothing is pickled, and every file is written atomically."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save
+
+from vaelab.errors import VaelabError
+from vaelab.files import write_atomic
+from vaelab.models import Autoencoder
+
+CHECKPOINT_FORMAT = "1"
+
+
+def _cpu(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+
+
+def save_weights(path: Path, model: Autoencoder, epoch: int) -> None:
+    blob = save(_cpu(model.state_dict()), metadata={"epoch": str(epoch)})
+    write_atomic(path, blob)
+
+
+def save_checkpoint(path: Path, model: Autoencoder, optimizer: torch.optim.Optimizer,
+                    generator: torch.Generator, metrics: list[dict[str, Any]]) -> None:
+    """One file with all that resuming needs, the metrics so far included, so that its parts
+    cannot disagree."""
+    state = optimizer.state_dict()
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    for index, param_state in state["state"].items():
+        for name, value in param_state.items():
+            tensors[f"optimizer.{index}.{name}"] = value
+    tensors["rng.train"] = generator.get_state()
+    metadata = {
+        "format": CHECKPOINT_FORMAT,
+        "epoch": str(metrics[-1]["epoch"] if metrics else 0),
+        "rng_device": generator.device.type,
+        "optimizer_param_groups": json.dumps(state["param_groups"]),
+        "metrics": json.dumps(metrics),
+    }
+    write_atomic(path, save(_cpu(tensors), metadata=metadata))
+
+
+@dataclass(frozen=True)
+class Restored:
+    """What load_checkpoint found besides the tensors it loaded in place."""
+
+    metrics: list[dict[str, Any]]  # one record per finished epoch
+    rng_device: str  # the device type whose generator the saved random state belongs to
+
+    @property
+    def epoch(self) -> int:
+        return self.metrics[-1]["epoch"] if self.metrics else 0
+
+
+def load_checkpoint(path: Path, model: Autoencoder, optimizer: torch.optim.Optimizer,
+                    generator: torch.Generator) -> Restored:
+    """Restore model and optimizer in place, and the generator if the state was saved from
+    a generator on the same kind of device (a CPU state does not fit a CUDA generator)."""
+    try:
+        with safe_open(path, "pt") as f:
+            metadata = f.metadata() or {}
+        tensors = load_file(path)
+    except FileNotFoundError:
+        raise VaelabError(f"{path}: no checkpoint; the run never finished an epoch") from None
+    except (SafetensorError, OSError) as err:
+        raise VaelabError(f"{path}: unreadable checkpoint ({err})") from None
+    needed = {"format", "rng_device", "optimizer_param_groups", "metrics"}
+    if metadata.get("format") != CHECKPOINT_FORMAT or not needed <= metadata.keys():
+        raise VaelabError(f"{path}: not a vaelab checkpoint of format {CHECKPOINT_FORMAT}")
+    load_weights(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, path)
+    per_param: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optimizer."):
+            _, index, name = key.split(".", 2)
+            per_param.setdefault(int(index), {})[name] = value
+    how = {k: optimizer.param_groups[0][k] for k in ("fused", "foreach", "capturable")}
+    optimizer.load_state_dict(
+        {"state": per_param, "param_groups": json.loads(metadata["optimizer_param_groups"])}
+    )
+    # The hyperparameters are the run's; how to compute the update is this device's business.
+    for group in optimizer.param_groups:
+        group.update(how)
+    restored = Restored(json.loads(metadata["metrics"]), metadata["rng_device"])
+    if restored.rng_device == generator.device.type:
+        generator.set_state(tensors["rng.train"])
+    return restored
+
+
+def load_weights(model: Autoencoder, weights: dict[str, torch.Tensor], source: Path) -> None:
+    """Load ``weights`` into ``model``, or say in one line that they do not fit it."""
+    weights = _upgrade(weights)
+    expected = model.state_dict()
+    if weights.keys() != expected.keys() or any(
+        weights[k].shape != expected[k].shape for k in expected
+    ):
+        raise VaelabError(f"{source}: the weights do not fit the model in config.json")
+    model.load_state_dict(weights)
+
+
+def _upgrade(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Weights saved before nets had a body and a head ('encoder.0.weight', from vaelab's
+    config format 1) under today's names ('encoder.head.0.weight')."""
+    old = re.compile(r"^(encoder|decoder)\.(\d+)\.")
+    return {old.sub(r"\1.head.\2.", key): value for key, value in weights.items()}

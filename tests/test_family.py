@@ -1,0 +1,229 @@
+"""Every model, architecture and likelihood behind the one interface, as a grid: shapes for
+several latent sizes and image shapes, gradients that reach every weight, a batch that can be
+overfit, a save -> load round trip that gives identical outputs; and every model through the
+whole pipeline."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from vaelab.distributions import LIKELIHOODS, DiagonalGaussian
+from vaelab.errors import ConfigError, VaelabError
+from vaelab.measuring.evaluation import evaluate_run
+from vaelab.models import MODELS, build_model
+from vaelab.nets import NETS
+from vaelab.objectives import loss_terms
+from vaelab.pictures.figures import plot_run
+from vaelab.training.loop import check_fits, resume, train
+from vaelab.training.runs import load_run
+
+GRID = list(itertools.product(MODELS, NETS, LIKELIHOODS))
+SHAPES = [(1, 28, 28), (3, 32, 32), (3, 13, 9)]
+CLASSES = 4
+
+
+def _small(name: str, arch: str, likelihood: str = "sse", latent_dims: int = 3) -> ModelConfig:
+    return ModelConfig(name, latent_dims, (64,), arch=arch, channels=(8, 16),
+                       likelihood=likelihood)
+
+
+def _labels(n: int, seed: int = 0) -> torch.Tensor:
+    return torch.randint(0, CLASSES, (n,), generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize(("name", "arch"), list(itertools.product(MODELS, NETS)))
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("latent_dims", [1, 2, 16])
+def test_shapes(name, arch, shape, latent_dims):
+    model = build_model(_small(name, arch, latent_dims=latent_dims), shape, CLASSES)
+    x, y = torch.rand(5, *shape), _labels(5)
+    code = model.encode(x, y)
+    if model.has_posterior:
+        assert isinstance(code, DiagonalGaussian)
+        assert code.mean.shape == code.logvar.shape == (5, latent_dims)
+    else:
+        assert code.shape == (5, latent_dims)
+    z = model.embed(x, y)
+    assert z.shape == (5, latent_dims)
+    assert model.decode_params(z, y).shape == (5, *shape)
+    images = model.decode(z, y)
+    assert images.shape == (5, *shape) and images.min() >= 0 and images.max() <= 1
+    assert model.reconstruct(x, y).shape == (5, *shape)
+    if model.has_prior:
+        assert model.sample(4, torch.Generator().manual_seed(0)).shape == (4, *shape)
+
+
+@pytest.mark.parametrize(("name", "arch", "likelihood"), GRID)
+def test_gradients_reach_every_weight(name, arch, likelihood):
+    model = build_model(_small(name, arch, likelihood), (1, 12, 12), CLASSES)
+    x = torch.rand(6, 1, 12, 12)
+    terms = loss_terms(model, x, TrainConfig(), torch.Generator().manual_seed(0), _labels(6))
+    terms.objective().sum().backward()
+    for param_name, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, param_name
+
+
+def _four_patterns() -> torch.Tensor:
+    """Four 16 x 16 images, each a bright bar and a grey one at places of their own."""
+    x = torch.zeros(4, 1, 16, 16)
+    for i in range(4):
+        x[i, 0, 2 + 3 * i:5 + 3 * i, 2:14] = 1.0
+        x[i, 0, 2:14, 2 + 3 * i:4 + 3 * i] = 0.6
+    return x
+
+
+@pytest.mark.parametrize(("name", "arch", "likelihood"), GRID)
+def test_one_batch_can_be_overfit(name, arch, likelihood):
+    """With the KL weighed 0 (a posterior may then shrink to a point), every net and
+    likelihood can learn four images by heart: their reconstructions end far closer to them
+    than the mean image is."""
+    torch.manual_seed(0)
+    model = build_model(_small(name, arch, likelihood, latent_dims=4), (1, 16, 16), 4)
+    x, y = _four_patterns(), torch.arange(4)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(200):
+        terms = loss_terms(model, x, TrainConfig(), generator, y)
+        optimizer.zero_grad()
+        terms.objective(kl_weight=0.0).mean().backward()
+        optimizer.step()
+    with torch.no_grad():
+        error = (model.reconstruct(x, y) - x).abs().mean().item()
+    mean_image = (x - x.mean(dim=0)).abs().mean().item()
+    assert error < 0.25 * mean_image, (error, mean_image)
+
+
+@pytest.mark.parametrize(("name", "arch", "likelihood"), GRID)
+def test_saved_and_loaded_weights_give_identical_outputs(name, arch, likelihood, tmp_path):
+    config = _small(name, arch, likelihood)
+    a = build_model(config, (3, 16, 16), CLASSES)
+    with torch.no_grad():  # learned likelihood parameters away from their start, too
+        for p in a.likelihood.parameters():
+            p.add_(torch.rand(p.shape))
+    save_file({k: v.contiguous() for k, v in a.state_dict().items()}, tmp_path / "w.st")
+    b = build_model(config, (3, 16, 16), CLASSES)
+    b.load_state_dict(load_file(tmp_path / "w.st"))
+    x, y = torch.rand(4, 3, 16, 16), _labels(4)
+    assert torch.equal(a.reconstruct(x, y), b.reconstruct(x, y))
+    logits = a.decode_params(a.embed(x, y), y)
+    assert torch.equal(a.likelihood.log_prob(logits, x), b.likelihood.log_prob(logits, x))
+
+
+def test_capabilities_say_what_each_model_can_do():
+    assert [(m, c.has_posterior, c.has_prior, c.conditional) for m, c in MODELS.items()] == [
+        ("ae", False, False, False), ("vae", True, True, False), ("cvae", True, True, True)]
+
+
+# ---------------------------------------------------------------------------------------------
+# The conditional VAE.
+
+
+def test_a_cvae_draws_the_class_it_is_given_and_every_class_in_turn_by_default():
+    model = build_model(_small("cvae", "mlp"), (1, 8, 8), CLASSES)
+    z = torch.randn(3, 3)
+    sevens = model.decode(z, torch.full((3,), 2))
+    assert not torch.equal(sevens, model.decode(z, torch.full((3,), 1)))
+    assert torch.equal(model.decode(z, torch.nn.functional.one_hot(torch.full((3,), 2),
+                                                                    CLASSES)), sevens)
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    in_turn = model.sample(6, g())
+    assert torch.equal(in_turn, model.sample(6, g(), y=torch.arange(6) % CLASSES))
+    with pytest.raises(VaelabError, match="pass y"):
+        model.encode(torch.rand(2, 1, 8, 8))
+
+
+def test_a_cvae_needs_labels_and_an_ae_takes_no_kl_settings():
+    with pytest.raises(VaelabError, match="has none"):
+        build_model(_small("cvae", "mlp"), (1, 8, 8), classes=0)
+    for settings in (TrainConfig(beta=4), TrainConfig(kl_warmup=2), TrainConfig(objective="iwae"),
+                  TrainConfig(kl="tutorial")):
+        with pytest.raises(ConfigError, match="has no posterior"):
+            check_fits(RunConfig(ModelConfig("ae"), train=settings))
+    check_fits(RunConfig(ModelConfig("ae"), train=TrainConfig(noise="mask:0.5")))
+
+
+# ---------------------------------------------------------------------------------------------
+# Every model through the whole pipeline: train, resume, plot, evaluate.
+
+
+@pytest.mark.parametrize(("name", "arch"), list(itertools.product(MODELS, NETS)))
+def test_every_model_trains_resumes_plots_and_is_measured(name, arch, tiny, tmp_path):
+    train_config = TrainConfig(epochs=1, batch_size=64, seed=1)
+    if name != "ae":
+        train_config = dataclasses.replace(train_config, beta=2.0, kl_warmup=1)
+    config = RunConfig(ModelConfig(name, 2, (64,), arch=arch, channels=(8, 16)),
+                       DataConfig(train_subset=256), train_config)
+    run = train(config, tmp_path / "run", data=tiny, progress=False)
+    run = resume(run.path, epochs=2, data=tiny, progress=False)
+    assert [m["epoch"] for m in run.metrics] == [1, 2]
+    paths = plot_run(run, tiny)
+    expected = {"latent", "manifold", "reconstructions", "interpolation", "interpolation_gif",
+                "loss", "page"}
+    if run.model.has_prior:
+        expected |= {"manifold_prior", "samples"}
+    assert set(paths) == expected
+    card = evaluate_run(run, tiny, k=5 if run.model.has_posterior else None, judge=None,
+                        progress=False)
+    assert (card.metrics["nll"].value is not None) == run.model.has_posterior
+    assert load_run(run.path).model.conditional == run.model.conditional
+
+
+def test_a_denoising_run_draws_what_it_makes_of_corrupted_images(tiny, tmp_path):
+    config = RunConfig(ModelConfig("ae", 2, (64,)), DataConfig(train_subset=256),
+                       TrainConfig(epochs=1, noise="gaussian:0.3"))
+    run = train(config, tmp_path / "run", data=tiny, progress=False)
+    paths = plot_run(run, tiny)
+    assert "denoising" in paths
+    assert "Denoising" in paths["page"].read_text()
+
+
+def test_a_run_folder_of_format_1_loads(tmp_path, tiny):
+    run = train(RunConfig(ModelConfig("vae", 2, (64,)), DataConfig(train_subset=128),
+                          TrainConfig(epochs=1)), tmp_path / "run", data=tiny, progress=False)
+    # As vaelab wrote it before nets had a body and a head: format 1, train.loss, flat keys.
+    raw = json.loads((run.path / "config.json").read_text())
+    raw["format"] = 1
+    raw["train"]["loss"] = raw["model"].pop("likelihood")
+    for key in ("arch", "channels"):
+        raw["model"].pop(key)
+    for key in ("beta", "kl_warmup", "objective", "k", "lr_schedule", "noise"):
+        raw["train"].pop(key)
+    (run.path / "config.json").write_text(json.dumps(raw))
+    weights = load_file(run.path / "model.safetensors")
+    old = {key.replace(".head.", "."): value for key, value in weights.items()}
+    save_file(old, run.path / "model.safetensors", metadata={"epoch": "1"})
+    again = load_run(run.path)
+    x = torch.rand(3, 1, 28, 28)
+    assert torch.equal(again.model.reconstruct(x), run.model.reconstruct(x))
+
+
+def test_vaelab_sample_writes_a_chosen_class_or_says_why_not(tiny, tmp_path, capsys):
+    from PIL import Image
+
+    from vaelab.cli import main
+
+    config = RunConfig(ModelConfig("cvae", 2, (64,)), DataConfig(train_subset=128),
+                       TrainConfig(epochs=1))
+    run = train(config, tmp_path / "cvae", data=tiny, progress=False)
+    assert main(["sample", str(run.path), "--label", "7", "-n", "16", "-o",
+                 str(tmp_path / "sevens.png")]) == 0
+    assert Image.open(tmp_path / "sevens.png").size == (4 * 30 * 3 - 6, 4 * 30 * 3 - 6)
+    assert main(["sample", str(run.path), "-n", "5"]) == 0
+    assert (run.path / "samples.png").exists()
+    ae = train(RunConfig(ModelConfig("ae", 2, (64,)), DataConfig(train_subset=128),
+                         TrainConfig(epochs=1)), tmp_path / "ae", data=tiny, progress=False)
+    capsys.readouterr()
+    for args, message in ((["sample", str(run.path), "--label", "eleven"], "unknown class"),
+                          (["sample", str(ae.path)], "has no prior"),
+                          (["sample", str(run.path), "-o", str(tmp_path / "a.jpg")], "PNG"),
+                          (["sample", str(run.path), "-n", "0"], "at least 1")):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err

@@ -1,0 +1,213 @@
+import math
+
+import pytest
+import torch
+
+from vaelab.config import ModelConfig, TrainConfig
+from vaelab.distributions import (
+    LIKELIHOODS,
+    Bernoulli,
+    DiscretizedLogistic,
+    LearnedGaussian,
+    SquaredError,
+)
+from vaelab.models import build_model
+from vaelab.objectives import bce, corrupt, loss_terms, sse
+from vaelab.training.schedules import iwae_stage, kl_weight, learning_rate
+
+SHAPE = (1, 28, 28)
+
+
+def _batch(seed: int = 0, b: int = 5):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(b, *SHAPE, generator=g) * 3, torch.rand(b, *SHAPE, generator=g)
+
+
+def test_sse_sums_over_pixels_per_image():
+    logits, x = _batch()
+    expected = torch.stack([((torch.sigmoid(logit) - image) ** 2).sum()
+                            for logit, image in zip(logits, x, strict=True)])
+    torch.testing.assert_close(sse(logits, x), expected)
+
+
+def test_bce_is_the_bernoulli_nll_summed_over_pixels():
+    logits, x = _batch()
+    p = torch.sigmoid(logits.double())
+    expected = -(x * torch.log(p) + (1 - x) * torch.log(1 - p)).flatten(1).sum(1)
+    torch.testing.assert_close(bce(logits, x), expected.float())
+
+
+def test_bce_is_stable_for_saturated_logits():
+    logits = torch.full((2, *SHAPE), 200.0)
+    x = torch.zeros(2, *SHAPE)
+    out = bce(logits, x)
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out, torch.full((2,), 200.0 * 784))
+
+
+def test_terms_per_image_and_their_sum():
+    _, x = _batch(b=7)
+    for name in ("ae", "vae"):
+        model = build_model(ModelConfig(model=name), SHAPE)
+        terms = loss_terms(model, x, TrainConfig(), torch.Generator().manual_seed(0))
+        assert terms.recon.shape == (7,)
+        if name == "ae":
+            assert terms.kl is None
+            assert torch.equal(terms.loss, terms.recon)
+        else:
+            assert terms.kl.shape == (7,)
+            torch.testing.assert_close(terms.loss, terms.recon + terms.kl)
+
+
+def test_vae_terms_follow_the_generator_and_ae_terms_are_deterministic():
+    _, x = _batch()
+    vae = build_model(ModelConfig(model="vae"), SHAPE)
+    ae = build_model(ModelConfig(model="ae"), SHAPE)
+
+    def loss(model, seed):
+        return loss_terms(model, x, TrainConfig(), torch.Generator().manual_seed(seed)).loss
+
+    assert torch.equal(loss(vae, 0), loss(vae, 0))
+    assert not torch.equal(loss(vae, 0), loss(vae, 1))
+    assert torch.equal(loss(ae, 0), loss(ae, 1))
+
+
+def test_kl_option_switches_the_kl_term():
+    _, x = _batch()
+    vae = build_model(ModelConfig(model="vae"), SHAPE)
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    right = loss_terms(vae, x, TrainConfig(kl="closed-form"), g())
+    wrong = loss_terms(vae, x, TrainConfig(kl="tutorial"), g())
+    assert torch.equal(right.recon, wrong.recon)
+    assert not torch.allclose(right.kl, wrong.kl)
+
+
+# ---------------------------------------------------------------------------------------------
+# The likelihoods.
+
+
+def test_the_discretised_logistic_sums_to_one_over_the_256_pixel_values():
+    likelihood = DiscretizedLogistic((1, 1, 1))
+    with torch.no_grad():
+        likelihood.log_scale.fill_(-3.0)
+    values = torch.arange(256, dtype=torch.float32).view(256, 1, 1, 1) / 255  # every level
+    for location in (-0.3, 0.0, 0.37, 0.5, 1.0, 1.4):
+        params = torch.full((256, 1, 1, 1), location)
+        total = likelihood.log_prob(params, values).exp().sum()
+        torch.testing.assert_close(total, torch.tensor(1.0), atol=1e-5, rtol=0)
+
+
+def test_the_discretised_logistic_is_the_logistic_cdf_over_a_bin():
+    likelihood = DiscretizedLogistic((1, 1, 1))
+    scale = torch.exp(likelihood.log_scale).item()
+    logistic = lambda t: 1 / (1 + math.exp(-(t - 0.4) / scale))  # noqa: E731
+    x = torch.tensor(100 / 255).view(1, 1, 1, 1)
+    expected = math.log(logistic(x.item() + 0.5 / 255) - logistic(x.item() - 0.5 / 255))
+    got = likelihood.log_prob(torch.full((1, 1, 1, 1), 0.4), x).item()
+    assert got == pytest.approx(expected, rel=1e-4)
+
+
+def test_the_learned_gaussian_is_a_normal_density_with_its_own_std():
+    likelihood = LearnedGaussian((1, 2, 2))
+    with torch.no_grad():
+        likelihood.raw_std.copy_(torch.tensor([[[-1.0, 0.0], [0.5, 2.0]]]))
+    location, x = torch.rand(3, 1, 2, 2), torch.rand(3, 1, 2, 2)
+    expected = torch.distributions.Normal(location, likelihood.std).log_prob(x).flatten(1).sum(1)
+    torch.testing.assert_close(likelihood.log_prob(location, x), expected)
+    assert likelihood.std.min() > LearnedGaussian.MIN_STD
+
+
+@pytest.mark.parametrize("name", sorted(LIKELIHOODS))
+def test_the_training_term_is_the_nll_up_to_a_constant(name):
+    likelihood = LIKELIHOODS[name]((1, 4, 4))
+    x = torch.rand(6, 1, 4, 4)
+    if name == "logistic":
+        x = (x * 255).round() / 255  # on the 8-bit grid
+    params = torch.randn(6, 1, 4, 4)
+    difference = likelihood.recon(params, x) + likelihood.log_prob(params, x)
+    torch.testing.assert_close(difference, difference[:1].expand(6))  # the same for every image
+
+
+def test_exactness_depends_on_the_images():
+    assert Bernoulli((1, 2, 2)).exactness(binarized=True) is None
+    assert "binarize" in Bernoulli((1, 2, 2)).exactness(binarized=False)
+    for likelihood in (SquaredError, LearnedGaussian, DiscretizedLogistic):
+        assert likelihood((1, 2, 2)).exactness(binarized=False) is None
+    assert DiscretizedLogistic((1, 2, 2)).discrete and not SquaredError((1, 2, 2)).discrete
+
+
+# ---------------------------------------------------------------------------------------------
+# The IWAE objective, beta and warm-up, noise.
+
+
+def test_the_iwae_objective_with_one_sample_is_the_elbo_in_expectation():
+    _, x = _batch(b=4)
+    vae = build_model(ModelConfig(model="vae", latent_dims=3), SHAPE)
+    with torch.no_grad():
+        elbo = torch.stack([loss_terms(vae, x, TrainConfig(), torch.Generator().manual_seed(s))
+                            .loss for s in range(400)]).mean(0)
+        iwae = torch.stack([loss_terms(vae, x, TrainConfig(objective="iwae", k=1),
+                                       torch.Generator().manual_seed(s)).loss
+                            for s in range(400)]).mean(0)
+        iwae_50 = torch.stack([loss_terms(vae, x, TrainConfig(objective="iwae", k=50),
+                                          torch.Generator().manual_seed(s)).loss
+                               for s in range(20)]).mean(0)
+    torch.testing.assert_close(iwae, elbo, rtol=0, atol=0.5)  # both the -ELBO, within noise
+    assert (iwae_50 < iwae).all()  # a tighter bound: a smaller loss for every image
+
+
+def test_the_iwae_objective_decodes_the_k_samples_in_one_call(monkeypatch):
+    vae = build_model(ModelConfig(model="vae"), SHAPE)
+    calls = []
+    original = vae.decode_params
+    monkeypatch.setattr(vae, "decode_params", lambda z, y=None: calls.append(z.shape)
+                        or original(z, y))
+    terms = loss_terms(vae, torch.rand(3, *SHAPE), TrainConfig(objective="iwae", k=7),
+                       torch.Generator().manual_seed(0))
+    assert calls == [(21, 2)]
+    assert terms.loss.shape == terms.recon.shape == terms.kl.shape == (3,)
+
+
+def test_beta_weighs_the_kl_in_the_objective_only():
+    _, x = _batch()
+    vae = build_model(ModelConfig(model="vae"), SHAPE)
+    terms = loss_terms(vae, x, TrainConfig(beta=4), torch.Generator().manual_seed(0))
+    torch.testing.assert_close(terms.loss, terms.recon + terms.kl)  # the reported -ELBO
+    torch.testing.assert_close(terms.objective(4.0), terms.recon + 4 * terms.kl)
+
+
+def test_the_kl_weight_rises_over_the_warm_up_and_the_learning_rate_follows_its_schedule():
+    warm = TrainConfig(beta=2, kl_warmup=4)
+    assert [kl_weight(warm, e, 0.0) for e in (1, 2, 3, 5, 9)] == [0.0, 0.5, 1.0, 2.0, 2.0]
+    assert kl_weight(warm, 1, 0.5) == 0.25
+    assert kl_weight(TrainConfig(beta=3), 1, 0.0) == 3.0
+    cosine = TrainConfig(lr=1.0, epochs=4, lr_schedule="cosine")
+    assert learning_rate(cosine, 1, 0.0) == 1.0
+    assert learning_rate(cosine, 3, 0.0) == pytest.approx(0.5)
+    assert learning_rate(cosine, 4, 1.0) == pytest.approx(0.0)
+    # The IWAE paper: stages of 3^i epochs, the rate lowered by 10^(-1/7) after each.
+    assert [iwae_stage(e) for e in (1, 2, 4, 5, 13, 14, 40, 41, 3280, 5000)] == [
+        0, 1, 1, 2, 2, 3, 3, 4, 7, 7]
+    iwae = TrainConfig(lr=1e-3, lr_schedule="iwae")
+    assert learning_rate(iwae, 5, 0.5) == pytest.approx(1e-3 * 10 ** (-2 / 7))
+
+
+def test_noise_corrupts_the_inputs_as_asked():
+    x = torch.rand(64, 1, 28, 28)
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    assert corrupt(x, "none", g()) is x
+    masked = corrupt(x, "mask:0.5", g())
+    assert ((masked == 0) | (masked == x)).all()
+    assert (masked == 0).float().mean().item() == pytest.approx(0.5, abs=0.01)
+    noisy = corrupt(x, "gaussian:0.3", g())
+    assert noisy.min() >= 0 and noisy.max() <= 1
+    assert (noisy - x).std().item() == pytest.approx(0.27, abs=0.03)  # 0.3, less the clipping
+    assert torch.equal(corrupt(x, "gaussian:0.3", g()), noisy)  # the generator decides
+
+
+def test_a_denoising_model_is_scored_against_the_clean_images():
+    _, x = _batch()
+    ae = build_model(ModelConfig(model="ae"), SHAPE)
+    noisy = corrupt(x, "mask:0.5", torch.Generator().manual_seed(0))
+    terms = loss_terms(ae, x, TrainConfig(), None, inputs=noisy)
+    torch.testing.assert_close(terms.recon, sse(ae.decode_params(ae.encode(noisy)), x))
