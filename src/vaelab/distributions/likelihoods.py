@@ -23,6 +23,7 @@ from torch import nn
 from vaelab.errors import VaelabError
 
 LEVELS = 256  # 8-bit pixels: the discretised logistic's values are k / 255
+MEANS = {"sigmoid": torch.sigmoid, "clamp": lambda params: params.clamp(0, 1)}
 
 
 def sse(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -50,6 +51,7 @@ class Likelihood(nn.Module):
     term: ClassVar[str]  # the reconstruction term's name in figures: "Bernoulli NLL"
     levels: ClassVar[int | None] = None  # it is a probability of this many pixel values
     exact_on_grey: ClassVar[bool] = True  # a likelihood of grey (not binarized) images too
+    mean_kind: ClassVar[str] = "sigmoid"  # how ``mean`` maps parameters into [0, 1]: in MEANS
 
     def __init__(self, image_shape: tuple[int, int, int]) -> None:
         super().__init__()
@@ -57,7 +59,7 @@ class Likelihood(nn.Module):
 
     def mean(self, params: torch.Tensor) -> torch.Tensor:
         """The image the decoder draws: each pixel's mean (location), in [0, 1]."""
-        return torch.sigmoid(params)
+        return MEANS[self.mean_kind](params)
 
     def log_prob(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """log p(x|z) summed over pixels. (..., B, C, H, W) -> (..., B)"""
@@ -146,6 +148,7 @@ class LearnedGaussian(Likelihood):
 
     title = "Gaussian pixels of learned variance"
     term = "Gaussian NLL"
+    mean_kind = "clamp"
     MIN_STD = 1 / 255
 
     def __init__(self, image_shape: tuple[int, int, int]) -> None:
@@ -158,9 +161,6 @@ class LearnedGaussian(Likelihood):
     def std(self) -> torch.Tensor:
         """(C, H, W)"""
         return F.softplus(self.raw_std) + self.MIN_STD
-
-    def mean(self, location: torch.Tensor) -> torch.Tensor:
-        return location.clamp(0, 1)
 
     def log_prob(self, location: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         std = self.std
@@ -176,15 +176,13 @@ class DiscretizedLogistic(Likelihood):
 
     title = "discretised logistic pixels (256 levels)"
     term = "logistic NLL"
+    mean_kind = "clamp"
     levels = LEVELS
     MIN_LOG_SCALE = -7.0
 
     def __init__(self, image_shape: tuple[int, int, int]) -> None:
         super().__init__(image_shape)
         self.log_scale = nn.Parameter(torch.full(self.image_shape, -2.0))
-
-    def mean(self, location: torch.Tensor) -> torch.Tensor:
-        return location.clamp(0, 1)
 
     def log_prob(self, location: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         log_scale = self.log_scale.clamp_min(self.MIN_LOG_SCALE)
