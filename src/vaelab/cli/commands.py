@@ -234,11 +234,12 @@ class Classifier(_Where):
 @dataclass(kw_only=True)
 class Explore(_Where):
     """Explore a run's latent space in the browser: hover to decode, click two places to
-    interpolate, draw a digit to encode it. Serves the page on 127.0.0.1 until Ctrl-C, or
-    writes it as one self-contained HTML file with --export."""
+    interpolate, draw a digit to encode it; several runs side by side, one pointer driving
+    them all. Serves the page on 127.0.0.1 until Ctrl-C, or writes it as one self-contained
+    HTML file with --export."""
 
-    run_dir: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="RUN")]
-    """The run folder."""
+    run_dirs: Annotated[list[Path], tyro.conf.Positional, tyro.conf.arg(metavar="RUN")]
+    """The run folder, or several."""
     port: int = 8765
     """Port on 127.0.0.1 to serve the page from."""
     export: Path | None = None
@@ -252,12 +253,14 @@ class Explore(_Where):
         from vaelab.pictures.explore import check_export_path, export_explorer, serve_explorer
         from vaelab.training.runs import load_run
 
+        if not self.run_dirs:
+            raise VaelabError("name a run folder to explore (or several)")
         if self.export is not None:
-            check_export_path(self.export)  # before the run and the data are loaded
-        run = load_run(self.run_dir, device=self.device or "auto")
+            check_export_path(self.export)  # before the runs and the data are loaded
+        runs = [load_run(folder, device=self.device or "auto") for folder in self.run_dirs]
         options = dict(data_dir=self.data_dir, progress=not self.quiet)
         if self.export is not None:
-            path = export_explorer(run, self.export, **options)
+            path = export_explorer(runs, self.export, **options)
             _say(f"wrote {path}; it opens from any folder, offline")
             if self.open:
                 webbrowser.open(path.resolve().as_uri())
@@ -269,7 +272,7 @@ class Explore(_Where):
                 _say("no browser found here; open the address in one")
 
         try:
-            serve_explorer(run, self.port, on_ready=ready, **options)
+            serve_explorer(runs, self.port, on_ready=ready, **options)
         except KeyboardInterrupt:
             _say("explorer stopped")
 

@@ -1,69 +1,47 @@
 """The latent explorer: one HTML page that decodes the latent plane under the pointer, walks the
-line between two picked codes, and encodes a digit drawn with the mouse.
+line between two picked codes, and encodes a digit drawn with the mouse, for one run or several
+side by side (one pointer driving them all).
 
-The page carries everything it needs: the model's weights as float32 (base64), the codes of a
-sample of the test set, the run's config and metrics. Encoder and decoder run in the page, in
-plain JavaScript, so a hover costs no round trip to a server and an exported page works from
-file://, offline. ``serve_explorer`` serves that same page on 127.0.0.1; ``export_explorer``
-writes it to a file.
+The page carries everything it needs: each model's encoder and decoder as a list of operations
+with their weights as float16 (explore_ops), the codes of a sample of the test set, the run's
+config and metrics, and where a classifier is cached, the plane shaded by its confidence
+(explore_shading). The nets run in the page, in plain JavaScript, so a hover costs no round
+trip to a server and an exported page works from file://, offline. ``serve_explorer`` serves
+that same page on 127.0.0.1; ``export_explorer`` writes it to a file.
 
-    explorer/explorer.html, .css, .js    the page's template, style and code (package data)
+    explorer/explorer.html, .css, .js, nets.js    the page's template, style and code
 """
 
 from __future__ import annotations
 
-import base64
 import errno
 import html
 import json
 import math
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from matplotlib.colors import to_hex
-from torch import nn
 
 from vaelab.data import ImageData, get_dataset, load_dataset, prepare
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 from vaelab.measuring.latent import encode_dataset
 from vaelab.models import count_parameters
+from vaelab.pictures.explore_ops import b64, net_ops
+from vaelab.pictures.explore_shading import confidence_shading
 from vaelab.pictures.plots import CLASS_COLORS
 from vaelab.training.runs import Run, load_run
 
 POINTS = 5000  # test codes drawn on the plane
-DATA_FORMAT = 1
+DATA_FORMAT = 2
 HOST = "127.0.0.1"
-
-
-def _b64(array: torch.Tensor | np.ndarray, dtype: str) -> str:
-    """An array's values, row-major and little-endian, as base64 text."""
-    raw = np.ascontiguousarray(np.asarray(array), dtype=np.dtype(dtype).newbyteorder("<"))
-    return base64.b64encode(raw.tobytes()).decode("ascii")
-
-
-def _layers(mlp: nn.Sequential) -> list[dict[str, Any]]:
-    """The Linear layers of an MLP in order, weights (out, in) and biases as float32; the
-    activations between them are the run's."""
-    return [
-        {"in": layer.in_features, "out": layer.out_features,
-         "weight": _b64(layer.weight.detach().cpu(), "f4"),
-         "bias": _b64(layer.bias.detach().cpu(), "f4")}
-        for layer in mlp if isinstance(layer, nn.Linear)
-    ]
-
-
-def _check_runs_in_page(run: Run) -> None:
-    model = run.model
-    if run.config.model.arch != "mlp" or model.conditional:
-        raise VaelabError(f"{run.path}: the explorer runs unconditional MLP models; this is a "
-                          f"{run.config.title()}")
+Runs = Run | str | Path | Sequence[Run | str | Path]
 
 
 def _pca(codes: torch.Tensor) -> dict[str, Any]:
@@ -89,6 +67,7 @@ def _run_facts(run: Run) -> dict[str, Any]:
         "dataset": get_dataset(config.data.dataset).title or config.data.dataset,
         "config": config.to_dict(),
         "parameters": count_parameters(run.model),
+        "likelihood": run.model.likelihood.title,
         "epochs": run.epochs_done,
         "seconds": sum(m["train_seconds"] for m in run.metrics),
         "last": {split: last[split] for split in ("train", "test")} if last else None,
@@ -96,42 +75,51 @@ def _run_facts(run: Run) -> dict[str, Any]:
     }
 
 
+def _check_finite(run: Run, codes: torch.Tensor) -> None:
+    if not (all(p.isfinite().all() for p in run.model.parameters()) and codes.isfinite().all()):
+        raise VaelabError(f"{run.path}: the run's weights are not finite numbers (it diverged "
+                          f"in training); train it again, with a smaller --lr perhaps")
+
+
 @torch.inference_mode()
 def explorer_data(run: Run, data: ImageData, *, points: int = POINTS, seed: int = 0
                   ) -> dict[str, Any]:
-    """Everything the page needs, as JSON-ready values: the weights, the codes (posterior
-    means for a VAE) of ``points`` test images drawn at random with ``seed``, their labels,
-    the class names and colours, the codes' principal axes, and the run's facts. The model
-    is left in the mode (train or eval) it was in."""
-    _check_runs_in_page(run)
+    """One run's part of the page, as JSON-ready values: its nets as operations, the codes
+    (posterior means for a VAE, given the label for a conditional model) of ``points`` test
+    images drawn at random with ``seed``, their labels, the class names and colours, the
+    codes' principal axes, the confidence shading, and the run's facts. The model is left in
+    the mode (train or eval) it was in."""
     model, training = run.model, run.model.training
     seen = prepare(data, run.config.data.binarize, run.config.data.binarize_seed)
     shuffled = torch.randperm(len(seen.test_images), generator=torch.Generator().manual_seed(seed))
     pick = shuffled[:points]
     images = seen.test_images[pick.to(seen.test_images.device)]
+    labels = seen.test_labels.cpu()[pick]  # (N,)
     try:
-        codes = encode_dataset(model, images.to(model.device)).cpu()  # (N, d)
+        codes = encode_dataset(model, images.to(model.device), labels.to(model.device)).cpu()
+        _check_finite(run, codes)  # (N, d)
+        pca = _pca(codes)
+        nets = net_ops(model)
+        shading = confidence_shading(model, run.config.data.dataset, codes, pca)
     finally:
         model.train(training)
-    if not (all(p.isfinite().all() for p in model.parameters()) and codes.isfinite().all()):
-        raise VaelabError(f"{run.path}: the run's weights are not finite numbers (it diverged "
-                          f"in training); train it again, with a smaller --lr perhaps")
     return {
-        "format": DATA_FORMAT,
         "model": {
-            "kind": run.config.model.model,
+            "title": run.config.title(),
             "posterior": "gaussian" if model.has_posterior else "point",
             "latent_dims": model.latent_dims,
             "image_shape": list(model.image_shape),
+            "classes": model.classes,  # the label's length, 0 for a model that takes none
             "activation": run.config.model.activation,
-            "encoder": _layers(model.encoder.head),
-            "decoder": _layers(model.decoder.head),
+            **nets,
         },
-        "codes": _b64(codes, "f4"),
-        "labels": _b64(seen.test_labels.cpu()[pick], "u1"),  # (N,)
+        "sample": f"{data.name}, {len(pick)} test images drawn with seed {seed}",
+        "codes": b64(codes, "f4"),
+        "labels": b64(labels, "u1"),
         "classes": list(data.classes),
         "colors": [to_hex(CLASS_COLORS[i % len(CLASS_COLORS)]) for i in range(len(data.classes))],
-        "pca": _pca(codes),
+        "pca": pca,
+        "shading": shading,
         "run": _run_facts(run),
     }
 
@@ -156,28 +144,40 @@ def _script_json(data: dict[str, Any]) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def explorer_html(data: dict[str, Any]) -> str:
-    """The page: template, style, code and data in one self-contained HTML document."""
+def explorer_html(runs: list[dict[str, Any]]) -> str:
+    """The page of one or more runs (``explorer_data`` each): template, style, code and data
+    in one self-contained HTML document."""
     assets = files("vaelab.pictures") / "explorer"
     page = (assets / "explorer.html").read_text(encoding="utf-8")
-    payload = _script_json(data)
-    title = f"vaelab explorer: {data['run']['name']}"
+    payload = _script_json({"format": DATA_FORMAT, "runs": runs})
+    title = f"vaelab explorer: {', '.join(run['run']['name'] for run in runs)}"
+    code = "\n".join((assets / name).read_text(encoding="utf-8")
+                     for name in ("nets.js", "explorer.js"))
     for marker, text in (("{{title}}", html.escape(title)),
                          ("{{style}}", (assets / "explorer.css").read_text(encoding="utf-8")),
-                         ("{{script}}", (assets / "explorer.js").read_text(encoding="utf-8")),
+                         ("{{script}}", code),
                          ("{{data}}", payload)):
         page = page.replace(marker, text, 1)
     return page
 
 
-def build_explorer(run: Run | str | Path, data: ImageData | None = None, *,
+def _as_list(runs: Runs) -> list[Run | str | Path]:
+    return [runs] if isinstance(runs, Run | str | Path) else list(runs)
+
+
+def build_explorer(runs: Runs, data: ImageData | None = None, *,
                    data_dir: str | Path | None = None, progress: bool = True) -> str:
-    """The explorer page of a run (loading its test set unless ``data`` is given)."""
-    if not isinstance(run, Run):
-        run = load_run(run)
-    if data is None:
-        data = load_dataset(run.config.data.dataset, data_dir, progress=progress)
-    return explorer_html(explorer_data(run, data))
+    """The explorer page of a run or of several side by side, loading each one's test set
+    unless ``data`` is given."""
+    loaded = [run if isinstance(run, Run) else load_run(run) for run in _as_list(runs)]
+    if not loaded:
+        raise VaelabError("name at least one run folder to explore")
+    datasets: dict[str, ImageData] = {}
+    for name in dict.fromkeys(run.config.data.dataset for run in loaded):
+        datasets[name] = data if data is not None else load_dataset(name, data_dir,
+                                                                    progress=progress)
+    return explorer_html([explorer_data(run, datasets[run.config.data.dataset])
+                          for run in loaded])
 
 
 def check_export_path(path: str | Path) -> Path:
@@ -198,12 +198,12 @@ def check_export_path(path: str | Path) -> Path:
     return path
 
 
-def export_explorer(run: Run | str | Path, path: str | Path, data: ImageData | None = None, *,
+def export_explorer(runs: Runs, path: str | Path, data: ImageData | None = None, *,
                     data_dir: str | Path | None = None, progress: bool = True) -> Path:
-    """Write the explorer as one self-contained HTML file, which opens from file:// with no
-    server and asks nothing of the network."""
+    """Write the explorer of a run (or of several side by side) as one self-contained HTML
+    file, which opens from file:// with no server and asks nothing of the network."""
     path = check_export_path(path)
-    write_atomic(path, build_explorer(run, data, data_dir=data_dir, progress=progress))
+    write_atomic(path, build_explorer(runs, data, data_dir=data_dir, progress=progress))
     return path
 
 
@@ -260,13 +260,14 @@ class ExplorerServer(ThreadingHTTPServer):
         return f"http://{HOST}:{self.server_port}/"
 
 
-def serve_explorer(run: Run | str | Path, port: int = 8765, data: ImageData | None = None, *,
+def serve_explorer(runs: Runs, port: int = 8765, data: ImageData | None = None, *,
                    data_dir: str | Path | None = None, progress: bool = True,
                    on_ready: Callable[[str], None] | None = None) -> None:
-    """Serve the explorer of a run on http://127.0.0.1:PORT/ until interrupted (Ctrl-C).
-    Prints nothing: ``on_ready`` is called with the page's address once it is served."""
+    """Serve the explorer of a run (or of several side by side) on http://127.0.0.1:PORT/
+    until interrupted (Ctrl-C). Prints nothing: ``on_ready`` is called with the page's
+    address once it is served."""
     with ExplorerServer(port) as server:
-        server.page = build_explorer(run, data, data_dir=data_dir, progress=progress)
+        server.page = build_explorer(runs, data, data_dir=data_dir, progress=progress)
         if on_ready is not None:
             on_ready(server.url)
         server.serve_forever()

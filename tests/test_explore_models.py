@@ -1,0 +1,316 @@
+"""The explorer's page runs any decoder, in Chromium: for every architecture, model and channel
+count, the page's nets against PyTorch's with the same (float16) weights; how far float16
+weights move the pixels; colour; a conditional model's class; several runs on one page; the
+classifier's confidence layer. Fixtures and helpers come from test_explore_page.py."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from test_explore_page import artifacts, in_page, launched, paper, trained_runs, visits
+from vaelab.config import ModelConfig, RunConfig, TrainConfig
+from vaelab.data import DATASETS, ImageData
+from vaelab.measuring.classifier import train_judge
+from vaelab.measuring.latent import encode_dataset
+from vaelab.models import MODELS, build_model
+from vaelab.nets import NETS
+from vaelab.pictures.explore import export_explorer
+from vaelab.training.loop import train
+from vaelab.training.runs import Run
+
+SHAPES = [(1, 28, 28), (3, 13, 9)]  # grey, and colour of odd sizes (output padding 1)
+DECODE = "([zs, ys]) => zs.map((z, k) => window.explorer.decode(z, ys[k]))"
+ENCODE = "([xs, ys]) => xs.map((x, k) => window.explorer.encode(x, ys[k]))"
+
+
+@pytest.fixture(scope="module")
+def runs(tiny, tmp_path_factory):
+    return trained_runs(tiny, tmp_path_factory.mktemp("explore-runs"))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    yield from launched()
+
+
+@pytest.fixture
+def visit(browser):
+    yield from visits(browser)
+
+
+def random_data(shape: tuple[int, int, int], n: int = 64) -> ImageData:
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (n, *shape), generator=g, dtype=torch.uint8)
+    labels = torch.randint(0, 10, (n,), generator=g)
+    return ImageData("mnist", DATASETS["mnist"].classes, images, labels, images, labels)
+
+
+def fresh_run(kind: str, arch: str, shape: tuple[int, int, int], folder) -> Run:
+    """A small model with fresh weights, doubled so that its pixels spread over [0, 1]; colour
+    runs take the learned-variance Gaussian, whose mean is a clamp rather than a sigmoid."""
+    config = ModelConfig(model=kind, arch=arch, hidden_dims=(16,), channels=(4, 8),
+                         likelihood="gaussian" if shape[0] == 3 else "sse")
+    torch.manual_seed(0)
+    model = build_model(config, shape, 10).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(2)
+    return Run(folder, RunConfig(model=config), model)
+
+
+def rgb(model, z, y=None) -> np.ndarray:
+    """What the page shows of a colour decoding: 255 * pixel, rounded, as (H, W, 3)."""
+    with torch.inference_mode():
+        label = None if y is None else torch.tensor([y])
+        image = model.decode(torch.tensor([z], dtype=torch.float32), label)[0]
+    return (255 * image).round().permute(1, 2, 0).numpy().astype(np.int16)
+
+
+# ---------------------------------------------------------------------------------------------
+# The nets.
+
+
+@pytest.mark.parametrize(("kind", "arch", "shape"), list(itertools.product(MODELS, NETS, SHAPES)))
+def test_the_page_runs_the_nets_as_pytorch_does(kind, arch, shape, visit, tmp_path):
+    run = fresh_run(kind, arch, shape, tmp_path / "run")
+    seen = visit(export_explorer(run, tmp_path / "page.html", random_data(shape)).as_uri())
+    model, conditional = in_page(run.model), run.model.conditional
+    u = torch.linspace(-3, 3, 5)
+    z = torch.cartesian_prod(u, u)  # (25, 2)
+    y = torch.nn.functional.one_hot(torch.arange(25) % 10, 10).float()
+    y[-1] = 0.3 * y[2] + 0.7 * y[5]  # a mix of two classes, as along an interpolation
+    labels = y.tolist() if conditional else [None] * len(z)
+    got = torch.tensor(seen.page.evaluate(DECODE, [z.tolist(), labels]))
+    with torch.inference_mode():
+        want = model.decode(z, y if conditional else None).flatten(1)  # (25, C * H * W)
+    assert want.max() - want.min() > 0.7, "the pixels do not spread over [0, 1]"
+    assert (got - want).abs().max() <= 1e-4
+    x = torch.rand(4, *shape, generator=torch.Generator().manual_seed(1))
+    got = seen.page.evaluate(ENCODE, [x.flatten(1).tolist(), labels[:4]])
+    with torch.inference_mode():
+        code = model.encode(x, y[:4] if conditional else None)
+    mean, std = (code.mean, code.std) if model.has_posterior else (code, None)
+    assert (torch.tensor([g["mean"] for g in got]) - mean).abs().max() <= 1e-4
+    if std is not None:
+        assert (torch.tensor([g["std"] for g in got]) - std).abs().max() <= 1e-4
+    seen.check()
+
+
+def _half_precision_gap(run, data, visit, path) -> float:
+    """The largest difference between a pixel the page decodes and the float32 model's, over
+    a grid spanning the run's codes."""
+    seen = visit(export_explorer(run, path, data).as_uri())
+    codes = encode_dataset(run.model, data.test_images[:1000])
+    low, high = codes.min(dim=0).values, codes.max(dim=0).values
+    z = torch.cartesian_prod(*(torch.linspace(a, b, 15) for a, b in zip(low, high, strict=True)))
+    got = torch.tensor(seen.page.evaluate(DECODE, [z.tolist(), [None] * len(z)]))
+    with torch.inference_mode():
+        want = run.model.decode(z).flatten(1)
+    seen.check()
+    return (got - want).abs().max().item()
+
+
+def test_half_precision_weights_move_pixels_by_less_than_two_levels(tiny, visit, tmp_path):
+    config = RunConfig(model=ModelConfig(), train=TrainConfig(epochs=1, batch_size=64))
+    run = train(config, tmp_path / "vae", data=tiny, progress=False)  # the tutorial's layers
+    gap = _half_precision_gap(run, tiny, visit, tmp_path / "page.html")
+    assert 0 < gap < 2 / 255, f"{255 * gap:.2f} levels of 255"
+
+
+@pytest.mark.slow
+def test_half_precision_weights_move_the_tutorial_vaes_pixels_by_less_than_two_levels(
+        mnist, visit, tmp_path):
+    config = RunConfig(model=ModelConfig(), train=TrainConfig(epochs=5))
+    run = train(config, tmp_path / "vae", data=mnist, progress=False)
+    gap = _half_precision_gap(run, mnist, visit, tmp_path / "page.html")
+    assert 0 < gap < 2 / 255, f"{255 * gap:.2f} levels of 255"
+
+
+@pytest.mark.parametrize("arch", list(NETS))
+def test_colour_runs_show_in_colour(arch, visit, tmp_path):
+    shape = (3, 13, 9)
+    run = fresh_run("vae", arch, shape, tmp_path / "run")
+    model = in_page(run.model)
+    seen = visit(export_explorer(run, tmp_path / "page.html", random_data(shape)).as_uri())
+    z, _ = seen.hover(200, 300)
+    shown = seen.rgba("decoded")[:, :, :3]
+    assert np.abs(shown - rgb(model, z)).max() <= 1
+    assert np.abs(shown[:, :, 0] - shown[:, :, 1]).max() > 20, "grey, not colour"
+    box = seen.plane_box()
+    for x, y in ((90, 90), (500, 480)):
+        seen.page.mouse.click(box["x"] + x, box["y"] + y)
+    first = seen.state("picks[0].z")
+    assert np.abs(seen.rgba("strip", 0, 0, 9, 13)[:, :, :3] - rgb(model, first)).max() <= 1
+    seen.draw()
+    drawn = seen.state("drawn")
+    assert np.abs(seen.rgba("recon")[:, :, :3] - rgb(model, drawn["mean"])).max() <= 1
+    scales = seen.page.evaluate("[...document.querySelectorAll('canvas.pixels')].map("
+                                "(c) => [c.clientWidth / c.width, c.clientHeight / c.height])")
+    assert all(x == y and x == int(x) for x, y in scales), "pixels are not square"
+    seen.page.screenshot(path=str(artifacts(tmp_path) / f"explorer-colour-{arch}.png"))
+    seen.check()
+
+
+# ---------------------------------------------------------------------------------------------
+# A conditional model's class.
+
+
+def _screen(seen, z, run: int = 0) -> tuple[float, float]:
+    box = seen.plane_box(run)
+    x, y = seen.state(f"toScreen({[float(v) for v in z]})", run)
+    return box["x"] + x, box["y"] + y
+
+
+def test_a_conditional_run_draws_encodes_and_walks_as_the_chosen_class(runs, tiny, visit,
+                                                                      tmp_path):
+    run, page_file = runs["cvae"], tmp_path / "page.html"
+    model = in_page(run.model)
+    seen = visit(export_explorer(run, page_file, tiny).as_uri())
+    page = seen.page
+    assert seen.part("class-select").locator("option").all_inner_texts() == list(tiny.classes)
+    # Two test images of different classes, picked by their codes (given their labels).
+    order = torch.randperm(len(tiny.test_images), generator=torch.Generator().manual_seed(0))
+    labels = tiny.test_labels[order]
+    i, j = 0, int((labels != labels[0]).nonzero()[0])
+    codes = encode_dataset(run.model, tiny.test_images[order[[i, j]]], labels[[i, j]])
+    for code in codes:
+        page.mouse.click(*_screen(seen, code))
+    a, b = (int(c) for c in labels[[i, j]])
+    assert f"The label goes from {a} to {b}, mixed along the line." in (
+        seen.part("interp-note").inner_text())
+    t = 4 / 9  # the fifth of ten frames
+    with torch.inference_mode():
+        y = torch.nn.functional.one_hot(torch.tensor([a, b]), 10).float()
+        z, mix = (1 - t) * codes[0] + t * codes[1], (1 - t) * y[0] + t * y[1]
+        middle = model.decode(z[None], mix[None])[0, 0]
+    assert np.abs(seen.pixels("strip", 4 * 28) - (255 * (1 - middle)).round().numpy()).max() <= 1
+    assert np.abs(seen.pixels("strip", 0) - paper(run, codes[0].tolist(), a)).max() <= 1
+    # The class chosen: the decoder at the pointer draws it, the drawing is encoded given it.
+    page.select_option(".class-select", "7")
+    seen.zoom_out()
+    z, shown = seen.hover(200, 260)
+    assert np.abs(shown - paper(run, z, 7)).max() <= 1
+    assert seen.part("pointer-z").inner_text().endswith(" as 7")
+    seen.draw()
+    drawn = seen.state("drawn")
+    with torch.inference_mode():
+        posterior = model.encode(torch.tensor(drawn["pixels"]).reshape(1, 1, 28, 28),
+                                 torch.tensor([7]))
+    torch.testing.assert_close(torch.tensor(drawn["mean"]), posterior.mean[0], atol=1e-4,
+                               rtol=1e-4)
+    seen.check()
+
+
+# ---------------------------------------------------------------------------------------------
+# Several runs on one page.
+
+
+def test_one_pointer_drives_several_runs(runs, tiny, visit, tmp_path):
+    ae, vae = runs["ae"], runs["vae"]
+    seen = visit(export_explorer([ae, vae], tmp_path / "two.html", tiny).as_uri())
+    page = seen.page
+    assert page.title() == "vaelab explorer: ae, vae"
+    assert page.locator(".run").count() == 2 and page.locator("#together").is_visible()
+    assert seen.part("run-title", 1).inner_text().startswith("vae: VAE with 2 latent dimensions")
+    # A click on a test image picks that image in both runs: each its own code of it.
+    first = torch.randperm(len(tiny.test_images), generator=torch.Generator().manual_seed(0))[0]
+    codes = [encode_dataset(run.model, tiny.test_images[first:first + 1])[0] for run in (ae, vae)]
+    page.mouse.click(*_screen(seen, codes[0], run=0))
+    for k, code in enumerate(codes):
+        assert seen.state("picks[0].what", k) == f"a test {int(tiny.test_labels[first])}, "
+        torch.testing.assert_close(torch.tensor(seen.state("picks[0].z", k)), code)
+    # The pointer over either plane: both decode the same plane coordinates, each in its own
+    # plane, and the other plane marks them with a cross. (The pointer goes where the other
+    # run's code of that test image is, in the hovered plane zoomed out: in view in both.)
+    for hovered, other in ((0, 1), (1, 0)):
+        seen.zoom_out(run=hovered)
+        u, v = codes[other].tolist()
+        seen.hover(*seen.state(f"planeToScreen({u}, {v})", hovered), run=hovered)
+        here, there = seen.state("hover", hovered), seen.state("hover", other)
+        assert (here["u"], here["v"]) == (there["u"], there["v"])
+        for k, run in ((hovered, (ae, vae)[hovered]), (other, (ae, vae)[other])):
+            z = seen.state("hover.z", k)
+            assert np.abs(seen.pixels("decoded", run=k) - paper(run, z)).max() <= 1
+        x, y = seen.state(f"planeToScreen({here['u']}, {here['v']})", other)
+        assert seen.rgba("overlay", round(x) + 4, round(y), 1, 1, run=other)[0, 0, 3] > 0
+        x, y = seen.state(f"planeToScreen({here['u']}, {here['v']})", hovered)
+        assert seen.rgba("overlay", round(x) + 4, round(y), 1, 1, run=hovered)[0, 0, 3] == 0
+    # A drawing on one pad is encoded by both runs.
+    seen.draw(run=0)
+    drawn = [seen.state("drawn", k) for k in (0, 1)]
+    assert drawn[0]["pixels"] == drawn[1]["pixels"]
+    with torch.inference_mode():
+        pixels = torch.tensor(drawn[1]["pixels"]).reshape(1, 1, 28, 28)
+        posterior = in_page(vae.model).encode(pixels)
+    torch.testing.assert_close(torch.tensor(drawn[1]["mean"]), posterior.mean[0], atol=1e-4,
+                               rtol=1e-4)
+    page.screenshot(path=str(artifacts(tmp_path) / "explorer-two-runs.png"), full_page=True)
+    seen.check()
+
+
+# ---------------------------------------------------------------------------------------------
+# The classifier's confidence layer.
+
+
+def _fake_judgement(model, images: torch.Tensor) -> torch.Tensor:
+    """Sure (p = 1) of the images brighter than the median, unsure (p = 1/2) of the others."""
+    brightness = images.float().flatten(1).mean(dim=1)
+    p = torch.where(brightness > brightness.median(), 1.0, 0.5)
+    return torch.stack([p, 1 - p], dim=1)
+
+
+def test_the_confidence_layer_shades_the_sure_cells_and_says_when_it_does_not_apply(
+        runs, tiny, visit, tmp_path, monkeypatch):
+    monkeypatch.setattr("vaelab.pictures.explore_shading.CELLS", 16)
+    monkeypatch.setattr("vaelab.pictures.explore_shading.predict", _fake_judgement)
+    monkeypatch.setattr("vaelab.data.sources.cache_root", lambda: tmp_path / "cache")
+    train_judge(tiny, epochs=1, progress=False)
+    path = export_explorer(runs["vae5"], tmp_path / "page.html", tiny)
+    payload = path.read_text().split('type="application/json">')[1].split("</script>")[0]
+    shading = json.loads(payload)["runs"][0]["shading"]
+    flags = np.frombuffer(base64.b64decode(shading["confident"]), np.uint8).reshape(16, 16)
+    seen = visit(path.as_uri())
+    off = seen.rgba("points")
+    toggle, note = seen.part("shade-toggle"), seen.part("shade-note")
+    toggle.check()
+    on = seen.rgba("points")
+    assert note.inner_text().startswith(f"{100 * flags.mean():.0f}% of the 16 × 16 cells of the "
+                                        f"first view; the classifier scores ")
+    u0, u1, v0, v1 = shading["box"]
+    tried = {0: 0, 1: 0}
+    for r, c in itertools.product(range(16), range(16)):
+        u, v = u0 + (c + 0.5) * (u1 - u0) / 16, v1 - (r + 0.5) * (v1 - v0) / 16
+        x, y = (round(p) for p in seen.state(f"planeToScreen({u}, {v})"))
+        if off[y, x, 3] == 0:  # paper only: no point, no grid line
+            assert (on[y, x] != off[y, x]).any() == bool(flags[r, c]), (r, c)
+            tried[int(flags[r, c])] += 1
+    assert min(tried.values()) >= 5, tried
+    seen.page.select_option(".plane-kind", "dims")
+    assert note.inner_text() == ("Does not apply now: it was computed for the plane the page "
+                                 "opens with; choose that plane again.")
+    assert not seen.state("shading.on")
+    seen.page.select_option(".plane-kind", "pca")
+    assert seen.state("shading.on") and np.array_equal(seen.rgba("points"), on)
+    slider = seen.page.locator(".sliders input[type=range]").nth(0)
+    slider.fill(slider.get_attribute("max"))
+    assert note.inner_text() == ("Does not apply now: it was computed with the other "
+                                 "coordinates at their start; reset them.")
+    assert np.array_equal(seen.rgba("points"), off)
+    seen.part("sliders-reset").click()
+    assert seen.state("shading.on")
+    seen.check()
+
+
+def test_without_a_classifier_the_layer_says_so(runs, tiny, visit, tmp_path, monkeypatch):
+    monkeypatch.setattr("vaelab.data.sources.cache_root", lambda: tmp_path / "cache")
+    seen = visit(export_explorer(runs["vae"], tmp_path / "page.html", tiny).as_uri())
+    assert seen.part("shade-toggle").is_disabled()
+    assert seen.part("shade-note").inner_text() == (
+        "Does not apply: there is no classifier in the cache; vaelab classifier train makes one.")
+    seen.check()

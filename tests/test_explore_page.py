@@ -1,0 +1,419 @@
+"""The latent explorer's page in a real browser (Chromium driven by Playwright): hover, zoom,
+picks, drawing, sliders and the run's facts, over runs trained for one epoch on tiny synthetic
+data. The nets' parity with PyTorch for every architecture, colour, conditional models,
+several runs on one page and the confidence layer are in test_explore_models.py.
+
+Without Playwright or /usr/bin/chromium the browser tests are skipped, unless
+VAELAB_REQUIRE_BROWSER or CI is set: then they fail. VAELAB_ARTIFACTS names a folder for the
+screenshots (default: the test's tmp_path).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from test_explore import MODELS
+from vaelab.config import RunConfig, TrainConfig
+from vaelab.measuring.scorecard import Score, Scorecard
+from vaelab.pictures.explore import ExplorerServer, build_explorer, export_explorer
+from vaelab.pictures.explore_ops import as_in_page
+from vaelab.training.loop import train
+from vaelab.training.runs import load_run
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run"]
+REQUIRE_BROWSER = bool(os.environ.get("VAELAB_REQUIRE_BROWSER") or os.environ.get("CI"))
+
+
+def trained_runs(tiny, folder: Path) -> dict:
+    """MODELS trained for one epoch on ``tiny``: name -> Run."""
+    return {name: train(RunConfig(model=model, train=TrainConfig(epochs=1, batch_size=64)),
+                        folder / name, data=tiny, progress=False)
+            for name, model in MODELS.items()}
+
+
+def launched() -> Iterator:
+    """Chromium, headless, for the while of a module: skipped (or failed where required)
+    without Playwright or Chromium."""
+    reason = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        reason = "playwright is not installed (pip install -e '.[test]')"
+    if reason is None and not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing (apt-get install chromium)"
+    if reason is not None:
+        (pytest.fail if REQUIRE_BROWSER else pytest.skip)(reason)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def runs(tiny, tmp_path_factory):
+    return trained_runs(tiny, tmp_path_factory.mktemp("explore-runs"))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    yield from launched()
+
+
+@dataclass
+class Visit:
+    """A page opened in the browser, with every console error and request it made. ``run``
+    arguments count the page's runs (columns) from 0."""
+
+    page: object
+    errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+    def check(self) -> None:
+        assert self.errors == []
+        assert self.requests, "no request recorded"
+        foreign = [url for url in self.requests
+                   if not url.startswith(("http://127.0.0.1:", "file://", "data:"))]
+        assert foreign == []
+
+    def part(self, name: str, run: int = 0):
+        return self.page.locator(f".{name}").nth(run)
+
+    def plane_box(self, run: int = 0) -> dict[str, float]:
+        return self.part("overlay", run).bounding_box()
+
+    def state(self, expression: str, run: int = 0):
+        return self.page.evaluate(f"window.explorer.runs[{run}].{expression}")
+
+    def hover(self, x: float, y: float, run: int = 0, shown: int = 0
+              ) -> tuple[list[float], np.ndarray]:
+        """Move the pointer to (x, y) px of a run's plane; the code that run ``shown``
+        decoded there and the red channel of its pixels (paper = 255, ink = 0)."""
+        box = self.plane_box(run)
+        self.page.mouse.move(box["x"] + x, box["y"] + y)
+        return self.state("hover.z", shown), self.pixels("decoded", run=shown)
+
+    def rgba(self, canvas: str, x: int = 0, y: int = 0, width: int | None = None,
+             height: int | None = None, run: int = 0) -> np.ndarray:
+        """A region of a canvas (its whole height and width by default) as (h, w, 4)."""
+        data = self.page.evaluate(
+            """([name, run, x, y, width, height]) => {
+                const c = document.querySelectorAll('.' + name)[run];
+                const [w, h] = [width ?? c.width - x, height ?? c.height - y];
+                return [w, h, Array.from(c.getContext('2d').getImageData(x, y, w, h).data)];
+            }""", [canvas, run, x, y, width, height])
+        w, h, values = data
+        return np.asarray(values, dtype=np.int16).reshape(h, w, 4)
+
+    def pixels(self, canvas: str, x: int = 0, width: int = 28, y: int = 0, run: int = 0
+               ) -> np.ndarray:
+        """The red channel of a 28-pixel-high region of a canvas, as (28, width)."""
+        return self.rgba(canvas, x, y, width, 28, run)[:, :, 0]
+
+    def zoom_out(self, run: int = 0) -> None:
+        box = self.plane_box(run)
+        self.page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        self.page.mouse.wheel(0, 3000)  # 90 times as much plane in view
+        self.page.wait_for_function("window.explorer.hover !== null")
+
+    def draw(self, run: int = 0) -> None:
+        """A stroke from the pad's upper left to its lower right."""
+        self.part("draw", run).scroll_into_view_if_needed()
+        box = self.part("draw", run).bounding_box()
+        self.page.mouse.move(box["x"] + 60, box["y"] + 40)
+        self.page.mouse.down()
+        self.page.mouse.move(box["x"] + 100, box["y"] + 130, steps=12)
+        self.page.mouse.up()
+
+
+def visits(browser) -> Iterator[Callable[..., Visit]]:
+    """Opens pages in a context of their own: visit(url) -> Visit, once the page is ready."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+
+    def open_page(url: str, ready: bool = True) -> Visit:
+        page = context.new_page()
+        seen = Visit(page)
+        page.on("console", lambda m: seen.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda err: seen.errors.append(str(err)))
+        page.on("request", lambda request: seen.requests.append(request.url))
+        page.goto(url)
+        if ready:
+            page.wait_for_selector("body[data-ready='1']", state="attached", timeout=10_000)
+            assert page.locator("#failure").is_hidden()
+        return seen
+
+    yield open_page
+    context.close()
+
+
+@pytest.fixture
+def visit(browser):
+    yield from visits(browser)
+
+
+@pytest.fixture(scope="module")
+def served(runs, tiny, tmp_path_factory):
+    """Each run's explorer served on a free port of 127.0.0.1: name -> address. Built with a
+    user cache of its own, which holds no classifier."""
+    servers = {}
+    with pytest.MonkeyPatch.context() as patch:
+        cache = tmp_path_factory.mktemp("served-cache")
+        patch.setattr("vaelab.data.sources.cache_root", lambda: cache)
+        for name, run in runs.items():
+            server = ExplorerServer(0, build_explorer(run, tiny))
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            servers[name] = server
+    yield {name: server.url for name, server in servers.items()}
+    for server in servers.values():
+        server.shutdown()
+        server.server_close()
+
+
+def artifacts(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("VAELAB_ARTIFACTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def in_page(model):
+    """A copy of the model with the weights the page has (float16)."""
+    return as_in_page(copy.deepcopy(model)).eval()
+
+
+def paper(run, z, y=None) -> np.ndarray:
+    """What the page should show for code z (and label y): 255 * (1 - decoded pixel), rounded,
+    of the first channel, decoded with the page's weights."""
+    with torch.inference_mode():
+        label = None if y is None else torch.tensor([y])
+        image = in_page(run.model).decode(torch.tensor([z], dtype=torch.float32), label)[0, 0]
+    return (255 * (1 - image)).round().numpy().astype(np.int16)
+
+
+# ---------------------------------------------------------------------------------------------
+# One run.
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_the_page_loads_with_legend_facts_and_points(name, served, visit):
+    seen = visit(served[name])
+    page = seen.page
+    assert seen.part("legend").locator("li").all_inner_texts() == [str(d) for d in range(10)]
+    assert "Settings" in seen.part("facts").inner_text()
+    assert page.title() == f"vaelab explorer: {name}"
+    assert seen.part("run-title").is_hidden() and page.locator("#together").is_hidden()
+    painted = seen.rgba("points")[:, :, 3]
+    assert (painted > 0).sum() > 1000
+    seen.check()
+
+
+@pytest.mark.parametrize("name", ["ae", "vae", "vae5", "vae1", "cvae"])
+def test_hover_shows_the_models_own_decoding(name, runs, served, visit):
+    seen = visit(served[name])
+    seen.zoom_out()
+    z_a, shown_a = seen.hover(100, 120)
+    z_b, shown_b = seen.hover(480, 450)
+    assert np.abs(shown_a - shown_b).max() > 20, "two places, one image"
+    label = 0 if runs[name].model.conditional else None  # the class the page starts with
+    for z, shown in ((z_a, shown_a), (z_b, shown_b)):
+        assert np.abs(shown - paper(runs[name], z, label)).max() <= 1
+    latency = seen.page.evaluate("window.explorer.latency")
+    assert len(latency) >= 2 and all(ms >= 0 for ms in latency)
+    seen.check()
+
+
+def test_zoom_and_pan_move_the_plane_under_the_pointer(served, visit):
+    seen = visit(served["vae"])
+    seen.hover(300, 300)
+    before = seen.page.evaluate("window.explorer.hover")
+    box = seen.plane_box()
+    seen.page.mouse.down()
+    seen.page.mouse.move(box["x"] + 400, box["y"] + 300, steps=5)
+    seen.page.mouse.up()
+    seen.hover(300, 300)
+    panned = seen.page.evaluate("window.explorer.hover")
+    assert panned["u"] < before["u"] and panned["v"] == pytest.approx(before["v"], abs=1e-6)
+    seen.page.mouse.wheel(0, -500)  # zoom in around the pointer
+    seen.hover(400, 300)
+    zoomed = seen.page.evaluate("window.explorer.hover")
+    assert 0 < zoomed["u"] - panned["u"] < before["u"] - panned["u"]
+    assert seen.page.evaluate("window.explorer.picks.length") == 0, "a drag is not a click"
+    seen.check()
+
+
+def test_two_clicks_give_a_strip_and_an_animation(runs, served, visit):
+    seen = visit(served["vae"])
+    seen.zoom_out()
+    box = seen.plane_box()
+    for x, y in ((90, 90), (500, 480)):
+        seen.page.mouse.click(box["x"] + x, box["y"] + y)
+    picks = seen.page.evaluate("window.explorer.picks.map((p) => Array.from(p.z))")
+    assert len(picks) == 2
+    first, last = seen.pixels("strip", 0), seen.pixels("strip", 4 * 28, y=28)  # 2 rows of 5
+    assert np.abs(first - paper(runs["vae"], picks[0])).max() <= 1
+    assert np.abs(last - paper(runs["vae"], picks[1])).max() <= 1
+    frames = []
+    for _ in range(4):
+        frames.append(seen.pixels("animation"))
+        seen.page.wait_for_timeout(150)
+    assert any(np.abs(frames[0] - f).max() > 0 for f in frames[1:]), "the animation stands still"
+    caption = seen.part("interp-note").inner_text()
+    assert caption.startswith("From A (") and " to B (" in caption and "z = (" in caption
+    seen.check()
+
+
+def test_only_the_main_button_picks(served, visit):
+    seen = visit(served["vae"])
+    box = seen.plane_box()
+    for button in ("right", "middle"):
+        seen.page.mouse.click(box["x"] + 200, box["y"] + 200, button=button)
+    assert seen.page.evaluate("window.explorer.picks.length") == 0
+    seen.page.mouse.click(box["x"] + 200, box["y"] + 200)
+    assert seen.page.evaluate("window.explorer.picks.length") == 1
+    seen.check()
+
+
+def test_enlarged_images_are_whole_number_scales(served, visit):
+    seen = visit(served["vae"])
+    box = seen.plane_box()
+    for x, y in ((90, 90), (500, 480)):  # the interpolation shows
+        seen.page.mouse.click(box["x"] + x, box["y"] + y)
+    scales = seen.page.evaluate("""[...document.querySelectorAll('canvas.pixels')].map(
+        (c) => [c.classList[0], c.clientWidth / c.width, c.clientHeight / c.height])""")
+    assert {name: (x, y) for name, x, y in scales} == {
+        "decoded": (10, 10), "draw": (6, 6), "recon": (6, 6), "strip": (3, 3),
+        "animation": (6, 6)}
+    seen.check()
+
+
+def test_a_narrow_window_gets_one_column_and_a_smaller_plane(runs, served, visit):
+    seen = visit(served["vae"])
+    seen.page.set_viewport_size({"width": 560, "height": 900})
+    seen.page.wait_for_function("document.querySelector('.overlay').clientWidth < 592")
+    assert seen.page.evaluate("document.documentElement.scrollWidth") <= 560
+    box = seen.plane_box()
+    aside = seen.page.locator("aside").bounding_box()
+    assert aside["y"] > box["y"] + box["height"], "the aside is not below the plane"
+    seen.zoom_out()
+    z, shown = seen.hover(box["width"] * 0.2, box["height"] * 0.7)
+    assert np.abs(shown - paper(runs["vae"], z)).max() <= 1
+    seen.check()
+
+
+def _copy_run(run, folder: Path):
+    shutil.copytree(run.path, folder)
+    return load_run(folder)
+
+
+def test_the_page_loads_whatever_the_run_is_named_and_with_nan_metrics(runs, tiny, visit,
+                                                                         tmp_path):
+    run = _copy_run(runs["vae"], tmp_path / "odd<!--<script>&")
+    (run.path / "metrics.jsonl").write_text(
+        (run.path / "metrics.jsonl").read_text().replace('"loss": ', '"loss": NaN, "was": ', 1))
+    seen = visit(export_explorer(load_run(run.path), tmp_path / "page.html", data=tiny).as_uri())
+    assert seen.page.title() == "vaelab explorer: odd<!--<script>&"
+    assert "—" in seen.part("metrics-table").inner_text()
+    seen.check()
+
+
+def test_a_script_that_fails_shows_a_banner(runs, tiny, visit, tmp_path):
+    page = build_explorer(runs["ae"], tiny).replace(
+        '<script id="explorer-data" type="application/json">',
+        '<script id="explorer-data" type="application/json">not JSON', 1)
+    (tmp_path / "broken.html").write_text(page)
+    seen = visit((tmp_path / "broken.html").as_uri(), ready=False)
+    banner = seen.page.locator("#failure")
+    banner.wait_for(state="visible")
+    assert banner.inner_text().startswith("The explorer could not start: ")
+    assert seen.errors, "the error did not reach the console"
+
+
+@pytest.mark.parametrize("name", ["ae", "vae"])
+def test_a_drawing_is_encoded_and_marked_on_the_plane(name, runs, served, visit, tmp_path):
+    seen = visit(served[name])
+    seen.zoom_out()
+    page = seen.page
+    seen.draw()
+    drawn = page.evaluate("window.explorer.drawn")
+    pixels = torch.tensor(drawn["pixels"]).reshape(1, 1, 28, 28)
+    assert 20 < (pixels > 0.5).sum() < 200
+    with torch.inference_mode():
+        code = in_page(runs[name].model).encode(pixels)
+    if name == "vae":
+        torch.testing.assert_close(torch.tensor(drawn["mean"]), code.mean[0],
+                                   atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(torch.tensor(drawn["std"]), code.std[0],
+                                   atol=1e-4, rtol=1e-4)
+    else:
+        torch.testing.assert_close(torch.tensor(drawn["mean"]), code[0], atol=1e-4, rtol=1e-4)
+        assert drawn["std"] is None
+    x, y = page.evaluate("window.explorer.toScreen(window.explorer.drawn.mean)")
+    assert 0 <= x < 592 and 0 <= y < 592, "the drawing lands off the plane shown"
+    ratio = page.evaluate("window.devicePixelRatio")
+    alpha = seen.rgba("overlay", round(x * ratio), round(y * ratio), 1, 1)[0, 0, 3]
+    assert alpha > 0, "no marker where the drawing's code is"
+    assert np.abs(seen.pixels("recon") - paper(runs[name], drawn["mean"])).max() <= 1
+    if name == "vae":
+        shot = artifacts(tmp_path) / "explorer.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 10_000
+    seen.check()
+
+
+def test_sliders_set_the_other_coordinates(runs, served, visit):
+    seen = visit(served["vae5"])
+    page = seen.page
+    sliders = page.locator(".sliders input[type=range]")
+    assert [s.get_attribute("data-name") for s in sliders.all()] == ["PC 3", "PC 4", "PC 5"]
+    seen.zoom_out()
+    z_before, shown_before = seen.hover(300, 300)
+    sliders.nth(0).fill(sliders.nth(0).get_attribute("max"))
+    z_after = page.evaluate("window.explorer.hover.z")
+    shown_after = seen.pixels("decoded")
+    assert z_after != z_before
+    assert np.abs(shown_after - paper(runs["vae5"], z_after)).max() <= 1
+    assert np.abs(shown_after - shown_before).max() > 0
+    page.select_option(".plane-kind", "dims")
+    assert float(sliders.nth(0).get_attribute("min")) <= -3  # the prior's -3 std, for a VAE
+    assert float(sliders.nth(0).get_attribute("max")) >= 3
+    page.select_option(".axis-u", "2")
+    names = [s.get_attribute("data-name") for s in sliders.all()]
+    assert names == ["z1", "z4", "z5"]  # the plane is (z3, z2)
+    page.select_option(".axis-v", "2")  # the horizontal's own: the two swap
+    assert [page.input_value(".axis-u"), page.input_value(".axis-v")] == ["1", "2"]
+    assert seen.part("axes-caption").inner_text().startswith("Horizontal: z2; vertical: z3.")
+    assert [s.get_attribute("data-name") for s in sliders.all()] == ["z1", "z4", "z5"]
+    seen.check()
+
+
+def test_the_exported_file_works_from_disk_without_a_server(runs, tiny, visit, tmp_path):
+    path = export_explorer(runs["ae"], tmp_path / "ae.html", data=tiny)
+    seen = visit(path.as_uri())
+    z, shown = seen.hover(250, 250)
+    assert np.abs(shown - paper(runs["ae"], z)).max() <= 1
+    assert all(url.startswith("file://") for url in seen.requests)
+    seen.check()
+
+
+def test_the_page_shows_the_runs_evaluation(runs, tiny, visit, tmp_path):
+    folder = shutil.copytree(runs["vae"].path, tmp_path / "measured")
+    card = Scorecard(run=str(folder), model="vae", latent_dims=2, epochs=1, split="test",
+                     images=128, k=50, samples=10, seed=0, likelihood={"description": "test"},
+                     classifier=None, metrics={"nll": Score(97.25, 0.5)})
+    (folder / "eval.json").write_text(json.dumps(card.to_dict()))
+    seen = visit(export_explorer(load_run(folder), tmp_path / "page.html", data=tiny).as_uri())
+    table = seen.part("eval-table").inner_text()
+    assert "NLL, importance-weighted bound, k = 50 (nats)" in table and "97.25 ± 0.50" in table
+    seen.check()
