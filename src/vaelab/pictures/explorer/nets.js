@@ -38,15 +38,21 @@ const vaelabNets = (() => {
 
   const size = (shape) => shape.reduce((n, s) => n * s, 1);
 
-  // y = W x + b, W (nOut, nIn) as torch.nn.Linear keeps it.
+  // y = W x + b, W (nOut, nIn) as torch.nn.Linear keeps it, here transposed to (nIn, nOut):
+  // each input adds its row, scaled, to the outputs, and the zeros a ReLU leaves add nothing.
   function linear(op) {
     const w = floats(op.weight), b = floats(op.bias), nIn = op.in, nOut = op.out;
+    const wt = new Float32Array(nIn * nOut); // (nIn, nOut)
+    for (let o = 0; o < nOut; o++) {
+      for (let i = 0; i < nIn; i++) wt[i * nOut + o] = w[o * nIn + i];
+    }
     const out = new Float32Array(nOut);
     return (x) => {
-      for (let o = 0; o < nOut; o++) {
-        let s = b[o];
-        for (let i = 0, k = o * nIn; i < nIn; i++, k++) s += w[k] * x[i];
-        out[o] = s;
+      out.set(b);
+      for (let i = 0; i < nIn; i++) {
+        const v = x[i];
+        if (v === 0) continue;
+        for (let o = 0, k = i * nOut; o < nOut; o++, k++) out[o] += v * wt[k];
       }
       return out;
     };
@@ -82,30 +88,39 @@ const vaelabNets = (() => {
     };
   }
 
-  // The transpose, as torch.nn.ConvTranspose2d: W (cIn, cOut, kh, kw); each input value adds
-  // its kernel, scaled, at stride steps into the output (zeros, as after a ReLU, add nothing).
+  // The transpose, as torch.nn.ConvTranspose2d: W (cIn, cOut, kh, kw). Each input value
+  // (ci, iy, ix) adds its kernels W[ci] (cOut * kh * kw values), scaled, to the output around
+  // (iy * stride - padding, ix * stride - padding). In two steps: first, for every input place
+  // p, the sum over ci of x[ci, p] * W[ci] into cols (p, cOut * kh * kw), contiguous loops that
+  // skip the zeros a ReLU leaves; then each of those values to its output pixel, if inside.
   // The output's size, (in - 1) * stride - 2 * padding + kernel + output_padding, is op.shape.
   function convTranspose2d(op, inShape) {
     const w = floats(op.weight), b = floats(op.bias);
     const [cIn, hIn, wIn] = inShape, [cOut, hOut, wOut] = op.shape;
     const [kh, kw] = op.kernel, [sy, sx] = op.stride, [py, px] = op.padding;
-    const plane = hOut * wOut, out = new Float32Array(size(op.shape));
+    const places = hIn * wIn, taps = kh * kw, row = cOut * taps, plane = hOut * wOut;
+    const cols = new Float32Array(places * row), out = new Float32Array(size(op.shape));
     return (x) => {
-      for (let co = 0; co < cOut; co++) out.fill(b[co], co * plane, (co + 1) * plane);
+      cols.fill(0);
       for (let ci = 0; ci < cIn; ci++) {
-        for (let iy = 0; iy < hIn; iy++) {
-          for (let ix = 0; ix < wIn; ix++) {
-            const v = x[(ci * hIn + iy) * wIn + ix];
-            if (v === 0) continue;
-            for (let co = 0; co < cOut; co++) {
-              const wBase = (ci * cOut + co) * kh * kw, oBase = co * plane;
-              for (let ky = 0; ky < kh; ky++) {
-                const oy = iy * sy - py + ky;
-                if (oy < 0 || oy >= hOut) continue;
-                const row = oBase + oy * wOut, wRow = wBase + ky * kw;
-                for (let kx = 0; kx < kw; kx++) {
-                  const ox = ix * sx - px + kx;
-                  if (ox >= 0 && ox < wOut) out[row + ox] += v * w[wRow + kx];
+        for (let p = 0; p < places; p++) {
+          const v = x[ci * places + p];
+          if (v === 0) continue;
+          for (let r = 0, c = p * row, k = ci * row; r < row; r++, c++, k++) cols[c] += v * w[k];
+        }
+      }
+      for (let co = 0; co < cOut; co++) out.fill(b[co], co * plane, (co + 1) * plane);
+      for (let iy = 0; iy < hIn; iy++) {
+        for (let ix = 0; ix < wIn; ix++) {
+          const c = (iy * wIn + ix) * row;
+          for (let co = 0; co < cOut; co++) {
+            for (let ky = 0; ky < kh; ky++) {
+              const oy = iy * sy - py + ky;
+              if (oy < 0 || oy >= hOut) continue;
+              for (let kx = 0; kx < kw; kx++) {
+                const ox = ix * sx - px + kx;
+                if (ox >= 0 && ox < wOut) {
+                  out[co * plane + oy * wOut + ox] += cols[c + co * taps + ky * kw + kx];
                 }
               }
             }
