@@ -4,6 +4,7 @@ Chromium, with the pointer on the plane, the line between a test 0 and a test 1 
 
     python docs/make_explorer_figure.py --run runs/vae     # a trained tutorial VAE
     python docs/make_explorer_figure.py                    # trains one first (20 epochs)
+    python docs/make_explorer_figure.py --run runs/vae --shaded   # the classifier's layer on
 
 Needs Playwright and Chromium (pip install -e '.[test]'; apt-get install chromium).
 """
@@ -35,7 +36,7 @@ def trained_run(run: Path | None, folder: Path) -> Path:
 def first_code_of(page, classes: tuple[str, ...]) -> list[list[float]]:
     """Screen positions of the first test code of each of ``classes`` on the plane."""
     return page.evaluate("""(classes) => {
-        const data = JSON.parse(document.getElementById('explorer-data').textContent);
+        const data = JSON.parse(document.getElementById('explorer-data').textContent).runs[0];
         const raw = atob(data.codes), labels = atob(data.labels);
         const bytes = Uint8Array.from(raw, (c) => c.charCodeAt(0));
         const codes = new Float32Array(bytes.buffer), d = data.model.latent_dims;
@@ -46,7 +47,7 @@ def first_code_of(page, classes: tuple[str, ...]) -> list[list[float]]:
     }""", list(classes))
 
 
-def screenshot(page_path: Path, chromium: str) -> bytes:
+def screenshot(page_path: Path, chromium: str, shaded: bool = False) -> bytes:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -54,10 +55,12 @@ def screenshot(page_path: Path, chromium: str) -> bytes:
         page = browser.new_page(viewport={"width": 1280, "height": 1300})
         page.goto(page_path.as_uri())
         page.wait_for_selector("body[data-ready='1']", state="attached")
-        plane = page.locator("#overlay").bounding_box()
+        plane = page.locator(".overlay").bounding_box()
+        if shaded:
+            page.locator(".shade-toggle").check()
         for x, y in first_code_of(page, ("0", "1")):
             page.mouse.click(plane["x"] + x, plane["y"] + y)
-        pad = page.locator("#draw").bounding_box()
+        pad = page.locator(".draw").bounding_box()
         scale = pad["width"] / 28
         page.mouse.move(pad["x"] + SEVEN[0][0] * scale, pad["y"] + SEVEN[0][1] * scale)
         page.mouse.down()
@@ -67,7 +70,7 @@ def screenshot(page_path: Path, chromium: str) -> bytes:
         page.mouse.move(plane["x"] + plane["width"] * 0.62, plane["y"] + plane["height"] * 0.3)
         page.wait_for_timeout(900)  # the animation halfway there
         bottom = max(page.locator(s).bounding_box()["y"] + page.locator(s).bounding_box()["height"]
-                     for s in ("#plane-section", "aside"))
+                     for s in (".plane-section", "aside"))
         png = page.screenshot(clip={"x": 0, "y": 0, "width": 1280, "height": bottom + 14})
         browser.close()
     return png
@@ -78,13 +81,15 @@ def main() -> None:
     parser.add_argument("--run", type=Path, default=None, help="a trained tutorial VAE")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     parser.add_argument("--out", type=Path, default=HERE / "figures" / "explorer.png")
+    parser.add_argument("--shaded", action="store_true",
+                        help="shade where the classifier is sure (needs it in the user cache)")
     args = parser.parse_args()
     from vaelab.pictures.explore import export_explorer
 
     with tempfile.TemporaryDirectory() as tmp:
         run = trained_run(args.run, Path(tmp))
         page = export_explorer(run, Path(tmp) / "explorer.html", progress=False)
-        png = screenshot(page, args.chromium)
+        png = screenshot(page, args.chromium, args.shaded)
     image = Image.open(io.BytesIO(png)).convert("RGB")  # 256 colours keep it under 100 KB
     image.quantize(colors=256, method=Image.Quantize.FASTOCTREE).save(args.out, optimize=True)
     print(f"{args.out}: {image.width} x {image.height}, {args.out.stat().st_size // 1024} KB")
