@@ -170,6 +170,23 @@ def test_the_command_exports_and_names_a_busy_port(runs, tiny, tmp_path, capsys,
     assert err == f"vaelab: error: port {port} is in use; choose another with --port N\n"
 
 
+def test_the_command_puts_several_runs_on_one_page(runs, tiny, tmp_path, capsys, monkeypatch):
+    from vaelab.cli import main
+
+    monkeypatch.setattr("vaelab.pictures.explore.load_dataset", lambda *args, **kwargs: tiny)
+    folders = [str(runs[name].path) for name in ("ae", "vae", "cvae")]
+    assert main(["explore", *folders, "--export", str(tmp_path / "page.html"), "--quiet"]) == 0
+    page = (tmp_path / "page.html").read_text()
+    data = json.loads(page.split('type="application/json">')[1].split("</script>")[0])
+    assert [run["run"]["name"] for run in data["runs"]] == ["ae", "vae", "cvae"]
+    assert [run["model"]["classes"] for run in data["runs"]] == [0, 0, 10]
+    assert "<title>vaelab explorer: ae, vae, cvae</title>" in page
+    capsys.readouterr()
+    assert main(["explore", "--export", str(tmp_path / "none.html")]) == 2
+    assert capsys.readouterr().err == ("vaelab: error: name a run folder to explore (or "
+                                       "several)\n")
+
+
 def _copy_run(run, folder: Path):
     shutil.copytree(run.path, folder)
     return load_run(folder)

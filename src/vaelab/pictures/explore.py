@@ -110,7 +110,6 @@ def explorer_data(run: Run, data: ImageData, *, points: int = POINTS, seed: int 
             "latent_dims": model.latent_dims,
             "image_shape": list(model.image_shape),
             "classes": model.classes,  # the label's length, 0 for a model that takes none
-            "activation": run.config.model.activation,
             **nets,
         },
         "sample": f"{data.name}, {len(pick)} test images drawn with seed {seed}",

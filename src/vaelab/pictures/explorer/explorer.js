@@ -5,7 +5,7 @@
 // itself. With several runs, each gets a column of its own, and one pointer drives them all.
 
 (() => {
-  const DATA = JSON.parse(document.getElementById("explorer-data").textContent);
+  const PAGE = JSON.parse(document.getElementById("explorer-data").textContent);
   const { bytes, floats, Net } = vaelabNets;
   const LOGVAR_MIN = -30, LOGVAR_MAX = 20; // the range vaelab.distributions clamps to
   const FRAMES = 10, ANIMATION_FRAMES = 40, FRAME_MS = 50; // as vaelab.figures draws them
@@ -15,7 +15,7 @@
   const SHADE = [44, 160, 44, 64]; // RGBA of a confident cell: a light green
 
   const $ = (id) => document.getElementById(id);
-  const several = DATA.runs.length > 1;
+  const several = PAGE.runs.length > 1;
 
   // Pixels in [0, 1] (C, H, W) into an ImageData of H x W: in colour for three channels; for
   // one, ink on paper (paper = 255 * (1 - p)), as vaelab's figures draw MNIST.
@@ -54,7 +54,8 @@
     (xs.length > n ? ", …" : "");
 
   // =========================================================================================
-  // One run: its plane, decoder, drawing, interpolation and facts, in the parts of `root`.
+  // One run: its plane, decoder, drawing, interpolation and facts, in the parts of `root`;
+  // DATA is its part of the page's data (vaelab.pictures.explore.explorer_data).
 
   function makeRun(DATA, root, hub) {
     const part = (name) => root.querySelector(`.${name}`);
@@ -880,19 +881,19 @@
 
   const main = $("runs"), template = $("run-template");
   main.classList.toggle("several", several);
-  main.style.setProperty("--runs", Math.min(DATA.runs.length, 3));
-  for (const data of DATA.runs) {
+  main.style.setProperty("--runs", Math.min(PAGE.runs.length, 3));
+  for (const data of PAGE.runs) {
     const root = template.content.firstElementChild.cloneNode(true);
     main.append(root);
     const run = makeRun(data, root, hub);
     views.push(run);
     (pads[run.shape] ||= makePad(data.model.image_shape)).attach(run);
   }
-  const names = DATA.runs.map((data) => data.run.name).join(", ");
+  const names = PAGE.runs.map((data) => data.run.name).join(", ");
   $("title").textContent = `Latent explorer: ${names}`;
   document.title = `vaelab explorer: ${names}`;
   $("subtitle").textContent = several
-    ? `${DATA.runs.length} runs side by side; one pointer drives them all.` : views[0].summary();
+    ? `${PAGE.runs.length} runs side by side; one pointer drives them all.` : views[0].summary();
   $("together").hidden = !several;
   views.forEach((run) => run.start());
   window.explorer = Object.assign(views[0].state, { runs: views.map((run) => run.state) });
