@@ -280,13 +280,22 @@
       marker(ctx, mean, "#1d2330", "drawn");
     }
 
-    // Where another run's pointer is, in this plane's coordinates: a cross.
+    // Where another run's pointer is, in this plane's coordinates: a cross; out of view, an
+    // arrowhead on the border, pointing its way.
     function drawCross(ctx, [u, v]) {
       const [x, y] = toScreen(u, v);
-      ctx.lineWidth = 2; ctx.strokeStyle = "#d9480f";
+      ctx.lineWidth = 2; ctx.strokeStyle = ctx.fillStyle = "#d9480f";
       ctx.beginPath();
-      ctx.moveTo(x - 9, y); ctx.lineTo(x + 9, y); ctx.moveTo(x, y - 9); ctx.lineTo(x, y + 9);
-      ctx.stroke();
+      const [cx, cy] = [x, y].map((p) => Math.min(SIZE - 8, Math.max(8, p)));
+      if (cx === x && cy === y) {
+        ctx.moveTo(x - 9, y); ctx.lineTo(x + 9, y); ctx.moveTo(x, y - 9); ctx.lineTo(x, y + 9);
+        ctx.stroke();
+        return;
+      }
+      const angle = Math.atan2(y - cy, x - cx), point = (a, r) => [cx + r * Math.cos(angle + a),
+                                                                  cy + r * Math.sin(angle + a)];
+      ctx.moveTo(...point(0, 7)); ctx.lineTo(...point(2.4, 7)); ctx.lineTo(...point(-2.4, 7));
+      ctx.fill();
     }
 
     function drawOverlay() {
