@@ -83,12 +83,13 @@ def write_run_figures(run: Run, data: ImageData, out_dir: str | Path | None = No
     labels = seen.plane.axis_labels()
     kind = "posterior means" if model.has_posterior else "codes"
     where = " (PCA plane)" if seen.plane.is_pca else ""
+    given = ", each given its class" if model.conditional else ""
     drawn_as = "" if seen.label is None else f", drawn as class {data.classes[seen.label]}"
     figures = {
         "latent": plots.latent_scatter(
             seen.points, seen.labels, data.classes, axis_labels=labels,
             equal=not seen.plane.is_line,
-            title=f"{name}\n{kind} of the {len(seen.points):,} test images{where}"),
+            title=f"{name}\n{kind} of the {len(seen.points):,} test images{given}{where}"),
         "manifold": plots.manifold_figure(
             seen.manifold, axis_labels=labels,
             title=f"{name}\ndecoder over the test codes' region{where}{drawn_as}"),
