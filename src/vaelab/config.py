@@ -171,6 +171,8 @@ class TrainConfig:
     """'constant', 'cosine' (to 0 at the last epoch), or the IWAE paper's 'iwae' (see README)."""
     noise: str = "none"
     """Corrupt the inputs, not the targets (a denoising model): gaussian:STD or mask:SHARE."""
+    grad_clip: float | None = None
+    """Clip each step's gradient to this global norm (of the loss summed over the batch)."""
 
     def __post_init__(self) -> None:
         _check_count("epochs", self.epochs)
@@ -184,6 +186,8 @@ class TrainConfig:
         _check_count("kl_warmup", self.kl_warmup, least=0)
         _check_choice("kl", self.kl, KLName)
         parse_noise(self.noise)
+        if self.grad_clip is not None:
+            _check_number("grad_clip", self.grad_clip)
         if self.objective == "iwae" and (self.beta != 1 or self.kl_warmup or
                                          self.kl != "closed-form"):
             raise ConfigError("the iwae objective is a bound on log p(x): it takes no beta, "

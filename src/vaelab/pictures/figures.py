@@ -27,7 +27,7 @@ import torch
 from matplotlib.figure import Figure
 from PIL import Image
 
-from vaelab.data import ImageData, load_dataset, to_unit
+from vaelab.data import ImageData, load_dataset, prepare, to_unit
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 from vaelab.measuring.latent import (
@@ -77,7 +77,9 @@ def write_run_figures(run: Run, data: ImageData, out_dir: str | Path | None = No
     out_dir = Path(out_dir or run.figures_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model = run.model.eval()
-    data = data.to(model.device)
+    # A binarized run is drawn with the binarized images it learns from.
+    data = prepare(data.to(model.device), run.config.data.binarize,
+                   run.config.data.binarize_seed, measuring=True)
     name = _describe(run)
     seen = seen or latent_picture(model, data)
     labels = seen.plane.axis_labels()
