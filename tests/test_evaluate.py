@@ -271,3 +271,29 @@ def test_a_binarized_run_is_measured_on_binarized_images_on_either_split(bernoul
     assert seen_values and all(values <= {0, 255} for values in seen_values)
     draw = prepare(tiny, "dynamic", 0, measuring=True).train_images
     assert torch.equal(draw, prepare(tiny, "static", 0).train_images)
+
+
+def test_the_shipped_classifiers_are_checked_and_a_changed_file_is_refused(tmp_path,
+                                                                          monkeypatch, caplog):
+    from vaelab.measuring import classifier
+
+    for dataset in classifier.SHIPPED:
+        judge = classifier.load_judge(dataset)
+        assert judge is not None and judge.path == classifier.shipped_path(dataset)
+    assert classifier.load_judge("mnist").accuracy >= 0.99
+    copy = tmp_path / "mnist.safetensors"
+    raw = bytearray(classifier.shipped_path("mnist").read_bytes())
+    raw[-1] ^= 1  # one bit of one weight
+    copy.write_bytes(bytes(raw))
+    monkeypatch.setattr(classifier, "shipped_path", lambda dataset: copy)
+    assert classifier.load_judge("mnist") is None
+    assert "not the file vaelab shipped" in caplog.text
+
+
+def test_the_shipped_mnist_classifier_reaches_99_percent_on_the_real_test_set(mnist):
+    from vaelab.measuring.classifier import load_judge, predict
+
+    judge = load_judge("mnist")
+    accuracy = (predict(judge.model, mnist.test_images).argmax(dim=1) == mnist.test_labels)
+    assert accuracy.double().mean().item() == pytest.approx(judge.accuracy, abs=1e-6)
+    assert judge.accuracy >= 0.99

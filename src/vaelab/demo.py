@@ -3,6 +3,7 @@ side by side), every figure, their measures and one page."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -49,32 +50,63 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
     configs = [RunConfig(ModelConfig(model=name, arch=arch, likelihood=likelihood),
                          DataConfig(dataset=dataset), TrainConfig(epochs=epochs, seed=seed))
                for name in models]
-    started = time.perf_counter()
+    laps = Laps()
     device = select_device(device)
     data = (data or load_dataset(dataset, data_dir, progress=progress)).to(device)
     if out is not None:
         check_new_run_dir(out)
     folder = Path(out) if out is not None else unique_dir(Path("vaelab-demo"))
+    laps.lap("data")
     runs = train_all(configs, [folder / name for name in models], device=device, data=data,
                      progress=progress)
+    laps.lap("training")
     log.info("drawing the figures")
     pictures = [latent_picture(run.model, data) for run in runs]
     for run, seen in zip(runs, pictures, strict=True):
         write_run_figures(run, data, seen=seen)
         write_run_page(run)
     figure = save_figure(comparison_figure(runs, pictures, data), folder / "comparison.png")
+    laps.lap("figures")
     judge = load_judge(dataset, device)
     if judge is None:
         log.info("training the classifier that judges the samples (once: it is kept in %s)",
                  classifier_path(dataset))
         judge = train_judge(data, progress=progress)
+    laps.lap("classifier")
     log.info("measuring them (vaelab eval)")
     evaluation = Comparison([evaluate_run(run, data, k=DEMO_K if run.model.has_posterior
                                           else None, judge=judge, progress=progress)
                              for run in runs])
     write_atomic(folder / "compare.md", evaluation.markdown())
     write_atomic(folder / "compare.csv", evaluation.csv())
-    seconds = time.perf_counter() - started
+    laps.lap("measuring")
+    page = _page(runs, folder, figure, evaluation, configs, laps.total(), device.type,
+                 epochs=epochs, seed=seed, dataset=dataset, likelihood=likelihood)
+    laps.lap("page")
+    write_atomic(folder / "timings.json", json.dumps(laps.seconds, indent=2) + "\n")
+    return page
+
+
+class Laps:
+    """Seconds spent in each stage, in order."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._clock = self._start = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = round(now - self._clock, 3)
+        self._clock = now
+
+    def total(self) -> float:
+        return time.perf_counter() - self._start
+
+
+def _page(runs, folder: Path, figure: Path, evaluation: Comparison, configs, seconds: float,
+          device: str, *, epochs: int, seed: int, dataset: str, likelihood: str) -> Path:
+    models = [config.model.model for config in configs]
+    arch = configs[0].model.arch
     tutorial = tuple(models) == ("ae", "vae") and arch == "mlp" and likelihood == "sse"
     what = ("The tutorial's two models with its settings" if tutorial else
             f"{', '.join(config.title() for config in configs)}, {likelihood} likelihood")
@@ -87,6 +119,6 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
               f"{get_dataset(dataset).title}",
         lead=(f"{what}: latent size 2, {epochs} epochs, batch 128, Adam at 1e-3, the "
               f"reconstruction term summed over pixels and batch, seed {seed}. Trained on "
-              f"{device.type} in {seconds:.0f} s, figures included."),
+              f"{device} in {seconds:.0f} s, figures included."),
         commands=[again],
     )
