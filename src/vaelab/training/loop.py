@@ -22,7 +22,6 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from tqdm.auto import tqdm
 
 from vaelab.config import RunConfig, TrainConfig
 from vaelab.data import ImageData, load_dataset, prepare, to_unit
@@ -30,6 +29,7 @@ from vaelab.device import select_device
 from vaelab.errors import ConfigError, VaelabError
 from vaelab.models import Autoencoder, model_class
 from vaelab.objectives import corrupt, loss_terms, means_per_image, objective_per_image
+from vaelab.progress import Bar, progress_bar
 from vaelab.training.checkpoints import load_checkpoint, save_checkpoint, save_weights
 from vaelab.training.runs import (
     CHECKPOINT,
@@ -132,7 +132,7 @@ def resume(path: str | Path, epochs: int | None = None, *,
 
 
 def train_epoch(model: Autoencoder, optimizer: torch.optim.Optimizer, images: torch.Tensor,
-                config: TrainConfig, generator: torch.Generator, bar: tqdm | None = None,
+                config: TrainConfig, generator: torch.Generator, bar: Bar | None = None,
                 stop: threading.Event | None = None, binarize: bool = False,
                 labels: torch.Tensor | None = None, epoch: int = 1) -> dict[str, float | None]:
     """One pass over ``images`` (N, C, H, W) uint8 (with their ``labels`` for a conditional
@@ -271,8 +271,8 @@ def _fit(job: _Job, data: ImageData, progress: bool, position: int = 0,
     seen = prepare(data, config.data.binarize, config.data.binarize_seed)
     train_images = seen.train_images[:config.data.train_subset]
     total = config.train.epochs
-    with tqdm(total=len(train_images), unit="img", unit_scale=True, disable=not progress,
-              position=position, leave=False, dynamic_ncols=True) as bar:
+    with progress_bar(len(train_images), unit="img", enabled=progress, summary=False,
+                      unit_scale=True, position=position, leave=False, dynamic_ncols=True) as bar:
         try:
             for epoch in range(job.epoch + 1, total + 1):
                 bar.reset(len(train_images))
@@ -292,7 +292,7 @@ def _fit(job: _Job, data: ImageData, progress: bool, position: int = 0,
     return Run(job.run_dir, config, job.model.eval(), job.metrics)
 
 
-def _epoch(job: _Job, epoch: int, seen: ImageData, bar: tqdm,
+def _epoch(job: _Job, epoch: int, seen: ImageData, bar: Bar,
            stop: threading.Event | None) -> dict[str, Any]:
     """Train one epoch on the images the run learns from, and score its test set; the record
     that metrics.jsonl keeps."""
