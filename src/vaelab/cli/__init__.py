@@ -1,5 +1,5 @@
-"""The command line: a thin map from command names to the API. Parsing, the one-line errors,
-and where vaelab's messages go."""
+"""The command line: a thin map from command names to the API (the commands in commands.py,
+read by parsing.py). Here the entry point, its one-line errors, and where vaelab's messages go."""
 
 from __future__ import annotations
 
