@@ -39,7 +39,7 @@ class Common:
     data_dir: Annotated[Path | None, flag(metavar="DIR", default=DATA_DIRS)] = None
     """Folder that holds one folder per dataset, as <DIR>/mnist/train-images-idx3-ubyte.gz."""
     quiet: Annotated[bool, flag("-q")] = False
-    """No progress bars or lines and no notes: results, warnings and errors only."""
+    """No progress bars or lines and no notes along the way; results, warnings and errors stay."""
 
 
 def check_run_folder(path: Path) -> Path:
