@@ -259,12 +259,12 @@ def test_ctrl_c_keeps_finished_epochs_and_says_how_to_go_on(data_env, tmp_path, 
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(trainer, "train_epoch", interrupted_in_epoch_two)
+    monkeypatch.setattr("vaelab.training.jobs.train_epoch", interrupted_in_epoch_two)
     run = tmp_path / "run"
     code, _, err = _run(["train", "--model", "ae", "--epochs", "3", "--out", str(run), "--quiet",
                          "--train-subset", "256", "--hidden-dims", "32"], capsys)
     assert code == 130
-    assert f"{run}: stopped; its 1 finished epochs are saved" in err
+    assert f"{run}: stopped; its last checkpoint (after epoch 1) is whole" in err
     assert f"go on with: vaelab train --resume {run}" in err
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 1
     assert (run / "checkpoint.safetensors").exists()

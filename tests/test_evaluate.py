@@ -247,3 +247,27 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     assert lines[0].startswith("metric,") and len(lines) == 1 + len(MEASURES)
     printed = comparison.text().splitlines()
     assert printed[0].split() == comparison.names and len(printed) == len(comparison.rows()) + 1
+
+
+def test_a_binarized_run_is_measured_on_binarized_images_on_either_split(bernoulli_vae, tiny,
+                                                                         monkeypatch):
+    """The rule: bounds, codes and probes of a binarized run are of binarized images (one
+    seeded draw of the training set for a 'dynamic' run), never of the grey ones."""
+    import vaelab.measuring.evaluation as evaluation
+
+    seen_values = []
+    real = evaluation.encode_dataset
+
+    def recording(model, images, *args, **kwargs):
+        seen_values.append(set(images.unique().tolist()))
+        return real(model, images, *args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "encode_dataset", recording)
+    for split in ("train", "test"):
+        card = evaluation.evaluate_run(bernoulli_vae, tiny, k=5, split=split, judge=None,
+                                       save=False, progress=False)
+        assert card.likelihood["exact"] and "binarized images" in card.likelihood["description"]
+        assert card.metrics["nll"].value is not None
+    assert seen_values and all(values <= {0, 255} for values in seen_values)
+    draw = prepare(tiny, "dynamic", 0, measuring=True).train_images
+    assert torch.equal(draw, prepare(tiny, "static", 0).train_images)

@@ -1,16 +1,19 @@
-"""The demo: the tutorial's AE and VAE trained with its settings, every figure, and a page."""
+"""The demo: the tutorial's AE and VAE trained with its settings (or other models of the family,
+side by side), every figure, their measures and one page."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
 from vaelab.config import DataConfig, DatasetName, ModelConfig, RunConfig, TrainConfig
-from vaelab.data import get_dataset, load_dataset
+from vaelab.data import ImageData, get_dataset, load_dataset
 from vaelab.device import select_device
+from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 from vaelab.measuring.classifier import classifier_path, load_judge, train_judge
 from vaelab.measuring.evaluation import evaluate_run
@@ -29,25 +32,30 @@ DEMO_K = 50  # importance samples per image for the demo's NLL; vaelab eval take
 
 def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
              dataset: DatasetName = "mnist", device: str | torch.device = "auto",
-             data_dir: str | Path | None = None, progress: bool = True) -> Path:
+             data_dir: str | Path | None = None, progress: bool = True,
+             models: Sequence[str] = ("ae", "vae"), arch: str = "mlp",
+             likelihood: str = "sse", data: ImageData | None = None) -> Path:
     """Train the tutorial's AE and VAE (latent 2, batch 128, Adam 1e-3, summed squared error)
     side by side and write both runs, their figures, a comparison and an index.html into one
-    folder. Both are measured as ``vaelab eval`` does (with k = 50), by the cached classifier
-    of samples, which is trained first if there is none.
+    folder. They are measured as ``vaelab eval`` does (with k = 50), by the cached classifier
+    of samples, which is trained first if there is none. ``models``, ``arch`` and
+    ``likelihood`` put other models of the family side by side in the same way.
 
-    ``out`` must be new or empty (default: ./vaelab-demo, numbered if taken). Returns the
-    path of index.html.
+    ``out`` must be new or empty (default: ./vaelab-demo, numbered if taken); ``data`` skips
+    loading when the dataset is in memory already. Returns the path of index.html.
     """
+    if len(models) < 1 or len(set(models)) < len(models):
+        raise VaelabError("the demo trains one or more different models, such as: ae vae")
+    configs = [RunConfig(ModelConfig(model=name, arch=arch, likelihood=likelihood),
+                         DataConfig(dataset=dataset), TrainConfig(epochs=epochs, seed=seed))
+               for name in models]
     started = time.perf_counter()
     device = select_device(device)
-    data = load_dataset(dataset, data_dir, progress=progress).to(device)
+    data = (data or load_dataset(dataset, data_dir, progress=progress)).to(device)
     if out is not None:
         check_new_run_dir(out)
     folder = Path(out) if out is not None else unique_dir(Path("vaelab-demo"))
-    shared = (DataConfig(dataset=dataset), TrainConfig(epochs=epochs, seed=seed))
-    names = ("ae", "vae")
-    runs = train_all([RunConfig(ModelConfig(model=name), *shared) for name in names],
-                     [folder / name for name in names], device=device, data=data,
+    runs = train_all(configs, [folder / name for name in models], device=device, data=data,
                      progress=progress)
     log.info("drawing the figures")
     pictures = [latent_picture(run.model, data) for run in runs]
@@ -67,11 +75,18 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
     write_atomic(folder / "compare.md", evaluation.markdown())
     write_atomic(folder / "compare.csv", evaluation.csv())
     seconds = time.perf_counter() - started
+    tutorial = tuple(models) == ("ae", "vae") and arch == "mlp" and likelihood == "sse"
+    what = ("The tutorial's two models with its settings" if tutorial else
+            f"{', '.join(config.title() for config in configs)}, {likelihood} likelihood")
+    again = f"vaelab demo --epochs {epochs} --seed {seed} --dataset {dataset}"
+    if not tutorial:
+        again += f" --models {' '.join(models)} --arch {arch} --loss {likelihood}"
     return write_report(
         runs, folder / "index.html", top_figure=figure, evaluation=evaluation,
-        title=f"AE vs VAE on {get_dataset(dataset).title}",
-        lead=(f"The tutorial's two models with its settings: latent size 2, {epochs} epochs, "
-              f"batch 128, Adam at 1e-3, squared error summed over pixels and batch, seed "
-              f"{seed}. Trained on {device.type} in {seconds:.0f} s, figures included."),
-        commands=[f"vaelab demo --epochs {epochs} --seed {seed} --dataset {dataset}"],
+        title=f"{' vs '.join(config.title() for config in configs)} on "
+              f"{get_dataset(dataset).title}",
+        lead=(f"{what}: latent size 2, {epochs} epochs, batch 128, Adam at 1e-3, the "
+              f"reconstruction term summed over pixels and batch, seed {seed}. Trained on "
+              f"{device.type} in {seconds:.0f} s, figures included."),
+        commands=[again],
     )

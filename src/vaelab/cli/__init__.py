@@ -50,9 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except VaelabError as err:
         print(f"vaelab: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM while training (143)
         print("vaelab: interrupted", file=sys.stderr)
-        return 130
+        return getattr(err, "code", 130)
     except BrokenPipeError:  # the reader went away, as in `vaelab train --help | head`
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (Python flushes it at exit)
         return 0

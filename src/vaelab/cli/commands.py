@@ -34,6 +34,8 @@ class Train(Common):
     """A saved run's settings (its folder or config.json) for a new run; other flags override."""
     no_plots: bool = False
     """Skip the figures and index.html (draw them later with vaelab plot)."""
+    checkpoint_every: str = "10m"
+    """Also write a checkpoint inside epochs: every N steps, Nm minutes, or 'epoch' (never)."""
 
     def saved_config(self) -> RunConfig:
         """The settings of --resume's run, or of --config's file or folder."""
@@ -53,6 +55,7 @@ class Train(Common):
         from vaelab.training.loop import resume, train
 
         options = dict(data_dir=self.data_dir, progress=not self.quiet)
+        every = dict(checkpoint_every=self.checkpoint_every)
         if self.resume is not None:
             if self.out is not None:
                 raise VaelabError("--resume continues a run in its own folder; drop --out")
@@ -62,9 +65,11 @@ class Train(Common):
             if changed:
                 raise VaelabError(f"--resume keeps the run's settings, only --epochs may change; "
                                   f"these differ: {', '.join(changed)}")
-            run = resume(self.resume, self.config.train.epochs, device=self.device, **options)
+            run = resume(self.resume, self.config.train.epochs, device=self.device, **options,
+                         **every)
         else:
-            run = train(self.config, self.out, device=self.device or "auto", **options)
+            run = train(self.config, self.out, device=self.device or "auto", **options,
+                        **every)
         if self.no_plots:
             say(f"run folder: {run.path}")
         else:

@@ -10,7 +10,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from vaelab.data import ImageData, get_dataset, load_dataset
+from vaelab.data import ImageData, get_dataset, load_dataset, prepare
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 from vaelab.measuring.evaluation import evaluate_run
@@ -68,7 +68,10 @@ def compare_runs(runs: Sequence[Run | str | Path], out: str | Path | None = None
     comparison = Comparison(cards)
     write_atomic(folder / "compare.md", comparison.markdown())
     write_atomic(folder / "compare.csv", comparison.csv())
-    pictures = [latent_picture(run.model, data.to(run.model.device)) for run in loaded]
+    pictures = [latent_picture(run.model, prepare(data.to(run.model.device),
+                                                  run.config.data.binarize,
+                                                  run.config.data.binarize_seed, measuring=True))
+                for run in loaded]
     save_figure(comparison_figure(loaded, pictures, data, comparison.names),
                 folder / "compare.png")
     return comparison, folder
