@@ -116,7 +116,9 @@ def _message(event: Any, argv: list[str], command: str | None) -> str | None:
     if kind == "BadValue":
         name = _typed(event.argument, argv)
         if event.offending_value is None:
-            return f"{name} needs a value: {_kind(event.argument)}"
+            kind = _kind(event.argument)
+            takes = "" if kind in ("STR", "a value") else f": {kind}"
+            return f"{name} needs a value{takes}; see {where} --help"
         return f"{name} takes no value here, got {event.offending_value!r}"
     if kind == "InstantiationFailure" and event.argument is not None:
         name = _typed(event.argument, argv)
