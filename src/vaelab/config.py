@@ -31,13 +31,14 @@ NOISES = ("gaussian", "mask")  # --noise KIND:LEVEL
 CONFIG_FORMAT = 2  # format 1 kept the likelihood as train.loss
 
 
-def _alias(*names: str) -> Any:
-    """Other spellings of a flag on the command line (tyro reads this; Python ignores it)."""
+def _alias(*names: str, **options: Any) -> Any:
+    """Other spellings of a flag on the command line, and how --help shows it (tyro reads
+    this; Python ignores it)."""
     try:
         import tyro
     except ImportError:  # pragma: no cover - tyro is a dependency
         return None
-    return tyro.conf.arg(aliases=names)
+    return tyro.conf.arg(aliases=names or None, **options)
 
 
 def _check_choice(name: str, value: str, kind: Any) -> None:
@@ -130,7 +131,8 @@ class DataConfig:
 
     dataset: DatasetName = "mnist"
     """Dataset to train and test on."""
-    train_subset: int | None = None
+    train_subset: Annotated[int | None,
+                            _alias(metavar="N", help_behavior_hint="(default: all)")] = None
     """Train on the first N training images only (quick tries); the test set stays whole."""
     binarize: BinarizeName = "none"
     """Black-or-white pixels, grey = chance of white: drawn 'dynamic'ally per batch or 'static'."""
@@ -150,7 +152,7 @@ class TrainConfig:
     """The objective and the optimiser. Losses are summed over pixels and over the batch."""
 
     epochs: int = 20
-    """Passes over the training set."""
+    """Passes over the training set (with --resume: the total to reach, not how many more)."""
     batch_size: int = 128
     """Images per optimiser step."""
     lr: float = 1e-3
@@ -171,7 +173,8 @@ class TrainConfig:
     """'constant', 'cosine' (to 0 at the last epoch), or the IWAE paper's 'iwae' (see README)."""
     noise: str = "none"
     """Corrupt the inputs, not the targets (a denoising model): gaussian:STD or mask:SHARE."""
-    grad_clip: float | None = None
+    grad_clip: Annotated[float | None, _alias(metavar="NORM",
+                                              help_behavior_hint="(default: no clipping)")] = None
     """Clip each step's gradient to this global norm (of the loss summed over the batch)."""
 
     def __post_init__(self) -> None:

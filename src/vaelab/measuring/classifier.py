@@ -19,11 +19,11 @@ import torch.nn.functional as F
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 from torch import nn
-from tqdm.auto import tqdm
 
 from vaelab.data import ImageData, sources, to_unit
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
+from vaelab.progress import progress_bar
 
 log = logging.getLogger("vaelab")
 
@@ -135,8 +135,8 @@ def train_judge(data: ImageData, *, epochs: int = EPOCHS, seed: int = 0,
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=2e-3, total_steps=steps)
     started = time.perf_counter()
-    with tqdm(total=steps, desc="classifier", unit="step", disable=not progress,
-              leave=False, dynamic_ncols=True) as bar:
+    with progress_bar(steps, desc="classifier", unit="step",
+                      enabled=progress, leave=False, dynamic_ncols=True) as bar:
         for _ in range(epochs):
             model.train()
             order = torch.randperm(len(images), generator=generator, device=device)

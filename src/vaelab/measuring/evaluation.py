@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from tqdm.auto import tqdm
 
 from vaelab.data import ImageData, load_dataset, prepare
 from vaelab.distributions import Likelihood
@@ -39,6 +38,7 @@ from vaelab.measuring.probes import active_units, knn_accuracy, linear_probe
 from vaelab.measuring.scorecard import Score, Scorecard, eval_file
 from vaelab.models import Autoencoder
 from vaelab.objectives import objective_per_image
+from vaelab.progress import progress_bar
 from vaelab.training.runs import Run, load_run
 
 log = logging.getLogger("vaelab")
@@ -166,8 +166,8 @@ def _bounds(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor, bina
     if why_not is not None:
         na = Score(None, note=why_not)
         return {**scores, "nll": na, "bits_per_dim": na}
-    with tqdm(total=len(images), desc=f"NLL, k = {k}", unit="img", disable=not progress,
-              leave=False, dynamic_ncols=True) as bar:
+    with progress_bar(len(images), desc=f"NLL, k = {k}", unit="image", enabled=progress,
+                      leave=False, dynamic_ncols=True) as bar:
         nll = -iwae_log_px_of(model, images, given, k, generator, chunk, bar.update)
     scores["nll"] = Score(*mean_and_error(nll))
     if likelihood.discrete:

@@ -58,10 +58,12 @@ def compare_runs(runs: Sequence[Run | str | Path], out: str | Path | None = None
         data = load_dataset(loaded[0].config.data.dataset, data_dir, progress=progress)
     cards = []
     for run in loaded:
-        card = load_scorecard(run.path)
+        card = load_scorecard(run.path, eval_options.get("split", "test"))
         if card is None or card.epochs != run.epochs_done:
             log.info("evaluating %s", run.path)
-            card = evaluate_run(run, data, progress=progress, **eval_options)
+            options = {name: value for name, value in eval_options.items()  # no NLL, no k
+                       if name != "k" or run.model.has_posterior}
+            card = evaluate_run(run, data, progress=progress, **options)
         cards.append(card)
     comparison = Comparison(cards)
     write_atomic(folder / "compare.md", comparison.markdown())

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 from vaelab.config import RunConfig
 from vaelab.data import ImageData, prepare
 from vaelab.errors import VaelabError
 from vaelab.models import Autoencoder
 from vaelab.objectives import objective_per_image
+from vaelab.progress import progress_bar
 from vaelab.training.checkpoints import save_checkpoint, save_weights
 from vaelab.training.epoch import EpochProgress, Stopped, train_epoch
 from vaelab.training.runs import CHECKPOINT, WEIGHTS, Run, model_for, write_metrics
@@ -108,8 +108,8 @@ def fit(job: Job, data: ImageData, progress: bool, position: int = 0,
     seen = prepare(data, config.data.binarize, config.data.binarize_seed)
     train_images = seen.train_images[:config.data.train_subset]
     total = config.train.epochs
-    with tqdm(total=len(train_images), unit="img", unit_scale=True, disable=not progress,
-              position=position, leave=False, dynamic_ncols=True) as bar:
+    with progress_bar(len(train_images), unit="img", enabled=progress, summary=False,
+                      unit_scale=True, position=position, leave=False, dynamic_ncols=True) as bar:
         try:
             for epoch in range(job.epoch + 1, total + 1):
                 bar.reset(len(train_images))
