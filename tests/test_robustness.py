@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from vaelab.config import RunConfig
@@ -47,6 +47,8 @@ def _idx_like() -> st.SearchStrategy[bytes]:
 
 @FUZZ
 @given(raw=_idx_like(), compressed=st.booleans())
+@example(raw=b"\x00\x00\x08\x04" + bytes(4) + b"\x00 \x00\x00" * 3,  # 0 x 2^21 x 2^21 x 2^21
+         compressed=False)
 def test_any_bytes_as_an_idx_file_load_or_raise_vaelabs_error(tmp_path_factory, raw,
                                                               compressed):
     folder = tmp_path_factory.mktemp("idx")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
@@ -21,6 +20,7 @@ from vaelab.config import TrainConfig
 from vaelab.data import to_unit
 from vaelab.models import Autoencoder
 from vaelab.objectives import corrupt, loss_terms, means_per_image
+from vaelab.progress import Bar
 from vaelab.training.schedules import kl_weight, learning_rate
 
 
@@ -52,7 +52,7 @@ def start_epoch(epoch: int, n: int, generator: torch.Generator) -> EpochProgress
 
 
 def train_epoch(model: Autoencoder, optimizer: torch.optim.Optimizer, images: torch.Tensor,
-                config: TrainConfig, generator: torch.Generator, bar: Any | None = None,
+                config: TrainConfig, generator: torch.Generator, bar: Bar | None = None,
                 stop: threading.Event | None = None, binarize: bool = False,
                 labels: torch.Tensor | None = None, epoch: int = 1,
                 progress: EpochProgress | None = None,
