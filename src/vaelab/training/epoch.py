@@ -82,14 +82,13 @@ def train_epoch(model: Autoencoder, optimizer: torch.optim.Optimizer, images: to
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config, state.epoch, done)
         terms = loss_terms(model, x, config, generator, y, corrupt(x, config.noise, generator))
-        loss = terms.objective(kl_weight(config, state.epoch, done)).sum()  # summed over batch
+        loss, sums = terms.summed(kl_weight(config, state.epoch, done))  # over the batch
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if config.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
-        kl = terms.kl.detach().sum() if has_kl else state.totals.new_zeros(())
-        state.totals += torch.stack([terms.loss.detach().sum(), terms.recon.detach().sum(), kl])
+        state.totals += sums
         state.steps += 1
         if after_step is not None:
             after_step(state)
