@@ -35,6 +35,7 @@ from vaelab.measuring.estimators import iwae_log_px_of
 from vaelab.measuring.evaluation import evaluate_run
 from vaelab.pictures.comparison import compare_runs
 from vaelab.training.loop import resume, train, train_all
+from vaelab.training.runs import load_run, read_metrics
 
 # IWAE paper, table 1, one stochastic layer, NLL at k = 5000: a VAE trained with k = 1, and
 # the model trained with the IWAE objective at k = 5 and at k = 50.
@@ -87,12 +88,16 @@ def part_one(epochs: int, out: Path, **settings: object) -> None:
     print(f"{'epochs':>7} {'train s':>8} {'NLL k=1000, 2000 imgs':>22}")
     curve = []
     run, trained = None, 0.0
+    folder = out / f"iwae-setting-{train_config.objective}-k{k_train}"
+    if (folder / "checkpoint.safetensors").exists():  # a run stopped earlier goes on from there
+        run = load_run(folder)
+        done = read_metrics(folder)[-1]["epoch"]
+        print(f"(going on from epoch {done} of {folder}; earlier stages are in its log)")
+        stages = [stage for stage in stages if stage > done]
     for stage in stages:
         started = time.perf_counter()
         if run is None:
-            run = train(iwae_setting(stage, **settings),
-                        out / f"iwae-setting-{train_config.objective}-k{k_train}", data=data,
-                        progress=False)
+            run = train(iwae_setting(stage, **settings), folder, data=data, progress=False)
         else:
             run = resume(run.path, stage, data=data, progress=False)
         trained += time.perf_counter() - started
