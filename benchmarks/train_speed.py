@@ -13,17 +13,31 @@ process, one after another, so that the ratios hold on a noisy machine:
                          loss.item() every step, default Adam
   pythae                 pythae's BaseTrainer.train_step with its default MLP VAE (the same
                          784-512-2 layers), if pythae is installed (pip install pythae)
+  hand-written loop      the same step written out in a dozen lines of plain PyTorch:
+                         autograd, fused Adam, nothing else
+  no autograd            the step's forward and a hand-written backward as single ops into
+                         the weights' gradients, fused Adam: all the work a step must do,
+                         with the least Python between the operations
+  Adam alone             the fused Adam update of the 0.8 M parameters, once per step
   matmul floor           the eleven matrix products of each step and nothing else: what the
-                         hardware must do at least
+                         hardware must do at least, with the products' inputs hot in cache
 
-Usage: python benchmarks/train_speed.py [--images 20000] [--repeats 5] [--threads N]
+Then, for vaelab's epoch, where the time goes: the profiler's split into the matrix products,
+Adam, and everything else, beside the floor. With --threads 1 2 (the default) every row is
+measured with one thread and with two.
+
+Usage: python benchmarks/train_speed.py [--images 20000] [--repeats 5] [--threads 1 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 
 import torch
@@ -137,6 +151,94 @@ def pythae_epoch(images: torch.Tensor, out_dir: str) -> Callable[[], None] | Non
     return lambda: trainer.train_step(1)
 
 
+def _tutorial_weights(seed: int = 0) -> list[torch.Tensor]:
+    """W1, b1, W2, b2, W3, b3, W4, b4 of 784-512-(2+2) and 2-512-784, needing gradients."""
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for n_in, n_out in ((784, 512), (512, 4), (2, 512), (512, 784)):
+        out += [(torch.randn(n_out, n_in, generator=g) / n_in**0.5).requires_grad_(),
+                torch.zeros(n_out, requires_grad=True)]
+    return out
+
+
+def hand_written_epoch(images: torch.Tensor) -> Callable[[], None]:
+    """The step in plain PyTorch: autograd, fused Adam, the summed loss, nothing more."""
+    params = _tutorial_weights()
+    w1, b1, w2, b2, w3, b3, w4, b4 = params
+    optimizer = torch.optim.Adam(params, lr=1e-3, fused=True)
+    g = torch.Generator().manual_seed(0)
+
+    def run() -> None:
+        order = torch.randperm(len(images), generator=g)
+        for start in range(0, len(images), BATCH):
+            x = images[order[start:start + BATCH]].flatten(1).float().div_(255)
+            mean, logvar = F.linear(F.relu(F.linear(x, w1, b1)), w2, b2).chunk(2, dim=1)
+            std = (0.5 * logvar).exp()
+            z = mean + std * torch.randn(mean.shape, generator=g)
+            x_hat = torch.sigmoid(F.linear(F.relu(F.linear(z, w3, b3)), w4, b4))
+            kl = 0.5 * (std.square() + mean.square() - 1 - logvar).sum()
+            loss = F.mse_loss(x_hat, x, reduction="sum") + kl
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+    return run
+
+
+def no_autograd_epoch(images: torch.Tensor) -> Callable[[], None]:
+    """All the work a step must do, each piece one operation: the forward, the backward written
+    out (into the weights' gradients in place), fused Adam."""
+    params = _tutorial_weights()
+    optimizer = torch.optim.Adam(params, lr=1e-3, fused=True)
+    for p in params:
+        p.grad = torch.zeros_like(p)
+    w1, b1, w2, b2, w3, b3, w4, b4 = (p.detach() for p in params)
+    grads = [p.grad for p in params]
+    g = torch.Generator().manual_seed(0)
+
+    @torch.no_grad()
+    def run() -> None:
+        order = torch.randperm(len(images), generator=g)
+        for start in range(0, len(images), BATCH):
+            x = images[order[start:start + BATCH]].flatten(1).float().div_(255)
+            a1 = torch.addmm(b1, x, w1.t())
+            h1 = a1.relu()
+            out = torch.addmm(b2, h1, w2.t())
+            mean, logvar = out[:, :2], out[:, 2:]
+            std = (0.5 * logvar).exp()
+            eps = torch.randn(mean.shape, generator=g)
+            z = torch.addcmul(mean, std, eps)
+            a3 = torch.addmm(b3, z, w3.t())
+            h3 = a3.relu()
+            x_hat = torch.addmm(b4, h3, w4.t()).sigmoid_()
+            d4 = 2 * (x_hat - x) * x_hat * (1 - x_hat)  # d loss / d logits
+            torch.sum(d4, 0, out=grads[7]), torch.mm(d4.t(), h3, out=grads[6])
+            d3 = (d4 @ w4).mul_(a3 > 0)
+            torch.sum(d3, 0, out=grads[5]), torch.mm(d3.t(), z, out=grads[4])
+            dz = d3 @ w3
+            d2 = torch.cat([dz + mean, 0.5 * (dz * eps * std + std * std - 1)], dim=1)
+            torch.sum(d2, 0, out=grads[3]), torch.mm(d2.t(), h1, out=grads[2])
+            d1 = (d2 @ w2).mul_(a1 > 0)
+            torch.sum(d1, 0, out=grads[1]), torch.mm(d1.t(), x, out=grads[0])
+            optimizer.step()
+
+    return run
+
+
+def adam_alone(n_images: int) -> Callable[[], None]:
+    params = _tutorial_weights()
+    for p in params:
+        p.grad = torch.rand_like(p)
+    optimizer = torch.optim.Adam(params, lr=1e-3, fused=True)
+    steps = -(-n_images // BATCH)
+
+    def run() -> None:
+        for _ in range(steps):
+            optimizer.step()
+
+    return run
+
+
 def matmul_floor(n_images: int) -> Callable[[], None]:
     """Each step's matrix products at the step's shapes and nothing else: forward through the
     four layers (4 products), then each layer's weight gradient and every input gradient but
@@ -166,39 +268,96 @@ def matmul_floor(n_images: int) -> Callable[[], None]:
     return run
 
 
+@contextlib.contextmanager
+def quiet_stderr():
+    """Sends file descriptor 2 to /dev/null for a while (C++ code ignores sys.stderr)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def parts(images: torch.Tensor) -> dict[str, float]:
+    """Seconds of one vaelab epoch in its matrix products, in Adam, and in everything else,
+    as the profiler splits them."""
+    from torch.profiler import ProfilerActivity, profile
+
+    epoch = vaelab_epoch(images)
+    epoch()
+    with quiet_stderr():  # the profiler's C++ side prints its start and stop there
+        started = time.perf_counter()
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            epoch()
+        wall = time.perf_counter() - started
+    own = {e.key: e.self_cpu_time_total / 1e6 for e in prof.key_averages()}
+    products = own.get("aten::mm", 0) + own.get("aten::addmm", 0)
+    adam = own.get("aten::_fused_adam_", 0) + own.get("Optimizer.step#Adam.step", 0)
+    scale = wall / sum(own.values())  # the profiler's own overhead, spread evenly
+    return {"matrix products": products * scale, "Adam": adam * scale,
+            "everything else": (sum(own.values()) - products - adam) * scale}
+
+
+def rows_for(images: torch.Tensor, threads: int, repeats: int, tmp: str
+             ) -> list[tuple[str, float, int]]:
+    torch.set_num_threads(threads)
+    n = len(images)
+    candidates = {
+        "vaelab": (vaelab_epoch(images), n),
+        "vaelab, 2 runs side by side": (vaelab_side_by_side(images) if threads > 1 else None,
+                                        2 * n),
+        "PyTorch examples loop": (examples_epoch(images), n),
+        "pythae": (pythae_epoch(images, tmp), n),
+        "hand-written loop": (hand_written_epoch(images), n),
+        "no autograd": (no_autograd_epoch(images), n),
+        "Adam alone": (adam_alone(n), n),
+        "matmul floor": (matmul_floor(n), n),
+    }
+    present = {name: run for name, (run, _) in candidates.items() if run is not None}
+    seconds = time_round_robin(present, repeats)
+    return [(name, seconds[name], candidates[name][1]) for name in present]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=20_000)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-
     images = load_dataset("mnist", args.data_dir, progress=False).train_images[:args.images]
     n = len(images)
-    with tempfile.TemporaryDirectory() as tmp:
-        candidates = {
-            "vaelab": (vaelab_epoch(images), n),
-            "vaelab, 2 runs side by side": (vaelab_side_by_side(images), 2 * n),
-            "PyTorch examples loop": (examples_epoch(images), n),
-            "pythae": (pythae_epoch(images, tmp), n),
-            "matmul floor": (matmul_floor(n), n),
-        }
-        present = {name: run for name, (run, _) in candidates.items() if run is not None}
-        for name in candidates.keys() - present.keys():
-            print(f"{name}: not installed, skipped")
-        seconds = time_round_robin(present, args.repeats)
-    rows = [(name, seconds[name], candidates[name][1]) for name in present]
+    print(f"The tutorial's VAE, {n:,} MNIST images a pass, batch {BATCH}, median of "
+          f"{args.repeats} rounds; pythae {'installed' if _has_pythae() else 'not installed'}")
+    for threads in args.threads:
+        with tempfile.TemporaryDirectory() as tmp:
+            rows = rows_for(images, threads, args.repeats, tmp)
+        floor = next(secs / count for name, secs, count in rows if name == "matmul floor")
+        base = rows[0][2] / rows[0][1]
+        print(f"\n{threads} thread{'s' if threads > 1 else ''}:\n")
+        print(f"| {'':30} | {'images/s':>9} | {'ms per 128':>10} | {'vs vaelab':>9} | "
+              f"{'vs floor':>8} |")
+        print(f"|{'-' * 32}|{'-' * 10}:|{'-' * 11}:|{'-' * 10}:|{'-' * 9}:|")
+        for name, secs, count in rows:
+            rate = count / secs
+            print(f"| {name:30} | {rate:9,.0f} | {1000 * BATCH / rate:10.2f} | "
+                  f"{rate / base:9.2f} | {secs / count / floor:8.2f} |")
+        split = parts(images)
+        print(f"\nvaelab's epoch, {threads} thread{'s' if threads > 1 else ''}: " + ", ".join(
+            f"{name} {secs / (n * floor):.2f}" for name, secs in split.items())
+            + " (each as a multiple of the matmul floor's time)")
 
-    base = rows[0][2] / rows[0][1]
-    print(f"\nThe tutorial's VAE, {n:,} MNIST images a pass, batch {BATCH}, "
-          f"{args.threads} thread(s), median of {args.repeats}:\n")
-    print(f"| {'':30} | {'images/s':>9} | {'ms per 128':>10} | {'vs vaelab':>9} |")
-    print(f"|{'-' * 32}|{'-' * 10}:|{'-' * 11}:|{'-' * 10}:|")
-    for name, secs, count in rows:
-        rate = count / secs
-        print(f"| {name:30} | {rate:9,.0f} | {1000 * BATCH / rate:10.2f} | {rate / base:9.2f} |")
+
+def _has_pythae() -> bool:
+    try:
+        import pythae  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 if __name__ == "__main__":

@@ -25,6 +25,116 @@ def test_help(args, capsys):
     assert "usage: vaelab" in out
 
 
+COMMANDS = ["train", "plot", "sample", "demo", "eval", "compare", "classifier", "explore"]
+REQUIRED = {"plot": ["r"], "sample": ["r"], "eval": ["r"], "explore": ["r"],
+            "compare": ["r1", "r2"], "classifier": ["show"]}  # positionals of each command
+
+
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_help_shows_no_parser_artefacts(command, capsys):
+    code, out, _ = _run([command, "--help"] if command else ["--help"], capsys)
+    assert code == 0
+    for artefact in ("{None}|", "(default: None)", "(default: )", "run-dir", "run_dir"):
+        assert artefact not in out, (command, artefact)
+    if command not in (None, "classifier"):
+        assert "-q, --quiet" in out
+
+
+def test_help_says_what_the_defaults_and_the_actions_are(capsys):
+    def help_of(*args):
+        _, out, _ = _run([*args, "--help"], capsys)
+        return " ".join(out.split())  # as one line, whatever the terminal's width
+
+    assert "-V, --version" in help_of()
+    for text in ("-o DIR, --out DIR", "runs/<model>-<dataset>", "--config JSON",
+                 "not how many more", "--resume RUN", "--train-subset N", "(default: all)",
+                 "--device DEVICE", "(default: auto)"):
+        assert text in help_of("train"), text
+    assert "-k INT, --k INT" in help_of("eval") and "(default: 1000)" in help_of("eval")
+    for text in ("usage: vaelab compare", "RUN [RUN ...]", "-k INT, --k INT", "--samples INT",
+                 "--split {test,train}", "-o DIR, --out DIR"):
+        assert text in help_of("compare"), text
+    assert "train: fit it to --dataset" in help_of("classifier")
+    assert "show: name it" in help_of("classifier")
+    assert "-o FILE, --export FILE, --out FILE" in help_of("explore")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_takes_q_for_quiet(command):
+    from vaelab.cli.parsing import parse
+
+    args = [command, *REQUIRED.get(command, [])]
+    assert parse(args).quiet is False
+    assert parse([*args, "-q"]).quiet is True
+    assert parse([*args, "--quiet"]).quiet is True
+
+
+@pytest.mark.parametrize(("args", "out"), [
+    (["train", "-o", "x"], "x"), (["demo", "-o", "x"], "x"), (["plot", "r", "-o", "x"], "x"),
+    (["sample", "r", "-o", "x.png"], "x.png"), (["compare", "a", "b", "-o", "x"], "x"),
+    (["explore", "r", "-o", "x.html"], "x.html"), (["explore", "r", "--export", "x.html"],
+                                                   "x.html"),
+])
+def test_out_is_where_every_command_writes_and_o_is_its_short_form(args, out):
+    from pathlib import Path
+
+    from vaelab.cli.parsing import parse
+
+    assert parse(args).out == Path(out)
+
+
+def test_train_config_reruns_a_saved_runs_settings_and_flags_override(tmp_path):
+    from vaelab.cli.parsing import parse
+    from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+
+    saved = RunConfig(ModelConfig(model="ae", latent_dims=3, hidden_dims=(64, 32)),
+                      DataConfig(train_subset=100), TrainConfig(epochs=7, lr=3e-4))
+    (tmp_path / "run").mkdir()
+    saved.save(tmp_path / "run" / "config.json")
+    saved.save(tmp_path / "settings.json")
+    for source in ("run", "run/config.json", "settings.json"):
+        command = parse(["train", "--config", str(tmp_path / source)])
+        assert command.config == saved and command.out is None and command.resume is None
+    command = parse(["train", "--config", str(tmp_path / "run"), "--epochs", "2", "-o", "new"])
+    assert command.config.train.epochs == 2 and command.config.train.lr == 3e-4
+    assert command.config.model == saved.model and str(command.out) == "new"
+
+
+def test_compare_bounds_the_cost_of_measuring_runs_not_yet_measured(tmp_path, capsys,
+                                                                    monkeypatch, tiny):
+    from vaelab.config import ModelConfig, RunConfig, TrainConfig
+    from vaelab.measuring.scorecard import load_scorecard
+    from vaelab.training.loop import train
+
+    small = TrainConfig(epochs=1, batch_size=64)
+    for name in ("ae", "vae"):
+        train(RunConfig(ModelConfig(model=name, hidden_dims=(32,)), train=small),
+              tmp_path / name, data=tiny, progress=False)
+    monkeypatch.setattr("vaelab.pictures.comparison.load_dataset", lambda *a, **k: tiny)
+    code, _, err = _run(["compare", str(tmp_path / "ae"), str(tmp_path / "vae"), "-k", "3",
+                           "--samples", "2", "--split", "train", "-o", str(tmp_path / "cmp"),
+                           "-q"], capsys)
+    assert code == 0, err
+    vae = load_scorecard(tmp_path / "vae", "train")
+    assert (vae.k, vae.samples, vae.split) == (3, 2, "train")  # the AE takes no k: no error
+    assert load_scorecard(tmp_path / "ae", "train").k is None
+    assert not (tmp_path / "vae" / "eval.json").exists()
+    assert (tmp_path / "cmp" / "compare.md").exists()
+
+
+def test_training_off_a_terminal_writes_plain_lines_and_q_silences_them(tmp_path, capsys,
+                                                                       monkeypatch, tiny):
+    monkeypatch.setattr("vaelab.training.loop.load_dataset", lambda *a, **k: tiny)
+    small = ["--model", "ae", "--hidden-dims", "32", "--epochs", "2", "--no-plots"]
+    code, _, err = _run(["train", *small, "-o", str(tmp_path / "loud")], capsys)
+    assert code == 0, err
+    assert "\r" not in err and "\x1b" not in err
+    assert [line.split("  ")[0] for line in err.splitlines() if "epoch" in line] == [
+        "loud epoch 1/2", "loud epoch 2/2"]
+    code, _, err = _run(["train", *small, "-q", "-o", str(tmp_path / "quiet")], capsys)
+    assert code == 0 and "epoch" not in err
+
+
 def test_help_lists_the_commands_and_the_tutorials_flags(capsys):
     _, out, _ = _run(["--help"], capsys)
     for command in ("train", "plot", "demo", "explore"):
@@ -54,8 +164,8 @@ def test_help_answers_without_loading_pytorch():
     (["train", "--model", "ae", "--kl", "tutorial"], "AE model has no posterior"),
     (["plot", "no/such/run"], "no/such/run: no such run folder"),
     (["explore", "no/such/run"], "no/such/run: no such run folder"),
-    (["explore", "a-file", "--export", "page.html"], "a-file: no such run folder"),
-    (["train", "--resume", "no/such/run"], "no such file; is this a vaelab run folder"),
+    (["explore", "a-file", "--export", "page.html"], "a-file: a file, not a run folder"),
+    (["train", "--resume", "no/such/run"], "no/such/run: no such run folder"),
     (["train", "--device", "cuda:7"], "device 'cuda:7'"),
     (["demo", "--epochs", "0"], "epochs must be a whole number"),
     (["train", "--out", "a-file/run"], "a-file/run: Not a directory"),
@@ -129,8 +239,8 @@ def test_demo_writes_both_runs_the_comparison_and_the_page(data_env, tmp_path):
     assert (out / "comparison.png").exists()
     page = (out / "index.html").read_text()
     assert "comparison.png" in page and "vae/figures/samples.png" in page
-    # With no classifier in the (empty) cache, the demo trains one and measures the samples.
-    assert (tmp_path / "cache" / "vaelab" / "classifiers" / "mnist.safetensors").exists()
+    # The classifier that ships with vaelab measures the samples: none is trained.
+    assert not (tmp_path / "cache" / "vaelab" / "classifiers").exists()
     table = (out / "compare.md").read_text()
     grid_row = next(line for line in table.splitlines() if line.startswith("| codes' grid"))
     assert "n/a" not in grid_row
@@ -149,12 +259,12 @@ def test_ctrl_c_keeps_finished_epochs_and_says_how_to_go_on(data_env, tmp_path, 
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(trainer, "train_epoch", interrupted_in_epoch_two)
+    monkeypatch.setattr("vaelab.training.jobs.train_epoch", interrupted_in_epoch_two)
     run = tmp_path / "run"
     code, _, err = _run(["train", "--model", "ae", "--epochs", "3", "--out", str(run), "--quiet",
                          "--train-subset", "256", "--hidden-dims", "32"], capsys)
     assert code == 130
-    assert f"{run}: stopped; its 1 finished epochs are saved" in err
+    assert f"{run}: stopped; its last checkpoint (after epoch 1) is whole" in err
     assert f"go on with: vaelab train --resume {run}" in err
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 1
     assert (run / "checkpoint.safetensors").exists()

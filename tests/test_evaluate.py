@@ -247,3 +247,53 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     assert lines[0].startswith("metric,") and len(lines) == 1 + len(MEASURES)
     printed = comparison.text().splitlines()
     assert printed[0].split() == comparison.names and len(printed) == len(comparison.rows()) + 1
+
+
+def test_a_binarized_run_is_measured_on_binarized_images_on_either_split(bernoulli_vae, tiny,
+                                                                         monkeypatch):
+    """The rule: bounds, codes and probes of a binarized run are of binarized images (one
+    seeded draw of the training set for a 'dynamic' run), never of the grey ones."""
+    import vaelab.measuring.evaluation as evaluation
+
+    seen_values = []
+    real = evaluation.encode_dataset
+
+    def recording(model, images, *args, **kwargs):
+        seen_values.append(set(images.unique().tolist()))
+        return real(model, images, *args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "encode_dataset", recording)
+    for split in ("train", "test"):
+        card = evaluation.evaluate_run(bernoulli_vae, tiny, k=5, split=split, judge=None,
+                                       save=False, progress=False)
+        assert card.likelihood["exact"] and "binarized images" in card.likelihood["description"]
+        assert card.metrics["nll"].value is not None
+    assert seen_values and all(values <= {0, 255} for values in seen_values)
+    draw = prepare(tiny, "dynamic", 0, measuring=True).train_images
+    assert torch.equal(draw, prepare(tiny, "static", 0).train_images)
+
+
+def test_the_shipped_classifiers_are_checked_and_a_changed_file_is_refused(tmp_path,
+                                                                          monkeypatch, caplog):
+    from vaelab.measuring import classifier
+
+    for dataset in classifier.SHIPPED:
+        judge = classifier.load_judge(dataset)
+        assert judge is not None and judge.path == classifier.shipped_path(dataset)
+    assert classifier.load_judge("mnist").accuracy >= 0.99
+    copy = tmp_path / "mnist.safetensors"
+    raw = bytearray(classifier.shipped_path("mnist").read_bytes())
+    raw[-1] ^= 1  # one bit of one weight
+    copy.write_bytes(bytes(raw))
+    monkeypatch.setattr(classifier, "shipped_path", lambda dataset: copy)
+    assert classifier.load_judge("mnist") is None
+    assert "not the file vaelab shipped" in caplog.text
+
+
+def test_the_shipped_mnist_classifier_reaches_99_percent_on_the_real_test_set(mnist):
+    from vaelab.measuring.classifier import load_judge, predict
+
+    judge = load_judge("mnist")
+    accuracy = (predict(judge.model, mnist.test_images).argmax(dim=1) == mnist.test_labels)
+    assert accuracy.double().mean().item() == pytest.approx(judge.accuracy, abs=1e-6)
+    assert judge.accuracy >= 0.99

@@ -319,8 +319,10 @@ def test_serving_prints_nothing_and_the_command_names_the_address(runs, tiny, ca
 def test_without_a_classifier_or_a_plane_the_shading_says_why(runs, tiny, tmp_path,
                                                               monkeypatch):
     monkeypatch.setattr("vaelab.data.sources.cache_root", lambda: tmp_path / "cache")
+    monkeypatch.setattr("vaelab.measuring.classifier.shipped_path", lambda dataset: None)
     assert explorer_data(runs["vae"], tiny, points=50)["shading"] == {
-        "missing": "there is no classifier in the cache; vaelab classifier train makes one"}
+        "missing": "no classifier of mnist ships with vaelab or was trained here; "
+                   "vaelab classifier train --dataset mnist makes one"}
     train_judge(tiny, epochs=1, progress=False)
     assert explorer_data(runs["vae1"], tiny, points=50)["shading"] == {
         "missing": "with one latent dimension there is no plane to shade"}
@@ -330,7 +332,7 @@ def test_without_a_classifier_or_a_plane_the_shading_says_why(runs, tiny, tmp_pa
     data = ImageData("mnist", tiny.classes, images, tiny.test_labels[:20], images,
                      tiny.test_labels[:20])
     assert explorer_data(colour, data)["shading"] == {
-        "missing": "the classifier in the cache judges 1x28x28 images, not these"}
+        "missing": "the classifier of mnist judges 1x28x28 images, not these"}
 
 
 def _plane_cells(data: dict, cells: int) -> torch.Tensor:

@@ -309,8 +309,10 @@ def test_the_confidence_layer_shades_the_sure_cells_and_says_when_it_does_not_ap
 
 def test_without_a_classifier_the_layer_says_so(runs, tiny, visit, tmp_path, monkeypatch):
     monkeypatch.setattr("vaelab.data.sources.cache_root", lambda: tmp_path / "cache")
+    monkeypatch.setattr("vaelab.measuring.classifier.shipped_path", lambda dataset: None)
     seen = visit(export_explorer(runs["vae"], tmp_path / "page.html", tiny).as_uri())
     assert seen.part("shade-toggle").is_disabled()
     assert seen.part("shade-note").inner_text() == (
-        "Does not apply: there is no classifier in the cache; vaelab classifier train makes one.")
+        "Does not apply: no classifier of mnist ships with vaelab or was trained here; "
+        "vaelab classifier train --dataset mnist makes one.")
     seen.check()

@@ -227,3 +227,19 @@ def test_vaelab_sample_writes_a_chosen_class_or_says_why_not(tiny, tmp_path, cap
         assert main(args) == 2
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err
+
+
+def test_the_demo_puts_any_models_of_the_family_side_by_side(tiny, tmp_path):
+    from vaelab.demo import run_demo
+
+    page = run_demo(tmp_path / "demo", epochs=1, models=("vae", "cvae"), likelihood="bce",
+                    data=tiny, progress=False)
+    text = page.read_text()
+    assert "VAE vs CVAE" in text
+    assert "--models vae cvae --arch mlp --loss bce" in text
+    assert (tmp_path / "demo" / "cvae" / "figures" / "samples.png").exists()
+    table = (tmp_path / "demo" / "compare.md").read_text()
+    asked = next(line for line in table.splitlines() if "class asked for" in line)
+    assert asked.split("|")[2].strip() == "n/a" and asked.split("|")[3].strip() != "n/a"
+    with pytest.raises(VaelabError, match="different models"):
+        run_demo(tmp_path / "again", models=("vae", "vae"), data=tiny, progress=False)

@@ -31,13 +31,14 @@ NOISES = ("gaussian", "mask")  # --noise KIND:LEVEL
 CONFIG_FORMAT = 2  # format 1 kept the likelihood as train.loss
 
 
-def _alias(*names: str) -> Any:
-    """Other spellings of a flag on the command line (tyro reads this; Python ignores it)."""
+def _alias(*names: str, **options: Any) -> Any:
+    """Other spellings of a flag on the command line, and how --help shows it (tyro reads
+    this; Python ignores it)."""
     try:
         import tyro
     except ImportError:  # pragma: no cover - tyro is a dependency
         return None
-    return tyro.conf.arg(aliases=names)
+    return tyro.conf.arg(aliases=names or None, **options)
 
 
 def _check_choice(name: str, value: str, kind: Any) -> None:
@@ -46,9 +47,14 @@ def _check_choice(name: str, value: str, kind: Any) -> None:
         raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(choices)}")
 
 
-def _check_count(name: str, value: int, least: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        raise ConfigError(f"{name} must be a whole number of at least {least}, got {value!r}")
+WIDEST = 2**16  # a width or a latent size beyond this is a damaged file, not a model
+MOST = 2**31  # epochs, batch sizes, samples: beyond this, damage too
+
+
+def _check_count(name: str, value: int, least: int = 1, most: int = MOST) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= most:
+        raise ConfigError(f"{name} must be a whole number from {least} to {most:,}, "
+                          f"got {value!r}")
 
 
 def _check_seed(name: str, value: int) -> None:
@@ -64,10 +70,10 @@ def _check_number(name: str, value: float, *, positive: bool = True) -> None:
 
 
 def _widths(name: str, value: Any) -> tuple[int, ...]:
-    if not isinstance(value, list | tuple):
-        raise ConfigError(f"{name} must be a list of widths, got {value!r}")
+    if not isinstance(value, list | tuple) or len(value) > 64:
+        raise ConfigError(f"{name} must be a list of at most 64 widths, got {value!r}")
     for width in value:
-        _check_count(f"every width in {name}", width)
+        _check_count(f"every width in {name}", width, most=WIDEST)
     return tuple(value)
 
 
@@ -76,7 +82,7 @@ def parse_noise(text: str) -> tuple[str, float] | None:
     a Gaussian's standard deviation must be positive, a mask's share of pixels below 1."""
     if text == "none":
         return None
-    kind, _, level = text.partition(":")
+    kind, _, level = text.partition(":") if isinstance(text, str) else ("", "", "")
     try:
         value = float(level)
     except ValueError:
@@ -112,7 +118,7 @@ class ModelConfig:
         _check_choice("arch", self.arch, ArchName)
         _check_choice("activation", self.activation, ActivationName)
         _check_choice("likelihood", self.likelihood, LikelihoodName)
-        _check_count("latent_dims", self.latent_dims)
+        _check_count("latent_dims", self.latent_dims, most=WIDEST)
         object.__setattr__(self, "hidden_dims", _widths("hidden_dims", self.hidden_dims))
         object.__setattr__(self, "channels", _widths("channels", self.channels))
         if self.arch == "conv" and not self.channels:
@@ -125,7 +131,8 @@ class DataConfig:
 
     dataset: DatasetName = "mnist"
     """Dataset to train and test on."""
-    train_subset: int | None = None
+    train_subset: Annotated[int | None,
+                            _alias(metavar="N", help_behavior_hint="(default: all)")] = None
     """Train on the first N training images only (quick tries); the test set stays whole."""
     binarize: BinarizeName = "none"
     """Black-or-white pixels, grey = chance of white: drawn 'dynamic'ally per batch or 'static'."""
@@ -145,7 +152,7 @@ class TrainConfig:
     """The objective and the optimiser. Losses are summed over pixels and over the batch."""
 
     epochs: int = 20
-    """Passes over the training set."""
+    """Passes over the training set (with --resume: the total to reach, not how many more)."""
     batch_size: int = 128
     """Images per optimiser step."""
     lr: float = 1e-3
@@ -166,6 +173,9 @@ class TrainConfig:
     """'constant', 'cosine' (to 0 at the last epoch), or the IWAE paper's 'iwae' (see README)."""
     noise: str = "none"
     """Corrupt the inputs, not the targets (a denoising model): gaussian:STD or mask:SHARE."""
+    grad_clip: Annotated[float | None, _alias(metavar="NORM",
+                                              help_behavior_hint="(default: no clipping)")] = None
+    """Clip each step's gradient to this global norm (of the loss summed over the batch)."""
 
     def __post_init__(self) -> None:
         _check_count("epochs", self.epochs)
@@ -179,6 +189,8 @@ class TrainConfig:
         _check_count("kl_warmup", self.kl_warmup, least=0)
         _check_choice("kl", self.kl, KLName)
         parse_noise(self.noise)
+        if self.grad_clip is not None:
+            _check_number("grad_clip", self.grad_clip)
         if self.objective == "iwae" and (self.beta != 1 or self.kl_warmup or
                                          self.kl != "closed-form"):
             raise ConfigError("the iwae objective is a bound on log p(x): it takes no beta, "
@@ -251,9 +263,13 @@ class RunConfig:
     @classmethod
     def load(cls, path: Path) -> RunConfig:
         try:
-            raw = json.loads(Path(path).read_text())
+            raw = json.loads(Path(path).read_bytes().decode("utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"{path}: no such file; is this a vaelab run folder?") from None
+        except IsADirectoryError:
+            raise ConfigError(f"{path}: a folder, not a config file") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: not text; the file is damaged") from None
         except json.JSONDecodeError as err:
             raise ConfigError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
         return cls.from_dict(raw, source=str(path))

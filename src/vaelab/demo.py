@@ -1,16 +1,20 @@
-"""The demo: the tutorial's AE and VAE trained with its settings, every figure, and a page."""
+"""The demo: the tutorial's AE and VAE trained with its settings (or other models of the family,
+side by side), every figure, their measures and one page."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
 from vaelab.config import DataConfig, DatasetName, ModelConfig, RunConfig, TrainConfig
-from vaelab.data import get_dataset, load_dataset
+from vaelab.data import ImageData, get_dataset, load_dataset
 from vaelab.device import select_device
+from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 from vaelab.measuring.classifier import classifier_path, load_judge, train_judge
 from vaelab.measuring.evaluation import evaluate_run
@@ -29,49 +33,92 @@ DEMO_K = 50  # importance samples per image for the demo's NLL; vaelab eval take
 
 def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
              dataset: DatasetName = "mnist", device: str | torch.device = "auto",
-             data_dir: str | Path | None = None, progress: bool = True) -> Path:
+             data_dir: str | Path | None = None, progress: bool = True,
+             models: Sequence[str] = ("ae", "vae"), arch: str = "mlp",
+             likelihood: str = "sse", data: ImageData | None = None) -> Path:
     """Train the tutorial's AE and VAE (latent 2, batch 128, Adam 1e-3, summed squared error)
     side by side and write both runs, their figures, a comparison and an index.html into one
-    folder. Both are measured as ``vaelab eval`` does (with k = 50), by the cached classifier
-    of samples, which is trained first if there is none.
+    folder. They are measured as ``vaelab eval`` does (with k = 50), by the cached classifier
+    of samples, which is trained first if there is none. ``models``, ``arch`` and
+    ``likelihood`` put other models of the family side by side in the same way.
 
-    ``out`` must be new or empty (default: ./vaelab-demo, numbered if taken). Returns the
-    path of index.html.
+    ``out`` must be new or empty (default: ./vaelab-demo, numbered if taken); ``data`` skips
+    loading when the dataset is in memory already. Returns the path of index.html.
     """
-    started = time.perf_counter()
+    if len(models) < 1 or len(set(models)) < len(models):
+        raise VaelabError("the demo trains one or more different models, such as: ae vae")
+    configs = [RunConfig(ModelConfig(model=name, arch=arch, likelihood=likelihood),
+                         DataConfig(dataset=dataset), TrainConfig(epochs=epochs, seed=seed))
+               for name in models]
+    laps = Laps()
     device = select_device(device)
-    data = load_dataset(dataset, data_dir, progress=progress).to(device)
+    data = (data or load_dataset(dataset, data_dir, progress=progress)).to(device)
     if out is not None:
         check_new_run_dir(out)
     folder = Path(out) if out is not None else unique_dir(Path("vaelab-demo"))
-    shared = (DataConfig(dataset=dataset), TrainConfig(epochs=epochs, seed=seed))
-    names = ("ae", "vae")
-    runs = train_all([RunConfig(ModelConfig(model=name), *shared) for name in names],
-                     [folder / name for name in names], device=device, data=data,
+    laps.lap("data")
+    runs = train_all(configs, [folder / name for name in models], device=device, data=data,
                      progress=progress)
+    laps.lap("training")
     log.info("drawing the figures")
     pictures = [latent_picture(run.model, data) for run in runs]
     for run, seen in zip(runs, pictures, strict=True):
         write_run_figures(run, data, seen=seen)
         write_run_page(run)
     figure = save_figure(comparison_figure(runs, pictures, data), folder / "comparison.png")
+    laps.lap("figures")
     judge = load_judge(dataset, device)
     if judge is None:
         log.info("training the classifier that judges the samples (once: it is kept in %s)",
                  classifier_path(dataset))
         judge = train_judge(data, progress=progress)
+    laps.lap("classifier")
     log.info("measuring them (vaelab eval)")
     evaluation = Comparison([evaluate_run(run, data, k=DEMO_K if run.model.has_posterior
                                           else None, judge=judge, progress=progress)
                              for run in runs])
     write_atomic(folder / "compare.md", evaluation.markdown())
     write_atomic(folder / "compare.csv", evaluation.csv())
-    seconds = time.perf_counter() - started
+    laps.lap("measuring")
+    page = _page(runs, folder, figure, evaluation, configs, laps.total(), device.type,
+                 epochs=epochs, seed=seed, dataset=dataset, likelihood=likelihood)
+    laps.lap("page")
+    write_atomic(folder / "timings.json", json.dumps(laps.seconds, indent=2) + "\n")
+    return page
+
+
+class Laps:
+    """Seconds spent in each stage, in order."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._clock = self._start = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = round(now - self._clock, 3)
+        self._clock = now
+
+    def total(self) -> float:
+        return time.perf_counter() - self._start
+
+
+def _page(runs, folder: Path, figure: Path, evaluation: Comparison, configs, seconds: float,
+          device: str, *, epochs: int, seed: int, dataset: str, likelihood: str) -> Path:
+    models = [config.model.model for config in configs]
+    arch = configs[0].model.arch
+    tutorial = tuple(models) == ("ae", "vae") and arch == "mlp" and likelihood == "sse"
+    what = ("The tutorial's two models with its settings" if tutorial else
+            f"{', '.join(config.title() for config in configs)}, {likelihood} likelihood")
+    again = f"vaelab demo --epochs {epochs} --seed {seed} --dataset {dataset}"
+    if not tutorial:
+        again += f" --models {' '.join(models)} --arch {arch} --loss {likelihood}"
     return write_report(
         runs, folder / "index.html", top_figure=figure, evaluation=evaluation,
-        title=f"AE vs VAE on {get_dataset(dataset).title}",
-        lead=(f"The tutorial's two models with its settings: latent size 2, {epochs} epochs, "
-              f"batch 128, Adam at 1e-3, squared error summed over pixels and batch, seed "
-              f"{seed}. Trained on {device.type} in {seconds:.0f} s, figures included."),
-        commands=[f"vaelab demo --epochs {epochs} --seed {seed} --dataset {dataset}"],
+        title=f"{' vs '.join(config.title() for config in configs)} on "
+              f"{get_dataset(dataset).title}",
+        lead=(f"{what}: latent size 2, {epochs} epochs, batch 128, Adam at 1e-3, the "
+              f"reconstruction term summed over pixels and batch, seed {seed}. Trained on "
+              f"{device} in {seconds:.0f} s, figures included."),
+        commands=[again],
     )

@@ -1,5 +1,5 @@
-"""The command line: a thin map from command names to the API. Parsing, the one-line errors,
-and where vaelab's messages go."""
+"""The command line: a thin map from command names to the API (the commands in commands.py,
+read by parsing.py). Here the entry point, its one-line errors, and where vaelab's messages go."""
 
 from __future__ import annotations
 
@@ -7,47 +7,9 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import Annotated
 
-import tyro
-
-from vaelab.cli.commands import (
-    Classifier,
-    Compare,
-    Demo,
-    Eval,
-    Explore,
-    Plot,
-    Sample,
-    Train,
-)
-from vaelab.config import RunConfig
+from vaelab.cli.parsing import parse
 from vaelab.errors import VaelabError
-
-
-def _parse(argv: list[str]) -> Train | Plot | Sample | Demo | Eval | Compare | Classifier | Explore:
-    config = (tyro.conf.OmitArgPrefixes, tyro.conf.FlagCreatePairsOff)
-    command = tyro.cli(_SUBCOMMANDS, args=argv, prog="vaelab", config=config,
-                       description="Autoencoders and variational autoencoders on images.")
-    if isinstance(command, Train) and command.resume is not None:
-        # Parse again with the run's own settings as defaults, so that --resume RUN alone
-        # continues the run as it was configured.
-        saved = RunConfig.load(command.resume / "config.json")
-        command = tyro.cli(Train, args=argv[1:], prog="vaelab train", config=config,
-                           default=Train(config=saved))
-    return command
-
-
-_SUBCOMMANDS = (
-    Annotated[Train, tyro.conf.subcommand("train")]
-    | Annotated[Plot, tyro.conf.subcommand("plot")]
-    | Annotated[Sample, tyro.conf.subcommand("sample")]
-    | Annotated[Demo, tyro.conf.subcommand("demo")]
-    | Annotated[Eval, tyro.conf.subcommand("eval")]
-    | Annotated[Compare, tyro.conf.subcommand("compare")]
-    | Annotated[Classifier, tyro.conf.subcommand("classifier")]
-    | Annotated[Explore, tyro.conf.subcommand("explore")]
-)
 
 
 class _Stderr(logging.StreamHandler):
@@ -76,21 +38,21 @@ def _log_to_stderr(quiet: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``vaelab`` command; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv in (["--version"], ["-V"]):
+    if argv[:1] in (["--version"], ["-V"]):
         from vaelab import __version__
 
         print(f"vaelab {__version__}")
         return 0
     try:
-        command = _parse(argv)
+        command = parse(argv)
         _log_to_stderr(command.quiet)
         command.run()
     except VaelabError as err:
         print(f"vaelab: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM while training (143)
         print("vaelab: interrupted", file=sys.stderr)
-        return 130
+        return getattr(err, "code", 130)
     except BrokenPipeError:  # the reader went away, as in `vaelab train --help | head`
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (Python flushes it at exit)
         return 0

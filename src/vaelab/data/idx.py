@@ -5,6 +5,7 @@ row-major order."""
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import torch
 from vaelab.errors import VaelabError
 
 IDX_UBYTE = 0x08  # the IDX type code for unsigned bytes, the only one image datasets use
+MOST_BYTES = 2**40  # a terabyte: no dataset read into memory is larger
 
 
 def read_idx(path: str | Path, ndim: int | None = None) -> torch.Tensor:
@@ -46,7 +48,10 @@ def _parse_idx(raw: bytes, path: Path, ndim: int | None) -> torch.Tensor:
     if len(raw) < header:
         raise VaelabError(f"{path}: truncated IDX header")
     shape = tuple(int(n) for n in np.frombuffer(raw, dtype=">u4", count=dims_found, offset=4))
-    expected = int(np.prod(shape, dtype=np.int64))
+    if math.prod(n for n in shape if n) > MOST_BYTES:  # also where a 0 hides the product
+        raise VaelabError(f"{path}: its header claims a shape of {shape}, which no image data "
+                          f"has; the file is damaged, fetch it again")
+    expected = math.prod(shape)
     if len(raw) - header != expected:
         raise VaelabError(
             f"{path}: header promises {expected} bytes of data for shape {shape}, "

@@ -46,12 +46,15 @@ def binarize(images: torch.Tensor, seed: int, batch_size: int = 10_000) -> torch
     return torch.cat(draws).to(torch.uint8).mul_(255).to(images.device)
 
 
-def prepare(data: ImageData, binarized: str, seed: int) -> ImageData:
+def prepare(data: ImageData, binarized: str, seed: int, measuring: bool = False) -> ImageData:
     """The images a run learns from and is scored on: as they are (``binarized`` 'none'), or
     with the test set binarized once from ``seed``, and for 'static' the training set too
-    (from a seed of its own); 'dynamic' binarizes each training batch anew while training."""
+    (from a seed of its own); 'dynamic' binarizes each training batch anew while training.
+    ``measuring`` binarizes a 'dynamic' run's training set once as well, from the seed a
+    'static' run's is drawn from: one draw of what the model learned from, to be measured."""
     if binarized == "none":
         return data
-    train = binarize(data.train_images, seed) if binarized == "static" else data.train_images
+    fixed = binarized == "static" or measuring
+    train = binarize(data.train_images, seed) if fixed else data.train_images
     test = binarize(data.test_images, seed + 1)
     return ImageData(data.name, data.classes, train, data.train_labels, test, data.test_labels)

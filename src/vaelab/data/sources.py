@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("vaelab")
 
 SYSTEM_ROOT = Path("/usr/share/datasets")  # where Debian's dataset packages put their files
+UNREACHABLE = "could not connect"  # why a mirror failed, when there seems to be no network
 
 
 def cache_root() -> Path:
@@ -84,37 +85,56 @@ def fetch(spec: IdxDataset, root: Path, *, progress: bool = True) -> Path:
     """Download the files missing under ``root/<name>``, trying each mirror in turn.
 
     Each archive is streamed to a temporary file beside its destination, its MD5 checked,
-    and only then renamed into place, so a failed or corrupt download leaves nothing behind.
+    and only then renamed into place, so a failed download leaves nothing behind. A mirror
+    that fails is named only once another has served the file; when none does, the error
+    says why in a few words (offline: one line, no chatter before it).
     """
     import pooch
     import requests
 
-    logging.getLogger("pooch").setLevel(logging.WARNING)
+    from vaelab.progress import on_terminal
+
+    pooch.get_logger().setLevel(logging.WARNING)  # its own "Downloading data from ..." lines
     folder = root / spec.name
     for name in spec.file_names:
         if present(folder, name):
             continue
-        failures = []
+        failures: list[tuple[str, str]] = []  # (url, why)
         for mirror in spec.mirrors:
             url = mirror + name
-            log.info("downloading %s", url)
             try:
                 pooch.retrieve(url, known_hash=f"md5:{spec.md5[name]}", fname=name,
-                               path=folder, progressbar=progress)
-                break
+                               path=folder, progressbar=progress and on_terminal())
             except (requests.RequestException, ValueError, OSError) as err:
-                reason = _short_reason(err)
-                log.warning("%s failed (%s); trying the next mirror", url, reason)
-                failures.append(f"{mirror}: {reason}")
+                failures.append((url, _short_reason(err)))
+                continue
+            for failed, why in failures:
+                log.warning("%s failed (%s); %s served it instead", failed, why, url)
+            log.info("downloaded %s", url)
+            break
         else:
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
-            raise VaelabError(f"no mirror served {name} ({'; '.join(failures)})")
+            raise VaelabError(_none_served(name, failures))
     return folder
 
 
+def _none_served(name: str, failures: list[tuple[str, str]]) -> str:
+    reasons = {why for _, why in failures}
+    if reasons == {UNREACHABLE}:
+        which = "its mirror" if len(failures) == 1 else f"any of its {len(failures)} mirrors"
+        return f"no mirror served {name}: could not reach {which} (no network?)"
+    return f"no mirror served {name} ({'; '.join(f'{url}: {why}' for url, why in failures)})"
+
+
 def _short_reason(err: Exception) -> str:
+    import requests
+
+    if isinstance(err, requests.ConnectionError):  # no network, no such host, refused
+        return UNREACHABLE
+    if isinstance(err, requests.Timeout):
+        return "timed out"
     text = str(err).splitlines()[0] if str(err) else type(err).__name__
     if "hash" in text.lower() and "match" in text.lower():
         return "checksum mismatch, file rejected"
-    return text[:160]
+    return text.partition(" for url: ")[0][:160]  # requests' '404 Client Error: Not Found'

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from tqdm.auto import tqdm
 
 from vaelab.data import ImageData, load_dataset, prepare
 from vaelab.distributions import Likelihood
@@ -39,6 +38,7 @@ from vaelab.measuring.probes import active_units, knn_accuracy, linear_probe
 from vaelab.measuring.scorecard import Score, Scorecard, eval_file
 from vaelab.models import Autoencoder
 from vaelab.objectives import objective_per_image
+from vaelab.progress import progress_bar
 from vaelab.training.runs import Run, load_run
 
 log = logging.getLogger("vaelab")
@@ -82,7 +82,10 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
     if data is None:
         data = load_dataset(config.data.dataset, data_dir, progress=progress)
     data = data.to(model.device)
-    seen = prepare(data, config.data.binarize, config.data.binarize_seed)
+    # Every measure of a binarized run is of binarized images (a draw of the training set
+    # for a 'dynamic' run), the ones its likelihood is exact for; what the decoder draws is
+    # each pixel's mean, a grey level, and is judged against the real, grey, test images.
+    seen = prepare(data, config.data.binarize, config.data.binarize_seed, measuring=True)
     images = seen.test_images if split == "test" else seen.train_images
     labels = seen.test_labels if split == "test" else seen.train_labels
     if judge == "cached":
@@ -106,7 +109,7 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
     lap("likelihood")
     metrics.update(_codes(model, seen, split))
     lap("codes")
-    metrics.update(_pictures(model, data, judge, seed))
+    metrics.update(_pictures(model, data, seen, judge, seed))
     lap("samples")
     card = Scorecard(
         run=str(run.path), model=config.model.model, latent_dims=config.model.latent_dims,
@@ -133,6 +136,10 @@ def likelihood_record(likelihood: Likelihood, name: str, binarized: bool) -> dic
     else:
         description = (f"{likelihood.title}: a density on [0, 1] pixels, not a probability "
                        f"of 8-bit images")
+    if binarized:
+        description += (". Bounds, codes and probes are of binarized images (for the training "
+                        "split, one seeded draw); samples are judged against the grey test "
+                        "images, since a decoder draws each pixel's mean")
     return {"name": name, "description": description, "exact": why_not is None}
 
 
@@ -159,8 +166,8 @@ def _bounds(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor, bina
     if why_not is not None:
         na = Score(None, note=why_not)
         return {**scores, "nll": na, "bits_per_dim": na}
-    with tqdm(total=len(images), desc=f"NLL, k = {k}", unit="img", disable=not progress,
-              leave=False, dynamic_ncols=True) as bar:
+    with progress_bar(len(images), desc=f"NLL, k = {k}", unit="image", enabled=progress,
+                      leave=False, dynamic_ncols=True) as bar:
         nll = -iwae_log_px_of(model, images, given, k, generator, chunk, bar.update)
     scores["nll"] = Score(*mean_and_error(nll))
     if likelihood.discrete:
@@ -196,22 +203,25 @@ def _codes(model: Autoencoder, seen: ImageData, split: str) -> dict[str, Score]:
 
 
 @torch.inference_mode()
-def _pictures(model: Autoencoder, data: ImageData, judge: Judge | None, seed: int
-              ) -> dict[str, Score]:
-    """What the classifier makes of prior samples and of the plot command's manifold grids;
-    for a conditional model, also how often a sample is the class it was asked for."""
+def _pictures(model: Autoencoder, data: ImageData, seen: ImageData, judge: Judge | None,
+              seed: int) -> dict[str, Score]:
+    """What the classifier makes of prior samples and of the plot command's manifold grids
+    (over the region of the codes of ``seen``, the images the run learns from); for a
+    conditional model, also how often a sample is the class it was asked for. Samples are
+    compared with the real test images of ``data``."""
     keys = ("sample_confidence", "sample_class_entropy", "sample_frechet", "sample_asked",
             "grid_digits", "prior_grid_digits")
     if judge is None:
         return {key: Score(None, note=NO_JUDGE) for key in keys}
     height, width = data.image_shape[1:]
-    seen = latent_picture(model, data)
-    grid = untile(seen.manifold.picture, height, width)
+    picture = latent_picture(model, seen)
+    grid = untile(picture.manifold.picture, height, width)
     scores = {"grid_digits": Score(confident_share(predict(judge.model, grid)))}
     if not model.has_prior:
         na = Score(None, note=NO_PRIOR)
         return {**scores, **{key: na for key in keys if key not in scores}}
-    prior_grid = untile(prior_manifold(model, seen.plane, seen.label).picture, height, width)
+    prior_grid = untile(prior_manifold(model, picture.plane, picture.label).picture, height,
+                        width)
     scores["prior_grid_digits"] = Score(confident_share(predict(judge.model, prior_grid)))
     generator = torch.Generator(model.device).manual_seed(seed)
     n = len(data.test_images)

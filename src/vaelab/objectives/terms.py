@@ -41,6 +41,19 @@ class LossTerms:
             return self.bound
         return self.recon if self.kl is None else self.recon + self.kl
 
+    def summed(self, kl_weight: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sums over the batch: what training minimises (a scalar to differentiate), and the
+        reported (loss, recon, kl) as one detached (3,) tensor. Summing each term first and
+        weighting the sums keeps a step's extra work to a few scalar operations."""
+        recon = self.recon.sum()
+        if self.kl is None:
+            return recon, torch.stack([recon, recon, torch.zeros_like(recon)]).detach()
+        kl = self.kl.sum()
+        loss = self.bound.sum() if self.bound is not None else recon + kl
+        minimised = (loss if self.bound is not None or kl_weight == 1
+                     else recon + kl_weight * kl)
+        return minimised, torch.stack([loss, recon, kl]).detach()
+
     def objective(self, kl_weight: float = 1.0) -> torch.Tensor:
         """What training minimises: the loss, with the KL weighted by ``kl_weight`` (beta,
         times the warm-up's share) in an ELBO."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from vaelab.data import ImageData, get_dataset, load_dataset
+from vaelab.data import ImageData, get_dataset, load_dataset, prepare
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 from vaelab.measuring.evaluation import evaluate_run
@@ -58,15 +58,20 @@ def compare_runs(runs: Sequence[Run | str | Path], out: str | Path | None = None
         data = load_dataset(loaded[0].config.data.dataset, data_dir, progress=progress)
     cards = []
     for run in loaded:
-        card = load_scorecard(run.path)
+        card = load_scorecard(run.path, eval_options.get("split", "test"))
         if card is None or card.epochs != run.epochs_done:
             log.info("evaluating %s", run.path)
-            card = evaluate_run(run, data, progress=progress, **eval_options)
+            options = {name: value for name, value in eval_options.items()  # no NLL, no k
+                       if name != "k" or run.model.has_posterior}
+            card = evaluate_run(run, data, progress=progress, **options)
         cards.append(card)
     comparison = Comparison(cards)
     write_atomic(folder / "compare.md", comparison.markdown())
     write_atomic(folder / "compare.csv", comparison.csv())
-    pictures = [latent_picture(run.model, data.to(run.model.device)) for run in loaded]
+    pictures = [latent_picture(run.model, prepare(data.to(run.model.device),
+                                                  run.config.data.binarize,
+                                                  run.config.data.binarize_seed, measuring=True))
+                for run in loaded]
     save_figure(comparison_figure(loaded, pictures, data, comparison.names),
                 folder / "compare.png")
     return comparison, folder

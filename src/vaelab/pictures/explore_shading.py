@@ -59,11 +59,11 @@ def confidence_shading(model: Autoencoder, dataset: str, codes: torch.Tensor,
         return {"missing": "with one latent dimension there is no plane to shade"}
     judge = load_judge(dataset)
     if judge is None:
-        return {"missing": "there is no classifier in the cache; vaelab classifier train "
-                           "makes one"}
+        return {"missing": f"no classifier of {dataset} ships with vaelab or was trained here; "
+                           f"vaelab classifier train --dataset {dataset} makes one"}
     if tuple(judge.model.image_shape) != tuple(model.image_shape):
         shape = "x".join(map(str, judge.model.image_shape))
-        return {"missing": f"the classifier in the cache judges {shape} images, not these"}
+        return {"missing": f"the classifier of {dataset} judges {shape} images, not these"}
     origin, axes = default_plane(codes, pca)
     box = square_box((codes.double() - origin) @ axes.T)
     z = cell_codes(box, origin, axes, CELLS).float()  # (CELLS * CELLS, d)

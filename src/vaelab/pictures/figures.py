@@ -27,7 +27,7 @@ import torch
 from matplotlib.figure import Figure
 from PIL import Image
 
-from vaelab.data import ImageData, load_dataset, to_unit
+from vaelab.data import ImageData, load_dataset, prepare, to_unit
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 from vaelab.measuring.latent import (
@@ -77,18 +77,21 @@ def write_run_figures(run: Run, data: ImageData, out_dir: str | Path | None = No
     out_dir = Path(out_dir or run.figures_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model = run.model.eval()
-    data = data.to(model.device)
+    # A binarized run is drawn with the binarized images it learns from.
+    data = prepare(data.to(model.device), run.config.data.binarize,
+                   run.config.data.binarize_seed, measuring=True)
     name = _describe(run)
     seen = seen or latent_picture(model, data)
     labels = seen.plane.axis_labels()
     kind = "posterior means" if model.has_posterior else "codes"
     where = " (PCA plane)" if seen.plane.is_pca else ""
+    given = ", each given its class" if model.conditional else ""
     drawn_as = "" if seen.label is None else f", drawn as class {data.classes[seen.label]}"
     figures = {
         "latent": plots.latent_scatter(
             seen.points, seen.labels, data.classes, axis_labels=labels,
             equal=not seen.plane.is_line,
-            title=f"{name}\n{kind} of the {len(seen.points):,} test images{where}"),
+            title=f"{name}\n{kind} of the {len(seen.points):,} test images{given}{where}"),
         "manifold": plots.manifold_figure(
             seen.manifold, axis_labels=labels,
             title=f"{name}\ndecoder over the test codes' region{where}{drawn_as}"),

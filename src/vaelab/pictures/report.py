@@ -35,7 +35,7 @@ SECTIONS = [
     ("manifold.png", "The decoder over the latent plane",
      "Decoded images on a regular grid over the region the test codes occupy. Where no "
      "training code landed, an AE's decoder was never taught anything and draws shapes that are "
-     "no digit; a VAE's decoder answers sensibly over the whole region."),
+     "no digit; a VAE's decoder draws something digit-like over most of it."),
     ("manifold_prior.png", "The decoder at the prior's quantiles",
      "The grid placed at equal steps of prior probability, so every tile stands for the same "
      "share of the prior N(0, I): what samples from a VAE look like, region by region."),

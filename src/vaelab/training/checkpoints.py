@@ -1,6 +1,7 @@
 """Weights and checkpoints as safetensors: the weights alone, and everything that resuming a run
-needs (weights, Adam's state, the random generator's state, the metrics so far) in one file.
-Nothing is pickled, and every file is written atomically."""
+needs (weights, Adam's state, the random generator's state, the metrics so far, and where an
+unfinished epoch stands) in one file. Nothing is pickled, and every file is written
+atomically: a crash, a kill or a full disk leaves the previous version whole."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ from safetensors.torch import load_file, save
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 from vaelab.models import Autoencoder
+from vaelab.training.epoch import EpochProgress
 
-CHECKPOINT_FORMAT = "1"
+CHECKPOINT_FORMAT = "2"  # 2 added the unfinished epoch
+READABLE = ("1", "2")
 
 
 def _cpu(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -31,9 +34,10 @@ def save_weights(path: Path, model: Autoencoder, epoch: int) -> None:
 
 
 def save_checkpoint(path: Path, model: Autoencoder, optimizer: torch.optim.Optimizer,
-                    generator: torch.Generator, metrics: list[dict[str, Any]]) -> None:
-    """One file with all that resuming needs, the metrics so far included, so that its parts
-    cannot disagree."""
+                    generator: torch.Generator, metrics: list[dict[str, Any]],
+                    unfinished: EpochProgress | None = None) -> None:
+    """One file with all that resuming needs, the metrics so far and where an unfinished
+    epoch stands included, so that its parts cannot disagree."""
     state = optimizer.state_dict()
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     for index, param_state in state["state"].items():
@@ -47,6 +51,10 @@ def save_checkpoint(path: Path, model: Autoencoder, optimizer: torch.optim.Optim
         "optimizer_param_groups": json.dumps(state["param_groups"]),
         "metrics": json.dumps(metrics),
     }
+    if unfinished is not None:
+        tensors["epoch.order"], tensors["epoch.totals"] = unfinished.order, unfinished.totals
+        metadata["unfinished"] = json.dumps({"epoch": unfinished.epoch, "steps": unfinished.steps,
+                                             "seconds": unfinished.seconds})
     write_atomic(path, save(_cpu(tensors), metadata=metadata))
 
 
@@ -56,6 +64,7 @@ class Restored:
 
     metrics: list[dict[str, Any]]  # one record per finished epoch
     rng_device: str  # the device type whose generator the saved random state belongs to
+    unfinished: EpochProgress | None = None  # the epoch after them, where it stood
 
     @property
     def epoch(self) -> int:
@@ -75,25 +84,49 @@ def load_checkpoint(path: Path, model: Autoencoder, optimizer: torch.optim.Optim
     except (SafetensorError, OSError) as err:
         raise VaelabError(f"{path}: unreadable checkpoint ({err})") from None
     needed = {"format", "rng_device", "optimizer_param_groups", "metrics"}
-    if metadata.get("format") != CHECKPOINT_FORMAT or not needed <= metadata.keys():
-        raise VaelabError(f"{path}: not a vaelab checkpoint of format {CHECKPOINT_FORMAT}")
+    version = metadata.get("format", "")
+    if version.isdigit() and int(version) > int(CHECKPOINT_FORMAT):
+        raise VaelabError(f"{path}: written by a newer vaelab (checkpoint format {version}); "
+                          f"upgrade vaelab to resume it")
+    if version not in READABLE or not needed <= metadata.keys():
+        raise VaelabError(f"{path}: not a vaelab checkpoint")
     load_weights(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, path)
+    try:
+        _load_optimizer(optimizer, tensors, metadata["optimizer_param_groups"])
+        restored = Restored(json.loads(metadata["metrics"]), metadata["rng_device"],
+                            _unfinished(tensors, metadata))
+        if restored.rng_device == generator.device.type:
+            generator.set_state(tensors["rng.train"])
+        if not all(isinstance(m, dict) and isinstance(m.get("epoch"), int)
+                   for m in restored.metrics):
+            raise ValueError("metrics")
+    except (ValueError, KeyError, TypeError, RuntimeError, IndexError) as err:
+        raise VaelabError(f"{path}: a damaged checkpoint ({type(err).__name__}); resume from "
+                          f"a copy, or train the run again") from None
+    return restored
+
+
+def _load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
+                    groups: str) -> None:
     per_param: dict[int, dict[str, torch.Tensor]] = {}
     for key, value in tensors.items():
         if key.startswith("optimizer."):
             _, index, name = key.split(".", 2)
             per_param.setdefault(int(index), {})[name] = value
     how = {k: optimizer.param_groups[0][k] for k in ("fused", "foreach", "capturable")}
-    optimizer.load_state_dict(
-        {"state": per_param, "param_groups": json.loads(metadata["optimizer_param_groups"])}
-    )
+    optimizer.load_state_dict({"state": per_param, "param_groups": json.loads(groups)})
     # The hyperparameters are the run's; how to compute the update is this device's business.
     for group in optimizer.param_groups:
         group.update(how)
-    restored = Restored(json.loads(metadata["metrics"]), metadata["rng_device"])
-    if restored.rng_device == generator.device.type:
-        generator.set_state(tensors["rng.train"])
-    return restored
+
+
+def _unfinished(tensors: dict[str, torch.Tensor], metadata: dict[str, str]
+                ) -> EpochProgress | None:
+    if "unfinished" not in metadata:
+        return None
+    where = json.loads(metadata["unfinished"])
+    return EpochProgress(int(where["epoch"]), tensors["epoch.order"], int(where["steps"]),
+                         tensors["epoch.totals"], float(where["seconds"]))
 
 
 def load_weights(model: Autoencoder, weights: dict[str, torch.Tensor], source: Path) -> None:

@@ -13,6 +13,7 @@ full disk leaves the previous good version, never half a file.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 from vaelab.models import Autoencoder, build_model
 from vaelab.training.checkpoints import load_weights
+
+log = logging.getLogger("vaelab")
 
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
@@ -65,13 +68,31 @@ def model_for(config: RunConfig) -> Autoencoder:
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """The records of metrics.jsonl, one per finished epoch. A last line cut short (the file is
+    written whole and renamed into place, but a copy or a full disk may cut it) is left out;
+    any other damage is an error that names the line."""
     metrics_path = Path(path) / METRICS
     if not metrics_path.exists():
         return []
     try:
-        return [json.loads(line) for line in metrics_path.read_text().splitlines() if line]
-    except json.JSONDecodeError as err:
-        raise VaelabError(f"{metrics_path}: line {err.lineno} is not JSON") from None
+        lines = metrics_path.read_bytes().decode("utf-8", errors="replace").splitlines()
+    except OSError as err:
+        raise VaelabError(f"{metrics_path}: unreadable ({err.strerror})") from None
+    records = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines):
+                log.warning("%s: its last line is cut short; left out", metrics_path)
+                break
+            raise VaelabError(f"{metrics_path}: line {number} is not JSON") from None
+        if not (isinstance(record, dict) and isinstance(record.get("epoch"), int)):
+            raise VaelabError(f"{metrics_path}: line {number} is not an epoch's record")
+        records.append(record)
+    return records
 
 
 def write_metrics(path: Path, metrics: list[dict[str, Any]]) -> None:
@@ -94,7 +115,11 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> Run:
         raise VaelabError(f"{weights_path}: unreadable ({err})") from None
     load_weights(model, weights, weights_path)
     with safe_open(weights_path, "pt") as f:
-        epoch = int((f.metadata() or {}).get("epoch", 0))
+        epoch = (f.metadata() or {}).get("epoch", "0")
+    if not epoch.isdigit():
+        raise VaelabError(f"{weights_path}: its epoch {epoch!r} is not a number; the file is "
+                          f"damaged")
+    epoch = int(epoch)
     model.to(select_device(device)).eval()
     # A crash between two writes can leave metrics.jsonl an epoch ahead of the weights.
     metrics = [m for m in read_metrics(path) if m["epoch"] <= epoch]

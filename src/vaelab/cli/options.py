@@ -1,0 +1,60 @@
+"""What every command shares: the options of where to compute and how much to say, how a
+field shows as a flag, the check that a folder is a run folder, and vaelab's notes on stderr.
+
+The flags keep one meaning across commands: ``-o/--out`` is where the command writes what it
+makes (a folder, or for sample and explore one file), ``-q/--quiet`` silences progress and
+notes, a positional RUN is a folder that ``vaelab train`` wrote.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import tyro
+
+from vaelab.errors import VaelabError
+
+
+def flag(*aliases: str, metavar: str | None = None, default: str | None = None,
+         hint: str | None = None) -> Any:
+    """How a field shows on the command line: its other spellings, its placeholder, and
+    the ``default`` that --help names where the field's own (None) means 'decided later'
+    (or a whole ``hint`` such as '(optional)')."""
+    hint = f"(default: {default})" if default is not None else hint
+    return tyro.conf.arg(aliases=aliases or None, metavar=metavar, help_behavior_hint=hint)
+
+
+DATA_DIRS = "$VAELAB_DATA, the user cache, /usr/share/datasets"
+
+
+@dataclass(kw_only=True)
+class Common:
+    """Options of every command: where to compute, where the data is, how much to say."""
+
+    device: Annotated[str | None, flag(metavar="DEVICE", default="auto")] = None
+    """cpu, cuda, cuda:N, mps or auto (CUDA, then MPS, then the CPU)."""
+    data_dir: Annotated[Path | None, flag(metavar="DIR", default=DATA_DIRS)] = None
+    """Folder that holds one folder per dataset, as <DIR>/mnist/train-images-idx3-ubyte.gz."""
+    quiet: Annotated[bool, flag("-q")] = False
+    """No progress bars or lines and no notes along the way; results, warnings and errors stay."""
+
+
+def check_run_folder(path: Path) -> Path:
+    """``path`` if it is a run folder (a folder with a config.json), else one clear line."""
+    if not path.exists():
+        raise VaelabError(f"{path}: no such run folder")
+    if not path.is_dir():
+        raise VaelabError(f"{path}: a file, not a run folder (a folder that vaelab train "
+                          f"writes)")
+    if not (path / "config.json").is_file():
+        raise VaelabError(f"{path}: not a vaelab run folder (it has no config.json; vaelab "
+                          f"train writes run folders)")
+    return path
+
+
+def say(message: str) -> None:
+    """A note for the user: on stderr, so that stdout keeps only results."""
+    print(f"vaelab: {message}", file=sys.stderr)

@@ -1,0 +1,203 @@
+"""Reading the command line with tyro, and saying what is wrong with one in one line.
+
+tyro answers a bad command line with a boxed panel of several lines that can name internal
+field names (``run-dir``) and send the user to the top-level help. Here a hook on tyro's
+parse errors words each kind of mistake as one sentence that names the flag as the user typed
+it, what it takes or the valid choices, and the command's own ``--help``. A kind the hook
+does not know (a newer tyro) is still cut down to one line from tyro's own text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import io
+import re
+import sys
+from dataclasses import dataclass
+from typing import Annotated, Any, Union
+
+import tyro
+
+from vaelab.cli.commands import COMMANDS, Train
+from vaelab.errors import VaelabError
+
+_Command = Union[tuple(Annotated[kind, tyro.conf.subcommand(name)]  # noqa: UP007
+                       for name, kind in COMMANDS.items())]
+CONFIG = (tyro.conf.OmitArgPrefixes, tyro.conf.OmitSubcommandPrefixes,
+          tyro.conf.FlagCreatePairsOff, tyro.conf.DisallowNone)
+KINDS = {"INT": "a whole number", "FLOAT": "a number", "N": "a whole number"}
+
+
+@dataclass
+class Vaelab:
+    """Autoencoders and variational autoencoders on images. `vaelab COMMAND --help` lists a
+    command's options."""
+
+    command: Annotated[_Command, tyro.conf.arg(name="")]
+    version: Annotated[bool, tyro.conf.arg(aliases=("-V",), help_behavior_hint="")] = False
+    """Print vaelab's version and exit."""
+
+
+class UsageError(VaelabError):
+    """A command line that does not parse, said in one line."""
+
+
+def parse(argv: list[str]) -> Any:
+    """The command that ``argv`` (without the program's name) asks for, or UsageError."""
+    command = _cli(Vaelab, argv, argv, "vaelab").command
+    if isinstance(command, Train) and (command.resume or command.settings) is not None:
+        # Parse again with the saved run's settings as defaults, so that --resume RUN alone
+        # continues the run as it was configured, and flags given with --config override.
+        saved = command.saved_config()
+        command = _cli(Train, argv[1:], argv, "vaelab train", default=Train(config=saved))
+    return command
+
+
+def _cli(kind: type, args: list[str], argv: list[str], prog: str, **options: Any) -> Any:
+    """tyro.cli with vaelab's settings; its errors come back as UsageError."""
+    command = argv[0] if argv and argv[0] in COMMANDS else None
+    hooked = _hooked(lambda event: _raise(event, argv, command))
+    captured = io.StringIO()
+    try:
+        with hooked, contextlib.redirect_stderr(captured):
+            parsed = tyro.cli(kind, args=args, prog=prog, config=CONFIG, **options)
+    except SystemExit as done:
+        if done.code in (0, None):  # --help, printed on stdout
+            raise
+        raise UsageError(_from_panel(captured.getvalue(), command)) from None
+    sys.stderr.write(captured.getvalue())  # tyro's warnings, if it had any
+    return parsed
+
+
+def _hooked(hook: Any) -> contextlib.AbstractContextManager:
+    try:
+        from tyro._errors import on_parse_error
+    except ImportError:  # a tyro without the hook: its own text, cut down to one line
+        return contextlib.nullcontext()
+    return on_parse_error(hook)
+
+
+def _raise(event: Any, argv: list[str], command: str | None) -> None:
+    try:
+        message = _message(event, argv, command)
+    except (AttributeError, TypeError, IndexError):  # the event's shape changed: tyro's text
+        return
+    if message is not None:
+        raise UsageError(message)
+
+
+def _message(event: Any, argv: list[str], command: str | None) -> str | None:
+    """One sentence for a tyro parse-error event, or None to let tyro word it."""
+    kind, where = type(event).__name__, f"vaelab {command}" if command else "vaelab"
+    see = f"; {where} --help lists them" if command else "; vaelab --help lists the commands"
+    if kind == "InvalidChoice":
+        choices = ", ".join(event.choices)
+        if event.argument.is_positional():
+            return f"{where}: {event.value!r} is not one of: {choices}"
+        return f"{_typed(event.argument, argv)} {event.value!r} is not one of: {choices}"
+    if kind == "MissingSubcommand" or (kind == "UnrecognizedArgs" and command is None):
+        token = getattr(event, "found_token", None) or next(iter(getattr(event, "tokens", [])),
+                                                            None)
+        if token is None:
+            return f"no command given; choose one of: {', '.join(COMMANDS)}"
+        if token.startswith("-"):
+            return (f"unknown option {token} (options come after the command, as in vaelab "
+                    f"COMMAND {token}){see}")
+        return f"unknown command {token!r}; choose one of: {', '.join(COMMANDS)}"
+    if kind == "UnrecognizedArgs":
+        flags = [token for token in event.tokens if token.startswith("-")]
+        if not flags:
+            return f"{where}: unexpected argument {event.tokens[0]!r}; see {where} --help"
+        return f"{where} has no option {flags[0]}{_did_you_mean(flags[0], command)}{see}"
+    if kind == "MissingArgs":
+        missing = " and ".join(_described(ctx.arg) for ctx in event.missing_arguments)
+        return f"{where} needs {missing}; see {where} --help"
+    if kind == "BadValue":
+        name = _typed(event.argument, argv)
+        if event.offending_value is None:
+            kind = _kind(event.argument)
+            takes = "" if kind in ("STR", "a value") else f": {kind}"
+            return f"{name} needs a value{takes}; see {where} --help"
+        return f"{name} takes no value here, got {event.offending_value!r}"
+    if kind == "InstantiationFailure" and event.argument is not None:
+        name = _typed(event.argument, argv)
+        value = _value_after(argv, event.argument.lowered.name_or_flags)
+        got = f", not {value!r}" if value is not None else ""
+        return f"{name} takes {_kind(event.argument)}{got}"
+    return None
+
+
+def _typed(argument: Any, argv: list[str]) -> str:
+    """The flag as the user wrote it (-n, --loss), else its long form; a positional's
+    placeholder (RUN), never the field's name."""
+    if argument.is_positional():
+        return argument.lowered.metavar or "an argument"
+    names = argument.lowered.name_or_flags
+    written = [token.partition("=")[0] for token in argv if token.partition("=")[0] in names]
+    longs = [name for name in names if name.startswith("--")]
+    return (written or longs or list(names))[0]
+
+
+def _described(argument: Any) -> str:
+    """'RUN (the run folder)': the placeholder and the first words of its help."""
+    helptext = argument.field.helptext
+    helptext = helptext() if callable(helptext) else helptext
+    name = argument.lowered.metavar if argument.is_positional() else _typed(argument, [])
+    first = (helptext or "").split(". ")[0].rstrip(".")
+    return f"{name} ({first[:1].lower()}{first[1:]})" if first else name
+
+
+def _kind(argument: Any) -> str:
+    """What a flag takes, in words: 'a whole number', 'whole numbers', or its placeholder."""
+    metavar = argument.lowered.metavar or ""
+    if metavar.startswith("[") and metavar[1:].split(" ")[0] in KINDS:  # [INT [INT ...]]
+        return KINDS[metavar[1:].split(" ")[0]].removeprefix("a ") + "s"
+    return KINDS.get(metavar, metavar or "a value")
+
+
+def _value_after(argv: list[str], names: tuple[str, ...]) -> str | None:
+    """What the user gave a flag: ``--epochs abc`` or ``--epochs=abc``; the last one counts."""
+    found = None
+    for i, token in enumerate(argv):
+        flag, equals, value = token.partition("=")
+        if flag in names:
+            found = value if equals else (argv[i + 1] if i + 1 < len(argv) else None)
+    return found
+
+
+def _did_you_mean(flag: str, command: str | None) -> str:
+    close = difflib.get_close_matches(flag, _flags_of(command), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _flags_of(command: str | None) -> list[str]:
+    """The flags a command takes, as its --help lists them."""
+    if command is None:
+        return []
+    shown = io.StringIO()
+    with contextlib.redirect_stdout(shown), contextlib.suppress(SystemExit):
+        tyro.cli(COMMANDS[command], args=["--help"], prog=f"vaelab {command}", config=CONFIG)
+    return sorted(set(re.findall(r"(?<![\w-])(--?[a-z][\w-]*)", shown.getvalue())))
+
+
+def _from_panel(text: str, command: str | None) -> str:
+    """tyro's boxed message as one line: its first paragraph, and where help is. The box is
+    drawn in lines (a terminal) or plain (elsewhere): a title, rules between paragraphs."""
+    rows = [row.strip().strip("│").strip() for row in text.splitlines() if row.strip()]
+    if rows and not text.lstrip().startswith("╭") and len(rows) > 1 and _RULE.match(rows[1]):
+        rows = rows[1:]  # an undrawn box's title
+    paragraphs, current = [], []
+    for row in [*rows, "─"]:
+        if _RULE.match(row) or row.startswith(("╭", "╰")):
+            paragraphs += [" ".join(current)] if current else []
+            current = []
+        else:
+            current.append(row)
+    said = [p for p in paragraphs if not p.startswith(("For full helptext", "usage:"))]
+    first = said[0].rstrip(".") if said else "the command line does not parse"
+    where = f"vaelab {command}" if command else "vaelab"
+    return f"{first}; see {where} --help"
+
+
+_RULE = re.compile(r"^[─━-]+$")

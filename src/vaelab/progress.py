@@ -1,0 +1,108 @@
+"""Progress on stderr: a live tqdm bar on a terminal, a few plain lines anywhere else.
+
+Off a terminal (CI, nohup, a file, a notebook's captured stderr) a bar's carriage returns and
+cursor escapes pile up by the hundred, so there a bar becomes ``Lines``: it counts in silence
+and says what it did in one line when it closes ("NLL, k = 1000: 10,000 images in 41 s"), and
+what the caller writes above it (one line per epoch) goes out as plain lines.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Any, Protocol
+
+_LOCK = threading.Lock()  # two runs trained side by side write from two threads
+
+
+class Bar(Protocol):
+    """What vaelab asks of a progress bar: tqdm's, or ``Lines``."""
+
+    def update(self, n: float = 1) -> bool | None: ...
+    def reset(self, total: float | None = None) -> None: ...
+    def set_description(self, desc: str | None = None, refresh: bool = True) -> None: ...
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> None: ...
+    def write(self, s: str, file: Any = None) -> None: ...
+
+
+def on_terminal() -> bool:
+    """Whether stderr, where progress goes, is an interactive terminal."""
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced by an object without it, or closed
+        return False
+
+
+def say(line: str) -> None:
+    """One plain line on stderr, written whole even when threads write at once."""
+    with _LOCK:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
+def progress_bar(total: float, *, desc: str = "", unit: str = "it", enabled: bool = True,
+                 summary: bool = True, **tqdm_options: Any) -> Any:
+    """A tqdm bar on a terminal, otherwise ``Lines`` (which, with ``summary``, ends with one
+    line of what was done and how long it took). ``enabled=False`` shows nothing either way.
+    Use it as a context manager."""
+    if enabled and on_terminal():
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc=desc, unit=unit, **tqdm_options)
+    return Lines(total, desc=desc, unit=unit, enabled=enabled, summary=summary)
+
+
+class Lines:
+    """tqdm's interface, off a terminal: no redrawing, only whole lines."""
+
+    def __init__(self, total: float, *, desc: str = "", unit: str = "it", enabled: bool = True,
+                 summary: bool = True) -> None:
+        self.total, self.desc, self.unit = total, desc, unit
+        self.enabled, self.summary = enabled, summary
+        self.n = 0
+        self.started = time.perf_counter()
+
+    def update(self, n: float = 1) -> bool:
+        self.n += n
+        return False  # never redraws, so the caller never needs to sync for a postfix
+
+    def reset(self, total: float | None = None) -> None:
+        self.n, self.started = 0, time.perf_counter()
+        if total is not None:
+            self.total = total
+
+    def set_description(self, desc: str | None = None, refresh: bool = True) -> None:
+        self.desc = desc or ""
+
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:
+        pass
+
+    def write(self, s: str, file: Any = None) -> None:
+        if self.enabled:
+            say(s)
+
+    def close(self) -> None:
+        if self.enabled and self.summary and self.n:
+            seconds = time.perf_counter() - self.started
+            plural = "" if self.n == 1 or self.unit.endswith("s") else "s"
+            say(f"{self.desc}: {self.n:,} {self.unit}{plural} in {duration(seconds)}")
+        self.enabled = False  # a second close says nothing
+
+    def __enter__(self) -> Lines:
+        return self
+
+    def __exit__(self, kind: type | None, *_: object) -> None:
+        if kind is not None:  # a failure or Ctrl-C: no line claims the work was done
+            self.enabled = False
+        self.close()
+
+
+def duration(seconds: float) -> str:
+    """'0.4 s', '3.1 s', '41 s', '2 min 5 s'."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s"

@@ -1,0 +1,98 @@
+"""One pass over the training set, step by step, and where it stands between two steps.
+
+The training set sits on the device as one uint8 tensor; each epoch draws a permutation from
+the run's seeded generator and takes batches as index slices of it. The same generator draws
+the VAE's noise, the binarized pixels and the corrupted inputs. Between two steps, the epoch's
+permutation, the steps done and the running sums (``EpochProgress``), with the generator's
+state, are all that is needed to go on exactly as if nothing had happened: a checkpoint in the
+middle of an epoch saves them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from vaelab.config import TrainConfig
+from vaelab.data import to_unit
+from vaelab.models import Autoencoder
+from vaelab.objectives import corrupt, loss_terms, means_per_image
+from vaelab.progress import Bar
+from vaelab.training.schedules import kl_weight, learning_rate
+
+
+@dataclass
+class EpochProgress:
+    """Where an epoch stands between two steps."""
+
+    epoch: int  # from 1
+    order: torch.Tensor  # (N,) the epoch's permutation of the training images
+    steps: int = 0  # optimiser steps done in this epoch
+    totals: torch.Tensor | None = None  # (3,) loss, recon and KL summed over the images seen
+    seconds: float = 0.0  # training time of the epoch before it was last resumed
+
+    def images_done(self, batch_size: int) -> int:
+        return min(self.steps * batch_size, len(self.order))
+
+
+class Stopped(Exception):
+    """Training stopped between two steps, as asked; ``progress`` says where."""
+
+    def __init__(self, progress: EpochProgress) -> None:
+        super().__init__(f"stopped in epoch {progress.epoch} after {progress.steps} steps")
+        self.progress = progress
+
+
+def start_epoch(epoch: int, n: int, generator: torch.Generator) -> EpochProgress:
+    """A fresh epoch: its permutation is the generator's first draw."""
+    return EpochProgress(epoch, torch.randperm(n, generator=generator, device=generator.device))
+
+
+def train_epoch(model: Autoencoder, optimizer: torch.optim.Optimizer, images: torch.Tensor,
+                config: TrainConfig, generator: torch.Generator, bar: Bar | None = None,
+                stop: threading.Event | None = None, binarize: bool = False,
+                labels: torch.Tensor | None = None, epoch: int = 1,
+                progress: EpochProgress | None = None,
+                after_step: Callable[[EpochProgress], None] | None = None
+                ) -> dict[str, float | None]:
+    """One pass over ``images`` (N, C, H, W) uint8 (with their ``labels`` for a conditional
+    model) in a random order, epoch ``epoch`` of the run's schedules, from the start or from
+    ``progress``; the objective's terms averaged over the images, as they were while the
+    model learned. ``binarize`` draws each batch's pixels as black or white from
+    ``generator`` (dynamic binarization). ``after_step`` is told where the epoch stands after
+    every step. Raises ``Stopped`` between two steps once ``stop`` is set."""
+    model.train()
+    n = len(images)
+    state = progress or start_epoch(epoch, n, generator)
+    if state.totals is None:
+        state.totals = torch.zeros(3, device=images.device)  # loss, recon, kl over images
+    has_kl = model.has_posterior
+    for start in range(state.steps * config.batch_size, n, config.batch_size):
+        if stop is not None and stop.is_set():
+            raise Stopped(state)
+        index = state.order[start:start + config.batch_size]
+        x = to_unit(images[index])  # (B, C, H, W) in [0, 1]
+        if binarize:
+            x = torch.bernoulli(x, generator=generator)
+        y = labels[index] if model.conditional else None
+        done = start / n
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(config, state.epoch, done)
+        terms = loss_terms(model, x, config, generator, y, corrupt(x, config.noise, generator))
+        loss, sums = terms.summed(kl_weight(config, state.epoch, done))  # over the batch
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        state.totals += sums
+        state.steps += 1
+        if after_step is not None:
+            after_step(state)
+        if bar is not None and bar.update(len(x)):  # True when the bar redraws: sync only then
+            bar.set_postfix_str(f"loss {state.totals[0].item() / (start + len(x)):.2f}",
+                                refresh=False)
+    return means_per_image(state.totals, n, has_kl)

@@ -1,0 +1,202 @@
+"""Runs being trained: each a ``Job`` (its folder, config, model, optimizer, generator and
+metrics), fitted epoch by epoch, alone or side by side, with a checkpoint after every epoch
+and, as ``Cadence`` says, inside epochs; stopped cleanly by a signal or by a failure of a run
+beside it. No plotting here.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import threading
+import time
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vaelab.config import RunConfig
+from vaelab.data import ImageData, prepare
+from vaelab.errors import VaelabError
+from vaelab.models import Autoencoder
+from vaelab.objectives import objective_per_image
+from vaelab.progress import progress_bar
+from vaelab.training.checkpoints import save_checkpoint, save_weights
+from vaelab.training.epoch import EpochProgress, Stopped, train_epoch
+from vaelab.training.runs import CHECKPOINT, WEIGHTS, Run, model_for, write_metrics
+from vaelab.training.stopping import Cadence, Interrupted, stop_on_signals
+
+log = logging.getLogger("vaelab")
+
+
+@dataclass
+class Job:
+    """A run being trained: its folder and config, and the state that the loop moves on."""
+
+    run_dir: Path
+    config: RunConfig
+    model: Autoencoder
+    optimizer: torch.optim.Optimizer
+    generator: torch.Generator
+    metrics: list[dict[str, Any]] = field(default_factory=list)  # one record per epoch
+    unfinished: EpochProgress | None = None  # where the epoch after them stands, if begun
+    cadence: Cadence = field(default_factory=Cadence)
+    saved_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def epoch(self) -> int:
+        """The last finished epoch."""
+        return self.metrics[-1]["epoch"] if self.metrics else 0
+
+
+def initial_state(config: RunConfig, device: torch.device
+                  ) -> tuple[Autoencoder, torch.optim.Optimizer, torch.Generator]:
+    """Model, optimizer and generator as they are before the first step. The weights are drawn
+    on the CPU from the run's seed, so every device starts from the same ones."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.train.seed)
+        model = model_for(config)
+    model.to(device)
+    fused = device.type in ("cpu", "cuda")  # one kernel for the whole update, where supported
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.train.lr, fused=fused)
+    generator = torch.Generator(device).manual_seed(config.train.seed)
+    return model, optimizer, generator
+
+
+def fit_all(jobs: list[Job], data: ImageData, progress: bool) -> list[Run]:
+    """Train the jobs, side by side on the CPU (one thread each), else one after another. A
+    first Ctrl-C or SIGTERM stops every run after its current step, with a checkpoint."""
+    stop = threading.Event()
+    with stop_on_signals(stop) as received:
+        try:
+            if len(jobs) == 1 or data.train_images.device.type != "cpu":
+                return [fit(job, data, progress, stop=stop) for job in jobs]
+            return _side_by_side(jobs, data, progress, stop)
+        except Stopped:
+            raise Interrupted(received[0] if received else 2) from None
+
+
+def _side_by_side(jobs: list[Job], data: ImageData, progress: bool, stop: threading.Event
+                  ) -> list[Run]:
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(max(1, threads_before // len(jobs)))
+    try:
+        with ThreadPoolExecutor(len(jobs), thread_name_prefix="vaelab-train") as pool:
+            futures = [pool.submit(fit, job, data, progress, i, stop)
+                       for i, job in enumerate(jobs)]
+            try:
+                wait(futures, return_when=FIRST_EXCEPTION)
+            finally:  # a failure or a signal: the other runs end after their current step
+                stop.set()
+    finally:
+        torch.set_num_threads(threads_before)
+    failures = [f.exception() for f in futures if f.exception() is not None]
+    if failures:  # the first real failure, not a run that was stopped because of it
+        raise next((e for e in failures if not isinstance(e, Stopped | KeyboardInterrupt)),
+                   failures[0])
+    return [future.result() for future in futures]
+
+
+def fit(job: Job, data: ImageData, progress: bool, position: int = 0,
+        stop: threading.Event | None = None) -> Run:
+    """Train a job to its last epoch, saving its state after every epoch, inside epochs as its
+    cadence says, and where it stands when ``stop`` is set."""
+    config, name = job.config, job.run_dir.name
+    seen = prepare(data, config.data.binarize, config.data.binarize_seed)
+    train_images = seen.train_images[:config.data.train_subset]
+    total = config.train.epochs
+    with progress_bar(len(train_images), unit="img", enabled=progress, summary=False,
+                      unit_scale=True, position=position, leave=False, dynamic_ncols=True) as bar:
+        try:
+            for epoch in range(job.epoch + 1, total + 1):
+                bar.reset(len(train_images))
+                bar.set_description(f"{name} epoch {epoch}/{total}")
+                if job.unfinished is not None:
+                    bar.update(job.unfinished.images_done(config.train.batch_size))
+                record = _epoch(job, epoch, seen, bar, stop)
+                job.metrics.append(record)
+                save(job)
+                if progress:  # above the bars, on their stream
+                    bar.write(f"{name} epoch {epoch:>{len(str(total))}}/{total}  "
+                              f"loss {record['train']['loss']:7.2f}  "
+                              f"test {record['test']['loss']:7.2f}  "
+                              f"({record['train_seconds']:.1f} s)", file=sys.stderr)
+        except KeyboardInterrupt:  # at once (a second Ctrl-C): the last checkpoint is whole
+            log.warning("%s: stopped; its last checkpoint (after epoch %d) is whole; go on "
+                        "with: vaelab train --resume %s", job.run_dir, job.epoch, job.run_dir)
+            raise
+        except Stopped as stopped:
+            job.unfinished = stopped.progress
+            save(job)
+            log.warning("%s: stopped in epoch %d after %d of its steps, all saved; go on with: "
+                        "vaelab train --resume %s", job.run_dir, stopped.progress.epoch,
+                        stopped.progress.steps, job.run_dir)
+            raise
+    return Run(job.run_dir, config, job.model.eval(), job.metrics)
+
+
+def _epoch(job: Job, epoch: int, seen: ImageData, bar: Any,
+           stop: threading.Event | None) -> dict[str, Any]:
+    """Train one epoch (or the rest of it) on the images the run learns from, and score its
+    test set; the record that metrics.jsonl keeps."""
+    train_config, subset = job.config.train, job.config.data.train_subset
+    started = time.perf_counter()
+    before = job.unfinished.seconds if job.unfinished is not None else 0.0
+
+    def after_step(state: EpochProgress) -> None:
+        if job.cadence.due(state.steps, job.saved_at):
+            state.seconds = before + time.perf_counter() - started
+            job.unfinished = state
+            save(job)
+
+    train_terms = train_epoch(job.model, job.optimizer, seen.train_images[:subset],
+                              train_config, job.generator, bar, stop,
+                              binarize=job.config.data.binarize == "dynamic",
+                              labels=seen.train_labels[:subset], epoch=epoch,
+                              progress=job.unfinished, after_step=after_step)
+    trained = time.perf_counter()
+    job.unfinished = None
+    test_terms = objective_per_image(job.model, seen.test_images, train_config,
+                                     seen.test_labels, seed=train_config.seed)
+    if not (math.isfinite(train_terms["loss"]) and math.isfinite(test_terms["loss"])):
+        raise _diverged(job, epoch, train_terms["loss"])
+    return {
+        "epoch": epoch,
+        "train": train_terms,
+        "test": test_terms,
+        "train_seconds": round(before + trained - started, 6),
+        "test_seconds": round(time.perf_counter() - trained, 6),
+    }
+
+
+def _diverged(job: Job, epoch: int, loss: float) -> VaelabError:
+    train = job.config.train
+    clip = ("a --grad-clip (such as 1000)" if train.grad_clip is None
+            else f"a smaller --grad-clip than {train.grad_clip}")
+    return VaelabError(f"{job.run_dir}: training diverged in epoch {epoch} (the loss is {loss}); "
+                       f"the last checkpoint before it is kept. Try a smaller --lr than "
+                       f"{train.lr}, or {clip}")
+
+
+def save(job: Job) -> None:
+    """The checkpoint first: it alone is what resuming reads, and it holds the metrics and
+    the unfinished epoch too. The weights and metrics.jsonl follow, after a finished epoch, as
+    copies that are easy to use. Weights that are not finite numbers are never saved, and a
+    write that fails (a full disk) leaves the previous checkpoint whole."""
+    unfinished = job.unfinished
+    if unfinished is not None and not bool(torch.isfinite(unfinished.totals).all()):
+        raise _diverged(job, unfinished.epoch, float("nan"))
+    try:
+        save_checkpoint(job.run_dir / CHECKPOINT, job.model, job.optimizer, job.generator,
+                        job.metrics, unfinished)
+        if unfinished is None:
+            save_weights(job.run_dir / WEIGHTS, job.model, job.epoch)
+            write_metrics(job.run_dir, job.metrics)
+    except OSError as err:
+        raise VaelabError(f"{job.run_dir}: could not write the checkpoint "
+                          f"({err.strerror or err}); the previous one is whole, and "
+                          f"vaelab train --resume {job.run_dir} goes on from it") from None
+    job.saved_at = time.monotonic()

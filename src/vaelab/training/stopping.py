@@ -1,0 +1,89 @@
+"""Stopping training without losing it: the first Ctrl-C (SIGINT) or SIGTERM (a pre-empted job,
+a closing laptop) asks the loop to stop after the step it is in, which then writes a checkpoint
+and says how to go on; a second one stops at once. That costs the unfinished step only: every
+checkpoint is written to a temporary file and renamed into place, so none is ever half-written.
+
+And when to write a checkpoint inside an epoch: every N steps or every M minutes.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from vaelab.errors import VaelabError
+
+log = logging.getLogger("vaelab")
+
+NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
+
+
+class Interrupted(KeyboardInterrupt):
+    """Training stopped by a signal; ``code`` is the exit status a shell expects (130 for
+    Ctrl-C, 143 for SIGTERM)."""
+
+    def __init__(self, signal_number: int = signal.SIGINT) -> None:
+        super().__init__(NAMES.get(signal_number, f"signal {signal_number}"))
+        self.code = 128 + signal_number
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[list[int]]:
+    """While inside, SIGINT and SIGTERM set ``stop`` the first time and raise ``Interrupted``
+    the second; yields the list of the signals received. Outside the main thread, where
+    Python cannot take signals, it does nothing."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def handler(number: int, _frame: object) -> None:
+        if stop.is_set() and received:
+            raise Interrupted(number)
+        received.append(number)
+        stop.set()
+        log.warning("%s: stopping after this step, with a checkpoint (%s again stops at once)",
+                    NAMES.get(number, number), NAMES.get(number, "the signal"))
+
+    previous = {number: signal.signal(number, handler) for number in NAMES}
+    try:
+        yield received
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """When to write a checkpoint inside an epoch: every ``steps`` steps, or every
+    ``seconds`` of training; neither means at the end of each epoch only."""
+
+    steps: int | None = None
+    seconds: float | None = None
+
+    @classmethod
+    def parse(cls, text: str | int | None) -> Cadence:
+        """'500' (steps), '10m' (minutes), '30s' (seconds), 'epoch' or None (epoch ends)."""
+        if text is None or str(text) in ("epoch", "0"):
+            return cls()
+        match = re.fullmatch(r"(\d+)\s*(m|min|s)?", str(text).strip())
+        if not match or int(match[1]) == 0:
+            raise VaelabError(f"checkpoint-every {text!r} is not one of: N (steps), Nm "
+                              f"(minutes), Ns (seconds), epoch")
+        number, unit = int(match[1]), match[2]
+        if unit is None:
+            return cls(steps=number)
+        return cls(seconds=number * (60 if unit in ("m", "min") else 1))
+
+    def due(self, steps: int, since: float) -> bool:
+        """Whether a checkpoint is due after ``steps`` steps of the epoch, the last one having
+        been written at ``since`` (time.monotonic())."""
+        if self.steps is not None:
+            return steps % self.steps == 0
+        return self.seconds is not None and time.monotonic() - since >= self.seconds

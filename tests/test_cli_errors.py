@@ -1,0 +1,115 @@
+"""Every mistake on the command line is one line in vaelab's words, with exit status 2: unknown
+options and choices (naming the valid ones), missing arguments (by their placeholder, never a
+field's name), a folder that is not a run folder, and data that is missing offline."""
+
+import contextlib
+
+import pytest
+import requests
+
+from vaelab.cli import main
+
+
+def _run(args, capsys):
+    try:
+        code = main(args)
+    except SystemExit as exit_:
+        code = exit_.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _one_line(code, err):
+    assert code == 2
+    assert err.startswith("vaelab: error: ") and err.count("\n") == 1, err
+    for artefact in ("╭", "│", "For full helptext", "run-dir", "run_dir", "Traceback"):
+        assert artefact not in err, err
+    return err.removeprefix("vaelab: error: ").rstrip("\n")
+
+
+PARSE_ERRORS = [
+    (["train", "--model", "nosuchmodel"], "--model 'nosuchmodel' is not one of: ae, vae, cvae"),
+    (["train", "--loss", "l1"], "--loss 'l1' is not one of: sse, bce, gaussian, logistic"),
+    (["classifier", "fit"], "vaelab classifier: 'fit' is not one of: train, show"),
+    (["explore", "RUN", "--bogus"], "vaelab explore has no option --bogus; vaelab explore "
+                                    "--help lists them"),
+    (["train", "--epoch", "3"], "vaelab train has no option --epoch (did you mean --epochs?)"),
+    (["plot"], "vaelab plot needs RUN (the run folder); see vaelab plot --help"),
+    (["classifier"], "vaelab classifier needs {train,show} (train: fit it"),
+    (["plot", "a", "b"], "vaelab plot: unexpected argument 'b'; see vaelab plot --help"),
+    (["nosuch"], "unknown command 'nosuch'; choose one of: train, plot, sample, demo, eval, "
+                 "compare, classifier, explore"),
+    ([], "no command given; choose one of: train, plot"),
+    (["--quiet", "train"], "unknown option --quiet (options come after the command"),
+    (["train", "--epochs", "abc"], "--epochs takes a whole number, not 'abc'"),
+    (["train", "--lr=fast"], "--lr takes a number, not 'fast'"),
+    (["eval", "r", "-k", "2.5"], "-k takes a whole number, not '2.5'"),
+    (["train", "--hidden-dims", "wide"], "--hidden-dims takes whole numbers, not 'wide'"),
+    (["sample", "r", "-n"], "-n needs a value: a whole number"),
+    (["train", "--noise"], "--noise needs a value; see vaelab train --help"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), PARSE_ERRORS)
+def test_a_command_line_that_does_not_parse_is_one_line(args, message, capsys):
+    said = _one_line(*_run(args, capsys)[::2])
+    assert said.startswith(message), said
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["train", "--model", "nosuchmodel"], ["nosuchmodel", "vaelab train --help"]),
+    (["explore", "RUN", "--bogus"], ["--bogus", "vaelab explore --help"]),
+    (["plot"], ["RUN", "vaelab plot --help"]),
+])
+def test_without_the_hook_tyros_own_words_are_still_one_line(args, words, capsys, monkeypatch):
+    """A tyro whose error events vaelab does not know: its panel, cut down to one line."""
+    monkeypatch.setattr("vaelab.cli.parsing._hooked", lambda hook: contextlib.nullcontext())
+    said = _one_line(*_run(args, capsys)[::2])
+    for word in words:
+        assert word in said, said
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["plot", "no/such/run"], "no/such/run: no such run folder"),
+    (["eval", "a-file"], "a-file: a file, not a run folder"),
+    (["sample", "empty"], "empty: not a vaelab run folder (it has no config.json"),
+    (["explore", "empty", "-q"], "empty: not a vaelab run folder"),
+    (["compare", "empty", "no/such/run"], "empty: not a vaelab run folder"),
+    (["train", "--resume", "empty"], "empty: not a vaelab run folder"),
+    (["train", "--config", "empty"], "empty: not a vaelab run folder"),
+    (["train", "--config", "none.json"], "none.json: no such file or folder; --config takes"),
+    (["train", "--config", "a-file"], "a-file: not valid JSON"),
+    (["train", "--resume", "empty", "--config", "empty"], "--resume goes on with a run, "),
+])
+def test_a_folder_that_is_not_a_run_is_one_line(args, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "a-file").write_text("not a run")
+    said = _one_line(*_run(args, capsys)[::2])
+    assert said.startswith(message), said
+
+
+def test_missing_data_offline_is_one_line_that_says_where_to_put_it(tmp_path, monkeypatch,
+                                                                   capsys):
+    """No $VAELAB_DATA, an empty user cache, no network: no download chatter, one line."""
+    attempts = []
+
+    def offline(url, **options):
+        attempts.append(options["progressbar"])
+        raise requests.ConnectionError(f"HTTPSConnectionPool: Max retries exceeded with url: "
+                                       f"{url} (Caused by NameResolutionError)")
+
+    monkeypatch.setattr("pooch.retrieve", offline)
+    cache = tmp_path / "cache"
+    monkeypatch.setattr("vaelab.data.sources.cache_root", lambda: cache)
+    monkeypatch.setattr("vaelab.data.sources.SYSTEM_ROOT", tmp_path / "system")
+    said = _one_line(*_run(["train", "--epochs", "1", "-o", str(tmp_path / "run")], capsys)[::2])
+    assert said.startswith(f"mnist not found (looked in {cache / 'mnist'}, "
+                           f"{tmp_path / 'system' / 'mnist'}) and no mirror served "
+                           f"train-images-idx3-ubyte.gz: could not reach any of its 3 mirrors "
+                           f"(no network?). Put the four files (train-images-idx3-ubyte.gz, ")
+    assert said.endswith(f"in {cache / 'mnist'}, or set VAELAB_DATA to a folder that holds "
+                         f"mnist/")
+    assert "Max retries" not in said
+    assert attempts == [False] * 3  # three mirrors, and no download bar off a terminal
+    assert not (cache / "mnist").exists() and not (tmp_path / "run").exists()

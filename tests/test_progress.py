@@ -1,0 +1,89 @@
+"""Progress: a tqdm bar on a terminal; anywhere else (CI, nohup, a file, a notebook) a few whole
+lines, one per epoch or per stage, with no carriage return and no escape code."""
+
+import io
+
+import pytest
+from tqdm import tqdm
+
+from vaelab.config import ModelConfig, RunConfig, TrainConfig
+from vaelab.progress import Lines, duration, progress_bar
+
+
+def _plain(text: str) -> list[str]:
+    """The progress lines of ``text`` (leaving out vaelab's notes, which a command line run
+    earlier in the session may have switched on), checked for redrawing characters."""
+    assert "\r" not in text and "\x1b" not in text, repr(text[:200])
+    return [line for line in text.splitlines() if not line.startswith("vaelab: ")]
+
+
+def test_off_a_terminal_a_bar_is_one_line_when_it_is_done(capsys):
+    with progress_bar(10_000, desc="NLL, k = 1000", unit="image") as bar:
+        assert isinstance(bar, Lines)
+        for _ in range(10):
+            assert bar.update(1000) is False  # nothing redrawn, so nothing to sync
+        bar.set_postfix_str("loss 1.0")
+    err = capsys.readouterr().err
+    _plain(err)
+    assert err.startswith("NLL, k = 1000: 10,000 images in ") and err.endswith(" s\n")
+    assert err.count("\n") == 1
+
+
+def test_a_bar_left_by_an_error_claims_nothing_and_a_disabled_one_says_nothing(capsys):
+    with pytest.raises(KeyboardInterrupt), progress_bar(5, desc="classifier", unit="step") as bar:
+        bar.update(2)
+        raise KeyboardInterrupt
+    with progress_bar(5, desc="classifier", enabled=False) as bar:
+        bar.update(5)
+        bar.write("an epoch line")
+    assert capsys.readouterr().err == ""
+
+
+def test_on_a_terminal_it_is_tqdm_as_before(monkeypatch):
+    monkeypatch.setattr("vaelab.progress.on_terminal", lambda: True)
+    monkeypatch.setattr("sys.stderr", io.StringIO())
+    with progress_bar(3, desc="x", unit="img", leave=False) as bar:
+        assert isinstance(bar, tqdm)
+        bar.update(3)
+
+
+def test_a_stream_without_isatty_is_not_a_terminal(monkeypatch):
+    from vaelab.progress import on_terminal
+
+    monkeypatch.setattr("sys.stderr", object())
+    assert on_terminal() is False
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(0.42, "0.4 s"), (3.14, "3.1 s"), (41.2, "41 s"),
+                                               (125, "2 min 5 s")])
+def test_durations_read_as_people_write_them(seconds, text):
+    assert duration(seconds) == text
+
+
+def test_training_off_a_terminal_writes_one_line_per_epoch(tiny, tmp_path, capsys):
+    from vaelab.training.loop import train
+
+    config = RunConfig(ModelConfig(model="vae", hidden_dims=(32,)),
+                       train=TrainConfig(epochs=2, batch_size=64))
+    train(config, tmp_path / "run", data=tiny, progress=True)
+    lines = _plain(capsys.readouterr().err)
+    assert [line.split("  ")[0] for line in lines] == ["run epoch 1/2", "run epoch 2/2"]
+    assert all(" loss " in line and " test " in line and line.endswith(" s)") for line in lines)
+
+
+def test_evaluation_and_the_classifier_off_a_terminal_say_one_line_each(tiny, tmp_path, capsys,
+                                                                       monkeypatch):
+    from vaelab.measuring.classifier import train_judge
+    from vaelab.measuring.evaluation import evaluate_run
+    from vaelab.training.loop import train
+
+    monkeypatch.setattr("vaelab.data.sources.cache_root", lambda: tmp_path / "cache")
+    run = train(RunConfig(ModelConfig(hidden_dims=(32,)), train=TrainConfig(epochs=1)),
+                tmp_path / "run", data=tiny, progress=False)
+    judge = train_judge(tiny, epochs=1, progress=True)
+    evaluate_run(run, tiny, k=4, samples=2, judge=judge, save=False, progress=True)
+    lines = _plain(capsys.readouterr().err)
+    steps = -(-len(tiny.train_images) // 128)
+    assert len(lines) == 2, lines
+    assert lines[0].startswith(f"classifier: {steps} steps in ")
+    assert lines[1].startswith(f"NLL, k = 4: {len(tiny.test_images)} images in ")

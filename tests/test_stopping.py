@@ -1,0 +1,272 @@
+"""Faults lose nothing: Ctrl-C and SIGTERM stop after the step with a checkpoint, a kill -9 at
+any moment leaves a checkpoint that loads and a run that resumes bitwise, a full disk is one
+line and leaves the previous checkpoint whole, a diverging run stops before it saves NaNs."""
+
+from __future__ import annotations
+
+import errno
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from vaelab.data import write_idx
+from vaelab.errors import VaelabError
+from vaelab.training import epoch as epoch_module
+from vaelab.training.checkpoints import load_checkpoint
+from vaelab.training.jobs import initial_state
+from vaelab.training.loop import resume, train
+from vaelab.training.stopping import Cadence, Interrupted
+
+STEPS = 8  # an epoch of 256 images in batches of 32
+
+
+def _config(epochs: int = 3, **train: object) -> RunConfig:
+    return RunConfig(ModelConfig("vae", 2, (32,)), DataConfig(train_subset=256),
+                     TrainConfig(epochs=epochs, batch_size=32, **train))
+
+
+def _weights(path: Path) -> dict[str, torch.Tensor]:
+    return load_file(path / "model.safetensors")
+
+
+def _assert_bitwise_equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a), [k for k in a if not torch.equal(a[k], b[k])]
+
+
+def _at_step(monkeypatch, step: int, act) -> None:
+    """Call ``act()`` in training step number ``step`` (from 1), before the step's work."""
+    calls, real = {"n": 0}, epoch_module.loss_terms
+
+    def patched(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == step:
+            act()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("vaelab.training.epoch.loss_terms", patched)
+
+
+def _unfinished(path: Path):
+    config = RunConfig.load(path / "config.json")
+    model, optimizer, generator = initial_state(config, torch.device("cpu"))
+    return load_checkpoint(path / "checkpoint.safetensors", model, optimizer, generator)
+
+
+@pytest.fixture(scope="module")
+def full(tiny, tmp_path_factory):
+    return train(_config(), tmp_path_factory.mktemp("full") / "run", data=tiny, progress=False)
+
+
+@pytest.mark.parametrize(("signal_number", "code"), [(signal.SIGINT, 130),
+                                                     (signal.SIGTERM, 143)])
+def test_a_signal_stops_after_the_step_with_a_checkpoint_and_resumes_bitwise(
+        tiny, tmp_path, monkeypatch, full, signal_number, code, caplog):
+    _at_step(monkeypatch, STEPS + 3, lambda: signal.raise_signal(signal_number))
+    with pytest.raises(Interrupted) as info:
+        train(_config(), tmp_path / "run", data=tiny, progress=False)
+    assert info.value.code == code
+    monkeypatch.undo()
+    restored = _unfinished(tmp_path / "run")
+    assert restored.epoch == 1 and restored.unfinished.epoch == 2
+    assert restored.unfinished.steps == 3  # the step the signal came in was finished
+    assert "stopped in epoch 2 after 3 of its steps" in caplog.text
+    done = resume(tmp_path / "run", data=tiny, progress=False)
+    assert done.epochs_done == 3
+    _assert_bitwise_equal(_weights(full.path), _weights(tmp_path / "run"))
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+
+
+def test_a_second_signal_stops_at_once_and_the_checkpoint_stays_whole(tiny, tmp_path,
+                                                                       monkeypatch):
+    def twice():
+        signal.raise_signal(signal.SIGINT)
+        signal.raise_signal(signal.SIGINT)
+
+    _at_step(monkeypatch, STEPS + 5, twice)
+    with pytest.raises(KeyboardInterrupt):
+        train(_config(), tmp_path / "run", data=tiny, progress=False)
+    assert _unfinished(tmp_path / "run").epoch == 1  # the epoch-1 checkpoint, whole
+
+
+def test_checkpoints_inside_epochs_survive_a_crash_and_resume_bitwise(tiny, tmp_path,
+                                                                     monkeypatch, full):
+    class PowerCut(Exception):
+        pass
+
+    def die():
+        raise PowerCut
+
+    _at_step(monkeypatch, 2 * STEPS + 6, die)  # in epoch 3, after its checkpoint at step 4
+    with pytest.raises(PowerCut):
+        train(_config(), tmp_path / "run", data=tiny, progress=False, checkpoint_every="2")
+    monkeypatch.undo()
+    restored = _unfinished(tmp_path / "run")
+    assert (restored.epoch, restored.unfinished.epoch, restored.unfinished.steps) == (2, 3, 4)
+    resume(tmp_path / "run", data=tiny, progress=False, checkpoint_every="2")
+    _assert_bitwise_equal(_weights(full.path), _weights(tmp_path / "run"))
+
+
+def test_a_full_disk_is_one_line_and_leaves_the_previous_checkpoint(tiny, tmp_path,
+                                                                     monkeypatch):
+    run = train(_config(epochs=1), tmp_path / "run", data=tiny, progress=False)
+    before = (run.path / "checkpoint.safetensors").read_bytes()
+
+    def full_disk(path, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr("vaelab.training.checkpoints.write_atomic", full_disk)
+    with pytest.raises(VaelabError) as info:
+        resume(run.path, epochs=2, data=tiny, progress=False)
+    message = str(info.value)
+    assert "could not write the checkpoint (No space left on device)" in message
+    assert "\n" not in message and "--resume" in message
+    monkeypatch.undo()
+    assert (run.path / "checkpoint.safetensors").read_bytes() == before
+    assert resume(run.path, epochs=2, data=tiny, progress=False).epochs_done == 2
+
+
+def test_a_diverging_run_saves_no_nan_and_names_grad_clip(tiny, tmp_path, monkeypatch):
+    real = epoch_module.loss_terms
+    calls = {"n": 0}
+
+    def exploding(*args, **kwargs):
+        calls["n"] += 1
+        terms = real(*args, **kwargs)
+        if calls["n"] > STEPS + 2:
+            return type(terms)(terms.recon * float("nan"), terms.kl)
+        return terms
+
+    monkeypatch.setattr("vaelab.training.epoch.loss_terms", exploding)
+    with pytest.raises(VaelabError, match=r"diverged in epoch 2.*--grad-clip"):
+        train(_config(), tmp_path / "run", data=tiny, progress=False, checkpoint_every="4")
+    monkeypatch.undo()
+    restored = _unfinished(tmp_path / "run")
+    assert restored.epoch == 1 and restored.unfinished is None
+    assert all(v.isfinite().all() for v in _weights(tmp_path / "run").values())
+
+
+def test_grad_clip_clips(tiny, tmp_path):
+    plain = train(_config(epochs=1), tmp_path / "plain", data=tiny, progress=False)
+    clipped = train(_config(epochs=1, grad_clip=1.0), tmp_path / "clipped", data=tiny,
+                    progress=False)
+    a, b = _weights(plain.path), _weights(clipped.path)
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_checkpoint_of_a_newer_vaelab_is_refused(tiny, tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    run = train(_config(epochs=1), tmp_path / "run", data=tiny, progress=False)
+    path = run.path / "checkpoint.safetensors"
+    with safe_open(path, "pt") as f:
+        metadata = {**f.metadata(), "format": "99"}
+    save_file(load_file(path), path, metadata=metadata)
+    with pytest.raises(VaelabError, match="written by a newer vaelab"):
+        resume(run.path, epochs=2, data=tiny, progress=False)
+
+
+@pytest.mark.parametrize(("text", "cadence"), [
+    ("500", Cadence(steps=500)), ("10m", Cadence(seconds=600)), ("30s", Cadence(seconds=30)),
+    ("epoch", Cadence()), (None, Cadence())])
+def test_checkpoint_every_reads_steps_minutes_and_seconds(text, cadence):
+    assert Cadence.parse(text) == cadence
+
+
+@pytest.mark.parametrize("text", ["often", "-3", "5h", "0m"])
+def test_a_bad_checkpoint_every_is_one_line(text):
+    with pytest.raises(VaelabError, match="checkpoint-every"):
+        Cadence.parse(text)
+
+
+# ---------------------------------------------------------------------------------------------
+# kill -9, for real.
+
+
+def _data_dir(tiny, root: Path) -> Path:
+    folder = root / "mnist"
+    folder.mkdir(parents=True)
+    write_idx(folder / "train-images-idx3-ubyte.gz", tiny.train_images[:, 0])
+    write_idx(folder / "train-labels-idx1-ubyte.gz", tiny.train_labels)
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", tiny.test_images[:, 0])
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", tiny.test_labels)
+    return root
+
+
+def _vaelab(args: list[str], data: Path) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "VAELAB_DATA": str(data),
+           "XDG_CACHE_HOME": str(data / "cache")}
+    return subprocess.Popen([sys.executable, "-m", "vaelab", *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+TRAIN = ["train", "--model", "vae", "--hidden-dims", "64", "--epochs", "4", "--batch-size",
+         "16", "--train-subset", "512", "--checkpoint-every", "3", "--no-plots", "--quiet"]
+
+
+def _kill_and_resume(tiny, tmp_path, kills: int, seed: int) -> None:
+    """Train in a subprocess, kill -9 it after a random while, check that what is on disk
+    loads, resume; again and again; then finish and compare with a run never killed."""
+    data = _data_dir(tiny, tmp_path / "data")
+    reference = _vaelab([*TRAIN, "--out", str(tmp_path / "whole")], data)
+    assert reference.wait(timeout=600) == 0, reference.stderr.read()
+    run, rng, killed, finished = tmp_path / "killed", random.Random(seed), 0, False
+
+    def start() -> subprocess.Popen:
+        if (run / "checkpoint.safetensors").exists():
+            return _vaelab(["train", "--resume", str(run), *TRAIN[-4:]], data)
+        for leftover in run.glob("*"):  # killed before its first checkpoint: begin again
+            leftover.unlink()
+        return _vaelab([*TRAIN, "--out", str(run)], data)
+
+    while killed < kills and not finished:
+        process = start()
+        try:
+            code = process.wait(timeout=rng.uniform(1.0, 4.0))
+        except subprocess.TimeoutExpired:
+            process.kill()  # SIGKILL: no handler runs, nothing is flushed
+            process.wait()
+            killed += 1
+            if (run / "checkpoint.safetensors").exists():
+                _unfinished(run)  # whatever is on disk loads
+        else:
+            assert code == 0, process.stderr.read()
+            finished = True
+    if not finished:
+        process = start()
+        assert process.wait(timeout=600) == 0, process.stderr.read()
+    assert killed >= 1
+    _assert_bitwise_equal(_weights(tmp_path / "whole"), _weights(run))
+
+
+def test_kill_9_at_random_moments_then_resume_is_bitwise(tiny, tmp_path):
+    _kill_and_resume(tiny, tmp_path, kills=3, seed=0)
+
+
+@pytest.mark.slow
+def test_kill_9_at_twenty_moments_of_one_run(tiny, tmp_path):
+    _kill_and_resume(tiny, tmp_path, kills=20, seed=1)
+
+
+def test_ctrl_c_in_a_real_process_exits_130_with_a_checkpoint(tiny, tmp_path):
+    data = _data_dir(tiny, tmp_path / "data")
+    process = _vaelab([*TRAIN[:-1], "--out", str(tmp_path / "run")], data)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "run" / "checkpoint.safetensors").exists():
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) == 130
+    err = process.stderr.read()
+    assert "stopping after this step" in err and "go on with: vaelab train --resume" in err
+    _unfinished(tmp_path / "run")
