@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
 import threading
 from collections.abc import Callable, Iterator
@@ -142,6 +143,9 @@ class Visit:
 def visits(browser) -> Iterator[Callable[..., Visit]]:
     """Opens pages in a context of their own: visit(url) -> Visit, once the page is ready."""
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    # Any request to another host is blocked here, and recorded (Visit.check fails on it).
+    context.route(re.compile(r"^(?!http://127\.0\.0\.1:|file:|data:)"),
+                  lambda route: route.abort("blockedbyclient"))
 
     def open_page(url: str, ready: bool = True) -> Visit:
         page = context.new_page()
@@ -417,3 +421,14 @@ def test_the_page_shows_the_runs_evaluation(runs, tiny, visit, tmp_path):
     table = seen.part("eval-table").inner_text()
     assert "NLL, importance-weighted bound, k = 50 (nats)" in table and "97.25 ± 0.50" in table
     seen.check()
+
+
+def test_a_request_to_another_host_is_blocked_and_fails_the_check(visit, tmp_path):
+    page = tmp_path / "leaky.html"
+    page.write_text('<!doctype html><img src="http://example.com/pixel.png">')
+    seen = visit(page.as_uri(), ready=False)
+    seen.page.wait_for_load_state("load")
+    assert "http://example.com/pixel.png" in seen.requests
+    assert seen.page.evaluate("document.images[0].naturalWidth") == 0  # it never arrived
+    with pytest.raises(AssertionError):
+        seen.check()

@@ -1,0 +1,92 @@
+"""The first `vaelab demo` a new user runs: its seconds, part by part, and its peak memory,
+against the matrix-product floor of the 40 epochs it trains (the AE and the VAE, 20 each),
+measured in the same run.
+
+    python benchmarks/demo_time.py                 # one first demo, as a new user meets it
+    python benchmarks/demo_time.py --repeats 3     # three, each with an empty user cache
+
+Each demo runs as its own process (`python -m vaelab demo -q`) with an empty user cache (a
+fresh XDG_CACHE_HOME), the way it runs on a machine that never ran vaelab; the data come from
+VAELAB_DATA. Its peak memory is the process's maximum resident set, as the kernel counts it.
+The floor is the time of each training step's eleven matrix products at the step's shapes
+and nothing else (benchmarks/train_speed.py), times 60,000 images, times 40 epochs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from timing import time_round_robin
+from train_speed import matmul_floor
+
+EPOCHS = 40  # the demo's two models, 20 epochs each
+TARGET_RATIO = 1.5
+TARGET_MB = 600
+
+
+def first_demo(folder: Path) -> tuple[float, float, dict[str, float]]:
+    """Wall seconds, peak resident MB and the demo's own timings.json of one first demo."""
+    env = dict(os.environ, XDG_CACHE_HOME=str(folder / "cache"))
+    command = [sys.executable, "-m", "vaelab", "demo", "-q", "-o", str(folder / "demo")]
+    started = time.perf_counter()
+    with subprocess.Popen(command, env=env) as process:
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - started
+    if process.returncode != 0:
+        sys.exit(f"demo_time: the demo failed (exit {process.returncode})")
+    parts = json.loads((folder / "demo" / "timings.json").read_text())
+    return wall, usage.ru_maxrss / 1024, parts  # ru_maxrss is in KiB on Linux
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=1, help="first demos to run")
+    args = parser.parse_args()
+    if resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY:
+        print("(an address-space limit is set; the demo may fail under it)")
+
+    demos = []
+    for _ in range(args.repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            demos.append(first_demo(Path(tmp)))
+    floor_epoch = time_round_robin({"floor": matmul_floor(60_000)}, repeats=3)["floor"]
+    floor = floor_epoch * EPOCHS
+
+    wall = statistics.median(d[0] for d in demos)
+    peak = max(d[1] for d in demos)
+    print(f"The first vaelab demo (20 epochs each of the tutorial's AE and VAE on MNIST, "
+          f"figures, evaluation, page), PyTorch {torch.__version__}, {os.cpu_count()} CPUs, "
+          f"{torch.get_num_threads()} threads, {args.repeats} run(s) with an empty user "
+          f"cache\n")
+    print("| part       | seconds | share |")
+    print("|------------|--------:|------:|")
+    parts = {name: statistics.median(d[2].get(name, 0.0) for d in demos) for name in demos[0][2]}
+    inside = sum(parts.values())
+    for name, seconds in parts.items():
+        print(f"| {name:<10} | {seconds:>7.1f} | {seconds / wall:>5.0%} |")
+    print(f"| {'start-up':<10} | {wall - inside:>7.1f} | {(wall - inside) / wall:>5.0%} |")
+    print(f"| {'whole demo':<10} | {wall:>7.1f} |  100% |")
+    print(f"\nmatmul floor of its {EPOCHS} epochs: {floor:.1f} s ({floor_epoch:.2f} s an epoch)")
+    print(f"the demo takes {wall / floor:.2f}x the floor (target: at most {TARGET_RATIO}x, "
+          f"{TARGET_RATIO * floor:.0f} s here)")
+    print(f"peak memory: {peak:.0f} MB (target: at most {TARGET_MB} MB)")
+    if len(demos) > 1:
+        walls = ", ".join(f"{d[0]:.1f}" for d in demos)
+        peaks = ", ".join(f"{d[1]:.0f}" for d in demos)
+        print(f"each demo: {walls} s; {peaks} MB")
+
+
+if __name__ == "__main__":
+    main()
