@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from vaelab.cli.parsing import parse
 from vaelab.errors import VaelabError
+from vaelab.memory import map_large_blocks
 
 
 class _Stderr(logging.StreamHandler):
@@ -46,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         command = parse(argv)
         _log_to_stderr(command.quiet)
+        map_large_blocks()  # freed tensors of megabytes go back to the system (vaelab.memory)
         command.run()
     except VaelabError as err:
         print(f"vaelab: error: {err}", file=sys.stderr)

@@ -21,6 +21,7 @@ import torch
 from vaelab.config import RunConfig
 from vaelab.data import ImageData, prepare
 from vaelab.errors import VaelabError
+from vaelab.memory import hand_back_free_memory
 from vaelab.models import Autoencoder
 from vaelab.objectives import objective_per_image
 from vaelab.progress import progress_bar
@@ -93,6 +94,7 @@ def _side_by_side(jobs: list[Job], data: ImageData, progress: bool, stop: thread
                 stop.set()
     finally:
         torch.set_num_threads(threads_before)
+        hand_back_free_memory()  # what the training threads' heaps hold, unused, from now on
     failures = [f.exception() for f in futures if f.exception() is not None]
     if failures:  # the first real failure, not a run that was stopped because of it
         raise next((e for e in failures if not isinstance(e, Stopped | KeyboardInterrupt)),
