@@ -20,6 +20,7 @@ from vaelab.measuring.classifier import classifier_path, load_judge, train_judge
 from vaelab.measuring.evaluation import evaluate_run
 from vaelab.measuring.latent import latent_picture
 from vaelab.measuring.scorecard import Comparison
+from vaelab.memory import hand_back_free_memory
 from vaelab.pictures.comparison import comparison_figure
 from vaelab.pictures.figures import save_figure, write_run_figures
 from vaelab.pictures.report import write_report, write_run_page
@@ -67,6 +68,7 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
         write_run_page(run)
     figure = save_figure(comparison_figure(runs, pictures, data), folder / "comparison.png")
     laps.lap("figures")
+    hand_back_free_memory()  # what drawing left in the heap, before measuring
     judge = load_judge(dataset, device)
     if judge is None:
         log.info("training the classifier that judges the samples (once: it is kept in %s)",

@@ -163,13 +163,13 @@ def train_judge(data: ImageData, *, epochs: int = EPOCHS, seed: int = 0,
 
 
 @torch.inference_mode()
-def predict(model: Classifier, images: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+def predict(model: Classifier, images: torch.Tensor, batch_size: int = 200) -> torch.Tensor:
     """Class probabilities of images (N, C, H, W), uint8 or in [0, 1]. (N, classes) on CPU"""
     return _run(model, images, batch_size, lambda x: model(x).softmax(dim=1))
 
 
 @torch.inference_mode()
-def features(model: Classifier, images: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+def features(model: Classifier, images: torch.Tensor, batch_size: int = 200) -> torch.Tensor:
     """Penultimate-layer features of images (N, C, H, W), uint8 or in [0, 1]. (N, 128) on CPU"""
     return _run(model, images, batch_size, model.features)
 
