@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -53,6 +54,8 @@ def first_demo(folder: Path) -> tuple[float, float, dict[str, float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=1, help="first demos to run")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="move the last demo's folder here instead of deleting it")
     args = parser.parse_args()
     if resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY:
         print("(an address-space limit is set; the demo may fail under it)")
@@ -61,6 +64,9 @@ def main() -> None:
     for _ in range(args.repeats):
         with tempfile.TemporaryDirectory() as tmp:
             demos.append(first_demo(Path(tmp)))
+            if args.keep is not None:
+                shutil.rmtree(args.keep, ignore_errors=True)
+                shutil.move(Path(tmp) / "demo", args.keep)
     floor_epoch = time_round_robin({"floor": matmul_floor(60_000)}, repeats=3)["floor"]
     floor = floor_epoch * EPOCHS
 

@@ -5,6 +5,8 @@ Chromium, with the pointer on the plane, the line between a test 0 and a test 1 
     python docs/make_explorer_figure.py --run runs/vae     # a trained tutorial VAE
     python docs/make_explorer_figure.py                    # trains one first (20 epochs)
     python docs/make_explorer_figure.py --run runs/vae --shaded   # the classifier's layer on
+    python docs/make_explorer_figure.py --run vaelab-demo/ae vaelab-demo/vae --shaded \
+        --out docs/figures/explorer-side-by-side.png     # the demo's two runs on one page
 
 Needs Playwright and Chromium (pip install -e '.[test]'; apt-get install chromium).
 """
@@ -25,12 +27,12 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
 SEVEN = [(7, 6), (21, 6), (18, 12), (15, 17), (12, 23)]  # the strokes of a 7, in pixels of 28
 
 
-def trained_run(run: Path | None, folder: Path) -> Path:
-    if run is not None:
-        return run
+def trained_runs(runs: list[Path] | None, folder: Path) -> list[Path]:
+    if runs:
+        return runs
     from vaelab import RunConfig, TrainConfig, train
 
-    return train(RunConfig(train=TrainConfig(epochs=20, seed=0)), folder / "vae").path
+    return [train(RunConfig(train=TrainConfig(epochs=20, seed=0)), folder / "vae").path]
 
 
 def first_code_of(page, classes: tuple[str, ...]) -> list[list[float]]:
@@ -55,12 +57,12 @@ def screenshot(page_path: Path, chromium: str, shaded: bool = False) -> bytes:
         page = browser.new_page(viewport={"width": 1280, "height": 1300})
         page.goto(page_path.as_uri())
         page.wait_for_selector("body[data-ready='1']", state="attached")
-        plane = page.locator(".overlay").bounding_box()
+        plane = page.locator(".overlay").first.bounding_box()
         if shaded:
             page.locator(".shade-toggle").check()
         for x, y in first_code_of(page, ("0", "1")):
             page.mouse.click(plane["x"] + x, plane["y"] + y)
-        pad = page.locator(".draw").bounding_box()
+        pad = page.locator(".draw").first.bounding_box()
         scale = pad["width"] / 28
         page.mouse.move(pad["x"] + SEVEN[0][0] * scale, pad["y"] + SEVEN[0][1] * scale)
         page.mouse.down()
@@ -69,8 +71,9 @@ def screenshot(page_path: Path, chromium: str, shaded: bool = False) -> bytes:
         page.mouse.up()
         page.mouse.move(plane["x"] + plane["width"] * 0.62, plane["y"] + plane["height"] * 0.3)
         page.wait_for_timeout(900)  # the animation halfway there
-        bottom = max(page.locator(s).bounding_box()["y"] + page.locator(s).bounding_box()["height"]
-                     for s in (".plane-section", "aside"))
+        bottom = page.evaluate("Math.max(...[...document.querySelectorAll("
+                               "'.plane-section, aside')].map((e) => "
+                               "e.getBoundingClientRect().bottom))")
         png = page.screenshot(clip={"x": 0, "y": 0, "width": 1280, "height": bottom + 14})
         browser.close()
     return png
@@ -78,7 +81,8 @@ def screenshot(page_path: Path, chromium: str, shaded: bool = False) -> bytes:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", type=Path, default=None, help="a trained tutorial VAE")
+    parser.add_argument("--run", type=Path, nargs="+", default=None,
+                        help="a trained tutorial VAE, or several runs for one page")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     parser.add_argument("--out", type=Path, default=HERE / "figures" / "explorer.png")
     parser.add_argument("--shaded", action="store_true",
@@ -87,8 +91,10 @@ def main() -> None:
     from vaelab.pictures.explore import export_explorer
 
     with tempfile.TemporaryDirectory() as tmp:
-        run = trained_run(args.run, Path(tmp))
-        page = export_explorer(run, Path(tmp) / "explorer.html", progress=False)
+        from vaelab.training.runs import load_run
+
+        runs = [load_run(path) for path in trained_runs(args.run, Path(tmp))]
+        page = export_explorer(runs, Path(tmp) / "explorer.html", progress=False)
         png = screenshot(page, args.chromium, args.shaded)
     image = Image.open(io.BytesIO(png)).convert("RGB")  # 256 colours keep it under 100 KB
     image.quantize(colors=256, method=Image.Quantize.FASTOCTREE).save(args.out, optimize=True)
