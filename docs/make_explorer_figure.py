@@ -59,7 +59,8 @@ def screenshot(page_path: Path, chromium: str, shaded: bool = False) -> bytes:
         page.wait_for_selector("body[data-ready='1']", state="attached")
         plane = page.locator(".overlay").first.bounding_box()
         if shaded:
-            page.locator(".shade-toggle").check()
+            for toggle in page.locator(".shade-toggle").all():  # each run's own layer
+                toggle.check()
         for x, y in first_code_of(page, ("0", "1")):
             page.mouse.click(plane["x"] + x, plane["y"] + y)
         pad = page.locator(".draw").first.bounding_box()
