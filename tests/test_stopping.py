@@ -62,6 +62,18 @@ def _unfinished(path: Path):
     return load_checkpoint(path / "checkpoint.safetensors", model, optimizer, generator)
 
 
+@pytest.fixture
+def terminal_signals():
+    """SIGINT and SIGTERM as a process in a terminal has them, whatever the suite was started
+    with (under nohup SIGINT is ignored, and vaelab leaves an ignored signal so)."""
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    yield
+    for number, handler in previous.items():
+        signal.signal(number, handler)
+
+
 @pytest.fixture(scope="module")
 def full(tiny, tmp_path_factory):
     return train(_config(), tmp_path_factory.mktemp("full") / "run", data=tiny, progress=False)
@@ -70,7 +82,7 @@ def full(tiny, tmp_path_factory):
 @pytest.mark.parametrize(("signal_number", "code"), [(signal.SIGINT, 130),
                                                      (signal.SIGTERM, 143)])
 def test_a_signal_stops_after_the_step_with_a_checkpoint_and_resumes_bitwise(
-        tiny, tmp_path, monkeypatch, full, signal_number, code, caplog):
+        tiny, tmp_path, monkeypatch, full, signal_number, code, caplog, terminal_signals):
     _at_step(monkeypatch, STEPS + 3, lambda: signal.raise_signal(signal_number))
     with pytest.raises(Interrupted) as info:
         train(_config(), tmp_path / "run", data=tiny, progress=False)
@@ -84,10 +96,28 @@ def test_a_signal_stops_after_the_step_with_a_checkpoint_and_resumes_bitwise(
     assert done.epochs_done == 3
     _assert_bitwise_equal(_weights(full.path), _weights(tmp_path / "run"))
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_a_signal_ignored_from_the_start_stays_ignored(tiny, tmp_path, monkeypatch):
+    """Under nohup, or in a shell's background job, SIGINT is ignored: vaelab leaves it so,
+    and still stops on SIGTERM."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        seen = []
+        _at_step(monkeypatch, STEPS + 3, lambda: seen.append(signal.getsignal(signal.SIGINT))
+                 or signal.raise_signal(signal.SIGINT) or signal.raise_signal(signal.SIGTERM))
+        with pytest.raises(Interrupted) as info:
+            train(_config(), tmp_path / "run", data=tiny, progress=False)
+        assert seen == [signal.SIG_IGN] and info.value.code == 143
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_a_second_signal_stops_at_once_and_the_checkpoint_stays_whole(tiny, tmp_path,
-                                                                       monkeypatch):
+                                                                       monkeypatch,
+                                                                       terminal_signals):
     def twice():
         signal.raise_signal(signal.SIGINT)
         signal.raise_signal(signal.SIGINT)
@@ -207,7 +237,13 @@ def _vaelab(args: list[str], data: Path) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "VAELAB_DATA": str(data),
            "XDG_CACHE_HOME": str(data / "cache")}
     return subprocess.Popen([sys.executable, "-m", "vaelab", *args], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_as_in_a_terminal)
+
+
+def _as_in_a_terminal() -> None:
+    """In the child: SIGINT not ignored, even when the suite runs under nohup."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 TRAIN = ["train", "--model", "vae", "--hidden-dims", "64", "--epochs", "4", "--batch-size",

@@ -37,7 +37,7 @@ class Interrupted(KeyboardInterrupt):
 def stop_on_signals(stop: threading.Event) -> Iterator[list[int]]:
     """While inside, SIGINT and SIGTERM set ``stop`` the first time and raise ``Interrupted``
     the second; yields the list of the signals received. Outside the main thread, where
-    Python cannot take signals, it does nothing."""
+    Python cannot take signals, it does nothing; a signal that is ignored is left so."""
     received: list[int] = []
     if threading.current_thread() is not threading.main_thread():
         yield received
@@ -51,7 +51,10 @@ def stop_on_signals(stop: threading.Event) -> Iterator[list[int]]:
         log.warning("%s: stopping after this step, with a checkpoint (%s again stops at once)",
                     NAMES.get(number, number), NAMES.get(number, "the signal"))
 
-    previous = {number: signal.signal(number, handler) for number in NAMES}
+    # A signal the process was started ignoring (SIGINT under nohup, or in a background job
+    # of a shell) stays ignored, as the convention is.
+    previous = {number: signal.signal(number, handler) for number in NAMES
+                if signal.getsignal(number) is not signal.SIG_IGN}
     try:
         yield received
     finally:
