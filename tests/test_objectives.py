@@ -211,3 +211,19 @@ def test_a_denoising_model_is_scored_against_the_clean_images():
     noisy = corrupt(x, "mask:0.5", torch.Generator().manual_seed(0))
     terms = loss_terms(ae, x, TrainConfig(), None, inputs=noisy)
     torch.testing.assert_close(terms.recon, sse(ae.decode_params(ae.encode(noisy)), x))
+
+
+@pytest.mark.parametrize(("model", "train", "weight"), [
+    ("ae", TrainConfig(), 1.0), ("vae", TrainConfig(), 1.0), ("vae", TrainConfig(beta=4), 4.0),
+    ("vae", TrainConfig(), 0.25), ("vae", TrainConfig(objective="iwae", k=3), 1.0),
+])
+def test_what_a_training_step_minimises_and_reports_are_the_per_image_terms_summed(
+        model, train, weight):
+    _, x = _batch()
+    net = build_model(ModelConfig(model=model), SHAPE)
+    terms = loss_terms(net, x, train, torch.Generator().manual_seed(0))
+    minimised, reported = terms.summed(weight)
+    torch.testing.assert_close(minimised, terms.objective(weight).sum())
+    kl = terms.kl.sum() if terms.kl is not None else torch.zeros(())
+    torch.testing.assert_close(reported, torch.stack([terms.loss.sum(), terms.recon.sum(), kl]))
+    assert not reported.requires_grad and minimised.requires_grad
