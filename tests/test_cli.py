@@ -110,7 +110,7 @@ def test_compare_bounds_the_cost_of_measuring_runs_not_yet_measured(tmp_path, ca
     for name in ("ae", "vae"):
         train(RunConfig(ModelConfig(model=name, hidden_dims=(32,)), train=small),
               tmp_path / name, data=tiny, progress=False)
-    monkeypatch.setattr("vaelab.pictures.comparison.load_dataset", lambda *a, **k: tiny)
+    monkeypatch.setattr("vaelab.training.datasets.load_dataset", lambda *a, **k: tiny)
     code, _, err = _run(["compare", str(tmp_path / "ae"), str(tmp_path / "vae"), "-k", "3",
                            "--samples", "2", "--split", "train", "-o", str(tmp_path / "cmp"),
                            "-q"], capsys)
@@ -124,7 +124,7 @@ def test_compare_bounds_the_cost_of_measuring_runs_not_yet_measured(tmp_path, ca
 
 def test_training_off_a_terminal_writes_plain_lines_and_q_silences_them(tmp_path, capsys,
                                                                        monkeypatch, tiny):
-    monkeypatch.setattr("vaelab.training.loop.load_dataset", lambda *a, **k: tiny)
+    monkeypatch.setattr("vaelab.training.datasets.load_dataset", lambda *a, **k: tiny)
     small = ["--model", "ae", "--hidden-dims", "32", "--epochs", "2", "--no-plots"]
     code, _, err = _run(["train", *small, "-o", str(tmp_path / "loud")], capsys)
     assert code == 0, err
@@ -173,7 +173,7 @@ def test_help_answers_without_loading_pytorch():
 def test_bad_input_gets_one_line(args, message, capsys, tmp_path, monkeypatch, tiny):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "a-file").write_text("not a folder")
-    monkeypatch.setattr("vaelab.training.loop.load_dataset", lambda *a, **k: tiny)
+    monkeypatch.setattr("vaelab.training.datasets.load_dataset", lambda *a, **k: tiny)
     code, _, err = _run(args, capsys)
     assert code == 2
     assert err.startswith("vaelab: error: ")

@@ -7,7 +7,6 @@ import pytest
 from vaelab.config import (
     ArchName,
     DataConfig,
-    DatasetName,
     KLName,
     LikelihoodName,
     ModelConfig,
@@ -16,7 +15,6 @@ from vaelab.config import (
     TrainConfig,
     parse_noise,
 )
-from vaelab.data import DATASETS
 from vaelab.distributions import LIKELIHOODS
 from vaelab.errors import ConfigError
 from vaelab.models import MODELS
@@ -39,7 +37,6 @@ def test_defaults_are_the_tutorials_settings():
 
 def test_registries_and_config_choices_agree():
     assert set(MODELS) == set(get_args(ModelName))
-    assert set(DATASETS) == set(get_args(DatasetName))
     assert set(LIKELIHOODS) == set(get_args(LikelihoodName))
     assert set(NETS) == set(get_args(ArchName))
     assert set(KL) == set(get_args(KLName))
@@ -51,7 +48,15 @@ def test_registries_and_config_choices_agree():
     (lambda: ModelConfig(hidden_dims=(512, -1)), "hidden_dims"),
     (lambda: ModelConfig(hidden_dims=512), "hidden_dims"),
     (lambda: ModelConfig(model="gan"), "model"),
-    (lambda: DataConfig(dataset="cifar"), "dataset"),
+    (lambda: DataConfig(dataset=""), "dataset"),
+    (lambda: DataConfig(image_size=0), "image_size"),
+    (lambda: DataConfig(test_fraction=1.0), "test_fraction"),
+    (lambda: DataConfig(test_fraction=0), "test_fraction"),
+    (lambda: DataConfig(split_seed=-1), "split_seed"),
+    (lambda: DataConfig(image_shape=(2, 28, 28)), "image_shape"),
+    (lambda: DataConfig(image_shape=(1, 0, 28)), "image_shape"),
+    (lambda: DataConfig(classes=("a", 3)), "classes"),
+    (lambda: DataConfig(fingerprint="not hex!"), "fingerprint"),
     (lambda: DataConfig(train_subset=0), "train_subset"),
     (lambda: TrainConfig(epochs=0), "epochs"),
     (lambda: TrainConfig(batch_size=True), "batch_size"),

@@ -156,7 +156,7 @@ def test_a_busy_port_is_one_line_that_names_it():
 def test_the_command_exports_and_names_a_busy_port(runs, tiny, tmp_path, capsys, monkeypatch):
     from vaelab.cli import main
 
-    monkeypatch.setattr("vaelab.pictures.explore.load_dataset", lambda *args, **kwargs: tiny)
+    monkeypatch.setattr("vaelab.training.datasets.load_dataset", lambda *args, **kwargs: tiny)
     run = str(runs["ae"].path)
     assert main(["explore", run, "--export", str(tmp_path / "page.html"), "--quiet"]) == 0
     assert f"wrote {tmp_path / 'page.html'}" in capsys.readouterr().err
@@ -173,7 +173,7 @@ def test_the_command_exports_and_names_a_busy_port(runs, tiny, tmp_path, capsys,
 def test_the_command_puts_several_runs_on_one_page(runs, tiny, tmp_path, capsys, monkeypatch):
     from vaelab.cli import main
 
-    monkeypatch.setattr("vaelab.pictures.explore.load_dataset", lambda *args, **kwargs: tiny)
+    monkeypatch.setattr("vaelab.training.datasets.load_dataset", lambda *args, **kwargs: tiny)
     folders = [str(runs[name].path) for name in ("ae", "vae", "cvae")]
     assert main(["explore", *folders, "--export", str(tmp_path / "page.html"), "--quiet"]) == 0
     page = (tmp_path / "page.html").read_text()
@@ -227,7 +227,7 @@ def test_diverged_weights_are_one_line_from_the_command(runs, tiny, tmp_path, ca
     name = next(iter(weights))
     weights[name][0] = float("nan")
     save_file(weights, folder / "model.safetensors", metadata={"epoch": "1"})
-    monkeypatch.setattr("vaelab.pictures.explore.load_dataset", lambda *args, **kwargs: tiny)
+    monkeypatch.setattr("vaelab.training.datasets.load_dataset", lambda *args, **kwargs: tiny)
     assert main(["explore", str(folder), "--export", str(tmp_path / "page.html")]) == 2
     err = capsys.readouterr().err
     assert err == (f"vaelab: error: {folder}: the run's weights are not finite numbers (it "
@@ -306,7 +306,7 @@ def test_serving_prints_nothing_and_the_command_names_the_address(runs, tiny, ca
     explore.serve_explorer(runs["ae"], 0, tiny, on_ready=urls.append)
     assert urls and urls[0].startswith("http://127.0.0.1:")
     assert capsys.readouterr() == ("", "")
-    monkeypatch.setattr("vaelab.pictures.explore.load_dataset", lambda *args, **kwargs: tiny)
+    monkeypatch.setattr("vaelab.training.datasets.load_dataset", lambda *args, **kwargs: tiny)
     assert main(["explore", str(runs["ae"].path), "--port", "0"]) == 0
     out, err = capsys.readouterr()
     assert out == "" and "vaelab: the explorer is at http://127.0.0.1:" in err

@@ -10,6 +10,7 @@ from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vaelab.errors import VaelabError
 from vaelab.objectives import objective_per_image
 from vaelab.training import epoch as epoch_module
+from vaelab.training.datasets import recorded
 from vaelab.training.loop import resume, train, train_all
 from vaelab.training.runs import load_run
 
@@ -34,7 +35,10 @@ def test_run_folder_holds_config_weights_checkpoint_and_metrics(tiny, tmp_path):
     files = sorted(p.name for p in run.path.iterdir())
     assert files == ["checkpoint.safetensors", "config.json", "metrics.jsonl",
                      "model.safetensors"]
-    assert RunConfig.load(run.path / "config.json") == _config(epochs=2)
+    saved = RunConfig.load(run.path / "config.json")  # what was asked, and what the data is
+    assert saved == recorded(_config(epochs=2), tiny)
+    assert saved.data.image_shape == (1, 28, 28) and saved.data.classes == tiny.classes
+    assert saved.data.fingerprint == tiny.fingerprint()
     lines = [json.loads(line) for line in (run.path / "metrics.jsonl").read_text().splitlines()]
     assert [m["epoch"] for m in lines] == [1, 2]
     for m in lines:

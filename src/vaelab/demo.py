@@ -11,12 +11,12 @@ from pathlib import Path
 
 import torch
 
-from vaelab.config import DataConfig, DatasetName, ModelConfig, RunConfig, TrainConfig
-from vaelab.data import ImageData, get_dataset, load_dataset
+from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from vaelab.data import ImageData, dataset_title, load_dataset
 from vaelab.device import select_device
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
-from vaelab.measuring.classifier import classifier_path, load_judge, train_judge
+from vaelab.measuring.classifier import judge_for
 from vaelab.measuring.evaluation import evaluate_run
 from vaelab.measuring.latent import latent_picture
 from vaelab.measuring.scorecard import Comparison
@@ -33,7 +33,8 @@ DEMO_K = 50  # importance samples per image for the demo's NLL; vaelab eval take
 
 
 def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
-             dataset: DatasetName = "mnist", device: str | torch.device = "auto",
+             dataset: str = "mnist", image_size: int | None = None,
+             device: str | torch.device = "auto",
              data_dir: str | Path | None = None, progress: bool = True,
              models: Sequence[str] = ("ae", "vae"), arch: str = "mlp",
              likelihood: str = "sse", data: ImageData | None = None) -> Path:
@@ -49,11 +50,13 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
     if len(models) < 1 or len(set(models)) < len(models):
         raise VaelabError("the demo trains one or more different models, such as: ae vae")
     configs = [RunConfig(ModelConfig(model=name, arch=arch, likelihood=likelihood),
-                         DataConfig(dataset=dataset), TrainConfig(epochs=epochs, seed=seed))
+                         DataConfig(dataset=dataset, image_size=image_size),
+                         TrainConfig(epochs=epochs, seed=seed))
                for name in models]
     laps = Laps()
     device = select_device(device)
-    data = (data or load_dataset(dataset, data_dir, progress=progress)).to(device)
+    data = (data or load_dataset(dataset, data_dir, progress=progress,
+                                 image_size=image_size)).to(device)
     if out is not None:
         check_new_run_dir(out)
     folder = Path(out) if out is not None else unique_dir(Path("vaelab-demo"))
@@ -69,11 +72,7 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
     figure = save_figure(comparison_figure(runs, pictures, data), folder / "comparison.png")
     laps.lap("figures")
     hand_back_free_memory()  # what drawing left in the heap, before measuring
-    judge = load_judge(dataset, device)
-    if judge is None:
-        log.info("training the classifier that judges the samples (once: it is kept in %s)",
-                 classifier_path(dataset))
-        judge = train_judge(data, progress=progress)
+    judge = judge_for(data, progress=progress)
     laps.lap("classifier")
     log.info("measuring them (vaelab eval)")
     evaluation = Comparison([evaluate_run(run, data, k=DEMO_K if run.model.has_posterior
@@ -83,7 +82,8 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
     write_atomic(folder / "compare.csv", evaluation.csv())
     laps.lap("measuring")
     page = _page(runs, folder, figure, evaluation, configs, laps.total(), device.type,
-                 epochs=epochs, seed=seed, dataset=dataset, likelihood=likelihood)
+                 epochs=epochs, seed=seed, dataset=dataset, likelihood=likelihood,
+                 image_size=image_size)
     laps.lap("page")
     write_atomic(folder / "timings.json", json.dumps(laps.seconds, indent=2) + "\n")
     return page
@@ -106,19 +106,21 @@ class Laps:
 
 
 def _page(runs, folder: Path, figure: Path, evaluation: Comparison, configs, seconds: float,
-          device: str, *, epochs: int, seed: int, dataset: str, likelihood: str) -> Path:
+          device: str, *, epochs: int, seed: int, dataset: str, likelihood: str,
+          image_size: int | None) -> Path:
     models = [config.model.model for config in configs]
     arch = configs[0].model.arch
     tutorial = tuple(models) == ("ae", "vae") and arch == "mlp" and likelihood == "sse"
     what = ("The tutorial's two models with its settings" if tutorial else
             f"{', '.join(config.title() for config in configs)}, {likelihood} likelihood")
     again = f"vaelab demo --epochs {epochs} --seed {seed} --dataset {dataset}"
+    again += f" --image-size {image_size}" if image_size is not None else ""
     if not tutorial:
         again += f" --models {' '.join(models)} --arch {arch} --loss {likelihood}"
     return write_report(
         runs, folder / "index.html", top_figure=figure, evaluation=evaluation,
         title=f"{' vs '.join(config.title() for config in configs)} on "
-              f"{get_dataset(dataset).title}",
+              f"{dataset_title(dataset)}",
         lead=(f"{what}: latent size 2, {epochs} epochs, batch 128, Adam at 1e-3, the "
               f"reconstruction term summed over pixels and batch, seed {seed}. Trained on "
               f"{device} in {seconds:.0f} s, figures included."),

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 import tyro
 
 from vaelab.cli.options import Common, check_run_folder, flag, say
-from vaelab.config import DatasetName, RunConfig
+from vaelab.config import RunConfig
 from vaelab.errors import VaelabError
 
 Flat = tyro.conf.arg(name="")  # a nested config whose flags appear without a prefix
@@ -137,8 +137,11 @@ class Demo(Common):
     """Folder to create for the two runs, the comparison and the page."""
     seed: int = 0
     """Seeds weights, shuffling and noise."""
-    dataset: DatasetName = "mnist"
-    """Dataset to train on."""
+    dataset: Annotated[str, flag(metavar="NAME|PATH")] = "mnist"
+    """mnist, fashion-mnist, or your own images: a folder of PNG/JPEG files (one sub-folder
+    per class, if labelled) or a .npz/.npy file."""
+    image_size: Annotated[int | None, flag(metavar="N", default="as they are")] = None
+    """Bring every image to N x N pixels: the shorter side scaled to N, the middle cut out."""
 
     def run(self) -> None:
         import time
@@ -149,8 +152,8 @@ class Demo(Common):
         TrainConfig(epochs=self.epochs, seed=self.seed)  # check the numbers before any work
         started = time.perf_counter()
         page = run_demo(self.out, epochs=self.epochs, seed=self.seed, dataset=self.dataset,
-                        device=self.device or "auto", data_dir=self.data_dir,
-                        progress=not self.quiet)
+                        image_size=self.image_size, device=self.device or "auto",
+                        data_dir=self.data_dir, progress=not self.quiet)
         say(f"done in {time.perf_counter() - started:.0f} s; open {page}")
 
 
@@ -227,8 +230,11 @@ class Classifier(Common):
     action: Annotated[Literal["train", "show"], tyro.conf.Positional,
                       tyro.conf.arg(metavar="{train,show}", help_behavior_hint="(required)")]
     """train: fit it to --dataset and keep it in the user cache; show: name it and its accuracy."""
-    dataset: DatasetName = "mnist"
-    """Dataset to classify."""
+    dataset: Annotated[str, flag(metavar="NAME|PATH")] = "mnist"
+    """mnist, fashion-mnist, or your own images: a folder of PNG/JPEG files (one sub-folder
+    per class, if labelled) or a .npz/.npy file."""
+    image_size: Annotated[int | None, flag(metavar="N", default="as they are")] = None
+    """Bring every image to N x N pixels: the shorter side scaled to N, the middle cut out."""
     epochs: int = 5
     """Passes over the training set."""
     seed: int = 0
@@ -237,24 +243,33 @@ class Classifier(Common):
     """Train again even if a classifier for the dataset is in the cache."""
 
     def run(self) -> None:
-        from vaelab.config import TrainConfig
-        from vaelab.data import load_dataset
+        from vaelab.config import DataConfig, TrainConfig
+        from vaelab.data import DATASETS, load_dataset
         from vaelab.device import select_device
-        from vaelab.measuring.classifier import classifier_path, load_judge, train_judge
+        from vaelab.measuring.classifier import judge_key, load_judge, train_judge
 
+        settings = DataConfig(dataset=self.dataset, image_size=self.image_size)  # checked
         device = select_device(self.device or "auto")
-        judge = load_judge(self.dataset, device)
+        data = None
+        if settings.dataset in DATASETS and settings.image_size is None:
+            key = settings.dataset
+        else:  # the user's own images are known by the fingerprint of their pixels
+            data = load_dataset(settings.dataset, self.data_dir, progress=not self.quiet,
+                                image_size=settings.image_size)
+            key = judge_key(data.name, data.fingerprint())
+        judge = load_judge(key, device)
         if self.action == "show" or (judge is not None and not self.force):
             if judge is None:
-                raise VaelabError(f"no classifier for {self.dataset} in the cache yet; train "
-                                  f"it with: vaelab classifier train --dataset {self.dataset}")
+                raise VaelabError(f"no classifier for {key} in the cache yet; train it with: "
+                                  f"vaelab classifier train --dataset {self.dataset}")
             again = "" if self.action == "show" else " (--force trains it again)"
             say(f"{judge.path}: test accuracy {judge.accuracy:.2%}{again}")
             return
         TrainConfig(epochs=self.epochs, seed=self.seed)  # check the numbers before any work
-        data = load_dataset(self.dataset, self.data_dir, progress=not self.quiet).to(device)
-        judge = train_judge(data, epochs=self.epochs, seed=self.seed, progress=not self.quiet)
-        say(f"{classifier_path(self.dataset)}: test accuracy {judge.accuracy:.2%}")
+        data = data or load_dataset(settings.dataset, self.data_dir, progress=not self.quiet)
+        judge = train_judge(data.to(device), epochs=self.epochs, seed=self.seed,
+                            progress=not self.quiet)
+        say(f"{judge.path}: test accuracy {judge.accuracy:.2%}")
 
 
 @dataclass(kw_only=True)

@@ -3,6 +3,7 @@ scaled to [0, 1] batch by batch, and binarized where a run asks for black-and-wh
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import torch
@@ -10,10 +11,11 @@ import torch
 
 @dataclass(frozen=True)
 class ImageData:
-    """Both splits of a labelled image dataset, as uint8 tensors on one device."""
+    """Both splits of an image dataset, as uint8 tensors on one device. Unlabelled data has
+    no classes, and its labels are all 0."""
 
-    name: str
-    classes: tuple[str, ...]
+    name: str  # a registered name, or the path the data was given by
+    classes: tuple[str, ...]  # () when the images come without labels
     train_images: torch.Tensor  # (N, C, H, W) uint8
     train_labels: torch.Tensor  # (N,) int64
     test_images: torch.Tensor  # (M, C, H, W) uint8
@@ -22,6 +24,21 @@ class ImageData:
     @property
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(self.train_images.shape[1:])
+
+    @property
+    def labelled(self) -> bool:
+        return bool(self.classes)
+
+    def fingerprint(self) -> str:
+        """A hash of the pixels, labels and class names of both splits: two loads of the same
+        images give the same one, anything else (a changed file, another split) another."""
+        h = hashlib.blake2b(digest_size=16)
+        h.update("\x00".join(self.classes).encode() + b"\x01")
+        for t in (self.train_images, self.train_labels, self.test_images, self.test_labels):
+            t = t.detach().cpu().contiguous()
+            h.update(f"{tuple(t.shape)}{t.dtype}".encode())
+            h.update(t.numpy())
+        return h.hexdigest()
 
     def to(self, device: torch.device | str) -> ImageData:
         return ImageData(

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
+from vaelab.data.decoding import resize_all
 from vaelab.data.idx import read_idx
 from vaelab.data.images import ImageData
+from vaelab.data.paths import load_path, looks_like_path
 from vaelab.data.sources import download_root, fetch, find, missing_message, present
 from vaelab.errors import VaelabError
 
@@ -121,10 +126,41 @@ def get_dataset(name: str) -> IdxDataset:
         return DATASETS[name]
     except KeyError:
         choices = ", ".join(DATASETS)
-        raise VaelabError(f"unknown dataset {name!r}; choose one of: {choices}") from None
+        raise VaelabError(f"unknown dataset {name!r}; choose one of: {choices}, or give a "
+                          f"folder of images or a .npz/.npy file") from None
+
+
+def dataset_title(name: str) -> str:
+    """The name as people write it: 'MNIST', or a folder's or file's own name."""
+    if name in DATASETS:
+        return DATASETS[name].title or name
+    return Path(name).stem or name
 
 
 def load_dataset(name: str, data_dir: str | Path | None = None, *, download: bool = True,
-                 progress: bool = True) -> ImageData:
-    """Load a registered dataset, looking for it locally first (see ``search_roots``)."""
-    return get_dataset(name).load(data_dir, download=download, progress=progress)
+                 progress: bool = True, image_size: int | None = None,
+                 test_fraction: float = 0.1, split_seed: int = 0) -> ImageData:
+    """Load a registered dataset, looking for it locally first (see ``search_roots``), or
+    the folder of images or .npz/.npy file that ``name`` is the path of (see
+    ``vaelab.data.paths``). ``image_size`` brings every image to that many pixels square;
+    ``test_fraction`` and ``split_seed`` choose the test images of data that has none."""
+    if name in DATASETS:
+        data = DATASETS[name].load(data_dir, download=download, progress=progress)
+        return data if image_size is None else resized(data, image_size)
+    if not looks_like_path(name):
+        get_dataset(name)  # raises: names the registered ones
+    return load_path(name, data_dir, image_size=image_size, test_fraction=test_fraction,
+                     split_seed=split_seed, progress=progress)
+
+
+def resized(data: ImageData, size: int) -> ImageData:
+    """Both splits brought to ``size`` x ``size`` pixels."""
+    if data.image_shape[1:] == (size, size):
+        return data
+
+    def fit(images: torch.Tensor) -> torch.Tensor:
+        hwc = resize_all(images.permute(0, 2, 3, 1).cpu().numpy(), size)
+        return torch.from_numpy(hwc).permute(0, 3, 1, 2).contiguous()
+
+    return dataclasses.replace(data, train_images=fit(data.train_images),
+                               test_images=fit(data.test_images))

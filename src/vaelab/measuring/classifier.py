@@ -20,7 +20,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 from torch import nn
 
-from vaelab.data import ImageData, sources, to_unit
+from vaelab.data import DATASETS, ImageData, sources, to_unit
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 from vaelab.progress import progress_bar
@@ -81,8 +81,17 @@ class Judge:
     path: Path
 
 
-def classifier_path(dataset: str) -> Path:
-    return sources.cache_root() / "classifiers" / f"{dataset}.safetensors"
+def judge_key(dataset: str, fingerprint: str | None = None) -> str:
+    """What a classifier is kept under: a registered dataset's name, or for the user's own
+    images their folder's or file's name and the fingerprint of their pixels (so that a
+    changed folder gets a classifier of its own)."""
+    if dataset in DATASETS or fingerprint is None:
+        return dataset
+    return f"{Path(dataset).stem}-{fingerprint[:16]}"
+
+
+def classifier_path(key: str) -> Path:
+    return sources.cache_root() / "classifiers" / f"{key}.safetensors"
 
 
 def shipped_path(dataset: str) -> Path | None:
@@ -125,7 +134,10 @@ def load_judge(dataset: str, device: torch.device | str = "cpu") -> Judge | None
 def train_judge(data: ImageData, *, epochs: int = EPOCHS, seed: int = 0,
                 batch_size: int = 128, progress: bool = True) -> Judge:
     """Train the classifier on ``data``'s training set, score it on its test set, and store it
-    in the user cache (replacing an older one)."""
+    in the user cache (replacing an older one) under ``judge_key``."""
+    if not data.labelled:
+        raise VaelabError(f"{data.name} has no labels, so there is no classifier to train "
+                          f"(put the images in one sub-folder per class)")
     device = data.train_images.device
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -152,15 +164,16 @@ def train_judge(data: ImageData, *, epochs: int = EPOCHS, seed: int = 0,
     model.eval()
     accuracy = (predict(model, data.test_images).argmax(dim=1) == data.test_labels.cpu())
     accuracy = accuracy.double().mean().item()
-    path = classifier_path(data.name)
-    meta = {"format": FORMAT, "dataset": data.name, "accuracy": f"{accuracy:.6f}",
+    key = judge_key(data.name, data.fingerprint())
+    path = classifier_path(key)
+    meta = {"format": FORMAT, "dataset": key, "accuracy": f"{accuracy:.6f}",
             "epochs": str(epochs), "seed": str(seed), "classes": str(len(data.classes)),
             "image_shape": ",".join(map(str, data.image_shape)),
             "seconds": f"{time.perf_counter() - started:.1f}"}
     path.parent.mkdir(parents=True, exist_ok=True)
     weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     write_atomic(path, save(weights, metadata=meta))
-    return Judge(model, data.name, accuracy, path)
+    return Judge(model, key, accuracy, path)
 
 
 @torch.inference_mode()
@@ -214,9 +227,25 @@ def confident_share(probabilities: torch.Tensor, threshold: float = CONFIDENT) -
     return (probabilities.max(dim=1).values >= threshold).double().mean().item()
 
 
+def judge_for(data: ImageData, *, progress: bool = True) -> Judge | None:
+    """The classifier of ``data``'s images, trained here first if there is none yet (once: it
+    is kept in the user cache); None for images without labels."""
+    if not data.labelled:
+        return None
+    device = data.train_images.device
+    key = judge_key(data.name, data.fingerprint())
+    judge = load_judge(key, device)
+    if judge is None:
+        log.info("training the classifier that judges samples of %s (once: it is kept in %s)",
+                 key, classifier_path(key))
+        judge = train_judge(data, progress=progress)
+    return judge
+
+
 def require_judge(dataset: str, device: torch.device | str = "cpu") -> Judge:
     judge = load_judge(dataset, device)
     if judge is None:
         raise VaelabError(f"no classifier for {dataset} yet; train it once with: vaelab "
-                          f"classifier train --dataset {dataset} (about two minutes on two CPU cores)")
+                          f"classifier train --dataset {dataset} (about two minutes on two "
+                          f"CPU cores)")
     return judge

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import torch
 
-from vaelab.data import ImageData, load_dataset, prepare
+from vaelab.data import ImageData, prepare
 from vaelab.distributions import Likelihood
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
@@ -23,7 +23,7 @@ from vaelab.measuring.classifier import (
     confident_share,
     features,
     frechet_distance,
-    load_judge,
+    judge_for,
     predict,
 )
 from vaelab.measuring.estimators import (
@@ -39,6 +39,7 @@ from vaelab.measuring.scorecard import Score, Scorecard, eval_file
 from vaelab.models import Autoencoder
 from vaelab.objectives import objective_per_image
 from vaelab.progress import progress_bar
+from vaelab.training.datasets import load_for
 from vaelab.training.runs import Run, load_run
 
 log = logging.getLogger("vaelab")
@@ -48,6 +49,7 @@ SAMPLES = 10  # posterior draws per image for the ELBO's reconstruction term
 NO_POSTERIOR = "an AE has no posterior or prior, so no likelihood"
 NO_PRIOR = "an AE has no prior to sample from"
 NO_JUDGE = "no classifier yet (vaelab classifier train)"
+NO_LABELS = "the images have no labels, so there is no class to probe for or judge by"
 NOT_CONDITIONAL = "only a conditional model (cvae) is asked for a class"
 Split = Literal["train", "test"]
 
@@ -79,9 +81,7 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
             raise VaelabError(f"{name} must be a whole number of at least 1, got {value!r}")
     if split not in ("train", "test"):
         raise VaelabError(f"unknown split {split!r}; choose train or test")
-    if data is None:
-        data = load_dataset(config.data.dataset, data_dir, progress=progress)
-    data = data.to(model.device)
+    data = load_for(config, data_dir, progress=progress, data=data).to(model.device)
     # Every measure of a binarized run is of binarized images (a draw of the training set
     # for a 'dynamic' run), the ones its likelihood is exact for; what the decoder draws is
     # each pixel's mean, a grey level, and is judged against the real, grey, test images.
@@ -89,7 +89,7 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
     images = seen.test_images if split == "test" else seen.train_images
     labels = seen.test_labels if split == "test" else seen.train_labels
     if judge == "cached":
-        judge = load_judge(config.data.dataset, model.device)
+        judge = judge_for(data, progress=progress)
     metrics: dict[str, Score] = {}
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
@@ -191,14 +191,21 @@ def _codes(model: Autoencoder, seen: ImageData, split: str) -> dict[str, Score]:
     train_codes = encode_dataset(model, seen.train_images, seen.train_labels)
     test_codes = encode_dataset(model, seen.test_images, seen.test_labels)
     split_codes = test_codes if split == "test" else train_codes
-    scores = {
-        "linear_probe": Score(linear_probe(train_codes, seen.train_labels, test_codes,
-                                           seen.test_labels)),
-        "knn": Score(knn_accuracy(train_codes, seen.train_labels, test_codes,
-                                  seen.test_labels)),
-    }
-    scores["active_units"] = (Score(active_units(split_codes)) if model.has_posterior
-                              else Score(None, note=NO_POSTERIOR))
+    if seen.labelled:
+        scores = {
+            "linear_probe": Score(linear_probe(train_codes, seen.train_labels, test_codes,
+                                               seen.test_labels)),
+            "knn": Score(knn_accuracy(train_codes, seen.train_labels, test_codes,
+                                      seen.test_labels)),
+        }
+    else:
+        scores = {"linear_probe": Score(None, note=NO_LABELS), "knn": Score(None, note=NO_LABELS)}
+    if not model.has_posterior:
+        scores["active_units"] = Score(None, note=NO_POSTERIOR)
+    elif len(split_codes) < 2:
+        scores["active_units"] = Score(None, note="a spread over images needs two or more")
+    else:
+        scores["active_units"] = Score(active_units(split_codes))
     return scores
 
 
@@ -212,7 +219,8 @@ def _pictures(model: Autoencoder, data: ImageData, seen: ImageData, judge: Judge
     keys = ("sample_confidence", "sample_class_entropy", "sample_frechet", "sample_asked",
             "grid_digits", "prior_grid_digits")
     if judge is None:
-        return {key: Score(None, note=NO_JUDGE) for key in keys}
+        why = NO_JUDGE if data.labelled else NO_LABELS
+        return {key: Score(None, note=why) for key in keys}
     height, width = data.image_shape[1:]
     picture = latent_picture(model, seen)
     grid = untile(picture.manifold.picture, height, width)

@@ -10,7 +10,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from vaelab.data import ImageData, get_dataset, load_dataset, prepare
+from vaelab.data import ImageData, dataset_title, prepare
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 from vaelab.measuring.evaluation import evaluate_run
@@ -18,6 +18,7 @@ from vaelab.measuring.latent import LatentPicture, latent_picture
 from vaelab.measuring.scorecard import Comparison, load_scorecard
 from vaelab.pictures.figures import save_figure
 from vaelab.pictures.plots import LatentView, comparison
+from vaelab.training.datasets import check_same, load_for
 from vaelab.training.runs import Run, check_new_run_dir, load_run, unique_dir
 
 log = logging.getLogger("vaelab")
@@ -33,7 +34,7 @@ def comparison_figure(runs: Sequence[Run], pictures: Sequence[LatentPicture], da
     when = f", {epochs.pop()} epochs" if len(epochs) == 1 else ""
     return comparison(views, data.classes,
                       title=f"Where the codes fall, and what the decoder draws there "
-                            f"({get_dataset(data.name).title}{when})")
+                            f"({dataset_title(data.name)}{when})")
 
 
 def compare_runs(runs: Sequence[Run | str | Path], out: str | Path | None = None, *,
@@ -54,8 +55,9 @@ def compare_runs(runs: Sequence[Run | str | Path], out: str | Path | None = None
         check_new_run_dir(out)
         Path(out).mkdir(parents=True, exist_ok=True)
     folder = Path(out) if out is not None else unique_dir(Path("vaelab-compare"))
-    if data is None:
-        data = load_dataset(loaded[0].config.data.dataset, data_dir, progress=progress)
+    data = load_for(loaded[0].config, data_dir, progress=progress, data=data)
+    for run in loaded[1:]:
+        check_same(run.config, data)
     cards = []
     for run in loaded:
         card = load_scorecard(run.path, eval_options.get("split", "test"))

@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from matplotlib.colors import to_hex
 
-from vaelab.data import ImageData, get_dataset, load_dataset, prepare
+from vaelab.data import ImageData, dataset_title, prepare
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 from vaelab.measuring.latent import encode_dataset
@@ -36,6 +36,7 @@ from vaelab.models import count_parameters
 from vaelab.pictures.explore_ops import b64, net_ops
 from vaelab.pictures.explore_shading import confidence_shading
 from vaelab.pictures.plots import CLASS_COLORS
+from vaelab.training.datasets import check_same, load_for
 from vaelab.training.runs import Run, load_run
 
 POINTS = 5000  # test codes drawn on the plane
@@ -64,7 +65,7 @@ def _run_facts(run: Run) -> dict[str, Any]:
     card = load_scorecard(run.path)
     return {
         "name": run.path.name,
-        "dataset": get_dataset(config.data.dataset).title or config.data.dataset,
+        "dataset": dataset_title(config.data.dataset),
         "config": config.to_dict(),
         "parameters": count_parameters(run.model),
         "likelihood": run.model.likelihood.title,
@@ -100,7 +101,7 @@ def explorer_data(run: Run, data: ImageData, *, points: int = POINTS, seed: int 
         _check_finite(run, codes)  # (N, d)
         pca = _pca(codes)
         nets = net_ops(model)
-        shading = confidence_shading(model, run.config.data.dataset, codes, pca)
+        shading = confidence_shading(model, data, codes, pca)
     finally:
         model.train(training)
     return {
@@ -171,12 +172,18 @@ def build_explorer(runs: Runs, data: ImageData | None = None, *,
     loaded = [run if isinstance(run, Run) else load_run(run) for run in _as_list(runs)]
     if not loaded:
         raise VaelabError("name at least one run folder to explore")
-    datasets: dict[str, ImageData] = {}
-    for name in dict.fromkeys(run.config.data.dataset for run in loaded):
-        datasets[name] = data if data is not None else load_dataset(name, data_dir,
-                                                                    progress=progress)
-    return explorer_html([explorer_data(run, datasets[run.config.data.dataset])
-                          for run in loaded])
+    shared: dict[tuple, ImageData] = {}  # each dataset loaded once for the runs that share it
+    views = []
+    for run in loaded:
+        settings = run.config.data
+        key = (settings.dataset, settings.image_size, settings.test_fraction,
+               settings.split_seed)
+        if key in shared:
+            check_same(run.config, shared[key])
+        else:
+            shared[key] = load_for(run.config, data_dir, progress=progress, data=data)
+        views.append(explorer_data(run, shared[key]))
+    return explorer_html(views)
 
 
 def check_export_path(path: str | Path) -> Path:

@@ -8,7 +8,8 @@ from typing import Any
 
 import torch
 
-from vaelab.measuring.classifier import CONFIDENT, load_judge, predict
+from vaelab.data import ImageData
+from vaelab.measuring.classifier import CONFIDENT, judge_key, load_judge, predict
 from vaelab.measuring.latent import decode_all
 from vaelab.models import Autoencoder
 from vaelab.pictures.explore_ops import b64
@@ -49,7 +50,7 @@ def cell_codes(box: list[float], origin: torch.Tensor, axes: torch.Tensor, cells
 
 
 @torch.inference_mode()
-def confidence_shading(model: Autoencoder, dataset: str, codes: torch.Tensor,
+def confidence_shading(model: Autoencoder, data: ImageData, codes: torch.Tensor,
                        pca: dict[str, Any]) -> dict[str, Any]:
     """For each cell of the default plane's first view, whether the classifier calls the
     decoded image one class with p >= CONFIDENT (for a conditional model, once per class it
@@ -57,10 +58,13 @@ def confidence_shading(model: Autoencoder, dataset: str, codes: torch.Tensor,
     cells)}; or {"missing": why not}."""
     if model.latent_dims < 2:
         return {"missing": "with one latent dimension there is no plane to shade"}
+    if not data.labelled:
+        return {"missing": "the images have no labels, so there is no classifier to shade by"}
+    dataset = judge_key(data.name, data.fingerprint())
     judge = load_judge(dataset)
     if judge is None:
         return {"missing": f"no classifier of {dataset} ships with vaelab or was trained here; "
-                           f"vaelab classifier train --dataset {dataset} makes one"}
+                           f"vaelab classifier train --dataset {data.name} makes one"}
     if tuple(judge.model.image_shape) != tuple(model.image_shape):
         shape = "x".join(map(str, judge.model.image_shape))
         return {"missing": f"the classifier of {dataset} judges {shape} images, not these"}

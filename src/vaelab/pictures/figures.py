@@ -27,7 +27,7 @@ import torch
 from matplotlib.figure import Figure
 from PIL import Image
 
-from vaelab.data import ImageData, load_dataset, prepare, to_unit
+from vaelab.data import ImageData, prepare, to_unit
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 from vaelab.measuring.latent import (
@@ -42,6 +42,7 @@ from vaelab.models import Autoencoder
 from vaelab.objectives import corrupt
 from vaelab.pictures import plots
 from vaelab.pictures.report import write_run_page
+from vaelab.training.datasets import load_for
 from vaelab.training.runs import Run, load_run
 
 FORMATS = ("png", "pdf", "svg")
@@ -58,8 +59,7 @@ def plot_run(run: Run | str | Path, data: ImageData | None = None, *,
     the run's own figures/ folder as PNGs, write its index.html too."""
     if not isinstance(run, Run):
         run = load_run(run)
-    if data is None:
-        data = load_dataset(run.config.data.dataset, data_dir, progress=progress)
+    data = load_for(run.config, data_dir, progress=progress, data=data)
     paths = write_run_figures(run, data, out_dir, fmt)
     if out_dir is None and fmt == "png":
         paths["page"] = write_run_page(run)
@@ -163,8 +163,11 @@ def _first_of_each_class(labels: torch.Tensor, n_classes: int) -> list[int]:
     return [int((labels == c).nonzero()[0]) for c in range(n_classes) if (labels == c).any()]
 
 
-def _class_examples(data: ImageData) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    """One test image per class in [0, 1] (K, C, H, W), their labels, and the class names."""
+def _class_examples(data: ImageData) -> tuple[torch.Tensor, torch.Tensor, list[str] | None]:
+    """One test image per class in [0, 1] (K, C, H, W), their labels, and the class names;
+    for unlabelled images, the first ten and no names."""
+    if not data.labelled:
+        return to_unit(data.test_images[:10]), data.test_labels[:10], None
     index = _first_of_each_class(data.test_labels, len(data.classes))
     labels = data.test_labels[index]
     return to_unit(data.test_images[index]), labels, [data.classes[int(c)] for c in labels]
@@ -209,9 +212,14 @@ def _samples(model: Autoencoder, data: ImageData, name: str, seed: int) -> Figur
                                         f"is one z from the prior")
 
 
-def _interpolation_pair(points: np.ndarray, labels: np.ndarray) -> tuple[int, int]:
-    """The first test images of the two classes whose mean codes lie farthest apart: the
-    straight line between them crosses much of the latent region."""
+def _interpolation_pair(points: np.ndarray, labels: np.ndarray | None) -> tuple[int, int]:
+    """The first test images of the two classes whose mean codes lie farthest apart (without
+    labels: of the first thousand, the code farthest from their mean, and the one farthest
+    from that): the straight line between them crosses much of the latent region."""
+    if labels is None:
+        some = points[:1000]
+        a = int(np.linalg.norm(some - some.mean(axis=0), axis=1).argmax())
+        return a, int(np.linalg.norm(some - some[a], axis=1).argmax())
     classes = np.unique(labels)
     centres = np.stack([points[labels == c].mean(axis=0) for c in classes])
     dist = np.linalg.norm(centres[:, None] - centres[None], axis=-1)
@@ -235,12 +243,16 @@ def _walk(model: Autoencoder, ends: torch.Tensor, labels: torch.Tensor, steps: i
 
 def _interpolation(model: Autoencoder, data: ImageData, seen: LatentPicture, name: str
                    ) -> tuple[Figure, np.ndarray]:
-    i, j = _interpolation_pair(seen.points, seen.labels)
+    i, j = _interpolation_pair(seen.points, seen.labels if data.labelled else None)
     ends, labels = data.test_images[[i, j]], data.test_labels[[i, j]]
     frames, there = (_walk(model, ends, labels, n) for n in (FRAMES, GIF_FRAMES))
     inputs = pictures_of(to_unit(ends))
-    a, b = (data.classes[int(c)] for c in labels)
+    if data.labelled:
+        a, b = (data.classes[int(c)] for c in labels)
+        ends_named, between = (f"input {a}", f"input {b}"), f"a {a} and a {b}"
+    else:
+        ends_named, between = ("input", "input"), "two test images far apart"
     strip = plots.interpolation_strip(
-        frames, inputs[0], inputs[1], start_label=f"input {a}", end_label=f"input {b}",
-        title=f"{name}: decoding the straight line between the codes of a {a} and a {b}")
+        frames, inputs[0], inputs[1], start_label=ends_named[0], end_label=ends_named[1],
+        title=f"{name}: decoding the straight line between the codes of {between}")
     return strip, np.concatenate([there, there[-2:0:-1]])

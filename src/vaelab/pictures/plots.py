@@ -50,6 +50,9 @@ def show(ax: Axes, image: np.ndarray, **options: Any) -> None:
     ax.imshow(image.clip(0, 1), **options)
 
 
+UNLABELLED = "#3b5b92"  # the one colour of points that have no class
+
+
 def _class_color(i: int) -> Any:
     return CLASS_COLORS[i % len(CLASS_COLORS)]
 
@@ -61,17 +64,19 @@ def _class_color(i: int) -> Any:
 def draw_scatter(ax: Axes, points: np.ndarray, labels: np.ndarray, classes: Sequence[str],
                  axis_labels: tuple[str, str] = ("$z_1$", "$z_2$"), legend: bool = True,
                  max_points: int = 10_000, equal: bool = True) -> None:
-    """Points (N, 2) coloured by their class, in a shuffled order so no class hides another;
-    ``equal`` keeps one unit as long on both axes, as distances in a latent plane need."""
+    """Points (N, 2) coloured by their class, in a shuffled order so no class hides another
+    (all in one colour, and no legend, when there are no ``classes``); ``equal`` keeps one
+    unit as long on both axes, as distances in a latent plane need."""
     order = np.random.default_rng(0).permutation(len(points))[:max_points]
-    colors = np.array([_class_color(int(c)) for c in range(len(classes))])
-    ax.scatter(points[order, 0], points[order, 1], c=colors[labels[order]], s=3, alpha=0.6,
-               linewidths=0, rasterized=True)
+    colors = np.array([_class_color(int(c)) for c in range(len(classes))] or [UNLABELLED])
+    ax.scatter(points[order, 0], points[order, 1],
+               c=colors[labels[order] if classes else np.zeros(len(order), int)], s=3,
+               alpha=0.6, linewidths=0, rasterized=True)
     ax.set_xlabel(axis_labels[0])
     ax.set_ylabel(axis_labels[1])
     if equal:
         ax.set_aspect("equal", adjustable="datalim")
-    if legend:
+    if legend and classes:
         handles = [ax.scatter([], [], color=_class_color(i), s=25) for i in range(len(classes))]
         ax.legend(handles, classes, loc="center left", bbox_to_anchor=(1.01, 0.5),
                   handletextpad=0.2, labelspacing=0.35, title="class")
@@ -108,7 +113,7 @@ def draw_manifold(ax: Axes, manifold: Manifold,
 
 def manifold_figure(manifold: Manifold, *, title: str,
                     axis_labels: tuple[str, str] = ("$z_1$", "$z_2$")) -> Figure:
-    rows, cols = manifold.picture.shape
+    rows, cols = manifold.picture.shape[:2]
     with style():
         fig = Figure(figsize=(6.2, 5.2 * rows / cols + 1.0), layout="constrained")
         ax = fig.add_subplot()

@@ -12,10 +12,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vaelab.data import get_dataset
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 from vaelab.measuring.latent import tile
+from vaelab.training.datasets import class_names
 from vaelab.training.runs import Run, load_run
 
 SCALE = 3  # 28 px -> 84 px
@@ -24,7 +24,7 @@ GAP = 2  # paper between the images, in pixels of the images
 
 def class_number(run: Run, label: str | int) -> int:
     """A class given by its number or its name ('7', 7, 'Sneaker') -> its number."""
-    classes = get_dataset(run.config.data.dataset).classes
+    classes = class_names(run.config)
     if str(label) in classes:
         return classes.index(str(label))
     if isinstance(label, int) or str(label).isdigit():

@@ -17,11 +17,12 @@ import torch
 from safetensors import SafetensorError, safe_open
 
 from vaelab.config import RunConfig
-from vaelab.data import ImageData, load_dataset
+from vaelab.data import ImageData
 from vaelab.device import select_device
 from vaelab.errors import ConfigError, VaelabError
 from vaelab.models import model_class
 from vaelab.training.checkpoints import load_checkpoint
+from vaelab.training.datasets import load_for, recorded, same_name
 from vaelab.training.epoch import train_epoch
 from vaelab.training.jobs import Job, fit_all, initial_state
 from vaelab.training.runs import CHECKPOINT, CONFIG, Run, check_new_run_dir, new_run_dir
@@ -66,16 +67,22 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
     named = [Path(out).resolve() for out in outs if out is not None]
     if len(set(named)) < len(named):
         raise VaelabError("two runs cannot share an output folder")
-    datasets = {config.data.dataset for config in configs}
-    if len(datasets) > 1:
-        raise VaelabError(f"train_all trains on one dataset, got {', '.join(sorted(datasets))}")
+    first = configs[0].data
+    for config in configs[1:]:
+        if not same_name(config.data.dataset, first.dataset) or any(
+                getattr(config.data, key) != getattr(first, key)
+                for key in ("image_size", "test_fraction", "split_seed")):
+            raise VaelabError("train_all trains on one dataset: give every run the same "
+                              "--dataset, --image-size, --test-fraction and --split-seed")
     for config in configs:
         check_fits(config)
     cadence = Cadence.parse(checkpoint_every)
     device = select_device(device)
-    full = _load(configs[0], data, data_dir, progress)
+    full = load_for(configs[0], data_dir, progress=progress, data=data, check=False)
+    configs = [recorded(config, full) for config in configs]
     for config in configs:
         _check_subset(config, full)
+        _check_labels(config, full)
     for out in outs:  # every folder is checked before any is made
         if out is not None:
             check_new_run_dir(out)
@@ -126,7 +133,7 @@ def resume(path: str | Path, epochs: int | None = None, *,
     if restored.epoch == config.train.epochs:
         log.warning("%s already has %d epochs; nothing to train (--epochs N goes further)",
                     path, restored.epoch)
-    full = _load(config, data, data_dir, progress)
+    full = load_for(config, data_dir, progress=progress, data=data)
     _check_subset(config, full)
     config.save(path / CONFIG)
     return fit_all([job], full.to(device), progress)[0]
@@ -146,21 +153,18 @@ def check_fits(config: RunConfig) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _load(config: RunConfig, data: ImageData | None, data_dir: str | Path | None,
-          progress: bool) -> ImageData:
-    if data is None:
-        return load_dataset(config.data.dataset, data_dir, progress=progress)
-    if data.name != config.data.dataset:
-        raise VaelabError(
-            f"the data given is {data.name}, the config asks for {config.data.dataset}")
-    return data
-
-
 def _check_subset(config: RunConfig, data: ImageData) -> None:
     wanted, have = config.data.train_subset, len(data.train_images)
     if wanted is not None and wanted > have:
         raise VaelabError(f"train_subset is {wanted}, but {data.name} has {have} training "
                           f"images; ask for at most {have}")
+
+
+def _check_labels(config: RunConfig, data: ImageData) -> None:
+    if model_class(config.model.model).conditional and not data.labelled:
+        raise VaelabError(f"a {config.model.model.upper()} learns from labels, and "
+                          f"{config.data.dataset} has none (its images are not in one "
+                          f"sub-folder per class); choose --model vae")
 
 
 def _trained_on(checkpoint: Path) -> str:

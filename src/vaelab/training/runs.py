@@ -23,12 +23,13 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
 from vaelab.config import RunConfig
-from vaelab.data import get_dataset
+from vaelab.data import DATASETS
 from vaelab.device import select_device
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 from vaelab.models import Autoencoder, build_model
 from vaelab.training.checkpoints import load_weights
+from vaelab.training.datasets import image_shape_and_classes
 
 log = logging.getLogger("vaelab")
 
@@ -63,8 +64,8 @@ class Run:
 
 def model_for(config: RunConfig) -> Autoencoder:
     """A fresh model for a run's config, sized for its dataset's images and classes."""
-    dataset = get_dataset(config.data.dataset)
-    return build_model(config.model, dataset.image_shape, len(dataset.classes))
+    image_shape, classes = image_shape_and_classes(config)
+    return build_model(config.model, image_shape, classes)
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
@@ -141,7 +142,9 @@ def new_run_dir(out: str | Path | None, config: RunConfig, parent: Path = Path("
         check_new_run_dir(out)
         Path(out).mkdir(parents=True, exist_ok=True)
         return Path(out)
-    return unique_dir(parent / f"{config.model.model}-{config.data.dataset}")
+    dataset = config.data.dataset
+    name = dataset if dataset in DATASETS else Path(dataset).stem  # mnist, or a folder's name
+    return unique_dir(parent / f"{config.model.model}-{name}")
 
 
 def unique_dir(base: Path) -> Path:

@@ -2,96 +2,46 @@
 
 A run folder's ``config.json`` holds exactly ``RunConfig.to_dict()``; ``RunConfig.from_dict``
 rebuilds it, so a model can be rebuilt from its folder alone. The names offered here are those
-of the registries (models, nets, likelihoods, datasets); a test keeps the two in step.
+of the registries (models, nets, likelihoods); a test keeps the two in step. The checks
+of each value are in ``vaelab.config.checks``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
+from vaelab.config.checks import (
+    WIDEST,
+    alias,
+    check_choice,
+    check_count,
+    check_hash,
+    check_number,
+    check_seed,
+    check_share,
+    class_names,
+    image_shape,
+    parse_noise,
+    recorded,
+    widths,
+)
 from vaelab.errors import ConfigError
 from vaelab.files import write_atomic
 
 ModelName = Literal["ae", "vae", "cvae"]
 ArchName = Literal["mlp", "conv"]
 LikelihoodName = Literal["sse", "bce", "gaussian", "logistic"]
-DatasetName = Literal["mnist", "fashion-mnist"]
 KLName = Literal["closed-form", "tutorial"]
 ActivationName = Literal["relu", "tanh"]
 BinarizeName = Literal["none", "dynamic", "static"]
 ObjectiveName = Literal["elbo", "iwae"]
 ScheduleName = Literal["constant", "cosine", "iwae"]
-NOISES = ("gaussian", "mask")  # --noise KIND:LEVEL
 
 CONFIG_FORMAT = 2  # format 1 kept the likelihood as train.loss
-
-
-def _alias(*names: str, **options: Any) -> Any:
-    """Other spellings of a flag on the command line, and how --help shows it (tyro reads
-    this; Python ignores it)."""
-    try:
-        import tyro
-    except ImportError:  # pragma: no cover - tyro is a dependency
-        return None
-    return tyro.conf.arg(aliases=names or None, **options)
-
-
-def _check_choice(name: str, value: str, kind: Any) -> None:
-    choices = get_args(kind)
-    if value not in choices:
-        raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(choices)}")
-
-
-WIDEST = 2**16  # a width or a latent size beyond this is a damaged file, not a model
-MOST = 2**31  # epochs, batch sizes, samples: beyond this, damage too
-
-
-def _check_count(name: str, value: int, least: int = 1, most: int = MOST) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= most:
-        raise ConfigError(f"{name} must be a whole number from {least} to {most:,}, "
-                          f"got {value!r}")
-
-
-def _check_seed(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
-        raise ConfigError(f"{name} must be a whole number from 0 to 2**63 - 1, got {value!r}")
-
-
-def _check_number(name: str, value: float, *, positive: bool = True) -> None:
-    if (isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
-            or (value <= 0 if positive else value < 0)):
-        least = "positive" if positive else "zero or positive"
-        raise ConfigError(f"{name} must be a {least} number, got {value!r}")
-
-
-def _widths(name: str, value: Any) -> tuple[int, ...]:
-    if not isinstance(value, list | tuple) or len(value) > 64:
-        raise ConfigError(f"{name} must be a list of at most 64 widths, got {value!r}")
-    for width in value:
-        _check_count(f"every width in {name}", width, most=WIDEST)
-    return tuple(value)
-
-
-def parse_noise(text: str) -> tuple[str, float] | None:
-    """'gaussian:0.3' -> ('gaussian', 0.3); 'none' -> None. Raises ConfigError on anything else:
-    a Gaussian's standard deviation must be positive, a mask's share of pixels below 1."""
-    if text == "none":
-        return None
-    kind, _, level = text.partition(":") if isinstance(text, str) else ("", "", "")
-    try:
-        value = float(level)
-    except ValueError:
-        value = math.nan
-    if kind not in NOISES or not math.isfinite(value) or value <= 0 or (
-            kind == "mask" and value >= 1):
-        raise ConfigError(f"noise {text!r} is not one of: none, gaussian:STD (such as "
-                          f"gaussian:0.3), mask:SHARE (such as mask:0.5, below 1)")
-    return kind, value
 
 
 @dataclass(frozen=True)
@@ -110,17 +60,17 @@ class ModelConfig:
     """Encoder and decoder: 'mlp' (the tutorial's dense layers) or 'conv' (convolutions)."""
     channels: tuple[int, ...] = (32, 64)
     """conv only: channels of the stride-2 convolutions, each halving the image's size."""
-    likelihood: Annotated[LikelihoodName, _alias("--loss")] = "sse"
+    likelihood: Annotated[LikelihoodName, alias("--loss")] = "sse"
     """p(x|z): sse (squared error), bce (Bernoulli), gaussian (learned variance), logistic."""
 
     def __post_init__(self) -> None:
-        _check_choice("model", self.model, ModelName)
-        _check_choice("arch", self.arch, ArchName)
-        _check_choice("activation", self.activation, ActivationName)
-        _check_choice("likelihood", self.likelihood, LikelihoodName)
-        _check_count("latent_dims", self.latent_dims, most=WIDEST)
-        object.__setattr__(self, "hidden_dims", _widths("hidden_dims", self.hidden_dims))
-        object.__setattr__(self, "channels", _widths("channels", self.channels))
+        check_choice("model", self.model, ModelName)
+        check_choice("arch", self.arch, ArchName)
+        check_choice("activation", self.activation, ActivationName)
+        check_choice("likelihood", self.likelihood, LikelihoodName)
+        check_count("latent_dims", self.latent_dims, most=WIDEST)
+        object.__setattr__(self, "hidden_dims", widths("hidden_dims", self.hidden_dims))
+        object.__setattr__(self, "channels", widths("channels", self.channels))
         if self.arch == "conv" and not self.channels:
             raise ConfigError("a conv net needs at least one width in channels")
 
@@ -129,22 +79,50 @@ class ModelConfig:
 class DataConfig:
     """Which images to train on."""
 
-    dataset: DatasetName = "mnist"
-    """Dataset to train and test on."""
+    dataset: Annotated[str, alias(metavar="NAME|PATH")] = "mnist"
+    """mnist, fashion-mnist, or your own images: a folder of PNG/JPEG files (one sub-folder
+    per class, if labelled) or a .npz/.npy file of arrays."""
+    image_size: Annotated[int | None, alias(metavar="N", help_behavior_hint="(default: as "
+                                             "they are, if all share one size)")] = None
+    """Bring every image to N x N pixels: the shorter side scaled to N, the middle cut out."""
+    test_fraction: float = 0.1
+    """Share of each class held out as test images, for data that comes without a test set."""
+    split_seed: int = 0
+    """Seeds which images are held out for testing (for data without a test set)."""
     train_subset: Annotated[int | None,
-                            _alias(metavar="N", help_behavior_hint="(default: all)")] = None
+                            alias(metavar="N", help_behavior_hint="(default: all)")] = None
     """Train on the first N training images only (quick tries); the test set stays whole."""
     binarize: BinarizeName = "none"
     """Black-or-white pixels, grey = chance of white: drawn 'dynamic'ally per batch or 'static'."""
     binarize_seed: int = 0
     """Seeds the fixed draws: the 'static' training set, and the test set of either kind."""
+    image_shape: Annotated[tuple[int, int, int] | None, recorded()] = None
+    """(C, H, W) of the images, recorded when the run is trained."""
+    classes: Annotated[tuple[str, ...] | None, recorded()] = None
+    """The class names, () for unlabelled images; recorded when the run is trained."""
+    fingerprint: Annotated[str | None, recorded()] = None
+    """A hash of the images and labels the run was trained on, to find the same ones again."""
 
     def __post_init__(self) -> None:
-        _check_choice("dataset", self.dataset, DatasetName)
-        _check_choice("binarize", self.binarize, BinarizeName)
-        _check_seed("binarize_seed", self.binarize_seed)
+        if not isinstance(self.dataset, str) or not self.dataset.strip():
+            raise ConfigError(f"dataset must be a name or a path, got {self.dataset!r}")
+        check_choice("binarize", self.binarize, BinarizeName)
+        check_seed("binarize_seed", self.binarize_seed)
+        check_seed("split_seed", self.split_seed)
+        if self.image_size is not None:
+            check_count("image_size", self.image_size, most=WIDEST)
+        check_share("test_fraction", self.test_fraction)
         if self.train_subset is not None:
-            _check_count("train_subset", self.train_subset)
+            check_count("train_subset", self.train_subset)
+        if self.image_shape is not None:
+            object.__setattr__(self, "image_shape", image_shape(self.image_shape))
+        if self.classes is not None:
+            object.__setattr__(self, "classes", class_names(self.classes))
+        if self.fingerprint is not None:
+            check_hash("fingerprint", self.fingerprint)
+
+
+RECORDED = ("image_shape", "classes", "fingerprint")  # DataConfig's fields taken from the data
 
 
 @dataclass(frozen=True)
@@ -173,24 +151,24 @@ class TrainConfig:
     """'constant', 'cosine' (to 0 at the last epoch), or the IWAE paper's 'iwae' (see README)."""
     noise: str = "none"
     """Corrupt the inputs, not the targets (a denoising model): gaussian:STD or mask:SHARE."""
-    grad_clip: Annotated[float | None, _alias(metavar="NORM",
+    grad_clip: Annotated[float | None, alias(metavar="NORM",
                                               help_behavior_hint="(default: no clipping)")] = None
     """Clip each step's gradient to this global norm (of the loss summed over the batch)."""
 
     def __post_init__(self) -> None:
-        _check_count("epochs", self.epochs)
-        _check_count("batch_size", self.batch_size)
-        _check_number("lr", self.lr)
-        _check_choice("lr_schedule", self.lr_schedule, ScheduleName)
-        _check_seed("seed", self.seed)
-        _check_choice("objective", self.objective, ObjectiveName)
-        _check_count("k", self.k)
-        _check_number("beta", self.beta, positive=False)
-        _check_count("kl_warmup", self.kl_warmup, least=0)
-        _check_choice("kl", self.kl, KLName)
+        check_count("epochs", self.epochs)
+        check_count("batch_size", self.batch_size)
+        check_number("lr", self.lr)
+        check_choice("lr_schedule", self.lr_schedule, ScheduleName)
+        check_seed("seed", self.seed)
+        check_choice("objective", self.objective, ObjectiveName)
+        check_count("k", self.k)
+        check_number("beta", self.beta, positive=False)
+        check_count("kl_warmup", self.kl_warmup, least=0)
+        check_choice("kl", self.kl, KLName)
         parse_noise(self.noise)
         if self.grad_clip is not None:
-            _check_number("grad_clip", self.grad_clip)
+            check_number("grad_clip", self.grad_clip)
         if self.objective == "iwae" and (self.beta != 1 or self.kl_warmup or
                                          self.kl != "closed-form"):
             raise ConfigError("the iwae objective is a bound on log p(x): it takes no beta, "

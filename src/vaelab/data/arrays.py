@@ -1,0 +1,135 @@
+"""Images given as NumPy arrays: a ``.npy`` file of images, or a ``.npz`` file with
+
+    images        (N, H, W) or (N, H, W, C), C = 1 or 3; uint8, or floats in [0, 1]
+    labels        (N,) whole numbers from 0, optional
+    classes       (K,) the class names, optional (else 0, 1, ...)
+    test_images   a test set of its own, optional (else a share of ``images`` is held out)
+    test_labels   its labels, when ``labels`` are given
+
+read without ever unpickling (a file cannot run code when it is opened).
+"""
+
+from __future__ import annotations
+
+import logging
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from vaelab.data.folders import Decoded
+from vaelab.errors import VaelabError
+
+log = logging.getLogger("vaelab")
+
+KNOWN = ("images", "labels", "classes", "test_images", "test_labels")
+
+
+def load_arrays(path: Path) -> Decoded:
+    """The images (and labels) of a .npy or .npz file, checked, as uint8 (N, C, H, W)."""
+    arrays = _read(path)
+    if "images" not in arrays:
+        found = ", ".join(arrays) or "nothing"
+        raise VaelabError(f"{path}: has no array named 'images' (it holds {found}); save the "
+                          f"images under that name: np.savez(file, images=..., labels=...)")
+    unknown = [name for name in arrays if name not in KNOWN]
+    if unknown:
+        log.warning("%s: left out arrays vaelab does not use: %s", path, ", ".join(unknown))
+    if "test_labels" in arrays and "test_images" not in arrays:
+        raise VaelabError(f"{path}: has test_labels but no test_images")
+    parts = [("images", "labels")]
+    if "test_images" in arrays:
+        parts.append(("test_images", "test_labels"))
+    images, labels = [], []
+    for image_key, label_key in parts:
+        images.append(_images(path, image_key, arrays[image_key]))
+        labels.append(_labels(path, label_key, arrays.get(label_key), len(images[-1])))
+    if len(parts) == 2:
+        if images[0].shape[1:] != images[1].shape[1:]:
+            raise VaelabError(f"{path}: images are {_shape(images[0])} but test_images are "
+                              f"{_shape(images[1])}; both must have one shape")
+        if (labels[0] is None) != (labels[1] is None):
+            raise VaelabError(f"{path}: give labels for both images and test_images, or for "
+                              f"neither")
+    has_labels = labels[0] is not None
+    all_labels = np.concatenate(labels) if has_labels else None
+    classes = _classes(path, arrays.get("classes"), all_labels)
+    split = (np.concatenate([np.full(len(x), s, np.int8) for s, x in enumerate(images)])
+             if len(parts) == 2 else None)
+    return Decoded(np.concatenate(images), all_labels, classes, split)
+
+
+def _read(path: Path) -> dict[str, np.ndarray]:
+    try:
+        if path.suffix.lower() == ".npy":
+            return {"images": np.load(path, allow_pickle=False)}
+        with np.load(path, allow_pickle=False) as f:
+            return {name: f[name] for name in f.files}
+    except ValueError as err:
+        if "pickle" in str(err):
+            raise VaelabError(f"{path}: holds Python objects, which vaelab does not unpickle; "
+                              f"save plain numeric arrays") from None
+        raise VaelabError(f"{path}: not a NumPy {path.suffix} file ({err})") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as err:
+        raise VaelabError(f"{path}: cannot be read as a NumPy {path.suffix} file "
+                          f"({str(err) or type(err).__name__})") from None
+
+
+def _shape(images: np.ndarray) -> str:
+    c, h, w = images.shape[1:]
+    return f"{w}x{h} with {c} channel{'s' * (c > 1)}"
+
+
+def _images(path: Path, key: str, x: np.ndarray) -> np.ndarray:
+    """Any accepted form -> uint8 (N, C, H, W)."""
+    if x.ndim == 3:
+        x = x[:, :, :, None]
+    if x.ndim != 4 or x.shape[3] not in (1, 3):
+        raise VaelabError(f"{path}: {key} has shape {x.shape}; give (N, H, W) for grey or "
+                          f"(N, H, W, 3) for colour")
+    if len(x) == 0:
+        raise VaelabError(f"{path}: {key} holds no images")
+    if x.dtype == np.uint8:
+        pass
+    elif x.dtype == np.bool_:
+        x = x.astype(np.uint8) * 255
+    elif np.issubdtype(x.dtype, np.floating):
+        if not np.isfinite(x).all() or x.min() < 0 or x.max() > 1:
+            raise VaelabError(f"{path}: {key} are floats outside [0, 1] (from {x.min():g} to "
+                              f"{x.max():g}); scale them to [0, 1] or give uint8 pixels")
+        x = np.rint(x * 255).astype(np.uint8)
+    elif np.issubdtype(x.dtype, np.integer) and x.min() >= 0 and x.max() <= 255:
+        x = x.astype(np.uint8)
+    else:
+        raise VaelabError(f"{path}: {key} are {x.dtype}; give uint8 pixels (0 to 255) or "
+                          f"floats in [0, 1]")
+    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+
+def _labels(path: Path, key: str, y: np.ndarray | None, n: int) -> np.ndarray | None:
+    if y is None:
+        return None
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        raise VaelabError(f"{path}: {key} must be one whole number per image, got {y.dtype} "
+                          f"of shape {y.shape}")
+    if len(y) != n:
+        raise VaelabError(f"{path}: {n} images but {len(y)} {key}; give one label per image")
+    if len(y) and y.min() < 0:
+        raise VaelabError(f"{path}: {key} has {int(y.min())}; labels count from 0")
+    return y.astype(np.int64)
+
+
+def _classes(path: Path, names: np.ndarray | None, labels: np.ndarray | None
+             ) -> tuple[str, ...]:
+    if labels is None:
+        return ()
+    count = int(labels.max()) + 1
+    if names is None:
+        return tuple(str(c) for c in range(count))
+    names = tuple(str(name) for name in np.atleast_1d(names))
+    if len(names) < count:
+        raise VaelabError(f"{path}: labels go up to {count - 1} but classes names only "
+                          f"{len(names)}")
+    if len(set(names)) < len(names):
+        raise VaelabError(f"{path}: classes has a name twice")
+    return names

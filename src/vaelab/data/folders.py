@@ -1,0 +1,249 @@
+"""A folder of images as a dataset: its layout read, its files decoded on every core, and the
+result cached so that an unchanged folder loads in a fraction of a second.
+
+    photos/cat/001.png photos/dog/002.jpg ...   labelled: one sub-folder per class (sorted)
+    photos/001.png photos/002.png ...           unlabelled
+    photos/train/... photos/test/...            either of the above, split already
+
+Hidden files and folders are skipped; files that are not images are counted and named in a
+note. The cache is keyed by every image's path, size and modification time (a changed file
+has a new one) and by the size asked for; what a run records is the fingerprint of the
+decoded pixels (``fingerprint``), so moving or copying a folder keeps its runs valid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vaelab.data import sources
+from vaelab.data.decoding import SUFFIXES, Chunk, decode_files, different_sizes
+from vaelab.errors import VaelabError
+from vaelab.files import write_atomic
+
+log = logging.getLogger("vaelab")
+
+CACHE_FORMAT = 1
+CHUNK = 400  # images per task handed to a worker process
+PARALLEL_FROM = 2_000  # fewer images than this are decoded in this process: no start-up cost
+SPLITS = ("train", "test")
+FORK = sys.platform == "linux"  # elsewhere forking is unsafe or missing: one core decodes
+
+
+@dataclass
+class Listing:
+    """The image files of a folder, in order, with their labels and split where it gives them."""
+
+    files: list[str]
+    labels: np.ndarray | None  # (N,) int64 class index, None when the folder has no classes
+    classes: tuple[str, ...]
+    split: np.ndarray | None  # (N,) 0 train, 1 test; None when the folder is not split
+    stats: list[tuple[str, int, int]]  # (relative path, bytes, mtime in ns) of each file
+    skipped: list[str]  # files that are not images
+
+
+@dataclass
+class Decoded:
+    """A folder's images, decoded: what the cache holds."""
+
+    images: np.ndarray  # (N, C, H, W) uint8
+    labels: np.ndarray | None
+    classes: tuple[str, ...]
+    split: np.ndarray | None
+
+
+def list_folder(root: Path) -> Listing:
+    """Read a folder's layout. Raises one line when it holds no images or mixes layouts."""
+    dirs = _entries(root)[0]
+    if set(dirs) == set(SPLITS):
+        parts = [_list_split(root / name, root) for name in SPLITS]
+        labelled = {part.labels is not None for part in parts}
+        if len(labelled) > 1:
+            raise VaelabError(f"{root}: train/ has class folders and test/ has none, or the "
+                              f"other way round; give both the same layout")
+        classes = tuple(sorted(set(parts[0].classes) | set(parts[1].classes)))
+        labels = None
+        if labelled == {True}:
+            labels = np.concatenate([
+                np.array([classes.index(part.classes[i]) for i in part.labels], dtype=np.int64)
+                for part in parts])
+        split = np.concatenate([np.full(len(p.files), s, np.int8) for s, p in enumerate(parts)])
+        return Listing(parts[0].files + parts[1].files, labels, classes, split,
+                       parts[0].stats + parts[1].stats, parts[0].skipped + parts[1].skipped)
+    return _list_split(root, root)
+
+
+def _entries(folder: Path) -> tuple[list[str], list[os.DirEntry], list[str]]:
+    """Sub-folders, image files and other files of one folder, hidden ones left out, sorted."""
+    dirs, images, others = [], [], []
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as err:
+        raise VaelabError(f"{folder}: cannot be read ({err.strerror})") from None
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            dirs.append(entry.name)
+        elif os.path.splitext(entry.name)[1].lower() in SUFFIXES:
+            images.append(entry)
+        else:
+            others.append(entry.path)
+    return dirs, images, others
+
+
+def _walk(folder: Path) -> tuple[list[os.DirEntry], list[str]]:
+    """Every image under ``folder``, at any depth, in a stable order; and the other files."""
+    dirs, images, others = _entries(folder)
+    for name in dirs:
+        more, more_others = _walk(folder / name)
+        images += more
+        others += more_others
+    return images, others
+
+
+def _list_split(folder: Path, root: Path) -> Listing:
+    dirs, top, skipped = _entries(folder)
+    classes, files, labels = [], [], []
+    for name in dirs:
+        images, others = _walk(folder / name)
+        skipped += others
+        if images:
+            labels += [len(classes)] * len(images)
+            classes.append(name)
+            files += images
+    if classes and top:
+        raise VaelabError(f"{folder}: holds class folders ({', '.join(classes[:3])}"
+                          f"{', ...' if len(classes) > 3 else ''}) and {len(top)} images beside "
+                          f"them, such as {top[0].name}; move those into a class folder")
+    if not classes:
+        files = top
+    if not files:
+        raise VaelabError(f"{folder}: holds no images (PNG or JPEG files, in it or in one "
+                          f"sub-folder per class)")
+    start = len(str(root)) + 1
+    stats = []
+    for entry in files:
+        st = entry.stat()
+        stats.append((entry.path[start:], st.st_size, st.st_mtime_ns))
+    return Listing([entry.path for entry in files],
+                   np.array(labels, dtype=np.int64) if classes else None,
+                   tuple(classes), None, stats, skipped)
+
+
+def load_folder(root: Path, image_size: int | None, *, progress: bool = True,
+                workers: int | None = None) -> Decoded:
+    """The folder's images, from the cache when the folder has not changed since."""
+    listing = list_folder(root)
+    if listing.skipped:
+        log.info("%s: left out %d files that are not images, such as %s", root,
+                 len(listing.skipped), listing.skipped[0])
+    cached = cache_path(listing, image_size)
+    decoded = _read_cache(cached)
+    if decoded is not None:
+        return decoded
+    chunk = decode_all(listing.files, image_size, progress=progress,
+                       workers=workers, what=root.name)
+    if chunk.grey:
+        log.warning("%s: %d grey images among colour ones were made colour (grey in all "
+                    "three channels)", root, chunk.grey)
+    decoded = Decoded(chunk.images.transpose(0, 3, 1, 2).copy(), listing.labels,
+                      listing.classes, listing.split)
+    _write_cache(cached, decoded)
+    return decoded
+
+
+def decode_all(paths: list[str], size: int | None, *, progress: bool = True,
+               workers: int | None = None, what: str = "images") -> Chunk:
+    """Decode every file, in chunks spread over the cores (on Linux), with a progress bar.
+    The first file that cannot be read, or (without ``size``) of another size, is an error."""
+    from vaelab.progress import progress_bar
+
+    workers = workers or available_cores()
+    parts = [paths[i:i + CHUNK] for i in range(0, len(paths), CHUNK)]
+    chunks = []
+    with progress_bar(len(paths), desc=f"reading {what}", unit="img", enabled=progress) as bar:
+        if workers == 1 or len(paths) < PARALLEL_FROM or not FORK:
+            for part in parts:
+                chunks.append(_checked(decode_files(part, size)))
+                bar.update(len(part))
+        else:
+            import multiprocessing
+
+            # Forked workers start at once and never import the caller's script again (as
+            # spawned ones would: a script without a __main__ guard would run twice); they
+            # run Pillow and NumPy only, none of PyTorch's threads.
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(min(workers, len(parts)), mp_context=context) as pool:
+                for part, chunk in zip(parts, pool.map(decode_files, parts, [size] * len(parts)),
+                                       strict=True):
+                    chunks.append(_checked(chunk))
+                    bar.update(len(part))
+    for chunk, part in zip(chunks[1:], parts[1:], strict=True):
+        if chunk.images.shape[1:3] != chunks[0].images.shape[1:3]:
+            raise VaelabError(different_sizes(parts[0][0], chunks[0].images[0], part[0],
+                                              chunk.images[0]))
+    grey = sum(chunk.grey for chunk in chunks)
+    if len({chunk.images.shape[3] for chunk in chunks}) > 1:  # grey chunks beside colour ones
+        grey += sum(len(chunk.images) for chunk in chunks if chunk.images.shape[3] == 1)
+        chunks = [Chunk(np.repeat(c.images, 3, axis=3) if c.images.shape[3] == 1 else c.images)
+                  for c in chunks]
+    return Chunk(np.concatenate([chunk.images for chunk in chunks]), grey=grey)
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _checked(chunk: Chunk) -> Chunk:
+    if chunk.error:
+        raise VaelabError(chunk.error)
+    return chunk
+
+
+def cache_path(listing: Listing, image_size: int | None) -> Path:
+    """Where the decoded folder is cached: named by a hash of its files' paths, sizes and
+    modification times and of the size asked for."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{CACHE_FORMAT}|{image_size}|{listing.classes}|".encode())
+    for rel, size, mtime in listing.stats:
+        h.update(f"{rel}|{size}|{mtime}\n".encode())
+    return sources.cache_root() / "folders" / f"{h.hexdigest()}.npz"
+
+
+def _read_cache(path: Path) -> Decoded | None:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            labels = f.get("labels")
+            split = f.get("split")
+            return Decoded(f["images"], labels, tuple(str(c) for c in f["classes"]), split)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError):
+        log.warning("%s: damaged cache file, reading the folder again", path)
+        return None
+
+
+def _write_cache(path: Path, decoded: Decoded) -> None:
+    arrays = {"images": decoded.images, "classes": np.array(decoded.classes, dtype=str)}
+    if decoded.labels is not None:
+        arrays["labels"] = decoded.labels
+    if decoded.split is not None:
+        arrays["split"] = decoded.split
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    try:
+        write_atomic(path, buffer.getvalue())
+    except OSError as err:  # a full disk or a read-only cache costs speed, not the run
+        log.warning("could not cache the decoded images in %s (%s)", path.parent, err.strerror)

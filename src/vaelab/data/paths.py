@@ -1,0 +1,89 @@
+"""Datasets given by a path rather than a name: a folder of images or a ``.npz``/``.npy`` file,
+found (where it was, or under the data folder by its name), brought to one size, and split
+into training and test images with a seed when they come as one set.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vaelab.data.arrays import load_arrays
+from vaelab.data.decoding import resize_all
+from vaelab.data.folders import Decoded, load_folder
+from vaelab.data.images import ImageData
+from vaelab.errors import VaelabError
+
+ARRAY_SUFFIXES = (".npz", ".npy")
+
+
+def looks_like_path(name: str) -> bool:
+    """Whether a --dataset value names a file or folder rather than a registered dataset."""
+    return "/" in name or "\\" in name or name.lower().endswith(ARRAY_SUFFIXES) or \
+        Path(name).expanduser().exists()
+
+
+def locate(name: str, data_dir: str | Path | None = None) -> Path:
+    """The file or folder ``name`` points to; with ``data_dir``, a file or folder of the same
+    name there comes first (a run's data moved to another machine)."""
+    path = Path(name).expanduser()
+    candidates = ([Path(data_dir).expanduser() / path.name] if data_dir is not None else []) \
+        + [path]
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate
+    looked = " or ".join(str(c) for c in candidates)
+    raise VaelabError(f"no images at {looked}: give --dataset a folder of images or a "
+                      f".npz/.npy file (or mnist, fashion-mnist)")
+
+
+def load_path(name: str, data_dir: str | Path | None = None, *, image_size: int | None = None,
+              test_fraction: float = 0.1, split_seed: int = 0, progress: bool = True
+              ) -> ImageData:
+    """A folder or array file as both splits of a dataset named ``name``."""
+    path = locate(name, data_dir)
+    if path.is_dir():
+        decoded = load_folder(path, image_size, progress=progress)
+    elif path.suffix.lower() in ARRAY_SUFFIXES:
+        decoded = load_arrays(path)
+        if image_size is not None and decoded.images.shape[2:] != (image_size, image_size):
+            images = resize_all(decoded.images.transpose(0, 2, 3, 1), image_size)
+            decoded.images = np.ascontiguousarray(images.transpose(0, 3, 1, 2))
+    else:
+        raise VaelabError(f"{path}: not a folder, .npz or .npy file; give --dataset a folder "
+                          f"of images or a NumPy file")
+    return split(name, decoded, path, test_fraction, split_seed)
+
+
+def split(name: str, decoded: Decoded, path: Path, test_fraction: float, seed: int
+          ) -> ImageData:
+    """Training and test images: as the data gives them, else ``test_fraction`` of each class
+    (of all images, when unlabelled) held out at random from ``seed``."""
+    if decoded.split is not None:
+        test = decoded.split == 1
+    else:
+        test = np.zeros(len(decoded.images), dtype=bool)
+        rng = np.random.default_rng(seed)
+        groups = ([np.flatnonzero(decoded.labels == c) for c in range(len(decoded.classes))]
+                  if decoded.labels is not None else [np.arange(len(decoded.images))])
+        for c, members in enumerate(groups):
+            if len(members) < 2:
+                what = (f"class {decoded.classes[c]!r}" if decoded.labels is not None
+                        else "the data")
+                raise VaelabError(f"{path}: {what} has {len(members)} image"
+                                  f"{'s' * (len(members) != 1)}; it needs at least two, one to "
+                                  f"train on and one to test on")
+            n_test = min(len(members) - 1, max(1, round(len(members) * test_fraction)))
+            test[rng.choice(members, n_test, replace=False)] = True
+    labels = (decoded.labels if decoded.labels is not None
+              else np.zeros(len(decoded.images), dtype=np.int64))
+    if not test.any() or test.all():
+        raise VaelabError(f"{path}: its train or test part holds no images")
+
+    def part(mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        return (torch.from_numpy(np.ascontiguousarray(decoded.images[mask])),
+                torch.from_numpy(labels[mask]))
+
+    return ImageData(name, decoded.classes, *part(~test), *part(test))

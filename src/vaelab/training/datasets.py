@@ -1,0 +1,101 @@
+"""The data a run's config names, and what a run records about it.
+
+When a run is trained, its config.json records the images' shape, the class names and a
+fingerprint of the pixels (and a path given relatively becomes absolute), so that the folder
+alone rebuilds the model, and every later command (resume, plot, eval, explore) finds the
+same data again: by its name, where it was, or under --data-dir by its own name, and checks
+the fingerprint, so that other images are an error rather than a silently wrong result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from vaelab.config import RunConfig
+from vaelab.data import DATASETS, ImageData, load_dataset
+from vaelab.errors import VaelabError
+
+
+def load_for(config: RunConfig, data_dir: str | Path | None = None, *, progress: bool = True,
+             data: ImageData | None = None, check: bool = True) -> ImageData:
+    """The images ``config`` names (or ``data``, the caller's copy of them), checked against
+    what the run recorded unless ``check`` is off (a new run records them afresh)."""
+    settings = config.data
+    if data is None:
+        data = load_dataset(settings.dataset, data_dir, progress=progress,
+                            image_size=settings.image_size,
+                            test_fraction=settings.test_fraction,
+                            split_seed=settings.split_seed)
+    elif not same_name(data.name, settings.dataset):
+        raise VaelabError(f"the data given is {data.name}, the config asks for "
+                          f"{settings.dataset}")
+    if check:
+        check_same(config, data)
+    return data
+
+
+def same_name(a: str, b: str) -> bool:
+    """Whether two --dataset values name the same data (a path, relative or absolute)."""
+    if a == b or a in DATASETS or b in DATASETS:
+        return a == b
+    return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+
+
+def check_same(config: RunConfig, data: ImageData) -> None:
+    """Refuse images other than those the run recorded (when it recorded them)."""
+    settings, where = config.data, config.data.dataset
+    if settings.image_shape is not None and data.image_shape != settings.image_shape:
+        raise VaelabError(f"the images at {where} are {_shape(data.image_shape)}, the run was "
+                          f"trained on {_shape(settings.image_shape)}; point --data-dir at the "
+                          f"run's own data")
+    if settings.classes is not None and data.classes != settings.classes:
+        raise VaelabError(f"the images at {where} have classes {_names(data.classes)}, the run "
+                          f"was trained on {_names(settings.classes)}; point --data-dir at the "
+                          f"run's own data")
+    if settings.fingerprint is not None and data.fingerprint() != settings.fingerprint:
+        raise VaelabError(f"the images at {where} are not those the run was trained on (a file "
+                          f"changed, was added or removed); point --data-dir at the run's own "
+                          f"data, or train a new run on these")
+
+
+def recorded(config: RunConfig, data: ImageData) -> RunConfig:
+    """``config`` with what a run keeps about its data: the dataset as an absolute path (for
+    one given by path), the image shape, the class names, the fingerprint."""
+    name = config.data.dataset
+    if name not in DATASETS:
+        name = str(Path(name).expanduser().resolve())
+    data_config = dataclasses.replace(config.data, dataset=name, image_shape=data.image_shape,
+                                      classes=data.classes, fingerprint=data.fingerprint())
+    return dataclasses.replace(config, data=data_config)
+
+
+def class_names(config: RunConfig) -> tuple[str, ...]:
+    """The names of the classes a run was trained on; () for unlabelled images."""
+    if config.data.classes is not None:
+        return config.data.classes
+    spec = DATASETS.get(config.data.dataset)
+    return spec.classes if spec is not None else ()
+
+
+def image_shape_and_classes(config: RunConfig) -> tuple[tuple[int, int, int], int]:
+    """What a model for ``config`` is sized for: (C, H, W) and the number of classes."""
+    settings = config.data
+    if settings.image_shape is not None:
+        return settings.image_shape, len(settings.classes or ())
+    if settings.dataset in DATASETS and settings.image_size is None:  # an older run's config
+        spec = DATASETS[settings.dataset]
+        return spec.image_shape, len(spec.classes)
+    raise VaelabError("the config of this run does not record its images' shape; it was not "
+                      "written by vaelab train")
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    c, h, w = shape
+    return f"{w}x{h} pixels with {c} channel{'s' * (c > 1)}"
+
+
+def _names(classes: tuple[str, ...]) -> str:
+    if not classes:
+        return "none"
+    return ", ".join(classes[:4]) + (", ..." if len(classes) > 4 else "")

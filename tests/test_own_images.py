@@ -1,0 +1,280 @@
+"""The user's own images: folders of PNG/JPEG (grey or colour, with or without class folders,
+split or not) and NumPy arrays, read, cached, split, and refused with one line when bad."""
+
+import logging
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vaelab.data import folders as folders_module
+from vaelab.data import load_dataset
+from vaelab.errors import VaelabError
+
+
+def _pattern(i: int, c: int, size=(12, 12)) -> np.ndarray:
+    """A grey image of class c: a bright square at a place of the class's own, with noise."""
+    rng = np.random.default_rng(i)
+    image = rng.integers(0, 40, size, dtype=np.uint8)
+    row, col = 1 + 3 * (c % 3), 1 + 4 * (c // 3)
+    image[row:row + 3, col:col + 3] = 230
+    return image
+
+
+def make_folder(root, classes=("circle", "square"), per_class=10, colour=False, size=(12, 12),
+                suffix=".png"):
+    """root/<class>/<i>.png, or root/<i>.png when classes is empty."""
+    for c, name in enumerate(classes or [None]):
+        folder = root / name if name else root
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            grey = _pattern(i + 100 * c, c, size)
+            array = np.stack([grey, grey // 2, 255 - grey], axis=2) if colour else grey
+            Image.fromarray(array).save(folder / f"{i:03d}{suffix}")
+    return root
+
+
+def test_a_labelled_folder_gives_classes_from_its_sub_folders(tmp_path):
+    root = make_folder(tmp_path / "shapes", classes=("square", "circle"), per_class=10)
+    data = load_dataset(str(root), progress=False, test_fraction=0.2)
+    assert data.classes == ("circle", "square")  # sorted, as the folders are
+    assert data.image_shape == (1, 12, 12)
+    assert (len(data.train_images), len(data.test_images)) == (16, 4)
+    assert sorted(data.test_labels.tolist()) == [0, 0, 1, 1]  # two of each class held out
+    images = np.concatenate([data.train_images.numpy(), data.test_images.numpy()])[:, 0]
+    labels = np.concatenate([data.train_labels.numpy(), data.test_labels.numpy()])
+    squares = {_pattern(i, 0).tobytes() for i in range(10)}  # made first, as class 0 of make
+    assert {image.tobytes() for image in images[labels == 1]} == squares
+
+
+def test_the_split_is_seeded_and_the_fingerprint_follows_it(tmp_path):
+    root = make_folder(tmp_path / "shapes")
+    a = load_dataset(str(root), progress=False, split_seed=1)
+    b = load_dataset(str(root), progress=False, split_seed=1)
+    c = load_dataset(str(root), progress=False, split_seed=2)
+    assert a.fingerprint() == b.fingerprint() != c.fingerprint()
+    assert np.array_equal(a.test_images.numpy(), b.test_images.numpy())
+
+
+def test_colour_unlabelled_and_jpeg(tmp_path):
+    root = make_folder(tmp_path / "photos", classes=(), per_class=12, colour=True,
+                       size=(10, 8), suffix=".jpg")
+    data = load_dataset(str(root), progress=False)
+    assert data.image_shape == (3, 10, 8)  # (C, H, W) for 8 wide, 10 high
+    assert data.classes == () and not data.labelled
+    assert len(data.train_images) + len(data.test_images) == 12
+
+
+def test_grey_among_colour_is_made_colour_with_a_note(tmp_path, caplog):
+    root = make_folder(tmp_path / "mixed", classes=(), per_class=6, colour=True)
+    Image.fromarray(_pattern(7, 0)).save(root / "grey.png")
+    with caplog.at_level(logging.WARNING, logger="vaelab"):
+        data = load_dataset(str(root), progress=False)
+    assert data.image_shape == (3, 12, 12)
+    assert "1 grey images among colour ones were made colour" in caplog.text
+
+
+def test_mixed_sizes_need_image_size(tmp_path):
+    root = make_folder(tmp_path / "sizes", classes=(), per_class=4)
+    Image.fromarray(np.zeros((20, 30), np.uint8)).save(root / "wide.png")
+    with pytest.raises(VaelabError, match=r"wide\.png is 30x20 pixels but .* --image-size"):
+        load_dataset(str(root), progress=False)
+    data = load_dataset(str(root), progress=False, image_size=16)
+    assert data.image_shape == (1, 16, 16)
+
+
+def test_a_split_folder_keeps_its_split(tmp_path):
+    make_folder(tmp_path / "set" / "train", per_class=5)
+    make_folder(tmp_path / "set" / "test", per_class=2)
+    data = load_dataset(str(tmp_path / "set"), progress=False)
+    assert (len(data.train_images), len(data.test_images)) == (10, 4)
+    assert data.classes == ("circle", "square")
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda root: root.mkdir(), r"holds no images"),
+    (lambda root: make_folder(root, classes=("a",), per_class=1) and None,
+     r"class 'a' has 1 image; it needs at least two"),
+    (lambda root: (make_folder(root, per_class=3),
+                   Image.fromarray(np.zeros((12, 12), np.uint8)).save(root / "stray.png")),
+     r"holds class folders \(circle, square\) and 1 images beside them, such as stray\.png"),
+    (lambda root: (make_folder(root, per_class=3),
+                   (root / "circle" / "001.png").write_bytes(
+                       (root / "circle" / "001.png").read_bytes()[:60])),
+     r"circle/001\.png: cannot be read as an image .*replace it or remove it"),
+    (lambda root: (make_folder(root, per_class=3),
+                   (root / "square" / "000.png").write_bytes(b"not an image at all")),
+     r"square/000\.png: cannot be read as an image"),
+])
+def test_bad_folders_get_one_line_naming_the_problem(tmp_path, make, message):
+    root = tmp_path / "bad"
+    make(root)
+    with pytest.raises(VaelabError, match=message) as error:
+        load_dataset(str(root), progress=False)
+    assert "\n" not in str(error.value)
+
+
+def test_an_unknown_name_or_missing_path_is_one_line(tmp_path):
+    with pytest.raises(VaelabError, match=r"unknown dataset 'mnsit'; choose one of: mnist"):
+        load_dataset("mnsit")
+    with pytest.raises(VaelabError, match=r"no images at .*nowhere"):
+        load_dataset(str(tmp_path / "nowhere"))
+
+
+def test_the_cache_is_used_and_a_changed_file_is_read_again(tmp_path, monkeypatch):
+    root = make_folder(tmp_path / "cached", per_class=6)
+    first = load_dataset(str(root), progress=False)
+    calls = []
+    real = folders_module.decode_all
+    monkeypatch.setattr(folders_module, "decode_all",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    again = load_dataset(str(root), progress=False)
+    assert calls == [] and again.fingerprint() == first.fingerprint()
+    path = root / "circle" / "002.png"
+    Image.fromarray(255 - _pattern(2, 0)).save(path)
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # a later write
+    changed = load_dataset(str(root), progress=False)
+    assert calls == [1] and changed.fingerprint() != first.fingerprint()
+
+
+def test_every_core_decodes_the_same_images(tmp_path, monkeypatch):
+    root = make_folder(tmp_path / "many", per_class=30)
+    alone = folders_module.decode_all(folders_module.list_folder(root).files, None,
+                                      progress=False, workers=1)
+    monkeypatch.setattr(folders_module, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(folders_module, "CHUNK", 7)
+    together = folders_module.decode_all(folders_module.list_folder(root).files, None,
+                                         progress=False, workers=2)
+    assert np.array_equal(alone.images, together.images)
+
+
+def test_arrays_in_every_accepted_form(tmp_path):
+    rng = np.random.default_rng(0)
+    grey = rng.integers(0, 256, (20, 9, 7), dtype=np.uint8)
+    np.savez(tmp_path / "grey.npz", images=grey, labels=np.arange(20) % 2,
+             classes=np.array(["odd one", "even one"][::-1]))
+    data = load_dataset(str(tmp_path / "grey.npz"), progress=False)
+    assert data.image_shape == (1, 9, 7) and data.classes == ("even one", "odd one")
+    assert len(data.train_images) + len(data.test_images) == 20
+
+    colour = rng.random((12, 6, 6, 3))
+    np.save(tmp_path / "colour.npy", colour)
+    data = load_dataset(str(tmp_path / "colour.npy"), progress=False)
+    assert data.image_shape == (3, 6, 6) and not data.labelled
+    every = np.concatenate([data.train_images.numpy(), data.test_images.numpy()])
+    assert sorted(every.reshape(12, -1).sum(1)) == sorted(
+        np.rint(colour * 255).astype(np.uint8).transpose(0, 3, 1, 2).reshape(12, -1).sum(1))
+
+    np.savez(tmp_path / "split.npz", images=grey, labels=np.arange(20) % 2,
+             test_images=grey[:5], test_labels=np.arange(5) % 2)
+    data = load_dataset(str(tmp_path / "split.npz"), progress=False, image_size=4)
+    assert (len(data.train_images), len(data.test_images)) == (20, 5)
+    assert data.image_shape == (1, 4, 4)
+
+
+@pytest.mark.parametrize(("arrays", "message"), [
+    ({"pictures": np.zeros((4, 5, 5), np.uint8)},
+     r"has no array named 'images' \(it holds pictures\)"),
+    ({"images": np.zeros((4, 5, 5), np.uint8), "labels": np.arange(3)},
+     r"4 images but 3 labels; give one label per image"),
+    ({"images": np.full((4, 5, 5), 1.5)}, r"floats outside \[0, 1\]"),
+    ({"images": np.zeros((4, 5, 5, 2), np.uint8)}, r"has shape \(4, 5, 5, 2\)"),
+    ({"images": np.zeros((4, 5, 5), np.uint8), "labels": np.array([0, 1, -1, 0])},
+     r"labels has -1; labels count from 0"),
+    ({"images": np.array([None] * 4, dtype=object)}, r"holds Python objects"),
+])
+def test_bad_arrays_get_one_line(tmp_path, arrays, message):
+    path = tmp_path / "bad.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(VaelabError, match=message) as error:
+        load_dataset(str(path), progress=False)
+    assert "\n" not in str(error.value)
+
+
+def test_a_damaged_npz_is_one_line(tmp_path):
+    path = tmp_path / "cut.npz"
+    np.savez(path, images=np.zeros((50, 8, 8), np.uint8))
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(VaelabError, match=r"cut\.npz: cannot be read as a NumPy .npz file"):
+        load_dataset(str(path), progress=False)
+
+
+# Every command on the user's own images ----------------------------------------------------
+
+def _cli(args, capsys):
+    from vaelab.cli import main
+
+    try:
+        code = main(args)
+    except SystemExit as exit_:
+        code = exit_.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+SMALL = ["--hidden-dims", "16", "--epochs", "1", "--batch-size", "8", "-q"]
+
+
+@pytest.mark.parametrize(("classes", "colour", "arch"), [
+    (("circle", "square", "triangle"), False, "mlp"),
+    ((), True, "conv"),
+])
+def test_every_command_on_a_folder(tmp_path, capsys, classes, colour, arch):
+    import json
+
+    root = make_folder(tmp_path / "shapes", classes=classes, per_class=12, colour=colour)
+    run = tmp_path / "run"
+    code, _, err = _cli(["train", "--dataset", str(root), "--arch", arch, "--channels", "4",
+                         "8", "-o", str(run), *SMALL], capsys)
+    assert code == 0, err
+    data = json.loads((run / "config.json").read_text())["data"]
+    assert data["dataset"] == str(root.resolve())
+    assert data["image_shape"] == [3 if colour else 1, 12, 12]
+    assert data["classes"] == list(classes)
+    assert len(data["fingerprint"]) == 32
+    for name in ("latent", "manifold", "reconstructions", "samples", "interpolation", "loss"):
+        assert (run / "figures" / f"{name}.png").is_file(), name
+    code, _out, err = _cli(["eval", str(run), "-k", "5", "-q"], capsys)
+    assert code == 0, err
+    card = json.loads((run / "eval.json").read_text())
+    probe, confidence = card["metrics"]["linear_probe"], card["metrics"]["sample_confidence"]
+    if classes:
+        assert probe["value"] is not None and confidence["value"] is not None
+    else:  # no labels: no probes and no classifier, and the card says why
+        assert probe["value"] is None and "no labels" in probe["note"]
+        assert confidence["value"] is None and "no labels" in confidence["note"]
+    page = tmp_path / "page.html"
+    code, _, err = _cli(["explore", str(run), "-o", str(page), "-q"], capsys)
+    assert code == 0 and page.stat().st_size > 10_000, err
+    code, _, err = _cli(["train", "--resume", str(run), "--epochs", "2", "-q", "--no-plots"],
+                        capsys)
+    assert code == 0, err
+    assert json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["epoch"] == 2
+
+
+def test_a_run_finds_its_moved_data_and_refuses_other_images(tmp_path, capsys):
+    root = make_folder(tmp_path / "shapes", per_class=8)
+    run = tmp_path / "run"
+    assert _cli(["train", "--dataset", str(root), "-o", str(run), "--no-plots", *SMALL],
+                capsys)[0] == 0
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    root.rename(moved / "shapes")
+    code, _, err = _cli(["plot", str(run), "-q"], capsys)
+    assert code != 0 and "no images at" in err and len(err.strip().splitlines()) == 1
+    code, _, err = _cli(["plot", str(run), "--data-dir", str(moved), "-q"], capsys)
+    assert code == 0, err
+    Image.fromarray(_pattern(99, 1)).save(moved / "shapes" / "square" / "new.png")
+    code, _, err = _cli(["plot", str(run), "--data-dir", str(moved), "-q"], capsys)
+    assert code != 0 and len(err.strip().splitlines()) == 1
+    assert "not those the run was trained on" in err
+
+
+def test_a_cvae_needs_labels(tmp_path, capsys):
+    root = make_folder(tmp_path / "plain", classes=(), per_class=10)
+    code, _, err = _cli(["train", "--dataset", str(root), "--model", "cvae", "-o",
+                         str(tmp_path / "run"), *SMALL], capsys)
+    assert code != 0 and "learns from labels" in err
+    assert not (tmp_path / "run").exists()
