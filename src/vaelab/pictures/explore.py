@@ -35,7 +35,8 @@ from vaelab.measuring.latent import encode_dataset
 from vaelab.models import count_parameters
 from vaelab.pictures.explore_ops import b64, net_ops
 from vaelab.pictures.explore_shading import confidence_shading
-from vaelab.pictures.plots import CLASS_COLORS
+from vaelab.pictures.plots import CLASS_COLORS, UNLABELLED
+from vaelab.pictures.report import noted_rows
 from vaelab.training.datasets import check_same, load_for
 from vaelab.training.runs import Run, load_run
 
@@ -57,12 +58,22 @@ def _pca(codes: torch.Tensor) -> dict[str, Any]:
     return {"origin": origin.tolist(), "axes": vh.tolist(), "explained": share.tolist()}
 
 
-def _run_facts(run: Run) -> dict[str, Any]:
-    """What the page shows about the run: its settings, its last epoch, its eval.json."""
+def _evaluation(run: Run) -> tuple[list[tuple[str, str]] | None, list[str]]:
+    """The run's eval.json as (label, value) rows, each missing value marked "n/a [k]" with
+    k the number of the note that says why, and those notes; None and [] if not measured."""
     from vaelab.measuring.scorecard import load_scorecard
 
-    config, last = run.config, run.metrics[-1] if run.metrics else None
     card = load_scorecard(run.path)
+    if card is None:
+        return None, []
+    rows, notes = noted_rows([card], [(label, [value]) for label, value in card.rows()])
+    return [(label, value) for label, [value] in rows], notes
+
+
+def _run_facts(run: Run) -> dict[str, Any]:
+    """What the page shows about the run: its settings, its last epoch, its eval.json."""
+    config, last = run.config, run.metrics[-1] if run.metrics else None
+    evaluation, notes = _evaluation(run)
     return {
         "name": run.path.name,
         "dataset": dataset_title(config.data.dataset),
@@ -72,7 +83,8 @@ def _run_facts(run: Run) -> dict[str, Any]:
         "epochs": run.epochs_done,
         "seconds": sum(m["train_seconds"] for m in run.metrics),
         "last": {split: last[split] for split in ("train", "test")} if last else None,
-        "evaluation": card.rows() if card else None,
+        "evaluation": evaluation,
+        "notes": notes,
     }
 
 
@@ -88,8 +100,9 @@ def explorer_data(run: Run, data: ImageData, *, points: int = POINTS, seed: int 
     """One run's part of the page, as JSON-ready values: its nets as operations, the codes
     (posterior means for a VAE, given the label for a conditional model) of ``points`` test
     images drawn at random with ``seed``, their labels, the class names and colours, the
-    codes' principal axes, the confidence shading, and the run's facts. The model is left in
-    the mode (train or eval) it was in."""
+    codes' principal axes, the confidence shading, and the run's facts. Unlabelled images have
+    no class names, labels of 0 and one colour. The model is left in the mode (train or eval)
+    it was in."""
     model, training = run.model, run.model.training
     seen = prepare(data, run.config.data.binarize, run.config.data.binarize_seed)
     shuffled = torch.randperm(len(seen.test_images), generator=torch.Generator().manual_seed(seed))
@@ -117,7 +130,8 @@ def explorer_data(run: Run, data: ImageData, *, points: int = POINTS, seed: int 
         "codes": b64(codes, "f4"),
         "labels": b64(labels, "u1"),
         "classes": list(data.classes),
-        "colors": [to_hex(CLASS_COLORS[i % len(CLASS_COLORS)]) for i in range(len(data.classes))],
+        "colors": [to_hex(CLASS_COLORS[i % len(CLASS_COLORS)]) for i in range(len(data.classes))]
+                  or [UNLABELLED],
         "pca": pca,
         "shading": shading,
         "run": _run_facts(run),

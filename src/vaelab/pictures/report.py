@@ -18,29 +18,30 @@ import torch
 from vaelab import __version__
 from vaelab.files import write_atomic
 from vaelab.models import count_parameters
+from vaelab.training.datasets import class_names
 from vaelab.training.runs import Run
 
 if TYPE_CHECKING:
-    from vaelab.measuring.scorecard import Comparison
+    from vaelab.measuring.scorecard import Comparison, Scorecard
 
 NO_PRIOR = "this model has no prior"
 PRIOR_FIGURES = {"manifold_prior.png", "samples.png"}
 
-# (file in figures/, heading, what to look for)
+# (file in figures/, heading, what to look for); {classes} is worded by WITH_CLASSES
 SECTIONS = [
     ("latent.png", "Latent codes",
-     "Where the encoder puts each test image (the posterior mean for a VAE), coloured by its "
-     "class. An AE is free to spread codes anywhere; a VAE's KL term pulls them into the "
-     "prior's region around the origin."),
+     "Where the encoder puts each test image (the posterior mean for a VAE), {classes}. An AE "
+     "is free to spread codes anywhere; a VAE's KL term pulls them into the prior's region "
+     "around the origin."),
     ("manifold.png", "The decoder over the latent plane",
      "Decoded images on a regular grid over the region the test codes occupy. Where no "
-     "training code landed, an AE's decoder was never taught anything and draws shapes that are "
-     "no digit; a VAE's decoder draws something digit-like over most of it."),
+     "training code landed, an AE's decoder was never taught anything and draws shapes unlike "
+     "any training image; a VAE's decoder draws something like them over most of it."),
     ("manifold_prior.png", "The decoder at the prior's quantiles",
      "The grid placed at equal steps of prior probability, so every tile stands for the same "
      "share of the prior N(0, I): what samples from a VAE look like, region by region."),
     ("reconstructions.png", "Reconstructions",
-     "One test image per class (top) and the decoding of its code (bottom). With only two "
+     "Test images on top ({classes}) and the decoding of each one's code below. With only two "
      "latent dimensions both models blur; how much is the reconstruction term below."),
     ("denoising.png", "Denoising",
      "A denoising model learned to map corrupted images to clean ones: the corrupted test "
@@ -50,13 +51,27 @@ SECTIONS = [
      "drawn as every class, so that a column keeps the style and changes the class. An AE has "
      "no prior, so nothing is shown for it."),
     ("interpolation.png", "Interpolation",
-     "The straight line between the codes of two test images of different classes, decoded "
-     "at even steps."),
+     "The straight line between the codes of two test images {classes}, decoded at even "
+     "steps."),
     ("interpolation.gif", "Interpolation, animated",
      "The same line walked there and back."),
     ("loss.png", "Training curves",
      "Train (solid) and test (dashed) terms per image after each epoch."),
 ]
+
+# What a figure shows of the classes: (every run's images have labels, none has, some have).
+WITH_CLASSES = {
+    "latent.png": ("coloured by its class",
+                   "all in one colour, as the images have no labels",
+                   "coloured by its class (in one colour where the images have no labels)"),
+    "reconstructions.png": ("one per class",
+                            "the first ten, as the images have no classes",
+                            "one per class, or the first ten where the images have no labels"),
+    "interpolation.png": ("of different classes",
+                          "far apart in the latent space, as the images have no classes",
+                          "of different classes, or far apart where the images have no "
+                          "labels"),
+}
 
 CSS = """
 :root { color-scheme: light; --ink: #1d2330; --muted: #5b6477; --line: #e3e6ee;
@@ -87,6 +102,7 @@ thead th { color: var(--ink); font-weight: 650; border-bottom: 2px solid var(--l
 code { background: #eef0f6; padding: 1px 5px; border-radius: 4px; font-size: 13.5px; }
 footer { color: var(--muted); font-size: 13px; margin-top: 26px; }
 a { color: var(--accent); }
+ul.notes { list-style: none; padding: 0; margin: 12px 0 0; color: var(--muted); font-size: 13.5px; }
 """
 
 
@@ -143,6 +159,14 @@ def _metrics_section(runs: Sequence[Run]) -> str:
             f"</section>")
 
 
+def _section_text(file: str, text: str, runs: Sequence[Run]) -> str:
+    if file not in WITH_CLASSES:
+        return text
+    labelled = [bool(class_names(run.config)) for run in runs]
+    every, none, some = WITH_CLASSES[file]
+    return text.format(classes=every if all(labelled) else some if any(labelled) else none)
+
+
 def _figure_sections(runs: Sequence[Run], page_dir: Path) -> list[str]:
     sections = []
     for file, heading, text in SECTIONS:
@@ -154,21 +178,41 @@ def _figure_sections(runs: Sequence[Run], page_dir: Path) -> list[str]:
             for run in runs
         )
         grid = "runs one" if len(runs) == 1 else "runs"
-        sections.append(f'<section><h2>{html.escape(heading)}</h2><p>{html.escape(text)}</p>'
+        sections.append(f'<section><h2>{html.escape(heading)}</h2>'
+                        f'<p>{html.escape(_section_text(file, text, runs))}</p>'
                         f'<div class="{grid}" style="--n: {len(runs)}">{cells}</div></section>')
     return sections
 
 
+def noted_rows(cards: Sequence[Scorecard], rows: list[tuple[str, list[str]]]
+               ) -> tuple[list[tuple[str, list[str]]], list[str]]:
+    """``rows`` (label, a cell per card), whose last ones are the cards' measures in the order
+    of MEASURES, with each missing figure marked by the number of the note that says why it
+    is missing ("n/a [1]"); and those notes, the first numbered 1."""
+    from vaelab.measuring.scorecard import MEASURES, Score
+
+    notes: list[str] = []
+    head = len(rows) - len(MEASURES)  # a comparison's model, epochs, ... rows come first
+    for measure, (_, cells) in zip(MEASURES, rows[head:], strict=True):
+        for k, card in enumerate(cards):
+            note = card.metrics.get(measure.key, Score(None, note="not measured")).note
+            if cells[k] == "n/a" and note:
+                if note not in notes:
+                    notes.append(note)
+                cells[k] = f"n/a [{notes.index(note) + 1}]"
+    return rows, notes
+
+
 def _evaluation_section(evaluation: Comparison) -> str:
     names = "".join(f"<th>{html.escape(name)}</th>" for name in evaluation.names)
+    rows, notes = noted_rows(evaluation.cards, evaluation.rows())
     body = "".join(
         f"<tr><td>{html.escape(label)}</td>"
         + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells) + "</tr>"
-        for label, cells in evaluation.rows()
+        for label, cells in rows
     )
-    notes = sorted({score.note for card in evaluation.cards
-                    for score in card.metrics.values() if score.note})
-    notes_html = "".join(f"<li>n/a: {html.escape(note)}</li>" for note in notes)
+    notes_html = "".join(f"<li>[{k}] {html.escape(note)}</li>"
+                         for k, note in enumerate(notes, start=1))
     return (f"<section><h2>Measured on the test set</h2><p>vaelab eval's figures, per image, "
             f"with standard errors over the test images. The NLL is the importance-weighted "
             f"bound; vaelab eval RUN measures it with k = 1000. Shares and accuracies are "

@@ -61,6 +61,7 @@
     const part = (name) => root.querySelector(`.${name}`);
     const MODEL = DATA.model;
     const D = MODEL.latent_dims, K = MODEL.classes; // K: the label's length, 0 for none
+    const LABELLED = DATA.classes.length > 0; // unlabelled images: labels 0, one colour
     const [CHANNELS, H, W] = MODEL.image_shape;
     let SIZE = part("plane-box").clientWidth; // CSS px of the square plane: 592, less if narrow
 
@@ -100,7 +101,7 @@
     // -------------------------------------------------------------------------------------
     // The plane: z(u, v) = origin + u * a + v * b + the sum, over the other directions of
     // the basis, of each slider's value times its direction. With one latent dimension there
-    // is no b, and the points are spread by class along v instead.
+    // is no b, and the points are spread by class along v instead (at random, without classes).
 
     const plane = { kind: D > 2 ? "pca" : "dims", a: null, b: null, origin: null, others: [],
                     base: new Float32Array(D), u: new Float32Array(N), v: new Float32Array(N) };
@@ -167,7 +168,7 @@
 
     // A code's place on the plane (its orthogonal projection).
     function planePoint(z) {
-      const v = plane.b ? projection(z, plane.b) : (DATA.classes.length - 1) / 2;
+      const v = plane.b ? projection(z, plane.b) : Math.max(DATA.classes.length - 1, 0) / 2;
       return [projection(z, plane.a), v];
     }
 
@@ -499,7 +500,7 @@
       const test = n !== undefined;
       const z = test ? Float32Array.from(code(n)) : codeAt(u, v);
       const y = test && K ? oneHot(LABELS[n]) : null;
-      const what = test ? `a test ${DATA.classes[LABELS[n]]}, ` : "";
+      const what = test ? `a test ${LABELLED ? DATA.classes[LABELS[n]] : "image"}, ` : "";
       if (state.picks.length === 2) state.picks = [];
       state.picks.push({ z, y, what });
       drawOverlay();
@@ -644,7 +645,7 @@
       const share = (k) => (plane.kind === "pca"
         ? ` (${(100 * DATA.pca.explained[k]).toFixed(0)}% of the variance)` : "");
       const vertical = plane.b ? `${plane.names[1]}${share(plane.j)}`
-        : "the class (spread for clarity)";
+        : LABELLED ? "the class (spread for clarity)" : "none (spread at random for clarity)";
       const what = MODEL.posterior === "gaussian" ? "posterior means" : "codes";
       const given = K ? ", each given its label" : "";
       part("axes-caption").textContent =
@@ -767,11 +768,14 @@
           name, number(run.last.train[key]), number(run.last.test[key])]), ["", "train", "test"]);
       }
       if (run.evaluation) table("eval-table", "vaelab eval, test set", run.evaluation);
+      part("eval-notes").replaceChildren(...run.notes.map((note, k) => Object.assign(
+        document.createElement("li"), { textContent: `[${k + 1}] ${note}` })));
       part("run-title").textContent = `${run.name}: ${summary()}`;
       part("run-title").hidden = !several;
     }
 
-    function showLegend() {
+    function showLegend() { // none for unlabelled images: their points share one colour
+      part("legend").hidden = !LABELLED;
       part("legend").replaceChildren(...DATA.classes.map((name, c) => {
         const item = document.createElement("li");
         const swatch = Object.assign(document.createElement("span"), { className: "swatch" });
