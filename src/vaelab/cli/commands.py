@@ -235,7 +235,7 @@ class Classifier(Common):
     per class, if labelled) or a .npz/.npy file."""
     image_size: Annotated[int | None, flag(metavar="N", default="as they are")] = None
     """Bring every image to N x N pixels: the shorter side scaled to N, the middle cut out."""
-    epochs: int = 5
+    epochs: Annotated[int | None, flag(metavar="N", default="5, or enough for 2,000 steps")] = None
     """Passes over the training set."""
     seed: int = 0
     """Seeds the weights and the shuffling."""
@@ -265,7 +265,7 @@ class Classifier(Common):
             again = "" if self.action == "show" else " (--force trains it again)"
             say(f"{judge.path}: test accuracy {judge.accuracy:.2%}{again}")
             return
-        TrainConfig(epochs=self.epochs, seed=self.seed)  # check the numbers before any work
+        TrainConfig(epochs=self.epochs or 1, seed=self.seed)  # check them before any work
         data = data or load_dataset(settings.dataset, self.data_dir, progress=not self.quiet)
         judge = train_judge(data.to(device), epochs=self.epochs, seed=self.seed,
                             progress=not self.quiet)

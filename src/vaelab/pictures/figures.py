@@ -36,7 +36,6 @@ from vaelab.measuring.latent import (
     interpolate,
     latent_picture,
     prior_manifold,
-    tile,
 )
 from vaelab.models import Autoencoder
 from vaelab.objectives import corrupt
@@ -200,7 +199,7 @@ def _samples(model: Autoencoder, data: ImageData, name: str, seed: int) -> Figur
     generator = torch.Generator(model.device).manual_seed(seed)
     if not model.conditional:
         samples = model.sample(SAMPLES * SAMPLES, generator=generator)
-        return plots.image_grid(tile(samples, SAMPLES, SAMPLES),
+        return plots.image_grid(plots.grid_of(pictures_of(samples), SAMPLES),
                                 title=f"{name}\nsamples from the prior")
     classes = len(data.classes)
     z = torch.randn(SAMPLES, model.latent_dims, generator=generator, device=model.device)

@@ -69,8 +69,9 @@ def draw_scatter(ax: Axes, points: np.ndarray, labels: np.ndarray, classes: Sequ
     unit as long on both axes, as distances in a latent plane need."""
     order = np.random.default_rng(0).permutation(len(points))[:max_points]
     colors = np.array([_class_color(int(c)) for c in range(len(classes))] or [UNLABELLED])
+    size = float(np.clip(6000 / max(len(order), 1), 3, 16))  # few points, bigger dots
     ax.scatter(points[order, 0], points[order, 1],
-               c=colors[labels[order] if classes else np.zeros(len(order), int)], s=3,
+               c=colors[labels[order] if classes else np.zeros(len(order), int)], s=size,
                alpha=0.6, linewidths=0, rasterized=True)
     ax.set_xlabel(axis_labels[0])
     ax.set_ylabel(axis_labels[1])
@@ -134,6 +135,15 @@ def _strip(images: np.ndarray, gap: int = 2) -> np.ndarray:
     for i, image in enumerate(images):
         out[:, i * (w + gap):i * (w + gap) + w] = image
     return out
+
+
+def grid_of(images: np.ndarray, cols: int) -> np.ndarray:
+    """Images (N, H, W[, 3]) in rows of ``cols``, a thin gap of paper between them (so that
+    small images whose ink reaches their edges stay apart). N a multiple of ``cols``."""
+    gap = max(1, images.shape[1] // 14)
+    rows = [_strip(images[i:i + cols], gap) for i in range(0, len(images), cols)]
+    paper = np.full((gap, *rows[0].shape[1:]), 0.0 if images.ndim == 3 else 1.0, np.float32)
+    return np.concatenate([part for row in rows for part in (paper, row)][1:])
 
 
 def image_rows(rows: Sequence[tuple[str, np.ndarray]], *, title: str,
