@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from vaelab.cli.parsing import parse
+from vaelab.distributed import launched, leave
 from vaelab.errors import VaelabError
 from vaelab.memory import map_large_blocks
 
@@ -25,15 +26,16 @@ class _Stderr(logging.StreamHandler):
         pass
 
 
-def _log_to_stderr(quiet: bool) -> None:
-    """vaelab's warnings, and unless ``quiet`` its notes, go to stderr as 'vaelab: ...' lines."""
+def _log_to_stderr(quiet: bool, main: bool = True) -> None:
+    """vaelab's warnings, and unless ``quiet`` its notes, go to stderr as 'vaelab: ...' lines;
+    of several processes, rank 0's (the ``main`` one) alone."""
     log = logging.getLogger("vaelab")
     if not any(isinstance(h, _Stderr) for h in log.handlers):
         handler = _Stderr()
         handler.setFormatter(logging.Formatter("vaelab: %(message)s"))
         log.addHandler(handler)
         log.propagate = False
-    log.setLevel(logging.WARNING if quiet else logging.INFO)
+    log.setLevel(logging.ERROR if not main else logging.WARNING if quiet else logging.INFO)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,13 +46,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(f"vaelab {__version__}")
         return 0
+    error = f"vaelab ({_rank()}): error:" if launched() else "vaelab: error:"
     try:
         command = parse(argv)
-        _log_to_stderr(command.quiet)
+        _log_to_stderr(command.quiet, main=not launched() or _rank() == "rank 0")
         map_large_blocks()  # freed tensors of megabytes go back to the system (vaelab.memory)
         command.run()
     except VaelabError as err:
-        print(f"vaelab: error: {err}", file=sys.stderr)
+        print(f"{error} {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM while training (143)
         print("vaelab: interrupted", file=sys.stderr)
@@ -60,15 +63,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except OSError as err:  # a folder that cannot be written, a full disk
         where = f"{err.filename}: " if err.filename else ""
-        print(f"vaelab: error: {where}{err.strerror or err}", file=sys.stderr)
+        print(f"{error} {where}{err.strerror or err}", file=sys.stderr)
         return 2
     except RuntimeError as err:
         if type(err).__name__ != "OutOfMemoryError":
             raise
-        print("vaelab: error: the device ran out of memory; try a smaller --batch-size or "
-              "--device cpu", file=sys.stderr)
+        print(f"{error} the device ran out of memory; try a smaller --batch-size or "
+              f"--device cpu", file=sys.stderr)
         return 2
+    finally:
+        leave()
     return 0
+
+
+def _rank() -> str:
+    """Which of torchrun's processes this is, for its error lines: every process says what
+    went wrong with it, since any one of them may be the one that failed."""
+    return f"rank {os.environ.get('RANK', '?')}"
 
 
 if __name__ == "__main__":
