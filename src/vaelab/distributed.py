@@ -84,6 +84,11 @@ class World:
         self.from_main(lambda: made.append(make()))  # only its error, or None, goes out
         return made[0] if self.main else make()
 
+    def mine(self, n: int) -> range:
+        """The indices of this process's contiguous share of n items (batches, say)."""
+        rows = self.rows(n)
+        return range(rows.start, rows.stop)
+
     def ballot(self, count: int) -> Ballot:
         """A ``Ballot`` of ``count`` flags."""
         return Ballot(self, count)
@@ -160,9 +165,9 @@ def leave() -> None:
 
 
 def local_device(device: torch.device, world: World) -> torch.device:
-    """A CUDA device named without its index means, in one of several processes on a
-    machine, the GPU of this process's local rank."""
-    if device.type == "cuda" and device.index is None and world.size > 1:
+    """In one of several processes on a machine, CUDA means the GPU of this process's local
+    rank."""
+    if device.type == "cuda" and world.size > 1:
         return torch.device("cuda", world.local_rank % max(1, torch.cuda.device_count()))
     return device
 

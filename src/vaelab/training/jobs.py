@@ -156,10 +156,9 @@ def fit(job: Job, data: ImageData, progress: bool, position: int = 0,
         except RuntimeError as err:
             if job.world.size == 1 or not lost_peer(err):
                 raise
-            raise VaelabError(f"{job.run_dir}: another process of the run stopped; the last "
-                              f"checkpoint (after epoch {job.epoch}, or inside the next) is "
-                              f"whole: go on with torchrun ... -m vaelab train --resume "
-                              f"{job.run_dir}") from None
+            raise VaelabError(f"{job.run_dir}: another process of the run stopped; its last "
+                              f"checkpoint is whole: go on with torchrun ... -m vaelab train "
+                              f"--resume {job.run_dir}") from None
     return Run(job.run_dir, config, job.model.eval(), job.metrics)
 
 
