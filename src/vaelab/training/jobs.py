@@ -225,7 +225,7 @@ def save(job: Job) -> None:
         return
     try:
         save_checkpoint(job.run_dir / CHECKPOINT, job.model, job.optimizer, job.generator,
-                        job.metrics, unfinished)
+                        job.metrics, unfinished, _scaler_state(job))
         if unfinished is None:
             save_weights(job.run_dir / WEIGHTS, job.model, job.epoch)
             write_metrics(job.run_dir, job.metrics)
@@ -233,3 +233,8 @@ def save(job: Job) -> None:
         raise VaelabError(f"{job.run_dir}: could not write the checkpoint "
                           f"({err.strerror or err}); the previous one is whole, and "
                           f"vaelab train --resume {job.run_dir} goes on from it") from None
+
+
+def _scaler_state(job: Job) -> dict[str, Any] | None:
+    scaler = job.step.scaler
+    return None if scaler is None or not scaler.is_enabled() else scaler.state_dict()

@@ -118,6 +118,8 @@ def resume(path: str | Path, epochs: int | None = None, *,
               compile=compile)
     restored = load_checkpoint(checkpoint, job.model, job.optimizer, job.generator)
     job.metrics, job.unfinished = restored.metrics, restored.unfinished
+    if restored.scaler is not None and job.step.scaler is not None:
+        job.step.scaler.load_state_dict(restored.scaler)
     if job.unfinished is not None and (job.unfinished.epoch != restored.epoch + 1
                                        or restored.rng_device != device.type):
         job.unfinished = None  # begun again from its start

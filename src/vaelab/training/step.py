@@ -53,9 +53,11 @@ class Step:
         device = model.device
         self.dtype = DTYPES[config.precision]
         self.device_type = device.type
-        # fp16's narrow range needs the loss scaled up before the backward (bf16's does not).
-        self.scaler = (torch.amp.GradScaler(device.type) if config.precision == "fp16"
-                       else None)
+        # fp16's narrow range needs the loss scaled before the backward (bf16's does not). A
+        # loss summed over a batch's pixels has large gradients already: the scale starts at
+        # 1, not at 2^16, which overflows them and would skip the first dozen steps.
+        self.scaler = (torch.amp.GradScaler(device.type, init_scale=1.0)
+                       if config.precision == "fp16" else None)
         objective: nn.Module = Objective(model, config, world.size)
         if world.size > 1:
             ids = [device.index] if device.type == "cuda" else None
