@@ -178,8 +178,7 @@ class TrainConfig:
                                               help_behavior_hint="(default: no clipping)")] = None
     """Clip each step's gradient to this global norm (of the loss summed over the batch)."""
     precision: PrecisionName = "fp32"
-    """The forward pass's arithmetic: fp32, or bf16 or fp16 under autocast (fp16 with a
-    gradient scaler); halves make a GPU faster, a CPU rarely."""
+    """Forward pass in fp32, or bf16 / fp16 under autocast (fp16 with a gradient scaler): GPUs."""
 
     def __post_init__(self) -> None:
         _check_count("epochs", self.epochs)
