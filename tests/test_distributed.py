@@ -156,6 +156,28 @@ def test_a_run_whose_rank_was_killed_resumes_under_torchrun(tiny, tmp_path):
     _assert_same_run(run, tmp_path / "one")
 
 
+def test_sigterm_to_torchrun_stops_both_processes_after_one_step_then_resumes(tiny, tmp_path):
+    data = _data_dir(tiny, tmp_path / "data")
+    run = tmp_path / "run"
+    flags = ["--model", "vae", "--batch-size", "16", "--epochs", "10", "--checkpoint-every",
+             "epoch", *SMALL]
+    process = _torchrun(["train", *flags, "--out", str(run)], data)
+    deadline = time.monotonic() + 120
+    while not (run / "metrics.jsonl").exists():  # after epoch 1
+        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+        time.sleep(0.01)
+    process.send_signal(signal.SIGTERM)  # torchrun passes it on to both processes
+    _, err = process.communicate(timeout=120)
+    assert process.returncode != 0
+    stopped = [line for line in err.splitlines() if "all saved; go on with" in line]
+    assert len(stopped) == 1, err[-3000:]  # rank 0 alone says so, and how to go on
+    assert f"torchrun --nproc-per-node 2 -m vaelab train --resume {run}" in stopped[0]
+    assert len((run / "metrics.jsonl").read_text().splitlines()) < 10
+    _finish(_torchrun(["train", "--resume", str(run), "--quiet", "--no-plots"], data))
+    _one_process(run, tiny, tmp_path / "one")
+    _assert_same_run(run, tmp_path / "one")
+
+
 def test_a_world_of_one_shares_rows_and_sums_as_itself():
     assert SINGLE.rows(7) == slice(0, 7)
     assert [World(r, 3).rows(8) for r in range(3)] == [slice(0, 2), slice(2, 5), slice(5, 8)]

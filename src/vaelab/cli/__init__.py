@@ -9,7 +9,6 @@ import sys
 from collections.abc import Sequence
 
 from vaelab.cli.parsing import parse
-from vaelab.distributed import launched, leave
 from vaelab.errors import VaelabError
 from vaelab.memory import map_large_blocks
 
@@ -46,17 +45,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(f"vaelab {__version__}")
         return 0
-    error = f"vaelab ({_rank()}): error:" if launched() else "vaelab: error:"
+    rank = _rank()
+    error = f"vaelab ({rank}): error:" if rank else "vaelab: error:"
     try:
         command = parse(argv)
-        _log_to_stderr(command.quiet, main=not launched() or _rank() == "rank 0")
+        _log_to_stderr(command.quiet, main=rank in (None, "rank 0"))
         map_large_blocks()  # freed tensors of megabytes go back to the system (vaelab.memory)
         command.run()
     except VaelabError as err:
         print(f"{error} {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM while training (143)
-        print("vaelab: interrupted", file=sys.stderr)
+        if rank in (None, "rank 0"):  # one line, not one per process
+            print("vaelab: interrupted", file=sys.stderr)
         return getattr(err, "code", 130)
     except BrokenPipeError:  # the reader went away, as in `vaelab train --help | head`
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (Python flushes it at exit)
@@ -72,13 +73,18 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"--device cpu", file=sys.stderr)
         return 2
     finally:
-        leave()
+        if "torch.distributed" in sys.modules:  # --help and errors of usage load no PyTorch
+            from vaelab.distributed import leave
+
+            leave()
     return 0
 
 
-def _rank() -> str:
-    """Which of torchrun's processes this is, for its error lines: every process says what
-    went wrong with it, since any one of them may be the one that failed."""
+def _rank() -> str | None:
+    """Which of torchrun's processes this is ('rank 1'), for its error lines, or None outside
+    torchrun: every process says what went wrong with it, since any one may have failed."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
     return f"rank {os.environ.get('RANK', '?')}"
 
 

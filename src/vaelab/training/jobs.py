@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import os
 import sys
 import threading
 import time
@@ -144,21 +145,20 @@ def fit(job: Job, data: ImageData, progress: bool, position: int = 0,
                               f"({record['train_seconds']:.1f} s)", file=sys.stderr)
         except KeyboardInterrupt:  # at once (a second Ctrl-C): the last checkpoint is whole
             log.warning("%s: stopped; its last checkpoint (after epoch %d) is whole; go on "
-                        "with: vaelab train --resume %s", job.run_dir, job.epoch, job.run_dir)
+                        "with: %s", job.run_dir, job.epoch, _go_on(job))
             raise
         except Stopped as stopped:
             job.unfinished = stopped.progress
             save(job)
             log.warning("%s: stopped in epoch %d after %d of its steps, all saved; go on with: "
-                        "vaelab train --resume %s", job.run_dir, stopped.progress.epoch,
-                        stopped.progress.steps, job.run_dir)
+                        "%s", job.run_dir, stopped.progress.epoch, stopped.progress.steps,
+                        _go_on(job))
             raise
         except RuntimeError as err:
             if job.world.size == 1 or not lost_peer(err):
                 raise
             raise VaelabError(f"{job.run_dir}: another process of the run stopped; its last "
-                              f"checkpoint is whole: go on with torchrun ... -m vaelab train "
-                              f"--resume {job.run_dir}") from None
+                              f"checkpoint is whole: go on with {_go_on(job)}") from None
     return Run(job.run_dir, config, job.model.eval(), job.metrics)
 
 
@@ -197,6 +197,16 @@ def _epoch(job: Job, epoch: int, seen: ImageData, bar: Any,
         "train_seconds": round(before + trained - started, 6),
         "test_seconds": round(time.perf_counter() - trained, 6),
     }
+
+
+def _go_on(job: Job) -> str:
+    """The command that resumes the run, as it was started (torchrun's machines: as before)."""
+    size = job.world.size
+    if size == 1:
+        return f"vaelab train --resume {job.run_dir}"
+    one_machine = int(os.environ.get("LOCAL_WORLD_SIZE", size)) == size
+    launcher = f"torchrun --nproc-per-node {size}" if one_machine else "torchrun ..."
+    return f"{launcher} -m vaelab train --resume {job.run_dir}"
 
 
 def _diverged(job: Job, epoch: int, loss: float) -> VaelabError:
