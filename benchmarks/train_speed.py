@@ -26,7 +26,13 @@ Then, for vaelab's epoch, where the time goes: the profiler's split into the mat
 Adam, and everything else, beside the floor. With --threads 1 2 (the default) every row is
 measured with one thread and with two.
 
+--device cuda (or mps) measures vaelab's epoch and the matmul floor on that device, the images
+resident there, each round ending when the device has finished; --precision bf16 or fp16 runs
+vaelab's step under autocast and the floor's products in that dtype. The rows of other tools
+are CPU rows and are left out elsewhere.
+
 Usage: python benchmarks/train_speed.py [--images 20000] [--repeats 5] [--threads 1 2]
+                                        [--device cpu] [--precision fp32]
 """
 
 from __future__ import annotations
@@ -47,20 +53,25 @@ from torch import nn
 from timing import time_round_robin
 from vaelab.config import RunConfig, TrainConfig
 from vaelab.data import load_dataset
+from vaelab.device import select_device
 from vaelab.models import build_model
 from vaelab.training.loop import train_epoch
+from vaelab.training.step import Step
 
 BATCH = 128
+CPU = torch.device("cpu")
 SHAPE = (1, 28, 28)
 
 
-def vaelab_epoch(images: torch.Tensor) -> Callable[[], None]:
-    config = RunConfig(train=TrainConfig(batch_size=BATCH))
+def vaelab_epoch(images: torch.Tensor, precision: str = "fp32") -> Callable[[], None]:
+    config = RunConfig(train=TrainConfig(batch_size=BATCH, precision=precision))
     torch.manual_seed(0)
-    model = build_model(config.model, SHAPE)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
-    generator = torch.Generator().manual_seed(0)
-    return lambda: train_epoch(model, optimizer, images, config.train, generator)
+    model = build_model(config.model, SHAPE).to(images.device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3,
+                                 fused=images.device.type in ("cpu", "cuda"))
+    generator = torch.Generator(images.device).manual_seed(0)
+    step = Step(model, optimizer, config.train)
+    return lambda: train_epoch(model, optimizer, images, config.train, generator, step=step)
 
 
 def vaelab_side_by_side(images: torch.Tensor) -> Callable[[], None]:
@@ -239,14 +250,15 @@ def adam_alone(n_images: int) -> Callable[[], None]:
     return run
 
 
-def matmul_floor(n_images: int) -> Callable[[], None]:
+def matmul_floor(n_images: int, device: torch.device = CPU,
+                 dtype: torch.dtype = torch.float32) -> Callable[[], None]:
     """Each step's matrix products at the step's shapes and nothing else: forward through the
     four layers (4 products), then each layer's weight gradient and every input gradient but
     the first layer's, which the images do not need (7): five large products, six small."""
     g = torch.Generator().manual_seed(0)
 
     def r(*shape: int) -> torch.Tensor:
-        return torch.rand(*shape, generator=g)
+        return torch.rand(*shape, generator=g).to(device, dtype)
 
     w1, w2, w3, w4 = r(512, 784), r(4, 512), r(512, 2), r(784, 512)
     b1, b2, b3, b4 = r(512), r(4), r(512), r(784)
@@ -302,12 +314,35 @@ def parts(images: torch.Tensor) -> dict[str, float]:
             "everything else": (sum(own.values()) - products - adam) * scale}
 
 
-def rows_for(images: torch.Tensor, threads: int, repeats: int, tmp: str
-             ) -> list[tuple[str, float, int]]:
+def device_rows(images: torch.Tensor, repeats: int, precision: str
+                ) -> list[tuple[str, float, int]]:
+    """vaelab's epoch and the floor on a GPU (or MPS), each round waiting for the device."""
+    device, n = images.device, len(images)
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    sync = {"cuda": torch.cuda.synchronize, "mps": torch.mps.synchronize}.get(
+        device.type, lambda: None)
+    runs = {"vaelab": vaelab_epoch(images, precision), "matmul floor":
+            matmul_floor(n, device, dtype)}
+    seconds = time_round_robin({name: _then(run, sync) for name, run in runs.items()}, repeats)
+    return [(name, seconds[name], n) for name in runs]
+
+
+def _then(run: Callable[[], None], sync: Callable[[], None]) -> Callable[[], None]:
+    def both() -> None:
+        run()
+        sync()
+
+    return both
+
+
+def rows_for(images: torch.Tensor, threads: int, repeats: int, tmp: str,
+             precision: str = "fp32") -> list[tuple[str, float, int]]:
     torch.set_num_threads(threads)
+    if images.device.type != "cpu":
+        return device_rows(images, repeats, precision)
     n = len(images)
     candidates = {
-        "vaelab": (vaelab_epoch(images), n),
+        "vaelab": (vaelab_epoch(images, precision), n),
         "vaelab, 2 runs side by side": (vaelab_side_by_side(images) if threads > 1 else None,
                                         2 * n),
         "PyTorch examples loop": (examples_epoch(images), n),
@@ -328,14 +363,19 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
     args = parser.parse_args()
+    device = select_device(args.device)
     images = load_dataset("mnist", args.data_dir, progress=False).train_images[:args.images]
+    images = images.to(device)
     n = len(images)
     print(f"The tutorial's VAE, {n:,} MNIST images a pass, batch {BATCH}, median of "
-          f"{args.repeats} rounds; pythae {'installed' if _has_pythae() else 'not installed'}")
-    for threads in args.threads:
+          f"{args.repeats} rounds, on {device} in {args.precision}; pythae "
+          f"{'installed' if _has_pythae() else 'not installed'}")
+    for threads in args.threads if device.type == "cpu" else args.threads[:1]:
         with tempfile.TemporaryDirectory() as tmp:
-            rows = rows_for(images, threads, args.repeats, tmp)
+            rows = rows_for(images, threads, args.repeats, tmp, args.precision)
         floor = next(secs / count for name, secs, count in rows if name == "matmul floor")
         base = rows[0][2] / rows[0][1]
         print(f"\n{threads} thread{'s' if threads > 1 else ''}:\n")
@@ -346,6 +386,8 @@ def main() -> None:
             rate = count / secs
             print(f"| {name:30} | {rate:9,.0f} | {1000 * BATCH / rate:10.2f} | "
                   f"{rate / base:9.2f} | {secs / count / floor:8.2f} |")
+        if device.type != "cpu":
+            continue
         split = parts(images)
         print(f"\nvaelab's epoch, {threads} thread{'s' if threads > 1 else ''}: " + ", ".join(
             f"{name} {secs / (n * floor):.2f}" for name, secs in split.items())

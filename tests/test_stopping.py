@@ -20,7 +20,7 @@ from safetensors.torch import load_file
 from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vaelab.data import write_idx
 from vaelab.errors import VaelabError
-from vaelab.training import epoch as epoch_module
+from vaelab.training import step as step_module
 from vaelab.training.checkpoints import load_checkpoint
 from vaelab.training.jobs import initial_state
 from vaelab.training.loop import resume, train
@@ -45,7 +45,7 @@ def _assert_bitwise_equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]
 
 def _at_step(monkeypatch, step: int, act) -> None:
     """Call ``act()`` in training step number ``step`` (from 1), before the step's work."""
-    calls, real = {"n": 0}, epoch_module.loss_terms
+    calls, real = {"n": 0}, step_module.loss_terms
 
     def patched(*args, **kwargs):
         calls["n"] += 1
@@ -53,7 +53,7 @@ def _at_step(monkeypatch, step: int, act) -> None:
             act()
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("vaelab.training.epoch.loss_terms", patched)
+    monkeypatch.setattr("vaelab.training.step.loss_terms", patched)
 
 
 def _unfinished(path: Path):
@@ -166,7 +166,7 @@ def test_a_full_disk_is_one_line_and_leaves_the_previous_checkpoint(tiny, tmp_pa
 
 
 def test_a_diverging_run_saves_no_nan_and_names_grad_clip(tiny, tmp_path, monkeypatch):
-    real = epoch_module.loss_terms
+    real = step_module.loss_terms
     calls = {"n": 0}
 
     def exploding(*args, **kwargs):
@@ -176,7 +176,7 @@ def test_a_diverging_run_saves_no_nan_and_names_grad_clip(tiny, tmp_path, monkey
             return type(terms)(terms.recon * float("nan"), terms.kl)
         return terms
 
-    monkeypatch.setattr("vaelab.training.epoch.loss_terms", exploding)
+    monkeypatch.setattr("vaelab.training.step.loss_terms", exploding)
     with pytest.raises(VaelabError, match=r"diverged in epoch 2.*--grad-clip"):
         train(_config(), tmp_path / "run", data=tiny, progress=False, checkpoint_every="4")
     monkeypatch.undo()

@@ -9,7 +9,7 @@ from safetensors.torch import load_file
 from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vaelab.errors import VaelabError
 from vaelab.objectives import objective_per_image
-from vaelab.training import epoch as epoch_module
+from vaelab.training import step as step_module
 from vaelab.training.datasets import recorded
 from vaelab.training.loop import resume, train, train_all
 from vaelab.training.runs import load_run
@@ -91,7 +91,7 @@ class PowerCut(Exception):
 def _cut_power_at_step(monkeypatch, step: int) -> None:
     """Make the training loop die in the middle of an epoch, as a crash would."""
     calls = {"n": 0}
-    real = epoch_module.loss_terms
+    real = step_module.loss_terms
 
     def dying(*args, **kwargs):
         calls["n"] += 1
@@ -99,7 +99,7 @@ def _cut_power_at_step(monkeypatch, step: int) -> None:
             raise PowerCut
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("vaelab.training.epoch.loss_terms", dying)
+    monkeypatch.setattr("vaelab.training.step.loss_terms", dying)
 
 
 def test_resume_after_a_crash_mid_epoch_is_bitwise_exact(tiny, tmp_path, monkeypatch):
@@ -278,7 +278,7 @@ def test_resuming_on_another_kind_of_device_goes_on_with_a_warning(tiny, tmp_pat
 
 def test_ctrl_c_in_one_of_several_runs_stops_them_all(tiny, tmp_path, monkeypatch):
     calls = {"n": 0}
-    real = epoch_module.loss_terms
+    real = step_module.loss_terms
 
     def interrupted(*args, **kwargs):
         calls["n"] += 1
@@ -286,7 +286,7 @@ def test_ctrl_c_in_one_of_several_runs_stops_them_all(tiny, tmp_path, monkeypatc
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("vaelab.training.epoch.loss_terms", interrupted)
+    monkeypatch.setattr("vaelab.training.step.loss_terms", interrupted)
     threads = torch.get_num_threads()
     with pytest.raises(KeyboardInterrupt):
         train_all([_config("ae", epochs=30), _config("vae", epochs=30)],

@@ -25,15 +25,16 @@ class _Stderr(logging.StreamHandler):
         pass
 
 
-def _log_to_stderr(quiet: bool) -> None:
-    """vaelab's warnings, and unless ``quiet`` its notes, go to stderr as 'vaelab: ...' lines."""
+def _log_to_stderr(quiet: bool, main: bool = True) -> None:
+    """vaelab's warnings, and unless ``quiet`` its notes, go to stderr as 'vaelab: ...' lines;
+    of several processes, rank 0's (the ``main`` one) alone."""
     log = logging.getLogger("vaelab")
     if not any(isinstance(h, _Stderr) for h in log.handlers):
         handler = _Stderr()
         handler.setFormatter(logging.Formatter("vaelab: %(message)s"))
         log.addHandler(handler)
         log.propagate = False
-    log.setLevel(logging.WARNING if quiet else logging.INFO)
+    log.setLevel(logging.ERROR if not main else logging.WARNING if quiet else logging.INFO)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,31 +45,47 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(f"vaelab {__version__}")
         return 0
+    rank = _rank()
+    error = f"vaelab ({rank}): error:" if rank else "vaelab: error:"
     try:
         command = parse(argv)
-        _log_to_stderr(command.quiet)
+        _log_to_stderr(command.quiet, main=rank in (None, "rank 0"))
         map_large_blocks()  # freed tensors of megabytes go back to the system (vaelab.memory)
         command.run()
     except VaelabError as err:
-        print(f"vaelab: error: {err}", file=sys.stderr)
+        print(f"{error} {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM while training (143)
-        print("vaelab: interrupted", file=sys.stderr)
+        if rank in (None, "rank 0"):  # one line, not one per process
+            print("vaelab: interrupted", file=sys.stderr)
         return getattr(err, "code", 130)
     except BrokenPipeError:  # the reader went away, as in `vaelab train --help | head`
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (Python flushes it at exit)
         return 0
     except OSError as err:  # a folder that cannot be written, a full disk
         where = f"{err.filename}: " if err.filename else ""
-        print(f"vaelab: error: {where}{err.strerror or err}", file=sys.stderr)
+        print(f"{error} {where}{err.strerror or err}", file=sys.stderr)
         return 2
     except RuntimeError as err:
         if type(err).__name__ != "OutOfMemoryError":
             raise
-        print("vaelab: error: the device ran out of memory; try a smaller --batch-size or "
-              "--device cpu", file=sys.stderr)
+        print(f"{error} the device ran out of memory; try a smaller --batch-size or "
+              f"--device cpu", file=sys.stderr)
         return 2
+    finally:
+        if "torch.distributed" in sys.modules:  # --help and errors of usage load no PyTorch
+            from vaelab.distributed import leave
+
+            leave()
     return 0
+
+
+def _rank() -> str | None:
+    """Which of torchrun's processes this is ('rank 1'), for its error lines, or None outside
+    torchrun: every process says what went wrong with it, since any one may have failed."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    return f"rank {os.environ.get('RANK', '?')}"
 
 
 if __name__ == "__main__":

@@ -55,6 +55,13 @@ def check_run_folder(path: Path) -> Path:
     return path
 
 
+def main_process() -> bool:
+    """Whether this process writes and prints: the only one, or rank 0 of several (torchrun)."""
+    from vaelab.distributed import join
+
+    return join().main
+
+
 def say(message: str) -> None:
     """A note for the user: on stderr, so that stdout keeps only results."""
     print(f"vaelab: {message}", file=sys.stderr)

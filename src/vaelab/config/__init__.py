@@ -40,6 +40,7 @@ ActivationName = Literal["relu", "tanh"]
 BinarizeName = Literal["none", "dynamic", "static"]
 ObjectiveName = Literal["elbo", "iwae"]
 ScheduleName = Literal["constant", "cosine", "iwae"]
+PrecisionName = Literal["fp32", "bf16", "fp16"]
 
 CONFIG_FORMAT = 2  # format 1 kept the likelihood as train.loss
 
@@ -154,6 +155,8 @@ class TrainConfig:
     grad_clip: Annotated[float | None, alias(metavar="NORM",
                                               help_behavior_hint="(default: no clipping)")] = None
     """Clip each step's gradient to this global norm (of the loss summed over the batch)."""
+    precision: PrecisionName = "fp32"
+    """Forward pass in fp32, or bf16 / fp16 under autocast (fp16 with a gradient scaler): GPUs."""
 
     def __post_init__(self) -> None:
         check_count("epochs", self.epochs)
@@ -166,6 +169,7 @@ class TrainConfig:
         check_number("beta", self.beta, positive=False)
         check_count("kl_warmup", self.kl_warmup, least=0)
         check_choice("kl", self.kl, KLName)
+        check_choice("precision", self.precision, PrecisionName)
         parse_noise(self.noise)
         if self.grad_clip is not None:
             check_number("grad_clip", self.grad_clip)

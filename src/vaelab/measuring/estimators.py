@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 import torch
 
 from vaelab.data import to_unit
+from vaelab.distributed import SINGLE, World
 from vaelab.distributions import DiagonalGaussian
 from vaelab.errors import VaelabError
 from vaelab.models import Autoencoder
@@ -46,6 +47,29 @@ def elbo_per_image(model: Autoencoder, x: torch.Tensor, y: torch.Tensor | None, 
     logits = logits.unflatten(0, (len(x), samples)).transpose(0, 1)  # (S, B, C, H, W)
     recon = -model.likelihood.log_prob(logits, x).mean(dim=0)
     return recon, posterior.kl()
+
+
+@torch.inference_mode()
+def elbo_of(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor | None,
+            samples: int, generator: torch.Generator, size: int, world: World = SINGLE
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``elbo_per_image`` of many images (N, C, H, W) uint8 (and their labels, for a
+    conditional model), ``size`` at a time: (recon, kl), each (N,). Of several processes,
+    each measures its share of the batches and draws the others' numbers too, so that the
+    result is one process's, exactly."""
+    recon, kl = (torch.zeros(len(images), dtype=wide_dtype(images.device), device=images.device)
+                 for _ in range(2))
+    mine = world.mine(-(-len(images) // size))
+    for i, start in enumerate(range(0, len(images), size)):
+        batch = images[start:start + size]
+        if i not in mine:  # the numbers elbo_per_image would draw for this batch
+            torch.randn((len(batch), samples, model.latent_dims), generator=generator,
+                        device=images.device)
+            continue
+        y = None if labels is None else labels[start:start + size]
+        recon[start:start + len(batch)], kl[start:start + len(batch)] = elbo_per_image(
+            model, next(unit_batches(batch, size)), y, samples, generator)
+    return world.sum(recon), world.sum(kl)
 
 
 class Buffers:
@@ -164,19 +188,41 @@ def iwae_log_px(model: Autoencoder, x: torch.Tensor, y: torch.Tensor | None, k: 
 @torch.inference_mode()
 def iwae_log_px_of(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor | None,
                    k: int, generator: torch.Generator, chunk: int = CHUNK,
-                   done: Callable[[int], object] | None = None) -> torch.Tensor:
+                   done: Callable[[int], object] | None = None, world: World = SINGLE
+                   ) -> torch.Tensor:
     """``iwae_log_px`` of many images (N, C, H, W), uint8 or in [0, 1] (and their labels, for
     a conditional model), as many at a time as ``images_per_batch`` says; ``done(n)`` is told
-    after each batch. (N,) float64 (float32 on MPS)"""
-    log_px = torch.empty(len(images), dtype=wide_dtype(images.device), device=images.device)
-    buffers, start, size = Buffers(), 0, images_per_batch(k, chunk)
-    for x in unit_batches(images, size):
+    after each batch. (N,) float64 (float32 on MPS)
+
+    In a ``world`` of several processes each measures its share of the batches, drawing (and
+    dropping) the others' numbers too, so that every image sees the draws it would see in one
+    process: the result is one process's, exactly."""
+    log_px = torch.zeros(len(images), dtype=wide_dtype(images.device), device=images.device)
+    buffers, size = Buffers(), images_per_batch(k, chunk)
+    mine = world.mine(-(-len(images) // size))
+    for i, start in enumerate(range(0, len(images), size)):
+        if i not in mine:
+            n = len(images[start:start + size])
+            skip_draws(generator, (n, k, model.latent_dims), max(1, chunk // n), buffers)
+            continue
+        x = next(unit_batches(images[start:start + size], size))
         y = None if labels is None or not model.conditional else labels[start:start + len(x)]
         log_px[start:start + len(x)] = iwae_log_px(model, x, y, k, generator, chunk, buffers)
-        start += len(x)
         if done is not None:
             done(len(x))
-    return log_px
+    return world.sum(log_px)
+
+
+def skip_draws(generator: torch.Generator, shape: tuple[int, int, int], per_pass: int,
+               buffers: Buffers) -> None:
+    """Draw, and drop, the numbers that ``importance_log_weights`` draws for k codes of each
+    of B images, ``shape`` (B, k, d), ``per_pass`` codes at a time."""
+    batch, k, d = shape
+    like = torch.empty(0, device=generator.device)
+    for start in range(0, k, per_pass):
+        n = min(per_pass, k - start)
+        torch.randn((batch, n, d), generator=generator,
+                    out=buffers.get("eps", (batch, n, d), like))
 
 
 def unit_batches(images: torch.Tensor, size: int) -> Iterator[torch.Tensor]:

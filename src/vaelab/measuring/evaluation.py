@@ -14,6 +14,7 @@ from typing import Any, Literal
 import torch
 
 from vaelab.data import ImageData, prepare
+from vaelab.distributed import SINGLE, World, join, local_device
 from vaelab.distributions import Likelihood
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
@@ -28,7 +29,7 @@ from vaelab.measuring.classifier import (
 )
 from vaelab.measuring.estimators import (
     CHUNK,
-    elbo_per_image,
+    elbo_of,
     iwae_log_px_of,
     mean_and_error,
     unit_batches,
@@ -81,7 +82,11 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
             raise VaelabError(f"{name} must be a whole number of at least 1, got {value!r}")
     if split not in ("train", "test"):
         raise VaelabError(f"unknown split {split!r}; choose train or test")
-    data = load_for(config, data_dir, progress=progress, data=data).to(model.device)
+    world = join(model.device.type)  # started by torchrun: each process measures its share
+    model.to(local_device(model.device, world))
+    progress = progress and world.main
+    data = world.main_first(lambda: load_for(config, data_dir, progress=progress, data=data))
+    data = data.to(model.device)
     # Every measure of a binarized run is of binarized images (a draw of the training set
     # for a 'dynamic' run), the ones its likelihood is exact for; what the decoder draws is
     # each pixel's mean, a grey level, and is judged against the real, grey, test images.
@@ -89,7 +94,7 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
     images = seen.test_images if split == "test" else seen.train_images
     labels = seen.test_labels if split == "test" else seen.train_labels
     if judge == "cached":
-        judge = judge_for(data, progress=progress)
+        judge = world.main_first(lambda: judge_for(data, progress=progress))  # trained once
     metrics: dict[str, Score] = {}
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
@@ -100,12 +105,13 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
         seconds[name] = round(now - clock, 3)
         clock = now
 
-    objective = objective_per_image(model, images, config.train, labels, seed=seed)
+    objective = objective_per_image(model, images, config.train, labels, seed=seed,
+                                    world=world)
     metrics["loss"] = Score(objective["loss"])
     lap("objective")
     binarized = config.data.binarize != "none"
     metrics.update(_bounds(model, images, labels, binarized, k, samples, chunk, seed,
-                           progress))
+                           progress, world))
     lap("likelihood")
     metrics.update(_codes(model, seen, split))
     lap("codes")
@@ -119,7 +125,7 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
         classifier=(None if judge is None else
                     {"dataset": judge.dataset, "test_accuracy": judge.accuracy}),
         metrics=metrics, seconds=seconds)
-    if save:
+    if save and world.main:
         write_atomic(run.path / eval_file(split), json.dumps(card.to_dict(), indent=2) + "\n")
     return card
 
@@ -145,9 +151,10 @@ def likelihood_record(likelihood: Likelihood, name: str, binarized: bool) -> dic
 
 @torch.inference_mode()
 def _bounds(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor, binarized: bool,
-            k: int | None, samples: int, chunk: int, seed: int, progress: bool
-            ) -> dict[str, Score]:
-    """Reconstruction, KL, -ELBO and the IWAE NLL, each a mean over images with its error."""
+            k: int | None, samples: int, chunk: int, seed: int, progress: bool,
+            world: World = SINGLE) -> dict[str, Score]:
+    """Reconstruction, KL, -ELBO and the IWAE NLL, each a mean over images with its error;
+    of several processes, each computes its share of the images' bounds."""
     generator = torch.Generator(images.device).manual_seed(seed)
     likelihood, given = model.likelihood, labels if model.conditional else None
     if not model.has_posterior:
@@ -156,10 +163,8 @@ def _bounds(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor, bina
         na = Score(None, note=NO_POSTERIOR)
         return {"recon": Score(*mean_and_error(recon)), "neg_elbo": na, "kl": na, "nll": na,
                 "bits_per_dim": na}
-    size = max(1, chunk // samples)
-    recon, kl = map(torch.cat, zip(*(elbo_per_image(model, x, y, samples, generator)
-                                     for x, y in _labelled_batches(images, given, size)),
-                                   strict=True))
+    recon, kl = elbo_of(model, images, given, samples, generator, max(1, chunk // samples),
+                        world)
     scores = {"recon": Score(*mean_and_error(recon)), "kl": Score(*mean_and_error(kl)),
               "neg_elbo": Score(*mean_and_error(recon + kl))}
     why_not = likelihood.exactness(binarized)
@@ -168,7 +173,8 @@ def _bounds(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor, bina
         return {**scores, "nll": na, "bits_per_dim": na}
     with progress_bar(len(images), desc=f"NLL, k = {k}", unit="image", enabled=progress,
                       leave=False, dynamic_ncols=True) as bar:
-        nll = -iwae_log_px_of(model, images, given, k, generator, chunk, bar.update)
+        nll = -iwae_log_px_of(model, images, given, k, generator, chunk,
+                              lambda n: bar.update(n * world.size), world)
     scores["nll"] = Score(*mean_and_error(nll))
     if likelihood.discrete:
         per_dim = math.prod(images.shape[1:]) * math.log(2)

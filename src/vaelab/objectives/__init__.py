@@ -7,6 +7,7 @@ from vaelab.objectives.kl import KL, tutorial_kl
 from vaelab.objectives.noise import corrupt
 from vaelab.objectives.terms import (
     LossTerms,
+    draw_batch,
     loss_terms,
     means_per_image,
     objective_per_image,
@@ -14,6 +15,6 @@ from vaelab.objectives.terms import (
 )
 
 __all__ = [
-    "KL", "LossTerms", "bce", "corrupt", "loss_terms", "means_per_image",
+    "KL", "LossTerms", "bce", "corrupt", "draw_batch", "loss_terms", "means_per_image",
     "objective_per_image", "sse", "tutorial_kl", "wide_dtype",
 ]

@@ -19,6 +19,7 @@ import torch
 
 from vaelab.config import TrainConfig
 from vaelab.data import to_unit
+from vaelab.distributed import SINGLE, World
 from vaelab.distributions import LOG_2PI
 from vaelab.models import Autoencoder
 from vaelab.objectives.kl import KL
@@ -64,33 +65,67 @@ class LossTerms:
 
 def loss_terms(model: Autoencoder, x: torch.Tensor, config: TrainConfig,
                generator: torch.Generator | None = None, y: torch.Tensor | None = None,
-               inputs: torch.Tensor | None = None) -> LossTerms:
+               inputs: torch.Tensor | None = None, eps: torch.Tensor | None = None
+               ) -> LossTerms:
     """Encode ``inputs`` (default x; corrupted images for a denoising model), decode, and
     score the reconstruction of the images x (B, C, H, W) in [0, 1]; y (B,) are the labels
     that a conditional model takes.
 
     With a posterior the code is one reparameterised draw from q(z|x), so ``loss`` is a
     one-sample estimate of the negative ELBO; with the IWAE objective, k draws per image.
+    ``eps`` are those draws' standard normal numbers, (B, d) or (k, B, d), where the caller
+    drew them (``draw_batch``); else they come from ``generator``.
     """
     inputs = x if inputs is None else inputs
     code = model.encode(inputs, y)
     if not model.has_posterior:
         return LossTerms(model.likelihood.recon(model.decode_params(code, y), x), None)
+    if eps is None:
+        eps = posterior_noise(model, len(x), config, generator, code.mean)
     if config.objective == "iwae":
-        return _iwae_terms(model, code, x, y, config.k, generator)
-    z = code.rsample(generator)
+        return _iwae_terms(model, code, x, y, eps)
+    z = code.mean + code.std * eps  # (B, d), the reparameterisation trick
     recon = model.likelihood.recon(model.decode_params(z, y), x)
     return LossTerms(recon, KL[config.kl](code))
 
 
-def _iwae_terms(model: Autoencoder, posterior, x: torch.Tensor, y: torch.Tensor | None, k: int,
-                generator: torch.Generator | None) -> LossTerms:
+def posterior_noise(model: Autoencoder, batch: int, config: TrainConfig,
+                    generator: torch.Generator | None, like: torch.Tensor) -> torch.Tensor | None:
+    """The standard normal numbers of a batch's posterior draws, with the dtype and device of
+    ``like``: (B, d), or (k, B, d) for the IWAE objective; None for a model without one."""
+    if not model.has_posterior:
+        return None
+    shape = (config.k, batch) if config.objective == "iwae" else (batch,)
+    return torch.randn((*shape, model.latent_dims), generator=generator, device=like.device,
+                       dtype=like.dtype)
+
+
+def draw_batch(model: Autoencoder, x: torch.Tensor, config: TrainConfig,
+               generator: torch.Generator | None, rows: slice = slice(None),
+               binarize: bool = False
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Every random number of a step on the batch x (B, C, H, W) in [0, 1], in the order one
+    process draws them (black-or-white pixels if ``binarize``, the corrupted inputs, the
+    posterior's noise), and the ``rows`` of them that this process computes with:
+    (x, inputs, eps), for ``loss_terms``.
+
+    Each of several processes draws the whole batch's numbers from the same generator and
+    keeps its rows, so that together they compute with exactly the numbers of one process,
+    and their generators stay in step without talking. Drawing is cheap beside the model (a
+    few numbers per pixel against hundreds of multiply-adds)."""
+    if binarize:
+        x = torch.bernoulli(x, generator=generator)
+    inputs = corrupt(x, config.noise, generator)
+    eps = posterior_noise(model, len(x), config, generator, x)
+    return x[rows], inputs[rows], None if eps is None else eps[..., rows, :]
+
+
+def _iwae_terms(model: Autoencoder, posterior, x: torch.Tensor, y: torch.Tensor | None,
+                eps: torch.Tensor) -> LossTerms:
     """The k-sample importance-weighted bound (Burda, Grosse & Salakhutdinov 2016, eq. 8), the
     k draws of every image decoded in one call; its gradient is the IWAE estimator's. The
     reported recon and KL are the ELBO's terms from the same draws."""
-    batch = len(x)
-    eps = torch.randn((k, *posterior.mean.shape), generator=generator, device=x.device,
-                      dtype=posterior.mean.dtype)
+    batch, k = len(x), len(eps)
     z = posterior.mean + posterior.std * eps  # (k, B, d)
     ys = None if y is None else y.repeat(k)  # (k * B,)
     logits = model.decode_params(z.flatten(0, 1), ys)  # (k * B, C, H, W)
@@ -117,23 +152,26 @@ def wide_dtype(device: torch.device) -> torch.dtype:
 @torch.inference_mode()
 def objective_per_image(model: Autoencoder, images: torch.Tensor, config: TrainConfig,
                         labels: torch.Tensor | None = None, *, batch_size: int = 2000,
-                        seed: int = 0) -> dict[str, float | None]:
+                        seed: int = 0, world: World = SINGLE) -> dict[str, float | None]:
     """The training objective's terms on ``images`` (N, C, H, W) uint8 (and their labels, for
     a conditional model), averaged over images.
 
     The posterior draws and a denoising model's corruption come from a generator seeded with
-    ``seed``, so that repeated evaluations (after each epoch, say) see the same noise.
+    ``seed``, so that repeated evaluations (after each epoch, say) see the same noise. In a
+    ``world`` of several processes each computes its rows of every batch, and the sums are
+    added up: the same figures as one process's, up to the order of the additions.
     """
     was_training = model.training
     model.eval()
     generator = torch.Generator(images.device).manual_seed(seed)
     totals = torch.zeros(3, dtype=wide_dtype(images.device), device=images.device)
     for start in range(0, len(images), batch_size):
-        x = to_unit(images[start:start + batch_size])
-        y = None if labels is None else labels[start:start + batch_size]
-        inputs = corrupt(x, config.noise, generator)
-        terms = loss_terms(model, x, config, generator, y, inputs)
+        rows = world.rows(len(images[start:start + batch_size]))
+        everyone = to_unit(images[start:start + batch_size])  # (B, C, H, W)
+        x, inputs, eps = draw_batch(model, everyone, config, generator, rows)
+        y = None if labels is None else labels[start:start + batch_size][rows]
+        terms = loss_terms(model, x, config, generator, y, inputs, eps)
         kl = terms.kl.sum() if terms.kl is not None else terms.recon.new_zeros(())
         totals += torch.stack([terms.loss.sum(), terms.recon.sum(), kl])
     model.train(was_training)
-    return means_per_image(totals, len(images), model.has_posterior)
+    return means_per_image(world.sum(totals), len(images), model.has_posterior)

@@ -35,9 +35,10 @@ def save_weights(path: Path, model: Autoencoder, epoch: int) -> None:
 
 def save_checkpoint(path: Path, model: Autoencoder, optimizer: torch.optim.Optimizer,
                     generator: torch.Generator, metrics: list[dict[str, Any]],
-                    unfinished: EpochProgress | None = None) -> None:
-    """One file with all that resuming needs, the metrics so far and where an unfinished
-    epoch stands included, so that its parts cannot disagree."""
+                    unfinished: EpochProgress | None = None,
+                    scaler: dict[str, Any] | None = None) -> None:
+    """One file with all that resuming needs, the metrics so far, where an unfinished epoch
+    stands and fp16's loss scale included, so that its parts cannot disagree."""
     state = optimizer.state_dict()
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     for index, param_state in state["state"].items():
@@ -51,6 +52,8 @@ def save_checkpoint(path: Path, model: Autoencoder, optimizer: torch.optim.Optim
         "optimizer_param_groups": json.dumps(state["param_groups"]),
         "metrics": json.dumps(metrics),
     }
+    if scaler is not None:
+        metadata["scaler"] = json.dumps(scaler)
     if unfinished is not None:
         tensors["epoch.order"], tensors["epoch.totals"] = unfinished.order, unfinished.totals
         metadata["unfinished"] = json.dumps({"epoch": unfinished.epoch, "steps": unfinished.steps,
@@ -65,6 +68,7 @@ class Restored:
     metrics: list[dict[str, Any]]  # one record per finished epoch
     rng_device: str  # the device type whose generator the saved random state belongs to
     unfinished: EpochProgress | None = None  # the epoch after them, where it stood
+    scaler: dict[str, Any] | None = None  # fp16's gradient scaler, where it stood
 
     @property
     def epoch(self) -> int:
@@ -94,7 +98,8 @@ def load_checkpoint(path: Path, model: Autoencoder, optimizer: torch.optim.Optim
     try:
         _load_optimizer(optimizer, tensors, metadata["optimizer_param_groups"])
         restored = Restored(json.loads(metadata["metrics"]), metadata["rng_device"],
-                            _unfinished(tensors, metadata))
+                            _unfinished(tensors, metadata),
+                            json.loads(metadata["scaler"]) if "scaler" in metadata else None)
         if restored.rng_device == generator.device.type:
             generator.set_state(tensors["rng.train"])
         if not all(isinstance(m, dict) and isinstance(m.get("epoch"), int)

@@ -19,9 +19,11 @@ import torch
 from vaelab.config import TrainConfig
 from vaelab.data import to_unit
 from vaelab.models import Autoencoder
-from vaelab.objectives import corrupt, loss_terms, means_per_image
+from vaelab.objectives import draw_batch, means_per_image
 from vaelab.progress import Bar
+from vaelab.training.placement import gather
 from vaelab.training.schedules import kl_weight, learning_rate
+from vaelab.training.step import Step
 
 
 @dataclass
@@ -56,43 +58,53 @@ def train_epoch(model: Autoencoder, optimizer: torch.optim.Optimizer, images: to
                 stop: threading.Event | None = None, binarize: bool = False,
                 labels: torch.Tensor | None = None, epoch: int = 1,
                 progress: EpochProgress | None = None,
-                after_step: Callable[[EpochProgress], None] | None = None
+                after_step: Callable[[EpochProgress], None] | None = None,
+                due: Callable[[EpochProgress], bool] | None = None, step: Step | None = None
                 ) -> dict[str, float | None]:
     """One pass over ``images`` (N, C, H, W) uint8 (with their ``labels`` for a conditional
     model) in a random order, epoch ``epoch`` of the run's schedules, from the start or from
     ``progress``; the objective's terms averaged over the images, as they were while the
     model learned. ``binarize`` draws each batch's pixels as black or white from
-    ``generator`` (dynamic binarization). ``after_step`` is told where the epoch stands after
-    every step. Raises ``Stopped`` between two steps once ``stop`` is set."""
+    ``generator`` (dynamic binarization). ``after_step`` is told where the epoch stands
+    between two steps where ``due`` says so (a checkpoint). Raises ``Stopped`` between two
+    steps once ``stop`` is set.
+
+    ``step`` says how a step computes (default: in fp32, in this one process). In one of
+    several processes (``step.world``) each takes its rows of every batch of the shared
+    permutation, and every process stops, or is told where the epoch stands, after the same
+    step."""
+    step = step or Step(model, optimizer, config)
+    world = step.world
     model.train()
     n = len(images)
     state = progress or start_epoch(epoch, n, generator)
     if state.totals is None:
         state.totals = torch.zeros(3, device=images.device)  # loss, recon, kl over images
-    has_kl = model.has_posterior
-    for start in range(state.steps * config.batch_size, n, config.batch_size):
-        if stop is not None and stop.is_set():
-            raise Stopped(state)
-        index = state.order[start:start + config.batch_size]
-        x = to_unit(images[index])  # (B, C, H, W) in [0, 1]
-        if binarize:
-            x = torch.bernoulli(x, generator=generator)
-        y = labels[index] if model.conditional else None
-        done = start / n
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(config, state.epoch, done)
-        terms = loss_terms(model, x, config, generator, y, corrupt(x, config.noise, generator))
-        loss, sums = terms.summed(kl_weight(config, state.epoch, done))  # over the batch
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        state.totals += sums
-        state.steps += 1
-        if after_step is not None:
-            after_step(state)
-        if bar is not None and bar.update(len(x)):  # True when the bar redraws: sync only then
-            bar.set_postfix_str(f"loss {state.totals[0].item() / (start + len(x)):.2f}",
-                                refresh=False)
-    return means_per_image(state.totals, n, has_kl)
+    elif not world.main:
+        state.totals = torch.zeros_like(state.totals)  # a resumed sum so far is rank 0's
+    ballot, first = world.ballot(2), state.steps
+    try:
+        for start in range(state.steps * config.batch_size, n, config.batch_size):
+            stopping, saving = ballot.cast(stop is not None and stop.is_set(),
+                                           due is not None and state.steps > first
+                                           and due(state))
+            if saving and after_step is not None:
+                after_step(state)
+            if stopping:
+                raise Stopped(state)
+            index = state.order[start:start + config.batch_size]  # the whole batch's
+            x = to_unit(gather(images, index))  # (B, C, H, W) in [0, 1]
+            rows = world.rows(len(index))
+            x_rows, inputs, eps = draw_batch(model, x, config, generator, rows, binarize)
+            y = labels[index[rows]] if model.conditional else None
+            done = start / n
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(config, state.epoch, done)
+            state.totals += step(x_rows, inputs, y, eps, kl_weight(config, state.epoch, done))
+            state.steps += 1
+            if bar is not None and bar.update(len(x)):  # True when the bar redraws: sync then
+                seen = (start + len(x)) / world.size  # about this process's share
+                bar.set_postfix_str(f"loss {state.totals[0].item() / seen:.2f}", refresh=False)
+    finally:
+        ballot.close()
+    return means_per_image(world.sum(state.totals), n, model.has_posterior)

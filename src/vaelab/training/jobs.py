@@ -6,8 +6,10 @@ beside it. No plotting here.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
+import os
 import sys
 import threading
 import time
@@ -20,6 +22,7 @@ import torch
 
 from vaelab.config import RunConfig
 from vaelab.data import ImageData, prepare
+from vaelab.distributed import SINGLE, World, lost_peer
 from vaelab.errors import VaelabError
 from vaelab.memory import hand_back_free_memory
 from vaelab.models import Autoencoder
@@ -28,6 +31,7 @@ from vaelab.progress import progress_bar
 from vaelab.training.checkpoints import save_checkpoint, save_weights
 from vaelab.training.epoch import EpochProgress, Stopped, train_epoch
 from vaelab.training.runs import CHECKPOINT, WEIGHTS, Run, model_for, write_metrics
+from vaelab.training.step import Step
 from vaelab.training.stopping import Cadence, Interrupted, stop_on_signals
 
 log = logging.getLogger("vaelab")
@@ -46,6 +50,17 @@ class Job:
     unfinished: EpochProgress | None = None  # where the epoch after them stands, if begun
     cadence: Cadence = field(default_factory=Cadence)
     saved_at: float = field(default_factory=time.monotonic)
+    world: World = SINGLE  # the processes that train it together
+    compile: bool = False  # torch.compile the step
+    _step: Step | None = None
+
+    @property
+    def step(self) -> Step:
+        """How a step computes, made once: DDP's wrapper and fp16's scaler live across epochs."""
+        if self._step is None:
+            self._step = Step(self.model, self.optimizer, self.config.train, self.world,
+                              self.compile)
+        return self._step
 
     @property
     def epoch(self) -> int:
@@ -73,7 +88,8 @@ def fit_all(jobs: list[Job], data: ImageData, progress: bool) -> list[Run]:
     stop = threading.Event()
     with stop_on_signals(stop) as received:
         try:
-            if len(jobs) == 1 or data.train_images.device.type != "cpu":
+            if (len(jobs) == 1 or data.train_images.device.type != "cpu"
+                    or jobs[0].world.size > 1):
                 return [fit(job, data, progress, stop=stop) for job in jobs]
             return _side_by_side(jobs, data, progress, stop)
         except Stopped:
@@ -107,6 +123,7 @@ def fit(job: Job, data: ImageData, progress: bool, position: int = 0,
     """Train a job to its last epoch, saving its state after every epoch, inside epochs as its
     cadence says, and where it stands when ``stop`` is set."""
     config, name = job.config, job.run_dir.name
+    progress = progress and job.world.main
     seen = prepare(data, config.data.binarize, config.data.binarize_seed)
     train_images = seen.train_images[:config.data.train_subset]
     total = config.train.epochs
@@ -128,15 +145,20 @@ def fit(job: Job, data: ImageData, progress: bool, position: int = 0,
                               f"({record['train_seconds']:.1f} s)", file=sys.stderr)
         except KeyboardInterrupt:  # at once (a second Ctrl-C): the last checkpoint is whole
             log.warning("%s: stopped; its last checkpoint (after epoch %d) is whole; go on "
-                        "with: vaelab train --resume %s", job.run_dir, job.epoch, job.run_dir)
+                        "with: %s", job.run_dir, job.epoch, _go_on(job))
             raise
         except Stopped as stopped:
             job.unfinished = stopped.progress
             save(job)
             log.warning("%s: stopped in epoch %d after %d of its steps, all saved; go on with: "
-                        "vaelab train --resume %s", job.run_dir, stopped.progress.epoch,
-                        stopped.progress.steps, job.run_dir)
+                        "%s", job.run_dir, stopped.progress.epoch, stopped.progress.steps,
+                        _go_on(job))
             raise
+        except RuntimeError as err:
+            if job.world.size == 1 or not lost_peer(err):
+                raise
+            raise VaelabError(f"{job.run_dir}: another process of the run stopped; its last "
+                              f"checkpoint is whole: go on with {_go_on(job)}") from None
     return Run(job.run_dir, config, job.model.eval(), job.metrics)
 
 
@@ -148,21 +170,24 @@ def _epoch(job: Job, epoch: int, seen: ImageData, bar: Any,
     started = time.perf_counter()
     before = job.unfinished.seconds if job.unfinished is not None else 0.0
 
-    def after_step(state: EpochProgress) -> None:
-        if job.cadence.due(state.steps, job.saved_at):
-            state.seconds = before + time.perf_counter() - started
-            job.unfinished = state
-            save(job)
+    def due(state: EpochProgress) -> bool:
+        return job.cadence.due(state.steps, job.saved_at)
+
+    def checkpoint(state: EpochProgress) -> None:
+        state.seconds = before + time.perf_counter() - started
+        job.unfinished = state
+        save(job)
 
     train_terms = train_epoch(job.model, job.optimizer, seen.train_images[:subset],
                               train_config, job.generator, bar, stop,
                               binarize=job.config.data.binarize == "dynamic",
                               labels=seen.train_labels[:subset], epoch=epoch,
-                              progress=job.unfinished, after_step=after_step)
+                              progress=job.unfinished, after_step=checkpoint, due=due,
+                              step=job.step)
     trained = time.perf_counter()
     job.unfinished = None
     test_terms = objective_per_image(job.model, seen.test_images, train_config,
-                                     seen.test_labels, seed=train_config.seed)
+                                     seen.test_labels, seed=train_config.seed, world=job.world)
     if not (math.isfinite(train_terms["loss"]) and math.isfinite(test_terms["loss"])):
         raise _diverged(job, epoch, train_terms["loss"])
     return {
@@ -172,6 +197,16 @@ def _epoch(job: Job, epoch: int, seen: ImageData, bar: Any,
         "train_seconds": round(before + trained - started, 6),
         "test_seconds": round(time.perf_counter() - trained, 6),
     }
+
+
+def _go_on(job: Job) -> str:
+    """The command that resumes the run, as it was started (torchrun's machines: as before)."""
+    size = job.world.size
+    if size == 1:
+        return f"vaelab train --resume {job.run_dir}"
+    one_machine = int(os.environ.get("LOCAL_WORLD_SIZE", size)) == size
+    launcher = f"torchrun --nproc-per-node {size}" if one_machine else "torchrun ..."
+    return f"{launcher} -m vaelab train --resume {job.run_dir}"
 
 
 def _diverged(job: Job, epoch: int, loss: float) -> VaelabError:
@@ -187,13 +222,20 @@ def save(job: Job) -> None:
     """The checkpoint first: it alone is what resuming reads, and it holds the metrics and
     the unfinished epoch too. The weights and metrics.jsonl follow, after a finished epoch, as
     copies that are easy to use. Weights that are not finite numbers are never saved, and a
-    write that fails (a full disk) leaves the previous checkpoint whole."""
+    write that fails (a full disk) leaves the previous checkpoint whole. Of several
+    processes, all add up an unfinished epoch's sums, and rank 0 alone writes."""
     unfinished = job.unfinished
+    if unfinished is not None and job.world.size > 1:  # the sums of every process so far
+        unfinished = dataclasses.replace(unfinished,
+                                         totals=job.world.sum(unfinished.totals.clone()))
     if unfinished is not None and not bool(torch.isfinite(unfinished.totals).all()):
         raise _diverged(job, unfinished.epoch, float("nan"))
+    job.saved_at = time.monotonic()
+    if not job.world.main:
+        return
     try:
         save_checkpoint(job.run_dir / CHECKPOINT, job.model, job.optimizer, job.generator,
-                        job.metrics, unfinished)
+                        job.metrics, unfinished, _scaler_state(job))
         if unfinished is None:
             save_weights(job.run_dir / WEIGHTS, job.model, job.epoch)
             write_metrics(job.run_dir, job.metrics)
@@ -201,4 +243,8 @@ def save(job: Job) -> None:
         raise VaelabError(f"{job.run_dir}: could not write the checkpoint "
                           f"({err.strerror or err}); the previous one is whole, and "
                           f"vaelab train --resume {job.run_dir} goes on from it") from None
-    job.saved_at = time.monotonic()
+
+
+def _scaler_state(job: Job) -> dict[str, Any] | None:
+    scaler = job.step.scaler
+    return None if scaler is None or not scaler.is_enabled() else scaler.state_dict()

@@ -19,12 +19,14 @@ from safetensors import SafetensorError, safe_open
 from vaelab.config import RunConfig
 from vaelab.data import ImageData
 from vaelab.device import select_device
+from vaelab.distributed import World, join, local_device
 from vaelab.errors import ConfigError, VaelabError
 from vaelab.models import model_class
 from vaelab.training.checkpoints import load_checkpoint
 from vaelab.training.datasets import load_for, recorded, same_name
 from vaelab.training.epoch import train_epoch
 from vaelab.training.jobs import Job, fit_all, initial_state
+from vaelab.training.placement import place
 from vaelab.training.runs import CHECKPOINT, CONFIG, Run, check_new_run_dir, new_run_dir
 from vaelab.training.stopping import Cadence
 
@@ -38,28 +40,34 @@ __all__ = ["check_fits", "resume", "train", "train_all", "train_epoch"]
 def train(config: RunConfig | None = None, out: str | Path | None = None, *,
           device: str | torch.device = "auto", data_dir: str | Path | None = None,
           data: ImageData | None = None, progress: bool = True,
-          checkpoint_every: str | None = CHECKPOINT_EVERY) -> Run:
+          checkpoint_every: str | None = CHECKPOINT_EVERY, compile: bool = False) -> Run:
     """Train a model from scratch into a new run folder and return the finished run.
 
     ``out`` must be new or empty (default: runs/<model>-<dataset>, numbered if taken).
     ``data`` skips loading when the dataset is already in memory. A checkpoint is written
     after every epoch and inside epochs every ``checkpoint_every``: 'N' steps, 'Nm' minutes
     or 'epoch' (none inside). Draw the run's figures with ``vaelab.plot_run(run)``.
+    ``compile`` compiles each step with torch.compile (a GPU's gain, after a minute).
+
+    Started by torchrun as one of several processes, it trains the run with them
+    (``vaelab.distributed``): each takes its rows of every batch, and rank 0 writes the folder.
     """
     return train_all([config or RunConfig()], [out], device=device, data_dir=data_dir,
-                     data=data, progress=progress, checkpoint_every=checkpoint_every)[0]
+                     data=data, progress=progress, checkpoint_every=checkpoint_every,
+                     compile=compile)[0]
 
 
 def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | None = None, *,
               device: str | torch.device = "auto", data_dir: str | Path | None = None,
               data: ImageData | None = None, progress: bool = True,
-              checkpoint_every: str | None = CHECKPOINT_EVERY) -> list[Run]:
+              checkpoint_every: str | None = CHECKPOINT_EVERY,
+              compile: bool = False) -> list[Run]:
     """Train several runs on one dataset at the same time, each in a thread of its own.
 
     Models of the tutorial's size keep one CPU core busy but gain little from a second, so on
     the CPU the cores are shared out between the runs instead of between the threads of each
     matrix product: two runs on two cores finish about a quarter sooner than one after the
-    other. On a GPU the runs take turns.
+    other. On a GPU, or in several processes, the runs take turns.
     """
     outs = list(outs) if outs is not None else [None] * len(configs)
     if len(outs) != len(configs):
@@ -77,28 +85,28 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
     for config in configs:
         check_fits(config)
     cadence = Cadence.parse(checkpoint_every)
-    device = select_device(device)
-    full = load_for(configs[0], data_dir, progress=progress, data=data, check=False)
+    device, world = _device_and_world(device)
+    progress = progress and world.main
+    full = world.main_first(lambda: load_for(configs[0], data_dir, progress=progress, data=data,
+                                             check=False))
     configs = [recorded(config, full) for config in configs]
     for config in configs:
         _check_subset(config, full)
         _check_labels(config, full)
-    for out in outs:  # every folder is checked before any is made
-        if out is not None:
-            check_new_run_dir(out)
-    full = full.to(device)
+    world.from_main(lambda: [check_new_run_dir(out) for out in outs if out is not None])
+    full = place(full, device)
     jobs = []
     for config, out in zip(configs, outs, strict=True):
-        run_dir = new_run_dir(out, config)
-        config.save(run_dir / CONFIG)
-        jobs.append(Job(run_dir, config, *initial_state(config, device), cadence=cadence))
+        run_dir = Path(world.from_main(lambda c=config, o=out: str(_new_run(o, c))))
+        jobs.append(Job(run_dir, config, *initial_state(config, device), cadence=cadence,
+                        world=world, compile=compile))
     return fit_all(jobs, full, progress)
 
 
 def resume(path: str | Path, epochs: int | None = None, *,
            device: str | torch.device | None = None, data_dir: str | Path | None = None,
            data: ImageData | None = None, progress: bool = True,
-           checkpoint_every: str | None = CHECKPOINT_EVERY) -> Run:
+           checkpoint_every: str | None = CHECKPOINT_EVERY, compile: bool = False) -> Run:
     """Continue a run from its last checkpoint (the end of an epoch, or a step inside one) up
     to ``epochs`` in all (default: its own setting), on ``device`` (default: the kind of device
     it was trained on, if this machine has one).
@@ -112,10 +120,14 @@ def resume(path: str | Path, epochs: int | None = None, *,
     if epochs is not None:
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=epochs))
     checkpoint = path / CHECKPOINT
-    device = select_device(device or _trained_on(checkpoint))
-    job = Job(path, config, *initial_state(config, device), cadence=cadence)
+    device, world = _device_and_world(device or _trained_on(checkpoint))
+    progress = progress and world.main
+    job = Job(path, config, *initial_state(config, device), cadence=cadence, world=world,
+              compile=compile)
     restored = load_checkpoint(checkpoint, job.model, job.optimizer, job.generator)
     job.metrics, job.unfinished = restored.metrics, restored.unfinished
+    if restored.scaler is not None and job.step.scaler is not None:
+        job.step.scaler.load_state_dict(restored.scaler)
     if job.unfinished is not None and (job.unfinished.epoch != restored.epoch + 1
                                        or restored.rng_device != device.type):
         job.unfinished = None  # begun again from its start
@@ -133,10 +145,11 @@ def resume(path: str | Path, epochs: int | None = None, *,
     if restored.epoch == config.train.epochs:
         log.warning("%s already has %d epochs; nothing to train (--epochs N goes further)",
                     path, restored.epoch)
-    full = load_for(config, data_dir, progress=progress, data=data)
+    full = world.main_first(lambda: load_for(config, data_dir, progress=progress, data=data))
     _check_subset(config, full)
-    config.save(path / CONFIG)
-    return fit_all([job], full.to(device), progress)[0]
+    if world.main:
+        config.save(path / CONFIG)
+    return fit_all([job], place(full, device), progress)[0]
 
 
 def check_fits(config: RunConfig) -> None:
@@ -151,6 +164,22 @@ def check_fits(config: RunConfig) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def _device_and_world(device: str | torch.device) -> tuple[torch.device, World]:
+    """The device to train on and the processes training together: one GPU per process."""
+    device = select_device(device)
+    world = join(device.type)
+    device = local_device(device, world)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    return device, world
+
+
+def _new_run(out: str | Path | None, config: RunConfig) -> Path:
+    run_dir = new_run_dir(out, config)
+    config.save(run_dir / CONFIG)
+    return run_dir
 
 
 def _check_subset(config: RunConfig, data: ImageData) -> None:

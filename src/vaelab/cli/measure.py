@@ -1,0 +1,133 @@
+"""The commands that measure: eval (one run), compare (several), and the classifier that
+judges generated images."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+import tyro
+
+from vaelab.cli.options import Common, check_run_folder, flag, main_process, say
+from vaelab.errors import VaelabError
+
+RUN = tyro.conf.arg(metavar="RUN")  # a run folder, given by position
+Split = Literal["test", "train"]
+
+
+@dataclass(kw_only=True)
+class Eval(Common):
+    """Measure a run on a whole split: -ELBO and its terms, the importance-weighted NLL, active
+    units, linear and nearest-neighbour probes, and with the classifier the quality of samples
+    and of the manifold grids. Prints a table and writes eval.json into the run folder."""
+
+    run_dir: Annotated[Path, tyro.conf.Positional, RUN]
+    """The run folder."""
+    k: Annotated[int | None, flag("-k", metavar="INT", default="1000")] = None
+    """Importance samples per image for the NLL (a model with a posterior only)."""
+    split: Split = "test"
+    """Images to measure on."""
+    samples: int = 10
+    """Posterior draws per image for the ELBO's reconstruction term."""
+    chunk: int = 2048
+    """At most this many codes go through the decoder at once: bounds the memory."""
+    seed: int = 0
+    """Seeds the posterior and prior draws."""
+
+    def run(self) -> None:
+        from vaelab.measuring.evaluation import evaluate_run
+        from vaelab.measuring.scorecard import eval_file
+        from vaelab.pictures.report import write_run_page
+        from vaelab.training.runs import load_run
+
+        run = load_run(check_run_folder(self.run_dir), device=self.device or "auto")
+        card = evaluate_run(run, k=self.k, split=self.split, samples=self.samples,
+                            chunk=self.chunk, seed=self.seed, data_dir=self.data_dir,
+                            progress=not self.quiet)
+        if not main_process():
+            return
+        print(card.table())
+        if (run.path / "index.html").exists() and self.split == "test":
+            write_run_page(run)  # the run's page shows the new figures
+        say(f"wrote {run.path / eval_file(self.split)}")
+
+
+@dataclass(kw_only=True)
+class Compare(Common):
+    """Put the eval metrics of several runs side by side (evaluating those not yet measured,
+    with --k, --samples and --split), as a table printed and written as compare.md and
+    compare.csv, with a figure of their latent codes and manifolds (compare.png)."""
+
+    runs: Annotated[list[Path], tyro.conf.Positional,
+                    tyro.conf.arg(metavar="RUN [RUN ...]", help_behavior_hint="(required)")]
+    """Two or more run folders."""
+    out: Annotated[Path | None, flag("-o", metavar="DIR", default="./vaelab-compare, numbered "
+                                                              "if taken")] = None
+    """Folder to create for the table and the figure."""
+    k: Annotated[int | None, flag("-k", metavar="INT", default="1000")] = None
+    """Importance samples per image for the NLL of runs not yet measured: bounds the cost."""
+    samples: int = 10
+    """Posterior draws per image for the ELBO's reconstruction term, for runs not yet measured."""
+    split: Split = "test"
+    """Images to measure on (and whose measures to compare)."""
+
+    def run(self) -> None:
+        from vaelab.pictures.comparison import compare_runs
+
+        runs = [check_run_folder(path) for path in self.runs]
+        comparison, folder = compare_runs(runs, self.out, data_dir=self.data_dir,
+                                          progress=not self.quiet, k=self.k,
+                                          samples=self.samples, split=self.split)
+        print(comparison.text())
+        say(f"compare.md, compare.csv and compare.png in {folder}")
+
+
+@dataclass(kw_only=True)
+class Classifier(Common):
+    """The CNN that judges generated images. 'train' fits it to a dataset (about two minutes
+    on two CPU cores) and keeps it in the user cache; 'show' says what is there."""
+
+    action: Annotated[Literal["train", "show"], tyro.conf.Positional,
+                      tyro.conf.arg(metavar="{train,show}", help_behavior_hint="(required)")]
+    """train: fit it to --dataset and keep it in the user cache; show: name it and its accuracy."""
+    dataset: Annotated[str, flag(metavar="NAME|PATH")] = "mnist"
+    """mnist, fashion-mnist, or your own images: a folder of PNG/JPEG files (one sub-folder
+    per class, if labelled) or a .npz/.npy file."""
+    image_size: Annotated[int | None, flag(metavar="N", default="as they are")] = None
+    """Bring every image to N x N pixels: the shorter side scaled to N, the middle cut out."""
+    epochs: Annotated[int | None, flag(metavar="N", default="5, or enough for 2,000 steps")] = None
+    """Passes over the training set."""
+    seed: int = 0
+    """Seeds the weights and the shuffling."""
+    force: bool = False
+    """Train again even if a classifier for the dataset is in the cache."""
+
+    def run(self) -> None:
+        from vaelab.config import DataConfig, TrainConfig
+        from vaelab.data import DATASETS, load_dataset
+        from vaelab.device import select_device
+        from vaelab.measuring.classifier import judge_key, load_judge, train_judge
+
+        settings = DataConfig(dataset=self.dataset, image_size=self.image_size)  # checked
+        device = select_device(self.device or "auto")
+        data = None
+        if settings.dataset in DATASETS and settings.image_size is None:
+            key = settings.dataset
+        else:  # the user's own images are known by the fingerprint of their pixels
+            data = load_dataset(settings.dataset, self.data_dir, progress=not self.quiet,
+                                image_size=settings.image_size)
+            key = judge_key(data.name, data.fingerprint())
+        judge = load_judge(key, device)
+        if self.action == "show" or (judge is not None and not self.force):
+            if judge is None:
+                raise VaelabError(f"no classifier for {key} in the cache yet; train it with: "
+                                  f"vaelab classifier train --dataset {self.dataset}")
+            again = "" if self.action == "show" else " (--force trains it again)"
+            say(f"{judge.path}: test accuracy {judge.accuracy:.2%}{again}")
+            return
+        TrainConfig(epochs=self.epochs or 1, seed=self.seed)  # check them before any work
+        data = data or load_dataset(settings.dataset, self.data_dir, progress=not self.quiet)
+        judge = train_judge(data.to(device), epochs=self.epochs, seed=self.seed,
+                            progress=not self.quiet)
+        say(f"{judge.path}: test accuracy {judge.accuracy:.2%}")

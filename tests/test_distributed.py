@@ -1,0 +1,186 @@
+"""Several processes, for real: torchrun starts two CPU processes (gloo, on 127.0.0.1) that
+train or measure one run, and what they produce is compared with one process's."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed as dist
+from safetensors.torch import load_file
+
+from vaelab.config import RunConfig
+from vaelab.data import write_idx
+from vaelab.distributed import SINGLE, World
+from vaelab.measuring.evaluation import evaluate_run
+from vaelab.training.loop import train
+
+pytestmark = pytest.mark.skipif(
+    not (dist.is_available() and dist.is_gloo_available()),
+    reason="this PyTorch has no torch.distributed with the gloo backend")
+
+SMALL = ["--hidden-dims", "32", "--train-subset", "256", "--no-plots", "--quiet"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _data_dir(tiny, root: Path) -> Path:
+    folder = root / "mnist"
+    folder.mkdir(parents=True)
+    write_idx(folder / "train-images-idx3-ubyte.gz", tiny.train_images[:, 0])
+    write_idx(folder / "train-labels-idx1-ubyte.gz", tiny.train_labels)
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", tiny.test_images[:, 0])
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", tiny.test_labels)
+    return root
+
+
+def _torchrun(args: list[str], data: Path, processes: int = 2) -> subprocess.Popen:
+    """``torchrun --nproc-per-node 2 -m vaelab ARGS`` on this machine's loopback."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "VAELAB_DATA": str(data),
+           "XDG_CACHE_HOME": str(data / "cache"), "PYTHONPATH": os.pathsep.join(sys.path)}
+    command = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={processes}",
+               "--master-addr=127.0.0.1", f"--master-port={_free_port()}", "-m", "vaelab",
+               *args]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _finish(process: subprocess.Popen, timeout: float = 300) -> str:
+    out, err = process.communicate(timeout=timeout)
+    assert process.returncode == 0, err[-3000:]
+    return out
+
+
+def _one_process(run: Path, tiny, out: Path):
+    """The same run, from its own config.json, trained by this one process."""
+    torch.set_num_threads(1)
+    return train(RunConfig.load(run / "config.json"), out, data=tiny, progress=False,
+                 checkpoint_every="epoch")
+
+
+def _assert_same_run(two: Path, one: Path) -> None:
+    curves = [[json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+              for run in (two, one)]
+    assert len(curves[0]) == len(curves[1])
+    for a, b in zip(*curves, strict=True):
+        for split in ("train", "test"):
+            for term, value in a[split].items():
+                assert value == pytest.approx(b[split][term], rel=1e-5, abs=1e-5), (split, term)
+    weights = [load_file(run / "model.safetensors") for run in (two, one)]
+    for name, value in weights[0].items():
+        torch.testing.assert_close(value, weights[1][name], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("flags", [
+    # noise, black-or-white pixels and a KL warm-up, a batch that two processes split 22 + 23
+    # and an epoch that ends on a short one
+    ["--model", "vae", "--binarize", "dynamic", "--noise", "mask:0.3", "--kl-warmup", "2",
+     "--likelihood", "bce", "--batch-size", "45", "--epochs", "2"],
+    # a conditional model, k importance samples per image, a clipped gradient
+    ["--model", "cvae", "--objective", "iwae", "--k", "3", "--batch-size", "64",
+     "--grad-clip", "50", "--epochs", "2"],
+], ids=["vae", "cvae-iwae"])
+def test_two_processes_train_as_one_with_the_same_global_batch(tiny, tmp_path, flags):
+    data = _data_dir(tiny, tmp_path / "data")
+    _finish(_torchrun(["train", *flags, *SMALL, "--out", str(tmp_path / "two")], data))
+    _one_process(tmp_path / "two", tiny, tmp_path / "one")
+    _assert_same_run(tmp_path / "two", tmp_path / "one")
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(
+        p.name for p in (tmp_path / "one").iterdir())  # rank 0 alone wrote, the same files
+
+
+def test_a_distributed_evaluation_equals_one_process(tiny, tmp_path):
+    run = train(RunConfig.from_dict({"model": {"hidden_dims": [32]},
+                                     "train": {"epochs": 1, "batch_size": 64}}),
+                tmp_path / "run", data=tiny, progress=False)
+    options = dict(k=20, samples=3, chunk=64)  # 3 images a batch of the bound: 43 batches
+    one = evaluate_run(run, tiny, **options, save=False, progress=False).to_dict()
+    shutil.copytree(run.path, tmp_path / "copy")
+    data = _data_dir(tiny, tmp_path / "data")
+    _finish(_torchrun(["eval", str(tmp_path / "copy"), "-k", "20", "--samples", "3",
+                       "--chunk", "64", "--quiet"], data))
+    two = json.loads((tmp_path / "copy" / "eval.json").read_text())
+    for name, score in one["metrics"].items():
+        if name == "loss":  # sums of two processes, added in another order
+            assert two["metrics"][name]["value"] == pytest.approx(score["value"], rel=1e-6)
+        else:  # every image saw the draws it sees in one process
+            assert two["metrics"][name] == score, name
+
+
+def _workers(parent: int) -> dict[int, int]:
+    """{rank: pid} of the processes that torchrun ``parent`` started."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().split()[3]) == parent:
+                env = (entry / "environ").read_bytes().split(b"\0")
+                rank = next(v for v in env if v.startswith(b"RANK="))
+                found[int(rank[5:])] = int(entry.name)
+        except (OSError, StopIteration, IndexError, ValueError):
+            continue
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds ranks through /proc")
+def test_a_run_whose_rank_was_killed_resumes_under_torchrun(tiny, tmp_path):
+    data = _data_dir(tiny, tmp_path / "data")
+    run = tmp_path / "run"
+    flags = ["--model", "vae", "--binarize", "dynamic", "--batch-size", "32", "--epochs", "8",
+             "--checkpoint-every", "3", *SMALL]
+    process = _torchrun(["train", *flags, "--out", str(run)], data)
+    deadline = time.monotonic() + 120
+    while not (run / "checkpoint.safetensors").exists():  # a checkpoint inside epoch 1
+        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+        time.sleep(0.01)
+    os.kill(_workers(process.pid)[1], signal.SIGKILL)  # rank 1, at once
+    process.communicate(timeout=120)
+    assert process.returncode != 0
+    finished = (run / "metrics.jsonl").read_text().splitlines() if (
+        run / "metrics.jsonl").exists() else []
+    assert len(finished) < 8  # it was cut short
+    _finish(_torchrun(["train", "--resume", str(run), "--quiet", "--no-plots"], data))
+    _one_process(run, tiny, tmp_path / "one")
+    _assert_same_run(run, tmp_path / "one")
+
+
+def test_sigterm_to_torchrun_stops_both_processes_after_one_step_then_resumes(tiny, tmp_path):
+    data = _data_dir(tiny, tmp_path / "data")
+    run = tmp_path / "run"
+    flags = ["--model", "vae", "--batch-size", "16", "--epochs", "10", "--checkpoint-every",
+             "epoch", *SMALL]
+    process = _torchrun(["train", *flags, "--out", str(run)], data)
+    deadline = time.monotonic() + 120
+    while not (run / "metrics.jsonl").exists():  # after epoch 1
+        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+        time.sleep(0.01)
+    process.send_signal(signal.SIGTERM)  # torchrun passes it on to both processes
+    _, err = process.communicate(timeout=120)
+    assert process.returncode != 0
+    stopped = [line for line in err.splitlines() if "all saved; go on with" in line]
+    assert len(stopped) == 1, err[-3000:]  # rank 0 alone says so, and how to go on
+    assert f"torchrun --nproc-per-node 2 -m vaelab train --resume {run}" in stopped[0]
+    assert len((run / "metrics.jsonl").read_text().splitlines()) < 10
+    _finish(_torchrun(["train", "--resume", str(run), "--quiet", "--no-plots"], data))
+    _one_process(run, tiny, tmp_path / "one")
+    _assert_same_run(run, tmp_path / "one")
+
+
+def test_a_world_of_one_shares_rows_and_sums_as_itself():
+    assert SINGLE.rows(7) == slice(0, 7)
+    assert [World(r, 3).rows(8) for r in range(3)] == [slice(0, 2), slice(2, 5), slice(5, 8)]
+    assert [len(World(r, 2).mine(5)) for r in range(2)] == [2, 3]
+    assert SINGLE.ballot(2).cast(True, False) == (True, False)
+    assert SINGLE.from_main(lambda: 3) == 3
