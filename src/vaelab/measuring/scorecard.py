@@ -62,8 +62,9 @@ MEASURES = (
     Measure("sample_class_entropy", "samples: entropy of predicted classes (nats)", 3),
     Measure("sample_frechet", "samples: Fréchet distance, classifier features"),
     Measure("sample_asked", "samples: classified as the class asked for", 4),
-    Measure("grid_digits", f"codes' grid: share decoded to a digit (p ≥ {CONFIDENT})", 3),
-    Measure("prior_grid_digits", f"prior grid: share decoded to a digit (p ≥ {CONFIDENT})", 3),
+    Measure("grid_digits", f"codes' grid: share the classifier is sure of (p ≥ {CONFIDENT})", 3),
+    Measure("prior_grid_digits", f"prior grid: share the classifier is sure of "
+                                 f"(p ≥ {CONFIDENT})", 3),
 )
 
 

@@ -144,7 +144,9 @@ def pictures_of(images: torch.Tensor) -> np.ndarray:
 
 
 def _describe(run: Run) -> str:
-    return run.config.title(f"d={run.config.model.latent_dims}", f"{run.epochs_done} epochs")
+    epochs = run.epochs_done
+    return run.config.title(f"d={run.config.model.latent_dims}",
+                            f"{epochs} epoch{'s' * (epochs != 1)}")
 
 
 def _loss(run: Run, name: str) -> Figure:
