@@ -35,6 +35,7 @@ CACHE_FORMAT = 1
 CHUNK = 400  # images per task handed to a worker process
 PARALLEL_FROM = 2_000  # fewer images than this are decoded in this process: no start-up cost
 SPLITS = ("train", "test")
+ENDINGS = tuple(SUFFIXES)
 FORK = sys.platform == "linux"  # elsewhere forking is unsafe or missing: one core decodes
 
 
@@ -93,7 +94,7 @@ def _entries(folder: Path) -> tuple[list[str], list[os.DirEntry], list[str]]:
             continue
         if entry.is_dir():
             dirs.append(entry.name)
-        elif os.path.splitext(entry.name)[1].lower() in SUFFIXES:
+        elif entry.name.lower().endswith(ENDINGS):
             images.append(entry)
         else:
             others.append(entry.path)
@@ -217,8 +218,7 @@ def cache_path(listing: Listing, image_size: int | None) -> Path:
     modification times and of the size asked for."""
     h = hashlib.blake2b(digest_size=16)
     h.update(f"{CACHE_FORMAT}|{image_size}|{listing.classes}|".encode())
-    for rel, size, mtime in listing.stats:
-        h.update(f"{rel}|{size}|{mtime}\n".encode())
+    h.update("".join(f"{rel}|{size}|{mtime}\n" for rel, size, mtime in listing.stats).encode())
     return sources.cache_root() / "folders" / f"{h.hexdigest()}.npz"
 
 

@@ -49,6 +49,7 @@ FRAMES = 10  # decoded frames in the interpolation strip
 GIF_FRAMES = 40  # frames each way in the animation
 GIF_SCALE = 4  # 28 px -> 112 px
 SAMPLES = 10  # samples.png is SAMPLES x SAMPLES
+EXAMPLES = 10  # about as many test images in reconstructions.png and denoising.png
 
 
 def plot_run(run: Run | str | Path, data: ImageData | None = None, *,
@@ -160,16 +161,19 @@ def _loss(run: Run, name: str) -> Figure:
                              recon_name=run.model.likelihood.term, kl_name=kl_name)
 
 
-def _first_of_each_class(labels: torch.Tensor, n_classes: int) -> list[int]:
-    return [int((labels == c).nonzero()[0]) for c in range(n_classes) if (labels == c).any()]
+def _first_of_each_class(labels: torch.Tensor, n_classes: int, each: int = 1) -> list[int]:
+    """The indices of the first ``each`` images of every class, class by class."""
+    return [int(i) for c in range(n_classes) for i in (labels == c).nonzero()[:each, 0]]
 
 
 def _class_examples(data: ImageData) -> tuple[torch.Tensor, torch.Tensor, list[str] | None]:
-    """One test image per class in [0, 1] (K, C, H, W), their labels, and the class names;
-    for unlabelled images, the first ten and no names."""
+    """Test images in [0, 1] (K, C, H, W), their labels, and their class names: one of each
+    class, or of fewer than ten classes as many of each as make about ten; for unlabelled
+    images, the first ten and no names."""
     if not data.labelled:
         return to_unit(data.test_images[:10]), data.test_labels[:10], None
-    index = _first_of_each_class(data.test_labels, len(data.classes))
+    each = max(1, EXAMPLES // len(data.classes))
+    index = _first_of_each_class(data.test_labels, len(data.classes), each)
     labels = data.test_labels[index]
     return to_unit(data.test_images[index]), labels, [data.classes[int(c)] for c in labels]
 
