@@ -184,3 +184,14 @@ def test_a_world_of_one_shares_rows_and_sums_as_itself():
     assert [len(World(r, 2).mine(5)) for r in range(2)] == [2, 3]
     assert SINGLE.ballot(2).cast(True, False) == (True, False)
     assert SINGLE.from_main(lambda: 3) == 3
+
+
+def test_commands_other_than_train_and_eval_refuse_torchrun(monkeypatch, capsys, tmp_path):
+    from vaelab.cli import main
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    assert main(["plot", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "vaelab (rank 1): error: vaelab plot runs in one process; torchrun starts vaelab "
+        "train and vaelab eval in several")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 import tyro
 
@@ -22,6 +22,8 @@ Split = Literal["test", "train"]
 @dataclass(kw_only=True)
 class Train(Common):
     """Train an AE or a VAE; writes a run folder with weights, metrics and figures."""
+
+    in_parallel: ClassVar[bool] = True  # torchrun may start it in several processes
 
     config: Annotated[RunConfig, Flat] = field(default_factory=RunConfig)
     out: Annotated[Path | None, flag("-o", metavar="DIR", default="runs/<model>-<dataset>, "
@@ -163,6 +165,8 @@ class Eval(Common):
     """Measure a run on a whole split: -ELBO and its terms, the importance-weighted NLL, active
     units, linear and nearest-neighbour probes, and with the classifier the quality of samples
     and of the manifold grids. Prints a table and writes eval.json into the run folder."""
+
+    in_parallel: ClassVar[bool] = True
 
     run_dir: Annotated[Path, tyro.conf.Positional, RUN]
     """The run folder."""
