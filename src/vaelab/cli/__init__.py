@@ -49,6 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     error = f"vaelab ({rank}): error:" if rank else "vaelab: error:"
     try:
         command = parse(argv)
+        if rank is not None and not getattr(command, "in_parallel", False):
+            raise VaelabError(f"vaelab {argv[0]} runs in one process; torchrun starts vaelab "
+                              f"train and vaelab eval in several")
         _log_to_stderr(command.quiet, main=rank in (None, "rank 0"))
         map_large_blocks()  # freed tensors of megabytes go back to the system (vaelab.memory)
         command.run()

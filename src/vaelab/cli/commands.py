@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 import tyro
 
@@ -23,6 +23,8 @@ Split = Literal["test", "train"]
 @dataclass(kw_only=True)
 class Train(Common):
     """Train an AE or a VAE; writes a run folder with weights, metrics and figures."""
+
+    in_parallel: ClassVar[bool] = True  # torchrun may start it in several processes
 
     config: Annotated[RunConfig, Flat] = field(default_factory=RunConfig)
     out: Annotated[Path | None, flag("-o", metavar="DIR", default="runs/<model>-<dataset>, "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 import tyro
 
@@ -21,6 +21,8 @@ class Eval(Common):
     """Measure a run on a whole split: -ELBO and its terms, the importance-weighted NLL, active
     units, linear and nearest-neighbour probes, and with the classifier the quality of samples
     and of the manifold grids. Prints a table and writes eval.json into the run folder."""
+
+    in_parallel: ClassVar[bool] = True  # torchrun may start it in several processes
 
     run_dir: Annotated[Path, tyro.conf.Positional, RUN]
     """The run folder."""
