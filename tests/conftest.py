@@ -62,6 +62,15 @@ def tiny() -> ImageData:
 
 
 @pytest.fixture(autouse=True)
+def _threads_kept():
+    """A test that changes PyTorch's thread count gives it back: results of float sums, and
+    so of seeded trainings, depend on it."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
 def _hermetic_data(tmp_path_factory: pytest.TempPathFactory,
                    monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests see no $VAELAB_DATA and an empty user cache of their own; those that need the

@@ -65,10 +65,15 @@ def _finish(process: subprocess.Popen, timeout: float = 300) -> str:
 
 
 def _one_process(run: Path, tiny, out: Path):
-    """The same run, from its own config.json, trained by this one process."""
+    """The same run, from its own config.json, trained by this one process with one thread
+    (as each of the two processes has); the thread count is given back after."""
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    return train(RunConfig.load(run / "config.json"), out, data=tiny, progress=False,
-                 checkpoint_every="epoch")
+    try:
+        return train(RunConfig.load(run / "config.json"), out, data=tiny, progress=False,
+                     checkpoint_every="epoch")
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _assert_same_run(two: Path, one: Path) -> None:
@@ -107,6 +112,7 @@ def test_a_distributed_evaluation_equals_one_process(tiny, tmp_path):
                                      "train": {"epochs": 1, "batch_size": 64}}),
                 tmp_path / "run", data=tiny, progress=False)
     options = dict(k=20, samples=3, chunk=64)  # 3 images a batch of the bound: 43 batches
+    torch.set_num_threads(1)  # as each of the two processes has (conftest gives it back)
     one = evaluate_run(run, tiny, **options, save=False, progress=False).to_dict()
     shutil.copytree(run.path, tmp_path / "copy")
     data = _data_dir(tiny, tmp_path / "data")
