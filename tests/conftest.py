@@ -61,6 +61,48 @@ def tiny() -> ImageData:
     return synthetic_digits()
 
 
+def mnist_folder(data: ImageData, root: Path) -> Path:
+    """``data`` written as root/mnist/ in MNIST's four IDX files, for a vaelab process started
+    with VAELAB_DATA=root; returns root."""
+    from vaelab.data import write_idx
+
+    folder = root / "mnist"
+    folder.mkdir(parents=True)
+    write_idx(folder / "train-images-idx3-ubyte.gz", data.train_images[:, 0])
+    write_idx(folder / "train-labels-idx1-ubyte.gz", data.train_labels)
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", data.test_images[:, 0])
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", data.test_labels)
+    return root
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
+    """``vaelab ARGS`` in this process: (exit status, stdout, stderr)."""
+    from vaelab.cli import main
+
+    try:
+        code = main(args)
+    except SystemExit as exit_:  # --help and parse errors leave through argparse
+        code = exit_.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium, headless, for the while of a module (see test_explore_page.launched)."""
+    from test_explore_page import launched
+
+    yield from launched()
+
+
+@pytest.fixture
+def visit(browser):
+    """Opens pages in ``browser`` and checks what they logged and asked for."""
+    from test_explore_page import visits
+
+    yield from visits(browser)
+
+
 @pytest.fixture(autouse=True)
 def _threads_kept():
     """A test that changes PyTorch's thread count gives it back: results of float sums, and

@@ -5,22 +5,13 @@ import sys
 
 import pytest
 
-from vaelab.cli import main
-
-
-def _run(args, capsys):
-    try:
-        code = main(args)
-    except SystemExit as exit_:  # --help and parse errors leave through argparse
-        code = exit_.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+from conftest import run_cli
 
 
 @pytest.mark.parametrize("args", [["--help"], ["train", "--help"], ["plot", "--help"],
                                   ["demo", "--help"], ["explore", "--help"]])
 def test_help(args, capsys):
-    code, out, _ = _run(args, capsys)
+    code, out, _ = run_cli(args, capsys)
     assert code == 0
     assert "usage: vaelab" in out
 
@@ -32,7 +23,7 @@ REQUIRED = {"plot": ["r"], "sample": ["r"], "eval": ["r"], "explore": ["r"],
 
 @pytest.mark.parametrize("command", [None, *COMMANDS])
 def test_help_shows_no_parser_artefacts(command, capsys):
-    code, out, _ = _run([command, "--help"] if command else ["--help"], capsys)
+    code, out, _ = run_cli([command, "--help"] if command else ["--help"], capsys)
     assert code == 0
     for artefact in ("{None}|", "(default: None)", "(default: )", "run-dir", "run_dir"):
         assert artefact not in out, (command, artefact)
@@ -42,7 +33,7 @@ def test_help_shows_no_parser_artefacts(command, capsys):
 
 def test_help_says_what_the_defaults_and_the_actions_are(capsys):
     def help_of(*args):
-        _, out, _ = _run([*args, "--help"], capsys)
+        _, out, _ = run_cli([*args, "--help"], capsys)
         return " ".join(out.split())  # as one line, whatever the terminal's width
 
     assert "-V, --version" in help_of()
@@ -111,7 +102,7 @@ def test_compare_bounds_the_cost_of_measuring_runs_not_yet_measured(tmp_path, ca
         train(RunConfig(ModelConfig(model=name, hidden_dims=(32,)), train=small),
               tmp_path / name, data=tiny, progress=False)
     monkeypatch.setattr("vaelab.training.datasets.load_dataset", lambda *a, **k: tiny)
-    code, _, err = _run(["compare", str(tmp_path / "ae"), str(tmp_path / "vae"), "-k", "3",
+    code, _, err = run_cli(["compare", str(tmp_path / "ae"), str(tmp_path / "vae"), "-k", "3",
                            "--samples", "2", "--split", "train", "-o", str(tmp_path / "cmp"),
                            "-q"], capsys)
     assert code == 0, err
@@ -126,20 +117,20 @@ def test_training_off_a_terminal_writes_plain_lines_and_q_silences_them(tmp_path
                                                                        monkeypatch, tiny):
     monkeypatch.setattr("vaelab.training.datasets.load_dataset", lambda *a, **k: tiny)
     small = ["--model", "ae", "--hidden-dims", "32", "--epochs", "2", "--no-plots"]
-    code, _, err = _run(["train", *small, "-o", str(tmp_path / "loud")], capsys)
+    code, _, err = run_cli(["train", *small, "-o", str(tmp_path / "loud")], capsys)
     assert code == 0, err
     assert "\r" not in err and "\x1b" not in err
     assert [line.split("  ")[0] for line in err.splitlines() if "epoch" in line] == [
         "loud epoch 1/2", "loud epoch 2/2"]
-    code, _, err = _run(["train", *small, "-q", "-o", str(tmp_path / "quiet")], capsys)
+    code, _, err = run_cli(["train", *small, "-q", "-o", str(tmp_path / "quiet")], capsys)
     assert code == 0 and "epoch" not in err
 
 
 def test_help_lists_the_commands_and_the_tutorials_flags(capsys):
-    _, out, _ = _run(["--help"], capsys)
+    _, out, _ = run_cli(["--help"], capsys)
     for command in ("train", "plot", "demo", "explore"):
         assert command in out
-    _, out, _ = _run(["train", "--help"], capsys)
+    _, out, _ = run_cli(["train", "--help"], capsys)
     for flag in ("--model", "--latent-dims", "--epochs", "--batch-size", "--lr", "--seed",
                  "--out", "--resume", "--device", "--quiet", "--loss", "--kl"):
         assert flag in out, flag
@@ -174,7 +165,7 @@ def test_bad_input_gets_one_line(args, message, capsys, tmp_path, monkeypatch, t
     monkeypatch.chdir(tmp_path)
     (tmp_path / "a-file").write_text("not a folder")
     monkeypatch.setattr("vaelab.training.datasets.load_dataset", lambda *a, **k: tiny)
-    code, _, err = _run(args, capsys)
+    code, _, err = run_cli(args, capsys)
     assert code == 2
     assert err.startswith("vaelab: error: ")
     assert err.count("\n") == 1, err
@@ -189,31 +180,31 @@ def data_env(data_root, monkeypatch):
 def test_train_resume_and_plot(data_env, tmp_path, capsys):
     run = tmp_path / "run"
     small = ["--train-subset", "256", "--hidden-dims", "32", "--batch-size", "64"]
-    code, _, err = _run(["train", "--model", "ae", "--epochs", "1", "--out", str(run), "--quiet",
+    code, _, err = run_cli(["train", "--model", "ae", "--epochs", "1", "--out", str(run), "--quiet",
                          "--no-plots", *small], capsys)
     assert code == 0, err
     assert f"run folder: {run}" in err
     assert not (run / "figures").exists() and not (run / "index.html").exists()
 
-    code, _, err = _run(["train", "--resume", str(run), "--epochs", "2", "--quiet"], capsys)
+    code, _, err = run_cli(["train", "--resume", str(run), "--epochs", "2", "--quiet"], capsys)
     assert code == 0, err
     lines = (run / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
     assert (run / "figures" / "latent.png").exists() and (run / "index.html").exists()
 
-    code, _, err = _run(["train", "--resume", str(run), "--epochs", "3", "--latent-dims", "4"],
+    code, _, err = run_cli(["train", "--resume", str(run), "--epochs", "3", "--latent-dims", "4"],
                         capsys)
     assert code == 2 and "only --epochs may change" in err and "model.latent_dims: 2 -> 4" in err
 
-    code, _, err = _run(["train", "--out", str(run), "--quiet"], capsys)
+    code, _, err = run_cli(["train", "--out", str(run), "--quiet"], capsys)
     assert code == 2 and "already exists and is not empty" in err
 
     (run / "figures" / "latent.png").unlink()
-    code, _, err = _run(["plot", str(run), "--device", "cpu"], capsys)
+    code, _, err = run_cli(["plot", str(run), "--device", "cpu"], capsys)
     assert code == 0, err
     assert (run / "figures" / "latent.png").exists()
 
-    code, _, err = _run(["plot", str(run), "--format", "svg", "--out", str(tmp_path / "svg")],
+    code, _, err = run_cli(["plot", str(run), "--format", "svg", "--out", str(tmp_path / "svg")],
                         capsys)
     assert code == 0, err
     assert (tmp_path / "svg" / "latent.svg").read_text().lstrip().startswith("<?xml")
@@ -261,7 +252,7 @@ def test_ctrl_c_keeps_finished_epochs_and_says_how_to_go_on(data_env, tmp_path, 
 
     monkeypatch.setattr("vaelab.training.jobs.train_epoch", interrupted_in_epoch_two)
     run = tmp_path / "run"
-    code, _, err = _run(["train", "--model", "ae", "--epochs", "3", "--out", str(run), "--quiet",
+    code, _, err = run_cli(["train", "--model", "ae", "--epochs", "3", "--out", str(run), "--quiet",
                          "--train-subset", "256", "--hidden-dims", "32"], capsys)
     assert code == 130
     assert f"{run}: stopped; its last checkpoint (after epoch 1) is whole" in err

@@ -7,16 +7,7 @@ import contextlib
 import pytest
 import requests
 
-from vaelab.cli import main
-
-
-def _run(args, capsys):
-    try:
-        code = main(args)
-    except SystemExit as exit_:
-        code = exit_.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+from conftest import run_cli
 
 
 def _one_line(code, err):
@@ -52,7 +43,7 @@ PARSE_ERRORS = [
 
 @pytest.mark.parametrize(("args", "message"), PARSE_ERRORS)
 def test_a_command_line_that_does_not_parse_is_one_line(args, message, capsys):
-    said = _one_line(*_run(args, capsys)[::2])
+    said = _one_line(*run_cli(args, capsys)[::2])
     assert said.startswith(message), said
 
 
@@ -64,7 +55,7 @@ def test_a_command_line_that_does_not_parse_is_one_line(args, message, capsys):
 def test_without_the_hook_tyros_own_words_are_still_one_line(args, words, capsys, monkeypatch):
     """A tyro whose error events vaelab does not know: its panel, cut down to one line."""
     monkeypatch.setattr("vaelab.cli.parsing._hooked", lambda hook: contextlib.nullcontext())
-    said = _one_line(*_run(args, capsys)[::2])
+    said = _one_line(*run_cli(args, capsys)[::2])
     for word in words:
         assert word in said, said
 
@@ -85,7 +76,7 @@ def test_a_folder_that_is_not_a_run_is_one_line(args, message, capsys, tmp_path,
     monkeypatch.chdir(tmp_path)
     (tmp_path / "empty").mkdir()
     (tmp_path / "a-file").write_text("not a run")
-    said = _one_line(*_run(args, capsys)[::2])
+    said = _one_line(*run_cli(args, capsys)[::2])
     assert said.startswith(message), said
 
 
@@ -103,7 +94,7 @@ def test_missing_data_offline_is_one_line_that_says_where_to_put_it(tmp_path, mo
     cache = tmp_path / "cache"
     monkeypatch.setattr("vaelab.data.sources.cache_root", lambda: cache)
     monkeypatch.setattr("vaelab.data.sources.SYSTEM_ROOT", tmp_path / "system")
-    said = _one_line(*_run(["train", "--epochs", "1", "-o", str(tmp_path / "run")], capsys)[::2])
+    said = _one_line(*run_cli(["train", "--epochs", "1", "-o", str(tmp_path / "run")], capsys)[::2])
     assert said.startswith(f"mnist not found (looked in {cache / 'mnist'}, "
                            f"{tmp_path / 'system' / 'mnist'}) and no mirror served "
                            f"train-images-idx3-ubyte.gz: could not reach any of its 3 mirrors "

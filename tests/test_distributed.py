@@ -18,8 +18,8 @@ import torch
 import torch.distributed as dist
 from safetensors.torch import load_file
 
+from conftest import mnist_folder
 from vaelab.config import RunConfig
-from vaelab.data import write_idx
 from vaelab.distributed import SINGLE, World
 from vaelab.measuring.evaluation import evaluate_run
 from vaelab.training.loop import train
@@ -35,16 +35,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _data_dir(tiny, root: Path) -> Path:
-    folder = root / "mnist"
-    folder.mkdir(parents=True)
-    write_idx(folder / "train-images-idx3-ubyte.gz", tiny.train_images[:, 0])
-    write_idx(folder / "train-labels-idx1-ubyte.gz", tiny.train_labels)
-    write_idx(folder / "t10k-images-idx3-ubyte.gz", tiny.test_images[:, 0])
-    write_idx(folder / "t10k-labels-idx1-ubyte.gz", tiny.test_labels)
-    return root
 
 
 def _torchrun(args: list[str], data: Path, processes: int = 2) -> subprocess.Popen:
@@ -99,7 +89,7 @@ def _assert_same_run(two: Path, one: Path) -> None:
      "--grad-clip", "50", "--epochs", "2"],
 ], ids=["vae", "cvae-iwae"])
 def test_two_processes_train_as_one_with_the_same_global_batch(tiny, tmp_path, flags):
-    data = _data_dir(tiny, tmp_path / "data")
+    data = mnist_folder(tiny, tmp_path / "data")
     _finish(_torchrun(["train", *flags, *SMALL, "--out", str(tmp_path / "two")], data))
     _one_process(tmp_path / "two", tiny, tmp_path / "one")
     _assert_same_run(tmp_path / "two", tmp_path / "one")
@@ -115,7 +105,7 @@ def test_a_distributed_evaluation_equals_one_process(tiny, tmp_path):
     torch.set_num_threads(1)  # as each of the two processes has (conftest gives it back)
     one = evaluate_run(run, tiny, **options, save=False, progress=False).to_dict()
     shutil.copytree(run.path, tmp_path / "copy")
-    data = _data_dir(tiny, tmp_path / "data")
+    data = mnist_folder(tiny, tmp_path / "data")
     _finish(_torchrun(["eval", str(tmp_path / "copy"), "-k", "20", "--samples", "3",
                        "--chunk", "64", "--quiet"], data))
     two = json.loads((tmp_path / "copy" / "eval.json").read_text())
@@ -142,7 +132,7 @@ def _workers(parent: int) -> dict[int, int]:
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds ranks through /proc")
 def test_a_run_whose_rank_was_killed_resumes_under_torchrun(tiny, tmp_path):
-    data = _data_dir(tiny, tmp_path / "data")
+    data = mnist_folder(tiny, tmp_path / "data")
     run = tmp_path / "run"
     flags = ["--model", "vae", "--binarize", "dynamic", "--batch-size", "32", "--epochs", "6",
              "--checkpoint-every", "3", *SMALL]
@@ -163,7 +153,7 @@ def test_a_run_whose_rank_was_killed_resumes_under_torchrun(tiny, tmp_path):
 
 
 def test_sigterm_to_torchrun_stops_both_processes_after_one_step_then_resumes(tiny, tmp_path):
-    data = _data_dir(tiny, tmp_path / "data")
+    data = mnist_folder(tiny, tmp_path / "data")
     run = tmp_path / "run"
     flags = ["--model", "vae", "--batch-size", "32", "--epochs", "6", "--checkpoint-every",
              "epoch", *SMALL]

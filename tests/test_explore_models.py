@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from test_explore_page import artifacts, in_page, launched, paper, trained_runs, visits
+from test_explore_page import artifacts, in_page, paper, trained_runs
 from vaelab.config import ModelConfig, RunConfig, TrainConfig
 from vaelab.data import DATASETS, ImageData
 from vaelab.measuring.classifier import train_judge
@@ -32,16 +32,6 @@ ENCODE = "([xs, ys]) => xs.map((x, k) => window.explorer.encode(x, ys[k]))"
 @pytest.fixture(scope="module")
 def runs(tiny, tmp_path_factory):
     return trained_runs(tiny, tmp_path_factory.mktemp("explore-runs"))
-
-
-@pytest.fixture(scope="module")
-def browser():
-    yield from launched()
-
-
-@pytest.fixture
-def visit(browser):
-    yield from visits(browser)
 
 
 def random_data(shape: tuple[int, int, int], n: int = 64) -> ImageData:

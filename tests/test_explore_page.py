@@ -69,11 +69,6 @@ def runs(tiny, tmp_path_factory):
     return trained_runs(tiny, tmp_path_factory.mktemp("explore-runs"))
 
 
-@pytest.fixture(scope="module")
-def browser():
-    yield from launched()
-
-
 @dataclass
 class Visit:
     """A page opened in the browser, with every console error and request it made. ``run``
@@ -161,11 +156,6 @@ def visits(browser) -> Iterator[Callable[..., Visit]]:
 
     yield open_page
     context.close()
-
-
-@pytest.fixture
-def visit(browser):
-    yield from visits(browser)
 
 
 @pytest.fixture(scope="module")

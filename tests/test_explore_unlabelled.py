@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from test_explore_page import artifacts, in_page, launched, visits
+from test_explore_page import artifacts, in_page
 from test_own_images import make_folder
 from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vaelab.data import load_dataset
@@ -44,16 +44,6 @@ def made(tmp_path_factory):
                            train=TrainConfig(epochs=1, batch_size=8))
         out[name] = (train(config, folder / f"run-{name}", data=data, progress=False), data)
     return out
-
-
-@pytest.fixture(scope="module")
-def browser():
-    yield from launched()
-
-
-@pytest.fixture
-def visit(browser):
-    yield from visits(browser)
 
 
 def dots(seen, run: int = 0) -> tuple[np.ndarray, int]:

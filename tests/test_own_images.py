@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import run_cli
 from vaelab.data import folders as folders_module
 from vaelab.data import load_dataset
 from vaelab.errors import VaelabError
@@ -203,17 +204,6 @@ def test_a_damaged_npz_is_one_line(tmp_path):
 
 # Every command on the user's own images ----------------------------------------------------
 
-def _cli(args, capsys):
-    from vaelab.cli import main
-
-    try:
-        code = main(args)
-    except SystemExit as exit_:
-        code = exit_.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 SMALL = ["--hidden-dims", "16", "--epochs", "1", "--batch-size", "8", "-q"]
 
 
@@ -226,7 +216,7 @@ def test_every_command_on_a_folder(tmp_path, capsys, classes, colour, arch):
 
     root = make_folder(tmp_path / "shapes", classes=classes, per_class=12, colour=colour)
     run = tmp_path / "run"
-    code, _, err = _cli(["train", "--dataset", str(root), "--arch", arch, "--channels", "4",
+    code, _, err = run_cli(["train", "--dataset", str(root), "--arch", arch, "--channels", "4",
                          "8", "-o", str(run), *SMALL], capsys)
     assert code == 0, err
     data = json.loads((run / "config.json").read_text())["data"]
@@ -236,7 +226,7 @@ def test_every_command_on_a_folder(tmp_path, capsys, classes, colour, arch):
     assert len(data["fingerprint"]) == 32
     for name in ("latent", "manifold", "reconstructions", "samples", "interpolation", "loss"):
         assert (run / "figures" / f"{name}.png").is_file(), name
-    code, _out, err = _cli(["eval", str(run), "-k", "5", "-q"], capsys)
+    code, _out, err = run_cli(["eval", str(run), "-k", "5", "-q"], capsys)
     assert code == 0, err
     card = json.loads((run / "eval.json").read_text())
     probe, confidence = card["metrics"]["linear_probe"], card["metrics"]["sample_confidence"]
@@ -246,9 +236,9 @@ def test_every_command_on_a_folder(tmp_path, capsys, classes, colour, arch):
         assert probe["value"] is None and "no labels" in probe["note"]
         assert confidence["value"] is None and "no labels" in confidence["note"]
     page = tmp_path / "page.html"
-    code, _, err = _cli(["explore", str(run), "-o", str(page), "-q"], capsys)
+    code, _, err = run_cli(["explore", str(run), "-o", str(page), "-q"], capsys)
     assert code == 0 and page.stat().st_size > 10_000, err
-    code, _, err = _cli(["train", "--resume", str(run), "--epochs", "2", "-q", "--no-plots"],
+    code, _, err = run_cli(["train", "--resume", str(run), "--epochs", "2", "-q", "--no-plots"],
                         capsys)
     assert code == 0, err
     assert json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["epoch"] == 2
@@ -257,24 +247,24 @@ def test_every_command_on_a_folder(tmp_path, capsys, classes, colour, arch):
 def test_a_run_finds_its_moved_data_and_refuses_other_images(tmp_path, capsys):
     root = make_folder(tmp_path / "shapes", per_class=8)
     run = tmp_path / "run"
-    assert _cli(["train", "--dataset", str(root), "-o", str(run), "--no-plots", *SMALL],
+    assert run_cli(["train", "--dataset", str(root), "-o", str(run), "--no-plots", *SMALL],
                 capsys)[0] == 0
     moved = tmp_path / "elsewhere"
     moved.mkdir()
     root.rename(moved / "shapes")
-    code, _, err = _cli(["plot", str(run), "-q"], capsys)
+    code, _, err = run_cli(["plot", str(run), "-q"], capsys)
     assert code != 0 and "no images at" in err and len(err.strip().splitlines()) == 1
-    code, _, err = _cli(["plot", str(run), "--data-dir", str(moved), "-q"], capsys)
+    code, _, err = run_cli(["plot", str(run), "--data-dir", str(moved), "-q"], capsys)
     assert code == 0, err
     Image.fromarray(_pattern(99, 1)).save(moved / "shapes" / "square" / "new.png")
-    code, _, err = _cli(["plot", str(run), "--data-dir", str(moved), "-q"], capsys)
+    code, _, err = run_cli(["plot", str(run), "--data-dir", str(moved), "-q"], capsys)
     assert code != 0 and len(err.strip().splitlines()) == 1
     assert "not those the run was trained on" in err
 
 
 def test_a_cvae_needs_labels(tmp_path, capsys):
     root = make_folder(tmp_path / "plain", classes=(), per_class=10)
-    code, _, err = _cli(["train", "--dataset", str(root), "--model", "cvae", "-o",
+    code, _, err = run_cli(["train", "--dataset", str(root), "--model", "cvae", "-o",
                          str(tmp_path / "run"), *SMALL], capsys)
     assert code != 0 and "learns from labels" in err
     assert not (tmp_path / "run").exists()

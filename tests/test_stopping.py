@@ -17,8 +17,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from conftest import mnist_folder
 from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from vaelab.data import write_idx
 from vaelab.errors import VaelabError
 from vaelab.training import step as step_module
 from vaelab.training.checkpoints import load_checkpoint
@@ -223,16 +223,6 @@ def test_a_bad_checkpoint_every_is_one_line(text):
 # kill -9, for real.
 
 
-def _data_dir(tiny, root: Path) -> Path:
-    folder = root / "mnist"
-    folder.mkdir(parents=True)
-    write_idx(folder / "train-images-idx3-ubyte.gz", tiny.train_images[:, 0])
-    write_idx(folder / "train-labels-idx1-ubyte.gz", tiny.train_labels)
-    write_idx(folder / "t10k-images-idx3-ubyte.gz", tiny.test_images[:, 0])
-    write_idx(folder / "t10k-labels-idx1-ubyte.gz", tiny.test_labels)
-    return root
-
-
 def _vaelab(args: list[str], data: Path) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "VAELAB_DATA": str(data),
            "XDG_CACHE_HOME": str(data / "cache")}
@@ -253,7 +243,7 @@ TRAIN = ["train", "--model", "vae", "--hidden-dims", "64", "--epochs", "4", "--b
 def _kill_and_resume(tiny, tmp_path, kills: int, seed: int) -> None:
     """Train in a subprocess, kill -9 it after a random while, check that what is on disk
     loads, resume; again and again; then finish and compare with a run never killed."""
-    data = _data_dir(tiny, tmp_path / "data")
+    data = mnist_folder(tiny, tmp_path / "data")
     reference = _vaelab([*TRAIN, "--out", str(tmp_path / "whole")], data)
     assert reference.wait(timeout=600) == 0, reference.stderr.read()
     run, rng, killed, finished = tmp_path / "killed", random.Random(seed), 0, False
@@ -295,7 +285,7 @@ def test_kill_9_at_twenty_moments_of_one_run(tiny, tmp_path):
 
 
 def test_ctrl_c_in_a_real_process_exits_130_with_a_checkpoint(tiny, tmp_path):
-    data = _data_dir(tiny, tmp_path / "data")
+    data = mnist_folder(tiny, tmp_path / "data")
     process = _vaelab([*TRAIN[:-1], "--out", str(tmp_path / "run")], data)
     deadline = time.monotonic() + 120
     while not (tmp_path / "run" / "checkpoint.safetensors").exists():

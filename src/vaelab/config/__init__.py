@@ -123,7 +123,6 @@ class DataConfig:
             check_hash("fingerprint", self.fingerprint)
 
 
-RECORDED = ("image_shape", "classes", "fingerprint")  # DataConfig's fields taken from the data
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ scaled to [0, 1] batch by batch, and binarized where a run asks for black-and-wh
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 
@@ -47,6 +48,21 @@ class ImageData:
             *(t.to(device) for t in (self.train_images, self.train_labels)),
             *(t.to(device) for t in (self.test_images, self.test_labels)),
         )
+
+
+def resized(data: ImageData, size: int) -> ImageData:
+    """Both splits brought to ``size`` x ``size`` pixels (see ``decoding.fit``)."""
+    from vaelab.data.decoding import resize_all
+
+    if data.image_shape[1:] == (size, size):
+        return data
+
+    def fit(images: torch.Tensor) -> torch.Tensor:
+        hwc = resize_all(images.permute(0, 2, 3, 1).cpu().numpy(), size)
+        return torch.from_numpy(hwc).permute(0, 3, 1, 2).contiguous()
+
+    return dataclasses.replace(data, train_images=fit(data.train_images),
+                               test_images=fit(data.test_images))
 
 
 def to_unit(images: torch.Tensor) -> torch.Tensor:

@@ -11,9 +11,8 @@ import numpy as np
 import torch
 
 from vaelab.data.arrays import load_arrays
-from vaelab.data.decoding import resize_all
 from vaelab.data.folders import Decoded, load_folder
-from vaelab.data.images import ImageData
+from vaelab.data.images import ImageData, resized
 from vaelab.errors import VaelabError
 
 ARRAY_SUFFIXES = (".npz", ".npy")
@@ -44,18 +43,14 @@ def load_path(name: str, data_dir: str | Path | None = None, *, image_size: int 
               ) -> ImageData:
     """A folder or array file as both splits of a dataset named ``name``."""
     path = locate(name, data_dir)
-    if path.is_dir():
-        decoded = load_folder(path, image_size, progress=progress)
-    elif path.suffix.lower() in ARRAY_SUFFIXES:
-        decoded = load_arrays(path)
-        if image_size is not None and decoded.images.shape[2:] != (image_size, image_size):
-            images = resize_all(decoded.images.transpose(0, 2, 3, 1), image_size)
-            decoded.images = np.ascontiguousarray(images.transpose(0, 3, 1, 2))
-    else:
-        raise VaelabError(f"{path}: not a folder, .npz or .npy file; give --dataset a folder "
-                          f"of images or a NumPy file")
-    return split(name, decoded, path, test_fraction, split_seed)
-
+    if path.is_dir():  # each image brought to size as it is decoded: sizes may differ
+        return split(name, load_folder(path, image_size, progress=progress), path,
+                     test_fraction, split_seed)
+    if path.suffix.lower() in ARRAY_SUFFIXES:
+        data = split(name, load_arrays(path), path, test_fraction, split_seed)
+        return data if image_size is None else resized(data, image_size)
+    raise VaelabError(f"{path}: not a folder, .npz or .npy file; give --dataset a folder of "
+                      f"images or a NumPy file")
 
 def split(name: str, decoded: Decoded, path: Path, test_fraction: float, seed: int
           ) -> ImageData:

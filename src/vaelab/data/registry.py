@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
-from vaelab.data.decoding import resize_all
 from vaelab.data.idx import read_idx
-from vaelab.data.images import ImageData
+from vaelab.data.images import ImageData, resized
 from vaelab.data.paths import load_path, looks_like_path
 from vaelab.data.sources import download_root, fetch, find, missing_message, present
 from vaelab.errors import VaelabError
@@ -151,16 +147,3 @@ def load_dataset(name: str, data_dir: str | Path | None = None, *, download: boo
         get_dataset(name)  # raises: names the registered ones
     return load_path(name, data_dir, image_size=image_size, test_fraction=test_fraction,
                      split_seed=split_seed, progress=progress)
-
-
-def resized(data: ImageData, size: int) -> ImageData:
-    """Both splits brought to ``size`` x ``size`` pixels."""
-    if data.image_shape[1:] == (size, size):
-        return data
-
-    def fit(images: torch.Tensor) -> torch.Tensor:
-        hwc = resize_all(images.permute(0, 2, 3, 1).cpu().numpy(), size)
-        return torch.from_numpy(hwc).permute(0, 3, 1, 2).contiguous()
-
-    return dataclasses.replace(data, train_images=fit(data.train_images),
-                               test_images=fit(data.test_images))

@@ -244,12 +244,3 @@ def judge_for(data: ImageData, *, progress: bool = True) -> Judge | None:
                  key, classifier_path(key))
         judge = train_judge(data, progress=progress)
     return judge
-
-
-def require_judge(dataset: str, device: torch.device | str = "cpu") -> Judge:
-    judge = load_judge(dataset, device)
-    if judge is None:
-        raise VaelabError(f"no classifier for {dataset} yet; train it once with: vaelab "
-                          f"classifier train --dataset {dataset} (about two minutes on two "
-                          f"CPU cores)")
-    return judge

@@ -37,7 +37,7 @@ from vaelab.pictures.explore_ops import b64, net_ops
 from vaelab.pictures.explore_shading import confidence_shading
 from vaelab.pictures.plots import CLASS_COLORS, UNLABELLED
 from vaelab.pictures.report import noted_rows
-from vaelab.training.datasets import check_same, load_for
+from vaelab.training.datasets import check_same, data_key, load_for
 from vaelab.training.runs import Run, load_run
 
 POINTS = 5000  # test codes drawn on the plane
@@ -189,9 +189,7 @@ def build_explorer(runs: Runs, data: ImageData | None = None, *,
     shared: dict[tuple, ImageData] = {}  # each dataset loaded once for the runs that share it
     views = []
     for run in loaded:
-        settings = run.config.data
-        key = (settings.dataset, settings.image_size, settings.test_fraction,
-               settings.split_seed)
+        key = data_key(run.config)
         if key in shared:
             check_same(run.config, shared[key])
         else:

@@ -27,7 +27,7 @@ def load_for(config: RunConfig, data_dir: str | Path | None = None, *, progress:
                             image_size=settings.image_size,
                             test_fraction=settings.test_fraction,
                             split_seed=settings.split_seed)
-    elif not same_name(data.name, settings.dataset):
+    elif absolute(data.name) != absolute(settings.dataset):
         raise VaelabError(f"the data given is {data.name}, the config asks for "
                           f"{settings.dataset}")
     if check:
@@ -35,11 +35,17 @@ def load_for(config: RunConfig, data_dir: str | Path | None = None, *, progress:
     return data
 
 
-def same_name(a: str, b: str) -> bool:
-    """Whether two --dataset values name the same data (a path, relative or absolute)."""
-    if a == b or a in DATASETS or b in DATASETS:
-        return a == b
-    return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+def absolute(name: str) -> str:
+    """A --dataset value as a run records it: a registered name as it is, a path made
+    absolute."""
+    return name if name in DATASETS else str(Path(name).expanduser().resolve())
+
+
+def data_key(config: RunConfig) -> tuple:
+    """What names a run's data: runs with equal keys load the very same images."""
+    settings = config.data
+    return (absolute(settings.dataset), settings.image_size, settings.test_fraction,
+            settings.split_seed)
 
 
 def check_same(config: RunConfig, data: ImageData) -> None:
@@ -62,11 +68,9 @@ def check_same(config: RunConfig, data: ImageData) -> None:
 def recorded(config: RunConfig, data: ImageData) -> RunConfig:
     """``config`` with what a run keeps about its data: the dataset as an absolute path (for
     one given by path), the image shape, the class names, the fingerprint."""
-    name = config.data.dataset
-    if name not in DATASETS:
-        name = str(Path(name).expanduser().resolve())
-    data_config = dataclasses.replace(config.data, dataset=name, image_shape=data.image_shape,
-                                      classes=data.classes, fingerprint=data.fingerprint())
+    data_config = dataclasses.replace(config.data, dataset=absolute(config.data.dataset),
+                                      image_shape=data.image_shape, classes=data.classes,
+                                      fingerprint=data.fingerprint())
     return dataclasses.replace(config, data=data_config)
 
 

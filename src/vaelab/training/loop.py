@@ -23,7 +23,7 @@ from vaelab.distributed import World, join, local_device
 from vaelab.errors import ConfigError, VaelabError
 from vaelab.models import model_class
 from vaelab.training.checkpoints import load_checkpoint
-from vaelab.training.datasets import load_for, recorded, same_name
+from vaelab.training.datasets import data_key, load_for, recorded
 from vaelab.training.epoch import train_epoch
 from vaelab.training.jobs import Job, fit_all, initial_state
 from vaelab.training.placement import place
@@ -75,13 +75,9 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
     named = [Path(out).resolve() for out in outs if out is not None]
     if len(set(named)) < len(named):
         raise VaelabError("two runs cannot share an output folder")
-    first = configs[0].data
-    for config in configs[1:]:
-        if not same_name(config.data.dataset, first.dataset) or any(
-                getattr(config.data, key) != getattr(first, key)
-                for key in ("image_size", "test_fraction", "split_seed")):
-            raise VaelabError("train_all trains on one dataset: give every run the same "
-                              "--dataset, --image-size, --test-fraction and --split-seed")
+    if len({data_key(config) for config in configs}) > 1:
+        raise VaelabError("train_all trains on one dataset: give every run the same "
+                          "--dataset, --image-size, --test-fraction and --split-seed")
     for config in configs:
         check_fits(config)
     cadence = Cadence.parse(checkpoint_every)
