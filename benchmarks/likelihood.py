@@ -36,6 +36,7 @@ from vaelab.measuring.evaluation import evaluate_run
 from vaelab.pictures.comparison import compare_runs
 from vaelab.training.loop import resume, train, train_all
 from vaelab.training.runs import load_run, read_metrics
+from vaelab.training.stopping import Interrupted
 
 # IWAE paper, table 1, one stochastic layer, NLL at k = 5000: a VAE trained with k = 1, and
 # the model trained with the IWAE objective at k = 5 and at k = 50.
@@ -156,11 +157,16 @@ def main() -> None:
     parser.add_argument("--part", type=int, nargs="+", default=[1, 2], choices=[1, 2])
     args = parser.parse_args()
     print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads\n")
-    if 1 in args.part:
-        part_one(args.epochs, args.out, objective=args.objective, k=args.k_train,
-                 schedule=args.schedule, batch_size=args.batch_size)
-    if 2 in args.part:
-        part_two(args.out)
+    try:
+        if 1 in args.part:
+            part_one(args.epochs, args.out, objective=args.objective, k=args.k_train,
+                     schedule=args.schedule, batch_size=args.batch_size)
+        if 2 in args.part:
+            part_two(args.out)
+    except Interrupted as stopped:  # Ctrl-C or SIGTERM: the run kept a checkpoint
+        print(f"stopped ({stopped}); the same command goes on from the last checkpoint",
+              flush=True)
+        raise SystemExit(stopped.code) from None
 
 
 if __name__ == "__main__":

@@ -215,7 +215,7 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
                                                                      tmp_path, monkeypatch):
     from vaelab.measuring.classifier import train_judge
     from vaelab.measuring.evaluation import evaluate_run
-    from vaelab.measuring.scorecard import MEASURES, load_scorecard
+    from vaelab.measuring.scorecard import MEASURES, Scorecard, load_scorecard
     from vaelab.pictures.comparison import compare_runs
 
     monkeypatch.setattr("vaelab.data.sources.cache_root", lambda: tmp_path / "cache")
@@ -231,15 +231,18 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     assert values["bits_per_dim"] == pytest.approx(values["nll"] / (784 * math.log(2)))
     assert 0 <= values["grid_digits"] <= 1 and values["active_units"] <= 3
     assert load_scorecard(bernoulli_vae.path).metrics == card.metrics
+    del saved["title"]  # an evaluation written before runs had titles names the model
+    assert Scorecard.from_dict(saved).name == "VAE"
 
-    ae = train(RunConfig(ModelConfig(model="ae"), train=TrainConfig(epochs=1)), tmp_path / "ae",
-               data=tiny, progress=False)
+    ae = train(RunConfig(ModelConfig(model="ae", arch="conv", channels=(4, 8)),
+                         train=TrainConfig(epochs=1)), tmp_path / "ae", data=tiny, progress=False)
     comparison, folder = compare_runs([bernoulli_vae.path, ae.path], tmp_path / "cmp",
                                       data=tiny, progress=False, judge=judge)
     ae_card = load_scorecard(ae.path)  # compare evaluated the run that had no eval.json
     assert ae_card is not None and ae_card.metrics["nll"].value is None
     assert ae_card.metrics["linear_probe"].value is not None
     markdown = (folder / "compare.md").read_text()
+    assert "| model | VAE d=3 | conv AE d=2 |" in markdown  # what each run is, its net too
     assert "| NLL, importance-weighted bound, k = 20 (nats) |" in markdown
     assert "n/a" in markdown and (folder / "compare.png").stat().st_size > 10_000
     assert "| reconstruction E_q[−log p(x\\|z)] (nats) |" in markdown  # the bar escaped

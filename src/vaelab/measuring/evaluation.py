@@ -124,7 +124,7 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
                                                 binarized),
         classifier=(None if judge is None else
                     {"dataset": judge.dataset, "test_accuracy": judge.accuracy}),
-        metrics=metrics, seconds=seconds)
+        metrics=metrics, seconds=seconds, title=config.title())
     if save and world.main:
         write_atomic(run.path / eval_file(split), json.dumps(card.to_dict(), indent=2) + "\n")
     return card

@@ -85,6 +85,12 @@ class Scorecard:
     classifier: dict[str, Any] | None
     metrics: dict[str, Score]
     seconds: dict[str, float] = field(default_factory=dict)
+    title: str = ""  # what the run is ('conv VAE', 'β-VAE (β = 4)'); older files have none
+
+    @property
+    def name(self) -> str:
+        """The run's title, or for an evaluation written before titles its model's name."""
+        return self.title or self.model.upper()
 
     def to_dict(self) -> dict[str, Any]:
         raw = asdict(self)
@@ -119,7 +125,7 @@ class Scorecard:
         """A plain-text table for the terminal, notes below it."""
         rows = self.rows()
         width = max(len(label) for label, _ in rows)
-        lines = [f"{self.run}: {self.model.upper()} (d={self.latent_dims}, {self.epochs} epochs)"
+        lines = [f"{self.run}: {self.name} (d={self.latent_dims}, {self.epochs} epochs)"
                  f" on the {self.images:,} {self.split} images",
                  f"likelihood: {self.likelihood['description']}"]
         lines += [f"  {label:<{width}}  {value}" for label, value in rows]
@@ -154,7 +160,7 @@ class Comparison:
         return [_short_name(card.run) for card in self.cards]
 
     def rows(self) -> list[tuple[str, list[str]]]:
-        header = [("model", [f"{c.model.upper()} d={c.latent_dims}" for c in self.cards]),
+        header = [("model", [f"{c.name} d={c.latent_dims}" for c in self.cards]),
                   ("epochs", [str(c.epochs) for c in self.cards]),
                   ("likelihood", [c.likelihood["name"] for c in self.cards])]
         ks = {c.k for c in self.cards if c.k is not None}
