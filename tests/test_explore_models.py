@@ -273,10 +273,14 @@ def test_the_confidence_layer_shades_the_sure_cells_and_says_when_it_does_not_ap
     assert note.inner_text().startswith(f"{100 * flags.mean():.0f}% of the 16 × 16 cells of the "
                                         f"first view; the classifier scores ")
     u0, u1, v0, v1 = shading["box"]
+    cells = list(itertools.product(range(16), range(16)))
+    centres = [(u0 + (c + 0.5) * (u1 - u0) / 16, v1 - (r + 0.5) * (v1 - v0) / 16)
+               for r, c in cells]
+    on_screen = seen.page.evaluate(  # one call for the 256 cells, not 256 round trips
+        "(uvs) => uvs.map(([u, v]) => window.explorer.runs[0].planeToScreen(u, v))", centres)
     tried = {0: 0, 1: 0}
-    for r, c in itertools.product(range(16), range(16)):
-        u, v = u0 + (c + 0.5) * (u1 - u0) / 16, v1 - (r + 0.5) * (v1 - v0) / 16
-        x, y = (round(p) for p in seen.state(f"planeToScreen({u}, {v})"))
+    for (r, c), point in zip(cells, on_screen, strict=True):
+        x, y = (round(p) for p in point)
         if off[y, x, 3] == 0:  # paper only: no point, no grid line
             assert (on[y, x] != off[y, x]).any() == bool(flags[r, c]), (r, c)
             tried[int(flags[r, c])] += 1
