@@ -150,15 +150,16 @@ def test_help_answers_without_loading_pytorch():
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["train", "--lr", "-1"], "lr must be a positive number"),
-    (["train", "--latent-dims", "0"], "latent_dims must be a whole number"),
+    (["train", "--lr", "-1"], "error: --lr must be a positive number"),
+    (["train", "--latent-dims", "0"], "error: --latent-dims must be a whole number"),
+    (["train", "--checkpoint-every", "5x"], "error: --checkpoint-every '5x' is not one of"),
     (["train", "--model", "ae", "--kl", "tutorial"], "AE model has no posterior"),
     (["plot", "no/such/run"], "no/such/run: no such run folder"),
     (["explore", "no/such/run"], "no/such/run: no such run folder"),
     (["explore", "a-file", "--export", "page.html"], "a-file: a file, not a run folder"),
     (["train", "--resume", "no/such/run"], "no/such/run: no such run folder"),
     (["train", "--device", "cuda:7"], "device 'cuda:7'"),
-    (["demo", "--epochs", "0"], "epochs must be a whole number"),
+    (["demo", "--epochs", "0"], "error: --epochs must be a whole number"),
     (["train", "--out", "a-file/run"], "a-file/run: Not a directory"),
 ])
 def test_bad_input_gets_one_line(args, message, capsys, tmp_path, monkeypatch, tiny):
@@ -208,6 +209,9 @@ def test_train_resume_and_plot(data_env, tmp_path, capsys):
                         capsys)
     assert code == 0, err
     assert (tmp_path / "svg" / "latent.svg").read_text().lstrip().startswith("<?xml")
+    code, _, err = run_cli(["plot", str(run), "-o", str(run / "config.json")], capsys)
+    assert code == 2 and err.count("\n") == 1, err
+    assert "config.json: a file; the figures go into a folder" in err
 
 
 @pytest.mark.slow
@@ -259,3 +263,29 @@ def test_ctrl_c_keeps_finished_epochs_and_says_how_to_go_on(data_env, tmp_path, 
     assert f"go on with: vaelab train --resume {run}" in err
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 1
     assert (run / "checkpoint.safetensors").exists()
+
+
+def test_classifier_train_makes_the_shipped_one_again_and_keeps_its_own(data_env, tmp_path,
+                                                                        capsys, monkeypatch):
+    from vaelab.measuring import classifier
+
+    monkeypatch.setattr("vaelab.data.sources.cache_root", lambda: tmp_path / "cache")
+    trained = []
+
+    def fake_train(data, *, epochs, seed, progress):  # stands in for five minutes' training
+        trained.append(data.name)
+        shipped = classifier.load_judge("mnist")
+        path = classifier.classifier_path("mnist")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(shipped.path.read_bytes())
+        return classifier.Judge(shipped.model, "mnist", shipped.accuracy, path)
+
+    monkeypatch.setattr(classifier, "train_judge", fake_train)
+    assert classifier.load_judge("mnist").path == classifier.shipped_path("mnist")
+    code, _, err = run_cli(["classifier", "train", "--quiet"], capsys)
+    assert code == 0 and trained == ["mnist"], err  # only the shipped one: train makes one
+    code, _, err = run_cli(["classifier", "train", "--quiet"], capsys)
+    assert code == 0 and trained == ["mnist"], err  # made here before: kept, and said so
+    assert "trained here before; --force trains it again" in err
+    code, _, err = run_cli(["classifier", "train", "--force", "--quiet"], capsys)
+    assert code == 0 and trained == ["mnist", "mnist"], err

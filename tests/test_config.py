@@ -151,3 +151,4 @@ def test_noise_is_read_as_kind_and_level():
 ])
 def test_titles_say_what_the_run_is(config, title):
     assert config.title() == title
+    assert config.named() == ("an " if title == "AE" else "a ") + title  # 'an AE', 'a β-VAE'

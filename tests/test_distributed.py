@@ -188,6 +188,9 @@ def test_commands_other_than_train_and_eval_refuse_torchrun(monkeypatch, capsys,
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "1")
     assert main(["plot", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == ""  # every process stops; the first says why, once
+    monkeypatch.setenv("RANK", "0")
+    assert main(["plot", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == (
-        "vaelab (rank 1): error: vaelab plot runs in one process; torchrun starts vaelab "
+        "vaelab (rank 0): error: vaelab plot runs in one process; torchrun starts vaelab "
         "train and vaelab eval in several")

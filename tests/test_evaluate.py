@@ -118,7 +118,8 @@ def test_bad_k_and_an_ae_asked_for_an_nll_get_clear_errors(bernoulli_vae, tiny, 
         evaluate_run(bernoulli_vae, tiny, k=0, save=False, judge=None)
     ae = train(RunConfig(ModelConfig(model="ae"), train=TrainConfig(epochs=1)), tmp_path / "ae",
                data=tiny, progress=False)
-    with pytest.raises(VaelabError, match="AE: with no posterior it defines no likelihood"):
+    with pytest.raises(VaelabError, match=r"is an AE: with no posterior it defines no "
+                                         r"likelihood.*drop -k"):
         evaluate_run(ae, tiny, k=100, save=False, judge=None)
 
 
@@ -179,6 +180,11 @@ def test_class_entropy_and_confidence():
     assert class_entropy(torch.eye(10)[[3] * 20]) == 0
     probabilities = torch.tensor([[0.95, 0.05], [0.6, 0.4]])
     assert confident_share(probabilities) == 0.5
+    from vaelab.measuring.scorecard import Score
+
+    one_class = class_entropy(torch.eye(10)[[3] * 20])  # -0.0, from -(1 * log 1)
+    assert Score(one_class).text(3) == "0.000" and Score(-1e-9, 1e-9).text(2) == "0.00 ± 0.00"
+    assert Score(-0.25).text(2) == "-0.25"
 
 
 @pytest.mark.slow

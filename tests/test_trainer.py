@@ -1,5 +1,6 @@
 import dataclasses
 import json
+import logging
 import math
 
 import pytest
@@ -114,6 +115,24 @@ def test_resume_after_a_crash_mid_epoch_is_bitwise_exact(tiny, tmp_path, monkeyp
     done = resume(crashed, data=tiny, progress=False)
     assert done.epochs_done == 4
     _assert_bitwise_equal(_weights(full.path), _weights(crashed))
+
+
+def test_resuming_a_cosine_run_with_more_epochs_says_that_the_rate_jumps(tiny, tmp_path,
+                                                                        caplog):
+    run = train(_config(epochs=2, lr_schedule="cosine"), tmp_path / "run", data=tiny,
+                progress=False)
+    with caplog.at_level(logging.WARNING, logger="vaelab"):
+        resume(run.path, epochs=4, data=tiny, progress=False)
+    # The curve now spans 4 epochs: epoch 3 starts half way down it, at 0.5 * 1e-3.
+    assert ("its cosine schedule now spans 4 epochs, not 2: the learning rate goes from 0 at "
+            "the end of epoch 2 to 0.0005") in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vaelab"):
+        resume(run.path, epochs=5, data=tiny, progress=False)  # 4 -> 5 epochs: a smaller jump
+        assert "now spans 5 epochs, not 4" in caplog.text
+        caplog.clear()
+        resume(run.path, epochs=5, data=tiny, progress=False)  # nothing to train, no jump
+    assert "schedule now spans" not in caplog.text
 
 
 def test_a_new_run_never_overwrites_an_old_one(tiny, tmp_path):

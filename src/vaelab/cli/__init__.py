@@ -8,8 +8,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from vaelab.cli.parsing import parse
-from vaelab.errors import VaelabError
+from vaelab.cli.parsing import in_flags, parse
+from vaelab.errors import ConfigError, VaelabError
 from vaelab.memory import map_large_blocks
 
 
@@ -50,13 +50,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         command = parse(argv)
         if rank is not None and not getattr(command, "in_parallel", False):
+            if rank != "rank 0":  # every process stops; the first says why, once
+                return 2
             raise VaelabError(f"vaelab {argv[0]} runs in one process; torchrun starts vaelab "
                               f"train and vaelab eval in several")
         _log_to_stderr(command.quiet, main=rank in (None, "rank 0"))
         map_large_blocks()  # freed tensors of megabytes go back to the system (vaelab.memory)
         command.run()
     except VaelabError as err:
-        print(f"{error} {err}", file=sys.stderr)
+        print(f"{error} {in_flags(str(err)) if isinstance(err, ConfigError) else err}",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM while training (143)
         if rank in (None, "rank 0"):  # one line, not one per process

@@ -31,14 +31,16 @@ class Train(Common):
                                                               "numbered if taken")] = None
     """Run folder to create (a new or empty folder)."""
     resume: Annotated[Path | None, flag(metavar="RUN", hint=OPTIONAL)] = None
-    """Go on training this run from its last finished epoch, up to --epochs in total, not more."""
+    """Go on training this run from its last checkpoint (inside an epoch too), up to --epochs in
+    total, not more."""
     settings: Annotated[Path | None, tyro.conf.arg(name="config", metavar="JSON",
                                                    help_behavior_hint=OPTIONAL)] = None
     """A saved run's settings (its folder or config.json) for a new run; other flags override."""
     no_plots: bool = False
     """Skip the figures and index.html (draw them later with vaelab plot)."""
     checkpoint_every: str = "10m"
-    """Also write a checkpoint inside epochs: every N steps, Nm minutes, or 'epoch' (never)."""
+    """Also write a checkpoint inside epochs: every N steps, Ns seconds, Nm minutes, or 'epoch'
+    (at the ends of epochs only)."""
     compile: bool = False
     """Compile each training step with torch.compile: faster on a GPU after a minute's wait."""
 

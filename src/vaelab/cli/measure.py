@@ -20,7 +20,8 @@ Split = Literal["test", "train"]
 class Eval(Common):
     """Measure a run on a whole split: -ELBO and its terms, the importance-weighted NLL, active
     units, linear and nearest-neighbour probes, and with the classifier the quality of samples
-    and of the manifold grids. Prints a table and writes eval.json into the run folder."""
+    and of the manifold grids. Prints a table and writes eval.json into the run folder
+    (eval-train.json for --split train)."""
 
     in_parallel: ClassVar[bool] = True  # torchrun may start it in several processes
 
@@ -103,13 +104,14 @@ class Classifier(Common):
     seed: int = 0
     """Seeds the weights and the shuffling."""
     force: bool = False
-    """Train again even if a classifier for the dataset is in the cache."""
+    """Train again even if one was trained for the dataset here before (the one that ships
+    with vaelab never stops train)."""
 
     def run(self) -> None:
         from vaelab.config import DataConfig, TrainConfig
         from vaelab.data import DATASETS, load_dataset
         from vaelab.device import select_device
-        from vaelab.measuring.classifier import judge_key, load_judge, train_judge
+        from vaelab.measuring import classifier
 
         settings = DataConfig(dataset=self.dataset, image_size=self.image_size)  # checked
         device = select_device(self.device or "auto")
@@ -119,17 +121,21 @@ class Classifier(Common):
         else:  # the user's own images are known by the fingerprint of their pixels
             data = load_dataset(settings.dataset, self.data_dir, progress=not self.quiet,
                                 image_size=settings.image_size)
-            key = judge_key(data.name, data.fingerprint())
-        judge = load_judge(key, device)
-        if self.action == "show" or (judge is not None and not self.force):
+            key = classifier.judge_key(data.name, data.fingerprint())
+        judge = classifier.load_judge(key, device)
+        # train makes one here unless this machine made one before: the one that ships with
+        # vaelab is what `train` reproduces, not a reason to skip it.
+        trained_here = judge is not None and judge.path == classifier.classifier_path(key)
+        if self.action == "show" or (trained_here and not self.force):
             if judge is None:
                 raise VaelabError(f"no classifier for {key} in the cache yet; train it with: "
                                   f"vaelab classifier train --dataset {self.dataset}")
-            again = "" if self.action == "show" else " (--force trains it again)"
+            again = "" if self.action == "show" else " (trained here before; --force trains " \
+                                                     "it again)"
             say(f"{judge.path}: test accuracy {judge.accuracy:.2%}{again}")
             return
         TrainConfig(epochs=self.epochs or 1, seed=self.seed)  # check them before any work
         data = data or load_dataset(settings.dataset, self.data_dir, progress=not self.quiet)
-        judge = train_judge(data.to(device), epochs=self.epochs, seed=self.seed,
+        judge = classifier.train_judge(data.to(device), epochs=self.epochs, seed=self.seed,
                             progress=not self.quiet)
         say(f"{judge.path}: test accuracy {judge.accuracy:.2%}")

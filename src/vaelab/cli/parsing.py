@@ -43,6 +43,29 @@ class UsageError(VaelabError):
     """A command line that does not parse, said in one line."""
 
 
+def in_flags(message: str) -> str:
+    """A settings error as the command line says it: its leading setting as the flag that sets
+    it ('latent_dims must be ...' -> '--latent-dims must be ...'). What vaelab records from the
+    data (the image shape, say) is no flag, and a message led by a file's name is left alone."""
+    word = re.match(r"[a-z][a-z_]*\b", message)
+    if word is None or word[0] not in _flag_settings():
+        return message
+    return "--" + word[0].replace("_", "-") + message[word.end():]
+
+
+def _flag_settings() -> set[str]:
+    from typing import get_type_hints
+
+    from vaelab.config import DataConfig, ModelConfig, TrainConfig
+
+    names = {"checkpoint_every"}
+    for kind in (ModelConfig, DataConfig, TrainConfig):
+        for name, hint in get_type_hints(kind, include_extras=True).items():
+            if tyro.conf.Suppress not in getattr(hint, "__metadata__", ()):
+                names.add(name)
+    return names
+
+
 def parse(argv: list[str]) -> Any:
     """The command that ``argv`` (without the program's name) asks for, or UsageError."""
     command = _cli(Vaelab, argv, argv, "vaelab").command

@@ -206,6 +206,11 @@ class RunConfig:
         details += more
         return " ".join(words) + (f" ({', '.join(details)})" if details else "")
 
+    def named(self) -> str:
+        """The title with its article, for sentences: 'an AE', 'a conv VAE'."""
+        title = self.title()
+        return ("an " if title.startswith("AE") else "a ") + title
+
     def to_dict(self) -> dict[str, Any]:
         return {"format": CONFIG_FORMAT, **dataclasses.asdict(self)}
 

@@ -34,6 +34,8 @@ class Score:
         if isinstance(self.value, int):
             return f"{self.value}"
         shown = f"{self.value:.{digits}f}"
+        if float(shown) == 0:  # -0.000 (an entropy of one class, a rounding) reads as 0.000
+            shown = shown.lstrip("-")
         if self.error is not None and math.isfinite(self.error):
             shown += f" ± {self.error:.{digits}f}"
         return shown

@@ -59,6 +59,9 @@ def plot_run(run: Run | str | Path, data: ImageData | None = None, *,
     the run's own figures/ folder as PNGs, write its index.html too."""
     if not isinstance(run, Run):
         run = load_run(run)
+    if out_dir is not None and Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise VaelabError(f"{out_dir}: a file; the figures go into a folder (new or not) "
+                          f"named by --out")
     data = load_for(run.config, data_dir, progress=progress, data=data)
     paths = write_run_figures(run, data, out_dir, fmt)
     if out_dir is None and fmt == "png":

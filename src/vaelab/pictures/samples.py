@@ -41,7 +41,7 @@ def draw_samples(run: Run, n: int = 64, label: str | int | None = None, seed: in
     class ``label``, or every class in turn without one."""
     model = run.model.eval()
     if not model.has_prior:
-        raise VaelabError(f"{run.path} is a {run.config.title()}: it has no prior to sample "
+        raise VaelabError(f"{run.path} is {run.config.named()}: it has no prior to sample "
                           f"from; train a VAE or a CVAE for that")
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise VaelabError(f"the number of samples must be a whole number of at least 1, "
@@ -49,7 +49,7 @@ def draw_samples(run: Run, n: int = 64, label: str | int | None = None, seed: in
     y = None
     if label is not None:
         if not model.conditional:
-            raise VaelabError(f"{run.path} is a {run.config.title()}, which draws no chosen "
+            raise VaelabError(f"{run.path} is {run.config.named()}, which draws no chosen "
                               f"class; drop --label, or train a CVAE (--model cvae)")
         y = torch.full((n,), class_number(run, label), device=model.device)
     generator = torch.Generator(model.device).manual_seed(seed)

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError, safe_open
 
-from vaelab.config import RunConfig
+from vaelab.config import RunConfig, TrainConfig
 from vaelab.data import ImageData
 from vaelab.device import select_device
 from vaelab.distributed import World, join, local_device
@@ -28,6 +28,7 @@ from vaelab.training.epoch import train_epoch
 from vaelab.training.jobs import Job, fit_all, initial_state
 from vaelab.training.placement import place
 from vaelab.training.runs import CHECKPOINT, CONFIG, Run, check_new_run_dir, new_run_dir
+from vaelab.training.schedules import learning_rate
 from vaelab.training.stopping import Cadence
 
 log = logging.getLogger("vaelab")
@@ -112,7 +113,7 @@ def resume(path: str | Path, epochs: int | None = None, *,
     """
     cadence = Cadence.parse(checkpoint_every)
     path = Path(path)
-    config = RunConfig.load(path / CONFIG)
+    saved = config = RunConfig.load(path / CONFIG)
     if epochs is not None:
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=epochs))
     checkpoint = path / CHECKPOINT
@@ -141,11 +142,23 @@ def resume(path: str | Path, epochs: int | None = None, *,
     if restored.epoch == config.train.epochs:
         log.warning("%s already has %d epochs; nothing to train (--epochs N goes further)",
                     path, restored.epoch)
+    _say_if_the_rate_jumps(path, saved.train, config.train, restored.epoch)
     full = world.main_first(lambda: load_for(config, data_dir, progress=progress, data=data))
     _check_subset(config, full)
     if world.main:
         config.save(path / CONFIG)
     return fit_all([job], place(full, device), progress)[0]
+
+
+def _say_if_the_rate_jumps(path: Path, before: TrainConfig, now: TrainConfig, done: int) -> None:
+    """A cosine schedule spans the run's epochs: resumed with another number, its curve is
+    stretched over the new total, and the rate jumps where the run goes on. Say so."""
+    if now.lr_schedule != "cosine" or now.epochs == before.epochs or done >= now.epochs:
+        return
+    then, next_ = learning_rate(before, done, 1.0), learning_rate(now, done + 1)
+    log.warning("%s: its cosine schedule now spans %d epochs, not %d: the learning rate goes "
+                "from %.2g at the end of epoch %d to %.2g", path, now.epochs, before.epochs,
+                then, done, next_)
 
 
 def check_fits(config: RunConfig) -> None:

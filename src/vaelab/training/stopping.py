@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from vaelab.errors import VaelabError
+from vaelab.errors import ConfigError
 
 log = logging.getLogger("vaelab")
 
@@ -77,7 +77,7 @@ class Cadence:
             return cls()
         match = re.fullmatch(r"(\d+)\s*(m|min|s)?", str(text).strip())
         if not match or int(match[1]) == 0:
-            raise VaelabError(f"checkpoint-every {text!r} is not one of: N (steps), Nm "
+            raise ConfigError(f"checkpoint_every {text!r} is not one of: N (steps), Nm "
                               f"(minutes), Ns (seconds), epoch")
         number, unit = int(match[1]), match[2]
         if unit is None:
