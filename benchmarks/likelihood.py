@@ -94,10 +94,14 @@ def part_one(epochs: int, out: Path, **settings: object) -> None:
         run = load_run(folder)
         done = read_metrics(folder)[-1]["epoch"]
         print(f"(going on from epoch {done} of {folder}; earlier stages are in its log)")
-        stages = [stage for stage in stages if stage > done]
+        # A stop between a stage's last epoch and its measurement loses nothing: the stage the
+        # run ended on is measured again (the same draws, so the same figure).
+        stages = [stage for stage in stages if stage >= done]
     for stage in stages:
         started = time.perf_counter()
-        if run is None:
+        if run is not None and run.epochs_done == stage:
+            pass  # trained already, measured below
+        elif run is None:
             run = train(iwae_setting(stage, **settings), folder, data=data, progress=False)
         else:
             run = resume(run.path, stage, data=data, progress=False)
