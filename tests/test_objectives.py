@@ -12,7 +12,7 @@ from vaelab.distributions import (
     SquaredError,
 )
 from vaelab.models import build_model
-from vaelab.objectives import bce, corrupt, loss_terms, sse
+from vaelab.objectives import bce, corrupt, loss_terms, sse, tutorial_kl
 from vaelab.training.schedules import iwae_stage, kl_weight, learning_rate
 
 SHAPE = (1, 28, 28)
@@ -72,14 +72,24 @@ def test_vae_terms_follow_the_generator_and_ae_terms_are_deterministic():
     assert torch.equal(loss(ae, 0), loss(ae, 1))
 
 
-def test_kl_option_switches_the_kl_term():
+def test_the_tutorial_kl_is_minimised_but_the_reported_loss_is_the_true_elbo():
     _, x = _batch()
     vae = build_model(ModelConfig(model="vae"), SHAPE)
     g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
     right = loss_terms(vae, x, TrainConfig(kl="closed-form"), g())
     wrong = loss_terms(vae, x, TrainConfig(kl="tutorial"), g())
+    # What is reported is the same: the reconstruction, the closed-form KL, the -ELBO.
     assert torch.equal(right.recon, wrong.recon)
-    assert not torch.allclose(right.kl, wrong.kl)
+    assert torch.equal(right.kl, wrong.kl)
+    assert torch.equal(right.summed()[1], wrong.summed()[1])
+    # What is minimised is the tutorial's line, with beta's weight on it.
+    code = vae.encode(x)
+    for weight in (1.0, 0.25):
+        minimised, _ = wrong.summed(weight)
+        torch.testing.assert_close(
+            minimised, (wrong.recon + weight * tutorial_kl(code)).sum())
+        torch.testing.assert_close(minimised, wrong.objective(weight).sum())
+        assert not torch.allclose(minimised, right.summed(weight)[0])
 
 
 # ---------------------------------------------------------------------------------------------

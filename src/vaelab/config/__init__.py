@@ -138,7 +138,8 @@ class TrainConfig:
     seed: int = 0
     """Seeds the initial weights, the shuffling and the VAE's noise."""
     kl: KLName = "closed-form"
-    """'tutorial' reproduces the tutorial's wrong KL line, to study its effect."""
+    """'tutorial' trains on the tutorial's wrong KL line, to study its effect; the reported KL
+    and ELBO are the closed form's all the same."""
     beta: float = 1.0
     """Weight of the KL term (a beta-VAE for beta > 1); the reported ELBO is always beta = 1's."""
     kl_warmup: int = 0

@@ -4,10 +4,11 @@ Every term is returned per image, shape (B,): summed over the pixels (reconstruc
 the latent dimensions (KL). The trainer sums over the batch for the gradient, as the tutorial
 does, and reports means over images, so every figure in vaelab is "per image".
 
-The loss vaelab reports is the negative ELBO with the KL at full weight (beta = 1), whatever
-weight training gives the KL, or for the IWAE objective the negative importance-weighted
-bound; both on the scale of the likelihood's reconstruction term (for the tutorial's squared
-error, without the Gaussian's constant).
+The loss vaelab reports is the negative ELBO with the closed-form KL at full weight (beta = 1),
+whatever weight training gives the KL and whichever KL line it minimises (`--kl tutorial`), or
+for the IWAE objective the negative importance-weighted bound; both on the scale of the
+likelihood's reconstruction term (for the tutorial's squared error, without the Gaussian's
+constant).
 """
 
 from __future__ import annotations
@@ -28,12 +29,15 @@ from vaelab.objectives.noise import corrupt
 
 @dataclass(frozen=True)
 class LossTerms:
-    """Per-image terms of the objective: each (B,). ``kl`` is None for a model without a
-    posterior; ``bound`` is the negative IWAE bound when that is the objective."""
+    """Per-image terms of the objective: each (B,). ``kl`` is the closed-form KL, None for a
+    model without a posterior; ``bound`` is the negative IWAE bound when that is the objective;
+    ``penalty`` is the KL line that training minimises in the closed form's place (the
+    tutorial's), None when it is the closed form itself."""
 
     recon: torch.Tensor
     kl: torch.Tensor | None
     bound: torch.Tensor | None = None
+    penalty: torch.Tensor | None = None
 
     @property
     def loss(self) -> torch.Tensor:
@@ -51,16 +55,19 @@ class LossTerms:
             return recon, torch.stack([recon, recon, torch.zeros_like(recon)]).detach()
         kl = self.kl.sum()
         loss = self.bound.sum() if self.bound is not None else recon + kl
-        minimised = (loss if self.bound is not None or kl_weight == 1
-                     else recon + kl_weight * kl)
+        if self.bound is not None or (self.penalty is None and kl_weight == 1):
+            minimised = loss
+        else:
+            penalty = kl if self.penalty is None else self.penalty.sum()
+            minimised = recon + kl_weight * penalty
         return minimised, torch.stack([loss, recon, kl]).detach()
 
     def objective(self, kl_weight: float = 1.0) -> torch.Tensor:
-        """What training minimises: the loss, with the KL weighted by ``kl_weight`` (beta,
-        times the warm-up's share) in an ELBO."""
-        if self.bound is not None or self.kl is None or kl_weight == 1:
+        """What training minimises: the loss, with the KL (or the line in its place) weighted
+        by ``kl_weight`` (beta, times the warm-up's share) in an ELBO."""
+        if self.bound is not None or self.kl is None or (self.penalty is None and kl_weight == 1):
             return self.loss
-        return self.recon + kl_weight * self.kl
+        return self.recon + kl_weight * (self.kl if self.penalty is None else self.penalty)
 
 
 def loss_terms(model: Autoencoder, x: torch.Tensor, config: TrainConfig,
@@ -86,7 +93,8 @@ def loss_terms(model: Autoencoder, x: torch.Tensor, config: TrainConfig,
         return _iwae_terms(model, code, x, y, eps)
     z = code.mean + code.std * eps  # (B, d), the reparameterisation trick
     recon = model.likelihood.recon(model.decode_params(z, y), x)
-    return LossTerms(recon, KL[config.kl](code))
+    penalty = None if config.kl == "closed-form" else KL[config.kl](code)
+    return LossTerms(recon, code.kl(), penalty=penalty)
 
 
 def posterior_noise(model: Autoencoder, batch: int, config: TrainConfig,
