@@ -91,6 +91,7 @@ def test_a_signal_stops_after_the_step_with_a_checkpoint_and_resumes_bitwise(
     restored = _unfinished(tmp_path / "run")
     assert restored.epoch == 1 and restored.unfinished.epoch == 2
     assert restored.unfinished.steps == 3  # the step the signal came in was finished
+    assert restored.unfinished.seconds > 0  # the epoch's time so far is kept with it
     assert "stopped in epoch 2 after 3 of its steps" in caplog.text
     done = resume(tmp_path / "run", data=tiny, progress=False)
     assert done.epochs_done == 3
@@ -183,6 +184,29 @@ def test_a_diverging_run_saves_no_nan_and_names_grad_clip(tiny, tmp_path, monkey
     restored = _unfinished(tmp_path / "run")
     assert restored.epoch == 1 and restored.unfinished is None
     assert all(v.isfinite().all() for v in _weights(tmp_path / "run").values())
+
+
+def test_weights_that_a_finite_loss_left_not_finite_are_never_saved(tiny, tmp_path,
+                                                                     monkeypatch):
+    real = step_module.loss_terms
+    calls = {"n": 0}
+
+    def infinite_gradient(model, *args, **kwargs):
+        calls["n"] += 1
+        terms = real(model, *args, **kwargs)
+        if calls["n"] == STEPS + 2:  # a term worth 0 whose gradient is not a number
+            zero = torch.sqrt(next(model.parameters()).sum() * 0.0)
+            return type(terms)(terms.recon + zero, terms.kl)
+        return terms
+
+    monkeypatch.setattr("vaelab.training.step.loss_terms", infinite_gradient)
+    with pytest.raises(VaelabError, match=r"diverged in epoch 2.*--grad-clip"):
+        train(_config(), tmp_path / "run", data=tiny, progress=False, checkpoint_every="1")
+    monkeypatch.undo()
+    restored = _unfinished(tmp_path / "run")
+    assert restored.epoch == 1 and restored.unfinished.steps == 1  # the last finite weights
+    checkpoint = load_file(tmp_path / "run" / "checkpoint.safetensors")
+    assert all(v.isfinite().all() for k, v in checkpoint.items() if v.is_floating_point())
 
 
 def test_grad_clip_clips(tiny, tmp_path):

@@ -21,7 +21,7 @@ from vaelab.data import to_unit
 from vaelab.models import Autoencoder
 from vaelab.objectives import draw_batch, means_per_image
 from vaelab.progress import Bar
-from vaelab.training.placement import gather
+from vaelab.training.placement import gather, host_order
 from vaelab.training.schedules import kl_weight, learning_rate
 from vaelab.training.step import Step
 
@@ -79,10 +79,11 @@ def train_epoch(model: Autoencoder, optimizer: torch.optim.Optimizer, images: to
     n = len(images)
     state = progress or start_epoch(epoch, n, generator)
     if state.totals is None:
-        state.totals = torch.zeros(3, device=images.device)  # loss, recon, kl over images
+        state.totals = torch.zeros(3, device=model.device)  # loss, recon, kl over images
     elif not world.main:
         state.totals = torch.zeros_like(state.totals)  # a resumed sum so far is rank 0's
     ballot, first = world.ballot(2), state.steps
+    on_host = host_order(images, state.order)  # None unless the images stay on the host
     try:
         for start in range(state.steps * config.batch_size, n, config.batch_size):
             stopping, saving = ballot.cast(stop is not None and stop.is_set(),
@@ -93,7 +94,8 @@ def train_epoch(model: Autoencoder, optimizer: torch.optim.Optimizer, images: to
             if stopping:
                 raise Stopped(state)
             index = state.order[start:start + config.batch_size]  # the whole batch's
-            x = to_unit(gather(images, index))  # (B, C, H, W) in [0, 1]
+            rows_at = index if on_host is None else on_host[start:start + config.batch_size]
+            x = to_unit(gather(images, rows_at, index.device))  # (B, C, H, W) in [0, 1]
             rows = world.rows(len(index))
             x_rows, inputs, eps = draw_batch(model, x, config, generator, rows, binarize)
             y = labels[index[rows]] if model.conditional else None

@@ -178,12 +178,16 @@ def _epoch(job: Job, epoch: int, seen: ImageData, bar: Any,
         job.unfinished = state
         save(job)
 
-    train_terms = train_epoch(job.model, job.optimizer, seen.train_images[:subset],
-                              train_config, job.generator, bar, stop,
-                              binarize=job.config.data.binarize == "dynamic",
-                              labels=seen.train_labels[:subset], epoch=epoch,
-                              progress=job.unfinished, after_step=checkpoint, due=due,
-                              step=job.step)
+    try:
+        train_terms = train_epoch(job.model, job.optimizer, seen.train_images[:subset],
+                                  train_config, job.generator, bar, stop,
+                                  binarize=job.config.data.binarize == "dynamic",
+                                  labels=seen.train_labels[:subset], epoch=epoch,
+                                  progress=job.unfinished, after_step=checkpoint, due=due,
+                                  step=job.step)
+    except Stopped as stopped:  # its time so far goes into the checkpoint with it
+        stopped.progress.seconds = before + time.perf_counter() - started
+        raise
     trained = time.perf_counter()
     job.unfinished = None
     test_terms = objective_per_image(job.model, seen.test_images, train_config,
@@ -230,6 +234,11 @@ def save(job: Job) -> None:
                                          totals=job.world.sum(unfinished.totals.clone()))
     if unfinished is not None and not bool(torch.isfinite(unfinished.totals).all()):
         raise _diverged(job, unfinished.epoch, float("nan"))
+    if not all(bool(torch.isfinite(p).all()) for p in job.model.parameters()):
+        # a step whose loss was finite can still leave weights that are not (an infinite
+        # gradient): the sums lag the weights by one step, so the weights are checked too
+        raise _diverged(job, job.epoch if unfinished is None else unfinished.epoch,
+                        float("nan"))
     job.saved_at = time.monotonic()
     if not job.world.main:
         return

@@ -34,10 +34,18 @@ def place(data: ImageData, device: torch.device) -> ImageData:
         test_labels=data.test_labels.to(device))
 
 
-def gather(images: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """The rows ``index`` of ``images``, on the device of ``index``: a slice where both share
-    it, else gathered on the host and copied over without blocking."""
-    if images.device == index.device:
-        return torch.index_select(images, 0, index)  # rows copied whole: 3-4x images[index]
-    batch = torch.index_select(images, 0, index.cpu()).pin_memory()
-    return batch.to(index.device, non_blocking=True)
+def host_order(images: torch.Tensor, order: torch.Tensor) -> torch.Tensor | None:
+    """An epoch's permutation ``order`` in pinned host memory, copied once, where the images
+    stay on the host and the order is on a GPU; else None."""
+    if images.device == order.device:
+        return None
+    return order.cpu().pin_memory()
+
+
+def gather(images: torch.Tensor, index: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """The rows ``index`` of ``images`` (both on one device), on ``device``: a slice where the
+    images are there, else gathered on the host and copied over without blocking."""
+    batch = torch.index_select(images, 0, index)  # rows copied whole: 3-4x images[index]
+    if images.device == device:
+        return batch
+    return batch.pin_memory().to(device, non_blocking=True)
