@@ -11,7 +11,7 @@ from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vaelab.errors import VaelabError
 from vaelab.objectives import objective_per_image
 from vaelab.training import step as step_module
-from vaelab.training.datasets import recorded
+from vaelab.training.datasets import learned_from, recorded
 from vaelab.training.loop import resume, train, train_all
 from vaelab.training.runs import load_run
 
@@ -180,16 +180,28 @@ def test_weights_that_do_not_fit_the_config_are_refused(tiny, tmp_path):
         load_run(run.path)
 
 
-def test_train_subset_trains_on_the_first_images_and_tests_on_all(tiny, tmp_path):
-    def config(subset):
-        return RunConfig(ModelConfig("vae", hidden_dims=(32,)), DataConfig(train_subset=subset),
+def test_train_subset_trains_on_images_drawn_with_the_split_seed_and_tests_on_all(
+        tiny, tmp_path):
+    def config(subset, **data):
+        return RunConfig(ModelConfig("vae", hidden_dims=(32,)),
+                         DataConfig(train_subset=subset, **data),
                          TrainConfig(epochs=2, batch_size=50))
 
     run = train(config(100), tmp_path / "subset", data=tiny, progress=False)
-    first = dataclasses.replace(tiny, train_images=tiny.train_images[:100],
-                                train_labels=tiny.train_labels[:100])
-    alone = train(config(None), tmp_path / "first", data=first, progress=False)
+    images, labels = learned_from(config(100), tiny)
+    drawn = dataclasses.replace(tiny, train_images=images, train_labels=labels)
+    alone = train(config(None), tmp_path / "drawn", data=drawn, progress=False)
     _assert_bitwise_equal(_weights(run.path), _weights(alone.path))
+    assert not torch.equal(images, tiny.train_images[:100])
+    assert not torch.equal(learned_from(config(100, split_seed=1), tiny)[0], images)
+    # A folder lists its images class by class: the subset still holds every class.
+    by_class = tiny.train_labels.argsort(stable=True)
+    sorted_data = dataclasses.replace(tiny, train_images=tiny.train_images[by_class],
+                                      train_labels=tiny.train_labels[by_class])
+    assert set(learned_from(config(100), sorted_data)[1].tolist()) == set(range(10))
+    # A run written before the draw goes on with the first N, as it was trained.
+    old = {**config(100).to_dict(), "format": 2}
+    assert torch.equal(learned_from(RunConfig.from_dict(old), tiny)[0], tiny.train_images[:100])
     test = objective_per_image(run.model, tiny.test_images, config(100).train, seed=0)
     assert run.metrics[-1]["test"] == test  # on all 128 test images
     with pytest.raises(VaelabError, match="train_subset is 1000, but mnist has 512"):

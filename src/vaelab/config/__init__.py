@@ -42,7 +42,7 @@ ObjectiveName = Literal["elbo", "iwae"]
 ScheduleName = Literal["constant", "cosine", "iwae"]
 PrecisionName = Literal["fp32", "bf16", "fp16"]
 
-CONFIG_FORMAT = 2  # format 1 kept the likelihood as train.loss
+CONFIG_FORMAT = 3  # 1 kept the likelihood as train.loss; 2 took the first --train-subset images
 
 
 @dataclass(frozen=True)
@@ -89,10 +89,13 @@ class DataConfig:
     test_fraction: float = 0.1
     """Share of each class held out as test images, for data that comes without a test set."""
     split_seed: int = 0
-    """Seeds which images are held out for testing (for data without a test set)."""
+    """Seeds the held-out test images (data without a test set) and the --train-subset draw."""
     train_subset: Annotated[int | None,
                             alias(metavar="N", help_behavior_hint="(default: all)")] = None
-    """Train on the first N training images only (quick tries); the test set stays whole."""
+    """Train on N training images drawn at random with --split-seed; the test set stays whole."""
+    train_subset_first: Annotated[bool, recorded()] = False
+    """Whether the subset is the first N images, as runs written before vaelab drew it at
+    random took it; kept so that such a run resumes on the same images."""
     binarize: BinarizeName = "none"
     """Black-or-white pixels, grey = chance of white: drawn 'dynamic'ally per batch or 'static'."""
     binarize_seed: int = 0
@@ -223,10 +226,12 @@ class RunConfig:
             raise ConfigError(f"{source}: holds {type(raw).__name__}, not a mapping of settings")
         raw = dict(raw)
         version = raw.pop("format", CONFIG_FORMAT)
-        if version not in (1, CONFIG_FORMAT):
+        if version not in (1, 2, CONFIG_FORMAT):
             raise ConfigError(f"{source}: written by a newer vaelab; upgrade vaelab to read it")
         if version == 1:
             raw = _from_format_1(raw)
+        if version in (1, 2):
+            raw = _from_format_2(raw)
         parts = {}
         for name, section_class in _SECTIONS.items():
             section = raw.pop(name, {})
@@ -282,3 +287,11 @@ def _from_format_1(raw: dict[str, Any]) -> dict[str, Any]:
     if "loss" in train:
         model["likelihood"] = train.pop("loss")
     return {**raw, "model": model, "train": train}
+
+
+def _from_format_2(raw: dict[str, Any]) -> dict[str, Any]:
+    """Formats 1 and 2 trained on the first --train-subset images; later ones draw them."""
+    data = dict(raw.get("data") or {})
+    if data.get("train_subset") is not None:
+        data["train_subset_first"] = True
+    return {**raw, "data": data}

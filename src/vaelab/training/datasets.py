@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import torch
+
 from vaelab.config import RunConfig
 from vaelab.data import DATASETS, ImageData, load_dataset
 from vaelab.errors import VaelabError
@@ -72,6 +74,22 @@ def recorded(config: RunConfig, data: ImageData) -> RunConfig:
                                       image_shape=data.image_shape, classes=data.classes,
                                       fingerprint=data.fingerprint())
     return dataclasses.replace(config, data=data_config)
+
+
+def learned_from(config: RunConfig, data: ImageData) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training images and labels a run learns from: all of them, or with --train-subset N,
+    N drawn at random with --split-seed (so every run with the same seed learns from the same
+    ones), in the data's order. A random draw and not the first N, because a folder lists its
+    images class by class: its first N could hold one class alone."""
+    subset, images, labels = config.data.train_subset, data.train_images, data.train_labels
+    if subset is None:
+        return images, labels
+    if config.data.train_subset_first:  # a run written before the draw
+        return images[:subset], labels[:subset]
+    generator = torch.Generator().manual_seed(config.data.split_seed)
+    rows = torch.randperm(len(images), generator=generator)[:subset].sort().values
+    rows = rows.to(images.device)
+    return images.index_select(0, rows), labels.index_select(0, rows)
 
 
 def class_names(config: RunConfig) -> tuple[str, ...]:

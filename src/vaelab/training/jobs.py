@@ -29,6 +29,7 @@ from vaelab.models import Autoencoder
 from vaelab.objectives import objective_per_image
 from vaelab.progress import progress_bar
 from vaelab.training.checkpoints import save_checkpoint, save_weights
+from vaelab.training.datasets import learned_from
 from vaelab.training.epoch import EpochProgress, Stopped, train_epoch
 from vaelab.training.runs import CHECKPOINT, WEIGHTS, Run, model_for, write_metrics
 from vaelab.training.step import Step
@@ -125,7 +126,8 @@ def fit(job: Job, data: ImageData, progress: bool, position: int = 0,
     config, name = job.config, job.run_dir.name
     progress = progress and job.world.main
     seen = prepare(data, config.data.binarize, config.data.binarize_seed)
-    train_images = seen.train_images[:config.data.train_subset]
+    train_images, train_labels = learned_from(config, seen)
+    seen = dataclasses.replace(seen, train_images=train_images, train_labels=train_labels)
     total = config.train.epochs
     with progress_bar(len(train_images), unit="img", enabled=progress, summary=False,
                       unit_scale=True, position=position, leave=False, dynamic_ncols=True) as bar:
@@ -166,7 +168,7 @@ def _epoch(job: Job, epoch: int, seen: ImageData, bar: Any,
            stop: threading.Event | None) -> dict[str, Any]:
     """Train one epoch (or the rest of it) on the images the run learns from, and score its
     test set; the record that metrics.jsonl keeps."""
-    train_config, subset = job.config.train, job.config.data.train_subset
+    train_config = job.config.train
     started = time.perf_counter()
     before = job.unfinished.seconds if job.unfinished is not None else 0.0
 
@@ -179,10 +181,10 @@ def _epoch(job: Job, epoch: int, seen: ImageData, bar: Any,
         save(job)
 
     try:
-        train_terms = train_epoch(job.model, job.optimizer, seen.train_images[:subset],
+        train_terms = train_epoch(job.model, job.optimizer, seen.train_images,
                                   train_config, job.generator, bar, stop,
                                   binarize=job.config.data.binarize == "dynamic",
-                                  labels=seen.train_labels[:subset], epoch=epoch,
+                                  labels=seen.train_labels, epoch=epoch,
                                   progress=job.unfinished, after_step=checkpoint, due=due,
                                   step=job.step)
     except Stopped as stopped:  # its time so far goes into the checkpoint with it

@@ -752,7 +752,9 @@
         ["model", `${MODEL.title}, ${layers()}, ${config.model.activation}`],
         ["parameters", run.parameters.toLocaleString("en")],
         ["dataset", run.dataset + (config.data.train_subset
-          ? `, the first ${config.data.train_subset.toLocaleString("en")} training images` : "")],
+          ? `, ${config.data.train_subset_first ? "the first " : ""}` +
+            `${config.data.train_subset.toLocaleString("en")} training images` +
+            `${config.data.train_subset_first ? "" : " drawn at random"}` : "")],
         ["likelihood", run.likelihood],
         ...(MODEL.posterior === "gaussian" ? [["KL", config.train.kl]] : []),
         ["binarized", config.data.binarize],
