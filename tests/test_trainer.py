@@ -307,6 +307,35 @@ def test_resuming_on_another_kind_of_device_goes_on_with_a_warning(tiny, tmp_pat
     assert "was trained on cuda and goes on on cpu" in caplog.text
 
 
+def test_an_unfinished_epoch_goes_on_from_its_step_on_another_kind_of_device(
+        tiny, tmp_path, monkeypatch):
+    """Only the random numbers start afresh: the epoch's order, its steps done and its sums
+    are kept, so that no image of it is learnt from twice."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    _cut_power_at_step(monkeypatch, 8 + 4)  # 8 steps an epoch: epoch 2 dies in its 4th step
+    with pytest.raises(PowerCut):
+        train(_config(epochs=2), tmp_path / "run", data=tiny, progress=False,
+              checkpoint_every="1")
+    monkeypatch.undo()
+    checkpoint = tmp_path / "run" / "checkpoint.safetensors"
+    with safe_open(checkpoint, "pt") as f:
+        metadata = f.metadata()
+    save_file(load_file(checkpoint), checkpoint, metadata={**metadata, "rng_device": "cuda"})
+    calls = {"n": 0}
+    real = step_module.loss_terms
+
+    def counted(*args, **kwargs):
+        calls["n"] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("vaelab.training.step.loss_terms", counted)
+    done = resume(tmp_path / "run", device="cpu", data=tiny, progress=False)
+    assert done.epochs_done == 2
+    assert calls["n"] == 8 - 3  # the rest of epoch 2, not all of it again
+
+
 def test_ctrl_c_in_one_of_several_runs_stops_them_all(tiny, tmp_path, monkeypatch):
     calls = {"n": 0}
     real = step_module.loss_terms

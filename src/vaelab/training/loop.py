@@ -125,8 +125,7 @@ def resume(path: str | Path, epochs: int | None = None, *,
     job.metrics, job.unfinished = restored.metrics, restored.unfinished
     if restored.scaler is not None and job.step.scaler is not None:
         job.step.scaler.load_state_dict(restored.scaler)
-    if job.unfinished is not None and (job.unfinished.epoch != restored.epoch + 1
-                                       or restored.rng_device != device.type):
+    if job.unfinished is not None and job.unfinished.epoch != restored.epoch + 1:
         job.unfinished = None  # begun again from its start
     if restored.rng_device != device.type:
         job.generator.manual_seed(config.train.seed * 1_000_003 + restored.epoch)
