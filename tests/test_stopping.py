@@ -166,18 +166,22 @@ def test_a_full_disk_is_one_line_and_leaves_the_previous_checkpoint(tiny, tmp_pa
     assert resume(run.path, epochs=2, data=tiny, progress=False).epochs_done == 2
 
 
-def test_a_diverging_run_saves_no_nan_and_names_grad_clip(tiny, tmp_path, monkeypatch):
-    real = step_module.loss_terms
-    calls = {"n": 0}
+def _terms_changed(monkeypatch, when, change) -> None:
+    """From a training step on which ``when(n)`` holds (n from 1), its terms are
+    ``change(model, terms)`` instead of the real ones."""
+    calls, real = {"n": 0}, step_module.loss_terms
 
-    def exploding(*args, **kwargs):
+    def changed(model, *args, **kwargs):
         calls["n"] += 1
-        terms = real(*args, **kwargs)
-        if calls["n"] > STEPS + 2:
-            return type(terms)(terms.recon * float("nan"), terms.kl)
-        return terms
+        terms = real(model, *args, **kwargs)
+        return change(model, terms) if when(calls["n"]) else terms
 
-    monkeypatch.setattr("vaelab.training.step.loss_terms", exploding)
+    monkeypatch.setattr("vaelab.training.step.loss_terms", changed)
+
+
+def test_a_diverging_run_saves_no_nan_and_names_grad_clip(tiny, tmp_path, monkeypatch):
+    _terms_changed(monkeypatch, lambda n: n > STEPS + 2,
+                   lambda model, terms: type(terms)(terms.recon * float("nan"), terms.kl))
     with pytest.raises(VaelabError, match=r"diverged in epoch 2.*--grad-clip"):
         train(_config(), tmp_path / "run", data=tiny, progress=False, checkpoint_every="4")
     monkeypatch.undo()
@@ -188,18 +192,11 @@ def test_a_diverging_run_saves_no_nan_and_names_grad_clip(tiny, tmp_path, monkey
 
 def test_weights_that_a_finite_loss_left_not_finite_are_never_saved(tiny, tmp_path,
                                                                      monkeypatch):
-    real = step_module.loss_terms
-    calls = {"n": 0}
+    def infinite_gradient(model, terms):  # a term worth 0 whose gradient is not a number
+        zero = torch.sqrt(next(model.parameters()).sum() * 0.0)
+        return type(terms)(terms.recon + zero, terms.kl)
 
-    def infinite_gradient(model, *args, **kwargs):
-        calls["n"] += 1
-        terms = real(model, *args, **kwargs)
-        if calls["n"] == STEPS + 2:  # a term worth 0 whose gradient is not a number
-            zero = torch.sqrt(next(model.parameters()).sum() * 0.0)
-            return type(terms)(terms.recon + zero, terms.kl)
-        return terms
-
-    monkeypatch.setattr("vaelab.training.step.loss_terms", infinite_gradient)
+    _terms_changed(monkeypatch, lambda n: n == STEPS + 2, infinite_gradient)
     with pytest.raises(VaelabError, match=r"diverged in epoch 2.*--grad-clip"):
         train(_config(), tmp_path / "run", data=tiny, progress=False, checkpoint_every="1")
     monkeypatch.undo()
