@@ -282,6 +282,22 @@ def test_a_binarized_run_is_measured_on_binarized_images_on_either_split(bernoul
     assert torch.equal(draw, prepare(tiny, "static", 0).train_images)
 
 
+def test_the_training_split_of_a_subset_run_is_the_images_it_learnt_from(tiny, tmp_path):
+    from vaelab.measuring.evaluation import evaluate_run
+    from vaelab.objectives import objective_per_image
+    from vaelab.training.datasets import learned_from
+
+    config = RunConfig(ModelConfig(latent_dims=2, hidden_dims=(32,)),
+                       DataConfig(train_subset=100), TrainConfig(epochs=1))
+    run = train(config, tmp_path / "subset", data=tiny, progress=False)
+    card = evaluate_run(run, tiny, k=2, split="train", judge=None, save=False,
+                        progress=False)
+    images, labels = learned_from(run.config, tiny)
+    assert card.images == 100
+    expected = objective_per_image(run.model, images, config.train, labels, seed=0)
+    assert card.metrics["loss"].value == pytest.approx(expected["loss"])
+
+
 def test_the_shipped_classifiers_are_checked_and_a_changed_file_is_refused(tmp_path,
                                                                           monkeypatch, caplog):
     from vaelab.measuring import classifier
@@ -306,3 +322,26 @@ def test_the_shipped_mnist_classifier_reaches_99_percent_on_the_real_test_set(mn
     accuracy = (predict(judge.model, mnist.test_images).argmax(dim=1) == mnist.test_labels)
     assert accuracy.double().mean().item() == pytest.approx(judge.accuracy, abs=1e-6)
     assert judge.accuracy >= 0.99
+
+
+def test_registered_images_at_another_size_get_a_classifier_of_their_own(tiny, tmp_path,
+                                                                         monkeypatch, caplog):
+    import shutil
+
+    from vaelab.data.images import resized
+    from vaelab.measuring import classifier
+
+    assert classifier.judge_key(tiny) == "mnist"  # MNIST at its own size: the shipped one
+    bigger, smaller = resized(tiny, 32), resized(tiny, 26)
+    key = classifier.judge_key(bigger)
+    assert key.startswith("mnist-") and key != classifier.judge_key(smaller)
+    # A classifier kept for other images under that key (as an older vaelab could keep it)
+    # is not used on these: a new one is trained.
+    monkeypatch.setattr(classifier.sources, "cache_root", lambda: tmp_path)
+    classifier.classifier_path(key).parent.mkdir(parents=True)
+    shutil.copy(classifier.shipped_path("mnist"), classifier.classifier_path(key))
+    trained = []
+    monkeypatch.setattr(classifier, "train_judge",
+                        lambda data, progress: trained.append(data) or "new")
+    assert classifier.judge_for(bigger, progress=False) == "new" and trained == [bigger]
+    assert "made for images of another size" in caplog.text

@@ -121,7 +121,7 @@ class Classifier(Common):
         else:  # the user's own images are known by the fingerprint of their pixels
             data = load_dataset(settings.dataset, self.data_dir, progress=not self.quiet,
                                 image_size=settings.image_size)
-            key = classifier.judge_key(data.name, data.fingerprint())
+            key = classifier.judge_key(data)
         judge = classifier.load_judge(key, device)
         # train makes one here unless this machine made one before: the one that ships with
         # vaelab is what `train` reproduces, not a reason to skip it.

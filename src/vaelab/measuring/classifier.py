@@ -82,13 +82,15 @@ class Judge:
     path: Path
 
 
-def judge_key(dataset: str, fingerprint: str | None = None) -> str:
-    """What a classifier is kept under: a registered dataset's name, or for the user's own
-    images their folder's or file's name and the fingerprint of their pixels (so that a
-    changed folder gets a classifier of its own)."""
-    if dataset in DATASETS or fingerprint is None:
-        return dataset
-    return f"{Path(dataset).stem}-{fingerprint[:16]}"
+def judge_key(data: ImageData) -> str:
+    """What the classifier of ``data`` is kept under: a registered dataset's name, for its
+    images at their own size; else their name (a folder's or file's, or a registered one
+    resized) and the fingerprint of their pixels, so that other images, or the same at
+    another size, get a classifier of their own."""
+    spec = DATASETS.get(data.name)
+    if spec is not None and data.image_shape == spec.image_shape:
+        return data.name
+    return f"{Path(data.name).stem}-{data.fingerprint()[:16]}"
 
 
 def classifier_path(key: str) -> Path:
@@ -168,7 +170,7 @@ def train_judge(data: ImageData, *, epochs: int | None = None, seed: int = 0,
     model.eval()
     accuracy = (predict(model, data.test_images).argmax(dim=1) == data.test_labels.cpu())
     accuracy = accuracy.double().mean().item()
-    key = judge_key(data.name, data.fingerprint())
+    key = judge_key(data)
     path = classifier_path(key)
     meta = {"format": FORMAT, "dataset": key, "accuracy": f"{accuracy:.6f}",
             "epochs": str(epochs), "seed": str(seed), "classes": str(len(data.classes)),
@@ -237,8 +239,11 @@ def judge_for(data: ImageData, *, progress: bool = True) -> Judge | None:
     if not data.labelled:
         return None
     device = data.train_images.device
-    key = judge_key(data.name, data.fingerprint())
+    key = judge_key(data)
     judge = load_judge(key, device)
+    if judge is not None and judge.model.image_shape != data.image_shape:
+        log.warning("%s: made for images of another size; it is trained again", judge.path)
+        judge = None
     if judge is None:
         log.info("training the classifier that judges samples of %s (once: it is kept in %s)",
                  key, classifier_path(key))

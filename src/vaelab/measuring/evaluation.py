@@ -4,6 +4,7 @@ latent codes' quality, and the quality of what the decoder draws; saved as the r
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -40,7 +41,7 @@ from vaelab.measuring.scorecard import Score, Scorecard, eval_file
 from vaelab.models import Autoencoder
 from vaelab.objectives import objective_per_image
 from vaelab.progress import progress_bar
-from vaelab.training.datasets import load_for
+from vaelab.training.datasets import learned_from, load_for
 from vaelab.training.runs import Run, load_run
 
 log = logging.getLogger("vaelab")
@@ -61,7 +62,8 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
                  data_dir: str | Path | None = None, save: bool = True,
                  progress: bool = True) -> Scorecard:
     """Measure a run on a whole split, write <run>/eval.json (eval-train.json for the training
-    split) unless ``save`` is False, and return the scorecard.
+    split) unless ``save`` is False, and return the scorecard. The training split, and the
+    images the probes are fitted on, are those the run learnt from (its --train-subset).
 
     ``k``: importance samples per image for the NLL (default 1000; a VAE only). ``samples``:
     posterior draws per image for the ELBO. ``chunk``: at most this many images go through
@@ -91,6 +93,8 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
     # for a 'dynamic' run), the ones its likelihood is exact for; what the decoder draws is
     # each pixel's mean, a grey level, and is judged against the real, grey, test images.
     seen = prepare(data, config.data.binarize, config.data.binarize_seed, measuring=True)
+    train_images, train_labels = learned_from(config, seen)  # what the run learnt from
+    seen = dataclasses.replace(seen, train_images=train_images, train_labels=train_labels)
     images = seen.test_images if split == "test" else seen.train_images
     labels = seen.test_labels if split == "test" else seen.train_labels
     if judge == "cached":

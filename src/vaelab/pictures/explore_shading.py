@@ -60,7 +60,7 @@ def confidence_shading(model: Autoencoder, data: ImageData, codes: torch.Tensor,
         return {"missing": "with one latent dimension there is no plane to shade"}
     if not data.labelled:
         return {"missing": "the images have no labels, so there is no classifier to shade by"}
-    dataset = judge_key(data.name, data.fingerprint())
+    dataset = judge_key(data)
     judge = load_judge(dataset)
     if judge is None:
         return {"missing": f"no classifier of {dataset} ships with vaelab or was trained here; "
