@@ -222,6 +222,7 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     from vaelab.measuring.classifier import train_judge
     from vaelab.measuring.evaluation import evaluate_run
     from vaelab.measuring.scorecard import MEASURES, Scorecard, load_scorecard
+    from vaelab.pictures import comparison as compare_module
     from vaelab.pictures.comparison import compare_runs
 
     monkeypatch.setattr("vaelab.data.sources.cache_root", lambda: tmp_path / "cache")
@@ -252,10 +253,28 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     assert "| NLL, importance-weighted bound, k = 20 (nats) |" in markdown
     assert "n/a" in markdown and (folder / "compare.png").stat().st_size > 10_000
     assert "| reconstruction E_q[−log p(x\\|z)] (nats) |" in markdown  # the bar escaped
+    # The VAE's bounds are of binarized test images, the AE's of grey ones: the table says so.
+    assert "| images measured | binarized (seed 0) | grey |" in markdown
     lines = (folder / "compare.csv").read_text().splitlines()
-    assert lines[0].startswith("metric,") and len(lines) == 1 + len(MEASURES)
+    assert lines[0].startswith("metric,") and len(lines) == 1 + 9 + len(MEASURES)
+    assert "k,20,,," in lines and "images_measured,binarized (seed 0),,grey," in lines
     printed = comparison.text().splitlines()
     assert printed[0].split() == comparison.names and len(printed) == len(comparison.rows()) + 1
+
+    # A saved evaluation whose samples another classifier judged is measured again.
+    other = train_judge(tiny, epochs=1, progress=False)
+    assert other.accuracy != judge.accuracy
+    evaluated = []
+    real = compare_module.evaluate_run
+    monkeypatch.setattr(compare_module, "evaluate_run",
+                        lambda run, *a, **kw: evaluated.append(run.path) or real(run, *a, **kw))
+    compare_runs([bernoulli_vae.path, ae.path], tmp_path / "cmp2", data=tiny, progress=False,
+                 judge=judge, k=20)
+    assert evaluated == []  # the same classifier: both evaluations are used again
+    compare_runs([bernoulli_vae.path, ae.path], tmp_path / "cmp3", data=tiny, progress=False,
+                  judge=other, k=20)
+    assert evaluated == [bernoulli_vae.path, ae.path]
+    assert load_scorecard(ae.path).classifier["test_accuracy"] == other.accuracy
 
 
 def test_a_binarized_run_is_measured_on_binarized_images_on_either_split(bernoulli_vae, tiny,

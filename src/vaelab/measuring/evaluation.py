@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import torch
 
+from vaelab.config import RunConfig
 from vaelab.data import ImageData, prepare
 from vaelab.distributed import SINGLE, World, join, local_device
 from vaelab.distributions import Likelihood
@@ -124,14 +125,26 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
     card = Scorecard(
         run=str(run.path), model=config.model.model, latent_dims=config.model.latent_dims,
         epochs=run.epochs_done, split=split, images=len(images), k=k, samples=samples,
-        seed=seed, likelihood=likelihood_record(model.likelihood, config.model.likelihood,
-                                                binarized),
-        classifier=(None if judge is None else
-                    {"dataset": judge.dataset, "test_accuracy": judge.accuracy}),
+        seed=seed, likelihood={**likelihood_record(model.likelihood, config.model.likelihood,
+                                                   binarized),
+                               "images": images_measured(config)},
+        classifier=classifier_record(judge),
         metrics=metrics, seconds=seconds, title=config.title())
     if save and world.main:
         write_atomic(run.path / eval_file(split), json.dumps(card.to_dict(), indent=2) + "\n")
     return card
+
+
+def classifier_record(judge: Judge | None) -> dict[str, Any] | None:
+    """What eval.json says of the classifier that judged the samples (None: none did)."""
+    return None if judge is None else {"dataset": judge.dataset, "test_accuracy": judge.accuracy}
+
+
+def images_measured(config: RunConfig) -> str:
+    """Which images a run's bounds are of: grey, or a binarized draw and its seed (runs
+    measured on other draws are not on the same images)."""
+    data = config.data
+    return "grey" if data.binarize == "none" else f"binarized (seed {data.binarize_seed})"
 
 
 def likelihood_record(likelihood: Likelihood, name: str, binarized: bool) -> dict[str, Any]:

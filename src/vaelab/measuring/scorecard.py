@@ -165,6 +165,9 @@ class Comparison:
         header = [("model", [f"{c.name} d={c.latent_dims}" for c in self.cards]),
                   ("epochs", [str(c.epochs) for c in self.cards]),
                   ("likelihood", [c.likelihood["name"] for c in self.cards])]
+        measured = [c.likelihood.get("images", "?") for c in self.cards]  # "?": older files
+        if len(set(measured)) > 1:  # bounds of other images: say so beside them
+            header.append(("images measured", measured))
         ks = {c.k for c in self.cards if c.k is not None}
         if len(ks) > 1:  # the k differs: name the bound without it, and list the k's
             header.append(("k", [str(c.k) if c.k else "—" for c in self.cards]))
@@ -188,6 +191,8 @@ class Comparison:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["metric", *[f"{name} {part}" for name in self.names
                                      for part in ("value", "error")]])
+        for key, cells in self._settings():  # how each run was measured, then what
+            writer.writerow([key, *[part for cell in cells for part in (cell, "")]])
         for measure in MEASURES:
             cells = []
             for card in self.cards:
@@ -196,6 +201,17 @@ class Comparison:
                           "" if score.error is None else repr(score.error)]
             writer.writerow([measure.key, *cells])
         return out.getvalue()
+
+    def _settings(self) -> list[tuple[str, list[str]]]:
+        def of(get) -> list[str]:
+            return ["" if get(card) is None else str(get(card)) for card in self.cards]
+
+        return [("title", of(lambda c: c.name)), ("latent_dims", of(lambda c: c.latent_dims)),
+                ("epochs", of(lambda c: c.epochs)), ("split", of(lambda c: c.split)),
+                ("images", of(lambda c: c.images)), ("k", of(lambda c: c.k)),
+                ("samples", of(lambda c: c.samples)),
+                ("likelihood", of(lambda c: c.likelihood["name"])),
+                ("images_measured", of(lambda c: c.likelihood.get("images")))]
 
     def text(self) -> str:
         rows = self.rows()

@@ -13,7 +13,8 @@ from matplotlib.figure import Figure
 from vaelab.data import ImageData, dataset_title, prepare
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
-from vaelab.measuring.evaluation import evaluate_run
+from vaelab.measuring.classifier import judge_for
+from vaelab.measuring.evaluation import classifier_record, evaluate_run
 from vaelab.measuring.latent import LatentPicture, latent_picture
 from vaelab.measuring.scorecard import Comparison, load_scorecard
 from vaelab.pictures.figures import save_figure
@@ -58,10 +59,17 @@ def compare_runs(runs: Sequence[Run | str | Path], out: str | Path | None = None
     data = load_for(loaded[0].config, data_dir, progress=progress, data=data)
     for run in loaded[1:]:
         check_same(run.config, data)
+    judge = eval_options.get("judge", "cached")
+    if judge == "cached":  # one classifier for every run, trained first if there is none
+        judge = judge_for(data, progress=progress)
+    eval_options = {**eval_options, "judge": judge}
     cards = []
     for run in loaded:
         card = load_scorecard(run.path, eval_options.get("split", "test"))
-        if card is None or card.epochs != run.epochs_done:
+        # An evaluation is used again if it is of this run's epochs, and its samples were
+        # judged by the same classifier (another one's Frechet distances are not comparable).
+        if (card is None or card.epochs != run.epochs_done
+                or card.classifier != classifier_record(judge)):
             log.info("evaluating %s", run.path)
             options = {name: value for name, value in eval_options.items()  # no NLL, no k
                        if name != "k" or run.model.has_posterior}
