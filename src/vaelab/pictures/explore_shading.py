@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from vaelab.data import ImageData
+from vaelab.data import DATASETS, ImageData
 from vaelab.measuring.classifier import CONFIDENT, judge_key, load_judge, predict
 from vaelab.measuring.latent import decode_all
 from vaelab.models import Autoencoder
@@ -63,8 +63,10 @@ def confidence_shading(model: Autoencoder, data: ImageData, codes: torch.Tensor,
     dataset = judge_key(data)
     judge = load_judge(dataset)
     if judge is None:
+        resized = dataset != data.name and data.name in DATASETS  # --image-size: say it again
+        size = f" --image-size {data.image_shape[-1]}" if resized else ""
         return {"missing": f"no classifier of {dataset} ships with vaelab or was trained here; "
-                           f"vaelab classifier train --dataset {data.name} makes one"}
+                           f"vaelab classifier train --dataset {data.name}{size} makes one"}
     if tuple(judge.model.image_shape) != tuple(model.image_shape):
         shape = "x".join(map(str, judge.model.image_shape))
         return {"missing": f"the classifier of {dataset} judges {shape} images, not these"}
