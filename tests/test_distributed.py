@@ -194,3 +194,30 @@ def test_commands_other_than_train_and_eval_refuse_torchrun(monkeypatch, capsys,
     assert capsys.readouterr().err.strip() == (
         "vaelab (rank 0): error: vaelab plot runs in one process; torchrun starts vaelab "
         "train and vaelab eval in several")
+
+
+def _python(script: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+
+
+# What Python's teardown would print, were it to run: gloo's worker threads can abort it.
+TEARDOWN = "import atexit; atexit.register(lambda: print('teardown', flush=True))\n"
+
+
+def test_a_process_of_several_ends_flushed_and_without_pythons_teardown():
+    done = _python(TEARDOWN + "import sys\nfrom vaelab.distributed import end\n"
+                   "print('said', end=''); sys.stderr.write('warned'); end(3)")
+    assert (done.returncode, done.stdout, done.stderr) == (3, "said", "warned")
+
+
+def test_the_command_line_ends_a_process_of_a_group_through_end(tmp_path):
+    # a group of one, started as torchrun's processes start theirs, then a command that fails
+    done = _python(TEARDOWN + "import torch.distributed as dist\n"
+                   f"dist.init_process_group('gloo', init_method='file://{tmp_path}/store', "
+                   "rank=0, world_size=1)\n"
+                   "from vaelab.cli import main\n"
+                   f"main(['plot', '{tmp_path}/nothing'])")
+    assert done.returncode == 2
+    assert done.stdout == ""  # no teardown
+    assert done.stderr.strip() == f"vaelab: error: {tmp_path}/nothing: no such run folder"

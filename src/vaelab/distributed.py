@@ -12,11 +12,13 @@ only the first process (rank 0) writes files and prints.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -162,6 +164,24 @@ def leave() -> None:
     """End the process group, if one was started: what a process does before it exits."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def end(status: int = 0) -> NoReturn:
+    """Leave the process group and end this process with ``status`` at once, its output
+    flushed, without Python's teardown: how each of torchrun's processes should finish.
+
+    gloo's worker threads let go of a finished collective a moment after the process has
+    seen it finish. When that moment falls in Python's teardown (the process had nothing left
+    to do), the last reference to a tensor of the collective drops in the worker thread,
+    which must take the interpreter's lock to free it and is ended instead, and the process
+    aborts ("terminate called without an active exception", exit -6) with nothing wrong in
+    the run: 2 of 166 short two-process runs on two busy cores. Everything vaelab writes is
+    closed before it returns, so skipping the teardown loses nothing."""
+    leave()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
+            stream.flush()
+    os._exit(status)
 
 
 def local_device(device: torch.device, world: World) -> torch.device:

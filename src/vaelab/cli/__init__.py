@@ -38,8 +38,35 @@ def _log_to_stderr(quiet: bool, main: bool = True) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``vaelab`` command; returns the exit status."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """Entry point of the ``vaelab`` command; returns the exit status. One of torchrun's
+    processes ends here instead (``vaelab.distributed.end``: PyTorch's gloo threads can abort
+    Python's teardown)."""
+    try:
+        status = _command(list(sys.argv[1:] if argv is None else argv))
+    except BaseException:  # --help, or a fault with its traceback
+        if _grouped():
+            from vaelab.distributed import leave
+
+            leave()
+        raise
+    if _grouped():
+        from vaelab.distributed import end
+
+        end(status)
+    return status
+
+
+def _grouped() -> bool:
+    """Whether this process has started a process group (it is one of torchrun's)."""
+    if "torch.distributed" not in sys.modules:  # --help and errors of usage load no PyTorch
+        return False
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized()
+
+
+def _command(argv: list[str]) -> int:
+    """Run the command that ``argv`` names; its exit status."""
     if argv[:1] in (["--version"], ["-V"]):
         from vaelab import __version__
 
@@ -78,11 +105,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{error} the device ran out of memory; try a smaller --batch-size or "
               f"--device cpu", file=sys.stderr)
         return 2
-    finally:
-        if "torch.distributed" in sys.modules:  # --help and errors of usage load no PyTorch
-            from vaelab.distributed import leave
-
-            leave()
     return 0
 
 
