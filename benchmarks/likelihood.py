@@ -23,6 +23,7 @@ Usage: python benchmarks/likelihood.py [--epochs 3280] [--objective elbo|iwae] [
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
 from pathlib import Path
@@ -90,13 +91,23 @@ def part_one(epochs: int, out: Path, **settings: object) -> None:
     curve = []
     run, trained = None, 0.0
     folder = out / f"iwae-setting-{train_config.objective}-k{k_train}"
+    measured = folder / "stages.jsonl"  # one line per stage: its NLL, and the training seconds
     if (folder / "checkpoint.safetensors").exists():  # a run stopped earlier goes on from there
         run = load_run(folder)
         done = read_metrics(folder)[-1]["epoch"]
-        print(f"(going on from epoch {done} of {folder}; earlier stages are in its log)")
+        earlier = [json.loads(line) for line in measured.read_text().splitlines()] \
+            if measured.exists() else []
+        for row in earlier:
+            curve.append((row["epochs"], row["nll"]))
+            trained = row["train_s"]
+            print(f"{row['epochs']:>7} {row['train_s']:>8.0f} {row['nll']:>15.2f} ± "
+                  f"{row['se']:.2f}")
+        print(f"(going on from epoch {done} of {folder})")
         # A stop between a stage's last epoch and its measurement loses nothing: the stage the
         # run ended on is measured again (the same draws, so the same figure).
-        stages = [stage for stage in stages if stage >= done]
+        stages = [stage for stage in stages if stage >= done and stage not in dict(curve)]
+        trained += sum(row["train_seconds"] for row in read_metrics(folder)
+                       if row["epoch"] > (earlier[-1]["epochs"] if earlier else 0))
     for stage in stages:
         started = time.perf_counter()
         if run is not None and run.epochs_done == stage:
@@ -109,6 +120,9 @@ def part_one(epochs: int, out: Path, **settings: object) -> None:
         value, error = nll(run, test[:2000], 1000)
         curve.append((stage, value))
         print(f"{stage:>7} {trained:>8.0f} {value:>15.2f} ± {error:.2f}", flush=True)
+        with measured.open("a") as log:
+            log.write(json.dumps({"epochs": stage, "train_s": round(trained, 1), "nll": value,
+                                  "se": error}) + "\n")
     started = time.perf_counter()
     final, error = nll(run, test, 5000)
     seconds = time.perf_counter() - started
