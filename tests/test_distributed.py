@@ -197,8 +197,10 @@ def test_commands_other_than_train_and_eval_refuse_torchrun(monkeypatch, capsys,
 
 
 def _python(script: str) -> subprocess.CompletedProcess:
+    """``python -c SCRIPT`` with this test's imports, its output buffered as in a pipe."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+                          timeout=120, env={**env, "PYTHONPATH": os.pathsep.join(sys.path)})
 
 
 # What Python's teardown would print, were it to run: gloo's worker threads can abort it.
