@@ -62,6 +62,8 @@ def test_registries_and_config_choices_agree():
     (lambda: TrainConfig(batch_size=True), "batch_size"),
     (lambda: TrainConfig(lr=0), "lr"),
     (lambda: TrainConfig(lr="fast"), "lr"),
+    (lambda: TrainConfig(adam_eps=0), "adam_eps"),
+    (lambda: TrainConfig(adam_eps=float("inf")), "adam_eps"),
     (lambda: TrainConfig(seed=-1), "seed"),
     (lambda: TrainConfig(seed=2**64), "seed"),
     (lambda: ModelConfig(likelihood="l1"), "likelihood"),

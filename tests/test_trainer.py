@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file
 
 from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
@@ -83,6 +84,29 @@ def test_resume_after_asking_for_fewer_epochs_is_bitwise_exact(name, tiny, tmp_p
     _assert_bitwise_equal(_weights(full.path), _weights(done.path))
     assert [m["test"] for m in done.metrics] == [m["test"] for m in full.metrics]
     assert RunConfig.load(done.path / "config.json").train.epochs == 5
+
+
+def test_adams_epsilon_is_the_runs_and_survives_a_resume(tiny, tmp_path):
+    paper = train(_config(epochs=2, adam_eps=1e-4), tmp_path / "paper", data=tiny, progress=False)
+    default = train(_config(epochs=2), tmp_path / "default", data=tiny, progress=False)
+    groups = json.loads(safe_open_metadata(paper.path / "checkpoint.safetensors")
+                        ["optimizer_param_groups"])
+    assert [group["eps"] for group in groups] == [1e-4]
+    assert any(not torch.equal(a, b) for a, b in zip(_weights(paper.path).values(),
+                                                      _weights(default.path).values(),
+                                                      strict=True))
+    part = train(_config(epochs=1, adam_eps=1e-4), tmp_path / "part", data=tiny, progress=False)
+    _assert_bitwise_equal(_weights(paper.path),
+                          _weights(resume(part.path, 2, data=tiny, progress=False).path))
+    # A config written before the setting existed trains with PyTorch's default, as it did.
+    old = {**_config().to_dict(), "format": 3}
+    del old["train"]["adam_eps"]
+    assert RunConfig.from_dict(old).train.adam_eps == 1e-8
+
+
+def safe_open_metadata(path) -> dict[str, str]:
+    with safe_open(path, "pt") as f:
+        return f.metadata()
 
 
 class PowerCut(Exception):

@@ -42,7 +42,8 @@ ObjectiveName = Literal["elbo", "iwae"]
 ScheduleName = Literal["constant", "cosine", "iwae"]
 PrecisionName = Literal["fp32", "bf16", "fp16"]
 
-CONFIG_FORMAT = 3  # 1 kept the likelihood as train.loss; 2 took the first --train-subset images
+CONFIG_FORMAT = 4  # 1 kept the likelihood as train.loss; 2 took the first --train-subset images;
+# 3 had no train.adam_eps (Adam's default, 1e-8)
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,8 @@ class TrainConfig:
     """Images per optimiser step."""
     lr: float = 1e-3
     """Adam's learning rate (the schedule's first)."""
+    adam_eps: float = 1e-8
+    """Adam's epsilon, added to its step's denominator (the IWAE paper used 1e-4)."""
     seed: int = 0
     """Seeds the initial weights, the shuffling and the VAE's noise."""
     kl: KLName = "closed-form"
@@ -165,6 +168,7 @@ class TrainConfig:
         check_count("epochs", self.epochs)
         check_count("batch_size", self.batch_size)
         check_number("lr", self.lr)
+        check_number("adam_eps", self.adam_eps)
         check_choice("lr_schedule", self.lr_schedule, ScheduleName)
         check_seed("seed", self.seed)
         check_choice("objective", self.objective, ObjectiveName)
@@ -226,7 +230,7 @@ class RunConfig:
             raise ConfigError(f"{source}: holds {type(raw).__name__}, not a mapping of settings")
         raw = dict(raw)
         version = raw.pop("format", CONFIG_FORMAT)
-        if version not in (1, 2, CONFIG_FORMAT):
+        if version not in (1, 2, 3, CONFIG_FORMAT):
             raise ConfigError(f"{source}: written by a newer vaelab; upgrade vaelab to read it")
         if version == 1:
             raw = _from_format_1(raw)

@@ -78,7 +78,8 @@ def initial_state(config: RunConfig, device: torch.device
         model = model_for(config)
     model.to(device)
     fused = device.type in ("cpu", "cuda")  # one kernel for the whole update, where supported
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.train.lr, fused=fused)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.train.lr,
+                                 eps=config.train.adam_eps, fused=fused)
     generator = torch.Generator(device).manual_seed(config.train.seed)
     return model, optimizer, generator
 
