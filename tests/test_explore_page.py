@@ -330,6 +330,20 @@ def test_the_page_loads_whatever_the_run_is_named_and_with_nan_metrics(runs, tin
     seen.check()
 
 
+def test_the_settings_name_adams_epsilon_and_the_schedule_when_not_the_defaults(
+        runs, tiny, visit, tmp_path):
+    assert "Adam" not in visit(export_explorer(runs["vae"], tmp_path / "plain.html", data=tiny)
+                               .as_uri()).part("config-table").inner_text()
+    run = _copy_run(runs["vae"], tmp_path / "paper")
+    raw = json.loads((run.path / "config.json").read_text())
+    raw["train"].update(adam_eps=1e-4, lr_schedule="iwae")
+    (run.path / "config.json").write_text(json.dumps(raw))
+    seen = visit(export_explorer(load_run(run.path), tmp_path / "page.html", data=tiny).as_uri())
+    table = seen.part("config-table").inner_text()
+    assert "Adam's ε\t0.0001" in table and "learning-rate schedule\tiwae" in table
+    seen.check()
+
+
 def test_a_script_that_fails_shows_a_banner(runs, tiny, visit, tmp_path):
     page = build_explorer(runs["ae"], tiny).replace(
         '<script id="explorer-data" type="application/json">',

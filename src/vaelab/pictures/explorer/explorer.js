@@ -760,6 +760,10 @@
         ["binarized", config.data.binarize],
         ["epochs", String(run.epochs)],
         ["batch size, learning rate", `${config.train.batch_size}, ${config.train.lr}`],
+        ...(config.train.lr_schedule && config.train.lr_schedule !== "constant"
+          ? [["learning-rate schedule", config.train.lr_schedule]] : []),
+        ...(config.train.adam_eps && config.train.adam_eps !== 1e-8
+          ? [["Adam's ε", String(config.train.adam_eps)]] : []),
         ["seed", String(config.train.seed)],
         ["training time (s)", number(run.seconds, 1)],
       ];
