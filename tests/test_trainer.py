@@ -26,6 +26,11 @@ def _weights(path) -> dict[str, torch.Tensor]:
     return load_file(path / "model.safetensors")
 
 
+def _metadata(checkpoint) -> dict[str, str]:
+    with safe_open(checkpoint, "pt") as f:
+        return f.metadata()
+
+
 def _assert_bitwise_equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
     assert a.keys() == b.keys()
     for key in a:
@@ -89,7 +94,7 @@ def test_resume_after_asking_for_fewer_epochs_is_bitwise_exact(name, tiny, tmp_p
 def test_adams_epsilon_is_the_runs_and_survives_a_resume(tiny, tmp_path):
     paper = train(_config(epochs=2, adam_eps=1e-4), tmp_path / "paper", data=tiny, progress=False)
     default = train(_config(epochs=2), tmp_path / "default", data=tiny, progress=False)
-    groups = json.loads(safe_open_metadata(paper.path / "checkpoint.safetensors")
+    groups = json.loads(_metadata(paper.path / "checkpoint.safetensors")
                         ["optimizer_param_groups"])
     assert [group["eps"] for group in groups] == [1e-4]
     assert any(not torch.equal(a, b) for a, b in zip(_weights(paper.path).values(),
@@ -102,11 +107,6 @@ def test_adams_epsilon_is_the_runs_and_survives_a_resume(tiny, tmp_path):
     old = {**_config().to_dict(), "format": 3}
     del old["train"]["adam_eps"]
     assert RunConfig.from_dict(old).train.adam_eps == 1e-8
-
-
-def safe_open_metadata(path) -> dict[str, str]:
-    with safe_open(path, "pt") as f:
-        return f.metadata()
 
 
 class PowerCut(Exception):
@@ -316,15 +316,12 @@ def test_the_checkpoint_alone_is_enough_to_resume(tiny, tmp_path):
 def test_resuming_on_another_kind_of_device_goes_on_with_a_warning(tiny, tmp_path, caplog):
     """A CPU generator's state does not fit a CUDA generator, and the other way round: the
     run goes on with fresh random numbers, and says that it is no longer bit for bit."""
-    from safetensors import safe_open
     from safetensors.torch import save_file
 
     run = train(_config(epochs=1), tmp_path / "run", data=tiny, progress=False)
     checkpoint = run.path / "checkpoint.safetensors"
-    with safe_open(checkpoint, "pt") as f:
-        metadata = f.metadata()
-    tensors = load_file(checkpoint)
-    save_file(tensors, checkpoint, metadata={**metadata, "rng_device": "cuda"})
+    save_file(load_file(checkpoint), checkpoint,
+              metadata={**_metadata(checkpoint), "rng_device": "cuda"})
     with caplog.at_level("WARNING", logger="vaelab"):
         done = resume(run.path, epochs=2, device="cpu", data=tiny, progress=False)
     assert done.epochs_done == 2
@@ -335,7 +332,6 @@ def test_an_unfinished_epoch_goes_on_from_its_step_on_another_kind_of_device(
         tiny, tmp_path, monkeypatch):
     """Only the random numbers start afresh: the epoch's order, its steps done and its sums
     are kept, so that no image of it is learnt from twice."""
-    from safetensors import safe_open
     from safetensors.torch import save_file
 
     _cut_power_at_step(monkeypatch, 8 + 4)  # 8 steps an epoch: epoch 2 dies in its 4th step
@@ -344,9 +340,8 @@ def test_an_unfinished_epoch_goes_on_from_its_step_on_another_kind_of_device(
               checkpoint_every="1")
     monkeypatch.undo()
     checkpoint = tmp_path / "run" / "checkpoint.safetensors"
-    with safe_open(checkpoint, "pt") as f:
-        metadata = f.metadata()
-    save_file(load_file(checkpoint), checkpoint, metadata={**metadata, "rng_device": "cuda"})
+    save_file(load_file(checkpoint), checkpoint,
+              metadata={**_metadata(checkpoint), "rng_device": "cuda"})
     calls = {"n": 0}
     real = step_module.loss_terms
 
