@@ -8,6 +8,8 @@ VAE with k = 5000, and 84.78 for the same model trained with the IWAE objective 
 (85.54 at k = 5). Here: as many epochs as --epochs says, the paper's schedule (--schedule iwae,
 the default) or a constant rate, batch --batch-size (100 by default: 20 is the paper's, and
 slower on a CPU), Adam's ε --adam-eps (PyTorch's 1e-8 by default; 1e-4 is the paper's), the
+decoder's output bias at the start --output-bias (PyTorch's draw by default; the paper's code
+starts it at the logit of the training images' mean: data-mean), the
 ELBO or the IWAE objective (--objective iwae --k-train 5). The NLL is measured at the end
 of each stage (k = 1000 on the first 2,000 test images), and at the end with k = 5000 on the
 whole test set (kept in the run's final.json, and printed from there when the command is run
@@ -20,6 +22,7 @@ side (k = 1000, with the classifier if it is in the cache: vaelab classifier tra
 
 Usage: python benchmarks/likelihood.py [--epochs 3280] [--objective elbo|iwae] [--k-train 5]
        [--schedule iwae|constant] [--batch-size 100] [--adam-eps 1e-8]
+       [--output-bias default|data-mean]
        [--out benchmark-runs] [--part 1 2]
 """
 
@@ -48,13 +51,14 @@ PAPER_NLL = {("elbo", 1): 86.76, ("iwae", 5): 85.54, ("iwae", 50): 84.78}
 
 
 def iwae_setting(epochs: int, objective: str = "elbo", k: int = 5, schedule: str = "iwae",
-                 batch_size: int = 100, adam_eps: float = 1e-8) -> RunConfig:
+                 batch_size: int = 100, adam_eps: float = 1e-8, output_bias: str = "default"
+                 ) -> RunConfig:
     return RunConfig(
         ModelConfig(model="vae", latent_dims=50, hidden_dims=(200, 200), activation="tanh",
                     likelihood="bce"),
         DataConfig(binarize="dynamic"),
         TrainConfig(epochs=epochs, batch_size=batch_size, lr=1e-3, adam_eps=adam_eps,
-                    objective=objective, k=k, lr_schedule=schedule),
+                    objective=objective, k=k, lr_schedule=schedule, output_bias=output_bias),
     )
 
 
@@ -88,7 +92,7 @@ def part_one(epochs: int, out: Path, **settings: object) -> None:
     k_train = train_config.k if train_config.objective == "iwae" else 1
     print(f"IWAE setting: 784-200-200-50 tanh, Bernoulli, dynamic binarization, batch "
           f"{train_config.batch_size}, Adam 1e-3 ({train_config.lr_schedule} schedule, "
-          f"ε {train_config.adam_eps:g}), "
+          f"ε {train_config.adam_eps:g}), output bias {train_config.output_bias}, "
           f"{train_config.objective} objective (k = {k_train}), up to {epochs} epochs on "
           f"{torch.get_num_threads()} CPU threads")
     print(f"{'epochs':>7} {'train s':>8} {'NLL k=1000, 2000 imgs':>22}")
@@ -97,7 +101,8 @@ def part_one(epochs: int, out: Path, **settings: object) -> None:
     # The first runs used batch 100 and Adam's default ε; other settings name their folder.
     folder = out / (f"iwae-setting-{train_config.objective}-k{k_train}"
                     + (f"-b{train_config.batch_size}" if train_config.batch_size != 100 else "")
-                    + (f"-eps{train_config.adam_eps:g}" if train_config.adam_eps != 1e-8 else ""))
+                    + (f"-eps{train_config.adam_eps:g}" if train_config.adam_eps != 1e-8 else "")
+                    + ("-mean-bias" if train_config.output_bias == "data-mean" else ""))
     measured = folder / "stages.jsonl"  # one line per stage: its NLL, and the training seconds
     if (folder / "checkpoint.safetensors").exists():  # a run stopped earlier goes on from there
         run = load_run(folder)
@@ -187,6 +192,8 @@ def main() -> None:
     parser.add_argument("--schedule", choices=["iwae", "constant"], default="iwae")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--adam-eps", type=float, default=1e-8, help="Adam's ε (paper: 1e-4)")
+    parser.add_argument("--output-bias", choices=["default", "data-mean"], default="default",
+                        help="the decoder's output bias at the start (paper's code: data-mean)")
     parser.add_argument("--out", type=Path, default=Path("benchmark-runs"),
                         help="new folder for the runs")
     parser.add_argument("--part", type=int, nargs="+", default=[1, 2], choices=[1, 2])
@@ -196,7 +203,7 @@ def main() -> None:
         if 1 in args.part:
             part_one(args.epochs, args.out, objective=args.objective, k=args.k_train,
                      schedule=args.schedule, batch_size=args.batch_size,
-                     adam_eps=args.adam_eps)
+                     adam_eps=args.adam_eps, output_bias=args.output_bias)
         if 2 in args.part:
             part_two(args.out)
     except Interrupted as stopped:  # Ctrl-C or SIGTERM: the run kept a checkpoint

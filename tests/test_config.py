@@ -64,6 +64,7 @@ def test_registries_and_config_choices_agree():
     (lambda: TrainConfig(lr="fast"), "lr"),
     (lambda: TrainConfig(adam_eps=0), "adam_eps"),
     (lambda: TrainConfig(adam_eps=float("inf")), "adam_eps"),
+    (lambda: TrainConfig(output_bias="zeros"), "output_bias"),
     (lambda: TrainConfig(seed=-1), "seed"),
     (lambda: TrainConfig(seed=2**64), "seed"),
     (lambda: ModelConfig(likelihood="l1"), "likelihood"),
@@ -154,3 +155,15 @@ def test_noise_is_read_as_kind_and_level():
 def test_titles_say_what_the_run_is(config, title):
     assert config.title() == title
     assert config.named() == ("an " if title == "AE" else "a ") + title  # 'an AE', 'a β-VAE'
+
+
+def test_every_flags_description_is_one_line_so_help_does_not_break_it_mid_sentence():
+    import docstring_parser
+
+    from vaelab.cli.parsing import _flag_settings
+
+    flags = _flag_settings()
+    for section in (ModelConfig, DataConfig, TrainConfig):
+        for param in docstring_parser.parse_from_object(section).params:
+            if param.arg_name in flags:  # tyro keeps a docstring's line breaks in --help
+                assert "\n" not in param.description, f"{section.__name__}.{param.arg_name}"

@@ -330,17 +330,19 @@ def test_the_page_loads_whatever_the_run_is_named_and_with_nan_metrics(runs, tin
     seen.check()
 
 
-def test_the_settings_name_adams_epsilon_and_the_schedule_when_not_the_defaults(
+def test_the_settings_name_adams_epsilon_the_schedule_and_the_bias_when_not_the_defaults(
         runs, tiny, visit, tmp_path):
-    assert "Adam" not in visit(export_explorer(runs["vae"], tmp_path / "plain.html", data=tiny)
-                               .as_uri()).part("config-table").inner_text()
+    plain = visit(export_explorer(runs["vae"], tmp_path / "plain.html", data=tiny).as_uri())
+    shown = plain.part("config-table").inner_text()
+    assert not [word for word in ("Adam", "schedule", "bias") if word in shown], shown
     run = _copy_run(runs["vae"], tmp_path / "paper")
     raw = json.loads((run.path / "config.json").read_text())
-    raw["train"].update(adam_eps=1e-4, lr_schedule="iwae")
+    raw["train"].update(adam_eps=1e-4, lr_schedule="iwae", output_bias="data-mean")
     (run.path / "config.json").write_text(json.dumps(raw))
     seen = visit(export_explorer(load_run(run.path), tmp_path / "page.html", data=tiny).as_uri())
     table = seen.part("config-table").inner_text()
     assert "Adam's ε\t0.0001" in table and "learning-rate schedule\tiwae" in table
+    assert "decoder's output bias\tstarts at the training images' mean" in table
     seen.check()
 
 

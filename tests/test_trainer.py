@@ -13,6 +13,7 @@ from vaelab.errors import VaelabError
 from vaelab.objectives import objective_per_image
 from vaelab.training import step as step_module
 from vaelab.training.datasets import learned_from, recorded
+from vaelab.training.jobs import initial_state
 from vaelab.training.loop import resume, train, train_all
 from vaelab.training.runs import load_run
 
@@ -107,6 +108,41 @@ def test_adams_epsilon_is_the_runs_and_survives_a_resume(tiny, tmp_path):
     old = {**_config().to_dict(), "format": 3}
     del old["train"]["adam_eps"]
     assert RunConfig.from_dict(old).train.adam_eps == 1e-8
+
+
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+def test_output_bias_data_mean_starts_the_decoder_at_the_training_images_mean(arch, tiny):
+    model_config = ModelConfig("vae", arch=arch, latent_dims=2, hidden_dims=(16,),
+                               likelihood="bce")
+    config = recorded(RunConfig(model_config, DataConfig(binarize="dynamic"),
+                                TrainConfig(output_bias="data-mean")), tiny)
+    default = dataclasses.replace(config, train=TrainConfig())
+    started = initial_state(config, torch.device("cpu"), tiny)[0].state_dict()
+    plain = initial_state(default, torch.device("cpu"), tiny)[0].state_dict()
+    changed = [key for key in started if not torch.equal(started[key], plain[key])]
+    assert len(changed) == 1  # the output bias alone: no other weight, no random draw moved
+    bias = started[changed[0]]
+    mean = (tiny.train_images.float() / 255).mean(dim=0).clamp(1e-3, 1 - 1e-3)  # (1, 28, 28)
+    if arch == "mlp":  # one logit per pixel, whose sigmoid is that pixel's mean
+        assert bias.shape == (784,)
+        assert torch.allclose(torch.sigmoid(bias), mean.flatten(), atol=1e-5)
+    else:  # one per channel: the mean of the pixels' logits
+        assert bias.shape == (1,)
+        assert torch.allclose(bias, torch.logit(mean).mean(), atol=1e-5)
+
+
+def test_output_bias_is_saved_applies_to_new_runs_only_and_older_configs_keep_the_default(
+        tiny, tmp_path):
+    full = train(_config(epochs=2, output_bias="data-mean"), tmp_path / "full", data=tiny,
+                 progress=False)
+    assert RunConfig.load(full.path / "config.json").train.output_bias == "data-mean"
+    part = train(_config(epochs=1, output_bias="data-mean"), tmp_path / "part", data=tiny,
+                 progress=False)
+    _assert_bitwise_equal(_weights(full.path),
+                          _weights(resume(part.path, 2, data=tiny, progress=False).path))
+    old = {**_config().to_dict(), "format": 4}
+    del old["train"]["output_bias"]
+    assert RunConfig.from_dict(old).train.output_bias == "default"
 
 
 class PowerCut(Exception):

@@ -41,9 +41,10 @@ BinarizeName = Literal["none", "dynamic", "static"]
 ObjectiveName = Literal["elbo", "iwae"]
 ScheduleName = Literal["constant", "cosine", "iwae"]
 PrecisionName = Literal["fp32", "bf16", "fp16"]
+OutputBiasName = Literal["default", "data-mean"]
 
-CONFIG_FORMAT = 4  # 1 kept the likelihood as train.loss; 2 took the first --train-subset images;
-# 3 had no train.adam_eps (Adam's default, 1e-8)
+CONFIG_FORMAT = 5  # 1 kept the likelihood as train.loss; 2 took the first --train-subset images;
+# 3 had no train.adam_eps (Adam's default, 1e-8); 4 no train.output_bias ('default')
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,7 @@ class DataConfig:
     """Which images to train on."""
 
     dataset: Annotated[str, alias(metavar="NAME|PATH")] = "mnist"
-    """mnist, fashion-mnist, or your own images: a folder of PNG/JPEG files (one sub-folder
-    per class, if labelled) or a .npz/.npy file of arrays."""
+    """mnist, fashion-mnist, a folder of PNG/JPEG files (a sub-folder per class) or a .npz/.npy."""
     image_size: Annotated[int | None, alias(metavar="N", help_behavior_hint="(default: as "
                                              "they are, if all share one size)")] = None
     """Bring every image to N x N pixels: the shorter side scaled to N, the middle cut out."""
@@ -143,9 +143,10 @@ class TrainConfig:
     """Adam's epsilon, added to its step's denominator (the IWAE paper used 1e-4)."""
     seed: int = 0
     """Seeds the initial weights, the shuffling and the VAE's noise."""
+    output_bias: OutputBiasName = "default"
+    """'data-mean': the decoder's output starts at the training images' mean (IWAE paper's code)."""
     kl: KLName = "closed-form"
-    """'tutorial' trains on the tutorial's wrong KL line, to study its effect; the reported KL
-    and ELBO are the closed form's all the same."""
+    """'tutorial' trains on the tutorial's wrong KL line; the KL and ELBO reported stay right."""
     beta: float = 1.0
     """Weight of the KL term (a beta-VAE for beta > 1); the reported ELBO is always beta = 1's."""
     kl_warmup: int = 0
@@ -177,6 +178,7 @@ class TrainConfig:
         check_count("kl_warmup", self.kl_warmup, least=0)
         check_choice("kl", self.kl, KLName)
         check_choice("precision", self.precision, PrecisionName)
+        check_choice("output_bias", self.output_bias, OutputBiasName)
         parse_noise(self.noise)
         if self.grad_clip is not None:
             check_number("grad_clip", self.grad_clip)
@@ -230,7 +232,7 @@ class RunConfig:
             raise ConfigError(f"{source}: holds {type(raw).__name__}, not a mapping of settings")
         raw = dict(raw)
         version = raw.pop("format", CONFIG_FORMAT)
-        if version not in (1, 2, 3, CONFIG_FORMAT):
+        if version not in (1, 2, 3, 4, CONFIG_FORMAT):
             raise ConfigError(f"{source}: written by a newer vaelab; upgrade vaelab to read it")
         if version == 1:
             raw = _from_format_1(raw)

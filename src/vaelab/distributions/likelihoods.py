@@ -24,6 +24,9 @@ from vaelab.errors import VaelabError
 
 LEVELS = 256  # 8-bit pixels: the discretised logistic's values are k / 255
 MEANS = {"sigmoid": torch.sigmoid, "clamp": lambda params: params.clamp(0, 1)}
+# and back: the parameters whose mean is a given one (a logit kept finite, 1e-3 off 0 and 1)
+PARAMS = {"sigmoid": lambda mean: torch.logit(mean.clamp(1e-3, 1 - 1e-3)),
+          "clamp": lambda mean: mean.clamp(0, 1)}
 
 
 def sse(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -60,6 +63,11 @@ class Likelihood(nn.Module):
     def mean(self, params: torch.Tensor) -> torch.Tensor:
         """The image the decoder draws: each pixel's mean (location), in [0, 1]."""
         return MEANS[self.mean_kind](params)
+
+    def params_for(self, mean: torch.Tensor) -> torch.Tensor:
+        """Parameters whose ``mean`` is ``mean``, the inverse of ``mean`` (nearly, for a
+        sigmoid: means of exactly 0 or 1 move 1e-3 inside)."""
+        return PARAMS[self.mean_kind](mean)
 
     def log_prob(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """log p(x|z) summed over pixels. (..., B, C, H, W) -> (..., B)"""

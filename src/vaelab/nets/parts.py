@@ -7,6 +7,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from vaelab.errors import VaelabError
+
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
 
@@ -44,3 +46,18 @@ class Decoder(nn.Module):
         reshape_only = all(isinstance(m, nn.Unflatten | nn.Identity) for m in self.body.modules()
                            if not isinstance(m, nn.Sequential))
         return last if isinstance(last, nn.Linear) and reshape_only else None
+
+    @torch.no_grad()
+    def start_at(self, params: torch.Tensor) -> None:
+        """Set the output layer's bias to ``params`` (C, H, W), what the decoder gives where the
+        layers before it give zero: per pixel when the head's last layer makes the pixels (an
+        MLP), else per channel, their mean over the image (a transposed convolution)."""
+        last = self.last_linear()
+        if last is not None:
+            last.bias.copy_(params.flatten())
+            return
+        convs = [m for m in self.body.modules() if isinstance(m, nn.ConvTranspose2d)]
+        if not convs or convs[-1].bias is None:
+            raise VaelabError("this decoder has no output bias to start at the data's mean; "
+                              "use --output-bias default")
+        convs[-1].bias.copy_(params.mean(dim=(1, 2)))

@@ -69,19 +69,31 @@ class Job:
         return self.metrics[-1]["epoch"] if self.metrics else 0
 
 
-def initial_state(config: RunConfig, device: torch.device
+def initial_state(config: RunConfig, device: torch.device, data: ImageData | None = None
                   ) -> tuple[Autoencoder, torch.optim.Optimizer, torch.Generator]:
     """Model, optimizer and generator as they are before the first step. The weights are drawn
-    on the CPU from the run's seed, so every device starts from the same ones."""
+    on the CPU from the run's seed, so every device starts from the same ones; with
+    ``--output-bias data-mean`` the decoder's output bias starts at ``data``'s mean (give the
+    data for a new run; a resumed one takes its weights from its checkpoint)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.train.seed)
         model = model_for(config)
+    if data is not None and config.train.output_bias == "data-mean":
+        model.decoder.start_at(model.likelihood.params_for(training_mean(config, data)))
     model.to(device)
     fused = device.type in ("cpu", "cuda")  # one kernel for the whole update, where supported
     optimizer = torch.optim.Adam(model.parameters(), lr=config.train.lr,
                                  eps=config.train.adam_eps, fused=fused)
     generator = torch.Generator(device).manual_seed(config.train.seed)
     return model, optimizer, generator
+
+
+def training_mean(config: RunConfig, data: ImageData) -> torch.Tensor:
+    """The mean (C, H, W) of the images a run learns from, on the CPU: of the binarized ones
+    for --binarize static, of the grey ones for dynamic (the mean of their binarized draws)."""
+    seen = prepare(data, config.data.binarize, config.data.binarize_seed)
+    images = learned_from(config, seen)[0]  # (N, C, H, W) uint8
+    return (images.sum(dim=0, dtype=torch.float64) / (255 * len(images))).float().cpu()
 
 
 def fit_all(jobs: list[Job], data: ImageData, progress: bool) -> list[Run]:

@@ -95,7 +95,7 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
     jobs = []
     for config, out in zip(configs, outs, strict=True):
         run_dir = Path(world.from_main(lambda c=config, o=out: str(_new_run(o, c))))
-        jobs.append(Job(run_dir, config, *initial_state(config, device), cadence=cadence,
+        jobs.append(Job(run_dir, config, *initial_state(config, device, full), cadence=cadence,
                         world=world, compile=compile))
     return fit_all(jobs, full, progress)
 

@@ -764,6 +764,8 @@
           ? [["learning-rate schedule", config.train.lr_schedule]] : []),
         ...(config.train.adam_eps && config.train.adam_eps !== 1e-8
           ? [["Adam's ε", String(config.train.adam_eps)]] : []),
+        ...(config.train.output_bias && config.train.output_bias !== "default"
+          ? [["decoder's output bias", `starts at the training images' mean`]] : []),
         ["seed", String(config.train.seed)],
         ["training time (s)", number(run.seconds, 1)],
       ];
