@@ -131,7 +131,7 @@ def test_output_bias_data_mean_starts_the_decoder_at_the_training_images_mean(ar
         assert torch.allclose(bias, torch.logit(mean).mean(), atol=1e-5)
 
 
-def test_output_bias_is_saved_applies_to_new_runs_only_and_older_configs_keep_the_default(
+def test_output_bias_is_saved_survives_a_bitwise_resume_and_older_configs_keep_the_default(
         tiny, tmp_path):
     full = train(_config(epochs=2, output_bias="data-mean"), tmp_path / "full", data=tiny,
                  progress=False)
