@@ -38,6 +38,7 @@ FAMILY = {
     "VAE": (dict(model="vae"), {}),
     "β-VAE (β = 4)": (dict(model="vae"), dict(beta=4.0)),
     "VAE, IWAE objective (k = 5)": (dict(model="vae"), dict(objective="iwae", k=5)),
+    "VAE, ELBO of 5 draws (k = 5)": (dict(model="vae"), dict(k=5)),
     "CVAE": (dict(model="cvae"), {}),
     "conv VAE": (dict(model="vae", arch="conv"), {}),
 }

@@ -137,6 +137,20 @@ def test_a_config_of_format_1_is_read_with_its_likelihood_where_it_now_lives():
     assert config.train.epochs == 5
 
 
+def test_k_counts_the_draws_of_either_objective_and_older_elbo_configs_keep_one():
+    assert (TrainConfig().draws, TrainConfig(objective="iwae").draws) == (1, 5)
+    assert (TrainConfig(k=3).draws, TrainConfig(objective="iwae", k=7).draws) == (3, 7)
+    # Up to format 5, train.k was written for every run (5) but only the IWAE bound used it.
+    elbo = {"format": 5, "train": {"objective": "elbo", "k": 5}}
+    assert RunConfig.from_dict(elbo).train.draws == 1
+    iwae = {"format": 5, "train": {"objective": "iwae", "k": 7}}
+    assert RunConfig.from_dict(iwae).train.draws == 7
+    now = RunConfig(train=TrainConfig(k=4))
+    assert RunConfig.from_dict(now.to_dict()) == now  # format 6 keeps the ELBO's k
+    with pytest.raises(ConfigError, match="k must be"):
+        TrainConfig(k=0)
+
+
 def test_noise_is_read_as_kind_and_level():
     assert parse_noise("none") is None
     assert parse_noise("gaussian:0.3") == ("gaussian", 0.3)
@@ -149,6 +163,9 @@ def test_noise_is_read_as_kind_and_level():
     (RunConfig(ModelConfig("cvae", arch="conv")), "conv CVAE"),
     (RunConfig(train=TrainConfig(beta=4)), "β-VAE (β = 4)"),
     (RunConfig(train=TrainConfig(objective="iwae", k=5)), "VAE (IWAE, k = 5)"),
+    (RunConfig(train=TrainConfig(objective="iwae")), "VAE (IWAE, k = 5)"),
+    (RunConfig(train=TrainConfig(k=5)), "VAE (ELBO, k = 5)"),
+    (RunConfig(train=TrainConfig(k=1)), "VAE"),
     (RunConfig(ModelConfig("ae"), train=TrainConfig(noise="mask:0.5")),
      "denoising AE (mask 0.5)"),
 ])

@@ -145,7 +145,7 @@ def test_a_cvae_needs_labels_and_an_ae_takes_no_kl_settings():
     with pytest.raises(VaelabError, match="has none"):
         build_model(_small("cvae", "mlp"), (1, 8, 8), classes=0)
     for settings in (TrainConfig(beta=4), TrainConfig(kl_warmup=2), TrainConfig(objective="iwae"),
-                  TrainConfig(kl="tutorial")):
+                  TrainConfig(kl="tutorial"), TrainConfig(k=3)):
         with pytest.raises(ConfigError, match="has no posterior"):
             check_fits(RunConfig(ModelConfig("ae"), train=settings))
     check_fits(RunConfig(ModelConfig("ae"), train=TrainConfig(noise="mask:0.5")))
@@ -159,7 +159,7 @@ def test_a_cvae_needs_labels_and_an_ae_takes_no_kl_settings():
 def test_every_model_trains_resumes_plots_and_is_measured(name, arch, tiny, tmp_path):
     train_config = TrainConfig(epochs=1, batch_size=64, seed=1)
     if name != "ae":
-        train_config = dataclasses.replace(train_config, beta=2.0, kl_warmup=1)
+        train_config = dataclasses.replace(train_config, beta=2.0, kl_warmup=1, k=2)
     config = RunConfig(ModelConfig(name, 2, (64,), arch=arch, channels=(8, 16)),
                        DataConfig(train_subset=256), train_config)
     run = train(config, tmp_path / "run", data=tiny, progress=False)

@@ -178,6 +178,27 @@ def test_the_iwae_objective_decodes_the_k_samples_in_one_call(monkeypatch):
     assert terms.loss.shape == terms.recon.shape == terms.kl.shape == (3,)
 
 
+def test_the_elbo_with_k_draws_is_the_mean_of_the_k_one_draw_estimates_in_one_decoder_call(
+        monkeypatch):
+    _, x = _batch(b=4)
+    vae = build_model(ModelConfig(model="vae", latent_dims=3), SHAPE)
+    eps = torch.randn(3, 4, 3, generator=torch.Generator().manual_seed(1))  # (k, B, d)
+    with torch.no_grad():
+        ones = [loss_terms(vae, x, TrainConfig(), eps=e) for e in eps]
+        calls = []
+        original = vae.decode_params
+        monkeypatch.setattr(vae, "decode_params", lambda z, y=None: calls.append(z.shape)
+                            or original(z, y))
+        three = loss_terms(vae, x, TrainConfig(k=3), eps=eps)
+    assert calls == [(12, 3)]
+    torch.testing.assert_close(three.recon, torch.stack([t.recon for t in ones]).mean(0))
+    torch.testing.assert_close(three.loss, torch.stack([t.loss for t in ones]).mean(0))
+    torch.testing.assert_close(three.kl, ones[0].kl)  # closed form: the same for every draw
+    assert three.bound is None
+    drawn = loss_terms(vae, x, TrainConfig(k=3), torch.Generator().manual_seed(0))
+    assert drawn.loss.shape == (4,)  # the k draws come from the generator when not given
+
+
 def test_beta_weighs_the_kl_in_the_objective_only():
     _, x = _batch()
     vae = build_model(ModelConfig(model="vae"), SHAPE)
@@ -226,6 +247,7 @@ def test_a_denoising_model_is_scored_against_the_clean_images():
 @pytest.mark.parametrize(("model", "train", "weight"), [
     ("ae", TrainConfig(), 1.0), ("vae", TrainConfig(), 1.0), ("vae", TrainConfig(beta=4), 4.0),
     ("vae", TrainConfig(), 0.25), ("vae", TrainConfig(objective="iwae", k=3), 1.0),
+    ("vae", TrainConfig(k=3, beta=2), 2.0),
 ])
 def test_what_a_training_step_minimises_and_reports_are_the_per_image_terms_summed(
         model, train, weight):

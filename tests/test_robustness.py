@@ -93,7 +93,7 @@ def _config_like() -> st.SearchStrategy[object]:
         st.just(name), st.dictionaries(st.sampled_from(_KEYS[name]), _JSON, max_size=4)))
     sections = st.lists(section, max_size=3).map(dict)
     with_format = st.builds(lambda raw, version: {**raw, "format": version}, sections,
-                            st.sampled_from([1, 2, 3, "2", None]))
+                            st.sampled_from([1, 2, 3, 5, "2", None]))
     return sections | with_format | _JSON
 
 

@@ -43,8 +43,9 @@ ScheduleName = Literal["constant", "cosine", "iwae"]
 PrecisionName = Literal["fp32", "bf16", "fp16"]
 OutputBiasName = Literal["default", "data-mean"]
 
-CONFIG_FORMAT = 5  # 1 kept the likelihood as train.loss; 2 took the first --train-subset images;
-# 3 had no train.adam_eps (Adam's default, 1e-8); 4 no train.output_bias ('default')
+CONFIG_FORMAT = 6  # 1 kept the likelihood as train.loss; 2 took the first --train-subset images;
+# 3 had no train.adam_eps (Adam's default, 1e-8); 4 no train.output_bias ('default'); up to 5
+# the ELBO took one draw per image whatever train.k said
 
 
 @dataclass(frozen=True)
@@ -152,9 +153,10 @@ class TrainConfig:
     kl_warmup: int = 0
     """Epochs over which the KL weight rises linearly from 0 to beta (0: none)."""
     objective: ObjectiveName = "elbo"
-    """'elbo', or 'iwae': the importance-weighted bound of k samples (a model with a posterior)."""
-    k: int = 5
-    """Importance samples per image for the 'iwae' objective."""
+    """'elbo', or 'iwae': the importance-weighted bound of k draws (a model with a posterior)."""
+    k: Annotated[int | None, alias(metavar="K", help_behavior_hint="(default: 1 for elbo, "
+                                                                   "5 for iwae)")] = None
+    """Posterior draws per image in the objective: the ELBO averages its k estimates."""
     lr_schedule: ScheduleName = "constant"
     """'constant', 'cosine' (to 0 at the last epoch), or the IWAE paper's 'iwae' (see README)."""
     noise: str = "none"
@@ -173,7 +175,8 @@ class TrainConfig:
         check_choice("lr_schedule", self.lr_schedule, ScheduleName)
         check_seed("seed", self.seed)
         check_choice("objective", self.objective, ObjectiveName)
-        check_count("k", self.k)
+        if self.k is not None:
+            check_count("k", self.k)
         check_number("beta", self.beta, positive=False)
         check_count("kl_warmup", self.kl_warmup, least=0)
         check_choice("kl", self.kl, KLName)
@@ -186,6 +189,14 @@ class TrainConfig:
                                          self.kl != "closed-form"):
             raise ConfigError("the iwae objective is a bound on log p(x): it takes no beta, "
                               "kl_warmup or tutorial kl; drop them or use --objective elbo")
+
+    @property
+    def draws(self) -> int:
+        """Posterior draws per image in the objective: k, else 5 for the IWAE bound (the
+        paper's smallest) and 1 for the ELBO."""
+        if self.k is not None:
+            return self.k
+        return 5 if self.objective == "iwae" else 1
 
     @property
     def weighs_kl(self) -> bool:
@@ -211,7 +222,8 @@ class RunConfig:
         words += ["conv"] if model.arch == "conv" else []
         words.append(("β-" if train.beta != 1 else "") + model.model.upper())
         details = [f"β = {train.beta:g}"] if train.beta != 1 else []
-        details += [f"IWAE, k = {train.k}"] if train.objective == "iwae" else []
+        if train.objective == "iwae" or train.draws > 1:
+            details.append(f"{train.objective.upper()}, k = {train.draws}")
         details += [f"{noise[0]} {noise[1]:g}"] if noise else []
         details += more
         return " ".join(words) + (f" ({', '.join(details)})" if details else "")
@@ -232,12 +244,14 @@ class RunConfig:
             raise ConfigError(f"{source}: holds {type(raw).__name__}, not a mapping of settings")
         raw = dict(raw)
         version = raw.pop("format", CONFIG_FORMAT)
-        if version not in (1, 2, 3, 4, CONFIG_FORMAT):
+        if version not in (1, 2, 3, 4, 5, CONFIG_FORMAT):
             raise ConfigError(f"{source}: written by a newer vaelab; upgrade vaelab to read it")
         if version == 1:
             raw = _from_format_1(raw)
         if version in (1, 2):
             raw = _from_format_2(raw)
+        if version < 6:
+            raw = _from_format_5(raw)
         parts = {}
         for name, section_class in _SECTIONS.items():
             section = raw.pop(name, {})
@@ -281,6 +295,15 @@ class RunConfig:
             for key, value in values.items()
             if theirs[section][key] != value
         ]
+
+
+def _from_format_5(raw: dict[str, Any]) -> dict[str, Any]:
+    """Up to format 5 the ELBO took one draw per image, and train.k (5 by default) counted
+    the IWAE bound's draws only."""
+    train = raw.get("train")
+    if not isinstance(train, dict) or train.get("objective", "elbo") != "elbo":
+        return raw  # a section that is not a mapping is refused by name below
+    return {**raw, "train": {key: v for key, v in train.items() if key != "k"}}
 
 
 _SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}

@@ -79,9 +79,10 @@ def loss_terms(model: Autoencoder, x: torch.Tensor, config: TrainConfig,
     that a conditional model takes.
 
     With a posterior the code is one reparameterised draw from q(z|x), so ``loss`` is a
-    one-sample estimate of the negative ELBO; with the IWAE objective, k draws per image.
-    ``eps`` are those draws' standard normal numbers, (B, d) or (k, B, d), where the caller
-    drew them (``draw_batch``); else they come from ``generator``.
+    one-sample estimate of the negative ELBO; with k > 1 draws per image, the mean of k such
+    estimates (the IWAE paper's "VAE" with k samples), or for the IWAE objective the bound of
+    its k draws. ``eps`` are those draws' standard normal numbers, (B, d) or (k, B, d), where
+    the caller drew them (``draw_batch``); else they come from ``generator``.
     """
     inputs = x if inputs is None else inputs
     code = model.encode(inputs, y)
@@ -91,8 +92,11 @@ def loss_terms(model: Autoencoder, x: torch.Tensor, config: TrainConfig,
         eps = posterior_noise(model, len(x), config, generator, code.mean)
     if config.objective == "iwae":
         return _iwae_terms(model, code, x, y, eps)
-    z = code.mean + code.std * eps  # (B, d), the reparameterisation trick
-    recon = model.likelihood.recon(model.decode_params(z, y), x)
+    if eps.dim() == 3:  # (k, B, d): the ELBO's k estimates, averaged
+        recon = _decode_draws(model, code.mean + code.std * eps, x, y).mean(dim=0)
+    else:
+        z = code.mean + code.std * eps  # (B, d), the reparameterisation trick
+        recon = model.likelihood.recon(model.decode_params(z, y), x)
     penalty = None if config.kl == "closed-form" else KL[config.kl](code)
     return LossTerms(recon, code.kl(), penalty=penalty)
 
@@ -100,10 +104,11 @@ def loss_terms(model: Autoencoder, x: torch.Tensor, config: TrainConfig,
 def posterior_noise(model: Autoencoder, batch: int, config: TrainConfig,
                     generator: torch.Generator | None, like: torch.Tensor) -> torch.Tensor | None:
     """The standard normal numbers of a batch's posterior draws, with the dtype and device of
-    ``like``: (B, d), or (k, B, d) for the IWAE objective; None for a model without one."""
+    ``like``: (B, d) for one draw per image, else (k, B, d); None for a model without one."""
     if not model.has_posterior:
         return None
-    shape = (config.k, batch) if config.objective == "iwae" else (batch,)
+    draws = config.draws
+    shape = (draws, batch) if config.objective == "iwae" or draws > 1 else (batch,)
     return torch.randn((*shape, model.latent_dims), generator=generator, device=like.device,
                        dtype=like.dtype)
 
@@ -133,16 +138,24 @@ def _iwae_terms(model: Autoencoder, posterior, x: torch.Tensor, y: torch.Tensor 
     """The k-sample importance-weighted bound (Burda, Grosse & Salakhutdinov 2016, eq. 8), the
     k draws of every image decoded in one call; its gradient is the IWAE estimator's. The
     reported recon and KL are the ELBO's terms from the same draws."""
-    batch, k = len(x), len(eps)
+    k = len(eps)
     z = posterior.mean + posterior.std * eps  # (k, B, d)
-    ys = None if y is None else y.repeat(k)  # (k * B,)
-    logits = model.decode_params(z.flatten(0, 1), ys)  # (k * B, C, H, W)
-    repeated = x.expand(k, *x.shape).flatten(0, 1)  # (k * B, C, H, W), no copy
-    recon = model.likelihood.recon(logits, repeated).view(k, batch)  # (k, B)
+    recon = _decode_draws(model, z, x, y)  # (k, B)
     log_prior = -0.5 * (z.square().sum(dim=-1) + z.shape[-1] * LOG_2PI)  # (k, B)
     log_weights = -recon + log_prior - posterior.log_prob(z)  # (k, B)
     bound = torch.logsumexp(log_weights, dim=0) - math.log(k)  # (B,)
     return LossTerms(recon.mean(dim=0), posterior.kl(), -bound)
+
+
+def _decode_draws(model: Autoencoder, z: torch.Tensor, x: torch.Tensor,
+                  y: torch.Tensor | None) -> torch.Tensor:
+    """The reconstruction term of x (B, C, H, W) under each of the codes z (k, B, d), all
+    decoded in one call: (k, B)."""
+    k, batch = z.shape[:2]
+    ys = None if y is None else y.repeat(k)  # (k * B,)
+    params = model.decode_params(z.flatten(0, 1), ys)  # (k * B, ...)
+    repeated = x.expand(k, *x.shape).flatten(0, 1)  # (k * B, C, H, W), no copy
+    return model.likelihood.recon(params, repeated).view(k, batch)
 
 
 def means_per_image(totals: torch.Tensor, n: int, has_kl: bool) -> dict[str, float | None]:

@@ -156,8 +156,9 @@ def _describe(run: Run) -> str:
 def _loss(run: Run, name: str) -> Figure:
     train = run.config.train
     kl_name = ("the tutorial's KL line" if train.kl == "tutorial" else "KL(q(z|x) || p(z))")
-    loss_name = (f"−IWAE bound, k = {train.k}" if train.objective == "iwae"
-                 else "−ELBO (recon + KL)")
+    loss_name = (f"−IWAE bound, k = {train.draws}" if train.objective == "iwae"
+                 else "−ELBO (recon + KL)" if train.draws == 1
+                 else f"−ELBO (recon + KL), mean of k = {train.draws} draws")
     if train.weighs_kl and train.kl == "closed-form":
         loss_name += "; trained with the KL weighted"
     return plots.loss_curves(run.metrics, title=f"{name}: training", loss_name=loss_name,

@@ -165,10 +165,11 @@ def check_fits(config: RunConfig) -> None:
     what it can do."""
     kind = model_class(config.model.model)
     train = config.train
-    if not kind.has_posterior and (train.weighs_kl or train.objective == "iwae"):
+    if not kind.has_posterior and (train.weighs_kl or train.objective == "iwae"
+                                   or train.draws > 1):
         raise ConfigError(f"the {config.model.model.upper()} model has no posterior, so no KL "
-                          f"term and no IWAE bound: drop --beta, --kl-warmup, --kl and "
-                          f"--objective, or choose --model vae")
+                          f"term, no IWAE bound and no draws: drop --beta, --kl-warmup, --kl, "
+                          f"--objective and --k, or choose --model vae")
 
 
 # ---------------------------------------------------------------------------------------------
