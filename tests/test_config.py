@@ -127,6 +127,11 @@ def test_differences_lists_changed_settings():
     b = dataclasses.replace(a, train=dataclasses.replace(a.train, epochs=30, lr=0.01))
     assert a.differences(b) == ["train.epochs: 20 -> 30", "train.lr: 0.001 -> 0.01"]
     assert a.differences(a) == []
+    # k is compared as the draws it means: unset is the objective's default.
+    iwae = RunConfig(train=TrainConfig(objective="iwae"))
+    assert iwae.differences(RunConfig(train=TrainConfig(objective="iwae", k=5))) == []
+    assert a.differences(RunConfig(train=TrainConfig(k=1))) == []
+    assert a.differences(RunConfig(train=TrainConfig(k=2))) == ["train.k: 1 -> 2"]
 
 
 def test_a_config_of_format_1_is_read_with_its_likelihood_where_it_now_lives():
@@ -145,6 +150,9 @@ def test_k_counts_the_draws_of_either_objective_and_older_elbo_configs_keep_one(
     assert RunConfig.from_dict(elbo).train.draws == 1
     iwae = {"format": 5, "train": {"objective": "iwae", "k": 7}}
     assert RunConfig.from_dict(iwae).train.draws == 7
+    # An older IWAE run's 5 is the default it wrote: its settings carried to the ELBO draw once.
+    old_iwae = RunConfig.from_dict({"format": 5, "train": {"objective": "iwae", "k": 5}}).train
+    assert (old_iwae.draws, dataclasses.replace(old_iwae, objective="elbo").draws) == (5, 1)
     now = RunConfig(train=TrainConfig(k=4))
     assert RunConfig.from_dict(now.to_dict()) == now  # format 6 keeps the ELBO's k
     with pytest.raises(ConfigError, match="k must be"):

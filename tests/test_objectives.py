@@ -12,7 +12,7 @@ from vaelab.distributions import (
     SquaredError,
 )
 from vaelab.models import build_model
-from vaelab.objectives import bce, corrupt, loss_terms, sse, tutorial_kl
+from vaelab.objectives import bce, corrupt, draw_batch, loss_terms, sse, tutorial_kl
 from vaelab.training.schedules import iwae_stage, kl_weight, learning_rate
 
 SHAPE = (1, 28, 28)
@@ -178,25 +178,36 @@ def test_the_iwae_objective_decodes_the_k_samples_in_one_call(monkeypatch):
     assert terms.loss.shape == terms.recon.shape == terms.kl.shape == (3,)
 
 
+@pytest.mark.parametrize("model", ["vae", "cvae"])
 def test_the_elbo_with_k_draws_is_the_mean_of_the_k_one_draw_estimates_in_one_decoder_call(
-        monkeypatch):
+        model, monkeypatch):
     _, x = _batch(b=4)
-    vae = build_model(ModelConfig(model="vae", latent_dims=3), SHAPE)
+    y = torch.tensor([0, 1, 2, 3]) if model == "cvae" else None  # a label for each image
+    vae = build_model(ModelConfig(model=model, latent_dims=3), SHAPE, classes=4)
     eps = torch.randn(3, 4, 3, generator=torch.Generator().manual_seed(1))  # (k, B, d)
     with torch.no_grad():
-        ones = [loss_terms(vae, x, TrainConfig(), eps=e) for e in eps]
+        ones = [loss_terms(vae, x, TrainConfig(), y=y, eps=e) for e in eps]
         calls = []
         original = vae.decode_params
         monkeypatch.setattr(vae, "decode_params", lambda z, y=None: calls.append(z.shape)
                             or original(z, y))
-        three = loss_terms(vae, x, TrainConfig(k=3), eps=eps)
+        three = loss_terms(vae, x, TrainConfig(k=3), y=y, eps=eps)
     assert calls == [(12, 3)]
     torch.testing.assert_close(three.recon, torch.stack([t.recon for t in ones]).mean(0))
     torch.testing.assert_close(three.loss, torch.stack([t.loss for t in ones]).mean(0))
     torch.testing.assert_close(three.kl, ones[0].kl)  # closed form: the same for every draw
     assert three.bound is None
-    drawn = loss_terms(vae, x, TrainConfig(k=3), torch.Generator().manual_seed(0))
-    assert drawn.loss.shape == (4,)  # the k draws come from the generator when not given
+
+
+def test_a_training_step_draws_k_codes_per_image_for_either_objective():
+    vae = build_model(ModelConfig(model="vae", latent_dims=3), SHAPE)
+    x = torch.rand(4, *SHAPE)
+    for train, shape in ((TrainConfig(), (4, 3)), (TrainConfig(k=3), (3, 4, 3)),
+                         (TrainConfig(objective="iwae"), (5, 4, 3))):
+        _, _, eps = draw_batch(vae, x, train, torch.Generator().manual_seed(0))
+        assert eps.shape == shape
+        _, _, rows = draw_batch(vae, x, train, torch.Generator().manual_seed(0), slice(2, 4))
+        assert torch.equal(rows, eps[..., 2:4, :])  # one process's rows of everyone's draws
 
 
 def test_beta_weighs_the_kl_in_the_objective_only():

@@ -193,7 +193,7 @@ class TrainConfig:
     @property
     def draws(self) -> int:
         """Posterior draws per image in the objective: k, else 5 for the IWAE bound (the
-        paper's smallest) and 1 for the ELBO."""
+        paper's smallest above 1) and 1 for the ELBO."""
         if self.k is not None:
             return self.k
         return 5 if self.objective == "iwae" else 1
@@ -287,8 +287,10 @@ class RunConfig:
         return cls.from_dict(raw, source=str(path))
 
     def differences(self, other: RunConfig) -> list[str]:
-        """Settings that differ, as 'section.key: old -> new'."""
+        """Settings that differ, as 'section.key: old -> new'. k is compared as the draws it
+        means: no k and the objective's default are the same setting."""
         mine, theirs = dataclasses.asdict(self), dataclasses.asdict(other)
+        mine["train"]["k"], theirs["train"]["k"] = self.train.draws, other.train.draws
         return [
             f"{section}.{key}: {value!r} -> {theirs[section][key]!r}"
             for section, values in mine.items()
@@ -298,12 +300,15 @@ class RunConfig:
 
 
 def _from_format_5(raw: dict[str, Any]) -> dict[str, Any]:
-    """Up to format 5 the ELBO took one draw per image, and train.k (5 by default) counted
-    the IWAE bound's draws only."""
+    """Up to format 5 the ELBO took one draw per image, and train.k, written as 5 unless
+    asked otherwise, counted the IWAE bound's draws only: an ELBO's k, and the default, are
+    dropped, so that a run's settings carried to another objective keep its default."""
     train = raw.get("train")
-    if not isinstance(train, dict) or train.get("objective", "elbo") != "elbo":
+    if not isinstance(train, dict):
         return raw  # a section that is not a mapping is refused by name below
-    return {**raw, "train": {key: v for key, v in train.items() if key != "k"}}
+    if train.get("objective", "elbo") == "elbo" or train.get("k") == 5:
+        return {**raw, "train": {key: v for key, v in train.items() if key != "k"}}
+    return raw
 
 
 _SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
