@@ -73,7 +73,9 @@ def cell(card, key: str, digits: int) -> str:
 
 
 def slug(name: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-").replace("--", "-")
+    """The row's folder name: 'β-VAE (β = 4)' -> 'beta-vae-beta-4'."""
+    name = name.lower().replace("β", "beta")
+    return "-".join("".join(c if c.isascii() and c.isalnum() else " " for c in name).split())
 
 
 def main() -> None:
