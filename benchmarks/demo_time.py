@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from timing import time_round_robin
+from timing import machine, time_round_robin
 from train_speed import matmul_floor
 
 EPOCHS = 40  # the demo's two models, 20 epochs each
@@ -72,10 +72,9 @@ def main() -> None:
 
     wall = statistics.median(d[0] for d in demos)
     peak = max(d[1] for d in demos)
-    print(f"The first vaelab demo (20 epochs each of the tutorial's AE and VAE on MNIST, "
-          f"figures, evaluation, page), PyTorch {torch.__version__}, {os.cpu_count()} CPUs, "
-          f"{torch.get_num_threads()} threads, {args.repeats} run(s) with an empty user "
-          f"cache\n")
+    print(f"{machine()}\nThe first vaelab demo (20 epochs each of the tutorial's AE and VAE "
+          f"on MNIST, figures, evaluation, page), {torch.get_num_threads()} threads, "
+          f"{args.repeats} run(s) with an empty user cache\n")
     print("| part       | seconds | share |")
     print("|------------|--------:|------:|")
     parts = {name: statistics.median(d[2].get(name, 0.0) for d in demos) for name in demos[0][2]}

@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 import torch
 
-from timing import time_round_robin
+from timing import machine, time_round_robin
 from vaelab.config import ModelConfig, RunConfig
 from vaelab.measuring.estimators import CHUNK, iwae_log_px_of
 from vaelab.models import build_model
@@ -77,8 +77,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     x = torch.bernoulli(torch.rand(args.images, 1, 28, 28, generator=torch.Generator()
                                    .manual_seed(0)))
-    print(f"k = {args.k}, {args.images} images per round, chunk {CHUNK} codes, "
-          f"{torch.get_num_threads()} threads, PyTorch {torch.__version__}\n")
+    print(f"{machine()}\nk = {args.k}, {args.images} images per round, chunk {CHUNK} codes, "
+          f"{torch.get_num_threads()} threads\n")
     print(f"{'architecture':36} {'row':14} {'images x k / s':>15} {'ratio to floor':>15}")
     for name, model_config in ARCHITECTURES.items():
         config = RunConfig(model=dataclasses.replace(model_config, likelihood="bce"))

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
+
+import torch
 
 
 def time_round_robin(runs: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
@@ -19,3 +24,21 @@ def time_round_robin(runs: dict[str, Callable[[], None]], repeats: int) -> dict[
             if round_:
                 times[name].append(time.perf_counter() - start)
     return {name: statistics.median(t) for name, t in times.items()}
+
+
+def machine(device: torch.device | None = None) -> str:
+    """What the figures were measured on, for a benchmark's first line: the CPU's model name
+    (Linux's /proc/cpuinfo, else the platform's word for it), the cores this process may use,
+    a CUDA ``device``'s name, and PyTorch's version."""
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    gpu = (f", {torch.cuda.get_device_name(device)}"
+           if device is not None and device.type == "cuda" else "")
+    return f"{name}, {cores} cores{gpu}, PyTorch {torch.__version__}"

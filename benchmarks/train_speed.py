@@ -50,7 +50,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from timing import time_round_robin
+from timing import machine, time_round_robin
 from vaelab.config import RunConfig, TrainConfig
 from vaelab.data import load_dataset
 from vaelab.device import select_device
@@ -370,8 +370,8 @@ def main() -> None:
     images = load_dataset("mnist", args.data_dir, progress=False).train_images[:args.images]
     images = images.to(device)
     n = len(images)
-    print(f"The tutorial's VAE, {n:,} MNIST images a pass, batch {BATCH}, median of "
-          f"{args.repeats} rounds, on {device} in {args.precision}; pythae "
+    print(f"{machine(device)}\nThe tutorial's VAE, {n:,} MNIST images a pass, batch {BATCH}, "
+          f"median of {args.repeats} rounds, on {device} in {args.precision}; pythae "
           f"{'installed' if _has_pythae() else 'not installed'}")
     for threads in args.threads if device.type == "cpu" else args.threads[:1]:
         with tempfile.TemporaryDirectory() as tmp:
