@@ -412,3 +412,21 @@ def test_ctrl_c_in_one_of_several_runs_stops_them_all(tiny, tmp_path, monkeypatc
         assert 1 <= len(lines) < 30
         weights = load_file(tmp_path / name / "model.safetensors")
         assert weights  # the last finished epoch is on disk, whole
+
+
+def test_training_reads_and_writes_subnormal_floats_as_zero_and_restores_the_callers_mode(
+        tiny, tmp_path, monkeypatch):
+    from vaelab.device import flushing_denormals
+    from vaelab.training import jobs
+
+    seen = []
+    original = jobs.train_epoch
+    monkeypatch.setattr(jobs, "train_epoch", lambda *a, **k: seen.append(flushing_denormals())
+                        or original(*a, **k))
+    torch.set_flush_denormal(False)  # as a Python process starts (a vaelab command sets it)
+    train(_config(epochs=1), tmp_path / "alone", data=tiny, progress=False)
+    train_all([_config(epochs=1, seed=1), _config(epochs=1, seed=2)],
+              [tmp_path / "a", tmp_path / "b"], data=tiny, progress=False)
+    assert seen == [True, True, True]  # alone, and in each thread of two side by side
+    assert not flushing_denormals()
+    assert torch.tensor([2.0 ** -130]).item() > 0  # the caller's floats are as they were

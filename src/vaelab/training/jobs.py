@@ -22,6 +22,7 @@ import torch
 
 from vaelab.config import RunConfig
 from vaelab.data import ImageData, prepare
+from vaelab.device import denormals_flushed
 from vaelab.distributed import SINGLE, World, lost_peer
 from vaelab.errors import VaelabError
 from vaelab.memory import hand_back_free_memory
@@ -142,8 +143,10 @@ def fit(job: Job, data: ImageData, progress: bool, position: int = 0,
     train_images, train_labels = learned_from(config, seen)
     seen = dataclasses.replace(seen, train_images=train_images, train_labels=train_labels)
     total = config.train.epochs
-    with progress_bar(len(train_images), unit="img", enabled=progress, summary=False,
-                      unit_scale=True, position=position, leave=False, dynamic_ncols=True) as bar:
+    with (denormals_flushed(),  # Adam's subnormal state costs Intel CPUs dearly (vaelab.device)
+          progress_bar(len(train_images), unit="img", enabled=progress, summary=False,
+                       unit_scale=True, position=position, leave=False, dynamic_ncols=True)
+          as bar):
         try:
             for epoch in range(job.epoch + 1, total + 1):
                 bar.reset(len(train_images))
