@@ -106,6 +106,8 @@ def test_json_round_trip(tmp_path):
     ({"optimizer": {}}, "unknown section 'optimizer'"),
     ({"format": 99}, "newer vaelab"),
     ({"model": [1, 2]}, "'model' must be a mapping"),
+    ({"format": 1, "train": 3}, "'train' must be a mapping"),  # an older format too
+    ({"format": 5, "train": None}, "'train' must be a mapping"),
     ({"train": {"epochs": "ten"}}, "epochs"),
     ([1, 2], "holds list, not a mapping"),
 ])

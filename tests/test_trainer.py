@@ -432,3 +432,37 @@ def test_training_reads_and_writes_subnormal_floats_as_zero_and_restores_the_cal
     assert seen == [True, True, True]  # alone, and in each thread of two side by side
     assert not flushing_denormals()
     assert torch.tensor([2.0 ** -130]).item() > 0  # the caller's floats are as they were
+    torch.set_flush_denormal(True)  # a caller that flushes them keeps doing so
+    try:
+        resume(tmp_path / "alone", epochs=2, data=tiny, progress=False)
+        assert flushing_denormals() and seen[-1]
+    finally:
+        torch.set_flush_denormal(False)
+
+
+def test_the_subnormal_probe_asks_the_cpu_whatever_pytorchs_defaults():
+    from vaelab.device import denormals_flushed, flushing_denormals
+
+    if not torch.set_flush_denormal(True):
+        pytest.skip("this CPU has no mode that flushes subnormal floats")
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # where 2^-130 is an ordinary number
+    try:
+        assert flushing_denormals()
+        with denormals_flushed():
+            pass
+        assert flushing_denormals()  # not switched off on leaving
+        torch.set_flush_denormal(False)
+        assert not flushing_denormals()
+    finally:
+        torch.set_default_dtype(before)
+        torch.set_flush_denormal(False)
+
+
+def test_a_vaelab_command_run_in_process_gives_the_callers_mode_back(tmp_path, capsys):
+    from vaelab.cli import main
+    from vaelab.device import flushing_denormals
+
+    torch.set_flush_denormal(False)
+    assert main(["plot", str(tmp_path / "no-such-run")]) == 2
+    assert not flushing_denormals()

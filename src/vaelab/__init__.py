@@ -47,6 +47,7 @@ _WHERE = {
     "compare_runs": "vaelab.pictures.comparison",
     "export_explorer": "vaelab.pictures.explore",
     "serve_explorer": "vaelab.pictures.explore",
+    "flush_denormals": "vaelab.device",
 }
 
 __all__ = [  # noqa: RUF022 (grouped as above)
@@ -64,6 +65,7 @@ __all__ = [  # noqa: RUF022 (grouped as above)
     "run_demo",
     "Scorecard", "evaluate_run", "compare_runs",
     "export_explorer", "serve_explorer",
+    "flush_denormals",
 ]
 
 
@@ -83,6 +85,7 @@ if TYPE_CHECKING:
     from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
     from vaelab.data import DATASETS, ImageData, load_dataset, read_idx
     from vaelab.demo import run_demo
+    from vaelab.device import flush_denormals
     from vaelab.distributions import DiagonalGaussian
     from vaelab.errors import ConfigError, VaelabError
     from vaelab.measuring.evaluation import evaluate_run

@@ -7,9 +7,16 @@ gradually instead of becoming zero. Intel CPUs handle such numbers in microcode,
 cycles or more each: after 20 epochs of the demo a third of its first layer's Adam state was
 subnormal, the fused Adam step took 3.7 ms on one thread instead of 0.6, and the epoch 9 s
 instead of 3.5. With the CPU told to read and write them as zero (its flush-to-zero and
-denormals-are-zero modes) the cost is gone, and what changes are numbers a hundred orders of
-magnitude below the weights they would move: the demo's weights came out bitwise the same.
-The AMD EPYC that ran this project's CI before showed no such slowdown.
+denormals-are-zero modes) the cost is gone, and what changes are numbers some thirty orders
+of magnitude below the weights they would move: the demo's weights came out bitwise the same.
+The demo's timings on the AMD EPYC that ran this project's CI before showed no sign of it.
+
+The mode belongs to a thread, and a thread starts with its creator's. PyTorch's worker
+threads (OpenMP's) are made at its first parallel operation and kept, so the mode must be
+set before that to reach them: ``vaelab`` commands set it first thing, and a script that
+trains with several threads calls ``vaelab.flush_denormals()`` before any PyTorch work.
+Library training sets it on the threads it trains in, which is all of them for runs trained
+side by side (one thread each).
 """
 
 from __future__ import annotations
@@ -46,15 +53,17 @@ def select_device(name: str | torch.device = "auto") -> torch.device:
 
 
 def flushing_denormals() -> bool:
-    """Whether this thread reads and writes subnormal floats as zero."""
-    return torch.tensor([2.0 ** -130]).mul(1.0).item() == 0.0
+    """Whether this thread reads and writes subnormal floats as zero (either mode: PyTorch
+    sets and clears both together)."""
+    tiny = torch.tensor([2.0 ** -130], dtype=torch.float32, device="cpu")  # subnormal
+    return tiny.mul(1.0).item() == 0.0
 
 
 @contextlib.contextmanager
 def denormals_flushed() -> Iterator[None]:
     """Subnormal floats read and written as zero on this thread (and the threads it starts)
     while inside, as it was before on leaving. Threads that PyTorch started earlier keep
-    their own setting: ``vaelab`` commands set it once, before any (``flush_denormals``)."""
+    their own setting, and threads started inside keep this one."""
     was = flushing_denormals()
     torch.set_flush_denormal(True)
     try:
@@ -66,5 +75,6 @@ def denormals_flushed() -> Iterator[None]:
 
 def flush_denormals() -> bool:
     """Subnormal floats read and written as zero by this thread and every thread it starts
-    from now on: call it before PyTorch starts its threads. Whether the CPU supports it."""
+    from now on: call it before PyTorch starts its worker threads (before any PyTorch work)
+    so that they have it too. Whether the CPU supports it."""
     return torch.set_flush_denormal(True)

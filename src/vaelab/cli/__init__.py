@@ -83,10 +83,10 @@ def _command(argv: list[str]) -> int:
                               f"train and vaelab eval in several")
         _log_to_stderr(command.quiet, main=rank in (None, "rank 0"))
         map_large_blocks()  # freed tensors of megabytes go back to the system (vaelab.memory)
-        from vaelab.device import flush_denormals  # PyTorch, now that a command will use it
+        from vaelab.device import denormals_flushed  # PyTorch, now that a command will use it
 
-        flush_denormals()  # before PyTorch's threads start, so that they inherit it (vaelab.device)
-        command.run()
+        with denormals_flushed():  # before PyTorch's threads start: they inherit it (vaelab.device)
+            command.run()
     except VaelabError as err:
         print(f"{error} {in_flags(str(err)) if isinstance(err, ConfigError) else err}",
               file=sys.stderr)

@@ -29,6 +29,7 @@ from vaelab.config.checks import (
     recorded,
     widths,
 )
+from vaelab.config.formats import CONFIG_FORMAT, READABLE, upgrade
 from vaelab.errors import ConfigError
 from vaelab.files import write_atomic
 
@@ -43,9 +44,6 @@ ScheduleName = Literal["constant", "cosine", "iwae"]
 PrecisionName = Literal["fp32", "bf16", "fp16"]
 OutputBiasName = Literal["default", "data-mean"]
 
-CONFIG_FORMAT = 6  # 1 kept the likelihood as train.loss; 2 took the first --train-subset images;
-# 3 had no train.adam_eps (Adam's default, 1e-8); 4 no train.output_bias ('default'); up to 5
-# the ELBO took one draw per image whatever train.k said
 
 
 @dataclass(frozen=True)
@@ -244,14 +242,9 @@ class RunConfig:
             raise ConfigError(f"{source}: holds {type(raw).__name__}, not a mapping of settings")
         raw = dict(raw)
         version = raw.pop("format", CONFIG_FORMAT)
-        if version not in (1, 2, 3, 4, 5, CONFIG_FORMAT):
+        if version not in READABLE:
             raise ConfigError(f"{source}: written by a newer vaelab; upgrade vaelab to read it")
-        if version == 1:
-            raw = _from_format_1(raw)
-        if version in (1, 2):
-            raw = _from_format_2(raw)
-        if version < 6:
-            raw = _from_format_5(raw)
+        raw = upgrade(raw, version)
         parts = {}
         for name, section_class in _SECTIONS.items():
             section = raw.pop(name, {})
@@ -299,33 +292,4 @@ class RunConfig:
         ]
 
 
-def _from_format_5(raw: dict[str, Any]) -> dict[str, Any]:
-    """Up to format 5 the ELBO took one draw per image, and train.k, written as 5 unless
-    asked otherwise, counted the IWAE bound's draws only: an ELBO's k, and the default, are
-    dropped, so that a run's settings carried to another objective keep its default."""
-    train = raw.get("train")
-    if not isinstance(train, dict):
-        return raw  # a section that is not a mapping is refused by name below
-    if train.get("objective", "elbo") == "elbo" or train.get("k") == 5:
-        return {**raw, "train": {key: v for key, v in train.items() if key != "k"}}
-    return raw
-
-
 _SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
-
-
-def _from_format_1(raw: dict[str, Any]) -> dict[str, Any]:
-    """Format 1 kept the likelihood as train.loss; it is model.likelihood now."""
-    train = dict(raw.get("train") or {})
-    model = dict(raw.get("model") or {})
-    if "loss" in train:
-        model["likelihood"] = train.pop("loss")
-    return {**raw, "model": model, "train": train}
-
-
-def _from_format_2(raw: dict[str, Any]) -> dict[str, Any]:
-    """Formats 1 and 2 trained on the first --train-subset images; later ones draw them."""
-    data = dict(raw.get("data") or {})
-    if data.get("train_subset") is not None:
-        data["train_subset_first"] = True
-    return {**raw, "data": data}

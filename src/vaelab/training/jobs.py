@@ -137,16 +137,20 @@ def fit(job: Job, data: ImageData, progress: bool, position: int = 0,
         stop: threading.Event | None = None) -> Run:
     """Train a job to its last epoch, saving its state after every epoch, inside epochs as its
     cadence says, and where it stands when ``stop`` is set."""
+    with denormals_flushed():  # Adam's subnormal state costs Intel CPUs dearly (vaelab.device)
+        return _fit(job, data, progress, position, stop)
+
+
+def _fit(job: Job, data: ImageData, progress: bool, position: int,
+         stop: threading.Event | None) -> Run:
     config, name = job.config, job.run_dir.name
     progress = progress and job.world.main
     seen = prepare(data, config.data.binarize, config.data.binarize_seed)
     train_images, train_labels = learned_from(config, seen)
     seen = dataclasses.replace(seen, train_images=train_images, train_labels=train_labels)
     total = config.train.epochs
-    with (denormals_flushed(),  # Adam's subnormal state costs Intel CPUs dearly (vaelab.device)
-          progress_bar(len(train_images), unit="img", enabled=progress, summary=False,
-                       unit_scale=True, position=position, leave=False, dynamic_ncols=True)
-          as bar):
+    with progress_bar(len(train_images), unit="img", enabled=progress, summary=False,
+                      unit_scale=True, position=position, leave=False, dynamic_ncols=True) as bar:
         try:
             for epoch in range(job.epoch + 1, total + 1):
                 bar.reset(len(train_images))
