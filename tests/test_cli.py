@@ -31,6 +31,30 @@ def test_help_shows_no_parser_artefacts(command, capsys):
         assert "-q, --quiet" in out
 
 
+def test_help_texts_are_whole_paragraphs():
+    """A field's docstring spans several source lines; --help must wrap it as one paragraph
+    to the terminal's width, not break it where the source does."""
+    import dataclasses
+    import typing
+
+    from tyro._docstrings import get_field_docstring
+
+    from vaelab.cli.commands import COMMANDS as KINDS
+
+    broken, kinds, seen = [], list(KINDS.values()), set()
+    while kinds:  # the commands and the settings they hold (RunConfig, ModelConfig, ...)
+        kind = kinds.pop()
+        seen.add(kind)
+        hints = typing.get_type_hints(kind, include_extras=True)
+        for field in dataclasses.fields(kind):
+            if "\n" in (get_field_docstring(kind, field.name, ()) or ""):
+                broken.append(f"{kind.__name__}.{field.name}")
+            inner = typing.get_args(hints[field.name])[:1] or (hints[field.name],)
+            if dataclasses.is_dataclass(inner[0]) and inner[0] not in seen:
+                kinds.append(inner[0])
+    assert len(seen) > len(KINDS) and not broken
+
+
 def test_help_says_what_the_defaults_and_the_actions_are(capsys):
     def help_of(*args):
         _, out, _ = run_cli([*args, "--help"], capsys)

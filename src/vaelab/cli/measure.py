@@ -104,8 +104,8 @@ class Classifier(Common):
     seed: int = 0
     """Seeds the weights and the shuffling."""
     force: bool = False
-    """Train again even if one was trained for the dataset here before (the one that ships
-    with vaelab never stops train)."""
+    """Train again even if the user cache holds one for the dataset already (the one that
+    ships with vaelab does not count)."""
 
     def run(self) -> None:
         from vaelab.config import DataConfig, TrainConfig

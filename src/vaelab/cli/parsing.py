@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
 import io
 import re
 import sys
@@ -22,6 +23,31 @@ import tyro
 from vaelab.cli.commands import COMMANDS, Train
 from vaelab.errors import VaelabError
 
+
+def _help_in_paragraphs() -> None:
+    """tyro takes a field's help from its docstring with the continuation lines still
+    indented, and keeps each of their line breaks, so that ``--help`` broke the text where the
+    source does. Hand it the docstring's paragraphs each as one line, which it then wraps to
+    the terminal's width. (A tyro without this function keeps its own behaviour.)"""
+    try:
+        from tyro import _docstrings
+        parse = _docstrings.parse_docstring_from_object
+    except (ImportError, AttributeError):
+        return
+    if getattr(parse, "in_paragraphs", False):
+        return
+
+    @functools.lru_cache(maxsize=1024)
+    def in_paragraphs(obj: object) -> dict[str, str]:
+        return {name: "\n\n".join(" ".join(line.strip() for line in block.splitlines())
+                                   for block in re.split(r"\n\s*\n", text.strip()))
+                for name, text in parse(obj).items()}
+
+    in_paragraphs.in_paragraphs = True  # type: ignore[attr-defined]
+    _docstrings.parse_docstring_from_object = in_paragraphs
+
+
+_help_in_paragraphs()
 _Command = Union[tuple(Annotated[kind, tyro.conf.subcommand(name)]  # noqa: UP007
                        for name, kind in COMMANDS.items())]
 CONFIG = (tyro.conf.OmitArgPrefixes, tyro.conf.OmitSubcommandPrefixes,
