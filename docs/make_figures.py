@@ -1,6 +1,6 @@
 """Make the figures that the README and docs/theory.md show, from a real demo run.
 
-    python docs/make_figures.py                      # runs `vaelab demo` (about 2 minutes)
+    python docs/make_figures.py                      # runs `vaelab demo` (1.5 to 2.5 minutes)
     python docs/make_figures.py --demo vaelab-demo   # or takes the figures of an earlier one
 
 Copies are shrunk to at most ``--width`` pixels and stored in grey or with a 256-colour
