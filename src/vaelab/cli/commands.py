@@ -42,7 +42,8 @@ class Train(Common):
     """Also write a checkpoint inside epochs: every N steps, Ns seconds, Nm minutes, or 'epoch'
     (at the ends of epochs only)."""
     compile: bool = False
-    """Compile each training step with torch.compile: faster on a GPU, after 15 s to a minute of compiling."""
+    """Compile each training step with torch.compile: faster on a GPU, after 15 s to a
+    minute of compiling."""
 
     def saved_config(self) -> RunConfig:
         """The settings of --resume's run, or of --config's file or folder."""
