@@ -88,8 +88,8 @@ class Compare(Common):
 
 @dataclass(kw_only=True)
 class Classifier(Common):
-    """The CNN that judges generated images. 'train' fits it to a dataset (one to two minutes
-    on two CPU cores) and keeps it in the user cache; 'show' says what is there."""
+    """The CNN that judges generated images. 'train' fits it to a dataset (under a minute to
+    two minutes on two CPU cores) and keeps it in the user cache; 'show' says what is there."""
 
     action: Annotated[Literal["train", "show"], tyro.conf.Positional,
                       tyro.conf.arg(metavar="{train,show}", help_behavior_hint="(required)")]

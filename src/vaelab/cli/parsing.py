@@ -28,7 +28,9 @@ def _help_in_paragraphs() -> None:
     """tyro takes a field's help from its docstring with the continuation lines still
     indented, and keeps each of their line breaks, so that ``--help`` broke the text where the
     source does. Hand it the docstring's paragraphs each as one line, which it then wraps to
-    the terminal's width. (A tyro without this function keeps its own behaviour.)"""
+    the terminal's width. This changes tyro for the whole process (vaelab's command line is
+    its only user here); a tyro whose function is missing or takes other arguments keeps its
+    own behaviour."""
     try:
         from tyro import _docstrings
         parse = _docstrings.parse_docstring_from_object
@@ -38,10 +40,14 @@ def _help_in_paragraphs() -> None:
         return
 
     @functools.lru_cache(maxsize=1024)
-    def in_paragraphs(obj: object) -> dict[str, str]:
-        return {name: "\n\n".join(" ".join(line.strip() for line in block.splitlines())
-                                   for block in re.split(r"\n\s*\n", text.strip()))
-                for name, text in parse(obj).items()}
+    def in_paragraphs(*args: Any, **kwargs: Any) -> Any:
+        texts = parse(*args, **kwargs)
+        try:
+            return {name: "\n\n".join(" ".join(line.strip() for line in block.splitlines())
+                                       for block in re.split(r"\n\s*\n", text.strip()))
+                    for name, text in texts.items()}
+        except (AttributeError, TypeError):
+            return texts
 
     in_paragraphs.in_paragraphs = True  # type: ignore[attr-defined]
     _docstrings.parse_docstring_from_object = in_paragraphs
