@@ -100,6 +100,35 @@ def test_a_signal_stops_after_the_step_with_a_checkpoint_and_resumes_bitwise(
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
+def test_a_signal_in_an_epochs_last_step_stops_after_that_epoch(tiny, tmp_path, monkeypatch,
+                                                                caplog, terminal_signals):
+    """Stopped before the next epoch's first step, a run says which epoch it finished, not
+    'in epoch 2 after 0 of its steps'."""
+    _at_step(monkeypatch, STEPS, lambda: signal.raise_signal(signal.SIGTERM))
+    with pytest.raises(Interrupted):
+        train(_config(), tmp_path / "run", data=tiny, progress=False)
+    assert "stopped after epoch 1, all saved" in caplog.text
+    assert "of its steps" not in caplog.text
+    assert _unfinished(tmp_path / "run").epoch == 1
+
+
+def test_the_command_line_says_how_to_go_on_once(tiny, tmp_path, monkeypatch, capsys,
+                                                 terminal_signals):
+    """SIGTERM to `vaelab train`: the run's line (where it stopped, how to go on) and status
+    143, without a second, vaguer line after it."""
+    from vaelab.cli import main
+
+    monkeypatch.setenv("VAELAB_DATA", str(mnist_folder(tiny, tmp_path / "data")))
+    _at_step(monkeypatch, STEPS + 3, lambda: signal.raise_signal(signal.SIGTERM))
+    code = main(["train", "--model", "vae", "--hidden-dims", "32", "--train-subset", "256",
+                 "--batch-size", "32", "--epochs", "3", "--no-plots", "-o",
+                 str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 143
+    assert f"go on with: vaelab train --resume {tmp_path / 'run'}" in err, err
+    assert "interrupted" not in err, err
+
+
 def test_a_signal_ignored_from_the_start_stays_ignored(tiny, tmp_path, monkeypatch):
     """Under nohup, or in a shell's background job, SIGINT is ignored: vaelab leaves it so,
     and still stops on SIGTERM."""

@@ -92,7 +92,7 @@ def _command(argv: list[str]) -> int:
               file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM while training (143)
-        if rank in (None, "rank 0"):  # one line, not one per process
+        if rank in (None, "rank 0") and not getattr(err, "told", False):  # one line, once
             print("vaelab: interrupted", file=sys.stderr)
         return getattr(err, "code", 130)
     except BrokenPipeError:  # the reader went away, as in `vaelab train --help | head`

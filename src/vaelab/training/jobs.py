@@ -172,9 +172,8 @@ def _fit(job: Job, data: ImageData, progress: bool, position: int,
         except Stopped as stopped:
             job.unfinished = stopped.progress
             save(job)
-            log.warning("%s: stopped in epoch %d after %d of its steps, all saved; go on with: "
-                        "%s", job.run_dir, stopped.progress.epoch, stopped.progress.steps,
-                        _go_on(job))
+            log.warning("%s: stopped %s, all saved; go on with: %s", job.run_dir,
+                        _where(stopped.progress), _go_on(job))
             raise
         except RuntimeError as err:
             if job.world.size == 1 or not lost_peer(err):
@@ -182,6 +181,14 @@ def _fit(job: Job, data: ImageData, progress: bool, position: int,
             raise VaelabError(f"{job.run_dir}: another process of the run stopped; its last "
                               f"checkpoint is whole: go on with {_go_on(job)}") from None
     return Run(job.run_dir, config, job.model.eval(), job.metrics)
+
+
+def _where(progress: EpochProgress) -> str:
+    """Where a stopped run stands, as the user counts: 'after epoch 3', or 'in epoch 4 after
+    120 of its steps'."""
+    if progress.steps == 0:
+        return f"after epoch {progress.epoch - 1}"
+    return f"in epoch {progress.epoch} after {progress.steps} of its steps"
 
 
 def _epoch(job: Job, epoch: int, seen: ImageData, bar: Any,

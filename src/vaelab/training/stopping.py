@@ -26,7 +26,10 @@ NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
 
 class Interrupted(KeyboardInterrupt):
     """Training stopped by a signal; ``code`` is the exit status a shell expects (130 for
-    Ctrl-C, 143 for SIGTERM)."""
+    Ctrl-C, 143 for SIGTERM). Each run has said where it stopped and how to go on before
+    this reaches the command line, which therefore adds nothing."""
+
+    told = True
 
     def __init__(self, signal_number: int = signal.SIGINT) -> None:
         super().__init__(NAMES.get(signal_number, f"signal {signal_number}"))
