@@ -176,7 +176,9 @@ def test_a_pickle_given_as_weights_is_refused_unread(run_folder, tmp_path, name)
         else:
             resume(folder, epochs=2, data=None, progress=False)
     _one_line(info.value)
+    assert "a pickle (the torch.save format), which vaelab does not open" in str(info.value)
     (folder / name).write_bytes((tmp_path / "also.pt").read_bytes())
-    with pytest.raises(VaelabError):
+    with pytest.raises(VaelabError, match="a pickle") as info:
         load_run(folder) if name == "model.safetensors" else resume(folder, epochs=2)
+    _one_line(info.value)
     assert not marker.exists()

@@ -22,3 +22,18 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def why_unreadable(path: str | Path, err: Exception) -> str:
+    """Why a weights file that safetensors refused does not load, in one line: a pickle (as
+    ``torch.save`` writes it, a zip of pickles, or a bare one) named as such, since vaelab
+    never unpickles (loading a pickle can run any code in it); else the file is damaged."""
+    if isinstance(err, OSError):
+        return f"{path}: cannot be read ({err.strerror or err})"
+    with open(path, "rb") as f:
+        start = f.read(2)
+    if start in (b"PK", b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05"):
+        return (f"{path}: a pickle (the torch.save format), which vaelab does not open, since "
+                f"loading one can run code; vaelab reads weights in safetensors files only, "
+                f"as vaelab train writes them")
+    return f"{path}: unreadable ({err}); the file is damaged"

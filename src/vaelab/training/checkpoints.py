@@ -16,7 +16,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 
 from vaelab.errors import VaelabError
-from vaelab.files import write_atomic
+from vaelab.files import why_unreadable, write_atomic
 from vaelab.models import Autoencoder
 from vaelab.training.epoch import EpochProgress
 
@@ -86,7 +86,7 @@ def load_checkpoint(path: Path, model: Autoencoder, optimizer: torch.optim.Optim
     except FileNotFoundError:
         raise VaelabError(f"{path}: no checkpoint; the run never finished an epoch") from None
     except (SafetensorError, OSError) as err:
-        raise VaelabError(f"{path}: unreadable checkpoint ({err})") from None
+        raise VaelabError(why_unreadable(path, err)) from None
     needed = {"format", "rng_device", "optimizer_param_groups", "metrics"}
     version = metadata.get("format", "")
     if version.isdigit() and int(version) > int(CHECKPOINT_FORMAT):

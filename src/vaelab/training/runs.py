@@ -26,7 +26,7 @@ from vaelab.config import RunConfig
 from vaelab.data import DATASETS
 from vaelab.device import select_device
 from vaelab.errors import VaelabError
-from vaelab.files import write_atomic
+from vaelab.files import why_unreadable, write_atomic
 from vaelab.models import Autoencoder, build_model
 from vaelab.training.checkpoints import load_weights
 from vaelab.training.datasets import image_shape_and_classes
@@ -113,7 +113,7 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> Run:
     try:
         weights = load_file(weights_path)
     except (SafetensorError, OSError) as err:
-        raise VaelabError(f"{weights_path}: unreadable ({err})") from None
+        raise VaelabError(why_unreadable(weights_path, err)) from None
     load_weights(model, weights, weights_path)
     with safe_open(weights_path, "pt") as f:
         epoch = (f.metadata() or {}).get("epoch", "0")
@@ -131,7 +131,7 @@ def check_new_run_dir(out: str | Path) -> None:
     """Refuse a folder that holds anything: a new run never overwrites an old one."""
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        hint = " or continue it with --resume" if (out / CONFIG).exists() else ""
+        hint = f" or continue it with --resume {out}" if (out / CONFIG).exists() else ""
         raise VaelabError(f"{out} already exists and is not empty; choose another --out{hint}")
 
 
