@@ -101,6 +101,15 @@ def test_out_is_where_every_command_writes_and_o_is_its_short_form(args, out):
     assert parse(args).out == Path(out)
 
 
+@pytest.mark.parametrize("args", [["train"], ["eval", "r"], ["compare", "a", "b"]])
+def test_k_is_the_short_form_of_k_wherever_a_command_takes_it(args):
+    from vaelab.cli.parsing import parse
+
+    command = parse([*args, "-k", "7"])
+    k = command.config.train.k if args[0] == "train" else command.k
+    assert k == 7
+
+
 def test_train_config_reruns_a_saved_runs_settings_and_flags_override(tmp_path):
     from vaelab.cli.parsing import parse
     from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
@@ -226,11 +235,17 @@ def test_train_resume_and_plot(data_env, tmp_path, capsys):
 
     code, _, err = run_cli(["train", "--out", str(run), "--quiet"], capsys)
     assert code == 2 and "already exists and is not empty" in err
+    assert err.rstrip().endswith(f"or continue it with --resume {run}"), err
+    code, _, err = run_cli(["eval", str(run), "--samples", "0"], capsys)
+    assert code == 2 and err.count("\n") == 1, err
+    assert "error: --samples must be a whole number of at least 1, got 0" in err
 
     (run / "figures" / "latent.png").unlink()
     code, _, err = run_cli(["plot", str(run), "--device", "cpu"], capsys)
     assert code == 0, err
     assert (run / "figures" / "latent.png").exists()
+    figures = len(list((run / "figures").iterdir()))  # the PNGs and the interpolation GIF
+    assert f"vaelab: {figures} figures in {run / 'figures'}; open {run / 'index.html'}" in err
 
     code, _, err = run_cli(["plot", str(run), "--format", "svg", "--out", str(tmp_path / "svg")],
                         capsys)

@@ -37,7 +37,8 @@ PARSE_ERRORS = [
     (["eval", "r", "-k", "2.5"], "-k takes a whole number, not '2.5'"),
     (["train", "--hidden-dims", "wide"], "--hidden-dims takes whole numbers, not 'wide'"),
     (["sample", "r", "-n"], "-n needs a value: a whole number"),
-    (["train", "--noise"], "--noise needs a value; see vaelab train --help"),
+    (["train", "--noise"], "--noise needs a value: none|gaussian:STD|mask:SHARE; see vaelab "
+                           "train --help"),
 ]
 
 

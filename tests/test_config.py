@@ -122,6 +122,10 @@ def test_load_names_missing_and_corrupt_files(tmp_path):
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(ConfigError, match="not valid JSON"):
         RunConfig.load(tmp_path / "config.json")
+    (tmp_path / "config.json").write_text('{\n  "model": {"model": "vae')
+    with pytest.raises(ConfigError, match=r"\(Unterminated string starting at: line 2, column "
+                                          r"22\)$"):
+        RunConfig.load(tmp_path / "config.json")
 
 
 def test_differences_lists_changed_settings():

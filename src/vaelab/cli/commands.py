@@ -38,7 +38,7 @@ class Train(Common):
     """A saved run's settings (its folder or config.json) for a new run; other flags override."""
     no_plots: bool = False
     """Skip the figures and index.html (draw them later with vaelab plot)."""
-    checkpoint_every: str = "10m"
+    checkpoint_every: Annotated[str, flag(metavar="N|Ns|Nm|epoch")] = "10m"
     """Also write a checkpoint inside epochs: every N steps, Ns seconds, Nm minutes, or 'epoch'
     (at the ends of epochs only)."""
     compile: bool = False
@@ -105,7 +105,9 @@ class Plot(Common):
         run = load_run(check_run_folder(self.run_dir), device=self.device or "auto")
         paths = plot_run(run, out_dir=self.out, fmt=self.format, data_dir=self.data_dir,
                          progress=not self.quiet)
-        say(f"{len(paths)} files in {self.out or run.path}")
+        page = paths.pop("page", None)
+        say(f"{len(paths)} figures in {self.out or run.figures_dir}"
+            + (f"; open {page}" if page is not None else ""))
 
 
 @dataclass(kw_only=True)

@@ -90,7 +90,7 @@ def _flag_settings() -> set[str]:
 
     from vaelab.config import DataConfig, ModelConfig, TrainConfig
 
-    names = {"checkpoint_every"}
+    names = {"checkpoint_every", "samples", "chunk"}  # and the measuring commands' own
     for kind in (ModelConfig, DataConfig, TrainConfig):
         for name, hint in get_type_hints(kind, include_extras=True).items():
             if tyro.conf.Suppress not in getattr(hint, "__metadata__", ()):

@@ -99,7 +99,7 @@ class DataConfig:
     binarize: BinarizeName = "none"
     """Black-or-white pixels, grey = chance of white: drawn 'dynamic'ally per batch or 'static'."""
     binarize_seed: int = 0
-    """Seeds the fixed draws: the 'static' training set, and the test set of either kind."""
+    """Seeds the fixed draws: the 'static' training set, any test set, eval --split train's."""
     image_shape: Annotated[tuple[int, int, int] | None, recorded()] = None
     """(C, H, W) of the images, recorded when the run is trained."""
     classes: Annotated[tuple[str, ...] | None, recorded()] = None
@@ -152,12 +152,12 @@ class TrainConfig:
     """Epochs over which the KL weight rises linearly from 0 to beta (0: none)."""
     objective: ObjectiveName = "elbo"
     """'elbo', or 'iwae': the importance-weighted bound of k draws (a model with a posterior)."""
-    k: Annotated[int | None, alias(metavar="K", help_behavior_hint="(default: 1 for elbo, "
-                                                                   "5 for iwae)")] = None
+    k: Annotated[int | None, alias("-k", metavar="K",
+                                   help_behavior_hint="(default: 1 for elbo, 5 for iwae)")] = None
     """Posterior draws per image in the objective: the ELBO averages its k estimates."""
     lr_schedule: ScheduleName = "constant"
     """'constant', 'cosine' (to 0 at the last epoch), or the IWAE paper's 'iwae' (see README)."""
-    noise: str = "none"
+    noise: Annotated[str, alias(metavar="none|gaussian:STD|mask:SHARE")] = "none"
     """Corrupt the inputs, not the targets (a denoising model): gaussian:STD or mask:SHARE."""
     grad_clip: Annotated[float | None, alias(metavar="NORM",
                                               help_behavior_hint="(default: no clipping)")] = None
@@ -276,7 +276,8 @@ class RunConfig:
         except UnicodeDecodeError:
             raise ConfigError(f"{path}: not text; the file is damaged") from None
         except json.JSONDecodeError as err:
-            raise ConfigError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
+            raise ConfigError(f"{path}: not valid JSON ({err.msg}: line {err.lineno}, column "
+                              f"{err.colno})") from None
         return cls.from_dict(raw, source=str(path))
 
     def differences(self, other: RunConfig) -> list[str]:

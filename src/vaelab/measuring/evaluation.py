@@ -18,7 +18,7 @@ from vaelab.config import RunConfig
 from vaelab.data import ImageData, prepare
 from vaelab.distributed import SINGLE, World, join, local_device
 from vaelab.distributions import Likelihood
-from vaelab.errors import VaelabError
+from vaelab.errors import ConfigError, VaelabError
 from vaelab.files import write_atomic
 from vaelab.measuring.classifier import (
     Judge,
@@ -82,7 +82,7 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
     for name, value in (("k", k), ("samples", samples), ("chunk", chunk)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                   or value < 1):
-            raise VaelabError(f"{name} must be a whole number of at least 1, got {value!r}")
+            raise ConfigError(f"{name} must be a whole number of at least 1, got {value!r}")
     if split not in ("train", "test"):
         raise VaelabError(f"unknown split {split!r}; choose train or test")
     world = join(model.device.type)  # started by torchrun: each process measures its share

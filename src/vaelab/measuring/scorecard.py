@@ -127,8 +127,9 @@ class Scorecard:
         """A plain-text table for the terminal, notes below it."""
         rows = self.rows()
         width = max(len(label) for label, _ in rows)
-        lines = [f"{self.run}: {self.name} (d={self.latent_dims}, {self.epochs} epochs)"
-                 f" on the {self.images:,} {self.split} images",
+        epochs = f"{self.epochs} epoch{'s' * (self.epochs != 1)}"
+        lines = [f"{self.run}: {self.name} (d={self.latent_dims}, {epochs}) on the "
+                 f"{self.images:,} {self.split} images",
                  f"likelihood: {self.likelihood['description']}"]
         lines += [f"  {label:<{width}}  {value}" for label, value in rows]
         notes = sorted({score.note for score in self.metrics.values() if score.note})
@@ -147,7 +148,8 @@ def load_scorecard(path: str | Path, split: str = "test") -> Scorecard | None:
     try:
         raw = json.loads(file.read_text())
     except json.JSONDecodeError as err:
-        raise VaelabError(f"{file}: not valid JSON ({err.msg}); run vaelab eval again") from None
+        raise VaelabError(f"{file}: not valid JSON ({err.msg}: line {err.lineno}, column "
+                          f"{err.colno}); run vaelab eval again") from None
     return Scorecard.from_dict(raw, str(file))
 
 

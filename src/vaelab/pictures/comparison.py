@@ -32,7 +32,7 @@ def comparison_figure(runs: Sequence[Run], pictures: Sequence[LatentPicture], da
     views = [LatentView(name, seen.points, seen.labels, seen.manifold, seen.plane.axis_labels())
              for name, seen in zip(names, pictures, strict=True)]
     epochs = {run.epochs_done for run in runs}
-    when = f", {epochs.pop()} epochs" if len(epochs) == 1 else ""
+    when = f", {(n := epochs.pop())} epoch{'s' * (n != 1)}" if len(epochs) == 1 else ""
     return comparison(views, data.classes,
                       title=f"Where the codes fall, and what the decoder draws there "
                             f"({dataset_title(data.name)}{when})")
