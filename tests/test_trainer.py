@@ -224,7 +224,8 @@ def test_resume_refuses_going_back_and_missing_checkpoints(tiny, tmp_path):
 def test_damaged_files_are_named(tiny, tmp_path):
     run = train(_config(epochs=1), tmp_path / "run", data=tiny, progress=False)
     (run.path / "checkpoint.safetensors").write_bytes(b"garbage")
-    with pytest.raises(VaelabError, match="unreadable checkpoint"):
+    with pytest.raises(VaelabError, match=r"checkpoint.safetensors: unreadable \(.*\); the file "
+                                          r"is damaged$"):
         resume(run.path, epochs=2, data=tiny, progress=False)
     (run.path / "model.safetensors").unlink()
     with pytest.raises(VaelabError, match="missing; the run has not finished an epoch"):
