@@ -208,9 +208,7 @@ def _run(model: Classifier, images: torch.Tensor, batch_size: int, fn) -> torch.
 def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     """Fréchet distance between Gaussians fitted to two feature sets (N, f) and (M, f):
     |mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2)) (Heusel et al. 2017)."""
-    a, b = a.double(), b.double()
-    mean_a, mean_b = a.mean(dim=0), b.mean(dim=0)
-    cov_a, cov_b = torch.cov(a.T), torch.cov(b.T)
+    (mean_a, cov_a), (mean_b, cov_b) = _moments(a), _moments(b)
     # tr (S_a S_b)^(1/2) = sum of the square roots of the eigenvalues of
     # S_a^(1/2) S_b S_a^(1/2), which is symmetric positive semi-definite.
     values, vectors = torch.linalg.eigh(cov_a)
@@ -218,6 +216,15 @@ def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     cross = torch.linalg.eigvalsh(root_a @ cov_b @ root_a).clamp_min(0).sqrt().sum()
     distance = (mean_a - mean_b).square().sum() + cov_a.trace() + cov_b.trace() - 2 * cross
     return max(distance.item(), 0.0)
+
+
+def _moments(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean (f,) and unbiased covariance (f, f) of features (N, f), in float64, through one
+    centred copy (10,000 x 128 features: 10 MB)."""
+    x = x.double()  # a copy, centred in place
+    mean = x.mean(dim=0)
+    x -= mean
+    return mean, x.T @ x / (len(x) - 1)
 
 
 def class_entropy(probabilities: torch.Tensor) -> float:

@@ -257,12 +257,14 @@ def _pictures(model: Autoencoder, data: ImageData, seen: ImageData, judge: Judge
     generator = torch.Generator(model.device).manual_seed(seed)
     n = len(data.test_images)
     asked = torch.arange(n, device=model.device) % len(data.classes)  # every class in turn
-    samples = torch.cat([model.sample(min(2000, n - i), generator=generator,
-                                      y=asked[i:i + 2000]) for i in range(0, n, 2000)])
-    probabilities = predict(judge.model, samples)
+    judged = []  # each batch of samples judged as it is drawn: 10,000 images are 31 MB
+    for i in range(0, n, 2000):
+        samples = model.sample(min(2000, n - i), generator=generator, y=asked[i:i + 2000])
+        judged.append((predict(judge.model, samples), features(judge.model, samples)))
+    probabilities, drawn = (torch.cat(parts) for parts in zip(*judged, strict=True))
     scores["sample_confidence"] = Score(*mean_and_error(probabilities.max(dim=1).values))
     scores["sample_class_entropy"] = Score(class_entropy(probabilities))
-    scores["sample_frechet"] = Score(frechet_distance(features(judge.model, samples),
+    scores["sample_frechet"] = Score(frechet_distance(drawn,
                                                       features(judge.model, data.test_images)))
     hits = (probabilities.argmax(dim=1) == asked.cpu()).double()
     scores["sample_asked"] = (Score(*mean_and_error(hits)) if model.conditional

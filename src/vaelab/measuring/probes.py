@@ -51,7 +51,7 @@ def linear_probe(train_codes: torch.Tensor, train_labels: torch.Tensor,
 
 def knn_accuracy(train_codes: torch.Tensor, train_labels: torch.Tensor,
                  test_codes: torch.Tensor, test_labels: torch.Tensor, *, k: int = KNN,
-                 batch_size: int = 100) -> float:
+                 batch_size: int = 50) -> float:
     """Test accuracy of a k-nearest-neighbour vote among the training codes (Euclidean
     distance in the latent space itself; ties go to the class whose voters are nearer)."""
     train_codes, test_codes = train_codes.float().cpu(), test_codes.float().cpu()
