@@ -159,6 +159,27 @@ def test_probes_read_labels_off_codes_that_hold_them_and_not_off_noise():
 # Sample quality.
 
 
+def test_the_frechet_moments_are_the_mean_and_the_unbiased_covariance():
+    from vaelab.measuring.classifier import _moments
+
+    features = torch.randn(500, 6, generator=torch.Generator().manual_seed(1)) * 3 + 1
+    mean, cov = _moments(features)
+    assert mean.dtype == cov.dtype == torch.float64
+    assert torch.allclose(mean, features.double().mean(dim=0))
+    assert torch.allclose(cov, torch.cov(features.double().T))
+
+
+def test_one_pass_of_the_classifier_gives_what_predict_and_features_give():
+    from vaelab.measuring.classifier import Classifier, features, predict, predict_with_features
+
+    torch.manual_seed(0)
+    model = Classifier((1, 28, 28), 10)
+    images = torch.randint(0, 256, (450, 1, 28, 28), dtype=torch.uint8)
+    probabilities, seen = predict_with_features(model, images)
+    assert torch.equal(probabilities, predict(model, images))
+    assert torch.equal(seen, features(model, images))
+
+
 def test_frechet_distance_is_zero_to_itself_and_large_to_noise():
     from vaelab.measuring.classifier import frechet_distance
 

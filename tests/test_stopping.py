@@ -112,6 +112,16 @@ def test_a_signal_in_an_epochs_last_step_stops_after_that_epoch(tiny, tmp_path, 
     assert _unfinished(tmp_path / "run").epoch == 1
 
 
+def test_a_stopped_run_says_where_it_stands_as_the_user_counts():
+    from vaelab.training.epoch import EpochProgress
+    from vaelab.training.jobs import _where
+
+    order = torch.arange(4)
+    assert _where(EpochProgress(4, order, steps=120)) == "in epoch 4 after 120 of its steps"
+    assert _where(EpochProgress(4, order)) == "after epoch 3"
+    assert _where(EpochProgress(1, order)) == "before any step"
+
+
 def test_the_command_line_says_how_to_go_on_once(tiny, tmp_path, monkeypatch, capsys,
                                                  terminal_signals):
     """SIGTERM to `vaelab train`: the run's line (where it stopped, how to go on) and status

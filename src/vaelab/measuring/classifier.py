@@ -194,6 +194,21 @@ def features(model: Classifier, images: torch.Tensor, batch_size: int = 200) -> 
     return _run(model, images, batch_size, model.features)
 
 
+@torch.inference_mode()
+def predict_with_features(model: Classifier, images: torch.Tensor, batch_size: int = 200
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``predict`` and ``features`` of the same images from one pass through the net:
+    (N, classes) probabilities and (N, 128) features, on CPU."""
+    width = model.FEATURES
+
+    def both(x: torch.Tensor) -> torch.Tensor:
+        seen = model.features(x)
+        return torch.cat([seen, model.head(seen).softmax(dim=1)], dim=1)
+
+    joined = _run(model, images, batch_size, both)
+    return joined[:, width:], joined[:, :width]
+
+
 def _run(model: Classifier, images: torch.Tensor, batch_size: int, fn) -> torch.Tensor:
     device = next(model.parameters()).device
     model.eval()

@@ -28,6 +28,7 @@ from vaelab.measuring.classifier import (
     frechet_distance,
     judge_for,
     predict,
+    predict_with_features,
 )
 from vaelab.measuring.estimators import (
     CHUNK,
@@ -260,7 +261,7 @@ def _pictures(model: Autoencoder, data: ImageData, seen: ImageData, judge: Judge
     judged = []  # each batch of samples judged as it is drawn: 10,000 images are 31 MB
     for i in range(0, n, 2000):
         samples = model.sample(min(2000, n - i), generator=generator, y=asked[i:i + 2000])
-        judged.append((predict(judge.model, samples), features(judge.model, samples)))
+        judged.append(predict_with_features(judge.model, samples))
     probabilities, drawn = (torch.cat(parts) for parts in zip(*judged, strict=True))
     scores["sample_confidence"] = Score(*mean_and_error(probabilities.max(dim=1).values))
     scores["sample_class_entropy"] = Score(class_entropy(probabilities))

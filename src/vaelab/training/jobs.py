@@ -187,7 +187,7 @@ def _where(progress: EpochProgress) -> str:
     """Where a stopped run stands, as the user counts: 'after epoch 3', or 'in epoch 4 after
     120 of its steps'."""
     if progress.steps == 0:
-        return f"after epoch {progress.epoch - 1}"
+        return f"after epoch {progress.epoch - 1}" if progress.epoch > 1 else "before any step"
     return f"in epoch {progress.epoch} after {progress.steps} of its steps"
 
 
