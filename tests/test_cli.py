@@ -31,6 +31,16 @@ def test_help_shows_no_parser_artefacts(command, capsys):
         assert "-q, --quiet" in out
 
 
+@pytest.mark.parametrize("command", [c for c in COMMANDS if c in REQUIRED])
+def test_help_after_the_positionals_is_the_whole_help(command, capsys):
+    """tyro drops the positionals already given from the usage line and the list:
+    `vaelab classifier train --help` showed no {train,show}."""
+    _, plain, _ = run_cli([command, "--help"], capsys)
+    _, after, _ = run_cli([command, *REQUIRED[command], "-q", "--help"], capsys)
+    assert after == plain
+    assert "positional arguments" in after
+
+
 def test_help_texts_are_whole_paragraphs():
     """A field's docstring spans several source lines; --help must wrap it as one paragraph
     to the terminal's width, not break it where the source does."""

@@ -100,6 +100,10 @@ def _flag_settings() -> set[str]:
 
 def parse(argv: list[str]) -> Any:
     """The command that ``argv`` (without the program's name) asks for, or UsageError."""
+    if argv and argv[0] in COMMANDS and _asks_help(argv[1:]):
+        # tyro leaves the positionals already given (a RUN, 'train') out of the usage and
+        # the list; `vaelab eval RUN --help` shows the command's whole help instead.
+        argv = [argv[0], "--help"]
     command = _cli(Vaelab, argv, argv, "vaelab").command
     if isinstance(command, Train) and (command.resume or command.settings) is not None:
         # Parse again with the saved run's settings as defaults, so that --resume RUN alone
@@ -107,6 +111,16 @@ def parse(argv: list[str]) -> Any:
         saved = command.saved_config()
         command = _cli(Train, argv[1:], argv, "vaelab train", default=Train(config=saved))
     return command
+
+
+def _asks_help(args: list[str]) -> bool:
+    """Whether -h or --help is among ``args`` as an option (before a '--')."""
+    for token in args:
+        if token == "--":
+            return False
+        if token in ("-h", "--help"):
+            return True
+    return False
 
 
 def _cli(kind: type, args: list[str], argv: list[str], prog: str, **options: Any) -> Any:
@@ -223,7 +237,7 @@ def _value_after(argv: list[str], names: tuple[str, ...]) -> str | None:
 
 def _did_you_mean(flag: str, command: str | None) -> str:
     close = difflib.get_close_matches(flag, _flags_of(command), n=1, cutoff=0.75)
-    return f" (did you mean {close[0]}?)" if close else ""
+    return f" (did you mean {close[0]}?)" if close and close[0] != flag else ""
 
 
 def _flags_of(command: str | None) -> list[str]:
