@@ -252,8 +252,11 @@ def test_a_run_finds_its_moved_data_and_refuses_other_images(tmp_path, capsys):
     moved = tmp_path / "elsewhere"
     moved.mkdir()
     root.rename(moved / "shapes")
-    code, _, err = run_cli(["plot", str(run), "-q"], capsys)
-    assert code != 0 and "no images at" in err and len(err.strip().splitlines()) == 1
+    for command in ("plot", "eval"):  # neither has --dataset: the line says --data-dir
+        code, _, err = run_cli([command, str(run), "-q"], capsys)
+        assert code != 0 and len(err.strip().splitlines()) == 1, err
+        assert "no longer at" in err and "point --data-dir at the folder that holds shapes" in err
+        assert "--dataset" not in err
     code, _, err = run_cli(["plot", str(run), "--data-dir", str(moved), "-q"], capsys)
     assert code == 0, err
     Image.fromarray(_pattern(99, 1)).save(moved / "shapes" / "square" / "new.png")

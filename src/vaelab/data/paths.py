@@ -24,6 +24,15 @@ def looks_like_path(name: str) -> bool:
         Path(name).expanduser().exists()
 
 
+class NoImagesThere(VaelabError):
+    """Nothing at the path a --dataset value (or a run's record of one) names."""
+
+    def __init__(self, looked: str) -> None:
+        super().__init__(f"no images at {looked}: give --dataset a folder of images or a "
+                         f".npz/.npy file (or mnist, fashion-mnist)")
+        self.looked = looked
+
+
 def locate(name: str, data_dir: str | Path | None = None) -> Path:
     """The file or folder ``name`` points to; with ``data_dir``, a file or folder of the same
     name there comes first (a run's data moved to another machine)."""
@@ -33,9 +42,7 @@ def locate(name: str, data_dir: str | Path | None = None) -> Path:
     for candidate in candidates:
         if candidate.exists():
             return candidate
-    looked = " or ".join(str(c) for c in candidates)
-    raise VaelabError(f"no images at {looked}: give --dataset a folder of images or a "
-                      f".npz/.npy file (or mnist, fashion-mnist)")
+    raise NoImagesThere(" or ".join(str(c) for c in candidates))
 
 
 def load_path(name: str, data_dir: str | Path | None = None, *, image_size: int | None = None,

@@ -16,6 +16,7 @@ import torch
 
 from vaelab.config import RunConfig
 from vaelab.data import DATASETS, ImageData, load_dataset
+from vaelab.data.paths import NoImagesThere
 from vaelab.errors import VaelabError
 
 
@@ -25,10 +26,17 @@ def load_for(config: RunConfig, data_dir: str | Path | None = None, *, progress:
     what the run recorded unless ``check`` is off (a new run records them afresh)."""
     settings = config.data
     if data is None:
-        data = load_dataset(settings.dataset, data_dir, progress=progress,
-                            image_size=settings.image_size,
-                            test_fraction=settings.test_fraction,
-                            split_seed=settings.split_seed)
+        try:
+            data = load_dataset(settings.dataset, data_dir, progress=progress,
+                                image_size=settings.image_size,
+                                test_fraction=settings.test_fraction,
+                                split_seed=settings.split_seed)
+        except NoImagesThere as err:
+            if not check:  # a new run's --dataset
+                raise
+            raise VaelabError(f"the run's images are no longer at {err.looked}; point "
+                              f"--data-dir at the folder that holds "
+                              f"{Path(settings.dataset).name} now") from None
     elif absolute(data.name) != absolute(settings.dataset):
         raise VaelabError(f"the data given is {data.name}, the config asks for "
                           f"{settings.dataset}")
