@@ -77,8 +77,10 @@ def _command(argv: list[str]) -> int:
     try:
         command = parse(argv)
         if rank is not None and not getattr(command, "in_parallel", False):
-            if rank != "rank 0":  # every process stops; the first says why, once
-                return 2
+            if rank != "rank 0":
+                # The others leave quietly and as done: torchrun stops every process as soon
+                # as one fails, and a failing rank 1 could stop rank 0 before its line.
+                return 0
             raise VaelabError(f"vaelab {argv[0]} runs in one process; torchrun starts vaelab "
                               f"train and vaelab eval in several")
         _log_to_stderr(command.quiet, main=rank in (None, "rank 0"))
