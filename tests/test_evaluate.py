@@ -119,7 +119,7 @@ def test_bad_k_and_an_ae_asked_for_an_nll_get_clear_errors(bernoulli_vae, tiny, 
     ae = train(RunConfig(ModelConfig(model="ae"), train=TrainConfig(epochs=1)), tmp_path / "ae",
                data=tiny, progress=False)
     with pytest.raises(VaelabError, match=r"is an AE: with no posterior it defines no "
-                                         r"likelihood.*drop -k"):
+                                         r"likelihood.*without k \(-k\)"):
         evaluate_run(ae, tiny, k=100, save=False, judge=None)
 
 
@@ -272,7 +272,11 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     markdown = (folder / "compare.md").read_text()
     assert "| model | VAE d=3 | conv AE d=2 |" in markdown  # what each run is, its net too
     assert "| NLL, importance-weighted bound, k = 20 (nats) |" in markdown
-    assert "n/a" in markdown and (folder / "compare.png").stat().st_size > 10_000
+    assert (folder / "compare.png").stat().st_size > 10_000
+    # What does not apply is marked, and the reason given below the table.
+    nll_row = next(line for line in markdown.splitlines() if line.startswith("| NLL"))
+    assert nll_row.endswith("| n/a [1] |")
+    assert f"- [1] {ae_card.metrics['nll'].note}" in markdown.splitlines()
     assert "| reconstruction E_q[−log p(x\\|z)] (nats) |" in markdown  # the bar escaped
     # The VAE's bounds are of binarized test images, the AE's of grey ones: the table says so.
     assert "| images measured | binarized (seed 0) | grey |" in markdown
@@ -280,7 +284,10 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     assert lines[0].startswith("metric,") and len(lines) == 1 + 9 + len(MEASURES)
     assert "k,20,,," in lines and "images_measured,binarized (seed 0),,grey," in lines
     printed = comparison.text().splitlines()
-    assert printed[0].split() == comparison.names and len(printed) == len(comparison.rows()) + 1
+    _, notes = comparison.noted_rows()
+    assert printed[0].split() == comparison.names and notes
+    assert len(printed) == len(comparison.rows()) + 1 + len(notes)
+    assert printed[-len(notes):] == [f"  [{k}] {note}" for k, note in enumerate(notes, 1)]
 
     # A saved evaluation whose samples another classifier judged is measured again.
     other = train_judge(tiny, epochs=1, progress=False)

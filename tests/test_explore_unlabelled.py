@@ -17,10 +17,17 @@ from test_own_images import make_folder
 from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vaelab.data import load_dataset
 from vaelab.measuring.evaluation import NO_LABELS, evaluate_run
-from vaelab.measuring.scorecard import MEASURES, Comparison, Score, Scorecard, load_scorecard
+from vaelab.measuring.scorecard import (
+    MEASURES,
+    Comparison,
+    Score,
+    Scorecard,
+    load_scorecard,
+    noted_rows,
+)
 from vaelab.pictures.explore import export_explorer
 from vaelab.pictures.figures import plot_run
-from vaelab.pictures.report import noted_rows, write_report
+from vaelab.pictures.report import write_report
 from vaelab.training.loop import train
 from vaelab.training.runs import load_run
 

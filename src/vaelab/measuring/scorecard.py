@@ -181,11 +181,19 @@ class Comparison:
         return header + [(label, [rows[i][1] for rows in card_rows])
                          for i, label in enumerate(labels)]
 
+    def noted_rows(self) -> tuple[list[tuple[str, list[str]]], list[str]]:
+        """The rows, each missing figure marked with the number of the note that says why
+        ("n/a [1]"), and those notes."""
+        return noted_rows(self.cards, self.rows())
+
     def markdown(self) -> str:
+        rows, notes = self.noted_rows()
         lines = ["| | " + " | ".join(self.names) + " |",
                  "|---|" + "---:|" * len(self.cards)]
         lines += [f"| {_cell(label)} | " + " | ".join(map(_cell, cells)) + " |"
-                  for label, cells in self.rows()]
+                  for label, cells in rows]
+        if notes:
+            lines += ["", *(f"- [{k}] {note}" for k, note in enumerate(notes, start=1))]
         return "\n".join(lines) + "\n"
 
     def csv(self) -> str:
@@ -216,14 +224,16 @@ class Comparison:
                 ("images_measured", of(lambda c: c.likelihood.get("images")))]
 
     def text(self) -> str:
-        rows = self.rows()
+        """A plain-text table for the terminal, the notes on what is n/a below it."""
+        rows, notes = self.noted_rows()
         widths = [max(len(label) for label, _ in rows)]
         widths += [max(len(name), *(len(cells[i]) for _, cells in rows))
                    for i, name in enumerate(self.names)]
         def line(first: str, cells: Sequence[str]) -> str:
             return "  ".join([first.ljust(widths[0]),
                               *(c.rjust(w) for c, w in zip(cells, widths[1:], strict=True))])
-        return "\n".join([line("", self.names), *(line(label, cells) for label, cells in rows)])
+        return "\n".join([line("", self.names), *(line(label, cells) for label, cells in rows),
+                          *(f"  [{k}] {note}" for k, note in enumerate(notes, start=1))])
 
 
 def _cell(text: str) -> str:
@@ -233,3 +243,20 @@ def _cell(text: str) -> str:
 def _short_name(path: str) -> str:
     parts = Path(path).parts
     return "/".join(parts[-2:]) if len(parts) > 1 else path
+
+
+def noted_rows(cards: Sequence[Scorecard], rows: list[tuple[str, list[str]]]
+               ) -> tuple[list[tuple[str, list[str]]], list[str]]:
+    """``rows`` (label, a cell per card), whose last ones are the cards' measures in the order
+    of MEASURES, with each missing figure marked by the number of the note that says why it
+    is missing ("n/a [1]"); and those notes, the first numbered 1."""
+    notes: list[str] = []
+    head = len(rows) - len(MEASURES)  # a comparison's model, epochs, ... rows come first
+    for measure, (_, cells) in zip(MEASURES, rows[head:], strict=True):
+        for k, card in enumerate(cards):
+            note = card.metrics.get(measure.key, Score(None, note="not measured")).note
+            if cells[k] == "n/a" and note:
+                if note not in notes:
+                    notes.append(note)
+                cells[k] = f"n/a [{notes.index(note) + 1}]"
+    return rows, notes

@@ -32,11 +32,11 @@ from vaelab.data import ImageData, dataset_title, prepare
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 from vaelab.measuring.latent import encode_dataset
+from vaelab.measuring.scorecard import noted_rows
 from vaelab.models import count_parameters
 from vaelab.pictures.explore_ops import b64, net_ops
 from vaelab.pictures.explore_shading import confidence_shading
 from vaelab.pictures.plots import CLASS_COLORS, UNLABELLED
-from vaelab.pictures.report import noted_rows
 from vaelab.training.datasets import check_same, data_key, load_for
 from vaelab.training.runs import Run, load_run
 

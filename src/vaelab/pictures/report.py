@@ -22,7 +22,7 @@ from vaelab.training.datasets import class_names
 from vaelab.training.runs import Run
 
 if TYPE_CHECKING:
-    from vaelab.measuring.scorecard import Comparison, Scorecard
+    from vaelab.measuring.scorecard import Comparison
 
 NO_PRIOR = "this model has no prior"
 PRIOR_FIGURES = {"manifold_prior.png", "samples.png"}
@@ -184,28 +184,9 @@ def _figure_sections(runs: Sequence[Run], page_dir: Path) -> list[str]:
     return sections
 
 
-def noted_rows(cards: Sequence[Scorecard], rows: list[tuple[str, list[str]]]
-               ) -> tuple[list[tuple[str, list[str]]], list[str]]:
-    """``rows`` (label, a cell per card), whose last ones are the cards' measures in the order
-    of MEASURES, with each missing figure marked by the number of the note that says why it
-    is missing ("n/a [1]"); and those notes, the first numbered 1."""
-    from vaelab.measuring.scorecard import MEASURES, Score
-
-    notes: list[str] = []
-    head = len(rows) - len(MEASURES)  # a comparison's model, epochs, ... rows come first
-    for measure, (_, cells) in zip(MEASURES, rows[head:], strict=True):
-        for k, card in enumerate(cards):
-            note = card.metrics.get(measure.key, Score(None, note="not measured")).note
-            if cells[k] == "n/a" and note:
-                if note not in notes:
-                    notes.append(note)
-                cells[k] = f"n/a [{notes.index(note) + 1}]"
-    return rows, notes
-
-
 def _evaluation_section(evaluation: Comparison) -> str:
     names = "".join(f"<th>{html.escape(name)}</th>" for name in evaluation.names)
-    rows, notes = noted_rows(evaluation.cards, evaluation.rows())
+    rows, notes = evaluation.noted_rows()
     body = "".join(
         f"<tr><td>{html.escape(label)}</td>"
         + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells) + "</tr>"
