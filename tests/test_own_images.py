@@ -99,7 +99,7 @@ def test_a_split_folder_keeps_its_split(tmp_path):
      r"class 'a' has 1 image; it needs at least two"),
     (lambda root: (make_folder(root, per_class=3),
                    Image.fromarray(np.zeros((12, 12), np.uint8)).save(root / "stray.png")),
-     r"holds class folders \(circle, square\) and 1 images beside them, such as stray\.png"),
+     r"holds class folders \(circle, square\) and 1 image beside them, such as stray\.png"),
     (lambda root: (make_folder(root, per_class=3),
                    (root / "circle" / "001.png").write_bytes(
                        (root / "circle" / "001.png").read_bytes()[:60])),
@@ -242,6 +242,16 @@ def test_every_command_on_a_folder(tmp_path, capsys, classes, colour, arch):
                         capsys)
     assert code == 0, err
     assert json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["epoch"] == 2
+
+
+def test_other_files_in_a_folder_are_named_once(tmp_path, capsys):
+    root = make_folder(tmp_path / "shapes", per_class=8)
+    (root / "circle" / "notes.txt").write_text("not an image")
+    flags = [flag for flag in SMALL if flag != "-q"]  # the note is one of the notes -q hides
+    code, _, err = run_cli(["train", "--dataset", str(root), "-o", str(tmp_path / "run"),
+                            *flags], capsys)  # it reads the folder again for the figures
+    assert code == 0, err
+    assert err.count("left out") == 1 and "left out 1 file that is not an image" in err
 
 
 def test_a_run_finds_its_moved_data_and_refuses_other_images(tmp_path, capsys):

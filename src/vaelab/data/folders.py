@@ -123,8 +123,10 @@ def _list_split(folder: Path, root: Path) -> Listing:
             files += images
     if classes and top:
         raise VaelabError(f"{folder}: holds class folders ({', '.join(classes[:3])}"
-                          f"{', ...' if len(classes) > 3 else ''}) and {len(top)} images beside "
-                          f"them, such as {top[0].name}; move those into a class folder")
+                          f"{', ...' if len(classes) > 3 else ''}) and {len(top)} "
+                          f"{'images' if len(top) > 1 else 'image'} beside them, such as "
+                          f"{top[0].name}; move {'those' if len(top) > 1 else 'it'} into a "
+                          f"class folder")
     if not classes:
         files = top
     if not files:
@@ -140,13 +142,19 @@ def _list_split(folder: Path, root: Path) -> Listing:
                    tuple(classes), None, stats, skipped)
 
 
+_NOTED: set[Path] = set()  # folders whose other files this process has named
+
+
 def load_folder(root: Path, image_size: int | None, *, progress: bool = True,
                 workers: int | None = None) -> Decoded:
     """The folder's images, from the cache when the folder has not changed since."""
     listing = list_folder(root)
-    if listing.skipped:
-        log.info("%s: left out %d files that are not images, such as %s", root,
-                 len(listing.skipped), listing.skipped[0])
+    if listing.skipped and root.resolve() not in _NOTED:  # once a process, not at every load
+        _NOTED.add(root.resolve())
+        what = "files that are not images" if len(listing.skipped) > 1 else \
+            "file that is not an image"
+        log.info("%s: left out %d %s, such as %s", root, len(listing.skipped), what,
+                 listing.skipped[0])
     cached = cache_path(listing, image_size)
     decoded = _read_cache(cached)
     if decoded is not None:
@@ -171,7 +179,7 @@ def decode_all(paths: list[str], size: int | None, *, progress: bool = True,
     workers = workers or available_cores()
     parts = [paths[i:i + CHUNK] for i in range(0, len(paths), CHUNK)]
     chunks = []
-    with progress_bar(len(paths), desc=f"reading {what}", unit="img", enabled=progress) as bar:
+    with progress_bar(len(paths), desc=f"reading {what}", unit="image", enabled=progress) as bar:
         if workers == 1 or len(paths) < PARALLEL_FROM or not FORK:
             for part in parts:
                 chunks.append(_checked(decode_files(part, size)))

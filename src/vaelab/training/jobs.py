@@ -149,7 +149,7 @@ def _fit(job: Job, data: ImageData, progress: bool, position: int,
     train_images, train_labels = learned_from(config, seen)
     seen = dataclasses.replace(seen, train_images=train_images, train_labels=train_labels)
     total = config.train.epochs
-    with progress_bar(len(train_images), unit="img", enabled=progress, summary=False,
+    with progress_bar(len(train_images), unit="image", enabled=progress, summary=False,
                       unit_scale=True, position=position, leave=False, dynamic_ncols=True) as bar:
         try:
             for epoch in range(job.epoch + 1, total + 1):
