@@ -112,14 +112,15 @@ class Plot(Common):
 
 @dataclass(kw_only=True)
 class Sample(Common):
-    """Draw samples from a run's prior into one PNG: of a chosen class (--label) for a
-    conditional model, of every class in turn for it without one."""
+    """Draw samples from a run's prior into one PNG. A conditional model (CVAE) draws the
+    class --label names, or without it every class in turn."""
 
     run_dir: Annotated[Path, tyro.conf.Positional, RUN]
     """The run folder."""
     n: Annotated[int, flag("-n")] = 64
     """How many samples."""
-    label: Annotated[str | None, flag(metavar="LABEL", default="every class in turn")] = None
+    label: Annotated[str | None, flag(metavar="LABEL", default="every class in turn, for a "
+                                                              "CVAE")] = None
     """The class to draw, by number or name (a CVAE only)."""
     out: Annotated[Path | None, flag("-o", metavar="FILE", default="RUN/samples.png, or "
                                                                "samples-LABEL.png")] = None
