@@ -172,6 +172,18 @@ def test_training_off_a_terminal_writes_plain_lines_and_q_silences_them(tmp_path
     assert code == 0 and "epoch" not in err
 
 
+def test_a_kl_warm_up_longer_than_the_run_is_noted(tmp_path, capsys, monkeypatch, tiny):
+    monkeypatch.setattr("vaelab.training.datasets.load_dataset", lambda *a, **k: tiny)
+    small = ["--hidden-dims", "32", "--epochs", "2", "--no-plots", "--beta", "4"]
+    code, _, err = run_cli(["train", *small, "--kl-warmup", "8", "-o", str(tmp_path / "a")],
+                           capsys)
+    assert code == 0 and "the KL warm-up (8 epochs) outlasts the run (2)" in err
+    assert "weighted 0.25 of its full weight" in err
+    code, _, err = run_cli(["train", *small, "--kl-warmup", "2", "-o", str(tmp_path / "b")],
+                           capsys)
+    assert code == 0 and "warm-up" not in err
+
+
 def test_help_lists_the_commands_and_the_tutorials_flags(capsys):
     _, out, _ = run_cli(["--help"], capsys)
     for command in ("train", "plot", "demo", "explore"):

@@ -170,6 +170,10 @@ def check_fits(config: RunConfig) -> None:
         raise ConfigError(f"the {config.model.model.upper()} model has no posterior, so no KL "
                           f"term, no IWAE bound and no draws: drop --beta, --kl-warmup, --kl, "
                           f"--objective and --k, or choose --model vae")
+    if train.kl_warmup > train.epochs:  # meant, if the run is to be resumed for longer
+        log.info("the KL warm-up (%d epochs) outlasts the run (%d): the KL ends weighted "
+                 "%.2g of its full weight; --resume with more --epochs goes on with it",
+                 train.kl_warmup, train.epochs, train.epochs / train.kl_warmup)
 
 
 # ---------------------------------------------------------------------------------------------
