@@ -158,9 +158,10 @@ def test_the_command_exports_and_names_a_busy_port(runs, tiny, tmp_path, capsys,
 
     monkeypatch.setattr("vaelab.training.datasets.load_dataset", lambda *args, **kwargs: tiny)
     run = str(runs["ae"].path)
-    assert main(["explore", run, "--export", str(tmp_path / "page.html"), "--quiet"]) == 0
-    assert f"wrote {tmp_path / 'page.html'}" in capsys.readouterr().err
-    assert (tmp_path / "page.html").read_text().startswith("<!doctype html>")
+    page = tmp_path / "pages" / "new" / "page.html"  # folders that do not exist yet are made
+    assert main(["explore", run, "--export", str(page), "--quiet"]) == 0
+    assert f"wrote {page}" in capsys.readouterr().err
+    assert page.read_text().startswith("<!doctype html>")
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -238,9 +239,8 @@ def test_diverged_weights_are_one_line_from_the_command(runs, tiny, tmp_path, ca
 @pytest.mark.parametrize(("target", "message"), [
     ("folder", "{tmp}/folder is a folder; name the HTML file to write, such as "
                "{tmp}/folder/explorer.html"),
-    ("missing/page.html", "{tmp}/missing does not exist; write the page into an existing "
-                          "folder"),
-    ("a-file/page.html", "{tmp}/a-file is not a folder; write the page into an existing folder"),
+    ("a-file/page.html", "{tmp}/a-file is not a folder; write the page somewhere else"),
+    ("a-file/deeper/page.html", "{tmp}/a-file is not a folder; write the page somewhere else"),
 ])
 def test_a_bad_export_path_is_one_line_before_any_work(target, message, tmp_path, capsys,
                                                        monkeypatch):

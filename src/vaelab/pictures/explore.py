@@ -199,16 +199,16 @@ def build_explorer(runs: Runs, data: ImageData | None = None, *,
 
 
 def check_export_path(path: str | Path) -> Path:
-    """Refuse, before any work, a page path that cannot be written: a folder, or a file in a
-    folder that is missing or not writable."""
+    """Refuse, before any work, a page path that cannot be written: a folder, a path under a
+    file, or one in a folder that is not writable. Missing folders are made when the page is
+    written, as every command makes the folders of what it writes."""
     path = Path(path)
     if path.is_dir():
         raise VaelabError(f"{path} is a folder; name the HTML file to write, such as "
                           f"{path / 'explorer.html'}")
-    folder = path.parent
+    folder = next(p for p in (path.parent, *path.parent.parents) if p.exists())  # or made
     if not folder.is_dir():
-        what = "is not a folder" if folder.exists() else "does not exist"
-        raise VaelabError(f"{folder} {what}; write the page into an existing folder")
+        raise VaelabError(f"{folder} is not a folder; write the page somewhere else")
     try:
         tempfile.TemporaryFile(dir=folder).close()
     except OSError:
