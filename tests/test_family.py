@@ -242,6 +242,9 @@ def test_the_demo_puts_any_models_of_the_family_side_by_side(tiny, tmp_path):
     assert (tmp_path / "demo" / "cvae" / "figures" / "samples.png").exists()
     table = (tmp_path / "demo" / "compare.md").read_text()
     asked = next(line for line in table.splitlines() if "class asked for" in line)
-    assert asked.split("|")[2].strip() == "n/a" and asked.split("|")[3].strip() != "n/a"
+    vae_cell, cvae_cell = asked.split("|")[2].strip(), asked.split("|")[3].strip()
+    assert vae_cell.startswith("n/a [") and not cvae_cell.startswith("n/a")
+    number = vae_cell.removeprefix("n/a [").rstrip("]")  # its reason, below the table
+    assert f"- [{number}] only a conditional model (cvae) is asked for a class" in table
     with pytest.raises(VaelabError, match="different models"):
         run_demo(tmp_path / "again", models=("vae", "vae"), data=tiny, progress=False)
