@@ -305,8 +305,10 @@ def _kill_and_resume(tiny, tmp_path, kills: int, seed: int) -> None:
     """Train in a subprocess, kill -9 it after a random while, check that what is on disk
     loads, resume; again and again; then finish and compare with a run never killed."""
     data = mnist_folder(tiny, tmp_path / "data")
+    started = time.monotonic()
     reference = _vaelab([*TRAIN, "--out", str(tmp_path / "whole")], data)
     assert reference.wait(timeout=600) == 0, reference.stderr.read()
+    whole = time.monotonic() - started  # a run from start to end on this machine, now
     run, rng, killed, finished = tmp_path / "killed", random.Random(seed), 0, False
 
     def start() -> subprocess.Popen:
@@ -319,7 +321,9 @@ def _kill_and_resume(tiny, tmp_path, kills: int, seed: int) -> None:
     while killed < kills and not finished:
         process = start()
         try:
-            code = process.wait(timeout=rng.uniform(1.0, 4.0))
+            # A moment in the start-up, in training or between: a fixed span of seconds
+            # would let a fast machine finish the first run before any kill.
+            code = process.wait(timeout=rng.uniform(0.15, 0.75) * whole)
         except subprocess.TimeoutExpired:
             process.kill()  # SIGKILL: no handler runs, nothing is flushed
             process.wait()
