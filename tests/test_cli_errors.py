@@ -28,6 +28,9 @@ PARSE_ERRORS = [
     (["plot"], "vaelab plot needs RUN (the run folder); see vaelab plot --help"),
     (["classifier"], "vaelab classifier needs {train,show} (train: fit it"),
     (["plot", "a", "b"], "vaelab plot: unexpected argument 'b'; see vaelab plot --help"),
+    (["demo", "--", "--epochs", "3"], "vaelab demo: after '--' every word is an argument, not "
+                                      "an option; put --epochs before the '--'"),
+    (["demo", "--", "--help"], "vaelab demo: after '--' every word is an argument"),
     (["nosuch"], "unknown command 'nosuch'; choose one of: train, plot, sample, demo, eval, "
                  "compare, classifier, explore"),
     ([], "no command given; choose one of: train, plot"),

@@ -187,23 +187,15 @@ def test_commands_other_than_train_and_eval_refuse_torchrun(monkeypatch, capsys,
 
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "1")
-    assert main(["plot", str(tmp_path)]) == 0  # it leaves, so that rank 0 can say why
+    # It leaves as done: torchrun stops every process once one fails, and rank 1 failing
+    # at once could stop rank 0 before its line.
+    assert main(["plot", str(tmp_path)]) == 0
     assert capsys.readouterr().err == ""
     monkeypatch.setenv("RANK", "0")
     assert main(["plot", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == (
         "vaelab (rank 0): error: vaelab plot runs in one process; torchrun starts vaelab "
         "train and vaelab eval in several")
-
-
-def test_under_torchrun_a_one_process_command_always_says_why(tmp_path):
-    """torchrun stops the other processes when one fails: a rank that failed at once could
-    stop rank 0 before its line (one try in two, seen with plot)."""
-    for _ in range(3):
-        process = _torchrun(["plot", str(tmp_path)], tmp_path)
-        _, err = process.communicate(timeout=120)
-        assert process.returncode != 0
-        assert "vaelab (rank 0): error: vaelab plot runs in one process" in err, err[-2000:]
 
 
 def _python(script: str) -> subprocess.CompletedProcess:

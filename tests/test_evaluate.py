@@ -119,7 +119,7 @@ def test_bad_k_and_an_ae_asked_for_an_nll_get_clear_errors(bernoulli_vae, tiny, 
     ae = train(RunConfig(ModelConfig(model="ae"), train=TrainConfig(epochs=1)), tmp_path / "ae",
                data=tiny, progress=False)
     with pytest.raises(VaelabError, match=r"is an AE: with no posterior it defines no "
-                                         r"likelihood.*without k \(-k\)"):
+                                         r"likelihood.*leave out k \(-k on the command line\)"):
         evaluate_run(ae, tiny, k=100, save=False, judge=None)
 
 

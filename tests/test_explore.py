@@ -239,8 +239,13 @@ def test_diverged_weights_are_one_line_from_the_command(runs, tiny, tmp_path, ca
 @pytest.mark.parametrize(("target", "message"), [
     ("folder", "{tmp}/folder is a folder; name the HTML file to write, such as "
                "{tmp}/folder/explorer.html"),
-    ("a-file/page.html", "{tmp}/a-file is not a folder; write the page somewhere else"),
-    ("a-file/deeper/page.html", "{tmp}/a-file is not a folder; write the page somewhere else"),
+    ("a-file/page.html", "{tmp}/a-file is not a folder, so {tmp}/a-file/page.html cannot be "
+                         "written; write the page somewhere else"),
+    ("a-file/deeper/page.html", "{tmp}/a-file is not a folder, so "
+                                "{tmp}/a-file/deeper/page.html cannot be written; write the "
+                                "page somewhere else"),
+    ("dangling/page.html", "{tmp}/dangling is not a folder, so {tmp}/dangling/page.html "
+                           "cannot be written; write the page somewhere else"),
 ])
 def test_a_bad_export_path_is_one_line_before_any_work(target, message, tmp_path, capsys,
                                                        monkeypatch):
@@ -248,6 +253,7 @@ def test_a_bad_export_path_is_one_line_before_any_work(target, message, tmp_path
 
     (tmp_path / "folder").mkdir()
     (tmp_path / "a-file").write_text("not a folder")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
     monkeypatch.setattr("vaelab.training.runs.load_run",
                         lambda *a, **k: pytest.fail("loaded the run"))
     assert main(["explore", "no/such/run", "--export", str(tmp_path / target)]) == 2

@@ -267,6 +267,8 @@ def test_a_run_finds_its_moved_data_and_refuses_other_images(tmp_path, capsys):
         assert code != 0 and len(err.strip().splitlines()) == 1, err
         assert "no longer at" in err and "point --data-dir at the folder that holds shapes" in err
         assert "--dataset" not in err
+    code, _, err = run_cli(["plot", str(run), "--data-dir", str(tmp_path), "-q"], capsys)
+    assert code != 0 and f"no longer at {root}, nor in --data-dir ({tmp_path})" in err
     code, _, err = run_cli(["plot", str(run), "--data-dir", str(moved), "-q"], capsys)
     assert code == 0, err
     Image.fromarray(_pattern(99, 1)).save(moved / "shapes" / "square" / "new.png")

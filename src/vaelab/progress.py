@@ -49,7 +49,9 @@ def progress_bar(total: float, *, desc: str = "", unit: str = "it", enabled: boo
     if enabled and on_terminal():
         from tqdm import tqdm
 
-        return tqdm(total=total, desc=desc, unit=unit, **tqdm_options)
+        # "20.5k images/s", not tqdm's "20.5kimage/s"
+        shown = unit if unit == "it" else f" {unit}{'' if unit.endswith('s') else 's'}"
+        return tqdm(total=total, desc=desc, unit=shown, **tqdm_options)
     return Lines(total, desc=desc, unit=unit, enabled=enabled, summary=summary)
 
 

@@ -178,6 +178,9 @@ def _message(event: Any, argv: list[str], command: str | None) -> str | None:
         flags = [token for token in event.tokens if token.startswith("-")]
         if not flags:
             return f"{where}: unexpected argument {event.tokens[0]!r}; see {where} --help"
+        if "--" in argv and flags[0] in _flags_of(command):
+            return (f"{where}: after '--' every word is an argument, not an option; put "
+                    f"{flags[0]} before the '--'")
         return f"{where} has no option {flags[0]}{_did_you_mean(flags[0], command)}{see}"
     if kind == "MissingArgs":
         missing = " and ".join(_described(ctx.arg) for ctx in event.missing_arguments)

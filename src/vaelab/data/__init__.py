@@ -21,16 +21,16 @@ _WHERE = {
     "DATASETS": "vaelab.data.registry", "IdxDataset": "vaelab.data.registry",
     "dataset_title": "vaelab.data.registry", "get_dataset": "vaelab.data.registry",
     "load_dataset": "vaelab.data.registry",
-    "looks_like_path": "vaelab.data.paths",
+    "looks_like_path": "vaelab.data.paths", "NoImagesThere": "vaelab.data.paths",
     "cache_root": "vaelab.data.sources", "download_root": "vaelab.data.sources",
     "fetch": "vaelab.data.sources", "find": "vaelab.data.sources",
     "search_roots": "vaelab.data.sources",
 }
 
 __all__ = [
-    "DATASETS", "IdxDataset", "ImageData", "binarize", "cache_root", "dataset_title",
-    "download_root", "fetch", "find", "get_dataset", "load_dataset", "looks_like_path",
-    "prepare", "read_idx", "search_roots", "to_unit", "write_idx",
+    "DATASETS", "IdxDataset", "ImageData", "NoImagesThere", "binarize", "cache_root",
+    "dataset_title", "download_root", "fetch", "find", "get_dataset", "load_dataset",
+    "looks_like_path", "prepare", "read_idx", "search_roots", "to_unit", "write_idx",
 ]
 
 
@@ -49,7 +49,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from vaelab.data.idx import read_idx, write_idx
     from vaelab.data.images import ImageData, binarize, prepare, to_unit
-    from vaelab.data.paths import looks_like_path
+    from vaelab.data.paths import NoImagesThere, looks_like_path
     from vaelab.data.registry import (
         DATASETS,
         IdxDataset,

@@ -6,9 +6,10 @@ result cached so that an unchanged folder loads in a fraction of a second.
     photos/train/... photos/test/...            either of the above, split already
 
 Hidden files and folders are skipped; files that are not images are counted and named in a
-note. The cache is keyed by every image's path, size and modification time (a changed file
-has a new one) and by the size asked for; what a run records is the fingerprint of the
-decoded pixels (``fingerprint``), so moving or copying a folder keeps its runs valid.
+note when the folder is read (not when it loads from the cache). The cache is keyed by every
+image's path, size and modification time (a changed file has a new one) and by the size asked
+for; what a run records is the fingerprint of the decoded pixels (``fingerprint``), so moving
+or copying a folder keeps its runs valid.
 """
 
 from __future__ import annotations
@@ -142,23 +143,19 @@ def _list_split(folder: Path, root: Path) -> Listing:
                    tuple(classes), None, stats, skipped)
 
 
-_NOTED: set[Path] = set()  # folders whose other files this process has named
-
-
 def load_folder(root: Path, image_size: int | None, *, progress: bool = True,
                 workers: int | None = None) -> Decoded:
     """The folder's images, from the cache when the folder has not changed since."""
     listing = list_folder(root)
-    if listing.skipped and root.resolve() not in _NOTED:  # once a process, not at every load
-        _NOTED.add(root.resolve())
-        what = "files that are not images" if len(listing.skipped) > 1 else \
-            "file that is not an image"
-        log.info("%s: left out %d %s, such as %s", root, len(listing.skipped), what,
-                 listing.skipped[0])
     cached = cache_path(listing, image_size)
     decoded = _read_cache(cached)
     if decoded is not None:
         return decoded
+    if listing.skipped:  # said when the folder is read, not at every load from the cache
+        what = "files that are not images" if len(listing.skipped) > 1 else \
+            "file that is not an image"
+        log.info("%s: left out %d %s, such as %s", root, len(listing.skipped), what,
+                 listing.skipped[0])
     chunk = decode_all(listing.files, image_size, progress=progress,
                        workers=workers, what=root.name)
     if chunk.grey:

@@ -25,11 +25,12 @@ def looks_like_path(name: str) -> bool:
 
 
 class NoImagesThere(VaelabError):
-    """Nothing at the path a --dataset value (or a run's record of one) names."""
+    """Nothing at the path a --dataset value (or a run's record of one) names, nor under the
+    data folder: ``looked`` are the places tried, the data folder's first."""
 
-    def __init__(self, looked: str) -> None:
-        super().__init__(f"no images at {looked}: give --dataset a folder of images or a "
-                         f".npz/.npy file (or mnist, fashion-mnist)")
+    def __init__(self, looked: list[Path]) -> None:
+        super().__init__(f"no images at {' or '.join(map(str, looked))}: give --dataset a "
+                         f"folder of images or a .npz/.npy file (or mnist, fashion-mnist)")
         self.looked = looked
 
 
@@ -42,7 +43,7 @@ def locate(name: str, data_dir: str | Path | None = None) -> Path:
     for candidate in candidates:
         if candidate.exists():
             return candidate
-    raise NoImagesThere(" or ".join(str(c) for c in candidates))
+    raise NoImagesThere(candidates)
 
 
 def load_path(name: str, data_dir: str | Path | None = None, *, image_size: int | None = None,

@@ -78,7 +78,7 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
     if k is not None and not model.has_posterior:
         raise VaelabError(f"{run.path} is {config.named()}: with no posterior "
                           f"it defines no likelihood p(x), so there is no NLL to estimate; "
-                          f"measure it without k (-k)")
+                          f"leave out k (-k on the command line)")
     k = (K if k is None else k) if model.has_posterior else None
     for name, value in (("k", k), ("samples", samples), ("chunk", chunk)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)

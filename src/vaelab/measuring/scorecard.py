@@ -124,16 +124,15 @@ class Scorecard:
         return rows
 
     def table(self) -> str:
-        """A plain-text table for the terminal, notes below it."""
-        rows = self.rows()
+        """A plain-text table for the terminal, the notes on what is n/a below it."""
+        rows, notes = noted_rows([self], [(label, [value]) for label, value in self.rows()])
         width = max(len(label) for label, _ in rows)
         epochs = f"{self.epochs} epoch{'s' * (self.epochs != 1)}"
         lines = [f"{self.run}: {self.name} (d={self.latent_dims}, {epochs}) on the "
                  f"{self.images:,} {self.split} images",
                  f"likelihood: {self.likelihood['description']}"]
-        lines += [f"  {label:<{width}}  {value}" for label, value in rows]
-        notes = sorted({score.note for score in self.metrics.values() if score.note})
-        lines += [f"  n/a: {note}" for note in notes]
+        lines += [f"  {label:<{width}}  {value}" for label, (value,) in rows]
+        lines += [f"  [{k}] {note}" for k, note in enumerate(notes, start=1)]
         return "\n".join(lines)
 
 
@@ -248,8 +247,8 @@ def _short_name(path: str) -> str:
 def noted_rows(cards: Sequence[Scorecard], rows: list[tuple[str, list[str]]]
                ) -> tuple[list[tuple[str, list[str]]], list[str]]:
     """``rows`` (label, a cell per card), whose last ones are the cards' measures in the order
-    of MEASURES, with each missing figure marked by the number of the note that says why it
-    is missing ("n/a [1]"); and those notes, the first numbered 1."""
+    of MEASURES, with each missing figure marked, in place, by the number of the note that
+    says why it is missing ("n/a [1]"); and those notes, the first numbered 1."""
     notes: list[str] = []
     head = len(rows) - len(MEASURES)  # a comparison's model, epochs, ... rows come first
     for measure, (_, cells) in zip(MEASURES, rows[head:], strict=True):

@@ -206,9 +206,13 @@ def check_export_path(path: str | Path) -> Path:
     if path.is_dir():
         raise VaelabError(f"{path} is a folder; name the HTML file to write, such as "
                           f"{path / 'explorer.html'}")
-    folder = next(p for p in (path.parent, *path.parent.parents) if p.exists())  # or made
+    # The nearest folder on the path that is there (the ones below it are made when the page
+    # is written); a file or a dangling link in its place cannot hold one.
+    folder = next((p for p in (path.parent, *path.parent.parents)
+                   if p.exists() or p.is_symlink()), Path("."))
     if not folder.is_dir():
-        raise VaelabError(f"{folder} is not a folder; write the page somewhere else")
+        raise VaelabError(f"{folder} is not a folder, so {path} cannot be written; write the "
+                          f"page somewhere else")
     try:
         tempfile.TemporaryFile(dir=folder).close()
     except OSError:

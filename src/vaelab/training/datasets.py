@@ -15,8 +15,7 @@ from pathlib import Path
 import torch
 
 from vaelab.config import RunConfig
-from vaelab.data import DATASETS, ImageData, load_dataset
-from vaelab.data.paths import NoImagesThere
+from vaelab.data import DATASETS, ImageData, NoImagesThere, load_dataset
 from vaelab.errors import VaelabError
 
 
@@ -34,9 +33,11 @@ def load_for(config: RunConfig, data_dir: str | Path | None = None, *, progress:
         except NoImagesThere as err:
             if not check:  # a new run's --dataset
                 raise
-            raise VaelabError(f"the run's images are no longer at {err.looked}; point "
-                              f"--data-dir at the folder that holds "
-                              f"{Path(settings.dataset).name} now") from None
+            name, where = Path(settings.dataset).name, err.looked[-1]
+            under = (f", nor in --data-dir ({err.looked[0].parent})" if len(err.looked) > 1
+                     else "")
+            raise VaelabError(f"the run's images are no longer at {where}{under}; point "
+                              f"--data-dir at the folder that holds {name} now") from None
     elif absolute(data.name) != absolute(settings.dataset):
         raise VaelabError(f"the data given is {data.name}, the config asks for "
                           f"{settings.dataset}")

@@ -81,6 +81,7 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
                           "--dataset, --image-size, --test-fraction and --split-seed")
     for config in configs:
         check_fits(config)
+        _note_long_warm_up(config.train)
     cadence = Cadence.parse(checkpoint_every)
     device, world = _device_and_world(device)
     progress = progress and world.main
@@ -170,7 +171,12 @@ def check_fits(config: RunConfig) -> None:
         raise ConfigError(f"the {config.model.model.upper()} model has no posterior, so no KL "
                           f"term, no IWAE bound and no draws: drop --beta, --kl-warmup, --kl, "
                           f"--objective and --k, or choose --model vae")
-    if train.kl_warmup > train.epochs:  # meant, if the run is to be resumed for longer
+
+
+def _note_long_warm_up(train: TrainConfig) -> None:
+    """Say so when the KL warm-up lasts longer than the run: a mistake, or a run to be
+    resumed for more epochs, which goes on with it."""
+    if train.kl_warmup > train.epochs:
         log.info("the KL warm-up (%d epochs) outlasts the run (%d): the KL ends weighted "
                  "%.2g of its full weight; --resume with more --epochs goes on with it",
                  train.kl_warmup, train.epochs, train.epochs / train.kl_warmup)
