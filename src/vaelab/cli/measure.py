@@ -89,8 +89,8 @@ class Compare(Common):
 @dataclass(kw_only=True)
 class Classifier(Common):
     """The CNN that judges generated images. 'train' fits it to a dataset (MNIST: 46 s on two
-    cores of an Intel Xeon, 68 to 110 s on two of an AMD EPYC) and keeps it in the user cache;
-    'show' says what is there."""
+    cores of an Intel Xeon, 68 to 110 s on two of an AMD EPYC) and keeps it in the user
+    cache; 'show' says what is there."""
 
     action: Annotated[Literal["train", "show"], tyro.conf.Positional,
                       tyro.conf.arg(metavar="{train,show}", help_behavior_hint="(required)")]
