@@ -167,6 +167,10 @@ def test_the_frechet_moments_are_the_mean_and_the_unbiased_covariance():
     assert mean.dtype == cov.dtype == torch.float64
     assert torch.allclose(mean, features.double().mean(dim=0))
     assert torch.allclose(cov, torch.cov(features.double().T))
+    given = features.double()  # already float64: centred in a copy, not in the caller's
+    before = given.clone()
+    _moments(given)
+    assert torch.equal(given, before)
 
 
 def test_one_pass_of_the_classifier_gives_what_predict_and_features_give():

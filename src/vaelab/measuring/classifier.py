@@ -236,7 +236,7 @@ def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
 def _moments(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean (f,) and unbiased covariance (f, f) of features (N, f), in float64, through one
     centred copy (10,000 x 128 features: 10 MB)."""
-    x = x.double()  # a copy, centred in place
+    x = x.to(torch.float64, copy=True)  # centred in place: never the caller's own tensor
     mean = x.mean(dim=0)
     x -= mean
     return mean, x.T @ x / (len(x) - 1)
