@@ -56,3 +56,11 @@ def test_a_training_step_does_not_fault_its_blocks_in_again(tmp_path):
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                           check=True)
     assert float(done.stdout.split()[-1]) < 25  # page faults per step
+
+
+def test_rows_per_block_keeps_a_pass_under_the_mmap_threshold():
+    assert memory.rows_per_block((1, 28, 28)) == 668  # 668 MNIST images of floats: 2.1 MB
+    assert 668 * 4 * 784 <= memory.MMAP_THRESHOLD < 669 * 4 * 784
+    assert memory.rows_per_block((60_000,), most=50) == 8  # distances to 60,000 codes
+    assert memory.rows_per_block((2,)) == 2000  # at most `most`
+    assert memory.rows_per_block((3, 2048, 2048)) == 1  # at least one

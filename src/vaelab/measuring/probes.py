@@ -6,6 +6,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from vaelab.memory import rows_per_block
+
 ACTIVE = 0.01  # Burda et al. (2016): a unit is active if its posterior mean varies by more
 KNN = 5  # neighbours that vote in the k-nearest-neighbour probe
 
@@ -51,15 +53,22 @@ def linear_probe(train_codes: torch.Tensor, train_labels: torch.Tensor,
 
 def knn_accuracy(train_codes: torch.Tensor, train_labels: torch.Tensor,
                  test_codes: torch.Tensor, test_labels: torch.Tensor, *, k: int = KNN,
-                 batch_size: int = 50) -> float:
-    """Test accuracy of a k-nearest-neighbour vote among the training codes (Euclidean
-    distance in the latent space itself; ties go to the class whose voters are nearer)."""
+                 batch_size: int | None = None) -> float:
+    """Test accuracy of a k-nearest-neighbour vote among the training codes (exact Euclidean
+    distance in the latent space itself; ties go to the class whose voters are nearer).
+    ``batch_size`` test codes at a time (default: as many as leave their distances to every
+    training code a heap block, vaelab.memory's rows_per_block; at most 50)."""
     train_codes, test_codes = train_codes.float().cpu(), test_codes.float().cpu()
+    batch_size = batch_size or rows_per_block((len(train_codes),), most=50)
     train_labels, test_labels = train_labels.cpu(), test_labels.cpu()
     classes = int(max(train_labels.max(), test_labels.max())) + 1
     correct = 0
     for start in range(0, len(test_codes), batch_size):
-        distances = torch.cdist(test_codes[start:start + batch_size], train_codes)  # (b, N)
+        # Each distance from the codes' differences, not from their squared norms and a
+        # product: exact, and so the same votes whatever the batch (the product's rounding
+        # depends on the batch's size, and it decided near ties).
+        distances = torch.cdist(test_codes[start:start + batch_size], train_codes,
+                                compute_mode="donot_use_mm_for_euclid_dist")  # (b, N)
         nearest = distances.topk(k, dim=1, largest=False).indices  # (b, k), nearest first
         votes = F.one_hot(train_labels[nearest], classes).float()  # (b, k, classes)
         # Weights 1, 1 - 1e-3, 1 - 2e-3, ...: counts decide, nearness breaks ties.
