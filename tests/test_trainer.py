@@ -2,6 +2,7 @@ import dataclasses
 import json
 import logging
 import math
+import threading
 
 import pytest
 import torch
@@ -284,6 +285,26 @@ def test_train_all_matches_training_each_run_alone(tiny, tmp_path):
             torch.testing.assert_close(_weights(run.path)[key], value, rtol=1e-4, atol=1e-5)
         for a, b in zip(alone.metrics, run.metrics, strict=True):
             assert a["test"]["loss"] == pytest.approx(b["test"]["loss"], rel=1e-4)
+
+
+def test_train_all_hands_each_run_over_as_soon_as_it_is_trained(tiny, tmp_path):
+    """``then`` sees each run once, finished and saved, in the thread that trained it: the
+    short run while the long one still trains."""
+    seen = []
+
+    def then(run):
+        metrics = tmp_path / "long" / "metrics.jsonl"
+        done = metrics.read_text().count("\n") if metrics.exists() else 0
+        seen.append((run.path.name, run.epochs_done, threading.current_thread().name, done))
+
+    runs = train_all([_config("ae", epochs=1), _config("vae", epochs=40)],
+                     [tmp_path / "short", tmp_path / "long"], data=tiny, progress=False,
+                     then=then)
+    assert [run.path.name for run in runs] == ["short", "long"]
+    (short, one, short_thread, long_then), (long, forty, long_thread, _) = seen
+    assert (short, one, long, forty) == ("short", 1, "long", 40)
+    assert short_thread != long_thread and short_thread.startswith("vaelab-train")
+    assert long_then < 40  # the long run was still training when the short one was handed over
 
 
 def test_train_all_stops_every_run_when_one_fails(tiny, tmp_path, monkeypatch):

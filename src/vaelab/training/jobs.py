@@ -13,6 +13,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,27 +98,29 @@ def training_mean(config: RunConfig, data: ImageData) -> torch.Tensor:
     return (images.sum(dim=0, dtype=torch.float64) / (255 * len(images))).float().cpu()
 
 
-def fit_all(jobs: list[Job], data: ImageData, progress: bool) -> list[Run]:
-    """Train the jobs, side by side on the CPU (one thread each), else one after another. A
-    first Ctrl-C or SIGTERM stops every run after its current step, with a checkpoint."""
+def fit_all(jobs: list[Job], data: ImageData, progress: bool,
+            then: Callable[[Run], object] | None = None) -> list[Run]:
+    """Train the jobs, side by side on the CPU (one thread each), else one after another, and
+    hand each finished run to ``then`` at once, in the thread that trained it. A first Ctrl-C
+    or SIGTERM stops every run after its current step, with a checkpoint."""
     stop = threading.Event()
     with stop_on_signals(stop) as received:
         try:
             if (len(jobs) == 1 or data.train_images.device.type != "cpu"
                     or jobs[0].world.size > 1):
-                return [fit(job, data, progress, stop=stop) for job in jobs]
-            return _side_by_side(jobs, data, progress, stop)
+                return [_fit_then(then, job, data, progress, stop=stop) for job in jobs]
+            return _side_by_side(jobs, data, progress, stop, then)
         except Stopped:
             raise Interrupted(received[0] if received else 2) from None
 
 
-def _side_by_side(jobs: list[Job], data: ImageData, progress: bool, stop: threading.Event
-                  ) -> list[Run]:
+def _side_by_side(jobs: list[Job], data: ImageData, progress: bool, stop: threading.Event,
+                  then: Callable[[Run], object] | None) -> list[Run]:
     threads_before = torch.get_num_threads()
     torch.set_num_threads(max(1, threads_before // len(jobs)))
     try:
         with ThreadPoolExecutor(len(jobs), thread_name_prefix="vaelab-train") as pool:
-            futures = [pool.submit(fit, job, data, progress, i, stop)
+            futures = [pool.submit(_fit_then, then, job, data, progress, i, stop)
                        for i, job in enumerate(jobs)]
             try:
                 wait(futures, return_when=FIRST_EXCEPTION)
@@ -131,6 +134,14 @@ def _side_by_side(jobs: list[Job], data: ImageData, progress: bool, stop: thread
         raise next((e for e in failures if not isinstance(e, Stopped | KeyboardInterrupt)),
                    failures[0])
     return [future.result() for future in futures]
+
+
+def _fit_then(then: Callable[[Run], object] | None, job: Job, data: ImageData,
+              progress: bool, position: int = 0, stop: threading.Event | None = None) -> Run:
+    run = fit(job, data, progress, position, stop)
+    if then is not None:
+        then(run)
+    return run
 
 
 def fit(job: Job, data: ImageData, progress: bool, position: int = 0,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -62,8 +62,10 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
               device: str | torch.device = "auto", data_dir: str | Path | None = None,
               data: ImageData | None = None, progress: bool = True,
               checkpoint_every: str | None = CHECKPOINT_EVERY,
-              compile: bool = False) -> list[Run]:
-    """Train several runs on one dataset at the same time, each in a thread of its own.
+              compile: bool = False, then: Callable[[Run], object] | None = None) -> list[Run]:
+    """Train several runs on one dataset at the same time, each in a thread of its own, and
+    hand each to ``then`` (if given) as soon as it is trained, in the thread that trained it,
+    while the others may still train.
 
     Models of the tutorial's size keep one CPU core busy but gain little from a second, so on
     the CPU the cores are shared out between the runs instead of between the threads of each
@@ -98,7 +100,7 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
         run_dir = Path(world.from_main(lambda c=config, o=out: str(_new_run(o, c))))
         jobs.append(Job(run_dir, config, *initial_state(config, device, full), cadence=cadence,
                         world=world, compile=compile))
-    return fit_all(jobs, full, progress)
+    return fit_all(jobs, full, progress, then)
 
 
 def resume(path: str | Path, epochs: int | None = None, *,
