@@ -31,6 +31,8 @@ resident there, each round ending when the device has finished; --precision bf16
 vaelab's step under autocast and the floor's products in that dtype. The rows of other tools
 are CPU rows and are left out elsewhere.
 
+The process's heap is set as vaelab's commands set it (vaelab.memory.map_large_blocks).
+
 Usage: python benchmarks/train_speed.py [--images 20000] [--repeats 5] [--threads 1 2]
                                         [--device cpu] [--precision fp32]
 """
@@ -53,6 +55,7 @@ from timing import machine, time_round_robin
 from vaelab.config import RunConfig, TrainConfig
 from vaelab.data import load_dataset
 from vaelab.device import select_device
+from vaelab.memory import map_large_blocks
 from vaelab.models import build_model
 from vaelab.training.loop import train_epoch
 from vaelab.training.step import Step
@@ -365,6 +368,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
     args = parser.parse_args()
+    map_large_blocks()  # the heap as vaelab's commands set it (vaelab.memory), for every row
     device = select_device(args.device)
     images = load_dataset("mnist", args.data_dir, progress=False).train_images[:args.images]
     images = images.to(device)
