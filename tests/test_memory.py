@@ -64,3 +64,20 @@ def test_rows_per_block_keeps_a_pass_under_the_mmap_threshold():
     assert memory.rows_per_block((60_000,), most=50) == 8  # distances to 60,000 codes
     assert memory.rows_per_block((2,)) == 2000  # at most `most`
     assert memory.rows_per_block((3, 2048, 2048)) == 1  # at least one
+
+
+def test_binarizing_a_training_set_holds_a_batch_of_floats_not_all_of_them(tmp_path):
+    """binarize() of MNIST's 60,000 images: the uint8 draws (47 MB) and one batch of floats at
+    a time, not every batch's floats and their concatenation (376 MB more at its peak)."""
+    script = tmp_path / "draw.py"
+    script.write_text(
+        "import resource, torch\n"
+        "from vaelab.data.images import binarize\n"
+        "images = torch.randint(0, 256, (60_000, 1, 28, 28), dtype=torch.uint8)\n"
+        "torch.bernoulli(torch.rand(10), generator=torch.Generator())\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "drawn = binarize(images, seed=0)\n"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          check=True)
+    assert float(done.stdout.split()[-1]) < 150  # MB more at the peak
