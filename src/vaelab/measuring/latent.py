@@ -9,7 +9,6 @@ import numpy as np
 import torch
 
 from vaelab.data import ImageData, to_unit
-from vaelab.memory import rows_per_block
 from vaelab.models import Autoencoder
 
 GRID = 21  # tiles along the longer side of the manifolds; odd, so 0 is a tile centre
@@ -17,12 +16,10 @@ GRID = 21  # tiles along the longer side of the manifolds; odd, so 0 is a tile c
 
 @torch.inference_mode()
 def encode_dataset(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor | None = None,
-                   batch_size: int | None = None) -> torch.Tensor:
+                   batch_size: int = 2000) -> torch.Tensor:
     """Deterministic codes (posterior means for a VAE) of uint8 images, given their labels for
-    a conditional model, ``batch_size`` at a time (default: as many as vaelab.memory's
-    rows_per_block). (N, C, H, W) -> (N, d)"""
+    a conditional model. (N, C, H, W) -> (N, d)"""
     model.eval()
-    batch_size = batch_size or rows_per_block(images.shape[1:])
     return torch.cat([model.embed(to_unit(images[i:i + batch_size]),
                                   None if labels is None else labels[i:i + batch_size])
                       for i in range(0, len(images), batch_size)])
@@ -30,12 +27,10 @@ def encode_dataset(model: Autoencoder, images: torch.Tensor, labels: torch.Tenso
 
 @torch.inference_mode()
 def decode_all(model: Autoencoder, z: torch.Tensor, label: int | None = None,
-               batch_size: int | None = None) -> torch.Tensor:
-    """Images in [0, 1] for codes z, in batches (default: as many as vaelab.memory's
-    rows_per_block); a conditional model draws them all as class ``label``.
-    (N, d) -> (N, C, H, W)"""
+               batch_size: int = 2000) -> torch.Tensor:
+    """Images in [0, 1] for codes z, in batches; a conditional model draws them all as class
+    ``label``. (N, d) -> (N, C, H, W)"""
     model.eval()
-    batch_size = batch_size or rows_per_block(model.image_shape)
     z = z.to(model.device)
     y = None if label is None else torch.full((len(z),), label, device=model.device)
     return torch.cat([model.decode(z[i:i + batch_size], None if y is None else y[i:i + batch_size])
