@@ -12,8 +12,9 @@ mapped when made and unmapped when freed; the training step's largest, a layer's
 Fixing the threshold also fixes the heap's trim threshold, which glibc would otherwise raise
 with it, at its 128 kB default: the blocks that a training step frees at the top of its heap
 then went back to the system at every step, and came back as new pages, zeroed by the
-kernel, at the next (a training epoch of the tutorial's VAE took 5 to 8% longer so, with ten
-times the page faults). The heaps keep up to 4 MB free at their top instead.
+kernel, at the next (a one-thread training epoch of the tutorial's VAE took 6% longer so:
+170 to 250 page faults a step, against 2 to 7). The heaps keep up to 4 MB free at their top
+instead.
 
 Elsewhere than glibc (macOS, musl) both are no-ops.
 """
