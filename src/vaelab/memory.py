@@ -13,8 +13,8 @@ Fixing the threshold also fixes the heap's trim threshold, which glibc would oth
 with it, at its 128 kB default: the blocks that a training step frees at the top of its heap
 then went back to the system at every step, and came back as new pages, zeroed by the
 kernel, at the next (a one-thread training epoch of the tutorial's VAE took 6% longer so:
-170 to 250 page faults a step, against 2 to 7). The heaps keep up to 4 MB free at their top
-instead.
+170 to 260 page faults a step, against 2 to 7 now). The heaps keep up to 8 MB free at their
+top instead (with 4 MB, a step in a thread of its own, as train_all trains, still took 76).
 
 Elsewhere than glibc (macOS, musl) both are no-ops.
 """
@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers, from malloc.h
 MMAP_THRESHOLD = 2 * 1024 * 1024
-TRIM_THRESHOLD = 4 * 1024 * 1024
+TRIM_THRESHOLD = 8 * 1024 * 1024
 
 
 @functools.cache
@@ -58,7 +58,7 @@ def hand_back_free_memory() -> bool:
     return bool(libc is not None and libc.malloc_trim(0))
 
 
-def rows_per_block(row: Sequence[int], most: int = 2000) -> int:
+def rows_per_block(row: Sequence[int], most: int) -> int:
     """How many rows of float32 values of shape ``row`` to compute at once, so that a tensor of
     them (and so each of a pass's tensors of that size or less) stays a heap block: a block over
     the mmap threshold is mapped, faulted in page by page and unmapped again each time (12 MB
