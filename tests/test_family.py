@@ -231,6 +231,31 @@ def test_vaelab_sample_writes_a_chosen_class_or_says_why_not(tiny, tmp_path, cap
         assert message in err and err.count("\n") == 1, err
 
 
+def test_a_failure_measuring_a_model_early_lets_the_others_train_on(tiny, tmp_path,
+                                                                    monkeypatch, caplog):
+    """The model trained first is measured while the other still trains; if that fails, the
+    other trains to its end and the first is measured again after training."""
+    import vaelab.demo as demo
+
+    measured = []
+
+    def flaky(run, *args, **kwargs):
+        measured.append(run.path.name)
+        if len(measured) == 1:
+            raise RuntimeError("a passing fault")
+        return evaluate_run(run, *args, **kwargs)
+
+    monkeypatch.setattr(demo, "evaluate_run", flaky)
+    demo.run_demo(tmp_path / "demo", epochs=1, models=("ae", "vae"), data=tiny,
+                  progress=False)
+    first = measured[0]
+    assert sorted(measured) == sorted(["ae", "vae", first])  # the first one twice
+    assert "measuring it failed (a passing fault); it is measured again" in caplog.text
+    for name in ("ae", "vae"):
+        assert (tmp_path / "demo" / name / "eval.json").exists()
+        assert len((tmp_path / "demo" / name / "metrics.jsonl").read_text().splitlines()) == 1
+
+
 def test_the_demo_puts_any_models_of_the_family_side_by_side(tiny, tmp_path):
     from vaelab.demo import run_demo
 

@@ -91,8 +91,9 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
 
 class Measuring:
     """Runs measured as ``vaelab eval`` does (k = 50). A run that is trained while others still
-    train is measured at once, in the thread and on the core that trained it; the last one is
-    measured when ``scorecards`` asks for it, with every thread."""
+    train is measured at once, in the thread and on the core that trained it (a failure there
+    is told and the run measured again later, so that the others' training goes on); the last
+    one is measured when ``scorecards`` asks for it, with every thread."""
 
     def __init__(self, data: ImageData, judge: Judge | None, progress: bool,
                  training: int) -> None:
@@ -107,9 +108,14 @@ class Measuring:
         with self._lock:
             self.training -= 1
             last = self.training == 0
-        if not last:
+        if last:
+            return
+        try:
             self.cards[run.path] = self._measure(run)
-            hand_back_free_memory()  # what measuring left in this thread's heap
+        except Exception as err:  # the others' training goes on; it is tried again after
+            log.warning("%s: measuring it failed (%s); it is measured again after training",
+                        run.path, err)
+        hand_back_free_memory()  # what measuring left in this thread's heap
 
     def scorecards(self, runs: Sequence[Run]) -> list[Scorecard]:
         """The runs' scorecards (each saved as its eval.json), measuring those not yet measured."""
