@@ -59,7 +59,8 @@ def knn_accuracy(train_codes: torch.Tensor, train_labels: torch.Tensor,
     ``batch_size`` test codes at a time (default: as many as leave their distances to every
     training code a heap block, vaelab.memory's rows_per_block; at most 50)."""
     train_codes, test_codes = train_codes.float().cpu(), test_codes.float().cpu()
-    batch_size = batch_size or rows_per_block((len(train_codes),), most=50)
+    if batch_size is None:
+        batch_size = rows_per_block((len(train_codes),), most=50)
     train_labels, test_labels = train_labels.cpu(), test_labels.cpu()
     classes = int(max(train_labels.max(), test_labels.max())) + 1
     correct = 0
