@@ -115,7 +115,6 @@ class Measuring:
         except Exception as err:  # the others' training goes on; it is tried again after
             log.warning("%s: measuring it failed (%s); it is measured again after training",
                         run.path, err)
-        hand_back_free_memory()  # what measuring left in this thread's heap
 
     def scorecards(self, runs: Sequence[Run]) -> list[Scorecard]:
         """The runs' scorecards (each saved as its eval.json), measuring those not yet measured."""

@@ -139,7 +139,7 @@ def _side_by_side(jobs: list[Job], data: ImageData, progress: bool, stop: thread
 def _fit_then(then: Callable[[Run], object] | None, job: Job, data: ImageData,
               progress: bool, position: int = 0, stop: threading.Event | None = None) -> Run:
     run = fit(job, data, progress, position, stop)
-    if then is not None and not (stop is not None and stop.is_set()):  # not once told to stop
+    if then is not None:
         then(run)
     return run
 

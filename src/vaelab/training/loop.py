@@ -65,8 +65,9 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
               compile: bool = False, then: Callable[[Run], object] | None = None) -> list[Run]:
     """Train several runs on one dataset at the same time, each in a thread of its own, and
     hand each to ``then`` (if given) as soon as it is trained, in the thread that trained it,
-    while the others may still train (not once a signal or a failure has stopped them). An
-    exception from ``then`` stops the other runs as a failure of training would.
+    while the others may still train (a run that a signal or a failure stopped is not
+    handed over). An exception from ``then`` stops the other runs as a failure of training
+    would.
 
     Models of the tutorial's size keep one CPU core busy but gain little from a second, so on
     the CPU the cores are shared out between the runs instead of between the threads of each
