@@ -33,45 +33,6 @@ def _repeat(y: torch.Tensor | None, n: int) -> torch.Tensor | None:
     return None if y is None else y.repeat_interleave(n)
 
 
-@torch.inference_mode()
-def elbo_per_image(model: Autoencoder, x: torch.Tensor, y: torch.Tensor | None, samples: int,
-                   generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """The two terms of the negative ELBO of each image: E_q[-log p(x|z)] estimated from
-    ``samples`` posterior draws, and KL(q || N(0, I)) in closed form. Returns (recon, kl),
-    each (B,)."""
-    posterior = model.encode(x, y)
-    eps = torch.randn((len(x), samples, posterior.mean.shape[-1]), generator=generator,
-                      device=x.device)
-    z = posterior.mean.unsqueeze(1) + posterior.std.unsqueeze(1) * eps  # (B, S, d)
-    logits = model.decode_params(z.flatten(0, 1), _repeat(y, samples))  # (B * S, C, H, W)
-    logits = logits.unflatten(0, (len(x), samples)).transpose(0, 1)  # (S, B, C, H, W)
-    recon = -model.likelihood.log_prob(logits, x).mean(dim=0)
-    return recon, posterior.kl()
-
-
-@torch.inference_mode()
-def elbo_of(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor | None,
-            samples: int, generator: torch.Generator, size: int, world: World = SINGLE
-            ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``elbo_per_image`` of many images (N, C, H, W) uint8 (and their labels, for a
-    conditional model), ``size`` at a time: (recon, kl), each (N,). Of several processes,
-    each measures its share of the batches and draws the others' numbers too, so that the
-    result is one process's, exactly."""
-    recon, kl = (torch.zeros(len(images), dtype=wide_dtype(images.device), device=images.device)
-                 for _ in range(2))
-    mine = world.mine(-(-len(images) // size))
-    for i, start in enumerate(range(0, len(images), size)):
-        batch = images[start:start + size]
-        if i not in mine:  # the numbers elbo_per_image would draw for this batch
-            torch.randn((len(batch), samples, model.latent_dims), generator=generator,
-                        device=images.device)
-            continue
-        y = None if labels is None else labels[start:start + size]
-        recon[start:start + len(batch)], kl[start:start + len(batch)] = elbo_per_image(
-            model, next(unit_batches(batch, size)), y, samples, generator)
-    return world.sum(recon), world.sum(kl)
-
-
 class Buffers:
     """Tensors that the passes of the IWAE bound write into, kept from pass to pass.
 
@@ -171,6 +132,44 @@ def _log_likelihood(model: Autoencoder, x: torch.Tensor, y: torch.Tensor | None,
 
 
 @torch.inference_mode()
+def elbo_per_image(model: Autoencoder, x: torch.Tensor, y: torch.Tensor | None, samples: int,
+                   generator: torch.Generator, buffers: Buffers | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two terms of the negative ELBO of each image: E_q[-log p(x|z)] estimated from
+    ``samples`` posterior draws, and KL(q || N(0, I)) in closed form. Returns (recon, kl),
+    each (B,). The decoder's large tensors are written into ``buffers`` where it can."""
+    posterior = model.encode(x, y)
+    eps = torch.randn((len(x), samples, posterior.mean.shape[-1]), generator=generator,
+                      device=x.device)
+    z = posterior.mean.unsqueeze(1) + posterior.std.unsqueeze(1) * eps  # (B, S, d)
+    log_likelihood = _log_likelihood(model, x, y, buffers or Buffers())
+    return -log_likelihood(z).mean(dim=1), posterior.kl()
+
+
+@torch.inference_mode()
+def elbo_of(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor | None,
+            samples: int, generator: torch.Generator, size: int, world: World = SINGLE
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``elbo_per_image`` of many images (N, C, H, W) uint8 (and their labels, for a
+    conditional model), ``size`` at a time: (recon, kl), each (N,). Of several processes,
+    each measures its share of the batches and draws the others' numbers too, so that the
+    result is one process's, exactly."""
+    recon, kl = (torch.zeros(len(images), dtype=wide_dtype(images.device), device=images.device)
+                 for _ in range(2))
+    mine, buffers = world.mine(-(-len(images) // size)), Buffers()
+    for i, start in enumerate(range(0, len(images), size)):
+        batch = images[start:start + size]
+        if i not in mine:  # the numbers elbo_per_image would draw for this batch
+            torch.randn((len(batch), samples, model.latent_dims), generator=generator,
+                        device=images.device)
+            continue
+        y = None if labels is None else labels[start:start + size]
+        recon[start:start + len(batch)], kl[start:start + len(batch)] = elbo_per_image(
+            model, next(unit_batches(batch, size)), y, samples, generator, buffers)
+    return world.sum(recon), world.sum(kl)
+
+
+@torch.inference_mode()
 def iwae_log_px(model: Autoencoder, x: torch.Tensor, y: torch.Tensor | None, k: int,
                 generator: torch.Generator, chunk: int = CHUNK,
                 buffers: Buffers | None = None) -> torch.Tensor:
@@ -199,7 +198,7 @@ def iwae_log_px_of(model: Autoencoder, images: torch.Tensor, labels: torch.Tenso
     process: the result is one process's, exactly."""
     log_px = torch.zeros(len(images), dtype=wide_dtype(images.device), device=images.device)
     buffers, size = Buffers(), images_per_batch(k, chunk)
-    mine = world.mine(-(-len(images) // size))
+    mine, buffers = world.mine(-(-len(images) // size)), Buffers()
     for i, start in enumerate(range(0, len(images), size)):
         if i not in mine:
             n = len(images[start:start + size])
