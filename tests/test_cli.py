@@ -195,9 +195,14 @@ def test_help_lists_the_commands_and_the_tutorials_flags(capsys):
 
 
 def test_console_script_and_module_entry_points():
-    for command in (["vaelab", "--version"], [sys.executable, "-m", "vaelab", "--version"]):
-        result = subprocess.run(command, capture_output=True, text=True, check=True)
+    """Both end the process at once after the command (vaelab.cli.run), with its output on
+    the pipes and its exit status."""
+    for entry in (["vaelab"], [sys.executable, "-m", "vaelab"]):
+        result = subprocess.run([*entry, "--version"], capture_output=True, text=True, check=True)
         assert result.stdout.startswith("vaelab ")
+        result = subprocess.run([*entry, "plot", "no/such/run"], capture_output=True, text=True)
+        assert result.returncode == 2
+        assert result.stderr == "vaelab: error: no/such/run: no such run folder\n"
 
 
 def test_help_answers_without_loading_pytorch():

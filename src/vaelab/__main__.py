@@ -1,5 +1,5 @@
 import sys
 
-from vaelab.cli import main
+from vaelab.cli import run
 
-sys.exit(main())
+sys.exit(run())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 from collections.abc import Sequence
 
 from vaelab.cli.parsing import in_flags, parse
@@ -54,6 +55,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         end(status)
     return status
+
+
+def run() -> int:
+    """The ``vaelab`` command: ``main``, and then the process ends at once with its status
+    (``vaelab.distributed.exit_now``): every file a command writes is closed when it returns.
+    Returns the status instead while a thread that is not a daemon still runs."""
+    status = main()
+    others = [thread for thread in threading.enumerate()
+              if thread is not threading.main_thread() and not thread.daemon]
+    if others:
+        return status
+    logging.shutdown()
+    from vaelab.distributed import exit_now
+
+    exit_now(status)
 
 
 def _grouped() -> bool:
