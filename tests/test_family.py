@@ -236,6 +236,7 @@ def test_a_failure_measuring_a_model_early_lets_the_others_train_on(tiny, tmp_pa
     """The model trained first is measured while the other still trains; if that fails, the
     other trains to its end and the first is measured again after training."""
     import vaelab.demo as demo
+    import vaelab.measuring.evaluation as evaluation
 
     measured = []
 
@@ -245,7 +246,7 @@ def test_a_failure_measuring_a_model_early_lets_the_others_train_on(tiny, tmp_pa
             raise RuntimeError("a passing fault")
         return evaluate_run(run, *args, **kwargs)
 
-    monkeypatch.setattr(demo, "evaluate_run", flaky)
+    monkeypatch.setattr(evaluation, "evaluate_run", flaky)
     demo.run_demo(tmp_path / "demo", epochs=1, models=("ae", "vae"), data=tiny,
                   progress=False)
     first = measured[0]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,16 +16,16 @@ from vaelab.data import ImageData, dataset_title, load_dataset
 from vaelab.device import select_device
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
-from vaelab.measuring.classifier import Judge, judge_for
-from vaelab.measuring.evaluation import evaluate_run
+from vaelab.measuring.classifier import judge_for
+from vaelab.measuring.evaluation import Measuring
 from vaelab.measuring.latent import latent_picture
-from vaelab.measuring.scorecard import Comparison, Scorecard
+from vaelab.measuring.scorecard import Comparison
 from vaelab.memory import hand_back_free_memory
 from vaelab.pictures.comparison import comparison_figure
 from vaelab.pictures.figures import save_figure, write_run_figures
 from vaelab.pictures.report import write_report, write_run_page
 from vaelab.training.loop import train_all
-from vaelab.training.runs import Run, check_new_run_dir, unique_dir
+from vaelab.training.runs import check_new_run_dir, unique_dir
 
 log = logging.getLogger("vaelab")
 
@@ -64,7 +63,7 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
     laps.lap("data")
     judge = judge_for(data, progress=progress)  # the shipped one, else trained once and cached
     laps.lap("classifier")
-    measuring = Measuring(data, judge, progress, training=len(configs))
+    measuring = Measuring(data, judge, progress, training=len(configs), k=DEMO_K)
     runs = train_all(configs, [folder / name for name in models], device=device, data=data,
                      progress=progress, then=measuring.trained)
     laps.lap("training")
@@ -87,42 +86,6 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
     laps.lap("page")
     write_atomic(folder / "timings.json", json.dumps(laps.seconds, indent=2) + "\n")
     return page
-
-
-class Measuring:
-    """Runs measured as ``vaelab eval`` does (k = 50). A run that is trained while others still
-    train is measured at once, in the thread and on the core that trained it (a failure there
-    is told and the run measured again later, so that the others' training goes on); the last
-    one is measured when ``scorecards`` asks for it, with every thread."""
-
-    def __init__(self, data: ImageData, judge: Judge | None, progress: bool,
-                 training: int) -> None:
-        self.data, self.judge, self.progress = data, judge, progress
-        self.training = training  # runs not yet trained
-        self.cards: dict[Path, Scorecard] = {}
-        self._lock = threading.Lock()
-
-    def trained(self, run: Run) -> None:
-        """Told that ``run`` is trained (from the thread that trained it): measure it now if
-        others still train."""
-        with self._lock:
-            self.training -= 1
-            last = self.training == 0
-        if last:
-            return
-        try:
-            self.cards[run.path] = self._measure(run)
-        except Exception as err:  # the others' training goes on; it is tried again after
-            log.warning("%s: measuring it failed (%s); it is measured again after training",
-                        run.path, err)
-
-    def scorecards(self, runs: Sequence[Run]) -> list[Scorecard]:
-        """The runs' scorecards (each saved as its eval.json), measuring those not yet measured."""
-        return [self.cards.get(run.path) or self._measure(run) for run in runs]
-
-    def _measure(self, run: Run) -> Scorecard:
-        return evaluate_run(run, self.data, k=DEMO_K if run.model.has_posterior else None,
-                            judge=self.judge, progress=self.progress)
 
 
 class Laps:

@@ -8,7 +8,9 @@ import dataclasses
 import json
 import logging
 import math
+import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -134,6 +136,43 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
     if save and world.main:
         write_atomic(run.path / eval_file(split), json.dumps(card.to_dict(), indent=2) + "\n")
     return card
+
+
+class Measuring:
+    """Runs measured as ``evaluate_run`` does (with ``k`` importance samples) as they come out
+    of ``vaelab.train_all``, whose ``then`` is ``trained``. A run that is trained while others
+    still train is measured at once, in the thread and on the core that trained it (a failure
+    there is told and the run measured again later, so that the others' training goes on);
+    the last one is measured when ``scorecards`` asks for it, with every thread."""
+
+    def __init__(self, data: ImageData, judge: Judge | None, progress: bool,
+                 training: int, k: int | None = None) -> None:
+        self.data, self.judge, self.progress, self.k = data, judge, progress, k
+        self.training = training  # runs not yet trained
+        self.cards: dict[Path, Scorecard] = {}
+        self._lock = threading.Lock()
+
+    def trained(self, run: Run) -> None:
+        """Told that ``run`` is trained (from the thread that trained it): measure it now if
+        others still train."""
+        with self._lock:
+            self.training -= 1
+            last = self.training == 0
+        if last:
+            return
+        try:
+            self.cards[run.path] = self._measure(run)
+        except Exception as err:  # the others' training goes on; it is tried again after
+            log.warning("%s: measuring it failed (%s); it is measured again after training",
+                        run.path, err)
+
+    def scorecards(self, runs: Sequence[Run]) -> list[Scorecard]:
+        """The runs' scorecards (each saved as its eval.json), measuring those not yet measured."""
+        return [self.cards.get(run.path) or self._measure(run) for run in runs]
+
+    def _measure(self, run: Run) -> Scorecard:
+        return evaluate_run(run, self.data, k=self.k if run.model.has_posterior else None,
+                            judge=self.judge, progress=self.progress)
 
 
 def classifier_record(judge: Judge | None) -> dict[str, Any] | None:
