@@ -195,14 +195,25 @@ def test_help_lists_the_commands_and_the_tutorials_flags(capsys):
 
 
 def test_console_script_and_module_entry_points():
-    """Both end the process at once after the command (vaelab.cli.run), with its output on
-    the pipes and its exit status."""
+    """Both end the process at once after the command (vaelab.cli.run), with its buffered
+    output flushed onto the pipes, and its exit status; output that cannot be written is an
+    error, not a silent success."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # buffer stdout
     for entry in (["vaelab"], [sys.executable, "-m", "vaelab"]):
-        result = subprocess.run([*entry, "--version"], capture_output=True, text=True, check=True)
+        result = subprocess.run([*entry, "--version"], capture_output=True, text=True,
+                                check=True, env=env)
         assert result.stdout.startswith("vaelab ")
-        result = subprocess.run([*entry, "plot", "no/such/run"], capture_output=True, text=True)
+        result = subprocess.run([*entry, "plot", "no/such/run"], capture_output=True,
+                                text=True, env=env)
         assert result.returncode == 2
         assert result.stderr == "vaelab: error: no/such/run: no such run folder\n"
+        if os.path.exists("/dev/full"):  # every write to it fails: no space left
+            with open("/dev/full", "w") as full:
+                result = subprocess.run([*entry, "--version"], stdout=full,
+                                        stderr=subprocess.PIPE, text=True, env=env)
+            assert result.returncode == 2
+            assert result.stderr == ("vaelab: error: could not write the output (No space "
+                                     "left on device)\n")
 
 
 def test_help_answers_without_loading_pytorch():

@@ -60,13 +60,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run() -> int:
     """The ``vaelab`` command: ``main``, and then the process ends at once with its status
     (``vaelab.distributed.exit_now``): every file a command writes is closed when it returns.
-    Returns the status instead while a thread that is not a daemon still runs."""
+    Output that cannot be written (a full disk) is said in one line, with status 2. Returns
+    the status instead, for Python's own ending, while a thread that is not a daemon still
+    runs or torch.compile may have started its worker processes."""
     status = main()
     others = [thread for thread in threading.enumerate()
               if thread is not threading.main_thread() and not thread.daemon]
-    if others:
+    if others or "torch._inductor.compile_worker.subproc_pool" in sys.modules:
         return status
     logging.shutdown()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away: as _command says, nothing lost
+        pass
+    except OSError as err:
+        print(f"vaelab: error: could not write the output ({err.strerror or err})",
+              file=sys.stderr)
+        status = status or 2
     from vaelab.distributed import exit_now
 
     exit_now(status)
