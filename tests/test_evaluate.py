@@ -188,6 +188,8 @@ def test_the_linear_probe_fits_what_autograd_and_lbfgs_fit():
     accuracy = linear_probe(codes[:4000], labels[:4000], codes[4000:], labels[4000:])
     assert 0.4 < accuracy < 0.95  # the classes overlap: a fit that went wrong would show
     assert accuracy == pytest.approx(float(expected), abs=1e-3)  # at most one image of 1000
+    small = labels.to(torch.uint8)  # labels of any integer type
+    assert linear_probe(codes[:4000], small[:4000], codes[4000:], small[4000:]) == accuracy
 
 
 def test_squared_distances_are_those_of_cdist():

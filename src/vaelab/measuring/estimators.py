@@ -198,7 +198,7 @@ def iwae_log_px_of(model: Autoencoder, images: torch.Tensor, labels: torch.Tenso
     process: the result is one process's, exactly."""
     log_px = torch.zeros(len(images), dtype=wide_dtype(images.device), device=images.device)
     buffers, size = Buffers(), images_per_batch(k, chunk)
-    mine, buffers = world.mine(-(-len(images) // size)), Buffers()
+    mine = world.mine(-(-len(images) // size))
     for i, start in enumerate(range(0, len(images), size)):
         if i not in mine:
             n = len(images[start:start + size])

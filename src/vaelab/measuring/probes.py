@@ -29,7 +29,7 @@ def linear_probe(train_codes: torch.Tensor, train_labels: torch.Tensor,
     written out (softmax minus one-hot), each evaluation working in the same two buffers.
     """
     train_codes, test_codes = train_codes.double().cpu(), test_codes.double().cpu()
-    train_labels, test_labels = train_labels.cpu(), test_labels.cpu()
+    train_labels, test_labels = train_labels.cpu().long(), test_labels.cpu().long()
     center, scale = train_codes.mean(dim=0), train_codes.std(dim=0).clamp_min(1e-12)
     x_train, x_test = (train_codes - center) / scale, (test_codes - center) / scale
     n, classes = len(x_train), int(max(train_labels.max(), test_labels.max())) + 1

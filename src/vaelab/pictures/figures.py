@@ -120,7 +120,7 @@ def write_run_figures(run: Run, data: ImageData, out_dir: str | Path | None = No
 def save_figure(fig: Figure, path: Path, dpi: int = 150) -> Path:
     """Save ``fig`` (PNG, PDF or SVG by the file's suffix) atomically."""
     buffer = BytesIO()
-    fmt = path.suffix.lstrip(".") or "png"
+    fmt = path.suffix.lstrip(".").lower() or "png"
     # zlib's level 3, not Pillow's 6: the demo's PNGs are encoded in 40% less time, and come
     # out 10% smaller to 10% larger (its comparison: 1.06 MB, not 1.18).
     options = {"pil_kwargs": {"compress_level": PNG_LEVEL}} if fmt == "png" else {}
