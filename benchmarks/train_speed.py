@@ -8,6 +8,7 @@ process, one after another, so that the ratios hold on a noisy machine:
                          batches as index slices, fused Adam
   vaelab, 2 side by side two runs at once with train_all, one thread each; images per second
                          counted over both
+  vaelab, torch.compile  vaelab's step compiled (vaelab train --compile), with --compile
   PyTorch examples loop  the loop of pytorch/examples vae/main.py with the tutorial's sizes:
                          DataLoader over a TensorDataset (per-sample indexing and collation),
                          loss.item() every step, default Adam
@@ -34,7 +35,7 @@ are CPU rows and are left out elsewhere.
 The process's heap is set as vaelab's commands set it (vaelab.memory.map_large_blocks).
 
 Usage: python benchmarks/train_speed.py [--images 20000] [--repeats 5] [--threads 1 2]
-                                        [--device cpu] [--precision fp32]
+                                        [--device cpu] [--precision fp32] [--compile]
 """
 
 from __future__ import annotations
@@ -65,14 +66,15 @@ CPU = torch.device("cpu")
 SHAPE = (1, 28, 28)
 
 
-def vaelab_epoch(images: torch.Tensor, precision: str = "fp32") -> Callable[[], None]:
+def vaelab_epoch(images: torch.Tensor, precision: str = "fp32", compile: bool = False
+                 ) -> Callable[[], None]:
     config = RunConfig(train=TrainConfig(batch_size=BATCH, precision=precision))
     torch.manual_seed(0)
     model = build_model(config.model, SHAPE).to(images.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3,
                                  fused=images.device.type in ("cpu", "cuda"))
     generator = torch.Generator(images.device).manual_seed(0)
-    step = Step(model, optimizer, config.train)
+    step = Step(model, optimizer, config.train, compile=compile)
     return lambda: train_epoch(model, optimizer, images, config.train, generator, step=step)
 
 
@@ -338,7 +340,7 @@ def _then(run: Callable[[], None], sync: Callable[[], None]) -> Callable[[], Non
 
 
 def rows_for(images: torch.Tensor, threads: int, repeats: int, tmp: str,
-             precision: str = "fp32") -> list[tuple[str, float, int]]:
+             precision: str = "fp32", compile: bool = False) -> list[tuple[str, float, int]]:
     torch.set_num_threads(threads)
     if images.device.type != "cpu":
         return device_rows(images, repeats, precision)
@@ -347,6 +349,7 @@ def rows_for(images: torch.Tensor, threads: int, repeats: int, tmp: str,
         "vaelab": (vaelab_epoch(images, precision), n),
         "vaelab, 2 runs side by side": (vaelab_side_by_side(images) if threads > 1 else None,
                                         2 * n),
+        "vaelab, torch.compile": (vaelab_epoch(images, compile=True) if compile else None, n),
         "PyTorch examples loop": (examples_epoch(images), n),
         "pythae": (pythae_epoch(images, tmp), n),
         "hand-written loop": (hand_written_epoch(images), n),
@@ -367,6 +370,9 @@ def main() -> None:
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
+    parser.add_argument("--compile", action="store_true",
+                        help="add a row for vaelab's step under torch.compile (CPU; its "
+                             "compiling falls in the warm-up round)")
     args = parser.parse_args()
     map_large_blocks()  # the heap as vaelab's commands set it (vaelab.memory), for every row
     device = select_device(args.device)
@@ -378,7 +384,7 @@ def main() -> None:
           f"{'installed' if _has_pythae() else 'not installed'}")
     for threads in args.threads if device.type == "cpu" else args.threads[:1]:
         with tempfile.TemporaryDirectory() as tmp:
-            rows = rows_for(images, threads, args.repeats, tmp, args.precision)
+            rows = rows_for(images, threads, args.repeats, tmp, args.precision, args.compile)
         floor = next(secs / count for name, secs, count in rows if name == "matmul floor")
         base = rows[0][2] / rows[0][1]
         print(f"\n{threads} thread{'s' if threads > 1 else ''}:\n")
