@@ -12,7 +12,15 @@ from vaelab.distributions import (
     SquaredError,
 )
 from vaelab.models import build_model
-from vaelab.objectives import bce, corrupt, draw_batch, loss_terms, sse, tutorial_kl
+from vaelab.objectives import (
+    bce,
+    corrupt,
+    draw_batch,
+    loss_terms,
+    objective_per_image,
+    sse,
+    tutorial_kl,
+)
 from vaelab.training.schedules import iwae_stage, kl_weight, learning_rate
 
 SHAPE = (1, 28, 28)
@@ -270,3 +278,32 @@ def test_what_a_training_step_minimises_and_reports_are_the_per_image_terms_summ
     kl = terms.kl.sum() if terms.kl is not None else torch.zeros(())
     torch.testing.assert_close(reported, torch.stack([terms.loss.sum(), terms.recon.sum(), kl]))
     assert not reported.requires_grad and minimised.requires_grad
+
+
+@pytest.mark.parametrize(("model", "train"), [
+    ("ae", TrainConfig(noise="mask:0.3")),
+    ("cvae", TrainConfig(noise="gaussian:0.2")),
+    ("vae", TrainConfig(objective="iwae", k=3)),
+    ("vae", TrainConfig(k=2)),
+])
+def test_the_measured_objective_does_not_depend_on_how_many_images_go_through_at_once(model,
+                                                                                     train):
+    """objective_per_image draws each batch's noise at once and computes it in slices: the
+    slices see the same draws (eps of (B, d) or (k, B, d), corrupted inputs, labels)."""
+    torch.manual_seed(0)
+    net = build_model(ModelConfig(model=model), SHAPE, classes=4)
+    g = torch.Generator().manual_seed(1)
+    images = (255 * torch.rand(45, *SHAPE, generator=g)).to(torch.uint8)
+    labels = torch.randint(0, 4, (45,), generator=g) if model == "cvae" else None
+    whole = objective_per_image(net, images, train, labels, batch_size=20, rows_at_once=20)
+    for rows in (1, 7):
+        sliced = objective_per_image(net, images, train, labels, batch_size=20,
+                                     rows_at_once=rows)
+        assert sliced.keys() == whole.keys()
+        for key, value in whole.items():
+            assert (value is None) == (sliced[key] is None)
+            if value is not None:
+                assert sliced[key] == pytest.approx(value, rel=1e-5), key
+    other_noise = objective_per_image(net, images, train, labels, batch_size=20, seed=5)
+    if model != "ae" or train.noise != "none":  # the draws matter: another seed differs
+        assert other_noise["loss"] != pytest.approx(whole["loss"], rel=1e-5)
