@@ -242,6 +242,22 @@ def test_one_pass_of_the_classifier_gives_what_predict_and_features_give():
     assert torch.equal(seen, features(model, images))
 
 
+def test_the_classifier_batches_by_its_widest_activation_with_the_same_numbers():
+    """Its default batch keeps the first convolution's output (``widest``, checked against the
+    layer itself) a heap block; features come out as they do 200 images at a time."""
+    from vaelab.measuring.classifier import Classifier, features
+    from vaelab.memory import rows_per_block
+
+    for shape in ((1, 28, 28), (3, 13, 11), (1, 64, 64)):
+        model = Classifier(shape, 10)
+        assert model.widest == tuple(model.body[0](torch.zeros(1, *shape)).shape[1:])
+    torch.manual_seed(0)
+    model = Classifier((1, 28, 28), 10)
+    assert rows_per_block(model.widest, most=500) == 83
+    images = torch.randint(0, 256, (450, 1, 28, 28), dtype=torch.uint8)
+    torch.testing.assert_close(features(model, images), features(model, images, 200))
+
+
 def test_frechet_distance_is_zero_to_itself_and_large_to_noise():
     from vaelab.measuring.classifier import frechet_distance
 

@@ -66,9 +66,10 @@ class Classifier(nn.Module):
 
     @property
     def widest(self) -> tuple[int, int, int]:
-        """The shape of an image's largest activation, the first convolution's output."""
+        """The shape of an image's largest activation, the first convolution's output (its
+        stride of 2 and padding of 2 halve each side, rounding up)."""
         _, height, width = self.image_shape
-        return 32, (height + 1) // 2, (width + 1) // 2
+        return self.body[0].out_channels, (height + 1) // 2, (width + 1) // 2
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The penultimate layer: images (B, C, H, W) in [0, 1] -> (B, 128)."""
