@@ -369,3 +369,34 @@ def test_classifier_train_makes_the_shipped_one_again_and_keeps_its_own(data_env
     assert "trained here before; --force trains it again" in err
     code, _, err = run_cli(["classifier", "train", "--force", "--quiet"], capsys)
     assert code == 0 and trained == ["mnist", "mnist"], err
+
+
+@pytest.mark.parametrize("command", ["eval", "compare", "plot", "sample", "explore"])
+def test_every_command_that_loads_runs_loads_them_on_its_device(command, tmp_path, monkeypatch,
+                                                                 capsys):
+    """`vaelab compare --device` was taken and then ignored: the runs went to the CPU."""
+    import vaelab.pictures.comparison
+    import vaelab.training.runs
+
+    class Loaded(Exception):
+        pass
+
+    asked = []
+
+    def load_run(path, device="cpu"):
+        asked.append(device)
+        raise Loaded
+
+    monkeypatch.setattr(vaelab.training.runs, "load_run", load_run)
+    monkeypatch.setattr(vaelab.pictures.comparison, "load_run", load_run)
+    runs = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text("{}")
+        runs.append(str(tmp_path / name))
+    positionals = runs if command == "compare" else runs[:1]
+    with pytest.raises(Loaded):
+        from vaelab.cli import main
+
+        main([command, *positionals, "--device", "cpu:0", "-q"])
+    assert asked == ["cpu:0"]

@@ -80,6 +80,7 @@ class Compare(Common):
 
         runs = [check_run_folder(path) for path in self.runs]
         comparison, folder = compare_runs(runs, self.out, data_dir=self.data_dir,
+                                          device=self.device or "auto",
                                           progress=not self.quiet, k=self.k,
                                           samples=self.samples, split=self.split)
         print(comparison.text())

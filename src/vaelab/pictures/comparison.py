@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from matplotlib.figure import Figure
 
 from vaelab.data import ImageData, dataset_title, prepare
@@ -40,14 +41,16 @@ def comparison_figure(runs: Sequence[Run], pictures: Sequence[LatentPicture], da
 
 def compare_runs(runs: Sequence[Run | str | Path], out: str | Path | None = None, *,
                  data: ImageData | None = None, data_dir: str | Path | None = None,
-                 progress: bool = True, **eval_options: Any) -> tuple[Comparison, Path]:
+                 device: str | torch.device = "cpu", progress: bool = True,
+                 **eval_options: Any) -> tuple[Comparison, Path]:
     """Put several runs' eval metrics side by side (evaluating those that have no eval.json
     yet, with ``eval_options``), and write compare.md, compare.csv and compare.png (their
     latent codes and manifolds in rows) into ``out`` (default: ./vaelab-compare, numbered
-    if taken). Returns the comparison and the folder."""
+    if taken). Runs given as folders are loaded onto ``device``; loaded ones stay where they
+    are. Returns the comparison and the folder."""
     if len(runs) < 2:
         raise VaelabError("compare needs at least two runs")
-    loaded = [run if isinstance(run, Run) else load_run(run) for run in runs]
+    loaded = [run if isinstance(run, Run) else load_run(run, device) for run in runs]
     datasets = {run.config.data.dataset for run in loaded}
     if len(datasets) > 1:
         raise VaelabError(f"these runs are on different datasets ({', '.join(sorted(datasets))});"
