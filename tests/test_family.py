@@ -6,8 +6,11 @@ whole pipeline."""
 from __future__ import annotations
 
 import dataclasses
+import html
 import itertools
 import json
+import re
+import shlex
 
 import pytest
 import torch
@@ -258,6 +261,7 @@ def test_a_failure_measuring_a_model_early_lets_the_others_train_on(tiny, tmp_pa
 
 
 def test_the_demo_puts_any_models_of_the_family_side_by_side(tiny, tmp_path):
+    from vaelab.cli.parsing import parse
     from vaelab.demo import run_demo
 
     page = run_demo(tmp_path / "demo", epochs=1, models=("vae", "cvae"), likelihood="bce",
@@ -265,6 +269,11 @@ def test_the_demo_puts_any_models_of_the_family_side_by_side(tiny, tmp_path):
     text = page.read_text()
     assert "VAE vs CVAE" in text
     assert "--models vae cvae --arch mlp --loss bce" in text
+    # The page's command to run it again is one that `vaelab demo` takes, with these settings.
+    again = shlex.split(html.unescape(re.search(r"vaelab demo [^<]*", text)[0]))
+    command = parse(again[1:])
+    assert (command.models, command.arch, command.likelihood, command.epochs) == (
+        ("vae", "cvae"), "mlp", "bce", 1)
     assert (tmp_path / "demo" / "cvae" / "figures" / "samples.png").exists()
     table = (tmp_path / "demo" / "compare.md").read_text()
     asked = next(line for line in table.splitlines() if "class asked for" in line)

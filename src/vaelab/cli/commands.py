@@ -11,7 +11,7 @@ import tyro
 
 from vaelab.cli.measure import Classifier, Compare, Eval
 from vaelab.cli.options import Common, check_run_folder, flag, main_process, say
-from vaelab.config import RunConfig
+from vaelab.config import ArchName, LikelihoodName, ModelName, RunConfig
 from vaelab.errors import VaelabError
 
 Flat = tyro.conf.arg(name="")  # a nested config whose flags appear without a prefix
@@ -89,7 +89,8 @@ class Train(Common):
 
 @dataclass(kw_only=True)
 class Plot(Common):
-    """Draw (again) all figures of a run, and its index.html."""
+    """Draw (again) all figures of a run; as PNGs into the run's figures folder (no --out),
+    with its index.html."""
 
     run_dir: Annotated[Path, tyro.conf.Positional, RUN]
     """The run folder."""
@@ -140,14 +141,15 @@ class Sample(Common):
 
 @dataclass(kw_only=True)
 class Demo(Common):
-    """Train the tutorial's AE and VAE, draw every figure and a side-by-side comparison, and
-    write an index.html that shows them all."""
+    """Train the tutorial's AE and VAE side by side (or other models of the family, as the
+    options below choose), draw every figure and a comparison, measure them, and write an
+    index.html that shows them all."""
 
     epochs: int = 20
     """Epochs for each model."""
     out: Annotated[Path | None, flag("-o", metavar="DIR", default="./vaelab-demo, numbered if "
                                                               "taken")] = None
-    """Folder to create for the two runs, the comparison and the page."""
+    """Folder to create for the runs, the comparison and the page."""
     seed: int = 0
     """Seeds weights, shuffling and noise."""
     dataset: Annotated[str, flag(metavar="NAME|PATH")] = "mnist"
@@ -155,6 +157,13 @@ class Demo(Common):
     per class, if labelled) or a .npz/.npy file."""
     image_size: Annotated[int | None, flag(metavar="N", default="as they are")] = None
     """Bring every image to N x N pixels: the shorter side scaled to N, the middle cut out."""
+    models: Annotated[tuple[ModelName, ...], flag(metavar="MODEL [MODEL ...]")] = ("ae", "vae")
+    """The models to train side by side, each once: ae, vae, cvae (the tutorial's: ae vae)."""
+    arch: ArchName = "mlp"
+    """Their encoders and decoders: 'mlp' (the tutorial's dense layers) or 'conv'."""
+    likelihood: Annotated[LikelihoodName, flag("--loss")] = "sse"
+    """Their p(x|z): sse (squared error, the tutorial's), bce (Bernoulli), gaussian (learned
+    variance), logistic (discretised)."""
 
     def run(self) -> None:
         import time
@@ -166,7 +175,8 @@ class Demo(Common):
         started = time.perf_counter()
         page = run_demo(self.out, epochs=self.epochs, seed=self.seed, dataset=self.dataset,
                         image_size=self.image_size, device=self.device or "auto",
-                        data_dir=self.data_dir, progress=not self.quiet)
+                        data_dir=self.data_dir, progress=not self.quiet, models=self.models,
+                        arch=self.arch, likelihood=self.likelihood)
         say(f"done in {time.perf_counter() - started:.0f} s; open {page}")
 
 

@@ -20,8 +20,8 @@ Split = Literal["test", "train"]
 class Eval(Common):
     """Measure a run on a whole split: -ELBO and its terms, the importance-weighted NLL, active
     units, linear and nearest-neighbour probes, and with the classifier the quality of samples
-    and of the manifold grids. Prints a table and writes eval.json into the run folder
-    (eval-train.json for --split train)."""
+    and of the manifold grids. Prints a table and writes eval.json into the run folder, or
+    eval-train.json for --split train."""
 
     in_parallel: ClassVar[bool] = True  # torchrun may start it in several processes
 
