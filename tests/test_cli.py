@@ -74,7 +74,7 @@ def test_help_says_what_the_defaults_and_the_actions_are(capsys):
         return " ".join(out.split())  # as one line, whatever the terminal's width
 
     assert "-V, --version" in help_of()
-    for text in ("-o DIR, --out DIR", "runs/<model>-<dataset>", "--config JSON",
+    for text in ("-o DIR, --out DIR", "runs/<model>-<dataset>", "--config RUN|JSON",
                  "not how many more", "--resume RUN", "--train-subset N", "(default: all)",
                  "--device DEVICE", "(default: auto)"):
         assert text in help_of("train"), text
@@ -235,6 +235,13 @@ def test_help_answers_without_loading_pytorch():
     (["train", "--device", "cuda:7"], "device 'cuda:7'"),
     (["demo", "--epochs", "0"], "error: --epochs must be a whole number"),
     (["train", "--out", "a-file/run"], "a-file/run: Not a directory"),
+    (["train", "--hidden-dims", "0"], "every width in --hidden-dims must be a whole number"),
+    (["train", "--objective", "iwae", "--kl-warmup", "3"], "no --beta, --kl-warmup or --kl"),
+    (["train", "--train-subset", "999999", "-o", "big"], "--train-subset is 999999, but"),
+    (["train", "-k"], "-k needs a value: a whole number;"),
+    (["sample", "no/such/run", "-n", "0"], "-n must be a whole number from 1 to 10,000"),
+    (["sample", "no/such/run", "--seed", "-1"], "--seed must be a whole number from 0"),
+    (["classifier", "train", "--epochs", "0"], "--epochs must be a whole number from 1"),
 ])
 def test_bad_input_gets_one_line(args, message, capsys, tmp_path, monkeypatch, tiny):
     monkeypatch.chdir(tmp_path)

@@ -32,8 +32,8 @@ class Train(Common):
     """Run folder to create (a new or empty folder)."""
     resume: Annotated[Path | None, flag(metavar="RUN", hint=OPTIONAL)] = None
     """Go on training this run from its last checkpoint (inside an epoch too), up to --epochs in
-    total, not more."""
-    settings: Annotated[Path | None, tyro.conf.arg(name="config", metavar="JSON",
+    total, not more; on the kind of device it was trained on, unless --device says."""
+    settings: Annotated[Path | None, tyro.conf.arg(name="config", metavar="RUN|JSON",
                                                    help_behavior_hint=OPTIONAL)] = None
     """A saved run's settings (its folder or config.json) for a new run; other flags override."""
     no_plots: bool = False
@@ -118,7 +118,7 @@ class Sample(Common):
 
     run_dir: Annotated[Path, tyro.conf.Positional, RUN]
     """The run folder."""
-    n: Annotated[int, flag("-n")] = 64
+    n: Annotated[int, tyro.conf.arg(name="number", aliases=("-n",), metavar="INT")] = 64
     """How many samples."""
     label: Annotated[str | None, flag(metavar="LABEL", default="every class in turn, for a "
                                                               "CVAE")] = None
@@ -130,9 +130,12 @@ class Sample(Common):
     """Seeds the draws from the prior."""
 
     def run(self) -> None:
-        from vaelab.pictures.samples import write_samples
+        from vaelab.config.checks import check_count, check_seed
+        from vaelab.pictures.samples import MOST_SAMPLES, write_samples
         from vaelab.training.runs import load_run
 
+        check_count("-n", self.n, most=MOST_SAMPLES)  # before the run is loaded
+        check_seed("--seed", self.seed)
         run = load_run(check_run_folder(self.run_dir), device=self.device or "auto")
         name = "samples.png" if self.label is None else f"samples-{self.label}.png"
         path = write_samples(run, self.out or run.path / name, self.n, self.label, self.seed)

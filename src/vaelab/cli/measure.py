@@ -136,7 +136,7 @@ class Classifier(Common):
                                                      "it again)"
             say(f"{judge.path}: test accuracy {judge.accuracy:.2%}{again}")
             return
-        TrainConfig(epochs=self.epochs or 1, seed=self.seed)  # check them before any work
+        TrainConfig(epochs=1 if self.epochs is None else self.epochs, seed=self.seed)  # checked
         data = data or load_dataset(settings.dataset, self.data_dir, progress=not self.quiet)
         judge = classifier.train_judge(data.to(device), epochs=self.epochs, seed=self.seed,
                             progress=not self.quiet)

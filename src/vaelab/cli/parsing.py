@@ -76,13 +76,21 @@ class UsageError(VaelabError):
 
 
 def in_flags(message: str) -> str:
-    """A settings error as the command line says it: its leading setting as the flag that sets
-    it ('latent_dims must be ...' -> '--latent-dims must be ...'). What vaelab records from the
-    data (the image shape, say) is no flag, and a message led by a file's name is left alone."""
-    word = re.match(r"[a-z][a-z_]*\b", message)
-    if word is None or word[0] not in _flag_settings():
+    """A settings error as the command line says it: each setting named in it as the flag that
+    sets it ('every width in hidden_dims must be ...' -> 'every width in --hidden-dims must
+    be ...'). A setting whose name is a plain word (seed, beta) is taken for one only where it
+    leads the message. What vaelab records from the data (the image shape, say) is no flag,
+    and a message led by a file's name is left alone."""
+    if re.match(r"[^\s:]*[/.][^\s:]*:", message):  # a file's settings, by their own names
         return message
-    return "--" + word[0].replace("_", "-") + message[word.end():]
+    settings = _flag_settings()
+
+    def flag(word: re.Match) -> str:
+        name = word[0]
+        plain = "_" not in name and word.start() > 0
+        return name if plain or name not in settings else "--" + name.replace("_", "-")
+
+    return re.sub(r"(?<![\w./-])[a-z][a-z_]*[a-z](?![\w./-])", flag, message)
 
 
 def _flag_settings() -> set[str]:

@@ -55,7 +55,7 @@ class ModelConfig:
     latent_dims: int = 2
     """Size of the latent code z."""
     hidden_dims: tuple[int, ...] = (512,)
-    """Widths of the dense hidden layers of the encoder (the decoder mirrors them)."""
+    """Widths of the encoder's dense hidden layers, mirrored by the decoder (none: linear nets)."""
     activation: ActivationName = "relu"
     """Nonlinearity between the layers: 'relu' (the tutorial's) or 'tanh' (the IWAE paper's)."""
     arch: ArchName = "mlp"
@@ -63,7 +63,7 @@ class ModelConfig:
     channels: tuple[int, ...] = (32, 64)
     """conv only: channels of the stride-2 convolutions, each halving the image's size."""
     likelihood: Annotated[LikelihoodName, alias("--loss")] = "sse"
-    """p(x|z): sse (squared error), bce (Bernoulli), gaussian (learned variance), logistic."""
+    """p(x|z): sse (squared error), bce (Bernoulli), gaussian (learned sd), discretised logistic."""
 
     def __post_init__(self) -> None:
         check_choice("model", self.model, ModelName)
@@ -97,7 +97,7 @@ class DataConfig:
     """Whether the subset is the first N images, as runs written before vaelab drew it at
     random took it; kept so that such a run resumes on the same images."""
     binarize: BinarizeName = "none"
-    """Black-or-white pixels, grey = chance of white: drawn 'dynamic'ally per batch or 'static'."""
+    """Black-or-white pixels (grey = chance of white): 'none', 'dynamic' (each batch), 'static'."""
     binarize_seed: int = 0
     """Seeds the fixed draws: the 'static' training set, any test set, eval --split train's."""
     image_shape: Annotated[tuple[int, int, int] | None, recorded()] = None
@@ -143,7 +143,7 @@ class TrainConfig:
     seed: int = 0
     """Seeds the initial weights, the shuffling and the VAE's noise."""
     output_bias: OutputBiasName = "default"
-    """'data-mean': the decoder's output starts at the training images' mean (IWAE paper's code)."""
+    """The decoder's first output: 'default' (PyTorch's random bias) or the images' 'data-mean'."""
     kl: KLName = "closed-form"
     """'tutorial' trains on the tutorial's wrong KL line; the KL and ELBO reported stay right."""
     beta: float = 1.0
@@ -152,11 +152,11 @@ class TrainConfig:
     """Epochs over which the KL weight rises linearly from 0 to beta (0: none)."""
     objective: ObjectiveName = "elbo"
     """'elbo', or 'iwae': the importance-weighted bound of k draws (a model with a posterior)."""
-    k: Annotated[int | None, alias("-k", metavar="K",
+    k: Annotated[int | None, alias("-k", metavar="INT",
                                    help_behavior_hint="(default: 1 for elbo, 5 for iwae)")] = None
     """Posterior draws per image in the objective: the ELBO averages its k estimates."""
     lr_schedule: ScheduleName = "constant"
-    """'constant', 'cosine' (to 0 at the last epoch), or the IWAE paper's 'iwae' (see README)."""
+    """'constant', 'cosine' (to 0 at the end), or 'iwae': lr*10^(-i/7) for 3^i epochs, i=0..7."""
     noise: Annotated[str, alias(metavar="none|gaussian:STD|mask:SHARE")] = "none"
     """Corrupt the inputs, not the targets (a denoising model): gaussian:STD or mask:SHARE."""
     grad_clip: Annotated[float | None, alias(metavar="NORM",
@@ -185,8 +185,8 @@ class TrainConfig:
             check_number("grad_clip", self.grad_clip)
         if self.objective == "iwae" and (self.beta != 1 or self.kl_warmup or
                                          self.kl != "closed-form"):
-            raise ConfigError("the iwae objective is a bound on log p(x): it takes no beta, "
-                              "kl_warmup or tutorial kl; drop them or use --objective elbo")
+            raise ConfigError("the iwae objective is a bound on log p(x): it takes no --beta, "
+                              "--kl-warmup or --kl tutorial; drop them or use --objective elbo")
 
     @property
     def draws(self) -> int:

@@ -20,6 +20,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 from torch import nn
 
+from vaelab.config.checks import check_count
 from vaelab.data import DATASETS, ImageData, sources, to_unit
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
@@ -157,7 +158,9 @@ def train_judge(data: ImageData, *, epochs: int | None = None, seed: int = 0,
     generator = torch.Generator(device).manual_seed(seed)
     images, labels = data.train_images, data.train_labels
     per_epoch = math.ceil(len(images) / batch_size)
-    epochs = epochs or max(EPOCHS, math.ceil(LEAST_STEPS / per_epoch))
+    if epochs is None:
+        epochs = max(EPOCHS, math.ceil(LEAST_STEPS / per_epoch))
+    check_count("epochs", epochs)
     steps = epochs * per_epoch
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=2e-3, total_steps=steps)

@@ -12,12 +12,14 @@ import numpy as np
 import torch
 from PIL import Image
 
+from vaelab.config.checks import check_count
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 from vaelab.measuring.latent import tile
 from vaelab.training.datasets import class_names
 from vaelab.training.runs import Run, load_run
 
+MOST_SAMPLES = 10_000  # in one picture
 SCALE = 3  # 28 px -> 84 px
 GAP = 2  # paper between the images, in pixels of the images
 
@@ -43,9 +45,7 @@ def draw_samples(run: Run, n: int = 64, label: str | int | None = None, seed: in
     if not model.has_prior:
         raise VaelabError(f"{run.path} is {run.config.named()}: it has no prior to sample "
                           f"from; train a VAE or a CVAE for that")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise VaelabError(f"the number of samples must be a whole number of at least 1, "
-                          f"got {n!r}")
+    check_count("the number of samples", n, most=MOST_SAMPLES)
     y = None
     if label is not None:
         if not model.conditional:

@@ -208,7 +208,7 @@ def _new_run(out: str | Path | None, config: RunConfig) -> Path:
 def _check_subset(config: RunConfig, data: ImageData) -> None:
     wanted, have = config.data.train_subset, len(data.train_images)
     if wanted is not None and wanted > have:
-        raise VaelabError(f"train_subset is {wanted}, but {data.name} has {have} training "
+        raise ConfigError(f"train_subset is {wanted}, but {data.name} has {have} training "
                           f"images; ask for at most {have}")
 
 
