@@ -355,6 +355,14 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     nll_row = next(line for line in markdown.splitlines() if line.startswith("| NLL"))
     assert nll_row.endswith("| n/a [1] |")
     assert f"- [1] {ae_card.metrics['nll'].note}" in markdown.splitlines()
+    # A Fréchet distance from a small test set is a figure with a note on how far to trust it.
+    note = card.metrics["sample_frechet"].note
+    assert note.startswith(f"from {len(tiny.test_images):,} samples and test images only")
+    frechet_row = next(line for line in markdown.splitlines() if "Fréchet" in line)
+    number = next(line for line in markdown.splitlines() if line.endswith(f"] {note}"))
+    number = number.removeprefix("- [").split("]")[0]
+    assert frechet_row.split("|")[2].strip() == (
+        f"{card.metrics['sample_frechet'].value:.2f} [{number}]")
     assert "| reconstruction E_q[−log p(x\\|z)] (nats) |" in markdown  # the bar escaped
     # The VAE's bounds are of binarized test images, the AE's of grey ones: the table says so.
     assert "| images measured | binarized (seed 0) | grey |" in markdown
@@ -470,3 +478,10 @@ def test_registered_images_at_another_size_get_a_classifier_of_their_own(tiny, t
                         lambda data, progress: trained.append(data) or "new")
     assert classifier.judge_for(bigger, progress=False) == "new" and trained == [bigger]
     assert "made for images of another size" in caplog.text
+
+
+def test_a_frechet_distance_from_a_small_test_set_says_it_is_rough():
+    from vaelab.measuring.evaluation import FRECHET_FEW, _few_for_frechet
+
+    assert _few_for_frechet(10_000) == _few_for_frechet(FRECHET_FEW) == ""
+    assert _few_for_frechet(179).startswith("from 179 samples and test images only: rough")

@@ -52,6 +52,7 @@ log = logging.getLogger("vaelab")
 
 K = 1000  # importance samples per image for the test NLL
 SAMPLES = 10  # posterior draws per image for the ELBO's reconstruction term
+FRECHET_FEW = 2000  # fewer test images (and samples) than this make a rough Fréchet distance
 NO_POSTERIOR = "an AE has no posterior or prior, so no likelihood"
 NO_PRIOR = "an AE has no prior to sample from"
 NO_JUDGE = "no classifier yet (vaelab classifier train)"
@@ -242,6 +243,16 @@ def _bounds(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor, bina
     return scores
 
 
+def _few_for_frechet(n: int) -> str:
+    """What limits a Fréchet distance between n samples and n test images: with fewer than
+    FRECHET_FEW, their covariances are rough (10,000 is the usual count), the distance is
+    biased upward, and it compares only with runs measured on the same images."""
+    if n >= FRECHET_FEW:
+        return ""
+    return (f"from {n:,} samples and test images only: rough and biased upward; compare it "
+            f"only with runs measured on these images")
+
+
 def _labelled_batches(images: torch.Tensor, labels: torch.Tensor | None, size: int):
     """(x, y) batches: images in [0, 1] with their labels, or None for the labels."""
     for start, x in zip(range(0, len(images), size), unit_batches(images, size), strict=True):
@@ -305,7 +316,8 @@ def _pictures(model: Autoencoder, data: ImageData, seen: ImageData, judge: Judge
     scores["sample_confidence"] = Score(*mean_and_error(probabilities.max(dim=1).values))
     scores["sample_class_entropy"] = Score(class_entropy(probabilities))
     scores["sample_frechet"] = Score(frechet_distance(drawn,
-                                                      features(judge.model, data.test_images)))
+                                                      features(judge.model, data.test_images)),
+                                     note=_few_for_frechet(n))
     hits = (probabilities.argmax(dim=1) == asked.cpu()).double()
     scores["sample_asked"] = (Score(*mean_and_error(hits)) if model.conditional
                               else Score(None, note=NOT_CONDITIONAL))

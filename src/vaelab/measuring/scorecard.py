@@ -22,7 +22,8 @@ FORMAT = 1
 @dataclass(frozen=True)
 class Score:
     """One measured figure: its value (None where it does not apply), the standard error of
-    a mean over images where there is one, and a note saying why it is missing."""
+    a mean over images where there is one, and a note saying why it is missing, or what
+    limits it."""
 
     value: float | None
     error: float | None = None
@@ -51,7 +52,7 @@ class Measure:
 
 
 MEASURES = (
-    Measure("loss", "objective as trained, per image"),
+    Measure("loss", "loss as training reports it (β = 1), per image"),
     Measure("neg_elbo", "−ELBO (nats)"),
     Measure("recon", "reconstruction E_q[−log p(x|z)] (nats)"),
     Measure("kl", "KL(q(z|x) ‖ p(z)) (nats)"),
@@ -247,15 +248,16 @@ def _short_name(path: str) -> str:
 def noted_rows(cards: Sequence[Scorecard], rows: list[tuple[str, list[str]]]
                ) -> tuple[list[tuple[str, list[str]]], list[str]]:
     """``rows`` (label, a cell per card), whose last ones are the cards' measures in the order
-    of MEASURES, with each missing figure marked, in place, by the number of the note that
-    says why it is missing ("n/a [1]"); and those notes, the first numbered 1."""
+    of MEASURES, with each figure that has a note marked, in place, by the note's number: why
+    it is missing ("n/a [1]"), or how far to trust it ("61.2 [2]"); and those notes, the first
+    numbered 1."""
     notes: list[str] = []
     head = len(rows) - len(MEASURES)  # a comparison's model, epochs, ... rows come first
     for measure, (_, cells) in zip(MEASURES, rows[head:], strict=True):
         for k, card in enumerate(cards):
             note = card.metrics.get(measure.key, Score(None, note="not measured")).note
-            if cells[k] == "n/a" and note:
+            if note:
                 if note not in notes:
                     notes.append(note)
-                cells[k] = f"n/a [{notes.index(note) + 1}]"
+                cells[k] = f"{cells[k]} [{notes.index(note) + 1}]"
     return rows, notes
