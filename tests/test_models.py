@@ -125,3 +125,18 @@ def test_state_dict_round_trip_gives_identical_outputs():
     x = torch.rand(5, *SHAPE)
     assert torch.equal(a.reconstruct(x), b.reconstruct(x))
     assert isinstance(b, VAE)
+
+
+def test_no_hidden_widths_make_a_linear_encoder_and_decoder():
+    """--hidden-dims with no widths: one dense layer each way, and nothing between (a linear
+    VAE, as in probabilistic PCA); the encoder's mean is then an affine map of the image."""
+    model = build_model(ModelConfig(hidden_dims=()), (1, 28, 28)).double()
+    layers = [m for m in model.modules() if not list(m.children())]
+    assert {type(m).__name__ for m in layers} == {"Flatten", "Linear", "Unflatten",
+                                                  "SquaredError"}  # no activation anywhere
+    assert [m.weight.shape for m in layers if isinstance(m, torch.nn.Linear)] == [
+        (4, 784), (784, 2)]
+    a, b = torch.rand(3, 1, 28, 28).double(), torch.rand(3, 1, 28, 28).double()
+    zero = torch.zeros_like(a)
+    mean = lambda x: model.encode(x).mean  # noqa: E731
+    assert torch.allclose(mean(a + b) - mean(zero), mean(a) - mean(zero) + mean(b) - mean(zero))
