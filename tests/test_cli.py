@@ -239,6 +239,8 @@ def test_help_answers_without_loading_pytorch():
     (["train", "--objective", "iwae", "--kl-warmup", "3"], "no --beta, --kl-warmup or --kl"),
     (["train", "--train-subset", "999999", "-o", "big"], "--train-subset is 999999, but"),
     (["train", "-k"], "-k needs a value: a whole number;"),
+    (["train", "-k", "0"], "error: -k must be a whole number from 1"),
+    (["train", "--noise", "lr_schedule"], "--noise 'lr_schedule' is not one of"),
     (["sample", "no/such/run", "-n", "0"], "-n must be a whole number from 1 to 10,000"),
     (["sample", "no/such/run", "--seed", "-1"], "--seed must be a whole number from 0"),
     (["classifier", "train", "--epochs", "0"], "--epochs must be a whole number from 1"),
@@ -407,3 +409,15 @@ def test_every_command_that_loads_runs_loads_them_on_its_device(command, tmp_pat
 
         main([command, *positionals, "--device", "cpu:0", "-q"])
     assert asked == ["cpu:0"]
+
+
+def test_a_settings_files_errors_name_its_settings_as_the_file_does(tmp_path, capsys):
+    """A config.json's key is not a flag: its errors keep the file's spelling, whatever the
+    file's name (with a space, without a dot)."""
+    folder = tmp_path / "My Runs"
+    folder.mkdir()
+    (folder / "settings").write_text('{"model": {"hidden_dims": [0]}}')
+    code, _, err = run_cli(["train", "--config", str(folder / "settings")], capsys)
+    assert code == 2
+    assert err == (f"vaelab: error: {folder / 'settings'}: every width in hidden_dims must be a "
+                   f"whole number from 1 to 65,536, got 0\n")

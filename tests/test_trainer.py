@@ -204,6 +204,18 @@ def test_a_new_run_never_overwrites_an_old_one(tiny, tmp_path):
     assert {p.name: p.read_bytes() for p in run.path.iterdir()} == before
 
 
+def test_a_model_that_does_not_fit_the_images_leaves_no_run_folder(tiny, tmp_path):
+    """Five stride-2 convolutions do not fit 28 x 28 images: said before any folder is made,
+    so the same --out can be used again at once."""
+    too_deep = RunConfig(ModelConfig(arch="conv", channels=(2, 2, 2, 2, 2)),
+                         train=TrainConfig(epochs=1))
+    with pytest.raises(VaelabError, match="too small for 5 stride-2 convolutions; choose "
+                                          "--arch mlp or a larger --image-size"):
+        train_all([RunConfig(train=TrainConfig(epochs=1)), too_deep],
+                  [tmp_path / "first", tmp_path / "second"], data=tiny, progress=False)
+    assert not (tmp_path / "first").exists() and not (tmp_path / "second").exists()
+
+
 def test_default_run_folders_are_numbered(tiny, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     paths = [train(_config("ae", epochs=1), data=tiny, progress=False).path

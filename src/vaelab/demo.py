@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,7 +49,8 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
     loading when the dataset is in memory already. Returns the path of index.html.
     """
     if len(models) < 1 or len(set(models)) < len(models):
-        raise VaelabError("the demo trains one or more different models, such as: ae vae")
+        raise VaelabError("the demo trains one or more different models (--models), such as: "
+                          "ae vae")
     configs = [RunConfig(ModelConfig(model=name, arch=arch, likelihood=likelihood),
                          DataConfig(dataset=dataset, image_size=image_size),
                          TrainConfig(epochs=epochs, seed=seed))
@@ -112,7 +114,7 @@ def _page(runs, folder: Path, figure: Path, evaluation: Comparison, configs, sec
     tutorial = tuple(models) == ("ae", "vae") and arch == "mlp" and likelihood == "sse"
     what = ("The tutorial's two models with its settings" if tutorial else
             f"{', '.join(config.title() for config in configs)}, {likelihood} likelihood")
-    again = f"vaelab demo --epochs {epochs} --seed {seed} --dataset {dataset}"
+    again = f"vaelab demo --epochs {epochs} --seed {seed} --dataset {shlex.quote(dataset)}"
     again += f" --image-size {image_size}" if image_size is not None else ""
     if not tutorial:
         again += f" --models {' '.join(models)} --arch {arch} --loss {likelihood}"

@@ -7,3 +7,8 @@ class VaelabError(Exception):
 
 class ConfigError(VaelabError):
     """A setting that is out of range or inconsistent with the others."""
+
+
+class SettingsFileError(ConfigError):
+    """A settings file (a run's config.json) that does not hold valid settings: the message
+    names the file, and each setting as the file spells it."""

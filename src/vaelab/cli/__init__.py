@@ -10,7 +10,7 @@ import threading
 from collections.abc import Sequence
 
 from vaelab.cli.parsing import in_flags, parse
-from vaelab.errors import ConfigError, VaelabError
+from vaelab.errors import ConfigError, SettingsFileError, VaelabError
 from vaelab.memory import map_large_blocks
 
 
@@ -116,8 +116,8 @@ def _command(argv: list[str]) -> int:
         with denormals_flushed():  # before PyTorch's threads start: they inherit it (vaelab.device)
             command.run()
     except VaelabError as err:
-        print(f"{error} {in_flags(str(err)) if isinstance(err, ConfigError) else err}",
-              file=sys.stderr)
+        flags = isinstance(err, ConfigError) and not isinstance(err, SettingsFileError)
+        print(f"{error} {in_flags(str(err)) if flags else err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM while training (143)
         if rank in (None, "rank 0") and not getattr(err, "told", False):  # one line, once

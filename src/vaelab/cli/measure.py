@@ -116,6 +116,7 @@ class Classifier(Common):
         from vaelab.measuring import classifier
 
         settings = DataConfig(dataset=self.dataset, image_size=self.image_size)  # checked
+        TrainConfig(epochs=1 if self.epochs is None else self.epochs, seed=self.seed)  # too
         device = select_device(self.device or "auto")
         data = None
         if settings.dataset in DATASETS and settings.image_size is None:
@@ -136,8 +137,7 @@ class Classifier(Common):
                                                      "it again)"
             say(f"{judge.path}: test accuracy {judge.accuracy:.2%}{again}")
             return
-        TrainConfig(epochs=1 if self.epochs is None else self.epochs, seed=self.seed)  # checked
         data = data or load_dataset(settings.dataset, self.data_dir, progress=not self.quiet)
         judge = classifier.train_judge(data.to(device), epochs=self.epochs, seed=self.seed,
-                            progress=not self.quiet)
+                                       progress=not self.quiet)
         say(f"{judge.path}: test accuracy {judge.accuracy:.2%}")

@@ -78,19 +78,19 @@ class UsageError(VaelabError):
 def in_flags(message: str) -> str:
     """A settings error as the command line says it: each setting named in it as the flag that
     sets it ('every width in hidden_dims must be ...' -> 'every width in --hidden-dims must
-    be ...'). A setting whose name is a plain word (seed, beta) is taken for one only where it
-    leads the message. What vaelab records from the data (the image shape, say) is no flag,
-    and a message led by a file's name is left alone."""
-    if re.match(r"[^\s:]*[/.][^\s:]*:", message):  # a file's settings, by their own names
-        return message
+    be ...'). A setting whose name is a plain word (seed, beta, k) is taken for one only where
+    it leads the message, and what is quoted (a value the user gave) is left as it is. What
+    vaelab records from the data (the image shape, say) is no flag. (A settings file's errors
+    name its settings as the file does: the command line does not pass them here.)"""
     settings = _flag_settings()
 
-    def flag(word: re.Match) -> str:
-        name = word[0]
-        plain = "_" not in name and word.start() > 0
-        return name if plain or name not in settings else "--" + name.replace("_", "-")
+    def flag(found: re.Match) -> str:
+        name = found[0]
+        if name.startswith("'") or name not in settings or ("_" not in name and found.start()):
+            return name
+        return ("-" if len(name) == 1 else "--") + name.replace("_", "-")
 
-    return re.sub(r"(?<![\w./-])[a-z][a-z_]*[a-z](?![\w./-])", flag, message)
+    return re.sub(r"'[^']*'|(?<![\w./\\-])[a-z](?:[a-z_]*[a-z])?(?![\w./\\-])", flag, message)
 
 
 def _flag_settings() -> set[str]:

@@ -30,7 +30,7 @@ from vaelab.config.checks import (
     widths,
 )
 from vaelab.config.formats import CONFIG_FORMAT, READABLE, upgrade
-from vaelab.errors import ConfigError
+from vaelab.errors import ConfigError, SettingsFileError
 from vaelab.files import write_atomic
 
 ModelName = Literal["ae", "vae", "cvae"]
@@ -55,7 +55,7 @@ class ModelConfig:
     latent_dims: int = 2
     """Size of the latent code z."""
     hidden_dims: tuple[int, ...] = (512,)
-    """Widths of the encoder's dense hidden layers, mirrored by the decoder (none: linear nets)."""
+    """Widths of the encoder's dense hidden layers, mirrored by the decoder; none: a linear mlp."""
     activation: ActivationName = "relu"
     """Nonlinearity between the layers: 'relu' (the tutorial's) or 'tanh' (the IWAE paper's)."""
     arch: ArchName = "mlp"
@@ -239,28 +239,33 @@ class RunConfig:
         """Rebuild a config. Unknown sections and keys are errors that name them; missing ones
         take their defaults."""
         if not isinstance(raw, dict):
-            raise ConfigError(f"{source}: holds {type(raw).__name__}, not a mapping of settings")
+            raise SettingsFileError(f"{source}: holds {type(raw).__name__}, not a mapping of "
+                                    f"settings")
         raw = dict(raw)
         version = raw.pop("format", CONFIG_FORMAT)
         if version not in READABLE:
-            raise ConfigError(f"{source}: written by a newer vaelab; upgrade vaelab to read it")
+            raise SettingsFileError(f"{source}: written by a newer vaelab; upgrade vaelab to "
+                                    f"read it")
         raw = upgrade(raw, version)
         parts = {}
         for name, section_class in _SECTIONS.items():
             section = raw.pop(name, {})
             if not isinstance(section, dict):
-                raise ConfigError(f"{source}: '{name}' must be a mapping")
+                raise SettingsFileError(f"{source}: '{name}' must be a mapping")
             known = {f.name for f in dataclasses.fields(section_class)}
             unknown = sorted(set(section) - known)
             if unknown:
-                raise ConfigError(f"{source}: unknown setting {name}.{unknown[0]}")
+                raise SettingsFileError(f"{source}: unknown setting {name}.{unknown[0]}")
             try:
                 parts[name] = section_class(**section)
             except ConfigError as err:
-                raise ConfigError(f"{source}: {err}") from None
+                raise SettingsFileError(f"{source}: {err}") from None
         if raw:
-            raise ConfigError(f"{source}: unknown section {sorted(raw)[0]!r}")
-        return cls(**parts)
+            raise SettingsFileError(f"{source}: unknown section {sorted(raw)[0]!r}")
+        try:
+            return cls(**parts)
+        except ConfigError as err:
+            raise SettingsFileError(f"{source}: {err}") from None
 
     def save(self, path: Path) -> None:
         write_atomic(path, json.dumps(self.to_dict(), indent=2) + "\n")

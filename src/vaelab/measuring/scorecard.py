@@ -125,7 +125,8 @@ class Scorecard:
         return rows
 
     def table(self) -> str:
-        """A plain-text table for the terminal, the notes on what is n/a below it."""
+        """A plain-text table for the terminal, its notes (why a figure is n/a, or what limits
+        it) below it."""
         rows, notes = noted_rows([self], [(label, [value]) for label, value in self.rows()])
         width = max(len(label) for label, _ in rows)
         epochs = f"{self.epochs} epoch{'s' * (self.epochs != 1)}"
@@ -182,8 +183,8 @@ class Comparison:
                          for i, label in enumerate(labels)]
 
     def noted_rows(self) -> tuple[list[tuple[str, list[str]]], list[str]]:
-        """The rows, each missing figure marked with the number of the note that says why
-        ("n/a [1]"), and those notes."""
+        """The rows, each figure with a note marked by the note's number ("n/a [1]", "61.2
+        [2]"), and those notes."""
         return noted_rows(self.cards, self.rows())
 
     def markdown(self) -> str:
@@ -224,7 +225,8 @@ class Comparison:
                 ("images_measured", of(lambda c: c.likelihood.get("images")))]
 
     def text(self) -> str:
-        """A plain-text table for the terminal, the notes on what is n/a below it."""
+        """A plain-text table for the terminal, its notes (why a figure is n/a, or what limits
+        it) below it."""
         rows, notes = self.noted_rows()
         widths = [max(len(label) for label, _ in rows)]
         widths += [max(len(name), *(len(cells[i]) for _, cells in rows))

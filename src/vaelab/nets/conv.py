@@ -29,7 +29,8 @@ def conv_nets(image_shape: tuple[int, int, int], latent_dims: int, encoder_outpu
         h, w = sizes[-1]
         if min(h, w) < 2:
             raise VaelabError(f"images of {height}x{width} pixels are too small for "
-                              f"{len(channels)} stride-2 convolutions; give fewer --channels")
+                              f"{len(channels)} stride-2 convolutions; choose --arch mlp or a "
+                              f"larger --image-size (vaelab train also takes fewer --channels)")
         sizes.append((h // STRIDE, w // STRIDE))
     act = ACTIVATIONS[activation]
     widths = [c, *channels]

@@ -64,7 +64,7 @@ def compare_runs(runs: Sequence[Run | str | Path], out: str | Path | None = None
         check_same(run.config, data)
     judge = eval_options.get("judge", "cached")
     if judge == "cached":  # one classifier for every run, trained first if there is none
-        judge = judge_for(data, progress=progress)
+        judge = judge_for(data.to(loaded[0].model.device), progress=progress)
     eval_options = {**eval_options, "judge": judge}
     cards = []
     for run in loaded:

@@ -59,8 +59,9 @@ def _pca(codes: torch.Tensor) -> dict[str, Any]:
 
 
 def _evaluation(run: Run) -> tuple[list[tuple[str, str]] | None, list[str]]:
-    """The run's eval.json as (label, value) rows, each missing value marked "n/a [k]" with
-    k the number of the note that says why, and those notes; None and [] if not measured."""
+    """The run's eval.json as (label, value) rows, each value with a note marked "[k]" ("n/a
+    [k]" where it is missing) with k the note's number, and those notes; None and [] if not
+    measured."""
     from vaelab.measuring.scorecard import load_scorecard
 
     card = load_scorecard(run.path)

@@ -97,11 +97,13 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
         _check_labels(config, full)
     world.from_main(lambda: [check_new_run_dir(out) for out in outs if out is not None])
     full = place(full, device)
+    # Every model is built before any folder is made: one that does not fit the images (too
+    # many convolutions for their size) leaves no folder behind.
+    states = [initial_state(config, device, full) for config in configs]
     jobs = []
-    for config, out in zip(configs, outs, strict=True):
+    for config, out, state in zip(configs, outs, states, strict=True):
         run_dir = Path(world.from_main(lambda c=config, o=out: str(_new_run(o, c))))
-        jobs.append(Job(run_dir, config, *initial_state(config, device, full), cadence=cadence,
-                        world=world, compile=compile))
+        jobs.append(Job(run_dir, config, *state, cadence=cadence, world=world, compile=compile))
     return fit_all(jobs, full, progress, then)
 
 
@@ -216,7 +218,7 @@ def _check_labels(config: RunConfig, data: ImageData) -> None:
     if model_class(config.model.model).conditional and not data.labelled:
         raise VaelabError(f"a {config.model.model.upper()} learns from labels, and "
                           f"{config.data.dataset} has none (its images are not in one "
-                          f"sub-folder per class); choose --model vae")
+                          f"sub-folder per class); train a VAE instead")
 
 
 def _trained_on(checkpoint: Path) -> str:
