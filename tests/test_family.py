@@ -265,15 +265,16 @@ def test_the_demo_puts_any_models_of_the_family_side_by_side(tiny, tmp_path):
     from vaelab.demo import run_demo
 
     page = run_demo(tmp_path / "demo", epochs=1, models=("vae", "cvae"), likelihood="bce",
-                    data=tiny, progress=False)
+                    binarize="dynamic", data=tiny, progress=False)
     text = page.read_text()
     assert "VAE vs CVAE" in text
-    assert "--models vae cvae --arch mlp --loss bce" in text
+    assert "--models vae cvae --arch mlp --loss bce --binarize dynamic" in text
+    assert "bce likelihood, images binarized anew for each batch: latent size 2, 1 epoch," in text
     # The page's command to run it again is one that `vaelab demo` takes, with these settings.
     again = shlex.split(html.unescape(re.search(r"vaelab demo [^<]*", text)[0]))
     command = parse(again[1:])
-    assert (command.models, command.arch, command.likelihood, command.epochs) == (
-        ("vae", "cvae"), "mlp", "bce", 1)
+    assert (command.models, command.arch, command.likelihood, command.binarize,
+            command.epochs) == (("vae", "cvae"), "mlp", "bce", "dynamic", 1)
     assert (tmp_path / "demo" / "cvae" / "figures" / "samples.png").exists()
     table = (tmp_path / "demo" / "compare.md").read_text()
     asked = next(line for line in table.splitlines() if "class asked for" in line)
@@ -281,5 +282,7 @@ def test_the_demo_puts_any_models_of_the_family_side_by_side(tiny, tmp_path):
     assert vae_cell.startswith("n/a [") and not cvae_cell.startswith("n/a")
     number = vae_cell.removeprefix("n/a [").rstrip("]")  # its reason, below the table
     assert f"- [{number}] only a conditional model (cvae) is asked for a class" in table
+    nll = next(line for line in table.splitlines() if line.startswith("| NLL"))
+    assert "n/a" not in nll  # Bernoulli pixels of binarized images: an exact likelihood
     with pytest.raises(VaelabError, match="different models"):
         run_demo(tmp_path / "again", models=("vae", "vae"), data=tiny, progress=False)

@@ -30,6 +30,8 @@ from vaelab.training.runs import check_new_run_dir, unique_dir
 
 log = logging.getLogger("vaelab")
 
+BINARIZED = {"none": "", "dynamic": ", images binarized anew for each batch",
+             "static": ", images binarized once"}
 DEMO_K = 50  # importance samples per image for the demo's NLL; vaelab eval takes 1000
 
 
@@ -38,12 +40,14 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
              device: str | torch.device = "auto",
              data_dir: str | Path | None = None, progress: bool = True,
              models: Sequence[str] = ("ae", "vae"), arch: str = "mlp",
-             likelihood: str = "sse", data: ImageData | None = None) -> Path:
+             likelihood: str = "sse", binarize: str = "none",
+             data: ImageData | None = None) -> Path:
     """Train the tutorial's AE and VAE (latent 2, batch 128, Adam 1e-3, summed squared error)
     side by side and write both runs, their figures, a comparison and an index.html into one
     folder. They are measured as ``vaelab eval`` does (with k = 50), by the cached classifier
-    of samples, which is trained first if there is none. ``models``, ``arch`` and
-    ``likelihood`` put other models of the family side by side in the same way.
+    of samples, which is trained first if there is none. ``models``, ``arch``,
+    ``likelihood`` and ``binarize`` put other models of the family side by side in the same
+    way (``binarize='dynamic'`` makes a Bernoulli likelihood exact, and so measurable).
 
     ``out`` must be new or empty (default: ./vaelab-demo, numbered if taken); ``data`` skips
     loading when the dataset is in memory already. Returns the path of index.html.
@@ -52,7 +56,7 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
         raise VaelabError("the demo trains one or more different models (--models), such as: "
                           "ae vae")
     configs = [RunConfig(ModelConfig(model=name, arch=arch, likelihood=likelihood),
-                         DataConfig(dataset=dataset, image_size=image_size),
+                         DataConfig(dataset=dataset, image_size=image_size, binarize=binarize),
                          TrainConfig(epochs=epochs, seed=seed))
                for name in models]
     laps = Laps()
@@ -82,9 +86,7 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
     write_atomic(folder / "compare.md", evaluation.markdown())
     write_atomic(folder / "compare.csv", evaluation.csv())
     laps.lap("measuring")
-    page = _page(runs, folder, figure, evaluation, configs, laps.total(), device.type,
-                 epochs=epochs, seed=seed, dataset=dataset, likelihood=likelihood,
-                 image_size=image_size)
+    page = _page(runs, folder, figure, evaluation, configs, laps.total(), device.type)
     laps.lap("page")
     write_atomic(folder / "timings.json", json.dumps(laps.seconds, indent=2) + "\n")
     return page
@@ -107,23 +109,29 @@ class Laps:
 
 
 def _page(runs, folder: Path, figure: Path, evaluation: Comparison, configs, seconds: float,
-          device: str, *, epochs: int, seed: int, dataset: str, likelihood: str,
-          image_size: int | None) -> Path:
+          device: str) -> Path:
+    """The demo's index.html: what was trained, how, and the command that does it again."""
     models = [config.model.model for config in configs]
-    arch = configs[0].model.arch
-    tutorial = tuple(models) == ("ae", "vae") and arch == "mlp" and likelihood == "sse"
+    model, data, train = configs[0].model, configs[0].data, configs[0].train
+    epochs, dataset = train.epochs, data.dataset
+    tutorial = (tuple(models) == ("ae", "vae") and model.arch == "mlp"
+                and model.likelihood == "sse" and data.binarize == "none")
     what = ("The tutorial's two models with its settings" if tutorial else
-            f"{', '.join(config.title() for config in configs)}, {likelihood} likelihood")
-    again = f"vaelab demo --epochs {epochs} --seed {seed} --dataset {shlex.quote(dataset)}"
-    again += f" --image-size {image_size}" if image_size is not None else ""
+            f"{', '.join(config.title() for config in configs)}, {model.likelihood} "
+            f"likelihood" + BINARIZED[data.binarize])
+    again = (f"vaelab demo --epochs {epochs} --seed {train.seed} "
+             f"--dataset {shlex.quote(dataset)}")
+    again += f" --image-size {data.image_size}" if data.image_size is not None else ""
     if not tutorial:
-        again += f" --models {' '.join(models)} --arch {arch} --loss {likelihood}"
+        again += f" --models {' '.join(models)} --arch {model.arch} --loss {model.likelihood}"
+        again += f" --binarize {data.binarize}" if data.binarize != "none" else ""
     return write_report(
         runs, folder / "index.html", top_figure=figure, evaluation=evaluation,
         title=f"{' vs '.join(config.title() for config in configs)} on "
               f"{dataset_title(dataset)}",
-        lead=(f"{what}: latent size 2, {epochs} epochs, batch 128, Adam at 1e-3, the "
-              f"reconstruction term summed over pixels and batch, seed {seed}. Trained on "
+        lead=(f"{what}: latent size 2, {epochs} epoch{'s' * (epochs != 1)}, batch 128, Adam "
+              f"at 1e-3, the reconstruction term summed over pixels and batch, seed "
+              f"{train.seed}. Trained on "
               f"{device} in {seconds:.0f} s, figures included."),
         commands=[again],
     )

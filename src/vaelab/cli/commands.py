@@ -11,7 +11,7 @@ import tyro
 
 from vaelab.cli.measure import Classifier, Compare, Eval
 from vaelab.cli.options import Common, check_run_folder, flag, main_process, say
-from vaelab.config import ArchName, LikelihoodName, ModelName, RunConfig
+from vaelab.config import ArchName, BinarizeName, LikelihoodName, ModelName, RunConfig
 from vaelab.errors import VaelabError
 
 Flat = tyro.conf.arg(name="")  # a nested config whose flags appear without a prefix
@@ -167,6 +167,9 @@ class Demo(Common):
     likelihood: Annotated[LikelihoodName, flag("--loss")] = "sse"
     """Their p(x|z): sse (squared error, the tutorial's), bce (Bernoulli), gaussian (learned
     variance), logistic (discretised)."""
+    binarize: BinarizeName = "none"
+    """Train on black-or-white pixels, a grey level being the chance of white: 'dynamic' (drawn
+    anew for each batch; with --loss bce, an exact likelihood) or 'static' (drawn once)."""
 
     def run(self) -> None:
         import time
@@ -179,7 +182,7 @@ class Demo(Common):
         page = run_demo(self.out, epochs=self.epochs, seed=self.seed, dataset=self.dataset,
                         image_size=self.image_size, device=self.device or "auto",
                         data_dir=self.data_dir, progress=not self.quiet, models=self.models,
-                        arch=self.arch, likelihood=self.likelihood)
+                        arch=self.arch, likelihood=self.likelihood, binarize=self.binarize)
         say(f"done in {time.perf_counter() - started:.0f} s; open {page}")
 
 
