@@ -274,7 +274,8 @@ def test_a_run_finds_its_moved_data_and_refuses_other_images(tmp_path, capsys):
     Image.fromarray(_pattern(99, 1)).save(moved / "shapes" / "square" / "new.png")
     code, _, err = run_cli(["plot", str(run), "--data-dir", str(moved), "-q"], capsys)
     assert code != 0 and len(err.strip().splitlines()) == 1
-    assert "not those the run was trained on" in err
+    # It names the folder it read, not the one the run recorded, which is gone.
+    assert f"the images at {(moved / 'shapes').resolve()} are not those the run was trained" in err
 
 
 def test_a_cvae_needs_labels(tmp_path, capsys):
@@ -283,3 +284,18 @@ def test_a_cvae_needs_labels(tmp_path, capsys):
                          str(tmp_path / "run"), *SMALL], capsys)
     assert code != 0 and "learns from labels" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_classifier_show_says_what_to_do_for_own_images(tmp_path, capsys):
+    """Its advice is a command that works: with the --image-size given, and none at all for
+    images without labels, which no classifier judges."""
+    labelled = make_folder(tmp_path / "shapes", per_class=4)
+    plain = make_folder(tmp_path / "plain", classes=(), per_class=10)
+    code, _, err = run_cli(["classifier", "show", "--dataset", str(labelled), "--image-size",
+                            "8"], capsys)
+    assert code == 2 and err.endswith(
+        f"train it with: vaelab classifier train --dataset {labelled} --image-size 8\n")
+    code, _, err = run_cli(["classifier", "show", "--dataset", str(plain)], capsys)
+    assert code == 2 and err.endswith(f"vaelab: error: {plain} has no labels, so no classifier "
+                                      f"judges its images (put them in one sub-folder per class "
+                                      f"for one)\n")

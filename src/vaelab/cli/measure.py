@@ -3,6 +3,7 @@ judges generated images."""
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
@@ -130,9 +131,14 @@ class Classifier(Common):
         # vaelab is what `train` reproduces, not a reason to skip it.
         trained_here = judge is not None and judge.path == classifier.classifier_path(key)
         if self.action == "show" or (trained_here and not self.force):
+            if judge is None and data is not None and not data.labelled:
+                raise VaelabError(f"{self.dataset} has no labels, so no classifier judges its "
+                                  f"images (put them in one sub-folder per class for one)")
             if judge is None:
+                size = f" --image-size {self.image_size}" if self.image_size is not None else ""
                 raise VaelabError(f"no classifier for {key} in the cache yet; train it with: "
-                                  f"vaelab classifier train --dataset {self.dataset}")
+                                  f"vaelab classifier train --dataset "
+                                  f"{shlex.quote(self.dataset)}{size}")
             again = "" if self.action == "show" else " (trained here before; --force trains " \
                                                      "it again)"
             say(f"{judge.path}: test accuracy {judge.accuracy:.2%}{again}")

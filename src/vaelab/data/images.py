@@ -21,6 +21,7 @@ class ImageData:
     train_labels: torch.Tensor  # (N,) int64
     test_images: torch.Tensor  # (M, C, H, W) uint8
     test_labels: torch.Tensor  # (M,) int64
+    origin: str | None = None  # where a folder's or file's images were read (moved: elsewhere)
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -47,6 +48,7 @@ class ImageData:
             self.classes,
             *(t.to(device) for t in (self.train_images, self.train_labels)),
             *(t.to(device) for t in (self.test_images, self.test_labels)),
+            self.origin,
         )
 
 
@@ -91,4 +93,4 @@ def prepare(data: ImageData, binarized: str, seed: int, measuring: bool = False)
     fixed = binarized == "static" or measuring
     train = binarize(data.train_images, seed) if fixed else data.train_images
     test = binarize(data.test_images, seed + 1)
-    return ImageData(data.name, data.classes, train, data.train_labels, test, data.test_labels)
+    return dataclasses.replace(data, train_images=train, test_images=test)

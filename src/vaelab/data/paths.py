@@ -89,4 +89,5 @@ def split(name: str, decoded: Decoded, path: Path, test_fraction: float, seed: i
         return (torch.from_numpy(np.ascontiguousarray(decoded.images[mask])),
                 torch.from_numpy(labels[mask]))
 
-    return ImageData(name, decoded.classes, *part(~test), *part(test))
+    return ImageData(name, decoded.classes, *part(~test), *part(test),
+                     origin=str(path.resolve()))

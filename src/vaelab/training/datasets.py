@@ -61,7 +61,7 @@ def data_key(config: RunConfig) -> tuple:
 
 def check_same(config: RunConfig, data: ImageData) -> None:
     """Refuse images other than those the run recorded (when it recorded them)."""
-    settings, where = config.data, config.data.dataset
+    settings, where = config.data, data.origin or config.data.dataset
     if settings.image_shape is not None and data.image_shape != settings.image_shape:
         raise VaelabError(f"the images at {where} are {_shape(data.image_shape)}, the run was "
                           f"trained on {_shape(settings.image_shape)}; point --data-dir at the "
