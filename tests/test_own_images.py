@@ -76,11 +76,17 @@ def test_grey_among_colour_is_made_colour_with_a_note(tmp_path, caplog):
     assert "1 grey images among colour ones were made colour" in caplog.text
 
 
-def test_mixed_sizes_need_image_size(tmp_path):
-    root = make_folder(tmp_path / "sizes", classes=(), per_class=4)
-    Image.fromarray(np.zeros((20, 30), np.uint8)).save(root / "wide.png")
-    with pytest.raises(VaelabError, match=r"wide\.png is 30x20 pixels but .* --image-size"):
+def test_mixed_sizes_need_image_size_and_the_odd_ones_out_are_named(tmp_path):
+    root = make_folder(tmp_path / "sizes", per_class=4)
+    Image.fromarray(np.zeros((20, 30), np.uint8)).save(root / "circle" / "000.png")  # the first
+    Image.fromarray(np.zeros((20, 30), np.uint8)).save(root / "square" / "wide.png")
+    Image.fromarray(np.zeros((9, 9), np.uint8)).save(root / "square" / "small.png")
+    with pytest.raises(VaelabError) as raised:
         load_dataset(str(root), progress=False)
+    assert str(raised.value) == (
+        "the images are not all one size: 7 are 12x12, 2 are 30x20 (such as "
+        "sizes/circle/000.png), 1 is 9x9 (such as sizes/square/small.png); give --image-size "
+        "N to bring every image to N x N")
     data = load_dataset(str(root), progress=False, image_size=16)
     assert data.image_shape == (1, 16, 16)
 

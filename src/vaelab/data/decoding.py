@@ -7,6 +7,7 @@ second. Every image comes out as uint8 (H, W, C): C = 1 for grey modes, 3 for ev
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,10 @@ from PIL import Image, UnidentifiedImageError
 
 GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
+
+
+SIZES_DIFFER = "images of different sizes"  # a chunk's error, told with every size by the caller
+MOST_SIZES_NAMED = 3
 
 
 @dataclass
@@ -71,7 +76,7 @@ def decode_files(paths: list[str], size: int | None) -> Chunk:
             return Chunk(None, error=f"{path}: cannot be read as an image ({why}); "
                                      f"replace it or remove it from the folder")
         if arrays and array.shape[:2] != arrays[0].shape[:2]:
-            return Chunk(None, error=different_sizes(paths[0], arrays[0], path, array))
+            return Chunk(None, error=SIZES_DIFFER)
         arrays.append(array)
     return stack(arrays)
 
@@ -86,12 +91,28 @@ def stack(arrays: list[np.ndarray]) -> Chunk:
     return Chunk(np.stack(arrays), grey=grey)
 
 
-def different_sizes(first: str, a: np.ndarray, other: str, b: np.ndarray) -> str:
-    def size(x: np.ndarray) -> str:
-        return f"{x.shape[1]}x{x.shape[0]}"
-
-    return (f"{other} is {size(b)} pixels but {Path(first).name} is {size(a)}: give "
-            f"--image-size N to bring every image to N x N")
+def different_sizes(paths: list[str]) -> str:
+    """Why images of several sizes need --image-size, with how many there are of each size
+    and, for all but the commonest, an image of that size (the odd ones out, by their path
+    in the folder). Reads the files' headers only."""
+    sizes: dict[tuple[int, int], list[str]] = {}
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                sizes.setdefault(image.size, []).append(path)
+        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+            continue  # unreadable files are named when they are decoded
+    root = Path(os.path.commonpath(paths)).parent if len(paths) > 1 else Path(paths[0]).parent
+    ranked = sorted(sizes.items(), key=lambda item: -len(item[1]))
+    parts = []
+    for rank, ((width, height), members) in enumerate(ranked[:MOST_SIZES_NAMED]):
+        n = len(members)
+        such = "" if rank == 0 else f" (such as {Path(members[0]).relative_to(root)})"
+        parts.append(f"{n:,} {'is' if n == 1 else 'are'} {width}x{height}{such}")
+    more = len(ranked) - MOST_SIZES_NAMED
+    others = f", and {more} other size{'s' * (more != 1)}" if more > 0 else ""
+    return (f"the images are not all one size: {', '.join(parts)}{others}; give --image-size "
+            f"N to bring every image to N x N")
 
 
 def resize_all(images: np.ndarray, size: int) -> np.ndarray:

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from vaelab.data import sources
-from vaelab.data.decoding import SUFFIXES, Chunk, decode_files, different_sizes
+from vaelab.data.decoding import SIZES_DIFFER, SUFFIXES, Chunk, decode_files, different_sizes
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 
@@ -179,7 +179,7 @@ def decode_all(paths: list[str], size: int | None, *, progress: bool = True,
     with progress_bar(len(paths), desc=f"reading {what}", unit="image", enabled=progress) as bar:
         if workers == 1 or len(paths) < PARALLEL_FROM or not FORK:
             for part in parts:
-                chunks.append(_checked(decode_files(part, size)))
+                chunks.append(_checked(decode_files(part, size), paths))
                 bar.update(len(part))
         else:
             import multiprocessing
@@ -191,12 +191,10 @@ def decode_all(paths: list[str], size: int | None, *, progress: bool = True,
             with ProcessPoolExecutor(min(workers, len(parts)), mp_context=context) as pool:
                 for part, chunk in zip(parts, pool.map(decode_files, parts, [size] * len(parts)),
                                        strict=True):
-                    chunks.append(_checked(chunk))
+                    chunks.append(_checked(chunk, paths))
                     bar.update(len(part))
-    for chunk, part in zip(chunks[1:], parts[1:], strict=True):
-        if chunk.images.shape[1:3] != chunks[0].images.shape[1:3]:
-            raise VaelabError(different_sizes(parts[0][0], chunks[0].images[0], part[0],
-                                              chunk.images[0]))
+    if any(chunk.images.shape[1:3] != chunks[0].images.shape[1:3] for chunk in chunks):
+        raise VaelabError(different_sizes(paths))
     grey = sum(chunk.grey for chunk in chunks)
     if len({chunk.images.shape[3] for chunk in chunks}) > 1:  # grey chunks beside colour ones
         grey += sum(len(chunk.images) for chunk in chunks if chunk.images.shape[3] == 1)
@@ -212,7 +210,11 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _checked(chunk: Chunk) -> Chunk:
+def _checked(chunk: Chunk, paths: list[str]) -> Chunk:
+    """The chunk, or its error as one line (images of several sizes: with all of ``paths``'
+    sizes, not the chunk's alone)."""
+    if chunk.error == SIZES_DIFFER:
+        raise VaelabError(different_sizes(paths))
     if chunk.error:
         raise VaelabError(chunk.error)
     return chunk
