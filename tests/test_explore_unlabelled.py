@@ -202,3 +202,19 @@ def test_missing_figures_are_numbered_by_their_reason_across_runs():
     assert cells["NLL, importance-weighted bound, k = 5 (nats)"] == ["0.50", "n/a [2]"]
     assert cells["linear probe accuracy"] == cells["5-nearest-neighbour accuracy"] == [
         "n/a [3]", "0.5000"]
+
+
+def test_an_ae_of_unlabelled_images_misses_its_samples_for_want_of_a_prior(made, tmp_path):
+    """Two reasons apply to an AE's sample figures; the one of the model is told, since
+    labels would not bring them back."""
+    from vaelab.measuring.evaluation import NO_PRIOR
+
+    run, data = made["grey-mlp"]
+    config = RunConfig(model=ModelConfig(model="ae", hidden_dims=(16,)),
+                       data=DataConfig(dataset=run.config.data.dataset, test_fraction=0.5),
+                       train=TrainConfig(epochs=1, batch_size=8))
+    ae = train(config, tmp_path / "ae", data=data, progress=False)
+    notes = {key: score.note for key, score in
+             evaluate_run(ae, data, progress=False).metrics.items()}
+    assert notes["sample_confidence"] == notes["prior_grid_digits"] == NO_PRIOR
+    assert notes["grid_digits"] == NO_LABELS  # the codes' grid needs the labels alone

@@ -225,7 +225,8 @@ def test_vaelab_sample_writes_a_chosen_class_or_says_why_not(tiny, tmp_path, cap
     ae = train(RunConfig(ModelConfig("ae", 2, (64,)), DataConfig(train_subset=128),
                          TrainConfig(epochs=1)), tmp_path / "ae", data=tiny, progress=False)
     capsys.readouterr()
-    for args, message in ((["sample", str(run.path), "--label", "eleven"], "unknown class"),
+    for args, message in ((["sample", str(run.path), "--label", "eleven"], "unknown class "
+                           "'eleven'; choose one of: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9\n"),
                           (["sample", str(ae.path)], "has no prior"),
                           (["sample", str(run.path), "-o", str(tmp_path / "a.jpg")], "PNG"),
                           (["sample", str(run.path), "-n", "0"], "-n must be a whole")):
@@ -286,3 +287,31 @@ def test_the_demo_puts_any_models_of_the_family_side_by_side(tiny, tmp_path):
     assert "n/a" not in nll  # Bernoulli pixels of binarized images: an exact likelihood
     with pytest.raises(VaelabError, match="different models"):
         run_demo(tmp_path / "again", models=("vae", "vae"), data=tiny, progress=False)
+
+
+def test_the_comparison_says_which_class_a_cvaes_decoder_draws(tiny, tmp_path):
+    from vaelab.measuring.latent import latent_picture
+    from vaelab.pictures.comparison import comparison_figure
+    from vaelab.training.loop import train_all
+
+    configs = [RunConfig(ModelConfig(model=name), train=TrainConfig(epochs=1))
+               for name in ("vae", "cvae")]
+    runs = train_all(configs, [tmp_path / "vae", tmp_path / "cvae"], data=tiny, progress=False)
+    pictures = [latent_picture(run.model, tiny) for run in runs]
+    titles = [ax.get_title() for ax in comparison_figure(runs, pictures, tiny).axes]
+    drawn = tiny.classes[pictures[1].label]
+    assert "VAE: decoder over the same region" in titles
+    assert f"CVAE: decoder over the same region, drawn as class {drawn}" in titles
+
+
+def test_a_class_is_asked_for_by_name_or_number_and_the_hint_says_both():
+    from types import SimpleNamespace
+
+    from vaelab.pictures.samples import class_number
+
+    run = SimpleNamespace(config=RunConfig(data=DataConfig(classes=("circle", "square",
+                                                                     "triangle"))))
+    assert class_number(run, "square") == class_number(run, "1") == class_number(run, 1) == 1
+    with pytest.raises(VaelabError, match=r"^unknown class '7'; choose one of: circle, square, "
+                                          r"triangle \(or its number, 0 to 2\)$"):
+        class_number(run, "7")

@@ -131,8 +131,8 @@ def _list_split(folder: Path, root: Path) -> Listing:
     if not classes:
         files = top
     if not files:
-        raise VaelabError(f"{folder}: holds no images (PNG or JPEG files, in it or in one "
-                          f"sub-folder per class)")
+        raise VaelabError(f"{folder}: holds no images (PNG, JPEG, BMP, GIF, WebP or TIFF "
+                          f"files, in it or in one sub-folder per class)")
     start = len(str(root)) + 1
     stats = []
     for entry in files:

@@ -294,7 +294,9 @@ def _pictures(model: Autoencoder, data: ImageData, seen: ImageData, judge: Judge
             "grid_digits", "prior_grid_digits")
     if judge is None:
         why = NO_JUDGE if data.labelled else NO_LABELS
-        return {key: Score(None, note=why) for key in keys}
+        # Of a model without a prior, what needs one is missing whatever the classifier.
+        return {key: Score(None, note=why if model.has_prior or key == "grid_digits"
+                           else NO_PRIOR) for key in keys}
     height, width = data.image_shape[1:]
     picture = latent_picture(model, seen)
     grid = untile(picture.manifold.picture, height, width)

@@ -30,7 +30,8 @@ def comparison_figure(runs: Sequence[Run], pictures: Sequence[LatentPicture], da
                       names: Sequence[str] | None = None) -> Figure:
     """Rows of runs: each one's test codes, and its decoder over the same region."""
     names = names or [run.config.title() for run in runs]
-    views = [LatentView(name, seen.points, seen.labels, seen.manifold, seen.plane.axis_labels())
+    views = [LatentView(name, seen.points, seen.labels, seen.manifold, seen.plane.axis_labels(),
+                        None if seen.label is None else data.classes[seen.label])
              for name, seen in zip(names, pictures, strict=True)]
     epochs = {run.epochs_done for run in runs}
     when = f", {(n := epochs.pop())} epoch{'s' * (n != 1)}" if len(epochs) == 1 else ""

@@ -247,6 +247,7 @@ class LatentView:
     labels: np.ndarray  # (N,)
     manifold: Manifold
     axis_labels: tuple[str, str] = ("$z_1$", "$z_2$")
+    drawn_as: str | None = None  # the class a conditional model's decoder draws, by name
 
 
 def comparison(views: Sequence[LatentView], classes: Sequence[str], *, title: str) -> Figure:
@@ -260,7 +261,8 @@ def comparison(views: Sequence[LatentView], classes: Sequence[str], *, title: st
                          legend=view is views[0], equal=is_plane)
             row[0].set_title(f"{view.name}: test codes")
             draw_manifold(row[1], view.manifold, view.axis_labels)
-            row[1].set_title(f"{view.name}: decoder over the same region")
+            drawn = "" if view.drawn_as is None else f", drawn as class {view.drawn_as}"
+            row[1].set_title(f"{view.name}: decoder over the same region{drawn}")
             left, right, bottom, top = view.manifold.extent
             row[0].set_xlim(left, right)
             if is_plane:  # the same window as the decoder's

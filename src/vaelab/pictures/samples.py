@@ -33,7 +33,9 @@ def class_number(run: Run, label: str | int) -> int:
         number = int(label)
         if 0 <= number < len(classes):
             return number
-    raise VaelabError(f"unknown class {label!r}; choose one of: {', '.join(classes)}")
+    numbers = "" if classes == tuple(map(str, range(len(classes)))) else \
+        f" (or its number, 0 to {len(classes) - 1})"
+    raise VaelabError(f"unknown class {label!r}; choose one of: {', '.join(classes)}{numbers}")
 
 
 @torch.inference_mode()
