@@ -99,6 +99,23 @@ def test_a_split_folder_keeps_its_split(tmp_path):
     assert data.classes == ("circle", "square")
 
 
+def test_a_split_folder_needs_every_class_in_train_and_says_which_its_test_lacks(tmp_path,
+                                                                                caplog):
+    make_folder(tmp_path / "set" / "train", per_class=5)
+    make_folder(tmp_path / "set" / "test", classes=("circle",), per_class=2)
+    with caplog.at_level(logging.WARNING, logger="vaelab"):
+        data = load_dataset(str(tmp_path / "set"), progress=False)
+    assert data.classes == ("circle", "square")
+    assert "test/ has no images of class square, so the measures on the test images leave " \
+           "it out" in caplog.text
+    make_folder(tmp_path / "other" / "train", classes=("circle",), per_class=5)
+    make_folder(tmp_path / "other" / "test", per_class=2)
+    with pytest.raises(VaelabError, match=r"test/ has class 'square', which train/ has no "
+                                          r"images of, so no model could learn it; add them to "
+                                          r"train/square or take test/square out$"):
+        load_dataset(str(tmp_path / "other"), progress=False)
+
+
 @pytest.mark.parametrize(("make", "message"), [
     (lambda root: root.mkdir(), r"holds no images"),
     (lambda root: make_folder(root, classes=("a",), per_class=1) and None,

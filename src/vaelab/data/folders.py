@@ -72,6 +72,17 @@ def list_folder(root: Path) -> Listing:
             raise VaelabError(f"{root}: train/ has class folders and test/ has none, or the "
                               f"other way round; give both the same layout")
         classes = tuple(sorted(set(parts[0].classes) | set(parts[1].classes)))
+        untrained = sorted(set(parts[1].classes) - set(parts[0].classes))
+        if untrained:
+            name = untrained[0]
+            raise VaelabError(f"{root}: test/ has class {name!r}, which train/ has no images of, "
+                              f"so no model could learn it; add them to train/{name} or take "
+                              f"test/{name} out")
+        untested = sorted(set(parts[0].classes) - set(parts[1].classes))
+        if untested:
+            log.warning("%s: test/ has no images of %s %s, so the measures on the test "
+                        "images leave %s out", root, "class" if len(untested) == 1 else
+                        "classes", ", ".join(untested), "it" if len(untested) == 1 else "them")
         labels = None
         if labelled == {True}:
             labels = np.concatenate([
