@@ -485,3 +485,12 @@ def test_a_frechet_distance_from_a_small_test_set_says_it_is_rough():
 
     assert _few_for_frechet(10_000) == _few_for_frechet(FRECHET_FEW) == ""
     assert _few_for_frechet(179).startswith("from 179 samples and test images only: rough")
+
+
+def test_the_classifier_trains_five_epochs_or_2000_steps_and_at_most_fifty_epochs():
+    from vaelab.measuring.classifier import default_epochs
+
+    assert default_epochs(60_000) == 5  # MNIST: 2,345 steps, as the shipped one was trained
+    assert default_epochs(12_000) == 22  # 94 steps an epoch: 2,068 steps
+    assert default_epochs(3_000) == 50  # 24 steps an epoch: 84 epochs would make 2,000
+    assert default_epochs(540) == 50  # 5 steps an epoch: 250 steps, not 2,000

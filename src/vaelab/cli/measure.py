@@ -102,7 +102,8 @@ class Classifier(Common):
     per class, if labelled) or a .npz/.npy file."""
     image_size: Annotated[int | None, flag(metavar="N", default="as they are")] = None
     """Bring every image to N x N pixels: the shorter side scaled to N, the middle cut out."""
-    epochs: Annotated[int | None, flag(metavar="N", default="5, or enough for 2,000 steps")] = None
+    epochs: Annotated[int | None, flag(metavar="N", default="5, or enough for 2,000 steps, "
+                                                           "up to 50")] = None
     """Passes over the training set."""
     seed: int = 0
     """Seeds the weights and the shuffling."""
