@@ -267,6 +267,22 @@ def test_every_command_on_a_folder(tmp_path, capsys, classes, colour, arch):
     assert json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["epoch"] == 2
 
 
+def test_a_copy_with_other_files_beside_its_images_is_read_and_told_for_itself(tmp_path,
+                                                                               caplog):
+    """A copy that keeps the files' times has the same images as its original, and would load
+    from the original's cache, so the note on the files it leaves out was never said."""
+    import shutil
+
+    root = make_folder(tmp_path / "shapes", per_class=4)
+    load_dataset(str(root), progress=False)  # cached
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy)  # copies the times too, as cp -p does
+    (copy / "README.md").write_text("about these images")
+    with caplog.at_level(logging.INFO, logger="vaelab"):
+        load_dataset(str(copy), progress=False)
+    assert "left out 1 file that is not an image, such as" in caplog.text
+
+
 def test_other_files_in_a_folder_are_named_once(tmp_path, capsys):
     root = make_folder(tmp_path / "shapes", per_class=8)
     (root / "circle" / "notes.txt").write_text("not an image")

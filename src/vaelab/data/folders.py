@@ -233,10 +233,14 @@ def _checked(chunk: Chunk, paths: list[str]) -> Chunk:
 
 def cache_path(listing: Listing, image_size: int | None) -> Path:
     """Where the decoded folder is cached: named by a hash of its files' paths, sizes and
-    modification times and of the size asked for."""
+    modification times and of the size asked for, and of the names of the files it left out,
+    if any (so that a copy of a folder with other files beside its images is read, and the
+    note on them said, once for itself)."""
     h = hashlib.blake2b(digest_size=16)
     h.update(f"{CACHE_FORMAT}|{image_size}|{listing.classes}|".encode())
     h.update("".join(f"{rel}|{size}|{mtime}\n" for rel, size, mtime in listing.stats).encode())
+    if listing.skipped:  # by their names alone, so that a moved folder keeps its cache
+        h.update(("left out|" + "|".join(os.path.basename(p) for p in listing.skipped)).encode())
     return sources.cache_root() / "folders" / f"{h.hexdigest()}.npz"
 
 
