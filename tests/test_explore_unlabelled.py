@@ -218,3 +218,14 @@ def test_an_ae_of_unlabelled_images_misses_its_samples_for_want_of_a_prior(made,
              evaluate_run(ae, data, progress=False).metrics.items()}
     assert notes["sample_confidence"] == notes["prior_grid_digits"] == NO_PRIOR
     assert notes["grid_digits"] == NO_LABELS  # the codes' grid needs the labels alone
+
+
+def test_the_explorers_advice_for_a_folder_without_a_classifier_is_a_command_that_works(made):
+    """It names the folder, quoted for the shell, and --image-size: the run may have brought
+    its images to that size, and square ones as they are keep their size under it."""
+    from vaelab.pictures.explore_shading import confidence_shading
+
+    run, data = made["labelled"]
+    missing = confidence_shading(run.model, data, None, None)["missing"]
+    assert missing.endswith(f"vaelab classifier train --dataset {data.name} --image-size 12 "
+                            f"makes one")

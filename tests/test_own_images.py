@@ -76,17 +76,22 @@ def test_grey_among_colour_is_made_colour_with_a_note(tmp_path, caplog):
     assert "1 grey images among colour ones were made colour" in caplog.text
 
 
-def test_mixed_sizes_need_image_size_and_the_odd_ones_out_are_named(tmp_path):
+@pytest.mark.parametrize("cores", [1, 2])
+def test_mixed_sizes_need_image_size_and_the_odd_ones_out_are_named(cores, tmp_path,
+                                                                     monkeypatch):
     root = make_folder(tmp_path / "sizes", per_class=4)
     Image.fromarray(np.zeros((20, 30), np.uint8)).save(root / "circle" / "000.png")  # the first
     Image.fromarray(np.zeros((20, 30), np.uint8)).save(root / "square" / "wide.png")
     Image.fromarray(np.zeros((9, 9), np.uint8)).save(root / "square" / "small.png")
+    monkeypatch.setattr(folders_module, "available_cores", lambda: cores)
+    monkeypatch.setattr(folders_module, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(folders_module, "CHUNK", 3)  # sizes differ inside chunks and between
     with pytest.raises(VaelabError) as raised:
         load_dataset(str(root), progress=False)
     assert str(raised.value) == (
-        "the images are not all one size: 7 are 12x12, 2 are 30x20 (such as "
-        "sizes/circle/000.png), 1 is 9x9 (such as sizes/square/small.png); give --image-size "
-        "N to bring every image to N x N")
+        f"{root}: the images are not all one size: 7 are 12x12, 2 are 30x20 (such as "
+        "circle/000.png), 1 is 9x9 (such as square/small.png); give --image-size N to bring "
+        "every image to N x N")
     data = load_dataset(str(root), progress=False, image_size=16)
     assert data.image_shape == (1, 16, 16)
 
@@ -110,9 +115,9 @@ def test_a_split_folder_needs_every_class_in_train_and_says_which_its_test_lacks
            "it out" in caplog.text
     make_folder(tmp_path / "other" / "train", classes=("circle",), per_class=5)
     make_folder(tmp_path / "other" / "test", per_class=2)
-    with pytest.raises(VaelabError, match=r"test/ has class 'square', which train/ has no "
-                                          r"images of, so no model could learn it; add them to "
-                                          r"train/square or take test/square out$"):
+    with pytest.raises(VaelabError, match=r"other: train/ has no images of test/square, so no "
+                                          r"model could learn it; add some to train/ or take "
+                                          r"it out$"):
         load_dataset(str(tmp_path / "other"), progress=False)
 
 
@@ -166,11 +171,11 @@ def test_the_cache_is_used_and_a_changed_file_is_read_again(tmp_path, monkeypatc
 def test_every_core_decodes_the_same_images(tmp_path, monkeypatch):
     root = make_folder(tmp_path / "many", per_class=30)
     alone = folders_module.decode_all(folders_module.list_folder(root).files, None,
-                                      progress=False, workers=1)
+                                      progress=False, workers=1, root=root)
     monkeypatch.setattr(folders_module, "PARALLEL_FROM", 0)
     monkeypatch.setattr(folders_module, "CHUNK", 7)
     together = folders_module.decode_all(folders_module.list_folder(root).files, None,
-                                         progress=False, workers=2)
+                                         progress=False, workers=2, root=root)
     assert np.array_equal(alone.images, together.images)
 
 

@@ -137,6 +137,8 @@ class Classifier(Common):
                                   f"images (put them in one sub-folder per class for one)")
             if judge is None:
                 size = f" --image-size {self.image_size}" if self.image_size is not None else ""
+                size += (f" --data-dir {shlex.quote(str(self.data_dir))}"
+                         if self.data_dir is not None else "")
                 raise VaelabError(f"no classifier for {key} in the cache yet; train it with: "
                                   f"vaelab classifier train --dataset "
                                   f"{shlex.quote(self.dataset)}{size}")

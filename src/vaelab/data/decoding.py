@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -91,10 +90,10 @@ def stack(arrays: list[np.ndarray]) -> Chunk:
     return Chunk(np.stack(arrays), grey=grey)
 
 
-def different_sizes(paths: list[str]) -> str:
-    """Why images of several sizes need --image-size, with how many there are of each size
-    and, for all but the commonest, an image of that size (the odd ones out, by their path
-    in the folder). Reads the files' headers only."""
+def different_sizes(paths: list[str], root: str | os.PathLike) -> str:
+    """Why the images under ``root`` need --image-size: how many there are of each size and,
+    for the rarer sizes, an image of that size (the odd ones out, by their path in the
+    folder). Reads the files' headers only (about 40 microseconds a file)."""
     sizes: dict[tuple[int, int], list[str]] = {}
     for path in paths:
         try:
@@ -102,17 +101,16 @@ def different_sizes(paths: list[str]) -> str:
                 sizes.setdefault(image.size, []).append(path)
         except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
             continue  # unreadable files are named when they are decoded
-    root = Path(os.path.commonpath(paths)).parent if len(paths) > 1 else Path(paths[0]).parent
     ranked = sorted(sizes.items(), key=lambda item: -len(item[1]))
     parts = []
     for rank, ((width, height), members) in enumerate(ranked[:MOST_SIZES_NAMED]):
         n = len(members)
-        such = "" if rank == 0 else f" (such as {Path(members[0]).relative_to(root)})"
+        such = "" if rank == 0 else f" (such as {os.path.relpath(members[0], root)})"
         parts.append(f"{n:,} {'is' if n == 1 else 'are'} {width}x{height}{such}")
     more = len(ranked) - MOST_SIZES_NAMED
     others = f", and {more} other size{'s' * (more != 1)}" if more > 0 else ""
-    return (f"the images are not all one size: {', '.join(parts)}{others}; give --image-size "
-            f"N to bring every image to N x N")
+    return (f"{root}: the images are not all one size: {', '.join(parts)}{others}; give "
+            f"--image-size N to bring every image to N x N")
 
 
 def resize_all(images: np.ndarray, size: int) -> np.ndarray:

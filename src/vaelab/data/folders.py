@@ -6,10 +6,10 @@ result cached so that an unchanged folder loads in a fraction of a second.
     photos/train/... photos/test/...            either of the above, split already
 
 Hidden files and folders are skipped; files that are not images are counted and named in a
-note when the folder is read (not when it loads from the cache). The cache is keyed by every
-image's path, size and modification time (a changed file has a new one) and by the size asked
-for; what a run records is the fingerprint of the decoded pixels (``fingerprint``), so moving
-or copying a folder keeps its runs valid.
+note when the folder is read (and when it loads from the cache with other such files than it
+had then). The cache is keyed by every image's path, size and modification time (a changed
+file has a new one) and by the size asked for; what a run records is the fingerprint of the
+decoded pixels (``fingerprint``), so moving or copying a folder keeps its runs valid.
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ class Decoded:
     labels: np.ndarray | None
     classes: tuple[str, ...]
     split: np.ndarray | None
+    left_out: tuple[str, ...] | None = None  # the other files, by path in the folder, as read
 
 
 def list_folder(root: Path) -> Listing:
@@ -74,10 +75,11 @@ def list_folder(root: Path) -> Listing:
         classes = tuple(sorted(set(parts[0].classes) | set(parts[1].classes)))
         untrained = sorted(set(parts[1].classes) - set(parts[0].classes))
         if untrained:
-            name = untrained[0]
-            raise VaelabError(f"{root}: test/ has class {name!r}, which train/ has no images of, "
-                              f"so no model could learn it; add them to train/{name} or take "
-                              f"test/{name} out")
+            one = len(untrained) == 1
+            names = ", ".join(f"test/{name}" for name in untrained)
+            raise VaelabError(f"{root}: train/ has no images of {names}, so no model could learn "
+                              f"{'it' if one else 'them'}; add {'some' if one else 'them'} to "
+                              f"train/ or take {'it' if one else 'them'} out")
         untested = sorted(set(parts[0].classes) - set(parts[1].classes))
         if untested:
             log.warning("%s: test/ has no images of %s %s, so the measures on the test "
@@ -159,38 +161,42 @@ def load_folder(root: Path, image_size: int | None, *, progress: bool = True,
     """The folder's images, from the cache when the folder has not changed since."""
     listing = list_folder(root)
     cached = cache_path(listing, image_size)
+    left_out = tuple(os.path.relpath(path, root) for path in listing.skipped)
     decoded = _read_cache(cached)
-    if decoded is not None:
-        return decoded
-    if listing.skipped:  # said when the folder is read, not at every load from the cache
+    # Said when the folder is read, and again only if its other files are not those it had
+    # then (a copy of the images with a README beside them loads from their cache).
+    if listing.skipped and (decoded is None or decoded.left_out not in (None, left_out)):
         what = "files that are not images" if len(listing.skipped) > 1 else \
             "file that is not an image"
         log.info("%s: left out %d %s, such as %s", root, len(listing.skipped), what,
                  listing.skipped[0])
-    chunk = decode_all(listing.files, image_size, progress=progress,
-                       workers=workers, what=root.name)
+    if decoded is not None:
+        return decoded
+    chunk = decode_all(listing.files, image_size, progress=progress, workers=workers, root=root)
     if chunk.grey:
         log.warning("%s: %d grey images among colour ones were made colour (grey in all "
                     "three channels)", root, chunk.grey)
     decoded = Decoded(chunk.images.transpose(0, 3, 1, 2).copy(), listing.labels,
-                      listing.classes, listing.split)
+                      listing.classes, listing.split, left_out)
     _write_cache(cached, decoded)
     return decoded
 
 
 def decode_all(paths: list[str], size: int | None, *, progress: bool = True,
-               workers: int | None = None, what: str = "images") -> Chunk:
-    """Decode every file, in chunks spread over the cores (on Linux), with a progress bar.
-    The first file that cannot be read, or (without ``size``) of another size, is an error."""
+               workers: int | None = None, root: Path) -> Chunk:
+    """Decode every file of the folder ``root``, in chunks spread over the cores (on Linux),
+    with a progress bar. The first file that cannot be read, or (without ``size``) images of
+    another size than the first, is an error; then the chunks not yet begun are dropped."""
     from vaelab.progress import progress_bar
 
     workers = workers or available_cores()
     parts = [paths[i:i + CHUNK] for i in range(0, len(paths), CHUNK)]
     chunks = []
-    with progress_bar(len(paths), desc=f"reading {what}", unit="image", enabled=progress) as bar:
+    with progress_bar(len(paths), desc=f"reading {root.name}", unit="image",
+                      enabled=progress) as bar:
         if workers == 1 or len(paths) < PARALLEL_FROM or not FORK:
             for part in parts:
-                chunks.append(_checked(decode_files(part, size), paths))
+                chunks.append(_checked(decode_files(part, size), paths, root))
                 bar.update(len(part))
         else:
             import multiprocessing
@@ -200,12 +206,16 @@ def decode_all(paths: list[str], size: int | None, *, progress: bool = True,
             # run Pillow and NumPy only, none of PyTorch's threads.
             context = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(min(workers, len(parts)), mp_context=context) as pool:
-                for part, chunk in zip(parts, pool.map(decode_files, parts, [size] * len(parts)),
-                                       strict=True):
-                    chunks.append(_checked(chunk, paths))
-                    bar.update(len(part))
+                try:
+                    for part, chunk in zip(parts, pool.map(decode_files, parts,
+                                                           [size] * len(parts)), strict=True):
+                        chunks.append(_checked(chunk, paths, root))
+                        bar.update(len(part))
+                except VaelabError:  # the chunks not yet begun are not decoded in vain
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
     if any(chunk.images.shape[1:3] != chunks[0].images.shape[1:3] for chunk in chunks):
-        raise VaelabError(different_sizes(paths))
+        raise VaelabError(different_sizes(paths, root))
     grey = sum(chunk.grey for chunk in chunks)
     if len({chunk.images.shape[3] for chunk in chunks}) > 1:  # grey chunks beside colour ones
         grey += sum(len(chunk.images) for chunk in chunks if chunk.images.shape[3] == 1)
@@ -221,11 +231,11 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _checked(chunk: Chunk, paths: list[str]) -> Chunk:
+def _checked(chunk: Chunk, paths: list[str], root: Path) -> Chunk:
     """The chunk, or its error as one line (images of several sizes: with all of ``paths``'
     sizes, not the chunk's alone)."""
     if chunk.error == SIZES_DIFFER:
-        raise VaelabError(different_sizes(paths))
+        raise VaelabError(different_sizes(paths, root))
     if chunk.error:
         raise VaelabError(chunk.error)
     return chunk
@@ -233,14 +243,10 @@ def _checked(chunk: Chunk, paths: list[str]) -> Chunk:
 
 def cache_path(listing: Listing, image_size: int | None) -> Path:
     """Where the decoded folder is cached: named by a hash of its files' paths, sizes and
-    modification times and of the size asked for, and of the names of the files it left out,
-    if any (so that a copy of a folder with other files beside its images is read, and the
-    note on them said, once for itself)."""
+    modification times and of the size asked for."""
     h = hashlib.blake2b(digest_size=16)
     h.update(f"{CACHE_FORMAT}|{image_size}|{listing.classes}|".encode())
     h.update("".join(f"{rel}|{size}|{mtime}\n" for rel, size, mtime in listing.stats).encode())
-    if listing.skipped:  # by their names alone, so that a moved folder keeps its cache
-        h.update(("left out|" + "|".join(os.path.basename(p) for p in listing.skipped)).encode())
     return sources.cache_root() / "folders" / f"{h.hexdigest()}.npz"
 
 
@@ -249,7 +255,9 @@ def _read_cache(path: Path) -> Decoded | None:
         with np.load(path, allow_pickle=False) as f:
             labels = f.get("labels")
             split = f.get("split")
-            return Decoded(f["images"], labels, tuple(str(c) for c in f["classes"]), split)
+            left_out = f.get("left_out")  # None in a cache written before it was kept
+            return Decoded(f["images"], labels, tuple(str(c) for c in f["classes"]), split,
+                           None if left_out is None else tuple(str(n) for n in left_out))
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError):
@@ -263,6 +271,7 @@ def _write_cache(path: Path, decoded: Decoded) -> None:
         arrays["labels"] = decoded.labels
     if decoded.split is not None:
         arrays["split"] = decoded.split
+    arrays["left_out"] = np.array(decoded.left_out or (), dtype=str)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     try:

@@ -4,6 +4,7 @@ with probability at least CONFIDENT, as ``vaelab eval`` counts the manifolds' ti
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 import torch
@@ -63,10 +64,15 @@ def confidence_shading(model: Autoencoder, data: ImageData, codes: torch.Tensor,
     dataset = judge_key(data)
     judge = load_judge(dataset)
     if judge is None:
-        resized = dataset != data.name and data.name in DATASETS  # --image-size: say it again
-        size = f" --image-size {data.image_shape[-1]}" if resized else ""
+        # Say --image-size again where the run may have used it: a registered dataset known
+        # by another key, or square images of a folder or file (as they are, it changes
+        # nothing; images of other shapes cannot have been brought to N x N).
+        height, width = data.image_shape[1:]
+        again = (dataset != data.name if data.name in DATASETS else height == width)
+        size = f" --image-size {width}" if again else ""
         return {"missing": f"no classifier of {dataset} ships with vaelab or was trained here; "
-                           f"vaelab classifier train --dataset {data.name}{size} makes one"}
+                           f"vaelab classifier train --dataset {shlex.quote(data.name)}{size} "
+                           f"makes one"}
     if tuple(judge.model.image_shape) != tuple(model.image_shape):
         shape = "x".join(map(str, judge.model.image_shape))
         return {"missing": f"the classifier of {dataset} judges {shape} images, not these"}
