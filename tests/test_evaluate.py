@@ -353,8 +353,12 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     assert (folder / "compare.png").stat().st_size > 10_000
     # What does not apply is marked, and the reason given below the table.
     nll_row = next(line for line in markdown.splitlines() if line.startswith("| NLL"))
-    assert nll_row.endswith("| n/a [1] |")
-    assert f"- [1] {ae_card.metrics['nll'].note}" in markdown.splitlines()
+    assert nll_row.endswith("| n/a [2] |")
+    assert f"- [2] {ae_card.metrics['nll'].note}" in markdown.splitlines()
+    # The AE's squared-error loss leaves out the Gaussian's constant, and the table says so.
+    loss_row = next(line for line in markdown.splitlines() if line.startswith("| loss as"))
+    assert loss_row.endswith(" [1] |") and "- [1] without the squared error's Gaussian " \
+        "constant, which −ELBO and NLL include (448.7 nats for 784 pixels)" in markdown
     # A Fréchet distance from a small test set is a figure with a note on how far to trust it.
     note = card.metrics["sample_frechet"].note
     assert note.startswith(f"from {len(tiny.test_images):,} samples and test images only")
@@ -494,3 +498,23 @@ def test_the_classifier_trains_five_epochs_or_2000_steps_and_at_most_fifty_epoch
     assert default_epochs(12_000) == 22  # 94 steps an epoch: 2,068 steps
     assert default_epochs(3_000) == 50  # 24 steps an epoch: 84 epochs would make 2,000
     assert default_epochs(540) == 50  # 5 steps an epoch: 250 steps, not 2,000
+
+
+def test_figures_that_are_not_what_their_row_says_of_every_model_carry_a_note():
+    from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from vaelab.measuring.evaluation import caveats
+    from vaelab.models import build_model
+
+    def notes(split="test", **settings):
+        config = RunConfig(ModelConfig(**settings.pop("model", {})),
+                           DataConfig(**settings.pop("data", {})), TrainConfig(**settings))
+        return caveats(build_model(config.model, (1, 28, 28)), config, split)
+
+    assert notes()["loss"].startswith("without the squared error's Gaussian constant")
+    assert notes(objective="iwae", k=5)["loss"].startswith("the −IWAE bound of k = 5 draws")
+    grey = notes(model={"likelihood": "bce"})
+    assert grey["neg_elbo"] == grey["recon"] and "loss" not in grey  # a cross-entropy
+    assert "neg_elbo" not in notes(model={"likelihood": "bce"}, data={"binarize": "dynamic"})
+    cvae = notes(model={"model": "cvae", "likelihood": "bce"}, data={"binarize": "dynamic"})
+    assert cvae["nll"].startswith("of p(x|y)") and cvae["sample_frechet"].startswith("drawn")
+    assert set(notes(split="train")) == {"loss", "linear_probe", "knn", "sample_frechet"}

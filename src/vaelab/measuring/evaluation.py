@@ -126,6 +126,10 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
     lap("codes")
     metrics.update(_pictures(model, data, seen, judge, seed))
     lap("samples")
+    for key, note in caveats(model, config, split).items():  # what a bare figure would not say
+        score = metrics.get(key)
+        if score is not None and score.value is not None and not score.note:
+            metrics[key] = Score(score.value, score.error, note)
     card = Scorecard(
         run=str(run.path), model=config.model.model, latent_dims=config.model.latent_dims,
         epochs=run.epochs_done, split=split, images=len(images), k=k, samples=samples,
@@ -241,6 +245,38 @@ def _bounds(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor, bina
         scores["bits_per_dim"] = Score(None, note="a density on [0, 1] pixels has no bits per "
                                                   "dimension of 8-bit images")
     return scores
+
+
+def caveats(model: Autoencoder, config: RunConfig, split: str) -> dict[str, str]:
+    """Notes on figures that are there but are not what their row's name says of every model,
+    by key: the loss of an IWAE run or without the squared error's constant, a conditional
+    model's bounds and samples (given the labels), a Bernoulli bound of grey pixels (a
+    cross-entropy), and on the training split what is measured on the test images anyway."""
+    notes: dict[str, str] = {}
+    train, name = config.train, config.model.likelihood
+    if train.objective == "iwae":
+        notes["loss"] = (f"the −IWAE bound of k = {train.draws} draws, as the run trains; not "
+                         f"a −ELBO")
+    elif name == "sse":
+        pixels = math.prod(model.image_shape)
+        notes["loss"] = (f"without the squared error's Gaussian constant, which −ELBO and NLL "
+                         f"include ({pixels * math.log(math.pi) / 2:.1f} nats for {pixels} "
+                         f"pixels)")
+    why_not = model.likelihood.exactness(config.data.binarize != "none")
+    if why_not is not None and model.has_posterior:
+        notes.update(dict.fromkeys(("neg_elbo", "recon"), why_not))
+    if model.conditional:
+        given = ("of p(x|y), each image given its own label: not comparable with an "
+                 "unconditional model's p(x)")
+        notes.update(dict.fromkeys(("neg_elbo", "nll", "bits_per_dim"), given))
+        drawn = "drawn given a class, every class in turn"
+        notes.update(dict.fromkeys(("sample_confidence", "sample_class_entropy",
+                                    "sample_frechet"), drawn))
+    if split == "train":
+        on_test = "fitted on the training codes and scored on the test codes, on either split"
+        notes.update(dict.fromkeys(("linear_probe", "knn"), on_test))
+        notes["sample_frechet"] = "samples against the test images, on either split"
+    return notes
 
 
 def _few_for_frechet(n: int) -> str:
