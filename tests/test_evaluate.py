@@ -485,10 +485,10 @@ def test_registered_images_at_another_size_get_a_classifier_of_their_own(tiny, t
 
 
 def test_a_frechet_distance_from_a_small_test_set_says_it_is_rough():
-    from vaelab.measuring.evaluation import FRECHET_FEW, _few_for_frechet
+    from vaelab.measuring.caveats import FRECHET_FEW, few_for_frechet
 
-    assert _few_for_frechet(10_000) == _few_for_frechet(FRECHET_FEW) == ""
-    assert _few_for_frechet(179).startswith("from 179 samples and test images only: rough")
+    assert few_for_frechet(10_000) == few_for_frechet(FRECHET_FEW) == ""
+    assert few_for_frechet(179).startswith("from 179 samples and test images only: rough")
 
 
 def test_the_classifier_trains_five_epochs_or_2000_steps_and_at_most_fifty_epochs():
@@ -502,7 +502,7 @@ def test_the_classifier_trains_five_epochs_or_2000_steps_and_at_most_fifty_epoch
 
 def test_figures_that_are_not_what_their_row_says_of_every_model_carry_a_note():
     from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-    from vaelab.measuring.evaluation import caveats
+    from vaelab.measuring.caveats import caveats
     from vaelab.models import build_model
 
     def notes(split="test", **settings):

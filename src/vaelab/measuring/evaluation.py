@@ -22,6 +22,7 @@ from vaelab.distributed import SINGLE, World, join, local_device
 from vaelab.distributions import Likelihood
 from vaelab.errors import ConfigError, VaelabError
 from vaelab.files import write_atomic
+from vaelab.measuring.caveats import caveats, few_for_frechet
 from vaelab.measuring.classifier import (
     Judge,
     class_entropy,
@@ -52,7 +53,6 @@ log = logging.getLogger("vaelab")
 
 K = 1000  # importance samples per image for the test NLL
 SAMPLES = 10  # posterior draws per image for the ELBO's reconstruction term
-FRECHET_FEW = 2000  # fewer test images (and samples) than this make a rough Fréchet distance
 NO_POSTERIOR = "an AE has no posterior or prior, so no likelihood"
 NO_PRIOR = "an AE has no prior to sample from"
 NO_JUDGE = "no classifier yet (vaelab classifier train)"
@@ -247,48 +247,6 @@ def _bounds(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor, bina
     return scores
 
 
-def caveats(model: Autoencoder, config: RunConfig, split: str) -> dict[str, str]:
-    """Notes on figures that are there but are not what their row's name says of every model,
-    by key: the loss of an IWAE run or without the squared error's constant, a conditional
-    model's bounds and samples (given the labels), a Bernoulli bound of grey pixels (a
-    cross-entropy), and on the training split what is measured on the test images anyway."""
-    notes: dict[str, str] = {}
-    train, name = config.train, config.model.likelihood
-    if train.objective == "iwae":
-        notes["loss"] = (f"the −IWAE bound of k = {train.draws} draws, as the run trains; not "
-                         f"a −ELBO")
-    elif name == "sse":
-        pixels = math.prod(model.image_shape)
-        notes["loss"] = (f"without the squared error's Gaussian constant, which −ELBO and NLL "
-                         f"include ({pixels * math.log(math.pi) / 2:.1f} nats for {pixels} "
-                         f"pixels)")
-    why_not = model.likelihood.exactness(config.data.binarize != "none")
-    if why_not is not None and model.has_posterior:
-        notes.update(dict.fromkeys(("neg_elbo", "recon"), why_not))
-    if model.conditional:
-        given = ("of p(x|y), each image given its own label: not comparable with an "
-                 "unconditional model's p(x)")
-        notes.update(dict.fromkeys(("neg_elbo", "nll", "bits_per_dim"), given))
-        drawn = "drawn given a class, every class in turn"
-        notes.update(dict.fromkeys(("sample_confidence", "sample_class_entropy",
-                                    "sample_frechet"), drawn))
-    if split == "train":
-        on_test = "fitted on the training codes and scored on the test codes, on either split"
-        notes.update(dict.fromkeys(("linear_probe", "knn"), on_test))
-        notes["sample_frechet"] = "samples against the test images, on either split"
-    return notes
-
-
-def _few_for_frechet(n: int) -> str:
-    """What limits a Fréchet distance between n samples and n test images: with fewer than
-    FRECHET_FEW, their covariances are rough (10,000 is the usual count), the distance is
-    biased upward, and it compares only with runs measured on the same images."""
-    if n >= FRECHET_FEW:
-        return ""
-    return (f"from {n:,} samples and test images only: rough and biased upward; compare it "
-            f"only with runs measured on these images")
-
-
 def _labelled_batches(images: torch.Tensor, labels: torch.Tensor | None, size: int):
     """(x, y) batches: images in [0, 1] with their labels, or None for the labels."""
     for start, x in zip(range(0, len(images), size), unit_batches(images, size), strict=True):
@@ -355,7 +313,7 @@ def _pictures(model: Autoencoder, data: ImageData, seen: ImageData, judge: Judge
     scores["sample_class_entropy"] = Score(class_entropy(probabilities))
     scores["sample_frechet"] = Score(frechet_distance(drawn,
                                                       features(judge.model, data.test_images)),
-                                     note=_few_for_frechet(n))
+                                     note=few_for_frechet(n))
     hits = (probabilities.argmax(dim=1) == asked.cpu()).double()
     scores["sample_asked"] = (Score(*mean_and_error(hits)) if model.conditional
                               else Score(None, note=NOT_CONDITIONAL))

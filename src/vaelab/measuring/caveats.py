@@ -1,0 +1,53 @@
+"""What a bare figure of an evaluation would not say: the notes that go with figures that are
+there but are not what their row's name says of every model, or that few images limit."""
+
+from __future__ import annotations
+
+import math
+
+from vaelab.config import RunConfig
+from vaelab.models import Autoencoder
+
+FRECHET_FEW = 2000  # fewer test images (and samples) than this make a rough Fréchet distance
+
+
+def caveats(model: Autoencoder, config: RunConfig, split: str) -> dict[str, str]:
+    """Notes on figures that are there but are not what their row's name says of every model,
+    by key: the loss of an IWAE run or without the squared error's constant, a conditional
+    model's bounds and samples (given the labels), a Bernoulli bound of grey pixels (a
+    cross-entropy), and on the training split what is measured on the test images anyway."""
+    notes: dict[str, str] = {}
+    train, name = config.train, config.model.likelihood
+    if train.objective == "iwae":
+        notes["loss"] = (f"the −IWAE bound of k = {train.draws} draws, as the run trains; not "
+                         f"a −ELBO")
+    elif name == "sse":
+        pixels = math.prod(model.image_shape)
+        notes["loss"] = (f"without the squared error's Gaussian constant, which −ELBO and NLL "
+                         f"include ({pixels * math.log(math.pi) / 2:.1f} nats for {pixels} "
+                         f"pixels)")
+    why_not = model.likelihood.exactness(config.data.binarize != "none")
+    if why_not is not None and model.has_posterior:
+        notes.update(dict.fromkeys(("neg_elbo", "recon"), why_not))
+    if model.conditional:
+        given = ("of p(x|y), each image given its own label: not comparable with an "
+                 "unconditional model's p(x)")
+        notes.update(dict.fromkeys(("neg_elbo", "nll", "bits_per_dim"), given))
+        drawn = "drawn given a class, every class in turn"
+        notes.update(dict.fromkeys(("sample_confidence", "sample_class_entropy",
+                                    "sample_frechet"), drawn))
+    if split == "train":
+        on_test = "fitted on the training codes and scored on the test codes, on either split"
+        notes.update(dict.fromkeys(("linear_probe", "knn"), on_test))
+        notes["sample_frechet"] = "samples against the test images, on either split"
+    return notes
+
+
+def few_for_frechet(n: int) -> str:
+    """What limits a Fréchet distance between n samples and n test images: with fewer than
+    FRECHET_FEW, their covariances are rough (10,000 is the usual count), the distance is
+    biased upward, and it compares only with runs measured on the same images."""
+    if n >= FRECHET_FEW:
+        return ""
+    return (f"from {n:,} samples and test images only: rough and biased upward; compare it "
+            f"only with runs measured on these images")
