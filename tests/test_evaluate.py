@@ -518,3 +518,30 @@ def test_figures_that_are_not_what_their_row_says_of_every_model_carry_a_note():
     cvae = notes(model={"model": "cvae", "likelihood": "bce"}, data={"binarize": "dynamic"})
     assert cvae["nll"].startswith("of p(x|y)") and cvae["sample_frechet"].startswith("drawn")
     assert set(notes(split="train")) == {"loss", "linear_probe", "knn", "sample_frechet"}
+
+
+def test_a_saved_evaluation_of_an_older_vaelab_is_read_with_its_notes(bernoulli_vae, tiny,
+                                                                       tmp_path):
+    """An eval.json written before the notes were kept gets them when it is read (compare,
+    the run's page and the explorer read it so), not only when a run is measured anew."""
+    from vaelab.measuring.caveats import saved_scorecard
+    from vaelab.measuring.evaluation import evaluate_run
+
+    evaluate_run(bernoulli_vae, tiny, k=5, samples=2, split="train", judge=None,
+                 progress=False)
+    path = bernoulli_vae.path / "eval-train.json"
+    saved = json.loads(path.read_text())
+    assert saved["metrics"]["linear_probe"]["note"].startswith("fitted on the training codes")
+    for score in saved["metrics"].values():
+        if score["value"] is not None:
+            score["note"] = ""  # as an older vaelab wrote it
+    path.write_text(json.dumps(saved))
+    card = saved_scorecard(bernoulli_vae, "train")
+    assert card.metrics["linear_probe"].note.startswith("fitted on the training codes")
+    assert card.metrics["knn"].note == card.metrics["linear_probe"].note
+    from vaelab.pictures.comparison import compare_runs  # which reads it so, not measuring again
+
+    compare_runs([bernoulli_vae, bernoulli_vae], tmp_path / "cmp", data=tiny, progress=False,
+                 judge=None, split="train")
+    assert f"] {card.metrics['knn'].note}" in (tmp_path / "cmp" / "compare.md").read_text()
+    assert json.loads(path.read_text())["metrics"]["knn"]["note"] == ""  # not measured again

@@ -3,10 +3,16 @@ there but are not what their row's name says of every model, or that few images 
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from typing import TYPE_CHECKING
 
 from vaelab.config import RunConfig
+from vaelab.measuring.scorecard import Score, Scorecard, load_scorecard
 from vaelab.models import Autoencoder
+
+if TYPE_CHECKING:
+    from vaelab.training.runs import Run
 
 FRECHET_FEW = 2000  # fewer test images (and samples) than this make a rough Fréchet distance
 
@@ -51,3 +57,20 @@ def few_for_frechet(n: int) -> str:
         return ""
     return (f"from {n:,} samples and test images only: rough and biased upward; compare it "
             f"only with runs measured on these images")
+
+
+def with_caveats(card: Scorecard, model: Autoencoder, config: RunConfig) -> Scorecard:
+    """``card`` with ``caveats``' notes on its figures that have none yet: at measuring, and
+    again when a saved one is read, since an eval.json of an older vaelab holds none."""
+    metrics = dict(card.metrics)
+    for key, note in caveats(model, config, card.split).items():
+        score = metrics.get(key)
+        if score is not None and score.value is not None and not score.note:
+            metrics[key] = Score(score.value, score.error, note)
+    return dataclasses.replace(card, metrics=metrics)
+
+
+def saved_scorecard(run: Run, split: str = "test") -> Scorecard | None:
+    """The run's saved evaluation of ``split`` (None if not measured), with its notes."""
+    card = load_scorecard(run.path, split)
+    return None if card is None else with_caveats(card, run.model, run.config)

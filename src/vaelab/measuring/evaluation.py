@@ -22,7 +22,7 @@ from vaelab.distributed import SINGLE, World, join, local_device
 from vaelab.distributions import Likelihood
 from vaelab.errors import ConfigError, VaelabError
 from vaelab.files import write_atomic
-from vaelab.measuring.caveats import caveats, few_for_frechet
+from vaelab.measuring.caveats import few_for_frechet, with_caveats
 from vaelab.measuring.classifier import (
     Judge,
     class_entropy,
@@ -126,18 +126,14 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
     lap("codes")
     metrics.update(_pictures(model, data, seen, judge, seed))
     lap("samples")
-    for key, note in caveats(model, config, split).items():  # what a bare figure would not say
-        score = metrics.get(key)
-        if score is not None and score.value is not None and not score.note:
-            metrics[key] = Score(score.value, score.error, note)
-    card = Scorecard(
+    card = with_caveats(Scorecard(
         run=str(run.path), model=config.model.model, latent_dims=config.model.latent_dims,
         epochs=run.epochs_done, split=split, images=len(images), k=k, samples=samples,
         seed=seed, likelihood={**likelihood_record(model.likelihood, config.model.likelihood,
                                                    binarized),
                                "images": images_measured(config)},
         classifier=classifier_record(judge),
-        metrics=metrics, seconds=seconds, title=config.title())
+        metrics=metrics, seconds=seconds, title=config.title()), model, config)
     if save and world.main:
         write_atomic(run.path / eval_file(split), json.dumps(card.to_dict(), indent=2) + "\n")
     return card

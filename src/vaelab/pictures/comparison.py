@@ -14,10 +14,11 @@ from matplotlib.figure import Figure
 from vaelab.data import ImageData, dataset_title, prepare
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
+from vaelab.measuring.caveats import saved_scorecard
 from vaelab.measuring.classifier import judge_for
 from vaelab.measuring.evaluation import classifier_record, evaluate_run
 from vaelab.measuring.latent import LatentPicture, latent_picture
-from vaelab.measuring.scorecard import Comparison, load_scorecard
+from vaelab.measuring.scorecard import Comparison
 from vaelab.pictures.figures import save_figure
 from vaelab.pictures.plots import LatentView, comparison
 from vaelab.training.datasets import check_same, load_for
@@ -69,7 +70,7 @@ def compare_runs(runs: Sequence[Run | str | Path], out: str | Path | None = None
     eval_options = {**eval_options, "judge": judge}
     cards = []
     for run in loaded:
-        card = load_scorecard(run.path, eval_options.get("split", "test"))
+        card = saved_scorecard(run, eval_options.get("split", "test"))
         # An evaluation is used again if it is of this run's epochs, and its samples were
         # judged by the same classifier (another one's Frechet distances are not comparable).
         if (card is None or card.epochs != run.epochs_done

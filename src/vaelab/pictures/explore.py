@@ -62,9 +62,9 @@ def _evaluation(run: Run) -> tuple[list[tuple[str, str]] | None, list[str]]:
     """The run's eval.json as (label, value) rows, each value with a note marked "[k]" ("n/a
     [k]" where it is missing) with k the note's number, and those notes; None and [] if not
     measured."""
-    from vaelab.measuring.scorecard import load_scorecard
+    from vaelab.measuring.caveats import saved_scorecard
 
-    card = load_scorecard(run.path)
+    card = saved_scorecard(run)
     if card is None:
         return None, []
     rows, notes = noted_rows([card], [(label, [value]) for label, value in card.rows()])

@@ -231,9 +231,10 @@ def write_report(runs: Sequence[Run], path: Path, *, title: str, lead: str = "",
 def write_run_page(run: Run) -> Path:
     """The page of one run, beside its figures: <run>/index.html, with its eval.json's
     figures when it has been measured."""
-    from vaelab.measuring.scorecard import Comparison, load_scorecard
+    from vaelab.measuring.caveats import saved_scorecard
+    from vaelab.measuring.scorecard import Comparison
 
-    card = load_scorecard(run.path)
+    card = saved_scorecard(run)
     return write_report([run], run.path / "index.html", title=f"vaelab run {run.path.name}",
                         commands=[f"vaelab plot {run.path}"],
                         evaluation=Comparison([card]) if card else None)
