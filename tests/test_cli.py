@@ -149,14 +149,16 @@ def test_compare_bounds_the_cost_of_measuring_runs_not_yet_measured(tmp_path, ca
               tmp_path / name, data=tiny, progress=False)
     monkeypatch.setattr("vaelab.training.datasets.load_dataset", lambda *a, **k: tiny)
     code, _, err = run_cli(["compare", str(tmp_path / "ae"), str(tmp_path / "vae"), "-k", "3",
-                           "--samples", "2", "--split", "train", "-o", str(tmp_path / "cmp"),
-                           "-q"], capsys)
+                           "--samples", "2", "--split", "train", "--seed", "7",
+                           "-o", str(tmp_path / "cmp"), "-q"], capsys)
     assert code == 0, err
     vae = load_scorecard(tmp_path / "vae", "train")
-    assert (vae.k, vae.samples, vae.split) == (3, 2, "train")  # the AE takes no k: no error
+    assert (vae.k, vae.samples, vae.split, vae.seed) == (3, 2, "train", 7)  # the AE takes no k
     assert load_scorecard(tmp_path / "ae", "train").k is None
     assert not (tmp_path / "vae" / "eval.json").exists()
-    assert (tmp_path / "cmp" / "compare.md").exists()
+    table = (tmp_path / "cmp" / "compare.md").read_text()
+    assert "| evaluation seed | 7 | 7 |" in table, table
+    assert "seed,7,,7," in (tmp_path / "cmp" / "compare.csv").read_text()
 
 
 def test_training_off_a_terminal_writes_plain_lines_and_q_silences_them(tmp_path, capsys,
@@ -276,9 +278,12 @@ def test_train_resume_and_plot(data_env, tmp_path, capsys):
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
     assert (run / "figures" / "latent.png").exists() and (run / "index.html").exists()
 
-    code, _, err = run_cli(["train", "--resume", str(run), "--epochs", "3", "--latent-dims", "4"],
-                        capsys)
-    assert code == 2 and "only --epochs may change" in err and "model.latent_dims: 2 -> 4" in err
+    code, _, err = run_cli(["train", "--resume", str(run), "--epochs", "3", "--latent-dims", "4",
+                            "-k", "5", "--hidden-dims", "64", "32"], capsys)
+    assert code == 2 and "only --epochs may change" in err and err.count("\n") == 1, err
+    # In flags, as typed; the run's unset k as the draws it means
+    assert "--latent-dims 2 -> 4" in err and "-k 1 -> 5" in err, err
+    assert "--hidden-dims 32 -> 64 32" in err, err
 
     code, _, err = run_cli(["train", "--out", str(run), "--quiet"], capsys)
     assert code == 2 and "already exists and is not empty" in err

@@ -371,8 +371,13 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     # The VAE's bounds are of binarized test images, the AE's of grey ones: the table says so.
     assert "| images measured | binarized (seed 0) | grey |" in markdown
     lines = (folder / "compare.csv").read_text().splitlines()
-    assert lines[0].startswith("metric,") and len(lines) == 1 + 9 + len(MEASURES)
+    assert lines[0].startswith("metric,") and len(lines) == 1 + 10 + len(MEASURES)
     assert "k,20,,," in lines and "images_measured,binarized (seed 0),,grey," in lines
+    assert "seed,0,,0," in lines and "| evaluation seed | 0 | 0 |" in markdown
+    # Printed, or shown by a notebook, a comparison or a scorecard is its table.
+    assert str(comparison) == comparison.text() and comparison._repr_markdown_() == markdown
+    assert str(card) == card.table() and "seed 0" in card.table().splitlines()[0]
+    assert "| evaluation seed | 0 |" in card._repr_markdown_()
     printed = comparison.text().splitlines()
     _, notes = comparison.noted_rows()
     assert printed[0].split() == comparison.names and notes

@@ -59,6 +59,7 @@ class Train(Common):
         return RunConfig.load(check_run_folder(path) / "config.json" if path.is_dir() else path)
 
     def run(self) -> None:
+        from vaelab.cli.parsing import in_flags
         from vaelab.pictures.figures import plot_run
         from vaelab.training.loop import resume, train
 
@@ -68,11 +69,11 @@ class Train(Common):
             if self.out is not None:
                 raise VaelabError("--resume continues a run in its own folder; drop --out")
             saved = RunConfig.load(self.resume / "config.json")
-            changed = [d for d in saved.differences(self.config)
-                       if not d.startswith("train.epochs")]
+            changed = [f"{in_flags(key)} {as_typed(old)} -> {as_typed(new)}"
+                       for _, key, old, new in saved.changes(self.config) if key != "epochs"]
             if changed:
                 raise VaelabError(f"--resume keeps the run's settings, only --epochs may change; "
-                                  f"these differ: {', '.join(changed)}")
+                                  f"these differ from the run's: {', '.join(changed)}")
             run = resume(self.resume, self.config.train.epochs, device=self.device, **options,
                          **every)
         else:
@@ -85,6 +86,13 @@ class Train(Common):
         else:
             plot_run(run, **options)
             say(f"run folder: {run.path}  (open {run.path / 'index.html'})")
+
+
+def as_typed(value: object) -> str:
+    """A setting's value as it is typed on the command line ('512 256' for a tuple)."""
+    if isinstance(value, (tuple, list)):
+        return " ".join(map(str, value)) or "(none)"
+    return "none" if value is None else str(value)
 
 
 @dataclass(kw_only=True)

@@ -75,15 +75,21 @@ class Compare(Common):
     """Posterior draws per image for the ELBO's reconstruction term, for runs not yet measured."""
     split: Split = "test"
     """Images to measure on (and whose measures to compare)."""
+    seed: int = 0
+    """Seeds the posterior and prior draws of runs not yet measured."""
 
     def run(self) -> None:
+        from vaelab.config.checks import check_seed
         from vaelab.pictures.comparison import compare_runs
+
+        check_seed("--seed", self.seed)
 
         runs = [check_run_folder(path) for path in self.runs]
         comparison, folder = compare_runs(runs, self.out, data_dir=self.data_dir,
                                           device=self.device or "auto",
                                           progress=not self.quiet, k=self.k,
-                                          samples=self.samples, split=self.split)
+                                          samples=self.samples, split=self.split,
+                                          seed=self.seed)
         print(comparison.text())
         say(f"compare.md, compare.csv and compare.png in {folder}")
 

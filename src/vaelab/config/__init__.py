@@ -288,14 +288,17 @@ class RunConfig:
     def differences(self, other: RunConfig) -> list[str]:
         """Settings that differ, as 'section.key: old -> new'. k is compared as the draws it
         means: no k and the objective's default are the same setting."""
+        return [f"{section}.{key}: {old!r} -> {new!r}"
+                for section, key, old, new in self.changes(other)]
+
+    def changes(self, other: RunConfig) -> list[tuple[str, str, Any, Any]]:
+        """(section, key, mine, theirs) of every setting that differs, k as its draws."""
         mine, theirs = dataclasses.asdict(self), dataclasses.asdict(other)
         mine["train"]["k"], theirs["train"]["k"] = self.train.draws, other.train.draws
-        return [
-            f"{section}.{key}: {value!r} -> {theirs[section][key]!r}"
-            for section, values in mine.items()
-            for key, value in values.items()
-            if theirs[section][key] != value
-        ]
+        return [(section, key, value, theirs[section][key])
+                for section, values in mine.items()
+                for key, value in values.items()
+                if theirs[section][key] != value]
 
 
 _SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}

@@ -131,11 +131,17 @@ class Scorecard:
         width = max(len(label) for label, _ in rows)
         epochs = f"{self.epochs} epoch{'s' * (self.epochs != 1)}"
         lines = [f"{self.run}: {self.name} (d={self.latent_dims}, {epochs}) on the "
-                 f"{self.images:,} {self.split} images",
+                 f"{self.images:,} {self.split} images, seed {self.seed}",
                  f"likelihood: {self.likelihood['description']}"]
         lines += [f"  {label:<{width}}  {value}" for label, (value,) in rows]
         lines += [f"  [{k}] {note}" for k, note in enumerate(notes, start=1)]
         return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.table()
+
+    def _repr_markdown_(self) -> str:  # a notebook shows the table
+        return Comparison([self]).markdown()
 
 
 def eval_file(split: str) -> str:
@@ -167,7 +173,8 @@ class Comparison:
     def rows(self) -> list[tuple[str, list[str]]]:
         header = [("model", [f"{c.name} d={c.latent_dims}" for c in self.cards]),
                   ("epochs", [str(c.epochs) for c in self.cards]),
-                  ("likelihood", [c.likelihood["name"] for c in self.cards])]
+                  ("likelihood", [c.likelihood["name"] for c in self.cards]),
+                  ("evaluation seed", [str(c.seed) for c in self.cards])]
         measured = [c.likelihood.get("images", "?") for c in self.cards]  # "?": older files
         if len(set(measured)) > 1:  # bounds of other images: say so beside them
             header.append(("images measured", measured))
@@ -220,7 +227,7 @@ class Comparison:
         return [("title", of(lambda c: c.name)), ("latent_dims", of(lambda c: c.latent_dims)),
                 ("epochs", of(lambda c: c.epochs)), ("split", of(lambda c: c.split)),
                 ("images", of(lambda c: c.images)), ("k", of(lambda c: c.k)),
-                ("samples", of(lambda c: c.samples)),
+                ("samples", of(lambda c: c.samples)), ("seed", of(lambda c: c.seed)),
                 ("likelihood", of(lambda c: c.likelihood["name"])),
                 ("images_measured", of(lambda c: c.likelihood.get("images")))]
 
@@ -236,6 +243,12 @@ class Comparison:
                               *(c.rjust(w) for c, w in zip(cells, widths[1:], strict=True))])
         return "\n".join([line("", self.names), *(line(label, cells) for label, cells in rows),
                           *(f"  [{k}] {note}" for k, note in enumerate(notes, start=1))])
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def _repr_markdown_(self) -> str:  # a notebook shows the table
+        return self.markdown()
 
 
 def _cell(text: str) -> str:
