@@ -158,7 +158,7 @@ def test_compare_bounds_the_cost_of_measuring_runs_not_yet_measured(tmp_path, ca
     assert not (tmp_path / "vae" / "eval.json").exists()
     table = (tmp_path / "cmp" / "compare.md").read_text()
     assert "| evaluation seed | 7 | 7 |" in table, table
-    assert "seed,7,,7," in (tmp_path / "cmp" / "compare.csv").read_text()
+    assert "seed,7,,,7,," in (tmp_path / "cmp" / "compare.csv").read_text()
 
 
 def test_training_off_a_terminal_writes_plain_lines_and_q_silences_them(tmp_path, capsys,

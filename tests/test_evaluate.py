@@ -3,6 +3,7 @@ compare commands."""
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 
@@ -372,8 +373,14 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     assert "| images measured | binarized (seed 0) | grey |" in markdown
     lines = (folder / "compare.csv").read_text().splitlines()
     assert lines[0].startswith("metric,") and len(lines) == 1 + 10 + len(MEASURES)
-    assert "k,20,,," in lines and "images_measured,binarized (seed 0),,grey," in lines
-    assert "seed,0,,0," in lines and "| evaluation seed | 0 | 0 |" in markdown
+    assert "k,20,,,,," in lines and "images_measured,binarized (seed 0),,,grey,," in lines
+    assert "seed,0,,,0,," in lines and "| evaluation seed | 0 | 0 |" in markdown
+    # Each figure's note is beside it: why the AE has no NLL, what limits a Fréchet distance.
+    nll = next(row for row in csv.reader(lines) if row[0] == "nll")
+    assert nll[1:4] == [repr(values["nll"]), repr(card.metrics["nll"].error), ""]
+    assert nll[4:] == ["", "", ae_card.metrics["nll"].note] and nll[6]
+    frechet = next(row for row in csv.reader(lines) if row[0] == "sample_frechet")
+    assert frechet[3] == card.metrics["sample_frechet"].note != ""
     # Printed, or shown by a notebook, a comparison or a scorecard is its table.
     assert str(comparison) == comparison.text() and comparison._repr_markdown_() == markdown
     assert str(card) == card.table() and "seed 0" in card.table().splitlines()[0]

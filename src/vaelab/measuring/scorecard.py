@@ -208,15 +208,15 @@ class Comparison:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["metric", *[f"{name} {part}" for name in self.names
-                                     for part in ("value", "error")]])
+                                     for part in ("value", "error", "note")]])
         for key, cells in self._settings():  # how each run was measured, then what
-            writer.writerow([key, *[part for cell in cells for part in (cell, "")]])
+            writer.writerow([key, *[part for cell in cells for part in (cell, "", "")]])
         for measure in MEASURES:
             cells = []
-            for card in self.cards:
-                score = card.metrics.get(measure.key, Score(None))
+            for card in self.cards:  # a blank's reason, or what limits the figure, as a note
+                score = card.metrics.get(measure.key, Score(None, note="not measured"))
                 cells += ["" if score.value is None else repr(score.value),
-                          "" if score.error is None else repr(score.error)]
+                          "" if score.error is None else repr(score.error), score.note]
             writer.writerow([measure.key, *cells])
         return out.getvalue()
 
