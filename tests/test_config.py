@@ -191,7 +191,7 @@ def test_titles_say_what_the_run_is(config, title):
 def test_every_flags_description_is_one_line_so_help_does_not_break_it_mid_sentence():
     import docstring_parser
 
-    from vaelab.cli.parsing import _flag_settings
+    from vaelab.cli.options import _flag_settings
 
     flags = _flag_settings()
     for section in (ModelConfig, DataConfig, TrainConfig):

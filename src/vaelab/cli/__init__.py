@@ -9,7 +9,8 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from vaelab.cli.parsing import in_flags, parse
+from vaelab.cli.options import in_flags
+from vaelab.cli.parsing import parse
 from vaelab.errors import ConfigError, SettingsFileError, VaelabError
 from vaelab.memory import map_large_blocks
 

@@ -10,7 +10,7 @@ from typing import Annotated, ClassVar, Literal
 import tyro
 
 from vaelab.cli.measure import Classifier, Compare, Eval
-from vaelab.cli.options import Common, check_run_folder, flag, main_process, say
+from vaelab.cli.options import Common, check_run_folder, flag, in_flags, main_process, say
 from vaelab.config import ArchName, BinarizeName, LikelihoodName, ModelName, RunConfig
 from vaelab.errors import VaelabError
 
@@ -59,7 +59,6 @@ class Train(Common):
         return RunConfig.load(check_run_folder(path) / "config.json" if path.is_dir() else path)
 
     def run(self) -> None:
-        from vaelab.cli.parsing import in_flags
         from vaelab.pictures.figures import plot_run
         from vaelab.training.loop import resume, train
 

@@ -1,5 +1,6 @@
 """What every command shares: the options of where to compute and how much to say, how a
-field shows as a flag, the check that a folder is a run folder, and vaelab's notes on stderr.
+field shows as a flag and a setting's name in a message as its flag, the check that a folder is
+a run folder, and vaelab's notes on stderr.
 
 The flags keep one meaning across commands: ``-o/--out`` is where the command writes what it
 makes (a folder, or for sample and explore one file), ``-q/--quiet`` silences progress and
@@ -8,6 +9,7 @@ notes, a positional RUN is a folder that ``vaelab train`` wrote.
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,3 +67,34 @@ def main_process() -> bool:
 def say(message: str) -> None:
     """A note for the user: on stderr, so that stdout keeps only results."""
     print(f"vaelab: {message}", file=sys.stderr)
+
+
+def in_flags(message: str) -> str:
+    """A settings error as the command line says it: each setting named in it as the flag that
+    sets it ('every width in hidden_dims must be ...' -> 'every width in --hidden-dims must
+    be ...'). A setting whose name is a plain word (seed, beta, k) is taken for one only where
+    it leads the message, and what is quoted (a value the user gave) is left as it is. What
+    vaelab records from the data (the image shape, say) is no flag. (A settings file's errors
+    name its settings as the file does: the command line does not pass them here.)"""
+    settings = _flag_settings()
+
+    def flag(found: re.Match) -> str:
+        name = found[0]
+        if name.startswith("'") or name not in settings or ("_" not in name and found.start()):
+            return name
+        return ("-" if len(name) == 1 else "--") + name.replace("_", "-")
+
+    return re.sub(r"'[^']*'|(?<![\w./\\-])[a-z](?:[a-z_]*[a-z])?(?![\w./\\-])", flag, message)
+
+
+def _flag_settings() -> set[str]:
+    from typing import get_type_hints
+
+    from vaelab.config import DataConfig, ModelConfig, TrainConfig
+
+    names = {"checkpoint_every", "samples", "chunk"}  # and the measuring commands' own
+    for kind in (ModelConfig, DataConfig, TrainConfig):
+        for name, hint in get_type_hints(kind, include_extras=True).items():
+            if tyro.conf.Suppress not in getattr(hint, "__metadata__", ()):
+                names.add(name)
+    return names

@@ -75,37 +75,6 @@ class UsageError(VaelabError):
     """A command line that does not parse, said in one line."""
 
 
-def in_flags(message: str) -> str:
-    """A settings error as the command line says it: each setting named in it as the flag that
-    sets it ('every width in hidden_dims must be ...' -> 'every width in --hidden-dims must
-    be ...'). A setting whose name is a plain word (seed, beta, k) is taken for one only where
-    it leads the message, and what is quoted (a value the user gave) is left as it is. What
-    vaelab records from the data (the image shape, say) is no flag. (A settings file's errors
-    name its settings as the file does: the command line does not pass them here.)"""
-    settings = _flag_settings()
-
-    def flag(found: re.Match) -> str:
-        name = found[0]
-        if name.startswith("'") or name not in settings or ("_" not in name and found.start()):
-            return name
-        return ("-" if len(name) == 1 else "--") + name.replace("_", "-")
-
-    return re.sub(r"'[^']*'|(?<![\w./\\-])[a-z](?:[a-z_]*[a-z])?(?![\w./\\-])", flag, message)
-
-
-def _flag_settings() -> set[str]:
-    from typing import get_type_hints
-
-    from vaelab.config import DataConfig, ModelConfig, TrainConfig
-
-    names = {"checkpoint_every", "samples", "chunk"}  # and the measuring commands' own
-    for kind in (ModelConfig, DataConfig, TrainConfig):
-        for name, hint in get_type_hints(kind, include_extras=True).items():
-            if tyro.conf.Suppress not in getattr(hint, "__metadata__", ()):
-                names.add(name)
-    return names
-
-
 def parse(argv: list[str]) -> Any:
     """The command that ``argv`` (without the program's name) asks for, or UsageError."""
     if argv and argv[0] in COMMANDS and _asks_help(argv[1:]):
