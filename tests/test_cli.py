@@ -245,6 +245,8 @@ def test_help_answers_without_loading_pytorch():
     (["train", "--noise", "lr_schedule"], "--noise 'lr_schedule' is not one of"),
     (["sample", "no/such/run", "-n", "0"], "-n must be a whole number from 1 to 10,000"),
     (["sample", "no/such/run", "--seed", "-1"], "--seed must be a whole number from 0"),
+    (["eval", "no/such/run", "--seed", "-1"], "--seed must be a whole number from 0"),
+    (["compare", "no/such/run", "r2", "--seed", "-1"], "--seed must be a whole number from 0"),
     (["classifier", "train", "--epochs", "0"], "--epochs must be a whole number from 1"),
 ])
 def test_bad_input_gets_one_line(args, message, capsys, tmp_path, monkeypatch, tiny):

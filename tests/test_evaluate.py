@@ -122,6 +122,13 @@ def test_bad_k_and_an_ae_asked_for_an_nll_get_clear_errors(bernoulli_vae, tiny, 
 
     with pytest.raises(VaelabError, match="k must be a whole number of at least 1"):
         evaluate_run(bernoulli_vae, tiny, k=0, save=False, judge=None)
+    # Checked before any work, not after minutes of measuring
+    for options, message in (({"seed": -1}, "seed must be a whole number from 0"),
+                             ({"seed": "0"}, "seed must be a whole number from 0"),
+                             ({"judge": "cahced"}, "judge must be 'cached', None or a "),
+                             ({"split": "val"}, "unknown split 'val'")):
+        with pytest.raises(VaelabError, match=message):
+            evaluate_run("no/such/run", **options)
     ae = train(RunConfig(ModelConfig(model="ae"), train=TrainConfig(epochs=1)), tmp_path / "ae",
                data=tiny, progress=False)
     with pytest.raises(VaelabError, match=r"is an AE: with no posterior it defines no "

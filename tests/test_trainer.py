@@ -87,7 +87,7 @@ def test_same_seed_same_weights_other_seed_other_weights(tiny, tmp_path):
 def test_resume_after_asking_for_fewer_epochs_is_bitwise_exact(name, tiny, tmp_path):
     full = train(_config(name, epochs=5), tmp_path / "full", data=tiny, progress=False)
     part = train(_config(name, epochs=2), tmp_path / "part", data=tiny, progress=False)
-    done = resume(part.path, epochs=5, data=tiny, progress=False)
+    done = resume(part, epochs=5, data=tiny, progress=False)  # a Run, or its folder
     _assert_bitwise_equal(_weights(full.path), _weights(done.path))
     assert [m["test"] for m in done.metrics] == [m["test"] for m in full.metrics]
     assert RunConfig.load(done.path / "config.json").train.epochs == 5
@@ -500,3 +500,20 @@ def test_a_vaelab_command_run_in_process_gives_the_callers_mode_back(tmp_path, c
     torch.set_flush_denormal(False)
     assert main(["plot", str(tmp_path / "no-such-run")]) == 2
     assert not flushing_denormals()
+
+
+def test_train_takes_a_run_config_and_names_a_misplaced_part(tiny, tmp_path):
+    from vaelab.config import DataConfig, ModelConfig, TrainConfig
+    from vaelab.errors import ConfigError
+
+    # Positionally, a TrainConfig second lands in data: refused where it is built
+    with pytest.raises(ConfigError, match="RunConfig's data must be a DataConfig, got "
+                                          "TrainConfig; name each part"):
+        RunConfig(ModelConfig(), TrainConfig(epochs=1))
+    with pytest.raises(ConfigError, match="RunConfig's model must be a ModelConfig, got dict"):
+        RunConfig(model={"model": "vae"})
+    assert RunConfig(ModelConfig(), DataConfig(), TrainConfig()) == RunConfig()
+    with pytest.raises(VaelabError, match=r"train takes a RunConfig, got str; a saved run's "
+                                          r"settings are RunConfig.load\('RUN/config.json'\)"):
+        train("runs/vae", tmp_path / "x", data=tiny, progress=False)
+    assert not (tmp_path / "x").exists()

@@ -40,11 +40,13 @@ class Eval(Common):
     """Seeds the posterior and prior draws."""
 
     def run(self) -> None:
+        from vaelab.config.checks import check_seed
         from vaelab.measuring.evaluation import evaluate_run
         from vaelab.measuring.scorecard import eval_file
         from vaelab.pictures.report import write_run_page
         from vaelab.training.runs import load_run
 
+        check_seed("--seed", self.seed)  # before the run is loaded
         run = load_run(check_run_folder(self.run_dir), device=self.device or "auto")
         card = evaluate_run(run, k=self.k, split=self.split, samples=self.samples,
                             chunk=self.chunk, seed=self.seed, data_dir=self.data_dir,

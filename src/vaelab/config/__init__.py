@@ -210,6 +210,14 @@ class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
+    def __post_init__(self) -> None:
+        for name, kind in _SECTIONS.items():
+            part = getattr(self, name)
+            if not isinstance(part, kind):
+                raise ConfigError(f"RunConfig's {name} must be a {kind.__name__}, got "
+                                  f"{type(part).__name__}; name each part, as in "
+                                  f"RunConfig(model=ModelConfig(...), train=TrainConfig(...))")
+
     def title(self, *more: str) -> str:
         """What the run is, in a few words for figures and tables: 'VAE', 'conv CVAE',
         'β-VAE (β = 4)', 'VAE (IWAE, k = 5)', 'denoising AE (mask 0.5)'; ``more`` details go

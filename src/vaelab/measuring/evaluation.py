@@ -17,6 +17,7 @@ from typing import Any, Literal
 import torch
 
 from vaelab.config import RunConfig
+from vaelab.config.checks import check_seed
 from vaelab.data import ImageData, prepare
 from vaelab.distributed import SINGLE, World, join, local_device
 from vaelab.distributions import Likelihood
@@ -71,10 +72,21 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
     images the probes are fitted on, are those the run learnt from (its --train-subset).
 
     ``k``: importance samples per image for the NLL (default 1000; a VAE only). ``samples``:
-    posterior draws per image for the ELBO. ``chunk``: at most this many images go through
-    the decoder at once, which bounds the memory. ``judge``: the classifier for the sample
+    posterior draws per image for the ELBO. ``chunk``: at most this many codes (k per image)
+    go through the decoder at once, which bounds the memory. ``judge``: the classifier for the sample
     metrics; 'cached' takes the one in the user cache if there is one.
     """
+    # Every argument is checked before any work (an NLL of k = 1000 takes minutes).
+    for name, value in (("k", k), ("samples", samples), ("chunk", chunk)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise ConfigError(f"{name} must be a whole number of at least 1, got {value!r}")
+    check_seed("seed", seed)
+    if split not in ("train", "test"):
+        raise VaelabError(f"unknown split {split!r}; choose train or test")
+    if not (judge is None or judge == "cached" or isinstance(judge, Judge)):
+        raise VaelabError(f"judge must be 'cached', None or a classifier (a Judge, from "
+                          f"vaelab.measuring.classifier), got {judge!r}")
     if not isinstance(run, Run):
         run = load_run(run)
     model, config = run.model.eval(), run.config
@@ -83,12 +95,6 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
                           f"it defines no likelihood p(x), so there is no NLL to estimate; "
                           f"leave out k (-k on the command line)")
     k = (K if k is None else k) if model.has_posterior else None
-    for name, value in (("k", k), ("samples", samples), ("chunk", chunk)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                  or value < 1):
-            raise ConfigError(f"{name} must be a whole number of at least 1, got {value!r}")
-    if split not in ("train", "test"):
-        raise VaelabError(f"unknown split {split!r}; choose train or test")
     world = join(model.device.type)  # started by torchrun: each process measures its share
     model.to(local_device(model.device, world))
     progress = progress and world.main

@@ -74,6 +74,10 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
     matrix product: two runs on two cores finish about a quarter sooner than one after the
     other. On a GPU, or in several processes, the runs take turns.
     """
+    for config in configs:
+        if not isinstance(config, RunConfig):
+            raise VaelabError(f"train takes a RunConfig, got {type(config).__name__}; a saved "
+                              f"run's settings are RunConfig.load('RUN/config.json')")
     outs = list(outs) if outs is not None else [None] * len(configs)
     if len(outs) != len(configs):
         raise VaelabError(f"{len(configs)} configs but {len(outs)} output folders")
@@ -107,7 +111,7 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
     return fit_all(jobs, full, progress, then)
 
 
-def resume(path: str | Path, epochs: int | None = None, *,
+def resume(path: Run | str | Path, epochs: int | None = None, *,
            device: str | torch.device | None = None, data_dir: str | Path | None = None,
            data: ImageData | None = None, progress: bool = True,
            checkpoint_every: str | None = CHECKPOINT_EVERY, compile: bool = False) -> Run:
@@ -119,7 +123,7 @@ def resume(path: str | Path, epochs: int | None = None, *,
     bitwise equal to those of a run that was never interrupted.
     """
     cadence = Cadence.parse(checkpoint_every)
-    path = Path(path)
+    path = Path(path.path if isinstance(path, Run) else path)
     saved = config = RunConfig.load(path / CONFIG)
     if epochs is not None:
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=epochs))
@@ -144,7 +148,7 @@ def resume(path: str | Path, epochs: int | None = None, *,
         job.unfinished.totals = job.unfinished.totals.to(device)
     if restored.epoch > config.train.epochs:
         raise VaelabError(f"{path} has already trained {restored.epoch} epochs; ask for more "
-                          f"with --epochs N (N > {restored.epoch})")
+                          f"(--epochs N, or epochs=N, with N > {restored.epoch})")
     if restored.epoch == config.train.epochs:
         log.warning("%s already has %d epochs; nothing to train (--epochs N goes further)",
                     path, restored.epoch)
