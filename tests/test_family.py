@@ -142,6 +142,23 @@ def test_a_cvae_draws_the_class_it_is_given_and_every_class_in_turn_by_default()
     assert torch.equal(in_turn, model.sample(6, g(), y=torch.arange(6) % CLASSES))
     with pytest.raises(VaelabError, match="pass y"):
         model.encode(torch.rand(2, 1, 8, 8))
+    # Labels as a user gives them: one class number for all, a list; wrong ones in one line
+    assert torch.equal(model.sample(3, g(), y=2), model.sample(3, g(), y=torch.full((3,), 2)))
+    assert torch.equal(model.sample(2, g(), y=[1, 3]), model.sample(2, g(), y=torch.tensor([1, 3])))
+    with pytest.raises(VaelabError, match="y holds 2 labels for 4 samples; give one per"):
+        model.sample(4, y=torch.tensor([1, 3]))
+    with pytest.raises(VaelabError, match=f"class numbers go from 0 to {CLASSES - 1}, got 3 to 11"):
+        model.sample(2, y=torch.tensor([11, 3]))
+    with pytest.raises(VaelabError, match="one class number per image"):
+        model.decode(z, torch.zeros(3, 1, 1, dtype=torch.long))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_a_model_takes_images_as_vaelabs_datasets_hold_them(name):
+    model = build_model(_small(name, "mlp"), (1, 8, 8), CLASSES)
+    y = _labels(5) if model.conditional else None
+    grey = torch.randint(0, 256, (5, 1, 8, 8), dtype=torch.uint8)
+    assert torch.equal(model.embed(grey, y), model.embed(grey.float() / 255, y))
 
 
 def test_a_cvae_needs_labels_and_an_ae_takes_no_kl_settings():

@@ -73,8 +73,8 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
 
     ``k``: importance samples per image for the NLL (default 1000; a VAE only). ``samples``:
     posterior draws per image for the ELBO. ``chunk``: at most this many codes (k per image)
-    go through the decoder at once, which bounds the memory. ``judge``: the classifier for the sample
-    metrics; 'cached' takes the one in the user cache if there is one.
+    go through the decoder at once, which bounds the memory. ``judge``: the classifier for
+    the sample metrics; 'cached' takes the one in the user cache if there is one.
     """
     # Every argument is checked before any work (an NLL of k = 1000 takes minutes).
     for name, value in (("k", k), ("samples", samples), ("chunk", chunk)):

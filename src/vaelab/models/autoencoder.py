@@ -21,6 +21,12 @@ from vaelab.errors import VaelabError
 from vaelab.nets import build_nets
 
 
+def pixels(x: torch.Tensor) -> torch.Tensor:
+    """Images as the nets take them, float pixels in [0, 1]: uint8 ones (0 to 255, as
+    vaelab's datasets hold them) are scaled, others pass as they are."""
+    return x.float().div_(255) if x.dtype == torch.uint8 else x
+
+
 class Autoencoder(nn.Module):
     """The tutorial's AE: encoder -> code z -> decoder -> the likelihood's parameters of each
     pixel; the likelihood turns them into the image drawn (a sigmoid, for the tutorial's) and
@@ -65,13 +71,23 @@ class Autoencoder(nn.Module):
             return None
         if y is None:
             raise VaelabError("this model is conditioned on class labels; pass y")
+        y = torch.as_tensor(y, device=self.device)
         dtype = self.encoder.head[0].weight.dtype
-        return y.to(dtype) if y.dim() == 2 else F.one_hot(y.long(), self.classes).to(dtype)
+        if y.dim() == 2:
+            return y.to(dtype)
+        if y.dim() != 1:
+            raise VaelabError(f"y must hold one class number per image (B,) or one-hot rows "
+                              f"(B, {self.classes}), got shape {tuple(y.shape)}")
+        try:
+            return F.one_hot(y.long(), self.classes).to(dtype)
+        except RuntimeError:  # a class number out of range: one_hot has checked them
+            raise VaelabError(f"class numbers go from 0 to {self.classes - 1}, got "
+                              f"{y.min().item()} to {y.max().item()}") from None
 
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None
                ) -> torch.Tensor | DiagonalGaussian:
-        """Images (B, C, H, W) -> codes (B, d)."""
-        return self.encoder(x, self.side(y))
+        """Images (B, C, H, W), pixels in [0, 1] or uint8 -> codes (B, d)."""
+        return self.encoder(pixels(x), self.side(y))
 
     def embed(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """The deterministic code of each image: the code itself here. (B, C, H, W) -> (B, d)"""
@@ -92,4 +108,6 @@ class Autoencoder(nn.Module):
 
     def sample(self, n: int, generator: torch.Generator | None = None,
                y: torch.Tensor | None = None) -> torch.Tensor:
+        """Decode n draws from the prior, (n, C, H, W) images: a model with a prior (VAE,
+        CVAE) does; an AE has none and refuses."""
         raise VaelabError("an AE has no prior to sample from; train a VAE (--model vae) for that")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import torch
 
+from vaelab.errors import VaelabError
 from vaelab.models.vae import VAE
 
 
@@ -17,8 +18,15 @@ class CVAE(VAE):
 
     def sample(self, n: int, generator: torch.Generator | None = None,
                y: torch.Tensor | None = None) -> torch.Tensor:
-        """Decode n prior draws as the classes ``y`` (n,), or, without ``y``, as every class in
-        turn: 0, 1, ..., K - 1, 0, 1, ... (n, C, H, W) images."""
+        """Decode n prior draws as the classes ``y`` (n class numbers, or one for all), or,
+        without ``y``, as every class in turn: 0, 1, ..., K - 1, 0, 1, ... (n, C, H, W)
+        images."""
         if y is None:
             y = torch.arange(n, device=self.device) % self.classes
+        y = torch.as_tensor(y, device=self.device)
+        if y.dim() == 0:
+            y = y.expand(n)
+        if len(y) != n:
+            raise VaelabError(f"y holds {len(y)} labels for {n} samples; give one per sample, "
+                              f"or one class for all")
         return super().sample(n, generator, y)

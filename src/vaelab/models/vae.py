@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from vaelab.distributions import DiagonalGaussian
-from vaelab.models.autoencoder import Autoencoder
+from vaelab.models.autoencoder import Autoencoder, pixels
 
 
 class VAE(Autoencoder):
@@ -22,8 +22,8 @@ class VAE(Autoencoder):
         return 2 * self.config.latent_dims
 
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> DiagonalGaussian:
-        """Images (B, C, H, W) -> posterior q(z|x) over (B, d)."""
-        out = self.encoder(x, self.side(y))  # (B, 2d)
+        """Images (B, C, H, W), pixels in [0, 1] or uint8 -> posterior q(z|x) over (B, d)."""
+        out = self.encoder(pixels(x), self.side(y))  # (B, 2d)
         mean, logvar = out.chunk(2, dim=1)  # 2 x (B, d)
         return DiagonalGaussian(mean, logvar)
 
@@ -33,6 +33,7 @@ class VAE(Autoencoder):
 
     def sample(self, n: int, generator: torch.Generator | None = None,
                y: torch.Tensor | None = None) -> torch.Tensor:
-        """Decode n draws from the prior N(0, I): (n, C, H, W) images."""
+        """Decode n draws from the prior N(0, I): (n, C, H, W) images with pixels in [0, 1]
+        (each pixel's mean under p(x|z)), the same for the same ``generator`` state."""
         z = torch.randn(n, self.latent_dims, generator=generator, device=self.device)
         return self.decode(z, y)
