@@ -294,3 +294,14 @@ def test_fashion_mnist_from_debian():
     data = load_dataset("fashion-mnist", download=False)
     assert data.train_images.shape == (60000, 1, 28, 28)
     assert data.classes[9] == "Ankle boot"
+
+
+def test_a_dataset_shows_its_sizes_not_its_pixels(tiny):
+    import dataclasses
+
+    shown = repr(tiny)
+    assert shown == (f"ImageData('mnist': {len(tiny.train_images):,} training and "
+                     f"{len(tiny.test_images):,} test images of 1x28x28, 10 classes (0, 1, 2, "
+                     f"3, 4, 5, 6, 7, 8, 9), on cpu)"), shown
+    bare = dataclasses.replace(tiny, name="shapes.npz", classes=(), origin="/data/shapes.npz")
+    assert "no labels, on cpu, read from /data/shapes.npz)" in repr(bare)

@@ -10,6 +10,7 @@ import math
 import pytest
 import torch
 
+import vaelab
 from vaelab.cli import main
 from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vaelab.data import binarize, prepare
@@ -392,6 +393,17 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     assert str(comparison) == comparison.text() and comparison._repr_markdown_() == markdown
     assert str(card) == card.table() and "seed 0" in card.table().splitlines()[0]
     assert "| evaluation seed | 0 |" in card._repr_markdown_()
+    assert card["nll"] is card.metrics["nll"] and float(card["nll"]) == values["nll"]
+    assert math.isnan(float(ae_card["nll"]))  # n/a
+    with pytest.raises(KeyError, match="no measure 'NLL'; the measures are loss, neg_elbo"):
+        card["NLL"]
+    assert vaelab.load_scorecard(bernoulli_vae.path).metrics == card.metrics
+    assert str(vaelab.Comparison([card, ae_card])) == comparison.text()
+    with pytest.raises(VaelabError, match=r"scorecards alone go side by side as "
+                                          r"vaelab.Comparison\(\[card, ...\]\)"):
+        compare_runs([card, ae_card], tmp_path / "cards")
+    with pytest.raises(VaelabError, match="at least two runs"):  # not a TypeError of len()
+        compare_runs(run for run in [bernoulli_vae])
     printed = comparison.text().splitlines()
     _, notes = comparison.noted_rows()
     assert printed[0].split() == comparison.names and notes

@@ -43,6 +43,8 @@ _WHERE = {
     "write_samples": "vaelab.pictures.samples",
     "run_demo": "vaelab.demo",
     "Scorecard": "vaelab.measuring.scorecard",
+    "Comparison": "vaelab.measuring.scorecard",
+    "load_scorecard": "vaelab.measuring.scorecard",
     "evaluate_run": "vaelab.measuring.evaluation",
     "compare_runs": "vaelab.pictures.comparison",
     "export_explorer": "vaelab.pictures.explore",
@@ -63,7 +65,7 @@ __all__ = [  # noqa: RUF022 (grouped as above)
     "write_run_figures",
     "write_samples",
     "run_demo",
-    "Scorecard", "evaluate_run", "compare_runs",
+    "Scorecard", "Comparison", "load_scorecard", "evaluate_run", "compare_runs",
     "export_explorer", "serve_explorer",
     "flush_denormals",
 ]
@@ -89,7 +91,7 @@ if TYPE_CHECKING:
     from vaelab.distributions import DiagonalGaussian
     from vaelab.errors import ConfigError, VaelabError
     from vaelab.measuring.evaluation import evaluate_run
-    from vaelab.measuring.scorecard import Scorecard
+    from vaelab.measuring.scorecard import Comparison, Scorecard, load_scorecard
     from vaelab.models import CVAE, MODELS, VAE, Autoencoder, build_model
     from vaelab.pictures.comparison import compare_runs
     from vaelab.pictures.explore import export_explorer, serve_explorer

@@ -31,6 +31,16 @@ class ImageData:
     def labelled(self) -> bool:
         return bool(self.classes)
 
+    def __repr__(self) -> str:  # the tensors' digits say nothing; their sizes do
+        c, h, w = self.image_shape
+        classes = (f"{len(self.classes)} classes ({', '.join(self.classes[:10])}"
+                   f"{', ...' if len(self.classes) > 10 else ''})" if self.classes
+                   else "no labels")
+        where = f", read from {self.origin}" if self.origin and self.origin != self.name else ""
+        return (f"ImageData({self.name!r}: {len(self.train_images):,} training and "
+                f"{len(self.test_images):,} test images of {c}x{h}x{w}, {classes}, on "
+                f"{self.train_images.device}{where})")
+
     def fingerprint(self) -> str:
         """A hash of the pixels, labels and class names of both splits: two loads of the same
         images give the same one, anything else (a changed file, another split) another."""

@@ -29,6 +29,9 @@ class Score:
     error: float | None = None
     note: str = ""
 
+    def __float__(self) -> float:  # n/a as NaN, as tables of numbers mark a missing one
+        return math.nan if self.value is None else float(self.value)
+
     def text(self, digits: int) -> str:
         if self.value is None:
             return "n/a"
@@ -94,6 +97,14 @@ class Scorecard:
     def name(self) -> str:
         """The run's title, or for an evaluation written before titles its model's name."""
         return self.title or self.model.upper()
+
+    def __getitem__(self, key: str) -> Score:
+        """A measure's score by its key in eval.json: card["nll"].value, float(card["nll"])."""
+        try:
+            return self.metrics[key]
+        except KeyError:
+            raise KeyError(f"no measure {key!r}; the measures are "
+                           f"{', '.join(m.key for m in MEASURES)}") from None
 
     def to_dict(self) -> dict[str, Any]:
         raw = asdict(self)

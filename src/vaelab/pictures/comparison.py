@@ -4,7 +4,7 @@ decoders in one figure."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from vaelab.measuring.caveats import saved_scorecard
 from vaelab.measuring.classifier import judge_for
 from vaelab.measuring.evaluation import classifier_record, evaluate_run
 from vaelab.measuring.latent import LatentPicture, latent_picture
-from vaelab.measuring.scorecard import Comparison
+from vaelab.measuring.scorecard import Comparison, Scorecard
 from vaelab.pictures.figures import save_figure
 from vaelab.pictures.plots import LatentView, comparison
 from vaelab.training.datasets import check_same, load_for
@@ -41,7 +41,7 @@ def comparison_figure(runs: Sequence[Run], pictures: Sequence[LatentPicture], da
                             f"({dataset_title(data.name)}{when})")
 
 
-def compare_runs(runs: Sequence[Run | str | Path], out: str | Path | None = None, *,
+def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None, *,
                  data: ImageData | None = None, data_dir: str | Path | None = None,
                  device: str | torch.device = "cpu", progress: bool = True,
                  **eval_options: Any) -> tuple[Comparison, Path]:
@@ -50,8 +50,12 @@ def compare_runs(runs: Sequence[Run | str | Path], out: str | Path | None = None
     latent codes and manifolds in rows) into ``out`` (default: ./vaelab-compare, numbered
     if taken). Runs given as folders are loaded onto ``device``; loaded ones stay where they
     are. Returns the comparison and the folder."""
+    runs = list(runs)  # a generator of runs too
     if len(runs) < 2:
         raise VaelabError("compare needs at least two runs")
+    if any(isinstance(run, Scorecard) for run in runs):
+        raise VaelabError("compare_runs takes runs (Run objects or folders); scorecards alone "
+                          "go side by side as vaelab.Comparison([card, ...])")
     loaded = [run if isinstance(run, Run) else load_run(run, device) for run in runs]
     datasets = {run.config.data.dataset for run in loaded}
     if len(datasets) > 1:
