@@ -38,7 +38,8 @@ def caveats(model: Autoencoder, config: RunConfig, split: str) -> dict[str, str]
     if model.conditional:
         given = ("of p(x|y), each image given its own label: not comparable with an "
                  "unconditional model's p(x)")
-        notes.update(dict.fromkeys(("neg_elbo", "nll", "bits_per_dim"), given))
+        for key in ("loss", "neg_elbo", "recon", "nll", "bits_per_dim"):  # beside other notes
+            notes[key] = f"{notes[key]}; and {given}" if key in notes else given
         drawn = "drawn given a class, every class in turn"
         notes.update(dict.fromkeys(("sample_confidence", "sample_class_entropy",
                                     "sample_frechet"), drawn))
