@@ -1,4 +1,5 @@
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -174,7 +175,8 @@ def test_training_off_a_terminal_writes_plain_lines_and_q_silences_them(tmp_path
     assert code == 0 and "epoch" not in err
 
 
-def test_a_kl_warm_up_longer_than_the_run_is_noted(tmp_path, capsys, monkeypatch, tiny):
+def test_a_kl_warm_up_longer_than_the_run_is_noted(tmp_path, capsys, monkeypatch, tiny,
+                                                  caplog):
     monkeypatch.setattr("vaelab.training.datasets.load_dataset", lambda *a, **k: tiny)
     small = ["--hidden-dims", "32", "--epochs", "2", "--no-plots", "--beta", "4"]
     code, _, err = run_cli(["train", *small, "--kl-warmup", "8", "-o", str(tmp_path / "a")],
@@ -184,6 +186,17 @@ def test_a_kl_warm_up_longer_than_the_run_is_noted(tmp_path, capsys, monkeypatch
     code, _, err = run_cli(["train", *small, "--kl-warmup", "2", "-o", str(tmp_path / "b")],
                            capsys)
     assert code == 0 and "warm-up" not in err
+    # A warning, not an info line: a script's default logging shows it too
+    from vaelab.config import ModelConfig, RunConfig, TrainConfig
+    from vaelab.training.loop import train
+
+    config = RunConfig(ModelConfig(hidden_dims=(32,)), train=TrainConfig(epochs=1, beta=4,
+                                                                          kl_warmup=10))
+    monkeypatch.setattr(logging.getLogger("vaelab"), "propagate", True)  # the CLI's turned off
+    with caplog.at_level(logging.INFO, logger="vaelab"):
+        train(config, tmp_path / "c", data=tiny, progress=False)
+    said = [r for r in caplog.records if "the KL warm-up (10 epochs) outlasts" in r.message]
+    assert [r.levelno for r in said] == [logging.WARNING]
 
 
 def test_help_lists_the_commands_and_the_tutorials_flags(capsys):

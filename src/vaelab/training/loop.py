@@ -187,7 +187,7 @@ def _note_long_warm_up(train: TrainConfig) -> None:
     """Say so when the KL warm-up lasts longer than the run: a mistake, or a run to be
     resumed for more epochs, which goes on with it."""
     if train.kl_warmup > train.epochs:
-        log.info("the KL warm-up (%d epochs) outlasts the run (%d): the KL ends weighted "
+        log.warning("the KL warm-up (%d epochs) outlasts the run (%d): the KL ends weighted "
                  "%.2g of its full weight; --resume with more --epochs goes on with it",
                  train.kl_warmup, train.epochs, train.epochs / train.kl_warmup)
 
