@@ -188,8 +188,8 @@ def _note_long_warm_up(train: TrainConfig) -> None:
     resumed for more epochs, which goes on with it."""
     if train.kl_warmup > train.epochs:
         log.warning("the KL warm-up (%d epochs) outlasts the run (%d): the KL ends weighted "
-                 "%.2g of its full weight; --resume with more --epochs goes on with it",
-                 train.kl_warmup, train.epochs, train.epochs / train.kl_warmup)
+                    "%.2g of its full weight; --resume with more --epochs goes on with it",
+                    train.kl_warmup, train.epochs, train.epochs / train.kl_warmup)
 
 
 # ---------------------------------------------------------------------------------------------
