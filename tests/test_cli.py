@@ -160,6 +160,21 @@ def test_compare_bounds_the_cost_of_measuring_runs_not_yet_measured(tmp_path, ca
     table = (tmp_path / "cmp" / "compare.md").read_text()
     assert "| evaluation seed | 7 | 7 |" in table, table
     assert "seed,7,,,7,," in (tmp_path / "cmp" / "compare.csv").read_text()
+    # A saved evaluation is used again when nothing else is asked for, and measured again when
+    # -k, --samples or --seed ask for other settings than it has
+    def compare(*options: str) -> str:
+        code, _, err = run_cli(["compare", str(tmp_path / "ae"), str(tmp_path / "vae"),
+                                "--split", "train", "-o", str(tmp_path / f"cmp{options}"),
+                                *options], capsys)
+        assert code == 0, err
+        return err
+
+    assert "evaluating" not in compare() and "evaluating" not in compare("-k", "3")
+    said = compare("-k", "4", "--seed", "7")
+    assert f"evaluating {tmp_path / 'vae'}" in said and f"evaluating {tmp_path / 'ae'}" not in said
+    assert load_scorecard(tmp_path / "vae", "train").k == 4
+    said = compare("--samples", "3")  # the VAE's: an AE draws no codes
+    assert said.count("evaluating") == 1 and f"evaluating {tmp_path / 'vae'}" in said, said
 
 
 def test_training_off_a_terminal_writes_plain_lines_and_q_silences_them(tmp_path, capsys,
@@ -196,7 +211,7 @@ def test_a_kl_warm_up_longer_than_the_run_is_noted(tmp_path, capsys, monkeypatch
     with caplog.at_level(logging.INFO, logger="vaelab"):
         train(config, tmp_path / "c", data=tiny, progress=False)
     said = [r for r in caplog.records if "the KL warm-up (10 epochs) outlasts" in r.message]
-    assert [r.levelno for r in said] == [logging.WARNING]
+    assert said and {r.levelno for r in said} == {logging.WARNING}
 
 
 def test_help_lists_the_commands_and_the_tutorials_flags(capsys):

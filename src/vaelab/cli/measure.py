@@ -61,9 +61,10 @@ class Eval(Common):
 
 @dataclass(kw_only=True)
 class Compare(Common):
-    """Put the eval metrics of several runs side by side (evaluating those not yet measured,
-    with --k, --samples and --split), as a table printed and written as compare.md and
-    compare.csv, with a figure of their latent codes and manifolds (compare.png)."""
+    """Put the eval metrics of several runs side by side, as a table printed and written as
+    compare.md and compare.csv, with a figure of their latent codes and manifolds
+    (compare.png). A run's saved eval is used again unless -k, --samples or --seed ask for
+    other settings than it was measured with; the others are measured."""
 
     runs: Annotated[list[Path], tyro.conf.Positional,
                     tyro.conf.arg(metavar="RUN [RUN ...]", help_behavior_hint="(required)")]
@@ -71,20 +72,21 @@ class Compare(Common):
     out: Annotated[Path | None, flag("-o", metavar="DIR", default="./vaelab-compare, numbered "
                                                               "if taken")] = None
     """Folder to create for the table and the figure."""
-    k: Annotated[int | None, flag("-k", metavar="INT", default="1000")] = None
-    """Importance samples per image for the NLL of runs not yet measured: bounds the cost."""
-    samples: int = 10
-    """Posterior draws per image for the ELBO's reconstruction term, for runs not yet measured."""
+    k: Annotated[int | None, flag("-k", metavar="INT", default="1000, or a saved eval's")] = None
+    """Importance samples per image for the NLL (a smaller k bounds the cost)."""
+    samples: Annotated[int | None, flag(metavar="INT", default="10, or a saved eval's")] = None
+    """Posterior draws per image for the ELBO's reconstruction term."""
     split: Split = "test"
     """Images to measure on (and whose measures to compare)."""
-    seed: int = 0
-    """Seeds the posterior and prior draws of runs not yet measured."""
+    seed: Annotated[int | None, flag(metavar="INT", default="0, or a saved eval's")] = None
+    """Seeds the posterior and prior draws."""
 
     def run(self) -> None:
         from vaelab.config.checks import check_seed
         from vaelab.pictures.comparison import compare_runs
 
-        check_seed("--seed", self.seed)
+        if self.seed is not None:
+            check_seed("--seed", self.seed)
 
         runs = [check_run_folder(path) for path in self.runs]
         comparison, folder = compare_runs(runs, self.out, data_dir=self.data_dir,

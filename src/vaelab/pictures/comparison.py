@@ -45,11 +45,12 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
                  data: ImageData | None = None, data_dir: str | Path | None = None,
                  device: str | torch.device = "cpu", progress: bool = True,
                  **eval_options: Any) -> tuple[Comparison, Path]:
-    """Put several runs' eval metrics side by side (evaluating those that have no eval.json
-    yet, with ``eval_options``), and write compare.md, compare.csv and compare.png (their
-    latent codes and manifolds in rows) into ``out`` (default: ./vaelab-compare, numbered
-    if taken). Runs given as folders are loaded onto ``device``; loaded ones stay where they
-    are. Returns the comparison and the folder."""
+    """Put several runs' eval metrics side by side (evaluating, with ``eval_options``, those
+    that have no eval.json yet, or one of other epochs, or one measured with another k,
+    samples or seed than ``eval_options`` name), and write compare.md, compare.csv and
+    compare.png (their latent codes and manifolds in rows) into ``out`` (default:
+    ./vaelab-compare, numbered if taken). Runs given as folders are loaded onto ``device``;
+    loaded ones stay where they are. Returns the comparison and the folder."""
     runs = list(runs)  # a generator of runs too
     if len(runs) < 2:
         raise VaelabError("compare needs at least two runs")
@@ -71,14 +72,18 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
     judge = eval_options.get("judge", "cached")
     if judge == "cached":  # one classifier for every run, trained first if there is none
         judge = judge_for(data.to(loaded[0].model.device), progress=progress)
-    eval_options = {**eval_options, "judge": judge}
+    # Options given as None are not given: a saved evaluation's own are as good.
+    eval_options = {name: value for name, value in eval_options.items() if value is not None}
+    eval_options["judge"] = judge
     cards = []
     for run in loaded:
         card = saved_scorecard(run, eval_options.get("split", "test"))
-        # An evaluation is used again if it is of this run's epochs, and its samples were
-        # judged by the same classifier (another one's Frechet distances are not comparable).
+        # An evaluation is used again if it is of this run's epochs, measured as asked (k,
+        # samples, seed, where the call names them), and its samples were judged by the same
+        # classifier (another one's Frechet distances are not comparable).
         if (card is None or card.epochs != run.epochs_done
-                or card.classifier != classifier_record(judge)):
+                or card.classifier != classifier_record(judge)
+                or not _as_asked(card, eval_options)):
             log.info("evaluating %s", run.path)
             options = {name: value for name, value in eval_options.items()  # no NLL, no k
                        if name != "k" or run.model.has_posterior}
@@ -94,3 +99,11 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
     save_figure(comparison_figure(loaded, pictures, data, comparison.names),
                 folder / "compare.png")
     return comparison, folder
+
+
+def _as_asked(card: Scorecard, options: dict[str, Any]) -> bool:
+    """Whether a saved evaluation was measured with the k, samples and seed that ``options``
+    name (an AE's, without k, draws no codes: its samples do not matter)."""
+    drawn = card.k is not None
+    return all(getattr(card, name) == options[name] for name in ("k", "samples", "seed")
+               if name in options and (drawn or name == "seed"))
