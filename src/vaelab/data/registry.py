@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +14,16 @@ from vaelab.data.sources import download_root, fetch, find, missing_message, pre
 from vaelab.errors import VaelabError
 
 SPLITS = ("train", "test")
+
+log = logging.getLogger("vaelab")
+
+
+@functools.cache  # once per process: a command may load its data more than once
+def _say_if_elsewhere(name: str, data_dir: Path, folder: Path) -> None:
+    """A data folder that was named but not used (mistyped, say) is worth a warning."""
+    if folder.parent != data_dir:
+        why = "no such folder" if not data_dir.exists() else f"it holds no {name}/"
+        log.warning("%s: %s; %s was read from %s", data_dir, why, name, folder)
 
 
 @dataclass(frozen=True)
@@ -30,6 +42,8 @@ class IdxDataset:
              progress: bool = True) -> ImageData:
         """Find the files (or fetch them), read and check them."""
         folder = find(self, data_dir)
+        if folder is not None and data_dir is not None:
+            _say_if_elsewhere(self.name, Path(data_dir).expanduser(), folder)
         if folder is None:
             if not download:
                 raise VaelabError(missing_message(self, data_dir, "downloads are off"))
