@@ -155,24 +155,23 @@ def test_search_order(tmp_path, monkeypatch):
     assert search_roots() == [cache, system]
 
 
-def test_a_data_folder_named_but_not_used_is_a_warning(tmp_path, monkeypatch, caplog):
-    import logging
+def test_a_data_folder_named_but_not_used_is_a_warning(tmp_path, monkeypatch):
+    from vaelab.data import registry
 
+    said = []
+    monkeypatch.setattr(registry.log, "warning", lambda text, *args: said.append(text % args))
     env = tmp_path / "env"
     write_dataset(env / "mnist")
     monkeypatch.setenv("VAELAB_DATA", str(env))
-    monkeypatch.setattr(logging.getLogger("vaelab"), "propagate", True)
     for named, why in ((tmp_path / "datasetz", "no such folder"),
                        (tmp_path, "it holds no mnist/")):
-        caplog.clear()
-        with caplog.at_level(logging.WARNING, logger="vaelab"):
-            load_dataset("mnist", named, progress=False)
-            load_dataset("mnist", named, progress=False)  # said once
-        assert caplog.messages == [f"{named}: {why}; mnist was read from {env / 'mnist'}"]
-    caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="vaelab"):
-        load_dataset("mnist", env, progress=False)  # the one named: nothing to say
-    assert caplog.messages == []
+        said.clear()
+        load_dataset("mnist", named, progress=False)
+        load_dataset("mnist", named, progress=False)  # said once
+        assert said == [f"{named}: {why}; mnist was read from {env / 'mnist'}"]
+    said.clear()
+    load_dataset("mnist", env, progress=False)  # the one named: nothing to say
+    assert said == []
 
 
 def test_incomplete_folder_is_not_taken(tmp_path, monkeypatch):
