@@ -226,3 +226,33 @@ def test_figures_for_print(trained, tiny, tmp_path):
     assert paths["latent"].read_bytes().startswith(b"%PDF")
     with pytest.raises(VaelabError, match="unknown figure format 'jpg'"):
         write_run_figures(trained["ae"], tiny, tmp_path, fmt="jpg")
+
+
+def test_titles_and_labels_say_what_a_teacher_would_put_on_a_slide(tiny, tmp_path):
+    import dataclasses
+
+    from vaelab.pictures import figures
+
+    # Class names fit over their images: broken at a slash or a space, not run together
+    assert [plots._in_a_column(c) for c in ("T-shirt/top", "Ankle boot", "Trouser", "7")] == [
+        "T-shirt/\ntop", "Ankle\nboot", "Trouser", "7"]
+    names = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+             "Sneaker", "Bag", "Ankle boot")
+    clothes = dataclasses.replace(tiny, classes=names)
+    config = RunConfig(ModelConfig("cvae", hidden_dims=(32,)),
+                       train=TrainConfig(epochs=1, beta=4, kl_warmup=2, noise="mask:0.5"))
+    run = train(config, tmp_path / "run", data=clothes, progress=False)
+    seen = latent_picture(run.model, clothes)
+    strip, _ = figures._interpolation(run.model, clothes, seen, "CVAE")
+    title = strip.get_suptitle()
+    assert re.search(r"two test images, [\w /-]+ and [\w /-]+,\nthe label mixed from", title)
+    assert " a A" not in title and " a T" not in title  # no article before a class name
+    recon = figures._reconstructions(run.model, clothes, "DAE", config.train.noise)
+    assert recon.get_suptitle().endswith("of clean inputs; it trained on corrupted ones "
+                                         "(see the denoising figure)")
+    denoising = figures._denoising(run.model, clothes, "DAE (mask 0.5)", "mask:0.5", 0)
+    assert "mask" not in denoising.get_suptitle().removeprefix("DAE (mask 0.5)")  # once
+    loss = figures._loss(run, "β-CVAE")
+    assert loss.get_suptitle().endswith("\n−ELBO at β = 1; trained with the KL weighted "
+                                        "(β = 4, warmed up over 2 epochs)")
+    assert loss.axes[0].get_ylabel() == "−ELBO (recon + KL) per image"

@@ -7,7 +7,7 @@ import dataclasses
 import math
 from typing import TYPE_CHECKING
 
-from vaelab.config import RunConfig
+from vaelab.config import RunConfig, parse_noise
 from vaelab.measuring.scorecard import Score, Scorecard, load_scorecard
 from vaelab.models import Autoencoder
 
@@ -35,11 +35,18 @@ def caveats(model: Autoencoder, config: RunConfig, split: str) -> dict[str, str]
     why_not = model.likelihood.exactness(config.data.binarize != "none")
     if why_not is not None and model.has_posterior:
         notes.update(dict.fromkeys(("neg_elbo", "recon"), why_not))
+    def add(keys: tuple[str, ...], note: str) -> None:  # beside the notes already there
+        for key in keys:
+            notes[key] = f"{notes[key]}; and {note}" if key in notes else note
+
     if model.conditional:
-        given = ("of p(x|y), each image given its own label: not comparable with an "
-                 "unconditional model's p(x)")
-        for key in ("loss", "neg_elbo", "recon", "nll", "bits_per_dim"):  # beside other notes
-            notes[key] = f"{notes[key]}; and {given}" if key in notes else given
+        add(("loss", "neg_elbo", "recon", "nll", "bits_per_dim"),
+            "of p(x|y), each image given its own label: not comparable with an "
+            "unconditional model's p(x)")
+    noise = parse_noise(train.noise)
+    if noise:
+        add(("loss",), f"of corrupted inputs ({noise[0]} {noise[1]:g}), as the run trains; "
+                       f"every other row encodes the clean images")
         drawn = "drawn given a class, every class in turn"
         notes.update(dict.fromkeys(("sample_confidence", "sample_class_entropy",
                                     "sample_frechet"), drawn))

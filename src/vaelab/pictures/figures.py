@@ -99,7 +99,7 @@ def write_run_figures(run: Run, data: ImageData, out_dir: str | Path | None = No
         "manifold": plots.manifold_figure(
             seen.manifold, axis_labels=labels,
             title=f"{name}\ndecoder over the test codes' region{where}{drawn_as}"),
-        "reconstructions": _reconstructions(model, data, name),
+        "reconstructions": _reconstructions(model, data, name, run.config.train.noise),
     }
     if run.config.train.noise != "none":
         figures["denoising"] = _denoising(model, data, name, run.config.train.noise,
@@ -164,9 +164,12 @@ def _loss(run: Run, name: str) -> Figure:
     loss_name = (f"−IWAE bound, k = {train.draws}" if train.objective == "iwae"
                  else "−ELBO (recon + KL)" if train.draws == 1
                  else f"−ELBO (recon + KL), mean of k = {train.draws} draws")
-    if train.weighs_kl and train.kl == "closed-form":
-        loss_name += "; trained with the KL weighted"
-    return plots.loss_curves(run.metrics, title=f"{name}: training", loss_name=loss_name,
+    title = f"{name}: training"
+    if train.weighs_kl and train.kl == "closed-form":  # what it minimised is not what is drawn
+        weighted = [f"β = {train.beta:g}"] if train.beta != 1 else []
+        weighted += [f"warmed up over {train.kl_warmup} epochs"] if train.kl_warmup else []
+        title += f"\n−ELBO at β = 1; trained with the KL weighted ({', '.join(weighted)})"
+    return plots.loss_curves(run.metrics, title=title, loss_name=loss_name,
                              recon_name=run.model.likelihood.term, kl_name=kl_name)
 
 
@@ -188,11 +191,15 @@ def _class_examples(data: ImageData) -> tuple[torch.Tensor, torch.Tensor, list[s
 
 
 @torch.inference_mode()
-def _reconstructions(model: Autoencoder, data: ImageData, name: str) -> Figure:
+def _reconstructions(model: Autoencoder, data: ImageData, name: str, noise: str = "none"
+                     ) -> Figure:
     x, y, names = _class_examples(data)
+    title = f"{name}: test images and their reconstructions"
+    if noise != "none":  # not what it learnt to do
+        title += "\nof clean inputs; it trained on corrupted ones (see the denoising figure)"
     return plots.image_rows(
         [("test image", pictures_of(x)), ("reconstruction", pictures_of(model.reconstruct(x, y)))],
-        column_labels=names, title=f"{name}: test images and their reconstructions")
+        column_labels=names, title=title)
 
 
 @torch.inference_mode()
@@ -204,7 +211,7 @@ def _denoising(model: Autoencoder, data: ImageData, name: str, noise: str, seed:
             ("output", pictures_of(model.reconstruct(noisy, y))),
             ("clean image", pictures_of(x))]
     return plots.image_rows(rows, column_labels=names,
-                            title=f"{name}: what it makes of corrupted test images ({noise})")
+                            title=f"{name}: what it makes of corrupted test images")
 
 
 @torch.inference_mode()
@@ -263,7 +270,9 @@ def _interpolation(model: Autoencoder, data: ImageData, seen: LatentPicture, nam
     inputs = pictures_of(to_unit(ends))
     if data.labelled:
         a, b = (data.classes[int(c)] for c in labels)
-        ends_named, between = (f"input {a}", f"input {b}"), f"a {a} and a {b}"
+        ends_named, between = (f"input {a}", f"input {b}"), f"two test images, {a} and {b}"
+        if model.conditional:  # the label moves too, and it does much of the change
+            between += f",\nthe label mixed from {a} to {b} along the way"
     else:
         ends_named, between = ("input", "input"), "two test images far apart"
     strip = plots.interpolation_strip(

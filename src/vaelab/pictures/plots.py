@@ -8,6 +8,7 @@ global state, and they render the same in a terminal, a notebook or a test.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -163,11 +164,25 @@ def image_rows(rows: Sequence[tuple[str, np.ndarray]], *, title: str,
         if column_labels is not None:
             w = rows[0][1].shape[2]
             axes[0].set_xticks([i * (w + 2) + w / 2 for i in range(len(column_labels))],
-                               column_labels)
+                               [_in_a_column(label) for label in column_labels],
+                               fontsize="small")
             axes[0].xaxis.tick_top()
             axes[0].tick_params(length=0)
         fig.suptitle(title)
     return fig
+
+
+def _in_a_column(label: str, width: int = 8) -> str:
+    """A class name broken into lines that fit over one image ('T-shirt/top' ->
+    'T-shirt/\ntop', 'Ankle boot' -> 'Ankle\nboot')."""
+    lines: list[str] = []
+    for word in re.findall(r"[^ /]+/?|/", label):  # words, each with its slash
+        joined = lines[-1] + ("" if lines[-1].endswith("/") else " ") + word if lines else ""
+        if lines and len(joined) <= width:
+            lines[-1] = joined
+        else:
+            lines.append(word)
+    return "\n".join(lines)
 
 
 def image_grid(picture: np.ndarray, *, title: str) -> Figure:
