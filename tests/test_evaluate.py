@@ -550,6 +550,8 @@ def test_figures_that_are_not_what_their_row_says_of_every_model_carry_a_note():
     assert cvae["nll"].startswith("of p(x|y)") and cvae["sample_frechet"].startswith("drawn")
     assert cvae["loss"] == cvae["recon"] == cvae["nll"] and "kl" not in cvae  # KL to p(z)
     sse_cvae = notes(model={"model": "cvae"})["loss"]  # both notes, neither lost
+    denoising = notes(model={"likelihood": "bce"}, noise="mask:0.5")
+    assert denoising["loss"].startswith("of corrupted inputs (mask 0.5), as the run trains")
     assert sse_cvae.startswith("without the squared error's") and "; and of p(x|y)" in sse_cvae
     assert set(notes(split="train")) == {"loss", "linear_probe", "knn", "sample_frechet"}
 
