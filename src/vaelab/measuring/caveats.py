@@ -35,6 +35,7 @@ def caveats(model: Autoencoder, config: RunConfig, split: str) -> dict[str, str]
     why_not = model.likelihood.exactness(config.data.binarize != "none")
     if why_not is not None and model.has_posterior:
         notes.update(dict.fromkeys(("neg_elbo", "recon"), why_not))
+
     def add(keys: tuple[str, ...], note: str) -> None:  # beside the notes already there
         for key in keys:
             notes[key] = f"{notes[key]}; and {note}" if key in notes else note
@@ -43,13 +44,13 @@ def caveats(model: Autoencoder, config: RunConfig, split: str) -> dict[str, str]
         add(("loss", "neg_elbo", "recon", "nll", "bits_per_dim"),
             "of p(x|y), each image given its own label: not comparable with an "
             "unconditional model's p(x)")
+        drawn = "drawn given a class, every class in turn"
+        notes.update(dict.fromkeys(("sample_confidence", "sample_class_entropy",
+                                    "sample_frechet"), drawn))
     noise = parse_noise(train.noise)
     if noise:
         add(("loss",), f"of corrupted inputs ({noise[0]} {noise[1]:g}), as the run trains; "
                        f"every other row encodes the clean images")
-        drawn = "drawn given a class, every class in turn"
-        notes.update(dict.fromkeys(("sample_confidence", "sample_class_entropy",
-                                    "sample_frechet"), drawn))
     if split == "train":
         on_test = "fitted on the training codes and scored on the test codes, on either split"
         notes.update(dict.fromkeys(("linear_probe", "knn"), on_test))
