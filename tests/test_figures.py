@@ -208,6 +208,15 @@ def test_report_links_every_figure_and_reaches_no_other_host(trained, tmp_path):
     assert len(sources) == 8 + 6  # every VAE figure, every AE figure
     for src in sources:
         assert (page.parent / src).exists(), src
+    # Every figure at one scale, so that their text is one size: a one-panel loss figure is
+    # not blown up to a three-panel one's width; the animation at twice its pixels
+    for src, width, height in re.findall(r'src="([^"]+)"[^>]* width="(\d+)" height="(\d+)"',
+                                         text):
+        with Image.open(page.parent / src) as image:
+            scale = 2 if src.endswith(".gif") else 0.6
+            assert (int(width), int(height)) == (round(image.width * scale),
+                                                 round(image.height * scale)), src
+    assert len(re.findall(r"<img [^>]*width=", text)) == len(sources)
     assert "http://" not in text and "https://" not in text
     assert "<table>" in text and "test loss per image" in text
     assert text.count("this model has no prior") == 2
@@ -256,3 +265,22 @@ def test_titles_and_labels_say_what_a_teacher_would_put_on_a_slide(tiny, tmp_pat
     assert loss.get_suptitle().endswith("\n−ELBO at β = 1; trained with the KL weighted "
                                         "(β = 4, warmed up over 2 epochs)")
     assert loss.axes[0].get_ylabel() == "−ELBO (recon + KL) per image"
+
+
+def test_a_run_page_and_its_explorer_say_when_its_evaluation_is_of_fewer_epochs(tiny, tmp_path):
+    from vaelab.measuring.evaluation import evaluate_run
+    from vaelab.pictures.explore import explorer_data
+    from vaelab.pictures.report import write_run_page
+    from vaelab.training.loop import resume
+
+    config = RunConfig(ModelConfig("vae", hidden_dims=(32,)), train=TrainConfig(epochs=1))
+    run = train(config, tmp_path / "run", data=tiny, progress=False)
+    evaluate_run(run, tiny, k=2, samples=1, judge=None, progress=False)
+    assert "Measured after" not in write_run_page(run).read_text()
+    assert explorer_data(run, tiny, points=50)["run"]["evaluation"][0][0] != "measured after"
+    run = resume(run, epochs=2, data=tiny, progress=False)  # eval.json is of epoch 1
+    page = write_run_page(run).read_text()
+    assert f"Measured after 1 epoch; the run has 2 now: vaelab eval {run.path} measures " \
+           f"it again." in page
+    first = explorer_data(run, tiny, points=50)["run"]["evaluation"][0]
+    assert first == ("measured after", "1 epoch, not 2: vaelab eval measures the run again")

@@ -68,7 +68,12 @@ def _evaluation(run: Run) -> tuple[list[tuple[str, str]] | None, list[str]]:
     if card is None:
         return None, []
     rows, notes = noted_rows([card], [(label, [value]) for label, value in card.rows()])
-    return [(label, value) for label, [value] in rows], notes
+    shown = [(label, value) for label, [value] in rows]
+    if card.epochs != run.epochs_done:  # measured before a --resume, say
+        epochs = f"{card.epochs} epoch{'s' * (card.epochs != 1)}"
+        shown.insert(0, ("measured after", f"{epochs}, not {run.epochs_done}: vaelab eval "
+                                           f"measures the run again"))
+    return shown, notes
 
 
 def _run_facts(run: Run) -> dict[str, Any]:

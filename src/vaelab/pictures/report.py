@@ -22,9 +22,10 @@ from vaelab.training.datasets import class_names
 from vaelab.training.runs import Run
 
 if TYPE_CHECKING:
-    from vaelab.measuring.scorecard import Comparison
+    from vaelab.measuring.scorecard import Comparison, Scorecard
 
 NO_PRIOR = "this model has no prior"
+SCALE = 0.6  # CSS pixels per pixel of a 150-dpi figure: its 10-point text at 12.5 pixels
 PRIOR_FIGURES = {"manifold_prior.png", "samples.png"}
 
 # (file in figures/, heading, what to look for); {classes} is worded by WITH_CLASSES
@@ -41,8 +42,8 @@ SECTIONS = [
      "The grid placed at equal steps of prior probability, so every tile stands for the same "
      "share of the prior N(0, I): what samples from a VAE look like, region by region."),
     ("reconstructions.png", "Reconstructions",
-     "Test images on top ({classes}) and the decoding of each one's code below. With only two "
-     "latent dimensions both models blur; how much is the reconstruction term below."),
+     "Test images on top ({classes}) and the decoding of each one's code below. A latent space "
+     "of few dimensions blurs them; how much is the reconstruction term in the tables."),
     ("denoising.png", "Denoising",
      "A denoising model learned to map corrupted images to clean ones: the corrupted test "
      "image it is given, what it draws, and the clean image it should draw."),
@@ -88,9 +89,8 @@ section { background: var(--card); border: 1px solid var(--line); border-radius:
 section p { color: var(--muted); margin: 0 0 14px; max-width: 80ch; }
 .runs { display: grid; gap: 16px; grid-template-columns: repeat(var(--n), minmax(0, 1fr)); }
 figure { margin: 0; }
-figure img { width: 100%; height: auto; border-radius: 6px; display: block; }
-figure img.pixels { image-rendering: pixelated; max-width: 336px; }
-.runs.one figure img:not(.pixels) { max-width: 760px; }
+figure img { max-width: 100%; height: auto; border-radius: 6px; display: block; }
+figure img.pixels { image-rendering: pixelated; }
 figcaption { font-weight: 600; margin-bottom: 6px; }
 .na { color: var(--muted); font-style: italic; padding: 30px 0; text-align: center;
       border: 1px dashed var(--line); border-radius: 6px; }
@@ -137,8 +137,21 @@ def _figure_cell(run: Run, file: str, page_dir: Path) -> str:
     if not path.exists():
         no_prior = not run.model.has_prior and file in PRIOR_FIGURES
         return f'<div class="na">{NO_PRIOR if no_prior else "not drawn for this run"}</div>'
-    css = ' class="pixels"' if file.endswith(".gif") else ""
-    return f'<img src="{_link(path, page_dir)}" alt="{html.escape(file)}"{css}>'
+    return _image(path, page_dir, pixels=file.endswith(".gif"))
+
+
+def _image(path: Path, page_dir: Path, pixels: bool = False) -> str:
+    """An <img> of a figure at one scale for all (their text the same size, a one-panel figure
+    not blown up to a three-panel one's width), shrunk only to fit; an animation of pixels at
+    twice its size, its pixels kept sharp."""
+    from PIL import Image
+
+    with Image.open(path) as image:  # reads the header only
+        width, height = image.size
+    scale = 2 if pixels else SCALE
+    size = f'width="{round(width * scale)}" height="{round(height * scale)}"'
+    css = ' class="pixels"' if pixels else ""
+    return f'<img src="{_link(path, page_dir)}" alt="{html.escape(path.name)}" {size}{css}>'
 
 
 def _link(path: Path, page_dir: Path) -> str:
@@ -184,7 +197,7 @@ def _figure_sections(runs: Sequence[Run], page_dir: Path) -> list[str]:
     return sections
 
 
-def _evaluation_section(evaluation: Comparison) -> str:
+def _evaluation_section(evaluation: Comparison, stale: str = "") -> str:
     names = "".join(f"<th>{html.escape(name)}</th>" for name in evaluation.names)
     rows, notes = evaluation.noted_rows()
     body = "".join(
@@ -194,27 +207,28 @@ def _evaluation_section(evaluation: Comparison) -> str:
     )
     notes_html = "".join(f"<li>[{k}] {html.escape(note)}</li>"
                          for k, note in enumerate(notes, start=1))
+    stale = f" <strong>{html.escape(stale)}</strong>" if stale else ""
     return (f"<section><h2>Measured on the test set</h2><p>vaelab eval's figures, per image, "
             f"with standard errors over the test images. The NLL is the importance-weighted "
-            f"bound; vaelab eval RUN measures it with k = 1000. Shares and accuracies are "
-            f"fractions of 1.</p><table><thead><tr><th></th>{names}</tr></thead>"
+            f"bound of k samples per image, k in its row. Shares and accuracies are "
+            f"fractions of 1.{stale}</p><table><thead><tr><th></th>{names}</tr></thead>"
             f"<tbody>{body}</tbody></table><ul class=\"notes\">{notes_html}</ul></section>")
 
 
 def write_report(runs: Sequence[Run], path: Path, *, title: str, lead: str = "",
                  top_figure: Path | None = None, commands: Sequence[str] = (),
-                 evaluation: Comparison | None = None) -> Path:
-    """Write an HTML page about ``runs`` to ``path``; figures are linked relative to it."""
+                 evaluation: Comparison | None = None, stale: str = "") -> Path:
+    """Write an HTML page about ``runs`` to ``path``; figures are linked relative to it.
+    ``stale`` says why the evaluation is not of the runs as they are now."""
     parts = [f"<h1>{html.escape(title)}</h1>"]
     if lead:
         parts.append(f'<p class="lead">{html.escape(lead)}</p>')
     if top_figure is not None:
-        parts.append(f'<section><h2>Side by side</h2><figure><img '
-                     f'src="{_link(top_figure, path.parent)}" alt="comparison"></figure>'
-                     f'</section>')
+        parts.append(f'<section><h2>Side by side</h2><figure>'
+                     f'{_image(top_figure, path.parent)}</figure></section>')
     parts.append(_metrics_section(runs))
     if evaluation is not None:
-        parts.append(_evaluation_section(evaluation))
+        parts.append(_evaluation_section(evaluation, stale))
     parts += _figure_sections(runs, path.parent)
     made = (f"Made by vaelab {__version__} with PyTorch {torch.__version__}, "
             f"{datetime.now().strftime('%Y-%m-%d %H:%M')}.")
@@ -237,4 +251,14 @@ def write_run_page(run: Run) -> Path:
     card = saved_scorecard(run)
     return write_report([run], run.path / "index.html", title=f"vaelab run {run.path.name}",
                         commands=[f"vaelab plot {run.path}"],
-                        evaluation=Comparison([card]) if card else None)
+                        evaluation=Comparison([card]) if card else None,
+                        stale=older_than(card, run))
+
+
+def older_than(card: Scorecard | None, run: Run) -> str:
+    """What to say of a saved evaluation of fewer (or more) epochs than the run has now: one
+    made before a --resume, say. Nothing if it is of the run as it is."""
+    if card is None or card.epochs == run.epochs_done:
+        return ""
+    return (f"Measured after {card.epochs} epoch{'s' * (card.epochs != 1)}; the run has "
+            f"{run.epochs_done} now: vaelab eval {run.path} measures it again.")
