@@ -413,13 +413,17 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     # A saved evaluation whose samples another classifier judged is measured again.
     other = train_judge(tiny, epochs=1, progress=False)
     assert other.accuracy != judge.accuracy
-    evaluated = []
-    real = compare_module.evaluate_run
+    evaluated, drawn = [], []
+    real, figure = compare_module.evaluate_run, compare_module.comparison_figure
     monkeypatch.setattr(compare_module, "evaluate_run",
                         lambda run, *a, **kw: evaluated.append(run.path) or real(run, *a, **kw))
+    monkeypatch.setattr(compare_module, "comparison_figure",
+                        lambda *a: drawn.append(a[3]) or figure(*a))
     compare_runs([bernoulli_vae.path, ae.path], tmp_path / "cmp2", data=tiny, progress=False,
                  judge=judge, k=20)
     assert evaluated == []  # the same classifier: both evaluations are used again
+    # The figure names each row by its folder and by what the run is
+    assert drawn == [[f"{comparison.names[0]}, VAE", f"{comparison.names[1]}, conv AE"]]
     compare_runs([bernoulli_vae.path, ae.path], tmp_path / "cmp3", data=tiny, progress=False,
                   judge=other, k=20)
     assert evaluated == [bernoulli_vae.path, ae.path]

@@ -96,8 +96,8 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
                                                   run.config.data.binarize,
                                                   run.config.data.binarize_seed, measuring=True))
                 for run in loaded]
-    save_figure(comparison_figure(loaded, pictures, data, comparison.names),
-                folder / "compare.png")
+    names = [f"{name}, {card.name}" for name, card in zip(comparison.names, cards, strict=True)]
+    save_figure(comparison_figure(loaded, pictures, data, names), folder / "compare.png")
     return comparison, folder
 
 
