@@ -257,13 +257,13 @@ def test_titles_and_labels_say_what_a_teacher_would_put_on_a_slide(tiny, tmp_pat
     assert re.search(r"two test images, [\w /-]+ and [\w /-]+,\nthe label mixed from", title)
     assert " a A" not in title and " a T" not in title  # no article before a class name
     recon = figures._reconstructions(run.model, clothes, "DAE", config.train.noise)
-    assert recon.get_suptitle().endswith("of clean inputs; it trained on corrupted ones "
-                                         "(see the denoising figure)")
+    assert recon.get_suptitle().endswith(" (clean: it trained on corrupted ones, see the "
+                                         "denoising figure)")
     denoising = figures._denoising(run.model, clothes, "DAE (mask 0.5)", "mask:0.5", 0)
     assert "mask" not in denoising.get_suptitle().removeprefix("DAE (mask 0.5)")  # once
     loss = figures._loss(run, "β-CVAE")
-    assert loss.get_suptitle().endswith("\n−ELBO at β = 1; trained with the KL weighted "
-                                        "(β = 4, warmed up over 2 epochs)")
+    assert loss.get_suptitle().endswith("\ntraining curves; the −ELBO at β = 1, trained with "
+                                        "the KL weighted (β = 4, warmed up over 2 epochs)")
     assert loss.axes[0].get_ylabel() == "−ELBO (recon + KL) per image"
 
 

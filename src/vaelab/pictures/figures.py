@@ -27,7 +27,7 @@ import torch
 from matplotlib.figure import Figure
 from PIL import Image
 
-from vaelab.data import ImageData, prepare, to_unit
+from vaelab.data import ImageData, dataset_title, prepare, to_unit
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 from vaelab.measuring.latent import (
@@ -153,8 +153,12 @@ def pictures_of(images: torch.Tensor) -> np.ndarray:
 
 
 def _describe(run: Run) -> str:
-    epochs = run.epochs_done
-    return run.config.title(f"d={run.config.model.latent_dims}",
+    """The run in a figure's title: what it is, on what data, its size and epochs."""
+    epochs, data = run.epochs_done, run.config.data
+    subset = ([f"{data.train_subset:,} training images"]
+              if data.train_subset is not None else [])
+    return run.config.title(dataset_title(data.dataset), *subset,
+                            f"d={run.config.model.latent_dims}",
                             f"{epochs} epoch{'s' * (epochs != 1)}")
 
 
@@ -164,11 +168,11 @@ def _loss(run: Run, name: str) -> Figure:
     loss_name = (f"−IWAE bound, k = {train.draws}" if train.objective == "iwae"
                  else "−ELBO (recon + KL)" if train.draws == 1
                  else f"−ELBO (recon + KL), mean of k = {train.draws} draws")
-    title = f"{name}: training"
+    title = f"{name}\ntraining curves"
     if train.weighs_kl and train.kl == "closed-form":  # what it minimised is not what is drawn
         weighted = [f"β = {train.beta:g}"] if train.beta != 1 else []
         weighted += [f"warmed up over {train.kl_warmup} epochs"] if train.kl_warmup else []
-        title += f"\n−ELBO at β = 1; trained with the KL weighted ({', '.join(weighted)})"
+        title += f"; the −ELBO at β = 1, trained with the KL weighted ({', '.join(weighted)})"
     return plots.loss_curves(run.metrics, title=title, loss_name=loss_name,
                              recon_name=run.model.likelihood.term, kl_name=kl_name)
 
@@ -194,9 +198,9 @@ def _class_examples(data: ImageData) -> tuple[torch.Tensor, torch.Tensor, list[s
 def _reconstructions(model: Autoencoder, data: ImageData, name: str, noise: str = "none"
                      ) -> Figure:
     x, y, names = _class_examples(data)
-    title = f"{name}: test images and their reconstructions"
+    title = f"{name}\ntest images and their reconstructions"
     if noise != "none":  # not what it learnt to do
-        title += "\nof clean inputs; it trained on corrupted ones (see the denoising figure)"
+        title += " (clean: it trained on corrupted ones, see the denoising figure)"
     return plots.image_rows(
         [("test image", pictures_of(x)), ("reconstruction", pictures_of(model.reconstruct(x, y)))],
         column_labels=names, title=title)
@@ -211,7 +215,7 @@ def _denoising(model: Autoencoder, data: ImageData, name: str, noise: str, seed:
             ("output", pictures_of(model.reconstruct(noisy, y))),
             ("clean image", pictures_of(x))]
     return plots.image_rows(rows, column_labels=names,
-                            title=f"{name}: what it makes of corrupted test images")
+                            title=f"{name}\nwhat it makes of corrupted test images")
 
 
 @torch.inference_mode()
@@ -229,7 +233,7 @@ def _samples(model: Autoencoder, data: ImageData, name: str, seed: int) -> Figur
     images = model.decode(z.repeat(classes, 1), y)  # (classes * SAMPLES, C, H, W)
     rows = [(data.classes[c], pictures_of(images[c * SAMPLES:(c + 1) * SAMPLES]))
             for c in range(classes)]
-    return plots.image_rows(rows, title=f"{name}: samples, one class per row; each column "
+    return plots.image_rows(rows, title=f"{name}\nsamples, one class per row; each column "
                                         f"is one z from the prior")
 
 
@@ -277,5 +281,5 @@ def _interpolation(model: Autoencoder, data: ImageData, seen: LatentPicture, nam
         ends_named, between = ("input", "input"), "two test images far apart"
     strip = plots.interpolation_strip(
         frames, inputs[0], inputs[1], start_label=ends_named[0], end_label=ends_named[1],
-        title=f"{name}: decoding the straight line between the codes of {between}")
+        title=f"{name}\ndecoding the straight line between the codes of {between}")
     return strip, np.concatenate([there, there[-2:0:-1]])
