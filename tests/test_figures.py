@@ -217,6 +217,9 @@ def test_report_links_every_figure_and_reaches_no_other_host(trained, tmp_path):
             assert (int(width), int(height)) == (round(image.width * scale),
                                                  round(image.height * scale)), src
     assert len(re.findall(r"<img [^>]*width=", text)) == len(sources)
+    # Side by side where they fit; a figure that would shrink too far goes one under the other
+    columns = dict(re.findall(r"<h2>([^<]+)</h2>(?:(?!<section>).)*?--n: (\d)", text))
+    assert columns["Latent codes"] == "2" and columns["Training curves"] == "1", columns
     assert "http://" not in text and "https://" not in text
     assert "<table>" in text and "test loss per image" in text
     assert text.count("this model has no prior") == 2

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 NO_PRIOR = "this model has no prior"
 SCALE = 0.6  # CSS pixels per pixel of a 150-dpi figure: its 10-point text at 12.5 pixels
+WIDTH = 1100  # CSS pixels for the figures of a section, side by side
 PRIOR_FIGURES = {"manifold_prior.png", "samples.png"}
 
 # (file in figures/, heading, what to look for); {classes} is worded by WITH_CLASSES
@@ -140,14 +141,18 @@ def _figure_cell(run: Run, file: str, page_dir: Path) -> str:
     return _image(path, page_dir, pixels=file.endswith(".gif"))
 
 
+def _size(path: Path) -> tuple[int, int]:
+    from PIL import Image
+
+    with Image.open(path) as image:  # reads the header only
+        return image.size
+
+
 def _image(path: Path, page_dir: Path, pixels: bool = False) -> str:
     """An <img> of a figure at one scale for all (their text the same size, a one-panel figure
     not blown up to a three-panel one's width), shrunk only to fit; an animation of pixels at
     twice its size, its pixels kept sharp."""
-    from PIL import Image
-
-    with Image.open(path) as image:  # reads the header only
-        width, height = image.size
+    width, height = _size(path)
     scale = 2 if pixels else SCALE
     size = f'width="{round(width * scale)}" height="{round(height * scale)}"'
     css = ' class="pixels"' if pixels else ""
@@ -190,10 +195,14 @@ def _figure_sections(runs: Sequence[Run], page_dir: Path) -> list[str]:
             f"{_figure_cell(run, file, page_dir)}</figure>"
             for run in runs
         )
-        grid = "runs one" if len(runs) == 1 else "runs"
+        # Runs side by side, unless a figure would shrink there below 3/4 of the scale every
+        # figure has (its text unreadable): then one under the other
+        widest = max((_size(run.figures_dir / file)[0] * SCALE for run in runs
+                      if (run.figures_dir / file).exists()), default=0)
+        columns = len(runs) if 0.75 * widest * len(runs) <= WIDTH else 1
         sections.append(f'<section><h2>{html.escape(heading)}</h2>'
                         f'<p>{html.escape(_section_text(file, text, runs))}</p>'
-                        f'<div class="{grid}" style="--n: {len(runs)}">{cells}</div></section>')
+                        f'<div class="runs" style="--n: {columns}">{cells}</div></section>')
     return sections
 
 
