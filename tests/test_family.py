@@ -230,6 +230,7 @@ def test_vaelab_sample_writes_a_chosen_class_or_says_why_not(tiny, tmp_path, cap
     from PIL import Image
 
     from vaelab.cli import main
+    from vaelab.pictures.samples import by_class
 
     config = RunConfig(ModelConfig("cvae", 2, (64,)), DataConfig(train_subset=128),
                        TrainConfig(epochs=1))
@@ -239,6 +240,13 @@ def test_vaelab_sample_writes_a_chosen_class_or_says_why_not(tiny, tmp_path, cap
     assert Image.open(tmp_path / "sevens.png").size == (4 * 30 * 3 - 6, 4 * 30 * 3 - 6)
     assert main(["sample", str(run.path), "-n", "5"]) == 0
     assert (run.path / "samples.png").exists()
+    # Every class in turn comes out one class per row, as the run's samples figure has them
+    assert main(["sample", str(run.path), "-n", "25", "-o", str(tmp_path / "all.png")]) == 0
+    assert Image.open(tmp_path / "all.png").size == (3 * 30 * 3 - 6, 10 * 30 * 3 - 6)
+    drawn = torch.arange(25.0).view(25, 1, 1, 1).expand(25, 1, 2, 2)  # each draw its number
+    rows, columns = by_class(drawn, 10)
+    assert columns == 3 and rows[:, 0, 0, 0].view(10, 3).tolist() == [
+        [k, k + 10, k + 20] if k < 5 else [k, k + 10, 0] for k in range(10)]  # 0: paper
     ae = train(RunConfig(ModelConfig("ae", 2, (64,)), DataConfig(train_subset=128),
                          TrainConfig(epochs=1)), tmp_path / "ae", data=tiny, progress=False)
     capsys.readouterr()

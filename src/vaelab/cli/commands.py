@@ -121,7 +121,7 @@ class Plot(Common):
 @dataclass(kw_only=True)
 class Sample(Common):
     """Draw samples from a run's prior into one PNG. A conditional model (CVAE) draws the
-    class --label names, or without it every class in turn."""
+    class --label names, or without it every class in turn, one row per class."""
 
     run_dir: Annotated[Path, tyro.conf.Positional, RUN]
     """The run folder."""

@@ -85,6 +85,22 @@ def write_samples(run: Run | str | Path, path: str | Path, n: int = 64,
     if path.suffix.lower() != ".png":
         raise VaelabError(f"{path}: samples are written as PNG; name a file ending in .png")
     buffer = BytesIO()
-    picture(draw_samples(run, n, label, seed)).save(buffer, format="PNG")
+    images, columns = draw_samples(run, n, label, seed), None
+    if run.model.conditional and label is None and n >= run.model.classes:  # a row each
+        images, columns = by_class(images, run.model.classes)
+    picture(images, columns).save(buffer, format="PNG")
     write_atomic(path, buffer.getvalue())
     return path
+
+
+def by_class(images: torch.Tensor, classes: int) -> tuple[torch.Tensor, int]:
+    """At least one draw of each class, in turn (0, 1, ..., K - 1, 0, 1, ...), rearranged one
+    class per row as the run's samples figure shows them, blank where a class has one draw
+    fewer: the images (K * columns, C, H, W) and the columns."""
+    n, c, h, w = images.shape
+    columns = math.ceil(n / classes)
+    rows = torch.full((classes, columns, c, h, w), 0.0 if c == 1 else 1.0)  # paper
+    for k in range(classes):
+        drawn = images[k::classes].float().cpu()
+        rows[k, :len(drawn)] = drawn
+    return rows.flatten(0, 1), columns
