@@ -141,22 +141,27 @@ def _figure_cell(run: Run, file: str, page_dir: Path) -> str:
     return _image(path, page_dir, pixels=file.endswith(".gif"))
 
 
-def _size(path: Path) -> tuple[int, int]:
+def _size(path: Path) -> tuple[int, int] | None:
+    """A figure's width and height in pixels, None if it cannot be read (then the page
+    shows it as the browser can)."""
     from PIL import Image
 
-    with Image.open(path) as image:  # reads the header only
-        return image.size
+    try:
+        with Image.open(path) as image:  # reads the header only
+            return image.size
+    except OSError:
+        return None
 
 
 def _image(path: Path, page_dir: Path, pixels: bool = False) -> str:
     """An <img> of a figure at one scale for all (their text the same size, a one-panel figure
     not blown up to a three-panel one's width), shrunk only to fit; an animation of pixels at
     twice its size, its pixels kept sharp."""
-    width, height = _size(path)
-    scale = 2 if pixels else SCALE
-    size = f'width="{round(width * scale)}" height="{round(height * scale)}"'
+    size, scale = _size(path), 2 if pixels else SCALE
+    shown = "" if size is None else f' width="{round(size[0] * scale)}" ' \
+                                    f'height="{round(size[1] * scale)}"'
     css = ' class="pixels"' if pixels else ""
-    return f'<img src="{_link(path, page_dir)}" alt="{html.escape(path.name)}" {size}{css}>'
+    return f'<img src="{_link(path, page_dir)}" alt="{html.escape(path.name)}"{shown}{css}>'
 
 
 def _link(path: Path, page_dir: Path) -> str:
@@ -197,8 +202,9 @@ def _figure_sections(runs: Sequence[Run], page_dir: Path) -> list[str]:
         )
         # Runs side by side, unless a figure would shrink there below 3/4 of the scale every
         # figure has (its text unreadable): then one under the other
-        widest = max((_size(run.figures_dir / file)[0] * SCALE for run in runs
-                      if (run.figures_dir / file).exists()), default=0)
+        sizes = [_size(run.figures_dir / file) for run in runs
+                 if (run.figures_dir / file).exists()]
+        widest = max((size[0] * SCALE for size in sizes if size is not None), default=0)
         columns = len(runs) if 0.75 * widest * len(runs) <= WIDTH else 1
         sections.append(f'<section><h2>{html.escape(heading)}</h2>'
                         f'<p>{html.escape(_section_text(file, text, runs))}</p>'
