@@ -161,20 +161,27 @@ def test_compare_bounds_the_cost_of_measuring_runs_not_yet_measured(tmp_path, ca
     assert "| evaluation seed | 7 | 7 |" in table, table
     assert "seed,7,,,7,," in (tmp_path / "cmp" / "compare.csv").read_text()
     # A saved evaluation is used again when nothing else is asked for, and measured again when
-    # -k, --samples or --seed ask for other settings than it has
-    def compare(*options: str) -> str:
+    # -k, --samples or --seed ask for other settings than it has: for the table alone, with
+    # what is not asked for as the saved one had it; the run's own eval file is kept
+    def compare(*options: str) -> tuple[str, str]:
+        out = tmp_path / f"cmp{len(list(tmp_path.glob('cmp*')))}"
         code, _, err = run_cli(["compare", str(tmp_path / "ae"), str(tmp_path / "vae"),
-                                "--split", "train", "-o", str(tmp_path / f"cmp{options}"),
-                                *options], capsys)
+                                "--split", "train", "-o", str(out), *options], capsys)
         assert code == 0, err
-        return err
+        return err, (out / "compare.md").read_text()
 
-    assert "evaluating" not in compare() and "evaluating" not in compare("-k", "3")
-    said = compare("-k", "4", "--seed", "7")
+    assert "evaluating" not in compare()[0] and "evaluating" not in compare("-k", "3")[0]
+    said, table = compare("-k", "4")
     assert f"evaluating {tmp_path / 'vae'}" in said and f"evaluating {tmp_path / 'ae'}" not in said
-    assert load_scorecard(tmp_path / "vae", "train").k == 4
-    said = compare("--samples", "3")  # the VAE's: an AE draws no codes
+    assert "k = 4" in table and "| evaluation seed | 7 | 7 |" in table, table  # seed as saved
+    assert load_scorecard(tmp_path / "vae", "train").k == 3  # kept
+    said, _ = compare("--samples", "3")  # the VAE's: an AE draws no codes
     assert said.count("evaluating") == 1 and f"evaluating {tmp_path / 'vae'}" in said, said
+    # Checked before any work: no folder is left
+    code, _, err = run_cli(["compare", str(tmp_path / "ae"), str(tmp_path / "vae"), "-k", "0",
+                            "-o", str(tmp_path / "zero")], capsys)
+    assert code == 2 and "-k must be a whole number of at least 1" in err
+    assert not (tmp_path / "zero").exists()
 
 
 def test_training_off_a_terminal_writes_plain_lines_and_q_silences_them(tmp_path, capsys,

@@ -164,7 +164,7 @@ def test_a_data_folder_named_but_not_used_is_a_warning(tmp_path, monkeypatch):
     write_dataset(env / "mnist")
     monkeypatch.setenv("VAELAB_DATA", str(env))
     for named, why in ((tmp_path / "datasetz", "no such folder"),
-                       (tmp_path, "it holds no mnist/")):
+                       (tmp_path, "it holds no complete mnist/")):
         said.clear()
         load_dataset("mnist", named, progress=False)
         load_dataset("mnist", named, progress=False)  # said once

@@ -397,6 +397,9 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     assert math.isnan(float(ae_card["nll"]))  # n/a
     with pytest.raises(KeyError, match="no measure 'NLL'; the measures are loss, neg_elbo"):
         card["NLL"]
+    older = Scorecard.from_dict({**card.to_dict(), "metrics": {
+        key: vars(score) for key, score in card.metrics.items() if key != "kl"}})
+    assert older["kl"].value is None and older["kl"].note == "not measured"  # an older file
     assert vaelab.load_scorecard(bernoulli_vae.path).metrics == card.metrics
     assert str(vaelab.Comparison([card, ae_card])) == comparison.text()
     with pytest.raises(VaelabError, match=r"scorecards alone go side by side as "
@@ -555,7 +558,8 @@ def test_figures_that_are_not_what_their_row_says_of_every_model_carry_a_note():
     assert cvae["loss"] == cvae["recon"] == cvae["nll"] and "kl" not in cvae  # KL to p(z)
     sse_cvae = notes(model={"model": "cvae"})["loss"]  # both notes, neither lost
     denoising = notes(model={"likelihood": "bce"}, noise="mask:0.5")
-    assert denoising["loss"].startswith("of corrupted inputs (mask 0.5), as the run trains")
+    assert denoising["loss"] == ("of inputs corrupted with --noise mask:0.5; every other row "
+                                 "encodes the clean images")
     assert sse_cvae.startswith("without the squared error's") and "; and of p(x|y)" in sse_cvae
     assert set(notes(split="train")) == {"loss", "linear_probe", "knn", "sample_frechet"}
 

@@ -246,8 +246,9 @@ def test_titles_and_labels_say_what_a_teacher_would_put_on_a_slide(tiny, tmp_pat
     from vaelab.pictures import figures
 
     # Class names fit over their images: broken at a slash or a space, not run together
-    assert [plots._in_a_column(c) for c in ("T-shirt/top", "Ankle boot", "Trouser", "7")] == [
-        "T-shirt/\ntop", "Ankle\nboot", "Trouser", "7"]
+    assert [plots._in_a_column(c) for c in ("T-shirt/top", "Ankle boot", "Trouser", "7",
+                                            "abc / def")] == [
+        "T-shirt/\ntop", "Ankle\nboot", "Trouser", "7", "abc /\ndef"]
     names = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
              "Sneaker", "Bag", "Ankle boot")
     clothes = dataclasses.replace(tiny, classes=names)

@@ -91,7 +91,7 @@ def as_typed(value: object) -> str:
     """A setting's value as it is typed on the command line ('512 256' for a tuple)."""
     if isinstance(value, (tuple, list)):
         return " ".join(map(str, value)) or "(none)"
-    return "none" if value is None else str(value)
+    return "unset" if value is None else str(value)
 
 
 @dataclass(kw_only=True)

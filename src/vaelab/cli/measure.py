@@ -63,8 +63,9 @@ class Eval(Common):
 class Compare(Common):
     """Put the eval metrics of several runs side by side, as a table printed and written as
     compare.md and compare.csv, with a figure of their latent codes and manifolds
-    (compare.png). A run's saved eval is used again unless -k, --samples or --seed ask for
-    other settings than it was measured with; the others are measured."""
+    (compare.png). A run's saved eval is used again where it is of the run's epochs and
+    classifier and matches the -k, --samples and --seed given; otherwise the run is measured
+    (what is not given as its saved eval had it), its eval.json replaced only if outdated."""
 
     runs: Annotated[list[Path], tyro.conf.Positional,
                     tyro.conf.arg(metavar="RUN [RUN ...]", help_behavior_hint="(required)")]
@@ -82,11 +83,10 @@ class Compare(Common):
     """Seeds the posterior and prior draws."""
 
     def run(self) -> None:
-        from vaelab.config.checks import check_seed
+        from vaelab.measuring.evaluation import check_measuring
         from vaelab.pictures.comparison import compare_runs
 
-        if self.seed is not None:
-            check_seed("--seed", self.seed)
+        check_measuring(k=self.k, samples=self.samples, seed=self.seed)  # before any work
 
         runs = [check_run_folder(path) for path in self.runs]
         comparison, folder = compare_runs(runs, self.out, data_dir=self.data_dir,

@@ -22,7 +22,7 @@ log = logging.getLogger("vaelab")
 def _say_if_elsewhere(name: str, data_dir: Path, folder: Path) -> None:
     """A data folder that was named but not used (mistyped, say) is worth a warning."""
     if folder.parent != data_dir:
-        why = "no such folder" if not data_dir.exists() else f"it holds no {name}/"
+        why = "no such folder" if not data_dir.exists() else f"it holds no complete {name}/"
         log.warning("%s: %s; %s was read from %s", data_dir, why, name, folder)
 
 

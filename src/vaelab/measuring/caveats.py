@@ -19,9 +19,10 @@ FRECHET_FEW = 2000  # fewer test images (and samples) than this make a rough FrÃ
 
 def caveats(model: Autoencoder, config: RunConfig, split: str) -> dict[str, str]:
     """Notes on figures that are there but are not what their row's name says of every model,
-    by key: the loss of an IWAE run or without the squared error's constant, a conditional
-    model's bounds and samples (given the labels), a Bernoulli bound of grey pixels (a
-    cross-entropy), and on the training split what is measured on the test images anyway."""
+    by key: the loss of an IWAE run or without the squared error's constant, or of corrupted
+    inputs (a denoising run), a conditional model's bounds and samples (given the labels), a
+    Bernoulli bound of grey pixels (a cross-entropy), and on the training split what is
+    measured on the test images anyway."""
     notes: dict[str, str] = {}
     train, name = config.train, config.model.likelihood
     if train.objective == "iwae":
@@ -49,8 +50,8 @@ def caveats(model: Autoencoder, config: RunConfig, split: str) -> dict[str, str]
                                     "sample_frechet"), drawn))
     noise = parse_noise(train.noise)
     if noise:
-        add(("loss",), f"of corrupted inputs ({noise[0]} {noise[1]:g}), as the run trains; "
-                       f"every other row encodes the clean images")
+        add(("loss",), f"of inputs corrupted with --noise {train.noise}; every other row "
+                       f"encodes the clean images")
     if split == "train":
         on_test = "fitted on the training codes and scored on the test codes, on either split"
         notes.update(dict.fromkeys(("linear_probe", "knn"), on_test))

@@ -77,11 +77,7 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
     the sample metrics; 'cached' takes the one in the user cache if there is one.
     """
     # Every argument is checked before any work (an NLL of k = 1000 takes minutes).
-    for name, value in (("k", k), ("samples", samples), ("chunk", chunk)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                  or value < 1):
-            raise ConfigError(f"{name} must be a whole number of at least 1, got {value!r}")
-    check_seed("seed", seed)
+    check_measuring(k=k, samples=samples, chunk=chunk, seed=seed)
     if split not in ("train", "test"):
         raise VaelabError(f"unknown split {split!r}; choose train or test")
     if not (judge is None or judge == "cached" or isinstance(judge, Judge)):
@@ -143,6 +139,17 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
     if save and world.main:
         write_atomic(run.path / eval_file(split), json.dumps(card.to_dict(), indent=2) + "\n")
     return card
+
+
+def check_measuring(**options: int | None) -> None:
+    """Refuse, before any work, a k, samples or chunk that is not a whole number of at least
+    1, or a seed out of range (None: not given)."""
+    for name, value in options.items():
+        if name == "seed" and value is not None:
+            check_seed("seed", value)
+        elif value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                    or value < 1):
+            raise ConfigError(f"{name} must be a whole number of at least 1, got {value!r}")
 
 
 class Measuring:

@@ -29,4 +29,8 @@ class CVAE(VAE):
         if len(y) != n:
             raise VaelabError(f"y holds {len(y)} labels for {n} samples; give one per sample, "
                               f"or one class for all")
+        if y.dim() == 1 and len(y) and (y.min() < 0 or y.max() >= self.classes):  # on a GPU,
+            # one_hot would not check them: its device-side assert ends the process instead
+            raise VaelabError(f"class numbers go from 0 to {self.classes - 1}, got "
+                              f"{y.min().item()} to {y.max().item()}")
         return super().sample(n, generator, y)

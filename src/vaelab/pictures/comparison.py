@@ -16,7 +16,7 @@ from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 from vaelab.measuring.caveats import saved_scorecard
 from vaelab.measuring.classifier import judge_for
-from vaelab.measuring.evaluation import classifier_record, evaluate_run
+from vaelab.measuring.evaluation import check_measuring, classifier_record, evaluate_run
 from vaelab.measuring.latent import LatentPicture, latent_picture
 from vaelab.measuring.scorecard import Comparison, Scorecard
 from vaelab.pictures.figures import save_figure
@@ -46,14 +46,16 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
                  device: str | torch.device = "cpu", progress: bool = True,
                  **eval_options: Any) -> tuple[Comparison, Path]:
     """Put several runs' eval metrics side by side (evaluating, with ``eval_options``, those
-    that have no eval.json yet, or one of other epochs, or one measured with another k,
-    samples or seed than ``eval_options`` name), and write compare.md, compare.csv and
-    compare.png (their latent codes and manifolds in rows) into ``out`` (default:
-    ./vaelab-compare, numbered if taken). Runs given as folders are loaded onto ``device``;
-    loaded ones stay where they are. Returns the comparison and the folder."""
+    that have no eval.json yet, or one of other epochs or classifier, or one measured with
+    another k, samples or seed than ``eval_options`` name: what they leave out as the saved
+    evaluation had it, and the eval.json replaced only if outdated), and write compare.md,
+    compare.csv and compare.png (their latent codes and manifolds in rows) into ``out``
+    (default: ./vaelab-compare, numbered if taken). Runs given as folders are loaded onto
+    ``device``; loaded ones stay where they are. Returns the comparison and the folder."""
     runs = list(runs)  # a generator of runs too
     if len(runs) < 2:
         raise VaelabError("compare needs at least two runs")
+    check_measuring(**{name: eval_options.get(name) for name in ("k", "samples", "seed")})
     if any(isinstance(run, Scorecard) for run in runs):
         raise VaelabError("compare_runs takes runs (Run objects or folders); scorecards alone "
                           "go side by side as vaelab.Comparison([card, ...])")
@@ -81,13 +83,17 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
         # An evaluation is used again if it is of this run's epochs, measured as asked (k,
         # samples, seed, where the call names them), and its samples were judged by the same
         # classifier (another one's Frechet distances are not comparable).
-        if (card is None or card.epochs != run.epochs_done
-                or card.classifier != classifier_record(judge)
-                or not _as_asked(card, eval_options)):
+        outdated = (card is None or card.epochs != run.epochs_done
+                    or card.classifier != classifier_record(judge))
+        if outdated or not _as_asked(card, eval_options):
             log.info("evaluating %s", run.path)
-            options = {name: value for name, value in eval_options.items()  # no NLL, no k
-                       if name != "k" or run.model.has_posterior}
-            card = evaluate_run(run, data, progress=progress, **options)
+            # What the call leaves out is as the saved evaluation had it; one measured
+            # otherwise than the run's own eval.json goes into the comparison alone.
+            saved = {} if card is None else {"k": card.k, "samples": card.samples,
+                                             "seed": card.seed}
+            options = {name: value for name, value in {**saved, **eval_options}.items()
+                       if value is not None and (name != "k" or run.model.has_posterior)}
+            card = evaluate_run(run, data, progress=progress, save=outdated, **options)
         cards.append(card)
     comparison = Comparison(cards)
     write_atomic(folder / "compare.md", comparison.markdown())
@@ -96,7 +102,8 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
                                                   run.config.data.binarize,
                                                   run.config.data.binarize_seed, measuring=True))
                 for run in loaded]
-    names = [f"{name}, {card.name}" for name, card in zip(comparison.names, cards, strict=True)]
+    names = [f"{name}, {run.config.title()}"
+             for name, run in zip(comparison.names, loaded, strict=True)]
     save_figure(comparison_figure(loaded, pictures, data, names), folder / "compare.png")
     return comparison, folder
 

@@ -176,8 +176,8 @@ def _in_a_column(label: str, width: int = 8) -> str:
     """A class name broken into lines that fit over one image ('T-shirt/top' ->
     'T-shirt/\ntop', 'Ankle boot' -> 'Ankle\nboot')."""
     lines: list[str] = []
-    for word in re.findall(r"[^ /]+/?|/", label):  # words, each with its slash
-        joined = lines[-1] + ("" if lines[-1].endswith("/") else " ") + word if lines else ""
+    for space, word in re.findall(r"( *)([^ /]+/?|/)", label):  # words, each with its slash
+        joined = lines[-1] + (" " if space else "") + word if lines else ""
         if lines and len(joined) <= width:
             lines[-1] = joined
         else:
@@ -270,14 +270,17 @@ def comparison(views: Sequence[LatentView], classes: Sequence[str], *, title: st
     with style():
         fig = Figure(figsize=(11, 4.9 * len(views) + 0.4), layout="constrained")
         axes = fig.subplots(len(views), 2, squeeze=False)
+        # A long name ('runs/cvae, denoising β-CVAE (β = 4, mask 0.5)') on a line of its own,
+        # or the two titles of a row run into each other
+        sep = "\n" if max(len(view.name) for view in views) > 24 else ": "
         for row, view in zip(axes, views, strict=True):
             is_plane = len(view.manifold.v) > 1
             draw_scatter(row[0], view.points, view.labels, classes, view.axis_labels,
                          legend=view is views[0], equal=is_plane)
-            row[0].set_title(f"{view.name}: test codes")
+            row[0].set_title(f"{view.name}{sep}test codes")
             draw_manifold(row[1], view.manifold, view.axis_labels)
             drawn = "" if view.drawn_as is None else f", drawn as class {view.drawn_as}"
-            row[1].set_title(f"{view.name}: decoder over the same region{drawn}")
+            row[1].set_title(f"{view.name}{sep}decoder over the same region{drawn}")
             left, right, bottom, top = view.manifold.extent
             row[0].set_xlim(left, right)
             if is_plane:  # the same window as the decoder's

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
 NO_PRIOR = "this model has no prior"
 SCALE = 0.6  # CSS pixels per pixel of a 150-dpi figure: its 10-point text at 12.5 pixels
-WIDTH = 1100  # CSS pixels for the figures of a section, side by side
+WIDTH = 1094  # CSS pixels of a section's content (main's 1180, less the paddings and borders)
+GAP = 16  # between figures side by side
 PRIOR_FIGURES = {"manifold_prior.png", "samples.png"}
 
 # (file in figures/, heading, what to look for); {classes} is worded by WITH_CLASSES
@@ -205,7 +206,8 @@ def _figure_sections(runs: Sequence[Run], page_dir: Path) -> list[str]:
         sizes = [_size(run.figures_dir / file) for run in runs
                  if (run.figures_dir / file).exists()]
         widest = max((size[0] * SCALE for size in sizes if size is not None), default=0)
-        columns = len(runs) if 0.75 * widest * len(runs) <= WIDTH else 1
+        share = (WIDTH - GAP * (len(runs) - 1)) / len(runs)
+        columns = len(runs) if 0.75 * widest <= share else 1
         sections.append(f'<section><h2>{html.escape(heading)}</h2>'
                         f'<p>{html.escape(_section_text(file, text, runs))}</p>'
                         f'<div class="runs" style="--n: {columns}">{cells}</div></section>')
