@@ -267,7 +267,8 @@ def test_titles_and_labels_say_what_a_teacher_would_put_on_a_slide(tiny, tmp_pat
     assert "mask" not in denoising.get_suptitle().removeprefix("DAE (mask 0.5)")  # once
     loss = figures._loss(run, "β-CVAE")
     assert loss.get_suptitle().endswith("\ntraining curves; the −ELBO at β = 1, trained with "
-                                        "the KL weighted (β = 4, warmed up over 2 epochs)")
+                                        "the KL weighted (β = 4, warming up over 2 epochs, 1 "
+                                        "done)")
     assert loss.axes[0].get_ylabel() == "−ELBO (recon + KL) per image"
 
 

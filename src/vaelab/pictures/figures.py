@@ -171,7 +171,11 @@ def _loss(run: Run, name: str) -> Figure:
     title = f"{name}\ntraining curves"
     if train.weighs_kl and train.kl == "closed-form":  # what it minimised is not what is drawn
         weighted = [f"β = {train.beta:g}"] if train.beta != 1 else []
-        weighted += [f"warmed up over {train.kl_warmup} epochs"] if train.kl_warmup else []
+        if train.kl_warmup:  # a warm-up the run has not finished says how far it got
+            weighted.append(f"warmed up over {train.kl_warmup} epochs"
+                            if run.epochs_done >= train.kl_warmup else
+                            f"warming up over {train.kl_warmup} epochs, "
+                            f"{run.epochs_done} done")
         title += f"; the −ELBO at β = 1, trained with the KL weighted ({', '.join(weighted)})"
     return plots.loss_curves(run.metrics, title=title, loss_name=loss_name,
                              recon_name=run.model.likelihood.term, kl_name=kl_name)
