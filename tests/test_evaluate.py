@@ -589,3 +589,17 @@ def test_a_saved_evaluation_of_an_older_vaelab_is_read_with_its_notes(bernoulli_
                  judge=None, split="train")
     assert f"] {card.metrics['knn'].note}" in (tmp_path / "cmp" / "compare.md").read_text()
     assert json.loads(path.read_text())["metrics"]["knn"]["note"] == ""  # not measured again
+
+
+def test_a_copied_runs_evaluation_is_named_by_the_folder_it_is_in(bernoulli_vae, tiny,
+                                                                  tmp_path):
+    import shutil
+
+    from vaelab.measuring.caveats import saved_scorecard
+    from vaelab.measuring.evaluation import evaluate_run
+    from vaelab.training.runs import load_run
+
+    evaluate_run(bernoulli_vae, tiny, k=2, samples=1, judge=None, progress=False)
+    copy = load_run(shutil.copytree(bernoulli_vae.path, tmp_path / "copy"))
+    assert saved_scorecard(copy).run == str(copy.path)  # eval.json says the original's
+    assert json.loads((copy.path / "eval.json").read_text())["run"] == str(bernoulli_vae.path)

@@ -81,6 +81,9 @@ def with_caveats(card: Scorecard, model: Autoencoder, config: RunConfig) -> Scor
 
 
 def saved_scorecard(run: Run, split: str = "test") -> Scorecard | None:
-    """The run's saved evaluation of ``split`` (None if not measured), with its notes."""
+    """The run's saved evaluation of ``split`` (None if not measured), with its notes, named
+    by the folder it is in now (a copied or moved run's names the folder it was measured in)."""
     card = load_scorecard(run.path, split)
-    return None if card is None else with_caveats(card, run.model, run.config)
+    if card is None:
+        return None
+    return with_caveats(dataclasses.replace(card, run=str(run.path)), run.model, run.config)
