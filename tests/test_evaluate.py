@@ -380,7 +380,10 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     # The VAE's bounds are of binarized test images, the AE's of grey ones: the table says so.
     assert "| images measured | binarized (seed 0) | grey |" in markdown
     lines = (folder / "compare.csv").read_text().splitlines()
-    assert lines[0].startswith("metric,") and len(lines) == 1 + 10 + len(MEASURES)
+    assert lines[0].startswith("metric,") and len(lines) == 1 + 11 + len(MEASURES)
+    assert f"classifier_accuracy,{judge.accuracy!r},,,{judge.accuracy!r},," in lines
+    assert f"| classifier's test accuracy | {judge.accuracy:.2%} | {judge.accuracy:.2%} |" \
+        in markdown
     assert "k,20,,,,," in lines and "images_measured,binarized (seed 0),,,grey,," in lines
     assert "seed,0,,,0,," in lines and "| evaluation seed | 0 | 0 |" in markdown
     # Each figure's note is beside it: why the AE has no NLL, what limits a Fréchet distance.
@@ -603,3 +606,27 @@ def test_a_copied_runs_evaluation_is_named_by_the_folder_it_is_in(bernoulli_vae,
     copy = load_run(shutil.copytree(bernoulli_vae.path, tmp_path / "copy"))
     assert saved_scorecard(copy).run == str(copy.path)  # eval.json says the original's
     assert json.loads((copy.path / "eval.json").read_text())["run"] == str(bernoulli_vae.path)
+
+
+def test_figures_judged_by_a_weak_classifier_say_so():
+    from vaelab.measuring.caveats import WEAK_JUDGE, with_caveats
+    from vaelab.measuring.scorecard import MEASURES, Score, Scorecard
+    from vaelab.models import build_model
+
+    config = RunConfig(ModelConfig(hidden_dims=(8,)))
+    model = build_model(config.model, (1, 28, 28))
+
+    def card(accuracy: float) -> Scorecard:
+        return with_caveats(Scorecard(
+            run="r", model="vae", latent_dims=2, epochs=1, split="test", images=10_000, k=5,
+            samples=2, seed=0, likelihood={"name": "sse", "description": ""},
+            classifier={"dataset": "x", "test_accuracy": accuracy},
+            metrics={m.key: Score(0.5) for m in MEASURES}), model, config)
+
+    weak = card(0.0)
+    assert weak["sample_confidence"].note == ("judged by a classifier that is right on only "
+                                              "0.0% of the test images: weak evidence")
+    assert weak["prior_grid_digits"].note == weak["sample_confidence"].note
+    assert weak["nll"].note == "" and weak["linear_probe"].note == ""  # not judged by it
+    assert card(WEAK_JUDGE)["sample_confidence"].note == ""
+    assert "judged by a classifier right on 0.00% of the test images" in weak.table()

@@ -213,6 +213,11 @@ def test_arrays_in_every_accepted_form(tmp_path):
     ({"images": np.zeros((4, 5, 5), np.uint8), "labels": np.array([0, 1, -1, 0])},
      r"labels has -1; labels count from 0"),
     ({"images": np.array([None] * 4, dtype=object)}, r"holds Python objects"),
+    ({"images": np.zeros((4, 5, 5), np.uint8), "labels": np.array(list("abab"))},
+     r"labels must be one whole number per image, counting from 0 \(names go in 'classes'\), "
+     r"got str32 values of shape \(4,\)"),
+    ({"images": np.zeros((3, 5, 5), np.uint8), "labels": np.arange(3), "classes": ["a", "b"]},
+     r"labels go up to 2 but classes has only 2 names; give one name per label from 0"),
 ])
 def test_bad_arrays_get_one_line(tmp_path, arrays, message):
     path = tmp_path / "bad.npz"
@@ -220,6 +225,18 @@ def test_bad_arrays_get_one_line(tmp_path, arrays, message):
     with pytest.raises(VaelabError, match=message) as error:
         load_dataset(str(path), progress=False)
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("name", ["text.npy", "picture.npz"])
+def test_a_file_that_is_not_numpy_is_told_so(tmp_path, name):
+    path = tmp_path / name
+    if name.endswith(".npz"):
+        Image.fromarray(np.zeros((4, 4), np.uint8)).save(path, format="PNG")
+    else:
+        path.write_text("hello\n")
+    with pytest.raises(VaelabError, match=rf"{name}: not a NumPy \.np[yz] file \(it does not "
+                                          rf"start as one\); save the arrays with numpy"):
+        load_dataset(str(path), progress=False)
 
 
 def test_a_damaged_npz_is_one_line(tmp_path):
@@ -343,3 +360,26 @@ def test_classifier_show_says_what_to_do_for_own_images(tmp_path, capsys):
     assert code == 2 and err.endswith(f"vaelab: error: {plain} has no labels, so no classifier "
                                       f"judges its images (put them in one sub-folder per class "
                                       f"for one)\n")
+
+
+def test_compare_refuses_runs_whose_test_images_differ_and_says_which_setting(tmp_path, capsys):
+    folder = make_folder(tmp_path / "shapes", per_class=12)
+    for name, seed in (("a", "0"), ("b", "1")):
+        code, _, err = run_cli(["train", "--dataset", str(folder), "--split-seed", seed,
+                                "--no-plots", "-o", str(tmp_path / name), *SMALL], capsys)
+        assert code == 0, err
+    code, _, err = run_cli(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "-o",
+                            str(tmp_path / "cmp")], capsys)
+    assert code == 2 and err.count("\n") == 1, err
+    assert "were trained with --split-seed 0 and 1: their test images differ" in err, err
+    assert not (tmp_path / "cmp").exists()  # nothing made
+
+
+def test_an_empty_class_folder_is_a_warning(tmp_path, monkeypatch):
+    said = []
+    monkeypatch.setattr(folders_module.log, "warning", lambda text, *a: said.append(text % a))
+    folder = make_folder(tmp_path / "shapes")
+    (folder / "stars").mkdir()
+    data = load_dataset(str(folder), progress=False)
+    assert data.classes == ("circle", "square")
+    assert said == [f"{folder}: stars/ holds no images, so it is no class"]

@@ -59,8 +59,16 @@ def load_arrays(path: Path) -> Decoded:
     return Decoded(np.concatenate(images), all_labels, classes, split)
 
 
+MAGIC = {".npy": b"\x93NUMPY", ".npz": b"PK"}  # how each kind of file starts
+
+
 def _read(path: Path) -> dict[str, np.ndarray]:
+    magic = MAGIC.get(path.suffix.lower(), b"")
     try:
+        with open(path, "rb") as f:
+            if not f.read(len(magic)).startswith(magic):  # else NumPy takes it for a pickle
+                raise VaelabError(f"{path}: not a NumPy {path.suffix} file (it does not start "
+                                  f"as one); save the arrays with numpy.save or numpy.savez")
         if path.suffix.lower() == ".npy":
             return {"images": np.load(path, allow_pickle=False)}
         with np.load(path, allow_pickle=False) as f:
@@ -110,8 +118,9 @@ def _labels(path: Path, key: str, y: np.ndarray | None, n: int) -> np.ndarray | 
     if y is None:
         return None
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-        raise VaelabError(f"{path}: {key} must be one whole number per image, got {y.dtype} "
-                          f"of shape {y.shape}")
+        raise VaelabError(f"{path}: {key} must be one whole number per image, counting from "
+                          f"0 (names go in 'classes'), got {y.dtype.name} values of shape "
+                          f"{y.shape}")
     if len(y) != n:
         raise VaelabError(f"{path}: {n} images but {len(y)} {key}; give one label per image")
     if len(y) and y.min() < 0:
@@ -128,8 +137,8 @@ def _classes(path: Path, names: np.ndarray | None, labels: np.ndarray | None
         return tuple(str(c) for c in range(count))
     names = tuple(str(name) for name in np.atleast_1d(names))
     if len(names) < count:
-        raise VaelabError(f"{path}: labels go up to {count - 1} but classes names only "
-                          f"{len(names)}")
+        raise VaelabError(f"{path}: labels go up to {count - 1} but classes has only "
+                          f"{len(names)} names; give one name per label from 0")
     if len(set(names)) < len(names):
         raise VaelabError(f"{path}: classes has a name twice")
     return names

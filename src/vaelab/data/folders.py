@@ -14,6 +14,7 @@ decoded pixels (``fingerprint``), so moving or copying a folder keeps its runs v
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import logging
@@ -115,6 +116,12 @@ def _entries(folder: Path) -> tuple[list[str], list[os.DirEntry], list[str]]:
     return dirs, images, others
 
 
+@functools.cache  # once per process, however often the folder is read
+def _say_empty(folder: Path, names: tuple[str, ...]) -> None:
+    log.warning("%s: %s %s no images, so %s no class", folder, ", ".join(f"{n}/" for n in names),
+                "holds" if len(names) == 1 else "hold", "it is" if len(names) == 1 else "they are")
+
+
 def _walk(folder: Path) -> tuple[list[os.DirEntry], list[str]]:
     """Every image under ``folder``, at any depth, in a stable order; and the other files."""
     dirs, images, others = _entries(folder)
@@ -127,7 +134,7 @@ def _walk(folder: Path) -> tuple[list[os.DirEntry], list[str]]:
 
 def _list_split(folder: Path, root: Path) -> Listing:
     dirs, top, skipped = _entries(folder)
-    classes, files, labels = [], [], []
+    classes, files, labels, empty = [], [], [], []
     for name in dirs:
         images, others = _walk(folder / name)
         skipped += others
@@ -135,6 +142,10 @@ def _list_split(folder: Path, root: Path) -> Listing:
             labels += [len(classes)] * len(images)
             classes.append(name)
             files += images
+        else:
+            empty.append(name)
+    if classes and empty:  # a class forgotten when the images were copied, say
+        _say_empty(folder, tuple(empty))
     if classes and top:
         raise VaelabError(f"{folder}: holds class folders ({', '.join(classes[:3])}"
                           f"{', ...' if len(classes) > 3 else ''}) and {len(top)} "

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from vaelab.training.runs import Run
 
 FRECHET_FEW = 2000  # fewer test images (and samples) than this make a rough Fréchet distance
+WEAK_JUDGE = 0.9  # a classifier below this test accuracy says little of what it judges
+JUDGED = ("sample_confidence", "sample_class_entropy", "sample_frechet", "sample_asked",
+          "grid_digits", "prior_grid_digits")
 
 
 def caveats(model: Autoencoder, config: RunConfig, split: str) -> dict[str, str]:
@@ -73,7 +76,14 @@ def with_caveats(card: Scorecard, model: Autoencoder, config: RunConfig) -> Scor
     """``card`` with ``caveats``' notes on its figures that have none yet: at measuring, and
     again when a saved one is read, since an eval.json of an older vaelab holds none."""
     metrics = dict(card.metrics)
-    for key, note in caveats(model, config, card.split).items():
+    notes = caveats(model, config, card.split)
+    accuracy = (card.classifier or {}).get("test_accuracy")
+    if accuracy is not None and accuracy < WEAK_JUDGE:  # its confidence is no evidence
+        weak = (f"judged by a classifier that is right on only {accuracy:.1%} of the test "
+                f"images: weak evidence")
+        for key in JUDGED:
+            notes[key] = f"{notes[key]}; and {weak}" if key in notes else weak
+    for key, note in notes.items():
         score = metrics.get(key)
         if score is not None and score.value is not None and not score.note:
             metrics[key] = Score(score.value, score.error, note)

@@ -145,6 +145,9 @@ class Scorecard:
         lines = [f"{self.run}: {self.name} (d={self.latent_dims}, {epochs}) on the "
                  f"{self.images:,} {self.split} images, seed {self.seed}",
                  f"likelihood: {self.likelihood['description']}"]
+        if self.classifier is not None:
+            lines.append(f"samples and grids judged by a classifier right on "
+                         f"{self.classifier['test_accuracy']:.2%} of the test images")
         lines += [f"  {label:<{width}}  {value}" for label, (value,) in rows]
         lines += [f"  [{k}] {note}" for k, note in enumerate(notes, start=1)]
         return "\n".join(lines)
@@ -187,6 +190,10 @@ class Comparison:
                   ("epochs", [str(c.epochs) for c in self.cards]),
                   ("likelihood", [c.likelihood["name"] for c in self.cards]),
                   ("evaluation seed", [str(c.seed) for c in self.cards])]
+        judges = [c.classifier for c in self.cards]
+        if any(judges):  # how far to trust the rows it judges
+            header.append(("classifier's test accuracy",
+                           [f"{j['test_accuracy']:.2%}" if j else "—" for j in judges]))
         measured = [c.likelihood.get("images", "?") for c in self.cards]  # "?": older files
         if len(set(measured)) > 1:  # bounds of other images: say so beside them
             header.append(("images measured", measured))
@@ -241,7 +248,9 @@ class Comparison:
                 ("images", of(lambda c: c.images)), ("k", of(lambda c: c.k)),
                 ("samples", of(lambda c: c.samples)), ("seed", of(lambda c: c.seed)),
                 ("likelihood", of(lambda c: c.likelihood["name"])),
-                ("images_measured", of(lambda c: c.likelihood.get("images")))]
+                ("images_measured", of(lambda c: c.likelihood.get("images"))),
+                ("classifier_accuracy",
+                 of(lambda c: c.classifier and repr(c.classifier["test_accuracy"])))]
 
     def text(self) -> str:
         """A plain-text table for the terminal, its notes (why a figure is n/a, or what limits

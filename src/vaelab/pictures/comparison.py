@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from matplotlib.figure import Figure
 
-from vaelab.data import ImageData, dataset_title, prepare
+from vaelab.data import DATASETS, ImageData, dataset_title, prepare
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 from vaelab.measuring.caveats import saved_scorecard
@@ -64,10 +64,10 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
     if len(datasets) > 1:
         raise VaelabError(f"these runs are on different datasets ({', '.join(sorted(datasets))});"
                           f" compare runs on one")
+    for run in loaded[1:]:
+        _check_same_images(loaded[0], run)
     if out is not None:
         check_new_run_dir(out)
-        Path(out).mkdir(parents=True, exist_ok=True)
-    folder = Path(out) if out is not None else unique_dir(Path("vaelab-compare"))
     data = load_for(loaded[0].config, data_dir, progress=progress, data=data)
     for run in loaded[1:]:
         check_same(run.config, data)
@@ -96,6 +96,9 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
             card = evaluate_run(run, data, progress=progress, save=outdated, **options)
         cards.append(card)
     comparison = Comparison(cards)
+    if out is not None:  # made only now: a comparison refused leaves no folder
+        Path(out).mkdir(parents=True, exist_ok=True)
+    folder = Path(out) if out is not None else unique_dir(Path("vaelab-compare"))
     write_atomic(folder / "compare.md", comparison.markdown())
     write_atomic(folder / "compare.csv", comparison.csv())
     pictures = [latent_picture(run.model, prepare(data.to(run.model.device),
@@ -114,3 +117,19 @@ def _as_asked(card: Scorecard, options: dict[str, Any]) -> bool:
     drawn = card.k is not None
     return all(getattr(card, name) == options[name] for name in ("k", "samples", "seed")
                if name in options and (drawn or name == "seed"))
+
+
+def _check_same_images(first: Run, other: Run) -> None:
+    """Refuse, in one line that names them, two runs whose images differ in size or in their
+    test split: their figures would not be of the same images."""
+    a, b = first.config.data, other.config.data
+    settings = [("--image-size", a.image_size, b.image_size)]
+    if a.dataset not in DATASETS:  # a registered dataset has its own test split
+        settings += [("--test-fraction", a.test_fraction, b.test_fraction),
+                     ("--split-seed", a.split_seed, b.split_seed)]
+    differ = [f"{flag} {'unset' if x is None else x} and {'unset' if y is None else y}"
+              for flag, x, y in settings if x != y]
+    if differ:
+        raise VaelabError(f"{first.path} and {other.path} were trained with {', '.join(differ)}: "
+                          f"their test images differ, so their figures do not compare; compare "
+                          f"runs trained with the same settings")
