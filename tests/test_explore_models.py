@@ -244,6 +244,21 @@ def test_one_pointer_drives_several_runs(runs, tiny, visit, tmp_path):
     seen.check()
 
 
+def test_three_runs_side_by_side_fit_the_window_with_their_interpolations(runs, tiny, visit,
+                                                                          tmp_path):
+    three = [runs["ae"], runs["vae"], runs["cvae"]]
+    seen = visit(export_explorer(three, tmp_path / "three.html", tiny).as_uri())
+    box = seen.plane_box()
+    for x, y in ((0.2, 0.3), (0.8, 0.7)):  # two clicks: every run shows its strip
+        seen.page.mouse.click(box["x"] + x * box["width"], box["y"] + y * box["height"])
+    widths = seen.page.evaluate("""[...document.querySelectorAll('canvas.strip')].map(
+        (c) => c.getBoundingClientRect().right)""")
+    window = seen.page.evaluate("document.documentElement.clientWidth")
+    assert len(widths) == 3 and max(widths) <= window, (widths, window)
+    assert seen.page.evaluate("document.documentElement.scrollWidth") <= window
+    seen.check()
+
+
 # ---------------------------------------------------------------------------------------------
 # The classifier's confidence layer.
 

@@ -41,11 +41,14 @@
   }
 
   // Show a canvas of images of H x W pixels enlarged a whole number of times, so that pixels
-  // stay square, the longer side of one image near `side` CSS px (280 is 10 x 28).
+  // stay square, the longer side of one image near `side` CSS px (280 is 10 x 28); narrower,
+  // its shape kept, where its column is narrower (three runs side by side).
   function enlarge({ canvas }, [, H, W], side) {
     const times = Math.max(1, Math.floor(side / Math.max(H, W)));
     canvas.style.width = `${canvas.width * times}px`;
-    canvas.style.height = `${canvas.height * times}px`;
+    canvas.style.maxWidth = "100%";
+    canvas.style.height = "auto";
+    canvas.style.aspectRatio = `${canvas.width} / ${canvas.height}`;
   }
 
   const lerp = (a, b, t) => a.map((x, k) => (1 - t) * x + t * b[k]);
