@@ -256,6 +256,11 @@ def test_three_runs_side_by_side_fit_the_window_with_their_interpolations(runs, 
     window = seen.page.evaluate("document.documentElement.clientWidth")
     assert len(widths) == 3 and max(widths) <= window, (widths, window)
     assert seen.page.evaluate("document.documentElement.scrollWidth") <= window
+    # The shading label wraps with its threshold inline, after "p ≥" on its last line
+    gaps = seen.page.evaluate("""[...document.querySelectorAll('.shade-box label')].map((l) =>
+        l.getBoundingClientRect().bottom
+        - l.querySelector('.shade-threshold').getBoundingClientRect().bottom)""")
+    assert len(gaps) == 3 and max(gaps) < 4, gaps
     seen.check()
 
 
