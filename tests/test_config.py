@@ -128,16 +128,16 @@ def test_load_names_missing_and_corrupt_files(tmp_path):
         RunConfig.load(tmp_path / "config.json")
 
 
-def test_differences_lists_changed_settings():
+def test_changes_lists_changed_settings():
     a = RunConfig()
     b = dataclasses.replace(a, train=dataclasses.replace(a.train, epochs=30, lr=0.01))
-    assert a.differences(b) == ["train.epochs: 20 -> 30", "train.lr: 0.001 -> 0.01"]
-    assert a.differences(a) == []
+    assert a.changes(b) == [("train", "epochs", 20, 30), ("train", "lr", 0.001, 0.01)]
+    assert a.changes(a) == []
     # k is compared as the draws it means: unset is the objective's default.
     iwae = RunConfig(train=TrainConfig(objective="iwae"))
-    assert iwae.differences(RunConfig(train=TrainConfig(objective="iwae", k=5))) == []
-    assert a.differences(RunConfig(train=TrainConfig(k=1))) == []
-    assert a.differences(RunConfig(train=TrainConfig(k=2))) == ["train.k: 1 -> 2"]
+    assert iwae.changes(RunConfig(train=TrainConfig(objective="iwae", k=5))) == []
+    assert a.changes(RunConfig(train=TrainConfig(k=1))) == []
+    assert a.changes(RunConfig(train=TrainConfig(k=2))) == [("train", "k", 1, 2)]
 
 
 def test_a_config_of_format_1_is_read_with_its_likelihood_where_it_now_lives():

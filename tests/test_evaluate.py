@@ -565,6 +565,9 @@ def test_figures_that_are_not_what_their_row_says_of_every_model_carry_a_note():
                                  "encodes the clean images")
     assert sse_cvae.startswith("without the squared error's") and "; and of p(x|y)" in sse_cvae
     assert set(notes(split="train")) == {"loss", "linear_probe", "knn", "sample_frechet"}
+    both = notes(split="train", model={"model": "cvae"})["sample_frechet"]  # neither lost
+    assert both == "drawn given a class, every class in turn; and samples against the test " \
+                   "images, on either split"
 
 
 def test_a_saved_evaluation_of_an_older_vaelab_is_read_with_its_notes(bernoulli_vae, tiny,

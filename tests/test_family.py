@@ -151,6 +151,8 @@ def test_a_cvae_draws_the_class_it_is_given_and_every_class_in_turn_by_default()
         model.sample(2, y=torch.tensor([11, 3]))
     with pytest.raises(VaelabError, match="one class number per image"):
         model.decode(z, torch.zeros(3, 1, 1, dtype=torch.long))
+    with pytest.raises(VaelabError, match=f"class numbers go from 0 to {CLASSES - 1}, got 0 to 9"):
+        model.decode(z, [0, 1, 9])  # a list, as a user gives it
 
 
 @pytest.mark.parametrize("name", MODELS)

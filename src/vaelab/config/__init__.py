@@ -293,14 +293,9 @@ class RunConfig:
                               f"{err.colno})") from None
         return cls.from_dict(raw, source=str(path))
 
-    def differences(self, other: RunConfig) -> list[str]:
-        """Settings that differ, as 'section.key: old -> new'. k is compared as the draws it
-        means: no k and the objective's default are the same setting."""
-        return [f"{section}.{key}: {old!r} -> {new!r}"
-                for section, key, old, new in self.changes(other)]
-
     def changes(self, other: RunConfig) -> list[tuple[str, str, Any, Any]]:
-        """(section, key, mine, theirs) of every setting that differs, k as its draws."""
+        """(section, key, mine, theirs) of every setting that differs. k is compared as the
+        draws it means: no k and the objective's default are the same setting."""
         mine, theirs = dataclasses.asdict(self), dataclasses.asdict(other)
         mine["train"]["k"], theirs["train"]["k"] = self.train.draws, other.train.draws
         return [(section, key, value, theirs[section][key])

@@ -20,45 +20,49 @@ JUDGED = ("sample_confidence", "sample_class_entropy", "sample_frechet", "sample
           "grid_digits", "prior_grid_digits")
 
 
-def caveats(model: Autoencoder, config: RunConfig, split: str) -> dict[str, str]:
+def caveats(model: Autoencoder, config: RunConfig, split: str,
+            judge_accuracy: float | None = None) -> dict[str, str]:
     """Notes on figures that are there but are not what their row's name says of every model,
     by key: the loss of an IWAE run or without the squared error's constant, or of corrupted
     inputs (a denoising run), a conditional model's bounds and samples (given the labels), a
-    Bernoulli bound of grey pixels (a cross-entropy), and on the training split what is
-    measured on the test images anyway."""
+    Bernoulli bound of grey pixels (a cross-entropy), on the training split what is measured
+    on the test images anyway, and what a classifier of ``judge_accuracy`` below WEAK_JUDGE
+    judged."""
     notes: dict[str, str] = {}
-    train, name = config.train, config.model.likelihood
-    if train.objective == "iwae":
-        notes["loss"] = (f"the −IWAE bound of k = {train.draws} draws, as the run trains; not "
-                         f"a −ELBO")
-    elif name == "sse":
-        pixels = math.prod(model.image_shape)
-        notes["loss"] = (f"without the squared error's Gaussian constant, which −ELBO and NLL "
-                         f"include ({pixels * math.log(math.pi) / 2:.1f} nats for {pixels} "
-                         f"pixels)")
-    why_not = model.likelihood.exactness(config.data.binarize != "none")
-    if why_not is not None and model.has_posterior:
-        notes.update(dict.fromkeys(("neg_elbo", "recon"), why_not))
 
     def add(keys: tuple[str, ...], note: str) -> None:  # beside the notes already there
         for key in keys:
             notes[key] = f"{notes[key]}; and {note}" if key in notes else note
 
+    train, name = config.train, config.model.likelihood
+    if train.objective == "iwae":
+        add(("loss",), f"the −IWAE bound of k = {train.draws} draws, as the run trains; not a "
+                       f"−ELBO")
+    elif name == "sse":
+        pixels = math.prod(model.image_shape)
+        add(("loss",), f"without the squared error's Gaussian constant, which −ELBO and NLL "
+                       f"include ({pixels * math.log(math.pi) / 2:.1f} nats for {pixels} "
+                       f"pixels)")
+    why_not = model.likelihood.exactness(config.data.binarize != "none")
+    if why_not is not None and model.has_posterior:
+        add(("neg_elbo", "recon"), why_not)
     if model.conditional:
         add(("loss", "neg_elbo", "recon", "nll", "bits_per_dim"),
             "of p(x|y), each image given its own label: not comparable with an "
             "unconditional model's p(x)")
-        drawn = "drawn given a class, every class in turn"
-        notes.update(dict.fromkeys(("sample_confidence", "sample_class_entropy",
-                                    "sample_frechet"), drawn))
+        add(("sample_confidence", "sample_class_entropy", "sample_frechet"),
+            "drawn given a class, every class in turn")
     noise = parse_noise(train.noise)
     if noise:
         add(("loss",), f"of inputs corrupted with --noise {train.noise}; every other row "
                        f"encodes the clean images")
     if split == "train":
-        on_test = "fitted on the training codes and scored on the test codes, on either split"
-        notes.update(dict.fromkeys(("linear_probe", "knn"), on_test))
-        notes["sample_frechet"] = "samples against the test images, on either split"
+        add(("linear_probe", "knn"),
+            "fitted on the training codes and scored on the test codes, on either split")
+        add(("sample_frechet",), "samples against the test images, on either split")
+    if judge_accuracy is not None and judge_accuracy < WEAK_JUDGE:  # its confidence says little
+        add(JUDGED, f"judged by a classifier that is right on only {judge_accuracy:.1%} of the "
+                    f"test images: weak evidence")
     return notes
 
 
@@ -76,14 +80,8 @@ def with_caveats(card: Scorecard, model: Autoencoder, config: RunConfig) -> Scor
     """``card`` with ``caveats``' notes on its figures that have none yet: at measuring, and
     again when a saved one is read, since an eval.json of an older vaelab holds none."""
     metrics = dict(card.metrics)
-    notes = caveats(model, config, card.split)
     accuracy = (card.classifier or {}).get("test_accuracy")
-    if accuracy is not None and accuracy < WEAK_JUDGE:  # its confidence is no evidence
-        weak = (f"judged by a classifier that is right on only {accuracy:.1%} of the test "
-                f"images: weak evidence")
-        for key in JUDGED:
-            notes[key] = f"{notes[key]}; and {weak}" if key in notes else weak
-    for key, note in notes.items():
+    for key, note in caveats(model, config, card.split, accuracy).items():
         score = metrics.get(key)
         if score is not None and score.value is not None and not score.note:
             metrics[key] = Score(score.value, score.error, note)

@@ -71,7 +71,8 @@ class Autoencoder(nn.Module):
             return None
         if y is None:
             raise VaelabError("this model is conditioned on class labels; pass y")
-        y = torch.as_tensor(y, device=self.device)
+        if not isinstance(y, torch.Tensor):  # a list from a user; training passes tensors
+            y = torch.as_tensor(y, device=self.device)
         dtype = self.encoder.head[0].weight.dtype
         if y.dim() == 2:
             return y.to(dtype)
@@ -80,9 +81,13 @@ class Autoencoder(nn.Module):
                               f"(B, {self.classes}), got shape {tuple(y.shape)}")
         try:
             return F.one_hot(y.long(), self.classes).to(dtype)
-        except RuntimeError:  # a class number out of range: one_hot has checked them
-            raise VaelabError(f"class numbers go from 0 to {self.classes - 1}, got "
-                              f"{y.min().item()} to {y.max().item()}") from None
+        except RuntimeError:  # a class number out of range: one_hot has checked them (on CPU)
+            raise self.out_of_range(y) from None
+
+    def out_of_range(self, y: torch.Tensor) -> VaelabError:
+        """The error for class numbers ``y`` of which some are not classes of this model."""
+        return VaelabError(f"class numbers go from 0 to {self.classes - 1}, got "
+                           f"{y.min().item()} to {y.max().item()}")
 
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None
                ) -> torch.Tensor | DiagonalGaussian:

@@ -31,6 +31,5 @@ class CVAE(VAE):
                               f"or one class for all")
         if y.dim() == 1 and len(y) and (y.min() < 0 or y.max() >= self.classes):  # on a GPU,
             # one_hot would not check them: its device-side assert ends the process instead
-            raise VaelabError(f"class numbers go from 0 to {self.classes - 1}, got "
-                              f"{y.min().item()} to {y.max().item()}")
+            raise self.out_of_range(y)
         return super().sample(n, generator, y)
