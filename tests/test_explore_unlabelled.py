@@ -74,11 +74,10 @@ def dots(seen, run: int = 0) -> tuple[np.ndarray, int]:
 
 
 def decoded(run, z) -> np.ndarray:
-    """What the page should show for code z, (H, W, C): 255 * pixel for colour, 255 * (1 -
-    pixel) for grey, decoded with the page's float16 weights."""
+    """What the page should show for code z, (H, W, C): 255 * pixel, grey or colour, as it
+    draws the images of a dataset of one's own, decoded with the page's float16 weights."""
     with torch.inference_mode():
         image = in_page(run.model).decode(torch.tensor([z], dtype=torch.float32))[0]
-    image = image if image.shape[0] == 3 else 1 - image
     return (255 * image).round().permute(1, 2, 0).numpy().astype(np.int16)
 
 
@@ -108,7 +107,7 @@ def test_an_unlabelled_run_explores_in_one_colour_without_classes(name, made, vi
         assert np.abs(shown[:, :, 0] - shown[:, :, 2]).max() >= 3  # not grey
     else:
         assert np.abs(shown[:, :, 0] - expected[:, :, 0]).max() <= 1
-        assert (shown[:, :, :3] == shown[:, :, :1]).all()  # grey: ink on paper
+        assert (shown[:, :, :3] == shown[:, :, :1]).all()  # grey, as it is: not a negative
     # A click on a code picks that test image, named as an image; a drawing is encoded.
     y, x = blue[len(blue) // 2]
     for at in ((x, y), (40, 40)):
@@ -116,8 +115,12 @@ def test_an_unlabelled_run_explores_in_one_colour_without_classes(name, made, vi
     assert seen.state("picks[0].what") == "a test image, "
     assert "undefined" not in seen.part("interp-note").inner_text()
     assert seen.part("strip").is_visible()
+    pad = seen.part("draw")
+    assert pad.evaluate("c => getComputedStyle(c).backgroundColor") == "rgb(0, 0, 0)"  # no ink
     seen.draw()
     assert len(seen.state("drawn.mean")) == run.model.latent_dims
+    drawn = seen.rgba("draw")  # pixels of 0 black and the stroke's 1 white, as the encoder sees
+    assert drawn[0, 0, :3].tolist() == [0, 0, 0] and drawn[:, :, 0].max() == 255
     assert "undefined" not in seen.part("drawn-z").inner_text()
     seen.page.screenshot(path=str(artifacts(tmp_path) / f"unlabelled-{name}.png"), full_page=True)
     seen.check()

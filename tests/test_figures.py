@@ -256,14 +256,14 @@ def test_titles_and_labels_say_what_a_teacher_would_put_on_a_slide(tiny, tmp_pat
                        train=TrainConfig(epochs=1, beta=4, kl_warmup=2, noise="mask:0.5"))
     run = train(config, tmp_path / "run", data=clothes, progress=False)
     seen = latent_picture(run.model, clothes)
-    strip, _ = figures._interpolation(run.model, clothes, seen, "CVAE")
+    strip, _ = figures._interpolation(run.model, clothes, seen, "CVAE", True)
     title = strip.get_suptitle()
     assert re.search(r"two test images, [\w /-]+ and [\w /-]+,\nthe label mixed from", title)
     assert " a A" not in title and " a T" not in title  # no article before a class name
-    recon = figures._reconstructions(run.model, clothes, "DAE", config.train.noise)
+    recon = figures._reconstructions(run.model, clothes, "DAE", True, config.train.noise)
     assert recon.get_suptitle().endswith(" (clean: it trained on corrupted ones, see the "
                                          "denoising figure)")
-    denoising = figures._denoising(run.model, clothes, "DAE (mask 0.5)", "mask:0.5", 0)
+    denoising = figures._denoising(run.model, clothes, "DAE (mask 0.5)", True, "mask:0.5", 0)
     assert "mask" not in denoising.get_suptitle().removeprefix("DAE (mask 0.5)")  # once
     loss = figures._loss(run, "β-CVAE")
     assert loss.get_suptitle().endswith("\ntraining curves; the −ELBO at β = 1, trained with "

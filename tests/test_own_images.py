@@ -383,3 +383,37 @@ def test_an_empty_class_folder_is_a_warning(tmp_path, monkeypatch):
     data = load_dataset(str(folder), progress=False)
     assert data.classes == ("circle", "square")
     assert said == [f"{folder}: stars/ holds no images, so it is no class"]
+
+
+def test_own_grey_images_are_drawn_as_they_are_and_mnist_as_ink_on_paper(tmp_path, tiny,
+                                                                          monkeypatch):
+    """A photograph must not come out as its negative: only the registered datasets (light
+    digits on black) are flipped to ink on paper, in the figures, their gaps and `sample`."""
+    from vaelab import DataConfig, ModelConfig, RunConfig, TrainConfig, train
+    from vaelab.data import to_unit
+    from vaelab.pictures import figures, plots
+    from vaelab.pictures.samples import draw_samples, write_samples
+
+    root = make_folder(tmp_path / "shapes", classes=("circle", "square"), per_class=12)
+    own = load_dataset(str(root), progress=False)
+    small = TrainConfig(epochs=1, batch_size=8)
+    runs = {
+        "own": (train(RunConfig(ModelConfig(hidden_dims=(16,)), DataConfig(dataset=str(root)),
+                                small), tmp_path / "own", data=own, progress=False), own),
+        "mnist": (train(RunConfig(ModelConfig(hidden_dims=(16,)), DataConfig(train_subset=64),
+                                  small), tmp_path / "mnist", data=tiny, progress=False), tiny),
+    }
+    shown = {}  # what the reconstructions figure is handed: row name -> images
+    monkeypatch.setattr(plots, "image_rows", lambda rows, **_: shown.update(rows) or plots.Figure())
+    for name, (run, data) in runs.items():
+        figures.write_run_figures(run, data, tmp_path / f"figures-{name}")
+        first = to_unit(data.test_images[data.test_labels == 0][0, 0]).numpy()  # of class 0
+        expected = first if name == "own" else 1 - first
+        assert np.allclose(shown["test image"][0], expected), name
+        # `vaelab sample`: the first sample's top left pixel, and white between the samples
+        write_samples(run, tmp_path / f"{name}.png", n=4, seed=3)
+        pixels = np.asarray(Image.open(tmp_path / f"{name}.png"))
+        p = float(draw_samples(run, 4, seed=3)[0, 0, 0, 0])
+        assert pixels[0, 0] == round(255 * (p if name == "own" else 1 - p)), name
+        h = data.image_shape[1]
+        assert (pixels[:, 3 * h:3 * h + 6] == 255).all(), name  # the gap: 2 px, 3 times

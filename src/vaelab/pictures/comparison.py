@@ -19,7 +19,8 @@ from vaelab.measuring.classifier import judge_for
 from vaelab.measuring.evaluation import check_measuring, classifier_record, evaluate_run
 from vaelab.measuring.latent import LatentPicture, latent_picture
 from vaelab.measuring.scorecard import Comparison, Scorecard
-from vaelab.pictures.figures import save_figure
+from vaelab.pictures.figures import drawn_manifold, save_figure
+from vaelab.pictures.ink import ink_on_paper
 from vaelab.pictures.plots import LatentView, comparison
 from vaelab.training.datasets import check_same, load_for
 from vaelab.training.runs import Run, check_new_run_dir, load_run, unique_dir
@@ -31,7 +32,9 @@ def comparison_figure(runs: Sequence[Run], pictures: Sequence[LatentPicture], da
                       names: Sequence[str] | None = None) -> Figure:
     """Rows of runs: each one's test codes, and its decoder over the same region."""
     names = names or [run.config.title() for run in runs]
-    views = [LatentView(name, seen.points, seen.labels, seen.manifold, seen.plane.axis_labels(),
+    ink = ink_on_paper(data.name)
+    views = [LatentView(name, seen.points, seen.labels, drawn_manifold(seen.manifold, ink),
+                        seen.plane.axis_labels(),
                         None if seen.label is None else data.classes[seen.label])
              for name, seen in zip(names, pictures, strict=True)]
     epochs = {run.epochs_done for run in runs}

@@ -36,6 +36,7 @@ from vaelab.measuring.scorecard import noted_rows
 from vaelab.models import count_parameters
 from vaelab.pictures.explore_ops import b64, net_ops
 from vaelab.pictures.explore_shading import confidence_shading
+from vaelab.pictures.ink import ink_on_paper
 from vaelab.pictures.plots import CLASS_COLORS, UNLABELLED
 from vaelab.training.datasets import check_same, data_key, load_for
 from vaelab.training.runs import Run, load_run
@@ -129,6 +130,7 @@ def explorer_data(run: Run, data: ImageData, *, points: int = POINTS, seed: int 
             "posterior": "gaussian" if model.has_posterior else "point",
             "latent_dims": model.latent_dims,
             "image_shape": list(model.image_shape),
+            "ink": ink_on_paper(run.config.data.dataset),  # grey drawn as ink on paper
             "classes": model.classes,  # the label's length, 0 for a model that takes none
             **nets,
         },

@@ -14,11 +14,13 @@
     loss.png             train and test terms per epoch
 
 A conditional model draws the manifolds as one class (the title says which) and walks the
-interpolation's labels along with its codes.
+interpolation's labels along with its codes. Grey images are drawn as ``vaelab.pictures.ink``
+says: ink on paper for the registered datasets, as they are for anyone's own.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from io import BytesIO
 from pathlib import Path
 
@@ -32,6 +34,7 @@ from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 from vaelab.measuring.latent import (
     LatentPicture,
+    Manifold,
     encode_dataset,
     interpolate,
     latent_picture,
@@ -40,6 +43,7 @@ from vaelab.measuring.latent import (
 from vaelab.models import Autoencoder
 from vaelab.objectives import corrupt
 from vaelab.pictures import plots
+from vaelab.pictures.ink import as_drawn, ink_on_paper
 from vaelab.pictures.report import write_run_page
 from vaelab.training.datasets import load_for
 from vaelab.training.runs import Run, load_run
@@ -84,7 +88,7 @@ def write_run_figures(run: Run, data: ImageData, out_dir: str | Path | None = No
     # A binarized run is drawn with the binarized images it learns from.
     data = prepare(data.to(model.device), run.config.data.binarize,
                    run.config.data.binarize_seed, measuring=True)
-    name = _describe(run)
+    name, ink = _describe(run), ink_on_paper(run.config.data.dataset)
     seen = seen or latent_picture(model, data)
     labels = seen.plane.axis_labels()
     kind = "posterior means" if model.has_posterior else "codes"
@@ -97,19 +101,20 @@ def write_run_figures(run: Run, data: ImageData, out_dir: str | Path | None = No
             equal=not seen.plane.is_line,
             title=f"{name}\n{kind} of the {len(seen.points):,} test images{given}{where}"),
         "manifold": plots.manifold_figure(
-            seen.manifold, axis_labels=labels,
+            drawn_manifold(seen.manifold, ink), axis_labels=labels,
             title=f"{name}\ndecoder over the test codes' region{where}{drawn_as}"),
-        "reconstructions": _reconstructions(model, data, name, run.config.train.noise),
+        "reconstructions": _reconstructions(model, data, name, ink, run.config.train.noise),
     }
     if run.config.train.noise != "none":
-        figures["denoising"] = _denoising(model, data, name, run.config.train.noise,
+        figures["denoising"] = _denoising(model, data, name, ink, run.config.train.noise,
                                           run.config.train.seed)
     if model.has_prior:
         figures["manifold_prior"] = plots.manifold_figure(
-            prior_manifold(model, seen.plane, seen.label), axis_labels=labels,
+            drawn_manifold(prior_manifold(model, seen.plane, seen.label), ink),
+            axis_labels=labels,
             title=f"{name}\ndecoder at the prior's 5%-95% quantiles{where}{drawn_as}")
-        figures["samples"] = _samples(model, data, name, run.config.train.seed)
-    figures["interpolation"], gif_frames = _interpolation(model, data, seen, name)
+        figures["samples"] = _samples(model, data, name, ink, run.config.train.seed)
+    figures["interpolation"], gif_frames = _interpolation(model, data, seen, name, ink)
     if run.metrics:
         figures["loss"] = _loss(run, name)
     paths = {key: save_figure(fig, out_dir / f"{key}.{fmt}") for key, fig in figures.items()}
@@ -131,11 +136,10 @@ def save_figure(fig: Figure, path: Path, dpi: int = 150) -> Path:
 
 
 def save_gif(frames: np.ndarray, path: Path, scale: int = GIF_SCALE, ms: int = 50) -> Path:
-    """Frames (T, H, W) in [0, 1] as an endless animation, ink on paper, or (T, H, W, 3) in
-    colour; enlarged ``scale`` times without blurring."""
-    pixels = frames.clip(0, 1) if frames.ndim == 4 else 1 - frames.clip(0, 1)
+    """Frames (T, H, W) grey or (T, H, W, 3) colour, in [0, 1], as an endless animation drawn
+    as they are (0 black); enlarged ``scale`` times without blurring."""
     images = [Image.fromarray(f).resize((f.shape[1] * scale, f.shape[0] * scale), Image.NEAREST)
-              for f in (255 * pixels).round().astype(np.uint8)]
+              for f in (255 * frames.clip(0, 1)).round().astype(np.uint8)]
     buffer = BytesIO()
     images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=ms,
                    loop=0, optimize=True)
@@ -143,10 +147,20 @@ def save_gif(frames: np.ndarray, path: Path, scale: int = GIF_SCALE, ms: int = 5
     return path
 
 
-def pictures_of(images: torch.Tensor) -> np.ndarray:
-    """Images (N, C, H, W) -> arrays to draw: (N, H, W) grey, (N, H, W, C) colour."""
+def pictures_of(images: torch.Tensor, ink: bool) -> np.ndarray:
+    """Images (N, C, H, W) -> arrays to draw: (N, H, W) grey, flipped to ink on paper for
+    ``ink``, or (N, H, W, C) colour."""
     images = images.detach().float().cpu()
-    return images[:, 0].numpy() if images.shape[1] == 1 else images.permute(0, 2, 3, 1).numpy()
+    if images.shape[1] == 1:
+        return as_drawn(images[:, 0].numpy(), ink)
+    return images.permute(0, 2, 3, 1).numpy()
+
+
+def drawn_manifold(manifold: Manifold, ink: bool) -> Manifold:
+    """A manifold's picture as it is drawn: a grey one flipped to ink on paper for ``ink``."""
+    if manifold.picture.ndim == 3:  # colour
+        return manifold
+    return replace(manifold, picture=as_drawn(manifold.picture, ink))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,43 +213,44 @@ def _class_examples(data: ImageData) -> tuple[torch.Tensor, torch.Tensor, list[s
 
 
 @torch.inference_mode()
-def _reconstructions(model: Autoencoder, data: ImageData, name: str, noise: str = "none"
-                     ) -> Figure:
+def _reconstructions(model: Autoencoder, data: ImageData, name: str, ink: bool,
+                     noise: str = "none") -> Figure:
     x, y, names = _class_examples(data)
     title = f"{name}\ntest images and their reconstructions"
     if noise != "none":  # not what it learnt to do
         title += " (clean: it trained on corrupted ones, see the denoising figure)"
     return plots.image_rows(
-        [("test image", pictures_of(x)), ("reconstruction", pictures_of(model.reconstruct(x, y)))],
+        [("test image", pictures_of(x, ink)),
+         ("reconstruction", pictures_of(model.reconstruct(x, y), ink))],
         column_labels=names, title=title)
 
 
 @torch.inference_mode()
-def _denoising(model: Autoencoder, data: ImageData, name: str, noise: str, seed: int
-               ) -> Figure:
+def _denoising(model: Autoencoder, data: ImageData, name: str, ink: bool, noise: str,
+               seed: int) -> Figure:
     x, y, names = _class_examples(data)
     noisy = corrupt(x, noise, torch.Generator(x.device).manual_seed(seed))
-    rows = [("corrupted input", pictures_of(noisy)),
-            ("output", pictures_of(model.reconstruct(noisy, y))),
-            ("clean image", pictures_of(x))]
+    rows = [("corrupted input", pictures_of(noisy, ink)),
+            ("output", pictures_of(model.reconstruct(noisy, y), ink)),
+            ("clean image", pictures_of(x, ink))]
     return plots.image_rows(rows, column_labels=names,
                             title=f"{name}\nwhat it makes of corrupted test images")
 
 
 @torch.inference_mode()
-def _samples(model: Autoencoder, data: ImageData, name: str, seed: int) -> Figure:
+def _samples(model: Autoencoder, data: ImageData, name: str, ink: bool, seed: int) -> Figure:
     """SAMPLES x SAMPLES prior draws; for a conditional model one row per class, each column
     one draw of z decoded as every class."""
     generator = torch.Generator(model.device).manual_seed(seed)
     if not model.conditional:
         samples = model.sample(SAMPLES * SAMPLES, generator=generator)
-        return plots.image_grid(plots.grid_of(pictures_of(samples), SAMPLES),
+        return plots.image_grid(plots.grid_of(pictures_of(samples, ink), SAMPLES),
                                 title=f"{name}\nsamples from the prior")
     classes = len(data.classes)
     z = torch.randn(SAMPLES, model.latent_dims, generator=generator, device=model.device)
     y = torch.arange(classes, device=model.device).repeat_interleave(SAMPLES)  # row by row
     images = model.decode(z.repeat(classes, 1), y)  # (classes * SAMPLES, C, H, W)
-    rows = [(data.classes[c], pictures_of(images[c * SAMPLES:(c + 1) * SAMPLES]))
+    rows = [(data.classes[c], pictures_of(images[c * SAMPLES:(c + 1) * SAMPLES], ink))
             for c in range(classes)]
     return plots.image_rows(rows, title=f"{name}\nsamples, one class per row; each column "
                                         f"is one z from the prior")
@@ -257,7 +272,7 @@ def _interpolation_pair(points: np.ndarray, labels: np.ndarray | None) -> tuple[
     return first[0], first[1]
 
 
-def _walk(model: Autoencoder, ends: torch.Tensor, labels: torch.Tensor, steps: int
+def _walk(model: Autoencoder, ends: torch.Tensor, labels: torch.Tensor, steps: int, ink: bool
           ) -> np.ndarray:
     """Decode ``steps`` points on the line between the codes of two images (2, C, H, W); a
     conditional model's label goes from the one class to the other along with the code."""
@@ -267,15 +282,15 @@ def _walk(model: Autoencoder, ends: torch.Tensor, labels: torch.Tensor, steps: i
     if model.conditional:
         one_hot = torch.nn.functional.one_hot(labels, model.classes).float()  # (2, K)
         y = interpolate(one_hot[0], one_hot[1], steps)  # (steps, K): the classes mixed
-    return pictures_of(model.decode(z, y))
+    return pictures_of(model.decode(z, y), ink)
 
 
-def _interpolation(model: Autoencoder, data: ImageData, seen: LatentPicture, name: str
-                   ) -> tuple[Figure, np.ndarray]:
+def _interpolation(model: Autoencoder, data: ImageData, seen: LatentPicture, name: str,
+                   ink: bool) -> tuple[Figure, np.ndarray]:
     i, j = _interpolation_pair(seen.points, seen.labels if data.labelled else None)
     ends, labels = data.test_images[[i, j]], data.test_labels[[i, j]]
-    frames, there = (_walk(model, ends, labels, n) for n in (FRAMES, GIF_FRAMES))
-    inputs = pictures_of(to_unit(ends))
+    frames, there = (_walk(model, ends, labels, n, ink) for n in (FRAMES, GIF_FRAMES))
+    inputs = pictures_of(to_unit(ends), ink)
     if data.labelled:
         a, b = (data.classes[int(c)] for c in labels)
         ends_named, between = (f"input {a}", f"input {b}"), f"two test images, {a} and {b}"

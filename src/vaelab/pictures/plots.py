@@ -1,7 +1,8 @@
 """Figures from arrays. Each function returns a matplotlib Figure and never shows it.
 
-Images are arrays with values in [0, 1]: (H, W) grey ones drawn as ink on paper (1 = black),
-(H, W, 3) colour ones as they are. No pyplot: the
+Images are arrays with values in [0, 1], drawn as they are: (H, W) grey ones 0 black and 1
+white, (H, W, 3) colour ones by their channels; the gaps between images are white (callers
+that draw ink on paper flip their grey images first, see ``vaelab.pictures.ink``). No pyplot: the
 figures are plain ``matplotlib.figure.Figure`` objects, so nothing here touches a display or
 global state, and they render the same in a terminal, a notebook or a test.
 """
@@ -33,7 +34,6 @@ STYLE = {
     "figure.facecolor": "white",
     "image.interpolation": "nearest",
 }
-INK = "gray_r"
 CLASS_COLORS = matplotlib.colormaps["tab10"].colors
 
 
@@ -45,9 +45,9 @@ def style() -> Iterator[None]:
 
 
 def show(ax: Axes, image: np.ndarray, **options: Any) -> None:
-    """An image in [0, 1]: grey (H, W) as ink on paper, colour (H, W, 3) as it is."""
+    """An image in [0, 1] as it is: grey (H, W) from black (0) to white (1), or colour (H, W, 3)."""
     if image.ndim == 2:
-        options = {"cmap": INK, "vmin": 0, "vmax": 1, **options}
+        options = {"cmap": "gray", "vmin": 0, "vmax": 1, **options}
     ax.imshow(image.clip(0, 1), **options)
 
 
@@ -129,21 +129,20 @@ def manifold_figure(manifold: Manifold, *, title: str,
 
 
 def _strip(images: np.ndarray, gap: int = 2) -> np.ndarray:
-    """Images (N, H, W[, 3]) side by side with a gap of paper: (H, N * (W + gap) - gap[, 3])."""
+    """Images (N, H, W[, 3]) side by side with a white gap: (H, N * (W + gap) - gap[, 3])."""
     n, h, w = images.shape[:3]
-    paper = 0.0 if images.ndim == 3 else 1.0  # no ink, or white
-    out = np.full((h, n * (w + gap) - gap, *images.shape[3:]), paper, dtype=np.float32)
+    out = np.ones((h, n * (w + gap) - gap, *images.shape[3:]), dtype=np.float32)
     for i, image in enumerate(images):
         out[:, i * (w + gap):i * (w + gap) + w] = image
     return out
 
 
 def grid_of(images: np.ndarray, cols: int) -> np.ndarray:
-    """Images (N, H, W[, 3]) in rows of ``cols``, a thin gap of paper between them (so that
+    """Images (N, H, W[, 3]) in rows of ``cols``, a thin white gap between them (so that
     small images whose ink reaches their edges stay apart). N a multiple of ``cols``."""
     gap = max(1, images.shape[1] // 14)
     rows = [_strip(images[i:i + cols], gap) for i in range(0, len(images), cols)]
-    paper = np.full((gap, *rows[0].shape[1:]), 0.0 if images.ndim == 3 else 1.0, np.float32)
+    paper = np.ones((gap, *rows[0].shape[1:]), np.float32)
     return np.concatenate([part for row in rows for part in (paper, row)][1:])
 
 

@@ -1,6 +1,7 @@
 """Samples from a model's prior as one picture: a grid of images, enlarged with their pixels
-kept square, ink on paper for grey images and colour as it is; for a conditional model, of a
-chosen class or of every class in turn."""
+kept square, grey ones drawn as ``vaelab.pictures.ink`` says (ink on paper for a registered
+dataset) and colour as it is; for a conditional model, of a chosen class or of every class in
+turn."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from vaelab.config.checks import check_count
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 from vaelab.measuring.latent import tile
+from vaelab.pictures.ink import as_drawn, ink_on_paper
 from vaelab.training.datasets import class_names
 from vaelab.training.runs import Run, load_run
 
@@ -59,20 +61,18 @@ def draw_samples(run: Run, n: int = 64, label: str | int | None = None, seed: in
 
 
 def picture(images: torch.Tensor, columns: int | None = None, scale: int = SCALE,
-            gap: int = GAP) -> Image.Image:
+            gap: int = GAP, ink: bool = False) -> Image.Image:
     """Images (N, C, H, W) in [0, 1] as one picture: rows of ``columns`` (about square by
-    default), a gap of paper between them, enlarged ``scale`` times with square pixels."""
+    default), a white gap between them, enlarged ``scale`` times with square pixels; grey
+    ones as ink on paper for ``ink``, else as they are. An image of NaN is left white."""
     n, c, h, w = images.shape
     columns = columns or math.ceil(math.sqrt(n))
     rows = math.ceil(n / columns)
-    padded = torch.zeros(rows * columns, c, h + gap, w + gap)  # no ink: paper
-    padded[:n, :, :h, :w] = images.float().cpu()
-    if c != 1:  # colour: the gaps are white
-        padded[n:] = 1
-        padded[:, :, h:, :] = padded[:, :, :, w:] = 1
+    drawn = images.float().cpu()
+    padded = torch.ones(rows * columns, c, h + gap, w + gap)  # white where no image is
+    padded[:n, :, :h, :w] = (as_drawn(drawn, ink) if c == 1 else drawn).nan_to_num(1.0)
     grid = tile(padded, rows, columns)[:-gap, :-gap]  # (rows * (h + gap) - gap, ...)
-    pixels = grid if c != 1 else 1 - grid  # ink on paper
-    image = Image.fromarray((255 * np.clip(pixels, 0, 1)).round().astype(np.uint8))
+    image = Image.fromarray((255 * np.clip(grid, 0, 1)).round().astype(np.uint8))
     return image.resize((image.width * scale, image.height * scale), Image.NEAREST)
 
 
@@ -88,18 +88,19 @@ def write_samples(run: Run | str | Path, path: str | Path, n: int = 64,
     images, columns = draw_samples(run, n, label, seed), None
     if run.model.conditional and label is None and n >= run.model.classes:  # a row each
         images, columns = by_class(images, run.model.classes)
-    picture(images, columns).save(buffer, format="PNG")
+    picture(images, columns, ink=ink_on_paper(run.config.data.dataset)).save(buffer, format="PNG")
     write_atomic(path, buffer.getvalue())
     return path
 
 
 def by_class(images: torch.Tensor, classes: int) -> tuple[torch.Tensor, int]:
     """At least one draw of each class, in turn (0, 1, ..., K - 1, 0, 1, ...), rearranged one
-    class per row as the run's samples figure shows them, blank where a class has one draw
-    fewer: the images (K * columns, C, H, W) and the columns."""
+    class per row as the run's samples figure shows them, blank (NaN, which ``picture``
+    leaves white) where a class has one draw fewer: the images (K * columns, C, H, W) and
+    the columns."""
     n, c, h, w = images.shape
     columns = math.ceil(n / classes)
-    rows = torch.full((classes, columns, c, h, w), 0.0 if c == 1 else 1.0)  # paper
+    rows = torch.full((classes, columns, c, h, w), math.nan)
     for k in range(classes):
         drawn = images[k::classes].float().cpu()
         rows[k, :len(drawn)] = drawn

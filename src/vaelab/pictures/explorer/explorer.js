@@ -18,8 +18,9 @@
   const several = PAGE.runs.length > 1;
 
   // Pixels in [0, 1] (C, H, W) into an ImageData of H x W: in colour for three channels; for
-  // one, ink on paper (paper = 255 * (1 - p)), as vaelab's figures draw MNIST.
-  function paint(pixels, image, channels) {
+  // one, grey as vaelab's figures draw it: ink on paper (255 * (1 - p)) for `ink`, the
+  // registered datasets, and as it is (255 * p) for anyone's own images.
+  function paint(pixels, image, channels, ink) {
     const px = image.data, n = image.width * image.height;
     for (let k = 0, j = 0; k < n; k++, j += 4) {
       if (channels === 3) {
@@ -27,7 +28,7 @@
         px[j + 1] = Math.round(255 * pixels[n + k]);
         px[j + 2] = Math.round(255 * pixels[2 * n + k]);
       } else {
-        px[j] = px[j + 1] = px[j + 2] = Math.round(255 * (1 - pixels[k]));
+        px[j] = px[j + 1] = px[j + 2] = Math.round(255 * (ink ? 1 - pixels[k] : pixels[k]));
       }
       px[j + 3] = 255;
     }
@@ -83,7 +84,7 @@
     let label = K ? oneHot(chosen) : null;
 
     function decodeInto(z, image, y = label) {
-      paint(decoder.forward(z, y), image, CHANNELS);
+      paint(decoder.forward(z, y), image, CHANNELS, MODEL.ink);
     }
 
     // Images with pixels in [0, 1] (C, H, W) -> the posterior's mean and standard deviation
@@ -560,6 +561,7 @@
     const recon = canvasImage(part("recon"), W, H);
     enlarge(drawing, MODEL.image_shape, 168);
     enlarge(recon, MODEL.image_shape, 168);
+    if (!MODEL.ink) drawing.canvas.style.background = "#000"; // no ink yet: pixels of 0
     const DRAW_HINT = part("drawn-z").textContent;
 
     // The drawing moved by whole pixels so that its centre of mass is the image's centre, as
@@ -585,7 +587,7 @@
     }
 
     function showDrawing(ink) {
-      paint(ink, drawing.image, CHANNELS);
+      paint(ink, drawing.image, CHANNELS, MODEL.ink);
       drawing.ctx.putImageData(drawing.image, 0, 0);
       const pixels = centred(ink);
       const { mean, std } = encode(pixels);
