@@ -11,6 +11,7 @@ from vaelab.errors import VaelabError
 from vaelab.measuring.latent import (
     GRID,
     LatentPlane,
+    Manifold,
     bounds,
     grid_points,
     interpolate,
@@ -190,6 +191,17 @@ def test_a_1d_latent_space_is_drawn_as_a_line(trained, tiny):
     fig = plots.comparison([plots.LatentView("VAE", seen.points, seen.labels, seen.manifold)],
                            tiny.classes, title="t")
     assert fig.axes[0].get_ylim()[1] > 9  # the rows of all ten classes stay in view
+
+
+def test_a_manifold_of_a_tall_or_wide_region_stays_a_figure_of_page_size():
+    """Codes three times as spread along z2 as along z1 (a half-collapsed VAE) gave a figure
+    16.6 inches high; its tiles now fit a box of 5.2 inches, whichever side is longer."""
+    for rows, cols in ((21, 7), (7, 21), (21, 21)):
+        manifold = Manifold(np.zeros((rows * 28, cols * 28)), np.linspace(0, 1, cols),
+                            np.linspace(0, 1, rows))
+        width, height = plots.manifold_figure(manifold, title="t").get_size_inches()
+        assert width <= 6.2 and height <= 6.2, (rows, cols)
+        assert (height > width) == (rows > cols) or rows == cols, (rows, cols)
 
 
 def test_latent_scatter_shows_every_class_in_its_legend(tiny):

@@ -115,9 +115,13 @@ def draw_manifold(ax: Axes, manifold: Manifold,
 
 def manifold_figure(manifold: Manifold, *, title: str,
                     axis_labels: tuple[str, str] = ("$z_1$", "$z_2$")) -> Figure:
+    """The decoder's tiles in a box of 5.2 inches on their longer side: a region of codes
+    three times as high as wide is a narrow figure, not one three pages long."""
     rows, cols = manifold.picture.shape[:2]
+    box = 5.2
+    width, height = box * min(1.0, cols / rows), box * min(1.0, rows / cols)
     with style():
-        fig = Figure(figsize=(6.2, 5.2 * rows / cols + 1.0), layout="constrained")
+        fig = Figure(figsize=(max(width, 2.6) + 1.0, height + 1.0), layout="constrained")
         ax = fig.add_subplot()
         draw_manifold(ax, manifold, axis_labels)
         ax.set_title(title)
