@@ -30,7 +30,7 @@ log = logging.getLogger("vaelab")
 
 def comparison_figure(runs: Sequence[Run], pictures: Sequence[LatentPicture], data: ImageData,
                       names: Sequence[str] | None = None) -> Figure:
-    """Rows of runs: each one's test codes, and its decoder over the same region."""
+    """A column per run: its test codes, and its decoder over the same region below."""
     names = names or [run.config.title() for run in runs]
     ink = ink_on_paper(data.name)
     views = [LatentView(name, seen.points, seen.labels, drawn_manifold(seen.manifold, ink),
@@ -52,7 +52,7 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
     that have no eval.json yet, or one of other epochs or classifier, or one measured with
     another k, samples or seed than ``eval_options`` name: what they leave out as the saved
     evaluation had it, and the eval.json replaced only if outdated), and write compare.md,
-    compare.csv and compare.png (their latent codes and manifolds in rows) into ``out``
+    compare.csv and compare.png (their latent codes above their manifolds, a run a column) into ``out``
     (default: ./vaelab-compare, numbered if taken). Runs given as folders are loaded onto
     ``device``; loaded ones stay where they are. Returns the comparison and the folder."""
     runs = list(runs)  # a generator of runs too

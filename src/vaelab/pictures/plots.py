@@ -10,6 +10,7 @@ global state, and they render the same in a terminal, a notebook or a test.
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -269,25 +270,32 @@ class LatentView:
 
 
 def comparison(views: Sequence[LatentView], classes: Sequence[str], *, title: str) -> Figure:
-    """One row per model: its latent codes, and what its decoder makes of the same region."""
+    """One column per model: its latent codes above, and what its decoder makes of the same
+    region below, so the models read across like a slide's columns (four runs make a figure
+    about twice as wide as high, not four pages long). The classes' legend stands once, at
+    the right."""
+    side = float(np.clip(13.5 / len(views), 2.6, 4.6))  # inches of one panel
     with style():
-        fig = Figure(figsize=(11, 4.9 * len(views) + 0.4), layout="constrained")
-        axes = fig.subplots(len(views), 2, squeeze=False)
-        # A long name ('runs/cvae, denoising β-CVAE (β = 4, mask 0.5)') on a line of its own,
-        # or the two titles of a row run into each other
-        sep = "\n" if max(len(view.name) for view in views) > 24 else ": "
-        for row, view in zip(axes, views, strict=True):
+        fig = Figure(figsize=(side * len(views) + 1.0, 2 * side + 1.2), layout="constrained")
+        axes = fig.subplots(2, len(views), squeeze=False)
+        width = max(16, int(side * 11))  # characters of a title line over one panel
+        for (codes, decoder), view in zip(axes.T, views, strict=True):
             is_plane = len(view.manifold.v) > 1
-            draw_scatter(row[0], view.points, view.labels, classes, view.axis_labels,
-                         legend=view is views[0], equal=is_plane)
-            row[0].set_title(f"{view.name}{sep}test codes")
-            draw_manifold(row[1], view.manifold, view.axis_labels)
+            draw_scatter(codes, view.points, view.labels, classes, view.axis_labels,
+                         legend=False, equal=is_plane)
+            codes.set_title(textwrap.fill(view.name, width) + "\ntest codes")
+            draw_manifold(decoder, view.manifold, view.axis_labels)
             drawn = "" if view.drawn_as is None else f", drawn as class {view.drawn_as}"
-            row[1].set_title(f"{view.name}{sep}decoder over the same region{drawn}")
+            decoder.set_title(textwrap.fill(f"decoder over the same region{drawn}", width))
             left, right, bottom, top = view.manifold.extent
-            row[0].set_xlim(left, right)
+            codes.set_xlim(left, right)
             if is_plane:  # the same window as the decoder's
-                row[0].set_aspect("equal", adjustable="box")
-                row[0].set_ylim(bottom, top)
+                codes.set_aspect("equal", adjustable="box")
+                codes.set_ylim(bottom, top)
+        if classes:
+            handles = [axes[0, 0].scatter([], [], color=_class_color(i), s=25)
+                       for i in range(len(classes))]
+            fig.legend(handles, classes, loc="outside right center", handletextpad=0.2,
+                       labelspacing=0.35, title="class")
         fig.suptitle(title, fontsize=13)
     return fig
