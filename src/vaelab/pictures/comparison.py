@@ -52,9 +52,10 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
     that have no eval.json yet, or one of other epochs or classifier, or one measured with
     another k, samples or seed than ``eval_options`` name: what they leave out as the saved
     evaluation had it, and the eval.json replaced only if outdated), and write compare.md,
-    compare.csv and compare.png (their latent codes above their manifolds, a run a column) into ``out``
-    (default: ./vaelab-compare, numbered if taken). Runs given as folders are loaded onto
-    ``device``; loaded ones stay where they are. Returns the comparison and the folder."""
+    compare.csv and compare.png (their latent codes above their manifolds, a run a column)
+    into ``out`` (default: ./vaelab-compare, numbered if taken). Runs given as folders are
+    loaded onto ``device``; loaded ones stay where they are. Returns the comparison and the
+    folder."""
     runs = list(runs)  # a generator of runs too
     if len(runs) < 2:
         raise VaelabError("compare needs at least two runs")
