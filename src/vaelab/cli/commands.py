@@ -138,7 +138,8 @@ class Sample(Common):
 
     def run(self) -> None:
         from vaelab.config.checks import check_count, check_seed
-        from vaelab.pictures.samples import MOST_SAMPLES, write_samples
+        from vaelab.pictures.samples import MOST_SAMPLES, a_row_per_class, write_samples
+        from vaelab.training.datasets import class_names
         from vaelab.training.runs import load_run
 
         check_count("-n", self.n, most=MOST_SAMPLES)  # before the run is loaded
@@ -146,7 +147,9 @@ class Sample(Common):
         run = load_run(check_run_folder(self.run_dir), device=self.device or "auto")
         name = "samples.png" if self.label is None else f"samples-{self.label}.png"
         path = write_samples(run, self.out or run.path / name, self.n, self.label, self.seed)
-        say(f"wrote {path}")
+        rows = (f" (a row per class, from the top: {', '.join(class_names(run.config))})"
+                if a_row_per_class(run, self.n, self.label) else "")
+        say(f"wrote {path}{rows}")
 
 
 @dataclass(kw_only=True)

@@ -86,11 +86,17 @@ def write_samples(run: Run | str | Path, path: str | Path, n: int = 64,
         raise VaelabError(f"{path}: samples are written as PNG; name a file ending in .png")
     buffer = BytesIO()
     images, columns = draw_samples(run, n, label, seed), None
-    if run.model.conditional and label is None and n >= run.model.classes:  # a row each
+    if a_row_per_class(run, n, label):
         images, columns = by_class(images, run.model.classes)
     picture(images, columns, ink=ink_on_paper(run.config.data.dataset)).save(buffer, format="PNG")
     write_atomic(path, buffer.getvalue())
     return path
+
+
+def a_row_per_class(run: Run, n: int, label: str | int | None) -> bool:
+    """Whether ``write_samples`` puts one class per row: a conditional model's draws of every
+    class in turn, at least one each."""
+    return run.model.conditional and label is None and n >= run.model.classes
 
 
 def by_class(images: torch.Tensor, classes: int) -> tuple[torch.Tensor, int]:
