@@ -367,6 +367,8 @@ def test_a_drawing_is_encoded_and_marked_on_the_plane(name, runs, served, visit,
     drawn = page.evaluate("window.explorer.drawn")
     pixels = torch.tensor(drawn["pixels"]).reshape(1, 1, 28, 28)
     assert 20 < (pixels > 0.5).sum() < 200
+    pad = seen.rgba("draw")  # MNIST's drawing is ink on paper, like its figures
+    assert pad[0, 0, :3].tolist() == [255, 255, 255] and pad[:, :, 0].min() == 0
     with torch.inference_mode():
         code = in_page(runs[name].model).encode(pixels)
     if name == "vae":

@@ -115,8 +115,9 @@ def test_an_unlabelled_run_explores_in_one_colour_without_classes(name, made, vi
     assert seen.state("picks[0].what") == "a test image, "
     assert "undefined" not in seen.part("interp-note").inner_text()
     assert seen.part("strip").is_visible()
-    pad = seen.part("draw")
-    assert pad.evaluate("c => getComputedStyle(c).backgroundColor") == "rgb(0, 0, 0)"  # no ink
+    for canvas in ("draw", "recon"):  # before any ink: pixels of 0, drawn black
+        assert seen.part(canvas).evaluate("c => getComputedStyle(c).backgroundColor") == \
+            "rgb(0, 0, 0)"
     seen.draw()
     assert len(seen.state("drawn.mean")) == run.model.latent_dims
     drawn = seen.rgba("draw")  # pixels of 0 black and the stroke's 1 white, as the encoder sees

@@ -229,6 +229,7 @@ def test_a_run_folder_of_format_1_loads(tmp_path, tiny):
 
 
 def test_vaelab_sample_writes_a_chosen_class_or_says_why_not(tiny, tmp_path, capsys):
+    import numpy as np
     from PIL import Image
 
     from vaelab.cli import main
@@ -254,7 +255,9 @@ def test_vaelab_sample_writes_a_chosen_class_or_says_why_not(tiny, tmp_path, cap
     firsts = rows[:, 0, 0, 0].view(10, 3)
     assert columns == 3 and firsts[:, :2].tolist() == [[k, k + 10] for k in range(10)]
     assert firsts[:5, 2].tolist() == [20, 21, 22, 23, 24] and firsts[5:, 2].isnan().all()
-    assert (sample_picture(rows[-3:] / 25, 3).getpixel((3 * 2 + 3, 0))) == 255  # NaN: white
+    for ink in (False, True):  # the blank, third in the last row, is white either way
+        blank = np.asarray(sample_picture(rows[-3:] / 25, 3, ink=ink))[:, 2 * 3 * (2 + 2):]
+        assert blank.shape == (6, 6) and (blank == 255).all(), ink
     ae = train(RunConfig(ModelConfig("ae", 2, (64,)), DataConfig(train_subset=128),
                          TrainConfig(epochs=1)), tmp_path / "ae", data=tiny, progress=False)
     capsys.readouterr()
@@ -331,10 +334,12 @@ def test_the_comparison_says_which_class_a_cvaes_decoder_draws(tiny, tmp_path):
                for name in ("vae", "cvae")]
     runs = train_all(configs, [tmp_path / "vae", tmp_path / "cvae"], data=tiny, progress=False)
     pictures = [latent_picture(run.model, tiny) for run in runs]
-    titles = [ax.get_title() for ax in comparison_figure(runs, pictures, tiny).axes]
+    fig = comparison_figure(runs, pictures, tiny)
     drawn = tiny.classes[pictures[1].label]
-    assert "VAE: decoder over the same region" in titles
-    assert f"CVAE: decoder over the same region, drawn as class {drawn}" in titles
+    assert [cell._suptitle.get_text() for cell in fig.subfigs] == ["VAE", "CVAE"]
+    assert [ax.get_title() for ax in fig.subfigs[1].axes] == [
+        "test codes", f"decoder over the same region, drawn as class {drawn}"]
+    assert [ax.get_title() for ax in fig.subfigs[0].axes][1] == "decoder over the same region"
 
 
 def test_a_class_is_asked_for_by_name_or_number_and_the_hint_says_both():

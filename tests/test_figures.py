@@ -205,19 +205,26 @@ def test_a_manifold_of_a_tall_or_wide_region_stays_a_figure_of_page_size():
 
 
 def test_a_comparison_puts_each_model_in_a_column_with_one_legend(trained, tiny):
-    """Four runs made a figure 20 inches high, one row each; now a column each, codes above
-    the decoder, a slide's shape, and the classes' legend once at the right."""
+    """Four runs made a figure 20 inches high, one row each; now a column each, named at its
+    top, codes above the decoder, a slide's shape, and the classes' legend once at the right;
+    more than four runs go on further rows, no panel narrower than 3.2 inches."""
     seen = latent_picture(trained["vae"].model, tiny)
     view = plots.LatentView("runs/cvae, denoising β-CVAE (β = 4, mask 0.5)", seen.points,
-                            seen.labels, seen.manifold, drawn_as="7")
+                            seen.labels, seen.manifold, drawn_as="Ankle boot")
     fig = plots.comparison([view] * 4, tiny.classes, title="t")
     width, height = fig.get_size_inches()
     assert width > 1.5 * height and height < 9
-    titles = [ax.get_title() for ax in fig.axes]
-    assert titles[:4] == ["runs/cvae, denoising β-CVAE (β = 4,\nmask 0.5)\ntest codes"] * 4
-    assert titles[4:] == ["decoder over the same region, drawn\nas class 7"] * 4
+    assert [cell._suptitle.get_text() for cell in fig.subfigs] == [
+        "runs/cvae, denoising β-CVAE (β = 4,\nmask 0.5)"] * 4  # wrapped over its column
+    assert [ax.get_title() for ax in fig.subfigs[0].axes] == [
+        "test codes", "decoder over the same region, drawn\nas class Ankle\u00a0boot"]
     assert len(fig.legends) == 1 and all(ax.get_legend() is None for ax in fig.axes)
     assert [t.get_text() for t in fig.legends[0].get_texts()] == list(tiny.classes)
+    for n, (rows, columns) in {6: (2, 3), 8: (2, 4), 9: (3, 3)}.items():
+        fig = plots.comparison([view] * n, tiny.classes, title="t")
+        width, height = fig.get_size_inches()
+        assert len(fig.subfigs) == rows * columns and len(fig.axes) == 2 * n, n
+        assert (width - 1.0) / columns >= 3.2, n
 
 
 def test_latent_scatter_shows_every_class_in_its_legend(tiny):

@@ -389,9 +389,13 @@ def test_own_grey_images_are_drawn_as_they_are_and_mnist_as_ink_on_paper(tmp_pat
                                                                           monkeypatch):
     """A photograph must not come out as its negative: only the registered datasets (light
     digits on black) are flipped to ink on paper, in the figures, their gaps and `sample`."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     from vaelab import DataConfig, ModelConfig, RunConfig, TrainConfig, train
     from vaelab.data import to_unit
+    from vaelab.measuring.latent import latent_picture
     from vaelab.pictures import figures, plots
+    from vaelab.pictures.comparison import comparison_figure
     from vaelab.pictures.samples import draw_samples, write_samples
 
     root = make_folder(tmp_path / "shapes", classes=("circle", "square"), per_class=12)
@@ -406,6 +410,11 @@ def test_own_grey_images_are_drawn_as_they_are_and_mnist_as_ink_on_paper(tmp_pat
     shown = {}  # what the reconstructions figure is handed: row name -> images
     monkeypatch.setattr(plots, "image_rows", lambda rows, **_: shown.update(rows) or plots.Figure())
     for name, (run, data) in runs.items():
+        # compare.png's decoder: ink on paper for MNIST only
+        picture = latent_picture(run.model, data)
+        view = comparison_figure([run], [picture], data).subfigs[0].axes[1].images[0]
+        manifold = picture.manifold.picture
+        assert np.allclose(view.get_array(), manifold if name == "own" else 1 - manifold)
         figures.write_run_figures(run, data, tmp_path / f"figures-{name}")
         first = to_unit(data.test_images[data.test_labels == 0][0, 0]).numpy()  # of class 0
         expected = first if name == "own" else 1 - first
@@ -417,3 +426,12 @@ def test_own_grey_images_are_drawn_as_they_are_and_mnist_as_ink_on_paper(tmp_pat
         assert pixels[0, 0] == round(255 * (p if name == "own" else 1 - p)), name
         h = data.image_shape[1]
         assert (pixels[:, 3 * h:3 * h + 6] == 255).all(), name  # the gap: 2 px, 3 times
+    # and the figures draw what they are handed as it is: 0 black, 1 white, a gap white
+    with plots.style():
+        fig = plots.Figure(figsize=(2, 1), dpi=50)
+        plots.show(fig.add_axes((0, 0, 1, 1)), plots._strip(np.array([[[0.0]], [[1.0]]])),
+                   aspect="auto")
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+    drawn = np.asarray(canvas.buffer_rgba())[25, :, 0]  # 100 px: 25 black, 50 white, 25 white
+    assert (drawn[5:20] == 0).all() and (drawn[30:95] == 255).all()

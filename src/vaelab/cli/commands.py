@@ -147,7 +147,9 @@ class Sample(Common):
         run = load_run(check_run_folder(self.run_dir), device=self.device or "auto")
         name = "samples.png" if self.label is None else f"samples-{self.label}.png"
         path = write_samples(run, self.out or run.path / name, self.n, self.label, self.seed)
-        rows = (f" (a row per class, from the top: {', '.join(class_names(run.config))})"
+        classes = class_names(run.config)
+        named = ", ".join(classes if len(classes) <= 12 else [*classes[:3], "...", classes[-1]])
+        rows = (f" (a row per class, from the top: {named})"
                 if a_row_per_class(run, self.n, self.label) else "")
         say(f"wrote {path}{rows}")
 

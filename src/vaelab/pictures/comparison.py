@@ -32,7 +32,7 @@ def comparison_figure(runs: Sequence[Run], pictures: Sequence[LatentPicture], da
                       names: Sequence[str] | None = None) -> Figure:
     """A column per run: its test codes, and its decoder over the same region below."""
     names = names or [run.config.title() for run in runs]
-    ink = ink_on_paper(data.name)
+    ink = ink_on_paper(runs[0].config.data.dataset)  # the runs share their data
     views = [LatentView(name, seen.points, seen.labels, drawn_manifold(seen.manifold, ink),
                         seen.plane.axis_labels(),
                         None if seen.label is None else data.classes[seen.label])

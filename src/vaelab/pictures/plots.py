@@ -2,13 +2,14 @@
 
 Images are arrays with values in [0, 1], drawn as they are: (H, W) grey ones 0 black and 1
 white, (H, W, 3) colour ones by their channels; the gaps between images are white (callers
-that draw ink on paper flip their grey images first, see ``vaelab.pictures.ink``). No pyplot: the
-figures are plain ``matplotlib.figure.Figure`` objects, so nothing here touches a display or
-global state, and they render the same in a terminal, a notebook or a test.
+that draw ink on paper flip their grey images first, see ``vaelab.pictures.ink``). No pyplot:
+the figures are plain ``matplotlib.figure.Figure`` objects, so nothing here touches a display
+or global state, and they render the same in a terminal, a notebook or a test.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import textwrap
 from collections.abc import Iterator, Sequence
@@ -269,31 +270,45 @@ class LatentView:
     drawn_as: str | None = None  # the class a conditional model's decoder draws, by name
 
 
+MOST_COLUMNS = 4  # runs side by side in a comparison; more go on further rows
+
+
+def _unbroken(text: str) -> str:
+    """Text whose spaces do not break a line (a class name: 'Ankle boot')."""
+    return text.replace(" ", "\u00a0")
+
+
 def comparison(views: Sequence[LatentView], classes: Sequence[str], *, title: str) -> Figure:
-    """One column per model: its latent codes above, and what its decoder makes of the same
-    region below, so the models read across like a slide's columns (four runs make a figure
-    about twice as wide as high, not four pages long). The classes' legend stands once, at
-    the right."""
-    side = float(np.clip(13.5 / len(views), 2.6, 4.6))  # inches of one panel
+    """One column per model, named at its top: its latent codes above, and what its decoder
+    makes of the same region below, so that models read across like a slide's columns (four
+    runs make a figure about twice as wide as high, not four pages long; more than four go on
+    further rows). The classes' legend stands once, at the right."""
+    rows = math.ceil(len(views) / MOST_COLUMNS)
+    columns = math.ceil(len(views) / rows)
+    side = float(np.clip(13.5 / columns, 3.2, 4.6))  # inches of one panel
+    width = int(side * 11)  # characters of a title line over one panel
     with style():
-        fig = Figure(figsize=(side * len(views) + 1.0, 2 * side + 1.2), layout="constrained")
-        axes = fig.subplots(2, len(views), squeeze=False)
-        width = max(16, int(side * 11))  # characters of a title line over one panel
-        for (codes, decoder), view in zip(axes.T, views, strict=True):
+        fig = Figure(figsize=(side * columns + 1.0, (2 * side + 0.9) * rows + 0.4),
+                     layout="constrained")
+        cells = fig.subfigures(rows, columns, squeeze=False).flatten()
+        for cell, view in zip(cells, views, strict=False):
+            codes, decoder = cell.subplots(2, 1)
             is_plane = len(view.manifold.v) > 1
             draw_scatter(codes, view.points, view.labels, classes, view.axis_labels,
                          legend=False, equal=is_plane)
-            codes.set_title(textwrap.fill(view.name, width) + "\ntest codes")
+            codes.set_title("test codes")
             draw_manifold(decoder, view.manifold, view.axis_labels)
-            drawn = "" if view.drawn_as is None else f", drawn as class {view.drawn_as}"
-            decoder.set_title(textwrap.fill(f"decoder over the same region{drawn}", width))
+            drawn = "" if view.drawn_as is None else f", drawn as class {_unbroken(view.drawn_as)}"
+            decoder.set_title(textwrap.fill(f"decoder over the same region{drawn}", width,
+                                            break_on_hyphens=False))
             left, right, bottom, top = view.manifold.extent
             codes.set_xlim(left, right)
             if is_plane:  # the same window as the decoder's
                 codes.set_aspect("equal", adjustable="box")
                 codes.set_ylim(bottom, top)
+            cell.suptitle(textwrap.fill(view.name, width, break_on_hyphens=False))
         if classes:
-            handles = [axes[0, 0].scatter([], [], color=_class_color(i), s=25)
+            handles = [cells[0].axes[0].scatter([], [], color=_class_color(i), s=25)
                        for i in range(len(classes))]
             fig.legend(handles, classes, loc="outside right center", handletextpad=0.2,
                        labelspacing=0.35, title="class")

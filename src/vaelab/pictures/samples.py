@@ -61,16 +61,19 @@ def draw_samples(run: Run, n: int = 64, label: str | int | None = None, seed: in
 
 
 def picture(images: torch.Tensor, columns: int | None = None, scale: int = SCALE,
-            gap: int = GAP, ink: bool = False) -> Image.Image:
+            gap: int = GAP, *, ink: bool) -> Image.Image:
     """Images (N, C, H, W) in [0, 1] as one picture: rows of ``columns`` (about square by
     default), a white gap between them, enlarged ``scale`` times with square pixels; grey
-    ones as ink on paper for ``ink``, else as they are. An image of NaN is left white."""
+    ones as ink on paper for ``ink``, else as they are. A blank (an image all NaN, see
+    ``by_class``) is left white."""
     n, c, h, w = images.shape
     columns = columns or math.ceil(math.sqrt(n))
     rows = math.ceil(n / columns)
     drawn = images.float().cpu()
+    drawn = as_drawn(drawn, ink) if c == 1 else drawn
+    drawn = drawn.masked_fill(drawn.flatten(1).isnan().all(1).view(-1, 1, 1, 1), 1.0)
     padded = torch.ones(rows * columns, c, h + gap, w + gap)  # white where no image is
-    padded[:n, :, :h, :w] = (as_drawn(drawn, ink) if c == 1 else drawn).nan_to_num(1.0)
+    padded[:n, :, :h, :w] = drawn
     grid = tile(padded, rows, columns)[:-gap, :-gap]  # (rows * (h + gap) - gap, ...)
     image = Image.fromarray((255 * np.clip(grid, 0, 1)).round().astype(np.uint8))
     return image.resize((image.width * scale, image.height * scale), Image.NEAREST)

@@ -561,7 +561,9 @@
     const recon = canvasImage(part("recon"), W, H);
     enlarge(drawing, MODEL.image_shape, 168);
     enlarge(recon, MODEL.image_shape, 168);
-    if (!MODEL.ink) drawing.canvas.style.background = "#000"; // no ink yet: pixels of 0
+    if (!MODEL.ink) { // before any ink, pixels of 0: black, as the images are drawn
+      drawing.canvas.style.background = recon.canvas.style.background = "#000";
+    }
     const DRAW_HINT = part("drawn-z").textContent;
 
     // The drawing moved by whole pixels so that its centre of mass is the image's centre, as
