@@ -1,6 +1,7 @@
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 
@@ -365,6 +366,11 @@ def test_demo_writes_both_runs_the_comparison_and_the_page(data_env, tmp_path):
     assert (out / "comparison.png").exists()
     page = (out / "index.html").read_text()
     assert "comparison.png" in page and "vae/figures/samples.png" in page
+    timings = json.loads((out / "timings.json").read_text())  # the page says where time went
+    made = re.search(r"Made on cpu in (\d+) s: training (\d+) s, figures (\d+) s, measuring "
+                     r"(\d+) s \(timings.json has every part\)\.", page)
+    assert made and int(made[2]) == round(timings["training"]), page
+    assert int(made[1]) >= int(made[2]) + int(made[3]) + int(made[4]) - 2
     # The classifier that ships with vaelab measures the samples: none is trained.
     assert not (tmp_path / "cache" / "vaelab" / "classifiers").exists()
     table = (out / "compare.md").read_text()

@@ -217,8 +217,8 @@ def test_explorer_data_leaves_the_models_mode_as_it_was(runs, tiny):
         run.model.eval()
 
 
-def test_diverged_weights_are_one_line_from_the_command(runs, tiny, tmp_path, capsys,
-                                                        monkeypatch):
+def test_weights_that_are_not_numbers_are_one_line_from_every_command(runs, tiny, tmp_path,
+                                                                      capsys, monkeypatch):
     from safetensors.torch import load_file, save_file
 
     from vaelab.cli import main
@@ -229,11 +229,17 @@ def test_diverged_weights_are_one_line_from_the_command(runs, tiny, tmp_path, ca
     weights[name][0] = float("nan")
     save_file(weights, folder / "model.safetensors", metadata={"epoch": "1"})
     monkeypatch.setattr("vaelab.training.datasets.load_dataset", lambda *args, **kwargs: tiny)
-    assert main(["explore", str(folder), "--export", str(tmp_path / "page.html")]) == 2
-    err = capsys.readouterr().err
-    assert err == (f"vaelab: error: {folder}: the run's weights are not finite numbers (it "
-                   f"diverged in training); train it again, with a smaller --lr perhaps\n")
-    assert not (tmp_path / "page.html").exists()
+    for args in (["explore", str(folder), "--export", str(tmp_path / "page.html")],
+                 ["sample", str(folder), "-o", str(tmp_path / "s.png")],
+                 ["plot", str(folder), "-o", str(tmp_path / "figures")],
+                 ["eval", str(folder), "-k", "2"]):
+        assert main(args) == 2, args
+        err = capsys.readouterr().err
+        assert err == (f"vaelab: error: {folder}/model.safetensors: holds weights that are not "
+                       f"finite numbers (NaN or inf), which vaelab never saves, so the file was "
+                       f"changed or damaged; train the run again\n"), args
+    assert not [*tmp_path.glob("page.html"), *tmp_path.glob("s.png"), *tmp_path.glob("figures")]
+    assert not (folder / "eval.json").exists()
 
 
 @pytest.mark.parametrize(("target", "message"), [

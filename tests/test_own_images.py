@@ -343,8 +343,15 @@ def test_a_cvae_needs_labels(tmp_path, capsys):
     root = make_folder(tmp_path / "plain", classes=(), per_class=10)
     code, _, err = run_cli(["train", "--dataset", str(root), "--model", "cvae", "-o",
                          str(tmp_path / "run"), *SMALL], capsys)
-    assert code != 0 and "learns from labels" in err
+    assert code != 0 and err.endswith(f"learns from labels, and {root} has none; train a VAE "
+                                      f"instead, or put the images in one sub-folder per class\n")
     assert not (tmp_path / "run").exists()
+    # a NumPy file gets labels its own way, and the line says which
+    np.save(tmp_path / "plain.npy", np.zeros((20, 8, 8), np.uint8))
+    code, _, err = run_cli(["train", "--dataset", str(tmp_path / "plain.npy"), "--model", "cvae",
+                            "-o", str(tmp_path / "run"), *SMALL], capsys)
+    assert code != 0 and err.endswith("train a VAE instead, or a .npy holds images alone; save "
+                                      "them in a .npz with 'labels' beside 'images'\n"), err
 
 
 def test_classifier_show_says_what_to_do_for_own_images(tmp_path, capsys):

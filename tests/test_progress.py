@@ -7,7 +7,7 @@ import pytest
 from tqdm import tqdm
 
 from vaelab.config import ModelConfig, RunConfig, TrainConfig
-from vaelab.progress import Lines, duration, progress_bar
+from vaelab.progress import Lines, duration, loss_text, progress_bar
 
 
 def _plain(text: str) -> list[str]:
@@ -58,6 +58,12 @@ def test_a_stream_without_isatty_is_not_a_terminal(monkeypatch):
                                                (125, "2 min 5 s")])
 def test_durations_read_as_people_write_them(seconds, text):
     assert duration(seconds) == text
+
+
+@pytest.mark.parametrize(("value", "text"), [(38.014, "  38.01"), (1234567.891, "1234567.89"),
+                                             (3.7e32, "3.7e+32"), (-2.5e9, "-2.5e+09")])
+def test_a_loss_that_blows_up_is_a_short_number_not_thirty_digits(value, text):
+    assert loss_text(value) == text
 
 
 def test_training_off_a_terminal_writes_one_line_per_epoch(tiny, tmp_path, capsys):

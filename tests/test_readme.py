@@ -26,7 +26,8 @@ def test_the_readme_python_example_runs(data_root, tmp_path, monkeypatch, capsys
     assert "epochs=20" in block
     exec(compile(block.replace("epochs=20", "epochs=1"), "README.md", "exec"), {})
     assert (tmp_path / "runs" / "vae" / "figures" / "samples.png").exists()
-    assert "'recon'" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "'recon'" in out and "grad_fn" not in out  # what a reader sees is plain numbers
 
 
 def test_the_readme_links_and_images_point_at_files_that_exist():

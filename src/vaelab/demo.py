@@ -86,7 +86,7 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
     write_atomic(folder / "compare.md", evaluation.markdown())
     write_atomic(folder / "compare.csv", evaluation.csv())
     laps.lap("measuring")
-    page = _page(runs, folder, figure, evaluation, configs, laps.total(), device.type)
+    page = _page(runs, folder, figure, evaluation, configs, laps, device.type)
     laps.lap("page")
     write_atomic(folder / "timings.json", json.dumps(laps.seconds, indent=2) + "\n")
     return page
@@ -108,7 +108,7 @@ class Laps:
         return time.perf_counter() - self._start
 
 
-def _page(runs, folder: Path, figure: Path, evaluation: Comparison, configs, seconds: float,
+def _page(runs, folder: Path, figure: Path, evaluation: Comparison, configs, laps: Laps,
           device: str) -> Path:
     """The demo's index.html: what was trained, how, and the command that does it again."""
     models = [config.model.model for config in configs]
@@ -131,7 +131,9 @@ def _page(runs, folder: Path, figure: Path, evaluation: Comparison, configs, sec
               f"{dataset_title(dataset)}",
         lead=(f"{what}: latent size 2, {epochs} epoch{'s' * (epochs != 1)}, batch 128, Adam "
               f"at 1e-3, the reconstruction term summed over pixels and batch, seed "
-              f"{train.seed}. Trained on "
-              f"{device} in {seconds:.0f} s, figures included."),
+              f"{train.seed}. Made on {device} in {laps.total():.0f} s: "
+              + ", ".join(f"{stage} {laps.seconds[stage]:.0f} s"
+                          for stage in ("training", "figures", "measuring"))
+              + " (timings.json has every part)."),
         commands=[again],
     )

@@ -100,6 +100,12 @@ class Lines:
         self.close()
 
 
+def loss_text(value: float, width: int = 7) -> str:
+    """A loss for a progress line: two decimals as far as millions, beyond that (a run that is
+    blowing up) a short exponent rather than thirty digits."""
+    return f"{value:{width}.2f}" if abs(value) < 1e7 else f"{value:{width}.3g}"
+
+
 def duration(seconds: float) -> str:
     """'0.4 s', '3.1 s', '41 s', '2 min 5 s'."""
     if seconds < 10:

@@ -125,7 +125,10 @@ class Sample(Common):
 
     run_dir: Annotated[Path, tyro.conf.Positional, RUN]
     """The run folder."""
-    n: Annotated[int, tyro.conf.arg(name="number", aliases=("-n",), metavar="INT")] = 64
+    n: Annotated[int | None, tyro.conf.arg(
+        name="number", aliases=("-n",), metavar="INT",
+        help_behavior_hint="(default: 64, or 8 of each class when a CVAE draws every class)")
+    ] = None
     """How many samples."""
     label: Annotated[str | None, flag(metavar="LABEL", default="every class in turn, for a "
                                                               "CVAE")] = None
@@ -138,11 +141,17 @@ class Sample(Common):
 
     def run(self) -> None:
         from vaelab.config.checks import check_count, check_seed
-        from vaelab.pictures.samples import MOST_SAMPLES, a_row_per_class, write_samples
+        from vaelab.pictures.samples import (
+            MOST_SAMPLES,
+            a_row_per_class,
+            how_many,
+            write_samples,
+        )
         from vaelab.training.datasets import class_names
         from vaelab.training.runs import load_run
 
-        check_count("-n", self.n, most=MOST_SAMPLES)  # before the run is loaded
+        if self.n is not None:
+            check_count("-n", self.n, most=MOST_SAMPLES)  # before the run is loaded
         check_seed("--seed", self.seed)
         run = load_run(check_run_folder(self.run_dir), device=self.device or "auto")
         name = "samples.png" if self.label is None else f"samples-{self.label}.png"
@@ -150,7 +159,7 @@ class Sample(Common):
         classes = class_names(run.config)
         named = ", ".join(classes if len(classes) <= 12 else [*classes[:3], "...", classes[-1]])
         rows = (f" (a row per class, from the top: {named})"
-                if a_row_per_class(run, self.n, self.label) else "")
+                if a_row_per_class(run, how_many(run, self.n, self.label), self.label) else "")
         say(f"wrote {path}{rows}")
 
 

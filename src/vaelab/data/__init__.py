@@ -22,6 +22,7 @@ _WHERE = {
     "dataset_title": "vaelab.data.registry", "get_dataset": "vaelab.data.registry",
     "load_dataset": "vaelab.data.registry",
     "looks_like_path": "vaelab.data.paths", "NoImagesThere": "vaelab.data.paths",
+    "how_to_label": "vaelab.data.paths",
     "cache_root": "vaelab.data.sources", "download_root": "vaelab.data.sources",
     "fetch": "vaelab.data.sources", "find": "vaelab.data.sources",
     "search_roots": "vaelab.data.sources",
@@ -29,7 +30,8 @@ _WHERE = {
 
 __all__ = [
     "DATASETS", "IdxDataset", "ImageData", "NoImagesThere", "binarize", "cache_root",
-    "dataset_title", "download_root", "fetch", "find", "get_dataset", "load_dataset",
+    "dataset_title", "download_root", "fetch", "find", "get_dataset", "how_to_label",
+    "load_dataset",
     "looks_like_path", "prepare", "read_idx", "search_roots", "to_unit", "write_idx",
 ]
 
@@ -49,7 +51,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from vaelab.data.idx import read_idx, write_idx
     from vaelab.data.images import ImageData, binarize, prepare, to_unit
-    from vaelab.data.paths import NoImagesThere, looks_like_path
+    from vaelab.data.paths import NoImagesThere, how_to_label, looks_like_path
     from vaelab.data.registry import (
         DATASETS,
         IdxDataset,

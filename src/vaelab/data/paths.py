@@ -34,6 +34,16 @@ class NoImagesThere(VaelabError):
         self.looked = looked
 
 
+def how_to_label(name: str) -> str:
+    """How images given as ``name`` get labels: sub-folders for a folder, an array beside the
+    images for a NumPy file."""
+    if name.lower().endswith(".npy"):
+        return "a .npy holds images alone; save them in a .npz with 'labels' beside 'images'"
+    if name.lower().endswith(".npz"):
+        return "save 'labels' beside 'images' in the .npz"
+    return "put the images in one sub-folder per class"
+
+
 def locate(name: str, data_dir: str | Path | None = None) -> Path:
     """The file or folder ``name`` points to; with ``data_dir``, a file or folder of the same
     name there comes first (a run's data moved to another machine)."""

@@ -21,7 +21,7 @@ from safetensors.torch import load_file, save
 from torch import nn
 
 from vaelab.config.checks import check_count
-from vaelab.data import DATASETS, ImageData, sources, to_unit
+from vaelab.data import DATASETS, ImageData, how_to_label, sources, to_unit
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 from vaelab.memory import rows_per_block
@@ -160,7 +160,7 @@ def train_judge(data: ImageData, *, epochs: int | None = None, seed: int = 0,
     five, or as many as make LEAST_STEPS steps on a small dataset, up to MOST_EPOCHS."""
     if not data.labelled:
         raise VaelabError(f"{data.name} has no labels, so there is no classifier to train "
-                          f"(put the images in one sub-folder per class)")
+                          f"({how_to_label(data.name)})")
     device = data.train_images.device
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

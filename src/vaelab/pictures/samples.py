@@ -24,6 +24,7 @@ from vaelab.training.runs import Run, load_run
 MOST_SAMPLES = 10_000  # in one picture
 SCALE = 3  # 28 px -> 84 px
 GAP = 2  # paper between the images, in pixels of the images
+PER_CLASS = 8  # draws of each class by default, when a conditional model draws every class
 
 
 def class_number(run: Run, label: str | int) -> int:
@@ -79,14 +80,24 @@ def picture(images: torch.Tensor, columns: int | None = None, scale: int = SCALE
     return image.resize((image.width * scale, image.height * scale), Image.NEAREST)
 
 
-def write_samples(run: Run | str | Path, path: str | Path, n: int = 64,
+def how_many(run: Run, n: int | None, label: str | int | None) -> int:
+    """``n``, or by default 64, or PER_CLASS of each class when a conditional model draws
+    every class (full rows, one a class)."""
+    if n is not None:
+        return n
+    return PER_CLASS * run.model.classes if run.model.conditional and label is None else 64
+
+
+def write_samples(run: Run | str | Path, path: str | Path, n: int | None = None,
                   label: str | int | None = None, seed: int = 0) -> Path:
-    """Draw n samples (of class ``label``, for a conditional model) and write them as one PNG."""
+    """Draw n samples (of class ``label``, for a conditional model; n by ``how_many`` when
+    not given) and write them as one PNG."""
     if not isinstance(run, Run):
         run = load_run(run)
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise VaelabError(f"{path}: samples are written as PNG; name a file ending in .png")
+    n = how_many(run, n, label)
     buffer = BytesIO()
     images, columns = draw_samples(run, n, label, seed), None
     if a_row_per_class(run, n, label):

@@ -20,7 +20,7 @@ from vaelab.config import TrainConfig
 from vaelab.data import to_unit
 from vaelab.models import Autoencoder
 from vaelab.objectives import draw_batch, means_per_image
-from vaelab.progress import Bar
+from vaelab.progress import Bar, loss_text
 from vaelab.training.placement import gather, host_order
 from vaelab.training.schedules import kl_weight, learning_rate
 from vaelab.training.step import Step
@@ -106,7 +106,8 @@ def train_epoch(model: Autoencoder, optimizer: torch.optim.Optimizer, images: to
             state.steps += 1
             if bar is not None and bar.update(len(x)):  # True when the bar redraws: sync then
                 seen = (start + len(x)) / world.size  # about this process's share
-                bar.set_postfix_str(f"loss {state.totals[0].item() / seen:.2f}", refresh=False)
+                bar.set_postfix_str(f"loss {loss_text(state.totals[0].item() / seen, 0)}",
+                                   refresh=False)
     finally:
         ballot.close()
     return means_per_image(world.sum(state.totals), n, model.has_posterior)

@@ -29,7 +29,7 @@ from vaelab.errors import VaelabError
 from vaelab.memory import hand_back_free_memory
 from vaelab.models import Autoencoder
 from vaelab.objectives import objective_per_image
-from vaelab.progress import progress_bar
+from vaelab.progress import loss_text, progress_bar
 from vaelab.training.checkpoints import save_checkpoint, save_weights
 from vaelab.training.datasets import learned_from
 from vaelab.training.epoch import EpochProgress, Stopped, train_epoch
@@ -173,8 +173,8 @@ def _fit(job: Job, data: ImageData, progress: bool, position: int,
                 save(job)
                 if progress:  # above the bars, on their stream
                     bar.write(f"{name} epoch {epoch:>{len(str(total))}}/{total}  "
-                              f"loss {record['train']['loss']:7.2f}  "
-                              f"test {record['test']['loss']:7.2f}  "
+                              f"loss {loss_text(record['train']['loss'])}  "
+                              f"test {loss_text(record['test']['loss'])}  "
                               f"({record['train_seconds']:.1f} s)", file=sys.stderr)
         except KeyboardInterrupt:  # at once (a second Ctrl-C): the last checkpoint is whole
             log.warning("%s: stopped; its last checkpoint (after epoch %d) is whole; go on "

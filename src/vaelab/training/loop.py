@@ -17,7 +17,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 
 from vaelab.config import RunConfig, TrainConfig
-from vaelab.data import ImageData
+from vaelab.data import ImageData, how_to_label
 from vaelab.device import select_device
 from vaelab.distributed import World, join, local_device
 from vaelab.errors import ConfigError, VaelabError
@@ -221,8 +221,8 @@ def _check_subset(config: RunConfig, data: ImageData) -> None:
 def _check_labels(config: RunConfig, data: ImageData) -> None:
     if model_class(config.model.model).conditional and not data.labelled:
         raise VaelabError(f"a {config.model.model.upper()} learns from labels, and "
-                          f"{config.data.dataset} has none (its images are not in one "
-                          f"sub-folder per class); train a VAE instead")
+                          f"{config.data.dataset} has none; train a VAE instead, or "
+                          f"{how_to_label(config.data.dataset)}")
 
 
 def _trained_on(checkpoint: Path) -> str:

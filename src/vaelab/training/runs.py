@@ -115,6 +115,10 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> Run:
     except (SafetensorError, OSError) as err:
         raise VaelabError(why_unreadable(weights_path, err)) from None
     load_weights(model, weights, weights_path)
+    if not all(w.isfinite().all() for w in weights.values() if w.is_floating_point()):
+        raise VaelabError(f"{weights_path}: holds weights that are not finite numbers (NaN or "
+                          f"inf), which vaelab never saves, so the file was changed or damaged; "
+                          f"train the run again")
     with safe_open(weights_path, "pt") as f:
         epoch = (f.metadata() or {}).get("epoch", "0")
     if not epoch.isdigit():
