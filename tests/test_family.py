@@ -249,9 +249,13 @@ def test_vaelab_sample_writes_a_chosen_class_or_says_why_not(tiny, tmp_path, cap
     assert main(["sample", str(run.path), "-n", "25", "-o", str(tmp_path / "all.png")]) == 0
     assert capsys.readouterr().err.endswith(
         "all.png (a row per class, from the top: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9)\n")
+    every = np.asarray(Image.open(tmp_path / "all.png"))
+    margin = every.shape[1] - (3 * 30 * 3 - 6)  # the class names, at the left of their rows
+    assert every.shape[0] == 10 * 30 * 3 - 6 and 20 < margin < 60
+    assert all((every[k * 90:k * 90 + 84, :margin] < 128).any() for k in range(10))
+    assert (every[:, margin - 6:margin] == 255).all()  # the names end before the images
     assert main(["sample", str(run.path), "-o", str(tmp_path / "rows.png")]) == 0  # 8 a class
-    assert Image.open(tmp_path / "rows.png").size == (8 * 30 * 3 - 6, 10 * 30 * 3 - 6)
-    assert Image.open(tmp_path / "all.png").size == (3 * 30 * 3 - 6, 10 * 30 * 3 - 6)
+    assert Image.open(tmp_path / "rows.png").size == (8 * 30 * 3 - 6 + margin, 10 * 30 * 3 - 6)
     drawn = torch.arange(25.0).view(25, 1, 1, 1).expand(25, 1, 2, 2)  # each draw its number
     rows, columns = by_class(drawn, 10)
     firsts = rows[:, 0, 0, 0].view(10, 3)

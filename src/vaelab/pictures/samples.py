@@ -6,12 +6,13 @@ turn."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from io import BytesIO
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from vaelab.config.checks import check_count
 from vaelab.errors import VaelabError
@@ -100,11 +101,32 @@ def write_samples(run: Run | str | Path, path: str | Path, n: int | None = None,
     n = how_many(run, n, label)
     buffer = BytesIO()
     images, columns = draw_samples(run, n, label, seed), None
-    if a_row_per_class(run, n, label):
+    by_rows = a_row_per_class(run, n, label)
+    if by_rows:
         images, columns = by_class(images, run.model.classes)
-    picture(images, columns, ink=ink_on_paper(run.config.data.dataset)).save(buffer, format="PNG")
+    drawn = picture(images, columns, ink=ink_on_paper(run.config.data.dataset))
+    if by_rows:
+        drawn = with_row_names(drawn, class_names(run.config), images.shape[2])
+    drawn.save(buffer, format="PNG")
     write_atomic(path, buffer.getvalue())
     return path
+
+
+def with_row_names(image: Image.Image, names: Sequence[str], height: int, scale: int = SCALE,
+                   gap: int = GAP) -> Image.Image:
+    """A ``picture`` of rows of images ``height`` pixels high (before ``scale``) with a white
+    margin at its left that names each row, as the run's samples figure does."""
+    row, pad = (height + gap) * scale, 8
+    font = ImageFont.load_default(size=int(np.clip(row // 5, 11, 18)))
+    margin = math.ceil(max(font.getlength(name) for name in names)) + 2 * pad
+    out = Image.new(image.mode, (image.width + margin, image.height), "white")
+    out.paste(image, (margin, 0))
+    ink = 60 if image.mode == "L" else (60, 60, 60)
+    draw = ImageDraw.Draw(out)
+    for k, name in enumerate(names):
+        draw.text((margin - pad, k * row + height * scale / 2), name, fill=ink, font=font,
+                  anchor="rm")
+    return out
 
 
 def a_row_per_class(run: Run, n: int, label: str | int | None) -> bool:
