@@ -366,6 +366,8 @@ def test_demo_writes_both_runs_the_comparison_and_the_page(data_env, tmp_path):
     assert (out / "comparison.png").exists()
     page = (out / "index.html").read_text()
     assert "comparison.png" in page and "vae/figures/samples.png" in page
+    heads = re.findall(r"<th>([^<]+/v?ae)</th>", page)  # the runs named alike in both tables
+    assert heads == [f"{out.name}/ae", f"{out.name}/vae"] * 2, heads
     timings = json.loads((out / "timings.json").read_text())  # the page says where time went
     made = re.search(r"Made on cpu in (\d+) s: training (\d+) s, figures (\d+) s, measuring "
                      r"(\d+) s \(timings.json has every part\)\.", page)

@@ -183,7 +183,7 @@ class Comparison:
 
     @property
     def names(self) -> list[str]:
-        return [_short_name(card.run) for card in self.cards]
+        return [short_name(card.run) for card in self.cards]
 
     def rows(self) -> list[tuple[str, list[str]]]:
         header = [("model", [f"{c.name} d={c.latent_dims}" for c in self.cards]),
@@ -276,7 +276,8 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")  # a bar inside a Markdown table cell must be escaped
 
 
-def _short_name(path: str) -> str:
+def short_name(path: str | Path) -> str:
+    """A run as tables name it: its folder and the folder's parent ('runs/vae')."""
     parts = Path(path).parts
     return "/".join(parts[-2:]) if len(parts) > 1 else path
 

@@ -17,6 +17,7 @@ import torch
 
 from vaelab import __version__
 from vaelab.files import write_atomic
+from vaelab.measuring.scorecard import short_name
 from vaelab.models import count_parameters
 from vaelab.training.datasets import class_names
 from vaelab.training.runs import Run
@@ -170,7 +171,7 @@ def _link(path: Path, page_dir: Path) -> str:
 
 
 def _metrics_section(runs: Sequence[Run]) -> str:
-    head = "".join(f"<th>{html.escape(run.path.name)}</th>" for run in runs)
+    head = "".join(f"<th>{html.escape(short_name(run.path))}</th>" for run in runs)
     body = "".join(
         f"<tr><td>{html.escape(label)}</td>"
         + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells) + "</tr>"
