@@ -77,6 +77,20 @@ def test_training_off_a_terminal_writes_one_line_per_epoch(tiny, tmp_path, capsy
     assert all(" loss " in line and " test " in line and line.endswith(" s)") for line in lines)
 
 
+def test_a_posterior_that_collapsed_is_told_when_training_ends(tiny, tmp_path, caplog):
+    from vaelab.training.loop import train
+
+    for beta, told in ((1.0, False), (500.0, True)):  # a heavy KL squeezes the codes to nothing
+        caplog.clear()
+        config = RunConfig(ModelConfig(model="vae", hidden_dims=(32,)),
+                           train=TrainConfig(epochs=2, batch_size=64, beta=beta))
+        run = train(config, tmp_path / f"beta{beta:g}", data=tiny, progress=False)
+        said = [r.getMessage() for r in caplog.records if "collapsed" in r.getMessage()]
+        assert (run.metrics[-1]["test"]["kl"] < 0.1) == told, run.metrics[-1]["test"]
+        assert len(said) == told and all(m.startswith(f"{run.path}: the test KL is ")
+                                         for m in said)
+
+
 def test_evaluation_and_the_classifier_off_a_terminal_say_one_line_each(tiny, tmp_path, capsys,
                                                                        monkeypatch):
     from vaelab.measuring.classifier import train_judge

@@ -107,7 +107,7 @@ def draw_manifold(ax: Axes, manifold: Manifold,
         show(ax, manifold.picture, extent=(-0.5, len(u) - 0.5, -0.5, len(v) - 0.5))
         for values, set_ticks in ((u, ax.set_xticks), (v, ax.set_yticks)):
             ticks = np.unique(np.linspace(0, len(values) - 1, 5).round().astype(int))
-            set_ticks(ticks, [f"{values[i]:.2f}" for i in ticks])
+            set_ticks(ticks, [f"{values[i]:.2f}".replace("-", "−") for i in ticks])  # a minus
     ax.set_xlabel(axis_labels[0])
     ax.set_ylabel(axis_labels[1])
     if len(v) == 1:  # the latent line: the vertical axis means nothing

@@ -191,7 +191,22 @@ def _fit(job: Job, data: ImageData, progress: bool, position: int,
                 raise
             raise VaelabError(f"{job.run_dir}: another process of the run stopped; its last "
                               f"checkpoint is whole: go on with {_go_on(job)}") from None
+    _say_if_collapsed(job)
     return Run(job.run_dir, config, job.model.eval(), job.metrics)
+
+
+COLLAPSED = 0.1  # nats of test KL an image below which the codes say next to nothing
+
+
+def _say_if_collapsed(job: Job) -> None:
+    """A posterior that has collapsed onto the prior makes every figure one blurred mean
+    image; a teacher should hear of it before putting them on a slide."""
+    kl = job.metrics[-1]["test"]["kl"] if job.metrics else None
+    if kl is not None and kl < COLLAPSED and job.world.main:
+        log.warning("%s: the test KL is %.2g nats an image, so the codes carry almost nothing "
+                    "about the images (the posterior collapsed onto the prior) and the figures "
+                    "show much the same image everywhere; train longer, or with --kl-warmup",
+                    job.run_dir, kl)
 
 
 def _where(progress: EpochProgress) -> str:
