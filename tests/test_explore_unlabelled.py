@@ -142,6 +142,33 @@ def test_a_labelled_and_an_unlabelled_run_side_by_side(made, visit, tmp_path):
     seen.check()
 
 
+def test_the_pad_draws_dark_strokes_on_white_for_images_of_dark_strokes_on_paper(visit,
+                                                                                   tmp_path):
+    """Images that are mostly light (pencil on paper) are encoded from what they look like:
+    the pad starts white and its strokes are dark, for the eye and for the encoder."""
+    from PIL import Image, ImageOps
+
+    root = make_folder(tmp_path / "pencil", classes=(), per_class=30)
+    for path in root.glob("*.png"):
+        ImageOps.invert(Image.open(path)).save(path)  # dark squares on light paper
+    data = load_dataset(str(root), progress=False, test_fraction=0.5)
+    config = RunConfig(model=ModelConfig(hidden_dims=(16,)),
+                       data=DataConfig(dataset=str(root), test_fraction=0.5),
+                       train=TrainConfig(epochs=1, batch_size=8))
+    run = train(config, tmp_path / "run", data=data, progress=False)
+    seen = visit(export_explorer(run, tmp_path / "page.html", data=data, progress=False)
+                 .as_uri())
+    for canvas in ("draw", "recon"):  # no black squares before any stroke
+        assert seen.part(canvas).evaluate("c => getComputedStyle(c).backgroundColor") == \
+            "rgb(255, 255, 255)"
+    seen.draw()
+    pad = seen.rgba("draw")
+    assert pad[0, 0, :3].tolist() == [255, 255, 255] and pad[:, :, 0].min() == 0
+    pixels = np.array(seen.state("drawn.pixels")).reshape(12, 12)  # what the encoder got
+    assert pixels[0, 0] == 1 and pixels.min() == 0 and (pixels > 0.5).mean() > 0.5
+    seen.check()
+
+
 def test_the_explorer_says_why_figures_are_missing(made, visit, tmp_path):
     run, data = made["grey-mlp"]
     evaluate_run(run, data, k=5, samples=2, progress=False)

@@ -95,6 +95,13 @@ def _run_facts(run: Run) -> dict[str, Any]:
     }
 
 
+def _paper(data: ImageData) -> str:
+    """'light' for images that are mostly light (dark strokes on paper, a mean pixel above
+    half), else 'dark' (light strokes on black, as MNIST's are stored)."""
+    sample = data.train_images[:10_000]
+    return "light" if sample.float().mean().item() > 127.5 else "dark"
+
+
 def _check_finite(run: Run, codes: torch.Tensor) -> None:
     if not (all(p.isfinite().all() for p in run.model.parameters()) and codes.isfinite().all()):
         raise VaelabError(f"{run.path}: the run's weights are not finite numbers (it diverged "
@@ -131,6 +138,7 @@ def explorer_data(run: Run, data: ImageData, *, points: int = POINTS, seed: int 
             "latent_dims": model.latent_dims,
             "image_shape": list(model.image_shape),
             "ink": ink_on_paper(run.config.data.dataset),  # grey drawn as ink on paper
+            "paper": _paper(data),  # what the drawing pad starts from
             "classes": model.classes,  # the label's length, 0 for a model that takes none
             **nets,
         },

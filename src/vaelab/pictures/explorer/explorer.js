@@ -561,7 +561,8 @@
     const recon = canvasImage(part("recon"), W, H);
     enlarge(drawing, MODEL.image_shape, 168);
     enlarge(recon, MODEL.image_shape, 168);
-    if (!MODEL.ink) { // before any ink, pixels of 0: black, as the images are drawn
+    const PAPER_LIGHT = !MODEL.ink && MODEL.paper === "light";
+    if (!MODEL.ink && !PAPER_LIGHT) { // before any ink, pixels of 0: black, as they are drawn
       drawing.canvas.style.background = recon.canvas.style.background = "#000";
     }
     const DRAW_HINT = part("drawn-z").textContent;
@@ -588,10 +589,14 @@
       return out;
     }
 
+    // The pad's ink as this run's images are: strokes of 1 on 0, or of 0 on 1 where the
+    // images are dark strokes on light paper (of one's own: MNIST's are drawn ink on paper).
+    const asImages = (ink) => (PAPER_LIGHT ? ink.map((value) => 1 - value) : ink);
+
     function showDrawing(ink) {
-      paint(ink, drawing.image, CHANNELS, MODEL.ink);
+      paint(asImages(ink), drawing.image, CHANNELS, MODEL.ink);
       drawing.ctx.putImageData(drawing.image, 0, 0);
-      const pixels = centred(ink);
+      const pixels = asImages(centred(ink)); // centred by its ink, not by its paper
       const { mean, std } = encode(pixels);
       state.drawn = { pixels: Array.from(pixels), mean: Array.from(mean),
                       std: std && Array.from(std) };
