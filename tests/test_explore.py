@@ -334,7 +334,8 @@ def test_without_a_classifier_or_a_plane_the_shading_says_why(runs, tiny, tmp_pa
     monkeypatch.setattr("vaelab.measuring.classifier.shipped_path", lambda dataset: None)
     assert explorer_data(runs["vae"], tiny, points=50)["shading"] == {
         "missing": "no classifier of mnist ships with vaelab or was trained here; "
-                   "vaelab classifier train --dataset mnist makes one"}
+                   "vaelab classifier train --dataset mnist (or vaelab eval of the run) makes "
+                   "one, shown once the page is made again"}
     train_judge(tiny, epochs=1, progress=False)
     assert explorer_data(runs["vae1"], tiny, points=50)["shading"] == {
         "missing": "with one latent dimension there is no plane to shade"}

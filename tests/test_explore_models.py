@@ -328,5 +328,6 @@ def test_without_a_classifier_the_layer_says_so(runs, tiny, visit, tmp_path, mon
     assert seen.part("shade-toggle").is_disabled()
     assert seen.part("shade-note").inner_text() == (
         "Does not apply: no classifier of mnist ships with vaelab or was trained here; "
-        "vaelab classifier train --dataset mnist makes one.")
+        "vaelab classifier train --dataset mnist (or vaelab eval of the run) makes one, shown "
+        "once the page is made again.")
     seen.check()

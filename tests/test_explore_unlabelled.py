@@ -259,4 +259,5 @@ def test_the_explorers_advice_for_a_folder_without_a_classifier_is_a_command_tha
     run, data = made["labelled"]
     missing = confidence_shading(run.model, data, None, None)["missing"]
     assert missing.endswith(f"vaelab classifier train --dataset {data.name} --image-size 12 "
-                            f"makes one")
+                            f"(or vaelab eval of the run) makes one, shown once the page is "
+                            f"made again")

@@ -72,7 +72,8 @@ def confidence_shading(model: Autoencoder, data: ImageData, codes: torch.Tensor,
         size = f" --image-size {width}" if again else ""
         return {"missing": f"no classifier of {dataset} ships with vaelab or was trained here; "
                            f"vaelab classifier train --dataset {shlex.quote(data.name)}{size} "
-                           f"makes one"}
+                           f"(or vaelab eval of the run) makes one, shown once the page is "
+                           f"made again"}
     if tuple(judge.model.image_shape) != tuple(model.image_shape):
         shape = "x".join(map(str, judge.model.image_shape))
         return {"missing": f"the classifier of {dataset} judges {shape} images, not these"}
