@@ -91,6 +91,7 @@ def test_an_unlabelled_run_explores_in_one_colour_without_classes(name, made, vi
                               ".textContent).runs[0].classes") == []
     blue, reddish = dots(seen)
     assert len(blue) >= 15 and reddish == 0  # the codes drawn, all in one colour
+    assert len(blue) > 15 * 5 * 5  # fifteen codes: squares of 7 px, not the 3 of thousands
     assert seen.part("legend").is_hidden() and seen.part("legend").locator("li").count() == 0
     assert seen.part("class-choice").is_hidden()
     assert seen.part("shade-toggle").is_disabled()

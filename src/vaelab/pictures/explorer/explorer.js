@@ -75,6 +75,9 @@
     const CODES = floats({ dtype: "f4", data: DATA.codes }); // (N, D), row-major
     const LABELS = bytes(DATA.labels); // (N,)
     const N = LABELS.length;
+    // CSS px of a code's square: 3 for thousands of codes, up to 7 for a few dozen, which
+    // would be specks on a projector otherwise (the figures' dots grow likewise)
+    const DOT = Math.min(7, Math.max(3, Math.round(Math.sqrt(6000 / N))));
     const code = (i) => CODES.subarray(i * D, (i + 1) * D);
     const encoder = new Net(MODEL.encoder, MODEL.image_shape);
     const decoder = new Net(MODEL.decoder, [D]);
@@ -244,7 +247,7 @@
       for (let n = 0; n < N; n++) { // the codes come in random order: no class hides another
         const [x, y] = toScreen(plane.u[n], plane.v[n]);
         ctx.fillStyle = DATA.colors[LABELS[n]];
-        ctx.fillRect(x - 1.5, y - 1.5, 3, 3);
+        ctx.fillRect(x - DOT / 2, y - DOT / 2, DOT, DOT);
       }
       ctx.globalAlpha = 1;
     }
