@@ -173,7 +173,8 @@ def test_compare_bounds_the_cost_of_measuring_runs_not_yet_measured(tmp_path, ca
 
     assert "evaluating" not in compare()[0] and "evaluating" not in compare("-k", "3")[0]
     said, table = compare("-k", "4")
-    assert f"evaluating {tmp_path / 'vae'}" in said and f"evaluating {tmp_path / 'ae'}" not in said
+    assert f"evaluating {tmp_path / 'vae'} for this comparison alone (its eval.json, measured " \
+           f"otherwise, is kept)" in said and f"evaluating {tmp_path / 'ae'}" not in said
     assert "k = 4" in table and "| evaluation seed | 7 | 7 |" in table, table  # seed as saved
     assert load_scorecard(tmp_path / "vae", "train").k == 3  # kept
     said, _ = compare("--samples", "3")  # the VAE's: an AE draws no codes

@@ -90,7 +90,8 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
         outdated = (card is None or card.epochs != run.epochs_done
                     or card.classifier != classifier_record(judge))
         if outdated or not _as_asked(card, eval_options):
-            log.info("evaluating %s", run.path)
+            log.info("evaluating %s%s", run.path, "" if outdated else
+                     " for this comparison alone (its eval.json, measured otherwise, is kept)")
             # What the call leaves out is as the saved evaluation had it; one measured
             # otherwise than the run's own eval.json goes into the comparison alone.
             saved = {} if card is None else {"k": card.k, "samples": card.samples,
