@@ -247,8 +247,7 @@ def test_vaelab_sample_writes_a_chosen_class_or_says_why_not(tiny, tmp_path, cap
     # Every class in turn comes out one class per row, as the run's samples figure has them
     capsys.readouterr()
     assert main(["sample", str(run.path), "-n", "25", "-o", str(tmp_path / "all.png")]) == 0
-    assert capsys.readouterr().err.endswith(
-        "all.png (a row per class, from the top: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9)\n")
+    assert capsys.readouterr().err.endswith("all.png (a row per class, named at its left)\n")
     every = np.asarray(Image.open(tmp_path / "all.png"))
     margin = every.shape[1] - (3 * 30 * 3 - 6)  # the class names, at the left of their rows
     assert every.shape[0] == 10 * 30 * 3 - 6 and 20 < margin < 60

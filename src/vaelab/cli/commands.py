@@ -147,7 +147,6 @@ class Sample(Common):
             how_many,
             write_samples,
         )
-        from vaelab.training.datasets import class_names
         from vaelab.training.runs import load_run
 
         if self.n is not None:
@@ -156,11 +155,8 @@ class Sample(Common):
         run = load_run(check_run_folder(self.run_dir), device=self.device or "auto")
         name = "samples.png" if self.label is None else f"samples-{self.label}.png"
         path = write_samples(run, self.out or run.path / name, self.n, self.label, self.seed)
-        classes = class_names(run.config)
-        named = ", ".join(classes if len(classes) <= 12 else [*classes[:3], "...", classes[-1]])
-        rows = (f" (a row per class, from the top: {named})"
-                if a_row_per_class(run, how_many(run, self.n, self.label), self.label) else "")
-        say(f"wrote {path}{rows}")
+        by_class = a_row_per_class(run, how_many(run, self.n, self.label), self.label)
+        say(f"wrote {path}{' (a row per class, named at its left)' if by_class else ''}")
 
 
 @dataclass(kw_only=True)
