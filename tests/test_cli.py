@@ -302,7 +302,7 @@ def data_env(data_root, monkeypatch):
     monkeypatch.setenv("VAELAB_DATA", str(data_root))
 
 
-def test_train_resume_and_plot(data_env, tmp_path, capsys):
+def test_train_resume_and_plot(data_env, tmp_path, capsys, monkeypatch):
     run = tmp_path / "run"
     small = ["--train-subset", "256", "--hidden-dims", "32", "--batch-size", "64"]
     code, _, err = run_cli(["train", "--model", "ae", "--epochs", "1", "--out", str(run), "--quiet",
@@ -337,6 +337,11 @@ def test_train_resume_and_plot(data_env, tmp_path, capsys):
     assert (run / "figures" / "latent.png").exists()
     figures = len(list((run / "figures").iterdir()))  # the PNGs and the interpolation GIF
     assert f"vaelab: {figures} figures in {run / 'figures'}; open {run / 'index.html'}" in err
+
+    monkeypatch.chdir(tmp_path)  # a run named as a folder of one part, from beside it
+    code, _, err = run_cli(["plot", "run", "--device", "cpu", "-q"], capsys)
+    assert code == 0, err
+    assert "<th>run</th>" in (run / "index.html").read_text()
 
     code, _, err = run_cli(["plot", str(run), "--format", "svg", "--out", str(tmp_path / "svg")],
                         capsys)

@@ -278,8 +278,7 @@ def _cell(text: str) -> str:
 
 def short_name(path: str | Path) -> str:
     """A run as tables name it: its folder and the folder's parent ('runs/vae')."""
-    parts = Path(path).parts
-    return "/".join(parts[-2:]) if len(parts) > 1 else path
+    return "/".join(Path(path).parts[-2:]) or str(path)  # a folder of one part: itself
 
 
 def noted_rows(cards: Sequence[Scorecard], rows: list[tuple[str, list[str]]]
