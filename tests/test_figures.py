@@ -227,6 +227,30 @@ def test_a_comparison_puts_each_model_in_a_column_with_one_legend(trained, tiny)
         assert (width - 1.0) / columns >= 3.2, n
 
 
+def test_a_comparisons_titles_line_up_and_a_tiny_range_reads_with_a_power_of_ten():
+    """Regions of other shapes (a wide AE, a round VAE, a collapsed one a hundred times
+    smaller) left each column's titles at its own height, and the collapsed one's ticks ran
+    together as '-0.010-0.005 0.000'."""
+    rng = np.random.default_rng(0)
+    views = []
+    for name, scale in (("wide", (6.0, 2.0)), ("round", (2.0, 2.0)), ("tiny", (0.005, 0.01))):
+        points = rng.normal(size=(500, 2)) * scale
+        u0, v0 = points.min(0)
+        u1, v1 = points.max(0)
+        u, v = (np.linspace(u0, u1, 20), np.linspace(v0, v1, 7 if name == "wide" else 20))
+        manifold = Manifold(np.zeros((len(v) * 28, len(u) * 28)), u, v)
+        views.append(plots.LatentView(name, points, np.arange(500) % 10, manifold))
+    fig = plots.comparison(views, [str(c) for c in range(10)], title="t")
+    fig.draw_without_rendering()
+    for row, within in ((0, 2), (1, 10)):  # the codes, then the decoders (pixels at 100 dpi)
+        heights = [cell.axes[row].title.get_window_extent().y0 for cell in fig.subfigs]
+        assert max(heights) - min(heights) < within, (row, heights)
+    tiny = fig.subfigs[2].axes[0]
+    for labels in (tiny.get_xticklabels(), tiny.get_yticklabels()):  # scaled, '-1.0' not '-0.010'
+        texts = [re.sub(r"[$}]|\\mathdefault\{", "", label.get_text()) for label in labels]
+        assert texts and all(len(text) <= 4 for text in texts), texts
+
+
 def test_latent_scatter_shows_every_class_in_its_legend(tiny):
     fig = plots.latent_scatter(np.random.default_rng(0).normal(size=(100, 2)),
                                np.arange(100) % 10, tiny.classes, title="codes")

@@ -35,6 +35,10 @@ STYLE = {
     "figure.dpi": 100,
     "figure.facecolor": "white",
     "image.interpolation": "nearest",
+    # Ticks of a collapsed code's tiny range read 0, 5, 10 with "x10^-3" at the axis's end,
+    # not "-0.010-0.005 0.000" run together
+    "axes.formatter.limits": (-2, 5),
+    "axes.formatter.use_mathtext": True,
 }
 CLASS_COLORS = matplotlib.colormaps["tab10"].colors
 
@@ -297,6 +301,8 @@ def comparison(views: Sequence[LatentView], classes: Sequence[str], *, title: st
             draw_scatter(codes, view.points, view.labels, classes, view.axis_labels,
                          legend=False, equal=is_plane)
             codes.set_title("test codes")
+            for ax in (codes, decoder):  # at the cell's top, so that the titles line up
+                ax.set_anchor("N")
             draw_manifold(decoder, view.manifold, view.axis_labels)
             drawn = "" if view.drawn_as is None else f", drawn as class {_unbroken(view.drawn_as)}"
             decoder.set_title(textwrap.fill(f"decoder over the same region{drawn}", width,
