@@ -345,6 +345,12 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     assert values["nll"] <= values["neg_elbo"] + 3 * card.metrics["neg_elbo"].error
     assert values["bits_per_dim"] == pytest.approx(values["nll"] / (784 * math.log(2)))
     assert 0 <= values["grid_digits"] <= 1 and values["active_units"] <= 3
+    for probe in ("linear_probe", "knn"):  # a share of the test images, with its error
+        share, n = values[probe], len(tiny.test_images)
+        assert card.metrics[probe].error == pytest.approx(math.sqrt(share * (1 - share) / (n - 1)))
+    # The entropy of the classes drawn says what it is at most: every class equally often
+    assert card.metrics["sample_class_entropy"].note == ("of at most ln 10 = 2.303, each class "
+                                                         "drawn equally often")
     assert load_scorecard(bernoulli_vae.path).metrics == card.metrics
     del saved["title"]  # an evaluation written before runs had titles names the model
     assert Scorecard.from_dict(saved).name == "VAE"
@@ -559,6 +565,8 @@ def test_figures_that_are_not_what_their_row_says_of_every_model_carry_a_note():
     cvae = notes(model={"model": "cvae", "likelihood": "bce"}, data={"binarize": "dynamic"})
     assert cvae["nll"].startswith("of p(x|y)") and cvae["sample_frechet"].startswith("drawn")
     assert cvae["loss"] == cvae["recon"] == cvae["nll"] and "kl" not in cvae  # KL to p(z)
+    # A CVAE's code leaves the class to the label: probes near chance are its aim
+    assert cvae["linear_probe"] == cvae["knn"] and "near chance (0.10)" in cvae["knn"]
     sse_cvae = notes(model={"model": "cvae"})["loss"]  # both notes, neither lost
     denoising = notes(model={"likelihood": "bce"}, noise="mask:0.5")
     assert denoising["loss"] == ("of inputs corrupted with --noise mask:0.5; every other row "

@@ -52,6 +52,9 @@ def caveats(model: Autoencoder, config: RunConfig, split: str,
             "unconditional model's p(x)")
         add(("sample_confidence", "sample_class_entropy", "sample_frechet"),
             "drawn given a class, every class in turn")
+        add(("linear_probe", "knn"),
+            f"of codes of each image given its label: near chance ({1 / model.classes:.2f}) "
+            f"says the code leaves the class to the label, as a CVAE's should")
     noise = parse_noise(train.noise)
     if noise:
         add(("loss",), f"of inputs corrupted with --noise {train.noise}; every other row "
@@ -77,14 +80,16 @@ def few_for_frechet(n: int) -> str:
 
 
 def with_caveats(card: Scorecard, model: Autoencoder, config: RunConfig) -> Scorecard:
-    """``card`` with ``caveats``' notes on its figures that have none yet: at measuring, and
+    """``card`` with ``caveats``' notes on its figures, beside a note of the figure's own
+    (the entropy's maximum, a few images' Fréchet distance), each once: at measuring, and
     again when a saved one is read, since an eval.json of an older vaelab holds none."""
     metrics = dict(card.metrics)
     accuracy = (card.classifier or {}).get("test_accuracy")
     for key, note in caveats(model, config, card.split, accuracy).items():
         score = metrics.get(key)
-        if score is not None and score.value is not None and not score.note:
-            metrics[key] = Score(score.value, score.error, note)
+        if score is not None and score.value is not None and note not in score.note:
+            joined = f"{score.note}; and {note}" if score.note else note  # beside its own
+            metrics[key] = Score(score.value, score.error, joined)
     return dataclasses.replace(card, metrics=metrics)
 
 

@@ -269,12 +269,15 @@ def _codes(model: Autoencoder, seen: ImageData, split: str) -> dict[str, Score]:
     test_codes = encode_dataset(model, seen.test_images, seen.test_labels)
     split_codes = test_codes if split == "test" else train_codes
     if seen.labelled:
-        scores = {
-            "linear_probe": Score(linear_probe(train_codes, seen.train_labels, test_codes,
-                                               seen.test_labels)),
-            "knn": Score(knn_accuracy(train_codes, seen.train_labels, test_codes,
-                                      seen.test_labels)),
+        accuracies = {
+            "linear_probe": linear_probe(train_codes, seen.train_labels, test_codes,
+                                         seen.test_labels),
+            "knn": knn_accuracy(train_codes, seen.train_labels, test_codes, seen.test_labels),
         }
+        # A share of the test images, each right or wrong: its error is the binomial one
+        n = len(test_codes)
+        scores = {key: Score(share, math.sqrt(share * (1 - share) / (n - 1)) if n > 1
+                             else math.nan) for key, share in accuracies.items()}
     else:
         scores = {"linear_probe": Score(None, note=NO_LABELS), "knn": Score(None, note=NO_LABELS)}
     if not model.has_posterior:
@@ -319,7 +322,11 @@ def _pictures(model: Autoencoder, data: ImageData, seen: ImageData, judge: Judge
         judged.append(predict_with_features(judge.model, samples))
     probabilities, drawn = (torch.cat(parts) for parts in zip(*judged, strict=True))
     scores["sample_confidence"] = Score(*mean_and_error(probabilities.max(dim=1).values))
-    scores["sample_class_entropy"] = Score(class_entropy(probabilities))
+    classes = len(data.classes)
+    scores["sample_class_entropy"] = Score(class_entropy(probabilities),
+                                           note=f"of at most ln {classes} = "
+                                                f"{math.log(classes):.3f}, each class drawn "
+                                                f"equally often")
     scores["sample_frechet"] = Score(frechet_distance(drawn,
                                                       features(judge.model, data.test_images)),
                                      note=few_for_frechet(n))
