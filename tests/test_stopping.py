@@ -229,6 +229,26 @@ def test_a_diverging_run_saves_no_nan_and_names_grad_clip(tiny, tmp_path, monkey
     assert all(v.isfinite().all() for v in _weights(tmp_path / "run").values())
 
 
+def test_a_loss_that_is_not_a_number_stops_the_run_within_a_few_steps(tiny, tmp_path,
+                                                                     monkeypatch):
+    """Training went on to the epoch's end, however long, before it looked at the loss."""
+    calls = {"n": 0}
+    real = step_module.loss_terms
+
+    def counted(model, *args, **kwargs):
+        calls["n"] += 1
+        terms = real(model, *args, **kwargs)
+        return type(terms)(terms.recon * float("nan"), terms.kl) if calls["n"] >= 3 else terms
+
+    monkeypatch.setattr("vaelab.training.step.loss_terms", counted)
+    monkeypatch.setattr("vaelab.training.epoch.LOOK_EVERY", 2)
+    with pytest.raises(VaelabError, match=r"diverged in epoch 1 \(the loss is nan\)"):
+        train(_config(), tmp_path / "run", data=tiny, progress=False)
+    assert calls["n"] == 4 < STEPS  # seen at the look after step 4, not at step 8
+    monkeypatch.undo()
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.json"]
+
+
 def test_weights_that_a_finite_loss_left_not_finite_are_never_saved(tiny, tmp_path,
                                                                      monkeypatch):
     def infinite_gradient(model, terms):  # a term worth 0 whose gradient is not a number

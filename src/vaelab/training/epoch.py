@@ -40,6 +40,17 @@ class EpochProgress:
         return min(self.steps * batch_size, len(self.order))
 
 
+LOOK_EVERY = 50  # steps between two looks at the running sums for a loss that is not a number
+
+
+class Diverged(Exception):
+    """The loss stopped being a number in this epoch (seen at most LOOK_EVERY steps late)."""
+
+    def __init__(self, loss: float) -> None:
+        super().__init__(f"the loss is {loss}")
+        self.loss = loss
+
+
 class Stopped(Exception):
     """Training stopped between two steps, as asked; ``progress`` says where."""
 
@@ -64,7 +75,8 @@ def train_epoch(model: Autoencoder, optimizer: torch.optim.Optimizer, images: to
     """One pass over ``images`` (N, C, H, W) uint8 (with their ``labels`` for a conditional
     model) in a random order, epoch ``epoch`` of the run's schedules, from the start or from
     ``progress``; the objective's terms averaged over the images, as they were while the
-    model learned. ``binarize`` draws each batch's pixels as black or white from
+    model learned. Raises ``Diverged`` once the loss is not a number (looking every
+    LOOK_EVERY steps). ``binarize`` draws each batch's pixels as black or white from
     ``generator`` (dynamic binarization). ``after_step`` is told where the epoch stands
     between two steps where ``due`` says so (a checkpoint). Raises ``Stopped`` between two
     steps once ``stop`` is set.
@@ -82,13 +94,17 @@ def train_epoch(model: Autoencoder, optimizer: torch.optim.Optimizer, images: to
         state.totals = torch.zeros(3, device=model.device)  # loss, recon, kl over images
     elif not world.main:
         state.totals = torch.zeros_like(state.totals)  # a resumed sum so far is rank 0's
-    ballot, first = world.ballot(2), state.steps
+    ballot, first = world.ballot(3), state.steps
     on_host = host_order(images, state.order)  # None unless the images stay on the host
     try:
         for start in range(state.steps * config.batch_size, n, config.batch_size):
-            stopping, saving = ballot.cast(stop is not None and stop.is_set(),
-                                           due is not None and state.steps > first
-                                           and due(state))
+            looking = state.steps > first and state.steps % LOOK_EVERY == 0  # a sync: rarely
+            stopping, saving, diverged = ballot.cast(
+                stop is not None and stop.is_set(),
+                due is not None and state.steps > first and due(state),
+                looking and not bool(torch.isfinite(state.totals).all()))
+            if diverged:  # before any checkpoint of the weights it left
+                raise Diverged(state.totals[0].item())
             if saving and after_step is not None:
                 after_step(state)
             if stopping:

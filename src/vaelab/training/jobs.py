@@ -32,7 +32,7 @@ from vaelab.objectives import objective_per_image
 from vaelab.progress import loss_text, progress_bar
 from vaelab.training.checkpoints import save_checkpoint, save_weights
 from vaelab.training.datasets import learned_from
-from vaelab.training.epoch import EpochProgress, Stopped, train_epoch
+from vaelab.training.epoch import Diverged, EpochProgress, Stopped, train_epoch
 from vaelab.training.runs import CHECKPOINT, WEIGHTS, Run, model_for, write_metrics
 from vaelab.training.step import Step
 from vaelab.training.stopping import Cadence, Interrupted, stop_on_signals
@@ -243,6 +243,8 @@ def _epoch(job: Job, epoch: int, seen: ImageData, bar: Any,
     except Stopped as stopped:  # its time so far goes into the checkpoint with it
         stopped.progress.seconds = before + time.perf_counter() - started
         raise
+    except Diverged as diverged:
+        raise _diverged(job, epoch, diverged.loss) from None
     trained = time.perf_counter()
     job.unfinished = None
     test_terms = objective_per_image(job.model, seen.test_images, train_config,
