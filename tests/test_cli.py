@@ -33,6 +33,16 @@ def test_help_shows_no_parser_artefacts(command, capsys):
         assert "-q, --quiet" in out
 
 
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_help_fits_the_terminal_and_breaks_no_sentence(command, capsys, monkeypatch):
+    """The description above the boxes came out as one line of 400 characters, and
+    compare's broke wherever a source line began with '('."""
+    monkeypatch.setenv("COLUMNS", "80")
+    _, out, _ = run_cli([command, "--help"] if command else ["--help"], capsys)
+    assert max(len(line) for line in out.splitlines()) <= 80, command
+    assert not re.search(r"\w\n\s*│?\s*\(", out), command  # no line left before a '('
+
+
 @pytest.mark.parametrize("command", [c for c in COMMANDS if c in REQUIRED])
 def test_help_after_the_positionals_is_the_whole_help(command, capsys):
     """tyro drops the positionals already given from the usage line and the list:

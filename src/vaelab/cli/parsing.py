@@ -14,7 +14,9 @@ import difflib
 import functools
 import io
 import re
+import shutil
 import sys
+import textwrap
 from dataclasses import dataclass
 from typing import Annotated, Any, Union
 
@@ -24,16 +26,24 @@ from vaelab.cli.commands import COMMANDS, Train
 from vaelab.errors import VaelabError
 
 
+def _paragraphs(text: str) -> str:
+    """A docstring's text with each paragraph on one line."""
+    return "\n\n".join(" ".join(line.strip() for line in block.splitlines())
+                       for block in re.split(r"\n\s*\n", text.strip()))
+
+
 def _help_in_paragraphs() -> None:
-    """tyro takes a field's help from its docstring with the continuation lines still
-    indented, and keeps each of their line breaks, so that ``--help`` broke the text where the
-    source does. Hand it the docstring's paragraphs each as one line, which it then wraps to
-    the terminal's width. This changes tyro for the whole process (vaelab's command line is
-    its only user here); a tyro whose function is missing or takes other arguments keeps its
-    own behaviour."""
+    """tyro takes a field's help and a command's description from their docstrings with the
+    line breaks of the source, and keeps some of them (before a line that starts with '(',
+    and every one of a field's indented continuation lines), so that ``--help`` broke the
+    text where the source does. Hand it the docstrings' paragraphs each as one line, which it
+    then wraps to the terminal's width. This changes tyro for the whole process (vaelab's
+    command line is its only user here); a tyro whose functions are missing or take other
+    arguments keeps its own behaviour."""
     try:
         from tyro import _docstrings
         parse = _docstrings.parse_docstring_from_object
+        describe = _docstrings.get_callable_description
     except (ImportError, AttributeError):
         return
     if getattr(parse, "in_paragraphs", False):
@@ -43,14 +53,41 @@ def _help_in_paragraphs() -> None:
     def in_paragraphs(*args: Any, **kwargs: Any) -> Any:
         texts = parse(*args, **kwargs)
         try:
-            return {name: "\n\n".join(" ".join(line.strip() for line in block.splitlines())
-                                       for block in re.split(r"\n\s*\n", text.strip()))
-                    for name, text in texts.items()}
+            return {name: _paragraphs(text) for name, text in texts.items()}
         except (AttributeError, TypeError):
             return texts
 
+    def described(*args: Any, **kwargs: Any) -> Any:
+        text = describe(*args, **kwargs)
+        return _paragraphs(text) if isinstance(text, str) else text
+
     in_paragraphs.in_paragraphs = True  # type: ignore[attr-defined]
     _docstrings.parse_docstring_from_object = in_paragraphs
+    _docstrings.get_callable_description = described
+    _description_wrapped()
+
+
+def _description_wrapped() -> None:
+    """tyro prints a command's description above its boxes as it is, one paragraph a line of
+    any length: wrap it to the boxes' width."""
+    try:
+        from tyro._backends import _tyro_help_formatting as formatting
+        lines_of = formatting.format_help
+    except (ImportError, AttributeError):
+        return
+
+    def format_help(*args: Any, **kwargs: Any) -> Any:
+        lines = lines_of(*args, **kwargs)
+        width = min(shutil.get_terminal_size().columns, 100)
+        try:
+            return [part for line in lines for part in
+                    (textwrap.wrap(line, width, break_on_hyphens=False)
+                     if len(line) > width and "\x1b" not in line and "│" not in line
+                     else [line])]
+        except TypeError:  # not lines of text: as it is
+            return lines
+
+    formatting.format_help = format_help
 
 
 _help_in_paragraphs()

@@ -143,7 +143,9 @@ class TrainConfig:
     seed: int = 0
     """Seeds the initial weights, the shuffling and the VAE's noise."""
     output_bias: OutputBiasName = "default"
-    """The decoder's first output: 'default' (PyTorch's random bias) or the images' 'data-mean'."""
+    """Where the decoder's output bias starts: 'default' (PyTorch's random one) or
+    'data-mean' (a pixel's, or for conv a channel's, training mean), so that it first draws
+    about the mean image."""
     kl: KLName = "closed-form"
     """'tutorial' trains on the tutorial's wrong KL line; the KL and ELBO reported stay right."""
     beta: float = 1.0

@@ -54,8 +54,8 @@ def stop_on_signals(stop: threading.Event) -> Iterator[list[int]]:
         log.warning("%s: stopping after this step, with a checkpoint (%s again stops at once)",
                     NAMES.get(number, number), NAMES.get(number, "the signal"))
 
-    # A signal the process was started ignoring (SIGINT under nohup, or in a background job
-    # of a shell) stays ignored, as the convention is.
+    # A signal the process was started ignoring (SIGINT in a background job of a script, as
+    # `nohup cmd &` runs; SIGHUP under nohup) stays ignored, as the convention is.
     previous = {number: signal.signal(number, handler) for number in NAMES
                 if signal.getsignal(number) is not signal.SIG_IGN}
     try:
