@@ -179,7 +179,7 @@ def test_a_conditional_run_draws_encodes_and_walks_as_the_chosen_class(runs, tin
         y = torch.nn.functional.one_hot(torch.tensor([a, b]), 10).float()
         z, mix = (1 - t) * codes[0] + t * codes[1], (1 - t) * y[0] + t * y[1]
         middle = model.decode(z[None], mix[None])[0, 0]
-    assert np.abs(seen.pixels("strip", 4 * 28) - (255 * (1 - middle)).round().numpy()).max() <= 1
+    assert np.abs(seen.pixels("strip", 4 * 29) - (255 * (1 - middle)).round().numpy()).max() <= 1
     assert np.abs(seen.pixels("strip", 0) - paper(run, codes[0].tolist(), a)).max() <= 1
     # The class chosen: the decoder at the pointer draws it, the drawing is encoded given it.
     page.select_option(".class-select", "7")

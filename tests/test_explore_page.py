@@ -263,7 +263,12 @@ def test_two_clicks_give_a_strip_and_an_animation(runs, served, visit):
         seen.page.mouse.click(box["x"] + x, box["y"] + y)
     picks = seen.page.evaluate("window.explorer.picks.map((p) => Array.from(p.z))")
     assert len(picks) == 2
-    first, last = seen.pixels("strip", 0), seen.pixels("strip", 4 * 28, y=28)  # 2 rows of 5
+    # 2 rows of 5 frames, a white pixel between two
+    first, last = seen.pixels("strip", 0), seen.pixels("strip", 4 * 29, y=29)
+    assert seen.rgba("strip").shape == (2 * 29 - 1, 5 * 29 - 1, 4)
+    gaps = np.concatenate([seen.rgba("strip", 28, 0, 1)[:, 0, :3].ravel(),
+                           seen.rgba("strip", 0, 28, None, 1)[0, :, :3].ravel()])
+    assert (gaps == 255).all()
     assert np.abs(first - paper(runs["vae"], picks[0])).max() <= 1
     assert np.abs(last - paper(runs["vae"], picks[1])).max() <= 1
     frames = []

@@ -11,6 +11,7 @@
   const FRAMES = 10, ANIMATION_FRAMES = 40, FRAME_MS = 50; // as vaelab.figures draws them
   const PICK_RADIUS = 6; // CSS px: a click this close to a test code picks the code itself
   const STRIP_COLUMNS = 5; // the strip's frames in rows of five
+  const STRIP_GAP = 1; // image pixels of white between two frames, as the figures leave
   const PRIOR_SPAN = 3; // a VAE's sliders reach at least the prior's mean +- 3 std
   const SHADE = [44, 160, 44, 64]; // RGBA of a confident cell: a light green
 
@@ -522,8 +523,9 @@
     // Interpolation: a strip of FRAMES decodings, and the line walked there and back; for a
     // conditional model the label goes along, from A's to B's (a place takes the chosen one).
 
-    const strip = canvasImage(part("strip"), STRIP_COLUMNS * W,
-                              Math.ceil(FRAMES / STRIP_COLUMNS) * H);
+    const STRIP_ROWS = Math.ceil(FRAMES / STRIP_COLUMNS);
+    const strip = canvasImage(part("strip"), STRIP_COLUMNS * (W + STRIP_GAP) - STRIP_GAP,
+                              STRIP_ROWS * (H + STRIP_GAP) - STRIP_GAP);
     const animation = canvasImage(part("animation"), W, H);
     enlarge(strip, MODEL.image_shape, 84);
     enlarge(animation, MODEL.image_shape, 168);
@@ -537,9 +539,12 @@
 
     function interpolate() {
       const [from, to] = state.picks;
+      strip.ctx.fillStyle = "#fff"; // the gaps
+      strip.ctx.fillRect(0, 0, strip.canvas.width, strip.canvas.height);
       for (let f = 0; f < FRAMES; f++) {
         const [column, row] = [f % STRIP_COLUMNS, Math.floor(f / STRIP_COLUMNS)];
-        strip.ctx.putImageData(lineFrame(from, to, f / (FRAMES - 1)), column * W, row * H);
+        strip.ctx.putImageData(lineFrame(from, to, f / (FRAMES - 1)),
+                               column * (W + STRIP_GAP), row * (H + STRIP_GAP));
       }
       const there = Array.from({ length: ANIMATION_FRAMES },
                                (_, f) => lineFrame(from, to, f / (ANIMATION_FRAMES - 1)));
