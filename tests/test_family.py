@@ -233,7 +233,7 @@ def test_vaelab_sample_writes_a_chosen_class_or_says_why_not(tiny, tmp_path, cap
     from PIL import Image
 
     from vaelab.cli import main
-    from vaelab.pictures.samples import by_class
+    from vaelab.pictures.samples import by_class, columns_for
     from vaelab.pictures.samples import picture as sample_picture
 
     config = RunConfig(ModelConfig("cvae", 2, (64,)), DataConfig(train_subset=128),
@@ -242,6 +242,11 @@ def test_vaelab_sample_writes_a_chosen_class_or_says_why_not(tiny, tmp_path, cap
     assert main(["sample", str(run.path), "--label", "7", "-n", "16", "-o",
                  str(tmp_path / "sevens.png")]) == 0
     assert Image.open(tmp_path / "sevens.png").size == (4 * 30 * 3 - 6, 4 * 30 * 3 - 6)
+    assert main(["sample", str(run.path), "--label", "7", "-n", "10", "-o",
+                 str(tmp_path / "ten.png")]) == 0  # two full rows, not rows of 4, 4 and 2
+    assert Image.open(tmp_path / "ten.png").size == (5 * 30 * 3 - 6, 2 * 30 * 3 - 6)
+    assert [columns_for(n) for n in (1, 2, 3, 5, 7, 10, 12, 14, 16, 64)] == [
+        1, 2, 3, 5, 3, 5, 4, 7, 4, 8]
     assert main(["sample", str(run.path), "-n", "5"]) == 0
     assert (run.path / "samples.png").exists()
     # Every class in turn comes out one class per row, as the run's samples figure has them

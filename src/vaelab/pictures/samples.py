@@ -64,12 +64,13 @@ def draw_samples(run: Run, n: int = 64, label: str | int | None = None, seed: in
 
 def picture(images: torch.Tensor, columns: int | None = None, scale: int = SCALE,
             gap: int = GAP, *, ink: bool) -> Image.Image:
-    """Images (N, C, H, W) in [0, 1] as one picture: rows of ``columns`` (about square by
-    default), a white gap between them, enlarged ``scale`` times with square pixels; grey
-    ones as ink on paper for ``ink``, else as they are. A blank (an image all NaN, see
+    """Images (N, C, H, W) in [0, 1] as one picture: rows of ``columns`` (by default about
+    square, with full rows where it can, ``columns_for``), a white gap between them, enlarged
+    ``scale`` times with square pixels; grey ones as ink on paper for ``ink``, else as they
+    are. A blank (an image all NaN, see
     ``by_class``) is left white."""
     n, c, h, w = images.shape
-    columns = columns or math.ceil(math.sqrt(n))
+    columns = columns or columns_for(n)
     rows = math.ceil(n / columns)
     drawn = images.float().cpu()
     drawn = as_drawn(drawn, ink) if c == 1 else drawn
@@ -79,6 +80,14 @@ def picture(images: torch.Tensor, columns: int | None = None, scale: int = SCALE
     grid = tile(padded, rows, columns)[:-gap, :-gap]  # (rows * (h + gap) - gap, ...)
     image = Image.fromarray((255 * np.clip(grid, 0, 1)).round().astype(np.uint8))
     return image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+
+
+def columns_for(n: int) -> int:
+    """Columns of a grid of n images: about square, with full rows where a shape no more
+    than five times as wide as high has them (10 as 5 x 2, not rows of 4, 4 and 2)."""
+    square = math.ceil(math.sqrt(n))
+    return next((c for c in range(square, 2 * square + 1) if n % c == 0 and c <= 5 * (n // c)),
+                square)
 
 
 def how_many(run: Run, n: int | None, label: str | int | None) -> int:
