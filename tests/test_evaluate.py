@@ -641,3 +641,34 @@ def test_figures_judged_by_a_weak_classifier_say_so():
     assert weak["nll"].note == "" and weak["linear_probe"].note == ""  # not judged by it
     assert card(WEAK_JUDGE)["sample_confidence"].note == ""
     assert "judged by a classifier right on 0.00% of the test images" in weak.table()
+
+
+def test_a_cvaes_grids_are_judged_as_each_class_not_as_the_figures_one(tiny, tmp_path,
+                                                                       monkeypatch):
+    """A CVAE's grids were judged as class 0 alone, as its figures draw them: a share of
+    1.000 sure of its tiles beside a VAE's 0.381, of every 0 in the grid."""
+    from pathlib import Path
+
+    from vaelab.measuring import evaluation
+    from vaelab.measuring.classifier import Classifier, Judge
+    from vaelab.measuring.evaluation import evaluate_run
+    from vaelab.measuring.latent import GRID, grids_of, latent_picture, untile
+
+    run = train(RunConfig(ModelConfig("cvae", 2, (32,)), DataConfig(train_subset=128),
+                          TrainConfig(epochs=1)), tmp_path / "cvae", data=tiny, progress=False)
+    picture = latent_picture(run.model, tiny)
+    tiles = untile(picture.manifold.picture, 28, 28)  # the figure's: as class 0
+    grid, prior = grids_of(run.model, picture, 28, 28)
+    assert grid.shape == (10 * len(tiles), 1, 28, 28) and len(prior) == 10 * GRID**2
+    assert torch.allclose(grid[:len(tiles)], tiles)
+    assert not torch.allclose(grid[len(tiles):2 * len(tiles)], tiles)  # class 1's
+    judged = []
+    real = evaluation.confident_share
+    monkeypatch.setattr(evaluation, "confident_share",
+                        lambda probabilities: judged.append(len(probabilities))
+                        or real(probabilities))
+    judge = Judge(Classifier().eval(), "mnist", 0.99, Path("untrained"))
+    card = evaluate_run(run, tiny, k=2, samples=1, judge=judge, progress=False, save=False)
+    assert judged == [len(grid), len(prior)]
+    for key in ("grid_digits", "prior_grid_digits"):
+        assert card[key].note == "decoded as each class in turn", key

@@ -237,6 +237,12 @@ def images_per_batch(k: int, chunk: int = CHUNK) -> int:
     return max(1, chunk // k)
 
 
+def share_and_error(share: float, n: int) -> tuple[float, float]:
+    """A share of n images (each in or out, right or wrong) and its standard error, as
+    ``mean_and_error`` gives it for their zeros and ones."""
+    return share, math.sqrt(share * (1 - share) / (n - 1)) if n > 1 else float("nan")
+
+
 def mean_and_error(values: torch.Tensor) -> tuple[float, float]:
     """The mean of per-image values (N,) and its standard error."""
     values = values.double()

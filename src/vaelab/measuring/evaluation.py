@@ -39,9 +39,10 @@ from vaelab.measuring.estimators import (
     elbo_of,
     iwae_log_px_of,
     mean_and_error,
+    share_and_error,
     unit_batches,
 )
-from vaelab.measuring.latent import encode_dataset, latent_picture, prior_manifold, untile
+from vaelab.measuring.latent import encode_dataset, grids_of, latent_picture
 from vaelab.measuring.probes import active_units, knn_accuracy, linear_probe
 from vaelab.measuring.scorecard import Score, Scorecard, eval_file
 from vaelab.models import Autoencoder
@@ -269,15 +270,10 @@ def _codes(model: Autoencoder, seen: ImageData, split: str) -> dict[str, Score]:
     test_codes = encode_dataset(model, seen.test_images, seen.test_labels)
     split_codes = test_codes if split == "test" else train_codes
     if seen.labelled:
-        accuracies = {
-            "linear_probe": linear_probe(train_codes, seen.train_labels, test_codes,
-                                         seen.test_labels),
-            "knn": knn_accuracy(train_codes, seen.train_labels, test_codes, seen.test_labels),
-        }
-        # A share of the test images, each right or wrong: its error is the binomial one
         n = len(test_codes)
-        scores = {key: Score(share, math.sqrt(share * (1 - share) / (n - 1)) if n > 1
-                             else math.nan) for key, share in accuracies.items()}
+        scores = {key: Score(*share_and_error(probe(train_codes, seen.train_labels, test_codes,
+                                                    seen.test_labels), n))
+                  for key, probe in (("linear_probe", linear_probe), ("knn", knn_accuracy))}
     else:
         scores = {"linear_probe": Score(None, note=NO_LABELS), "knn": Score(None, note=NO_LABELS)}
     if not model.has_posterior:
@@ -303,16 +299,14 @@ def _pictures(model: Autoencoder, data: ImageData, seen: ImageData, judge: Judge
         # Of a model without a prior, what needs one is missing whatever the classifier.
         return {key: Score(None, note=why if model.has_prior or key == "grid_digits"
                            else NO_PRIOR) for key in keys}
-    height, width = data.image_shape[1:]
-    picture = latent_picture(model, seen)
-    grid = untile(picture.manifold.picture, height, width)
-    scores = {"grid_digits": Score(confident_share(predict(judge.model, grid)))}
-    if not model.has_prior:
+    grid, prior_grid = grids_of(model, latent_picture(model, seen), *data.image_shape[1:])
+    each = "decoded as each class in turn" if model.conditional else ""  # not as class 0 alone
+    scores = {"grid_digits": Score(confident_share(predict(judge.model, grid)), note=each)}
+    if prior_grid is None:
         na = Score(None, note=NO_PRIOR)
         return {**scores, **{key: na for key in keys if key not in scores}}
-    prior_grid = untile(prior_manifold(model, picture.plane, picture.label).picture, height,
-                        width)
-    scores["prior_grid_digits"] = Score(confident_share(predict(judge.model, prior_grid)))
+    scores["prior_grid_digits"] = Score(confident_share(predict(judge.model, prior_grid)),
+                                        note=each)
     generator = torch.Generator(model.device).manual_seed(seed)
     n = len(data.test_images)
     asked = torch.arange(n, device=model.device) % len(data.classes)  # every class in turn
@@ -322,11 +316,9 @@ def _pictures(model: Autoencoder, data: ImageData, seen: ImageData, judge: Judge
         judged.append(predict_with_features(judge.model, samples))
     probabilities, drawn = (torch.cat(parts) for parts in zip(*judged, strict=True))
     scores["sample_confidence"] = Score(*mean_and_error(probabilities.max(dim=1).values))
-    classes = len(data.classes)
+    most = f"of at most ln {len(data.classes)} = {math.log(len(data.classes)):.3f}"
     scores["sample_class_entropy"] = Score(class_entropy(probabilities),
-                                           note=f"of at most ln {classes} = "
-                                                f"{math.log(classes):.3f}, each class drawn "
-                                                f"equally often")
+                                           note=f"{most}, each class drawn equally often")
     scores["sample_frechet"] = Score(frechet_distance(drawn,
                                                       features(judge.model, data.test_images)),
                                      note=few_for_frechet(n))

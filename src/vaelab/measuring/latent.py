@@ -213,6 +213,21 @@ def _manifold(model: Autoencoder, plane: LatentPlane, u: torch.Tensor, v: torch.
     return Manifold(tile(images, len(v), len(u)), u.numpy(), v.numpy(), evenly_spaced)
 
 
+def grids_of(model: Autoencoder, picture: LatentPicture, height: int, width: int
+             ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The tiles (N, C, H, W) of the decoder over the codes' region and, for a model with a
+    prior, at the prior's quantiles; of a conditional model, decoded as each class in turn,
+    not the figures' one class."""
+    labels = range(model.classes) if model.conditional else [None]
+    u, v = (torch.from_numpy(values) for values in (picture.manifold.u, picture.manifold.v))
+    codes = torch.cat([untile(_manifold(model, picture.plane, u, v, label).picture, height,
+                              width) for label in labels])
+    if not model.has_prior:
+        return codes, None
+    return codes, torch.cat([untile(prior_manifold(model, picture.plane, label).picture, height,
+                                    width) for label in labels])
+
+
 def prior_manifold(model: Autoencoder, plane: LatentPlane, label: int | None = None,
                    grid: int = GRID) -> Manifold:
     """The decoder at the prior's quantiles on the plane's axes through 0 (as class ``label``,
