@@ -55,6 +55,11 @@ def caveats(model: Autoencoder, config: RunConfig, split: str,
         add(("linear_probe", "knn"),
             f"of codes of each image given its label: near chance ({1 / model.classes:.2f}) "
             f"says the code leaves the class to the label, as a CVAE's should")
+    if name == "bce":  # measured only where exact: of binarized images
+        add(("bits_per_dim",), "per black-or-white pixel (at most 1 bit each): not the 8-bit "
+                               "figure of image models, such as --loss logistic gives")
+    elif name == "logistic":
+        add(("bits_per_dim",), "per 8-bit pixel value, as image models report it")
     noise = parse_noise(train.noise)
     if noise:
         add(("loss",), f"of inputs corrupted with --noise {train.noise}; every other row "
