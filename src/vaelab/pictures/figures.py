@@ -20,6 +20,7 @@ says: ink on paper for the registered datasets, as they are for anyone's own.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from io import BytesIO
 from pathlib import Path
@@ -182,6 +183,11 @@ def _loss(run: Run, name: str) -> Figure:
     loss_name = (f"−IWAE bound, k = {train.draws}" if train.objective == "iwae"
                  else "−ELBO (recon + KL)" if train.draws == 1
                  else f"−ELBO (recon + KL), mean of k = {train.draws} draws")
+    if run.config.model.likelihood == "sse":  # the loss as trained: without the constant
+        constant = math.prod(run.model.image_shape) * math.log(math.pi) / 2
+        loss_name = (f"−IWAE bound, k = {train.draws}\n(less its constant, {constant:.1f})"
+                     if train.objective == "iwae" else
+                     f"squared error + KL\n(the −ELBO less its constant, {constant:.1f})")
     title = f"{name}\ntraining curves"
     if train.weighs_kl and train.kl == "closed-form":  # what it minimised is not what is drawn
         weighted = [f"β = {train.beta:g}"] if train.beta != 1 else []

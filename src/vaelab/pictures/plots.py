@@ -249,7 +249,8 @@ def loss_curves(metrics: Sequence[dict[str, Any]], *, title: str, recon_name: st
                 ax.plot(epochs, [m[split][key] for m in metrics], line, marker=".",
                         label=split, color="#1f77b4" if split == "train" else "#d62728")
             ax.set_xlabel("epoch")
-            ax.set_ylabel(f"{name} per image")
+            first, *more = name.split("\n")  # a second line says more of it
+            ax.set_ylabel("\n".join([f"{first} per image", *more]))
             ax.grid(alpha=0.25)
             if len(epochs) < 12:
                 ax.set_xticks(epochs)
