@@ -363,7 +363,8 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     assert ae_card is not None and ae_card.metrics["nll"].value is None
     assert ae_card.metrics["linear_probe"].value is not None
     markdown = (folder / "compare.md").read_text()
-    assert "| model | VAE d=3 | conv AE d=2 |" in markdown  # what each run is, its net too
+    # What each run is, its net and likelihood too
+    assert "| model | VAE (Bernoulli) d=3 | conv AE d=2 |" in markdown
     assert "| NLL, importance-weighted bound, k = 20 (nats) |" in markdown
     assert (folder / "compare.png").stat().st_size > 10_000
     # What does not apply is marked, and the reason given below the table.
@@ -435,7 +436,7 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
                  judge=judge, k=20)
     assert evaluated == []  # the same classifier: both evaluations are used again
     # The figure names each row by its folder and by what the run is
-    assert drawn == [[f"{comparison.names[0]}, VAE", f"{comparison.names[1]}, conv AE"]]
+    assert drawn == [[f"{comparison.names[0]}, VAE (Bernoulli)", f"{comparison.names[1]}, conv AE"]]
     compare_runs([bernoulli_vae.path, ae.path], tmp_path / "cmp3", data=tiny, progress=False,
                   judge=other, k=20)
     assert evaluated == [bernoulli_vae.path, ae.path]
@@ -562,6 +563,10 @@ def test_figures_that_are_not_what_their_row_says_of_every_model_carry_a_note():
     grey = notes(model={"likelihood": "bce"})
     assert grey["neg_elbo"] == grey["recon"] and "loss" not in grey  # a cross-entropy
     assert "neg_elbo" not in notes(model={"likelihood": "bce"}, data={"binarize": "dynamic"})
+    # Bits of black-or-white pixels are not the 8-bit bits of image models: both say which
+    assert notes(model={"likelihood": "bce"}, data={"binarize": "dynamic"})[
+        "bits_per_dim"].startswith("per black-or-white pixel (at most 1 bit each)")
+    assert notes(model={"likelihood": "logistic"})["bits_per_dim"].startswith("per 8-bit")
     cvae = notes(model={"model": "cvae", "likelihood": "bce"}, data={"binarize": "dynamic"})
     assert cvae["nll"].startswith("of p(x|y)") and cvae["sample_frechet"].startswith("drawn")
     assert cvae["loss"] == cvae["recon"] == cvae["nll"] and "kl" not in cvae  # KL to p(z)

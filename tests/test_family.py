@@ -314,7 +314,7 @@ def test_the_demo_puts_any_models_of_the_family_side_by_side(tiny, tmp_path):
     page = run_demo(tmp_path / "demo", epochs=1, models=("vae", "cvae"), likelihood="bce",
                     binarize="dynamic", data=tiny, progress=False)
     text = page.read_text()
-    assert "VAE vs CVAE" in text
+    assert "VAE (Bernoulli) vs CVAE (Bernoulli)" in text
     assert "--models vae cvae --arch mlp --loss bce --binarize dynamic" in text
     assert "bce likelihood, images binarized anew for each batch: latent size 2, 1 epoch," in text
     # The page's command to run it again is one that `vaelab demo` takes, with these settings.

@@ -36,6 +36,8 @@ from vaelab.files import write_atomic
 ModelName = Literal["ae", "vae", "cvae"]
 ArchName = Literal["mlp", "conv"]
 LikelihoodName = Literal["sse", "bce", "gaussian", "logistic"]
+LIKELIHOOD_WORDS = {"sse": "squared error", "bce": "Bernoulli", "gaussian": "learned σ",
+                    "logistic": "discretised logistic"}  # in a run's title
 KLName = Literal["closed-form", "tutorial"]
 ActivationName = Literal["relu", "tanh"]
 BinarizeName = Literal["none", "dynamic", "static"]
@@ -143,9 +145,7 @@ class TrainConfig:
     seed: int = 0
     """Seeds the initial weights, the shuffling and the VAE's noise."""
     output_bias: OutputBiasName = "default"
-    """Where the decoder's output bias starts: 'default' (PyTorch's random one) or
-    'data-mean' (a pixel's, or for conv a channel's, training mean), so that it first draws
-    about the mean image."""
+    """Where the decoder's output bias starts: 'default' (random) or 'data-mean' (mean image)."""
     kl: KLName = "closed-form"
     """'tutorial' trains on the tutorial's wrong KL line; the KL and ELBO reported stay right."""
     beta: float = 1.0
@@ -222,14 +222,16 @@ class RunConfig:
 
     def title(self, *more: str) -> str:
         """What the run is, in a few words for figures and tables: 'VAE', 'conv CVAE',
-        'β-VAE (β = 4)', 'VAE (IWAE, k = 5)', 'denoising AE (mask 0.5)'; ``more`` details go
-        into the parentheses too."""
+        'β-VAE (β = 4)', 'VAE (IWAE, k = 5)', 'denoising AE (mask 0.5)', 'VAE (Bernoulli)' (a
+        likelihood other than the tutorial's squared error); ``more`` details go into the
+        parentheses too."""
         model, train = self.model, self.train
         noise = parse_noise(train.noise)
         words = ["denoising"] if noise else []
         words += ["conv"] if model.arch == "conv" else []
         words.append(("β-" if train.beta != 1 else "") + model.model.upper())
-        details = [f"β = {train.beta:g}"] if train.beta != 1 else []
+        details = [LIKELIHOOD_WORDS[model.likelihood]] if model.likelihood != "sse" else []
+        details += [f"β = {train.beta:g}"] if train.beta != 1 else []
         if train.objective == "iwae" or train.draws > 1:
             details.append(f"{train.objective.upper()}, k = {train.draws}")
         details += [f"{noise[0]} {noise[1]:g}"] if noise else []
