@@ -340,6 +340,10 @@ def test_train_resume_and_plot(data_env, tmp_path, capsys, monkeypatch):
     code, _, err = run_cli(["eval", str(run), "--samples", "0"], capsys)
     assert code == 2 and err.count("\n") == 1, err
     assert "error: --samples must be a whole number of at least 1, got 0" in err
+    code, out, err = run_cli(["eval", str(run), "-k", "5", "--device", "cpu"], capsys)
+    assert code == 0 and "NLL, importance-weighted bound" in out, err  # measured, no k
+    assert f"vaelab: {run} is an AE: with no posterior it has no likelihood to bound, so -k " \
+           f"is not used\n" in err
 
     (run / "figures" / "latent.png").unlink()
     code, _, err = run_cli(["plot", str(run), "--device", "cpu"], capsys)
