@@ -247,8 +247,11 @@ def test_vaelab_sample_writes_a_chosen_class_or_says_why_not(tiny, tmp_path, cap
     assert Image.open(tmp_path / "ten.png").size == (5 * 30 * 3 - 6, 2 * 30 * 3 - 6)
     assert [columns_for(n) for n in (1, 2, 3, 5, 7, 10, 12, 14, 16, 64)] == [
         1, 2, 3, 5, 3, 5, 4, 7, 4, 8]
+    capsys.readouterr()
     assert main(["sample", str(run.path), "-n", "5"]) == 0
-    assert (run.path / "samples.png").exists()
+    assert (run.path / "samples.png").exists()  # fewer draws than classes: which, it says
+    assert capsys.readouterr().err.endswith("samples.png (0 to 4, one each: -n 5 is fewer than "
+                                            "the 10 classes)\n")
     # Every class in turn comes out one class per row, as the run's samples figure has them
     capsys.readouterr()
     assert main(["sample", str(run.path), "-n", "25", "-o", str(tmp_path / "all.png")]) == 0

@@ -147,6 +147,7 @@ class Sample(Common):
             how_many,
             write_samples,
         )
+        from vaelab.training.datasets import class_names
         from vaelab.training.runs import load_run
 
         if self.n is not None:
@@ -155,8 +156,15 @@ class Sample(Common):
         run = load_run(check_run_folder(self.run_dir), device=self.device or "auto")
         name = "samples.png" if self.label is None else f"samples-{self.label}.png"
         path = write_samples(run, self.out or run.path / name, self.n, self.label, self.seed)
-        by_class = a_row_per_class(run, how_many(run, self.n, self.label), self.label)
-        say(f"wrote {path}{' (a row per class, named at its left)' if by_class else ''}")
+        n = how_many(run, self.n, self.label)
+        what = ""
+        if a_row_per_class(run, n, self.label):
+            what = " (a row per class, named at its left)"
+        elif run.model.conditional and self.label is None:  # fewer draws than classes
+            names = class_names(run.config)
+            what = (f" ({names[0]}{f' to {names[n - 1]}' if n > 1 else ''}, one each: -n {n} "
+                    f"is fewer than the {len(names)} classes)")
+        say(f"wrote {path}{what}")
 
 
 @dataclass(kw_only=True)
