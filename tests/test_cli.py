@@ -4,6 +4,7 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 
 import pytest
 
@@ -37,10 +38,19 @@ def test_help_shows_no_parser_artefacts(command, capsys):
 def test_help_fits_the_terminal_and_breaks_no_sentence(command, capsys, monkeypatch):
     """The description above the boxes came out as one line of 400 characters, and
     compare's broke wherever a source line began with '('."""
-    monkeypatch.setenv("COLUMNS", "80")
-    _, out, _ = run_cli([command, "--help"] if command else ["--help"], capsys)
-    assert max(len(line) for line in out.splitlines()) <= 80, command
-    assert not re.search(r"\w\n\s*│?\s*\(", out), command  # no line left before a '('
+    from vaelab.cli.parsing import wrapped
+
+    for columns in (80, 150):
+        monkeypatch.setenv("COLUMNS", str(columns))
+        _, out, _ = run_cli([command, "--help"] if command else ["--help"], capsys)
+        assert max(len(line) for line in out.splitlines()) <= columns, (command, columns)
+        assert not re.search(r"\w\n\s*│?\s*\(", out), command  # no line left before a '('
+    # On a terminal tyro draws boxes, narrower than it at most: the text goes to their width,
+    # and the boxes' own lines stay whole (their borders have no spaces to break at)
+    box = ["╭─ options " + "─" * 129 + "╮", "│ -h " + " " * 134 + "│", "╰" + "─" * 139 + "╯"]
+    text = " ".join(["word"] * 60)
+    assert wrapped(["usage: x", "", text, "", *box], 150) == [
+        "usage: x", "", *textwrap.wrap(text, 140), "", *box]
 
 
 @pytest.mark.parametrize("command", [c for c in COMMANDS if c in REQUIRED])

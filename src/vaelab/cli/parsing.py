@@ -67,9 +67,12 @@ def _help_in_paragraphs() -> None:
     _description_wrapped()
 
 
+BOX = ("╭", "│", "╰")  # how the lines of tyro's boxes begin
+
+
 def _description_wrapped() -> None:
     """tyro prints a command's description above its boxes as it is, one paragraph a line of
-    any length: wrap it to the boxes' width."""
+    any length: wrap it to the boxes' width (the terminal's, or less)."""
     try:
         from tyro._backends import _tyro_help_formatting as formatting
         lines_of = formatting.format_help
@@ -78,16 +81,23 @@ def _description_wrapped() -> None:
 
     def format_help(*args: Any, **kwargs: Any) -> Any:
         lines = lines_of(*args, **kwargs)
-        width = min(shutil.get_terminal_size().columns, 100)
         try:
-            return [part for line in lines for part in
-                    (textwrap.wrap(line, width, break_on_hyphens=False)
-                     if len(line) > width and "\x1b" not in line and "│" not in line
-                     else [line])]
+            return wrapped(lines, shutil.get_terminal_size().columns)
         except TypeError:  # not lines of text: as it is
             return lines
 
     formatting.format_help = format_help
+
+
+def wrapped(lines: list[str], columns: int) -> list[str]:
+    """Help lines with those of plain text wrapped to the boxes' width (else ``columns``);
+    the boxes' lines, and lines in colour, as they are."""
+    plain = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in lines]
+    boxes = [len(line) for line in plain if line.startswith(BOX)]
+    width = max(boxes) if boxes else columns
+    return [part for line, seen in zip(lines, plain, strict=True) for part in
+            (textwrap.wrap(line, width, break_on_hyphens=False)
+             if len(seen) > width and line == seen and not seen.startswith(BOX) else [line])]
 
 
 _help_in_paragraphs()
