@@ -349,8 +349,8 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
         share, n = values[probe], len(tiny.test_images)
         assert card.metrics[probe].error == pytest.approx(math.sqrt(share * (1 - share) / (n - 1)))
     # The entropy of the classes drawn says what it is at most: every class equally often
-    assert card.metrics["sample_class_entropy"].note == ("of at most ln 10 = 2.303, each class "
-                                                         "drawn equally often")
+    assert card.metrics["sample_class_entropy"].note == ("at most ln 10 = 2.303, reached when "
+                                                         "every class is drawn equally often")
     assert load_scorecard(bernoulli_vae.path).metrics == card.metrics
     del saved["title"]  # an evaluation written before runs had titles names the model
     assert Scorecard.from_dict(saved).name == "VAE"
@@ -565,13 +565,13 @@ def test_figures_that_are_not_what_their_row_says_of_every_model_carry_a_note():
     assert "neg_elbo" not in notes(model={"likelihood": "bce"}, data={"binarize": "dynamic"})
     # Bits of black-or-white pixels are not the 8-bit bits of image models: both say which
     assert notes(model={"likelihood": "bce"}, data={"binarize": "dynamic"})[
-        "bits_per_dim"].startswith("per black-or-white pixel (at most 1 bit each)")
+        "bits_per_dim"].startswith("per black-or-white pixel (a coin toss scores 1)")
     assert notes(model={"likelihood": "logistic"})["bits_per_dim"].startswith("per 8-bit")
     cvae = notes(model={"model": "cvae", "likelihood": "bce"}, data={"binarize": "dynamic"})
     assert cvae["nll"].startswith("of p(x|y)") and cvae["sample_frechet"].startswith("drawn")
     assert cvae["loss"] == cvae["recon"] == cvae["nll"] and "kl" not in cvae  # KL to p(z)
     # A CVAE's code leaves the class to the label: probes near chance are its aim
-    assert cvae["linear_probe"] == cvae["knn"] and "near chance (0.10)" in cvae["knn"]
+    assert cvae["linear_probe"] == cvae["knn"] and "near chance (1 in 10)" in cvae["knn"]
     sse_cvae = notes(model={"model": "cvae"})["loss"]  # both notes, neither lost
     denoising = notes(model={"likelihood": "bce"}, noise="mask:0.5")
     assert denoising["loss"] == ("of inputs corrupted with --noise mask:0.5; every other row "
@@ -677,3 +677,50 @@ def test_a_cvaes_grids_are_judged_as_each_class_not_as_the_figures_one(tiny, tmp
     assert judged == [len(grid), len(prior)]
     for key in ("grid_digits", "prior_grid_digits"):
         assert card[key].note == "decoded as each class in turn", key
+
+
+def test_an_older_cvae_evaluation_is_read_with_each_note_once_and_measured_again(tiny,
+                                                                                 tmp_path):
+    """An eval.json of a vaelab before this one holds some caveats and not others, its grids
+    judged as class 0 alone, and the title of its day: read again, no note comes twice, the
+    grids say how they were judged, and compare measures them again."""
+    from pathlib import Path
+
+    from vaelab.measuring.caveats import AS_CLASS_0, saved_scorecard
+    from vaelab.measuring.classifier import Classifier, Judge
+    from vaelab.measuring.evaluation import evaluate_run
+    from vaelab.pictures.comparison import compare_runs
+
+    config = RunConfig(ModelConfig("cvae", 2, (32,), likelihood="bce"),
+                       DataConfig(train_subset=128, binarize="dynamic"), TrainConfig(epochs=1))
+    run = train(config, tmp_path / "cvae", data=tiny, progress=False)
+    judge = Judge(Classifier().eval(), "mnist", 0.99, Path("untrained"))
+    evaluate_run(run, tiny, k=2, samples=1, judge=judge, progress=False)
+    path = run.path / "eval.json"
+    saved = json.loads(path.read_text())
+    conditional = saved["metrics"]["nll"]["note"]
+    assert conditional.startswith("of p(x|y)")
+    saved["metrics"]["bits_per_dim"]["note"] = conditional  # its caveats then: one of two
+    for key in ("grid_digits", "prior_grid_digits"):
+        saved["metrics"][key]["note"] = ""
+    saved["title"] = "CVAE"
+    path.write_text(json.dumps(saved))
+    card = saved_scorecard(run)
+    note = card["bits_per_dim"].note
+    assert note.count("of p(x|y)") == 1 and "per black-or-white pixel" in note, note
+    assert card.title == "CVAE (Bernoulli)" and card["grid_digits"].note == AS_CLASS_0
+    compare_runs([run, run], tmp_path / "cmp", data=tiny, progress=False, judge=judge, k=2,
+                 samples=1)
+    again = json.loads(path.read_text())["metrics"]
+    assert again["grid_digits"]["note"] == again["prior_grid_digits"]["note"] == (
+        "decoded as each class in turn")
+
+
+def test_a_conditional_model_of_many_classes_has_its_grids_judged_as_ten_of_them():
+    from vaelab.measuring.caveats import each_class
+    from vaelab.measuring.latent import judged_classes
+
+    assert judged_classes(3) == [0, 1, 2] and judged_classes(10) == list(range(10))
+    assert judged_classes(100) == [0, 11, 22, 33, 44, 55, 66, 77, 88, 99]
+    assert each_class(10) == "decoded as each class in turn"
+    assert each_class(100) == "decoded as 10 of its 100 classes in turn, evenly spaced"

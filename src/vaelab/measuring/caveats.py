@@ -8,12 +8,16 @@ import math
 from typing import TYPE_CHECKING
 
 from vaelab.config import RunConfig, parse_noise
+from vaelab.measuring.latent import judged_classes
 from vaelab.measuring.scorecard import Score, Scorecard, load_scorecard
 from vaelab.models import Autoencoder
 
 if TYPE_CHECKING:
     from vaelab.training.runs import Run
 
+AND = "; and "  # between two notes on one figure
+AS_CLASS_0 = ("of the grids drawn as class 0 alone, as an older vaelab measured it; vaelab eval "
+              "measures it again over every class")
 FRECHET_FEW = 2000  # fewer test images (and samples) than this make a rough Fréchet distance
 WEAK_JUDGE = 0.9  # a classifier below this test accuracy says little of what it judges
 JUDGED = ("sample_confidence", "sample_class_entropy", "sample_frechet", "sample_asked",
@@ -32,7 +36,7 @@ def caveats(model: Autoencoder, config: RunConfig, split: str,
 
     def add(keys: tuple[str, ...], note: str) -> None:  # beside the notes already there
         for key in keys:
-            notes[key] = f"{notes[key]}; and {note}" if key in notes else note
+            notes[key] = f"{notes[key]}{AND}{note}" if key in notes else note
 
     train, name = config.train, config.model.likelihood
     if train.objective == "iwae":
@@ -53,11 +57,11 @@ def caveats(model: Autoencoder, config: RunConfig, split: str,
         add(("sample_confidence", "sample_class_entropy", "sample_frechet"),
             "drawn given a class, every class in turn")
         add(("linear_probe", "knn"),
-            f"of codes of each image given its label: near chance ({1 / model.classes:.2f}) "
-            f"says the code leaves the class to the label, as a CVAE's should")
+            f"of codes of each image given its label: near chance (1 in {model.classes}) says "
+            f"the code leaves the class to the label, as a CVAE's should")
     if name == "bce":  # measured only where exact: of binarized images
-        add(("bits_per_dim",), "per black-or-white pixel (at most 1 bit each): not the 8-bit "
-                               "figure of image models, such as --loss logistic gives")
+        add(("bits_per_dim",), "per black-or-white pixel (a coin toss scores 1): not the "
+                               "8-bit figure of image models, such as --loss logistic gives")
     elif name == "logistic":
         add(("bits_per_dim",), "per 8-bit pixel value, as image models report it")
     noise = parse_noise(train.noise)
@@ -84,18 +88,33 @@ def few_for_frechet(n: int) -> str:
             f"only with runs measured on these images")
 
 
+def each_class(classes: int) -> str:
+    """How a conditional model's grids were judged: as which of its classes."""
+    judged = len(judged_classes(classes))
+    return ("decoded as each class in turn" if judged == classes else
+            f"decoded as {judged} of its {classes} classes in turn, evenly spaced")
+
+
 def with_caveats(card: Scorecard, model: Autoencoder, config: RunConfig) -> Scorecard:
     """``card`` with ``caveats``' notes on its figures, beside a note of the figure's own
-    (the entropy's maximum, a few images' Fréchet distance), each once: at measuring, and
-    again when a saved one is read, since an eval.json of an older vaelab holds none."""
+    (the entropy's maximum, a few images' Fréchet distance), each once, and the run's title
+    as it is now: at measuring, and again when a saved one is read, since an eval.json of an
+    older vaelab holds fewer (or none)."""
     metrics = dict(card.metrics)
+    if model.conditional:  # an older vaelab judged a CVAE's grids as class 0 alone, no note
+        for key in ("grid_digits", "prior_grid_digits"):
+            score = metrics.get(key)
+            if score is not None and score.value is not None and not score.note:
+                metrics[key] = Score(score.value, score.error, AS_CLASS_0)
     accuracy = (card.classifier or {}).get("test_accuracy")
     for key, note in caveats(model, config, card.split, accuracy).items():
         score = metrics.get(key)
-        if score is not None and score.value is not None and note not in score.note:
-            joined = f"{score.note}; and {note}" if score.note else note  # beside its own
-            metrics[key] = Score(score.value, score.error, joined)
-    return dataclasses.replace(card, metrics=metrics)
+        if score is None or score.value is None:
+            continue
+        had = score.note.split(AND) if score.note else []  # a saved card's, or its own
+        parts = had + [part for part in note.split(AND) if part not in had]
+        metrics[key] = Score(score.value, score.error, AND.join(parts))
+    return dataclasses.replace(card, metrics=metrics, title=config.title())
 
 
 def saved_scorecard(run: Run, split: str = "test") -> Scorecard | None:

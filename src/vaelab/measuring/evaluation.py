@@ -23,7 +23,7 @@ from vaelab.distributed import SINGLE, World, join, local_device
 from vaelab.distributions import Likelihood
 from vaelab.errors import ConfigError, VaelabError
 from vaelab.files import write_atomic
-from vaelab.measuring.caveats import few_for_frechet, with_caveats
+from vaelab.measuring.caveats import each_class, few_for_frechet, with_caveats
 from vaelab.measuring.classifier import (
     Judge,
     class_entropy,
@@ -300,7 +300,7 @@ def _pictures(model: Autoencoder, data: ImageData, seen: ImageData, judge: Judge
         return {key: Score(None, note=why if model.has_prior or key == "grid_digits"
                            else NO_PRIOR) for key in keys}
     grid, prior_grid = grids_of(model, latent_picture(model, seen), *data.image_shape[1:])
-    each = "decoded as each class in turn" if model.conditional else ""  # not as class 0 alone
+    each = "" if not model.conditional else each_class(model.classes)  # not as class 0 alone
     scores = {"grid_digits": Score(confident_share(predict(judge.model, grid)), note=each)}
     if prior_grid is None:
         na = Score(None, note=NO_PRIOR)
@@ -316,9 +316,9 @@ def _pictures(model: Autoencoder, data: ImageData, seen: ImageData, judge: Judge
         judged.append(predict_with_features(judge.model, samples))
     probabilities, drawn = (torch.cat(parts) for parts in zip(*judged, strict=True))
     scores["sample_confidence"] = Score(*mean_and_error(probabilities.max(dim=1).values))
-    most = f"of at most ln {len(data.classes)} = {math.log(len(data.classes)):.3f}"
-    scores["sample_class_entropy"] = Score(class_entropy(probabilities),
-                                           note=f"{most}, each class drawn equally often")
+    most = f"at most ln {len(data.classes)} = {math.log(len(data.classes)):.3f}"
+    scores["sample_class_entropy"] = Score(class_entropy(probabilities), note=f"{most}, reached "
+                                           f"when every class is drawn equally often")
     scores["sample_frechet"] = Score(frechet_distance(drawn,
                                                       features(judge.model, data.test_images)),
                                      note=few_for_frechet(n))

@@ -213,12 +213,23 @@ def _manifold(model: Autoencoder, plane: LatentPlane, u: torch.Tensor, v: torch.
     return Manifold(tile(images, len(v), len(u)), u.numpy(), v.numpy(), evenly_spaced)
 
 
+GRID_CLASSES = 10  # a conditional model's grids are judged as at most this many classes
+
+
+def judged_classes(classes: int) -> list[int]:
+    """The classes a conditional model's grids are judged as: each, or GRID_CLASSES of them
+    evenly spaced, so that a hundred classes do not cost a hundred grids."""
+    if classes <= GRID_CLASSES:
+        return list(range(classes))
+    return sorted({round(i * (classes - 1) / (GRID_CLASSES - 1)) for i in range(GRID_CLASSES)})
+
+
 def grids_of(model: Autoencoder, picture: LatentPicture, height: int, width: int
              ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The tiles (N, C, H, W) of the decoder over the codes' region and, for a model with a
-    prior, at the prior's quantiles; of a conditional model, decoded as each class in turn,
-    not the figures' one class."""
-    labels = range(model.classes) if model.conditional else [None]
+    prior, at the prior's quantiles; of a conditional model, decoded as each of its
+    ``judged_classes`` in turn, not the figures' one class."""
+    labels = judged_classes(model.classes) if model.conditional else [None]
     u, v = (torch.from_numpy(values) for values in (picture.manifold.u, picture.manifold.v))
     codes = torch.cat([untile(_manifold(model, picture.plane, u, v, label).picture, height,
                               width) for label in labels])

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from vaelab.data import DATASETS, ImageData, dataset_title, prepare
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
-from vaelab.measuring.caveats import saved_scorecard
+from vaelab.measuring.caveats import AS_CLASS_0, saved_scorecard
 from vaelab.measuring.classifier import judge_for
 from vaelab.measuring.evaluation import check_measuring, classifier_record, evaluate_run
 from vaelab.measuring.latent import LatentPicture, latent_picture
@@ -86,9 +86,11 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
         card = saved_scorecard(run, eval_options.get("split", "test"))
         # An evaluation is used again if it is of this run's epochs, measured as asked (k,
         # samples, seed, where the call names them), and its samples were judged by the same
-        # classifier (another one's Frechet distances are not comparable).
+        # classifier (another one's Frechet distances are not comparable), and a CVAE's grids
+        # were judged over every class.
         outdated = (card is None or card.epochs != run.epochs_done
-                    or card.classifier != classifier_record(judge))
+                    or card.classifier != classifier_record(judge)
+                    or AS_CLASS_0 in card["grid_digits"].note)
         if outdated or not _as_asked(card, eval_options):
             log.info("evaluating %s%s", run.path, "" if outdated else
                      " for this comparison alone (its eval.json, measured otherwise, is kept)")
