@@ -117,8 +117,9 @@ def _page(runs, folder: Path, figure: Path, evaluation: Comparison, configs, lap
     tutorial = (tuple(models) == ("ae", "vae") and model.arch == "mlp"
                 and model.likelihood == "sse" and data.binarize == "none")
     what = ("The tutorial's two models with its settings" if tutorial else
-            f"{', '.join(config.title() for config in configs)}, {model.likelihood} "
-            f"likelihood" + BINARIZED[data.binarize])
+            ", ".join(config.title() for config in configs)  # titles name any other likelihood
+            + (", the squared error" if model.likelihood == "sse" else "")
+            + BINARIZED[data.binarize])
     again = (f"vaelab demo --epochs {epochs} --seed {train.seed} "
              f"--dataset {shlex.quote(dataset)}")
     again += f" --image-size {data.image_size}" if data.image_size is not None else ""

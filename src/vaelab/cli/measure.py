@@ -49,7 +49,7 @@ class Eval(Common):
         check_seed("--seed", self.seed)  # before the run is loaded
         run = load_run(check_run_folder(self.run_dir), device=self.device or "auto")
         k = self.k if run.model.has_posterior else None  # as compare takes it: a loop of
-        if k != self.k:  # `vaelab eval $run -k 50` over runs/* goes on past an AE
+        if k != self.k and main_process():  # `vaelab eval $run -k 50` goes on past an AE
             say(f"{run.path} is {run.config.named()}: with no posterior it has no likelihood "
                 f"to bound, so -k is not used")
         card = evaluate_run(run, k=k, split=self.split, samples=self.samples,

@@ -185,9 +185,10 @@ def _loss(run: Run, name: str) -> Figure:
                  else f"−ELBO (recon + KL), mean of k = {train.draws} draws")
     if run.config.model.likelihood == "sse":  # the loss as trained: without the constant
         constant = math.prod(run.model.image_shape) * math.log(math.pi) / 2
+        draws = f", mean of k = {train.draws} draws" if train.draws > 1 else ""
         loss_name = (f"−IWAE bound, k = {train.draws}\n(less its constant, {constant:.1f})"
-                     if train.objective == "iwae" else
-                     f"squared error + KL\n(the −ELBO less its constant, {constant:.1f})")
+                     if train.objective == "iwae" else f"squared error + KL{draws}\n(the −ELBO "
+                                                       f"less its constant, {constant:.1f})")
     title = f"{name}\ntraining curves"
     if train.weighs_kl and train.kl == "closed-form":  # what it minimised is not what is drawn
         weighted = [f"β = {train.beta:g}"] if train.beta != 1 else []

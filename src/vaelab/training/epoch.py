@@ -44,7 +44,8 @@ LOOK_EVERY = 50  # steps between two looks at the running sums for a loss that i
 
 
 class Diverged(Exception):
-    """The loss stopped being a number in this epoch (seen at most LOOK_EVERY steps late)."""
+    """The loss stopped being a number in this epoch (seen at most LOOK_EVERY steps late, one
+    more in several processes); ``loss`` is their summed loss so far, nan or inf."""
 
     def __init__(self, loss: float) -> None:
         super().__init__(f"the loss is {loss}")
@@ -103,8 +104,8 @@ def train_epoch(model: Autoencoder, optimizer: torch.optim.Optimizer, images: to
                 stop is not None and stop.is_set(),
                 due is not None and state.steps > first and due(state),
                 looking and not bool(torch.isfinite(state.totals).all()))
-            if diverged:  # before any checkpoint of the weights it left
-                raise Diverged(state.totals[0].item())
+            if diverged:  # before any checkpoint of the weights it left; every process's sum
+                raise Diverged(world.sum(state.totals.clone())[0].item())
             if saving and after_step is not None:
                 after_step(state)
             if stopping:
