@@ -35,10 +35,9 @@ STYLE = {
     "figure.dpi": 100,
     "figure.facecolor": "white",
     "image.interpolation": "nearest",
-    # Ticks of a collapsed code's tiny range read 0, 5, 10 with "x10^-3" at the axis's end,
-    # not "-0.010-0.005 0.000" run together
+    # Ticks of a collapsed code's tiny range read 0, 5, 10 with "1e-3" at the axis's end, not
+    # "-0.010-0.005 0.000" run together
     "axes.formatter.limits": (-2, 5),
-    "axes.formatter.use_mathtext": True,
 }
 CLASS_COLORS = matplotlib.colormaps["tab10"].colors
 
