@@ -251,6 +251,22 @@ def test_a_comparisons_titles_line_up_and_a_tiny_range_reads_with_a_power_of_ten
         assert texts and all(len(text) <= 4 for text in texts), texts
 
 
+def test_the_codes_figure_shows_the_region_that_the_manifold_figure_decodes():
+    """latent.png widened its window to fill its box, so that beside manifold.png the same
+    code sat at other places (a collapsed run's codes over twice the width)."""
+    rng = np.random.default_rng(0)
+    for scale in ((1.0, 1.0), (3.0, 1.0), (0.004, 0.01)):
+        points = rng.normal(size=(300, 2)) * scale
+        (u0, v0), (u1, v1) = points.min(0), points.max(0)
+        manifold = Manifold(np.zeros((21 * 28, 21 * 28)), np.linspace(u0, u1, 21),
+                            np.linspace(v0, v1, 21))
+        fig = plots.latent_scatter(points, np.arange(300) % 10, [str(c) for c in range(10)],
+                                   title="t", window=manifold.extent)
+        ax = fig.axes[0]
+        assert ax.get_xlim() + ax.get_ylim() == pytest.approx(manifold.extent), scale
+        assert ax.get_aspect() == 1.0 and max(fig.get_size_inches()) <= 6.4, scale
+
+
 def test_latent_scatter_shows_every_class_in_its_legend(tiny):
     fig = plots.latent_scatter(np.random.default_rng(0).normal(size=(100, 2)),
                                np.arange(100) % 10, tiny.classes, title="codes")

@@ -99,7 +99,7 @@ def write_run_figures(run: Run, data: ImageData, out_dir: str | Path | None = No
     figures = {
         "latent": plots.latent_scatter(
             seen.points, seen.labels, data.classes, axis_labels=labels,
-            equal=not seen.plane.is_line,
+            equal=not seen.plane.is_line, window=seen.manifold.extent,
             title=f"{name}\n{kind} of the {len(seen.points):,} test images{given}{where}"),
         "manifold": plots.manifold_figure(
             drawn_manifold(seen.manifold, ink), axis_labels=labels,

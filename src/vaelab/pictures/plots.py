@@ -91,11 +91,25 @@ def draw_scatter(ax: Axes, points: np.ndarray, labels: np.ndarray, classes: Sequ
 
 def latent_scatter(points: np.ndarray, labels: np.ndarray, classes: Sequence[str], *,
                    title: str, axis_labels: tuple[str, str] = ("$z_1$", "$z_2$"),
-                   equal: bool = True) -> Figure:
+                   equal: bool = True,
+                   window: tuple[float, float, float, float] | None = None) -> Figure:
+    """The codes, coloured by class; in ``window`` (left, right, bottom, top), the region
+    that the manifold figure decodes, where one is given (a plane's, drawn to scale), so that
+    the two figures side by side show the same codes at the same place."""
+    if window is None or not equal:
+        size = (6.4, 5.2)
+    else:  # the region in a box of 4.6 inches on its longer side, as manifold_figure's
+        left, right, bottom, top = window
+        ratio = (top - bottom) / (right - left)
+        size = (4.6 * min(1.0, 1 / ratio) + 1.8, 4.6 * min(1.0, ratio) + 1.0)
     with style():
-        fig = Figure(figsize=(6.4, 5.2), layout="constrained")
+        fig = Figure(figsize=(max(size[0], 4.4), size[1]), layout="constrained")
         ax = fig.add_subplot()
-        draw_scatter(ax, points, labels, classes, axis_labels, equal=equal)
+        draw_scatter(ax, points, labels, classes, axis_labels, equal=equal and window is None)
+        if window is not None and equal:
+            ax.set_xlim(window[0], window[1])
+            ax.set_ylim(window[2], window[3])
+            ax.set_aspect("equal", adjustable="box")
         ax.set_title(title)
     return fig
 
