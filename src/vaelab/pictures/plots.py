@@ -35,9 +35,7 @@ STYLE = {
     "figure.dpi": 100,
     "figure.facecolor": "white",
     "image.interpolation": "nearest",
-    # Ticks of a collapsed code's tiny range read 0, 5, 10 with "1e-3" at the axis's end, not
-    # "-0.010-0.005 0.000" run together
-    "axes.formatter.limits": (-2, 5),
+    "axes.formatter.limits": (-2, 5),  # ticks of 0.01 read 1.0 and "1e-2", not run together
 }
 CLASS_COLORS = matplotlib.colormaps["tab10"].colors
 
@@ -96,20 +94,16 @@ def latent_scatter(points: np.ndarray, labels: np.ndarray, classes: Sequence[str
     """The codes, coloured by class; in ``window`` (left, right, bottom, top), the region
     that the manifold figure decodes, where one is given (a plane's, drawn to scale), so that
     the two figures side by side show the same codes at the same place."""
-    if window is None or not equal:
-        size = (6.4, 5.2)
-    else:  # the region in a box of 4.6 inches on its longer side, as manifold_figure's
-        left, right, bottom, top = window
-        ratio = (top - bottom) / (right - left)
-        size = (4.6 * min(1.0, 1 / ratio) + 1.8, 4.6 * min(1.0, ratio) + 1.0)
+    to_scale, size = window is not None and equal, (6.4, 5.2)
+    if to_scale:  # the region in a box of 4.6 inches on its longer side, as manifold_figure's
+        ratio = (window[3] - window[2]) / (window[1] - window[0])
+        size = (max(4.6 * min(1.0, 1 / ratio) + 1.8, 4.4), 4.6 * min(1.0, ratio) + 1.0)
     with style():
-        fig = Figure(figsize=(max(size[0], 4.4), size[1]), layout="constrained")
+        fig = Figure(figsize=size, layout="constrained")
         ax = fig.add_subplot()
-        draw_scatter(ax, points, labels, classes, axis_labels, equal=equal and window is None)
-        if window is not None and equal:
-            ax.set_xlim(window[0], window[1])
-            ax.set_ylim(window[2], window[3])
-            ax.set_aspect("equal", adjustable="box")
+        draw_scatter(ax, points, labels, classes, axis_labels, equal=equal and not to_scale)
+        if to_scale:
+            ax.set(xlim=window[:2], ylim=window[2:], aspect="equal", adjustable="box")
         ax.set_title(title)
     return fig
 
