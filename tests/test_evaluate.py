@@ -709,6 +709,13 @@ def test_an_older_cvae_evaluation_is_read_with_each_note_once_and_measured_again
     note = card["bits_per_dim"].note
     assert note.count("of p(x|y)") == 1 and "per black-or-white pixel" in note, note
     assert card.title == "CVAE (Bernoulli)" and card["grid_digits"].note == AS_CLASS_0
+    weak = {**json.loads(json.dumps(saved)),  # judged by a weak classifier: its caveat
+            "classifier": {"dataset": "mnist", "test_accuracy": 0.5}}
+    weak["metrics"]["grid_digits"]["note"] = "judged by a classifier that is right on only " \
+                                             "50.0% of the test images: weak evidence"
+    path.write_text(json.dumps(weak))  # saved with a caveat of its own: still class 0 alone
+    assert saved_scorecard(run)["grid_digits"].note.startswith(AS_CLASS_0 + "; and judged by")
+    path.write_text(json.dumps(saved))
     compare_runs([run, run], tmp_path / "cmp", data=tiny, progress=False, judge=judge, k=2,
                  samples=1)
     again = json.loads(path.read_text())["metrics"]

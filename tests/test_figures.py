@@ -265,6 +265,13 @@ def test_the_codes_figure_shows_the_region_that_the_manifold_figure_decodes():
         ax = fig.axes[0]
         assert ax.get_xlim() + ax.get_ylim() == pytest.approx(manifold.extent), scale
         assert ax.get_aspect() == 1.0 and max(fig.get_size_inches()) <= 6.4, scale
+    # Ten times as wide as high: high enough for the legend; a window of no width: unscaled
+    flat = plots.latent_scatter(points, np.arange(300) % 10, [str(c) for c in range(10)],
+                                title="t", window=(0.0, 10.0, 0.0, 1.0))
+    assert flat.get_size_inches()[1] >= 3.6
+    for window in ((0.0, 0.0, 0.0, 1.0), (0.0, float("nan"), 0.0, 1.0)):
+        fig = plots.latent_scatter(points, np.arange(300) % 10, [], title="t", window=window)
+        assert tuple(fig.get_size_inches()) == (6.4, 5.2), window
 
 
 def test_latent_scatter_shows_every_class_in_its_legend(tiny):

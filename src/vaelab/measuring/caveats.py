@@ -101,11 +101,13 @@ def with_caveats(card: Scorecard, model: Autoencoder, config: RunConfig) -> Scor
     as it is now: at measuring, and again when a saved one is read, since an eval.json of an
     older vaelab holds fewer (or none)."""
     metrics = dict(card.metrics)
-    if model.conditional:  # an older vaelab judged a CVAE's grids as class 0 alone, no note
+    if model.conditional:  # an older vaelab judged a CVAE's grids as class 0 alone
         for key in ("grid_digits", "prior_grid_digits"):
             score = metrics.get(key)
-            if score is not None and score.value is not None and not score.note:
-                metrics[key] = Score(score.value, score.error, AS_CLASS_0)
+            parts = score.note.split(AND) if score is not None and score.note else []
+            if score is not None and score.value is not None and not any(
+                    part.startswith(("decoded as", AS_CLASS_0)) for part in parts):
+                metrics[key] = Score(score.value, score.error, AND.join([AS_CLASS_0, *parts]))
     accuracy = (card.classifier or {}).get("test_accuracy")
     for key, note in caveats(model, config, card.split, accuracy).items():
         score = metrics.get(key)

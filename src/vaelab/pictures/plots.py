@@ -91,13 +91,13 @@ def latent_scatter(points: np.ndarray, labels: np.ndarray, classes: Sequence[str
                    title: str, axis_labels: tuple[str, str] = ("$z_1$", "$z_2$"),
                    equal: bool = True,
                    window: tuple[float, float, float, float] | None = None) -> Figure:
-    """The codes, coloured by class; in ``window`` (left, right, bottom, top), the region
-    that the manifold figure decodes, where one is given (a plane's, drawn to scale), so that
-    the two figures side by side show the same codes at the same place."""
-    to_scale, size = window is not None and equal, (6.4, 5.2)
-    if to_scale:  # the region in a box of 4.6 inches on its longer side, as manifold_figure's
-        ratio = (window[3] - window[2]) / (window[1] - window[0])
-        size = (max(4.6 * min(1.0, 1 / ratio) + 1.8, 4.4), 4.6 * min(1.0, ratio) + 1.0)
+    """The codes, coloured by class; a plane's to scale in ``window`` (left, right, bottom,
+    top), the manifold figure's region, so that side by side a code sits where it decodes."""
+    sides = np.diff(np.reshape(window, (2, 2))).ravel() if window is not None else np.zeros(2)
+    to_scale, size = equal and bool(np.isfinite(sides).all() and (sides > 0).all()), (6.4, 5.2)
+    if to_scale:  # in a box of 4.6 inches on its longer side; high enough for the legend
+        ratio = sides[1] / sides[0]
+        size = (max(4.6 * min(1.0, 1 / ratio) + 1.8, 4.4), max(4.6 * min(1.0, ratio) + 1.0, 3.6))
     with style():
         fig = Figure(figsize=size, layout="constrained")
         ax = fig.add_subplot()
