@@ -8,6 +8,7 @@ import math
 from typing import TYPE_CHECKING
 
 from vaelab.config import RunConfig, parse_noise
+from vaelab.measuring.estimators import share_and_error
 from vaelab.measuring.latent import judged_classes
 from vaelab.measuring.scorecard import Score, Scorecard, load_scorecard
 from vaelab.models import Autoencoder
@@ -97,17 +98,21 @@ def each_class(classes: int) -> str:
 
 def with_caveats(card: Scorecard, model: Autoencoder, config: RunConfig) -> Scorecard:
     """``card`` with ``caveats``' notes on its figures, beside a note of the figure's own
-    (the entropy's maximum, a few images' Fréchet distance), each once, and the run's title
-    as it is now: at measuring, and again when a saved one is read, since an eval.json of an
-    older vaelab holds fewer (or none)."""
+    (the entropy's maximum, a few images' Fréchet distance), each once, the probes' errors,
+    and the run's title as it is now: at measuring, and again when a saved one is read,
+    since an eval.json of an older vaelab holds fewer (or none)."""
     metrics = dict(card.metrics)
     if model.conditional:  # an older vaelab judged a CVAE's grids as class 0 alone
         for key in ("grid_digits", "prior_grid_digits"):
             score = metrics.get(key)
             parts = score.note.split(AND) if score is not None and score.note else []
-            if score is not None and score.value is not None and not any(
-                    part.startswith(("decoded as", AS_CLASS_0)) for part in parts):
+            if (score is not None and score.value is not None
+                    and not {each_class(model.classes), AS_CLASS_0} & set(parts)):
                 metrics[key] = Score(score.value, score.error, AND.join([AS_CLASS_0, *parts]))
+    for key in ("linear_probe", "knn") if card.split == "test" else ():  # older: no error
+        score = metrics.get(key)  # a share of the test images: its error follows from it
+        if score is not None and score.value is not None and score.error is None:
+            metrics[key] = Score(*share_and_error(score.value, card.images), score.note)
     accuracy = (card.classifier or {}).get("test_accuracy")
     for key, note in caveats(model, config, card.split, accuracy).items():
         score = metrics.get(key)
