@@ -737,3 +737,23 @@ def test_a_conditional_model_of_many_classes_has_its_grids_judged_as_ten_of_them
     assert judged_classes(100) == [0, 11, 22, 33, 44, 55, 66, 77, 88, 99]
     assert each_class(10) == "decoded as each class in turn"
     assert each_class(100) == "decoded as 10 of its 100 classes in turn, evenly spaced"
+
+
+def test_a_caveat_worded_anew_is_read_in_todays_wording_alone(bernoulli_vae, tiny):
+    """eval.json keeps the caveats it was measured with; one worded differently since then
+    is read in today's wording alone, beside the figure's own notes."""
+    from vaelab.measuring.caveats import saved_scorecard
+    from vaelab.measuring.evaluation import evaluate_run
+
+    evaluate_run(bernoulli_vae, tiny, k=2, samples=1, split="train", judge=None,
+                 progress=False)
+    path = bernoulli_vae.path / "eval-train.json"
+    saved = json.loads(path.read_text())
+    today = saved["caveats"]["linear_probe"]
+    assert saved["metrics"]["linear_probe"]["note"] == today
+    older = "fitted on training codes (an older wording)"
+    saved["caveats"]["linear_probe"] = older
+    saved["metrics"]["linear_probe"]["note"] = f"a note of its own; and {older}"
+    path.write_text(json.dumps(saved))
+    assert saved_scorecard(bernoulli_vae, "train")["linear_probe"].note == (
+        f"a note of its own; and {today}")

@@ -100,8 +100,14 @@ def with_caveats(card: Scorecard, model: Autoencoder, config: RunConfig) -> Scor
     """``card`` with ``caveats``' notes on its figures, beside a note of the figure's own
     (the entropy's maximum, a few images' Fréchet distance), each once, the probes' errors,
     and the run's title as it is now: at measuring, and again when a saved one is read,
-    since an eval.json of an older vaelab holds fewer (or none)."""
+    since an eval.json of an older vaelab holds fewer (or none). The caveats it was saved
+    with give way to today's, so that a caveat worded anew is not read in both wordings."""
     metrics = dict(card.metrics)
+    for key, saved in card.caveats.items():  # as worded when measured: today's replace them
+        score = metrics.get(key)
+        if score is not None and score.note:
+            own = [part for part in score.note.split(AND) if part not in saved.split(AND)]
+            metrics[key] = Score(score.value, score.error, AND.join(own))
     if model.conditional:  # an older vaelab judged a CVAE's grids as class 0 alone
         for key in ("grid_digits", "prior_grid_digits"):
             score = metrics.get(key)
@@ -114,14 +120,15 @@ def with_caveats(card: Scorecard, model: Autoencoder, config: RunConfig) -> Scor
         if score is not None and score.value is not None and score.error is None:
             metrics[key] = Score(*share_and_error(score.value, card.images), score.note)
     accuracy = (card.classifier or {}).get("test_accuracy")
+    added = {}
     for key, note in caveats(model, config, card.split, accuracy).items():
         score = metrics.get(key)
         if score is None or score.value is None:
             continue
-        had = score.note.split(AND) if score.note else []  # a saved card's, or its own
+        had = score.note.split(AND) if score.note else []  # its own, or an older file's
         parts = had + [part for part in note.split(AND) if part not in had]
-        metrics[key] = Score(score.value, score.error, AND.join(parts))
-    return dataclasses.replace(card, metrics=metrics, title=config.title())
+        metrics[key], added[key] = Score(score.value, score.error, AND.join(parts)), note
+    return dataclasses.replace(card, metrics=metrics, title=config.title(), caveats=added)
 
 
 def saved_scorecard(run: Run, split: str = "test") -> Scorecard | None:

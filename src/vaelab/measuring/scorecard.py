@@ -92,6 +92,7 @@ class Scorecard:
     metrics: dict[str, Score]
     seconds: dict[str, float] = field(default_factory=dict)
     title: str = ""  # what the run is ('conv VAE', 'β-VAE (β = 4)'); older files have none
+    caveats: dict[str, str] = field(default_factory=dict)  # the notes caveats() added, by key
 
     @property
     def name(self) -> str:
