@@ -245,8 +245,8 @@ def test_vaelab_sample_writes_a_chosen_class_or_says_why_not(tiny, tmp_path, cap
     assert main(["sample", str(run.path), "--label", "7", "-n", "10", "-o",
                  str(tmp_path / "ten.png")]) == 0  # two full rows, not rows of 4, 4 and 2
     assert Image.open(tmp_path / "ten.png").size == (5 * 30 * 3 - 6, 2 * 30 * 3 - 6)
-    assert [columns_for(n) for n in (1, 2, 3, 5, 7, 10, 12, 14, 16, 64)] == [
-        1, 2, 3, 5, 3, 5, 4, 7, 4, 8]
+    assert [columns_for(n) for n in (1, 2, 3, 5, 7, 10, 11, 12, 13, 14, 16, 64)] == [
+        1, 2, 3, 5, 4, 5, 4, 4, 7, 7, 4, 8]  # 7 as 4 + 3, 11 as 4 + 4 + 3, 13 as 7 + 6
     capsys.readouterr()
     assert main(["sample", str(run.path), "-n", "5"]) == 0
     assert (run.path / "samples.png").exists()  # fewer draws than classes: which, it says

@@ -84,10 +84,12 @@ def picture(images: torch.Tensor, columns: int | None = None, scale: int = SCALE
 
 def columns_for(n: int) -> int:
     """Columns of a grid of n images: about square, with full rows where a shape no more
-    than five times as wide as high has them (10 as 5 x 2, not rows of 4, 4 and 2)."""
+    than five times as wide as high has them (10 as 5 x 2, not rows of 4, 4 and 2), else with
+    the fewest blanks in its last row (7 as 4 and 3, not 3, 3 and 1)."""
     square = math.ceil(math.sqrt(n))
-    return next((c for c in range(square, 2 * square + 1) if n % c == 0 and c <= 5 * (n // c)),
-                square)
+    widths = range(square, 2 * square + 1)
+    return next((c for c in widths if n % c == 0 and c <= 5 * (n // c)),
+                min(widths, key=lambda c: (-n % c, c)))
 
 
 def how_many(run: Run, n: int | None, label: str | int | None) -> int:
