@@ -373,3 +373,28 @@ def test_a_run_page_and_its_explorer_say_when_its_evaluation_is_of_fewer_epochs(
            f"it again." in page
     first = explorer_data(run, tiny, points=50)["run"]["evaluation"][0]
     assert first == ("measured after", "1 epoch, not 2: vaelab eval measures the run again")
+
+
+@pytest.mark.parametrize("epochs", [1, 5, 11, 15, 19, 40])
+def test_the_loss_curves_tick_whole_epochs_at_any_length(epochs):
+    """Runs of 12 to 19 epochs were ticked at 2.5, 5.0, 7.5, ..."""
+    terms = {"loss": 1.0, "recon": 0.5, "kl": 0.5}
+    metrics = [{"epoch": e, "train": terms, "test": terms} for e in range(1, epochs + 1)]
+    fig = plots.loss_curves(metrics, title="t", recon_name="r")
+    fig.canvas.draw()
+    for ax in fig.axes:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+        assert epochs > 11 or ticks == list(range(1, epochs + 1))  # few: every one
+
+
+def test_codes_along_a_line_get_a_window_of_readable_tiles():
+    """An undertrained model's codes over 0.28 x 0.05 were decoded as a strip 4 tiles high."""
+    from vaelab.measuring.latent import linear_grid, widened
+
+    box = widened((0.0, 0.28, 1.0, 1.05))
+    assert box == pytest.approx((0.0, 0.28, 0.955, 1.095))  # half as high as wide, same centre
+    u, v = linear_grid(box, 21)
+    assert (len(u), len(v)) == (21, 11)
+    assert widened((0.0, 3.0, 0.0, 2.0)) == (0.0, 3.0, 0.0, 2.0)  # a trained model's: as it is
+    assert widened((5.0, 5.1, -2.0, 2.0)) == pytest.approx((4.05, 6.05, -2.0, 2.0))

@@ -98,6 +98,18 @@ def bounds(points: torch.Tensor, margin: float = 0.05) -> tuple[float, float, fl
     return u0, u1, v0, v1
 
 
+def widened(box: tuple[float, float, float, float], least: float = 0.5
+            ) -> tuple[float, float, float, float]:
+    """``box`` (u_min, u_max, v_min, v_max) with its shorter side widened about its centre
+    to at least ``least`` of the longer, so that codes spread along one direction (an
+    undertrained or collapsed model's) are drawn in a window of readable tiles, not a strip."""
+    u0, u1, v0, v1 = box
+    side = least * max(u1 - u0, v1 - v0)
+    cu, cv = (u0 + u1) / 2, (v0 + v1) / 2
+    half_u, half_v = max(u1 - u0, side) / 2, max(v1 - v0, side) / 2
+    return cu - half_u, cu + half_u, cv - half_v, cv + half_v
+
+
 def grid_points(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """The n x m points of the grid u x v, row by row from the top (v descending) so that the
     tiled images sit as on a plot: (len(v) * len(u), 2)."""
@@ -190,7 +202,8 @@ class LatentPicture:
 def latent_picture(model: Autoencoder, data: ImageData, grid: int = GRID,
                    label: int = 0) -> LatentPicture:
     """The test codes (each given its own label, for a conditional model) in their plane, and
-    the decoder over their region (as class ``label``, for a conditional model)."""
+    the decoder over their region (``widened`` to at least half as high as wide, or as wide as
+    high; as class ``label``, for a conditional model)."""
     label = label if model.conditional else None
     codes = encode_dataset(model, data.test_images, data.test_labels)  # (N, d)
     plane = LatentPlane.fit(codes)
@@ -202,7 +215,7 @@ def latent_picture(model: Autoencoder, data: ImageData, grid: int = GRID,
         u0, u1, _, _ = bounds(points)
         u, v = torch.linspace(u0, u1, grid), torch.zeros(1)
     else:
-        u, v = linear_grid(bounds(points), grid)  # square tiles: ``grid`` along the longer side
+        u, v = linear_grid(widened(bounds(points)), grid)  # square tiles, ``grid`` the longer way
     return LatentPicture(plane, points.numpy(), labels.numpy(),
                          _manifold(model, plane, u, v, label), label)
 

@@ -21,6 +21,7 @@ import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from vaelab.measuring.latent import Manifold
 
@@ -259,8 +260,8 @@ def loss_curves(metrics: Sequence[dict[str, Any]], *, title: str, recon_name: st
             first, *more = name.split("\n")  # a second line says more of it
             ax.set_ylabel("\n".join([f"{first} per image", *more]))
             ax.grid(alpha=0.25)
-            if len(epochs) < 12:
-                ax.set_xticks(epochs)
+            ax.xaxis.set_major_locator(MaxNLocator(min(len(epochs), 11), integer=True,
+                                                      min_n_ticks=1))
         axes[0].legend()
         fig.suptitle(title)
     return fig
