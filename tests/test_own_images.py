@@ -305,14 +305,32 @@ def test_a_copy_with_other_files_beside_its_images_is_read_and_told_for_itself(t
     assert "left out 1 file that is not an image, such as" in caplog.text
 
 
-def test_other_files_in_a_folder_are_named_once(tmp_path, capsys):
+def test_other_files_in_a_folder_are_named_once_even_with_quiet(tmp_path, capsys):
+    """A file left out is a warning, which -q keeps (it hides progress and notes)."""
     root = make_folder(tmp_path / "shapes", per_class=8)
     (root / "circle" / "notes.txt").write_text("not an image")
-    flags = [flag for flag in SMALL if flag != "-q"]  # the note is one of the notes -q hides
+    assert "-q" in SMALL
     code, _, err = run_cli(["train", "--dataset", str(root), "-o", str(tmp_path / "run"),
-                            *flags], capsys)  # it reads the folder again for the figures
+                            *SMALL], capsys)  # it reads the folder again for the figures
     assert code == 0, err
     assert err.count("left out") == 1 and "left out 1 file that is not an image" in err
+
+
+@pytest.mark.parametrize("cores", [1, 2])
+def test_images_scaled_up_more_than_four_times_are_named(cores, tmp_path, caplog,
+                                                         monkeypatch):
+    root = make_folder(tmp_path / "shapes", per_class=8, size=(16, 16))
+    Image.fromarray(_pattern(3, 0)[:3, :3]).save(root / "circle" / "tiny.png")
+    Image.fromarray(_pattern(5, 0)[:5, :5]).save(root / "square" / "five.png")  # 3.2 times
+    monkeypatch.setattr(folders_module, "available_cores", lambda: cores)
+    monkeypatch.setattr(folders_module, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(folders_module, "CHUNK", 3)  # the small ones in different chunks
+    with caplog.at_level(logging.WARNING, logger="vaelab"):
+        data = load_dataset(str(root), image_size=16, progress=False)
+    assert data.image_shape == (1, 16, 16)
+    assert (f"{root}: 1 image smaller than a quarter of 16 x 16 was scaled up to it (such as "
+            f"circle/tiny.png), which blurs it; leave it out or give a smaller --image-size"
+            ) in caplog.text
 
 
 def test_a_run_finds_its_moved_data_and_refuses_other_images(tmp_path, capsys):

@@ -8,7 +8,7 @@ second. Every image comes out as uint8 (H, W, C): C = 1 for grey modes, 3 for ev
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -19,6 +19,7 @@ SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", 
 
 SIZES_DIFFER = "images of different sizes"  # a chunk's error, told with every size by the caller
 MOST_SIZES_NAMED = 3
+ENLARGED = 4  # an image scaled up more than this many times is mostly its scaling's blur
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Chunk:
     images: np.ndarray | None  # (n, H, W, C) uint8, C = 3 if any image of the chunk is colour
     grey: int = 0  # how many were grey and made colour to match the others
     error: str | None = None  # one line naming the file, when one could not be read
+    enlarged: list[str] = field(default_factory=list)  # scaled up more than ENLARGED times
 
 
 def fit(image: Image.Image, size: int) -> Image.Image:
@@ -58,18 +60,19 @@ def to_array(image: Image.Image, size: int | None) -> np.ndarray:
     return array[:, :, None] if array.ndim == 2 else array
 
 
-def read_image(path: str, size: int | None) -> np.ndarray:
+def read_image(path: str, size: int | None) -> tuple[np.ndarray, float]:
+    """The image as ``to_array`` gives it, and how many times it was scaled up (1 if not)."""
     with Image.open(path) as image:
         image.load()
-        return to_array(image, size)
+        return to_array(image, size), max(1.0, (size or 0) / max(1, min(image.size)))
 
 
 def decode_files(paths: list[str], size: int | None) -> Chunk:
     """Decode ``paths`` in order. Without ``size`` they must all share one size."""
-    arrays = []
+    arrays, enlarged = [], []
     for path in paths:
         try:
-            array = read_image(path, size)
+            array, scale = read_image(path, size)
         except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as err:
             why = str(err).splitlines()[0] if str(err) else type(err).__name__
             return Chunk(None, error=f"{path}: cannot be read as an image ({why}); "
@@ -77,7 +80,11 @@ def decode_files(paths: list[str], size: int | None) -> Chunk:
         if arrays and array.shape[:2] != arrays[0].shape[:2]:
             return Chunk(None, error=SIZES_DIFFER)
         arrays.append(array)
-    return stack(arrays)
+        if scale > ENLARGED:
+            enlarged.append(path)
+    chunk = stack(arrays)
+    chunk.enlarged = enlarged
+    return chunk
 
 
 def stack(arrays: list[np.ndarray]) -> Chunk:

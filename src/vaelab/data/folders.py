@@ -179,14 +179,21 @@ def load_folder(root: Path, image_size: int | None, *, progress: bool = True,
     if listing.skipped and (decoded is None or decoded.left_out not in (None, left_out)):
         what = "files that are not images" if len(listing.skipped) > 1 else \
             "file that is not an image"
-        log.info("%s: left out %d %s, such as %s", root, len(listing.skipped), what,
-                 listing.skipped[0])
+        log.warning("%s: left out %d %s, such as %s", root, len(listing.skipped), what,
+                    listing.skipped[0])
     if decoded is not None:
         return decoded
     chunk = decode_all(listing.files, image_size, progress=progress, workers=workers, root=root)
     if chunk.grey:
         log.warning("%s: %d grey images among colour ones were made colour (grey in all "
                     "three channels)", root, chunk.grey)
+    if chunk.enlarged:
+        many = len(chunk.enlarged)
+        log.warning("%s: %d image%s smaller than a quarter of %d x %d %s scaled up to it "
+                    "(such as %s), which blurs %s; leave %s out or give a smaller "
+                    "--image-size", root, many, "s" * (many > 1), image_size, image_size,
+                    "were" if many > 1 else "was", os.path.relpath(chunk.enlarged[0], root),
+                    "them" if many > 1 else "it", "them" if many > 1 else "it")
     decoded = Decoded(chunk.images.transpose(0, 3, 1, 2).copy(), listing.labels,
                       listing.classes, listing.split, left_out)
     _write_cache(cached, decoded)
@@ -228,11 +235,13 @@ def decode_all(paths: list[str], size: int | None, *, progress: bool = True,
     if any(chunk.images.shape[1:3] != chunks[0].images.shape[1:3] for chunk in chunks):
         raise VaelabError(different_sizes(paths, root))
     grey = sum(chunk.grey for chunk in chunks)
+    enlarged = [path for chunk in chunks for path in chunk.enlarged]
     if len({chunk.images.shape[3] for chunk in chunks}) > 1:  # grey chunks beside colour ones
         grey += sum(len(chunk.images) for chunk in chunks if chunk.images.shape[3] == 1)
         chunks = [Chunk(np.repeat(c.images, 3, axis=3) if c.images.shape[3] == 1 else c.images)
                   for c in chunks]
-    return Chunk(np.concatenate([chunk.images for chunk in chunks]), grey=grey)
+    return Chunk(np.concatenate([chunk.images for chunk in chunks]), grey=grey,
+                 enlarged=enlarged)
 
 
 def available_cores() -> int:
