@@ -517,3 +517,20 @@ def test_train_takes_a_run_config_and_names_a_misplaced_part(tiny, tmp_path):
                                           r"settings are RunConfig.load\('RUN/config.json'\)"):
         train("runs/vae", tmp_path / "x", data=tiny, progress=False)
     assert not (tmp_path / "x").exists()
+
+
+def test_a_run_of_few_steps_is_told_that_its_model_learns_little(tiny, tmp_path, caplog):
+    """A small folder at the tutorial's batch of 128 trains one step an epoch: 20 in a demo."""
+    few = RunConfig(ModelConfig(hidden_dims=(8,)), DataConfig(train_subset=64),
+                    TrainConfig(epochs=2, batch_size=32))
+    with caplog.at_level(logging.WARNING, logger="vaelab"):
+        train_all([few, dataclasses.replace(few, model=ModelConfig("ae", hidden_dims=(8,)))],
+                  [tmp_path / "vae", tmp_path / "ae"], data=tiny, progress=False)
+    told = "64 training images at batch 32 make 2 steps an epoch, 4 in all: too few for the " \
+           "model to learn much; give a smaller --batch-size or more --epochs"
+    assert caplog.text.count(told) == 1  # once for the runs alike
+    caplog.clear()
+    enough = dataclasses.replace(few, train=TrainConfig(epochs=100, batch_size=32))
+    with caplog.at_level(logging.WARNING, logger="vaelab"):
+        train(enough, tmp_path / "enough", data=tiny, progress=False)
+    assert "too few" not in caplog.text

@@ -40,14 +40,15 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
              device: str | torch.device = "auto",
              data_dir: str | Path | None = None, progress: bool = True,
              models: Sequence[str] = ("ae", "vae"), arch: str = "mlp",
-             likelihood: str = "sse", binarize: str = "none",
+             likelihood: str = "sse", binarize: str = "none", batch_size: int = 128,
              data: ImageData | None = None) -> Path:
     """Train the tutorial's AE and VAE (latent 2, batch 128, Adam 1e-3, summed squared error)
     side by side and write both runs, their figures, a comparison and an index.html into one
     folder. They are measured as ``vaelab eval`` does (with k = 50), by the cached classifier
     of samples, which is trained first if there is none. ``models``, ``arch``,
     ``likelihood`` and ``binarize`` put other models of the family side by side in the same
-    way (``binarize='dynamic'`` makes a Bernoulli likelihood exact, and so measurable).
+    way (``binarize='dynamic'`` makes a Bernoulli likelihood exact, and so measurable); a
+    small folder of one's own wants a smaller ``batch_size``.
 
     ``out`` must be new or empty (default: ./vaelab-demo, numbered if taken); ``data`` skips
     loading when the dataset is in memory already. Returns the path of index.html.
@@ -57,7 +58,7 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
                           "ae vae")
     configs = [RunConfig(ModelConfig(model=name, arch=arch, likelihood=likelihood),
                          DataConfig(dataset=dataset, image_size=image_size, binarize=binarize),
-                         TrainConfig(epochs=epochs, seed=seed))
+                         TrainConfig(epochs=epochs, seed=seed, batch_size=batch_size))
                for name in models]
     laps = Laps()
     device = select_device(device)

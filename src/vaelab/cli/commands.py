@@ -175,6 +175,8 @@ class Demo(Common):
 
     epochs: int = 20
     """Epochs for each model."""
+    batch_size: int = 128
+    """Images a step (the tutorial's 128); a folder of a few hundred images wants fewer."""
     out: Annotated[Path | None, flag("-o", metavar="DIR", default="./vaelab-demo, numbered if "
                                                               "taken")] = None
     """Folder to create for the runs, the comparison and the page."""
@@ -202,12 +204,13 @@ class Demo(Common):
         from vaelab.config import TrainConfig
         from vaelab.demo import run_demo
 
-        TrainConfig(epochs=self.epochs, seed=self.seed)  # check the numbers before any work
+        TrainConfig(epochs=self.epochs, seed=self.seed, batch_size=self.batch_size)  # checked
         started = time.perf_counter()
         page = run_demo(self.out, epochs=self.epochs, seed=self.seed, dataset=self.dataset,
                         image_size=self.image_size, device=self.device or "auto",
                         data_dir=self.data_dir, progress=not self.quiet, models=self.models,
-                        arch=self.arch, likelihood=self.likelihood, binarize=self.binarize)
+                        arch=self.arch, likelihood=self.likelihood, binarize=self.binarize,
+                        batch_size=self.batch_size)
         say(f"done in {time.perf_counter() - started:.0f} s; open {page}")
 
 

@@ -40,7 +40,8 @@ SECTIONS = [
     ("manifold.png", "The decoder over the latent plane",
      "Decoded images on a regular grid over the region the test codes occupy. Where no "
      "training code landed, an AE's decoder was never taught anything and draws shapes unlike "
-     "any training image; a VAE's decoder draws something like them over most of it."),
+     "any training image; a well-trained VAE's decoder draws something like them over most of "
+     "it."),
     ("manifold_prior.png", "The decoder at the prior's quantiles",
      "The grid placed at equal steps of prior probability, so every tile stands for the same "
      "share of the prior N(0, I): what samples from a VAE look like, region by region."),

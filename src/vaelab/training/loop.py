@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -99,6 +100,8 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
     for config in configs:
         _check_subset(config, full)
         _check_labels(config, full)
+    for train in {config.train for config in configs}:  # said once for runs alike
+        _note_few_steps(train, configs[0].data.train_subset or len(full.train_images))
     world.from_main(lambda: [check_new_run_dir(out) for out in outs if out is not None])
     full = place(full, device)
     # Every model is built before any folder is made: one that does not fit the images (too
@@ -190,6 +193,20 @@ def _note_long_warm_up(train: TrainConfig) -> None:
         log.warning("the KL warm-up (%d epochs) outlasts the run (%d): the KL ends weighted "
                     "%.2g of its full weight; --resume with more --epochs goes on with it",
                     train.kl_warmup, train.epochs, train.epochs / train.kl_warmup)
+
+
+FEW_STEPS = 200  # steps of Adam in a whole run below which a model learns little
+
+
+def _note_few_steps(train: TrainConfig, images: int) -> None:
+    """Say so when the run takes so few steps that its model learns little (a small folder of
+    one's own at the tutorial's batch of 128: one step an epoch)."""
+    each = math.ceil(images / train.batch_size)
+    if each * train.epochs < FEW_STEPS:
+        log.warning("%d training images at batch %d make %d step%s an epoch, %d in all: too "
+                    "few for the model to learn much; give a smaller --batch-size or more "
+                    "--epochs", images, train.batch_size, each, "s" * (each > 1),
+                    each * train.epochs)
 
 
 # ---------------------------------------------------------------------------------------------
