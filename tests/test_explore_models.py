@@ -172,7 +172,7 @@ def test_a_conditional_run_draws_encodes_and_walks_as_the_chosen_class(runs, tin
     for code in codes:
         page.mouse.click(*_screen(seen, code))
     a, b = (int(c) for c in labels[[i, j]])
-    assert f"The label goes from {a} to {b}, mixed along the line." in (
+    assert f"The label goes from class {a} to class {b}, mixed along the line." in (
         seen.part("interp-note").inner_text())
     t = 4 / 9  # the fifth of ten frames
     with torch.inference_mode():

@@ -277,7 +277,8 @@ def test_two_clicks_give_a_strip_and_an_animation(runs, served, visit):
         seen.page.wait_for_timeout(150)
     assert any(np.abs(frames[0] - f).max() > 0 for f in frames[1:]), "the animation stands still"
     caption = seen.part("interp-note").inner_text()
-    assert caption.startswith("From A (") and " to B (" in caption and "z = (" in caption
+    assert caption.startswith("From the start (") and " to the end (" in caption
+    assert "z = (" in caption
     seen.check()
 
 
@@ -368,6 +369,7 @@ def test_a_drawing_is_encoded_and_marked_on_the_plane(name, runs, served, visit,
     seen = visit(served[name])
     seen.zoom_out()
     page = seen.page
+    assert seen.part("drawn-z").inner_text().startswith("Draw a digit with the mouse.")
     seen.draw()
     drawn = page.evaluate("window.explorer.drawn")
     pixels = torch.tensor(drawn["pixels"]).reshape(1, 1, 28, 28)

@@ -119,6 +119,7 @@ def test_an_unlabelled_run_explores_in_one_colour_without_classes(name, made, vi
     for canvas in ("draw", "recon"):  # before any ink: pixels of 0, drawn black
         assert seen.part(canvas).evaluate("c => getComputedStyle(c).backgroundColor") == \
             "rgb(0, 0, 0)"
+    assert seen.part("drawn-z").inner_text().startswith("Draw something like the ")  # no digit
     seen.draw()
     assert len(seen.state("drawn.mean")) == run.model.latent_dims
     drawn = seen.rgba("draw")  # pixels of 0 black and the stroke's 1 white, as the encoder sees

@@ -55,7 +55,8 @@
 
   const lerp = (a, b, t) => a.map((x, k) => (1 - t) * x + t * b[k]);
   const argmax = (xs) => xs.reduce((best, x, k) => (x > xs[best] ? k : best), 0);
-  const shown = (xs, n) => Array.from(xs.slice(0, n), (x) => x.toFixed(2)).join(", ") +
+  const fixed2 = (x) => x.toFixed(2).replace(/^-(0\.00)$/, "$1"); // -0.001 reads 0.00
+  const shown = (xs, n) => Array.from(xs.slice(0, n), fixed2).join(", ") +
     (xs.length > n ? ", …" : "");
 
   // =========================================================================================
@@ -316,7 +317,7 @@
         ctx.beginPath(); ctx.moveTo(x0, y0); ctx.lineTo(x1, y1); ctx.stroke();
         ctx.setLineDash([]);
       }
-      state.picks.forEach((p, k) => marker(ctx, p.z, "#3355cc", "AB"[k]));
+      state.picks.forEach((p, k) => marker(ctx, p.z, "#3355cc", ["start", "end"][k]));
       if (state.drawn) drawPosterior(ctx, state.drawn);
       if (cross) drawCross(ctx, cross);
     }
@@ -513,7 +514,8 @@
       state.picks.push({ z, y, what });
       drawOverlay();
       if (state.picks.length === 2) interpolate();
-      else part("interp-note").textContent = `A (${pickedAs(state.picks[0])}); now click B.`;
+      else part("interp-note").textContent = `Start: ${pickedAs(state.picks[0])}; now click ` +
+        "where the line ends.";
     }
 
     // "a test 7, z = (0.12, -1.30)", the code's first coordinates.
@@ -555,10 +557,11 @@
                           FRAME_MS);
       const className = (p) => (p.y ? DATA.classes[argmax(p.y)] : DATA.classes[chosen]);
       const labels = !K ? "" : className(from) === className(to)
-        ? ` Drawn as ${className(from)}.`
-        : ` The label goes from ${className(from)} to ${className(to)}, mixed along the line.`;
+        ? ` Drawn as class ${className(from)}.`
+        : ` The label goes from class ${className(from)} to class ${className(to)}, mixed ` +
+          "along the line.";
       part("interp-note").textContent =
-        `From A (${pickedAs(from)}) to B (${pickedAs(to)}).${labels}`;
+        `From the start (${pickedAs(from)}) to the end (${pickedAs(to)}).${labels}`;
       strip.canvas.style.display = animation.canvas.style.display = "block";
     }
 
@@ -573,7 +576,11 @@
     if (!MODEL.ink && !PAPER_LIGHT) { // before any ink, pixels of 0: black, as they are drawn
       drawing.canvas.style.background = recon.canvas.style.background = "#000";
     }
-    const DRAW_HINT = part("drawn-z").textContent;
+    const DRAWN = { MNIST: "a digit", "Fashion-MNIST": "a garment or a shoe" }[DATA.run.dataset];
+    const DRAW_HINT = `Draw ${DRAWN ?? `something like the ${DATA.run.dataset} images`} with ` +
+      "the mouse. Moved so that its centre of mass is in the middle, as MNIST's digits are, " +
+      "it is encoded and placed on the plane.";
+    part("drawn-z").textContent = DRAW_HINT;
 
     // The drawing moved by whole pixels so that its centre of mass is the image's centre, as
     // MNIST's digits were (LeCun et al.): what the encoder learned from.
@@ -647,10 +654,10 @@
         input.dataset.name = other.name;
         const value = document.createElement("span");
         value.className = "mono";
-        value.textContent = other.value.toFixed(2);
+        value.textContent = fixed2(other.value);
         input.addEventListener("input", () => {
           other.value = +input.value;
-          value.textContent = other.value.toFixed(2);
+          value.textContent = fixed2(other.value);
           updateBase();
           showAt(...pointer);
           if (shadeToggle.checked) drawPoints();
