@@ -357,13 +357,36 @@ def test_the_comparison_says_which_class_a_cvaes_decoder_draws(tiny, tmp_path):
 
 
 def test_a_class_is_asked_for_by_name_or_number_and_the_hint_says_both():
-    from types import SimpleNamespace
+    from vaelab.training.datasets import class_number
 
-    from vaelab.pictures.samples import class_number
-
-    run = SimpleNamespace(config=RunConfig(data=DataConfig(classes=("circle", "square",
-                                                                     "triangle"))))
-    assert class_number(run, "square") == class_number(run, "1") == class_number(run, 1) == 1
+    config = RunConfig(data=DataConfig(classes=("circle", "square", "triangle")))
+    assert class_number(config, "square") == class_number(config, "1") == \
+        class_number(config, 1) == 1
     with pytest.raises(VaelabError, match=r"^unknown class '7'; choose one of: circle, square, "
                                           r"triangle \(or its number, 0 to 2\)$"):
-        class_number(run, "7")
+        class_number(config, "7")
+
+
+def test_plot_draws_a_cvae_as_the_class_asked_for_and_joins_the_classes_asked_for(
+        tiny, tmp_path, capsys):
+    """A teacher setting two runs' figures side by side wants the same interpolation in each,
+    and a CVAE's grids drawn as a class of their choosing."""
+    from conftest import run_cli
+
+    config = RunConfig(ModelConfig("cvae", 2, (16,)), DataConfig(train_subset=128),
+                       TrainConfig(epochs=1))
+    cvae = train(config, tmp_path / "cvae", data=tiny, progress=False)
+    vae = train(dataclasses.replace(config, model=ModelConfig("vae", 2, (16,))),
+                tmp_path / "vae", data=tiny, progress=False)
+    figures = tmp_path / "figures"
+    plot_run(cvae, tiny, out_dir=figures, fmt="svg", label="3", between=("1", "7"))
+    for name in ("manifold", "manifold_prior"):
+        assert "drawn as class 3" in (figures / f"{name}.svg").read_text()
+    assert "two test images, 1 and 7" in (figures / "interpolation.svg").read_text()
+    plot_run(vae, tiny, out_dir=figures, fmt="svg", between=(7, 7))  # its first two 7s
+    assert "two test images, 7 and 7" in (figures / "interpolation.svg").read_text()
+    capsys.readouterr()  # the notes of training and drawing, if a handler prints them
+    for args, told in ((["--label", "3"], "which draws no chosen class; drop --label"),
+                       (["--between", "1", "x"], "unknown class 'x'; choose one of: 0, 1,")):
+        code, _, err = run_cli(["plot", str(vae.path), *args, "-q"], capsys)
+        assert code != 0 and err.count("\n") == 1 and told in err, err

@@ -22,13 +22,8 @@ from vaelab.measuring.latent import (
     untile,
 )
 from vaelab.pictures import plots
-from vaelab.pictures.figures import (
-    GIF_FRAMES,
-    GIF_SCALE,
-    _interpolation_pair,
-    plot_run,
-    write_run_figures,
-)
+from vaelab.pictures.figures import GIF_SCALE, plot_run, write_run_figures
+from vaelab.pictures.interpolation import GIF_FRAMES, interpolation, interpolation_pair
 from vaelab.pictures.report import write_report
 from vaelab.training.loop import train
 
@@ -112,7 +107,7 @@ def test_codes_that_all_coincide_still_get_a_grid():
 def test_interpolation_pair_takes_the_classes_farthest_apart():
     points = np.array([[0, 0], [0.1, 0], [5, 5], [9, 0], [9.2, 0]], dtype=float)
     labels = np.array([0, 0, 1, 2, 2])
-    assert _interpolation_pair(points, labels) == (0, 3)
+    assert interpolation_pair(points, labels) == (0, 3)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -338,7 +333,7 @@ def test_titles_and_labels_say_what_a_teacher_would_put_on_a_slide(tiny, tmp_pat
                        train=TrainConfig(epochs=1, beta=4, kl_warmup=2, noise="mask:0.5"))
     run = train(config, tmp_path / "run", data=clothes, progress=False)
     seen = latent_picture(run.model, clothes)
-    strip, _ = figures._interpolation(run.model, clothes, seen, "CVAE", True)
+    strip, _ = interpolation(run.model, clothes, seen, "CVAE", True)
     title = strip.get_suptitle()
     assert re.search(r"two test images, [\w /-]+ and [\w /-]+,\nthe label mixed from", title)
     assert " a A" not in title and " a T" not in title  # no article before a class name

@@ -105,6 +105,12 @@ class Plot(Common):
     """Folder to write the figures into."""
     format: Literal["png", "pdf", "svg"] = "png"
     """PNG, or PDF or SVG (text and lines as vectors) for print and slides."""
+    label: Annotated[str | None, flag(metavar="LABEL", default="the first class")] = None
+    """The class a CVAE's decoder grids are drawn as, by number or name."""
+    between: Annotated[tuple[str, str] | None, flag(
+        metavar="LABEL LABEL", default="the two classes whose codes lie farthest apart")] = None
+    """The two classes whose first test images the interpolation joins, by number or name:
+    the same pair in every run's figures."""
 
     def run(self) -> None:
         from vaelab.pictures.figures import plot_run
@@ -112,7 +118,7 @@ class Plot(Common):
 
         run = load_run(check_run_folder(self.run_dir), device=self.device or "auto")
         paths = plot_run(run, out_dir=self.out, fmt=self.format, data_dir=self.data_dir,
-                         progress=not self.quiet)
+                         progress=not self.quiet, label=self.label, between=self.between)
         page = paths.pop("page", None)
         say(f"{len(paths)} figures in {self.out or run.figures_dir}"
             + (f"; open {page}" if page is not None else ""))

@@ -19,8 +19,8 @@ from vaelab.measuring.classifier import judge_for
 from vaelab.measuring.evaluation import check_measuring, classifier_record, evaluate_run
 from vaelab.measuring.latent import LatentPicture, latent_picture
 from vaelab.measuring.scorecard import Comparison, Scorecard
-from vaelab.pictures.figures import drawn_manifold, save_figure
-from vaelab.pictures.ink import ink_on_paper
+from vaelab.pictures.figures import save_figure
+from vaelab.pictures.ink import drawn_manifold, ink_on_paper
 from vaelab.pictures.plots import LatentView, comparison
 from vaelab.training.datasets import check_same, load_for
 from vaelab.training.runs import Run, check_new_run_dir, load_run, unique_dir

@@ -21,7 +21,7 @@ says: ink on paper for the registered datasets, as they are for anyone's own.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 
@@ -35,23 +35,19 @@ from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 from vaelab.measuring.latent import (
     LatentPicture,
-    Manifold,
-    encode_dataset,
-    interpolate,
     latent_picture,
     prior_manifold,
 )
 from vaelab.models import Autoencoder
 from vaelab.objectives import corrupt
 from vaelab.pictures import plots
-from vaelab.pictures.ink import as_drawn, ink_on_paper
+from vaelab.pictures.ink import drawn_manifold, ink_on_paper, pictures_of
+from vaelab.pictures.interpolation import interpolation
 from vaelab.pictures.report import write_run_page
-from vaelab.training.datasets import load_for
+from vaelab.training.datasets import class_names, class_number, load_for
 from vaelab.training.runs import Run, load_run
 
 FORMATS = ("png", "pdf", "svg")
-FRAMES = 10  # decoded frames in the interpolation strip
-GIF_FRAMES = 40  # frames each way in the animation
 GIF_SCALE = 4  # 28 px -> 112 px
 SAMPLES = 10  # samples.png is SAMPLES x SAMPLES
 PNG_LEVEL = 3  # zlib compression of the PNGs (save_figure)
@@ -60,24 +56,55 @@ EXAMPLES = 10  # about as many test images in reconstructions.png and denoising.
 
 def plot_run(run: Run | str | Path, data: ImageData | None = None, *,
              out_dir: str | Path | None = None, fmt: str = "png",
-             data_dir: str | Path | None = None, progress: bool = True) -> dict[str, Path]:
+             data_dir: str | Path | None = None, progress: bool = True,
+             label: str | int | None = None, between: tuple[str | int, str | int] | None = None
+             ) -> dict[str, Path]:
     """Draw a run's figures (loading its test set unless ``data`` is given); when they go to
-    the run's own figures/ folder as PNGs, write its index.html too."""
+    the run's own figures/ folder as PNGs, write its index.html too. ``label`` is the class a
+    conditional model's decoder grids are drawn as (by default its first); ``between`` the
+    two classes whose first test images the interpolation joins (by default the two whose
+    codes lie farthest apart), so that several runs' figures show the same pair. Either is
+    given by number or name."""
     if not isinstance(run, Run):
         run = load_run(run)
     if out_dir is not None and Path(out_dir).exists() and not Path(out_dir).is_dir():
         raise VaelabError(f"{out_dir}: a file; the figures go into a folder (new or not) "
                           f"named by --out")
+    choice = Choice.of(run, label, between)  # before any work
     data = load_for(run.config, data_dir, progress=progress, data=data)
-    paths = write_run_figures(run, data, out_dir, fmt)
+    paths = write_run_figures(run, data, out_dir, fmt, choice=choice)
     if out_dir is None and fmt == "png":
         paths["page"] = write_run_page(run)
     return paths
 
 
+@dataclass(frozen=True)
+class Choice:
+    """What a run's figures show where the run leaves it open, as class numbers: the class a
+    conditional model's grids are drawn as, and the classes the interpolation joins."""
+
+    label: int = 0
+    between: tuple[int, int] | None = None  # None: the two farthest apart
+
+    @classmethod
+    def of(cls, run: Run, label: str | int | None = None,
+           between: tuple[str | int, str | int] | None = None) -> Choice:
+        """Checked against the run: one line for a class it does not have, or a choice it
+        cannot make (a label of a model that draws no class, classes of unlabelled images)."""
+        if label is not None and not run.model.conditional:
+            raise VaelabError(f"{run.path} is {run.config.named()}, which draws no chosen "
+                              f"class; drop --label")
+        if between is not None and not class_names(run.config):
+            raise VaelabError(f"{run.path} learnt from images without classes; drop --between")
+        return cls(0 if label is None else class_number(run.config, label),
+                   None if between is None else
+                   tuple(class_number(run.config, c) for c in between))  # type: ignore[arg-type]
+
+
 @torch.inference_mode()
 def write_run_figures(run: Run, data: ImageData, out_dir: str | Path | None = None,
-                      fmt: str = "png", seen: LatentPicture | None = None) -> dict[str, Path]:
+                      fmt: str = "png", seen: LatentPicture | None = None,
+                      choice: Choice = Choice()) -> dict[str, Path]:
     """Draw all of a run's figures into ``out_dir`` (default: the run's figures/ folder), as
     PNG, or as PDF or SVG for print and slides (the images in them stay pixels). ``seen``
     skips encoding the test set when the caller has its latent picture already."""
@@ -90,7 +117,7 @@ def write_run_figures(run: Run, data: ImageData, out_dir: str | Path | None = No
     data = prepare(data.to(model.device), run.config.data.binarize,
                    run.config.data.binarize_seed, measuring=True)
     name, ink = _describe(run), ink_on_paper(run.config.data.dataset)
-    seen = seen or latent_picture(model, data)
+    seen = seen or latent_picture(model, data, label=choice.label)
     labels = seen.plane.axis_labels()
     kind = "posterior means" if model.has_posterior else "codes"
     where = " (PCA plane)" if seen.plane.is_pca else ""
@@ -115,7 +142,8 @@ def write_run_figures(run: Run, data: ImageData, out_dir: str | Path | None = No
             axis_labels=labels,
             title=f"{name}\ndecoder at the prior's 5%-95% quantiles{where}{drawn_as}")
         figures["samples"] = _samples(model, data, name, ink, run.config.train.seed)
-    figures["interpolation"], gif_frames = _interpolation(model, data, seen, name, ink)
+    figures["interpolation"], gif_frames = interpolation(model, data, seen, name, ink,
+                                                         choice.between)
     if run.metrics:
         figures["loss"] = _loss(run, name)
     paths = {key: save_figure(fig, out_dir / f"{key}.{fmt}") for key, fig in figures.items()}
@@ -146,22 +174,6 @@ def save_gif(frames: np.ndarray, path: Path, scale: int = GIF_SCALE, ms: int = 5
                    loop=0, optimize=True)
     write_atomic(path, buffer.getvalue())
     return path
-
-
-def pictures_of(images: torch.Tensor, ink: bool) -> np.ndarray:
-    """Images (N, C, H, W) -> arrays to draw: (N, H, W) grey, flipped to ink on paper for
-    ``ink``, or (N, H, W, C) colour."""
-    images = images.detach().float().cpu()
-    if images.shape[1] == 1:
-        return as_drawn(images[:, 0].numpy(), ink)
-    return images.permute(0, 2, 3, 1).numpy()
-
-
-def drawn_manifold(manifold: Manifold, ink: bool) -> Manifold:
-    """A manifold's picture as it is drawn: a grey one flipped to ink on paper for ``ink``."""
-    if manifold.picture.ndim == 3:  # colour
-        return manifold
-    return replace(manifold, picture=as_drawn(manifold.picture, ink))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,51 +273,3 @@ def _samples(model: Autoencoder, data: ImageData, name: str, ink: bool, seed: in
             for c in range(classes)]
     return plots.image_rows(rows, title=f"{name}\nsamples, one class per row; each column "
                                         f"is one z from the prior")
-
-
-def _interpolation_pair(points: np.ndarray, labels: np.ndarray | None) -> tuple[int, int]:
-    """The first test images of the two classes whose mean codes lie farthest apart (without
-    labels: of the first thousand, the code farthest from their mean, and the one farthest
-    from that): the straight line between them crosses much of the latent region."""
-    if labels is None:
-        some = points[:1000]
-        a = int(np.linalg.norm(some - some.mean(axis=0), axis=1).argmax())
-        return a, int(np.linalg.norm(some - some[a], axis=1).argmax())
-    classes = np.unique(labels)
-    centres = np.stack([points[labels == c].mean(axis=0) for c in classes])
-    dist = np.linalg.norm(centres[:, None] - centres[None], axis=-1)
-    a, b = np.unravel_index(dist.argmax(), dist.shape)
-    first = [int(np.flatnonzero(labels == classes[k])[0]) for k in (a, b)]
-    return first[0], first[1]
-
-
-def _walk(model: Autoencoder, ends: torch.Tensor, labels: torch.Tensor, steps: int, ink: bool
-          ) -> np.ndarray:
-    """Decode ``steps`` points on the line between the codes of two images (2, C, H, W); a
-    conditional model's label goes from the one class to the other along with the code."""
-    codes = encode_dataset(model, ends, labels)  # (2, d)
-    z = interpolate(codes[0], codes[1], steps)  # (steps, d)
-    y = None
-    if model.conditional:
-        one_hot = torch.nn.functional.one_hot(labels, model.classes).float()  # (2, K)
-        y = interpolate(one_hot[0], one_hot[1], steps)  # (steps, K): the classes mixed
-    return pictures_of(model.decode(z, y), ink)
-
-
-def _interpolation(model: Autoencoder, data: ImageData, seen: LatentPicture, name: str,
-                   ink: bool) -> tuple[Figure, np.ndarray]:
-    i, j = _interpolation_pair(seen.points, seen.labels if data.labelled else None)
-    ends, labels = data.test_images[[i, j]], data.test_labels[[i, j]]
-    frames, there = (_walk(model, ends, labels, n, ink) for n in (FRAMES, GIF_FRAMES))
-    inputs = pictures_of(to_unit(ends), ink)
-    if data.labelled:
-        a, b = (data.classes[int(c)] for c in labels)
-        ends_named, between = (f"input {a}", f"input {b}"), f"two test images, {a} and {b}"
-        if model.conditional:  # the label moves too, and it does much of the change
-            between += f",\nthe label mixed from {a} to {b} along the way"
-    else:
-        ends_named, between = ("input", "input"), "two test images far apart"
-    strip = plots.interpolation_strip(
-        frames, inputs[0], inputs[1], start_label=ends_named[0], end_label=ends_named[1],
-        title=f"{name}\ndecoding the straight line between the codes of {between}")
-    return strip, np.concatenate([there, there[-2:0:-1]])

@@ -1,10 +1,10 @@
 """Figures from arrays. Each function returns a matplotlib Figure and never shows it.
 
-Images are arrays with values in [0, 1], drawn as they are: (H, W) grey ones 0 black and 1
-white, (H, W, 3) colour ones by their channels; the gaps between images are white (callers
-that draw ink on paper flip their grey images first, see ``vaelab.pictures.ink``). No pyplot:
-the figures are plain ``matplotlib.figure.Figure`` objects, so nothing here touches a display
-or global state, and they render the same in a terminal, a notebook or a test.
+Images are arrays in [0, 1], drawn as they are: (H, W) grey ones 0 black and 1 white, (H, W, 3)
+colour ones by their channels; gaps between images are white (callers that draw ink on paper
+flip grey images first, see ``vaelab.pictures.ink``). No pyplot: the figures are plain
+``matplotlib.figure.Figure`` objects, so nothing here touches a display or global state, and
+they render alike in a terminal, a notebook or a test.
 """
 
 from __future__ import annotations
@@ -256,9 +256,8 @@ def loss_curves(metrics: Sequence[dict[str, Any]], *, title: str, recon_name: st
             for split, line in (("train", "-"), ("test", "--")):
                 ax.plot(epochs, [m[split][key] for m in metrics], line, marker=".",
                         label=split, color="#1f77b4" if split == "train" else "#d62728")
-            ax.set_xlabel("epoch")
             first, *more = name.split("\n")  # a second line says more of it
-            ax.set_ylabel("\n".join([f"{first} per image", *more]))
+            ax.set(xlabel="epoch", ylabel="\n".join([f"{first} per image", *more]))
             ax.grid(alpha=0.25)
             ax.xaxis.set_major_locator(MaxNLocator(min(len(epochs), 11), integer=True,
                                                       min_n_ticks=1))

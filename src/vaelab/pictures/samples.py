@@ -19,27 +19,13 @@ from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 from vaelab.measuring.latent import tile
 from vaelab.pictures.ink import as_drawn, ink_on_paper
-from vaelab.training.datasets import class_names
+from vaelab.training.datasets import class_names, class_number
 from vaelab.training.runs import Run, load_run
 
 MOST_SAMPLES = 10_000  # in one picture
 SCALE = 3  # 28 px -> 84 px
 GAP = 2  # paper between the images, in pixels of the images
 PER_CLASS = 8  # draws of each class by default, when a conditional model draws every class
-
-
-def class_number(run: Run, label: str | int) -> int:
-    """A class given by its number or its name ('7', 7, 'Sneaker') -> its number."""
-    classes = class_names(run.config)
-    if str(label) in classes:
-        return classes.index(str(label))
-    if isinstance(label, int) or str(label).isdigit():
-        number = int(label)
-        if 0 <= number < len(classes):
-            return number
-    numbers = "" if classes == tuple(map(str, range(len(classes)))) else \
-        f" (or its number, 0 to {len(classes) - 1})"
-    raise VaelabError(f"unknown class {label!r}; choose one of: {', '.join(classes)}{numbers}")
 
 
 @torch.inference_mode()
@@ -57,7 +43,7 @@ def draw_samples(run: Run, n: int = 64, label: str | int | None = None, seed: in
         if not model.conditional:
             raise VaelabError(f"{run.path} is {run.config.named()}, which draws no chosen "
                               f"class; drop --label, or train a CVAE (--model cvae)")
-        y = torch.full((n,), class_number(run, label), device=model.device)
+        y = torch.full((n,), class_number(run.config, label), device=model.device)
     generator = torch.Generator(model.device).manual_seed(seed)
     return model.sample(n, generator=generator, y=y)
 

@@ -109,6 +109,20 @@ def class_names(config: RunConfig) -> tuple[str, ...]:
     return spec.classes if spec is not None else ()
 
 
+def class_number(config: RunConfig, label: str | int) -> int:
+    """A class of the run's given by its number or its name ('7', 7, 'Sneaker') -> its number."""
+    classes = class_names(config)
+    if str(label) in classes:
+        return classes.index(str(label))
+    if isinstance(label, int) or str(label).isdigit():
+        number = int(label)
+        if 0 <= number < len(classes):
+            return number
+    numbers = "" if classes == tuple(map(str, range(len(classes)))) else \
+        f" (or its number, 0 to {len(classes) - 1})"
+    raise VaelabError(f"unknown class {label!r}; choose one of: {', '.join(classes)}{numbers}")
+
+
 def image_shape_and_classes(config: RunConfig) -> tuple[tuple[int, int, int], int]:
     """What a model for ``config`` is sized for: (C, H, W) and the number of classes."""
     settings = config.data

@@ -100,9 +100,9 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
     for config in configs:
         _check_subset(config, full)
         _check_labels(config, full)
+    world.from_main(lambda: [check_new_run_dir(out) for out in outs if out is not None])
     for train in {config.train for config in configs}:  # said once for runs alike
         _note_few_steps(train, configs[0].data.train_subset or len(full.train_images))
-    world.from_main(lambda: [check_new_run_dir(out) for out in outs if out is not None])
     full = place(full, device)
     # Every model is built before any folder is made: one that does not fit the images (too
     # many convolutions for their size) leaves no folder behind.
