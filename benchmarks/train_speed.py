@@ -19,6 +19,9 @@ process, one after another, so that the ratios hold on a noisy machine:
   no autograd            the step's forward and a hand-written backward as single ops into
                          the weights' gradients, fused Adam: all the work a step must do,
                          with the least Python between the operations
+  no autograd, 2 halves  the same step on two threads of half the threads each: each thread
+    at once              takes half of the batch's rows, then half of the weights' gradients
+                         and Adam; they meet twice a step
   Adam alone             the fused Adam update of the 0.8 M parameters, once per step
   matmul floor           the eleven matrix products of each step and nothing else: what the
                          hardware must do at least, with the products' inputs hot in cache
@@ -43,6 +46,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import queue
 import sys
 import tempfile
 import threading
@@ -200,42 +204,113 @@ def hand_written_epoch(images: torch.Tensor) -> Callable[[], None]:
     return run
 
 
+class WrittenOut:
+    """The step with its backward written out: the forward and backward of a batch's rows
+    (``rows``), then the weights' gradients and fused Adam in two parts (``weights``): the
+    last layer's, and the rest. Each piece is one operation into buffers kept for the batch,
+    so that two threads can each take half of the rows and then one part."""
+
+    def __init__(self, images: torch.Tensor) -> None:
+        params = _tutorial_weights()
+        for p in params:
+            p.grad = torch.zeros_like(p)
+        self.images, self.grads = images, [p.grad for p in params]
+        self.w = [p.detach() for p in params]
+        self.adam = [torch.optim.Adam(params[6:], lr=1e-3, fused=True),
+                     torch.optim.Adam(params[:6], lr=1e-3, fused=True)]
+        self.generator = torch.Generator().manual_seed(0)
+        self.x, self.d4 = torch.empty(BATCH, 784), torch.empty(BATCH, 784)
+        self.h1, self.h3, self.d3, self.d1 = (torch.empty(BATCH, 512) for _ in range(4))
+        self.z, self.d2 = torch.empty(BATCH, 2), torch.empty(BATCH, 4)
+
+    def batches(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """An epoch's order and its noise, drawn before its first step."""
+        steps = len(self.images) // BATCH  # whole batches, the buffers' size
+        order = torch.randperm(len(self.images), generator=self.generator)
+        return order[:steps * BATCH].view(steps, BATCH), torch.randn(
+            steps, BATCH, 2, generator=self.generator)
+
+    def rows(self, rows: slice, batch: torch.Tensor, eps: torch.Tensor) -> None:
+        w1, b1, w2, b2, w3, b3, w4, b4 = self.w
+        eps = eps[rows]
+        x = torch.div(self.images[batch[rows]].flatten(1), 255, out=self.x[rows])
+        h1 = torch.addmm(b1, x, w1.t(), out=self.h1[rows]).relu_()
+        out = torch.addmm(b2, h1, w2.t())
+        mean, logvar = out[:, :2], out[:, 2:]
+        std = (0.5 * logvar).exp()
+        z = torch.addcmul(mean, std, eps, out=self.z[rows])
+        h3 = torch.addmm(b3, z, w3.t(), out=self.h3[rows]).relu_()
+        x_hat = torch.addmm(b4, h3, w4.t()).sigmoid_()
+        d4 = torch.sub(x_hat, x, out=self.d4[rows])  # d loss / d logits, below
+        d4.mul_(x_hat).mul_(x_hat.sub_(1)).mul_(-2)
+        d3 = torch.mm(d4, w4, out=self.d3[rows]).mul_(h3 > 0)
+        dz = d3 @ w3
+        d2 = self.d2[rows]
+        torch.add(dz, mean, out=d2[:, :2])
+        torch.mul(dz.mul_(eps).add_(std), std, out=d2[:, 2:]).sub_(1).mul_(0.5)
+        torch.mm(d2, w2, out=self.d1[rows]).mul_(h1 > 0)
+
+    def weights(self, part: int) -> None:
+        g = self.grads
+        if part == 0:
+            torch.sum(self.d4, 0, out=g[7]), torch.mm(self.d4.t(), self.h3, out=g[6])
+        else:
+            torch.sum(self.d3, 0, out=g[5]), torch.mm(self.d3.t(), self.z, out=g[4])
+            torch.sum(self.d2, 0, out=g[3]), torch.mm(self.d2.t(), self.h1, out=g[2])
+            torch.sum(self.d1, 0, out=g[1]), torch.mm(self.d1.t(), self.x, out=g[0])
+        self.adam[part].step()
+
+
 def no_autograd_epoch(images: torch.Tensor) -> Callable[[], None]:
     """All the work a step must do, each piece one operation: the forward, the backward written
     out (into the weights' gradients in place), fused Adam."""
-    params = _tutorial_weights()
-    optimizer = torch.optim.Adam(params, lr=1e-3, fused=True)
-    for p in params:
-        p.grad = torch.zeros_like(p)
-    w1, b1, w2, b2, w3, b3, w4, b4 = (p.detach() for p in params)
-    grads = [p.grad for p in params]
-    g = torch.Generator().manual_seed(0)
+    step = WrittenOut(images)
+    everything = slice(None)
 
     @torch.no_grad()
     def run() -> None:
-        order = torch.randperm(len(images), generator=g)
-        for start in range(0, len(images), BATCH):
-            x = images[order[start:start + BATCH]].flatten(1).float().div_(255)
-            a1 = torch.addmm(b1, x, w1.t())
-            h1 = a1.relu()
-            out = torch.addmm(b2, h1, w2.t())
-            mean, logvar = out[:, :2], out[:, 2:]
-            std = (0.5 * logvar).exp()
-            eps = torch.randn(mean.shape, generator=g)
-            z = torch.addcmul(mean, std, eps)
-            a3 = torch.addmm(b3, z, w3.t())
-            h3 = a3.relu()
-            x_hat = torch.addmm(b4, h3, w4.t()).sigmoid_()
-            d4 = 2 * (x_hat - x) * x_hat * (1 - x_hat)  # d loss / d logits
-            torch.sum(d4, 0, out=grads[7]), torch.mm(d4.t(), h3, out=grads[6])
-            d3 = (d4 @ w4).mul_(a3 > 0)
-            torch.sum(d3, 0, out=grads[5]), torch.mm(d3.t(), z, out=grads[4])
-            dz = d3 @ w3
-            d2 = torch.cat([dz + mean, 0.5 * (dz * eps * std + std * std - 1)], dim=1)
-            torch.sum(d2, 0, out=grads[3]), torch.mm(d2.t(), h1, out=grads[2])
-            d1 = (d2 @ w2).mul_(a1 > 0)
-            torch.sum(d1, 0, out=grads[1]), torch.mm(d1.t(), x, out=grads[0])
-            optimizer.step()
+        for batch, eps in zip(*step.batches(), strict=True):
+            step.rows(everything, batch, eps)
+            step.weights(0)
+            step.weights(1)
+
+    return run
+
+
+def halves_epoch(images: torch.Tensor) -> Callable[[], None]:
+    """The written-out step on two threads, each with half the threads PyTorch has: each
+    takes half of the batch's rows, then one of the two parts of the weights, meeting twice
+    a step. The threads' matrix products are each as large as one thread keeps busy."""
+    step = WrittenOut(images)
+    meet = [queue.SimpleQueue(), queue.SimpleQueue()]  # a two-party barrier: k waits on meet[k]
+    work: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def half(k: int) -> None:
+        rows = slice(k * BATCH // 2, (k + 1) * BATCH // 2)
+        for batch, eps in zip(*work["epoch"], strict=True):
+            step.rows(rows, batch, eps)
+            meet[1 - k].put(None), meet[k].get()
+            step.weights(k)
+            meet[1 - k].put(None), meet[k].get()
+
+    @torch.no_grad()
+    def other(threads: int) -> None:
+        torch.set_num_threads(threads)  # this thread's own, as OpenMP keeps them
+        while True:
+            meet[1].get()
+            half(1)
+
+    threads = max(1, torch.get_num_threads() // 2)
+    threading.Thread(target=other, args=(threads,), daemon=True).start()
+
+    @torch.no_grad()
+    def run() -> None:
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        work["epoch"] = step.batches()
+        meet[1].put(None)
+        half(0)
+        torch.set_num_threads(before)
 
     return run
 
@@ -345,6 +420,7 @@ def rows_for(images: torch.Tensor, threads: int, repeats: int, tmp: str,
     if images.device.type != "cpu":
         return device_rows(images, repeats, precision)
     n = len(images)
+    whole = n // BATCH * BATCH  # the written-out steps leave out a last, partial batch
     candidates = {
         "vaelab": (vaelab_epoch(images, precision), n),
         "vaelab, 2 runs side by side": (vaelab_side_by_side(images) if threads > 1 else None,
@@ -353,7 +429,8 @@ def rows_for(images: torch.Tensor, threads: int, repeats: int, tmp: str,
         "PyTorch examples loop": (examples_epoch(images), n),
         "pythae": (pythae_epoch(images, tmp), n),
         "hand-written loop": (hand_written_epoch(images), n),
-        "no autograd": (no_autograd_epoch(images), n),
+        "no autograd": (no_autograd_epoch(images), whole),
+        "no autograd, 2 halves at once": (halves_epoch(images) if threads > 1 else None, whole),
         "Adam alone": (adam_alone(n), n),
         "matmul floor": (matmul_floor(n), n),
     }
