@@ -114,7 +114,7 @@ def test_a_signal_in_an_epochs_last_step_stops_after_that_epoch(tiny, tmp_path, 
 
 def test_a_stopped_run_says_where_it_stands_as_the_user_counts():
     from vaelab.training.epoch import EpochProgress
-    from vaelab.training.jobs import _where
+    from vaelab.training.stopping import where as _where
 
     order = torch.arange(4)
     assert _where(EpochProgress(4, order, steps=120)) == "in epoch 4 after 120 of its steps"
@@ -381,3 +381,152 @@ def test_ctrl_c_in_a_real_process_exits_130_with_a_checkpoint(tiny, tmp_path):
     err = process.stderr.read()
     assert "stopping after this step" in err and "go on with: vaelab train --resume" in err
     _unfinished(tmp_path / "run")
+
+
+def test_a_second_signal_says_where_the_checkpoint_on_disk_stands(tiny, tmp_path, monkeypatch,
+                                                                  terminal_signals, caplog):
+    """A checkpoint inside epoch 2, then two Ctrl-Cs: not 'after epoch 1'."""
+    def twice():
+        signal.raise_signal(signal.SIGINT)
+        signal.raise_signal(signal.SIGINT)
+
+    _at_step(monkeypatch, STEPS + 6, twice)  # after the checkpoint at step 4 of epoch 2
+    with caplog.at_level("WARNING", logger="vaelab"), pytest.raises(KeyboardInterrupt):
+        train(_config(), tmp_path / "run", data=tiny, progress=False, checkpoint_every="4")
+    assert "its last checkpoint (in epoch 2 after 4 of its steps) is whole" in caplog.text
+
+
+def test_a_run_stopped_before_its_first_checkpoint_is_started_again_in_its_folder(
+        tiny, tmp_path, monkeypatch, terminal_signals, caplog):
+    def twice():
+        signal.raise_signal(signal.SIGINT)
+        signal.raise_signal(signal.SIGINT)
+
+    run = tmp_path / "run"
+    _at_step(monkeypatch, 3, twice)
+    with caplog.at_level("WARNING", logger="vaelab"), pytest.raises(KeyboardInterrupt):
+        train(_config(epochs=1), run, data=tiny, progress=False)
+    again = f"vaelab train --config {run} -o {run}"
+    assert f"stopped before its first checkpoint; start it again with: {again}" in caplog.text
+    assert [p.name for p in run.iterdir()] == ["config.json"]
+    with pytest.raises(VaelabError, match=f"missing: the run stopped before its first "
+                                          f"checkpoint; start it again with {again}$"):
+        resume(run, data=tiny, progress=False)
+    monkeypatch.undo()
+    config = RunConfig.load(run / "config.json")  # as --config RUN reads it
+    assert train(config, run, data=tiny, progress=False).epochs_done == 1
+
+
+def test_a_full_disk_at_the_first_checkpoint_or_at_the_weights_says_what_is_kept(
+        tiny, tmp_path, monkeypatch):
+    def full_disk(path, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr("vaelab.training.checkpoints.write_atomic", full_disk)
+    with pytest.raises(VaelabError) as info:
+        train(_config(epochs=1), tmp_path / "first", data=tiny, progress=False)
+    assert str(info.value).endswith(
+        f"could not write the checkpoint (No space left on device); there is none before it: "
+        f"vaelab train --config {tmp_path / 'first'} -o {tmp_path / 'first'} starts the run "
+        f"again")
+    monkeypatch.undo()
+    real = __import__("vaelab.training.checkpoints", fromlist=["x"]).write_atomic
+
+    def weights_fail(path, data):  # the checkpoint is written, the weights beside it are not
+        (full_disk if Path(path).name == "model.safetensors" else real)(path, data)
+
+    monkeypatch.setattr("vaelab.training.checkpoints.write_atomic", weights_fail)
+    with pytest.raises(VaelabError) as info:
+        train(_config(epochs=1), tmp_path / "run", data=tiny, progress=False)
+    assert str(info.value) == (
+        f"{tmp_path / 'run' / 'model.safetensors'}: could not be written (No space left on "
+        f"device); the checkpoint (after epoch 1) is whole, and vaelab train --resume "
+        f"{tmp_path / 'run'} writes it again")
+    monkeypatch.undo()
+    assert resume(tmp_path / "run", data=tiny, progress=False).epochs_done == 1
+    assert (tmp_path / "run" / "model.safetensors").exists()
+
+
+def test_a_finished_runs_damaged_weights_and_metrics_are_written_again_on_resume(
+        tiny, tmp_path, full, caplog):
+    import shutil
+
+    from vaelab.training.runs import load_run
+
+    run = shutil.copytree(full.path, tmp_path / "run")
+    good = (run / "model.safetensors").read_bytes()
+    (run / "model.safetensors").write_bytes(b"")
+    (run / "metrics.jsonl").write_text("not json\n" + (full.path / "metrics.jsonl").read_text())
+    with pytest.raises(VaelabError, match=f"; vaelab train --resume {run} writes it again from "
+                                          f"the run's checkpoint$"):
+        load_run(run)
+    with caplog.at_level("WARNING", logger="vaelab"):
+        resume(run, data=tiny, progress=False)
+    assert "already has 3 epochs; nothing to train, and model.safetensors and metrics.jsonl " \
+           "written again from its checkpoint" in caplog.text
+    assert (run / "model.safetensors").read_bytes() == good
+    assert (run / "metrics.jsonl").read_text() == (full.path / "metrics.jsonl").read_text()
+    (run / "metrics.jsonl").write_text("not json\n{}\n")
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="vaelab"):
+        assert load_run(run).metrics == []  # the rest of the run is whole and usable
+    assert "line 1 is not JSON; the loss curves are left out; vaelab train --resume" in caplog.text
+
+
+def test_sigterm_outside_training_ends_a_command_in_one_line(full, tmp_path, monkeypatch,
+                                                              capsys, terminal_signals):
+    """Before training takes the signals over (PyTorch still loading), or in a command that
+    does not train, SIGTERM was the default: an end without a word."""
+    from vaelab.cli import main
+
+    def terminated(*args, **kwargs):
+        signal.raise_signal(signal.SIGTERM)
+
+    monkeypatch.setattr("vaelab.pictures.figures.plot_run", terminated)
+    assert main(["plot", str(full.path), "-o", str(tmp_path)]) == 143
+    assert capsys.readouterr().err == "vaelab: interrupted\n"
+
+
+def test_ctrl_c_while_the_figures_are_drawn_says_how_to_draw_them(tiny, tmp_path, monkeypatch,
+                                                                   capsys, terminal_signals):
+    from conftest import run_cli
+
+    monkeypatch.setattr("vaelab.training.datasets.load_dataset", lambda *a, **k: tiny)
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("vaelab.pictures.figures.plot_run", ctrl_c)
+    run = tmp_path / "run"
+    code, _, err = run_cli(["train", "--hidden-dims", "8", "--epochs", "1", "--train-subset",
+                            "64", "-q", "-o", str(run)], capsys)
+    assert code == 130
+    assert err.splitlines()[-1] == (f"vaelab: {run} is trained; its figures were stopped: "
+                                    f"draw them with vaelab plot {run}")
+    assert "interrupted" not in err
+
+
+def test_an_interrupted_pytorch_import_ends_without_a_traceback(monkeypatch):
+    """A Ctrl-C while PyTorch loads leaves a half-made torch.distributed, which neither the
+    end of the command nor its exit may import again."""
+    import types
+
+    from vaelab import cli
+
+    monkeypatch.setitem(sys.modules, "torch.distributed", types.ModuleType("torch.distributed"))
+    assert cli._grouped() is False
+    monkeypatch.setitem(sys.modules, "vaelab.distributed", None)  # its import fails
+    monkeypatch.setattr(cli, "main", lambda: 130)
+    assert cli.run() == 130
+
+
+def test_a_file_that_cannot_be_written_is_named_not_its_temporary(tmp_path, monkeypatch):
+    from vaelab.files import write_atomic
+
+    def refused(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(tmp_path / ".x.png.ab.tmp"))
+
+    monkeypatch.setattr("builtins.open", refused)
+    with pytest.raises(OSError) as info:
+        write_atomic(tmp_path / "x.png", b"png")
+    assert info.value.filename == str(tmp_path / "x.png") and info.value.errno == errno.EROFS

@@ -228,7 +228,7 @@ def test_resume_refuses_going_back_and_missing_checkpoints(tiny, tmp_path):
     with pytest.raises(VaelabError, match="already trained 2 epochs"):
         resume(run.path, epochs=1, data=tiny, progress=False)
     (run.path / "checkpoint.safetensors").unlink()
-    with pytest.raises(VaelabError, match="no checkpoint"):
+    with pytest.raises(VaelabError, match="missing: the run stopped before its first checkpoint"):
         resume(run.path, data=tiny, progress=False)
     with pytest.raises(VaelabError, match="no such file"):
         resume(tmp_path / "nowhere", data=tiny, progress=False)
@@ -241,7 +241,11 @@ def test_damaged_files_are_named(tiny, tmp_path):
                                           r"is damaged$"):
         resume(run.path, epochs=2, data=tiny, progress=False)
     (run.path / "model.safetensors").unlink()
-    with pytest.raises(VaelabError, match="missing; the run has not finished an epoch"):
+    with pytest.raises(VaelabError, match=r"missing; vaelab train --resume .* writes it again from "
+                                          r"the run's checkpoint$"):
+        load_run(run.path)
+    (run.path / "checkpoint.safetensors").unlink()
+    with pytest.raises(VaelabError, match=r"missing; the run has not finished an epoch yet$"):
         load_run(run.path)
 
 

@@ -3,8 +3,10 @@ read by parsing.py). Here the entry point, its one-line errors, and where vaelab
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import signal
 import sys
 import threading
 from collections.abc import Sequence
@@ -78,18 +80,20 @@ def run() -> int:
         print(f"vaelab: error: could not write the output ({err.strerror or err})",
               file=sys.stderr)
         status = status or 2
-    from vaelab.distributed import exit_now
-
+    try:
+        from vaelab.distributed import exit_now
+    except Exception:  # a Ctrl-C stopped PyTorch's import half way: Python's own ending
+        return status
     exit_now(status)
 
 
 def _grouped() -> bool:
     """Whether this process has started a process group (it is one of torchrun's)."""
-    if "torch.distributed" not in sys.modules:  # --help and errors of usage load no PyTorch
+    dist = sys.modules.get("torch.distributed")  # --help and errors of usage load no PyTorch
+    try:
+        return dist is not None and dist.is_available() and dist.is_initialized()
+    except AttributeError:  # a Ctrl-C stopped PyTorch's import half way: it started nothing
         return False
-    import torch.distributed as dist
-
-    return dist.is_available() and dist.is_initialized()
 
 
 def _command(argv: list[str]) -> int:
@@ -102,6 +106,7 @@ def _command(argv: list[str]) -> int:
     rank = _rank()
     error = f"vaelab ({rank}): error:" if rank else "vaelab: error:"
     try:
+        _stop_on_sigterm()
         command = parse(argv)
         if rank is not None and not getattr(command, "in_parallel", False):
             if rank != "rank 0":
@@ -129,7 +134,7 @@ def _command(argv: list[str]) -> int:
         return 0
     except OSError as err:  # a folder that cannot be written, a full disk
         where = f"{err.filename}: " if err.filename else ""
-        print(f"{error} {where}{err.strerror or err}", file=sys.stderr)
+        print(f"{error} {where}{err.strerror or err}{_what_to_do(err)}", file=sys.stderr)
         return 2
     except RuntimeError as err:
         if type(err).__name__ != "OutOfMemoryError":
@@ -138,6 +143,30 @@ def _command(argv: list[str]) -> int:
               f"--device cpu", file=sys.stderr)
         return 2
     return 0
+
+
+def _what_to_do(err: OSError) -> str:
+    """The way out of a failed write: more space, or a folder that can be written."""
+    if err.errno == errno.ENOSPC:
+        return "; free some space, or write elsewhere (--out)"
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "; write to a folder you may write to (--out)"
+    return ""
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM ends a command as Ctrl-C does, in one line with status 143 (training takes
+    both signals over while it runs, to stop after a step with a checkpoint); one that the
+    process was started ignoring stays ignored."""
+    if (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL):
+        signal.signal(signal.SIGTERM, _terminated)
+
+
+def _terminated(number: int, _frame: object) -> None:
+    stop = KeyboardInterrupt("SIGTERM")
+    stop.code = 128 + number  # type: ignore[attr-defined]
+    raise stop
 
 
 def _rank() -> str | None:

@@ -83,7 +83,13 @@ class Train(Common):
         if self.no_plots:
             say(f"run folder: {run.path}")
         else:
-            plot_run(run, **options)
+            try:
+                plot_run(run, **options)
+            except KeyboardInterrupt as err:  # the run is whole; its figures are not
+                say(f"{run.path} is trained; its figures were stopped: draw them with "
+                    f"vaelab plot {run.path}")
+                err.told = True  # type: ignore[attr-defined]
+                raise
             say(f"run folder: {run.path}  (open {run.path / 'index.html'})")
 
 

@@ -84,7 +84,9 @@ def load_checkpoint(path: Path, model: Autoencoder, optimizer: torch.optim.Optim
             metadata = f.metadata() or {}
         tensors = load_file(path)
     except FileNotFoundError:
-        raise VaelabError(f"{path}: no checkpoint; the run never finished an epoch") from None
+        raise VaelabError(f"{path}: missing: the run stopped before its first checkpoint; "
+                          f"start it again with vaelab train --config {path.parent} -o "
+                          f"{path.parent}") from None
     except (SafetensorError, OSError) as err:
         raise VaelabError(why_unreadable(path, err)) from None
     needed = {"format", "rng_device", "optimizer_param_groups", "metrics"}

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import os
 import sys
 import threading
 import time
@@ -35,7 +34,14 @@ from vaelab.training.datasets import learned_from
 from vaelab.training.epoch import Diverged, EpochProgress, Stopped, train_epoch
 from vaelab.training.runs import CHECKPOINT, WEIGHTS, Run, model_for, write_metrics
 from vaelab.training.step import Step
-from vaelab.training.stopping import Cadence, Interrupted, stop_on_signals
+from vaelab.training.stopping import (
+    Cadence,
+    Interrupted,
+    go_on,
+    start_again,
+    stop_on_signals,
+    where,
+)
 
 log = logging.getLogger("vaelab")
 
@@ -53,6 +59,7 @@ class Job:
     unfinished: EpochProgress | None = None  # where the epoch after them stands, if begun
     cadence: Cadence = field(default_factory=Cadence)
     saved_at: float = field(default_factory=time.monotonic)
+    on_disk: str = ""  # where the last checkpoint written stands ('after epoch 3'); "": none
     world: World = SINGLE  # the processes that train it together
     compile: bool = False  # torch.compile the step
     _step: Step | None = None
@@ -177,20 +184,25 @@ def _fit(job: Job, data: ImageData, progress: bool, position: int,
                               f"test {loss_text(record['test']['loss'])}  "
                               f"({record['train_seconds']:.1f} s)", file=sys.stderr)
         except KeyboardInterrupt:  # at once (a second Ctrl-C): the last checkpoint is whole
-            log.warning("%s: stopped; its last checkpoint (after epoch %d) is whole; go on "
-                        "with: %s", job.run_dir, job.epoch, _go_on(job))
+            if job.on_disk:
+                log.warning("%s: stopped; its last checkpoint (%s) is whole; go on with: %s",
+                            job.run_dir, job.on_disk, go_on(job.run_dir, job.world.size))
+            else:
+                log.warning("%s: stopped before its first checkpoint; start it again with: %s",
+                            job.run_dir, start_again(job.run_dir))
             raise
         except Stopped as stopped:
             job.unfinished = stopped.progress
             save(job)
             log.warning("%s: stopped %s, all saved; go on with: %s", job.run_dir,
-                        _where(stopped.progress), _go_on(job))
+                        where(stopped.progress), go_on(job.run_dir, job.world.size))
             raise
         except RuntimeError as err:
             if job.world.size == 1 or not lost_peer(err):
                 raise
+            command = go_on(job.run_dir, job.world.size)
             raise VaelabError(f"{job.run_dir}: another process of the run stopped; its last "
-                              f"checkpoint is whole: go on with {_go_on(job)}") from None
+                              f"checkpoint is whole: go on with {command}") from None
     _say_if_collapsed(job)
     return Run(job.run_dir, config, job.model.eval(), job.metrics)
 
@@ -207,14 +219,6 @@ def _say_if_collapsed(job: Job) -> None:
                     "about the images (the posterior collapsed onto the prior) and the figures "
                     "show much the same image everywhere; train longer, or with --kl-warmup",
                     job.run_dir, kl)
-
-
-def _where(progress: EpochProgress) -> str:
-    """Where a stopped run stands, as the user counts: 'after epoch 3', or 'in epoch 4 after
-    120 of its steps'."""
-    if progress.steps == 0:
-        return f"after epoch {progress.epoch - 1}" if progress.epoch > 1 else "before any step"
-    return f"in epoch {progress.epoch} after {progress.steps} of its steps"
 
 
 def _epoch(job: Job, epoch: int, seen: ImageData, bar: Any,
@@ -260,14 +264,10 @@ def _epoch(job: Job, epoch: int, seen: ImageData, bar: Any,
     }
 
 
-def _go_on(job: Job) -> str:
-    """The command that resumes the run, as it was started (torchrun's machines: as before)."""
-    size = job.world.size
-    if size == 1:
-        return f"vaelab train --resume {job.run_dir}"
-    one_machine = int(os.environ.get("LOCAL_WORLD_SIZE", size)) == size
-    launcher = f"torchrun --nproc-per-node {size}" if one_machine else "torchrun ..."
-    return f"{launcher} -m vaelab train --resume {job.run_dir}"
+def mark_saved(job: Job) -> None:
+    """Note where the checkpoint just written (or read, on resuming) stands."""
+    job.on_disk = (where(job.unfinished) if job.unfinished is not None
+                   else f"after epoch {job.epoch}")
 
 
 def _diverged(job: Job, epoch: int, loss: float) -> VaelabError:
@@ -302,13 +302,23 @@ def save(job: Job) -> None:
     try:
         save_checkpoint(job.run_dir / CHECKPOINT, job.model, job.optimizer, job.generator,
                         job.metrics, unfinished, _scaler_state(job))
-        if unfinished is None:
+    except OSError as err:
+        command = go_on(job.run_dir, job.world.size)
+        kept = (f"the previous one ({job.on_disk}) is whole, and {command} goes on from it"
+                if job.on_disk else
+                f"there is none before it: {start_again(job.run_dir)} starts the run again")
+        raise VaelabError(f"{job.run_dir}: could not write the checkpoint "
+                          f"({err.strerror or err}); {kept}") from None
+    mark_saved(job)
+    if unfinished is None:
+        try:
             save_weights(job.run_dir / WEIGHTS, job.model, job.epoch)
             write_metrics(job.run_dir, job.metrics)
-    except OSError as err:
-        raise VaelabError(f"{job.run_dir}: could not write the checkpoint "
-                          f"({err.strerror or err}); the previous one is whole, and "
-                          f"vaelab train --resume {job.run_dir} goes on from it") from None
+        except OSError as err:
+            command = go_on(job.run_dir, job.world.size)
+            raise VaelabError(f"{err.filename or job.run_dir}: could not be written "
+                              f"({err.strerror or err}); the checkpoint ({job.on_disk}) is "
+                              f"whole, and {command} writes it again") from None
 
 
 def _scaler_state(job: Job) -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file
 
 from vaelab.config import RunConfig, TrainConfig
 from vaelab.data import ImageData, how_to_label
@@ -23,12 +24,23 @@ from vaelab.device import select_device
 from vaelab.distributed import World, join, local_device
 from vaelab.errors import ConfigError, VaelabError
 from vaelab.models import model_class
-from vaelab.training.checkpoints import load_checkpoint
+from vaelab.training.checkpoints import load_checkpoint, load_weights, save_weights
 from vaelab.training.datasets import data_key, load_for, recorded
 from vaelab.training.epoch import train_epoch
-from vaelab.training.jobs import Job, fit_all, initial_state
+from vaelab.training.jobs import Job, fit_all, initial_state, mark_saved
 from vaelab.training.placement import place
-from vaelab.training.runs import CHECKPOINT, CONFIG, Run, check_new_run_dir, new_run_dir
+from vaelab.training.runs import (
+    CHECKPOINT,
+    CONFIG,
+    METRICS,
+    WEIGHTS,
+    Run,
+    check_new_run_dir,
+    model_for,
+    new_run_dir,
+    read_metrics,
+    write_metrics,
+)
 from vaelab.training.schedules import learning_rate
 from vaelab.training.stopping import Cadence
 
@@ -101,8 +113,6 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
         _check_subset(config, full)
         _check_labels(config, full)
     world.from_main(lambda: [check_new_run_dir(out) for out in outs if out is not None])
-    for train in {config.train for config in configs}:  # said once for runs alike
-        _note_few_steps(train, configs[0].data.train_subset or len(full.train_images))
     full = place(full, device)
     # Every model is built before any folder is made: one that does not fit the images (too
     # many convolutions for their size) leaves no folder behind.
@@ -111,6 +121,8 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
     for config, out, state in zip(configs, outs, states, strict=True):
         run_dir = Path(world.from_main(lambda c=config, o=out: str(_new_run(o, c))))
         jobs.append(Job(run_dir, config, *state, cadence=cadence, world=world, compile=compile))
+    for train in {config.train for config in configs}:  # said once for runs alike
+        _note_few_steps(train, configs[0].data.train_subset or len(full.train_images))
     return fit_all(jobs, full, progress, then)
 
 
@@ -137,6 +149,7 @@ def resume(path: Run | str | Path, epochs: int | None = None, *,
               compile=compile)
     restored = load_checkpoint(checkpoint, job.model, job.optimizer, job.generator)
     job.metrics, job.unfinished = restored.metrics, restored.unfinished
+    mark_saved(job)
     if restored.scaler is not None and job.step.scaler is not None:
         job.step.scaler.load_state_dict(restored.scaler)
     if job.unfinished is not None and job.unfinished.epoch != restored.epoch + 1:
@@ -153,8 +166,11 @@ def resume(path: Run | str | Path, epochs: int | None = None, *,
         raise VaelabError(f"{path} has already trained {restored.epoch} epochs; ask for more "
                           f"(--epochs N, or epochs=N, with N > {restored.epoch})")
     if restored.epoch == config.train.epochs:
-        log.warning("%s already has %d epochs; nothing to train (--epochs N goes further)",
-                    path, restored.epoch)
+        rewritten = _write_again(path, job, restored.metrics) if world.main else []
+        log.warning("%s already has %d epoch%s; nothing to train%s (--epochs N goes further)",
+                    path, restored.epoch, "s" * (restored.epoch != 1),
+                    f", and {' and '.join(rewritten)} written again from its checkpoint"
+                    if rewritten else "")
     _say_if_the_rate_jumps(path, saved.train, config.train, restored.epoch)
     full = world.main_first(lambda: load_for(config, data_dir, progress=progress, data=data))
     _check_subset(config, full)
@@ -193,6 +209,25 @@ def _note_long_warm_up(train: TrainConfig) -> None:
         log.warning("the KL warm-up (%d epochs) outlasts the run (%d): the KL ends weighted "
                     "%.2g of its full weight; --resume with more --epochs goes on with it",
                     train.kl_warmup, train.epochs, train.epochs / train.kl_warmup)
+
+
+def _write_again(path: Path, job: Job, metrics: list[dict]) -> list[str]:
+    """A finished run's model.safetensors and metrics.jsonl, written again from its checkpoint
+    (which holds both) where they are missing or damaged; the names of those written."""
+    written = []
+    try:
+        load_weights(model_for(job.config), load_file(path / WEIGHTS), path / WEIGHTS)
+    except (SafetensorError, OSError, VaelabError):
+        save_weights(path / WEIGHTS, job.model, job.epoch)
+        written.append(WEIGHTS)
+    try:
+        whole = [m["epoch"] for m in read_metrics(path)] == [m["epoch"] for m in metrics]
+    except VaelabError:
+        whole = False
+    if not whole:
+        write_metrics(path, metrics)
+        written.append(METRICS)
+    return written
 
 
 FEW_STEPS = 200  # steps of Adam in a whole run below which a model learns little

@@ -100,6 +100,14 @@ def write_metrics(path: Path, metrics: list[dict[str, Any]]) -> None:
     write_atomic(Path(path) / METRICS, "".join(json.dumps(m) + "\n" for m in metrics))
 
 
+def _again(path: Path, what: str) -> str:
+    """How a run's weights or metrics.jsonl, damaged, are written again: from its checkpoint,
+    which holds both, where there is one."""
+    if not (path / CHECKPOINT).exists():
+        return ""
+    return f"; vaelab train --resume {path} writes {what} again from the run's checkpoint"
+
+
 def load_run(path: str | Path, device: str | torch.device = "cpu") -> Run:
     """Rebuild a run's model from its folder alone: config.json and model.safetensors."""
     path = Path(path)
@@ -108,13 +116,17 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> Run:
     config = RunConfig.load(path / CONFIG)
     model = model_for(config)
     weights_path = path / WEIGHTS
+    again = _again(path, "it")
     if not weights_path.exists():
-        raise VaelabError(f"{weights_path}: missing; the run has not finished an epoch yet")
+        raise VaelabError(f"{weights_path}: missing" + (
+            again or "; the run has not finished an epoch yet"))
     try:
         weights = load_file(weights_path)
+        load_weights(model, weights, weights_path)
     except (SafetensorError, OSError) as err:
-        raise VaelabError(why_unreadable(weights_path, err)) from None
-    load_weights(model, weights, weights_path)
+        raise VaelabError(why_unreadable(weights_path, err) + again) from None
+    except VaelabError as err:  # weights of another model, or a header changed
+        raise VaelabError(f"{err}{again}") from None
     if not all(w.isfinite().all() for w in weights.values() if w.is_floating_point()):
         raise VaelabError(f"{weights_path}: holds weights that are not finite numbers (NaN or "
                           f"inf), which vaelab never saves, so the file was changed or damaged; "
@@ -126,15 +138,22 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> Run:
                           f"damaged")
     epoch = int(epoch)
     model.to(select_device(device)).eval()
+    try:  # the loss curves' alone: a damaged file leaves the rest of the run usable
+        metrics = read_metrics(path)
+    except VaelabError as err:
+        log.warning("%s; the loss curves are left out%s", err, _again(path, METRICS))
+        metrics = []
     # A crash between two writes can leave metrics.jsonl an epoch ahead of the weights.
-    metrics = [m for m in read_metrics(path) if m["epoch"] <= epoch]
-    return Run(path, config, model, metrics)
+    return Run(path, config, model, [m for m in metrics if m["epoch"] <= epoch])
 
 
 def check_new_run_dir(out: str | Path) -> None:
-    """Refuse a folder that holds anything: a new run never overwrites an old one."""
+    """Refuse a folder that holds anything: a new run never overwrites an old one. A run that
+    stopped before its first checkpoint left config.json alone, and nothing to keep: its
+    folder is taken as empty."""
     out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    if out.exists() and (not out.is_dir() or any(
+            p.name != CONFIG and not p.name.endswith(".tmp") for p in out.iterdir())):
         hint = f" or continue it with --resume {out}" if (out / CONFIG).exists() else ""
         raise VaelabError(f"{out} already exists and is not empty; choose another --out{hint}")
 

@@ -9,6 +9,7 @@ And when to write a checkpoint inside an epoch: every N steps or every M minutes
 from __future__ import annotations
 
 import logging
+import os
 import re
 import signal
 import threading
@@ -16,8 +17,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vaelab.errors import ConfigError
+
+if TYPE_CHECKING:
+    from vaelab.training.epoch import EpochProgress
 
 log = logging.getLogger("vaelab")
 
@@ -63,6 +69,28 @@ def stop_on_signals(stop: threading.Event) -> Iterator[list[int]]:
     finally:
         for number, old in previous.items():
             signal.signal(number, old)
+
+
+def where(progress: EpochProgress) -> str:
+    """Where a stopped run stands, as the user counts: 'after epoch 3', or 'in epoch 4 after
+    120 of its steps'."""
+    if progress.steps == 0:
+        return f"after epoch {progress.epoch - 1}" if progress.epoch > 1 else "before any step"
+    return f"in epoch {progress.epoch} after {progress.steps} of its steps"
+
+
+def go_on(run_dir: Path, processes: int = 1) -> str:
+    """The command that resumes a run, as it was started (torchrun's machines: as before)."""
+    if processes == 1:
+        return f"vaelab train --resume {run_dir}"
+    one_machine = int(os.environ.get("LOCAL_WORLD_SIZE", processes)) == processes
+    launcher = f"torchrun --nproc-per-node {processes}" if one_machine else "torchrun ..."
+    return f"{launcher} -m vaelab train --resume {run_dir}"
+
+
+def start_again(run_dir: Path) -> str:
+    """The command that starts a run that has no checkpoint again, in its own folder."""
+    return f"vaelab train --config {run_dir} -o {run_dir}"
 
 
 @dataclass(frozen=True)
