@@ -350,6 +350,15 @@ def test_train_resume_and_plot(data_env, tmp_path, capsys, monkeypatch):
     code, _, err = run_cli(["eval", str(run), "--samples", "0"], capsys)
     assert code == 2 and err.count("\n") == 1, err
     assert "error: --samples must be a whole number of at least 1, got 0" in err
+    real_access = os.access  # a folder it may not write (a read-only disk): before measuring
+    with monkeypatch.context() as patched:
+        patched.setattr("vaelab.cli.measure.os.access",
+                        lambda path, mode: str(path) != str(run) and real_access(path, mode))
+        patched.setattr("vaelab.measuring.evaluation.evaluate_run", None)  # never reached
+        code, _, err = run_cli(["eval", str(run)], capsys)
+    assert code == 2 and err == (f"vaelab: error: {run}: cannot be written, and eval.json goes "
+                                 f"there; measure a copy of the run in a folder you may write "
+                                 f"to\n")
     code, out, err = run_cli(["eval", str(run), "-k", "5", "--device", "cpu"], capsys)
     assert code == 0 and "NLL, importance-weighted bound" in out, err  # measured, no k
     assert f"vaelab: {run} is an AE: with no posterior it has no likelihood to bound, so -k " \

@@ -3,6 +3,7 @@ judges generated images."""
 
 from __future__ import annotations
 
+import os
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,10 @@ class Eval(Common):
 
         check_seed("--seed", self.seed)  # before the run is loaded
         run = load_run(check_run_folder(self.run_dir), device=self.device or "auto")
+        if main_process() and not os.access(run.path, os.W_OK):  # before minutes of measuring
+            raise VaelabError(f"{run.path}: cannot be written, and {eval_file(self.split)} "
+                              f"goes there; measure a copy of the run in a folder you may "
+                              f"write to")
         k = self.k if run.model.has_posterior else None  # as compare takes it: a loop of
         if k != self.k and main_process():  # `vaelab eval $run -k 50` goes on past an AE
             say(f"{run.path} is {run.config.named()}: with no posterior it has no likelihood "
