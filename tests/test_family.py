@@ -390,3 +390,24 @@ def test_plot_draws_a_cvae_as_the_class_asked_for_and_joins_the_classes_asked_fo
                        (["--between", "1", "x"], "unknown class 'x'; choose one of: 0, 1,")):
         code, _, err = run_cli(["plot", str(vae.path), *args, "-q"], capsys)
         assert code != 0 and err.count("\n") == 1 and told in err, err
+
+
+def test_between_names_a_class_the_test_images_lack_and_numbers_never_shadow_names():
+    import numpy as np
+
+    from vaelab.pictures.interpolation import firsts
+    from vaelab.training.datasets import class_number
+
+    names, labels = ("a", "b", "c"), np.array([0, 2, 0, 2])
+    assert firsts(labels, (0, 2), names) == (0, 1) and firsts(labels, (2, 2), names) == (1, 3)
+    for pair in ((0, 1), (1, 0)):
+        with pytest.raises(VaelabError, match=r"^the test images hold no image of class b, "):
+            firsts(labels, pair, names)
+    with pytest.raises(VaelabError, match=r"of class a, and the test images hold 1$"):
+        firsts(np.array([0, 1]), (0, 0), names)
+    digits = RunConfig(data=DataConfig(classes=("0", "1", "5", "9")))
+    assert class_number(digits, "5") == 2 and class_number(digits, 9) == 3
+    with pytest.raises(VaelabError, match=r"^unknown class '2'; choose one of: 0, 1, 5, 9$"):
+        class_number(digits, "2")  # not the third class, named 5
+    with pytest.raises(VaelabError, match="unknown class '²'"):
+        class_number(RunConfig(data=DataConfig(classes=("x", "y"))), "²")

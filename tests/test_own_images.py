@@ -328,9 +328,9 @@ def test_images_scaled_up_more_than_four_times_are_named(cores, tmp_path, caplog
     with caplog.at_level(logging.WARNING, logger="vaelab"):
         data = load_dataset(str(root), image_size=16, progress=False)
     assert data.image_shape == (1, 16, 16)
-    assert (f"{root}: 1 image smaller than a quarter of 16 x 16 was scaled up to it (such as "
-            f"circle/tiny.png), which blurs it; leave it out or give a smaller --image-size"
-            ) in caplog.text
+    assert (f"{root}: 1 image with a side under 4 pixels was scaled up more than four times "
+            f"to 16 x 16 (such as circle/tiny.png), which blurs it; leave it out or give a "
+            f"smaller --image-size") in caplog.text
 
 
 def test_a_run_finds_its_moved_data_and_refuses_other_images(tmp_path, capsys):

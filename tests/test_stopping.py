@@ -24,6 +24,7 @@ from vaelab.training import step as step_module
 from vaelab.training.checkpoints import load_checkpoint
 from vaelab.training.jobs import initial_state
 from vaelab.training.loop import resume, train
+from vaelab.training.runs import load_run
 from vaelab.training.stopping import Cadence, Interrupted
 
 STEPS = 8  # an epoch of 256 images in batches of 32
@@ -396,7 +397,7 @@ def test_a_second_signal_says_where_the_checkpoint_on_disk_stands(tiny, tmp_path
     assert "its last checkpoint (in epoch 2 after 4 of its steps) is whole" in caplog.text
 
 
-def test_a_run_stopped_before_its_first_checkpoint_is_started_again_in_its_folder(
+def test_a_run_stopped_before_its_first_checkpoint_is_started_again_beside_it(
         tiny, tmp_path, monkeypatch, terminal_signals, caplog):
     def twice():
         signal.raise_signal(signal.SIGINT)
@@ -406,15 +407,18 @@ def test_a_run_stopped_before_its_first_checkpoint_is_started_again_in_its_folde
     _at_step(monkeypatch, 3, twice)
     with caplog.at_level("WARNING", logger="vaelab"), pytest.raises(KeyboardInterrupt):
         train(_config(epochs=1), run, data=tiny, progress=False)
-    again = f"vaelab train --config {run} -o {run}"
+    again = f"vaelab train --config {run} -o {run}-2"  # a new run never overwrites a folder
     assert f"stopped before its first checkpoint; start it again with: {again}" in caplog.text
     assert [p.name for p in run.iterdir()] == ["config.json"]
     with pytest.raises(VaelabError, match=f"missing: the run stopped before its first "
                                           f"checkpoint; start it again with {again}$"):
         resume(run, data=tiny, progress=False)
+    with pytest.raises(VaelabError, match=r"model.safetensors: missing; the run has not "
+                                          r"finished an epoch yet$"):
+        load_run(run)
     monkeypatch.undo()
     config = RunConfig.load(run / "config.json")  # as --config RUN reads it
-    assert train(config, run, data=tiny, progress=False).epochs_done == 1
+    assert train(config, f"{run}-2", data=tiny, progress=False).epochs_done == 1
 
 
 def test_a_full_disk_at_the_first_checkpoint_or_at_the_weights_says_what_is_kept(
@@ -427,31 +431,36 @@ def test_a_full_disk_at_the_first_checkpoint_or_at_the_weights_says_what_is_kept
         train(_config(epochs=1), tmp_path / "first", data=tiny, progress=False)
     assert str(info.value).endswith(
         f"could not write the checkpoint (No space left on device); there is none before it: "
-        f"vaelab train --config {tmp_path / 'first'} -o {tmp_path / 'first'} starts the run "
+        f"vaelab train --config {tmp_path / 'first'} -o {tmp_path / 'first'}-2 starts the run "
         f"again")
     monkeypatch.undo()
     real = __import__("vaelab.training.checkpoints", fromlist=["x"]).write_atomic
 
-    def weights_fail(path, data):  # the checkpoint is written, the weights beside it are not
-        (full_disk if Path(path).name == "model.safetensors" else real)(path, data)
+    weights = []
+
+    def weights_fail(path, data):  # the last epoch's checkpoint is written, its weights not
+        if Path(path).name == "model.safetensors":
+            weights.append(path)
+            if len(weights) == 2:
+                full_disk(path, data)
+        real(path, data)
 
     monkeypatch.setattr("vaelab.training.checkpoints.write_atomic", weights_fail)
     with pytest.raises(VaelabError) as info:
-        train(_config(epochs=1), tmp_path / "run", data=tiny, progress=False)
+        train(_config(epochs=2), tmp_path / "run", data=tiny, progress=False)
     assert str(info.value) == (
         f"{tmp_path / 'run' / 'model.safetensors'}: could not be written (No space left on "
-        f"device); the checkpoint (after epoch 1) is whole, and vaelab train --resume "
+        f"device); the checkpoint (after epoch 2) is whole, and vaelab train --resume "
         f"{tmp_path / 'run'} writes it again")
     monkeypatch.undo()
-    assert resume(tmp_path / "run", data=tiny, progress=False).epochs_done == 1
-    assert (tmp_path / "run" / "model.safetensors").exists()
+    assert load_run(tmp_path / "run").epochs_done == 1  # the weights of the epoch before
+    assert resume(tmp_path / "run", data=tiny, progress=False).epochs_done == 2
+    assert load_run(tmp_path / "run").epochs_done == 2  # written again from the checkpoint
 
 
 def test_a_finished_runs_damaged_weights_and_metrics_are_written_again_on_resume(
         tiny, tmp_path, full, caplog):
     import shutil
-
-    from vaelab.training.runs import load_run
 
     run = shutil.copytree(full.path, tmp_path / "run")
     good = (run / "model.safetensors").read_bytes()
@@ -485,6 +494,7 @@ def test_sigterm_outside_training_ends_a_command_in_one_line(full, tmp_path, mon
     monkeypatch.setattr("vaelab.pictures.figures.plot_run", terminated)
     assert main(["plot", str(full.path), "-o", str(tmp_path)]) == 143
     assert capsys.readouterr().err == "vaelab: interrupted\n"
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # a caller's own, after it
 
 
 def test_ctrl_c_while_the_figures_are_drawn_says_how_to_draw_them(tiny, tmp_path, monkeypatch,
@@ -515,9 +525,14 @@ def test_an_interrupted_pytorch_import_ends_without_a_traceback(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "torch.distributed", types.ModuleType("torch.distributed"))
     assert cli._grouped() is False
-    monkeypatch.setitem(sys.modules, "vaelab.distributed", None)  # its import fails
+    monkeypatch.setitem(sys.modules, "vaelab.distributed", None)  # an import of it would fail
     monkeypatch.setattr(cli, "main", lambda: 130)
-    assert cli.run() == 130
+    ended = []
+    monkeypatch.setattr(cli, "exit_now", ended.append)
+    monkeypatch.setattr(cli.logging, "shutdown", lambda: None)  # the suite's logging goes on
+    monkeypatch.setattr(cli.threading, "enumerate", lambda: [cli.threading.main_thread()])
+    cli.run()
+    assert ended == [130]
 
 
 def test_a_file_that_cannot_be_written_is_named_not_its_temporary(tmp_path, monkeypatch):

@@ -12,10 +12,8 @@ only the first process (rank 0) writes files and prints.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import os
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
@@ -24,6 +22,7 @@ import torch
 import torch.distributed as dist
 
 from vaelab.errors import VaelabError
+from vaelab.files import exit_now
 
 T = TypeVar("T")
 TIMEOUT = datetime.timedelta(minutes=30)  # a collective that waits longer is a lost process
@@ -179,16 +178,6 @@ def end(status: int = 0) -> NoReturn:
     closed before it returns, so skipping the teardown loses nothing."""
     leave()
     exit_now(status)
-
-
-def exit_now(status: int = 0) -> NoReturn:
-    """End this process with ``status`` at once, its output flushed, without Python's
-    teardown (which frees PyTorch's modules one by one: 0.4 s or more, for nothing, after
-    a command whose files are all written and closed)."""
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
-            stream.flush()
-    os._exit(status)
 
 
 def local_device(device: torch.device, world: World) -> torch.device:

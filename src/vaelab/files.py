@@ -1,10 +1,14 @@
-"""Writing files so that a crash never leaves half of one."""
+"""Writing files so that a crash never leaves half of one, and ending a process once they are
+written. No PyTorch here: a process whose import of PyTorch was interrupted still ends."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import sys
 from pathlib import Path
+from typing import NoReturn
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> None:
@@ -40,3 +44,13 @@ def why_unreadable(path: str | Path, err: Exception) -> str:
                 f"loading one can run code; vaelab reads weights in safetensors files only, "
                 f"as vaelab train writes them")
     return f"{path}: unreadable ({err}); the file is damaged"
+
+
+def exit_now(status: int = 0) -> NoReturn:
+    """End this process with ``status`` at once, its output flushed, without Python's
+    teardown (which frees PyTorch's modules one by one: 0.4 s or more, for nothing, after
+    a command whose files are all written and closed)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
+            stream.flush()
+    os._exit(status)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from vaelab.cli.options import in_flags
 from vaelab.cli.parsing import parse
 from vaelab.errors import ConfigError, SettingsFileError, VaelabError
+from vaelab.files import exit_now
 from vaelab.memory import map_large_blocks
 
 
@@ -62,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run() -> int:
     """The ``vaelab`` command: ``main``, and then the process ends at once with its status
-    (``vaelab.distributed.exit_now``): every file a command writes is closed when it returns.
+    (``vaelab.files.exit_now``): every file a command writes is closed when it returns.
     Output that cannot be written (a full disk) is said in one line, with status 2. Returns
     the status instead, for Python's own ending, while a thread that is not a daemon still
     runs or torch.compile may have started its worker processes."""
@@ -80,11 +81,7 @@ def run() -> int:
         print(f"vaelab: error: could not write the output ({err.strerror or err})",
               file=sys.stderr)
         status = status or 2
-    try:
-        from vaelab.distributed import exit_now
-    except Exception:  # a Ctrl-C stopped PyTorch's import half way: Python's own ending
-        return status
-    exit_now(status)
+    exit_now(status)  # from vaelab.files: a PyTorch whose import a Ctrl-C cut is not touched
 
 
 def _grouped() -> bool:
@@ -92,7 +89,7 @@ def _grouped() -> bool:
     dist = sys.modules.get("torch.distributed")  # --help and errors of usage load no PyTorch
     try:
         return dist is not None and dist.is_available() and dist.is_initialized()
-    except AttributeError:  # a Ctrl-C stopped PyTorch's import half way: it started nothing
+    except Exception:  # a Ctrl-C stopped PyTorch's import half way: it started nothing
         return False
 
 
@@ -105,8 +102,9 @@ def _command(argv: list[str]) -> int:
         return 0
     rank = _rank()
     error = f"vaelab ({rank}): error:" if rank else "vaelab: error:"
+    restore = _stop_on_sigterm() if rank is None else None  # torchrun ends its own processes
+    command = None
     try:
-        _stop_on_sigterm()
         command = parse(argv)
         if rank is not None and not getattr(command, "in_parallel", False):
             if rank != "rank 0":
@@ -134,7 +132,8 @@ def _command(argv: list[str]) -> int:
         return 0
     except OSError as err:  # a folder that cannot be written, a full disk
         where = f"{err.filename}: " if err.filename else ""
-        print(f"{error} {where}{err.strerror or err}{_what_to_do(err)}", file=sys.stderr)
+        print(f"{error} {where}{err.strerror or err}{_what_to_do(err, hasattr(command, 'out'))}",
+              file=sys.stderr)
         return 2
     except RuntimeError as err:
         if type(err).__name__ != "OutOfMemoryError":
@@ -142,25 +141,32 @@ def _command(argv: list[str]) -> int:
         print(f"{error} the device ran out of memory; try a smaller --batch-size or "
               f"--device cpu", file=sys.stderr)
         return 2
+    finally:
+        if restore is not None:
+            signal.signal(signal.SIGTERM, restore)
     return 0
 
 
-def _what_to_do(err: OSError) -> str:
-    """The way out of a failed write: more space, or a folder that can be written."""
+def _what_to_do(err: OSError, elsewhere: bool) -> str:
+    """The way out of a full or read-only disk: more space, or (for a command that takes
+    --out) another folder."""
+    out = " (--out)" if elsewhere else ""
     if err.errno == errno.ENOSPC:
-        return "; free some space, or write elsewhere (--out)"
-    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return "; write to a folder you may write to (--out)"
+        return "; free some space" + (f", or write elsewhere{out}" if elsewhere else "")
+    if err.errno == errno.EROFS:
+        return f"; write elsewhere{out}" if elsewhere else ""
     return ""
 
 
-def _stop_on_sigterm() -> None:
-    """SIGTERM ends a command as Ctrl-C does, in one line with status 143 (training takes
+def _stop_on_sigterm() -> object:
+    """SIGTERM ends the command as Ctrl-C does, in one line with status 143 (training takes
     both signals over while it runs, to stop after a step with a checkpoint); one that the
-    process was started ignoring stays ignored."""
-    if (threading.current_thread() is threading.main_thread()
-            and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL):
-        signal.signal(signal.SIGTERM, _terminated)
+    process was started ignoring stays ignored. The handler before it, to put back (None:
+    nothing was changed)."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+        return None
+    return signal.signal(signal.SIGTERM, _terminated)
 
 
 def _terminated(number: int, _frame: object) -> None:

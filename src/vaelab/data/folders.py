@@ -189,11 +189,12 @@ def load_folder(root: Path, image_size: int | None, *, progress: bool = True,
                     "three channels)", root, chunk.grey)
     if chunk.enlarged:
         many = len(chunk.enlarged)
-        log.warning("%s: %d image%s smaller than a quarter of %d x %d %s scaled up to it "
-                    "(such as %s), which blurs %s; leave %s out or give a smaller "
-                    "--image-size", root, many, "s" * (many > 1), image_size, image_size,
-                    "were" if many > 1 else "was", os.path.relpath(chunk.enlarged[0], root),
-                    "them" if many > 1 else "it", "them" if many > 1 else "it")
+        them = "them" if many > 1 else "it"
+        log.warning("%s: %d image%s with a side under %s pixels %s scaled up more than four "
+                    "times to %d x %d (such as %s), which blurs %s; leave %s out or give a "
+                    "smaller --image-size", root, many, "s" * (many > 1), f"{image_size / 4:g}",
+                    "were" if many > 1 else "was", image_size, image_size,
+                    os.path.relpath(chunk.enlarged[0], root), them, them)
     decoded = Decoded(chunk.images.transpose(0, 3, 1, 2).copy(), listing.labels,
                       listing.classes, listing.split, left_out)
     _write_cache(cached, decoded)

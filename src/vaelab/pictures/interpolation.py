@@ -3,6 +3,8 @@ at even steps, as a strip and as frames of an animation that goes there and back
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from matplotlib.figure import Figure
@@ -34,13 +36,18 @@ def interpolation_pair(points: np.ndarray, labels: np.ndarray | None) -> tuple[i
     return first[0], first[1]
 
 
-def firsts(labels: np.ndarray, classes: tuple[int, int]) -> tuple[int, int]:
+def firsts(labels: np.ndarray, classes: tuple[int, int], names: Sequence[str]
+           ) -> tuple[int, int]:
     """The first test image of each of two classes (of one class twice: its first two)."""
     a, b = classes
     of_a, of_b = np.flatnonzero(labels == a), np.flatnonzero(labels == b)
-    if len(of_a) < 1 + (a == b) or len(of_b) < 1:
-        raise VaelabError(f"the test images hold too few of class {a if len(of_a) else b} "
-                          f"for --between")
+    if a == b and len(of_a) < 2:
+        raise VaelabError(f"--between {names[a]} {names[a]} joins two test images of class "
+                          f"{names[a]}, and the test images hold {len(of_a)}")
+    for c, of_c in ((a, of_a), (b, of_b)):
+        if not len(of_c):
+            raise VaelabError(f"the test images hold no image of class {names[c]}, which "
+                              f"--between names; choose another class")
     return int(of_a[0]), int(of_b[1] if a == b else of_b[0])
 
 
@@ -61,18 +68,18 @@ def interpolation(model: Autoencoder, data: ImageData, seen: LatentPicture, name
                    ink: bool, between: tuple[int, int] | None = None
                    ) -> tuple[Figure, np.ndarray]:
     i, j = (interpolation_pair(seen.points, seen.labels if data.labelled else None)
-            if between is None else firsts(seen.labels, between))
+            if between is None else firsts(seen.labels, between, data.classes))
     ends, labels = data.test_images[[i, j]], data.test_labels[[i, j]]
     frames, there = (walk(model, ends, labels, n, ink) for n in (FRAMES, GIF_FRAMES))
     inputs = pictures_of(to_unit(ends), ink)
     if data.labelled:
         a, b = (data.classes[int(c)] for c in labels)
-        ends_named, between = (f"input {a}", f"input {b}"), f"two test images, {a} and {b}"
+        ends_named, which = (f"input {a}", f"input {b}"), f"two test images, {a} and {b}"
         if model.conditional:  # the label moves too, and it does much of the change
-            between += f",\nthe label mixed from {a} to {b} along the way"
+            which += f",\nthe label mixed from {a} to {b} along the way"
     else:
-        ends_named, between = ("input", "input"), "two test images far apart"
+        ends_named, which = ("input", "input"), "two test images far apart"
     strip = plots.interpolation_strip(
         frames, inputs[0], inputs[1], start_label=ends_named[0], end_label=ends_named[1],
-        title=f"{name}\ndecoding the straight line between the codes of {between}")
+        title=f"{name}\ndecoding the straight line between the codes of {which}")
     return strip, np.concatenate([there, there[-2:0:-1]])

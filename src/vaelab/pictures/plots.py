@@ -246,9 +246,8 @@ def loss_curves(metrics: Sequence[dict[str, Any]], *, title: str, recon_name: st
     """Train and test terms per image against epochs: the loss, and for a VAE its two terms."""
     epochs = [m["epoch"] for m in metrics]
     has_kl = metrics[0]["train"]["kl"] is not None
-    panels = [("loss", loss_name if has_kl else recon_name)]
-    if has_kl:
-        panels += [("recon", recon_name), ("kl", kl_name)]
+    panels = [("loss", loss_name), ("recon", recon_name), ("kl", kl_name)] if has_kl else [
+        ("loss", recon_name)]
     with style():
         fig = Figure(figsize=(3.6 * len(panels) + 0.4, 3.3), layout="constrained")
         axes = fig.subplots(1, len(panels), squeeze=False)[0]
@@ -257,7 +256,8 @@ def loss_curves(metrics: Sequence[dict[str, Any]], *, title: str, recon_name: st
                 ax.plot(epochs, [m[split][key] for m in metrics], line, marker=".",
                         label=split, color="#1f77b4" if split == "train" else "#d62728")
             first, *more = name.split("\n")  # a second line says more of it
-            ax.set(xlabel="epoch", ylabel="\n".join([f"{first} per image", *more]))
+            ax.set(xlabel="epoch", ylabel="\n".join([f"{first} per image", *more]),
+                   xlim=(epochs[0] - 0.5, epochs[-1] + 0.5))  # no tick at an epoch 0
             ax.grid(alpha=0.25)
             ax.xaxis.set_major_locator(MaxNLocator(min(len(epochs), 11), integer=True,
                                                       min_n_ticks=1))

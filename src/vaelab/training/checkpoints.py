@@ -19,6 +19,7 @@ from vaelab.errors import VaelabError
 from vaelab.files import why_unreadable, write_atomic
 from vaelab.models import Autoencoder
 from vaelab.training.epoch import EpochProgress
+from vaelab.training.stopping import start_again
 
 CHECKPOINT_FORMAT = "2"  # 2 added the unfinished epoch
 READABLE = ("1", "2")
@@ -85,8 +86,7 @@ def load_checkpoint(path: Path, model: Autoencoder, optimizer: torch.optim.Optim
         tensors = load_file(path)
     except FileNotFoundError:
         raise VaelabError(f"{path}: missing: the run stopped before its first checkpoint; "
-                          f"start it again with vaelab train --config {path.parent} -o "
-                          f"{path.parent}") from None
+                          f"start it again with {start_again(path.parent)}") from None
     except (SafetensorError, OSError) as err:
         raise VaelabError(why_unreadable(path, err)) from None
     needed = {"format", "rng_device", "optimizer_param_groups", "metrics"}

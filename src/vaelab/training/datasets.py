@@ -114,12 +114,12 @@ def class_number(config: RunConfig, label: str | int) -> int:
     classes = class_names(config)
     if str(label) in classes:
         return classes.index(str(label))
-    if isinstance(label, int) or str(label).isdigit():
+    numbered = not any(name.isdecimal() for name in classes)  # '2' of '0 1 5 9' is no number
+    if numbered and (isinstance(label, int) or str(label).isdecimal()):
         number = int(label)
         if 0 <= number < len(classes):
             return number
-    numbers = "" if classes == tuple(map(str, range(len(classes)))) else \
-        f" (or its number, 0 to {len(classes) - 1})"
+    numbers = f" (or its number, 0 to {len(classes) - 1})" if numbered else ""
     raise VaelabError(f"unknown class {label!r}; choose one of: {', '.join(classes)}{numbers}")
 
 

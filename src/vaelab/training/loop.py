@@ -9,6 +9,7 @@ uninterrupted one: on the CPU with as many threads, its weights come out bitwise
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -24,7 +25,7 @@ from vaelab.device import select_device
 from vaelab.distributed import World, join, local_device
 from vaelab.errors import ConfigError, VaelabError
 from vaelab.models import model_class
-from vaelab.training.checkpoints import load_checkpoint, load_weights, save_weights
+from vaelab.training.checkpoints import load_checkpoint, save_weights
 from vaelab.training.datasets import data_key, load_for, recorded
 from vaelab.training.epoch import train_epoch
 from vaelab.training.jobs import Job, fit_all, initial_state, mark_saved
@@ -36,7 +37,6 @@ from vaelab.training.runs import (
     WEIGHTS,
     Run,
     check_new_run_dir,
-    model_for,
     new_run_dir,
     read_metrics,
     write_metrics,
@@ -121,8 +121,8 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
     for config, out, state in zip(configs, outs, states, strict=True):
         run_dir = Path(world.from_main(lambda c=config, o=out: str(_new_run(o, c))))
         jobs.append(Job(run_dir, config, *state, cadence=cadence, world=world, compile=compile))
-    for train in {config.train for config in configs}:  # said once for runs alike
-        _note_few_steps(train, configs[0].data.train_subset or len(full.train_images))
+    for train, subset in {(c.train, c.data.train_subset) for c in configs}:  # once for runs alike
+        _note_few_steps(train, subset or len(full.train_images))
     return fit_all(jobs, full, progress, then)
 
 
@@ -213,15 +213,22 @@ def _note_long_warm_up(train: TrainConfig) -> None:
 
 def _write_again(path: Path, job: Job, metrics: list[dict]) -> list[str]:
     """A finished run's model.safetensors and metrics.jsonl, written again from its checkpoint
-    (which holds both) where they are missing or damaged; the names of those written."""
+    (which holds both) where they are not what it holds: missing, damaged, of an earlier
+    epoch (a write that failed), or changed. The names of those written."""
     written = []
     try:
-        load_weights(model_for(job.config), load_file(path / WEIGHTS), path / WEIGHTS)
-    except (SafetensorError, OSError, VaelabError):
+        with safe_open(path / WEIGHTS, "pt") as f:
+            epoch = (f.metadata() or {}).get("epoch")
+        weights, model = load_file(path / WEIGHTS), job.model.state_dict()
+        whole = epoch == str(job.epoch) and weights.keys() == model.keys() and all(
+            torch.equal(weights[key], model[key].cpu()) for key in model)
+    except (SafetensorError, OSError):
+        whole = False
+    if not whole:
         save_weights(path / WEIGHTS, job.model, job.epoch)
         written.append(WEIGHTS)
     try:
-        whole = [m["epoch"] for m in read_metrics(path)] == [m["epoch"] for m in metrics]
+        whole = [json.dumps(m) for m in read_metrics(path)] == [json.dumps(m) for m in metrics]
     except VaelabError:
         whole = False
     if not whole:

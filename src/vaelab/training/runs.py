@@ -102,8 +102,15 @@ def write_metrics(path: Path, metrics: list[dict[str, Any]]) -> None:
 
 def _again(path: Path, what: str) -> str:
     """How a run's weights or metrics.jsonl, damaged, are written again: from its checkpoint,
-    which holds both, where there is one."""
-    if not (path / CHECKPOINT).exists():
+    which holds both, where it is of a finished epoch."""
+    try:
+        with safe_open(path / CHECKPOINT, "pt") as f:
+            finished = json.loads((f.metadata() or {}).get("metrics", "[]"))
+    except FileNotFoundError:
+        return ""
+    except (SafetensorError, OSError, ValueError):
+        return "; the run's checkpoint is damaged too: train the run again"
+    if not finished:
         return ""
     return f"; vaelab train --resume {path} writes {what} again from the run's checkpoint"
 
@@ -129,8 +136,8 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> Run:
         raise VaelabError(f"{err}{again}") from None
     if not all(w.isfinite().all() for w in weights.values() if w.is_floating_point()):
         raise VaelabError(f"{weights_path}: holds weights that are not finite numbers (NaN or "
-                          f"inf), which vaelab never saves, so the file was changed or damaged; "
-                          f"train the run again")
+                          f"inf), which vaelab never saves, so the file was changed or "
+                          f"damaged" + (again or "; train the run again"))
     with safe_open(weights_path, "pt") as f:
         epoch = (f.metadata() or {}).get("epoch", "0")
     if not epoch.isdigit():
@@ -148,12 +155,9 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> Run:
 
 
 def check_new_run_dir(out: str | Path) -> None:
-    """Refuse a folder that holds anything: a new run never overwrites an old one. A run that
-    stopped before its first checkpoint left config.json alone, and nothing to keep: its
-    folder is taken as empty."""
+    """Refuse a folder that holds anything: a new run never overwrites an old one."""
     out = Path(out)
-    if out.exists() and (not out.is_dir() or any(
-            p.name != CONFIG and not p.name.endswith(".tmp") for p in out.iterdir())):
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
         hint = f" or continue it with --resume {out}" if (out / CONFIG).exists() else ""
         raise VaelabError(f"{out} already exists and is not empty; choose another --out{hint}")
 

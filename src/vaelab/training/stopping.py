@@ -89,8 +89,9 @@ def go_on(run_dir: Path, processes: int = 1) -> str:
 
 
 def start_again(run_dir: Path) -> str:
-    """The command that starts a run that has no checkpoint again, in its own folder."""
-    return f"vaelab train --config {run_dir} -o {run_dir}"
+    """The command that starts a run that has no checkpoint again, with its settings, in a new
+    folder beside its own (which a new run never overwrites)."""
+    return f"vaelab train --config {run_dir} -o {run_dir}-2"
 
 
 @dataclass(frozen=True)
