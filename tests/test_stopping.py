@@ -545,3 +545,23 @@ def test_a_file_that_cannot_be_written_is_named_not_its_temporary(tmp_path, monk
     with pytest.raises(OSError) as info:
         write_atomic(tmp_path / "x.png", b"png")
     assert info.value.filename == str(tmp_path / "x.png") and info.value.errno == errno.EROFS
+
+
+def test_a_signal_while_a_command_starts_ends_it_in_one_line(tiny, tmp_path, full):
+    """Ctrl-C or SIGTERM at any moment of a command's start (PyTorch loading): one line and
+    130 or 143, or the command done, never a traceback of a half-loaded module."""
+    data = mnist_folder(tiny, tmp_path / "data")
+    seen = set()
+    for signal_number, after in ((signal.SIGINT, 0.2), (signal.SIGTERM, 0.35),
+                                 (signal.SIGINT, 0.5), (signal.SIGTERM, 0.8)):
+        process = _vaelab(["sample", str(full.path), "-n", "4", "-o",
+                           str(tmp_path / "s.png")], data)
+        time.sleep(after)
+        process.send_signal(signal_number)
+        code = process.wait(timeout=60)
+        err = process.stderr.read()
+        assert "Traceback" not in err, err
+        assert code == 0 or (code == 128 + signal_number
+                             and err.splitlines()[-1] == "vaelab: interrupted"), (code, err)
+        seen.add(code)
+    assert seen - {0}, "every command ended before its signal: the moments are too late"

@@ -3,13 +3,14 @@ read by parsing.py). Here the entry point, its one-line errors, and where vaelab
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from vaelab.cli.options import in_flags
 from vaelab.cli.parsing import parse
@@ -115,7 +116,8 @@ def _command(argv: list[str]) -> int:
                               f"train and vaelab eval in several")
         _log_to_stderr(command.quiet, main=rank in (None, "rank 0"))
         map_large_blocks()  # freed tensors of megabytes go back to the system (vaelab.memory)
-        from vaelab.device import denormals_flushed  # PyTorch, now that a command will use it
+        with _signals_held():  # a Ctrl-C in PyTorch's import would leave it half loaded
+            from vaelab.device import denormals_flushed  # PyTorch, as a command will use it
 
         with denormals_flushed():  # before PyTorch's threads start: they inherit it (vaelab.device)
             command.run()
@@ -156,6 +158,22 @@ def _what_to_do(err: OSError, elsewhere: bool) -> str:
     if err.errno == errno.EROFS:
         return f"; write elsewhere{out}" if elsewhere else ""
     return ""
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM held back while inside, and taken when it ends: an import that a
+    KeyboardInterrupt cuts can leave a compiled module loaded but its Python module missing,
+    and anything that catches the interrupt (a finaliser does) imports it again and fails."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    if not hasattr(signal, "pthread_sigmask"):  # not on Windows
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def _stop_on_sigterm() -> object:
