@@ -510,3 +510,19 @@ def test_a_settings_files_errors_name_its_settings_as_the_file_does(tmp_path, ca
     assert code == 2
     assert err == (f"vaelab: error: {folder / 'settings'}: every width in hidden_dims must be a "
                    f"whole number from 1 to 65,536, got 0\n")
+
+
+def test_a_full_disk_says_write_elsewhere_only_where_the_command_can(tmp_path):
+    import errno
+
+    from vaelab.cli import _can_write_elsewhere, _what_to_do
+    from vaelab.cli.parsing import parse
+
+    full, r = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "x"), str(tmp_path)
+    (tmp_path / "config.json").write_text("{}")  # a run folder, as the parser sees one
+    assert [_can_write_elsewhere(parse(args)) for args in (
+        ["sample", r], ["train"], ["train", "--resume", r], ["eval", r])] == [
+        True, True, False, False]  # --resume keeps the run's folder; eval has no --out
+    assert _what_to_do(full, True) == "; free some space, or write elsewhere (--out)"
+    assert _what_to_do(full, False) == "; free some space"
+    assert _what_to_do(OSError(errno.EROFS, "read-only"), False) == ""

@@ -552,7 +552,7 @@ def test_a_signal_while_a_command_starts_ends_it_in_one_line(tiny, tmp_path, ful
     130 or 143, or the command done, never a traceback of a half-loaded module."""
     data = mnist_folder(tiny, tmp_path / "data")
     seen = set()
-    for signal_number, after in ((signal.SIGINT, 0.2), (signal.SIGTERM, 0.35),
+    for signal_number, after in ((signal.SIGINT, 0.3), (signal.SIGTERM, 0.35),
                                  (signal.SIGINT, 0.5), (signal.SIGTERM, 0.8)):
         process = _vaelab(["sample", str(full.path), "-n", "4", "-o",
                            str(tmp_path / "s.png")], data)
@@ -565,3 +565,38 @@ def test_a_signal_while_a_command_starts_ends_it_in_one_line(tiny, tmp_path, ful
                              and err.splitlines()[-1] == "vaelab: interrupted"), (code, err)
         seen.add(code)
     assert seen - {0}, "every command ended before its signal: the moments are too late"
+
+
+def test_resuming_a_finished_run_leaves_whole_files_and_a_later_epochs_weights_alone(
+        tiny, tmp_path, full, monkeypatch, terminal_signals, caplog):
+    import shutil
+
+    run = shutil.copytree(full.path, tmp_path / "run")
+    before = {name: (run / name).read_bytes() for name in ("model.safetensors", "metrics.jsonl")}
+    with caplog.at_level("WARNING", logger="vaelab"):
+        resume(run, data=tiny, progress=False)  # a healthy run: nothing written
+    assert "written again" not in caplog.text
+    assert all((run / name).read_bytes() == data for name, data in before.items())
+    with open(run / "metrics.jsonl", "a") as f:
+        f.write('{"epoch": 4, "tra')  # torn: read without it, and written again whole
+    resume(run, data=tiny, progress=False)
+    assert (run / "metrics.jsonl").read_bytes() == before["metrics.jsonl"]
+    # Stopped inside a 4th epoch, then resumed with nothing to train: the checkpoint's
+    # weights are the 4th epoch's so far, not the 3rd's that model.safetensors holds
+    _at_step(monkeypatch, 4, lambda: signal.raise_signal(signal.SIGINT))
+    with pytest.raises(Interrupted):
+        resume(run, epochs=4, data=tiny, progress=False, checkpoint_every="2")
+    monkeypatch.undo()
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="vaelab"):
+        resume(run, epochs=3, data=tiny, progress=False)
+    assert "model.safetensors" not in caplog.text.split("nothing to train")[-1]
+    assert (run / "model.safetensors").read_bytes() == before["model.safetensors"]
+
+
+def test_the_folder_to_start_again_in_is_a_free_one(tmp_path):
+    from vaelab.training.stopping import start_again
+
+    (tmp_path / "run-2").mkdir()
+    assert start_again(tmp_path / "run") == f"vaelab train --config {tmp_path / 'run'} -o " \
+                                            f"{tmp_path / 'run-3'}"

@@ -241,8 +241,8 @@ def test_damaged_files_are_named(tiny, tmp_path):
                                           r"is damaged$"):
         resume(run.path, epochs=2, data=tiny, progress=False)
     (run.path / "model.safetensors").unlink()
-    with pytest.raises(VaelabError, match=r"missing; the run's checkpoint is damaged too: train "
-                                          r"the run again$"):
+    with pytest.raises(VaelabError, match=r"missing; the run's checkpoint cannot be read either, "
+                                          r"so train the run again$"):
         load_run(run.path)
     (run.path / "checkpoint.safetensors").unlink()
     with pytest.raises(VaelabError, match=r"missing; the run has not finished an epoch yet$"):

@@ -12,11 +12,11 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 
-from vaelab.cli.options import in_flags
-from vaelab.cli.parsing import parse
 from vaelab.errors import ConfigError, SettingsFileError, VaelabError
 from vaelab.files import exit_now
-from vaelab.memory import map_large_blocks
+
+# The parser (tyro) and the rest are imported by _command, after the signal handlers are set:
+# a Ctrl-C in their import is one line, not a traceback.
 
 
 class _Stderr(logging.StreamHandler):
@@ -106,6 +106,10 @@ def _command(argv: list[str]) -> int:
     restore = _stop_on_sigterm() if rank is None else None  # torchrun ends its own processes
     command = None
     try:
+        from vaelab.cli.options import in_flags
+        from vaelab.cli.parsing import parse
+        from vaelab.memory import map_large_blocks
+
         command = parse(argv)
         if rank is not None and not getattr(command, "in_parallel", False):
             if rank != "rank 0":
@@ -134,8 +138,8 @@ def _command(argv: list[str]) -> int:
         return 0
     except OSError as err:  # a folder that cannot be written, a full disk
         where = f"{err.filename}: " if err.filename else ""
-        print(f"{error} {where}{err.strerror or err}{_what_to_do(err, hasattr(command, 'out'))}",
-              file=sys.stderr)
+        print(f"{error} {where}{err.strerror or err}"
+              f"{_what_to_do(err, _can_write_elsewhere(command))}", file=sys.stderr)
         return 2
     except RuntimeError as err:
         if type(err).__name__ != "OutOfMemoryError":
@@ -147,6 +151,11 @@ def _command(argv: list[str]) -> int:
         if restore is not None:
             signal.signal(signal.SIGTERM, restore)
     return 0
+
+
+def _can_write_elsewhere(command: object) -> bool:
+    """Whether the command writes where --out says (not a run resumed in its own folder)."""
+    return hasattr(command, "out") and getattr(command, "resume", None) is None
 
 
 def _what_to_do(err: OSError, elsewhere: bool) -> str:

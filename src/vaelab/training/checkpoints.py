@@ -29,9 +29,13 @@ def _cpu(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
 
 
+def weights_file(model: Autoencoder, epoch: int) -> bytes:
+    """model.safetensors as vaelab writes it after ``epoch``: the same bytes every time."""
+    return save(_cpu(model.state_dict()), metadata={"epoch": str(epoch)})
+
+
 def save_weights(path: Path, model: Autoencoder, epoch: int) -> None:
-    blob = save(_cpu(model.state_dict()), metadata={"epoch": str(epoch)})
-    write_atomic(path, blob)
+    write_atomic(path, weights_file(model, epoch))
 
 
 def save_checkpoint(path: Path, model: Autoencoder, optimizer: torch.optim.Optimizer,

@@ -9,7 +9,6 @@ uninterrupted one: on the CPU with as many threads, its weights come out bitwise
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -17,15 +16,15 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file
 
 from vaelab.config import RunConfig, TrainConfig
 from vaelab.data import ImageData, how_to_label
 from vaelab.device import select_device
 from vaelab.distributed import World, join, local_device
 from vaelab.errors import ConfigError, VaelabError
+from vaelab.files import write_atomic
 from vaelab.models import model_class
-from vaelab.training.checkpoints import load_checkpoint, save_weights
+from vaelab.training.checkpoints import load_checkpoint, weights_file
 from vaelab.training.datasets import data_key, load_for, recorded
 from vaelab.training.epoch import train_epoch
 from vaelab.training.jobs import Job, fit_all, initial_state, mark_saved
@@ -37,9 +36,8 @@ from vaelab.training.runs import (
     WEIGHTS,
     Run,
     check_new_run_dir,
+    metrics_file,
     new_run_dir,
-    read_metrics,
-    write_metrics,
 )
 from vaelab.training.schedules import learning_rate
 from vaelab.training.stopping import Cadence
@@ -213,27 +211,21 @@ def _note_long_warm_up(train: TrainConfig) -> None:
 
 def _write_again(path: Path, job: Job, metrics: list[dict]) -> list[str]:
     """A finished run's model.safetensors and metrics.jsonl, written again from its checkpoint
-    (which holds both) where they are not what it holds: missing, damaged, of an earlier
-    epoch (a write that failed), or changed. The names of those written."""
+    (which holds both) where they are not the bytes it would write: missing, damaged, torn,
+    changed, or of an earlier epoch (a write that failed). Weights are left as they are when
+    the checkpoint is inside a later epoch, whose weights are not the finished epoch's. The
+    names of those written."""
     written = []
-    try:
-        with safe_open(path / WEIGHTS, "pt") as f:
-            epoch = (f.metadata() or {}).get("epoch")
-        weights, model = load_file(path / WEIGHTS), job.model.state_dict()
-        whole = epoch == str(job.epoch) and weights.keys() == model.keys() and all(
-            torch.equal(weights[key], model[key].cpu()) for key in model)
-    except (SafetensorError, OSError):
-        whole = False
-    if not whole:
-        save_weights(path / WEIGHTS, job.model, job.epoch)
-        written.append(WEIGHTS)
-    try:
-        whole = [json.dumps(m) for m in read_metrics(path)] == [json.dumps(m) for m in metrics]
-    except VaelabError:
-        whole = False
-    if not whole:
-        write_metrics(path, metrics)
-        written.append(METRICS)
+    for name, expected in ((WEIGHTS, None if job.unfinished is not None
+                            else weights_file(job.model, job.epoch)),
+                           (METRICS, metrics_file(metrics))):
+        try:
+            whole = expected is None or (path / name).read_bytes() == expected
+        except OSError:
+            whole = False
+        if not whole:
+            write_atomic(path / name, expected)
+            written.append(name)
     return written
 
 

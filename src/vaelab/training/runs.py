@@ -96,8 +96,13 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
     return records
 
 
+def metrics_file(metrics: list[dict[str, Any]]) -> bytes:
+    """metrics.jsonl as vaelab writes it: one epoch's record a line."""
+    return "".join(json.dumps(m) + "\n" for m in metrics).encode()
+
+
 def write_metrics(path: Path, metrics: list[dict[str, Any]]) -> None:
-    write_atomic(Path(path) / METRICS, "".join(json.dumps(m) + "\n" for m in metrics))
+    write_atomic(Path(path) / METRICS, metrics_file(metrics))
 
 
 def _again(path: Path, what: str) -> str:
@@ -109,7 +114,7 @@ def _again(path: Path, what: str) -> str:
     except FileNotFoundError:
         return ""
     except (SafetensorError, OSError, ValueError):
-        return "; the run's checkpoint is damaged too: train the run again"
+        return "; the run's checkpoint cannot be read either, so train the run again"
     if not finished:
         return ""
     return f"; vaelab train --resume {path} writes {what} again from the run's checkpoint"
@@ -158,7 +163,7 @@ def check_new_run_dir(out: str | Path) -> None:
     """Refuse a folder that holds anything: a new run never overwrites an old one."""
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        hint = f" or continue it with --resume {out}" if (out / CONFIG).exists() else ""
+        hint = f" or continue it with --resume {out}" if (out / CHECKPOINT).exists() else ""
         raise VaelabError(f"{out} already exists and is not empty; choose another --out{hint}")
 
 

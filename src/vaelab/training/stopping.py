@@ -89,9 +89,12 @@ def go_on(run_dir: Path, processes: int = 1) -> str:
 
 
 def start_again(run_dir: Path) -> str:
-    """The command that starts a run that has no checkpoint again, with its settings, in a new
-    folder beside its own (which a new run never overwrites)."""
-    return f"vaelab train --config {run_dir} -o {run_dir}-2"
+    """The command that starts a run that has no checkpoint again, with its settings, in the
+    first free folder beside its own (RUN-2, RUN-3, ...: a new run never overwrites one)."""
+    run_dir = Path(run_dir)
+    free = next(folder for n in range(2, 10**6)
+                if not (folder := run_dir.with_name(f"{run_dir.name}-{n}")).exists())
+    return f"vaelab train --config {run_dir} -o {free}"
 
 
 @dataclass(frozen=True)
