@@ -237,7 +237,8 @@ def test_weights_that_are_not_numbers_are_one_line_from_every_command(runs, tiny
         err = capsys.readouterr().err
         assert err == (f"vaelab: error: {folder}/model.safetensors: holds weights that are not "
                        f"finite numbers (NaN or inf), which vaelab never saves, so the file was "
-                       f"changed or damaged; train the run again\n"), args
+                       f"changed or damaged; vaelab train --resume {folder} writes it again "
+                       f"from the run's checkpoint\n"), args
     assert not [*tmp_path.glob("page.html"), *tmp_path.glob("s.png"), *tmp_path.glob("figures")]
     assert not (folder / "eval.json").exists()
 

@@ -27,7 +27,7 @@ def test_without_glibc_both_do_nothing(monkeypatch):
 
 def test_every_command_maps_large_blocks(monkeypatch, tmp_path):
     calls = []
-    monkeypatch.setattr("vaelab.cli.map_large_blocks", lambda: calls.append(True))
+    monkeypatch.setattr("vaelab.memory.map_large_blocks", lambda: calls.append(True))
     assert main(["plot", str(tmp_path / "none")]) == 2  # even one that ends in an error
     assert calls == [True]
 
