@@ -516,7 +516,7 @@ def test_ctrl_c_while_the_figures_are_drawn_says_how_to_draw_them(tiny, tmp_path
     assert "interrupted" not in err
 
 
-def test_an_interrupted_pytorch_import_ends_without_a_traceback(monkeypatch):
+def test_the_end_of_a_command_touches_no_half_loaded_pytorch(monkeypatch):
     """A Ctrl-C while PyTorch loads leaves a half-made torch.distributed, which neither the
     end of the command nor its exit may import again."""
     import types

@@ -7,6 +7,8 @@ import contextlib
 import os
 import secrets
 import sys
+from collections.abc import Iterator
+from itertools import count
 from pathlib import Path
 from typing import NoReturn
 
@@ -29,6 +31,11 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def numbered(base: Path) -> Iterator[Path]:
+    """The names that stand in for a taken ``base``: base-2, base-3, ..."""
+    return (base.with_name(f"{base.name}-{n}") for n in count(2))
 
 
 def why_unreadable(path: str | Path, err: Exception) -> str:

@@ -161,12 +161,10 @@ def _can_write_elsewhere(command: object) -> bool:
 def _what_to_do(err: OSError, elsewhere: bool) -> str:
     """The way out of a full or read-only disk: more space, or (for a command that takes
     --out) another folder."""
-    out = " (--out)" if elsewhere else ""
-    if err.errno == errno.ENOSPC:
-        return "; free some space" + (f", or write elsewhere{out}" if elsewhere else "")
-    if err.errno == errno.EROFS:
-        return f"; write elsewhere{out}" if elsewhere else ""
-    return ""
+    ways = ["free some space"] if err.errno == errno.ENOSPC else []
+    if elsewhere and err.errno in (errno.ENOSPC, errno.EROFS):
+        ways.append("write elsewhere (--out)")
+    return "; " + ", or ".join(ways) if ways else ""
 
 
 @contextlib.contextmanager

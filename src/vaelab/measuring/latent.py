@@ -244,7 +244,8 @@ def grids_of(model: Autoencoder, picture: LatentPicture, height: int, width: int
     ``judged_classes`` in turn, not the figures' one class."""
     labels = judged_classes(model.classes) if model.conditional else [None]
     u, v = (torch.from_numpy(values) for values in (picture.manifold.u, picture.manifold.v))
-    codes = torch.cat([untile(_manifold(model, picture.plane, u, v, label).picture, height,
+    codes = torch.cat([untile((picture.manifold if label == picture.label else  # decoded once
+                               _manifold(model, picture.plane, u, v, label)).picture, height,
                               width) for label in labels])
     if not model.has_prior:
         return codes, None

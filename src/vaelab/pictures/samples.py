@@ -53,8 +53,7 @@ def picture(images: torch.Tensor, columns: int | None = None, scale: int = SCALE
     """Images (N, C, H, W) in [0, 1] as one picture: rows of ``columns`` (by default about
     square, with full rows where it can, ``columns_for``), a white gap between them, enlarged
     ``scale`` times with square pixels; grey ones as ink on paper for ``ink``, else as they
-    are. A blank (an image all NaN, see
-    ``by_class``) is left white."""
+    are. A blank (an image all NaN, see ``by_class``) is left white."""
     n, c, h, w = images.shape
     columns = columns or columns_for(n)
     rows = math.ceil(n / columns)

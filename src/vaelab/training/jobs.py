@@ -73,6 +73,11 @@ class Job:
         return self._step
 
     @property
+    def go_on(self) -> str:
+        """The command that resumes the run."""
+        return go_on(self.run_dir, self.world.size)
+
+    @property
     def epoch(self) -> int:
         """The last finished epoch."""
         return self.metrics[-1]["epoch"] if self.metrics else 0
@@ -186,7 +191,7 @@ def _fit(job: Job, data: ImageData, progress: bool, position: int,
         except KeyboardInterrupt:  # at once (a second Ctrl-C): the last checkpoint is whole
             if job.on_disk:
                 log.warning("%s: stopped; its last checkpoint (%s) is whole; go on with: %s",
-                            job.run_dir, job.on_disk, go_on(job.run_dir, job.world.size))
+                            job.run_dir, job.on_disk, job.go_on)
             else:
                 log.warning("%s: stopped before its first checkpoint; start it again with: %s",
                             job.run_dir, start_again(job.run_dir))
@@ -195,14 +200,13 @@ def _fit(job: Job, data: ImageData, progress: bool, position: int,
             job.unfinished = stopped.progress
             save(job)
             log.warning("%s: stopped %s, all saved; go on with: %s", job.run_dir,
-                        where(stopped.progress), go_on(job.run_dir, job.world.size))
+                        where(stopped.progress), job.go_on)
             raise
         except RuntimeError as err:
             if job.world.size == 1 or not lost_peer(err):
                 raise
-            command = go_on(job.run_dir, job.world.size)
             raise VaelabError(f"{job.run_dir}: another process of the run stopped; its last "
-                              f"checkpoint is whole: go on with {command}") from None
+                              f"checkpoint is whole: go on with {job.go_on}") from None
     _say_if_collapsed(job)
     return Run(job.run_dir, config, job.model.eval(), job.metrics)
 
@@ -303,8 +307,7 @@ def save(job: Job) -> None:
         save_checkpoint(job.run_dir / CHECKPOINT, job.model, job.optimizer, job.generator,
                         job.metrics, unfinished, _scaler_state(job))
     except OSError as err:
-        command = go_on(job.run_dir, job.world.size)
-        kept = (f"the previous one ({job.on_disk}) is whole, and {command} goes on from it"
+        kept = (f"the previous one ({job.on_disk}) is whole, and {job.go_on} goes on from it"
                 if job.on_disk else
                 f"there is none before it: {start_again(job.run_dir)} starts the run again")
         raise VaelabError(f"{job.run_dir}: could not write the checkpoint "
@@ -315,10 +318,9 @@ def save(job: Job) -> None:
             save_weights(job.run_dir / WEIGHTS, job.model, job.epoch)
             write_metrics(job.run_dir, job.metrics)
         except OSError as err:
-            command = go_on(job.run_dir, job.world.size)
             raise VaelabError(f"{err.filename or job.run_dir}: could not be written "
                               f"({err.strerror or err}); the checkpoint ({job.on_disk}) is "
-                              f"whole, and {command} writes it again") from None
+                              f"whole, and {job.go_on} writes it again") from None
 
 
 def _scaler_state(job: Job) -> dict[str, Any] | None:

@@ -12,6 +12,7 @@ full disk leaves the previous good version, never half a file.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from vaelab.config import RunConfig
 from vaelab.data import DATASETS
 from vaelab.device import select_device
 from vaelab.errors import VaelabError
-from vaelab.files import why_unreadable, write_atomic
+from vaelab.files import numbered, why_unreadable, write_atomic
 from vaelab.models import Autoencoder, build_model
 from vaelab.training.checkpoints import load_weights
 from vaelab.training.datasets import image_shape_and_classes
@@ -128,21 +129,20 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> Run:
     config = RunConfig.load(path / CONFIG)
     model = model_for(config)
     weights_path = path / WEIGHTS
-    again = _again(path, "it")
     if not weights_path.exists():
         raise VaelabError(f"{weights_path}: missing" + (
-            again or "; the run has not finished an epoch yet"))
+            _again(path, "it") or "; the run has not finished an epoch yet"))
     try:
         weights = load_file(weights_path)
         load_weights(model, weights, weights_path)
     except (SafetensorError, OSError) as err:
-        raise VaelabError(why_unreadable(weights_path, err) + again) from None
+        raise VaelabError(why_unreadable(weights_path, err) + _again(path, "it")) from None
     except VaelabError as err:  # weights of another model, or a header changed
-        raise VaelabError(f"{err}{again}") from None
+        raise VaelabError(f"{err}{_again(path, 'it')}") from None
     if not all(w.isfinite().all() for w in weights.values() if w.is_floating_point()):
         raise VaelabError(f"{weights_path}: holds weights that are not finite numbers (NaN or "
                           f"inf), which vaelab never saves, so the file was changed or "
-                          f"damaged" + (again or "; train the run again"))
+                          f"damaged" + (_again(path, "it") or "; train the run again"))
     with safe_open(weights_path, "pt") as f:
         epoch = (f.metadata() or {}).get("epoch", "0")
     if not epoch.isdigit():
@@ -181,11 +181,10 @@ def new_run_dir(out: str | Path | None, config: RunConfig, parent: Path = Path("
 
 def unique_dir(base: Path) -> Path:
     """Create and return ``base``, or base-2, base-3, ... if it is taken."""
-    candidate, n = base, 1
-    while True:
+    for candidate in itertools.chain([base], numbered(base)):
         try:
             candidate.mkdir(parents=True)
             return candidate
         except FileExistsError:
-            n += 1
-            candidate = base.with_name(f"{base.name}-{n}")
+            continue
+    raise AssertionError("numbered() never ends")

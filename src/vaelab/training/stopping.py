@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vaelab.errors import ConfigError
+from vaelab.files import numbered
 
 if TYPE_CHECKING:
     from vaelab.training.epoch import EpochProgress
@@ -91,9 +92,7 @@ def go_on(run_dir: Path, processes: int = 1) -> str:
 def start_again(run_dir: Path) -> str:
     """The command that starts a run that has no checkpoint again, with its settings, in the
     first free folder beside its own (RUN-2, RUN-3, ...: a new run never overwrites one)."""
-    run_dir = Path(run_dir)
-    free = next(folder for n in range(2, 10**6)
-                if not (folder := run_dir.with_name(f"{run_dir.name}-{n}")).exists())
+    free = next(folder for folder in numbered(Path(run_dir)) if not folder.exists())
     return f"vaelab train --config {run_dir} -o {free}"
 
 

@@ -523,7 +523,8 @@
 
     // -------------------------------------------------------------------------------------
     // Interpolation: a strip of FRAMES decodings, and the line walked there and back; for a
-    // conditional model the label goes along, from A's to B's (a place takes the chosen one).
+    // conditional model the label goes along, from the start's to the end's (a place takes
+    // the chosen one).
 
     const STRIP_ROWS = Math.ceil(FRAMES / STRIP_COLUMNS);
     const strip = canvasImage(part("strip"), STRIP_COLUMNS * (W + STRIP_GAP) - STRIP_GAP,
