@@ -174,6 +174,74 @@ def test_sigterm_to_torchrun_stops_both_processes_after_one_step_then_resumes(ti
     _assert_same_run(run, tmp_path / "one")
 
 
+def test_a_rank_lost_before_the_first_checkpoint_says_to_start_again_under_torchrun(
+        tiny, tmp_path):
+    data = mnist_folder(tiny, tmp_path / "data")
+    run = tmp_path / "run"
+    flags = ["--model", "vae", "--batch-size", "2", "--epochs", "2", "--checkpoint-every",
+             "epoch", "--hidden-dims", "32", "--no-plots", "--quiet"]
+    process = _torchrun(["train", *flags, "--out", str(run)], data)
+    deadline = time.monotonic() + 120
+    while not (run / "config.json").exists():  # training has begun; no checkpoint yet
+        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+        time.sleep(0.01)
+    os.kill(_workers(process.pid)[1], signal.SIGKILL)  # rank 1
+    _, err = process.communicate(timeout=120)
+    assert process.returncode != 0
+    assert not (run / "checkpoint.safetensors").exists(), "epoch 1 ended first: kill sooner"
+    said = [line for line in err.splitlines() if "another process of the run stopped" in line]
+    assert said == [f"vaelab (rank 0): error: {run}: another process of the run stopped "
+                    f"before its first checkpoint; start it again with torchrun "
+                    f"--nproc-per-node 2 -m vaelab train --config {run} -o {run}-2"], err[-3000:]
+
+
+def test_an_error_before_the_processes_meet_is_said_once_by_rank_0(tmp_path):
+    process = _torchrun(["train", "--model", "nosuchmodel"], tmp_path)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode != 0
+    said = [line for line in err.splitlines() if "error:" in line and "vaelab" in line]
+    assert len(said) == 1 and said[0].startswith("vaelab (rank 0): error: --model"), err[-3000:]
+
+
+def test_the_other_ranks_wait_before_an_error_of_their_own_and_print_no_help(
+        monkeypatch, capsys):
+    from vaelab import cli
+
+    waits = []
+    monkeypatch.setattr(cli.time, "sleep", waits.append)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    assert cli.main(["train", "--model", "nosuchmodel"]) == 2
+    assert waits == [cli.SAY_AFTER]  # rank 0's line first, if it has the same error
+    assert capsys.readouterr().err.startswith("vaelab (rank 1): error: --model")
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    assert capsys.readouterr().out == ""  # rank 0 prints the help
+    monkeypatch.setenv("RANK", "0")
+    assert cli.main(["train", "--model", "nosuchmodel"]) == 2
+    assert waits == [cli.SAY_AFTER]
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    assert "--epochs" in capsys.readouterr().out
+
+
+def test_sigterm_to_torchrun_while_the_figures_are_drawn_says_how_to_draw_them(
+        tiny, tmp_path):
+    data = mnist_folder(tiny, tmp_path / "data")
+    run = tmp_path / "run"
+    flags = ["--model", "vae", "--epochs", "1", "--hidden-dims", "32", "--train-subset", "256"]
+    process = _torchrun(["train", *flags, "--out", str(run)], data)
+    deadline = time.monotonic() + 120
+    while not (run / "figures").exists():  # trained; the figures are being drawn
+        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+        time.sleep(0.01)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode != 0
+    assert f"{run} is trained; its figures were stopped: draw them with vaelab plot {run}" \
+        in err, err[-3000:]
+
+
 def test_a_world_of_one_shares_rows_and_sums_as_itself():
     assert SINGLE.rows(7) == slice(0, 7)
     assert [World(r, 3).rows(8) for r in range(3)] == [slice(0, 2), slice(2, 5), slice(5, 8)]

@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator, Sequence
 
 from vaelab.errors import ConfigError, SettingsFileError, VaelabError
@@ -103,14 +104,15 @@ def _command(argv: list[str]) -> int:
         return 0
     rank = _rank()
     error = f"vaelab ({rank}): error:" if rank else "vaelab: error:"
-    restore = _stop_on_sigterm() if rank is None else None  # torchrun ends its own processes
+    restore = _stop_on_sigterm()
     command = None
     try:
         from vaelab.cli.options import in_flags
         from vaelab.cli.parsing import parse
         from vaelab.memory import map_large_blocks
 
-        command = parse(argv)
+        with _quiet_unless(rank in (None, "rank 0")):  # --help, once
+            command = parse(argv)
         if rank is not None and not getattr(command, "in_parallel", False):
             if rank != "rank 0":
                 # The others leave quietly and as done: torchrun stops every process as soon
@@ -127,7 +129,14 @@ def _command(argv: list[str]) -> int:
             command.run()
     except VaelabError as err:
         flags = isinstance(err, ConfigError) and not isinstance(err, SettingsFileError)
-        print(f"{error} {in_flags(str(err)) if flags else err}", file=sys.stderr)
+        if rank not in (None, "rank 0") and not _grouped():
+            # Before the processes meet, each finds what the others find (the same options
+            # and files): rank 0 says it, and torchrun stops the others while they wait.
+            try:
+                time.sleep(SAY_AFTER)
+            except KeyboardInterrupt as stop:  # torchrun's SIGTERM: rank 0 has said it
+                return getattr(stop, "code", 130)
+        sys.stderr.write(f"{error} {in_flags(str(err)) if flags else err}\n")  # one write
         return 2
     except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM while training (143)
         if rank in (None, "rank 0") and not getattr(err, "told", False):  # one line, once
@@ -181,6 +190,19 @@ def _signals_held() -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+SAY_AFTER = 3.0  # seconds that the other processes wait before their error, for rank 0's
+
+
+@contextlib.contextmanager
+def _quiet_unless(speaking: bool) -> Iterator[None]:
+    """The standard output thrown away inside, unless ``speaking``."""
+    if speaking:
+        yield
+        return
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        yield
 
 
 def _stop_on_sigterm() -> object:

@@ -73,8 +73,7 @@ class Job:
         return self._step
 
     @property
-    def go_on(self) -> str:
-        """The command that resumes the run."""
+    def go_on(self) -> str:  # the command that resumes the run
         return go_on(self.run_dir, self.world.size)
 
     @property
@@ -205,8 +204,10 @@ def _fit(job: Job, data: ImageData, progress: bool, position: int,
         except RuntimeError as err:
             if job.world.size == 1 or not lost_peer(err):
                 raise
-            raise VaelabError(f"{job.run_dir}: another process of the run stopped; its last "
-                              f"checkpoint is whole: go on with {job.go_on}") from None
+            then = (f"; its last checkpoint ({job.on_disk}) is whole: go on with {job.go_on}"
+                    if job.on_disk else f" before its first checkpoint; start it again with "
+                                        f"{start_again(job.run_dir)}")
+            raise VaelabError(f"{job.run_dir}: another process of the run stopped{then}") from None
     _say_if_collapsed(job)
     return Run(job.run_dir, config, job.model.eval(), job.metrics)
 
@@ -301,15 +302,16 @@ def save(job: Job) -> None:
         raise _diverged(job, job.epoch if unfinished is None else unfinished.epoch,
                         float("nan"))
     job.saved_at = time.monotonic()
-    if not job.world.main:
+    if not job.world.main:  # rank 0 writes it: a process that outlives rank 0 says so
+        mark_saved(job)
         return
     try:
         save_checkpoint(job.run_dir / CHECKPOINT, job.model, job.optimizer, job.generator,
                         job.metrics, unfinished, _scaler_state(job))
     except OSError as err:
         kept = (f"the previous one ({job.on_disk}) is whole, and {job.go_on} goes on from it"
-                if job.on_disk else
-                f"there is none before it: {start_again(job.run_dir)} starts the run again")
+                if job.on_disk else f"there is none before it: {start_again(job.run_dir)} "
+                                    f"starts the run again")
         raise VaelabError(f"{job.run_dir}: could not write the checkpoint "
                           f"({err.strerror or err}); {kept}") from None
     mark_saved(job)

@@ -120,7 +120,8 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
         run_dir = Path(world.from_main(lambda c=config, o=out: str(_new_run(o, c))))
         jobs.append(Job(run_dir, config, *state, cadence=cadence, world=world, compile=compile))
     for train, subset in {(c.train, c.data.train_subset) for c in configs}:  # once for runs alike
-        _note_few_steps(train, subset or len(full.train_images))
+        if world.main:  # said once, in a script under torchrun too
+            _note_few_steps(train, subset or len(full.train_images))
     return fit_all(jobs, full, progress, then)
 
 
@@ -237,10 +238,11 @@ def _note_few_steps(train: TrainConfig, images: int) -> None:
     one's own at the tutorial's batch of 128: one step an epoch)."""
     each = math.ceil(images / train.batch_size)
     if each * train.epochs < FEW_STEPS:
+        ways = "a smaller --batch-size or more --epochs" if train.batch_size > 1 else \
+            "more --epochs or more images"
         log.warning("%d training images at batch %d make %d step%s an epoch, %d in all: too "
-                    "few for the model to learn much; give a smaller --batch-size or more "
-                    "--epochs", images, train.batch_size, each, "s" * (each > 1),
-                    each * train.epochs)
+                    "few for the model to learn much; give %s", images, train.batch_size,
+                    each, "s" * (each > 1), each * train.epochs, ways)
 
 
 # ---------------------------------------------------------------------------------------------

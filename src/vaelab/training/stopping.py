@@ -82,18 +82,26 @@ def where(progress: EpochProgress) -> str:
 
 def go_on(run_dir: Path, processes: int = 1) -> str:
     """The command that resumes a run, as it was started (torchrun's machines: as before)."""
+    return f"{_launcher(processes)} train --resume {run_dir}"
+
+
+def start_again(run_dir: Path, processes: int | None = None) -> str:
+    """The command that starts a run that has no checkpoint again, with its settings, in the
+    first free folder beside its own (RUN-2, RUN-3, ...: a new run never overwrites one), as
+    it was started (default: as torchrun started this process, if it did)."""
+    free = next(folder for folder in numbered(Path(run_dir)) if not folder.exists())
+    if processes is None:
+        processes = int(os.environ.get("WORLD_SIZE", "1"))
+    return f"{_launcher(processes)} train --config {run_dir} -o {free}"
+
+
+def _launcher(processes: int) -> str:
+    """'vaelab', or the torchrun command that starts it in as many processes as before."""
     if processes == 1:
-        return f"vaelab train --resume {run_dir}"
+        return "vaelab"
     one_machine = int(os.environ.get("LOCAL_WORLD_SIZE", processes)) == processes
     launcher = f"torchrun --nproc-per-node {processes}" if one_machine else "torchrun ..."
-    return f"{launcher} -m vaelab train --resume {run_dir}"
-
-
-def start_again(run_dir: Path) -> str:
-    """The command that starts a run that has no checkpoint again, with its settings, in the
-    first free folder beside its own (RUN-2, RUN-3, ...: a new run never overwrites one)."""
-    free = next(folder for folder in numbered(Path(run_dir)) if not folder.exists())
-    return f"vaelab train --config {run_dir} -o {free}"
+    return f"{launcher} -m vaelab"
 
 
 @dataclass(frozen=True)
