@@ -202,7 +202,7 @@ def test_compare_bounds_the_cost_of_measuring_runs_not_yet_measured(tmp_path, ca
     # Checked before any work: no folder is left
     code, _, err = run_cli(["compare", str(tmp_path / "ae"), str(tmp_path / "vae"), "-k", "0",
                             "-o", str(tmp_path / "zero")], capsys)
-    assert code == 2 and "-k must be a whole number of at least 1" in err
+    assert code == 2 and "-k must be a whole number from 1 to 100,000" in err
     assert not (tmp_path / "zero").exists()
 
 
@@ -349,7 +349,7 @@ def test_train_resume_and_plot(data_env, tmp_path, capsys, monkeypatch):
     assert err.rstrip().endswith(f"or continue it with --resume {run}"), err
     code, _, err = run_cli(["eval", str(run), "--samples", "0"], capsys)
     assert code == 2 and err.count("\n") == 1, err
-    assert "error: --samples must be a whole number of at least 1, got 0" in err
+    assert "error: --samples must be a whole number from 1 to 100,000, got 0" in err
     real_access = os.access  # a folder it may not write (a read-only disk): before measuring
     with monkeypatch.context() as patched:
         patched.setattr("vaelab.cli.measure.os.access",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import shutil
 
 import pytest
 import torch
@@ -29,7 +30,9 @@ from vaelab.measuring.probes import (
     linear_probe,
     squared_distances,
 )
+from vaelab.measuring.scorecard import Scorecard
 from vaelab.training.loop import train
+from vaelab.training.runs import load_run
 
 # ---------------------------------------------------------------------------------------------
 # A linear-Gaussian model, whose marginal likelihood is known in closed form:
@@ -122,7 +125,7 @@ def test_iwae_with_one_sample_is_the_elbo_and_grows_with_k(bernoulli_vae, tiny):
 def test_bad_k_and_an_ae_asked_for_an_nll_get_clear_errors(bernoulli_vae, tiny, tmp_path):
     from vaelab.measuring.evaluation import evaluate_run
 
-    with pytest.raises(VaelabError, match="k must be a whole number of at least 1"):
+    with pytest.raises(VaelabError, match="k must be a whole number from 1 to 100,000"):
         evaluate_run(bernoulli_vae, tiny, k=0, save=False, judge=None)
     # Checked before any work, not after minutes of measuring
     for options, message in (({"seed": -1}, "seed must be a whole number from 0"),
@@ -371,13 +374,19 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     assert "| NLL, importance-weighted bound, k = 20 (nats) |" in markdown
     assert (folder / "compare.png").stat().st_size > 10_000
     # What does not apply is marked, and the reason given below the table.
+    numbered = {line.split("] ", 1)[1]: line.removeprefix("- [").split("]")[0]
+                for line in markdown.splitlines() if line.startswith("- [")}
     nll_row = next(line for line in markdown.splitlines() if line.startswith("| NLL"))
-    assert nll_row.endswith("| n/a [2] |")
-    assert f"- [2] {ae_card.metrics['nll'].note}" in markdown.splitlines()
-    # The AE's squared-error loss leaves out the Gaussian's constant, and the table says so.
+    assert nll_row.endswith(f"| n/a [{numbered[ae_card.metrics['nll'].note]}] |")
+    # The AE's squared-error loss leaves out the Gaussian's constant, and the table says so;
+    # and the two runs' likelihoods differ, so their bounds are on different scales.
+    scale = ("on the scale of the {} likelihood; the runs' likelihoods differ (bce, sse), and "
+             "so do the scales: compare runs of one likelihood")
     loss_row = next(line for line in markdown.splitlines() if line.startswith("| loss as"))
-    assert loss_row.endswith(" [1] |") and "- [1] without the squared error's Gaussian " \
-        "constant, which −ELBO and NLL include (448.7 nats for 784 pixels)" in markdown
+    ae_loss = ("without the squared error's Gaussian constant, which −ELBO and NLL include "
+               f"(448.7 nats for 784 pixels); and {scale.format('sse')}")
+    assert loss_row.endswith(f" [{numbered[ae_loss]}] |"), (loss_row, numbered)
+    assert nll_row.split("|")[2].strip().endswith(f"[{numbered[scale.format('bce')]}]")
     # A Fréchet distance from a small test set is a figure with a note on how far to trust it.
     note = card.metrics["sample_frechet"].note
     assert note.startswith(f"from {len(tiny.test_images):,} samples and test images only")
@@ -607,8 +616,10 @@ def test_a_saved_evaluation_of_an_older_vaelab_is_read_with_its_notes(bernoulli_
     assert card.metrics["knn"].note == card.metrics["linear_probe"].note
     from vaelab.pictures.comparison import compare_runs  # which reads it so, not measuring again
 
-    compare_runs([bernoulli_vae, bernoulli_vae], tmp_path / "cmp", data=tiny, progress=False,
+    copy = shutil.copytree(bernoulli_vae.path, tmp_path / "copy")  # a second run, as it is
+    compare_runs([bernoulli_vae, copy], tmp_path / "cmp", data=tiny, progress=False,
                  judge=None, split="train")
+    assert "| split | train | train |" in (tmp_path / "cmp" / "compare.md").read_text()
     assert f"] {card.metrics['knn'].note}" in (tmp_path / "cmp" / "compare.md").read_text()
     assert json.loads(path.read_text())["metrics"]["knn"]["note"] == ""  # not measured again
 
@@ -722,7 +733,8 @@ def test_an_older_cvae_evaluation_is_read_with_each_note_once_and_measured_again
     path.write_text(json.dumps(weak))  # saved with a caveat of its own: still class 0 alone
     assert saved_scorecard(run)["grid_digits"].note.startswith(AS_CLASS_0 + "; and judged by")
     path.write_text(json.dumps(saved))
-    compare_runs([run, run], tmp_path / "cmp", data=tiny, progress=False, judge=judge, k=2,
+    copy = shutil.copytree(run.path, tmp_path / "copy")
+    compare_runs([run, copy], tmp_path / "cmp", data=tiny, progress=False, judge=judge, k=2,
                  samples=1)
     again = json.loads(path.read_text())["metrics"]
     assert again["grid_digits"]["note"] == again["prior_grid_digits"]["note"] == (
@@ -757,3 +769,66 @@ def test_a_caveat_worded_anew_is_read_in_todays_wording_alone(bernoulli_vae, tin
     path.write_text(json.dumps(saved))
     assert saved_scorecard(bernoulli_vae, "train")["linear_probe"].note == (
         f"a note of its own; and {today}")
+
+
+def _card(run: str, likelihood: str = "bce", k: int | None = 20, samples: int = 10,
+          split: str = "test") -> Scorecard:
+    from vaelab.measuring.scorecard import Score
+
+    metrics = {"nll": Score(90.0, 0.5) if k else Score(None, note="an AE has no bound"),
+               "kl": Score(3.0, 0.1), "linear_probe": Score(0.8, 0.01)}
+    return Scorecard(run, "vae", 2, 5, split, 100, k, samples, 0, {"name": likelihood},
+                     None, metrics)
+
+
+def test_a_comparison_names_each_run_apart_and_notes_bounds_of_other_likelihoods():
+    from vaelab.measuring.scorecard import Comparison
+
+    both = Comparison([_card("/a/p1/runs/vae"), _card("/a/p2/runs/vae", "logistic")])
+    assert both.names == ["p1/runs/vae", "p2/runs/vae"]  # not runs/vae twice
+    assert both.csv().splitlines()[0].startswith("metric,p1/runs/vae value,")
+    rows, notes = both.noted_rows()
+    nll = next(cells for label, cells in rows if label.startswith("NLL"))
+    marks = [int(cell.removeprefix("90.00 ± 0.50 [").removesuffix("]")) for cell in nll]
+    assert [notes[k - 1] for k in marks] == [
+        f"on the scale of the {name} likelihood; the runs' likelihoods differ (bce, logistic), "
+        f"and so do the scales: compare runs of one likelihood" for name in ("bce", "logistic")]
+    kl = next(cells for label, cells in rows if label.startswith("KL"))
+    assert kl == ["3.00 ± 0.10", "3.00 ± 0.10"]  # a KL is in nats of the code, not of pixels
+    same = Comparison([_card("/a/vae"), _card("/a/beta")])
+    assert same.names == ["a/vae", "a/beta"]
+    assert not any("scale" in note for note in same.noted_rows()[1])
+    assert [label for label, _ in same.rows()][:4] == ["model", "epochs", "likelihood",
+                                                       "evaluation seed"]
+    other = Comparison([_card("/a/vae", samples=2, split="train"), _card("/a/b", split="train")])
+    head = dict(other.rows())
+    assert head["split"] == ["train", "train"] and head["ELBO draws per image"] == ["2", "10"]
+
+
+def test_compare_refuses_a_run_given_twice_and_warns_of_what_differs(bernoulli_vae, tiny,
+                                                                     tmp_path, caplog):
+    from vaelab.measuring.evaluation import evaluate_run
+    from vaelab.pictures.comparison import compare_runs
+
+    with pytest.raises(VaelabError, match="is given twice; compare different runs"):
+        compare_runs([bernoulli_vae.path, bernoulli_vae.path / "."], tmp_path / "twice")
+    assert not (tmp_path / "twice").exists()
+    copy = shutil.copytree(bernoulli_vae.path, tmp_path / "copy")
+    evaluate_run(bernoulli_vae, tiny, k=3, samples=1, judge=None, progress=False)
+    evaluate_run(load_run(copy), tiny, k=4, samples=1, judge=None, progress=False)
+    with caplog.at_level("WARNING", logger="vaelab"):
+        compare_runs([bernoulli_vae.path, copy], tmp_path / "cmp", data=tiny, progress=False,
+                     judge=None)
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "the NLL bounds were measured with k = 3, 4: a larger k gives a tighter bound; " \
+           "give -k to measure every run alike" in said, said
+
+
+def test_a_k_or_samples_beyond_a_hundred_thousand_is_refused_before_any_work():
+    from vaelab.measuring.evaluation import check_measuring
+
+    check_measuring(k=100_000, samples=100_000, chunk=10**9)
+    for name in ("k", "samples"):
+        with pytest.raises(VaelabError, match=f"{name} must be a whole number from 1 to "
+                                              f"100,000, got 2000000000"):
+            check_measuring(**{name: 2_000_000_000})

@@ -17,11 +17,11 @@ from typing import Any, Literal
 import torch
 
 from vaelab.config import RunConfig
-from vaelab.config.checks import check_seed
+from vaelab.config.checks import MOST, check_count, check_seed
 from vaelab.data import ImageData, prepare
 from vaelab.distributed import SINGLE, World, join, local_device
 from vaelab.distributions import Likelihood
-from vaelab.errors import ConfigError, VaelabError
+from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 from vaelab.measuring.caveats import each_class, few_for_frechet, with_caveats
 from vaelab.measuring.classifier import (
@@ -142,15 +142,17 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
     return card
 
 
+MOST_DRAWS = 100_000  # k or samples per image: 10^9 decodes of the test set, hours on a CPU
+
+
 def check_measuring(**options: int | None) -> None:
-    """Refuse, before any work, a k, samples or chunk that is not a whole number of at least
-    1, or a seed out of range (None: not given)."""
+    """Refuse, before any work, a k, samples (at most MOST_DRAWS) or chunk that is not a
+    whole number of at least 1, or a seed out of range (None: not given)."""
     for name, value in options.items():
         if name == "seed" and value is not None:
             check_seed("seed", value)
-        elif value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                    or value < 1):
-            raise ConfigError(f"{name} must be a whole number of at least 1, got {value!r}")
+        elif value is not None:
+            check_count(name, value, most=MOST_DRAWS if name in ("k", "samples") else MOST)
 
 
 class Measuring:

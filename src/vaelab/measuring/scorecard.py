@@ -8,7 +8,7 @@ import io
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -184,13 +184,21 @@ class Comparison:
 
     @property
     def names(self) -> list[str]:
-        return [short_name(card.run) for card in self.cards]
+        """The runs' folders, each with as many of its parents as tell them apart."""
+        paths = [Path(card.run).parts for card in self.cards]
+        for n in range(2, max(2, *map(len, paths)) + 1):  # one folder twice: all of it
+            if len(set(names := [str(Path(*parts[-n:])) for parts in paths])) == len(paths):
+                break
+        return names
 
     def rows(self) -> list[tuple[str, list[str]]]:
         header = [("model", [f"{c.name} d={c.latent_dims}" for c in self.cards]),
                   ("epochs", [str(c.epochs) for c in self.cards]),
                   ("likelihood", [c.likelihood["name"] for c in self.cards]),
                   ("evaluation seed", [str(c.seed) for c in self.cards])]
+        for label, values in (("split", [c.split for c in self.cards]),  # if not as usual
+                              ("ELBO draws per image", [str(c.samples) for c in self.cards])):
+            header += [(label, values)] if len(set(values)) > 1 or "train" in values else []
         judges = [c.classifier for c in self.cards]
         if any(judges):  # how far to trust the rows it judges
             header.append(("classifier's test accuracy",
@@ -211,8 +219,16 @@ class Comparison:
 
     def noted_rows(self) -> tuple[list[tuple[str, list[str]]], list[str]]:
         """The rows, each figure with a note marked by the note's number ("n/a [1]", "61.2
-        [2]"), and those notes."""
-        return noted_rows(self.cards, self.rows())
+        [2]"), and those notes; where the runs' likelihoods differ, their bounds are noted as
+        not comparable."""
+        cards = self.cards
+        likelihoods = sorted({card.likelihood["name"] for card in cards})
+        if len(likelihoods) > 1:
+            cards = [_noted(card, SCALED, f"on the scale of the {card.likelihood['name']} "
+                                          f"likelihood; the runs' likelihoods differ "
+                                          f"({', '.join(likelihoods)}), and so do the scales: "
+                                          f"compare runs of one likelihood") for card in cards]
+        return noted_rows(cards, self.rows())
 
     def markdown(self) -> str:
         rows, notes = self.noted_rows()
@@ -271,6 +287,20 @@ class Comparison:
 
     def _repr_markdown_(self) -> str:  # a notebook shows the table
         return self.markdown()
+
+
+SCALED = ("loss", "neg_elbo", "recon", "nll", "bits_per_dim")  # in the likelihood's units
+
+
+def _noted(card: Scorecard, keys: Sequence[str], note: str) -> Scorecard:
+    """``card`` with ``note`` added to the notes of its figures ``keys`` that have a value."""
+    metrics = dict(card.metrics)
+    for key in keys:
+        score = metrics.get(key)
+        if score is not None and score.value is not None:
+            metrics[key] = Score(score.value, score.error,
+                                 f"{score.note}; and {note}" if score.note else note)
+    return replace(card, metrics=metrics)
 
 
 def _cell(text: str) -> str:

@@ -64,6 +64,11 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
         raise VaelabError("compare_runs takes runs (Run objects or folders); scorecards alone "
                           "go side by side as vaelab.Comparison([card, ...])")
     loaded = [run if isinstance(run, Run) else load_run(run, device) for run in runs]
+    folders = [run.path.resolve() for run in loaded]
+    twice = next((run.path for run, folder in zip(loaded, folders, strict=True)
+                  if folders.count(folder) > 1), None)
+    if twice is not None:
+        raise VaelabError(f"{twice} is given twice; compare different runs")
     datasets = {run.config.data.dataset for run in loaded}
     if len(datasets) > 1:
         raise VaelabError(f"these runs are on different datasets ({', '.join(sorted(datasets))});"
@@ -103,6 +108,7 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
             card = evaluate_run(run, data, progress=progress, save=outdated, **options)
         cards.append(card)
     comparison = Comparison(cards)
+    _say_what_differs(loaded, cards)
     if out is not None:  # made only now: a comparison refused leaves no folder
         Path(out).mkdir(parents=True, exist_ok=True)
     folder = Path(out) if out is not None else unique_dir(Path("vaelab-compare"))
@@ -116,6 +122,22 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
              for name, run in zip(comparison.names, loaded, strict=True)]
     save_figure(comparison_figure(loaded, pictures, data, names), folder / "compare.png")
     return comparison, folder
+
+
+def _say_what_differs(runs: Sequence[Run], cards: Sequence[Scorecard]) -> None:
+    """Warn of what makes a row of the table compare less than it seems: bounds of another k,
+    probes fitted on other training images."""
+    def listed(values: Sequence[object]) -> str:
+        return ", ".join("all" if v is None else f"{v:,}" for v in values)
+
+    ks = [card.k for card in cards if card.k is not None]
+    if len(set(ks)) > 1:
+        log.warning("the NLL bounds were measured with k = %s: a larger k gives a tighter "
+                    "bound; give -k to measure every run alike", listed(ks))
+    subsets = [run.config.data.train_subset for run in runs]
+    if len(set(subsets)) > 1:
+        log.warning("the runs learnt from %s training images (--train-subset), and the probes "
+                    "are fitted on those: their accuracies compare less", listed(subsets))
 
 
 def _as_asked(card: Scorecard, options: dict[str, Any]) -> bool:
