@@ -411,3 +411,53 @@ def test_between_names_a_class_the_test_images_lack_and_numbers_never_shadow_nam
         class_number(digits, "2")  # not the third class, named 5
     with pytest.raises(VaelabError, match="unknown class '²'"):
         class_number(RunConfig(data=DataConfig(classes=("x", "y"))), "²")
+
+
+def test_a_stopped_demo_is_finished_in_its_folder(tiny, tmp_path, capsys):
+    from vaelab.cli import main
+    from vaelab.demo import finish_demo, run_demo
+
+    folder = tmp_path / "demo"
+    run_demo(folder, epochs=1, models=("ae", "vae"), data=tiny, progress=False)
+    # The VAE as a Ctrl-C leaves a demo of two epochs: one of them done, no page yet.
+    config = json.loads((folder / "vae" / "config.json").read_text())
+    config["train"]["epochs"] = 2
+    (folder / "vae" / "config.json").write_text(json.dumps(config))
+    for name in ("index.html", "compare.md", "compare.csv", "comparison.png"):
+        (folder / name).unlink()
+    ae_checkpoint = (folder / "ae" / "checkpoint.safetensors").stat().st_mtime_ns
+    page = finish_demo(folder, data=tiny, progress=False)
+    assert page == folder / "index.html" and "VAE" in page.read_text()
+    assert len((folder / "vae" / "metrics.jsonl").read_text().splitlines()) == 2
+    assert (folder / "ae" / "checkpoint.safetensors").stat().st_mtime_ns == ae_checkpoint
+    assert json.loads((folder / "vae" / "eval.json").read_text())["epochs"] == 2
+    assert (folder / "comparison.png").exists() and (folder / "compare.md").exists()
+    # What the command line refuses, in one line each.
+    assert main(["demo", "--resume", str(folder), "--epochs", "5"]) == 2
+    assert "--resume finishes the demo as it was started; leave out --epochs" in \
+        capsys.readouterr().err
+    assert main(["demo", "--resume", str(tmp_path / "nothing")]) == 2
+    assert "no such folder; --resume names a demo's folder" in capsys.readouterr().err
+    (folder / "vae" / "checkpoint.safetensors").unlink()
+    with pytest.raises(VaelabError, match="stopped before its first checkpoint: there is "
+                                          "nothing to finish; run the demo again"):
+        finish_demo(folder, data=tiny, progress=False)
+    # A command that takes one run, given the demo's folder, names the runs in it.
+    assert main(["sample", str(folder)]) == 2
+    assert f"{folder}: not a run folder, but it holds the runs {folder / 'ae'}, " \
+           f"{folder / 'vae'}: name one of them" in capsys.readouterr().err
+
+
+def test_a_demo_stopped_while_training_says_how_to_finish_it(tiny, tmp_path, monkeypatch,
+                                                              caplog):
+    import vaelab.demo as demo
+
+    def stopped(configs, outs, **_):
+        outs[0].mkdir(parents=True)  # as train_all leaves it: the run folders made
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(demo, "train_all", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        demo.run_demo(tmp_path / "demo", epochs=1, data=tiny, progress=False)
+    assert f"{tmp_path / 'demo'}: the demo was stopped; finish it with: vaelab demo --resume " \
+           f"{tmp_path / 'demo'}" in caplog.text

@@ -25,8 +25,16 @@ from vaelab.memory import hand_back_free_memory
 from vaelab.pictures.comparison import comparison_figure
 from vaelab.pictures.figures import save_figure, write_run_figures
 from vaelab.pictures.report import write_report, write_run_page
-from vaelab.training.loop import train_all
-from vaelab.training.runs import check_new_run_dir, unique_dir
+from vaelab.training.loop import resume, train_all
+from vaelab.training.runs import (
+    CHECKPOINT,
+    CONFIG,
+    Run,
+    check_new_run_dir,
+    load_run,
+    read_metrics,
+    unique_dir,
+)
 
 log = logging.getLogger("vaelab")
 
@@ -71,9 +79,59 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
     judge = judge_for(data, progress=progress)  # the shipped one, else trained once and cached
     laps.lap("classifier")
     measuring = Measuring(data, judge, progress, training=len(configs), k=DEMO_K)
-    runs = train_all(configs, [folder / name for name in models], device=device, data=data,
-                     progress=progress, then=measuring.trained)
+    try:
+        runs = train_all(configs, [folder / name for name in models], device=device,
+                         data=data, progress=progress, then=measuring.trained)
+    except KeyboardInterrupt:
+        if folder.exists():
+            log.warning("%s: the demo was stopped; finish it with: vaelab demo --resume %s",
+                        folder, folder)
+        raise
     laps.lap("training")
+    return _finish(runs, folder, data, measuring, laps, device)
+
+
+def finish_demo(folder: str | Path, *, device: str | torch.device = "auto",
+                data_dir: str | Path | None = None, progress: bool = True,
+                data: ImageData | None = None) -> Path:
+    """Finish a demo that was stopped: each of its runs goes on from its checkpoint (one after
+    the other), and the figures, the measures and the page follow as ``run_demo`` writes
+    them. Returns the path of index.html."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise VaelabError(f"{folder}: no such folder; --resume names a demo's folder")
+    paths = sorted(config.parent for config in folder.glob(f"*/{CONFIG}"))
+    if not paths:
+        raise VaelabError(f"{folder}: not a demo's folder (no RUN/{CONFIG} in it); vaelab demo "
+                          f"writes them")
+    for path in paths:
+        if not (path / CHECKPOINT).exists():
+            raise VaelabError(f"{path} stopped before its first checkpoint: there is nothing to "
+                              f"finish; run the demo again (vaelab demo)")
+    laps = Laps()
+    configs = [RunConfig.load(path / CONFIG) for path in paths]
+    device = select_device(device)
+    first = configs[0].data
+    data = (data or load_dataset(first.dataset, data_dir, progress=progress,
+                                 image_size=first.image_size)).to(device)
+    laps.lap("data")
+    judge = judge_for(data, progress=progress)
+    laps.lap("classifier")
+    measuring = Measuring(data, judge, progress, training=len(paths), k=DEMO_K)
+    runs = []
+    for path, config in zip(paths, configs, strict=True):
+        done = len(read_metrics(path))
+        run = (load_run(path, device) if done >= config.train.epochs else
+               resume(path, device=device, data=data, progress=progress))
+        measuring.trained(run)
+        runs.append(run)
+    laps.lap("training")
+    return _finish(runs, folder, data, measuring, laps, device)
+
+
+def _finish(runs: list[Run], folder: Path, data: ImageData, measuring: Measuring, laps: Laps,
+            device: torch.device) -> Path:
+    """The trained runs' figures, the comparison, their measures and the page."""
     log.info("drawing the figures")
     pictures = [latent_picture(run.model, data) for run in runs]
     for run, seen in zip(runs, pictures, strict=True):
@@ -87,7 +145,8 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
     write_atomic(folder / "compare.md", evaluation.markdown())
     write_atomic(folder / "compare.csv", evaluation.csv())
     laps.lap("measuring")
-    page = _page(runs, folder, figure, evaluation, configs, laps, device.type)
+    page = _page(runs, folder, figure, evaluation, [run.config for run in runs], laps,
+                 device.type)
     laps.lap("page")
     write_atomic(folder / "timings.json", json.dumps(laps.seconds, indent=2) + "\n")
     return page

@@ -203,6 +203,9 @@ class Demo(Common):
     """The models to train side by side, each once: ae, vae, cvae (the tutorial's: ae vae)."""
     arch: ArchName = "mlp"
     """Their encoders and decoders: 'mlp' (the tutorial's dense layers) or 'conv'."""
+    resume: Annotated[Path | None, flag(metavar="DIR", hint=OPTIONAL)] = None
+    """Finish a demo that was stopped, in its folder: its runs go on from their checkpoints,
+    and the figures, measures and page follow."""
     likelihood: Annotated[LikelihoodName, flag("--loss")] = "sse"
     """Their p(x|z): sse (squared error, the tutorial's), bce (Bernoulli), gaussian (learned
     variance), logistic (discretised)."""
@@ -218,6 +221,20 @@ class Demo(Common):
 
         TrainConfig(epochs=self.epochs, seed=self.seed, batch_size=self.batch_size)  # checked
         started = time.perf_counter()
+        if self.resume is not None:
+            from vaelab.demo import finish_demo
+
+            given = [f"--{name.replace('_', '-')}" for name, value in vars(self).items()
+                     if name not in ("resume", "device", "data_dir", "quiet")
+                     and value != getattr(Demo, name, value)]
+            if given:
+                raise VaelabError(f"--resume finishes the demo as it was started; leave out "
+                                  f"{', '.join(given)}")
+            page = finish_demo(self.resume,
+                               device=self.device or "auto", data_dir=self.data_dir,
+                               progress=not self.quiet)
+            say(f"done in {time.perf_counter() - started:.0f} s; open {page}")
+            return
         page = run_demo(self.out, epochs=self.epochs, seed=self.seed, dataset=self.dataset,
                         image_size=self.image_size, device=self.device or "auto",
                         data_dir=self.data_dir, progress=not self.quiet, models=self.models,

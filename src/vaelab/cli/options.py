@@ -52,6 +52,10 @@ def check_run_folder(path: Path) -> Path:
         raise VaelabError(f"{path}: a file, not a run folder (a folder that vaelab train "
                           f"writes)")
     if not (path / "config.json").is_file():
+        inside = sorted(str(run.parent) for run in path.glob("*/config.json"))
+        if inside:  # a demo's or a comparison's folder
+            raise VaelabError(f"{path}: not a run folder, but it holds the runs "
+                              f"{', '.join(inside)}: name one of them")
         raise VaelabError(f"{path}: not a vaelab run folder (it has no config.json; vaelab "
                           f"train writes run folders)")
     return path
