@@ -107,3 +107,26 @@ def test_evaluation_and_the_classifier_off_a_terminal_say_one_line_each(tiny, tm
     assert len(lines) == 2, lines
     assert lines[0].startswith(f"classifier: {steps} steps in ")
     assert lines[1].startswith(f"NLL, k = 4: {len(tiny.test_images)} images in ")
+
+
+def test_a_warning_while_bars_are_drawn_goes_above_them_not_into_one(monkeypatch):
+    import logging
+
+    from vaelab.cli import _log_to_stderr
+
+    screen = io.StringIO()
+    monkeypatch.setattr("sys.stderr", screen)
+    log = logging.getLogger("vaelab")
+    for name in ("handlers", "propagate", "level"):  # given back as they were, after
+        monkeypatch.setattr(log, name, getattr(log, name))
+    log.handlers = []
+    _log_to_stderr(quiet=False)
+    with tqdm(total=10, file=screen, desc="vae epoch 1/2") as bar:
+        bar.update(3)
+        before = len(screen.getvalue())
+        log.warning("Ctrl-C: stopping after this step")
+        written = screen.getvalue()[before:]
+    # The bar is wiped from its line first, so the warning starts a line of its own, and the
+    # bar is drawn again below it.
+    wiped, _, after = written.partition("vaelab: Ctrl-C: stopping after this step\n")
+    assert wiped.startswith("\r") and wiped.strip() == "" and "vae epoch 1/2" in after

@@ -31,6 +31,16 @@ class _Stderr(logging.StreamHandler):
     def stream(self, _value) -> None:
         pass
 
+    def emit(self, record: logging.LogRecord) -> None:
+        """Above the progress bars on the terminal, if any are drawn (a Ctrl-C's line while
+        two runs train), which are then drawn again below it."""
+        tqdm = getattr(sys.modules.get("tqdm"), "tqdm", None)
+        if tqdm is None or not getattr(tqdm, "_instances", None):
+            super().emit(record)
+            return
+        with tqdm.external_write_mode(file=sys.stderr):
+            super().emit(record)
+
 
 def _log_to_stderr(quiet: bool, main: bool = True) -> None:
     """vaelab's warnings, and unless ``quiet`` its notes, go to stderr as 'vaelab: ...' lines;
