@@ -100,7 +100,8 @@ def main() -> None:
                 training[name].append(train_rate(folder, processes, threads, train))
                 likelihood[name].append(eval_rate(folder, processes, threads, args.k))
     print(f"{args.model.upper()} ({args.arch}), {args.train_subset:,} MNIST training images, "
-          f"batch {args.batch_size} (the global batch), median of {args.rounds} rounds; "
+          f"batch {args.batch_size} (the global batch), median of {args.rounds} round"
+          f"{'s' * (args.rounds != 1)}; "
           f"{os.cpu_count()} CPU cores")
     print(table("Training (images/s over an epoch, after the first)", training, "images/s"))
     print(table(f"vaelab eval's NLL, k = {args.k}, 10,000 test images", likelihood, "images/s"))

@@ -526,3 +526,23 @@ def test_a_full_disk_says_write_elsewhere_only_where_the_command_can(tmp_path):
     assert _what_to_do(full, True) == "; free some space, or write elsewhere (--out)"
     assert _what_to_do(full, False) == "; free some space"
     assert _what_to_do(OSError(errno.EROFS, "read-only"), False) == ""
+
+
+def test_eval_of_a_run_that_has_not_trained_all_its_epochs_says_so(tmp_path, capsys,
+                                                                   monkeypatch, tiny):
+    import json
+
+    from vaelab.config import ModelConfig, RunConfig, TrainConfig
+    from vaelab.training.loop import train
+
+    run = tmp_path / "vae"
+    train(RunConfig(ModelConfig(hidden_dims=(32,)), train=TrainConfig(epochs=1)), run,
+          data=tiny, progress=False)
+    config = json.loads((run / "config.json").read_text())
+    config["train"]["epochs"] = 8  # as a run in its first epoch of eight leaves it
+    (run / "config.json").write_text(json.dumps(config))
+    monkeypatch.setattr("vaelab.training.datasets.load_dataset", lambda *a, **k: tiny)
+    code, _, err = run_cli(["eval", str(run), "-k", "2", "--samples", "1", "-q"], capsys)
+    assert code == 0, err
+    assert f"{run} has trained 1 of its 8 epochs (it is training still, or was stopped): " \
+           f"these are the figures of epoch 1" in err

@@ -335,7 +335,8 @@ def test_the_demo_puts_any_models_of_the_family_side_by_side(tiny, tmp_path):
     assert f"- [{number}] only a conditional model (cvae) is asked for a class" in table
     nll = next(line for line in table.splitlines() if line.startswith("| NLL"))
     assert "n/a" not in nll  # Bernoulli pixels of binarized images: an exact likelihood
-    with pytest.raises(VaelabError, match="different models"):
+    with pytest.raises(VaelabError, match="--models names vae twice; the demo trains each "
+                                          "model once"):
         run_demo(tmp_path / "again", models=("vae", "vae"), data=tiny, progress=False)
 
 

@@ -32,7 +32,7 @@ def test_the_readme_python_example_runs(data_root, tmp_path, monkeypatch, capsys
         exec(compile(block.replace("epochs=20", "epochs=1"), "README.md", "exec"), {})
     finally:  # the example flushes subnormals for the whole thread; the tests after need them
         torch.set_flush_denormal(was)
-    assert (tmp_path / "runs" / "vae" / "figures" / "samples.png").exists()
+    assert (tmp_path / "runs" / "vae-api" / "figures" / "samples.png").exists()
     out = capsys.readouterr().out
     assert "'recon'" in out and "grad_fn" not in out  # what a reader sees is plain numbers
 

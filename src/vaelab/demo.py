@@ -61,9 +61,12 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
     ``out`` must be new or empty (default: ./vaelab-demo, numbered if taken); ``data`` skips
     loading when the dataset is in memory already. Returns the path of index.html.
     """
-    if len(models) < 1 or len(set(models)) < len(models):
-        raise VaelabError("the demo trains one or more different models (--models), such as: "
-                          "ae vae")
+    twice = sorted({name for name in models if list(models).count(name) > 1})
+    if twice:
+        raise VaelabError(f"--models names {' and '.join(twice)} twice; the demo trains each "
+                          f"model once, side by side (such as: ae vae)")
+    if len(models) < 1:
+        raise VaelabError("the demo trains one or more models (--models), such as: ae vae")
     configs = [RunConfig(ModelConfig(model=name, arch=arch, likelihood=likelihood),
                          DataConfig(dataset=dataset, image_size=image_size, binarize=binarize),
                          TrainConfig(epochs=epochs, seed=seed, batch_size=batch_size))
@@ -75,6 +78,7 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
     if out is not None:
         check_new_run_dir(out)
     folder = Path(out) if out is not None else unique_dir(Path("vaelab-demo"))
+    log.info("the demo goes into %s", folder)
     laps.lap("data")
     judge = judge_for(data, progress=progress)  # the shipped one, else trained once and cached
     laps.lap("classifier")

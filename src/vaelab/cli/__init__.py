@@ -181,7 +181,8 @@ def _what_to_do(err: OSError, elsewhere: bool) -> str:
     """The way out of a full or read-only disk: more space, or (for a command that takes
     --out) another folder."""
     ways = ["free some space"] if err.errno == errno.ENOSPC else []
-    if elsewhere and err.errno in (errno.ENOSPC, errno.EROFS):
+    if elsewhere and err.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM,
+                                   errno.ENOENT):
         ways.append("write elsewhere (--out)")
     return "; " + ", or ".join(ways) if ways else ""
 

@@ -3,6 +3,7 @@ tyro derives --help from the fields' types and docstrings; ``COMMANDS`` names th
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
@@ -22,7 +23,8 @@ Split = Literal["test", "train"]
 
 @dataclass(kw_only=True)
 class Train(Common):
-    """Train an AE or a VAE; writes a run folder with weights, metrics and figures."""
+    """Train a model of the family (AE, VAE, CVAE; beta, IWAE, denoising, conv: the options
+    below); writes a run folder with weights, metrics and figures."""
 
     in_parallel: ClassVar[bool] = True  # torchrun may start it in several processes
 
@@ -274,10 +276,14 @@ class Explore(Common):
                 for folder in self.run_dirs]
         options = dict(data_dir=self.data_dir, progress=not self.quiet)
         if self.out is not None:
+            if self.port != Explore.port:
+                logging.getLogger("vaelab").warning(
+                    "--port %d is not used: with --out the page is written to a file, not "
+                    "served", self.port)
             path = export_explorer(runs, self.out, **options)
             say(f"wrote {path}; it opens from any folder, offline")
-            if self.open:
-                webbrowser.open(path.resolve().as_uri())
+            if self.open and not webbrowser.open(path.resolve().as_uri()):
+                say("no browser found here; open the file in one")
             return
 
         def ready(url: str) -> None:

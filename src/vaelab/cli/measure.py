@@ -53,6 +53,11 @@ class Eval(Common):
             raise VaelabError(f"{run.path}: cannot be written, and {eval_file(self.split)} "
                               f"goes there; measure a copy of the run in a folder you may "
                               f"write to")
+        planned = run.config.train.epochs
+        if run.epochs_done < planned and main_process():
+            say(f"{run.path} has trained {run.epochs_done} of its {planned} epochs (it is "
+                f"training still, or was stopped): these are the figures of epoch "
+                f"{run.epochs_done}")
         k = self.k if run.model.has_posterior else None  # as compare takes it: a loop of
         if k != self.k and main_process():  # `vaelab eval $run -k 50` goes on past an AE
             say(f"{run.path} is {run.config.named()}: with no posterior it has no likelihood "

@@ -37,7 +37,7 @@ def check_choice(name: str, value: str, kind: Any) -> None:
 
 
 WIDEST = 2**16  # a width or a latent size beyond this is a damaged file, not a model
-MOST = 2**31  # epochs, batch sizes, samples: beyond this, damage too
+MOST = 2**31 - 1  # epochs, batch sizes, samples: beyond this, damage too
 
 
 def check_count(name: str, value: int, least: int = 1, most: int = MOST) -> None:
