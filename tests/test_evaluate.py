@@ -297,6 +297,10 @@ def test_class_entropy_and_confidence():
     one_class = class_entropy(torch.eye(10)[[3] * 20])  # -0.0, from -(1 * log 1)
     assert Score(one_class).text(3) == "0.000" and Score(-1e-9, 1e-9).text(2) == "0.00 ± 0.00"
     assert Score(-0.25).text(2) == "-0.25"
+    # An error too small for the digits shown gets its first digit, and the figure with it.
+    assert Score(0.29317, 0.0042).text(2) == "0.293 ± 0.004"
+    assert Score(0.29317, 0.00042).text(2) == "0.2932 ± 0.0004"
+    assert Score(0.29317, 0.006).text(2) == "0.29 ± 0.01"
 
 
 @pytest.mark.slow

@@ -37,12 +37,13 @@ class Score:
             return "n/a"
         if isinstance(self.value, int):
             return f"{self.value}"
+        error = self.error if self.error is not None and math.isfinite(self.error) else None
+        if error is not None and 10 ** -(digits + 2) <= error < 0.5 * 10 ** -digits:
+            digits = -math.floor(math.log10(error))  # 0.293 ± 0.004, not 0.29 ± 0.00
         shown = f"{self.value:.{digits}f}"
         if float(shown) == 0:  # -0.000 (an entropy of one class, a rounding) reads as 0.000
             shown = shown.lstrip("-")
-        if self.error is not None and math.isfinite(self.error):
-            shown += f" ± {self.error:.{digits}f}"
-        return shown
+        return shown if error is None else f"{shown} ± {error:.{digits}f}"
 
 
 @dataclass(frozen=True)
@@ -296,8 +297,7 @@ def _noted(card: Scorecard, keys: Sequence[str], note: str) -> Scorecard:
     """``card`` with ``note`` added to the notes of its figures ``keys`` that have a value."""
     metrics = dict(card.metrics)
     for key in keys:
-        score = metrics.get(key)
-        if score is not None and score.value is not None:
+        if (score := metrics.get(key)) is not None and score.value is not None:
             metrics[key] = Score(score.value, score.error,
                                  f"{score.note}; and {note}" if score.note else note)
     return replace(card, metrics=metrics)
