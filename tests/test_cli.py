@@ -526,6 +526,11 @@ def test_a_full_disk_says_write_elsewhere_only_where_the_command_can(tmp_path):
     assert _what_to_do(full, True) == "; free some space, or write elsewhere (--out)"
     assert _what_to_do(full, False) == "; free some space"
     assert _what_to_do(OSError(errno.EROFS, "read-only"), False) == ""
+    denied = os.strerror(errno.EACCES)
+    assert _what_to_do(OSError(errno.EACCES, denied, str(tmp_path / "new.png")), True) == \
+        "; write elsewhere (--out)"
+    # A file that is there was being read: another folder to write to would not help.
+    assert _what_to_do(OSError(errno.EACCES, denied, str(tmp_path / "config.json")), True) == ""
 
 
 def test_eval_of_a_run_that_has_not_trained_all_its_epochs_says_so(tmp_path, capsys,

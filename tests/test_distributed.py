@@ -293,3 +293,22 @@ def test_the_command_line_ends_a_process_of_a_group_through_end(tmp_path):
     assert done.returncode == 2
     assert done.stdout == ""  # no teardown
     assert done.stderr.strip() == f"vaelab: error: {tmp_path}/nothing: no such run folder"
+
+
+def test_a_peer_lost_before_the_run_has_a_folder_is_said_in_one_line(
+        monkeypatch, capsys, tmp_path):
+    from vaelab import cli
+    from vaelab.training import loop
+
+    def lost(*args, **kwargs):
+        raise RuntimeError("[gloo/transport/tcp/pair.cc:553] Connection closed by peer")
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setattr(loop, "_device_and_world", lambda _: (torch.device("cpu"), World(0, 2)))
+    monkeypatch.setattr(loop, "load_for", lost)  # as the data is read: no folder yet
+    assert cli.main(["train", "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "vaelab (rank 0): error: another of torchrun's processes stopped, and this one with "
+        "it (its own lines say why); run the command again"]
+    assert not (tmp_path / "run").exists()

@@ -161,6 +161,12 @@ def _command(argv: list[str]) -> int:
               f"{_what_to_do(err, _can_write_elsewhere(command))}", file=sys.stderr)
         return 2
     except RuntimeError as err:
+        from vaelab.distributed import lost_peer
+
+        if rank is not None and lost_peer(err):  # before a run's folder was made, or in eval
+            print(f"{error} another of torchrun's processes stopped, and this one with it "
+                  f"(its own lines say why); run the command again", file=sys.stderr)
+            return 2
         if type(err).__name__ != "OutOfMemoryError":
             raise
         print(f"{error} the device ran out of memory; try a smaller --batch-size or "
@@ -181,8 +187,10 @@ def _what_to_do(err: OSError, elsewhere: bool) -> str:
     """The way out of a full or read-only disk: more space, or (for a command that takes
     --out) another folder."""
     ways = ["free some space"] if err.errno == errno.ENOSPC else []
-    if elsewhere and err.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM,
-                                   errno.ENOENT):
+    # Refused or missing: a new file's folder, unless the file is there (it was being read).
+    refused = err.errno in (errno.EACCES, errno.EPERM, errno.ENOENT) and not (
+        err.filename is not None and os.path.isfile(err.filename))
+    if elsewhere and (err.errno in (errno.ENOSPC, errno.EROFS) or refused):
         ways.append("write elsewhere (--out)")
     return "; " + ", or ".join(ways) if ways else ""
 

@@ -38,6 +38,7 @@ from vaelab.training.stopping import (
     Cadence,
     Interrupted,
     go_on,
+    peer_lost,
     start_again,
     stop_on_signals,
     where,
@@ -204,10 +205,7 @@ def _fit(job: Job, data: ImageData, progress: bool, position: int,
         except RuntimeError as err:
             if job.world.size == 1 or not lost_peer(err):
                 raise
-            then = (f"; its last checkpoint ({job.on_disk}) is whole: go on with {job.go_on}"
-                    if job.on_disk else f" before its first checkpoint; start it again with "
-                                        f"{start_again(job.run_dir)}")
-            raise VaelabError(f"{job.run_dir}: another process of the run stopped{then}") from None
+            raise peer_lost(job.run_dir, job.on_disk, job.go_on) from None
     _say_if_collapsed(job)
     return Run(job.run_dir, config, job.model.eval(), job.metrics)
 

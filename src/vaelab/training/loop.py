@@ -20,7 +20,7 @@ from safetensors import SafetensorError, safe_open
 from vaelab.config import RunConfig, TrainConfig
 from vaelab.data import ImageData, how_to_label
 from vaelab.device import select_device
-from vaelab.distributed import World, join, local_device
+from vaelab.distributed import World, join, local_device, lost_peer
 from vaelab.errors import ConfigError, VaelabError
 from vaelab.files import write_atomic
 from vaelab.models import model_class
@@ -40,7 +40,7 @@ from vaelab.training.runs import (
     new_run_dir,
 )
 from vaelab.training.schedules import learning_rate
-from vaelab.training.stopping import Cadence
+from vaelab.training.stopping import Cadence, peer_lost
 
 log = logging.getLogger("vaelab")
 
@@ -117,7 +117,7 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
     states = [initial_state(config, device, full) for config in configs]
     jobs = []
     for config, out, state in zip(configs, outs, states, strict=True):
-        run_dir = Path(world.from_main(lambda c=config, o=out: str(_new_run(o, c))))
+        run_dir = _new_run_everywhere(world, out, config)
         jobs.append(Job(run_dir, config, *state, cadence=cadence, world=world, compile=compile))
     for train, subset in {(c.train, c.data.train_subset) for c in configs}:  # once for runs alike
         if world.main:  # said once, in a script under torchrun too
@@ -258,10 +258,22 @@ def _device_and_world(device: str | torch.device) -> tuple[torch.device, World]:
     return device, world
 
 
-def _new_run(out: str | Path | None, config: RunConfig) -> Path:
-    run_dir = new_run_dir(out, config)
-    config.save(run_dir / CONFIG)
-    return run_dir
+def _new_run_everywhere(world: World, out: str | Path | None, config: RunConfig) -> Path:
+    """The run's new folder, made by rank 0 and named to every process. A process that goes
+    away before it hears the name leaves rank 0 a folder with no checkpoint to name."""
+    made: list[Path] = []
+
+    def make() -> str:
+        made.append(new_run_dir(out, config))
+        config.save(made[0] / CONFIG)
+        return str(made[0])
+
+    try:
+        return Path(world.from_main(make))
+    except RuntimeError as err:
+        if not (made and lost_peer(err)):
+            raise
+        raise peer_lost(made[0]) from None
 
 
 def _check_subset(config: RunConfig, data: ImageData) -> None:

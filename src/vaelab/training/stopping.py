@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vaelab.errors import ConfigError
+from vaelab.errors import ConfigError, VaelabError
 from vaelab.files import numbered
 
 if TYPE_CHECKING:
@@ -93,6 +93,14 @@ def start_again(run_dir: Path, processes: int | None = None) -> str:
     if processes is None:
         processes = int(os.environ.get("WORLD_SIZE", "1"))
     return f"{_launcher(processes)} train --config {run_dir} -o {free}"
+
+
+def peer_lost(run_dir: Path, on_disk: str | None = None, resume: str = "") -> VaelabError:
+    """The error of a run whose other process went away (under torchrun): what is whole on
+    disk, and the command that goes on (``resume``) or, with no checkpoint, starts again."""
+    then = (f"; its last checkpoint ({on_disk}) is whole: go on with {resume}" if on_disk
+            else f" before its first checkpoint; start it again with {start_again(run_dir)}")
+    return VaelabError(f"{run_dir}: another process of the run stopped{then}")
 
 
 def _launcher(processes: int) -> str:
