@@ -11,6 +11,7 @@ import itertools
 import json
 import re
 import shlex
+import shutil
 
 import pytest
 import torch
@@ -419,7 +420,7 @@ def test_a_stopped_demo_is_finished_in_its_folder(tiny, tmp_path, capsys):
     from vaelab.demo import finish_demo, run_demo
 
     folder = tmp_path / "demo"
-    run_demo(folder, epochs=1, models=("ae", "vae"), data=tiny, progress=False)
+    run_demo(folder, epochs=1, models=("vae", "ae"), data=tiny, progress=False)
     # The VAE as a Ctrl-C leaves a demo of two epochs: one of them done, no page yet.
     config = json.loads((folder / "vae" / "config.json").read_text())
     config["train"]["epochs"] = 2
@@ -428,21 +429,47 @@ def test_a_stopped_demo_is_finished_in_its_folder(tiny, tmp_path, capsys):
         (folder / name).unlink()
     ae_checkpoint = (folder / "ae" / "checkpoint.safetensors").stat().st_mtime_ns
     page = finish_demo(folder, data=tiny, progress=False)
-    assert page == folder / "index.html" and "VAE" in page.read_text()
+    assert page == folder / "index.html"
+    assert "Stopped, and finished on cpu by vaelab demo --resume in" in page.read_text()
     assert len((folder / "vae" / "metrics.jsonl").read_text().splitlines()) == 2
     assert (folder / "ae" / "checkpoint.safetensors").stat().st_mtime_ns == ae_checkpoint
     assert json.loads((folder / "vae" / "eval.json").read_text())["epochs"] == 2
-    assert (folder / "comparison.png").exists() and (folder / "compare.md").exists()
+    assert (folder / "comparison.png").exists()
+    header = (folder / "compare.md").read_text().splitlines()[0]
+    assert header.index("/vae") < header.index("/ae")  # the demo's order, not sorted
+    # A finished demo is left as it is.
+    written = page.stat().st_mtime_ns
+    assert finish_demo(folder, data=tiny, progress=False) == page
+    assert page.stat().st_mtime_ns == written
+    # A run stopped before its first checkpoint (its folder holds its config.json alone)
+    # is trained again from its start; one whose folder holds more is left alone.
+    page.unlink()
+    for item in (folder / "ae").iterdir():
+        if item.is_dir():
+            shutil.rmtree(item)
+        elif item.name != "config.json":
+            item.unlink()
+    finish_demo(folder, data=tiny, progress=False)
+    assert len((folder / "ae" / "metrics.jsonl").read_text().splitlines()) == 1
+    assert (folder / "ae" / "checkpoint.safetensors").exists() and page.exists()
+    page.unlink()
+    (folder / "ae" / "checkpoint.safetensors").unlink()
+    with pytest.raises(VaelabError, match=f"^{re.escape(str(folder / 'ae'))} has no checkpoint "
+                                          f"but holds "):
+        finish_demo(folder, data=tiny, progress=False)
     # What the command line refuses, in one line each.
-    assert main(["demo", "--resume", str(folder), "--epochs", "5"]) == 2
-    assert "--resume finishes the demo as it was started; leave out --epochs" in \
+    assert main(["demo", "--resume", str(folder), "--epochs", "5", "--loss", "bce"]) == 2
+    assert "--resume finishes the demo as it was started; leave out --epochs, --loss" in \
         capsys.readouterr().err
     assert main(["demo", "--resume", str(tmp_path / "nothing")]) == 2
     assert "no such folder; --resume names a demo's folder" in capsys.readouterr().err
-    (folder / "vae" / "checkpoint.safetensors").unlink()
-    with pytest.raises(VaelabError, match="stopped before its first checkpoint: there is "
-                                          "nothing to finish; run the demo again"):
-        finish_demo(folder, data=tiny, progress=False)
+    assert main(["demo", "--resume", str(folder / "vae")]) == 2
+    assert f"{folder / 'vae'} is a run's folder, not a demo's; go on with it with: vaelab " \
+           f"train --resume {folder / 'vae'}" in capsys.readouterr().err
+    (folder / "demo.json").unlink()
+    assert main(["demo", "--resume", str(folder)]) == 2
+    assert "not a demo's folder (no demo.json, which vaelab demo writes first)" in \
+        capsys.readouterr().err
     # A command that takes one run, given the demo's folder, names the runs in it.
     assert main(["sample", str(folder)]) == 2
     assert f"{folder}: not a run folder, but it holds the runs {folder / 'ae'}, " \

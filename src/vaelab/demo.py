@@ -7,7 +7,8 @@ import json
 import logging
 import shlex
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -25,7 +26,7 @@ from vaelab.memory import hand_back_free_memory
 from vaelab.pictures.comparison import comparison_figure
 from vaelab.pictures.figures import save_figure, write_run_figures
 from vaelab.pictures.report import write_report, write_run_page
-from vaelab.training.loop import resume, train_all
+from vaelab.training.loop import resume, train, train_all
 from vaelab.training.runs import (
     CHECKPOINT,
     CONFIG,
@@ -41,6 +42,7 @@ log = logging.getLogger("vaelab")
 BINARIZED = {"none": "", "dynamic": ", images binarized anew for each batch",
              "static": ", images binarized once"}
 DEMO_K = 50  # importance samples per image for the demo's NLL; vaelab eval takes 1000
+PLAN = "demo.json"  # the demo's runs in order, their settings and its device, for --resume
 
 
 def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
@@ -83,39 +85,33 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
     judge = judge_for(data, progress=progress)  # the shipped one, else trained once and cached
     laps.lap("classifier")
     measuring = Measuring(data, judge, progress, training=len(configs), k=DEMO_K)
-    try:
+    plan = {"device": device.type,
+            "runs": {name: config.to_dict() for name, config in zip(models, configs, strict=True)}}
+    write_atomic(folder / PLAN, json.dumps(plan, indent=2) + "\n")
+    with _resumable(folder):
         runs = train_all(configs, [folder / name for name in models], device=device,
                          data=data, progress=progress, then=measuring.trained)
-    except KeyboardInterrupt:
-        if folder.exists():
-            log.warning("%s: the demo was stopped; finish it with: vaelab demo --resume %s",
-                        folder, folder)
-        raise
-    laps.lap("training")
-    return _finish(runs, folder, data, measuring, laps, device)
+        laps.lap("training")
+        return _finish(runs, folder, data, measuring, laps, device)
 
 
 def finish_demo(folder: str | Path, *, device: str | torch.device = "auto",
                 data_dir: str | Path | None = None, progress: bool = True,
                 data: ImageData | None = None) -> Path:
-    """Finish a demo that was stopped: each of its runs goes on from its checkpoint (one after
-    the other), and the figures, the measures and the page follow as ``run_demo`` writes
-    them. Returns the path of index.html."""
+    """Finish a demo that was stopped: each of its runs goes on from its checkpoint, or starts
+    again where it has none (one run after the other), on the demo's device unless ``device``
+    names one, and the figures, the measures and the page follow as ``run_demo`` writes them.
+    A finished demo is left as it is. Returns the path of index.html."""
     folder = Path(folder)
-    if not folder.is_dir():
-        raise VaelabError(f"{folder}: no such folder; --resume names a demo's folder")
-    paths = sorted(config.parent for config in folder.glob(f"*/{CONFIG}"))
-    if not paths:
-        raise VaelabError(f"{folder}: not a demo's folder (no RUN/{CONFIG} in it); vaelab demo "
-                          f"writes them")
-    for path in paths:
-        if not (path / CHECKPOINT).exists():
-            raise VaelabError(f"{path} stopped before its first checkpoint: there is nothing to "
-                              f"finish; run the demo again (vaelab demo)")
+    plan = _read_plan(folder)
+    paths = [folder / name for name in plan["runs"]]
+    if (folder / "index.html").exists() and all(map(_trained, paths)):
+        log.info("%s: the demo is finished", folder)
+        return folder / "index.html"
     laps = Laps()
-    configs = [RunConfig.load(path / CONFIG) for path in paths]
-    device = select_device(device)
-    first = configs[0].data
+    device = select_device(plan["device"] if str(device) == "auto" else device)
+    planned = [RunConfig.from_dict(raw, str(folder / PLAN)) for raw in plan["runs"].values()]
+    first = planned[0].data
     data = (data or load_dataset(first.dataset, data_dir, progress=progress,
                                  image_size=first.image_size)).to(device)
     laps.lap("data")
@@ -123,18 +119,76 @@ def finish_demo(folder: str | Path, *, device: str | torch.device = "auto",
     laps.lap("classifier")
     measuring = Measuring(data, judge, progress, training=len(paths), k=DEMO_K)
     runs = []
-    for path, config in zip(paths, configs, strict=True):
-        done = len(read_metrics(path))
-        run = (load_run(path, device) if done >= config.train.epochs else
-               resume(path, device=device, data=data, progress=progress))
-        measuring.trained(run)
-        runs.append(run)
-    laps.lap("training")
-    return _finish(runs, folder, data, measuring, laps, device)
+    with _resumable(folder):
+        for path, config in zip(paths, planned, strict=True):
+            if _trained(path):
+                run = load_run(path, device)
+            elif (path / CHECKPOINT).exists():
+                run = resume(path, device=device, data=data, progress=progress)
+            else:
+                _clear_unstarted(path, folder)
+                run = train(config, path, device=device, data=data, progress=progress)
+            measuring.trained(run)
+            runs.append(run)
+        laps.lap("training")
+        return _finish(runs, folder, data, measuring, laps, device, resumed=True)
+
+
+@contextmanager
+def _resumable(folder: Path) -> Iterator[None]:
+    """Inside, a Ctrl-C (or a second one, in training) names the command that finishes the
+    demo."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        log.warning("%s: the demo was stopped; finish it with: vaelab demo --resume %s",
+                    folder, folder)
+        raise
+
+
+def _read_plan(folder: Path) -> dict:
+    """The demo.json of a demo's folder, or one line that says what the folder is instead."""
+    if not folder.is_dir():
+        what = "not a folder" if folder.exists() else "no such folder"
+        raise VaelabError(f"{folder}: {what}; --resume names a demo's folder")
+    if (folder / CONFIG).exists():
+        raise VaelabError(f"{folder} is a run's folder, not a demo's; go on with it with: "
+                          f"vaelab train --resume {folder}")
+    try:
+        plan = json.loads((folder / PLAN).read_text())
+        if not (isinstance(plan["runs"], dict) and plan["runs"] and plan["device"]):
+            raise ValueError("no runs")
+    except FileNotFoundError:
+        raise VaelabError(f"{folder}: not a demo's folder (no {PLAN}, which vaelab demo "
+                          f"writes first)") from None
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise VaelabError(f"{folder / PLAN}: unreadable ({err}); run the demo again") from None
+    return plan
+
+
+def _trained(path: Path) -> bool:
+    """Whether a demo's run has a checkpoint of all its epochs."""
+    if not (path / CHECKPOINT).exists():
+        return False
+    return len(read_metrics(path)) >= RunConfig.load(path / CONFIG).train.epochs
+
+
+def _clear_unstarted(path: Path, folder: Path) -> None:
+    """Empty the folder of a run stopped before its first checkpoint, to start it again: it
+    holds its config.json at most, and a checkpoint's temporary that a kill left."""
+    if not path.exists():
+        return
+    left = [item for item in path.iterdir()
+            if item.name != CONFIG and not (item.name.startswith(".") and item.suffix == ".tmp")]
+    if left:
+        raise VaelabError(f"{path} has no checkpoint but holds {left[0].name}; move {path} "
+                          f"away and run vaelab demo --resume {folder} again")
+    for item in path.iterdir():
+        item.unlink()
 
 
 def _finish(runs: list[Run], folder: Path, data: ImageData, measuring: Measuring, laps: Laps,
-            device: torch.device) -> Path:
+            device: torch.device, resumed: bool = False) -> Path:
     """The trained runs' figures, the comparison, their measures and the page."""
     log.info("drawing the figures")
     pictures = [latent_picture(run.model, data) for run in runs]
@@ -150,7 +204,7 @@ def _finish(runs: list[Run], folder: Path, data: ImageData, measuring: Measuring
     write_atomic(folder / "compare.csv", evaluation.csv())
     laps.lap("measuring")
     page = _page(runs, folder, figure, evaluation, [run.config for run in runs], laps,
-                 device.type)
+                 device.type, resumed)
     laps.lap("page")
     write_atomic(folder / "timings.json", json.dumps(laps.seconds, indent=2) + "\n")
     return page
@@ -173,7 +227,7 @@ class Laps:
 
 
 def _page(runs, folder: Path, figure: Path, evaluation: Comparison, configs, laps: Laps,
-          device: str) -> Path:
+          device: str, resumed: bool = False) -> Path:
     """The demo's index.html: what was trained, how, and the command that does it again."""
     models = [config.model.model for config in configs]
     model, data, train = configs[0].model, configs[0].data, configs[0].train
@@ -190,13 +244,16 @@ def _page(runs, folder: Path, figure: Path, evaluation: Comparison, configs, lap
     if not tutorial:
         again += f" --models {' '.join(models)} --arch {model.arch} --loss {model.likelihood}"
         again += f" --binarize {data.binarize}" if data.binarize != "none" else ""
+    again += f" --batch-size {train.batch_size}" if train.batch_size != 128 else ""
+    made = (f"Stopped, and finished on {device} by vaelab demo --resume in "
+            f"{laps.total():.0f} s" if resumed else f"Made on {device} in {laps.total():.0f} s")
     return write_report(
         runs, folder / "index.html", top_figure=figure, evaluation=evaluation,
         title=f"{' vs '.join(config.title() for config in configs)} on "
               f"{dataset_title(dataset)}",
-        lead=(f"{what}: latent size 2, {epochs} epoch{'s' * (epochs != 1)}, batch 128, Adam "
-              f"at 1e-3, the reconstruction term summed over pixels and batch, seed "
-              f"{train.seed}. Made on {device} in {laps.total():.0f} s: "
+        lead=(f"{what}: latent size 2, {epochs} epoch{'s' * (epochs != 1)}, batch "
+              f"{train.batch_size}, Adam at 1e-3, the reconstruction term summed over pixels "
+              f"and batch, seed {train.seed}. {made}: "
               + ", ".join(f"{stage} {laps.seconds[stage]:.0f} s"
                           for stage in ("training", "figures", "measuring"))
               + " (timings.json has every part)."),

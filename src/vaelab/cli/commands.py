@@ -181,6 +181,9 @@ class Sample(Common):
         say(f"wrote {path}{what}")
 
 
+FLAGS = {"likelihood": "--loss"}  # fields whose flag is not their name
+
+
 @dataclass(kw_only=True)
 class Demo(Common):
     """Train the tutorial's AE and VAE side by side (or other models of the family, as the
@@ -226,7 +229,8 @@ class Demo(Common):
         if self.resume is not None:
             from vaelab.demo import finish_demo
 
-            given = [f"--{name.replace('_', '-')}" for name, value in vars(self).items()
+            given = [FLAGS.get(name, f"--{name.replace('_', '-')}")
+                     for name, value in vars(self).items()
                      if name not in ("resume", "device", "data_dir", "quiet")
                      and value != getattr(Demo, name, value)]
             if given:
