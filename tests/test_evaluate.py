@@ -300,7 +300,11 @@ def test_class_entropy_and_confidence():
     # An error too small for the digits shown gets its first digit, and the figure with it.
     assert Score(0.29317, 0.0042).text(2) == "0.293 ± 0.004"
     assert Score(0.29317, 0.00042).text(2) == "0.2932 ± 0.0004"
-    assert Score(0.29317, 0.006).text(2) == "0.29 ± 0.01"
+    assert Score(0.29317, 0.006).text(2) == "0.293 ± 0.006"
+    assert Score(0.29317, 0.012).text(2) == "0.29 ± 0.01"
+    assert Score(0.29317, 0.00096).text(2) == "0.293 ± 0.001"  # one digit of error, not 0.0010
+    assert Score(0.29317, 0.0000999).text(2) == "0.2932 ± 0.0001"
+    assert Score(0.29317, 0.00004).text(2) == "0.29 ± 0.00"  # two digits more at most
 
 
 @pytest.mark.slow
@@ -826,6 +830,23 @@ def test_compare_refuses_a_run_given_twice_and_warns_of_what_differs(bernoulli_v
     said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert "the NLL bounds were measured with k = 3, 4: a larger k gives a tighter bound; " \
            "give -k to measure every run alike" in said, said
+
+
+def test_compare_warns_of_training_subsets_that_differ_and_counts_all_as_all(caplog):
+    from types import SimpleNamespace
+
+    from vaelab.pictures.comparison import _say_what_differs
+
+    def run(subset):
+        return SimpleNamespace(config=RunConfig(data=DataConfig(train_subset=subset)))
+
+    with caplog.at_level("WARNING", logger="vaelab"):
+        _say_what_differs([run(None), run(512)], [], images=512)  # all of them, either way
+        assert not caplog.records
+        _say_what_differs([run(None), run(100)], [], images=512)
+    assert [r.getMessage() for r in caplog.records] == [
+        "the runs learnt from all, 100 training images (--train-subset), and the probes are "
+        "fitted on those: their accuracies compare less"]
 
 
 def test_a_k_or_samples_beyond_a_hundred_thousand_is_refused_before_any_work():

@@ -33,13 +33,12 @@ class Score:
         return math.nan if self.value is None else float(self.value)
 
     def text(self, digits: int) -> str:
-        if self.value is None:
-            return "n/a"
-        if isinstance(self.value, int):
-            return f"{self.value}"
+        if self.value is None or isinstance(self.value, int):
+            return "n/a" if self.value is None else f"{self.value}"
         error = self.error if self.error is not None and math.isfinite(self.error) else None
-        if error is not None and 10 ** -(digits + 2) <= error < 0.5 * 10 ** -digits:
-            digits = -math.floor(math.log10(error))  # 0.293 ± 0.004, not 0.29 ± 0.00
+        first = float(f"{error:.0e}") if error else 0.0  # its first digit: 0.00096 is 0.001
+        if 10 ** -(digits + 2) <= first < 10 ** -digits:
+            digits = -math.floor(math.log10(first))  # 0.293 ± 0.004, not 0.29 ± 0.00
         shown = f"{self.value:.{digits}f}"
         if float(shown) == 0:  # -0.000 (an entropy of one class, a rounding) reads as 0.000
             shown = shown.lstrip("-")
@@ -133,7 +132,7 @@ class Scorecard:
         for measure in MEASURES:
             score = self.metrics.get(measure.key, Score(None, note="not measured"))
             label = measure.label
-            if measure.key == "nll" and self.k is not None and with_k:
+            if measure.key == "nll" and self.k is not None and with_k and score.value is not None:
                 label = label.replace("bound", f"bound, k = {self.k}")
             rows.append((label, score.text(measure.digits)))
         return rows

@@ -108,7 +108,7 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
             card = evaluate_run(run, data, progress=progress, save=outdated, **options)
         cards.append(card)
     comparison = Comparison(cards)
-    _say_what_differs(loaded, cards)
+    _say_what_differs(loaded, cards, len(data.train_images))
     if out is not None:  # made only now: a comparison refused leaves no folder
         Path(out).mkdir(parents=True, exist_ok=True)
     folder = Path(out) if out is not None else unique_dir(Path("vaelab-compare"))
@@ -124,20 +124,20 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
     return comparison, folder
 
 
-def _say_what_differs(runs: Sequence[Run], cards: Sequence[Scorecard]) -> None:
+def _say_what_differs(runs: Sequence[Run], cards: Sequence[Scorecard], images: int) -> None:
     """Warn of what makes a row of the table compare less than it seems: bounds of another k,
-    probes fitted on other training images."""
-    def listed(values: Sequence[object]) -> str:
-        return ", ".join("all" if v is None else f"{v:,}" for v in values)
+    probes fitted on other training images (of the ``images`` that the dataset has)."""
+    def listed(values: Sequence[int], whole: int = 0) -> str:
+        return ", ".join("all" if v == whole else f"{v:,}" for v in values)
 
     ks = [card.k for card in cards if card.k is not None]
     if len(set(ks)) > 1:
         log.warning("the NLL bounds were measured with k = %s: a larger k gives a tighter "
                     "bound; give -k to measure every run alike", listed(ks))
-    subsets = [run.config.data.train_subset for run in runs]
+    subsets = [run.config.data.train_subset or images for run in runs]
     if len(set(subsets)) > 1:
         log.warning("the runs learnt from %s training images (--train-subset), and the probes "
-                    "are fitted on those: their accuracies compare less", listed(subsets))
+                    "are fitted on those: their accuracies compare less", listed(subsets, images))
 
 
 def _as_asked(card: Scorecard, options: dict[str, Any]) -> bool:
