@@ -517,6 +517,7 @@ def test_a_full_disk_says_write_elsewhere_only_where_the_command_can(tmp_path):
 
     from vaelab.cli import _can_write_elsewhere, _what_to_do
     from vaelab.cli.parsing import parse
+    from vaelab.files import WriteError
 
     full, r = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "x"), str(tmp_path)
     (tmp_path / "config.json").write_text("{}")  # a run folder, as the parser sees one
@@ -529,8 +530,11 @@ def test_a_full_disk_says_write_elsewhere_only_where_the_command_can(tmp_path):
     denied = os.strerror(errno.EACCES)
     assert _what_to_do(OSError(errno.EACCES, denied, str(tmp_path / "new.png")), True) == \
         "; write elsewhere (--out)"
-    # A file that is there was being read: another folder to write to would not help.
+    # A file that is there was being read: another folder to write to would not help; one
+    # being written over is another matter.
     assert _what_to_do(OSError(errno.EACCES, denied, str(tmp_path / "config.json")), True) == ""
+    assert _what_to_do(WriteError(errno.EACCES, denied, str(tmp_path / "config.json")), True) \
+        == "; write elsewhere (--out)"
 
 
 def test_eval_of_a_run_that_has_not_trained_all_its_epochs_says_so(tmp_path, capsys,

@@ -312,3 +312,29 @@ def test_a_peer_lost_before_the_run_has_a_folder_is_said_in_one_line(
         "vaelab (rank 0): error: another of torchrun's processes stopped, and this one with "
         "it (its own lines say why); run the command again"]
     assert not (tmp_path / "run").exists()
+    # A fault of the process's own, in NCCL or gloo, is not taken for another one's loss.
+    def fault(*args, **kwargs):
+        raise RuntimeError("NCCL error in: init.cpp:71, unhandled cuda error")
+
+    monkeypatch.setattr(loop, "load_for", fault)
+    with pytest.raises(RuntimeError, match="unhandled cuda error"):
+        cli.main(["train", "--out", str(tmp_path / "run")])
+
+
+def test_a_peer_lost_as_rank_0_names_the_new_folder_says_to_start_it_again(monkeypatch,
+                                                                           tmp_path):
+    from vaelab.errors import VaelabError
+    from vaelab.training.loop import _new_run_everywhere
+
+    def lost(self, value):
+        raise RuntimeError("[gloo/transport/tcp/pair.cc:553] Connection closed by peer")
+
+    monkeypatch.setattr(World, "first", lost)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    run = tmp_path / "run"
+    with pytest.raises(VaelabError) as err:
+        _new_run_everywhere(World(0, 2), run, RunConfig())
+    assert str(err.value) == (f"{run}: another process of the run stopped before its first "
+                              f"checkpoint; start it again with torchrun --nproc-per-node 2 -m "
+                              f"vaelab train --config {run} -o {run}-2")
+    assert (run / "config.json").exists()  # what the command names

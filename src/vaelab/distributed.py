@@ -194,6 +194,13 @@ def lost_peer(err: BaseException) -> bool:
         isinstance(err, RuntimeError) and any(word in str(err) for word in _LOST))
 
 
+def peer_gone(err: BaseException) -> bool:
+    """Whether ``err`` says that another process closed its connection: it went away, and no
+    fault of this process's own (NCCL's, a timeout) is taken for that."""
+    return isinstance(err, RuntimeError) and any(word in str(err) for word in _GONE)
+
+
+_GONE: Sequence[str] = ("Connection closed by peer", "Connection reset by peer", "Broken pipe")
 _LOST: Sequence[str] = ("Connection closed by peer", "Connection reset by peer", "gloo",
                         "NCCL", "Broken pipe")
 

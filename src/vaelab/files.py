@@ -13,6 +13,10 @@ from pathlib import Path
 from typing import NoReturn
 
 
+class WriteError(OSError):
+    """An output file that could not be written, named by itself, not by its temporary."""
+
+
 def write_atomic(path: str | Path, data: str | bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file beside it and a rename: readers see
     the old file or the new one, never a mix, and a failure leaves no temporary behind."""
@@ -27,7 +31,7 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
         os.replace(tmp, path)
     except OSError as err:  # named by the file being written, not its hidden temporary
         tmp.unlink(missing_ok=True)
-        raise OSError(err.errno, err.strerror, str(path)) from None
+        raise WriteError(err.errno, err.strerror, str(path)) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator, Sequence
 
 from vaelab.errors import ConfigError, SettingsFileError, VaelabError
-from vaelab.files import exit_now
+from vaelab.files import WriteError, exit_now
 
 # The parser (tyro) and the rest are imported by _command, after the signal handlers are set:
 # a Ctrl-C in their import is one line, not a traceback.
@@ -161,9 +161,9 @@ def _command(argv: list[str]) -> int:
               f"{_what_to_do(err, _can_write_elsewhere(command))}", file=sys.stderr)
         return 2
     except RuntimeError as err:
-        from vaelab.distributed import lost_peer
+        from vaelab.distributed import peer_gone
 
-        if rank is not None and lost_peer(err):  # before a run's folder was made, or in eval
+        if rank is not None and peer_gone(err):  # before a run's folder was made, or in eval
             print(f"{error} another of torchrun's processes stopped, and this one with it "
                   f"(its own lines say why); run the command again", file=sys.stderr)
             return 2
@@ -187,9 +187,9 @@ def _what_to_do(err: OSError, elsewhere: bool) -> str:
     """The way out of a full or read-only disk: more space, or (for a command that takes
     --out) another folder."""
     ways = ["free some space"] if err.errno == errno.ENOSPC else []
-    # Refused or missing: a new file's folder, unless the file is there (it was being read).
-    refused = err.errno in (errno.EACCES, errno.EPERM, errno.ENOENT) and not (
-        err.filename is not None and os.path.isfile(err.filename))
+    # Refused or missing: a file being written, or a folder being made; not a file being read.
+    refused = err.errno in (errno.EACCES, errno.EPERM, errno.ENOENT) and (
+        isinstance(err, WriteError) or not os.path.isfile(err.filename or ""))
     if elsewhere and (err.errno in (errno.ENOSPC, errno.EROFS) or refused):
         ways.append("write elsewhere (--out)")
     return "; " + ", or ".join(ways) if ways else ""
