@@ -4,6 +4,7 @@ compare commands."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import shutil
@@ -30,7 +31,7 @@ from vaelab.measuring.probes import (
     linear_probe,
     squared_distances,
 )
-from vaelab.measuring.scorecard import Scorecard
+from vaelab.measuring.scorecard import Score, Scorecard
 from vaelab.training.loop import train
 from vaelab.training.runs import load_run
 
@@ -808,6 +809,10 @@ def test_a_comparison_names_each_run_apart_and_notes_bounds_of_other_likelihoods
     assert not any("scale" in note for note in same.noted_rows()[1])
     assert [label for label, _ in same.rows()][:4] == ["model", "epochs", "likelihood",
                                                        "evaluation seed"]
+    # The bound's label names its k whichever run comes first, one without a bound or not.
+    unbounded = dataclasses.replace(_card("/a/c"), metrics={"nll": Score(None, note="n/a")})
+    for cards in ([unbounded, _card("/a/d")], [_card("/a/d"), unbounded]):
+        assert "NLL, importance-weighted bound, k = 20 (nats)" in dict(Comparison(cards).rows())
     other = Comparison([_card("/a/vae", samples=2, split="train"), _card("/a/b", split="train")])
     head = dict(other.rows())
     assert head["split"] == ["train", "train"] and head["ELBO draws per image"] == ["2", "10"]

@@ -485,7 +485,22 @@ def test_a_demo_stopped_while_training_says_how_to_finish_it(tiny, tmp_path, mon
         raise KeyboardInterrupt
 
     monkeypatch.setattr(demo, "train_all", stopped)
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(KeyboardInterrupt):
-        demo.run_demo(tmp_path / "demo", epochs=1, data=tiny, progress=False)
+        demo.run_demo(tmp_path / "demo", epochs=1, data=tiny, progress=False,
+                      dataset="mine.npz")
     assert f"{tmp_path / 'demo'}: the demo was stopped; finish it with: vaelab demo --resume " \
            f"{tmp_path / 'demo'}" in caplog.text
+    # What --resume reads: the runs in order, their data found from any folder, the device.
+    plan = json.loads((tmp_path / "demo" / "demo.json").read_text())
+    assert list(plan["runs"]) == ["ae", "vae"] and plan["device"] == "cpu"
+    assert plan["runs"]["vae"]["data"]["dataset"] == str(tmp_path / "mine.npz")
+    plan["device"] = "tpu"
+    (tmp_path / "demo" / "demo.json").write_text(json.dumps(plan))
+    with pytest.raises(VaelabError, match=r"demo\.json: unknown device 'tpu'"):
+        demo.finish_demo(tmp_path / "demo", data=tiny, progress=False)
+    plan["runs"]["../elsewhere"] = plan["runs"]["vae"]
+    (tmp_path / "demo" / "demo.json").write_text(json.dumps(plan))
+    with pytest.raises(VaelabError, match=r"demo\.json: unreadable \('runs' names what is not a "
+                                          r"model: \.\./elsewhere\); run the demo again"):
+        demo.finish_demo(tmp_path / "demo", data=tiny, progress=False)

@@ -23,9 +23,11 @@ from vaelab.measuring.evaluation import Measuring
 from vaelab.measuring.latent import latent_picture
 from vaelab.measuring.scorecard import Comparison
 from vaelab.memory import hand_back_free_memory
+from vaelab.models import MODELS
 from vaelab.pictures.comparison import comparison_figure
 from vaelab.pictures.figures import save_figure, write_run_figures
 from vaelab.pictures.report import write_report, write_run_page
+from vaelab.training.datasets import absolute
 from vaelab.training.loop import resume, train, train_all
 from vaelab.training.runs import (
     CHECKPOINT,
@@ -70,7 +72,8 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
     if len(models) < 1:
         raise VaelabError("the demo trains one or more models (--models), such as: ae vae")
     configs = [RunConfig(ModelConfig(model=name, arch=arch, likelihood=likelihood),
-                         DataConfig(dataset=dataset, image_size=image_size, binarize=binarize),
+                         DataConfig(dataset=absolute(dataset), image_size=image_size,
+                                    binarize=binarize),  # a folder's name holds from anywhere
                          TrainConfig(epochs=epochs, seed=seed, batch_size=batch_size))
                for name in models]
     laps = Laps()
@@ -95,7 +98,7 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
         return _finish(runs, folder, data, measuring, laps, device)
 
 
-def finish_demo(folder: str | Path, *, device: str | torch.device = "auto",
+def finish_demo(folder: str | Path, *, device: str | torch.device | None = None,
                 data_dir: str | Path | None = None, progress: bool = True,
                 data: ImageData | None = None) -> Path:
     """Finish a demo that was stopped: each of its runs goes on from its checkpoint, or starts
@@ -109,7 +112,10 @@ def finish_demo(folder: str | Path, *, device: str | torch.device = "auto",
         log.info("%s: the demo is finished", folder)
         return folder / "index.html"
     laps = Laps()
-    device = select_device(plan["device"] if str(device) == "auto" else device)
+    try:
+        device = select_device(plan["device"] if device is None else device)
+    except VaelabError as err:
+        raise VaelabError(f"{folder / PLAN}: {err}" if device is None else str(err)) from None
     planned = [RunConfig.from_dict(raw, str(folder / PLAN)) for raw in plan["runs"].values()]
     first = planned[0].data
     data = (data or load_dataset(first.dataset, data_dir, progress=progress,
@@ -157,7 +163,10 @@ def _read_plan(folder: Path) -> dict:
     try:
         plan = json.loads((folder / PLAN).read_text())
         if not (isinstance(plan["runs"], dict) and plan["runs"] and plan["device"]):
-            raise ValueError("no runs")
+            raise ValueError("'runs' is not a mapping of models to their settings")
+        others = sorted(set(plan["runs"]) - set(MODELS))  # the names are folders: models only
+        if others:
+            raise ValueError(f"'runs' names what is not a model: {', '.join(others)}")
     except FileNotFoundError:
         raise VaelabError(f"{folder}: not a demo's folder (no {PLAN}, which vaelab demo "
                           f"writes first)") from None

@@ -237,7 +237,7 @@ class Demo(Common):
                 raise VaelabError(f"--resume finishes the demo as it was started; leave out "
                                   f"{', '.join(given)}")
             page = finish_demo(self.resume,
-                               device=self.device or "auto", data_dir=self.data_dir,
+                               device=self.device, data_dir=self.data_dir,
                                progress=not self.quiet)
             say(f"done in {time.perf_counter() - started:.0f} s; open {page}")
             return

@@ -212,8 +212,9 @@ class Comparison:
         # A card with a k names it in the bound's label; one without (an AE) does not.
         with_k = len(ks) == 1
         card_rows = [card.rows(with_k) for card in self.cards]
-        labels = [label for label, _ in next((card.rows(with_k) for card in self.cards
-                                              if card.k is not None), card_rows[0])]
+        labels = [label for label, _ in next(  # from a card whose bound names its k
+            (rows for card, rows in zip(self.cards, card_rows, strict=True)
+             if card.k is not None and card["nll"].value is not None), card_rows[0])]
         return header + [(label, [rows[i][1] for rows in card_rows])
                          for i, label in enumerate(labels)]
 
