@@ -12,6 +12,7 @@ meaning: the step of the global batch's summed loss, whatever the number of proc
 from __future__ import annotations
 
 import contextlib
+import logging
 
 import torch
 from torch import nn
@@ -65,6 +66,8 @@ class Step:
             objective = nn.parallel.DistributedDataParallel(objective, device_ids=ids,
                                                             gradient_as_bucket_view=True)
         self.objective = torch.compile(objective) if compile else objective
+        if compile:  # a note of every process's on DDP's profiler ranges, nothing to act on
+            logging.getLogger("torch._dynamo.variables.ctx_manager").addFilter(_not_profiler)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.dtype is None:
@@ -91,3 +94,9 @@ class Step:
         scaler.step(self.optimizer)
         scaler.update()
         return sums.float()
+
+
+def _not_profiler(record: logging.LogRecord) -> bool:
+    """Whether a record of Dynamo's is other than its note that a profiler range is left out
+    of the compiled step (DistributedDataParallel's, under torchrun)."""
+    return not str(record.msg).startswith("Profiler record function")
