@@ -338,3 +338,23 @@ def test_a_peer_lost_as_rank_0_names_the_new_folder_says_to_start_it_again(monke
                               f"checkpoint; start it again with torchrun --nproc-per-node 2 -m "
                               f"vaelab train --config {run} -o {run}-2")
     assert (run / "config.json").exists()  # what the command names
+
+
+def test_a_process_that_outlives_rank_0_writing_a_checkpoint_names_the_one_before(
+        monkeypatch, tmp_path):
+    from vaelab.training.jobs import Job, initial_state, save
+
+    config = RunConfig()
+    job = Job(tmp_path / "run", config, *initial_state(config, torch.device("cpu")),
+              metrics=[{"epoch": 1}, {"epoch": 2}], on_disk="after epoch 1", world=World(1, 2))
+
+    def lost(self, tensor):  # rank 0 went away as it wrote epoch 2's checkpoint
+        raise RuntimeError("[gloo/transport/tcp/pair.cc:553] Connection closed by peer")
+
+    monkeypatch.setattr(World, "sum", lost)
+    with pytest.raises(RuntimeError, match="closed by peer"):
+        save(job)
+    assert job.on_disk == "after epoch 1"  # what is on disk
+    monkeypatch.setattr(World, "sum", lambda self, tensor: tensor)  # written: rank 0 says so
+    save(job)
+    assert job.on_disk == "after epoch 2" and not (tmp_path / "run").exists()  # rank 0 writes

@@ -300,20 +300,21 @@ def save(job: Job) -> None:
         raise _diverged(job, job.epoch if unfinished is None else unfinished.epoch,
                         float("nan"))
     job.saved_at = time.monotonic()
-    if not job.world.main:  # rank 0 writes it: a process that outlives rank 0 says so
-        mark_saved(job)
-        return
     try:
-        save_checkpoint(job.run_dir / CHECKPOINT, job.model, job.optimizer, job.generator,
-                        job.metrics, unfinished, _scaler_state(job))
+        if job.world.main:  # rank 0 writes it
+            save_checkpoint(job.run_dir / CHECKPOINT, job.model, job.optimizer, job.generator,
+                            job.metrics, unfinished, _scaler_state(job))
     except OSError as err:
         kept = (f"the previous one ({job.on_disk}) is whole, and {job.go_on} goes on from it"
                 if job.on_disk else f"there is none before it: {start_again(job.run_dir)} "
                                     f"starts the run again")
         raise VaelabError(f"{job.run_dir}: could not write the checkpoint "
                           f"({err.strerror or err}); {kept}") from None
+    # The others wait until it is written: one that outlives rank 0 names the checkpoint that
+    # is on disk, not one that rank 0 did not finish.
+    job.world.sum(torch.zeros(1))
     mark_saved(job)
-    if unfinished is None:
+    if job.world.main and unfinished is None:
         try:
             save_weights(job.run_dir / WEIGHTS, job.model, job.epoch)
             write_metrics(job.run_dir, job.metrics)
