@@ -201,8 +201,7 @@ def peer_gone(err: BaseException) -> bool:
 
 
 _GONE: Sequence[str] = ("Connection closed by peer", "Connection reset by peer", "Broken pipe")
-_LOST: Sequence[str] = ("Connection closed by peer", "Connection reset by peer", "gloo",
-                        "NCCL", "Broken pipe")
+_LOST: Sequence[str] = (*_GONE, "gloo", "NCCL")  # in a collective: taken for the others' loss
 
 
 def _first_line(err: BaseException) -> str:

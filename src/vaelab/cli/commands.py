@@ -11,7 +11,15 @@ from typing import Annotated, ClassVar, Literal
 import tyro
 
 from vaelab.cli.measure import Classifier, Compare, Eval
-from vaelab.cli.options import Common, check_run_folder, flag, in_flags, main_process, say
+from vaelab.cli.options import (
+    Common,
+    check_run_folder,
+    flag,
+    in_flags,
+    main_process,
+    say,
+    spelling,
+)
 from vaelab.config import ArchName, BinarizeName, LikelihoodName, ModelName, RunConfig
 from vaelab.errors import VaelabError
 
@@ -181,9 +189,6 @@ class Sample(Common):
         say(f"wrote {path}{what}")
 
 
-FLAGS = {"likelihood": "--loss"}  # fields whose flag is not their name
-
-
 @dataclass(kw_only=True)
 class Demo(Common):
     """Train the tutorial's AE and VAE side by side (or other models of the family, as the
@@ -229,8 +234,7 @@ class Demo(Common):
         if self.resume is not None:
             from vaelab.demo import finish_demo
 
-            given = [FLAGS.get(name, f"--{name.replace('_', '-')}")
-                     for name, value in vars(self).items()
+            given = [spelling(Demo, name) for name, value in vars(self).items()
                      if name not in ("resume", "device", "data_dir", "quiet")
                      and value != getattr(Demo, name, value)]
             if given:

@@ -13,7 +13,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_type_hints
 
 import tyro
 
@@ -86,19 +86,29 @@ def in_flags(message: str) -> str:
         name = found[0]
         if name.startswith("'") or name not in settings or ("_" not in name and found.start()):
             return name
-        return ("-" if len(name) == 1 else "--") + name.replace("_", "-")
+        return settings[name]
 
     return re.sub(r"'[^']*'|(?<![\w./\\-])[a-z](?:[a-z_]*[a-z])?(?![\w./\\-])", flag, message)
 
 
-def _flag_settings() -> set[str]:
-    from typing import get_type_hints
-
+def _flag_settings() -> dict[str, str]:
+    """The settings that flags set, each with the flag that --help names first."""
     from vaelab.config import DataConfig, ModelConfig, TrainConfig
 
-    names = {"checkpoint_every", "samples", "chunk"}  # and the measuring commands' own
-    for kind in (ModelConfig, DataConfig, TrainConfig):
+    names = {name: spelling(None, name) for name in ("checkpoint_every", "samples", "chunk")}
+    for kind in (ModelConfig, DataConfig, TrainConfig):  # and the measuring commands' own
         for name, hint in get_type_hints(kind, include_extras=True).items():
             if tyro.conf.Suppress not in getattr(hint, "__metadata__", ()):
-                names.add(name)
+                names[name] = spelling(kind, name)
     return names
+
+
+def spelling(kind: type | None, name: str) -> str:
+    """The flag of ``kind``'s field ``name`` as --help names it first: its long alias where it
+    has one (--loss for likelihood), else its own name (--hidden-dims, -k)."""
+    hint = get_type_hints(kind, include_extras=True).get(name) if kind is not None else None
+    for meta in getattr(hint, "__metadata__", ()):
+        long = [alias for alias in getattr(meta, "aliases", None) or () if alias[:2] == "--"]
+        if long:
+            return long[0]
+    return ("-" if len(name) == 1 else "--") + name.replace("_", "-")
