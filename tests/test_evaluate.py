@@ -9,6 +9,7 @@ import json
 import math
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
@@ -18,6 +19,7 @@ from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vaelab.data import binarize, prepare
 from vaelab.distributions import Bernoulli, DiagonalGaussian, SquaredError
 from vaelab.errors import VaelabError
+from vaelab.measuring import probes
 from vaelab.measuring.estimators import (
     elbo_per_image,
     importance_log_weights,
@@ -29,6 +31,7 @@ from vaelab.measuring.probes import (
     active_units,
     knn_accuracy,
     linear_probe,
+    nearest,
     squared_distances,
 )
 from vaelab.measuring.scorecard import Score, Scorecard
@@ -225,6 +228,25 @@ def test_the_nearest_neighbour_vote_does_not_depend_on_how_many_codes_go_at_once
     accuracy = knn_accuracy(*args)
     assert 0.2 < accuracy < 0.9  # neither trivial nor hopeless: many votes are close
     assert knn_accuracy(*args, batch_size=3) == accuracy == knn_accuracy(*args, batch_size=50)
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3, 5])
+@pytest.mark.parametrize("tied", [False, True])
+def test_the_nearest_codes_are_those_of_comparing_every_pair(monkeypatch, dims, tied):
+    """Found first within windows along one coordinate (small ones here, so that many codes
+    go on to the wider window and some to every pair), they are those of sorting every
+    training code by its distance and then its index: on codes drawn from a few values,
+    where distances tie at the k-th neighbour, too."""
+    monkeypatch.setattr(probes, "WINDOWS", (40, 160))
+    g = torch.Generator().manual_seed(dims)
+    codes = (torch.randint(-3, 4, (2500, dims), generator=g).float() / 2 if tied
+             else torch.randn(2500, dims, generator=g) * torch.linspace(1, 3, dims))
+    train, test = codes[:2000], codes[2000:]
+    distances = squared_distances(test, train.T.contiguous()).numpy()  # (500, 2000)
+    index = np.broadcast_to(np.arange(2000), distances.shape)
+    expected = torch.from_numpy(np.lexsort((index, distances), axis=1)[:, :5])
+    assert torch.equal(nearest(train, test, 5), expected)
+    assert torch.equal(nearest(train, test, 5, batch_size=7), expected)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -60,37 +60,126 @@ def linear_probe(train_codes: torch.Tensor, train_labels: torch.Tensor,
 def knn_accuracy(train_codes: torch.Tensor, train_labels: torch.Tensor,
                  test_codes: torch.Tensor, test_labels: torch.Tensor, *, k: int = KNN,
                  batch_size: int | None = None) -> float:
-    """Test accuracy of a k-nearest-neighbour vote among the training codes (exact Euclidean
-    distance in the latent space itself; ties go to the class whose voters are nearer).
-    ``batch_size`` test codes at a time (default: as many as leave their distances to every
-    training code a heap block, vaelab.memory's rows_per_block; at most 50)."""
-    train_codes, test_codes = train_codes.float().cpu(), test_codes.float().cpu()
-    if batch_size is None:
-        batch_size = rows_per_block((len(train_codes),), most=50)
-    train_labels, test_labels = train_labels.cpu(), test_labels.cpu()
+    """Test accuracy of a k-nearest-neighbour vote among the training codes (``nearest``:
+    exact Euclidean distance in the latent space itself); ties of the vote go to the class
+    whose voters are nearer."""
+    train_labels, test_labels = train_labels.cpu().long(), test_labels.cpu().long()
     classes = int(max(train_labels.max(), test_labels.max())) + 1
-    columns = train_codes.T.contiguous()  # (d, N): each coordinate of every training code
+    neighbours = nearest(train_codes, test_codes, k, batch_size)  # (M, k)
     # Weights 1, 1 - 1e-3, 1 - 2e-3, ...: counts decide, nearness breaks ties.
     rank = 1 - 1e-3 * torch.arange(k, dtype=torch.float32)
-    correct = 0
-    for start in range(0, len(test_codes), batch_size):
-        distances = squared_distances(test_codes[start:start + batch_size], columns)  # (b, N)
-        nearest = distances.topk(k, dim=1, largest=False).indices  # (b, k), nearest first
-        votes = F.one_hot(train_labels[nearest], classes).float()  # (b, k, classes)
-        predicted = (votes * rank[None, :, None]).sum(dim=1).argmax(dim=1)
-        correct += int((predicted == test_labels[start:start + batch_size]).sum())
-    return correct / len(test_codes)
+    votes = F.one_hot(train_labels[neighbours], classes).float()  # (M, k, classes)
+    predicted = (votes * rank[None, :, None]).sum(dim=1).argmax(dim=1)
+    return int((predicted == test_labels).sum()) / len(test_codes)
 
 
-def squared_distances(codes: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
+def nearest(train_codes: torch.Tensor, test_codes: torch.Tensor, k: int = KNN,
+            batch_size: int | None = None) -> torch.Tensor:
+    """The training indices (M, k) of each test code's k nearest training codes, nearest
+    first, by exact Euclidean distance; of codes equally far, the one that comes first in the
+    training set is nearer. Codes (N, d) and (M, d).
+
+    In a latent space of at most ``SORTED_DIMS`` dimensions, each test code's neighbours are
+    first sought among the training codes nearest to it along the coordinate of widest
+    spread (``WINDOWS``): where every code outside that window lies farther along that
+    coordinate alone than the k-th nearest inside it, they are the nearest of all, exactly (a
+    rounded sum of squares is never below one of its terms). The others, and every code of a
+    wider latent space, are compared with every training code, ``batch_size`` test codes at a
+    time (default: as many as leave their distances to every training code a heap block,
+    vaelab.memory's rows_per_block; at most 50). The neighbours are the same either way, and
+    however the codes are batched."""
+    train_codes, test_codes = train_codes.float().cpu(), test_codes.float().cpu()
+    found = torch.empty(len(test_codes), k, dtype=torch.long)
+    left = torch.arange(len(test_codes))  # test codes whose neighbours are not known yet
+    for half in WINDOWS if train_codes.shape[1] <= SORTED_DIMS else ():
+        if len(train_codes) <= 2 * half or len(left) == 0:
+            break
+        whole, their_nearest = _nearest_in_windows(train_codes, test_codes[left], k, half)
+        found[left[whole]] = their_nearest
+        left = left[~whole]
+    if batch_size is None:
+        batch_size = rows_per_block((len(train_codes),), most=50)
+    columns = train_codes.T.contiguous()  # (d, N): each coordinate of every training code
+    everyone = torch.arange(len(train_codes))
+    for start in range(0, len(left), batch_size):
+        rows = left[start:start + batch_size]
+        distances = squared_distances(test_codes[rows], columns)  # (b, N)
+        found[rows] = _smallest(distances, everyone.expand_as(distances), k)
+    return found
+
+
+SORTED_DIMS = 4  # latent sizes whose neighbours are sought first along one coordinate
+# Training codes taken on each side of a test code along that coordinate, in turn: of the
+# demo's VAE's 10,000 test codes, 87% find their neighbours within 512, and all but 0.2% of
+# the rest within 4096 (0.3 s in all, one thread, against 1.9 s comparing every pair).
+WINDOWS = (512, 4096)
+WINDOW_CODES = 2 ** 17  # test codes sought at once times their window: 0.5 MB a distance
+
+
+def _nearest_in_windows(train_codes: torch.Tensor, test_codes: torch.Tensor, k: int,
+                        half: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Which test codes (M,) have their k nearest training codes among the ``2 * half``
+    nearest along the coordinate of widest spread, and those neighbours' training indices
+    (found, k), nearest first. Training codes (N, d) with N > 2 * half."""
+    axis = int(train_codes.var(dim=0).argmax())
+    along, order = torch.sort(train_codes[:, axis], stable=True)  # ties keep their order
+    columns = train_codes[order].T.contiguous()  # (d, N), sorted along the axis
+    last = len(along) - 2 * half  # the last window's first position
+    offsets = torch.arange(2 * half)
+    rows = max(1, WINDOW_CODES // (2 * half))
+    whole = torch.zeros(len(test_codes), dtype=torch.bool)
+    neighbours = []
+    for start in range(0, len(test_codes), rows):
+        codes = test_codes[start:start + rows]  # (b, d)
+        first = (torch.searchsorted(along, codes[:, axis].contiguous()) - half).clamp(0, last)
+        window = first[:, None] + offsets  # (b, 2 half) positions along the axis
+        distances = squared_distances(codes, columns, window)  # (b, 2 half)
+        best = _smallest(distances, order[window], k)  # (b, k) positions in the window
+        kth = distances.gather(1, best[:, -1:]).squeeze(1)  # (b,)
+        # The nearest code outside the window on either side, along the axis alone; none
+        # there: no bound needed.
+        below, above = first - 1, first + 2 * half
+        gap_below = _axis_gap(codes[:, axis], along, below)
+        gap_above = _axis_gap(codes[:, axis], along, above)
+        inside = (gap_below > kth) & (gap_above > kth)
+        whole[start:start + len(codes)] = inside
+        neighbours.append(order[window.gather(1, best)][inside])
+    return whole, torch.cat(neighbours)
+
+
+def _axis_gap(values: torch.Tensor, along: torch.Tensor, at: torch.Tensor) -> torch.Tensor:
+    """The squared distance along the axis from each value (b,) to the sorted training code at
+    position ``at`` (b,), rounded as squared_distances rounds it; infinite where there is no
+    code at that position."""
+    inside = (at >= 0) & (at < len(along))
+    gap = torch.sub(values, along[at.clamp(0, len(along) - 1)]).square()
+    return torch.where(inside, gap, torch.inf)
+
+
+def _smallest(distances: torch.Tensor, indices: torch.Tensor, k: int) -> torch.Tensor:
+    """Positions (b, k) of the k smallest distances of each row (b, n), nearest first; of
+    equal distances, the one of the lower training index in ``indices`` (b, n) first."""
+    # Distances are never negative, so their bits order them as integers do (a NaN's, of
+    # its sign cleared, come after infinity's); the training index in the low bits makes
+    # every key distinct.
+    keys = (distances.abs().view(torch.int32).long() << 32) | indices  # NaN: last
+    return keys.topk(k, dim=1, largest=False).indices  # topk of distinct keys: sorted
+
+
+def squared_distances(codes: torch.Tensor, columns: torch.Tensor,
+                      positions: torch.Tensor | None = None) -> torch.Tensor:
     """Squared Euclidean distances of codes (b, d) to the codes whose coordinates are the rows
-    of ``columns`` (d, N): (b, N). Each is summed from the coordinates' differences, in the
-    same order whatever the batch: exact, and so the same votes however the codes are batched
-    (from squared norms and a matrix product, the rounding depends on the batch's size, and
-    it decided near ties). Three to four times as fast as torch.cdist's own exact mode."""
-    difference = codes[:, :1] - columns[0]  # (b, N)
+    of ``columns`` (d, N): (b, N); or, with ``positions`` (b, n), to the codes at those
+    positions of ``columns``: (b, n). Each is summed from the coordinates' differences, one
+    correctly rounded operation after another in the same order whatever the batch: exact,
+    and so the same votes however the codes are batched or chosen (from squared norms and a
+    matrix product, the rounding depends on the batch's size, and it decided near ties)."""
+    def column(j: int) -> torch.Tensor:
+        return columns[j] if positions is None else columns[j][positions]
+
+    difference = codes[:, :1] - column(0)  # (b, N) or (b, n)
     total = difference.square()
     for j in range(1, len(columns)):
-        torch.sub(codes[:, j:j + 1], columns[j], out=difference)
-        total.addcmul_(difference, difference)
+        torch.sub(codes[:, j:j + 1], column(j), out=difference)
+        total.add_(difference.square_())
     return total
