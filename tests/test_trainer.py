@@ -323,6 +323,22 @@ def test_train_all_hands_each_run_over_as_soon_as_it_is_trained(tiny, tmp_path):
     assert long_then < 40  # the long run was still training when the short one was handed over
 
 
+def test_a_run_that_ends_hands_its_threads_to_the_one_still_training(tiny, tmp_path):
+    """Side by side, two runs compute with one of two threads each; once the short one has
+    ended (and been handed over), the long one computes with both from its next step on."""
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    seen = {}
+    try:
+        train_all([_config("ae", epochs=1), _config("vae", epochs=40)],
+                  [tmp_path / "short", tmp_path / "long"], data=tiny, progress=False,
+                  then=lambda run: seen.setdefault(run.path.name, torch.get_num_threads()))
+        assert torch.get_num_threads() == 2  # this thread's own, as it was
+    finally:
+        torch.set_num_threads(threads_before)
+    assert seen == {"short": 1, "long": 2}
+
+
 def test_train_all_stops_every_run_when_one_fails(tiny, tmp_path, monkeypatch):
     _cut_power_at_step(monkeypatch, 3)
     threads_before = torch.get_num_threads()

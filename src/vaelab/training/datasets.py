@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from vaelab.config import RunConfig
-from vaelab.data import DATASETS, ImageData, NoImagesThere, load_dataset
+from vaelab.data import DATASETS, ImageData, NoImagesThere, load_dataset, prepare
 from vaelab.errors import VaelabError
 
 
@@ -144,3 +144,11 @@ def _names(classes: tuple[str, ...]) -> str:
     if not classes:
         return "none"
     return ", ".join(classes[:4]) + (", ..." if len(classes) > 4 else "")
+
+
+def training_mean(config: RunConfig, data: ImageData) -> torch.Tensor:
+    """The mean (C, H, W) of the images a run learns from, on the CPU: of the binarized ones
+    for --binarize static, of the grey ones for dynamic (the mean of their binarized draws)."""
+    seen = prepare(data, config.data.binarize, config.data.binarize_seed)
+    images = learned_from(config, seen)[0]  # (N, C, H, W) uint8
+    return (images.sum(dim=0, dtype=torch.float64) / (255 * len(images))).float().cpu()

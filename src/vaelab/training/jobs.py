@@ -30,9 +30,17 @@ from vaelab.models import Autoencoder
 from vaelab.objectives import objective_per_image
 from vaelab.progress import loss_text, progress_bar
 from vaelab.training.checkpoints import save_checkpoint, save_weights
-from vaelab.training.datasets import learned_from
+from vaelab.training.datasets import learned_from, training_mean
 from vaelab.training.epoch import Diverged, EpochProgress, Stopped, train_epoch
-from vaelab.training.runs import CHECKPOINT, WEIGHTS, Run, model_for, write_metrics
+from vaelab.training.placement import Cores
+from vaelab.training.runs import (
+    CHECKPOINT,
+    WEIGHTS,
+    Run,
+    model_for,
+    say_if_collapsed,
+    write_metrics,
+)
 from vaelab.training.step import Step
 from vaelab.training.stopping import (
     Cadence,
@@ -63,6 +71,7 @@ class Job:
     on_disk: str = ""  # where the last checkpoint written stands ('after epoch 3'); "": none
     world: World = SINGLE  # the processes that train it together
     compile: bool = False  # torch.compile the step
+    cores: Cores | None = None  # the CPU threads shared with runs beside it, if any
     _step: Step | None = None
 
     @property
@@ -102,14 +111,6 @@ def initial_state(config: RunConfig, device: torch.device, data: ImageData | Non
     return model, optimizer, generator
 
 
-def training_mean(config: RunConfig, data: ImageData) -> torch.Tensor:
-    """The mean (C, H, W) of the images a run learns from, on the CPU: of the binarized ones
-    for --binarize static, of the grey ones for dynamic (the mean of their binarized draws)."""
-    seen = prepare(data, config.data.binarize, config.data.binarize_seed)
-    images = learned_from(config, seen)[0]  # (N, C, H, W) uint8
-    return (images.sum(dim=0, dtype=torch.float64) / (255 * len(images))).float().cpu()
-
-
 def fit_all(jobs: list[Job], data: ImageData, progress: bool,
             then: Callable[[Run], object] | None = None) -> list[Run]:
     """Train the jobs, side by side on the CPU (one thread each), else one after another, and
@@ -129,7 +130,10 @@ def fit_all(jobs: list[Job], data: ImageData, progress: bool,
 def _side_by_side(jobs: list[Job], data: ImageData, progress: bool, stop: threading.Event,
                   then: Callable[[Run], object] | None) -> list[Run]:
     threads_before = torch.get_num_threads()
-    torch.set_num_threads(max(1, threads_before // len(jobs)))
+    cores = Cores(threads_before, len(jobs))
+    torch.set_num_threads(cores.share())  # the threads started now start with it
+    for job in jobs:
+        job.cores = cores
     try:
         with ThreadPoolExecutor(len(jobs), thread_name_prefix="vaelab-train") as pool:
             futures = [pool.submit(_fit_then, then, job, data, progress, i, stop)
@@ -150,10 +154,14 @@ def _side_by_side(jobs: list[Job], data: ImageData, progress: bool, stop: thread
 
 def _fit_then(then: Callable[[Run], object] | None, job: Job, data: ImageData,
               progress: bool, position: int = 0, stop: threading.Event | None = None) -> Run:
-    run = fit(job, data, progress, position, stop)
-    if then is not None:
-        then(run)
-    return run
+    try:
+        run = fit(job, data, progress, position, stop)
+        if then is not None:
+            then(run)
+        return run
+    finally:  # its threads go to the runs still training beside it
+        if job.cores is not None:
+            job.cores.leave()
 
 
 def fit(job: Job, data: ImageData, progress: bool, position: int = 0,
@@ -206,22 +214,9 @@ def _fit(job: Job, data: ImageData, progress: bool, position: int,
             if job.world.size == 1 or not lost_peer(err):
                 raise
             raise peer_lost(job.run_dir, job.on_disk, job.go_on) from None
-    _say_if_collapsed(job)
+    if job.world.main:
+        say_if_collapsed(job.run_dir, job.metrics)
     return Run(job.run_dir, config, job.model.eval(), job.metrics)
-
-
-COLLAPSED = 0.1  # nats of test KL an image below which the codes say next to nothing
-
-
-def _say_if_collapsed(job: Job) -> None:
-    """A posterior that has collapsed onto the prior makes every figure one blurred mean
-    image; a teacher should hear of it before putting them on a slide."""
-    kl = job.metrics[-1]["test"]["kl"] if job.metrics else None
-    if kl is not None and kl < COLLAPSED and job.world.main:
-        log.warning("%s: the test KL is %.2g nats an image, so the codes carry almost nothing "
-                    "about the images (the posterior collapsed onto the prior) and the figures "
-                    "show much the same image everywhere; train longer, or with --kl-warmup",
-                    job.run_dir, kl)
 
 
 def _epoch(job: Job, epoch: int, seen: ImageData, bar: Any,
@@ -232,7 +227,9 @@ def _epoch(job: Job, epoch: int, seen: ImageData, bar: Any,
     started = time.perf_counter()
     before = job.unfinished.seconds if job.unfinished is not None else 0.0
 
-    def due(state: EpochProgress) -> bool:
+    def due(state: EpochProgress) -> bool:  # asked between every two steps
+        if job.cores is not None:
+            job.cores.take_share()
         return job.cadence.due(state.steps, job.saved_at)
 
     def checkpoint(state: EpochProgress) -> None:

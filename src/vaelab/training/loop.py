@@ -83,7 +83,8 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
     Models of the tutorial's size keep one CPU core busy but gain little from a second, so on
     the CPU the cores are shared out between the runs instead of between the threads of each
     matrix product: two runs on two cores finish about a quarter sooner than one after the
-    other. On a GPU, or in several processes, the runs take turns.
+    other. A run's cores go to those still training once it has ended (and ``then`` has
+    returned). On a GPU, or in several processes, the runs take turns.
     """
     for config in configs:
         if not isinstance(config, RunConfig):

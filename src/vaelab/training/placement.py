@@ -1,10 +1,13 @@
 """Where the training images live: on the device as one tensor when they fit (batches are then
 index slices, with no copy at all), else in pinned host memory, each batch gathered there and
-copied over without blocking, while the GPU still computes the step before it."""
+copied over without blocking, while the GPU still computes the step before it. And on which
+CPU threads runs that train side by side compute: an equal share each, the shares of those
+that end going to those that still train."""
 
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import torch
 
@@ -49,3 +52,30 @@ def gather(images: torch.Tensor, index: torch.Tensor, device: torch.device) -> t
     if images.device == device:
         return batch
     return batch.pin_memory().to(device, non_blocking=True)
+
+
+class Cores:
+    """The CPU threads of runs that train side by side, each in a thread of its own: each
+    computes with an equal share of them, and a run that ends (with its measuring, if it is
+    measured beside the others) hands its share on to those still training, which take it up
+    at their next step. (A thread's share is its own: OpenMP keeps one per thread.)
+
+    More threads round a run's sums the same on most machines, but not on all (README)."""
+
+    def __init__(self, threads: int, runs: int) -> None:
+        self.threads, self.running = threads, runs
+        self._lock = threading.Lock()
+
+    def share(self) -> int:
+        """The threads each run still training computes with."""
+        return max(1, self.threads // max(1, self.running))
+
+    def take_share(self) -> None:
+        """Compute with this thread's share from now on (between two steps)."""
+        if torch.get_num_threads() != self.share():
+            torch.set_num_threads(self.share())
+
+    def leave(self) -> None:
+        """A run has ended: the others share its threads."""
+        with self._lock:
+            self.running -= 1

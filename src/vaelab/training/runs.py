@@ -188,3 +188,17 @@ def unique_dir(base: Path) -> Path:
         except FileExistsError:
             continue
     raise AssertionError("numbered() never ends")
+
+
+COLLAPSED = 0.1  # nats of test KL an image below which the codes say next to nothing
+
+
+def say_if_collapsed(path: Path, metrics: list[dict[str, Any]]) -> None:
+    """A posterior that has collapsed onto the prior makes every figure one blurred mean
+    image; a teacher should hear of it before putting them on a slide."""
+    kl = metrics[-1]["test"]["kl"] if metrics else None
+    if kl is not None and kl < COLLAPSED:
+        log.warning("%s: the test KL is %.2g nats an image, so the codes carry almost nothing "
+                    "about the images (the posterior collapsed onto the prior) and the figures "
+                    "show much the same image everywhere; train longer, or with --kl-warmup",
+                    path, kl)
