@@ -236,8 +236,9 @@ def test_the_nearest_codes_are_those_of_comparing_every_pair(monkeypatch, dims, 
     """Found first within windows along one coordinate (small ones here, so that many codes
     go on to the wider window and some to every pair), they are those of sorting every
     training code by its distance and then its index: on codes drawn from a few values,
-    where distances tie at the k-th neighbour, too."""
+    where distances tie at the k-th neighbour, too. (Windows are sought in 3-D here too.)"""
     monkeypatch.setattr(probes, "WINDOWS", (40, 160))
+    monkeypatch.setattr(probes, "SORTED_DIMS", 3)
     g = torch.Generator().manual_seed(dims)
     codes = (torch.randint(-3, 4, (2500, dims), generator=g).float() / 2 if tied
              else torch.randn(2500, dims, generator=g) * torch.linspace(1, 3, dims))
@@ -247,6 +248,15 @@ def test_the_nearest_codes_are_those_of_comparing_every_pair(monkeypatch, dims, 
     expected = torch.from_numpy(np.lexsort((index, distances), axis=1)[:, :5])
     assert torch.equal(nearest(train, test, 5), expected)
     assert torch.equal(nearest(train, test, 5, batch_size=7), expected)
+    assert torch.equal(nearest(train, test, 100), torch.from_numpy(
+        np.lexsort((index, distances), axis=1)[:, :100]))  # more than the first window holds
+
+
+def test_the_nearest_neighbour_vote_takes_every_code_of_fewer_than_k():
+    codes, labels = torch.tensor([[0.0], [1.0], [5.0]]), torch.tensor([1, 1, 2])
+    assert knn_accuracy(codes, labels, torch.tensor([[0.5]]), torch.tensor([1])) == 1.0
+    with pytest.raises(VaelabError, match="k must be from 1"):
+        nearest(codes, codes, 4)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from vaelab.training.runs import load_run
 
 def _config(name: str = "vae", epochs: int = 3, **train_options) -> RunConfig:
     return RunConfig(ModelConfig(name, latent_dims=2, hidden_dims=(64,)),
-                     train=TrainConfig(epochs=epochs, batch_size=64, **train_options))
+                     train=TrainConfig(epochs=epochs, **{"batch_size": 64, **train_options}))
 
 
 def _weights(path) -> dict[str, torch.Tensor]:
@@ -323,14 +323,18 @@ def test_train_all_hands_each_run_over_as_soon_as_it_is_trained(tiny, tmp_path):
     assert long_then < 40  # the long run was still training when the short one was handed over
 
 
-def test_a_run_that_ends_hands_its_threads_to_the_one_still_training(tiny, tmp_path):
+@pytest.mark.parametrize("batch_size", [64, 512])  # 8 steps an epoch, or a single one
+def test_a_run_that_ends_hands_its_threads_to_the_one_still_training(tiny, tmp_path,
+                                                                     batch_size):
     """Side by side, two runs compute with one of two threads each; once the short one has
     ended (and been handed over), the long one computes with both from its next step on."""
     threads_before = torch.get_num_threads()
     torch.set_num_threads(2)
     seen = {}
     try:
-        train_all([_config("ae", epochs=1), _config("vae", epochs=40)],
+        train_all([_config("ae", epochs=1, batch_size=batch_size),
+                   _config("vae", epochs=40 if batch_size == 64 else 200,
+                           batch_size=batch_size)],
                   [tmp_path / "short", tmp_path / "long"], data=tiny, progress=False,
                   then=lambda run: seen.setdefault(run.path.name, torch.get_num_threads()))
         assert torch.get_num_threads() == 2  # this thread's own, as it was

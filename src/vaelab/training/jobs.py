@@ -71,7 +71,7 @@ class Job:
     on_disk: str = ""  # where the last checkpoint written stands ('after epoch 3'); "": none
     world: World = SINGLE  # the processes that train it together
     compile: bool = False  # torch.compile the step
-    cores: Cores | None = None  # the CPU threads shared with runs beside it, if any
+    cores: Cores = field(default_factory=Cores)  # the CPU threads shared with runs beside it
     _step: Step | None = None
 
     @property
@@ -160,8 +160,7 @@ def _fit_then(then: Callable[[Run], object] | None, job: Job, data: ImageData,
             then(run)
         return run
     finally:  # its threads go to the runs still training beside it
-        if job.cores is not None:
-            job.cores.leave()
+        job.cores.leave()
 
 
 def fit(job: Job, data: ImageData, progress: bool, position: int = 0,
@@ -226,10 +225,10 @@ def _epoch(job: Job, epoch: int, seen: ImageData, bar: Any,
     train_config = job.config.train
     started = time.perf_counter()
     before = job.unfinished.seconds if job.unfinished is not None else 0.0
+    job.cores.take_share()  # an epoch of one step asks ``due`` nothing
 
     def due(state: EpochProgress) -> bool:  # asked between every two steps
-        if job.cores is not None:
-            job.cores.take_share()
+        job.cores.take_share()
         return job.cadence.due(state.steps, job.saved_at)
 
     def checkpoint(state: EpochProgress) -> None:
@@ -251,6 +250,7 @@ def _epoch(job: Job, epoch: int, seen: ImageData, bar: Any,
         raise _diverged(job, epoch, diverged.loss) from None
     trained = time.perf_counter()
     job.unfinished = None
+    job.cores.take_share()
     test_terms = objective_per_image(job.model, seen.test_images, train_config,
                                      seen.test_labels, seed=train_config.seed, world=job.world)
     if not (math.isfinite(train_terms["loss"]) and math.isfinite(test_terms["loss"])):

@@ -58,11 +58,14 @@ class Cores:
     """The CPU threads of runs that train side by side, each in a thread of its own: each
     computes with an equal share of them, and a run that ends (with its measuring, if it is
     measured beside the others) hands its share on to those still training, which take it up
-    at their next step. (A thread's share is its own: OpenMP keeps one per thread.)
+    at their next step. A thread's count is its own, as OpenMP keeps it; a thread that has
+    not yet computed starts with the count set last in any thread. ``Cores()`` (no threads
+    to share) is a run's alone: it keeps the threads it has.
 
-    More threads round a run's sums the same on most machines, but not on all (README)."""
+    More threads round a run's sums the same on most machines, but not on all, and when a run
+    takes them depends on when the others end (README)."""
 
-    def __init__(self, threads: int, runs: int) -> None:
+    def __init__(self, threads: int = 0, runs: int = 1) -> None:
         self.threads, self.running = threads, runs
         self._lock = threading.Lock()
 
@@ -72,7 +75,7 @@ class Cores:
 
     def take_share(self) -> None:
         """Compute with this thread's share from now on (between two steps)."""
-        if torch.get_num_threads() != self.share():
+        if self.threads and torch.get_num_threads() != self.share():
             torch.set_num_threads(self.share())
 
     def leave(self) -> None:
