@@ -96,10 +96,12 @@ def nearest(train_codes: torch.Tensor, test_codes: torch.Tensor, k: int = KNN,
     train_codes, test_codes = train_codes.float().cpu(), test_codes.float().cpu()
     found = torch.empty(len(test_codes), k, dtype=torch.long)
     left = torch.arange(len(test_codes))  # test codes whose neighbours are not known yet
-    for half in WINDOWS if train_codes.shape[1] <= SORTED_DIMS else ():
+    narrow = train_codes.shape[1] <= SORTED_DIMS
+    sorted_codes = _sorted_along_widest(train_codes) if narrow else None  # once, for every window
+    for half in WINDOWS if sorted_codes is not None else ():
         if not k <= 2 * half < len(train_codes) or len(left) == 0:
             continue  # a window of fewer than k codes, or no codes outside it
-        whole, their_nearest = _nearest_in_windows(train_codes, test_codes[left], k, half)
+        whole, their_nearest = _nearest_in_windows(sorted_codes, test_codes[left], k, half)
         found[left[whole]] = their_nearest
         left = left[~whole]
     if batch_size is None:
@@ -123,18 +125,26 @@ WINDOWS = (512, 4096)
 WINDOW_CODES = 2 ** 17  # test codes sought at once times their window: 0.5 MB a distance
 
 
-def _nearest_in_windows(train_codes: torch.Tensor, test_codes: torch.Tensor, k: int,
+SortedCodes = tuple[int, torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def _sorted_along_widest(train_codes: torch.Tensor) -> SortedCodes:
+    """The training codes (N, d) sorted along their coordinate of widest spread between its
+    quartiles (a few outliers do not make a coordinate of codes otherwise all alike, an
+    inactive unit, the one to sort by): that coordinate, its values in order (N,), the
+    training index at each position (N,), and every coordinate in that order (d, N)."""
+    values, indices = torch.sort(train_codes, dim=0, stable=True)  # ties keep their order
+    axis = int((values[3 * len(values) // 4] - values[len(values) // 4]).argmax())
+    order = indices[:, axis]
+    return axis, values[:, axis].contiguous(), order, train_codes[order].T.contiguous()
+
+
+def _nearest_in_windows(sorted_codes: SortedCodes, test_codes: torch.Tensor, k: int,
                         half: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Which test codes (M,) have their k nearest training codes among the ``2 * half``
-    nearest along the coordinate of widest spread (between its quartiles), and those
-    neighbours' training indices (found, k), nearest first. Training codes (N, d), with
-    k <= 2 * half < N."""
-    # Of widest spread between its quartiles: a few outliers do not make a coordinate of
-    # codes that are otherwise all alike (an inactive unit) the one to sort by.
-    each = train_codes.sort(dim=0).values  # (N, d), every coordinate in order
-    axis = int((each[3 * len(each) // 4] - each[len(each) // 4]).argmax())
-    along, order = torch.sort(train_codes[:, axis], stable=True)  # ties keep their order
-    columns = train_codes[order].T.contiguous()  # (d, N), sorted along the axis
+    nearest along the coordinate the training codes are sorted by (``_sorted_along_widest``),
+    and those neighbours' training indices (found, k), nearest first; k <= 2 * half < N."""
+    axis, along, order, columns = sorted_codes
     last = len(along) - 2 * half  # the last window's first position
     offsets = torch.arange(2 * half)
     rows = max(1, WINDOW_CODES // (2 * half))
