@@ -123,30 +123,32 @@ def write_run_figures(run: Run, data: ImageData, out_dir: str | Path | None = No
     where = " (PCA plane)" if seen.plane.is_pca else ""
     given = ", each given its class" if model.conditional else ""
     drawn_as = "" if seen.label is None else f", drawn as class {data.classes[seen.label]}"
-    figures = {
-        "latent": plots.latent_scatter(
-            seen.points, seen.labels, data.classes, axis_labels=labels,
-            equal=not seen.plane.is_line, window=seen.manifold.extent,
-            title=f"{name}\n{kind} of the {len(seen.points):,} test images{given}{where}"),
-        "manifold": plots.manifold_figure(
-            drawn_manifold(seen.manifold, ink), axis_labels=labels,
-            title=f"{name}\ndecoder over the test codes' region{where}{drawn_as}"),
-        "reconstructions": _reconstructions(model, data, name, ink, run.config.train.noise),
-    }
+    paths: dict[str, Path] = {}
+
+    def save(key: str, fig: Figure) -> None:  # at once: a drawn figure keeps its pixels
+        paths[key] = save_figure(fig, out_dir / f"{key}.{fmt}")
+
+    save("latent", plots.latent_scatter(
+        seen.points, seen.labels, data.classes, axis_labels=labels,
+        equal=not seen.plane.is_line, window=seen.manifold.extent,
+        title=f"{name}\n{kind} of the {len(seen.points):,} test images{given}{where}"))
+    save("manifold", plots.manifold_figure(
+        drawn_manifold(seen.manifold, ink), axis_labels=labels,
+        title=f"{name}\ndecoder over the test codes' region{where}{drawn_as}"))
+    save("reconstructions", _reconstructions(model, data, name, ink, run.config.train.noise))
     if run.config.train.noise != "none":
-        figures["denoising"] = _denoising(model, data, name, ink, run.config.train.noise,
-                                          run.config.train.seed)
+        save("denoising", _denoising(model, data, name, ink, run.config.train.noise,
+                                     run.config.train.seed))
     if model.has_prior:
-        figures["manifold_prior"] = plots.manifold_figure(
+        save("manifold_prior", plots.manifold_figure(
             drawn_manifold(prior_manifold(model, seen.plane, seen.label), ink),
             axis_labels=labels,
-            title=f"{name}\ndecoder at the prior's 5%-95% quantiles{where}{drawn_as}")
-        figures["samples"] = _samples(model, data, name, ink, run.config.train.seed)
-    figures["interpolation"], gif_frames = interpolation(model, data, seen, name, ink,
-                                                         choice.between)
+            title=f"{name}\ndecoder at the prior's 5%-95% quantiles{where}{drawn_as}"))
+        save("samples", _samples(model, data, name, ink, run.config.train.seed))
+    figure, gif_frames = interpolation(model, data, seen, name, ink, choice.between)
+    save("interpolation", figure)
     if run.metrics:
-        figures["loss"] = _loss(run, name)
-    paths = {key: save_figure(fig, out_dir / f"{key}.{fmt}") for key, fig in figures.items()}
+        save("loss", _loss(run, name))
     paths["interpolation_gif"] = save_gif(gif_frames, out_dir / "interpolation.gif")
     return paths
 
