@@ -3,11 +3,13 @@ options and choices (naming the valid ones), missing arguments (by their placeho
 field's name), a folder that is not a run folder, and data that is missing offline."""
 
 import contextlib
+import os
 
 import pytest
 import requests
 
 from conftest import run_cli
+from vaelab.errors import VaelabError
 
 
 def _one_line(code, err):
@@ -82,6 +84,49 @@ def test_a_folder_that_is_not_a_run_is_one_line(args, message, capsys, tmp_path,
     (tmp_path / "a-file").write_text("not a run")
     said = _one_line(*run_cli(args, capsys)[::2])
     assert said.startswith(message), said
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["plot", "run", "-o", "a-file/figures"], "a-file is not a folder, so a-file/figures "
+                                               "cannot be made; choose another --out"),
+    (["plot", "run", "-o", "a-file"], "a-file is a file; --out names a folder"),
+    (["sample", "run", "-o", "a-file/s.png"], "a-file is not a folder, so a-file/s.png cannot "
+                                               "be written; choose another --out"),
+    (["sample", "run", "-o", "folder"], "folder is a folder; --out names the file to write, "
+                                        "such as folder/samples.png"),
+    (["train", "-o", "a-file/deeper/run"], "a-file is not a folder, so a-file/deeper/run "
+                                            "cannot be made; choose another --out"),
+    (["train", "-o", "a-file"], "a-file is a file; --out names a folder, new or empty"),
+    (["demo", "-o", "a-file/demo"], "a-file is not a folder, so a-file/demo cannot be made; "
+                                    "choose another --out"),
+])
+def test_an_out_that_cannot_be_written_is_one_line_before_any_work(args, message, capsys,
+                                                                   tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "a-file").write_text("not a folder")
+    for where in ("vaelab.training.runs.load_run", "vaelab.data.registry.load_dataset",
+                  "vaelab.demo.load_dataset", "vaelab.training.datasets.load_for"):
+        monkeypatch.setattr(where, lambda *a, **k: pytest.fail("worked before the check"))
+    said = _one_line(*run_cli(args, capsys)[::2])
+    assert said == message, said
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "folder"]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="no /proc, where no file is made")
+def test_an_out_in_a_folder_that_is_not_writable_is_one_line(capsys):
+    said = _one_line(*run_cli(["train", "-o", "/proc/vaelab-run"], capsys)[::2])
+    assert said == "/proc is not writable; choose another --out"
+
+
+def test_a_comparison_into_a_runs_folder_is_not_told_to_resume(tmp_path):
+    from vaelab.training.runs import check_new_run_dir
+
+    (tmp_path / "checkpoint.safetensors").write_bytes(b"")
+    with pytest.raises(VaelabError, match=r"not empty; choose another --out$"):
+        check_new_run_dir(tmp_path, resumable=False)
+    with pytest.raises(VaelabError, match=r"or continue it with --resume "):
+        check_new_run_dir(tmp_path)
 
 
 def test_missing_data_offline_is_one_line_that_says_where_to_put_it(tmp_path, monkeypatch,

@@ -247,12 +247,12 @@ def test_weights_that_are_not_numbers_are_one_line_from_every_command(runs, tiny
     ("folder", "{tmp}/folder is a folder; name the HTML file to write, such as "
                "{tmp}/folder/explorer.html"),
     ("a-file/page.html", "{tmp}/a-file is not a folder, so {tmp}/a-file/page.html cannot be "
-                         "written; write the page somewhere else"),
+                         "written; choose another --out"),
     ("a-file/deeper/page.html", "{tmp}/a-file is not a folder, so "
-                                "{tmp}/a-file/deeper/page.html cannot be written; write the "
-                                "page somewhere else"),
+                                "{tmp}/a-file/deeper/page.html cannot be written; choose "
+                                "another --out"),
     ("dangling/page.html", "{tmp}/dangling is not a folder, so {tmp}/dangling/page.html "
-                           "cannot be written; write the page somewhere else"),
+                           "cannot be written; choose another --out"),
 ])
 def test_a_bad_export_path_is_one_line_before_any_work(target, message, tmp_path, capsys,
                                                        monkeypatch):

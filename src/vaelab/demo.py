@@ -78,10 +78,10 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
                for name in models]
     laps = Laps()
     device = select_device(device)
-    data = (data or load_dataset(dataset, data_dir, progress=progress,
-                                 image_size=image_size)).to(device)
     if out is not None:
         check_new_run_dir(out)
+    data = (data or load_dataset(dataset, data_dir, progress=progress,
+                                 image_size=image_size)).to(device)
     folder = Path(out) if out is not None else unique_dir(Path("vaelab-demo"))
     log.info("the demo goes into %s", folder)
     laps.lap("data")

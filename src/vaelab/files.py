@@ -7,14 +7,36 @@ import contextlib
 import os
 import secrets
 import sys
+import tempfile
 from collections.abc import Iterator
 from itertools import count
 from pathlib import Path
 from typing import NoReturn
 
+from vaelab.errors import VaelabError
+
 
 class WriteError(OSError):
     """An output file that could not be written, named by itself, not by its temporary."""
+
+
+def check_can_make(path: str | Path, option: str, folder: bool = False) -> Path:
+    """Refuse, before any work, a file (or with ``folder``, a folder) ``path`` that cannot be
+    made or written in: one under a file, or in a folder that is not writable. The folders
+    missing above it are made when it is written. Returns the nearest folder on the way that
+    is there; ``option`` is what names the path."""
+    path = Path(path)
+    # A file or a dangling link in a folder's place cannot hold one.
+    there = next((p for p in ((path,) if folder else ()) + tuple(path.parents)
+                  if p.exists() or p.is_symlink()), Path("."))
+    if not there.is_dir():
+        raise VaelabError(f"{there} is not a folder, so {path} cannot be "
+                          f"{'made' if folder else 'written'}; choose another {option}")
+    try:
+        tempfile.TemporaryFile(dir=there).close()
+    except OSError:
+        raise VaelabError(f"{there} is not writable; choose another {option}") from None
+    return there
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> None:

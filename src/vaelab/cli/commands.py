@@ -13,6 +13,8 @@ import tyro
 from vaelab.cli.measure import Classifier, Compare, Eval
 from vaelab.cli.options import (
     Common,
+    check_file,
+    check_folder,
     check_run_folder,
     flag,
     in_flags,
@@ -132,6 +134,8 @@ class Plot(Common):
         from vaelab.pictures.figures import plot_run
         from vaelab.training.runs import load_run
 
+        if self.out is not None:
+            check_folder(self.out)
         run = load_run(check_run_folder(self.run_dir), device=self.device or "auto")
         paths = plot_run(run, out_dir=self.out, fmt=self.format, data_dir=self.data_dir,
                          progress=not self.quiet, label=self.label, between=self.between)
@@ -175,6 +179,8 @@ class Sample(Common):
         if self.n is not None:
             check_count("-n", self.n, most=MOST_SAMPLES)  # before the run is loaded
         check_seed("--seed", self.seed)
+        if self.out is not None:
+            check_file(self.out)
         run = load_run(check_run_folder(self.run_dir), device=self.device or "auto")
         name = "samples.png" if self.label is None else f"samples-{self.label}.png"
         path = write_samples(run, self.out or run.path / name, self.n, self.label, self.seed)

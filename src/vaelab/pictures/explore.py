@@ -18,7 +18,6 @@ import errno
 import html
 import json
 import math
-import tempfile
 from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.resources import files
@@ -30,7 +29,7 @@ from matplotlib.colors import to_hex
 
 from vaelab.data import ImageData, dataset_title, prepare
 from vaelab.errors import VaelabError
-from vaelab.files import write_atomic
+from vaelab.files import check_can_make, write_atomic
 from vaelab.measuring.latent import encode_dataset
 from vaelab.measuring.scorecard import noted_rows
 from vaelab.models import count_parameters
@@ -222,17 +221,7 @@ def check_export_path(path: str | Path) -> Path:
     if path.is_dir():
         raise VaelabError(f"{path} is a folder; name the HTML file to write, such as "
                           f"{path / 'explorer.html'}")
-    # The nearest folder on the path that is there (the ones below it are made when the page
-    # is written); a file or a dangling link in its place cannot hold one.
-    folder = next((p for p in (path.parent, *path.parent.parents)
-                   if p.exists() or p.is_symlink()), Path("."))
-    if not folder.is_dir():
-        raise VaelabError(f"{folder} is not a folder, so {path} cannot be written; write the "
-                          f"page somewhere else")
-    try:
-        tempfile.TemporaryFile(dir=folder).close()
-    except OSError:
-        raise VaelabError(f"{folder} is not writable; write the page somewhere else") from None
+    check_can_make(path, "--out")
     return path
 
 

@@ -105,13 +105,13 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
     cadence = Cadence.parse(checkpoint_every)
     device, world = _device_and_world(device)
     progress = progress and world.main
+    world.from_main(lambda: [check_new_run_dir(out) for out in outs if out is not None])
     full = world.main_first(lambda: load_for(configs[0], data_dir, progress=progress, data=data,
                                              check=False))
     configs = [recorded(config, full) for config in configs]
     for config in configs:
         _check_subset(config, full)
         _check_labels(config, full)
-    world.from_main(lambda: [check_new_run_dir(out) for out in outs if out is not None])
     full = place(full, device)
     # Every model is built before any folder is made: one that does not fit the images (too
     # many convolutions for their size) leaves no folder behind.

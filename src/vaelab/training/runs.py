@@ -27,7 +27,7 @@ from vaelab.config import RunConfig
 from vaelab.data import DATASETS
 from vaelab.device import select_device
 from vaelab.errors import VaelabError
-from vaelab.files import numbered, why_unreadable, write_atomic
+from vaelab.files import check_can_make, numbered, why_unreadable, write_atomic
 from vaelab.models import Autoencoder, build_model
 from vaelab.training.checkpoints import load_weights
 from vaelab.training.datasets import image_shape_and_classes
@@ -159,12 +159,18 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> Run:
     return Run(path, config, model, [m for m in metrics if m["epoch"] <= epoch])
 
 
-def check_new_run_dir(out: str | Path) -> None:
-    """Refuse a folder that holds anything: a new run never overwrites an old one."""
+def check_new_run_dir(out: str | Path, resumable: bool = True) -> None:
+    """Refuse a folder that holds anything (a new run never overwrites an old one), or one
+    that cannot be made or written in; where ``resumable``, a run's folder is told how to go
+    on with it."""
     out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        hint = f" or continue it with --resume {out}" if (out / CHECKPOINT).exists() else ""
+    if out.is_file():
+        raise VaelabError(f"{out} is a file; --out names a folder, new or empty")
+    if out.is_dir() and any(out.iterdir()):
+        resume = resumable and (out / CHECKPOINT).exists()
+        hint = f" or continue it with --resume {out}" if resume else ""
         raise VaelabError(f"{out} already exists and is not empty; choose another --out{hint}")
+    check_can_make(out, "--out", folder=True)
 
 
 def new_run_dir(out: str | Path | None, config: RunConfig, parent: Path = Path("runs")) -> Path:
