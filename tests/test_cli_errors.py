@@ -153,3 +153,12 @@ def test_missing_data_offline_is_one_line_that_says_where_to_put_it(tmp_path, mo
     assert "Max retries" not in said
     assert attempts == [False] * 3  # three mirrors, and no download bar off a terminal
     assert not (cache / "mnist").exists() and not (tmp_path / "run").exists()
+
+
+def test_a_flag_of_another_architecture_is_refused_not_ignored(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("vaelab.training.loop.train", lambda *a, **k: pytest.fail("trained"))
+    said = _one_line(*run_cli(["train", "--channels", "16", "32"], capsys)[::2])
+    assert said == ("--channels sets the widths of a conv net's layers, and this is an mlp; "
+                    "drop --channels or add --arch conv")
+    assert not list(tmp_path.iterdir())

@@ -261,8 +261,9 @@ def test_every_command_on_a_folder(tmp_path, capsys, classes, colour, arch):
 
     root = make_folder(tmp_path / "shapes", classes=classes, per_class=12, colour=colour)
     run = tmp_path / "run"
-    code, _, err = run_cli(["train", "--dataset", str(root), "--arch", arch, "--channels", "4",
-                         "8", "-o", str(run), *SMALL], capsys)
+    widths = ["--channels", "4", "8"] if arch == "conv" else []
+    code, _, err = run_cli(["train", "--dataset", str(root), "--arch", arch, *widths, "-o",
+                            str(run), *SMALL], capsys)
     assert code == 0, err
     data = json.loads((run / "config.json").read_text())["data"]
     assert data["dataset"] == str(root.resolve())

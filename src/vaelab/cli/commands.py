@@ -22,7 +22,14 @@ from vaelab.cli.options import (
     say,
     spelling,
 )
-from vaelab.config import ArchName, BinarizeName, LikelihoodName, ModelName, RunConfig
+from vaelab.config import (
+    ArchName,
+    BinarizeName,
+    LikelihoodName,
+    ModelConfig,
+    ModelName,
+    RunConfig,
+)
 from vaelab.errors import VaelabError
 
 Flat = tyro.conf.arg(name="")  # a nested config whose flags appear without a prefix
@@ -51,8 +58,8 @@ class Train(Common):
     no_plots: bool = False
     """Skip the figures and index.html (draw them later with vaelab plot)."""
     checkpoint_every: Annotated[str, flag(metavar="N|Ns|Nm|epoch")] = "10m"
-    """Also write a checkpoint inside epochs: every N steps, Ns seconds, Nm minutes, or 'epoch'
-    (at the ends of epochs only)."""
+    """Also write a checkpoint inside epochs: every N steps, Ns seconds, Nm (or Nmin) minutes,
+    or 'epoch' or 0 (at the ends of epochs only)."""
     compile: bool = False
     """Compile each training step with torch.compile: faster on a GPU, after 15 s to a
     minute of compiling."""
@@ -88,6 +95,10 @@ class Train(Common):
             run = resume(self.resume, self.config.train.epochs, device=self.device, **options,
                          **every)
         else:
+            model = self.config.model
+            if model.arch != "conv" and model.channels != ModelConfig().channels:
+                raise VaelabError(f"--channels sets the widths of a conv net's layers, and this "
+                                  f"is an {model.arch}; drop --channels or add --arch conv")
             run = train(self.config, self.out, device=self.device or "auto", **options,
                         **every)
         if not main_process():  # of several processes (torchrun), rank 0 draws and says
