@@ -283,7 +283,7 @@ def test_help_answers_without_loading_pytorch():
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["train", "--lr", "-1"], "error: --lr must be a positive number"),
+    (["train", "--lr", "-1"], "error: --lr must be a finite positive number, got -1\n"),
     (["train", "--latent-dims", "0"], "error: --latent-dims must be a whole number"),
     (["train", "--checkpoint-every", "5x"], "error: --checkpoint-every '5x' is not one of"),
     (["train", "--model", "ae", "--kl", "tutorial"], "AE model has no posterior"),
@@ -293,8 +293,8 @@ def test_help_answers_without_loading_pytorch():
     (["train", "--resume", "no/such/run"], "no/such/run: no such run folder"),
     (["train", "--device", "cuda:7"], "device 'cuda:7'"),
     (["demo", "--epochs", "0"], "error: --epochs must be a whole number"),
-    (["train", "--out", "a-file/run"], "a-file/run: Not a directory"),
-    (["train", "--hidden-dims", "0"], "every width in --hidden-dims must be a whole number"),
+    (["train", "--out", "a-file/run"], "a-file is not a folder, so a-file/run cannot be"),
+    (["train", "--hidden-dims", "0"], "--hidden-dims: every width must be a whole number"),
     (["train", "--objective", "iwae", "--kl-warmup", "3"], "no --beta, --kl-warmup or --kl"),
     (["train", "--train-subset", "999999", "-o", "big"], "--train-subset is 999999, but"),
     (["train", "-k"], "-k needs a value: a whole number;"),
@@ -382,7 +382,7 @@ def test_train_resume_and_plot(data_env, tmp_path, capsys, monkeypatch):
     assert (tmp_path / "svg" / "latent.svg").read_text().lstrip().startswith("<?xml")
     code, _, err = run_cli(["plot", str(run), "-o", str(run / "config.json")], capsys)
     assert code == 2 and err.count("\n") == 1, err
-    assert "config.json: a file; the figures go into a folder" in err
+    assert "config.json is a file; --out names a folder (new or not) for the figures" in err
 
 
 @pytest.mark.slow
@@ -508,7 +508,7 @@ def test_a_settings_files_errors_name_its_settings_as_the_file_does(tmp_path, ca
     (folder / "settings").write_text('{"model": {"hidden_dims": [0]}}')
     code, _, err = run_cli(["train", "--config", str(folder / "settings")], capsys)
     assert code == 2
-    assert err == (f"vaelab: error: {folder / 'settings'}: every width in hidden_dims must be a "
+    assert err == (f"vaelab: error: {folder / 'settings'}: hidden_dims: every width must be a "
                    f"whole number from 1 to 65,536, got 0\n")
 
 

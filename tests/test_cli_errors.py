@@ -89,7 +89,8 @@ def test_a_folder_that_is_not_a_run_is_one_line(args, message, capsys, tmp_path,
 @pytest.mark.parametrize(("args", "message"), [
     (["plot", "run", "-o", "a-file/figures"], "a-file is not a folder, so a-file/figures "
                                                "cannot be made; choose another --out"),
-    (["plot", "run", "-o", "a-file"], "a-file is a file; --out names a folder"),
+    (["plot", "run", "-o", "a-file"], "a-file is a file; --out names a folder (new or not) for "
+                                      "the figures"),
     (["sample", "run", "-o", "a-file/s.png"], "a-file is not a folder, so a-file/s.png cannot "
                                                "be written; choose another --out"),
     (["sample", "run", "-o", "folder"], "folder is a folder; --out names the file to write, "

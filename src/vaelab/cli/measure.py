@@ -114,9 +114,9 @@ class Compare(Common):
 
 @dataclass(kw_only=True)
 class Classifier(Common):
-    """The CNN that judges generated images. 'train' fits it to a dataset (MNIST: 46 s on two
-    cores of an Intel Xeon, 68 to 110 s on two of an AMD EPYC) and keeps it in the user
-    cache; 'show' says what is there."""
+    """The CNN that judges generated images. 'train' fits it to a dataset (for MNIST, one to
+    two minutes on two CPU cores) and keeps it in the user cache; 'show' says what is there.
+    vaelab ships one for MNIST, so that no first run trains it."""
 
     action: Annotated[Literal["train", "show"], tyro.conf.Positional,
                       tyro.conf.arg(metavar="{train,show}", help_behavior_hint="(required)")]
@@ -126,8 +126,8 @@ class Classifier(Common):
     per class, if labelled) or a .npz/.npy file."""
     image_size: Annotated[int | None, flag(metavar="N", default="as they are")] = None
     """Bring every image to N x N pixels: the shorter side scaled to N, the middle cut out."""
-    epochs: Annotated[int | None, flag(metavar="N", default="5, or enough for 2,000 steps, "
-                                                           "up to 50")] = None
+    epochs: Annotated[int | None, flag(metavar="INT", default="5, or enough for 2,000 steps, "
+                                                             "up to 50")] = None
     """Passes over the training set."""
     seed: int = 0
     """Seeds the weights and the shuffling."""

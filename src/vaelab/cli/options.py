@@ -62,11 +62,13 @@ def check_run_folder(path: Path) -> Path:
 
 
 def check_folder(path: Path) -> None:
-    """Refuse, before any work, an --out folder that is a file or cannot be made or written."""
+    """Refuse, before any work, a figures folder (--out) that is a file or cannot be made or
+    written in."""
     from vaelab.files import check_can_make
 
     if path.exists() and not path.is_dir():
-        raise VaelabError(f"{path} is a file; --out names a folder")
+        raise VaelabError(f"{path} is a file; --out names a folder (new or not) for the "
+                          f"figures")
     check_can_make(path, "--out", folder=True)
 
 
@@ -94,7 +96,7 @@ def say(message: str) -> None:
 
 def in_flags(message: str) -> str:
     """A settings error as the command line says it: each setting named in it as the flag that
-    sets it ('every width in hidden_dims must be ...' -> 'every width in --hidden-dims must
+    sets it ('hidden_dims: every width must be ...' -> '--hidden-dims: every width must
     be ...'). A setting whose name is a plain word (seed, beta, k) is taken for one only where
     it leads the message, and what is quoted (a value the user gave) is left as it is. What
     vaelab records from the data (the image shape, say) is no flag. (A settings file's errors

@@ -57,15 +57,15 @@ class ModelConfig:
     latent_dims: int = 2
     """Size of the latent code z."""
     hidden_dims: tuple[int, ...] = (512,)
-    """Widths of the encoder's dense hidden layers, mirrored by the decoder; none: a linear mlp."""
+    """The encoder's dense hidden widths, mirrored by the decoder; a bare flag: none (linear)."""
     activation: ActivationName = "relu"
     """Nonlinearity between the layers: 'relu' (the tutorial's) or 'tanh' (the IWAE paper's)."""
     arch: ArchName = "mlp"
     """Encoder and decoder: 'mlp' (the tutorial's dense layers) or 'conv' (convolutions)."""
     channels: tuple[int, ...] = (32, 64)
     """conv only: channels of the stride-2 convolutions, each halving the image's size."""
-    likelihood: Annotated[LikelihoodName, alias("--loss")] = "sse"
-    """p(x|z): sse (squared error), bce (Bernoulli), gaussian (learned sd), discretised logistic."""
+    likelihood: Annotated[LikelihoodName, alias("--loss", metavar="NAME")] = "sse"
+    """p(x|z): sse (squared error), bce (Bernoulli), gaussian (learned sd), logistic (discrete)."""
 
     def __post_init__(self) -> None:
         check_choice("model", self.model, ModelName)

@@ -55,14 +55,17 @@ def check_number(name: str, value: float, *, positive: bool = True) -> None:
     if (isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
             or (value <= 0 if positive else value < 0)):
         least = "positive" if positive else "zero or positive"
-        raise ConfigError(f"{name} must be a {least} number, got {value!r}")
+        shown = f"{value:g}" if type(value) is float else repr(value)  # as typed: -1, not -1.0
+        raise ConfigError(f"{name} must be a finite {least} number, got {shown}")
 
 
 def widths(name: str, value: Any) -> tuple[int, ...]:
     if not isinstance(value, list | tuple) or len(value) > 64:
         raise ConfigError(f"{name} must be a list of at most 64 widths, got {value!r}")
     for width in value:
-        check_count(f"every width in {name}", width, most=WIDEST)
+        if isinstance(width, bool) or not isinstance(width, int) or not 1 <= width <= WIDEST:
+            raise ConfigError(f"{name}: every width must be a whole number from 1 to "
+                              f"{WIDEST:,}, got {width!r}")
     return tuple(value)
 
 
@@ -76,10 +79,15 @@ def parse_noise(text: str) -> tuple[str, float] | None:
         value = float(level)
     except ValueError:
         value = math.nan
-    if kind not in NOISES or not math.isfinite(value) or value <= 0 or (
-            kind == "mask" and value >= 1):
+    if kind not in NOISES:
         raise ConfigError(f"noise {text!r} is not one of: none, gaussian:STD (such as "
                           f"gaussian:0.3), mask:SHARE (such as mask:0.5, below 1)")
+    if kind == "gaussian" and not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"noise {text!r}: the Gaussian's STD must be a positive number, "
+                          f"such as gaussian:0.3")
+    if kind == "mask" and not 0 < value < 1:
+        raise ConfigError(f"noise {text!r}: the mask's SHARE of pixels must be above 0 and "
+                          f"below 1, such as mask:0.5")
     return kind, value
 
 

@@ -68,8 +68,8 @@ def plot_run(run: Run | str | Path, data: ImageData | None = None, *,
     if not isinstance(run, Run):
         run = load_run(run)
     if out_dir is not None and Path(out_dir).exists() and not Path(out_dir).is_dir():
-        raise VaelabError(f"{out_dir}: a file; the figures go into a folder (new or not) "
-                          f"named by --out")
+        raise VaelabError(f"{out_dir} is a file; --out names a folder (new or not) for the "
+                          f"figures")
     choice = Choice.of(run, label, between)  # before any work
     data = load_for(run.config, data_dir, progress=progress, data=data)
     paths = write_run_figures(run, data, out_dir, fmt, choice=choice)
