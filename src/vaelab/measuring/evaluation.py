@@ -214,8 +214,8 @@ def likelihood_record(likelihood: Likelihood, name: str, binarized: bool) -> dic
         description = f"{likelihood.title}; a probability of the images as they are"
         description += "; exact for the binarized images" if binarized else ""
     else:
-        description = (f"{likelihood.title}: a density on [0, 1] pixels, not a probability "
-                       f"of 8-bit images")
+        description = (f"{likelihood.title}: a density at the pixel values, not a "
+                       f"probability of 8-bit images")
     if binarized:
         description += (". Bounds, codes and probes are of binarized images (for the training "
                         "split, one seeded draw); samples are judged against the grey test "
@@ -254,8 +254,8 @@ def _bounds(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor, bina
         per_dim = math.prod(images.shape[1:]) * math.log(2)
         scores["bits_per_dim"] = Score(*mean_and_error(nll / per_dim))
     else:
-        scores["bits_per_dim"] = Score(None, note="a density on [0, 1] pixels has no bits per "
-                                                  "dimension of 8-bit images")
+        scores["bits_per_dim"] = Score(None, note="a density at the pixel values has no bits "
+                                                  "per dimension of 8-bit images")
     return scores
 
 
