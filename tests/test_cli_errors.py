@@ -4,6 +4,7 @@ field's name), a folder that is not a run folder, and data that is missing offli
 
 import contextlib
 import os
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -106,8 +107,8 @@ def test_an_out_that_cannot_be_written_is_one_line_before_any_work(args, message
     monkeypatch.chdir(tmp_path)
     (tmp_path / "folder").mkdir()
     (tmp_path / "a-file").write_text("not a folder")
-    for where in ("vaelab.training.runs.load_run", "vaelab.data.registry.load_dataset",
-                  "vaelab.demo.load_dataset", "vaelab.training.datasets.load_for"):
+    for where in ("vaelab.training.runs.load_run", "vaelab.demo.load_dataset",
+                  "vaelab.training.loop.load_for"):
         monkeypatch.setattr(where, lambda *a, **k: pytest.fail("worked before the check"))
     said = _one_line(*run_cli(args, capsys)[::2])
     assert said == message, said
@@ -163,3 +164,37 @@ def test_a_flag_of_another_architecture_is_refused_not_ignored(capsys, tmp_path,
     assert said == ("--channels sets the widths of a conv net's layers, and this is an mlp; "
                     "drop --channels or add --arch conv")
     assert not list(tmp_path.iterdir())
+
+
+def test_a_saved_settings_files_widths_are_not_taken_for_a_flag(capsys, tmp_path, monkeypatch):
+    """A dense run's config.json may hold conv widths (older vaelab took --channels with --arch
+    mlp): --config starts from it without a word about a flag the user did not give."""
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    trained = []
+
+    def train(config, out, **options):
+        trained.append(config)
+        return SimpleNamespace(path=out)
+
+    monkeypatch.setattr("vaelab.training.loop.train", train)
+    settings = {"model": {"arch": "mlp", "channels": [4, 8]}}
+    (tmp_path / "settings.json").write_text(json.dumps(settings))
+    said = _one_line(*run_cli(["train", "--config", "settings.json", "--channels", "16"],
+                              capsys)[::2])
+    assert said.startswith("--channels sets the widths of a conv net's layers"), said
+    code, _, err = run_cli(["train", "--config", "settings.json", "-o", "run", "--no-plots"],
+                           capsys)
+    assert code == 0, err
+    assert [config.model.channels for config in trained] == [(4, 8)]
+
+
+def test_a_demo_into_a_demos_folder_is_told_to_finish_it(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("vaelab.demo.load_dataset", lambda *a, **k: pytest.fail("loaded"))
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "demo.json").write_text("{}")
+    said = _one_line(*run_cli(["demo", "-o", "old"], capsys)[::2])
+    assert said == ("old holds a demo already; choose another --out, or finish it with vaelab "
+                    "demo --resume old")

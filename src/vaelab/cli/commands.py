@@ -96,7 +96,8 @@ class Train(Common):
                          **every)
         else:
             model = self.config.model
-            if model.arch != "conv" and model.channels != ModelConfig().channels:
+            base = self.saved_config().model if self.settings is not None else ModelConfig()
+            if model.arch != "conv" and model.channels != base.channels:  # given, not saved
                 raise VaelabError(f"--channels sets the widths of a conv net's layers, and this "
                                   f"is an {model.arch}; drop --channels or add --arch conv")
             run = train(self.config, self.out, device=self.device or "auto", **options,

@@ -114,9 +114,9 @@ class Compare(Common):
 
 @dataclass(kw_only=True)
 class Classifier(Common):
-    """The CNN that judges generated images. 'train' fits it to a dataset (for MNIST, one to
-    two minutes on two CPU cores) and keeps it in the user cache; 'show' says what is there.
-    vaelab ships one for MNIST, so that no first run trains it."""
+    """The CNN that judges generated images. 'train' fits it to a dataset (for MNIST, about a
+    minute or two on two CPU cores) and keeps it in the user cache; 'show' says what is there.
+    vaelab ships one for MNIST and one for Fashion-MNIST, so that no first run trains it."""
 
     action: Annotated[Literal["train", "show"], tyro.conf.Positional,
                       tyro.conf.arg(metavar="{train,show}", help_behavior_hint="(required)")]

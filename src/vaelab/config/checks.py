@@ -51,12 +51,19 @@ def check_seed(name: str, value: int) -> None:
         raise ConfigError(f"{name} must be a whole number from 0 to 2**63 - 1, got {value!r}")
 
 
+def as_typed(value: Any) -> str:
+    """A value as a user would have typed it: a whole float without its '.0' (-1, not -1.0),
+    every other number with all its digits."""
+    if type(value) is float and value.is_integer():
+        return str(int(value))
+    return repr(value)
+
+
 def check_number(name: str, value: float, *, positive: bool = True) -> None:
     if (isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
             or (value <= 0 if positive else value < 0)):
         least = "positive" if positive else "zero or positive"
-        shown = f"{value:g}" if type(value) is float else repr(value)  # as typed: -1, not -1.0
-        raise ConfigError(f"{name} must be a finite {least} number, got {shown}")
+        raise ConfigError(f"{name} must be a finite {least} number, got {as_typed(value)}")
 
 
 def widths(name: str, value: Any) -> tuple[int, ...]:
@@ -94,7 +101,8 @@ def parse_noise(text: str) -> tuple[str, float] | None:
 def check_share(name: str, value: float) -> None:
     if (isinstance(value, bool) or not isinstance(value, int | float)
             or not 0 < value < 1):
-        raise ConfigError(f"{name} must be a number between 0 and 1, such as 0.1, got {value!r}")
+        raise ConfigError(f"{name} must be a number between 0 and 1, such as 0.1, got "
+                          f"{as_typed(value)}")
 
 
 def image_shape(shape: Any) -> tuple[int, int, int]:
