@@ -309,7 +309,8 @@ def test_a_peer_lost_before_the_run_has_a_folder_is_said_in_one_line(
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "0")
     monkeypatch.setattr(loop, "_device_and_world", lambda _: (torch.device("cpu"), World(0, 2)))
-    monkeypatch.setattr(loop, "load_for", lost)  # as the data is read: no folder yet
+    # at the processes' first meeting, over the folder's check: no folder yet
+    monkeypatch.setattr(World, "first", lost)
     assert cli.main(["train", "--out", str(tmp_path / "run")]) == 2
     assert capsys.readouterr().err.splitlines() == [
         "vaelab (rank 0): error: another of torchrun's processes stopped, and this one with "
@@ -319,7 +320,7 @@ def test_a_peer_lost_before_the_run_has_a_folder_is_said_in_one_line(
     def fault(*args, **kwargs):
         raise RuntimeError("NCCL error in: init.cpp:71, unhandled cuda error")
 
-    monkeypatch.setattr(loop, "load_for", fault)
+    monkeypatch.setattr(World, "first", fault)
     with pytest.raises(RuntimeError, match="unhandled cuda error"):
         cli.main(["train", "--out", str(tmp_path / "run")])
 
