@@ -1,10 +1,11 @@
 """Figures from arrays. Each function returns a matplotlib Figure and never shows it.
 
 Images are arrays in [0, 1], drawn as they are: (H, W) grey ones 0 black and 1 white, (H, W, 3)
-colour ones by their channels; gaps between images are white (callers that draw ink on paper
-flip grey images first, see ``vaelab.pictures.ink``). No pyplot: the figures are plain
-``matplotlib.figure.Figure`` objects, so nothing here touches a display or global state, and
-they render alike in a terminal, a notebook or a test.
+colour ones by their channels, resampled to the figure's pixels before they are coloured (the
+same pixels, and a quarter of the memory of matplotlib's order since 3.10); gaps between images
+are white (callers that draw ink on paper flip grey images first, see ``vaelab.pictures.ink``).
+No pyplot: the figures are plain ``matplotlib.figure.Figure`` objects, so nothing here touches
+a display or global state, and they render alike in a terminal, a notebook or a test.
 """
 
 from __future__ import annotations
@@ -49,8 +50,7 @@ def style() -> Iterator[None]:
 
 
 def show(ax: Axes, image: np.ndarray, **options: Any) -> None:
-    """An image in [0, 1] as it is: grey (H, W) from black (0) to white (1), or colour (H, W, 3);
-    resampled before it is coloured (the same pixels, a quarter of the memory to resample)."""
+    """An image in [0, 1] as it is (module docstring), resampled before it is coloured."""
     if image.ndim == 2:
         options = {"cmap": "gray", "vmin": 0, "vmax": 1, **options}
     ax.imshow(image.clip(0, 1), interpolation_stage="data", **options)
@@ -182,8 +182,7 @@ def image_rows(rows: Sequence[tuple[str, np.ndarray]], *, title: str,
         if column_labels is not None:
             w = rows[0][1].shape[2]
             axes[0].set_xticks([i * (w + 2) + w / 2 for i in range(len(column_labels))],
-                               [_in_a_column(label) for label in column_labels],
-                               fontsize="small")
+                               list(map(_in_a_column, column_labels)), fontsize="small")
             axes[0].xaxis.tick_top()
             axes[0].tick_params(length=0)
         fig.suptitle(title)
