@@ -91,8 +91,10 @@ def main() -> None:
     print(f"\nmatmul floor of its {EPOCHS} epochs: {floor:.1f} s ({floor_epoch:.2f} s an epoch, "
           f"the median of {len(floors)} timings before, between and after the demos: "
           f"{min(floors) * EPOCHS:.1f} to {max(floors) * EPOCHS:.1f} s)")
+    training = parts.get("training", 0.0)
     print(f"the demo takes {wall / floor:.2f}x the floor (target: at most {TARGET_RATIO}x, "
-          f"{TARGET_RATIO * floor:.0f} s here)")
+          f"{TARGET_RATIO * floor:.0f} s here); its training alone {training / floor:.2f}x, "
+          f"the rest {wall - training:.1f} s")
     print(f"peak memory: {peak:.0f} MB (target: at most {TARGET_MB} MB)")
     if len(demos) > 1:
         walls = ", ".join(f"{d[0]:.1f}" for d in demos)
