@@ -382,7 +382,7 @@ def test_train_resume_and_plot(data_env, tmp_path, capsys, monkeypatch):
     assert (tmp_path / "svg" / "latent.svg").read_text().lstrip().startswith("<?xml")
     code, _, err = run_cli(["plot", str(run), "-o", str(run / "config.json")], capsys)
     assert code == 2 and err.count("\n") == 1, err
-    assert "config.json is a file; --out names a folder (new or not) for the figures" in err
+    assert "config.json is a file; --out names a folder" in err
 
 
 @pytest.mark.slow

@@ -90,15 +90,14 @@ def test_a_folder_that_is_not_a_run_is_one_line(args, message, capsys, tmp_path,
 @pytest.mark.parametrize(("args", "message"), [
     (["plot", "run", "-o", "a-file/figures"], "a-file is not a folder, so a-file/figures "
                                                "cannot be made; choose another --out"),
-    (["plot", "run", "-o", "a-file"], "a-file is a file; --out names a folder (new or not) for "
-                                      "the figures"),
+    (["plot", "run", "-o", "a-file"], "a-file is a file; --out names a folder"),
     (["sample", "run", "-o", "a-file/s.png"], "a-file is not a folder, so a-file/s.png cannot "
                                                "be written; choose another --out"),
     (["sample", "run", "-o", "folder"], "folder is a folder; --out names the file to write, "
                                         "such as folder/samples.png"),
     (["train", "-o", "a-file/deeper/run"], "a-file is not a folder, so a-file/deeper/run "
                                             "cannot be made; choose another --out"),
-    (["train", "-o", "a-file"], "a-file is a file; --out names a folder, new or empty"),
+    (["train", "-o", "a-file"], "a-file is a file; --out names a folder"),
     (["demo", "-o", "a-file/demo"], "a-file is not a folder, so a-file/demo cannot be made; "
                                     "choose another --out"),
 ])
@@ -121,14 +120,17 @@ def test_an_out_in_a_folder_that_is_not_writable_is_one_line(capsys):
     assert said == "/proc is not writable; choose another --out"
 
 
-def test_a_comparison_into_a_runs_folder_is_not_told_to_resume(tmp_path):
+def test_a_taken_folder_is_told_to_go_on_only_by_the_command_that_can(tmp_path):
+    """A run's folder names train's --resume; to compare (resume=None) or to a demo, whose
+    own folders hold demo.json, it is only taken."""
     from vaelab.training.runs import check_new_run_dir
 
     (tmp_path / "checkpoint.safetensors").write_bytes(b"")
-    with pytest.raises(VaelabError, match=r"not empty; choose another --out$"):
-        check_new_run_dir(tmp_path, resumable=False)
     with pytest.raises(VaelabError, match=r"or continue it with --resume "):
         check_new_run_dir(tmp_path)
+    for resume in (None, ("demo.json", "vaelab demo --resume")):
+        with pytest.raises(VaelabError, match=r"not empty; choose another --out$"):
+            check_new_run_dir(tmp_path, resume=resume)
 
 
 def test_missing_data_offline_is_one_line_that_says_where_to_put_it(tmp_path, monkeypatch,
@@ -190,11 +192,11 @@ def test_a_saved_settings_files_widths_are_not_taken_for_a_flag(capsys, tmp_path
     assert [config.model.channels for config in trained] == [(4, 8)]
 
 
-def test_a_demo_into_a_demos_folder_is_told_to_finish_it(capsys, tmp_path, monkeypatch):
+def test_a_demo_into_a_demos_folder_is_told_to_resume_it(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("vaelab.demo.load_dataset", lambda *a, **k: pytest.fail("loaded"))
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / "demo.json").write_text("{}")
     said = _one_line(*run_cli(["demo", "-o", "old"], capsys)[::2])
-    assert said == ("old holds a demo already; choose another --out, or finish it with vaelab "
-                    "demo --resume old")
+    assert said == ("old already exists and is not empty; choose another --out or continue it "
+                    "with vaelab demo --resume old")

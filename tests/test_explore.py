@@ -244,7 +244,7 @@ def test_weights_that_are_not_numbers_are_one_line_from_every_command(runs, tiny
 
 
 @pytest.mark.parametrize(("target", "message"), [
-    ("folder", "{tmp}/folder is a folder; name the HTML file to write, such as "
+    ("folder", "{tmp}/folder is a folder; --out names the file to write, such as "
                "{tmp}/folder/explorer.html"),
     ("a-file/page.html", "{tmp}/a-file is not a folder, so {tmp}/a-file/page.html cannot be "
                          "written; choose another --out"),

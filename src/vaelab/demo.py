@@ -79,10 +79,7 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
     laps = Laps()
     device = select_device(device)
     if out is not None:
-        if (Path(out) / PLAN).is_file():
-            raise VaelabError(f"{out} holds a demo already; choose another --out, or finish it "
-                              f"with vaelab demo --resume {out}")
-        check_new_run_dir(out, resumable=False)
+        check_new_run_dir(out, resume=(PLAN, "vaelab demo --resume"))
     data = (data or load_dataset(dataset, data_dir, progress=progress,
                                  image_size=image_size)).to(device)
     folder = Path(out) if out is not None else unique_dir(Path("vaelab-demo"))

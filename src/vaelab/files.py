@@ -20,12 +20,19 @@ class WriteError(OSError):
     """An output file that could not be written, named by itself, not by its temporary."""
 
 
-def check_can_make(path: str | Path, option: str, folder: bool = False) -> Path:
+def check_can_make(path: str | Path, option: str, folder: bool = False,
+                   example: str = "") -> Path:
     """Refuse, before any work, a file (or with ``folder``, a folder) ``path`` that cannot be
-    made or written in: one under a file, or in a folder that is not writable. The folders
-    missing above it are made when it is written. Returns the nearest folder on the way that
-    is there; ``option`` is what names the path."""
+    made or written in: a folder where a file is meant or the other way round, one under a
+    file, or in a folder that is not writable. The folders missing above it are made when it
+    is written. Returns the nearest folder on the way that is there; ``option`` is what names
+    the path, and ``example`` a file's name to suggest in a folder given for a file."""
     path = Path(path)
+    if folder and path.exists() and not path.is_dir():
+        raise VaelabError(f"{path} is a file; {option} names a folder")
+    if not folder and path.is_dir():
+        such = f", such as {path / example}" if example else ""
+        raise VaelabError(f"{path} is a folder; {option} names the file to write{such}")
     # A file or a dangling link in a folder's place cannot hold one.
     there = next((p for p in ((path,) if folder else ()) + tuple(path.parents)
                   if p.exists() or p.is_symlink()), Path("."))

@@ -13,8 +13,6 @@ import tyro
 from vaelab.cli.measure import Classifier, Compare, Eval
 from vaelab.cli.options import (
     Common,
-    check_file,
-    check_folder,
     check_run_folder,
     flag,
     in_flags,
@@ -30,7 +28,9 @@ from vaelab.config import (
     ModelName,
     RunConfig,
 )
+from vaelab.config.checks import as_typed
 from vaelab.errors import VaelabError
+from vaelab.files import check_can_make
 
 Flat = tyro.conf.arg(name="")  # a nested config whose flags appear without a prefix
 RUN = tyro.conf.arg(metavar="RUN")  # a run folder, given by position
@@ -117,13 +117,6 @@ class Train(Common):
             say(f"run folder: {run.path}  (open {run.path / 'index.html'})")
 
 
-def as_typed(value: object) -> str:
-    """A setting's value as it is typed on the command line ('512 256' for a tuple)."""
-    if isinstance(value, (tuple, list)):
-        return " ".join(map(str, value)) or "(none)"
-    return "unset" if value is None else str(value)
-
-
 @dataclass(kw_only=True)
 class Plot(Common):
     """Draw (again) all figures of a run; as PNGs into the run's figures folder (no --out),
@@ -147,7 +140,7 @@ class Plot(Common):
         from vaelab.training.runs import load_run
 
         if self.out is not None:
-            check_folder(self.out)
+            check_can_make(self.out, "--out", folder=True)  # as plot_run does, before loading
         run = load_run(check_run_folder(self.run_dir), device=self.device or "auto")
         paths = plot_run(run, out_dir=self.out, fmt=self.format, data_dir=self.data_dir,
                          progress=not self.quiet, label=self.label, between=self.between)
@@ -192,7 +185,7 @@ class Sample(Common):
             check_count("-n", self.n, most=MOST_SAMPLES)  # before the run is loaded
         check_seed("--seed", self.seed)
         if self.out is not None:
-            check_file(self.out)
+            check_can_make(self.out, "--out", example="samples.png")
         run = load_run(check_run_folder(self.run_dir), device=self.device or "auto")
         name = "samples.png" if self.label is None else f"samples-{self.label}.png"
         path = write_samples(run, self.out or run.path / name, self.n, self.label, self.seed)

@@ -61,27 +61,6 @@ def check_run_folder(path: Path) -> Path:
     return path
 
 
-def check_folder(path: Path) -> None:
-    """Refuse, before any work, a figures folder (--out) that is a file or cannot be made or
-    written in."""
-    from vaelab.files import check_can_make
-
-    if path.exists() and not path.is_dir():
-        raise VaelabError(f"{path} is a file; --out names a folder (new or not) for the "
-                          f"figures")
-    check_can_make(path, "--out", folder=True)
-
-
-def check_file(path: Path) -> None:
-    """Refuse, before any work, an --out file that is a folder or cannot be written."""
-    from vaelab.files import check_can_make
-
-    if path.is_dir():
-        raise VaelabError(f"{path} is a folder; --out names the file to write, such as "
-                          f"{path / 'samples.png'}")
-    check_can_make(path, "--out")
-
-
 def main_process() -> bool:
     """Whether this process writes and prints: the only one, or rank 0 of several (torchrun)."""
     from vaelab.distributed import join

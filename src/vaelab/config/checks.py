@@ -52,27 +52,34 @@ def check_seed(name: str, value: int) -> None:
 
 
 def as_typed(value: Any) -> str:
-    """A value as a user would have typed it: a whole float without its '.0' (-1, not -1.0),
-    every other number with all its digits."""
+    """A setting's value as it is typed on the command line: '512 256' for a tuple, -1 for a
+    whole float (not -1.0), every other number with all its digits, 'unset' for None."""
+    if isinstance(value, tuple | list):
+        return " ".join(map(as_typed, value)) or "(none)"
+    if value is None:
+        return "unset"
     if type(value) is float and value.is_integer():
         return str(int(value))
-    return repr(value)
+    return str(value)
+
+
+def _number(value: Any) -> str:
+    """A number as typed; anything else quoted, so that '1e-3' read as text shows as text."""
+    return as_typed(value) if isinstance(value, int | float) else repr(value)
 
 
 def check_number(name: str, value: float, *, positive: bool = True) -> None:
     if (isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
             or (value <= 0 if positive else value < 0)):
         least = "positive" if positive else "zero or positive"
-        raise ConfigError(f"{name} must be a finite {least} number, got {as_typed(value)}")
+        raise ConfigError(f"{name} must be a finite {least} number, got {_number(value)}")
 
 
 def widths(name: str, value: Any) -> tuple[int, ...]:
     if not isinstance(value, list | tuple) or len(value) > 64:
         raise ConfigError(f"{name} must be a list of at most 64 widths, got {value!r}")
     for width in value:
-        if isinstance(width, bool) or not isinstance(width, int) or not 1 <= width <= WIDEST:
-            raise ConfigError(f"{name}: every width must be a whole number from 1 to "
-                              f"{WIDEST:,}, got {width!r}")
+        check_count(f"{name}: every width", width, most=WIDEST)
     return tuple(value)
 
 
@@ -102,7 +109,7 @@ def check_share(name: str, value: float) -> None:
     if (isinstance(value, bool) or not isinstance(value, int | float)
             or not 0 < value < 1):
         raise ConfigError(f"{name} must be a number between 0 and 1, such as 0.1, got "
-                          f"{as_typed(value)}")
+                          f"{_number(value)}")
 
 
 def image_shape(shape: Any) -> tuple[int, int, int]:

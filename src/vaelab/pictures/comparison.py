@@ -76,7 +76,7 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
     for run in loaded[1:]:
         _check_same_images(loaded[0], run)
     if out is not None:
-        check_new_run_dir(out, resumable=False)
+        check_new_run_dir(out, resume=None)
     data = load_for(loaded[0].config, data_dir, progress=progress, data=data)
     for run in loaded[1:]:
         check_same(run.config, data)

@@ -217,12 +217,8 @@ def check_export_path(path: str | Path) -> Path:
     """Refuse, before any work, a page path that cannot be written: a folder, a path under a
     file, or one in a folder that is not writable. Missing folders are made when the page is
     written, as every command makes the folders of what it writes."""
-    path = Path(path)
-    if path.is_dir():
-        raise VaelabError(f"{path} is a folder; name the HTML file to write, such as "
-                          f"{path / 'explorer.html'}")
-    check_can_make(path, "--out")
-    return path
+    check_can_make(path, "--out", example="explorer.html")
+    return Path(path)
 
 
 def export_explorer(runs: Runs, path: str | Path, data: ImageData | None = None, *,

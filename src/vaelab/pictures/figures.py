@@ -32,7 +32,7 @@ from PIL import Image
 
 from vaelab.data import ImageData, dataset_title, prepare, to_unit
 from vaelab.errors import VaelabError
-from vaelab.files import write_atomic
+from vaelab.files import check_can_make, write_atomic
 from vaelab.measuring.latent import (
     LatentPicture,
     latent_picture,
@@ -65,11 +65,10 @@ def plot_run(run: Run | str | Path, data: ImageData | None = None, *,
     two classes whose first test images the interpolation joins (by default the two whose
     codes lie farthest apart), so that several runs' figures show the same pair. Either is
     given by number or name."""
+    if out_dir is not None:  # new or not: its figures are drawn again
+        check_can_make(out_dir, "--out", folder=True)
     if not isinstance(run, Run):
         run = load_run(run)
-    if out_dir is not None and Path(out_dir).exists() and not Path(out_dir).is_dir():
-        raise VaelabError(f"{out_dir} is a file; --out names a folder (new or not) for the "
-                          f"figures")
     choice = Choice.of(run, label, between)  # before any work
     data = load_for(run.config, data_dir, progress=progress, data=data)
     paths = write_run_figures(run, data, out_dir, fmt, choice=choice)

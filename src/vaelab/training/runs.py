@@ -159,16 +159,15 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> Run:
     return Run(path, config, model, [m for m in metrics if m["epoch"] <= epoch])
 
 
-def check_new_run_dir(out: str | Path, resumable: bool = True) -> None:
+def check_new_run_dir(out: str | Path,
+                      resume: tuple[str, str] | None = (CHECKPOINT, "--resume")) -> None:
     """Refuse a folder that holds anything (a new run never overwrites an old one), or one
-    that cannot be made or written in; where ``resumable``, a run's folder is told how to go
-    on with it."""
+    that cannot be made or written in. ``resume``: the file that marks a folder as one to go
+    on with, and the option that does (None: nothing goes on in its folder)."""
     out = Path(out)
-    if out.is_file():
-        raise VaelabError(f"{out} is a file; --out names a folder, new or empty")
     if out.is_dir() and any(out.iterdir()):
-        resume = resumable and (out / CHECKPOINT).exists()
-        hint = f" or continue it with --resume {out}" if resume else ""
+        marker, option = resume or ("", "")
+        hint = f" or continue it with {option} {out}" if marker and (out / marker).exists() else ""
         raise VaelabError(f"{out} already exists and is not empty; choose another --out{hint}")
     check_can_make(out, "--out", folder=True)
 
