@@ -218,6 +218,9 @@ def test_arrays_in_every_accepted_form(tmp_path):
      r"got str32 values of shape \(4,\)"),
     ({"images": np.zeros((3, 5, 5), np.uint8), "labels": np.arange(3), "classes": ["a", "b"]},
      r"labels go up to 2 but classes has only 2 names; give one name per label from 0"),
+    ({"images": np.zeros((2, 1, 70_000), np.uint8)},
+     r"bad\.npz: images are 70000x1 pixels, wider or taller than the 65,536 that vaelab takes; "
+     r"is the shape's order \(N, H, W\) or \(N, H, W, 3\)\?$"),
 ])
 def test_bad_arrays_get_one_line(tmp_path, arrays, message):
     path = tmp_path / "bad.npz"
@@ -237,6 +240,44 @@ def test_a_file_that_is_not_numpy_is_told_so(tmp_path, name):
     with pytest.raises(VaelabError, match=rf"{name}: not a NumPy \.np[yz] file \(it does not "
                                           rf"start as one\); save the arrays with numpy"):
         load_dataset(str(path), progress=False)
+
+
+def test_a_npy_whose_header_asks_for_more_than_memory_is_one_line(tmp_path):
+    """Its header says 10^15 pixels; NumPy's own error was a MemoryError's traceback."""
+    path = tmp_path / "huge.npy"
+    with open(path, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, {"descr": "|u1", "fortran_order": False,
+                                                 "shape": (10**7, 10**4, 10**4)})
+        f.write(bytes(100))
+    with pytest.raises(VaelabError, match=r"huge\.npy: its arrays do not fit in memory \(.*\); "
+                                          r"if the file is damaged, save the arrays again$"):
+        load_dataset(str(path), progress=False)
+
+
+def test_what_is_not_a_file_or_leads_back_up_is_left_out_of_a_folder(tmp_path, caplog):
+    """A broken link and a pipe named as images, and a link back to a folder above: they
+    were a wrong hint about --out, a hang, and a path of forty links."""
+    root = make_folder(tmp_path / "shapes", per_class=3)
+    (root / "circle" / "dead.png").symlink_to(tmp_path / "nowhere.png")
+    os.mkfifo(root / "square" / "pipe.png")
+    (root / "square" / "up").symlink_to("..")
+    (root / "up").symlink_to(".")
+    listing = folders_module.list_folder(root)
+    assert [os.path.relpath(f, root) for f in listing.files] == [
+        f"{c}/{i:03d}.png" for c in ("circle", "square") for i in range(3)]
+    assert sorted(os.path.relpath(f, root) for f in listing.skipped) == [
+        "circle/dead.png", "square/pipe.png", "square/up", "up"]
+
+
+def test_a_very_large_image_is_read_without_pillows_warning(tmp_path, monkeypatch, recwarn):
+    """Pillow warns of a 'decompression bomb DOS attack' past 89 million pixels: of the
+    user's own images, vaelab reads those (and names as unreadable those past twice that)."""
+    from PIL import Image as PILImage
+
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 100)  # 144-pixel images are 'large'
+    root = make_folder(tmp_path / "shapes", per_class=3)
+    assert len(load_dataset(str(root), progress=False).train_images) >= 1
+    assert not [w for w in recwarn if issubclass(w.category, PILImage.DecompressionBombWarning)]
 
 
 def test_a_damaged_npz_is_one_line(tmp_path):
@@ -464,3 +505,16 @@ def test_own_grey_images_are_drawn_as_they_are_and_mnist_as_ink_on_paper(tmp_pat
         canvas.draw()
     drawn = np.asarray(canvas.buffer_rgba())[25, :, 0]  # 100 px: 25 black, 50 white, 25 white
     assert (drawn[5:20] == 0).all() and (drawn[30:95] == 255).all()
+
+
+def test_a_class_name_that_does_not_print_is_quoted_in_an_error():
+    """A folder's name may hold a line break: an error stays one line."""
+    from vaelab.config import DataConfig, RunConfig
+    from vaelab.training.datasets import class_number
+
+    config = RunConfig(data=DataConfig("shapes", classes=("a b\nc", "日本"),
+                                       image_shape=(1, 4, 4)))
+    with pytest.raises(VaelabError) as info:
+        class_number(config, "zzz")
+    assert str(info.value) == ("unknown class 'zzz'; choose one of: 'a b\\nc', 日本 (or its "
+                               "number, 0 to 1)")

@@ -23,6 +23,7 @@ from vaelab.errors import VaelabError
 log = logging.getLogger("vaelab")
 
 KNOWN = ("images", "labels", "classes", "test_images", "test_labels")
+WIDEST = 2**16  # pixels a side at most, as a run's config takes them (config.checks)
 
 
 def load_arrays(path: Path) -> Decoded:
@@ -81,6 +82,9 @@ def _read(path: Path) -> dict[str, np.ndarray]:
     except (OSError, zipfile.BadZipFile, EOFError) as err:
         raise VaelabError(f"{path}: cannot be read as a NumPy {path.suffix} file "
                           f"({str(err) or type(err).__name__})") from None
+    except MemoryError as err:  # a header that asks for more than the file holds, say
+        raise VaelabError(f"{path}: its arrays do not fit in memory ({err}); if the file is "
+                          f"damaged, save the arrays again") from None
 
 
 def _shape(images: np.ndarray) -> str:
@@ -97,6 +101,10 @@ def _images(path: Path, key: str, x: np.ndarray) -> np.ndarray:
                           f"(N, H, W, 3) for colour")
     if len(x) == 0:
         raise VaelabError(f"{path}: {key} holds no images")
+    if max(x.shape[1:3]) > WIDEST:
+        raise VaelabError(f"{path}: {key} are {x.shape[2]}x{x.shape[1]} pixels, wider or "
+                          f"taller than the {WIDEST:,} that vaelab takes; is the shape's order "
+                          f"(N, H, W) or (N, H, W, 3)?")
     if x.dtype == np.uint8:
         pass
     elif x.dtype == np.bool_:

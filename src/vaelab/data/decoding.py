@@ -8,6 +8,9 @@ second. Every image comes out as uint8 (H, W, C): C = 1 for grey modes, 3 for ev
 from __future__ import annotations
 
 import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -60,9 +63,20 @@ def to_array(image: Image.Image, size: int | None) -> np.ndarray:
     return array[:, :, None] if array.ndim == 2 else array
 
 
+@contextmanager
+def opened(path: str) -> Iterator[Image.Image]:
+    """Pillow's image of ``path``, without its warning that an image of over 89 million pixels
+    could be a decompression bomb: these are the user's own images, and Pillow refuses one
+    of twice that (DecompressionBombError), which is named as unreadable."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(path) as image:
+            yield image
+
+
 def read_image(path: str, size: int | None) -> tuple[np.ndarray, float]:
     """The image as ``to_array`` gives it, and how many times it was scaled up (1 if not)."""
-    with Image.open(path) as image:
+    with opened(path) as image:
         image.load()
         return to_array(image, size), max(1.0, (size or 0) / max(1, min(image.size)))
 
@@ -104,7 +118,7 @@ def different_sizes(paths: list[str], root: str | os.PathLike) -> str:
     sizes: dict[tuple[int, int], list[str]] = {}
     for path in paths:
         try:
-            with Image.open(path) as image:
+            with opened(path) as image:
                 sizes.setdefault(image.size, []).append(path)
         except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
             continue  # unreadable files are named when they are decoded

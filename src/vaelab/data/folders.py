@@ -98,18 +98,20 @@ def list_folder(root: Path) -> Listing:
 
 
 def _entries(folder: Path) -> tuple[list[str], list[os.DirEntry], list[str]]:
-    """Sub-folders, image files and other files of one folder, hidden ones left out, sorted."""
+    """Sub-folders, image files and other files of one folder, hidden ones left out, sorted.
+    An image's name on what is not a file (a broken link, a pipe) counts as another file."""
     dirs, images, others = [], [], []
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError as err:
-        raise VaelabError(f"{folder}: cannot be read ({err.strerror})") from None
+        raise VaelabError(f"{folder}: cannot be read ({err.strerror}); repair it, or move it "
+                          f"out of the images' folder") from None
     for entry in entries:
         if entry.name.startswith("."):
             continue
         if entry.is_dir():
             dirs.append(entry.name)
-        elif entry.name.lower().endswith(ENDINGS):
+        elif entry.name.lower().endswith(ENDINGS) and entry.is_file():
             images.append(entry)
         else:
             others.append(entry.path)
@@ -122,11 +124,16 @@ def _say_empty(folder: Path, names: tuple[str, ...]) -> None:
                 "holds" if len(names) == 1 else "hold", "it is" if len(names) == 1 else "they are")
 
 
-def _walk(folder: Path) -> tuple[list[os.DirEntry], list[str]]:
-    """Every image under ``folder``, at any depth, in a stable order; and the other files."""
+def _walk(folder: Path, above: frozenset[str]) -> tuple[list[os.DirEntry], list[str]]:
+    """Every image under ``folder``, at any depth, in a stable order; and the other files,
+    among them a link back to ``folder`` or to one of the folders ``above`` it (a loop)."""
+    above = above | {os.path.realpath(folder)}
     dirs, images, others = _entries(folder)
     for name in dirs:
-        more, more_others = _walk(folder / name)
+        if os.path.realpath(folder / name) in above:
+            others.append(str(folder / name))
+            continue
+        more, more_others = _walk(folder / name, above)
         images += more
         others += more_others
     return images, others
@@ -135,8 +142,13 @@ def _walk(folder: Path) -> tuple[list[os.DirEntry], list[str]]:
 def _list_split(folder: Path, root: Path) -> Listing:
     dirs, top, skipped = _entries(folder)
     classes, files, labels, empty = [], [], [], []
+    here = Path(os.path.realpath(folder))
+    above = frozenset(map(str, [here, *here.parents]))
     for name in dirs:
-        images, others = _walk(folder / name)
+        if os.path.realpath(folder / name) in above:  # a link back up: a loop, no class
+            skipped.append(str(folder / name))
+            continue
+        images, others = _walk(folder / name, above)
         skipped += others
         if images:
             labels += [len(classes)] * len(images)

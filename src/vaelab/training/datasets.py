@@ -120,7 +120,8 @@ def class_number(config: RunConfig, label: str | int) -> int:
         if 0 <= number < len(classes):
             return number
     numbers = f" (or its number, 0 to {len(classes) - 1})" if numbered else ""
-    raise VaelabError(f"unknown class {label!r}; choose one of: {', '.join(classes)}{numbers}")
+    raise VaelabError(f"unknown class {label!r}; choose one of: "
+                      f"{', '.join(map(_shown, classes))}{numbers}")
 
 
 def image_shape_and_classes(config: RunConfig) -> tuple[tuple[int, int, int], int]:
@@ -143,7 +144,13 @@ def _shape(shape: tuple[int, ...]) -> str:
 def _names(classes: tuple[str, ...]) -> str:
     if not classes:
         return "none"
-    return ", ".join(classes[:4]) + (", ..." if len(classes) > 4 else "")
+    return ", ".join(map(_shown, classes[:4])) + (", ..." if len(classes) > 4 else "")
+
+
+def _shown(name: str) -> str:
+    """A class's name as a line of text can show it: quoted where it holds a line break or
+    another character that does not print (folders can be named so)."""
+    return name if name.isprintable() else repr(name)
 
 
 def training_mean(config: RunConfig, data: ImageData) -> torch.Tensor:
