@@ -894,3 +894,23 @@ def test_a_k_or_samples_beyond_a_hundred_thousand_is_refused_before_any_work():
         with pytest.raises(VaelabError, match=f"{name} must be a whole number from 1 to "
                                               f"100,000, got 2000000000"):
             check_measuring(**{name: 2_000_000_000})
+
+
+def test_a_test_set_of_one_image_has_no_spread_and_no_frechet_distance(tiny, tmp_path,
+                                                                       monkeypatch):
+    """One test image has no covariance: the samples' Fréchet distance and the active units
+    are n/a, saying why, and the rest is measured (it was a LinAlgError)."""
+    from vaelab.measuring.caveats import SPREAD
+    from vaelab.measuring.classifier import train_judge
+    from vaelab.measuring.evaluation import evaluate_run
+
+    monkeypatch.setattr("vaelab.data.sources.cache_root", lambda: tmp_path / "cache")
+    one = dataclasses.replace(tiny, test_images=tiny.test_images[:1],
+                              test_labels=tiny.test_labels[:1])
+    run = train(RunConfig(ModelConfig("vae", 2, (32,)), train=TrainConfig(epochs=1)),
+                tmp_path / "vae", data=one, progress=False)
+    judge = train_judge(tiny, epochs=1, progress=False)
+    card = evaluate_run(run, one, k=2, judge=judge, progress=False, save=False)
+    for key in ("sample_frechet", "active_units"):
+        assert card[key].value is None and SPREAD in card[key].note, card[key]
+    assert math.isfinite(card["nll"].value) and card["sample_confidence"].value is not None

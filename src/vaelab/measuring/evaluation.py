@@ -23,7 +23,7 @@ from vaelab.distributed import SINGLE, World, join, local_device
 from vaelab.distributions import Likelihood
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
-from vaelab.measuring.caveats import each_class, few_for_frechet, with_caveats
+from vaelab.measuring.caveats import SPREAD, each_class, few_for_frechet, with_caveats
 from vaelab.measuring.classifier import (
     Judge,
     class_entropy,
@@ -281,7 +281,7 @@ def _codes(model: Autoencoder, seen: ImageData, split: str) -> dict[str, Score]:
     if not model.has_posterior:
         scores["active_units"] = Score(None, note=NO_POSTERIOR)
     elif len(split_codes) < 2:
-        scores["active_units"] = Score(None, note="a spread over images needs two or more")
+        scores["active_units"] = Score(None, note=SPREAD)
     else:
         scores["active_units"] = Score(active_units(split_codes))
     return scores
@@ -321,9 +321,9 @@ def _pictures(model: Autoencoder, data: ImageData, seen: ImageData, judge: Judge
     most = f"at most ln {len(data.classes)} = {math.log(len(data.classes)):.3f}"
     scores["sample_class_entropy"] = Score(class_entropy(probabilities), note=f"{most}, reached "
                                            f"when every class is drawn equally often")
-    scores["sample_frechet"] = Score(frechet_distance(drawn,
-                                                      features(judge.model, data.test_images)),
-                                     note=few_for_frechet(n))
+    real = features(judge.model, data.test_images)  # (n, f): a spread needs two images
+    scores["sample_frechet"] = (Score(frechet_distance(drawn, real), note=few_for_frechet(n))
+                                if n > 1 else Score(None, note=SPREAD))
     hits = (probabilities.argmax(dim=1) == asked.cpu()).double()
     scores["sample_asked"] = (Score(*mean_and_error(hits)) if model.conditional
                               else Score(None, note=NOT_CONDITIONAL))
