@@ -200,3 +200,38 @@ def test_a_demo_into_a_demos_folder_is_told_to_resume_it(capsys, tmp_path, monke
     said = _one_line(*run_cli(["demo", "-o", "old"], capsys)[::2])
     assert said == ("old already exists and is not empty; choose another --out or continue it "
                     "with vaelab demo --resume old")
+
+
+@pytest.mark.parametrize("out", [["-o", "mine"], []])
+def test_a_demo_whose_settings_do_not_fit_its_data_leaves_nothing(capsys, tmp_path, monkeypatch,
+                                                                   tiny, out):
+    """A CVAE on images without labels: it wrote demo.json first, and the folder could then
+    be neither used again nor resumed."""
+    import dataclasses
+
+    monkeypatch.chdir(tmp_path)
+    unlabelled = dataclasses.replace(tiny, classes=())  # labels but no class names: none
+    monkeypatch.setattr("vaelab.demo.load_dataset", lambda *a, **k: unlabelled)
+    said = _one_line(*run_cli(["demo", "--models", "vae", "cvae", "--epochs", "1", *out],
+                              capsys)[::2])
+    assert said.startswith("a CVAE learns from labels")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_librarys_warning_is_one_line_and_the_fonts_once(capsys):
+    """Pillow's of a large image, matplotlib's of each character that its font lacks: Python
+    printed each as two lines, one of them the library's source."""
+    import warnings
+
+    from vaelab.cli import _log_to_stderr
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        _log_to_stderr(quiet=True)
+        warnings.warn("Image size (90250000 pixels) exceeds limit", UserWarning, stacklevel=1)
+        for glyph in (26085, 26412):
+            warnings.warn(f"Glyph {glyph} missing from font(s) DejaVu Sans.", UserWarning,
+                          stacklevel=1)
+    assert capsys.readouterr().err.splitlines() == [
+        "vaelab: Image size (90250000 pixels) exceeds limit",
+        "vaelab: some characters of the class names are not in the figures' font: boxes there"]

@@ -1,5 +1,6 @@
 import dataclasses
 import json
+from pathlib import Path
 from typing import get_args
 
 import pytest
@@ -103,8 +104,13 @@ def test_json_round_trip(tmp_path):
 
 @pytest.mark.parametrize(("raw", "message"), [
     ({"model": {"latnt_dims": 3}}, "unknown setting model.latnt_dims"),
-    ({"optimizer": {}}, "unknown section 'optimizer'"),
+    ({"model": {}, "optimizer": {}}, "unknown section 'optimizer'"),
+    ({"epoch": 1, "train": {"loss": 2.5}}, "unknown section 'epoch'"),  # a line of metrics.jsonl
+    ({"optimizer": {}}, r"not a vaelab config \(it has none of the sections model, data, "
+                        r"train\)$"),
     ({"format": 99}, "newer vaelab"),
+    ({"format": "6"}, r"its format '6' is none that vaelab wrote \(1, 2, 3, 4, 5, 6\)$"),
+    ({"format": True}, "its format True is none that vaelab wrote"),
     ({"model": [1, 2]}, "'model' must be a mapping"),
     ({"format": 1, "train": 3}, "'train' must be a mapping"),  # an older format too
     ({"format": 5, "train": None}, "'train' must be a mapping"),
@@ -126,6 +132,19 @@ def test_load_names_missing_and_corrupt_files(tmp_path):
     with pytest.raises(ConfigError, match=r"\(Unterminated string starting at: line 2, column "
                                           r"22\)$"):
         RunConfig.load(tmp_path / "config.json")
+    (tmp_path / "config.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ConfigError, match=r"not valid JSON \(nested too deeply\)$"):
+        RunConfig.load(tmp_path / "config.json")
+    (tmp_path / "config.json").write_bytes(b'{"model": "\xff\xc3("}')
+    with pytest.raises(ConfigError, match=r"config.json: not text$"):
+        RunConfig.load(tmp_path / "config.json")
+
+
+def test_load_reads_no_further_than_a_config_can_be():
+    """An endless file (a device) given as --config is refused after its first megabyte."""
+    with pytest.raises(ConfigError, match=r"^/dev/zero: over 1,048,576 bytes, more than vaelab "
+                                          r"ever writes there$"):
+        RunConfig.load(Path("/dev/zero"))
 
 
 def test_changes_lists_changed_settings():

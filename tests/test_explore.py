@@ -396,3 +396,19 @@ def test_the_shading_marks_the_cells_the_classifier_is_sure_of(name, runs, tiny,
     flags = np.frombuffer(base64.b64decode(shading["confident"]), np.uint8)
     assert shading["threshold"] == threshold and len(flags) == len(labels) * 12 * 12
     assert torch.equal(torch.from_numpy(flags.copy()).bool(), (sure >= threshold).flatten())
+
+
+def test_a_browser_that_hangs_up_early_is_no_error_of_the_servers(capsys):
+    """A closed tab while the page was sent printed a traceback of twenty lines."""
+    with ExplorerServer(0) as server:
+        for gone in (BrokenPipeError(32, "Broken pipe"), ConnectionResetError(104, "reset")):
+            try:
+                raise gone
+            except ConnectionError:
+                server.handle_error(None, ("127.0.0.1", 5000))
+        assert capsys.readouterr().err == ""
+        try:
+            raise ValueError("a fault of the server's own")
+        except ValueError:
+            server.handle_error(None, ("127.0.0.1", 5000))
+        assert "ValueError: a fault of the server's own" in capsys.readouterr().err

@@ -437,8 +437,9 @@ def test_the_exported_file_works_from_disk_without_a_server(runs, tiny, visit, t
 def test_the_page_shows_the_runs_evaluation(runs, tiny, visit, tmp_path):
     folder = shutil.copytree(runs["vae"].path, tmp_path / "measured")
     card = Scorecard(run=str(folder), model="vae", latent_dims=2, epochs=1, split="test",
-                     images=128, k=50, samples=10, seed=0, likelihood={"description": "test"},
-                     classifier=None, metrics={"nll": Score(97.25, 0.5)})
+                     images=128, k=50, samples=10, seed=0,
+                     likelihood={"name": "sse", "description": "test"}, classifier=None,
+                     metrics={"nll": Score(97.25, 0.5)})
     (folder / "eval.json").write_text(json.dumps(card.to_dict()))
     seen = visit(export_explorer(load_run(folder), tmp_path / "page.html", data=tiny).as_uri())
     table = seen.part("eval-table").inner_text()

@@ -480,7 +480,8 @@ def test_a_demo_stopped_while_training_says_how_to_finish_it(tiny, tmp_path, mon
                                                               caplog):
     import vaelab.demo as demo
 
-    def stopped(configs, outs, **_):
+    def stopped(configs, outs, ready, **_):
+        ready()  # every setting checked: the demo's plan is written
         outs[0].mkdir(parents=True)  # as train_all leaves it: the run folders made
         raise KeyboardInterrupt
 

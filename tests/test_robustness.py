@@ -4,6 +4,7 @@ the file), never another exception, and never hangs. And nothing is ever unpickl
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -182,3 +183,194 @@ def test_a_pickle_given_as_weights_is_refused_unread(run_folder, tmp_path, name)
         load_run(folder) if name == "model.safetensors" else resume(folder, epochs=2)
     _one_line(info.value)
     assert not marker.exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# The saved evaluation (eval.json) and metrics.jsonl.
+
+
+def _scorecard() -> dict:
+    from vaelab.measuring.scorecard import Score, Scorecard
+
+    return Scorecard("runs/vae", "vae", 2, 3, "test", 100, 5, 2, 0,
+                     {"name": "sse", "description": "summed squared error"},
+                     {"dataset": "mnist", "test_accuracy": 0.99},
+                     {"nll": Score(30.5, 0.1), "knn": Score(None, note="no labels")},
+                     {"likelihood": 1.5}, "VAE", {"nll": "a note"}).to_dict()
+
+
+def _changed(raw: dict, where: str, value: object) -> dict:
+    raw = json.loads(json.dumps(raw))
+    *path, last = where.split(".")
+    inner = raw
+    for key in path:
+        inner = inner[key]
+    inner[last] = value
+    return raw
+
+
+@pytest.mark.parametrize(("where", "value", "said"), [
+    ("metrics", [1, 2], "metrics is not a mapping"),
+    ("caveats", 7, "caveats is not a mapping"),
+    ("classifier", [1], "classifier is not a mapping"),
+    ("classifier.test_accuracy", "high", "classifier.test_accuracy is not a number"),
+    ("samples", 1.5, "samples is not a whole number"),
+    ("k", True, "k is not a whole number"),
+    ("zzz", 1, "'zzz' is not a field of an evaluation"),
+    ("metrics.nll.value", "abc", "metrics.nll.value is not a number"),
+    ("metrics.nll", 4, "metrics.nll is not a score (value, error, note)"),
+    ("likelihood.description", None, "likelihood.description is not text"),
+    ("seconds.likelihood", "1 s", "seconds.likelihood is not a number"),
+])
+def test_an_eval_json_edited_by_hand_is_one_line_that_names_the_field(tmp_path, where, value,
+                                                                      said):
+    """Each was an AttributeError or a TypeError from deep in compare's table."""
+    assert load_scorecard_of(tmp_path, _scorecard()).to_dict() == _scorecard()
+    with pytest.raises(VaelabError) as info:
+        load_scorecard_of(tmp_path, _changed(_scorecard(), where, value))
+    assert str(info.value) == f"{tmp_path / 'eval.json'}: {said}; run vaelab eval again"
+
+
+def load_scorecard_of(folder: Path, raw: object):
+    from vaelab.measuring.scorecard import load_scorecard
+
+    (folder / "eval.json").write_text(json.dumps(raw))
+    return load_scorecard(folder)
+
+
+@pytest.mark.parametrize(("content", "said"), [
+    (b"\x93\xff" * 100, "not text"),
+    (b"[" * 100_000 + b"]" * 100_000, "not valid JSON (nested too deeply)"),
+    (b'{"format": 1,', "not valid JSON (Expecting property name enclosed in double quotes: "
+                       "line 1, column 14)"),
+    (b" " * (17 << 20), "over 16,777,216 bytes, more than vaelab ever writes there"),
+])
+def test_an_eval_json_that_is_not_one_is_one_line(tmp_path, content, said):
+    from vaelab.measuring.scorecard import load_scorecard
+
+    (tmp_path / "eval.json").write_bytes(content)
+    with pytest.raises(VaelabError) as info:
+        load_scorecard(tmp_path)
+    assert str(info.value) == f"{tmp_path / 'eval.json'}: {said}; run vaelab eval again"
+
+
+@settings(FUZZ, max_examples=300)
+@given(changes=st.lists(st.tuples(st.sampled_from(
+    ["run", "model", "latent_dims", "epochs", "split", "images", "k", "samples", "seed",
+     "likelihood", "classifier", "metrics", "seconds", "title", "caveats", "metrics.nll",
+     "metrics.nll.value", "metrics.nll.error", "metrics.nll.note", "likelihood.name",
+     "classifier.test_accuracy", "seconds.likelihood", "caveats.nll", "other"]), _JSON),
+    min_size=1, max_size=3))
+def test_any_change_to_an_eval_json_reads_or_raises_vaelabs_error(changes):
+    """And what reads is a scorecard that its table can show."""
+    from vaelab.measuring.scorecard import Scorecard
+
+    raw = _scorecard()
+    for where, value in changes:
+        with contextlib.suppress(TypeError, KeyError, IndexError):  # what holds it is gone
+            raw = _changed(raw, where, value)
+    try:
+        card = Scorecard.from_dict(raw, "runs/vae/eval.json")
+    except VaelabError as err:
+        _one_line(err)
+        assert "runs/vae/eval.json" in str(err)
+    else:
+        assert card.table()
+
+
+@pytest.mark.parametrize("record", [
+    {"epoch": 1},
+    {"epoch": 0, "train": {"loss": 1, "recon": 1, "kl": None},
+     "test": {"loss": 1, "recon": 1, "kl": None}, "train_seconds": 1.0},
+    {"epoch": 1, "train": {"loss": "x", "recon": 1, "kl": 1},
+     "test": {"loss": 1, "recon": 1, "kl": 1}, "train_seconds": 1.0},
+    {"epoch": 1, "train": {"loss": 1, "recon": 1, "kl": 1},
+     "test": {"loss": [1], "recon": 1, "kl": 1}, "train_seconds": 1.0},
+    {"epoch": True, "train": {"loss": 1, "recon": 1, "kl": 1},
+     "test": {"loss": 1, "recon": 1, "kl": 1}, "train_seconds": 1.0},
+])
+def test_a_metrics_line_that_is_not_an_epochs_record_is_named(run_folder, tmp_path, record,
+                                                               caplog):
+    """It was a KeyError in plot and explore; the run loads without its loss curves."""
+    import shutil
+
+    from vaelab.training.runs import read_metrics
+
+    folder = tmp_path / "run"
+    shutil.copytree(run_folder, folder)
+    good = (folder / "metrics.jsonl").read_text()
+    assert len(read_metrics(folder)) == 1
+    (folder / "metrics.jsonl").write_text(good + json.dumps(record) + "\n")
+    with pytest.raises(VaelabError, match=r"metrics.jsonl: line 2 is not an epoch's record$"):
+        read_metrics(folder)
+    assert load_run(folder).metrics == []
+    assert "line 2 is not an epoch's record; the loss curves are left out" in caplog.text
+
+
+def _checkpoint_changed(folder: Path, change: str) -> None:
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    path = folder / "checkpoint.safetensors"
+    tensors = load_file(path)
+    with safe_open(path, "pt") as f:
+        metadata = f.metadata()
+    n = 64  # the run's training images
+    if change == "no moment":
+        del tensors["optimizer.0.exp_avg"]
+    elif change == "moment of another shape":
+        tensors["optimizer.0.exp_avg"] = torch.zeros(3, 3)
+    elif change == "metrics":
+        metadata["metrics"] = json.dumps([{"epoch": 1}])
+    else:
+        steps = 10**9 if change == "steps" else 0
+        metadata["unfinished"] = json.dumps({"epoch": 2, "steps": steps, "seconds": 0.5})
+        tensors["epoch.order"] = torch.randperm(n) + (1000 if change == "order" else 0)
+        tensors["epoch.totals"] = torch.zeros(1 if change == "sums" else 3)
+    save_file(tensors, path, metadata=metadata)
+
+
+@pytest.mark.parametrize(("change", "why"), [
+    ("no moment", "Adam's state does not fit the model"),
+    ("moment of another shape", "Adam's state does not fit the model"),
+    ("metrics", "its metrics are not epochs' records"),
+    ("steps", "its unfinished epoch does not fit the run's 64 training images"),
+    ("order", "its unfinished epoch does not fit the run's 64 training images"),
+    ("sums", "its unfinished epoch does not fit the run's 64 training images"),
+])
+def test_a_checkpoint_that_reads_but_holds_the_wrong_things_is_refused(run_folder, tiny,
+                                                                        tmp_path, change, why):
+    """Each was a traceback from inside Adam or the epoch, a 'diverged' with the advice to
+    lower the learning rate, or an epoch that trained nothing; the checkpoint stays as it
+    was."""
+    import shutil
+
+    from vaelab.training.loop import resume
+
+    folder = tmp_path / "run"
+    shutil.copytree(run_folder, folder)
+    _checkpoint_changed(folder, change)
+    before = (folder / "checkpoint.safetensors").read_bytes()
+    with pytest.raises(VaelabError) as info:
+        resume(folder, epochs=2, data=tiny, progress=False)
+    assert str(info.value) == (f"{folder / 'checkpoint.safetensors'}: a damaged checkpoint "
+                               f"({why}); resume from a copy, or train the run again")
+    assert (folder / "checkpoint.safetensors").read_bytes() == before
+
+
+def test_a_config_that_does_not_fit_the_weights_is_named_not_the_weights(run_folder, tmp_path):
+    """Where neither the weights nor the checkpoint fit config.json, config.json changed: the
+    advice to write the weights again from the checkpoint would lead nowhere."""
+    import shutil
+
+    folder = tmp_path / "run"
+    shutil.copytree(run_folder, folder)
+    raw = json.loads((folder / "config.json").read_text())
+    raw["model"]["latent_dims"] = 3
+    (folder / "config.json").write_text(json.dumps(raw))
+    with pytest.raises(VaelabError) as info:
+        load_run(folder)
+    assert str(info.value) == (f"{folder / 'model.safetensors'}: the weights do not fit the "
+                               f"model in config.json, nor do its checkpoint's: config.json is "
+                               f"not the one the run wrote; put that back, or train the run "
+                               f"again")

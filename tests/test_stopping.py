@@ -4,6 +4,7 @@ line and leaves the previous checkpoint whole, a diverging run stops before it s
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import random
@@ -20,6 +21,7 @@ from safetensors.torch import load_file
 from conftest import mnist_folder
 from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vaelab.errors import VaelabError
+from vaelab.training import jobs as jobs_module
 from vaelab.training import step as step_module
 from vaelab.training.checkpoints import load_checkpoint
 from vaelab.training.jobs import initial_state
@@ -222,7 +224,10 @@ def _terms_changed(monkeypatch, when, change) -> None:
 def test_a_diverging_run_saves_no_nan_and_names_grad_clip(tiny, tmp_path, monkeypatch):
     _terms_changed(monkeypatch, lambda n: n > STEPS + 2,
                    lambda model, terms: type(terms)(terms.recon * float("nan"), terms.kl))
-    with pytest.raises(VaelabError, match=r"diverged in epoch 2.*--grad-clip"):
+    with pytest.raises(VaelabError, match=r"diverged in epoch 2 \(the loss is nan\); its last "
+                                          r"checkpoint before it \(after epoch 1\) is kept\. "
+                                          r"Try a smaller --lr than 0\.001, or a --grad-clip "
+                                          r"\(such as 1000\)$"):
         train(_config(), tmp_path / "run", data=tiny, progress=False, checkpoint_every="4")
     monkeypatch.undo()
     restored = _unfinished(tmp_path / "run")
@@ -602,3 +607,97 @@ def test_the_folder_to_start_again_in_is_a_free_one(tmp_path):
     (tmp_path / "run-2").mkdir()
     assert start_again(tmp_path / "run") == f"vaelab train --config {tmp_path / 'run'} -o " \
                                             f"{tmp_path / 'run-3'}"
+
+
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_after_the_last_step_still_stops_what_would_follow(tiny, tmp_path, monkeypatch,
+                                                                     capsys, terminal_signals,
+                                                                     number):
+    """A signal during the last epoch's test loss: the run is trained and saved, and the
+    figures are not drawn. It was said to stop, and then the command drew every figure (the
+    demo measured too) and ended with status 0."""
+    from conftest import run_cli
+
+    real = jobs_module.objective_per_image
+
+    def signalled(*args, **kwargs):
+        os.kill(os.getpid(), number)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("vaelab.training.datasets.load_dataset", lambda *a, **k: tiny)
+    monkeypatch.setattr(jobs_module, "objective_per_image", signalled)
+    monkeypatch.setattr("vaelab.pictures.figures.plot_run", lambda *a, **k: pytest.fail("drawn"))
+    run = tmp_path / "run"
+    code, _, err = run_cli(["train", "--hidden-dims", "8", "--epochs", "1", "--train-subset",
+                            "64", "-q", "-o", str(run)], capsys)
+    assert code == 128 + number
+    assert err.splitlines()[-2:] == [
+        f"vaelab: {run}: trained and saved; the signal came after its last step",
+        f"vaelab: draw its figures with: vaelab plot {run}"]
+    assert [m["epoch"] for m in load_run(run).metrics] == [1]
+
+
+def test_a_full_disk_while_the_figures_are_drawn_says_the_run_is_trained(tiny, tmp_path,
+                                                                         monkeypatch, capsys):
+    """For train, --out starts another run: the way on is vaelab plot."""
+    from conftest import run_cli
+    from vaelab.files import WriteError
+
+    def full(run, **_):
+        raise WriteError(errno.ENOSPC, "No space left on device",
+                         str(run.path / "figures" / "manifold.png"))
+
+    monkeypatch.setattr("vaelab.training.datasets.load_dataset", lambda *a, **k: tiny)
+    monkeypatch.setattr("vaelab.pictures.figures.plot_run", full)
+    run = tmp_path / "run"
+    code, _, err = run_cli(["train", "--hidden-dims", "8", "--epochs", "1", "--train-subset",
+                            "64", "-q", "-o", str(run)], capsys)
+    assert code == 2
+    assert err.splitlines()[-1] == (f"vaelab: error: {run}/figures/manifold.png: No space left "
+                                    f"on device; {run} is trained: draw its figures with vaelab "
+                                    f"plot {run} once there is room, or elsewhere with its -o "
+                                    f"DIR")
+
+
+def test_what_a_killed_write_left_behind_is_removed_when_the_run_goes_on(full, tiny,
+                                                                         tmp_path):
+    """kill -9 while a checkpoint is written leaves its temporary, as large as it, for good."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(full.path, run)
+    (run / ".checkpoint.safetensors.dd9408a4.tmp").write_bytes(bytes(1000))
+    (run / ".notes.tmp").write_text("not vaelab's")
+    resume(run, epochs=3, data=tiny, progress=False)
+    assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == [".notes.tmp"]
+
+
+def test_a_write_on_a_read_only_disk_names_the_file_and_the_same_file_is_not_written(
+        tmp_path, monkeypatch):
+    """On a read-only disk, removing the temporary fails too (EROFS, not 'missing'): the
+    error named the temporary. And --resume wrote config.json again even when unchanged."""
+    import builtins
+
+    from vaelab.files import WriteError, write_atomic
+
+    config = _config()
+    config.save(tmp_path / "config.json")
+    real_open = builtins.open
+
+    def read_only(file, mode="r", *args, **kwargs):
+        if any(m in mode for m in "wxa"):
+            raise OSError(errno.EROFS, "Read-only file system", str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    def no_unlink(self, missing_ok=False):
+        raise OSError(errno.EROFS, "Read-only file system", str(self))
+
+    monkeypatch.setattr(builtins, "open", read_only)
+    monkeypatch.setattr(Path, "unlink", no_unlink)
+    with pytest.raises(WriteError) as info:
+        write_atomic(tmp_path / "new.json", "{}")
+    assert (info.value.filename, info.value.errno) == (str(tmp_path / "new.json"), errno.EROFS)
+    config.save(tmp_path / "config.json")  # as it is: nothing to write
+    with pytest.raises(WriteError):
+        dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=4)).save(
+            tmp_path / "config.json")

@@ -391,8 +391,14 @@ def test_train_all_checks_every_folder_before_making_any(tiny, tmp_path):
 
 
 def test_a_diverging_run_stops_with_a_clear_error_and_keeps_the_good_epochs(tiny, tmp_path):
-    with pytest.raises(VaelabError, match=r"diverged in epoch 1 .*Try a smaller --lr"):
+    """Before its first checkpoint there is none to keep: it says how to start again (it
+    said a checkpoint was kept)."""
+    with pytest.raises(VaelabError) as info:
         train(_config(epochs=3, lr=1e10), tmp_path / "run", data=tiny, progress=False)
+    assert str(info.value) == (f"{tmp_path / 'run'}: training diverged in epoch 1 (the loss is "
+                               f"nan) before its first checkpoint; start it again with vaelab "
+                               f"train --config {tmp_path / 'run'} -o {tmp_path / 'run-2'} and "
+                               f"a smaller --lr than 1e+10, or a --grad-clip (such as 1000)")
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.json"]
 
 

@@ -83,17 +83,16 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
     data = (data or load_dataset(dataset, data_dir, progress=progress,
                                  image_size=image_size)).to(device)
     folder = Path(out) if out is not None else unique_dir(Path("vaelab-demo"))
-    log.info("the demo goes into %s", folder)
     laps.lap("data")
     judge = judge_for(data, progress=progress)  # the shipped one, else trained once and cached
     laps.lap("classifier")
     measuring = Measuring(data, judge, progress, training=len(configs), k=DEMO_K)
     plan = {"device": device.type,
             "runs": {name: config.to_dict() for name, config in zip(models, configs, strict=True)}}
-    write_atomic(folder / PLAN, json.dumps(plan, indent=2) + "\n")
-    with _resumable(folder):
+    with _resumable(folder, made=out is None):  # the plan follows the settings' checks
         runs = train_all(configs, [folder / name for name in models], device=device,
-                         data=data, progress=progress, then=measuring.trained)
+                         data=data, progress=progress, then=measuring.trained,
+                         ready=lambda: _write_plan(folder, plan))
         laps.lap("training")
         return _finish(runs, folder, data, measuring, laps, device)
 
@@ -140,15 +139,26 @@ def finish_demo(folder: str | Path, *, device: str | torch.device | None = None,
         return _finish(runs, folder, data, measuring, laps, device, resumed=True)
 
 
+def _write_plan(folder: Path, plan: dict) -> None:
+    """demo.json, once every setting has been checked against the data: a demo that stops
+    from here on is finished by vaelab demo --resume."""
+    log.info("the demo goes into %s", folder)
+    write_atomic(folder / PLAN, json.dumps(plan, indent=2) + "\n")
+
+
 @contextmanager
-def _resumable(folder: Path) -> Iterator[None]:
+def _resumable(folder: Path, made: bool = False) -> Iterator[None]:
     """Inside, a Ctrl-C (or a second one, in training) names the command that finishes the
-    demo."""
+    demo; a stop before its plan is written leaves no folder behind that it ``made``."""
     try:
         yield
-    except KeyboardInterrupt:
-        log.warning("%s: the demo was stopped; finish it with: vaelab demo --resume %s",
-                    folder, folder)
+    except BaseException as err:
+        if not (folder / PLAN).exists():  # stopped before the first run's folder was made
+            if made and not any(folder.iterdir()):
+                folder.rmdir()
+        elif isinstance(err, KeyboardInterrupt):
+            log.warning("%s: the demo was stopped; finish it with: vaelab demo --resume %s",
+                        folder, folder)
         raise
 
 

@@ -1,17 +1,20 @@
-"""Writing files so that a crash never leaves half of one, and ending a process once they are
-written. No PyTorch here: a process whose import of PyTorch was interrupted still ends."""
+"""Writing files so that a crash never leaves half of one, reading the JSON files that vaelab
+writes without trusting them, and ending a process once its files are written. No PyTorch
+here: a process whose import of PyTorch was interrupted still ends."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
 import secrets
 import sys
 import tempfile
 from collections.abc import Iterator
 from itertools import count
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from vaelab.errors import VaelabError
 
@@ -59,16 +62,58 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as err:  # named by the file being written, not its hidden temporary
-        tmp.unlink(missing_ok=True)
+        _remove(tmp)
         raise WriteError(err.errno, err.strerror, str(path)) from None
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _remove(tmp)
         raise
+
+
+def _remove(tmp: Path) -> None:
+    """A temporary gone, where it can be: on a read-only disk there is none to remove, and
+    removing says so (EROFS) instead of that it is missing."""
+    with contextlib.suppress(OSError):
+        tmp.unlink()
+
+
+LEFT_BEHIND = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp$")  # write_atomic's temporaries
+
+
+def remove_left_behind(folder: Path) -> None:
+    """The temporaries that a process killed while writing (kill -9, a power cut) left in
+    ``folder``: a checkpoint's can take as much room as the checkpoint itself."""
+    for entry in os.scandir(folder):
+        if LEFT_BEHIND.match(entry.name) and entry.is_file(follow_symlinks=False):
+            _remove(Path(entry.path))
 
 
 def numbered(base: Path) -> Iterator[Path]:
     """The names that stand in for a taken ``base``: base-2, base-3, ..."""
     return (base.with_name(f"{base.name}-{n}") for n in count(2))
+
+
+def read_json(path: str | Path, most: int = 1 << 20) -> Any:
+    """The JSON value that the file ``path`` holds, read no further than ``most`` bytes (a
+    device or an endless file is not read to its end); a ValueError that says why in a few
+    words where it holds none, and OSError as ``open`` raises them."""
+    with open(path, "rb") as file:
+        data = file.read(most + 1)
+    if len(data) > most:
+        raise ValueError(f"over {most:,} bytes, more than vaelab ever writes there")
+    return parse_json(data)
+
+
+def parse_json(data: str | bytes) -> Any:
+    """The JSON value of ``data``, or a ValueError that says why not in a few words."""
+    try:
+        return json.loads(data)
+    except UnicodeDecodeError:
+        raise ValueError("not text") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"not valid JSON ({err.msg}: line {err.lineno}, column "
+                         f"{err.colno})") from None
+    except RecursionError:
+        raise ValueError("not valid JSON (nested too deeply)") from None
 
 
 def why_unreadable(path: str | Path, err: Exception) -> str:

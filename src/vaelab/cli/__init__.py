@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 
 from vaelab.errors import ConfigError, SettingsFileError, VaelabError
@@ -52,6 +53,24 @@ def _log_to_stderr(quiet: bool, main: bool = True) -> None:
         log.addHandler(handler)
         log.propagate = False
     log.setLevel(logging.ERROR if not main else logging.WARNING if quiet else logging.INFO)
+    warnings.showwarning = _warning_line
+
+
+def _warning_line(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: object = None, line: str | None = None) -> None:
+    """A library's warning (Pillow's of a very large image, matplotlib's of a character that
+    its font lacks) as one 'vaelab: ...' line, not Python's two with a line of its source;
+    the font's, once for all its characters."""
+    text = str(message)
+    if "missing from font" in text:
+        if "font" in _said:
+            return
+        _said.add("font")
+        text = "some characters of the class names are not in the figures' font: boxes there"
+    logging.getLogger("vaelab").warning("%s", text)
+
+
+_said: set[str] = set()  # the warnings said once in this process
 
 
 def main(argv: Sequence[str] | None = None) -> int:

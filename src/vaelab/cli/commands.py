@@ -3,15 +3,17 @@ tyro derives --help from the fields' types and docstrings; ``COMMANDS`` names th
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 import tyro
 
+from vaelab.cli.browse import Explore
 from vaelab.cli.measure import Classifier, Compare, Eval
 from vaelab.cli.options import (
+    OPTIONAL,
+    RUN,
     Common,
     check_run_folder,
     flag,
@@ -32,10 +34,10 @@ from vaelab.config.checks import as_typed
 from vaelab.errors import VaelabError
 from vaelab.files import check_can_make
 
+if TYPE_CHECKING:
+    from vaelab.training.runs import Run
+
 Flat = tyro.conf.arg(name="")  # a nested config whose flags appear without a prefix
-RUN = tyro.conf.arg(metavar="RUN")  # a run folder, given by position
-OPTIONAL = "(optional)"
-Split = Literal["test", "train"]
 
 
 @dataclass(kw_only=True)
@@ -79,29 +81,15 @@ class Train(Common):
 
     def run(self) -> None:
         from vaelab.pictures.figures import plot_run
-        from vaelab.training.loop import resume, train
+        from vaelab.training.stopping import Interrupted
 
         options = dict(data_dir=self.data_dir, progress=not self.quiet)
-        every = dict(checkpoint_every=self.checkpoint_every, compile=self.compile)
-        if self.resume is not None:
-            if self.out is not None:
-                raise VaelabError("--resume continues a run in its own folder; drop --out")
-            saved = RunConfig.load(self.resume / "config.json")
-            changed = [f"{in_flags(key)} {as_typed(old)} -> {as_typed(new)}"
-                       for _, key, old, new in saved.changes(self.config) if key != "epochs"]
-            if changed:
-                raise VaelabError(f"--resume keeps the run's settings, only --epochs may change; "
-                                  f"these differ from the run's: {', '.join(changed)}")
-            run = resume(self.resume, self.config.train.epochs, device=self.device, **options,
-                         **every)
-        else:
-            model = self.config.model
-            base = self.saved_config().model if self.settings is not None else ModelConfig()
-            if model.arch != "conv" and model.channels != base.channels:  # given, not saved
-                raise VaelabError(f"--channels sets the widths of a conv net's layers, and this "
-                                  f"is an {model.arch}; drop --channels or add --arch conv")
-            run = train(self.config, self.out, device=self.device or "auto", **options,
-                        **every)
+        try:
+            run = self._trained(options)
+        except Interrupted as err:  # its last step done when the signal came: only figures
+            for path in err.trained if main_process() and not self.no_plots else ():
+                say(f"draw its figures with: vaelab plot {path}")
+            raise
         if not main_process():  # of several processes (torchrun), rank 0 draws and says
             return
         if self.no_plots:
@@ -114,7 +102,35 @@ class Train(Common):
                     f"vaelab plot {run.path}")
                 err.told = True  # type: ignore[attr-defined]
                 raise
+            except OSError as err:  # a full disk, say: the same, and --out is no way out
+                raise VaelabError(f"{err.filename or run.path}: {err.strerror or err}; "
+                                  f"{run.path} is trained: draw its figures with vaelab plot "
+                                  f"{run.path} once there is room, or elsewhere with its "
+                                  f"-o DIR") from None
             say(f"run folder: {run.path}  (open {run.path / 'index.html'})")
+
+    def _trained(self, options: dict) -> Run:
+        """The run trained, or resumed, as the options say."""
+        from vaelab.training.loop import resume, train
+
+        every = dict(checkpoint_every=self.checkpoint_every, compile=self.compile)
+        if self.resume is not None:
+            if self.out is not None:
+                raise VaelabError("--resume continues a run in its own folder; drop --out")
+            saved = RunConfig.load(self.resume / "config.json")
+            changed = [f"{in_flags(key)} {as_typed(old)} -> {as_typed(new)}"
+                       for _, key, old, new in saved.changes(self.config) if key != "epochs"]
+            if changed:
+                raise VaelabError(f"--resume keeps the run's settings, only --epochs may change; "
+                                  f"these differ from the run's: {', '.join(changed)}")
+            return resume(self.resume, self.config.train.epochs, device=self.device,
+                          **options, **every)
+        model = self.config.model
+        base = self.saved_config().model if self.settings is not None else ModelConfig()
+        if model.arch != "conv" and model.channels != base.channels:  # given, not saved
+            raise VaelabError(f"--channels sets the widths of a conv net's layers, and this is "
+                              f"an {model.arch}; drop --channels or add --arch conv")
+        return train(self.config, self.out, device=self.device or "auto", **options, **every)
 
 
 @dataclass(kw_only=True)
@@ -262,58 +278,6 @@ class Demo(Common):
                         arch=self.arch, likelihood=self.likelihood, binarize=self.binarize,
                         batch_size=self.batch_size)
         say(f"done in {time.perf_counter() - started:.0f} s; open {page}")
-
-
-@dataclass(kw_only=True)
-class Explore(Common):
-    """Explore a run's latent space in the browser: hover to decode, click two places to
-    interpolate, draw a digit to encode it; several runs side by side, one pointer driving
-    them all. Serves the page on 127.0.0.1 until Ctrl-C, or writes it as one self-contained
-    HTML file with --out."""
-
-    run_dirs: Annotated[list[Path], tyro.conf.Positional,
-                        tyro.conf.arg(metavar="RUN [RUN ...]", help_behavior_hint="(required)")]
-    """The run folder, or several (one pointer drives them all)."""
-    port: int = 8765
-    """Port on 127.0.0.1 to serve the page from."""
-    out: Annotated[Path | None, flag("-o", "--export", metavar="FILE", hint=OPTIONAL)] = None
-    """Write the page to this HTML file (it works offline, from file://) instead of serving."""
-    open: bool = False
-    """Open the page in the default browser, if there is one."""
-
-    def run(self) -> None:
-        import webbrowser
-
-        from vaelab.pictures.explore import check_export_path, export_explorer, serve_explorer
-        from vaelab.training.runs import load_run
-
-        if not self.run_dirs:
-            raise VaelabError("name a run folder to explore (or several)")
-        if self.out is not None:
-            check_export_path(self.out)  # before the runs and the data are loaded
-        runs = [load_run(check_run_folder(folder), device=self.device or "auto")
-                for folder in self.run_dirs]
-        options = dict(data_dir=self.data_dir, progress=not self.quiet)
-        if self.out is not None:
-            if self.port != Explore.port:
-                logging.getLogger("vaelab").warning(
-                    "--port %d is not used: with --out the page is written to a file, not "
-                    "served", self.port)
-            path = export_explorer(runs, self.out, **options)
-            say(f"wrote {path}; it opens from any folder, offline")
-            if self.open and not webbrowser.open(path.resolve().as_uri()):
-                say("no browser found here; open the file in one")
-            return
-
-        def ready(url: str) -> None:
-            say(f"the explorer is at {url} (Ctrl-C stops it)")
-            if self.open and not webbrowser.open(url):
-                say("no browser found here; open the address in one")
-
-        try:
-            serve_explorer(runs, self.port, on_ready=ready, **options)
-        except KeyboardInterrupt:
-            say("explorer stopped")
 
 
 COMMANDS = {"train": Train, "plot": Plot, "sample": Sample, "demo": Demo, "eval": Eval,

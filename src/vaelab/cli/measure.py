@@ -11,10 +11,9 @@ from typing import Annotated, ClassVar, Literal
 
 import tyro
 
-from vaelab.cli.options import Common, check_run_folder, flag, main_process, say
+from vaelab.cli.options import RUN, Common, check_run_folder, flag, main_process, say
 from vaelab.errors import VaelabError
 
-RUN = tyro.conf.arg(metavar="RUN")  # a run folder, given by position
 Split = Literal["test", "train"]
 
 

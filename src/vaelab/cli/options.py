@@ -19,6 +19,8 @@ import tyro
 
 from vaelab.errors import VaelabError
 
+RUN = tyro.conf.arg(metavar="RUN")  # a run folder, given by position
+OPTIONAL = "(optional)"  # the hint of a flag that may be left out
 
 def flag(*aliases: str, metavar: str | None = None, default: str | None = None,
          hint: str | None = None) -> Any:

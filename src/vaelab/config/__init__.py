@@ -8,6 +8,7 @@ of each value are in ``vaelab.config.checks``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from vaelab.config.checks import (
 )
 from vaelab.config.formats import CONFIG_FORMAT, READABLE, upgrade
 from vaelab.errors import ConfigError, SettingsFileError
-from vaelab.files import write_atomic
+from vaelab.files import read_json, write_atomic
 
 ModelName = Literal["ae", "vae", "cvae"]
 ArchName = Literal["mlp", "conv"]
@@ -253,12 +254,21 @@ class RunConfig:
         if not isinstance(raw, dict):
             raise SettingsFileError(f"{source}: holds {type(raw).__name__}, not a mapping of "
                                     f"settings")
+        if raw and not set(raw) & {"format", *_SECTIONS}:
+            raise SettingsFileError(f"{source}: not a vaelab config (it has none of the "
+                                    f"sections {', '.join(_SECTIONS)})")
         raw = dict(raw)
         version = raw.pop("format", CONFIG_FORMAT)
-        if version not in READABLE:
+        if isinstance(version, int) and not isinstance(version, bool) and version > CONFIG_FORMAT:
             raise SettingsFileError(f"{source}: written by a newer vaelab; upgrade vaelab to "
                                     f"read it")
+        if version not in READABLE or isinstance(version, bool):
+            raise SettingsFileError(f"{source}: its format {version!r} is none that vaelab "
+                                    f"wrote ({', '.join(map(str, READABLE))})")
         raw = upgrade(raw, version)
+        unknown = sorted(set(raw) - set(_SECTIONS))
+        if unknown:
+            raise SettingsFileError(f"{source}: unknown section {unknown[0]!r}")
         parts = {}
         for name, section_class in _SECTIONS.items():
             section = raw.pop(name, {})
@@ -272,29 +282,30 @@ class RunConfig:
                 parts[name] = section_class(**section)
             except ConfigError as err:
                 raise SettingsFileError(f"{source}: {err}") from None
-        if raw:
-            raise SettingsFileError(f"{source}: unknown section {sorted(raw)[0]!r}")
         try:
             return cls(**parts)
         except ConfigError as err:
             raise SettingsFileError(f"{source}: {err}") from None
 
     def save(self, path: Path) -> None:
-        write_atomic(path, json.dumps(self.to_dict(), indent=2) + "\n")
+        """As config.json; a file that holds it already is left as it is (on a read-only
+        disk too)."""
+        text = json.dumps(self.to_dict(), indent=2) + "\n"
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            if Path(path).read_text(encoding="utf-8") == text:
+                return
+        write_atomic(path, text)
 
     @classmethod
     def load(cls, path: Path) -> RunConfig:
         try:
-            raw = json.loads(Path(path).read_bytes().decode("utf-8"))
+            raw = read_json(path)
         except FileNotFoundError:
             raise ConfigError(f"{path}: no such file; is this a vaelab run folder?") from None
         except IsADirectoryError:
             raise ConfigError(f"{path}: a folder, not a config file") from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"{path}: not text; the file is damaged") from None
-        except json.JSONDecodeError as err:
-            raise ConfigError(f"{path}: not valid JSON ({err.msg}: line {err.lineno}, column "
-                              f"{err.colno})") from None
+        except ValueError as err:
+            raise ConfigError(f"{path}: {err}") from None
         return cls.from_dict(raw, source=str(path))
 
     def changes(self, other: RunConfig) -> list[tuple[str, str, Any, Any]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -13,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from vaelab.errors import VaelabError
+from vaelab.files import read_json
 from vaelab.measuring.classifier import CONFIDENT
+from vaelab.measuring.eval_json import check_eval
 from vaelab.measuring.probes import KNN
 
 FORMAT = 1
@@ -115,16 +116,13 @@ class Scorecard:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], source: str = "eval.json") -> Scorecard:
-        raw = dict(raw)
-        if raw.pop("format", None) != FORMAT:
+        if not isinstance(raw, dict) or raw.get("format") != FORMAT:
             raise VaelabError(f"{source}: not a vaelab evaluation of format {FORMAT}; "
                               f"run vaelab eval again")
-        try:
-            raw["metrics"] = {key: Score(**score) for key, score in raw["metrics"].items()}
-            return cls(**raw)
-        except (KeyError, TypeError) as err:
-            raise VaelabError(f"{source}: unreadable evaluation ({err}); run vaelab eval "
-                              f"again") from None
+        check_eval(raw, source)
+        fields = {key: value for key, value in raw.items() if key != "format"}
+        return cls(**fields | {"metrics": {key: Score(**score)
+                                           for key, score in raw["metrics"].items()}})
 
     def rows(self, with_k: bool = True) -> list[tuple[str, str]]:
         """(label, value) for every measure, with the bound's k in its label."""
@@ -169,10 +167,10 @@ def load_scorecard(path: str | Path, split: str = "test") -> Scorecard | None:
     if not file.exists():
         return None
     try:
-        raw = json.loads(file.read_text())
-    except json.JSONDecodeError as err:
-        raise VaelabError(f"{file}: not valid JSON ({err.msg}: line {err.lineno}, column "
-                          f"{err.colno}); run vaelab eval again") from None
+        raw = read_json(file, most=16 << 20)
+    except (OSError, ValueError) as err:
+        raise VaelabError(f"{file}: {getattr(err, 'strerror', None) or err}; run vaelab eval "
+                          f"again") from None
     return Scorecard.from_dict(raw, str(file))
 
 

@@ -18,6 +18,7 @@ import errno
 import html
 import json
 import math
+import sys
 from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.resources import files
@@ -281,6 +282,12 @@ class ExplorerServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.server_port}/"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A browser that hangs up before the page is sent (a closed tab, a reload) is no
+        error of the server's: nothing to say. Anything else is, with its traceback."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def serve_explorer(runs: Runs, port: int = 8765, data: ImageData | None = None, *,

@@ -16,7 +16,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 
 from vaelab.errors import VaelabError
-from vaelab.files import why_unreadable, write_atomic
+from vaelab.files import parse_json, why_unreadable, write_atomic
 from vaelab.models import Autoencoder
 from vaelab.training.epoch import EpochProgress
 from vaelab.training.stopping import start_again
@@ -80,6 +80,10 @@ class Restored:
         return self.metrics[-1]["epoch"] if self.metrics else 0
 
 
+class Damaged(ValueError):
+    """What is wrong with a checkpoint that reads but does not hold what vaelab writes."""
+
+
 def load_checkpoint(path: Path, model: Autoencoder, optimizer: torch.optim.Optimizer,
                     generator: torch.Generator) -> Restored:
     """Restore model and optimizer in place, and the generator if the state was saved from
@@ -103,16 +107,16 @@ def load_checkpoint(path: Path, model: Autoencoder, optimizer: torch.optim.Optim
     load_weights(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, path)
     try:
         _load_optimizer(optimizer, tensors, metadata["optimizer_param_groups"])
-        restored = Restored(json.loads(metadata["metrics"]), metadata["rng_device"],
+        restored = Restored(parse_json(metadata["metrics"]), metadata["rng_device"],
                             _unfinished(tensors, metadata),
-                            json.loads(metadata["scaler"]) if "scaler" in metadata else None)
+                            parse_json(metadata["scaler"]) if "scaler" in metadata else None)
         if restored.rng_device == generator.device.type:
             generator.set_state(tensors["rng.train"])
-        if not all(isinstance(m, dict) and isinstance(m.get("epoch"), int)
-                   for m in restored.metrics):
-            raise ValueError("metrics")
+        if not (isinstance(restored.metrics, list) and all(map(is_record, restored.metrics))):
+            raise Damaged("its metrics are not epochs' records")
     except (ValueError, KeyError, TypeError, RuntimeError, IndexError) as err:
-        raise VaelabError(f"{path}: a damaged checkpoint ({type(err).__name__}); resume from "
+        why = str(err) if isinstance(err, Damaged) else type(err).__name__
+        raise VaelabError(f"{path}: a damaged checkpoint ({why}); resume from "
                           f"a copy, or train the run again") from None
     return restored
 
@@ -124,8 +128,14 @@ def _load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.T
         if key.startswith("optimizer."):
             _, index, name = key.split(".", 2)
             per_param.setdefault(int(index), {})[name] = value
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    if per_param and (per_param.keys() != set(range(len(params))) or any(
+            per_param[i].keys() != {"step", "exp_avg", "exp_avg_sq"}
+            or per_param[i]["exp_avg"].shape != p.shape
+            or per_param[i]["exp_avg_sq"].shape != p.shape for i, p in enumerate(params))):
+        raise Damaged("Adam's state does not fit the model")
     how = {k: optimizer.param_groups[0][k] for k in ("fused", "foreach", "capturable")}
-    optimizer.load_state_dict({"state": per_param, "param_groups": json.loads(groups)})
+    optimizer.load_state_dict({"state": per_param, "param_groups": parse_json(groups)})
     # The hyperparameters are the run's; how to compute the update is this device's business.
     for group in optimizer.param_groups:
         group.update(how)
@@ -135,9 +145,26 @@ def _unfinished(tensors: dict[str, torch.Tensor], metadata: dict[str, str]
                 ) -> EpochProgress | None:
     if "unfinished" not in metadata:
         return None
-    where = json.loads(metadata["unfinished"])
+    where = parse_json(metadata["unfinished"])
     return EpochProgress(int(where["epoch"]), tensors["epoch.order"], int(where["steps"]),
                          tensors["epoch.totals"], float(where["seconds"]))
+
+
+def is_record(record: Any) -> bool:
+    """Whether ``record`` is an epoch's, as metrics.jsonl keeps them: its number from 1, the
+    train and test terms (loss, recon and KL, which is null for a model without one) and
+    the training's seconds."""
+    def number(value: Any) -> bool:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+
+    def terms(part: Any) -> bool:
+        return (isinstance(part, dict) and number(part.get("loss")) and number(part.get("recon"))
+                and (part.get("kl") is None or number(part["kl"])))
+
+    return (isinstance(record, dict) and number(record.get("epoch"))
+            and isinstance(record["epoch"], int) and record["epoch"] >= 1
+            and terms(record.get("train")) and terms(record.get("test"))
+            and number(record.get("train_seconds")))
 
 
 def load_weights(model: Autoencoder, weights: dict[str, torch.Tensor], source: Path) -> None:
@@ -151,7 +178,19 @@ def load_weights(model: Autoencoder, weights: dict[str, torch.Tensor], source: P
     model.load_state_dict(weights)
 
 
-def _upgrade(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def checkpoint_fits(path: Path, model: Autoencoder) -> bool | None:
+    """Whether the weights in the checkpoint ``path`` fit ``model``, by their names and shapes
+    alone; None where there is no checkpoint to read."""
+    try:
+        with safe_open(path, "pt") as f:
+            shapes = {key[6:]: tuple(f.get_slice(key).get_shape()) for key in f.keys()  # noqa: SIM118
+                      if key.startswith("model.")}
+    except (SafetensorError, OSError):
+        return None
+    return _upgrade(shapes) == {key: tuple(w.shape) for key, w in model.state_dict().items()}
+
+
+def _upgrade(weights: dict[str, Any]) -> dict[str, Any]:
     """Weights saved before nets had a body and a head ('encoder.0.weight', from vaelab's
     config format 1) under today's names ('encoder.head.0.weight')."""
     old = re.compile(r"^(encoder|decoder)\.(\d+)\.")

@@ -39,6 +39,16 @@ class EpochProgress:
     def images_done(self, batch_size: int) -> int:
         return min(self.steps * batch_size, len(self.order))
 
+    def fits(self, n: int, batch_size: int) -> bool:
+        """Whether an epoch over ``n`` images can stand here: its order a permutation of them,
+        its steps short of its end, its running sums three (as a damaged checkpoint's may
+        not be)."""
+        order, totals = self.order, self.totals
+        return (self.epoch >= 1 and self.steps >= 0 and self.steps * batch_size < n
+                and order.dtype == torch.int64 and order.shape == (n,)
+                and torch.equal(order.sort().values.cpu(), torch.arange(n))
+                and totals is not None and totals.shape == (3,) and totals.is_floating_point())
+
 
 LOOK_EVERY = 50  # steps between two looks at the running sums for a loss that is not a number
 

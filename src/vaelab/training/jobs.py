@@ -45,6 +45,7 @@ from vaelab.training.step import Step
 from vaelab.training.stopping import (
     Cadence,
     Interrupted,
+    diverged,
     go_on,
     peer_lost,
     start_again,
@@ -119,12 +120,17 @@ def fit_all(jobs: list[Job], data: ImageData, progress: bool,
     stop = threading.Event()
     with stop_on_signals(stop) as received:
         try:
-            if (len(jobs) == 1 or data.train_images.device.type != "cpu"
-                    or jobs[0].world.size > 1):
-                return [_fit_then(then, job, data, progress, stop=stop) for job in jobs]
-            return _side_by_side(jobs, data, progress, stop, then)
+            alone = (len(jobs) == 1 or data.train_images.device.type != "cpu"
+                     or jobs[0].world.size > 1)
+            runs = ([_fit_then(then, job, data, progress, stop=stop) for job in jobs] if alone
+                    else _side_by_side(jobs, data, progress, stop, then))
         except Stopped:
             raise Interrupted(received[0] if received else 2) from None
+    if received:  # after the last step: trained, but what was to follow is not done
+        log.warning("%s: trained and saved; the signal came after its last step",
+                    " and ".join(str(run.path) for run in runs))
+        raise Interrupted(received[0], trained=[run.path for run in runs])
+    return runs
 
 
 def _side_by_side(jobs: list[Job], data: ImageData, progress: bool, stop: threading.Event,
@@ -271,12 +277,7 @@ def mark_saved(job: Job) -> None:
 
 
 def _diverged(job: Job, epoch: int, loss: float) -> VaelabError:
-    train = job.config.train
-    clip = ("a --grad-clip (such as 1000)" if train.grad_clip is None
-            else f"a smaller --grad-clip than {train.grad_clip}")
-    return VaelabError(f"{job.run_dir}: training diverged in epoch {epoch} (the loss is {loss}); "
-                       f"the last checkpoint before it is kept. Try a smaller --lr than "
-                       f"{train.lr}, or {clip}")
+    return diverged(job.run_dir, epoch, loss, job.config.train, job.on_disk)
 
 
 def save(job: Job) -> None:

@@ -22,10 +22,10 @@ from vaelab.data import ImageData, how_to_label
 from vaelab.device import select_device
 from vaelab.distributed import World, join, local_device, lost_peer
 from vaelab.errors import ConfigError, VaelabError
-from vaelab.files import write_atomic
+from vaelab.files import remove_left_behind, write_atomic
 from vaelab.models import model_class
 from vaelab.training.checkpoints import load_checkpoint, weights_file
-from vaelab.training.datasets import data_key, load_for, recorded
+from vaelab.training.datasets import data_key, learned_from, load_for, recorded
 from vaelab.training.epoch import train_epoch
 from vaelab.training.jobs import Job, fit_all, initial_state, mark_saved
 from vaelab.training.placement import place
@@ -73,12 +73,14 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
               device: str | torch.device = "auto", data_dir: str | Path | None = None,
               data: ImageData | None = None, progress: bool = True,
               checkpoint_every: str | None = CHECKPOINT_EVERY,
-              compile: bool = False, then: Callable[[Run], object] | None = None) -> list[Run]:
+              compile: bool = False, then: Callable[[Run], object] | None = None,
+              ready: Callable[[], object] | None = None) -> list[Run]:
     """Train several runs on one dataset at the same time, each in a thread of its own, and
     hand each to ``then`` (if given) as soon as it is trained, in the thread that trained it,
     while the others may still train (a run that a signal or a failure stopped is not
     handed over). An exception from ``then`` stops the other runs as a failure of training
-    would.
+    would. ``ready`` is called once every setting has been checked against the data, before
+    any run's folder is made.
 
     Models of the tutorial's size keep one CPU core busy but gain little from a second, so on
     the CPU the cores are shared out between the runs instead of between the threads of each
@@ -116,6 +118,8 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
     # Every model is built before any folder is made: one that does not fit the images (too
     # many convolutions for their size) leaves no folder behind.
     states = [initial_state(config, device, full) for config in configs]
+    if ready is not None and world.main:
+        ready()
     jobs = []
     for config, out, state in zip(configs, outs, states, strict=True):
         run_dir = _new_run_everywhere(world, out, config)
@@ -174,8 +178,14 @@ def resume(path: Run | str | Path, epochs: int | None = None, *,
     _say_if_the_rate_jumps(path, saved.train, config.train, restored.epoch)
     full = world.main_first(lambda: load_for(config, data_dir, progress=progress, data=data))
     _check_subset(config, full)
+    n = len(learned_from(config, full)[0])
+    if job.unfinished is not None and not job.unfinished.fits(n, config.train.batch_size):
+        raise VaelabError(f"{checkpoint}: a damaged checkpoint (its unfinished epoch does not "
+                          f"fit the run's {n:,} training images); resume from a copy, or train "
+                          f"the run again")
     if world.main:
         config.save(path / CONFIG)
+        remove_left_behind(path)  # by a process killed while it wrote
     return fit_all([job], place(full, device), progress)[0]
 
 

@@ -27,9 +27,9 @@ from vaelab.config import RunConfig
 from vaelab.data import DATASETS
 from vaelab.device import select_device
 from vaelab.errors import VaelabError
-from vaelab.files import check_can_make, numbered, why_unreadable, write_atomic
+from vaelab.files import check_can_make, numbered, parse_json, why_unreadable, write_atomic
 from vaelab.models import Autoencoder, build_model
-from vaelab.training.checkpoints import load_weights
+from vaelab.training.checkpoints import checkpoint_fits, is_record, load_weights
 from vaelab.training.datasets import image_shape_and_classes
 
 log = logging.getLogger("vaelab")
@@ -38,6 +38,7 @@ CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 CHECKPOINT = "checkpoint.safetensors"
 METRICS = "metrics.jsonl"
+MOST_METRICS = 64 << 20  # bytes: 200,000 epochs' records; a larger file is not one
 FIGURES = "figures"
 
 
@@ -77,24 +78,30 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
     if not metrics_path.exists():
         return []
     try:
-        lines = metrics_path.read_bytes().decode("utf-8", errors="replace").splitlines()
+        with open(metrics_path, "rb") as file:
+            whole = file.read(MOST_METRICS + 1)
     except OSError as err:
         raise VaelabError(f"{metrics_path}: unreadable ({err.strerror})") from None
+    if len(whole) > MOST_METRICS:
+        raise VaelabError(f"{metrics_path}: over {MOST_METRICS:,} bytes, more than vaelab "
+                          f"writes; it is not a run's metrics.jsonl")
+    lines = whole.decode("utf-8", errors="replace").splitlines()
     records = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
+            record = parse_json(line)
+        except ValueError:
             if number == len(lines):
                 log.warning("%s: its last line is cut short; left out", metrics_path)
                 break
             raise VaelabError(f"{metrics_path}: line {number} is not JSON") from None
-        if not (isinstance(record, dict) and isinstance(record.get("epoch"), int)):
+        if not is_record(record):
             raise VaelabError(f"{metrics_path}: line {number} is not an epoch's record")
         records.append(record)
     return records
+
 
 
 def metrics_file(metrics: list[dict[str, Any]]) -> bytes:
@@ -111,7 +118,7 @@ def _again(path: Path, what: str) -> str:
     which holds both, where it is of a finished epoch."""
     try:
         with safe_open(path / CHECKPOINT, "pt") as f:
-            finished = json.loads((f.metadata() or {}).get("metrics", "[]"))
+            finished = parse_json((f.metadata() or {}).get("metrics", "[]"))
     except FileNotFoundError:
         return ""
     except (SafetensorError, OSError, ValueError):
@@ -137,7 +144,10 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> Run:
         load_weights(model, weights, weights_path)
     except (SafetensorError, OSError) as err:
         raise VaelabError(why_unreadable(weights_path, err) + _again(path, "it")) from None
-    except VaelabError as err:  # weights of another model, or a header changed
+    except VaelabError as err:  # weights of another model, a header changed, or the config
+        if checkpoint_fits(path / CHECKPOINT, model) is False:
+            raise VaelabError(f"{err}, nor do its checkpoint's: config.json is not the one the "
+                              f"run wrote; put that back, or train the run again") from None
         raise VaelabError(f"{err}{_again(path, 'it')}") from None
     if not all(w.isfinite().all() for w in weights.values() if w.is_floating_point()):
         raise VaelabError(f"{weights_path}: holds weights that are not finite numbers (NaN or "

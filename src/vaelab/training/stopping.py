@@ -14,7 +14,7 @@ import re
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +24,7 @@ from vaelab.errors import ConfigError, VaelabError
 from vaelab.files import numbered
 
 if TYPE_CHECKING:
+    from vaelab.config import TrainConfig
     from vaelab.training.epoch import EpochProgress
 
 log = logging.getLogger("vaelab")
@@ -38,9 +39,10 @@ class Interrupted(KeyboardInterrupt):
 
     told = True
 
-    def __init__(self, signal_number: int = signal.SIGINT) -> None:
+    def __init__(self, signal_number: int = signal.SIGINT, trained: Sequence[Path] = ()) -> None:
         super().__init__(NAMES.get(signal_number, f"signal {signal_number}"))
         self.code = 128 + signal_number
+        self.trained = list(trained)  # runs whose last step was done when the signal came
 
 
 @contextmanager
@@ -93,6 +95,22 @@ def start_again(run_dir: Path, processes: int | None = None) -> str:
     if processes is None:
         processes = int(os.environ.get("WORLD_SIZE", "1"))
     return f"{_launcher(processes)} train --config {run_dir} -o {free}"
+
+
+def diverged(run_dir: Path, epoch: int, loss: float, train: TrainConfig,
+             on_disk: str) -> VaelabError:
+    """The error of a run whose loss stopped being a number: the checkpoint it keeps, if it
+    wrote one yet, and what to change (--lr, --grad-clip)."""
+    clip = ("a --grad-clip (such as 1000)" if train.grad_clip is None
+            else f"a smaller --grad-clip than {train.grad_clip:g}")
+    if not on_disk:
+        return VaelabError(f"{run_dir}: training diverged in epoch {epoch} (the loss is {loss}) "
+                           f"before its first checkpoint; start it again with "
+                           f"{start_again(run_dir)} and a smaller --lr than {train.lr:g}, or "
+                           f"{clip}")
+    return VaelabError(f"{run_dir}: training diverged in epoch {epoch} (the loss is {loss}); "
+                       f"its last checkpoint before it ({on_disk}) is kept. Try a smaller --lr "
+                       f"than {train.lr:g}, or {clip}")
 
 
 def peer_lost(run_dir: Path, on_disk: str | None = None, resume: str = "") -> VaelabError:

@@ -1,0 +1,67 @@
+"""What an eval.json must hold for vaelab to read it back: every field of its kind, checked
+before any is used, so that a file damaged or edited by hand is refused in one line that
+names the field, not by an error deep in a table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vaelab.errors import VaelabError
+
+NUMBER = (int, float)
+KINDS = {str: "text", int: "a whole number", dict: "a mapping", NUMBER: "a number"}
+FIELDS: dict[str, tuple[Any, bool]] = {  # name: (kind, whether null may stand for it)
+    "run": (str, False), "model": (str, False), "latent_dims": (int, False),
+    "epochs": (int, False), "split": (str, False), "images": (int, False),
+    "k": (int, True), "samples": (int, False), "seed": (int, False),
+    "likelihood": (dict, False), "classifier": (dict, True), "metrics": (dict, False),
+    "seconds": (dict, False), "title": (str, False), "caveats": (dict, False),
+}
+OLDER = {"seconds", "title", "caveats"}  # fields that older evaluations do not have
+
+
+def check_eval(raw: Any, source: str) -> None:
+    """Raise VaelabError, naming ``source`` and the first field that is missing or not of
+    its kind, unless ``raw`` holds a scorecard as vaelab writes it (its format aside)."""
+    def wrong(field: str, what: str) -> VaelabError:
+        return VaelabError(f"{source}: {field} {what}; run vaelab eval again")
+
+    if not isinstance(raw, dict):
+        raise wrong("the file", "holds no mapping of fields")
+    unknown = sorted(set(raw) - set(FIELDS) - {"format"})
+    if unknown:
+        raise wrong(repr(unknown[0]), "is not a field of an evaluation")
+    for name, (kind, nullable) in FIELDS.items():
+        if name not in raw and name not in OLDER:
+            raise wrong(name, "is missing")
+        if name in raw and not (_is(raw[name], kind) or (nullable and raw[name] is None)):
+            raise wrong(name, f"is not {KINDS[kind]}")
+    _entries(raw["likelihood"], {"name": str, "description": str}, "likelihood", wrong)
+    if raw["classifier"] is not None:
+        _entries(raw["classifier"], {"test_accuracy": NUMBER}, "classifier", wrong)
+    for key, value in raw.get("seconds", {}).items():
+        if not _is(value, NUMBER):
+            raise wrong(f"seconds.{key}", "is not a number")
+    for key, value in raw.get("caveats", {}).items():
+        if not _is(value, str):
+            raise wrong(f"caveats.{key}", "is not text")
+    for key, score in raw["metrics"].items():
+        if not (isinstance(score, dict) and "value" in score
+                and set(score) <= {"value", "error", "note"}):
+            raise wrong(f"metrics.{key}", "is not a score (value, error, note)")
+        for part in ("value", "error"):
+            if not (score.get(part) is None or _is(score[part], NUMBER)):
+                raise wrong(f"metrics.{key}.{part}", "is not a number")
+        if not _is(score.get("note", ""), str):
+            raise wrong(f"metrics.{key}.note", "is not text")
+
+
+def _entries(raw: dict, kinds: dict[str, Any], name: str, wrong) -> None:
+    for key, kind in kinds.items():
+        if not _is(raw.get(key), kind):
+            raise wrong(f"{name}.{key}", f"is not {KINDS[kind]}")
+
+
+def _is(value: Any, kind: Any) -> bool:
+    """Whether ``value`` is of ``kind``; true and false are not numbers here."""
+    return isinstance(value, kind) and not isinstance(value, bool)
