@@ -502,19 +502,25 @@ def test_sigterm_outside_training_ends_a_command_in_one_line(full, tmp_path, mon
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # a caller's own, after it
 
 
-def test_ctrl_c_while_the_figures_are_drawn_says_how_to_draw_them(tiny, tmp_path, monkeypatch,
-                                                                   capsys, terminal_signals):
+def _train_command(tiny, run: Path, monkeypatch, capsys, figures) -> tuple[int, str]:
+    """vaelab train of a small run on ``tiny`` into ``run``, in this process, with ``figures``
+    in place of plot_run; (exit status, stderr)."""
     from conftest import run_cli
 
     monkeypatch.setattr("vaelab.training.datasets.load_dataset", lambda *a, **k: tiny)
+    monkeypatch.setattr("vaelab.pictures.figures.plot_run", figures)
+    code, _, err = run_cli(["train", "--hidden-dims", "8", "--epochs", "1", "--train-subset",
+                            "64", "-q", "-o", str(run)], capsys)
+    return code, err
 
+
+def test_ctrl_c_while_the_figures_are_drawn_says_how_to_draw_them(tiny, tmp_path, monkeypatch,
+                                                                   capsys, terminal_signals):
     def ctrl_c(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("vaelab.pictures.figures.plot_run", ctrl_c)
     run = tmp_path / "run"
-    code, _, err = run_cli(["train", "--hidden-dims", "8", "--epochs", "1", "--train-subset",
-                            "64", "-q", "-o", str(run)], capsys)
+    code, err = _train_command(tiny, run, monkeypatch, capsys, ctrl_c)
     assert code == 130
     assert err.splitlines()[-1] == (f"vaelab: {run} is trained; its figures were stopped: "
                                     f"draw them with vaelab plot {run}")
@@ -616,20 +622,16 @@ def test_a_signal_after_the_last_step_still_stops_what_would_follow(tiny, tmp_pa
     """A signal during the last epoch's test loss: the run is trained and saved, and the
     figures are not drawn. It was said to stop, and then the command drew every figure (the
     demo measured too) and ended with status 0."""
-    from conftest import run_cli
-
     real = jobs_module.objective_per_image
 
     def signalled(*args, **kwargs):
         os.kill(os.getpid(), number)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("vaelab.training.datasets.load_dataset", lambda *a, **k: tiny)
     monkeypatch.setattr(jobs_module, "objective_per_image", signalled)
-    monkeypatch.setattr("vaelab.pictures.figures.plot_run", lambda *a, **k: pytest.fail("drawn"))
     run = tmp_path / "run"
-    code, _, err = run_cli(["train", "--hidden-dims", "8", "--epochs", "1", "--train-subset",
-                            "64", "-q", "-o", str(run)], capsys)
+    code, err = _train_command(tiny, run, monkeypatch, capsys,
+                               lambda *a, **k: pytest.fail("drawn"))
     assert code == 128 + number
     assert err.splitlines()[-2:] == [
         f"vaelab: {run}: trained and saved; the signal came after its last step",
@@ -640,18 +642,14 @@ def test_a_signal_after_the_last_step_still_stops_what_would_follow(tiny, tmp_pa
 def test_a_full_disk_while_the_figures_are_drawn_says_the_run_is_trained(tiny, tmp_path,
                                                                          monkeypatch, capsys):
     """For train, --out starts another run: the way on is vaelab plot."""
-    from conftest import run_cli
     from vaelab.files import WriteError
 
     def full(run, **_):
         raise WriteError(errno.ENOSPC, "No space left on device",
                          str(run.path / "figures" / "manifold.png"))
 
-    monkeypatch.setattr("vaelab.training.datasets.load_dataset", lambda *a, **k: tiny)
-    monkeypatch.setattr("vaelab.pictures.figures.plot_run", full)
     run = tmp_path / "run"
-    code, _, err = run_cli(["train", "--hidden-dims", "8", "--epochs", "1", "--train-subset",
-                            "64", "-q", "-o", str(run)], capsys)
+    code, err = _train_command(tiny, run, monkeypatch, capsys, full)
     assert code == 2
     assert err.splitlines()[-1] == (f"vaelab: error: {run}/figures/manifold.png: No space left "
                                     f"on device; {run} is trained: draw its figures with vaelab "
@@ -701,3 +699,30 @@ def test_a_write_on_a_read_only_disk_names_the_file_and_the_same_file_is_not_wri
     with pytest.raises(WriteError):
         dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=4)).save(
             tmp_path / "config.json")
+
+
+def test_a_demo_stopped_in_training_names_the_demos_command_once(tiny, tmp_path, monkeypatch,
+                                                                  capsys, terminal_signals):
+    """Each run's line named vaelab train --resume of its own folder, which leaves the demo
+    unfinished, and a last 'vaelab: interrupted' followed the demo's own line."""
+    from conftest import run_cli
+
+    real, calls = jobs_module.objective_per_image, []
+
+    def signalled(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("vaelab.demo.load_dataset", lambda *a, **k: tiny)
+    monkeypatch.setattr(jobs_module, "objective_per_image", signalled)
+    demo = tmp_path / "demo"
+    code, _, err = run_cli(["demo", "--epochs", "3", "-q", "-o", str(demo)], capsys)
+    assert code == 130
+    lines = [line for line in err.splitlines() if "stopped" in line]
+    assert lines[-1] == (f"vaelab: {demo}: the demo was stopped; finish it with: vaelab demo "
+                         f"--resume {demo}")
+    assert all(line.endswith(f"all saved; go on with: vaelab demo --resume {demo}")
+               for line in lines[:-1]) and len(lines) == 3, err
+    assert "interrupted" not in err

@@ -92,7 +92,8 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
     with _resumable(folder, made=out is None):  # the plan follows the settings' checks
         runs = train_all(configs, [folder / name for name in models], device=device,
                          data=data, progress=progress, then=measuring.trained,
-                         ready=lambda: _write_plan(folder, plan))
+                         ready=lambda: _write_plan(folder, plan),
+                         go_on=f"vaelab demo --resume {folder}")
         laps.lap("training")
         return _finish(runs, folder, data, measuring, laps, device)
 
@@ -159,6 +160,7 @@ def _resumable(folder: Path, made: bool = False) -> Iterator[None]:
         elif isinstance(err, KeyboardInterrupt):
             log.warning("%s: the demo was stopped; finish it with: vaelab demo --resume %s",
                         folder, folder)
+            err.told = True  # type: ignore[attr-defined]  # nothing more to say of it
         raise
 
 

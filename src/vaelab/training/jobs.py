@@ -73,6 +73,7 @@ class Job:
     world: World = SINGLE  # the processes that train it together
     compile: bool = False  # torch.compile the step
     cores: Cores = field(default_factory=Cores)  # the CPU threads shared with runs beside it
+    then_go_on: str = ""  # the command that goes on after a stop, if not train --resume RUN
     _step: Step | None = None
 
     @property
@@ -85,7 +86,7 @@ class Job:
 
     @property
     def go_on(self) -> str:  # the command that resumes the run
-        return go_on(self.run_dir, self.world.size)
+        return self.then_go_on or go_on(self.run_dir, self.world.size)
 
     @property
     def epoch(self) -> int:

@@ -74,13 +74,14 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
               data: ImageData | None = None, progress: bool = True,
               checkpoint_every: str | None = CHECKPOINT_EVERY,
               compile: bool = False, then: Callable[[Run], object] | None = None,
-              ready: Callable[[], object] | None = None) -> list[Run]:
+              ready: Callable[[], object] | None = None, go_on: str = "") -> list[Run]:
     """Train several runs on one dataset at the same time, each in a thread of its own, and
     hand each to ``then`` (if given) as soon as it is trained, in the thread that trained it,
     while the others may still train (a run that a signal or a failure stopped is not
     handed over). An exception from ``then`` stops the other runs as a failure of training
     would. ``ready`` is called once every setting has been checked against the data, before
-    any run's folder is made.
+    any run's folder is made; ``go_on`` is the command that a stop names, if not each run's
+    vaelab train --resume.
 
     Models of the tutorial's size keep one CPU core busy but gain little from a second, so on
     the CPU the cores are shared out between the runs instead of between the threads of each
@@ -123,7 +124,8 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
     jobs = []
     for config, out, state in zip(configs, outs, states, strict=True):
         run_dir = _new_run_everywhere(world, out, config)
-        jobs.append(Job(run_dir, config, *state, cadence=cadence, world=world, compile=compile))
+        jobs.append(Job(run_dir, config, *state, cadence=cadence, world=world, compile=compile,
+                        then_go_on=go_on))
     for train, subset in {(c.train, c.data.train_subset) for c in configs}:  # once for runs alike
         if world.main:  # said once, in a script under torchrun too
             _note_few_steps(train, subset or len(full.train_images))
