@@ -726,3 +726,8 @@ def test_a_demo_stopped_in_training_names_the_demos_command_once(tiny, tmp_path,
     assert all(line.endswith(f"all saved; go on with: vaelab demo --resume {demo}")
                for line in lines[:-1]) and len(lines) == 3, err
     assert "interrupted" not in err
+    calls.clear()  # stopped again while the demo is finished: the same command
+    code, _, err = run_cli(["demo", "--resume", str(demo), "-q"], capsys)
+    lines = [line for line in err.splitlines() if "stopped" in line]
+    assert code == 130 and len(lines) == 2, err
+    assert lines[0].endswith(f"all saved; go on with: vaelab demo --resume {demo}"), err

@@ -124,16 +124,17 @@ def finish_demo(folder: str | Path, *, device: str | torch.device | None = None,
     judge = judge_for(data, progress=progress)
     laps.lap("classifier")
     measuring = Measuring(data, judge, progress, training=len(paths), k=DEMO_K)
-    runs = []
+    runs, go_on = [], f"vaelab demo --resume {folder}"
     with _resumable(folder):
         for path, config in zip(paths, planned, strict=True):
             if _trained(path):
                 run = load_run(path, device)
             elif (path / CHECKPOINT).exists():
-                run = resume(path, device=device, data=data, progress=progress)
+                run = resume(path, device=device, data=data, progress=progress, go_on=go_on)
             else:
                 _clear_unstarted(path, folder)
-                run = train(config, path, device=device, data=data, progress=progress)
+                run = train(config, path, device=device, data=data, progress=progress,
+                            go_on=go_on)
             measuring.trained(run)
             runs.append(run)
         laps.lap("training")

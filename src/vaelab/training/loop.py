@@ -52,7 +52,8 @@ __all__ = ["check_fits", "resume", "train", "train_all", "train_epoch"]
 def train(config: RunConfig | None = None, out: str | Path | None = None, *,
           device: str | torch.device = "auto", data_dir: str | Path | None = None,
           data: ImageData | None = None, progress: bool = True,
-          checkpoint_every: str | None = CHECKPOINT_EVERY, compile: bool = False) -> Run:
+          checkpoint_every: str | None = CHECKPOINT_EVERY, compile: bool = False,
+          go_on: str = "") -> Run:
     """Train a model from scratch into a new run folder and return the finished run.
 
     ``out`` must be new or empty (default: runs/<model>-<dataset>, numbered if taken).
@@ -66,7 +67,7 @@ def train(config: RunConfig | None = None, out: str | Path | None = None, *,
     """
     return train_all([config or RunConfig()], [out], device=device, data_dir=data_dir,
                      data=data, progress=progress, checkpoint_every=checkpoint_every,
-                     compile=compile)[0]
+                     compile=compile, go_on=go_on)[0]
 
 
 def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | None = None, *,
@@ -135,10 +136,11 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
 def resume(path: Run | str | Path, epochs: int | None = None, *,
            device: str | torch.device | None = None, data_dir: str | Path | None = None,
            data: ImageData | None = None, progress: bool = True,
-           checkpoint_every: str | None = CHECKPOINT_EVERY, compile: bool = False) -> Run:
+           checkpoint_every: str | None = CHECKPOINT_EVERY, compile: bool = False,
+           go_on: str = "") -> Run:
     """Continue a run from its last checkpoint (the end of an epoch, or a step inside one) up
     to ``epochs`` in all (default: its own setting), on ``device`` (default: the kind of device
-    it was trained on, if this machine has one).
+    it was trained on, if this machine has one). ``go_on``: as ``train_all`` takes it.
 
     On the same kind of device, and on the CPU with as many threads, the weights come out
     bitwise equal to those of a run that was never interrupted.
@@ -152,7 +154,7 @@ def resume(path: Run | str | Path, epochs: int | None = None, *,
     device, world = _device_and_world(device or _trained_on(checkpoint))
     progress = progress and world.main
     job = Job(path, config, *initial_state(config, device), cadence=cadence, world=world,
-              compile=compile)
+              compile=compile, then_go_on=go_on)
     restored = load_checkpoint(checkpoint, job.model, job.optimizer, job.generator)
     job.metrics, job.unfinished = restored.metrics, restored.unfinished
     mark_saved(job)
