@@ -218,20 +218,26 @@ def test_a_demo_whose_settings_do_not_fit_its_data_leaves_nothing(capsys, tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_librarys_warning_is_one_line_and_the_fonts_once(capsys):
+def test_a_librarys_warning_is_one_line_and_the_fonts_once(capsys, tmp_path):
     """Pillow's of a large image, matplotlib's of each character that its font lacks: Python
-    printed each as two lines, one of them the library's source."""
+    printed each as two lines, one of them the library's source. The command puts back the
+    caller's way of showing warnings when it ends."""
     import warnings
 
-    from vaelab.cli import _log_to_stderr
+    from vaelab import cli
 
+    before = warnings.showwarning
+    assert run_cli(["plot", str(tmp_path / "none")], capsys)[0] == 2
+    assert warnings.showwarning is before
+    cli._missing_glyphs.cache_clear()
     with warnings.catch_warnings():
         warnings.simplefilter("always")
-        _log_to_stderr(quiet=True)
+        cli._log_to_stderr(quiet=True)
+        warnings.showwarning = cli._warning_line
         warnings.warn("Image size (90250000 pixels) exceeds limit", UserWarning, stacklevel=1)
         for glyph in (26085, 26412):
             warnings.warn(f"Glyph {glyph} missing from font(s) DejaVu Sans.", UserWarning,
                           stacklevel=1)
     assert capsys.readouterr().err.splitlines() == [
-        "vaelab: Image size (90250000 pixels) exceeds limit",
-        "vaelab: some characters of the class names are not in the figures' font: boxes there"]
+        "vaelab: UserWarning: Image size (90250000 pixels) exceeds limit",
+        "vaelab: some characters in the figures are not in their font: they show as boxes"]

@@ -334,9 +334,9 @@ def _checkpoint_changed(folder: Path, change: str) -> None:
     ("no moment", "Adam's state does not fit the model"),
     ("moment of another shape", "Adam's state does not fit the model"),
     ("metrics", "its metrics are not epochs' records"),
-    ("steps", "its unfinished epoch does not fit the run's 64 training images"),
-    ("order", "its unfinished epoch does not fit the run's 64 training images"),
-    ("sums", "its unfinished epoch does not fit the run's 64 training images"),
+    ("steps", None),
+    ("order", None),
+    ("sums", None),
 ])
 def test_a_checkpoint_that_reads_but_holds_the_wrong_things_is_refused(run_folder, tiny,
                                                                         tmp_path, change, why):
@@ -353,8 +353,10 @@ def test_a_checkpoint_that_reads_but_holds_the_wrong_things_is_refused(run_folde
     before = (folder / "checkpoint.safetensors").read_bytes()
     with pytest.raises(VaelabError) as info:
         resume(folder, epochs=2, data=tiny, progress=False)
-    assert str(info.value) == (f"{folder / 'checkpoint.safetensors'}: a damaged checkpoint "
-                               f"({why}); resume from a copy, or train the run again")
+    said = (f"a damaged checkpoint ({why})" if why else "its unfinished epoch does not fit "
+            "the run's 64 training images (a damaged checkpoint, or images that changed)")
+    assert str(info.value) == (f"{folder / 'checkpoint.safetensors'}: {said}; resume from a "
+                               f"copy, or train the run again")
     assert (folder / "checkpoint.safetensors").read_bytes() == before
 
 

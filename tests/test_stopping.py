@@ -666,8 +666,10 @@ def test_what_a_killed_write_left_behind_is_removed_when_the_run_goes_on(full, t
     shutil.copytree(full.path, run)
     (run / ".checkpoint.safetensors.dd9408a4.tmp").write_bytes(bytes(1000))
     (run / ".notes.tmp").write_text("not vaelab's")
+    (run / ".eval.json.0123abcd.tmp").write_text("another command's, being written")
     resume(run, epochs=3, data=tiny, progress=False)
-    assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == [".notes.tmp"]
+    assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == [
+        ".eval.json.0123abcd.tmp", ".notes.tmp"]
 
 
 def test_a_write_on_a_read_only_disk_names_the_file_and_the_same_file_is_not_written(
@@ -731,3 +733,23 @@ def test_a_demo_stopped_in_training_names_the_demos_command_once(tiny, tmp_path,
     lines = [line for line in err.splitlines() if "stopped" in line]
     assert code == 130 and len(lines) == 2, err
     assert lines[0].endswith(f"all saved; go on with: vaelab demo --resume {demo}"), err
+
+
+def test_a_signal_after_the_last_step_hands_no_run_on(tiny, tmp_path, monkeypatch,
+                                                       terminal_signals):
+    """What follows training (the demo's measuring, minutes of it) is not begun after a stop."""
+    from vaelab.training.loop import train_all
+
+    real = jobs_module.objective_per_image
+
+    def signalled(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(jobs_module, "objective_per_image", signalled)
+    handed = []
+    with pytest.raises(Interrupted) as info:
+        train_all([_config(epochs=1)], [tmp_path / "run"], data=tiny, progress=False,
+                  then=handed.append)
+    assert handed == [] and info.value.trained == [tmp_path / "run"]
+    assert info.value.code == 143

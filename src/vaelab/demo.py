@@ -3,6 +3,7 @@ side by side), every figure, their measures and one page."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shlex
@@ -82,13 +83,13 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
         check_new_run_dir(out, resume=(PLAN, "vaelab demo --resume"))
     data = (data or load_dataset(dataset, data_dir, progress=progress,
                                  image_size=image_size)).to(device)
-    folder = Path(out) if out is not None else unique_dir(Path("vaelab-demo"))
     laps.lap("data")
     judge = judge_for(data, progress=progress)  # the shipped one, else trained once and cached
     laps.lap("classifier")
     measuring = Measuring(data, judge, progress, training=len(configs), k=DEMO_K)
     plan = {"device": device.type,
             "runs": {name: config.to_dict() for name, config in zip(models, configs, strict=True)}}
+    folder = Path(out) if out is not None else unique_dir(Path("vaelab-demo"))
     with _resumable(folder, made=out is None):  # the plan follows the settings' checks
         runs = train_all(configs, [folder / name for name in models], device=device,
                          data=data, progress=progress, then=measuring.trained,
@@ -156,8 +157,9 @@ def _resumable(folder: Path, made: bool = False) -> Iterator[None]:
         yield
     except BaseException as err:
         if not (folder / PLAN).exists():  # stopped before the first run's folder was made
-            if made and not any(folder.iterdir()):
-                folder.rmdir()
+            with contextlib.suppress(OSError):  # the error that stopped it is the one to say
+                if made and not any(folder.iterdir()):
+                    folder.rmdir()
         elif isinstance(err, KeyboardInterrupt):
             log.warning("%s: the demo was stopped; finish it with: vaelab demo --resume %s",
                         folder, folder)

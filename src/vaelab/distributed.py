@@ -52,6 +52,14 @@ class World:
             dist.all_reduce(tensor)
         return tensor
 
+    def most(self, value: int) -> int:
+        """The largest of the processes' ``value`` (a signal that one heard, say)."""
+        if self.size == 1:
+            return value
+        box = torch.tensor([value])
+        dist.all_reduce(box, op=dist.ReduceOp.MAX)
+        return int(box[0])
+
     def first(self, value: Any) -> Any:
         """Rank 0's ``value`` (a small picklable object), on every process."""
         if self.size == 1:

@@ -11,7 +11,7 @@ import re
 import secrets
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import count
 from pathlib import Path
 from typing import Any, NoReturn
@@ -76,14 +76,13 @@ def _remove(tmp: Path) -> None:
         tmp.unlink()
 
 
-LEFT_BEHIND = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp$")  # write_atomic's temporaries
-
-
-def remove_left_behind(folder: Path) -> None:
-    """The temporaries that a process killed while writing (kill -9, a power cut) left in
-    ``folder``: a checkpoint's can take as much room as the checkpoint itself."""
+def remove_left_behind(folder: Path, names: Sequence[str]) -> None:
+    """The temporaries of the files ``names`` that a process killed while writing them
+    (kill -9, a power cut) left in ``folder``: a checkpoint's takes as much room as the
+    checkpoint. Those of other files, which another command may be writing, stay."""
+    left = re.compile(rf"^\.({'|'.join(map(re.escape, names))})\.[0-9a-f]{{8}}\.tmp$")
     for entry in os.scandir(folder):
-        if LEFT_BEHIND.match(entry.name) and entry.is_file(follow_symlinks=False):
+        if left.match(entry.name) and entry.is_file(follow_symlinks=False):
             _remove(Path(entry.path))
 
 

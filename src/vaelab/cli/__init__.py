@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import logging
 import os
 import signal
@@ -53,24 +54,22 @@ def _log_to_stderr(quiet: bool, main: bool = True) -> None:
         log.addHandler(handler)
         log.propagate = False
     log.setLevel(logging.ERROR if not main else logging.WARNING if quiet else logging.INFO)
-    warnings.showwarning = _warning_line
 
 
 def _warning_line(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                   file: object = None, line: str | None = None) -> None:
-    """A library's warning (Pillow's of a very large image, matplotlib's of a character that
-    its font lacks) as one 'vaelab: ...' line, not Python's two with a line of its source;
-    the font's, once for all its characters."""
-    text = str(message)
-    if "missing from font" in text:
-        if "font" in _said:
-            return
-        _said.add("font")
-        text = "some characters of the class names are not in the figures' font: boxes there"
-    logging.getLogger("vaelab").warning("%s", text)
+    """A library's warning (matplotlib's of a character that its font lacks, say) as one
+    'vaelab: ...' line, not Python's two with a line of its source; the font's once."""
+    if "missing from font" in str(message):
+        _missing_glyphs()
+    else:
+        logging.getLogger("vaelab").warning("%s: %s", category.__name__, message)
 
 
-_said: set[str] = set()  # the warnings said once in this process
+@functools.cache  # once in a process, for all the characters
+def _missing_glyphs() -> None:
+    logging.getLogger("vaelab").warning("some characters in the figures are not in their "
+                                        "font: they show as boxes")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -134,7 +133,7 @@ def _command(argv: list[str]) -> int:
     rank = _rank()
     error = f"vaelab ({rank}): error:" if rank else "vaelab: error:"
     restore = _stop_on_sigterm()
-    command = None
+    command, showwarning = None, warnings.showwarning
     try:
         from vaelab.cli.options import in_flags
         from vaelab.cli.parsing import parse
@@ -150,6 +149,7 @@ def _command(argv: list[str]) -> int:
             raise VaelabError(f"vaelab {argv[0]} runs in one process; torchrun starts vaelab "
                               f"train and vaelab eval in several")
         _log_to_stderr(command.quiet, main=rank in (None, "rank 0"))
+        warnings.showwarning = _warning_line
         map_large_blocks()  # freed tensors of megabytes go back to the system (vaelab.memory)
         with _signals_held():  # a Ctrl-C in PyTorch's import would leave it half loaded
             from vaelab.device import denormals_flushed  # PyTorch, as a command will use it
@@ -194,6 +194,7 @@ def _command(argv: list[str]) -> int:
     finally:
         if restore is not None:
             signal.signal(signal.SIGTERM, restore)
+        warnings.showwarning = showwarning  # as the caller had it (a notebook's, a test's)
     return 0
 
 

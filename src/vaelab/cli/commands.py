@@ -3,6 +3,7 @@ tyro derives --help from the fields' types and docstrings; ``COMMANDS`` names th
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
@@ -103,10 +104,10 @@ class Train(Common):
                 err.told = True  # type: ignore[attr-defined]
                 raise
             except OSError as err:  # a full disk, say: the same, and --out is no way out
+                room = " once there is room" if err.errno in (errno.ENOSPC, errno.EDQUOT) else ""
                 raise VaelabError(f"{err.filename or run.path}: {err.strerror or err}; "
                                   f"{run.path} is trained: draw its figures with vaelab plot "
-                                  f"{run.path} once there is room, or elsewhere with its "
-                                  f"-o DIR") from None
+                                  f"{run.path}{room}, or elsewhere with its -o DIR") from None
             say(f"run folder: {run.path}  (open {run.path / 'index.html'})")
 
     def _trained(self, options: dict) -> Run:

@@ -22,6 +22,7 @@ from vaelab.errors import VaelabError
 RUN = tyro.conf.arg(metavar="RUN")  # a run folder, given by position
 OPTIONAL = "(optional)"  # the hint of a flag that may be left out
 
+
 def flag(*aliases: str, metavar: str | None = None, default: str | None = None,
          hint: str | None = None) -> Any:
     """How a field shows on the command line: its other spellings, its placeholder, and

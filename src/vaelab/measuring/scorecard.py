@@ -116,7 +116,8 @@ class Scorecard:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], source: str = "eval.json") -> Scorecard:
-        if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+        version = raw.get("format") if isinstance(raw, dict) else None
+        if type(version) is not int or version != FORMAT:  # not true, which equals 1
             raise VaelabError(f"{source}: not a vaelab evaluation of format {FORMAT}; "
                               f"run vaelab eval again")
         check_eval(raw, source)

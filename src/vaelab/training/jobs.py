@@ -73,7 +73,7 @@ class Job:
     world: World = SINGLE  # the processes that train it together
     compile: bool = False  # torch.compile the step
     cores: Cores = field(default_factory=Cores)  # the CPU threads shared with runs beside it
-    then_go_on: str = ""  # the command that goes on after a stop, if not train --resume RUN
+    go_on_with: str = ""  # the command that goes on after a stop, if not train --resume RUN
     _step: Step | None = None
 
     @property
@@ -86,7 +86,7 @@ class Job:
 
     @property
     def go_on(self) -> str:  # the command that resumes the run
-        return self.then_go_on or go_on(self.run_dir, self.world.size)
+        return self.go_on_with or go_on(self.run_dir, self.world.size)
 
     @property
     def epoch(self) -> int:
@@ -127,10 +127,11 @@ def fit_all(jobs: list[Job], data: ImageData, progress: bool,
                     else _side_by_side(jobs, data, progress, stop, then))
         except Stopped:
             raise Interrupted(received[0] if received else 2) from None
-    if received:  # after the last step: trained, but what was to follow is not done
+    heard = jobs[0].world.most(received[0] if received else 0)  # all stop if one heard
+    if heard:  # after the last step: trained, but what was to follow is not done
         log.warning("%s: trained and saved; the signal came after its last step",
                     " and ".join(str(run.path) for run in runs))
-        raise Interrupted(received[0], trained=[run.path for run in runs])
+        raise Interrupted(heard, trained=[run.path for run in runs])
     return runs
 
 
@@ -163,7 +164,7 @@ def _fit_then(then: Callable[[Run], object] | None, job: Job, data: ImageData,
               progress: bool, position: int = 0, stop: threading.Event | None = None) -> Run:
     try:
         run = fit(job, data, progress, position, stop)
-        if then is not None:
+        if then is not None and not (stop is not None and stop.is_set()):  # not after a stop
             then(run)
         return run
     finally:  # its threads go to the runs still training beside it
@@ -208,7 +209,7 @@ def _fit(job: Job, data: ImageData, progress: bool, position: int,
                             job.run_dir, job.on_disk, job.go_on)
             else:
                 log.warning("%s: stopped before its first checkpoint; start it again with: %s",
-                            job.run_dir, start_again(job.run_dir))
+                            job.run_dir, job.go_on_with or start_again(job.run_dir))
             raise
         except Stopped as stopped:
             job.unfinished = stopped.progress

@@ -82,7 +82,8 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
     handed over). An exception from ``then`` stops the other runs as a failure of training
     would. ``ready`` is called once every setting has been checked against the data, before
     any run's folder is made; ``go_on`` is the command that a stop names, if not each run's
-    vaelab train --resume.
+    vaelab train --resume. A Ctrl-C or SIGTERM stops every run after its step, with a
+    checkpoint, and raises ``Interrupted`` (a KeyboardInterrupt), after the last step too.
 
     Models of the tutorial's size keep one CPU core busy but gain little from a second, so on
     the CPU the cores are shared out between the runs instead of between the threads of each
@@ -126,7 +127,7 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
     for config, out, state in zip(configs, outs, states, strict=True):
         run_dir = _new_run_everywhere(world, out, config)
         jobs.append(Job(run_dir, config, *state, cadence=cadence, world=world, compile=compile,
-                        then_go_on=go_on))
+                        go_on_with=go_on))
     for train, subset in {(c.train, c.data.train_subset) for c in configs}:  # once for runs alike
         if world.main:  # said once, in a script under torchrun too
             _note_few_steps(train, subset or len(full.train_images))
@@ -154,7 +155,7 @@ def resume(path: Run | str | Path, epochs: int | None = None, *,
     device, world = _device_and_world(device or _trained_on(checkpoint))
     progress = progress and world.main
     job = Job(path, config, *initial_state(config, device), cadence=cadence, world=world,
-              compile=compile, then_go_on=go_on)
+              compile=compile, go_on_with=go_on)
     restored = load_checkpoint(checkpoint, job.model, job.optimizer, job.generator)
     job.metrics, job.unfinished = restored.metrics, restored.unfinished
     mark_saved(job)
@@ -184,12 +185,12 @@ def resume(path: Run | str | Path, epochs: int | None = None, *,
     _check_subset(config, full)
     n = len(learned_from(config, full)[0])
     if job.unfinished is not None and not job.unfinished.fits(n, config.train.batch_size):
-        raise VaelabError(f"{checkpoint}: a damaged checkpoint (its unfinished epoch does not "
-                          f"fit the run's {n:,} training images); resume from a copy, or train "
-                          f"the run again")
+        raise VaelabError(f"{checkpoint}: its unfinished epoch does not fit the run's {n:,} "
+                          f"training images (a damaged checkpoint, or images that changed); "
+                          f"resume from a copy, or train the run again")
     if world.main:
         config.save(path / CONFIG)
-        remove_left_behind(path)  # by a process killed while it wrote
+        remove_left_behind(path, [CHECKPOINT, WEIGHTS, METRICS, CONFIG])  # by a killed write
     return fit_all([job], place(full, device), progress)[0]
 
 

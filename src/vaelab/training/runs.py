@@ -103,7 +103,6 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-
 def metrics_file(metrics: list[dict[str, Any]]) -> bytes:
     """metrics.jsonl as vaelab writes it: one epoch's record a line."""
     return "".join(json.dumps(m) + "\n" for m in metrics).encode()
