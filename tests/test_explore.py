@@ -288,11 +288,16 @@ def test_a_port_out_of_range_or_not_allowed_is_one_line(monkeypatch):
         ExplorerServer(80)
 
 
-def _get(port: int, host: str) -> int:
+def _get(port: int, host: str, method: str = "GET") -> int:
+    return int(_ask(port, host, method).split()[1])
+
+
+def _ask(port: int, host: str, method: str) -> bytes:
+    """The whole answer to ``method`` / (its status line, headers and any body)."""
     with socket.create_connection(("127.0.0.1", port)) as connection:
-        connection.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        connection.sendall(f"{method} / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
                            .encode())
-        return int(connection.makefile("rb").readline().split()[1])
+        return connection.makefile("rb").read()
 
 
 def test_the_server_answers_only_requests_addressed_to_this_machine():
@@ -304,6 +309,10 @@ def test_the_server_answers_only_requests_addressed_to_this_machine():
         assert _get(port, f"evil.example:{port}") == 403
         assert _get(port, f"127.0.0.1:{port}") == 200
         assert _get(port, f"localhost:{port}") == 200
+        head = _ask(port, f"127.0.0.1:{port}", "HEAD")  # it was 501, not implemented
+        assert head.startswith(b"HTTP/1.0 200") and head.endswith(b"\r\n\r\n")
+        assert b"Content-Length: 15\r\n" in head  # of the page, which it leaves out
+        assert _get(port, "evil.example", "HEAD") == 403
     finally:
         server.shutdown()
         server.server_close()

@@ -235,6 +235,12 @@ class _PageHandler(BaseHTTPRequestHandler):
     server: ExplorerServer
 
     def do_GET(self) -> None:
+        self._answer(with_page=True)
+
+    def do_HEAD(self) -> None:  # what GET answers, without the page (curl -I, link checkers)
+        self._answer(with_page=False)
+
+    def _answer(self, with_page: bool) -> None:
         # A page of another site whose name was made to point at 127.0.0.1 (DNS rebinding)
         # sends its own name as Host: only our own names get the page.
         port = self.server.server_port
@@ -251,16 +257,17 @@ class _PageHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
-        self.wfile.write(body)
+        if with_page:
+            self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # no line per request on the terminal
 
 
 class ExplorerServer(ThreadingHTTPServer):
-    """Answers GET / with one page, on 127.0.0.1 only and to requests addressed to 127.0.0.1
-    or localhost; port 0 takes any free port. The port is taken at once, so that a busy one
-    is reported before any work."""
+    """Answers GET / (and HEAD /) with one page, on 127.0.0.1 only and to requests addressed
+    to 127.0.0.1 or localhost; port 0 takes any free port. The port is taken at once, so that
+    a busy one is reported before any work."""
 
     daemon_threads = True
 
