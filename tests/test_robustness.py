@@ -307,6 +307,21 @@ def test_a_metrics_line_that_is_not_an_epochs_record_is_named(run_folder, tmp_pa
     assert "line 2 is not an epoch's record; the loss curves are left out" in caplog.text
 
 
+def test_a_metrics_file_larger_than_any_run_writes_is_not_read_whole(run_folder, tmp_path,
+                                                                       monkeypatch):
+    import shutil
+
+    from vaelab.training import runs
+
+    folder = tmp_path / "run"
+    shutil.copytree(run_folder, folder)
+    monkeypatch.setattr(runs, "MOST_METRICS", 100)  # the record of its one epoch is longer
+    with pytest.raises(VaelabError) as info:
+        runs.read_metrics(folder)
+    assert str(info.value) == (f"{folder / 'metrics.jsonl'}: over 100 bytes, more than vaelab "
+                               f"ever writes there; it is not a run's metrics.jsonl")
+
+
 def _checkpoint_changed(folder: Path, change: str) -> None:
     from safetensors import safe_open
     from safetensors.torch import load_file, save_file

@@ -92,14 +92,19 @@ def numbered(base: Path) -> Iterator[Path]:
 
 
 def read_json(path: str | Path, most: int = 1 << 20) -> Any:
-    """The JSON value that the file ``path`` holds, read no further than ``most`` bytes (a
-    device or an endless file is not read to its end); a ValueError that says why in a few
-    words where it holds none, and OSError as ``open`` raises them."""
+    """The JSON value that the file ``path`` holds, read as ``read_capped`` reads; a
+    ValueError that says why in a few words where it holds none."""
+    return parse_json(read_capped(path, most))
+
+
+def read_capped(path: str | Path, most: int) -> bytes:
+    """The bytes of ``path``, read no further than ``most`` (a device or an endless file is
+    not read to its end): a ValueError where there are more, OSError as ``open`` raises it."""
     with open(path, "rb") as file:
         data = file.read(most + 1)
     if len(data) > most:
         raise ValueError(f"over {most:,} bytes, more than vaelab ever writes there")
-    return parse_json(data)
+    return data
 
 
 def parse_json(data: str | bytes) -> Any:

@@ -259,7 +259,7 @@ class RunConfig:
                                     f"sections {', '.join(_SECTIONS)})")
         raw = dict(raw)
         version = raw.pop("format", CONFIG_FORMAT)
-        if isinstance(version, int) and not isinstance(version, bool) and version > CONFIG_FORMAT:
+        if type(version) is int and version > CONFIG_FORMAT:  # true is no format, nor 1
             raise SettingsFileError(f"{source}: written by a newer vaelab; upgrade vaelab to "
                                     f"read it")
         if version not in READABLE or isinstance(version, bool):

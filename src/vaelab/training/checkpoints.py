@@ -161,9 +161,8 @@ def is_record(record: Any) -> bool:
         return (isinstance(part, dict) and number(part.get("loss")) and number(part.get("recon"))
                 and (part.get("kl") is None or number(part["kl"])))
 
-    return (isinstance(record, dict) and number(record.get("epoch"))
-            and isinstance(record["epoch"], int) and record["epoch"] >= 1
-            and terms(record.get("train")) and terms(record.get("test"))
+    return (isinstance(record, dict) and type(record.get("epoch")) is int
+            and record["epoch"] >= 1 and terms(record.get("train")) and terms(record.get("test"))
             and number(record.get("train_seconds")))
 
 

@@ -27,7 +27,14 @@ from vaelab.config import RunConfig
 from vaelab.data import DATASETS
 from vaelab.device import select_device
 from vaelab.errors import VaelabError
-from vaelab.files import check_can_make, numbered, parse_json, why_unreadable, write_atomic
+from vaelab.files import (
+    check_can_make,
+    numbered,
+    parse_json,
+    read_capped,
+    why_unreadable,
+    write_atomic,
+)
 from vaelab.models import Autoencoder, build_model
 from vaelab.training.checkpoints import checkpoint_fits, is_record, load_weights
 from vaelab.training.datasets import image_shape_and_classes
@@ -78,14 +85,12 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
     if not metrics_path.exists():
         return []
     try:
-        with open(metrics_path, "rb") as file:
-            whole = file.read(MOST_METRICS + 1)
+        text = read_capped(metrics_path, MOST_METRICS).decode("utf-8", errors="replace")
     except OSError as err:
         raise VaelabError(f"{metrics_path}: unreadable ({err.strerror})") from None
-    if len(whole) > MOST_METRICS:
-        raise VaelabError(f"{metrics_path}: over {MOST_METRICS:,} bytes, more than vaelab "
-                          f"writes; it is not a run's metrics.jsonl")
-    lines = whole.decode("utf-8", errors="replace").splitlines()
+    except ValueError as err:
+        raise VaelabError(f"{metrics_path}: {err}; it is not a run's metrics.jsonl") from None
+    lines = text.splitlines()
     records = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
