@@ -5,9 +5,14 @@ batch 128, Adam at 1e-3, summed squared error + KL, on the same MNIST images, in
 process, one after another, so that the ratios hold on a noisy machine:
 
   vaelab                 vaelab.training.loop.train_epoch: data on the device as one uint8 tensor,
-                         batches as index slices, fused Adam
+                         batches as index slices, the backward written out (on a CPU), fused
+                         Adam
   vaelab, 2 side by side two runs at once with train_all, one thread each; images per second
                          counted over both
+  vaelab through autograd
+                         the same, the backward through autograd (as vaelab takes it for the
+                         models and settings that vaelab.training.lean does not cover);
+                         alone, and two runs side by side
   vaelab, torch.compile  vaelab's step compiled (vaelab train --compile), with --compile
   PyTorch examples loop  the loop of pytorch/examples vae/main.py with the tutorial's sizes:
                          DataLoader over a TensorDataset (per-sample indexing and collation),
@@ -70,8 +75,8 @@ CPU = torch.device("cpu")
 SHAPE = (1, 28, 28)
 
 
-def vaelab_epoch(images: torch.Tensor, precision: str = "fp32", compile: bool = False
-                 ) -> Callable[[], None]:
+def vaelab_epoch(images: torch.Tensor, precision: str = "fp32", compile: bool = False,
+                 autograd: bool = False) -> Callable[[], None]:
     config = RunConfig(train=TrainConfig(batch_size=BATCH, precision=precision))
     torch.manual_seed(0)
     model = build_model(config.model, SHAPE).to(images.device)
@@ -79,12 +84,13 @@ def vaelab_epoch(images: torch.Tensor, precision: str = "fp32", compile: bool = 
                                  fused=images.device.type in ("cpu", "cuda"))
     generator = torch.Generator(images.device).manual_seed(0)
     step = Step(model, optimizer, config.train, compile=compile)
+    step.by_hand = step.by_hand and not autograd
     return lambda: train_epoch(model, optimizer, images, config.train, generator, step=step)
 
 
-def vaelab_side_by_side(images: torch.Tensor) -> Callable[[], None]:
+def vaelab_side_by_side(images: torch.Tensor, autograd: bool = False) -> Callable[[], None]:
     """Two runs at once, one thread each, as vaelab.train_all does on a CPU."""
-    epochs = [vaelab_epoch(images) for _ in range(2)]
+    epochs = [vaelab_epoch(images, autograd=autograd) for _ in range(2)]
 
     def run() -> None:
         threads_before = torch.get_num_threads()
@@ -425,6 +431,9 @@ def rows_for(images: torch.Tensor, threads: int, repeats: int, tmp: str,
         "vaelab": (vaelab_epoch(images, precision), n),
         "vaelab, 2 runs side by side": (vaelab_side_by_side(images) if threads > 1 else None,
                                         2 * n),
+        "vaelab through autograd": (vaelab_epoch(images, precision, autograd=True), n),
+        "  2 runs side by side": (vaelab_side_by_side(images, autograd=True)
+                                  if threads > 1 else None, 2 * n),
         "vaelab, torch.compile": (vaelab_epoch(images, compile=True) if compile else None, n),
         "PyTorch examples loop": (examples_epoch(images), n),
         "pythae": (pythae_epoch(images, tmp), n),

@@ -103,6 +103,14 @@ def visit(browser):
     yield from visits(browser)
 
 
+def patch_loss_terms(monkeypatch: pytest.MonkeyPatch, replacement) -> None:
+    """Training steps take their terms from ``replacement`` instead of
+    ``vaelab.objectives.loss_terms``: every step goes through autograd, as the written-out
+    backward (``vaelab.training.lean``) computes its terms itself."""
+    monkeypatch.setattr("vaelab.training.step.loss_terms", replacement)
+    monkeypatch.setattr("vaelab.training.lean.covers", lambda *args: False)
+
+
 @pytest.fixture(autouse=True)
 def _threads_kept():
     """A test that changes PyTorch's thread count gives it back: results of float sums, and

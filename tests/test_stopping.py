@@ -18,7 +18,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import mnist_folder
+from conftest import mnist_folder, patch_loss_terms
 from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vaelab.errors import VaelabError
 from vaelab.training import jobs as jobs_module
@@ -56,7 +56,7 @@ def _at_step(monkeypatch, step: int, act) -> None:
             act()
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("vaelab.training.step.loss_terms", patched)
+    patch_loss_terms(monkeypatch, patched)
 
 
 def _unfinished(path: Path):
@@ -218,7 +218,7 @@ def _terms_changed(monkeypatch, when, change) -> None:
         terms = real(model, *args, **kwargs)
         return change(model, terms) if when(calls["n"]) else terms
 
-    monkeypatch.setattr("vaelab.training.step.loss_terms", changed)
+    patch_loss_terms(monkeypatch, changed)
 
 
 def test_a_diverging_run_saves_no_nan_and_names_grad_clip(tiny, tmp_path, monkeypatch):
@@ -246,7 +246,7 @@ def test_a_loss_that_is_not_a_number_stops_the_run_within_a_few_steps(tiny, tmp_
         terms = real(model, *args, **kwargs)
         return type(terms)(terms.recon * float("nan"), terms.kl) if calls["n"] >= 3 else terms
 
-    monkeypatch.setattr("vaelab.training.step.loss_terms", counted)
+    patch_loss_terms(monkeypatch, counted)
     monkeypatch.setattr("vaelab.training.epoch.LOOK_EVERY", 2)
     with pytest.raises(VaelabError, match=r"diverged in epoch 1 \(the loss is nan\)"):
         train(_config(), tmp_path / "run", data=tiny, progress=False)

@@ -9,6 +9,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
+from conftest import patch_loss_terms
 from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vaelab.errors import VaelabError
 from vaelab.objectives import objective_per_image
@@ -161,7 +162,7 @@ def _cut_power_at_step(monkeypatch, step: int) -> None:
             raise PowerCut
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("vaelab.training.step.loss_terms", dying)
+    patch_loss_terms(monkeypatch, dying)
 
 
 def test_resume_after_a_crash_mid_epoch_is_bitwise_exact(tiny, tmp_path, monkeypatch):
@@ -449,7 +450,7 @@ def test_an_unfinished_epoch_goes_on_from_its_step_on_another_kind_of_device(
         calls["n"] += 1
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("vaelab.training.step.loss_terms", counted)
+    patch_loss_terms(monkeypatch, counted)
     done = resume(tmp_path / "run", device="cpu", data=tiny, progress=False)
     assert done.epochs_done == 2
     assert calls["n"] == 8 - 3  # the rest of epoch 2, not all of it again
@@ -465,7 +466,7 @@ def test_ctrl_c_in_one_of_several_runs_stops_them_all(tiny, tmp_path, monkeypatc
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("vaelab.training.step.loss_terms", interrupted)
+    patch_loss_terms(monkeypatch, interrupted)
     threads = torch.get_num_threads()
     with pytest.raises(KeyboardInterrupt):
         train_all([_config("ae", epochs=30), _config("vae", epochs=30)],
