@@ -286,7 +286,10 @@ def test_help_answers_without_loading_pytorch():
     (["train", "--lr", "-1"], "error: --lr must be a finite positive number, got -1\n"),
     (["train", "--latent-dims", "0"], "error: --latent-dims must be a whole number"),
     (["train", "--checkpoint-every", "5x"], "error: --checkpoint-every '5x' is not one of"),
-    (["train", "--model", "ae", "--kl", "tutorial"], "AE model has no posterior"),
+    (["train", "--model", "ae", "--kl", "tutorial", "--beta", "2.5"],
+     "AE model has no posterior, so no KL term, no IWAE bound and no draws: drop --beta 2.5, "
+     "--kl tutorial, or choose --model vae\n"),
+    (["train", "--model", "ae", "-k", "3"], "no draws: drop -k 3, or choose --model vae\n"),
     (["plot", "no/such/run"], "no/such/run: no such run folder"),
     (["explore", "no/such/run"], "no/such/run: no such run folder"),
     (["explore", "a-file", "--export", "page.html"], "a-file: a file, not a run folder"),

@@ -92,3 +92,17 @@ def test_half_precision_learns_on_the_gpu(tiny, tmp_path, precision):
                 device="cuda")
     losses = [m["train"]["loss"] for m in run.metrics]
     assert all(math.isfinite(loss) for loss in losses) and losses[-1] < losses[0]
+
+
+def test_half_precision_on_a_cpu_is_told_that_it_pays_on_gpus(tiny, tmp_path, caplog):
+    told = "--precision bf16 on a CPU: most CPUs train slower in it than in fp32 (it pays on GPUs)"
+    with caplog.at_level(logging.WARNING, logger="vaelab"):
+        train(_config("bf16", epochs=1), tmp_path / "run", data=tiny, progress=False,
+              device="cpu")
+    assert caplog.text.count(told) == 1
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vaelab"):
+        resume(tmp_path / "run", 2, data=tiny, progress=False, device="cpu")
+        train(_config("fp32", epochs=1), tmp_path / "fp32", data=tiny, progress=False,
+              device="cpu")
+    assert caplog.text.count(told) == 1  # the resumed run's; not fp32's

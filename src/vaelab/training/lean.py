@@ -99,14 +99,18 @@ def _recon(likelihood: str, logits: torch.Tensor, x: torch.Tensor
 def _forward(head: nn.Sequential, h: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Dense layers and activations on h (B, n); what each layer's backward reads: a dense
     layer's input, an activation's output."""
-    kept = []
+    kept, fresh = [], False  # fresh: h is a dense layer's output, which nothing else reads
     for layer in head:
         if isinstance(layer, nn.Linear):
             kept.append(h)
-            h = torch.addmm(layer.bias, h, layer.weight.t())  # F.linear's operation
+            h, fresh = torch.addmm(layer.bias, h, layer.weight.t()), True  # F.linear's operation
+            continue
+        if isinstance(layer, nn.ReLU):
+            h = h.relu_() if fresh else torch.relu(h)
         else:
-            h = torch.relu(h) if isinstance(layer, nn.ReLU) else torch.tanh(h)
-            kept.append(h)
+            h = h.tanh_() if fresh else torch.tanh(h)
+        kept.append(h)
+        fresh = False
     return h, kept
 
 

@@ -18,6 +18,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 
 from vaelab.config import RunConfig, TrainConfig
+from vaelab.config.checks import as_typed
 from vaelab.data import ImageData, how_to_label
 from vaelab.device import select_device
 from vaelab.distributed import World, join, local_device, lost_peer
@@ -131,6 +132,7 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
     for train, subset in {(c.train, c.data.train_subset) for c in configs}:  # once for runs alike
         if world.main:  # said once, in a script under torchrun too
             _note_few_steps(train, subset or len(full.train_images))
+            _note_precision(train, device)
     return fit_all(jobs, full, progress, then)
 
 
@@ -153,6 +155,8 @@ def resume(path: Run | str | Path, epochs: int | None = None, *,
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=epochs))
     checkpoint = path / CHECKPOINT
     device, world = _device_and_world(device or _trained_on(checkpoint))
+    if world.main:
+        _note_precision(config.train, device)
     progress = progress and world.main
     job = Job(path, config, *initial_state(config, device), cadence=cadence, world=world,
               compile=compile, go_on_with=go_on)
@@ -210,11 +214,15 @@ def check_fits(config: RunConfig) -> None:
     what it can do."""
     kind = model_class(config.model.model)
     train = config.train
-    if not kind.has_posterior and (train.weighs_kl or train.objective == "iwae"
-                                   or train.draws > 1):
+    defaults = {"--beta": (train.beta, 1.0), "--kl-warmup": (train.kl_warmup, 0),
+                "--kl": (train.kl, "closed-form"), "--objective": (train.objective, "elbo"),
+                "-k": (train.k, None)}  # as flags, whether set by flags or by --config
+    used = [f"{flag} {as_typed(value)}" for flag, (value, default) in defaults.items()
+            if value != default]
+    if not kind.has_posterior and used:
         raise ConfigError(f"the {config.model.model.upper()} model has no posterior, so no KL "
-                          f"term, no IWAE bound and no draws: drop --beta, --kl-warmup, --kl, "
-                          f"--objective and --k, or choose --model vae")
+                          f"term, no IWAE bound and no draws: drop {', '.join(used)}, or choose "
+                          f"--model vae")
 
 
 def _note_long_warm_up(train: TrainConfig) -> None:
@@ -261,7 +269,11 @@ def _note_few_steps(train: TrainConfig, images: int) -> None:
                     each, "s" * (each > 1), each * train.epochs, ways)
 
 
-# ---------------------------------------------------------------------------------------------
+def _note_precision(train: TrainConfig, device: torch.device) -> None:
+    """Say so when a CPU is to compute in half precision, which pays on GPUs."""
+    if device.type == "cpu" and train.precision != "fp32":
+        log.warning("--precision %s on a CPU: most CPUs train slower in it than in fp32 (it "
+                    "pays on GPUs)", train.precision)
 
 
 def _device_and_world(device: str | torch.device) -> tuple[torch.device, World]:
