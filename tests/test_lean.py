@@ -18,6 +18,10 @@ from vaelab.training.step import Step
 SHAPE = (1, 28, 28)
 
 
+def _same(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters(), strict=True))
+
+
 def _trained(images: torch.Tensor, config: RunConfig, by_hand: bool, epochs: int = 2,
              binarize: bool = False, logvar_bias: float | None = None):
     torch.manual_seed(config.train.seed)
@@ -77,8 +81,7 @@ def test_clamped_log_variances_pass_no_gradient_either_way(mnist):
     ours, _, ours_metrics = _trained(images, config, True, epochs=1, logvar_bias=25.0)
     theirs, _, theirs_metrics = _trained(images, config, False, epochs=1, logvar_bias=25.0)
     assert ours_metrics == theirs_metrics
-    pairs = zip(ours.parameters(), theirs.parameters(), strict=True)
-    assert all(torch.equal(a, b) for a, b in pairs)
+    assert _same(ours, theirs)
     head = ours.encoder.head[-1].bias[config.model.latent_dims:]
     assert torch.equal(head, torch.full_like(head, 25.0))  # past the clamp: no gradient came
 
@@ -138,3 +141,62 @@ def test_adam_called_directly_updates_as_its_own_step(tiny):
     for a, b in zip(ours, theirs, strict=True):
         state, other = optimizers[0].state[a], optimizers[1].state[b]
         assert all(torch.equal(state[k], other[k]) for k in ("step", "exp_avg", "exp_avg_sq"))
+
+
+@pytest.mark.parametrize("model", ["ae", "vae"])
+def test_one_image_through_layers_one_wide_trains_bit_for_bit_as_autograd(mnist, model):
+    """A 1 x 1 input to a dense layer (a batch of one image, a code or a hidden layer one
+    wide) is laid out by columns as much as by rows, and autograd takes another product."""
+    config = RunConfig(model=ModelConfig(model=model, hidden_dims=(1, 8), latent_dims=1),
+                       train=TrainConfig(batch_size=5))
+    images = mnist.train_images[:5 * 3 + 1]  # a last batch of one image
+    ours, _, ours_metrics = _trained(images, config, by_hand=True)
+    theirs, _, theirs_metrics = _trained(images, config, by_hand=False)
+    assert ours_metrics == theirs_metrics and _same(ours, theirs)
+
+
+def test_a_frozen_layer_is_left_as_autograd_leaves_it(mnist):
+    """Frozen after its step was made: no gradient, and Adam (its own step) leaves it."""
+    config = RunConfig(model=ModelConfig(model="vae"), train=TrainConfig(batch_size=64))
+    images = mnist.train_images[:256]
+    runs = []
+    for by_hand in (True, False):
+        model, optimizer, _ = _trained(images, config, by_hand, epochs=1)
+        step = Step(model, optimizer, config.train)
+        step.by_hand = by_hand
+        model.decoder.requires_grad_(False)
+        before = [p.clone() for p in model.decoder.parameters()]
+        train_epoch(model, optimizer, images, config.train, torch.Generator().manual_seed(1),
+                    step=step)
+        assert all(torch.equal(a, b) for a, b in zip(before, model.decoder.parameters(),
+                                                     strict=True))
+        runs.append(model)
+    assert _same(*runs)
+
+
+def test_hooks_send_the_step_through_autograd():
+    config = RunConfig(model=ModelConfig(model="vae"))
+    model = build_model(config.model, SHAPE)
+    assert lean.covers(model, config.train, 1, False)
+    handle = model.decoder.head[0].register_forward_hook(lambda *args: None)
+    assert not lean.covers(model, config.train, 1, False)
+    handle.remove()
+    handle = model.encoder.head[0].weight.register_hook(lambda grad: grad * 2)
+    assert not lean.covers(model, config.train, 1, False)
+    handle.remove()
+    assert lean.covers(model, config.train, 1, False)
+
+
+def test_a_step_without_noise_given_draws_it_as_autograd_does(tiny):
+    """Step's callers may leave the posterior's noise to it, and pass uint8 images to encode."""
+    grads, sums = [], []
+    for by_hand in (True, False):
+        torch.manual_seed(0)
+        model = build_model(ModelConfig(model="vae"), SHAPE)
+        step = Step(model, torch.optim.SGD(model.parameters(), lr=0.0), TrainConfig())
+        step.by_hand = by_hand
+        x = tiny.train_images[:16]
+        sums.append(step(x.float() / 255, x, None, None, 1.0))
+        grads.append([p.grad for p in model.parameters()])
+    assert torch.equal(*sums)
+    assert all(torch.equal(a, b) for a, b in zip(*grads, strict=True))

@@ -123,7 +123,8 @@ def test_a_split_folder_needs_every_class_in_train_and_says_which_its_test_lacks
 
 @pytest.mark.parametrize(("make", "message"), [
     (lambda root: root.mkdir(), r"holds no images"),
-    (lambda root: make_folder(root, classes=("a",), per_class=1) and None,
+    (lambda root: (make_folder(root, classes=("a",), per_class=1),
+                   make_folder(root, classes=("b",), per_class=3)),
      r"class 'a' has 1 image; it needs at least two"),
     (lambda root: (make_folder(root, per_class=3),
                    Image.fromarray(np.zeros((12, 12), np.uint8)).save(root / "stray.png")),
@@ -518,3 +519,25 @@ def test_a_class_name_that_does_not_print_is_quoted_in_an_error():
         class_number(config, "zzz")
     assert str(info.value) == ("unknown class 'zzz'; choose one of: 'a b\\nc', 日本 (or its "
                                "number, 0 to 1)")
+
+
+def test_images_of_a_single_class_are_taken_without_labels(tmp_path, caplog, capsys):
+    """root/face/*.png, the layout other tools ask for, or arrays labelled alike: one class
+    tells nothing apart, and a classifier trained on it scored 100%."""
+    root = make_folder(tmp_path / "faces", classes=("face",), per_class=20)
+    with caplog.at_level(logging.INFO, logger="vaelab"):
+        data = load_dataset(str(root), progress=False)
+    assert not data.labelled and data.classes == ()
+    assert f"{root}: every image is of one class (face): they are taken without labels" \
+        in caplog.text
+    split = tmp_path / "split"
+    for part, count in (("train", 12), ("test", 4)):
+        make_folder(split / part, classes=("face",), per_class=count)
+    assert not load_dataset(str(split), progress=False).labelled
+    arrays = tmp_path / "sevens.npz"
+    np.savez(arrays, images=np.zeros((8, 5, 5), np.uint8), labels=np.full(8, 7),
+             classes=np.array([str(k) for k in range(10)]))
+    assert not load_dataset(str(arrays), progress=False).labelled
+    capsys.readouterr()
+    code, _, err = run_cli(["classifier", "train", "--dataset", str(root), "-q"], capsys)
+    assert code != 0 and "100" not in err and len(err.splitlines()) == 1, err

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import numpy
 import torch
+import torch.optim.optimizer as optimizers
 from torch import nn
 
 from vaelab.config import TrainConfig
 from vaelab.distributions.gaussian import LOGVAR_MAX, LOGVAR_MIN
 from vaelab.models import VAE, Autoencoder
+from vaelab.models.autoencoder import pixels
 
 aten = torch.ops.aten
 ONE = torch.ones((), dtype=torch.float32)  # the gradient of a sum in each of its terms
@@ -43,7 +45,18 @@ def covers(model: Autoencoder, config: TrainConfig, processes: int, compile: boo
             and model.device.type == "cpu" and processes == 1 and not compile
             and config.precision == "fp32" and config.objective == "elbo"
             and config.draws == 1 and config.kl == "closed-form"
-            and all(p.requires_grad and p.dtype == torch.float32 for p in model.parameters()))
+            and all(p.requires_grad and p.dtype == torch.float32 for p in model.parameters())
+            and not _hooked(model))
+
+
+def _hooked(model: nn.Module) -> bool:
+    """Whether hooks would run in autograd's forward or backward pass (a module's, a
+    parameter's, or every module's), which the written-out step would skip."""
+    kinds = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+    every = [getattr(nn.modules.module, f"_global{kind}", None) for kind in kinds]
+    return (any(every) or any(getattr(m, kind, None) for m in model.modules() for kind in kinds)
+            or any(getattr(p, "_backward_hooks", None) or
+                   getattr(p, "_post_accumulate_grad_hooks", None) for p in model.parameters()))
 
 
 @torch.no_grad()
@@ -53,11 +66,13 @@ def gradients(model: Autoencoder, x: torch.Tensor, inputs: torch.Tensor,
     images x (B, C, H, W) in [0, 1], encoded from ``inputs`` with the posterior's noise
     ``eps`` (B, d); returns the batch's (loss, recon, kl) sums (3,), as ``Step`` does."""
     x = x.flatten(1)  # (B, D)
-    code, encoder_kept = _forward(model.encoder.head, inputs.flatten(1))  # (B, d) or (B, 2d)
+    code, encoder_kept = _forward(model.encoder.head, pixels(inputs).flatten(1))  # (B, d or 2d)
     if model.has_posterior:
         mean, raw = code.chunk(2, dim=1)  # 2 x (B, d)
         logvar = raw.clamp(LOGVAR_MIN, LOGVAR_MAX)
         std = torch.exp(0.5 * logvar)
+        if eps is None:  # as loss_terms draws it
+            eps = torch.randn(mean.shape, dtype=mean.dtype)
         z = mean + std * eps  # (B, d)
     else:
         z = code
@@ -71,7 +86,8 @@ def gradients(model: Autoencoder, x: torch.Tensor, inputs: torch.Tensor,
     kl = (0.5 * (var + mean.square() - 1.0 - logvar).sum(dim=-1)).sum()
     # d/d kl: 1 in -ELBO itself, else the weight in float32 (Objective: recon + weight * kl),
     # then through 0.5 * (...).sum(-1): the same for every (B, d)
-    half = 0.5 if kl_weight == 1 else float(numpy.float32(kl_weight) * numpy.float32(0.5))
+    with numpy.errstate(over="ignore"):  # a weight past float32's range is inf, as in torch
+        half = 0.5 if kl_weight == 1 else float(numpy.float32(kl_weight) * numpy.float32(0.5))
     d_mean = half * (2.0 * mean) + d_z  # from mean.square() (pow's formula), and from z
     # The log-variance's three, summed in the order in which autograd's engine reaches them:
     # from "- logvar", from var = exp(logvar), from std = exp(0.5 * logvar) through z.
@@ -122,9 +138,15 @@ def _backward(head: nn.Sequential, kept: list[torch.Tensor], grad: torch.Tensor,
     for i in range(len(layers) - 1, -1, -1):
         layer, saved = layers[i], kept[i]
         if isinstance(layer, nn.Linear):
-            layer.weight.grad = grad.t().mm(saved)  # (out, in)
-            layer.bias.grad = grad.sum(dim=0)
-            if i or first_input:
+            # (out, in) and (out,); None for a frozen one, as autograd leaves it
+            layer.weight.grad = grad.t().mm(saved) if layer.weight.requires_grad else None
+            layer.bias.grad = grad.sum(dim=0) if layer.bias.requires_grad else None
+            if not (i or first_input):
+                continue
+            rows, columns = saved.stride()
+            if rows == 1 and columns == saved.shape[0]:  # an input laid out by columns (1 x 1)
+                grad = layer.weight.t().mm(grad.t()).t()  # autograd's product for it
+            else:
                 grad = grad.mm(layer.weight)
         elif isinstance(layer, nn.ReLU):
             grad = aten.threshold_backward(grad, saved, 0)
@@ -145,7 +167,11 @@ def adam_step(optimizer: torch.optim.Optimizer) -> None:
             and not any(group.get(flag) for flag in ("amsgrad", "maximize", "capturable",
                                                      "differentiable", "decoupled_weight_decay"))
             and isinstance(group["lr"], float) and all(p in optimizer.state for p in params)
-            and all(p.device.type == "cpu" for p in params)):
+            and all(p.grad is not None and p.device.type == "cpu" for p in params)
+            and not any(getattr(owner, hooks, None) for owner, hooks in (
+                (optimizer, "_optimizer_step_pre_hooks"), (optimizer, "_optimizer_step_post_hooks"),
+                (optimizers, "_global_optimizer_pre_hooks"),
+                (optimizers, "_global_optimizer_post_hooks")))):
         optimizer.step()
         return
     states = [optimizer.state[p] for p in params]

@@ -49,7 +49,8 @@ class Step:
     """One optimiser step of a model on a batch's rows: the forward under autocast where the
     precision asks for it, the backward (scaled for fp16), clipping, Adam. The tutorial's
     dense models on a CPU take the backward written out (``vaelab.training.lean``), which
-    gives autograd's gradients bit for bit, faster; ``by_hand`` says whether this one does."""
+    gives autograd's gradients bit for bit, faster; ``by_hand`` says whether this one does,
+    decided when it is made (a hook registered later is not seen)."""
 
     def __init__(self, model: Autoencoder, optimizer: torch.optim.Optimizer,
                  config: TrainConfig, world: World = SINGLE, compile: bool = False) -> None:
