@@ -290,6 +290,7 @@ def test_help_answers_without_loading_pytorch():
      "AE model has no posterior, so no KL term, no IWAE bound and no draws: drop --beta 2.5, "
      "--kl tutorial, or choose --model vae\n"),
     (["train", "--model", "ae", "-k", "3"], "no draws: drop -k 3, or choose --model vae\n"),
+    (["train", "--model", "ae", "--beta", "1e300"], "draws: drop --beta 1e+300, or choose"),
     (["plot", "no/such/run"], "no/such/run: no such run folder"),
     (["explore", "no/such/run"], "no/such/run: no such run folder"),
     (["explore", "a-file", "--export", "page.html"], "a-file: a file, not a run folder"),

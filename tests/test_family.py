@@ -172,6 +172,7 @@ def test_a_cvae_needs_labels_and_an_ae_takes_no_kl_settings():
         with pytest.raises(ConfigError, match="has no posterior"):
             check_fits(RunConfig(ModelConfig("ae"), train=settings))
     check_fits(RunConfig(ModelConfig("ae"), train=TrainConfig(noise="mask:0.5")))
+    check_fits(RunConfig(ModelConfig("ae"), train=TrainConfig(k=1)))  # one draw: the default
 
 
 # ---------------------------------------------------------------------------------------------

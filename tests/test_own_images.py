@@ -123,8 +123,7 @@ def test_a_split_folder_needs_every_class_in_train_and_says_which_its_test_lacks
 
 @pytest.mark.parametrize(("make", "message"), [
     (lambda root: root.mkdir(), r"holds no images"),
-    (lambda root: (make_folder(root, classes=("a",), per_class=1),
-                   make_folder(root, classes=("b",), per_class=3)),
+    (lambda root: make_folder(root, classes=("a",), per_class=1) and None,
      r"class 'a' has 1 image; it needs at least two"),
     (lambda root: (make_folder(root, per_class=3),
                    Image.fromarray(np.zeros((12, 12), np.uint8)).save(root / "stray.png")),
@@ -521,23 +520,32 @@ def test_a_class_name_that_does_not_print_is_quoted_in_an_error():
                                "number, 0 to 1)")
 
 
-def test_images_of_a_single_class_are_taken_without_labels(tmp_path, caplog, capsys):
-    """root/face/*.png, the layout other tools ask for, or arrays labelled alike: one class
-    tells nothing apart, and a classifier trained on it scored 100%."""
-    root = make_folder(tmp_path / "faces", classes=("face",), per_class=20)
-    with caplog.at_level(logging.INFO, logger="vaelab"):
-        data = load_dataset(str(root), progress=False)
-    assert not data.labelled and data.classes == ()
-    assert f"{root}: every image is of one class (face): they are taken without labels" \
-        in caplog.text
-    split = tmp_path / "split"
-    for part, count in (("train", 12), ("test", 4)):
-        make_folder(split / part, classes=("face",), per_class=count)
-    assert not load_dataset(str(split), progress=False).labelled
-    arrays = tmp_path / "sevens.npz"
-    np.savez(arrays, images=np.zeros((8, 5, 5), np.uint8), labels=np.full(8, 7),
-             classes=np.array([str(k) for k in range(10)]))
-    assert not load_dataset(str(arrays), progress=False).labelled
-    capsys.readouterr()
+def test_images_of_a_single_class_have_no_classifier_and_no_probes(tmp_path, capsys):
+    """root/img/*.png, the layout other tools ask for: a classifier of one class scored every
+    image 100%, and probes for its one class were right every time."""
+    from vaelab import DataConfig, ModelConfig, RunConfig, TrainConfig, train
+    from vaelab.measuring.evaluation import evaluate_run
+
+    root = make_folder(tmp_path / "faces", classes=("img",), per_class=24)
     code, _, err = run_cli(["classifier", "train", "--dataset", str(root), "-q"], capsys)
-    assert code != 0 and "100" not in err and len(err.splitlines()) == 1, err
+    assert code == 2 and err == (f"vaelab: error: {root} holds images of one class only (img), "
+                                 f"so a classifier has nothing to tell apart: it needs two or "
+                                 f"more\n")
+    code, _, err = run_cli(["classifier", "show", "--dataset", str(root), "-q"], capsys)
+    assert code == 2 and "one class only, so no classifier judges its images" in err
+    data = load_dataset(str(root), progress=False)
+    assert data.labelled and not data.apart  # the labels stay, and runs keep their data
+    config = RunConfig(ModelConfig(hidden_dims=(16,)), DataConfig(dataset=str(root)),
+                       TrainConfig(epochs=1, batch_size=8))
+    run = train(config, tmp_path / "run", data=data, progress=False)
+    card = evaluate_run(run, data, k=5, progress=False, judge="cached")
+    one = "the images are all of one class, so there is no class to probe for or judge by"
+    for key in ("linear_probe", "knn", "sample_confidence", "grid_digits"):
+        assert card.metrics[key].value is None and card.metrics[key].note.startswith(one), key
+
+
+def test_a_cvae_of_images_of_a_single_class_says_so(tmp_path, capsys):
+    root = make_folder(tmp_path / "faces", classes=("img",), per_class=24)
+    code, _, err = run_cli(["train", "--model", "cvae", "--dataset", str(root), "-q"], capsys)
+    assert code == 2 and err.endswith(f"a CVAE learns from labels, and {root} has one class; "
+                                      f"train a VAE instead, or give it two classes or more\n")

@@ -155,9 +155,12 @@ class Classifier(Common):
         # vaelab is what `train` reproduces, not a reason to skip it.
         trained_here = judge is not None and judge.path == classifier.classifier_path(key)
         if self.action == "show" or (trained_here and not self.force):
-            if judge is None and data is not None and not data.labelled:
-                raise VaelabError(f"{self.dataset} has no labels, so no classifier judges its "
-                                  f"images (put them in one sub-folder per class for one)")
+            if judge is None and data is not None and not data.apart:
+                what = ("holds images of one class only", "a classifier needs two or more") \
+                    if data.labelled else ("has no labels", "put them in one sub-folder per "
+                                                            "class for one")
+                raise VaelabError(f"{self.dataset} {what[0]}, so no classifier judges its "
+                                  f"images ({what[1]})")
             if judge is None:
                 size = f" --image-size {self.image_size}" if self.image_size is not None else ""
                 size += (f" --data-dir {shlex.quote(str(self.data_dir))}"

@@ -53,12 +53,13 @@ def check_seed(name: str, value: int) -> None:
 
 def as_typed(value: Any) -> str:
     """A setting's value as it is typed on the command line: '512 256' for a tuple, -1 for a
-    whole float (not -1.0), every other number with all its digits, 'unset' for None."""
+    whole float (not -1.0; 1e+300 for one of more than 16 digits), every other number with all
+    its digits, 'unset' for None."""
     if isinstance(value, tuple | list):
         return " ".join(map(as_typed, value)) or "(none)"
     if value is None:
         return "unset"
-    if type(value) is float and value.is_integer():
+    if type(value) is float and value.is_integer() and abs(value) < 1e16:  # else 1e+300
         return str(int(value))
     return str(value)
 

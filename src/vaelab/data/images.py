@@ -31,6 +31,12 @@ class ImageData:
     def labelled(self) -> bool:
         return bool(self.classes)
 
+    @property
+    def apart(self) -> bool:
+        """Whether the labels tell images apart: two classes or more (a single class folder,
+        as in faces/img/001.png, tells nothing apart)."""
+        return len(self.classes) > 1
+
     def __repr__(self) -> str:  # the tensors' digits say nothing; their sizes do
         c, h, w = self.image_shape
         classes = (f"{len(self.classes)} classes ({', '.join(self.classes[:10])}"

@@ -5,7 +5,6 @@ into training and test images with a seed when they come as one set.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,6 @@ from vaelab.data.images import ImageData, resized
 from vaelab.errors import VaelabError
 
 ARRAY_SUFFIXES = (".npz", ".npy")
-log = logging.getLogger("vaelab")
 
 
 def looks_like_path(name: str) -> bool:
@@ -75,13 +73,7 @@ def load_path(name: str, data_dir: str | Path | None = None, *, image_size: int 
 def split(name: str, decoded: Decoded, path: Path, test_fraction: float, seed: int
           ) -> ImageData:
     """Training and test images: as the data gives them, else ``test_fraction`` of each class
-    (of all images, when unlabelled) held out at random from ``seed``. Images all of one class
-    (a single class folder, as in faces/img/001.png) are taken without labels: one class tells
-    nothing apart, and a classifier of it would score every image 100%."""
-    if decoded.labels is not None and len(np.unique(decoded.labels)) == 1:
-        log.info("%s: every image is of one class (%s): they are taken without labels", path,
-                 decoded.classes[decoded.labels[0]])
-        decoded = Decoded(decoded.images, None, (), decoded.split, decoded.left_out)
+    (of all images, when unlabelled) held out at random from ``seed``."""
     if decoded.split is not None:
         test = decoded.split == 1
     else:

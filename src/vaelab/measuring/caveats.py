@@ -21,6 +21,7 @@ AS_CLASS_0 = ("of the grids drawn as class 0 alone, as an older vaelab measured 
               "measures it again over every class")
 FRECHET_FEW = 2000  # fewer test images (and samples) than this make a rough Fréchet distance
 SPREAD = "a spread over images needs two or more"  # the note of a covariance of one image
+ONE_CLASS = "the images are all of one class, so there is no class to probe for or judge by"
 WEAK_JUDGE = 0.9  # a classifier below this test accuracy says little of what it judges
 JUDGED = ("sample_confidence", "sample_class_entropy", "sample_frechet", "sample_asked",
           "grid_digits", "prior_grid_digits")

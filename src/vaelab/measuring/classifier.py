@@ -161,6 +161,9 @@ def train_judge(data: ImageData, *, epochs: int | None = None, seed: int = 0,
     if not data.labelled:
         raise VaelabError(f"{data.name} has no labels, so there is no classifier to train "
                           f"({how_to_label(data.name)})")
+    if not data.apart:  # it would score every image 100%
+        raise VaelabError(f"{data.name} holds images of one class only ({data.classes[0]}), "
+                          f"so a classifier has nothing to tell apart: it needs two or more")
     device = data.train_images.device
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -284,8 +287,8 @@ def confident_share(probabilities: torch.Tensor, threshold: float = CONFIDENT) -
 
 def judge_for(data: ImageData, *, progress: bool = True) -> Judge | None:
     """The classifier of ``data``'s images, trained here first if there is none yet (once: it
-    is kept in the user cache); None for images without labels."""
-    if not data.labelled:
+    is kept in the user cache); None for images without labels, or of a single class."""
+    if not data.apart:
         return None
     device = data.train_images.device
     key = judge_key(data)

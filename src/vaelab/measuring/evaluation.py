@@ -23,7 +23,7 @@ from vaelab.distributed import SINGLE, World, join, local_device
 from vaelab.distributions import Likelihood
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
-from vaelab.measuring.caveats import SPREAD, each_class, few_for_frechet, with_caveats
+from vaelab.measuring.caveats import ONE_CLASS, SPREAD, each_class, few_for_frechet, with_caveats
 from vaelab.measuring.classifier import (
     Judge,
     class_entropy,
@@ -237,8 +237,7 @@ def _bounds(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor, bina
         na = Score(None, note=NO_POSTERIOR)
         return {"recon": Score(*mean_and_error(recon)), "neg_elbo": na, "kl": na, "nll": na,
                 "bits_per_dim": na}
-    recon, kl = elbo_of(model, images, given, samples, generator, max(1, chunk // samples),
-                        world)
+    recon, kl = elbo_of(model, images, given, samples, generator, max(1, chunk // samples), world)
     scores = {"recon": Score(*mean_and_error(recon)), "kl": Score(*mean_and_error(kl)),
               "neg_elbo": Score(*mean_and_error(recon + kl))}
     why_not = likelihood.exactness(binarized)
@@ -271,13 +270,14 @@ def _codes(model: Autoencoder, seen: ImageData, split: str) -> dict[str, Score]:
     train_codes = encode_dataset(model, seen.train_images, seen.train_labels)
     test_codes = encode_dataset(model, seen.test_images, seen.test_labels)
     split_codes = test_codes if split == "test" else train_codes
-    if seen.labelled:
+    if seen.apart:
         n = len(test_codes)
         scores = {key: Score(*share_and_error(probe(train_codes, seen.train_labels, test_codes,
                                                     seen.test_labels), n))
                   for key, probe in (("linear_probe", linear_probe), ("knn", knn_accuracy))}
     else:
-        scores = {"linear_probe": Score(None, note=NO_LABELS), "knn": Score(None, note=NO_LABELS)}
+        scores = dict.fromkeys(("linear_probe", "knn"),
+                               Score(None, note=ONE_CLASS if seen.labelled else NO_LABELS))
     if not model.has_posterior:
         scores["active_units"] = Score(None, note=NO_POSTERIOR)
     elif len(split_codes) < 2:
@@ -297,7 +297,7 @@ def _pictures(model: Autoencoder, data: ImageData, seen: ImageData, judge: Judge
     keys = ("sample_confidence", "sample_class_entropy", "sample_frechet", "sample_asked",
             "grid_digits", "prior_grid_digits")
     if judge is None:
-        why = NO_JUDGE if data.labelled else NO_LABELS
+        why = NO_JUDGE if data.apart else ONE_CLASS if data.labelled else NO_LABELS
         # Of a model without a prior, what needs one is missing whatever the classifier.
         return {key: Score(None, note=why if model.has_prior or key == "grid_digits"
                            else NO_PRIOR) for key in keys}

@@ -59,8 +59,9 @@ def confidence_shading(model: Autoencoder, data: ImageData, codes: torch.Tensor,
     cells)}; or {"missing": why not}."""
     if model.latent_dims < 2:
         return {"missing": "with one latent dimension there is no plane to shade"}
-    if not data.labelled:
-        return {"missing": "the images have no labels, so there is no classifier to shade by"}
+    if not data.apart:
+        what = "are all of one class" if data.labelled else "have no labels"
+        return {"missing": f"the images {what}, so there is no classifier to shade by"}
     dataset = judge_key(data)
     judge = load_judge(dataset)
     if judge is None:

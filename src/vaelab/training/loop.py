@@ -155,8 +155,6 @@ def resume(path: Run | str | Path, epochs: int | None = None, *,
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=epochs))
     checkpoint = path / CHECKPOINT
     device, world = _device_and_world(device or _trained_on(checkpoint))
-    if world.main:
-        _note_precision(config.train, device)
     progress = progress and world.main
     job = Job(path, config, *initial_state(config, device), cadence=cadence, world=world,
               compile=compile, go_on_with=go_on)
@@ -214,11 +212,11 @@ def check_fits(config: RunConfig) -> None:
     what it can do."""
     kind = model_class(config.model.model)
     train = config.train
-    defaults = {"--beta": (train.beta, 1.0), "--kl-warmup": (train.kl_warmup, 0),
-                "--kl": (train.kl, "closed-form"), "--objective": (train.objective, "elbo"),
-                "-k": (train.k, None)}  # as flags, whether set by flags or by --config
-    used = [f"{flag} {as_typed(value)}" for flag, (value, default) in defaults.items()
-            if value != default]
+    settings = (("--beta", train.beta != 1), ("--kl-warmup", train.kl_warmup > 0),
+                ("--kl", train.kl != "closed-form"), ("--objective", train.objective == "iwae"),
+                ("-k", train.k is not None and train.k > 1))  # from flags or from --config
+    used = [f"{flag} {as_typed(getattr(train, flag.strip('-').replace('-', '_')))}"
+            for flag, weighs in settings if weighs]
     if not kind.has_posterior and used:
         raise ConfigError(f"the {config.model.model.upper()} model has no posterior, so no KL "
                           f"term, no IWAE bound and no draws: drop {', '.join(used)}, or choose "
@@ -312,10 +310,12 @@ def _check_subset(config: RunConfig, data: ImageData) -> None:
 
 
 def _check_labels(config: RunConfig, data: ImageData) -> None:
-    if model_class(config.model.model).conditional and not data.labelled:
+    if model_class(config.model.model).conditional and not data.apart:
+        how = "give it two classes or more" if data.labelled else how_to_label(
+            config.data.dataset)
         raise VaelabError(f"a {config.model.model.upper()} learns from labels, and "
-                          f"{config.data.dataset} has none; train a VAE instead, or "
-                          f"{how_to_label(config.data.dataset)}")
+                          f"{config.data.dataset} has {'one class' if data.labelled else 'none'}"
+                          f"; train a VAE instead, or {how}")
 
 
 def _trained_on(checkpoint: Path) -> str:
