@@ -24,7 +24,8 @@ import torch.optim.optimizer as optimizers
 from torch import nn
 
 from vaelab.config import TrainConfig
-from vaelab.distributions.gaussian import LOGVAR_MAX, LOGVAR_MIN
+from vaelab.distributions import LOGVAR_MAX, LOGVAR_MIN, DiagonalGaussian
+from vaelab.distributions.likelihoods import bce
 from vaelab.models import VAE, Autoencoder
 from vaelab.models.autoencoder import pixels
 
@@ -62,15 +63,16 @@ def _hooked(model: nn.Module) -> bool:
 @torch.no_grad()
 def gradients(model: Autoencoder, x: torch.Tensor, inputs: torch.Tensor,
               eps: torch.Tensor | None, kl_weight: float) -> torch.Tensor:
-    """Set every parameter's ``.grad`` to the gradient of what the step minimises on the
-    images x (B, C, H, W) in [0, 1], encoded from ``inputs`` with the posterior's noise
-    ``eps`` (B, d); returns the batch's (loss, recon, kl) sums (3,), as ``Step`` does."""
+    """Set each parameter's ``.grad`` (None for a frozen one) to the gradient of what the step
+    minimises on the images x (B, C, H, W) in [0, 1], encoded from ``inputs`` with the
+    posterior's noise ``eps`` (B, d); returns the batch's (loss, recon, kl) sums (3,), as
+    ``Step`` does. The forward is the model's own (VAE.encode's posterior, its KL)."""
     x = x.flatten(1)  # (B, D)
     code, encoder_kept = _forward(model.encoder.head, pixels(inputs).flatten(1))  # (B, d or 2d)
     if model.has_posterior:
         mean, raw = code.chunk(2, dim=1)  # 2 x (B, d)
-        logvar = raw.clamp(LOGVAR_MIN, LOGVAR_MAX)
-        std = torch.exp(0.5 * logvar)
+        posterior = DiagonalGaussian(mean, raw)  # its log-variance clamped
+        std = posterior.std
         if eps is None:  # as loss_terms draws it
             eps = torch.randn(mean.shape, dtype=mean.dtype)
         z = mean + std * eps  # (B, d)
@@ -82,8 +84,7 @@ def gradients(model: Autoencoder, x: torch.Tensor, inputs: torch.Tensor,
     if not model.has_posterior:
         _backward(model.encoder.head, encoder_kept, d_z, first_input=False)
         return torch.stack([recon, recon, torch.zeros_like(recon)])
-    var = torch.exp(logvar)
-    kl = (0.5 * (var + mean.square() - 1.0 - logvar).sum(dim=-1)).sum()
+    kl, var = posterior.kl().sum(), posterior.var
     # d/d kl: 1 in -ELBO itself, else the weight in float32 (Objective: recon + weight * kl),
     # then through 0.5 * (...).sum(-1): the same for every (B, d)
     with numpy.errstate(over="ignore"):  # a weight past float32's range is inf, as in torch
@@ -102,14 +103,12 @@ def gradients(model: Autoencoder, x: torch.Tensor, inputs: torch.Tensor,
 def _recon(likelihood: str, logits: torch.Tensor, x: torch.Tensor
            ) -> tuple[torch.Tensor, torch.Tensor]:
     """The reconstruction term summed over the batch, and its gradient in the logits (B, D)."""
-    if likelihood == "sse":
+    if likelihood == "sse":  # sse()'s terms, its means kept for the backward
         means = torch.sigmoid(logits)
         recon = torch.nn.functional.mse_loss(means, x, reduction="none").sum(dim=1).sum()
         d_means = aten.mse_loss_backward(ONE.expand(logits.shape), means, x, 0)  # 0: no reduction
         return recon, aten.sigmoid_backward(d_means, means)
-    per_pixel = torch.nn.functional.binary_cross_entropy_with_logits(logits, x,
-                                                                     reduction="none")
-    return per_pixel.sum(dim=1).sum(), torch.sigmoid(logits).sub_(x)
+    return bce(logits, x).sum(), torch.sigmoid(logits).sub_(x)
 
 
 def _forward(head: nn.Sequential, h: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:

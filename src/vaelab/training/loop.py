@@ -212,11 +212,12 @@ def check_fits(config: RunConfig) -> None:
     what it can do."""
     kind = model_class(config.model.model)
     train = config.train
-    settings = (("--beta", train.beta != 1), ("--kl-warmup", train.kl_warmup > 0),
-                ("--kl", train.kl != "closed-form"), ("--objective", train.objective == "iwae"),
-                ("-k", train.k is not None and train.k > 1))  # from flags or from --config
-    used = [f"{flag} {as_typed(getattr(train, flag.strip('-').replace('-', '_')))}"
-            for flag, weighs in settings if weighs]
+    settings = (("--beta", train.beta, train.beta != 1),  # from flags or from --config
+                ("--kl-warmup", train.kl_warmup, train.kl_warmup > 0),
+                ("--kl", train.kl, train.kl != "closed-form"),
+                ("--objective", train.objective, train.objective == "iwae"),
+                ("-k", train.k, train.draws > 1 and train.k is not None))
+    used = [f"{flag} {as_typed(value)}" for flag, value, weighs in settings if weighs]
     if not kind.has_posterior and used:
         raise ConfigError(f"the {config.model.model.upper()} model has no posterior, so no KL "
                           f"term, no IWAE bound and no draws: drop {', '.join(used)}, or choose "
