@@ -28,6 +28,8 @@ process, one after another, so that the ratios hold on a noisy machine:
     at once              takes half of the batch's rows, then half of the weights' gradients
                          and Adam; they meet twice a step
   Adam alone             the fused Adam update of the 0.8 M parameters, once per step
+  products and Adam      the floor's products and then that update, step after step: the
+                         least that a step which trains with Adam must do
   matmul floor           the eleven matrix products of each step and nothing else: what the
                          hardware must do at least, with the products' inputs hot in cache
 
@@ -67,6 +69,7 @@ from vaelab.data import load_dataset
 from vaelab.device import select_device
 from vaelab.memory import map_large_blocks
 from vaelab.models import build_model
+from vaelab.training.lean import adam_step
 from vaelab.training.loop import train_epoch
 from vaelab.training.step import Step
 
@@ -340,29 +343,67 @@ def matmul_floor(n_images: int, device: torch.device = CPU,
     """Each step's matrix products at the step's shapes and nothing else: forward through the
     four layers (4 products), then each layer's weight gradient and every input gradient but
     the first layer's, which the images do not need (7): five large products, six small."""
+    products = _step_products(device, dtype)
+    steps = -(-n_images // BATCH)
+
+    def run() -> None:
+        for _ in range(steps):
+            products()
+
+    return run
+
+
+def products_and_adam(n_images: int) -> Callable[[], None]:
+    """The floor's products, the weight gradients written into the parameters' ``.grad``, and
+    then fused Adam's update of all 0.8 M parameters, step after step: the least that a step
+    which trains with Adam does, the element-wise work left out. Adam's pass over its 13 MB of
+    state pushes the weights and the products' inputs out of the caches that the floor's
+    products keep them in."""
+    params = _tutorial_weights()
+    for p in params:
+        p.grad = torch.rand_like(p)  # the biases' stay: their sums are not products
+    optimizer = torch.optim.Adam(params, lr=1e-3, fused=True)
+    optimizer.step()  # its state exists, as in training after the first step
+    products = _step_products(CPU, torch.float32, [p.detach() for p in params[::2]],
+                              [p.grad for p in params[::2]])
+    steps = -(-n_images // BATCH)
+
+    @torch.no_grad()
+    def run() -> None:
+        for _ in range(steps):
+            products()
+            adam_step(optimizer)
+
+    return run
+
+
+def _step_products(device: torch.device, dtype: torch.dtype,
+                   weights: list[torch.Tensor] | None = None,
+                   grads: list[torch.Tensor] | None = None) -> Callable[[], None]:
+    """A step's eleven products on inputs of its shapes, made once; into ``grads`` (the four
+    weights' gradients) where given, with ``weights`` (W1 to W4) as the layers'."""
     g = torch.Generator().manual_seed(0)
 
     def r(*shape: int) -> torch.Tensor:
         return torch.rand(*shape, generator=g).to(device, dtype)
 
-    w1, w2, w3, w4 = r(512, 784), r(4, 512), r(512, 2), r(784, 512)
+    w1, w2, w3, w4 = weights or (r(512, 784), r(4, 512), r(512, 2), r(784, 512))
     b1, b2, b3, b4 = r(512), r(4), r(512), r(784)
     x, h1, z, h3 = r(BATCH, 784), r(BATCH, 512), r(BATCH, 2), r(BATCH, 512)
     g4, g3, g2, g1 = r(BATCH, 784), r(BATCH, 512), r(BATCH, 4), r(BATCH, 512)
-    steps = -(-n_images // BATCH)
+    d1, d2, d3, d4 = grads or (None,) * 4
 
-    def run() -> None:
-        for _ in range(steps):
-            torch.addmm(b1, x, w1.t())  # forward, (B, 784) -> (B, 512)
-            torch.addmm(b2, h1, w2.t())  # (B, 512) -> (B, 4): mean and log-variance
-            torch.addmm(b3, z, w3.t())  # (B, 2) -> (B, 512)
-            torch.addmm(b4, h3, w4.t())  # (B, 512) -> (B, 784)
-            g4.t() @ h3, g4 @ w4  # backward through the last layer: weight and input
-            g3.t() @ z, g3 @ w3
-            g2.t() @ h1, g2 @ w2
-            g1.t() @ x  # the first layer's weight; the images need no gradient
+    def products() -> None:
+        torch.addmm(b1, x, w1.t())  # forward, (B, 784) -> (B, 512)
+        torch.addmm(b2, h1, w2.t())  # (B, 512) -> (B, 4): mean and log-variance
+        torch.addmm(b3, z, w3.t())  # (B, 2) -> (B, 512)
+        torch.addmm(b4, h3, w4.t())  # (B, 512) -> (B, 784)
+        torch.mm(g4.t(), h3, out=d4), g4 @ w4  # the last layer: weight and input gradients
+        torch.mm(g3.t(), z, out=d3), g3 @ w3
+        torch.mm(g2.t(), h1, out=d2), g2 @ w2
+        torch.mm(g1.t(), x, out=d1)  # the first layer's weight; the images need no gradient
 
-    return run
+    return products
 
 
 @contextlib.contextmanager
@@ -441,6 +482,7 @@ def rows_for(images: torch.Tensor, threads: int, repeats: int, tmp: str,
         "no autograd": (no_autograd_epoch(images), whole),
         "no autograd, 2 halves at once": (halves_epoch(images) if threads > 1 else None, whole),
         "Adam alone": (adam_alone(n), n),
+        "products and Adam": (products_and_adam(n), n),
         "matmul floor": (matmul_floor(n), n),
     }
     present = {name: run for name, (run, _) in candidates.items() if run is not None}
