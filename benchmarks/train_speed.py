@@ -7,12 +7,13 @@ process, one after another, so that the ratios hold on a noisy machine:
   vaelab                 vaelab.training.loop.train_epoch: data on the device as one uint8 tensor,
                          batches as index slices, the backward written out (on a CPU), fused
                          Adam
-  vaelab, 2 side by side two runs at once with train_all, one thread each; images per second
+  vaelab, 2 runs side by side
+                         two runs at once with train_all, one thread each; images per second
                          counted over both
   vaelab through autograd
                          the same, the backward through autograd (as vaelab takes it for the
                          models and settings that vaelab.training.lean does not cover);
-                         alone, and two runs side by side
+                         alone, and two runs side by side ("autograd, 2 runs side by side")
   vaelab, torch.compile  vaelab's step compiled (vaelab train --compile), with --compile
   PyTorch examples loop  the loop of pytorch/examples vae/main.py with the tutorial's sizes:
                          DataLoader over a TensorDataset (per-sample indexing and collation),
@@ -473,7 +474,7 @@ def rows_for(images: torch.Tensor, threads: int, repeats: int, tmp: str,
         "vaelab, 2 runs side by side": (vaelab_side_by_side(images) if threads > 1 else None,
                                         2 * n),
         "vaelab through autograd": (vaelab_epoch(images, precision, autograd=True), n),
-        "  2 runs side by side": (vaelab_side_by_side(images, autograd=True)
+        "autograd, 2 runs side by side": (vaelab_side_by_side(images, autograd=True)
                                   if threads > 1 else None, 2 * n),
         "vaelab, torch.compile": (vaelab_epoch(images, compile=True) if compile else None, n),
         "PyTorch examples loop": (examples_epoch(images), n),
