@@ -34,9 +34,9 @@ process, one after another, so that the ratios hold on a noisy machine:
   matmul floor           the eleven matrix products of each step and nothing else: what the
                          hardware must do at least, with the products' inputs hot in cache
 
-Then, for vaelab's epoch, where the time goes: the profiler's split into the matrix products,
-Adam, and everything else, beside the floor. With --threads 1 2 (the default) every row is
-measured with one thread and with two.
+Then, for vaelab's epoch, how far it is from the products and Adam alone, and where the time
+goes: the profiler's split into the matrix products, Adam, and everything else, beside the
+floor. With --threads 1 2 (the default) every row is measured with one thread and with two.
 
 --device cuda (or mps) measures vaelab's epoch and the matmul floor on that device, the images
 resident there, each round ending when the device has finished; --precision bf16 or fp16 runs
@@ -526,6 +526,10 @@ def main() -> None:
                   f"{rate / base:9.2f} | {secs / count / floor:8.2f} |")
         if device.type != "cpu":
             continue
+        least = next(secs / count for name, secs, count in rows if name == "products and Adam")
+        print(f"\nvaelab's step takes {rows[0][1] / rows[0][2] / least:.2f} times as long as the "
+              f"products and Adam alone ({least / floor:.2f} times the floor): the least that a "
+              f"step which trains with Adam does")
         split = parts(images, next(secs for name, secs, _ in rows if name == "vaelab"))
         print(f"\nvaelab's epoch, {threads} thread{'s' if threads > 1 else ''}: " + ", ".join(
             f"{name} {secs / (n * floor):.2f}" for name, secs in split.items())
