@@ -475,7 +475,7 @@ def rows_for(images: torch.Tensor, threads: int, repeats: int, tmp: str,
                                         2 * n),
         "vaelab through autograd": (vaelab_epoch(images, precision, autograd=True), n),
         "autograd, 2 runs side by side": (vaelab_side_by_side(images, autograd=True)
-                                  if threads > 1 else None, 2 * n),
+                                          if threads > 1 else None, 2 * n),
         "vaelab, torch.compile": (vaelab_epoch(images, compile=True) if compile else None, n),
         "PyTorch examples loop": (examples_epoch(images), n),
         "pythae": (pythae_epoch(images, tmp), n),
