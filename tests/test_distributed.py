@@ -192,7 +192,8 @@ def test_a_rank_lost_before_the_first_checkpoint_says_to_start_again_under_torch
     said = [line for line in err.splitlines() if "another process of the run stopped" in line]
     assert said == [f"vaelab (rank 0): error: {run}: another process of the run stopped "
                     f"before its first checkpoint; start it again with torchrun "
-                    f"--nproc-per-node 2 -m vaelab train --config {run} -o {run}-2"], err[-3000:]
+                    f"--nproc-per-node 2 -m vaelab train --config {run} -o {run}-2 "
+                    f"--no-plots -q --checkpoint-every epoch"], err[-3000:]  # as it was given
 
 
 def test_an_error_before_the_processes_meet_is_said_once_by_rank_0(tmp_path):

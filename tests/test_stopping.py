@@ -8,6 +8,7 @@ import dataclasses
 import errno
 import os
 import random
+import shlex
 import signal
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from vaelab.training import step as step_module
 from vaelab.training.checkpoints import load_checkpoint
 from vaelab.training.jobs import initial_state
 from vaelab.training.loop import resume, train
-from vaelab.training.runs import load_run
+from vaelab.training.runs import load_run, read_metrics
 from vaelab.training.stopping import Cadence, Interrupted
 
 STEPS = 8  # an epoch of 256 images in batches of 32
@@ -135,11 +136,40 @@ def test_the_command_line_says_how_to_go_on_once(tiny, tmp_path, monkeypatch, ca
     _at_step(monkeypatch, STEPS + 3, lambda: signal.raise_signal(signal.SIGTERM))
     code = main(["train", "--model", "vae", "--hidden-dims", "32", "--train-subset", "256",
                  "--batch-size", "32", "--epochs", "3", "--no-plots", "-o",
-                 str(tmp_path / "run")])
+                 str(tmp_path / "run"), "--checkpoint-every", "5", "--device", "cpu"])
     err = capsys.readouterr().err
     assert code == 143
-    assert f"go on with: vaelab train --resume {tmp_path / 'run'}" in err, err
+    assert err.count("go on with:") == 1, err
     assert "interrupted" not in err, err
+    command = err.split("go on with: ")[1].splitlines()[0]
+    # the flags that the run does not keep go on with it: resumed, it draws no figures either
+    assert command == (f"vaelab train --resume {tmp_path / 'run'} --no-plots "
+                       f"--checkpoint-every 5 --device cpu"), command
+    monkeypatch.undo()  # the step as it is, on the same data
+    monkeypatch.setenv("VAELAB_DATA", str(tmp_path / "data"))
+    assert main(shlex.split(command)[1:]) == 0
+    assert len(read_metrics(tmp_path / "run")) == 3
+    assert not (tmp_path / "run" / "figures").exists()
+    assert not (tmp_path / "run" / "index.html").exists()
+
+
+def test_a_command_to_start_again_keeps_the_commands_own_flags(tmp_path):
+    """Before its first checkpoint, a run is started again in a new folder: with the flags
+    that its command was given and its config does not keep, and the demo's own command."""
+    from vaelab.training.jobs import Job
+
+    config = RunConfig()
+    job = Job(tmp_path / "run", config, *initial_state(config, torch.device("cpu")),
+              flags=" --no-plots -q")
+    assert job.again == f"vaelab train --config {tmp_path / 'run'} -o {tmp_path / 'run'}-2 " \
+                        f"--no-plots -q"
+    assert job.go_on == f"vaelab train --resume {tmp_path / 'run'} --no-plots -q"
+    diverged = f"start it again with {job.again} and a smaller --lr than 0.001"
+    assert diverged in str(job.diverged_at(1, float("nan")))
+    job.go_on_with = "vaelab demo --resume demo"
+    assert job.again == job.go_on == "vaelab demo --resume demo"
+    # a run that diverged starts again with other settings, which the demo's command cannot take
+    assert diverged in str(job.diverged_at(1, float("nan")))
 
 
 def test_a_signal_ignored_from_the_start_stays_ignored(tiny, tmp_path, monkeypatch):

@@ -4,6 +4,7 @@ tyro derives --help from the fields' types and docstrings; ``COMMANDS`` names th
 from __future__ import annotations
 
 import errno
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
@@ -125,13 +126,25 @@ class Train(Common):
                 raise VaelabError(f"--resume keeps the run's settings, only --epochs may change; "
                                   f"these differ from the run's: {', '.join(changed)}")
             return resume(self.resume, self.config.train.epochs, device=self.device,
-                          **options, **every)
+                          flags=self._own_flags(), **options, **every)
         model = self.config.model
         base = self.saved_config().model if self.settings is not None else ModelConfig()
         if model.arch != "conv" and model.channels != base.channels:  # given, not saved
             raise VaelabError(f"--channels sets the widths of a conv net's layers, and this is "
                               f"an {model.arch}; drop --channels or add --arch conv")
-        return train(self.config, self.out, device=self.device or "auto", **options, **every)
+        return train(self.config, self.out, device=self.device or "auto",
+                     flags=self._own_flags(), **options, **every)
+
+    def _own_flags(self) -> str:
+        """The flags given that the run does not keep, for the commands that a stop names
+        (vaelab train --resume RUN, or --config RUN -o NEW): they go on as this one went."""
+        given = [("--no-plots", self.no_plots), ("--compile", self.compile), ("-q", self.quiet)]
+        flags = [name for name, on in given if on]
+        if self.checkpoint_every != Train.checkpoint_every:  # the class keeps the default
+            flags += ["--checkpoint-every", self.checkpoint_every]
+        for name, value in (("--device", self.device), ("--data-dir", self.data_dir)):
+            flags += [name, str(value)] if value is not None else []
+        return "".join(f" {shlex.quote(flag)}" for flag in flags)
 
 
 @dataclass(kw_only=True)

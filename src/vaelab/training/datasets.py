@@ -16,7 +16,7 @@ import torch
 
 from vaelab.config import RunConfig
 from vaelab.data import DATASETS, ImageData, NoImagesThere, load_dataset, prepare
-from vaelab.errors import VaelabError
+from vaelab.errors import ConfigError, VaelabError
 
 
 def load_for(config: RunConfig, data_dir: str | Path | None = None, *, progress: bool = True,
@@ -83,6 +83,13 @@ def recorded(config: RunConfig, data: ImageData) -> RunConfig:
                                       image_shape=data.image_shape, classes=data.classes,
                                       fingerprint=data.fingerprint())
     return dataclasses.replace(config, data=data_config)
+
+
+def check_subset(config: RunConfig, data: ImageData) -> None:
+    wanted, have = config.data.train_subset, len(data.train_images)
+    if wanted is not None and wanted > have:
+        raise ConfigError(f"train_subset is {wanted}, but {data.name} has {have} training "
+                          f"images; ask for at most {have}")
 
 
 def learned_from(config: RunConfig, data: ImageData) -> tuple[torch.Tensor, torch.Tensor]:

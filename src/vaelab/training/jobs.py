@@ -74,6 +74,7 @@ class Job:
     compile: bool = False  # torch.compile the step
     cores: Cores = field(default_factory=Cores)  # the CPU threads shared with runs beside it
     go_on_with: str = ""  # the command that goes on after a stop, if not train --resume RUN
+    flags: str = ""  # the command's flags that the run does not keep, for the commands it names
     _step: Step | None = None
 
     @property
@@ -86,7 +87,15 @@ class Job:
 
     @property
     def go_on(self) -> str:  # the command that resumes the run
-        return self.go_on_with or go_on(self.run_dir, self.world.size)
+        return self.go_on_with or go_on(self.run_dir, self.world.size) + self.flags
+
+    @property
+    def again(self) -> str:  # the command that starts it again, where it has no checkpoint
+        return self.go_on_with or start_again(self.run_dir) + self.flags
+
+    def diverged_at(self, epoch: int, loss: float) -> VaelabError:  # the loss is no number
+        return diverged(self.run_dir, epoch, loss, self.config.train, self.on_disk,
+                        start_again(self.run_dir) + self.flags)  # not the demo's: new settings
 
     @property
     def epoch(self) -> int:
@@ -209,7 +218,7 @@ def _fit(job: Job, data: ImageData, progress: bool, position: int,
                             job.run_dir, job.on_disk, job.go_on)
             else:
                 log.warning("%s: stopped before its first checkpoint; start it again with: %s",
-                            job.run_dir, job.go_on_with or start_again(job.run_dir))
+                            job.run_dir, job.again)
             raise
         except Stopped as stopped:
             job.unfinished = stopped.progress
@@ -220,7 +229,7 @@ def _fit(job: Job, data: ImageData, progress: bool, position: int,
         except RuntimeError as err:
             if job.world.size == 1 or not lost_peer(err):
                 raise
-            raise peer_lost(job.run_dir, job.on_disk, job.go_on) from None
+            raise peer_lost(job.run_dir, job.on_disk, job.go_on, job.again) from None
     if job.world.main:
         say_if_collapsed(job.run_dir, job.metrics)
     return Run(job.run_dir, config, job.model.eval(), job.metrics)
@@ -255,14 +264,14 @@ def _epoch(job: Job, epoch: int, seen: ImageData, bar: Any,
         stopped.progress.seconds = before + time.perf_counter() - started
         raise
     except Diverged as diverged:
-        raise _diverged(job, epoch, diverged.loss) from None
+        raise job.diverged_at(epoch, diverged.loss) from None
     trained = time.perf_counter()
     job.unfinished = None
     job.cores.take_share()
     test_terms = objective_per_image(job.model, seen.test_images, train_config,
                                      seen.test_labels, seed=train_config.seed, world=job.world)
     if not (math.isfinite(train_terms["loss"]) and math.isfinite(test_terms["loss"])):
-        raise _diverged(job, epoch, train_terms["loss"])
+        raise job.diverged_at(epoch, train_terms["loss"])
     return {
         "epoch": epoch,
         "train": train_terms,
@@ -278,10 +287,6 @@ def mark_saved(job: Job) -> None:
                    else f"after epoch {job.epoch}")
 
 
-def _diverged(job: Job, epoch: int, loss: float) -> VaelabError:
-    return diverged(job.run_dir, epoch, loss, job.config.train, job.on_disk)
-
-
 def save(job: Job) -> None:
     """The checkpoint first: it alone is what resuming reads, and it holds the metrics and
     the unfinished epoch too. The weights and metrics.jsonl follow, after a finished epoch, as
@@ -293,20 +298,19 @@ def save(job: Job) -> None:
         unfinished = dataclasses.replace(unfinished,
                                          totals=job.world.sum(unfinished.totals.clone()))
     if unfinished is not None and not bool(torch.isfinite(unfinished.totals).all()):
-        raise _diverged(job, unfinished.epoch, float("nan"))
+        raise job.diverged_at(unfinished.epoch, float("nan"))
     if not all(bool(torch.isfinite(p).all()) for p in job.model.parameters()):
         # a step whose loss was finite can still leave weights that are not (an infinite
         # gradient): the sums lag the weights by one step, so the weights are checked too
-        raise _diverged(job, job.epoch if unfinished is None else unfinished.epoch,
-                        float("nan"))
+        raise job.diverged_at(job.epoch if unfinished is None else unfinished.epoch, float("nan"))
     job.saved_at = time.monotonic()
     try:
         if job.world.main:  # rank 0 writes it
             save_checkpoint(job.run_dir / CHECKPOINT, job.model, job.optimizer, job.generator,
-                            job.metrics, unfinished, _scaler_state(job))
+                            job.metrics, unfinished, job.step.scaler_state())
     except OSError as err:
         kept = (f"the previous one ({job.on_disk}) is whole, and {job.go_on} goes on from it"
-                if job.on_disk else f"there is none before it: {start_again(job.run_dir)} "
+                if job.on_disk else f"there is none before it: {job.again} "
                                     f"starts the run again")
         raise VaelabError(f"{job.run_dir}: could not write the checkpoint "
                           f"({err.strerror or err}); {kept}") from None
@@ -323,7 +327,3 @@ def save(job: Job) -> None:
                               f"({err.strerror or err}); the checkpoint ({job.on_disk}) is "
                               f"whole, and {job.go_on} writes it again") from None
 
-
-def _scaler_state(job: Job) -> dict[str, Any] | None:
-    scaler = job.step.scaler
-    return None if scaler is None or not scaler.is_enabled() else scaler.state_dict()

@@ -26,7 +26,7 @@ from vaelab.errors import ConfigError, VaelabError
 from vaelab.files import remove_left_behind, write_atomic
 from vaelab.models import model_class
 from vaelab.training.checkpoints import load_checkpoint, weights_file
-from vaelab.training.datasets import data_key, learned_from, load_for, recorded
+from vaelab.training.datasets import check_subset, data_key, learned_from, load_for, recorded
 from vaelab.training.epoch import train_epoch
 from vaelab.training.jobs import Job, fit_all, initial_state, mark_saved
 from vaelab.training.placement import place
@@ -41,7 +41,7 @@ from vaelab.training.runs import (
     new_run_dir,
 )
 from vaelab.training.schedules import learning_rate
-from vaelab.training.stopping import Cadence, peer_lost
+from vaelab.training.stopping import Cadence, peer_lost, start_again
 
 log = logging.getLogger("vaelab")
 
@@ -54,7 +54,7 @@ def train(config: RunConfig | None = None, out: str | Path | None = None, *,
           device: str | torch.device = "auto", data_dir: str | Path | None = None,
           data: ImageData | None = None, progress: bool = True,
           checkpoint_every: str | None = CHECKPOINT_EVERY, compile: bool = False,
-          go_on: str = "") -> Run:
+          go_on: str = "", flags: str = "") -> Run:
     """Train a model from scratch into a new run folder and return the finished run.
 
     ``out`` must be new or empty (default: runs/<model>-<dataset>, numbered if taken).
@@ -68,7 +68,7 @@ def train(config: RunConfig | None = None, out: str | Path | None = None, *,
     """
     return train_all([config or RunConfig()], [out], device=device, data_dir=data_dir,
                      data=data, progress=progress, checkpoint_every=checkpoint_every,
-                     compile=compile, go_on=go_on)[0]
+                     compile=compile, go_on=go_on, flags=flags)[0]
 
 
 def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | None = None, *,
@@ -76,15 +76,17 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
               data: ImageData | None = None, progress: bool = True,
               checkpoint_every: str | None = CHECKPOINT_EVERY,
               compile: bool = False, then: Callable[[Run], object] | None = None,
-              ready: Callable[[], object] | None = None, go_on: str = "") -> list[Run]:
+              ready: Callable[[], object] | None = None, go_on: str = "",
+              flags: str = "") -> list[Run]:
     """Train several runs on one dataset at the same time, each in a thread of its own, and
     hand each to ``then`` (if given) as soon as it is trained, in the thread that trained it,
     while the others may still train (a run that a signal or a failure stopped is not
     handed over). An exception from ``then`` stops the other runs as a failure of training
     would. ``ready`` is called once every setting has been checked against the data, before
     any run's folder is made; ``go_on`` is the command that a stop names, if not each run's
-    vaelab train --resume. A Ctrl-C or SIGTERM stops every run after its step, with a
-    checkpoint, and raises ``Interrupted`` (a KeyboardInterrupt), after the last step too.
+    vaelab train --resume with ``flags`` (a command's own, which no run keeps, such as
+    --no-plots). A Ctrl-C or SIGTERM stops every run after its step, with a checkpoint, and
+    raises ``Interrupted`` (a KeyboardInterrupt), after the last step too.
 
     Models of the tutorial's size keep one CPU core busy but gain little from a second, so on
     the CPU the cores are shared out between the runs instead of between the threads of each
@@ -116,7 +118,7 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
                                              check=False))
     configs = [recorded(config, full) for config in configs]
     for config in configs:
-        _check_subset(config, full)
+        check_subset(config, full)
         _check_labels(config, full)
     full = place(full, device)
     # Every model is built before any folder is made: one that does not fit the images (too
@@ -126,9 +128,9 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
         ready()
     jobs = []
     for config, out, state in zip(configs, outs, states, strict=True):
-        run_dir = _new_run_everywhere(world, out, config)
+        run_dir = _new_run_everywhere(world, out, config, flags)
         jobs.append(Job(run_dir, config, *state, cadence=cadence, world=world, compile=compile,
-                        go_on_with=go_on))
+                        go_on_with=go_on, flags=flags))
     for train, subset in {(c.train, c.data.train_subset) for c in configs}:  # once for runs alike
         if world.main:  # said once, in a script under torchrun too
             _note_few_steps(train, subset or len(full.train_images))
@@ -140,10 +142,10 @@ def resume(path: Run | str | Path, epochs: int | None = None, *,
            device: str | torch.device | None = None, data_dir: str | Path | None = None,
            data: ImageData | None = None, progress: bool = True,
            checkpoint_every: str | None = CHECKPOINT_EVERY, compile: bool = False,
-           go_on: str = "") -> Run:
+           go_on: str = "", flags: str = "") -> Run:
     """Continue a run from its last checkpoint (the end of an epoch, or a step inside one) up
     to ``epochs`` in all (default: its own setting), on ``device`` (default: the kind of device
-    it was trained on, if this machine has one). ``go_on``: as ``train_all`` takes it.
+    it was trained on, if this machine has one). ``go_on``, ``flags``: as ``train_all`` takes them.
 
     On the same kind of device, and on the CPU with as many threads, the weights come out
     bitwise equal to those of a run that was never interrupted.
@@ -157,7 +159,7 @@ def resume(path: Run | str | Path, epochs: int | None = None, *,
     device, world = _device_and_world(device or _trained_on(checkpoint))
     progress = progress and world.main
     job = Job(path, config, *initial_state(config, device), cadence=cadence, world=world,
-              compile=compile, go_on_with=go_on)
+              compile=compile, go_on_with=go_on, flags=flags)
     restored = load_checkpoint(checkpoint, job.model, job.optimizer, job.generator)
     job.metrics, job.unfinished = restored.metrics, restored.unfinished
     mark_saved(job)
@@ -184,7 +186,7 @@ def resume(path: Run | str | Path, epochs: int | None = None, *,
                     if rewritten else "")
     _say_if_the_rate_jumps(path, saved.train, config.train, restored.epoch)
     full = world.main_first(lambda: load_for(config, data_dir, progress=progress, data=data))
-    _check_subset(config, full)
+    check_subset(config, full)
     n = len(learned_from(config, full)[0])
     if job.unfinished is not None and not job.unfinished.fits(n, config.train.batch_size):
         raise VaelabError(f"{checkpoint}: its unfinished epoch does not fit the run's {n:,} "
@@ -285,9 +287,11 @@ def _device_and_world(device: str | torch.device) -> tuple[torch.device, World]:
     return device, world
 
 
-def _new_run_everywhere(world: World, out: str | Path | None, config: RunConfig) -> Path:
+def _new_run_everywhere(world: World, out: str | Path | None, config: RunConfig,
+                        flags: str = "") -> Path:
     """The run's new folder, made by rank 0 and named to every process. A process that goes
-    away before it hears the name leaves rank 0 a folder with no checkpoint to name."""
+    away before it hears the name leaves rank 0 a folder with no checkpoint to name: it says
+    how to start the run again, with the command's ``flags``."""
     made: list[Path] = []
 
     def make() -> str:
@@ -300,14 +304,7 @@ def _new_run_everywhere(world: World, out: str | Path | None, config: RunConfig)
     except RuntimeError as err:
         if not (made and lost_peer(err)):
             raise
-        raise peer_lost(made[0]) from None
-
-
-def _check_subset(config: RunConfig, data: ImageData) -> None:
-    wanted, have = config.data.train_subset, len(data.train_images)
-    if wanted is not None and wanted > have:
-        raise ConfigError(f"train_subset is {wanted}, but {data.name} has {have} training "
-                          f"images; ask for at most {have}")
+        raise peer_lost(made[0], again=start_again(made[0]) + flags) from None
 
 
 def _check_labels(config: RunConfig, data: ImageData) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from typing import Any
 
 import torch
 from torch import nn
@@ -101,6 +102,11 @@ class Step:
         scaler.step(self.optimizer)
         scaler.update()
         return sums.float()
+
+    def scaler_state(self) -> dict[str, Any] | None:
+        """fp16's loss scale and its counters, for the checkpoint; None without them."""
+        scaler = self.scaler
+        return None if scaler is None or not scaler.is_enabled() else scaler.state_dict()
 
 
 def _not_profiler(record: logging.LogRecord) -> bool:
