@@ -549,3 +549,11 @@ def test_a_cvae_of_images_of_a_single_class_says_so(tmp_path, capsys):
     code, _, err = run_cli(["train", "--model", "cvae", "--dataset", str(root), "-q"], capsys)
     assert code == 2 and err.endswith(f"a CVAE learns from labels, and {root} has one class; "
                                       f"train a VAE instead, or give it two classes or more\n")
+
+
+def test_arrays_take_the_widest_images_that_a_runs_config_takes():
+    """Two layers that may not import each other keep the bound each: the same one."""
+    from vaelab.config import checks
+    from vaelab.data import arrays
+
+    assert arrays.WIDEST == checks.WIDEST
