@@ -129,28 +129,29 @@ def test_a_stopped_run_says_where_it_stands_as_the_user_counts():
 def test_the_command_line_says_how_to_go_on_once(tiny, tmp_path, monkeypatch, capsys,
                                                  terminal_signals):
     """SIGTERM to `vaelab train`: the run's line (where it stopped, how to go on) and status
-    143, without a second, vaguer line after it."""
+    143, without a second, vaguer line after it; its command works as it is pasted into a
+    shell (the folder's name has a space) and goes on as the first one went."""
     from vaelab.cli import main
 
     monkeypatch.setenv("VAELAB_DATA", str(mnist_folder(tiny, tmp_path / "data")))
     _at_step(monkeypatch, STEPS + 3, lambda: signal.raise_signal(signal.SIGTERM))
     code = main(["train", "--model", "vae", "--hidden-dims", "32", "--train-subset", "256",
                  "--batch-size", "32", "--epochs", "3", "--no-plots", "-o",
-                 str(tmp_path / "run"), "--checkpoint-every", "5", "--device", "cpu"])
+                 str(tmp_path / "my run"), "--checkpoint-every", "5", "--device", "cpu"])
     err = capsys.readouterr().err
     assert code == 143
     assert err.count("go on with:") == 1, err
     assert "interrupted" not in err, err
     command = err.split("go on with: ")[1].splitlines()[0]
     # the flags that the run does not keep go on with it: resumed, it draws no figures either
-    assert command == (f"vaelab train --resume {tmp_path / 'run'} --no-plots "
-                       f"--checkpoint-every 5 --device cpu"), command
+    assert command == (f"vaelab train --resume '{tmp_path / 'my run'}' --no-plots "
+                       f"--checkpoint-every 5 --device cpu"), command  # as a shell takes it
     monkeypatch.undo()  # the step as it is, on the same data
     monkeypatch.setenv("VAELAB_DATA", str(tmp_path / "data"))
     assert main(shlex.split(command)[1:]) == 0
-    assert len(read_metrics(tmp_path / "run")) == 3
-    assert not (tmp_path / "run" / "figures").exists()
-    assert not (tmp_path / "run" / "index.html").exists()
+    assert len(read_metrics(tmp_path / "my run")) == 3
+    assert not (tmp_path / "my run" / "figures").exists()
+    assert not (tmp_path / "my run" / "index.html").exists()
 
 
 def test_a_command_to_start_again_keeps_the_commands_own_flags(tmp_path):
@@ -159,11 +160,11 @@ def test_a_command_to_start_again_keeps_the_commands_own_flags(tmp_path):
     from vaelab.training.jobs import Job
 
     config = RunConfig()
-    job = Job(tmp_path / "run", config, *initial_state(config, torch.device("cpu")),
-              flags=" --no-plots -q")
-    assert job.again == f"vaelab train --config {tmp_path / 'run'} -o {tmp_path / 'run'}-2 " \
-                        f"--no-plots -q"
-    assert job.go_on == f"vaelab train --resume {tmp_path / 'run'} --no-plots -q"
+    run = tmp_path / "it's a run"
+    job = Job(run, config, *initial_state(config, torch.device("cpu")), flags=" --no-plots -q")
+    assert shlex.split(job.again) == ["vaelab", "train", "--config", str(run), "-o", f"{run}-2",
+                                      "--no-plots", "-q"]
+    assert shlex.split(job.go_on) == ["vaelab", "train", "--resume", str(run), "--no-plots", "-q"]
     diverged = f"start it again with {job.again} and a smaller --lr than 0.001"
     assert diverged in str(job.diverged_at(1, float("nan")))
     job.go_on_with = "vaelab demo --resume demo"

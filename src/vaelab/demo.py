@@ -18,7 +18,7 @@ from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vaelab.data import ImageData, dataset_title, load_dataset
 from vaelab.device import select_device
 from vaelab.errors import VaelabError
-from vaelab.files import write_atomic
+from vaelab.files import quoted, write_atomic
 from vaelab.measuring.classifier import judge_for
 from vaelab.measuring.evaluation import Measuring
 from vaelab.measuring.latent import latent_picture
@@ -94,7 +94,7 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
         runs = train_all(configs, [folder / name for name in models], device=device,
                          data=data, progress=progress, then=measuring.trained,
                          ready=lambda: _write_plan(folder, plan),
-                         go_on=f"vaelab demo --resume {folder}")
+                         go_on=f"vaelab demo --resume {quoted(folder)}")
         laps.lap("training")
         return _finish(runs, folder, data, measuring, laps, device)
 
@@ -125,7 +125,7 @@ def finish_demo(folder: str | Path, *, device: str | torch.device | None = None,
     judge = judge_for(data, progress=progress)
     laps.lap("classifier")
     measuring = Measuring(data, judge, progress, training=len(paths), k=DEMO_K)
-    runs, go_on = [], f"vaelab demo --resume {folder}"
+    runs, go_on = [], f"vaelab demo --resume {quoted(folder)}"
     with _resumable(folder):
         for path, config in zip(paths, planned, strict=True):
             if _trained(path):
@@ -162,7 +162,7 @@ def _resumable(folder: Path, made: bool = False) -> Iterator[None]:
                     folder.rmdir()
         elif isinstance(err, KeyboardInterrupt):
             log.warning("%s: the demo was stopped; finish it with: vaelab demo --resume %s",
-                        folder, folder)
+                        folder, quoted(folder))
             err.told = True  # type: ignore[attr-defined]  # nothing more to say of it
         raise
 
@@ -174,7 +174,7 @@ def _read_plan(folder: Path) -> dict:
         raise VaelabError(f"{folder}: {what}; --resume names a demo's folder")
     if (folder / CONFIG).exists():
         raise VaelabError(f"{folder} is a run's folder, not a demo's; go on with it with: "
-                          f"vaelab train --resume {folder}")
+                          f"vaelab train --resume {quoted(folder)}")
     try:
         plan = json.loads((folder / PLAN).read_text())
         if not (isinstance(plan["runs"], dict) and plan["runs"] and plan["device"]):
@@ -206,7 +206,7 @@ def _clear_unstarted(path: Path, folder: Path) -> None:
             if item.name != CONFIG and not (item.name.startswith(".") and item.suffix == ".tmp")]
     if left:
         raise VaelabError(f"{path} has no checkpoint but holds {left[0].name}; move {path} "
-                          f"away and run vaelab demo --resume {folder} again")
+                          f"away and run vaelab demo --resume {quoted(folder)} again")
     for item in path.iterdir():
         item.unlink()
 

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -133,6 +134,12 @@ def why_unreadable(path: str | Path, err: Exception) -> str:
                 f"loading one can run code; vaelab reads weights in safetensors files only, "
                 f"as vaelab train writes them")
     return f"{path}: unreadable ({err}); the file is damaged"
+
+
+def quoted(path: str | Path) -> str:
+    """``path`` as a command that vaelab prints names it: quoted where the shell would split
+    or read it (a space, a quote), so that the command works as it is pasted."""
+    return shlex.quote(str(path))
 
 
 def exit_now(status: int = 0) -> NoReturn:

@@ -34,7 +34,7 @@ from vaelab.config import (
 )
 from vaelab.config.checks import as_typed
 from vaelab.errors import VaelabError
-from vaelab.files import check_can_make
+from vaelab.files import check_can_make, quoted
 
 if TYPE_CHECKING:
     from vaelab.training.runs import Run
@@ -90,7 +90,7 @@ class Train(Common):
             run = self._trained(options)
         except Interrupted as err:  # its last step done when the signal came: only figures
             for path in err.trained if main_process() and not self.no_plots else ():
-                say(f"draw its figures with: vaelab plot {path}")
+                say(f"draw its figures with: vaelab plot {quoted(path)}")
             raise
         if not main_process():  # of several processes (torchrun), rank 0 draws and says
             return
@@ -101,14 +101,15 @@ class Train(Common):
                 plot_run(run, **options)
             except KeyboardInterrupt as err:  # the run is whole; its figures are not
                 say(f"{run.path} is trained; its figures were stopped: draw them with "
-                    f"vaelab plot {run.path}")
+                    f"vaelab plot {quoted(run.path)}")
                 err.told = True  # type: ignore[attr-defined]
                 raise
             except OSError as err:  # a full disk, say: the same, and --out is no way out
                 room = " once there is room" if err.errno in (errno.ENOSPC, errno.EDQUOT) else ""
                 raise VaelabError(f"{err.filename or run.path}: {err.strerror or err}; "
                                   f"{run.path} is trained: draw its figures with vaelab plot "
-                                  f"{run.path}{room}, or elsewhere with its -o DIR") from None
+                                  f"{quoted(run.path)}{room}, or elsewhere with its -o DIR"
+                                  ) from None
             say(f"run folder: {run.path}  (open {run.path / 'index.html'})")
 
     def _trained(self, options: dict) -> Run:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from vaelab import __version__
-from vaelab.files import write_atomic
+from vaelab.files import quoted, write_atomic
 from vaelab.measuring.scorecard import short_name
 from vaelab.models import count_parameters
 from vaelab.training.datasets import class_names
@@ -269,7 +269,7 @@ def write_run_page(run: Run) -> Path:
 
     card = saved_scorecard(run)
     return write_report([run], run.path / "index.html", title=f"vaelab run {run.path.name}",
-                        commands=[f"vaelab plot {run.path}"],
+                        commands=[f"vaelab plot {quoted(run.path)}"],
                         evaluation=Comparison([card]) if card else None,
                         stale=older_than(card, run))
 
@@ -280,4 +280,4 @@ def older_than(card: Scorecard | None, run: Run) -> str:
     if card is None or card.epochs == run.epochs_done:
         return ""
     return (f"Measured after {card.epochs} epoch{'s' * (card.epochs != 1)}; the run has "
-            f"{run.epochs_done} now: vaelab eval {run.path} measures it again.")
+            f"{run.epochs_done} now: vaelab eval {quoted(run.path)} measures it again.")

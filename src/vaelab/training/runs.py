@@ -31,6 +31,7 @@ from vaelab.files import (
     check_can_make,
     numbered,
     parse_json,
+    quoted,
     read_capped,
     why_unreadable,
     write_atomic,
@@ -129,7 +130,7 @@ def _again(path: Path, what: str) -> str:
         return "; the run's checkpoint cannot be read either, so train the run again"
     if not finished:
         return ""
-    return f"; vaelab train --resume {path} writes {what} again from the run's checkpoint"
+    return f"; vaelab train --resume {quoted(path)} writes {what} again from the run's checkpoint"
 
 
 def load_run(path: str | Path, device: str | torch.device = "cpu") -> Run:

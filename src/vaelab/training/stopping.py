@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vaelab.errors import ConfigError, VaelabError
-from vaelab.files import numbered
+from vaelab.files import numbered, quoted
 
 if TYPE_CHECKING:
     from vaelab.config import TrainConfig
@@ -84,7 +84,7 @@ def where(progress: EpochProgress) -> str:
 
 def go_on(run_dir: Path, processes: int = 1) -> str:
     """The command that resumes a run, as it was started (torchrun's machines: as before)."""
-    return f"{_launcher(processes)} train --resume {run_dir}"
+    return f"{_launcher(processes)} train --resume {quoted(run_dir)}"
 
 
 def start_again(run_dir: Path, processes: int | None = None) -> str:
@@ -94,7 +94,7 @@ def start_again(run_dir: Path, processes: int | None = None) -> str:
     free = next(folder for folder in numbered(Path(run_dir)) if not folder.exists())
     if processes is None:
         processes = int(os.environ.get("WORLD_SIZE", "1"))
-    return f"{_launcher(processes)} train --config {run_dir} -o {free}"
+    return f"{_launcher(processes)} train --config {quoted(run_dir)} -o {quoted(free)}"
 
 
 def diverged(run_dir: Path, epoch: int, loss: float, train: TrainConfig,
