@@ -914,3 +914,39 @@ def test_a_test_set_of_one_image_has_no_spread_and_no_frechet_distance(tiny, tmp
     for key in ("sample_frechet", "active_units"):
         assert card[key].value is None and SPREAD in card[key].note, card[key]
     assert math.isfinite(card["nll"].value) and card["sample_confidence"].value is not None
+
+
+def test_compare_keeps_an_eval_json_it_cannot_read_and_writes_none_where_it_may_not(
+        bernoulli_vae, tiny, tmp_path, monkeypatch, caplog):
+    """A damaged eval.json (or a newer vaelab's) is said, left as it is, and the run measured
+    for the comparison alone; so is a run in a folder that cannot be written, which compare
+    finds out before measuring. The run's page is drawn without the damaged measures."""
+    import os
+    from pathlib import Path
+
+    from vaelab.pictures import comparison
+    from vaelab.pictures.report import write_run_page
+
+    damaged = shutil.copytree(bernoulli_vae.path, tmp_path / "damaged")
+    (damaged / "eval.json").write_text('{"nll": "x"')
+    unwritable = shutil.copytree(bernoulli_vae.path, tmp_path / "unwritable")
+    (unwritable / "eval.json").unlink(missing_ok=True)
+    real_access = os.access
+    monkeypatch.setattr(comparison.os, "access",  # as root, no folder is read-only
+                        lambda path, mode: Path(path) != unwritable and real_access(path, mode))
+    with caplog.at_level("INFO", logger="vaelab"):
+        comparison.compare_runs([damaged, unwritable], tmp_path / "cmp", data=tiny,
+                                progress=False, judge=None, k=2, samples=1)
+    assert (damaged / "eval.json").read_text() == '{"nll": "x"'
+    assert not (unwritable / "eval.json").exists()
+    said = caplog.text
+    assert f"{damaged / 'eval.json'}: not valid JSON" in said
+    assert (f"evaluating {damaged} for this comparison alone (its eval.json, which cannot be "
+            f"read, is kept)") in said
+    assert f"evaluating {unwritable} for this comparison alone (its folder cannot be written)" \
+        in said
+    assert "| NLL" in (tmp_path / "cmp" / "compare.md").read_text()
+    caplog.clear()
+    write_run_page(load_run(damaged))  # vaelab plot's page: the run without its measures
+    assert "it is left out until then" in caplog.text
+    assert (damaged / "index.html").exists()

@@ -4,10 +4,12 @@ there but are not what their row's name says of every model, or that few images 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from typing import TYPE_CHECKING
 
 from vaelab.config import RunConfig, parse_noise
+from vaelab.errors import VaelabError
 from vaelab.measuring.estimators import share_and_error
 from vaelab.measuring.latent import judged_classes
 from vaelab.measuring.scorecard import Score, Scorecard, load_scorecard
@@ -15,6 +17,8 @@ from vaelab.models import Autoencoder
 
 if TYPE_CHECKING:
     from vaelab.training.runs import Run
+
+log = logging.getLogger("vaelab")
 
 AND = "; and "  # between two notes on one figure
 AS_CLASS_0 = ("of the grids drawn as class 0 alone, as an older vaelab measured it; vaelab eval "
@@ -134,9 +138,14 @@ def with_caveats(card: Scorecard, model: Autoencoder, config: RunConfig) -> Scor
 
 
 def saved_scorecard(run: Run, split: str = "test") -> Scorecard | None:
-    """The run's saved evaluation of ``split`` (None if not measured), with its notes, named
-    by the folder it is in now (a copied or moved run's names the folder it was measured in)."""
-    card = load_scorecard(run.path, split)
+    """The run's saved evaluation of ``split`` (None if not measured, or if its file cannot be
+    read, which is said), with its notes, named by the folder it is in now (a copied or moved
+    run's names the folder it was measured in)."""
+    try:
+        card = load_scorecard(run.path, split)
+    except VaelabError as err:  # the run and its figures are whole; its measures are not
+        log.warning("%s; it is left out until then", err)
+        return None
     if card is None:
         return None
     return with_caveats(dataclasses.replace(card, run=str(run.path)), run.model, run.config)

@@ -4,6 +4,7 @@ decoders in one figure."""
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from vaelab.measuring.caveats import AS_CLASS_0, saved_scorecard
 from vaelab.measuring.classifier import judge_for
 from vaelab.measuring.evaluation import check_measuring, classifier_record, evaluate_run
 from vaelab.measuring.latent import LatentPicture, latent_picture
-from vaelab.measuring.scorecard import Comparison, Scorecard
+from vaelab.measuring.scorecard import Comparison, Scorecard, eval_file
 from vaelab.pictures.figures import save_figure
 from vaelab.pictures.ink import drawn_manifold, ink_on_paper
 from vaelab.pictures.plots import LatentView, comparison
@@ -88,7 +89,8 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
     eval_options["judge"] = judge
     cards = []
     for run in loaded:
-        card = saved_scorecard(run, eval_options.get("split", "test"))
+        split = eval_options.get("split", "test")
+        card = saved_scorecard(run, split)  # None too where it cannot be read, which is said
         # An evaluation is used again if it is of this run's epochs, measured as asked (k,
         # samples, seed, where the call names them), and its samples were judged by the same
         # classifier (another one's Frechet distances are not comparable), and a CVAE's grids
@@ -97,15 +99,16 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
                     or card.classifier != classifier_record(judge)
                     or AS_CLASS_0 in card["grid_digits"].note)
         if outdated or not _as_asked(card, eval_options):
-            log.info("evaluating %s%s", run.path, "" if outdated else
-                     " for this comparison alone (its eval.json, measured otherwise, is kept)")
+            alone = _why_alone(run, card, outdated, split)
+            log.info("evaluating %s%s", run.path,
+                     f" for this comparison alone ({alone})" if alone else "")
             # What the call leaves out is as the saved evaluation had it; one measured
             # otherwise than the run's own eval.json goes into the comparison alone.
             saved = {} if card is None else {"k": card.k, "samples": card.samples,
                                              "seed": card.seed}
             options = {name: value for name, value in {**saved, **eval_options}.items()
                        if value is not None and (name != "k" or run.model.has_posterior)}
-            card = evaluate_run(run, data, progress=progress, save=outdated, **options)
+            card = evaluate_run(run, data, progress=progress, save=not alone, **options)
         cards.append(card)
     comparison = Comparison(cards)
     _say_what_differs(loaded, cards, len(data.train_images))
@@ -122,6 +125,19 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
              for name, run in zip(comparison.names, loaded, strict=True)]
     save_figure(comparison_figure(loaded, pictures, data, names), folder / "compare.png")
     return comparison, folder
+
+
+def _why_alone(run: Run, card: Scorecard | None, outdated: bool, split: str) -> str:
+    """Why a run's new measures go into the comparison alone, not into its eval.json ("": they
+    go there too): a saved one of the run as it is, measured otherwise, is kept, and so is
+    one that cannot be read (a newer vaelab's, say); a folder may not be writable."""
+    if not outdated:
+        return "its eval.json, measured otherwise, is kept"
+    if card is None and (run.path / eval_file(split)).exists():
+        return f"its {eval_file(split)}, which cannot be read, is kept"
+    if not os.access(run.path, os.W_OK):
+        return "its folder cannot be written"
+    return ""
 
 
 def _say_what_differs(runs: Sequence[Run], cards: Sequence[Scorecard], images: int) -> None:
