@@ -56,7 +56,7 @@ def test_help_fits_the_terminal_and_breaks_no_sentence(command, capsys, monkeypa
 @pytest.mark.parametrize("command", [c for c in COMMANDS if c in REQUIRED])
 def test_help_after_the_positionals_is_the_whole_help(command, capsys):
     """tyro drops the positionals already given from the usage line and the list:
-    `vaelab classifier train --help` showed no {train,show}."""
+    `vaelab classifier train --help` showed no train|show."""
     _, plain, _ = run_cli([command, "--help"], capsys)
     _, after, _ = run_cli([command, *REQUIRED[command], "-q", "--help"], capsys)
     assert after == plain

@@ -29,7 +29,7 @@ PARSE_ERRORS = [
                                     "--help lists them"),
     (["train", "--epoch", "3"], "vaelab train has no option --epoch (did you mean --epochs?)"),
     (["plot"], "vaelab plot needs RUN (the run folder); see vaelab plot --help"),
-    (["classifier"], "vaelab classifier needs {train,show} (train: fit it"),
+    (["classifier"], "vaelab classifier needs train|show (train: fit it"),
     (["plot", "a", "b"], "vaelab plot: unexpected argument 'b'; see vaelab plot --help"),
     (["demo", "--", "--epochs", "3"], "vaelab demo: after '--' every word is an argument, not "
                                       "an option; put --epochs before the '--'"),

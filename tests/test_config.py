@@ -130,20 +130,20 @@ def test_load_names_missing_and_corrupt_files(tmp_path):
         RunConfig.load(tmp_path / "config.json")
     (tmp_path / "config.json").write_text('{\n  "model": {"model": "vae')
     with pytest.raises(ConfigError, match=r"\(Unterminated string starting at: line 2, column "
-                                          r"22\)$"):
+                                          r"22\); mend the file, or put a copy of it back$"):
         RunConfig.load(tmp_path / "config.json")
     (tmp_path / "config.json").write_text("[" * 100_000 + "]" * 100_000)
-    with pytest.raises(ConfigError, match=r"not valid JSON \(nested too deeply\)$"):
+    with pytest.raises(ConfigError, match=r"not valid JSON \(nested too deeply\); mend the file"):
         RunConfig.load(tmp_path / "config.json")
     (tmp_path / "config.json").write_bytes(b'{"model": "\xff\xc3("}')
-    with pytest.raises(ConfigError, match=r"config.json: not text$"):
+    with pytest.raises(ConfigError, match=r"config.json: not text; mend the file, or put a copy"):
         RunConfig.load(tmp_path / "config.json")
 
 
 def test_load_reads_no_further_than_a_config_can_be():
     """An endless file (a device) given as --config is refused after its first megabyte."""
     with pytest.raises(ConfigError, match=r"^/dev/zero: over 1,048,576 bytes, more than vaelab "
-                                          r"ever writes there$"):
+                                          r"ever writes there; mend the file"):
         RunConfig.load(Path("/dev/zero"))
 
 

@@ -239,7 +239,8 @@ def test_damaged_files_are_named(tiny, tmp_path):
     run = train(_config(epochs=1), tmp_path / "run", data=tiny, progress=False)
     (run.path / "checkpoint.safetensors").write_bytes(b"garbage")
     with pytest.raises(VaelabError, match=r"checkpoint.safetensors: unreadable \(.*\); the file "
-                                          r"is damaged$"):
+                                          r"is damaged; resume from a copy of the run, or start "
+                                          r"it again with vaelab train --config .*run -o .*run-2$"):
         resume(run.path, epochs=2, data=tiny, progress=False)
     (run.path / "model.safetensors").unlink()
     with pytest.raises(VaelabError, match=r"missing; the run's checkpoint cannot be read either, "

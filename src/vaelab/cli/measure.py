@@ -118,7 +118,7 @@ class Classifier(Common):
     vaelab ships one for MNIST and one for Fashion-MNIST, so that no first run trains it."""
 
     action: Annotated[Literal["train", "show"], tyro.conf.Positional,
-                      tyro.conf.arg(metavar="{train,show}", help_behavior_hint="(required)")]
+                      tyro.conf.arg(metavar="train|show", help_behavior_hint="(required)")]
     """train: fit it to --dataset and keep it in the user cache; show: name it and its accuracy."""
     dataset: Annotated[str, flag(metavar="NAME|PATH")] = "mnist"
     """mnist, fashion-mnist, or your own images: a folder of PNG/JPEG files (one sub-folder

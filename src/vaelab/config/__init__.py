@@ -77,7 +77,7 @@ class ModelConfig:
         object.__setattr__(self, "hidden_dims", widths("hidden_dims", self.hidden_dims))
         object.__setattr__(self, "channels", widths("channels", self.channels))
         if self.arch == "conv" and not self.channels:
-            raise ConfigError("a conv net needs at least one width in channels")
+            raise ConfigError("channels: a conv net needs at least one width, such as 32 64")
 
 
 @dataclass(frozen=True)
@@ -304,8 +304,9 @@ class RunConfig:
             raise ConfigError(f"{path}: no such file; is this a vaelab run folder?") from None
         except IsADirectoryError:
             raise ConfigError(f"{path}: a folder, not a config file") from None
-        except ValueError as err:
-            raise ConfigError(f"{path}: {err}") from None
+        except ValueError as err:  # damaged: what is in it is not said anywhere else
+            raise ConfigError(f"{path}: {err}; mend the file, or put a copy of it back"
+                              ) from None
         return cls.from_dict(raw, source=str(path))
 
     def changes(self, other: RunConfig) -> list[tuple[str, str, Any, Any]]:

@@ -96,7 +96,7 @@ def load_checkpoint(path: Path, model: Autoencoder, optimizer: torch.optim.Optim
         raise VaelabError(f"{path}: missing: the run stopped before its first checkpoint; "
                           f"start it again with {start_again(path.parent)}") from None
     except (SafetensorError, OSError) as err:
-        raise VaelabError(why_unreadable(path, err)) from None
+        raise VaelabError(f"{why_unreadable(path, err)}; {instead_of_resuming(path)}") from None
     needed = {"format", "rng_device", "optimizer_param_groups", "metrics"}
     version = metadata.get("format", "")
     if version.isdigit() and int(version) > int(CHECKPOINT_FORMAT):
@@ -116,9 +116,14 @@ def load_checkpoint(path: Path, model: Autoencoder, optimizer: torch.optim.Optim
             raise Damaged("its metrics are not epochs' records")
     except (ValueError, KeyError, TypeError, RuntimeError, IndexError) as err:
         why = str(err) if isinstance(err, Damaged) else type(err).__name__
-        raise VaelabError(f"{path}: a damaged checkpoint ({why}); resume from "
-                          f"a copy, or train the run again") from None
+        raise VaelabError(f"{path}: a damaged checkpoint ({why}); "
+                          f"{instead_of_resuming(path)}") from None
     return restored
+
+
+def instead_of_resuming(path: Path) -> str:
+    """What to do when a run's checkpoint ``path`` cannot be resumed from."""
+    return f"resume from a copy of the run, or start it again with {start_again(path.parent)}"
 
 
 def _load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from vaelab.distributed import World, join, local_device, lost_peer
 from vaelab.errors import ConfigError, VaelabError
 from vaelab.files import remove_left_behind, write_atomic
 from vaelab.models import model_class
-from vaelab.training.checkpoints import load_checkpoint, weights_file
+from vaelab.training.checkpoints import instead_of_resuming, load_checkpoint, weights_file
 from vaelab.training.datasets import check_subset, data_key, learned_from, load_for, recorded
 from vaelab.training.epoch import train_epoch
 from vaelab.training.jobs import Job, fit_all, initial_state, mark_saved
@@ -158,6 +159,9 @@ def resume(path: Run | str | Path, epochs: int | None = None, *,
     checkpoint = path / CHECKPOINT
     device, world = _device_and_world(device or _trained_on(checkpoint))
     progress = progress and world.main
+    if world.main and not os.access(path, os.W_OK):  # before any work: it writes there
+        raise VaelabError(f"{path}: cannot be written, and its checkpoints go there; copy the "
+                          f"run to a folder you may write to, and resume the copy")
     job = Job(path, config, *initial_state(config, device), cadence=cadence, world=world,
               compile=compile, go_on_with=go_on, flags=flags)
     restored = load_checkpoint(checkpoint, job.model, job.optimizer, job.generator)
@@ -191,7 +195,7 @@ def resume(path: Run | str | Path, epochs: int | None = None, *,
     if job.unfinished is not None and not job.unfinished.fits(n, config.train.batch_size):
         raise VaelabError(f"{checkpoint}: its unfinished epoch does not fit the run's {n:,} "
                           f"training images (a damaged checkpoint, or images that changed); "
-                          f"resume from a copy, or train the run again")
+                          f"{instead_of_resuming(checkpoint)}")
     if world.main:
         config.save(path / CONFIG)
         remove_left_behind(path, [CHECKPOINT, WEIGHTS, METRICS, CONFIG])  # by a killed write
