@@ -848,6 +848,11 @@ def test_a_comparison_names_each_run_apart_and_notes_bounds_of_other_likelihoods
     other = Comparison([_card("/a/vae", samples=2, split="train"), _card("/a/b", split="train")])
     head = dict(other.rows())
     assert head["split"] == ["train", "train"] and head["ELBO draws per image"] == ["2", "10"]
+    # An AE draws no codes: its eval's draws, whatever they were, neither differ nor show
+    ae = _card("/a/ae", k=None, samples=2)
+    assert "ELBO draws per image" not in dict(Comparison([ae, _card("/a/vae")]).rows())
+    three = dict(Comparison([ae, _card("/a/vae"), _card("/a/vae2", samples=3)]).rows())
+    assert three["ELBO draws per image"] == ["—", "10", "3"]
 
 
 def test_compare_refuses_a_run_given_twice_and_warns_of_what_differs(bernoulli_vae, tiny,

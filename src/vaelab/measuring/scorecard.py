@@ -195,9 +195,10 @@ class Comparison:
                   ("epochs", [str(c.epochs) for c in self.cards]),
                   ("likelihood", [c.likelihood["name"] for c in self.cards]),
                   ("evaluation seed", [str(c.seed) for c in self.cards])]
-        for label, values in (("split", [c.split for c in self.cards]),  # if not as usual
-                              ("ELBO draws per image", [str(c.samples) for c in self.cards])):
-            header += [(label, values)] if len(set(values)) > 1 or "train" in values else []
+        splits = [c.split for c in self.cards]  # shown where not as usual, as are the draws
+        header += [("split", splits)] if len(set(splits)) > 1 or "train" in splits else []
+        draws = [str(c.samples) if c.k is not None else "—" for c in self.cards]  # an AE: none
+        header += [("ELBO draws per image", draws)] if len(set(draws) - {"—"}) > 1 else []
         judges = [c.classifier for c in self.cards]
         if any(judges):  # how far to trust the rows it judges
             header.append(("classifier's test accuracy",
