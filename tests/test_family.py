@@ -490,9 +490,9 @@ def test_a_demo_stopped_while_training_says_how_to_finish_it(tiny, tmp_path, mon
     monkeypatch.chdir(tmp_path)
     with pytest.raises(KeyboardInterrupt):
         demo.run_demo(tmp_path / "demo", epochs=1, data=tiny, progress=False,
-                      dataset="mine.npz")
+                      dataset="mine.npz", data_dir="my data")
     assert f"{tmp_path / 'demo'}: the demo was stopped; finish it with: vaelab demo --resume " \
-           f"{tmp_path / 'demo'}" in caplog.text
+           f"{tmp_path / 'demo'} --data-dir 'my data' -q" in caplog.text  # as it was started
     # What --resume reads: the runs in order, their data found from any folder, the device.
     plan = json.loads((tmp_path / "demo" / "demo.json").read_text())
     assert list(plan["runs"]) == ["ae", "vae"] and plan["device"] == "cpu"

@@ -772,15 +772,15 @@ def test_a_demo_stopped_in_training_names_the_demos_command_once(tiny, tmp_path,
     assert code == 130
     lines = [line for line in err.splitlines() if "stopped" in line]
     assert lines[-1] == (f"vaelab: {demo}: the demo was stopped; finish it with: vaelab demo "
-                         f"--resume {demo}")
-    assert all(line.endswith(f"all saved; go on with: vaelab demo --resume {demo}")
+                         f"--resume {demo} -q")  # as quiet as it was
+    assert all(line.endswith(f"all saved; go on with: vaelab demo --resume {demo} -q")
                for line in lines[:-1]) and len(lines) == 3, err
     assert "interrupted" not in err
     calls.clear()  # stopped again while the demo is finished: the same command
     code, _, err = run_cli(["demo", "--resume", str(demo), "-q"], capsys)
     lines = [line for line in err.splitlines() if "stopped" in line]
     assert code == 130 and len(lines) == 2, err
-    assert lines[0].endswith(f"all saved; go on with: vaelab demo --resume {demo}"), err
+    assert lines[0].endswith(f"all saved; go on with: vaelab demo --resume {demo} -q"), err
 
 
 def test_a_signal_after_the_last_step_hands_no_run_on(tiny, tmp_path, monkeypatch,

@@ -90,11 +90,12 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
     plan = {"device": device.type,
             "runs": {name: config.to_dict() for name, config in zip(models, configs, strict=True)}}
     folder = Path(out) if out is not None else unique_dir(Path("vaelab-demo"))
-    with _resumable(folder, made=out is None):  # the plan follows the settings' checks
+    go_on = _go_on(folder, data_dir, progress)
+    with _resumable(folder, go_on, made=out is None):  # the plan follows the settings' checks
         runs = train_all(configs, [folder / name for name in models], device=device,
                          data=data, progress=progress, then=measuring.trained,
                          ready=lambda: _write_plan(folder, plan),
-                         go_on=f"vaelab demo --resume {quoted(folder)}")
+                         go_on=go_on)
         laps.lap("training")
         return _finish(runs, folder, data, measuring, laps, device)
 
@@ -125,8 +126,8 @@ def finish_demo(folder: str | Path, *, device: str | torch.device | None = None,
     judge = judge_for(data, progress=progress)
     laps.lap("classifier")
     measuring = Measuring(data, judge, progress, training=len(paths), k=DEMO_K)
-    runs, go_on = [], f"vaelab demo --resume {quoted(folder)}"
-    with _resumable(folder):
+    runs, go_on = [], _go_on(folder, data_dir, progress)
+    with _resumable(folder, go_on):
         for path, config in zip(paths, planned, strict=True):
             if _trained(path):
                 run = load_run(path, device)
@@ -150,9 +151,10 @@ def _write_plan(folder: Path, plan: dict) -> None:
 
 
 @contextmanager
-def _resumable(folder: Path, made: bool = False) -> Iterator[None]:
-    """Inside, a Ctrl-C (or a second one, in training) names the command that finishes the
-    demo; a stop before its plan is written leaves no folder behind that it ``made``."""
+def _resumable(folder: Path, go_on: str, made: bool = False) -> Iterator[None]:
+    """Inside, a Ctrl-C (or a second one, in training) names ``go_on``, the command that
+    finishes the demo; a stop before its plan is written leaves no folder behind that it
+    ``made``."""
     try:
         yield
     except BaseException as err:
@@ -161,10 +163,16 @@ def _resumable(folder: Path, made: bool = False) -> Iterator[None]:
                 if made and not any(folder.iterdir()):
                     folder.rmdir()
         elif isinstance(err, KeyboardInterrupt):
-            log.warning("%s: the demo was stopped; finish it with: vaelab demo --resume %s",
-                        folder, quoted(folder))
+            log.warning("%s: the demo was stopped; finish it with: %s", folder, go_on)
             err.told = True  # type: ignore[attr-defined]  # nothing more to say of it
         raise
+
+
+def _go_on(folder: Path, data_dir: str | Path | None, progress: bool) -> str:
+    """The command that finishes the demo, with the data's folder, and quiet, as given."""
+    command = f"vaelab demo --resume {quoted(folder)}"
+    command += f" --data-dir {quoted(data_dir)}" if data_dir is not None else ""
+    return command + ("" if progress else " -q")
 
 
 def _read_plan(folder: Path) -> dict:
