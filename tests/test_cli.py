@@ -2,6 +2,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -559,3 +560,28 @@ def test_eval_of_a_run_that_has_not_trained_all_its_epochs_says_so(tmp_path, cap
     assert code == 0, err
     assert f"{run} has trained 1 of its 8 epochs (it is training still, or was stopped): " \
            f"these are the figures of epoch 1" in err
+
+
+def test_train_carries_its_own_flags_into_the_commands_a_stop_names():
+    """The flags that config.json does not keep, each as the shell reads it; a default given
+    is no flag to carry."""
+    from pathlib import Path
+
+    from vaelab.cli.commands import Train
+
+    flags = Train(data_dir=Path("my data"), device="cpu", quiet=True, compile=True,
+                  no_plots=True, checkpoint_every="500")._own_flags()
+    assert shlex.split(flags) == ["--no-plots", "--compile", "-q", "--checkpoint-every", "500",
+                                  "--device", "cpu", "--data-dir", "my data"]
+    assert Train(checkpoint_every="10m")._own_flags() == ""
+    assert Train(data_dir=Path("d"))._plot(Path("a run")) == "vaelab plot 'a run' --data-dir d"
+
+
+def test_a_printed_commands_folder_is_quoted_for_the_shell_it_is_pasted_into(monkeypatch):
+    from vaelab import files
+
+    assert files.quoted("runs/vae") == "runs/vae"
+    assert shlex.split(files.quoted("my runs/it's")) == ["my runs/it's"]
+    monkeypatch.setattr(files.os, "name", "nt")
+    assert files.quoted(r"C:\Users\ana\my runs") == r'"C:\Users\ana\my runs"'
+    assert files.quoted(r"C:\runs\vae") == r"C:\runs\vae"

@@ -143,7 +143,8 @@ def test_load_names_missing_and_corrupt_files(tmp_path):
 def test_load_reads_no_further_than_a_config_can_be():
     """An endless file (a device) given as --config is refused after its first megabyte."""
     with pytest.raises(ConfigError, match=r"^/dev/zero: over 1,048,576 bytes, more than vaelab "
-                                          r"ever writes there; mend the file"):
+                                          r"ever writes there; give a run folder or the "
+                                          r"config.json in one$"):
         RunConfig.load(Path("/dev/zero"))
 
 

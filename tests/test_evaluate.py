@@ -7,7 +7,9 @@ import csv
 import dataclasses
 import json
 import math
+import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -707,8 +709,6 @@ def test_a_cvaes_grids_are_judged_as_each_class_not_as_the_figures_one(tiny, tmp
                                                                        monkeypatch):
     """A CVAE's grids were judged as class 0 alone, as its figures draw them: a share of
     1.000 sure of its tiles beside a VAE's 0.381, of every 0 in the grid."""
-    from pathlib import Path
-
     from vaelab.measuring import evaluation
     from vaelab.measuring.classifier import Classifier, Judge
     from vaelab.measuring.evaluation import evaluate_run
@@ -739,8 +739,6 @@ def test_an_older_cvae_evaluation_is_read_with_each_note_once_and_measured_again
     """An eval.json of a vaelab before this one holds some caveats and not others, its grids
     judged as class 0 alone, and the title of its day: read again, no note comes twice, the
     grids say how they were judged, and compare measures them again."""
-    from pathlib import Path
-
     from vaelab.measuring.caveats import AS_CLASS_0, saved_scorecard
     from vaelab.measuring.classifier import Classifier, Judge
     from vaelab.measuring.evaluation import evaluate_run
@@ -926,9 +924,6 @@ def test_compare_keeps_an_eval_json_it_cannot_read_and_writes_none_where_it_may_
     """A damaged eval.json (or a newer vaelab's) is said, left as it is, and the run measured
     for the comparison alone; so is a run in a folder that cannot be written, which compare
     finds out before measuring. The run's page is drawn without the damaged measures."""
-    import os
-    from pathlib import Path
-
     from vaelab.pictures import comparison
     from vaelab.pictures.report import write_run_page
 
@@ -946,6 +941,8 @@ def test_compare_keeps_an_eval_json_it_cannot_read_and_writes_none_where_it_may_
     assert not (unwritable / "eval.json").exists()
     said = caplog.text
     assert f"{damaged / 'eval.json'}: not valid JSON" in said
+    assert (f"{damaged / 'eval.json'}: not valid JSON (Expecting ',' delimiter: line 1, column "
+            f"12); it is kept as it is, and the run measured for this comparison alone") in said
     assert (f"evaluating {damaged} for this comparison alone (its eval.json, which cannot be "
             f"read, is kept)") in said
     assert f"evaluating {unwritable} for this comparison alone (its folder cannot be written)" \
@@ -953,5 +950,8 @@ def test_compare_keeps_an_eval_json_it_cannot_read_and_writes_none_where_it_may_
     assert "| NLL" in (tmp_path / "cmp" / "compare.md").read_text()
     caplog.clear()
     write_run_page(load_run(damaged))  # vaelab plot's page: the run without its measures
-    assert "it is left out until then" in caplog.text
+    assert caplog.text.rstrip().endswith(f"eval.json: not valid JSON (Expecting ',' delimiter: "
+                                         f"line 1, column 12); vaelab eval {damaged} measures "
+                                         f"the run again; until then it is shown without its "
+                                         f"measures")
     assert (damaged / "index.html").exists()

@@ -389,7 +389,8 @@ def test_a_run_page_and_its_explorer_say_when_its_evaluation_is_of_fewer_epochs(
     assert f"Measured after 1 epoch; the run has 2 now: vaelab eval {run.path} measures " \
            f"it again." in page
     first = explorer_data(run, tiny, points=50)["run"]["evaluation"][0]
-    assert first == ("measured after", "1 epoch, not 2: vaelab eval measures the run again")
+    assert first == ("measured after", f"1 epoch, not 2: vaelab eval {run.path} measures the "
+                                       f"run again")
 
 
 @pytest.mark.parametrize("epochs", [1, 5, 11, 15, 19, 37, 40, 100])

@@ -8,6 +8,7 @@ import dataclasses
 import errno
 import os
 import random
+import re
 import shlex
 import signal
 import subprocess
@@ -737,7 +738,7 @@ def test_a_write_on_a_read_only_disk_names_the_file_and_the_same_file_is_not_wri
 def test_a_run_in_a_folder_that_cannot_be_written_is_refused_before_it_resumes(
         full, tiny, tmp_path, monkeypatch):
     """Its first checkpoint write failed, after loading the data and a step; now it is one
-    line first, and the run is left as it was."""
+    line before any work, and the run is left as it was."""
     import shutil
 
     run = shutil.copytree(full.path, tmp_path / "run")
@@ -745,9 +746,9 @@ def test_a_run_in_a_folder_that_cannot_be_written_is_refused_before_it_resumes(
     real_access = os.access
     monkeypatch.setattr(os, "access",  # as root, no folder is read-only
                         lambda path, mode: Path(path) != run and real_access(path, mode))
-    with pytest.raises(VaelabError, match=f"^{run}: cannot be written, and its checkpoints go "
-                                          f"there; copy the run to a folder you may write to, "
-                                          f"and resume the copy$"):
+    with pytest.raises(VaelabError, match=f"^{re.escape(str(run))}: cannot be written, and its "
+                                          f"checkpoints go there; copy it to a folder you may "
+                                          f"write to, and go on there$"):
         resume(run, epochs=4, data=tiny, progress=False)
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
 

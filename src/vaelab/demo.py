@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import shlex
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -113,7 +112,7 @@ def finish_demo(folder: str | Path, *, device: str | torch.device | None = None,
     if (folder / "index.html").exists() and all(map(_trained, paths)):
         log.info("%s: the demo is finished", folder)
         return folder / "index.html"
-    laps = Laps()
+    laps, go_on = Laps(), _go_on(folder, data_dir, progress, device)
     try:
         device = select_device(plan["device"] if device is None else device)
     except VaelabError as err:
@@ -126,7 +125,7 @@ def finish_demo(folder: str | Path, *, device: str | torch.device | None = None,
     judge = judge_for(data, progress=progress)
     laps.lap("classifier")
     measuring = Measuring(data, judge, progress, training=len(paths), k=DEMO_K)
-    runs, go_on = [], _go_on(folder, data_dir, progress)
+    runs = []
     with _resumable(folder, go_on):
         for path, config in zip(paths, planned, strict=True):
             if _trained(path):
@@ -168,10 +167,13 @@ def _resumable(folder: Path, go_on: str, made: bool = False) -> Iterator[None]:
         raise
 
 
-def _go_on(folder: Path, data_dir: str | Path | None, progress: bool) -> str:
-    """The command that finishes the demo, with the data's folder, and quiet, as given."""
+def _go_on(folder: Path, data_dir: str | Path | None, progress: bool,
+           device: str | torch.device | None = None) -> str:
+    """The command that finishes the demo, with the data's folder, the device (where not the
+    plan's) and quiet as given."""
     command = f"vaelab demo --resume {quoted(folder)}"
     command += f" --data-dir {quoted(data_dir)}" if data_dir is not None else ""
+    command += f" --device {quoted(device)}" if device is not None else ""
     return command + ("" if progress else " -q")
 
 
@@ -271,7 +273,7 @@ def _page(runs, folder: Path, figure: Path, evaluation: Comparison, configs, lap
             + (", the squared error" if model.likelihood == "sse" else "")
             + BINARIZED[data.binarize])
     again = (f"vaelab demo --epochs {epochs} --seed {train.seed} "
-             f"--dataset {shlex.quote(dataset)}")
+             f"--dataset {quoted(dataset)}")
     again += f" --image-size {data.image_size}" if data.image_size is not None else ""
     if not tutorial:
         again += f" --models {' '.join(models)} --arch {model.arch} --loss {model.likelihood}"

@@ -10,6 +10,7 @@ import os
 import re
 import secrets
 import shlex
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -139,6 +140,8 @@ def why_unreadable(path: str | Path, err: Exception) -> str:
 def quoted(path: str | Path) -> str:
     """``path`` as a command that vaelab prints names it: quoted where the shell would split
     or read it (a space, a quote), so that the command works as it is pasted."""
+    if os.name == "nt":  # cmd.exe takes double quotes, and a backslash as it is
+        return subprocess.list2cmdline([str(path)])
     return shlex.quote(str(path))
 
 

@@ -4,7 +4,6 @@ tyro derives --help from the fields' types and docstrings; ``COMMANDS`` names th
 from __future__ import annotations
 
 import errno
-import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
@@ -90,7 +89,7 @@ class Train(Common):
             run = self._trained(options)
         except Interrupted as err:  # its last step done when the signal came: only figures
             for path in err.trained if main_process() and not self.no_plots else ():
-                say(f"draw its figures with: vaelab plot {quoted(path)}")
+                say(f"draw its figures with: {self._plot(path)}")
             raise
         if not main_process():  # of several processes (torchrun), rank 0 draws and says
             return
@@ -101,14 +100,14 @@ class Train(Common):
                 plot_run(run, **options)
             except KeyboardInterrupt as err:  # the run is whole; its figures are not
                 say(f"{run.path} is trained; its figures were stopped: draw them with "
-                    f"vaelab plot {quoted(run.path)}")
+                    f"{self._plot(run.path)}")
                 err.told = True  # type: ignore[attr-defined]
                 raise
             except OSError as err:  # a full disk, say: the same, and --out is no way out
                 room = " once there is room" if err.errno in (errno.ENOSPC, errno.EDQUOT) else ""
                 raise VaelabError(f"{err.filename or run.path}: {err.strerror or err}; "
-                                  f"{run.path} is trained: draw its figures with vaelab plot "
-                                  f"{quoted(run.path)}{room}, or elsewhere with its -o DIR"
+                                  f"{run.path} is trained: draw its figures with "
+                                  f"{self._plot(run.path)}{room}, or elsewhere with its -o DIR"
                                   ) from None
             say(f"run folder: {run.path}  (open {run.path / 'index.html'})")
 
@@ -136,6 +135,11 @@ class Train(Common):
         return train(self.config, self.out, device=self.device or "auto",
                      flags=self._own_flags(), **options, **every)
 
+    def _plot(self, run: Path) -> str:
+        """The command that draws a run's figures, on the data this one was given."""
+        given = f" --data-dir {quoted(self.data_dir)}" if self.data_dir is not None else ""
+        return f"vaelab plot {quoted(run)}{given}"
+
     def _own_flags(self) -> str:
         """The flags given that the run does not keep, for the commands that a stop names
         (vaelab train --resume RUN, or --config RUN -o NEW): they go on as this one went."""
@@ -145,7 +149,7 @@ class Train(Common):
             flags += ["--checkpoint-every", self.checkpoint_every]
         for name, value in (("--device", self.device), ("--data-dir", self.data_dir)):
             flags += [name, str(value)] if value is not None else []
-        return "".join(f" {shlex.quote(flag)}" for flag in flags)
+        return "".join(f" {quoted(flag)}" for flag in flags)
 
 
 @dataclass(kw_only=True)

@@ -4,7 +4,6 @@ judges generated images."""
 from __future__ import annotations
 
 import os
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
@@ -13,6 +12,7 @@ import tyro
 
 from vaelab.cli.options import RUN, Common, check_run_folder, flag, main_process, say
 from vaelab.errors import VaelabError
+from vaelab.files import quoted
 
 Split = Literal["test", "train"]
 
@@ -163,11 +163,11 @@ class Classifier(Common):
                                   f"images ({what[1]})")
             if judge is None:
                 size = f" --image-size {self.image_size}" if self.image_size is not None else ""
-                size += (f" --data-dir {shlex.quote(str(self.data_dir))}"
+                size += (f" --data-dir {quoted(self.data_dir)}"
                          if self.data_dir is not None else "")
                 raise VaelabError(f"no classifier for {key} in the cache yet; train it with: "
                                   f"vaelab classifier train --dataset "
-                                  f"{shlex.quote(self.dataset)}{size}")
+                                  f"{quoted(self.dataset)}{size}")
             again = "" if self.action == "show" else " (trained here before; --force trains " \
                                                      "it again)"
             say(f"{judge.path}: test accuracy {judge.accuracy:.2%}{again}")

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 
 from vaelab.config import RunConfig, parse_noise
 from vaelab.errors import VaelabError
+from vaelab.files import quoted
 from vaelab.measuring.estimators import share_and_error
+from vaelab.measuring.eval_json import MEASURE_AGAIN
 from vaelab.measuring.latent import judged_classes
 from vaelab.measuring.scorecard import Score, Scorecard, load_scorecard
 from vaelab.models import Autoencoder
@@ -137,14 +139,17 @@ def with_caveats(card: Scorecard, model: Autoencoder, config: RunConfig) -> Scor
     return dataclasses.replace(card, metrics=metrics, title=config.title(), caveats=added)
 
 
-def saved_scorecard(run: Run, split: str = "test") -> Scorecard | None:
+def saved_scorecard(run: Run, split: str = "test", unreadable: str = "") -> Scorecard | None:
     """The run's saved evaluation of ``split`` (None if not measured, or if its file cannot be
-    read, which is said), with its notes, named by the folder it is in now (a copied or moved
-    run's names the folder it was measured in)."""
+    read, which is said, with ``unreadable``: what becomes of it), with its notes, named by
+    the folder it is in now (a copied or moved run's names the folder it was measured in)."""
     try:
         card = load_scorecard(run.path, split)
     except VaelabError as err:  # the run and its figures are whole; its measures are not
-        log.warning("%s; it is left out until then", err)
+        again = f"vaelab eval {quoted(run.path)}" + (" --split train" if split == "train" else "")
+        log.warning("%s; %s", str(err).removesuffix(MEASURE_AGAIN),
+                    unreadable or f"{again} measures the run again; until then it is shown "
+                                  f"without its measures")
         return None
     if card is None:
         return None

@@ -141,8 +141,10 @@ def load_judge(dataset: str, device: torch.device | str = "cpu") -> Judge | None
                            int(meta["classes"]))
         model.load_state_dict(weights)
     except (SafetensorError, OSError, ValueError, KeyError, RuntimeError) as err:
-        log.warning("%s: unreadable (%s); train it again with: vaelab classifier train "
-                    "--force", path, err)
+        images = (f"--dataset {dataset}" if dataset in DATASETS  # else a name and fingerprint
+                  else "--dataset PATH (the images it judges)")
+        log.warning("%s: unreadable (%s); train it again with: vaelab classifier train %s "
+                    "--force", path, err, images)
         return None
     return Judge(model.to(device).eval(), dataset, float(meta["accuracy"]), path)
 

@@ -18,13 +18,14 @@ FIELDS: dict[str, tuple[Any, bool]] = {  # name: (kind, whether null may stand f
     "seconds": (dict, False), "title": (str, False), "caveats": (dict, False),
 }
 OLDER = {"seconds", "title", "caveats"}  # fields that older evaluations do not have
+MEASURE_AGAIN = "; run vaelab eval again"  # the end of every error of an eval.json
 
 
 def check_eval(raw: Any, source: str) -> None:
     """Raise VaelabError, naming ``source`` and the first field that is missing or not of
     its kind, unless ``raw`` holds a scorecard as vaelab writes it (its format aside)."""
     def wrong(field: str, what: str) -> VaelabError:
-        return VaelabError(f"{source}: {field} {what}; run vaelab eval again")
+        return VaelabError(f"{source}: {field} {what}{MEASURE_AGAIN}")
 
     if not isinstance(raw, dict):
         raise wrong("the file", "holds no mapping of fields")

@@ -14,7 +14,7 @@ from typing import Any
 from vaelab.errors import VaelabError
 from vaelab.files import read_json
 from vaelab.measuring.classifier import CONFIDENT
-from vaelab.measuring.eval_json import check_eval
+from vaelab.measuring.eval_json import MEASURE_AGAIN, check_eval
 from vaelab.measuring.probes import KNN
 
 FORMAT = 1
@@ -118,8 +118,8 @@ class Scorecard:
     def from_dict(cls, raw: dict[str, Any], source: str = "eval.json") -> Scorecard:
         version = raw.get("format") if isinstance(raw, dict) else None
         if type(version) is not int or version != FORMAT:  # not true, which equals 1
-            raise VaelabError(f"{source}: not a vaelab evaluation of format {FORMAT}; "
-                              f"run vaelab eval again")
+            raise VaelabError(f"{source}: not a vaelab evaluation of format {FORMAT}"
+                              f"{MEASURE_AGAIN}")
         check_eval(raw, source)
         fields = {key: value for key, value in raw.items() if key != "format"}
         return cls(**fields | {"metrics": {key: Score(**score)
@@ -170,8 +170,8 @@ def load_scorecard(path: str | Path, split: str = "test") -> Scorecard | None:
     try:
         raw = read_json(file, most=16 << 20)
     except (OSError, ValueError) as err:
-        raise VaelabError(f"{file}: {getattr(err, 'strerror', None) or err}; run vaelab eval "
-                          f"again") from None
+        raise VaelabError(f"{file}: {getattr(err, 'strerror', None) or err}{MEASURE_AGAIN}"
+                          ) from None
     return Scorecard.from_dict(raw, str(file))
 
 

@@ -90,7 +90,8 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
     cards = []
     for run in loaded:
         split = eval_options.get("split", "test")
-        card = saved_scorecard(run, split)  # None too where it cannot be read, which is said
+        card = saved_scorecard(run, split, "it is kept as it is, and the run measured for "
+                                           "this comparison alone")
         # An evaluation is used again if it is of this run's epochs, measured as asked (k,
         # samples, seed, where the call names them), and its samples were judged by the same
         # classifier (another one's Frechet distances are not comparable), and a CVAE's grids

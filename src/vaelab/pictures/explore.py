@@ -30,7 +30,7 @@ from matplotlib.colors import to_hex
 
 from vaelab.data import ImageData, dataset_title, prepare
 from vaelab.errors import VaelabError
-from vaelab.files import check_can_make, write_atomic
+from vaelab.files import check_can_make, quoted, write_atomic
 from vaelab.measuring.latent import encode_dataset
 from vaelab.measuring.scorecard import noted_rows
 from vaelab.models import count_parameters
@@ -73,7 +73,7 @@ def _evaluation(run: Run) -> tuple[list[tuple[str, str]] | None, list[str]]:
     if card.epochs != run.epochs_done:  # measured before a --resume, say
         epochs = f"{card.epochs} epoch{'s' * (card.epochs != 1)}"
         shown.insert(0, ("measured after", f"{epochs}, not {run.epochs_done}: vaelab eval "
-                                           f"measures the run again"))
+                                           f"{quoted(run.path)} measures the run again"))
     return shown, notes
 
 

@@ -4,12 +4,12 @@ with probability at least CONFIDENT, as ``vaelab eval`` counts the manifolds' ti
 
 from __future__ import annotations
 
-import shlex
 from typing import Any
 
 import torch
 
 from vaelab.data import DATASETS, ImageData
+from vaelab.files import quoted
 from vaelab.measuring.classifier import CONFIDENT, judge_key, load_judge, predict
 from vaelab.measuring.latent import decode_all
 from vaelab.models import Autoencoder
@@ -72,7 +72,7 @@ def confidence_shading(model: Autoencoder, data: ImageData, codes: torch.Tensor,
         again = (dataset != data.name if data.name in DATASETS else height == width)
         size = f" --image-size {width}" if again else ""
         return {"missing": f"no classifier of {dataset} ships with vaelab or was trained here; "
-                           f"vaelab classifier train --dataset {shlex.quote(data.name)}{size} "
+                           f"vaelab classifier train --dataset {quoted(data.name)}{size} "
                            f"(or vaelab eval of the run) makes one, shown once the page is "
                            f"made again"}
     if tuple(judge.model.image_shape) != tuple(model.image_shape):

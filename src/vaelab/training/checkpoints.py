@@ -85,18 +85,21 @@ class Damaged(ValueError):
 
 
 def load_checkpoint(path: Path, model: Autoencoder, optimizer: torch.optim.Optimizer,
-                    generator: torch.Generator) -> Restored:
+                    generator: torch.Generator, again: str = "") -> Restored:
     """Restore model and optimizer in place, and the generator if the state was saved from
-    a generator on the same kind of device (a CPU state does not fit a CUDA generator)."""
+    a generator on the same kind of device (a CPU state does not fit a CUDA generator).
+    ``again``: the command that starts the run again, for the errors (default: vaelab train
+    --config RUN into a new folder)."""
+    again = again or start_again(path.parent)
     try:
         with safe_open(path, "pt") as f:
             metadata = f.metadata() or {}
         tensors = load_file(path)
     except FileNotFoundError:
         raise VaelabError(f"{path}: missing: the run stopped before its first checkpoint; "
-                          f"start it again with {start_again(path.parent)}") from None
+                          f"start it again with {again}") from None
     except (SafetensorError, OSError) as err:
-        raise VaelabError(f"{why_unreadable(path, err)}; {instead_of_resuming(path)}") from None
+        raise VaelabError(f"{why_unreadable(path, err)}; {instead_of_resuming(again)}") from None
     needed = {"format", "rng_device", "optimizer_param_groups", "metrics"}
     version = metadata.get("format", "")
     if version.isdigit() and int(version) > int(CHECKPOINT_FORMAT):
@@ -117,13 +120,13 @@ def load_checkpoint(path: Path, model: Autoencoder, optimizer: torch.optim.Optim
     except (ValueError, KeyError, TypeError, RuntimeError, IndexError) as err:
         why = str(err) if isinstance(err, Damaged) else type(err).__name__
         raise VaelabError(f"{path}: a damaged checkpoint ({why}); "
-                          f"{instead_of_resuming(path)}") from None
+                          f"{instead_of_resuming(again)}") from None
     return restored
 
 
-def instead_of_resuming(path: Path) -> str:
-    """What to do when a run's checkpoint ``path`` cannot be resumed from."""
-    return f"resume from a copy of the run, or start it again with {start_again(path.parent)}"
+def instead_of_resuming(again: str) -> str:
+    """What to do when a run's checkpoint cannot be resumed from; ``again`` starts it again."""
+    return f"resume from a copy of the run, or start it again with {again}"
 
 
 def _load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],

@@ -87,15 +87,23 @@ class Job:
 
     @property
     def go_on(self) -> str:  # the command that resumes the run
-        return self.go_on_with or go_on(self.run_dir, self.world.size) + self.flags
+        return self.go_on_with or (go_on(self.run_dir, self.world.size) + self.flags)
 
     @property
     def again(self) -> str:  # the command that starts it again, where it has no checkpoint
-        return self.go_on_with or start_again(self.run_dir) + self.flags
+        return self.go_on_with or self.anew
 
-    def diverged_at(self, epoch: int, loss: float) -> VaelabError:  # the loss is no number
-        return diverged(self.run_dir, epoch, loss, self.config.train, self.on_disk,
-                        start_again(self.run_dir) + self.flags)  # not the demo's: new settings
+    @property
+    def anew(self) -> str:  # vaelab train --config RUN -o NEW as it was started (not a demo)
+        return start_again(self.run_dir) + self.flags
+
+    def diverged_at(self, epoch: int, loss: float) -> VaelabError:  # anew, with new settings
+        return diverged(self.run_dir, epoch, loss, self.config.train, self.on_disk, self.anew)
+
+    def mark_saved(self) -> None:
+        """Note where the checkpoint just written (or read, on resuming) stands."""
+        self.on_disk = (where(self.unfinished) if self.unfinished is not None
+                        else f"after epoch {self.epoch}")
 
     @property
     def epoch(self) -> int:
@@ -229,7 +237,7 @@ def _fit(job: Job, data: ImageData, progress: bool, position: int,
         except RuntimeError as err:
             if job.world.size == 1 or not lost_peer(err):
                 raise
-            raise peer_lost(job.run_dir, job.on_disk, job.go_on, job.again) from None
+            raise peer_lost(job.run_dir, job.again, job.on_disk, job.go_on) from None
     if job.world.main:
         say_if_collapsed(job.run_dir, job.metrics)
     return Run(job.run_dir, config, job.model.eval(), job.metrics)
@@ -281,12 +289,6 @@ def _epoch(job: Job, epoch: int, seen: ImageData, bar: Any,
     }
 
 
-def mark_saved(job: Job) -> None:
-    """Note where the checkpoint just written (or read, on resuming) stands."""
-    job.on_disk = (where(job.unfinished) if job.unfinished is not None
-                   else f"after epoch {job.epoch}")
-
-
 def save(job: Job) -> None:
     """The checkpoint first: it alone is what resuming reads, and it holds the metrics and
     the unfinished epoch too. The weights and metrics.jsonl follow, after a finished epoch, as
@@ -317,7 +319,7 @@ def save(job: Job) -> None:
     # The others wait until it is written: one that outlives rank 0 names the checkpoint that
     # is on disk, not one that rank 0 did not finish.
     job.world.sum(torch.zeros(1))
-    mark_saved(job)
+    job.mark_saved()
     if job.world.main and unfinished is None:
         try:
             save_weights(job.run_dir / WEIGHTS, job.model, job.epoch)
@@ -326,4 +328,3 @@ def save(job: Job) -> None:
             raise VaelabError(f"{err.filename or job.run_dir}: could not be written "
                               f"({err.strerror or err}); the checkpoint ({job.on_disk}) is "
                               f"whole, and {job.go_on} writes it again") from None
-

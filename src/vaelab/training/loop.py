@@ -29,7 +29,7 @@ from vaelab.models import model_class
 from vaelab.training.checkpoints import instead_of_resuming, load_checkpoint, weights_file
 from vaelab.training.datasets import check_subset, data_key, learned_from, load_for, recorded
 from vaelab.training.epoch import train_epoch
-from vaelab.training.jobs import Job, fit_all, initial_state, mark_saved
+from vaelab.training.jobs import Job, fit_all, initial_state
 from vaelab.training.placement import place
 from vaelab.training.runs import (
     CHECKPOINT,
@@ -41,7 +41,7 @@ from vaelab.training.runs import (
     metrics_file,
     new_run_dir,
 )
-from vaelab.training.schedules import learning_rate
+from vaelab.training.schedules import say_if_the_rate_jumps
 from vaelab.training.stopping import Cadence, peer_lost, start_again
 
 log = logging.getLogger("vaelab")
@@ -159,14 +159,12 @@ def resume(path: Run | str | Path, epochs: int | None = None, *,
     checkpoint = path / CHECKPOINT
     device, world = _device_and_world(device or _trained_on(checkpoint))
     progress = progress and world.main
-    if world.main and not os.access(path, os.W_OK):  # before any work: it writes there
-        raise VaelabError(f"{path}: cannot be written, and its checkpoints go there; copy the "
-                          f"run to a folder you may write to, and resume the copy")
     job = Job(path, config, *initial_state(config, device), cadence=cadence, world=world,
               compile=compile, go_on_with=go_on, flags=flags)
-    restored = load_checkpoint(checkpoint, job.model, job.optimizer, job.generator)
+    restored = load_checkpoint(checkpoint, job.model, job.optimizer, job.generator, job.anew)
+    world.from_main(lambda: _check_writable(path))  # said by rank 0, raised everywhere
     job.metrics, job.unfinished = restored.metrics, restored.unfinished
-    mark_saved(job)
+    job.mark_saved()
     if restored.scaler is not None and job.step.scaler is not None:
         job.step.scaler.load_state_dict(restored.scaler)
     if job.unfinished is not None and job.unfinished.epoch != restored.epoch + 1:
@@ -188,29 +186,25 @@ def resume(path: Run | str | Path, epochs: int | None = None, *,
                     path, restored.epoch, "s" * (restored.epoch != 1),
                     f", and {' and '.join(rewritten)} written again from its checkpoint"
                     if rewritten else "")
-    _say_if_the_rate_jumps(path, saved.train, config.train, restored.epoch)
+    say_if_the_rate_jumps(path, saved.train, config.train, restored.epoch)
     full = world.main_first(lambda: load_for(config, data_dir, progress=progress, data=data))
     check_subset(config, full)
     n = len(learned_from(config, full)[0])
     if job.unfinished is not None and not job.unfinished.fits(n, config.train.batch_size):
         raise VaelabError(f"{checkpoint}: its unfinished epoch does not fit the run's {n:,} "
                           f"training images (a damaged checkpoint, or images that changed); "
-                          f"{instead_of_resuming(checkpoint)}")
+                          f"{instead_of_resuming(job.anew)}")
     if world.main:
         config.save(path / CONFIG)
         remove_left_behind(path, [CHECKPOINT, WEIGHTS, METRICS, CONFIG])  # by a killed write
     return fit_all([job], place(full, device), progress)[0]
 
 
-def _say_if_the_rate_jumps(path: Path, before: TrainConfig, now: TrainConfig, done: int) -> None:
-    """A cosine schedule spans the run's epochs: resumed with another number, its curve is
-    stretched over the new total, and the rate jumps where the run goes on. Say so."""
-    if now.lr_schedule != "cosine" or now.epochs == before.epochs or done >= now.epochs:
-        return
-    then, next_ = learning_rate(before, done, 1.0), learning_rate(now, done + 1)
-    log.warning("%s: its cosine schedule now spans %d epochs, not %d: the learning rate goes "
-                "from %.2g at the end of epoch %d to %.2g", path, now.epochs, before.epochs,
-                then, done, next_)
+def _check_writable(path: Path) -> None:
+    """Refuse, before any work, a run whose folder cannot be written (a read-only disk)."""
+    if not os.access(path, os.W_OK):
+        raise VaelabError(f"{path}: cannot be written, and its checkpoints go there; copy it "
+                          f"to a folder you may write to, and go on there")
 
 
 def check_fits(config: RunConfig) -> None:
@@ -308,7 +302,7 @@ def _new_run_everywhere(world: World, out: str | Path | None, config: RunConfig,
     except RuntimeError as err:
         if not (made and lost_peer(err)):
             raise
-        raise peer_lost(made[0], again=start_again(made[0]) + flags) from None
+        raise peer_lost(made[0], start_again(made[0]) + flags) from None
 
 
 def _check_labels(config: RunConfig, data: ImageData) -> None:

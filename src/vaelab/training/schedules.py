@@ -4,9 +4,13 @@ takes exactly the steps an uninterrupted one would."""
 
 from __future__ import annotations
 
+import logging
 import math
+from pathlib import Path
 
 from vaelab.config import TrainConfig
+
+log = logging.getLogger("vaelab")
 
 IWAE_STAGES = 8  # the IWAE paper's schedule: stages i = 0..7 of 3^i epochs each, 3280 in all
 
@@ -42,3 +46,14 @@ def kl_weight(config: TrainConfig, epoch: int, done: float = 0.0) -> float:
     if config.kl_warmup == 0:
         return config.beta
     return config.beta * min(1.0, (epoch - 1 + done) / config.kl_warmup)
+
+
+def say_if_the_rate_jumps(path: Path, before: TrainConfig, now: TrainConfig, done: int) -> None:
+    """A cosine schedule spans the run's epochs: resumed with another number, its curve is
+    stretched over the new total, and the rate jumps where the run goes on. Say so."""
+    if now.lr_schedule != "cosine" or now.epochs == before.epochs or done >= now.epochs:
+        return
+    then, next_ = learning_rate(before, done, 1.0), learning_rate(now, done + 1)
+    log.warning("%s: its cosine schedule now spans %d epochs, not %d: the learning rate goes "
+                "from %.2g at the end of epoch %d to %.2g", path, now.epochs, before.epochs,
+                then, done, next_)

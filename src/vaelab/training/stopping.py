@@ -98,28 +98,27 @@ def start_again(run_dir: Path, processes: int | None = None) -> str:
 
 
 def diverged(run_dir: Path, epoch: int, loss: float, train: TrainConfig,
-             on_disk: str, again: str = "") -> VaelabError:
+             on_disk: str, again: str) -> VaelabError:
     """The error of a run whose loss stopped being a number: the checkpoint it keeps, if it
     wrote one yet, and what to change (--lr, --grad-clip); ``again`` starts it again
-    (default: vaelab train --config RUN into a new folder)."""
+    (vaelab train --config RUN into a new folder)."""
     clip = ("a --grad-clip (such as 1000)" if train.grad_clip is None
             else f"a smaller --grad-clip than {train.grad_clip:g}")
     if not on_disk:
         return VaelabError(f"{run_dir}: training diverged in epoch {epoch} (the loss is {loss}) "
                            f"before its first checkpoint; start it again with "
-                           f"{again or start_again(run_dir)} and a smaller --lr than "
+                           f"{again} and a smaller --lr than "
                            f"{train.lr:g}, or {clip}")
     return VaelabError(f"{run_dir}: training diverged in epoch {epoch} (the loss is {loss}); "
                        f"its last checkpoint before it ({on_disk}) is kept. Try a smaller --lr "
                        f"than {train.lr:g}, or {clip}")
 
 
-def peer_lost(run_dir: Path, on_disk: str | None = None, resume: str = "",
-              again: str = "") -> VaelabError:
+def peer_lost(run_dir: Path, again: str, on_disk: str | None = None,
+              resume: str = "") -> VaelabError:
     """The error of a run whose other process went away (under torchrun): what is whole on
     disk, and the command that goes on (``resume``) or, with no checkpoint, starts it
-    ``again`` (default: vaelab train --config RUN into a new folder)."""
-    again = again or start_again(run_dir)
+    ``again``."""
     then = (f"; its last checkpoint ({on_disk}) is whole: go on with {resume}" if on_disk
             else f" before its first checkpoint; start it again with {again}")
     return VaelabError(f"{run_dir}: another process of the run stopped{then}")
