@@ -87,9 +87,8 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
     # Options given as None are not given: a saved evaluation's own are as good.
     eval_options = {name: value for name, value in eval_options.items() if value is not None}
     eval_options["judge"] = judge
-    cards = []
+    cards, split = [], eval_options.get("split", "test")
     for run in loaded:
-        split = eval_options.get("split", "test")
         card = saved_scorecard(run, split, "it is kept as it is, and the run measured for "
                                            "this comparison alone")
         # An evaluation is used again if it is of this run's epochs, measured as asked (k,
