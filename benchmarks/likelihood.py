@@ -37,6 +37,7 @@ from pathlib import Path
 
 import torch
 
+from timing import run_main
 from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vaelab.data import load_dataset, prepare
 from vaelab.measuring.estimators import iwae_log_px_of
@@ -219,4 +220,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from timing import run_main
 from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vaelab.data import load_dataset
 from vaelab.measuring.classifier import load_judge, train_judge
@@ -154,4 +155,4 @@ def write_tables(rows: list[dict[str, object]], out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -5,11 +5,23 @@ from __future__ import annotations
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
+
+from vaelab.errors import VaelabError
+
+
+def run_main(main: Callable[[], None]) -> None:
+    """Run a benchmark's ``main``; an error of vaelab's (data not found, say) ends it in that
+    one line, as vaelab's commands end, not in a traceback."""
+    try:
+        main()
+    except VaelabError as err:
+        sys.exit(f"{Path(sys.argv[0]).stem}: {err}")
 
 
 def time_round_robin(runs: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:

@@ -64,7 +64,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from timing import machine, time_round_robin
+from timing import machine, run_main, time_round_robin
 from vaelab.config import RunConfig, TrainConfig
 from vaelab.data import load_dataset
 from vaelab.device import select_device
@@ -545,4 +545,4 @@ def _has_pythae() -> bool:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -25,6 +25,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
+from timing import run_main
 from vaelab.config import RunConfig, TrainConfig
 from vaelab.data import load_dataset, to_unit
 from vaelab.distributions import DiagonalGaussian
@@ -108,4 +109,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)
