@@ -301,6 +301,10 @@ def test_help_answers_without_loading_pytorch():
     (["train", "--out", "a-file/run"], "a-file is not a folder, so a-file/run cannot be"),
     (["train", "--hidden-dims", "0"], "--hidden-dims: every width must be a whole number"),
     (["train", "--objective", "iwae", "--kl-warmup", "3"], "no --beta, --kl-warmup or --kl"),
+    # an AE, which has no posterior, hears in the same line that the bound is not for it
+    (["train", "--model", "ae", "--objective", "iwae", "--beta", "4"],
+     "error: the iwae objective is a bound on log p(x) for a model with a posterior (vae, "
+     "cvae): it takes no --beta"),
     (["train", "--train-subset", "999999", "-o", "big"], "--train-subset is 999999, but"),
     (["train", "-k"], "-k needs a value: a whole number;"),
     (["train", "-k", "0"], "error: -k must be a whole number from 1"),

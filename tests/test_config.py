@@ -218,3 +218,12 @@ def test_every_flags_description_is_one_line_so_help_does_not_break_it_mid_sente
         for param in docstring_parser.parse_from_object(section).params:
             if param.arg_name in flags:  # tyro keeps a docstring's line breaks in --help
                 assert "\n" not in param.description, f"{section.__name__}.{param.arg_name}"
+
+
+def test_the_iwae_settings_error_names_the_models_that_have_a_posterior():
+    """The settings cannot ask the models, so they name them: the registry's, still."""
+    from vaelab.models import MODELS
+
+    having = ", ".join(name for name, kind in MODELS.items() if kind.has_posterior)
+    with pytest.raises(ConfigError, match=rf"for a model with a posterior \({having}\)"):
+        TrainConfig(objective="iwae", beta=4)

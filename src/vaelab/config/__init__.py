@@ -188,8 +188,9 @@ class TrainConfig:
             check_number("grad_clip", self.grad_clip)
         if self.objective == "iwae" and (self.beta != 1 or self.kl_warmup or
                                          self.kl != "closed-form"):
-            raise ConfigError("the iwae objective is a bound on log p(x): it takes no --beta, "
-                              "--kl-warmup or --kl tutorial; drop them or use --objective elbo")
+            raise ConfigError("the iwae objective is a bound on log p(x) for a model with a "
+                              "posterior (vae, cvae): it takes no --beta, --kl-warmup or --kl "
+                              "tutorial; drop them or use --objective elbo")
 
     @property
     def draws(self) -> int:
