@@ -306,9 +306,10 @@ class RunConfig:
         except IsADirectoryError:
             raise ConfigError(f"{path}: a folder, not a config file") from None
         except ValueError as err:  # a run's, damaged (the only record of it), or another file
-            todo = ("mend the file, or put a copy of it back" if Path(path).name == "config.json"
-                    else "give a run folder or the config.json in one")
-            raise ConfigError(f"{path}: {err}; {todo}") from None
+            advice = ("mend the file, or put a copy of it back"
+                      if Path(path).name == "config.json"
+                      else "give a run folder or the config.json in one")
+            raise ConfigError(f"{path}: {err}; {advice}") from None
         return cls.from_dict(raw, source=str(path))
 
     def changes(self, other: RunConfig) -> list[tuple[str, str, Any, Any]]:
