@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -23,11 +24,11 @@ class DiagonalGaussian:
         self.mean = mean
         self.logvar = logvar.clamp(LOGVAR_MIN, LOGVAR_MAX)
 
-    @property
+    @functools.cached_property  # computed once: the training step and the KL both ask
     def std(self) -> torch.Tensor:
         return torch.exp(0.5 * self.logvar)
 
-    @property
+    @functools.cached_property
     def var(self) -> torch.Tensor:
         return torch.exp(self.logvar)
 
