@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
@@ -24,11 +23,11 @@ class DiagonalGaussian:
         self.mean = mean
         self.logvar = logvar.clamp(LOGVAR_MIN, LOGVAR_MAX)
 
-    @functools.cached_property  # computed once: the training step and the KL both ask
+    @property
     def std(self) -> torch.Tensor:
         return torch.exp(0.5 * self.logvar)
 
-    @functools.cached_property
+    @property
     def var(self) -> torch.Tensor:
         return torch.exp(self.logvar)
 
