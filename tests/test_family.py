@@ -456,17 +456,19 @@ def test_a_stopped_demo_is_finished_in_its_folder(tiny, tmp_path, capsys):
     page.unlink()
     (folder / "ae" / "checkpoint.safetensors").unlink()
     with pytest.raises(VaelabError, match=f"^{re.escape(str(folder / 'ae'))} has no checkpoint "
-                                          f"but holds "):
-        finish_demo(folder, data=tiny, progress=False)
+                                          f"but holds .* and run vaelab demo --resume "
+                                          f"{re.escape(str(folder))} --data-dir 'my data' "
+                                          f"-q again$"):
+        finish_demo(folder, data=tiny, progress=False, data_dir="my data")
     # What the command line refuses, in one line each.
     assert main(["demo", "--resume", str(folder), "--epochs", "5", "--loss", "bce"]) == 2
     assert "--resume finishes the demo as it was started; leave out --epochs, --loss" in \
         capsys.readouterr().err
     assert main(["demo", "--resume", str(tmp_path / "nothing")]) == 2
     assert "no such folder; --resume names a demo's folder" in capsys.readouterr().err
-    assert main(["demo", "--resume", str(folder / "vae")]) == 2
+    assert main(["demo", "--resume", str(folder / "vae"), "--data-dir", "my data"]) == 2
     assert f"{folder / 'vae'} is a run's folder, not a demo's; go on with it with: vaelab " \
-           f"train --resume {folder / 'vae'}" in capsys.readouterr().err
+           f"train --resume {folder / 'vae'} --data-dir 'my data'\n" in capsys.readouterr().err
     (folder / "demo.json").unlink()
     assert main(["demo", "--resume", str(folder)]) == 2
     assert "not a demo's folder (no demo.json, which vaelab demo writes first)" in \

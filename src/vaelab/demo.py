@@ -107,7 +107,7 @@ def finish_demo(folder: str | Path, *, device: str | torch.device | None = None,
     names one, and the figures, the measures and the page follow as ``run_demo`` writes them.
     A finished demo is left as it is. Returns the path of index.html."""
     folder = Path(folder)
-    plan = _read_plan(folder)
+    plan = _read_plan(folder, _flags(data_dir, progress, device))
     paths = [folder / name for name in plan["runs"]]
     if (folder / "index.html").exists() and all(map(_trained, paths)):
         log.info("%s: the demo is finished", folder)
@@ -133,7 +133,7 @@ def finish_demo(folder: str | Path, *, device: str | torch.device | None = None,
             elif (path / CHECKPOINT).exists():
                 run = resume(path, device=device, data=data, progress=progress, go_on=go_on)
             else:
-                _clear_unstarted(path, folder)
+                _clear_unstarted(path, go_on)
                 run = train(config, path, device=device, data=data, progress=progress,
                             go_on=go_on)
             measuring.trained(run)
@@ -169,22 +169,28 @@ def _resumable(folder: Path, go_on: str, made: bool = False) -> Iterator[None]:
 
 def _go_on(folder: Path, data_dir: str | Path | None, progress: bool,
            device: str | torch.device | None = None) -> str:
-    """The command that finishes the demo, with the data's folder, the device (where not the
-    plan's) and quiet as given."""
-    command = f"vaelab demo --resume {quoted(folder)}"
-    command += f" --data-dir {quoted(data_dir)}" if data_dir is not None else ""
-    command += f" --device {quoted(device)}" if device is not None else ""
-    return command + ("" if progress else " -q")
+    """The command that finishes the demo, with ``_flags``."""
+    return f"vaelab demo --resume {quoted(folder)}{_flags(data_dir, progress, device)}"
 
 
-def _read_plan(folder: Path) -> dict:
-    """The demo.json of a demo's folder, or one line that says what the folder is instead."""
+def _flags(data_dir: str | Path | None, progress: bool,
+           device: str | torch.device | None = None) -> str:
+    """The flags of a command that goes on with the demo: the data's folder, the device (where
+    not the plan's) and quiet, as given."""
+    flags = f" --data-dir {quoted(data_dir)}" if data_dir is not None else ""
+    flags += f" --device {quoted(device)}" if device is not None else ""
+    return flags + ("" if progress else " -q")
+
+
+def _read_plan(folder: Path, flags: str = "") -> dict:
+    """The demo.json of a demo's folder, or one line that says what the folder is instead (a
+    run's, gone on with by a command with ``flags``)."""
     if not folder.is_dir():
         what = "not a folder" if folder.exists() else "no such folder"
         raise VaelabError(f"{folder}: {what}; --resume names a demo's folder")
     if (folder / CONFIG).exists():
         raise VaelabError(f"{folder} is a run's folder, not a demo's; go on with it with: "
-                          f"vaelab train --resume {quoted(folder)}")
+                          f"vaelab train --resume {quoted(folder)}{flags}")
     try:
         plan = json.loads((folder / PLAN).read_text())
         if not (isinstance(plan["runs"], dict) and plan["runs"] and plan["device"]):
@@ -207,16 +213,17 @@ def _trained(path: Path) -> bool:
     return len(read_metrics(path)) >= RunConfig.load(path / CONFIG).train.epochs
 
 
-def _clear_unstarted(path: Path, folder: Path) -> None:
+def _clear_unstarted(path: Path, go_on: str) -> None:
     """Empty the folder of a run stopped before its first checkpoint, to start it again: it
-    holds its config.json at most, and a checkpoint's temporary that a kill left."""
+    holds its config.json at most, and a checkpoint's temporary that a kill left. Else says
+    to move it away and run ``go_on``, the command that finishes the demo, again."""
     if not path.exists():
         return
     left = [item for item in path.iterdir()
             if item.name != CONFIG and not (item.name.startswith(".") and item.suffix == ".tmp")]
     if left:
         raise VaelabError(f"{path} has no checkpoint but holds {left[0].name}; move {path} "
-                          f"away and run vaelab demo --resume {quoted(folder)} again")
+                          f"away and run {go_on} again")
     for item in path.iterdir():
         item.unlink()
 
