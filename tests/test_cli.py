@@ -589,3 +589,14 @@ def test_a_printed_commands_folder_is_quoted_for_the_shell_it_is_pasted_into(mon
     monkeypatch.setattr(files.os, "name", "nt")
     assert files.quoted(r"C:\Users\ana\my runs") == r'"C:\Users\ana\my runs"'
     assert files.quoted(r"C:\runs\vae") == r"C:\runs\vae"
+
+
+def test_a_printed_commands_flags_are_those_given_in_order_and_quoted():
+    from vaelab.files import command_flags
+
+    given = command_flags(("--no-plots", True), ("--compile", False), ("--device", None),
+                          ("--epochs", 20), ("--data-dir", "my data"), ("-q", True))
+    assert given == " --no-plots --epochs 20 --data-dir 'my data' -q"
+    assert shlex.split("vaelab train" + given)[2:] == ["--no-plots", "--epochs", "20",
+                                                      "--data-dir", "my data", "-q"]
+    assert command_flags() == ""

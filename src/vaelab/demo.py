@@ -17,7 +17,7 @@ from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vaelab.data import ImageData, dataset_title, load_dataset
 from vaelab.device import select_device
 from vaelab.errors import VaelabError
-from vaelab.files import quoted, write_atomic
+from vaelab.files import command_flags, quoted, write_atomic
 from vaelab.measuring.classifier import judge_for
 from vaelab.measuring.evaluation import Measuring
 from vaelab.measuring.latent import latent_picture
@@ -177,9 +177,7 @@ def _flags(data_dir: str | Path | None, progress: bool,
            device: str | torch.device | None = None) -> str:
     """The flags of a command that goes on with the demo: the data's folder, the device (where
     not the plan's) and quiet, as given."""
-    flags = f" --data-dir {quoted(data_dir)}" if data_dir is not None else ""
-    flags += f" --device {quoted(device)}" if device is not None else ""
-    return flags + ("" if progress else " -q")
+    return command_flags(("--data-dir", data_dir), ("--device", device), ("-q", not progress))
 
 
 def _read_plan(folder: Path, flags: str = "") -> dict:
@@ -279,9 +277,9 @@ def _page(runs, folder: Path, figure: Path, evaluation: Comparison, configs, lap
             ", ".join(config.title() for config in configs)  # titles name any other likelihood
             + (", the squared error" if model.likelihood == "sse" else "")
             + BINARIZED[data.binarize])
-    again = (f"vaelab demo --epochs {epochs} --seed {train.seed} "
-             f"--dataset {quoted(dataset)}")
-    again += f" --image-size {data.image_size}" if data.image_size is not None else ""
+    again = "vaelab demo" + command_flags(("--epochs", epochs), ("--seed", train.seed),
+                                          ("--dataset", dataset),
+                                          ("--image-size", data.image_size))
     if not tutorial:
         again += f" --models {' '.join(models)} --arch {model.arch} --loss {model.likelihood}"
         again += f" --binarize {data.binarize}" if data.binarize != "none" else ""

@@ -137,12 +137,20 @@ def why_unreadable(path: str | Path, err: Exception) -> str:
     return f"{path}: unreadable ({err}); the file is damaged"
 
 
-def quoted(path: str | Path) -> str:
-    """``path`` as a command that vaelab prints names it: quoted where the shell would split
-    or read it (a space, a quote), so that the command works as it is pasted."""
+def quoted(path: object) -> str:
+    """``path`` (or any value) as a command that vaelab prints names it: quoted where the
+    shell would split or read it (a space, a quote), so that the command works as pasted."""
     if os.name == "nt":  # cmd.exe takes double quotes, and a backslash as it is
         return subprocess.list2cmdline([str(path)])
     return shlex.quote(str(path))
+
+
+def command_flags(*given: tuple[str, object]) -> str:
+    """The flags of a command that vaelab prints, as " NAME VALUE" each, in order, the value
+    ``quoted``: a value of None or False leaves its flag out, and True gives the flag alone."""
+    return "".join("" if value is None or value is False
+                   else f" {name}" if value is True else f" {name} {quoted(value)}"
+                   for name, value in given)
 
 
 def exit_now(status: int = 0) -> NoReturn:

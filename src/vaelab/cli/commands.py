@@ -33,7 +33,7 @@ from vaelab.config import (
 )
 from vaelab.config.checks import as_typed
 from vaelab.errors import VaelabError
-from vaelab.files import check_can_make, quoted
+from vaelab.files import check_can_make, command_flags, quoted
 
 if TYPE_CHECKING:
     from vaelab.training.runs import Run
@@ -137,19 +137,17 @@ class Train(Common):
 
     def _plot(self, run: Path) -> str:
         """The command that draws a run's figures, on the data this one was given."""
-        given = f" --data-dir {quoted(self.data_dir)}" if self.data_dir is not None else ""
-        return f"vaelab plot {quoted(run)}{given}"
+        return f"vaelab plot {quoted(run)}{command_flags(('--data-dir', self.data_dir))}"
 
     def _own_flags(self) -> str:
         """The flags given that the run does not keep, for the commands that a stop names
         (vaelab train --resume RUN, or --config RUN -o NEW): they go on as this one went."""
-        given = [("--no-plots", self.no_plots), ("--compile", self.compile), ("-q", self.quiet)]
-        flags = [name for name, on in given if on]
-        if self.checkpoint_every != Train.checkpoint_every:  # the class keeps the default
-            flags += ["--checkpoint-every", self.checkpoint_every]
-        for name, value in (("--device", self.device), ("--data-dir", self.data_dir)):
-            flags += [name, str(value)] if value is not None else []
-        return "".join(f" {quoted(flag)}" for flag in flags)
+        every = self.checkpoint_every  # the class keeps the default
+        return command_flags(("--no-plots", self.no_plots), ("--compile", self.compile),
+                             ("-q", self.quiet),
+                             ("--checkpoint-every", every if every != Train.checkpoint_every
+                              else None),
+                             ("--device", self.device), ("--data-dir", self.data_dir))
 
 
 @dataclass(kw_only=True)

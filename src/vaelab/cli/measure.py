@@ -12,7 +12,7 @@ import tyro
 
 from vaelab.cli.options import RUN, Common, check_run_folder, flag, main_process, say
 from vaelab.errors import VaelabError
-from vaelab.files import quoted
+from vaelab.files import command_flags
 
 Split = Literal["test", "train"]
 
@@ -162,12 +162,11 @@ class Classifier(Common):
                 raise VaelabError(f"{self.dataset} {what[0]}, so no classifier judges its "
                                   f"images ({what[1]})")
             if judge is None:
-                size = f" --image-size {self.image_size}" if self.image_size is not None else ""
-                size += (f" --data-dir {quoted(self.data_dir)}"
-                         if self.data_dir is not None else "")
+                given = command_flags(("--dataset", self.dataset),
+                                      ("--image-size", self.image_size),
+                                      ("--data-dir", self.data_dir))
                 raise VaelabError(f"no classifier for {key} in the cache yet; train it with: "
-                                  f"vaelab classifier train --dataset "
-                                  f"{quoted(self.dataset)}{size}")
+                                  f"vaelab classifier train{given}")
             again = "" if self.action == "show" else " (trained here before; --force trains " \
                                                      "it again)"
             say(f"{judge.path}: test accuracy {judge.accuracy:.2%}{again}")
