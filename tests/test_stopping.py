@@ -752,6 +752,7 @@ def test_a_run_in_a_folder_that_cannot_be_written_is_refused_before_it_resumes(
         resume(run, epochs=4, data=tiny, progress=False)
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
 
+
 def test_a_demo_stopped_in_training_names_the_demos_command_once(tiny, tmp_path, monkeypatch,
                                                                   capsys, terminal_signals):
     """Each run's line named vaelab train --resume of its own folder, which leaves the demo
