@@ -490,7 +490,7 @@ def test_every_command_that_loads_runs_loads_them_on_its_device(command, tmp_pat
 
     asked = []
 
-    def load_run(path, device="cpu"):
+    def load_run(path, device="cpu", *, data_dir=None):
         asked.append(device)
         raise Loaded
 

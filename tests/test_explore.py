@@ -229,17 +229,21 @@ def test_weights_that_are_not_numbers_are_one_line_from_every_command(runs, tiny
     weights[name][0] = float("nan")
     save_file(weights, folder / "model.safetensors", metadata={"epoch": "1"})
     monkeypatch.setattr("vaelab.training.datasets.load_dataset", lambda *args, **kwargs: tiny)
+    data_dir = tmp_path / "my data"
     for args in (["explore", str(folder), "--export", str(tmp_path / "page.html")],
                  ["sample", str(folder), "-o", str(tmp_path / "s.png")],
                  ["plot", str(folder), "-o", str(tmp_path / "figures")],
-                 ["eval", str(folder), "-k", "2"]):
-        assert main(args) == 2, args
-        err = capsys.readouterr().err
-        assert err == (f"vaelab: error: {folder}/model.safetensors: holds weights that are not "
-                       f"finite numbers (NaN or inf), which vaelab never saves, so the file was "
-                       f"changed or damaged; vaelab train --resume {folder} writes it again "
-                       f"from the run's checkpoint\n"), args
-    assert not [*tmp_path.glob("page.html"), *tmp_path.glob("s.png"), *tmp_path.glob("figures")]
+                 ["eval", str(folder), "-k", "2"],
+                 ["compare", str(runs["ae"].path), str(folder), "-o", str(tmp_path / "c")]):
+        for given, flags in ([], ""), (["--data-dir", str(data_dir)], f" --data-dir '{data_dir}'"):
+            assert main(args + given) == 2, args + given
+            err = capsys.readouterr().err
+            assert err == (f"vaelab: error: {folder}/model.safetensors: holds weights that are "
+                           f"not finite numbers (NaN or inf), which vaelab never saves, so the "
+                           f"file was changed or damaged; vaelab train --resume {folder}{flags} "
+                           f"writes it again from the run's checkpoint\n"), args + given
+    assert not [*tmp_path.glob("page.html"), *tmp_path.glob("s.png"), *tmp_path.glob("figures"),
+                *tmp_path.glob("c")]
     assert not (folder / "eval.json").exists()
 
 

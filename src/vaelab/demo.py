@@ -129,7 +129,7 @@ def finish_demo(folder: str | Path, *, device: str | torch.device | None = None,
     with _resumable(folder, go_on):
         for path, config in zip(paths, planned, strict=True):
             if _trained(path):
-                run = load_run(path, device)
+                run = load_run(path, device, data_dir=data_dir)
             elif (path / CHECKPOINT).exists():
                 run = resume(path, device=device, data=data, progress=progress, go_on=go_on)
             else:

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import tyro
 
-from vaelab.cli.options import OPTIONAL, Common, check_run_folder, flag, say
+from vaelab.cli.options import OPTIONAL, Common, flag, say
 from vaelab.errors import VaelabError
 
 
@@ -35,13 +35,12 @@ class Explore(Common):
         import webbrowser
 
         from vaelab.pictures.explore import check_export_path, export_explorer, serve_explorer
-        from vaelab.training.runs import load_run
 
         if not self.run_dirs:
             raise VaelabError("name a run folder to explore (or several)")
         if self.out is not None:
             check_export_path(self.out)  # before the runs and the data are loaded
-        runs = [load_run(check_run_folder(folder), device=self.device or "auto")
+        runs = [self.load(folder)
                 for folder in self.run_dirs]
         options = dict(data_dir=self.data_dir, progress=not self.quiet)
         if self.out is not None:

@@ -170,11 +170,10 @@ class Plot(Common):
 
     def run(self) -> None:
         from vaelab.pictures.figures import plot_run
-        from vaelab.training.runs import load_run
 
         if self.out is not None:
             check_can_make(self.out, "--out", folder=True)  # as plot_run does, before loading
-        run = load_run(check_run_folder(self.run_dir), device=self.device or "auto")
+        run = self.load(self.run_dir)
         paths = plot_run(run, out_dir=self.out, fmt=self.format, data_dir=self.data_dir,
                          progress=not self.quiet, label=self.label, between=self.between)
         page = paths.pop("page", None)
@@ -212,14 +211,13 @@ class Sample(Common):
             write_samples,
         )
         from vaelab.training.datasets import class_names
-        from vaelab.training.runs import load_run
 
         if self.n is not None:
             check_count("-n", self.n, most=MOST_SAMPLES)  # before the run is loaded
         check_seed("--seed", self.seed)
         if self.out is not None:
             check_can_make(self.out, "--out", example="samples.png")
-        run = load_run(check_run_folder(self.run_dir), device=self.device or "auto")
+        run = self.load(self.run_dir)
         name = "samples.png" if self.label is None else f"samples-{self.label}.png"
         path = write_samples(run, self.out or run.path / name, self.n, self.label, self.seed)
         n = how_many(run, self.n, self.label)

@@ -44,10 +44,9 @@ class Eval(Common):
         from vaelab.measuring.evaluation import evaluate_run
         from vaelab.measuring.scorecard import eval_file
         from vaelab.pictures.report import write_run_page
-        from vaelab.training.runs import load_run
 
         check_seed("--seed", self.seed)  # before the run is loaded
-        run = load_run(check_run_folder(self.run_dir), device=self.device or "auto")
+        run = self.load(self.run_dir)
         if main_process() and not os.access(run.path, os.W_OK):  # before minutes of measuring
             raise VaelabError(f"{run.path}: cannot be written, and {eval_file(self.split)} "
                               f"goes there; measure a copy of the run in a folder you may "

@@ -13,11 +13,14 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, get_type_hints
+from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
 
 import tyro
 
 from vaelab.errors import VaelabError
+
+if TYPE_CHECKING:
+    from vaelab.training.runs import Run
 
 RUN = tyro.conf.arg(metavar="RUN")  # a run folder, given by position
 OPTIONAL = "(optional)"  # the hint of a flag that may be left out
@@ -45,6 +48,14 @@ class Common:
     """Folder that holds one folder per dataset, as <DIR>/mnist/train-images-idx3-ubyte.gz."""
     quiet: Annotated[bool, flag("-q")] = False
     """No progress bars or lines and no notes along the way; results, warnings and errors stay."""
+
+    def load(self, folder: Path) -> Run:
+        """The run in ``folder``, on --device; one clear line if it is not a run folder, or
+        damaged (naming the command that mends it, with --data-dir)."""
+        from vaelab.training.runs import load_run
+
+        return load_run(check_run_folder(folder), device=self.device or "auto",
+                        data_dir=self.data_dir)
 
 
 def check_run_folder(path: Path) -> Path:

@@ -85,7 +85,7 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
         raise VaelabError(f"judge must be 'cached', None or a classifier (a Judge, from "
                           f"vaelab.measuring.classifier), got {judge!r}")
     if not isinstance(run, Run):
-        run = load_run(run)
+        run = load_run(run, data_dir=data_dir)
     model, config = run.model.eval(), run.config
     if k is not None and not model.has_posterior:
         raise VaelabError(f"{run.path} is {config.named()}: with no posterior "

@@ -64,7 +64,8 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
     if any(isinstance(run, Scorecard) for run in runs):
         raise VaelabError("compare_runs takes runs (Run objects or folders); scorecards alone "
                           "go side by side as vaelab.Comparison([card, ...])")
-    loaded = [run if isinstance(run, Run) else load_run(run, device) for run in runs]
+    loaded = [run if isinstance(run, Run) else load_run(run, device, data_dir=data_dir)
+              for run in runs]
     folders = [run.path.resolve() for run in loaded]
     twice = next((run.path for run, folder in zip(loaded, folders, strict=True)
                   if folders.count(folder) > 1), None)

@@ -199,7 +199,8 @@ def build_explorer(runs: Runs, data: ImageData | None = None, *,
                    data_dir: str | Path | None = None, progress: bool = True) -> str:
     """The explorer page of a run or of several side by side, loading each one's test set
     unless ``data`` is given."""
-    loaded = [run if isinstance(run, Run) else load_run(run) for run in _as_list(runs)]
+    loaded = [run if isinstance(run, Run) else load_run(run, data_dir=data_dir)
+              for run in _as_list(runs)]
     if not loaded:
         raise VaelabError("name at least one run folder to explore")
     shared: dict[tuple, ImageData] = {}  # each dataset loaded once for the runs that share it

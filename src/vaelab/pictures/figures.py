@@ -68,7 +68,7 @@ def plot_run(run: Run | str | Path, data: ImageData | None = None, *,
     if out_dir is not None:  # new or not: its figures are drawn again
         check_can_make(out_dir, "--out", folder=True)
     if not isinstance(run, Run):
-        run = load_run(run)
+        run = load_run(run, data_dir=data_dir)
     choice = Choice.of(run, label, between)  # before any work
     data = load_for(run.config, data_dir, progress=progress, data=data)
     paths = write_run_figures(run, data, out_dir, fmt, choice=choice)

@@ -29,6 +29,7 @@ from vaelab.device import select_device
 from vaelab.errors import VaelabError
 from vaelab.files import (
     check_can_make,
+    command_flags,
     numbered,
     parse_json,
     quoted,
@@ -118,9 +119,10 @@ def write_metrics(path: Path, metrics: list[dict[str, Any]]) -> None:
     write_atomic(Path(path) / METRICS, metrics_file(metrics))
 
 
-def _again(path: Path, what: str) -> str:
+def _again(path: Path, what: str, data_dir: str | Path | None) -> str:
     """How a run's weights or metrics.jsonl, damaged, are written again: from its checkpoint,
-    which holds both, where it is of a finished epoch."""
+    which holds both, where it is of a finished epoch (with the run's data in ``data_dir``,
+    if given)."""
     try:
         with safe_open(path / CHECKPOINT, "pt") as f:
             finished = parse_json((f.metadata() or {}).get("metrics", "[]"))
@@ -130,11 +132,15 @@ def _again(path: Path, what: str) -> str:
         return "; the run's checkpoint cannot be read either, so train the run again"
     if not finished:
         return ""
-    return f"; vaelab train --resume {quoted(path)} writes {what} again from the run's checkpoint"
+    return (f"; vaelab train --resume {quoted(path)}{command_flags(('--data-dir', data_dir))} "
+            f"writes {what} again from the run's checkpoint")
 
 
-def load_run(path: str | Path, device: str | torch.device = "cpu") -> Run:
-    """Rebuild a run's model from its folder alone: config.json and model.safetensors."""
+def load_run(path: str | Path, device: str | torch.device = "cpu", *,
+             data_dir: str | Path | None = None) -> Run:
+    """Rebuild a run's model from its folder alone: config.json and model.safetensors.
+    ``data_dir``, where the run's dataset is if not where vaelab looks by default, is named in
+    the command that writes a damaged file of the run again."""
     path = Path(path)
     if not path.is_dir():
         raise VaelabError(f"{path}: no such run folder")
@@ -143,21 +149,22 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> Run:
     weights_path = path / WEIGHTS
     if not weights_path.exists():
         raise VaelabError(f"{weights_path}: missing" + (
-            _again(path, "it") or "; the run has not finished an epoch yet"))
+            _again(path, "it", data_dir) or "; the run has not finished an epoch yet"))
     try:
         weights = load_file(weights_path)
         load_weights(model, weights, weights_path)
     except (SafetensorError, OSError) as err:
-        raise VaelabError(why_unreadable(weights_path, err) + _again(path, "it")) from None
+        raise VaelabError(why_unreadable(weights_path, err)
+                          + _again(path, "it", data_dir)) from None
     except VaelabError as err:  # weights of another model, a header changed, or the config
         if checkpoint_fits(path / CHECKPOINT, model) is False:
             raise VaelabError(f"{err}, nor do its checkpoint's: config.json is not the one the "
                               f"run wrote; put that back, or train the run again") from None
-        raise VaelabError(f"{err}{_again(path, 'it')}") from None
+        raise VaelabError(f"{err}{_again(path, 'it', data_dir)}") from None
     if not all(w.isfinite().all() for w in weights.values() if w.is_floating_point()):
         raise VaelabError(f"{weights_path}: holds weights that are not finite numbers (NaN or "
                           f"inf), which vaelab never saves, so the file was changed or "
-                          f"damaged" + (_again(path, "it") or "; train the run again"))
+                          f"damaged" + (_again(path, "it", data_dir) or "; train the run again"))
     with safe_open(weights_path, "pt") as f:
         epoch = (f.metadata() or {}).get("epoch", "0")
     if not epoch.isdigit():
@@ -168,7 +175,7 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> Run:
     try:  # the loss curves' alone: a damaged file leaves the rest of the run usable
         metrics = read_metrics(path)
     except VaelabError as err:
-        log.warning("%s; the loss curves are left out%s", err, _again(path, METRICS))
+        log.warning("%s; the loss curves are left out%s", err, _again(path, METRICS, data_dir))
         metrics = []
     # A crash between two writes can leave metrics.jsonl an epoch ahead of the weights.
     return Run(path, config, model, [m for m in metrics if m["epoch"] <= epoch])
