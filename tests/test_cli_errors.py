@@ -36,6 +36,7 @@ PARSE_ERRORS = [
     (["demo", "--", "--help"], "vaelab demo: after '--' every word is an argument"),
     (["nosuch"], "unknown command 'nosuch'; choose one of: train, plot, sample, demo, eval, "
                  "compare, classifier, explore"),
+    (["evl", "run"], "unknown command 'evl' (did you mean eval?); choose one of: train, plot, "),
     ([], "no command given; choose one of: train, plot"),
     (["--quiet", "train"], "unknown option --quiet (options come after the command"),
     (["train", "--epochs", "abc"], "--epochs takes a whole number, not 'abc'"),

@@ -197,7 +197,9 @@ def _message(event: Any, argv: list[str], command: str | None) -> str | None:
         if token.startswith("-"):
             return (f"unknown option {token} (options come after the command, as in vaelab "
                     f"COMMAND {token}){see}")
-        return f"unknown command {token!r}; choose one of: {', '.join(COMMANDS)}"
+        close = difflib.get_close_matches(token, COMMANDS, n=1, cutoff=0.6)
+        meant = f" (did you mean {close[0]}?)" if close else ""
+        return f"unknown command {token!r}{meant}; choose one of: {', '.join(COMMANDS)}"
     if kind == "UnrecognizedArgs":
         flags = [token for token in event.tokens if token.startswith("-")]
         if not flags:
