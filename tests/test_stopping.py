@@ -519,6 +519,39 @@ def test_a_finished_runs_damaged_weights_and_metrics_are_written_again_on_resume
     assert "line 1 is not JSON; the loss curves are left out; vaelab train --resume" in caplog.text
 
 
+def test_a_run_whose_metrics_lost_epochs_says_so_and_its_page_shows_no_old_curves(
+        full, tmp_path, caplog):
+    """An emptied metrics.jsonl left the loss figure of the run as it had been on its page,
+    and the run read as one of 0 epochs."""
+    import shutil
+
+    from PIL import Image
+
+    from vaelab.pictures.report import write_run_page
+
+    run = shutil.copytree(full.path, tmp_path / "run")
+    (run / "figures").mkdir(exist_ok=True)
+    Image.new("RGB", (40, 30)).save(run / "figures" / "loss.png")  # drawn when it was whole
+    records = (run / "metrics.jsonl").read_text().splitlines(keepends=True)
+    again = f"; vaelab train --resume {run} writes metrics.jsonl again from the run's checkpoint"
+    for kept, curves in ((0, "are left out"), (1, "show those")):
+        (run / "metrics.jsonl").write_text("".join(records[:kept]))
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="vaelab"):
+            loaded = load_run(run)
+        assert loaded.epochs_done == 3 and len(loaded.metrics) == kept
+        assert caplog.messages == [f"{run / 'metrics.jsonl'} holds {kept} of the run's 3 epochs; "
+                                   f"the loss curves {curves}{again}"]
+        page = write_run_page(loaded).read_text()
+        assert ("figures/loss.png" in page) == (kept > 0)
+        assert ("Training curves" in page) == (kept > 0)
+    (run / "metrics.jsonl").write_text("".join(records))
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="vaelab"):
+        assert load_run(run).epochs_done == 3
+    assert not caplog.messages
+
+
 def test_sigterm_outside_training_ends_a_command_in_one_line(full, tmp_path, monkeypatch,
                                                               capsys, terminal_signals):
     """Before training takes the signals over (PyTorch still loading), or in a command that

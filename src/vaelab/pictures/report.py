@@ -20,7 +20,7 @@ from vaelab.files import quoted, write_atomic
 from vaelab.measuring.scorecard import short_name
 from vaelab.models import count_parameters
 from vaelab.training.datasets import class_names
-from vaelab.training.runs import Run
+from vaelab.training.runs import METRICS, Run
 
 if TYPE_CHECKING:
     from vaelab.measuring.scorecard import Comparison, Scorecard
@@ -30,6 +30,7 @@ SCALE = 0.6  # CSS pixels per pixel of a 150-dpi figure: its 10-point text at 12
 WIDTH = 1094  # CSS pixels of a section's content (main's 1180, less the paddings and borders)
 GAP = 16  # between figures side by side
 PRIOR_FIGURES = {"manifold_prior.png", "samples.png"}
+LOSS = "loss.png"  # drawn from metrics.jsonl
 
 # (file in figures/, heading, what to look for); {classes} is worded by WITH_CLASSES
 SECTIONS = [
@@ -60,7 +61,7 @@ SECTIONS = [
      "steps."),
     ("interpolation.gif", "Interpolation, animated",
      "The same line walked there and back."),
-    ("loss.png", "Training curves",
+    (LOSS, "Training curves",
      "Train (solid) and test (dashed) terms per image after each epoch."),
 ]
 
@@ -136,12 +137,19 @@ def metrics_rows(runs: Sequence[Run]) -> list[tuple[str, list[str]]]:
     return rows
 
 
+def _shown(run: Run, file: str) -> bool:
+    """Whether the page shows a run's figure: one drawn, and for the loss curves, of a run
+    whose epochs' records are there (else the figure left in figures/ is of an earlier state)."""
+    return (run.figures_dir / file).exists() and (file != LOSS or bool(run.metrics))
+
+
 def _figure_cell(run: Run, file: str, page_dir: Path) -> str:
-    path = run.figures_dir / file
-    if not path.exists():
+    if not _shown(run, file):
         no_prior = not run.model.has_prior and file in PRIOR_FIGURES
-        return f'<div class="na">{NO_PRIOR if no_prior else "not drawn for this run"}</div>'
-    return _image(path, page_dir, pixels=file.endswith(".gif"))
+        why = (NO_PRIOR if no_prior else f"no records of its epochs in {METRICS}"
+               if file == LOSS else "not drawn for this run")
+        return f'<div class="na">{why}</div>'
+    return _image(run.figures_dir / file, page_dir, pixels=file.endswith(".gif"))
 
 
 def _size(path: Path) -> tuple[int, int] | None:
@@ -196,7 +204,7 @@ def _section_text(file: str, text: str, runs: Sequence[Run]) -> str:
 def _figure_sections(runs: Sequence[Run], page_dir: Path) -> list[str]:
     sections = []
     for file, heading, text in SECTIONS:
-        if not any((run.figures_dir / file).exists() for run in runs):
+        if not any(_shown(run, file) for run in runs):
             continue
         cells = "".join(
             f"<figure><figcaption>{html.escape(run.path.name)}</figcaption>"
@@ -205,8 +213,7 @@ def _figure_sections(runs: Sequence[Run], page_dir: Path) -> list[str]:
         )
         # Runs side by side, unless a figure would shrink there below 3/4 of the scale every
         # figure has (its text unreadable): then one under the other
-        sizes = [_size(run.figures_dir / file) for run in runs
-                 if (run.figures_dir / file).exists()]
+        sizes = [_size(run.figures_dir / file) for run in runs if _shown(run, file)]
         widest = max((size[0] * SCALE for size in sizes if size is not None), default=0)
         share = (WIDTH - GAP * (len(runs) - 1)) / len(runs)
         columns = len(runs) if 0.75 * widest <= share else 1

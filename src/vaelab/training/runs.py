@@ -53,15 +53,19 @@ FIGURES = "figures"
 
 @dataclass
 class Run:
-    """A run folder, with its config and its model (the weights of the last finished epoch)."""
+    """A run folder, with its config and its model (the weights of the last finished epoch),
+    the records of its epochs and, where known, the epoch its weights are of."""
 
     path: Path
     config: RunConfig
     model: Autoencoder
     metrics: list[dict[str, Any]] = field(default_factory=list)
+    weights_epoch: int | None = None  # as model.safetensors says it, when loaded from one
 
     @property
     def epochs_done(self) -> int:
+        if self.weights_epoch is not None:  # metrics.jsonl may have lost some
+            return self.weights_epoch
         return self.metrics[-1]["epoch"] if self.metrics else 0
 
     @property
@@ -101,7 +105,8 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
             record = parse_json(line)
         except ValueError:
             if number == len(lines):
-                log.warning("%s: its last line is cut short; left out", metrics_path)
+                log.warning("%s: its last line is not a whole record (cut short?); left out",
+                            metrics_path)
                 break
             raise VaelabError(f"{metrics_path}: line {number} is not JSON") from None
         if not is_record(record):
@@ -176,9 +181,14 @@ def load_run(path: str | Path, device: str | torch.device = "cpu", *,
         metrics = read_metrics(path)
     except VaelabError as err:
         log.warning("%s; the loss curves are left out%s", err, _again(path, METRICS, data_dir))
-        metrics = []
+        return Run(path, config, model, [], epoch)
     # A crash between two writes can leave metrics.jsonl an epoch ahead of the weights.
-    return Run(path, config, model, [m for m in metrics if m["epoch"] <= epoch])
+    metrics = [m for m in metrics if m["epoch"] <= epoch]
+    if len(metrics) < epoch:  # emptied, cut or removed: the curves would not be the run's
+        log.warning("%s holds %d of the run's %d epochs; the loss curves %s%s", path / METRICS,
+                    len(metrics), epoch, "show those" if metrics else "are left out",
+                    _again(path, METRICS, data_dir))
+    return Run(path, config, model, metrics, epoch)
 
 
 def check_new_run_dir(out: str | Path,
