@@ -870,6 +870,17 @@ def test_compare_refuses_a_run_given_twice_and_warns_of_what_differs(bernoulli_v
     said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert "the NLL bounds were measured with k = 3, 4: a larger k gives a tighter bound; " \
            "give -k to measure every run alike" in said, said
+    assert not [line for line in said if "--seed" in line or "--samples" in line], said
+    evaluate_run(load_run(copy), tiny, k=3, samples=2, seed=1, judge=None, progress=False)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="vaelab"):
+        compare_runs([bernoulli_vae.path, copy], tmp_path / "cmp2", data=tiny, progress=False,
+                     judge=None)
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        "the ELBOs were measured with 1, 2 posterior draws per image; give --samples to measure "
+        "every run alike",
+        "the runs were measured with --seed 0, 1, so their draws differ; give --seed to measure "
+        "every run alike"]
 
 
 def test_compare_warns_of_training_subsets_that_differ_and_counts_all_as_all(caplog):

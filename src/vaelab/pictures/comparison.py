@@ -143,7 +143,8 @@ def _why_alone(run: Run, card: Scorecard | None, outdated: bool, split: str) -> 
 
 def _say_what_differs(runs: Sequence[Run], cards: Sequence[Scorecard], images: int) -> None:
     """Warn of what makes a row of the table compare less than it seems: bounds of another k,
-    probes fitted on other training images (of the ``images`` that the dataset has)."""
+    ELBOs of other draws, measures of other seeds, probes fitted on other training images
+    (of the ``images`` that the dataset has)."""
     def listed(values: Sequence[int], whole: int = 0) -> str:
         return ", ".join("all" if v == whole else f"{v:,}" for v in values)
 
@@ -151,6 +152,14 @@ def _say_what_differs(runs: Sequence[Run], cards: Sequence[Scorecard], images: i
     if len(set(ks)) > 1:
         log.warning("the NLL bounds were measured with k = %s: a larger k gives a tighter "
                     "bound; give -k to measure every run alike", listed(ks))
+    draws = [card.samples for card in cards if card.k is not None]  # an AE draws no codes
+    if len(set(draws)) > 1:
+        log.warning("the ELBOs were measured with %s posterior draws per image; give --samples "
+                    "to measure every run alike", listed(draws))
+    seeds = [card.seed for card in cards]
+    if len(set(seeds)) > 1:
+        log.warning("the runs were measured with --seed %s, so their draws differ; give --seed "
+                    "to measure every run alike", ", ".join(map(str, seeds)))
     subsets = [run.config.data.train_subset or images for run in runs]
     if len(set(subsets)) > 1:
         log.warning("the runs learnt from %s training images (--train-subset), and the probes "
