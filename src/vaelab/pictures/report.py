@@ -147,7 +147,7 @@ def _figure_cell(run: Run, file: str, page_dir: Path) -> str:
     if not _shown(run, file):
         no_prior = not run.model.has_prior and file in PRIOR_FIGURES
         why = (NO_PRIOR if no_prior else f"no records of its epochs in {METRICS}"
-               if file == LOSS else "not drawn for this run")
+               if file == LOSS and not run.metrics else "not drawn for this run")
         return f'<div class="na">{why}</div>'
     return _image(run.figures_dir / file, page_dir, pixels=file.endswith(".gif"))
 
