@@ -326,10 +326,11 @@ def test_train_all_hands_each_run_over_as_soon_as_it_is_trained(tiny, tmp_path):
 
 
 @pytest.mark.parametrize("batch_size", [64, 512])  # 8 steps an epoch, or a single one
-def test_a_run_that_ends_hands_its_threads_to_the_one_still_training(tiny, tmp_path,
-                                                                     batch_size):
-    """Side by side, two runs compute with one of two threads each; once the short one has
-    ended (and been handed over), the long one computes with both from its next step on."""
+def test_runs_side_by_side_keep_their_share_of_the_threads_to_their_end(tiny, tmp_path,
+                                                                        batch_size):
+    """Side by side, two runs compute with one of two threads each, and the long one keeps
+    its one after the short one has ended: taking up both, at a step that depends on when the
+    other ended, rounded its sums otherwise on some machines, and two demos' VAEs differed."""
     threads_before = torch.get_num_threads()
     torch.set_num_threads(2)
     seen = {}
@@ -342,7 +343,7 @@ def test_a_run_that_ends_hands_its_threads_to_the_one_still_training(tiny, tmp_p
         assert torch.get_num_threads() == 2  # this thread's own, as it was
     finally:
         torch.set_num_threads(threads_before)
-    assert seen == {"short": 1, "long": 2}
+    assert seen == {"short": 1, "long": 1}
 
 
 def test_train_all_stops_every_run_when_one_fails(tiny, tmp_path, monkeypatch):

@@ -179,13 +179,10 @@ def _side_by_side(jobs: list[Job], data: ImageData, progress: bool, stop: thread
 
 def _fit_then(then: Callable[[Run], object] | None, job: Job, data: ImageData,
               progress: bool, position: int = 0, stop: threading.Event | None = None) -> Run:
-    try:
-        run = fit(job, data, progress, position, stop)
-        if then is not None and not (stop is not None and stop.is_set()):  # not after a stop
-            then(run)
-        return run
-    finally:  # its threads go to the runs still training beside it
-        job.cores.leave()
+    run = fit(job, data, progress, position, stop)
+    if then is not None and not (stop is not None and stop.is_set()):  # not after a stop
+        then(run)
+    return run
 
 
 def fit(job: Job, data: ImageData, progress: bool, position: int = 0,

@@ -92,8 +92,8 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
     Models of the tutorial's size keep one CPU core busy but gain little from a second, so on
     the CPU the cores are shared out between the runs instead of between the threads of each
     matrix product: two runs on two cores finish about a quarter sooner than one after the
-    other. A run's cores go to those still training once it has ended (and ``then`` has
-    returned). On a GPU, or in several processes, the runs take turns.
+    other. Each run keeps its share to its last step, so that its weights do not depend on
+    when the others end. On a GPU, or in several processes, the runs take turns.
     """
     for config in configs:
         if not isinstance(config, RunConfig):

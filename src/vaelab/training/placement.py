@@ -1,13 +1,11 @@
 """Where the training images live: on the device as one tensor when they fit (batches are then
 index slices, with no copy at all), else in pinned host memory, each batch gathered there and
 copied over without blocking, while the GPU still computes the step before it. And on which
-CPU threads runs that train side by side compute: an equal share each, the shares of those
-that end going to those that still train."""
+CPU threads runs that train side by side compute: an equal share each, to their end."""
 
 from __future__ import annotations
 
 import dataclasses
-import threading
 
 import torch
 
@@ -56,29 +54,26 @@ def gather(images: torch.Tensor, index: torch.Tensor, device: torch.device) -> t
 
 class Cores:
     """The CPU threads of runs that train side by side, each in a thread of its own: each
-    computes with an equal share of them, and a run that ends (with its measuring, if it is
-    measured beside the others) hands its share on to those still training, which take it up
-    at their next step. A thread's count is its own, as OpenMP keeps it; a thread that has
-    not yet computed starts with the count set last in any thread. ``Cores()`` (no threads
-    to share) is a run's alone: it keeps the threads it has.
+    computes with an equal share of them from its first step to its last. A thread's count is
+    its own, as OpenMP keeps it; a thread that has not yet computed starts with the count set
+    last in any thread. ``Cores()`` (no threads to share) is a run's alone: it keeps the
+    threads it has.
 
-    More threads round a run's sums the same on most machines, but not on all, and when a run
-    takes them depends on when the others end (README)."""
+    A run does not take up the share of one that has ended: on some machines more threads
+    round its sums otherwise (the Intel Xeon of 6 December 2026 did, by 4e-7 after an epoch),
+    and the step at which it would take them depends on when the other ended, so that its
+    weights would differ from one demo to the next. The last steps of the demo's runs gained
+    less than a second from it on two cores."""
 
     def __init__(self, threads: int = 0, runs: int = 1) -> None:
-        self.threads, self.running = threads, runs
-        self._lock = threading.Lock()
+        self.threads = threads
+        self._share = max(1, threads // max(1, runs))
 
     def share(self) -> int:
-        """The threads each run still training computes with."""
-        return max(1, self.threads // max(1, self.running))
+        """The threads each run computes with."""
+        return self._share
 
     def take_share(self) -> None:
         """Compute with this thread's share from now on (between two steps)."""
-        if self.threads and torch.get_num_threads() != self.share():
-            torch.set_num_threads(self.share())
-
-    def leave(self) -> None:
-        """A run has ended: the others share its threads."""
-        with self._lock:
-            self.running -= 1
+        if self.threads and torch.get_num_threads() != self._share:
+            torch.set_num_threads(self._share)
