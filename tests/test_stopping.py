@@ -545,6 +545,7 @@ def test_a_run_whose_metrics_lost_epochs_says_so_and_its_page_shows_no_old_curve
         page = write_run_page(loaded).read_text()
         assert ("figures/loss.png" in page) == (kept > 0)
         assert ("Training curves" in page) == (kept > 0)
+        assert "<td>training time (s)</td><td>—</td>" in page  # not the seconds of some epochs
     (run / "metrics.jsonl").write_text("".join(records))
     caplog.clear()
     with caplog.at_level("WARNING", logger="vaelab"):
