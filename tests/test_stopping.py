@@ -527,6 +527,7 @@ def test_a_run_whose_metrics_lost_epochs_says_so_and_its_page_shows_no_old_curve
 
     from PIL import Image
 
+    from vaelab.pictures.explore import _run_facts
     from vaelab.pictures.report import write_run_page
 
     run = shutil.copytree(full.path, tmp_path / "run")
@@ -534,18 +535,24 @@ def test_a_run_whose_metrics_lost_epochs_says_so_and_its_page_shows_no_old_curve
     Image.new("RGB", (40, 30)).save(run / "figures" / "loss.png")  # drawn when it was whole
     records = (run / "metrics.jsonl").read_text().splitlines(keepends=True)
     again = f"; vaelab train --resume {run} writes metrics.jsonl again from the run's checkpoint"
-    for kept, curves in ((0, "are left out"), (1, "show those")):
-        (run / "metrics.jsonl").write_text("".join(records[:kept]))
+    for kept in (0, 1, None):  # None: the file removed
+        if kept is None:
+            (run / "metrics.jsonl").unlink()
+        else:
+            (run / "metrics.jsonl").write_text("".join(records[:kept]))
         caplog.clear()
         with caplog.at_level("WARNING", logger="vaelab"):
             loaded = load_run(run)
-        assert loaded.epochs_done == 3 and len(loaded.metrics) == kept
-        assert caplog.messages == [f"{run / 'metrics.jsonl'} holds {kept} of the run's 3 epochs; "
-                                   f"the loss curves {curves}{again}"]
+        assert loaded.epochs_done == 3 and loaded.metrics == []
+        held = "is missing" if kept is None else f"holds {kept} of the run's 3 epochs"
+        assert caplog.messages == [f"{run / 'metrics.jsonl'} {held}; the loss curves are left "
+                                   f"out{again}"]
         page = write_run_page(loaded).read_text()
-        assert ("figures/loss.png" in page) == (kept > 0)
-        assert ("Training curves" in page) == (kept > 0)
+        assert "figures/loss.png" not in page and "Training curves" not in page
         assert "<td>training time (s)</td><td>—</td>" in page  # not the seconds of some epochs
+        assert "<td>test loss per image</td><td>—</td>" in page  # not epoch 1's loss
+        facts = _run_facts(loaded)  # the explorer's, likewise
+        assert facts["epochs"] == 3 and facts["seconds"] is None and facts["last"] is None
     (run / "metrics.jsonl").write_text("".join(records))
     caplog.clear()
     with caplog.at_level("WARNING", logger="vaelab"):

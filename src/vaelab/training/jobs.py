@@ -319,8 +319,11 @@ def save(job: Job) -> None:
     job.mark_saved()
     if job.world.main and unfinished is None:
         try:
-            save_weights(job.run_dir / WEIGHTS, job.model, job.epoch)
+            # The records first: read between the two writes (a plot of a run still training)
+            # or left so by a crash, they are an epoch ahead of the weights, which load_run
+            # reads as the run of the weights' epoch; behind, they would read as damage.
             write_metrics(job.run_dir, job.metrics)
+            save_weights(job.run_dir / WEIGHTS, job.model, job.epoch)
         except OSError as err:
             raise VaelabError(f"{err.filename or job.run_dir}: could not be written "
                               f"({err.strerror or err}); the checkpoint ({job.on_disk}) is "

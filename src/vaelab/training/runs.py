@@ -184,10 +184,12 @@ def load_run(path: str | Path, device: str | torch.device = "cpu", *,
         return Run(path, config, model, [], epoch)
     # A crash between two writes can leave metrics.jsonl an epoch ahead of the weights.
     metrics = [m for m in metrics if m["epoch"] <= epoch]
-    if len(metrics) < epoch:  # emptied, cut or removed: the curves would not be the run's
-        log.warning("%s holds %d of the run's %d epochs; the loss curves %s%s", path / METRICS,
-                    len(metrics), epoch, "show those" if metrics else "are left out",
+    if len(metrics) < epoch:  # emptied, cut or removed: not the run's whole record
+        held = (f"holds {len(metrics)} of the run's {epoch} epochs"
+                if (path / METRICS).exists() else "is missing")
+        log.warning("%s %s; the loss curves are left out%s", path / METRICS, held,
                     _again(path, METRICS, data_dir))
+        metrics = []
     return Run(path, config, model, metrics, epoch)
 
 
