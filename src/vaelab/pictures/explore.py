@@ -88,8 +88,7 @@ def _run_facts(run: Run) -> dict[str, Any]:
         "parameters": count_parameters(run.model),
         "likelihood": run.model.likelihood.title,
         "epochs": run.epochs_done,
-        "seconds": (sum(m["train_seconds"] for m in run.metrics)  # none: the records lost
-                    if len(run.metrics) == run.epochs_done else None),
+        "seconds": sum(m["train_seconds"] for m in run.metrics) if run.metrics else None,
         "last": {split: last[split] for split in ("train", "test")} if last else None,
         "evaluation": evaluation,
         "notes": notes,

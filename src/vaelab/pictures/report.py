@@ -125,8 +125,8 @@ def metrics_rows(runs: Sequence[Run]) -> list[tuple[str, list[str]]]:
         ("epochs", [str(r.epochs_done) for r in runs]),
         ("likelihood", [r.config.model.likelihood for r in runs]),
         ("training time (s)",
-         [_fmt(sum(m["train_seconds"] for m in r.metrics), 1)
-          if len(r.metrics) == r.epochs_done else "—" for r in runs]),  # not of some epochs
+         [_fmt(sum(m["train_seconds"] for m in r.metrics), 1) if r.metrics else "—"
+          for r in runs]),
     ]
     for split in ("train", "test"):
         for key, name in (("loss", "loss"), ("recon", "reconstruction"), ("kl", "KL")):

@@ -247,10 +247,9 @@ def _epoch(job: Job, epoch: int, seen: ImageData, bar: Any,
     train_config = job.config.train
     started = time.perf_counter()
     before = job.unfinished.seconds if job.unfinished is not None else 0.0
-    job.cores.take_share()  # an epoch of one step asks ``due`` nothing
+    job.cores.take_share()  # the same share for every epoch: once an epoch is enough
 
     def due(state: EpochProgress) -> bool:  # asked between every two steps
-        job.cores.take_share()
         return job.cadence.due(state.steps, job.saved_at)
 
     def checkpoint(state: EpochProgress) -> None:
@@ -272,7 +271,6 @@ def _epoch(job: Job, epoch: int, seen: ImageData, bar: Any,
         raise job.diverged_at(epoch, diverged.loss) from None
     trained = time.perf_counter()
     job.unfinished = None
-    job.cores.take_share()
     test_terms = objective_per_image(job.model, seen.test_images, train_config,
                                      seen.test_labels, seed=train_config.seed, world=job.world)
     if not (math.isfinite(train_terms["loss"]) and math.isfinite(test_terms["loss"])):

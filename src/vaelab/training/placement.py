@@ -74,6 +74,6 @@ class Cores:
         return self._share
 
     def take_share(self) -> None:
-        """Compute with this thread's share from now on (between two steps)."""
+        """Compute with this thread's share from now on."""
         if self.threads and torch.get_num_threads() != self._share:
             torch.set_num_threads(self._share)
