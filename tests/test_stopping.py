@@ -819,11 +819,53 @@ def test_a_demo_stopped_in_training_names_the_demos_command_once(tiny, tmp_path,
     assert all(line.endswith(f"all saved; go on with: vaelab demo --resume {demo} -q")
                for line in lines[:-1]) and len(lines) == 3, err
     assert "interrupted" not in err
-    calls.clear()  # stopped again while the demo is finished: the same command
+    calls.clear()  # stopped again while the demo is finished (both runs go on): the same
     code, _, err = run_cli(["demo", "--resume", str(demo), "-q"], capsys)
     lines = [line for line in err.splitlines() if "stopped" in line]
-    assert code == 130 and len(lines) == 2, err
-    assert lines[0].endswith(f"all saved; go on with: vaelab demo --resume {demo} -q"), err
+    assert code == 130 and len(lines) == 3, err
+    assert all(line.endswith(f"all saved; go on with: vaelab demo --resume {demo} -q")
+               for line in lines[:-1]) and lines[-1].endswith(f"--resume {demo} -q"), err
+
+
+def test_a_stopped_demo_finishes_side_by_side_as_it_began_and_bitwise(tiny, tmp_path,
+                                                                      monkeypatch,
+                                                                      terminal_signals):
+    """vaelab demo --resume trains the runs left side by side with the share of the threads
+    that the demo began them with (one of two each), not one after the other with all of
+    them: on some machines another number of threads rounds otherwise, and the finished
+    demo's weights then differed from those of one never stopped."""
+    from vaelab.demo import finish_demo, run_demo
+
+    real_objective, real_epoch = jobs_module.objective_per_image, jobs_module.train_epoch
+    calls, threads = [], []
+
+    def signalled(*args, **kwargs):  # at the end of the first epoch that either run finishes
+        calls.append(1)
+        if len(calls) == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_objective(*args, **kwargs)
+
+    def counted(model, *args, **kwargs):
+        threads.append((type(model).__name__, torch.get_num_threads()))
+        return real_epoch(model, *args, **kwargs)
+
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        run_demo(tmp_path / "whole", epochs=3, data=tiny, progress=False)
+        monkeypatch.setattr(jobs_module, "objective_per_image", signalled)
+        with pytest.raises(Interrupted):
+            run_demo(tmp_path / "stopped", epochs=3, data=tiny, progress=False)
+        monkeypatch.setattr(jobs_module, "objective_per_image", real_objective)
+        monkeypatch.setattr(jobs_module, "train_epoch", counted)
+        finish_demo(tmp_path / "stopped", data=tiny, progress=False)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads_before)
+    assert set(threads) == {("Autoencoder", 1), ("VAE", 1)}, threads  # both, one thread each
+    for name in ("ae", "vae"):
+        _assert_bitwise_equal(_weights(tmp_path / "whole" / name),
+                              _weights(tmp_path / "stopped" / name))
 
 
 def test_a_signal_after_the_last_step_hands_no_run_on(tiny, tmp_path, monkeypatch,

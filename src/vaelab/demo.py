@@ -28,7 +28,8 @@ from vaelab.pictures.comparison import comparison_figure
 from vaelab.pictures.figures import save_figure, write_run_figures
 from vaelab.pictures.report import write_report, write_run_page
 from vaelab.training.datasets import absolute
-from vaelab.training.loop import resume, train, train_all
+from vaelab.training.jobs import fit_all
+from vaelab.training.loop import new_jobs, resumed_job, train_all
 from vaelab.training.runs import (
     CHECKPOINT,
     CONFIG,
@@ -103,9 +104,9 @@ def finish_demo(folder: str | Path, *, device: str | torch.device | None = None,
                 data_dir: str | Path | None = None, progress: bool = True,
                 data: ImageData | None = None) -> Path:
     """Finish a demo that was stopped: each of its runs goes on from its checkpoint, or starts
-    again where it has none (one run after the other), on the demo's device unless ``device``
-    names one, and the figures, the measures and the page follow as ``run_demo`` writes them.
-    A finished demo is left as it is. Returns the path of index.html."""
+    again where it has none, side by side as the demo began them, on the demo's device unless
+    ``device`` names one, and the figures, the measures and the page follow as ``run_demo``
+    writes them. A finished demo is left as it is. Returns the path of index.html."""
     folder = Path(folder)
     plan = _read_plan(folder, _flags(data_dir, progress, device))
     paths = [folder / name for name in plan["runs"]]
@@ -124,20 +125,28 @@ def finish_demo(folder: str | Path, *, device: str | torch.device | None = None,
     laps.lap("data")
     judge = judge_for(data, progress=progress)
     laps.lap("classifier")
-    measuring = Measuring(data, judge, progress, training=len(paths), k=DEMO_K)
-    runs = []
     with _resumable(folder, go_on):
+        trained = {path: load_run(path, device, data_dir=data_dir) for path in paths
+                   if _trained(path)}  # measured at the end, with the last run to train
+        measuring = Measuring(data, judge, progress, training=len(paths) - len(trained),
+                              k=DEMO_K)
+        jobs, placed = [], data
         for path, config in zip(paths, planned, strict=True):
-            if _trained(path):
-                run = load_run(path, device, data_dir=data_dir)
-            elif (path / CHECKPOINT).exists():
-                run = resume(path, device=device, data=data, progress=progress, go_on=go_on)
+            if path in trained:
+                continue
+            if (path / CHECKPOINT).exists():
+                job, placed = resumed_job(path, device=device, data=data, progress=progress,
+                                          go_on=go_on)
             else:
                 _clear_unstarted(path, go_on)
-                run = train(config, path, device=device, data=data, progress=progress,
-                            go_on=go_on)
-            measuring.trained(run)
-            runs.append(run)
+                [job], placed = new_jobs([config], [path], device=device, data=data,
+                                         progress=progress, go_on=go_on)
+            jobs.append(job)
+        # side by side with the share of the threads that they began with, as run_demo
+        # trained them: on the CPU their weights are then those of a demo never stopped
+        fitted = iter(fit_all(jobs, placed, progress, measuring.trained, among=len(paths))
+                      if jobs else [])
+        runs = [trained[path] if path in trained else next(fitted) for path in paths]
         laps.lap("training")
         return _finish(runs, folder, data, measuring, laps, device, resumed=True)
 

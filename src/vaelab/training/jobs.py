@@ -131,17 +131,19 @@ def initial_state(config: RunConfig, device: torch.device, data: ImageData | Non
 
 
 def fit_all(jobs: list[Job], data: ImageData, progress: bool,
-            then: Callable[[Run], object] | None = None) -> list[Run]:
-    """Train the jobs, side by side on the CPU (one thread each), else one after another, and
-    hand each finished run to ``then`` at once, in the thread that trained it. A first Ctrl-C
-    or SIGTERM stops every run after its current step, with a checkpoint."""
+            then: Callable[[Run], object] | None = None, among: int = 0) -> list[Run]:
+    """Train the jobs, side by side on the CPU (an equal share of its threads each), else one
+    after another, and hand each finished run to ``then`` at once, in the thread that trained
+    it. ``among``: the runs that the threads were shared between when these began, if more
+    (a demo's that --resume finishes: they go on with the share they began with). A first
+    Ctrl-C or SIGTERM stops every run after its current step, with a checkpoint."""
     stop = threading.Event()
+    among = max(among, len(jobs))
     with stop_on_signals(stop) as received:
         try:
-            alone = (len(jobs) == 1 or data.train_images.device.type != "cpu"
-                     or jobs[0].world.size > 1)
+            alone = among == 1 or data.train_images.device.type != "cpu" or jobs[0].world.size > 1
             runs = ([_fit_then(then, job, data, progress, stop=stop) for job in jobs] if alone
-                    else _side_by_side(jobs, data, progress, stop, then))
+                    else _side_by_side(jobs, data, progress, stop, then, among))
         except Stopped:
             raise Interrupted(received[0] if received else 2) from None
     heard = jobs[0].world.most(received[0] if received else 0)  # all stop if one heard
@@ -153,9 +155,9 @@ def fit_all(jobs: list[Job], data: ImageData, progress: bool,
 
 
 def _side_by_side(jobs: list[Job], data: ImageData, progress: bool, stop: threading.Event,
-                  then: Callable[[Run], object] | None) -> list[Run]:
+                  then: Callable[[Run], object] | None, among: int) -> list[Run]:
     threads_before = torch.get_num_threads()
-    cores = Cores(threads_before, len(jobs))
+    cores = Cores(threads_before, among)
     torch.set_num_threads(cores.share())  # the threads started now start with it
     for job in jobs:
         job.cores = cores

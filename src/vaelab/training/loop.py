@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,15 +17,20 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError, safe_open
 
-from vaelab.config import RunConfig, TrainConfig
-from vaelab.config.checks import as_typed
-from vaelab.data import ImageData, how_to_label
+from vaelab.config import RunConfig
+from vaelab.data import ImageData
 from vaelab.device import select_device
 from vaelab.distributed import World, join, local_device, lost_peer
-from vaelab.errors import ConfigError, VaelabError
+from vaelab.errors import VaelabError
 from vaelab.files import remove_left_behind, write_atomic
-from vaelab.models import model_class
 from vaelab.training.checkpoints import instead_of_resuming, load_checkpoint, weights_file
+from vaelab.training.checks import (
+    check_fits,
+    check_labels,
+    note_few_steps,
+    note_long_warm_up,
+    note_precision,
+)
 from vaelab.training.datasets import check_subset, data_key, learned_from, load_for, recorded
 from vaelab.training.epoch import train_epoch
 from vaelab.training.jobs import Job, fit_all, initial_state
@@ -95,6 +99,20 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
     other. Each run keeps its share to its last step, so that its weights do not depend on
     when the others end. On a GPU, or in several processes, the runs take turns.
     """
+    jobs, full = new_jobs(configs, outs, device=device, data_dir=data_dir, data=data,
+                          progress=progress, checkpoint_every=checkpoint_every,
+                          compile=compile, ready=ready, go_on=go_on, flags=flags)
+    return fit_all(jobs, full, progress, then)
+
+
+def new_jobs(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | None = None, *,
+             device: str | torch.device = "auto", data_dir: str | Path | None = None,
+             data: ImageData | None = None, progress: bool = True,
+             checkpoint_every: str | None = CHECKPOINT_EVERY, compile: bool = False,
+             ready: Callable[[], object] | None = None, go_on: str = "",
+             flags: str = "") -> tuple[list[Job], ImageData]:
+    """The runs that ``train_all`` trains, each in its new folder, and their images on the
+    device, ready for ``fit_all``."""
     for config in configs:
         if not isinstance(config, RunConfig):
             raise VaelabError(f"train takes a RunConfig, got {type(config).__name__}; a saved "
@@ -110,7 +128,7 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
                           "--dataset, --image-size, --test-fraction and --split-seed")
     for config in configs:
         check_fits(config)
-        _note_long_warm_up(config.train)
+        note_long_warm_up(config.train)
     cadence = Cadence.parse(checkpoint_every)
     device, world = _device_and_world(device)
     progress = progress and world.main
@@ -120,7 +138,7 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
     configs = [recorded(config, full) for config in configs]
     for config in configs:
         check_subset(config, full)
-        _check_labels(config, full)
+        check_labels(config, full)
     full = place(full, device)
     # Every model is built before any folder is made: one that does not fit the images (too
     # many convolutions for their size) leaves no folder behind.
@@ -134,9 +152,9 @@ def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | 
                         go_on_with=go_on, flags=flags))
     for train, subset in {(c.train, c.data.train_subset) for c in configs}:  # once for runs alike
         if world.main:  # said once, in a script under torchrun too
-            _note_few_steps(train, subset or len(full.train_images))
-            _note_precision(train, device)
-    return fit_all(jobs, full, progress, then)
+            note_few_steps(train, subset or len(full.train_images))
+            note_precision(train, device)
+    return jobs, full
 
 
 def resume(path: Run | str | Path, epochs: int | None = None, *,
@@ -151,6 +169,19 @@ def resume(path: Run | str | Path, epochs: int | None = None, *,
     On the same kind of device, and on the CPU with as many threads, the weights come out
     bitwise equal to those of a run that was never interrupted.
     """
+    job, full = resumed_job(path, epochs, device=device, data_dir=data_dir, data=data,
+                            progress=progress, checkpoint_every=checkpoint_every,
+                            compile=compile, go_on=go_on, flags=flags)
+    return fit_all([job], full, progress)[0]
+
+
+def resumed_job(path: Run | str | Path, epochs: int | None = None, *,
+                device: str | torch.device | None = None, data_dir: str | Path | None = None,
+                data: ImageData | None = None, progress: bool = True,
+                checkpoint_every: str | None = CHECKPOINT_EVERY, compile: bool = False,
+                go_on: str = "", flags: str = "") -> tuple[Job, ImageData]:
+    """The run that ``resume`` continues, restored from its checkpoint, and its images on the
+    device, ready for ``fit_all``."""
     cadence = Cadence.parse(checkpoint_every)
     path = Path(path.path if isinstance(path, Run) else path)
     saved = config = RunConfig.load(path / CONFIG)
@@ -197,7 +228,7 @@ def resume(path: Run | str | Path, epochs: int | None = None, *,
     if world.main:
         config.save(path / CONFIG)
         remove_left_behind(path, [CHECKPOINT, WEIGHTS, METRICS, CONFIG])  # by a killed write
-    return fit_all([job], place(full, device), progress)[0]
+    return job, place(full, device)
 
 
 def _check_writable(path: Path) -> None:
@@ -205,32 +236,6 @@ def _check_writable(path: Path) -> None:
     if not os.access(path, os.W_OK):
         raise VaelabError(f"{path}: cannot be written, and its checkpoints go there; copy it "
                           f"to a folder you may write to, and go on there")
-
-
-def check_fits(config: RunConfig) -> None:
-    """Refuse, before any work, settings that the model cannot use: asks the model's class
-    what it can do."""
-    kind = model_class(config.model.model)
-    train = config.train
-    settings = (("--beta", train.beta, train.beta != 1),  # from flags or from --config
-                ("--kl-warmup", train.kl_warmup, train.kl_warmup > 0),
-                ("--kl", train.kl, train.kl != "closed-form"),
-                ("--objective", train.objective, train.objective == "iwae"),
-                ("-k", train.k, train.draws > 1 and train.k is not None))
-    used = [f"{flag} {as_typed(value)}" for flag, value, weighs in settings if weighs]
-    if not kind.has_posterior and used:
-        raise ConfigError(f"the {config.model.model.upper()} model has no posterior, so no KL "
-                          f"term, no IWAE bound and no draws: drop {', '.join(used)}, or choose "
-                          f"--model vae")
-
-
-def _note_long_warm_up(train: TrainConfig) -> None:
-    """Say so when the KL warm-up lasts longer than the run: a mistake, or a run to be
-    resumed for more epochs, which goes on with it."""
-    if train.kl_warmup > train.epochs:
-        log.warning("the KL warm-up (%d epochs) outlasts the run (%d): the KL ends weighted "
-                    "%.2g of its full weight; --resume with more --epochs goes on with it",
-                    train.kl_warmup, train.epochs, train.epochs / train.kl_warmup)
 
 
 def _write_again(path: Path, job: Job, metrics: list[dict]) -> list[str]:
@@ -251,28 +256,6 @@ def _write_again(path: Path, job: Job, metrics: list[dict]) -> list[str]:
             write_atomic(path / name, expected)
             written.append(name)
     return written
-
-
-FEW_STEPS = 200  # steps of Adam in a whole run below which a model learns little
-
-
-def _note_few_steps(train: TrainConfig, images: int) -> None:
-    """Say so when the run takes so few steps that its model learns little (a small folder of
-    one's own at the tutorial's batch of 128: one step an epoch)."""
-    each = math.ceil(images / train.batch_size)
-    if each * train.epochs < FEW_STEPS:
-        ways = "a smaller --batch-size or more --epochs" if train.batch_size > 1 else \
-            "more --epochs or more images"
-        log.warning("%d training images at batch %d make %d step%s an epoch, %d in all: too "
-                    "few for the model to learn much; give %s", images, train.batch_size,
-                    each, "s" * (each > 1), each * train.epochs, ways)
-
-
-def _note_precision(train: TrainConfig, device: torch.device) -> None:
-    """Say so when a CPU is to compute in half precision, which pays on GPUs."""
-    if device.type == "cpu" and train.precision != "fp32":
-        log.warning("--precision %s on a CPU: most CPUs train slower in it than in fp32 (it "
-                    "pays on GPUs)", train.precision)
 
 
 def _device_and_world(device: str | torch.device) -> tuple[torch.device, World]:
@@ -303,15 +286,6 @@ def _new_run_everywhere(world: World, out: str | Path | None, config: RunConfig,
         if not (made and lost_peer(err)):
             raise
         raise peer_lost(made[0], start_again(made[0]) + flags) from None
-
-
-def _check_labels(config: RunConfig, data: ImageData) -> None:
-    if model_class(config.model.model).conditional and not data.apart:
-        how = "give it two classes or more" if data.labelled else how_to_label(
-            config.data.dataset)
-        raise VaelabError(f"a {config.model.model.upper()} learns from labels, and "
-                          f"{config.data.dataset} has {'one class' if data.labelled else 'none'}"
-                          f"; train a VAE instead, or {how}")
 
 
 def _trained_on(checkpoint: Path) -> str:

@@ -1,0 +1,76 @@
+"""What is refused or said of a run's settings before any work: settings that its model cannot
+use, labels that a conditional model lacks, a warm-up longer than the run, too few steps to
+learn from, half precision on a CPU."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import torch
+
+from vaelab.config import RunConfig, TrainConfig
+from vaelab.config.checks import as_typed
+from vaelab.data import ImageData, how_to_label
+from vaelab.errors import ConfigError, VaelabError
+from vaelab.models import model_class
+
+log = logging.getLogger("vaelab")
+
+
+def check_fits(config: RunConfig) -> None:
+    """Refuse, before any work, settings that the model cannot use: asks the model's class
+    what it can do."""
+    kind = model_class(config.model.model)
+    train = config.train
+    settings = (("--beta", train.beta, train.beta != 1),  # from flags or from --config
+                ("--kl-warmup", train.kl_warmup, train.kl_warmup > 0),
+                ("--kl", train.kl, train.kl != "closed-form"),
+                ("--objective", train.objective, train.objective == "iwae"),
+                ("-k", train.k, train.draws > 1 and train.k is not None))
+    used = [f"{flag} {as_typed(value)}" for flag, value, weighs in settings if weighs]
+    if not kind.has_posterior and used:
+        raise ConfigError(f"the {config.model.model.upper()} model has no posterior, so no KL "
+                          f"term, no IWAE bound and no draws: drop {', '.join(used)}, or choose "
+                          f"--model vae")
+
+
+def note_long_warm_up(train: TrainConfig) -> None:
+    """Say so when the KL warm-up lasts longer than the run: a mistake, or a run to be
+    resumed for more epochs, which goes on with it."""
+    if train.kl_warmup > train.epochs:
+        log.warning("the KL warm-up (%d epochs) outlasts the run (%d): the KL ends weighted "
+                    "%.2g of its full weight; --resume with more --epochs goes on with it",
+                    train.kl_warmup, train.epochs, train.epochs / train.kl_warmup)
+
+
+FEW_STEPS = 200  # steps of Adam in a whole run below which a model learns little
+
+
+def note_few_steps(train: TrainConfig, images: int) -> None:
+    """Say so when the run takes so few steps that its model learns little (a small folder of
+    one's own at the tutorial's batch of 128: one step an epoch)."""
+    each = math.ceil(images / train.batch_size)
+    if each * train.epochs < FEW_STEPS:
+        ways = "a smaller --batch-size or more --epochs" if train.batch_size > 1 else \
+            "more --epochs or more images"
+        log.warning("%d training images at batch %d make %d step%s an epoch, %d in all: too "
+                    "few for the model to learn much; give %s", images, train.batch_size,
+                    each, "s" * (each > 1), each * train.epochs, ways)
+
+
+def note_precision(train: TrainConfig, device: torch.device) -> None:
+    """Say so when a CPU is to compute in half precision, which pays on GPUs."""
+    if device.type == "cpu" and train.precision != "fp32":
+        log.warning("--precision %s on a CPU: most CPUs train slower in it than in fp32 (it "
+                    "pays on GPUs)", train.precision)
+
+
+def check_labels(config: RunConfig, data: ImageData) -> None:
+    """Refuse a conditional model on images without two classes or more to learn from."""
+    if model_class(config.model.model).conditional and not data.apart:
+        how = "give it two classes or more" if data.labelled else how_to_label(
+            config.data.dataset)
+        raise VaelabError(f"a {config.model.model.upper()} learns from labels, and "
+                          f"{config.data.dataset} has {'one class' if data.labelled else 'none'}"
+                          f"; train a VAE instead, or {how}")
