@@ -553,6 +553,19 @@ def test_a_run_whose_metrics_lost_epochs_says_so_and_its_page_shows_no_old_curve
         assert "<td>test loss per image</td><td>—</td>" in page  # not epoch 1's loss
         facts = _run_facts(loaded)  # the explorer's, likewise
         assert facts["epochs"] == 3 and facts["seconds"] is None and facts["last"] is None
+    # A last line cut short is said in the same one line, not in a second one before it.
+    (run / "metrics.jsonl").write_text("".join(records[:2]) + records[2][:30])
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="vaelab"):
+        assert load_run(run).metrics == []
+    assert caplog.messages == [f"{run / 'metrics.jsonl'} holds 2 of the run's 3 epochs (its "
+                               f"last line is cut short); the loss curves are left out{again}"]
+    (run / "metrics.jsonl").write_text("".join(records) + records[2][:30])  # one beyond: whole
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="vaelab"):
+        assert len(load_run(run).metrics) == 3
+    assert caplog.messages == [f"{run / 'metrics.jsonl'}: its last line is not a whole record "
+                               f"(cut short?); left out"]
     (run / "metrics.jsonl").write_text("".join(records))
     caplog.clear()
     with caplog.at_level("WARNING", logger="vaelab"):

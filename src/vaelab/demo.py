@@ -217,7 +217,7 @@ def _trained(path: Path) -> bool:
     """Whether a demo's run has a checkpoint of all its epochs."""
     if not (path / CHECKPOINT).exists():
         return False
-    return len(read_metrics(path)) >= RunConfig.load(path / CONFIG).train.epochs
+    return len(read_metrics(path, quiet=True)) >= RunConfig.load(path / CONFIG).train.epochs
 
 
 def _clear_unstarted(path: Path, go_on: str) -> None:

@@ -83,13 +83,24 @@ def model_for(config: RunConfig) -> Autoencoder:
     return build_model(config.model, image_shape, classes)
 
 
-def read_metrics(path: Path) -> list[dict[str, Any]]:
+def read_metrics(path: Path, quiet: bool = False) -> list[dict[str, Any]]:
     """The records of metrics.jsonl, one per finished epoch. A last line cut short (the file is
-    written whole and renamed into place, but a copy or a full disk may cut it) is left out;
-    any other damage is an error that names the line."""
-    metrics_path = Path(path) / METRICS
+    written whole and renamed into place, but a copy or a full disk may cut it) is left out,
+    and said unless ``quiet``; any other damage is an error that names the line."""
+    records, cut = _records(Path(path) / METRICS)
+    if cut and not quiet:
+        _say_cut(Path(path) / METRICS)
+    return records
+
+
+def _say_cut(metrics_path: Path) -> None:
+    log.warning("%s: its last line is not a whole record (cut short?); left out", metrics_path)
+
+
+def _records(metrics_path: Path) -> tuple[list[dict[str, Any]], bool]:
+    """metrics.jsonl's whole records, and whether a last line cut short was left out."""
     if not metrics_path.exists():
-        return []
+        return [], False
     try:
         text = read_capped(metrics_path, MOST_METRICS).decode("utf-8", errors="replace")
     except OSError as err:
@@ -105,14 +116,12 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
             record = parse_json(line)
         except ValueError:
             if number == len(lines):
-                log.warning("%s: its last line is not a whole record (cut short?); left out",
-                            metrics_path)
-                break
+                return records, True
             raise VaelabError(f"{metrics_path}: line {number} is not JSON") from None
         if not is_record(record):
             raise VaelabError(f"{metrics_path}: line {number} is not an epoch's record")
         records.append(record)
-    return records
+    return records, False
 
 
 def metrics_file(metrics: list[dict[str, Any]]) -> bytes:
@@ -178,14 +187,17 @@ def load_run(path: str | Path, device: str | torch.device = "cpu", *,
     epoch = int(epoch)
     model.to(select_device(device)).eval()
     try:  # the loss curves' alone: a damaged file leaves the rest of the run usable
-        metrics = read_metrics(path)
+        metrics, cut = _records(path / METRICS)
     except VaelabError as err:
         log.warning("%s; the loss curves are left out%s", err, _again(path, METRICS, data_dir))
         return Run(path, config, model, [], epoch)
     # A crash between two writes can leave metrics.jsonl an epoch ahead of the weights.
     metrics = [m for m in metrics if m["epoch"] <= epoch]
+    if cut and len(metrics) >= epoch:  # beyond the weights' epoch: the run's record is whole
+        _say_cut(path / METRICS)
     if len(metrics) < epoch:  # emptied, cut or removed: not the run's whole record
         held = (f"holds {len(metrics)} of the run's {epoch} epochs"
+                + (" (its last line is cut short)" if cut else "")
                 if (path / METRICS).exists() else "is missing")
         log.warning("%s %s; the loss curves are left out%s", path / METRICS, held,
                     _again(path, METRICS, data_dir))
