@@ -329,6 +329,9 @@ def test_the_demo_puts_any_models_of_the_family_side_by_side(tiny, tmp_path):
     assert (command.models, command.arch, command.likelihood, command.binarize,
             command.epochs) == (("vae", "cvae"), "mlp", "bce", "dynamic", 1)
     assert (tmp_path / "demo" / "cvae" / "figures" / "samples.png").exists()
+    for name in ("vae", "cvae"):  # the run measured last too, after the pages were drawn
+        assert "<h2>Measured on the test set</h2>" in \
+            (tmp_path / "demo" / name / "index.html").read_text(), name
     table = (tmp_path / "demo" / "compare.md").read_text()
     asked = next(line for line in table.splitlines() if "class asked for" in line)
     vae_cell, cvae_cell = asked.split("|")[2].strip(), asked.split("|")[3].strip()

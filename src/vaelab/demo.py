@@ -242,12 +242,13 @@ def _finish(runs: list[Run], folder: Path, data: ImageData, measuring: Measuring
     pictures = [latent_picture(run.model, data) for run in runs]
     for run, seen in zip(runs, pictures, strict=True):
         write_run_figures(run, data, seen=seen)
-        write_run_page(run)
     figure = save_figure(comparison_figure(runs, pictures, data), folder / "comparison.png")
     laps.lap("figures")
     hand_back_free_memory()  # what drawing left in the heap, before measuring
     log.info("measuring them (vaelab eval)")
     evaluation = Comparison(measuring.scorecards(runs))
+    for run in runs:  # each with its eval.json's table, which the last run has only now
+        write_run_page(run)
     write_atomic(folder / "compare.md", evaluation.markdown())
     write_atomic(folder / "compare.csv", evaluation.csv())
     laps.lap("measuring")
