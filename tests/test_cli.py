@@ -418,7 +418,8 @@ def test_demo_writes_both_runs_the_comparison_and_the_page(data_env, tmp_path):
     assert heads == [f"{out.name}/ae", f"{out.name}/vae"] * 2, heads
     timings = json.loads((out / "timings.json").read_text())  # the page says where time went
     made = re.search(r"Made on cpu in (\d+) s: training (\d+) s, figures (\d+) s, measuring "
-                     r"(\d+) s \(timings.json has every part\)\.", page)
+                     r"(\d+) s; the runs trained side by side, and each but the last was "
+                     r"measured as it ended \(timings.json has every part\)\.", page)
     assert made and int(made[2]) == round(timings["training"]), page
     assert int(made[1]) >= int(made[2]) + int(made[3]) + int(made[4]) - 2
     # The classifier that ships with vaelab measures the samples: none is trained.

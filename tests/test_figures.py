@@ -357,7 +357,8 @@ def test_titles_and_labels_say_what_a_teacher_would_put_on_a_slide(tiny, tmp_pat
     seen = latent_picture(run.model, clothes)
     strip, _ = interpolation(run.model, clothes, seen, "CVAE", True)
     title = strip.get_suptitle()
-    assert re.search(r"two test images, [\w /-]+ and [\w /-]+,\nthe label mixed from", title)
+    assert re.search(r"two test images \(classes [\w /-]+ and [\w /-]+\),\nthe label mixed "
+                     r"from", title)
     assert " a A" not in title and " a T" not in title  # no article before a class name
     recon = figures._reconstructions(run.model, clothes, "DAE", True, config.train.noise)
     assert recon.get_suptitle().endswith(" (clean: it trained on corrupted ones, see the "

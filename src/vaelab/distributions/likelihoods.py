@@ -98,9 +98,14 @@ class SquaredError(Likelihood):
     title = "Gaussian pixels of fixed variance 1/2 (summed squared error)"
     term = "squared error"
 
+    @staticmethod
+    def constant(pixels: int) -> float:
+        """The nats that -log p adds to the squared error of ``pixels`` pixels."""
+        return 0.5 * math.log(math.pi) * pixels
+
     def log_prob(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         squared = (x - torch.sigmoid(logits)).square().flatten(-3).sum(dim=-1)
-        return -(squared + 0.5 * math.log(math.pi) * math.prod(x.shape[-3:]))
+        return -(squared + self.constant(math.prod(x.shape[-3:])))
 
     def recon(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return sse(logits, x)
@@ -115,7 +120,7 @@ class SquaredError(Likelihood):
         cross = torch.bmm(means, x.unsqueeze(-1)).squeeze(-1)  # (B, n)
         squared = x.square().sum(dim=-1, keepdim=True) - 2 * cross
         squared = squared + torch.linalg.vector_norm(means, dim=-1).square()
-        return -(squared + 0.5 * math.log(math.pi) * x.shape[-1])
+        return -(squared + self.constant(x.shape[-1]))
 
 
 class Bernoulli(Likelihood):

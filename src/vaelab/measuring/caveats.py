@@ -9,6 +9,7 @@ import math
 from typing import TYPE_CHECKING
 
 from vaelab.config import RunConfig, parse_noise
+from vaelab.distributions import SquaredError
 from vaelab.errors import VaelabError
 from vaelab.files import quoted
 from vaelab.measuring.estimators import share_and_error
@@ -54,7 +55,7 @@ def caveats(model: Autoencoder, config: RunConfig, split: str,
     elif name == "sse":
         pixels = math.prod(model.image_shape)
         add(("loss",), f"without the squared error's Gaussian constant, which −ELBO and NLL "
-                       f"include ({pixels * math.log(math.pi) / 2:.1f} nats for {pixels} "
+                       f"include ({SquaredError.constant(pixels):.1f} nats for {pixels} "
                        f"pixels)")
     why_not = model.likelihood.exactness(config.data.binarize != "none")
     if why_not is not None and model.has_posterior:

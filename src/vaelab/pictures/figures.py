@@ -31,6 +31,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from vaelab.data import ImageData, dataset_title, prepare, to_unit
+from vaelab.distributions import SquaredError
 from vaelab.errors import VaelabError
 from vaelab.files import check_can_make, write_atomic
 from vaelab.measuring.latent import (
@@ -197,7 +198,7 @@ def _loss(run: Run, name: str) -> Figure:
                  else "−ELBO (recon + KL)" if train.draws == 1
                  else f"−ELBO (recon + KL), mean of k = {train.draws} draws")
     if run.config.model.likelihood == "sse":  # the loss as trained: without the constant
-        constant = math.prod(run.model.image_shape) * math.log(math.pi) / 2
+        constant = SquaredError.constant(math.prod(run.model.image_shape))
         draws = f", mean of k = {train.draws} draws" if train.draws > 1 else ""
         loss_name = (f"−IWAE bound, k = {train.draws}\n(less its constant, {constant:.1f})"
                      if train.objective == "iwae" else f"squared error + KL{draws}\n(the −ELBO "

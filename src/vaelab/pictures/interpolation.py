@@ -74,11 +74,12 @@ def interpolation(model: Autoencoder, data: ImageData, seen: LatentPicture, name
     inputs = pictures_of(to_unit(ends), ink)
     if data.labelled:
         a, b = (data.classes[int(c)] for c in labels)
-        ends_named, which = (f"input {a}", f"input {b}"), f"two test images, {a} and {b}"
+        ends_named = (f"test image\n{a}", f"test image\n{b}")
+        which = f"two test images (classes {a} and {b})"
         if model.conditional:  # the label moves too, and it does much of the change
             which += f",\nthe label mixed from {a} to {b} along the way"
     else:
-        ends_named, which = ("input", "input"), "two test images far apart"
+        ends_named, which = ("test image", "test image"), "two test images far apart"
     strip = plots.interpolation_strip(
         frames, inputs[0], inputs[1], start_label=ends_named[0], end_label=ends_named[1],
         title=f"{name}\ndecoding the straight line between the codes of {which}")

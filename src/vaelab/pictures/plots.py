@@ -182,7 +182,7 @@ def image_rows(rows: Sequence[tuple[str, np.ndarray]], *, title: str,
         if column_labels is not None:
             w = rows[0][1].shape[2]
             axes[0].set_xticks([i * (w + 2) + w / 2 for i in range(len(column_labels))],
-                               list(map(_in_a_column, column_labels)), fontsize="small")
+                               list(map(_in_a_column, column_labels)))
             axes[0].xaxis.tick_top()
             axes[0].tick_params(length=0)
         fig.suptitle(title)
@@ -190,8 +190,7 @@ def image_rows(rows: Sequence[tuple[str, np.ndarray]], *, title: str,
 
 
 def _in_a_column(label: str, width: int = 8) -> str:
-    """A class name broken into lines that fit over one image ('T-shirt/top' ->
-    'T-shirt/\ntop', 'Ankle boot' -> 'Ankle\nboot')."""
+    """A class name in lines that fit over one image ('Ankle boot' -> 'Ankle\nboot')."""
     lines: list[str] = []
     for space, word in re.findall(r"( *)([^ /]+/?|/)", label):  # words, each with its slash
         joined = lines[-1] + (" " if space else "") + word if lines else ""
@@ -231,7 +230,8 @@ def interpolation_strip(frames: np.ndarray, start: np.ndarray, end: np.ndarray, 
             if is_input:
                 ax.set_xlabel(start_label if i == 0 else end_label, color="#d62728")
             else:
-                ax.set_xlabel(f"{(i - 1) / max(len(frames) - 1, 1):.2g}", color="#555555")
+                t = f"{(i - 1) / max(len(frames) - 1, 1):.2g}"  # where on the line: 0 to 1
+                ax.set_xlabel(f"t = {t}" if i in (1, len(frames)) else t, color="#555555")
         fig.suptitle(title)
     return fig
 

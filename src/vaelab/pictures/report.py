@@ -7,6 +7,7 @@ no script, no fonts or styles from the web, so it opens from any folder, offline
 from __future__ import annotations
 
 import html
+import math
 import os
 from collections.abc import Sequence
 from datetime import datetime
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from vaelab import __version__
+from vaelab.distributions import SquaredError
 from vaelab.files import quoted, write_atomic
 from vaelab.measuring.scorecard import short_name
 from vaelab.models import count_parameters
@@ -39,13 +41,15 @@ SECTIONS = [
      "is free to spread codes anywhere; a VAE's KL term pulls them into the prior's region "
      "around the origin."),
     ("manifold.png", "The decoder over the latent plane",
-     "Decoded images on a regular grid over the region the test codes occupy. Where no "
-     "training code landed, an AE's decoder was never taught anything and draws shapes unlike "
-     "any training image; a well-trained VAE's decoder draws something like them over most of "
-     "it."),
+     "Decoded images on a regular grid over the region that the model's own test codes "
+     "occupy, so that two models' grids may span very different areas: mind the axes. Where "
+     "no training code landed, nothing taught the decoder what to draw; it may carry the "
+     "nearest digits on, or draw shapes unlike any. vaelab eval's row \u201ccodes' grid\u201d "
+     "is the share of these tiles that its classifier takes for a digit with p \u2265 0.9."),
     ("manifold_prior.png", "The decoder at the prior's quantiles",
-     "The grid placed at equal steps of prior probability, so every tile stands for the same "
-     "share of the prior N(0, I): what samples from a VAE look like, region by region."),
+     "The grid placed at equal steps of prior probability, from the 5% to the 95% quantile on "
+     "each axis, so every tile stands for the same share of the prior N(0, I) and the ticks "
+     "are not evenly spaced values: what samples from a VAE look like, region by region."),
     ("reconstructions.png", "Reconstructions",
      "Test images on top ({classes}) and the decoding of each one's code below. A latent space "
      "of few dimensions blurs them; how much is the reconstruction term in the tables."),
@@ -53,9 +57,8 @@ SECTIONS = [
      "A denoising model learned to map corrupted images to clean ones: the corrupted test "
      "image it is given, what it draws, and the clean image it should draw."),
     ("samples.png", "Samples from the prior",
-     "Decodings of z ~ N(0, I); for a conditional model one row per class, each column one z "
-     "drawn as every class, so that a column keeps the style and changes the class. An AE has "
-     "no prior, so nothing is shown for it."),
+     "Decodings of z ~ N(0, I), each tile the decoder's output for one z (the mean of p(x|z), "
+     "without its pixel noise){classes}"),
     ("interpolation.png", "Interpolation",
      "The straight line between the codes of two test images {classes}, decoded at even "
      "steps."),
@@ -78,6 +81,13 @@ WITH_CLASSES = {
                           "of different classes, or far apart where the images have no "
                           "labels"),
 }
+
+# What the samples' grid is, as the runs with a prior are conditional: all, none, some.
+SAMPLE_GRIDS = ("; one row per class, each column one z drawn as every class, so that a "
+                "column keeps the style and changes the class",
+                "; the grid has no order, a z a tile",
+                "; a conditional model's has one row per class, each column one z drawn as "
+                "every class, so that a column keeps the style and changes the class")
 
 CSS = """
 :root { color-scheme: light; --ink: #1d2330; --muted: #5b6477; --line: #e3e6ee;
@@ -190,16 +200,33 @@ def _metrics_section(runs: Sequence[Run]) -> str:
     return (f"<section><h2>Metrics</h2><p>Averages per image after the last epoch: on the "
             f"training set as it was seen while learning, on the test set after the epoch. "
             f"The reconstruction term is summed over pixels, the KL over latent dimensions."
-            f"</p><table><thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table>"
+            f"{_without_constant(runs)}</p><table><thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table>"
             f"</section>")
 
 
+def _without_constant(runs: Sequence[Run]) -> str:
+    """What the table leaves out of a squared error, which the measured nats include."""
+    pixels = {math.prod(run.model.image_shape) for run in runs
+              if run.config.model.likelihood == "sse"}
+    if len(pixels) != 1:
+        return "" if not pixels else (" A squared error is the loss as training computes "
+                                      "it, without its Gaussian's constant.")
+    n = pixels.pop()
+    return (f" A squared error is the loss as training computes it, without its Gaussian's "
+            f"constant of {SquaredError.constant(n):.1f} nats for {n} pixels, which the "
+            f"nats of vaelab eval include.")
+
+
 def _section_text(file: str, text: str, runs: Sequence[Run]) -> str:
-    if file not in WITH_CLASSES:
+    if file == "samples.png":
+        which = [run.model.conditional for run in runs if run.model.has_prior]
+    elif file in WITH_CLASSES:
+        which = [bool(class_names(run.config)) for run in runs]
+    else:
         return text
-    labelled = [bool(class_names(run.config)) for run in runs]
-    every, none, some = WITH_CLASSES[file]
-    return text.format(classes=every if all(labelled) else some if any(labelled) else none)
+    every, none, some = SAMPLE_GRIDS if file == "samples.png" else WITH_CLASSES[file]
+    return text.format(classes=every if all(which) else some if any(which) else none) + (
+        "." if file == "samples.png" else "")
 
 
 def _figure_sections(runs: Sequence[Run], page_dir: Path) -> list[str]:
@@ -251,8 +278,10 @@ def write_report(runs: Sequence[Run], path: Path, *, title: str, lead: str = "",
     if lead:
         parts.append(f'<p class="lead">{html.escape(lead)}</p>')
     if top_figure is not None:
-        parts.append(f'<section><h2>Side by side</h2><figure>'
-                     f'{_image(top_figure, path.parent)}</figure></section>')
+        parts.append(f"<section><h2>Side by side</h2><p>Each model's test codes at the top "
+                     f"and its decoder over the same region below, each in its own "
+                     f"coordinates: mind the axes.</p><figure>"
+                     f"{_image(top_figure, path.parent)}</figure></section>")
     parts.append(_metrics_section(runs))
     if evaluation is not None:
         parts.append(_evaluation_section(evaluation, stale))
