@@ -385,6 +385,7 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     card = evaluate_run(bernoulli_vae, tiny, k=20, judge=judge, progress=False)
     saved = json.loads((bernoulli_vae.path / "eval.json").read_text())
     assert saved["k"] == 20 and saved["likelihood"]["exact"] is True
+    assert saved["likelihood"]["discrete"] is True  # a probability of binary pixels
     assert {m.key for m in MEASURES} == set(saved["metrics"])
     values = {key: score.value for key, score in card.metrics.items()}
     # Every measure applies to a VAE, but the one of a conditional model.
@@ -426,8 +427,8 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     scale = ("on the scale of the {} likelihood; the runs' likelihoods differ (bce, sse), and "
              "so do the scales: compare runs of one likelihood")
     loss_row = next(line for line in markdown.splitlines() if line.startswith("| loss as"))
-    ae_loss = ("without the squared error's Gaussian constant, which −ELBO and NLL include "
-               f"(448.7 nats for 784 pixels); and {scale.format('sse')}")
+    ae_loss = ("without the squared error's Gaussian constant (448.7 nats for 784 pixels); "
+               f"and {scale.format('sse')}")  # no −ELBO or NLL of an AE includes it
     assert loss_row.endswith(f" [{numbered[ae_loss]}] |"), (loss_row, numbered)
     assert nll_row.split("|")[2].strip().endswith(f"[{numbered[scale.format('bce')]}]")
     # A Fréchet distance from a small test set is a figure with a note on how far to trust it.
@@ -615,6 +616,9 @@ def test_figures_that_are_not_what_their_row_says_of_every_model_carry_a_note():
 
     assert notes()["loss"].startswith("without the squared error's Gaussian constant")
     assert notes(objective="iwae", k=5)["loss"].startswith("the −IWAE bound of k = 5 draws")
+    assert notes(objective="iwae", k=5)["loss"].endswith(  # that bound leaves it out too
+        "; and without the squared error's Gaussian constant, which −ELBO and NLL include "
+        "(448.7 nats for 784 pixels)")
     grey = notes(model={"likelihood": "bce"})
     assert grey["neg_elbo"] == grey["recon"] and "loss" not in grey  # a cross-entropy
     assert "neg_elbo" not in notes(model={"likelihood": "bce"}, data={"binarize": "dynamic"})
@@ -622,6 +626,9 @@ def test_figures_that_are_not_what_their_row_says_of_every_model_carry_a_note():
     assert notes(model={"likelihood": "bce"}, data={"binarize": "dynamic"})[
         "bits_per_dim"].startswith("per black-or-white pixel (a coin toss scores 1)")
     assert notes(model={"likelihood": "logistic"})["bits_per_dim"].startswith("per 8-bit")
+    assert notes(model={"likelihood": "logistic"}, data={"binarize": "dynamic"})[
+        "bits_per_dim"].startswith("per pixel of black-or-white images, under a distribution "
+                                   "of 256 levels: neither the 8-bit figure")
     cvae = notes(model={"model": "cvae", "likelihood": "bce"}, data={"binarize": "dynamic"})
     assert cvae["nll"].startswith("of p(x|y)") and cvae["sample_frechet"].startswith("drawn")
     assert cvae["loss"] == cvae["recon"] == cvae["nll"] and "kl" not in cvae  # KL to p(z)
@@ -886,18 +893,31 @@ def test_compare_refuses_a_run_given_twice_and_warns_of_what_differs(bernoulli_v
 def test_compare_warns_of_training_subsets_that_differ_and_counts_all_as_all(caplog):
     from types import SimpleNamespace
 
+    from vaelab.measuring.caveats import images_measured
     from vaelab.pictures.comparison import _say_what_differs
 
-    def run(subset):
-        return SimpleNamespace(config=RunConfig(data=DataConfig(train_subset=subset)))
+    def run(subset, split_seed=0):
+        return SimpleNamespace(config=RunConfig(data=DataConfig(train_subset=subset,
+                                                                split_seed=split_seed)))
 
     with caplog.at_level("WARNING", logger="vaelab"):
         _say_what_differs([run(None), run(512)], [], images=512)  # all of them, either way
         assert not caplog.records
         _say_what_differs([run(None), run(100)], [], images=512)
+        # As many, but other ones; on the training split their bounds are of other images too.
+        _say_what_differs([run(100), run(100, split_seed=1)], [SimpleNamespace(
+            split="train", k=None, seed=0)] * 2, images=512)
     assert [r.getMessage() for r in caplog.records] == [
-        "the runs learnt from all, 100 training images (--train-subset), and the probes are "
-        "fitted on those: their accuracies compare less"]
+        "the runs learnt from different training images (--train-subset: all; 100 drawn with "
+        "--split-seed 0), and the probes are fitted on those: their accuracies compare less",
+        "the runs learnt from different training images (--train-subset: 100 drawn with "
+        "--split-seed 0; 100 drawn with --split-seed 1), and the probes are fitted on those: "
+        "their accuracies compare less, and so do their bounds on the training split"]
+    # eval-train.json names them, and compare's table then has a row for the images measured.
+    assert images_measured(run(100, 1).config, "train", 512) == \
+        "grey; of the training images, 100 drawn with --split-seed 1"
+    assert images_measured(run(100, 1).config, "test", 512) == "grey"
+    assert images_measured(run(512).config, "train", 512) == "grey"
 
 
 def test_a_k_or_samples_beyond_a_hundred_thousand_is_refused_before_any_work():
@@ -965,3 +985,15 @@ def test_compare_keeps_an_eval_json_it_cannot_read_and_writes_none_where_it_may_
                                          f"the run again; until then it is shown without its "
                                          f"measures")
     assert (damaged / "index.html").exists()
+
+
+def test_eval_json_says_whether_a_likelihood_is_a_probability_or_a_density():
+    """A squared error is an exact density, but no probability of pixel values: a script that
+    reads eval.json tells the two apart by 'discrete', not by 'exact'."""
+    from vaelab.measuring.evaluation import likelihood_record
+
+    density = likelihood_record(SquaredError((1, 28, 28)), "sse", binarized=False)
+    assert density["exact"] is True and density["discrete"] is False
+    assert "a density at the pixel values" in density["description"]
+    coin = likelihood_record(Bernoulli((1, 28, 28)), "bce", binarized=True)
+    assert coin["exact"] is True and coin["discrete"] is True

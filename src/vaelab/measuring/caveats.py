@@ -34,6 +34,29 @@ JUDGED = ("sample_confidence", "sample_class_entropy", "sample_frechet", "sample
           "grid_digits", "prior_grid_digits")
 
 
+def images_measured(config: RunConfig, split: str = "test", available: int = 0) -> str:
+    """Which images a run's bounds are of: grey, or a binarized draw and its seed, and on the
+    training split which of the ``available`` ones the run learnt from (runs measured on other
+    images do not compare)."""
+    data = config.data
+    kind = "grey" if data.binarize == "none" else f"binarized (seed {data.binarize_seed})"
+    learnt = training_images(config, available)
+    if split != "train" or learnt == "all":
+        return kind
+    return f"{kind}; of the training images, {learnt}"
+
+
+def training_images(config: RunConfig, available: int = 0) -> str:
+    """Which of the ``available`` training images a run learnt from: 'all', 'the first 6,000'
+    or '6,000 drawn with --split-seed 1' (vaelab.training.datasets.learned_from draws them)."""
+    data = config.data
+    if data.train_subset is None or (available and data.train_subset >= available):
+        return "all"
+    if data.train_subset_first:
+        return f"the first {data.train_subset:,}"
+    return f"{data.train_subset:,} drawn with --split-seed {data.split_seed}"
+
+
 def caveats(model: Autoencoder, config: RunConfig, split: str,
             judge_accuracy: float | None = None) -> dict[str, str]:
     """Notes on figures that are there but are not what their row's name says of every model,
@@ -52,11 +75,11 @@ def caveats(model: Autoencoder, config: RunConfig, split: str,
     if train.objective == "iwae":
         add(("loss",), f"the −IWAE bound of k = {train.draws} draws, as the run trains; not a "
                        f"−ELBO")
-    elif name == "sse":
+    if name == "sse":  # an IWAE run's bound too
         pixels = math.prod(model.image_shape)
-        add(("loss",), f"without the squared error's Gaussian constant, which −ELBO and NLL "
-                       f"include ({SquaredError.constant(pixels):.1f} nats for {pixels} "
-                       f"pixels)")
+        which = ", which −ELBO and NLL include" if model.has_posterior else ""
+        add(("loss",), f"without the squared error's Gaussian constant{which} "
+                       f"({SquaredError.constant(pixels):.1f} nats for {pixels} pixels)")
     why_not = model.likelihood.exactness(config.data.binarize != "none")
     if why_not is not None and model.has_posterior:
         add(("neg_elbo", "recon"), why_not)
@@ -67,11 +90,15 @@ def caveats(model: Autoencoder, config: RunConfig, split: str,
         add(("sample_confidence", "sample_class_entropy", "sample_frechet"),
             "drawn given a class, every class in turn")
         add(("linear_probe", "knn"),
-            f"of codes of each image given its label: near chance (1 in {model.classes}) says "
-            f"the code leaves the class to the label, as a CVAE's should")
+            f"of codes of each image given its label: near chance (1 in {model.classes}) "
+            f"would say that the code leaves the class to the label, as a CVAE's should")
     if name == "bce":  # measured only where exact: of binarized images
         add(("bits_per_dim",), "per black-or-white pixel (a coin toss scores 1): not the "
                                "8-bit figure of image models, such as --loss logistic gives")
+    elif name == "logistic" and config.data.binarize != "none":  # 0 and 255 alone
+        add(("bits_per_dim",), "per pixel of black-or-white images, under a distribution of "
+                               "256 levels: neither the 8-bit figure of image models nor a "
+                               "Bernoulli's bits")
     elif name == "logistic":
         add(("bits_per_dim",), "per 8-bit pixel value, as image models report it")
     noise = parse_noise(train.noise)

@@ -16,14 +16,20 @@ from typing import Any, Literal
 
 import torch
 
-from vaelab.config import RunConfig
 from vaelab.config.checks import MOST, check_count, check_seed
 from vaelab.data import ImageData, prepare
 from vaelab.distributed import SINGLE, World, join, local_device
 from vaelab.distributions import Likelihood
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
-from vaelab.measuring.caveats import ONE_CLASS, SPREAD, each_class, few_for_frechet, with_caveats
+from vaelab.measuring.caveats import (
+    ONE_CLASS,
+    SPREAD,
+    each_class,
+    few_for_frechet,
+    images_measured,
+    with_caveats,
+)
 from vaelab.measuring.classifier import (
     Judge,
     class_entropy,
@@ -134,7 +140,7 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
         epochs=run.epochs_done, split=split, images=len(images), k=k, samples=samples,
         seed=seed, likelihood={**likelihood_record(model.likelihood, config.model.likelihood,
                                                    binarized),
-                               "images": images_measured(config)},
+                               "images": images_measured(config, split, len(data.train_images))},
         classifier=classifier_record(judge),
         metrics=metrics, seconds=seconds, title=config.title()), model, config)
     if save and world.main:
@@ -197,13 +203,6 @@ def classifier_record(judge: Judge | None) -> dict[str, Any] | None:
     return None if judge is None else {"dataset": judge.dataset, "test_accuracy": judge.accuracy}
 
 
-def images_measured(config: RunConfig) -> str:
-    """Which images a run's bounds are of: grey, or a binarized draw and its seed (runs
-    measured on other draws are not on the same images)."""
-    data = config.data
-    return "grey" if data.binarize == "none" else f"binarized (seed {data.binarize_seed})"
-
-
 def likelihood_record(likelihood: Likelihood, name: str, binarized: bool) -> dict[str, Any]:
     """What eval.json says of the likelihood: its name, what it is, and whether it is an exact
     likelihood of the images the run learns from."""
@@ -220,7 +219,8 @@ def likelihood_record(likelihood: Likelihood, name: str, binarized: bool) -> dic
         description += (". Bounds, codes and probes are of binarized images (for the training "
                         "split, one seeded draw); samples are judged against the grey test "
                         "images, since a decoder draws each pixel's mean")
-    return {"name": name, "description": description, "exact": why_not is None}
+    return {"name": name, "description": description, "exact": why_not is None,
+            "discrete": likelihood.discrete}  # a probability of pixel values, not a density
 
 
 @torch.inference_mode()

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from vaelab.data import DATASETS, ImageData, dataset_title, prepare
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
-from vaelab.measuring.caveats import AS_CLASS_0, saved_scorecard
+from vaelab.measuring.caveats import AS_CLASS_0, saved_scorecard, training_images
 from vaelab.measuring.classifier import judge_for
 from vaelab.measuring.evaluation import check_measuring, classifier_record, evaluate_run
 from vaelab.measuring.latent import LatentPicture, latent_picture
@@ -143,10 +143,10 @@ def _why_alone(run: Run, card: Scorecard | None, outdated: bool, split: str) -> 
 
 def _say_what_differs(runs: Sequence[Run], cards: Sequence[Scorecard], images: int) -> None:
     """Warn of what makes a row of the table compare less than it seems: bounds of another k,
-    ELBOs of other draws, measures of other seeds, probes fitted on other training images
-    (of the ``images`` that the dataset has)."""
-    def listed(values: Sequence[int], whole: int = 0) -> str:
-        return ", ".join("all" if v == whole else f"{v:,}" for v in values)
+    ELBOs of other draws, measures of other seeds, probes fitted on other training images of
+    the ``images`` that the dataset has (and on the training split, bounds of them)."""
+    def listed(values: Sequence[int]) -> str:
+        return ", ".join(f"{v:,}" for v in values)
 
     ks = [card.k for card in cards if card.k is not None]
     if len(set(ks)) > 1:
@@ -160,10 +160,12 @@ def _say_what_differs(runs: Sequence[Run], cards: Sequence[Scorecard], images: i
     if len(set(seeds)) > 1:
         log.warning("the runs were measured with --seed %s, so their draws differ; give --seed "
                     "to measure every run alike", ", ".join(map(str, seeds)))
-    subsets = [run.config.data.train_subset or images for run in runs]
-    if len(set(subsets)) > 1:
-        log.warning("the runs learnt from %s training images (--train-subset), and the probes "
-                    "are fitted on those: their accuracies compare less", listed(subsets, images))
+    learnt = [training_images(run.config, images) for run in runs]
+    if len(set(learnt)) > 1:
+        log.warning("the runs learnt from different training images (--train-subset: %s), and "
+                    "the probes are fitted on those: their accuracies compare less%s",
+                    "; ".join(learnt), ", and so do their bounds on the training split"
+                    if any(card.split == "train" for card in cards) else "")
 
 
 def _as_asked(card: Scorecard, options: dict[str, Any]) -> bool:
