@@ -29,6 +29,40 @@ def test_off_a_terminal_a_bar_is_one_line_when_it_is_done(capsys):
     assert err.count("\n") == 1
 
 
+def test_off_a_terminal_long_work_says_where_it_stands_after_half_a_minute(capsys,
+                                                                          monkeypatch):
+    """A quarter of an hour of evaluation (a conv VAE at k = 1000 on two cores) was silent in
+    a log until it ended; now it says where it stands at 30 s, then every ten minutes."""
+    import vaelab.progress as progress
+
+    now = [100.0]
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: now[0])
+    with progress_bar(10_000, desc="NLL, k = 1000", unit="image") as bar:
+        for _ in range(100):  # 100 images every 3 s: 300 s in all
+            now[0] += 3
+            bar.update(100)
+    with progress_bar(10, desc="quick", unit="image") as bar:
+        bar.update(10)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["NLL, k = 1000: 1,000 of 10,000 images after 30 s; about 4 min 30 s more",
+                     "NLL, k = 1000: 10,000 images in 5 min 0 s", "quick: 10 images in 0.0 s"]
+    now[0] = 0.0
+    with progress_bar(5, desc="x", unit="step", enabled=False) as bar:
+        now[0] += 700
+        bar.update(1)  # disabled: nothing, however long
+    with progress_bar(0, desc="epoch", unit="image", summary=False) as bar:
+        bar.reset(50)
+        now[0] += 40
+        bar.update(20)  # from the epoch's own start, not the bar's
+        now[0] += 590
+        bar.update(20)
+        now[0] += 20
+        bar.update(10)
+    assert capsys.readouterr().err.splitlines() == [
+        "epoch: 20 of 50 images after 40 s; about 60 s more",
+        "epoch: 50 of 50 images after 10 min 50 s"]
+
+
 def test_a_bar_left_by_an_error_claims_nothing_and_a_disabled_one_says_nothing(capsys):
     with pytest.raises(KeyboardInterrupt), progress_bar(5, desc="classifier", unit="step") as bar:
         bar.update(2)

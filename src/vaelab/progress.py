@@ -1,9 +1,12 @@
 """Progress on stderr: a live tqdm bar on a terminal, a few plain lines anywhere else.
 
 Off a terminal (CI, nohup, a file, a notebook's captured stderr) a bar's carriage returns and
-cursor escapes pile up by the hundred, so there a bar becomes ``Lines``: it counts in silence
-and says what it did in one line when it closes ("NLL, k = 1000: 10,000 images in 41 s"), and
-what the caller writes above it (one line per epoch) goes out as plain lines.
+cursor escapes pile up by the hundred, so there a bar becomes ``Lines``: it counts, says what
+it did in one line when it closes ("NLL, k = 1000: 10,000 images in 41 s"), and what the
+caller writes above it (one line per epoch) goes out as plain lines. Work that lasts longer
+than half a minute says where it stands then, and every ten minutes after ("NLL, k = 1000:
+600 of 10,000 images after 30 s; about 7 min 50 s more"), so that a log is not silent for
+the quarter of an hour that a large evaluation can take.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import time
 from typing import Any, Protocol
 
 _LOCK = threading.Lock()  # two runs trained side by side write from two threads
+FIRST_NOTE, NOTE_EVERY = 30.0, 600.0  # seconds: off a terminal, where long work stands
 
 
 class Bar(Protocol):
@@ -62,17 +66,29 @@ class Lines:
                  summary: bool = True) -> None:
         self.total, self.desc, self.unit = total, desc, unit
         self.enabled, self.summary = enabled, summary
-        self.n = 0
-        self.started = time.perf_counter()
+        self.reset()
 
     def update(self, n: float = 1) -> bool:
         self.n += n
+        if self.enabled and time.perf_counter() >= self.note_at:
+            self._note()
         return False  # never redraws, so the caller never needs to sync for a postfix
 
     def reset(self, total: float | None = None) -> None:
         self.n, self.started = 0, time.perf_counter()
+        self.note_at = self.started + FIRST_NOTE
         if total is not None:
             self.total = total
+
+    def _note(self) -> None:
+        """Where long work stands, and how long the rest may take at the pace so far."""
+        now = time.perf_counter()
+        self.note_at, spent = now + NOTE_EVERY, now - self.started
+        rest = (f"; about {duration(spent * (self.total - self.n) / self.n)} more"
+                if self.total and 0 < self.n < self.total else "")
+        of = f" of {self.total:,.0f}" if self.total else ""
+        units = self.unit if self.unit.endswith("s") else f"{self.unit}s"
+        say(f"{self.desc}: {self.n:,.0f}{of} {units} after {duration(spent)}{rest}")
 
     def set_description(self, desc: str | None = None, refresh: bool = True) -> None:
         self.desc = desc or ""
