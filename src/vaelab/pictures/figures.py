@@ -193,7 +193,7 @@ def _describe(run: Run) -> str:
 
 def _loss(run: Run, name: str) -> Figure:
     train = run.config.train
-    kl_name = ("the tutorial's KL line" if train.kl == "tutorial" else "KL(q(z|x) || p(z))")
+    kl_name = "the tutorial's KL line" if train.kl == "tutorial" else "KL(q(z|x) || p(z))\n(nats)"
     loss_name = (f"−IWAE bound, k = {train.draws}" if train.objective == "iwae"
                  else "−ELBO (recon + KL)" if train.draws == 1
                  else f"−ELBO (recon + KL), mean of k = {train.draws} draws")
