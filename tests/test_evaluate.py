@@ -841,6 +841,16 @@ def test_a_comparison_names_each_run_apart_and_notes_bounds_of_other_likelihoods
         f"and so do the scales: compare runs of one likelihood" for name in ("bce", "logistic")]
     kl = next(cells for label, cells in rows if label.startswith("KL"))
     assert kl == ["3.00 ± 0.10", "3.00 ± 0.10"]  # a KL is in nats of the code, not of pixels
+    # Two Gaussians' nats are densities of the same pixel values: only the losses differ.
+    gaussians = Comparison([_card(f"/a/{name}", name) for name in ("sse", "gaussian")])
+    for card in gaussians.cards:
+        card.metrics["loss"] = Score(40.0)
+    rows, notes = gaussians.noted_rows()
+    assert next(cells for label, cells in rows if label.startswith("NLL")) == ["90.00 ± 0.50"] * 2
+    assert {f"on the scale of the {name} likelihood; the runs' likelihoods differ (gaussian, "
+            f"sse): their nats compare, as densities of the same pixel values, and their "
+            f"training losses do not" for name in ("sse", "gaussian")} <= set(notes)
+    assert not any("so do the scales" in note for note in notes)
     same = Comparison([_card("/a/vae"), _card("/a/beta")])
     assert same.names == ["a/vae", "a/beta"]
     assert not any("scale" in note for note in same.noted_rows()[1])

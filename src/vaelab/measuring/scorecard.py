@@ -152,8 +152,7 @@ class Scorecard:
         lines += [f"  [{k}] {note}" for k, note in enumerate(notes, start=1)]
         return "\n".join(lines)
 
-    def __str__(self) -> str:
-        return self.table()
+    __str__ = table  # print(card) shows the table
 
     def _repr_markdown_(self) -> str:  # a notebook shows the table
         return Comparison([self]).markdown()
@@ -219,16 +218,17 @@ class Comparison:
                          for i, label in enumerate(labels)]
 
     def noted_rows(self) -> tuple[list[tuple[str, list[str]]], list[str]]:
-        """The rows, each figure with a note marked by the note's number ("n/a [1]", "61.2
-        [2]"), and those notes; where the runs' likelihoods differ, their bounds are noted as
-        not comparable."""
-        cards = self.cards
-        likelihoods = sorted({card.likelihood["name"] for card in cards})
-        if len(likelihoods) > 1:
-            cards = [_noted(card, SCALED, f"on the scale of the {card.likelihood['name']} "
-                                          f"likelihood; the runs' likelihoods differ "
-                                          f"({', '.join(likelihoods)}), and so do the scales: "
-                                          f"compare runs of one likelihood") for card in cards]
+        """The rows, each figure marked with its note's number ("n/a [1]"), and those notes."""
+        cards, names = self.cards, sorted({card.likelihood["name"] for card in self.cards})
+        gaussians = set(names) <= {"sse", "gaussian"}  # densities of the same pixel values
+        why = (": their nats compare, as densities of the same pixel values, and their "
+               "training losses do not" if gaussians else ", and so do the scales: compare "
+               "runs of one likelihood")
+        if len(names) > 1:
+            cards = [_noted(card, ("loss",) if gaussians else SCALED,
+                            f"on the scale of the {card.likelihood['name']} likelihood; the "
+                            f"runs' likelihoods differ ({', '.join(names)}){why}")
+                     for card in cards]
         return noted_rows(cards, self.rows())
 
     def markdown(self) -> str:
