@@ -107,6 +107,7 @@ def test_an_out_that_cannot_be_written_is_one_line_before_any_work(args, message
     monkeypatch.chdir(tmp_path)
     (tmp_path / "folder").mkdir()
     (tmp_path / "a-file").write_text("not a folder")
+    import vaelab.demo  # noqa: F401  # imported now, not while load_run is the fake below
     for where in ("vaelab.training.runs.load_run", "vaelab.demo.load_dataset",
                   "vaelab.training.loop.load_for"):
         monkeypatch.setattr(where, lambda *a, **k: pytest.fail("worked before the check"))

@@ -73,7 +73,8 @@ def test_grey_among_colour_is_made_colour_with_a_note(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="vaelab"):
         data = load_dataset(str(root), progress=False)
     assert data.image_shape == (3, 12, 12)
-    assert "1 grey images among colour ones were made colour" in caplog.text
+    assert (f"{root}: 1 grey image was made colour (grey in all three channels) to match the "
+            f"colour ones, such as 000.png") in caplog.text  # the one that makes them colour
 
 
 @pytest.mark.parametrize("cores", [1, 2])
@@ -557,3 +558,52 @@ def test_arrays_take_the_widest_images_that_a_runs_config_takes():
     from vaelab.data import arrays
 
     assert arrays.WIDEST == checks.WIDEST
+
+
+def test_images_are_read_as_they_are_shown(tmp_path):
+    """A phone's portrait photo stands up, a transparent part is black whatever colour lies
+    under it, deep greys (16- and 32-bit integers, floats in [0, 1]) keep their contrast, and
+    a palette of greys is a grey image: each of these was read wrongly, and silently."""
+    from vaelab.data.decoding import read_image
+
+    upright = np.zeros((20, 10), np.uint8)
+    upright[:5] = 255  # bright at the top, as the photo is shown
+    photo = Image.fromarray(np.rot90(upright).copy())  # stored turned, 10 high and 20 wide
+    exif = photo.getexif()
+    exif[0x0112] = 6  # shown turned a quarter clockwise
+    photo.save(tmp_path / "photo.jpg", exif=exif, quality=100)
+    shown, _ = read_image(str(tmp_path / "photo.jpg"), None)
+    assert shown.shape == (20, 10, 1) and shown[:5].mean() > 200 and shown[10:].mean() < 50
+
+    icon = np.zeros((4, 4, 4), np.uint8)
+    icon[..., 0] = 255  # red everywhere, hidden where alpha is 0
+    icon[:2, :, 3] = 255  # the top half shown
+    Image.fromarray(icon, "RGBA").save(tmp_path / "icon.png")
+    pixels, _ = read_image(str(tmp_path / "icon.png"), None)
+    assert pixels[:2, :, 0].min() == 255 and pixels[2:].max() == 0
+
+    ramp = np.linspace(0, 1, 16, dtype=np.float32).reshape(4, 4)
+    Image.fromarray(ramp, "F").save(tmp_path / "float.tif")
+    Image.fromarray((ramp * 65535).astype(np.int32), "I").save(tmp_path / "deep.tif")
+    for name in ("float.tif", "deep.tif"):
+        grey, _ = read_image(str(tmp_path / name), None)
+        assert grey.shape == (4, 4, 1) and grey.min() == 0 and grey.max() == 255, name
+        assert np.all(np.diff(grey.ravel().astype(int)) > 0), name  # the ramp, not clipped
+
+    palette = Image.fromarray(np.arange(16, dtype=np.uint8).reshape(4, 4) * 16).convert(
+        "P", palette=Image.Palette.ADAPTIVE)
+    assert palette.mode == "P"
+    palette.save(tmp_path / "palette.png")
+    assert read_image(str(tmp_path / "palette.png"), None)[0].shape == (4, 4, 1)
+
+
+def test_every_unreadable_file_is_counted_in_one_line(tmp_path):
+    root = make_folder(tmp_path / "shapes", per_class=6)
+    for name in ("circle/bad1.png", "circle/bad2.png", "square/bad3.png"):
+        (root / name).write_bytes(b"not an image")
+    with pytest.raises(VaelabError) as error:
+        load_dataset(str(root), progress=False)
+    message = str(error.value)
+    assert message.startswith(f"{root / 'circle' / 'bad1.png'}: cannot be read as an image (")
+    assert message.endswith(f"), nor can 2 more (such as {root / 'circle' / 'bad2.png'}); "
+                            f"replace them or remove them from the folder")

@@ -1,8 +1,10 @@
 """Image files into arrays: what the worker processes run when a folder is read.
 
 Only NumPy and Pillow here (no PyTorch), so that a worker process starts in a fraction of a
-second. Every image comes out as uint8 (H, W, C): C = 1 for grey modes, 3 for everything else
-(an alpha channel is dropped, a palette expanded).
+second. Every image comes out as uint8 (H, W, C), turned as its EXIF orientation says: C = 1
+for grey modes and for a palette of greys, 3 for everything else. 16- and 32-bit integers come
+down to 8 bits, floats in [0, 1] are scaled to 0-255, and a transparent part is black: what
+lies under it is no part of the image.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+ORIENTATION = 0x0112  # the EXIF tag; 5 to 8 turn the image a quarter, so swap its sides
 SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 
 
@@ -31,8 +34,10 @@ class Chunk:
 
     images: np.ndarray | None  # (n, H, W, C) uint8, C = 3 if any image of the chunk is colour
     grey: int = 0  # how many were grey and made colour to match the others
-    error: str | None = None  # one line naming the file, when one could not be read
+    error: str | None = None  # SIZES_DIFFER, when the images are not all one size
     enlarged: list[str] = field(default_factory=list)  # scaled up more than ENLARGED times
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (path, why) of each
+    colour: str | None = None  # the first colour image, which made the grey ones colour
 
 
 def fit(image: Image.Image, size: int) -> Image.Image:
@@ -50,17 +55,57 @@ def fit(image: Image.Image, size: int) -> Image.Image:
 
 def to_array(image: Image.Image, size: int | None) -> np.ndarray:
     """A Pillow image as uint8 (H, W, C), brought to ``size`` x ``size`` when asked."""
-    if image.mode in GREY_MODES:
-        if image.mode.startswith("I;16"):
-            image = Image.fromarray((np.asarray(image, dtype=np.uint16) >> 8).astype(np.uint8))
-        elif image.mode != "L":
-            image = image.convert("L")
-    elif image.mode != "RGB":
+    palette = image.mode in ("P", "PA")
+    if palette or "A" in image.mode or "a" in image.mode or "transparency" in image.info:
+        image = on_black(image)
+    if image.mode in GREY_MODES and image.mode != "L":
+        image = _eight_bits(image)
+    elif image.mode not in GREY_MODES and image.mode != "RGB":
         image = image.convert("RGB")
     if size is not None:
         image = fit(image, size)
     array = np.asarray(image, dtype=np.uint8)
+    if palette and (array[..., :1] == array).all():  # a palette of greys is a grey image
+        return array[..., :1]
     return array[:, :, None] if array.ndim == 2 else array
+
+
+def on_black(image: Image.Image) -> Image.Image:
+    """An image as it shows over black: L for a grey one, RGB else."""
+    grey = image.mode in ("LA", "La", "L", "1", "I", "F") or image.mode.startswith("I;16")
+    if image.mode in ("I", "F") or image.mode.startswith("I;16"):  # transparency of one value
+        image = _eight_bits(image)
+    rgba = image.convert("RGBA")
+    shown = Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba)
+    return shown.convert("L" if grey else "RGB")
+
+
+def _eight_bits(image: Image.Image) -> Image.Image:
+    """A grey image of any depth as mode L: 16-bit values (and 32-bit ones up to 65,535) by
+    their high byte, floats in [0, 1] times 255, anything else clipped to 0-255."""
+    if image.mode in ("1", "L", "LA", "La"):
+        return image.convert("L")
+    values = np.nan_to_num(np.asarray(image, dtype=np.float64))
+    if image.mode.startswith("I;16") or (image.mode == "I" and 255 < values.max() <= 65535):
+        values = values / 256
+    elif image.mode == "F" and values.max() <= 1:
+        values = values * 255
+    return Image.fromarray(np.clip(np.floor(values + 0.5 * (image.mode == "F")), 0, 255)
+                           .astype(np.uint8))
+
+
+def upright(image: Image.Image) -> Image.Image:
+    """The image turned as its EXIF orientation says (a phone's portrait photo stands up)."""
+    if image.getexif().get(ORIENTATION, 1) in (1, None):
+        return image
+    return ImageOps.exif_transpose(image)
+
+
+def shown_size(image: Image.Image) -> tuple[int, int]:
+    """Width and height as the image is shown, its EXIF orientation followed."""
+    width, height = image.size
+    turned = image.getexif().get(ORIENTATION, 1) in (5, 6, 7, 8)
+    return (height, width) if turned else (width, height)
 
 
 @contextmanager
@@ -78,37 +123,41 @@ def read_image(path: str, size: int | None) -> tuple[np.ndarray, float]:
     """The image as ``to_array`` gives it, and how many times it was scaled up (1 if not)."""
     with opened(path) as image:
         image.load()
+        image = upright(image)
         return to_array(image, size), max(1.0, (size or 0) / max(1, min(image.size)))
 
 
 def decode_files(paths: list[str], size: int | None) -> Chunk:
-    """Decode ``paths`` in order. Without ``size`` they must all share one size."""
-    arrays, enlarged = [], []
+    """Decode ``paths`` in order, noting each file that cannot be read and going on. Without
+    ``size`` they must all share one size."""
+    arrays, enlarged, unreadable, read = [], [], [], []
     for path in paths:
         try:
             array, scale = read_image(path, size)
         except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as err:
             why = str(err).splitlines()[0] if str(err) else type(err).__name__
-            return Chunk(None, error=f"{path}: cannot be read as an image ({why}); "
-                                     f"replace it or remove it from the folder")
+            unreadable.append((path, why))
+            continue
         if arrays and array.shape[:2] != arrays[0].shape[:2]:
             return Chunk(None, error=SIZES_DIFFER)
         arrays.append(array)
+        read.append(path)
         if scale > ENLARGED:
             enlarged.append(path)
-    chunk = stack(arrays)
-    chunk.enlarged = enlarged
+    chunk = stack(arrays, read) if arrays else Chunk(None)
+    chunk.enlarged, chunk.unreadable = enlarged, unreadable
     return chunk
 
 
-def stack(arrays: list[np.ndarray]) -> Chunk:
+def stack(arrays: list[np.ndarray], paths: list[str]) -> Chunk:
     """One array of images of one size; grey ones made colour where any is colour."""
     channels = max(a.shape[2] for a in arrays)
     grey = sum(a.shape[2] < channels for a in arrays)
+    colour = next((p for a, p in zip(arrays, paths, strict=True) if a.shape[2] == 3), None)
     if grey:
         arrays = [np.repeat(a, channels, axis=2) if a.shape[2] < channels else a
                   for a in arrays]
-    return Chunk(np.stack(arrays), grey=grey)
+    return Chunk(np.stack(arrays), grey=grey, colour=colour)
 
 
 def different_sizes(paths: list[str], root: str | os.PathLike) -> str:
@@ -119,7 +168,7 @@ def different_sizes(paths: list[str], root: str | os.PathLike) -> str:
     for path in paths:
         try:
             with opened(path) as image:
-                sizes.setdefault(image.size, []).append(path)
+                sizes.setdefault(shown_size(image), []).append(path)
         except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
             continue  # unreadable files are named when they are decoded
     ranked = sorted(sizes.items(), key=lambda item: -len(item[1]))

@@ -33,7 +33,7 @@ from vaelab.files import write_atomic
 
 log = logging.getLogger("vaelab")
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: EXIF turns, transparency as black, deep greys scaled
 CHUNK = 400  # images per task handed to a worker process
 PARALLEL_FROM = 2_000  # fewer images than this are decoded in this process: no start-up cost
 SPLITS = ("train", "test")
@@ -197,8 +197,9 @@ def load_folder(root: Path, image_size: int | None, *, progress: bool = True,
         return decoded
     chunk = decode_all(listing.files, image_size, progress=progress, workers=workers, root=root)
     if chunk.grey:
-        log.warning("%s: %d grey images among colour ones were made colour (grey in all "
-                    "three channels)", root, chunk.grey)
+        log.warning("%s: %d grey image%s made colour (grey in all three channels) to match "
+                    "the colour ones, such as %s", root, chunk.grey,
+                    " was" if chunk.grey == 1 else "s were", os.path.relpath(chunk.colour, root))
     if chunk.enlarged:
         many = len(chunk.enlarged)
         them = "them" if many > 1 else "it"
@@ -216,8 +217,9 @@ def load_folder(root: Path, image_size: int | None, *, progress: bool = True,
 def decode_all(paths: list[str], size: int | None, *, progress: bool = True,
                workers: int | None = None, root: Path) -> Chunk:
     """Decode every file of the folder ``root``, in chunks spread over the cores (on Linux),
-    with a progress bar. The first file that cannot be read, or (without ``size``) images of
-    another size than the first, is an error; then the chunks not yet begun are dropped."""
+    with a progress bar. Files that cannot be read are an error that names them after all are
+    read; images of another size than the first (without ``size``) at once, and then the
+    chunks not yet begun are dropped."""
     from vaelab.progress import progress_bar
 
     workers = workers or available_cores()
@@ -245,16 +247,25 @@ def decode_all(paths: list[str], size: int | None, *, progress: bool = True,
                 except VaelabError:  # the chunks not yet begun are not decoded in vain
                     pool.shutdown(wait=False, cancel_futures=True)
                     raise
+    unreadable = [file for chunk in chunks for file in chunk.unreadable]
+    if unreadable:
+        (path, why), more = unreadable[0], len(unreadable) - 1
+        others = f", nor can {more:,} more (such as {unreadable[1][0]})" if more else ""
+        them = "them" if more else "it"
+        raise VaelabError(f"{path}: cannot be read as an image ({why}){others}; replace {them} "
+                          f"or remove {them} from the folder")
+    chunks = [chunk for chunk in chunks if chunk.images is not None]
     if any(chunk.images.shape[1:3] != chunks[0].images.shape[1:3] for chunk in chunks):
         raise VaelabError(different_sizes(paths, root))
     grey = sum(chunk.grey for chunk in chunks)
     enlarged = [path for chunk in chunks for path in chunk.enlarged]
+    colour = next((chunk.colour for chunk in chunks if chunk.colour), None)
     if len({chunk.images.shape[3] for chunk in chunks}) > 1:  # grey chunks beside colour ones
         grey += sum(len(chunk.images) for chunk in chunks if chunk.images.shape[3] == 1)
         chunks = [Chunk(np.repeat(c.images, 3, axis=3) if c.images.shape[3] == 1 else c.images)
                   for c in chunks]
     return Chunk(np.concatenate([chunk.images for chunk in chunks]), grey=grey,
-                 enlarged=enlarged)
+                 enlarged=enlarged, colour=colour)
 
 
 def available_cores() -> int:
@@ -265,12 +276,10 @@ def available_cores() -> int:
 
 
 def _checked(chunk: Chunk, paths: list[str], root: Path) -> Chunk:
-    """The chunk, or its error as one line (images of several sizes: with all of ``paths``'
-    sizes, not the chunk's alone)."""
+    """The chunk, or, where its images are of several sizes, an error with all of ``paths``'
+    sizes, not the chunk's alone."""
     if chunk.error == SIZES_DIFFER:
         raise VaelabError(different_sizes(paths, root))
-    if chunk.error:
-        raise VaelabError(chunk.error)
     return chunk
 
 
