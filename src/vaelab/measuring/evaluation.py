@@ -93,10 +93,9 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
     if not isinstance(run, Run):
         run = load_run(run, data_dir=data_dir)
     model, config = run.model.eval(), run.config
-    if k is not None and not model.has_posterior:
-        raise VaelabError(f"{run.path} is {config.named()}: with no posterior "
-                          f"it defines no likelihood p(x), so there is no NLL to estimate; "
-                          f"leave out k (-k on the command line)")
+    if k is not None and not model.has_posterior:  # as the command line: a loop goes on
+        log.warning("%s is %s: with no posterior it has no likelihood to bound, so k is not "
+                    "used", run.path, config.named())
     k = (K if k is None else k) if model.has_posterior else None
     world = join(model.device.type)  # started by torchrun: each process measures its share
     model.to(local_device(model.device, world))
