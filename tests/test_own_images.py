@@ -97,12 +97,17 @@ def test_mixed_sizes_need_image_size_and_the_odd_ones_out_are_named(cores, tmp_p
     assert data.image_shape == (1, 16, 16)
 
 
-def test_a_split_folder_keeps_its_split(tmp_path):
+def test_a_split_folder_keeps_its_split(tmp_path, caplog):
     make_folder(tmp_path / "set" / "train", per_class=5)
     make_folder(tmp_path / "set" / "test", per_class=2)
     data = load_dataset(str(tmp_path / "set"), progress=False)
     assert (len(data.train_images), len(data.test_images)) == (10, 4)
     assert data.classes == ("circle", "square")
+    with caplog.at_level(logging.WARNING, logger="vaelab"):  # a fraction asked for is told
+        data = load_dataset(str(tmp_path / "set"), progress=False, test_fraction=0.5)
+    assert len(data.test_images) == 4
+    assert caplog.messages == [f"{tmp_path / 'set'}: its train/ and test/ give the split, so "
+                               f"--test-fraction 0.5 is not used"]
 
 
 def test_a_split_folder_needs_every_class_in_train_and_says_which_its_test_lacks(tmp_path,
@@ -451,6 +456,10 @@ def test_an_empty_class_folder_is_a_warning(tmp_path, monkeypatch):
     data = load_dataset(str(folder), progress=False)
     assert data.classes == ("circle", "square")
     assert said == [f"{folder}: stars/ holds no images, so it is no class"]
+    said.clear()  # said when the folder is read, not again by each command from its cache
+    monkeypatch.chdir(tmp_path)
+    load_dataset("shapes", progress=False)
+    assert said == []
 
 
 def test_own_grey_images_are_drawn_as_they_are_and_mnist_as_ink_on_paper(tmp_path, tiny,
@@ -607,3 +616,18 @@ def test_every_unreadable_file_is_counted_in_one_line(tmp_path):
     assert message.startswith(f"{root / 'circle' / 'bad1.png'}: cannot be read as an image (")
     assert message.endswith(f"), nor can 2 more (such as {root / 'circle' / 'bad2.png'}); "
                             f"replace them or remove them from the folder")
+
+
+def test_a_folder_named_as_a_registered_dataset_is_told_apart(tmp_path, monkeypatch, caplog):
+    """An export of MNIST as PNGs in ./mnist is not what --dataset mnist reads, silently."""
+    from vaelab.data import registry
+
+    monkeypatch.chdir(tmp_path)
+    make_folder(tmp_path / "mnist", per_class=2)
+    registry._say_if_a_folder_is_named_so.cache_clear()
+    with caplog.at_level(logging.WARNING, logger="vaelab"):
+        registry._say_if_a_folder_is_named_so("mnist")
+        registry._say_if_a_folder_is_named_so("fashion-mnist")  # no such folder here
+    assert caplog.messages == ["--dataset mnist is the registered MNIST, not the folder of "
+                               "images ./mnist here; give --dataset ./mnist to train on that"]
+    registry._say_if_a_folder_is_named_so.cache_clear()

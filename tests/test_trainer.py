@@ -551,6 +551,8 @@ def test_train_takes_a_run_config_and_names_a_misplaced_part(tiny, tmp_path):
 
 def test_a_run_of_few_steps_is_told_that_its_model_learns_little(tiny, tmp_path, caplog):
     """A small folder at the tutorial's batch of 128 trains one step an epoch: 20 in a demo."""
+    from vaelab.training.checks import note_few_steps
+
     few = RunConfig(ModelConfig(hidden_dims=(8,)), DataConfig(train_subset=64),
                     TrainConfig(epochs=2, batch_size=32))
     with caplog.at_level(logging.WARNING, logger="vaelab"):
@@ -564,3 +566,9 @@ def test_a_run_of_few_steps_is_told_that_its_model_learns_little(tiny, tmp_path,
     with caplog.at_level(logging.WARNING, logger="vaelab"):
         train(enough, tmp_path / "enough", data=tiny, progress=False)
     assert "too few" not in caplog.text
+    caplog.clear()  # one image: no smaller batch makes more steps of it
+    with caplog.at_level(logging.WARNING, logger="vaelab"):
+        note_few_steps(TrainConfig(epochs=2, batch_size=16), 1)
+    assert caplog.messages == ["1 training image at batch 16 makes 1 step an epoch, 2 in all: "
+                               "too few for the model to learn much; give more --epochs or "
+                               "more images"]

@@ -14,14 +14,13 @@ decoded pixels (``fingerprint``), so moving or copying a folder keeps its runs v
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import io
 import logging
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +50,7 @@ class Listing:
     split: np.ndarray | None  # (N,) 0 train, 1 test; None when the folder is not split
     stats: list[tuple[str, int, int]]  # (relative path, bytes, mtime in ns) of each file
     skipped: list[str]  # files that are not images
+    notes: list[str] = field(default_factory=list)  # said when the folder is decoded
 
 
 @dataclass
@@ -82,10 +82,12 @@ def list_folder(root: Path) -> Listing:
                               f"{'it' if one else 'them'}; add {'some' if one else 'them'} to "
                               f"train/ or take {'it' if one else 'them'} out")
         untested = sorted(set(parts[0].classes) - set(parts[1].classes))
+        notes = parts[0].notes + parts[1].notes
         if untested:
-            log.warning("%s: test/ has no images of %s %s, so the measures on the test "
-                        "images leave %s out", root, "class" if len(untested) == 1 else
-                        "classes", ", ".join(untested), "it" if len(untested) == 1 else "them")
+            one = len(untested) == 1
+            notes.append(f"{root}: test/ has no images of {'class' if one else 'classes'} "
+                         f"{', '.join(untested)}, so the measures on the test images leave "
+                         f"{'it' if one else 'them'} out")
         labels = None
         if labelled == {True}:
             labels = np.concatenate([
@@ -93,7 +95,8 @@ def list_folder(root: Path) -> Listing:
                 for part in parts])
         split = np.concatenate([np.full(len(p.files), s, np.int8) for s, p in enumerate(parts)])
         return Listing(parts[0].files + parts[1].files, labels, classes, split,
-                       parts[0].stats + parts[1].stats, parts[0].skipped + parts[1].skipped)
+                       parts[0].stats + parts[1].stats, parts[0].skipped + parts[1].skipped,
+                       notes)
     return _list_split(root, root)
 
 
@@ -116,12 +119,6 @@ def _entries(folder: Path) -> tuple[list[str], list[os.DirEntry], list[str]]:
         else:
             others.append(entry.path)
     return dirs, images, others
-
-
-@functools.cache  # once per process, however often the folder is read
-def _say_empty(folder: Path, names: tuple[str, ...]) -> None:
-    log.warning("%s: %s %s no images, so %s no class", folder, ", ".join(f"{n}/" for n in names),
-                "holds" if len(names) == 1 else "hold", "it is" if len(names) == 1 else "they are")
 
 
 def _walk(folder: Path, above: frozenset[str]) -> tuple[list[os.DirEntry], list[str]]:
@@ -156,8 +153,12 @@ def _list_split(folder: Path, root: Path) -> Listing:
             files += images
         else:
             empty.append(name)
+    notes = []
     if classes and empty:  # a class forgotten when the images were copied, say
-        _say_empty(folder, tuple(empty))
+        one = len(empty) == 1
+        notes.append(f"{folder}: {', '.join(f'{n}/' for n in empty)} "
+                     f"{'holds' if one else 'hold'} no images, so {'it is' if one else 'they are'}"
+                     f" no class")
     if classes and top:
         raise VaelabError(f"{folder}: holds class folders ({', '.join(classes[:3])}"
                           f"{', ...' if len(classes) > 3 else ''}) and {len(top)} "
@@ -176,7 +177,7 @@ def _list_split(folder: Path, root: Path) -> Listing:
         stats.append((entry.path[start:], st.st_size, st.st_mtime_ns))
     return Listing([entry.path for entry in files],
                    np.array(labels, dtype=np.int64) if classes else None,
-                   tuple(classes), None, stats, skipped)
+                   tuple(classes), None, stats, skipped, notes)
 
 
 def load_folder(root: Path, image_size: int | None, *, progress: bool = True,
@@ -195,6 +196,8 @@ def load_folder(root: Path, image_size: int | None, *, progress: bool = True,
                     listing.skipped[0])
     if decoded is not None:
         return decoded
+    for note in listing.notes:  # once, when the folder is read; not from its cache
+        log.warning("%s", note)
     chunk = decode_all(listing.files, image_size, progress=progress, workers=workers, root=root)
     if chunk.grey:
         log.warning("%s: %d grey image%s made colour (grey in all three channels) to match "

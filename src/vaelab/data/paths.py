@@ -5,6 +5,8 @@ into training and test images with a seed when they come as one set.
 
 from __future__ import annotations
 
+import functools
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,9 @@ from vaelab.data.arrays import load_arrays
 from vaelab.data.folders import Decoded, load_folder
 from vaelab.data.images import ImageData, resized
 from vaelab.errors import VaelabError
+
+log = logging.getLogger("vaelab")
+TEST_FRACTION = 0.1  # of data that comes as one set, held out to test on
 
 ARRAY_SUFFIXES = (".npz", ".npy")
 
@@ -57,7 +62,7 @@ def locate(name: str, data_dir: str | Path | None = None) -> Path:
 
 
 def load_path(name: str, data_dir: str | Path | None = None, *, image_size: int | None = None,
-              test_fraction: float = 0.1, split_seed: int = 0, progress: bool = True
+              test_fraction: float = TEST_FRACTION, split_seed: int = 0, progress: bool = True
               ) -> ImageData:
     """A folder or array file as both splits of a dataset named ``name``."""
     path = locate(name, data_dir)
@@ -76,6 +81,8 @@ def split(name: str, decoded: Decoded, path: Path, test_fraction: float, seed: i
     (of all images, when unlabelled) held out at random from ``seed``."""
     if decoded.split is not None:
         test = decoded.split == 1
+        if test_fraction != TEST_FRACTION:
+            _say_split_given(path, test_fraction)
     else:
         test = np.zeros(len(decoded.images), dtype=bool)
         rng = np.random.default_rng(seed)
@@ -101,3 +108,9 @@ def split(name: str, decoded: Decoded, path: Path, test_fraction: float, seed: i
 
     return ImageData(name, decoded.classes, *part(~test), *part(test),
                      origin=str(path.resolve()))
+
+
+@functools.cache  # once a process, however often the run's data is loaded
+def _say_split_given(path: Path, test_fraction: float) -> None:
+    log.warning("%s: its train/ and test/ give the split, so --test-fraction %g is not used",
+                path, test_fraction)

@@ -155,9 +155,26 @@ def load_dataset(name: str, data_dir: str | Path | None = None, *, download: boo
     ``vaelab.data.paths``). ``image_size`` brings every image to that many pixels square;
     ``test_fraction`` and ``split_seed`` choose the test images of data that has none."""
     if name in DATASETS:
+        _say_if_a_folder_is_named_so(name)
         data = DATASETS[name].load(data_dir, download=download, progress=progress)
         return data if image_size is None else resized(data, image_size)
     if not looks_like_path(name):
         get_dataset(name)  # raises: names the registered ones
     return load_path(name, data_dir, image_size=image_size, test_fraction=test_fraction,
                      split_seed=split_seed, progress=progress)
+
+
+@functools.cache  # once a process: eval, plot and the demo load the data more than once
+def _say_if_a_folder_is_named_so(name: str) -> None:
+    """A folder of images in the working folder that is named as a registered dataset (an
+    export of MNIST as PNGs in ./mnist) is not what ``--dataset mnist`` reads: say so."""
+    from itertools import islice
+
+    from vaelab.data.decoding import SUFFIXES
+
+    folder = Path(name)
+    if folder.is_dir() and any(path.suffix.lower() in SUFFIXES
+                               for path in islice(folder.rglob("*"), 1000)):
+        log.warning("--dataset %s is the registered %s, not the folder of images ./%s here; "
+                    "give --dataset ./%s to train on that", name, DATASETS[name].title, name,
+                    name)

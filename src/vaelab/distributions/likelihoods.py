@@ -100,8 +100,17 @@ class SquaredError(Likelihood):
 
     @staticmethod
     def constant(pixels: int) -> float:
-        """The nats that -log p adds to the squared error of ``pixels`` pixels."""
+        """The nats that -log p adds to the squared error of ``pixels`` values."""
         return 0.5 * math.log(math.pi) * pixels
+
+    @classmethod
+    def constant_said(cls, image_shape: tuple[int, ...]) -> str:
+        """'448.7 nats for 784 pixels'; of colour images, '... for 3,072 values (1,024 pixels
+        in 3 channels)'."""
+        channels, pixels = image_shape[0], math.prod(image_shape[1:])
+        said = f"{cls.constant(channels * pixels):,.1f} nats for {channels * pixels:,} "
+        return said + ("pixels" if channels == 1 else
+                       f"values ({pixels:,} pixels in {channels} channels)")
 
     def log_prob(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         squared = (x - torch.sigmoid(logits)).square().flatten(-3).sum(dim=-1)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 from typing import TYPE_CHECKING
 
 from vaelab.config import RunConfig, parse_noise
@@ -76,10 +75,9 @@ def caveats(model: Autoencoder, config: RunConfig, split: str,
         add(("loss",), f"the −IWAE bound of k = {train.draws} draws, as the run trains; not a "
                        f"−ELBO")
     if name == "sse":  # an IWAE run's bound too
-        pixels = math.prod(model.image_shape)
         which = ", which −ELBO and NLL include" if model.has_posterior else ""
         add(("loss",), f"without the squared error's Gaussian constant{which} "
-                       f"({SquaredError.constant(pixels):.1f} nats for {pixels} pixels)")
+                       f"({SquaredError.constant_said(model.image_shape)})")
     why_not = model.likelihood.exactness(config.data.binarize != "none")
     if why_not is not None and model.has_posterior:
         add(("neg_elbo", "recon"), why_not)

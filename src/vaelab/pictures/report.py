@@ -7,7 +7,6 @@ no script, no fonts or styles from the web, so it opens from any folder, offline
 from __future__ import annotations
 
 import html
-import math
 import os
 from collections.abc import Sequence
 from datetime import datetime
@@ -44,8 +43,9 @@ SECTIONS = [
      "Decoded images on a regular grid over the region that the model's own test codes "
      "occupy, so that two models' grids may span very different areas: mind the axes. Where "
      "no training code landed, nothing taught the decoder what to draw; it may carry the "
-     "nearest digits on, or draw shapes unlike any. vaelab eval's row \u201ccodes' grid\u201d "
-     "is the share of these tiles that its classifier takes for a digit with p \u2265 0.9."),
+     "nearest images on, or draw shapes unlike any. Where a classifier of the dataset judges "
+     "them, vaelab eval's row \u201ccodes' grid\u201d is the share of these tiles that it puts "
+     "in one class with p \u2265 0.9."),
     ("manifold_prior.png", "The decoder at the prior's quantiles",
      "The grid placed at equal steps of prior probability, from the 5% to the 95% quantile on "
      "each axis, so every tile stands for the same share of the prior N(0, I) and the ticks "
@@ -73,9 +73,10 @@ WITH_CLASSES = {
     "latent.png": ("coloured by its class",
                    "all in one colour, as the images have no labels",
                    "coloured by its class (in one colour where the images have no labels)"),
-    "reconstructions.png": ("one per class",
+    "reconstructions.png": ("one or more per class",
                             "the first ten, as the images have no classes",
-                            "one per class, or the first ten where the images have no labels"),
+                            "one or more per class, or the first ten where the images have no "
+                            "labels"),
     "interpolation.png": ("of different classes",
                           "far apart in the latent space, as the images have no classes",
                           "of different classes, or far apart where the images have no "
@@ -206,15 +207,14 @@ def _metrics_section(runs: Sequence[Run]) -> str:
 
 def _without_constant(runs: Sequence[Run]) -> str:
     """What the table leaves out of a squared error, which the measured nats include."""
-    pixels = {math.prod(run.model.image_shape) for run in runs
+    shapes = {tuple(run.model.image_shape) for run in runs
               if run.config.model.likelihood == "sse"}
-    if len(pixels) != 1:
-        return "" if not pixels else (" A squared error is the loss as training computes "
+    if len(shapes) != 1:
+        return "" if not shapes else (" A squared error is the loss as training computes "
                                       "it, without its Gaussian's constant.")
-    n = pixels.pop()
     return (f" A squared error is the loss as training computes it, without its Gaussian's "
-            f"constant of {SquaredError.constant(n):.1f} nats for {n} pixels, which the "
-            f"nats of vaelab eval include.")
+            f"constant of {SquaredError.constant_said(shapes.pop())}, which the nats of "
+            f"vaelab eval include.")
 
 
 def _section_text(file: str, text: str, runs: Sequence[Run]) -> str:

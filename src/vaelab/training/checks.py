@@ -52,11 +52,12 @@ def note_few_steps(train: TrainConfig, images: int) -> None:
     one's own at the tutorial's batch of 128: one step an epoch)."""
     each = math.ceil(images / train.batch_size)
     if each * train.epochs < FEW_STEPS:
-        ways = "a smaller --batch-size or more --epochs" if train.batch_size > 1 else \
-            "more --epochs or more images"
-        log.warning("%d training images at batch %d make %d step%s an epoch, %d in all: too "
-                    "few for the model to learn much; give %s", images, train.batch_size,
-                    each, "s" * (each > 1), each * train.epochs, ways)
+        ways = "a smaller --batch-size or more --epochs" if min(train.batch_size, images) > 1 \
+            else "more --epochs or more images"
+        log.warning("%d training image%s at batch %d make%s %d step%s an epoch, %d in all: too "
+                    "few for the model to learn much; give %s", images, "s" * (images != 1),
+                    train.batch_size, "s" * (images == 1), each, "s" * (each > 1),
+                    each * train.epochs, ways)
 
 
 def note_precision(train: TrainConfig, device: torch.device) -> None:
