@@ -163,11 +163,14 @@ def test_the_pad_draws_dark_strokes_on_white_for_images_of_dark_strokes_on_paper
     for canvas in ("draw", "recon"):  # no black squares before any stroke
         assert seen.part(canvas).evaluate("c => getComputedStyle(c).backgroundColor") == \
             "rgb(255, 255, 255)"
+    # One's own images are not MNIST's, centred by their mass: a drawing is encoded as drawn.
+    assert "it is encoded as drawn" in seen.part("drawn-z").inner_text()
     seen.draw()
     pad = seen.rgba("draw")
     assert pad[0, 0, :3].tolist() == [255, 255, 255] and pad[:, :, 0].min() == 0
     pixels = np.array(seen.state("drawn.pixels")).reshape(12, 12)  # what the encoder got
     assert pixels[0, 0] == 1 and pixels.min() == 0 and (pixels > 0.5).mean() > 0.5
+    assert np.abs(pixels - pad[:, :, 0] / 255).max() <= 1 / 255  # where it was drawn
     seen.check()
 
 

@@ -17,7 +17,7 @@ from vaelab.errors import VaelabError
 @dataclass(kw_only=True)
 class Explore(Common):
     """Explore a run's latent space in the browser: hover to decode, click two places to
-    interpolate, draw a digit to encode it; several runs side by side, one pointer driving
+    interpolate, draw an image to encode it; several runs side by side, one pointer driving
     them all. Serves the page on 127.0.0.1 until Ctrl-C, or writes it as one self-contained
     HTML file with --out."""
 

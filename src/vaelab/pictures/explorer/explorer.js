@@ -578,9 +578,12 @@
       drawing.canvas.style.background = recon.canvas.style.background = "#000";
     }
     const DRAWN = { MNIST: "a digit", "Fashion-MNIST": "a garment or a shoe" }[DATA.run.dataset];
+    const CENTRE = DRAWN !== undefined; // a registered dataset's images are centred; one's own
     const DRAW_HINT = `Draw ${DRAWN ?? `something like the ${DATA.run.dataset} images`} with ` +
-      "the mouse. Moved so that its centre of mass is in the middle, as MNIST's digits are, " +
-      "it is encoded and placed on the plane.";
+      (CENTRE ? "the mouse. Moved so that its centre of mass is in the middle, as MNIST's " +
+                "digits are, it is encoded and placed on the plane."
+              : "the mouse, where it stands in them: it is encoded as drawn and placed on " +
+                "the plane.");
     part("drawn-z").textContent = DRAW_HINT;
 
     // The drawing moved by whole pixels so that its centre of mass is the image's centre, as
@@ -612,7 +615,7 @@
     function showDrawing(ink) {
       paint(asImages(ink), drawing.image, CHANNELS, MODEL.ink);
       drawing.ctx.putImageData(drawing.image, 0, 0);
-      const pixels = asImages(centred(ink)); // centred by its ink, not by its paper
+      const pixels = asImages(CENTRE ? centred(ink) : ink); // by its ink, not its paper
       const { mean, std } = encode(pixels);
       state.drawn = { pixels: Array.from(pixels), mean: Array.from(mean),
                       std: std && Array.from(std) };
