@@ -90,7 +90,8 @@ def test_mixed_sizes_need_image_size_and_the_odd_ones_out_are_named(cores, tmp_p
     with pytest.raises(VaelabError) as raised:
         load_dataset(str(root), progress=False)
     assert str(raised.value) == (
-        f"{root}: the images are not all one size: 7 are 12x12, 2 are 30x20 (such as "
+        f"{root}: the images are not all one size: 7 are 12x12 (such as circle/001.png), "
+        "2 are 30x20 (such as "
         "circle/000.png), 1 is 9x9 (such as square/small.png); give --image-size N to bring "
         "every image to N x N")
     data = load_dataset(str(root), progress=False, image_size=16)

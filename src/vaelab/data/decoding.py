@@ -161,9 +161,10 @@ def stack(arrays: list[np.ndarray], paths: list[str]) -> Chunk:
 
 
 def different_sizes(paths: list[str], root: str | os.PathLike) -> str:
-    """Why the images under ``root`` need --image-size: how many there are of each size and,
-    for the rarer sizes, an image of that size (the odd ones out, by their path in the
-    folder). Reads the files' headers only (about 40 microseconds a file)."""
+    """Why the images under ``root`` need --image-size: how many there are of each size and
+    an image of each (by its path in the folder; the most common size's too, since where
+    every size is rare none is the rule). Reads the files' headers only (about 40
+    microseconds a file)."""
     sizes: dict[tuple[int, int], list[str]] = {}
     for path in paths:
         try:
@@ -173,10 +174,9 @@ def different_sizes(paths: list[str], root: str | os.PathLike) -> str:
             continue  # unreadable files are named when they are decoded
     ranked = sorted(sizes.items(), key=lambda item: -len(item[1]))
     parts = []
-    for rank, ((width, height), members) in enumerate(ranked[:MOST_SIZES_NAMED]):
-        n = len(members)
-        such = "" if rank == 0 else f" (such as {os.path.relpath(members[0], root)})"
-        parts.append(f"{n:,} {'is' if n == 1 else 'are'} {width}x{height}{such}")
+    for (width, height), members in ranked[:MOST_SIZES_NAMED]:
+        n, such = len(members), os.path.relpath(members[0], root)
+        parts.append(f"{n:,} {'is' if n == 1 else 'are'} {width}x{height} (such as {such})")
     more = len(ranked) - MOST_SIZES_NAMED
     others = f", and {more} other size{'s' * (more != 1)}" if more > 0 else ""
     return (f"{root}: the images are not all one size: {', '.join(parts)}{others}; give "
