@@ -261,6 +261,7 @@ def test_an_eval_json_that_is_not_one_is_one_line(tmp_path, content, said):
      "metrics.nll.value", "metrics.nll.error", "metrics.nll.note", "likelihood.name",
      "classifier.test_accuracy", "seconds.likelihood", "caveats.nll", "other"]), _JSON),
     min_size=1, max_size=3))
+@example(changes=[("metrics", {"\n": None})])  # a key with a line break: named on one line
 def test_any_change_to_an_eval_json_reads_or_raises_vaelabs_error(changes):
     """And what reads is a scorecard that its table can show."""
     from vaelab.measuring.scorecard import Scorecard

@@ -24,8 +24,9 @@ MEASURE_AGAIN = "; run vaelab eval again"  # the end of every error of an eval.j
 def check_eval(raw: Any, source: str) -> None:
     """Raise VaelabError, naming ``source`` and the first field that is missing or not of
     its kind, unless ``raw`` holds a scorecard as vaelab writes it (its format aside)."""
-    def wrong(field: str, what: str) -> VaelabError:
-        return VaelabError(f"{source}: {field} {what}{MEASURE_AGAIN}")
+    def wrong(field: str, what: str) -> VaelabError:  # a key with a line break, quoted
+        shown = field if field.isprintable() else repr(field)
+        return VaelabError(f"{source}: {shown} {what}{MEASURE_AGAIN}")
 
     if not isinstance(raw, dict):
         raise wrong("the file", "holds no mapping of fields")
