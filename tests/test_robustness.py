@@ -100,6 +100,7 @@ def _config_like() -> st.SearchStrategy[object]:
 
 @settings(FUZZ, max_examples=500)
 @given(raw=_config_like())
+@example(raw={"model": {"latent\ndims": 2}})  # an unknown key with a line break, quoted
 def test_any_json_as_a_config_loads_or_raises_vaelabs_error(raw):
     try:
         config = RunConfig.from_dict(raw, source="runs/x/config.json")

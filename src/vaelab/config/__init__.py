@@ -278,7 +278,9 @@ class RunConfig:
             known = {f.name for f in dataclasses.fields(section_class)}
             unknown = sorted(set(section) - known)
             if unknown:
-                raise SettingsFileError(f"{source}: unknown setting {name}.{unknown[0]}")
+                shown = f"{name}.{unknown[0]}"  # quoted where it holds a line break
+                raise SettingsFileError(f"{source}: unknown setting "
+                                        f"{shown if shown.isprintable() else repr(shown)}")
             try:
                 parts[name] = section_class(**section)
             except ConfigError as err:
