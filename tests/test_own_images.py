@@ -632,3 +632,23 @@ def test_a_folder_named_as_a_registered_dataset_is_told_apart(tmp_path, monkeypa
     assert caplog.messages == ["--dataset mnist is the registered MNIST, not the folder of "
                                "images ./mnist here; give --dataset ./mnist to train on that"]
     registry._say_if_a_folder_is_named_so.cache_clear()
+
+
+def test_grey_images_stored_as_colour_are_told(tmp_path, caplog):
+    """They train as colour, three times the work, and nothing said so."""
+    root = tmp_path / "greyrgb"
+    root.mkdir()
+    for i in range(6):
+        grey = _pattern(i, 0)
+        Image.fromarray(np.stack([grey] * 3, axis=2)).save(root / f"{i}.png")
+    with caplog.at_level(logging.WARNING, logger="vaelab"):
+        data = load_dataset(str(root), progress=False)
+    assert data.image_shape == (3, 12, 12)  # as before: runs trained on them keep their data
+    assert caplog.messages == [f"{root}: every image is grey stored as colour (the same in all "
+                               f"three channels): they train as colour, with three times the "
+                               f"work of grey; save them as grey images to train on one channel"]
+    caplog.clear()
+    make_folder(tmp_path / "colour", classes=(), per_class=6, colour=True)
+    with caplog.at_level(logging.WARNING, logger="vaelab"):
+        load_dataset(str(tmp_path / "colour"), progress=False)
+    assert not caplog.messages

@@ -38,6 +38,7 @@ class Chunk:
     enlarged: list[str] = field(default_factory=list)  # scaled up more than ENLARGED times
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (path, why) of each
     colour: str | None = None  # the first colour image, which made the grey ones colour
+    grey_in_colour: int = 0  # colour images the same in all three channels
 
 
 def fit(image: Image.Image, size: int) -> Image.Image:
@@ -146,6 +147,7 @@ def decode_files(paths: list[str], size: int | None) -> Chunk:
             enlarged.append(path)
     chunk = stack(arrays, read) if arrays else Chunk(None)
     chunk.enlarged, chunk.unreadable = enlarged, unreadable
+    chunk.grey_in_colour = sum(a.shape[2] == 3 and bool((a[..., :1] == a).all()) for a in arrays)
     return chunk
 
 

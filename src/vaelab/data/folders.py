@@ -203,6 +203,10 @@ def load_folder(root: Path, image_size: int | None, *, progress: bool = True,
         log.warning("%s: %d grey image%s made colour (grey in all three channels) to match "
                     "the colour ones, such as %s", root, chunk.grey,
                     " was" if chunk.grey == 1 else "s were", os.path.relpath(chunk.colour, root))
+    if chunk.grey_in_colour == len(chunk.images):
+        log.warning("%s: every image is grey stored as colour (the same in all three channels): "
+                    "they train as colour, with three times the work of grey; save them as grey "
+                    "images to train on one channel", root)
     if chunk.enlarged:
         many = len(chunk.enlarged)
         them = "them" if many > 1 else "it"
@@ -263,12 +267,13 @@ def decode_all(paths: list[str], size: int | None, *, progress: bool = True,
     grey = sum(chunk.grey for chunk in chunks)
     enlarged = [path for chunk in chunks for path in chunk.enlarged]
     colour = next((chunk.colour for chunk in chunks if chunk.colour), None)
+    stored = sum(chunk.grey_in_colour for chunk in chunks)  # before grey chunks are made colour
     if len({chunk.images.shape[3] for chunk in chunks}) > 1:  # grey chunks beside colour ones
         grey += sum(len(chunk.images) for chunk in chunks if chunk.images.shape[3] == 1)
         chunks = [Chunk(np.repeat(c.images, 3, axis=3) if c.images.shape[3] == 1 else c.images)
                   for c in chunks]
     return Chunk(np.concatenate([chunk.images for chunk in chunks]), grey=grey,
-                 enlarged=enlarged, colour=colour)
+                 enlarged=enlarged, colour=colour, grey_in_colour=stored)
 
 
 def available_cores() -> int:
