@@ -73,8 +73,8 @@ def test_grey_among_colour_is_made_colour_with_a_note(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="vaelab"):
         data = load_dataset(str(root), progress=False)
     assert data.image_shape == (3, 12, 12)
-    assert (f"{root}: 1 grey image was made colour (grey in all three channels) to match the "
-            f"colour ones, such as 000.png") in caplog.text  # the one that makes them colour
+    assert (f"{root}: 1 grey image was made colour (grey in all three channels) to match "
+            f"colour images such as 000.png") in caplog.text  # the one that makes them colour
 
 
 @pytest.mark.parametrize("cores", [1, 2])
@@ -600,6 +600,11 @@ def test_images_are_read_as_they_are_shown(tmp_path):
         assert grey.shape == (4, 4, 1) and grey.min() == 0 and grey.max() == 255, name
         assert np.all(np.diff(grey.ravel().astype(int)) > 0), name  # the ramp, not clipped
 
+    from vaelab.data.decoding import to_array
+
+    deep = Image.frombytes("I;16", (4, 4), (np.arange(16, dtype=np.uint16) * 4000).tobytes())
+    deep.info["transparency"] = 4000  # a PNG's one transparent value, of 16 bits
+    assert to_array(deep, None)[0, :3, 0].tolist() == [0, 0, 31]  # 4000 is black, 8000 not
     palette = Image.fromarray(np.arange(16, dtype=np.uint8).reshape(4, 4) * 16).convert(
         "P", palette=Image.Palette.ADAPTIVE)
     assert palette.mode == "P"
@@ -644,9 +649,16 @@ def test_grey_images_stored_as_colour_are_told(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="vaelab"):
         data = load_dataset(str(root), progress=False)
     assert data.image_shape == (3, 12, 12)  # as before: runs trained on them keep their data
-    assert caplog.messages == [f"{root}: every image is grey stored as colour (the same in all "
-                               f"three channels): they train as colour, with three times the "
-                               f"work of grey; save them as grey images to train on one channel"]
+    stored = ("grey stored as colour (the same in all three channels), so all train as colour, "
+              "with three times the work of grey; save them as grey images to train on one "
+              "channel")
+    assert caplog.messages == [f"{root}: every image is {stored}"]
+    caplog.clear()  # beside grey ones, as many as are stored so are counted, and none is colour
+    for i in range(3):
+        Image.fromarray(_pattern(i + 10, 1)).save(root / f"grey{i}.png")
+    with caplog.at_level(logging.WARNING, logger="vaelab"):
+        load_dataset(str(root), progress=False)
+    assert caplog.messages == [f"{root}: 6 of the 9 images are {stored}"]
     caplog.clear()
     make_folder(tmp_path / "colour", classes=(), per_class=6, colour=True)
     with caplog.at_level(logging.WARNING, logger="vaelab"):

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+DEEP = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})  # more than 8 bits a pixel
 ORIENTATION = 0x0112  # the EXIF tag; 5 to 8 turn the image a quarter, so swap its sides
 SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 
@@ -73,18 +74,23 @@ def to_array(image: Image.Image, size: int | None) -> np.ndarray:
 
 def on_black(image: Image.Image) -> Image.Image:
     """An image as it shows over black: L for a grey one, RGB else."""
-    grey = image.mode in ("LA", "La", "L", "1", "I", "F") or image.mode.startswith("I;16")
-    if image.mode in ("I", "F") or image.mode.startswith("I;16"):  # transparency of one value
-        image = _eight_bits(image)
-    rgba = image.convert("RGBA")
+    key = image.info.get("transparency")
+    if image.mode in DEEP or image.mode == "1":  # transparent where it holds one value
+        grey = np.asarray(_eight_bits(image)).copy()
+        if isinstance(key, int | float):
+            grey[np.asarray(image) == key] = 0
+        return Image.fromarray(grey)
+    grey = image.mode in ("LA", "La", "L")
+    rgba = image.convert("LA" if image.mode == "La" else image.mode).convert("RGBA")
     shown = Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba)
     return shown.convert("L" if grey else "RGB")
 
 
 def _eight_bits(image: Image.Image) -> Image.Image:
-    """A grey image of any depth as mode L: 16-bit values (and 32-bit ones up to 65,535) by
-    their high byte, floats in [0, 1] times 255, anything else clipped to 0-255."""
-    if image.mode in ("1", "L", "LA", "La"):
+    """A grey image of any depth as mode L, each image by its own values: 16-bit ones by their
+    high byte, 32-bit ones too where they reach past 255 (up to 65,535; beyond, clipped),
+    floats in [0, 1] times 255 (others clipped to 0-255)."""
+    if image.mode not in DEEP:
         return image.convert("L")
     values = np.nan_to_num(np.asarray(image, dtype=np.float64))
     if image.mode.startswith("I;16") or (image.mode == "I" and 255 < values.max() <= 65535):
@@ -95,18 +101,23 @@ def _eight_bits(image: Image.Image) -> Image.Image:
                            .astype(np.uint8))
 
 
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation (1: as stored), read where a file can hold it: a PNG's getexif
+    decodes the whole image, which a header's size must not cost."""
+    if image.format not in ("JPEG", "MPO", "TIFF", "WEBP") and "exif" not in image.info:
+        return 1
+    return image.getexif().get(ORIENTATION, 1) or 1
+
+
 def upright(image: Image.Image) -> Image.Image:
     """The image turned as its EXIF orientation says (a phone's portrait photo stands up)."""
-    if image.getexif().get(ORIENTATION, 1) in (1, None):
-        return image
-    return ImageOps.exif_transpose(image)
+    return image if _orientation(image) == 1 else ImageOps.exif_transpose(image)
 
 
 def shown_size(image: Image.Image) -> tuple[int, int]:
     """Width and height as the image is shown, its EXIF orientation followed."""
     width, height = image.size
-    turned = image.getexif().get(ORIENTATION, 1) in (5, 6, 7, 8)
-    return (height, width) if turned else (width, height)
+    return (height, width) if _orientation(image) in (5, 6, 7, 8) else (width, height)
 
 
 @contextmanager
@@ -147,7 +158,6 @@ def decode_files(paths: list[str], size: int | None) -> Chunk:
             enlarged.append(path)
     chunk = stack(arrays, read) if arrays else Chunk(None)
     chunk.enlarged, chunk.unreadable = enlarged, unreadable
-    chunk.grey_in_colour = sum(a.shape[2] == 3 and bool((a[..., :1] == a).all()) for a in arrays)
     return chunk
 
 
@@ -155,11 +165,37 @@ def stack(arrays: list[np.ndarray], paths: list[str]) -> Chunk:
     """One array of images of one size; grey ones made colour where any is colour."""
     channels = max(a.shape[2] for a in arrays)
     grey = sum(a.shape[2] < channels for a in arrays)
-    colour = next((p for a, p in zip(arrays, paths, strict=True) if a.shape[2] == 3), None)
+    stored = [a.shape[2] == 3 and bool((a[..., :1] == a).all()) for a in arrays]
+    colour = next((p for a, p, s in zip(arrays, paths, stored, strict=True)
+                   if a.shape[2] == 3 and not s), None)
     if grey:
         arrays = [np.repeat(a, channels, axis=2) if a.shape[2] < channels else a
                   for a in arrays]
-    return Chunk(np.stack(arrays), grey=grey, colour=colour)
+    return Chunk(np.stack(arrays), grey=grey, colour=colour, grey_in_colour=sum(stored))
+
+
+def told(chunk: Chunk, root: os.PathLike, size: int | None) -> list[str]:
+    """What a folder's decoding says once, when it is read: grey images made colour, or grey
+    ones stored as colour (three times the work), and images scaled up into a blur."""
+    notes, n, name = [], len(chunk.images), lambda path: os.path.relpath(path, root)
+    if chunk.grey_in_colour and chunk.grey + chunk.grey_in_colour == n:  # every one is grey
+        stored = ("every image is" if chunk.grey_in_colour == n else
+                  f"{chunk.grey_in_colour:,} of the {n:,} images are")
+        notes.append(f"{root}: {stored} grey stored as colour (the same in all three "
+                     f"channels), so all train as colour, with three times the work of grey; "
+                     f"save them as grey images to train on one channel")
+    elif chunk.grey:
+        were = "image was" if chunk.grey == 1 else "images were"
+        notes.append(f"{root}: {chunk.grey:,} grey {were} made colour (grey in all three "
+                     f"channels) to match colour images such as {name(chunk.colour)}")
+    if chunk.enlarged:
+        many = len(chunk.enlarged)
+        them, were = ("them", "were") if many > 1 else ("it", "was")
+        notes.append(f"{root}: {many} image{'s' * (many > 1)} with a side under {size / 4:g} "
+                     f"pixels {were} scaled up more than four times to {size} x {size} (such "
+                     f"as {name(chunk.enlarged[0])}), which blurs {them}; leave {them} out or "
+                     f"give a smaller --image-size")
+    return notes
 
 
 def different_sizes(paths: list[str], root: str | os.PathLike) -> str:

@@ -26,7 +26,14 @@ from pathlib import Path
 import numpy as np
 
 from vaelab.data import sources
-from vaelab.data.decoding import SIZES_DIFFER, SUFFIXES, Chunk, decode_files, different_sizes
+from vaelab.data.decoding import (
+    SIZES_DIFFER,
+    SUFFIXES,
+    Chunk,
+    decode_files,
+    different_sizes,
+    told,
+)
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 
@@ -199,22 +206,8 @@ def load_folder(root: Path, image_size: int | None, *, progress: bool = True,
     for note in listing.notes:  # once, when the folder is read; not from its cache
         log.warning("%s", note)
     chunk = decode_all(listing.files, image_size, progress=progress, workers=workers, root=root)
-    if chunk.grey:
-        log.warning("%s: %d grey image%s made colour (grey in all three channels) to match "
-                    "the colour ones, such as %s", root, chunk.grey,
-                    " was" if chunk.grey == 1 else "s were", os.path.relpath(chunk.colour, root))
-    if chunk.grey_in_colour == len(chunk.images):
-        log.warning("%s: every image is grey stored as colour (the same in all three channels): "
-                    "they train as colour, with three times the work of grey; save them as grey "
-                    "images to train on one channel", root)
-    if chunk.enlarged:
-        many = len(chunk.enlarged)
-        them = "them" if many > 1 else "it"
-        log.warning("%s: %d image%s with a side under %s pixels %s scaled up more than four "
-                    "times to %d x %d (such as %s), which blurs %s; leave %s out or give a "
-                    "smaller --image-size", root, many, "s" * (many > 1), f"{image_size / 4:g}",
-                    "were" if many > 1 else "was", image_size, image_size,
-                    os.path.relpath(chunk.enlarged[0], root), them, them)
+    for note in told(chunk, root, image_size):
+        log.warning("%s", note)
     decoded = Decoded(chunk.images.transpose(0, 3, 1, 2).copy(), listing.labels,
                       listing.classes, listing.split, left_out)
     _write_cache(cached, decoded)
