@@ -435,6 +435,8 @@ def test_a_stopped_demo_is_finished_in_its_folder(tiny, tmp_path, capsys):
     page = finish_demo(folder, data=tiny, progress=False)
     assert page == folder / "index.html"
     assert "Stopped, and finished on cpu by vaelab demo --resume in" in page.read_text()
+    assert "; the runs left trained side by side (timings.json" in page.read_text()  # the AE,
+    assert "each but the last was measured" not in page.read_text()  # trained, is not
     assert len((folder / "vae" / "metrics.jsonl").read_text().splitlines()) == 2
     assert (folder / "ae" / "checkpoint.safetensors").stat().st_mtime_ns == ae_checkpoint
     assert json.loads((folder / "vae" / "eval.json").read_text())["epochs"] == 2

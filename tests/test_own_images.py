@@ -108,7 +108,7 @@ def test_a_split_folder_keeps_its_split(tmp_path, caplog):
         data = load_dataset(str(tmp_path / "set"), progress=False, test_fraction=0.5)
     assert len(data.test_images) == 4
     assert caplog.messages == [f"{tmp_path / 'set'}: its train/ and test/ give the split, so "
-                               f"--test-fraction 0.5 is not used"]
+                               f"the test fraction asked for (--test-fraction 0.5) is not used"]
 
 
 def test_a_split_folder_needs_every_class_in_train_and_says_which_its_test_lacks(tmp_path,

@@ -61,6 +61,12 @@ def test_off_a_terminal_long_work_says_where_it_stands_after_half_a_minute(capsy
     assert capsys.readouterr().err.splitlines() == [
         "epoch: 20 of 50 images after 40 s; about 60 s more",
         "epoch: 50 of 50 images after 10 min 50 s"]
+    with progress_bar(60_000, desc="vae epoch 4/20", unit="image", summary=False) as bar:
+        bar.initial = bar.n = 50_000  # a resumed epoch: done before, not at this pace
+        now[0] += 30
+        bar.update(600)
+    assert capsys.readouterr().err.splitlines() == [
+        "vae epoch 4/20: 50,600 of 60,000 images after 30 s; about 7 min 50 s more"]
 
 
 def test_a_bar_left_by_an_error_claims_nothing_and_a_disabled_one_says_nothing(capsys):

@@ -881,6 +881,52 @@ def test_a_stopped_demo_finishes_side_by_side_as_it_began_and_bitwise(tiny, tmp_
                               _weights(tmp_path / "stopped" / name))
 
 
+def test_a_demo_with_one_run_left_finishes_it_with_its_share_of_the_threads(
+        tiny, tmp_path, monkeypatch, terminal_signals):
+    """The AE trained to its end before the stop, the VAE not: --resume trains the VAE alone,
+    but with the one thread of two that the demo began it with, and bitwise as never stopped."""
+    from vaelab.demo import finish_demo, run_demo
+
+    real_objective, real_epoch = jobs_module.objective_per_image, jobs_module.train_epoch
+    ae_epochs, threads = [], []
+
+    def signalled(model, *args, **kwargs):  # in the test loss after the AE's last step
+        if type(model).__name__ == "Autoencoder":
+            ae_epochs.append(1)
+            if len(ae_epochs) == 3:
+                os.kill(os.getpid(), signal.SIGINT)
+        return real_objective(model, *args, **kwargs)
+
+    def slowed(model, *args, **kwargs):  # the VAE an epoch or more behind the AE
+        if type(model).__name__ == "VAE":
+            time.sleep(0.5)
+        return real_epoch(model, *args, **kwargs)
+
+    def counted(model, *args, **kwargs):
+        threads.append((type(model).__name__, torch.get_num_threads()))
+        return real_epoch(model, *args, **kwargs)
+
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        run_demo(tmp_path / "whole", epochs=3, data=tiny, progress=False)
+        monkeypatch.setattr(jobs_module, "objective_per_image", signalled)
+        monkeypatch.setattr(jobs_module, "train_epoch", slowed)
+        with pytest.raises(Interrupted):
+            run_demo(tmp_path / "stopped", epochs=3, data=tiny, progress=False)
+        assert len(read_metrics(tmp_path / "stopped" / "ae")) == 3
+        assert len(read_metrics(tmp_path / "stopped" / "vae")) < 3
+        monkeypatch.setattr(jobs_module, "objective_per_image", real_objective)
+        monkeypatch.setattr(jobs_module, "train_epoch", counted)
+        finish_demo(tmp_path / "stopped", data=tiny, progress=False)
+    finally:
+        torch.set_num_threads(threads_before)
+    assert set(threads) == {("VAE", 1)}, threads  # alone, with the share it began with
+    for name in ("ae", "vae"):
+        _assert_bitwise_equal(_weights(tmp_path / "whole" / name),
+                              _weights(tmp_path / "stopped" / name))
+
+
 def test_a_signal_after_the_last_step_hands_no_run_on(tiny, tmp_path, monkeypatch,
                                                        terminal_signals):
     """What follows training (the demo's measuring, minutes of it) is not begun after a stop."""

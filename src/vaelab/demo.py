@@ -305,14 +305,17 @@ def _page(runs, folder: Path, figure: Path, evaluation: Comparison, configs, lap
               f"and batch, seed {train.seed}. {made}: "
               + ", ".join(f"{stage} {laps.seconds[stage]:.0f} s"
                           for stage in ("training", "figures", "measuring"))
-              + _how_trained(len(runs), device) + " (timings.json has every part)."),
+              + _how_trained(len(runs), device, resumed) + " (timings.json has every part)."),
         commands=[again],
     )
 
 
-def _how_trained(runs: int, device: str) -> str:
-    """How the demo's training time was spent, where it trained several runs."""
+def _how_trained(runs: int, device: str, resumed: bool) -> str:
+    """How the demo's training time was spent, where it trained several runs (of a demo
+    finished by --resume, those left: one trained before the stop is measured at the end)."""
     if runs == 1:
         return ""
     how = "side by side" if device == "cpu" else "one after the other"
+    if resumed:
+        return f"; the runs left trained {how}"
     return f"; the runs trained {how}, and each but the last was measured as it ended"

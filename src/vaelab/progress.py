@@ -75,7 +75,8 @@ class Lines:
         return False  # never redraws, so the caller never needs to sync for a postfix
 
     def reset(self, total: float | None = None) -> None:
-        self.n, self.started = 0, time.perf_counter()
+        self.n = self.initial = 0  # initial: done before this start (a resumed epoch's)
+        self.started = time.perf_counter()
         self.note_at = self.started + FIRST_NOTE
         if total is not None:
             self.total = total
@@ -84,8 +85,9 @@ class Lines:
         """Where long work stands, and how long the rest may take at the pace so far."""
         now = time.perf_counter()
         self.note_at, spent = now + NOTE_EVERY, now - self.started
-        rest = (f"; about {duration(spent * (self.total - self.n) / self.n)} more"
-                if self.total and 0 < self.n < self.total else "")
+        done = self.n - self.initial  # at this start's pace, not with what came before
+        rest = (f"; about {duration(spent * (self.total - self.n) / done)} more"
+                if self.total and done > 0 and self.n < self.total else "")
         of = f" of {self.total:,.0f}" if self.total else ""
         units = self.unit if self.unit.endswith("s") else f"{self.unit}s"
         say(f"{self.desc}: {self.n:,.0f}{of} {units} after {duration(spent)}{rest}")

@@ -112,5 +112,5 @@ def split(name: str, decoded: Decoded, path: Path, test_fraction: float, seed: i
 
 @functools.cache  # once a process, however often the run's data is loaded
 def _say_split_given(path: Path, test_fraction: float) -> None:
-    log.warning("%s: its train/ and test/ give the split, so --test-fraction %g is not used",
-                path, test_fraction)
+    log.warning("%s: its train/ and test/ give the split, so the test fraction asked for "
+                "(--test-fraction %g) is not used", path, test_fraction)

@@ -210,7 +210,7 @@ def _fit(job: Job, data: ImageData, progress: bool, position: int,
                 bar.reset(len(train_images))
                 bar.set_description(f"{name} epoch {epoch}/{total}")
                 if job.unfinished is not None:
-                    bar.update(job.unfinished.images_done(config.train.batch_size))
+                    bar.initial = bar.n = job.unfinished.images_done(config.train.batch_size)
                 record = _epoch(job, epoch, seen, bar, stop)
                 job.metrics.append(record)
                 save(job)
