@@ -840,65 +840,29 @@ def test_a_demo_stopped_in_training_names_the_demos_command_once(tiny, tmp_path,
                for line in lines[:-1]) and lines[-1].endswith(f"--resume {demo} -q"), err
 
 
-def test_a_stopped_demo_finishes_side_by_side_as_it_began_and_bitwise(tiny, tmp_path,
+@pytest.mark.parametrize("left", ["both", "the VAE"])
+def test_a_stopped_demo_finishes_side_by_side_as_it_began_and_bitwise(left, tiny, tmp_path,
                                                                       monkeypatch,
                                                                       terminal_signals):
-    """vaelab demo --resume trains the runs left side by side with the share of the threads
-    that the demo began them with (one of two each), not one after the other with all of
-    them: on some machines another number of threads rounds otherwise, and the finished
-    demo's weights then differed from those of one never stopped."""
+    """vaelab demo --resume trains the runs left with the share of the threads that the demo
+    began them with (one of two each), not each alone with all of them, whether both are left
+    or one (the AE trained to its end before the stop): on some machines another number of
+    threads rounds otherwise, and the finished demo's weights then differed from those of one
+    never stopped."""
     from vaelab.demo import finish_demo, run_demo
 
     real_objective, real_epoch = jobs_module.objective_per_image, jobs_module.train_epoch
-    calls, threads = [], []
+    tested, threads = [], []
 
-    def signalled(*args, **kwargs):  # at the end of the first epoch that either run finishes
-        calls.append(1)
-        if len(calls) == 1:
-            os.kill(os.getpid(), signal.SIGINT)
-        return real_objective(*args, **kwargs)
-
-    def counted(model, *args, **kwargs):
-        threads.append((type(model).__name__, torch.get_num_threads()))
-        return real_epoch(model, *args, **kwargs)
-
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        run_demo(tmp_path / "whole", epochs=3, data=tiny, progress=False)
-        monkeypatch.setattr(jobs_module, "objective_per_image", signalled)
-        with pytest.raises(Interrupted):
-            run_demo(tmp_path / "stopped", epochs=3, data=tiny, progress=False)
-        monkeypatch.setattr(jobs_module, "objective_per_image", real_objective)
-        monkeypatch.setattr(jobs_module, "train_epoch", counted)
-        finish_demo(tmp_path / "stopped", data=tiny, progress=False)
-        assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(threads_before)
-    assert set(threads) == {("Autoencoder", 1), ("VAE", 1)}, threads  # both, one thread each
-    for name in ("ae", "vae"):
-        _assert_bitwise_equal(_weights(tmp_path / "whole" / name),
-                              _weights(tmp_path / "stopped" / name))
-
-
-def test_a_demo_with_one_run_left_finishes_it_with_its_share_of_the_threads(
-        tiny, tmp_path, monkeypatch, terminal_signals):
-    """The AE trained to its end before the stop, the VAE not: --resume trains the VAE alone,
-    but with the one thread of two that the demo began it with, and bitwise as never stopped."""
-    from vaelab.demo import finish_demo, run_demo
-
-    real_objective, real_epoch = jobs_module.objective_per_image, jobs_module.train_epoch
-    ae_epochs, threads = [], []
-
-    def signalled(model, *args, **kwargs):  # in the test loss after the AE's last step
-        if type(model).__name__ == "Autoencoder":
-            ae_epochs.append(1)
-            if len(ae_epochs) == 3:
+    def signalled(model, *args, **kwargs):  # in a test loss: the first, or the AE's last
+        if left == "both" or type(model).__name__ == "Autoencoder":
+            tested.append(1)
+            if len(tested) == (1 if left == "both" else 3):
                 os.kill(os.getpid(), signal.SIGINT)
         return real_objective(model, *args, **kwargs)
 
     def slowed(model, *args, **kwargs):  # the VAE an epoch or more behind the AE
-        if type(model).__name__ == "VAE":
+        if left != "both" and type(model).__name__ == "VAE":
             time.sleep(0.5)
         return real_epoch(model, *args, **kwargs)
 
@@ -914,14 +878,16 @@ def test_a_demo_with_one_run_left_finishes_it_with_its_share_of_the_threads(
         monkeypatch.setattr(jobs_module, "train_epoch", slowed)
         with pytest.raises(Interrupted):
             run_demo(tmp_path / "stopped", epochs=3, data=tiny, progress=False)
-        assert len(read_metrics(tmp_path / "stopped" / "ae")) == 3
-        assert len(read_metrics(tmp_path / "stopped" / "vae")) < 3
+        trained = [len(read_metrics(tmp_path / "stopped" / name)) == 3 for name in ("ae", "vae")]
+        assert trained == ([False, False] if left == "both" else [True, False])
         monkeypatch.setattr(jobs_module, "objective_per_image", real_objective)
         monkeypatch.setattr(jobs_module, "train_epoch", counted)
         finish_demo(tmp_path / "stopped", data=tiny, progress=False)
+        assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(threads_before)
-    assert set(threads) == {("VAE", 1)}, threads  # alone, with the share it began with
+    assert set(threads) == ({("Autoencoder", 1), ("VAE", 1)} if left == "both"
+                            else {("VAE", 1)}), threads  # one thread each, as they began
     for name in ("ae", "vae"):
         _assert_bitwise_equal(_weights(tmp_path / "whole" / name),
                               _weights(tmp_path / "stopped" / name))
