@@ -249,6 +249,15 @@ def test_vaelab_sample_writes_a_chosen_class_or_says_why_not(tiny, tmp_path, cap
     assert Image.open(tmp_path / "ten.png").size == (5 * 30 * 3 - 6, 2 * 30 * 3 - 6)
     assert [columns_for(n) for n in (1, 2, 3, 5, 7, 10, 11, 12, 13, 14, 16, 64)] == [
         1, 2, 3, 5, 4, 5, 4, 4, 7, 7, 4, 8]  # 7 as 4 + 3, 11 as 4 + 4 + 3, 13 as 7 + 6
+    from vaelab.cli.commands import _samples_file
+
+    assert main(["sample", str(run.path), "--label", "7", "-n", "4"]) == 0
+    assert (run.path / "samples-7.png").is_file()  # no --out: named by the class
+    data = dataclasses.replace(run.config.data, classes=("T-shirt/top", "Ankle boot"))
+    named = dataclasses.replace(run, config=dataclasses.replace(run.config, data=data))
+    assert [_samples_file(named, label) for label in ("T-shirt/top", "1", "Ankle boot", None)] \
+        == ["samples-T-shirt-top.png", "samples-Ankle-boot.png", "samples-Ankle-boot.png",
+            "samples.png"]  # one file, not a folder 'samples-T-shirt'; a number by its name
     capsys.readouterr()
     assert main(["sample", str(run.path), "-n", "5"]) == 0
     assert (run.path / "samples.png").exists()  # fewer draws than classes: which, it says
@@ -312,10 +321,15 @@ def test_a_failure_measuring_a_model_early_lets_the_others_train_on(tiny, tmp_pa
         assert len((tmp_path / "demo" / name / "metrics.jsonl").read_text().splitlines()) == 1
 
 
-def test_the_demo_puts_any_models_of_the_family_side_by_side(tiny, tmp_path):
+def test_the_demo_puts_any_models_of_the_family_side_by_side(tiny, tmp_path, monkeypatch):
+    import vaelab.demo as demo
     from vaelab.cli.parsing import parse
     from vaelab.demo import run_demo
 
+    choices, real = [], demo.write_run_figures
+    monkeypatch.setattr(demo, "write_run_figures",
+                        lambda *a, choice, **k: choices.append(choice) or real(*a, choice=choice,
+                                                                                **k))
     page = run_demo(tmp_path / "demo", epochs=1, models=("vae", "cvae"), likelihood="bce",
                     binarize="dynamic", data=tiny, progress=False)
     text = page.read_text()
@@ -329,6 +343,8 @@ def test_the_demo_puts_any_models_of_the_family_side_by_side(tiny, tmp_path):
     assert (command.models, command.arch, command.likelihood, command.binarize,
             command.epochs) == (("vae", "cvae"), "mlp", "bce", "dynamic", 1)
     assert (tmp_path / "demo" / "cvae" / "figures" / "samples.png").exists()
+    # Side by side, both interpolations join the same two classes (the first run's farthest).
+    assert len(choices) == 2 and choices[0] == choices[1] and choices[0].between is not None
     for name in ("vae", "cvae"):  # the run measured last too, after the pages were drawn
         assert "<h2>Measured on the test set</h2>" in \
             (tmp_path / "demo" / name / "index.html").read_text(), name

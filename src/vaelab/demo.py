@@ -25,7 +25,8 @@ from vaelab.measuring.scorecard import Comparison
 from vaelab.memory import hand_back_free_memory
 from vaelab.models import MODELS
 from vaelab.pictures.comparison import comparison_figure
-from vaelab.pictures.figures import save_figure, write_run_figures
+from vaelab.pictures.figures import Choice, save_figure, write_run_figures
+from vaelab.pictures.interpolation import interpolation_pair
 from vaelab.pictures.report import write_report, write_run_page
 from vaelab.training.datasets import absolute
 from vaelab.training.jobs import fit_all
@@ -240,8 +241,12 @@ def _finish(runs: list[Run], folder: Path, data: ImageData, measuring: Measuring
     """The trained runs' figures, the comparison, their measures and the page."""
     log.info("drawing the figures")
     pictures = [latent_picture(run.model, data) for run in runs]
+    choice = Choice()  # every run's interpolation joins the same two classes: side by side,
+    if data.labelled:  # the first run's farthest apart, not a pair of each run's own
+        ends = interpolation_pair(pictures[0].points, pictures[0].labels)
+        choice = Choice(between=tuple(int(pictures[0].labels[end]) for end in ends))
     for run, seen in zip(runs, pictures, strict=True):
-        write_run_figures(run, data, seen=seen)
+        write_run_figures(run, data, seen=seen, choice=choice)
     figure = save_figure(comparison_figure(runs, pictures, data), folder / "comparison.png")
     laps.lap("figures")
     hand_back_free_memory()  # what drawing left in the heap, before measuring

@@ -3,7 +3,9 @@ tyro derives --help from the fields' types and docstrings; ``COMMANDS`` names th
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
@@ -218,8 +220,8 @@ class Sample(Common):
         if self.out is not None:
             check_can_make(self.out, "--out", example="samples.png")
         run = self.load(self.run_dir)
-        name = "samples.png" if self.label is None else f"samples-{self.label}.png"
-        path = write_samples(run, self.out or run.path / name, self.n, self.label, self.seed)
+        path = write_samples(run, self.out or run.path / _samples_file(run, self.label), self.n,
+                             self.label, self.seed)
         n = how_many(run, self.n, self.label)
         what = ""
         if a_row_per_class(run, n, self.label):
@@ -297,3 +299,17 @@ class Demo(Common):
 
 COMMANDS = {"train": Train, "plot": Plot, "sample": Sample, "demo": Demo, "eval": Eval,
             "compare": Compare, "classifier": Classifier, "explore": Explore}
+
+
+def _samples_file(run: Run, label: str | None) -> str:
+    """samples.png, or for a class samples-NAME.png, its name as a file can be named: a class
+    given by its number named as by its name ('7' of Fashion-MNIST: Sneaker), a slash or a
+    space a dash ('T-shirt/top': samples-T-shirt-top.png)."""
+    from vaelab.training.datasets import class_names, class_number
+
+    if label is None:
+        return "samples.png"
+    with contextlib.suppress(VaelabError, IndexError):  # refused by write_samples, in its words
+        label = class_names(run.config)[class_number(run.config, label)]
+    named = re.sub(r"[^\w.-]+", "-", label).strip("-.") or "class"
+    return f"samples-{named}.png"

@@ -212,6 +212,8 @@ def _loss(run: Run, name: str) -> Figure:
                             f"warming up over {train.kl_warmup} epochs, "
                             f"{run.epochs_done} done")
         title += f"; the −ELBO at β = 1, trained with the KL weighted ({', '.join(weighted)})"
+    if train.objective == "iwae" and run.model.has_posterior:  # the bound is not their sum
+        title += "\nthe other two panels are the ELBO's terms, whose sum the bound lies below"
     return plots.loss_curves(run.metrics, title=title, loss_name=loss_name,
                              recon_name=run.model.likelihood.term, kl_name=kl_name)
 

@@ -30,12 +30,11 @@ STYLE = {
     "font.size": 10,
     "axes.titlesize": 11,
     "axes.labelsize": 10,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
+    "axes.spines.top": False, "axes.spines.right": False,
     "axes.grid": False,
     "legend.frameon": False,
-    "figure.dpi": 100,
-    "figure.facecolor": "white",
+    "figure.dpi": 100, "figure.facecolor": "white",
+    "svg.fonttype": "none", "pdf.fonttype": 42,  # text a slide or a drawing program can edit
     "image.interpolation": "nearest",
     "axes.formatter.limits": (-2, 5),  # ticks of 0.01 read 1.0 and "1e-2", not run together
 }
@@ -291,10 +290,9 @@ def _unbroken(text: str) -> str:
 
 
 def comparison(views: Sequence[LatentView], classes: Sequence[str], *, title: str) -> Figure:
-    """One column per model, named at its top: its latent codes above, and what its decoder
-    makes of the same region below, so that models read across like a slide's columns (four
-    runs make a figure about twice as wide as high, not four pages long; more than four go on
-    further rows). The classes' legend stands once, at the right."""
+    """One column per model, named at its top: its latent codes above, its decoder over the
+    same region below, read across like a slide's columns (four runs make a figure twice as
+    wide as high; more go on further rows). The classes' legend stands once, at the right."""
     rows = math.ceil(len(views) / MOST_COLUMNS)
     columns = math.ceil(len(views) / rows)
     side = float(np.clip(13.5 / columns, 3.2, 4.6))  # inches of one panel
@@ -311,6 +309,8 @@ def comparison(views: Sequence[LatentView], classes: Sequence[str], *, title: st
             codes.set_title("test codes")
             for ax in (codes, decoder):  # at the cell's top, so that the titles line up
                 ax.set_anchor("N")
+                if view.manifold.evenly_spaced:  # whole steps: no "−12.5−10.0" run together
+                    ax.xaxis.set_major_locator(MaxNLocator(5, steps=[1, 2, 5, 10]))
             draw_manifold(decoder, view.manifold, view.axis_labels)
             drawn = "" if view.drawn_as is None else f", drawn as class {_unbroken(view.drawn_as)}"
             decoder.set_title(textwrap.fill(f"decoder over the same region{drawn}", width,

@@ -65,7 +65,9 @@ SECTIONS = [
     ("interpolation.gif", "Interpolation, animated",
      "The same line walked there and back."),
     (LOSS, "Training curves",
-     "Train (solid) and test (dashed) terms per image after each epoch."),
+     "Terms per image: on the training set averaged over each epoch as it trained (solid), "
+     "on the test set after it (dashed), so that the first epoch's training figure is "
+     "higher."),
 ]
 
 # What a figure shows of the classes: (every run's images have labels, none has, some have).
@@ -210,11 +212,10 @@ def _without_constant(runs: Sequence[Run]) -> str:
     shapes = {tuple(run.model.image_shape) for run in runs
               if run.config.model.likelihood == "sse"}
     if len(shapes) != 1:
-        return "" if not shapes else (" A squared error is the loss as training computes "
-                                      "it, without its Gaussian's constant.")
-    return (f" A squared error is the loss as training computes it, without its Gaussian's "
-            f"constant of {SquaredError.constant_said(shapes.pop())}, which the nats of "
-            f"vaelab eval include.")
+        return "" if not shapes else " A squared error is without its Gaussian's constant."
+    return (f" A squared error is without its Gaussian's constant of "
+            f"{SquaredError.constant_said(shapes.pop())}, which the nats of vaelab eval "
+            f"include.")
 
 
 def _section_text(file: str, text: str, runs: Sequence[Run]) -> str:
