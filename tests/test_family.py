@@ -405,6 +405,7 @@ def test_plot_draws_a_cvae_as_the_class_asked_for_and_joins_the_classes_asked_fo
     for name in ("manifold", "manifold_prior"):
         assert "drawn as class 3" in (figures / f"{name}.svg").read_text()
     assert "two test images (classes 1 and 7)" in (figures / "interpolation.svg").read_text()
+    assert "<text" in (figures / "interpolation.svg").read_text()  # text a slide can edit
     plot_run(vae, tiny, out_dir=figures, fmt="svg", between=(7, 7))  # its first two 7s
     assert "two test images (classes 7 and 7)" in (figures / "interpolation.svg").read_text()
     capsys.readouterr()  # the notes of training and drawing, if a handler prints them
