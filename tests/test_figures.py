@@ -417,3 +417,41 @@ def test_codes_along_a_line_get_a_window_of_readable_tiles():
     assert (len(u), len(v)) == (21, 11)
     assert widened((0.0, 3.0, 0.0, 2.0)) == (0.0, 3.0, 0.0, 2.0)  # a trained model's: as it is
     assert widened((5.0, 5.1, -2.0, 2.0)) == pytest.approx((4.05, 6.05, -2.0, 2.0))
+
+
+def test_captions_say_where_a_plane_lies_and_what_a_cvae_mixes():
+    """A latent space of more than two dimensions is seen on a plane, and the prior's grid is
+    a slice of it; a CVAE's codes mix the classes by design: the page said neither."""
+    from types import SimpleNamespace
+
+    from vaelab.pictures.captions import SECTIONS, caption
+
+    def run(model: str, latent_dims: int):
+        return SimpleNamespace(config=RunConfig(ModelConfig(model, latent_dims)),
+                               model=SimpleNamespace(conditional=model == "cvae",
+                                                     has_prior=model != "ae"))
+
+    texts = {file: text for file, _, text in SECTIONS}
+    flat, deep, cvae = run("vae", 2), run("vae", 8), run("cvae", 2)
+    prior = caption("manifold_prior.png", texts["manifold_prior.png"], [deep])
+    assert prior.endswith("through the prior's mean, 0: a slice of the prior, not all of it.")
+    assert "principal axes" not in caption("manifold.png", texts["manifold.png"], [flat])
+    assert caption("latent.png", texts["latent.png"], [flat, cvae]).endswith(
+        "its label carries the class, and the code is left the style.")
+    assert "CVAE" not in caption("latent.png", texts["latent.png"], [flat])
+
+
+def test_the_metrics_table_says_where_the_loss_is_an_iwae_bound():
+    """Below its ELBO's two terms added: without a word, the table's rows did not add up."""
+    from types import SimpleNamespace
+
+    from vaelab.pictures.report import metrics_rows
+
+    record = {"epoch": 1, "train_seconds": 1.0,
+              **{split: {"loss": 43.3, "recon": 42.7, "kl": 2.2} for split in ("train", "test")}}
+    runs = [SimpleNamespace(config=RunConfig(train=TrainConfig(**train)), epochs_done=1,
+                            model=torch.nn.Linear(1, 1), metrics=[record])
+            for train in ({"objective": "iwae", "k": 5}, {})]
+    rows = dict(metrics_rows(runs))
+    assert rows["test loss per image"] == ["43.30 (−IWAE bound)", "43.30"]
+    assert rows["test reconstruction per image"] == ["42.70", "42.70"]

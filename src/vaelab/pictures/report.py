@@ -20,7 +20,7 @@ from vaelab.distributions import SquaredError
 from vaelab.files import quoted, write_atomic
 from vaelab.measuring.scorecard import short_name
 from vaelab.models import count_parameters
-from vaelab.training.datasets import class_names
+from vaelab.pictures.captions import LOSS, SECTIONS, caption
 from vaelab.training.runs import METRICS, Run
 
 if TYPE_CHECKING:
@@ -31,66 +31,6 @@ SCALE = 0.6  # CSS pixels per pixel of a 150-dpi figure: its 10-point text at 12
 WIDTH = 1094  # CSS pixels of a section's content (main's 1180, less the paddings and borders)
 GAP = 16  # between figures side by side
 PRIOR_FIGURES = {"manifold_prior.png", "samples.png"}
-LOSS = "loss.png"  # drawn from metrics.jsonl
-
-# (file in figures/, heading, what to look for); {classes} is worded by WITH_CLASSES
-SECTIONS = [
-    ("latent.png", "Latent codes",
-     "Where the encoder puts each test image (the posterior mean for a VAE), {classes}. An AE "
-     "is free to spread codes anywhere; a VAE's KL term pulls them into the prior's region "
-     "around the origin."),
-    ("manifold.png", "The decoder over the latent plane",
-     "Decoded images on a regular grid over the region that the model's own test codes "
-     "occupy, so that two models' grids may span very different areas: mind the axes. Where "
-     "no training code landed, nothing taught the decoder what to draw; it may carry the "
-     "nearest images on, or draw shapes unlike any. Where a classifier of the dataset judges "
-     "them, vaelab eval's row \u201ccodes' grid\u201d is the share of these tiles that it puts "
-     "in one class with p \u2265 0.9."),
-    ("manifold_prior.png", "The decoder at the prior's quantiles",
-     "The grid placed at equal steps of prior probability, from the 5% to the 95% quantile on "
-     "each axis, so every tile stands for the same share of the prior N(0, I) and the ticks "
-     "are not evenly spaced values: what samples from a VAE look like, region by region."),
-    ("reconstructions.png", "Reconstructions",
-     "Test images on top ({classes}) and the decoding of each one's code below. A latent space "
-     "of few dimensions blurs them; how much is the reconstruction term in the tables."),
-    ("denoising.png", "Denoising",
-     "A denoising model learned to map corrupted images to clean ones: the corrupted test "
-     "image it is given, what it draws, and the clean image it should draw."),
-    ("samples.png", "Samples from the prior",
-     "Decodings of z ~ N(0, I), each tile the decoder's output for one z (the mean of p(x|z), "
-     "without its pixel noise){classes}"),
-    ("interpolation.png", "Interpolation",
-     "The straight line between the codes of two test images {classes}, decoded at even "
-     "steps."),
-    ("interpolation.gif", "Interpolation, animated",
-     "The same line walked there and back."),
-    (LOSS, "Training curves",
-     "Terms per image: on the training set averaged over each epoch as it trained (solid), "
-     "on the test set after it (dashed), so that the first epoch's training figure is "
-     "higher."),
-]
-
-# What a figure shows of the classes: (every run's images have labels, none has, some have).
-WITH_CLASSES = {
-    "latent.png": ("coloured by its class",
-                   "all in one colour, as the images have no labels",
-                   "coloured by its class (in one colour where the images have no labels)"),
-    "reconstructions.png": ("one or more per class",
-                            "the first ten, as the images have no classes",
-                            "one or more per class, or the first ten where the images have no "
-                            "labels"),
-    "interpolation.png": ("of different classes",
-                          "far apart in the latent space, as the images have no classes",
-                          "of different classes, or far apart where the images have no "
-                          "labels"),
-}
-
-# What the samples' grid is, as the runs with a prior are conditional: all, none, some.
-SAMPLE_GRIDS = ("; one row per class, each column one z drawn as every class, so that a "
-                "column keeps the style and changes the class",
-                "; the grid has no order, a z a tile",
-                "; a conditional model's has one row per class, each column one z drawn as "
-                "every class, so that a column keeps the style and changes the class")
 
 CSS = """
 :root { color-scheme: light; --ink: #1d2330; --muted: #5b6477; --line: #e3e6ee;
@@ -146,6 +86,9 @@ def metrics_rows(runs: Sequence[Run]) -> list[tuple[str, list[str]]]:
             cells = [_fmt(m[split][key]) if m else "—" for m in last]
             if key == "kl":  # say so where the term is the tutorial's line, not the KL
                 cells = [f"{c} (tutorial's line)" if r.config.train.kl == "tutorial" else c
+                         for c, r in zip(cells, runs, strict=True)]
+            if key == "loss":  # an IWAE bound is not its ELBO's two terms added
+                cells = [f"{c} (−IWAE bound)" if r.config.train.objective == "iwae" else c
                          for c, r in zip(cells, runs, strict=True)]
             rows.append((f"{split} {name} per image", cells))
     return rows
@@ -218,18 +161,6 @@ def _without_constant(runs: Sequence[Run]) -> str:
             f"include.")
 
 
-def _section_text(file: str, text: str, runs: Sequence[Run]) -> str:
-    if file == "samples.png":
-        which = [run.model.conditional for run in runs if run.model.has_prior]
-    elif file in WITH_CLASSES:
-        which = [bool(class_names(run.config)) for run in runs]
-    else:
-        return text
-    every, none, some = SAMPLE_GRIDS if file == "samples.png" else WITH_CLASSES[file]
-    return text.format(classes=every if all(which) else some if any(which) else none) + (
-        "." if file == "samples.png" else "")
-
-
 def _figure_sections(runs: Sequence[Run], page_dir: Path) -> list[str]:
     sections = []
     for file, heading, text in SECTIONS:
@@ -247,7 +178,7 @@ def _figure_sections(runs: Sequence[Run], page_dir: Path) -> list[str]:
         share = (WIDTH - GAP * (len(runs) - 1)) / len(runs)
         columns = len(runs) if 0.75 * widest <= share else 1
         sections.append(f'<section><h2>{html.escape(heading)}</h2>'
-                        f'<p>{html.escape(_section_text(file, text, runs))}</p>'
+                        f'<p>{html.escape(caption(file, text, runs))}</p>'
                         f'<div class="runs" style="--n: {columns}">{cells}</div></section>')
     return sections
 

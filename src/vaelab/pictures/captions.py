@@ -1,0 +1,107 @@
+"""What a run page says of each figure: its heading, what to look for in it, worded for the
+runs the page shows (with or without classes, conditional or not, of two latent dimensions or
+more)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from vaelab.training.datasets import class_names
+from vaelab.training.runs import Run
+
+LOSS = "loss.png"  # drawn from metrics.jsonl
+
+# (file in figures/, heading, what to look for); {classes} is worded by WITH_CLASSES
+SECTIONS = [
+    ("latent.png", "Latent codes",
+     "Where the encoder puts each test image (the posterior mean for a VAE), {classes}. An AE "
+     "is free to spread codes anywhere; a VAE's KL term pulls them into the prior's region "
+     "around the origin."),
+    ("manifold.png", "The decoder over the latent plane",
+     "Decoded images on a regular grid over the region that the model's own test codes "
+     "occupy, so that two models' grids may span very different areas: mind the axes. Where "
+     "no training code landed, nothing taught the decoder what to draw; it may carry the "
+     "nearest images on, or draw shapes unlike any. Where a classifier of the dataset judges "
+     "them, vaelab eval's row \u201ccodes' grid\u201d is the share of these tiles that it puts "
+     "in one class with p \u2265 0.9."),
+    ("manifold_prior.png", "The decoder at the prior's quantiles",
+     "The grid placed at equal steps of prior probability, from the 5% to the 95% quantile on "
+     "each axis, so every tile stands for the same share of the prior N(0, I) and the ticks "
+     "are not evenly spaced values: what samples from a VAE look like, region by region."),
+    ("reconstructions.png", "Reconstructions",
+     "Test images on top ({classes}) and the decoding of each one's code below. A latent space "
+     "of few dimensions blurs them; how much is the reconstruction term in the tables."),
+    ("denoising.png", "Denoising",
+     "A denoising model learned to map corrupted images to clean ones: the corrupted test "
+     "image it is given, what it draws, and the clean image it should draw."),
+    ("samples.png", "Samples from the prior",
+     "Decodings of z ~ N(0, I), each tile the decoder's output for one z (the mean of p(x|z), "
+     "without its pixel noise){classes}"),
+    ("interpolation.png", "Interpolation",
+     "The straight line between the codes of two test images {classes}, decoded at even "
+     "steps."),
+    ("interpolation.gif", "Interpolation, animated",
+     "The same line walked there and back."),
+    (LOSS, "Training curves",
+     "Terms per image: on the training set averaged over each epoch as it trained (solid), "
+     "on the test set after it (dashed), so that the first epoch's training figure is "
+     "higher."),
+]
+
+# What a figure shows of the classes: (every run's images have labels, none has, some have).
+WITH_CLASSES = {
+    "latent.png": ("coloured by its class",
+                   "all in one colour, as the images have no labels",
+                   "coloured by its class (in one colour where the images have no labels)"),
+    "reconstructions.png": ("one or more per class",
+                            "the first ten, as the images have no classes",
+                            "one or more per class, or the first ten where the images have no "
+                            "labels"),
+    "interpolation.png": ("of different classes",
+                          "far apart in the latent space, as the images have no classes",
+                          "of different classes, or far apart where the images have no "
+                          "labels"),
+}
+
+# Where a plane of a latent space of more than two dimensions lies, said after the caption.
+PLANES = {
+    "latent.png": " With more than two latent dimensions, the codes are seen on their first two "
+                  "principal axes.",
+    "manifold.png": " With more than two latent dimensions, the plane is that of the codes' "
+                    "first two principal axes, through their mean.",
+    "manifold_prior.png": " With more than two latent dimensions, it is the same plane through "
+                          "the prior's mean, 0: a slice of the prior, not all of it.",
+}
+
+# What a conditional model's figure shows otherwise, said after the caption.
+CONDITIONAL = {
+    "latent.png": " A CVAE's codes mix the classes, as they should: its label carries the "
+                  "class, and the code is left the style.",
+    "interpolation.png": " A CVAE's label is mixed from one class to the other along the line "
+                         "too.",
+}
+
+# What the samples' grid is, as the runs with a prior are conditional: all, none, some.
+SAMPLE_GRIDS = ("; one row per class, each column one z drawn as every class, so that a "
+                "column keeps the style and changes the class",
+                "; the grid has no order, a z a tile",
+                "; a conditional model's has one row per class, each column one z drawn as "
+                "every class, so that a column keeps the style and changes the class")
+
+
+def caption(file: str, text: str, runs: Sequence[Run]) -> str:
+    """A section's ``text`` worded for the runs it shows: their classes, their samples' grids,
+    their latent planes."""
+    if any(run.config.model.latent_dims > 2 for run in runs):  # where the plane lies
+        text += PLANES.get(file, "")
+    if any(run.model.conditional for run in runs):
+        text += CONDITIONAL.get(file, "")
+    if file == "samples.png":
+        which = [run.model.conditional for run in runs if run.model.has_prior]
+    elif file in WITH_CLASSES:
+        which = [bool(class_names(run.config)) for run in runs]
+    else:
+        return text
+    every, none, some = SAMPLE_GRIDS if file == "samples.png" else WITH_CLASSES[file]
+    return text.format(classes=every if all(which) else some if any(which) else none) + (
+        "." if file == "samples.png" else "")
