@@ -370,8 +370,8 @@ def test_train_resume_and_plot(data_env, tmp_path, capsys, monkeypatch):
                                  f"to\n")
     code, out, err = run_cli(["eval", str(run), "-k", "5", "--device", "cpu"], capsys)
     assert code == 0 and "NLL, importance-weighted bound" in out, err  # measured, no k
-    assert f"vaelab: {run} is an AE: with no posterior it has no likelihood to bound, so -k " \
-           f"is not used\n" in err
+    assert f"vaelab: {run} is an AE: with no posterior it has no likelihood to bound, so k " \
+           f"(-k) is not used\n" in err
 
     (run / "figures" / "latent.png").unlink()
     code, _, err = run_cli(["plot", str(run), "--device", "cpu"], capsys)

@@ -56,11 +56,7 @@ class Eval(Common):
             say(f"{run.path} has trained {run.epochs_done} of its {planned} epochs (it is "
                 f"training still, or was stopped): these are the figures of epoch "
                 f"{run.epochs_done}")
-        k = self.k if run.model.has_posterior else None  # as compare takes it: a loop of
-        if k != self.k and main_process():  # `vaelab eval $run -k 50` goes on past an AE
-            say(f"{run.path} is {run.config.named()}: with no posterior it has no likelihood "
-                f"to bound, so -k is not used")
-        card = evaluate_run(run, k=k, split=self.split, samples=self.samples,
+        card = evaluate_run(run, k=self.k, split=self.split, samples=self.samples,
                             chunk=self.chunk, seed=self.seed, data_dir=self.data_dir,
                             progress=not self.quiet)
         if not main_process():

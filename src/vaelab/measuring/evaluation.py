@@ -93,9 +93,9 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
     if not isinstance(run, Run):
         run = load_run(run, data_dir=data_dir)
     model, config = run.model.eval(), run.config
-    if k is not None and not model.has_posterior:  # as the command line: a loop goes on
-        log.warning("%s is %s: with no posterior it has no likelihood to bound, so k is not "
-                    "used", run.path, config.named())
+    if k is not None and not model.has_posterior:  # `vaelab eval $run -k 50` goes on past it
+        log.warning("%s is %s: with no posterior it has no likelihood to bound, so k (-k) is "
+                    "not used", run.path, config.named())
     k = (K if k is None else k) if model.has_posterior else None
     world = join(model.device.type)  # started by torchrun: each process measures its share
     model.to(local_device(model.device, world))

@@ -220,11 +220,11 @@ class Comparison:
     def noted_rows(self) -> tuple[list[tuple[str, list[str]]], list[str]]:
         """The rows, each figure marked with its note's number ("n/a [1]"), and those notes."""
         cards, names = self.cards, sorted({card.likelihood["name"] for card in self.cards})
-        gaussians = set(names) <= {"sse", "gaussian"}  # densities of the same pixel values
-        why = (": their nats compare, as densities of the same pixel values, and their "
-               "training losses do not" if gaussians else ", and so do the scales: compare "
-               "runs of one likelihood")
         if len(names) > 1:
+            gaussians = set(names) <= {"sse", "gaussian"}  # densities of the same pixel values
+            why = (": their nats compare, as densities of the same pixel values, and their "
+                   "training losses do not" if gaussians else ", and so do the scales: "
+                   "compare runs of one likelihood")
             cards = [_noted(card, ("loss",) if gaussians else SCALED,
                             f"on the scale of the {card.likelihood['name']} likelihood; the "
                             f"runs' likelihoods differ ({', '.join(names)}){why}")
