@@ -618,6 +618,8 @@ def test_figures_that_are_not_what_their_row_says_of_every_model_carry_a_note():
         return caveats(build_model(config.model, (1, 28, 28)), config, split)
 
     assert notes()["loss"].startswith("without the squared error's Gaussian constant")
+    ae = notes(model={"model": "ae"})  # a point, not an expectation over q(z|x)
+    assert ae["recon"].startswith("at each image's code") and "recon" not in notes()
     assert notes(objective="iwae", k=5)["loss"].startswith("the −IWAE bound of k = 5 draws")
     assert notes(objective="iwae", k=5)["loss"].endswith(  # that bound leaves it out too
         "; and without the squared error's Gaussian constant, which −ELBO and NLL include "

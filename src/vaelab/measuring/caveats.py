@@ -81,6 +81,9 @@ def caveats(model: Autoencoder, config: RunConfig, split: str,
     why_not = model.likelihood.exactness(config.data.binarize != "none")
     if why_not is not None and model.has_posterior:
         add(("neg_elbo", "recon"), why_not)
+    if not model.has_posterior:  # its code is a point, so there is no expectation
+        add(("recon",), "at each image's code: an AE's encoder gives one point, not a "
+                        "distribution q(z|x)")
     if model.conditional:
         add(("loss", "neg_elbo", "recon", "nll", "bits_per_dim"),
             "of p(x|y), each image given its own label: not comparable with an "
