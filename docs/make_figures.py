@@ -4,8 +4,8 @@
     python docs/make_figures.py --demo vaelab-demo   # or takes the figures of an earlier one
 
 Copies are shrunk to at most ``--width`` pixels and stored in grey or with a 256-colour
-palette, so that the repository stays small. docs/figures/tutorial_kl.png comes from
-benchmarks/tutorial_kl.py instead.
+palette (which holds the class colours exactly), so that the repository stays small.
+docs/figures/tutorial_kl.png comes from benchmarks/tutorial_kl.py instead.
 """
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ import argparse
 import tempfile
 from pathlib import Path
 
+from matplotlib.colors import to_rgb
 from PIL import Image
+
+from vaelab.pictures.plots import CLASS_COLORS
 
 HERE = Path(__file__).resolve().parent
 
@@ -38,7 +41,18 @@ def shrink(source: Path, target: Path, width: int) -> None:
     if red.tobytes() == green.tobytes() == blue.tobytes():  # grey: 8 bits a pixel suffice
         image.convert("L").save(target, optimize=True)
     else:
-        image.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(target, optimize=True)
+        paletted(image).save(target, optimize=True)
+
+
+def paletted(image: Image.Image) -> Image.Image:
+    """``image`` in 256 colours: the ten class colours exactly, so that no class of a scatter
+    plot takes another's colour (a palette by pixel counts alone merges the small markers'),
+    and 246 more where the image's colours are (an octree of them)."""
+    classes = [round(255 * channel) for colour in CLASS_COLORS for channel in to_rgb(colour)]
+    rest = image.quantize(colors=256 - len(CLASS_COLORS), method=Image.Quantize.FASTOCTREE)
+    palette = Image.new("P", (1, 1))
+    palette.putpalette(classes + rest.getpalette()[:3 * (256 - len(CLASS_COLORS))])
+    return image.quantize(palette=palette, dither=Image.Dither.NONE)
 
 
 def main() -> None:

@@ -52,6 +52,15 @@ def test_pca_plane_of_a_larger_space():
     first, second = plane.explained
     assert 0.8 < first < 0.9 and second < first and first + second <= 1
     assert plane.axis_labels()[0].startswith("PC 1 (8")
+    # Each axis points the way its largest component does, in the figures as in the explorer,
+    # whichever way round the codes come
+    from vaelab.pictures.explore import _pca
+
+    for flipped in (codes, -codes):
+        plane = LatentPlane.fit(flipped)
+        assert plane.axes[0, 2].item() > 0.99 and plane.axes[1, 0].item() > 0.99
+        explorer = torch.tensor(_pca(flipped)["axes"][:2], dtype=torch.float32)
+        torch.testing.assert_close(explorer, plane.axes, atol=1e-4, rtol=0)
 
 
 def test_linear_grid_keeps_tiles_square_and_covers_the_box():
@@ -208,6 +217,10 @@ def test_a_1d_latent_space_is_drawn_as_a_line(trained, tiny):
     fig = plots.comparison([plots.LatentView("VAE", seen.points, seen.labels, seen.manifold)],
                            tiny.classes, title="t")
     assert fig.axes[0].get_ylim()[1] > 9  # the rows of all ten classes stay in view
+    codes = plots.latent_scatter(seen.points, seen.labels, tiny.classes, title="t",
+                                 axis_labels=seen.plane.axis_labels(), equal=False)
+    rows = codes.axes[0].get_yticklabels()  # every row named by its class, not every other
+    assert [t.get_text() for t in rows] == list(tiny.classes)
 
 
 def test_a_manifold_of_a_tall_or_wide_region_stays_a_figure_of_page_size():
@@ -370,8 +383,13 @@ def test_titles_and_labels_say_what_a_teacher_would_put_on_a_slide(tiny, tmp_pat
                                         "the KL weighted (β = 4, warming up over 2 epochs, 1 "
                                         "done)")
     # The squared error leaves the Gaussian's constant out: the curve is not eval's −ELBO
-    assert loss.axes[0].get_ylabel() == ("squared error + KL per image\n(the −ELBO less its "
-                                         "constant, 448.7)")
+    assert loss.axes[0].get_ylabel() == ("squared error + KL per image\n(the −ELBO in nats "
+                                         "less its constant, 448.7)")
+    assert loss.axes[2].get_ylabel() == "KL(q(z|x,y) || p(z)) per image\n(nats)"  # given y
+    one = dataclasses.replace(run, config=dataclasses.replace(
+        config, train=dataclasses.replace(config.train, kl_warmup=1)))
+    assert figures._loss(one, "β-CVAE").get_suptitle().endswith("(β = 4, warmed up over 1 "
+                                                                "epoch)")  # not "1 epochs"
 
 
 def test_a_run_page_and_its_explorer_say_when_its_evaluation_is_of_fewer_epochs(tiny, tmp_path):

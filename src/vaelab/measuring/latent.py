@@ -12,6 +12,7 @@ from vaelab.data import ImageData, to_unit
 from vaelab.models import Autoencoder
 
 GRID = 21  # tiles along the longer side of the manifolds; odd, so 0 is a tile centre
+LINE_ROWS = "class"  # the vertical axis of a latent line's codes: a row for each class
 
 
 @torch.inference_mode()
@@ -37,6 +38,17 @@ def decode_all(model: Autoencoder, z: torch.Tensor, label: int | None = None,
                       for i in range(0, len(z), batch_size)])
 
 
+def principal_axes(codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The codes' mean, their principal axes (unit rows, the one of most variance first, each
+    signed so that its largest component is positive: the figures and the explorer draw the
+    same plane the same way round) and each axis' share of the variance.
+    (N, d) -> (d,), (min(N, d), d), (min(N, d),)"""
+    origin = codes.mean(dim=0)
+    _, s, vh = torch.linalg.svd(codes - origin, full_matrices=False)
+    vh = vh * vh[torch.arange(len(vh)), vh.abs().argmax(dim=1)].sign().unsqueeze(1)
+    return origin, vh, s.square() / s.square().sum().clamp_min(1e-12)
+
+
 @dataclass(frozen=True)
 class LatentPlane:
     """The 2-D plane the figures draw: the latent plane itself when d = 2, the plane of the
@@ -58,11 +70,8 @@ class LatentPlane:
             return cls(torch.zeros(1), torch.tensor([[1.0], [0.0]]), None)
         if d == 2:
             return cls(torch.zeros(2), torch.eye(2), None)
-        origin = codes.mean(dim=0)
-        _, s, vh = torch.linalg.svd(codes - origin, full_matrices=False)  # vh: (d, d)
-        variance = s.square()
-        share = (variance[:2] / variance.sum()).tolist()
-        return cls(origin, vh[:2].contiguous(), (share[0], share[1]))
+        origin, axes, share = principal_axes(codes)
+        return cls(origin, axes[:2].contiguous(), (float(share[0]), float(share[1])))
 
     @property
     def is_pca(self) -> bool:
@@ -82,7 +91,7 @@ class LatentPlane:
 
     def axis_labels(self) -> tuple[str, str]:
         if self.is_line:
-            return "$z$", "class"
+            return "$z$", LINE_ROWS
         if self.explained is None:
             return "$z_1$", "$z_2$"
         return tuple(f"PC {i + 1} ({share:.0%} of variance)"

@@ -44,8 +44,9 @@ SECTIONS = [
      "The same line walked there and back."),
     (LOSS, "Training curves",
      "Terms per image: on the training set averaged over each epoch as it trained (solid), "
-     "on the test set after it (dashed), so that the first epoch's training figure is "
-     "higher."),
+     "on the test set after it (dashed). The first epoch's training figures average over a "
+     "model still learning, so they differ most from the test ones there (a higher loss, "
+     "usually)."),
 ]
 
 # What a figure shows of the classes: (every run's images have labels, none has, some have).
@@ -82,11 +83,12 @@ CONDITIONAL = {
 }
 
 # What the samples' grid is, as the runs with a prior are conditional: all, none, some.
-SAMPLE_GRIDS = ("; one row per class, each column one z drawn as every class, so that a "
-                "column keeps the style and changes the class",
+SAMPLE_GRIDS = ("; one row per class y (the mean of p(x|z, y)), each column one z drawn as "
+                "every class, so that a column keeps the style and changes the class",
                 "; the grid has no order, a z a tile",
-                "; a conditional model's has one row per class, each column one z drawn as "
-                "every class, so that a column keeps the style and changes the class")
+                "; a conditional model's has one row per class y (the mean of p(x|z, y)), "
+                "each column one z drawn as every class, so that a column keeps the style and "
+                "changes the class")
 
 
 def caption(file: str, text: str, runs: Sequence[Run]) -> str:

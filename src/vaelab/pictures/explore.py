@@ -31,7 +31,7 @@ from matplotlib.colors import to_hex
 from vaelab.data import ImageData, dataset_title, prepare
 from vaelab.errors import VaelabError
 from vaelab.files import check_can_make, quoted, write_atomic
-from vaelab.measuring.latent import encode_dataset
+from vaelab.measuring.latent import encode_dataset, principal_axes
 from vaelab.measuring.scorecard import noted_rows
 from vaelab.models import count_parameters
 from vaelab.pictures.explore_ops import b64, net_ops
@@ -48,15 +48,10 @@ Runs = Run | str | Path | Sequence[Run | str | Path]
 
 
 def _pca(codes: torch.Tensor) -> dict[str, Any]:
-    """The codes' mean and their principal axes, each row a unit vector, the first the one of
-    most variance, signed so that its largest component is positive. (N, d) -> (d,), (d, d)"""
-    codes = codes.double()
-    origin = codes.mean(dim=0)
-    _, s, vh = torch.linalg.svd(codes - origin, full_matrices=False)  # vh: (min(N, d), d)
-    rows = torch.arange(len(vh))
-    vh = vh * vh[rows, vh.abs().argmax(dim=1)].sign().unsqueeze(1)
-    share = s.square() / s.square().sum().clamp_min(1e-12)
-    return {"origin": origin.tolist(), "axes": vh.tolist(), "explained": share.tolist()}
+    """The codes' mean, their principal axes and each one's share of the variance, as the
+    figures' plane has them (in double precision)."""
+    origin, axes, share = principal_axes(codes.double())
+    return {"origin": origin.tolist(), "axes": axes.tolist(), "explained": share.tolist()}
 
 
 def _evaluation(run: Run) -> tuple[list[tuple[str, str]] | None, list[str]]:

@@ -143,7 +143,8 @@ def write_run_figures(run: Run, data: ImageData, out_dir: str | Path | None = No
         save("manifold_prior", plots.manifold_figure(
             drawn_manifold(prior_manifold(model, seen.plane, seen.label), ink),
             axis_labels=labels,
-            title=f"{name}\ndecoder at the prior's 5%-95% quantiles{where}{drawn_as}"))
+            title=f"{name}\ndecoder at the prior's 5%-95% quantiles"
+                  f"{' (PCA plane through 0)' if where else ''}{drawn_as}"))
         save("samples", _samples(model, data, name, ink, run.config.train.seed))
     figure, gif_frames = interpolation(model, data, seen, name, ink, choice.between)
     save("interpolation", figure)
@@ -193,30 +194,34 @@ def _describe(run: Run) -> str:
 
 
 def _loss(run: Run, name: str) -> Figure:
-    train = run.config.train
-    kl_name = "the tutorial's KL line" if train.kl == "tutorial" else "KL(q(z|x) || p(z))\n(nats)"
+    train, given = run.config.train, ",y" if run.model.conditional else ""
+    kl_name = ("the tutorial's KL line" if train.kl == "tutorial" else
+               f"KL(q(z|x{given}) || p(z))\n(nats)")
     loss_name = (f"−IWAE bound, k = {train.draws}" if train.objective == "iwae"
                  else "−ELBO (recon + KL)" if train.draws == 1
-                 else f"−ELBO (recon + KL), mean of k = {train.draws} draws")
+                 else f"−ELBO (recon + KL), mean of k = {train.draws} draws") + "\n(nats)"
+    recon_name = run.model.likelihood.term
     if run.config.model.likelihood == "sse":  # the loss as trained: without the constant
         constant = SquaredError.constant(math.prod(run.model.image_shape))
         draws = f", mean of k = {train.draws} draws" if train.draws > 1 else ""
-        loss_name = (f"−IWAE bound, k = {train.draws}\n(less its constant, {constant:.1f})"
-                     if train.objective == "iwae" else f"squared error + KL{draws}\n(the −ELBO "
-                                                       f"less its constant, {constant:.1f})")
+        loss_name = (f"−IWAE bound, k = {train.draws}\n(nats, less its constant, "
+                     f"{constant:.1f})" if train.objective == "iwae" else
+                     f"squared error + KL{draws}\n(the −ELBO in nats less its constant, "
+                     f"{constant:.1f})")
+    else:  # a negative log-likelihood
+        recon_name += "\n(nats)"
     title = f"{name}\ntraining curves"
     if train.weighs_kl and train.kl == "closed-form":  # what it minimised is not what is drawn
         weighted = [f"β = {train.beta:g}"] if train.beta != 1 else []
         if train.kl_warmup:  # a warm-up the run has not finished says how far it got
-            weighted.append(f"warmed up over {train.kl_warmup} epochs"
-                            if run.epochs_done >= train.kl_warmup else
-                            f"warming up over {train.kl_warmup} epochs, "
-                            f"{run.epochs_done} done")
+            over = f"{train.kl_warmup} epoch{'s' * (train.kl_warmup != 1)}"
+            weighted.append(f"warmed up over {over}" if run.epochs_done >= train.kl_warmup
+                            else f"warming up over {over}, {run.epochs_done} done")
         title += f"; the −ELBO at β = 1, trained with the KL weighted ({', '.join(weighted)})"
     if train.objective == "iwae" and run.model.has_posterior:  # the bound is not their sum
         title += "\nthe other two panels are the ELBO's terms, whose sum the bound lies below"
     return plots.loss_curves(run.metrics, title=title, loss_name=loss_name,
-                             recon_name=run.model.likelihood.term, kl_name=kl_name)
+                             recon_name=recon_name, kl_name=kl_name)
 
 
 def _first_of_each_class(labels: torch.Tensor, n_classes: int, each: int = 1) -> list[int]:

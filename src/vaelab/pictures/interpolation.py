@@ -74,7 +74,8 @@ def interpolation(model: Autoencoder, data: ImageData, seen: LatentPicture, name
     inputs = pictures_of(to_unit(ends), ink)
     if data.labelled:
         a, b = (data.classes[int(c)] for c in labels)
-        ends_named = (f"test image\n{a}", f"test image\n{b}")
+        apart = " " if max(len(a), len(b)) <= 3 else "\n"  # "a test 7", or a long name below
+        ends_named = (f"a test{apart}{a}", f"a test{apart}{b}")  # as the explorer names a pick
         which = f"two test images (classes {a} and {b})"
         if model.conditional:  # the label moves too, and it does much of the change
             which += f",\nthe label mixed from {a} to {b} along the way"

@@ -24,7 +24,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from vaelab.measuring.latent import Manifold
+from vaelab.measuring.latent import LINE_ROWS, Manifold
 
 STYLE = {
     "font.size": 10,
@@ -80,6 +80,8 @@ def draw_scatter(ax: Axes, points: np.ndarray, labels: np.ndarray, classes: Sequ
                alpha=0.6, linewidths=0, rasterized=True)
     ax.set_xlabel(axis_labels[0])
     ax.set_ylabel(axis_labels[1])
+    if axis_labels[1] == LINE_ROWS:  # the latent line, a row of codes per class: each named
+        ax.set_yticks(range(len(classes)), classes)  # and no tick without classes
     if equal:
         ax.set_aspect("equal", adjustable="datalim")
     if legend and classes:
@@ -176,8 +178,7 @@ def image_rows(rows: Sequence[tuple[str, np.ndarray]], *, title: str,
             ax.set_xticks([])
             ax.set_yticks([])
             ax.set_ylabel(name, rotation=0, ha="right", va="center")
-            for spine in ax.spines.values():
-                spine.set_visible(False)
+            ax.spines[:].set_visible(False)
         if column_labels is not None:
             w = rows[0][1].shape[2]
             axes[0].set_xticks([i * (w + 2) + w / 2 for i in range(len(column_labels))],
@@ -240,8 +241,7 @@ def interpolation_strip(frames: np.ndarray, start: np.ndarray, end: np.ndarray, 
 
 
 def loss_curves(metrics: Sequence[dict[str, Any]], *, title: str, recon_name: str,
-                kl_name: str = "KL(q(z|x) || p(z))", loss_name: str = "loss (recon + KL)"
-                ) -> Figure:
+                kl_name: str = "KL", loss_name: str = "loss (recon + KL)") -> Figure:
     """Train and test terms per image against epochs: the loss, and for a VAE its two terms."""
     epochs = [m["epoch"] for m in metrics]
     has_kl = metrics[0]["train"]["kl"] is not None

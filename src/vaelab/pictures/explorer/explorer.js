@@ -580,8 +580,9 @@
     const DRAWN = { MNIST: "a digit", "Fashion-MNIST": "a garment or a shoe" }[DATA.run.dataset];
     const CENTRE = DRAWN !== undefined; // a registered dataset's images are centred; one's own
     const DRAW_HINT = `Draw ${DRAWN ?? `something like the ${DATA.run.dataset} images`} with ` +
-      (CENTRE ? "the mouse. Moved so that its centre of mass is in the middle, as MNIST's " +
-                "digits are, it is encoded and placed on the plane."
+      (CENTRE ? "the mouse. Moved so that its centre of mass is in the middle (the " +
+                `${DATA.run.dataset} images it learnt from are centred), it is encoded and ` +
+                "placed on the plane."
               : "the mouse, where it stands in them: it is encoded as drawn and placed on " +
                 "the plane.");
     part("drawn-z").textContent = DRAW_HINT;
