@@ -88,6 +88,7 @@ def caveats(model: Autoencoder, config: RunConfig, split: str,
         add(("loss", "neg_elbo", "recon", "nll", "bits_per_dim"),
             "of p(x|y), each image given its own label: not comparable with an "
             "unconditional model's p(x)")
+        add(("kl",), "of q(z|x,y), each image's code given its own label, to the prior p(z)")
         add(("sample_confidence", "sample_class_entropy", "sample_frechet"),
             "drawn given a class, every class in turn")
         add(("linear_probe", "knn"),
