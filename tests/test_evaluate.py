@@ -387,7 +387,7 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     judge = train_judge(tiny, epochs=2, progress=False)
     card = evaluate_run(bernoulli_vae, tiny, k=20, judge=judge, progress=False)
     saved = json.loads((bernoulli_vae.path / "eval.json").read_text())
-    assert saved["k"] == 20 and saved["likelihood"]["exact"] is True
+    assert saved["k"] == 20 and saved["chunk"] == 2048 and saved["likelihood"]["exact"] is True
     assert saved["likelihood"]["discrete"] is True  # a probability of binary pixels
     assert {m.key for m in MEASURES} == set(saved["metrics"])
     values = {key: score.value for key, score in card.metrics.items()}
@@ -446,11 +446,12 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     # The VAE's bounds are of binarized test images, the AE's of grey ones: the table says so.
     assert "| images measured | binarized (seed 0) | grey |" in markdown
     lines = (folder / "compare.csv").read_text().splitlines()
-    assert lines[0].startswith("metric,") and len(lines) == 1 + 11 + len(MEASURES)
+    assert lines[0].startswith("metric,") and len(lines) == 1 + 12 + len(MEASURES)
     assert f"classifier_accuracy,{judge.accuracy!r},,,{judge.accuracy!r},," in lines
     assert f"| classifier's test accuracy | {judge.accuracy:.2%} | {judge.accuracy:.2%} |" \
         in markdown
     assert "k,20,,,,," in lines and "images_measured,binarized (seed 0),,,grey,," in lines
+    assert "chunk,2048,,,2048,," in lines  # the draws of a pass, so that they can be drawn again
     assert "seed,0,,,0,," in lines and "| evaluation seed | 0 | 0 |" in markdown
     # Each figure's note is beside it: why the AE has no NLL, what limits a Fréchet distance.
     nll = next(row for row in csv.reader(lines) if row[0] == "nll")
@@ -625,7 +626,9 @@ def test_figures_that_are_not_what_their_row_says_of_every_model_carry_a_note():
         "; and without the squared error's Gaussian constant, which −ELBO and NLL include "
         "(448.7 nats for 784 pixels)")
     grey = notes(model={"likelihood": "bce"})
-    assert grey["neg_elbo"] == grey["recon"] and "loss" not in grey  # a cross-entropy
+    assert grey["neg_elbo"] == grey["recon"] == grey["loss"]  # a cross-entropy, on each row
+    grey_ae = notes(model={"model": "ae", "likelihood": "bce"})
+    assert grey_ae["loss"] == grey["loss"] and grey_ae["recon"].startswith(grey["loss"])
     assert "neg_elbo" not in notes(model={"likelihood": "bce"}, data={"binarize": "dynamic"})
     # Bits of black-or-white pixels are not the 8-bit bits of image models: both say which
     assert notes(model={"likelihood": "bce"}, data={"binarize": "dynamic"})[
@@ -642,8 +645,8 @@ def test_figures_that_are_not_what_their_row_says_of_every_model_carry_a_note():
     assert cvae["linear_probe"] == cvae["knn"] and "near chance (1 in 10)" in cvae["knn"]
     sse_cvae = notes(model={"model": "cvae"})["loss"]  # both notes, neither lost
     denoising = notes(model={"likelihood": "bce"}, noise="mask:0.5")
-    assert denoising["loss"] == ("of inputs corrupted with --noise mask:0.5; every other row "
-                                 "encodes the clean images")
+    assert denoising["loss"] == (f"{grey['loss']}; and of inputs corrupted with --noise "
+                                 f"mask:0.5; every other row encodes the clean images")
     assert sse_cvae.startswith("without the squared error's") and "; and of p(x|y)" in sse_cvae
     assert set(notes(split="train")) == {"loss", "linear_probe", "knn", "sample_frechet"}
     both = notes(split="train", model={"model": "cvae"})["sample_frechet"]  # neither lost

@@ -217,6 +217,7 @@ def _changed(raw: dict, where: str, value: object) -> dict:
     ("classifier.test_accuracy", "high", "classifier.test_accuracy is not a number"),
     ("samples", 1.5, "samples is not a whole number"),
     ("k", True, "k is not a whole number"),
+    ("chunk", "2048", "chunk is not a whole number"),
     ("zzz", 1, "'zzz' is not a field of an evaluation"),
     ("metrics.nll.value", "abc", "metrics.nll.value is not a number"),
     ("metrics.nll", 4, "metrics.nll is not a score (value, error, note)"),
@@ -258,7 +259,8 @@ def test_an_eval_json_that_is_not_one_is_one_line(tmp_path, content, said):
 @settings(FUZZ, max_examples=300)
 @given(changes=st.lists(st.tuples(st.sampled_from(
     ["run", "model", "latent_dims", "epochs", "split", "images", "k", "samples", "seed",
-     "likelihood", "classifier", "metrics", "seconds", "title", "caveats", "metrics.nll",
+     "likelihood", "classifier", "metrics", "seconds", "title", "caveats", "chunk",
+     "metrics.nll",
      "metrics.nll.value", "metrics.nll.error", "metrics.nll.note", "likelihood.name",
      "classifier.test_accuracy", "seconds.likelihood", "caveats.nll", "other"]), _JSON),
     min_size=1, max_size=3))

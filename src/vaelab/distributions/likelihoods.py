@@ -82,7 +82,7 @@ class Likelihood(nn.Module):
         ones when ``binarized``), else why it is not, and what to do."""
         if binarized or self.exact_on_grey:
             return None
-        return (f"a {self.title} decoder on grey pixels defines no likelihood of them; train "
+        return (f"a cross-entropy: {self.title} define no likelihood of grey pixels; train "
                 f"with --binarize dynamic (or static), or another --likelihood")
 
     @property
@@ -164,9 +164,9 @@ class Bernoulli(Likelihood):
 
 
 class LearnedGaussian(Likelihood):
-    """A Gaussian around the decoder's output with a standard deviation learned for each pixel
-    (not a function of z), kept above 1/255 so that a pixel that never varies (MNIST's border)
-    cannot drive the density to infinity."""
+    """A Gaussian around the decoder's output (unclamped; the image drawn clamps it to [0, 1])
+    with a standard deviation learned for each pixel (not a function of z), kept above 1/255
+    so that a pixel that never varies (MNIST's border) cannot drive the density to infinity."""
 
     title = "Gaussian pixels of learned variance"
     term = "Gaussian NLL"
@@ -192,9 +192,9 @@ class LearnedGaussian(Likelihood):
 
 
 class DiscretizedLogistic(Likelihood):
-    """8-bit pixels: a logistic around the decoder's output, with a scale learned for each
-    pixel, integrated over each pixel value's bin of width 1/255; the end bins take the tails
-    (Salimans et al. 2017, PixelCNN++, section 2.1)."""
+    """8-bit pixels: a logistic around the decoder's output (unclamped; the image drawn clamps
+    it to [0, 1]), with a scale learned for each pixel, integrated over each pixel value's bin
+    of width 1/255; the end bins take the tails (Salimans et al. 2017, PixelCNN++, 2.1)."""
 
     title = "discretised logistic pixels (256 levels)"
     term = "logistic NLL"

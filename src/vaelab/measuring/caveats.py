@@ -79,8 +79,8 @@ def caveats(model: Autoencoder, config: RunConfig, split: str,
         add(("loss",), f"without the squared error's Gaussian constant{which} "
                        f"({SquaredError.constant_said(model.image_shape)})")
     why_not = model.likelihood.exactness(config.data.binarize != "none")
-    if why_not is not None and model.has_posterior:
-        add(("neg_elbo", "recon"), why_not)
+    if why_not is not None:  # a cross-entropy of grey pixels, on each row it stands in
+        add(("loss", "neg_elbo", "recon") if model.has_posterior else ("loss", "recon"), why_not)
     if not model.has_posterior:  # its code is a point, so there is no expectation
         add(("recon",), "at each image's code: an AE's encoder gives one point, not a "
                         "distribution q(z|x)")

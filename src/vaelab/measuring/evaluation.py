@@ -141,7 +141,7 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
                                                    binarized),
                                "images": images_measured(config, split, len(data.train_images))},
         classifier=classifier_record(judge),
-        metrics=metrics, seconds=seconds, title=config.title()), model, config)
+        metrics=metrics, seconds=seconds, title=config.title(), chunk=chunk), model, config)
     if save and world.main:
         write_atomic(run.path / eval_file(split), json.dumps(card.to_dict(), indent=2) + "\n")
     return card

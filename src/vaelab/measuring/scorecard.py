@@ -94,6 +94,7 @@ class Scorecard:
     seconds: dict[str, float] = field(default_factory=dict)
     title: str = ""  # what the run is ('conv VAE', 'β-VAE (β = 4)'); older files have none
     caveats: dict[str, str] = field(default_factory=dict)  # the notes caveats() added, by key
+    chunk: int | None = None  # codes a pass of the bounds' draws; None in an older file
 
     @property
     def name(self) -> str:
@@ -137,8 +138,7 @@ class Scorecard:
         return rows
 
     def table(self) -> str:
-        """A plain-text table for the terminal, its notes (why a figure is n/a, or what limits
-        it) below it."""
+        """The table for the terminal, with its notes (why n/a, what limits a figure) below."""
         rows, notes = noted_rows([self], [(label, [value]) for label, value in self.rows()])
         width = max(len(label) for label, _ in rows)
         epochs = f"{self.epochs} epoch{'s' * (self.epochs != 1)}"
@@ -264,8 +264,8 @@ class Comparison:
         return [("title", of(lambda c: c.name)), ("latent_dims", of(lambda c: c.latent_dims)),
                 ("epochs", of(lambda c: c.epochs)), ("split", of(lambda c: c.split)),
                 ("images", of(lambda c: c.images)), ("k", of(lambda c: c.k)),
-                ("samples", of(lambda c: c.samples)), ("seed", of(lambda c: c.seed)),
-                ("likelihood", of(lambda c: c.likelihood["name"])),
+                ("samples", of(lambda c: c.samples)), ("chunk", of(lambda c: c.chunk)),
+                ("seed", of(lambda c: c.seed)), ("likelihood", of(lambda c: c.likelihood["name"])),
                 ("images_measured", of(lambda c: c.likelihood.get("images"))),
                 ("classifier_accuracy",
                  of(lambda c: c.classifier and repr(c.classifier["test_accuracy"])))]

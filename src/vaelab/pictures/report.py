@@ -84,8 +84,9 @@ def metrics_rows(runs: Sequence[Run]) -> list[tuple[str, list[str]]]:
     for split in ("train", "test"):
         for key, name in (("loss", "loss"), ("recon", "reconstruction"), ("kl", "KL")):
             cells = [_fmt(m[split][key]) if m else "—" for m in last]
-            if key == "kl":  # say so where the term is the tutorial's line, not the KL
-                cells = [f"{c} (tutorial's line)" if r.config.train.kl == "tutorial" else c
+            if key == "kl":  # the closed form, also where training minimised another line
+                cells = [f"{c} (closed form; trained on the tutorial's line)"
+                         if r.config.train.kl == "tutorial" else c
                          for c, r in zip(cells, runs, strict=True)]
             if key == "loss":  # an IWAE bound is not its ELBO's two terms added
                 cells = [f"{c} (−IWAE bound)" if r.config.train.objective == "iwae" else c
