@@ -392,6 +392,9 @@ def test_train_resume_and_plot(data_env, tmp_path, capsys, monkeypatch):
     code, _, err = run_cli(["plot", str(run), "-o", str(run / "config.json")], capsys)
     assert code == 2 and err.count("\n") == 1, err
     assert "config.json is a file; --out names a folder" in err
+    spaced = run.rename(tmp_path / "my run")  # the page to open, named as it can be pasted
+    code, _, err = run_cli(["plot", str(spaced), "--device", "cpu"], capsys)
+    assert code == 0 and f"; open {shlex.quote(str(spaced / 'index.html'))}\n" in err, err
 
 
 @pytest.mark.slow

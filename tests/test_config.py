@@ -67,7 +67,8 @@ def test_registries_and_config_choices_agree():
     (lambda: TrainConfig(adam_eps=float("inf")), "adam_eps"),
     (lambda: TrainConfig(output_bias="zeros"), "output_bias"),
     (lambda: TrainConfig(seed=-1), "seed"),
-    (lambda: TrainConfig(seed=2**64), "seed"),
+    (lambda: TrainConfig(seed=2**64), "seed must be a whole number from 0 to "
+                                      "9,223,372,036,854,775,807, got"),  # as people write it
     (lambda: ModelConfig(likelihood="l1"), "likelihood"),
     (lambda: ModelConfig(arch="rnn"), "arch"),
     (lambda: ModelConfig(arch="conv", channels=()), "channels"),
@@ -105,7 +106,9 @@ def test_json_round_trip(tmp_path):
 @pytest.mark.parametrize(("raw", "message"), [
     ({"model": {"latnt_dims": 3}}, "unknown setting model.latnt_dims"),
     ({"model": {}, "optimizer": {}}, "unknown section 'optimizer'"),
-    ({"epoch": 1, "train": {"loss": 2.5}}, "unknown section 'epoch'"),  # a line of metrics.jsonl
+    ({"epoch": 1, "train": {"loss": 2.5}},  # a line of metrics.jsonl
+     r"unknown section 'epoch': a config has only model, data, train; is it a run's "
+     r"config.json\?$"),
     ({"optimizer": {}}, r"not a vaelab config \(it has none of the sections model, data, "
                         r"train\)$"),
     ({"format": 99}, "newer vaelab"),

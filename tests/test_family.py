@@ -387,6 +387,14 @@ def test_a_class_is_asked_for_by_name_or_number_and_the_hint_says_both():
     with pytest.raises(VaelabError, match=r"^unknown class '7'; choose one of: circle, square, "
                                           r"triangle \(or its number, 0 to 2\)$"):
         class_number(config, "7")
+    # A name as it reads, whatever its case; a near miss is named
+    assert class_number(config, "Triangle") == class_number(config, "SQUARE") + 1 == 2
+    with pytest.raises(VaelabError, match=r"^unknown class 'sqare' \(did you mean square\?\);"):
+        class_number(config, "sqare")
+    clothes = RunConfig(data=DataConfig(classes=("Bag", "Ankle boot", "bag")))
+    assert class_number(clothes, "ankle boot") == 1 and class_number(clothes, "bag") == 2
+    with pytest.raises(VaelabError, match=r"^unknown class 'BAG' \(did you mean [Bb]ag\?\)"):
+        class_number(clothes, "BAG")  # two classes of that name: neither is guessed
 
 
 def test_plot_draws_a_cvae_as_the_class_asked_for_and_joins_the_classes_asked_for(
@@ -452,7 +460,7 @@ def test_a_stopped_demo_is_finished_in_its_folder(tiny, tmp_path, capsys):
     page = finish_demo(folder, data=tiny, progress=False)
     assert page == folder / "index.html"
     assert "Stopped, and finished on cpu by vaelab demo --resume in" in page.read_text()
-    assert "; the runs left trained side by side (timings.json" in page.read_text()  # the AE,
+    assert "; one run was left to train (timings.json" in page.read_text()  # the AE,
     assert "each but the last was measured" not in page.read_text()  # trained, is not
     assert len((folder / "vae" / "metrics.jsonl").read_text().splitlines()) == 2
     assert (folder / "ae" / "checkpoint.safetensors").stat().st_mtime_ns == ae_checkpoint
@@ -460,6 +468,9 @@ def test_a_stopped_demo_is_finished_in_its_folder(tiny, tmp_path, capsys):
     assert (folder / "comparison.png").exists()
     header = (folder / "compare.md").read_text().splitlines()[0]
     assert header.index("/vae") < header.index("/ae")  # the demo's order, not sorted
+    (folder / "index.html").unlink()  # stopped while drawing: every run trained already
+    page = finish_demo(folder, data=tiny, progress=False)
+    assert "; every run had trained before the stop (timings.json" in page.read_text()
     # A finished demo is left as it is.
     written = page.stat().st_mtime_ns
     assert finish_demo(folder, data=tiny, progress=False) == page

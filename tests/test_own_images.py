@@ -97,6 +97,13 @@ def test_mixed_sizes_need_image_size_and_the_odd_ones_out_are_named(cores, tmp_p
         "every image to N x N")
     data = load_dataset(str(root), progress=False, image_size=16)
     assert data.image_shape == (1, 16, 16)
+    # Files that cannot be read are named in the same message, not on the next try
+    (root / "circle" / "broken.png").write_bytes(b"not an image")
+    with pytest.raises(VaelabError) as raised:
+        load_dataset(str(root), progress=False)
+    assert str(raised.value).endswith(
+        "every image to N x N; and 1 file cannot be read as images (such as circle/broken.png)"
+        ": replace or remove it")
 
 
 def test_a_split_folder_keeps_its_split(tmp_path, caplog):
@@ -110,6 +117,23 @@ def test_a_split_folder_keeps_its_split(tmp_path, caplog):
     assert len(data.test_images) == 4
     assert caplog.messages == [f"{tmp_path / 'set'}: its train/ and test/ give the split, so "
                                f"the test fraction asked for (--test-fraction 0.5) is not used"]
+
+
+def test_a_registered_dataset_keeps_its_test_set_and_says_a_fraction_is_not_used(
+        tiny, tmp_path, caplog):
+    from conftest import mnist_folder
+    from vaelab.data import registry
+
+    root = mnist_folder(tiny, tmp_path / "data")
+    registry._say_test_set_given.cache_clear()
+    with caplog.at_level(logging.WARNING, logger="vaelab"):
+        data = load_dataset("mnist", root, progress=False, test_fraction=0.5)
+        load_dataset("mnist", root, progress=False, test_fraction=0.5)  # said once
+        load_dataset("mnist", root, progress=False)  # the default: nothing to say
+    assert len(data.test_images) == len(tiny.test_images)
+    assert caplog.messages == ["mnist has a test set of its own, so --test-fraction 0.5 is "
+                               "not used"]
+    registry._say_test_set_given.cache_clear()
 
 
 def test_a_split_folder_needs_every_class_in_train_and_says_which_its_test_lacks(tmp_path,
@@ -153,8 +177,14 @@ def test_bad_folders_get_one_line_naming_the_problem(tmp_path, make, message):
 
 
 def test_an_unknown_name_or_missing_path_is_one_line(tmp_path):
-    with pytest.raises(VaelabError, match=r"unknown dataset 'mnsit'; choose one of: mnist"):
+    with pytest.raises(VaelabError, match=r"unknown dataset 'mnsit' \(did you mean mnist\?\); "
+                                          r"choose one of: mnist"):
         load_dataset("mnsit")
+    for near in ("MNIST", "fashion", "Fashion_MNIST"):  # a case or a word away
+        with pytest.raises(VaelabError, match=r"did you mean (fashion-)?mnist\?"):
+            load_dataset(near)
+    with pytest.raises(VaelabError, match=r"unknown dataset 'cifar10'; choose"):  # none near
+        load_dataset("cifar10")
     with pytest.raises(VaelabError, match=r"no images at .*nowhere"):
         load_dataset(str(tmp_path / "nowhere"))
 

@@ -149,7 +149,7 @@ def finish_demo(folder: str | Path, *, device: str | torch.device | None = None,
                       if jobs else [])
         runs = [trained[path] if path in trained else next(fitted) for path in paths]
         laps.lap("training")
-        return _finish(runs, folder, data, measuring, laps, device, resumed=True)
+        return _finish(runs, folder, data, measuring, laps, device, resumed=len(jobs))
 
 
 def _write_plan(folder: Path, plan: dict) -> None:
@@ -237,8 +237,9 @@ def _clear_unstarted(path: Path, go_on: str) -> None:
 
 
 def _finish(runs: list[Run], folder: Path, data: ImageData, measuring: Measuring, laps: Laps,
-            device: torch.device, resumed: bool = False) -> Path:
-    """The trained runs' figures, the comparison, their measures and the page."""
+            device: torch.device, resumed: int | None = None) -> Path:
+    """The trained runs' figures, the comparison, their measures and the page (of a demo
+    finished by --resume, ``resumed`` the runs it trained)."""
     log.info("drawing the figures")
     pictures = [latent_picture(run.model, data) for run in runs]
     choice = Choice()  # every run's interpolation joins the same two classes: side by side,
@@ -281,7 +282,7 @@ class Laps:
 
 
 def _page(runs, folder: Path, figure: Path, evaluation: Comparison, configs, laps: Laps,
-          device: str, resumed: bool = False) -> Path:
+          device: str, resumed: int | None = None) -> Path:
     """The demo's index.html: what was trained, how, and the command that does it again."""
     models = [config.model.model for config in configs]
     model, data, train = configs[0].model, configs[0].data, configs[0].train
@@ -300,7 +301,8 @@ def _page(runs, folder: Path, figure: Path, evaluation: Comparison, configs, lap
         again += f" --binarize {data.binarize}" if data.binarize != "none" else ""
     again += f" --batch-size {train.batch_size}" if train.batch_size != 128 else ""
     made = (f"Stopped, and finished on {device} by vaelab demo --resume in "
-            f"{laps.total():.0f} s" if resumed else f"Made on {device} in {laps.total():.0f} s")
+            f"{laps.total():.0f} s" if resumed is not None else
+            f"Made on {device} in {laps.total():.0f} s")
     return write_report(
         runs, folder / "index.html", top_figure=figure, evaluation=evaluation,
         title=f"{' vs '.join(config.title() for config in configs)} on "
@@ -315,12 +317,14 @@ def _page(runs, folder: Path, figure: Path, evaluation: Comparison, configs, lap
     )
 
 
-def _how_trained(runs: int, device: str, resumed: bool) -> str:
+def _how_trained(runs: int, device: str, resumed: int | None) -> str:
     """How the demo's training time was spent, where it trained several runs (of a demo
-    finished by --resume, those left: one trained before the stop is measured at the end)."""
+    finished by --resume, the ``resumed`` left: one trained before the stop is measured at
+    the end)."""
     if runs == 1:
         return ""
     how = "side by side" if device == "cpu" else "one after the other"
-    if resumed:
-        return f"; the runs left trained {how}"
+    if resumed is not None:
+        return {0: "; every run had trained before the stop",
+                1: "; one run was left to train"}.get(resumed, f"; the runs left trained {how}")
     return f"; the runs trained {how}, and each but the last was measured as it ended"

@@ -1,5 +1,10 @@
 """The one exception type vaelab raises for bad input; the CLI prints it as a single line."""
 
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
 
 class VaelabError(Exception):
     """A problem with the user's input, files or settings, with a message that says what to do."""
@@ -12,3 +17,11 @@ class ConfigError(VaelabError):
 class SettingsFileError(ConfigError):
     """A settings file (a run's config.json) that does not hold valid settings: the message
     names the file, and each setting as the file spells it."""
+
+
+def did_you_mean(given: str, choices: Iterable[str]) -> str:
+    """' (did you mean X?)' naming the choice nearest to ``given``, whatever its case, or ''
+    where none is near: for an error's first clause."""
+    by_folded = {choice.casefold(): choice for choice in choices}
+    close = difflib.get_close_matches(given.casefold(), by_folded, n=1, cutoff=0.6)
+    return f" (did you mean {by_folded[close[0]]}?)" if close else ""

@@ -111,7 +111,7 @@ class Train(Common):
                                   f"{run.path} is trained: draw its figures with "
                                   f"{self._plot(run.path)}{room}, or elsewhere with its -o DIR"
                                   ) from None
-            say(f"run folder: {run.path}  (open {run.path / 'index.html'})")
+            say(f"run folder: {run.path}  (open {quoted(run.path / 'index.html')})")
 
     def _trained(self, options: dict) -> Run:
         """The run trained, or resumed, as the options say."""
@@ -180,7 +180,7 @@ class Plot(Common):
                          progress=not self.quiet, label=self.label, between=self.between)
         page = paths.pop("page", None)
         say(f"{len(paths)} figures in {self.out or run.figures_dir}"
-            + (f"; open {page}" if page is not None else ""))
+            + (f"; open {quoted(page)}" if page is not None else ""))
 
 
 @dataclass(kw_only=True)
@@ -287,14 +287,14 @@ class Demo(Common):
             page = finish_demo(self.resume,
                                device=self.device, data_dir=self.data_dir,
                                progress=not self.quiet)
-            say(f"done in {time.perf_counter() - started:.0f} s; open {page}")
+            say(f"done in {time.perf_counter() - started:.0f} s; open {quoted(page)}")
             return
         page = run_demo(self.out, epochs=self.epochs, seed=self.seed, dataset=self.dataset,
                         image_size=self.image_size, device=self.device or "auto",
                         data_dir=self.data_dir, progress=not self.quiet, models=self.models,
                         arch=self.arch, likelihood=self.likelihood, binarize=self.binarize,
                         batch_size=self.batch_size)
-        say(f"done in {time.perf_counter() - started:.0f} s; open {page}")
+        say(f"done in {time.perf_counter() - started:.0f} s; open {quoted(page)}")
 
 
 COMMANDS = {"train": Train, "plot": Plot, "sample": Sample, "demo": Demo, "eval": Eval,

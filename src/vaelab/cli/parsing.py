@@ -23,7 +23,7 @@ from typing import Annotated, Any, Union
 import tyro
 
 from vaelab.cli.commands import COMMANDS, Train
-from vaelab.errors import VaelabError
+from vaelab.errors import VaelabError, did_you_mean
 
 
 def _paragraphs(text: str) -> str:
@@ -197,9 +197,8 @@ def _message(event: Any, argv: list[str], command: str | None) -> str | None:
         if token.startswith("-"):
             return (f"unknown option {token} (options come after the command, as in vaelab "
                     f"COMMAND {token}){see}")
-        close = difflib.get_close_matches(token, COMMANDS, n=1, cutoff=0.6)
-        meant = f" (did you mean {close[0]}?)" if close else ""
-        return f"unknown command {token!r}{meant}; choose one of: {', '.join(COMMANDS)}"
+        return (f"unknown command {token!r}{did_you_mean(token, COMMANDS)}; choose one of: "
+                f"{', '.join(COMMANDS)}")
     if kind == "UnrecognizedArgs":
         flags = [token for token in event.tokens if token.startswith("-")]
         if not flags:

@@ -269,7 +269,8 @@ class RunConfig:
         raw = upgrade(raw, version)
         unknown = sorted(set(raw) - set(_SECTIONS))
         if unknown:
-            raise SettingsFileError(f"{source}: unknown section {unknown[0]!r}")
+            raise SettingsFileError(f"{source}: unknown section {unknown[0]!r}: a config has "
+                                    f"only {', '.join(_SECTIONS)}; is it a run's config.json?")
         parts = {}
         for name, section_class in _SECTIONS.items():
             section = raw.pop(name, {})

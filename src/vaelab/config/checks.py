@@ -48,7 +48,7 @@ def check_count(name: str, value: int, least: int = 1, most: int = MOST) -> None
 
 def check_seed(name: str, value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
-        raise ConfigError(f"{name} must be a whole number from 0 to 2**63 - 1, got {value!r}")
+        raise ConfigError(f"{name} must be a whole number from 0 to {2**63 - 1:,}, got {value!r}")
 
 
 def as_typed(value: Any) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -151,7 +151,7 @@ def decode_files(paths: list[str], size: int | None) -> Chunk:
             unreadable.append((path, why))
             continue
         if arrays and array.shape[:2] != arrays[0].shape[:2]:
-            return Chunk(None, error=SIZES_DIFFER)
+            return Chunk(None, error=SIZES_DIFFER, unreadable=unreadable)
         arrays.append(array)
         read.append(path)
         if scale > ENLARGED:
@@ -198,18 +198,25 @@ def told(chunk: Chunk, root: os.PathLike, size: int | None) -> list[str]:
     return notes
 
 
-def different_sizes(paths: list[str], root: str | os.PathLike) -> str:
+def different_sizes(paths: list[str], root: str | os.PathLike,
+                    unreadable: Sequence[str] = ()) -> str:
     """Why the images under ``root`` need --image-size: how many there are of each size and
     an image of each (by its path in the folder; the most common size's too, since where
     every size is rare none is the rule). Reads the files' headers only (about 40
-    microseconds a file)."""
+    microseconds a file). Files that cannot be read, whose header fails or that are among
+    ``unreadable`` (found so by decoding), are counted too: one message tells all that the
+    folder needs."""
     sizes: dict[tuple[int, int], list[str]] = {}
+    failed = set(unreadable)
     for path in paths:
         try:
+            if path in failed:
+                continue
             with opened(path) as image:
                 sizes.setdefault(shown_size(image), []).append(path)
         except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-            continue  # unreadable files are named when they are decoded
+            failed.add(path)
+    unreadable = [os.path.relpath(path, root) for path in paths if path in failed]
     ranked = sorted(sizes.items(), key=lambda item: -len(item[1]))
     parts = []
     for (width, height), members in ranked[:MOST_SIZES_NAMED]:
@@ -217,8 +224,11 @@ def different_sizes(paths: list[str], root: str | os.PathLike) -> str:
         parts.append(f"{n:,} {'is' if n == 1 else 'are'} {width}x{height} (such as {such})")
     more = len(ranked) - MOST_SIZES_NAMED
     others = f", and {more} other size{'s' * (more != 1)}" if more > 0 else ""
+    bad = len(unreadable)
+    also = (f"; and {bad:,} file{'s' * (bad != 1)} cannot be read as images (such as "
+            f"{unreadable[0]}): replace or remove {'them' if bad != 1 else 'it'}" if bad else "")
     return (f"{root}: the images are not all one size: {', '.join(parts)}{others}; give "
-            f"--image-size N to bring every image to N x N")
+            f"--image-size N to bring every image to N x N{also}")
 
 
 def resize_all(images: np.ndarray, size: int) -> np.ndarray:

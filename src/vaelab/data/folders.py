@@ -248,15 +248,16 @@ def decode_all(paths: list[str], size: int | None, *, progress: bool = True,
                     pool.shutdown(wait=False, cancel_futures=True)
                     raise
     unreadable = [file for chunk in chunks for file in chunk.unreadable]
+    decoded = [chunk for chunk in chunks if chunk.images is not None]
+    if any(chunk.images.shape[1:3] != decoded[0].images.shape[1:3] for chunk in decoded):
+        raise VaelabError(different_sizes(paths, root, [path for path, _ in unreadable]))
     if unreadable:
         (path, why), more = unreadable[0], len(unreadable) - 1
         others = f", nor can {more:,} more (such as {unreadable[1][0]})" if more else ""
         them = "them" if more else "it"
         raise VaelabError(f"{path}: cannot be read as an image ({why}){others}; replace {them} "
                           f"or remove {them} from the folder")
-    chunks = [chunk for chunk in chunks if chunk.images is not None]
-    if any(chunk.images.shape[1:3] != chunks[0].images.shape[1:3] for chunk in chunks):
-        raise VaelabError(different_sizes(paths, root))
+    chunks = decoded
     grey = sum(chunk.grey for chunk in chunks)
     enlarged = [path for chunk in chunks for path in chunk.enlarged]
     colour = next((chunk.colour for chunk in chunks if chunk.colour), None)
@@ -280,7 +281,7 @@ def _checked(chunk: Chunk, paths: list[str], root: Path) -> Chunk:
     """The chunk, or, where its images are of several sizes, an error with all of ``paths``'
     sizes, not the chunk's alone."""
     if chunk.error == SIZES_DIFFER:
-        raise VaelabError(different_sizes(paths, root))
+        raise VaelabError(different_sizes(paths, root, [path for path, _ in chunk.unreadable]))
     return chunk
 
 

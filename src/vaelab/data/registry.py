@@ -9,9 +9,9 @@ from pathlib import Path
 
 from vaelab.data.idx import read_idx
 from vaelab.data.images import ImageData, resized
-from vaelab.data.paths import load_path, looks_like_path
+from vaelab.data.paths import TEST_FRACTION, load_path, looks_like_path
 from vaelab.data.sources import download_root, fetch, find, missing_message, present
-from vaelab.errors import VaelabError
+from vaelab.errors import VaelabError, did_you_mean
 
 SPLITS = ("train", "test")
 
@@ -136,8 +136,9 @@ def get_dataset(name: str) -> IdxDataset:
         return DATASETS[name]
     except KeyError:
         choices = ", ".join(DATASETS)
-        raise VaelabError(f"unknown dataset {name!r}; choose one of: {choices}, or give a "
-                          f"folder of images or a .npz/.npy file") from None
+        raise VaelabError(f"unknown dataset {name!r}{did_you_mean(name, DATASETS)}; choose "
+                          f"one of: {choices}, or give a folder of images or a .npz/.npy "
+                          f"file") from None
 
 
 def dataset_title(name: str) -> str:
@@ -149,13 +150,15 @@ def dataset_title(name: str) -> str:
 
 def load_dataset(name: str, data_dir: str | Path | None = None, *, download: bool = True,
                  progress: bool = True, image_size: int | None = None,
-                 test_fraction: float = 0.1, split_seed: int = 0) -> ImageData:
+                 test_fraction: float = TEST_FRACTION, split_seed: int = 0) -> ImageData:
     """Load a registered dataset, looking for it locally first (see ``search_roots``), or
     the folder of images or .npz/.npy file that ``name`` is the path of (see
     ``vaelab.data.paths``). ``image_size`` brings every image to that many pixels square;
     ``test_fraction`` and ``split_seed`` choose the test images of data that has none."""
     if name in DATASETS:
         _say_if_a_folder_is_named_so(name)
+        if test_fraction != TEST_FRACTION:
+            _say_test_set_given(name, test_fraction)
         data = DATASETS[name].load(data_dir, download=download, progress=progress)
         return data if image_size is None else resized(data, image_size)
     if not looks_like_path(name):
@@ -165,6 +168,12 @@ def load_dataset(name: str, data_dir: str | Path | None = None, *, download: boo
 
 
 @functools.cache  # once a process: eval, plot and the demo load the data more than once
+def _say_test_set_given(name: str, test_fraction: float) -> None:
+    log.warning("%s has a test set of its own, so --test-fraction %g is not used", name,
+                test_fraction)
+
+
+@functools.cache
 def _say_if_a_folder_is_named_so(name: str) -> None:
     """A folder of images in the working folder that is named as a registered dataset (an
     export of MNIST as PNGs in ./mnist) is not what ``--dataset mnist`` reads: say so."""

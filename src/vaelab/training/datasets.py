@@ -16,7 +16,7 @@ import torch
 
 from vaelab.config import RunConfig
 from vaelab.data import DATASETS, ImageData, NoImagesThere, load_dataset, prepare
-from vaelab.errors import ConfigError, VaelabError
+from vaelab.errors import ConfigError, VaelabError, did_you_mean
 
 
 def load_for(config: RunConfig, data_dir: str | Path | None = None, *, progress: bool = True,
@@ -121,14 +121,17 @@ def class_number(config: RunConfig, label: str | int) -> int:
     classes = class_names(config)
     if str(label) in classes:
         return classes.index(str(label))
+    folded = [name.casefold() for name in classes]
+    if folded.count(str(label).casefold()) == 1:  # 'bag', 'ankle boot': as it reads
+        return folded.index(str(label).casefold())
     numbered = not any(name.isdecimal() for name in classes)  # '2' of '0 1 5 9' is no number
     if numbered and (isinstance(label, int) or str(label).isdecimal()):
         number = int(label)
         if 0 <= number < len(classes):
             return number
     numbers = f" (or its number, 0 to {len(classes) - 1})" if numbered else ""
-    raise VaelabError(f"unknown class {label!r}; choose one of: "
-                      f"{', '.join(map(_shown, classes))}{numbers}")
+    raise VaelabError(f"unknown class {label!r}{did_you_mean(str(label), classes)}; choose "
+                      f"one of: {', '.join(map(_shown, classes))}{numbers}")
 
 
 def image_shape_and_classes(config: RunConfig) -> tuple[tuple[int, int, int], int]:

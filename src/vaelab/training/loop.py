@@ -210,7 +210,7 @@ def resumed_job(path: Run | str | Path, epochs: int | None = None, *,
         job.unfinished.totals = job.unfinished.totals.to(device)
     if restored.epoch > config.train.epochs:
         raise VaelabError(f"{path} has already trained {restored.epoch} epochs; ask for more "
-                          f"(--epochs N, or epochs=N, with N > {restored.epoch})")
+                          f"(--epochs N with N > {restored.epoch}, the total to reach)")
     if restored.epoch == config.train.epochs:
         rewritten = _write_again(path, job, restored.metrics) if world.main else []
         log.warning("%s already has %d epoch%s; nothing to train%s (--epochs N goes further)",
