@@ -72,7 +72,7 @@ def main() -> None:
             shrink(demo / source, args.out / name, args.width)
             print(args.out / name)
         kl_figure = args.out / "tutorial_kl.png"  # written by benchmarks/tutorial_kl.py
-        if kl_figure.exists():
+        if kl_figure.exists() and Image.open(kl_figure).mode not in ("P", "L"):  # not yet
             shrink(kl_figure, kl_figure, args.width)
         gif = args.out / "vae_interpolation.gif"
         gif.write_bytes((demo / "vae/figures/interpolation.gif").read_bytes())
