@@ -230,3 +230,8 @@ def test_the_iwae_settings_error_names_the_models_that_have_a_posterior():
     having = ", ".join(name for name, kind in MODELS.items() if kind.has_posterior)
     with pytest.raises(ConfigError, match=rf"for a model with a posterior \({having}\)"):
         TrainConfig(objective="iwae", beta=4)
+
+
+def test_a_dataset_given_as_a_pathlib_path_is_its_text(tmp_path):
+    """It was refused as 'must be a name or a path, got PosixPath(...)'."""
+    assert DataConfig(dataset=tmp_path / "my.npz").dataset == str(tmp_path / "my.npz")

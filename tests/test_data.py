@@ -3,6 +3,7 @@ import gzip
 import hashlib
 import http.server
 import logging
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -324,3 +325,37 @@ def test_a_dataset_shows_its_sizes_not_its_pixels(tiny):
                      f"3, 4, 5, 6, 7, 8, 9), on cpu)"), shown
     bare = dataclasses.replace(tiny, name="shapes.npz", classes=(), origin="/data/shapes.npz")
     assert "no labels, on cpu, read from /data/shapes.npz)" in repr(bare)
+
+
+def test_image_data_of_ones_own_tensors_is_checked_and_made_uint8_leaving_them_as_they_were():
+    """Float images were divided by 255 again at every use, and in the caller's own tensor."""
+    from vaelab.data import ImageData, to_unit
+
+    g = torch.Generator().manual_seed(0)
+    floats = torch.rand(6, 1, 4, 4, generator=g)
+    kept = floats.clone()
+    labels = np.array([0, 1, 2, 0, 1, 2])
+    data = ImageData("mine", ("a", "b", "c"), floats, labels, floats[:3], torch.arange(3))
+    assert data.train_images.dtype == torch.uint8 and data.train_labels.dtype == torch.int64
+    torch.testing.assert_close(to_unit(data.train_images), floats, atol=0.5 / 255, rtol=0)
+    assert torch.equal(floats, kept)  # the caller's tensor, untouched
+    assert to_unit(floats) is not None and torch.equal(floats, kept)  # floats stay floats
+    uint8 = torch.randint(0, 256, (6, 1, 4, 4), dtype=torch.uint8, generator=g)
+    assert ImageData("mine", (), uint8, torch.zeros(6, dtype=torch.long), uint8,
+                     torch.zeros(6, dtype=torch.long)).train_images \
+        is uint8  # not copied
+    for images, train_labels, said in (
+            (floats * 255, labels, "train_images are floats from 0.315185 to 254.252; give "
+                                   "floats in [0, 1]"),
+            (floats.squeeze(1), labels, "train_images has shape (6, 4, 4); give (N, C, H, W)"),
+            (floats.to(torch.int32), labels, "train_images are int32; give uint8 pixels"),
+            (floats, labels[:5], "6 images but 5 train_labels; give one label per image"),
+            (floats, labels / 2, "train_labels must be one whole number per image, got "
+                                 "float64 of shape (6,)"),
+            (floats, labels + 5, "train_labels go from 5 to 7, but there are 3 classes; number "
+                                 "them from 0 to 2")):
+        with pytest.raises(VaelabError, match=re.escape(f"ImageData: {said}")):
+            ImageData("mine", ("a", "b", "c"), images, train_labels, floats, labels)
+    with pytest.raises(VaelabError, match=r"the training images are 1x4x4 and the test images "
+                                          r"3x4x4"):
+        ImageData("mine", (), uint8, labels, uint8.expand(6, 3, 4, 4), labels)

@@ -1016,3 +1016,20 @@ def test_eval_json_says_whether_a_likelihood_is_a_probability_or_a_density():
     assert "a density at the pixel values" in density["description"]
     coin = likelihood_record(Bernoulli((1, 28, 28)), "bce", binarized=True)
     assert coin["exact"] is True and coin["discrete"] is True
+
+
+def test_a_comparison_and_compare_runs_refuse_what_they_cannot_use_in_one_line(tmp_path):
+    """A None from load_scorecard, an empty list or a misspelled option failed later, deep
+    inside (an AttributeError at print, a TypeError at measuring), or was ignored."""
+    from vaelab.measuring.scorecard import Comparison
+    from vaelab.pictures.comparison import compare_runs
+
+    card = _card("runs/a")
+    assert Comparison(card).cards == [card] and Comparison(iter([card])).cards == [card]
+    for cards in ([card, None], [], [1]):
+        with pytest.raises(VaelabError, match=r"^Comparison takes one Scorecard or more "):
+            Comparison(cards)
+    with pytest.raises(VaelabError, match=r"^compare_runs takes no option 'kk' \(did you mean "
+                                          r"k\?\); it measures with chunk, judge, k, samples, "
+                                          r"seed, split$"):
+        compare_runs([tmp_path / "a", tmp_path / "b"], kk=5)  # before any run is read

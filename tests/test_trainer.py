@@ -74,6 +74,19 @@ def test_load_run_rebuilds_the_model_from_the_folder_alone(tiny, tmp_path):
     assert torch.equal(run.model.reconstruct(x), again.model.reconstruct(x))
     assert again.config == run.config
     assert again.metrics == run.metrics
+    # Loading draws nothing from the caller's random numbers (the first weights, replaced)
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    load_run(run.path)
+    assert torch.equal(torch.rand(3), expected)
+    # Samples to look at keep no graph: a plot can take them as they are
+    assert not again.model.sample(2).requires_grad
+    # Edge cases of train_all are one line, not an IndexError or seven folders of "runs/xy"
+    for configs, outs in (([], None), ([_config()], "runs/xy")):
+        with pytest.raises(VaelabError, match=r"^train_all takes a list of configs and a list "
+                                              r"of as many folders$"):
+            train_all(configs, outs, data=tiny, progress=False)
 
 
 def test_same_seed_same_weights_other_seed_other_weights(tiny, tmp_path):

@@ -27,6 +27,7 @@ from vaelab.config.checks import (
     class_names,
     image_shape,
     parse_noise,
+    path_text,
     recorded,
     widths,
 )
@@ -111,6 +112,7 @@ class DataConfig:
     """A hash of the images and labels the run was trained on, to find the same ones again."""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "dataset", path_text(self.dataset))  # a pathlib.Path too
         if not isinstance(self.dataset, str) or not self.dataset.strip():
             raise ConfigError(f"dataset must be a name or a path, got {self.dataset!r}")
         check_choice("binarize", self.binarize, BinarizeName)
@@ -225,8 +227,7 @@ class RunConfig:
     def title(self, *more: str) -> str:
         """What the run is, in a few words for figures and tables: 'VAE', 'conv CVAE',
         'β-VAE (β = 4)', 'VAE (IWAE, k = 5)', 'denoising AE (mask 0.5)', 'VAE (Bernoulli)' (a
-        likelihood other than the tutorial's squared error); ``more`` details go into the
-        parentheses too."""
+        likelihood not the tutorial's); ``more`` details go into the parentheses too."""
         model, train = self.model, self.train
         noise = parse_noise(train.noise)
         words = ["denoising"] if noise else []

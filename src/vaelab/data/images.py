@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import torch
 
+from vaelab.errors import VaelabError
+
 
 @dataclass(frozen=True)
 class ImageData:
@@ -22,6 +24,25 @@ class ImageData:
     test_images: torch.Tensor  # (M, C, H, W) uint8
     test_labels: torch.Tensor  # (M,) int64
     origin: str | None = None  # where a folder's or file's images were read (moved: elsewhere)
+
+    def __post_init__(self) -> None:
+        """A caller's own images (tensors or NumPy arrays, uint8 or floats in [0, 1]) made
+        uint8, their labels int64, each checked against the other: a mistake is one line
+        here, not a model trained on images scaled twice."""
+        for split in ("train", "test"):
+            images = _pixels(getattr(self, f"{split}_images"), f"{split}_images")
+            labels = _labels(getattr(self, f"{split}_labels"), f"{split}_labels", len(images))
+            if self.classes and len(labels) and not 0 <= labels.min() <= labels.max() < len(
+                    self.classes):
+                raise VaelabError(f"ImageData: {split}_labels go from {labels.min().item()} to "
+                                  f"{labels.max().item()}, but there are {len(self.classes)} "
+                                  f"classes; number them from 0 to {len(self.classes) - 1}")
+            object.__setattr__(self, f"{split}_images", images)
+            object.__setattr__(self, f"{split}_labels", labels)
+        if self.train_images.shape[1:] != self.test_images.shape[1:]:
+            raise VaelabError(f"ImageData: the training images are {_shape(self.train_images)} "
+                              f"and the test images {_shape(self.test_images)}; give both "
+                              f"splits one (C, H, W)")
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -68,6 +89,44 @@ class ImageData:
         )
 
 
+def _shape(images: torch.Tensor) -> str:
+    return "x".join(map(str, images.shape[1:]))
+
+
+def _pixels(images: object, name: str) -> torch.Tensor:
+    """(N, C, H, W) pixels as uint8: uint8 as they are (not copied), floats in [0, 1] times
+    255, rounded (into a new tensor: the caller's stay as they were)."""
+    images = torch.as_tensor(images)
+    if images.dim() != 4 or images.shape[1] not in (1, 3) or 0 in images.shape:
+        raise VaelabError(f"ImageData: {name} has shape {tuple(images.shape)}; give (N, C, H, "
+                          f"W) with C = 1 (grey) or 3 (colour)")
+    if images.dtype == torch.uint8:
+        return images
+    if images.dtype == torch.bool:
+        return images.to(torch.uint8) * 255
+    if images.is_floating_point():
+        low, high = images.min().item(), images.max().item()
+        if not (low >= 0 and high <= 1):  # NaN too
+            raise VaelabError(f"ImageData: {name} are floats from {low:g} to {high:g}; give "
+                              f"floats in [0, 1] or uint8 pixels (0 to 255)")
+        return images.float().mul(255).round_().to(torch.uint8)
+    raise VaelabError(f"ImageData: {name} are {str(images.dtype).removeprefix('torch.')}; give "
+                      f"uint8 pixels (0 to 255) or floats in [0, 1]")
+
+
+def _labels(labels: object, name: str, n: int) -> torch.Tensor:
+    labels = torch.as_tensor(labels)
+    if labels.dim() != 1 or labels.is_floating_point() or labels.is_complex() \
+            or labels.dtype == torch.bool:
+        raise VaelabError(f"ImageData: {name} must be one whole number per image, got "
+                          f"{str(labels.dtype).removeprefix('torch.')} of shape "
+                          f"{tuple(labels.shape)}")
+    if len(labels) != n:
+        raise VaelabError(f"ImageData: {n:,} images but {len(labels):,} {name}; give one label "
+                          f"per image")
+    return labels.long()
+
+
 def resized(data: ImageData, size: int) -> ImageData:
     """Both splits brought to ``size`` x ``size`` pixels (see ``decoding.fit``)."""
     from vaelab.data.decoding import resize_all
@@ -84,8 +143,9 @@ def resized(data: ImageData, size: int) -> ImageData:
 
 
 def to_unit(images: torch.Tensor) -> torch.Tensor:
-    """uint8 pixels -> float32 in [0, 1], shape kept."""
-    return images.float().div_(255)
+    """uint8 pixels -> float32 in [0, 1], shape kept; floats are taken to be in [0, 1] already
+    (and are never changed in place)."""
+    return images.float().div_(255) if images.dtype == torch.uint8 else images.float()
 
 
 def binarize(images: torch.Tensor, seed: int, batch_size: int = 10_000) -> torch.Tensor:

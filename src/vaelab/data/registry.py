@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,13 +149,14 @@ def dataset_title(name: str) -> str:
     return Path(name).stem or name
 
 
-def load_dataset(name: str, data_dir: str | Path | None = None, *, download: bool = True,
-                 progress: bool = True, image_size: int | None = None,
+def load_dataset(name: str | os.PathLike, data_dir: str | Path | None = None, *,
+                 download: bool = True, progress: bool = True, image_size: int | None = None,
                  test_fraction: float = TEST_FRACTION, split_seed: int = 0) -> ImageData:
     """Load a registered dataset, looking for it locally first (see ``search_roots``), or
     the folder of images or .npz/.npy file that ``name`` is the path of (see
     ``vaelab.data.paths``). ``image_size`` brings every image to that many pixels square;
     ``test_fraction`` and ``split_seed`` choose the test images of data that has none."""
+    name = os.fspath(name) if isinstance(name, os.PathLike) else name  # a pathlib.Path too
     if name in DATASETS:
         _say_if_a_folder_is_named_so(name)
         if test_fraction != TEST_FRACTION:

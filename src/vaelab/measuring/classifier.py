@@ -137,8 +137,9 @@ def load_judge(dataset: str, device: torch.device | str = "cpu") -> Judge | None
         weights = load_file(path)
         if meta.get("format") != FORMAT:
             raise ValueError("another format")
-        model = Classifier(tuple(int(n) for n in meta["image_shape"].split(",")),
-                           int(meta["classes"]))
+        with torch.random.fork_rng(devices=[]):  # weights about to be replaced
+            model = Classifier(tuple(int(n) for n in meta["image_shape"].split(",")),
+                               int(meta["classes"]))
         model.load_state_dict(weights)
     except (SafetensorError, OSError, ValueError, KeyError, RuntimeError) as err:
         images = (f"--dataset {dataset}" if dataset in DATASETS  # else a name and fingerprint

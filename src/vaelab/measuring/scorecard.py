@@ -163,6 +163,7 @@ def eval_file(split: str) -> str:
 
 
 def load_scorecard(path: str | Path, split: str = "test") -> Scorecard | None:
+    """A run folder's saved evaluation of ``split`` (its eval.json), or None if not measured."""
     file = Path(path) / eval_file(split)
     if not file.exists():
         return None
@@ -179,6 +180,13 @@ class Comparison:
     """The scorecards of several runs, as one table."""
 
     cards: list[Scorecard]
+
+    def __post_init__(self) -> None:  # a list, a generator, or one card: checked here
+        cards = [self.cards] if isinstance(self.cards, Scorecard) else list(self.cards)
+        if not cards or not all(isinstance(card, Scorecard) for card in cards):
+            raise VaelabError("Comparison takes one Scorecard or more (load_scorecard gives "
+                              "None for a run not measured yet: vaelab eval measures it)")
+        object.__setattr__(self, "cards", cards)
 
     @property
     def names(self) -> list[str]:
@@ -258,21 +266,17 @@ class Comparison:
         return out.getvalue()
 
     def _settings(self) -> list[tuple[str, list[str]]]:
-        def of(get) -> list[str]:
-            return ["" if get(card) is None else str(get(card)) for card in self.cards]
-
-        return [("title", of(lambda c: c.name)), ("latent_dims", of(lambda c: c.latent_dims)),
-                ("epochs", of(lambda c: c.epochs)), ("split", of(lambda c: c.split)),
-                ("images", of(lambda c: c.images)), ("k", of(lambda c: c.k)),
-                ("samples", of(lambda c: c.samples)), ("chunk", of(lambda c: c.chunk)),
-                ("seed", of(lambda c: c.seed)), ("likelihood", of(lambda c: c.likelihood["name"])),
-                ("images_measured", of(lambda c: c.likelihood.get("images"))),
-                ("classifier_accuracy",
-                 of(lambda c: c.classifier and repr(c.classifier["test_accuracy"])))]
+        gets = {"title": lambda c: c.name, **{key: lambda c, key=key: getattr(c, key) for key in (
+                    "latent_dims", "epochs", "split", "images", "k", "samples", "chunk", "seed")},
+                "likelihood": lambda c: c.likelihood["name"],
+                "images_measured": lambda c: c.likelihood.get("images"),
+                "classifier_accuracy": lambda c: c.classifier and repr(
+                    c.classifier["test_accuracy"])}
+        return [(key, ["" if get(c) is None else str(get(c)) for c in self.cards])
+                for key, get in gets.items()]
 
     def text(self) -> str:
-        """A plain-text table for the terminal, its notes (why a figure is n/a, or what limits
-        it) below it."""
+        """The table for the terminal, with its notes (why n/a, what limits a figure) below."""
         rows, notes = self.noted_rows()
         widths = [max(len(label) for label, _ in rows)]
         widths += [max(len(name), *(len(cells[i]) for _, cells in rows))
@@ -305,11 +309,6 @@ def _noted(card: Scorecard, keys: Sequence[str], note: str) -> Scorecard:
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|")  # a bar inside a Markdown table cell must be escaped
-
-
-def short_name(path: str | Path) -> str:
-    """A run as tables name it: its folder and the folder's parent ('runs/vae')."""
-    return "/".join(Path(path).parts[-2:]) or str(path)  # a folder of one part: itself
 
 
 def noted_rows(cards: Sequence[Scorecard], rows: list[tuple[str, list[str]]]

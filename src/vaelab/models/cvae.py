@@ -16,6 +16,7 @@ class CVAE(VAE):
 
     conditional = True
 
+    @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None,
                y: torch.Tensor | None = None) -> torch.Tensor:
         """Decode n prior draws as the classes ``y`` (n class numbers, or one for all), or,

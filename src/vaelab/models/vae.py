@@ -31,6 +31,7 @@ class VAE(Autoencoder):
         """The posterior mean of each image. (B, C, H, W) -> (B, d)"""
         return self.encode(x, y).mode()
 
+    @torch.no_grad()  # images to look at, as a plot wants them (no graph to keep)
     def sample(self, n: int, generator: torch.Generator | None = None,
                y: torch.Tensor | None = None) -> torch.Tensor:
         """Decode n draws from the prior N(0, I): (n, C, H, W) images with pixels in [0, 1]

@@ -3,6 +3,7 @@ decoders in one figure."""
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from collections.abc import Iterable, Sequence
@@ -13,7 +14,7 @@ import torch
 from matplotlib.figure import Figure
 
 from vaelab.data import DATASETS, ImageData, dataset_title, prepare
-from vaelab.errors import VaelabError
+from vaelab.errors import VaelabError, did_you_mean
 from vaelab.files import write_atomic
 from vaelab.measuring.caveats import AS_CLASS_0, saved_scorecard, training_images
 from vaelab.measuring.classifier import judge_for
@@ -60,6 +61,11 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
     runs = list(runs)  # a generator of runs too
     if len(runs) < 2:
         raise VaelabError("compare needs at least two runs")
+    takes = set(inspect.signature(evaluate_run).parameters) - {"run", "data", "save",
+                                                                  "progress", "data_dir"}
+    for name in eval_options.keys() - takes:  # else ignored, or a TypeError deep inside
+        raise VaelabError(f"compare_runs takes no option {name!r}{did_you_mean(name, takes)}; "
+                          f"it measures with {', '.join(sorted(takes))}")
     check_measuring(**{name: eval_options.get(name) for name in ("k", "samples", "seed")})
     if any(isinstance(run, Scorecard) for run in runs):
         raise VaelabError("compare_runs takes runs (Run objects or folders); scorecards alone "

@@ -18,7 +18,6 @@ import torch
 from vaelab import __version__
 from vaelab.distributions import SquaredError
 from vaelab.files import quoted, write_atomic
-from vaelab.measuring.scorecard import short_name
 from vaelab.models import count_parameters
 from vaelab.pictures.captions import LOSS, SECTIONS, caption
 from vaelab.training.runs import METRICS, Run
@@ -251,3 +250,8 @@ def older_than(card: Scorecard | None, run: Run) -> str:
         return ""
     return (f"Measured after {card.epochs} epoch{'s' * (card.epochs != 1)}; the run has "
             f"{run.epochs_done} now: vaelab eval {quoted(run.path)} measures it again.")
+
+
+def short_name(path: str | Path) -> str:
+    """A run as tables name it: its folder and the folder's parent ('runs/vae')."""
+    return "/".join(Path(path).parts[-2:]) or str(path)  # a folder of one part: itself

@@ -37,7 +37,8 @@ def load_for(config: RunConfig, data_dir: str | Path | None = None, *, progress:
             under = (f", nor in --data-dir ({err.looked[0].parent})" if len(err.looked) > 1
                      else "")
             raise VaelabError(f"the run's images are no longer at {where}{under}; point "
-                              f"--data-dir at the folder that holds {name} now") from None
+                              f"--data-dir at the folder that holds {name} now (from Python, "
+                              f"images given as data= are given again so)") from None
     elif absolute(data.name) != absolute(settings.dataset):
         raise VaelabError(f"the data given is {data.name}, the config asks for "
                           f"{settings.dataset}")

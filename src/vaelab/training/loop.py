@@ -113,6 +113,9 @@ def new_jobs(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | N
              flags: str = "") -> tuple[list[Job], ImageData]:
     """The runs that ``train_all`` trains, each in its new folder, and their images on the
     device, ready for ``fit_all``."""
+    configs = list(configs)
+    if not configs or isinstance(outs, (str, Path)):  # a folder's text is no list of them
+        raise VaelabError("train_all takes a list of configs and a list of as many folders")
     for config in configs:
         if not isinstance(config, RunConfig):
             raise VaelabError(f"train takes a RunConfig, got {type(config).__name__}; a saved "

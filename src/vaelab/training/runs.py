@@ -159,7 +159,8 @@ def load_run(path: str | Path, device: str | torch.device = "cpu", *,
     if not path.is_dir():
         raise VaelabError(f"{path}: no such run folder")
     config = RunConfig.load(path / CONFIG)
-    model = model_for(config)
+    with torch.random.fork_rng(devices=[]):  # the first weights, replaced: the caller's
+        model = model_for(config)            # random numbers go on as if not loaded
     weights_path = path / WEIGHTS
     if not weights_path.exists():
         raise VaelabError(f"{weights_path}: missing" + (
