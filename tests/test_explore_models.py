@@ -318,6 +318,10 @@ def test_the_confidence_layer_shades_the_sure_cells_and_says_when_it_does_not_ap
     assert np.array_equal(seen.rgba("points"), off)
     seen.part("sliders-reset").click()
     assert seen.state("shading.on")
+    slider.focus()  # moved there and back by hand: at its start again, where the shading holds
+    for key in ("ArrowRight", "ArrowRight", "ArrowLeft", "ArrowLeft"):
+        seen.page.keyboard.press(key)
+    assert seen.state("shading.on"), note.inner_text()
     seen.check()
 
 
@@ -327,7 +331,8 @@ def test_without_a_classifier_the_layer_says_so(runs, tiny, visit, tmp_path, mon
     seen = visit(export_explorer(runs["vae"], tmp_path / "page.html", tiny).as_uri())
     assert seen.part("shade-toggle").is_disabled()
     assert seen.part("shade-note").inner_text() == (
-        "Does not apply: no classifier of mnist ships with vaelab or was trained here; "
+        "Does not apply: no classifier of the MNIST images (28 x 28) ships with vaelab or was "
+        "trained here; "
         "vaelab classifier train --dataset mnist (or vaelab eval of the run) makes one, shown "
         "once the page is made again.")
     seen.check()

@@ -282,6 +282,44 @@ def test_two_clicks_give_a_strip_and_an_animation(runs, served, visit):
     seen.check()
 
 
+def test_the_plane_answers_the_keyboard_and_a_new_line_clears_the_old(served, visit):
+    """Tab, arrows, Enter, + and - and 0: a keyboard alone explores the plane; a third pick
+    starts a new line and takes the old one's strip away; zoom stops at a thousand times."""
+    seen = visit(served["vae"])
+    keys = seen.page.keyboard
+    seen.part("overlay").focus()
+
+    def step(key: str = "ArrowRight") -> float:  # how far one press moves the pointer
+        before = seen.state("hover.z") or [0.0, 0.0]
+        keys.press(key)
+        after = seen.state("hover.z")
+        return after[0] - before[0] if key == "ArrowRight" else after[1] - before[1]
+
+    step()
+    fitted = step()
+    assert fitted > 0 and step("ArrowUp") == pytest.approx(fitted, rel=1e-4)
+    keys.press("Enter")
+    for _ in range(5):
+        step("ArrowUp")
+    keys.press("Enter")
+    assert seen.state("picks.length") == 2 and seen.part("strip").is_visible()
+    keys.press("Enter")  # a third pick: a new start, and no strip of the old line
+    assert seen.state("picks.length") == 1 and not seen.part("strip").is_visible()
+    keys.press("+")
+    assert step() == pytest.approx(fitted / 1.25, rel=1e-3)
+    keys.press("0")
+    assert step() == pytest.approx(fitted, rel=1e-3)
+    box = seen.plane_box()
+    seen.page.mouse.move(box["x"] + 100, box["y"] + 100)
+    seen.page.mouse.wheel(0, -100_000)  # far past the limit
+    seen.part("overlay").focus()
+    assert step() == pytest.approx(fitted / 1000, rel=1e-3)
+    seen.part("fit-view").click()
+    seen.part("overlay").focus()
+    assert step() == pytest.approx(fitted, rel=1e-3)
+    seen.check()
+
+
 def test_only_the_main_button_picks(served, visit):
     seen = visit(served["vae"])
     box = seen.plane_box()

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from vaelab.data import DATASETS, ImageData
+from vaelab.data import DATASETS, ImageData, dataset_title
 from vaelab.files import quoted
 from vaelab.measuring.classifier import CONFIDENT, judge_key, load_judge, predict
 from vaelab.measuring.latent import decode_all
@@ -64,6 +64,7 @@ def confidence_shading(model: Autoencoder, data: ImageData, codes: torch.Tensor,
         return {"missing": f"the images {what}, so there is no classifier to shade by"}
     dataset = judge_key(data)
     judge = load_judge(dataset)
+    these = f"the {dataset_title(data.name)} images ({data.image_shape[2]} x {data.image_shape[1]})"
     if judge is None:
         # Say --image-size again where the run may have used it: a registered dataset known
         # by another key, or square images of a folder or file (as they are, it changes
@@ -71,13 +72,13 @@ def confidence_shading(model: Autoencoder, data: ImageData, codes: torch.Tensor,
         height, width = data.image_shape[1:]
         again = (dataset != data.name if data.name in DATASETS else height == width)
         size = f" --image-size {width}" if again else ""
-        return {"missing": f"no classifier of {dataset} ships with vaelab or was trained here; "
+        return {"missing": f"no classifier of {these} ships with vaelab or was trained here; "
                            f"vaelab classifier train --dataset {quoted(data.name)}{size} "
                            f"(or vaelab eval of the run) makes one, shown once the page is "
                            f"made again"}
     if tuple(judge.model.image_shape) != tuple(model.image_shape):
         shape = "x".join(map(str, judge.model.image_shape))
-        return {"missing": f"the classifier of {dataset} judges {shape} images, not these"}
+        return {"missing": f"the classifier of {these} judges {shape} images, not these"}
     origin, axes = default_plane(codes, pca)
     box = square_box((codes.double() - origin) @ axes.T)
     z = cell_codes(box, origin, axes, CELLS).float()  # (CELLS * CELLS, d)

@@ -175,9 +175,11 @@
       return out;
     }
 
-    // A code's place on the plane (its orthogonal projection).
-    function planePoint(z) {
-      const v = plane.b ? projection(z, plane.b) : Math.max(DATA.classes.length - 1, 0) / 2;
+    // A code's place on the plane (its orthogonal projection); on the latent line, in ``row``
+    // (a test image's, where it was picked), else midway between the classes' rows.
+    function planePoint(z, row = null) {
+      const v = plane.b ? projection(z, plane.b)
+        : row ?? Math.max(DATA.classes.length - 1, 0) / 2;
       return [projection(z, plane.a), v];
     }
 
@@ -198,8 +200,18 @@
         v0 = Math.min(v0, plane.v[n]); v1 = Math.max(v1, plane.v[n]);
       }
       const width = Math.max(u1 - u0, 1e-3), height = Math.max(v1 - v0, 1e-3);
-      Object.assign(view, { cx: (u0 + u1) / 2, cy: (v0 + v1) / 2,
-                            scale: SIZE / (1.1 * Math.max(width, height)) });
+      const scale = SIZE / (1.1 * Math.max(width, height));
+      Object.assign(view, { cx: (u0 + u1) / 2, cy: (v0 + v1) / 2, scale, fit: scale });
+    }
+
+    // Zoom by ``factor`` about the plane point (u, v), which stays where it is on the screen;
+    // from a hundredth of the fitted view to a thousand times it.
+    function zoomAbout(u, v, factor) {
+      const [x, y] = toScreen(u, v);
+      view.scale = Math.min(view.fit * 1000, Math.max(view.fit / 100, view.scale * factor));
+      view.cx = u - (x - SIZE / 2) / view.scale;
+      view.cy = v + (y - SIZE / 2) / view.scale;
+      redraw();
     }
 
     const pointsCtx = part("points").getContext("2d");
@@ -223,16 +235,19 @@
     function drawGrid(ctx) {
       const [u0, v1] = toPlane(0, 0), [u1, v0] = toPlane(SIZE, SIZE);
       const step = niceStep(Math.max(u1 - u0, v1 - v0));
-      const label = (x) => +x.toFixed(6) + "";
+      const digits = Math.max(0, -Math.floor(Math.log10(step) + 1e-9)); // 0.002: 3
+      const label = (x) => x.toFixed(digits).replace(/^-(0\.?0*)$/, "$1"); // -0.000 reads 0
       ctx.font = "11px system-ui, sans-serif";
       ctx.lineWidth = 1;
-      for (let u = Math.ceil(u0 / step) * step; u <= u1; u += step) {
+      for (let k = Math.ceil(u0 / step); k * step <= u1; k++) { // whole steps: no drift
+        const u = k * step;
         const [x] = toScreen(u, 0);
         ctx.strokeStyle = Math.abs(u) < step / 2 ? "#c9cedb" : "#eef0f6";
         ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x, SIZE); ctx.stroke();
         ctx.fillStyle = "#8a92a5"; ctx.fillText(label(u), x + 3, SIZE - 5);
       }
-      for (let v = Math.ceil(v0 / step) * step; v <= v1; v += step) {
+      for (let k = Math.ceil(v0 / step); k * step <= v1; k++) {
+        const v = k * step;
         const [, y] = toScreen(0, v);
         ctx.strokeStyle = Math.abs(v) < step / 2 ? "#c9cedb" : "#eef0f6";
         ctx.beginPath(); ctx.moveTo(0, y); ctx.lineTo(SIZE, y); ctx.stroke();
@@ -254,16 +269,26 @@
       ctx.globalAlpha = 1;
     }
 
-    function marker(ctx, z, color, text) {
-      const [x, y] = toScreen(...planePoint(z));
+    const labels = []; // [left, top, right, bottom] of the labels drawn on the overlay so far
+
+    function marker(ctx, z, color, text, row = null) {
+      const [x, y] = toScreen(...planePoint(z, row));
       ctx.beginPath();
       ctx.arc(x, y, 6, 0, 2 * Math.PI);
       ctx.fillStyle = color; ctx.fill();
       ctx.lineWidth = 2; ctx.strokeStyle = "#fff"; ctx.stroke();
       if (text) {
         ctx.font = "bold 13px system-ui, sans-serif";
-        ctx.lineWidth = 3; ctx.strokeText(text, x + 9, y - 8);
-        ctx.fillStyle = "#1d2330"; ctx.fillText(text, x + 9, y - 8);
+        const width = ctx.measureText(text).width;
+        const boxes = [[x + 9, y - 8], [x + 9, y + 20], [x - 9 - width, y - 8],
+                       [x - 9 - width, y + 20]].map(([left, base]) => [left, base - 12,
+                                                                        left + width, base + 3]);
+        const clear = (box) => !labels.some((o) => box[0] < o[2] && o[0] < box[2]
+                                                   && box[1] < o[3] && o[1] < box[3]);
+        const box = boxes.find(clear) || boxes[0]; // above right, below right, then left
+        labels.push(box);
+        ctx.lineWidth = 3; ctx.strokeText(text, box[0], box[3] - 3);
+        ctx.fillStyle = "#1d2330"; ctx.fillText(text, box[0], box[3] - 3);
       }
       return [x, y];
     }
@@ -312,12 +337,13 @@
       const ctx = overlayCtx;
       ctx.clearRect(0, 0, SIZE, SIZE);
       if (state.picks.length === 2) {
-        const [[x0, y0], [x1, y1]] = state.picks.map((p) => toScreen(...planePoint(p.z)));
+        const [[x0, y0], [x1, y1]] = state.picks.map((p) => toScreen(...planePoint(p.z, p.row)));
         ctx.setLineDash([5, 4]); ctx.lineWidth = 2; ctx.strokeStyle = "#3355cc";
         ctx.beginPath(); ctx.moveTo(x0, y0); ctx.lineTo(x1, y1); ctx.stroke();
         ctx.setLineDash([]);
       }
-      state.picks.forEach((p, k) => marker(ctx, p.z, "#3355cc", ["start", "end"][k]));
+      labels.length = 0; // each marker's label, placed clear of those before it
+      state.picks.forEach((p, k) => marker(ctx, p.z, "#3355cc", ["start", "end"][k], p.row));
       if (state.drawn) drawPosterior(ctx, state.drawn);
       if (cross) drawCross(ctx, cross);
     }
@@ -424,7 +450,8 @@
       pointer = [u, v];
       state.hover = { u, v, z: Array.from(hoverZ) };
       const as = K ? ` as ${DATA.classes[chosen]}` : "";
-      part("pointer-z").textContent = `z = (${shown(hoverZ, 8)})${as}`;
+      const onPlane = plane.kind === "pca" ? `; on the plane (${fixed2(u)}, ${fixed2(v)})` : "";
+      part("pointer-z").textContent = `z = (${shown(hoverZ, 8)})${as}${onPlane}`;
     }
 
     function mark(at) {
@@ -477,6 +504,7 @@
       const size = part("plane-box").clientWidth;
       if (!size || size === SIZE) return;
       view.scale *= size / SIZE;
+      view.fit *= size / SIZE;
       SIZE = size;
       sizeLayers();
       redraw();
@@ -484,13 +512,40 @@
 
     overlay.addEventListener("wheel", (event) => {
       event.preventDefault();
-      const [x, y] = [event.offsetX, event.offsetY];
-      const [u, v] = toPlane(x, y);
-      view.scale *= Math.exp(-event.deltaY * 0.0015);
-      view.cx = u - (x - SIZE / 2) / view.scale;
-      view.cy = v + (y - SIZE / 2) / view.scale;
-      redraw();
+      zoomAbout(...toPlane(event.offsetX, event.offsetY), Math.exp(-event.deltaY * 0.0015));
     }, { passive: false });
+
+    part("fit-view").addEventListener("click", () => { fitView(); redraw(); });
+
+    // The keyboard: the plane takes the focus (Tab); arrows move the pointer (with Shift, four
+    // times as far), Enter or Space picks where it is, + and - zoom about it, 0 fits the view.
+    overlay.tabIndex = 0;
+    overlay.setAttribute("role", "application");
+    overlay.setAttribute("aria-label", "Latent plane: arrow keys move the pointer, Enter " +
+                         "picks a point, plus and minus zoom, 0 shows every code");
+    overlay.addEventListener("keydown", (event) => {
+      const at = pointer || toPlane(SIZE / 2, SIZE / 2);
+      const reach = (event.shiftKey ? 48 : 12) / view.scale; // CSS px, in plane units
+      const moves = { ArrowLeft: [-reach, 0], ArrowRight: [reach, 0],
+                      ArrowUp: [0, reach], ArrowDown: [0, -reach] };
+      if (event.key in moves) {
+        const [u, v] = [at[0] + moves[event.key][0], at[1] + moves[event.key][1]];
+        hub.hover(api, u, v);
+        mark([u, v]); // no mouse shows where: the cross does
+      } else if (event.key === "Enter" || event.key === " ") {
+        hub.pick(api, ...toScreen(...at));
+      } else if (event.key === "+" || event.key === "=") {
+        zoomAbout(...at, 1.25);
+      } else if (event.key === "-" || event.key === "_") {
+        zoomAbout(...at, 0.8);
+      } else if (event.key === "0" || event.key === "Home") {
+        fitView();
+        redraw();
+      } else {
+        return;
+      }
+      event.preventDefault(); // the page does not scroll
+    });
 
     // The test code within PICK_RADIUS of (x, y) px, or -1.
     function nearestCode(x, y) {
@@ -510,8 +565,13 @@
       const z = test ? Float32Array.from(code(n)) : codeAt(u, v);
       const y = test && K ? oneHot(LABELS[n]) : null;
       const what = test ? `a test ${LABELLED ? DATA.classes[LABELS[n]] : "image"}, ` : "";
-      if (state.picks.length === 2) state.picks = [];
-      state.picks.push({ z, y, what });
+      const row = test ? plane.v[n] : v; // where it sits on a latent line
+      if (state.picks.length === 2) { // a new line begins: the old one goes
+        state.picks = [];
+        clearInterval(timer);
+        strip.canvas.style.display = animation.canvas.style.display = "none";
+      }
+      state.picks.push({ z, y, what, row });
       drawOverlay();
       if (state.picks.length === 2) interpolate();
       else part("interp-note").textContent = `Start: ${pickedAs(state.picks[0])}; now click ` +
@@ -660,8 +720,9 @@
         const value = document.createElement("span");
         value.className = "mono";
         value.textContent = fixed2(other.value);
-        input.addEventListener("input", () => {
-          other.value = +input.value;
+        input.addEventListener("input", () => { // back within half a step: the start itself
+          other.value = Math.abs(input.value - other.start) < input.step / 2 ? other.start
+            : +input.value;
           value.textContent = fixed2(other.value);
           updateBase();
           showAt(...pointer);
