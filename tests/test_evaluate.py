@@ -1033,3 +1033,10 @@ def test_a_comparison_and_compare_runs_refuse_what_they_cannot_use_in_one_line(t
                                           r"k\?\); it measures with chunk, judge, k, samples, "
                                           r"seed, split$"):
         compare_runs([tmp_path / "a", tmp_path / "b"], kk=5)  # before any run is read
+    import inspect
+
+    from vaelab.measuring.evaluation import evaluate_run
+    from vaelab.pictures.comparison import EVAL_OPTIONS
+
+    own = {"run", "data", "save", "progress", "data_dir"}  # compare_runs' own, or not its
+    assert set(inspect.signature(evaluate_run).parameters) - own == EVAL_OPTIONS  # in step

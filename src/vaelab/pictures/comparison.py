@@ -3,7 +3,6 @@ decoders in one figure."""
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 from collections.abc import Iterable, Sequence
@@ -46,6 +45,9 @@ def comparison_figure(runs: Sequence[Run], pictures: Sequence[LatentPicture], da
                             f"({dataset_title(data.name)}{when})")
 
 
+EVAL_OPTIONS = {"k", "samples", "chunk", "seed", "split", "judge"}  # of evaluate_run
+
+
 def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None, *,
                  data: ImageData | None = None, data_dir: str | Path | None = None,
                  device: str | torch.device = "cpu", progress: bool = True,
@@ -61,8 +63,7 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
     runs = list(runs)  # a generator of runs too
     if len(runs) < 2:
         raise VaelabError("compare needs at least two runs")
-    takes = set(inspect.signature(evaluate_run).parameters) - {"run", "data", "save",
-                                                                  "progress", "data_dir"}
+    takes = EVAL_OPTIONS
     for name in eval_options.keys() - takes:  # else ignored, or a TypeError deep inside
         raise VaelabError(f"compare_runs takes no option {name!r}{did_you_mean(name, takes)}; "
                           f"it measures with {', '.join(sorted(takes))}")
