@@ -314,6 +314,11 @@ def test_the_plane_answers_the_keyboard_and_a_new_line_clears_the_old(served, vi
     seen.page.mouse.wheel(0, -100_000)  # far past the limit
     seen.part("overlay").focus()
     assert step() == pytest.approx(fitted / 1000, rel=1e-3)
+    overlay = seen.rgba("overlay")  # the start, out of view now: an arrowhead on the border
+    rim = np.ones(overlay.shape[:2], bool)
+    rim[12:-12, 12:-12] = False
+    blue = (np.abs(overlay[..., :3] - [51, 85, 204]).max(axis=-1) < 40) & (overlay[..., 3] > 200)
+    assert blue[rim].any() and not blue[~rim].any()
     seen.part("fit-view").click()
     seen.part("overlay").focus()
     assert step() == pytest.approx(fitted, rel=1e-3)

@@ -273,6 +273,7 @@
 
     function marker(ctx, z, color, text, row = null) {
       const [x, y] = toScreen(...planePoint(z, row));
+      if (borderArrow(ctx, x, y, color)) return [x, y]; // out of view: where to look
       ctx.beginPath();
       ctx.arc(x, y, 6, 0, 2 * Math.PI);
       ctx.fillStyle = color; ctx.fill();
@@ -319,18 +320,25 @@
     // arrowhead on the border, pointing its way.
     function drawCross(ctx, [u, v]) {
       const [x, y] = toScreen(u, v);
-      ctx.lineWidth = 2; ctx.strokeStyle = ctx.fillStyle = "#d9480f";
+      if (borderArrow(ctx, x, y, "#d9480f")) return;
+      ctx.lineWidth = 2; ctx.strokeStyle = "#d9480f";
       ctx.beginPath();
+      ctx.moveTo(x - 9, y); ctx.lineTo(x + 9, y); ctx.moveTo(x, y - 9); ctx.lineTo(x, y + 9);
+      ctx.stroke();
+    }
+
+    // A place (x, y) px out of view: an arrowhead on the border, pointing its way; false (and
+    // nothing drawn) where it is in view.
+    function borderArrow(ctx, x, y, color) {
       const [cx, cy] = [x, y].map((p) => Math.min(SIZE - 8, Math.max(8, p)));
-      if (cx === x && cy === y) {
-        ctx.moveTo(x - 9, y); ctx.lineTo(x + 9, y); ctx.moveTo(x, y - 9); ctx.lineTo(x, y + 9);
-        ctx.stroke();
-        return;
-      }
+      if (cx === x && cy === y) return false;
       const angle = Math.atan2(y - cy, x - cx), point = (a, r) => [cx + r * Math.cos(angle + a),
                                                                   cy + r * Math.sin(angle + a)];
+      ctx.fillStyle = color;
+      ctx.beginPath();
       ctx.moveTo(...point(0, 7)); ctx.lineTo(...point(2.4, 7)); ctx.lineTo(...point(-2.4, 7));
       ctx.fill();
+      return true;
     }
 
     function drawOverlay() {
