@@ -1,5 +1,6 @@
 import dataclasses
 
+import numpy as np
 import pytest
 import torch
 
@@ -140,3 +141,22 @@ def test_no_hidden_widths_make_a_linear_encoder_and_decoder():
     zero = torch.zeros_like(a)
     mean = lambda x: model.encode(x).mean  # noqa: E731
     assert torch.allclose(mean(a + b) - mean(zero), mean(a) - mean(zero) + mean(b) - mean(zero))
+
+
+def test_a_model_given_the_wrong_shape_or_count_says_so_in_one_line():
+    """A notebook's mistakes ended deep inside PyTorch ('mat1 and mat2 shapes cannot be
+    multiplied', an IndexError, a negative dimension); float64 arrays were refused."""
+    vae = build_model(ModelConfig(hidden_dims=(8,)), (1, 28, 28))
+    cvae = build_model(ModelConfig("cvae", hidden_dims=(8,)), (1, 28, 28), classes=3)
+    for call, said in (
+            (lambda: vae.encode(torch.rand(1, 1, 32, 32)),
+             r"^images must have the shape \(B, 1, 28, 28\) for this model, got \(1, 1, 32, 32\)$"),
+            (lambda: vae.decode(torch.zeros(2)),
+             r"^codes must have the shape \(B, 2\) for this model, got \(2,\)$"),
+            (lambda: vae.sample(-1), r"^n must be a whole number of samples from 1, got -1$"),
+            (lambda: cvae.encode(torch.rand(4, 1, 28, 28), torch.tensor([0, 1])),
+             r"^y holds 2 labels for 4 images or codes; give one per image$")):
+        with pytest.raises(VaelabError, match=said):
+            call()
+    codes = vae.encode(np.random.default_rng(0).random((2, 1, 28, 28))).mean  # float64 array
+    assert codes.shape == (2, 2) and codes.dtype == torch.float32

@@ -92,7 +92,39 @@ class Autoencoder(nn.Module):
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None
                ) -> torch.Tensor | DiagonalGaussian:
         """Images (B, C, H, W), pixels in [0, 1] or uint8 -> codes (B, d)."""
-        return self.encoder(pixels(x), self.side(y))
+        return self.encoded(x, y)
+
+    def encoded(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The encoder's output for images ``x`` (checked, and made float pixels)."""
+        x = self.given(x, self.image_shape, "images")
+        return self.encoder(pixels(x), self.given_side(y, len(x)))
+
+    def given(self, t: torch.Tensor, shape: tuple[int, ...], what: str) -> torch.Tensor:
+        """``t`` (a tensor, or an array or list made one) as the nets take it: (B, *shape),
+        floats of the weights' precision; else an error in one line that names the shape."""
+        if not isinstance(t, torch.Tensor):
+            t = torch.as_tensor(t, device=self.device)
+        if t.dim() != 1 + len(shape) or tuple(t.shape[1:]) != shape:
+            asked = ", ".join(["B", *map(str, shape)])
+            raise VaelabError(f"{what} must have the shape ({asked}) for this model, got "
+                              f"{tuple(t.shape)}")
+        weights = next(self.parameters()).dtype  # float64 given to float32 weights, say
+        return t.to(weights) if t.is_floating_point() and t.dtype != weights else t
+
+    @staticmethod
+    def how_many(n: int) -> int:
+        """``n`` samples, a whole number from 1, or an error in one line."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise VaelabError(f"n must be a whole number of samples from 1, got {n!r}")
+        return n
+
+    def given_side(self, y: torch.Tensor | None, batch: int) -> torch.Tensor | None:
+        """``side(y)``, checked to hold a label for each of ``batch`` images or codes."""
+        side = self.side(y)
+        if side is not None and len(side) != batch:
+            raise VaelabError(f"y holds {len(side)} labels for {batch} images or codes; give "
+                              f"one per image")
+        return side
 
     def embed(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """The deterministic code of each image: the code itself here. (B, C, H, W) -> (B, d)"""
@@ -101,7 +133,8 @@ class Autoencoder(nn.Module):
     def decode_params(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """Codes (B, d) -> the parameters of p(x|z) for every pixel (B, C, H, W): logits, or
         locations for the likelihoods that take them as they are."""
-        return self.decoder(z, self.side(y))
+        z = self.given(z, (self.latent_dims,), "codes")
+        return self.decoder(z, self.given_side(y, len(z)))
 
     def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """Codes (B, d) -> images (B, C, H, W) with pixels in [0, 1]."""

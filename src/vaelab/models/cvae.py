@@ -23,7 +23,7 @@ class CVAE(VAE):
         without ``y``, as every class in turn: 0, 1, ..., K - 1, 0, 1, ... (n, C, H, W)
         images."""
         if y is None:
-            y = torch.arange(n, device=self.device) % self.classes
+            y = torch.arange(self.how_many(n), device=self.device) % self.classes
         y = torch.as_tensor(y, device=self.device)
         if y.dim() == 0:
             y = y.expand(n)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from vaelab.distributions import DiagonalGaussian
-from vaelab.models.autoencoder import Autoencoder, pixels
+from vaelab.models.autoencoder import Autoencoder
 
 
 class VAE(Autoencoder):
@@ -23,7 +23,7 @@ class VAE(Autoencoder):
 
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> DiagonalGaussian:
         """Images (B, C, H, W), pixels in [0, 1] or uint8 -> posterior q(z|x) over (B, d)."""
-        out = self.encoder(pixels(x), self.side(y))  # (B, 2d)
+        out = self.encoded(x, y)  # (B, 2d)
         mean, logvar = out.chunk(2, dim=1)  # 2 x (B, d)
         return DiagonalGaussian(mean, logvar)
 
@@ -36,5 +36,6 @@ class VAE(Autoencoder):
                y: torch.Tensor | None = None) -> torch.Tensor:
         """Decode n draws from the prior N(0, I): (n, C, H, W) images with pixels in [0, 1]
         (each pixel's mean under p(x|z)), the same for the same ``generator`` state."""
-        z = torch.randn(n, self.latent_dims, generator=generator, device=self.device)
+        z = torch.randn(self.how_many(n), self.latent_dims, generator=generator,
+                        device=self.device)
         return self.decode(z, y)
