@@ -339,7 +339,7 @@ def test_image_data_of_ones_own_tensors_is_checked_and_made_uint8_leaving_them_a
     assert data.train_images.dtype == torch.uint8 and data.train_labels.dtype == torch.int64
     torch.testing.assert_close(to_unit(data.train_images), floats, atol=0.5 / 255, rtol=0)
     assert torch.equal(floats, kept)  # the caller's tensor, untouched
-    assert to_unit(floats) is not None and torch.equal(floats, kept)  # floats stay floats
+    assert torch.equal(to_unit(floats), kept) and torch.equal(floats, kept)  # not scaled
     uint8 = torch.randint(0, 256, (6, 1, 4, 4), dtype=torch.uint8, generator=g)
     assert ImageData("mine", (), uint8, torch.zeros(6, dtype=torch.long), uint8,
                      torch.zeros(6, dtype=torch.long)).train_images \

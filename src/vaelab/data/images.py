@@ -143,9 +143,9 @@ def resized(data: ImageData, size: int) -> ImageData:
 
 
 def to_unit(images: torch.Tensor) -> torch.Tensor:
-    """uint8 pixels -> float32 in [0, 1], shape kept; floats are taken to be in [0, 1] already
-    (and are never changed in place)."""
-    return images.float().div_(255) if images.dtype == torch.uint8 else images.float()
+    """uint8 pixels -> float32 in [0, 1], shape kept; floats are taken to be in [0, 1] already,
+    and are returned as they are (never changed in place, nor of another precision)."""
+    return images.float().div_(255) if images.dtype == torch.uint8 else images
 
 
 def binarize(images: torch.Tensor, seed: int, batch_size: int = 10_000) -> torch.Tensor:

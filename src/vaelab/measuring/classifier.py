@@ -248,7 +248,7 @@ def _run(model: Classifier, images: torch.Tensor, batch_size: int | None, fn) ->
     out = []
     for start in range(0, len(images), batch_size):
         x = images[start:start + batch_size].to(device)
-        x = to_unit(x) if x.dtype == torch.uint8 else x.float()
+        x = to_unit(x).float()  # the classifier computes in float32
         out.append(fn(x).cpu())
     return torch.cat(out)
 

@@ -228,7 +228,7 @@ def unit_batches(images: torch.Tensor, size: int) -> Iterator[torch.Tensor]:
     """``images`` (N, C, H, W) in batches of ``size``, in [0, 1] (uint8 ones converted)."""
     for start in range(0, len(images), size):
         batch = images[start:start + size]
-        yield to_unit(batch) if batch.dtype == torch.uint8 else batch
+        yield to_unit(batch)
 
 
 def images_per_batch(k: int, chunk: int = CHUNK) -> int:

@@ -22,8 +22,9 @@ class CVAE(VAE):
         """Decode n prior draws as the classes ``y`` (n class numbers, or one for all), or,
         without ``y``, as every class in turn: 0, 1, ..., K - 1, 0, 1, ... (n, C, H, W)
         images."""
+        n = self.how_many(n)
         if y is None:
-            y = torch.arange(self.how_many(n), device=self.device) % self.classes
+            y = torch.arange(n, device=self.device) % self.classes
         y = torch.as_tensor(y, device=self.device)
         if y.dim() == 0:
             y = y.expand(n)

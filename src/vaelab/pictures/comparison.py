@@ -63,10 +63,10 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
     runs = list(runs)  # a generator of runs too
     if len(runs) < 2:
         raise VaelabError("compare needs at least two runs")
-    takes = EVAL_OPTIONS
-    for name in eval_options.keys() - takes:  # else ignored, or a TypeError deep inside
-        raise VaelabError(f"compare_runs takes no option {name!r}{did_you_mean(name, takes)}; "
-                          f"it measures with {', '.join(sorted(takes))}")
+    for name in eval_options.keys() - EVAL_OPTIONS:  # else ignored, or a TypeError inside
+        raise VaelabError(f"compare_runs takes no option {name!r}"
+                          f"{did_you_mean(name, EVAL_OPTIONS)}; it measures with "
+                          f"{', '.join(sorted(EVAL_OPTIONS))}")
     check_measuring(**{name: eval_options.get(name) for name in ("k", "samples", "seed")})
     if any(isinstance(run, Scorecard) for run in runs):
         raise VaelabError("compare_runs takes runs (Run objects or folders); scorecards alone "

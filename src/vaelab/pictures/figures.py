@@ -144,7 +144,7 @@ def write_run_figures(run: Run, data: ImageData, out_dir: str | Path | None = No
             drawn_manifold(prior_manifold(model, seen.plane, seen.label), ink),
             axis_labels=labels,
             title=f"{name}\ndecoder at the prior's 5%-95% quantiles"
-                  f"{' (PCA plane through 0)' if where else ''}{drawn_as}"))
+                  f"{' (PCA plane through 0)' if seen.plane.is_pca else ''}{drawn_as}"))
         save("samples", _samples(model, data, name, ink, run.config.train.seed))
     figure, gif_frames = interpolation(model, data, seen, name, ink, choice.between)
     save("interpolation", figure)

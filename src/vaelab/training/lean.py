@@ -24,10 +24,10 @@ import torch.optim.optimizer as optimizers
 from torch import nn
 
 from vaelab.config import TrainConfig
+from vaelab.data import to_unit
 from vaelab.distributions import LOGVAR_MAX, LOGVAR_MIN, DiagonalGaussian
 from vaelab.distributions.likelihoods import bce
 from vaelab.models import VAE, Autoencoder
-from vaelab.models.autoencoder import pixels
 
 aten = torch.ops.aten
 ONE = torch.ones((), dtype=torch.float32)  # the gradient of a sum in each of its terms
@@ -68,7 +68,7 @@ def gradients(model: Autoencoder, x: torch.Tensor, inputs: torch.Tensor,
     posterior's noise ``eps`` (B, d); returns the batch's (loss, recon, kl) sums (3,), as
     ``Step`` does. The forward is the model's own (VAE.encode's posterior, its KL)."""
     x = x.flatten(1)  # (B, D)
-    code, encoder_kept = _forward(model.encoder.head, pixels(inputs).flatten(1))  # (B, d or 2d)
+    code, encoder_kept = _forward(model.encoder.head, to_unit(inputs).flatten(1))  # (B, d or 2d)
     if model.has_posterior:
         mean, raw = code.chunk(2, dim=1)  # 2 x (B, d)
         posterior = DiagonalGaussian(mean, raw)  # its log-variance clamped

@@ -269,7 +269,7 @@
       ctx.globalAlpha = 1;
     }
 
-    const labels = []; // [left, top, right, bottom] of the labels drawn on the overlay so far
+    const textBoxes = []; // [left, top, right, bottom] of the labels drawn on the overlay so far
 
     function marker(ctx, z, color, text, row = null) {
       const [x, y] = toScreen(...planePoint(z, row));
@@ -284,10 +284,10 @@
         const boxes = [[x + 9, y - 8], [x + 9, y + 20], [x - 9 - width, y - 8],
                        [x - 9 - width, y + 20]].map(([left, base]) => [left, base - 12,
                                                                         left + width, base + 3]);
-        const clear = (box) => !labels.some((o) => box[0] < o[2] && o[0] < box[2]
-                                                   && box[1] < o[3] && o[1] < box[3]);
+        const clear = (box) => !textBoxes.some((o) => box[0] < o[2] && o[0] < box[2]
+                                                      && box[1] < o[3] && o[1] < box[3]);
         const box = boxes.find(clear) || boxes[0]; // above right, below right, then left
-        labels.push(box);
+        textBoxes.push(box);
         ctx.lineWidth = 3; ctx.strokeText(text, box[0], box[3] - 3);
         ctx.fillStyle = "#1d2330"; ctx.fillText(text, box[0], box[3] - 3);
       }
@@ -350,7 +350,7 @@
         ctx.beginPath(); ctx.moveTo(x0, y0); ctx.lineTo(x1, y1); ctx.stroke();
         ctx.setLineDash([]);
       }
-      labels.length = 0; // each marker's label, placed clear of those before it
+      textBoxes.length = 0; // each marker's label, placed clear of those before it
       state.picks.forEach((p, k) => marker(ctx, p.z, "#3355cc", ["start", "end"][k], p.row));
       if (state.drawn) drawPosterior(ctx, state.drawn);
       if (cross) drawCross(ctx, cross);
