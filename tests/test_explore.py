@@ -76,7 +76,7 @@ def test_the_page_data_holds_the_nets_and_the_codes(runs, tiny):
     assert [op["op"] for op in data["model"]["encoder"]][:2] == ["reshape", "linear"]
     codes = torch.from_numpy(np.frombuffer(base64.b64decode(data["codes"]), "<f4").copy())
     codes = codes.reshape(-1, 5)
-    labels = np.frombuffer(base64.b64decode(data["labels"]), dtype=np.uint8)
+    labels = np.frombuffer(base64.b64decode(data["labels"]), dtype="<u2")  # 256 classes and more
     pick = torch.randperm(len(tiny.test_images), generator=torch.Generator().manual_seed(0))
     assert torch.equal(codes, encode_dataset(run.model, tiny.test_images[pick[:100]]))
     assert labels.tolist() == tiny.test_labels[pick[:100]].tolist()

@@ -231,6 +231,11 @@ def test_one_pointer_drives_several_runs(runs, tiny, visit, tmp_path):
         assert seen.rgba("overlay", round(x) + 4, round(y), 1, 1, run=other)[0, 0, 3] > 0
         x, y = seen.state(f"planeToScreen({here['u']}, {here['v']})", hovered)
         assert seen.rgba("overlay", round(x) + 4, round(y), 1, 1, run=hovered)[0, 0, 3] == 0
+    # The mouse gone, both planes mark where their decoders stand, the one it left too.
+    page.mouse.move(1, 1)
+    for k in (0, 1):
+        x, y = seen.state(f"planeToScreen({here['u']}, {here['v']})", k)
+        assert seen.rgba("overlay", round(x) + 4, round(y), 1, 1, run=k)[0, 0, 3] > 0
     # A drawing on one pad is encoded by both runs.
     seen.draw(run=0)
     drawn = [seen.state("drawn", k) for k in (0, 1)]
@@ -241,6 +246,15 @@ def test_one_pointer_drives_several_runs(runs, tiny, visit, tmp_path):
     torch.testing.assert_close(torch.tensor(drawn[1]["mean"]), posterior.mean[0], atol=1e-4,
                                rtol=1e-4)
     page.screenshot(path=str(artifacts(tmp_path) / "explorer-two-runs.png"), full_page=True)
+    # Under 1200 px the two stay side by side, their planes shrunk; under 2 x 300 px, stacked.
+    for width, beside in ((800, True), (560, False)):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.wait_for_function(f"document.querySelector('.plane-box').clientWidth < {width / 2}"
+                               if beside else "document.querySelector('.plane-box').clientWidth"
+                               f" > {width / 2}")
+        planes = [page.locator(".plane-section").nth(k).bounding_box() for k in (0, 1)]
+        assert (planes[0]["y"] == planes[1]["y"]) == beside, (width, planes)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
     seen.check()
 
 

@@ -317,8 +317,8 @@ def test_the_plane_answers_the_keyboard_and_a_new_line_clears_the_old(served, vi
     overlay = seen.rgba("overlay")  # the start, out of view now: an arrowhead on the border
     rim = np.ones(overlay.shape[:2], bool)
     rim[12:-12, 12:-12] = False
-    blue = (np.abs(overlay[..., :3] - [51, 85, 204]).max(axis=-1) < 40) & (overlay[..., 3] > 200)
-    assert blue[rim].any() and not blue[~rim].any()
+    ink = (np.abs(overlay[..., :3] - [29, 35, 48]).max(axis=-1) < 40) & (overlay[..., 3] > 200)
+    assert ink[rim].any() and not ink[~rim].any()
     seen.part("fit-view").click()
     seen.part("overlay").focus()
     assert step() == pytest.approx(fitted, rel=1e-3)
@@ -346,6 +346,20 @@ def test_enlarged_images_are_whole_number_scales(served, visit):
     assert {name: (x, y) for name, x, y in scales} == {
         "decoded": (10, 10), "draw": (6, 6), "recon": (6, 6), "strip": (3, 3),
         "animation": (6, 6)}
+    seen.check()
+
+
+def test_a_window_under_1200_px_keeps_the_decoder_beside_a_smaller_plane(served, visit):
+    seen = visit(served["vae"])
+    seen.page.set_viewport_size({"width": 900, "height": 800})
+    seen.page.wait_for_function("document.querySelector('.overlay').clientWidth < 592")
+    assert seen.page.evaluate("document.documentElement.scrollWidth") <= 900
+    box = seen.plane_box()
+    decoder = seen.page.locator(".decoder-section").bounding_box()
+    assert decoder["x"] > box["x"] + box["width"] and decoder["y"] < box["y"] + box["height"]
+    assert decoder["y"] + decoder["height"] <= 800, "the decoder is below the window's fold"
+    interpolation = seen.page.locator(".interp-section").bounding_box()
+    assert interpolation["y"] > box["y"] + box["height"], "the interpolation is not below"
     seen.check()
 
 

@@ -176,6 +176,8 @@ def test_a_vae_gets_every_figure(trained):
 def test_plot_run_writes_the_page_beside_the_figures(trained):
     page = (trained["vae"].path / "index.html").read_text()
     assert 'src="figures/latent.png"' in page and "interpolation.gif" in page
+    assert '<p class="lead">VAE with 2 latent dimensions, 2 epochs on' in page
+    assert 'href="index.html"' not in page  # its own name is not a link to itself
 
 
 def test_an_ae_gets_no_prior_figures(trained):
@@ -333,6 +335,13 @@ def test_report_links_every_figure_and_reaches_no_other_host(trained, tmp_path):
     columns = dict(re.findall(r"<h2>([^<]+)</h2>(?:(?!<section>).)*?--n: (\d)", text))
     assert columns["Latent codes"] == "2" and columns["Training curves"] == "1", columns
     assert "http://" not in text and "https://" not in text
+    # Each image a link to its file at full size, its alt text what it shows (not its file's
+    # name, which two runs share); each run's name a link to its own page
+    images = re.findall(r'<a href="([^"]+)"><img src="([^"]+)" alt="([^"]+)"', text)
+    assert len(images) == len(sources) and all(href == src for href, src, _ in images)
+    alts = [alt for _, _, alt in images]
+    assert len(set(alts)) == len(alts) and "vae (VAE): latent codes" in alts, alts
+    assert '<a href="ae/index.html">ae</a>' in text and '<a href="vae/index.html">vae</a>' in text
     assert "<table>" in text and "test loss per image" in text
     assert text.count("this model has no prior") == 2
     (trained["ae"].figures_dir / "loss.png").rename(tmp_path / "loss.png")

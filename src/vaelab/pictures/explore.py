@@ -139,7 +139,7 @@ def explorer_data(run: Run, data: ImageData, *, points: int = POINTS, seed: int 
         },
         "sample": f"{data.name}, {len(pick)} test images drawn with seed {seed}",
         "codes": b64(codes, "f4"),
-        "labels": b64(labels, "u1"),
+        "labels": b64(labels, "u2"),  # a folder may have more than 256 classes
         "classes": list(data.classes),
         "colors": [to_hex(CLASS_COLORS[i % len(CLASS_COLORS)]) for i in range(len(data.classes))]
                   or [UNLABELLED],

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from vaelab import __version__
+from vaelab.data import dataset_title
 from vaelab.distributions import SquaredError
 from vaelab.files import quoted, write_atomic
 from vaelab.models import count_parameters
@@ -30,6 +31,8 @@ SCALE = 0.6  # CSS pixels per pixel of a 150-dpi figure: its 10-point text at 12
 WIDTH = 1094  # CSS pixels of a section's content (main's 1180, less the paddings and borders)
 GAP = 16  # between figures side by side
 PRIOR_FIGURES = {"manifold_prior.png", "samples.png"}
+TOP_ALT = ("The models side by side: each one's test codes coloured by class above, and its "
+           "decoder over the same region below")
 
 CSS = """
 :root { color-scheme: light; --ink: #1d2330; --muted: #5b6477; --line: #e3e6ee;
@@ -45,6 +48,11 @@ section { background: var(--card); border: 1px solid var(--line); border-radius:
           padding: 18px 20px; margin: 18px 0; }
 section p { color: var(--muted); margin: 0 0 14px; max-width: 80ch; }
 .runs { display: grid; gap: 16px; grid-template-columns: repeat(var(--n), minmax(0, 1fr)); }
+/* A narrow window: one figure under the other, tables scrolled sideways, not squeezed. */
+@media (max-width: 640px) { .runs { grid-template-columns: minmax(0, 1fr); }
+                            main { padding: 18px 10px 40px; } section { padding: 14px 12px; }
+                            td + td { white-space: nowrap; } }
+.scroll { overflow-x: auto; }
 figure { margin: 0; }
 figure img { max-width: 100%; height: auto; border-radius: 6px; display: block; }
 figure img.pixels { image-rendering: pixelated; }
@@ -58,6 +66,8 @@ th:first-child, td:first-child { text-align: left; color: var(--muted); font-wei
 thead th { color: var(--ink); font-weight: 650; border-bottom: 2px solid var(--line); }
 code { background: #eef0f6; padding: 1px 5px; border-radius: 4px; font-size: 13.5px; }
 footer { color: var(--muted); font-size: 13px; margin-top: 26px; }
+pre.command { margin: 6px 0 0; overflow-x: auto; }
+pre.command code { display: inline-block; }
 a { color: var(--accent); }
 ul.notes { list-style: none; padding: 0; margin: 12px 0 0; color: var(--muted); font-size: 13.5px; }
 """
@@ -100,13 +110,22 @@ def _shown(run: Run, file: str) -> bool:
     return (run.figures_dir / file).exists() and (file != LOSS or bool(run.metrics))
 
 
-def _figure_cell(run: Run, file: str, page_dir: Path) -> str:
+def _figure_cell(run: Run, file: str, heading: str, page_dir: Path) -> str:
     if not _shown(run, file):
         no_prior = not run.model.has_prior and file in PRIOR_FIGURES
         why = (NO_PRIOR if no_prior else f"no records of its epochs in {METRICS}"
                if file == LOSS and not run.metrics else "not drawn for this run")
         return f'<div class="na">{why}</div>'
-    return _image(run.figures_dir / file, page_dir, pixels=file.endswith(".gif"))
+    return _image(run.figures_dir / file, page_dir, f"{run.path.name} ({run.config.title()}): "
+                  f"{heading.lower()}", pixels=file.endswith(".gif"))
+
+
+def _run_name(run: Run, page_dir: Path, name: str) -> str:
+    """A run's name on a page of several, linked to the run's own page where it has one."""
+    page = run.path / "index.html"
+    if run.path.resolve() == page_dir.resolve() or not page.exists():
+        return html.escape(name)
+    return f'<a href="{_link(page, page_dir)}">{html.escape(name)}</a>'
 
 
 def _size(path: Path) -> tuple[int, int] | None:
@@ -121,23 +140,25 @@ def _size(path: Path) -> tuple[int, int] | None:
         return None
 
 
-def _image(path: Path, page_dir: Path, pixels: bool = False) -> str:
+def _image(path: Path, page_dir: Path, alt: str, pixels: bool = False) -> str:
     """An <img> of a figure at one scale for all (their text the same size, a one-panel figure
-    not blown up to a three-panel one's width), shrunk only to fit; an animation of pixels at
-    twice its size, its pixels kept sharp."""
+    not blown up to a three-panel one's width), shrunk only to fit, and a link to the file at
+    its full size; an animation of pixels at twice its size, its pixels kept sharp. ``alt``
+    says what it shows, for a reader who cannot see it."""
     size, scale = _size(path), 2 if pixels else SCALE
     shown = "" if size is None else f' width="{round(size[0] * scale)}" ' \
                                     f'height="{round(size[1] * scale)}"'
     css = ' class="pixels"' if pixels else ""
-    return f'<img src="{_link(path, page_dir)}" alt="{html.escape(path.name)}"{shown}{css}>'
+    link = _link(path, page_dir)
+    return f'<a href="{link}"><img src="{link}" alt="{html.escape(alt)}"{shown}{css}></a>'
 
 
 def _link(path: Path, page_dir: Path) -> str:
     return html.escape(Path(os.path.relpath(path, page_dir)).as_posix())
 
 
-def _metrics_section(runs: Sequence[Run]) -> str:
-    head = "".join(f"<th>{html.escape(short_name(run.path))}</th>" for run in runs)
+def _metrics_section(runs: Sequence[Run], page_dir: Path) -> str:
+    head = "".join(f"<th>{_run_name(run, page_dir, short_name(run.path))}</th>" for run in runs)
     body = "".join(
         f"<tr><td>{html.escape(label)}</td>"
         + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells) + "</tr>"
@@ -146,8 +167,8 @@ def _metrics_section(runs: Sequence[Run]) -> str:
     return (f"<section><h2>Metrics</h2><p>Averages per image after the last epoch: on the "
             f"training set as it was seen while learning, on the test set after the epoch. "
             f"The reconstruction term is summed over pixels, the KL over latent dimensions."
-            f"{_without_constant(runs)}</p><table><thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table>"
-            f"</section>")
+            f"{_without_constant(runs)}</p><div class=\"scroll\"><table><thead><tr><th></th>"
+            f"{head}</tr></thead><tbody>{body}</tbody></table></div></section>")
 
 
 def _without_constant(runs: Sequence[Run]) -> str:
@@ -167,8 +188,8 @@ def _figure_sections(runs: Sequence[Run], page_dir: Path) -> list[str]:
         if not any(_shown(run, file) for run in runs):
             continue
         cells = "".join(
-            f"<figure><figcaption>{html.escape(run.path.name)}</figcaption>"
-            f"{_figure_cell(run, file, page_dir)}</figure>"
+            f"<figure><figcaption>{_run_name(run, page_dir, run.path.name)}</figcaption>"
+            f"{_figure_cell(run, file, heading, page_dir)}</figure>"
             for run in runs
         )
         # Runs side by side, unless a figure would shrink there below 3/4 of the scale every
@@ -197,8 +218,9 @@ def _evaluation_section(evaluation: Comparison, stale: str = "") -> str:
     return (f"<section><h2>Measured on the test set</h2><p>vaelab eval's figures, per image, "
             f"with standard errors over the test images. The NLL is the importance-weighted "
             f"bound of k samples per image, k in its row. Shares and accuracies are "
-            f"fractions of 1.{stale}</p><table><thead><tr><th></th>{names}</tr></thead>"
-            f"<tbody>{body}</tbody></table><ul class=\"notes\">{notes_html}</ul></section>")
+            f"fractions of 1.{stale}</p><div class=\"scroll\"><table><thead><tr><th></th>"
+            f"{names}</tr></thead><tbody>{body}</tbody></table></div>"
+            f"<ul class=\"notes\">{notes_html}</ul></section>")
 
 
 def write_report(runs: Sequence[Run], path: Path, *, title: str, lead: str = "",
@@ -213,14 +235,15 @@ def write_report(runs: Sequence[Run], path: Path, *, title: str, lead: str = "",
         parts.append(f"<section><h2>Side by side</h2><p>Each model's test codes at the top "
                      f"and its decoder over the same region below, each in its own "
                      f"coordinates: mind the axes.</p><figure>"
-                     f"{_image(top_figure, path.parent)}</figure></section>")
-    parts.append(_metrics_section(runs))
+                     f"{_image(top_figure, path.parent, TOP_ALT)}</figure></section>")
+    parts.append(_metrics_section(runs, path.parent))
     if evaluation is not None:
         parts.append(_evaluation_section(evaluation, stale))
     parts += _figure_sections(runs, path.parent)
     made = (f"Made by vaelab {__version__} with PyTorch {torch.__version__}, "
             f"{datetime.now().strftime('%Y-%m-%d %H:%M')}.")
-    again = "".join(f"<br><code>{html.escape(c)}</code>" for c in commands)
+    again = "".join(f'<pre class="command"><code>{html.escape(c)}</code></pre>'
+                    for c in commands)
     parts.append(f"<footer>{made}{' To make it again:' if again else ''}{again}</footer>")
     page = (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -237,8 +260,12 @@ def write_run_page(run: Run) -> Path:
     from vaelab.measuring.scorecard import Comparison
 
     card = saved_scorecard(run)
+    dims = run.config.model.latent_dims
+    lead = (f"{run.config.title()} with {dims} latent dimension{'s' * (dims != 1)}, "
+            f"{run.epochs_done} epoch{'s' * (run.epochs_done != 1)} on "
+            f"{dataset_title(run.config.data.dataset)}.")
     return write_report([run], run.path / "index.html", title=f"vaelab run {run.path.name}",
-                        commands=[f"vaelab plot {quoted(run.path)}"],
+                        lead=lead, commands=[f"vaelab plot {quoted(run.path)}"],
                         evaluation=Comparison([card]) if card else None,
                         stale=older_than(card, run))
 

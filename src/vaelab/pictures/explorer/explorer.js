@@ -14,6 +14,7 @@
   const STRIP_GAP = 1; // image pixels of white between two frames, as the figures leave
   const PRIOR_SPAN = 3; // a VAE's sliders reach at least the prior's mean +- 3 std
   const SHADE = [44, 160, 44, 64]; // RGBA of a confident cell: a light green
+  const INK = "#1d2330"; // the picks, their line and the drawing's marker: no class's colour
 
   const $ = (id) => document.getElementById(id);
   const several = PAGE.runs.length > 1;
@@ -75,7 +76,7 @@
     // Data and nets.
 
     const CODES = floats({ dtype: "f4", data: DATA.codes }); // (N, D), row-major
-    const LABELS = bytes(DATA.labels); // (N,)
+    const LABELS = new Uint16Array(bytes(DATA.labels).buffer); // (N,)
     const N = LABELS.length;
     // CSS px of a code's square: 3 for thousands of codes, up to 7 for a few dozen, which
     // would be specks on a projector otherwise (the figures' dots grow likewise)
@@ -232,33 +233,47 @@
       return [1, 2, 5, 10].map((m) => m * power).find((step) => step >= raw);
     }
 
+    // The grid's lines, drawn under the codes; their numbers, returned to be drawn over them.
     function drawGrid(ctx) {
       const [u0, v1] = toPlane(0, 0), [u1, v0] = toPlane(SIZE, SIZE);
       const step = niceStep(Math.max(u1 - u0, v1 - v0));
       const digits = Math.max(0, -Math.floor(Math.log10(step) + 1e-9)); // 0.002: 3
       const label = (x) => x.toFixed(digits).replace(/^-(0\.?0*)$/, "$1"); // -0.000 reads 0
-      ctx.font = "11px system-ui, sans-serif";
+      const labels = [];
       ctx.lineWidth = 1;
       for (let k = Math.ceil(u0 / step); k * step <= u1; k++) { // whole steps: no drift
         const u = k * step;
         const [x] = toScreen(u, 0);
         ctx.strokeStyle = Math.abs(u) < step / 2 ? "#c9cedb" : "#eef0f6";
         ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x, SIZE); ctx.stroke();
-        ctx.fillStyle = "#8a92a5"; ctx.fillText(label(u), x + 3, SIZE - 5);
+        labels.push([label(u), x + 3, SIZE - 5]);
       }
       for (let k = Math.ceil(v0 / step); k * step <= v1; k++) {
         const v = k * step;
         const [, y] = toScreen(0, v);
         ctx.strokeStyle = Math.abs(v) < step / 2 ? "#c9cedb" : "#eef0f6";
         ctx.beginPath(); ctx.moveTo(0, y); ctx.lineTo(SIZE, y); ctx.stroke();
-        ctx.fillStyle = "#8a92a5"; ctx.fillText(label(v), 4, y - 3);
+        labels.push([label(v), 4, y - 3]);
+      }
+      return labels;
+    }
+
+    // The axes' numbers, on a white halo so that the codes and the shading under them do not
+    // hide them (muted ink: 5.9:1 against white).
+    function drawTicks(ctx, labels) {
+      ctx.font = "11px system-ui, sans-serif";
+      ctx.lineJoin = "round"; ctx.lineWidth = 3; ctx.strokeStyle = "#fff";
+      ctx.fillStyle = "#5b6477";
+      for (const [text, x, y] of labels) {
+        ctx.strokeText(text, x, y);
+        ctx.fillText(text, x, y);
       }
     }
 
     function drawPoints() {
       const ctx = pointsCtx;
       ctx.clearRect(0, 0, SIZE, SIZE);
-      drawGrid(ctx);
+      const ticks = drawGrid(ctx);
       drawShading(ctx);
       ctx.globalAlpha = 0.7;
       for (let n = 0; n < N; n++) { // the codes come in random order: no class hides another
@@ -267,16 +282,26 @@
         ctx.fillRect(x - DOT / 2, y - DOT / 2, DOT, DOT);
       }
       ctx.globalAlpha = 1;
+      drawTicks(ctx, ticks);
     }
 
     const textBoxes = []; // [left, top, right, bottom] of the labels drawn on the overlay so far
 
-    function marker(ctx, z, color, text, row = null) {
+    // A point of the plane that the page names (a pick, the drawing): a shape of ink edged in
+    // white, in no class's colour, and its name beside it.
+    function marker(ctx, z, shape, text, row = null) {
       const [x, y] = toScreen(...planePoint(z, row));
-      if (borderArrow(ctx, x, y, color)) return [x, y]; // out of view: where to look
+      if (borderArrow(ctx, x, y, INK)) return [x, y]; // out of view: where to look
       ctx.beginPath();
-      ctx.arc(x, y, 6, 0, 2 * Math.PI);
-      ctx.fillStyle = color; ctx.fill();
+      if (shape === "square") {
+        ctx.rect(x - 5.5, y - 5.5, 11, 11);
+      } else if (shape === "diamond") {
+        ctx.moveTo(x, y - 8); ctx.lineTo(x + 8, y); ctx.lineTo(x, y + 8); ctx.lineTo(x - 8, y);
+        ctx.closePath();
+      } else {
+        ctx.arc(x, y, 6, 0, 2 * Math.PI);
+      }
+      ctx.fillStyle = INK; ctx.fill();
       ctx.lineWidth = 2; ctx.strokeStyle = "#fff"; ctx.stroke();
       if (text) {
         ctx.font = "bold 13px system-ui, sans-serif";
@@ -289,7 +314,7 @@
         const box = boxes.find(clear) || boxes[0]; // above right, below right, then left
         textBoxes.push(box);
         ctx.lineWidth = 3; ctx.strokeText(text, box[0], box[3] - 3);
-        ctx.fillStyle = "#1d2330"; ctx.fillText(text, box[0], box[3] - 3);
+        ctx.fillStyle = INK; ctx.fillText(text, box[0], box[3] - 3);
       }
       return [x, y];
     }
@@ -311,9 +336,9 @@
         ctx.ellipse(x, y, Math.sqrt(mid + half) * view.scale,
                     Math.sqrt(Math.max(mid - half, 0)) * view.scale, -angle, 0, 2 * Math.PI);
         ctx.fillStyle = "rgba(29, 35, 48, 0.12)"; ctx.fill();
-        ctx.lineWidth = 1.5; ctx.strokeStyle = "#1d2330"; ctx.stroke();
+        ctx.lineWidth = 1.5; ctx.strokeStyle = INK; ctx.stroke();
       }
-      marker(ctx, mean, "#1d2330", "drawn");
+      marker(ctx, mean, "diamond", "drawn");
     }
 
     // Where another run's pointer is, in this plane's coordinates: a cross; out of view, an
@@ -346,12 +371,13 @@
       ctx.clearRect(0, 0, SIZE, SIZE);
       if (state.picks.length === 2) {
         const [[x0, y0], [x1, y1]] = state.picks.map((p) => toScreen(...planePoint(p.z, p.row)));
-        ctx.setLineDash([5, 4]); ctx.lineWidth = 2; ctx.strokeStyle = "#3355cc";
+        ctx.setLineDash([5, 4]); ctx.lineWidth = 2; ctx.strokeStyle = INK;
         ctx.beginPath(); ctx.moveTo(x0, y0); ctx.lineTo(x1, y1); ctx.stroke();
         ctx.setLineDash([]);
       }
       textBoxes.length = 0; // each marker's label, placed clear of those before it
-      state.picks.forEach((p, k) => marker(ctx, p.z, "#3355cc", ["start", "end"][k], p.row));
+      state.picks.forEach((p, k) => marker(ctx, p.z, ["circle", "square"][k], ["start", "end"][k],
+                                           p.row));
       if (state.drawn) drawPosterior(ctx, state.drawn);
       if (cross) drawCross(ctx, cross);
     }
@@ -506,6 +532,17 @@
     });
 
     overlay.addEventListener("pointercancel", () => { drag = null; });
+
+    // The mouse gone, every plane marks where the decoders stand, this one too.
+    overlay.addEventListener("pointerleave", () => hub.left());
+
+    // Reached by the keyboard (Tab), the plane shows the pointer that the arrows will move.
+    overlay.addEventListener("focus", () => {
+      if (!overlay.matches(":focus-visible")) return; // a click: the mouse is the pointer
+      const at = pointer || toPlane(SIZE / 2, SIZE / 2);
+      hub.hover(api, ...at);
+      mark(at);
+    });
 
     // A narrow window shrinks the plane: the same region stays in view.
     new ResizeObserver(() => {
@@ -918,12 +955,19 @@
   const pads = {};
 
   const hub = {
+    at: null, // [u, v]: the last place hovered
+
     hover(from, u, v, since) {
+      this.at = [u, v];
       for (const run of views) {
         run.showAt(u, v);
-        run.mark(run === from ? null : [u, v]);
+        run.mark(run === from ? null : this.at);
       }
       if (since !== undefined) from.state.latency.push(performance.now() - since);
+    },
+
+    left() { // the pointer off every plane: each marks the place its decoder shows
+      if (this.at) for (const run of views) run.mark(this.at);
     },
 
     pick(from, x, y) {
@@ -1003,7 +1047,6 @@
 
   const main = $("runs"), template = $("run-template");
   main.classList.toggle("several", several);
-  main.style.setProperty("--runs", Math.min(PAGE.runs.length, 3));
   for (const data of PAGE.runs) {
     const root = template.content.firstElementChild.cloneNode(true);
     main.append(root);
