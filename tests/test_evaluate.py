@@ -560,6 +560,28 @@ def test_the_shipped_classifiers_are_checked_and_a_changed_file_is_refused(tmp_p
     assert "not the file vaelab shipped" in caplog.text
 
 
+def test_a_cached_classifier_without_its_accuracy_is_unreadable_not_a_traceback(
+        tmp_path, monkeypatch, caplog):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from vaelab.measuring import classifier
+
+    shipped = classifier.shipped_path("mnist")
+    with safe_open(shipped, "pt") as f:
+        meta = dict(f.metadata())
+    for accuracy in (None, "high"):
+        cached = tmp_path / f"{accuracy}.safetensors"
+        if accuracy is None:
+            del meta["accuracy"]
+        else:
+            meta["accuracy"] = accuracy
+        save_file(load_file(shipped), cached, metadata=meta)
+        monkeypatch.setattr(classifier, "classifier_path", lambda dataset, cached=cached: cached)
+        assert classifier.load_judge("mnist") is None
+        assert f"{cached}: unreadable" in caplog.text
+
+
 def test_the_shipped_mnist_classifier_reaches_99_percent_on_the_real_test_set(mnist):
     from vaelab.measuring.classifier import load_judge, predict
 

@@ -155,8 +155,19 @@ def test_a_model_given_the_wrong_shape_or_count_says_so_in_one_line():
              r"^codes must have the shape \(B, 2\) for this model, got \(2,\)$"),
             (lambda: vae.sample(-1), r"^n must be a whole number of samples from 1, got -1$"),
             (lambda: cvae.encode(torch.rand(4, 1, 28, 28), torch.tensor([0, 1])),
-             r"^y holds 2 labels for 4 images or codes; give one per image$")):
+             r"^y holds 2 labels for 4 images or codes; give one per image$"),
+            (lambda: cvae.sample(3, y=torch.zeros(3, 4)),
+             r"^y must hold one class number per image \(B,\) or one-hot rows \(B, 3\), got "
+             r"shape \(3, 4\)$"),
+            (lambda: cvae.sample(2, y=[0.5, 1.7]),
+             r"^y must hold whole class numbers, got \[0.5, 1.7\]$"),
+            (lambda: cvae.sample(1, y="7"), r"^y must hold one class number .*, got '7'$"),
+            (lambda: vae.encode(np.zeros((2, 1, 28, 28), dtype=np.int64)),
+             r"^images must be uint8 pixels \(0 to 255\) or floats in \[0, 1\], got torch.int64$")):
         with pytest.raises(VaelabError, match=said):
             call()
     codes = vae.encode(np.random.default_rng(0).random((2, 1, 28, 28))).mean  # float64 array
     assert codes.shape == (2, 2) and codes.dtype == torch.float32
+    assert vae.decode([[0, 1]]).shape == (1, 1, 28, 28)  # whole-number codes: floats
+    assert vae.sample(np.int64(2)).shape == (2, 1, 28, 28)  # a NumPy integer is a count
+    assert cvae.sample(2, y=[2.0, 0.0]).shape == (2, 1, 28, 28)  # whole numbers as floats

@@ -306,3 +306,21 @@ def test_the_measured_objective_does_not_depend_on_how_many_images_go_through_at
                 assert sliced[key] == pytest.approx(value, rel=1e-5), key
     other_noise = objective_per_image(net, images, train, labels, batch_size=20, seed=5)
     assert other_noise["loss"] != pytest.approx(whole["loss"], rel=1e-5)  # draws that matter
+
+
+def test_a_cvae_takes_one_hot_rows_as_its_class_numbers_with_several_draws():
+    """Labels as rows (B, K) went through repeat(k) as if (B,): a shape error in training
+    with k draws, and labels flattened out of order in the IWAE bound."""
+    from vaelab.measuring.estimators import iwae_log_px
+
+    cvae = build_model(ModelConfig("cvae", hidden_dims=(8,)), (1, 28, 28), classes=3)
+    x, y = torch.rand(4, 1, 28, 28), torch.tensor([0, 2, 1, 2])
+    rows = torch.nn.functional.one_hot(y, 3).float()
+    config = TrainConfig(objective="iwae", k=3)
+    for labels in (y, rows):
+        terms = loss_terms(cvae, x, config, torch.Generator().manual_seed(0), labels)
+        bound = iwae_log_px(cvae, x, labels, 5, torch.Generator().manual_seed(0))
+        if labels is y:
+            expected = terms.loss, bound
+    torch.testing.assert_close(terms.loss, expected[0])
+    torch.testing.assert_close(bound, expected[1])

@@ -217,7 +217,13 @@ def test_checkpoints_inside_epochs_survive_a_crash_and_resume_bitwise(tiny, tmp_
     monkeypatch.undo()
     restored = _unfinished(tmp_path / "run")
     assert (restored.epoch, restored.unfinished.epoch, restored.unfinished.steps) == (2, 3, 4)
-    resume(tmp_path / "run", data=tiny, progress=False, checkpoint_every="2")
+    # Asked for the 2 epochs it has finished: the run is epoch 2's weights, not those inside
+    # epoch 3 that the checkpoint holds, and the checkpoint stays for a later --epochs 3
+    checkpoint = (tmp_path / "run" / "checkpoint.safetensors").read_bytes()
+    two = resume(tmp_path / "run", epochs=2, data=tiny, progress=False)
+    _assert_bitwise_equal(_weights(tmp_path / "run"), two.model.state_dict())
+    assert (tmp_path / "run" / "checkpoint.safetensors").read_bytes() == checkpoint
+    resume(tmp_path / "run", epochs=3, data=tiny, progress=False, checkpoint_every="2")
     _assert_bitwise_equal(_weights(full.path), _weights(tmp_path / "run"))
 
 

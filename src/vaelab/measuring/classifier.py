@@ -141,13 +141,14 @@ def load_judge(dataset: str, device: torch.device | str = "cpu") -> Judge | None
             model = Classifier(tuple(int(n) for n in meta["image_shape"].split(",")),
                                int(meta["classes"]))
         model.load_state_dict(weights)
+        accuracy = float(meta["accuracy"])
     except (SafetensorError, OSError, ValueError, KeyError, RuntimeError) as err:
         images = (f"--dataset {dataset}" if dataset in DATASETS  # else a name and fingerprint
                   else "--dataset PATH (the images it judges)")
         log.warning("%s: unreadable (%s); train it again with: vaelab classifier train %s "
                     "--force", path, err, images)
         return None
-    return Judge(model.to(device).eval(), dataset, float(meta["accuracy"]), path)
+    return Judge(model.to(device).eval(), dataset, accuracy, path)
 
 
 def default_epochs(images: int, batch_size: int = 128) -> int:

@@ -29,8 +29,9 @@ CHUNK = 2048
 
 
 def _repeat(y: torch.Tensor | None, n: int) -> torch.Tensor | None:
-    """Labels (B,) -> (B * n,), each repeated n times in place: the labels of n codes per image."""
-    return None if y is None else y.repeat_interleave(n)
+    """Labels (B,) or one-hot rows (B, K) -> (B * n, ...), each repeated n times in place: the
+    labels of n codes per image."""
+    return None if y is None else y.repeat_interleave(n, dim=0)
 
 
 class Buffers:
@@ -125,7 +126,7 @@ def _log_likelihood(model: Autoencoder, x: torch.Tensor, y: torch.Tensor | None,
     def plain(z: torch.Tensor) -> torch.Tensor:
         n = z.shape[1]
         logits = model.decode_params(z.flatten(0, 1), _repeat(y, n))  # (B * n, C, H, W)
-        images = x.unsqueeze(1).expand(-1, n, *x.shape[1:]).flatten(0, 1)  # no copy
+        images = x.unsqueeze(1).expand(-1, n, *x.shape[1:]).flatten(0, 1)  # (B * n, C, H, W)
         return likelihood.log_prob(logits, images).view(len(x), n)
 
     return fast if last is not None and hasattr(likelihood, "log_prob_rows") else plain

@@ -9,6 +9,7 @@ in ``vaelab.objectives``, the loop in ``vaelab.training``.
 
 from __future__ import annotations
 
+import numbers
 from typing import ClassVar
 
 import torch
@@ -66,18 +67,33 @@ class Autoencoder(nn.Module):
             return None
         if y is None:
             raise VaelabError("this model is conditioned on class labels; pass y")
-        if not isinstance(y, torch.Tensor):  # a list from a user; training passes tensors
-            y = torch.as_tensor(y, device=self.device)
+        y = self.labels(y)
         dtype = self.encoder.head[0].weight.dtype
-        if y.dim() == 2:
+        if y.dim() == 2 and y.shape[1] == self.classes:
             return y.to(dtype)
         if y.dim() != 1:
-            raise VaelabError(f"y must hold one class number per image (B,) or one-hot rows "
-                              f"(B, {self.classes}), got shape {tuple(y.shape)}")
+            raise VaelabError(f"y must hold {self.labels_asked}, got shape {tuple(y.shape)}")
+        if y.is_floating_point() and not bool((y == y.round()).all()):
+            shown = ", ".join(f"{v:g}" for v in y[:5].tolist())
+            raise VaelabError(f"y must hold whole class numbers, got [{shown}]")
         try:
             return F.one_hot(y.long(), self.classes).to(dtype)
         except RuntimeError:  # a class number out of range: one_hot has checked them (on CPU)
             raise self.out_of_range(y) from None
+
+    @property
+    def labels_asked(self) -> str:
+        return f"one class number per image (B,) or one-hot rows (B, {self.classes})"
+
+    def labels(self, y: torch.Tensor | object) -> torch.Tensor:
+        """``y`` as a tensor (a list or an array from a user; training passes tensors), or an
+        error in one line."""
+        if isinstance(y, torch.Tensor):
+            return y
+        try:
+            return torch.as_tensor(y, device=self.device)
+        except (TypeError, ValueError, RuntimeError):
+            raise VaelabError(f"y must hold {self.labels_asked}, got {y!r}") from None
 
     def out_of_range(self, y: torch.Tensor) -> VaelabError:
         """The error for class numbers ``y`` of which some are not classes of this model."""
@@ -96,25 +112,28 @@ class Autoencoder(nn.Module):
 
     def given(self, t: torch.Tensor, shape: tuple[int, ...], what: str) -> torch.Tensor:
         """``t`` (a tensor, or an array or list made one) as the nets take it: (B, *shape),
-        floats other than float32 at the weights' precision; else an error in one line that
-        names the shape. A few tenths of a microsecond for float32 or uint8, as training
-        gives them."""
+        other than float32 (or uint8 images) at the weights' precision; else an error in one
+        line that names the shape, or the integers that images cannot be. A few tenths of a
+        microsecond for float32 or uint8, as training gives them."""
         if not isinstance(t, torch.Tensor):
             t = torch.as_tensor(t, device=self.device)
         if t.dim() != 1 + len(shape) or tuple(t.shape[1:]) != shape:
             asked = ", ".join(["B", *map(str, shape)])
             raise VaelabError(f"{what} must have the shape ({asked}) for this model, got "
                               f"{tuple(t.shape)}")
-        if t.is_floating_point() and t.dtype != torch.float32:  # float64 arrays, say
-            t = t.to(next(self.parameters()).dtype)  # 6 us: not for float32 ones
-        return t
+        if t.dtype == torch.float32 or (t.dtype == torch.uint8 and what == "images"):
+            return t  # as training gives them
+        if not t.is_floating_point() and what == "images":  # 0 to 255? 0 to 65535?
+            raise VaelabError(f"images must be uint8 pixels (0 to 255) or floats in [0, 1], "
+                              f"got {t.dtype}")
+        return t.to(next(self.parameters()).dtype)  # float64 arrays, whole-number codes: 6 us
 
     @staticmethod
     def how_many(n: int) -> int:
         """``n`` samples, a whole number from 1, or an error in one line."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
             raise VaelabError(f"n must be a whole number of samples from 1, got {n!r}")
-        return n
+        return int(n)
 
     def given_side(self, y: torch.Tensor | None, batch: int) -> torch.Tensor | None:
         """``side(y)``, checked to hold a label for each of ``batch`` images or codes."""

@@ -25,7 +25,7 @@ class CVAE(VAE):
         n = self.how_many(n)
         if y is None:
             y = torch.arange(n, device=self.device) % self.classes
-        y = torch.as_tensor(y, device=self.device)
+        y = self.labels(y).to(self.device)
         if y.dim() == 0:
             y = y.expand(n)
         if len(y) != n:

@@ -157,9 +157,9 @@ def _decode_draws(model: Autoencoder, z: torch.Tensor, x: torch.Tensor,
     """The reconstruction term of x (B, C, H, W) under each of the codes z (k, B, d), all
     decoded in one call: (k, B)."""
     k, batch = z.shape[:2]
-    ys = None if y is None else y.repeat(k)  # (k * B,)
+    ys = None if y is None else y.repeat(k, *[1] * (y.dim() - 1))  # (k * B,) or (k * B, K)
     params = model.decode_params(z.flatten(0, 1), ys)  # (k * B, ...)
-    repeated = x.expand(k, *x.shape).flatten(0, 1)  # (k * B, C, H, W), no copy
+    repeated = x.expand(k, *x.shape).flatten(0, 1)  # (k * B, C, H, W): a copy, as the params
     return model.likelihood.recon(params, repeated).view(k, batch)
 
 

@@ -42,6 +42,7 @@ from vaelab.training.runs import (
     WEIGHTS,
     Run,
     check_new_run_dir,
+    load_run,
     metrics_file,
     new_run_dir,
 )
@@ -220,6 +221,8 @@ def resumed_job(path: Run | str | Path, epochs: int | None = None, *,
                     path, restored.epoch, "s" * (restored.epoch != 1),
                     f", and {' and '.join(rewritten)} written again from its checkpoint"
                     if rewritten else "")
+        if job.unfinished is not None:  # the checkpoint is inside the next epoch: the run
+            _finished_weights(path, job)  # is its last finished epoch's weights, as saved
     say_if_the_rate_jumps(path, saved.train, config.train, restored.epoch)
     full = world.main_first(lambda: load_for(config, data_dir, progress=progress, data=data))
     check_subset(config, full)
@@ -239,6 +242,18 @@ def _check_writable(path: Path) -> None:
     if not os.access(path, os.W_OK):
         raise VaelabError(f"{path}: cannot be written, and its checkpoints go there; copy it "
                           f"to a folder you may write to, and go on there")
+
+
+def _finished_weights(path: Path, job: Job) -> None:
+    """The job's model given its last finished epoch's weights (model.safetensors), where its
+    checkpoint is inside the epoch after it, which is left on disk for a later --epochs N."""
+    finished = load_run(path, job.model.device)
+    if finished.epochs_done != job.epoch:
+        raise VaelabError(f"{path / WEIGHTS}: holds epoch {finished.epochs_done}, not the "
+                          f"{job.epoch} of its checkpoint, which is inside epoch "
+                          f"{job.epoch + 1}; go on with --epochs {job.epoch + 1} or more")
+    job.model.load_state_dict(finished.model.state_dict())
+    job.unfinished = None
 
 
 def _write_again(path: Path, job: Job, metrics: list[dict]) -> list[str]:
