@@ -66,6 +66,8 @@ def test_unknown_model_lists_the_known_ones():
     object.__setattr__(config, "model", "gan")  # past the config's own check
     with pytest.raises(VaelabError, match="choose one of: ae, vae, cvae"):
         build_model(config, SHAPE)
+    with pytest.raises(VaelabError, match=r"^unknown model 'vea' \(did you mean vae\?\); choose"):
+        ModelConfig("vea")  # the config's own check names the nearest too
 
 
 @pytest.mark.parametrize("name", ["ae", "vae"])

@@ -203,6 +203,19 @@ def test_a_second_signal_stops_at_once_and_the_checkpoint_stays_whole(tiny, tmp_
     assert _unfinished(tmp_path / "run").epoch == 1  # the epoch-1 checkpoint, whole
 
 
+@pytest.mark.parametrize("status", [130, 143])
+def test_a_second_signal_ends_the_command_at_once_whatever_thread_still_runs(status):
+    """After a second Ctrl-C the demo waited, at Python's exit, for the run that was being
+    measured beside the one stopped: the command ends now, its files written atomically."""
+    script = ("import threading, time, vaelab.cli as cli\n"
+              "threading.Thread(target=time.sleep, args=(60,)).start()  # a run being measured\n"
+              f"cli.main = lambda: {status}\n"
+              "cli.run()\n")
+    started = time.monotonic()
+    ended = subprocess.run([sys.executable, "-c", script], timeout=50)
+    assert ended.returncode == status and time.monotonic() - started < 30
+
+
 def test_checkpoints_inside_epochs_survive_a_crash_and_resume_bitwise(tiny, tmp_path,
                                                                      monkeypatch, full):
     class PowerCut(Exception):

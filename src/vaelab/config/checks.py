@@ -7,7 +7,7 @@ import math
 import os
 from typing import Any, get_args
 
-from vaelab.errors import ConfigError
+from vaelab.errors import ConfigError, did_you_mean
 
 NOISES = ("gaussian", "mask")  # --noise KIND:LEVEL
 
@@ -34,7 +34,8 @@ def recorded() -> Any:
 def check_choice(name: str, value: str, kind: Any) -> None:
     choices = get_args(kind)
     if value not in choices:
-        raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(choices)}")
+        raise ConfigError(f"unknown {name} {value!r}{did_you_mean(str(value), choices)}; "
+                          f"choose one of: {', '.join(choices)}")
 
 
 WIDEST = 2**16  # a width or a latent size beyond this is a damaged file, not a model

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vaelab.errors import VaelabError
+from vaelab.errors import VaelabError, did_you_mean
 
 LEVELS = 256  # 8-bit pixels: the discretised logistic's values are k / 255
 MEANS = {"sigmoid": torch.sigmoid, "clamp": lambda params: params.clamp(0, 1)}
@@ -238,5 +238,5 @@ def build_likelihood(name: str, image_shape: tuple[int, int, int]) -> Likelihood
     try:
         return LIKELIHOODS[name](image_shape)
     except KeyError:
-        raise VaelabError(f"unknown likelihood {name!r}; choose one of: "
-                         f"{', '.join(LIKELIHOODS)}") from None
+        raise VaelabError(f"unknown likelihood {name!r}{did_you_mean(str(name), LIKELIHOODS)}; "
+                          f"choose one of: {', '.join(LIKELIHOODS)}") from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from vaelab.config import ModelConfig
-from vaelab.errors import VaelabError
+from vaelab.errors import VaelabError, did_you_mean
 from vaelab.models.autoencoder import Autoencoder
 from vaelab.models.cvae import CVAE
 from vaelab.models.vae import VAE
@@ -20,7 +20,8 @@ def model_class(name: str) -> type[Autoencoder]:
         return MODELS[name]
     except KeyError:
         choices = ", ".join(MODELS)
-        raise VaelabError(f"unknown model {name!r}; choose one of: {choices}") from None
+        raise VaelabError(f"unknown model {name!r}{did_you_mean(str(name), MODELS)}; choose "
+                          f"one of: {choices}") from None
 
 
 def build_model(config: ModelConfig, image_shape: tuple[int, int, int], classes: int = 10

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from vaelab.config import ModelConfig
-from vaelab.errors import VaelabError
+from vaelab.errors import VaelabError, did_you_mean
 from vaelab.nets.conv import conv_nets
 from vaelab.nets.mlp import mlp, mlp_nets
 from vaelab.nets.parts import ACTIVATIONS, Decoder, Encoder
@@ -21,8 +21,8 @@ def build_nets(config: ModelConfig, image_shape: tuple[int, int, int], encoder_o
     try:
         make = NETS[config.arch]
     except KeyError:
-        raise VaelabError(f"unknown arch {config.arch!r}; choose one of: "
-                          f"{', '.join(NETS)}") from None
+        raise VaelabError(f"unknown arch {config.arch!r}{did_you_mean(str(config.arch), NETS)};"
+                          f" choose one of: {', '.join(NETS)}") from None
     return make(tuple(image_shape), config.latent_dims, encoder_outputs, side,
                 hidden_dims=config.hidden_dims, activation=config.activation,
                 channels=config.channels)

@@ -161,14 +161,18 @@ def _side_by_side(jobs: list[Job], data: ImageData, progress: bool, stop: thread
     torch.set_num_threads(cores.share())  # the threads started now start with it
     for job in jobs:
         job.cores = cores
+    pool = ThreadPoolExecutor(len(jobs), thread_name_prefix="vaelab-train")
     try:
-        with ThreadPoolExecutor(len(jobs), thread_name_prefix="vaelab-train") as pool:
-            futures = [pool.submit(_fit_then, then, job, data, progress, i, stop)
-                       for i, job in enumerate(jobs)]
-            try:
-                wait(futures, return_when=FIRST_EXCEPTION)
-            finally:  # a failure or a signal: the other runs end after their current step
-                stop.set()
+        futures = [pool.submit(_fit_then, then, job, data, progress, i, stop)
+                   for i, job in enumerate(jobs)]
+        try:
+            wait(futures, return_when=FIRST_EXCEPTION)
+        finally:  # a failure or a signal: the other runs end after their current step
+            stop.set()
+        pool.shutdown()
+    except KeyboardInterrupt:  # a second signal: not one more wait (a run being measured)
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
     finally:
         torch.set_num_threads(threads_before)
         hand_back_free_memory()  # what the training threads' heaps hold, unused, from now on

@@ -66,7 +66,9 @@ def gradients(model: Autoencoder, x: torch.Tensor, inputs: torch.Tensor,
     """Set each parameter's ``.grad`` (None for a frozen one) to the gradient of what the step
     minimises on the images x (B, C, H, W) in [0, 1], encoded from ``inputs`` with the
     posterior's noise ``eps`` (B, d); returns the batch's (loss, recon, kl) sums (3,), as
-    ``Step`` does. The forward is the model's own (VAE.encode's posterior, its KL)."""
+    ``Step`` does. The forward is the model's layers run here one by one, keeping what the
+    backward needs: the encoder's output split into mean and raw log-variance as VAE.encode
+    splits it, and the posterior and its KL from DiagonalGaussian."""
     x = x.flatten(1)  # (B, D)
     code, encoder_kept = _forward(model.encoder.head, to_unit(inputs).flatten(1))  # (B, d or 2d)
     if model.has_posterior:
