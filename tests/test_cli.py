@@ -289,9 +289,13 @@ def test_help_answers_without_loading_pytorch():
     (["train", "--checkpoint-every", "5x"], "error: --checkpoint-every '5x' is not one of"),
     (["train", "--model", "ae", "--kl", "tutorial", "--beta", "2.5"],
      "AE model has no posterior, so no KL term, no IWAE bound and no draws: drop --beta 2.5, "
-     "--kl tutorial, or choose --model vae\n"),
-    (["train", "--model", "ae", "-k", "3"], "no draws: drop -k 3, or choose --model vae\n"),
-    (["train", "--model", "ae", "--beta", "1e300"], "draws: drop --beta 1e+300, or choose"),
+     "--kl tutorial (where --config brings them, give --beta 1 --kl closed-form), or choose "
+     "--model vae\n"),
+    (["train", "--model", "ae", "-k", "3"], "no draws: drop -k 3 (where --config brings them, "
+                                            "give -k 1), or choose --model vae\n"),
+    (["train", "--model", "ae", "--beta", "1e300"], "draws: drop --beta 1e+300 (where"),
+    (["classifier", "show", "--epochs", "99", "--force"], "classifier show names the "
+     "classifier there is, and trains none: drop --epochs 99 --force (for classifier train)\n"),
     (["plot", "no/such/run"], "no/such/run: no such run folder"),
     (["explore", "no/such/run"], "no/such/run: no such run folder"),
     (["explore", "a-file", "--export", "page.html"], "a-file: a file, not a run folder"),
@@ -417,7 +421,7 @@ def test_demo_writes_both_runs_the_comparison_and_the_page(data_env, tmp_path):
     assert (out / "comparison.png").exists()
     page = (out / "index.html").read_text()
     assert "comparison.png" in page and "vae/figures/samples.png" in page
-    heads = re.findall(r"<th>([^<]+/v?ae)</th>", page)  # the runs named alike in both tables
+    heads = re.findall(r"<th>(?:<a [^>]+>)?([^<]+/v?ae)(?:</a>)?</th>", page)  # alike in both
     assert heads == [f"{out.name}/ae", f"{out.name}/vae"] * 2, heads
     timings = json.loads((out / "timings.json").read_text())  # the page says where time went
     made = re.search(r"Made on cpu in (\d+) s: training (\d+) s, figures (\d+) s, measuring "

@@ -203,6 +203,7 @@ def test_noise_is_read_as_kind_and_level():
     (RunConfig(train=TrainConfig(objective="iwae")), "VAE (IWAE, k = 5)"),
     (RunConfig(train=TrainConfig(k=5)), "VAE (ELBO, k = 5)"),
     (RunConfig(train=TrainConfig(k=1)), "VAE"),
+    (RunConfig(train=TrainConfig(kl="tutorial")), "VAE (tutorial KL)"),
     (RunConfig(ModelConfig("ae"), train=TrainConfig(noise="mask:0.5")),
      "denoising AE (mask 0.5)"),
 ])

@@ -270,6 +270,18 @@ def test_commands_other_than_train_and_eval_refuse_torchrun(monkeypatch, capsys,
         "train and vaelab eval in several")
 
 
+def test_a_world_size_that_is_no_number_is_one_line(monkeypatch, capsys, tmp_path):
+    """WORLD_SIZE=abc ended in a ValueError's traceback."""
+    from vaelab.cli import main
+
+    monkeypatch.setenv("WORLD_SIZE", "abc")
+    assert main(["train", "--epochs", "1", "-o", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == (
+        "vaelab: error: WORLD_SIZE is 'abc', not a number of processes; unset it, or start "
+        "vaelab with torchrun, which sets it\n")
+    assert not (tmp_path / "run").exists()
+
+
 def _python(script: str) -> subprocess.CompletedProcess:
     """``python -c SCRIPT`` with this test's imports, its output buffered as in a pipe."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}

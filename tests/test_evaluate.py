@@ -405,6 +405,9 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     assert card.metrics["sample_class_entropy"].note == ("at most ln 10 = 2.303, reached when "
                                                          "every class is drawn equally often")
     assert load_scorecard(bernoulli_vae.path).metrics == card.metrics
+    kept = load_scorecard(bernoulli_vae.path).per_image  # each image's bounds, beside it
+    assert kept.keys() == {"nll", "neg_elbo"} and len(kept["nll"]) == card.images
+    assert kept["nll"].mean().item() == pytest.approx(card.metrics["nll"].value)
     del saved["title"]  # an evaluation written before runs had titles names the model
     assert Scorecard.from_dict(saved).name == "VAE"
 
@@ -430,10 +433,13 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     scale = ("on the scale of the {} likelihood; the runs' likelihoods differ (bce, sse), and "
              "so do the scales: compare runs of one likelihood")
     loss_row = next(line for line in markdown.splitlines() if line.startswith("| loss as"))
+    # And the VAE's bounds are of binarized images, the AE's of grey ones (also in compare.csv)
+    images = "the runs' images measured differ (binarized (seed 0), grey): bounds of other images"
     ae_loss = ("without the squared error's Gaussian constant (448.7 nats for 784 pixels); "
-               f"and {scale.format('sse')}")  # no −ELBO or NLL of an AE includes it
+               f"and {scale.format('sse')}; and {images}")  # no −ELBO or NLL of an AE has it
     assert loss_row.endswith(f" [{numbered[ae_loss]}] |"), (loss_row, numbered)
-    assert nll_row.split("|")[2].strip().endswith(f"[{numbered[scale.format('bce')]}]")
+    vae_nll = f"{scale.format('bce')}; and {images}"
+    assert nll_row.split("|")[2].strip().endswith(f"[{numbered[vae_nll]}]")
     # A Fréchet distance from a small test set is a figure with a note on how far to trust it.
     note = card.metrics["sample_frechet"].note
     assert note.startswith(f"from {len(tiny.test_images):,} samples and test images only")
@@ -446,7 +452,10 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     # The VAE's bounds are of binarized test images, the AE's of grey ones: the table says so.
     assert "| images measured | binarized (seed 0) | grey |" in markdown
     lines = (folder / "compare.csv").read_text().splitlines()
-    assert lines[0].startswith("metric,") and len(lines) == 1 + 12 + len(MEASURES)
+    trained = [line for line in lines if line.startswith("trained with --")]
+    assert lines[0].startswith("metric,") and len(lines) == 1 + 12 + len(trained) + len(MEASURES)
+    assert "trained with --arch,mlp,,,conv,," in trained  # how they were trained, where unlike
+    assert "| trained with --arch | mlp | conv |" in markdown
     assert f"classifier_accuracy,{judge.accuracy!r},,,{judge.accuracy!r},," in lines
     assert f"| classifier's test accuracy | {judge.accuracy:.2%} | {judge.accuracy:.2%} |" \
         in markdown
@@ -455,7 +464,7 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     assert "seed,0,,,0,," in lines and "| evaluation seed | 0 | 0 |" in markdown
     # Each figure's note is beside it: why the AE has no NLL, what limits a Fréchet distance.
     nll = next(row for row in csv.reader(lines) if row[0] == "nll")
-    assert nll[1:4] == [repr(values["nll"]), repr(card.metrics["nll"].error), ""]
+    assert nll[1:4] == [repr(values["nll"]), repr(card.metrics["nll"].error), vae_nll]
     assert nll[4:] == ["", "", ae_card.metrics["nll"].note] and nll[6]
     frechet = next(row for row in csv.reader(lines) if row[0] == "sample_frechet")
     assert frechet[3] == card.metrics["sample_frechet"].note != ""
@@ -670,7 +679,8 @@ def test_figures_that_are_not_what_their_row_says_of_every_model_carry_a_note():
     assert denoising["loss"] == (f"{grey['loss']}; and of inputs corrupted with --noise "
                                  f"mask:0.5; every other row encodes the clean images")
     assert sse_cvae.startswith("without the squared error's") and "; and of p(x|y)" in sse_cvae
-    assert set(notes(split="train")) == {"loss", "linear_probe", "knn", "sample_frechet"}
+    assert set(notes(split="train")) == {"loss", "linear_probe", "knn", "sample_frechet",
+                                         "grid_digits"}  # over the test codes' region
     both = notes(split="train", model={"model": "cvae"})["sample_frechet"]  # neither lost
     assert both == "drawn given a class, every class in turn; and samples against the test " \
                    "images, on either split"
@@ -859,7 +869,7 @@ def _card(run: str, likelihood: str = "bce", k: int | None = 20, samples: int = 
 
 
 def test_a_comparison_names_each_run_apart_and_notes_bounds_of_other_likelihoods():
-    from vaelab.measuring.scorecard import Comparison
+    from vaelab.measuring.comparing import Comparison
 
     both = Comparison([_card("/a/p1/runs/vae"), _card("/a/p2/runs/vae", "logistic")])
     assert both.names == ["p1/runs/vae", "p2/runs/vae"]  # not runs/vae twice
@@ -899,6 +909,76 @@ def test_a_comparison_names_each_run_apart_and_notes_bounds_of_other_likelihoods
     assert "ELBO draws per image" not in dict(Comparison([ae, _card("/a/vae")]).rows())
     three = dict(Comparison([ae, _card("/a/vae"), _card("/a/vae2", samples=3)]).rows())
     assert three["ELBO draws per image"] == ["—", "10", "3"]
+
+
+def test_a_comparison_keeps_what_sets_its_runs_apart_in_its_files_too():
+    """Runs trained otherwise all read 'VAE d=2', and compare.csv left out the notes that the
+    printed table had; bounds of grey and of binarized images went unremarked."""
+    import csv as csv_module
+
+    from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from vaelab.measuring.comparing import Comparison
+
+    configs = [RunConfig(ModelConfig(), DataConfig(binarize="none"), TrainConfig()),
+               RunConfig(ModelConfig(hidden_dims=(200, 200), activation="tanh"),
+                         DataConfig(binarize="dynamic", train_subset=5000),
+                         TrainConfig(kl="tutorial", lr=3e-4))]
+    cards = [dataclasses.replace(_card(f"/a/{name}", "logistic", k=k), config=c.to_dict(),
+                                 likelihood={"name": "logistic", "images": images})
+             for name, k, c, images in (("grey", 20, configs[0], "as they are"),
+                                        ("bin", 50, configs[1], "binarized (seed 0)"))]
+    both = Comparison(cards)
+    head = dict(both.rows())
+    assert head["trained with --hidden-dims"] == ["512", "200 200"]
+    assert head["trained with --kl"] == ["closed-form", "tutorial"]
+    assert head["trained with --lr"] == ["0.001", "0.0003"]
+    assert head["trained with --train-subset"] == ["—", "5000"]
+    assert "trained with --seed" not in head and "trained with --epochs" not in head
+    rows = {row[0]: row[1:] for row in csv_module.reader(both.csv().splitlines())}
+    assert rows["trained with --kl"][::3] == ["closed-form", "tutorial"]
+    nll_notes = rows["nll"][2::3]  # each run's note beside its bound, as the table has it
+    for note in nll_notes:
+        assert "the runs' images measured differ (as they are, binarized (seed 0))" in note
+        assert "the bounds' k differ (20, 50)" in note
+    assert "the runs learnt from different training images (--train-subset all, 5,000)" in (
+        rows["linear_probe"][2])
+    markdown = both.markdown()
+    assert "the runs' images measured differ" in markdown and "| trained with --kl |" in markdown
+    # An eval.json of an older vaelab keeps no config: its settings are not known
+    older = Comparison([cards[0], dataclasses.replace(cards[1], config=None)])
+    assert dict(older.rows())["trained with --kl"] == ["closed-form", "?"]
+
+
+def test_a_comparison_gives_each_runs_bounds_less_the_firsts_image_by_image():
+    """Two runs' errors taken apart overstate the noise of their difference on the same
+    images: the difference of their per-image bounds has its own, smaller, error."""
+    import csv as csv_module
+
+    from vaelab.measuring.comparing import Comparison
+
+    generator = torch.Generator().manual_seed(0)
+    hard = torch.rand(1000, generator=generator, dtype=torch.float64) * 100  # images differ
+    nll = [hard + 90, hard + 91 + 0.1 * torch.randn(1000, generator=generator,
+                                                     dtype=torch.float64)]
+    cards = [dataclasses.replace(_card(f"/a/{name}", k=20), images=1000,
+                                 per_image={"nll": values, "neg_elbo": values + 5})
+             for name, values in zip(("first", "second"), nll, strict=True)]
+    both = Comparison(cards)
+    (_, _, elbo), (key, label, scores) = both.paired()
+    assert key == "nll_minus_first" and label == "NLL less a/first's, image by image (nats)"
+    assert scores[0] is None and elbo[0] is None
+    difference = scores[1]
+    assert difference.value == pytest.approx(1.0, abs=0.01)
+    assert difference.error < 0.01 < hard.std().item() / 1000 ** 0.5  # far below either's
+    rows = dict(both.noted_rows()[0])
+    assert rows[label] == ["—", difference.text(2)]
+    lines = {row[0]: row[1:] for row in csv_module.reader(both.csv().splitlines())}
+    assert lines["nll_minus_first"][:3] == ["", "", ""]
+    assert float(lines["nll_minus_first"][3]) == difference.value
+    # Bounds of other images, or a run that kept none, give no difference
+    assert Comparison([cards[0], dataclasses.replace(cards[1], per_image={})]).paired() == []
+    other = dataclasses.replace(cards[1], likelihood={"name": "bce", "images": "binarized"})
+    assert Comparison([cards[0], other]).paired() == []
 
 
 def test_compare_refuses_a_run_given_twice_and_warns_of_what_differs(bernoulli_vae, tiny,
@@ -1031,7 +1111,7 @@ def test_compare_keeps_an_eval_json_it_cannot_read_and_writes_none_where_it_may_
 def test_eval_json_says_whether_a_likelihood_is_a_probability_or_a_density():
     """A squared error is an exact density, but no probability of pixel values: a script that
     reads eval.json tells the two apart by 'discrete', not by 'exact'."""
-    from vaelab.measuring.evaluation import likelihood_record
+    from vaelab.measuring.caveats import likelihood_record
 
     density = likelihood_record(SquaredError((1, 28, 28)), "sse", binarized=False)
     assert density["exact"] is True and density["discrete"] is False
@@ -1043,7 +1123,7 @@ def test_eval_json_says_whether_a_likelihood_is_a_probability_or_a_density():
 def test_a_comparison_and_compare_runs_refuse_what_they_cannot_use_in_one_line(tmp_path):
     """A None from load_scorecard, an empty list or a misspelled option failed later, deep
     inside (an AttributeError at print, a TypeError at measuring), or was ignored."""
-    from vaelab.measuring.scorecard import Comparison
+    from vaelab.measuring.comparing import Comparison
     from vaelab.pictures.comparison import compare_runs
 
     card = _card("runs/a")

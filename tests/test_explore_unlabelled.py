@@ -16,10 +16,10 @@ from test_explore_page import artifacts, in_page
 from test_own_images import make_folder
 from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vaelab.data import load_dataset
+from vaelab.measuring.comparing import Comparison
 from vaelab.measuring.evaluation import NO_LABELS, evaluate_run
 from vaelab.measuring.scorecard import (
     MEASURES,
-    Comparison,
     Score,
     Scorecard,
     load_scorecard,

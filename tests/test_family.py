@@ -541,3 +541,15 @@ def test_a_demo_stopped_while_training_says_how_to_finish_it(tiny, tmp_path, mon
     with pytest.raises(VaelabError, match=r"demo\.json: unreadable \('runs' names what is not a "
                                           r"model: \.\./elsewhere\); run the demo again"):
         demo.finish_demo(tmp_path / "demo", data=tiny, progress=False)
+
+
+def test_a_loss_that_is_no_likelihood_of_the_images_is_said_before_training(tiny, tmp_path,
+                                                                             caplog):
+    """--loss bce on grey images trained without a word; eval said so only afterwards."""
+    said = "--loss bce on grey images is a cross-entropy: Bernoulli pixels define no likelihood"
+    for binarize, warned in (("none", True), ("dynamic", False)):
+        caplog.clear()
+        config = RunConfig(ModelConfig(hidden_dims=(8,), likelihood="bce"),
+                           DataConfig(binarize=binarize, train_subset=64), TrainConfig(epochs=1))
+        train(config, tmp_path / binarize, data=tiny, progress=False)
+        assert (said in caplog.text) == warned, caplog.text

@@ -388,17 +388,18 @@ def test_titles_and_labels_say_what_a_teacher_would_put_on_a_slide(tiny, tmp_pat
     denoising = figures._denoising(run.model, clothes, "DAE (mask 0.5)", True, "mask:0.5", 0)
     assert "mask" not in denoising.get_suptitle().removeprefix("DAE (mask 0.5)")  # once
     loss = figures._loss(run, "β-CVAE")
-    assert loss.get_suptitle().endswith("\ntraining curves; the −ELBO at β = 1, trained with "
+    # Its codes are of corrupted inputs: the sum of its terms, not the −ELBO of the images
+    assert loss.get_suptitle().endswith("\ntraining curves; the sum at β = 1, trained with "
                                         "the KL weighted (β = 4, warming up over 2 epochs, 1 "
-                                        "done)")
+                                        "done)\nthe terms of clean images decoded from codes "
+                                        "of inputs corrupted with mask 0.5")
     # The squared error leaves the Gaussian's constant out: the curve is not eval's −ELBO
-    assert loss.axes[0].get_ylabel() == ("squared error + KL per image\n(the −ELBO in nats "
+    assert loss.axes[0].get_ylabel() == ("squared error + KL per image\n(the sum in nats "
                                          "less its constant, 448.7)")
     assert loss.axes[2].get_ylabel() == "KL(q(z|x,y) || p(z)) per image\n(nats)"  # given y
     one = dataclasses.replace(run, config=dataclasses.replace(
         config, train=dataclasses.replace(config.train, kl_warmup=1)))
-    assert figures._loss(one, "β-CVAE").get_suptitle().endswith("(β = 4, warmed up over 1 "
-                                                                "epoch)")  # not "1 epochs"
+    assert "(β = 4, warmed up over 1 epoch)\n" in figures._loss(one, "β-CVAE").get_suptitle()
 
 
 def test_a_run_page_and_its_explorer_say_when_its_evaluation_is_of_fewer_epochs(tiny, tmp_path):

@@ -43,7 +43,7 @@ _WHERE = {
     "write_samples": "vaelab.pictures.samples",
     "run_demo": "vaelab.demo",
     "Scorecard": "vaelab.measuring.scorecard",
-    "Comparison": "vaelab.measuring.scorecard",
+    "Comparison": "vaelab.measuring.comparing",
     "load_scorecard": "vaelab.measuring.scorecard",
     "evaluate_run": "vaelab.measuring.evaluation",
     "compare_runs": "vaelab.pictures.comparison",
@@ -90,8 +90,9 @@ if TYPE_CHECKING:
     from vaelab.device import flush_denormals
     from vaelab.distributions import DiagonalGaussian
     from vaelab.errors import ConfigError, VaelabError
+    from vaelab.measuring.comparing import Comparison
     from vaelab.measuring.evaluation import evaluate_run
-    from vaelab.measuring.scorecard import Comparison, Scorecard, load_scorecard
+    from vaelab.measuring.scorecard import Scorecard, load_scorecard
     from vaelab.models import CVAE, MODELS, VAE, Autoencoder, build_model
     from vaelab.pictures.comparison import compare_runs
     from vaelab.pictures.explore import export_explorer, serve_explorer

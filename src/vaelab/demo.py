@@ -19,9 +19,9 @@ from vaelab.device import select_device
 from vaelab.errors import VaelabError
 from vaelab.files import command_flags, quoted, write_atomic
 from vaelab.measuring.classifier import judge_for
+from vaelab.measuring.comparing import Comparison
 from vaelab.measuring.evaluation import Measuring
 from vaelab.measuring.latent import latent_picture
-from vaelab.measuring.scorecard import Comparison
 from vaelab.memory import hand_back_free_memory
 from vaelab.models import MODELS
 from vaelab.pictures.comparison import comparison_figure

@@ -140,7 +140,17 @@ class Ballot:
 def launched() -> bool:
     """Whether torchrun (or another launcher with its environment) started this process as
     one of several."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    return processes_in_env() > 1
+
+
+def processes_in_env(name: str = "WORLD_SIZE") -> int:
+    """The processes that torchrun's environment says there are (1 where it says nothing),
+    or an error in one line where it holds no whole number."""
+    text = os.environ.get(name, "1")
+    if not text.strip().isdigit():
+        raise VaelabError(f"{name} is {text!r}, not a number of processes; unset it, or start "
+                          f"vaelab with torchrun, which sets it")
+    return int(text)
 
 
 def join(device_type: str = "cpu") -> World:

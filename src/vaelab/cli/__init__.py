@@ -267,7 +267,8 @@ def _terminated(number: int, _frame: object) -> None:
 def _rank() -> str | None:
     """Which of torchrun's processes this is ('rank 1'), for its error lines, or None outside
     torchrun: every process says what went wrong with it, since any one may have failed."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+    size = os.environ.get("WORLD_SIZE", "1").strip()
+    if not size.isdigit() or int(size) <= 1:  # not a number: said in one line, later
         return None
     return f"rank {os.environ.get('RANK', '?')}"
 

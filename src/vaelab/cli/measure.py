@@ -22,7 +22,8 @@ class Eval(Common):
     """Measure a run on a whole split: -ELBO and its terms, the importance-weighted NLL, active
     units, linear and nearest-neighbour probes, and with the classifier the quality of samples
     and of the manifold grids. Prints a table and writes eval.json into the run folder, or
-    eval-train.json for --split train."""
+    eval-train.json for --split train, and each image's bounds beside it (for compare's
+    paired differences)."""
 
     in_parallel: ClassVar[bool] = True  # torchrun may start it in several processes
 
@@ -135,6 +136,11 @@ class Classifier(Common):
         from vaelab.device import select_device
         from vaelab.measuring import classifier
 
+        training = command_flags(("--epochs", self.epochs), ("--seed", self.seed or None),
+                                 ("--force", self.force))
+        if self.action == "show" and training:  # else quietly ignored
+            raise VaelabError(f"classifier show names the classifier there is, and trains "
+                              f"none: drop{training} (for classifier train)")
         settings = DataConfig(dataset=self.dataset, image_size=self.image_size)  # checked
         TrainConfig(epochs=1 if self.epochs is None else self.epochs, seed=self.seed)  # too
         device = select_device(self.device or "auto")

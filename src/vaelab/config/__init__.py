@@ -198,9 +198,7 @@ class TrainConfig:
     def draws(self) -> int:
         """Posterior draws per image in the objective: k, else 5 for the IWAE bound (the
         paper's smallest above 1) and 1 for the ELBO."""
-        if self.k is not None:
-            return self.k
-        return 5 if self.objective == "iwae" else 1
+        return self.k if self.k is not None else 5 if self.objective == "iwae" else 1
 
     @property
     def weighs_kl(self) -> bool:
@@ -234,7 +232,8 @@ class RunConfig:
         words += ["conv"] if model.arch == "conv" else []
         words.append(("β-" if train.beta != 1 else "") + model.model.upper())
         details = [LIKELIHOOD_WORDS[model.likelihood]] if model.likelihood != "sse" else []
-        details += [f"β = {train.beta:g}"] if train.beta != 1 else []
+        details += [word for word, said in ((f"β = {train.beta:g}", train.beta != 1),
+                                            ("tutorial KL", train.kl == "tutorial")) if said]
         if train.objective == "iwae" or train.draws > 1:
             details.append(f"{train.objective.upper()}, k = {train.draws}")
         details += [f"{noise[0]} {noise[1]:g}"] if noise else []

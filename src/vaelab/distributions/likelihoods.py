@@ -51,7 +51,7 @@ class Likelihood(nn.Module):
     """
 
     title: ClassVar[str]  # what it is, for tables: "Bernoulli pixels"
-    term: ClassVar[str]  # the reconstruction term's name in figures: "Bernoulli NLL"
+    term: ClassVar[str]  # the reconstruction term's name in figures: "Bernoulli −log p(x|z)"
     levels: ClassVar[int | None] = None  # it is a probability of this many pixel values
     exact_on_grey: ClassVar[bool] = True  # a likelihood of grey (not binarized) images too
     mean_kind: ClassVar[str] = "sigmoid"  # how ``mean`` maps parameters into [0, 1]: in MEANS
@@ -83,7 +83,7 @@ class Likelihood(nn.Module):
         if binarized or self.exact_on_grey:
             return None
         return (f"a cross-entropy: {self.title} define no likelihood of grey pixels; train "
-                f"with --binarize dynamic (or static), or another --likelihood")
+                f"with --binarize dynamic (or static), or another --loss")
 
     @property
     def discrete(self) -> bool:
@@ -136,7 +136,7 @@ class Bernoulli(Likelihood):
     """Each pixel black or white, white with probability sigmoid(logit)."""
 
     title = "Bernoulli pixels"
-    term = "Bernoulli NLL"
+    term = "Bernoulli −log p(x|z)"
     levels = 2
     exact_on_grey = False
 
@@ -169,7 +169,7 @@ class LearnedGaussian(Likelihood):
     so that a pixel that never varies (MNIST's border) cannot drive the density to infinity."""
 
     title = "Gaussian pixels of learned variance"
-    term = "Gaussian NLL"
+    term = "Gaussian −log p(x|z)"
     mean_kind = "clamp"
     MIN_STD = 1 / 255
 
@@ -197,7 +197,7 @@ class DiscretizedLogistic(Likelihood):
     of width 1/255; the end bins take the tails (Salimans et al. 2017, PixelCNN++, 2.1)."""
 
     title = "discretised logistic pixels (256 levels)"
-    term = "logistic NLL"
+    term = "logistic −log p(x|z)"
     mean_kind = "clamp"
     levels = LEVELS
     MIN_LOG_SCALE = -7.0

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vaelab.config import RunConfig, parse_noise
-from vaelab.distributions import SquaredError
+from vaelab.distributions import Likelihood, SquaredError
 from vaelab.errors import VaelabError
 from vaelab.files import quoted
 from vaelab.measuring.estimators import share_and_error
@@ -18,6 +18,7 @@ from vaelab.measuring.scorecard import Score, Scorecard, load_scorecard
 from vaelab.models import Autoencoder
 
 if TYPE_CHECKING:
+    from vaelab.measuring.classifier import Judge
     from vaelab.training.runs import Run
 
 log = logging.getLogger("vaelab")
@@ -111,6 +112,7 @@ def caveats(model: Autoencoder, config: RunConfig, split: str,
         add(("linear_probe", "knn"),
             "fitted on the training codes and scored on the test codes, on either split")
         add(("sample_frechet",), "samples against the test images, on either split")
+        add(("grid_digits",), "the grid over the test codes' region, on either split")
     if judge_accuracy is not None and judge_accuracy < WEAK_JUDGE:  # its confidence says little
         add(JUDGED, f"judged by a classifier that is right on only {judge_accuracy:.1%} of the "
                     f"test images: weak evidence")
@@ -184,3 +186,28 @@ def saved_scorecard(run: Run, split: str = "test", unreadable: str = "") -> Scor
     if card is None:
         return None
     return with_caveats(dataclasses.replace(card, run=str(run.path)), run.model, run.config)
+
+
+def classifier_record(judge: Judge | None) -> dict[str, Any] | None:
+    """What eval.json says of the classifier that judged the samples (None: none did)."""
+    return None if judge is None else {"dataset": judge.dataset, "test_accuracy": judge.accuracy}
+
+
+def likelihood_record(likelihood: Likelihood, name: str, binarized: bool) -> dict[str, Any]:
+    """What eval.json says of the likelihood: its name, what it is, and whether it is an exact
+    likelihood of the images the run learns from."""
+    why_not = likelihood.exactness(binarized)
+    if why_not is not None:
+        description = f"{likelihood.title} on grey levels: a cross-entropy, not a likelihood"
+    elif likelihood.discrete:
+        description = f"{likelihood.title}; a probability of the images as they are"
+        description += "; exact for the binarized images" if binarized else ""
+    else:
+        description = (f"{likelihood.title}: a density at the pixel values, not a "
+                       f"probability of 8-bit images")
+    if binarized:
+        description += (". Bounds, codes and probes are of binarized images (for the training "
+                        "split, one seeded draw); samples are judged against the grey test "
+                        "images, since a decoder draws each pixel's mean")
+    return {"name": name, "description": description, "exact": why_not is None,
+            "discrete": likelihood.discrete}  # a probability of pixel values, not a density

@@ -16,9 +16,9 @@ FIELDS: dict[str, tuple[Any, bool]] = {  # name: (kind, whether null may stand f
     "k": (int, True), "samples": (int, False), "seed": (int, False),
     "likelihood": (dict, False), "classifier": (dict, True), "metrics": (dict, False),
     "seconds": (dict, False), "title": (str, False), "caveats": (dict, False),
-    "chunk": (int, True),
+    "chunk": (int, True), "config": (dict, True),
 }
-OLDER = {"seconds", "title", "caveats", "chunk"}  # fields that older evaluations do not have
+OLDER = {"seconds", "title", "caveats", "chunk", "config"}  # fields older evaluations lack
 MEASURE_AGAIN = "; run vaelab eval again"  # the end of every error of an eval.json
 
 

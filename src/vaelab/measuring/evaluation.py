@@ -12,22 +12,23 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 
 from vaelab.config.checks import MOST, check_count, check_seed
 from vaelab.data import ImageData, prepare
 from vaelab.distributed import SINGLE, World, join, local_device
-from vaelab.distributions import Likelihood
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 from vaelab.measuring.caveats import (
     ONE_CLASS,
     SPREAD,
+    classifier_record,
     each_class,
     few_for_frechet,
     images_measured,
+    likelihood_record,
     with_caveats,
 )
 from vaelab.measuring.classifier import (
@@ -50,7 +51,7 @@ from vaelab.measuring.estimators import (
 )
 from vaelab.measuring.latent import encode_dataset, grids_of, latent_picture
 from vaelab.measuring.probes import active_units, knn_accuracy, linear_probe
-from vaelab.measuring.scorecard import Score, Scorecard, eval_file
+from vaelab.measuring.scorecard import Score, Scorecard, eval_file, per_image_file
 from vaelab.models import Autoencoder
 from vaelab.objectives import objective_per_image
 from vaelab.progress import progress_bar
@@ -127,8 +128,9 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
     metrics["loss"] = Score(objective["loss"])
     lap("objective")
     binarized = config.data.binarize != "none"
+    per_image: dict[str, torch.Tensor] = {}  # each image's bounds, for paired differences
     metrics.update(_bounds(model, images, labels, binarized, k, samples, chunk, seed,
-                           progress, world))
+                           progress, world, per_image))
     lap("likelihood")
     metrics.update(_codes(model, seen, split))
     lap("codes")
@@ -141,9 +143,12 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
                                                    binarized),
                                "images": images_measured(config, split, len(data.train_images))},
         classifier=classifier_record(judge),
-        metrics=metrics, seconds=seconds, title=config.title(), chunk=chunk), model, config)
+        metrics=metrics, seconds=seconds, title=config.title(), chunk=chunk,
+        config=config.to_dict()), model, config)
+    card = dataclasses.replace(card, per_image=per_image)
     if save and world.main:
         write_atomic(run.path / eval_file(split), json.dumps(card.to_dict(), indent=2) + "\n")
+        write_atomic(run.path / per_image_file(split), card.per_image_file())
     return card
 
 
@@ -197,37 +202,15 @@ class Measuring:
                             judge=self.judge, progress=self.progress)
 
 
-def classifier_record(judge: Judge | None) -> dict[str, Any] | None:
-    """What eval.json says of the classifier that judged the samples (None: none did)."""
-    return None if judge is None else {"dataset": judge.dataset, "test_accuracy": judge.accuracy}
-
-
-def likelihood_record(likelihood: Likelihood, name: str, binarized: bool) -> dict[str, Any]:
-    """What eval.json says of the likelihood: its name, what it is, and whether it is an exact
-    likelihood of the images the run learns from."""
-    why_not = likelihood.exactness(binarized)
-    if why_not is not None:
-        description = f"{likelihood.title} on grey levels: a cross-entropy, not a likelihood"
-    elif likelihood.discrete:
-        description = f"{likelihood.title}; a probability of the images as they are"
-        description += "; exact for the binarized images" if binarized else ""
-    else:
-        description = (f"{likelihood.title}: a density at the pixel values, not a "
-                       f"probability of 8-bit images")
-    if binarized:
-        description += (". Bounds, codes and probes are of binarized images (for the training "
-                        "split, one seeded draw); samples are judged against the grey test "
-                        "images, since a decoder draws each pixel's mean")
-    return {"name": name, "description": description, "exact": why_not is None,
-            "discrete": likelihood.discrete}  # a probability of pixel values, not a density
-
-
 @torch.inference_mode()
 def _bounds(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor, binarized: bool,
             k: int | None, samples: int, chunk: int, seed: int, progress: bool,
-            world: World = SINGLE) -> dict[str, Score]:
-    """Reconstruction, KL, -ELBO and the IWAE NLL, each a mean over images with its error;
-    of several processes, each computes its share of the images' bounds."""
+            world: World = SINGLE, per_image: dict[str, torch.Tensor] | None = None
+            ) -> dict[str, Score]:
+    """Reconstruction, KL, -ELBO and the IWAE NLL, each a mean over images with its error,
+    and each image's -ELBO and NLL into ``per_image``; of several processes, each computes
+    its share of the images' bounds."""
+    per_image = {} if per_image is None else per_image
     generator = torch.Generator(images.device).manual_seed(seed)
     likelihood, given = model.likelihood, labels if model.conditional else None
     if not model.has_posterior:
@@ -239,6 +222,7 @@ def _bounds(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor, bina
     recon, kl = elbo_of(model, images, given, samples, generator, max(1, chunk // samples), world)
     scores = {"recon": Score(*mean_and_error(recon)), "kl": Score(*mean_and_error(kl)),
               "neg_elbo": Score(*mean_and_error(recon + kl))}
+    per_image["neg_elbo"] = (recon + kl).double().cpu()
     why_not = likelihood.exactness(binarized)
     if why_not is not None:
         na = Score(None, note=why_not)
@@ -248,6 +232,7 @@ def _bounds(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor, bina
         nll = -iwae_log_px_of(model, images, given, k, generator, chunk,
                               lambda n: bar.update(n * world.size), world)
     scores["nll"] = Score(*mean_and_error(nll))
+    per_image["nll"] = nll.double().cpu()
     if likelihood.discrete:
         per_dim = math.prod(images.shape[1:]) * math.log(2)
         scores["bits_per_dim"] = Score(*mean_and_error(nll / per_dim))

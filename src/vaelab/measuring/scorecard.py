@@ -1,15 +1,18 @@
 """A run's measured figures: each score with its error or the reason it is missing, what each
-measure means, the scorecard saved as eval.json, and several scorecards as one table."""
+measure means, and the scorecard saved as eval.json (vaelab.measuring.comparing puts several
+side by side)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save
 
 from vaelab.errors import VaelabError
 from vaelab.files import read_json
@@ -95,6 +98,10 @@ class Scorecard:
     title: str = ""  # what the run is ('conv VAE', 'β-VAE (β = 4)'); older files have none
     caveats: dict[str, str] = field(default_factory=dict)  # the notes caveats() added, by key
     chunk: int | None = None  # codes a pass of the bounds' draws; None in an older file
+    config: dict[str, Any] | None = None  # the run's settings (config.json); older: none
+    # Each image's -ELBO and NLL (N,) float64, in the order of the images measured: kept
+    # beside eval.json (eval-per-image.safetensors), for the paired differences of runs.
+    per_image: dict[str, torch.Tensor] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -111,9 +118,15 @@ class Scorecard:
                        f"{', '.join(m.key for m in MEASURES)}")
 
     def to_dict(self) -> dict[str, Any]:
-        raw = asdict(self)
+        raw = asdict(replace(self, per_image={}))
+        del raw["per_image"]  # in a file of its own: ten thousand numbers each
         raw["metrics"] = {key: asdict(score) for key, score in self.metrics.items()}
         return {"format": FORMAT, **raw}
+
+    def per_image_file(self) -> bytes:
+        """eval-per-image.safetensors as vaelab writes it: tensors, nothing pickled."""
+        return save({key: values.contiguous() for key, values in self.per_image.items()},
+                    metadata={"run": self.run, "images": str(self.images)})
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], source: str = "eval.json") -> Scorecard:
@@ -154,12 +167,19 @@ class Scorecard:
 
     __str__ = table  # print(card) shows the table
 
-    def _repr_markdown_(self) -> str:  # a notebook shows the table
-        return Comparison([self]).markdown()
+    def _repr_markdown_(self) -> str:  # a notebook shows the table, as a comparison's column
+        head = [("model", f"{self.name} d={self.latent_dims}"), ("epochs", str(self.epochs)),
+                ("likelihood", self.likelihood["name"]), ("evaluation seed", str(self.seed))]
+        rows = [(label, [value]) for label, value in head + self.rows()]
+        return markdown_table(["/".join(Path(self.run).parts[-2:])], *noted_rows([self], rows))
 
 
 def eval_file(split: str) -> str:
     return "eval.json" if split == "test" else f"eval-{split}.json"
+
+
+def per_image_file(split: str) -> str:
+    return eval_file(split).removesuffix(".json") + "-per-image.safetensors"
 
 
 def load_scorecard(path: str | Path, split: str = "test") -> Scorecard | None:
@@ -172,143 +192,14 @@ def load_scorecard(path: str | Path, split: str = "test") -> Scorecard | None:
     except (OSError, ValueError) as err:
         raise VaelabError(f"{file}: {getattr(err, 'strerror', None) or err}{MEASURE_AGAIN}"
                           ) from None
-    return Scorecard.from_dict(raw, str(file))
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """The scorecards of several runs, as one table."""
-
-    cards: list[Scorecard]
-
-    def __post_init__(self) -> None:  # a list, a generator, or one card: checked here
-        cards = [self.cards] if isinstance(self.cards, Scorecard) else list(self.cards)
-        if not cards or not all(isinstance(card, Scorecard) for card in cards):
-            raise VaelabError("Comparison takes one Scorecard or more (load_scorecard gives "
-                              "None for a run not measured yet: vaelab eval measures it)")
-        object.__setattr__(self, "cards", cards)
-
-    @property
-    def names(self) -> list[str]:
-        """The runs' folders, each with as many of its parents as tell them apart."""
-        paths = [Path(card.run).parts for card in self.cards]
-        for n in range(2, max(2, *map(len, paths)) + 1):  # one folder twice: all of it
-            if len(set(names := [str(Path(*parts[-n:])) for parts in paths])) == len(paths):
-                break
-        return names
-
-    def rows(self) -> list[tuple[str, list[str]]]:
-        header = [("model", [f"{c.name} d={c.latent_dims}" for c in self.cards]),
-                  ("epochs", [str(c.epochs) for c in self.cards]),
-                  ("likelihood", [c.likelihood["name"] for c in self.cards]),
-                  ("evaluation seed", [str(c.seed) for c in self.cards])]
-        splits = [c.split for c in self.cards]  # shown where not as usual, as are the draws
-        header += [("split", splits)] if len(set(splits)) > 1 or "train" in splits else []
-        draws = [str(c.samples) if c.k is not None else "—" for c in self.cards]  # an AE: none
-        header += [("ELBO draws per image", draws)] if len(set(draws) - {"—"}) > 1 else []
-        judges = [c.classifier for c in self.cards]
-        if any(judges):  # how far to trust the rows it judges
-            header.append(("classifier's test accuracy",
-                           [f"{j['test_accuracy']:.2%}" if j else "—" for j in judges]))
-        measured = [c.likelihood.get("images", "?") for c in self.cards]  # "?": older files
-        if len(set(measured)) > 1:  # bounds of other images: say so beside them
-            header.append(("images measured", measured))
-        ks = {c.k for c in self.cards if c.k is not None}
-        if len(ks) > 1:  # the k differs: name the bound without it, and list the k's
-            header.append(("k", [str(c.k) if c.k else "—" for c in self.cards]))
-        # A card with a k names it in the bound's label; one without (an AE) does not.
-        with_k = len(ks) == 1
-        card_rows = [card.rows(with_k) for card in self.cards]
-        labels = [label for label, _ in next(  # from a card whose bound names its k
-            (rows for card, rows in zip(self.cards, card_rows, strict=True)
-             if card.k is not None and card["nll"].value is not None), card_rows[0])]
-        return header + [(label, [rows[i][1] for rows in card_rows])
-                         for i, label in enumerate(labels)]
-
-    def noted_rows(self) -> tuple[list[tuple[str, list[str]]], list[str]]:
-        """The rows, each figure marked with its note's number ("n/a [1]"), and those notes."""
-        cards, names = self.cards, sorted({card.likelihood["name"] for card in self.cards})
-        if len(names) > 1:
-            gaussians = set(names) <= {"sse", "gaussian"}  # densities of the same pixel values
-            why = (": their nats compare, as densities of the same pixel values, and their "
-                   "training losses do not" if gaussians else ", and so do the scales: "
-                   "compare runs of one likelihood")
-            cards = [_noted(card, ("loss",) if gaussians else SCALED,
-                            f"on the scale of the {card.likelihood['name']} likelihood; the "
-                            f"runs' likelihoods differ ({', '.join(names)}){why}")
-                     for card in cards]
-        return noted_rows(cards, self.rows())
-
-    def markdown(self) -> str:
-        rows, notes = self.noted_rows()
-        lines = ["| | " + " | ".join(self.names) + " |",
-                 "|---|" + "---:|" * len(self.cards)]
-        lines += [f"| {_cell(label)} | " + " | ".join(map(_cell, cells)) + " |"
-                  for label, cells in rows]
-        if notes:
-            lines += ["", *(f"- [{k}] {note}" for k, note in enumerate(notes, start=1))]
-        return "\n".join(lines) + "\n"
-
-    def csv(self) -> str:
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["metric", *[f"{name} {part}" for name in self.names
-                                     for part in ("value", "error", "note")]])
-        for key, cells in self._settings():  # how each run was measured, then what
-            writer.writerow([key, *[part for cell in cells for part in (cell, "", "")]])
-        for measure in MEASURES:
-            cells = []
-            for card in self.cards:  # a blank's reason, or what limits the figure, as a note
-                score = card.metrics.get(measure.key, Score(None, note="not measured"))
-                cells += ["" if score.value is None else repr(score.value),
-                          "" if score.error is None else repr(score.error), score.note]
-            writer.writerow([measure.key, *cells])
-        return out.getvalue()
-
-    def _settings(self) -> list[tuple[str, list[str]]]:
-        gets = {"title": lambda c: c.name, **{key: lambda c, key=key: getattr(c, key) for key in (
-                    "latent_dims", "epochs", "split", "images", "k", "samples", "chunk", "seed")},
-                "likelihood": lambda c: c.likelihood["name"],
-                "images_measured": lambda c: c.likelihood.get("images"),
-                "classifier_accuracy": lambda c: c.classifier and repr(
-                    c.classifier["test_accuracy"])}
-        return [(key, ["" if get(c) is None else str(get(c)) for c in self.cards])
-                for key, get in gets.items()]
-
-    def text(self) -> str:
-        """The table for the terminal, with its notes (why n/a, what limits a figure) below."""
-        rows, notes = self.noted_rows()
-        widths = [max(len(label) for label, _ in rows)]
-        widths += [max(len(name), *(len(cells[i]) for _, cells in rows))
-                   for i, name in enumerate(self.names)]
-        def line(first: str, cells: Sequence[str]) -> str:
-            return "  ".join([first.ljust(widths[0]),
-                              *(c.rjust(w) for c, w in zip(cells, widths[1:], strict=True))])
-        return "\n".join([line("", self.names), *(line(label, cells) for label, cells in rows),
-                          *(f"  [{k}] {note}" for k, note in enumerate(notes, start=1))])
-
-    def __str__(self) -> str:
-        return self.text()
-
-    def _repr_markdown_(self) -> str:  # a notebook shows the table
-        return self.markdown()
-
-
-SCALED = ("loss", "neg_elbo", "recon", "nll", "bits_per_dim")  # in the likelihood's units
-
-
-def _noted(card: Scorecard, keys: Sequence[str], note: str) -> Scorecard:
-    """``card`` with ``note`` added to the notes of its figures ``keys`` that have a value."""
-    metrics = dict(card.metrics)
-    for key in keys:
-        if (score := metrics.get(key)) is not None and score.value is not None:
-            metrics[key] = Score(score.value, score.error,
-                                 f"{score.note}; and {note}" if score.note else note)
-    return replace(card, metrics=metrics)
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")  # a bar inside a Markdown table cell must be escaped
+    card = Scorecard.from_dict(raw, str(file))
+    try:  # each image's bounds, where they were kept and are of these images: else none
+        values = load_file(Path(path) / per_image_file(split))
+    except (OSError, SafetensorError):
+        return card
+    if all(v.dim() == 1 and len(v) == card.images for v in values.values()):
+        card = replace(card, per_image={k: v.double() for k, v in values.items()})
+    return card
 
 
 def noted_rows(cards: Sequence[Scorecard], rows: list[tuple[str, list[str]]]
@@ -327,3 +218,17 @@ def noted_rows(cards: Sequence[Scorecard], rows: list[tuple[str, list[str]]]
                     notes.append(note)
                 cells[k] = f"{cells[k]} [{notes.index(note) + 1}]"
     return rows, notes
+
+
+def markdown_table(names: Sequence[str], rows: list[tuple[str, list[str]]],
+                   notes: Sequence[str]) -> str:
+    """A table of a column per run (``names``), and its notes below it, in Markdown."""
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")  # a bar inside a Markdown table cell must be escaped
+
+    lines = ["| | " + " | ".join(map(cell, names)) + " |", "|---|" + "---:|" * len(names)]
+    lines += [f"| {cell(label)} | " + " | ".join(map(cell, cells)) + " |"
+              for label, cells in rows]
+    if notes:
+        lines += ["", *(f"- [{k}] {note}" for k, note in enumerate(notes, start=1))]
+    return "\n".join(lines) + "\n"

@@ -15,11 +15,12 @@ from matplotlib.figure import Figure
 from vaelab.data import DATASETS, ImageData, dataset_title, prepare
 from vaelab.errors import VaelabError, did_you_mean
 from vaelab.files import write_atomic
-from vaelab.measuring.caveats import AS_CLASS_0, saved_scorecard, training_images
+from vaelab.measuring.caveats import AS_CLASS_0, classifier_record, saved_scorecard, training_images
 from vaelab.measuring.classifier import judge_for
-from vaelab.measuring.evaluation import check_measuring, classifier_record, evaluate_run
+from vaelab.measuring.comparing import Comparison
+from vaelab.measuring.evaluation import check_measuring, evaluate_run
 from vaelab.measuring.latent import LatentPicture, latent_picture
-from vaelab.measuring.scorecard import Comparison, Scorecard, eval_file
+from vaelab.measuring.scorecard import Scorecard, eval_file
 from vaelab.pictures.figures import save_figure
 from vaelab.pictures.ink import drawn_manifold, ink_on_paper
 from vaelab.pictures.plots import LatentView, comparison

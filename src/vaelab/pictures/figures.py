@@ -30,6 +30,7 @@ import torch
 from matplotlib.figure import Figure
 from PIL import Image
 
+from vaelab.config.checks import parse_noise
 from vaelab.data import ImageData, dataset_title, prepare, to_unit
 from vaelab.distributions import SquaredError
 from vaelab.errors import VaelabError
@@ -196,17 +197,19 @@ def _describe(run: Run) -> str:
 def _loss(run: Run, name: str) -> Figure:
     train, given = run.config.train, ",y" if run.model.conditional else ""
     kl_name = f"KL(q(z|x{given}) || p(z))\n(nats)"  # the closed form, whatever it trained on
+    noise = parse_noise(train.noise)  # codes of corrupted inputs: terms, not an ELBO of x
+    elbo = "recon + KL" if noise else "−ELBO (recon + KL)"
     loss_name = (f"−IWAE bound, k = {train.draws}" if train.objective == "iwae"
-                 else "−ELBO (recon + KL)" if train.draws == 1
-                 else f"−ELBO (recon + KL), mean of k = {train.draws} draws") + "\n(nats)"
+                 else elbo if train.draws == 1
+                 else f"{elbo}, mean of k = {train.draws} draws") + "\n(nats)"
     recon_name = run.model.likelihood.term
     if run.config.model.likelihood == "sse":  # the loss as trained: without the constant
         constant = SquaredError.constant(math.prod(run.model.image_shape))
         draws = f", mean of k = {train.draws} draws" if train.draws > 1 else ""
         loss_name = (f"−IWAE bound, k = {train.draws}\n(nats, less its constant, "
                      f"{constant:.1f})" if train.objective == "iwae" else
-                     f"squared error + KL{draws}\n(the −ELBO in nats less its constant, "
-                     f"{constant:.1f})")
+                     f"squared error + KL{draws}\n(the {'sum' if noise else '−ELBO'} in nats "
+                     f"less its constant, {constant:.1f})")
     else:  # a negative log-likelihood
         recon_name += "\n(nats)"
     title = f"{name}\ntraining curves"
@@ -216,11 +219,15 @@ def _loss(run: Run, name: str) -> Figure:
             over = f"{train.kl_warmup} epoch{'s' * (train.kl_warmup != 1)}"
             weighted.append(f"warmed up over {over}" if run.epochs_done >= train.kl_warmup
                             else f"warming up over {over}, {run.epochs_done} done")
-        title += f"; the −ELBO at β = 1, trained with the KL weighted ({', '.join(weighted)})"
+        title += (f"; the {'sum' if noise else '−ELBO'} at β = 1, trained with the KL weighted "
+                  f"({', '.join(weighted)})")
     if train.kl == "tutorial":  # the curves are of the closed form
         title += "; trained on the tutorial's KL line, drawn with the closed-form KL"
     if train.objective == "iwae" and run.model.has_posterior:  # the bound is not their sum
         title += "\nthe other two panels are the ELBO's terms, whose sum the bound lies below"
+    if noise:  # it learnt to draw clean images from the codes of corrupted ones
+        title += (f"\nthe terms of clean images decoded from codes of inputs corrupted with "
+                  f"{noise[0]} {noise[1]:g}")
     return plots.loss_curves(run.metrics, title=title, loss_name=loss_name,
                              recon_name=recon_name, kl_name=kl_name)
 

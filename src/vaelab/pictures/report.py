@@ -24,7 +24,8 @@ from vaelab.pictures.captions import LOSS, SECTIONS, caption
 from vaelab.training.runs import METRICS, Run
 
 if TYPE_CHECKING:
-    from vaelab.measuring.scorecard import Comparison, Scorecard
+    from vaelab.measuring.comparing import Comparison
+    from vaelab.measuring.scorecard import Scorecard
 
 NO_PRIOR = "this model has no prior"
 SCALE = 0.6  # CSS pixels per pixel of a 150-dpi figure: its 10-point text at 12.5 pixels
@@ -257,7 +258,7 @@ def write_run_page(run: Run) -> Path:
     """The page of one run, beside its figures: <run>/index.html, with its eval.json's
     figures when it has been measured."""
     from vaelab.measuring.caveats import saved_scorecard
-    from vaelab.measuring.scorecard import Comparison
+    from vaelab.measuring.comparing import Comparison
 
     card = saved_scorecard(run)
     dims = run.config.model.latent_dims

@@ -13,7 +13,7 @@ from vaelab.config import RunConfig, TrainConfig
 from vaelab.config.checks import as_typed
 from vaelab.data import ImageData, how_to_label
 from vaelab.errors import ConfigError, VaelabError
-from vaelab.models import model_class
+from vaelab.models import Autoencoder, model_class
 
 log = logging.getLogger("vaelab")
 
@@ -23,16 +23,18 @@ def check_fits(config: RunConfig) -> None:
     what it can do."""
     kind = model_class(config.model.model)
     train = config.train
-    settings = (("--beta", train.beta, train.beta != 1),  # from flags or from --config
-                ("--kl-warmup", train.kl_warmup, train.kl_warmup > 0),
-                ("--kl", train.kl, train.kl != "closed-form"),
-                ("--objective", train.objective, train.objective == "iwae"),
-                ("-k", train.k, train.draws > 1 and train.k is not None))
-    used = [f"{flag} {as_typed(value)}" for flag, value, weighs in settings if weighs]
+    settings = (("--beta", train.beta, train.beta != 1, 1),  # from flags or from --config
+                ("--kl-warmup", train.kl_warmup, train.kl_warmup > 0, 0),
+                ("--kl", train.kl, train.kl != "closed-form", "closed-form"),
+                ("--objective", train.objective, train.objective == "iwae", "elbo"),
+                ("-k", train.k, train.draws > 1 and train.k is not None, 1))
+    used = [(flag, value, default) for flag, value, weighs, default in settings if weighs]
     if not kind.has_posterior and used:
+        given = ", ".join(f"{flag} {as_typed(value)}" for flag, value, _ in used)
+        undone = " ".join(f"{flag} {default}" for flag, _, default in used)
         raise ConfigError(f"the {config.model.model.upper()} model has no posterior, so no KL "
-                          f"term, no IWAE bound and no draws: drop {', '.join(used)}, or choose "
-                          f"--model vae")
+                          f"term, no IWAE bound and no draws: drop {given} (where --config "
+                          f"brings them, give {undone}), or choose --model vae")
 
 
 def note_long_warm_up(train: TrainConfig) -> None:
@@ -58,6 +60,14 @@ def note_few_steps(train: TrainConfig, images: int) -> None:
                     "few for the model to learn much; give %s", images, "s" * (images != 1),
                     train.batch_size, "s" * (images == 1), each, "s" * (each > 1),
                     each * train.epochs, ways)
+
+
+def note_no_likelihood(model: Autoencoder, config: RunConfig) -> None:
+    """Say so, before training, when the loss is no likelihood of the images it learns from
+    (a Bernoulli of grey pixels): vaelab eval will say it again beside every bound."""
+    why_not = model.likelihood.exactness(config.data.binarize != "none")
+    if why_not is not None:
+        log.warning("--loss %s on grey images is %s", config.model.likelihood, why_not)
 
 
 def note_precision(train: TrainConfig, device: torch.device) -> None:

@@ -1,8 +1,7 @@
 """Runs being trained: each a ``Job`` (its folder, config, model, optimizer, generator and
 metrics), fitted epoch by epoch, alone or side by side, with a checkpoint after every epoch
 and, as ``Cadence`` says, inside epochs; stopped cleanly by a signal or by a failure of a run
-beside it. No plotting here.
-"""
+beside it. No plotting here."""
 
 from __future__ import annotations
 
@@ -100,14 +99,12 @@ class Job:
     def diverged_at(self, epoch: int, loss: float) -> VaelabError:  # anew, with new settings
         return diverged(self.run_dir, epoch, loss, self.config.train, self.on_disk, self.anew)
 
-    def mark_saved(self) -> None:
-        """Note where the checkpoint just written (or read, on resuming) stands."""
+    def mark_saved(self) -> None:  # where the checkpoint just written (or read) stands
         self.on_disk = (where(self.unfinished) if self.unfinished is not None
                         else f"after epoch {self.epoch}")
 
     @property
-    def epoch(self) -> int:
-        """The last finished epoch."""
+    def epoch(self) -> int:  # the last finished epoch
         return self.metrics[-1]["epoch"] if self.metrics else 0
 
 
@@ -165,12 +162,11 @@ def _side_by_side(jobs: list[Job], data: ImageData, progress: bool, stop: thread
     try:
         futures = [pool.submit(_fit_then, then, job, data, progress, i, stop)
                    for i, job in enumerate(jobs)]
-        try:
-            wait(futures, return_when=FIRST_EXCEPTION)
-        finally:  # a failure or a signal: the other runs end after their current step
-            stop.set()
+        wait(futures, return_when=FIRST_EXCEPTION)
+        stop.set()  # a failure: the other runs end after their current step
         pool.shutdown()
-    except KeyboardInterrupt:  # a second signal: not one more wait (a run being measured)
+    except KeyboardInterrupt:  # a second signal: no wait for a run being measured either
+        stop.set()
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     finally:

@@ -29,6 +29,7 @@ from vaelab.training.checks import (
     check_labels,
     note_few_steps,
     note_long_warm_up,
+    note_no_likelihood,
     note_precision,
 )
 from vaelab.training.datasets import check_subset, data_key, learned_from, load_for, recorded
@@ -158,6 +159,10 @@ def new_jobs(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | N
         if world.main:  # said once, in a script under torchrun too
             note_few_steps(train, subset or len(full.train_images))
             note_precision(train, device)
+    for said in {(c.model.likelihood, c.data.binarize): job for c, job in
+                 zip(configs, jobs, strict=True)}.values():  # once for runs alike
+        if world.main:
+            note_no_likelihood(said.model, said.config)
     return jobs, full
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vaelab.distributed import processes_in_env
 from vaelab.errors import ConfigError, VaelabError
 from vaelab.files import numbered, quoted
 
@@ -93,7 +94,7 @@ def start_again(run_dir: Path, processes: int | None = None) -> str:
     it was started (default: as torchrun started this process, if it did)."""
     free = next(folder for folder in numbered(Path(run_dir)) if not folder.exists())
     if processes is None:
-        processes = int(os.environ.get("WORLD_SIZE", "1"))
+        processes = processes_in_env()
     return f"{_launcher(processes)} train --config {quoted(run_dir)} -o {quoted(free)}"
 
 
@@ -128,7 +129,8 @@ def _launcher(processes: int) -> str:
     """'vaelab', or the torchrun command that starts it in as many processes as before."""
     if processes == 1:
         return "vaelab"
-    one_machine = int(os.environ.get("LOCAL_WORLD_SIZE", processes)) == processes
+    one_machine = ("LOCAL_WORLD_SIZE" not in os.environ
+                   or processes_in_env("LOCAL_WORLD_SIZE") == processes)
     launcher = f"torchrun --nproc-per-node {processes}" if one_machine else "torchrun ..."
     return f"{launcher} -m vaelab"
 

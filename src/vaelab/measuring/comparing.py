@@ -1,0 +1,230 @@
+"""Several scorecards as one table: the runs side by side, with what sets them apart (how
+each was trained and measured, where that differs) and a note on every figure that compares
+less than it seems, in the table and in the files that keep it (compare.md, compare.csv)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from vaelab.errors import VaelabError
+from vaelab.measuring.estimators import mean_and_error
+from vaelab.measuring.scorecard import (
+    MEASURES,
+    Score,
+    Scorecard,
+    markdown_table,
+    noted_rows,
+)
+
+SHOWN = {("model", "model"), ("model", "latent_dims"), ("model", "likelihood"),
+         ("train", "epochs"), ("data", "fingerprint"), ("data", "classes")}  # rows of their own
+PROBES = ("linear_probe", "knn")  # fitted on the training images each run learnt from
+ELBO = ("neg_elbo", "recon", "kl")  # averages over posterior draws
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The scorecards of several runs, as one table."""
+
+    cards: list[Scorecard]
+
+    def __post_init__(self) -> None:  # a list, a generator, or one card: checked here
+        cards = [self.cards] if isinstance(self.cards, Scorecard) else list(self.cards)
+        if not cards or not all(isinstance(card, Scorecard) for card in cards):
+            raise VaelabError("Comparison takes one Scorecard or more (load_scorecard gives "
+                              "None for a run not measured yet: vaelab eval measures it)")
+        object.__setattr__(self, "cards", cards)
+
+    @property
+    def names(self) -> list[str]:
+        """The runs' folders, each with as many of its parents as tell them apart."""
+        paths = [Path(card.run).parts for card in self.cards]
+        for n in range(2, max(2, *map(len, paths)) + 1):  # one folder twice: all of it
+            if len(set(names := [str(Path(*parts[-n:])) for parts in paths])) == len(paths):
+                break
+        return names
+
+    def rows(self) -> list[tuple[str, list[str]]]:
+        header = [("model", [f"{c.name} d={c.latent_dims}" for c in self.cards]),
+                  ("epochs", [str(c.epochs) for c in self.cards]),
+                  ("likelihood", [c.likelihood["name"] for c in self.cards]),
+                  ("evaluation seed", [str(c.seed) for c in self.cards])]
+        splits = [c.split for c in self.cards]  # shown where not as usual, as are the draws
+        header += [("split", splits)] if len(set(splits)) > 1 or "train" in splits else []
+        draws = [str(c.samples) if c.k is not None else "—" for c in self.cards]  # an AE: none
+        header += [("ELBO draws per image", draws)] if len(set(draws) - {"—"}) > 1 else []
+        judges = [c.classifier for c in self.cards]
+        if any(judges):  # how far to trust the rows it judges
+            header.append(("classifier's test accuracy",
+                           [f"{j['test_accuracy']:.2%}" if j else "—" for j in judges]))
+        measured = [c.likelihood.get("images", "?") for c in self.cards]  # "?": older files
+        if len(set(measured)) > 1:  # bounds of other images: say so beside them
+            header.append(("images measured", measured))
+        ks = {c.k for c in self.cards if c.k is not None}
+        if len(ks) > 1:  # the k differs: name the bound without it, and list the k's
+            header.append(("k", [str(c.k) if c.k else "—" for c in self.cards]))
+        header += self._trained()
+        # A card with a k names it in the bound's label; one without (an AE) does not.
+        with_k = len(ks) == 1
+        card_rows = [card.rows(with_k) for card in self.cards]
+        labels = [label for label, _ in next(  # from a card whose bound names its k
+            (rows for card, rows in zip(self.cards, card_rows, strict=True)
+             if card.k is not None and card["nll"].value is not None), card_rows[0])]
+        return header + [(label, [rows[i][1] for rows in card_rows])
+                         for i, label in enumerate(labels)]
+
+    def noted_rows(self) -> tuple[list[tuple[str, list[str]]], list[str]]:
+        """The rows, each figure marked with its note's number ("n/a [1]"), and those notes;
+        then each run's bounds less the first run's, image by image, where they are known."""
+        rows, notes = noted_rows(self.noted_cards(), self.rows())
+        return rows + [(label, [score.text(2) if score else "—" for score in scores])
+                       for _, label, scores in self.paired()], notes
+
+    def paired(self) -> list[tuple[str, str, list[Score | None]]]:
+        """(key, label, a score per run) of each run's −ELBO and NLL less the first run's,
+        image by image: the mean difference and its standard error over the images, which
+        is smaller than the two runs' errors taken apart, as the images are the same. Where
+        every run kept its images' bounds (eval-per-image.safetensors) of the same images,
+        with one likelihood; the first run's own score is None."""
+        first, rows = self.cards[0], []
+        alike = {(c.split, c.images, c.likelihood.get("images"), c.likelihood["name"])
+                 for c in self.cards}
+        for key, name in (("neg_elbo", "−ELBO"), ("nll", "NLL")):
+            values = [card.per_image.get(key) for card in self.cards]
+            if len(alike) > 1 or any(v is None or len(v) != first.images for v in values):
+                continue
+            rows.append((f"{key}_minus_first", f"{name} less {self.names[0]}'s, image by "
+                         f"image (nats)", [None] + [Score(*mean_and_error(v - values[0]))
+                                                   for v in values[1:]]))
+        return rows
+
+    def noted_cards(self) -> list[Scorecard]:
+        """The cards, each figure that compares less than it seems noted so: bounds of other
+        likelihoods, of other images (grey, binarized), of another k; ELBOs of other draws;
+        probes fitted on other training images."""
+        cards, names = self.cards, sorted({card.likelihood["name"] for card in self.cards})
+        if len(names) > 1:
+            gaussians = set(names) <= {"sse", "gaussian"}  # densities of the same pixel values
+            why = (": their nats compare, as densities of the same pixel values, and their "
+                   "training losses do not" if gaussians else ", and so do the scales: "
+                   "compare runs of one likelihood")
+            cards = [_noted(card, ("loss",) if gaussians else SCALED,
+                            f"on the scale of the {card.likelihood['name']} likelihood; the "
+                            f"runs' likelihoods differ ({', '.join(names)}){why}")
+                     for card in cards]
+        for keys, values, note in (
+                (SCALED, [c.likelihood.get("images", "?") for c in self.cards],
+                 "the runs' images measured differ ({}): bounds of other images"),
+                (("nll", "bits_per_dim"), [c.k for c in self.cards if c.k is not None],
+                 "the bounds' k differ ({}): a larger k gives a tighter bound"),
+                (ELBO, [c.samples for c in self.cards if c.k is not None],
+                 "the ELBOs' posterior draws per image differ ({})"),
+                (PROBES, [_setting(c, "data", "train_subset") for c in self.cards],
+                 "the runs learnt from different training images (--train-subset {}), on "
+                 "which the probes are fitted")):
+            if len(set(values)) > 1:
+                listed = ", ".join("all" if v is None else f"{v:,}" if isinstance(v, int)
+                                   else str(v) for v in values)
+                cards = [_noted(card, keys, note.format(listed)) for card in cards]
+        return cards
+
+    def _trained(self) -> list[tuple[str, list[str]]]:
+        """A row for each setting the runs were trained with that differs between them (as
+        its option is spelled: --lr, --kl), from the configs their eval.json keep ("?" for
+        an older one, which has none)."""
+        first = next((c.config for c in self.cards if c.config), {})
+        keys = [(section, key) for section, values in first.items() if isinstance(values, dict)
+                for key in values if (section, key) not in SHOWN]
+        rows = []
+        for section, key in keys:
+            values = [_setting(c, section, key, "?") for c in self.cards]
+            if len({repr(v) for v in values}) > 1:
+                rows.append((f"trained with --{key.replace('_', '-')}",
+                             [_shown(v) for v in values]))
+        return rows
+
+    def markdown(self) -> str:
+        return markdown_table(self.names, *self.noted_rows())
+
+    def csv(self) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["metric", *[f"{name} {part}" for name in self.names
+                                     for part in ("value", "error", "note")]])
+        for key, cells in self._settings():  # how each run was measured, then what
+            writer.writerow([key, *[part for cell in cells for part in (cell, "", "")]])
+        for key, cells in self._trained():
+            writer.writerow([key, *[part for cell in cells for part in (cell, "", "")]])
+        for measure in MEASURES:
+            cells = []
+            for card in self.noted_cards():  # a blank's reason, what limits the figure: a note
+                score = card.metrics.get(measure.key, Score(None, note="not measured"))
+                cells += ["" if score.value is None else repr(score.value),
+                          "" if score.error is None else repr(score.error), score.note]
+            writer.writerow([measure.key, *cells])
+        for key, _, scores in self.paired():  # the first run's cells blank
+            writer.writerow([key, *[part for score in scores for part in (
+                ("", "", "") if score is None else (repr(score.value), repr(score.error), ""))]])
+        return out.getvalue()
+
+    def _settings(self) -> list[tuple[str, list[str]]]:
+        gets = {"title": lambda c: c.name, **{key: lambda c, key=key: getattr(c, key) for key in (
+                    "latent_dims", "epochs", "split", "images", "k", "samples", "chunk", "seed")},
+                "likelihood": lambda c: c.likelihood["name"],
+                "images_measured": lambda c: c.likelihood.get("images"),
+                "classifier_accuracy": lambda c: c.classifier and repr(
+                    c.classifier["test_accuracy"])}
+        return [(key, ["" if get(c) is None else str(get(c)) for c in self.cards])
+                for key, get in gets.items()]
+
+    def text(self) -> str:
+        """The table for the terminal, with its notes (why n/a, what limits a figure) below."""
+        rows, notes = self.noted_rows()
+        widths = [max(len(label) for label, _ in rows)]
+        widths += [max(len(name), *(len(cells[i]) for _, cells in rows))
+                   for i, name in enumerate(self.names)]
+        def line(first: str, cells: Sequence[str]) -> str:
+            return "  ".join([first.ljust(widths[0]),
+                              *(c.rjust(w) for c, w in zip(cells, widths[1:], strict=True))])
+        return "\n".join([line("", self.names), *(line(label, cells) for label, cells in rows),
+                          *(f"  [{k}] {note}" for k, note in enumerate(notes, start=1))])
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def _repr_markdown_(self) -> str:  # a notebook shows the table
+        return self.markdown()
+
+
+SCALED = ("loss", "neg_elbo", "recon", "nll", "bits_per_dim")  # in the likelihood's units
+
+
+def _noted(card: Scorecard, keys: Sequence[str], note: str) -> Scorecard:
+    """``card`` with ``note`` added to the notes of its figures ``keys`` that have a value."""
+    metrics = dict(card.metrics)
+    for key in keys:
+        if (score := metrics.get(key)) is not None and score.value is not None:
+            metrics[key] = Score(score.value, score.error,
+                                 f"{score.note}; and {note}" if score.note else note)
+    return replace(card, metrics=metrics)
+
+
+def _setting(card: Scorecard, section: str, key: str, missing: Any = None) -> Any:
+    """A setting of the run a card measured, from its config (k as the draws it means)."""
+    config = card.config or {}
+    if (section, key) == ("train", "k") and config:
+        train = config.get("train", {})
+        return train.get("k") or (5 if train.get("objective") == "iwae" else 1)
+    value = config.get(section, {}).get(key, missing) if config else missing
+    return list(value) if isinstance(value, tuple) else value  # as read back from JSON
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return " ".join(map(str, value))
+    return "—" if value is None else str(value)
