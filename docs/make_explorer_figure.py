@@ -39,11 +39,11 @@ def first_code_of(page, classes: tuple[str, ...]) -> list[list[float]]:
     """Screen positions of the first test code of each of ``classes`` on the plane."""
     return page.evaluate("""(classes) => {
         const data = JSON.parse(document.getElementById('explorer-data').textContent).runs[0];
-        const raw = atob(data.codes), labels = atob(data.labels);
-        const bytes = Uint8Array.from(raw, (c) => c.charCodeAt(0));
-        const codes = new Float32Array(bytes.buffer), d = data.model.latent_dims;
+        const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const codes = new Float32Array(bytes(data.codes).buffer), d = data.model.latent_dims;
+        const labels = new Uint16Array(bytes(data.labels).buffer);  // 16 bits a label
         return classes.map((name) => {
-            const n = Array.from(labels).findIndex((c) => data.classes[c.charCodeAt(0)] === name);
+            const n = labels.findIndex((c) => data.classes[c] === name);
             return window.explorer.toScreen(codes.subarray(n * d, (n + 1) * d));
         });
     }""", list(classes))
