@@ -376,7 +376,8 @@ def test_binarize_draws_black_and_white_images_the_same_for_a_seed(tiny):
 
 
 def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_vae, tiny,
-                                                                     tmp_path, monkeypatch):
+                                                                     tmp_path, monkeypatch,
+                                                                     caplog):
     from vaelab.measuring.classifier import train_judge
     from vaelab.measuring.evaluation import evaluate_run
     from vaelab.measuring.scorecard import MEASURES, Scorecard, load_scorecard
@@ -408,6 +409,16 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     kept = load_scorecard(bernoulli_vae.path).per_image  # each image's bounds, beside it
     assert kept.keys() == {"nll", "neg_elbo"} and len(kept["nll"]) == card.images
     assert kept["nll"].mean().item() == pytest.approx(card.metrics["nll"].value)
+    # Bounds measured otherwise than the eval.json beside them say (another seed) are not
+    # taken for its images'; a damaged file is said, and left out
+    per_image = bernoulli_vae.path / "eval-per-image.safetensors"
+    good = per_image.read_bytes()
+    per_image.write_bytes(dataclasses.replace(card, seed=card.seed + 1).per_image_file())
+    assert load_scorecard(bernoulli_vae.path).per_image == {}
+    per_image.write_bytes(b"not safetensors")
+    assert load_scorecard(bernoulli_vae.path).per_image == {}
+    assert "eval-per-image.safetensors: unreadable" in caplog.text
+    per_image.write_bytes(good)
     del saved["title"]  # an evaluation written before runs had titles names the model
     assert Scorecard.from_dict(saved).name == "VAE"
 
@@ -940,13 +951,17 @@ def test_a_comparison_keeps_what_sets_its_runs_apart_in_its_files_too():
     for note in nll_notes:
         assert "the runs' images measured differ (as they are, binarized (seed 0))" in note
         assert "the bounds' k differ (20, 50)" in note
-    assert "the runs learnt from different training images (--train-subset all, 5,000)" in (
-        rows["linear_probe"][2])
+    assert ("the runs learnt from different training images (all, 5,000 drawn with "
+            "--split-seed 0)") in rows["linear_probe"][2]
     markdown = both.markdown()
     assert "the runs' images measured differ" in markdown and "| trained with --kl |" in markdown
-    # An eval.json of an older vaelab keeps no config: its settings are not known
+    # An eval.json of an older vaelab keeps no config: its settings are not known, and not
+    # taken to differ
     older = Comparison([cards[0], dataclasses.replace(cards[1], config=None)])
-    assert dict(older.rows())["trained with --kl"] == ["closed-form", "?"]
+    assert not any(label.startswith("trained with") for label, _ in older.rows())
+    assert not any("training images" in note for note in older.noted_rows()[1])
+    assert dict(Comparison([*cards, dataclasses.replace(cards[1], config=None)]).rows())[
+        "trained with --kl"] == ["closed-form", "tutorial", "?"]
 
 
 def test_a_comparison_gives_each_runs_bounds_less_the_firsts_image_by_image():
@@ -975,10 +990,20 @@ def test_a_comparison_gives_each_runs_bounds_less_the_firsts_image_by_image():
     lines = {row[0]: row[1:] for row in csv_module.reader(both.csv().splitlines())}
     assert lines["nll_minus_first"][:3] == ["", "", ""]
     assert float(lines["nll_minus_first"][3]) == difference.value
-    # Bounds of other images, or a run that kept none, give no difference
+    # Bounds of other images, of another k, or a run that kept none, give no difference
     assert Comparison([cards[0], dataclasses.replace(cards[1], per_image={})]).paired() == []
     other = dataclasses.replace(cards[1], likelihood={"name": "bce", "images": "binarized"})
     assert Comparison([cards[0], other]).paired() == []
+    tighter = dataclasses.replace(cards[1], k=100)  # the NLL's k differs, the ELBO's draws not
+    assert [key for key, _, _ in Comparison([cards[0], tighter]).paired()] == [
+        "neg_elbo_minus_first"]
+    assert Comparison([cards[0]]).paired() == []  # a run's own page: nothing to pair
+    # An AE among them keeps no bounds: its cells are empty, the others still paired to the
+    # first run that has them
+    ae = dataclasses.replace(_card("/a/ae", k=None), images=1000)
+    (_, label, scores), _ = Comparison([ae, *cards]).paired()
+    assert label == "−ELBO less a/first's, image by image (nats)" and scores[:2] == [None, None]
+    assert scores[2].value == pytest.approx(1.0, abs=0.01)
 
 
 def test_compare_refuses_a_run_given_twice_and_warns_of_what_differs(bernoulli_vae, tiny,

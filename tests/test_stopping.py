@@ -204,9 +204,10 @@ def test_a_second_signal_stops_at_once_and_the_checkpoint_stays_whole(tiny, tmp_
 
 
 @pytest.mark.parametrize("status", [130, 143])
-def test_a_second_signal_ends_the_command_at_once_whatever_thread_still_runs(status):
+def test_a_command_a_signal_ended_exits_at_once_whatever_thread_still_runs(status):
     """After a second Ctrl-C the demo waited, at Python's exit, for the run that was being
-    measured beside the one stopped: the command ends now, its files written atomically."""
+    measured beside the one stopped: a command whose status says a signal ended it (its
+    main() stands in for it here) ends now, its files written atomically."""
     script = ("import threading, time, vaelab.cli as cli\n"
               "threading.Thread(target=time.sleep, args=(60,)).start()  # a run being measured\n"
               f"cli.main = lambda: {status}\n"
@@ -236,6 +237,13 @@ def test_checkpoints_inside_epochs_survive_a_crash_and_resume_bitwise(tiny, tmp_
     two = resume(tmp_path / "run", epochs=2, data=tiny, progress=False)
     _assert_bitwise_equal(_weights(tmp_path / "run"), two.model.state_dict())
     assert (tmp_path / "run" / "checkpoint.safetensors").read_bytes() == checkpoint
+    weights = tmp_path / "run" / "model.safetensors"  # lost: the checkpoint cannot give them
+    kept = weights.read_bytes()
+    weights.unlink()
+    with pytest.raises(VaelabError, match=r"model.safetensors: missing or unreadable, and its "
+                                          r"checkpoint is inside epoch 3, .* --epochs 3 or more"):
+        resume(tmp_path / "run", epochs=2, data=tiny, progress=False)
+    weights.write_bytes(kept)
     resume(tmp_path / "run", epochs=3, data=tiny, progress=False, checkpoint_every="2")
     _assert_bitwise_equal(_weights(full.path), _weights(tmp_path / "run"))
 

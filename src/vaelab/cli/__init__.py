@@ -96,9 +96,10 @@ def run() -> int:
     (``vaelab.files.exit_now``): every file a command writes is closed when it returns.
     Output that cannot be written (a full disk) is said in one line, with status 2. Returns
     the status instead, for Python's own ending, while a thread that is not a daemon still
-    runs or torch.compile may have started its worker processes; but not after a second
-    Ctrl-C or SIGTERM, which ends at once whatever still runs (a run being measured beside
-    one stopped): the files are written atomically, so the last checkpoint is whole."""
+    runs or torch.compile may have started its worker processes. A command that a Ctrl-C or
+    SIGTERM ended (the second, in training) ends at once even with threads still running (a
+    run being measured beside one stopped), torch.compile's workers aside: the files are
+    written atomically, so the last checkpoint is whole."""
     status = main()
     others = [thread for thread in threading.enumerate()
               if thread is not threading.main_thread() and not thread.daemon]

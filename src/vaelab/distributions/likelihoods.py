@@ -90,6 +90,14 @@ class Likelihood(nn.Module):
         """A probability of discrete pixel values, so that bits per dimension apply."""
         return self.levels is not None
 
+    def left_out(self) -> float:
+        """The nats per image that the training term leaves out of -log p (0: none)."""
+        return 0.0
+
+    def bits_note(self, binarized: bool) -> str | None:
+        """What its bits per dimension are a figure of, where that needs saying."""
+        return None
+
 
 class SquaredError(Likelihood):
     """The tutorial's summed squared error: a Gaussian of fixed variance 1/2 around the mean,
@@ -111,6 +119,9 @@ class SquaredError(Likelihood):
         said = f"{cls.constant(channels * pixels):,.1f} nats for {channels * pixels:,} "
         return said + ("pixels" if channels == 1 else
                        f"values ({pixels:,} pixels in {channels} channels)")
+
+    def left_out(self) -> float:
+        return self.constant(math.prod(self.image_shape))
 
     def log_prob(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         squared = (x - torch.sigmoid(logits)).square().flatten(-3).sum(dim=-1)
@@ -146,6 +157,10 @@ class Bernoulli(Likelihood):
 
     def recon(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return bce(logits, x)
+
+    def bits_note(self, binarized: bool) -> str | None:  # measured only where exact: binarized
+        return ("per black-or-white pixel (a coin toss scores 1): not the 8-bit figure of "
+                "image models, such as --loss logistic gives")
 
     def log_prob_rows(self, hidden: torch.Tensor, last: nn.Linear, x: torch.Tensor,
                       out: torch.Tensor | None = None) -> torch.Tensor:
@@ -205,6 +220,12 @@ class DiscretizedLogistic(Likelihood):
     def __init__(self, image_shape: tuple[int, int, int]) -> None:
         super().__init__(image_shape)
         self.log_scale = nn.Parameter(torch.full(self.image_shape, -2.0))
+
+    def bits_note(self, binarized: bool) -> str | None:
+        if binarized:  # 0 and 255 alone
+            return ("per pixel of black-or-white images, under a distribution of 256 levels: "
+                    "neither the 8-bit figure of image models nor a Bernoulli's bits")
+        return "per 8-bit pixel value, as image models report it"
 
     def log_prob(self, location: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         log_scale = self.log_scale.clamp_min(self.MIN_LOG_SCALE)

@@ -71,11 +71,11 @@ def caveats(model: Autoencoder, config: RunConfig, split: str,
         for key in keys:
             notes[key] = f"{notes[key]}{AND}{note}" if key in notes else note
 
-    train, name = config.train, config.model.likelihood
+    train = config.train
     if train.objective == "iwae":
         add(("loss",), f"the −IWAE bound of k = {train.draws} draws, as the run trains; not a "
                        f"−ELBO")
-    if name == "sse":  # an IWAE run's bound too
+    if model.likelihood.left_out():  # a squared error's constant; an IWAE run's bound too
         which = ", which −ELBO and NLL include" if model.has_posterior else ""
         add(("loss",), f"without the squared error's Gaussian constant{which} "
                        f"({SquaredError.constant_said(model.image_shape)})")
@@ -95,15 +95,9 @@ def caveats(model: Autoencoder, config: RunConfig, split: str,
         add(("linear_probe", "knn"),
             f"of codes of each image given its label: near chance (1 in {model.classes}) "
             f"would say that the code leaves the class to the label, as a CVAE's should")
-    if name == "bce":  # measured only where exact: of binarized images
-        add(("bits_per_dim",), "per black-or-white pixel (a coin toss scores 1): not the "
-                               "8-bit figure of image models, such as --loss logistic gives")
-    elif name == "logistic" and config.data.binarize != "none":  # 0 and 255 alone
-        add(("bits_per_dim",), "per pixel of black-or-white images, under a distribution of "
-                               "256 levels: neither the 8-bit figure of image models nor a "
-                               "Bernoulli's bits")
-    elif name == "logistic":
-        add(("bits_per_dim",), "per 8-bit pixel value, as image models report it")
+    bits = model.likelihood.bits_note(config.data.binarize != "none")
+    if bits is not None:
+        add(("bits_per_dim",), bits)
     noise = parse_noise(train.noise)
     if noise:
         add(("loss",), f"of inputs corrupted with --noise {train.noise}; every other row "

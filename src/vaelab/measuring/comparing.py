@@ -11,7 +11,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from vaelab.config import RunConfig
 from vaelab.errors import VaelabError
+from vaelab.measuring.caveats import training_images
 from vaelab.measuring.estimators import mean_and_error
 from vaelab.measuring.scorecard import (
     MEASURES,
@@ -22,7 +24,9 @@ from vaelab.measuring.scorecard import (
 )
 
 SHOWN = {("model", "model"), ("model", "latent_dims"), ("model", "likelihood"),
-         ("train", "epochs"), ("data", "fingerprint"), ("data", "classes")}  # rows of their own
+         ("train", "epochs"), ("data", "classes"), ("data", "image_shape"),  # rows of their own,
+         ("data", "train_subset_first")}  # or recorded from the images (in the probes' note)
+NAMED = {"k": "trained with -k", "fingerprint": "images (fingerprint)"}  # else --key-words
 PROBES = ("linear_probe", "knn")  # fitted on the training images each run learnt from
 ELBO = ("neg_elbo", "recon", "kl")  # averages over posterior draws
 
@@ -86,21 +90,26 @@ class Comparison:
                        for _, label, scores in self.paired()], notes
 
     def paired(self) -> list[tuple[str, str, list[Score | None]]]:
-        """(key, label, a score per run) of each run's −ELBO and NLL less the first run's,
-        image by image: the mean difference and its standard error over the images, which
-        is smaller than the two runs' errors taken apart, as the images are the same. Where
-        every run kept its images' bounds (eval-per-image.safetensors) of the same images,
-        with one likelihood; the first run's own score is None."""
-        first, rows = self.cards[0], []
-        alike = {(c.split, c.images, c.likelihood.get("images"), c.likelihood["name"])
-                 for c in self.cards}
-        for key, name in (("neg_elbo", "−ELBO"), ("nll", "NLL")):
-            values = [card.per_image.get(key) for card in self.cards]
-            if len(alike) > 1 or any(v is None or len(v) != first.images for v in values):
+        """(key, label, a score per run) of each run's −ELBO and NLL less those of the first
+        run that kept its images' bounds (eval-per-image.safetensors), image by image: the
+        mean difference and its standard error over the images, smaller than the two runs'
+        errors taken apart, as the images are the same. Only of runs measured alike (the same
+        images, likelihood and draws; for the NLL the same k); None for the first run itself
+        and for a run without such bounds (an AE)."""
+        if len(self.cards) < 2:
+            return []
+        rows = []
+        for key, name, drawn in (("neg_elbo", "−ELBO", "samples"), ("nll", "NLL", "k")):
+            kept = [k for k, card in enumerate(self.cards) if key in card.per_image]
+            alike = {(c.split, c.images, c.likelihood.get("images"), c.likelihood["name"],
+                      getattr(c, drawn), _data(c)) for c in (self.cards[k] for k in kept)}
+            if len(kept) < 2 or len(alike) > 1:
                 continue
-            rows.append((f"{key}_minus_first", f"{name} less {self.names[0]}'s, image by "
-                         f"image (nats)", [None] + [Score(*mean_and_error(v - values[0]))
-                                                   for v in values[1:]]))
+            first = self.cards[kept[0]].per_image[key]
+            scores = [Score(*mean_and_error(card.per_image[key] - first))
+                      if k in kept[1:] else None for k, card in enumerate(self.cards)]
+            rows.append((f"{key}_minus_first", f"{name} less {self.names[kept[0]]}'s, image by "
+                         f"image (nats)", scores))
         return rows
 
     def noted_cards(self) -> list[Scorecard]:
@@ -117,19 +126,19 @@ class Comparison:
                             f"on the scale of the {card.likelihood['name']} likelihood; the "
                             f"runs' likelihoods differ ({', '.join(names)}){why}")
                      for card in cards]
-        for keys, values, note in (
-                (SCALED, [c.likelihood.get("images", "?") for c in self.cards],
+        for keys, values, note in (  # of what each card says: an older one may say nothing
+                (SCALED, [c.likelihood.get("images") for c in self.cards],
                  "the runs' images measured differ ({}): bounds of other images"),
                 (("nll", "bits_per_dim"), [c.k for c in self.cards if c.k is not None],
                  "the bounds' k differ ({}): a larger k gives a tighter bound"),
                 (ELBO, [c.samples for c in self.cards if c.k is not None],
                  "the ELBOs' posterior draws per image differ ({})"),
-                (PROBES, [_setting(c, "data", "train_subset") for c in self.cards],
-                 "the runs learnt from different training images (--train-subset {}), on "
-                 "which the probes are fitted")):
-            if len(set(values)) > 1:
-                listed = ", ".join("all" if v is None else f"{v:,}" if isinstance(v, int)
-                                   else str(v) for v in values)
+                (PROBES, [_learnt_from(c) for c in self.cards],
+                 "the runs learnt from different training images ({}), on which the probes "
+                 "are fitted")):
+            known = [v for v in values if v is not None]
+            if len(set(known)) > 1:
+                listed = ", ".join(f"{v:,}" if isinstance(v, int) else str(v) for v in known)
                 cards = [_noted(card, keys, note.format(listed)) for card in cards]
         return cards
 
@@ -143,8 +152,8 @@ class Comparison:
         rows = []
         for section, key in keys:
             values = [_setting(c, section, key, "?") for c in self.cards]
-            if len({repr(v) for v in values}) > 1:
-                rows.append((f"trained with --{key.replace('_', '-')}",
+            if len({repr(v) for v in values if v != "?"}) > 1:  # as far as the cards say
+                rows.append((NAMED.get(key, f"trained with --{key.replace('_', '-')}"),
                              [_shown(v) for v in values]))
         return rows
 
@@ -222,6 +231,22 @@ def _setting(card: Scorecard, section: str, key: str, missing: Any = None) -> An
         return train.get("k") or (5 if train.get("objective") == "iwae" else 1)
     value = config.get(section, {}).get(key, missing) if config else missing
     return list(value) if isinstance(value, tuple) else value  # as read back from JSON
+
+
+def _data(card: Scorecard) -> tuple[Any, ...]:
+    """Which images a card's run is of, as far as its config says (an older card: nothing)."""
+    return tuple(_setting(card, "data", key) for key in ("dataset", "image_size",
+                                                         "fingerprint", "test_fraction"))
+
+
+def _learnt_from(card: Scorecard) -> str | None:
+    """Which training images the card's run learnt from, where its config says."""
+    if not card.config:
+        return None
+    try:
+        return training_images(RunConfig.from_dict(card.config, card.run))
+    except VaelabError:  # a config edited by hand: as unknown
+        return None
 
 
 def _shown(value: Any) -> str:

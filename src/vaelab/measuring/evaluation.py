@@ -147,8 +147,9 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
         config=config.to_dict()), model, config)
     card = dataclasses.replace(card, per_image=per_image)
     if save and world.main:
+        # the bounds first: an eval.json is never newer than them, though they may be newer
+        write_atomic(run.path / per_image_file(split), card.per_image_file())  # (checked)
         write_atomic(run.path / eval_file(split), json.dumps(card.to_dict(), indent=2) + "\n")
-        write_atomic(run.path / per_image_file(split), card.per_image_file())
     return card
 
 

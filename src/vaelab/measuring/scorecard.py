@@ -4,6 +4,7 @@ side by side)."""
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 
 from vaelab.errors import VaelabError
@@ -21,6 +22,7 @@ from vaelab.measuring.eval_json import MEASURE_AGAIN, check_eval
 from vaelab.measuring.probes import KNN
 
 FORMAT = 1
+log = logging.getLogger("vaelab")
 
 
 @dataclass(frozen=True)
@@ -124,9 +126,14 @@ class Scorecard:
         return {"format": FORMAT, **raw}
 
     def per_image_file(self) -> bytes:
-        """eval-per-image.safetensors as vaelab writes it: tensors, nothing pickled."""
+        """eval-per-image.safetensors as vaelab writes it: tensors, nothing pickled, and how
+        they were measured, which load_scorecard checks against the eval.json beside it."""
         return save({key: values.contiguous() for key, values in self.per_image.items()},
-                    metadata={"run": self.run, "images": str(self.images)})
+                    metadata=self._measured())
+
+    def _measured(self) -> dict[str, str]:
+        return {key: str(getattr(self, key)) for key in ("images", "k", "samples", "seed",
+                                                         "epochs", "split", "chunk")}
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], source: str = "eval.json") -> Scorecard:
@@ -193,11 +200,19 @@ def load_scorecard(path: str | Path, split: str = "test") -> Scorecard | None:
         raise VaelabError(f"{file}: {getattr(err, 'strerror', None) or err}{MEASURE_AGAIN}"
                           ) from None
     card = Scorecard.from_dict(raw, str(file))
-    try:  # each image's bounds, where they were kept and are of these images: else none
-        values = load_file(Path(path) / per_image_file(split))
-    except (OSError, SafetensorError):
+    kept = Path(path) / per_image_file(split)  # each image's bounds, measured as eval.json says
+    if not kept.exists():
         return card
-    if all(v.dim() == 1 and len(v) == card.images for v in values.values()):
+    try:
+        with safe_open(kept, "pt") as f:
+            measured = f.metadata() or {}
+        values = load_file(kept)
+    except (OSError, SafetensorError) as err:
+        log.warning("%s: unreadable (%s); compare leaves out the runs' paired differences "
+                    "until vaelab eval writes it again", kept, err)
+        return card
+    if measured == card._measured() and all(v.dim() == 1 and len(v) == card.images
+                                            for v in values.values()):
         card = replace(card, per_image={k: v.double() for k, v in values.items()})
     return card
 

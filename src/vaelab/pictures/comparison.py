@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +119,8 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
             options = {name: value for name, value in {**saved, **eval_options}.items()
                        if value is not None and (name != "k" or run.model.has_posterior)}
             card = evaluate_run(run, data, progress=progress, save=not alone, **options)
-        cards.append(card)
+        # an eval.json of an older vaelab keeps no settings: the run's own are these
+        cards.append(card if card.config else replace(card, config=run.config.to_dict()))
     comparison = Comparison(cards)
     _say_what_differs(loaded, cards, len(data.train_images))
     if out is not None:  # made only now: a comparison refused leaves no folder

@@ -20,7 +20,6 @@ says: ink on paper for the registered datasets, as they are for anyone's own.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -32,7 +31,6 @@ from PIL import Image
 
 from vaelab.config.checks import parse_noise
 from vaelab.data import ImageData, dataset_title, prepare, to_unit
-from vaelab.distributions import SquaredError
 from vaelab.errors import VaelabError
 from vaelab.files import check_can_make, write_atomic
 from vaelab.measuring.latent import (
@@ -203,12 +201,12 @@ def _loss(run: Run, name: str) -> Figure:
                  else elbo if train.draws == 1
                  else f"{elbo}, mean of k = {train.draws} draws") + "\n(nats)"
     recon_name = run.model.likelihood.term
-    if run.config.model.likelihood == "sse":  # the loss as trained: without the constant
-        constant = SquaredError.constant(math.prod(run.model.image_shape))
+    constant = run.model.likelihood.left_out()
+    if constant:  # the loss as trained: without the constant (a squared error's)
         draws = f", mean of k = {train.draws} draws" if train.draws > 1 else ""
         loss_name = (f"−IWAE bound, k = {train.draws}\n(nats, less its constant, "
                      f"{constant:.1f})" if train.objective == "iwae" else
-                     f"squared error + KL{draws}\n(the {'sum' if noise else '−ELBO'} in nats "
+                     f"{recon_name} + KL{draws}\n(the {'sum' if noise else '−ELBO'} in nats "
                      f"less its constant, {constant:.1f})")
     else:  # a negative log-likelihood
         recon_name += "\n(nats)"

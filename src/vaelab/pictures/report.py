@@ -174,8 +174,7 @@ def _metrics_section(runs: Sequence[Run], page_dir: Path) -> str:
 
 def _without_constant(runs: Sequence[Run]) -> str:
     """What the table leaves out of a squared error, which the measured nats include."""
-    shapes = {tuple(run.model.image_shape) for run in runs
-              if run.config.model.likelihood == "sse"}
+    shapes = {tuple(run.model.image_shape) for run in runs if run.model.likelihood.left_out()}
     if len(shapes) != 1:
         return "" if not shapes else " A squared error is without its Gaussian's constant."
     return (f" A squared error is without its Gaussian's constant of "

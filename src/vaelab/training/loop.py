@@ -252,11 +252,15 @@ def _check_writable(path: Path) -> None:
 def _finished_weights(path: Path, job: Job) -> None:
     """The job's model given its last finished epoch's weights (model.safetensors), where its
     checkpoint is inside the epoch after it, which is left on disk for a later --epochs N."""
-    finished = load_run(path, job.model.device)
+    instead = (f"its checkpoint is inside epoch {job.epoch + 1}, whose weights are not the "
+               f"finished epoch's: go on with --epochs {job.epoch + 1} or more")
+    try:
+        finished = load_run(path, job.model.device)
+    except VaelabError:  # missing or damaged: it cannot be written again from the checkpoint
+        raise VaelabError(f"{path / WEIGHTS}: missing or unreadable, and {instead}") from None
     if finished.epochs_done != job.epoch:
         raise VaelabError(f"{path / WEIGHTS}: holds epoch {finished.epochs_done}, not the "
-                          f"{job.epoch} of its checkpoint, which is inside epoch "
-                          f"{job.epoch + 1}; go on with --epochs {job.epoch + 1} or more")
+                          f"{job.epoch} of its checkpoint; {instead}")
     job.model.load_state_dict(finished.model.state_dict())
     job.unfinished = None
 

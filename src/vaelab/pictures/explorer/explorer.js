@@ -803,6 +803,7 @@
       showShadingNote();
       redraw();
       showAt(...toPlane(...at));
+      if (cross) mark(pointer); // the cross where the decoder now stands, in the new plane
     }
 
     function chooseClass() {
@@ -955,19 +956,16 @@
   const pads = {};
 
   const hub = {
-    at: null, // [u, v]: the last place hovered
-
     hover(from, u, v, since) {
-      this.at = [u, v];
       for (const run of views) {
         run.showAt(u, v);
-        run.mark(run === from ? null : this.at);
+        run.mark(run === from ? null : run.pointer());
       }
       if (since !== undefined) from.state.latency.push(performance.now() - since);
     },
 
     left() { // the pointer off every plane: each marks the place its decoder shows
-      if (this.at) for (const run of views) run.mark(this.at);
+      for (const run of views) if (run.pointer()) run.mark(run.pointer());
     },
 
     pick(from, x, y) {
