@@ -594,9 +594,10 @@ def test_a_printed_commands_folder_is_quoted_for_the_shell_it_is_pasted_into(mon
 
     assert files.quoted("runs/vae") == "runs/vae"
     assert shlex.split(files.quoted("my runs/it's")) == ["my runs/it's"]
-    monkeypatch.setattr(files.os, "name", "nt")
-    assert files.quoted(r"C:\Users\ana\my runs") == r'"C:\Users\ana\my runs"'
-    assert files.quoted(r"C:\runs\vae") == r"C:\runs\vae"
+    monkeypatch.setattr(files.os, "name", "nt")  # cmd, PowerShell and Git Bash alike
+    assert files.quoted(r"C:\Users\ana\my runs") == '"C:/Users/ana/my runs"'
+    assert files.quoted(r"C:\runs\vae") == "C:/runs/vae"
+    assert files.quoted(r"C:\Users\O'Brien\a&b") == '"C:/Users/O\'Brien/a&b"'
 
 
 def test_a_printed_commands_flags_are_those_given_in_order_and_quoted():

@@ -396,3 +396,34 @@ def test_a_config_that_does_not_fit_the_weights_is_named_not_the_weights(run_fol
                                f"model in config.json, nor do its checkpoint's: config.json is "
                                f"not the one the run wrote; put that back, or train the run "
                                f"again")
+
+
+@pytest.mark.parametrize(("waits", "refusals", "written"), [((0.05, 0.1, 0.15, 0.2), 2, True),
+                                                            ((0.05, 0.1, 0.15, 0.2), 9, False),
+                                                            ((), 1, False)])  # Windows', Linux's
+def test_a_file_held_open_for_a_moment_on_windows_is_replaced_once_it_is_let_go(
+        tmp_path, monkeypatch, waits, refusals, written):
+    """On Windows a virus scanner or a synced folder's client can hold a file for a moment,
+    and os.replace then fails with PermissionError: a checkpoint's write ended the run."""
+    from vaelab import files
+
+    target = tmp_path / "checkpoint.safetensors"
+    target.write_bytes(b"old")
+    real, calls = os.replace, []
+
+    def held(source, destination):
+        calls.append(source)
+        if len(calls) <= refusals:
+            raise PermissionError(13, "Access is denied", str(destination))
+        real(source, destination)
+
+    monkeypatch.setattr(files, "REPLACE_WAITS", waits)
+    monkeypatch.setattr(files.os, "replace", held)
+    monkeypatch.setattr(files.time, "sleep", lambda seconds: None)
+    if written:
+        files.write_atomic(target, b"new")
+    else:
+        with pytest.raises(OSError, match="Access is denied"):
+            files.write_atomic(target, b"new")
+    assert target.read_bytes() == (b"new" if written else b"old")
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.safetensors"]  # no temporary

@@ -10,9 +10,9 @@ import os
 import re
 import secrets
 import shlex
-import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from itertools import count
 from pathlib import Path
@@ -62,13 +62,30 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
             f.write(data.encode() if isinstance(data, str) else data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        _replace(tmp, path)
     except OSError as err:  # named by the file being written, not its hidden temporary
         _remove(tmp)
         raise WriteError(err.errno, err.strerror, str(path)) from None
     except BaseException:
         _remove(tmp)
         raise
+
+
+# On Windows another program (a virus scanner, an indexer, a synced folder's client) can hold
+# a file open for a moment, and replacing it fails meanwhile: tried again for half a second.
+REPLACE_WAITS = (0.05, 0.1, 0.15, 0.2) if os.name == "nt" else ()
+
+
+def _replace(tmp: Path, path: Path) -> None:
+    """os.replace, tried again after each of REPLACE_WAITS (seconds) that a file held
+    elsewhere refuses it."""
+    for wait in (*REPLACE_WAITS, None):
+        try:
+            return os.replace(tmp, path)
+        except PermissionError:
+            if wait is None:
+                raise
+            time.sleep(wait)
 
 
 def _remove(tmp: Path) -> None:
@@ -140,8 +157,10 @@ def why_unreadable(path: str | Path, err: Exception) -> str:
 def quoted(path: object) -> str:
     """``path`` (or any value) as a command that vaelab prints names it: quoted where the
     shell would split or read it (a space, a quote), so that the command works as pasted."""
-    if os.name == "nt":  # cmd.exe takes double quotes, and a backslash as it is
-        return subprocess.list2cmdline([str(path)])
+    if os.name == "nt":  # cmd, PowerShell and Git Bash all take "C:/a b/c" as one path
+        text = str(path).replace("\\", "/")
+        plain = text and not any(c in text for c in " \t&;,%'\"()^|<>=$`")
+        return text if plain else f'"{text}"'
     return shlex.quote(str(path))
 
 

@@ -100,6 +100,8 @@ def run() -> int:
     SIGTERM ended (the second, in training) ends at once even with threads still running (a
     run being measured beside one stopped), torch.compile's workers aside: the files are
     written atomically, so the last checkpoint is whole."""
+    if hasattr(sys.stdout, "reconfigure"):  # a table's − and β into a file of cp1252 (Windows)
+        sys.stdout.reconfigure(errors="backslashreplace")
     status = main()
     others = [thread for thread in threading.enumerate()
               if thread is not threading.main_thread() and not thread.daemon]

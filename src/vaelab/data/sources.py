@@ -33,7 +33,7 @@ def search_roots(data_dir: str | Path | None = None) -> list[Path]:
     roots = [Path(data_dir)] if data_dir is not None else []
     if os.environ.get("VAELAB_DATA"):
         roots.append(Path(os.environ["VAELAB_DATA"]))
-    roots += [cache_root(), SYSTEM_ROOT]
+    roots += [cache_root(), *[SYSTEM_ROOT] * (os.name == "posix")]
     return [root.expanduser() for root in roots]
 
 

@@ -196,7 +196,7 @@ def train_judge(data: ImageData, *, epochs: int | None = None, seed: int = 0,
                 bar.update()
     model.eval()
     accuracy = (predict(model, data.test_images).argmax(dim=1) == data.test_labels.cpu())
-    accuracy = accuracy.double().mean().item()
+    accuracy = accuracy.cpu().double().mean().item()  # MPS has no float64
     key = judge_key(data)
     path = classifier_path(key)
     meta = {"format": FORMAT, "dataset": key, "accuracy": f"{accuracy:.6f}",
@@ -270,7 +270,7 @@ def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
 def _moments(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean (f,) and unbiased covariance (f, f) of features (N, f), in float64, through one
     centred copy (10,000 x 128 features: 10 MB)."""
-    x = x.to(torch.float64, copy=True)  # centred in place: never the caller's own tensor
+    x = x.to("cpu", torch.float64, copy=True)  # centred in place; MPS has no float64
     mean = x.mean(dim=0)
     x -= mean
     return mean, x.T @ x / (len(x) - 1)
@@ -280,13 +280,13 @@ def class_entropy(probabilities: torch.Tensor) -> float:
     """Entropy in nats of the histogram of predicted classes: log(10) = 2.30 when all ten
     digits are drawn equally often, 0 when only one is."""
     counts = torch.bincount(probabilities.argmax(dim=1), minlength=probabilities.shape[1])
-    share = counts.double() / counts.sum()
+    share = counts.cpu().double() / counts.sum().cpu()
     return -(share[share > 0] * share[share > 0].log()).sum().item()
 
 
 def confident_share(probabilities: torch.Tensor, threshold: float = CONFIDENT) -> float:
     """Share of images that the classifier puts in one class with at least ``threshold``."""
-    return (probabilities.max(dim=1).values >= threshold).double().mean().item()
+    return (probabilities.max(dim=1).values >= threshold).cpu().double().mean().item()
 
 
 def judge_for(data: ImageData, *, progress: bool = True) -> Judge | None:

@@ -246,7 +246,7 @@ def share_and_error(share: float, n: int) -> tuple[float, float]:
 
 def mean_and_error(values: torch.Tensor) -> tuple[float, float]:
     """The mean of per-image values (N,) and its standard error."""
-    values = values.double()
+    values = values.detach().cpu().double()  # MPS has no float64
     n = len(values)
     error = values.std().item() / math.sqrt(n) if n > 1 else float("nan")
     return values.mean().item(), error

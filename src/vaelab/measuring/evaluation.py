@@ -223,7 +223,7 @@ def _bounds(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor, bina
     recon, kl = elbo_of(model, images, given, samples, generator, max(1, chunk // samples), world)
     scores = {"recon": Score(*mean_and_error(recon)), "kl": Score(*mean_and_error(kl)),
               "neg_elbo": Score(*mean_and_error(recon + kl))}
-    per_image["neg_elbo"] = (recon + kl).double().cpu()
+    per_image["neg_elbo"] = (recon + kl).cpu().double()  # MPS has no float64
     why_not = likelihood.exactness(binarized)
     if why_not is not None:
         na = Score(None, note=why_not)
@@ -233,7 +233,7 @@ def _bounds(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor, bina
         nll = -iwae_log_px_of(model, images, given, k, generator, chunk,
                               lambda n: bar.update(n * world.size), world)
     scores["nll"] = Score(*mean_and_error(nll))
-    per_image["nll"] = nll.double().cpu()
+    per_image["nll"] = nll.cpu().double()
     if likelihood.discrete:
         per_dim = math.prod(images.shape[1:]) * math.log(2)
         scores["bits_per_dim"] = Score(*mean_and_error(nll / per_dim))
@@ -309,7 +309,7 @@ def _pictures(model: Autoencoder, data: ImageData, seen: ImageData, judge: Judge
     real = features(judge.model, data.test_images)  # (n, f): a spread needs two images
     scores["sample_frechet"] = (Score(frechet_distance(drawn, real), note=few_for_frechet(n))
                                 if n > 1 else Score(None, note=SPREAD))
-    hits = (probabilities.argmax(dim=1) == asked.cpu()).double()
+    hits = (probabilities.argmax(dim=1).cpu() == asked.cpu()).double()
     scores["sample_asked"] = (Score(*mean_and_error(hits)) if model.conditional
                               else Score(None, note=NOT_CONDITIONAL))
     return scores

@@ -16,7 +16,7 @@ KNN = 5  # neighbours that vote in the k-nearest-neighbour probe
 def active_units(means: torch.Tensor, threshold: float = ACTIVE) -> int:
     """Latent dimensions whose posterior mean varies over the data by more than ``threshold``
     (in variance): Cov_x(E_q[u]) > 0.01, as Burda, Grosse & Salakhutdinov define it. (N, d)"""
-    return int((means.double().var(dim=0) > threshold).sum())
+    return int((means.cpu().double().var(dim=0) > threshold).sum())  # MPS: no float64
 
 
 def linear_probe(train_codes: torch.Tensor, train_labels: torch.Tensor,
@@ -29,7 +29,7 @@ def linear_probe(train_codes: torch.Tensor, train_labels: torch.Tensor,
     converges in well under a second for codes of the sizes used here. Its gradient is
     written out (softmax minus one-hot), each evaluation working in the same two buffers.
     """
-    train_codes, test_codes = train_codes.double().cpu(), test_codes.double().cpu()
+    train_codes, test_codes = train_codes.cpu().double(), test_codes.cpu().double()
     train_labels, test_labels = train_labels.cpu().long(), test_labels.cpu().long()
     center, scale = train_codes.mean(dim=0), train_codes.std(dim=0).clamp_min(1e-12)
     x_train, x_test = (train_codes - center) / scale, (test_codes - center) / scale
@@ -55,7 +55,7 @@ def linear_probe(train_codes: torch.Tensor, train_labels: torch.Tensor,
 
     optimizer.step(objective)
     predicted = (x_test @ weight + bias).argmax(dim=1)
-    return (predicted == test_labels).double().mean().item()
+    return (predicted.cpu() == test_labels.cpu()).double().mean().item()
 
 
 def knn_accuracy(train_codes: torch.Tensor, train_labels: torch.Tensor,

@@ -266,6 +266,7 @@ class ExplorerServer(ThreadingHTTPServer):
     a busy one is reported before any work."""
 
     daemon_threads = True
+    allow_reuse_address = sys.platform != "win32"  # there, a second server could share a port
 
     def __init__(self, port: int, page: str = "") -> None:
         if not 0 <= port <= 65535:
@@ -276,7 +277,7 @@ class ExplorerServer(ThreadingHTTPServer):
         except OSError as err:
             if err.errno == errno.EADDRINUSE:
                 raise VaelabError(f"port {port} is in use; choose another with --port N") from None
-            if err.errno in (errno.EACCES, errno.EPERM):
+            if err.errno in (errno.EACCES, errno.EPERM) or getattr(err, "winerror", 0) == 10013:
                 raise VaelabError(f"port {port} is not open to this user; choose a port above "
                                   f"1023 with --port N") from None
             raise

@@ -169,4 +169,4 @@ def training_mean(config: RunConfig, data: ImageData) -> torch.Tensor:
     for --binarize static, of the grey ones for dynamic (the mean of their binarized draws)."""
     seen = prepare(data, config.data.binarize, config.data.binarize_seed)
     images = learned_from(config, seen)[0]  # (N, C, H, W) uint8
-    return (images.sum(dim=0, dtype=torch.float64) / (255 * len(images))).float().cpu()
+    return (images.cpu().sum(dim=0, dtype=torch.float64) / (255 * len(images))).float()

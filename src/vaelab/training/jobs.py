@@ -110,10 +110,9 @@ class Job:
 
 def initial_state(config: RunConfig, device: torch.device, data: ImageData | None = None
                   ) -> tuple[Autoencoder, torch.optim.Optimizer, torch.Generator]:
-    """Model, optimizer and generator as they are before the first step. The weights are drawn
-    on the CPU from the run's seed, so every device starts from the same ones; with
-    ``--output-bias data-mean`` the decoder's output bias starts at ``data``'s mean (give the
-    data for a new run; a resumed one takes its weights from its checkpoint)."""
+    """Model, optimizer and generator before the first step. The weights are drawn on the CPU
+    from the run's seed, so every device starts from the same ones; with --output-bias
+    data-mean the decoder's output bias starts at ``data``'s mean (of a new run)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.train.seed)
         model = model_for(config)
@@ -153,8 +152,7 @@ def fit_all(jobs: list[Job], data: ImageData, progress: bool,
 
 def _side_by_side(jobs: list[Job], data: ImageData, progress: bool, stop: threading.Event,
                   then: Callable[[Run], object] | None, among: int) -> list[Run]:
-    threads_before = torch.get_num_threads()
-    cores = Cores(threads_before, among)
+    cores = Cores(threads_before := torch.get_num_threads(), among)
     torch.set_num_threads(cores.share())  # the threads started now start with it
     for job in jobs:
         job.cores = cores
@@ -162,7 +160,9 @@ def _side_by_side(jobs: list[Job], data: ImageData, progress: bool, stop: thread
     try:
         futures = [pool.submit(_fit_then, then, job, data, progress, i, stop)
                    for i, job in enumerate(jobs)]
-        wait(futures, return_when=FIRST_EXCEPTION)
+        done: set = set()  # waited for in steps: Windows takes no Ctrl-C in a wait without end
+        while len(done) < len(futures) and not any(f.exception() for f in done):
+            done = wait(futures, 0.25, FIRST_EXCEPTION).done
         stop.set()  # a failure: the other runs end after their current step
         pool.shutdown()
     except KeyboardInterrupt:  # a second signal: no wait for a run being measured either
