@@ -418,7 +418,15 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     per_image.write_bytes(b"not safetensors")
     assert load_scorecard(bernoulli_vae.path).per_image == {}
     assert "eval-per-image.safetensors: unreadable" in caplog.text
+    shifted = {key: values + 1 for key, values in card.per_image.items()}  # another run's
+    per_image.write_bytes(dataclasses.replace(card, per_image=shifted).per_image_file())
+    assert load_scorecard(bernoulli_vae.path).per_image == {}
     per_image.write_bytes(good)
+    # A run folder copied elsewhere is named where it is now, not where it was measured
+    import shutil
+
+    copied = shutil.copytree(bernoulli_vae.path, tmp_path / "copied")
+    assert load_scorecard(copied).run == str(copied) != card.run
     del saved["title"]  # an evaluation written before runs had titles names the model
     assert Scorecard.from_dict(saved).name == "VAE"
 
@@ -445,7 +453,7 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
              "so do the scales: compare runs of one likelihood")
     loss_row = next(line for line in markdown.splitlines() if line.startswith("| loss as"))
     # And the VAE's bounds are of binarized images, the AE's of grey ones (also in compare.csv)
-    images = "the runs' images measured differ (binarized (seed 0), grey): bounds of other images"
+    images = "the runs' images measured differ (binarized (seed 0), grey): figures of other images"
     ae_loss = ("without the squared error's Gaussian constant (448.7 nats for 784 pixels); "
                f"and {scale.format('sse')}; and {images}")  # no −ELBO or NLL of an AE has it
     assert loss_row.endswith(f" [{numbered[ae_loss]}] |"), (loss_row, numbered)
@@ -979,9 +987,9 @@ def test_a_comparison_gives_each_runs_bounds_less_the_firsts_image_by_image():
                                  per_image={"nll": values, "neg_elbo": values + 5})
              for name, values in zip(("first", "second"), nll, strict=True)]
     both = Comparison(cards)
-    (_, _, elbo), (key, label, scores) = both.paired()
+    (_, _, elbo, _), (key, label, scores, first) = both.paired()
     assert key == "nll_minus_first" and label == "NLL less a/first's, image by image (nats)"
-    assert scores[0] is None and elbo[0] is None
+    assert scores[0] is None and elbo[0] is None and first == 0
     difference = scores[1]
     assert difference.value == pytest.approx(1.0, abs=0.01)
     assert difference.error < 0.01 < hard.std().item() / 1000 ** 0.5  # far below either's
@@ -995,15 +1003,25 @@ def test_a_comparison_gives_each_runs_bounds_less_the_firsts_image_by_image():
     other = dataclasses.replace(cards[1], likelihood={"name": "bce", "images": "binarized"})
     assert Comparison([cards[0], other]).paired() == []
     tighter = dataclasses.replace(cards[1], k=100)  # the NLL's k differs, the ELBO's draws not
-    assert [key for key, _, _ in Comparison([cards[0], tighter]).paired()] == [
+    assert [row[0] for row in Comparison([cards[0], tighter]).paired()] == [
         "neg_elbo_minus_first"]
     assert Comparison([cards[0]]).paired() == []  # a run's own page: nothing to pair
     # An AE among them keeps no bounds: its cells are empty, the others still paired to the
     # first run that has them
     ae = dataclasses.replace(_card("/a/ae", k=None), images=1000)
-    (_, label, scores), _ = Comparison([ae, *cards]).paired()
+    (_, label, scores, first), _ = Comparison([ae, *cards]).paired()
     assert label == "−ELBO less a/first's, image by image (nats)" and scores[:2] == [None, None]
-    assert scores[2].value == pytest.approx(1.0, abs=0.01)
+    assert scores[2].value == pytest.approx(1.0, abs=0.01) and first == 1
+    # One run measured otherwise (another k; a CVAE's p(x|y)) is left out, not the others,
+    # and its empty cell says why
+    cvae = dataclasses.replace(cards[1], run="/a/cvae", model="cvae")
+    three = Comparison([cards[0], dataclasses.replace(tighter, run="/a/tight"), cvae, cards[1]])
+    nll = next(scores for key, _, scores, _ in three.paired() if key == "nll_minus_first")
+    assert nll[:3] == [None, None, None] and nll[3].value == pytest.approx(1.0, abs=0.01)
+    rows, notes = three.noted_rows()
+    cells = dict(rows)["NLL less a/first's, image by image (nats)"]
+    assert cells[0] == "—" and cells[1] == cells[2] == f"— [{len(notes)}]"
+    assert notes[-1].startswith("not paired: measured otherwise than the first run paired")
 
 
 def test_compare_refuses_a_run_given_twice_and_warns_of_what_differs(bernoulli_vae, tiny,

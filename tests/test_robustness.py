@@ -227,7 +227,9 @@ def _changed(raw: dict, where: str, value: object) -> dict:
 def test_an_eval_json_edited_by_hand_is_one_line_that_names_the_field(tmp_path, where, value,
                                                                       said):
     """Each was an AttributeError or a TypeError from deep in compare's table."""
-    assert load_scorecard_of(tmp_path, _scorecard()).to_dict() == _scorecard()
+    # read back as it was written, named by the folder it is in now
+    assert load_scorecard_of(tmp_path, _scorecard()).to_dict() == {**_scorecard(),
+                                                                   "run": str(tmp_path)}
     with pytest.raises(VaelabError) as info:
         load_scorecard_of(tmp_path, _changed(_scorecard(), where, value))
     assert str(info.value) == f"{tmp_path / 'eval.json'}: {said}; run vaelab eval again"

@@ -28,7 +28,11 @@ SHOWN = {("model", "model"), ("model", "latent_dims"), ("model", "likelihood"),
          ("data", "train_subset_first")}  # or recorded from the images (in the probes' note)
 NAMED = {"k": "trained with -k", "fingerprint": "images (fingerprint)"}  # else --key-words
 PROBES = ("linear_probe", "knn")  # fitted on the training images each run learnt from
-ELBO = ("neg_elbo", "recon", "kl")  # averages over posterior draws
+ELBO = ("neg_elbo", "recon")  # averages over posterior draws (the KL is in closed form)
+CODES = ("kl", "active_units", "linear_probe", "knn")  # of the images' codes
+UNPAIRED = ("not paired: measured otherwise than the first run paired (other images, "
+            "likelihood, draws or k, or conditional where it is not), or no per-image bounds "
+            "kept (vaelab eval writes them)")  # the note of a paired row's empty cell
 
 
 @dataclass(frozen=True)
@@ -86,30 +90,44 @@ class Comparison:
         """The rows, each figure marked with its note's number ("n/a [1]"), and those notes;
         then each run's bounds less the first run's, image by image, where they are known."""
         rows, notes = noted_rows(self.noted_cards(), self.rows())
-        return rows + [(label, [score.text(2) if score else "—" for score in scores])
-                       for _, label, scores in self.paired()], notes
+        for _, label, scores, first in self.paired():
+            if any(s is None for k, s in enumerate(scores) if k != first) and \
+                    UNPAIRED not in notes:
+                notes.append(UNPAIRED)
+            rows.append((label, [score.text(2) if score else "—" if k == first
+                                 else f"— [{notes.index(UNPAIRED) + 1}]"
+                                 for k, score in enumerate(scores)]))
+        return rows, notes
 
-    def paired(self) -> list[tuple[str, str, list[Score | None]]]:
-        """(key, label, a score per run) of each run's −ELBO and NLL less those of the first
+    def paired(self) -> list[tuple[str, str, list[Score | None], int]]:
+        """(key, label, a score per run, the first's index) of each run's −ELBO and NLL less
+        those of the first
         run that kept its images' bounds (eval-per-image.safetensors), image by image: the
         mean difference and its standard error over the images, smaller than the two runs'
-        errors taken apart, as the images are the same. Only of runs measured alike (the same
-        images, likelihood and draws; for the NLL the same k); None for the first run itself
-        and for a run without such bounds (an AE)."""
+        errors taken apart, as the images are the same. Only of the runs measured as that
+        first one was (the same images, densities of the same pixel values, the same draws,
+        for the NLL the same k; conditional or not alike): None for the others, and for the
+        first itself."""
         if len(self.cards) < 2:
             return []
         rows = []
         for key, name, drawn in (("neg_elbo", "−ELBO", "samples"), ("nll", "NLL", "k")):
+            def measured(card: Scorecard, drawn: str = drawn) -> tuple[Any, ...]:
+                likelihood = card.likelihood["name"]  # two Gaussians' nats are alike
+                return (card.split, card.images, card.likelihood.get("images"), card.model,
+                        "gaussian" if likelihood == "sse" else likelihood,
+                        getattr(card, drawn), _data(card))
+
             kept = [k for k, card in enumerate(self.cards) if key in card.per_image]
-            alike = {(c.split, c.images, c.likelihood.get("images"), c.likelihood["name"],
-                      getattr(c, drawn), _data(c)) for c in (self.cards[k] for k in kept)}
-            if len(kept) < 2 or len(alike) > 1:
+            if not kept:
                 continue
-            first = self.cards[kept[0]].per_image[key]
-            scores = [Score(*mean_and_error(card.per_image[key] - first))
-                      if k in kept[1:] else None for k, card in enumerate(self.cards)]
-            rows.append((f"{key}_minus_first", f"{name} less {self.names[kept[0]]}'s, image by "
-                         f"image (nats)", scores))
+            base = self.cards[kept[0]]
+            alike = [k for k in kept[1:] if measured(self.cards[k]) == measured(base)]
+            if alike:
+                scores = [Score(*mean_and_error(card.per_image[key] - base.per_image[key]))
+                          if k in alike else None for k, card in enumerate(self.cards)]
+                rows.append((f"{key}_minus_first", f"{name} less {self.names[kept[0]]}'s, "
+                             f"image by image (nats)", scores, kept[0]))
         return rows
 
     def noted_cards(self) -> list[Scorecard]:
@@ -127,8 +145,8 @@ class Comparison:
                             f"runs' likelihoods differ ({', '.join(names)}){why}")
                      for card in cards]
         for keys, values, note in (  # of what each card says: an older one may say nothing
-                (SCALED, [c.likelihood.get("images") for c in self.cards],
-                 "the runs' images measured differ ({}): bounds of other images"),
+                ((*SCALED, *CODES), [c.likelihood.get("images") for c in self.cards],
+                 "the runs' images measured differ ({}): figures of other images"),
                 (("nll", "bits_per_dim"), [c.k for c in self.cards if c.k is not None],
                  "the bounds' k differ ({}): a larger k gives a tighter bound"),
                 (ELBO, [c.samples for c in self.cards if c.k is not None],
@@ -176,7 +194,7 @@ class Comparison:
                 cells += ["" if score.value is None else repr(score.value),
                           "" if score.error is None else repr(score.error), score.note]
             writer.writerow([measure.key, *cells])
-        for key, _, scores in self.paired():  # the first run's cells blank
+        for key, _, scores, _ in self.paired():  # blank where not paired
             writer.writerow([key, *[part for score in scores for part in (
                 ("", "", "") if score is None else (repr(score.value), repr(score.error), ""))]])
         return out.getvalue()
@@ -184,6 +202,7 @@ class Comparison:
     def _settings(self) -> list[tuple[str, list[str]]]:
         gets = {"title": lambda c: c.name, **{key: lambda c, key=key: getattr(c, key) for key in (
                     "latent_dims", "epochs", "split", "images", "k", "samples", "chunk", "seed")},
+                "samples": lambda c: c.samples if c.k is not None else None,  # an AE draws none
                 "likelihood": lambda c: c.likelihood["name"],
                 "images_measured": lambda c: c.likelihood.get("images"),
                 "classifier_accuracy": lambda c: c.classifier and repr(

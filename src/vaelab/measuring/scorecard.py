@@ -199,7 +199,7 @@ def load_scorecard(path: str | Path, split: str = "test") -> Scorecard | None:
     except (OSError, ValueError) as err:
         raise VaelabError(f"{file}: {getattr(err, 'strerror', None) or err}{MEASURE_AGAIN}"
                           ) from None
-    card = Scorecard.from_dict(raw, str(file))
+    card = replace(Scorecard.from_dict(raw, str(file)), run=str(path))  # where it is now
     kept = Path(path) / per_image_file(split)  # each image's bounds, measured as eval.json says
     if not kept.exists():
         return card
@@ -208,11 +208,14 @@ def load_scorecard(path: str | Path, split: str = "test") -> Scorecard | None:
             measured = f.metadata() or {}
         values = load_file(kept)
     except (OSError, SafetensorError) as err:
-        log.warning("%s: unreadable (%s); compare leaves out the runs' paired differences "
-                    "until vaelab eval writes it again", kept, err)
+        log.warning("%s: unreadable (%s); compare pairs this run with none until vaelab eval "
+                    "writes it again", kept, err)
         return card
-    if measured == card._measured() and all(v.dim() == 1 and len(v) == card.images
-                                            for v in values.values()):
+    if measured == card._measured() and all(  # of these images, as eval.json's figures are
+            v.dim() == 1 and len(v) == card.images and k in card.metrics
+            and card.metrics[k].value is not None and math.isclose(
+                v.double().mean().item(), card.metrics[k].value, rel_tol=1e-9, abs_tol=1e-9)
+            for k, v in values.items()):
         card = replace(card, per_image={k: v.double() for k, v in values.items()})
     return card
 
