@@ -349,12 +349,18 @@ def test_enlarged_images_are_whole_number_scales(served, visit):
     seen.check()
 
 
+def _narrowed(seen, width: int, height: int) -> dict:
+    """The page in a window of ``width`` x ``height``, once its plane has shrunk: no sideways
+    scrolling; the plane's box."""
+    seen.page.set_viewport_size({"width": width, "height": height})
+    seen.page.wait_for_function("document.querySelector('.overlay').clientWidth < 592")
+    assert seen.page.evaluate("document.documentElement.scrollWidth") <= width
+    return seen.plane_box()
+
+
 def test_a_window_under_1200_px_keeps_the_decoder_beside_a_smaller_plane(served, visit):
     seen = visit(served["vae"])
-    seen.page.set_viewport_size({"width": 900, "height": 800})
-    seen.page.wait_for_function("document.querySelector('.overlay').clientWidth < 592")
-    assert seen.page.evaluate("document.documentElement.scrollWidth") <= 900
-    box = seen.plane_box()
+    box = _narrowed(seen, 900, 800)
     decoder = seen.page.locator(".decoder-section").bounding_box()
     assert decoder["x"] > box["x"] + box["width"] and decoder["y"] < box["y"] + box["height"]
     assert decoder["y"] + decoder["height"] <= 800, "the decoder is below the window's fold"
@@ -365,10 +371,7 @@ def test_a_window_under_1200_px_keeps_the_decoder_beside_a_smaller_plane(served,
 
 def test_a_narrow_window_gets_one_column_and_a_smaller_plane(runs, served, visit):
     seen = visit(served["vae"])
-    seen.page.set_viewport_size({"width": 560, "height": 900})
-    seen.page.wait_for_function("document.querySelector('.overlay').clientWidth < 592")
-    assert seen.page.evaluate("document.documentElement.scrollWidth") <= 560
-    box = seen.plane_box()
+    box = _narrowed(seen, 560, 900)
     aside = seen.page.locator("aside").bounding_box()
     assert aside["y"] > box["y"] + box["height"], "the aside is not below the plane"
     seen.zoom_out()
