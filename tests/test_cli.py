@@ -363,10 +363,8 @@ def test_train_resume_and_plot(data_env, tmp_path, capsys, monkeypatch):
     code, _, err = run_cli(["eval", str(run), "--samples", "0"], capsys)
     assert code == 2 and err.count("\n") == 1, err
     assert "error: --samples must be a whole number from 1 to 100,000, got 0" in err
-    real_access = os.access  # a folder it may not write (a read-only disk): before measuring
-    with monkeypatch.context() as patched:
-        patched.setattr("vaelab.cli.measure.os.access",
-                        lambda path, mode: str(path) != str(run) and real_access(path, mode))
+    with monkeypatch.context() as patched:  # a folder it may not write: before measuring
+        patched.setattr("vaelab.cli.measure.writable", lambda folder: str(folder) != str(run))
         patched.setattr("vaelab.measuring.evaluation.evaluate_run", None)  # never reached
         code, _, err = run_cli(["eval", str(run)], capsys)
     assert code == 2 and err == (f"vaelab: error: {run}: cannot be written, and eval.json goes "

@@ -133,7 +133,7 @@ def test_downloads_go_where_the_user_said(tmp_path, monkeypatch):
     monkeypatch.setenv("VAELAB_DATA", str(tmp_path / "env"))
     assert data_module.download_root() == tmp_path / "env"
     assert data_module.download_root(tmp_path / "given") == tmp_path / "given"
-    monkeypatch.setattr(data_module.os, "access", lambda path, mode: False)  # read-only
+    monkeypatch.setattr("vaelab.data.sources.writable", lambda folder: False)  # read-only
     assert data_module.download_root() == cache
 
 

@@ -7,7 +7,6 @@ import csv
 import dataclasses
 import json
 import math
-import os
 import shutil
 from pathlib import Path
 
@@ -987,41 +986,52 @@ def test_a_comparison_gives_each_runs_bounds_less_the_firsts_image_by_image():
                                  per_image={"nll": values, "neg_elbo": values + 5})
              for name, values in zip(("first", "second"), nll, strict=True)]
     both = Comparison(cards)
-    (_, _, elbo, _), (key, label, scores, first) = both.paired()
+    elbo, (key, label, scores, first, why) = both.paired()
     assert key == "nll_minus_first" and label == "NLL less a/first's, image by image (nats)"
-    assert scores[0] is None and elbo[0] is None and first == 0
+    assert scores[0] is None and elbo.scores[0] is None and first == 0 and why == ["", ""]
     difference = scores[1]
     assert difference.value == pytest.approx(1.0, abs=0.01)
     assert difference.error < 0.01 < hard.std().item() / 1000 ** 0.5  # far below either's
     rows = dict(both.noted_rows()[0])
     assert rows[label] == ["—", difference.text(2)]
     lines = {row[0]: row[1:] for row in csv_module.reader(both.csv().splitlines())}
-    assert lines["nll_minus_first"][:3] == ["", "", ""]
+    assert lines["nll_minus_first"][:3] == ["", "", ""]  # the first: nothing to say
     assert float(lines["nll_minus_first"][3]) == difference.value
     # Bounds of other images, of another k, or a run that kept none, give no difference
     assert Comparison([cards[0], dataclasses.replace(cards[1], per_image={})]).paired() == []
     other = dataclasses.replace(cards[1], likelihood={"name": "bce", "images": "binarized"})
     assert Comparison([cards[0], other]).paired() == []
     tighter = dataclasses.replace(cards[1], k=100)  # the NLL's k differs, the ELBO's draws not
-    assert [row[0] for row in Comparison([cards[0], tighter]).paired()] == [
+    assert [row.key for row in Comparison([cards[0], tighter]).paired()] == [
         "neg_elbo_minus_first"]
     assert Comparison([cards[0]]).paired() == []  # a run's own page: nothing to pair
     # An AE among them keeps no bounds: its cells are empty, the others still paired to the
     # first run that has them
     ae = dataclasses.replace(_card("/a/ae", k=None), images=1000)
-    (_, label, scores, first), _ = Comparison([ae, *cards]).paired()
+    (_, label, scores, first, why), _ = Comparison([ae, *cards]).paired()
     assert label == "−ELBO less a/first's, image by image (nats)" and scores[:2] == [None, None]
     assert scores[2].value == pytest.approx(1.0, abs=0.01) and first == 1
+    assert why[0] == "not paired with a/first: it has no such bound"
     # One run measured otherwise (another k; a CVAE's p(x|y)) is left out, not the others,
     # and its empty cell says why
     cvae = dataclasses.replace(cards[1], run="/a/cvae", model="cvae")
     three = Comparison([cards[0], dataclasses.replace(tighter, run="/a/tight"), cvae, cards[1]])
-    nll = next(scores for key, _, scores, _ in three.paired() if key == "nll_minus_first")
-    assert nll[:3] == [None, None, None] and nll[3].value == pytest.approx(1.0, abs=0.01)
+    nll = next(row for row in three.paired() if row.key == "nll_minus_first")
+    assert nll.scores[:3] == [None, None, None]
+    assert nll.scores[3].value == pytest.approx(1.0, abs=0.01)
+    assert nll.why[1:3] == ["not paired with a/first: measured with another k",
+                            "not paired with a/first: measured with another kind of model "
+                            "(p(x|y) against p(x))"]
     rows, notes = three.noted_rows()
     cells = dict(rows)["NLL less a/first's, image by image (nats)"]
-    assert cells[0] == "—" and cells[1] == cells[2] == f"— [{len(notes)}]"
-    assert notes[-1].startswith("not paired: measured otherwise than the first run paired")
+    assert cells[:3] == ["—", *(f"— [{notes.index(why) + 1}]" for why in nll.why[1:3])]
+    lines = {row[0]: row[1:] for row in csv_module.reader(three.csv().splitlines())}
+    assert lines["nll_minus_first"][5] == nll.why[1]  # the reason in the CSV's note, too
+    lost = dataclasses.replace(cards[1], run="/a/lost",
+                               per_image={"neg_elbo": cards[1].per_image["neg_elbo"]})
+    assert Comparison([cards[0], lost, cards[1]]).paired()[1].why[1] == (
+        "not paired with a/first: its per-image bounds were not kept (vaelab eval of the run "
+        "writes them)")
 
 
 def test_compare_refuses_a_run_given_twice_and_warns_of_what_differs(bernoulli_vae, tiny,
@@ -1126,9 +1136,8 @@ def test_compare_keeps_an_eval_json_it_cannot_read_and_writes_none_where_it_may_
     (damaged / "eval.json").write_text('{"nll": "x"')
     unwritable = shutil.copytree(bernoulli_vae.path, tmp_path / "unwritable")
     (unwritable / "eval.json").unlink(missing_ok=True)
-    real_access = os.access
-    monkeypatch.setattr(comparison.os, "access",  # as root, no folder is read-only
-                        lambda path, mode: Path(path) != unwritable and real_access(path, mode))
+    monkeypatch.setattr(comparison, "writable",  # as root, no folder is read-only
+                        lambda folder: Path(folder) != unwritable)
     with caplog.at_level("INFO", logger="vaelab"):
         comparison.compare_runs([damaged, unwritable], tmp_path / "cmp", data=tiny,
                                 progress=False, judge=None, k=2, samples=1)

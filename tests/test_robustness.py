@@ -429,3 +429,19 @@ def test_a_file_held_open_for_a_moment_on_windows_is_replaced_once_it_is_let_go(
             files.write_atomic(target, b"new")
     assert target.read_bytes() == (b"new" if written else b"old")
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.safetensors"]  # no temporary
+
+
+def test_a_folder_is_writable_where_a_file_can_be_made_in_it(tmp_path, monkeypatch):
+    """os.access told nothing of a folder on Windows: vaelab makes a file to find out."""
+    import tempfile
+
+    from vaelab import files
+
+    assert files.writable(tmp_path) and list(tmp_path.iterdir()) == []  # nothing left
+    assert not files.writable(tmp_path / "missing")
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refused)  # a read-only disk, say
+    assert not files.writable(tmp_path)

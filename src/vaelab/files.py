@@ -44,11 +44,19 @@ def check_can_make(path: str | Path, option: str, folder: bool = False,
     if not there.is_dir():
         raise VaelabError(f"{there} is not a folder, so {path} cannot be "
                           f"{'made' if folder else 'written'}; choose another {option}")
-    try:
-        tempfile.TemporaryFile(dir=there).close()
-    except OSError:
-        raise VaelabError(f"{there} is not writable; choose another {option}") from None
+    if not writable(there):
+        raise VaelabError(f"{there} is not writable; choose another {option}")
     return there
+
+
+def writable(folder: str | Path) -> bool:
+    """Whether a file can be made in ``folder``, found by making one: os.access says nothing of
+    a folder on Windows (it reads the read-only flag, which folders do not honour)."""
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError:
+        return False
+    return True
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> None:

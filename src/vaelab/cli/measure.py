@@ -3,7 +3,6 @@ judges generated images."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
@@ -12,7 +11,7 @@ import tyro
 
 from vaelab.cli.options import RUN, Common, check_run_folder, flag, main_process, say
 from vaelab.errors import VaelabError
-from vaelab.files import command_flags
+from vaelab.files import command_flags, writable
 
 Split = Literal["test", "train"]
 
@@ -48,7 +47,7 @@ class Eval(Common):
 
         check_seed("--seed", self.seed)  # before the run is loaded
         run = self.load(self.run_dir)
-        if main_process() and not os.access(run.path, os.W_OK):  # before minutes of measuring
+        if main_process() and not writable(run.path):  # before minutes of measuring
             raise VaelabError(f"{run.path}: cannot be written, and {eval_file(self.split)} "
                               f"goes there; measure a copy of the run in a folder you may "
                               f"write to")

@@ -35,7 +35,7 @@ def flag(*aliases: str, metavar: str | None = None, default: str | None = None,
     return tyro.conf.arg(aliases=aliases or None, metavar=metavar, help_behavior_hint=hint)
 
 
-DATA_DIRS = "$VAELAB_DATA, the user cache, /usr/share/datasets"
+DATA_DIRS = "$VAELAB_DATA, the user cache, /usr/share/datasets (on Linux)"
 
 
 @dataclass(kw_only=True)

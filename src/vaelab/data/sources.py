@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vaelab.errors import VaelabError
+from vaelab.files import writable
 
 if TYPE_CHECKING:
     from vaelab.data.registry import IdxDataset
@@ -33,7 +35,7 @@ def search_roots(data_dir: str | Path | None = None) -> list[Path]:
     roots = [Path(data_dir)] if data_dir is not None else []
     if os.environ.get("VAELAB_DATA"):
         roots.append(Path(os.environ["VAELAB_DATA"]))
-    roots += [cache_root(), *[SYSTEM_ROOT] * (os.name == "posix")]
+    roots += [cache_root(), *[SYSTEM_ROOT] * sys.platform.startswith("linux")]  # Debian's
     return [root.expanduser() for root in roots]
 
 
@@ -52,7 +54,7 @@ def _writable(folder: Path) -> bool:
     """Whether files can be made in ``folder``, or in the nearest parent that exists."""
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
-    return os.access(folder, os.W_OK)
+    return writable(folder)
 
 
 def present(folder: Path, name: str) -> Path | None:

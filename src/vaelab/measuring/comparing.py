@@ -9,7 +9,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from vaelab.config import RunConfig
 from vaelab.errors import VaelabError
@@ -22,6 +22,7 @@ from vaelab.measuring.scorecard import (
     markdown_table,
     noted_rows,
 )
+from vaelab.models import model_class
 
 SHOWN = {("model", "model"), ("model", "latent_dims"), ("model", "likelihood"),
          ("train", "epochs"), ("data", "classes"), ("data", "image_shape"),  # rows of their own,
@@ -30,9 +31,16 @@ NAMED = {"k": "trained with -k", "fingerprint": "images (fingerprint)"}  # else 
 PROBES = ("linear_probe", "knn")  # fitted on the training images each run learnt from
 ELBO = ("neg_elbo", "recon")  # averages over posterior draws (the KL is in closed form)
 CODES = ("kl", "active_units", "linear_probe", "knn")  # of the images' codes
-UNPAIRED = ("not paired: measured otherwise than the first run paired (other images, "
-            "likelihood, draws or k, or conditional where it is not), or no per-image bounds "
-            "kept (vaelab eval writes them)")  # the note of a paired row's empty cell
+
+
+class Paired(NamedTuple):
+    """A row of runs' bounds less the first's, image by image (Comparison.paired)."""
+
+    key: str  # in compare.csv: neg_elbo_minus_first, nll_minus_first
+    label: str
+    scores: list[Score | None]  # None: the first run itself, or one not paired with it
+    first: int  # the index of the run the others' bounds are less
+    why: list[str]  # why a run is not paired ("" where it is, and for the first)
 
 
 @dataclass(frozen=True)
@@ -90,44 +98,43 @@ class Comparison:
         """The rows, each figure marked with its note's number ("n/a [1]"), and those notes;
         then each run's bounds less the first run's, image by image, where they are known."""
         rows, notes = noted_rows(self.noted_cards(), self.rows())
-        for _, label, scores, first in self.paired():
-            if any(s is None for k, s in enumerate(scores) if k != first) and \
-                    UNPAIRED not in notes:
-                notes.append(UNPAIRED)
-            rows.append((label, [score.text(2) if score else "—" if k == first
-                                 else f"— [{notes.index(UNPAIRED) + 1}]"
-                                 for k, score in enumerate(scores)]))
+        for pair in self.paired():
+            cells = []
+            for score, why in zip(pair.scores, pair.why, strict=True):
+                if why and why not in notes:
+                    notes.append(why)
+                cells.append(score.text(2) if score else f"— [{notes.index(why) + 1}]" if why
+                             else "—")
+            rows.append((pair.label, cells))
         return rows, notes
 
-    def paired(self) -> list[tuple[str, str, list[Score | None], int]]:
-        """(key, label, a score per run, the first's index) of each run's −ELBO and NLL less
-        those of the first
-        run that kept its images' bounds (eval-per-image.safetensors), image by image: the
-        mean difference and its standard error over the images, smaller than the two runs'
-        errors taken apart, as the images are the same. Only of the runs measured as that
-        first one was (the same images, densities of the same pixel values, the same draws,
-        for the NLL the same k; conditional or not alike): None for the others, and for the
-        first itself."""
+    def paired(self) -> list[Paired]:
+        """Each run's −ELBO and NLL less those of the first run that kept its images' bounds
+        (eval-per-image.safetensors), image by image: the mean difference and its standard
+        error over the images, smaller than the two runs' errors taken apart where their
+        bounds go together, as those of the same images do. Only of the runs measured as that
+        first one was (the same images and likelihood, the squared error and a learned
+        Gaussian alike; the same draws for the −ELBO, the same k for the NLL; a CVAE only
+        beside a CVAE); the others' scores are None, with why."""
         if len(self.cards) < 2:
             return []
         rows = []
         for key, name, drawn in (("neg_elbo", "−ELBO", "samples"), ("nll", "NLL", "k")):
-            def measured(card: Scorecard, drawn: str = drawn) -> tuple[Any, ...]:
-                likelihood = card.likelihood["name"]  # two Gaussians' nats are alike
-                return (card.split, card.images, card.likelihood.get("images"), card.model,
-                        "gaussian" if likelihood == "sse" else likelihood,
-                        getattr(card, drawn), _data(card))
-
             kept = [k for k, card in enumerate(self.cards) if key in card.per_image]
             if not kept:
                 continue
             base = self.cards[kept[0]]
-            alike = [k for k in kept[1:] if measured(self.cards[k]) == measured(base)]
-            if alike:
-                scores = [Score(*mean_and_error(card.per_image[key] - base.per_image[key]))
-                          if k in alike else None for k, card in enumerate(self.cards)]
-                rows.append((f"{key}_minus_first", f"{name} less {self.names[kept[0]]}'s, "
-                             f"image by image (nats)", scores, kept[0]))
+            why = [_why_unpaired(card, base, key, drawn) if k != kept[0] else ""
+                   for k, card in enumerate(self.cards)]
+            if not any(k != kept[0] and not reason for k, reason in enumerate(why)):
+                continue
+            scores = [Score(*mean_and_error(card.per_image[key] - base.per_image[key]))
+                      if k != kept[0] and not why[k] else None
+                      for k, card in enumerate(self.cards)]
+            rows.append(Paired(f"{key}_minus_first", f"{name} less {self.names[kept[0]]}'s, "
+                               f"image by image (nats)", scores, kept[0],
+                               [f"not paired with {self.names[kept[0]]}: {reason}" if reason
+                                else "" for reason in why]))
         return rows
 
     def noted_cards(self) -> list[Scorecard]:
@@ -194,9 +201,10 @@ class Comparison:
                 cells += ["" if score.value is None else repr(score.value),
                           "" if score.error is None else repr(score.error), score.note]
             writer.writerow([measure.key, *cells])
-        for key, _, scores, _ in self.paired():  # blank where not paired
-            writer.writerow([key, *[part for score in scores for part in (
-                ("", "", "") if score is None else (repr(score.value), repr(score.error), ""))]])
+        for pair in self.paired():  # blank where not paired, with why
+            writer.writerow([pair.key, *[part for score, why in zip(pair.scores, pair.why,
+                                                                    strict=True) for part in (
+                ("", "", why) if score is None else (repr(score.value), repr(score.error), ""))]])
         return out.getvalue()
 
     def _settings(self) -> list[tuple[str, list[str]]]:
@@ -250,6 +258,35 @@ def _setting(card: Scorecard, section: str, key: str, missing: Any = None) -> An
         return train.get("k") or (5 if train.get("objective") == "iwae" else 1)
     value = config.get(section, {}).get(key, missing) if config else missing
     return list(value) if isinstance(value, tuple) else value  # as read back from JSON
+
+
+def _why_unpaired(card: Scorecard, base: Scorecard, key: str, drawn: str) -> str:
+    """Why ``card``'s bound ``key`` is not paired with ``base``'s, or "" where it is."""
+    if key not in card.per_image:
+        return ("it has no such bound" if card[key].value is None else
+                "its per-image bounds were not kept (vaelab eval of the run writes them)")
+    def density(card: Scorecard) -> str:  # the squared error's and a learned Gaussian's: alike
+        return "gaussian" if card.likelihood["name"] == "sse" else card.likelihood["name"]
+
+    def images(card: Scorecard) -> tuple[Any, ...]:
+        return card.images, card.likelihood.get("images"), _data(card)
+
+    checks = (("split", card.split, base.split), ("set of images", images(card), images(base)),
+              ("likelihood", density(card), density(base)),
+              ("kind of model (p(x|y) against p(x))", _conditional(card), _conditional(base)),
+              ("k" if drawn == "k" else "number of draws", getattr(card, drawn),
+               getattr(base, drawn)))
+    differ = [what for what, mine, theirs in checks if mine != theirs]
+    return f"measured with another {' and '.join(differ)}" if differ else ""
+
+
+def _conditional(card: Scorecard) -> bool:
+    """Whether the card's model is conditioned on a label, as its class says (an unknown
+    name, from an eval.json edited by hand: not)."""
+    try:
+        return model_class(card.model).conditional
+    except VaelabError:
+        return False
 
 
 def _data(card: Scorecard) -> tuple[Any, ...]:

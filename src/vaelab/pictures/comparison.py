@@ -4,7 +4,6 @@ decoders in one figure."""
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -15,7 +14,7 @@ from matplotlib.figure import Figure
 
 from vaelab.data import DATASETS, ImageData, dataset_title, prepare
 from vaelab.errors import VaelabError, did_you_mean
-from vaelab.files import write_atomic
+from vaelab.files import writable, write_atomic
 from vaelab.measuring.caveats import AS_CLASS_0, classifier_record, saved_scorecard, training_images
 from vaelab.measuring.classifier import judge_for
 from vaelab.measuring.comparing import Comparison
@@ -146,7 +145,7 @@ def _why_alone(run: Run, card: Scorecard | None, outdated: bool, split: str) -> 
         return "its eval.json, measured otherwise, is kept"
     if card is None and (run.path / eval_file(split)).exists():
         return f"its {eval_file(split)}, which cannot be read, is kept"
-    if not os.access(run.path, os.W_OK):
+    if not writable(run.path):
         return "its folder cannot be written"
     return ""
 

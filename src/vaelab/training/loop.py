@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from vaelab.data import ImageData
 from vaelab.device import select_device
 from vaelab.distributed import World, join, local_device, lost_peer
 from vaelab.errors import VaelabError
-from vaelab.files import remove_left_behind, write_atomic
+from vaelab.files import remove_left_behind, writable, write_atomic
 from vaelab.training.checkpoints import instead_of_resuming, load_checkpoint, weights_file
 from vaelab.training.checks import (
     check_fits,
@@ -244,7 +243,7 @@ def resumed_job(path: Run | str | Path, epochs: int | None = None, *,
 
 def _check_writable(path: Path) -> None:
     """Refuse, before any work, a run whose folder cannot be written (a read-only disk)."""
-    if not os.access(path, os.W_OK):
+    if not writable(path):
         raise VaelabError(f"{path}: cannot be written, and its checkpoints go there; copy it "
                           f"to a folder you may write to, and go on there")
 
