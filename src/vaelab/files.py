@@ -162,6 +162,11 @@ def why_unreadable(path: str | Path, err: Exception) -> str:
     return f"{path}: unreadable ({err}); the file is damaged"
 
 
+def path_text(value: Any) -> Any:
+    """A path given as a ``pathlib.Path`` (any ``os.PathLike``) as its text; else ``value``."""
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
 def quoted(path: object) -> str:
     """``path`` (or any value) as a command that vaelab prints names it: quoted where the
     shell would split or read it (a space, a quote), so that the command works as pasted."""

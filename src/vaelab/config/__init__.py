@@ -27,13 +27,12 @@ from vaelab.config.checks import (
     class_names,
     image_shape,
     parse_noise,
-    path_text,
     recorded,
     widths,
 )
 from vaelab.config.formats import CONFIG_FORMAT, READABLE, upgrade
 from vaelab.errors import ConfigError, SettingsFileError
-from vaelab.files import read_json, write_atomic
+from vaelab.files import path_text, read_json, write_atomic
 
 ModelName = Literal["ae", "vae", "cvae"]
 ArchName = Literal["mlp", "conv"]

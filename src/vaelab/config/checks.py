@@ -4,7 +4,6 @@ or a ``ConfigError`` that names the setting; and how a field shows on the comman
 from __future__ import annotations
 
 import math
-import os
 from typing import Any, get_args
 
 from vaelab.errors import ConfigError, did_you_mean
@@ -134,8 +133,3 @@ def check_hash(name: str, value: Any) -> None:
     if not (isinstance(value, str) and 0 < len(value) <= 128
             and all(c in "0123456789abcdef" for c in value)):
         raise ConfigError(f"{name} must be a hexadecimal hash, got {value!r}")
-
-
-def path_text(value: Any) -> Any:
-    """A path given as a ``pathlib.Path`` (any ``os.PathLike``) as its text; else ``value``."""
-    return os.fspath(value) if isinstance(value, os.PathLike) else value

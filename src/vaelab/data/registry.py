@@ -13,6 +13,7 @@ from vaelab.data.images import ImageData, resized
 from vaelab.data.paths import TEST_FRACTION, load_path, looks_like_path
 from vaelab.data.sources import download_root, fetch, find, missing_message, present
 from vaelab.errors import VaelabError, did_you_mean
+from vaelab.files import path_text
 
 SPLITS = ("train", "test")
 
@@ -156,7 +157,7 @@ def load_dataset(name: str | os.PathLike, data_dir: str | Path | None = None, *,
     the folder of images or .npz/.npy file that ``name`` is the path of (see
     ``vaelab.data.paths``). ``image_size`` brings every image to that many pixels square;
     ``test_fraction`` and ``split_seed`` choose the test images of data that has none."""
-    name = os.fspath(name) if isinstance(name, os.PathLike) else name  # a pathlib.Path too
+    name = path_text(name)  # a pathlib.Path too
     if name in DATASETS:
         _say_if_a_folder_is_named_so(name)
         if test_fraction != TEST_FRACTION:

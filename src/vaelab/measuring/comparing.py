@@ -19,6 +19,7 @@ from vaelab.measuring.scorecard import (
     MEASURES,
     Score,
     Scorecard,
+    heading_rows,
     markdown_table,
     noted_rows,
 )
@@ -29,6 +30,7 @@ SHOWN = {("model", "model"), ("model", "latent_dims"), ("model", "likelihood"),
          ("data", "train_subset_first")}  # or recorded from the images (in the probes' note)
 NAMED = {"k": "trained with -k", "fingerprint": "images (fingerprint)"}  # else --key-words
 PROBES = ("linear_probe", "knn")  # fitted on the training images each run learnt from
+SCALED = ("loss", "neg_elbo", "recon", "nll", "bits_per_dim")  # in the likelihood's units
 ELBO = ("neg_elbo", "recon")  # averages over posterior draws (the KL is in closed form)
 CODES = ("kl", "active_units", "linear_probe", "knn")  # of the images' codes
 
@@ -66,10 +68,7 @@ class Comparison:
         return names
 
     def rows(self) -> list[tuple[str, list[str]]]:
-        header = [("model", [f"{c.name} d={c.latent_dims}" for c in self.cards]),
-                  ("epochs", [str(c.epochs) for c in self.cards]),
-                  ("likelihood", [c.likelihood["name"] for c in self.cards]),
-                  ("evaluation seed", [str(c.seed) for c in self.cards])]
+        header = heading_rows(self.cards)
         splits = [c.split for c in self.cards]  # shown where not as usual, as are the draws
         header += [("split", splits)] if len(set(splits)) > 1 or "train" in splits else []
         draws = [str(c.samples) if c.k is not None else "—" for c in self.cards]  # an AE: none
@@ -171,16 +170,17 @@ class Comparison:
         """A row for each setting the runs were trained with that differs between them (as
         its option is spelled: --lr, --kl), from the configs their eval.json keep ("?" for
         an older one, which has none)."""
-        first = next((c.config for c in self.cards if c.config), {})
-        keys = [(section, key) for section, values in first.items() if isinstance(values, dict)
-                for key in values if (section, key) not in SHOWN]
-        rows = []
-        for section, key in keys:
-            values = [_setting(c, section, key, "?") for c in self.cards]
-            if len({repr(v) for v in values if v != "?"}) > 1:  # as far as the cards say
-                rows.append((NAMED.get(key, f"trained with --{key.replace('_', '-')}"),
-                             [_shown(v) for v in values]))
-        return rows
+        configs = [_config(card) for card in self.cards]
+        known = [config for config in configs if config is not None]
+        # of two runs that differ in a setting, one differs in it from the first at least
+        differ = dict.fromkeys((section, key) for other in known[1:]
+                               for section, key, _, _ in known[0].changes(other)
+                               if (section, key) not in SHOWN)
+        return [(NAMED.get(key, f"trained with --{key.replace('_', '-')}"),
+                 ["?" if config is None else _shown(config.train.draws if key == "k" else
+                                                    getattr(getattr(config, section), key))
+                  for config in configs])
+                for section, key in differ]
 
     def markdown(self) -> str:
         return markdown_table(self.names, *self.noted_rows())
@@ -209,7 +209,7 @@ class Comparison:
 
     def _settings(self) -> list[tuple[str, list[str]]]:
         gets = {"title": lambda c: c.name, **{key: lambda c, key=key: getattr(c, key) for key in (
-                    "latent_dims", "epochs", "split", "images", "k", "samples", "chunk", "seed")},
+                    "latent_dims", "epochs", "split", "images", "k", "chunk", "seed")},
                 "samples": lambda c: c.samples if c.k is not None else None,  # an AE draws none
                 "likelihood": lambda c: c.likelihood["name"],
                 "images_measured": lambda c: c.likelihood.get("images"),
@@ -237,9 +237,6 @@ class Comparison:
         return self.markdown()
 
 
-SCALED = ("loss", "neg_elbo", "recon", "nll", "bits_per_dim")  # in the likelihood's units
-
-
 def _noted(card: Scorecard, keys: Sequence[str], note: str) -> Scorecard:
     """``card`` with ``note`` added to the notes of its figures ``keys`` that have a value."""
     metrics = dict(card.metrics)
@@ -250,14 +247,15 @@ def _noted(card: Scorecard, keys: Sequence[str], note: str) -> Scorecard:
     return replace(card, metrics=metrics)
 
 
-def _setting(card: Scorecard, section: str, key: str, missing: Any = None) -> Any:
-    """A setting of the run a card measured, from its config (k as the draws it means)."""
-    config = card.config or {}
-    if (section, key) == ("train", "k") and config:
-        train = config.get("train", {})
-        return train.get("k") or (5 if train.get("objective") == "iwae" else 1)
-    value = config.get(section, {}).get(key, missing) if config else missing
-    return list(value) if isinstance(value, tuple) else value  # as read back from JSON
+def _config(card: Scorecard) -> RunConfig | None:
+    """The settings of the run a card measured, where its eval.json keeps them (an older one,
+    or one edited by hand: None)."""
+    if not card.config:
+        return None
+    try:
+        return RunConfig.from_dict(card.config, card.run)
+    except VaelabError:
+        return None
 
 
 def _why_unpaired(card: Scorecard, base: Scorecard, key: str, drawn: str) -> str:
@@ -289,23 +287,20 @@ def _conditional(card: Scorecard) -> bool:
         return False
 
 
-def _data(card: Scorecard) -> tuple[Any, ...]:
-    """Which images a card's run is of, as far as its config says (an older card: nothing)."""
-    return tuple(_setting(card, "data", key) for key in ("dataset", "image_size",
-                                                         "fingerprint", "test_fraction"))
+def _data(card: Scorecard) -> tuple[Any, ...] | None:
+    """Which images a card's run is of, as far as its config says (an older card: None)."""
+    config = _config(card)
+    return None if config is None else (config.data.dataset, config.data.image_size,
+                                        config.data.fingerprint, config.data.test_fraction)
 
 
 def _learnt_from(card: Scorecard) -> str | None:
     """Which training images the card's run learnt from, where its config says."""
-    if not card.config:
-        return None
-    try:
-        return training_images(RunConfig.from_dict(card.config, card.run))
-    except VaelabError:  # a config edited by hand: as unknown
-        return None
+    config = _config(card)
+    return None if config is None else training_images(config)
 
 
 def _shown(value: Any) -> str:
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return " ".join(map(str, value))
     return "—" if value is None else str(value)

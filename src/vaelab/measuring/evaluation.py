@@ -128,9 +128,9 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
     metrics["loss"] = Score(objective["loss"])
     lap("objective")
     binarized = config.data.binarize != "none"
-    per_image: dict[str, torch.Tensor] = {}  # each image's bounds, for paired differences
-    metrics.update(_bounds(model, images, labels, binarized, k, samples, chunk, seed,
-                           progress, world, per_image))
+    bounds, per_image = _bounds(model, images, labels, binarized, k, samples, chunk, seed,
+                                progress, world)
+    metrics.update(bounds)
     lap("likelihood")
     metrics.update(_codes(model, seen, split))
     lap("codes")
@@ -144,11 +144,10 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
                                "images": images_measured(config, split, len(data.train_images))},
         classifier=classifier_record(judge),
         metrics=metrics, seconds=seconds, title=config.title(), chunk=chunk,
-        config=config.to_dict()), model, config)
-    card = dataclasses.replace(card, per_image=per_image)
-    if save and world.main:
-        # the bounds first: an eval.json is never newer than them, though they may be newer
-        write_atomic(run.path / per_image_file(split), card.per_image_file())  # (checked)
+        config=config.to_dict(), per_image=per_image), model, config)
+    if save and world.main:  # each image's bounds first: an eval.json stopped before its
+        # write stays beside bounds that say they are not its own (load_scorecard checks)
+        write_atomic(run.path / per_image_file(split), card.per_image_file())
         write_atomic(run.path / eval_file(split), json.dumps(card.to_dict(), indent=2) + "\n")
     return card
 
@@ -206,12 +205,10 @@ class Measuring:
 @torch.inference_mode()
 def _bounds(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor, binarized: bool,
             k: int | None, samples: int, chunk: int, seed: int, progress: bool,
-            world: World = SINGLE, per_image: dict[str, torch.Tensor] | None = None
-            ) -> dict[str, Score]:
+            world: World = SINGLE) -> tuple[dict[str, Score], dict[str, torch.Tensor]]:
     """Reconstruction, KL, -ELBO and the IWAE NLL, each a mean over images with its error,
-    and each image's -ELBO and NLL into ``per_image``; of several processes, each computes
-    its share of the images' bounds."""
-    per_image = {} if per_image is None else per_image
+    and each image's -ELBO and NLL (N,) float64 (none of an AE); of several processes, each
+    computes its share of the images' bounds."""
     generator = torch.Generator(images.device).manual_seed(seed)
     likelihood, given = model.likelihood, labels if model.conditional else None
     if not model.has_posterior:
@@ -219,15 +216,15 @@ def _bounds(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor, bina
                            for x, y in _labelled_batches(images, given, 2000)])
         na = Score(None, note=NO_POSTERIOR)
         return {"recon": Score(*mean_and_error(recon)), "neg_elbo": na, "kl": na, "nll": na,
-                "bits_per_dim": na}
+                "bits_per_dim": na}, {}
     recon, kl = elbo_of(model, images, given, samples, generator, max(1, chunk // samples), world)
     scores = {"recon": Score(*mean_and_error(recon)), "kl": Score(*mean_and_error(kl)),
               "neg_elbo": Score(*mean_and_error(recon + kl))}
-    per_image["neg_elbo"] = (recon + kl).cpu().double()  # MPS has no float64
+    per_image = {"neg_elbo": (recon + kl).cpu().double()}  # MPS has no float64
     why_not = likelihood.exactness(binarized)
     if why_not is not None:
         na = Score(None, note=why_not)
-        return {**scores, "nll": na, "bits_per_dim": na}
+        return {**scores, "nll": na, "bits_per_dim": na}, per_image
     with progress_bar(len(images), desc=f"NLL, k = {k}", unit="image", enabled=progress,
                       leave=False, dynamic_ncols=True) as bar:
         nll = -iwae_log_px_of(model, images, given, k, generator, chunk,
@@ -240,7 +237,7 @@ def _bounds(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor, bina
     else:
         scores["bits_per_dim"] = Score(None, note="a density at the pixel values has no bits "
                                                   "per dimension of 8-bit images")
-    return scores
+    return scores, per_image
 
 
 def _labelled_batches(images: torch.Tensor, labels: torch.Tensor | None, size: int):

@@ -55,7 +55,7 @@ def linear_probe(train_codes: torch.Tensor, train_labels: torch.Tensor,
 
     optimizer.step(objective)
     predicted = (x_test @ weight + bias).argmax(dim=1)
-    return (predicted.cpu() == test_labels.cpu()).double().mean().item()
+    return (predicted == test_labels).double().mean().item()  # both on the CPU
 
 
 def knn_accuracy(train_codes: torch.Tensor, train_labels: torch.Tensor,

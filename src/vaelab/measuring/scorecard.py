@@ -175,9 +175,7 @@ class Scorecard:
     __str__ = table  # print(card) shows the table
 
     def _repr_markdown_(self) -> str:  # a notebook shows the table, as a comparison's column
-        head = [("model", f"{self.name} d={self.latent_dims}"), ("epochs", str(self.epochs)),
-                ("likelihood", self.likelihood["name"]), ("evaluation seed", str(self.seed))]
-        rows = [(label, [value]) for label, value in head + self.rows()]
+        rows = heading_rows([self]) + [(label, [value]) for label, value in self.rows()]
         return markdown_table(["/".join(Path(self.run).parts[-2:])], *noted_rows([self], rows))
 
 
@@ -236,6 +234,14 @@ def noted_rows(cards: Sequence[Scorecard], rows: list[tuple[str, list[str]]]
                     notes.append(note)
                 cells[k] = f"{cells[k]} [{notes.index(note) + 1}]"
     return rows, notes
+
+
+def heading_rows(cards: Sequence[Scorecard]) -> list[tuple[str, list[str]]]:
+    """The rows that head a table of ``cards``, a cell per card: what each run is."""
+    return [("model", [f"{c.name} d={c.latent_dims}" for c in cards]),
+            ("epochs", [str(c.epochs) for c in cards]),
+            ("likelihood", [c.likelihood["name"] for c in cards]),
+            ("evaluation seed", [str(c.seed) for c in cards])]
 
 
 def markdown_table(names: Sequence[str], rows: list[tuple[str, list[str]]],

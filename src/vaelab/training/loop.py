@@ -158,10 +158,9 @@ def new_jobs(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | N
         if world.main:  # said once, in a script under torchrun too
             note_few_steps(train, subset or len(full.train_images))
             note_precision(train, device)
-    for said in {(c.model.likelihood, c.data.binarize): job for c, job in
-                 zip(configs, jobs, strict=True)}.values():  # once for runs alike
-        if world.main:
-            note_no_likelihood(said.model, said.config)
+    alike = {(job.config.model.likelihood, job.config.data.binarize): job for job in jobs}
+    for job in alike.values() if world.main else ():  # once for runs alike
+        note_no_likelihood(job.model, job.config)
     return jobs, full
 
 

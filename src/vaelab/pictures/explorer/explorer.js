@@ -539,9 +539,8 @@
     // Reached by the keyboard (Tab), the plane shows the pointer that the arrows will move.
     overlay.addEventListener("focus", () => {
       if (!overlay.matches(":focus-visible")) return; // a click: the mouse is the pointer
-      const at = pointer || toPlane(SIZE / 2, SIZE / 2);
-      hub.hover(api, ...at);
-      mark(at);
+      hub.hover(api, ...(pointer || toPlane(SIZE / 2, SIZE / 2)));
+      mark(pointer);
     });
 
     // A narrow window shrinks the plane: the same region stays in view.
@@ -574,9 +573,8 @@
       const moves = { ArrowLeft: [-reach, 0], ArrowRight: [reach, 0],
                       ArrowUp: [0, reach], ArrowDown: [0, -reach] };
       if (event.key in moves) {
-        const [u, v] = [at[0] + moves[event.key][0], at[1] + moves[event.key][1]];
-        hub.hover(api, u, v);
-        mark([u, v]); // no mouse shows where: the cross does
+        hub.hover(api, at[0] + moves[event.key][0], at[1] + moves[event.key][1]);
+        mark(pointer); // no mouse shows where: the cross does
       } else if (event.key === "Enter" || event.key === " ") {
         hub.pick(api, ...toScreen(...at));
       } else if (event.key === "+" || event.key === "=") {
