@@ -469,7 +469,9 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     assert "| reconstruction E_q[−log p(x\\|z)] (nats) |" in markdown  # the bar escaped
     # The VAE's bounds are of binarized test images, the AE's of grey ones: the table says so.
     assert "| images measured | binarized (seed 0) | grey |" in markdown
-    lines = (folder / "compare.csv").read_text().splitlines()
+    raw = (folder / "compare.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfmetric,")  # UTF-8's mark, for Excel on Windows
+    lines = raw.decode("utf-8-sig").splitlines()
     trained = [line for line in lines if line.startswith("trained with --")]
     assert lines[0].startswith("metric,") and len(lines) == 1 + 12 + len(trained) + len(MEASURES)
     assert "trained with --arch,mlp,,,conv,," in trained  # how they were trained, where unlike

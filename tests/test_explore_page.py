@@ -30,6 +30,8 @@ from vaelab.config import RunConfig, TrainConfig
 from vaelab.measuring.scorecard import Score, Scorecard
 from vaelab.pictures.explore import ExplorerServer, build_explorer, export_explorer
 from vaelab.pictures.explore_ops import as_in_page
+from vaelab.pictures.figures import write_run_figures
+from vaelab.pictures.report import write_run_page
 from vaelab.training.loop import train
 from vaelab.training.runs import load_run
 
@@ -516,3 +518,20 @@ def test_a_request_to_another_host_is_blocked_and_fails_the_check(visit, tmp_pat
     assert seen.page.evaluate("document.images[0].naturalWidth") == 0  # it never arrived
     with pytest.raises(AssertionError):
         seen.check()
+
+
+def test_a_run_pages_animation_gives_way_to_a_link_where_less_motion_is_asked(runs, tiny, visit,
+                                                                              tmp_path):
+    folder = shutil.copytree(runs["vae"].path, tmp_path / "paged")
+    run = load_run(folder)
+    write_run_figures(run, tiny)
+    seen = visit(write_run_page(run).as_uri(), ready=False)
+    seen.page.wait_for_load_state("load")
+    animation = seen.page.locator("img[src='figures/interpolation.gif']")
+    still = seen.page.locator(".still")
+    assert animation.is_visible() and still.is_hidden()
+    assert seen.page.evaluate("document.querySelector(\"img[src$='.gif']\").naturalWidth") > 0
+    seen.page.emulate_media(reduced_motion="reduce")
+    assert animation.is_hidden() and still.is_visible()
+    assert still.locator("a").get_attribute("href") == "figures/interpolation.gif"
+    seen.check()

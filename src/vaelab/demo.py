@@ -255,8 +255,7 @@ def _finish(runs: list[Run], folder: Path, data: ImageData, measuring: Measuring
     evaluation = Comparison(measuring.scorecards(runs))
     for run in runs:  # each with its eval.json's table, which the last run has only now
         write_run_page(run)
-    write_atomic(folder / "compare.md", evaluation.markdown())
-    write_atomic(folder / "compare.csv", evaluation.csv())
+    evaluation.save(folder)
     laps.lap("measuring")
     page = _page(runs, folder, figure, evaluation, [run.config for run in runs], laps,
                  device.type, resumed)

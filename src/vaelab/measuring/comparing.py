@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 from vaelab.config import RunConfig
 from vaelab.errors import VaelabError
+from vaelab.files import write_atomic
 from vaelab.measuring.caveats import training_images
 from vaelab.measuring.estimators import mean_and_error
 from vaelab.measuring.scorecard import (
@@ -206,6 +207,12 @@ class Comparison:
                                                                     strict=True) for part in (
                 ("", "", why) if score is None else (repr(score.value), repr(score.error), ""))]])
         return out.getvalue()
+
+    def save(self, folder: Path) -> None:
+        """compare.md and compare.csv in ``folder``. The csv starts with a byte-order mark, by
+        which a spreadsheet (Excel on Windows) reads it as UTF-8, not in its own code page."""
+        write_atomic(folder / "compare.md", self.markdown())
+        write_atomic(folder / "compare.csv", "\ufeff" + self.csv())
 
     def _settings(self) -> list[tuple[str, list[str]]]:
         gets = {"title": lambda c: c.name, **{key: lambda c, key=key: getattr(c, key) for key in (

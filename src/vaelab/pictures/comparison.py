@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from vaelab.data import DATASETS, ImageData, dataset_title, prepare
 from vaelab.errors import VaelabError, did_you_mean
-from vaelab.files import writable, write_atomic
+from vaelab.files import writable
 from vaelab.measuring.caveats import AS_CLASS_0, classifier_record, saved_scorecard, training_images
 from vaelab.measuring.classifier import judge_for
 from vaelab.measuring.comparing import Comparison
@@ -125,8 +125,7 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
     if out is not None:  # made only now: a comparison refused leaves no folder
         Path(out).mkdir(parents=True, exist_ok=True)
     folder = Path(out) if out is not None else unique_dir(Path("vaelab-compare"))
-    write_atomic(folder / "compare.md", comparison.markdown())
-    write_atomic(folder / "compare.csv", comparison.csv())
+    comparison.save(folder)
     pictures = [latent_picture(run.model, prepare(data.to(run.model.device),
                                                   run.config.data.binarize,
                                                   run.config.data.binarize_seed, measuring=True))

@@ -57,6 +57,8 @@ section p { color: var(--muted); margin: 0 0 14px; max-width: 80ch; }
 figure { margin: 0; }
 figure img { max-width: 100%; height: auto; border-radius: 6px; display: block; }
 figure img.pixels { image-rendering: pixelated; }
+.still { display: none; }
+@media (prefers-reduced-motion: reduce) { .animated { display: none; } .still { display: block; } }
 figcaption { font-weight: 600; margin-bottom: 6px; }
 .na { color: var(--muted); font-style: italic; padding: 30px 0; text-align: center;
       border: 1px dashed var(--line); border-radius: 6px; }
@@ -144,14 +146,19 @@ def _size(path: Path) -> tuple[int, int] | None:
 def _image(path: Path, page_dir: Path, alt: str, pixels: bool = False) -> str:
     """An <img> of a figure at one scale for all (their text the same size, a one-panel figure
     not blown up to a three-panel one's width), shrunk only to fit, and a link to the file at
-    its full size; an animation of pixels at twice its size, its pixels kept sharp. ``alt``
-    says what it shows, for a reader who cannot see it."""
+    its full size; an animation of pixels at twice its size, its pixels kept sharp, and in its
+    place a link to it where the system asks for reduced motion. ``alt`` says what it shows,
+    for a reader who cannot see it."""
     size, scale = _size(path), 2 if pixels else SCALE
     shown = "" if size is None else f' width="{round(size[0] * scale)}" ' \
                                     f'height="{round(size[1] * scale)}"'
     css = ' class="pixels"' if pixels else ""
     link = _link(path, page_dir)
-    return f'<a href="{link}"><img src="{link}" alt="{html.escape(alt)}"{shown}{css}></a>'
+    image = f'<a href="{link}"><img src="{link}" alt="{html.escape(alt)}"{shown}{css}></a>'
+    if not pixels:
+        return image
+    return (f'<div class="animated">{image}</div><p class="still">Not played here, as this '
+            f'system asks for less motion: <a href="{link}">open the animation</a>.</p>')
 
 
 def _link(path: Path, page_dir: Path) -> str:
