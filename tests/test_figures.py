@@ -238,7 +238,7 @@ def test_a_manifold_of_a_tall_or_wide_region_stays_a_figure_of_page_size():
 
 def test_a_comparison_puts_each_model_in_a_column_with_one_legend(trained, tiny):
     """Four runs made a figure 20 inches high, one row each; now a column each, named at its
-    top, codes above the decoder, a slide's shape, and the classes' legend once at the right;
+    top, codes above the decoder, a slide's shape, and the classes' legend once by the top codes;
     more than four runs go on further rows, no panel narrower than 3.2 inches."""
     seen = latent_picture(trained["vae"].model, tiny)
     view = plots.LatentView("runs/cvae, denoising β-CVAE (β = 4, mask 0.5)", seen.points,
@@ -250,12 +250,19 @@ def test_a_comparison_puts_each_model_in_a_column_with_one_legend(trained, tiny)
         "runs/cvae, denoising β-CVAE (β = 4,\nmask 0.5)"] * 4  # wrapped over its column
     assert [ax.get_title() for ax in fig.subfigs[0].axes] == [
         "test codes", "decoder over the same region, drawn\nas class Ankle\u00a0boot"]
-    assert len(fig.legends) == 1 and all(ax.get_legend() is None for ax in fig.axes)
-    assert [t.get_text() for t in fig.legends[0].get_texts()] == list(tiny.classes)
+    # The legend stands once, beside the top row's last codes (it sat between the rows)
+    top_right = fig.subfigs[3].axes[0]
+    assert not fig.legends and [ax for ax in fig.axes if ax.get_legend()] == [top_right]
+    assert [t.get_text() for t in top_right.get_legend().get_texts()] == list(tiny.classes)
+    fig.draw_without_rendering()
+    legend, codes = top_right.get_legend().get_window_extent(), top_right.get_window_extent()
+    assert codes.x1 < legend.x0 and legend.x1 <= fig.bbox.x1  # right of the codes, on the page
+    assert codes.y0 < (legend.y0 + legend.y1) / 2 < codes.y1
     for n, (rows, columns) in {6: (2, 3), 8: (2, 4), 9: (3, 3)}.items():
         fig = plots.comparison([view] * n, tiny.classes, title="t")
         width, height = fig.get_size_inches()
         assert len(fig.subfigs) == rows * columns and len(fig.axes) == 2 * n, n
+        assert [ax for ax in fig.axes if ax.get_legend()] == [fig.subfigs[columns - 1].axes[0]]
         assert (width - 1.0) / columns >= 3.2, n
 
 

@@ -39,6 +39,7 @@ STYLE = {
     "axes.formatter.limits": (-2, 5),  # ticks of 0.01 read 1.0 and "1e-2", not run together
 }
 CLASS_COLORS = matplotlib.colormaps["tab10"].colors
+UNLABELLED = "#3b5b92"  # the one colour of points that have no class
 
 
 @contextmanager
@@ -53,9 +54,6 @@ def show(ax: Axes, image: np.ndarray, **options: Any) -> None:
     if image.ndim == 2:
         options = {"cmap": "gray", "vmin": 0, "vmax": 1, **options}
     ax.imshow(image.clip(0, 1), interpolation_stage="data", **options)
-
-
-UNLABELLED = "#3b5b92"  # the one colour of points that have no class
 
 
 def _class_color(i: int) -> Any:
@@ -85,9 +83,14 @@ def draw_scatter(ax: Axes, points: np.ndarray, labels: np.ndarray, classes: Sequ
     if equal:
         ax.set_aspect("equal", adjustable="datalim")
     if legend and classes:
-        handles = [ax.scatter([], [], color=_class_color(i), s=25) for i in range(len(classes))]
-        ax.legend(handles, classes, loc="center left", bbox_to_anchor=(1.01, 0.5),
-                  handletextpad=0.2, labelspacing=0.35, title="class")
+        _class_legend(ax, classes)
+
+
+def _class_legend(ax: Axes, classes: Sequence[str]) -> None:
+    """The classes' colours, beside ``ax`` at its right."""
+    handles = [ax.scatter([], [], color=_class_color(i), s=25) for i in range(len(classes))]
+    ax.legend(handles, classes, loc="center left", bbox_to_anchor=(1.01, 0.5),
+              handletextpad=0.2, labelspacing=0.35, title="class")
 
 
 def latent_scatter(points: np.ndarray, labels: np.ndarray, classes: Sequence[str], *,
@@ -292,7 +295,7 @@ def _unbroken(text: str) -> str:
 def comparison(views: Sequence[LatentView], classes: Sequence[str], *, title: str) -> Figure:
     """One column per model, named at its top: its latent codes above, its decoder over the
     same region below, read across like a slide's columns (four runs make a figure twice as
-    wide as high; more go on further rows). The classes' legend stands once, at the right."""
+    wide as high; more go on further rows). The classes' legend stands once, by the top codes."""
     rows = math.ceil(len(views) / MOST_COLUMNS)
     columns = math.ceil(len(views) / rows)
     side = float(np.clip(13.5 / columns, 3.2, 4.6))  # inches of one panel
@@ -321,10 +324,7 @@ def comparison(views: Sequence[LatentView], classes: Sequence[str], *, title: st
                 codes.set_aspect("equal", adjustable="box")
                 codes.set_ylim(bottom, top)
             cell.suptitle(textwrap.fill(view.name, width, break_on_hyphens=False))
-        if classes:
-            handles = [cells[0].axes[0].scatter([], [], color=_class_color(i), s=25)
-                       for i in range(len(classes))]
-            fig.legend(handles, classes, loc="outside right center", handletextpad=0.2,
-                       labelspacing=0.35, title="class")
+        if classes:  # by the top row's last codes
+            _class_legend(cells[columns - 1].axes[0], classes)
         fig.suptitle(title, fontsize=13)
     return fig
