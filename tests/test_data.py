@@ -359,3 +359,11 @@ def test_image_data_of_ones_own_tensors_is_checked_and_made_uint8_leaving_them_a
     with pytest.raises(VaelabError, match=r"the training images are 1x4x4 and the test images "
                                           r"3x4x4"):
         ImageData("mine", (), uint8, labels, uint8.expand(6, 3, 4, 4), labels)
+    # Unlabelled images may come with None for labels (it ended in 'Could not infer dtype of
+    # NoneType'); labelled ones may not
+    unlabelled = ImageData("mine", (), uint8, None, uint8[:2], None)
+    assert unlabelled.train_labels.tolist() == [0] * 6 and unlabelled.test_labels.tolist() == [0, 0]
+    with pytest.raises(VaelabError, match=r"^ImageData: train_labels is None, and the data has "
+                                          r"classes; give one class number per image, or "
+                                          r"classes=\(\) for unlabelled images$"):
+        ImageData("mine", ("a", "b"), uint8, None, uint8, labels)

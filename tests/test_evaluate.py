@@ -426,6 +426,17 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
 
     copied = shutil.copytree(bernoulli_vae.path, tmp_path / "copied")
     assert load_scorecard(copied).run == str(copied) != card.run
+    # One measured before the run trained on says so (it was returned without a word), and a
+    # folder that is not there is an error, not None as for a run not measured
+    outdated = json.loads((copied / "eval.json").read_text())
+    outdated["epochs"] -= 1
+    (copied / "eval.json").write_text(json.dumps(outdated))
+    caplog.clear()
+    assert load_scorecard(copied).epochs == card.epochs - 1
+    assert (f"{copied / 'eval.json'} is of epoch {card.epochs - 1}, and the run has trained "
+            f"{card.epochs}: its figures are not of the weights now") in caplog.text
+    with pytest.raises(VaelabError, match=r"nowhere: no such folder; give a run's folder"):
+        load_scorecard(tmp_path / "nowhere")
     del saved["title"]  # an evaluation written before runs had titles names the model
     assert Scorecard.from_dict(saved).name == "VAE"
 

@@ -208,6 +208,14 @@ def test_one_pointer_drives_several_runs(runs, tiny, visit, tmp_path):
     assert page.title() == "vaelab explorer: ae, vae"
     assert page.locator(".run").count() == 2 and page.locator("#together").is_visible()
     assert seen.part("run-title", 1).inner_text().startswith("vae: VAE with 2 latent dimensions")
+    # Side by side, each says its test terms, which the two share but for the KL (it said each
+    # one's loss, the AE's its reconstruction, the VAE's with its KL added)
+    for k, run in enumerate((ae, vae)):
+        test = run.metrics[-1]["test"]
+        terms = f"test reconstruction {test['recon']:.2f}" + (
+            "" if test["kl"] is None else f" + KL {test['kl']:.2f}") + " per image."
+        assert seen.part("run-title", k).inner_text().endswith(terms)
+    assert runs["ae"].metrics[-1]["test"]["kl"] is None
     # A click on a test image picks that image in both runs: each its own code of it.
     first = torch.randperm(len(tiny.test_images), generator=torch.Generator().manual_seed(0))[0]
     codes = [encode_dataset(run.model, tiny.test_images[first:first + 1])[0] for run in (ae, vae)]

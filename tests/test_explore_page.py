@@ -284,6 +284,18 @@ def test_two_clicks_give_a_strip_and_an_animation(runs, served, visit):
     seen.check()
 
 
+def test_where_less_motion_is_asked_two_clicks_give_the_strip_alone(runs, served, visit):
+    seen = visit(served["vae"])
+    seen.page.emulate_media(reduced_motion="reduce")
+    box = seen.plane_box()
+    for x, y in ((90, 90), (500, 480)):
+        seen.page.mouse.click(box["x"] + x, box["y"] + y)
+    assert seen.part("strip").is_visible() and seen.part("animation").is_hidden()
+    assert seen.part("interp-note").inner_text().endswith(
+        "Not animated, as this system asks for less motion.")
+    seen.check()
+
+
 def test_the_plane_answers_the_keyboard_and_a_new_line_clears_the_old(served, visit):
     """Tab, arrows, Enter, + and - and 0: a keyboard alone explores the plane; a third pick
     starts a new line and takes the old one's strip away; zoom stops at a thousand times."""

@@ -165,7 +165,15 @@ def test_a_model_given_the_wrong_shape_or_count_says_so_in_one_line():
              r"^y must hold whole class numbers, got \[0.5, 1.7\]$"),
             (lambda: cvae.sample(1, y="7"), r"^y must hold one class number .*, got '7'$"),
             (lambda: vae.encode(np.zeros((2, 1, 28, 28), dtype=np.int64)),
-             r"^images must be uint8 pixels \(0 to 255\) or floats in \[0, 1\], got torch.int64$")):
+             r"^images must be uint8 pixels \(0 to 255\) or floats in \[0, 1\], got torch.int64$"),
+            (lambda: vae.sample(2, generator=0),
+             r"^generator must be a torch.Generator \(torch.Generator\(\).manual_seed\(0\), "
+             r"say\), got 0$"),
+            (lambda: build_model(ModelConfig(), (28, 28)),
+             r"^image_shape must be \(C, H, W\), three whole numbers from 1, got \(28, 28\); "),
+            (lambda: vae.sample(4, y=3),
+             r"^a VAE draws no chosen class, and y would be ignored; a CVAE \(--model cvae\) "
+             r"does$")):
         with pytest.raises(VaelabError, match=said):
             call()
     codes = vae.encode(np.random.default_rng(0).random((2, 1, 28, 28))).mean  # float64 array
@@ -173,3 +181,29 @@ def test_a_model_given_the_wrong_shape_or_count_says_so_in_one_line():
     assert vae.decode([[0, 1]]).shape == (1, 1, 28, 28)  # whole-number codes: floats
     assert vae.sample(np.int64(2)).shape == (2, 1, 28, 28)  # a NumPy integer is a count
     assert cvae.sample(2, y=[2.0, 0.0]).shape == (2, 1, 28, 28)  # whole numbers as floats
+
+
+def test_a_model_out_of_training_refuses_float_pixels_outside_0_to_1():
+    """Images of 0 to 255 as floats were encoded without a word (codes 429 apart from the
+    same images' in [0, 1]), and NaN pixels too; a model in training takes them unchecked."""
+    vae = build_model(ModelConfig(hidden_dims=(8,)), (1, 28, 28)).eval()
+    images = torch.rand(4, 1, 28, 28)
+    for bad, shown in ((images * 255, r"are floats from [0-9.e-]+ to 2[0-9.]+"),
+                       (images - 0.5, r"are floats from -0.[0-9]+ to 0.[0-9]+"),
+                       (images.index_fill(0, torch.tensor([2]), float("nan")), "hold NaN")):
+        with pytest.raises(VaelabError, match=rf"^images {shown}; give floats in \[0, 1\] "
+                                              r"or uint8 pixels \(0 to 255\)$"):
+            vae.reconstruct(bad)
+    assert vae.reconstruct(images).shape == images.shape  # in [0, 1]
+    assert vae.encode((images * 255).to(torch.uint8)).mean.shape == (4, 2)  # uint8: any value
+    vae.train()
+    assert vae.encode(images * 255).mean.shape == (4, 2)  # training's fast path: unchecked
+
+
+def test_a_float64_model_takes_float32_codes_and_images_and_samples_in_float64():
+    """A model made float64 refused float32 inputs ('mat1 and mat2 must have the same dtype')
+    and drew float32 noise in sample."""
+    vae = build_model(ModelConfig(hidden_dims=(8,)), (1, 28, 28)).double().eval()
+    assert vae.encode(torch.rand(2, 1, 28, 28)).mean.dtype == torch.float64
+    assert vae.decode(torch.zeros(2, 2)).dtype == torch.float64
+    assert vae.sample(3, generator=torch.Generator().manual_seed(0)).dtype == torch.float64

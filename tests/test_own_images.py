@@ -424,10 +424,10 @@ def test_a_run_finds_its_moved_data_and_refuses_other_images(tmp_path, capsys):
     for command in ("plot", "eval"):  # neither has --dataset: the line says --data-dir
         code, _, err = run_cli([command, str(run), "-q"], capsys)
         assert code != 0 and len(err.strip().splitlines()) == 1, err
-        assert "no longer at" in err and "point --data-dir at the folder that holds shapes" in err
+        assert "are not at" in err and "point --data-dir at the folder that holds shapes" in err
         assert "--dataset" not in err
     code, _, err = run_cli(["plot", str(run), "--data-dir", str(tmp_path), "-q"], capsys)
-    assert code != 0 and f"no longer at {root}, nor in --data-dir ({tmp_path})" in err
+    assert code != 0 and f"are not at {root}, nor in --data-dir ({tmp_path})" in err
     code, _, err = run_cli(["plot", str(run), "--data-dir", str(moved), "-q"], capsys)
     assert code == 0, err
     Image.fromarray(_pattern(99, 1)).save(moved / "shapes" / "square" / "new.png")
@@ -435,6 +435,30 @@ def test_a_run_finds_its_moved_data_and_refuses_other_images(tmp_path, capsys):
     assert code != 0 and len(err.strip().splitlines()) == 1
     # It names the folder it read, not the one the run recorded, which is gone.
     assert f"the images at {(moved / 'shapes').resolve()} are not those the run was trained" in err
+
+
+def test_from_python_a_runs_figures_load_its_images_and_tensors_given_are_named_so(tmp_path):
+    """write_run_figures(run) without data ended in "'NoneType' object has no attribute 'to'";
+    a run of tensors given from Python, given others, was told of a file that changed."""
+    import torch
+
+    from vaelab import DataConfig, ImageData, ModelConfig, RunConfig, TrainConfig, plot_run, train
+    from vaelab import write_run_figures as draw
+
+    root = make_folder(tmp_path / "shapes", per_class=8)
+    settings = TrainConfig(epochs=1, batch_size=8)
+    run = train(RunConfig(ModelConfig(hidden_dims=(16,)), DataConfig(dataset=str(root)),
+                          settings), tmp_path / "run", progress=False)
+    assert draw(run)["latent"].exists()  # of the run's own images, loaded
+    g = torch.Generator().manual_seed(0)
+    own, other = (ImageData("toy", (), torch.rand(12, 1, 8, 8, generator=g), None,
+                            torch.rand(4, 1, 8, 8, generator=g), None) for _ in range(2))
+    toy = train(RunConfig(ModelConfig(hidden_dims=(16,)), DataConfig(dataset="toy"), settings),
+                tmp_path / "toy", data=own, progress=False)
+    with pytest.raises(VaelabError, match=r"^the images given as data= \(toy\) are not those "
+                                          r"the run was trained on; give the run's own as "
+                                          r"data=, or train a new run on these$"):
+        plot_run(toy, other)
 
 
 def test_a_cvae_needs_labels(tmp_path, capsys):

@@ -15,7 +15,7 @@ from vaelab.errors import VaelabError
 @dataclass(frozen=True)
 class ImageData:
     """Both splits of an image dataset, as uint8 tensors on one device. Unlabelled data has
-    no classes, and its labels are all 0."""
+    no classes, and its labels are all 0 (given as None, they are made so)."""
 
     name: str  # a registered name, or the path the data was given by
     classes: tuple[str, ...]  # () when the images come without labels
@@ -31,7 +31,10 @@ class ImageData:
         here, not a model trained on images scaled twice."""
         for split in ("train", "test"):
             images = _pixels(getattr(self, f"{split}_images"), f"{split}_images")
-            labels = _labels(getattr(self, f"{split}_labels"), f"{split}_labels", len(images))
+            labels = getattr(self, f"{split}_labels")
+            if labels is None and not self.classes:  # unlabelled
+                labels = torch.zeros(len(images), dtype=torch.long, device=images.device)
+            labels = _labels(labels, f"{split}_labels", len(images))
             if self.classes and len(labels) and not 0 <= labels.min() <= labels.max() < len(
                     self.classes):
                 raise VaelabError(f"ImageData: {split}_labels go from {labels.min().item()} to "
@@ -115,6 +118,9 @@ def _pixels(images: object, name: str) -> torch.Tensor:
 
 
 def _labels(labels: object, name: str, n: int) -> torch.Tensor:
+    if labels is None:
+        raise VaelabError(f"ImageData: {name} is None, and the data has classes; give one "
+                          f"class number per image, or classes=() for unlabelled images")
     labels = torch.as_tensor(labels)
     if labels.dim() != 1 or labels.is_floating_point() or labels.is_complex() \
             or labels.dtype == torch.bool:

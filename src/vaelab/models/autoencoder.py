@@ -41,8 +41,12 @@ class Autoencoder(nn.Module):
         if self.conditional and classes < 2:
             raise VaelabError(f"a {config.model.upper()} is conditioned on class labels, and "
                               f"this data has none; choose --model vae")
+        shape = tuple(image_shape)
+        if len(shape) != 3 or not all(isinstance(n, numbers.Integral) and n > 0 for n in shape):
+            raise VaelabError(f"image_shape must be (C, H, W), three whole numbers from 1, got "
+                              f"{image_shape!r}; a grey 28 x 28 image is (1, 28, 28)")
         self.config = config
-        self.image_shape = tuple(image_shape)
+        self.image_shape = tuple(map(int, shape))
         self.classes = classes if self.conditional else 0
         self.encoder, self.decoder = build_nets(config, self.image_shape,
                                                 self._encoder_outputs(), side=self.classes)
@@ -106,27 +110,37 @@ class Autoencoder(nn.Module):
         return self.encoded(x, y)
 
     def encoded(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """The encoder's output for images ``x`` (checked, and made float pixels)."""
+        """The encoder's output for images ``x`` (checked, and made float pixels). Outside
+        training, float pixels are checked to lie in [0, 1]: images of 0 to 255 as floats
+        would be encoded without a word, each code far from any the model has seen."""
         x = self.given(x, self.image_shape, "images")
+        if x.is_floating_point() and not self.training and len(x):
+            low, high = torch.aminmax(x)
+            if not (low >= 0 and high <= 1):  # NaN too, which aminmax gives as both
+                held = ("hold NaN" if low.isnan() else
+                        f"are floats from {low.item():g} to {high.item():g}")
+                raise VaelabError(f"images {held}; give floats in [0, 1] or uint8 pixels (0 to "
+                                  f"255)")
         return self.encoder(to_unit(x), self.given_side(y, len(x)))
 
     def given(self, t: torch.Tensor, shape: tuple[int, ...], what: str) -> torch.Tensor:
         """``t`` (a tensor, or an array or list made one) as the nets take it: (B, *shape),
-        other than float32 (or uint8 images) at the weights' precision; else an error in one
-        line that names the shape, or the integers that images cannot be. A few tenths of a
-        microsecond for float32 or uint8, as training gives them."""
+        at the weights' precision (uint8 images as they are); else an error in one line that
+        names the shape, or the integers that images cannot be. About a microsecond for
+        float32 or uint8, as training gives them."""
         if not isinstance(t, torch.Tensor):
             t = torch.as_tensor(t, device=self.device)
         if t.dim() != 1 + len(shape) or tuple(t.shape[1:]) != shape:
             asked = ", ".join(["B", *map(str, shape)])
             raise VaelabError(f"{what} must have the shape ({asked}) for this model, got "
                               f"{tuple(t.shape)}")
-        if t.dtype == torch.float32 or (t.dtype == torch.uint8 and what == "images"):
+        dtype = next(self.parameters()).dtype
+        if t.dtype == dtype or (t.dtype == torch.uint8 and what == "images"):
             return t  # as training gives them
         if not t.is_floating_point() and what == "images":  # 0 to 255? 0 to 65535?
             raise VaelabError(f"images must be uint8 pixels (0 to 255) or floats in [0, 1], "
                               f"got {t.dtype}")
-        return t.to(next(self.parameters()).dtype)  # float64 arrays, whole-number codes: 6 us
+        return t.to(dtype)  # float64 arrays, whole-number codes, a float64 model's: 6 us
 
     @staticmethod
     def how_many(n: int) -> int:
@@ -134,6 +148,15 @@ class Autoencoder(nn.Module):
         if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
             raise VaelabError(f"n must be a whole number of samples from 1, got {n!r}")
         return int(n)
+
+    def prior_draws(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
+        """n codes from N(0, I), (n, d) at the weights' precision and on their device."""
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise VaelabError(f"generator must be a torch.Generator (torch.Generator()"
+                              f".manual_seed({generator!r}), say), got {generator!r}")
+        weight = next(self.parameters())
+        return torch.randn(self.how_many(n), self.latent_dims, generator=generator,
+                           device=weight.device, dtype=weight.dtype)
 
     def given_side(self, y: torch.Tensor | None, batch: int) -> torch.Tensor | None:
         """``side(y)``, checked to hold a label for each of ``batch`` images or codes."""

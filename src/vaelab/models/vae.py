@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from vaelab.distributions import DiagonalGaussian
+from vaelab.errors import VaelabError
 from vaelab.models.autoencoder import Autoencoder
 
 
@@ -35,7 +36,9 @@ class VAE(Autoencoder):
     def sample(self, n: int, generator: torch.Generator | None = None,
                y: torch.Tensor | None = None) -> torch.Tensor:
         """Decode n draws from the prior N(0, I): (n, C, H, W) images with pixels in [0, 1]
-        (each pixel's mean under p(x|z)), the same for the same ``generator`` state."""
-        z = torch.randn(self.how_many(n), self.latent_dims, generator=generator,
-                        device=self.device)
-        return self.decode(z, y)
+        (each pixel's mean under p(x|z)), the same for the same ``generator`` state. Only a
+        conditional model draws a chosen class ``y``."""
+        if y is not None and not self.conditional:
+            raise VaelabError(f"a {self.config.model.upper()} draws no chosen class, and y "
+                              f"would be ignored; a CVAE (--model cvae) does")
+        return self.decode(self.prior_draws(n, generator), y)

@@ -101,14 +101,18 @@ class Choice:
 
 
 @torch.inference_mode()
-def write_run_figures(run: Run, data: ImageData, out_dir: str | Path | None = None,
-                      fmt: str = "png", seen: LatentPicture | None = None,
-                      choice: Choice = Choice()) -> dict[str, Path]:
+def write_run_figures(run: Run, data: ImageData | None = None,
+                      out_dir: str | Path | None = None, fmt: str = "png",
+                      seen: LatentPicture | None = None, choice: Choice = Choice()
+                      ) -> dict[str, Path]:
     """Draw all of a run's figures into ``out_dir`` (default: the run's figures/ folder), as
-    PNG, or as PDF or SVG for print and slides (the images in them stay pixels). ``seen``
-    skips encoding the test set when the caller has its latent picture already."""
+    PNG, or as PDF or SVG for print and slides (the images in them stay pixels), of ``data``
+    (by default the run's own images, loaded). ``seen`` skips encoding the test set when the
+    caller has its latent picture already."""
     if fmt not in FORMATS:
         raise VaelabError(f"unknown figure format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+    if data is None:
+        data = load_for(run.config, progress=False)
     out_dir = Path(out_dir or run.figures_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model = run.model.eval()

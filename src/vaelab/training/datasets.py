@@ -36,9 +36,9 @@ def load_for(config: RunConfig, data_dir: str | Path | None = None, *, progress:
             name, where = Path(settings.dataset).name, err.looked[-1]
             under = (f", nor in --data-dir ({err.looked[0].parent})" if len(err.looked) > 1
                      else "")
-            raise VaelabError(f"the run's images are no longer at {where}{under}; point "
-                              f"--data-dir at the folder that holds {name} now (from Python, "
-                              f"images given as data= are given again so)") from None
+            raise VaelabError(f"the run's images are not at {where}{under}; point --data-dir "
+                              f"at the folder that holds {name} now (images given from Python "
+                              f"as data= are given again so)") from None
     elif absolute(data.name) != absolute(settings.dataset):
         raise VaelabError(f"the data given is {data.name}, the config asks for "
                           f"{settings.dataset}")
@@ -62,19 +62,23 @@ def data_key(config: RunConfig) -> tuple:
 
 def check_same(config: RunConfig, data: ImageData) -> None:
     """Refuse images other than those the run recorded (when it recorded them)."""
-    settings, where = config.data, data.origin or config.data.dataset
+    settings = config.data
+    if data.origin is None and data.name not in DATASETS:  # tensors given from Python
+        images, own, changed = (f"the images given as data= ({data.name})",
+                                "give the run's own as data=", "")
+    else:
+        images, own = (f"the images at {data.origin or settings.dataset}",
+                       "point --data-dir at the run's own data")
+        changed = " (a file changed, was added or removed)"
     if settings.image_shape is not None and data.image_shape != settings.image_shape:
-        raise VaelabError(f"the images at {where} are {_shape(data.image_shape)}, the run was "
-                          f"trained on {_shape(settings.image_shape)}; point --data-dir at the "
-                          f"run's own data")
+        raise VaelabError(f"{images} are {_shape(data.image_shape)}, the run was trained on "
+                          f"{_shape(settings.image_shape)}; {own}")
     if settings.classes is not None and data.classes != settings.classes:
-        raise VaelabError(f"the images at {where} have classes {_names(data.classes)}, the run "
-                          f"was trained on {_names(settings.classes)}; point --data-dir at the "
-                          f"run's own data")
+        raise VaelabError(f"{images} have classes {_names(data.classes)}, the run was trained "
+                          f"on {_names(settings.classes)}; {own}")
     if settings.fingerprint is not None and data.fingerprint() != settings.fingerprint:
-        raise VaelabError(f"the images at {where} are not those the run was trained on (a file "
-                          f"changed, was added or removed); point --data-dir at the run's own "
-                          f"data, or train a new run on these")
+        raise VaelabError(f"{images} are not those the run was trained on{changed}; {own}, or "
+                          f"train a new run on these")
 
 
 def recorded(config: RunConfig, data: ImageData) -> RunConfig:
