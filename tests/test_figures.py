@@ -407,6 +407,12 @@ def test_titles_and_labels_say_what_a_teacher_would_put_on_a_slide(tiny, tmp_pat
     one = dataclasses.replace(run, config=dataclasses.replace(
         config, train=dataclasses.replace(config.train, kl_warmup=1)))
     assert "(β = 4, warmed up over 1 epoch)\n" in figures._loss(one, "β-CVAE").get_suptitle()
+    # The run's table says that its loss is at β = 1, not the line it minimised
+    from vaelab.pictures.report import metrics_rows
+
+    rows = dict(metrics_rows([run]))
+    loss = run.metrics[-1]["test"]["loss"]
+    assert rows["test loss per image"] == [f"{loss:,.2f} (at β = 1; trained with β = 4)"]
 
 
 def test_a_run_page_and_its_explorer_say_when_its_evaluation_is_of_fewer_epochs(tiny, tmp_path):
@@ -472,7 +478,7 @@ def test_captions_say_where_a_plane_lies_and_what_a_cvae_mixes():
     assert prior.endswith("through the prior's mean, 0: a slice of the prior, not all of it.")
     assert "principal axes" not in caption("manifold.png", texts["manifold.png"], [flat])
     assert caption("latent.png", texts["latent.png"], [flat, cvae]).endswith(
-        "its label carries the class, and the code is left the style.")
+        "the linear probe measures how much.")
     assert "CVAE" not in caption("latent.png", texts["latent.png"], [flat])
 
 

@@ -76,8 +76,9 @@ PLANES = {
 
 # What a conditional model's figure shows otherwise, said after the caption.
 CONDITIONAL = {
-    "latent.png": " A CVAE's codes mix the classes, as they should: its label carries the "
-                  "class, and the code is left the style.",
+    "latent.png": " A CVAE's codes mostly mix the classes: its label carries the class, and "
+                  "the code is left the style. What groups remain are of a style that goes with "
+                  "one class more than others; the linear probe measures how much.",
     "interpolation.png": " A CVAE's label is mixed from one class to the other along the line "
                          "too.",
 }

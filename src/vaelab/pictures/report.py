@@ -100,9 +100,12 @@ def metrics_rows(runs: Sequence[Run]) -> list[tuple[str, list[str]]]:
                 cells = [f"{c} (closed form; trained on the tutorial's line)"
                          if r.config.train.kl == "tutorial" else c
                          for c, r in zip(cells, runs, strict=True)]
-            if key == "loss":  # an IWAE bound is not its ELBO's two terms added
-                cells = [f"{c} (−IWAE bound)" if r.config.train.objective == "iwae" else c
-                         for c, r in zip(cells, runs, strict=True)]
+            if key == "loss":  # an IWAE bound is not its ELBO's two terms added; a β-VAE's
+                # loss is its ELBO's, at β = 1, not the line it minimised
+                cells = [f"{c} (−IWAE bound)" if r.config.train.objective == "iwae" else
+                         f"{c} (at β = 1; trained with β = {r.config.train.beta:g})"
+                         if r.config.train.beta != 1 and m else c
+                         for c, r, m in zip(cells, runs, last, strict=True)]
             rows.append((f"{split} {name} per image", cells))
     return rows
 
@@ -224,8 +227,8 @@ def _evaluation_section(evaluation: Comparison, stale: str = "") -> str:
     stale = f" <strong>{html.escape(stale)}</strong>" if stale else ""
     return (f"<section><h2>Measured on the test set</h2><p>vaelab eval's figures, per image, "
             f"with standard errors over the test images. The NLL is the importance-weighted "
-            f"bound of k samples per image, k in its row. Shares and accuracies are "
-            f"fractions of 1.{stale}</p><div class=\"scroll\"><table><thead><tr><th></th>"
+            f"bound of k samples per image, k in its row. Shares and the probes' accuracies "
+            f"are fractions of 1; the classifier's own accuracy is in percent.{stale}</p><div class=\"scroll\"><table><thead><tr><th></th>"
             f"{names}</tr></thead><tbody>{body}</tbody></table></div>"
             f"<ul class=\"notes\">{notes_html}</ul></section>")
 
