@@ -339,6 +339,25 @@ def test_the_plane_answers_the_keyboard_and_a_new_line_clears_the_old(served, vi
     seen.check()
 
 
+def test_the_axes_numbers_that_the_planes_edge_would_cut_are_left_out(served, visit):
+    """An AE's plane showed "10" as "1" at its right edge, and a "5" sliced at its top."""
+    seen = visit(served["ae"])
+    box, size = seen.plane_box(), seen.page.evaluate("document.querySelector('.overlay')"
+                                                     ".clientWidth")
+    shown = 0
+    for k in range(16):  # zoomed and moved, so that some grid line lies by an edge
+        seen.page.mouse.move(box["x"] + 37 * k % box["width"], box["y"] + 53 * k % box["height"])
+        seen.page.mouse.wheel(0, -40 if k % 2 else 70)
+        seen.page.wait_for_timeout(30)
+        ticks = seen.state("ticks")
+        assert ticks, "no numbers on the axes"
+        for text, x, y, width in ticks:
+            assert x >= 0 and x + width <= size - 2 and 11 <= y <= size, (text, x, y, width)
+        shown += len(ticks)
+    assert shown >= 16 * 6
+    seen.check()
+
+
 def test_only_the_main_button_picks(served, visit):
     seen = visit(served["vae"])
     box = seen.plane_box()
