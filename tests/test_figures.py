@@ -22,6 +22,7 @@ from vaelab.measuring.latent import (
     untile,
 )
 from vaelab.pictures import plots
+from vaelab.pictures.comparison import LatentView, draw_comparison
 from vaelab.pictures.figures import GIF_SCALE, plot_run, write_run_figures
 from vaelab.pictures.interpolation import GIF_FRAMES, interpolation, interpolation_pair
 from vaelab.pictures.report import write_report
@@ -216,7 +217,7 @@ def test_a_1d_latent_space_is_drawn_as_a_line(trained, tiny):
     assert seen.manifold.picture.shape == (28, 28 * GRID)  # one row of tiles
     # each code sits in its class's row, so that the classes can be told apart
     assert np.all(np.abs(seen.points[:, 1] - seen.labels) <= 0.3)
-    fig = plots.comparison([plots.LatentView("VAE", seen.points, seen.labels, seen.manifold)],
+    fig = draw_comparison([LatentView("VAE", seen.points, seen.labels, seen.manifold)],
                            tiny.classes, title="t")
     assert fig.axes[0].get_ylim()[1] > 9  # the rows of all ten classes stay in view
     codes = plots.latent_scatter(seen.points, seen.labels, tiny.classes, title="t",
@@ -241,9 +242,9 @@ def test_a_comparison_puts_each_model_in_a_column_with_one_legend(trained, tiny)
     top, codes above the decoder, a slide's shape, and the classes' legend once by the top codes;
     more than four runs go on further rows, no panel narrower than 3.2 inches."""
     seen = latent_picture(trained["vae"].model, tiny)
-    view = plots.LatentView("runs/cvae, denoising β-CVAE (β = 4, mask 0.5)", seen.points,
+    view = LatentView("runs/cvae, denoising β-CVAE (β = 4, mask 0.5)", seen.points,
                             seen.labels, seen.manifold, drawn_as="Ankle boot")
-    fig = plots.comparison([view] * 4, tiny.classes, title="t")
+    fig = draw_comparison([view] * 4, tiny.classes, title="t")
     width, height = fig.get_size_inches()
     assert width > 1.5 * height and height < 9
     assert [cell._suptitle.get_text() for cell in fig.subfigs] == [
@@ -259,7 +260,7 @@ def test_a_comparison_puts_each_model_in_a_column_with_one_legend(trained, tiny)
     assert codes.x1 < legend.x0 and legend.x1 <= fig.bbox.x1  # right of the codes, on the page
     assert codes.y0 < (legend.y0 + legend.y1) / 2 < codes.y1
     for n, (rows, columns) in {6: (2, 3), 8: (2, 4), 9: (3, 3)}.items():
-        fig = plots.comparison([view] * n, tiny.classes, title="t")
+        fig = draw_comparison([view] * n, tiny.classes, title="t")
         width, height = fig.get_size_inches()
         assert len(fig.subfigs) == rows * columns and len(fig.axes) == 2 * n, n
         assert [ax for ax in fig.axes if ax.get_legend()] == [fig.subfigs[columns - 1].axes[0]]
@@ -278,8 +279,8 @@ def test_a_comparisons_titles_line_up_and_a_tiny_range_reads_with_a_power_of_ten
         u1, v1 = points.max(0)
         u, v = (np.linspace(u0, u1, 20), np.linspace(v0, v1, 7 if name == "wide" else 20))
         manifold = Manifold(np.zeros((len(v) * 28, len(u) * 28)), u, v)
-        views.append(plots.LatentView(name, points, np.arange(500) % 10, manifold))
-    fig = plots.comparison(views, [str(c) for c in range(10)], title="t")
+        views.append(LatentView(name, points, np.arange(500) % 10, manifold))
+    fig = draw_comparison(views, [str(c) for c in range(10)], title="t")
     fig.draw_without_rendering()
     for row, within in ((0, 2), (1, 10)):  # the codes, then the decoders (pixels at 100 dpi)
         heights = [cell.axes[row].title.get_window_extent().y0 for cell in fig.subfigs]
@@ -477,9 +478,13 @@ def test_captions_say_where_a_plane_lies_and_what_a_cvae_mixes():
     prior = caption("manifold_prior.png", texts["manifold_prior.png"], [deep])
     assert prior.endswith("through the prior's mean, 0: a slice of the prior, not all of it.")
     assert "principal axes" not in caption("manifold.png", texts["manifold.png"], [flat])
-    assert caption("latent.png", texts["latent.png"], [flat, cvae]).endswith(
-        "the linear probe measures how much.")
+    latent = caption("latent.png", texts["latent.png"], [flat, cvae])
+    assert "the linear probe measures how much. Each class's name, or its number" in latent
+    assert latent.endswith("stands at the middle of its codes (their median), moved apart "
+                           "where two would overlap.")
     assert "CVAE" not in caption("latent.png", texts["latent.png"], [flat])
+    # A latent line names its rows instead: no name at a middle
+    assert "Each class's name" not in caption("latent.png", texts["latent.png"], [run("vae", 1)])
 
 
 def test_the_metrics_table_says_where_the_loss_is_an_iwae_bound():
@@ -515,3 +520,36 @@ def test_a_run_trained_on_the_tutorials_kl_line_shows_the_closed_form_kl_as_such
                                         "closed-form KL")
     kl = dict(metrics_rows([line, run]))["test KL per image"]
     assert kl[0] == f"{kl[1]} (closed form; trained on the tutorial's line)"
+
+
+def test_a_scatter_names_each_class_at_the_middle_of_its_codes():
+    """Ten colours are not ten to a colour-blind reader, nor in grey print: the codes of 0 and
+    4, 2 and 3, 6 and 9 looked alike under deuteranopia."""
+    from matplotlib.figure import Figure
+
+    rng = np.random.default_rng(0)
+    middles = np.array([[0.0, 0.0], [5.0, 5.0], [5.0, 5.01]])  # the last two share a middle
+    labels = np.repeat(np.arange(3), 200)
+    points = middles[labels] + rng.normal(scale=0.5, size=(600, 2))
+    ax = Figure().add_subplot()
+    plots.draw_scatter(ax, points, labels, ["0", "1", "2"])
+    named = {t.get_text(): np.array(t.get_position()) for t in ax.texts}
+    assert set(named) == {"0", "1", "2"}
+    assert np.allclose(named["0"], np.median(points[labels == 0], axis=0))  # alone: in place
+    spread = np.ptp(np.percentile(points, [1, 99], axis=0), axis=0)
+    assert np.hypot(*((named["1"] - named["2"]) / spread)) >= 0.05 - 1e-9  # moved apart
+    assert np.hypot(*((named["1"] - np.median(points[labels == 1], axis=0)) / spread)) < 0.05
+    # Long names are numbered, on the codes and in the legend
+    ax = Figure().add_subplot()
+    plots.draw_scatter(ax, points, labels, ["Coat", "Bag", "Ankle boot"])
+    assert sorted(t.get_text() for t in ax.texts) == ["0", "1", "2"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "0 Coat", "1 Bag", "2 Ankle boot"]
+    # Too many classes to name, a latent line's rows, or no classes: no names
+    many = [str(c) for c in range(plots.MOST_NAMED + 1)]
+    for classes, axis_labels in ((many, ("$z_1$", "$z_2$")), (["0", "1", "2"], ("$z$", "class")),
+                                 ([], ("$z_1$", "$z_2$"))):
+        ax = Figure().add_subplot()
+        plots.draw_scatter(ax, points, labels if classes else np.zeros(600, int), classes,
+                           axis_labels)
+        assert not ax.texts, classes

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from vaelab.pictures.plots import MOST_NAMED
 from vaelab.training.datasets import class_names
 from vaelab.training.runs import Run
 
@@ -64,6 +65,10 @@ WITH_CLASSES = {
                           "labels"),
 }
 
+# Where the classes are named on the codes (MOST_NAMED of them at most).
+NAMED = (" Each class's name, or its number in the legend where names are long, stands at the "
+         "middle of its codes (their median), moved apart where two would overlap.")
+
 # Where a plane of a latent space of more than two dimensions lies, said after the caption.
 PLANES = {
     "latent.png": " With more than two latent dimensions, the codes are seen on their first two "
@@ -99,6 +104,9 @@ def caption(file: str, text: str, runs: Sequence[Run]) -> str:
         text += PLANES.get(file, "")
     if any(run.model.conditional for run in runs):
         text += CONDITIONAL.get(file, "")
+    if file == "latent.png" and any(0 < len(class_names(run.config)) <= MOST_NAMED
+                                    and run.config.model.latent_dims > 1 for run in runs):
+        text += NAMED
     if file == "samples.png":
         which = [run.model.conditional for run in runs if run.model.has_prior]
     elif file in WITH_CLASSES:

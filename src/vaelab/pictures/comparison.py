@@ -4,13 +4,17 @@ decoders in one figure."""
 from __future__ import annotations
 
 import logging
+import math
+import textwrap
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from vaelab.data import DATASETS, ImageData, dataset_title, prepare
 from vaelab.errors import VaelabError, did_you_mean
@@ -19,11 +23,11 @@ from vaelab.measuring.caveats import AS_CLASS_0, classifier_record, saved_scorec
 from vaelab.measuring.classifier import judge_for
 from vaelab.measuring.comparing import Comparison
 from vaelab.measuring.evaluation import check_measuring, evaluate_run
-from vaelab.measuring.latent import LatentPicture, latent_picture
+from vaelab.measuring.latent import LatentPicture, Manifold, latent_picture
 from vaelab.measuring.scorecard import Scorecard, eval_file
 from vaelab.pictures.figures import save_figure
 from vaelab.pictures.ink import drawn_manifold, ink_on_paper
-from vaelab.pictures.plots import LatentView, comparison
+from vaelab.pictures.plots import class_legend, draw_manifold, draw_scatter, style
 from vaelab.training.datasets import check_same, load_for
 from vaelab.training.runs import Run, check_new_run_dir, load_run, unique_dir
 
@@ -41,9 +45,67 @@ def comparison_figure(runs: Sequence[Run], pictures: Sequence[LatentPicture], da
              for name, seen in zip(names, pictures, strict=True)]
     epochs = {run.epochs_done for run in runs}
     when = f", {(n := epochs.pop())} epoch{'s' * (n != 1)}" if len(epochs) == 1 else ""
-    return comparison(views, data.classes,
+    return draw_comparison(views, data.classes,
                       title=f"Where the codes fall, and what the decoder draws there "
                             f"({dataset_title(data.name)}{when})")
+
+
+@dataclass(frozen=True)
+class LatentView:
+    """What the comparison shows of one model: its test codes and its decoded plane."""
+
+    name: str
+    points: np.ndarray  # (N, 2)
+    labels: np.ndarray  # (N,)
+    manifold: Manifold
+    axis_labels: tuple[str, str] = ("$z_1$", "$z_2$")
+    drawn_as: str | None = None  # the class a conditional model's decoder draws, by name
+
+
+MOST_COLUMNS = 4  # runs side by side in a comparison; more go on further rows
+
+
+def _unbroken(text: str) -> str:
+    """Text whose spaces do not break a line (a class name: 'Ankle boot')."""
+    return text.replace(" ", "\u00a0")
+
+
+def draw_comparison(views: Sequence[LatentView], classes: Sequence[str], *, title: str) -> Figure:
+    """One column per model, named at its top: its latent codes above, its decoder over the
+    same region below, read across like a slide's columns (four runs make a figure twice as
+    wide as high; more go on further rows). The classes' legend stands once, by the top codes."""
+    rows = math.ceil(len(views) / MOST_COLUMNS)
+    columns = math.ceil(len(views) / rows)
+    side = float(np.clip(13.5 / columns, 3.2, 4.6))  # inches of one panel
+    width = int(side * 11)  # characters of a title line over one panel
+    with style():
+        fig = Figure(figsize=(side * columns + 1.0, (2 * side + 0.9) * rows + 0.4),
+                     layout="constrained")
+        cells = fig.subfigures(rows, columns, squeeze=False).flatten()
+        for cell, view in zip(cells, views, strict=False):
+            codes, decoder = cell.subplots(2, 1)
+            is_plane = len(view.manifold.v) > 1
+            draw_scatter(codes, view.points, view.labels, classes, view.axis_labels,
+                         legend=False, equal=is_plane)
+            codes.set_title("test codes")
+            for ax in (codes, decoder):  # at the cell's top, so that the titles line up
+                ax.set_anchor("N")
+                if view.manifold.evenly_spaced:  # whole steps: no "−12.5−10.0" run together
+                    ax.xaxis.set_major_locator(MaxNLocator(5, steps=[1, 2, 5, 10]))
+            draw_manifold(decoder, view.manifold, view.axis_labels)
+            drawn = "" if view.drawn_as is None else f", drawn as class {_unbroken(view.drawn_as)}"
+            decoder.set_title(textwrap.fill(f"decoder over the same region{drawn}", width,
+                                            break_on_hyphens=False))
+            left, right, bottom, top = view.manifold.extent
+            codes.set_xlim(left, right)
+            if is_plane:  # the same window as the decoder's
+                codes.set_aspect("equal", adjustable="box")
+                codes.set_ylim(bottom, top)
+            cell.suptitle(textwrap.fill(view.name, width, break_on_hyphens=False))
+        if classes:  # by the top row's last codes
+            class_legend(cells[columns - 1].axes[0], classes)
+        fig.suptitle(title, fontsize=13)
+    return fig
 
 
 EVAL_OPTIONS = {"k", "samples", "chunk", "seed", "split", "judge"}  # of evaluate_run

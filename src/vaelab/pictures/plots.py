@@ -10,16 +10,14 @@ a display or global state, and they render alike in a terminal, a notebook or a 
 
 from __future__ import annotations
 
-import math
 import re
-import textwrap
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import matplotlib
 import numpy as np
+from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -80,16 +78,68 @@ def draw_scatter(ax: Axes, points: np.ndarray, labels: np.ndarray, classes: Sequ
     ax.set_ylabel(axis_labels[1])
     if axis_labels[1] == LINE_ROWS:  # the latent line, a row of codes per class: each named
         ax.set_yticks(range(len(classes)), classes)  # and no tick without classes
+    elif 0 < len(classes) <= MOST_NAMED:
+        _name_classes(ax, points, labels, classes)
     if equal:
         ax.set_aspect("equal", adjustable="datalim")
     if legend and classes:
-        _class_legend(ax, classes)
+        class_legend(ax, classes)
 
 
-def _class_legend(ax: Axes, classes: Sequence[str]) -> None:
-    """The classes' colours, beside ``ax`` at its right."""
+MOST_NAMED = 20  # classes named on a scatter; more would hide it
+NAME_INK = "#1d2330"  # the pages' ink
+
+
+def _short(classes: Sequence[str]) -> bool:
+    """Whether the classes' names are short enough to stand on a scatter ('7', not 'Coat')."""
+    return all(len(name) <= 3 for name in classes)
+
+
+def _name_classes(ax: Axes, points: np.ndarray, labels: np.ndarray, classes: Sequence[str]
+                  ) -> None:
+    """Each class's name (its number, where names are long) at the median of its codes, on a
+    white halo: ten colours are not ten to every reader (several merge for the colour-blind,
+    all of them in grey print), a name in place is."""
+    halo = [patheffects.withStroke(linewidth=2.5, foreground="white")]
+    named = [i for i in range(len(classes)) if (labels == i).any()]
+    at = _apart(np.array([np.median(points[labels == i], axis=0) for i in named]).reshape(-1, 2),
+                points)
+    for i, (u, v) in zip(named, at, strict=True):
+        ax.text(u, v, classes[i] if _short(classes) else str(i), ha="center", va="center",
+                fontsize=9, fontweight="bold", color=NAME_INK, clip_on=True,
+                path_effects=halo, zorder=3)
+
+
+def _apart(places: np.ndarray, points: np.ndarray, gap: float = 0.05) -> np.ndarray:
+    """``places`` (K, 2) moved apart until no two are nearer than ``gap`` of the points'
+    spread on each axis (their 1st to 99th percentile), so that no name hides another where
+    two classes' codes share a middle; each moves as little as that takes."""
+    spread = np.ptp(np.percentile(points, [1, 99], axis=0), axis=0)
+    spread[spread <= 0] = 1.0
+    at = places / spread
+    for _ in range(100):
+        moved = False
+        for a in range(len(at)):
+            for b in range(a + 1, len(at)):
+                step = at[b] - at[a]
+                distance = float(np.hypot(*step))
+                if distance < gap:
+                    away = step / distance if distance > 1e-9 else np.array([0.0, 1.0])
+                    at[a] -= away * (gap - distance) / 2
+                    at[b] += away * (gap - distance) / 2
+                    moved = True
+        if not moved:
+            break
+    return at * spread
+
+
+def class_legend(ax: Axes, classes: Sequence[str]) -> None:
+    """The classes' colours, beside ``ax`` at its right; long names with the numbers that
+    stand for them on the scatter."""
     handles = [ax.scatter([], [], color=_class_color(i), s=25) for i in range(len(classes))]
-    ax.legend(handles, classes, loc="center left", bbox_to_anchor=(1.01, 0.5),
+    names = classes if _short(classes) or len(classes) > MOST_NAMED else [
+        f"{i} {name}" for i, name in enumerate(classes)]
+    ax.legend(handles, names, loc="center left", bbox_to_anchor=(1.01, 0.5),
               handletextpad=0.2, labelspacing=0.35, title="class")
 
 
@@ -265,66 +315,4 @@ def loss_curves(metrics: Sequence[dict[str, Any]], *, title: str, recon_name: st
                                                       min_n_ticks=1))
         axes[0].legend()
         fig.suptitle(title)
-    return fig
-
-
-# ---------------------------------------------------------------------------------------------
-# Several models side by side.
-
-
-@dataclass(frozen=True)
-class LatentView:
-    """What the comparison shows of one model: its test codes and its decoded plane."""
-
-    name: str
-    points: np.ndarray  # (N, 2)
-    labels: np.ndarray  # (N,)
-    manifold: Manifold
-    axis_labels: tuple[str, str] = ("$z_1$", "$z_2$")
-    drawn_as: str | None = None  # the class a conditional model's decoder draws, by name
-
-
-MOST_COLUMNS = 4  # runs side by side in a comparison; more go on further rows
-
-
-def _unbroken(text: str) -> str:
-    """Text whose spaces do not break a line (a class name: 'Ankle boot')."""
-    return text.replace(" ", "\u00a0")
-
-
-def comparison(views: Sequence[LatentView], classes: Sequence[str], *, title: str) -> Figure:
-    """One column per model, named at its top: its latent codes above, its decoder over the
-    same region below, read across like a slide's columns (four runs make a figure twice as
-    wide as high; more go on further rows). The classes' legend stands once, by the top codes."""
-    rows = math.ceil(len(views) / MOST_COLUMNS)
-    columns = math.ceil(len(views) / rows)
-    side = float(np.clip(13.5 / columns, 3.2, 4.6))  # inches of one panel
-    width = int(side * 11)  # characters of a title line over one panel
-    with style():
-        fig = Figure(figsize=(side * columns + 1.0, (2 * side + 0.9) * rows + 0.4),
-                     layout="constrained")
-        cells = fig.subfigures(rows, columns, squeeze=False).flatten()
-        for cell, view in zip(cells, views, strict=False):
-            codes, decoder = cell.subplots(2, 1)
-            is_plane = len(view.manifold.v) > 1
-            draw_scatter(codes, view.points, view.labels, classes, view.axis_labels,
-                         legend=False, equal=is_plane)
-            codes.set_title("test codes")
-            for ax in (codes, decoder):  # at the cell's top, so that the titles line up
-                ax.set_anchor("N")
-                if view.manifold.evenly_spaced:  # whole steps: no "−12.5−10.0" run together
-                    ax.xaxis.set_major_locator(MaxNLocator(5, steps=[1, 2, 5, 10]))
-            draw_manifold(decoder, view.manifold, view.axis_labels)
-            drawn = "" if view.drawn_as is None else f", drawn as class {_unbroken(view.drawn_as)}"
-            decoder.set_title(textwrap.fill(f"decoder over the same region{drawn}", width,
-                                            break_on_hyphens=False))
-            left, right, bottom, top = view.manifold.extent
-            codes.set_xlim(left, right)
-            if is_plane:  # the same window as the decoder's
-                codes.set_aspect("equal", adjustable="box")
-                codes.set_ylim(bottom, top)
-            cell.suptitle(textwrap.fill(view.name, width, break_on_hyphens=False))
-        if classes:  # by the top row's last codes
-            _class_legend(cells[columns - 1].axes[0], classes)
-        fig.suptitle(title, fontsize=13)
     return fig

@@ -228,7 +228,8 @@ def _evaluation_section(evaluation: Comparison, stale: str = "") -> str:
     return (f"<section><h2>Measured on the test set</h2><p>vaelab eval's figures, per image, "
             f"with standard errors over the test images. The NLL is the importance-weighted "
             f"bound of k samples per image, k in its row. Shares and the probes' accuracies "
-            f"are fractions of 1; the classifier's own accuracy is in percent.{stale}</p><div class=\"scroll\"><table><thead><tr><th></th>"
+            f"are fractions of 1; the classifier's own accuracy is in percent.{stale}</p>"
+            f"<div class=\"scroll\"><table><thead><tr><th></th>"
             f"{names}</tr></thead><tbody>{body}</tbody></table></div>"
             f"<ul class=\"notes\">{notes_html}</ul></section>")
 
