@@ -17,12 +17,13 @@ from vaelab.measuring.latent import (
     interpolate,
     latent_picture,
     linear_grid,
+    on_one_scale,
     prior_quantiles,
     tile,
     untile,
 )
 from vaelab.pictures import plots
-from vaelab.pictures.comparison import LatentView, draw_comparison
+from vaelab.pictures.comparison import LatentView, comparison_figure, draw_comparison
 from vaelab.pictures.figures import GIF_SCALE, plot_run, write_run_figures
 from vaelab.pictures.interpolation import GIF_FRAMES, interpolation, interpolation_pair
 from vaelab.pictures.report import write_report
@@ -247,23 +248,28 @@ def test_a_comparison_puts_each_model_in_a_column_with_one_legend(trained, tiny)
     fig = draw_comparison([view] * 4, tiny.classes, title="t")
     width, height = fig.get_size_inches()
     assert width > 1.5 * height and height < 9
-    assert [cell._suptitle.get_text() for cell in fig.subfigs] == [
+    assert [cell._suptitle.get_text() for cell in fig.subfigs[:4]] == [
         "runs/cvae, denoising β-CVAE (β = 4,\nmask 0.5)"] * 4  # wrapped over its column
     assert [ax.get_title() for ax in fig.subfigs[0].axes] == [
         "test codes", "decoder over the same region, drawn\nas class Ankle\u00a0boot"]
-    # The legend stands once, beside the top row's last codes (it sat between the rows)
-    top_right = fig.subfigs[3].axes[0]
-    assert not fig.legends and [ax for ax in fig.axes if ax.get_legend()] == [top_right]
-    assert [t.get_text() for t in top_right.get_legend().get_texts()] == list(tiny.classes)
+    # The legend stands once, in a column of its own level with the top row's codes (it sat
+    # between the rows; beside the last codes, it shrank that column's panels)
+    key = fig.subfigs[4]  # the first row's fifth column
+    assert not key.axes and len(key.legends) == 1 and not fig.legends
+    assert not any(ax.get_legend() for ax in fig.axes)
+    assert [t.get_text() for t in key.legends[0].get_texts()] == list(tiny.classes)
     fig.draw_without_rendering()
-    legend, codes = top_right.get_legend().get_window_extent(), top_right.get_window_extent()
-    assert codes.x1 < legend.x0 and legend.x1 <= fig.bbox.x1  # right of the codes, on the page
-    assert codes.y0 < (legend.y0 + legend.y1) / 2 < codes.y1
+    legend = key.legends[0].get_window_extent()
+    codes = [cell.axes[0].get_window_extent() for cell in fig.subfigs[:4]]
+    assert codes[-1].x1 < legend.x0 and legend.x1 <= fig.bbox.x1  # right of them, on the page
+    assert codes[-1].y0 < (legend.y0 + legend.y1) / 2 < codes[-1].y1
+    assert len({(round(box.width), round(box.height)) for box in codes}) == 1  # one size
     for n, (rows, columns) in {6: (2, 3), 8: (2, 4), 9: (3, 3)}.items():
         fig = draw_comparison([view] * n, tiny.classes, title="t")
         width, height = fig.get_size_inches()
-        assert len(fig.subfigs) == rows * columns and len(fig.axes) == 2 * n, n
-        assert [ax for ax in fig.axes if ax.get_legend()] == [fig.subfigs[columns - 1].axes[0]]
+        assert len(fig.subfigs) == rows * (columns + 1) and len(fig.axes) == 2 * n, n
+        assert [len(cell.legends) for cell in fig.subfigs] == [0] * columns + [1] + [0] * (
+            (rows - 1) * (columns + 1)), n
         assert (width - 1.0) / columns >= 3.2, n
 
 
@@ -283,7 +289,7 @@ def test_a_comparisons_titles_line_up_and_a_tiny_range_reads_with_a_power_of_ten
     fig = draw_comparison(views, [str(c) for c in range(10)], title="t")
     fig.draw_without_rendering()
     for row, within in ((0, 2), (1, 10)):  # the codes, then the decoders (pixels at 100 dpi)
-        heights = [cell.axes[row].title.get_window_extent().y0 for cell in fig.subfigs]
+        heights = [cell.axes[row].title.get_window_extent().y0 for cell in fig.subfigs[:3]]
         assert max(heights) - min(heights) < within, (row, heights)
     tiny = fig.subfigs[2].axes[0]
     for labels in (tiny.get_xticklabels(), tiny.get_yticklabels()):  # scaled, '-1.0' not '-0.010'
@@ -553,3 +559,42 @@ def test_a_scatter_names_each_class_at_the_middle_of_its_codes():
         plots.draw_scatter(ax, points, labels if classes else np.zeros(600, int), classes,
                            axis_labels)
         assert not ax.texts, classes
+
+
+def test_runs_that_share_their_prior_are_compared_on_one_scale(trained, tiny, tmp_path):
+    """A VAE's codes spanned -3.5 to 3.8 and a β-VAE's -2.7 to 2.6, each on its own axes: the
+    pull of β = 4 towards the prior, the point of the slide, could not be seen."""
+    beta = train(RunConfig(ModelConfig("vae", hidden_dims=(64,)),
+                           train=TrainConfig(epochs=2, batch_size=64, beta=4)),
+                 tmp_path / "beta", data=tiny, progress=False)
+    runs = [trained["vae"], beta]
+    pictures = [latent_picture(run.model, tiny) for run in runs]
+    shared = on_one_scale([run.model for run in runs], pictures)
+    extents = {picture.manifold.extent for picture in shared}
+    assert len(extents) == 1
+    left, right, bottom, top = extents.pop()
+    for picture in pictures:  # every code of both inside the one window
+        u, v = picture.points.T
+        assert left < u.min() and u.max() < right and bottom < v.min() and v.max() < top
+    assert all(np.array_equal(a.points, b.points) for a, b in zip(pictures, shared, strict=True))
+    # It is the union of the runs' own windows, not wider: one of them reaches each edge
+    own = np.array([picture.manifold.extent for picture in pictures])
+    assert np.allclose([own[:, 0].min(), own[:, 1].max(), own[:, 2].min(), own[:, 3].max()],
+                       (left, right, bottom, top), atol=(right - left) / GRID)  # a tile
+    # An AE has no prior, and d = 5 is seen on each run's own principal axes: each its own
+    assert on_one_scale([trained["ae"].model, beta.model],
+                        [latent_picture(trained["ae"].model, tiny), pictures[1]]) is None
+    assert on_one_scale([trained["vae5"].model, beta.model],
+                        [latent_picture(trained["vae5"].model, tiny), pictures[1]]) is None
+    figure = comparison_figure(runs, shared, tiny, one_scale=True)
+    assert figure.get_suptitle().replace("\n", " ").endswith(
+        "one scale, as the runs share the prior N(0, I))")
+    # Long class names are numbered on the codes and fit in the legend's column
+    clothes = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+               "Sneaker", "Bag", "Ankle boot")
+    views = [LatentView(str(k), p.points, p.labels, p.manifold) for k, p in enumerate(shared)]
+    fig = draw_comparison(views, clothes, title="t")
+    fig.draw_without_rendering()
+    legend = fig.subfigs[2].legends[0]
+    assert legend.get_texts()[-1].get_text() == "9 Ankle boot"
+    assert legend.get_window_extent().x1 <= fig.bbox.x1

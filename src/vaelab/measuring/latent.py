@@ -3,7 +3,8 @@ it, interpolation. Computes arrays; ``vaelab.pictures`` draws them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -227,6 +228,22 @@ def latent_picture(model: Autoencoder, data: ImageData, grid: int = GRID,
         u, v = linear_grid(widened(bounds(points)), grid)  # square tiles, ``grid`` the longer way
     return LatentPicture(plane, points.numpy(), labels.numpy(),
                          _manifold(model, plane, u, v, label), label)
+
+
+def on_one_scale(models: Sequence[Autoencoder], pictures: Sequence[LatentPicture],
+                 grid: int = GRID) -> list[LatentPicture] | None:
+    """The pictures of models that share their prior, N(0, I), each with its decoder drawn
+    again over the region of all their codes, so that side by side a unit is as long in each
+    and a code sits where it would in the others; None where the models do not share it, or
+    where a picture is of principal axes or of a line, whose coordinates are each model's own."""
+    if not all(model.has_prior for model in models) or any(
+            picture.plane.is_pca or picture.plane.is_line for picture in pictures):
+        return None
+    boxes = np.array([widened(bounds(torch.from_numpy(p.points))) for p in pictures])  # (R, 4)
+    lo, hi = boxes.min(axis=0), boxes.max(axis=0)
+    u, v = linear_grid((float(lo[0]), float(hi[1]), float(lo[2]), float(hi[3])), grid)
+    return [replace(picture, manifold=_manifold(model, picture.plane, u, v, picture.label))
+            for model, picture in zip(models, pictures, strict=True)]
 
 
 def _manifold(model: Autoencoder, plane: LatentPlane, u: torch.Tensor, v: torch.Tensor,

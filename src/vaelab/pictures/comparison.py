@@ -23,11 +23,11 @@ from vaelab.measuring.caveats import AS_CLASS_0, classifier_record, saved_scorec
 from vaelab.measuring.classifier import judge_for
 from vaelab.measuring.comparing import Comparison
 from vaelab.measuring.evaluation import check_measuring, evaluate_run
-from vaelab.measuring.latent import LatentPicture, Manifold, latent_picture
+from vaelab.measuring.latent import LatentPicture, Manifold, latent_picture, on_one_scale
 from vaelab.measuring.scorecard import Scorecard, eval_file
 from vaelab.pictures.figures import save_figure
 from vaelab.pictures.ink import drawn_manifold, ink_on_paper
-from vaelab.pictures.plots import class_legend, draw_manifold, draw_scatter, style
+from vaelab.pictures.plots import class_legend, draw_manifold, draw_scatter, legend_names, style
 from vaelab.training.datasets import check_same, load_for
 from vaelab.training.runs import Run, check_new_run_dir, load_run, unique_dir
 
@@ -35,8 +35,9 @@ log = logging.getLogger("vaelab")
 
 
 def comparison_figure(runs: Sequence[Run], pictures: Sequence[LatentPicture], data: ImageData,
-                      names: Sequence[str] | None = None) -> Figure:
-    """A column per run: its test codes, and its decoder over the same region below."""
+                      names: Sequence[str] | None = None, one_scale: bool = False) -> Figure:
+    """A column per run: its test codes, and its decoder over the same region below; the
+    title says where the pictures are ``on_one_scale``."""
     names = names or [run.config.title() for run in runs]
     ink = ink_on_paper(runs[0].config.data.dataset)  # the runs share their data
     views = [LatentView(name, seen.points, seen.labels, drawn_manifold(seen.manifold, ink),
@@ -45,9 +46,10 @@ def comparison_figure(runs: Sequence[Run], pictures: Sequence[LatentPicture], da
              for name, seen in zip(names, pictures, strict=True)]
     epochs = {run.epochs_done for run in runs}
     when = f", {(n := epochs.pop())} epoch{'s' * (n != 1)}" if len(epochs) == 1 else ""
+    shared = "; one scale, as the runs share the prior N(0, I)" if one_scale else ""
     return draw_comparison(views, data.classes,
-                      title=f"Where the codes fall, and what the decoder draws there "
-                            f"({dataset_title(data.name)}{when})")
+                           title=f"Where the codes fall, and what the decoder draws there "
+                                 f"({dataset_title(data.name)}{when}{shared})")
 
 
 @dataclass(frozen=True)
@@ -73,15 +75,19 @@ def _unbroken(text: str) -> str:
 def draw_comparison(views: Sequence[LatentView], classes: Sequence[str], *, title: str) -> Figure:
     """One column per model, named at its top: its latent codes above, its decoder over the
     same region below, read across like a slide's columns (four runs make a figure twice as
-    wide as high; more go on further rows). The classes' legend stands once, by the top codes."""
+    wide as high; more go on further rows). The classes' legend stands once, in a column of
+    its own beside the top row's codes, so that every column's panels are of one size."""
     rows = math.ceil(len(views) / MOST_COLUMNS)
     columns = math.ceil(len(views) / rows)
     side = float(np.clip(13.5 / columns, 3.2, 4.6))  # inches of one panel
     width = int(side * 11)  # characters of a title line over one panel
+    key = 0.75 + 0.075 * max(map(len, legend_names(classes))) if classes else 0.05  # inches
     with style():
-        fig = Figure(figsize=(side * columns + 1.0, (2 * side + 0.9) * rows + 0.4),
+        fig = Figure(figsize=(side * columns + key + 0.2, (2 * side + 0.9) * rows + 0.4),
                      layout="constrained")
-        cells = fig.subfigures(rows, columns, squeeze=False).flatten()
+        grid = fig.subfigures(rows, columns + 1, squeeze=False,
+                              width_ratios=[side] * columns + [key])
+        cells = grid[:, :columns].flatten()
         for cell, view in zip(cells, views, strict=False):
             codes, decoder = cell.subplots(2, 1)
             is_plane = len(view.manifold.v) > 1
@@ -102,9 +108,9 @@ def draw_comparison(views: Sequence[LatentView], classes: Sequence[str], *, titl
                 codes.set_aspect("equal", adjustable="box")
                 codes.set_ylim(bottom, top)
             cell.suptitle(textwrap.fill(view.name, width, break_on_hyphens=False))
-        if classes:  # by the top row's last codes
-            class_legend(cells[columns - 1].axes[0], classes)
-        fig.suptitle(title, fontsize=13)
+        if classes:  # level with the top row's codes, which fill about its upper half
+            class_legend(grid[0, columns], classes, at=(0.0, 0.74))
+        fig.suptitle(textwrap.fill(title, int(fig.get_figwidth() * 8.5)), fontsize=13)
     return fig
 
 
@@ -192,9 +198,11 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
                                                   run.config.data.binarize,
                                                   run.config.data.binarize_seed, measuring=True))
                 for run in loaded]
+    shared = on_one_scale([run.model for run in loaded], pictures)
     names = [f"{name}, {run.config.title()}"
              for name, run in zip(comparison.names, loaded, strict=True)]
-    save_figure(comparison_figure(loaded, pictures, data, names), folder / "compare.png")
+    save_figure(comparison_figure(loaded, shared or pictures, data, names,
+                                  one_scale=shared is not None), folder / "compare.png")
     return comparison, folder
 
 

@@ -19,7 +19,8 @@ import matplotlib
 import numpy as np
 from matplotlib import patheffects
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, SubFigure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from vaelab.measuring.latent import LINE_ROWS, Manifold
@@ -133,14 +134,22 @@ def _apart(places: np.ndarray, points: np.ndarray, gap: float = 0.05) -> np.ndar
     return at * spread
 
 
-def class_legend(ax: Axes, classes: Sequence[str]) -> None:
-    """The classes' colours, beside ``ax`` at its right; long names with the numbers that
-    stand for them on the scatter."""
-    handles = [ax.scatter([], [], color=_class_color(i), s=25) for i in range(len(classes))]
-    names = classes if _short(classes) or len(classes) > MOST_NAMED else [
-        f"{i} {name}" for i, name in enumerate(classes)]
-    ax.legend(handles, names, loc="center left", bbox_to_anchor=(1.01, 0.5),
-              handletextpad=0.2, labelspacing=0.35, title="class")
+def legend_names(classes: Sequence[str]) -> list[str]:
+    """The classes as the legend names them: long names with the numbers that stand for them
+    on the scatter."""
+    if _short(classes) or len(classes) > MOST_NAMED:
+        return list(classes)
+    return [f"{i} {name}" for i, name in enumerate(classes)]
+
+
+def class_legend(owner: Axes | SubFigure, classes: Sequence[str],
+                 at: tuple[float, float] = (1.01, 0.5)) -> None:
+    """The classes' colours, with their left edge's middle at ``at`` of ``owner`` (by default
+    just right of an axes)."""
+    handles = [Line2D([], [], marker="o", linestyle="", color=_class_color(i), markersize=5)
+               for i in range(len(classes))]
+    owner.legend(handles, legend_names(classes), loc="center left", bbox_to_anchor=at,
+                 handletextpad=0.2, labelspacing=0.35, title="class")
 
 
 def latent_scatter(points: np.ndarray, labels: np.ndarray, classes: Sequence[str], *,
