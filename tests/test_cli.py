@@ -228,6 +228,9 @@ def test_a_kl_warm_up_longer_than_the_run_is_noted(tmp_path, capsys, monkeypatch
                            capsys)
     assert code == 0 and "the KL warm-up (8 epochs) outlasts the run (2)" in err
     assert "weighted 0.25 of its full weight" in err
+    code, _, err = run_cli(["train", *small, "--kl-warmup", "8", "--beta", "0", "-o",
+                            str(tmp_path / "zero")], capsys)
+    assert code == 0 and "outlasts" not in err  # a KL weighted 0 is 0 throughout
     code, _, err = run_cli(["train", *small, "--kl-warmup", "2", "-o", str(tmp_path / "b")],
                            capsys)
     assert code == 0 and "warm-up" not in err

@@ -243,3 +243,28 @@ def test_a_librarys_warning_is_one_line_and_the_fonts_once(capsys, tmp_path):
     assert capsys.readouterr().err.splitlines() == [
         "vaelab: UserWarning: Image size (90250000 pixels) exceeds limit",
         "vaelab: some characters in the figures are not in their font: they show as boxes"]
+
+
+def test_running_out_of_memory_is_one_line_that_says_what_to_shrink(capsys, tmp_path,
+                                                                   monkeypatch):
+    """`vaelab train --hidden-dims 65536 65536` on a laptop ended in 40 lines of traceback
+    from PyTorch's allocator."""
+    monkeypatch.chdir(tmp_path)
+    said = ("[enforce fail at alloc_cpu.cpp:127] data. DefaultCPUAllocator: can't allocate "
+            "memory: you tried to allocate 17179869184 bytes. Error code 12 (Cannot allocate "
+            "memory)")
+
+    def train(*args, **options):
+        raise RuntimeError(said)
+
+    monkeypatch.setattr("vaelab.training.loop.train", train)
+    code, _, err = run_cli(["train", "--hidden-dims", "65536", "65536", "-q"], capsys)
+    assert code == 2
+    assert _one_line(code, err) == ("this machine ran out of memory (one array asked for 16.0 "
+                                    "GiB); try a smaller --batch-size, --hidden-dims or "
+                                    "--latent-dims")
+    from vaelab.cli import out_of_memory
+
+    assert out_of_memory(RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")) == (
+        "the device ran out of memory; try a smaller --batch-size or --device cpu")
+    assert out_of_memory(RuntimeError("mat1 and mat2 shapes cannot be multiplied")) is None

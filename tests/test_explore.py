@@ -149,7 +149,7 @@ def test_a_busy_port_is_one_line_that_names_it():
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(VaelabError, match=f"^port {port} is in use; choose another with "
-                                              f"--port N$"):
+                                              r"--port N \(--port 0 takes a free one\)$"):
             ExplorerServer(port)
 
 
@@ -168,7 +168,8 @@ def test_the_command_exports_and_names_a_busy_port(runs, tiny, tmp_path, capsys,
         port = taken.getsockname()[1]
         assert main(["explore", run, "--port", str(port)]) == 2
     err = capsys.readouterr().err
-    assert err == f"vaelab: error: port {port} is in use; choose another with --port N\n"
+    assert err == (f"vaelab: error: port {port} is in use; choose another with --port N "
+                   f"(--port 0 takes a free one)\n")
 
 
 def test_the_command_puts_several_runs_on_one_page(runs, tiny, tmp_path, capsys, monkeypatch):

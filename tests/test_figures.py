@@ -598,3 +598,28 @@ def test_runs_that_share_their_prior_are_compared_on_one_scale(trained, tiny, tm
     legend = fig.subfigs[2].legends[0]
     assert legend.get_texts()[-1].get_text() == "9 Ankle boot"
     assert legend.get_window_extent().x1 <= fig.bbox.x1
+
+
+def test_plot_keeps_a_runs_figures_its_own(trained, tiny, tmp_path):
+    """`vaelab plot runs/vae --out runs/ae/figures` wrote the VAE's figures over the AE's, and
+    plotting the AE again left the VAE's samples.png there, which the AE's page then showed."""
+    import shutil
+
+    from vaelab.training.runs import load_run
+
+    ae = load_run(shutil.copytree(trained["ae"].path, tmp_path / "ae"))
+    for out, in_ in ((ae.figures_dir, "in "), (ae.path, "")):
+        with pytest.raises(VaelabError, match=rf"^{re.escape(str(out))} is {in_}another run's "
+                                              rf"folder \({re.escape(str(ae.path.resolve()))}\), "
+                                              r"whose page would show these figures as its own"):
+            plot_run(trained["vae"], tiny, out_dir=out)
+    shutil.copy(trained["vae"].figures_dir / "samples.png", ae.figures_dir)  # as it was left
+    plot_run(ae, tiny)
+    assert not (ae.figures_dir / "samples.png").exists()
+    assert "samples.png" not in (ae.path / "index.html").read_text()
+    # Figures drawn elsewhere are left as they are, beside what else is there
+    print_dir = tmp_path / "print"
+    print_dir.mkdir()
+    (print_dir / "samples.png").write_bytes(b"mine")
+    plot_run(ae, tiny, out_dir=print_dir)
+    assert (print_dir / "samples.png").read_bytes() == b"mine"

@@ -260,7 +260,8 @@ def test_damaged_files_are_named(tiny, tmp_path):
                                           r"so train the run again$"):
         load_run(run.path)
     (run.path / "checkpoint.safetensors").unlink()
-    with pytest.raises(VaelabError, match=r"missing; the run has not finished an epoch yet$"):
+    with pytest.raises(VaelabError, match=r"missing; the run has no finished epoch \(it is still "
+                                          r"in its first, or it stopped there\)$"):
         load_run(run.path)
 
 

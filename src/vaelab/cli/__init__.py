@@ -8,6 +8,7 @@ import errno
 import functools
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -192,16 +193,30 @@ def _command(argv: list[str]) -> int:
             print(f"{error} another of torchrun's processes stopped, and this one with it "
                   f"(its own lines say why); run the command again", file=sys.stderr)
             return 2
-        if type(err).__name__ != "OutOfMemoryError":
+        said = out_of_memory(err)
+        if said is None:
             raise
-        print(f"{error} the device ran out of memory; try a smaller --batch-size or "
-              f"--device cpu", file=sys.stderr)
+        print(f"{error} {said}", file=sys.stderr)
         return 2
     finally:
         if restore is not None:
             signal.signal(signal.SIGTERM, restore)
         warnings.showwarning = showwarning  # as the caller had it (a notebook's, a test's)
     return 0
+
+
+def out_of_memory(err: RuntimeError) -> str | None:
+    """What to do where memory ran out: a device's (CUDA, MPS) or this machine's, whose
+    allocator says how much one array asked for; None for any other error."""
+    text = str(err)
+    if "DefaultCPUAllocator" in text:  # "can't allocate memory" (Linux), "not enough" (Windows)
+        asked = re.search(r"allocate (\d+) bytes", text)
+        size = f" (one array asked for {int(asked[1]) / 2**30:.1f} GiB)" if asked else ""
+        return (f"this machine ran out of memory{size}; try a smaller --batch-size, "
+                f"--hidden-dims or --latent-dims")
+    if type(err).__name__ == "OutOfMemoryError" or "out of memory" in text.lower():
+        return "the device ran out of memory; try a smaller --batch-size or --device cpu"
+    return None
 
 
 def _can_write_elsewhere(command: object) -> bool:

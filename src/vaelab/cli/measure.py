@@ -165,8 +165,10 @@ class Classifier(Common):
                 given = command_flags(("--dataset", self.dataset),
                                       ("--image-size", self.image_size),
                                       ("--data-dir", self.data_dir))
+                resized = ("" if self.image_size is not None or self.dataset in DATASETS else
+                           "; one for a run of these images at an --image-size is named with it")
                 raise VaelabError(f"no classifier for {key} in the cache yet; train it with: "
-                                  f"vaelab classifier train{given}")
+                                  f"vaelab classifier train{given}{resized}")
             again = "" if self.action == "show" else " (trained here before; --force trains " \
                                                      "it again)"
             say(f"{judge.path}: test accuracy {judge.accuracy:.2%}{again}")

@@ -296,7 +296,8 @@ def _pictures(model: Autoencoder, data: ImageData, seen: ImageData, judge: Judge
     asked = torch.arange(n, device=model.device) % len(data.classes)  # every class in turn
     judged = []  # each batch of samples judged as it is drawn: 10,000 images are 31 MB
     for i in range(0, n, 2000):
-        samples = model.sample(min(2000, n - i), generator=generator, y=asked[i:i + 2000])
+        samples = model.sample(min(2000, n - i), generator=generator,
+                               y=asked[i:i + 2000] if model.conditional else None)
         judged.append(predict_with_features(judge.model, samples))
     probabilities, drawn = (torch.cat(parts) for parts in zip(*judged, strict=True))
     scores["sample_confidence"] = Score(*mean_and_error(probabilities.max(dim=1).values))

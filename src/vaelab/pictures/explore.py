@@ -276,7 +276,8 @@ class ExplorerServer(ThreadingHTTPServer):
             super().__init__((HOST, port), _PageHandler)
         except OSError as err:
             if err.errno == errno.EADDRINUSE:
-                raise VaelabError(f"port {port} is in use; choose another with --port N") from None
+                raise VaelabError(f"port {port} is in use; choose another with --port N (--port 0 "
+                                  f"takes a free one)") from None
             if err.errno in (errno.EACCES, errno.EPERM) or getattr(err, "winerror", 0) == 10013:
                 raise VaelabError(f"port {port} is not open to this user; choose a port above "
                                   f"1023 with --port N") from None

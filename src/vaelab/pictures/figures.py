@@ -69,12 +69,24 @@ def plot_run(run: Run | str | Path, data: ImageData | None = None, *,
         check_can_make(out_dir, "--out", folder=True)
     if not isinstance(run, Run):
         run = load_run(run, data_dir=data_dir)
+    if out_dir is not None:
+        _not_another_runs(Path(out_dir), run)
     choice = Choice.of(run, label, between)  # before any work
     data = load_for(run.config, data_dir, progress=progress, data=data)
     paths = write_run_figures(run, data, out_dir, fmt, choice=choice)
     if out_dir is None and fmt == "png":
         paths["page"] = write_run_page(run)
     return paths
+
+
+def _not_another_runs(out: Path, run: Run) -> None:
+    """Refuse an ``out`` that is another run's folder, or a folder in one (its figures/):
+    that run's page would show these figures as its own."""
+    for folder in (out.resolve(), out.resolve().parent):
+        if (folder / "config.json").is_file() and folder != run.path.resolve():
+            raise VaelabError(f"{out} is {'in ' * (folder != out.resolve())}another run's "
+                              f"folder ({folder}), whose page would show these figures as its "
+                              f"own; choose another --out")
 
 
 @dataclass(frozen=True)
@@ -154,7 +166,15 @@ def write_run_figures(run: Run, data: ImageData | None = None,
     if run.metrics:
         save("loss", _loss(run, name))
     paths["interpolation_gif"] = save_gif(gif_frames, out_dir / "interpolation.gif")
+    if out_dir.resolve() == run.figures_dir.resolve():  # what an earlier state drew, gone
+        for key in FIGURES.keys() - paths.keys():  # (a denoising run resumed as another)
+            (out_dir / f"{key}.{fmt}").unlink(missing_ok=True)
     return paths
+
+
+# The figures a run may have, by their keys: its page shows those that are there.
+FIGURES = dict.fromkeys(("latent", "manifold", "reconstructions", "denoising", "manifold_prior",
+                         "samples", "interpolation", "loss"))
 
 
 def save_figure(fig: Figure, path: Path, dpi: int = 150) -> Path:

@@ -40,7 +40,7 @@ def check_fits(config: RunConfig) -> None:
 def note_long_warm_up(train: TrainConfig) -> None:
     """Say so when the KL warm-up lasts longer than the run: a mistake, or a run to be
     resumed for more epochs, which goes on with it."""
-    if train.kl_warmup > train.epochs:
+    if train.kl_warmup > train.epochs and train.beta > 0:  # a KL weighted 0 is 0 throughout
         log.warning("the KL warm-up (%d epochs) outlasts the run (%d): the KL ends weighted "
                     "%.2g of its full weight; --resume with more --epochs goes on with it",
                     train.kl_warmup, train.epochs, train.epochs / train.kl_warmup)

@@ -238,7 +238,7 @@ def _fit(job: Job, data: ImageData, progress: bool, position: int,
                 raise
             raise peer_lost(job.run_dir, job.again, job.on_disk, job.go_on) from None
     if job.world.main:
-        say_if_collapsed(job.run_dir, job.metrics)
+        say_if_collapsed(job.run_dir, job.metrics, config.train)
     return Run(job.run_dir, config, job.model.eval(), job.metrics)
 
 

@@ -23,7 +23,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
-from vaelab.config import RunConfig
+from vaelab.config import RunConfig, TrainConfig
 from vaelab.data import DATASETS
 from vaelab.device import select_device
 from vaelab.errors import VaelabError
@@ -164,7 +164,8 @@ def load_run(path: str | Path, device: str | torch.device = "cpu", *,
     weights_path = path / WEIGHTS
     if not weights_path.exists():
         raise VaelabError(f"{weights_path}: missing" + (
-            _again(path, "it", data_dir) or "; the run has not finished an epoch yet"))
+            _again(path, "it", data_dir) or "; the run has no finished epoch (it is still in "
+                                            "its first, or it stopped there)"))
     try:
         weights = load_file(weights_path)
         load_weights(model, weights, weights_path)
@@ -245,12 +246,13 @@ def unique_dir(base: Path) -> Path:
 COLLAPSED = 0.1  # nats of test KL an image below which the codes say next to nothing
 
 
-def say_if_collapsed(path: Path, metrics: list[dict[str, Any]]) -> None:
+def say_if_collapsed(path: Path, metrics: list[dict[str, Any]], train: TrainConfig) -> None:
     """A posterior that has collapsed onto the prior makes every figure one blurred mean
     image; a teacher should hear of it before putting them on a slide."""
     kl = metrics[-1]["test"]["kl"] if metrics else None
     if kl is not None and kl < COLLAPSED:
+        warm_up = "a longer --kl-warmup" if train.kl_warmup else "--kl-warmup"
         log.warning("%s: the test KL is %.2g nats an image, so the codes carry almost nothing "
                     "about the images (the posterior collapsed onto the prior) and the figures "
-                    "show much the same image everywhere; train longer, or with --kl-warmup",
-                    path, kl)
+                    "show much the same image everywhere; train longer, or with %s%s",
+                    path, kl, warm_up, " or a smaller --beta" if train.beta > 1 else "")
