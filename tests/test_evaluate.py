@@ -531,7 +531,7 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     monkeypatch.setattr(compare_module, "evaluate_run",
                         lambda run, *a, **kw: evaluated.append(run.path) or real(run, *a, **kw))
     monkeypatch.setattr(compare_module, "comparison_figure",
-                        lambda *a: drawn.append(a[3]) or figure(*a))
+                        lambda *a, **kw: drawn.append(a[3]) or figure(*a, **kw))
     compare_runs([bernoulli_vae.path, ae.path], tmp_path / "cmp2", data=tiny, progress=False,
                  judge=judge, k=20)
     assert evaluated == []  # the same classifier: both evaluations are used again

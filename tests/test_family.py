@@ -372,7 +372,7 @@ def test_the_comparison_says_which_class_a_cvaes_decoder_draws(tiny, tmp_path):
     pictures = [latent_picture(run.model, tiny) for run in runs]
     fig = comparison_figure(runs, pictures, tiny)
     drawn = tiny.classes[pictures[1].label]
-    assert [cell._suptitle.get_text() for cell in fig.subfigs] == ["VAE", "CVAE"]
+    assert [cell._suptitle.get_text() for cell in fig.subfigs[:2]] == ["VAE", "CVAE"]
     assert [ax.get_title() for ax in fig.subfigs[1].axes] == [
         "test codes", f"decoder over the same region, drawn as class {drawn}"]
     assert [ax.get_title() for ax in fig.subfigs[0].axes][1] == "decoder over the same region"
@@ -510,6 +510,22 @@ def test_a_stopped_demo_is_finished_in_its_folder(tiny, tmp_path, capsys):
     assert main(["sample", str(folder)]) == 2
     assert f"{folder}: not a run folder, but it holds the runs {folder / 'ae'}, " \
            f"{folder / 'vae'}: name one of them" in capsys.readouterr().err
+    # A run's figures, compare's output and a folder of figures are named for what they are
+    out = tmp_path / "print"
+    out.mkdir()
+    (out / "latent.png").touch()
+    for given, said in ((folder / "vae" / "figures", f"a folder in the run {folder / 'vae'}: "
+                                                     f"name that"),
+                        (out, "a folder of figures (vaelab plot --out): name the run they are "
+                              "of")):
+        assert main(["eval", str(given)]) == 2
+        assert f"{given}: not a run folder, but {said}\n" in capsys.readouterr().err
+    compared = tmp_path / "cmp"
+    compared.mkdir()
+    (compared / "compare.md").touch()
+    assert main(["plot", str(compared)]) == 2
+    assert (f"{compared}: not a run folder, but vaelab compare's output: name the runs it "
+            f"compared\n") in capsys.readouterr().err
 
 
 def test_a_demo_stopped_while_training_says_how_to_finish_it(tiny, tmp_path, monkeypatch,

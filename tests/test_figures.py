@@ -193,9 +193,12 @@ def test_the_gif_goes_there_and_back_enlarged(trained):
     assert gif.size == (28 * GIF_SCALE, 28 * GIF_SCALE)
     assert gif.n_frames == 2 * GIF_FRAMES - 2
     frames = []
+    held = []
     for i in (0, GIF_FRAMES - 1, 2 * GIF_FRAMES - 3):
         gif.seek(i)
         frames.append(np.asarray(gif.convert("L"), dtype=np.float32))
+        held.append(gif.info["duration"])
+    assert held == [500, 500, 50]  # it rests at each end, where it turns
     assert np.abs(frames[0] - frames[1]).mean() > 1  # it moves
     assert np.abs(frames[2] - frames[0]).mean() < np.abs(frames[1] - frames[0]).mean()
 

@@ -207,3 +207,20 @@ def test_a_float64_model_takes_float32_codes_and_images_and_samples_in_float64()
     assert vae.encode(torch.rand(2, 1, 28, 28)).mean.dtype == torch.float64
     assert vae.decode(torch.zeros(2, 2)).dtype == torch.float64
     assert vae.sample(3, generator=torch.Generator().manual_seed(0)).dtype == torch.float64
+
+
+def test_a_cvae_decodes_as_one_class_given_one_number_and_a_posterior_samples_outside_autograd():
+    """cvae.sample(4, y=7) took one class for all, and cvae.decode(z, 5) refused it;
+    DiagonalGaussian had rsample alone, where torch.distributions has sample too."""
+    import vaelab
+
+    cvae = build_model(ModelConfig("cvae", hidden_dims=(8,)), (1, 28, 28), classes=10).eval()
+    z = torch.randn(3, 2)
+    with torch.no_grad():
+        assert torch.equal(cvae.decode(z, 5), cvae.decode(z, torch.full((3,), 5)))
+        assert torch.equal(cvae.decode(z, np.int64(5)), cvae.decode(z, torch.tensor(5)))
+    posterior = cvae.encode(torch.rand(3, 1, 28, 28), [1, 2, 3])
+    drawn = posterior.sample(torch.Generator().manual_seed(0))
+    assert drawn.shape == (3, 2) and not drawn.requires_grad
+    assert torch.equal(drawn, posterior.rsample(torch.Generator().manual_seed(0)).detach())
+    assert vaelab.Score.__name__ == "Score"  # what card["nll"] is

@@ -477,8 +477,9 @@ def test_a_run_stopped_before_its_first_checkpoint_is_started_again_beside_it(
     with pytest.raises(VaelabError, match=f"missing: the run stopped before its first "
                                           f"checkpoint; start it again with {again}$"):
         resume(run, data=tiny, progress=False)
-    with pytest.raises(VaelabError, match=r"model.safetensors: missing; the run has not "
-                                          r"finished an epoch yet$"):
+    with pytest.raises(VaelabError, match=r"model.safetensors: missing; the run has no "
+                                          r"finished epoch \(it is still in its first, or it "
+                                          r"stopped there\)$"):
         load_run(run)
     monkeypatch.undo()
     config = RunConfig.load(run / "config.json")  # as --config RUN reads it

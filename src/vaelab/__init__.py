@@ -43,6 +43,7 @@ _WHERE = {
     "write_samples": "vaelab.pictures.samples",
     "run_demo": "vaelab.demo",
     "Scorecard": "vaelab.measuring.scorecard",
+    "Score": "vaelab.measuring.scorecard",
     "Comparison": "vaelab.measuring.comparing",
     "load_scorecard": "vaelab.measuring.scorecard",
     "evaluate_run": "vaelab.measuring.evaluation",
@@ -65,7 +66,7 @@ __all__ = [  # noqa: RUF022 (grouped as above)
     "write_run_figures",
     "write_samples",
     "run_demo",
-    "Scorecard", "Comparison", "load_scorecard", "evaluate_run", "compare_runs",
+    "Scorecard", "Score", "Comparison", "load_scorecard", "evaluate_run", "compare_runs",
     "export_explorer", "serve_explorer",
     "flush_denormals",
 ]
@@ -92,7 +93,7 @@ if TYPE_CHECKING:
     from vaelab.errors import ConfigError, VaelabError
     from vaelab.measuring.comparing import Comparison
     from vaelab.measuring.evaluation import evaluate_run
-    from vaelab.measuring.scorecard import Scorecard, load_scorecard
+    from vaelab.measuring.scorecard import Score, Scorecard, load_scorecard
     from vaelab.models import CVAE, MODELS, VAE, Autoencoder, build_model
     from vaelab.pictures.comparison import compare_runs
     from vaelab.pictures.explore import export_explorer, serve_explorer

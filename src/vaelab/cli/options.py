@@ -70,6 +70,16 @@ def check_run_folder(path: Path) -> Path:
         if inside:  # a demo's or a comparison's folder
             raise VaelabError(f"{path}: not a run folder, but it holds the runs "
                               f"{', '.join(inside)}: name one of them")
+        if (path.parent / "config.json").is_file():  # a run's figures/, say
+            raise VaelabError(f"{path}: not a run folder, but a folder in the run "
+                              f"{path.parent}: name that")
+        made = next((by for file, by in (("compare.md", "vaelab compare's output: name the "
+                                                         "runs it compared"),
+                                          ("latent.png", "a folder of figures (vaelab plot "
+                                                         "--out): name the run they are of"))
+                     if (path / file).is_file()), None)
+        if made:
+            raise VaelabError(f"{path}: not a run folder, but {made}")
         raise VaelabError(f"{path}: not a vaelab run folder (it has no config.json; vaelab "
                           f"train writes run folders)")
     return path

@@ -38,6 +38,12 @@ class DiagonalGaussian:
                           dtype=self.mean.dtype)
         return self.mean + self.std * eps
 
+    @torch.no_grad()
+    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        """A draw of z, as ``rsample`` draws it, outside autograd (as torch.distributions
+        names the two). (B, d)"""
+        return self.rsample(generator)
+
     def mode(self) -> torch.Tensor:
         """The most likely code, the mean. (B, d)"""
         return self.mean

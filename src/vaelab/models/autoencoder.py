@@ -159,7 +159,11 @@ class Autoencoder(nn.Module):
                            device=weight.device, dtype=weight.dtype)
 
     def given_side(self, y: torch.Tensor | None, batch: int) -> torch.Tensor | None:
-        """``side(y)``, checked to hold a label for each of ``batch`` images or codes."""
+        """``side(y)``, checked to hold a label for each of ``batch`` images or codes (one
+        class number, as a CVAE's sample takes it too, for all)."""
+        if self.conditional and isinstance(y, numbers.Integral | torch.Tensor) \
+                and not isinstance(y, bool) and getattr(y, "ndim", 0) == 0:
+            y = torch.full((batch,), int(y), device=self.device)
         side = self.side(y)
         if side is not None and len(side) != batch:
             raise VaelabError(f"y holds {len(side)} labels for {batch} images or codes; give "

@@ -20,6 +20,7 @@ says: ink on paper for the registered datasets, as they are for anyone's own.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -42,7 +43,7 @@ from vaelab.models import Autoencoder
 from vaelab.objectives import corrupt
 from vaelab.pictures import plots
 from vaelab.pictures.ink import drawn_manifold, ink_on_paper, pictures_of
-from vaelab.pictures.interpolation import interpolation
+from vaelab.pictures.interpolation import GIF_FRAMES, interpolation
 from vaelab.pictures.report import write_run_page
 from vaelab.training.datasets import class_names, class_number, load_for
 from vaelab.training.runs import Run, load_run
@@ -165,7 +166,8 @@ def write_run_figures(run: Run, data: ImageData | None = None,
     save("interpolation", figure)
     if run.metrics:
         save("loss", _loss(run, name))
-    paths["interpolation_gif"] = save_gif(gif_frames, out_dir / "interpolation.gif")
+    paths["interpolation_gif"] = save_gif(gif_frames, out_dir / "interpolation.gif",
+                                          held=(0, GIF_FRAMES - 1))  # its start and its end
     if out_dir.resolve() == run.figures_dir.resolve():  # what an earlier state drew, gone
         for key in FIGURES.keys() - paths.keys():  # (a denoising run resumed as another)
             (out_dir / f"{key}.{fmt}").unlink(missing_ok=True)
@@ -191,14 +193,17 @@ def save_figure(fig: Figure, path: Path, dpi: int = 150) -> Path:
     return path
 
 
-def save_gif(frames: np.ndarray, path: Path, scale: int = GIF_SCALE, ms: int = 50) -> Path:
+def save_gif(frames: np.ndarray, path: Path, scale: int = GIF_SCALE, ms: int = 50,
+             held: Sequence[int] = ()) -> Path:
     """Frames (T, H, W) grey or (T, H, W, 3) colour, in [0, 1], as an endless animation drawn
-    as they are (0 black); enlarged ``scale`` times without blurring."""
+    as they are (0 black); enlarged ``scale`` times without blurring. The frames ``held``
+    (a line's two ends) stay ten times as long, so that a viewer sees where it turns."""
     images = [Image.fromarray(f).resize((f.shape[1] * scale, f.shape[0] * scale), Image.NEAREST)
               for f in (255 * frames.clip(0, 1)).round().astype(np.uint8)]
     buffer = BytesIO()
-    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=ms,
-                   loop=0, optimize=True)
+    durations = [10 * ms if i in held else ms for i in range(len(images))]
+    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:],
+                   duration=durations, loop=0, optimize=True)
     write_atomic(path, buffer.getvalue())
     return path
 
