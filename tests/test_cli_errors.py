@@ -265,6 +265,12 @@ def test_running_out_of_memory_is_one_line_that_says_what_to_shrink(capsys, tmp_
                                     "--latent-dims")
     from vaelab.cli import out_of_memory
 
-    assert out_of_memory(RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")) == (
-        "the device ran out of memory; try a smaller --batch-size or --device cpu")
-    assert out_of_memory(RuntimeError("mat1 and mat2 shapes cannot be multiplied")) is None
+    # Each command's advice is what it can make smaller
+    assert out_of_memory(RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+                         "eval") == ("the device ran out of memory; try a smaller --chunk, or "
+                                     "use --device cpu")
+    assert out_of_memory(RuntimeError(said), "plot") == (
+        "this machine ran out of memory (one array asked for 16.0 GiB); the run's model may be "
+        "too large for it")
+    assert out_of_memory(RuntimeError("mat1 and mat2 shapes cannot be multiplied"),
+                         "train") is None

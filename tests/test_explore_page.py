@@ -344,7 +344,7 @@ def test_the_axes_numbers_that_the_planes_edge_would_cut_are_left_out(served, vi
     seen = visit(served["ae"])
     box, size = seen.plane_box(), seen.page.evaluate("document.querySelector('.overlay')"
                                                      ".clientWidth")
-    shown = 0
+    shown, cut = 0, []
     for k in range(16):  # zoomed and moved, so that some grid line lies by an edge
         seen.page.mouse.move(box["x"] + 37 * k % box["width"], box["y"] + 53 * k % box["height"])
         seen.page.mouse.wheel(0, -40 if k % 2 else 70)
@@ -354,7 +354,11 @@ def test_the_axes_numbers_that_the_planes_edge_would_cut_are_left_out(served, vi
         for text, x, y, width in ticks:
             assert x >= 0 and x + width <= size - 2 and 11 <= y <= size, (text, x, y, width)
         shown += len(ticks)
+        cut += seen.state("ticksCut")
     assert shown >= 16 * 6
+    assert cut, "no number came by an edge: the test moved the plane too little"
+    for text, x, y, width in cut:  # each would have run over the right edge or the top
+        assert x + width > size - 2 or y < 11, (text, x, y, width)
     seen.check()
 
 

@@ -7,7 +7,7 @@ import torch
 from vaelab.config import ModelConfig, TrainConfig
 from vaelab.distributions import DiagonalGaussian
 from vaelab.errors import VaelabError
-from vaelab.models import VAE, Autoencoder, build_model, count_parameters
+from vaelab.models import VAE, Autoencoder, build_model, count_parameters, prepared_pixels
 from vaelab.objectives import loss_terms, objective_per_image
 
 SHAPE = (1, 28, 28)
@@ -196,15 +196,18 @@ def test_a_model_out_of_training_refuses_float_pixels_outside_0_to_1():
             vae.reconstruct(bad)
     assert vae.reconstruct(images).shape == images.shape  # in [0, 1]
     assert vae.encode((images * 255).to(torch.uint8)).mean.shape == (4, 2)  # uint8: any value
+    with prepared_pixels():  # vaelab's own loops over its data: unchecked
+        assert vae.encode(images * 255).mean.shape == (4, 2)
     vae.train()
     assert vae.encode(images * 255).mean.shape == (4, 2)  # training's fast path: unchecked
 
 
 def test_a_float64_model_takes_float32_codes_and_images_and_samples_in_float64():
     """A model made float64 refused float32 inputs ('mat1 and mat2 must have the same dtype')
-    and drew float32 noise in sample."""
+    and uint8 images, and drew float32 noise in sample."""
     vae = build_model(ModelConfig(hidden_dims=(8,)), (1, 28, 28)).double().eval()
     assert vae.encode(torch.rand(2, 1, 28, 28)).mean.dtype == torch.float64
+    assert vae.encode(torch.zeros(2, 1, 28, 28, dtype=torch.uint8)).mean.dtype == torch.float64
     assert vae.decode(torch.zeros(2, 2)).dtype == torch.float64
     assert vae.sample(3, generator=torch.Generator().manual_seed(0)).dtype == torch.float64
 
@@ -219,6 +222,10 @@ def test_a_cvae_decodes_as_one_class_given_one_number_and_a_posterior_samples_ou
     with torch.no_grad():
         assert torch.equal(cvae.decode(z, 5), cvae.decode(z, torch.full((3,), 5)))
         assert torch.equal(cvae.decode(z, np.int64(5)), cvae.decode(z, torch.tensor(5)))
+    for bad in (torch.tensor(2.7), 10, -1):  # 2.7 was decoded as class 2
+        with pytest.raises(VaelabError, match=rf"^y must be a class number from 0 to 9, got "
+                                              rf"{float(bad):g}$"):
+            cvae.decode(z, bad)
     posterior = cvae.encode(torch.rand(3, 1, 28, 28), [1, 2, 3])
     drawn = posterior.sample(torch.Generator().manual_seed(0))
     assert drawn.shape == (3, 2) and not drawn.requires_grad

@@ -193,7 +193,7 @@ def _command(argv: list[str]) -> int:
             print(f"{error} another of torchrun's processes stopped, and this one with it "
                   f"(its own lines say why); run the command again", file=sys.stderr)
             return 2
-        said = out_of_memory(err)
+        said = out_of_memory(err, type(command).__name__.lower())
         if said is None:
             raise
         print(f"{error} {said}", file=sys.stderr)
@@ -205,17 +205,25 @@ def _command(argv: list[str]) -> int:
     return 0
 
 
-def out_of_memory(err: RuntimeError) -> str | None:
-    """What to do where memory ran out: a device's (CUDA, MPS) or this machine's, whose
-    allocator says how much one array asked for; None for any other error."""
+# What each command can make smaller, where memory ran out; the rest hold a run's model.
+SMALLER = {"train": "try a smaller --batch-size, --hidden-dims or --latent-dims",
+           "demo": "try a smaller --batch-size",
+           "eval": "try a smaller --chunk",
+           "compare": "try a smaller -k or --samples"}
+
+
+def out_of_memory(err: RuntimeError, command: str) -> str | None:
+    """What to do where memory ran out in ``command`` (its name): on a device (CUDA, MPS) or
+    in this machine, whose allocator says how much one array asked for; None for any other
+    error."""
     text = str(err)
+    advice = SMALLER.get(command, "the run's model may be too large for it")
     if "DefaultCPUAllocator" in text:  # "can't allocate memory" (Linux), "not enough" (Windows)
         asked = re.search(r"allocate (\d+) bytes", text)
         size = f" (one array asked for {int(asked[1]) / 2**30:.1f} GiB)" if asked else ""
-        return (f"this machine ran out of memory{size}; try a smaller --batch-size, "
-                f"--hidden-dims or --latent-dims")
+        return f"this machine ran out of memory{size}; {advice}"
     if type(err).__name__ == "OutOfMemoryError" or "out of memory" in text.lower():
-        return "the device ran out of memory; try a smaller --batch-size or --device cpu"
+        return f"the device ran out of memory; {advice}, or use --device cpu"
     return None
 
 

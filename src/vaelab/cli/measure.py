@@ -166,7 +166,8 @@ class Classifier(Common):
                                       ("--image-size", self.image_size),
                                       ("--data-dir", self.data_dir))
                 resized = ("" if self.image_size is not None or self.dataset in DATASETS else
-                           "; one for a run of these images at an --image-size is named with it")
+                           "; a run that resized them with --image-size N has a classifier of "
+                           "its own: add --image-size N")
                 raise VaelabError(f"no classifier for {key} in the cache yet; train it with: "
                                   f"vaelab classifier train{given}{resized}")
             again = "" if self.action == "show" else " (trained here before; --force trains " \

@@ -170,7 +170,7 @@ def saved_scorecard(run: Run, split: str = "test", unreadable: str = "") -> Scor
     read, which is said, with ``unreadable``: what becomes of it), with its notes, named by
     the folder it is in now (a copied or moved run's names the folder it was measured in)."""
     try:
-        card = load_scorecard(run.path, split, outdated=False)  # its callers say it
+        card = load_scorecard(run.path, split, warn_outdated=False)  # its callers say it
     except VaelabError as err:  # the run and its figures are whole; its measures are not
         again = f"vaelab eval {quoted(run.path)}" + (" --split train" if split == "train" else "")
         log.warning("%s; %s", str(err).removesuffix(MEASURE_AGAIN),

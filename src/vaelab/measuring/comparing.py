@@ -208,9 +208,11 @@ class Comparison:
                 ("", "", why) if score is None else (repr(score.value), repr(score.error), ""))]])
         return out.getvalue()
 
-    def save(self, folder: Path) -> None:
-        """compare.md and compare.csv in ``folder``. The csv starts with a byte-order mark, by
-        which a spreadsheet (Excel on Windows) reads it as UTF-8, not in its own code page."""
+    def save(self, folder: str | Path) -> None:
+        """compare.md and compare.csv in ``folder`` (made if need be). The csv starts with a
+        byte-order mark, by which a spreadsheet (Excel on Windows) reads it as UTF-8, not in
+        its own code page."""
+        folder = Path(folder)
         write_atomic(folder / "compare.md", self.markdown())
         write_atomic(folder / "compare.csv", "\ufeff" + self.csv())
 

@@ -18,7 +18,7 @@ from vaelab.data import to_unit
 from vaelab.distributed import SINGLE, World
 from vaelab.distributions import DiagonalGaussian
 from vaelab.errors import VaelabError
-from vaelab.models import Autoencoder
+from vaelab.models import Autoencoder, prepared_pixels
 from vaelab.objectives import wide_dtype
 
 # Codes decoded per pass of the IWAE bound. It bounds the memory (6 MB per 784-pixel tensor of
@@ -148,6 +148,7 @@ def elbo_per_image(model: Autoencoder, x: torch.Tensor, y: torch.Tensor | None, 
 
 
 @torch.inference_mode()
+@prepared_pixels()  # vaelab's own images
 def elbo_of(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor | None,
             samples: int, generator: torch.Generator, size: int, world: World = SINGLE
             ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -186,6 +187,7 @@ def iwae_log_px(model: Autoencoder, x: torch.Tensor, y: torch.Tensor | None, k: 
 
 
 @torch.inference_mode()
+@prepared_pixels()  # vaelab's own images
 def iwae_log_px_of(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor | None,
                    k: int, generator: torch.Generator, chunk: int = CHUNK,
                    done: Callable[[int], object] | None = None, world: World = SINGLE

@@ -52,7 +52,7 @@ from vaelab.measuring.estimators import (
 from vaelab.measuring.latent import encode_dataset, grids_of, latent_picture
 from vaelab.measuring.probes import active_units, knn_accuracy, linear_probe
 from vaelab.measuring.scorecard import Score, Scorecard, eval_file, per_image_file
-from vaelab.models import Autoencoder
+from vaelab.models import Autoencoder, prepared_pixels
 from vaelab.objectives import objective_per_image
 from vaelab.progress import progress_bar
 from vaelab.training.datasets import learned_from, load_for
@@ -203,6 +203,7 @@ class Measuring:
 
 
 @torch.inference_mode()
+@prepared_pixels()  # vaelab's own images
 def _bounds(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor, binarized: bool,
             k: int | None, samples: int, chunk: int, seed: int, progress: bool,
             world: World = SINGLE) -> tuple[dict[str, Score], dict[str, torch.Tensor]]:

@@ -10,13 +10,14 @@ import numpy as np
 import torch
 
 from vaelab.data import ImageData, to_unit
-from vaelab.models import Autoencoder
+from vaelab.models import Autoencoder, prepared_pixels
 
 GRID = 21  # tiles along the longer side of the manifolds; odd, so 0 is a tile centre
 LINE_ROWS = "class"  # the vertical axis of a latent line's codes: a row for each class
 
 
 @torch.inference_mode()
+@prepared_pixels()  # vaelab's own images
 def encode_dataset(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor | None = None,
                    batch_size: int = 2000) -> torch.Tensor:
     """Deterministic codes (posterior means for a VAE) of uint8 images, given their labels for
@@ -241,7 +242,7 @@ def on_one_scale(models: Sequence[Autoencoder], pictures: Sequence[LatentPicture
         return None
     boxes = np.array([widened(bounds(torch.from_numpy(p.points))) for p in pictures])  # (R, 4)
     lo, hi = boxes.min(axis=0), boxes.max(axis=0)
-    u, v = linear_grid((float(lo[0]), float(hi[1]), float(lo[2]), float(hi[3])), grid)
+    u, v = linear_grid(widened((float(lo[0]), float(hi[1]), float(lo[2]), float(hi[3]))), grid)
     return [replace(picture, manifold=_manifold(model, picture.plane, u, v, picture.label))
             for model, picture in zip(models, pictures, strict=True)]
 

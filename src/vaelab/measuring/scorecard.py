@@ -20,7 +20,7 @@ from vaelab.files import read_json
 from vaelab.measuring.classifier import CONFIDENT
 from vaelab.measuring.eval_json import MEASURE_AGAIN, check_eval
 from vaelab.measuring.probes import KNN
-from vaelab.training.runs import read_metrics
+from vaelab.training.runs import finished_epochs
 
 FORMAT = 1
 log = logging.getLogger("vaelab")
@@ -188,11 +188,11 @@ def per_image_file(split: str) -> str:
     return eval_file(split).removesuffix(".json") + "-per-image.safetensors"
 
 
-def load_scorecard(path: str | Path, split: str = "test", *, outdated: bool = True
+def load_scorecard(path: str | Path, split: str = "test", *, warn_outdated: bool = True
                    ) -> Scorecard | None:
     """A run folder's saved evaluation of ``split`` (its eval.json), or None if not measured.
     Where the run has trained on since it was measured, a warning says so unless
-    ``outdated`` is off (for a caller that says it in its own way)."""
+    ``warn_outdated`` is off (for a caller that says it in its own way)."""
     if not Path(path).is_dir():
         raise VaelabError(f"{path}: no such folder; give a run's folder, where vaelab train "
                           f"wrote config.json")
@@ -205,14 +205,11 @@ def load_scorecard(path: str | Path, split: str = "test", *, outdated: bool = Tr
         raise VaelabError(f"{file}: {getattr(err, 'strerror', None) or err}{MEASURE_AGAIN}"
                           ) from None
     card = replace(Scorecard.from_dict(raw, str(file)), run=str(path))  # where it is now
-    try:
-        done = read_metrics(Path(path), quiet=True) if outdated else []
-    except VaelabError:  # damaged records: what they say of its epochs is not known
-        done = []
-    if done and done[-1]["epoch"] != card.epochs:
+    done = finished_epochs(Path(path)) if warn_outdated else None
+    if done is not None and done != card.epochs:
         log.warning("%s is of epoch %d, and the run has trained %d: its figures are not of the "
                     "weights now (evaluate_run, or vaelab eval, measures it again)", file,
-                    card.epochs, done[-1]["epoch"])
+                    card.epochs, done)
     kept = Path(path) / per_image_file(split)  # each image's bounds, measured as eval.json says
     if not kept.exists():
         return card

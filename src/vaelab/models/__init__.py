@@ -6,7 +6,7 @@ from torch import nn
 
 from vaelab.config import ModelConfig
 from vaelab.errors import VaelabError, did_you_mean
-from vaelab.models.autoencoder import Autoencoder
+from vaelab.models.autoencoder import Autoencoder, prepared_pixels
 from vaelab.models.cvae import CVAE
 from vaelab.models.vae import VAE
 
@@ -36,4 +36,4 @@ def count_parameters(model: nn.Module) -> int:
 
 
 __all__ = ["CVAE", "MODELS", "VAE", "Autoencoder", "build_model", "count_parameters",
-           "model_class"]
+           "model_class", "prepared_pixels"]

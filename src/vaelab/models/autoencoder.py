@@ -9,7 +9,10 @@ in ``vaelab.objectives``, the loop in ``vaelab.training``.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import numbers
+from collections.abc import Iterator
 from typing import ClassVar
 
 import torch
@@ -21,6 +24,20 @@ from vaelab.data import to_unit
 from vaelab.distributions import DiagonalGaussian, build_likelihood
 from vaelab.errors import VaelabError
 from vaelab.nets import build_nets
+
+_PREPARED = contextvars.ContextVar("vaelab_prepared_pixels", default=False)
+
+
+@contextlib.contextmanager
+def prepared_pixels() -> Iterator[None]:
+    """Within it (or in a function it decorates), the models take float pixels unchecked:
+    they come from vaelab's own data (uint8 made floats, binarized or corrupted draws), in
+    [0, 1] as made, and a check would cost each batch a reduction and, on a GPU, a wait."""
+    token = _PREPARED.set(True)
+    try:
+        yield
+    finally:
+        _PREPARED.reset(token)
 
 
 class Autoencoder(nn.Module):
@@ -99,6 +116,17 @@ class Autoencoder(nn.Module):
         except (TypeError, ValueError, RuntimeError):
             raise VaelabError(f"y must hold {self.labels_asked}, got {y!r}") from None
 
+    def one_for_all(self, y: torch.Tensor, n: int) -> torch.Tensor:
+        """``y`` as it is, or one class number (0-d) given for all as n of them, checked here
+        to be a whole class number: on a GPU one_hot would not check it, and its device-side
+        assert ends the process."""
+        if y.dim() != 0:
+            return y
+        if (y.is_floating_point() and y != y.round()) or not 0 <= y.item() < self.classes:
+            raise VaelabError(f"y must be a class number from 0 to {self.classes - 1}, got "
+                              f"{y.item():g}")
+        return y.to(torch.long).expand(n)
+
     def out_of_range(self, y: torch.Tensor) -> VaelabError:
         """The error for class numbers ``y`` of which some are not classes of this model."""
         return VaelabError(f"class numbers go from 0 to {self.classes - 1}, got "
@@ -114,14 +142,17 @@ class Autoencoder(nn.Module):
         training, float pixels are checked to lie in [0, 1]: images of 0 to 255 as floats
         would be encoded without a word, each code far from any the model has seen."""
         x = self.given(x, self.image_shape, "images")
-        if x.is_floating_point() and not self.training and len(x):
+        if x.is_floating_point() and not self.training and len(x) and not _PREPARED.get():
             low, high = torch.aminmax(x)
             if not (low >= 0 and high <= 1):  # NaN too, which aminmax gives as both
                 held = ("hold NaN" if low.isnan() else
                         f"are floats from {low.item():g} to {high.item():g}")
                 raise VaelabError(f"images {held}; give floats in [0, 1] or uint8 pixels (0 to "
                                   f"255)")
-        return self.encoder(to_unit(x), self.given_side(y, len(x)))
+        pixels = to_unit(x)  # float32 of uint8, at the weights' precision (a float64 model)
+        dtype = next(self.parameters()).dtype
+        return self.encoder(pixels if pixels.dtype == dtype else pixels.to(dtype),
+                            self.given_side(y, len(x)))
 
     def given(self, t: torch.Tensor, shape: tuple[int, ...], what: str) -> torch.Tensor:
         """``t`` (a tensor, or an array or list made one) as the nets take it: (B, *shape),
@@ -161,9 +192,8 @@ class Autoencoder(nn.Module):
     def given_side(self, y: torch.Tensor | None, batch: int) -> torch.Tensor | None:
         """``side(y)``, checked to hold a label for each of ``batch`` images or codes (one
         class number, as a CVAE's sample takes it too, for all)."""
-        if self.conditional and isinstance(y, numbers.Integral | torch.Tensor) \
-                and not isinstance(y, bool) and getattr(y, "ndim", 0) == 0:
-            y = torch.full((batch,), int(y), device=self.device)
+        if self.conditional and y is not None:
+            y = self.one_for_all(self.labels(y), batch)
         side = self.side(y)
         if side is not None and len(side) != batch:
             raise VaelabError(f"y holds {len(side)} labels for {batch} images or codes; give "

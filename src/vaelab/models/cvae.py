@@ -25,9 +25,7 @@ class CVAE(VAE):
         n = self.how_many(n)
         if y is None:
             y = torch.arange(n, device=self.device) % self.classes
-        y = self.labels(y).to(self.device)
-        if y.dim() == 0:
-            y = y.expand(n)
+        y = self.one_for_all(self.labels(y).to(self.device), n)
         if len(y) != n:
             raise VaelabError(f"y holds {len(y)} labels for {n} samples; give one per sample, "
                               f"or one class for all")

@@ -22,7 +22,7 @@ from vaelab.config import TrainConfig
 from vaelab.data import to_unit
 from vaelab.distributed import SINGLE, World
 from vaelab.distributions import LOG_2PI
-from vaelab.models import Autoencoder
+from vaelab.models import Autoencoder, prepared_pixels
 from vaelab.objectives.kl import KL
 from vaelab.objectives.noise import corrupt
 
@@ -176,6 +176,7 @@ def wide_dtype(device: torch.device) -> torch.dtype:
 
 
 @torch.inference_mode()
+@prepared_pixels()  # vaelab's own images
 def objective_per_image(model: Autoencoder, images: torch.Tensor, config: TrainConfig,
                         labels: torch.Tensor | None = None, *, batch_size: int = 2000,
                         seed: int = 0, world: World = SINGLE, rows_at_once: int = ROWS_AT_ONCE

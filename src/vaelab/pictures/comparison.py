@@ -65,6 +65,8 @@ class LatentView:
 
 
 MOST_COLUMNS = 4  # runs side by side in a comparison; more go on further rows
+KEY_ROWS = 20  # classes in a column of the legend
+TOP_KEY_ROWS = 12  # rows of the legend that fit beside the top codes of the smallest panels
 
 
 def _unbroken(text: str) -> str:
@@ -81,7 +83,9 @@ def draw_comparison(views: Sequence[LatentView], classes: Sequence[str], *, titl
     columns = math.ceil(len(views) / rows)
     side = float(np.clip(13.5 / columns, 3.2, 4.6))  # inches of one panel
     width = int(side * 11)  # characters of a title line over one panel
-    key = 0.75 + 0.075 * max(map(len, legend_names(classes))) if classes else 0.05  # inches
+    columns_of_key = math.ceil(len(classes) / KEY_ROWS)  # the legend's own columns
+    key = columns_of_key * (0.75 + 0.075 * max(map(len, legend_names(classes)))) if classes \
+        else 0.05  # inches
     with style():
         fig = Figure(figsize=(side * columns + key + 0.2, (2 * side + 0.9) * rows + 0.4),
                      layout="constrained")
@@ -108,8 +112,12 @@ def draw_comparison(views: Sequence[LatentView], classes: Sequence[str], *, titl
                 codes.set_aspect("equal", adjustable="box")
                 codes.set_ylim(bottom, top)
             cell.suptitle(textwrap.fill(view.name, width, break_on_hyphens=False))
-        if classes:  # level with the top row's codes, which fill about its upper half
-            class_legend(grid[0, columns], classes, at=(0.0, 0.74))
+        if classes:  # level with the top row's codes, which fill about its upper half; a
+            # legend too tall for that, in the middle of the figure's height
+            high = min(len(classes), KEY_ROWS) > TOP_KEY_ROWS
+            class_legend(grid[0, columns] if not high else fig, classes,
+                         at=(0.0, 0.74) if not high else (1 - key / fig.get_figwidth(), 0.5),
+                         columns=columns_of_key)
         fig.suptitle(textwrap.fill(title, int(fig.get_figwidth() * 8.5)), fontsize=13)
     return fig
 

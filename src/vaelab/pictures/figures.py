@@ -43,10 +43,10 @@ from vaelab.models import Autoencoder
 from vaelab.objectives import corrupt
 from vaelab.pictures import plots
 from vaelab.pictures.ink import drawn_manifold, ink_on_paper, pictures_of
-from vaelab.pictures.interpolation import GIF_FRAMES, interpolation
+from vaelab.pictures.interpolation import GIF_ENDS, interpolation
 from vaelab.pictures.report import write_run_page
 from vaelab.training.datasets import class_names, class_number, load_for
-from vaelab.training.runs import Run, load_run
+from vaelab.training.runs import FIGURES, Run, load_run
 
 FORMATS = ("png", "pdf", "svg")
 GIF_SCALE = 4  # 28 px -> 112 px
@@ -81,13 +81,13 @@ def plot_run(run: Run | str | Path, data: ImageData | None = None, *,
 
 
 def _not_another_runs(out: Path, run: Run) -> None:
-    """Refuse an ``out`` that is another run's folder, or a folder in one (its figures/):
-    that run's page would show these figures as its own."""
-    for folder in (out.resolve(), out.resolve().parent):
-        if (folder / "config.json").is_file() and folder != run.path.resolve():
-            raise VaelabError(f"{out} is {'in ' * (folder != out.resolve())}another run's "
-                              f"folder ({folder}), whose page would show these figures as its "
-                              f"own; choose another --out")
+    """Refuse an ``out`` that is another run's figures/ folder: that run's page would show
+    these figures as its own."""
+    owner = out.resolve().parent
+    if (out.resolve().name == FIGURES and (owner / "config.json").is_file()
+            and owner != run.path.resolve()):
+        raise VaelabError(f"{out} is the figures folder of another run ({owner}), whose page "
+                          f"would show these figures as its own; choose another --out")
 
 
 @dataclass(frozen=True)
@@ -167,16 +167,16 @@ def write_run_figures(run: Run, data: ImageData | None = None,
     if run.metrics:
         save("loss", _loss(run, name))
     paths["interpolation_gif"] = save_gif(gif_frames, out_dir / "interpolation.gif",
-                                          held=(0, GIF_FRAMES - 1))  # its start and its end
+                                          held=GIF_ENDS)
     if out_dir.resolve() == run.figures_dir.resolve():  # what an earlier state drew, gone
-        for key in FIGURES.keys() - paths.keys():  # (a denoising run resumed as another)
+        for key in set(FIGURE_KEYS) - paths.keys():  # (a denoising run resumed as another)
             (out_dir / f"{key}.{fmt}").unlink(missing_ok=True)
     return paths
 
 
 # The figures a run may have, by their keys: its page shows those that are there.
-FIGURES = dict.fromkeys(("latent", "manifold", "reconstructions", "denoising", "manifold_prior",
-                         "samples", "interpolation", "loss"))
+FIGURE_KEYS = ("latent", "manifold", "reconstructions", "denoising", "manifold_prior",
+               "samples", "interpolation", "loss")
 
 
 def save_figure(fig: Figure, path: Path, dpi: int = 150) -> Path:

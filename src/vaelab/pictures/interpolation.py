@@ -18,6 +18,7 @@ from vaelab.pictures.ink import pictures_of
 
 FRAMES = 10  # decoded frames in the interpolation strip
 GIF_FRAMES = 40  # frames each way in the animation
+GIF_ENDS = (0, GIF_FRAMES - 1)  # its frames at the line's start and end, where it turns
 
 
 def interpolation_pair(points: np.ndarray, labels: np.ndarray | None) -> tuple[int, int]:

@@ -142,14 +142,14 @@ def legend_names(classes: Sequence[str]) -> list[str]:
     return [f"{i} {name}" for i, name in enumerate(classes)]
 
 
-def class_legend(owner: Axes | SubFigure, classes: Sequence[str],
-                 at: tuple[float, float] = (1.01, 0.5)) -> None:
+def class_legend(owner: Axes | Figure | SubFigure, classes: Sequence[str],
+                 at: tuple[float, float] = (1.01, 0.5), columns: int = 1) -> None:
     """The classes' colours, with their left edge's middle at ``at`` of ``owner`` (by default
-    just right of an axes)."""
+    just right of an axes), in ``columns``."""
     handles = [Line2D([], [], marker="o", linestyle="", color=_class_color(i), markersize=5)
                for i in range(len(classes))]
     owner.legend(handles, legend_names(classes), loc="center left", bbox_to_anchor=at,
-                 handletextpad=0.2, labelspacing=0.35, title="class")
+                 handletextpad=0.2, labelspacing=0.35, title="class", ncols=columns)
 
 
 def latent_scatter(points: np.ndarray, labels: np.ndarray, classes: Sequence[str], *,

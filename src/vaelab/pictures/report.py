@@ -123,7 +123,7 @@ def _figure_cell(run: Run, file: str, heading: str, page_dir: Path) -> str:
                if file == LOSS and not run.metrics else "not drawn for this run")
         return f'<div class="na">{why}</div>'
     return _image(run.figures_dir / file, page_dir, f"{run.path.name} ({run.config.title()}): "
-                  f"{heading.lower()}", pixels=file.endswith(".gif"))
+                  f"{heading.lower()}", animated=file.endswith(".gif"))
 
 
 def _run_name(run: Run, page_dir: Path, name: str) -> str:
@@ -146,19 +146,19 @@ def _size(path: Path) -> tuple[int, int] | None:
         return None
 
 
-def _image(path: Path, page_dir: Path, alt: str, pixels: bool = False) -> str:
+def _image(path: Path, page_dir: Path, alt: str, animated: bool = False) -> str:
     """An <img> of a figure at one scale for all (their text the same size, a one-panel figure
     not blown up to a three-panel one's width), shrunk only to fit, and a link to the file at
     its full size; an animation of pixels at twice its size, its pixels kept sharp, and in its
     place a link to it where the system asks for reduced motion. ``alt`` says what it shows,
     for a reader who cannot see it."""
-    size, scale = _size(path), 2 if pixels else SCALE
+    size, scale = _size(path), 2 if animated else SCALE
     shown = "" if size is None else f' width="{round(size[0] * scale)}" ' \
                                     f'height="{round(size[1] * scale)}"'
-    css = ' class="pixels"' if pixels else ""
+    css = ' class="pixels"' if animated else ""
     link = _link(path, page_dir)
     image = f'<a href="{link}"><img src="{link}" alt="{html.escape(alt)}"{shown}{css}></a>'
-    if not pixels:
+    if not animated:
         return image
     return (f'<div class="animated">{image}</div><p class="still">Not played here, as this '
             f'system asks for less motion: <a href="{link}">open the animation</a>.</p>')

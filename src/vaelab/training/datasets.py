@@ -37,8 +37,8 @@ def load_for(config: RunConfig, data_dir: str | Path | None = None, *, progress:
             under = (f", nor in --data-dir ({err.looked[0].parent})" if len(err.looked) > 1
                      else "")
             raise VaelabError(f"the run's images are not at {where}{under}; point --data-dir "
-                              f"at the folder that holds {name} now (images given from Python "
-                              f"as data= are given again so)") from None
+                              f"at the folder that holds {name} now (from Python, pass the "
+                              f"same data= again)") from None
     elif absolute(data.name) != absolute(settings.dataset):
         raise VaelabError(f"the data given is {data.name}, the config asks for "
                           f"{settings.dataset}")

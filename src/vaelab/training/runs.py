@@ -93,6 +93,16 @@ def read_metrics(path: Path, quiet: bool = False) -> list[dict[str, Any]]:
     return records
 
 
+def finished_epochs(path: Path) -> int | None:
+    """The last finished epoch that a run's metrics.jsonl records; None where it records
+    none, or where its last line is cut or a line is damaged (then it is not known)."""
+    try:
+        records, cut = _records(Path(path) / METRICS)
+    except VaelabError:
+        return None
+    return None if cut or not records else records[-1]["epoch"]
+
+
 def _say_cut(metrics_path: Path) -> None:
     log.warning("%s: its last line is not a whole record (cut short?); left out", metrics_path)
 

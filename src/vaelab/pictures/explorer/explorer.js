@@ -260,15 +260,18 @@
 
     // The axes' numbers, on a white halo so that the codes and the shading under them do not
     // hide them (muted ink: 5.9:1 against white).
-    let ticksShown = []; // [text, x, y, width] of the numbers drawn last
+    let ticksShown = [], ticksCut = []; // [text, x, y, width] of the numbers drawn, left out
     function drawTicks(ctx, labels) {
       ctx.font = "11px system-ui, sans-serif";
       ctx.lineJoin = "round"; ctx.lineWidth = 3; ctx.strokeStyle = "#fff";
       ctx.fillStyle = "#5b6477";
-      ticksShown = [];
+      ticksShown = []; ticksCut = [];
       for (const [text, x, y] of labels) {
         const width = ctx.measureText(text).width;
-        if (x + width > SIZE - 2 || y < 11) continue; // cut by the edge, "10" would read "1"
+        if (x + width > SIZE - 2 || y < 11) { // cut by the edge, "10" would read "1"
+          ticksCut.push([text, x, y, width]);
+          continue;
+        }
         ctx.strokeText(text, x, y);
         ctx.fillText(text, x, y);
         ticksShown.push([text, x, y, width]);
@@ -465,6 +468,7 @@
       toScreen: (z) => toScreen(...planePoint(z)), // a code's place on the plane, in CSS px
       planeToScreen: (u, v) => toScreen(u, v),
       get ticks() { return ticksShown; }, // the axes' numbers drawn: [text, x, y, width]
+      get ticksCut() { return ticksCut; }, // and those left out, which the edge would cut
       // The decoder's image (C * H * W floats in [0, 1]) and the encoder's posterior, with the
       // label y (a class, a row of K, or null for the chosen class) of a conditional model.
       decode: (z, y = null) => Array.from(decoder.forward(Float32Array.from(z), side(y))),
