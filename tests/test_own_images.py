@@ -488,8 +488,8 @@ def test_classifier_show_says_what_to_do_for_own_images(tmp_path, capsys):
     # Without --image-size it says that a run's resized images have a classifier of their own
     code, _, err = run_cli(["classifier", "show", "--dataset", str(labelled)], capsys)
     assert code == 2 and err.endswith(
-        f"train it with: vaelab classifier train --dataset {labelled}; one for a run of these "
-        f"images at an --image-size is named with it\n")
+        f"train it with: vaelab classifier train --dataset {labelled}; a run that resized "
+        f"them with --image-size N has a classifier of its own: add --image-size N\n")
     code, _, err = run_cli(["classifier", "show", "--dataset", str(plain)], capsys)
     assert code == 2 and err.endswith(f"vaelab: error: {plain} has no labels, so no classifier "
                                       f"judges its images (put them in one sub-folder per class "
