@@ -261,14 +261,14 @@ def test_running_out_of_memory_is_one_line_that_says_what_to_shrink(capsys, tmp_
     code, _, err = run_cli(["train", "--hidden-dims", "65536", "65536", "-q"], capsys)
     assert code == 2
     assert _one_line(code, err) == ("this machine ran out of memory (one array asked for 16.0 "
-                                    "GiB); try a smaller --batch-size, --hidden-dims or "
-                                    "--latent-dims")
+                                    "GiB); try a new run with a smaller --batch-size, "
+                                    "--hidden-dims or --latent-dims")
     from vaelab.cli import out_of_memory
 
     # Each command's advice is what it can make smaller
     assert out_of_memory(RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"),
-                         "eval") == ("the device ran out of memory; try a smaller --chunk, or "
-                                     "use --device cpu")
+                         "eval") == ("the device ran out of memory (one array asked for 2.00 "
+                                     "GiB); try a smaller --chunk, or use --device cpu")
     assert out_of_memory(RuntimeError(said), "plot") == (
         "this machine ran out of memory (one array asked for 16.0 GiB); the run's model may be "
         "too large for it")

@@ -198,7 +198,7 @@ def test_the_gif_goes_there_and_back_enlarged(trained):
         gif.seek(i)
         frames.append(np.asarray(gif.convert("L"), dtype=np.float32))
         held.append(gif.info["duration"])
-    assert held == [500, 500, 50]  # it rests at each end, where it turns
+    assert held == [1000, 1000, 50]  # it rests a second at each end, where it turns
     assert np.abs(frames[0] - frames[1]).mean() > 1  # it moves
     assert np.abs(frames[2] - frames[0]).mean() < np.abs(frames[1] - frames[0]).mean()
 
@@ -491,7 +491,8 @@ def test_captions_say_where_a_plane_lies_and_what_a_cvae_mixes():
     assert prior.endswith("through the prior's mean, 0: a slice of the prior, not all of it.")
     assert "principal axes" not in caption("manifold.png", texts["manifold.png"], [flat])
     latent = caption("latent.png", texts["latent.png"], [flat, cvae])
-    assert "the linear probe measures how much. Each class's name, or its number" in latent
+    assert "the linear probe measures how much. Each class's name (or, for long names, its " \
+        "number from the legend)" in latent
     assert latent.endswith("stands at the middle of its codes (their median), moved apart "
                            "where two would overlap.")
     assert "CVAE" not in caption("latent.png", texts["latent.png"], [flat])
@@ -592,9 +593,13 @@ def test_runs_that_share_their_prior_are_compared_on_one_scale(trained, tiny, tm
                         [latent_picture(trained["ae"].model, tiny), pictures[1]]) is None
     assert on_one_scale([trained["vae5"].model, beta.model],
                         [latent_picture(trained["vae5"].model, tiny), pictures[1]]) is None
-    figure = comparison_figure(runs, shared, tiny, one_scale=True)
-    assert figure.get_suptitle().replace("\n", " ").endswith(
-        "one scale, as the runs share the prior N(0, I))")
+    # The figure, as compare and the demo draw it, is on the one scale, and says so
+    figure = comparison_figure(runs, pictures, tiny)
+    assert figure.get_suptitle().endswith(")\none scale for all: the runs share the prior N(0, I)")
+    codes = [cell.axes[0] for cell in figure.subfigs if cell.axes]
+    assert codes[0].get_xlim() == codes[1].get_xlim() and codes[0].get_ylim() == codes[1].get_ylim()
+    assert "one scale" not in comparison_figure([trained["ae"], beta], [
+        latent_picture(trained["ae"].model, tiny), pictures[1]], tiny).get_suptitle()
     # Long class names are numbered on the codes and fit in the legend's column
     clothes = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                "Sneaker", "Bag", "Ankle boot")

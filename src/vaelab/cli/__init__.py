@@ -206,10 +206,11 @@ def _command(argv: list[str]) -> int:
 
 
 # What each command can make smaller, where memory ran out; the rest hold a run's model.
-SMALLER = {"train": "try a smaller --batch-size, --hidden-dims or --latent-dims",
+SMALLER = {"train": "try a new run with a smaller --batch-size, --hidden-dims or --latent-dims",
            "demo": "try a smaller --batch-size",
            "eval": "try a smaller --chunk",
-           "compare": "try a smaller -k or --samples"}
+           "compare": "measure each run first with vaelab eval --chunk N, smaller than "
+                      "its 2048"}
 
 
 def out_of_memory(err: RuntimeError, command: str) -> str | None:
@@ -223,7 +224,9 @@ def out_of_memory(err: RuntimeError, command: str) -> str | None:
         size = f" (one array asked for {int(asked[1]) / 2**30:.1f} GiB)" if asked else ""
         return f"this machine ran out of memory{size}; {advice}"
     if type(err).__name__ == "OutOfMemoryError" or "out of memory" in text.lower():
-        return f"the device ran out of memory; {advice}, or use --device cpu"
+        asked = re.search(r"Tried to allocate ([\d.]+ [KMGT]iB)", text)  # CUDA's words
+        size = f" (one array asked for {asked[1]})" if asked else ""
+        return f"the device ran out of memory{size}; {advice}, or use --device cpu"
     return None
 
 

@@ -35,10 +35,12 @@ log = logging.getLogger("vaelab")
 
 
 def comparison_figure(runs: Sequence[Run], pictures: Sequence[LatentPicture], data: ImageData,
-                      names: Sequence[str] | None = None, one_scale: bool = False) -> Figure:
-    """A column per run: its test codes, and its decoder over the same region below; the
-    title says where the pictures are ``on_one_scale``."""
+                      names: Sequence[str] | None = None) -> Figure:
+    """A column per run: its test codes, and its decoder over the same region below; for runs
+    that share their prior, ``on_one_scale``, which the title says."""
     names = names or [run.config.title() for run in runs]
+    shared = on_one_scale([run.model for run in runs], pictures)
+    pictures = shared or pictures
     ink = ink_on_paper(runs[0].config.data.dataset)  # the runs share their data
     views = [LatentView(name, seen.points, seen.labels, drawn_manifold(seen.manifold, ink),
                         seen.plane.axis_labels(),
@@ -46,10 +48,10 @@ def comparison_figure(runs: Sequence[Run], pictures: Sequence[LatentPicture], da
              for name, seen in zip(names, pictures, strict=True)]
     epochs = {run.epochs_done for run in runs}
     when = f", {(n := epochs.pop())} epoch{'s' * (n != 1)}" if len(epochs) == 1 else ""
-    shared = "; one scale, as the runs share the prior N(0, I)" if one_scale else ""
+    scale = "" if shared is None else "\none scale for all: the runs share the prior N(0, I)"
     return draw_comparison(views, data.classes,
                            title=f"Where the codes fall, and what the decoder draws there "
-                                 f"({dataset_title(data.name)}{when}{shared})")
+                                 f"({dataset_title(data.name)}{when}){scale}")
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,8 @@ def draw_comparison(views: Sequence[LatentView], classes: Sequence[str], *, titl
             class_legend(grid[0, columns] if not high else fig, classes,
                          at=(0.0, 0.74) if not high else (1 - key / fig.get_figwidth(), 0.5),
                          columns=columns_of_key)
-        fig.suptitle(textwrap.fill(title, int(fig.get_figwidth() * 8.5)), fontsize=13)
+        fig.suptitle("\n".join(textwrap.fill(line, int(fig.get_figwidth() * 8.5))
+                               for line in title.splitlines()), fontsize=13)
     return fig
 
 
@@ -206,11 +209,9 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
                                                   run.config.data.binarize,
                                                   run.config.data.binarize_seed, measuring=True))
                 for run in loaded]
-    shared = on_one_scale([run.model for run in loaded], pictures)
     names = [f"{name}, {run.config.title()}"
              for name, run in zip(comparison.names, loaded, strict=True)]
-    save_figure(comparison_figure(loaded, shared or pictures, data, names,
-                                  one_scale=shared is not None), folder / "compare.png")
+    save_figure(comparison_figure(loaded, pictures, data, names), folder / "compare.png")
     return comparison, folder
 
 

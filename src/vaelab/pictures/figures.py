@@ -197,11 +197,11 @@ def save_gif(frames: np.ndarray, path: Path, scale: int = GIF_SCALE, ms: int = 5
              held: Sequence[int] = ()) -> Path:
     """Frames (T, H, W) grey or (T, H, W, 3) colour, in [0, 1], as an endless animation drawn
     as they are (0 black); enlarged ``scale`` times without blurring. The frames ``held``
-    (a line's two ends) stay ten times as long, so that a viewer sees where it turns."""
+    (a line's two ends) stay a second, so that a viewer sees where it turns."""
     images = [Image.fromarray(f).resize((f.shape[1] * scale, f.shape[0] * scale), Image.NEAREST)
               for f in (255 * frames.clip(0, 1)).round().astype(np.uint8)]
     buffer = BytesIO()
-    durations = [10 * ms if i in held else ms for i in range(len(images))]
+    durations = [1000 if i in held else ms for i in range(len(images))]
     images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:],
                    duration=durations, loop=0, optimize=True)
     write_atomic(path, buffer.getvalue())

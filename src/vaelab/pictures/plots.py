@@ -107,11 +107,11 @@ def _name_classes(ax: Axes, points: np.ndarray, labels: np.ndarray, classes: Seq
                 points)
     for i, (u, v) in zip(named, at, strict=True):
         ax.text(u, v, classes[i] if _short(classes) else str(i), ha="center", va="center",
-                fontsize=9, fontweight="bold", color=NAME_INK, clip_on=True,
+                fontsize=10, fontweight="bold", color=NAME_INK, clip_on=True,
                 path_effects=halo, zorder=3)
 
 
-def _apart(places: np.ndarray, points: np.ndarray, gap: float = 0.05) -> np.ndarray:
+def _apart(places: np.ndarray, points: np.ndarray, gap: float = 0.07) -> np.ndarray:
     """``places`` (K, 2) moved apart until no two are nearer than ``gap`` of the points'
     spread on each axis (their 1st to 99th percentile), so that no name hides another where
     two classes' codes share a middle; each moves as little as that takes."""
