@@ -172,11 +172,12 @@ def test_compare_bounds_the_cost_of_measuring_runs_not_yet_measured(tmp_path, ca
               tmp_path / name, data=tiny, progress=False)
     monkeypatch.setattr("vaelab.training.datasets.load_dataset", lambda *a, **k: tiny)
     code, _, err = run_cli(["compare", str(tmp_path / "ae"), str(tmp_path / "vae"), "-k", "3",
-                           "--samples", "2", "--split", "train", "--seed", "7",
-                           "-o", str(tmp_path / "cmp"), "-q"], capsys)
+                           "--samples", "2", "--split", "train", "--seed", "7", "--chunk",
+                           "40", "-o", str(tmp_path / "cmp"), "-q"], capsys)
     assert code == 0, err
     vae = load_scorecard(tmp_path / "vae", "train")
     assert (vae.k, vae.samples, vae.split, vae.seed) == (3, 2, "train", 7)  # the AE takes no k
+    assert vae.chunk == 40  # what bounds the memory of the runs it measures
     assert load_scorecard(tmp_path / "ae", "train").k is None
     assert not (tmp_path / "vae" / "eval.json").exists()
     table = (tmp_path / "cmp" / "compare.md").read_text()

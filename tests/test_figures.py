@@ -655,3 +655,13 @@ def test_a_comparisons_legend_of_many_classes_stays_on_the_page():
         assert box.y0 >= 0 and box.y1 < title.y0 and box.x1 <= fig.bbox.x1, (runs, classes)
         codes = [cell.axes[0].get_window_extent() for cell in fig.subfigs if cell.axes]
         assert box.x0 > max(c.x1 for c in codes), (runs, classes)  # beside, not over, them
+
+
+def test_twenty_classes_are_twenty_colours_and_the_first_ten_are_tab10():
+    """Classes 0, 10, 20 and 30 were one blue: past ten, the legend named no class."""
+    import matplotlib
+
+    colours = [plots.class_color(i) for i in range(20)]
+    assert colours[:10] == list(matplotlib.colormaps["tab10"].colors)  # MNIST's as before
+    assert len(set(colours)) == 20
+    assert plots.class_color(20) == colours[0]  # more repeat them (named on the codes)

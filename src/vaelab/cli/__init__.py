@@ -209,8 +209,7 @@ def _command(argv: list[str]) -> int:
 SMALLER = {"train": "try a new run with a smaller --batch-size, --hidden-dims or --latent-dims",
            "demo": "try a smaller --batch-size",
            "eval": "try a smaller --chunk",
-           "compare": "measure each run first with vaelab eval --chunk N, smaller than "
-                      "its 2048"}
+           "compare": "try a smaller --chunk"}
 
 
 def out_of_memory(err: RuntimeError, command: str) -> str | None:

@@ -89,6 +89,9 @@ class Compare(Common):
     """Images to measure on (and whose measures to compare)."""
     seed: Annotated[int | None, flag(metavar="INT", default="0, or a saved eval's")] = None
     """Seeds the posterior and prior draws."""
+    chunk: int = 2048
+    """At most this many codes go through the decoder at once, in the runs measured here:
+    bounds the memory."""
 
     def run(self) -> None:
         from vaelab.measuring.evaluation import check_measuring
@@ -101,7 +104,7 @@ class Compare(Common):
                                           device=self.device or "auto",
                                           progress=not self.quiet, k=self.k,
                                           samples=self.samples, split=self.split,
-                                          seed=self.seed)
+                                          seed=self.seed, chunk=self.chunk)
         print(comparison.text())
         say(f"compare.md, compare.csv and compare.png in {folder}")
 

@@ -37,7 +37,7 @@ from vaelab.models import count_parameters
 from vaelab.pictures.explore_ops import b64, net_ops
 from vaelab.pictures.explore_shading import confidence_shading
 from vaelab.pictures.ink import ink_on_paper
-from vaelab.pictures.plots import CLASS_COLORS, UNLABELLED
+from vaelab.pictures.plots import UNLABELLED, class_color
 from vaelab.training.datasets import check_same, data_key, load_for
 from vaelab.training.runs import Run, load_run
 
@@ -141,7 +141,7 @@ def explorer_data(run: Run, data: ImageData, *, points: int = POINTS, seed: int 
         "codes": b64(codes, "f4"),
         "labels": b64(labels, "u2"),  # a folder may have more than 256 classes
         "classes": list(data.classes),
-        "colors": [to_hex(CLASS_COLORS[i % len(CLASS_COLORS)]) for i in range(len(data.classes))]
+        "colors": [to_hex(class_color(i)) for i in range(len(data.classes))]
                   or [UNLABELLED],
         "pca": pca,
         "shading": shading,

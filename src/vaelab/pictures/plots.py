@@ -55,8 +55,11 @@ def show(ax: Axes, image: np.ndarray, **options: Any) -> None:
     ax.imshow(image.clip(0, 1), interpolation_stage="data", **options)
 
 
-def _class_color(i: int) -> Any:
-    return CLASS_COLORS[i % len(CLASS_COLORS)]
+def class_color(i: int) -> Any:
+    """Class i's colour: tab10's for the first ten, then the light shade of the same ten, so
+    that twenty classes are twenty colours (and more repeat them, named on the codes)."""
+    light = matplotlib.colormaps["tab20"].colors[1::2]
+    return (CLASS_COLORS + light)[i % (2 * len(CLASS_COLORS))]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -70,7 +73,7 @@ def draw_scatter(ax: Axes, points: np.ndarray, labels: np.ndarray, classes: Sequ
     (all in one colour, and no legend, when there are no ``classes``); ``equal`` keeps one
     unit as long on both axes, as distances in a latent plane need."""
     order = np.random.default_rng(0).permutation(len(points))[:max_points]
-    colors = np.array([_class_color(int(c)) for c in range(len(classes))] or [UNLABELLED])
+    colors = np.array([class_color(int(c)) for c in range(len(classes))] or [UNLABELLED])
     size = float(np.clip(6000 / max(len(order), 1), 3, 16))  # few points, bigger dots
     ax.scatter(points[order, 0], points[order, 1],
                c=colors[labels[order] if classes else np.zeros(len(order), int)], s=size,
@@ -146,7 +149,7 @@ def class_legend(owner: Axes | Figure | SubFigure, classes: Sequence[str],
                  at: tuple[float, float] = (1.01, 0.5), columns: int = 1) -> None:
     """The classes' colours, with their left edge's middle at ``at`` of ``owner`` (by default
     just right of an axes), in ``columns``."""
-    handles = [Line2D([], [], marker="o", linestyle="", color=_class_color(i), markersize=5)
+    handles = [Line2D([], [], marker="o", linestyle="", color=class_color(i), markersize=5)
                for i in range(len(classes))]
     owner.legend(handles, legend_names(classes), loc="center left", bbox_to_anchor=at,
                  handletextpad=0.2, labelspacing=0.35, title="class", ncols=columns)
