@@ -665,3 +665,15 @@ def test_twenty_classes_are_twenty_colours_and_the_first_ten_are_tab10():
     assert colours[:10] == list(matplotlib.colormaps["tab10"].colors)  # MNIST's as before
     assert len(set(colours)) == 20
     assert plots.class_color(20) == colours[0]  # more repeat them (named on the codes)
+
+
+def test_a_pages_side_by_side_caption_says_whether_the_runs_share_one_scale(trained, tmp_path):
+    """The demo's page said "each in its own coordinates" of a VAE and a CVAE drawn on one."""
+    top = trained["vae"].figures_dir / "latent.png"
+    for runs, said in (([trained["vae"], trained["vae"]], "all on one scale, as the models "
+                                                          "share the prior N(0, I)."),
+                       ([trained["ae"], trained["vae"]], "each in its own coordinates: mind "
+                                                         "the axes."),
+                       ([trained["vae5"], trained["vae"]], "each in its own coordinates")):
+        page = write_report(runs, tmp_path / "index.html", title="t", top_figure=top)
+        assert f"its decoder over the same region below, {said}" in page.read_text()

@@ -242,10 +242,12 @@ def write_report(runs: Sequence[Run], path: Path, *, title: str, lead: str = "",
     parts = [f"<h1>{html.escape(title)}</h1>"]
     if lead:
         parts.append(f'<p class="lead">{html.escape(lead)}</p>')
-    if top_figure is not None:
+    if top_figure is not None:  # on one scale where comparison_figure draws it so
+        shared = all(r.model.has_prior and r.config.model.latent_dims == 2 for r in runs)
+        scale = ("all on one scale, as the models share the prior N(0, I)" if shared else
+                 "each in its own coordinates: mind the axes")
         parts.append(f"<section><h2>Side by side</h2><p>Each model's test codes at the top "
-                     f"and its decoder over the same region below, each in its own "
-                     f"coordinates: mind the axes.</p><figure>"
+                     f"and its decoder over the same region below, {scale}.</p><figure>"
                      f"{_image(top_figure, path.parent, TOP_ALT)}</figure></section>")
     parts.append(_metrics_section(runs, path.parent))
     if evaluation is not None:
