@@ -73,13 +73,12 @@ def check_run_folder(path: Path) -> Path:
         if (path.parent / "config.json").is_file():  # a run's figures/, say
             raise VaelabError(f"{path}: not a run folder, but a folder in the run "
                               f"{path.parent}: name that")
-        made = next((by for file, by in (("compare.md", "vaelab compare's output: name the "
-                                                         "runs it compared"),
-                                          ("latent.png", "a folder of figures (vaelab plot "
-                                                         "--out): name the run they are of"))
-                     if (path / file).is_file()), None)
-        if made:
-            raise VaelabError(f"{path}: not a run folder, but {made}")
+        if (path / "compare.md").is_file():
+            raise VaelabError(f"{path}: not a run folder, but vaelab compare's output: name "
+                              f"the runs it compared")
+        if (path / "latent.png").is_file():
+            raise VaelabError(f"{path}: not a run folder, but a folder of figures (vaelab plot "
+                              f"--out): name the run they are of")
         raise VaelabError(f"{path}: not a vaelab run folder (it has no config.json; vaelab "
                           f"train writes run folders)")
     return path

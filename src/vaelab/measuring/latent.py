@@ -231,14 +231,18 @@ def latent_picture(model: Autoencoder, data: ImageData, grid: int = GRID,
                          _manifold(model, plane, u, v, label), label)
 
 
+def share_one_scale(models: Sequence[Autoencoder]) -> bool:
+    """Whether the models' latent planes are one: each has the prior N(0, I) and two
+    dimensions (more are seen on each model's own principal axes, one on a line)."""
+    return all(model.has_prior and model.latent_dims == 2 for model in models)
+
+
 def on_one_scale(models: Sequence[Autoencoder], pictures: Sequence[LatentPicture],
                  grid: int = GRID) -> list[LatentPicture] | None:
-    """The pictures of models that share their prior, N(0, I), each with its decoder drawn
-    again over the region of all their codes, so that side by side a unit is as long in each
-    and a code sits where it would in the others; None where the models do not share it, or
-    where a picture is of principal axes or of a line, whose coordinates are each model's own."""
-    if not all(model.has_prior for model in models) or any(
-            picture.plane.is_pca or picture.plane.is_line for picture in pictures):
+    """The pictures of models that ``share_one_scale``, each with its decoder drawn again
+    over the region of all their codes, so that side by side a unit is as long in each and a
+    code sits where it would in the others; None for other models."""
+    if not share_one_scale(models):
         return None
     boxes = np.array([widened(bounds(torch.from_numpy(p.points))) for p in pictures])  # (R, 4)
     lo, hi = boxes.min(axis=0), boxes.max(axis=0)

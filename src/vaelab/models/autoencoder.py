@@ -149,10 +149,9 @@ class Autoencoder(nn.Module):
                         f"are floats from {low.item():g} to {high.item():g}")
                 raise VaelabError(f"images {held}; give floats in [0, 1] or uint8 pixels (0 to "
                                   f"255)")
-        pixels = to_unit(x)  # float32 of uint8, at the weights' precision (a float64 model)
-        dtype = next(self.parameters()).dtype
-        return self.encoder(pixels if pixels.dtype == dtype else pixels.to(dtype),
-                            self.given_side(y, len(x)))
+        if x.dtype == torch.uint8:  # made float32 pixels, then the weights' precision, which
+            x = to_unit(x).to(next(self.parameters()).dtype)  # given() gave the floats
+        return self.encoder(x, self.given_side(y, len(x)))
 
     def given(self, t: torch.Tensor, shape: tuple[int, ...], what: str) -> torch.Tensor:
         """``t`` (a tensor, or an array or list made one) as the nets take it: (B, *shape),

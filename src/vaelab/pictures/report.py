@@ -19,6 +19,7 @@ from vaelab import __version__
 from vaelab.data import dataset_title
 from vaelab.distributions import SquaredError
 from vaelab.files import quoted, write_atomic
+from vaelab.measuring.latent import share_one_scale
 from vaelab.models import count_parameters
 from vaelab.pictures.captions import LOSS, SECTIONS, caption
 from vaelab.training.runs import METRICS, Run
@@ -243,8 +244,8 @@ def write_report(runs: Sequence[Run], path: Path, *, title: str, lead: str = "",
     if lead:
         parts.append(f'<p class="lead">{html.escape(lead)}</p>')
     if top_figure is not None:  # on one scale where comparison_figure draws it so
-        shared = all(r.model.has_prior and r.config.model.latent_dims == 2 for r in runs)
-        scale = ("all on one scale, as the models share the prior N(0, I)" if shared else
+        scale = ("all on one scale, as the models share the prior N(0, I)"
+                 if share_one_scale([run.model for run in runs]) else
                  "each in its own coordinates: mind the axes")
         parts.append(f"<section><h2>Side by side</h2><p>Each model's test codes at the top "
                      f"and its decoder over the same region below, {scale}.</p><figure>"
