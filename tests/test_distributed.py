@@ -42,7 +42,8 @@ def _torchrun(args: list[str], data: Path, processes: int = 2) -> subprocess.Pop
     env = {**os.environ, "OMP_NUM_THREADS": "1", "VAELAB_DATA": str(data),
            "XDG_CACHE_HOME": str(data / "cache"), "PYTHONPATH": os.pathsep.join(sys.path)}
     command = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={processes}",
-               "--master-addr=127.0.0.1", f"--master-port={_free_port()}", "-m", "vaelab",
+               "--master-addr=127.0.0.1", f"--master-port={_free_port()}",
+               f"--log-dir={data / 'torchrun'}", "-m", "vaelab",  # not a folder in /tmp each
                *args]
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)

@@ -267,6 +267,10 @@ def test_a_comparison_puts_each_model_in_a_column_with_one_legend(trained, tiny)
     assert codes[-1].x1 < legend.x0 and legend.x1 <= fig.bbox.x1  # right of them, on the page
     assert codes[-1].y0 < (legend.y0 + legend.y1) / 2 < codes[-1].y1
     assert len({(round(box.width), round(box.height)) for box in codes}) == 1  # one size
+    for cell, box in zip(fig.subfigs[:4], codes, strict=True):  # each name centred on its
+        name = cell._suptitle.get_window_extent()  # panels (on the cell, it stood left of them)
+        assert abs((name.x0 + name.x1) / 2 - (box.x0 + box.x1) / 2) < 0.5
+        assert name.y0 > cell.axes[0].title.get_window_extent().y1  # and above their titles
     for n, (rows, columns) in {6: (2, 3), 8: (2, 4), 9: (3, 3)}.items():
         fig = draw_comparison([view] * n, tiny.classes, title="t")
         width, height = fig.get_size_inches()

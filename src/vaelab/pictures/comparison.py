@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+from matplotlib.transforms import blended_transform_factory
 
 from vaelab.data import DATASETS, ImageData, dataset_title, prepare
 from vaelab.errors import VaelabError, did_you_mean
@@ -113,7 +114,9 @@ def draw_comparison(views: Sequence[LatentView], classes: Sequence[str], *, titl
             if is_plane:  # the same window as the decoder's
                 codes.set_aspect("equal", adjustable="box")
                 codes.set_ylim(bottom, top)
-            cell.suptitle(textwrap.fill(view.name, width, break_on_hyphens=False))
+            name = cell.suptitle(textwrap.fill(view.name, width, break_on_hyphens=False))
+            # centred on the panels, as their titles are, where the layout puts them
+            name.set_transform(blended_transform_factory(codes.transAxes, cell.transSubfigure))
         if classes:  # level with the top row's codes, which fill about its upper half; a
             # legend too tall for that, in the middle of the figure's height
             high = min(len(classes), KEY_ROWS) > TOP_KEY_ROWS
