@@ -97,6 +97,17 @@ def test_prior_quantiles():
     assert (q.diff() > 0).all()
 
 
+def test_the_prior_grids_ticks_give_each_value_its_quantile():
+    """Ticks of -1.64, -0.60, 0.00, 0.60, 1.64 stood evenly spaced, as if the axis were
+    linear; only the title said they were quantiles."""
+    q = prior_quantiles(21).numpy()
+    manifold = Manifold(np.zeros((21 * 4, 21 * 4)), q, q, evenly_spaced=False)
+    ax = plots.manifold_figure(manifold, title="t").axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "−1.64\n(5%)", "−0.60\n(27.5%)", "0.00\n(50%)", "0.60\n(72.5%)", "1.64\n(95%)"]
+    assert [t.get_text() for t in ax.get_yticklabels()][::4] == ["−1.64 (5%)", "1.64 (95%)"]
+
+
 def test_interpolation_ends_on_the_two_codes():
     a, b = torch.tensor([0.0, 1.0]), torch.tensor([4.0, -1.0])
     path = interpolate(a, b, 5)

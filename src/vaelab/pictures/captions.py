@@ -27,8 +27,9 @@ SECTIONS = [
      "in one class with p \u2265 0.9."),
     ("manifold_prior.png", "The decoder at the prior's quantiles",
      "The grid placed at equal steps of prior probability, from the 5% to the 95% quantile on "
-     "each axis, so every tile stands for the same share of the prior N(0, I) and the ticks "
-     "are not evenly spaced values: what samples from a VAE look like, region by region."),
+     "each axis, so every tile stands for the same share of the prior N(0, I): what samples "
+     "from a VAE look like, region by region. Each tick gives a code's value and, in brackets, "
+     "its quantile; the values are not evenly spaced."),
     ("reconstructions.png", "Reconstructions",
      "Test images on top ({classes}) and the decoding of each one's code below. A latent space "
      "of few dimensions blurs them; how much is the reconstruction term in the tables."),

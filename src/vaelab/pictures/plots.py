@@ -10,6 +10,7 @@ a display or global state, and they render alike in a terminal, a notebook or a 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -26,12 +27,9 @@ from matplotlib.ticker import MaxNLocator
 from vaelab.measuring.latent import LINE_ROWS, Manifold
 
 STYLE = {
-    "font.size": 10,
-    "axes.titlesize": 11,
-    "axes.labelsize": 10,
+    "font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10,
     "axes.spines.top": False, "axes.spines.right": False,
-    "axes.grid": False,
-    "legend.frameon": False,
+    "axes.grid": False, "legend.frameon": False,
     "figure.dpi": 100, "figure.facecolor": "white",
     "svg.fonttype": "none", "pdf.fonttype": 42,  # text a slide or a drawing program can edit
     "image.interpolation": "nearest",
@@ -78,8 +76,7 @@ def draw_scatter(ax: Axes, points: np.ndarray, labels: np.ndarray, classes: Sequ
     ax.scatter(points[order, 0], points[order, 1],
                c=colors[labels[order] if classes else np.zeros(len(order), int)], s=size,
                alpha=0.6, linewidths=0, rasterized=True)
-    ax.set_xlabel(axis_labels[0])
-    ax.set_ylabel(axis_labels[1])
+    ax.set(xlabel=axis_labels[0], ylabel=axis_labels[1])
     if axis_labels[1] == LINE_ROWS:  # the latent line, a row of codes per class: each named
         ax.set_yticks(range(len(classes)), classes)  # and no tick without classes
     elif 0 < len(classes) <= MOST_NAMED:
@@ -183,15 +180,17 @@ def draw_manifold(ax: Axes, manifold: Manifold,
     if manifold.evenly_spaced:
         show(ax, manifold.picture, extent=manifold.extent)
     else:  # tiles sit at prior quantiles: label the ticks with the z value of their tile
+        # and its quantile, so that the axis is not read as evenly spaced values
         show(ax, manifold.picture, extent=(-0.5, len(u) - 0.5, -0.5, len(v) - 0.5))
-        for values, set_ticks in ((u, ax.set_xticks), (v, ax.set_yticks)):
+        for values, set_ticks, form in ((u, ax.set_xticks, "{}\n({})"),
+                                        (v, ax.set_yticks, "{} ({})")):
             ticks = np.unique(np.linspace(0, len(values) - 1, 5).round().astype(int))
-            set_ticks(ticks, [f"{values[i]:.2f}".replace("-", "−") for i in ticks])  # a minus
-    ax.set_xlabel(axis_labels[0])
-    ax.set_ylabel(axis_labels[1])
+            set_ticks(ticks, [form.format(f"{values[i]:.2f}".replace("-", "−"),  # a minus
+                                          f"{50 * (1 + math.erf(values[i] / math.sqrt(2))):.3g}%")
+                              for i in ticks])
+    ax.set(xlabel=axis_labels[0], ylabel=axis_labels[1])
     if len(v) == 1:  # the latent line: the vertical axis means nothing
-        ax.set_yticks([])
-        ax.set_ylabel("")
+        ax.set(yticks=[], ylabel="")
 
 
 def manifold_figure(manifold: Manifold, *, title: str,
