@@ -923,6 +923,17 @@ def test_a_comparison_names_each_run_apart_and_notes_bounds_of_other_likelihoods
             f"sse): their nats compare, as densities of the same pixel values, and their "
             f"training losses do not" for name in ("sse", "gaussian")} <= set(notes)
     assert not any("so do the scales" in note for note in notes)
+    # Beside a third likelihood, each Gaussian's bounds still compare with the other's (the
+    # note had said they did not, while the paired rows paired them)
+    three = Comparison([_card(f"/a/{name}", name) for name in ("sse", "gaussian", "bce")])
+    notes = three.noted_rows()[1]
+    assert {f"on the scale of the {name} likelihood; the runs' likelihoods differ (bce, "
+            f"gaussian, sse), and so do the scales: compare runs of one likelihood{also}"
+            for name, also in (("sse", ", or sse with gaussian (densities of the same pixel "
+                                       "values)"),
+                               ("gaussian", ", or gaussian with sse (densities of the same "
+                                            "pixel values)"),
+                               ("bce", ""))} <= set(notes)
     same = Comparison([_card("/a/vae"), _card("/a/beta")])
     assert same.names == ["a/vae", "a/beta"]
     assert not any("scale" in note for note in same.noted_rows()[1])

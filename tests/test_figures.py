@@ -399,7 +399,7 @@ def test_figures_for_print(trained, tiny, tmp_path):
 def test_titles_and_labels_say_what_a_teacher_would_put_on_a_slide(tiny, tmp_path):
     import dataclasses
 
-    from vaelab.pictures import figures
+    from vaelab.pictures import captions, figures
 
     # Class names fit over their images: broken at a slash or a space, not run together
     assert [plots._in_a_column(c) for c in ("T-shirt/top", "Ankle boot", "Trouser", "7",
@@ -432,6 +432,19 @@ def test_titles_and_labels_say_what_a_teacher_would_put_on_a_slide(tiny, tmp_pat
     assert loss.axes[0].get_ylabel() == ("squared error + KL per image\n(the sum in nats "
                                          "less its constant, 448.7)")
     assert loss.axes[2].get_ylabel() == "KL(q(z|x,y) || p(z)) per image\n(nats)"  # given y
+    # Bernoulli pixels of grey images are a cross-entropy: no −ELBO, nor a −log p(x|z)
+    grey = train(RunConfig(ModelConfig("vae", hidden_dims=(32,), likelihood="bce"),
+                           train=TrainConfig(epochs=1)), tmp_path / "grey", data=tiny,
+                 progress=False)
+    loss = figures._loss(grey, "VAE")
+    assert [ax.get_ylabel() for ax in loss.axes[:2]] == [
+        "recon + KL per image\n(nats)",
+        "Bernoulli cross-entropy per image\n(nats)"]
+    assert loss.get_suptitle().endswith("\nBernoulli pixels of grey images: a cross-entropy, "
+                                        "not a likelihood (--binarize dynamic makes it one)")
+    loss_text = dict((file, text) for file, _, text in captions.SECTIONS)[captions.LOSS]
+    assert captions.caption(captions.LOSS, loss_text, [grey]).endswith(captions.CROSS_ENTROPY)
+    assert captions.caption(captions.LOSS, loss_text, [run]).endswith(captions.DENOISING_LOSS)
     one = dataclasses.replace(run, config=dataclasses.replace(
         config, train=dataclasses.replace(config.train, kl_warmup=1)))
     assert "(β = 4, warmed up over 1 epoch)\n" in figures._loss(one, "β-CVAE").get_suptitle()

@@ -143,14 +143,7 @@ class Comparison:
         probes fitted on other training images."""
         cards, names = self.cards, sorted({card.likelihood["name"] for card in self.cards})
         if len(names) > 1:
-            gaussians = set(names) <= {"sse", "gaussian"}  # densities of the same pixel values
-            why = (": their nats compare, as densities of the same pixel values, and their "
-                   "training losses do not" if gaussians else ", and so do the scales: "
-                   "compare runs of one likelihood")
-            cards = [_noted(card, ("loss",) if gaussians else SCALED,
-                            f"on the scale of the {card.likelihood['name']} likelihood; the "
-                            f"runs' likelihoods differ ({', '.join(names)}){why}")
-                     for card in cards]
+            cards = [_on_its_scale(card, names) for card in cards]
         for keys, values, note in (  # of what each card says: an older one may say nothing
                 ((*SCALED, *CODES), [c.likelihood.get("images") for c in self.cards],
                  "the runs' images measured differ ({}): figures of other images"),
@@ -244,6 +237,25 @@ class Comparison:
 
     def _repr_markdown_(self) -> str:  # a notebook shows the table
         return self.markdown()
+
+
+DENSITIES = {"sse", "gaussian"}  # densities of the same pixel values: their nats compare
+
+
+def _on_its_scale(card: Scorecard, names: Sequence[str]) -> Scorecard:
+    """``card`` noted as measured on its likelihood's scale, among runs of the likelihoods
+    ``names``: its bounds compare with those of runs of its kin in DENSITIES alone."""
+    name = card.likelihood["name"]
+    kin = [other for other in names if other != name and {other, name} <= DENSITIES]
+    differ = (f"on the scale of the {name} likelihood; the runs' likelihoods differ "
+              f"({', '.join(names)})")
+    if len(kin) == len(names) - 1:
+        return _noted(card, ("loss",), f"{differ}: their nats compare, as densities of the same "
+                                       f"pixel values, and their training losses do not")
+    also = (f", or {name} with {' and '.join(kin)} (densities of the same pixel values)"
+            if kin else "")
+    return _noted(card, SCALED, f"{differ}, and so do the scales: compare runs of one "
+                                f"likelihood{also}")
 
 
 def _noted(card: Scorecard, keys: Sequence[str], note: str) -> Scorecard:

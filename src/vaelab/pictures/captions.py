@@ -38,7 +38,8 @@ SECTIONS = [
      "image it is given, what it draws, and the clean image it should draw."),
     ("samples.png", "Samples from the prior",
      "Decodings of z ~ N(0, I), each tile the decoder's output for one z (the mean of p(x|z), "
-     "without its pixel noise){classes}"),
+     "or for a learned Gaussian or logistic its location clamped to [0, 1]: without its pixel "
+     "noise){classes}"),
     ("interpolation.png", "Interpolation",
      "The straight line between the codes of two test images {classes}, decoded at even "
      "steps."),
@@ -50,6 +51,13 @@ SECTIONS = [
      "model still learning, so they differ most from the test ones there (a higher loss, "
      "usually)."),
 ]
+
+CROSS_ENTROPY = (" Of Bernoulli pixels on grey images the reconstruction term is a "
+                 "cross-entropy, not a likelihood, and the loss no ELBO: --binarize dynamic "
+                 "makes it one.")
+DENOISING_LOSS = (" A denoising run's terms are of clean images decoded from the codes of "
+                  "corrupted ones (on the test set too): still a lower bound on the clean image's "
+                  "log-likelihood, but not its ELBO.")
 
 # What a figure shows of the classes: (every run's images have labels, none has, some have).
 WITH_CLASSES = {
@@ -105,6 +113,11 @@ def caption(file: str, text: str, runs: Sequence[Run]) -> str:
         text += PLANES.get(file, "")
     if any(run.model.conditional for run in runs):
         text += CONDITIONAL.get(file, "")
+    if file == LOSS and any(run.model.likelihood.exactness(run.config.data.binarize != "none")
+                            for run in runs):
+        text += CROSS_ENTROPY
+    if file == LOSS and any(run.config.train.noise != "none" for run in runs):
+        text += DENOISING_LOSS
     if file == "latent.png" and any(0 < len(class_names(run.config)) <= MOST_NAMED
                                     and run.config.model.latent_dims > 1 for run in runs):
         text += NAMED

@@ -224,8 +224,10 @@ def _describe(run: Run) -> str:
 def _loss(run: Run, name: str) -> Figure:
     train, given = run.config.train, ",y" if run.model.conditional else ""
     kl_name = f"KL(q(z|x{given}) || p(z))\n(nats)"  # the closed form, whatever it trained on
-    noise = parse_noise(train.noise)  # codes of corrupted inputs: terms, not an ELBO of x
-    elbo = "recon + KL" if noise else "−ELBO (recon + KL)"
+    noise = parse_noise(train.noise)  # codes of corrupted inputs: a bound on log p(x), not its ELBO
+    # Bernoulli pixels of grey images: a cross-entropy, which no likelihood makes an ELBO
+    grey = run.model.likelihood.exactness(run.config.data.binarize != "none") is not None
+    elbo = "recon + KL" if grey or noise else "−ELBO (recon + KL)"
     loss_name = (f"−IWAE bound, k = {train.draws}" if train.objective == "iwae"
                  else elbo if train.draws == 1
                  else f"{elbo}, mean of k = {train.draws} draws") + "\n(nats)"
@@ -237,7 +239,8 @@ def _loss(run: Run, name: str) -> Figure:
                      f"{constant:.1f})" if train.objective == "iwae" else
                      f"{recon_name} + KL{draws}\n(the {'sum' if noise else '−ELBO'} in nats "
                      f"less its constant, {constant:.1f})")
-    else:  # a negative log-likelihood
+    else:  # a negative log-likelihood, or of grey pixels a cross-entropy
+        recon_name = recon_name.replace("−log p(x|z)", "cross-entropy") if grey else recon_name
         recon_name += "\n(nats)"
     title = f"{name}\ntraining curves"
     if train.weighs_kl and train.kl == "closed-form":  # what it minimised is not what is drawn
@@ -252,6 +255,9 @@ def _loss(run: Run, name: str) -> Figure:
         title += "; trained on the tutorial's KL line, drawn with the closed-form KL"
     if train.objective == "iwae" and run.model.has_posterior:  # the bound is not their sum
         title += "\nthe other two panels are the ELBO's terms, whose sum the bound lies below"
+    if grey:
+        title += (f"\n{run.model.likelihood.title} of grey images: a cross-entropy, not a "
+                  f"likelihood (--binarize dynamic makes it one)")
     if noise:  # it learnt to draw clean images from the codes of corrupted ones
         title += (f"\nthe terms of clean images decoded from codes of inputs corrupted with "
                   f"{noise[0]} {noise[1]:g}")
