@@ -236,3 +236,32 @@ def test_the_iwae_settings_error_names_the_models_that_have_a_posterior():
 def test_a_dataset_given_as_a_pathlib_path_is_its_text(tmp_path):
     """It was refused as 'must be a name or a path, got PosixPath(...)'."""
     assert DataConfig(dataset=tmp_path / "my.npz").dataset == str(tmp_path / "my.npz")
+
+
+def test_a_runs_config_json_that_lost_a_setting_is_refused_not_filled_in(tmp_path):
+    """A config.json without its batch size resumed the run at batch 128 (it trained with
+    32), without a word, and wrote 128 back; without its train section, 17 more epochs."""
+    from vaelab.errors import SettingsFileError
+
+    config = RunConfig(train=TrainConfig(batch_size=32, epochs=3))
+    path = tmp_path / "config.json"
+    config.save(path)
+    whole = json.loads(path.read_text())
+    for section, key, said in (("train", "batch_size", "no setting train.batch_size"),
+                               ("train", None, "no 'train' section")):
+        raw = json.loads(json.dumps(whole))
+        if key is None:
+            del raw[section]
+        else:
+            del raw[section][key]
+        path.write_text(json.dumps(raw))
+        with pytest.raises(SettingsFileError, match=f"{said}, which vaelab writes into every "
+                                                    f"run's config.json; mend the file"):
+            RunConfig.load(path)
+        # A settings file of one's own (vaelab train --config FILE) may leave settings out
+        (tmp_path / "mine.json").write_text(json.dumps(raw))
+        assert RunConfig.load(tmp_path / "mine.json").train.epochs == (3 if key else 20)
+    old = {**json.loads(json.dumps(whole)), "format": 5}  # older formats lacked settings
+    del old["train"]["adam_eps"]
+    path.write_text(json.dumps(old))
+    assert RunConfig.load(path).train.batch_size == 32

@@ -107,14 +107,66 @@ def test_a_distributed_evaluation_equals_one_process(tiny, tmp_path):
     one = evaluate_run(run, tiny, **options, save=False, progress=False).to_dict()
     shutil.copytree(run.path, tmp_path / "copy")
     data = mnist_folder(tiny, tmp_path / "data")
-    _finish(_torchrun(["eval", str(tmp_path / "copy"), "-k", "20", "--samples", "3",
-                       "--chunk", "64", "--quiet"], data))
+    process = _torchrun(["eval", str(tmp_path / "copy"), "-k", "20", "--samples", "3",
+                         "--chunk", "64"], data)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err[-3000:]
+    # rank 0 counts its share once for each process: 22 batches of 3, twice, made 132
+    assert f"NLL, k = 20: {len(tiny.test_images)} images in" in err, err[-3000:]
     two = json.loads((tmp_path / "copy" / "eval.json").read_text())
     for name, score in one["metrics"].items():
         if name == "loss":  # sums of two processes, added in another order
             assert two["metrics"][name]["value"] == pytest.approx(score["value"], rel=1e-6)
         else:  # every image saw the draws it sees in one process
             assert two["metrics"][name] == score, name
+
+
+def test_an_error_after_the_processes_meet_is_said_once_by_rank_0(tiny, tmp_path):
+    """A taken --out, which rank 0 finds and tells the others of, was said by both."""
+    data = mnist_folder(tiny, tmp_path / "data")
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "notes.txt").write_text("mine")
+    process = _torchrun(["train", *SMALL, "--out", str(taken)], data)
+    _, err = process.communicate(timeout=300)
+    said = [line for line in err.splitlines() if "error:" in line]
+    assert process.returncode != 0 and len(said) == 1, err[-3000:]
+    assert said[0].startswith(f"vaelab (rank 0): error: {taken} already exists")
+    assert (taken / "notes.txt").read_text() == "mine"
+
+
+def _listening(port: int) -> bool:
+    """Whether a socket of this machine listens on ``port`` (from /proc/net/tcp and tcp6)."""
+    rows = [row for name in ("tcp", "tcp6") if (table := Path("/proc/net") / name).exists()
+            for row in table.read_text().splitlines()[1:]]
+    return any(int(row.split()[1].split(":")[1], 16) == port and row.split()[3] == "0A"
+               for row in rows)
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="sees the store through /proc")
+def test_a_process_waiting_for_the_others_ends_on_sigterm(tiny, tmp_path):
+    """Rank 0 of two, with no rank 1 ever started, waited for it half an hour whatever
+    signal came: vaelab's handler runs in Python, and the wait is in C++."""
+    data = mnist_folder(tiny, tmp_path / "data")
+    port = _free_port()
+    env = {**os.environ, "WORLD_SIZE": "2", "RANK": "0", "LOCAL_RANK": "0",
+           "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "VAELAB_DATA": str(data),
+           "XDG_CACHE_HOME": str(data / "cache"), "PYTHONPATH": os.pathsep.join(sys.path)}
+    process = subprocess.Popen([sys.executable, "-m", "vaelab", "train", *SMALL, "--out",
+                                str(tmp_path / "run")], env=env, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not _listening(port) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)  # until rank 0's store waits for rank 1
+        assert process.poll() is None and _listening(port)
+        time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    finally:
+        process.kill()  # not left waiting for half an hour, if it still waits
+    assert process.returncode == -signal.SIGTERM, err[-3000:]
+    assert not (tmp_path / "run").exists()  # nothing was made that a stop should keep
 
 
 def _workers(parent: int) -> dict[int, int]:

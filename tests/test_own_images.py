@@ -206,6 +206,26 @@ def test_the_cache_is_used_and_a_changed_file_is_read_again(tmp_path, monkeypatc
     assert calls == [1] and changed.fingerprint() != first.fingerprint()
 
 
+@pytest.mark.parametrize("damage", ["cut short", "a byte changed"])
+def test_a_damaged_cache_is_read_again_from_the_folder(tmp_path, caplog, damage):
+    """A cache file cut short, or with a byte changed, ended every command with zipfile's
+    traceback until the file was found and deleted by hand."""
+    root = make_folder(tmp_path / "cached", per_class=6)
+    first = load_dataset(str(root), progress=False)
+    cache = folders_module.cache_path(folders_module.list_folder(root), None)
+    raw = bytearray(cache.read_bytes())
+    if damage == "cut short":
+        raw = raw[:len(raw) // 2]
+    else:  # inside the images' array, whose CRC then fails
+        raw[len(raw) // 3] ^= 0xFF
+    cache.write_bytes(bytes(raw))
+    with caplog.at_level("WARNING", logger="vaelab"):
+        again = load_dataset(str(root), progress=False)
+    assert again.fingerprint() == first.fingerprint()
+    assert "damaged cache file, reading the folder again" in caplog.text
+    assert load_dataset(str(root), progress=False).fingerprint() == first.fingerprint()
+
+
 def test_every_core_decodes_the_same_images(tmp_path, monkeypatch):
     root = make_folder(tmp_path / "many", per_class=30)
     alone = folders_module.decode_all(folders_module.list_folder(root).files, None,

@@ -938,3 +938,57 @@ def test_a_signal_after_the_last_step_hands_no_run_on(tiny, tmp_path, monkeypatc
                   then=handed.append)
     assert handed == [] and info.value.trained == [tmp_path / "run"]
     assert info.value.code == 143
+
+
+def test_a_second_signal_as_the_stops_checkpoint_is_written_says_where_the_last_stands(
+        tiny, tmp_path, monkeypatch, terminal_signals, caplog):
+    """Two Ctrl-Cs 50 ms apart (torchrun's processes take longer to write the stop's own
+    checkpoint): the second came as it was written, and the run ended without a word of
+    where it stood."""
+    asked, real = [], jobs_module.save
+
+    def first():
+        signal.raise_signal(signal.SIGINT)
+        asked.append(True)
+
+    def save(job):
+        if asked:  # the stop's checkpoint, as it is written
+            signal.raise_signal(signal.SIGINT)
+        real(job)
+
+    _at_step(monkeypatch, STEPS + 3, first)
+    monkeypatch.setattr(jobs_module, "save", save)
+    with caplog.at_level("WARNING", logger="vaelab"), pytest.raises(KeyboardInterrupt):
+        train(_config(), tmp_path / "run", data=tiny, progress=False)
+    assert (f"run: stopped; its last checkpoint (after epoch 1) is whole; go on with: vaelab "
+            f"train --resume {tmp_path / 'run'}") in caplog.text
+    assert _unfinished(tmp_path / "run").epoch == 1
+
+
+@pytest.mark.parametrize("when", ["as its processes meet", "as its run is readied"])
+def test_a_signal_as_the_folder_is_made_says_how_to_start_the_run_again(
+        tiny, tmp_path, monkeypatch, caplog, when):
+    """Under torchrun a signal in the second after config.json was written left a bare
+    'vaelab: interrupted', and the same command then found the folder taken."""
+    from vaelab.training import loop
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    if when == "as its processes meet":  # its settings written, before every process has
+        real = RunConfig.save  # heard the folder's name
+
+        def save(config, path):
+            real(config, path)
+            stop()
+
+        monkeypatch.setattr(RunConfig, "save", save)
+    else:
+        monkeypatch.setattr(loop, "Job", stop)
+    run = tmp_path / "run"
+    with caplog.at_level("WARNING", logger="vaelab"), pytest.raises(Interrupted) as stopped:
+        train(_config(), run, data=tiny, progress=False)
+    assert stopped.value.told and stopped.value.code == 130
+    assert (f"run: stopped before its first step; start it again with: vaelab train --config "
+            f"{run} -o {run}-2") in caplog.text
+    assert [p.name for p in run.iterdir()] == ["config.json"]

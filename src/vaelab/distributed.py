@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import datetime
 import os
-from collections.abc import Callable, Sequence
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
 import torch
 import torch.distributed as dist
 
-from vaelab.errors import VaelabError
+from vaelab.errors import Relayed, VaelabError
 from vaelab.files import exit_now
 
 T = TypeVar("T")
@@ -70,18 +73,22 @@ class World:
 
     def from_main(self, make: Callable[[], T]) -> T:
         """What ``make()`` returns on rank 0 (run there alone: it makes a folder, say), on
-        every process; its VaelabError is raised on every process."""
+        every process; its VaelabError is raised on every process (as ``Relayed`` on the
+        others, which leave it to rank 0 to say)."""
         if self.size == 1:
             return make()
         outcome: tuple[str, Any] | None = None
+        failed: VaelabError | None = None
         if self.main:
             try:
                 outcome = ("value", make())
             except VaelabError as err:
-                outcome = ("error", str(err))
+                outcome, failed = ("error", str(err)), err
         kind, value = self.first(outcome)
+        if failed is not None:
+            raise failed
         if kind == "error":
-            raise VaelabError(value)
+            raise Relayed(value)
         return value
 
     def main_first(self, make: Callable[[], T]) -> T:
@@ -167,14 +174,35 @@ def join(device_type: str = "cpu") -> World:
                           "torchrun")
     missing = [k for k in ("RANK", "MASTER_ADDR", "MASTER_PORT") if k not in os.environ]
     if missing:
-        raise VaelabError(f"WORLD_SIZE is set but {', '.join(missing)} is not; start the "
-                          f"processes with torchrun")
+        raise VaelabError(f"WORLD_SIZE is set but {', '.join(missing)} "
+                          f"{'is' if len(missing) == 1 else 'are'} not; start the processes "
+                          f"with torchrun")
     backend = "cpu:gloo,cuda:nccl" if device_type == "cuda" else "gloo"
     try:
-        dist.init_process_group(backend, timeout=TIMEOUT)
+        with _signals_end_at_once():
+            dist.init_process_group(backend, timeout=TIMEOUT)
     except (RuntimeError, ValueError) as err:
         raise VaelabError(f"could not start the process group ({_first_line(err)})") from None
     return join(device_type)
+
+
+@contextmanager
+def _signals_end_at_once() -> Iterator[None]:
+    """While the processes meet, Ctrl-C and SIGTERM end this one at once, as they would any
+    program: the wait for the others (up to TIMEOUT, for one that never comes) is in C++,
+    where Python's handlers, vaelab's stop after a step among them, do not run, and nothing is
+    made yet that a stop should keep. A signal that is ignored is left so."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {number: signal.signal(number, signal.SIG_DFL)
+                for number in (signal.SIGINT, signal.SIGTERM)
+                if signal.getsignal(number) is not signal.SIG_IGN}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def leave() -> None:

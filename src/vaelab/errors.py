@@ -10,6 +10,11 @@ class VaelabError(Exception):
     """A problem with the user's input, files or settings, with a message that says what to do."""
 
 
+class Relayed(VaelabError):
+    """Another process's error (under torchrun, rank 0's), raised in this one too so that it
+    stops with it; that process says it."""
+
+
 class ConfigError(VaelabError):
     """A setting that is out of range or inconsistent with the others."""
 

@@ -16,7 +16,7 @@ import time
 import warnings
 from collections.abc import Iterator, Sequence
 
-from vaelab.errors import ConfigError, SettingsFileError, VaelabError
+from vaelab.errors import ConfigError, Relayed, SettingsFileError, VaelabError
 from vaelab.files import WriteError, exit_now
 
 # The parser (tyro) and the rest are imported by _command, after the signal handlers are set:
@@ -165,9 +165,11 @@ def _command(argv: list[str]) -> int:
             command.run()
     except VaelabError as err:
         flags = isinstance(err, ConfigError) and not isinstance(err, SettingsFileError)
-        if rank not in (None, "rank 0") and not _grouped():
-            # Before the processes meet, each finds what the others find (the same options
-            # and files): rank 0 says it, and torchrun stops the others while they wait.
+        if rank not in (None, "rank 0") and isinstance(err, Relayed):
+            return 2  # rank 0's error, raised here too so that this process stops: it says it
+        if rank not in (None, "rank 0"):
+            # Each process finds what the others find (the same options, files and losses):
+            # rank 0 says it, and torchrun stops the others while they wait.
             try:
                 time.sleep(SAY_AFTER)
             except KeyboardInterrupt as stop:  # torchrun's SIGTERM: rank 0 has said it

@@ -46,7 +46,8 @@ Flat = tyro.conf.arg(name="")  # a nested config whose flags appear without a pr
 @dataclass(kw_only=True)
 class Train(Common):
     """Train a model of the family (AE, VAE, CVAE; beta, IWAE, denoising, conv: the options
-    below); writes a run folder with weights, metrics and figures."""
+    below); writes a run folder with weights, metrics and figures. `torchrun --nproc-per-node
+    N -m vaelab train ...` trains one run in N processes."""
 
     in_parallel: ClassVar[bool] = True  # torchrun may start it in several processes
 

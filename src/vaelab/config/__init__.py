@@ -30,7 +30,7 @@ from vaelab.config.checks import (
     recorded,
     widths,
 )
-from vaelab.config.formats import CONFIG_FORMAT, READABLE, upgrade
+from vaelab.config.formats import CONFIG_FORMAT, READABLE, check_whole, upgrade
 from vaelab.errors import ConfigError, SettingsFileError
 from vaelab.files import path_text, read_json, write_atomic
 
@@ -139,7 +139,7 @@ class TrainConfig:
     epochs: int = 20
     """Passes over the training set (with --resume: the total to reach, not how many more)."""
     batch_size: int = 128
-    """Images per optimiser step."""
+    """Images per optimiser step (under torchrun, of all its processes together)."""
     lr: float = 1e-3
     """Adam's learning rate (the schedule's first)."""
     adam_eps: float = 1e-8
@@ -257,7 +257,7 @@ class RunConfig:
         if raw and not set(raw) & {"format", *_SECTIONS}:
             raise SettingsFileError(f"{source}: not a vaelab config (it has none of the "
                                     f"sections {', '.join(_SECTIONS)})")
-        raw = dict(raw)
+        raw, whole = dict(raw), "format" in raw and source.endswith("config.json")  # a run's
         version = raw.pop("format", CONFIG_FORMAT)
         if type(version) is int and version > CONFIG_FORMAT:  # true is no format, nor 1
             raise SettingsFileError(f"{source}: written by a newer vaelab; upgrade vaelab to "
@@ -276,6 +276,8 @@ class RunConfig:
             if not isinstance(section, dict):
                 raise SettingsFileError(f"{source}: '{name}' must be a mapping")
             known = {f.name for f in dataclasses.fields(section_class)}
+            if whole and version == CONFIG_FORMAT:
+                check_whole(source, name, section, known)
             unknown = sorted(set(section) - known)
             if unknown:
                 shown = f"{name}.{unknown[0]}"  # quoted where it holds a line break

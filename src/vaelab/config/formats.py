@@ -2,12 +2,15 @@
 
 1 kept the likelihood as train.loss; 2 took the first --train-subset images; 3 had no
 train.adam_eps (Adam's default, 1e-8); 4 no train.output_bias ('default'); up to 5 the ELBO
-took one draw per image whatever train.k said.
+took one draw per image whatever train.k said. A new setting makes a new format: a run's
+config.json of today's format holds every setting (``check_whole``).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from vaelab.errors import SettingsFileError
 
 CONFIG_FORMAT = 6
 READABLE = (1, 2, 3, 4, 5, CONFIG_FORMAT)
@@ -52,3 +55,14 @@ def _from_format_5(raw: dict[str, Any]) -> dict[str, Any]:
     if train.get("objective", "elbo") == "elbo" or train.get("k") == 5:
         return {**raw, "train": {key: v for key, v in train.items() if key != "k"}}
     return raw
+
+
+def check_whole(source: str, name: str, section: dict[str, Any], known: set[str]) -> None:
+    """That a run's config.json of today's format holds every setting of its section ``name``,
+    as vaelab wrote it: one that lost a line would resume the run with a default in its place
+    (a batch of 128 where it trained with 32), and be written back so."""
+    missing = sorted(known - set(section))
+    if missing:
+        what = f"no '{name}' section" if not section else f"no setting {name}.{missing[0]}"
+        raise SettingsFileError(f"{source}: {what}, which vaelab writes into every run's "
+                                f"config.json; mend the file, or put a copy of it back")

@@ -19,6 +19,7 @@ import io
 import logging
 import os
 import sys
+import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -304,8 +305,8 @@ def _read_cache(path: Path) -> Decoded | None:
                            None if left_out is None else tuple(str(n) for n in left_out))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError):
-        log.warning("%s: damaged cache file, reading the folder again", path)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # cut short, or a
+        log.warning("%s: damaged cache file, reading the folder again", path)  # byte changed
         return None
 
 

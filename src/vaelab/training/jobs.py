@@ -49,6 +49,7 @@ from vaelab.training.stopping import (
     peer_lost,
     start_again,
     stop_on_signals,
+    stopped_at_once,
     where,
 )
 
@@ -220,16 +221,15 @@ def _fit(job: Job, data: ImageData, progress: bool, position: int,
                               f"test {loss_text(record['test']['loss'])}  "
                               f"({record['train_seconds']:.1f} s)", file=sys.stderr)
         except KeyboardInterrupt:  # at once (a second Ctrl-C): the last checkpoint is whole
-            if job.on_disk:
-                log.warning("%s: stopped; its last checkpoint (%s) is whole; go on with: %s",
-                            job.run_dir, job.on_disk, job.go_on)
-            else:
-                log.warning("%s: stopped before its first checkpoint; start it again with: %s",
-                            job.run_dir, job.again)
+            stopped_at_once(job.run_dir, job.on_disk, job.go_on, job.again)
             raise
         except Stopped as stopped:
             job.unfinished = stopped.progress
-            save(job)
+            try:
+                save(job)
+            except KeyboardInterrupt:  # a second signal as it is written: the last is whole
+                stopped_at_once(job.run_dir, job.on_disk, job.go_on, job.again)
+                raise
             log.warning("%s: stopped %s, all saved; go on with: %s", job.run_dir,
                         where(stopped.progress), job.go_on)
             raise

@@ -47,7 +47,7 @@ from vaelab.training.runs import (
     new_run_dir,
 )
 from vaelab.training.schedules import say_if_the_rate_jumps
-from vaelab.training.stopping import Cadence, peer_lost, start_again
+from vaelab.training.stopping import Cadence, before_any_step, peer_lost, start_again
 
 log = logging.getLogger("vaelab")
 
@@ -80,10 +80,9 @@ def train(config: RunConfig | None = None, out: str | Path | None = None, *,
 def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | None = None, *,
               device: str | torch.device = "auto", data_dir: str | Path | None = None,
               data: ImageData | None = None, progress: bool = True,
-              checkpoint_every: str | None = CHECKPOINT_EVERY,
-              compile: bool = False, then: Callable[[Run], object] | None = None,
-              ready: Callable[[], object] | None = None, go_on: str = "",
-              flags: str = "") -> list[Run]:
+              checkpoint_every: str | None = CHECKPOINT_EVERY, compile: bool = False,
+              then: Callable[[Run], object] | None = None, go_on: str = "", flags: str = "",
+              ready: Callable[[], object] | None = None) -> list[Run]:
     """Train several runs on one dataset at the same time, each in a thread of its own, and
     hand each to ``then`` (if given) as soon as it is trained, in the thread that trained it,
     while the others may still train (a run that a signal or a failure stopped is not
@@ -149,11 +148,15 @@ def new_jobs(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | N
     states = [initial_state(config, device, full) for config in configs]
     if ready is not None and world.main:
         ready()
-    jobs = []
-    for config, out, state in zip(configs, outs, states, strict=True):
-        run_dir = _new_run_everywhere(world, out, config, flags)
-        jobs.append(Job(run_dir, config, *state, cadence=cadence, world=world, compile=compile,
-                        go_on_with=go_on, flags=flags))
+    jobs: list[Job] = []
+    made: list[Path] = []
+    try:
+        for config, out, state in zip(configs, outs, states, strict=True):
+            made.append(_new_run_everywhere(world, out, config, flags))
+            jobs.append(Job(made[-1], config, *state, cadence=cadence, world=world,
+                            compile=compile, go_on_with=go_on, flags=flags))
+    except KeyboardInterrupt as err:  # the folders made so far hold their settings alone
+        raise before_any_step([(d, go_on or start_again(d) + flags) for d in made], err) from None
     for train, subset in {(c.train, c.data.train_subset) for c in configs}:  # once for runs alike
         if world.main:  # said once, in a script under torchrun too
             note_few_steps(train, subset or len(full.train_images))
@@ -307,6 +310,10 @@ def _new_run_everywhere(world: World, out: str | Path | None, config: RunConfig,
 
     try:
         return Path(world.from_main(make))
+    except KeyboardInterrupt as err:  # as the processes meet: only rank 0 has made it
+        if not made:
+            raise
+        raise before_any_step([(made[0], start_again(made[0]) + flags)], err) from None
     except RuntimeError as err:
         if not (made and lost_peer(err)):
             raise

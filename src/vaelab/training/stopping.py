@@ -75,6 +75,26 @@ def stop_on_signals(stop: threading.Event) -> Iterator[list[int]]:
             signal.signal(number, old)
 
 
+def before_any_step(runs: Sequence[tuple[Path, str]], err: KeyboardInterrupt) -> Interrupted:
+    """The stop of runs stopped as their folders were made, before any step (as torchrun's
+    processes meet): each folder holds its settings alone, and each run says how to start it
+    again (``runs``: its folder and that command)."""
+    for run_dir, again in runs:
+        log.warning("%s: stopped before its first step; start it again with: %s", run_dir, again)
+    return err if isinstance(err, Interrupted) else Interrupted(getattr(err, "code", 130) - 128)
+
+
+def stopped_at_once(run_dir: Path, on_disk: str | None, go_on: str, again: str) -> None:
+    """Say where a run that a second signal stopped at once stands: its last checkpoint
+    (``on_disk``, whole, as every checkpoint is) and ``go_on``, or ``again`` without one."""
+    if on_disk:
+        log.warning("%s: stopped; its last checkpoint (%s) is whole; go on with: %s", run_dir,
+                    on_disk, go_on)
+    else:
+        log.warning("%s: stopped before its first checkpoint; start it again with: %s", run_dir,
+                    again)
+
+
 def where(progress: EpochProgress) -> str:
     """Where a stopped run stands, as the user counts: 'after epoch 3', or 'in epoch 4 after
     120 of its steps'."""
