@@ -400,6 +400,43 @@ def test_a_config_that_does_not_fit_the_weights_is_named_not_the_weights(run_fol
                                f"again")
 
 
+def test_a_config_of_a_far_larger_model_is_refused_before_its_weights_are_made(run_folder,
+                                                                                tmp_path):
+    """config.json edited to widths of 65,536: vaelab sample made 24 GB of weights for ten
+    minutes, then the system ended it for want of memory, without a word."""
+    import shutil
+
+    folder = tmp_path / "run"
+    shutil.copytree(run_folder, folder)
+    raw = json.loads((folder / "config.json").read_text())
+    raw["model"]["hidden_dims"] = [65536, 65536]
+    (folder / "config.json").write_text(json.dumps(raw))
+    held = (folder / "model.safetensors").stat().st_size
+    with pytest.raises(VaelabError) as info:
+        load_run(folder)
+    assert str(info.value) == (
+        f"{folder / 'model.safetensors'}: holds {held:,} bytes, too few for the weights of the "
+        f"model that config.json describes (34,773,404,752): config.json is not the one the "
+        f"run wrote; put that back, or train the run again")
+
+
+def test_a_model_too_large_for_this_machines_memory_is_refused_in_one_line(tiny, tmp_path,
+                                                                          monkeypatch):
+    """vaelab train --hidden-dims 65536 65536 filled the memory until the system ended it."""
+    from vaelab.config import ModelConfig
+    from vaelab.training import runs
+    from vaelab.training.loop import train
+
+    monkeypatch.setattr(runs, "physical_memory", lambda: 2**30)
+    config = RunConfig(ModelConfig("vae", 2, (65536,)))  # 103 M weights: 1.5 GiB to train
+    with pytest.raises(VaelabError, match=r"^the model's weights, with what training keeps "
+                                          r"beside them \(gradients, Adam's state\), take "
+                                          r"1\.5 GiB, more than this machine's 1\.0 GiB of "
+                                          r"memory; give smaller --hidden-dims \(or --channels\)$"):
+        train(config, tmp_path / "run", data=tiny, progress=False)
+    assert not (tmp_path / "run").exists()  # refused before its folder was made
+
+
 @pytest.mark.parametrize(("waits", "refusals", "written"), [((0.05, 0.1, 0.15, 0.2), 2, True),
                                                             ((0.05, 0.1, 0.15, 0.2), 9, False),
                                                             ((), 1, False)])  # Windows', Linux's

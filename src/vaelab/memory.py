@@ -25,6 +25,7 @@ import ctypes
 import ctypes.util
 import functools
 import math
+import os
 from collections.abc import Sequence
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers, from malloc.h
@@ -64,3 +65,11 @@ def rows_per_block(row: Sequence[int], most: int) -> int:
     the mmap threshold is mapped, faulted in page by page and unmapped again each time (12 MB
     take 5 ms so, against 0.6 ms from the heap). At least 1 and at most ``most``."""
     return max(1, min(most, MMAP_THRESHOLD // (4 * math.prod(row))))
+
+
+def physical_memory() -> int | None:
+    """Bytes of this machine's memory; None where the system does not say (Windows)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None

@@ -116,7 +116,7 @@ def initial_state(config: RunConfig, device: torch.device, data: ImageData | Non
     data-mean the decoder's output bias starts at ``data``'s mean (of a new run)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.train.seed)
-        model = model_for(config)
+        model = model_for(config, copies=4)  # its gradients and Adam's moments beside it
     if data is not None and config.train.output_bias == "data-mean":
         model.decoder.start_at(model.likelihood.params_for(training_mean(config, data)))
     model.to(device)

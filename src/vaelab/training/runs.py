@@ -37,6 +37,7 @@ from vaelab.files import (
     why_unreadable,
     write_atomic,
 )
+from vaelab.memory import physical_memory
 from vaelab.models import Autoencoder, build_model
 from vaelab.training.checkpoints import checkpoint_fits, is_record, load_weights
 from vaelab.training.datasets import image_shape_and_classes
@@ -77,10 +78,31 @@ class Run:
                 f"epochs_done={self.epochs_done})")
 
 
-def model_for(config: RunConfig) -> Autoencoder:
-    """A fresh model for a run's config, sized for its dataset's images and classes."""
+def model_for(config: RunConfig, copies: int = 1, weights: Path | None = None) -> Autoencoder:
+    """A fresh model for a run's config, sized for its dataset's images and classes; refused
+    in one line where ``copies`` of its weights (4 to train: the gradients and Adam's two
+    moments) would not fit in this machine's memory, which would fill it until the system
+    ended the process, or where the file of its ``weights`` is too small to hold them (its
+    weights are counted first on PyTorch's meta device, for free)."""
     image_shape, classes = image_shape_and_classes(config)
+    with torch.device("meta"):
+        need = weight_bytes(build_model(config.model, image_shape, classes)) * copies
+    if weights is not None and need > (held := weights.stat().st_size):
+        raise VaelabError(f"{weights}: holds {held:,} bytes, too few for the weights of the "
+                          f"model that config.json describes ({need:,}): config.json is not "
+                          f"the one the run wrote; put that back, or train the run again")
+    have = physical_memory()
+    if have is not None and need > have:
+        kept = ", with what training keeps beside them (gradients, Adam's state)," if copies > 1 \
+            else ""
+        raise VaelabError(f"the model's weights{kept} take {need / 2**30:.1f} GiB, more than "
+                          f"this machine's {have / 2**30:.1f} GiB of memory; give smaller "
+                          f"--hidden-dims (or --channels)")
     return build_model(config.model, image_shape, classes)
+
+
+def weight_bytes(model: torch.nn.Module) -> int:
+    return sum(p.numel() * p.element_size() for p in model.parameters())
 
 
 def read_metrics(path: Path, quiet: bool = False) -> list[dict[str, Any]]:
@@ -169,13 +191,13 @@ def load_run(path: str | Path, device: str | torch.device = "cpu", *,
     if not path.is_dir():
         raise VaelabError(f"{path}: no such run folder")
     config = RunConfig.load(path / CONFIG)
-    with torch.random.fork_rng(devices=[]):  # the first weights, replaced: the caller's
-        model = model_for(config)            # random numbers go on as if not loaded
     weights_path = path / WEIGHTS
     if not weights_path.exists():
         raise VaelabError(f"{weights_path}: missing" + (
             _again(path, "it", data_dir) or "; the run has no finished epoch (it is still in "
                                             "its first, or it stopped there)"))
+    with torch.random.fork_rng(devices=[]):  # the first weights, replaced: the caller's
+        model = model_for(config, weights=weights_path)  # go on as if not loaded
     try:
         weights = load_file(weights_path)
         load_weights(model, weights, weights_path)
