@@ -401,11 +401,15 @@ def test_a_config_that_does_not_fit_the_weights_is_named_not_the_weights(run_fol
 
 
 def test_a_config_of_a_far_larger_model_is_refused_before_its_weights_are_made(run_folder,
-                                                                                tmp_path):
+                                                                                tmp_path,
+                                                                                monkeypatch):
     """config.json edited to widths of 65,536: vaelab sample made 24 GB of weights for ten
     minutes, then the system ended it for want of memory, without a word."""
     import shutil
 
+    from vaelab.training import runs
+
+    monkeypatch.setattr(runs, "physical_memory", lambda: 64 * 2**30)  # of a quarter of it
     folder = tmp_path / "run"
     shutil.copytree(run_folder, folder)
     raw = json.loads((folder / "config.json").read_text())
@@ -415,9 +419,9 @@ def test_a_config_of_a_far_larger_model_is_refused_before_its_weights_are_made(r
     with pytest.raises(VaelabError) as info:
         load_run(folder)
     assert str(info.value) == (
-        f"{folder / 'model.safetensors'}: holds {held:,} bytes, too few for the weights of the "
-        f"model that config.json describes (34,773,404,752): config.json is not the one the "
-        f"run wrote; put that back, or train the run again")
+        f"{folder / 'model.safetensors'}: holds {held:,} bytes, far too few for the weights of "
+        f"the model that config.json describes (34,773,404,752): one of the two is not the "
+        f"run's; put config.json back as the run wrote it, or train the run again")
 
 
 def test_a_model_too_large_for_this_machines_memory_is_refused_in_one_line(tiny, tmp_path,

@@ -218,7 +218,8 @@ def _trained(path: Path) -> bool:
     """Whether a demo's run has a checkpoint of all its epochs."""
     if not (path / CHECKPOINT).exists():
         return False
-    return len(read_metrics(path, quiet=True)) >= RunConfig.load(path / CONFIG).train.epochs
+    epochs = RunConfig.load(path / CONFIG, whole=True).train.epochs
+    return len(read_metrics(path, quiet=True)) >= epochs
 
 
 def _clear_unstarted(path: Path, go_on: str) -> None:

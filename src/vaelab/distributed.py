@@ -197,7 +197,7 @@ def _signals_end_at_once() -> Iterator[None]:
         return
     previous = {number: signal.signal(number, signal.SIG_DFL)
                 for number in (signal.SIGINT, signal.SIGTERM)
-                if signal.getsignal(number) is not signal.SIG_IGN}
+                if signal.getsignal(number) not in (signal.SIG_IGN, None)}  # None: C's own
     try:
         yield
     finally:

@@ -165,8 +165,6 @@ def _command(argv: list[str]) -> int:
             command.run()
     except VaelabError as err:
         flags = isinstance(err, ConfigError) and not isinstance(err, SettingsFileError)
-        if rank not in (None, "rank 0") and isinstance(err, Relayed):
-            return 2  # rank 0's error, raised here too so that this process stops: it says it
         if rank not in (None, "rank 0"):
             # Each process finds what the others find (the same options, files and losses):
             # rank 0 says it, and torchrun stops the others while they wait.
@@ -174,6 +172,8 @@ def _command(argv: list[str]) -> int:
                 time.sleep(SAY_AFTER)
             except KeyboardInterrupt as stop:  # torchrun's SIGTERM: rank 0 has said it
                 return getattr(stop, "code", 130)
+            if isinstance(err, Relayed):  # rank 0's error, raised here to stop this process
+                return 2  # too: rank 0 says it (not at once, as torchrun would stop it first)
         sys.stderr.write(f"{error} {in_flags(str(err)) if flags else err}\n")  # one write
         return 2
     except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM while training (143)

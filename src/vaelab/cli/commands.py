@@ -76,12 +76,14 @@ class Train(Common):
             raise VaelabError("--resume goes on with a run, --config starts a new one from its "
                               "settings; give one of them")
         if self.resume is not None:
-            return RunConfig.load(check_run_folder(self.resume) / "config.json")
+            return RunConfig.load(check_run_folder(self.resume) / "config.json", whole=True)
         path = self.settings
         if not path.exists():
             raise VaelabError(f"{path}: no such file or folder; --config takes a run folder or "
                               f"its config.json")
-        return RunConfig.load(check_run_folder(path) / "config.json" if path.is_dir() else path)
+        if path.is_dir():  # a run's own, as it wrote it; a file of one's own may leave some out
+            return RunConfig.load(check_run_folder(path) / "config.json", whole=True)
+        return RunConfig.load(path)
 
     def run(self) -> None:
         from vaelab.pictures.figures import plot_run
@@ -122,7 +124,7 @@ class Train(Common):
         if self.resume is not None:
             if self.out is not None:
                 raise VaelabError("--resume continues a run in its own folder; drop --out")
-            saved = RunConfig.load(self.resume / "config.json")
+            saved = RunConfig.load(self.resume / "config.json", whole=True)
             changed = [f"{in_flags(key)} {as_typed(old)} -> {as_typed(new)}"
                        for _, key, old, new in saved.changes(self.config) if key != "epochs"]
             if changed:

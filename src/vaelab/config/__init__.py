@@ -248,16 +248,17 @@ class RunConfig:
         return {"format": CONFIG_FORMAT, **dataclasses.asdict(self)}
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any], source: str = "config") -> RunConfig:
+    def from_dict(cls, raw: dict[str, Any], source: str = "config", whole: bool = False
+                  ) -> RunConfig:
         """Rebuild a config. Unknown sections and keys are errors that name them; missing ones
-        take their defaults."""
+        take their defaults, but in a run's own (``whole``) of today's format."""
         if not isinstance(raw, dict):
             raise SettingsFileError(f"{source}: holds {type(raw).__name__}, not a mapping of "
                                     f"settings")
         if raw and not set(raw) & {"format", *_SECTIONS}:
             raise SettingsFileError(f"{source}: not a vaelab config (it has none of the "
                                     f"sections {', '.join(_SECTIONS)})")
-        raw, whole = dict(raw), "format" in raw and source.endswith("config.json")  # a run's
+        raw, whole = dict(raw), whole and raw.get("format") == CONFIG_FORMAT
         version = raw.pop("format", CONFIG_FORMAT)
         if type(version) is int and version > CONFIG_FORMAT:  # true is no format, nor 1
             raise SettingsFileError(f"{source}: written by a newer vaelab; upgrade vaelab to "
@@ -276,8 +277,7 @@ class RunConfig:
             if not isinstance(section, dict):
                 raise SettingsFileError(f"{source}: '{name}' must be a mapping")
             known = {f.name for f in dataclasses.fields(section_class)}
-            if whole and version == CONFIG_FORMAT:
-                check_whole(source, name, section, known)
+            check_whole(source, name, section, known, whole)
             unknown = sorted(set(section) - known)
             if unknown:
                 shown = f"{name}.{unknown[0]}"  # quoted where it holds a line break
@@ -302,7 +302,7 @@ class RunConfig:
         write_atomic(path, text)
 
     @classmethod
-    def load(cls, path: Path) -> RunConfig:
+    def load(cls, path: Path, whole: bool = False) -> RunConfig:
         try:
             raw = read_json(path)
         except FileNotFoundError:
@@ -314,7 +314,7 @@ class RunConfig:
                       if Path(path).name == "config.json"
                       else "give a run folder or the config.json in one")
             raise ConfigError(f"{path}: {err}; {advice}") from None
-        return cls.from_dict(raw, source=str(path))
+        return cls.from_dict(raw, source=str(path), whole=whole)
 
     def changes(self, other: RunConfig) -> list[tuple[str, str, Any, Any]]:
         """(section, key, mine, theirs) of every setting that differs. k is compared as the

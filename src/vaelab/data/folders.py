@@ -305,8 +305,9 @@ def _read_cache(path: Path) -> Decoded | None:
                            None if left_out is None else tuple(str(n) for n in left_out))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # cut short, or a
-        log.warning("%s: damaged cache file, reading the folder again", path)  # byte changed
+    except (OSError, ValueError, KeyError, EOFError, RuntimeError, NotImplementedError,
+            zipfile.BadZipFile):  # cut short, or a byte changed (zipfile's many answers)
+        log.warning("%s: damaged cache file, reading the folder again", path)
         return None
 
 

@@ -56,8 +56,8 @@ CROSS_ENTROPY = (" Of Bernoulli pixels on grey images the reconstruction term is
                  "cross-entropy, not a likelihood, and the loss no ELBO: --binarize dynamic "
                  "makes it one.")
 DENOISING_LOSS = (" A denoising run's terms are of clean images decoded from the codes of "
-                  "corrupted ones (on the test set too): still a lower bound on the clean image's "
-                  "log-likelihood, but not its ELBO.")
+                  "corrupted ones (on the test set too); for a VAE, at β = 1, still a lower "
+                  "bound on the clean image's log-likelihood, but not its ELBO.")
 
 # What a figure shows of the classes: (every run's images have labels, none has, some have).
 WITH_CLASSES = {

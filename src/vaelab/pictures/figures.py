@@ -249,8 +249,8 @@ def _loss(run: Run, name: str) -> Figure:
             over = f"{train.kl_warmup} epoch{'s' * (train.kl_warmup != 1)}"
             weighted.append(f"warmed up over {over}" if run.epochs_done >= train.kl_warmup
                             else f"warming up over {over}, {run.epochs_done} done")
-        title += (f"; the {'sum' if noise else '−ELBO'} at β = 1, trained with the KL weighted "
-                  f"({', '.join(weighted)})")
+        title += (f"; the {'sum' if noise or grey else '−ELBO'} at β = 1, trained with the KL "
+                  f"weighted ({', '.join(weighted)})")
     if train.kl == "tutorial":  # the curves are of the closed form
         title += "; trained on the tutorial's KL line, drawn with the closed-form KL"
     if train.objective == "iwae" and run.model.has_posterior:  # the bound is not their sum

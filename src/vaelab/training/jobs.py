@@ -116,7 +116,7 @@ def initial_state(config: RunConfig, device: torch.device, data: ImageData | Non
     data-mean the decoder's output bias starts at ``data``'s mean (of a new run)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.train.seed)
-        model = model_for(config, copies=4)  # its gradients and Adam's moments beside it
+        model = model_for(config, 4 if device.type == "cpu" else 1)  # + gradients, Adam's state
     if data is not None and config.train.output_bias == "data-mean":
         model.decoder.start_at(model.likelihood.params_for(training_mean(config, data)))
     model.to(device)
@@ -304,17 +304,17 @@ def save(job: Job) -> None:
         raise job.diverged_at(job.epoch if unfinished is None else unfinished.epoch, float("nan"))
     job.saved_at = time.monotonic()
     try:
-        if job.world.main:  # rank 0 writes it
+        if job.world.main:  # rank 0 writes it, and knows at once where what is on disk stands
             save_checkpoint(job.run_dir / CHECKPOINT, job.model, job.optimizer, job.generator,
                             job.metrics, unfinished, job.step.scaler_state())
+            job.mark_saved()
     except OSError as err:
         kept = (f"the previous one ({job.on_disk}) is whole, and {job.go_on} goes on from it"
                 if job.on_disk else f"there is none before it: {job.again} "
                                     f"starts the run again")
         raise VaelabError(f"{job.run_dir}: could not write the checkpoint "
                           f"({err.strerror or err}); {kept}") from None
-    # The others wait until it is written: one that outlives rank 0 names the checkpoint that
-    # is on disk, not one that rank 0 did not finish.
+    # The others wait for it: one that outlives rank 0 names the checkpoint that is on disk
     job.world.sum(torch.zeros(1))
     job.mark_saved()
     if job.world.main and unfinished is None:

@@ -194,7 +194,7 @@ def resumed_job(path: Run | str | Path, epochs: int | None = None, *,
     device, ready for ``fit_all``."""
     cadence = Cadence.parse(checkpoint_every)
     path = Path(path.path if isinstance(path, Run) else path)
-    saved = config = RunConfig.load(path / CONFIG)
+    saved = config = RunConfig.load(path / CONFIG, whole=True)
     if epochs is not None:
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=epochs))
     checkpoint = path / CHECKPOINT

@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,19 +81,28 @@ class Run:
 
 def model_for(config: RunConfig, copies: int = 1, weights: Path | None = None) -> Autoencoder:
     """A fresh model for a run's config, sized for its dataset's images and classes; refused
-    in one line where ``copies`` of its weights (4 to train: the gradients and Adam's two
-    moments) would not fit in this machine's memory, which would fill it until the system
-    ended the process, or where the file of its ``weights`` is too small to hold them (its
-    weights are counted first on PyTorch's meta device, for free)."""
+    in one line where ``copies`` of its float32 weights (4 to train on the CPU: the gradients
+    and Adam's two moments) would not fit in this machine's memory, which would fill it until
+    the system ended the process, or where a model of over a quarter of it would be made for
+    a file of its ``weights`` (the run's) far too small to hold them. Its weights are counted
+    on PyTorch's meta device, for free, where a bound of a dense model's does not rule that
+    out: a model built there first leaves the heap so that every training step of the real
+    one faults in pages anew (38 page faults a step of the tutorial's VAE, against 11)."""
     image_shape, classes = image_shape_and_classes(config)
-    with torch.device("meta"):
-        need = weight_bytes(build_model(config.model, image_shape, classes)) * copies
-    if weights is not None and need > (held := weights.stat().st_size):
-        raise VaelabError(f"{weights}: holds {held:,} bytes, too few for the weights of the "
-                          f"model that config.json describes ({need:,}): config.json is not "
-                          f"the one the run wrote; put that back, or train the run again")
     have = physical_memory()
-    if have is not None and need > have:
+    bound = _dense_bound(config, image_shape, classes)
+    if have is None or (bound is not None and 4 * copies * bound <= have / 4):
+        return build_model(config.model, image_shape, classes)
+    with torch.device("meta"):
+        need = 4 * copies * sum(p.numel() for p in
+                                build_model(config.model, image_shape, classes).parameters())
+    if (weights is not None and need > have / 4
+            and need / copies > 2 * (held := weights.stat().st_size)):
+        raise VaelabError(f"{weights}: holds {held:,} bytes, far too few for the weights of "
+                          f"the model that config.json describes ({need // copies:,}): one of "
+                          f"the two is not the run's; put config.json back as the run wrote "
+                          f"it, or train the run again")
+    if need > have:
         kept = ", with what training keeps beside them (gradients, Adam's state)," if copies > 1 \
             else ""
         raise VaelabError(f"the model's weights{kept} take {need / 2**30:.1f} GiB, more than "
@@ -101,8 +111,15 @@ def model_for(config: RunConfig, copies: int = 1, weights: Path | None = None) -
     return build_model(config.model, image_shape, classes)
 
 
-def weight_bytes(model: torch.nn.Module) -> int:
-    return sum(p.numel() * p.element_size() for p in model.parameters())
+def _dense_bound(config: RunConfig, image_shape: tuple[int, ...], classes: int) -> int | None:
+    """More weights than a dense model of these widths can have (None for other nets): each
+    layer's (inputs + 1) x outputs is at most the square of every width summed."""
+    m = config.model
+    if m.arch != "mlp":
+        return None
+    pixels, hidden = math.prod(image_shape), sum(m.hidden_dims)
+    widths = 3 * pixels + 2 * classes + 2 * hidden + 3 * m.latent_dims + 2 * len(m.hidden_dims)
+    return (widths + 2) ** 2
 
 
 def read_metrics(path: Path, quiet: bool = False) -> list[dict[str, Any]]:
@@ -190,7 +207,7 @@ def load_run(path: str | Path, device: str | torch.device = "cpu", *,
     path = Path(path)
     if not path.is_dir():
         raise VaelabError(f"{path}: no such run folder")
-    config = RunConfig.load(path / CONFIG)
+    config = RunConfig.load(path / CONFIG, whole=True)
     weights_path = path / WEIGHTS
     if not weights_path.exists():
         raise VaelabError(f"{weights_path}: missing" + (
