@@ -43,6 +43,10 @@ PARSE_ERRORS = [
     (["train", "--lr=fast"], "--lr takes a number, not 'fast'"),
     (["eval", "r", "-k", "2.5"], "-k takes a whole number, not '2.5'"),
     (["train", "--hidden-dims", "wide"], "--hidden-dims takes whole numbers, not 'wide'"),
+    # every value of a flag that takes several, not its first, which was fine
+    (["train", "--hidden-dims", "256", "128", "x", "-o", "d"],
+     "--hidden-dims takes whole numbers, not '256 128 x'"),
+    (["plot", "r", "--between", "1", "2", "3"], "--between takes LABEL LABEL, not '1 2 3'"),
     (["sample", "r", "-n"], "-n needs a value: a whole number"),
     (["train", "--noise"], "--noise needs a value: none|gaussian:STD|mask:SHARE; see vaelab "
                            "train --help"),

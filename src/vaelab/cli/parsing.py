@@ -13,6 +13,7 @@ import contextlib
 import difflib
 import functools
 import io
+import itertools
 import re
 import shutil
 import sys
@@ -219,7 +220,8 @@ def _message(event: Any, argv: list[str], command: str | None) -> str | None:
         return f"{name} takes no value here, got {event.offending_value!r}"
     if kind == "InstantiationFailure" and event.argument is not None:
         name = _typed(event.argument, argv)
-        value = _value_after(argv, event.argument.lowered.name_or_flags)
+        several = event.argument.lowered.nargs not in (None, 1, "?")
+        value = _value_after(argv, event.argument.lowered.name_or_flags, several)
         got = f", not {value!r}" if value is not None else ""
         return f"{name} takes {_kind(event.argument)}{got}"
     return None
@@ -253,13 +255,20 @@ def _kind(argument: Any) -> str:
     return KINDS.get(metavar, metavar or "a value")
 
 
-def _value_after(argv: list[str], names: tuple[str, ...]) -> str | None:
-    """What the user gave a flag: ``--epochs abc`` or ``--epochs=abc``; the last one counts."""
+def _value_after(argv: list[str], names: tuple[str, ...], several: bool = False
+                 ) -> str | None:
+    """What the user gave a flag: ``--epochs abc`` or ``--epochs=abc``, or to a flag of
+    ``several`` values every word up to the next option (``--hidden-dims 256 128 x``: not
+    '256', which is fine); the last one counts."""
     found = None
     for i, token in enumerate(argv):
         flag, equals, value = token.partition("=")
-        if flag in names:
+        if flag in names and (equals or not several):
             found = value if equals else (argv[i + 1] if i + 1 < len(argv) else None)
+        elif flag in names:
+            words = itertools.takewhile(lambda w: not (w[:1] == "-" and not w[1:2].isdigit()),
+                                        argv[i + 1:])  # to the next option, not -1
+            found = " ".join(words) or None
     return found
 
 
