@@ -1218,3 +1218,22 @@ def test_a_comparison_and_compare_runs_refuse_what_they_cannot_use_in_one_line(t
 
     own = {"run", "data", "save", "progress", "data_dir"}  # compare_runs' own, or not its
     assert set(inspect.signature(evaluate_run).parameters) - own == EVAL_OPTIONS  # in step
+
+
+def test_an_evaluation_that_replaces_one_of_a_larger_k_says_so_first(bernoulli_vae, tiny,
+                                                                     tmp_path, caplog):
+    """`vaelab eval RUN -k 2` replaced an eval.json of k = 5000, hours of measuring, without a
+    word."""
+    import shutil
+
+    from vaelab.measuring.evaluation import evaluate_run
+    from vaelab.training.runs import load_run
+
+    run = load_run(shutil.copytree(bernoulli_vae.path, tmp_path / "run"))
+    evaluate_run(run, tiny, k=8, samples=2, progress=False, judge=None)
+    with caplog.at_level("WARNING", logger="vaelab"):
+        evaluate_run(run, tiny, k=4, samples=2, progress=False, judge=None)
+        evaluate_run(run, tiny, k=8, samples=2, progress=False, judge=None)  # not looser
+    said = [r.getMessage() for r in caplog.records if "looser bound" in r.getMessage()]
+    assert said == [f"{run.path}: replaces its eval.json of k = 8 with a looser bound, of k = "
+                    f"4, once measured (Ctrl-C keeps it)"]

@@ -652,6 +652,9 @@ def test_plot_keeps_a_runs_figures_its_own(trained, tiny, tmp_path):
                                           rf"\({re.escape(str(ae.path.resolve()))}\), whose page "
                                           r"would show these figures as its own"):
         plot_run(trained["vae"], tiny, out_dir=ae.figures_dir)
+    with pytest.raises(VaelabError, match=rf"^{re.escape(str(ae.path))} is another run's "
+                                          r"folder, among whose files these figures would lie"):
+        plot_run(trained["vae"], tiny, out_dir=ae.path)  # its own root: 8 PNGs among them
     plot_run(trained["vae"], tiny, out_dir=ae.path / "slides")  # which no page shows
     shutil.copy(trained["vae"].figures_dir / "samples.png", ae.figures_dir)  # as it was left
     plot_run(ae, tiny)

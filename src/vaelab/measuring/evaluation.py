@@ -51,7 +51,7 @@ from vaelab.measuring.estimators import (
 )
 from vaelab.measuring.latent import encode_dataset, grids_of, latent_picture
 from vaelab.measuring.probes import active_units, knn_accuracy, linear_probe
-from vaelab.measuring.scorecard import Score, Scorecard, eval_file, per_image_file
+from vaelab.measuring.scorecard import Score, Scorecard, eval_file, per_image_file, say_if_tighter
 from vaelab.models import Autoencoder, prepared_pixels
 from vaelab.objectives import objective_per_image
 from vaelab.progress import progress_bar
@@ -98,6 +98,8 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
         log.warning("%s is %s: with no posterior it has no likelihood to bound, so k (-k) is "
                     "not used", run.path, config.named())
     k = (K if k is None else k) if model.has_posterior else None
+    if save and k is not None:
+        say_if_tighter(run.path, split, k)
     world = join(model.device.type)  # started by torchrun: each process measures its share
     model.to(local_device(model.device, world))
     progress = progress and world.main
@@ -318,3 +320,4 @@ def _pictures(model: Autoencoder, data: ImageData, seen: ImageData, judge: Judge
     scores["sample_asked"] = (Score(*mean_and_error(hits)) if model.conditional
                               else Score(None, note=NOT_CONDITIONAL))
     return scores
+

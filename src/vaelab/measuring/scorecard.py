@@ -268,3 +268,15 @@ def markdown_table(names: Sequence[str], rows: list[tuple[str, list[str]]],
     if notes:
         lines += ["", *(f"- [{k}] {note}" for k, note in enumerate(notes, start=1))]
     return "\n".join(lines) + "\n"
+
+
+def say_if_tighter(path: Path, split: str, k: int) -> None:
+    """Say so, before any work, where the saved evaluation that this one replaces has a bound
+    of a larger k (hours of measuring, at k = 5000): Ctrl-C keeps it."""
+    try:
+        old = load_scorecard(path, split, warn_outdated=False)
+    except (VaelabError, OSError, ValueError):  # damaged: nothing worth keeping is lost
+        return
+    if old is not None and old.k is not None and old.k > k:
+        log.warning("%s: replaces its %s of k = %d with a looser bound, of k = %d, once "
+                    "measured (Ctrl-C keeps it)", path, eval_file(split), old.k, k)

@@ -81,13 +81,16 @@ def plot_run(run: Run | str | Path, data: ImageData | None = None, *,
 
 
 def _not_another_runs(out: Path, run: Run) -> None:
-    """Refuse an ``out`` that is another run's figures/ folder: that run's page would show
-    these figures as its own."""
+    """Refuse an ``out`` that is another run's figures/ folder, whose page would show these
+    figures as its own, or another run's own folder, which they would litter."""
     owner = out.resolve().parent
     if (out.resolve().name == FIGURES and (owner / "config.json").is_file()
             and owner != run.path.resolve()):
         raise VaelabError(f"{out} is the figures folder of another run ({owner}), whose page "
                           f"would show these figures as its own; choose another --out")
+    if (out / "config.json").is_file() and out.resolve() != run.path.resolve():
+        raise VaelabError(f"{out} is another run's folder, among whose files these figures "
+                          f"would lie; choose another --out")
 
 
 @dataclass(frozen=True)
