@@ -992,3 +992,26 @@ def test_a_signal_as_the_folder_is_made_says_how_to_start_the_run_again(
     assert (f"run: stopped before its first step; start it again with: vaelab train --config "
             f"{run} -o {run}-2") in caplog.text
     assert [p.name for p in run.iterdir()] == ["config.json"]
+
+
+def test_signals_go_to_a_handler_inside_and_back_after_unless_ignored_or_set_in_c(
+        terminal_signals, monkeypatch):
+    """One mechanism for the training's stop and for torchrun's meeting: a signal that was
+    ignored stays so, and one whose handler C set (Python sees None) is left to it, where
+    putting None back had raised TypeError."""
+    from vaelab.files import signals_to
+
+    def mine(number, frame):
+        pass
+
+    with signals_to(mine):
+        assert signal.getsignal(signal.SIGINT) is mine and signal.getsignal(signal.SIGTERM) is mine
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    real = signal.getsignal
+    monkeypatch.setattr(signal, "getsignal",
+                        lambda n: None if n == signal.SIGTERM else real(n))  # as C leaves it
+    with signals_to(mine):
+        assert real(signal.SIGINT) is signal.SIG_IGN and real(signal.SIGTERM) is signal.SIG_DFL
+    assert real(signal.SIGINT) is signal.SIG_IGN

@@ -15,9 +15,7 @@ from __future__ import annotations
 import datetime
 import os
 import signal
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
@@ -25,7 +23,7 @@ import torch
 import torch.distributed as dist
 
 from vaelab.errors import Relayed, VaelabError
-from vaelab.files import exit_now
+from vaelab.files import exit_now, signals_to
 
 T = TypeVar("T")
 TIMEOUT = datetime.timedelta(minutes=30)  # a collective that waits longer is a lost process
@@ -179,30 +177,15 @@ def join(device_type: str = "cpu") -> World:
                           f"with torchrun")
     backend = "cpu:gloo,cuda:nccl" if device_type == "cuda" else "gloo"
     try:
-        with _signals_end_at_once():
+        # While the processes meet, Ctrl-C and SIGTERM end this one at once, as they would
+        # any program: the wait for the others (up to TIMEOUT, for one that never comes) is in
+        # C++, where Python's handlers (vaelab's stop after a step) do not run, and nothing is
+        # made yet that a stop should keep.
+        with signals_to(signal.SIG_DFL):
             dist.init_process_group(backend, timeout=TIMEOUT)
     except (RuntimeError, ValueError) as err:
         raise VaelabError(f"could not start the process group ({_first_line(err)})") from None
     return join(device_type)
-
-
-@contextmanager
-def _signals_end_at_once() -> Iterator[None]:
-    """While the processes meet, Ctrl-C and SIGTERM end this one at once, as they would any
-    program: the wait for the others (up to TIMEOUT, for one that never comes) is in C++,
-    where Python's handlers, vaelab's stop after a step among them, do not run, and nothing is
-    made yet that a stop should keep. A signal that is ignored is left so."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {number: signal.signal(number, signal.SIG_DFL)
-                for number in (signal.SIGINT, signal.SIGTERM)
-                if signal.getsignal(number) not in (signal.SIG_IGN, None)}  # None: C's own
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
 
 
 def leave() -> None:

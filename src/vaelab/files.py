@@ -10,8 +10,10 @@ import os
 import re
 import secrets
 import shlex
+import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from itertools import count
@@ -193,3 +195,23 @@ def exit_now(status: int = 0) -> NoReturn:
         with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
             stream.flush()
     os._exit(status)
+
+
+@contextlib.contextmanager
+def signals_to(handler: Any) -> Iterator[None]:
+    """Ctrl-C (SIGINT) and SIGTERM go to ``handler`` (a function, or signal.SIG_DFL) while
+    inside, and back to what they went to after. Only the main thread can set them; elsewhere
+    nothing changes. A signal the process was started ignoring (SIGINT in a background job of
+    a script, as `nohup cmd &` runs it) stays ignored, as the convention is, and one that C
+    code set (Python sees no handler) is left to it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {number: signal.signal(number, handler)
+                for number in (signal.SIGINT, signal.SIGTERM)
+                if signal.getsignal(number) not in (signal.SIG_IGN, None)}
+    try:
+        yield
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)

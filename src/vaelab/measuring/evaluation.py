@@ -230,14 +230,16 @@ def _bounds(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor, bina
         return {**scores, "nll": na, "bits_per_dim": na}, per_image
     with progress_bar(len(images), desc=f"NLL, k = {k}", unit="image", enabled=progress,
                       leave=False, dynamic_ncols=True) as bar:
-        counted = [0]  # this process's images, once for each process (their shares are alike)
+        counted = 0  # this process's images, once for each process (their shares are alike)
 
         def done(n: int) -> None:
-            counted.append(step := min(n * world.size, len(images) - sum(counted)))
+            nonlocal counted
+            step = min(n * world.size, len(images) - counted)
+            counted += step
             bar.update(step)
 
         nll = -iwae_log_px_of(model, images, given, k, generator, chunk, done, world)
-        bar.update(len(images) - sum(counted))  # all of them measured: not 9,996 of 10,000
+        bar.update(len(images) - counted)  # all of them measured: not 9,996 of 10,000
     scores["nll"] = Score(*mean_and_error(nll))
     per_image["nll"] = nll.cpu().double()
     if likelihood.discrete:
@@ -320,4 +322,3 @@ def _pictures(model: Autoencoder, data: ImageData, seen: ImageData, judge: Judge
     scores["sample_asked"] = (Score(*mean_and_error(hits)) if model.conditional
                               else Score(None, note=NOT_CONDITIONAL))
     return scores
-

@@ -152,8 +152,8 @@ def new_jobs(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | N
     made: list[Path] = []
     try:
         for config, out, state in zip(configs, outs, states, strict=True):
-            made.append(_new_run_everywhere(world, out, config, flags))
-            jobs.append(Job(made[-1], config, *state, cadence=cadence, world=world,
+            run_dir = _new_run_everywhere(world, out, config, flags, made)
+            jobs.append(Job(run_dir, config, *state, cadence=cadence, world=world,
                             compile=compile, go_on_with=go_on, flags=flags))
     except KeyboardInterrupt as err:  # the folders made so far hold their settings alone
         raise before_any_step([(d, go_on or start_again(d) + flags) for d in made], err) from None
@@ -297,27 +297,25 @@ def _device_and_world(device: str | torch.device) -> tuple[torch.device, World]:
 
 
 def _new_run_everywhere(world: World, out: str | Path | None, config: RunConfig,
-                        flags: str = "") -> Path:
-    """The run's new folder, made by rank 0 and named to every process. A process that goes
-    away before it hears the name leaves rank 0 a folder with no checkpoint to name: it says
-    how to start the run again, with the command's ``flags``."""
-    made: list[Path] = []
+                        flags: str = "", made: list[Path] | None = None) -> Path:
+    """The run's new folder, made by rank 0 and named to every process; rank 0 adds it to
+    ``made`` at once (a signal may come before every process has heard its name). A process
+    that goes away before it hears the name leaves rank 0 a folder with no checkpoint to name:
+    it says how to start the run again, with the command's ``flags``."""
+    made = [] if made is None else made
+    before = len(made)
 
     def make() -> str:
         made.append(new_run_dir(out, config))
-        config.save(made[0] / CONFIG)
-        return str(made[0])
+        config.save(made[-1] / CONFIG)
+        return str(made[-1])
 
     try:
         return Path(world.from_main(make))
-    except KeyboardInterrupt as err:  # as the processes meet: only rank 0 has made it
-        if not made:
-            raise
-        raise before_any_step([(made[0], start_again(made[0]) + flags)], err) from None
     except RuntimeError as err:
-        if not (made and lost_peer(err)):
+        if not (len(made) > before and lost_peer(err)):
             raise
-        raise peer_lost(made[0], start_again(made[0]) + flags) from None
+        raise peer_lost(made[-1], start_again(made[-1]) + flags) from None
 
 
 def _trained_on(checkpoint: Path) -> str:

@@ -93,15 +93,15 @@ def model_for(config: RunConfig, copies: int = 1, weights: Path | None = None) -
     bound = _dense_bound(config, image_shape, classes)
     if have is None or (bound is not None and 4 * copies * bound <= have / 4):
         return build_model(config.model, image_shape, classes)
-    with torch.device("meta"):
-        need = 4 * copies * sum(p.numel() for p in
-                                build_model(config.model, image_shape, classes).parameters())
-    if (weights is not None and need > have / 4
-            and need / copies > 2 * (held := weights.stat().st_size)):
+    with torch.device("meta"):  # bytes of its float32 weights
+        size = 4 * sum(p.numel() for p in build_model(config.model, image_shape, classes)
+                       .parameters())
+    need = copies * size
+    if weights is not None and need > have / 4 and size > 2 * (held := weights.stat().st_size):
         raise VaelabError(f"{weights}: holds {held:,} bytes, far too few for the weights of "
-                          f"the model that config.json describes ({need // copies:,}): one of "
-                          f"the two is not the run's; put config.json back as the run wrote "
-                          f"it, or train the run again")
+                          f"the model that config.json describes ({size:,}): one of the two "
+                          f"is not the run's; put config.json back as the run wrote it, or "
+                          f"train the run again")
     if need > have:
         kept = ", with what training keeps beside them (gradients, Adam's state)," if copies > 1 \
             else ""

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from vaelab.distributed import processes_in_env
 from vaelab.errors import ConfigError, VaelabError
-from vaelab.files import numbered, quoted
+from vaelab.files import numbered, quoted, signals_to
 
 if TYPE_CHECKING:
     from vaelab.config import TrainConfig
@@ -52,9 +52,6 @@ def stop_on_signals(stop: threading.Event) -> Iterator[list[int]]:
     the second; yields the list of the signals received. Outside the main thread, where
     Python cannot take signals, it does nothing; a signal that is ignored is left so."""
     received: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield received
-        return
 
     def handler(number: int, _frame: object) -> None:
         if stop.is_set() and received:
@@ -64,15 +61,8 @@ def stop_on_signals(stop: threading.Event) -> Iterator[list[int]]:
         log.warning("%s: stopping after this step, with a checkpoint (%s again stops at once)",
                     NAMES.get(number, number), NAMES.get(number, "the signal"))
 
-    # A signal the process was started ignoring (SIGINT in a background job of a script, as
-    # `nohup cmd &` runs; SIGHUP under nohup) stays ignored, as the convention is.
-    previous = {number: signal.signal(number, handler) for number in NAMES
-                if signal.getsignal(number) is not signal.SIG_IGN}
-    try:
+    with signals_to(handler):
         yield received
-    finally:
-        for number, old in previous.items():
-            signal.signal(number, old)
 
 
 def before_any_step(runs: Sequence[tuple[Path, str]], err: KeyboardInterrupt) -> Interrupted:
