@@ -1088,6 +1088,28 @@ def test_compare_refuses_a_run_given_twice_and_warns_of_what_differs(bernoulli_v
         "every run alike"]
 
 
+def test_a_comparison_interrupted_at_its_figure_leaves_no_folder_to_refuse_it_again(
+        bernoulli_vae, tiny, tmp_path, monkeypatch):
+    import vaelab.pictures.comparison as comparing
+
+    copy = shutil.copytree(bernoulli_vae.path, tmp_path / "copy")
+    drawn = comparing.comparison_figure
+
+    def interrupted(*args, **kwargs):
+        drawn(*args, **kwargs)
+        raise KeyboardInterrupt  # Ctrl-C while the figure is drawn: the last, longest part
+
+    monkeypatch.setattr(comparing, "comparison_figure", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        comparing.compare_runs([bernoulli_vae.path, copy], tmp_path / "cmp", data=tiny,
+                               progress=False, judge=None)
+    assert not (tmp_path / "cmp").exists()
+    monkeypatch.setattr(comparing, "comparison_figure", drawn)
+    _, folder = comparing.compare_runs([bernoulli_vae.path, copy], tmp_path / "cmp", data=tiny,
+                                       progress=False, judge=None)
+    assert sorted(p.name for p in folder.iterdir()) == ["compare.csv", "compare.md", "compare.png"]
+
+
 def test_compare_warns_of_training_subsets_that_differ_and_counts_all_as_all(caplog):
     from types import SimpleNamespace
 

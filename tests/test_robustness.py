@@ -472,6 +472,28 @@ def test_a_file_held_open_for_a_moment_on_windows_is_replaced_once_it_is_let_go(
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.safetensors"]  # no temporary
 
 
+@pytest.mark.skipif(os.name == "nt", reason="a folder cannot be opened to sync it on Windows")
+def test_a_file_written_whole_reaches_the_disk_and_so_does_its_name(tmp_path, monkeypatch):
+    """fsync of the file and then of its folder, where the new name is kept: a power cut after
+    a checkpoint's write leaves the new checkpoint, not an empty or a missing file."""
+    import stat
+
+    from vaelab import files
+
+    real, synced = os.fsync, []
+
+    def fsync(fd):
+        synced.append(os.fstat(fd))
+        real(fd)
+
+    monkeypatch.setattr(files.os, "fsync", fsync)
+    files.write_atomic(tmp_path / "metrics.jsonl", b"{}\n")
+    folder = os.stat(tmp_path)
+    assert [stat.S_ISDIR(s.st_mode) for s in synced] == [False, True]
+    assert (synced[1].st_dev, synced[1].st_ino) == (folder.st_dev, folder.st_ino)
+    assert synced[0].st_size == 3
+
+
 def test_a_folder_is_writable_where_a_file_can_be_made_in_it(tmp_path, monkeypatch):
     """os.access told nothing of a folder on Windows: vaelab makes a file to find out."""
     import tempfile

@@ -63,7 +63,9 @@ def writable(folder: str | Path) -> bool:
 
 def write_atomic(path: str | Path, data: str | bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file beside it and a rename: readers see
-    the old file or the new one, never a mix, and a failure leaves no temporary behind."""
+    the old file or the new one, never a mix, and a failure leaves no temporary behind. The
+    file, then its folder (where the system lets a folder be synced), reach the disk before
+    this returns: after a power cut the new file is there, whole."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
@@ -73,6 +75,7 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         _replace(tmp, path)
+        _sync_folder(path.parent)
     except OSError as err:  # named by the file being written, not its hidden temporary
         _remove(tmp)
         raise WriteError(err.errno, err.strerror, str(path)) from None
@@ -96,6 +99,17 @@ def _replace(tmp: Path, path: Path) -> None:
             if wait is None:
                 raise
             time.sleep(wait)
+
+
+def _sync_folder(folder: Path) -> None:
+    """The folder's entries on disk (its new name for the file), where a folder can be opened
+    (not on Windows) and synced (not on every file system)."""
+    with contextlib.suppress(OSError):
+        handle = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(handle)
+        finally:
+            os.close(handle)
 
 
 def _remove(tmp: Path) -> None:

@@ -19,14 +19,14 @@ from matplotlib.transforms import blended_transform_factory
 
 from vaelab.data import DATASETS, ImageData, dataset_title, prepare
 from vaelab.errors import VaelabError, did_you_mean
-from vaelab.files import writable
+from vaelab.files import writable, write_atomic
 from vaelab.measuring.caveats import AS_CLASS_0, classifier_record, saved_scorecard, training_images
 from vaelab.measuring.classifier import judge_for
 from vaelab.measuring.comparing import Comparison
 from vaelab.measuring.evaluation import check_measuring, evaluate_run
 from vaelab.measuring.latent import LatentPicture, Manifold, latent_picture, on_one_scale
 from vaelab.measuring.scorecard import Scorecard, eval_file
-from vaelab.pictures.figures import save_figure
+from vaelab.pictures.figures import figure_bytes
 from vaelab.pictures.ink import drawn_manifold, ink_on_paper
 from vaelab.pictures.plots import class_legend, draw_manifold, draw_scatter, legend_names, style
 from vaelab.training.datasets import check_same, load_for
@@ -204,17 +204,20 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
         cards.append(card if card.config else replace(card, config=run.config.to_dict()))
     comparison = Comparison(cards)
     _say_what_differs(loaded, cards, len(data.train_images))
-    if out is not None:  # made only now: a comparison refused leaves no folder
-        Path(out).mkdir(parents=True, exist_ok=True)
-    folder = Path(out) if out is not None else unique_dir(Path("vaelab-compare"))
-    comparison.save(folder)
     pictures = [latent_picture(run.model, prepare(data.to(run.model.device),
                                                   run.config.data.binarize,
                                                   run.config.data.binarize_seed, measuring=True))
                 for run in loaded]
     names = [f"{name}, {run.config.title()}"
              for name, run in zip(comparison.names, loaded, strict=True)]
-    save_figure(comparison_figure(loaded, pictures, data, names), folder / "compare.png")
+    figure = figure_bytes(comparison_figure(loaded, pictures, data, names))
+    # The folder is made only now, with everything computed: a comparison refused or
+    # interrupted (Ctrl-C) leaves none behind to refuse the same command the next time.
+    if out is not None:
+        Path(out).mkdir(parents=True, exist_ok=True)
+    folder = Path(out) if out is not None else unique_dir(Path("vaelab-compare"))
+    comparison.save(folder)
+    write_atomic(folder / "compare.png", figure)
     return comparison, folder
 
 

@@ -34,11 +34,7 @@ from vaelab.config.checks import parse_noise
 from vaelab.data import ImageData, dataset_title, prepare, to_unit
 from vaelab.errors import VaelabError
 from vaelab.files import check_can_make, write_atomic
-from vaelab.measuring.latent import (
-    LatentPicture,
-    latent_picture,
-    prior_manifold,
-)
+from vaelab.measuring.latent import LatentPicture, latent_picture, prior_manifold
 from vaelab.models import Autoencoder
 from vaelab.objectives import corrupt
 from vaelab.pictures import plots
@@ -184,16 +180,20 @@ FIGURE_KEYS = ("latent", "manifold", "reconstructions", "denoising", "manifold_p
 
 def save_figure(fig: Figure, path: Path, dpi: int = 150) -> Path:
     """Save ``fig`` (PNG, PDF or SVG by the file's suffix) atomically."""
+    write_atomic(path, figure_bytes(fig, path.suffix.lstrip(".").lower() or "png", dpi))
+    return path
+
+
+def figure_bytes(fig: Figure, fmt: str = "png", dpi: int = 150) -> bytes:
+    """``fig`` as the bytes of a PNG, PDF or SVG file."""
     buffer = BytesIO()
-    fmt = path.suffix.lstrip(".").lower() or "png"
     # zlib's level 3, not Pillow's 6: the demo's PNGs are encoded in 40% less time, and come
     # out 10% smaller to 10% larger (its comparison: 1.06 MB, not 1.18).
     options = {"pil_kwargs": {"compress_level": PNG_LEVEL}} if fmt == "png" else {}
     with plots.style():  # its settings of how text is saved too: as text in a PDF or SVG
         fig.savefig(buffer, format=fmt, dpi=dpi, bbox_inches="tight", facecolor="white",
                     **options)
-    write_atomic(path, buffer.getvalue())
-    return path
+    return buffer.getvalue()
 
 
 def save_gif(frames: np.ndarray, path: Path, scale: int = GIF_SCALE, ms: int = 50,
