@@ -507,6 +507,11 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     assert math.isnan(float(ae_card["nll"]))  # n/a
     with pytest.raises(KeyError, match="no measure 'NLL'; the measures are loss, neg_elbo"):
         card["NLL"]
+    # As a notebook reads a mapping and formats a number
+    assert f"{card['nll']:.3f}" == f"{values['nll']:.3f}" and f"{ae_card['nll']:.1f}" == "nan"
+    assert "nll" in card and "NLL" not in card and list(card) == card.keys()
+    assert sorted(card) == sorted(values) and len(card) == len(values)
+    assert {key: card[key].value for key in card} == values
     older = Scorecard.from_dict({**card.to_dict(), "metrics": {
         key: vars(score) for key, score in card.metrics.items() if key != "kl"}})
     assert older["kl"].value is None and older["kl"].note == "not measured"  # an older file
@@ -1108,6 +1113,28 @@ def test_a_comparison_interrupted_at_its_figure_leaves_no_folder_to_refuse_it_ag
     _, folder = comparing.compare_runs([bernoulli_vae.path, copy], tmp_path / "cmp", data=tiny,
                                        progress=False, judge=None)
     assert sorted(p.name for p in folder.iterdir()) == ["compare.csv", "compare.md", "compare.png"]
+
+
+def test_what_goes_by_position_where_the_images_go_is_one_line(bernoulli_vae, tiny, tmp_path):
+    from vaelab.measuring.evaluation import evaluate_run
+    from vaelab.measuring.scorecard import load_scorecard
+    from vaelab.pictures.comparison import compare_runs
+    from vaelab.pictures.figures import plot_run, write_run_figures
+
+    for call in (lambda: plot_run(bernoulli_vae, str(tmp_path / "figs")),
+                 lambda: evaluate_run(bernoulli_vae, 1000),
+                 lambda: write_run_figures(bernoulli_vae.path, tmp_path / "figs")):
+        with pytest.raises(VaelabError, match="^data= takes images .*, not .*; give the other "
+                                              "settings by name"):
+            call()
+    assert not (tmp_path / "figs").exists()
+    with pytest.raises(VaelabError, match="^compare_runs takes a list of two runs or more"):
+        compare_runs(str(bernoulli_vae.path))
+    with pytest.raises(VaelabError, match="^unknown split 'val'; choose train or test"):
+        load_scorecard(bernoulli_vae.path, split="val")
+    copy = load_run(shutil.copytree(bernoulli_vae.path, tmp_path / "copy"))
+    evaluate_run(copy, tiny, k=2, samples=1, judge=None, progress=False)
+    assert load_scorecard(copy).k == 2  # a Run, as well as its folder
 
 
 def test_compare_warns_of_training_subsets_that_differ_and_counts_all_as_all(caplog):

@@ -51,8 +51,15 @@ from vaelab.measuring.estimators import (
 )
 from vaelab.measuring.latent import encode_dataset, grids_of, latent_picture
 from vaelab.measuring.probes import active_units, knn_accuracy, linear_probe
-from vaelab.measuring.scorecard import Score, Scorecard, eval_file, per_image_file, say_if_tighter
-from vaelab.models import Autoencoder, prepared_pixels
+from vaelab.measuring.scorecard import (
+    Score,
+    Scorecard,
+    check_split,
+    eval_file,
+    per_image_file,
+    say_if_tighter,
+)
+from vaelab.models import Autoencoder, in_float32, prepared_pixels
 from vaelab.objectives import objective_per_image
 from vaelab.progress import progress_bar
 from vaelab.training.datasets import learned_from, load_for
@@ -86,14 +93,13 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
     """
     # Every argument is checked before any work (an NLL of k = 1000 takes minutes).
     check_measuring(k=k, samples=samples, chunk=chunk, seed=seed)
-    if split not in ("train", "test"):
-        raise VaelabError(f"unknown split {split!r}; choose train or test")
+    check_split(split)
     if not (judge is None or judge == "cached" or isinstance(judge, Judge)):
         raise VaelabError(f"judge must be 'cached', None or a classifier (a Judge, from "
                           f"vaelab.measuring.classifier), got {judge!r}")
     if not isinstance(run, Run):
         run = load_run(run, data_dir=data_dir)
-    model, config = run.model.eval(), run.config
+    model, config = in_float32(run.model).eval(), run.config
     if k is not None and not model.has_posterior:  # `vaelab eval $run -k 50` goes on past it
         log.warning("%s is %s: with no posterior it has no likelihood to bound, so k (-k) is "
                     "not used", run.path, config.named())

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from vaelab.files import read_json
 from vaelab.measuring.classifier import CONFIDENT
 from vaelab.measuring.eval_json import MEASURE_AGAIN, check_eval
 from vaelab.measuring.probes import KNN
-from vaelab.training.runs import finished_epochs
+from vaelab.training.runs import Run, finished_epochs
 
 FORMAT = 1
 log = logging.getLogger("vaelab")
@@ -38,6 +38,10 @@ class Score:
 
     def __float__(self) -> float:  # n/a as NaN, as tables of numbers mark a missing one
         return math.nan if self.value is None else float(self.value)
+
+    def __format__(self, spec: str) -> str:
+        """f"{card['nll']:.2f}" formats its value as a float does (n/a as nan)."""
+        return format(float(self), spec) if spec else str(self)
 
     def text(self, digits: int) -> str:
         if self.value is None or isinstance(self.value, int):
@@ -79,6 +83,7 @@ MEASURES = (
     Measure("prior_grid_digits", f"prior grid: share the classifier is sure of "
                                  f"(p ≥ {CONFIDENT})", 3),
 )
+MEASURED = frozenset(m.key for m in MEASURES)
 
 
 @dataclass
@@ -115,10 +120,23 @@ class Scorecard:
         """A measure's score by its key in eval.json: card["nll"].value, float(card["nll"])."""
         if key in self.metrics:
             return self.metrics[key]
-        if any(m.key == key for m in MEASURES):  # an eval.json of an older vaelab
+        if key in MEASURED:  # an eval.json of an older vaelab
             return Score(None, note="not measured")
         raise KeyError(f"no measure {key!r}; the measures are "
                        f"{', '.join(m.key for m in MEASURES)}")
+
+    def keys(self) -> list[str]:
+        """The keys that ``card[key]`` takes, in the order of the printed table."""
+        return [m.key for m in MEASURES] + [key for key in self.metrics if key not in MEASURED]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.metrics or key in MEASURED
+
+    def __len__(self) -> int:
+        return len(self.keys())
 
     def to_dict(self) -> dict[str, Any]:
         raw = asdict(replace(self, per_image={}))
@@ -180,6 +198,11 @@ class Scorecard:
         return markdown_table(["/".join(Path(self.run).parts[-2:])], *noted_rows([self], rows))
 
 
+def check_split(split: str) -> None:
+    if split not in ("train", "test"):
+        raise VaelabError(f"unknown split {split!r}; choose train or test")
+
+
 def eval_file(split: str) -> str:
     return "eval.json" if split == "test" else f"eval-{split}.json"
 
@@ -188,11 +211,13 @@ def per_image_file(split: str) -> str:
     return eval_file(split).removesuffix(".json") + "-per-image.safetensors"
 
 
-def load_scorecard(path: str | Path, split: str = "test", *, warn_outdated: bool = True
+def load_scorecard(path: Run | str | Path, split: str = "test", *, warn_outdated: bool = True
                    ) -> Scorecard | None:
     """A run folder's saved evaluation of ``split`` (its eval.json), or None if not measured.
     Where the run has trained on since it was measured, a warning says so unless
     ``warn_outdated`` is off (for a caller that says it in its own way)."""
+    path = path.path if isinstance(path, Run) else path
+    check_split(split)
     if not Path(path).is_dir():
         raise VaelabError(f"{path}: no such folder; give a run's folder, where vaelab train "
                           f"wrote config.json")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+
+import torch
 from torch import nn
 
 from vaelab.config import ModelConfig
@@ -35,5 +38,14 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def in_float32(model: Autoencoder) -> Autoencoder:
+    """``model``, or a float32 copy of it where its weights were made another type
+    (``model.double()``, ``.half()``): what vaelab measures, and the explorer's page runs,
+    computes in float32, as every model trains."""
+    if all(p.dtype == torch.float32 for p in model.parameters()):
+        return model
+    return copy.deepcopy(model).float()
+
+
 __all__ = ["CVAE", "MODELS", "VAE", "Autoencoder", "build_model", "count_parameters",
-           "model_class", "prepared_pixels"]
+           "in_float32", "model_class", "prepared_pixels"]

@@ -143,6 +143,9 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
     into ``out`` (default: ./vaelab-compare, numbered if taken). Runs given as folders are
     loaded onto ``device``; loaded ones stay where they are. Returns the comparison and the
     folder."""
+    if isinstance(runs, (str, Path, Run)):  # else a folder's name is read letter by letter
+        raise VaelabError("compare_runs takes a list of two runs or more (folders or Run "
+                          "objects), not one")
     runs = list(runs)  # a generator of runs too
     if len(runs) < 2:
         raise VaelabError("compare needs at least two runs")

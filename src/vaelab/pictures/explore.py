@@ -33,7 +33,7 @@ from vaelab.errors import VaelabError
 from vaelab.files import check_can_make, quoted, write_atomic
 from vaelab.measuring.latent import encode_dataset, principal_axes
 from vaelab.measuring.scorecard import noted_rows
-from vaelab.models import count_parameters
+from vaelab.models import count_parameters, in_float32
 from vaelab.pictures.explore_ops import b64, net_ops
 from vaelab.pictures.explore_shading import confidence_shading
 from vaelab.pictures.ink import ink_on_paper
@@ -112,7 +112,7 @@ def explorer_data(run: Run, data: ImageData, *, points: int = POINTS, seed: int 
     codes' principal axes, the confidence shading, and the run's facts. Unlabelled images have
     no class names, labels of 0 and one colour. The model is left in the mode (train or eval)
     it was in."""
-    model, training = run.model, run.model.training
+    model, training = in_float32(run.model), run.model.training
     seen = prepare(data, run.config.data.binarize, run.config.data.binarize_seed)
     shuffled = torch.randperm(len(seen.test_images), generator=torch.Generator().manual_seed(seed))
     pick = shuffled[:points]

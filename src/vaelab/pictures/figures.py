@@ -41,7 +41,7 @@ from vaelab.pictures import plots
 from vaelab.pictures.ink import drawn_manifold, ink_on_paper, pictures_of
 from vaelab.pictures.interpolation import GIF_ENDS, interpolation
 from vaelab.pictures.report import write_run_page
-from vaelab.training.datasets import class_names, class_number, load_for
+from vaelab.training.datasets import check_data, class_names, class_number, load_for
 from vaelab.training.runs import FIGURES, Run, load_run
 
 FORMATS = ("png", "pdf", "svg")
@@ -113,7 +113,7 @@ class Choice:
 
 
 @torch.inference_mode()
-def write_run_figures(run: Run, data: ImageData | None = None,
+def write_run_figures(run: Run | str | Path, data: ImageData | None = None,
                       out_dir: str | Path | None = None, fmt: str = "png",
                       seen: LatentPicture | None = None, choice: Choice = Choice()
                       ) -> dict[str, Path]:
@@ -123,8 +123,9 @@ def write_run_figures(run: Run, data: ImageData | None = None,
     caller has its latent picture already."""
     if fmt not in FORMATS:
         raise VaelabError(f"unknown figure format {fmt!r}; choose one of: {', '.join(FORMATS)}")
-    if data is None:
-        data = load_for(run.config, progress=False)
+    run = run if isinstance(run, Run) else load_run(run)  # a folder
+    check_data(data)
+    data = data if data is not None else load_for(run.config, progress=False)
     out_dir = Path(out_dir or run.figures_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model = run.model.eval()

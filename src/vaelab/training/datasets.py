@@ -19,11 +19,19 @@ from vaelab.data import DATASETS, ImageData, NoImagesThere, load_dataset, prepar
 from vaelab.errors import ConfigError, VaelabError, did_you_mean
 
 
+def check_data(data: object) -> None:
+    """Refuse as ``data`` what is not images (a folder or a k given by position, say)."""
+    if data is not None and not isinstance(data, ImageData):
+        raise VaelabError(f"data= takes images (an ImageData, as vaelab.load_dataset gives), "
+                          f"not {data!r}; give the other settings by name (out_dir=, k=, ...)")
+
+
 def load_for(config: RunConfig, data_dir: str | Path | None = None, *, progress: bool = True,
              data: ImageData | None = None, check: bool = True) -> ImageData:
     """The images ``config`` names (or ``data``, the caller's copy of them), checked against
     what the run recorded unless ``check`` is off (a new run records them afresh)."""
     settings = config.data
+    check_data(data)
     if data is None:
         try:
             data = load_dataset(settings.dataset, data_dir, progress=progress,
