@@ -167,6 +167,15 @@ def test_a_split_folder_needs_every_class_in_train_and_says_which_its_test_lacks
     (lambda root: (make_folder(root, per_class=3),
                    (root / "square" / "000.png").write_bytes(b"not an image at all")),
      r"square/000\.png: cannot be read as an image"),
+    # train/ and test/ beside a third folder, or one of them alone, were taken as classes
+    (lambda root: [make_folder(root / name, per_class=3) for name in ("train", "test", "val")],
+     r"bad: holds train/ and test/ beside val/; a folder split already holds train/ and "
+     r"test/ alone$"),
+    (lambda root: make_folder(root / "train", per_class=3) and None,
+     r"bad: holds train/ but no test/; a folder split already holds train/ and test/ alone, "
+     r"or give .*bad/train as the dataset \(--test-fraction holds some of it out\)$"),
+    (lambda root: make_folder(root / "test", per_class=3) and None,
+     r"bad: holds test/ but no train/; a folder split already holds train/ and test/ alone$"),
 ])
 def test_bad_folders_get_one_line_naming_the_problem(tmp_path, make, message):
     root = tmp_path / "bad"
@@ -174,6 +183,21 @@ def test_bad_folders_get_one_line_naming_the_problem(tmp_path, make, message):
     with pytest.raises(VaelabError, match=message) as error:
         load_dataset(str(root), progress=False)
     assert "\n" not in str(error.value)
+
+
+def test_a_folder_one_level_above_its_classes_says_so(tmp_path, caplog):
+    root = tmp_path / "wrap"
+    make_folder(root / "shapes")  # wrap/shapes/circle, wrap/shapes/square: one class, shapes
+    with caplog.at_level("WARNING", logger="vaelab"):
+        data = load_dataset(str(root), progress=False)
+    assert data.classes == ("shapes",)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{root}: its one class folder, shapes/, holds its images in folders of its own; to "
+        f"take those as the classes, give {root / 'shapes'} as the dataset"]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="vaelab"):
+        assert load_dataset(str(root / "shapes"), progress=False).classes == ("circle", "square")
+    assert not caplog.records
 
 
 def test_an_unknown_name_or_missing_path_is_one_line(tmp_path):
@@ -455,6 +479,22 @@ def test_a_run_finds_its_moved_data_and_refuses_other_images(tmp_path, capsys):
     assert code != 0 and len(err.strip().splitlines()) == 1
     # It names the folder it read, not the one the run recorded, which is gone.
     assert f"the images at {(moved / 'shapes').resolve()} are not those the run was trained" in err
+
+
+def test_resume_takes_the_runs_folder_of_images_however_it_is_written(tmp_path, capsys,
+                                                                       monkeypatch):
+    make_folder(tmp_path / "shapes", per_class=8)
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(["train", "--dataset", "shapes", "-o", "run", "--no-plots", *SMALL],
+                   capsys)[0] == 0
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    for epochs, given in enumerate(("../shapes", "../shapes/", str(tmp_path / "shapes")), 2):
+        code, _, err = run_cli(["train", "--resume", "../run", "--dataset", given, "--epochs",
+                                str(epochs), "-q", "--no-plots"], capsys)
+        assert code == 0, err
+    code, _, err = run_cli(["train", "--resume", "../run", "--dataset", "../other", "-q"], capsys)
+    assert code == 2 and f"--dataset {tmp_path / 'shapes'} -> ../other" in err, err
 
 
 def test_from_python_a_runs_figures_load_its_images_and_tensors_given_are_named_so(tmp_path):

@@ -118,6 +118,7 @@ class Train(Common):
 
     def _trained(self, options: dict) -> Run:
         """The run trained, or resumed, as the options say."""
+        from vaelab.training.datasets import absolute
         from vaelab.training.loop import resume, train
 
         every = dict(checkpoint_every=self.checkpoint_every, compile=self.compile)
@@ -126,7 +127,8 @@ class Train(Common):
                 raise VaelabError("--resume continues a run in its own folder; drop --out")
             saved = RunConfig.load(self.resume / "config.json", whole=True)
             changed = [f"{in_flags(key)} {as_typed(old)} -> {as_typed(new)}"
-                       for _, key, old, new in saved.changes(self.config) if key != "epochs"]
+                       for _, key, old, new in saved.changes(self.config) if key != "epochs"
+                       and not (key == "dataset" and absolute(old) == absolute(new))]
             if changed:
                 raise VaelabError(f"--resume keeps the run's settings, only --epochs may change; "
                                   f"these differ from the run's: {', '.join(changed)}")

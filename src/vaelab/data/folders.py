@@ -27,14 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from vaelab.data import sources
-from vaelab.data.decoding import (
-    SIZES_DIFFER,
-    SUFFIXES,
-    Chunk,
-    decode_files,
-    different_sizes,
-    told,
-)
+from vaelab.data.decoding import SIZES_DIFFER, SUFFIXES, Chunk, decode_files, different_sizes, told
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 
@@ -75,6 +68,14 @@ class Decoded:
 def list_folder(root: Path) -> Listing:
     """Read a folder's layout. Raises one line when it holds no images or mixes layouts."""
     dirs = _entries(root)[0]
+    splits, others = [n for n in SPLITS if n in dirs], [f"{n}/" for n in dirs if n not in SPLITS]
+    if splits and set(dirs) != set(SPLITS):  # else their names would be taken as classes
+        lacks = "" if others else f" but no {'test' if 'train' in splits else 'train'}/"
+        raise VaelabError(f"{root}: holds {' and '.join(f'{n}/' for n in splits)}{lacks}"
+                          f"{' beside ' + ', '.join(others[:3]) if others else ''}; a folder "
+                          f"split already holds train/ and test/ alone" + (
+                              f", or give {root / 'train'} as the dataset (--test-fraction holds"
+                              f" some of it out)" if splits == ["train"] else ""))
     if set(dirs) == set(SPLITS):
         parts = [_list_split(root / name, root) for name in SPLITS]
         labelled = {part.labels is not None for part in parts}
@@ -162,6 +163,10 @@ def _list_split(folder: Path, root: Path) -> Listing:
         else:
             empty.append(name)
     notes = []
+    if len(classes) == 1 and not _entries(folder / classes[0])[1]:  # one level too high?
+        notes.append(f"{folder}: its one class folder, {classes[0]}/, holds its images in "
+                     f"folders of its own; to take those as the classes, give "
+                     f"{folder / classes[0]} as the dataset")
     if classes and empty:  # a class forgotten when the images were copied, say
         one = len(empty) == 1
         notes.append(f"{folder}: {', '.join(f'{n}/' for n in empty)} "
@@ -298,11 +303,9 @@ def cache_path(listing: Listing, image_size: int | None) -> Path:
 def _read_cache(path: Path) -> Decoded | None:
     try:
         with np.load(path, allow_pickle=False) as f:
-            labels = f.get("labels")
-            split = f.get("split")
             left_out = f.get("left_out")  # None in a cache written before it was kept
-            return Decoded(f["images"], labels, tuple(str(c) for c in f["classes"]), split,
-                           None if left_out is None else tuple(str(n) for n in left_out))
+            return Decoded(f["images"], f.get("labels"), tuple(map(str, f["classes"])),
+                           f.get("split"), None if left_out is None else tuple(map(str, left_out)))
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, EOFError, RuntimeError, NotImplementedError,
