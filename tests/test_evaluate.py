@@ -1124,13 +1124,13 @@ def test_what_goes_by_position_where_the_images_go_is_one_line(bernoulli_vae, ti
     for call in (lambda: plot_run(bernoulli_vae, str(tmp_path / "figs")),
                  lambda: evaluate_run(bernoulli_vae, 1000),
                  lambda: write_run_figures(bernoulli_vae.path, tmp_path / "figs")):
-        with pytest.raises(VaelabError, match="^data= takes images .*, not .*; give the other "
-                                              "settings by name"):
+        with pytest.raises(VaelabError, match=r"^data= takes images .*, not .*; give the other "
+                                              r"settings by name"):
             call()
     assert not (tmp_path / "figs").exists()
-    with pytest.raises(VaelabError, match="^compare_runs takes a list of two runs or more"):
+    with pytest.raises(VaelabError, match=r"^compare_runs takes a list of two runs or more"):
         compare_runs(str(bernoulli_vae.path))
-    with pytest.raises(VaelabError, match="^unknown split 'val'; choose train or test"):
+    with pytest.raises(VaelabError, match=r"^unknown split 'val'; choose train or test"):
         load_scorecard(bernoulli_vae.path, split="val")
     copy = load_run(shutil.copytree(bernoulli_vae.path, tmp_path / "copy"))
     evaluate_run(copy, tiny, k=2, samples=1, judge=None, progress=False)

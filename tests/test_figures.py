@@ -26,6 +26,7 @@ from vaelab.pictures import plots
 from vaelab.pictures.comparison import LatentView, comparison_figure, draw_comparison
 from vaelab.pictures.figures import GIF_SCALE, plot_run, write_run_figures
 from vaelab.pictures.interpolation import GIF_FRAMES, interpolation, interpolation_pair
+from vaelab.pictures.names import in_a_column
 from vaelab.pictures.report import write_report
 from vaelab.training.loop import train
 
@@ -401,10 +402,13 @@ def test_titles_and_labels_say_what_a_teacher_would_put_on_a_slide(tiny, tmp_pat
 
     from vaelab.pictures import captions, figures
 
-    # Class names fit over their images: broken at a slash or a space, not run together
-    assert [plots._in_a_column(c) for c in ("T-shirt/top", "Ankle boot", "Trouser", "7",
-                                            "abc / def")] == [
-        "T-shirt/\ntop", "Ankle\nboot", "Trouser", "7", "abc /\ndef"]
+    # Class names fit over their images: broken at a slash, a space, an underscore or a
+    # hyphen, a word too long with a hyphen of its own; not run together
+    assert [in_a_column(c) for c in ("T-shirt/top", "Ankle boot", "Trouser", "7", "abc / def",
+                                     "golden_retriever", "siamese_cat", "x_y", "sealevelrise",
+                                     "eightabc")] == [
+        "T-shirt/\ntop", "Ankle\nboot", "Trouser", "7", "abc /\ndef", "golden_\nretriev-\ner",
+        "siamese_\ncat", "x_y", "sealeve-\nlrise", "eightabc"]
     names = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
              "Sneaker", "Bag", "Ankle boot")
     clothes = dataclasses.replace(tiny, classes=names)
@@ -708,3 +712,16 @@ def test_a_pages_side_by_side_caption_says_whether_the_runs_share_one_scale(trai
                        ([trained["vae5"], trained["vae"]], "each in its own coordinates")):
         page = write_report(runs, tmp_path / "index.html", title="t", top_figure=top)
         assert f"its decoder over the same region below, {said}" in page.read_text()
+
+
+@pytest.mark.parametrize("evenly_spaced", [True, False])
+def test_decoder_tiles_keep_their_images_shape(evenly_spaced):
+    """Images twice as wide as high were drawn in square cells, circles as tall ellipses."""
+    steps = np.linspace(-1.0, 1.0, 3)
+    for (h, w), ratio in (((24, 48), 0.5), ((28, 28), 1.0), ((30, 10), 3.0)):
+        manifold = Manifold(np.zeros((3 * h, 3 * w)), steps, steps, evenly_spaced)
+        ax = plots.manifold_figure(manifold, title="tiles").axes[0]
+        (left, right), (bottom, top) = ax.get_xlim(), ax.get_ylim()
+        # a pixel as high on the page as it is wide: y units drawn `aspect` times an x unit's
+        pixel_w, pixel_h = (right - left) / (3 * w), ax.get_aspect() * (top - bottom) / (3 * h)
+        assert ax.get_aspect() == pytest.approx(ratio) and pixel_h == pytest.approx(pixel_w)

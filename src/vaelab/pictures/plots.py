@@ -11,20 +11,19 @@ a display or global state, and they render alike in a terminal, a notebook or a 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import matplotlib
 import numpy as np
-from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from vaelab.measuring.latent import LINE_ROWS, Manifold
+from vaelab.pictures.names import MOST_NAMED, in_a_column, legend_names, name_classes
 
 STYLE = {
     "font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10,
@@ -80,66 +79,11 @@ def draw_scatter(ax: Axes, points: np.ndarray, labels: np.ndarray, classes: Sequ
     if axis_labels[1] == LINE_ROWS:  # the latent line, a row of codes per class: each named
         ax.set_yticks(range(len(classes)), classes)  # and no tick without classes
     elif 0 < len(classes) <= MOST_NAMED:
-        _name_classes(ax, points, labels, classes)
+        name_classes(ax, points, labels, classes)
     if equal:
         ax.set_aspect("equal", adjustable="datalim")
     if legend and classes:
         class_legend(ax, classes)
-
-
-MOST_NAMED = 20  # classes named on a scatter; more would hide it
-NAME_INK = "#1d2330"  # the pages' ink
-
-
-def _short(classes: Sequence[str]) -> bool:
-    """Whether the classes' names are short enough to stand on a scatter ('7', not 'Coat')."""
-    return all(len(name) <= 3 for name in classes)
-
-
-def _name_classes(ax: Axes, points: np.ndarray, labels: np.ndarray, classes: Sequence[str]
-                  ) -> None:
-    """Each class's name (its number, where names are long) at the median of its codes, on a
-    white halo: ten colours are not ten to every reader (several merge for the colour-blind,
-    all of them in grey print), a name in place is."""
-    halo = [patheffects.withStroke(linewidth=2.5, foreground="white")]
-    named = [i for i in range(len(classes)) if (labels == i).any()]
-    at = _apart(np.array([np.median(points[labels == i], axis=0) for i in named]).reshape(-1, 2),
-                points)
-    for i, (u, v) in zip(named, at, strict=True):
-        ax.text(u, v, classes[i] if _short(classes) else str(i), ha="center", va="center",
-                fontsize=10, fontweight="bold", color=NAME_INK, clip_on=True,
-                path_effects=halo, zorder=3)
-
-
-def _apart(places: np.ndarray, points: np.ndarray, gap: float = 0.07) -> np.ndarray:
-    """``places`` (K, 2) moved apart until no two are nearer than ``gap`` of the points'
-    spread on each axis (their 1st to 99th percentile), so that no name hides another where
-    two classes' codes share a middle; each moves as little as that takes."""
-    spread = np.ptp(np.percentile(points, [1, 99], axis=0), axis=0)
-    spread[spread <= 0] = 1.0
-    at = places / spread
-    for _ in range(100):
-        moved = False
-        for a in range(len(at)):
-            for b in range(a + 1, len(at)):
-                step = at[b] - at[a]
-                distance = float(np.hypot(*step))
-                if distance < gap:
-                    away = step / distance if distance > 1e-9 else np.array([0.0, 1.0])
-                    at[a] -= away * (gap - distance) / 2
-                    at[b] += away * (gap - distance) / 2
-                    moved = True
-        if not moved:
-            break
-    return at * spread
-
-
-def legend_names(classes: Sequence[str]) -> list[str]:
-    """The classes as the legend names them: long names with the numbers that stand for them
-    on the scatter."""
-    if _short(classes) or len(classes) > MOST_NAMED:
-        return list(classes)
-    return [f"{i} {name}" for i, name in enumerate(classes)]
 
 
 def class_legend(owner: Axes | Figure | SubFigure, classes: Sequence[str],
@@ -175,13 +119,14 @@ def latent_scatter(points: np.ndarray, labels: np.ndarray, classes: Sequence[str
 
 def draw_manifold(ax: Axes, manifold: Manifold,
                   axis_labels: tuple[str, str] = ("$z_1$", "$z_2$")) -> None:
-    """The tiled decodings, with each tile centred on its grid point."""
+    """The tiled decodings, each centred on its grid point and drawn in its images' shape."""
     u, v = manifold.u, manifold.v
-    if manifold.evenly_spaced:
-        show(ax, manifold.picture, extent=manifold.extent)
-    else:  # tiles sit at prior quantiles: label the ticks with the z value of their tile
-        # and its quantile, so that the axis is not read as evenly spaced values
-        show(ax, manifold.picture, extent=(-0.5, len(u) - 0.5, -0.5, len(v) - 0.5))
+    extent = manifold.extent if manifold.evenly_spaced else (-0.5, len(u) - 0.5, -0.5, len(v) - 0.5)
+    rows, cols = manifold.picture.shape[:2]  # a grid's steps are one length on both axes:
+    aspect = (rows / len(v)) / (cols / len(u))  # a tile's height to its width keeps its shape
+    show(ax, manifold.picture, extent=extent, aspect="equal" if aspect == 1 else aspect)
+    if not manifold.evenly_spaced:  # tiles sit at prior quantiles: label the ticks with the z
+        # value of their tile and its quantile, so that they are not read as evenly spaced
         for values, set_ticks, form in ((u, ax.set_xticks, "{}\n({})"),
                                         (v, ax.set_yticks, "{} ({})")):
             ticks = np.unique(np.linspace(0, len(values) - 1, 5).round().astype(int))
@@ -234,8 +179,11 @@ def image_rows(rows: Sequence[tuple[str, np.ndarray]], *, title: str,
                column_labels: Sequence[str] | None = None) -> Figure:
     """Rows of images (each (N, H, W)), each row named on its left."""
     n = max(len(images) for _, images in rows)
+    labels = [in_a_column(label) for label in column_labels or ()]
+    lines = max((label.count("\n") for label in labels), default=0)  # more than one line each
     with style():
-        fig = Figure(figsize=(0.62 * n + 1.4, 0.7 * len(rows) + 0.7), layout="constrained")
+        fig = Figure(figsize=(0.62 * n + 1.4, 0.7 * len(rows) + 0.7 + 0.17 * lines),
+                     layout="constrained")  # taller with each line of the labels: as wide
         axes = fig.subplots(len(rows), 1, squeeze=False)[:, 0]
         for ax, (name, images) in zip(axes, rows, strict=True):
             show(ax, _strip(images))
@@ -245,24 +193,11 @@ def image_rows(rows: Sequence[tuple[str, np.ndarray]], *, title: str,
             ax.spines[:].set_visible(False)
         if column_labels is not None:
             w = rows[0][1].shape[2]
-            axes[0].set_xticks([i * (w + 2) + w / 2 for i in range(len(column_labels))],
-                               list(map(_in_a_column, column_labels)))
+            axes[0].set_xticks([i * (w + 2) + w / 2 for i in range(len(labels))], labels)
             axes[0].xaxis.tick_top()
-            axes[0].tick_params(length=0)
+            axes[0].tick_params(length=0, labelsize=9)  # eight letters fit over an image
         fig.suptitle(title)
     return fig
-
-
-def _in_a_column(label: str, width: int = 8) -> str:
-    """A class name in lines that fit over one image ('Ankle boot' -> 'Ankle\nboot')."""
-    lines: list[str] = []
-    for space, word in re.findall(r"( *)([^ /]+/?|/)", label):  # words, each with its slash
-        joined = lines[-1] + (" " if space else "") + word if lines else ""
-        if lines and len(joined) <= width:
-            lines[-1] = joined
-        else:
-            lines.append(word)
-    return "\n".join(lines)
 
 
 def image_grid(picture: np.ndarray, *, title: str) -> Figure:

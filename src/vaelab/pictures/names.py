@@ -1,0 +1,82 @@
+"""Class names on figures: on a scatter at the middle of each class's codes, in its legend,
+and over a column of images, each broken into lines that fit it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib import patheffects
+from matplotlib.axes import Axes
+
+MOST_NAMED = 20  # classes named on a scatter; more would hide it
+NAME_INK = "#1d2330"  # the pages' ink
+
+
+def short(classes: Sequence[str]) -> bool:
+    """Whether the classes' names are short enough to stand on a scatter ('7', not 'Coat')."""
+    return all(len(name) <= 3 for name in classes)
+
+
+def name_classes(ax: Axes, points: np.ndarray, labels: np.ndarray, classes: Sequence[str]
+                 ) -> None:
+    """Each class's name (its number, where names are long) at the median of its codes, on a
+    white halo: ten colours are not ten to every reader (several merge for the colour-blind,
+    all of them in grey print), a name in place is."""
+    halo = [patheffects.withStroke(linewidth=2.5, foreground="white")]
+    named = [i for i in range(len(classes)) if (labels == i).any()]
+    at = _apart(np.array([np.median(points[labels == i], axis=0) for i in named]).reshape(-1, 2),
+                points)
+    for i, (u, v) in zip(named, at, strict=True):
+        ax.text(u, v, classes[i] if short(classes) else str(i), ha="center", va="center",
+                fontsize=10, fontweight="bold", color=NAME_INK, clip_on=True,
+                path_effects=halo, zorder=3)
+
+
+def _apart(places: np.ndarray, points: np.ndarray, gap: float = 0.07) -> np.ndarray:
+    """``places`` (K, 2) moved apart until no two are nearer than ``gap`` of the points'
+    spread on each axis (their 1st to 99th percentile), so that no name hides another where
+    two classes' codes share a middle; each moves as little as that takes."""
+    spread = np.ptp(np.percentile(points, [1, 99], axis=0), axis=0)
+    spread[spread <= 0] = 1.0
+    at = places / spread
+    for _ in range(100):
+        moved = False
+        for a in range(len(at)):
+            for b in range(a + 1, len(at)):
+                step = at[b] - at[a]
+                distance = float(np.hypot(*step))
+                if distance < gap:
+                    away = step / distance if distance > 1e-9 else np.array([0.0, 1.0])
+                    at[a] -= away * (gap - distance) / 2
+                    at[b] += away * (gap - distance) / 2
+                    moved = True
+        if not moved:
+            break
+    return at * spread
+
+
+def legend_names(classes: Sequence[str]) -> list[str]:
+    """The classes as the legend names them: long names with the numbers that stand for them
+    on the scatter."""
+    if short(classes) or len(classes) > MOST_NAMED:
+        return list(classes)
+    return [f"{i} {name}" for i, name in enumerate(classes)]
+
+
+def in_a_column(label: str, width: int = 8) -> str:
+    """A class name in lines that fit over one image ('Ankle boot' -> 'Ankle\nboot',
+    'golden_retriever' -> 'golden_\nretriev-\ner'): broken after a space, slash, underscore
+    or hyphen, and a word still too long with a hyphen of its own."""
+    lines: list[str] = []
+    for space, word in re.findall(r"( *)([^ /_-]+[/_-]?|[/_-])", label):  # words and breaks
+        pieces = [word[i:i + width - 1] + "-" for i in range(0, len(word) - width, width - 1)]
+        for piece in [*pieces, word[len(pieces) * (width - 1):]]:
+            joined = lines[-1] + (" " if space else "") + piece if lines else ""
+            if lines and len(joined) <= width:
+                lines[-1] = joined
+            else:
+                lines.append(piece)
+            space = ""
+    return "\n".join(lines)
