@@ -497,6 +497,24 @@ def test_resume_takes_the_runs_folder_of_images_however_it_is_written(tmp_path, 
     assert code == 2 and f"--dataset {tmp_path / 'shapes'} -> ../other" in err, err
 
 
+def test_a_runs_moved_images_are_found_in_vaelab_data_as_in_data_dir(tmp_path, capsys,
+                                                                     monkeypatch):
+    root = make_folder(tmp_path / "shapes", per_class=8)
+    run = tmp_path / "run"
+    assert run_cli(["train", "--dataset", str(root), "-o", str(run), "--no-plots", *SMALL],
+                   capsys)[0] == 0
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    root.rename(moved / "shapes")
+    monkeypatch.setenv("VAELAB_DATA", str(tmp_path))
+    code, _, err = run_cli(["plot", str(run), "-q"], capsys)
+    assert code != 0 and f"are not at {root}, nor in VAELAB_DATA ({tmp_path}); point " \
+                         f"--data-dir at the folder that holds shapes" in err, err
+    monkeypatch.setenv("VAELAB_DATA", str(moved))
+    code, _, err = run_cli(["plot", str(run), "-q"], capsys)
+    assert code == 0, err
+
+
 def test_from_python_a_runs_figures_load_its_images_and_tensors_given_are_named_so(tmp_path):
     """write_run_figures(run) without data ended in "'NoneType' object has no attribute 'to'";
     a run of tensors given from Python, given others, was told of a file that changed."""

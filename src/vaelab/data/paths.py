@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -31,12 +32,14 @@ def looks_like_path(name: str) -> bool:
 
 class NoImagesThere(VaelabError):
     """Nothing at the path a --dataset value (or a run's record of one) names, nor under the
-    data folder: ``looked`` are the places tried, the data folder's first."""
+    data folders: ``path`` is that path, ``elsewhere`` the data folders tried, each with the
+    option or variable that named it."""
 
-    def __init__(self, looked: list[Path]) -> None:
+    def __init__(self, path: Path, elsewhere: list[tuple[str, Path]]) -> None:
+        looked = [path, *(folder / path.name for _, folder in elsewhere)]
         super().__init__(f"no images at {' or '.join(map(str, looked))}: give --dataset a "
                          f"folder of images or a .npz/.npy file (or mnist, fashion-mnist)")
-        self.looked = looked
+        self.path, self.elsewhere = path, elsewhere
 
 
 def how_to_label(name: str) -> str:
@@ -51,14 +54,16 @@ def how_to_label(name: str) -> str:
 
 def locate(name: str, data_dir: str | Path | None = None) -> Path:
     """The file or folder ``name`` points to; with ``data_dir``, a file or folder of the same
-    name there comes first (a run's data moved to another machine)."""
-    path = Path(name).expanduser()
-    candidates = ([Path(data_dir).expanduser() / path.name] if data_dir is not None else []) \
-        + [path]
-    for candidate in candidates:
+    name there comes first (a run's data moved to another machine); without, one in
+    $VAELAB_DATA comes after it."""
+    path, env = Path(name).expanduser(), os.environ.get("VAELAB_DATA")
+    elsewhere = [("--data-dir", Path(data_dir).expanduser())] if data_dir is not None else \
+        [("VAELAB_DATA", Path(env).expanduser())] if env else []
+    candidates = [path, *(folder / path.name for _, folder in elsewhere)]
+    for candidate in candidates[::-1] if data_dir is not None else candidates:
         if candidate.exists():
             return candidate
-    raise NoImagesThere(candidates)
+    raise NoImagesThere(path, elsewhere)
 
 
 def load_path(name: str, data_dir: str | Path | None = None, *, image_size: int | None = None,

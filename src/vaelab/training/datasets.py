@@ -41,9 +41,8 @@ def load_for(config: RunConfig, data_dir: str | Path | None = None, *, progress:
         except NoImagesThere as err:
             if not check:  # a new run's --dataset
                 raise
-            name, where = Path(settings.dataset).name, err.looked[-1]
-            under = (f", nor in --data-dir ({err.looked[0].parent})" if len(err.looked) > 1
-                     else "")
+            name, where = Path(settings.dataset).name, err.path
+            under = "".join(f", nor in {what} ({folder})" for what, folder in err.elsewhere)
             raise VaelabError(f"the run's images are not at {where}{under}; point --data-dir "
                               f"at the folder that holds {name} now (from Python, pass the "
                               f"same data= again)") from None
