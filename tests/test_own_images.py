@@ -200,7 +200,7 @@ def test_a_folder_one_level_above_its_classes_says_so(tmp_path, caplog):
     assert not caplog.records
 
 
-def test_an_unknown_name_or_missing_path_is_one_line(tmp_path):
+def test_an_unknown_name_or_missing_path_is_one_line(tmp_path, monkeypatch):
     with pytest.raises(VaelabError, match=r"unknown dataset 'mnsit' \(did you mean mnist\?\); "
                                           r"choose one of: mnist"):
         load_dataset("mnsit")
@@ -211,6 +211,13 @@ def test_an_unknown_name_or_missing_path_is_one_line(tmp_path):
         load_dataset("cifar10")
     with pytest.raises(VaelabError, match=r"no images at .*nowhere"):
         load_dataset(str(tmp_path / "nowhere"))
+    # A folder here, mistyped, is named, as a path or as a name
+    make_folder(tmp_path / "shapes", per_class=2)
+    with pytest.raises(VaelabError, match=r"no images at .*shapez \(did you mean shapes\?\); "):
+        load_dataset(str(tmp_path / "shapez"))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(VaelabError, match=r"^unknown dataset 'shapez' \(did you mean shapes\?\)"):
+        load_dataset("shapez")
 
 
 def test_the_cache_is_used_and_a_changed_file_is_read_again(tmp_path, monkeypatch):

@@ -16,7 +16,7 @@ import torch
 from vaelab.data.arrays import load_arrays
 from vaelab.data.folders import Decoded, load_folder
 from vaelab.data.images import ImageData, resized
-from vaelab.errors import VaelabError
+from vaelab.errors import VaelabError, did_you_mean
 
 log = logging.getLogger("vaelab")
 TEST_FRACTION = 0.1  # of data that comes as one set, held out to test on
@@ -37,9 +37,22 @@ class NoImagesThere(VaelabError):
 
     def __init__(self, path: Path, elsewhere: list[tuple[str, Path]]) -> None:
         looked = [path, *(folder / path.name for _, folder in elsewhere)]
-        super().__init__(f"no images at {' or '.join(map(str, looked))}: give --dataset a "
-                         f"folder of images or a .npz/.npy file (or mnist, fashion-mnist)")
+        near = did_you_mean(path.name, beside(path.parent))
+        super().__init__(f"no images at {' or '.join(map(str, looked))}{near}; give --dataset "
+                         f"a folder of images or a .npz/.npy file (or mnist, fashion-mnist)")
         self.path, self.elsewhere = path, elsewhere
+
+
+def beside(folder: Path, most: int = 1000) -> list[str]:
+    """The names of the folders and NumPy files in ``folder`` that a --dataset could mean (of
+    its first ``most`` entries; none where it cannot be read), for a did-you-mean."""
+    try:
+        with os.scandir(folder) as entries:
+            return [entry.name for _, entry in zip(range(most), entries, strict=False)
+                    if not entry.name.startswith(".") and (entry.is_dir() or entry.name.lower(
+                        ).endswith(ARRAY_SUFFIXES))]
+    except OSError:
+        return []
 
 
 def how_to_label(name: str) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from vaelab.data.idx import read_idx
 from vaelab.data.images import ImageData, resized
-from vaelab.data.paths import TEST_FRACTION, load_path, looks_like_path
+from vaelab.data.paths import TEST_FRACTION, beside, load_path, looks_like_path
 from vaelab.data.sources import download_root, fetch, find, missing_message, present
 from vaelab.errors import VaelabError, did_you_mean
 from vaelab.files import path_text
@@ -138,7 +138,8 @@ def get_dataset(name: str) -> IdxDataset:
         return DATASETS[name]
     except KeyError:
         choices = ", ".join(DATASETS)
-        raise VaelabError(f"unknown dataset {name!r}{did_you_mean(name, DATASETS)}; choose "
+        near = did_you_mean(name, [*DATASETS, *beside(Path())])  # a folder here, mistyped
+        raise VaelabError(f"unknown dataset {name!r}{near}; choose "
                           f"one of: {choices}, or give a folder of images or a .npz/.npy "
                           f"file") from None
 
