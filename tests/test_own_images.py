@@ -464,6 +464,22 @@ def test_images_scaled_up_more_than_four_times_are_named(cores, tmp_path, caplog
             f"smaller --image-size") in caplog.text
 
 
+@pytest.mark.parametrize("cores", [1, 2])
+def test_images_that_lose_over_a_third_to_the_square_are_named(cores, tmp_path, caplog,
+                                                               monkeypatch):
+    root = make_folder(tmp_path / "shapes", per_class=4, size=(16, 16))
+    Image.fromarray(np.zeros((16, 25), np.uint8)).save(root / "circle" / "wide.png")  # 1.56
+    Image.fromarray(np.zeros((24, 16), np.uint8)).save(root / "square" / "tall.png")  # 1.5
+    monkeypatch.setattr(folders_module, "available_cores", lambda: cores)
+    monkeypatch.setattr(folders_module, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(folders_module, "CHUNK", 3)
+    with caplog.at_level(logging.WARNING, logger="vaelab"):
+        load_dataset(str(root), image_size=16, progress=False)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{root}: 1 image more than 1.5 times as long as wide (such as circle/wide.png) lost "
+        f"over a third to the middle 16 x 16 square; crop it as wanted before, or leave it out"]
+
+
 def test_a_run_finds_its_moved_data_and_refuses_other_images(tmp_path, capsys):
     root = make_folder(tmp_path / "shapes", per_class=8)
     run = tmp_path / "run"
@@ -727,21 +743,21 @@ def test_images_are_read_as_they_are_shown(tmp_path):
     exif = photo.getexif()
     exif[0x0112] = 6  # shown turned a quarter clockwise
     photo.save(tmp_path / "photo.jpg", exif=exif, quality=100)
-    shown, _ = read_image(str(tmp_path / "photo.jpg"), None)
+    shown, *_ = read_image(str(tmp_path / "photo.jpg"), None)
     assert shown.shape == (20, 10, 1) and shown[:5].mean() > 200 and shown[10:].mean() < 50
 
     icon = np.zeros((4, 4, 4), np.uint8)
     icon[..., 0] = 255  # red everywhere, hidden where alpha is 0
     icon[:2, :, 3] = 255  # the top half shown
     Image.fromarray(icon, "RGBA").save(tmp_path / "icon.png")
-    pixels, _ = read_image(str(tmp_path / "icon.png"), None)
+    pixels, *_ = read_image(str(tmp_path / "icon.png"), None)
     assert pixels[:2, :, 0].min() == 255 and pixels[2:].max() == 0
 
     ramp = np.linspace(0, 1, 16, dtype=np.float32).reshape(4, 4)
     Image.fromarray(ramp, "F").save(tmp_path / "float.tif")
     Image.fromarray((ramp * 65535).astype(np.int32), "I").save(tmp_path / "deep.tif")
     for name in ("float.tif", "deep.tif"):
-        grey, _ = read_image(str(tmp_path / name), None)
+        grey, *_ = read_image(str(tmp_path / name), None)
         assert grey.shape == (4, 4, 1) and grey.min() == 0 and grey.max() == 255, name
         assert np.all(np.diff(grey.ravel().astype(int)) > 0), name  # the ramp, not clipped
 

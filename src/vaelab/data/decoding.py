@@ -27,6 +27,7 @@ SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", 
 SIZES_DIFFER = "images of different sizes"  # a chunk's error, told with every size by the caller
 MOST_SIZES_NAMED = 3
 ENLARGED = 4  # an image scaled up more than this many times is mostly its scaling's blur
+CROPPED = 1.5  # an image longer than this many times its width loses over a third to a square
 
 
 @dataclass
@@ -37,6 +38,7 @@ class Chunk:
     grey: int = 0  # how many were grey and made colour to match the others
     error: str | None = None  # SIZES_DIFFER, when the images are not all one size
     enlarged: list[str] = field(default_factory=list)  # scaled up more than ENLARGED times
+    cropped: list[str] = field(default_factory=list)  # sides further apart than CROPPED
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (path, why) of each
     colour: str | None = None  # the first colour image, which made the grey ones colour
     grey_in_colour: int = 0  # colour images the same in all three channels
@@ -131,21 +133,24 @@ def opened(path: str) -> Iterator[Image.Image]:
             yield image
 
 
-def read_image(path: str, size: int | None) -> tuple[np.ndarray, float]:
-    """The image as ``to_array`` gives it, and how many times it was scaled up (1 if not)."""
+def read_image(path: str, size: int | None) -> tuple[np.ndarray, float, float]:
+    """The image as ``to_array`` gives it, how many times it was scaled up (1 if not), and
+    its longer side over its shorter, which ``size`` cuts to a square."""
     with opened(path) as image:
         image.load()
         image = upright(image)
-        return to_array(image, size), max(1.0, (size or 0) / max(1, min(image.size)))
+        short = max(1, min(image.size))
+        return (to_array(image, size), max(1.0, (size or 0) / short),
+                max(image.size) / short if size else 1.0)
 
 
 def decode_files(paths: list[str], size: int | None) -> Chunk:
     """Decode ``paths`` in order, noting each file that cannot be read and going on. Without
     ``size`` they must all share one size."""
-    arrays, enlarged, unreadable, read = [], [], [], []
+    arrays, enlarged, cropped, unreadable, read = [], [], [], [], []
     for path in paths:
         try:
-            array, scale = read_image(path, size)
+            array, scale, long = read_image(path, size)
         except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as err:
             why = str(err).splitlines()[0] if str(err) else type(err).__name__
             unreadable.append((path, why))
@@ -156,8 +161,10 @@ def decode_files(paths: list[str], size: int | None) -> Chunk:
         read.append(path)
         if scale > ENLARGED:
             enlarged.append(path)
+        if long > CROPPED:
+            cropped.append(path)
     chunk = stack(arrays, read) if arrays else Chunk(None)
-    chunk.enlarged, chunk.unreadable = enlarged, unreadable
+    chunk.enlarged, chunk.cropped, chunk.unreadable = enlarged, cropped, unreadable
     return chunk
 
 
@@ -195,6 +202,12 @@ def told(chunk: Chunk, root: os.PathLike, size: int | None) -> list[str]:
                      f"pixels {were} scaled up more than four times to {size} x {size} (such "
                      f"as {name(chunk.enlarged[0])}), which blurs {them}; leave {them} out or "
                      f"give a smaller --image-size")
+    if chunk.cropped:
+        many = len(chunk.cropped)
+        notes.append(f"{root}: {many} image{'s' * (many > 1)} more than {CROPPED:g} times as "
+                     f"long as wide (such as {name(chunk.cropped[0])}) lost over a third to "
+                     f"the middle {size} x {size} square; crop {'them' if many > 1 else 'it'} "
+                     f"as wanted before, or leave {'them' if many > 1 else 'it'} out")
     return notes
 
 

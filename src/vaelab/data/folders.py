@@ -265,7 +265,7 @@ def decode_all(paths: list[str], size: int | None, *, progress: bool = True,
                           f"or remove {them} from the folder")
     chunks = decoded
     grey = sum(chunk.grey for chunk in chunks)
-    enlarged = [path for chunk in chunks for path in chunk.enlarged]
+    enlarged, cropped = ([p for c in chunks for p in vars(c)[n]] for n in ("enlarged", "cropped"))
     colour = next((chunk.colour for chunk in chunks if chunk.colour), None)
     stored = sum(chunk.grey_in_colour for chunk in chunks)  # before grey chunks are made colour
     if len({chunk.images.shape[3] for chunk in chunks}) > 1:  # grey chunks beside colour ones
@@ -273,7 +273,7 @@ def decode_all(paths: list[str], size: int | None, *, progress: bool = True,
         chunks = [Chunk(np.repeat(c.images, 3, axis=3) if c.images.shape[3] == 1 else c.images)
                   for c in chunks]
     return Chunk(np.concatenate([chunk.images for chunk in chunks]), grey=grey,
-                 enlarged=enlarged, colour=colour, grey_in_colour=stored)
+                 enlarged=enlarged, cropped=cropped, colour=colour, grey_in_colour=stored)
 
 
 def available_cores() -> int:
