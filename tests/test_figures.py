@@ -725,3 +725,20 @@ def test_decoder_tiles_keep_their_images_shape(evenly_spaced):
         # a pixel as high on the page as it is wide: y units drawn `aspect` times an x unit's
         pixel_w, pixel_h = (right - left) / (3 * w), ax.get_aspect() * (top - bottom) / (3 * h)
         assert ax.get_aspect() == pytest.approx(ratio) and pixel_h == pytest.approx(pixel_w)
+
+
+def test_classes_past_twenty_take_the_colours_again_with_another_marker():
+    """Twenty-five classes drew species_20 to species_24 exactly as species_00 to species_04."""
+    classes = [f"species_{c:02d}" for c in range(25)]
+    labels = np.arange(250) % 25
+    points = np.random.default_rng(0).normal(size=(250, 2))
+    fig = plots.latent_scatter(points, labels, classes, title="t")
+    ax = fig.axes[0]
+    drawn = {len(collection.get_offsets()) for collection in ax.collections}
+    assert len(ax.collections) == 2 and drawn == {200, 50}  # circles, then triangles
+    handles = ax.get_legend().legend_handles
+    seen = [(handle.get_marker(), handle.get_color()) for handle in handles]
+    assert len(set(seen)) == 25 and seen[20] == ("^", seen[0][1]) and seen[19][0] == "o"
+    # Ten classes, as MNIST's: one collection of circles, as before
+    few = plots.latent_scatter(points, labels % 10, [str(c) for c in range(10)], title="t")
+    assert len(few.axes[0].collections) == 1

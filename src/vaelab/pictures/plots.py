@@ -54,9 +54,16 @@ def show(ax: Axes, image: np.ndarray, **options: Any) -> None:
 
 def class_color(i: int) -> Any:
     """Class i's colour: tab10's for the first ten, then the light shade of the same ten, so
-    that twenty classes are twenty colours (and more repeat them, named on the codes)."""
+    that twenty classes are twenty colours (and more repeat them, with another marker)."""
     light = matplotlib.colormaps["tab20"].colors[1::2]
     return (CLASS_COLORS + light)[i % (2 * len(CLASS_COLORS))]
+
+
+MARKERS = "o^sDv*"  # of each twenty classes in turn: class 20 is class 0's colour, a triangle
+
+
+def class_marker(i: int) -> str:
+    return MARKERS[i // (2 * len(CLASS_COLORS)) % len(MARKERS)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -72,9 +79,12 @@ def draw_scatter(ax: Axes, points: np.ndarray, labels: np.ndarray, classes: Sequ
     order = np.random.default_rng(0).permutation(len(points))[:max_points]
     colors = np.array([class_color(int(c)) for c in range(len(classes))] or [UNLABELLED])
     size = float(np.clip(6000 / max(len(order), 1), 3, 16))  # few points, bigger dots
-    ax.scatter(points[order, 0], points[order, 1],
-               c=colors[labels[order] if classes else np.zeros(len(order), int)], s=size,
-               alpha=0.6, linewidths=0, rasterized=True)
+    drawn = labels[order] if classes else np.zeros(len(order), int)
+    blocks = drawn // (2 * len(CLASS_COLORS)) % len(MARKERS)  # each twenty classes' marker
+    for block in np.unique(blocks) if len(blocks) else [0]:
+        mine = blocks == block
+        ax.scatter(points[order[mine], 0], points[order[mine], 1], c=colors[drawn[mine]],
+                   s=size, marker=MARKERS[block], alpha=0.6, linewidths=0, rasterized=True)
     ax.set(xlabel=axis_labels[0], ylabel=axis_labels[1])
     if axis_labels[1] == LINE_ROWS:  # the latent line, a row of codes per class: each named
         ax.set_yticks(range(len(classes)), classes)  # and no tick without classes
@@ -90,8 +100,8 @@ def class_legend(owner: Axes | Figure | SubFigure, classes: Sequence[str],
                  at: tuple[float, float] = (1.01, 0.5), columns: int = 1) -> None:
     """The classes' colours, with their left edge's middle at ``at`` of ``owner`` (by default
     just right of an axes), in ``columns``."""
-    handles = [Line2D([], [], marker="o", linestyle="", color=class_color(i), markersize=5)
-               for i in range(len(classes))]
+    handles = [Line2D([], [], marker=class_marker(i), linestyle="", color=class_color(i),
+                      markersize=5) for i in range(len(classes))]
     owner.legend(handles, legend_names(classes), loc="center left", bbox_to_anchor=at,
                  handletextpad=0.2, labelspacing=0.35, title="class", ncols=columns)
 
