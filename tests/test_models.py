@@ -32,6 +32,7 @@ def test_shapes(name, latent_dims, hidden_dims, batch):
     assert out.shape == (batch, *SHAPE)
     assert out.min() >= 0 and out.max() <= 1
     assert model.reconstruct(x).shape == (batch, *SHAPE)
+    assert torch.equal(model(x), model.reconstruct(x))  # as a summary or a hook calls it
     assert model.decode_params(z).shape == (batch, *SHAPE)
 
 

@@ -217,6 +217,11 @@ class Autoencoder(nn.Module):
         """decode(embed(x)): (B, C, H, W) -> (B, C, H, W)."""
         return self.decode(self.embed(x, y), y)
 
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """``model(x)`` is ``model.reconstruct(x)``, for tools that call a module (a summary, a
+        hook); training computes its objective from encode and decode_params instead."""
+        return self.reconstruct(x, y)
+
     def sample(self, n: int, generator: torch.Generator | None = None,
                y: torch.Tensor | None = None) -> torch.Tensor:
         """Decode n draws from the prior, (n, C, H, W) images: a model with a prior (VAE,
