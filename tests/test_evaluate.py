@@ -509,6 +509,8 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
         card["NLL"]
     # As a notebook reads a mapping and formats a number
     assert f"{card['nll']:.3f}" == f"{values['nll']:.3f}" and f"{ae_card['nll']:.1f}" == "nan"
+    assert f"{card['active_units']:d}|{card['active_units']:>3}" == \
+        f"{values['active_units']:d}|{values['active_units']:>3}"  # a count, not 3.0
     assert "nll" in card and "NLL" not in card and list(card) == card.keys()
     assert sorted(card) == sorted(values) and len(card) == len(values)
     assert {key: card[key].value for key in card} == values

@@ -222,18 +222,15 @@ def test_a_model_made_double_or_half_is_explored_and_measured_in_float32_as_it_t
         runs, tiny):
     from vaelab.measuring.evaluation import evaluate_run
 
-    run = runs["vae"]
-    page = explorer_data(run, tiny, points=50)
-    card = evaluate_run(run, tiny, k=2, judge=None, save=False, progress=False)
+    page = explorer_data(runs["vae"], tiny, points=50)
+    card = evaluate_run(runs["vae"], tiny, k=2, judge=None, save=False, progress=False)
     for cast in (torch.nn.Module.double, torch.nn.Module.half):
+        run = load_run(runs["vae"].path)  # the module's own run stays as it is
         cast(run.model)
-        try:
-            assert explorer_data(run, tiny, points=50)["model"] == page["model"]
-            again = evaluate_run(run, tiny, k=2, judge=None, save=False, progress=False)
-            assert again["recon"].value == pytest.approx(card["recon"].value, rel=1e-3)
-            assert next(run.model.parameters()).dtype != torch.float32  # the user's, as it was
-        finally:
-            run.model.float()
+        assert explorer_data(run, tiny, points=50)["model"] == page["model"]
+        again = evaluate_run(run, tiny, k=2, judge=None, save=False, progress=False)
+        assert again["recon"].value == pytest.approx(card["recon"].value, rel=1e-3)
+        assert next(run.model.parameters()).dtype != torch.float32  # the user's, as it was
 
 
 def test_weights_that_are_not_numbers_are_one_line_from_every_command(runs, tiny, tmp_path,

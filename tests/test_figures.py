@@ -406,9 +406,10 @@ def test_titles_and_labels_say_what_a_teacher_would_put_on_a_slide(tiny, tmp_pat
     # hyphen, a word too long with a hyphen of its own; not run together
     assert [in_a_column(c) for c in ("T-shirt/top", "Ankle boot", "Trouser", "7", "abc / def",
                                      "golden_retriever", "siamese_cat", "x_y", "sealevelrise",
-                                     "eightabc")] == [
+                                     "eightabc", "abcdefgh_x", "golden-retriever")] == [
         "T-shirt/\ntop", "Ankle\nboot", "Trouser", "7", "abc /\ndef", "golden_\nretriev-\ner",
-        "siamese_\ncat", "x_y", "sealeve-\nlrise", "eightabc"]
+        "siamese_\ncat", "x_y", "sealeve-\nlrise", "eightabc", "abcdefgh_\nx",
+        "golden-\nretriev-\ner"]  # a hyphen of the name's, and one added to break a word
     names = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
              "Sneaker", "Bag", "Ankle boot")
     clothes = dataclasses.replace(tiny, classes=names)

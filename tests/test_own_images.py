@@ -169,13 +169,17 @@ def test_a_split_folder_needs_every_class_in_train_and_says_which_its_test_lacks
      r"square/000\.png: cannot be read as an image"),
     # train/ and test/ beside a third folder, or one of them alone, were taken as classes
     (lambda root: [make_folder(root / name, per_class=3) for name in ("train", "test", "val")],
-     r"bad: holds train/ and test/ beside val/; a folder split already holds train/ and "
-     r"test/ alone$"),
+     r"bad: holds train/ and test/ and val/; a split folder holds train/ and test/ and nothing "
+     r"else \(move val/ out\)$"),
+    (lambda root: [make_folder(root / name, per_class=3) for name in ("train", "val")],
+     r"bad: holds train/ and val/ but no test/; a split folder holds train/ and test/ and "
+     r"nothing else \(rename a validation folder test/, or move val/ out\)$"),
     (lambda root: make_folder(root / "train", per_class=3) and None,
-     r"bad: holds train/ but no test/; a folder split already holds train/ and test/ alone, "
+     r"bad: holds train/ but no test/; a split folder holds train/ and test/ and nothing else, "
      r"or give .*bad/train as the dataset \(--test-fraction holds some of it out\)$"),
     (lambda root: make_folder(root / "test", per_class=3) and None,
-     r"bad: holds test/ but no train/; a folder split already holds train/ and test/ alone$"),
+     r"bad: holds test/ but no train/; a split folder holds train/ and test/ and nothing "
+     r"else$"),
 ])
 def test_bad_folders_get_one_line_naming_the_problem(tmp_path, make, message):
     root = tmp_path / "bad"
@@ -183,6 +187,11 @@ def test_bad_folders_get_one_line_naming_the_problem(tmp_path, make, message):
     with pytest.raises(VaelabError, match=message) as error:
         load_dataset(str(root), progress=False)
     assert "\n" not in str(error.value)
+
+
+def test_a_class_named_train_beside_others_is_a_class(tmp_path):
+    root = make_folder(tmp_path / "vehicles", classes=("bus", "car", "train"), per_class=4)
+    assert load_dataset(str(root), progress=False).classes == ("bus", "car", "train")
 
 
 def test_a_folder_one_level_above_its_classes_says_so(tmp_path, caplog):
@@ -536,6 +545,10 @@ def test_a_runs_moved_images_are_found_in_vaelab_data_as_in_data_dir(tmp_path, c
     monkeypatch.setenv("VAELAB_DATA", str(moved))
     code, _, err = run_cli(["plot", str(run), "-q"], capsys)
     assert code == 0, err
+    # A new run's --dataset is where it says: a folder of the same name there is not taken
+    code, _, err = run_cli(["train", "--dataset", str(root), "-o", str(tmp_path / "new"),
+                            *SMALL], capsys)
+    assert code == 2 and f"no images at {root};" in err, err
 
 
 def test_from_python_a_runs_figures_load_its_images_and_tensors_given_are_named_so(tmp_path):

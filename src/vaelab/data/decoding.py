@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from vaelab.errors import VaelabError
+
 GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 DEEP = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})  # more than 8 bits a pixel
 ORIENTATION = 0x0112  # the EXIF tag; 5 to 8 turn the image a quarter, so swap its sides
@@ -168,6 +170,14 @@ def decode_files(paths: list[str], size: int | None) -> Chunk:
     return chunk
 
 
+def checked(chunk: Chunk, paths: list[str], root: str | os.PathLike) -> Chunk:
+    """The chunk, or, where its images are of several sizes, an error with all of ``paths``'
+    sizes, not the chunk's alone."""
+    if chunk.error == SIZES_DIFFER:
+        raise VaelabError(different_sizes(paths, root, [path for path, _ in chunk.unreadable]))
+    return chunk
+
+
 def stack(arrays: list[np.ndarray], paths: list[str]) -> Chunk:
     """One array of images of one size; grey ones made colour where any is colour."""
     channels = max(a.shape[2] for a in arrays)
@@ -183,7 +193,8 @@ def stack(arrays: list[np.ndarray], paths: list[str]) -> Chunk:
 
 def told(chunk: Chunk, root: os.PathLike, size: int | None) -> list[str]:
     """What a folder's decoding says once, when it is read: grey images made colour, or grey
-    ones stored as colour (three times the work), and images scaled up into a blur."""
+    ones stored as colour (three times the work), images scaled up into a blur, and images
+    that lose over a third to the square."""
     notes, n, name = [], len(chunk.images), lambda path: os.path.relpath(path, root)
     if chunk.grey_in_colour and chunk.grey + chunk.grey_in_colour == n:  # every one is grey
         stored = ("every image is" if chunk.grey_in_colour == n else

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from vaelab.data import sources
-from vaelab.data.decoding import SIZES_DIFFER, SUFFIXES, Chunk, decode_files, different_sizes, told
+from vaelab.data.decoding import SUFFIXES, Chunk, checked, decode_files, different_sizes, told
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 
@@ -69,13 +69,19 @@ def list_folder(root: Path) -> Listing:
     """Read a folder's layout. Raises one line when it holds no images or mixes layouts."""
     dirs = _entries(root)[0]
     splits, others = [n for n in SPLITS if n in dirs], [f"{n}/" for n in dirs if n not in SPLITS]
-    if splits and set(dirs) != set(SPLITS):  # else their names would be taken as classes
-        lacks = "" if others else f" but no {'test' if 'train' in splits else 'train'}/"
-        raise VaelabError(f"{root}: holds {' and '.join(f'{n}/' for n in splits)}{lacks}"
-                          f"{' beside ' + ', '.join(others[:3]) if others else ''}; a folder "
-                          f"split already holds train/ and test/ alone" + (
-                              f", or give {root / 'train'} as the dataset (--test-fraction holds"
-                              f" some of it out)" if splits == ["train"] else ""))
+    # A split beside other folders, or half a split, whose names would be taken as classes;
+    # a class of trains beside buses and cars holds images, not class folders of its own.
+    halved = len(splits) == 2 or any(not _entries(root / n)[1] for n in splits) or not others
+    if splits and set(dirs) != set(SPLITS) and halved:
+        named = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        lacks = [f" but no {n}/" for n in SPLITS if n not in splits][:1]
+        raise VaelabError(
+            f"{root}: holds {' and '.join(f'{n}/' for n in splits)}{' and ' * bool(named)}"
+            f"{named}{''.join(lacks)}; a split folder holds train/ and test/ and nothing else"
+            + (f" (rename a validation folder test/, or move {named} out)" if named and
+               "test" not in splits else f" (move {named} out)" if named else
+               f", or give {root / 'train'} as the dataset (--test-fraction holds some of it"
+               f" out)" if splits == ["train"] else ""))
     if set(dirs) == set(SPLITS):
         parts = [_list_split(root / name, root) for name in SPLITS]
         labelled = {part.labels is not None for part in parts}
@@ -85,8 +91,7 @@ def list_folder(root: Path) -> Listing:
         classes = tuple(sorted(set(parts[0].classes) | set(parts[1].classes)))
         untrained = sorted(set(parts[1].classes) - set(parts[0].classes))
         if untrained:
-            one = len(untrained) == 1
-            names = ", ".join(f"test/{name}" for name in untrained)
+            one, names = len(untrained) == 1, ", ".join(f"test/{name}" for name in untrained)
             raise VaelabError(f"{root}: train/ has no images of {names}, so no model could learn "
                               f"{'it' if one else 'them'}; add {'some' if one else 'them'} to "
                               f"train/ or take {'it' if one else 'them'} out")
@@ -97,11 +102,9 @@ def list_folder(root: Path) -> Listing:
             notes.append(f"{root}: test/ has no images of {'class' if one else 'classes'} "
                          f"{', '.join(untested)}, so the measures on the test images leave "
                          f"{'it' if one else 'them'} out")
-        labels = None
-        if labelled == {True}:
-            labels = np.concatenate([
-                np.array([classes.index(part.classes[i]) for i in part.labels], dtype=np.int64)
-                for part in parts])
+        labels = np.concatenate([np.array([classes.index(part.classes[i]) for i in part.labels],
+                                          dtype=np.int64) for part in parts]) \
+            if labelled == {True} else None
         split = np.concatenate([np.full(len(p.files), s, np.int8) for s, p in enumerate(parts)])
         return Listing(parts[0].files + parts[1].files, labels, classes, split,
                        parts[0].stats + parts[1].stats, parts[0].skipped + parts[1].skipped,
@@ -235,7 +238,7 @@ def decode_all(paths: list[str], size: int | None, *, progress: bool = True,
                       enabled=progress) as bar:
         if workers == 1 or len(paths) < PARALLEL_FROM or not FORK:
             for part in parts:
-                chunks.append(_checked(decode_files(part, size), paths, root))
+                chunks.append(checked(decode_files(part, size), paths, root))
                 bar.update(len(part))
         else:
             import multiprocessing
@@ -248,7 +251,7 @@ def decode_all(paths: list[str], size: int | None, *, progress: bool = True,
                 try:
                     for part, chunk in zip(parts, pool.map(decode_files, parts,
                                                            [size] * len(parts)), strict=True):
-                        chunks.append(_checked(chunk, paths, root))
+                        chunks.append(checked(chunk, paths, root))
                         bar.update(len(part))
                 except VaelabError:  # the chunks not yet begun are not decoded in vain
                     pool.shutdown(wait=False, cancel_futures=True)
@@ -281,14 +284,6 @@ def available_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
-
-
-def _checked(chunk: Chunk, paths: list[str], root: Path) -> Chunk:
-    """The chunk, or, where its images are of several sizes, an error with all of ``paths``'
-    sizes, not the chunk's alone."""
-    if chunk.error == SIZES_DIFFER:
-        raise VaelabError(different_sizes(paths, root, [path for path, _ in chunk.unreadable]))
-    return chunk
 
 
 def cache_path(listing: Listing, image_size: int | None) -> Path:

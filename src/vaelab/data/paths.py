@@ -67,13 +67,10 @@ def how_to_label(name: str) -> str:
 
 def locate(name: str, data_dir: str | Path | None = None) -> Path:
     """The file or folder ``name`` points to; with ``data_dir``, a file or folder of the same
-    name there comes first (a run's data moved to another machine); without, one in
-    $VAELAB_DATA comes after it."""
-    path, env = Path(name).expanduser(), os.environ.get("VAELAB_DATA")
-    elsewhere = [("--data-dir", Path(data_dir).expanduser())] if data_dir is not None else \
-        [("VAELAB_DATA", Path(env).expanduser())] if env else []
-    candidates = [path, *(folder / path.name for _, folder in elsewhere)]
-    for candidate in candidates[::-1] if data_dir is not None else candidates:
+    name there comes first (a run's data moved to another machine)."""
+    path = Path(name).expanduser()
+    elsewhere = [("--data-dir", Path(data_dir).expanduser())] if data_dir is not None else []
+    for candidate in [*(folder / path.name for _, folder in elsewhere), path]:
         if candidate.exists():
             return candidate
     raise NoImagesThere(path, elsewhere)

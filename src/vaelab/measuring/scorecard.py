@@ -40,8 +40,10 @@ class Score:
         return math.nan if self.value is None else float(self.value)
 
     def __format__(self, spec: str) -> str:
-        """f"{card['nll']:.2f}" formats its value as a float does (n/a as nan)."""
-        return format(float(self), spec) if spec else str(self)
+        """f"{card['nll']:.2f}" formats its value as a number (n/a as nan; a count such as
+        the active units as a whole number, f"{card['active_units']:d}")."""
+        value = self.value if isinstance(self.value, int) else float(self)
+        return format(value, spec) if spec else str(self)
 
     def text(self, digits: int) -> str:
         if self.value is None or isinstance(self.value, int):

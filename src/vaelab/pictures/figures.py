@@ -123,8 +123,8 @@ def write_run_figures(run: Run | str | Path, data: ImageData | None = None,
     caller has its latent picture already."""
     if fmt not in FORMATS:
         raise VaelabError(f"unknown figure format {fmt!r}; choose one of: {', '.join(FORMATS)}")
-    run = run if isinstance(run, Run) else load_run(run)  # a folder
     check_data(data)
+    run = run if isinstance(run, Run) else load_run(run)  # a folder
     data = data if data is not None else load_for(run.config, progress=False)
     out_dir = Path(out_dir or run.figures_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

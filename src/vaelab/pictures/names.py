@@ -71,7 +71,8 @@ def in_a_column(label: str, width: int = 8) -> str:
     or hyphen, and a word still too long with a hyphen of its own."""
     lines: list[str] = []
     for space, word in re.findall(r"( *)([^ /_-]+[/_-]?|[/_-])", label):  # words and breaks
-        pieces = [word[i:i + width - 1] + "-" for i in range(0, len(word) - width, width - 1)]
+        letters = len(word.rstrip("/_-"))  # a break after the word may stand past the width
+        pieces = [word[i:i + width - 1] + "-" for i in range(0, letters - width, width - 1)]
         for piece in [*pieces, word[len(pieces) * (width - 1):]]:
             joined = lines[-1] + (" " if space else "") + piece if lines else ""
             if lines and len(joined) <= width:

@@ -80,7 +80,9 @@ def draw_scatter(ax: Axes, points: np.ndarray, labels: np.ndarray, classes: Sequ
     colors = np.array([class_color(int(c)) for c in range(len(classes))] or [UNLABELLED])
     size = float(np.clip(6000 / max(len(order), 1), 3, 16))  # few points, bigger dots
     drawn = labels[order] if classes else np.zeros(len(order), int)
-    blocks = drawn // (2 * len(CLASS_COLORS)) % len(MARKERS)  # each twenty classes' marker
+    # Each twenty classes' marker: a marker's codes drawn over the one's before it, and in
+    # their shuffled order among themselves
+    blocks = drawn // (2 * len(CLASS_COLORS)) % len(MARKERS)
     for block in np.unique(blocks) if len(blocks) else [0]:
         mine = blocks == block
         ax.scatter(points[order[mine], 0], points[order[mine], 1], c=colors[drawn[mine]],

@@ -9,7 +9,9 @@ the fingerprint, so that other images are an error rather than a silently wrong 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 from pathlib import Path
 
 import torch
@@ -32,20 +34,27 @@ def load_for(config: RunConfig, data_dir: str | Path | None = None, *, progress:
     what the run recorded unless ``check`` is off (a new run records them afresh)."""
     settings = config.data
     check_data(data)
+    def load(folder: str | Path | None) -> ImageData:
+        return load_dataset(settings.dataset, folder, progress=progress,
+                            image_size=settings.image_size, test_fraction=settings.test_fraction,
+                            split_seed=settings.split_seed)
+
     if data is None:
         try:
-            data = load_dataset(settings.dataset, data_dir, progress=progress,
-                                image_size=settings.image_size,
-                                test_fraction=settings.test_fraction,
-                                split_seed=settings.split_seed)
+            data = load(data_dir)
         except NoImagesThere as err:
-            if not check:  # a new run's --dataset
+            if not check:  # a new run's --dataset: where it says, nowhere else
                 raise
-            name, where = Path(settings.dataset).name, err.path
-            under = "".join(f", nor in {what} ({folder})" for what, folder in err.elsewhere)
-            raise VaelabError(f"the run's images are not at {where}{under}; point --data-dir "
-                              f"at the folder that holds {name} now (from Python, pass the "
-                              f"same data= again)") from None
+            # A run's images that moved: by their name in --data-dir, else in $VAELAB_DATA
+            env = os.environ.get("VAELAB_DATA") if data_dir is None else None
+            with contextlib.suppress(NoImagesThere):
+                data = load(env) if env else None
+            name, looked = Path(settings.dataset).name, [*err.elsewhere, ("VAELAB_DATA", env)]
+            under = "".join(f", nor in {what} ({folder})" for what, folder in looked if folder)
+            if data is None:
+                raise VaelabError(f"the run's images are not at {err.path}{under}; point "
+                                  f"--data-dir at the folder that holds {name} now (from "
+                                  f"Python, pass the same data= again)") from None
     elif absolute(data.name) != absolute(settings.dataset):
         raise VaelabError(f"the data given is {data.name}, the config asks for "
                           f"{settings.dataset}")
