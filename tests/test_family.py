@@ -395,6 +395,9 @@ def test_a_class_is_asked_for_by_name_or_number_and_the_hint_says_both():
     assert class_number(clothes, "ankle boot") == 1 and class_number(clothes, "bag") == 2
     with pytest.raises(VaelabError, match=r"^unknown class 'BAG' \(did you mean [Bb]ag\?\)"):
         class_number(clothes, "BAG")  # two classes of that name: neither is guessed
+    # A folder named café on macOS is 'cafe' and a combining accent; typed, one letter é
+    drinks = RunConfig(data=DataConfig(classes=("cafe\u0301", "tea")))
+    assert class_number(drinks, "caf\u00e9") == 0 == class_number(drinks, "CAF\u00c9")
 
 
 def test_plot_draws_a_cvae_as_the_class_asked_for_and_joins_the_classes_asked_for(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import unicodedata
 from pathlib import Path
 
 import torch
@@ -142,9 +143,12 @@ def class_number(config: RunConfig, label: str | int) -> int:
     classes = class_names(config)
     if str(label) in classes:
         return classes.index(str(label))
-    folded = [name.casefold() for name in classes]
-    if folded.count(str(label).casefold()) == 1:  # 'bag', 'ankle boot': as it reads
-        return folded.index(str(label).casefold())
+    def fold(name: str) -> str:  # 'bag', 'ankle boot'; 'café' typed as one letter or two
+        return unicodedata.normalize("NFC", name).casefold()
+
+    folded = [fold(name) for name in classes]
+    if folded.count(fold(str(label))) == 1:  # as it reads
+        return folded.index(fold(str(label)))
     numbered = not any(name.isdecimal() for name in classes)  # '2' of '0 1 5 9' is no number
     if numbered and (isinstance(label, int) or str(label).isdecimal()):
         number = int(label)
