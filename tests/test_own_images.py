@@ -4,6 +4,7 @@ split or not) and NumPy arrays, read, cached, split, and refused with one line w
 import contextlib
 import logging
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -489,14 +490,21 @@ def test_images_that_lose_over_a_third_to_the_square_are_named(cores, tmp_path, 
         f"over a third to the middle 16 x 16 square; crop it as wanted before, or leave it out"]
 
 
-def test_a_run_finds_its_moved_data_and_refuses_other_images(tmp_path, capsys):
+def _trained_then_moved(tmp_path: Path, capsys) -> tuple[Path, Path, Path]:
+    """A run trained on tmp_path/shapes, which then moved into tmp_path/elsewhere: the
+    folder it was, the run, and the folder that holds it now."""
     root = make_folder(tmp_path / "shapes", per_class=8)
     run = tmp_path / "run"
     assert run_cli(["train", "--dataset", str(root), "-o", str(run), "--no-plots", *SMALL],
-                capsys)[0] == 0
+                   capsys)[0] == 0
     moved = tmp_path / "elsewhere"
     moved.mkdir()
     root.rename(moved / "shapes")
+    return root, run, moved
+
+
+def test_a_run_finds_its_moved_data_and_refuses_other_images(tmp_path, capsys):
+    root, run, moved = _trained_then_moved(tmp_path, capsys)
     for command in ("plot", "eval"):  # neither has --dataset: the line says --data-dir
         code, _, err = run_cli([command, str(run), "-q"], capsys)
         assert code != 0 and len(err.strip().splitlines()) == 1, err
@@ -531,13 +539,7 @@ def test_resume_takes_the_runs_folder_of_images_however_it_is_written(tmp_path, 
 
 def test_a_runs_moved_images_are_found_in_vaelab_data_as_in_data_dir(tmp_path, capsys,
                                                                      monkeypatch):
-    root = make_folder(tmp_path / "shapes", per_class=8)
-    run = tmp_path / "run"
-    assert run_cli(["train", "--dataset", str(root), "-o", str(run), "--no-plots", *SMALL],
-                   capsys)[0] == 0
-    moved = tmp_path / "elsewhere"
-    moved.mkdir()
-    root.rename(moved / "shapes")
+    root, run, moved = _trained_then_moved(tmp_path, capsys)
     monkeypatch.setenv("VAELAB_DATA", str(tmp_path))
     code, _, err = run_cli(["plot", str(run), "-q"], capsys)
     assert code != 0 and f"are not at {root}, nor in VAELAB_DATA ({tmp_path}); point " \
