@@ -827,9 +827,9 @@ def test_grey_images_stored_as_colour_are_told(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="vaelab"):
         data = load_dataset(str(root), progress=False)
     assert data.image_shape == (3, 12, 12)  # as before: runs trained on them keep their data
-    stored = ("grey stored as colour (the same in all three channels), so all train as colour, "
-              "with three times the work of grey; save them as grey images to train on one "
-              "channel")
+    stored = ("grey stored as colour (the same in all three channels, such as 0.png), so all "
+              "train as colour, with three times the work of grey; save them as grey images to "
+              "train on one channel")
     assert caplog.messages == [f"{root}: every image is {stored}"]
     caplog.clear()  # beside grey ones, as many as are stored so are counted, and none is colour
     for i in range(3):

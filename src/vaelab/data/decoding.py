@@ -44,6 +44,7 @@ class Chunk:
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (path, why) of each
     colour: str | None = None  # the first colour image, which made the grey ones colour
     grey_in_colour: int = 0  # colour images the same in all three channels
+    stored_grey: str | None = None  # the first of them
 
 
 def fit(image: Image.Image, size: int) -> Image.Image:
@@ -188,7 +189,8 @@ def stack(arrays: list[np.ndarray], paths: list[str]) -> Chunk:
     if grey:
         arrays = [np.repeat(a, channels, axis=2) if a.shape[2] < channels else a
                   for a in arrays]
-    return Chunk(np.stack(arrays), grey=grey, colour=colour, grey_in_colour=sum(stored))
+    return Chunk(np.stack(arrays), grey=grey, colour=colour, grey_in_colour=sum(stored),
+                 stored_grey=next((p for p, s in zip(paths, stored, strict=True) if s), None))
 
 
 def told(chunk: Chunk, root: os.PathLike, size: int | None) -> list[str]:
@@ -200,8 +202,9 @@ def told(chunk: Chunk, root: os.PathLike, size: int | None) -> list[str]:
         stored = ("every image is" if chunk.grey_in_colour == n else
                   f"{chunk.grey_in_colour:,} of the {n:,} images are")
         notes.append(f"{root}: {stored} grey stored as colour (the same in all three "
-                     f"channels), so all train as colour, with three times the work of grey; "
-                     f"save them as grey images to train on one channel")
+                     f"channels, such as {name(chunk.stored_grey)}), so all train as colour, "
+                     f"with three times the work of grey; save them as grey images to train "
+                     f"on one channel")
     elif chunk.grey:
         were = "image was" if chunk.grey == 1 else "images were"
         notes.append(f"{root}: {chunk.grey:,} grey {were} made colour (grey in all three "

@@ -270,13 +270,15 @@ def decode_all(paths: list[str], size: int | None, *, progress: bool = True,
     grey = sum(chunk.grey for chunk in chunks)
     enlarged, cropped = ([p for c in chunks for p in vars(c)[n]] for n in ("enlarged", "cropped"))
     colour = next((chunk.colour for chunk in chunks if chunk.colour), None)
+    stored_grey = next((chunk.stored_grey for chunk in chunks if chunk.stored_grey), None)
     stored = sum(chunk.grey_in_colour for chunk in chunks)  # before grey chunks are made colour
     if len({chunk.images.shape[3] for chunk in chunks}) > 1:  # grey chunks beside colour ones
         grey += sum(len(chunk.images) for chunk in chunks if chunk.images.shape[3] == 1)
         chunks = [Chunk(np.repeat(c.images, 3, axis=3) if c.images.shape[3] == 1 else c.images)
                   for c in chunks]
     return Chunk(np.concatenate([chunk.images for chunk in chunks]), grey=grey,
-                 enlarged=enlarged, cropped=cropped, colour=colour, grey_in_colour=stored)
+                 enlarged=enlarged, cropped=cropped, colour=colour, grey_in_colour=stored,
+                 stored_grey=stored_grey)
 
 
 def available_cores() -> int:
