@@ -87,6 +87,9 @@ def test_load_run_rebuilds_the_model_from_the_folder_alone(tiny, tmp_path):
         with pytest.raises(VaelabError, match=r"^train_all takes a list of configs and a list "
                                               r"of as many folders$"):
             train_all(configs, outs, data=tiny, progress=False)
+    # One config given where the list goes is one run, as train trains it
+    alone = train_all(_config(epochs=1), [tmp_path / "alone"], data=tiny, progress=False)
+    assert [r.path for r in alone] == [tmp_path / "alone"] and alone[0].config == run.config
 
 
 def test_same_seed_same_weights_other_seed_other_weights(tiny, tmp_path):

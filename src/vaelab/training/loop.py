@@ -67,7 +67,9 @@ def train(config: RunConfig | None = None, out: str | Path | None = None, *,
     ``data`` skips loading when the dataset is already in memory. A checkpoint is written
     after every epoch and inside epochs every ``checkpoint_every``: 'N' steps, 'Nm' minutes
     or 'epoch' (none inside). Draw the run's figures with ``vaelab.plot_run(run)``.
-    ``compile`` compiles each step with torch.compile (a GPU's gain, after a minute).
+    ``compile`` compiles each step with torch.compile (a GPU's gain, after a minute). The
+    run's config is ``config`` with what it learnt of its images filled in (image_shape,
+    classes, fingerprint): ``run.config.changes(config)`` lists those alone.
 
     Started by torchrun as one of several processes, it trains the run with them
     (``vaelab.distributed``): each takes its rows of every batch, and rank 0 writes the folder.
@@ -113,7 +115,7 @@ def new_jobs(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | N
              flags: str = "") -> tuple[list[Job], ImageData]:
     """The runs that ``train_all`` trains, each in its new folder, and their images on the
     device, ready for ``fit_all``."""
-    configs = list(configs)
+    configs = [configs] if isinstance(configs, RunConfig) else list(configs)  # one: as train
     if not configs or isinstance(outs, (str, Path)):  # a folder's text is no list of them
         raise VaelabError("train_all takes a list of configs and a list of as many folders")
     for config in configs:
