@@ -266,3 +266,27 @@ def test_the_explorers_advice_for_a_folder_without_a_classifier_is_a_command_tha
     assert missing.endswith(f"vaelab classifier train --dataset {data.name} --image-size 12 "
                             f"(or vaelab eval of the run) makes one, shown once the page is "
                             f"made again")
+
+
+def test_classes_past_twenty_are_drawn_in_another_shape_in_the_codes_and_the_legend(
+        visit, tmp_path):
+    """Twenty-five classes drew species_20 to species_24 exactly as species_00 to species_04,
+    squares of the same colours."""
+    classes = tuple(f"species_{c:02d}" for c in range(25))
+    root = make_folder(tmp_path / "many", classes=classes, per_class=2)
+    data = load_dataset(str(root), progress=False, test_fraction=0.5)
+    config = RunConfig(model=ModelConfig(hidden_dims=(16,)),
+                       data=DataConfig(dataset=str(root), test_fraction=0.5),
+                       train=TrainConfig(epochs=1, batch_size=8))
+    run = train(config, tmp_path / "run", data=data, progress=False)
+    seen = visit(export_explorer(run, tmp_path / "page.html", data=data, progress=False)
+                 .as_uri())
+    swatches = seen.part("legend").locator(".swatch")
+    assert swatches.count() == 25
+    shapes = [swatches.nth(c).evaluate("s => [s.className, getComputedStyle(s).clipPath, "
+                                       "getComputedStyle(s).backgroundColor]") for c in (0, 20)]
+    assert shapes[0][0] == "swatch square" and shapes[0][1] == "none"
+    assert shapes[1][0] == "swatch triangle" and shapes[1][1].startswith("polygon(")
+    assert shapes[0][2] == shapes[1][2]  # the colour again, in another shape
+    seen.page.screenshot(path=str(artifacts(tmp_path) / "twenty-five-classes.png"), full_page=True)
+    seen.check()

@@ -81,6 +81,10 @@
     // CSS px of a code's square: 3 for thousands of codes, up to 7 for a few dozen, which
     // would be specks on a projector otherwise (the figures' dots grow likewise)
     const DOT = Math.min(7, Math.max(3, Math.round(Math.sqrt(6000 / N))));
+    // Past twenty classes the colours come again: each twenty in turn take another shape, in
+    // the codes and in the legend, as the figures take another marker
+    const COLOURS = 20;
+    const SHAPES = ["square", "triangle", "diamond"];
     const code = (i) => CODES.subarray(i * D, (i + 1) * D);
     const encoder = new Net(MODEL.encoder, MODEL.image_shape);
     const decoder = new Net(MODEL.decoder, [D]);
@@ -287,7 +291,17 @@
       for (let n = 0; n < N; n++) { // the codes come in random order: no class hides another
         const [x, y] = toScreen(plane.u[n], plane.v[n]);
         ctx.fillStyle = DATA.colors[LABELS[n]];
-        ctx.fillRect(x - DOT / 2, y - DOT / 2, DOT, DOT);
+        const shape = SHAPES[Math.floor(LABELS[n] / COLOURS) % SHAPES.length];
+        if (shape === "square") {
+          ctx.fillRect(x - DOT / 2, y - DOT / 2, DOT, DOT);
+          continue;
+        }
+        const r = DOT * 0.65; // a triangle or a diamond about as large as the square
+        const corners = shape === "triangle" ? [[0, -r], [r, r], [-r, r]]
+          : [[0, -r], [r, 0], [0, r], [-r, 0]];
+        ctx.beginPath();
+        corners.forEach(([dx, dy]) => ctx.lineTo(x + dx, y + dy)); // the first as a moveTo
+        ctx.fill();
       }
       ctx.globalAlpha = 1;
       drawTicks(ctx, ticks);
@@ -942,7 +956,9 @@
       part("legend").hidden = !LABELLED;
       part("legend").replaceChildren(...DATA.classes.map((name, c) => {
         const item = document.createElement("li");
-        const swatch = Object.assign(document.createElement("span"), { className: "swatch" });
+        const shape = SHAPES[Math.floor(c / COLOURS) % SHAPES.length];
+        const swatch = Object.assign(document.createElement("span"),
+                                     { className: `swatch ${shape}` });
         swatch.style.background = DATA.colors[c];
         item.append(swatch, name);
         return item;
