@@ -178,3 +178,66 @@ def test_a_warning_while_bars_are_drawn_goes_above_them_not_into_one(monkeypatch
     # bar is drawn again below it.
     wiped, _, after = written.partition("vaelab: Ctrl-C: stopping after this step\n")
     assert wiped.startswith("\r") and wiped.strip() == "" and "vae epoch 1/2" in after
+
+
+def test_a_bars_loss_is_the_mean_of_the_images_in_its_sums_a_resumed_epochs_too(tiny):
+    """It divided rank 0's sums by its share of the batch counted as B / processes: with three
+    images a batch on two processes rank 0 takes one, and the bar showed 2/3 of its loss."""
+    import threading
+
+    import torch
+
+    from vaelab.distributed import World
+    from vaelab.models import build_model
+    from vaelab.training.epoch import Stopped, train_epoch
+
+    class Bar:  # redraws at every step, as a terminal's would at times
+        def __init__(self, stop_after: int | None = None) -> None:
+            self.shown, self.steps, self.stop_after = [], 0, stop_after
+            self.stop = threading.Event()
+
+        def update(self, n: int) -> bool:
+            self.steps += 1
+            if self.steps == self.stop_after:
+                self.stop.set()
+            return True
+
+        def set_postfix_str(self, text: str, refresh: bool = False) -> None:
+            self.shown.append(text)
+
+    class Ballot:  # every process votes as this one: nothing to gather
+        def cast(self, *votes: bool) -> tuple[bool, ...]:
+            return votes
+
+        def close(self) -> None:
+            pass
+
+    class FirstOfTwo(World):  # rank 0 of two, its sums its own (the other's are not added)
+        def ballot(self, n: int) -> Ballot:
+            return Ballot()
+
+        def sum(self, tensor: torch.Tensor) -> torch.Tensor:
+            return tensor
+
+    class Step:  # a loss of 2 nats an image, of the images this process takes
+        world = FirstOfTwo(rank=0, size=2)
+
+        def __call__(self, x_rows, inputs, y, eps, kl_weight) -> torch.Tensor:
+            return torch.tensor([2.0, 2.0, 0.0], dtype=torch.float64) * len(x_rows)
+
+    config = TrainConfig(batch_size=3)
+    images = tiny.train_images[:30]
+    model = build_model(ModelConfig(hidden_dims=(16,)), tiny.image_shape)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    generator = torch.Generator().manual_seed(0)
+    first = Bar(stop_after=4)
+    with pytest.raises(Stopped) as stopped:
+        train_epoch(model, optimizer, images, config, generator, bar=first, stop=first.stop,
+                    step=Step())
+    progress = stopped.value.progress  # a checkpoint's sums are every process's: as if two
+    progress.totals = progress.totals * 3  # had taken the other two images of each batch
+    rest = Bar()
+    train_epoch(model, optimizer, images, config, generator, bar=rest, progress=progress,
+                step=Step())
+    assert set(first.shown) == set(rest.shown) == {f"loss {loss_text(2.0, 0)}"}
+    assert len(first.shown) == 4 and len(rest.shown) == 6

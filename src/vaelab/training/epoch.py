@@ -106,6 +106,7 @@ def train_epoch(model: Autoencoder, optimizer: torch.optim.Optimizer, images: to
     elif not world.main:
         state.totals = torch.zeros_like(state.totals)  # a resumed sum so far is rank 0's
     ballot, first = world.ballot(3), state.steps
+    summed = state.images_done(config.batch_size) if world.main else 0  # images in its sums
     on_host = host_order(images, state.order)  # None unless the images stay on the host
     try:
         for start in range(state.steps * config.batch_size, n, config.batch_size):
@@ -130,10 +131,9 @@ def train_epoch(model: Autoencoder, optimizer: torch.optim.Optimizer, images: to
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(config, state.epoch, done)
             state.totals += step(x_rows, inputs, y, eps, kl_weight(config, state.epoch, done))
-            state.steps += 1
-            if bar is not None and bar.update(len(x)):  # True when the bar redraws: sync then
-                seen = (start + len(x)) / world.size  # about this process's share
-                bar.set_postfix_str(f"loss {loss_text(state.totals[0].item() / seen, 0)}",
+            state.steps, summed = state.steps + 1, summed + len(x_rows)
+            if bar is not None and bar.update(len(x)) and summed:  # on a redraw: a sync then
+                bar.set_postfix_str(f"loss {loss_text(state.totals[0].item() / summed, 0)}",
                                    refresh=False)
     finally:
         ballot.close()
