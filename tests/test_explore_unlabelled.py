@@ -271,8 +271,8 @@ def test_the_explorers_advice_for_a_folder_without_a_classifier_is_a_command_tha
 def test_classes_past_twenty_are_drawn_in_another_shape_in_the_codes_and_the_legend(
         visit, tmp_path):
     """Twenty-five classes drew species_20 to species_24 exactly as species_00 to species_04,
-    squares of the same colours."""
-    classes = tuple(f"species_{c:02d}" for c in range(25))
+    squares of the same colours; each twenty more take another shape."""
+    classes = tuple(f"species_{c:02d}" for c in range(61))
     root = make_folder(tmp_path / "many", classes=classes, per_class=2)
     data = load_dataset(str(root), progress=False, test_fraction=0.5)
     config = RunConfig(model=ModelConfig(hidden_dims=(16,)),
@@ -282,11 +282,15 @@ def test_classes_past_twenty_are_drawn_in_another_shape_in_the_codes_and_the_leg
     seen = visit(export_explorer(run, tmp_path / "page.html", data=data, progress=False)
                  .as_uri())
     swatches = seen.part("legend").locator(".swatch")
-    assert swatches.count() == 25
+    assert swatches.count() == 61
     shapes = [swatches.nth(c).evaluate("s => [s.className, getComputedStyle(s).clipPath, "
-                                       "getComputedStyle(s).backgroundColor]") for c in (0, 20)]
-    assert shapes[0][0] == "swatch square" and shapes[0][1] == "none"
-    assert shapes[1][0] == "swatch triangle" and shapes[1][1].startswith("polygon(")
-    assert shapes[0][2] == shapes[1][2]  # the colour again, in another shape
-    seen.page.screenshot(path=str(artifacts(tmp_path) / "twenty-five-classes.png"), full_page=True)
+                                       "getComputedStyle(s).borderRadius, "
+                                       "getComputedStyle(s).backgroundColor]")
+              for c in (0, 20, 40, 60)]
+    assert [shape[0] for shape in shapes] == ["swatch square", "swatch triangle",
+                                              "swatch diamond", "swatch circle"]
+    assert shapes[0][1] == shapes[3][1] == "none" and shapes[3][2] == "50%"
+    assert shapes[1][1] != shapes[2][1] and shapes[1][1].startswith("polygon(")
+    assert len({shape[3] for shape in shapes}) == 1  # the colour again, in another shape
+    seen.page.screenshot(path=str(artifacts(tmp_path) / "sixty-one-classes.png"), full_page=True)
     seen.check()

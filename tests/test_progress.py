@@ -241,3 +241,9 @@ def test_a_bars_loss_is_the_mean_of_the_images_in_its_sums_a_resumed_epochs_too(
                 step=Step())
     assert set(first.shown) == set(rest.shown) == {f"loss {loss_text(2.0, 0)}"}
     assert len(first.shown) == 4 and len(rest.shown) == 6
+    # One image a batch: rank 0 takes none, so its bar has no loss to show (not 0.00); the
+    # epoch's own line, of every process's sums, has
+    none = Bar()
+    train_epoch(model, optimizer, images, TrainConfig(batch_size=1), generator, bar=none,
+                step=Step())
+    assert none.steps == 30 and none.shown == []

@@ -143,12 +143,12 @@ def class_number(config: RunConfig, label: str | int) -> int:
     classes = class_names(config)
     if str(label) in classes:
         return classes.index(str(label))
-    def fold(name: str) -> str:  # 'bag', 'ankle boot'; 'café' typed as one letter or two
-        return unicodedata.normalize("NFC", name).casefold()
-
-    folded = [fold(name) for name in classes]
-    if folded.count(fold(str(label))) == 1:  # as it reads
-        return folded.index(fold(str(label)))
+    # As it reads: 'bag', 'ankle boot'; 'café' typed as one letter or two, unless two classes
+    # are named so, one of each
+    for fold in (lambda name: unicodedata.normalize("NFC", name).casefold(), str.casefold):
+        folded = [fold(name) for name in classes]
+        if folded.count(fold(str(label))) == 1:
+            return folded.index(fold(str(label)))
     numbered = not any(name.isdecimal() for name in classes)  # '2' of '0 1 5 9' is no number
     if numbered and (isinstance(label, int) or str(label).isdecimal()):
         number = int(label)

@@ -132,7 +132,9 @@ def train_epoch(model: Autoencoder, optimizer: torch.optim.Optimizer, images: to
                 group["lr"] = learning_rate(config, state.epoch, done)
             state.totals += step(x_rows, inputs, y, eps, kl_weight(config, state.epoch, done))
             state.steps, summed = state.steps + 1, summed + len(x_rows)
-            if bar is not None and bar.update(len(x)) and summed:  # on a redraw: a sync then
+            # On a redraw, a sync then; none while this process's sums hold no image (one
+            # image a batch under torchrun gives rank 0, the one with the bar, none)
+            if bar is not None and bar.update(len(x)) and summed:
                 bar.set_postfix_str(f"loss {loss_text(state.totals[0].item() / summed, 0)}",
                                    refresh=False)
     finally:

@@ -21,7 +21,7 @@ from vaelab.data import ImageData
 from vaelab.device import select_device
 from vaelab.distributed import World, join, local_device, lost_peer
 from vaelab.errors import VaelabError
-from vaelab.files import remove_left_behind, writable, write_atomic
+from vaelab.files import remove_left_behind, write_atomic
 from vaelab.training.checkpoints import instead_of_resuming, load_checkpoint, weights_file
 from vaelab.training.checks import (
     check_fits,
@@ -42,6 +42,7 @@ from vaelab.training.runs import (
     WEIGHTS,
     Run,
     check_new_run_dir,
+    check_writable,
     load_run,
     metrics_file,
     new_run_dir,
@@ -69,7 +70,8 @@ def train(config: RunConfig | None = None, out: str | Path | None = None, *,
     or 'epoch' (none inside). Draw the run's figures with ``vaelab.plot_run(run)``.
     ``compile`` compiles each step with torch.compile (a GPU's gain, after a minute). The
     run's config is ``config`` with what it learnt of its images filled in (image_shape,
-    classes, fingerprint): ``run.config.changes(config)`` lists those alone.
+    classes, fingerprint, and a folder's path made absolute), as ``run.config.changes``
+    lists.
 
     Started by torchrun as one of several processes, it trains the run with them
     (``vaelab.distributed``): each takes its rows of every batch, and rank 0 writes the folder.
@@ -79,7 +81,8 @@ def train(config: RunConfig | None = None, out: str | Path | None = None, *,
                      compile=compile, go_on=go_on, flags=flags)[0]
 
 
-def train_all(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | None = None, *,
+def train_all(configs: Sequence[RunConfig] | RunConfig,
+              outs: Sequence[str | Path | None] | str | Path | None = None, *,
               device: str | torch.device = "auto", data_dir: str | Path | None = None,
               data: ImageData | None = None, progress: bool = True,
               checkpoint_every: str | None = CHECKPOINT_EVERY, compile: bool = False,
@@ -115,7 +118,9 @@ def new_jobs(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | N
              flags: str = "") -> tuple[list[Job], ImageData]:
     """The runs that ``train_all`` trains, each in its new folder, and their images on the
     device, ready for ``fit_all``."""
-    configs = [configs] if isinstance(configs, RunConfig) else list(configs)  # one: as train
+    if isinstance(configs, RunConfig):  # one run, as train trains it
+        configs, outs = [configs], [outs] if isinstance(outs, (str, Path)) else outs
+    configs = list(configs)
     if not configs or isinstance(outs, (str, Path)):  # a folder's text is no list of them
         raise VaelabError("train_all takes a list of configs and a list of as many folders")
     for config in configs:
@@ -205,7 +210,7 @@ def resumed_job(path: Run | str | Path, epochs: int | None = None, *,
     job = Job(path, config, *initial_state(config, device), cadence=cadence, world=world,
               compile=compile, go_on_with=go_on, flags=flags)
     restored = load_checkpoint(checkpoint, job.model, job.optimizer, job.generator, job.anew)
-    world.from_main(lambda: _check_writable(path))  # said by rank 0, raised everywhere
+    world.from_main(lambda: check_writable(path))  # said by rank 0, raised everywhere
     job.metrics, job.unfinished = restored.metrics, restored.unfinished
     job.mark_saved()
     if restored.scaler is not None and job.step.scaler is not None:
@@ -243,13 +248,6 @@ def resumed_job(path: Run | str | Path, epochs: int | None = None, *,
         config.save(path / CONFIG)
         remove_left_behind(path, [CHECKPOINT, WEIGHTS, METRICS, CONFIG])  # by a killed write
     return job, place(full, device)
-
-
-def _check_writable(path: Path) -> None:
-    """Refuse, before any work, a run whose folder cannot be written (a read-only disk)."""
-    if not writable(path):
-        raise VaelabError(f"{path}: cannot be written, and its checkpoints go there; copy it "
-                          f"to a folder you may write to, and go on there")
 
 
 def _finished_weights(path: Path, job: Job) -> None:

@@ -36,6 +36,7 @@ from vaelab.files import (
     quoted,
     read_capped,
     why_unreadable,
+    writable,
     write_atomic,
 )
 from vaelab.memory import physical_memory
@@ -254,6 +255,13 @@ def load_run(path: str | Path, device: str | torch.device = "cpu", *,
                     _again(path, METRICS, data_dir))
         metrics = []
     return Run(path, config, model, metrics, epoch)
+
+
+def check_writable(path: Path) -> None:
+    """Refuse, before any work, a run whose folder cannot be written (a read-only disk)."""
+    if not writable(path):
+        raise VaelabError(f"{path}: cannot be written, and its checkpoints go there; copy it "
+                          f"to a folder you may write to, and go on there")
 
 
 def check_new_run_dir(out: str | Path,

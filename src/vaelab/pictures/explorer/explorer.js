@@ -84,7 +84,14 @@
     // Past twenty classes the colours come again: each twenty in turn take another shape, in
     // the codes and in the legend, as the figures take another marker
     const COLOURS = 20;
-    const SHAPES = ["square", "triangle", "diamond"];
+    const SHAPES = ["square", "triangle", "diamond", "circle", "down", "hexagon"];
+    const CORNERS = { // of each polygon, in units of its size, its centroid at the code
+      triangle: [[0, -4 / 3], [1, 2 / 3], [-1, 2 / 3]],
+      down: [[0, 4 / 3], [1, -2 / 3], [-1, -2 / 3]],
+      diamond: [[0, -1], [1, 0], [0, 1], [-1, 0]],
+      hexagon: [0, 1, 2, 3, 4, 5].map(
+        (k) => [Math.cos(k * Math.PI / 3), Math.sin(k * Math.PI / 3)]),
+    };
     const code = (i) => CODES.subarray(i * D, (i + 1) * D);
     const encoder = new Net(MODEL.encoder, MODEL.image_shape);
     const decoder = new Net(MODEL.decoder, [D]);
@@ -296,12 +303,11 @@
           ctx.fillRect(x - DOT / 2, y - DOT / 2, DOT, DOT);
           continue;
         }
-        const r = DOT * 0.65; // a triangle or a diamond about as large as the square
-        const corners = shape === "triangle" ? [[0, -r], [r, r], [-r, r]]
-          : [[0, -r], [r, 0], [0, r], [-r, 0]];
+        const r = DOT * 0.65; // about as large as the square, centred on the code
         ctx.beginPath();
-        corners.forEach(([dx, dy]) => ctx.lineTo(x + dx, y + dy)); // the first as a moveTo
-        ctx.fill();
+        if (shape === "circle") ctx.arc(x, y, r, 0, 2 * Math.PI);
+        else CORNERS[shape].forEach(([dx, dy]) => ctx.lineTo(x + r * dx, y + r * dy));
+        ctx.fill(); // (a first lineTo of a path is its moveTo)
       }
       ctx.globalAlpha = 1;
       drawTicks(ctx, ticks);
