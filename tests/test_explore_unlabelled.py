@@ -53,6 +53,18 @@ def made(tmp_path_factory):
     return out
 
 
+def _explored(root, visit, tmp_path):
+    """The explorer page, open, of one epoch of a small MLP VAE on the images of ``root``,
+    half of them held out."""
+    data = load_dataset(str(root), progress=False, test_fraction=0.5)
+    config = RunConfig(model=ModelConfig(hidden_dims=(16,)),
+                       data=DataConfig(dataset=str(root), test_fraction=0.5),
+                       train=TrainConfig(epochs=1, batch_size=8))
+    run = train(config, tmp_path / "run", data=data, progress=False)
+    return visit(export_explorer(run, tmp_path / "page.html", data=data, progress=False)
+                 .as_uri())
+
+
 def dots(seen, run: int = 0) -> tuple[np.ndarray, int]:
     """(y, x) px of the points canvas's bluish pixels (the codes, drawn in vaelab's one colour
     for unlabelled points, over white and grey), and the count of reddish ones (the orange,
@@ -153,13 +165,7 @@ def test_the_pad_draws_dark_strokes_on_white_for_images_of_dark_strokes_on_paper
     root = make_folder(tmp_path / "pencil", classes=(), per_class=30)
     for path in root.glob("*.png"):
         ImageOps.invert(Image.open(path)).save(path)  # dark squares on light paper
-    data = load_dataset(str(root), progress=False, test_fraction=0.5)
-    config = RunConfig(model=ModelConfig(hidden_dims=(16,)),
-                       data=DataConfig(dataset=str(root), test_fraction=0.5),
-                       train=TrainConfig(epochs=1, batch_size=8))
-    run = train(config, tmp_path / "run", data=data, progress=False)
-    seen = visit(export_explorer(run, tmp_path / "page.html", data=data, progress=False)
-                 .as_uri())
+    seen = _explored(root, visit, tmp_path)
     for canvas in ("draw", "recon"):  # no black squares before any stroke
         assert seen.part(canvas).evaluate("c => getComputedStyle(c).backgroundColor") == \
             "rgb(255, 255, 255)"
@@ -274,13 +280,7 @@ def test_classes_past_twenty_are_drawn_in_another_shape_in_the_codes_and_the_leg
     squares of the same colours; each twenty more take another shape."""
     classes = tuple(f"species_{c:02d}" for c in range(61))
     root = make_folder(tmp_path / "many", classes=classes, per_class=2)
-    data = load_dataset(str(root), progress=False, test_fraction=0.5)
-    config = RunConfig(model=ModelConfig(hidden_dims=(16,)),
-                       data=DataConfig(dataset=str(root), test_fraction=0.5),
-                       train=TrainConfig(epochs=1, batch_size=8))
-    run = train(config, tmp_path / "run", data=data, progress=False)
-    seen = visit(export_explorer(run, tmp_path / "page.html", data=data, progress=False)
-                 .as_uri())
+    seen = _explored(root, visit, tmp_path)
     swatches = seen.part("legend").locator(".swatch")
     assert swatches.count() == 61
     shapes = [swatches.nth(c).evaluate("s => [s.className, getComputedStyle(s).clipPath, "
