@@ -261,8 +261,7 @@ class RunConfig:
         raw, whole = dict(raw), whole and raw.get("format") == CONFIG_FORMAT
         version = raw.pop("format", CONFIG_FORMAT)
         if type(version) is int and version > CONFIG_FORMAT:  # true is no format, nor 1
-            raise SettingsFileError(f"{source}: written by a newer vaelab; upgrade vaelab to "
-                                    f"read it")
+            raise SettingsFileError(f"{source}: written by a newer vaelab: upgrade vaelab")
         if version not in READABLE or isinstance(version, bool):
             raise SettingsFileError(f"{source}: its format {version!r} is none that vaelab "
                                     f"wrote ({', '.join(map(str, READABLE))})")
@@ -277,7 +276,8 @@ class RunConfig:
             if not isinstance(section, dict):
                 raise SettingsFileError(f"{source}: '{name}' must be a mapping")
             known = {f.name for f in dataclasses.fields(section_class)}
-            check_whole(source, name, section, known, whole)
+            if whole:
+                check_whole(source, name, section, known)
             unknown = sorted(set(section) - known)
             if unknown:
                 shown = f"{name}.{unknown[0]}"  # quoted where it holds a line break

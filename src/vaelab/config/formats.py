@@ -57,12 +57,11 @@ def _from_format_5(raw: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
-def check_whole(source: str, name: str, section: dict[str, Any], known: set[str],
-                whole: bool = True) -> None:
-    """That a run's config.json of today's format (``whole``) holds every setting of its
-    section ``name``, as vaelab wrote it: one that lost a line would resume the run with a
-    default in its place (a batch of 128 where it trained with 32), and be written back so."""
-    missing = sorted(known - set(section)) if whole else []
+def check_whole(source: str, name: str, section: dict[str, Any], known: set[str]) -> None:
+    """That a run's config.json of today's format holds every setting of its section
+    ``name``, as vaelab wrote it: one that lost a line would resume the run with a default in
+    its place (a batch of 128 where it trained with 32), and be written back so."""
+    missing = sorted(known - set(section))
     if missing:
         what = f"no '{name}' section" if not section else f"no setting {name}.{missing[0]}"
         raise SettingsFileError(f"{source}: {what}, which vaelab writes into every run's "

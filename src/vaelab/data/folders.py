@@ -74,14 +74,16 @@ def list_folder(root: Path) -> Listing:
     halved = len(splits) == 2 or any(not _entries(root / n)[1] for n in splits) or not others
     if splits and set(dirs) != set(SPLITS) and halved:
         named = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
-        lacks = [f" but no {n}/" for n in SPLITS if n not in splits][:1]
-        raise VaelabError(
-            f"{root}: holds {' and '.join(f'{n}/' for n in splits)}{' and ' * bool(named)}"
-            f"{named}{''.join(lacks)}; a split folder holds train/ and test/ and nothing else"
-            + (f" (rename a validation folder test/, or move {named} out)" if named and
-               "test" not in splits else f" (move {named} out)" if named else
-               f", or give {root / 'train'} as the dataset (--test-fraction holds some of it"
-               f" out)" if splits == ["train"] else ""))
+        held = " and ".join([*(f"{n}/" for n in splits), *([named] if named else [])])
+        lacks = "".join(f" but no {n}/" for n in SPLITS if n not in splits)
+        if named:
+            hint = f" (move {named} out)" if "test" in splits else \
+                f" (rename a validation folder test/, or move {named} out)"
+        else:
+            hint = f", or give {root / 'train'} as the dataset (--test-fraction holds some " \
+                f"of it out)" if "train" in splits else ""
+        raise VaelabError(f"{root}: holds {held}{lacks}; a split folder holds train/ and test/ "
+                          f"and nothing else{hint}")
     if set(dirs) == set(SPLITS):
         parts = [_list_split(root / name, root) for name in SPLITS]
         labelled = {part.labels is not None for part in parts}
@@ -268,7 +270,8 @@ def decode_all(paths: list[str], size: int | None, *, progress: bool = True,
                           f"or remove {them} from the folder")
     chunks = decoded
     grey = sum(chunk.grey for chunk in chunks)
-    enlarged, cropped = ([p for c in chunks for p in vars(c)[n]] for n in ("enlarged", "cropped"))
+    enlarged = [path for chunk in chunks for path in chunk.enlarged]
+    cropped = [path for chunk in chunks for path in chunk.cropped]
     colour = next((chunk.colour for chunk in chunks if chunk.colour), None)
     stored_grey = next((chunk.stored_grey for chunk in chunks if chunk.stored_grey), None)
     stored = sum(chunk.grey_in_colour for chunk in chunks)  # before grey chunks are made colour

@@ -35,6 +35,7 @@ def load_for(config: RunConfig, data_dir: str | Path | None = None, *, progress:
     what the run recorded unless ``check`` is off (a new run records them afresh)."""
     settings = config.data
     check_data(data)
+
     def load(folder: str | Path | None) -> ImageData:
         return load_dataset(settings.dataset, folder, progress=progress,
                             image_size=settings.image_size, test_fraction=settings.test_fraction,
@@ -48,8 +49,9 @@ def load_for(config: RunConfig, data_dir: str | Path | None = None, *, progress:
                 raise
             # A run's images that moved: by their name in --data-dir, else in $VAELAB_DATA
             env = os.environ.get("VAELAB_DATA") if data_dir is None else None
-            with contextlib.suppress(NoImagesThere):
-                data = load(env) if env else None
+            if env:
+                with contextlib.suppress(NoImagesThere):
+                    data = load(env)
             name, looked = Path(settings.dataset).name, [*err.elsewhere, ("VAELAB_DATA", env)]
             under = "".join(f", nor in {what} ({folder})" for what, folder in looked if folder)
             if data is None:
