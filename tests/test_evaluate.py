@@ -556,20 +556,26 @@ def test_a_binarized_run_is_measured_on_binarized_images_on_either_split(bernoul
     seeded draw of the training set for a 'dynamic' run), never of the grey ones."""
     import vaelab.measuring.evaluation as evaluation
 
-    seen_values = []
-    real = evaluation.encode_dataset
+    seen_values = {"encode_dataset": [], "objective_per_image": [], "_bounds": []}
 
-    def recording(model, images, *args, **kwargs):
-        seen_values.append(set(images.unique().tolist()))
-        return real(model, images, *args, **kwargs)
+    def recording(name):
+        real = getattr(evaluation, name)
 
-    monkeypatch.setattr(evaluation, "encode_dataset", recording)
+        def recorded(model, images, *args, **kwargs):
+            seen_values[name].append(set(images.unique().tolist()))
+            return real(model, images, *args, **kwargs)
+        return recorded
+
+    for name in seen_values:  # the codes and probes, the loss, the bounds
+        monkeypatch.setattr(evaluation, name, recording(name))
     for split in ("train", "test"):
         card = evaluation.evaluate_run(bernoulli_vae, tiny, k=5, split=split, judge=None,
                                        save=False, progress=False)
         assert card.likelihood["exact"] and "binarized images" in card.likelihood["description"]
         assert card.metrics["nll"].value is not None
-    assert seen_values and all(values <= {0, 255} for values in seen_values)
+    for name, values in seen_values.items():
+        assert len(values) >= 2, name  # called on either split
+        assert all(seen <= {0, 255} for seen in values), name
     draw = prepare(tiny, "dynamic", 0, measuring=True).train_images
     assert torch.equal(draw, prepare(tiny, "static", 0).train_images)
 

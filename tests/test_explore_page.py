@@ -551,7 +551,11 @@ def test_a_request_to_another_host_is_blocked_and_fails_the_check(visit, tmp_pat
     seen.page.wait_for_load_state("load")
     assert "http://example.com/pixel.png" in seen.requests
     assert seen.page.evaluate("document.images[0].naturalWidth") == 0  # it never arrived
-    with pytest.raises(AssertionError):
+    # The blocked image is also a console error, which check() would fail on first: the
+    # request alone must fail it too
+    assert all("ERR_BLOCKED_BY_CLIENT" in error for error in seen.errors), seen.errors
+    seen.errors.clear()
+    with pytest.raises(AssertionError, match=r"example\.com/pixel\.png"):
         seen.check()
 
 

@@ -252,6 +252,29 @@ def test_resume_refuses_going_back_and_missing_checkpoints(tiny, tmp_path):
         resume(tmp_path / "nowhere", data=tiny, progress=False)
 
 
+def test_every_reader_of_a_runs_config_refuses_one_that_lost_a_setting(tiny, tmp_path, capsys):
+    """Resuming, loading, and training anew from a run's settings each read config.json as
+    the run wrote it: one that lost its batch size is refused, never filled in with 128."""
+    from conftest import run_cli
+
+    run = train(_config(epochs=1), tmp_path / "run", data=tiny, progress=False)
+    raw = json.loads((run.path / "config.json").read_text())
+    del raw["train"]["batch_size"]
+    (run.path / "config.json").write_text(json.dumps(raw))
+    said = "no setting train.batch_size, which vaelab writes into every run's config.json"
+    with pytest.raises(VaelabError, match=said):
+        resume(run.path, epochs=2, data=tiny, progress=False)
+    with pytest.raises(VaelabError, match=said):
+        load_run(run.path)
+    for args in (["train", "--resume", str(run.path), "--epochs", "2"],
+                 ["train", "--config", str(run.path), "-o", str(tmp_path / "again")],
+                 ["eval", str(run.path)]):
+        code, _, err = run_cli(args, capsys)
+        assert code != 0 and said in err and err.count("\n") == 1, (args, err)
+    assert not (tmp_path / "again").exists()
+    assert json.loads((run.path / "config.json").read_text()) == raw  # nothing written back
+
+
 def test_damaged_files_are_named(tiny, tmp_path):
     run = train(_config(epochs=1), tmp_path / "run", data=tiny, progress=False)
     (run.path / "checkpoint.safetensors").write_bytes(b"garbage")
@@ -408,7 +431,7 @@ def test_train_all_checks_every_folder_before_making_any(tiny, tmp_path):
                   data=tiny, progress=False)
 
 
-def test_a_diverging_run_stops_with_a_clear_error_and_keeps_the_good_epochs(tiny, tmp_path):
+def test_a_run_diverging_before_its_first_checkpoint_says_how_to_start_again(tiny, tmp_path):
     """Before its first checkpoint there is none to keep: it says how to start again (it
     said a checkpoint was kept)."""
     with pytest.raises(VaelabError) as info:
