@@ -481,11 +481,16 @@ def test_classifier_train_makes_the_shipped_one_again_and_keeps_its_own(data_env
     assert classifier.load_judge("mnist").path == classifier.shipped_path("mnist")
     code, _, err = run_cli(["classifier", "train", "--quiet"], capsys)
     assert code == 0 and trained == ["mnist"], err  # only the shipped one: train makes one
-    code, _, err = run_cli(["classifier", "train", "--quiet"], capsys)
+    code, out, err = run_cli(["classifier", "train", "--quiet"], capsys)
     assert code == 0 and trained == ["mnist"], err  # made here before: kept, and said so
-    assert "trained here before; --force trains it again" in err
-    code, _, err = run_cli(["classifier", "train", "--force", "--quiet"], capsys)
+    made = classifier.classifier_path("mnist")
+    assert (out, err) == (f"{made}: test accuracy {classifier.load_judge('mnist').accuracy:.2%} "
+                          f"(trained here before; --force trains it again)\n", "")
+    code, out, err = run_cli(["classifier", "train", "--force", "--quiet"], capsys)
     assert code == 0 and trained == ["mnist", "mnist"], err
+    assert out.startswith(f"{made}: test accuracy ") and err == ""
+    code, out, err = run_cli(["classifier", "show", "-q"], capsys)  # on stdout: its result
+    assert code == 0 and out.startswith(f"{made}: test accuracy ") and err == ""
 
 
 @pytest.mark.parametrize("command", ["eval", "compare", "plot", "sample", "explore"])

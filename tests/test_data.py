@@ -173,6 +173,12 @@ def test_a_data_folder_named_but_not_used_is_a_warning(tmp_path, monkeypatch):
     said.clear()
     load_dataset("mnist", env, progress=False)  # the one named: nothing to say
     assert said == []
+    # A file is no data folder: own images given with the wrong flag, not trained on MNIST
+    (tmp_path / "mine.npz").write_bytes(b"")
+    with pytest.raises(VaelabError, match=f"^{tmp_path / 'mine.npz'} is a file, not a folder "
+                                          f"that holds mnist/ \\(images of one's own in a file "
+                                          f"are given as the dataset: --dataset "):
+        load_dataset("mnist", tmp_path / "mine.npz", progress=False)
 
 
 def test_incomplete_folder_is_not_taken(tmp_path, monkeypatch):

@@ -190,6 +190,18 @@ def test_bad_folders_get_one_line_naming_the_problem(tmp_path, make, message):
     assert "\n" not in str(error.value)
 
 
+def test_a_folder_that_fails_to_read_says_no_line_of_its_images_read(tmp_path, capsys):
+    """'reading bad: 6 images in 0.0 s' came before the error that one could not be read."""
+    root = make_folder(tmp_path / "bad", per_class=3)
+    (root / "square" / "000.png").write_bytes(b"not an image at all")
+    with pytest.raises(VaelabError, match="cannot be read as an image"):
+        load_dataset(str(root), progress=True)
+    assert "reading bad" not in capsys.readouterr().err
+    (root / "square" / "000.png").unlink()
+    load_dataset(str(root), progress=True)
+    assert "reading bad: 5 images in " in capsys.readouterr().err
+
+
 def test_a_class_named_train_beside_others_is_a_class(tmp_path):
     root = make_folder(tmp_path / "vehicles", classes=("bus", "car", "train"), per_class=4)
     assert load_dataset(str(root), progress=False).classes == ("bus", "car", "train")

@@ -247,3 +247,22 @@ def test_a_bars_loss_is_the_mean_of_the_images_in_its_sums_a_resumed_epochs_too(
     train_epoch(model, optimizer, images, TrainConfig(batch_size=1), generator, bar=none,
                 step=Step())
     assert none.steps == 30 and none.shown == []
+
+
+def test_a_scripts_warnings_are_named_and_said_once_where_it_set_up_logging():
+    """From the Python API, a warning was a bare line on stderr ('3000 training images at
+    batch 128 make ...'): where the script has set up no logging it is a 'vaelab: ...' line;
+    where it has, it goes there alone."""
+    import subprocess
+    import sys
+
+    warn = ("from vaelab.config import TrainConfig\n"
+            "from vaelab.training.checks import note_few_steps\n"
+            "note_few_steps(TrainConfig(epochs=1), 100)\n")
+    said = "100 training images at batch 128 make 1 step an epoch, 1 in all"
+    for setup, line in (("", f"vaelab: {said}"),
+                        ("import logging; logging.basicConfig(format='mine: %(message)s')\n",
+                         f"mine: {said}")):
+        err = subprocess.run([sys.executable, "-c", setup + "import vaelab\n" + warn],
+                             capture_output=True, text=True, check=True).stderr
+        assert err.count("\n") == 1 and err.startswith(line), err

@@ -12,7 +12,10 @@ instead of waiting for PyTorch to load.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING
+
+from vaelab.progress import NamedLastResort
 
 __version__ = "0.1.0"
 
@@ -70,6 +73,9 @@ __all__ = [  # noqa: RUF022 (grouped as above)
     "export_explorer", "serve_explorer",
     "flush_denormals",
 ]
+
+
+logging.getLogger("vaelab").addHandler(NamedLastResort())
 
 
 def __getattr__(name: str) -> object:

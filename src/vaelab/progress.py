@@ -11,6 +11,7 @@ the quarter of an hour that a large evaluation can take.
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
@@ -38,6 +39,23 @@ def on_terminal() -> bool:
         return False
 
 
+class NamedLastResort(logging.Handler):
+    """Python's last resort, with vaelab's name before each line: where a program has set up
+    no logging of its own (a script, a notebook), vaelab's warnings go to stderr as 'vaelab:
+    ...' lines, not bare; where it has (or the command line has), they go only there."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        logger: logging.Logger | None = logging.getLogger(record.name)
+        while logger is not None:  # the handlers that the record reaches besides this one
+            if any(handler is not self for handler in logger.handlers):
+                return
+            logger = logger.parent if logger.propagate else None
+        say(f"vaelab: {record.getMessage()}")
+
+
 def say(line: str) -> None:
     """One plain line on stderr, written whole even when threads write at once."""
     with _LOCK:
@@ -57,6 +75,14 @@ def progress_bar(total: float, *, desc: str = "", unit: str = "it", enabled: boo
         shown = unit if unit == "it" else f" {unit}{'' if unit.endswith('s') else 's'}"
         return tqdm(total=total, desc=desc, unit=shown, **tqdm_options)
     return Lines(total, desc=desc, unit=unit, enabled=enabled, summary=summary)
+
+
+def restart(bar: Bar, total: float, desc: str) -> None:
+    """Begin a bar's next pass (an epoch): its name, at 0 of ``total``, and no postfix, so that
+    no loss of the pass before stands beside it."""
+    bar.set_description(desc, refresh=False)
+    bar.set_postfix_str("", refresh=False)
+    bar.reset(total)
 
 
 class Lines:

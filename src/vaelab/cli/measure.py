@@ -175,9 +175,9 @@ class Classifier(Common):
                                   f"vaelab classifier train{given}{resized}")
             again = "" if self.action == "show" else " (trained here before; --force trains " \
                                                      "it again)"
-            say(f"{judge.path}: test accuracy {judge.accuracy:.2%}{again}")
+            print(f"{judge.path}: test accuracy {judge.accuracy:.2%}{again}")  # its result
             return
         data = data or load_dataset(settings.dataset, self.data_dir, progress=not self.quiet)
         judge = classifier.train_judge(data.to(device), epochs=self.epochs, seed=self.seed,
                                        progress=not self.quiet)
-        say(f"{judge.path}: test accuracy {judge.accuracy:.2%}")
+        print(f"{judge.path}: test accuracy {judge.accuracy:.2%}")

@@ -237,7 +237,7 @@ def decode_all(paths: list[str], size: int | None, *, progress: bool = True,
     parts = [paths[i:i + CHUNK] for i in range(0, len(paths), CHUNK)]
     chunks = []
     with progress_bar(len(paths), desc=f"reading {root.name}", unit="image",
-                      enabled=progress) as bar:
+                      enabled=progress, leave=False, dynamic_ncols=True) as bar:
         if workers == 1 or len(paths) < PARALLEL_FROM or not FORK:
             for part in parts:
                 chunks.append(checked(decode_files(part, size), paths, root))
@@ -258,16 +258,16 @@ def decode_all(paths: list[str], size: int | None, *, progress: bool = True,
                 except VaelabError:  # the chunks not yet begun are not decoded in vain
                     pool.shutdown(wait=False, cancel_futures=True)
                     raise
-    unreadable = [file for chunk in chunks for file in chunk.unreadable]
-    decoded = [chunk for chunk in chunks if chunk.images is not None]
-    if any(chunk.images.shape[1:3] != decoded[0].images.shape[1:3] for chunk in decoded):
-        raise VaelabError(different_sizes(paths, root, [path for path, _ in unreadable]))
-    if unreadable:
-        (path, why), more = unreadable[0], len(unreadable) - 1
-        others = f", nor can {more:,} more (such as {unreadable[1][0]})" if more else ""
-        them = "them" if more else "it"
-        raise VaelabError(f"{path}: cannot be read as an image ({why}){others}; replace {them} "
-                          f"or remove {them} from the folder")
+        unreadable = [file for chunk in chunks for file in chunk.unreadable]
+        decoded = [chunk for chunk in chunks if chunk.images is not None]
+        if any(chunk.images.shape[1:3] != decoded[0].images.shape[1:3] for chunk in decoded):
+            raise VaelabError(different_sizes(paths, root, [path for path, _ in unreadable]))
+        if unreadable:  # in the bar: no line says the images of a folder that fails were read
+            (path, why), more = unreadable[0], len(unreadable) - 1
+            others = f", nor can {more:,} more (such as {unreadable[1][0]})" if more else ""
+            them = "them" if more else "it"
+            raise VaelabError(f"{path}: cannot be read as an image ({why}){others}; replace "
+                              f"{them} or remove {them} from the folder")
     chunks = decoded
     grey = sum(chunk.grey for chunk in chunks)
     enlarged = [path for chunk in chunks for path in chunk.enlarged]

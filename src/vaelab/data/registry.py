@@ -43,6 +43,10 @@ class IdxDataset:
     def load(self, data_dir: str | Path | None = None, *, download: bool = True,
              progress: bool = True) -> ImageData:
         """Find the files (or fetch them), read and check them."""
+        if data_dir is not None and Path(data_dir).expanduser().is_file():
+            raise VaelabError(f"{data_dir} is a file, not a folder that holds {self.name}/ "
+                              f"(images of one's own in a file are given as the dataset: "
+                              f"--dataset {path_text(data_dir)})")
         folder = find(self, data_dir)
         if folder is not None and data_dir is not None:
             _say_if_elsewhere(self.name, Path(data_dir).expanduser(), folder)

@@ -27,7 +27,7 @@ from vaelab.errors import VaelabError
 from vaelab.memory import hand_back_free_memory
 from vaelab.models import Autoencoder
 from vaelab.objectives import objective_per_image
-from vaelab.progress import loss_text, progress_bar
+from vaelab.progress import loss_text, progress_bar, restart
 from vaelab.training.checkpoints import save_checkpoint, save_weights
 from vaelab.training.datasets import learned_from, training_mean
 from vaelab.training.epoch import Diverged, EpochProgress, Stopped, train_epoch
@@ -205,11 +205,11 @@ def _fit(job: Job, data: ImageData, progress: bool, position: int,
     seen = dataclasses.replace(seen, train_images=train_images, train_labels=train_labels)
     total = config.train.epochs
     with progress_bar(len(train_images), unit="image", enabled=progress, summary=False,
-                      unit_scale=True, position=position, leave=False, dynamic_ncols=True) as bar:
+                      unit_scale=True, position=position, leave=False, dynamic_ncols=True,
+                      desc=f"{name} epoch {job.epoch + 1}/{total}") as bar:  # named at once
         try:
             for epoch in range(job.epoch + 1, total + 1):
-                bar.reset(len(train_images))
-                bar.set_description(f"{name} epoch {epoch}/{total}")
+                restart(bar, len(train_images), f"{name} epoch {epoch}/{total}")
                 if job.unfinished is not None:
                     bar.initial = bar.n = job.unfinished.images_done(config.train.batch_size)
                 record = _epoch(job, epoch, seen, bar, stop)
