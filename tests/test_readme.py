@@ -44,3 +44,20 @@ def test_the_readme_links_and_images_point_at_files_that_exist():
     assert local, "the README links to no file of the repository"
     missing = [t for t in local if not (REPO / t).exists()]
     assert not missing, f"the README links to missing files: {missing}"
+
+
+def test_every_test_that_docs_reliability_cites_exists():
+    """docs/reliability.md names, for each fault and bad input, the tests that hold it: a
+    test renamed or removed must not leave the row citing it."""
+    tests = {path.name: path.read_text(encoding="utf-8") for path in (REPO / "tests").glob("*.py")}
+    defined = {name: set(re.findall(r"^def (test_\w+)", text, re.M))
+               for name, text in tests.items()}
+    text = (REPO / "docs" / "reliability.md").read_text(encoding="utf-8")
+    cited = re.findall(r"`(test_\w+\.py)?(?:::(test_\w+))?`", text)
+    assert len(cited) > 40
+    file = None
+    for named_file, name in cited:
+        file = named_file or file  # `::name` is of the file named before it
+        assert file in defined, file
+        if name:
+            assert name in defined[file], f"{file}::{name}"
