@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -116,6 +117,16 @@ def patch_loss_terms(monkeypatch: pytest.MonkeyPatch, replacement) -> None:
     backward (``vaelab.training.lean``) computes its terms itself."""
     monkeypatch.setattr("vaelab.training.step.loss_terms", replacement)
     monkeypatch.setattr("vaelab.training.lean.covers", lambda *args: False)
+
+
+@pytest.fixture(autouse=True)
+def _vaelab_logger_kept():
+    """A command run in this process (run_cli) points the "vaelab" logger at stderr alone,
+    as the command line does: the next test gets it back as it was, for caplog to see."""
+    log = logging.getLogger("vaelab")
+    kept = log.handlers[:], log.propagate, log.level
+    yield
+    log.handlers[:], log.propagate, log.level = kept
 
 
 @pytest.fixture(autouse=True)

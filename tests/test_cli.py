@@ -339,6 +339,47 @@ def data_env(data_root, monkeypatch):
     monkeypatch.setenv("VAELAB_DATA", str(data_root))
 
 
+CHANGED = [  # every setting a run keeps, given anew: (flag, a value other than the default)
+    ("--model", "ae"), ("--latent-dims", "3"), ("--hidden-dims", "64"), ("--activation", "tanh"),
+    ("--arch", "conv"), ("--channels", "8"), ("--loss", "bce"), ("--dataset", "fashion-mnist"),
+    ("--image-size", "32"), ("--test-fraction", "0.2"), ("--split-seed", "1"),
+    ("--train-subset", "100"), ("--binarize", "dynamic"), ("--binarize-seed", "1"),
+    ("--batch-size", "64"), ("--lr", "0.01"), ("--adam-eps", "0.0001"), ("--seed", "1"),
+    ("--output-bias", "data-mean"), ("--kl", "tutorial"), ("--beta", "4"), ("--kl-warmup", "2"),
+    ("--objective", "iwae"), ("-k", "5"), ("--lr-schedule", "cosine"), ("--noise", "mask:0.5"),
+    ("--grad-clip", "100"), ("--precision", "bf16")]
+
+
+def test_the_changed_settings_cover_every_setting_a_run_keeps():
+    """Every setting with a flag, that is: not those vaelab records from the data."""
+    from typing import get_args, get_type_hints
+
+    import tyro
+
+    from vaelab.config import DataConfig, ModelConfig, TrainConfig
+
+    flagged = {name for section in (ModelConfig, DataConfig, TrainConfig)
+               for name, hint in get_type_hints(section, include_extras=True).items()
+               if tyro.conf.Suppress not in get_args(hint)[1:]}
+    given = {flag.lstrip("-").replace("-", "_") for flag, _ in CHANGED} | {"likelihood", "epochs"}
+    assert flagged == given - {"loss"}
+
+
+@pytest.mark.parametrize(("flag", "value"), CHANGED)
+def test_resume_refuses_any_setting_of_the_run_given_anew(flag, value, tmp_path, capsys):
+    """Only --epochs may change: --lr or --beta given to --resume was not refused, and the
+    run went on with its own, as if they had not been given."""
+    from vaelab.config import RunConfig, TrainConfig
+
+    run = tmp_path / "run"
+    run.mkdir()
+    RunConfig(train=TrainConfig(epochs=1)).save(run / "config.json")
+    code, _, err = run_cli(["train", "--resume", str(run), "--epochs", "2", flag, value], capsys)
+    assert code == 2 and err.count("\n") == 1, err
+    assert "only --epochs may change; these differ from the run's: " in err
+    assert f"{flag} " in err.split("differ from the run's: ")[1], err
+
+
 def test_train_resume_and_plot(data_env, tmp_path, capsys, monkeypatch):
     run = tmp_path / "run"
     small = ["--train-subset", "256", "--hidden-dims", "32", "--batch-size", "64"]

@@ -1042,6 +1042,12 @@ def test_a_comparison_gives_each_runs_bounds_less_the_firsts_image_by_image():
     assert [row.key for row in Comparison([cards[0], tighter]).paired()] == [
         "neg_elbo_minus_first"]
     assert Comparison([cards[0]]).paired() == []  # a run's own page: nothing to pair
+    # As many test images, of another dataset (MNIST's and Fashion-MNIST's 10,000): no pair
+    mnist, fashion = (RunConfig(data=DataConfig(dataset=name)).to_dict()
+                      for name in ("mnist", "fashion-mnist"))
+    first = dataclasses.replace(cards[0], config=mnist)
+    assert len(Comparison([first, dataclasses.replace(cards[1], config=mnist)]).paired()) == 2
+    assert Comparison([first, dataclasses.replace(cards[1], config=fashion)]).paired() == []
     # An AE among them keeps no bounds: its cells are empty, the others still paired to the
     # first run that has them
     ae = dataclasses.replace(_card("/a/ae", k=None), images=1000)
@@ -1294,3 +1300,33 @@ def test_an_evaluation_that_replaces_one_of_a_larger_k_says_so_first(bernoulli_v
     said = [r.getMessage() for r in caplog.records if "looser bound" in r.getMessage()]
     assert said == [f"{run.path}: replaces its eval.json of k = 8 with a looser bound, of k = "
                     f"4, once measured (Ctrl-C keeps it)"]
+
+
+def test_a_cvaes_samples_are_scored_against_the_class_each_was_asked_for(tiny, monkeypatch):
+    """sample_asked is the share of samples the classifier puts in the class asked of them:
+    1 for a judge that always finds the asked class, 0 for one always a class off."""
+    from vaelab.measuring import evaluation
+    from vaelab.measuring.classifier import Classifier, Judge
+    from vaelab.models import build_model
+
+    cvae = build_model(ModelConfig(model="cvae", latent_dims=2, hidden_dims=(16,)),
+                       (1, 28, 28), classes=10).eval()
+    asked, real_sample = [], cvae.sample
+
+    def sample(n, generator=None, y=None):
+        asked.append(y)
+        return real_sample(n, generator=generator, y=y)
+
+    monkeypatch.setattr(cvae, "sample", sample)
+    judge = Judge(Classifier(), "mnist", 0.99, Path("judge.safetensors"))
+    for offset, share in ((0, 1.0), (1, 0.0)):
+        def judged(model, images, batch_size=None, offset=offset):
+            y = asked[-1]  # the batch just drawn
+            one_hot = torch.nn.functional.one_hot((y + offset) % 10, 10).double()
+            return one_hot, torch.zeros(len(images), Classifier.FEATURES)
+
+        monkeypatch.setattr(evaluation, "predict_with_features", judged)
+        asked.clear()
+        scores = evaluation._pictures(cvae, tiny, tiny, judge, seed=0)
+        assert sum(len(y) for y in asked) == len(tiny.test_images)
+        assert scores["sample_asked"].value == share

@@ -174,6 +174,25 @@ def test_the_iwae_objective_with_one_sample_is_the_elbo_in_expectation():
     assert (iwae_50 < iwae).all()  # a tighter bound: a smaller loss for every image
 
 
+def test_the_iwae_bound_of_k_copies_of_one_draw_is_that_draws_elbo():
+    """log (1/k) sum of k equal weights is the log of one: the bound of k copies of a draw is
+    that draw's (it would be log k too high without the 1/k), which is the one-draw ELBO with
+    its KL estimated from the draw, log q(z|x) - log p(z)."""
+    _, x = _batch(b=4)
+    vae = build_model(ModelConfig(model="vae", latent_dims=3), SHAPE)
+    eps = torch.randn(1, 4, 3, generator=torch.Generator().manual_seed(2))  # (1, B, d)
+    with torch.no_grad():
+        code = vae.encode(x)
+        z = code.mean + code.std * eps[0]
+        recon = vae.likelihood.recon(vae.decode_params(z), x)
+        log_prior = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1)
+        one_draw = recon + code.log_prob(z) - log_prior  # -(log p(x|z) + log p(z) - log q)
+        for k in (1, 5, 50):
+            iwae = loss_terms(vae, x, TrainConfig(objective="iwae", k=k),
+                              eps=eps.expand(k, 4, 3)).loss
+            torch.testing.assert_close(iwae, one_draw, rtol=1e-5, atol=1e-3)
+
+
 def test_the_iwae_objective_decodes_the_k_samples_in_one_call(monkeypatch):
     vae = build_model(ModelConfig(model="vae"), SHAPE)
     calls = []
@@ -246,9 +265,10 @@ def test_noise_corrupts_the_inputs_as_asked():
     x = torch.rand(64, 1, 28, 28)
     g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
     assert corrupt(x, "none", g()) is x
-    masked = corrupt(x, "mask:0.5", g())
-    assert ((masked == 0) | (masked == x)).all()
-    assert (masked == 0).float().mean().item() == pytest.approx(0.5, abs=0.01)
+    for share in (0.25, 0.5, 0.9):  # the share masked, not the share kept
+        masked = corrupt(x, f"mask:{share}", g())
+        assert ((masked == 0) | (masked == x)).all()
+        assert (masked == 0).float().mean().item() == pytest.approx(share, abs=0.01)
     noisy = corrupt(x, "gaussian:0.3", g())
     assert noisy.min() >= 0 and noisy.max() <= 1
     assert (noisy - x).std().item() == pytest.approx(0.27, abs=0.03)  # 0.3, less the clipping

@@ -146,6 +146,12 @@ def test_a_split_folder_needs_every_class_in_train_and_says_which_its_test_lacks
     assert data.classes == ("circle", "square")
     assert "test/ has no images of class square, so the measures on the test images leave " \
            "it out" in caplog.text
+    assert data.test_labels.tolist() == [0, 0]
+    # test/ without the first class: its squares are class 1 of both, not test/'s own class 0
+    make_folder(tmp_path / "late" / "train", per_class=5)
+    make_folder(tmp_path / "late" / "test", classes=("square",), per_class=2)
+    data = load_dataset(str(tmp_path / "late"), progress=False)
+    assert data.test_labels.tolist() == [1, 1] and data.train_labels.tolist() == [0] * 5 + [1] * 5
     make_folder(tmp_path / "other" / "train", classes=("circle",), per_class=5)
     make_folder(tmp_path / "other" / "test", per_class=2)
     with pytest.raises(VaelabError, match=r"other: train/ has no images of test/square, so no "
@@ -854,3 +860,17 @@ def test_grey_images_stored_as_colour_are_told(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="vaelab"):
         load_dataset(str(tmp_path / "colour"), progress=False)
     assert not caplog.messages
+
+
+def test_fit_scales_the_shorter_side_and_keeps_the_middle_square():
+    """A 20 x 30 image at --image-size 20 is its middle 20 rows (not its top, nor the whole
+    image squeezed); at 10, the same, halved: what is square in it stays square."""
+    from vaelab.data.decoding import fit
+
+    rows = np.repeat(np.arange(0, 240, 8, dtype=np.uint8)[:, None], 20, axis=1)  # (30, 20)
+    tall = Image.fromarray(rows)
+    assert np.array_equal(np.asarray(fit(tall, 20)), rows[5:25])
+    halved = np.asarray(tall.resize((10, 15), Image.Resampling.LANCZOS))
+    assert np.array_equal(np.asarray(fit(tall, 10)), halved[2:12])
+    wide = Image.fromarray(np.ascontiguousarray(rows.T))  # 30 x 20: the middle columns
+    assert np.array_equal(np.asarray(fit(wide, 20)), rows.T[:, 5:25])

@@ -252,6 +252,39 @@ def test_resume_refuses_going_back_and_missing_checkpoints(tiny, tmp_path):
         resume(tmp_path / "nowhere", data=tiny, progress=False)
 
 
+def test_each_step_gets_its_images_labels_and_the_schedules_of_its_place_in_the_run(
+        tiny, tmp_path, monkeypatch):
+    """A CVAE with a KL warm-up and a cosine rate: every step is given the labels of its own
+    images, the KL weight and Adam's rate of the share of the run done at that step (they
+    change step by step, not once an epoch)."""
+    from vaelab.training.schedules import kl_weight, learning_rate
+
+    label_of = {bytes(image.numpy()): int(label)
+                for image, label in zip(tiny.train_images, tiny.train_labels, strict=True)}
+    seen = []
+    real = step_module.Step.__call__
+
+    def spy(step, x, inputs, y, eps, weight):
+        images = (x * 255).round().to(torch.uint8)
+        seen.append(([label_of[bytes(image.numpy())] for image in images], y.tolist(), weight,
+                     step.optimizer.param_groups[0]["lr"]))
+        return real(step, x, inputs, y, eps, weight)
+
+    monkeypatch.setattr(step_module.Step, "__call__", spy)
+    config = RunConfig(ModelConfig("cvae", latent_dims=2, hidden_dims=(32,)),
+                       train=TrainConfig(epochs=2, batch_size=64, kl_warmup=2,
+                                         lr_schedule="cosine"))
+    train(config, tmp_path / "run", data=tiny, progress=False)
+    n = len(tiny.train_images)
+    places = [(epoch, start / n) for epoch in (1, 2) for start in range(0, n, 64)]
+    assert len(seen) == len(places) == 16
+    for (true, given, weight, rate), (epoch, done) in zip(seen, places, strict=True):
+        assert given == true
+        assert weight == pytest.approx(kl_weight(config.train, epoch, done))
+        assert rate == pytest.approx(learning_rate(config.train, epoch, done))
+    assert len({weight for _, _, weight, _ in seen}) == 16  # a new weight at every step
+
+
 def test_every_reader_of_a_runs_config_refuses_one_that_lost_a_setting(tiny, tmp_path, capsys):
     """Resuming, loading, and training anew from a run's settings each read config.json as
     the run wrote it: one that lost its batch size is refused, never filled in with 128."""
