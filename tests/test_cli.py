@@ -657,3 +657,44 @@ def test_a_printed_commands_flags_are_those_given_in_order_and_quoted():
     assert shlex.split("vaelab train" + given)[2:] == ["--no-plots", "--epochs", "20",
                                                       "--data-dir", "my data", "-q"]
     assert command_flags() == ""
+
+
+def test_quiet_eval_and_compare_say_only_what_they_wrote(data_env, tmp_path, capsys):
+    """-q leaves out the progress of measuring, which eval and compare print otherwise."""
+    runs = [tmp_path / name for name in ("a", "b")]
+    for run in runs:
+        code, _, err = run_cli(["train", "--epochs", "1", "--train-subset", "256", "--hidden-dims",
+                                "16", "--no-plots", "-o", str(run), "-q"], capsys)
+        assert code == 0, err
+    measure = ["-k", "2", "--samples", "1"]
+    code, out, err = run_cli(["eval", str(runs[0]), *measure], capsys)
+    assert code == 0 and "NLL, k = 2: 10,000 images in " in err and "NLL" in out, err
+    code, out, err = run_cli(["eval", str(runs[0]), *measure, "-q"], capsys)
+    assert code == 0 and err == f"vaelab: wrote {runs[0] / 'eval.json'}\n" and "NLL" in out
+    folder = tmp_path / "cmp"
+    code, out, err = run_cli(["compare", *map(str, runs), *measure, "-o", str(folder), "-q"],
+                             capsys)
+    assert code == 0 and err == f"vaelab: compare.md, compare.csv and compare.png in {folder}\n"
+    assert "NLL" in out
+
+
+def test_the_measuring_defaults_in_the_help_are_those_vaelab_measures_with(capsys):
+    """eval's and compare's help states k, --samples and --seed by hand or as the command's
+    own defaults: each must be what evaluate_run uses."""
+    import inspect
+
+    from vaelab.cli.measure import Eval
+    from vaelab.measuring import evaluation
+
+    defaults = inspect.signature(evaluation.evaluate_run).parameters
+    assert (Eval.samples, Eval.chunk, Eval.seed) == (
+        defaults["samples"].default, defaults["chunk"].default, defaults["seed"].default)
+    pages = {}
+    for command in ("eval", "compare"):
+        code, out, _ = run_cli([command, "--help"], capsys)
+        assert code == 0
+        pages[command] = " ".join(out.replace("│", " ").split())
+    assert f"(default: {evaluation.K})" in pages["eval"]
+    for given in (f"{evaluation.K}, or a saved eval's", f"{evaluation.SAMPLES}, or a saved "
+                  f"eval's", f"{defaults['seed'].default}, or a saved eval's"):
+        assert given in pages["compare"], given

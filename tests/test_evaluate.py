@@ -263,6 +263,16 @@ def test_the_nearest_neighbour_vote_takes_every_code_of_fewer_than_k():
         nearest(codes, codes, 4)
 
 
+def test_a_tied_vote_goes_to_the_class_whose_voters_are_nearer():
+    """Five neighbours voting 2-2-1: the class of the nearer pair wins, whichever it is (not
+    the lower class number, nor the farther pair)."""
+    test = torch.tensor([[0.0]])
+    for near, far, truth in ((2, 0, 2), (0, 2, 0)):
+        codes = torch.tensor([[0.1], [0.2], [-0.3], [-0.4], [0.5]])
+        labels = torch.tensor([near, near, far, far, 1])
+        assert knn_accuracy(codes, labels, test, torch.tensor([truth]), k=5) == 1.0
+
+
 # ---------------------------------------------------------------------------------------------
 # Sample quality.
 
@@ -576,6 +586,17 @@ def test_a_binarized_run_is_measured_on_binarized_images_on_either_split(bernoul
     for name, values in seen_values.items():
         assert len(values) >= 2, name  # called on either split
         assert all(seen <= {0, 255} for seen in values), name
+    # The grids the classifier judges lie over the region of the binarized images' codes
+    from vaelab.measuring.classifier import Classifier, Judge
+
+    pictured = []
+    real_picture = evaluation.latent_picture
+    monkeypatch.setattr(evaluation, "latent_picture", lambda model, data, *args, **kwargs:
+                        pictured.append(set(data.test_images.unique().tolist()))
+                        or real_picture(model, data, *args, **kwargs))
+    judge = Judge(Classifier(), "mnist", 0.99, Path("judge.safetensors"))
+    evaluation.evaluate_run(bernoulli_vae, tiny, k=2, judge=judge, save=False, progress=False)
+    assert pictured and all(values <= {0, 255} for values in pictured)
     draw = prepare(tiny, "dynamic", 0, measuring=True).train_images
     assert torch.equal(draw, prepare(tiny, "static", 0).train_images)
 

@@ -13,6 +13,7 @@ import re
 import shlex
 import shutil
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
@@ -201,13 +202,28 @@ def test_every_model_trains_resumes_plots_and_is_measured(name, arch, tiny, tmp_
     assert load_run(run.path).model.conditional == run.model.conditional
 
 
-def test_a_denoising_run_draws_what_it_makes_of_corrupted_images(tiny, tmp_path):
+def test_a_denoising_run_draws_what_it_makes_of_corrupted_images(tiny, tmp_path,
+                                                                  monkeypatch):
     config = RunConfig(ModelConfig("ae", 2, (64,)), DataConfig(train_subset=256),
                        TrainConfig(epochs=1, noise="gaussian:0.3"))
     run = train(config, tmp_path / "run", data=tiny, progress=False)
     paths = plot_run(run, tiny)
     assert "denoising" in paths
     assert "Denoising" in paths["page"].read_text()
+    # Its rows: the corrupted inputs, what the model makes of them (not of the clean ones)
+    from vaelab.objectives import corrupt
+    from vaelab.pictures import figures, plots
+
+    drawn = {}
+    monkeypatch.setattr(plots, "image_rows", lambda rows, **_: drawn.update(rows))
+    figures._denoising(run.model, tiny, "run", False, "gaussian:0.3", seed=0)
+    x, y, _ = figures._class_examples(tiny)
+    noisy = corrupt(x, "gaussian:0.3", torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        output = figures.pictures_of(run.model.reconstruct(noisy, y), False)
+    assert list(drawn) == ["corrupted input", "output", "clean image"]
+    assert np.array_equal(drawn["corrupted input"], figures.pictures_of(noisy, False))
+    assert np.array_equal(drawn["output"], output)
 
 
 def test_a_run_folder_of_format_1_loads(tmp_path, tiny):

@@ -90,6 +90,26 @@ def test_tile_places_each_image():
         2, 2, 3, 3, 3).permute(0, 2, 4, 1, 3).reshape(6, 3, 2, 3))
 
 
+def test_the_prior_grid_of_a_wider_code_lies_on_the_codes_axes_through_0(monkeypatch):
+    """For d > 2 the codes' plane runs through their mean; the prior's grid runs through the
+    prior's, 0, along the same axes, at the standard normal's quantiles."""
+    from vaelab.measuring import latent
+    from vaelab.models import build_model
+
+    model = build_model(ModelConfig(model="vae", latent_dims=4, hidden_dims=(8,)), (1, 28, 28))
+    codes = torch.randn(500, 4, generator=torch.Generator().manual_seed(0)) * 0.3 + 2.0
+    plane = latent.LatentPlane.fit(codes)
+    assert plane.origin.abs().min() > 1.5  # the codes' mean, far from 0
+    decoded = []
+    real = latent.decode_all
+    monkeypatch.setattr(latent, "decode_all", lambda model, z, label=None: decoded.append(z)
+                        or real(model, z, label))
+    latent.prior_manifold(model, plane, grid=5)
+    q = prior_quantiles(5)
+    expected = torch.stack([u * plane.axes[0] + v * plane.axes[1] for v in q.flip(0) for u in q])
+    torch.testing.assert_close(decoded[0], expected.to(decoded[0].dtype))
+
+
 def test_prior_quantiles():
     q = prior_quantiles(5)
     torch.testing.assert_close(q, -q.flip(0))
@@ -387,6 +407,24 @@ def test_report_links_every_figure_and_reaches_no_other_host(trained, tmp_path):
         (tmp_path / "loss.png").rename(trained["ae"].figures_dir / "loss.png")
     assert text.count("this model has no prior") == 2  # only for the figures of a prior
     assert text.count("not drawn for this run") == 1
+
+
+@pytest.mark.parametrize("name", ["ae", "vae5"])
+def test_the_latent_plot_shows_the_window_the_manifold_is_decoded_over(name, trained, tiny,
+                                                                       tmp_path, monkeypatch):
+    """The scatter and the manifold beside it cover one region: the scatter's axes are the
+    manifold's extent, on the plane the codes lie in."""
+    windows = []
+    real = plots.latent_scatter
+
+    def scatter(*args, window=None, **kwargs):
+        windows.append(window)
+        return real(*args, window=window, **kwargs)
+
+    monkeypatch.setattr(plots, "latent_scatter", scatter)
+    write_run_figures(trained[name], tiny, tmp_path)
+    extent = latent_picture(trained[name].model, tiny).manifold.extent
+    assert windows == [extent] and extent is not None
 
 
 def test_figures_for_print(trained, tiny, tmp_path):

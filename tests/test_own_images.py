@@ -874,3 +874,12 @@ def test_fit_scales_the_shorter_side_and_keeps_the_middle_square():
     assert np.array_equal(np.asarray(fit(tall, 10)), halved[2:12])
     wide = Image.fromarray(np.ascontiguousarray(rows.T))  # 30 x 20: the middle columns
     assert np.array_equal(np.asarray(fit(wide, 20)), rows.T[:, 5:25])
+
+
+@pytest.mark.parametrize(("fraction", "held_out"), [(0.17, 2), (0.01, 1), (0.99, 9)])
+def test_each_class_holds_out_its_rounded_share_and_keeps_one_of_each_part(tmp_path, fraction,
+                                                                          held_out):
+    """Of 10 images a class, 17% is 1.7: two held out, not one; at least one, at most 9."""
+    root = make_folder(tmp_path / "shapes", per_class=10)
+    data = load_dataset(str(root), progress=False, test_fraction=fraction)
+    assert data.test_labels.tolist().count(0) == data.test_labels.tolist().count(1) == held_out
