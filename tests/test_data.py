@@ -173,12 +173,16 @@ def test_a_data_folder_named_but_not_used_is_a_warning(tmp_path, monkeypatch):
     said.clear()
     load_dataset("mnist", env, progress=False)  # the one named: nothing to say
     assert said == []
-    # A file is no data folder: own images given with the wrong flag, not trained on MNIST
-    (tmp_path / "mine.npz").write_bytes(b"")
-    with pytest.raises(VaelabError, match=f"^{tmp_path / 'mine.npz'} is a file, not a folder "
-                                          f"that holds mnist/ \\(images of one's own in a file "
-                                          f"are given as the dataset: --dataset "):
-        load_dataset("mnist", tmp_path / "mine.npz", progress=False)
+    # A file is no data folder: refused, not trained on MNIST from elsewhere; own images in a
+    # file are pointed to --dataset, other files not
+    for name, more in (("mine.npz", " (images of one's own in a file are the dataset: "
+                                    f"--dataset {tmp_path / 'mine.npz'})"),
+                       ("train-images-idx3-ubyte.gz", "")):
+        (tmp_path / name).write_bytes(b"")
+        with pytest.raises(VaelabError) as error:
+            load_dataset("mnist", tmp_path / name, progress=False)
+        assert str(error.value) == (f"{tmp_path / name} is a file; --data-dir names the folder "
+                                    f"that holds mnist/{more}")
 
 
 def test_incomplete_folder_is_not_taken(tmp_path, monkeypatch):

@@ -260,9 +260,48 @@ def test_a_scripts_warnings_are_named_and_said_once_where_it_set_up_logging():
             "from vaelab.training.checks import note_few_steps\n"
             "note_few_steps(TrainConfig(epochs=1), 100)\n")
     said = "100 training images at batch 128 make 1 step an epoch, 1 in all"
-    for setup, line in (("", f"vaelab: {said}"),
-                        ("import logging; logging.basicConfig(format='mine: %(message)s')\n",
-                         f"mine: {said}")):
-        err = subprocess.run([sys.executable, "-c", setup + "import vaelab\n" + warn],
-                             capture_output=True, text=True, check=True).stderr
-        assert err.count("\n") == 1 and err.startswith(line), err
+    mine = "logging.StreamHandler(); handler.setFormatter(logging.Formatter('mine: %(message)s'))"
+    for setup, line in (
+            ("", f"vaelab: {said}"),
+            ("logging.basicConfig(format='mine: %(message)s')", f"mine: {said}"),
+            (f"handler = {mine}; logging.getLogger('vaelab').addHandler(handler)",
+             f"mine: {said}"),
+            ("logging.basicConfig(); logging.getLogger('vaelab').propagate = False",
+             f"vaelab: {said}"),
+            ("import importlib; importlib.reload(vaelab)", f"vaelab: {said}")):  # one, not two
+        script = f"import logging, vaelab\n{setup}\n{warn}"
+        err = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                             check=True).stderr
+        assert err.count("\n") == 1 and err.startswith(line), (setup, err)
+    script = f"import sys, vaelab\nsys.stderr = None\n{warn}print('went on')"
+    ended = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert ended.returncode == 0 and ended.stdout == "went on\n"  # pythonw: no stderr, and no crash
+
+
+def test_a_line_said_while_a_bar_is_drawn_goes_above_it(capsys):
+    """Where tqdm draws a bar, a warning is not written onto the end of its line."""
+    import sys
+
+    from vaelab.progress import say
+
+    bar = tqdm(total=10, file=sys.stderr, desc="run epoch 1/2", ncols=60)
+    bar.update(4)
+    say("vaelab: stopping after this step")
+    bar.close()
+    err = capsys.readouterr().err
+    assert "\rvaelab: stopping after this step\n" in err and "]vaelab" not in err
+
+
+def test_restart_names_the_next_pass_and_leaves_no_loss_of_the_last():
+    from vaelab.progress import restart
+
+    shown = io.StringIO()
+    bar = tqdm(total=100, file=shown, desc="run epoch 1/2", ncols=100, mininterval=0)
+    bar.update(100)
+    bar.set_postfix_str("loss 56.72")
+    restart(bar, 100, "run epoch 2/2")
+    last = shown.getvalue().split("\r")[-1]
+    assert last.startswith("run epoch 2/2:   0%") and "loss" not in last, last
+    lines = Lines(100, desc="a")
+    restart(lines, 50, "b")
+    assert (lines.desc, lines.total, lines.n) == ("b", 50, 0)

@@ -75,7 +75,10 @@ __all__ = [  # noqa: RUF022 (grouped as above)
 ]
 
 
-logging.getLogger("vaelab").addHandler(NamedLastResort())
+_log = logging.getLogger("vaelab")
+if not any(type(handler).__name__ == "NamedLastResort" for handler in _log.handlers):
+    _log.addHandler(NamedLastResort())  # once, though the package be reloaded (two would
+    # each leave the warnings to the other)
 
 
 def __getattr__(name: str) -> object:

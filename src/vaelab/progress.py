@@ -11,6 +11,7 @@ the quarter of an hour that a large evaluation can take.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import threading
@@ -53,12 +54,18 @@ class NamedLastResort(logging.Handler):
             if any(handler is not self for handler in logger.handlers):
                 return
             logger = logger.parent if logger.propagate else None
-        say(f"vaelab: {record.getMessage()}")
+        try:
+            say(f"vaelab: {record.getMessage()}")
+        except Exception:  # no stderr, a closed one, a broken pipe: as logging's own handlers
+            self.handleError(record)
 
 
 def say(line: str) -> None:
-    """One plain line on stderr, written whole even when threads write at once."""
-    with _LOCK:
+    """One plain line on stderr, written whole even when threads write at once, and above
+    the progress bars where tqdm draws some, which are then drawn again below it."""
+    tqdm = getattr(sys.modules.get("tqdm"), "tqdm", None)
+    drawn = tqdm is not None and getattr(tqdm, "_instances", None)
+    with _LOCK, tqdm.external_write_mode(file=sys.stderr) if drawn else contextlib.nullcontext():
         sys.stderr.write(line + "\n")
         sys.stderr.flush()
 

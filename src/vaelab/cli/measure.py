@@ -180,4 +180,4 @@ class Classifier(Common):
         data = data or load_dataset(settings.dataset, self.data_dir, progress=not self.quiet)
         judge = classifier.train_judge(data.to(device), epochs=self.epochs, seed=self.seed,
                                        progress=not self.quiet)
-        print(f"{judge.path}: test accuracy {judge.accuracy:.2%}")
+        print(f"{judge.path}: test accuracy {judge.accuracy:.2%}")  # its result

@@ -44,9 +44,11 @@ class IdxDataset:
              progress: bool = True) -> ImageData:
         """Find the files (or fetch them), read and check them."""
         if data_dir is not None and Path(data_dir).expanduser().is_file():
-            raise VaelabError(f"{data_dir} is a file, not a folder that holds {self.name}/ "
-                              f"(images of one's own in a file are given as the dataset: "
-                              f"--dataset {path_text(data_dir)})")
+            own = Path(data_dir).suffix.lower() in (".npz", ".npy")  # images of one's own
+            raise VaelabError(f"{data_dir} is a file; --data-dir names the folder that holds "
+                              f"{self.name}/" + (f" (images of one's own in a file are the "
+                                                 f"dataset: --dataset {path_text(data_dir)})"
+                                                 if own else ""))
         folder = find(self, data_dir)
         if folder is not None and data_dir is not None:
             _say_if_elsewhere(self.name, Path(data_dir).expanduser(), folder)
