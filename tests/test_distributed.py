@@ -428,3 +428,23 @@ def test_a_process_that_outlives_rank_0_writing_a_checkpoint_names_the_one_befor
     monkeypatch.setattr(World, "sum", lambda self, tensor: tensor)  # written: rank 0 says so
     save(job)
     assert job.on_disk == "after epoch 2" and not (tmp_path / "run").exists()  # rank 0 writes
+
+
+def test_each_process_minimises_its_rows_sum_times_the_number_of_processes(monkeypatch):
+    """DistributedDataParallel averages the processes' gradients: each scales its partial sum
+    by their number, so that the average is the gradient of the whole batch's sum."""
+    from torch import nn
+
+    from vaelab.config import ModelConfig, TrainConfig
+    from vaelab.models import build_model
+    from vaelab.training.step import Objective, Step
+
+    model = build_model(ModelConfig(model="vae", hidden_dims=(16,)), (1, 28, 28))
+    x, eps = torch.rand(4, 1, 28, 28), torch.randn(4, 2)
+    one = Objective(model, TrainConfig())(x, x, None, eps, 1.0)
+    two = Objective(model, TrainConfig(), 2)(x, x, None, eps, 1.0)
+    torch.testing.assert_close(two[0], 2 * one[0])
+    torch.testing.assert_close(two[1], one[1])  # what is reported stays the rows' own sums
+    monkeypatch.setattr(nn.parallel, "DistributedDataParallel", lambda objective, **_: objective)
+    optimizer = torch.optim.Adam(model.parameters())
+    assert Step(model, optimizer, TrainConfig(), World(rank=1, size=2)).objective.scale == 2

@@ -85,3 +85,49 @@ def test_tutorial_kl_is_the_kl_to_a_narrower_prior_plus_a_constant():
     q = DiagonalGaussian(mean, logvar)
     narrow = kl_divergence(Normal(mean, q.std), Normal(0.0, math.sqrt(0.5))).sum(-1)
     torch.testing.assert_close(tutorial_kl(q), narrow + 3 * 0.5 * math.log(2))
+
+
+# ---------------------------------------------------------------------------------------------
+# The bounds that keep densities finite, and the constant of colour images.
+
+
+def test_the_posteriors_log_variance_reaches_down_to_its_documented_floor():
+    """exp(-25) is a variance a trained code may have: kept, not floored at exp(-10)."""
+    q = DiagonalGaussian(torch.zeros(1, 2), torch.tensor([[-25.0, -40.0]]))
+    torch.testing.assert_close(q.var, torch.tensor([[math.exp(-25), math.exp(-30)]]))
+    reference = kl_divergence(Normal(q.mean, q.std), Normal(0.0, 1.0)).sum(-1)
+    torch.testing.assert_close(q.kl(), reference)
+
+
+def test_the_squared_errors_constant_counts_every_channel():
+    """-log p of a colour image is its squared error plus 0.5 ln pi for each of its C*H*W
+    values, as the notes say (the 3 channels of 4 x 4 pixels: 48)."""
+    from vaelab.distributions.likelihoods import SquaredError
+
+    generator = torch.Generator().manual_seed(0)
+    logits, x = torch.randn(2, 3, 4, 4, generator=generator), torch.rand(2, 3, 4, 4)
+    squared = (x - torch.sigmoid(logits)).square().sum(dim=(1, 2, 3))
+    expected = -(squared + 0.5 * math.log(math.pi) * 48)
+    torch.testing.assert_close(SquaredError((3, 4, 4)).log_prob(logits, x), expected)
+
+
+def test_learned_scales_stay_above_their_floors():
+    """A pixel that never varies drives its learned scale down: the Gaussian's std stops at
+    1/255, the logistic's log-scale at -7, and the density stays finite."""
+    from vaelab.distributions.likelihoods import DiscretizedLogistic, LearnedGaussian
+
+    gaussian = LearnedGaussian((1, 2, 2))
+    assert gaussian.std.mean().item() == pytest.approx(2 ** -0.5)  # the tutorial's variance
+    with torch.no_grad():
+        gaussian.raw_std.fill_(-50.0)
+    assert torch.allclose(gaussian.std, torch.full((1, 2, 2), 1 / 255))
+    logistic = DiscretizedLogistic((1, 2, 2))
+    x, location = torch.full((1, 1, 2, 2), 0.5), torch.full((1, 1, 2, 2), 0.45)
+    with torch.no_grad():
+        logistic.log_scale.fill_(-7.0)
+        at_floor = logistic.log_prob(location, x)
+        logistic.log_scale.fill_(-100.0)
+    below = logistic.log_prob(location, x)
+    torch.testing.assert_close(below.detach(), at_floor)
+    below.sum().backward()
+    assert torch.isfinite(logistic.log_scale.grad).all()

@@ -933,6 +933,19 @@ def _card(run: str, likelihood: str = "bce", k: int | None = 20, samples: int = 
                      None, metrics)
 
 
+def test_a_comparison_of_bounds_of_other_ks_names_no_k_in_the_bounds_label():
+    """The NLL of runs measured with k = 5 and k = 100 is not labelled 'k = 5': a k row
+    says each run's."""
+    from vaelab.measuring.comparing import Comparison
+
+    rows = dict(Comparison([_card("/a/five", k=5), _card("/a/many", k=100)]).noted_rows()[0])
+    assert rows["k"] == ["5", "100"]
+    nll = [label for label in rows if label.startswith("NLL")]
+    assert nll and not any("k =" in label for label in nll), nll
+    same = dict(Comparison([_card("/a/five", k=5), _card("/a/also", k=5)]).noted_rows()[0])
+    assert "k" not in same and any("k = 5" in label for label in same)
+
+
 def test_a_comparison_names_each_run_apart_and_notes_bounds_of_other_likelihoods():
     from vaelab.measuring.comparing import Comparison
 

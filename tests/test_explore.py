@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from matplotlib.colors import to_hex
 from torch import nn
 
 from vaelab.config import ModelConfig, RunConfig, TrainConfig
@@ -32,6 +33,7 @@ from vaelab.pictures.explore import (
     export_explorer,
 )
 from vaelab.pictures.explore_ops import net_ops
+from vaelab.pictures.plots import class_color
 from vaelab.training.loop import train
 from vaelab.training.runs import Run, load_run
 
@@ -82,7 +84,8 @@ def test_the_page_data_holds_the_nets_and_the_codes(runs, tiny):
     assert labels.tolist() == tiny.test_labels[pick[:100]].tolist()
     axes = torch.tensor(data["pca"]["axes"], dtype=torch.float64)
     torch.testing.assert_close(axes @ axes.T, torch.eye(5, dtype=torch.float64))
-    assert data["classes"] == list(tiny.classes) and len(data["colors"]) == 10
+    assert data["classes"] == list(tiny.classes)
+    assert data["colors"] == [to_hex(class_color(i)) for i in range(10)]  # the figures' own
 
 
 def test_a_conditional_conv_model_becomes_operations_with_the_label_beside():

@@ -232,3 +232,25 @@ def test_a_cvae_decodes_as_one_class_given_one_number_and_a_posterior_samples_ou
     assert drawn.shape == (3, 2) and not drawn.requires_grad
     assert torch.equal(drawn, posterior.rsample(torch.Generator().manual_seed(0)).detach())
     assert vaelab.Score.__name__ == "Score"  # what card["nll"] is
+
+
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+def test_the_decoders_dense_widths_mirror_the_encoders(arch):
+    """hidden_dims (64, 32): the encoder narrows 64 then 32, the decoder widens 32 then 64."""
+    model = build_model(ModelConfig(model="vae", latent_dims=2, hidden_dims=(64, 32), arch=arch,
+                                    channels=(8, 16)), (1, 28, 28))
+
+    def widths(net):
+        return [layer.out_features for layer in net.modules() if isinstance(layer, torch.nn.Linear)]
+
+    assert widths(model.encoder)[:2] == [64, 32]
+    assert widths(model.decoder)[:2] == [32, 64]
+
+
+@pytest.mark.parametrize("shape", [(1, 15, 8), (1, 8, 15), (3, 13, 9)])
+def test_a_conv_net_gives_back_images_odd_in_one_side_or_both(shape):
+    model = build_model(ModelConfig(model="vae", latent_dims=2, hidden_dims=(16,), arch="conv",
+                                    channels=(8, 16)), shape)
+    x = torch.rand(2, *shape)
+    assert model.reconstruct(x).shape == x.shape
+    assert model.sample(3).shape == (3, *shape)

@@ -259,6 +259,9 @@ def test_the_kl_weight_rises_over_the_warm_up_and_the_learning_rate_follows_its_
         0, 1, 1, 2, 2, 3, 3, 4, 7, 7]
     iwae = TrainConfig(lr=1e-3, lr_schedule="iwae")
     assert learning_rate(iwae, 5, 0.5) == pytest.approx(1e-3 * 10 ** (-2 / 7))
+    # Stage i lasts 3^i epochs: epoch 1, then 2-4, 5-13, 14-40; each drops the rate 10^(1/7)
+    for epoch, stage in ((1, 0), (2, 1), (4, 1), (5, 2), (13, 2), (14, 3), (40, 3), (41, 4)):
+        assert learning_rate(iwae, epoch) == pytest.approx(1e-3 * 10 ** (-stage / 7)), epoch
 
 
 def test_noise_corrupts_the_inputs_as_asked():

@@ -101,6 +101,10 @@ def test_a_signal_stops_after_the_step_with_a_checkpoint_and_resumes_bitwise(
     done = resume(tmp_path / "run", data=tiny, progress=False)
     assert done.epochs_done == 3
     _assert_bitwise_equal(_weights(full.path), _weights(tmp_path / "run"))
+    # The stopped epoch's training losses too: its sums so far went on from the checkpoint
+    for mine, theirs in zip(read_metrics(tmp_path / "run"), read_metrics(full.path), strict=True):
+        assert mine["train"] == pytest.approx(theirs["train"], rel=1e-6)
+        assert mine["test"] == theirs["test"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
