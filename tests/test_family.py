@@ -12,6 +12,7 @@ import json
 import re
 import shlex
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -346,8 +347,17 @@ def test_the_demo_puts_any_models_of_the_family_side_by_side(tiny, tmp_path, mon
     monkeypatch.setattr(demo, "write_run_figures",
                         lambda *a, choice, **k: choices.append(choice) or real(*a, choice=choice,
                                                                                 **k))
+    started = time.perf_counter()
     page = run_demo(tmp_path / "demo", epochs=1, models=("vae", "cvae"), likelihood="bce",
                     binarize="dynamic", data=tiny, progress=False)
+    took = time.perf_counter() - started
+    # Each part timed from the end of the one before: together no longer than the whole
+    assert 0 < sum(json.loads((tmp_path / "demo" / "timings.json").read_text()).values()) < took
+    plan = json.loads((tmp_path / "demo" / "demo.json").read_text())["runs"]
+    assert {name: run["model"]["model"] for name, run in plan.items()} == {"vae": "vae",
+                                                                          "cvae": "cvae"}
+    for name in ("vae", "cvae"):  # measured as vaelab eval measures, with the demo's k
+        assert json.loads((tmp_path / "demo" / name / "eval.json").read_text())["k"] == 50
     text = page.read_text()
     assert "VAE (Bernoulli) vs CVAE (Bernoulli)" in text
     assert "--models vae cvae --arch mlp --loss bce --binarize dynamic" in text

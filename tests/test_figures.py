@@ -1,3 +1,4 @@
+import dataclasses
 import re
 from pathlib import Path
 
@@ -427,6 +428,24 @@ def test_the_latent_plot_shows_the_window_the_manifold_is_decoded_over(name, tra
     assert len(windows) == 1 and windows[0] == pytest.approx(extent) and extent is not None
 
 
+def test_the_pages_table_holds_the_last_epochs_losses_and_the_whole_training_time(trained):
+    """Of a run of two epochs: the second epoch's train and test losses, and the seconds of
+    both epochs added."""
+    from vaelab.pictures.report import metrics_rows
+
+    run = trained["vae"]
+    assert len(run.metrics) == 2
+    rows = dict(metrics_rows([run]))
+    last = run.metrics[-1]
+    for split in ("train", "test"):
+        for key, name in (("loss", "loss"), ("recon", "reconstruction"), ("kl", "KL")):
+            assert rows[f"{split} {name} per image"] == [f"{last[split][key]:,.2f}"], (split, key)
+    assert rows["epochs"] == ["2"]
+    timed = dataclasses.replace(run, metrics=[{**m, "train_seconds": seconds} for m, seconds
+                                              in zip(run.metrics, (10.0, 20.5), strict=True)])
+    assert dict(metrics_rows([timed]))["training time (s)"] == ["30.5"]
+
+
 def test_figures_for_print(trained, tiny, tmp_path):
     paths = write_run_figures(trained["ae"], tiny, tmp_path, fmt="pdf")
     assert paths["latent"].suffix == ".pdf"
@@ -781,3 +800,32 @@ def test_classes_past_twenty_take_the_colours_again_with_another_marker():
     # Ten classes, as MNIST's: one collection of circles, as before
     few = plots.latent_scatter(points, labels % 10, [str(c) for c in range(10)], title="t")
     assert len(few.axes[0].collections) == 1
+
+
+def test_an_evaluation_of_more_epochs_than_the_run_has_now_is_said_too():
+    """A run trained again from fewer epochs (another folder copied over it, say) holds an
+    eval.json of more epochs than its weights: as stale as one of fewer."""
+    from types import SimpleNamespace
+
+    from vaelab.pictures.report import older_than
+
+    run = SimpleNamespace(epochs_done=3, path=Path("runs/vae"))
+    assert older_than(SimpleNamespace(epochs=3), run) == ""
+    for epochs in (2, 5):
+        assert older_than(SimpleNamespace(epochs=epochs), run).startswith(
+            f"Measured after {epochs} epochs; the run has 3 now: vaelab eval runs/vae")
+
+
+def test_samples_are_the_seeds_draws_and_a_cvae_gets_a_row_per_class_from_one_each(trained):
+    """draw_samples(seed=s) is the model's sample from a generator seeded s; a conditional
+    model's grid puts one class a row as soon as there is a draw of each class."""
+    from types import SimpleNamespace
+
+    from vaelab.pictures.samples import a_row_per_class, draw_samples
+
+    run = trained["vae"]
+    expected = run.model.sample(8, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(draw_samples(run, 8, seed=7), expected)
+    cvae = SimpleNamespace(model=SimpleNamespace(conditional=True, classes=10))
+    assert a_row_per_class(cvae, 10, None) and not a_row_per_class(cvae, 9, None)
+    assert not a_row_per_class(cvae, 10, "3")  # one class asked for: a plain grid

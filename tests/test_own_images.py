@@ -263,6 +263,15 @@ def test_the_cache_is_used_and_a_changed_file_is_read_again(tmp_path, monkeypatc
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # a later write
     changed = load_dataset(str(root), progress=False)
     assert calls == [1] and changed.fingerprint() != first.fingerprint()
+    # A file written again with as many bytes (the same image) and a later time: read again
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2 * 10**9))
+    load_dataset(str(root), progress=False)
+    assert calls == [1, 1]
+    # Another --image-size is another cache, not the same arrays
+    resized = load_dataset(str(root), progress=False, image_size=8)
+    assert calls == [1, 1, 1] and resized.image_shape == (1, 8, 8)
+    assert load_dataset(str(root), progress=False).image_shape == (1, 12, 12)
+    assert calls == [1, 1, 1]
 
 
 @pytest.mark.parametrize("damage", ["cut short", "a byte changed"])
@@ -799,6 +808,8 @@ def test_images_are_read_as_they_are_shown(tmp_path):
     deep = Image.frombytes("I;16", (4, 4), (np.arange(16, dtype=np.uint16) * 4000).tobytes())
     deep.info["transparency"] = 4000  # a PNG's one transparent value, of 16 bits
     assert to_array(deep, None)[0, :3, 0].tolist() == [0, 0, 31]  # 4000 is black, 8000 not
+    high = Image.frombytes("I;16", (3, 1), np.array([25600, 65535, 255], np.uint16).tobytes())
+    assert to_array(high, None)[0, :, 0].tolist() == [100, 255, 0]  # by the high byte
     palette = Image.fromarray(np.arange(16, dtype=np.uint8).reshape(4, 4) * 16).convert(
         "P", palette=Image.Palette.ADAPTIVE)
     assert palette.mode == "P"
