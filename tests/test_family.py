@@ -371,6 +371,12 @@ def test_the_demo_puts_any_models_of_the_family_side_by_side(tiny, tmp_path, mon
     assert (tmp_path / "demo" / "cvae" / "figures" / "samples.png").exists()
     # Side by side, both interpolations join the same two classes (the first run's farthest).
     assert len(choices) == 2 and choices[0] == choices[1] and choices[0].between is not None
+    from vaelab.measuring.latent import latent_picture
+    from vaelab.pictures.interpolation import interpolation_pair
+
+    seen = latent_picture(load_run(tmp_path / "demo" / "vae").model, tiny)
+    ends = interpolation_pair(seen.points, seen.labels)
+    assert choices[0].between == tuple(int(seen.labels[end]) for end in ends)
     for name in ("vae", "cvae"):  # the run measured last too, after the pages were drawn
         assert "<h2>Measured on the test set</h2>" in \
             (tmp_path / "demo" / name / "index.html").read_text(), name
@@ -600,3 +606,27 @@ def test_a_loss_that_is_no_likelihood_of_the_images_is_said_before_training(tiny
                            DataConfig(binarize=binarize, train_subset=64), TrainConfig(epochs=1))
         train(config, tmp_path / binarize, data=tiny, progress=False)
         assert (said in caplog.text) == warned, caplog.text
+
+
+def test_a_cvaes_walk_starts_at_the_first_image_as_its_class_and_ends_at_the_second():
+    """The label goes from the one class to the other with the code: the first frame is the
+    first image's code decoded as its class, the last the second's as its own."""
+    from vaelab.measuring.latent import encode_dataset
+    from vaelab.pictures.ink import pictures_of
+    from vaelab.pictures.interpolation import walk
+
+    cvae = build_model(ModelConfig(model="cvae", latent_dims=2, hidden_dims=(16,)), (1, 28, 28),
+                       classes=10).eval()
+    first = next(m for m in cvae.decoder.modules() if isinstance(m, torch.nn.Linear))
+    assert first.in_features == 2 + 10
+    with torch.no_grad():
+        first.weight[:, 2:] *= 100  # the label weighs: each class draws its own image
+    ends, labels = torch.rand(2, 1, 28, 28), torch.tensor([3, 8])
+    frames = walk(cvae, ends, labels, 5, False)
+    codes = encode_dataset(cvae, ends, labels)
+    with torch.inference_mode():
+        for frame, index in ((0, 0), (-1, 1)):
+            alone = torch.nn.functional.one_hot(labels[index:index + 1], 10).float()
+            expected = pictures_of(cvae.decode(codes[index:index + 1], alone), False)
+            apart = np.abs(frames[frame] - expected[0]).max()
+            assert apart < 1e-4, (frame, apart)  # a batch of 5 against one: rounding alone
