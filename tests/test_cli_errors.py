@@ -40,6 +40,8 @@ PARSE_ERRORS = [
     ([], "no command given; choose one of: train, plot"),
     (["--quiet", "train"], "unknown option --quiet (options come after the command"),
     (["train", "--epochs", "abc"], "--epochs takes a whole number, not 'abc'"),
+    (["train", "--epochs", "3", "--epochs", "abc"], "--epochs takes a whole number, not 'abc'"),
+    (["train", "--epoc", "3"], "vaelab train has no option --epoc (did you mean --epochs?)"),
     (["train", "--lr=fast"], "--lr takes a number, not 'fast'"),
     (["eval", "r", "-k", "2.5"], "-k takes a whole number, not '2.5'"),
     (["train", "--hidden-dims", "wide"], "--hidden-dims takes whole numbers, not 'wide'"),

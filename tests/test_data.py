@@ -154,6 +154,12 @@ def test_search_order(tmp_path, monkeypatch):
         assert find(spec, explicit) == root / "mnist"
     monkeypatch.delenv("VAELAB_DATA")
     assert search_roots() == [cache, system]
+    monkeypatch.setenv("VAELAB_DATA", "")  # set but empty: no root, not the current folder
+    assert search_roots() == [cache, system]
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # a ~ the shell left in quotes
+    monkeypatch.setenv("VAELAB_DATA", "~/datasets")
+    assert search_roots("~/mine") == [tmp_path / "home" / "mine", tmp_path / "home" / "datasets",
+                                      cache, system]
 
 
 def test_a_data_folder_named_but_not_used_is_a_warning(tmp_path, monkeypatch):

@@ -304,6 +304,8 @@ def test_a_port_out_of_range_or_not_allowed_is_one_line(monkeypatch):
     with pytest.raises(VaelabError, match=r"^port 70000 is out of range; choose --port from 1 "
                                           r"to 65535, or 0 for any free port$"):
         ExplorerServer(70000)
+    with pytest.raises(VaelabError, match=r"^port 65536 is out of range"):
+        ExplorerServer(65536)
 
     def refuse(self):
         raise PermissionError(errno.EACCES, "Permission denied")

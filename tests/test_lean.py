@@ -184,6 +184,9 @@ def test_hooks_send_the_step_through_autograd():
     handle = model.encoder.head[0].weight.register_hook(lambda grad: grad * 2)
     assert not lean.covers(model, config.train, 1, False)
     handle.remove()
+    handle = torch.nn.modules.module.register_module_forward_hook(lambda *args: None)
+    assert not lean.covers(model, config.train, 1, False)  # a hook of every module's
+    handle.remove()
     assert lean.covers(model, config.train, 1, False)
 
 

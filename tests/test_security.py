@@ -57,5 +57,15 @@ def test_requests_for_another_host_name_are_refused(server, host):
     assert status == 403 and PAGE not in body
 
 
+def test_the_page_is_served_to_its_own_address_alone_however_the_name_is_written(server):
+    """A page on this port, asked for as 127.0.0.1 or localhost in any case: served; asked
+    for at another port (a page elsewhere on this machine rebinding a name): refused."""
+    port = server.server_port
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"LOCALHOST:{port}"):
+        assert _get(server, "/", host=host)[0] == 200, host
+    for host in (f"127.0.0.1:{port + 1}", f"localhost:{port + 1}"):
+        assert _get(server, "/", host=host)[0] == 403, host
+
+
 def test_the_server_listens_on_loopback_only(server):
     assert server.server_address[0] == "127.0.0.1"
