@@ -40,10 +40,21 @@ def on_terminal() -> bool:
         return False
 
 
-class NamedLastResort(logging.Handler):
+class Said(logging.Handler):
+    """vaelab's messages as 'vaelab: ...' lines on whatever stderr is at the time (tests and
+    notebooks replace it), each with ``say``: whole, and above any progress bars drawn."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            say(f"vaelab: {record.getMessage()}")
+        except Exception:  # no stderr, a closed one, a broken pipe: as logging's own handlers
+            self.handleError(record)
+
+
+class NamedLastResort(Said):
     """Python's last resort, with vaelab's name before each line: where a program has set up
-    no logging of its own (a script, a notebook), vaelab's warnings go to stderr as 'vaelab:
-    ...' lines, not bare; where it has (or the command line has), they go only there."""
+    no logging of its own (a script, a notebook), vaelab's warnings are said, not written
+    bare; where it has (or the command line has), they go only there."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
@@ -54,10 +65,7 @@ class NamedLastResort(logging.Handler):
             if any(handler is not self for handler in logger.handlers):
                 return
             logger = logger.parent if logger.propagate else None
-        try:
-            say(f"vaelab: {record.getMessage()}")
-        except Exception:  # no stderr, a closed one, a broken pipe: as logging's own handlers
-            self.handleError(record)
+        super().emit(record)
 
 
 def say(line: str) -> None:

@@ -23,36 +23,14 @@ from vaelab.files import WriteError, exit_now
 # a Ctrl-C in their import is one line, not a traceback.
 
 
-class _Stderr(logging.StreamHandler):
-    """Writes to whatever sys.stderr is at the time, which tests and notebooks replace."""
-
-    @property
-    def stream(self):
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, _value) -> None:
-        pass
-
-    def emit(self, record: logging.LogRecord) -> None:
-        """Above the progress bars on the terminal, if any are drawn (a Ctrl-C's line while
-        two runs train), which are then drawn again below it."""
-        tqdm = getattr(sys.modules.get("tqdm"), "tqdm", None)
-        if tqdm is None or not getattr(tqdm, "_instances", None):
-            super().emit(record)
-            return
-        with tqdm.external_write_mode(file=sys.stderr):
-            super().emit(record)
-
-
 def _log_to_stderr(quiet: bool, main: bool = True) -> None:
     """vaelab's warnings, and unless ``quiet`` its notes, go to stderr as 'vaelab: ...' lines;
     of several processes, rank 0's (the ``main`` one) alone."""
+    from vaelab.progress import Said
+
     log = logging.getLogger("vaelab")
-    if not any(isinstance(h, _Stderr) for h in log.handlers):
-        handler = _Stderr()
-        handler.setFormatter(logging.Formatter("vaelab: %(message)s"))
-        log.addHandler(handler)
+    if not any(type(h) is Said for h in log.handlers):
+        log.addHandler(Said())
         log.propagate = False
     log.setLevel(logging.ERROR if not main else logging.WARNING if quiet else logging.INFO)
 
