@@ -37,7 +37,7 @@ from vaelab.models import count_parameters, in_float32
 from vaelab.pictures.explore_ops import b64, net_ops
 from vaelab.pictures.explore_shading import confidence_shading
 from vaelab.pictures.ink import ink_on_paper
-from vaelab.pictures.plots import UNLABELLED, class_color
+from vaelab.pictures.plots import UNLABELLED, class_color, class_shape
 from vaelab.training.datasets import check_same, data_key, load_for
 from vaelab.training.runs import Run, load_run
 
@@ -143,6 +143,7 @@ def explorer_data(run: Run, data: ImageData, *, points: int = POINTS, seed: int 
         "classes": list(data.classes),
         "colors": [to_hex(class_color(i)) for i in range(len(data.classes))]
                   or [UNLABELLED],
+        "shapes": [class_shape(i) for i in range(len(data.classes))] or [0],  # of the markers
         "pca": pca,
         "shading": shading,
         "run": _run_facts(run),

@@ -62,8 +62,14 @@ def class_color(i: int) -> Any:
 MARKERS = "o^sDv*"  # of each twenty classes in turn: class 20 is class 0's colour, a triangle
 
 
+def class_shape(i: Any) -> Any:
+    """Which of the markers class i (or each of an array of classes) takes: 0 for the first
+    twenty classes, 1 for the next twenty, and so on round the markers."""
+    return i // (2 * len(CLASS_COLORS)) % len(MARKERS)
+
+
 def class_marker(i: int) -> str:
-    return MARKERS[i // (2 * len(CLASS_COLORS)) % len(MARKERS)]
+    return MARKERS[class_shape(i)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -82,7 +88,7 @@ def draw_scatter(ax: Axes, points: np.ndarray, labels: np.ndarray, classes: Sequ
     drawn = labels[order] if classes else np.zeros(len(order), int)
     # Each twenty classes' marker: a marker's codes drawn over the one's before it, and in
     # their shuffled order among themselves
-    blocks = drawn // (2 * len(CLASS_COLORS)) % len(MARKERS)
+    blocks = class_shape(drawn)
     for block in np.unique(blocks) if len(blocks) else [0]:
         mine = blocks == block
         ax.scatter(points[order[mine], 0], points[order[mine], 1], c=colors[drawn[mine]],

@@ -81,9 +81,9 @@
     // CSS px of a code's square: 3 for thousands of codes, up to 7 for a few dozen, which
     // would be specks on a projector otherwise (the figures' dots grow likewise)
     const DOT = Math.min(7, Math.max(3, Math.round(Math.sqrt(6000 / N))));
-    // Past twenty classes the colours come again: each twenty in turn take another shape, in
-    // the codes and in the legend, as the figures take another marker
-    const COLOURS = 20;
+    // Past twenty classes the colours come again: each twenty in turn take another shape
+    // (DATA.shapes, of each class), in the codes and in the legend, as the figures take another
+    // marker
     const SHAPES = ["square", "triangle", "diamond", "circle", "down", "hexagon"];
     const CORNERS = { // of each polygon, in units of its size, its centroid at the code
       triangle: [[0, -4 / 3], [1, 2 / 3], [-1, 2 / 3]],
@@ -298,7 +298,7 @@
       for (let n = 0; n < N; n++) { // the codes come in random order: no class hides another
         const [x, y] = toScreen(plane.u[n], plane.v[n]);
         ctx.fillStyle = DATA.colors[LABELS[n]];
-        const shape = SHAPES[Math.floor(LABELS[n] / COLOURS) % SHAPES.length];
+        const shape = SHAPES[DATA.shapes[LABELS[n]] % SHAPES.length];
         if (shape === "square") {
           ctx.fillRect(x - DOT / 2, y - DOT / 2, DOT, DOT);
           continue;
@@ -962,7 +962,7 @@
       part("legend").hidden = !LABELLED;
       part("legend").replaceChildren(...DATA.classes.map((name, c) => {
         const item = document.createElement("li");
-        const shape = SHAPES[Math.floor(c / COLOURS) % SHAPES.length];
+        const shape = SHAPES[DATA.shapes[c] % SHAPES.length];
         const swatch = Object.assign(document.createElement("span"),
                                      { className: `swatch ${shape}` });
         swatch.style.background = DATA.colors[c];
