@@ -12,7 +12,8 @@ rate, batch --batch-size (100 by default: 20 is the paper's, and slower on a CPU
 start --output-bias (PyTorch's draw by default; the paper's code starts it at the logit of the
 training images' mean: data-mean), the ELBO or the IWAE objective (--objective iwae), with
 --k-train posterior draws per image (default 1 for the ELBO, 5 for IWAE). The NLL is measured
-at the end of each stage (k = 1000 on the first 2,000 test images), and at the end with
+at the end of each stage (k = 1000 on the first 2,000 test images), or after the epochs that
+--at names, and after the last epoch, and at the end with
 k = 5000 on the whole test set (kept in the run's final.json, and printed from there when the
 command is run again). Short of 3,280 epochs, a curve a + b * epochs^-c is fitted to the
 measurements and its value at 3,280 epochs printed as what it is: an extrapolation.
@@ -23,7 +24,7 @@ side (k = 1000, with the classifier if it is in the cache: vaelab classifier tra
 
 Usage: python benchmarks/likelihood.py [--epochs 3280] [--objective elbo|iwae] [--k-train K]
        [--schedule iwae|constant] [--batch-size 100] [--adam-eps 1e-8]
-       [--output-bias default|data-mean]
+       [--output-bias default|data-mean] [--at EPOCHS ...]
        [--out benchmark-runs] [--part 1 2]
 """
 
@@ -88,11 +89,14 @@ def fit_power_law(epochs: list[int], values: list[float]) -> tuple[float, float,
     return best[1], best[2], best[3]
 
 
-def part_one(epochs: int, out: Path, **settings: object) -> None:
+STAGE_ENDS = (1, 4, 13, 40, 121, 364, 1093, 3280)  # of the paper's 3^i epochs, i = 0..7
+
+
+def part_one(epochs: int, out: Path, at: list[int] | None = None, **settings: object) -> None:
     data = load_dataset("mnist")
     config = iwae_setting(1, **settings)
     test = prepare(data, "dynamic", config.data.binarize_seed).test_images
-    stages = [e for e in (1, 4, 13, 40, 121, 364, 1093, 3280) if e < epochs] + [epochs]
+    stages = sorted({e for e in (at or STAGE_ENDS) if 0 < e < epochs} | {epochs})
     train_config = config.train
     k_train = train_config.draws
     print(f"IWAE setting: 784-200-200-50 tanh, Bernoulli, dynamic binarization, batch "
@@ -201,6 +205,10 @@ def main() -> None:
     parser.add_argument("--adam-eps", type=float, default=1e-8, help="Adam's ε (paper: 1e-4)")
     parser.add_argument("--output-bias", choices=["default", "data-mean"], default="default",
                         help="the decoder's output bias at the start (paper's code: data-mean)")
+    parser.add_argument("--at", type=int, nargs="+", default=None, metavar="EPOCHS",
+                        help="epochs after which to measure the NLL (default: the ends of the "
+                             "paper's stages below --epochs: 1, 4, 13, 40, ...); the last epoch "
+                             "is always measured")
     parser.add_argument("--out", type=Path, default=Path("benchmark-runs"),
                         help="new folder for the runs")
     parser.add_argument("--part", type=int, nargs="+", default=[1, 2], choices=[1, 2])
@@ -208,7 +216,7 @@ def main() -> None:
     print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads\n")
     try:
         if 1 in args.part:
-            part_one(args.epochs, args.out, objective=args.objective, k=args.k_train,
+            part_one(args.epochs, args.out, args.at, objective=args.objective, k=args.k_train,
                      schedule=args.schedule, batch_size=args.batch_size,
                      adam_eps=args.adam_eps, output_bias=args.output_bias)
         if 2 in args.part:
