@@ -25,6 +25,10 @@ PARSE_ERRORS = [
     (["train", "--model", "nosuchmodel"], "--model 'nosuchmodel' is not one of: ae, vae, cvae"),
     (["train", "--loss", "l1"], "--loss 'l1' is not one of: sse, bce, gaussian, logistic"),
     (["classifier", "fit"], "vaelab classifier: 'fit' is not one of: train, show"),
+    (["train", "--model", "vea"], "--model 'vea' is not one of: ae, vae, cvae (did you mean "
+                                  "vae?)"),
+    (["classifier", "shw"], "vaelab classifier: 'shw' is not one of: train, show (did you "
+                            "mean show?)"),
     (["explore", "RUN", "--bogus"], "vaelab explore has no option --bogus; vaelab explore "
                                     "--help lists them"),
     (["train", "--epoch", "3"], "vaelab train has no option --epoch (did you mean --epochs?)"),

@@ -186,7 +186,7 @@ def _message(event: Any, argv: list[str], command: str | None) -> str | None:
     kind, where = type(event).__name__, f"vaelab {command}" if command else "vaelab"
     see = f"; {where} --help lists them" if command else "; vaelab --help lists the commands"
     if kind == "InvalidChoice":
-        choices = ", ".join(event.choices)
+        choices = ", ".join(event.choices) + did_you_mean(str(event.value), event.choices)
         if event.argument.is_positional():
             return f"{where}: {event.value!r} is not one of: {choices}"
         return f"{_typed(event.argument, argv)} {event.value!r} is not one of: {choices}"
