@@ -383,3 +383,14 @@ def test_image_data_of_ones_own_tensors_is_checked_and_made_uint8_leaving_them_a
                                           r"classes; give one class number per image, or "
                                           r"classes=\(\) for unlabelled images$"):
         ImageData("mine", ("a", "b"), uint8, None, uint8, labels)
+    # Names given as a list (or any iterable) are kept as a tuple, as a run records them: a
+    # list once made every later call refuse the run's own classes, "a, b, c" against "a, b, c"
+    assert ImageData("mine", ["a", "b", "c"], floats, labels, floats[:3],
+                     torch.arange(3)).classes == ("a", "b", "c")
+    assert ImageData("mine", iter(["a", "b", "c"]), floats, labels, floats[:3],
+                     torch.arange(3)).classes == ("a", "b", "c")
+    for wrong in (3, "abc", (0, 1, 2)):
+        with pytest.raises(VaelabError, match=r"^ImageData: classes are the classes' names, a "
+                                              r"tuple of str \(\(\) for images without "
+                                              rf"labels\), not {re.escape(repr(wrong))}$"):
+            ImageData("mine", wrong, floats, labels, floats[:3], torch.arange(3))

@@ -20,6 +20,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from vaelab.data import ImageData
 from vaelab.distributions import LIKELIHOODS, DiagonalGaussian
 from vaelab.errors import ConfigError, VaelabError
 from vaelab.measuring.evaluation import evaluate_run
@@ -166,9 +167,17 @@ def test_a_model_takes_images_as_vaelabs_datasets_hold_them(name):
     assert torch.equal(model.embed(grey, y), model.embed(grey.float() / 255, y))
 
 
-def test_a_cvae_needs_labels_and_an_ae_takes_no_kl_settings():
+def test_a_cvae_needs_labels_and_an_ae_takes_no_kl_settings(tiny, tmp_path):
     with pytest.raises(VaelabError, match="has none"):
         build_model(_small("cvae", "mlp"), (1, 8, 8), classes=0)
+    # Images given in memory without labels: the advice is for them, not for a folder
+    blobs = ImageData("blobs", (), tiny.train_images[:64], None, tiny.test_images[:16], None)
+    with pytest.raises(VaelabError, match=r"^a CVAE learns from labels, and blobs has none; "
+                                          r"train a VAE instead, or give the ImageData the "
+                                          r"classes' names and each image's label$"):
+        train(RunConfig(_small("cvae", "mlp"), DataConfig("blobs")), tmp_path / "c", data=blobs,
+              progress=False)
+    assert not (tmp_path / "c").exists()
     for settings in (TrainConfig(beta=4), TrainConfig(kl_warmup=2), TrainConfig(objective="iwae"),
                   TrainConfig(kl="tutorial"), TrainConfig(k=3)):
         with pytest.raises(ConfigError, match="has no posterior"):

@@ -69,6 +69,13 @@ def test_unknown_model_lists_the_known_ones():
         build_model(config, SHAPE)
     with pytest.raises(VaelabError, match=r"^unknown model 'vea' \(did you mean vae\?\); choose"):
         ModelConfig("vea")  # the config's own check names the nearest too
+    from vaelab.config import RunConfig
+
+    for wrong, kind in (("vae", "str"), (RunConfig(), "RunConfig")):  # not its name, nor "unknown"
+        with pytest.raises(VaelabError, match=rf"^build_model takes a ModelConfig, as in "
+                                              rf"ModelConfig\(model='vae'\) or a RunConfig's "
+                                              rf"\.model, not {kind}$"):
+            build_model(wrong, SHAPE)
 
 
 @pytest.mark.parametrize("name", ["ae", "vae"])

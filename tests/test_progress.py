@@ -132,7 +132,7 @@ def test_a_posterior_that_collapsed_is_told_when_training_ends(tiny, tmp_path, c
         # What to try: a KL warm-up, a longer one where the run had one, a smaller β
         assert all(m.endswith("train longer, or with --kl-warmup or a smaller --beta")
                    for m in said)
-    from vaelab.training.runs import say_if_collapsed
+    from vaelab.training.checks import say_if_collapsed
 
     caplog.clear()
     say_if_collapsed(tmp_path, run.metrics, TrainConfig(kl_warmup=5))

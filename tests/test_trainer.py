@@ -67,6 +67,39 @@ def test_ae_metrics_have_no_kl(tiny, tmp_path):
     assert run.metrics[0]["test"]["loss"] == run.metrics[0]["test"]["recon"]
 
 
+def test_a_run_whose_folder_is_gone_is_refused_before_anything_is_written(
+        tiny, tmp_path, monkeypatch):
+    """A Run kept in a notebook after its folder was removed, or named by a relative path
+    after the working folder changed: measuring or drawing it into its folder would make a
+    stray new one, which then refuses the same name to train."""
+    from vaelab.measuring.evaluation import evaluate_run
+    from vaelab.pictures.figures import plot_run
+
+    run = train(_config(epochs=1), tmp_path / "run", data=tiny, progress=False)
+    again = load_run(run)  # a Run given is loaded again from its folder
+    assert again is not run and again.config == run.config and again.epochs_done == 1
+    for wrong in (3, None):
+        with pytest.raises(VaelabError, match=r"^load_run takes a run's folder \(a str or "
+                                              r"Path\), not (int|NoneType)$"):
+            load_run(wrong)
+    monkeypatch.chdir(tmp_path)
+    relative = load_run("run")
+    monkeypatch.chdir(tmp_path / "run")  # "run" now names tmp_path/run/run, not the run
+    gone = f"^{tmp_path / 'run' / 'run'}: the run is no longer there \\(no config.json\\)"
+    for call in (lambda: evaluate_run(relative, tiny, k=2),
+                 lambda: plot_run(relative, data=tiny, progress=False)):
+        with pytest.raises(VaelabError, match=gone):
+            call()
+        assert not (tmp_path / "run" / "run").exists()
+    monkeypatch.chdir(tmp_path)
+    for name in ("model.safetensors", "checkpoint.safetensors", "config.json", "metrics.jsonl"):
+        (tmp_path / "run" / name).unlink(missing_ok=True)
+    with pytest.raises(VaelabError, match=r"run: the run is no longer there"):
+        evaluate_run(run, tiny, k=2)
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == []
+    evaluate_run(run, tiny, k=2, save=False)  # what writes nothing there still measures
+
+
 def test_load_run_rebuilds_the_model_from_the_folder_alone(tiny, tmp_path):
     run = train(_config(epochs=1), tmp_path / "run", data=tiny, progress=False)
     again = load_run(run.path)
@@ -630,11 +663,12 @@ def test_a_run_of_few_steps_is_told_that_its_model_learns_little(tiny, tmp_path,
     few = RunConfig(ModelConfig(hidden_dims=(8,)), DataConfig(train_subset=64),
                     TrainConfig(epochs=2, batch_size=32))
     with caplog.at_level(logging.WARNING, logger="vaelab"):
-        train_all([few, dataclasses.replace(few, model=ModelConfig("ae", hidden_dims=(8,)))],
+        train_all([few, dataclasses.replace(few, model=ModelConfig("ae", hidden_dims=(8,)),
+                                            train=dataclasses.replace(few.train, lr=1e-2))],
                   [tmp_path / "vae", tmp_path / "ae"], data=tiny, progress=False)
     told = "64 training images at batch 32 make 2 steps an epoch, 4 in all: too few for the " \
            "model to learn much; give a smaller --batch-size or more --epochs"
-    assert caplog.text.count(told) == 1  # once for the runs alike
+    assert caplog.text.count(told) == 1  # once for the runs it is true of, other rates or not
     caplog.clear()
     enough = dataclasses.replace(few, train=TrainConfig(epochs=100, batch_size=32))
     with caplog.at_level(logging.WARNING, logger="vaelab"):

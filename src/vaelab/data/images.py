@@ -29,6 +29,13 @@ class ImageData:
         """A caller's own images (tensors or NumPy arrays, uint8 or floats in [0, 1]) made
         uint8, their labels int64, each checked against the other: a mistake is one line
         here, not a model trained on images scaled twice."""
+        given = self.classes  # a list or a tuple, kept as a tuple as a run records them
+        names = None if isinstance(given, (str, bytes)) or not hasattr(given, "__iter__") \
+            else tuple(given)
+        if names is None or not all(isinstance(name, str) for name in names):
+            raise VaelabError(f"ImageData: classes are the classes' names, a tuple of str (() "
+                              f"for images without labels), not {given!r:.60}")
+        object.__setattr__(self, "classes", names)
         for split in ("train", "test"):
             images = _pixels(getattr(self, f"{split}_images"), f"{split}_images")
             labels = getattr(self, f"{split}_labels")

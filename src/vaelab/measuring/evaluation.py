@@ -63,7 +63,7 @@ from vaelab.models import Autoencoder, in_float32, prepared_pixels
 from vaelab.objectives import objective_per_image
 from vaelab.progress import progress_bar
 from vaelab.training.datasets import check_data, learned_from, load_for
-from vaelab.training.runs import Run, load_run
+from vaelab.training.runs import Run, opened
 
 log = logging.getLogger("vaelab")
 
@@ -98,7 +98,7 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
     if not (judge is None or judge == "cached" or isinstance(judge, Judge)):
         raise VaelabError(f"judge must be 'cached', None or a classifier (a Judge, from "
                           f"vaelab.measuring.classifier), got {judge!r}")
-    run = run if isinstance(run, Run) else load_run(run, data_dir=data_dir)
+    run = opened(run, data_dir=data_dir, writes=save)
     model, config = in_float32(run.model).eval(), run.config
     if k is not None and not model.has_posterior:  # `vaelab eval $run -k 50` goes on past it
         log.warning("%s is %s: with no posterior it has no likelihood to bound, so k (-k) is "

@@ -31,6 +31,9 @@ def build_model(config: ModelConfig, image_shape: tuple[int, int, int], classes:
                 ) -> Autoencoder:
     """A fresh model of the configured kind for images of the given (C, H, W) shape and, for
     a conditional model, ``classes`` labels."""
+    if not isinstance(config, ModelConfig):  # a name, or a RunConfig, whose .model is one
+        raise VaelabError(f"build_model takes a ModelConfig, as in ModelConfig(model='vae') or "
+                          f"a RunConfig's .model, not {type(config).__name__}")
     return model_class(config.model)(config, image_shape, classes)
 
 

@@ -30,7 +30,7 @@ from vaelab.pictures.figures import figure_bytes
 from vaelab.pictures.ink import drawn_manifold, ink_on_paper
 from vaelab.pictures.plots import class_legend, draw_manifold, draw_scatter, legend_names, style
 from vaelab.training.datasets import check_same, load_for
-from vaelab.training.runs import Run, check_new_run_dir, load_run, unique_dir
+from vaelab.training.runs import Run, check_new_run_dir, opened, unique_dir
 
 log = logging.getLogger("vaelab")
 
@@ -157,8 +157,7 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
     if any(isinstance(run, Scorecard) for run in runs):
         raise VaelabError("compare_runs takes runs (Run objects or folders); scorecards alone "
                           "go side by side as vaelab.Comparison([card, ...])")
-    loaded = [run if isinstance(run, Run) else load_run(run, device, data_dir=data_dir)
-              for run in runs]
+    loaded = [opened(run, device, data_dir=data_dir) for run in runs]
     folders = [run.path.resolve() for run in loaded]
     twice = next((run.path for run, folder in zip(loaded, folders, strict=True)
                   if folders.count(folder) > 1), None)

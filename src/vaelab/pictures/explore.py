@@ -39,7 +39,7 @@ from vaelab.pictures.explore_shading import confidence_shading
 from vaelab.pictures.ink import ink_on_paper
 from vaelab.pictures.plots import UNLABELLED, class_color, class_shape
 from vaelab.training.datasets import check_same, data_key, load_for
-from vaelab.training.runs import Run, load_run
+from vaelab.training.runs import Run, opened
 
 POINTS = 5000  # test codes drawn on the plane
 DATA_FORMAT = 2
@@ -195,8 +195,7 @@ def build_explorer(runs: Runs, data: ImageData | None = None, *,
                    data_dir: str | Path | None = None, progress: bool = True) -> str:
     """The explorer page of a run or of several side by side, loading each one's test set
     unless ``data`` is given."""
-    loaded = [run if isinstance(run, Run) else load_run(run, data_dir=data_dir)
-              for run in _as_list(runs)]
+    loaded = [opened(run, data_dir=data_dir) for run in _as_list(runs)]
     if not loaded:
         raise VaelabError("name at least one run folder to explore")
     shared: dict[tuple, ImageData] = {}  # each dataset loaded once for the runs that share it

@@ -42,7 +42,7 @@ from vaelab.pictures.ink import drawn_manifold, ink_on_paper, pictures_of
 from vaelab.pictures.interpolation import GIF_ENDS, interpolation
 from vaelab.pictures.report import write_run_page
 from vaelab.training.datasets import check_data, class_names, class_number, load_for
-from vaelab.training.runs import FIGURES, Run, load_run
+from vaelab.training.runs import FIGURES, Run, opened
 
 FORMATS = ("png", "pdf", "svg")
 GIF_SCALE = 4  # 28 px -> 112 px
@@ -64,8 +64,7 @@ def plot_run(run: Run | str | Path, data: ImageData | None = None, *,
     given by number or name."""
     if out_dir is not None:  # new or not: its figures are drawn again
         check_can_make(out_dir, "--out", folder=True)
-    if not isinstance(run, Run):
-        run = load_run(run, data_dir=data_dir)
+    run = opened(run, data_dir=data_dir, writes=out_dir is None)
     if out_dir is not None:
         _not_another_runs(Path(out_dir), run)
     choice = Choice.of(run, label, between)  # before any work
@@ -124,7 +123,7 @@ def write_run_figures(run: Run | str | Path, data: ImageData | None = None,
     if fmt not in FORMATS:
         raise VaelabError(f"unknown figure format {fmt!r}; choose one of: {', '.join(FORMATS)}")
     check_data(data)
-    run = run if isinstance(run, Run) else load_run(run)  # a folder
+    run = opened(run, writes=out_dir is None)  # a Run, or a folder
     data = data if data is not None else load_for(run.config, progress=False)
     out_dir = Path(out_dir or run.figures_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

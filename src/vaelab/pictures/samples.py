@@ -20,7 +20,7 @@ from vaelab.files import write_atomic
 from vaelab.measuring.latent import tile
 from vaelab.pictures.ink import as_drawn, ink_on_paper
 from vaelab.training.datasets import class_names, class_number
-from vaelab.training.runs import Run, load_run
+from vaelab.training.runs import Run, opened
 
 MOST_SAMPLES = 10_000  # in one picture
 SCALE = 3  # 28 px -> 84 px
@@ -87,10 +87,9 @@ def how_many(run: Run, n: int | None, label: str | int | None) -> int:
 
 def write_samples(run: Run | str | Path, path: str | Path, n: int | None = None,
                   label: str | int | None = None, seed: int = 0) -> Path:
-    """Draw n samples (of class ``label``, for a conditional model; n by ``how_many`` when
-    not given) and write them as one PNG."""
-    if not isinstance(run, Run):
-        run = load_run(run)
+    """Draw n samples (of class ``label``, for a conditional model) and write them as one
+    PNG; by default 64, or a row of each class where a conditional model draws every class."""
+    run = opened(run)
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise VaelabError(f"{path}: samples are written as PNG; name a file ending in .png")

@@ -1,11 +1,14 @@
 """What is refused or said of a run's settings before any work: settings that its model cannot
 use, labels that a conditional model lacks, a warm-up longer than the run, too few steps to
-learn from, half precision on a CPU."""
+learn from, half precision on a CPU; and once it has trained, a posterior that collapsed onto
+the prior."""
 
 from __future__ import annotations
 
 import logging
 import math
+from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -80,8 +83,26 @@ def note_precision(train: TrainConfig, device: torch.device) -> None:
 def check_labels(config: RunConfig, data: ImageData) -> None:
     """Refuse a conditional model on images without two classes or more to learn from."""
     if model_class(config.model.model).conditional and not data.apart:
-        how = "give it two classes or more" if data.labelled else how_to_label(
-            config.data.dataset)
+        read = data.origin is not None  # from a file or folder, not given in memory
+        how = ("give it two classes or more" if data.labelled
+               else how_to_label(config.data.dataset) if read
+               else "give the ImageData the classes' names and each image's label")
         raise VaelabError(f"a {config.model.model.upper()} learns from labels, and "
-                          f"{config.data.dataset} has {'one class' if data.labelled else 'none'}"
-                          f"; train a VAE instead, or {how}")
+                          f"{config.data.dataset if read else data.name} has "
+                          f"{'one class' if data.labelled else 'none'}; train a VAE instead, or "
+                          f"{how}")
+
+
+COLLAPSED = 0.1  # nats of test KL an image below which the codes say next to nothing
+
+
+def say_if_collapsed(path: Path, metrics: list[dict[str, Any]], train: TrainConfig) -> None:
+    """A posterior that has collapsed onto the prior makes every figure one blurred mean
+    image; a teacher should hear of it before putting them on a slide."""
+    kl = metrics[-1]["test"]["kl"] if metrics else None
+    if kl is not None and kl < COLLAPSED:
+        warm_up = "a longer --kl-warmup" if train.kl_warmup else "--kl-warmup"
+        log.warning("%s: the test KL is %.2g nats an image, so the codes carry almost nothing "
+                    "about the images (the posterior collapsed onto the prior) and the figures "
+                    "show much the same image everywhere; train longer, or with %s%s",
+                    path, kl, warm_up, " or a smaller --beta" if train.beta > 1 else "")

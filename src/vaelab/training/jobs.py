@@ -29,17 +29,11 @@ from vaelab.models import Autoencoder
 from vaelab.objectives import objective_per_image
 from vaelab.progress import loss_text, progress_bar, restart
 from vaelab.training.checkpoints import save_checkpoint, save_weights
+from vaelab.training.checks import say_if_collapsed
 from vaelab.training.datasets import learned_from, training_mean
 from vaelab.training.epoch import Diverged, EpochProgress, Stopped, train_epoch
 from vaelab.training.placement import Cores
-from vaelab.training.runs import (
-    CHECKPOINT,
-    WEIGHTS,
-    Run,
-    model_for,
-    say_if_collapsed,
-    write_metrics,
-)
+from vaelab.training.runs import CHECKPOINT, WEIGHTS, Run, model_for, write_metrics
 from vaelab.training.step import Step
 from vaelab.training.stopping import (
     Cadence,

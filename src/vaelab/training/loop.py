@@ -70,8 +70,8 @@ def train(config: RunConfig | None = None, out: str | Path | None = None, *,
     or 'epoch' (none inside). Draw the run's figures with ``vaelab.plot_run(run)``.
     ``compile`` compiles each step with torch.compile (a GPU's gain, after a minute). The
     run's config is ``config`` with what it learnt of its images filled in (image_shape,
-    classes, fingerprint, and a folder's path made absolute), as ``run.config.changes``
-    lists.
+    classes, fingerprint, and a folder's path made absolute), as
+    ``run.config.changes(config)`` lists.
 
     Started by torchrun as one of several processes, it trains the run with them
     (``vaelab.distributed``): each takes its rows of every batch, and rank 0 writes the folder.
@@ -164,9 +164,11 @@ def new_jobs(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | N
                             compile=compile, go_on_with=go_on, flags=flags))
     except KeyboardInterrupt as err:  # the folders made so far hold their settings alone
         raise before_any_step([(d, go_on or start_again(d) + flags) for d in made], err) from None
-    for train, subset in {(c.train, c.data.train_subset) for c in configs}:  # once for runs alike
-        if world.main:  # said once, in a script under torchrun too
-            note_few_steps(train, subset or len(full.train_images))
+    if world.main:  # each note once for the runs it is true of, in a script under torchrun too
+        for (*_, images), train in {(c.train.batch_size, c.train.epochs, c.data.train_subset or
+                                     len(full.train_images)): c.train for c in configs}.items():
+            note_few_steps(train, images)
+        for train in {c.train.precision: c.train for c in configs}.values():
             note_precision(train, device)
     alike = {(job.config.model.likelihood, job.config.data.binarize): job for job in jobs}
     for job in alike.values() if world.main else ():  # once for runs alike

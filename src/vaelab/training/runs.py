@@ -16,6 +16,7 @@ import itertools
 import json
 import logging
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
-from vaelab.config import RunConfig, TrainConfig
+from vaelab.config import RunConfig
 from vaelab.data import DATASETS
 from vaelab.device import select_device
 from vaelab.errors import VaelabError
@@ -200,11 +201,16 @@ def _again(path: Path, what: str, data_dir: str | Path | None) -> str:
             f"writes {what} again from the run's checkpoint")
 
 
-def load_run(path: str | Path, device: str | torch.device = "cpu", *,
+def load_run(path: str | Path | Run, device: str | torch.device = "cpu", *,
              data_dir: str | Path | None = None) -> Run:
-    """Rebuild a run's model from its folder alone: config.json and model.safetensors.
-    ``data_dir``, where the run's dataset is if not where vaelab looks by default, is named in
-    the command that writes a damaged file of the run again."""
+    """Rebuild a run's model from its folder alone: config.json and model.safetensors (a Run
+    given is loaded again from its folder). ``data_dir``, where the run's dataset is if not
+    where vaelab looks by default, is named in the command that writes a damaged file of the
+    run again."""
+    path = path.path if isinstance(path, Run) else path
+    if not isinstance(path, (str, os.PathLike)):
+        raise VaelabError(f"load_run takes a run's folder (a str or Path), not "
+                          f"{type(path).__name__}")
     path = Path(path)
     if not path.is_dir():
         raise VaelabError(f"{path}: no such run folder")
@@ -257,6 +263,20 @@ def load_run(path: str | Path, device: str | torch.device = "cpu", *,
     return Run(path, config, model, metrics, epoch)
 
 
+def opened(run: Run | str | Path, device: str | torch.device = "cpu", *,
+           data_dir: str | Path | None = None, writes: bool = False) -> Run:
+    """A Run as given, or the run in a folder, loaded. For work that ``writes`` into the run's
+    folder, a Run whose folder is no longer where it says (removed or moved, or a relative path
+    after the working folder changed) is refused: writing would make a stray new one."""
+    if not isinstance(run, Run):
+        return load_run(run, device, data_dir=data_dir)
+    if writes and not (run.path / CONFIG).is_file():  # named whole: relative, it may mislead
+        raise VaelabError(f"{run.path.absolute()}: the run is no longer there (no {CONFIG}), "
+                          f"so nothing is written into its folder; load_run it again from "
+                          f"where it is now")
+    return run
+
+
 def check_writable(path: Path) -> None:
     """Refuse, before any work, a run whose folder cannot be written (a read-only disk)."""
     if not writable(path):
@@ -299,17 +319,3 @@ def unique_dir(base: Path) -> Path:
             continue
     raise AssertionError("numbered() never ends")
 
-
-COLLAPSED = 0.1  # nats of test KL an image below which the codes say next to nothing
-
-
-def say_if_collapsed(path: Path, metrics: list[dict[str, Any]], train: TrainConfig) -> None:
-    """A posterior that has collapsed onto the prior makes every figure one blurred mean
-    image; a teacher should hear of it before putting them on a slide."""
-    kl = metrics[-1]["test"]["kl"] if metrics else None
-    if kl is not None and kl < COLLAPSED:
-        warm_up = "a longer --kl-warmup" if train.kl_warmup else "--kl-warmup"
-        log.warning("%s: the test KL is %.2g nats an image, so the codes carry almost nothing "
-                    "about the images (the posterior collapsed onto the prior) and the figures "
-                    "show much the same image everywhere; train longer, or with %s%s",
-                    path, kl, warm_up, " or a smaller --beta" if train.beta > 1 else "")
