@@ -462,6 +462,10 @@ def test_plot_draws_a_cvae_as_the_class_asked_for_and_joins_the_classes_asked_fo
     assert "<text" in (figures / "interpolation.svg").read_text()  # text a slide can edit
     plot_run(vae, tiny, out_dir=figures, fmt="svg", between=(7, 7))  # its first two 7s
     assert "two test images (classes 7 and 7)" in (figures / "interpolation.svg").read_text()
+    for wrong in ("17", (1, 7, 8), (7,)):  # a string of two digits is no pair of them
+        with pytest.raises(VaelabError, match=rf"^between takes two classes, as \(3, 8\) or "
+                                              rf"\('Coat', 'Bag'\), not {re.escape(repr(wrong))}$"):
+            plot_run(vae, tiny, out_dir=figures, between=wrong)
     capsys.readouterr()  # the notes of training and drawing, if a handler prints them
     for args, told in ((["--label", "3"], "which draws no chosen class; drop --label"),
                        (["--between", "1", "x"], "unknown class 'x'; choose one of: 0, 1,")):

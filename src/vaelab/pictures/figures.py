@@ -21,7 +21,6 @@ says: ink on paper for the registered datasets, as they are for anyone's own.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 
@@ -38,10 +37,11 @@ from vaelab.measuring.latent import LatentPicture, latent_picture, prior_manifol
 from vaelab.models import Autoencoder
 from vaelab.objectives import corrupt
 from vaelab.pictures import plots
+from vaelab.pictures.choice import Choice
 from vaelab.pictures.ink import drawn_manifold, ink_on_paper, pictures_of
 from vaelab.pictures.interpolation import GIF_ENDS, interpolation
 from vaelab.pictures.report import write_run_page
-from vaelab.training.datasets import check_data, class_names, class_number, load_for
+from vaelab.training.datasets import check_data, load_for
 from vaelab.training.runs import FIGURES, Run, opened
 
 FORMATS = ("png", "pdf", "svg")
@@ -86,29 +86,6 @@ def _not_another_runs(out: Path, run: Run) -> None:
     if (out / "config.json").is_file() and out.resolve() != run.path.resolve():
         raise VaelabError(f"{out} is another run's folder, among whose files these figures "
                           f"would lie; choose another --out")
-
-
-@dataclass(frozen=True)
-class Choice:
-    """What a run's figures show where the run leaves it open, as class numbers: the class a
-    conditional model's grids are drawn as, and the classes the interpolation joins."""
-
-    label: int = 0
-    between: tuple[int, int] | None = None  # None: the two farthest apart
-
-    @classmethod
-    def of(cls, run: Run, label: str | int | None = None,
-           between: tuple[str | int, str | int] | None = None) -> Choice:
-        """Checked against the run: one line for a class it does not have, or a choice it
-        cannot make (a label of a model that draws no class, classes of unlabelled images)."""
-        if label is not None and not run.model.conditional:
-            raise VaelabError(f"{run.path} is {run.config.named()}, which draws no chosen "
-                              f"class; drop --label")
-        if between is not None and not class_names(run.config):
-            raise VaelabError(f"{run.path} learnt from images without classes; drop --between")
-        return cls(0 if label is None else class_number(run.config, label),
-                   None if between is None else
-                   tuple(class_number(run.config, c) for c in between))  # type: ignore[arg-type]
 
 
 @torch.inference_mode()

@@ -1,0 +1,38 @@
+"""Which class a run's figures draw as and which two they join, where the run leaves it open:
+asked for by name or number, checked against the run, kept as class numbers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vaelab.errors import VaelabError
+from vaelab.training.datasets import class_names, class_number
+from vaelab.training.runs import Run
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What a run's figures show where the run leaves it open, as class numbers: the class a
+    conditional model's grids are drawn as, and the classes the interpolation joins."""
+
+    label: int = 0
+    between: tuple[int, int] | None = None  # None: the two farthest apart
+
+    @classmethod
+    def of(cls, run: Run, label: str | int | None = None,
+           between: tuple[str | int, str | int] | None = None) -> Choice:
+        """Checked against the run: one line for a class it does not have, or a choice it
+        cannot make (a label of a model that draws no class, classes of unlabelled images, other
+        than two classes to join)."""
+        if label is not None and not run.model.conditional:
+            raise VaelabError(f"{run.path} is {run.config.named()}, which draws no chosen "
+                              f"class; drop --label")
+        if between is None:
+            return cls(0 if label is None else class_number(run.config, label))
+        if isinstance(between, (str, bytes)) or len(between) != 2:  # "17" is no pair of 1 and 7
+            raise VaelabError(f"between takes two classes, as (3, 8) or ('Coat', 'Bag'), not "
+                              f"{between!r}")
+        if not class_names(run.config):
+            raise VaelabError(f"{run.path} learnt from images without classes; drop --between")
+        return cls(0 if label is None else class_number(run.config, label),
+                   tuple(class_number(run.config, c) for c in between))  # one twice: its first two
