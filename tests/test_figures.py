@@ -319,17 +319,26 @@ def test_a_comparison_puts_each_model_in_a_column_with_one_legend(trained, tiny)
 def test_a_comparisons_titles_line_up_and_a_tiny_range_reads_with_a_power_of_ten():
     """Regions of other shapes (a wide AE, a round VAE, a collapsed one a hundred times
     smaller) left each column's titles at its own height, and the collapsed one's ticks ran
-    together as '-0.010-0.005 0.000'."""
+    together as '-0.010-0.005 0.000'. So did a name or a decoder's title of two lines over
+    one column, broken inside 'k =' / '5)'."""
     rng = np.random.default_rng(0)
     views = []
+    long = "a-long-run-name, VAE (Bernoulli, IWAE, k = 5, β = 4)"  # over 49 characters
     for name, scale in (("wide", (6.0, 2.0)), ("round", (2.0, 2.0)), ("tiny", (0.005, 0.01))):
         points = rng.normal(size=(500, 2)) * scale
         u0, v0 = points.min(0)
         u1, v1 = points.max(0)
         u, v = (np.linspace(u0, u1, 20), np.linspace(v0, v1, 7 if name == "wide" else 20))
         manifold = Manifold(np.zeros((len(v) * 28, len(u) * 28)), u, v)
-        views.append(LatentView(name, points, np.arange(500) % 10, manifold))
+        views.append(LatentView(long if name == "round" else name, points, np.arange(500) % 10,
+                                manifold, drawn_as="Ankle boot" if name == "tiny" else None))
     fig = draw_comparison(views, [str(c) for c in range(10)], title="t")
+    kept = "VAE (Bernoulli, IWAE, k = 5, β = 4)".replace(" = ", "\u00a0=\u00a0")
+    assert [cell._suptitle.get_text() for cell in fig.subfigs[:3]] == [
+        "wide\n", f"a-long-run-name,\n{kept}", "tiny\n"]
+    assert fig.subfigs[2].axes[1].get_title() == \
+        "decoder over the same region, drawn as class\nAnkle\u00a0boot"
+    assert fig.subfigs[0].axes[1].get_title() == "decoder over the same region\n"
     fig.draw_without_rendering()
     for row, within in ((0, 2), (1, 10)):  # the codes, then the decoders (pixels at 100 dpi)
         heights = [cell.axes[row].title.get_window_extent().y0 for cell in fig.subfigs[:3]]

@@ -77,6 +77,23 @@ def _unbroken(text: str) -> str:
     return text.replace(" ", "\u00a0")
 
 
+def _name_lines(name: str, width: int) -> list[str]:
+    """A column's name ('folder, model (details)') in lines of ``width`` characters at most:
+    one where it fits, else broken after the folder's name first, and never inside 'k = 5'."""
+    name = name.replace(" = ", "\u00a0=\u00a0")
+    folder, comma, model = name.partition(", ")
+    if len(name) <= width or not comma:
+        return textwrap.wrap(name, width, break_on_hyphens=False) or [""]
+    return [folder + ",", *textwrap.wrap(model, width, break_on_hyphens=False)]
+
+
+def _level(titles: list[list[str]]) -> list[str]:
+    """Titles of as many lines each, blank ones added below the shorter: a title of two lines
+    over one column moves its panels down as far as every other column's."""
+    lines = max(map(len, titles), default=1)
+    return ["\n".join(title + [""] * (lines - len(title))) for title in titles]
+
+
 def draw_comparison(views: Sequence[LatentView], classes: Sequence[str], *, title: str) -> Figure:
     """One column per model, named at its top: its latent codes above, its decoder over the
     same region below, read across like a slide's columns (four runs make a figure twice as
@@ -95,7 +112,11 @@ def draw_comparison(views: Sequence[LatentView], classes: Sequence[str], *, titl
         grid = fig.subfigures(rows, columns + 1, squeeze=False,
                               width_ratios=[side] * columns + [key])
         cells = grid[:, :columns].flatten()
-        for cell, view in zip(cells, views, strict=False):
+        names = _level([_name_lines(view.name, width) for view in views])
+        decoders = _level([textwrap.wrap("decoder over the same region" + (
+            "" if view.drawn_as is None else f", drawn as class {_unbroken(view.drawn_as)}"),
+            width, break_on_hyphens=False) for view in views])
+        for cell, view, named, decoded in zip(cells, views, names, decoders, strict=False):
             codes, decoder = cell.subplots(2, 1)
             is_plane = len(view.manifold.v) > 1
             draw_scatter(codes, view.points, view.labels, classes, view.axis_labels,
@@ -106,15 +127,13 @@ def draw_comparison(views: Sequence[LatentView], classes: Sequence[str], *, titl
                 if view.manifold.evenly_spaced:  # whole steps: no "−12.5−10.0" run together
                     ax.xaxis.set_major_locator(MaxNLocator(5, steps=[1, 2, 5, 10]))
             draw_manifold(decoder, view.manifold, view.axis_labels)
-            drawn = "" if view.drawn_as is None else f", drawn as class {_unbroken(view.drawn_as)}"
-            decoder.set_title(textwrap.fill(f"decoder over the same region{drawn}", width,
-                                            break_on_hyphens=False))
+            decoder.set_title(decoded)
             left, right, bottom, top = view.manifold.extent
             codes.set_xlim(left, right)
             if is_plane:  # the same window as the decoder's
                 codes.set_aspect("equal", adjustable="box")
                 codes.set_ylim(bottom, top)
-            name = cell.suptitle(textwrap.fill(view.name, width, break_on_hyphens=False))
+            name = cell.suptitle(named)
             # centred on the panels, as their titles are, where the layout puts them
             name.set_transform(blended_transform_factory(codes.transAxes, cell.transSubfigure))
         if classes:  # level with the top row's codes, which fill about its upper half; a
