@@ -12,8 +12,8 @@ rate, batch --batch-size (100 by default: 20 is the paper's, and slower on a CPU
 start --output-bias (PyTorch's draw by default; the paper's code starts it at the logit of the
 training images' mean: data-mean), the ELBO or the IWAE objective (--objective iwae), with
 --k-train posterior draws per image (default 1 for the ELBO, 5 for IWAE). The NLL is measured
-at the end of each stage (k = 1000 on the first 2,000 test images), or after the epochs that
---at names, and after the last epoch, and at the end with
+(k = 1000 on the first 2,000 test images) at the end of each stage, or after the epochs that
+--at names, and always after the last epoch; then, at the end, with
 k = 5000 on the whole test set (kept in the run's final.json, and printed from there when the
 command is run again). Short of 3,280 epochs, a curve a + b * epochs^-c is fitted to the
 measurements and its value at 3,280 epochs printed as what it is: an extrapolation.

@@ -538,7 +538,6 @@ def test_classifier_train_makes_the_shipped_one_again_and_keeps_its_own(data_env
 def test_every_command_that_loads_runs_loads_them_on_its_device(command, tmp_path, monkeypatch,
                                                                  capsys):
     """`vaelab compare --device` was taken and then ignored: the runs went to the CPU."""
-    import vaelab.pictures.comparison
     import vaelab.training.runs
 
     class Loaded(Exception):
@@ -550,8 +549,7 @@ def test_every_command_that_loads_runs_loads_them_on_its_device(command, tmp_pat
         asked.append(device)
         raise Loaded
 
-    monkeypatch.setattr(vaelab.training.runs, "load_run", load_run)
-    monkeypatch.setattr(vaelab.pictures.comparison, "load_run", load_run)
+    monkeypatch.setattr(vaelab.training.runs, "load_run", load_run)  # as every command opens runs
     runs = []
     for name in ("a", "b"):
         (tmp_path / name).mkdir()

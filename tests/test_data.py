@@ -389,8 +389,13 @@ def test_image_data_of_ones_own_tensors_is_checked_and_made_uint8_leaving_them_a
                      torch.arange(3)).classes == ("a", "b", "c")
     assert ImageData("mine", iter(["a", "b", "c"]), floats, labels, floats[:3],
                      torch.arange(3)).classes == ("a", "b", "c")
-    for wrong in (3, "abc", (0, 1, 2)):
-        with pytest.raises(VaelabError, match=r"^ImageData: classes are the classes' names, a "
-                                              r"tuple of str \(\(\) for images without "
-                                              rf"labels\), not {re.escape(repr(wrong))}$"):
+    named = ImageData("mine", np.array(["a", "b", "c"]), floats, labels, floats[:3],
+                      torch.arange(3)).classes
+    assert named == ("a", "b", "c") and all(type(name) is str for name in named)  # not np.str_
+    for wrong in (3, "abc", (0, 1, 2), {"a", "b", "c"}, {"a": 0, "b": 1, "c": 2}):
+        with pytest.raises(VaelabError, match=r"^ImageData: classes are the classes' names in "
+                                              r"order, a tuple of str \(\(\) for images "
+                                              rf"without labels\), not {re.escape(repr(wrong))}$"):
             ImageData("mine", wrong, floats, labels, floats[:3], torch.arange(3))
+    with pytest.raises(VaelabError, match=r", not \(0, 1, 2, .{40,}…$"):  # a long one, cut
+        ImageData("mine", tuple(range(99)), floats, labels, floats[:3], torch.arange(3))

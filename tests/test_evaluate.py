@@ -1248,8 +1248,9 @@ def test_a_test_set_of_one_image_has_no_spread_and_no_frechet_distance(tiny, tmp
 def test_compare_keeps_an_eval_json_it_cannot_read_and_writes_none_where_it_may_not(
         bernoulli_vae, tiny, tmp_path, monkeypatch, caplog):
     """A damaged eval.json (or a newer vaelab's) is said, left as it is, and the run measured
-    for the comparison alone; so is a run in a folder that cannot be written, which compare
-    finds out before measuring. The run's page is drawn without the damaged measures."""
+    for the comparison alone; so is a run in a folder that cannot be written, or a Run whose
+    folder was removed, which compare finds out before measuring. The run's page is drawn
+    without the damaged measures."""
     from vaelab.pictures import comparison
     from vaelab.pictures.report import write_run_page
 
@@ -1259,11 +1260,15 @@ def test_compare_keeps_an_eval_json_it_cannot_read_and_writes_none_where_it_may_
     (unwritable / "eval.json").unlink(missing_ok=True)
     monkeypatch.setattr(comparison, "writable",  # as root, no folder is read-only
                         lambda folder: Path(folder) != unwritable)
+    gone = load_run(shutil.copytree(bernoulli_vae.path, tmp_path / "gone"))  # then removed
+    shutil.rmtree(gone.path)
     with caplog.at_level("INFO", logger="vaelab"):
-        comparison.compare_runs([damaged, unwritable], tmp_path / "cmp", data=tiny,
+        comparison.compare_runs([damaged, unwritable, gone], tmp_path / "cmp", data=tiny,
                                 progress=False, judge=None, k=2, samples=1)
     assert (damaged / "eval.json").read_text() == '{"nll": "x"'
-    assert not (unwritable / "eval.json").exists()
+    assert not (unwritable / "eval.json").exists() and not gone.path.exists()
+    assert f"evaluating {gone.path} for this comparison alone (its folder is no longer there)" \
+        in caplog.text
     said = caplog.text
     assert (f"{damaged / 'eval.json'}: not valid JSON (Expecting ',' delimiter: line 1, column "
             f"12); it is kept as it is, and the run measured for this comparison alone") in said

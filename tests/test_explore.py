@@ -33,7 +33,7 @@ from vaelab.pictures.explore import (
     export_explorer,
 )
 from vaelab.pictures.explore_ops import net_ops
-from vaelab.pictures.plots import class_color
+from vaelab.pictures.plots import class_color, class_shape
 from vaelab.training.loop import train
 from vaelab.training.runs import Run, load_run
 
@@ -86,6 +86,8 @@ def test_the_page_data_holds_the_nets_and_the_codes(runs, tiny):
     torch.testing.assert_close(axes @ axes.T, torch.eye(5, dtype=torch.float64))
     assert data["classes"] == list(tiny.classes)
     assert data["colors"] == [to_hex(class_color(i)) for i in range(10)]  # the figures' own
+    assert data["shapes"] == [0] * 10  # of the markers: another from the 21st class on
+    assert [class_shape(i) for i in (0, 19, 20, 39, 40, 119, 120)] == [0, 0, 1, 1, 2, 5, 0]
 
 
 def test_a_conditional_conv_model_becomes_operations_with_the_label_beside():

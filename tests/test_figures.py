@@ -285,7 +285,7 @@ def test_a_comparison_puts_each_model_in_a_column_with_one_legend(trained, tiny)
     width, height = fig.get_size_inches()
     assert width > 1.5 * height and height < 9
     assert [cell._suptitle.get_text() for cell in fig.subfigs[:4]] == [
-        "runs/cvae, denoising β-CVAE (β = 4,\nmask 0.5)"] * 4  # wrapped over its column
+        "runs/cvae,\ndenoising β-CVAE (β\u00a0=\u00a04, mask 0.5)"] * 4  # wrapped over its column
     assert [ax.get_title() for ax in fig.subfigs[0].axes] == [
         "test codes", "decoder over the same region, drawn\nas class Ankle\u00a0boot"]
     # The legend stands once, in a column of its own level with the top row's codes (it sat
@@ -339,6 +339,13 @@ def test_a_comparisons_titles_line_up_and_a_tiny_range_reads_with_a_power_of_ten
     assert fig.subfigs[2].axes[1].get_title() == \
         "decoder over the same region, drawn as class\nAnkle\u00a0boot"
     assert fig.subfigs[0].axes[1].get_title() == "decoder over the same region\n"
+    from vaelab.pictures.comparison import _name_lines
+
+    lines = _name_lines("mnist-vae-latent-16-beta-4-warmup-10, β-VAE (Bernoulli)", 30)
+    assert max(map(len, lines)) <= 30 and lines[-1] == "β-VAE (Bernoulli)"  # a long folder too
+    assert "".join(lines[:-1]) == "mnist-vae-latent-16-beta-4-warmup-10,"  # at its hyphens
+    assert _name_lines("VAE (Bernoulli, IWAE, k = 5, β = 4)", 30) == [  # no folder before it
+        "VAE (Bernoulli, IWAE, k\u00a0=\u00a05,", "β\u00a0=\u00a04)"]
     fig.draw_without_rendering()
     for row, within in ((0, 2), (1, 10)):  # the codes, then the decoders (pixels at 100 dpi)
         heights = [cell.axes[row].title.get_window_extent().y0 for cell in fig.subfigs[:3]]

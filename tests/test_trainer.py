@@ -2,6 +2,7 @@ import dataclasses
 import json
 import logging
 import math
+import shutil
 import threading
 
 import pytest
@@ -67,37 +68,50 @@ def test_ae_metrics_have_no_kl(tiny, tmp_path):
     assert run.metrics[0]["test"]["loss"] == run.metrics[0]["test"]["recon"]
 
 
-def test_a_run_whose_folder_is_gone_is_refused_before_anything_is_written(
+def test_a_run_keeps_its_folder_and_one_that_is_gone_is_refused_before_anything_is_written(
         tiny, tmp_path, monkeypatch):
-    """A Run kept in a notebook after its folder was removed, or named by a relative path
-    after the working folder changed: measuring or drawing it into its folder would make a
-    stray new one, which then refuses the same name to train."""
-    from vaelab.measuring.evaluation import evaluate_run
-    from vaelab.pictures.figures import plot_run
+    """A Run kept in a notebook, named by a relative path, after the working folder changed:
+    its measures and figures went into whatever that path named now, another run's folder
+    or a stray new one. A Run whose folder was removed: measuring or drawing into it made a
+    stray one again, which then refused the same name to train."""
+    import re
 
-    run = train(_config(epochs=1), tmp_path / "run", data=tiny, progress=False)
+    from vaelab.measuring.evaluation import evaluate_run
+    from vaelab.pictures.figures import plot_run, write_run_figures
+
+    run = train(_config(epochs=1), tmp_path / "x" / "run", data=tiny, progress=False)
     again = load_run(run)  # a Run given is loaded again from its folder
     assert again is not run and again.config == run.config and again.epochs_done == 1
     for wrong in (3, None):
         with pytest.raises(VaelabError, match=r"^load_run takes a run's folder \(a str or "
                                               r"Path\), not (int|NoneType)$"):
             load_run(wrong)
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path / "x")
     relative = load_run("run")
-    monkeypatch.chdir(tmp_path / "run")  # "run" now names tmp_path/run/run, not the run
-    gone = f"^{tmp_path / 'run' / 'run'}: the run is no longer there \\(no config.json\\)"
-    for call in (lambda: evaluate_run(relative, tiny, k=2),
-                 lambda: plot_run(relative, data=tiny, progress=False)):
-        with pytest.raises(VaelabError, match=gone):
+    other = tmp_path / "y" / "run"  # another run, which "run" names from y
+    train(_config("ae", epochs=1), other, data=tiny, progress=False)
+    monkeypatch.chdir(tmp_path / "y")
+    evaluate_run(relative, tiny, k=2, judge=None)
+    plot_run(relative, data=tiny, progress=False)
+    for name in ("eval.json", "figures", "index.html"):
+        assert (tmp_path / "x" / "run" / name).exists() and not (other / name).exists()
+    for name in ("model.safetensors", "checkpoint.safetensors", "config.json", "metrics.jsonl",
+                 "eval.json", "eval-per-image.safetensors", "index.html"):
+        (tmp_path / "x" / "run" / name).unlink(missing_ok=True)
+    shutil.rmtree(tmp_path / "x" / "run" / "figures")
+    gone = f"^{re.escape(str(tmp_path / 'x' / 'run'))}: the run is no longer there \\(no " \
+           f"config.json\\), so nothing is written into its folder; load_run it again from " \
+           f"where it is now, or give "
+    for call, way_out in ((lambda: evaluate_run(relative, tiny, k=2), "save=False"),
+                          (lambda: plot_run(relative, data=tiny, progress=False), "out_dir"),
+                          (lambda: write_run_figures(relative, tiny), "out_dir")):
+        with pytest.raises(VaelabError, match=gone + way_out):
             call()
-        assert not (tmp_path / "run" / "run").exists()
-    monkeypatch.chdir(tmp_path)
-    for name in ("model.safetensors", "checkpoint.safetensors", "config.json", "metrics.jsonl"):
-        (tmp_path / "run" / name).unlink(missing_ok=True)
-    with pytest.raises(VaelabError, match=r"run: the run is no longer there"):
-        evaluate_run(run, tiny, k=2)
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == []
-    evaluate_run(run, tiny, k=2, save=False)  # what writes nothing there still measures
+        assert sorted(p.name for p in (tmp_path / "x" / "run").iterdir()) == []
+    # What writes nothing there still works
+    evaluate_run(run, tiny, k=2, save=False, judge=None)
+    assert set(plot_run(run, tiny, out_dir=tmp_path / "elsewhere", progress=False)) >= {"latent"}
+    assert sorted(p.name for p in (tmp_path / "x" / "run").iterdir()) == []
 
 
 def test_load_run_rebuilds_the_model_from_the_folder_alone(tiny, tmp_path):

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -29,13 +31,7 @@ class ImageData:
         """A caller's own images (tensors or NumPy arrays, uint8 or floats in [0, 1]) made
         uint8, their labels int64, each checked against the other: a mistake is one line
         here, not a model trained on images scaled twice."""
-        given = self.classes  # a list or a tuple, kept as a tuple as a run records them
-        names = None if isinstance(given, (str, bytes)) or not hasattr(given, "__iter__") \
-            else tuple(given)
-        if names is None or not all(isinstance(name, str) for name in names):
-            raise VaelabError(f"ImageData: classes are the classes' names, a tuple of str (() "
-                              f"for images without labels), not {given!r:.60}")
-        object.__setattr__(self, "classes", names)
+        object.__setattr__(self, "classes", _names(self.classes))
         for split in ("train", "test"):
             images = _pixels(getattr(self, f"{split}_images"), f"{split}_images")
             labels = getattr(self, f"{split}_labels")
@@ -101,6 +97,21 @@ class ImageData:
 
 def _shape(images: torch.Tensor) -> str:
     return "x".join(map(str, images.shape[1:]))
+
+
+def _names(given: Any) -> tuple[str, ...]:
+    """Class names given in order (a list, a tuple, a NumPy array of str), as a tuple of str, as
+    a run records them; a set, whose order changes from one process to the next, is refused."""
+    try:
+        names = None if isinstance(given, (str, bytes, Set, Mapping)) else tuple(given)
+    except TypeError:  # not a sequence
+        names = None
+    if names is None or not all(isinstance(name, str) for name in names):
+        shown = repr(given)
+        raise VaelabError(f"ImageData: classes are the classes' names in order, a tuple of str "
+                          f"(() for images without labels), not "
+                          f"{shown if len(shown) <= 60 else shown[:59] + '…'}")
+    return tuple(str(name) for name in names)  # np.str_ too, as plain str
 
 
 def _pixels(images: object, name: str) -> torch.Tensor:

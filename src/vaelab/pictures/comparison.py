@@ -30,7 +30,7 @@ from vaelab.pictures.figures import figure_bytes
 from vaelab.pictures.ink import drawn_manifold, ink_on_paper
 from vaelab.pictures.plots import class_legend, draw_manifold, draw_scatter, legend_names, style
 from vaelab.training.datasets import check_same, load_for
-from vaelab.training.runs import Run, check_new_run_dir, opened, unique_dir
+from vaelab.training.runs import CONFIG, Run, check_new_run_dir, opened, unique_dir
 
 log = logging.getLogger("vaelab")
 
@@ -79,12 +79,16 @@ def _unbroken(text: str) -> str:
 
 def _name_lines(name: str, width: int) -> list[str]:
     """A column's name ('folder, model (details)') in lines of ``width`` characters at most:
-    one where it fits, else broken after the folder's name first, and never inside 'k = 5'."""
+    one where it fits, else broken after the folder's name first (at a comma outside the
+    parentheses), and never inside 'k = 5'."""
     name = name.replace(" = ", "\u00a0=\u00a0")
-    folder, comma, model = name.partition(", ")
-    if len(name) <= width or not comma:
+    depth = [name[:i].count("(") - name[:i].count(")") for i in range(len(name))]
+    comma = next((i for i in range(len(name)) if name.startswith(", ", i) and not depth[i]),
+                 None)
+    if len(name) <= width or comma is None:
         return textwrap.wrap(name, width, break_on_hyphens=False) or [""]
-    return [folder + ",", *textwrap.wrap(model, width, break_on_hyphens=False)]
+    return [*textwrap.wrap(name[:comma + 1], width),  # a folder's name, at its hyphens too
+            *textwrap.wrap(name[comma + 2:], width, break_on_hyphens=False)]
 
 
 def _level(titles: list[list[str]]) -> list[str]:
@@ -250,6 +254,8 @@ def _why_alone(run: Run, card: Scorecard | None, outdated: bool, split: str) -> 
         return "its eval.json, measured otherwise, is kept"
     if card is None and (run.path / eval_file(split)).exists():
         return f"its {eval_file(split)}, which cannot be read, is kept"
+    if not (run.path / CONFIG).is_file():  # removed since it was loaded
+        return "its folder is no longer there"
     if not writable(run.path):
         return "its folder cannot be written"
     return ""

@@ -17,7 +17,7 @@ import json
 import logging
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,10 @@ class Run:
     model: Autoencoder
     metrics: list[dict[str, Any]] = field(default_factory=list)
     weights_epoch: int | None = None  # as model.safetensors says it, when loaded from one
+    where: Path = field(init=False, compare=False)  # the folder whole, as the run was made
+
+    def __post_init__(self) -> None:
+        self.where = Path(self.path).absolute()
 
     @property
     def epochs_done(self) -> int:
@@ -264,16 +268,19 @@ def load_run(path: str | Path | Run, device: str | torch.device = "cpu", *,
 
 
 def opened(run: Run | str | Path, device: str | torch.device = "cpu", *,
-           data_dir: str | Path | None = None, writes: bool = False) -> Run:
-    """A Run as given, or the run in a folder, loaded. For work that ``writes`` into the run's
-    folder, a Run whose folder is no longer where it says (removed or moved, or a relative path
-    after the working folder changed) is refused: writing would make a stray new one."""
+           data_dir: str | Path | None = None, writes: str = "") -> Run:
+    """A Run as given (its folder named whole, where a relative path would now name another:
+    the working folder changed), or the run in a folder, loaded. Where the work writes into
+    the run's folder (``writes``: how to do it without that), a Run whose folder is gone is
+    refused: writing would make a stray one."""
     if not isinstance(run, Run):
         return load_run(run, device, data_dir=data_dir)
-    if writes and not (run.path / CONFIG).is_file():  # named whole: relative, it may mislead
-        raise VaelabError(f"{run.path.absolute()}: the run is no longer there (no {CONFIG}), "
-                          f"so nothing is written into its folder; load_run it again from "
-                          f"where it is now")
+    if run.path.absolute() != run.where:
+        run = replace(run, path=run.where)
+    if writes and not (run.path / CONFIG).is_file():
+        raise VaelabError(f"{run.path}: the run is no longer there (no {CONFIG}), so nothing "
+                          f"is written into its folder; load_run it again from where it is "
+                          f"now, or {writes}")
     return run
 
 
