@@ -138,6 +138,11 @@ def test_weights_beyond_half_precision_travel_as_float32():
     ops = net_ops(model)["decoder"]
     assert ops[0]["weight"]["dtype"] == "f4" and ops[2]["weight"]["dtype"] == "f2"
     assert _floats(ops[0]["weight"])[0] == 1e5
+    for value, dtype in ((65504.0, "f2"), (-65504.0, "f2"), (65504.5, "f4")):  # float16's largest
+        with torch.no_grad():
+            model.decoder.head[0].weight[0, 0] = value
+        weight = net_ops(model)["decoder"][0]["weight"]
+        assert weight["dtype"] == dtype and _floats(weight)[0] == value
 
 
 def test_the_page_is_one_file_that_asks_nothing_of_the_network(runs, tiny, tmp_path):
