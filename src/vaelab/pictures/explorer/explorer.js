@@ -279,7 +279,9 @@
       ticksShown = []; ticksCut = [];
       for (const [text, x, y] of labels) {
         const width = ctx.measureText(text).width;
-        if (x + width > SIZE - 2 || y < 11) { // cut by the edge, "10" would read "1"
+        const onAnother = ticksShown.some(([, x2, y2, w2]) => // the corner's "-4" and "-4"
+          x < x2 + w2 + 5 && x2 < x + width + 5 && Math.abs(y - y2) < 12);
+        if (x + width > SIZE - 2 || y < 11 || onAnother) { // cut by the edge, "10" would read "1"
           ticksCut.push([text, x, y, width]);
           continue;
         }
