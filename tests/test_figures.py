@@ -213,6 +213,8 @@ def test_plot_run_writes_the_page_beside_the_figures(trained):
     assert 'src="figures/latent.png"' in page and "interpolation.gif" in page
     assert '<p class="lead">VAE with 2 latent dimensions, 2 epochs on' in page
     assert 'href="index.html"' not in page  # its own name is not a link to itself
+    # Its table's box scrolls sideways on a phone: the keyboard reaches it, a reader names it
+    assert '<div class="scroll" tabindex="0" role="region" aria-label="Metrics"><table>' in page
 
 
 def test_an_ae_gets_no_prior_figures(trained):

@@ -179,8 +179,14 @@ def _metrics_section(runs: Sequence[Run], page_dir: Path) -> str:
     return (f"<section><h2>Metrics</h2><p>Averages per image after the last epoch: on the "
             f"training set as it was seen while learning, on the test set after the epoch. "
             f"The reconstruction term is summed over pixels, the KL over latent dimensions."
-            f"{_without_constant(runs)}</p><div class=\"scroll\"><table><thead><tr><th></th>"
+            f"{_without_constant(runs)}</p>{_scrolled('Metrics')}<table><thead><tr><th></th>"
             f"{head}</tr></thead><tbody>{body}</tbody></table></div></section>")
+
+
+def _scrolled(name: str) -> str:
+    """The start of a box that scrolls a wide table sideways on a narrow screen: a stop of
+    the keyboard's, so that its arrow keys scroll it too, named for a screen reader."""
+    return f'<div class="scroll" tabindex="0" role="region" aria-label="{name}">'
 
 
 def _without_constant(runs: Sequence[Run]) -> str:
@@ -230,7 +236,7 @@ def _evaluation_section(evaluation: Comparison, stale: str = "") -> str:
             f"with standard errors over the test images. The NLL is the importance-weighted "
             f"bound of k samples per image, k in its row. Shares and the probes' accuracies "
             f"are fractions of 1; the classifier's own accuracy is in percent.{stale}</p>"
-            f"<div class=\"scroll\"><table><thead><tr><th></th>"
+            f"{_scrolled('Measured on the test set')}<table><thead><tr><th></th>"
             f"{names}</tr></thead><tbody>{body}</tbody></table></div>"
             f"<ul class=\"notes\">{notes_html}</ul></section>")
 
