@@ -204,9 +204,10 @@ def test_the_run_page_of_unlabelled_images_says_why_and_promises_no_classes(made
     card = load_scorecard(run.path)
     _, notes = noted_rows([card], [(label, [value]) for label, value in card.rows()])
     number = notes.index(NO_LABELS) + 1
-    for label in ("linear probe accuracy", "samples: mean top-class confidence"):
-        assert f"<tr><td>{label}</td><td>n/a [{number}]</td></tr>" in page
-    assert f"<li>[{number}] {NO_LABELS}</li>" in page
+    for label in ("linear probe accuracy", "samples: mean top-class confidence"):  # the mark
+        assert (f'<tr><td>{label}</td><td>n/a <a href="#note-{number}">[{number}]</a></td>'
+                f'</tr>') in page  # a link to the note
+    assert f'<li id="note-{number}">[{number}] {NO_LABELS}</li>' in page
     assert "all in one colour, as the images have no labels" in page
     assert "coloured by its class" not in page and "One test image per class" not in page
     assert "the first ten, as the images have no classes" in page

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -221,15 +222,20 @@ def _figure_sections(runs: Sequence[Run], page_dir: Path) -> list[str]:
     return sections
 
 
+def _noted(text: str) -> str:
+    """A table cell's text with each note's mark, "[2]", a link to the note under the table."""
+    return re.sub(r"\[(\d+)\]", r'<a href="#note-\1">[\1]</a>', html.escape(text))
+
+
 def _evaluation_section(evaluation: Comparison, stale: str = "") -> str:
     names = "".join(f"<th>{html.escape(name)}</th>" for name in evaluation.names)
     rows, notes = evaluation.noted_rows()
     body = "".join(
-        f"<tr><td>{html.escape(label)}</td>"
-        + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells) + "</tr>"
+        f"<tr><td>{_noted(label)}</td>"
+        + "".join(f"<td>{_noted(cell)}</td>" for cell in cells) + "</tr>"
         for label, cells in rows
     )
-    notes_html = "".join(f"<li>[{k}] {html.escape(note)}</li>"
+    notes_html = "".join(f'<li id="note-{k}">[{k}] {html.escape(note)}</li>'
                          for k, note in enumerate(notes, start=1))
     stale = f" <strong>{html.escape(stale)}</strong>" if stale else ""
     return (f"<section><h2>Measured on the test set</h2><p>vaelab eval's figures, per image, "
