@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from timing import machine, time_round_robin
+from timing import at_least, machine, time_round_robin
 from train_speed import matmul_floor
 
 EPOCHS = 40  # the demo's two models, 20 epochs each
@@ -68,7 +68,7 @@ def first_demo(folder: Path) -> tuple[float, float, dict[str, float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=1, help="first demos to run")
+    parser.add_argument("--repeats", type=at_least(1), default=1, help="first demos to run")
     parser.add_argument("--keep", type=Path, default=None,
                         help="move the last demo's folder here instead of deleting it")
     args = parser.parse_args()

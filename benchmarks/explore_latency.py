@@ -55,6 +55,7 @@ def random_images(n: int = 5000, seed: int = 0) -> ImageData:
 
 def page_for(model: Autoencoder, config: ModelConfig, data: ImageData, folder: Path) -> Path:
     name = f"{config.model}-{config.arch}-{config.latent_dims}"
+    (folder / name).mkdir(exist_ok=True)  # a run's folder, though without its files
     run = Run(folder / name, RunConfig(model=config), model)
     return export_explorer(run, folder / f"{name}.html", data, progress=False)
 

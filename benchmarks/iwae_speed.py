@@ -79,7 +79,8 @@ def main() -> None:
                                    .manual_seed(0)))
     print(f"{machine()}\nk = {args.k}, {args.images} images per round, chunk {CHUNK} codes, "
           f"{torch.get_num_threads()} threads\n")
-    print(f"{'architecture':36} {'row':14} {'images x k / s':>15} {'ratio to floor':>15}")
+    print(f"{'architecture':36} {'row':14} {'images x k / s':>15} {'ratio to floor':>15}"
+          f"  (target: 0.6 or more)")
     for name, model_config in ARCHITECTURES.items():
         config = RunConfig(model=dataclasses.replace(model_config, likelihood="bce"))
         seconds = time_round_robin({"vaelab IWAE": iwae_run(config, x, args.k),

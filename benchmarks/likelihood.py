@@ -210,7 +210,8 @@ def main() -> None:
                              "paper's stages below --epochs: 1, 4, 13, 40, ...); the last epoch "
                              "is always measured")
     parser.add_argument("--out", type=Path, default=Path("benchmark-runs"),
-                        help="new folder for the runs")
+                        help="folder for the runs: a run of these settings found there goes "
+                             "on from its checkpoint")
     parser.add_argument("--part", type=int, nargs="+", default=[1, 2], choices=[1, 2])
     args = parser.parse_args()
     print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads\n")

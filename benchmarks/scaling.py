@@ -25,6 +25,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from timing import at_least
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -74,9 +76,13 @@ def table(title: str, rates: dict[str, list[float]], unit: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--processes", type=at_least(1), nargs="+", default=[1, 2],
+                        help="processes of each setup; one process is always measured, as "
+                             "the others' base")
     parser.add_argument("--train-subset", type=int, default=20_000)
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=at_least(2), default=4,
+                        help="epochs of each run (2 or more: the first, which warms up, is "
+                             "left out)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--k", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=2)
@@ -86,9 +92,10 @@ def main() -> None:
     train = ["--model", args.model, "--arch", args.arch, "--train-subset",
              str(args.train_subset), "--epochs", str(args.epochs), "--batch-size",
              str(args.batch_size)]
-    most = max(args.processes)
+    processes = sorted({1, *args.processes})  # the first row, "vs 1 process"
+    most = max(processes)
     setups = [(f"{p} process{'es' if p > 1 else ''}, 1 thread each" if p > 1
-               else "1 process, 1 thread", p, 1) for p in args.processes]
+               else "1 process, 1 thread", p, 1) for p in processes]
     if most > 1:
         setups.insert(1, (f"1 process, {most} threads", 1, most))
     training: dict[str, list[float]] = {name: [] for name, _, _ in setups}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import statistics
@@ -13,6 +14,18 @@ from pathlib import Path
 import torch
 
 from vaelab.errors import VaelabError
+
+
+def at_least(least: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of ``least`` or more, refused in argparse's own words
+    otherwise (a median of no timings is no figure)."""
+    def whole(text: str) -> int:
+        value = int(text)
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{text} is below {least}")
+        return value
+
+    return whole
 
 
 def run_main(main: Callable[[], None]) -> None:

@@ -8,8 +8,9 @@ process, one after another, so that the ratios hold on a noisy machine:
                          batches as index slices, the backward written out (on a CPU), fused
                          Adam
   vaelab, 2 runs side by side
-                         two runs at once with train_all, one thread each; images per second
-                         counted over both
+                         two runs at once in two threads of this process, one thread each,
+                         as vaelab.train_all runs them on a CPU; images per second counted
+                         over both
   vaelab through autograd
                          the same, the backward through autograd (as vaelab takes it for the
                          models and settings that vaelab.training.lean does not cover);
@@ -36,7 +37,8 @@ process, one after another, so that the ratios hold on a noisy machine:
 
 Then, for vaelab's epoch, how far it is from the products and Adam alone, and where the time
 goes: the profiler's split into the matrix products, Adam, and everything else, beside the
-floor. With --threads 1 2 (the default) every row is measured with one thread and with two.
+floor. With --threads 1 2 (the default) every row is measured with one thread and with two,
+but those that take two threads (2 runs side by side, 2 halves at once) with two alone.
 
 --device cuda (or mps) measures vaelab's epoch and the matmul floor on that device, the images
 resident there, each round ending when the device has finished; --precision bf16 or fp16 runs
@@ -64,7 +66,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from timing import machine, run_main, time_round_robin
+from timing import at_least, machine, run_main, time_round_robin
 from vaelab.config import RunConfig, TrainConfig
 from vaelab.data import load_dataset
 from vaelab.device import select_device
@@ -493,12 +495,15 @@ def rows_for(images: torch.Tensor, threads: int, repeats: int, tmp: str,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=20_000)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--images", type=at_least(128), default=20_000,
+                        help="training images of each round (128 or more: one batch)")
+    parser.add_argument("--repeats", type=at_least(1), default=5)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
-    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"],
+                        help="vaelab's rows and the floor's products (on a GPU) in this dtype; "
+                             "on a CPU the floor and the other rows stay in fp32")
     parser.add_argument("--compile", action="store_true",
                         help="add a row for vaelab's step under torch.compile (CPU; its "
                              "compiling falls in the warm-up round)")

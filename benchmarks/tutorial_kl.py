@@ -7,11 +7,11 @@ that codes trained with it fill a region half as wide in variance: E[mu^2 + sigm
 dimension near 1/2 instead of near 1, while samples are still drawn from N(0, I).
 
 This trains the tutorial's VAE twice, identical but for the KL line (side by side, same seed),
-and prints per-image test figures and the latent spread, and draws both latent spaces with the
-prior's 1- and 2-sigma circles.
+and prints per-image test figures and the latent spread; with --figure, it draws both latent
+spaces with the prior's 1- and 2-sigma circles into that file.
 
 Usage: python benchmarks/tutorial_kl.py [--epochs 20] [--out runs/tutorial-kl]
-       [--figure docs/figures/tutorial_kl.png]
+       [--figure docs/figures/tutorial_kl.png] [--data-dir DIR]
 """
 
 from __future__ import annotations
