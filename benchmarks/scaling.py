@@ -85,7 +85,7 @@ def main() -> None:
                              "left out)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--k", type=int, default=100)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=at_least(1), default=2)
     parser.add_argument("--model", default="vae")
     parser.add_argument("--arch", default="mlp")
     args = parser.parse_args()

@@ -25,6 +25,7 @@ def at_least(least: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"{text} is below {least}")
         return value
 
+    whole.__name__ = "int"  # argparse's words for a value that is none: "invalid int value"
     return whole
 
 

@@ -498,7 +498,7 @@ def main() -> None:
     parser.add_argument("--images", type=at_least(128), default=20_000,
                         help="training images of each round (128 or more: one batch)")
     parser.add_argument("--repeats", type=at_least(1), default=5)
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--threads", type=at_least(1), nargs="+", default=[1, 2])
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"],

@@ -135,7 +135,7 @@ def test_an_out_in_a_folder_that_is_not_writable_is_one_line(capsys):
 def test_a_taken_folder_is_told_to_go_on_only_by_the_command_that_can(tmp_path):
     """A run's folder names train's --resume; to compare (resume=None) or to a demo, whose
     own folders hold demo.json, it is only taken."""
-    from vaelab.training.runs import check_new_run_dir
+    from vaelab.training.folders import check_new_run_dir
 
     (tmp_path / "checkpoint.safetensors").write_bytes(b"")
     with pytest.raises(VaelabError, match=r"or continue it with --resume "):

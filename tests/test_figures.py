@@ -215,6 +215,10 @@ def test_plot_run_writes_the_page_beside_the_figures(trained):
     assert 'href="index.html"' not in page  # its own name is not a link to itself
     # Its table's box scrolls sideways on a phone: the keyboard reaches it, a reader names it
     assert '<div class="scroll" tabindex="0" role="region" aria-label="Metrics"><table>' in page
+    from vaelab.pictures.report import _noted
+
+    assert _noted("61.2 [2] [3]") == ('61.2 <a href="#note-2">[2]</a> <a href="#note-3">[3]</a>')
+    assert _noted("runs/exp[1] <b>") == "runs/exp[1] &lt;b&gt;"  # a bracket of a name: text
 
 
 def test_an_ae_gets_no_prior_figures(trained):

@@ -848,7 +848,7 @@ def test_a_run_in_a_folder_that_cannot_be_written_is_refused_before_it_resumes(
 
     run = shutil.copytree(full.path, tmp_path / "run")
     before = {p.name: p.read_bytes() for p in run.iterdir()}
-    monkeypatch.setattr("vaelab.training.runs.writable",  # as root, no folder is read-only
+    monkeypatch.setattr("vaelab.training.folders.writable",  # as root, no folder is read-only
                         lambda folder: Path(folder) != run)
     with pytest.raises(VaelabError, match=f"^{re.escape(str(run))}: cannot be written, and its "
                                           f"checkpoints go there; copy it to a folder you may "

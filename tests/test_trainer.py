@@ -75,9 +75,12 @@ def test_a_run_keeps_its_folder_and_one_that_is_gone_is_refused_before_anything_
     or a stray new one. A Run whose folder was removed: measuring or drawing into it made a
     stray one again, which then refused the same name to train."""
     import re
+    from pathlib import Path
 
     from vaelab.measuring.evaluation import evaluate_run
+    from vaelab.measuring.scorecard import load_scorecard
     from vaelab.pictures.figures import plot_run, write_run_figures
+    from vaelab.training.runs import Run, read_metrics
 
     run = train(_config(epochs=1), tmp_path / "x" / "run", data=tiny, progress=False)
     again = load_run(run)  # a Run given is loaded again from its folder
@@ -95,8 +98,18 @@ def test_a_run_keeps_its_folder_and_one_that_is_gone_is_refused_before_anything_
     plot_run(relative, data=tiny, progress=False)
     for name in ("eval.json", "figures", "index.html"):
         assert (tmp_path / "x" / "run" / name).exists() and not (other / name).exists()
+    # Loaded again, resumed, or its measures read: its own folder too, not the AE's
+    copied = dataclasses.replace(relative, metrics=[])  # a copy keeps the folder it names
+    assert load_run(copied).config.model.model == "vae" and load_scorecard(relative) is not None
+    assert resume(relative, epochs=2, data=tiny, progress=False).path == tmp_path / "x" / "run"
+    assert len(read_metrics(other)) == 1 and len(read_metrics(tmp_path / "x" / "run")) == 2
+    moved = load_run(tmp_path / "x" / "run")  # a path set by hand is the one it names
+    shutil.copytree(moved.path, tmp_path / "y" / "moved")
+    moved.path = Path("moved")
+    assert load_run(moved).path == Path("moved")
+    assert load_run(Run(str(tmp_path / "x" / "run"), moved.config, moved.model)).epochs_done == 2
     for name in ("model.safetensors", "checkpoint.safetensors", "config.json", "metrics.jsonl",
-                 "eval.json", "eval-per-image.safetensors", "index.html"):
+                 "eval.json", "eval-per-image.safetensors", "index.html", "metrics.jsonl.tmp"):
         (tmp_path / "x" / "run" / name).unlink(missing_ok=True)
     shutil.rmtree(tmp_path / "x" / "run" / "figures")
     gone = f"^{re.escape(str(tmp_path / 'x' / 'run'))}: the run is no longer there \\(no " \

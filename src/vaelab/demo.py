@@ -29,17 +29,10 @@ from vaelab.pictures.figures import Choice, save_figure, write_run_figures
 from vaelab.pictures.interpolation import interpolation_pair
 from vaelab.pictures.report import write_report, write_run_page
 from vaelab.training.datasets import absolute
+from vaelab.training.folders import check_new_run_dir, unique_dir
 from vaelab.training.jobs import fit_all
 from vaelab.training.loop import new_jobs, resumed_job, train_all
-from vaelab.training.runs import (
-    CHECKPOINT,
-    CONFIG,
-    Run,
-    check_new_run_dir,
-    load_run,
-    read_metrics,
-    unique_dir,
-)
+from vaelab.training.runs import CHECKPOINT, CONFIG, Run, load_run, read_metrics
 
 log = logging.getLogger("vaelab")
 

@@ -218,7 +218,7 @@ def load_scorecard(path: Run | str | Path, split: str = "test", *, warn_outdated
     """A run folder's saved evaluation of ``split`` (its eval.json), or None if not measured.
     Where the run has trained on since it was measured, a warning says so unless
     ``warn_outdated`` is off (for a caller that says it in its own way)."""
-    path = path.path if isinstance(path, Run) else path
+    path = path.folder if isinstance(path, Run) else path
     check_split(split)
     if not Path(path).is_dir():
         raise VaelabError(f"{path}: no such folder; give a run's folder, where vaelab train "

@@ -30,7 +30,8 @@ from vaelab.pictures.figures import figure_bytes
 from vaelab.pictures.ink import drawn_manifold, ink_on_paper
 from vaelab.pictures.plots import class_legend, draw_manifold, draw_scatter, legend_names, style
 from vaelab.training.datasets import check_same, load_for
-from vaelab.training.runs import CONFIG, Run, check_new_run_dir, opened, unique_dir
+from vaelab.training.folders import check_new_run_dir, unique_dir
+from vaelab.training.runs import CONFIG, Run, opened
 
 log = logging.getLogger("vaelab")
 
@@ -206,7 +207,8 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
     cards, split = [], eval_options.get("split", "test")
     for run in loaded:
         card = saved_scorecard(run, split, "it is kept as it is, and the run measured for "
-                                           "this comparison alone")
+                                           "this comparison alone") \
+            if (run.path / CONFIG).is_file() else None  # a folder removed: nothing to keep
         # An evaluation is used again if it is of this run's epochs, measured as asked (k,
         # samples, seed, where the call names them), and its samples were judged by the same
         # classifier (another one's Frechet distances are not comparable), and a CVAE's grids

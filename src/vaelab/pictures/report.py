@@ -222,16 +222,19 @@ def _figure_sections(runs: Sequence[Run], page_dir: Path) -> list[str]:
     return sections
 
 
-def _noted(text: str) -> str:
-    """A table cell's text with each note's mark, "[2]", a link to the note under the table."""
-    return re.sub(r"\[(\d+)\]", r'<a href="#note-\1">[\1]</a>', html.escape(text))
+def _noted(cell: str) -> str:
+    """A figure of the table with the marks of its notes at its end ("61.2 [2]") as links to
+    the notes under the table; a bracket elsewhere (a run's name) stays text."""
+    figure = re.sub(r"(?: \[\d+\])+$", "", cell)
+    return html.escape(figure) + "".join(f' <a href="#note-{n}">[{n}]</a>'
+                                         for n in re.findall(r"\d+", cell[len(figure):]))
 
 
 def _evaluation_section(evaluation: Comparison, stale: str = "") -> str:
     names = "".join(f"<th>{html.escape(name)}</th>" for name in evaluation.names)
     rows, notes = evaluation.noted_rows()
     body = "".join(
-        f"<tr><td>{_noted(label)}</td>"
+        f"<tr><td>{html.escape(label)}</td>"
         + "".join(f"<td>{_noted(cell)}</td>" for cell in cells) + "</tr>"
         for label, cells in rows
     )

@@ -33,6 +33,7 @@ from vaelab.training.checks import (
 )
 from vaelab.training.datasets import check_subset, data_key, learned_from, load_for, recorded
 from vaelab.training.epoch import train_epoch
+from vaelab.training.folders import check_new_run_dir, check_writable, new_run_dir
 from vaelab.training.jobs import Job, fit_all, initial_state
 from vaelab.training.placement import place
 from vaelab.training.runs import (
@@ -41,11 +42,8 @@ from vaelab.training.runs import (
     METRICS,
     WEIGHTS,
     Run,
-    check_new_run_dir,
-    check_writable,
     load_run,
     metrics_file,
-    new_run_dir,
 )
 from vaelab.training.schedules import say_if_the_rate_jumps
 from vaelab.training.stopping import Cadence, before_any_step, peer_lost, start_again
@@ -202,7 +200,7 @@ def resumed_job(path: Run | str | Path, epochs: int | None = None, *,
     """The run that ``resume`` continues, restored from its checkpoint, and its images on the
     device, ready for ``fit_all``."""
     cadence = Cadence.parse(checkpoint_every)
-    path = Path(path.path if isinstance(path, Run) else path)
+    path = Path(path.folder if isinstance(path, Run) else path)
     saved = config = RunConfig.load(path / CONFIG, whole=True)
     if epochs is not None:
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=epochs))

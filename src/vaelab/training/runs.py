@@ -12,7 +12,6 @@ full disk leaves the previous good version, never half a file.
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import math
@@ -26,18 +25,14 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
 from vaelab.config import RunConfig
-from vaelab.data import DATASETS
 from vaelab.device import select_device
 from vaelab.errors import VaelabError
 from vaelab.files import (
-    check_can_make,
     command_flags,
-    numbered,
     parse_json,
     quoted,
     read_capped,
     why_unreadable,
-    writable,
     write_atomic,
 )
 from vaelab.memory import physical_memory
@@ -65,10 +60,21 @@ class Run:
     model: Autoencoder
     metrics: list[dict[str, Any]] = field(default_factory=list)
     weights_epoch: int | None = None  # as model.safetensors says it, when loaded from one
-    where: Path = field(init=False, compare=False)  # the folder whole, as the run was made
+    # The path as given and the folder it named then, whole: which the path still names after
+    # the working folder changed (a relative path), unless the path was changed since
+    given: Path | None = field(default=None, repr=False, compare=False)
+    where: Path | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self.where = Path(self.path).absolute()
+        self.path = Path(self.path)
+        if self.where is None:
+            self.given, self.where = self.path, self.path.absolute()
+
+    @property
+    def folder(self) -> Path:
+        """The run's folder: its path, or the folder a relative path named when the run was
+        made or loaded, where the working folder has changed since."""
+        return self.where if self.path == self.given and self.where else self.path
 
     @property
     def epochs_done(self) -> int:
@@ -211,7 +217,7 @@ def load_run(path: str | Path | Run, device: str | torch.device = "cpu", *,
     given is loaded again from its folder). ``data_dir``, where the run's dataset is if not
     where vaelab looks by default, is named in the command that writes a damaged file of the
     run again."""
-    path = path.path if isinstance(path, Run) else path
+    path = path.folder if isinstance(path, Run) else path
     if not isinstance(path, (str, os.PathLike)):
         raise VaelabError(f"load_run takes a run's folder (a str or Path), not "
                           f"{type(path).__name__}")
@@ -275,54 +281,11 @@ def opened(run: Run | str | Path, device: str | torch.device = "cpu", *,
     refused: writing would make a stray one."""
     if not isinstance(run, Run):
         return load_run(run, device, data_dir=data_dir)
-    if run.path.absolute() != run.where:
-        run = replace(run, path=run.where)
+    if run.folder != run.path:
+        run = replace(run, path=run.folder, given=None, where=None)
     if writes and not (run.path / CONFIG).is_file():
         raise VaelabError(f"{run.path}: the run is no longer there (no {CONFIG}), so nothing "
                           f"is written into its folder; load_run it again from where it is "
                           f"now, or {writes}")
     return run
-
-
-def check_writable(path: Path) -> None:
-    """Refuse, before any work, a run whose folder cannot be written (a read-only disk)."""
-    if not writable(path):
-        raise VaelabError(f"{path}: cannot be written, and its checkpoints go there; copy it "
-                          f"to a folder you may write to, and go on there")
-
-
-def check_new_run_dir(out: str | Path,
-                      resume: tuple[str, str] | None = (CHECKPOINT, "--resume")) -> None:
-    """Refuse a folder that holds anything (a new run never overwrites an old one), or one
-    that cannot be made or written in. ``resume``: the file that marks a folder as one to go
-    on with, and the option that does (None: nothing goes on in its folder)."""
-    out = Path(out)
-    if out.is_dir() and any(out.iterdir()):
-        marker, option = resume or ("", "")
-        hint = f" or continue it with {option} {out}" if marker and (out / marker).exists() else ""
-        raise VaelabError(f"{out} already exists and is not empty; choose another --out{hint}")
-    check_can_make(out, "--out", folder=True)
-
-
-def new_run_dir(out: str | Path | None, config: RunConfig, parent: Path = Path("runs")) -> Path:
-    """The folder for a new run: ``out`` if it is new or empty, else an error; with no ``out``,
-    runs/<model>-<dataset>, numbered -2, -3, ... when taken."""
-    if out is not None:
-        check_new_run_dir(out)
-        Path(out).mkdir(parents=True, exist_ok=True)
-        return Path(out)
-    dataset = config.data.dataset
-    name = dataset if dataset in DATASETS else Path(dataset).stem  # mnist, or a folder's name
-    return unique_dir(parent / f"{config.model.model}-{name}")
-
-
-def unique_dir(base: Path) -> Path:
-    """Create and return ``base``, or base-2, base-3, ... if it is taken."""
-    for candidate in itertools.chain([base], numbered(base)):
-        try:
-            candidate.mkdir(parents=True)
-            return candidate
-        except FileExistsError:
-            continue
-    raise AssertionError("numbered() never ends")
 

@@ -1,0 +1,56 @@
+"""Where runs go: a new run's folder (never one that holds anything), numbered where its name
+is taken, and the check that a run's folder can be written before any work."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+from vaelab.config import RunConfig
+from vaelab.data import DATASETS
+from vaelab.errors import VaelabError
+from vaelab.files import check_can_make, numbered, writable
+from vaelab.training.runs import CHECKPOINT
+
+
+def check_writable(path: Path) -> None:
+    """Refuse, before any work, a run whose folder cannot be written (a read-only disk)."""
+    if not writable(path):
+        raise VaelabError(f"{path}: cannot be written, and its checkpoints go there; copy it "
+                          f"to a folder you may write to, and go on there")
+
+
+def check_new_run_dir(out: str | Path,
+                      resume: tuple[str, str] | None = (CHECKPOINT, "--resume")) -> None:
+    """Refuse a folder that holds anything (a new run never overwrites an old one), or one
+    that cannot be made or written in. ``resume``: the file that marks a folder as one to go
+    on with, and the option that does (None: nothing goes on in its folder)."""
+    out = Path(out)
+    if out.is_dir() and any(out.iterdir()):
+        marker, option = resume or ("", "")
+        hint = f" or continue it with {option} {out}" if marker and (out / marker).exists() else ""
+        raise VaelabError(f"{out} already exists and is not empty; choose another --out{hint}")
+    check_can_make(out, "--out", folder=True)
+
+
+def new_run_dir(out: str | Path | None, config: RunConfig, parent: Path = Path("runs")) -> Path:
+    """The folder for a new run: ``out`` if it is new or empty, else an error; with no ``out``,
+    runs/<model>-<dataset>, numbered -2, -3, ... when taken."""
+    if out is not None:
+        check_new_run_dir(out)
+        Path(out).mkdir(parents=True, exist_ok=True)
+        return Path(out)
+    dataset = config.data.dataset
+    name = dataset if dataset in DATASETS else Path(dataset).stem  # mnist, or a folder's name
+    return unique_dir(parent / f"{config.model.model}-{name}")
+
+
+def unique_dir(base: Path) -> Path:
+    """Create and return ``base``, or base-2, base-3, ... if it is taken."""
+    for candidate in itertools.chain([base], numbered(base)):
+        try:
+            candidate.mkdir(parents=True)
+            return candidate
+        except FileExistsError:
+            continue
+    raise AssertionError("numbered() never ends")
