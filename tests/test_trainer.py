@@ -80,7 +80,7 @@ def test_a_run_keeps_its_folder_and_one_that_is_gone_is_refused_before_anything_
     from vaelab.measuring.evaluation import evaluate_run
     from vaelab.measuring.scorecard import load_scorecard
     from vaelab.pictures.figures import plot_run, write_run_figures
-    from vaelab.training.runs import Run, read_metrics
+    from vaelab.training.runs import Run, opened, read_metrics
 
     run = train(_config(epochs=1), tmp_path / "x" / "run", data=tiny, progress=False)
     again = load_run(run)  # a Run given is loaded again from its folder
@@ -91,6 +91,7 @@ def test_a_run_keeps_its_folder_and_one_that_is_gone_is_refused_before_anything_
             load_run(wrong)
     monkeypatch.chdir(tmp_path / "x")
     relative = load_run("run")
+    assert opened(relative).path == Path("run")  # the working folder as it was: named as given
     other = tmp_path / "y" / "run"  # another run, which "run" names from y
     train(_config("ae", epochs=1), other, data=tiny, progress=False)
     monkeypatch.chdir(tmp_path / "y")

@@ -74,7 +74,8 @@ class Run:
     def folder(self) -> Path:
         """The run's folder: its path, or the folder a relative path named when the run was
         made or loaded, where the working folder has changed since."""
-        return self.where if self.path == self.given and self.where else self.path
+        moved = self.path == self.given and self.where and self.path.absolute() != self.where
+        return self.where if moved else self.path
 
     @property
     def epochs_done(self) -> int:
