@@ -98,7 +98,7 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
     if not (judge is None or judge == "cached" or isinstance(judge, Judge)):
         raise VaelabError(f"judge must be 'cached', None or a classifier (a Judge, from "
                           f"vaelab.measuring.classifier), got {judge!r}")
-    run = opened(run, data_dir=data_dir, writes="give save=False to measure it all the same" * save)
+    run = opened(run, data_dir=data_dir, writes="save=False to measure it there" if save else "")
     model, config = in_float32(run.model).eval(), run.config
     if k is not None and not model.has_posterior:  # `vaelab eval $run -k 50` goes on past it
         log.warning("%s is %s: with no posterior it has no likelihood to bound, so k (-k) is "

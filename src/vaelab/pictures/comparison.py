@@ -80,15 +80,13 @@ def _unbroken(text: str) -> str:
 
 def _name_lines(name: str, width: int) -> list[str]:
     """A column's name ('folder, model (details)') in lines of ``width`` characters at most:
-    one where it fits, else broken after the folder's name first (at a comma outside the
-    parentheses), and never inside 'k = 5'."""
+    one where it fits, else broken after the folder's name first (its comma, before the
+    model's parentheses), and never inside 'k = 5'."""
     name = name.replace(" = ", "\u00a0=\u00a0")
-    depth = [name[:i].count("(") - name[:i].count(")") for i in range(len(name))]
-    comma = next((i for i in range(len(name)) if name.startswith(", ", i) and not depth[i]),
-                 None)
-    if len(name) <= width or comma is None:
+    comma = name.find(", ")
+    if len(name) <= width or comma < 0 or 0 <= name.find("(") < comma:  # no folder's name
         return textwrap.wrap(name, width, break_on_hyphens=False) or [""]
-    return [*textwrap.wrap(name[:comma + 1], width),  # a folder's name, at its hyphens too
+    return [*textwrap.wrap(name[:comma + 1], width),  # the folder's name, at its hyphens too
             *textwrap.wrap(name[comma + 2:], width, break_on_hyphens=False)]
 
 

@@ -65,7 +65,7 @@ def plot_run(run: Run | str | Path, data: ImageData | None = None, *,
     if out_dir is not None:  # new or not: its figures are drawn again
         check_can_make(out_dir, "--out", folder=True)
     run = opened(run, data_dir=data_dir,
-                 writes="give out_dir to draw it elsewhere" * (out_dir is None))
+                 writes="out_dir to draw it elsewhere" if out_dir is None else "")
     if out_dir is not None:
         _not_another_runs(Path(out_dir), run)
     choice = Choice.of(run, label, between)  # before any work
@@ -101,7 +101,7 @@ def write_run_figures(run: Run | str | Path, data: ImageData | None = None,
     if fmt not in FORMATS:
         raise VaelabError(f"unknown figure format {fmt!r}; choose one of: {', '.join(FORMATS)}")
     check_data(data)
-    run = opened(run, writes="give out_dir to draw it elsewhere" * (out_dir is None))
+    run = opened(run, writes="out_dir to draw it elsewhere" if out_dir is None else "")
     data = data if data is not None else load_for(run.config, progress=False)
     out_dir = Path(out_dir or run.figures_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -74,7 +74,7 @@ class Run:
     def folder(self) -> Path:
         """The run's folder: its path, or the folder a relative path named when the run was
         made or loaded, where the working folder has changed since."""
-        moved = self.path == self.given and self.where and self.path.absolute() != self.where
+        moved = self.path == self.given and self.path.absolute() != self.where
         return self.where if moved else self.path
 
     @property
@@ -278,8 +278,8 @@ def opened(run: Run | str | Path, device: str | torch.device = "cpu", *,
            data_dir: str | Path | None = None, writes: str = "") -> Run:
     """A Run as given (its folder named whole, where a relative path would now name another:
     the working folder changed), or the run in a folder, loaded. Where the work writes into
-    the run's folder (``writes``: how to do it without that), a Run whose folder is gone is
-    refused: writing would make a stray one."""
+    the run's folder (``writes``: the argument that does it without that), a Run whose folder
+    is gone is refused: writing would make a stray one."""
     if not isinstance(run, Run):
         return load_run(run, device, data_dir=data_dir)
     if run.folder != run.path:
@@ -287,6 +287,6 @@ def opened(run: Run | str | Path, device: str | torch.device = "cpu", *,
     if writes and not (run.path / CONFIG).is_file():
         raise VaelabError(f"{run.path}: the run is no longer there (no {CONFIG}), so nothing "
                           f"is written into its folder; load_run it again from where it is "
-                          f"now, or {writes}")
+                          f"now, or give {writes}")
     return run
 
