@@ -120,8 +120,8 @@ def test_a_step_through_either_path_reports_the_same_sums(tiny):
 
 
 def test_adam_called_directly_updates_as_its_own_step(tiny):
-    """Several steps with a changing learning rate and fresh gradients, from the first (which
-    Adam's own step takes, making its state) on."""
+    """Several steps with a changing learning rate and fresh gradients, from the first (whose
+    state adam_step makes as Adam's own first step makes it) on."""
     weights = [build_model(ModelConfig(model="vae"), SHAPE).parameters() for _ in range(2)]
     ours, theirs = ([p for p in params] for params in weights)
     for a, b in zip(ours, theirs, strict=True):

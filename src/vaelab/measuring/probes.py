@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from vaelab.errors import VaelabError
 from vaelab.memory import rows_per_block
+from vaelab.optimizers import LBFGS
 
 ACTIVE = 0.01  # Burda et al. (2016): a unit is active if its posterior mean varies by more
 KNN = 5  # neighbours that vote in the k-nearest-neighbour probe
@@ -37,8 +38,8 @@ def linear_probe(train_codes: torch.Tensor, train_labels: torch.Tensor,
     weight = torch.zeros(x_train.shape[1], classes, dtype=torch.float64)
     bias = torch.zeros(classes, dtype=torch.float64)
     weight.grad, bias.grad = torch.zeros_like(weight), torch.zeros_like(bias)
-    optimizer = torch.optim.LBFGS([weight, bias], max_iter=steps, history_size=20,
-                                  line_search_fn="strong_wolfe")
+    optimizer = LBFGS([weight, bias], max_iter=steps, history_size=20,
+                      line_search_fn="strong_wolfe")
     labels = train_labels[:, None]  # (N, 1)
     log_p = torch.empty(n, classes, dtype=torch.float64)  # (N, classes)
     norms = torch.empty(n, 1, dtype=torch.float64)

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from vaelab import optimizers
 from vaelab.config import RunConfig
 from vaelab.data import ImageData, prepare
 from vaelab.device import denormals_flushed
@@ -115,8 +116,8 @@ def initial_state(config: RunConfig, device: torch.device, data: ImageData | Non
         model.decoder.start_at(model.likelihood.params_for(training_mean(config, data)))
     model.to(device)
     fused = device.type in ("cpu", "cuda")  # one kernel for the whole update, where supported
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.train.lr,
-                                 eps=config.train.adam_eps, fused=fused)
+    optimizer = optimizers.Adam(model.parameters(), lr=config.train.lr,
+                                eps=config.train.adam_eps, fused=fused)
     generator = torch.Generator(device).manual_seed(config.train.seed)
     return model, optimizer, generator
 

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import numpy
 import torch
-import torch.optim.optimizer as optimizers
+import torch.optim.optimizer as torch_optim
 from torch import nn
 
+from vaelab import optimizers
 from vaelab.config import TrainConfig
 from vaelab.data import to_unit
 from vaelab.distributions import LOGVAR_MAX, LOGVAR_MIN, DiagonalGaussian
@@ -33,6 +34,7 @@ aten = torch.ops.aten
 ONE = torch.ones((), dtype=torch.float32)  # the gradient of a sum in each of its terms
 COVERED_LIKELIHOODS = ("sse", "bce")
 COVERED_LAYERS = (nn.Linear, nn.ReLU, nn.Tanh)
+KEPT = torch.preserve_format  # Adam's state laid out as its parameter
 
 
 def covers(model: Autoencoder, config: TrainConfig, processes: int, compile: bool) -> bool:
@@ -157,24 +159,33 @@ def _backward(head: nn.Sequential, kept: list[torch.Tensor], grad: torch.Tensor,
 
 
 def adam_step(optimizer: torch.optim.Optimizer) -> None:
-    """``optimizer.step()``: for vaelab's fused Adam of one parameter group on a CPU, once its
-    state exists, the two operations that its step takes (every parameter's step count + 1, then
+    """``optimizer.step()``: for vaelab's fused Adam of one parameter group on a CPU, the two
+    operations that its step takes (every parameter's step count + 1, then
     ``torch._fused_adam_``) without the Python around them, a fortieth of the tutorial's step
-    on one thread; else the optimiser's own step."""
+    on one thread, and without importing ``torch._dynamo`` (``vaelab.optimizers``); its state
+    made at the first step as that step makes it. Else the optimiser's own step."""
     group = optimizer.param_groups[0]
     params = group["params"]
-    if not (type(optimizer) is torch.optim.Adam and len(optimizer.param_groups) == 1
+    begun = [p in optimizer.state for p in params]
+    if not (type(optimizer) in (torch.optim.Adam, optimizers.Adam)
+            and len(optimizer.param_groups) == 1
             and group.get("fused") and hasattr(torch, "_fused_adam_")
             and not any(group.get(flag) for flag in ("amsgrad", "maximize", "capturable",
                                                      "differentiable", "decoupled_weight_decay"))
-            and isinstance(group["lr"], float) and all(p in optimizer.state for p in params)
-            and all(p.grad is not None and p.device.type == "cpu" for p in params)
+            and isinstance(group["lr"], float) and (all(begun) or not any(begun))
+            and all(p.grad is not None and p.device.type == "cpu" and p.dtype == torch.float32
+                    for p in params)
             and not any(getattr(owner, hooks, None) for owner, hooks in (
                 (optimizer, "_optimizer_step_pre_hooks"), (optimizer, "_optimizer_step_post_hooks"),
-                (optimizers, "_global_optimizer_pre_hooks"),
-                (optimizers, "_global_optimizer_post_hooks")))):
+                (torch_optim, "_global_optimizer_pre_hooks"),
+                (torch_optim, "_global_optimizer_post_hooks")))):
         optimizer.step()
         return
+    if not any(begun):  # as torch.optim.Adam's first fused step: its step count in float32
+        for p in params:
+            optimizer.state[p] = {"step": torch.zeros((), dtype=torch.float32),
+                                  "exp_avg": torch.zeros_like(p, memory_format=KEPT),
+                                  "exp_avg_sq": torch.zeros_like(p, memory_format=KEPT)}
     states = [optimizer.state[p] for p in params]
     steps = [state["step"] for state in states]
     torch._foreach_add_(steps, 1)
