@@ -89,6 +89,13 @@ def test_a_run_keeps_its_folder_and_one_that_is_gone_is_refused_before_anything_
         with pytest.raises(VaelabError, match=r"^load_run takes a run's folder \(a str or "
                                               r"Path\), not (int|NoneType)$"):
             load_run(wrong)
+    with pytest.raises(VaelabError, match=r"^resume takes a run's folder \(a str or Path\), "
+                                          r"not float$"):
+        resume(1.5, data=tiny, progress=False)
+    for out in (123, ["a"]):  # before anything is made or loaded
+        with pytest.raises(VaelabError, match=r"^train takes each run's new folder \(a str or "
+                                              r"Path\), not (int|list)$"):
+            train(_config(epochs=1), out, data=tiny, progress=False)
     monkeypatch.chdir(tmp_path / "x")
     relative = load_run("run")
     assert opened(relative).path == Path("run")  # the working folder as it was: named as given

@@ -178,6 +178,14 @@ def why_unreadable(path: str | Path, err: Exception) -> str:
     return f"{path}: unreadable ({err}); the file is damaged"
 
 
+def as_path(value: object, what: str) -> Path:
+    """``value``, a str or a path-like, as a Path; anything else refused in one line that
+    begins with ``what``, such as "load_run takes a run's folder"."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise VaelabError(f"{what} (a str or Path), not {type(value).__name__}")
+    return Path(value)
+
+
 def path_text(value: Any) -> Any:
     """A path given as a ``pathlib.Path`` (any ``os.PathLike``) as its text; else ``value``."""
     return os.fspath(value) if isinstance(value, os.PathLike) else value

@@ -21,7 +21,7 @@ from vaelab.data import ImageData
 from vaelab.device import select_device
 from vaelab.distributed import World, join, local_device, lost_peer
 from vaelab.errors import VaelabError
-from vaelab.files import remove_left_behind, write_atomic
+from vaelab.files import as_path, remove_left_behind, write_atomic
 from vaelab.training.checkpoints import instead_of_resuming, load_checkpoint, weights_file
 from vaelab.training.checks import (
     check_fits,
@@ -125,7 +125,8 @@ def new_jobs(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | N
         if not isinstance(config, RunConfig):
             raise VaelabError(f"train takes a RunConfig, got {type(config).__name__}; a saved "
                               f"run's settings are RunConfig.load('RUN/config.json')")
-    outs = list(outs) if outs is not None else [None] * len(configs)
+    outs = [None if out is None else as_path(out, "train takes each run's new folder")
+            for out in outs] if outs is not None else [None] * len(configs)
     if len(outs) != len(configs):
         raise VaelabError(f"{len(configs)} configs but {len(outs)} output folders")
     named = [Path(out).resolve() for out in outs if out is not None]
@@ -200,7 +201,7 @@ def resumed_job(path: Run | str | Path, epochs: int | None = None, *,
     """The run that ``resume`` continues, restored from its checkpoint, and its images on the
     device, ready for ``fit_all``."""
     cadence = Cadence.parse(checkpoint_every)
-    path = Path(path.folder if isinstance(path, Run) else path)
+    path = as_path(path.folder if isinstance(path, Run) else path, "resume takes a run's folder")
     saved = config = RunConfig.load(path / CONFIG, whole=True)
     if epochs is not None:
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=epochs))

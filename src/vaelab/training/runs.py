@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from vaelab.config import RunConfig
 from vaelab.device import select_device
 from vaelab.errors import VaelabError
 from vaelab.files import (
+    as_path,
     command_flags,
     parse_json,
     quoted,
@@ -218,11 +218,7 @@ def load_run(path: str | Path | Run, device: str | torch.device = "cpu", *,
     given is loaded again from its folder). ``data_dir``, where the run's dataset is if not
     where vaelab looks by default, is named in the command that writes a damaged file of the
     run again."""
-    path = path.folder if isinstance(path, Run) else path
-    if not isinstance(path, (str, os.PathLike)):
-        raise VaelabError(f"load_run takes a run's folder (a str or Path), not "
-                          f"{type(path).__name__}")
-    path = Path(path)
+    path = as_path(path.folder if isinstance(path, Run) else path, "load_run takes a run's folder")
     if not path.is_dir():
         raise VaelabError(f"{path}: no such run folder")
     config = RunConfig.load(path / CONFIG, whole=True)
