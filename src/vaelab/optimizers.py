@@ -2,13 +2,15 @@
 
 ``torch.optim`` turns torch.compile off around an optimizer's methods, and the first such call
 (the constructor's ``add_param_group``) imports ``torch._dynamo`` to do so, with sympy and
-800 more modules: 0.8 s and 70 MB of a process's memory (218 to 289 MB resident, PyTorch
-2.13.0 on an Intel Xeon), a ninth of the first demo's peak. Where nothing has imported it,
-nothing can be compiling, and each method computes the same without the wrapper: these
-optimizers call the wrapped function itself then. Where ``torch._dynamo`` is loaded (a
-compiled step), or where a PyTorch version wraps its methods otherwise, they are PyTorch's
-own. Adam's step imports it too (to mark a graph break): vaelab's CPU training step calls
-the fused kernel instead (``vaelab.training.lean.adam_step``).
+800 more modules: 0.8 s and 71 MB of a bare process's memory (218 to 289 MB resident,
+PyTorch 2.13.0 on an Intel Xeon), and the first demo's peak was 632 MB with it, 467 MB
+without. Where nothing has imported it, nothing can be compiling, and each method computes
+the same without the wrapper: these optimizers call the undecorated function (the wrapper's
+``__wrapped__``) then. Where ``torch._dynamo`` is loaded (a compiled step), or where a
+PyTorch version wraps its methods otherwise, they are PyTorch's own. Adam's step imports it
+too (to mark a graph break): vaelab's CPU training step calls the fused kernel instead
+(``vaelab.training.lean.adam_step``); other steps (autograd's, a GPU's, fp16's scaler) take
+Adam's own.
 """
 
 from __future__ import annotations
@@ -39,23 +41,25 @@ def _unwrapped(method: Callable) -> Callable:
 
 
 class _Undecorated:
-    """An optimizer's methods that import ``torch._dynamo``, without importing it."""
+    """An optimizer's methods that import ``torch._dynamo``, without importing it: the next
+    class's own (``torch.optim.Adam``'s, or what it inherits), undecorated."""
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
-        _unwrapped(torch.optim.Optimizer.add_param_group)(self, param_group)
+        _unwrapped(super().add_param_group.__func__)(self, param_group)  # type: ignore[misc]
 
     def state_dict(self) -> dict[str, Any]:
-        return _unwrapped(torch.optim.Optimizer.state_dict)(self)
+        return _unwrapped(super().state_dict.__func__)(self)  # type: ignore[misc]
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        _unwrapped(torch.optim.Optimizer.load_state_dict)(self, state_dict)
+        _unwrapped(super().load_state_dict.__func__)(self, state_dict)  # type: ignore[misc]
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        _unwrapped(torch.optim.Optimizer.zero_grad)(self, set_to_none)
+        _unwrapped(super().zero_grad.__func__)(self, set_to_none)  # type: ignore[misc]
 
 
 class Adam(_Undecorated, torch.optim.Adam):
-    """``torch.optim.Adam``, whose methods but ``step`` leave ``torch._dynamo`` unloaded."""
+    """``torch.optim.Adam``, all of whose methods but ``step`` leave ``torch._dynamo``
+    unloaded."""
 
 
 class LBFGS(_Undecorated, torch.optim.LBFGS):

@@ -159,11 +159,12 @@ def _backward(head: nn.Sequential, kept: list[torch.Tensor], grad: torch.Tensor,
 
 
 def adam_step(optimizer: torch.optim.Optimizer) -> None:
-    """``optimizer.step()``: for vaelab's fused Adam of one parameter group on a CPU, the two
-    operations that its step takes (every parameter's step count + 1, then
-    ``torch._fused_adam_``) without the Python around them, a fortieth of the tutorial's step
-    on one thread, and without importing ``torch._dynamo`` (``vaelab.optimizers``); its state
-    made at the first step as that step makes it. Else the optimiser's own step."""
+    """``optimizer.step()``: for vaelab's fused Adam of one parameter group of float32 on a
+    CPU, with all its state made or none, the two operations that its step takes (every
+    parameter's step count + 1, then ``torch._fused_adam_``) without the Python around them,
+    a fortieth of the tutorial's step on one thread, and without importing ``torch._dynamo``
+    (``vaelab.optimizers``); its state made at the first step as that step makes it. Else
+    the optimiser's own step."""
     group = optimizer.param_groups[0]
     params = group["params"]
     begun = [p in optimizer.state for p in params]
@@ -183,7 +184,7 @@ def adam_step(optimizer: torch.optim.Optimizer) -> None:
         return
     if not any(begun):  # as torch.optim.Adam's first fused step: its step count in float32
         for p in params:
-            optimizer.state[p] = {"step": torch.zeros((), dtype=torch.float32),
+            optimizer.state[p] = {"step": torch.zeros((), dtype=torch.float32, device=p.device),
                                   "exp_avg": torch.zeros_like(p, memory_format=KEPT),
                                   "exp_avg_sq": torch.zeros_like(p, memory_format=KEPT)}
     states = [optimizer.state[p] for p in params]
