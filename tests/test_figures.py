@@ -154,6 +154,28 @@ def test_interpolation_pair_takes_the_classes_farthest_apart():
     assert interpolation_pair(points, labels) == (0, 3)
 
 
+def test_one_class_s_interpolation_joins_two_images_far_apart_not_one_image_to_itself(tiny):
+    """Images of a single class have no two classes to join: the first image of the class
+    joined itself, under "classes img and img"."""
+    from vaelab.data import ImageData
+    from vaelab.measuring.latent import latent_picture
+    from vaelab.models import build_model
+
+    points = np.array([[0, 0], [1, 0], [5, 5], [-3, -3]], dtype=float)
+    assert interpolation_pair(points, np.zeros(4, dtype=int)) == (2, 3)
+    one = ImageData("img", ("img",), tiny.train_images, torch.zeros(len(tiny.train_images),
+                    dtype=torch.long), tiny.test_images, torch.zeros(len(tiny.test_images),
+                    dtype=torch.long))
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(model="vae"), (1, 28, 28))
+    seen = latent_picture(model, one)
+    figure, _ = interpolation(model, one, seen, "VAE", ink=False)
+    title = figure.texts[0].get_text() if figure.texts else figure._suptitle.get_text()
+    assert title.endswith("between the codes of two test images of class img far apart")
+    i, j = interpolation_pair(seen.points, seen.labels)
+    assert i != j
+
+
 def test_pictures_are_resampled_before_they_are_coloured_which_changes_no_pixel():
     """A grey picture is resampled to the figure's pixels as numbers, then coloured: with
     nearest-neighbour resampling every pixel comes out as if it were coloured first, and the

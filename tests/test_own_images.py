@@ -894,3 +894,20 @@ def test_each_class_holds_out_its_rounded_share_and_keeps_one_of_each_part(tmp_p
     root = make_folder(tmp_path / "shapes", per_class=10)
     data = load_dataset(str(root), progress=False, test_fraction=fraction)
     assert data.test_labels.tolist().count(0) == data.test_labels.tolist().count(1) == held_out
+
+
+def test_a_run_folder_inside_its_image_folder_is_refused_before_anything_is_made(
+        tmp_path, capsys, monkeypatch):
+    """Its figures and checkpoints would be read as images by every later command (a class
+    'runs' beside the user's), and plot, eval and explore of the run then failed."""
+    root = make_folder(tmp_path / "shapes", per_class=10)
+    inside = root / "run1"
+    code, _, err = run_cli(["train", "--dataset", str(root), "-o", str(inside), *SMALL], capsys)
+    assert code != 0 and err == (f"vaelab: error: {inside}: inside the image folder {root}, "
+                                 f"whose files are all read as images; give --out a folder "
+                                 f"outside it\n")
+    assert not inside.exists()
+    monkeypatch.chdir(root)  # the default runs/ there
+    code, _, err = run_cli(["train", "--dataset", ".", *SMALL], capsys)
+    assert code != 0 and err.startswith("vaelab: error: runs: inside the image folder .,")
+    assert sorted(p.name for p in root.iterdir()) == ["circle", "square"]

@@ -69,9 +69,9 @@ WITH_CLASSES = {
                             "one or more per class, or the first ten where the images have no "
                             "labels"),
     "interpolation.png": ("of different classes",
-                          "far apart in the latent space, as the images have no classes",
-                          "of different classes, or far apart where the images have no "
-                          "labels"),
+                          "far apart in the latent space, as the images have no two classes",
+                          "of different classes, or far apart where the images have no two "
+                          "classes"),
 }
 
 # Where the classes are named on the codes (MOST_NAMED of them at most).
@@ -124,7 +124,8 @@ def caption(file: str, text: str, runs: Sequence[Run]) -> str:
     if file == "samples.png":
         which = [run.model.conditional for run in runs if run.model.has_prior]
     elif file in WITH_CLASSES:
-        which = [bool(class_names(run.config)) for run in runs]
+        least = 2 if file == "interpolation.png" else 1  # two classes to join
+        which = [len(class_names(run.config)) >= least for run in runs]
     else:
         return text
     every, none, some = SAMPLE_GRIDS if file == "samples.png" else WITH_CLASSES[file]

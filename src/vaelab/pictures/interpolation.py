@@ -23,9 +23,10 @@ GIF_ENDS = (0, GIF_FRAMES - 1)  # its frames at the line's start and end, where 
 
 def interpolation_pair(points: np.ndarray, labels: np.ndarray | None) -> tuple[int, int]:
     """The first test images of the two classes whose mean codes lie farthest apart (without
-    labels: of the first thousand, the code farthest from their mean, and the one farthest
-    from that): the straight line between them crosses much of the latent region."""
-    if labels is None:
+    labels, or with one class: of the first thousand, the code farthest from their mean, and
+    the one farthest from that): the straight line between them crosses much of the latent
+    region."""
+    if labels is None or len(np.unique(labels)) < 2:
         some = points[:1000]
         a = int(np.linalg.norm(some - some.mean(axis=0), axis=1).argmax())
         return a, int(np.linalg.norm(some - some[a], axis=1).argmax())
@@ -77,7 +78,8 @@ def interpolation(model: Autoencoder, data: ImageData, seen: LatentPicture, name
         a, b = (data.classes[int(c)] for c in labels)
         apart = " " if max(len(a), len(b)) <= 3 else "\n"  # "a test 7", or a long name below
         ends_named = (f"a test{apart}{a}", f"a test{apart}{b}")  # as the explorer names a pick
-        which = f"two test images (classes {a} and {b})"
+        which = (f"two test images (classes {a} and {b})" if a != b else
+                 f"two test images of class {a}" + (" far apart" if between is None else ""))
         if model.conditional:  # the label moves too, and it does much of the change
             which += f",\nthe label mixed from {a} to {b} along the way"
     else:

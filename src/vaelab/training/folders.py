@@ -4,6 +4,7 @@ is taken, and the check that a run's folder can be written before any work."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from pathlib import Path
 
 from vaelab.config import RunConfig
@@ -31,6 +32,22 @@ def check_new_run_dir(out: str | Path,
         hint = f" or continue it with {option} {out}" if marker and (out / marker).exists() else ""
         raise VaelabError(f"{out} already exists and is not empty; choose another --out{hint}")
     check_can_make(out, "--out", folder=True)
+
+
+def check_new_run_dirs(configs: Sequence[RunConfig], outs: Sequence[Path | None]) -> None:
+    """``check_new_run_dir`` for each run's folder named, and refuse one (or the default
+    runs/) inside the image folder that the run trains on: every later command would read
+    its figures and checkpoints there as images, of a class 'runs'."""
+    for config, out in zip(configs, outs, strict=True):
+        if out is not None:
+            check_new_run_dir(out)
+        images = config.data.dataset
+        if images in DATASETS or not Path(images).is_dir():
+            continue
+        folder = Path("runs") if out is None else Path(out)
+        if folder.resolve().is_relative_to(Path(images).resolve()):
+            raise VaelabError(f"{folder}: inside the image folder {images}, whose files are "
+                              f"all read as images; give --out a folder outside it")
 
 
 def new_run_dir(out: str | Path | None, config: RunConfig, parent: Path = Path("runs")) -> Path:

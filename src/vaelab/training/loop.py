@@ -33,7 +33,7 @@ from vaelab.training.checks import (
 )
 from vaelab.training.datasets import check_subset, data_key, learned_from, load_for, recorded
 from vaelab.training.epoch import train_epoch
-from vaelab.training.folders import check_new_run_dir, check_writable, new_run_dir
+from vaelab.training.folders import check_new_run_dirs, check_writable, new_run_dir
 from vaelab.training.jobs import Job, fit_all, initial_state
 from vaelab.training.placement import place
 from vaelab.training.runs import (
@@ -141,7 +141,7 @@ def new_jobs(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | N
     cadence = Cadence.parse(checkpoint_every)
     device, world = _device_and_world(device)
     progress = progress and world.main
-    world.from_main(lambda: [check_new_run_dir(out) for out in outs if out is not None])
+    world.from_main(lambda: check_new_run_dirs(configs, outs))
     full = world.main_first(lambda: load_for(configs[0], data_dir, progress=progress, data=data,
                                              check=False))
     configs = [recorded(config, full) for config in configs]
