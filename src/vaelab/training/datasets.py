@@ -56,8 +56,9 @@ def load_for(config: RunConfig, data_dir: str | Path | None = None, *, progress:
             under = "".join(f", nor in {what} ({folder})" for what, folder in looked if folder)
             if data is None:
                 raise VaelabError(f"the run's images are not at {err.path}{under}; point "
-                                  f"--data-dir at the folder that holds {name} now (from "
-                                  f"Python, pass the same data= again)") from None
+                                  f"--data-dir at the folder that holds {name} now, under "
+                                  f"that name (from Python, pass the same data= again)"
+                                  ) from None
     elif absolute(data.name) != absolute(settings.dataset):
         raise VaelabError(f"the data given is {data.name}, the config asks for "
                           f"{settings.dataset}")
