@@ -60,7 +60,7 @@ def pillow_loop(files: list[str]) -> np.ndarray:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--folder", type=Path, help="a folder of images to read (default: "
                         "MNIST's training set written as PNGs)")
     parser.add_argument("--keep", type=Path, help="write the PNGs here and keep them (reused "

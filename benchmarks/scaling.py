@@ -75,7 +75,7 @@ def table(title: str, rates: dict[str, list[float]], unit: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--processes", type=at_least(1), nargs="+", default=[1, 2],
                         help="processes of each setup; one process is always measured, as "
                              "the others' base")

@@ -280,6 +280,15 @@ def test_console_script_and_module_entry_points():
                                      "left on device)\n")
 
 
+def test_the_version_is_said_once_under_torchrun(capsys, monkeypatch):
+    """By rank 0 alone, as --help is: two processes printed it twice."""
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    for rank, said in (("1", ""), ("0", "vaelab ")):
+        monkeypatch.setenv("RANK", rank)
+        code, out, err = run_cli(["-V"], capsys)
+        assert (code, out[:len("vaelab ")], err) == (0, said, ""), rank
+
+
 def test_help_answers_without_loading_pytorch():
     code = ("import sys; from vaelab.cli import main\n"
             "try: main(['train', '--help'])\nexcept SystemExit: pass\n"

@@ -113,7 +113,8 @@ def _command(argv: list[str]) -> int:
     if argv[:1] in (["--version"], ["-V"]):
         from vaelab import __version__
 
-        print(f"vaelab {__version__}")
+        if os.environ.get("RANK", "0").strip() in ("", "0"):  # once under torchrun, as --help
+            print(f"vaelab {__version__}")
         return 0
     rank = _rank()
     error = f"vaelab ({rank}): error:" if rank else "vaelab: error:"
