@@ -179,6 +179,28 @@ def test_resume_after_asking_for_fewer_epochs_is_bitwise_exact(name, tiny, tmp_p
     assert RunConfig.load(done.path / "config.json").train.epochs == 5
 
 
+def test_a_run_going_on_with_other_threads_says_its_weights_will_differ(tiny, tmp_path, caplog):
+    """Each epoch records the processes and threads it trained in; a resume with others says
+    that the weights will not be bitwise those of a run never stopped, and one with the same
+    says nothing."""
+    threads = torch.get_num_threads()
+    run = train(_config(epochs=1), tmp_path / "run", data=tiny, progress=False)
+    assert (run.metrics[-1]["processes"], run.metrics[-1]["threads"]) == (1, threads)
+    with caplog.at_level(logging.WARNING, logger="vaelab"):
+        resume(run, epochs=2, data=tiny, progress=False)
+        assert "last bits" not in caplog.text
+        torch.set_num_threads(threads + 1)
+        try:
+            again = resume(run, epochs=3, data=tiny, progress=False)
+        finally:
+            torch.set_num_threads(threads)
+    assert (f"{run.path}: its last epoch trained in 1 process of {threads} "
+            f"thread{'s' * (threads != 1)}, and it goes on in 1 process of {threads + 1} "
+            f"threads: its weights will differ in their last bits from those of a run never "
+            f"stopped") in caplog.text
+    assert again.metrics[-1]["threads"] == threads + 1
+
+
 def test_adams_epsilon_is_the_runs_and_survives_a_resume(tiny, tmp_path):
     paper = train(_config(epochs=2, adam_eps=1e-4), tmp_path / "paper", data=tiny, progress=False)
     default = train(_config(epochs=2), tmp_path / "default", data=tiny, progress=False)

@@ -1,7 +1,7 @@
 """What is refused or said of a run's settings before any work: settings that its model cannot
 use, labels that a conditional model lacks, a warm-up longer than the run, too few steps to
-learn from, half precision on a CPU; and once it has trained, a posterior that collapsed onto
-the prior."""
+learn from, half precision on a CPU; a run going on in other processes or threads than it
+trained in; and once it has trained, a posterior that collapsed onto the prior."""
 
 from __future__ import annotations
 
@@ -106,3 +106,23 @@ def say_if_collapsed(path: Path, metrics: list[dict[str, Any]], train: TrainConf
                     "about the images (the posterior collapsed onto the prior) and the figures "
                     "show much the same image everywhere; train longer, or with %s%s",
                     path, kl, warm_up, " or a smaller --beta" if train.beta > 1 else "")
+
+
+def note_other_threads(path: Path, metrics: list[dict[str, Any]], processes: int,
+                       threads: int) -> None:
+    """Say where a run goes on in other processes, or with other threads each, than its last
+    epoch trained in: its sums then add up in another order, and its weights come out other
+    in their last bits than those of a run that was never stopped."""
+    last = metrics[-1] if metrics else {}
+    before = (last.get("processes"), last.get("threads"))
+    if None in before or before == (processes, threads):  # or a run older than the record
+        return
+    log.warning("%s: its last epoch trained in %s, and it goes on in %s: its weights will "
+                "differ in their last bits from those of a run never stopped", path,
+                _computing(*before), _computing(processes, threads))
+
+
+def _computing(processes: int, threads: int) -> str:
+    """'1 process of 2 threads', '2 processes of 1 thread each'."""
+    return (f"{processes} process{'es' * (processes != 1)} of {threads} "
+            f"thread{'s' * (threads != 1)}{' each' * (processes > 1)}")

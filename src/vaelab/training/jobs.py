@@ -30,7 +30,7 @@ from vaelab.models import Autoencoder
 from vaelab.objectives import objective_per_image
 from vaelab.progress import loss_text, progress_bar, restart
 from vaelab.training.checkpoints import save_checkpoint, save_weights
-from vaelab.training.checks import say_if_collapsed
+from vaelab.training.checks import note_other_threads, say_if_collapsed
 from vaelab.training.datasets import learned_from, training_mean
 from vaelab.training.epoch import Diverged, EpochProgress, Stopped, train_epoch
 from vaelab.training.placement import Cores
@@ -199,6 +199,7 @@ def _fit(job: Job, data: ImageData, progress: bool, position: int,
     train_images, train_labels = learned_from(config, seen)
     seen = dataclasses.replace(seen, train_images=train_images, train_labels=train_labels)
     total = config.train.epochs
+    note_other_threads(job.run_dir, job.metrics, job.world.size, torch.get_num_threads())
     with progress_bar(len(train_images), unit="image", enabled=progress, summary=False,
                       unit_scale=True, position=position, leave=False, dynamic_ncols=True,
                       desc=f"{name} epoch {job.epoch + 1}/{total}") as bar:  # named at once
@@ -278,6 +279,7 @@ def _epoch(job: Job, epoch: int, seen: ImageData, bar: Any,
         "test": test_terms,
         "train_seconds": round(before + trained - started, 6),
         "test_seconds": round(time.perf_counter() - trained, 6),
+        "processes": job.world.size, "threads": torch.get_num_threads(),  # each process's
     }
 
 
