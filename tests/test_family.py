@@ -461,7 +461,8 @@ def test_plot_draws_a_cvae_as_the_class_asked_for_and_joins_the_classes_asked_fo
     assert "two test images (classes 1 and 7)" in (figures / "interpolation.svg").read_text()
     assert "<text" in (figures / "interpolation.svg").read_text()  # text a slide can edit
     plot_run(vae, tiny, out_dir=figures, fmt="svg", between=(7, 7))  # its first two 7s
-    assert "two test images (classes 7 and 7)" in (figures / "interpolation.svg").read_text()
+    svg = (figures / "interpolation.svg").read_text()
+    assert "two test images of class 7" in svg and "far apart" not in svg  # chosen, not far
     for wrong in ("17", (1, 7, 8), (7,)):  # a string of two digits is no pair of them
         with pytest.raises(VaelabError, match=rf"^between takes two classes, as \(3, 8\) or "
                                               rf"\('Coat', 'Bag'\), not {re.escape(repr(wrong))}$"):
