@@ -281,12 +281,13 @@ def test_console_script_and_module_entry_points():
 
 
 def test_the_version_is_said_once_under_torchrun(capsys, monkeypatch):
-    """By rank 0 alone, as --help is: two processes printed it twice."""
-    monkeypatch.setenv("WORLD_SIZE", "2")
-    for rank, said in (("1", ""), ("0", "vaelab ")):
+    """By rank 0 alone, as --help is: two processes printed it twice. A RANK outside
+    torchrun (no WORLD_SIZE over 1) is no rank."""
+    for size, rank, said in (("2", "1", ""), ("2", "0", "vaelab "), ("1", "1", "vaelab ")):
+        monkeypatch.setenv("WORLD_SIZE", size)
         monkeypatch.setenv("RANK", rank)
         code, out, err = run_cli(["-V"], capsys)
-        assert (code, out[:len("vaelab ")], err) == (0, said, ""), rank
+        assert (code, out[:len("vaelab ")], err) == (0, said, ""), (size, rank)
 
 
 def test_help_answers_without_loading_pytorch():

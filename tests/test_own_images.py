@@ -910,4 +910,8 @@ def test_a_run_folder_inside_its_image_folder_is_refused_before_anything_is_made
     monkeypatch.chdir(root)  # the default runs/ there
     code, _, err = run_cli(["train", "--dataset", ".", *SMALL], capsys)
     assert code != 0 and err.startswith("vaelab: error: runs: inside the image folder .,")
+    monkeypatch.setenv("HOME", str(tmp_path))  # a folder named from home, as written
+    code, _, err = run_cli(["train", "--dataset", "~/shapes", "-o", str(inside), *SMALL],
+                           capsys)
+    assert code != 0 and "inside the image folder ~/shapes," in err, err
     assert sorted(p.name for p in root.iterdir()) == ["circle", "square"]

@@ -8,9 +8,9 @@ without. Where nothing has imported it, nothing can be compiling, and each metho
 the same without the wrapper: these optimizers call the undecorated function (the wrapper's
 ``__wrapped__``) then. Where ``torch._dynamo`` is loaded (a compiled step), or where a
 PyTorch version wraps its methods otherwise, they are PyTorch's own. Adam's step imports it
-too (to mark a graph break): vaelab's CPU training step calls the fused kernel instead
-(``vaelab.training.lean.adam_step``); other steps (autograd's, a GPU's, fp16's scaler) take
-Adam's own.
+too (to mark a graph break): vaelab's training steps on a CPU in float32 call the fused kernel
+instead (``vaelab.training.lean.adam_step``); a GPU's, fp16's scaler and parameters of other
+dtypes take Adam's own step.
 """
 
 from __future__ import annotations
@@ -40,21 +40,30 @@ def _unwrapped(method: Callable) -> Callable:
     return wrapped
 
 
+def _call(method: Callable, *args: Any) -> Any:
+    """A bound method called undecorated where ``_unwrapped`` takes its wrapper off; as it
+    is where it is no plain function (a later PyTorch's)."""
+    function = getattr(method, "__func__", None)
+    if function is None:
+        return method(*args)
+    return _unwrapped(function)(method.__self__, *args)
+
+
 class _Undecorated:
     """An optimizer's methods that import ``torch._dynamo``, without importing it: the next
     class's own (``torch.optim.Adam``'s, or what it inherits), undecorated."""
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
-        _unwrapped(super().add_param_group.__func__)(self, param_group)  # type: ignore[misc]
+        _call(super().add_param_group, param_group)
 
     def state_dict(self) -> dict[str, Any]:
-        return _unwrapped(super().state_dict.__func__)(self)  # type: ignore[misc]
+        return _call(super().state_dict)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        _unwrapped(super().load_state_dict.__func__)(self, state_dict)  # type: ignore[misc]
+        _call(super().load_state_dict, state_dict)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        _unwrapped(super().zero_grad.__func__)(self, set_to_none)  # type: ignore[misc]
+        _call(super().zero_grad, set_to_none)
 
 
 class Adam(_Undecorated, torch.optim.Adam):

@@ -113,7 +113,7 @@ def _command(argv: list[str]) -> int:
     if argv[:1] in (["--version"], ["-V"]):
         from vaelab import __version__
 
-        if os.environ.get("RANK", "0").strip() in ("", "0"):  # once under torchrun, as --help
+        if _rank() in (None, "rank 0"):  # once under torchrun, as --help
             print(f"vaelab {__version__}")
         return 0
     rank = _rank()

@@ -69,9 +69,10 @@ WITH_CLASSES = {
                             "one or more per class, or the first ten where the images have no "
                             "labels"),
     "interpolation.png": ("of different classes",
-                          "far apart in the latent space, as the images have no two classes",
-                          "of different classes, or far apart where the images have no two "
-                          "classes"),
+                          "far apart in the latent space, as the images have fewer than two "
+                          "classes",
+                          "of different classes, or far apart where the images have fewer "
+                          "than two classes"),
 }
 
 # Where the classes are named on the codes (MOST_NAMED of them at most).

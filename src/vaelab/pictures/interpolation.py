@@ -80,7 +80,7 @@ def interpolation(model: Autoencoder, data: ImageData, seen: LatentPicture, name
         ends_named = (f"a test{apart}{a}", f"a test{apart}{b}")  # as the explorer names a pick
         which = (f"two test images (classes {a} and {b})" if a != b else
                  f"two test images of class {a}" + (" far apart" if between is None else ""))
-        if model.conditional:  # the label moves too, and it does much of the change
+        if model.conditional and a != b:  # the label moves too, and does much of the change
             which += f",\nthe label mixed from {a} to {b} along the way"
     else:
         ends_named, which = ("test image", "test image"), "two test images far apart"

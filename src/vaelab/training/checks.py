@@ -117,7 +117,7 @@ def note_other_threads(path: Path, metrics: list[dict[str, Any]], processes: int
     before = (last.get("processes"), last.get("threads"))
     if None in before or before == (processes, threads):  # or a run older than the record
         return
-    log.warning("%s: its last epoch trained in %s, and it goes on in %s: its weights will "
+    log.warning("%s: its last epoch trained in %s, and it goes on in %s: its weights may "
                 "differ in their last bits from those of a run never stopped", path,
                 _computing(*before), _computing(processes, threads))
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from vaelab.config import RunConfig
 from vaelab.data import DATASETS
+from vaelab.data.paths import NoImagesThere, locate
 from vaelab.errors import VaelabError
 from vaelab.files import check_can_make, numbered, writable
 from vaelab.training.runs import CHECKPOINT
@@ -36,17 +37,22 @@ def check_new_run_dir(out: str | Path,
 
 def check_new_run_dirs(configs: Sequence[RunConfig], outs: Sequence[Path | None]) -> None:
     """``check_new_run_dir`` for each run's folder named, and refuse one (or the default
-    runs/) inside the image folder that the run trains on: every later command would read
-    its figures and checkpoints there as images, of a class 'runs'."""
+    runs/) inside the image folder that the run trains on (where its --dataset names it, as
+    a new run's images are read): every later command would read its figures and
+    checkpoints there as images, of a class 'runs'."""
     for config, out in zip(configs, outs, strict=True):
         if out is not None:
             check_new_run_dir(out)
         images = config.data.dataset
-        if images in DATASETS or not Path(images).is_dir():
+        if images in DATASETS:
             continue
-        folder = Path("runs") if out is None else Path(out)
-        if folder.resolve().is_relative_to(Path(images).resolve()):
-            raise VaelabError(f"{folder}: inside the image folder {images}, whose files are "
+        try:
+            folder = locate(images)  # "~/shapes" too
+        except NoImagesThere:  # said in one line as the images are read
+            continue
+        run = Path("runs") if out is None else Path(out)
+        if folder.is_dir() and run.resolve().is_relative_to(folder.resolve()):
+            raise VaelabError(f"{run}: inside the image folder {images}, whose files are "
                               f"all read as images; give --out a folder outside it")
 
 

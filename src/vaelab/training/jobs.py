@@ -199,7 +199,8 @@ def _fit(job: Job, data: ImageData, progress: bool, position: int,
     train_images, train_labels = learned_from(config, seen)
     seen = dataclasses.replace(seen, train_images=train_images, train_labels=train_labels)
     total = config.train.epochs
-    note_other_threads(job.run_dir, job.metrics, job.world.size, torch.get_num_threads())
+    if job.world.main and job.epoch < total and job.model.device.type == "cpu":
+        note_other_threads(job.run_dir, job.metrics, job.world.size, torch.get_num_threads())
     with progress_bar(len(train_images), unit="image", enabled=progress, summary=False,
                       unit_scale=True, position=position, leave=False, dynamic_ncols=True,
                       desc=f"{name} epoch {job.epoch + 1}/{total}") as bar:  # named at once

@@ -167,7 +167,7 @@ def adam_step(optimizer: torch.optim.Optimizer) -> None:
     the optimiser's own step."""
     group = optimizer.param_groups[0]
     params = group["params"]
-    begun = [p in optimizer.state for p in params]
+    begun = [bool(optimizer.state.get(p)) for p in params]  # an entry made empty: not begun
     if not (type(optimizer) in (torch.optim.Adam, optimizers.Adam)
             and len(optimizer.param_groups) == 1
             and group.get("fused") and hasattr(torch, "_fused_adam_")
