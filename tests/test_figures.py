@@ -234,6 +234,15 @@ def test_plot_run_writes_the_page_beside_the_figures(trained):
     page = (trained["vae"].path / "index.html").read_text()
     assert 'src="figures/latent.png"' in page and "interpolation.gif" in page
     assert '<p class="lead">VAE with 2 latent dimensions, 2 epochs on' in page
+    assert "training images of" not in page  # all of them
+    from vaelab.pictures.report import write_run_page
+
+    subset = dataclasses.replace(trained["vae"], config=dataclasses.replace(
+        trained["vae"].config, data=dataclasses.replace(trained["vae"].config.data,
+                                                        train_subset=300)))
+    assert ("2 epochs on 300 training images of MNIST." in
+            write_run_page(subset).read_text())  # as the figures' titles say it
+    write_run_page(trained["vae"])
     assert 'href="index.html"' not in page  # its own name is not a link to itself
     # Its table's box scrolls sideways on a phone: the keyboard reaches it, a reader names it
     assert '<div class="scroll" tabindex="0" role="region" aria-label="Metrics"><table>' in page

@@ -290,9 +290,11 @@ def write_run_page(run: Run) -> Path:
 
     card = saved_scorecard(run)
     dims = run.config.model.latent_dims
+    subset = run.config.data.train_subset
     lead = (f"{run.config.title()} with {dims} latent dimension{'s' * (dims != 1)}, "
             f"{run.epochs_done} epoch{'s' * (run.epochs_done != 1)} on "
-            f"{dataset_title(run.config.data.dataset)}.")
+            + (f"{subset:,} training images of " if subset is not None else "")
+            + f"{dataset_title(run.config.data.dataset)}.")
     return write_report([run], run.path / "index.html", title=f"vaelab run {run.path.name}",
                         lead=lead, commands=[f"vaelab plot {quoted(run.path)}"],
                         evaluation=Comparison([card]) if card else None,
