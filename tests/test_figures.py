@@ -882,3 +882,24 @@ def test_samples_are_the_seeds_draws_and_a_cvae_gets_a_row_per_class_from_one_ea
     cvae = SimpleNamespace(model=SimpleNamespace(conditional=True, classes=10))
     assert a_row_per_class(cvae, 10, None) and not a_row_per_class(cvae, 9, None)
     assert not a_row_per_class(cvae, 10, "3")  # one class asked for: a plain grid
+
+
+def test_a_run_page_s_command_draws_its_figures_again_with_the_classes_they_show(tiny, tmp_path):
+    """The page said `vaelab plot RUN` under figures drawn with --between or --label, and
+    that command drew other ones; a measuring that writes the page again keeps them."""
+    import html
+
+    from vaelab.pictures.report import write_run_page
+
+    config = RunConfig(ModelConfig("cvae", latent_dims=2, hidden_dims=(32,)),
+                       train=TrainConfig(epochs=1, batch_size=64))
+    run = train(config, tmp_path / "my run", data=tiny, progress=False)
+    again = html.escape(f"vaelab plot '{run.path}'")  # as the page writes it
+    plot_run(run, tiny, label="3", between=(1, "7"))
+    page = (run.path / "index.html").read_text()
+    assert f"{again} --label 3 --between 1 7</code>" in page
+    assert f"{again} --label 3 --between 1 7</code>" in write_run_page(run).read_text()
+    plot_run(run, tiny)  # its own choice again
+    assert f"{again}</code>" in (run.path / "index.html").read_text()
+    (run.figures_dir / "interpolation.png").write_bytes(b"not a png")  # left out, not an error
+    assert f"{again}</code>" in write_run_page(run).read_text()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vaelab.errors import VaelabError
+from vaelab.files import quoted
 from vaelab.training.datasets import class_names, class_number
 from vaelab.training.runs import Run
 
@@ -36,3 +37,13 @@ class Choice:
             raise VaelabError(f"{run.path} learnt from images without classes; drop --between")
         return cls(0 if label is None else class_number(run.config, label),
                    tuple(class_number(run.config, c) for c in between))  # one twice: its first two
+
+    def flags(self, run: Run) -> str:
+        """The options of ``vaelab plot`` that draw ``run``'s figures so (" --between 1 7"),
+        or "" for its own choice."""
+        names, given = class_names(run.config), []
+        if run.model.conditional and self.label:
+            given += ["--label", names[self.label]]
+        if self.between is not None:
+            given += ["--between", *(names[c] for c in self.between)]
+        return "".join(f" {quoted(word)}" for word in given)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
+from PIL import Image
 
 from vaelab import __version__
 from vaelab.data import dataset_title
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from vaelab.measuring.scorecard import Scorecard
 
 NO_PRIOR = "this model has no prior"
+DRAWN_WITH = "vaelab plot options"  # a run's PNG figures' text: the options that drew them
 SCALE = 0.6  # CSS pixels per pixel of a 150-dpi figure: its 10-point text at 12.5 pixels
 WIDTH = 1094  # CSS pixels of a section's content (main's 1180, less the paddings and borders)
 GAP = 16  # between figures side by side
@@ -282,6 +284,17 @@ def write_report(runs: Sequence[Run], path: Path, *, title: str, lead: str = "",
     return path
 
 
+def _drawn_with(run: Run) -> str:
+    """The options of ``vaelab plot`` that drew the run's figures, as its interpolation.png
+    keeps them ("" where it keeps none: drawn before vaelab kept them, or unreadable)."""
+    try:
+        with Image.open(run.figures_dir / "interpolation.png") as png:
+            text = png.text.get(DRAWN_WITH, "")  # type: ignore[attr-defined]
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return text if text.startswith(" --") or not text else ""
+
+
 def write_run_page(run: Run) -> Path:
     """The page of one run, beside its figures: <run>/index.html, with its eval.json's
     figures when it has been measured."""
@@ -296,7 +309,7 @@ def write_run_page(run: Run) -> Path:
             + (f"{subset:,} training images of " if subset is not None else "")
             + f"{dataset_title(run.config.data.dataset)}.")
     return write_report([run], run.path / "index.html", title=f"vaelab run {run.path.name}",
-                        lead=lead, commands=[f"vaelab plot {quoted(run.path)}"],
+                        lead=lead, commands=[f"vaelab plot {quoted(run.path)}{_drawn_with(run)}"],
                         evaluation=Comparison([card]) if card else None,
                         stale=older_than(card, run))
 
