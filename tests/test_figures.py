@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from vaelab.config import ModelConfig, RunConfig, TrainConfig
+from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vaelab.errors import VaelabError
 from vaelab.measuring.latent import (
     GRID,
@@ -886,20 +886,43 @@ def test_samples_are_the_seeds_draws_and_a_cvae_gets_a_row_per_class_from_one_ea
 
 def test_a_run_page_s_command_draws_its_figures_again_with_the_classes_they_show(tiny, tmp_path):
     """The page said `vaelab plot RUN` under figures drawn with --between or --label, and
-    that command drew other ones; a measuring that writes the page again keeps them."""
+    that command drew other ones; a measuring that writes the page again keeps them. The
+    figures keep the classes as numbers, and the page names and quotes them itself."""
     import html
+    import shlex
 
-    from vaelab.pictures.report import write_run_page
+    from PIL import PngImagePlugin
 
+    from vaelab.cli.parsing import parse
+    from vaelab.data import ImageData
+    from vaelab.files import quoted
+    from vaelab.pictures.report import DRAWN_WITH, write_run_page
+
+    names = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+             "Sneaker", "Bag", "Ankle boot")
+    data = ImageData("mine", names, tiny.train_images, tiny.train_labels, tiny.test_images,
+                     tiny.test_labels)
     config = RunConfig(ModelConfig("cvae", latent_dims=2, hidden_dims=(32,)),
-                       train=TrainConfig(epochs=1, batch_size=64))
-    run = train(config, tmp_path / "my run", data=tiny, progress=False)
-    again = html.escape(f"vaelab plot '{run.path}'")  # as the page writes it
-    plot_run(run, tiny, label="3", between=(1, "7"))
-    page = (run.path / "index.html").read_text()
-    assert f"{again} --label 3 --between 1 7</code>" in page
-    assert f"{again} --label 3 --between 1 7</code>" in write_run_page(run).read_text()
-    plot_run(run, tiny)  # its own choice again
-    assert f"{again}</code>" in (run.path / "index.html").read_text()
+                       DataConfig(dataset="mine"), TrainConfig(epochs=1, batch_size=64))
+    run = train(config, tmp_path / "my run", data=data, progress=False)
+
+    def command() -> str:  # the page's, written again as vaelab eval writes it
+        page = write_run_page(run).read_text()
+        return html.unescape(re.search(r"To make it again:.*?<code>(.*?)</code>", page,
+                                       re.S)[1])
+
+    plot_run(run, data, label="Coat", between=("Ankle boot", 0))
+    said = f"vaelab plot {quoted(run.path)} --label Coat --between 'Ankle boot' T-shirt/top"
+    assert command() == said
+    options = parse(shlex.split(said)[1:])  # as pasted into a shell, the same choice
+    assert (options.label, tuple(options.between)) == ("Coat", ("Ankle boot", "T-shirt/top"))
+    plot_run(run, data)  # its own choice again
+    assert command() == f"vaelab plot {quoted(run.path)}"
+    forged = PngImagePlugin.PngInfo()  # text that is no choice of this run's: left out
+    for text in ('{"label": 3, "between": [1, 70]}', "--label 3; rm -rf ~", "[]"):
+        forged.add_text(DRAWN_WITH, text)
+        with Image.open(run.figures_dir / "latent.png") as png:
+            png.save(run.figures_dir / "interpolation.png", pnginfo=forged)
+        assert command() == f"vaelab plot {quoted(run.path)}", text
     (run.figures_dir / "interpolation.png").write_bytes(b"not a png")  # left out, not an error
-    assert f"{again}</code>" in write_run_page(run).read_text()
+    assert command() == f"vaelab plot {quoted(run.path)}"

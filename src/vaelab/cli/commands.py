@@ -199,8 +199,8 @@ class Sample(Common):
         name="number", aliases=("-n",), metavar="INT",
         help_behavior_hint="(default: 64, or 8 of each class when a CVAE draws every class)")
     ] = None
-    """How many samples in all (a CVAE drawing every class: a class's row is one shorter
-    where the number is no multiple of the classes)."""
+    """How many samples in all (a CVAE drawing every class: a row per class, the last rows
+    one shorter where the number is no multiple of the classes; a plain grid for fewer)."""
     label: Annotated[str | None, flag(metavar="LABEL", default="every class in turn, for a "
                                                               "CVAE")] = None
     """The class to draw, by number or name (a CVAE only)."""

@@ -3,6 +3,7 @@ asked for by name or number, checked against the run, kept as class numbers."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from vaelab.errors import VaelabError
@@ -47,3 +48,22 @@ class Choice:
         if self.between is not None:
             given += ["--between", *(names[c] for c in self.between)]
         return "".join(f" {quoted(word)}" for word in given)
+
+    def as_text(self) -> str:
+        """The choice as JSON, as a run's PNG figures keep it: class numbers, not options."""
+        return json.dumps({"label": self.label, "between": self.between})
+
+    @classmethod
+    def read(cls, run: Run, text: str | None) -> Choice | None:
+        """A choice that ``as_text`` wrote, checked against ``run`` again; None for none, or
+        for text that is not one (an older vaelab's figures, a file from elsewhere)."""
+        try:
+            kept = json.loads(text or "")
+            label, between = kept["label"], kept["between"]
+            if type(label) is not int or not (between is None or (
+                    isinstance(between, list) and all(type(c) is int for c in between))):
+                return None
+            return cls.of(run, label if run.model.conditional else None,
+                          None if between is None else tuple(between))
+        except (ValueError, TypeError, KeyError, VaelabError):
+            return None

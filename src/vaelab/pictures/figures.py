@@ -118,7 +118,7 @@ def write_run_figures(run: Run | str | Path, data: ImageData | None = None,
     drawn_as = "" if seen.label is None else f", drawn as class {data.classes[seen.label]}"
     paths: dict[str, Path] = {}
 
-    notes = {DRAWN_WITH: choice.flags(run)}  # read by the run's page
+    notes = {DRAWN_WITH: choice.as_text()}  # read by the run's page
 
     def save(key: str, fig: Figure) -> None:  # at once: a drawn figure keeps its pixels
         paths[key] = save_figure(fig, out_dir / f"{key}.{fmt}", notes=notes)

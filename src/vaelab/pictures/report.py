@@ -24,6 +24,7 @@ from vaelab.files import quoted, write_atomic
 from vaelab.measuring.latent import share_one_scale
 from vaelab.models import count_parameters
 from vaelab.pictures.captions import LOSS, SECTIONS, caption
+from vaelab.pictures.choice import Choice
 from vaelab.training.runs import METRICS, Run
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from vaelab.measuring.scorecard import Scorecard
 
 NO_PRIOR = "this model has no prior"
-DRAWN_WITH = "vaelab plot options"  # a run's PNG figures' text: the options that drew them
+DRAWN_WITH = "vaelab choice"  # a run's PNG figures' text: the classes they were drawn with
 SCALE = 0.6  # CSS pixels per pixel of a 150-dpi figure: its 10-point text at 12.5 pixels
 WIDTH = 1094  # CSS pixels of a section's content (main's 1180, less the paddings and borders)
 GAP = 16  # between figures side by side
@@ -285,14 +286,15 @@ def write_report(runs: Sequence[Run], path: Path, *, title: str, lead: str = "",
 
 
 def _drawn_with(run: Run) -> str:
-    """The options of ``vaelab plot`` that drew the run's figures, as its interpolation.png
-    keeps them ("" where it keeps none: drawn before vaelab kept them, or unreadable)."""
+    """The options of ``vaelab plot`` that drew the run's figures, from the choice that its
+    interpolation.png keeps, quoted for this machine ("" for none, or an unreadable one)."""
     try:
         with Image.open(run.figures_dir / "interpolation.png") as png:
-            text = png.text.get(DRAWN_WITH, "")  # type: ignore[attr-defined]
-    except (OSError, ValueError, AttributeError):
+            text = png.info.get(DRAWN_WITH)  # read before the pixels, which stay unread
+    except (OSError, ValueError):
         return ""
-    return text if text.startswith(" --") or not text else ""
+    choice = Choice.read(run, text if isinstance(text, str) else None)
+    return "" if choice is None else choice.flags(run)
 
 
 def write_run_page(run: Run) -> Path:
