@@ -117,7 +117,6 @@ def write_run_figures(run: Run | str | Path, data: ImageData | None = None,
     given = ", each given its class" if model.conditional else ""
     drawn_as = "" if seen.label is None else f", drawn as class {data.classes[seen.label]}"
     paths: dict[str, Path] = {}
-
     notes = {DRAWN_WITH: choice.as_text()}  # read by the run's page
 
     def save(key: str, fig: Figure) -> None:  # at once: a drawn figure keeps its pixels

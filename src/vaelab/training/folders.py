@@ -14,6 +14,8 @@ from vaelab.errors import VaelabError
 from vaelab.files import check_can_make, numbered, writable
 from vaelab.training.runs import CHECKPOINT
 
+RUNS = Path("runs")  # where a new run goes without --out
+
 
 def check_writable(path: Path) -> None:
     """Refuse, before any work, a run whose folder cannot be written (a read-only disk)."""
@@ -50,13 +52,13 @@ def check_new_run_dirs(configs: Sequence[RunConfig], outs: Sequence[Path | None]
             folder = locate(images)  # "~/shapes" too
         except NoImagesThere:  # said in one line as the images are read
             continue
-        run = Path("runs") if out is None else Path(out)
+        run = RUNS if out is None else Path(out)
         if folder.is_dir() and run.resolve().is_relative_to(folder.resolve()):
             raise VaelabError(f"{run}: inside the image folder {images}, whose files are "
                               f"all read as images; give --out a folder outside it")
 
 
-def new_run_dir(out: str | Path | None, config: RunConfig, parent: Path = Path("runs")) -> Path:
+def new_run_dir(out: str | Path | None, config: RunConfig, parent: Path = RUNS) -> Path:
     """The folder for a new run: ``out`` if it is new or empty, else an error; with no ``out``,
     runs/<model>-<dataset>, numbered -2, -3, ... when taken."""
     if out is not None:

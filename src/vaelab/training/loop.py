@@ -129,7 +129,7 @@ def new_jobs(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | N
             for out in outs] if outs is not None else [None] * len(configs)
     if len(outs) != len(configs):
         raise VaelabError(f"{len(configs)} configs but {len(outs)} output folders")
-    named = [Path(out).resolve() for out in outs if out is not None]
+    named = [out.resolve() for out in outs if out is not None]
     if len(set(named)) < len(named):
         raise VaelabError("two runs cannot share an output folder")
     if len({data_key(config) for config in configs}) > 1:
