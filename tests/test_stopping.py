@@ -859,8 +859,9 @@ def test_a_run_in_a_folder_that_cannot_be_written_is_refused_before_it_resumes(
 
 def test_a_demo_stopped_in_training_names_the_demos_command_once(tiny, tmp_path, monkeypatch,
                                                                   capsys, terminal_signals):
-    """Each run's line named vaelab train --resume of its own folder, which leaves the demo
-    unfinished, and a last 'vaelab: interrupted' followed the demo's own line."""
+    """Each run says where it stands, and the demo's line alone names the command that
+    finishes it, once (not each run's vaelab train --resume, which would leave the demo
+    unfinished), with no 'vaelab: interrupted' after it."""
     from conftest import run_cli
 
     real, calls = jobs_module.objective_per_image, []
@@ -879,15 +880,15 @@ def test_a_demo_stopped_in_training_names_the_demos_command_once(tiny, tmp_path,
     lines = [line for line in err.splitlines() if "stopped" in line]
     assert lines[-1] == (f"vaelab: {demo}: the demo was stopped; finish it with: vaelab demo "
                          f"--resume {demo} -q")  # as quiet as it was
-    assert all(line.endswith(f"all saved; go on with: vaelab demo --resume {demo} -q")
+    assert all(line.endswith(", all saved") and line.startswith(f"vaelab: {demo}/")
                for line in lines[:-1]) and len(lines) == 3, err
-    assert "interrupted" not in err
+    assert err.count("--resume") == 1 and "interrupted" not in err
     calls.clear()  # stopped again while the demo is finished (both runs go on): the same
     code, _, err = run_cli(["demo", "--resume", str(demo), "-q"], capsys)
     lines = [line for line in err.splitlines() if "stopped" in line]
-    assert code == 130 and len(lines) == 3, err
-    assert all(line.endswith(f"all saved; go on with: vaelab demo --resume {demo} -q")
-               for line in lines[:-1]) and lines[-1].endswith(f"--resume {demo} -q"), err
+    assert code == 130 and len(lines) == 3 and err.count("--resume") == 1, err
+    assert all(line.endswith("all saved") for line in lines[:-1]), err
+    assert lines[-1].endswith(f"finish it with: vaelab demo --resume {demo} -q"), err
 
 
 @pytest.mark.parametrize("left", ["both", "the VAE"])

@@ -5,7 +5,6 @@ beside it. No plotting here."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import sys
@@ -13,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +43,7 @@ from vaelab.training.stopping import (
     peer_lost,
     start_again,
     stop_on_signals,
+    stopped_after_step,
     stopped_at_once,
     where,
 )
@@ -87,6 +87,10 @@ class Job:
     @property
     def again(self) -> str:  # the command that starts it again, where it has no checkpoint
         return self.go_on_with or self.anew
+
+    @property
+    def told(self) -> tuple[str, str]:  # go_on, again as a stop's lines name them: no command
+        return ("", "") if self.go_on_with else (self.go_on, self.again)  # where one is for all
 
     @property
     def anew(self) -> str:  # vaelab train --config RUN -o NEW as it was started (not a demo)
@@ -197,7 +201,7 @@ def _fit(job: Job, data: ImageData, progress: bool, position: int,
     progress = progress and job.world.main
     seen = prepare(data, config.data.binarize, config.data.binarize_seed)
     train_images, train_labels = learned_from(config, seen)
-    seen = dataclasses.replace(seen, train_images=train_images, train_labels=train_labels)
+    seen = replace(seen, train_images=train_images, train_labels=train_labels)
     total = config.train.epochs
     if job.world.main and job.epoch < total and job.model.device.type == "cpu":
         note_other_threads(job.run_dir, job.metrics, job.world.size, torch.get_num_threads())
@@ -218,17 +222,16 @@ def _fit(job: Job, data: ImageData, progress: bool, position: int,
                               f"test {loss_text(record['test']['loss'])}  "
                               f"({record['train_seconds']:.1f} s)", file=sys.stderr)
         except KeyboardInterrupt:  # at once (a second Ctrl-C): the last checkpoint is whole
-            stopped_at_once(job.run_dir, job.on_disk, job.go_on, job.again)
+            stopped_at_once(job.run_dir, job.on_disk, *job.told)
             raise
         except Stopped as stopped:
             job.unfinished = stopped.progress
             try:
                 save(job)
             except KeyboardInterrupt:  # a second signal as it is written: the last is whole
-                stopped_at_once(job.run_dir, job.on_disk, job.go_on, job.again)
+                stopped_at_once(job.run_dir, job.on_disk, *job.told)
                 raise
-            log.warning("%s: stopped %s, all saved; go on with: %s", job.run_dir,
-                        where(stopped.progress), job.go_on)
+            stopped_after_step(job.run_dir, stopped.progress, job.told[0])
             raise
         except RuntimeError as err:
             if job.world.size == 1 or not lost_peer(err):
@@ -292,8 +295,7 @@ def save(job: Job) -> None:
     processes, all add up an unfinished epoch's sums, and rank 0 alone writes."""
     unfinished = job.unfinished
     if unfinished is not None and job.world.size > 1:  # the sums of every process so far
-        unfinished = dataclasses.replace(unfinished,
-                                         totals=job.world.sum(unfinished.totals.clone()))
+        unfinished = replace(unfinished, totals=job.world.sum(unfinished.totals.clone()))
     if unfinished is not None and not bool(torch.isfinite(unfinished.totals).all()):
         raise job.diverged_at(unfinished.epoch, float("nan"))
     if not all(bool(torch.isfinite(p).all()) for p in job.model.parameters()):
@@ -308,8 +310,7 @@ def save(job: Job) -> None:
             job.mark_saved()
     except OSError as err:
         kept = (f"the previous one ({job.on_disk}) is whole, and {job.go_on} goes on from it"
-                if job.on_disk else f"there is none before it: {job.again} "
-                                    f"starts the run again")
+                if job.on_disk else f"there is none before it: {job.again} starts the run again")
         raise VaelabError(f"{job.run_dir}: could not write the checkpoint "
                           f"({err.strerror or err}); {kept}") from None
     # The others wait for it: one that outlives rank 0 names the checkpoint that is on disk

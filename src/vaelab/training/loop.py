@@ -62,14 +62,13 @@ def train(config: RunConfig | None = None, out: str | Path | None = None, *,
           go_on: str = "", flags: str = "") -> Run:
     """Train a model from scratch into a new run folder and return the finished run.
 
-    ``out`` must be new or empty (default: runs/<model>-<dataset>, numbered if taken).
-    ``data`` skips loading when the dataset is already in memory. A checkpoint is written
-    after every epoch and inside epochs every ``checkpoint_every``: 'N' steps, 'Nm' minutes
-    or 'epoch' (none inside). Draw the run's figures with ``vaelab.plot_run(run)``.
-    ``compile`` compiles each step with torch.compile (a GPU's gain, after a minute). The
-    run's config is ``config`` with what it learnt of its images filled in (image_shape,
-    classes, fingerprint, and a folder's path made absolute), as
-    ``run.config.changes(config)`` lists.
+    ``out`` must be new or empty (default: runs/<model>-<dataset>, numbered if taken). ``data``
+    skips loading when the dataset is already in memory. A checkpoint is written after every
+    epoch and inside epochs every ``checkpoint_every``: 'N' steps, 'Nm' minutes or 'epoch'
+    (none inside). Draw the run's figures with ``vaelab.plot_run(run)``. ``compile`` compiles
+    each step with torch.compile (a GPU's gain, after a minute). The run's config is ``config``
+    with what it learnt of its images filled in (image_shape, classes, fingerprint, and a
+    folder's path made absolute), as ``run.config.changes(config)`` lists.
 
     Started by torchrun as one of several processes, it trains the run with them
     (``vaelab.distributed``): each takes its rows of every batch, and rank 0 writes the folder.
@@ -91,10 +90,11 @@ def train_all(configs: Sequence[RunConfig] | RunConfig,
     while the others may still train (a run that a signal or a failure stopped is not
     handed over). An exception from ``then`` stops the other runs as a failure of training
     would. ``ready`` is called once every setting has been checked against the data, before
-    any run's folder is made; ``go_on`` is the command that a stop names, if not each run's
-    vaelab train --resume with ``flags`` (a command's own, which no run keeps, such as
-    --no-plots). A Ctrl-C or SIGTERM stops every run after its step, with a checkpoint, and
-    raises ``Interrupted`` (a KeyboardInterrupt), after the last step too.
+    any run's folder is made; ``go_on``: one command that goes on with all after a stop, which
+    the caller names (each run's line then says where it stands), else each run's line names
+    vaelab train --resume with ``flags`` (the command's own, which no run keeps: --no-plots).
+    A Ctrl-C or SIGTERM stops every run after its step, with a checkpoint, and raises
+    ``Interrupted`` (a KeyboardInterrupt), after the last step too.
 
     Models of the tutorial's size keep one CPU core busy but gain little from a second, so on
     the CPU the cores are shared out between the runs instead of between the threads of each
@@ -162,7 +162,8 @@ def new_jobs(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | N
             jobs.append(Job(run_dir, config, *state, cadence=cadence, world=world,
                             compile=compile, go_on_with=go_on, flags=flags))
     except KeyboardInterrupt as err:  # the folders made so far hold their settings alone
-        raise before_any_step([(d, go_on or start_again(d) + flags) for d in made], err) from None
+        raise before_any_step([(d, "" if go_on else start_again(d) + flags) for d in made],
+                              err) from None
     if world.main:  # each note once for the runs it is true of, in a script under torchrun too
         for (*_, images), train in {(c.train.batch_size, c.train.epochs, c.data.train_subset or
                                      len(full.train_images)): c.train for c in configs}.items():

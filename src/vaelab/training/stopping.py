@@ -68,21 +68,31 @@ def stop_on_signals(stop: threading.Event) -> Iterator[list[int]]:
 def before_any_step(runs: Sequence[tuple[Path, str]], err: KeyboardInterrupt) -> Interrupted:
     """The stop of runs stopped as their folders were made, before any step (as torchrun's
     processes meet): each folder holds its settings alone, and each run says how to start it
-    again (``runs``: its folder and that command)."""
+    again (``runs``: its folder and that command; "" where the caller names one command for
+    all of them, as the demo does)."""
     for run_dir, again in runs:
-        log.warning("%s: stopped before its first step; start it again with: %s", run_dir, again)
+        log.warning("%s: stopped before its first step%s", run_dir,
+                    f"; start it again with: {again}" if again else "")
     return err if isinstance(err, Interrupted) else Interrupted(getattr(err, "code", 130) - 128)
 
 
-def stopped_at_once(run_dir: Path, on_disk: str | None, go_on: str, again: str) -> None:
+def stopped_after_step(run_dir: Path, progress: EpochProgress, go_on: str = "") -> None:
+    """Say where a run that a signal stopped after its step stands (all saved) and ``go_on``,
+    the command that goes on; none where the caller names one for all its runs ("")."""
+    log.warning("%s: stopped %s, all saved%s", run_dir, where(progress),
+                f"; go on with: {go_on}" if go_on else "")
+
+
+def stopped_at_once(run_dir: Path, on_disk: str | None, go_on: str = "", again: str = "") -> None:
     """Say where a run that a second signal stopped at once stands: its last checkpoint
-    (``on_disk``, whole, as every checkpoint is) and ``go_on``, or ``again`` without one."""
+    (``on_disk``, whole, as every checkpoint is) and ``go_on``, or ``again`` without one; no
+    command where the caller names one for all its runs (""), as the demo does."""
     if on_disk:
-        log.warning("%s: stopped; its last checkpoint (%s) is whole; go on with: %s", run_dir,
-                    on_disk, go_on)
+        log.warning("%s: stopped; its last checkpoint (%s) is whole%s", run_dir, on_disk,
+                    f"; go on with: {go_on}" if go_on else "")
     else:
-        log.warning("%s: stopped before its first checkpoint; start it again with: %s", run_dir,
-                    again)
+        log.warning("%s: stopped before its first checkpoint%s", run_dir,
+                    f"; start it again with: {again}" if again else "")
 
 
 def where(progress: EpochProgress) -> str:
