@@ -87,6 +87,21 @@ def test_on_a_terminal_it_is_tqdm_as_before(monkeypatch):
         bar.update(3)
 
 
+def test_on_a_terminal_a_scaled_count_under_a_thousand_is_written_whole(monkeypatch):
+    """tqdm writes 0 of 60,000 scaled as '0.00/60.0k' and 8 as '8.00'; vaelab's bar writes
+    '0/60.0k', '8/60.0k', and from a thousand on as tqdm does ('1.28k/60.0k')."""
+    monkeypatch.setattr("vaelab.progress.on_terminal", lambda: True)
+    drawn = io.StringIO()
+    with progress_bar(60_000, desc="vae epoch 1/2", unit="image", unit_scale=True, file=drawn,
+                      ncols=100, mininterval=0) as bar:
+        for n in (8, 120, 1152):
+            bar.update(n)
+    shown = [text.strip() for text in drawn.getvalue().split("\r") if text.strip()]
+    assert list(dict.fromkeys(text.rsplit("| ", 1)[1].split(" [")[0] for text in shown)) == [
+        "0/60.0k", "8/60.0k", "128/60.0k", "1.28k/60.0k"], shown
+    assert shown[-1].endswith(" images/s]") and shown[0].startswith("vae epoch 1/2:   0%|")
+
+
 def test_a_stream_without_isatty_is_not_a_terminal(monkeypatch):
     from vaelab.progress import on_terminal
 

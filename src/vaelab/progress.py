@@ -12,6 +12,7 @@ the quarter of an hour that a large evaluation can take.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import sys
 import threading
@@ -84,12 +85,30 @@ def progress_bar(total: float, *, desc: str = "", unit: str = "it", enabled: boo
     line of what was done and how long it took). ``enabled=False`` shows nothing either way.
     Use it as a context manager."""
     if enabled and on_terminal():
-        from tqdm import tqdm
-
         # "20.5k images/s", not tqdm's "20.5kimage/s"
         shown = unit if unit == "it" else f" {unit}{'' if unit.endswith('s') else 's'}"
-        return tqdm(total=total, desc=desc, unit=shown, **tqdm_options)
+        return _drawn_bar()(total=total, desc=desc, unit=shown, bar_format=BAR, **tqdm_options)
     return Lines(total, desc=desc, unit=unit, enabled=enabled, summary=summary)
+
+
+BAR = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]"  # tqdm's
+
+
+@functools.cache
+def _drawn_bar() -> type:
+    """tqdm's bar, with a count under 1,000 written whole where it scales its numbers: "0/60.0k"
+    and "128/60.0k" as an epoch begins, not "0.00/60.0k"."""
+    from tqdm import tqdm
+
+    class Drawn(tqdm):
+        @property
+        def format_dict(self) -> dict[str, Any]:
+            shown = super().format_dict
+            if shown["unit_scale"] is True and shown["n"] < 1000:  # n_fmt: BAR's, not r_bar's
+                shown["n_fmt"] = f"{shown['n']:.0f}"
+            return shown
+
+    return Drawn
 
 
 def restart(bar: Bar, total: float, desc: str) -> None:
