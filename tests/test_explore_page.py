@@ -583,3 +583,27 @@ def test_a_run_pages_animation_gives_way_to_a_link_where_less_motion_is_asked(ru
     assert animation.is_hidden() and still.is_visible()
     assert still.locator("a").get_attribute("href") == "figures/interpolation.gif"
     seen.check()
+
+
+def test_a_run_pages_metrics_fit_a_narrow_window_with_their_notes_under_their_figures(
+        tiny, visit, tmp_path):
+    """At 400 px the table's cells kept on one line pushed a β-VAE's figures out of sight, its
+    notes ('at β = 1; trained with β warming up to 4') widening their column."""
+    config = RunConfig(train=TrainConfig(epochs=1, batch_size=64, beta=4, kl_warmup=3,
+                                         kl="tutorial"))
+    run = train(config, tmp_path / "beta", data=tiny, progress=False)
+    seen = visit(write_run_page(run).as_uri(), ready=False)
+    seen.page.wait_for_load_state("load")
+    seen.page.set_viewport_size({"width": 400, "height": 900})
+    table = seen.page.locator("table").first
+    assert table.evaluate("t => t.scrollWidth <= t.parentElement.clientWidth")
+    notes = table.locator(".aside")
+    assert notes.count() == 5  # the model's settings, the two losses' and the two KLs'
+    assert "(at β = 1; trained with β warming up to 4)" in table.inner_text()
+    for i in range(notes.count()):  # each under its figure, whole and in the box
+        box, cell = notes.nth(i).bounding_box(), notes.nth(i).locator("..").bounding_box()
+        assert notes.nth(i).evaluate("n => getComputedStyle(n).display") == "block"
+        assert cell["x"] <= box["x"] and box["x"] + box["width"] <= cell["x"] + cell["width"]
+    seen.page.set_viewport_size({"width": 1280, "height": 900})  # beside it where there is room
+    assert notes.first.evaluate("n => getComputedStyle(n).display") == "inline"
+    seen.check()

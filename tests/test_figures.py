@@ -546,7 +546,7 @@ def test_titles_and_labels_say_what_a_teacher_would_put_on_a_slide(tiny, tmp_pat
                                         "of inputs corrupted with mask 0.5")
     # The squared error leaves the Gaussian's constant out: the curve is not eval's −ELBO
     assert loss.axes[0].get_ylabel() == ("squared error + KL per image\n(the sum in nats "
-                                         "less its constant, 448.7)")
+                                         "less\nits constant, 448.7)")  # lines that fit
     assert loss.axes[2].get_ylabel() == "KL(q(z|x,y) || p(z)) per image\n(nats)"  # given y
     # Bernoulli pixels of grey images are a cross-entropy: no −ELBO, nor a −log p(x|z)
     grey = train(RunConfig(ModelConfig("vae", hidden_dims=(32,), likelihood="bce"),
@@ -555,7 +555,7 @@ def test_titles_and_labels_say_what_a_teacher_would_put_on_a_slide(tiny, tmp_pat
     loss = figures._loss(grey, "VAE")
     assert [ax.get_ylabel() for ax in loss.axes[:2]] == [
         "recon + KL per image\n(nats)",
-        "Bernoulli cross-entropy per image\n(nats)"]
+        "Bernoulli cross-entropy\nper image\n(nats)"]
     assert loss.get_suptitle().endswith("\nBernoulli pixels of grey images: a cross-entropy, "
                                         "not a likelihood (--binarize dynamic makes it one)")
     loss_text = dict((file, text) for file, _, text in captions.SECTIONS)[captions.LOSS]
@@ -567,9 +567,15 @@ def test_titles_and_labels_say_what_a_teacher_would_put_on_a_slide(tiny, tmp_pat
     # The run's table says that its loss is at β = 1, not the line it minimised
     from vaelab.pictures.report import metrics_rows
 
-    rows = dict(metrics_rows([run]))
-    loss = run.metrics[-1]["test"]["loss"]
-    assert rows["test loss per image"] == [f"{loss:,.2f} (at β = 1; trained with β = 4)"]
+    loss = run.metrics[-1]["test"]["loss"]  # its warm-up unfinished, then finished
+    assert dict(metrics_rows([run]))["test loss per image"] == [
+        f"{loss:,.2f} (at β = 1; trained with β warming up to 4)"]
+    assert dict(metrics_rows([one]))["test loss per image"] == [
+        f"{loss:,.2f} (at β = 1; trained with β = 4)"]
+    warming = dataclasses.replace(run, config=dataclasses.replace(
+        config, train=dataclasses.replace(config.train, beta=1)))  # a warm-up alone
+    assert dict(metrics_rows([warming]))["test loss per image"] == [
+        f"{loss:,.2f} (at β = 1; trained with the KL warming up)"]
 
 
 def test_a_run_page_and_its_explorer_say_when_its_evaluation_is_of_fewer_epochs(tiny, tmp_path):
@@ -590,6 +596,32 @@ def test_a_run_page_and_its_explorer_say_when_its_evaluation_is_of_fewer_epochs(
     first = explorer_data(run, tiny, points=50)["run"]["evaluation"][0]
     assert first == ("measured after", f"1 epoch, not 2: vaelab eval {run.path} measures the "
                                        f"run again")
+
+
+def test_the_loss_curves_labels_fit_beside_their_axes_below_a_title_of_any_length():
+    """A label longer than its axes ran into the title above them (four lines of a denoising
+    β-CVAE's); a k after 'per image' read as 'k = 5 per image'."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    metrics = [{"epoch": e, "train": {"loss": 9.0 - e, "recon": 8.0 - e, "kl": 1.0},
+                "test": {"loss": 9.5 - e, "recon": 8.5 - e, "kl": 1.0}} for e in (1, 2)]
+    for lines in (2, 4):
+        fig = plots.loss_curves(metrics, title="\n".join(["a title line"] * lines),
+                                loss_name="recon + KL, mean of k = 3 draws\n(nats)",
+                                recon_name="Bernoulli cross-entropy\n(the sum in nats less its "
+                                           "constant, 448.7)", kl_name="−IWAE bound, k = 5")
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()  # laid out
+        renderer = canvas.get_renderer()
+        title = fig._suptitle.get_window_extent(renderer)
+        for ax in fig.axes:
+            label = ax.yaxis.label.get_window_extent(renderer)
+            assert label.y1 <= title.y0 and label.height <= ax.bbox.height * 1.05, lines
+            assert all(len(line) <= plots.LABEL_WIDTH for line in ax.get_ylabel().split("\n"))
+    assert [ax.get_ylabel() for ax in fig.axes] == [
+        "recon + KL per image,\nmean of k = 3 draws\n(nats)",
+        "Bernoulli cross-entropy\nper image\n(the sum in nats less\nits constant, 448.7)",
+        "−IWAE bound per image, k = 5"]
 
 
 @pytest.mark.parametrize("epochs", [1, 5, 11, 15, 19, 37, 40, 100])
@@ -675,6 +707,10 @@ def test_a_run_trained_on_the_tutorials_kl_line_shows_the_closed_form_kl_as_such
     assert loss.axes[2].get_ylabel() == "KL(q(z|x) || p(z)) per image\n(nats)"
     assert loss.get_suptitle().endswith("; trained on the tutorial's KL line, drawn with the "
                                         "closed-form KL")
+    weighted = dataclasses.replace(line, config=dataclasses.replace(
+        line.config, train=dataclasses.replace(line.config.train, beta=4)))
+    assert figures._loss(weighted, "β-VAE").get_suptitle().endswith(
+        "; trained on the tutorial's KL line weighted (β = 4), drawn with the closed-form KL")
     kl = dict(metrics_rows([line, run]))["test KL per image"]
     assert kl[0] == f"{kl[1]} (closed form; trained on the tutorial's line)"
 

@@ -229,16 +229,18 @@ def _loss(run: Run, name: str) -> Figure:
         recon_name = recon_name.replace("−log p(x|z)", "cross-entropy") if grey else recon_name
         recon_name += "\n(nats)"
     title = f"{name}\ntraining curves"
-    if train.weighs_kl and train.kl == "closed-form":  # what it minimised is not what is drawn
-        weighted = [f"β = {train.beta:g}"] if train.beta != 1 else []
-        if train.kl_warmup:  # a warm-up the run has not finished says how far it got
-            over = f"{train.kl_warmup} epoch{'s' * (train.kl_warmup != 1)}"
-            weighted.append(f"warmed up over {over}" if run.epochs_done >= train.kl_warmup
-                            else f"warming up over {over}, {run.epochs_done} done")
-        title += (f"; the {'sum' if noise or grey else '−ELBO'} at β = 1, trained with the KL "
-                  f"weighted ({', '.join(weighted)})")
+    weighted = [f"β = {train.beta:g}"] if train.beta != 1 else []  # what it minimised is
+    if train.kl_warmup:  # not what is drawn; a warm-up not finished says how far it got
+        over = f"{train.kl_warmup} epoch{'s' * (train.kl_warmup != 1)}"
+        weighted.append(f"warmed up over {over}" if run.epochs_done >= train.kl_warmup
+                        else f"warming up over {over}, {run.epochs_done} done")
+    weighted_text = f" weighted ({', '.join(weighted)})" if weighted else ""
     if train.kl == "tutorial":  # the curves are of the closed form
-        title += "; trained on the tutorial's KL line, drawn with the closed-form KL"
+        title += (f"; trained on the tutorial's KL line{weighted_text}, drawn with the "
+                  f"closed-form KL")
+    elif weighted:
+        title += (f"; the {'sum' if noise or grey else '−ELBO'} at β = 1, trained with the KL"
+                  f"{weighted_text}")
     if train.objective == "iwae" and run.model.has_posterior:  # the bound is not their sum
         title += "\nthe other two panels are the ELBO's terms, whose sum the bound lies below"
     if grey:

@@ -11,6 +11,7 @@ a display or global state, and they render alike in a terminal, a notebook or a 
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -34,6 +35,7 @@ STYLE = {
     "image.interpolation": "nearest",
     "axes.formatter.limits": (-2, 5),  # ticks of 0.01 read 1.0 and "1e-2", not run together
 }
+LABEL_WIDTH = 32  # characters of a line of a y label that fit beside axes 2.4 in high
 CLASS_COLORS = matplotlib.colormaps["tab10"].colors
 UNLABELLED = "#3b5b92"  # the one colour of points that have no class
 
@@ -257,6 +259,18 @@ def interpolation_strip(frames: np.ndarray, start: np.ndarray, end: np.ndarray, 
 # Training.
 
 
+def _balanced(text: str, width: int) -> str:
+    """``text`` in as few lines of at most ``width`` characters as hold it, as even as they
+    can be ("Bernoulli cross-entropy / per image", not "Bernoulli cross-entropy per / image"),
+    and never inside "k = 3"."""
+    def lines(w: int) -> list[str]:
+        return textwrap.wrap(text.replace(" = ", "\xa0=\xa0"), w, break_on_hyphens=False)
+
+    fewest = len(lines(width))
+    return "\n".join(next(lines(w) for w in range(math.ceil(len(text) / fewest), width + 1)
+                          if len(lines(w)) == fewest)).replace("\xa0", " ")
+
+
 def loss_curves(metrics: Sequence[dict[str, Any]], *, title: str, recon_name: str,
                 kl_name: str = "KL", loss_name: str = "loss (recon + KL)") -> Figure:
     """Train and test terms per image against epochs: the loss, and for a VAE its two terms."""
@@ -265,14 +279,20 @@ def loss_curves(metrics: Sequence[dict[str, Any]], *, title: str, recon_name: st
     panels = [("loss", loss_name), ("recon", recon_name), ("kl", kl_name)] if has_kl else [
         ("loss", recon_name)]
     with style():
-        fig = Figure(figsize=(3.6 * len(panels) + 0.4, 3.3), layout="constrained")
+        # as tall as a title of two lines needs, and more for each line more (the axes keep
+        # their height); each label in lines that fit beside them, not beyond them
+        height = 3.3 + 0.17 * max(0, title.count("\n") - 1)
+        fig = Figure(figsize=(3.6 * len(panels) + 0.4, height), layout="constrained")
         axes = fig.subplots(1, len(panels), squeeze=False)[0]
         for ax, (key, name) in zip(axes, panels, strict=True):
             for split, line in (("train", "-"), ("test", "--")):
                 ax.plot(epochs, [m[split][key] for m in metrics], line, marker=".",
                         label=split, color="#1f77b4" if split == "train" else "#d62728")
             first, *more = name.split("\n")  # a second line says more of it
-            ax.set(xlabel="epoch", ylabel="\n".join([f"{first} per image", *more]),
+            what, comma, how = first.partition(", ")  # "−IWAE bound per image, k = 5"
+            label = [_balanced(line, LABEL_WIDTH) for line in
+                     (f"{what} per image{comma}{how}", *more)]
+            ax.set(xlabel="epoch", ylabel="\n".join(label),
                    xlim=(epochs[0] - 0.5, epochs[-1] + 0.5))  # no tick at an epoch 0
             ax.grid(alpha=0.25)
             ax.xaxis.set_major_locator(MaxNLocator(min(len(epochs), 11), integer=True,

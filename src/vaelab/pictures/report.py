@@ -6,11 +6,13 @@ no script, no fonts or styles from the web, so it opens from any folder, offline
 
 from __future__ import annotations
 
+import functools
 import html
 import os
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,45 +42,10 @@ PRIOR_FIGURES = {"manifold_prior.png", "samples.png"}
 TOP_ALT = ("The models side by side: each one's test codes coloured by class above, and its "
            "decoder over the same region below")
 
-CSS = """
-:root { color-scheme: light; --ink: #1d2330; --muted: #5b6477; --line: #e3e6ee;
-        --accent: #3355cc; --card: #ffffff; --bg: #f6f7fb; }
-* { box-sizing: border-box; }
-body { margin: 0; background: var(--bg); color: var(--ink);
-       font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", sans-serif; }
-main { max-width: 1180px; margin: 0 auto; padding: 28px 22px 60px; }
-h1 { font-size: 26px; margin: 0 0 4px; }
-h2 { font-size: 19px; margin: 0 0 6px; }
-p.lead { color: var(--muted); margin: 0 0 22px; }
-section { background: var(--card); border: 1px solid var(--line); border-radius: 12px;
-          padding: 18px 20px; margin: 18px 0; }
-section p { color: var(--muted); margin: 0 0 14px; max-width: 80ch; }
-.runs { display: grid; gap: 16px; grid-template-columns: repeat(var(--n), minmax(0, 1fr)); }
-/* A narrow window: one figure under the other, tables scrolled sideways, not squeezed. */
-@media (max-width: 640px) { .runs { grid-template-columns: minmax(0, 1fr); }
-                            main { padding: 18px 10px 40px; } section { padding: 14px 12px; }
-                            td + td { white-space: nowrap; } }
-.scroll { overflow-x: auto; }
-figure { margin: 0; }
-figure img { max-width: 100%; height: auto; border-radius: 6px; display: block; }
-figure img.pixels { image-rendering: pixelated; }
-.still { display: none; }
-@media (prefers-reduced-motion: reduce) { .animated { display: none; } .still { display: block; } }
-figcaption { font-weight: 600; margin-bottom: 6px; }
-.na { color: var(--muted); font-style: italic; padding: 30px 0; text-align: center;
-      border: 1px dashed var(--line); border-radius: 6px; }
-table { border-collapse: collapse; width: 100%; max-width: 760px;
-        font-variant-numeric: tabular-nums; }
-th, td { padding: 7px 12px; border-bottom: 1px solid var(--line); text-align: right; }
-th:first-child, td:first-child { text-align: left; color: var(--muted); font-weight: 400; }
-thead th { color: var(--ink); font-weight: 650; border-bottom: 2px solid var(--line); }
-code { background: #eef0f6; padding: 1px 5px; border-radius: 4px; font-size: 13.5px; }
-footer { color: var(--muted); font-size: 13px; margin-top: 26px; }
-pre.command { margin: 6px 0 0; overflow-x: auto; }
-pre.command code { display: inline-block; }
-a { color: var(--accent); }
-ul.notes { list-style: none; padding: 0; margin: 12px 0 0; color: var(--muted); font-size: 13.5px; }
-"""
+
+@functools.cache
+def _css() -> str:
+    return (resources.files("vaelab.pictures") / "report.css").read_text(encoding="utf-8")
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
@@ -108,11 +75,18 @@ def metrics_rows(runs: Sequence[Run]) -> list[tuple[str, list[str]]]:
             if key == "loss":  # an IWAE bound is not its ELBO's two terms added; a β-VAE's
                 # loss is its ELBO's, at β = 1, not the line it minimised
                 cells = [f"{c} (−IWAE bound)" if r.config.train.objective == "iwae" else
-                         f"{c} (at β = 1; trained with β = {r.config.train.beta:g})"
-                         if r.config.train.beta != 1 and m else c
-                         for c, r, m in zip(cells, runs, last, strict=True)]
+                         f"{c} (at β = 1; trained with {_weighted(r)})" if _weighted(r) and m
+                         else c for c, r, m in zip(cells, runs, last, strict=True)]
             rows.append((f"{split} {name} per image", cells))
     return rows
+
+
+def _weighted(run: Run) -> str:
+    """How the KL was weighted in the last epoch, if not as in the ELBO: "β = 4", "β warming
+    up to 4", "the KL warming up"; "" if it was not."""
+    train, warming = run.config.train, run.epochs_done < run.config.train.kl_warmup
+    return (f"β {'warming up to' if warming else '='} {train.beta:g}" if train.beta != 1
+            else "the KL warming up" if warming else "")
 
 
 def _shown(run: Run, file: str) -> bool:
@@ -177,7 +151,7 @@ def _metrics_section(runs: Sequence[Run], page_dir: Path) -> str:
     head = "".join(f"<th>{_run_name(run, page_dir, short_name(run.path))}</th>" for run in runs)
     body = "".join(
         f"<tr><td>{html.escape(label)}</td>"
-        + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells) + "</tr>"
+        + "".join(f"<td>{_cell(cell)}</td>" for cell in cells) + "</tr>"
         for label, cells in metrics_rows(runs)
     )
     return (f"<section><h2>Metrics</h2><p>Averages per image after the last epoch: on the "
@@ -185,6 +159,14 @@ def _metrics_section(runs: Sequence[Run], page_dir: Path) -> str:
             f"The reconstruction term is summed over pixels, the KL over latent dimensions."
             f"{_without_constant(runs)}</p>{_scrolled('Metrics')}<table><thead><tr><th></th>"
             f"{head}</tr></thead><tbody>{body}</tbody></table></div></section>")
+
+
+def _cell(cell: str) -> str:
+    """A cell of the metrics: its figure, and what is said of it in brackets after it as an
+    aside, which a narrow screen puts under it, wrapped."""
+    figure, bracket, aside = cell.partition(" (")
+    return html.escape(figure) + (f'<span class="aside"> ({html.escape(aside)}</span>'
+                                  if bracket else "")
 
 
 def _scrolled(name: str) -> str:
@@ -279,7 +261,7 @@ def write_report(runs: Sequence[Run], path: Path, *, title: str, lead: str = "",
     parts.append(f"<footer>{made}{' To make it again:' if again else ''}{again}</footer>")
     page = (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{html.escape(title)}</title><style>{CSS}</style></head>"
+            f"<title>{html.escape(title)}</title><style>{_css()}</style></head>"
             f"<body><main>{''.join(parts)}</main></body></html>\n")
     write_atomic(path, page)
     return path
