@@ -25,7 +25,7 @@ from vaelab.measuring.latent import (
 )
 from vaelab.pictures import plots
 from vaelab.pictures.comparison import LatentView, comparison_figure, draw_comparison
-from vaelab.pictures.figures import GIF_SCALE, plot_run, write_run_figures
+from vaelab.pictures.figures import GIF_SCALE, figure_bytes, plot_run, write_run_figures
 from vaelab.pictures.interpolation import GIF_FRAMES, interpolation, interpolation_pair
 from vaelab.pictures.names import in_a_column
 from vaelab.pictures.report import write_report
@@ -392,6 +392,32 @@ def test_a_comparisons_titles_line_up_and_a_tiny_range_reads_with_a_power_of_ten
     for labels in (tiny.get_xticklabels(), tiny.get_yticklabels()):  # scaled, '-1.0' not '-0.010'
         texts = [re.sub(r"[$}]|\\mathdefault\{", "", label.get_text()) for label in labels]
         assert texts and all(len(text) <= 4 for text in texts), texts
+
+
+@pytest.mark.parametrize("shape", ["wide", "square", "tall", "lines"])
+def test_a_comparison_leaves_no_empty_band_between_its_codes_and_its_decoders(shape):
+    """Rows were square whatever the region: runs on one scale three times as wide as high
+    left a band of 2.9 inches under their codes and as much under their decoders, and
+    latent lines a decoder's strip in a square."""
+    rng = np.random.default_rng(0)
+    scale = {"wide": (6.0, 2.0), "square": (2.0, 2.0), "tall": (2.0, 6.0),
+             "lines": (2.0, 0.0)}[shape]
+    points = rng.normal(size=(500, 2)) * scale
+    u = np.linspace(-3 * scale[0], 3 * scale[0], 20)
+    v = np.linspace(-3 * scale[1], 3 * scale[1], 7 if shape == "wide" else 20)
+    v = v[:1] if shape == "lines" else v
+    manifold = Manifold(np.zeros((len(v) * 28, len(u) * 28)), u, v)
+    views = [LatentView(f"run{k}, VAE", points, np.arange(500) % 10, manifold)
+             for k in range(2)]
+    fig = draw_comparison(views, [str(c) for c in range(10)], title="t")
+    figure_bytes(fig)  # laid out as it is saved
+    for cell in fig.subfigs[:2]:
+        codes, decoder = (ax.get_tightbbox() for ax in cell.axes)
+        assert (codes.y0 - decoder.y1) / fig.dpi < 0.3, shape  # inches between them
+        assert (decoder.y0 - cell.bbox.y0) / fig.dpi < 0.3, shape  # and below
+    if shape != "lines":  # one region, one size
+        sizes = {tuple(np.round(ax.get_window_extent().size)) for ax in fig.axes}
+        assert len(sizes) == 1, sizes
 
 
 def test_the_codes_figure_shows_the_region_that_the_manifold_figure_decodes():

@@ -97,6 +97,17 @@ def _level(titles: list[list[str]]) -> list[str]:
     return ["\n".join(title + [""] * (lines - len(title))) for title in titles]
 
 
+def _heights(views: Sequence[LatentView], side: float) -> list[float]:
+    """Inches of the codes' and the decoders' panels in a column ``side`` inches wide: as high
+    as the widest plane's region needs (up to square, down to a fifth), so that no empty
+    band stands below it; with no plane (latent lines alone) the decoders are strips."""
+    planes = [(top - bottom) / (right - left) for view in views if len(view.manifold.v) > 1
+              for left, right, bottom, top in [view.manifold.extent]]
+    high = float(np.clip(max(planes, default=1.0), 0.2, 1.0))
+    wide = side - 0.65  # inches of a panel, less its ticks and label beside it
+    return [wide * high, wide * (high if planes else 0.1)]
+
+
 def draw_comparison(views: Sequence[LatentView], classes: Sequence[str], *, title: str) -> Figure:
     """One column per model, named at its top: its latent codes above, its decoder over the
     same region below, read across like a slide's columns (four runs make a figure twice as
@@ -109,18 +120,20 @@ def draw_comparison(views: Sequence[LatentView], classes: Sequence[str], *, titl
     columns_of_key = math.ceil(len(classes) / KEY_ROWS)  # the legend's own columns
     key = columns_of_key * (0.75 + 0.075 * max(map(len, legend_names(classes)))) if classes \
         else 0.05  # inches
+    names = _level([_name_lines(view.name, width) for view in views])
+    decoders = _level([textwrap.wrap("decoder over the same region" + (
+        "" if view.drawn_as is None else f", drawn as class {_unbroken(view.drawn_as)}"),
+        width, break_on_hyphens=False) for view in views])
+    heights = _heights(views, side)  # and their titles, ticks and labels, a line more each:
+    text = 1.8 + 0.2 * (names[0].count("\n") + decoders[0].count("\n"))
     with style():
-        fig = Figure(figsize=(side * columns + key + 0.2, (2 * side + 0.9) * rows + 0.4),
+        fig = Figure(figsize=(side * columns + key + 0.2, (sum(heights) + text) * rows + 0.4),
                      layout="constrained")
         grid = fig.subfigures(rows, columns + 1, squeeze=False,
                               width_ratios=[side] * columns + [key])
         cells = grid[:, :columns].flatten()
-        names = _level([_name_lines(view.name, width) for view in views])
-        decoders = _level([textwrap.wrap("decoder over the same region" + (
-            "" if view.drawn_as is None else f", drawn as class {_unbroken(view.drawn_as)}"),
-            width, break_on_hyphens=False) for view in views])
         for cell, view, named, decoded in zip(cells, views, names, decoders, strict=False):
-            codes, decoder = cell.subplots(2, 1)
+            codes, decoder = cell.subplots(2, 1, height_ratios=heights)
             is_plane = len(view.manifold.v) > 1
             draw_scatter(codes, view.points, view.labels, classes, view.axis_labels,
                          legend=False, equal=is_plane)
@@ -143,11 +156,13 @@ def draw_comparison(views: Sequence[LatentView], classes: Sequence[str], *, titl
             # legend too tall for that, in the middle of the figure's height
             high = min(len(classes), KEY_ROWS) > TOP_KEY_ROWS
             class_legend(grid[0, columns] if not high else fig, classes,
-                         at=(0.0, 0.74) if not high else (1 - key / fig.get_figwidth(), 0.5),
+                         at=(0.0, 1 - 0.52 * heights[0] / sum(heights)) if not high
+                         else (1 - key / fig.get_figwidth(), 0.5),
                          columns=columns_of_key)
         fig.suptitle("\n".join(textwrap.fill(line, int(fig.get_figwidth() * 8.5))
                                for line in title.splitlines()), fontsize=13)
     return fig
+
 
 
 EVAL_OPTIONS = {"k", "samples", "chunk", "seed", "split", "judge"}  # of evaluate_run
