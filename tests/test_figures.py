@@ -700,6 +700,14 @@ def test_captions_say_where_a_plane_lies_and_what_a_cvae_mixes():
     assert "CVAE" not in caption("latent.png", texts["latent.png"], [flat])
     # A latent line names its rows instead: no name at a middle
     assert "Each class's name" not in caption("latent.png", texts["latent.png"], [run("vae", 1)])
+    # A CVAE's grids are of one class, and its reconstructions are given their labels
+    for file in ("manifold.png", "manifold_prior.png"):
+        assert caption(file, texts[file], [cvae]).endswith(
+            " A CVAE's decoder draws every tile as one class, which the figure's title names "
+            "(vaelab plot --label picks another).")
+        assert "CVAE" not in caption(file, texts[file], [flat])
+    assert caption("reconstructions.png", texts["reconstructions.png"], [cvae]).endswith(
+        " A CVAE's encoder and decoder are given each image's own label.")
 
 
 def test_the_metrics_table_says_where_the_loss_is_an_iwae_bound():

@@ -94,6 +94,11 @@ CONDITIONAL = {
     "latent.png": " A CVAE's codes mostly mix the classes: its label carries the class, and "
                   "the code is left the style. What groups remain are of a style that goes with "
                   "one class more than others; the linear probe measures how much.",
+    "manifold.png": " A CVAE's decoder draws every tile as one class, which the figure's title "
+                    "names (vaelab plot --label picks another).",
+    "manifold_prior.png": " A CVAE's decoder draws every tile as one class, which the figure's "
+                          "title names (vaelab plot --label picks another).",
+    "reconstructions.png": " A CVAE's encoder and decoder are given each image's own label.",
     "interpolation.png": " A CVAE's label is mixed from one class to the other along the line "
                          "too.",
 }

@@ -156,6 +156,7 @@ def draw_manifold(ax: Axes, manifold: Manifold,
     ax.set(xlabel=axis_labels[0], ylabel=axis_labels[1])
     if len(v) == 1:  # the latent line: the vertical axis means nothing
         ax.set(yticks=[], ylabel="")
+        ax.spines["left"].set_visible(False)
 
 
 def manifold_figure(manifold: Manifold, *, title: str,
