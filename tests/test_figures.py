@@ -812,8 +812,13 @@ def test_runs_that_share_their_prior_are_compared_on_one_scale(trained, tiny, tm
     assert figure.get_suptitle().endswith(")\none scale for all: the runs share the prior N(0, I)")
     codes = [cell.axes[0] for cell in figure.subfigs if cell.axes]
     assert codes[0].get_xlim() == codes[1].get_xlim() and codes[0].get_ylim() == codes[1].get_ylim()
-    assert "one scale" not in comparison_figure([trained["ae"], beta], [
+    own = comparison_figure([trained["ae"], beta], [
         latent_picture(trained["ae"].model, tiny), pictures[1]], tiny).get_suptitle()
+    assert own.endswith(")\neach in its own coordinates: mind the axes")  # as a slide too
+    subset = dataclasses.replace(beta, config=dataclasses.replace(beta.config, data=(
+        dataclasses.replace(beta.config.data, train_subset=300))))
+    assert ", 300 training images, " in comparison_figure(  # as each run's figures say
+        [subset, subset], pictures, tiny).get_suptitle()
     # Long class names are numbered on the codes and fit in the legend's column
     clothes = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                "Sneaker", "Bag", "Ankle boot")

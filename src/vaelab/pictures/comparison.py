@@ -49,11 +49,14 @@ def comparison_figure(runs: Sequence[Run], pictures: Sequence[LatentPicture], da
                         None if seen.label is None else data.classes[seen.label])
              for name, seen in zip(names, pictures, strict=True)]
     epochs = {run.epochs_done for run in runs}
+    subsets = {run.config.data.train_subset for run in runs}  # said as each run's figures do
     when = f", {(n := epochs.pop())} epoch{'s' * (n != 1)}" if len(epochs) == 1 else ""
-    scale = "" if shared is None else "\none scale for all: the runs share the prior N(0, I)"
+    subset = f", {n:,} training images" if len(subsets) == 1 and (n := subsets.pop()) else ""
+    scale = ("\none scale for all: the runs share the prior N(0, I)" if shared is not None
+             else "\neach in its own coordinates: mind the axes")
     return draw_comparison(views, data.classes,
                            title=f"Where the codes fall, and what the decoder draws there "
-                                 f"({dataset_title(data.name)}{when}){scale}")
+                                 f"({dataset_title(data.name)}{subset}{when}){scale}")
 
 
 @dataclass(frozen=True)
