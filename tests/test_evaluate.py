@@ -127,6 +127,26 @@ def test_iwae_with_one_sample_is_the_elbo_and_grows_with_k(bernoulli_vae, tiny):
     assert bounds[1].mean() < bounds[10].mean() < bounds[100].mean()
 
 
+def test_the_bounds_are_the_same_whatever_chunk_bounds_the_memory(bernoulli_vae, tiny):
+    """--chunk set how many images shared a call of the random numbers, so that another
+    chunk gave each image other draws: -ELBO 503.45 against 503.46 and an NLL 0.03 apart,
+    for one model, seed, k and samples."""
+    from vaelab.measuring.estimators import elbo_of, iwae_log_px_of
+
+    model, images = bernoulli_vae.model, prepare(tiny, "dynamic", 0).test_images[:60]
+    bounds, elbos = [], []
+    for chunk in (2048, 100, 7):  # 60 images at once (k = 20), 5, and one image in 3 passes
+        bounds.append(iwae_log_px_of(model, images, None, 20, torch.Generator().manual_seed(3),
+                                     chunk))
+        elbos.append(elbo_of(model, images, None, 4, torch.Generator().manual_seed(3),
+                             max(1, chunk // 4))[0])
+    for got in (bounds, elbos):  # the same draws: the sums differ in their last bits only
+        for other in got[1:]:
+            torch.testing.assert_close(other, got[0], rtol=1e-6, atol=1e-6)
+    assert not torch.allclose(bounds[0], iwae_log_px_of(  # another seed, other draws
+        model, images, None, 20, torch.Generator().manual_seed(4)), rtol=1e-3, atol=1e-3)
+
+
 def test_bad_k_get_clear_errors_and_an_ae_asked_for_an_nll_a_warning(bernoulli_vae, tiny,
                                                                      tmp_path, caplog):
     from vaelab.measuring.evaluation import evaluate_run
@@ -342,7 +362,7 @@ def test_class_entropy_and_confidence():
     from vaelab.measuring.scorecard import Score
 
     one_class = class_entropy(torch.eye(10)[[3] * 20])  # -0.0, from -(1 * log 1)
-    assert Score(one_class).text(3) == "0.000" and Score(-1e-9, 1e-9).text(2) == "0.00 ± 0.00"
+    assert Score(one_class).text(3) == "0.000" and Score(-1e-9, 1e-9).text(2) == "0.00 ± 1e-09"
     assert Score(-0.25).text(2) == "-0.25"
     # An error too small for the digits shown gets its first digit, and the figure with it.
     assert Score(0.29317, 0.0042).text(2) == "0.293 ± 0.004"
@@ -351,7 +371,15 @@ def test_class_entropy_and_confidence():
     assert Score(0.29317, 0.012).text(2) == "0.29 ± 0.01"
     assert Score(0.29317, 0.00096).text(2) == "0.293 ± 0.001"  # one digit of error, not 0.0010
     assert Score(0.29317, 0.0000999).text(2) == "0.2932 ± 0.0001"
-    assert Score(0.29317, 0.00004).text(2) == "0.29 ± 0.00"  # two digits more at most
+    assert Score(0.29317, 0.00004).text(2) == "0.29 ± 4e-05"  # two digits more at most
+    # A figure that rounds to 0.00 with an error that does too read as nothing measured: a
+    # collapsed KL of 0.000632 ± 8.4e-08 nats, a zero within its error
+    assert Score(0.000632, 8.4e-8).text(2) == "0.000632 ± 8e-08"
+    assert Score(0.0, 0.0).text(2) == "0.00 ± 0.00" and Score(0.0).text(2) == "0.00"
+    from vaelab.pictures.report import _fmt  # the training table's
+
+    assert [_fmt(v) for v in (0.000632, 0.0, -0.004, 1234.567)] == ["0.00063", "0.00", "-0.004",
+                                                                    "1,234.57"]
 
 
 @pytest.mark.slow
@@ -501,7 +529,7 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     assert f"| classifier's test accuracy | {judge.accuracy:.2%} | {judge.accuracy:.2%} |" \
         in markdown
     assert "k,20,,,,," in lines and "images_measured,binarized (seed 0),,,grey,," in lines
-    assert "chunk,2048,,,2048,," in lines  # the draws of a pass, so that they can be drawn again
+    assert "chunk,2048,,,2048,," in lines  # what bounded the memory, as measured
     assert "seed,0,,,0,," in lines and "| evaluation seed | 0 | 0 |" in markdown
     # Each figure's note is beside it: why the AE has no NLL, what limits a Fréchet distance.
     nll = next(row for row in csv.reader(lines) if row[0] == "nll")

@@ -56,12 +56,22 @@ class Buffers:
         return tensor[:size].view(shape)
 
 
+def draws(generator: torch.Generator, shape: tuple[int, int, int],
+          out: torch.Tensor | None = None) -> torch.Tensor:
+    """Standard normal numbers (B, n, d): each image's n x d drawn on its own, in order, so
+    that how many images share a batch (``--chunk``) changes none of their numbers."""
+    eps = torch.empty(shape, device=generator.device) if out is None else out
+    for image in eps:
+        torch.randn(shape[1:], generator=generator, out=image)
+    return eps
+
+
 def importance_log_weights(posterior: DiagonalGaussian,
                            log_likelihood: Callable[[torch.Tensor], torch.Tensor], k: int,
                            per_pass: int, generator: torch.Generator,
                            buffers: Buffers | None = None) -> torch.Tensor:
     """log p(x|z_i) + log p(z_i) - log q(z_i|x) for k draws z_i ~ q(z|x) of each of B images,
-    drawn ``per_pass`` at a time: (k, B). ``log_likelihood`` maps codes (B, n, d), n per
+    decoded ``per_pass`` at a time: (k, B). ``log_likelihood`` maps codes (B, n, d), n per
     image, to log p(x|z) (B, n); the prior is N(0, I)."""
     buffers = buffers or Buffers()
     mean, std = posterior.mean.unsqueeze(1), posterior.std.unsqueeze(1)  # (B, 1, d)
@@ -69,10 +79,12 @@ def importance_log_weights(posterior: DiagonalGaussian,
     # Written in place, pass by pass: a list of small results between the large temporaries
     # of each pass fragments the C heap, which then grows by megabytes per batch.
     log_weights = torch.empty((len(mean), k), dtype=wide_dtype(mean.device), device=mean.device)
+    every = (len(mean), k, mean.shape[-1])
+    drawn = draws(generator, every, buffers.get("eps", every, mean))  # all k of each image
     for start in range(0, k, per_pass):
         n = min(per_pass, k - start)
         shape = (len(mean), n, mean.shape[-1])
-        eps = torch.randn(shape, generator=generator, out=buffers.get("eps", shape, mean))
+        eps = drawn[:, start:start + n]
         z = torch.addcmul(mean, std, eps, out=buffers.get("z", shape, mean))  # (B, n, d)
         # log N(z; 0, I) - log N(z; mean, std^2): the log(2 pi) terms cancel.
         log_ratio = 0.5 * (torch.linalg.vector_norm(eps, dim=-1).square()
@@ -140,8 +152,7 @@ def elbo_per_image(model: Autoencoder, x: torch.Tensor, y: torch.Tensor | None, 
     ``samples`` posterior draws, and KL(q || N(0, I)) in closed form. Returns (recon, kl),
     each (B,). The decoder's large tensors are written into ``buffers`` where it can."""
     posterior = model.encode(x, y)
-    eps = torch.randn((len(x), samples, posterior.mean.shape[-1]), generator=generator,
-                      device=x.device)
+    eps = draws(generator, (len(x), samples, posterior.mean.shape[-1]))
     z = posterior.mean.unsqueeze(1) + posterior.std.unsqueeze(1) * eps  # (B, S, d)
     log_likelihood = _log_likelihood(model, x, y, buffers or Buffers())
     return -log_likelihood(z).mean(dim=1), posterior.kl()
@@ -162,8 +173,7 @@ def elbo_of(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor | Non
     for i, start in enumerate(range(0, len(images), size)):
         batch = images[start:start + size]
         if i not in mine:  # the numbers elbo_per_image would draw for this batch
-            torch.randn((len(batch), samples, model.latent_dims), generator=generator,
-                        device=images.device)
+            draws(generator, (len(batch), samples, model.latent_dims))
             continue
         y = None if labels is None else labels[start:start + size]
         recon[start:start + len(batch)], kl[start:start + len(batch)] = elbo_per_image(
@@ -200,12 +210,12 @@ def iwae_log_px_of(model: Autoencoder, images: torch.Tensor, labels: torch.Tenso
     dropping) the others' numbers too, so that every image sees the draws it would see in one
     process: the result is one process's, exactly."""
     log_px = torch.zeros(len(images), dtype=wide_dtype(images.device), device=images.device)
-    buffers, size = Buffers(), images_per_batch(k, chunk)
+    buffers, size, x_device = Buffers(), images_per_batch(k, chunk), images.device
     mine = world.mine(-(-len(images) // size))
     for i, start in enumerate(range(0, len(images), size)):
-        if i not in mine:
-            n = len(images[start:start + size])
-            skip_draws(generator, (n, k, model.latent_dims), max(1, chunk // n), buffers)
+        if i not in mine:  # the numbers iwae_log_px would draw for this batch
+            shape = (len(images[start:start + size]), k, model.latent_dims)
+            draws(generator, shape, buffers.get("eps", shape, torch.empty(0, device=x_device)))
             continue
         x = next(unit_batches(images[start:start + size], size))
         y = None if labels is None or not model.conditional else labels[start:start + len(x)]
@@ -213,18 +223,6 @@ def iwae_log_px_of(model: Autoencoder, images: torch.Tensor, labels: torch.Tenso
         if done is not None:
             done(len(x))
     return world.sum(log_px)
-
-
-def skip_draws(generator: torch.Generator, shape: tuple[int, int, int], per_pass: int,
-               buffers: Buffers) -> None:
-    """Draw, and drop, the numbers that ``importance_log_weights`` draws for k codes of each
-    of B images, ``shape`` (B, k, d), ``per_pass`` codes at a time."""
-    batch, k, d = shape
-    like = torch.empty(0, device=generator.device)
-    for start in range(0, k, per_pass):
-        n = min(per_pass, k - start)
-        torch.randn((batch, n, d), generator=generator,
-                    out=buffers.get("eps", (batch, n, d), like))
 
 
 def unit_batches(images: torch.Tensor, size: int) -> Iterator[torch.Tensor]:

@@ -53,9 +53,14 @@ class Score:
         if 10 ** -(digits + 2) <= first < 10 ** -digits:
             digits = -math.floor(math.log10(first))  # 0.293 ± 0.004, not 0.29 ± 0.00
         shown = f"{self.value:.{digits}f}"
-        if float(shown) == 0:  # -0.000 (an entropy of one class, a rounding) reads as 0.000
+        if float(shown) == 0 and error is not None and abs(self.value) > 3 * error:
+            shown = f"{self.value:.3g}"  # 0.000632 ± 8e-08 (a collapsed KL), not 0.00 ± 0.00
+        elif float(shown) == 0:  # -0.000 (an entropy of one class, a rounding) reads as 0.000
             shown = shown.lstrip("-")
-        return shown if error is None else f"{shown} ± {error:.{digits}f}"
+        if error is None:
+            return shown
+        return f"{shown} ± {error:.0e}" if 0 < first < 10 ** -(digits + 2) else (
+            f"{shown} ± {error:.{digits}f}")
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,8 @@ def _css() -> str:
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
-    return "—" if value is None else f"{value:,.{digits}f}"
+    shown = "—" if value is None else f"{value:,.{digits}f}"
+    return f"{value:.2g}" if value and float(shown.replace(",", "")) == 0 else shown  # 0.00063
 
 
 def metrics_rows(runs: Sequence[Run]) -> list[tuple[str, list[str]]]:
