@@ -358,3 +358,62 @@ def test_without_a_classifier_the_layer_says_so(runs, tiny, visit, tmp_path, mon
         "vaelab classifier train --dataset mnist (or vaelab eval of the run) makes one, shown "
         "once the page is made again.")
     seen.check()
+
+
+def test_the_plane_shows_what_it_decodes_where_the_decoder_is_out_of_sight(runs, tiny, visit,
+                                                                          tmp_path):
+    """Two runs side by side in a window 800 px high: their decoders stood below the planes,
+    out of sight, so that hovering showed nothing decoded. Each plane shows its decoding in a
+    corner away from the pointer, the same pixels, and none once the pointer leaves."""
+    seen = visit(export_explorer([runs["ae"], runs["vae"]], tmp_path / "two.html", tiny).as_uri())
+    seen.page.set_viewport_size({"width": 1280, "height": 800})
+    box = seen.plane_box(0)
+    assert seen.part("decoded", 0).bounding_box()["y"] > 800  # below the window
+    seen.page.mouse.move(box["x"] + 0.25 * box["width"], box["y"] + 0.5 * box["height"])
+    for k in (0, 1):
+        inset = seen.part("inset", k)
+        assert inset.is_visible()
+        assert np.array_equal(seen.rgba("inset", run=k), seen.rgba("decoded", run=k))
+        shown, plane = inset.bounding_box(), seen.plane_box(k)
+        assert shown["x"] > plane["x"] + plane["width"] / 2  # right, away from the pointer
+        assert seen.page.evaluate(  # a whole number of times its pixels
+            f"(c => c.clientWidth % c.width)(document.querySelectorAll('.inset')[{k}])") == 0
+    seen.page.mouse.move(box["x"] + 0.75 * box["width"], box["y"] + 0.5 * box["height"])
+    assert seen.part("inset", 0).bounding_box()["x"] < box["x"] + box["width"] / 2  # left
+    seen.page.mouse.move(box["x"] - 30, box["y"] - 30)  # off the plane
+    assert not seen.part("inset", 0).is_visible() and not seen.part("inset", 1).is_visible()
+    # One run in a wide window has its decoder beside the plane: no inset
+    alone = visit(export_explorer(runs["vae"], tmp_path / "one.html", tiny).as_uri())
+    alone.page.set_viewport_size({"width": 1280, "height": 800})
+    plane = alone.plane_box()
+    alone.page.mouse.move(plane["x"] + 100, plane["y"] + 100)
+    assert alone.state("hover") is not None and not alone.part("inset").is_visible()
+    seen.check()
+    alone.check()
+
+
+def test_a_pan_decodes_the_point_under_the_pointer_and_labels_stay_on_the_plane(runs, tiny,
+                                                                              visit, tmp_path):
+    """After a drag the decoder showed the point one move ahead of the pointer, until the
+    mouse moved again; a pick's label near the right edge was cut ('en'); a pick 5 px inside
+    the corner was drawn as an arrow to a place out of view."""
+    seen = visit(export_explorer(runs["vae"], tmp_path / "one.html", tiny).as_uri())
+    box = seen.plane_box()
+    page = seen.page
+    page.mouse.move(box["x"] + 300, box["y"] + 300)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 400, box["y"] + 350, steps=4)
+    page.mouse.up()
+    hover = seen.state("hover")
+    x, y = seen.state(f"planeToScreen({hover['u']}, {hover['v']})")
+    assert abs(x - 400) < 1 and abs(y - 350) < 1
+    size = box["width"]
+    page.mouse.click(box["x"] + 100, box["y"] + 100)
+    page.mouse.click(box["x"] + size - 5, box["y"] + size - 5)  # the end, near the corner
+    assert seen.page.evaluate("window.explorer.picks.length") == 2
+    # its square is drawn where it is (ink there), and its label on the plane, to its left
+    end = seen.rgba("overlay", round(size - 5), round(size - 5), 1, 1)
+    assert end[0, 0, 3] > 0
+    label = seen.rgba("overlay", round(size - 60), round(size - 30), 50, 28)
+    assert (label[:, :, 3] > 0).sum() > 20  # "end", left of and above the corner
+    seen.check()

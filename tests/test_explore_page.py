@@ -387,7 +387,7 @@ def test_enlarged_images_are_whole_number_scales(served, visit):
     box = seen.plane_box()
     for x, y in ((90, 90), (500, 480)):  # the interpolation shows
         seen.page.mouse.click(box["x"] + x, box["y"] + y)
-    scales = seen.page.evaluate("""[...document.querySelectorAll('canvas.pixels')].map(
+    scales = seen.page.evaluate("""[...document.querySelectorAll('canvas.pixels:not(.inset)')].map(
         (c) => [c.classList[0], c.clientWidth / c.width, c.clientHeight / c.height])""")
     assert {name: (x, y) for name, x, y in scales} == {
         "decoded": (10, 10), "draw": (6, 6), "recon": (6, 6), "strip": (3, 3),

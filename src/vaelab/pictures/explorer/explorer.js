@@ -341,7 +341,10 @@
                                                                         left + width, base + 3]);
         const clear = (box) => !textBoxes.some((o) => box[0] < o[2] && o[0] < box[2]
                                                       && box[1] < o[3] && o[1] < box[3]);
-        const box = boxes.find(clear) || boxes[0]; // above right, below right, then left
+        const inside = (box) => box[0] >= 2 && box[2] <= SIZE - 2 && box[1] >= 2
+                                && box[3] <= SIZE - 2; // not cut by the plane's edge
+        const box = boxes.find((b) => inside(b) && clear(b)) || boxes.find(inside) || boxes[0];
+        // above right, below right, then left
         textBoxes.push(box);
         ctx.lineWidth = 3; ctx.strokeText(text, box[0], box[3] - 3);
         ctx.fillStyle = INK; ctx.fillText(text, box[0], box[3] - 3);
@@ -385,8 +388,8 @@
     // A place (x, y) px out of view: an arrowhead on the border, pointing its way; false (and
     // nothing drawn) where it is in view.
     function borderArrow(ctx, x, y, color) {
+      if (x >= 0 && x <= SIZE && y >= 0 && y <= SIZE) return false;
       const [cx, cy] = [x, y].map((p) => Math.min(SIZE - 8, Math.max(8, p)));
-      if (cx === x && cy === y) return false;
       const angle = Math.atan2(y - cy, x - cx), point = (a, r) => [cx + r * Math.cos(angle + a),
                                                                   cy + r * Math.sin(angle + a)];
       ctx.fillStyle = color;
@@ -509,10 +512,25 @@
     let pointer = null; // [u, v]: the plane point last decoded
     let cross = null; // [u, v] where another run's pointer is, or null
 
+    // Where the decoder's section is out of sight (under the plane of runs side by side, or
+    // of a narrow window), the plane shows the decoded image too, in a corner away from the
+    // pointer.
+    const inset = canvasImage(part("inset"), W, H);
+    inset.canvas.style.aspectRatio = `${W} / ${H}`;
+    let decoderSeen = true;
+    new IntersectionObserver(([seen]) => { decoderSeen = seen.intersectionRatio >= 0.5; },
+                             { threshold: [0, 0.5, 1] }).observe(part("decoded"));
+
     function showAt(u, v) {
       codeAt(u, v, hoverZ);
       decodeInto(hoverZ, decoded.image);
       decoded.ctx.putImageData(decoded.image, 0, 0);
+      inset.canvas.hidden = decoderSeen;
+      if (!decoderSeen) { // a whole number of times its size, near a quarter of the plane
+        inset.ctx.putImageData(decoded.image, 0, 0);
+        inset.canvas.style.width = `${W * Math.max(1, Math.round(SIZE / 4 / Math.max(H, W)))}px`;
+        inset.canvas.classList.toggle("on-left", toScreen(u, v)[0] > SIZE / 2);
+      }
       pointer = [u, v];
       state.hover = { u, v, z: Array.from(hoverZ) };
       const as = K ? ` as ${DATA.classes[chosen]}` : "";
@@ -547,6 +565,8 @@
         view.cx = drag.cx - dx / view.scale;
         view.cy = drag.cy + dy / view.scale;
         redraw();
+        // the hover of this move was decoded in the view before it: again, under the pointer
+        hub.hover(api, ...toPlane(event.offsetX, event.offsetY));
       }
     });
 
@@ -977,6 +997,7 @@
       state, sample: DATA.sample, shape: MODEL.image_shape.join("x"), summary, showAt, mark,
       addPick, showDrawing, clearDrawing, drawingCanvas: drawing.canvas,
       clearButton: part("draw-clear"), pointer: () => pointer,
+      hideInset: () => { inset.canvas.hidden = true; },
       toPlane, nearestCode, planeOf: (n) => [plane.u[n], plane.v[n]],
       start() {
         showFacts();
@@ -1007,6 +1028,7 @@
 
     left() { // the pointer off every plane: each marks the place its decoder shows
       for (const run of views) if (run.pointer()) run.mark(run.pointer());
+      for (const run of views) run.hideInset();
     },
 
     pick(from, x, y) {
