@@ -1213,23 +1213,51 @@ def test_what_goes_by_position_where_the_images_go_is_one_line(bernoulli_vae, ti
     assert load_scorecard(copy).k == 2  # a Run, as well as its folder
 
 
+def test_compare_says_in_a_line_each_where_nats_are_of_other_likelihoods_images_or_p_x_y(
+        caplog):
+    """Runs of squared error and Bernoulli pixels, grey and binarized images, a CVAE beside
+    VAEs: the table's notes said it on every cell, and no line said it once."""
+    from types import SimpleNamespace
+
+    from vaelab.measuring.caveats import say_what_differs
+
+    def run(model="vae", likelihood="sse", binarize="none"):
+        return SimpleNamespace(config=RunConfig(ModelConfig(model, likelihood=likelihood),
+                                                DataConfig(binarize=binarize)),
+                               model=SimpleNamespace(conditional=model == "cvae"))
+
+    with caplog.at_level("WARNING", logger="vaelab"):
+        say_what_differs([run(), run(likelihood="sse"), run("ae")], [], 512, ["a", "b", "c"])
+        assert not caplog.records  # an AE beside a VAE (the demo's): nothing to say
+        say_what_differs([run(), run("cvae"), run(likelihood="bce", binarize="dynamic")], [],
+                         512, ["runs/vae", "runs/cvae", "bern"])
+    assert [r.getMessage() for r in caplog.records] == [
+        "the runs model their pixels with different likelihoods (sse: runs/vae, runs/cvae; "
+        "bce: bern): their nats are of different models of the images and compare only as "
+        "the table's notes say",
+        "the runs are measured on different images (grey: runs/vae, runs/cvae; binarized: "
+        "bern): their bounds do not compare",
+        "the conditional runs' bounds are of p(x|y), the others' of p(x) (p(x): runs/vae, "
+        "bern; p(x|y): runs/cvae): they do not compare"]
+
+
 def test_compare_warns_of_training_subsets_that_differ_and_counts_all_as_all(caplog):
     from types import SimpleNamespace
 
-    from vaelab.measuring.caveats import images_measured
-    from vaelab.pictures.comparison import _say_what_differs
+    from vaelab.measuring.caveats import images_measured, say_what_differs
 
     def run(subset, split_seed=0):
         return SimpleNamespace(config=RunConfig(data=DataConfig(train_subset=subset,
-                                                                split_seed=split_seed)))
+                                                                split_seed=split_seed)),
+                               model=SimpleNamespace(conditional=False))
 
     with caplog.at_level("WARNING", logger="vaelab"):
-        _say_what_differs([run(None), run(512)], [], images=512)  # all of them, either way
+        say_what_differs([run(None), run(512)], [], 512, "ab")  # all of them, either way
         assert not caplog.records
-        _say_what_differs([run(None), run(100)], [], images=512)
+        say_what_differs([run(None), run(100)], [], 512, "ab")
         # As many, but other ones; on the training split their bounds are of other images too.
-        _say_what_differs([run(100), run(100, split_seed=1)], [SimpleNamespace(
-            split="train", k=None, seed=0)] * 2, images=512)
+        say_what_differs([run(100), run(100, split_seed=1)], [SimpleNamespace(
+            split="train", k=None, seed=0)] * 2, 512, "ab")
     assert [r.getMessage() for r in caplog.records] == [
         "the runs learnt from different training images (--train-subset: all; 100 drawn with "
         "--split-seed 0), and the probes are fitted on those: their accuracies compare less",

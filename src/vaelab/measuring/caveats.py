@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from vaelab.config import RunConfig, parse_noise
@@ -205,3 +206,53 @@ def likelihood_record(likelihood: Likelihood, name: str, binarized: bool) -> dic
                         "images, since a decoder draws each pixel's mean")
     return {"name": name, "description": description, "exact": why_not is None,
             "discrete": likelihood.discrete}  # a probability of pixel values, not a density
+
+
+def say_what_differs(runs: Sequence[Run], cards: Sequence[Scorecard], images: int,
+                     names: Sequence[str]) -> None:
+    """Warn, a line each, of what makes the rows of a comparison compare less than they seem:
+    nats of other likelihoods, of other images (grey or binarized) or of p(x|y), bounds of
+    another k, ELBOs of other draws, measures of other seeds, probes fitted on other training
+    images of the ``images`` that the dataset has (and on the training split, bounds of
+    them). The table's notes say the same of each figure; ``names``: the runs' in it."""
+    def listed(values: Sequence[int]) -> str:
+        return ", ".join(f"{v:,}" for v in values)
+
+    def named(values: Sequence[str]) -> str:  # "sse: vae, beta; bce: bern"
+        runs_of = {value: [name for name, v in zip(names, values, strict=True) if v == value]
+                   for value in values}
+        return "; ".join(f"{value}: {', '.join(them)}" for value, them in runs_of.items())
+
+    likelihoods = [run.config.model.likelihood for run in runs]
+    if len(set(likelihoods)) > 1:
+        log.warning("the runs model their pixels with different likelihoods (%s): their nats "
+                    "are of different models of the images and compare only as the table's "
+                    "notes say",
+                    named(likelihoods))
+    kinds = [images_measured(run.config).split(" (")[0] for run in runs]
+    if len(set(kinds)) > 1:
+        log.warning("the runs are measured on different images (%s): their bounds do not "
+                    "compare",
+                    named(kinds))
+    given = ["p(x|y)" if run.model.conditional else "p(x)" for run in runs]
+    if len(set(given)) > 1:
+        log.warning("the conditional runs' bounds are of p(x|y), the others' of p(x) (%s): "
+                    "they do not compare", named(given))
+    ks = [card.k for card in cards if card.k is not None]
+    if len(set(ks)) > 1:
+        log.warning("the NLL bounds were measured with k = %s: a larger k gives a tighter "
+                    "bound; give -k to measure every run alike", listed(ks))
+    draws = [card.samples for card in cards if card.k is not None]  # an AE draws no codes
+    if len(set(draws)) > 1:
+        log.warning("the ELBOs were measured with %s posterior draws per image; give --samples "
+                    "to measure every run alike", listed(draws))
+    seeds = [card.seed for card in cards]
+    if len(set(seeds)) > 1:
+        log.warning("the runs were measured with --seed %s, so their draws differ; give --seed "
+                    "to measure every run alike", ", ".join(map(str, seeds)))
+    learnt = [training_images(run.config, images) for run in runs]
+    if len(set(learnt)) > 1:
+        log.warning("the runs learnt from different training images (--train-subset: %s), and "
+                    "the probes are fitted on those: their accuracies compare less%s",
+                    "; ".join(learnt), ", and so do their bounds on the training split"
+                    if any(card.split == "train" for card in cards) else "")

@@ -20,7 +20,12 @@ from matplotlib.transforms import blended_transform_factory
 from vaelab.data import DATASETS, ImageData, dataset_title, prepare
 from vaelab.errors import VaelabError, did_you_mean
 from vaelab.files import writable, write_atomic
-from vaelab.measuring.caveats import AS_CLASS_0, classifier_record, saved_scorecard, training_images
+from vaelab.measuring.caveats import (
+    AS_CLASS_0,
+    classifier_record,
+    saved_scorecard,
+    say_what_differs,
+)
 from vaelab.measuring.classifier import judge_for
 from vaelab.measuring.comparing import Comparison
 from vaelab.measuring.evaluation import check_measuring, evaluate_run
@@ -246,7 +251,7 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
         # an eval.json of an older vaelab keeps no settings: the run's own are these
         cards.append(card if card.config else replace(card, config=run.config.to_dict()))
     comparison = Comparison(cards)
-    _say_what_differs(loaded, cards, len(data.train_images))
+    say_what_differs(loaded, cards, len(data.train_images), comparison.names)
     pictures = [latent_picture(run.model, prepare(data.to(run.model.device),
                                                   run.config.data.binarize,
                                                   run.config.data.binarize_seed, measuring=True))
@@ -277,33 +282,6 @@ def _why_alone(run: Run, card: Scorecard | None, outdated: bool, split: str) -> 
     if not writable(run.path):
         return "its folder cannot be written"
     return ""
-
-
-def _say_what_differs(runs: Sequence[Run], cards: Sequence[Scorecard], images: int) -> None:
-    """Warn of what makes a row of the table compare less than it seems: bounds of another k,
-    ELBOs of other draws, measures of other seeds, probes fitted on other training images of
-    the ``images`` that the dataset has (and on the training split, bounds of them)."""
-    def listed(values: Sequence[int]) -> str:
-        return ", ".join(f"{v:,}" for v in values)
-
-    ks = [card.k for card in cards if card.k is not None]
-    if len(set(ks)) > 1:
-        log.warning("the NLL bounds were measured with k = %s: a larger k gives a tighter "
-                    "bound; give -k to measure every run alike", listed(ks))
-    draws = [card.samples for card in cards if card.k is not None]  # an AE draws no codes
-    if len(set(draws)) > 1:
-        log.warning("the ELBOs were measured with %s posterior draws per image; give --samples "
-                    "to measure every run alike", listed(draws))
-    seeds = [card.seed for card in cards]
-    if len(set(seeds)) > 1:
-        log.warning("the runs were measured with --seed %s, so their draws differ; give --seed "
-                    "to measure every run alike", ", ".join(map(str, seeds)))
-    learnt = [training_images(run.config, images) for run in runs]
-    if len(set(learnt)) > 1:
-        log.warning("the runs learnt from different training images (--train-subset: %s), and "
-                    "the probes are fitted on those: their accuracies compare less%s",
-                    "; ".join(learnt), ", and so do their bounds on the training split"
-                    if any(card.split == "train" for card in cards) else "")
 
 
 def _as_asked(card: Scorecard, options: dict[str, Any]) -> bool:
