@@ -73,7 +73,7 @@ class Measure:
 
 
 MEASURES = (
-    Measure("loss", "loss as training reports it (β = 1), per image"),
+    Measure("loss", "loss as training reports it (β = 1), nats per image"),
     Measure("neg_elbo", "−ELBO (nats)"),
     Measure("recon", "reconstruction E_q[−log p(x|z)] (nats)"),
     Measure("kl", "KL(q(z|x) ‖ p(z)) (nats)"),
