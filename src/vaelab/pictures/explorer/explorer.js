@@ -1122,6 +1122,32 @@
     ? `${PAGE.runs.length} runs side by side; one pointer drives them all.` : views[0].summary();
   $("together").hidden = !several;
   views.forEach((run) => run.start());
+
+  // Runs side by side: their planes level, whatever stands above each (a title of more lines,
+  // a row of controls), so that a cross and the pointer are read at one height. Runs in one
+  // row (at one height on the page) take the height of the tallest; one under the other, none.
+  function levelPlanes() {
+    const boxes = [...main.querySelectorAll(".plane-box")];
+    boxes.forEach((box) => { box.style.marginTop = ""; });
+    const rows = new Map();
+    for (const box of boxes) {
+      const top = box.closest(".run").offsetTop;
+      rows.set(top, [...(rows.get(top) || []), box]);
+    }
+    for (const row of rows.values()) {
+      const lowest = Math.max(...row.map((box) => box.getBoundingClientRect().top));
+      for (let look = 0; look < 2; look++) { // twice: a margin folds into the one above it
+        row.forEach((box) => {
+          const low = lowest - box.getBoundingClientRect().top;
+          box.style.marginTop = `${(parseFloat(box.style.marginTop) || 0) + low}px`;
+        });
+      }
+    }
+  }
+  if (several) { // again, in the frame after, whenever what stands above a plane changes size
+    const above = new ResizeObserver(() => requestAnimationFrame(levelPlanes));
+    main.querySelectorAll(".run-title, .plane-controls").forEach((el) => above.observe(el));
+  }
   window.explorer = Object.assign(views[0].state, { runs: views.map((run) => run.state) });
   $("failure").hidden = true;
   document.body.dataset.ready = "1";
