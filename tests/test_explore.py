@@ -367,6 +367,19 @@ def test_serving_prints_nothing_and_the_command_names_the_address(runs, tiny, ca
     assert main(["explore", str(runs["ae"].path), "--port", "0"]) == 0
     out, err = capsys.readouterr()
     assert out == "" and "vaelab: the explorer is at http://127.0.0.1:" in err
+    # Ctrl-C while serving stops it as asked (0); before it served, the command was
+    # interrupted, as any is (130), and says nothing of an explorer stopped
+
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ExplorerServer, "serve_forever", interrupted)
+    assert main(["explore", str(runs["ae"].path), "--port", "0"]) == 0
+    assert capsys.readouterr().err.endswith("vaelab: explorer stopped\n")
+    monkeypatch.setattr(explore, "build_explorer", lambda *args, **kwargs: interrupted(None))
+    assert main(["explore", str(runs["ae"].path), "--port", "0"]) == 130
+    err = capsys.readouterr().err
+    assert "explorer stopped" not in err and "the explorer is at" not in err, err
 
 
 # ---------------------------------------------------------------------------------------------

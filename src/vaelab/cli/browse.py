@@ -54,7 +54,10 @@ class Explore(Common):
                 say("no browser found here; open the file in one")
             return
 
+        served: list[str] = []
+
         def ready(url: str) -> None:
+            served.append(url)
             say(f"the explorer is at {url} (Ctrl-C stops it)")
             if self.open and not webbrowser.open(url):
                 say("no browser found here; open the address in one")
@@ -62,4 +65,6 @@ class Explore(Common):
         try:
             serve_explorer(runs, self.port, on_ready=ready, **options)
         except KeyboardInterrupt:
-            say("explorer stopped")
+            if not served:  # stopped as it was made: interrupted, as any command is (130)
+                raise
+            say("explorer stopped")  # the way to stop a server: it did what it was asked
