@@ -375,6 +375,7 @@ def test_class_entropy_and_confidence():
     # A figure that rounds to 0.00 with an error that does too read as nothing measured: a
     # collapsed KL of 0.000632 ± 8.4e-08 nats, a zero within its error
     assert Score(0.000632, 8.4e-8).text(2) == "0.000632 ± 8e-08"
+    assert Score(0.000632, 0.0).text(2) == "0.000632 ± 0"  # every image's alike
     assert Score(0.0, 0.0).text(2) == "0.00 ± 0.00" and Score(0.0).text(2) == "0.00"
     from vaelab.pictures.report import _fmt  # the training table's
 
@@ -1221,13 +1222,15 @@ def test_compare_says_in_a_line_each_where_nats_are_of_other_likelihoods_images_
 
     from vaelab.measuring.caveats import say_what_differs
 
-    def run(model="vae", likelihood="sse", binarize="none"):
+    def run(model="vae", likelihood="sse", binarize="none", seed=0):
         return SimpleNamespace(config=RunConfig(ModelConfig(model, likelihood=likelihood),
-                                                DataConfig(binarize=binarize)),
-                               model=SimpleNamespace(conditional=model == "cvae"))
+                                                DataConfig(binarize=binarize, binarize_seed=seed)),
+                               model=SimpleNamespace(conditional=model == "cvae",
+                                                     has_prior=model != "ae"))
 
     with caplog.at_level("WARNING", logger="vaelab"):
         say_what_differs([run(), run(likelihood="sse"), run("ae")], [], 512, ["a", "b", "c"])
+        say_what_differs([run("ae"), run("cvae")], [], 512, ["a", "b"])  # no bound of an AE's
         assert not caplog.records  # an AE beside a VAE (the demo's): nothing to say
         say_what_differs([run(), run("cvae"), run(likelihood="bce", binarize="dynamic")], [],
                          512, ["runs/vae", "runs/cvae", "bern"])
@@ -1235,10 +1238,17 @@ def test_compare_says_in_a_line_each_where_nats_are_of_other_likelihoods_images_
         "the runs model their pixels with different likelihoods (sse: runs/vae, runs/cvae; "
         "bce: bern): their nats are of different models of the images and compare only as "
         "the table's notes say",
-        "the runs are measured on different images (grey: runs/vae, runs/cvae; binarized: "
-        "bern): their bounds do not compare",
+        "the runs are measured on different images (grey: runs/vae, runs/cvae; binarized "
+        "(seed 0): bern): their bounds do not compare",
         "the conditional runs' bounds are of p(x|y), the others' of p(x) (p(x): runs/vae, "
         "bern; p(x|y): runs/cvae): they do not compare"]
+    caplog.clear()  # binarized with other seeds: other images
+    with caplog.at_level("WARNING", logger="vaelab"):
+        say_what_differs([run(likelihood="bce", binarize="dynamic", seed=s) for s in (0, 1)], [],
+                         512, ["a", "b"])
+    assert [r.getMessage() for r in caplog.records] == [
+        "the runs are measured on different images (binarized (seed 0): a; binarized (seed 1): "
+        "b): their bounds do not compare"]
 
 
 def test_compare_warns_of_training_subsets_that_differ_and_counts_all_as_all(caplog):
@@ -1249,7 +1259,7 @@ def test_compare_warns_of_training_subsets_that_differ_and_counts_all_as_all(cap
     def run(subset, split_seed=0):
         return SimpleNamespace(config=RunConfig(data=DataConfig(train_subset=subset,
                                                                 split_seed=split_seed)),
-                               model=SimpleNamespace(conditional=False))
+                               model=SimpleNamespace(conditional=False, has_prior=True))
 
     with caplog.at_level("WARNING", logger="vaelab"):
         say_what_differs([run(None), run(512)], [], 512, "ab")  # all of them, either way

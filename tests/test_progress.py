@@ -100,6 +100,11 @@ def test_on_a_terminal_a_scaled_count_under_a_thousand_is_written_whole(monkeypa
     assert list(dict.fromkeys(text.rsplit("| ", 1)[1].split(" [")[0] for text in shown)) == [
         "0/60.0k", "8/60.0k", "128/60.0k", "1.28k/60.0k"], shown
     assert shown[-1].endswith(" images/s]") and shown[0].startswith("vae epoch 1/2:   0%|")
+    drawn = io.StringIO()  # a total under a thousand too: 8/60, not 8.00/60.0
+    with progress_bar(60, unit="image", unit_scale=True, file=drawn, ncols=100,
+                      mininterval=0) as bar:
+        bar.update(8)
+    assert "| 8/60 [" in drawn.getvalue() and "60.0" not in drawn.getvalue()
 
 
 def test_a_stream_without_isatty_is_not_a_terminal(monkeypatch):

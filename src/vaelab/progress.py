@@ -87,7 +87,8 @@ def progress_bar(total: float, *, desc: str = "", unit: str = "it", enabled: boo
     if enabled and on_terminal():
         # "20.5k images/s", not tqdm's "20.5kimage/s"
         shown = unit if unit == "it" else f" {unit}{'' if unit.endswith('s') else 's'}"
-        return _drawn_bar()(total=total, desc=desc, unit=shown, bar_format=BAR, **tqdm_options)
+        form = {"bar_format": BAR} if total else {}  # no total: tqdm's count and rate
+        return _drawn_bar()(total=total, desc=desc, unit=shown, **form, **tqdm_options)
     return Lines(total, desc=desc, unit=unit, enabled=enabled, summary=summary)
 
 
@@ -96,16 +97,18 @@ BAR = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{post
 
 @functools.cache
 def _drawn_bar() -> type:
-    """tqdm's bar, with a count under 1,000 written whole where it scales its numbers: "0/60.0k"
-    and "128/60.0k" as an epoch begins, not "0.00/60.0k"."""
+    """tqdm's bar, with a count or a total under 1,000 written whole where it scales its
+    numbers: "0/60.0k" and "128/60.0k" as an epoch begins, not "0.00/60.0k"; "8/60", not
+    "8.00/60.0"."""
     from tqdm import tqdm
 
     class Drawn(tqdm):
         @property
         def format_dict(self) -> dict[str, Any]:
             shown = super().format_dict
-            if shown["unit_scale"] is True and shown["n"] < 1000:  # n_fmt: BAR's, not r_bar's
-                shown["n_fmt"] = f"{shown['n']:.0f}"
+            for count in ("n", "total") if shown["unit_scale"] is True else ():
+                if shown[count] is not None and shown[count] < 1000:  # BAR's, not r_bar's
+                    shown[f"{count}_fmt"] = f"{shown[count]:.0f}"
             return shown
 
     return Drawn

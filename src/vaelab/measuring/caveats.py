@@ -218,9 +218,9 @@ def say_what_differs(runs: Sequence[Run], cards: Sequence[Scorecard], images: in
     def listed(values: Sequence[int]) -> str:
         return ", ".join(f"{v:,}" for v in values)
 
-    def named(values: Sequence[str]) -> str:  # "sse: vae, beta; bce: bern"
+    def named(values: Sequence[str | None]) -> str:  # "sse: vae, beta; bce: bern"
         runs_of = {value: [name for name, v in zip(names, values, strict=True) if v == value]
-                   for value in values}
+                   for value in values if value is not None}  # None: a run it is not of
         return "; ".join(f"{value}: {', '.join(them)}" for value, them in runs_of.items())
 
     likelihoods = [run.config.model.likelihood for run in runs]
@@ -229,13 +229,14 @@ def say_what_differs(runs: Sequence[Run], cards: Sequence[Scorecard], images: in
                     "are of different models of the images and compare only as the table's "
                     "notes say",
                     named(likelihoods))
-    kinds = [images_measured(run.config).split(" (")[0] for run in runs]
+    kinds = [images_measured(run.config) for run in runs]  # grey, binarized (seed 0)
     if len(set(kinds)) > 1:
         log.warning("the runs are measured on different images (%s): their bounds do not "
                     "compare",
                     named(kinds))
-    given = ["p(x|y)" if run.model.conditional else "p(x)" for run in runs]
-    if len(set(given)) > 1:
+    given = [None if not run.model.has_prior else "p(x|y)" if run.model.conditional else "p(x)"
+             for run in runs]  # an AE has no bounds
+    if len(set(given) - {None}) > 1:
         log.warning("the conditional runs' bounds are of p(x|y), the others' of p(x) (%s): "
                     "they do not compare", named(given))
     ks = [card.k for card in cards if card.k is not None]

@@ -53,9 +53,10 @@ class Score:
         if 10 ** -(digits + 2) <= first < 10 ** -digits:
             digits = -math.floor(math.log10(first))  # 0.293 ± 0.004, not 0.29 ± 0.00
         shown = f"{self.value:.{digits}f}"
-        if float(shown) == 0 and error is not None and abs(self.value) > 3 * error:
-            shown = f"{self.value:.3g}"  # 0.000632 ± 8e-08 (a collapsed KL), not 0.00 ± 0.00
-        elif float(shown) == 0:  # -0.000 (an entropy of one class, a rounding) reads as 0.000
+        if error is not None and float(shown) == 0 and abs(self.value) > 3 * error:
+            # 0.000632 ± 8e-08 (a collapsed KL), not 0.00 ± 0.00: to its significant digits
+            return f"{self.value:.3g} ± {f'{error:.0e}' if error else '0'}"
+        if float(shown) == 0:  # -0.000 (an entropy of one class, a rounding) reads as 0.000
             shown = shown.lstrip("-")
         if error is None:
             return shown
@@ -112,7 +113,7 @@ class Scorecard:
     seconds: dict[str, float] = field(default_factory=dict)
     title: str = ""  # what the run is ('conv VAE', 'β-VAE (β = 4)'); older files have none
     caveats: dict[str, str] = field(default_factory=dict)  # the notes caveats() added, by key
-    chunk: int | None = None  # codes a pass of the bounds' draws; None in an older file
+    chunk: int | None = None  # codes decoded a pass (the memory it took); None: older file
     config: dict[str, Any] | None = None  # the run's settings (config.json); older: none
     # Each image's -ELBO and NLL (N,) float64, in the order of the images measured: kept
     # beside eval.json (eval-per-image.safetensors), for the paired differences of runs.

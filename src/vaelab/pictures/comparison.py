@@ -107,7 +107,7 @@ def _level(titles: list[list[str]]) -> list[str]:
 
 def _heights(views: Sequence[LatentView], side: float) -> list[float]:
     """Inches of the codes' and the decoders' panels in a column ``side`` inches wide: as high
-    as the widest plane's region needs (up to square, down to a fifth), so that no empty
+    as the tallest plane's region needs (up to square, down to a fifth), so that no empty
     band stands below it; with no plane (latent lines alone) the decoders are strips."""
     planes = [(top - bottom) / (right - left) for view in views if len(view.manifold.v) > 1
               for left, right, bottom, top in [view.manifold.extent]]
@@ -170,7 +170,6 @@ def draw_comparison(views: Sequence[LatentView], classes: Sequence[str], *, titl
         fig.suptitle("\n".join(textwrap.fill(line, int(fig.get_figwidth() * 8.5))
                                for line in title.splitlines()), fontsize=13)
     return fig
-
 
 
 EVAL_OPTIONS = {"k", "samples", "chunk", "seed", "split", "judge"}  # of evaluate_run
