@@ -440,7 +440,7 @@ def test_train_resume_and_plot(data_env, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # a run named as a folder of one part, from beside it
     code, _, err = run_cli(["plot", "run", "--device", "cpu", "-q"], capsys)
     assert code == 0, err
-    assert "<th>run</th>" in (run / "index.html").read_text()
+    assert '<th><span class="whole">run</span></th>' in (run / "index.html").read_text()
 
     code, _, err = run_cli(["plot", str(run), "--format", "svg", "--out", str(tmp_path / "svg")],
                         capsys)
@@ -474,8 +474,9 @@ def test_demo_writes_both_runs_the_comparison_and_the_page(data_env, tmp_path):
     assert (out / "comparison.png").exists()
     page = (out / "index.html").read_text()
     assert "comparison.png" in page and "vae/figures/samples.png" in page
-    heads = re.findall(r"<th>(?:<a [^>]+>)?([^<]+/v?ae)(?:</a>)?</th>", page)  # alike in both
-    assert heads == [f"{out.name}/ae", f"{out.name}/vae"] * 2, heads
+    heads = re.findall(r'<th>(?:<a [^>]+>)?([^<]+/)<span class="whole">(v?ae)</span>(?:</a>)?'
+                       r"</th>", page)  # alike in both, the folder's own name kept whole
+    assert ["".join(head) for head in heads] == [f"{out.name}/ae", f"{out.name}/vae"] * 2, heads
     timings = json.loads((out / "timings.json").read_text())  # the page says where time went
     made = re.search(r"Made on cpu in (\d+) s: training (\d+) s, figures (\d+) s, measuring "
                      r"(\d+) s; the runs trained side by side, and each but the last was "

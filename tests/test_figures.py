@@ -478,7 +478,8 @@ def test_report_links_every_figure_and_reaches_no_other_host(trained, tmp_path):
     assert len(images) == len(sources) and all(href == src for href, src, _ in images)
     alts = [alt for _, _, alt in images]
     assert len(set(alts)) == len(alts) and "vae (VAE): latent codes" in alts, alts
-    assert '<a href="ae/index.html">ae</a>' in text and '<a href="vae/index.html">vae</a>' in text
+    assert all(f'<a href="{name}/index.html"><span class="whole">{name}</span></a>' in text
+               for name in ("ae", "vae"))
     assert "<table>" in text and "test loss per image" in text
     assert text.count("this model has no prior") == 2
     (trained["ae"].figures_dir / "loss.png").rename(tmp_path / "loss.png")

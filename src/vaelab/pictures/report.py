@@ -108,10 +108,17 @@ def _figure_cell(run: Run, file: str, heading: str, page_dir: Path) -> str:
 
 def _run_name(run: Run, page_dir: Path, name: str) -> str:
     """A run's name on a page of several, linked to the run's own page where it has one."""
-    page = run.path / "index.html"
+    page, shown = run.path / "index.html", _kept_whole(name)
     if run.path.resolve() == page_dir.resolve() or not page.exists():
-        return html.escape(name)
-    return f'<a href="{_link(page, page_dir)}">{html.escape(name)}</a>'
+        return shown
+    return f'<a href="{_link(page, page_dir)}">{shown}</a>'
+
+
+def _kept_whole(name: str) -> str:
+    """A run's name as HTML, its folder's own name kept whole where a narrow column breaks the
+    rest ('vaelab-demo/' 'vae', not 'vaelab-demo/va' 'e')."""
+    parent, slash, folder = name.rpartition("/")
+    return f'{html.escape(parent + slash)}<span class="whole">{html.escape(folder)}</span>'
 
 
 def _size(path: Path) -> tuple[int, int] | None:
@@ -217,7 +224,7 @@ def _noted(cell: str) -> str:
 
 
 def _evaluation_section(evaluation: Comparison, stale: str = "") -> str:
-    names = "".join(f"<th>{html.escape(name)}</th>" for name in evaluation.names)
+    names = "".join(f"<th>{_kept_whole(name)}</th>" for name in evaluation.names)
     rows, notes = evaluation.noted_rows()
     body = "".join(
         f"<tr><td>{html.escape(label)}</td>"
