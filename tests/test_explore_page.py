@@ -442,6 +442,16 @@ def test_the_page_loads_whatever_the_run_is_named_and_with_nan_metrics(runs, tin
     seen.check()
 
 
+def test_an_aes_last_epoch_has_no_row_of_a_kl_it_does_not_have(served, visit):
+    """Its table said 'KL — —' under its loss and reconstruction."""
+    for name, rows in (("ae", ["loss", "reconstruction"]), ("vae", ["loss", "reconstruction",
+                                                                    "KL"])):
+        seen = visit(served[name])
+        table = seen.part("metrics-table")
+        assert [row.split("\t")[0] for row in table.inner_text().splitlines()[2:]] == rows, name
+        seen.check()
+
+
 def test_the_settings_name_adams_epsilon_the_schedule_and_the_bias_when_not_the_defaults(
         runs, tiny, visit, tmp_path):
     plain = visit(export_explorer(runs["vae"], tmp_path / "plain.html", data=tiny).as_uri())

@@ -969,7 +969,8 @@
       ];
       table("config-table", "Settings", rows);
       if (run.last) {
-        const terms = [["loss", "loss"], ["recon", "reconstruction"], ["kl", "KL"]];
+        const terms = [["loss", "loss"], ["recon", "reconstruction"],
+                       ...(run.last.test.kl == null ? [] : [["kl", "KL"]])]; // an AE has none
         table("metrics-table", "Last epoch, per image", terms.map(([key, name]) => [
           name, number(run.last.train[key]), number(run.last.test[key])]), ["", "train", "test"]);
       }
