@@ -408,14 +408,25 @@ def test_a_pan_decodes_the_point_under_the_pointer_and_labels_stay_on_the_plane(
     x, y = seen.state(f"planeToScreen({hover['u']}, {hover['v']})")
     assert abs(x - 400) < 1 and abs(y - 350) < 1
     size = box["width"]
-    page.mouse.click(box["x"] + 100, box["y"] + 100)
-    page.mouse.click(box["x"] + size - 5, box["y"] + size - 5)  # the end, near the corner
-    assert seen.page.evaluate("window.explorer.picks.length") == 2
-    # its square is drawn where it is (ink there), and its label on the plane, to its left
-    end = seen.rgba("overlay", round(size - 5), round(size - 5), 1, 1)
-    assert end[0, 0, 3] > 0
-    label = seen.rgba("overlay", round(size - 60), round(size - 30), 50, 28)
-    assert (label[:, :, 3] > 0).sum() > 20  # "end", left of and above the corner
+
+    def end_after(x: float, y: float) -> tuple[float, float]:  # where the second pick stands
+        page.mouse.click(box["x"] + 40, box["y"] + y)
+        page.mouse.click(box["x"] + x, box["y"] + y)
+        assert page.evaluate("window.explorer.picks.length") == 2
+        return page.evaluate("window.explorer.toScreen(window.explorer.picks[1].z)")
+
+    # 20 px from the right edge: "end" above and to the left of its square, not cut off on
+    # the right (text pixels there, clear of the square and of the line from the start)
+    ex, ey = end_after(size - 20, size / 2)
+    assert ex > size - 36  # where the label's usual place, to the right, runs off the plane
+    label = seen.rgba("overlay", round(ex - 29), round(ey - 20), 19, 14)
+    assert (label[:, :, 3] > 0).sum() > 15
+    # 3 px from the corner: its square, edged in white, where it is, not an arrow of one out
+    # of view (which has no white)
+    ex, ey = end_after(size - 3, size - 3)
+    assert ex > size - 8 and ey > size - 8
+    edge = seen.rgba("overlay", round(ex - 6), round(ey), 1, 1)[0, 0]
+    assert edge[3] > 200 and min(edge[:3]) > 200, edge
     seen.check()
 
 
