@@ -489,6 +489,7 @@ def test_eval_writes_every_metric_and_compare_lays_runs_side_by_side(bernoulli_v
     markdown = (folder / "compare.md").read_text()
     # What each run is, its net and likelihood too
     assert "| model | VAE (Bernoulli) d=3 | conv AE d=2 |" in markdown
+    assert "| likelihood | Bernoulli (bce) | squared error (sse) |" in markdown  # in words
     assert "| NLL, importance-weighted bound, k = 20 (nats) |" in markdown
     assert (folder / "compare.png").stat().st_size > 10_000
     # What does not apply is marked, and the reason given below the table.

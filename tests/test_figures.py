@@ -522,6 +522,7 @@ def test_the_pages_table_holds_the_last_epochs_losses_and_the_whole_training_tim
         for key, name in (("loss", "loss"), ("recon", "reconstruction"), ("kl", "KL")):
             assert rows[f"{split} {name} per image"] == [f"{last[split][key]:,.2f}"], (split, key)
     assert rows["epochs"] == ["2"]
+    assert rows["likelihood"] == ["squared error (sse)"]  # as the run's figures name it
     timed = dataclasses.replace(run, metrics=[{**m, "train_seconds": seconds} for m, seconds
                                               in zip(run.metrics, (10.0, 20.5), strict=True)])
     assert dict(metrics_rows([timed]))["training time (s)"] == ["30.5"]

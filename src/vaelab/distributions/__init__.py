@@ -11,11 +11,12 @@ from vaelab.distributions.likelihoods import (
     SquaredError,
     bce,
     build_likelihood,
+    likelihood_label,
     sse,
 )
 
 __all__ = [
     "LIKELIHOODS", "LOGVAR_MAX", "LOGVAR_MIN", "LOG_2PI", "Bernoulli", "DiagonalGaussian",
     "DiscretizedLogistic", "LearnedGaussian", "Likelihood", "SquaredError", "bce",
-    "build_likelihood", "sse",
+    "build_likelihood", "likelihood_label", "sse",
 ]

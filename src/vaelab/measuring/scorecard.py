@@ -15,6 +15,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 
+from vaelab.distributions import likelihood_label
 from vaelab.errors import VaelabError
 from vaelab.files import read_json
 from vaelab.measuring.classifier import CONFIDENT
@@ -285,7 +286,7 @@ def heading_rows(cards: Sequence[Scorecard]) -> list[tuple[str, list[str]]]:
     """The rows that head a table of ``cards``, a cell per card: what each run is."""
     return [("model", [f"{c.name} d={c.latent_dims}" for c in cards]),
             ("epochs", [str(c.epochs) for c in cards]),
-            ("likelihood", [c.likelihood["name"] for c in cards]),
+            ("likelihood", [likelihood_label(c.likelihood["name"]) for c in cards]),
             ("evaluation seed", [str(c.seed) for c in cards])]
 
 

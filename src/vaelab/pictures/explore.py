@@ -29,6 +29,7 @@ import torch
 from matplotlib.colors import to_hex
 
 from vaelab.data import ImageData, dataset_title, prepare
+from vaelab.distributions import likelihood_label
 from vaelab.errors import VaelabError
 from vaelab.files import check_can_make, quoted, write_atomic
 from vaelab.measuring.latent import encode_dataset, principal_axes
@@ -81,7 +82,7 @@ def _run_facts(run: Run) -> dict[str, Any]:
         "dataset": dataset_title(config.data.dataset),
         "config": config.to_dict(),
         "parameters": count_parameters(run.model),
-        "likelihood": run.model.likelihood.title,
+        "likelihood": likelihood_label(config.model.likelihood),
         "epochs": run.epochs_done,
         "seconds": sum(m["train_seconds"] for m in run.metrics) if run.metrics else None,
         "last": {split: last[split] for split in ("train", "test")} if last else None,

@@ -21,7 +21,7 @@ from PIL import Image
 
 from vaelab import __version__
 from vaelab.data import dataset_title
-from vaelab.distributions import SquaredError
+from vaelab.distributions import SquaredError, likelihood_label
 from vaelab.files import quoted, write_atomic
 from vaelab.measuring.latent import share_one_scale
 from vaelab.models import count_parameters
@@ -61,7 +61,7 @@ def metrics_rows(runs: Sequence[Run]) -> list[tuple[str, list[str]]]:
         ("latent dimensions", [str(r.config.model.latent_dims) for r in runs]),
         ("parameters", [f"{count_parameters(r.model):,}" for r in runs]),
         ("epochs", [str(r.epochs_done) for r in runs]),
-        ("likelihood", [r.config.model.likelihood for r in runs]),
+        ("likelihood", [likelihood_label(r.config.model.likelihood) for r in runs]),
         ("training time (s)",
          [_fmt(sum(m["train_seconds"] for m in r.metrics), 1) if r.metrics else "—"
           for r in runs]),
