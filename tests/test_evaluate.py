@@ -805,7 +805,7 @@ def test_a_saved_evaluation_of_an_older_vaelab_is_read_with_its_notes(bernoulli_
     copy = shutil.copytree(bernoulli_vae.path, tmp_path / "copy")  # a second run, as it is
     compare_runs([bernoulli_vae, copy], tmp_path / "cmp", data=tiny, progress=False,
                  judge=None, split="train")
-    assert "| split | train | train |" in (tmp_path / "cmp" / "compare.md").read_text()
+    assert f"| measured on | {card.images:,} train images | {card.images:,} train images |" in (tmp_path / "cmp" / "compare.md").read_text()
     assert f"] {card.metrics['knn'].note}" in (tmp_path / "cmp" / "compare.md").read_text()
     assert json.loads(path.read_text())["metrics"]["knn"]["note"] == ""  # not measured again
 
@@ -1022,10 +1022,12 @@ def test_a_comparison_names_each_run_apart_and_notes_bounds_of_other_likelihoods
         assert "NLL, importance-weighted bound, k = 20 (nats)" in dict(Comparison(cards).rows())
     other = Comparison([_card("/a/vae", samples=2, split="train"), _card("/a/b", split="train")])
     head = dict(other.rows())
-    assert head["split"] == ["train", "train"] and head["ELBO draws per image"] == ["2", "10"]
-    # An AE draws no codes: its eval's draws, whatever they were, neither differ nor show
+    assert head["ELBO draws per image"] == ["2", "10"]
+    assert head["measured on"] == [f"{other.cards[0].images:,} train images"] * 2
+    # An AE draws no codes: its eval's draws, whatever they were, do not show
     ae = _card("/a/ae", k=None, samples=2)
-    assert "ELBO draws per image" not in dict(Comparison([ae, _card("/a/vae")]).rows())
+    assert dict(Comparison([ae, _card("/a/vae")]).rows())["ELBO draws per image"] == ["—", "10"]
+    assert "ELBO draws per image" not in dict(Comparison([ae, _card("/a/ae2", k=None)]).rows())
     three = dict(Comparison([ae, _card("/a/vae"), _card("/a/vae2", samples=3)]).rows())
     assert three["ELBO draws per image"] == ["—", "10", "3"]
 

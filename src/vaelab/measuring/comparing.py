@@ -70,10 +70,10 @@ class Comparison:
 
     def rows(self) -> list[tuple[str, list[str]]]:
         header = heading_rows(self.cards)
-        splits = [c.split for c in self.cards]  # shown where not as usual, as are the draws
-        header += [("split", splits)] if len(set(splits)) > 1 or "train" in splits else []
+        # what each was measured on and with, as eval's own table says it
+        header.append(("measured on", [f"{c.images:,} {c.split} images" for c in self.cards]))
         draws = [str(c.samples) if c.k is not None else "—" for c in self.cards]  # an AE: none
-        header += [("ELBO draws per image", draws)] if len(set(draws) - {"—"}) > 1 else []
+        header += [("ELBO draws per image", draws)] if set(draws) - {"—"} else []
         judges = [c.classifier for c in self.cards]
         if any(judges):  # how far to trust the rows it judges
             header.append(("classifier's test accuracy",
