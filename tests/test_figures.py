@@ -1004,3 +1004,29 @@ def test_a_run_page_s_command_draws_its_figures_again_with_the_classes_they_show
         assert command() == f"vaelab plot {quoted(run.path)}", text
     (run.figures_dir / "interpolation.png").write_bytes(b"not a png")  # left out, not an error
     assert command() == f"vaelab plot {quoted(run.path)}"
+
+
+def test_drawing_and_measuring_leave_a_callers_model_in_the_mode_it_was_in(tiny, tmp_path):
+    """A model the caller was training is training after vaelab draws, samples, measures or
+    compares with it (each put the model in eval mode and left it there)."""
+    from vaelab import compare_runs, evaluate_run, write_samples
+    from vaelab.measuring.latent import decode_all, encode_dataset
+
+    config = RunConfig(ModelConfig("vae", hidden_dims=(16,)), train=TrainConfig(epochs=1))
+    vae = train(config, tmp_path / "vae", data=tiny, progress=False)
+    ae = train(dataclasses.replace(config, model=ModelConfig("ae", hidden_dims=(16,))),
+               tmp_path / "ae", data=tiny, progress=False)
+    calls = {"plot_run": lambda out: plot_run(vae, tiny, out_dir=out),
+             "write_samples": lambda out: write_samples(vae, out.with_suffix(".png")),
+             "evaluate_run": lambda _: evaluate_run(vae, tiny, k=2, samples=1, judge=None,
+                                                    progress=False),
+             "compare_runs": lambda out: compare_runs([vae, ae], out, data=tiny, judge=None,
+                                                      k=2, progress=False),
+             "encode_dataset": lambda _: encode_dataset(vae.model, tiny.test_images[:5]),
+             "decode_all": lambda _: decode_all(vae.model, torch.zeros(3, 2))}
+    for name, call in calls.items():
+        for training in (True, False):
+            vae.model.train(training)
+            ae.model.train(training)
+            call(tmp_path / f"{name}-{training}")
+            assert vae.model.training is training and ae.model.training is training, name

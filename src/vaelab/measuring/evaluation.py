@@ -1,6 +1,5 @@
 """Every number vaelab measures about a trained run, in one place: the likelihood bounds, the
-latent codes' quality, and the quality of what the decoder draws; saved as the run's eval.json.
-"""
+latent codes' quality, and the quality of what the decoder draws; saved as the run's eval.json."""
 
 from __future__ import annotations
 
@@ -59,7 +58,7 @@ from vaelab.measuring.scorecard import (
     per_image_file,
     say_if_tighter,
 )
-from vaelab.models import Autoencoder, in_float32, prepared_pixels
+from vaelab.models import Autoencoder, in_float32, leaves_modes, prepared_pixels
 from vaelab.objectives import objective_per_image
 from vaelab.progress import progress_bar
 from vaelab.training.datasets import check_data, learned_from, load_for
@@ -77,6 +76,7 @@ NOT_CONDITIONAL = "only a conditional model (cvae) is asked for a class"
 Split = Literal["train", "test"]
 
 
+@leaves_modes
 def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int | None = None,
                  split: Split = "test", samples: int = SAMPLES, chunk: int = CHUNK,
                  seed: int = 0, judge: Judge | Literal["cached"] | None = "cached",

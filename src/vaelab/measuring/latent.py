@@ -10,12 +10,13 @@ import numpy as np
 import torch
 
 from vaelab.data import ImageData, to_unit
-from vaelab.models import Autoencoder, prepared_pixels
+from vaelab.models import Autoencoder, leaves_modes, prepared_pixels
 
 GRID = 21  # tiles along the longer side of the manifolds; odd, so 0 is a tile centre
 LINE_ROWS = "class"  # the vertical axis of a latent line's codes: a row for each class
 
 
+@leaves_modes
 @torch.inference_mode()
 @prepared_pixels()  # vaelab's own images
 def encode_dataset(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor | None = None,
@@ -28,6 +29,7 @@ def encode_dataset(model: Autoencoder, images: torch.Tensor, labels: torch.Tenso
                       for i in range(0, len(images), batch_size)])
 
 
+@leaves_modes
 @torch.inference_mode()
 def decode_all(model: Autoencoder, z: torch.Tensor, label: int | None = None,
                batch_size: int = 2000) -> torch.Tensor:

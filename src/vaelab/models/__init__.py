@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -14,6 +17,7 @@ from vaelab.models.cvae import CVAE
 from vaelab.models.vae import VAE
 
 MODELS: dict[str, type[Autoencoder]] = {"ae": Autoencoder, "vae": VAE, "cvae": CVAE}
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def model_class(name: str) -> type[Autoencoder]:
@@ -50,5 +54,22 @@ def in_float32(model: Autoencoder) -> Autoencoder:
     return copy.deepcopy(model).float()
 
 
+def leaves_modes(function: F) -> F:
+    """``function``, which measures or draws with the models in its first argument (a model,
+    a run, or a list of them) in eval mode, made to leave each in the mode it came in: a
+    caller's model that was training is training after it."""
+    @functools.wraps(function)
+    def leaving(given: Any, *args: Any, **kwargs: Any) -> Any:
+        held = given if isinstance(given, (list, tuple)) else [given]
+        models = [getattr(item, "model", item) for item in held]  # a Run's, or the model
+        modes = [(model, model.training) for model in models if isinstance(model, nn.Module)]
+        try:
+            return function(given, *args, **kwargs)
+        finally:
+            for model, training in modes:
+                model.train(training)
+    return leaving  # type: ignore[return-value]
+
+
 __all__ = ["CVAE", "MODELS", "VAE", "Autoencoder", "build_model", "count_parameters",
-           "in_float32", "model_class", "prepared_pixels"]
+           "in_float32", "leaves_modes", "model_class", "prepared_pixels"]

@@ -34,7 +34,7 @@ from vaelab.data import ImageData, dataset_title, prepare, to_unit
 from vaelab.errors import VaelabError
 from vaelab.files import check_can_make, write_atomic
 from vaelab.measuring.latent import LatentPicture, latent_picture, prior_manifold
-from vaelab.models import Autoencoder
+from vaelab.models import Autoencoder, leaves_modes
 from vaelab.objectives import corrupt
 from vaelab.pictures import plots
 from vaelab.pictures.choice import Choice
@@ -89,6 +89,7 @@ def _not_another_runs(out: Path, run: Run) -> None:
                           f"would lie; choose another --out")
 
 
+@leaves_modes
 @torch.inference_mode()
 def write_run_figures(run: Run | str | Path, data: ImageData | None = None,
                       out_dir: str | Path | None = None, fmt: str = "png",

@@ -18,6 +18,7 @@ from vaelab.config.checks import check_count
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
 from vaelab.measuring.latent import tile
+from vaelab.models import leaves_modes
 from vaelab.pictures.ink import as_drawn, ink_on_paper
 from vaelab.training.datasets import class_names, class_number
 from vaelab.training.runs import Run, opened
@@ -28,6 +29,7 @@ GAP = 2  # paper between the images, in pixels of the images
 PER_CLASS = 8  # draws of each class by default, when a conditional model draws every class
 
 
+@leaves_modes
 @torch.inference_mode()
 def draw_samples(run: Run, n: int = 64, label: str | int | None = None, seed: int = 0
                  ) -> torch.Tensor:
