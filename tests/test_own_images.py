@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from conftest import run_cli
@@ -328,6 +329,22 @@ def test_arrays_in_every_accepted_form(tmp_path):
     assert (len(data.train_images), len(data.test_images)) == (20, 5)
     assert data.image_shape == (1, 4, 4)
 
+    # PyTorch's layout, (N, C, H, W), is read as the same images as (N, H, W, C); labels
+    # that are whole floats (0.0, 1.0) as whole numbers
+    hwc = rng.integers(0, 256, (10, 8, 6, 3), dtype=np.uint8)
+    read = {}
+    for name, images in (("hwc", hwc), ("chw", hwc.transpose(0, 3, 1, 2)),
+                         ("grey", hwc[..., :1]), ("grey-chw", hwc[..., :1].transpose(0, 3, 1, 2))):
+        np.savez(tmp_path / f"{name}.npz", images=images, labels=np.arange(10.0) % 2)
+        read[name] = load_dataset(str(tmp_path / f"{name}.npz"), progress=False)
+        assert read[name].classes == ("0", "1"), name
+        assert read[name].train_labels.dtype == torch.int64, name
+    assert read["hwc"].image_shape == (3, 8, 6) and read["grey"].image_shape == (1, 8, 6)
+    for hwc_name, chw_name in (("hwc", "chw"), ("grey", "grey-chw")):
+        for part in ("train_images", "test_images", "train_labels"):
+            assert torch.equal(getattr(read[hwc_name], part), getattr(read[chw_name], part))
+    assert torch.equal(read["grey"].train_images, read["hwc"].train_images[:, :1])
+
 
 @pytest.mark.parametrize(("arrays", "message"), [
     ({"pictures": np.zeros((4, 5, 5), np.uint8)},
@@ -347,6 +364,16 @@ def test_arrays_in_every_accepted_form(tmp_path):
     ({"images": np.zeros((2, 1, 70_000), np.uint8)},
      r"bad\.npz: images are 70000x1 pixels, wider or taller than the 65,536 that vaelab takes; "
      r"is the shape's order \(N, H, W\) or \(N, H, W, 3\)\?$"),
+    ({"images": np.zeros((28, 28, 3), np.uint8)},  # not 28 grey images 3 pixels wide
+     r"images has shape \(28, 28, 3\), one colour image; give a stack of them, "
+     r"\(N, H, W, 3\) \(for one image: x\[None\]\)$"),
+    ({"images": np.where(np.arange(75).reshape(3, 5, 5) == 60, np.nan, 0.5)},
+     r"images hold NaN pixels \(the first in image 2\); give every pixel a value in \[0, 1\]$"),
+    ({"images": np.zeros((4, 5, 5), np.uint8), "labels": np.array([1, 2, 3, 1])},
+     r"the labels start at 1; labels count from 0 \(subtract 1\), or name every class from 0 "
+     r"in 'classes'$"),
+    ({"images": np.zeros((4, 5, 5), np.uint8), "labels": np.array([0, 0.5, 1, 1])},
+     r"labels must be one whole number per image"),
 ])
 def test_bad_arrays_get_one_line(tmp_path, arrays, message):
     path = tmp_path / "bad.npz"
@@ -915,3 +942,12 @@ def test_a_run_folder_inside_its_image_folder_is_refused_before_anything_is_made
                            capsys)
     assert code != 0 and "inside the image folder ~/shapes," in err, err
     assert sorted(p.name for p in root.iterdir()) == ["circle", "square"]
+
+
+def test_class_names_without_labels_are_named_as_left_out(tmp_path, caplog):
+    np.savez(tmp_path / "names.npz", images=np.zeros((8, 5, 5), np.uint8), classes=["a", "b"])
+    with caplog.at_level(logging.WARNING, logger="vaelab"):
+        data = load_dataset(str(tmp_path / "names.npz"), progress=False)
+    assert not data.labelled
+    assert f"{tmp_path / 'names.npz'}: left out classes: with no labels, no image has a " \
+           f"class" in caplog.messages

@@ -1,7 +1,8 @@
 """Images given as NumPy arrays: a ``.npy`` file of images, or a ``.npz`` file with
 
-    images        (N, H, W) or (N, H, W, C), C = 1 or 3; uint8, or floats in [0, 1]
-    labels        (N,) whole numbers from 0, optional
+    images        (N, H, W), (N, H, W, C) or PyTorch's (N, C, H, W), C = 1 or 3; uint8, or
+                  floats in [0, 1]
+    labels        (N,) whole numbers from 0 (as integers or floats), optional
     classes       (K,) the class names, optional (else 0, 1, ...)
     test_images   a test set of its own, optional (else a share of ``images`` is held out)
     test_labels   its labels, when ``labels`` are given
@@ -94,11 +95,16 @@ def _shape(images: np.ndarray) -> str:
 
 def _images(path: Path, key: str, x: np.ndarray) -> np.ndarray:
     """Any accepted form -> uint8 (N, C, H, W)."""
+    if x.ndim == 3 and x.shape[2] in (3, 4) and min(x.shape[:2]) > 4:  # not 28 images 28 x 3
+        raise VaelabError(f"{path}: {key} has shape {x.shape}, one colour image; give a stack "
+                          f"of them, (N, H, W, 3) (for one image: x[None])")
     if x.ndim == 3:
         x = x[:, :, :, None]
+    if x.ndim == 4 and x.shape[1] in (1, 3) and x.shape[3] not in (1, 3, 4):  # (N, C, H, W)
+        x = x.transpose(0, 2, 3, 1)
     if x.ndim != 4 or x.shape[3] not in (1, 3):
         raise VaelabError(f"{path}: {key} has shape {x.shape}; give (N, H, W) for grey or "
-                          f"(N, H, W, 3) for colour")
+                          f"(N, H, W, 3) or (N, 3, H, W) for colour")
     if len(x) == 0:
         raise VaelabError(f"{path}: {key} holds no images")
     if max(x.shape[1:3]) > WIDEST:
@@ -110,6 +116,10 @@ def _images(path: Path, key: str, x: np.ndarray) -> np.ndarray:
     elif x.dtype == np.bool_:
         x = x.astype(np.uint8) * 255
     elif np.issubdtype(x.dtype, np.floating):
+        if np.isnan(x).any():
+            raise VaelabError(f"{path}: {key} hold NaN pixels (the first in image "
+                              f"{int(np.isnan(x).any(axis=(1, 2, 3)).argmax())}); give every "
+                              f"pixel a value in [0, 1]")
         if not np.isfinite(x).all() or x.min() < 0 or x.max() > 1:
             raise VaelabError(f"{path}: {key} are floats outside [0, 1] (from {x.min():g} to "
                               f"{x.max():g}); scale them to [0, 1] or give uint8 pixels")
@@ -125,6 +135,9 @@ def _images(path: Path, key: str, x: np.ndarray) -> np.ndarray:
 def _labels(path: Path, key: str, y: np.ndarray | None, n: int) -> np.ndarray | None:
     if y is None:
         return None
+    if y.ndim == 1 and np.issubdtype(y.dtype, np.floating) and np.isfinite(y).all() \
+            and (y == np.round(y)).all():  # 0.0, 1.0, 2.0, as a DataFrame's column may hold
+        y = y.astype(np.int64)
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
         raise VaelabError(f"{path}: {key} must be one whole number per image, counting from "
                           f"0 (names go in 'classes'), got {y.dtype.name} values of shape "
@@ -139,9 +152,15 @@ def _labels(path: Path, key: str, y: np.ndarray | None, n: int) -> np.ndarray | 
 def _classes(path: Path, names: np.ndarray | None, labels: np.ndarray | None
              ) -> tuple[str, ...]:
     if labels is None:
+        if names is not None:
+            log.warning("%s: left out classes: with no labels, no image has a class", path)
         return ()
     count = int(labels.max()) + 1
     if names is None:
+        if labels.min() > 0:  # the classes 1..K of the file: else class 0 holds no images
+            raise VaelabError(f"{path}: the labels start at {int(labels.min())}; labels count "
+                              f"from 0 (subtract {int(labels.min())}), or name every class "
+                              f"from 0 in 'classes'")
         return tuple(str(c) for c in range(count))
     names = tuple(str(name) for name in np.atleast_1d(names))
     if len(names) < count:
