@@ -108,6 +108,21 @@ def test_mixed_sizes_need_image_size_and_the_odd_ones_out_are_named(cores, tmp_p
         ": replace or remove it")
 
 
+def test_a_fourth_size_is_named_and_more_are_counted(tmp_path):
+    """Four sizes are all named (not three and '1 other size'); of more, the rarest are
+    counted together, with their images."""
+    from vaelab.data.decoding import different_sizes
+
+    paths = []
+    for side, count in ((5, 4), (6, 3), (7, 2), (8, 1), (9, 1), (10, 1)):
+        for k in range(count):
+            paths.append(str(tmp_path / f"{side}-{k}.png"))
+            Image.fromarray(np.zeros((side, side), np.uint8)).save(paths[-1])
+    named = "4 are 5x5 (such as 5-0.png), 3 are 6x6 (such as 6-0.png), 2 are 7x7 (such as 7-0.png)"
+    assert f"{named}, 1 is 8x8 (such as 8-0.png); give" in different_sizes(paths[:10], tmp_path)
+    assert f"{named}, and 3 other sizes (3 images); give" in different_sizes(paths, tmp_path)
+
+
 def test_a_split_folder_keeps_its_split(tmp_path, caplog):
     make_folder(tmp_path / "set" / "train", per_class=5)
     make_folder(tmp_path / "set" / "test", per_class=2)

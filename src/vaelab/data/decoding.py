@@ -245,12 +245,14 @@ def different_sizes(paths: list[str], root: str | os.PathLike,
             failed.add(path)
     unreadable = [os.path.relpath(path, root) for path in paths if path in failed]
     ranked = sorted(sizes.items(), key=lambda item: -len(item[1]))
-    parts = []
-    for (width, height), members in ranked[:MOST_SIZES_NAMED]:
+    named = ranked if len(ranked) <= MOST_SIZES_NAMED + 1 else ranked[:MOST_SIZES_NAMED]
+    parts = []  # one more size is named as it is, not as "1 other size"
+    for (width, height), members in named:
         n, such = len(members), os.path.relpath(members[0], root)
         parts.append(f"{n:,} {'is' if n == 1 else 'are'} {width}x{height} (such as {such})")
-    more = len(ranked) - MOST_SIZES_NAMED
-    others = f", and {more} other size{'s' * (more != 1)}" if more > 0 else ""
+    rest = sum(len(members) for _, members in ranked[len(named):])
+    others = (f", and {len(ranked) - len(named)} other sizes ({rest:,} image"
+              f"{'s' * (rest != 1)})" if rest else "")
     bad = len(unreadable)
     also = (f"; and {bad:,} file{'s' * (bad != 1)} cannot be read as images (such as "
             f"{unreadable[0]}): replace or remove {'them' if bad != 1 else 'it'}" if bad else "")
