@@ -774,6 +774,11 @@ def test_a_scatter_names_each_class_at_the_middle_of_its_codes():
     assert sorted(t.get_text() for t in ax.texts) == ["0", "1", "2"]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
         "0 Coat", "1 Bag", "2 Ankle boot"]
+    # where some name is a number, letters stand for the classes: '0 10' read as class 10
+    ax = Figure().add_subplot()
+    plots.draw_scatter(ax, points, labels, ["10", "2", "cats"])
+    assert sorted(t.get_text() for t in ax.texts) == ["A", "B", "C"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["A 10", "B 2", "C cats"]
     # Too many classes to name, a latent line's rows, or no classes: no names
     many = [str(c) for c in range(plots.MOST_NAMED + 1)]
     for classes, axis_labels in ((many, ("$z_1$", "$z_2$")), (["0", "1", "2"], ("$z$", "class")),

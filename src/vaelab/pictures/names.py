@@ -19,6 +19,15 @@ def short(classes: Sequence[str]) -> bool:
     return all(len(name) <= 3 for name in classes)
 
 
+def stand_ins(classes: Sequence[str]) -> list[str]:
+    """What stands for each class on a scatter where the names are long: its number, or its
+    letter (A, B, ...) where some name is a number itself ('10' among 'cats'), which a number
+    standing for another class would be read as."""
+    if any(name.isdigit() for name in classes) and len(classes) <= 26:
+        return [chr(ord("A") + i) for i in range(len(classes))]
+    return [str(i) for i in range(len(classes))]
+
+
 def name_classes(ax: Axes, points: np.ndarray, labels: np.ndarray, classes: Sequence[str]
                  ) -> None:
     """Each class's name (its number, where names are long) at the median of its codes, on a
@@ -26,10 +35,11 @@ def name_classes(ax: Axes, points: np.ndarray, labels: np.ndarray, classes: Sequ
     all of them in grey print), a name in place is."""
     halo = [patheffects.withStroke(linewidth=2.5, foreground="white")]
     named = [i for i in range(len(classes)) if (labels == i).any()]
+    marks = list(classes) if short(classes) else stand_ins(classes)
     at = _apart(np.array([np.median(points[labels == i], axis=0) for i in named]).reshape(-1, 2),
                 points)
     for i, (u, v) in zip(named, at, strict=True):
-        ax.text(u, v, classes[i] if short(classes) else str(i), ha="center", va="center",
+        ax.text(u, v, marks[i], ha="center", va="center",
                 fontsize=10, fontweight="bold", color=NAME_INK, clip_on=True,
                 path_effects=halo, zorder=3)
 
@@ -58,11 +68,11 @@ def _apart(places: np.ndarray, points: np.ndarray, gap: float = 0.07) -> np.ndar
 
 
 def legend_names(classes: Sequence[str]) -> list[str]:
-    """The classes as the legend names them: long names with the numbers that stand for them
-    on the scatter."""
+    """The classes as the legend names them: long names with the numbers (or letters) that
+    stand for them on the scatter."""
     if short(classes) or len(classes) > MOST_NAMED:
         return list(classes)
-    return [f"{i} {name}" for i, name in enumerate(classes)]
+    return [f"{mark} {name}" for mark, name in zip(stand_ins(classes), classes, strict=True)]
 
 
 def in_a_column(label: str, width: int = 8) -> str:
