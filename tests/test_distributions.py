@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from torch.distributions import Normal, kl_divergence
 
 from vaelab.distributions import DiagonalGaussian
+from vaelab.errors import VaelabError
 from vaelab.objectives import tutorial_kl
 
 floats = st.floats(-6, 6, allow_nan=False, width=32)
@@ -51,6 +52,23 @@ def test_rsample_is_reproducible_with_its_generator_and_has_the_right_moments():
     assert abs(a.mean().item() - 1.5) < 0.01
     assert abs(a.std().item() - 0.5) < 0.01
     assert torch.equal(q.mode(), mean)
+
+
+def test_n_draws_per_image_and_what_is_not_a_generator_or_a_code():
+    """rsample(5), as torch.distributions takes a sample shape, was torch's listing of randn's
+    arguments; log_prob of codes of another batch, a broadcasting error from deep inside."""
+    q = DiagonalGaussian(torch.zeros(4, 2), torch.zeros(4, 2))
+    draws = q.rsample(torch.Generator().manual_seed(0), n=3)
+    assert draws.shape == (3, 4, 2) and q.log_prob(draws).shape == (3, 4)
+    assert torch.equal(draws, q.sample(torch.Generator().manual_seed(0), n=3))
+    for call, message in ((lambda: q.rsample(5), r"^generator must be a torch\.Generator "
+                                                  r"\(torch\.Generator\(\)\.manual_seed\(5\)"),
+                          (lambda: q.sample(n=0), r"^n must be a whole number of draws from 1, "
+                                                  r"got 0$"),
+                          (lambda: q.log_prob(torch.rand(3)), r"^z must be a tensor of shape "
+                           r"\(\.\.\., 4, 2\) \(draws of this batch's codes\), got \(3,\)$")):
+        with pytest.raises(VaelabError, match=message):
+            call()
 
 
 def test_rsample_passes_gradients_to_mean_and_logvar():

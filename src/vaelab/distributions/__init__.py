@@ -1,7 +1,13 @@
 """Distributions: the diagonal Gaussian posterior of the encoders, and the decoders'
 likelihoods p(x|z), one registry entry each."""
 
-from vaelab.distributions.gaussian import LOG_2PI, LOGVAR_MAX, LOGVAR_MIN, DiagonalGaussian
+from vaelab.distributions.gaussian import (
+    LOG_2PI,
+    LOGVAR_MAX,
+    LOGVAR_MIN,
+    DiagonalGaussian,
+    check_generator,
+)
 from vaelab.distributions.likelihoods import (
     LIKELIHOODS,
     Bernoulli,
@@ -18,5 +24,5 @@ from vaelab.distributions.likelihoods import (
 __all__ = [
     "LIKELIHOODS", "LOGVAR_MAX", "LOGVAR_MIN", "LOG_2PI", "Bernoulli", "DiagonalGaussian",
     "DiscretizedLogistic", "LearnedGaussian", "Likelihood", "SquaredError", "bce",
-    "build_likelihood", "likelihood_label", "sse",
+    "build_likelihood", "check_generator", "likelihood_label", "sse",
 ]

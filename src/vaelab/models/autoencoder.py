@@ -21,7 +21,7 @@ from torch import nn
 
 from vaelab.config import ModelConfig
 from vaelab.data import to_unit
-from vaelab.distributions import DiagonalGaussian, build_likelihood
+from vaelab.distributions import DiagonalGaussian, build_likelihood, check_generator
 from vaelab.errors import VaelabError
 from vaelab.nets import build_nets
 
@@ -181,9 +181,7 @@ class Autoencoder(nn.Module):
 
     def prior_draws(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
         """n codes from N(0, I), (n, d) at the weights' precision and on their device."""
-        if generator is not None and not isinstance(generator, torch.Generator):
-            raise VaelabError(f"generator must be a torch.Generator (torch.Generator()"
-                              f".manual_seed({generator!r}), say), got {generator!r}")
+        check_generator(generator)
         weight = next(self.parameters())
         return torch.randn(self.how_many(n), self.latent_dims, generator=generator,
                            device=weight.device, dtype=weight.dtype)
