@@ -172,6 +172,12 @@ def test_a_model_given_the_wrong_shape_or_count_says_so_in_one_line():
             (lambda: cvae.sample(2, y=[0.5, 1.7]),
              r"^y must hold whole class numbers, got \[0.5, 1.7\]$"),
             (lambda: cvae.sample(1, y="7"), r"^y must hold one class number .*, got '7'$"),
+            (lambda: cvae.sample(2, y=torch.tensor([True, False])),
+             r"^y must hold one class number .*\(B, 3\), not booleans$"),
+            (lambda: cvae.encode(torch.rand(2, 1, 28, 28), torch.tensor([[0, 1, 0], [0, 5, 0]])),
+             r"^y's rows must be one-hot, or a mix of classes \(no value below 0, each row "
+             r"adding up to 1\); row 1 is \[0, 5, 0\]$"),
+            (lambda: cvae.sample(1, y=[[1.5, -0.5, 0.0]]), r"; row 0 is \[1.5, -0.5, 0\]$"),
             (lambda: vae.encode(np.zeros((2, 1, 28, 28), dtype=np.int64)),
              r"^images must be uint8 pixels \(0 to 255\) or floats in \[0, 1\], got torch.int64$"),
             (lambda: vae.sample(2, generator=0),
@@ -189,6 +195,7 @@ def test_a_model_given_the_wrong_shape_or_count_says_so_in_one_line():
     assert vae.decode([[0, 1]]).shape == (1, 1, 28, 28)  # whole-number codes: floats
     assert vae.sample(np.int64(2)).shape == (2, 1, 28, 28)  # a NumPy integer is a count
     assert cvae.sample(2, y=[2.0, 0.0]).shape == (2, 1, 28, 28)  # whole numbers as floats
+    assert cvae.sample(1, y=[[0.25, 0.75, 0]]).shape == (1, 1, 28, 28)  # a mix of classes
 
 
 def test_a_model_out_of_training_refuses_float_pixels_outside_0_to_1():

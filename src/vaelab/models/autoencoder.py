@@ -90,7 +90,16 @@ class Autoencoder(nn.Module):
             raise VaelabError("this model is conditioned on class labels; pass y")
         y = self.labels(y)
         dtype = self.encoder.head[0].weight.dtype
+        if y.dtype == torch.bool:  # True and False would be read as classes 1 and 0
+            raise VaelabError(f"y must hold {self.labels_asked}, not booleans")
         if y.dim() == 2 and y.shape[1] == self.classes:
+            rows = (y >= 0).all(dim=1) & ((y.sum(dim=1, dtype=torch.float64) - 1).abs() < 1e-3)
+            if not bool(rows.all()):  # NaN fails both
+                bad = int((~rows).nonzero()[0])
+                shown = ", ".join(f"{v:g}" for v in y[bad, :5].tolist())
+                raise VaelabError(f"y's rows must be one-hot, or a mix of classes (no value "
+                                  f"below 0, each row adding up to 1); row {bad} is [{shown}"
+                                  f"{', ...' if self.classes > 5 else ''}]")
             return y.to(dtype)
         if y.dim() != 1:
             raise VaelabError(f"y must hold {self.labels_asked}, got shape {tuple(y.shape)}")
