@@ -1439,3 +1439,14 @@ def test_a_cvaes_samples_are_scored_against_the_class_each_was_asked_for(tiny, m
         scores = evaluation._pictures(cvae, tiny, tiny, judge, seed=0)
         assert sum(len(y) for y in asked) == len(tiny.test_images)
         assert scores["sample_asked"].value == share
+
+
+def test_a_scorecard_and_a_comparison_say_in_a_line_what_they_hold():
+    """Their repr, which a Python prompt shows, was the whole dataclass: 2,700 characters of
+    dicts for one run; the table is what print() and a notebook show."""
+    from vaelab.measuring.comparing import Comparison
+
+    card = _card("/a/vae")
+    assert repr(card) == "Scorecard('/a/vae', VAE d=2, epochs=5, 100 test images, 3 measures)"
+    assert repr(Comparison([card, _card("/a/beta")])) == "Comparison(a/vae, a/beta)"
+    assert str(card) == card.table()

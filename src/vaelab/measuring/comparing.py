@@ -235,6 +235,9 @@ class Comparison:
     def __str__(self) -> str:
         return self.text()
 
+    def __repr__(self) -> str:
+        return f"Comparison({', '.join(self.names)})"
+
     def _repr_markdown_(self) -> str:  # a notebook shows the table
         return self.markdown()
 

@@ -202,6 +202,10 @@ class Scorecard:
 
     __str__ = table  # print(card) shows the table
 
+    def __repr__(self) -> str:  # what it measured; its figures are the table's
+        return (f"Scorecard({self.run!r}, {self.name} d={self.latent_dims}, epochs={self.epochs}"
+                f", {self.images:,} {self.split} images, {len(self.metrics)} measures)")
+
     def _repr_markdown_(self) -> str:  # a notebook shows the table, as a comparison's column
         rows = heading_rows([self]) + [(label, [value]) for label, value in self.rows()]
         return markdown_table(["/".join(Path(self.run).parts[-2:])], *noted_rows([self], rows))
