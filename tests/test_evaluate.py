@@ -1449,4 +1449,3 @@ def test_a_scorecard_and_a_comparison_say_in_a_line_what_they_hold():
     card = _card("/a/vae")
     assert repr(card) == "Scorecard('/a/vae', VAE d=2, epochs=5, 100 test images, 3 measures)"
     assert repr(Comparison([card, _card("/a/beta")])) == "Comparison(a/vae, a/beta)"
-    assert str(card) == card.table()
