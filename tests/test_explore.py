@@ -283,6 +283,8 @@ def test_weights_that_are_not_numbers_are_one_line_from_every_command(runs, tiny
                                 "another --out"),
     ("dangling/page.html", "{tmp}/dangling is not a folder, so {tmp}/dangling/page.html "
                            "cannot be written; choose another --out"),
+    ("page.txt", "{tmp}/page.txt: the explorer is written as one HTML page; name a file ending "
+                 "in .html"),
 ])
 def test_a_bad_export_path_is_one_line_before_any_work(target, message, tmp_path, capsys,
                                                        monkeypatch):

@@ -213,9 +213,13 @@ def build_explorer(runs: Runs, data: ImageData | None = None, *,
 
 def check_export_path(path: str | Path) -> Path:
     """Refuse, before any work, a page path that cannot be written: a folder, a path under a
-    file, or one in a folder that is not writable. Missing folders are made when the page is
-    written, as every command makes the folders of what it writes."""
+    file, one in a folder that is not writable, or a name that does not end in .html (which
+    a browser would not open as a page). Missing folders are made when the page is written,
+    as every command makes the folders of what it writes."""
     check_can_make(path, "--out", example="explorer.html")
+    if Path(path).suffix.lower() not in (".html", ".htm"):
+        raise VaelabError(f"{path}: the explorer is written as one HTML page; name a file "
+                          f"ending in .html")
     return Path(path)
 
 
