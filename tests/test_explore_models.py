@@ -194,6 +194,16 @@ def test_a_conditional_run_draws_encodes_and_walks_as_the_chosen_class(runs, tin
                                  torch.tensor([7]))
     torch.testing.assert_close(torch.tensor(drawn["mean"]), posterior.mean[0], atol=1e-4,
                                rtol=1e-4)
+    # A line that starts at a place, not a test image, says the class it is drawn as, and
+    # which class that is when another is chosen before it ends.
+    box = seen.plane_box()
+    page.mouse.click(box["x"] + 12, box["y"] + 12)
+    note = seen.part("interp-note").inner_text()
+    assert note.startswith("Start: z = (") and note.endswith(
+        ", drawn as class 7; now click where the line ends."), note
+    page.select_option(".class-select", "3")
+    assert seen.part("interp-note").inner_text().endswith(", drawn as class 3; now click where "
+                                                          "the line ends.")
     seen.check()
 
 

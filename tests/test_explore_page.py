@@ -608,7 +608,8 @@ def test_a_run_pages_metrics_fit_a_narrow_window_with_their_notes_under_their_fi
     table = seen.page.locator("table").first
     assert table.evaluate("t => t.scrollWidth <= t.parentElement.clientWidth")
     notes = table.locator(".aside")
-    assert notes.count() == 5  # the model's settings, the two losses' and the two KLs'
+    assert notes.count() == 6  # the model's settings, its likelihood's option, the two
+    # losses' and the two KLs'
     assert "(at β = 1; trained with β warming up to 4)" in table.inner_text()
     for i in range(notes.count()):  # each under its figure, whole and in the box
         box, cell = notes.nth(i).bounding_box(), notes.nth(i).locator("..").bounding_box()

@@ -669,8 +669,16 @@
       state.picks.push({ z, y, what, row });
       drawOverlay();
       if (state.picks.length === 2) interpolate();
-      else part("interp-note").textContent = `Start: ${pickedAs(state.picks[0])}; now click ` +
-        "where the line ends.";
+      else startNote();
+    }
+
+    // After the first pick: where the line starts, and for a place in a conditional model
+    // the class it is drawn as (the chosen one, which the select changes).
+    function startNote() {
+      const [start] = state.picks;
+      const as = K && !start.y ? `, drawn as class ${DATA.classes[chosen]}` : "";
+      part("interp-note").textContent = `Start: ${pickedAs(start)}${as}; now click where the ` +
+        "line ends.";
     }
 
     // "a test 7, z = (0.12, -1.30)", the code's first coordinates.
@@ -868,6 +876,7 @@
       showAt(...pointer);
       if (state.drawn) hub.encodeAgain(api);
       if (state.picks.length === 2) interpolate();
+      if (state.picks.length === 1) startNote();
       showShadingNote();
       redraw();
     }
