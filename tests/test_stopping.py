@@ -109,6 +109,32 @@ def test_a_signal_stops_after_the_step_with_a_checkpoint_and_resumes_bitwise(
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
+def test_an_epoch_stopped_and_resumed_with_other_threads_says_so_and_records_both(
+        tiny, tmp_path, monkeypatch, caplog, terminal_signals):
+    """A run stopped in its first epoch and resumed in other processes or threads said
+    nothing, and the epoch's record named only those of its end, not those its first part
+    trained in: the note and the record read only finished epochs."""
+    threads = torch.get_num_threads()
+    _at_step(monkeypatch, 3, lambda: signal.raise_signal(signal.SIGTERM))
+    with pytest.raises(Interrupted):
+        train(_config(epochs=1), tmp_path / "run", data=tiny, progress=False)
+    monkeypatch.undo()
+    assert _unfinished(tmp_path / "run").unfinished.computed_in == ((1, threads),)
+    torch.set_num_threads(threads + 1)
+    try:
+        with caplog.at_level("WARNING", logger="vaelab"):
+            done = resume(tmp_path / "run", data=tiny, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    assert (f"{tmp_path / 'run'}: the part of its epoch so far trained in 1 process of "
+            f"{threads} thread{'s' * (threads != 1)}, and it goes on in 1 process of "
+            f"{threads + 1} threads: its weights may differ") in caplog.text
+    record = done.metrics[-1]
+    assert (record["processes"], record["threads"]) == (1, threads + 1)  # at its end
+    assert record["computed_in"] == [[1, threads], [1, threads + 1]]
+    assert read_metrics(tmp_path / "run")[-1]["computed_in"] == record["computed_in"]
+
+
 def test_a_signal_in_an_epochs_last_step_stops_after_that_epoch(tiny, tmp_path, monkeypatch,
                                                                 caplog, terminal_signals):
     """Stopped before the next epoch's first step, a run says which epoch it finished, not

@@ -62,7 +62,8 @@ def save_checkpoint(path: Path, model: Autoencoder, optimizer: torch.optim.Optim
     if unfinished is not None:
         tensors["epoch.order"], tensors["epoch.totals"] = unfinished.order, unfinished.totals
         metadata["unfinished"] = json.dumps({"epoch": unfinished.epoch, "steps": unfinished.steps,
-                                             "seconds": unfinished.seconds})
+                                             "seconds": unfinished.seconds,
+                                             "computed_in": unfinished.computed_in})
     write_atomic(path, save(_cpu(tensors), metadata=metadata))
 
 
@@ -154,8 +155,12 @@ def _unfinished(tensors: dict[str, torch.Tensor], metadata: dict[str, str]
     if "unfinished" not in metadata:
         return None
     where = parse_json(metadata["unfinished"])
+    parts = where.get("computed_in", [])  # none in a checkpoint of an older vaelab
+    parts = tuple(tuple(part) for part in parts) if isinstance(parts, list) and all(
+        isinstance(part, list) and len(part) == 2 and all(type(n) is int and n >= 1 for n in part)
+        for part in parts) else ()  # not known, as of an older one
     return EpochProgress(int(where["epoch"]), tensors["epoch.order"], int(where["steps"]),
-                         tensors["epoch.totals"], float(where["seconds"]))
+                         tensors["epoch.totals"], float(where["seconds"]), parts)
 
 
 def is_record(record: Any) -> bool:

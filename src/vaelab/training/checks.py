@@ -17,6 +17,7 @@ from vaelab.config.checks import as_typed
 from vaelab.data import ImageData, how_to_label
 from vaelab.errors import ConfigError, VaelabError
 from vaelab.models import Autoencoder, model_class
+from vaelab.training.epoch import EpochProgress, added_part
 
 log = logging.getLogger("vaelab")
 
@@ -109,17 +110,29 @@ def say_if_collapsed(path: Path, metrics: list[dict[str, Any]], train: TrainConf
 
 
 def note_other_threads(path: Path, metrics: list[dict[str, Any]], processes: int,
-                       threads: int) -> None:
-    """Say where a run goes on in other processes, or with other threads each, than its last
-    epoch trained in: its sums then add up in another order, and its weights come out other
-    in their last bits than those of a run that was never stopped."""
+                       unfinished: EpochProgress | None = None) -> None:
+    """Say where a run goes on in other processes, or with other threads each (as many as
+    this one has), than it last trained in (the parts of its ``unfinished`` epoch, else its
+    last epoch): its sums then add up in another order, and its weights come out other in
+    their last bits than those of a run that was never stopped."""
+    threads, parts = torch.get_num_threads(), unfinished.computed_in if unfinished else ()
     last = metrics[-1] if metrics else {}
-    before = (last.get("processes"), last.get("threads"))
+    before = parts[-1] if parts else (last.get("processes"), last.get("threads"))
     if None in before or before == (processes, threads):  # or a run older than the record
         return
-    log.warning("%s: its last epoch trained in %s, and it goes on in %s: its weights may "
-                "differ in their last bits from those of a run never stopped", path,
+    log.warning("%s: %s trained in %s, and it goes on in %s: its weights may differ in their "
+                "last bits from those of a run never stopped", path,
+                "the part of its epoch so far" if parts else "its last epoch",
                 _computing(*before), _computing(processes, threads))
+
+
+def computed_in(parts: tuple[tuple[int, int], ...], processes: int, threads: int
+                ) -> dict[str, Any]:
+    """What an epoch's record says of the processes and threads (each process's) it trained
+    in: those of its end, and where it was stopped and resumed in others, each part's."""
+    every = added_part(parts, processes, threads)
+    return {"processes": processes, "threads": threads,
+            **({"computed_in": [list(part) for part in every]} if len(every) > 1 else {})}
 
 
 def _computing(processes: int, threads: int) -> str:

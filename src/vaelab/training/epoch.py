@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -35,6 +35,15 @@ class EpochProgress:
     steps: int = 0  # optimiser steps done in this epoch
     totals: torch.Tensor | None = None  # (3,) loss, recon and KL summed over the images seen
     seconds: float = 0.0  # training time of the epoch before it was last resumed
+    # (processes, threads each) of the parts of the epoch trained so far, each in turn: one
+    # stopped and resumed in others adds up its sums in another order
+    computed_in: tuple[tuple[int, int], ...] = ()
+
+    def with_part(self, processes: int) -> EpochProgress:
+        """Where the epoch stands, with the part trained in ``processes`` of as many threads
+        each as this one has."""
+        return replace(self, computed_in=added_part(self.computed_in, processes,
+                                                    torch.get_num_threads()))
 
     def images_done(self, batch_size: int) -> int:
         return min(self.steps * batch_size, len(self.order))
@@ -48,6 +57,14 @@ class EpochProgress:
                 and order.dtype == torch.int64 and order.shape == (n,)
                 and torch.equal(order.sort().values.cpu(), torch.arange(n))
                 and totals is not None and totals.shape == (3,) and totals.is_floating_point())
+
+
+def added_part(parts: tuple[tuple[int, int], ...], processes: int, threads: int
+               ) -> tuple[tuple[int, int], ...]:
+    """``parts`` of an epoch, (processes, threads each) in turn, and then this one (where it
+    is not the last already)."""
+    now = (processes, threads)
+    return parts if parts[-1:] == (now,) else (*parts, now)
 
 
 LOOK_EVERY = 50  # steps between two looks at the running sums for a loss that is not a number

@@ -29,7 +29,7 @@ from vaelab.models import Autoencoder
 from vaelab.objectives import objective_per_image
 from vaelab.progress import loss_text, progress_bar, restart
 from vaelab.training.checkpoints import save_checkpoint, save_weights
-from vaelab.training.checks import note_other_threads, say_if_collapsed
+from vaelab.training.checks import computed_in, note_other_threads, say_if_collapsed
 from vaelab.training.datasets import learned_from, training_mean
 from vaelab.training.epoch import Diverged, EpochProgress, Stopped, train_epoch
 from vaelab.training.placement import Cores
@@ -204,7 +204,7 @@ def _fit(job: Job, data: ImageData, progress: bool, position: int,
     seen = replace(seen, train_images=train_images, train_labels=train_labels)
     total = config.train.epochs
     if job.world.main and job.epoch < total and job.model.device.type == "cpu":
-        note_other_threads(job.run_dir, job.metrics, job.world.size, torch.get_num_threads())
+        note_other_threads(job.run_dir, job.metrics, job.world.size, job.unfinished)
     with progress_bar(len(train_images), unit="image", enabled=progress, summary=False,
                       unit_scale=True, position=position, leave=False, dynamic_ncols=True,
                       desc=f"{name} epoch {job.epoch + 1}/{total}") as bar:  # named at once
@@ -248,7 +248,8 @@ def _epoch(job: Job, epoch: int, seen: ImageData, bar: Any,
     test set; the record that metrics.jsonl keeps."""
     train_config = job.config.train
     started = time.perf_counter()
-    before = job.unfinished.seconds if job.unfinished is not None else 0.0
+    before, parts = ((job.unfinished.seconds, job.unfinished.computed_in)
+                     if job.unfinished is not None else (0.0, ()))
     job.cores.take_share()  # the same share for every epoch: once an epoch is enough
 
     def due(state: EpochProgress) -> bool:  # asked between every two steps
@@ -283,7 +284,7 @@ def _epoch(job: Job, epoch: int, seen: ImageData, bar: Any,
         "test": test_terms,
         "train_seconds": round(before + trained - started, 6),
         "test_seconds": round(time.perf_counter() - trained, 6),
-        "processes": job.world.size, "threads": torch.get_num_threads(),  # each process's
+        **computed_in(parts, job.world.size, torch.get_num_threads()),
     }
 
 
@@ -293,7 +294,7 @@ def save(job: Job) -> None:
     copies that are easy to use. Weights that are not finite numbers are never saved, and a
     write that fails (a full disk) leaves the previous checkpoint whole. Of several
     processes, all add up an unfinished epoch's sums, and rank 0 alone writes."""
-    unfinished = job.unfinished
+    unfinished = job.unfinished and job.unfinished.with_part(job.world.size)
     if unfinished is not None and job.world.size > 1:  # the sums of every process so far
         unfinished = replace(unfinished, totals=job.world.sum(unfinished.totals.clone()))
     if unfinished is not None and not bool(torch.isfinite(unfinished.totals).all()):
