@@ -1028,7 +1028,15 @@ def test_drawing_and_measuring_leave_a_callers_model_in_the_mode_it_was_in(tiny,
              "compare_runs": lambda out: compare_runs([vae, ae], out, data=tiny, judge=None,
                                                       k=2, progress=False),
              "encode_dataset": lambda _: encode_dataset(vae.model, tiny.test_images[:5]),
-             "decode_all": lambda _: decode_all(vae.model, torch.zeros(3, 2))}
+             "decode_all": lambda _: decode_all(vae.model, torch.zeros(3, 2)),
+             # and each with its first argument given by name, as before the modes were kept
+             "evaluate_run(run=)": lambda _: evaluate_run(run=vae, data=tiny, k=2, samples=1,
+                                                         judge=None, progress=False),
+             "compare_runs(runs=)": lambda out: compare_runs(runs=[vae, ae], out=out, data=tiny,
+                                                            judge=None, k=2, progress=False),
+             "encode_dataset(model=)": lambda _: encode_dataset(model=vae.model,
+                                                                images=tiny.test_images[:5]),
+             "decode_all(model=)": lambda _: decode_all(model=vae.model, z=torch.zeros(3, 2))}
     for name, call in calls.items():
         for training in (True, False):
             vae.model.train(training)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -58,13 +59,16 @@ def leaves_modes(function: F) -> F:
     """``function``, which measures or draws with the models in its first argument (a model,
     a run, or a list of them) in eval mode, made to leave each in the mode it came in: a
     caller's model that was training is training after it."""
+    first = next(iter(inspect.signature(function).parameters))  # given by name, or first
+
     @functools.wraps(function)
-    def leaving(given: Any, *args: Any, **kwargs: Any) -> Any:
+    def leaving(*args: Any, **kwargs: Any) -> Any:
+        given = args[0] if args else kwargs.get(first)
         held = given if isinstance(given, (list, tuple)) else [given]
         models = [getattr(item, "model", item) for item in held]  # a Run's, or the model
         modes = [(model, model.training) for model in models if isinstance(model, nn.Module)]
         try:
-            return function(given, *args, **kwargs)
+            return function(*args, **kwargs)
         finally:
             for model, training in modes:
                 model.train(training)
