@@ -133,6 +133,24 @@ def test_an_epoch_stopped_and_resumed_with_other_threads_says_so_and_records_bot
     assert (record["processes"], record["threads"]) == (1, threads + 1)  # at its end
     assert record["computed_in"] == [[1, threads], [1, threads + 1]]
     assert read_metrics(tmp_path / "run")[-1]["computed_in"] == record["computed_in"]
+    # Stopped in an epoch's last step, or resumed and stopped again before a step, the next
+    # epoch has no part trained yet: it records none, and a resume with other threads goes
+    # by the epoch before it
+    _at_step(monkeypatch, STEPS, lambda: signal.raise_signal(signal.SIGTERM))
+    with pytest.raises(Interrupted):
+        train(_config(epochs=2), tmp_path / "edge", data=tiny, progress=False)
+    monkeypatch.undo()
+    assert _unfinished(tmp_path / "edge").unfinished.steps == 0
+    assert _unfinished(tmp_path / "edge").unfinished.computed_in == ()
+    torch.set_num_threads(threads + 1)
+    try:
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="vaelab"):
+            done = resume(tmp_path / "edge", data=tiny, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    assert "its last epoch trained in 1 process of" in caplog.text
+    assert "computed_in" not in done.metrics[-1] and done.metrics[-1]["threads"] == threads + 1
 
 
 def test_a_signal_in_an_epochs_last_step_stops_after_that_epoch(tiny, tmp_path, monkeypatch,

@@ -159,8 +159,9 @@ def _unfinished(tensors: dict[str, torch.Tensor], metadata: dict[str, str]
     parts = tuple(tuple(part) for part in parts) if isinstance(parts, list) and all(
         isinstance(part, list) and len(part) == 2 and all(type(n) is int and n >= 1 for n in part)
         for part in parts) else ()  # not known, as of an older one
-    return EpochProgress(int(where["epoch"]), tensors["epoch.order"], int(where["steps"]),
-                         tensors["epoch.totals"], float(where["seconds"]), parts)
+    steps = int(where["steps"])
+    return EpochProgress(int(where["epoch"]), tensors["epoch.order"], steps,
+                         tensors["epoch.totals"], float(where["seconds"]), parts, steps)
 
 
 def is_record(record: Any) -> bool:

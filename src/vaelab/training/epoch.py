@@ -38,10 +38,13 @@ class EpochProgress:
     # (processes, threads each) of the parts of the epoch trained so far, each in turn: one
     # stopped and resumed in others adds up its sums in another order
     computed_in: tuple[tuple[int, int], ...] = ()
+    resumed_at: int = 0  # the steps done when this process took the epoch up
 
     def with_part(self, processes: int) -> EpochProgress:
-        """Where the epoch stands, with the part trained in ``processes`` of as many threads
-        each as this one has."""
+        """Where the epoch stands, with the part trained since it was taken up (in
+        ``processes`` of as many threads each as this one has), if that made a step."""
+        if self.steps == self.resumed_at:  # stopped before a step: no part trained here
+            return self
         return replace(self, computed_in=added_part(self.computed_in, processes,
                                                     torch.get_num_threads()))
 
