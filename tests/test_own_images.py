@@ -359,6 +359,9 @@ def test_arrays_in_every_accepted_form(tmp_path):
         for part in ("train_images", "test_images", "train_labels"):
             assert torch.equal(getattr(read[hwc_name], part), getattr(read[chw_name], part))
     assert torch.equal(read["grey"].train_images, read["hwc"].train_images[:, :1])
+    # A stack of narrow grey images is one, not a colour image
+    np.save(tmp_path / "narrow.npy", rng.integers(0, 256, (20, 6, 4), dtype=np.uint8))
+    assert load_dataset(str(tmp_path / "narrow.npy"), progress=False).image_shape == (1, 6, 4)
 
 
 @pytest.mark.parametrize(("arrays", "message"), [
@@ -388,6 +391,8 @@ def test_arrays_in_every_accepted_form(tmp_path):
      r"the labels start at 1; labels count from 0 \(subtract 1\), or name every class from 0 "
      r"in 'classes'$"),
     ({"images": np.zeros((4, 5, 5), np.uint8), "labels": np.array([0, 0.5, 1, 1])},
+     r"labels must be one whole number per image"),
+    ({"images": np.zeros((2, 5, 5), np.uint8), "labels": np.array([0, 1e19])},
      r"labels must be one whole number per image"),
 ])
 def test_bad_arrays_get_one_line(tmp_path, arrays, message):

@@ -95,7 +95,9 @@ def _shape(images: np.ndarray) -> str:
 
 def _images(path: Path, key: str, x: np.ndarray) -> np.ndarray:
     """Any accepted form -> uint8 (N, C, H, W)."""
-    if x.ndim == 3 and x.shape[2] in (3, 4) and min(x.shape[:2]) > 4:  # not 28 images 28 x 3
+    # (28, 28, 3) is one colour image, not 28 grey ones 3 pixels wide; (20, 6, 4) may well be
+    # 20 grey images of 6 x 4
+    if x.ndim == 3 and x.shape[2] in (3, 4) and min(x.shape[:2]) >= 8:
         raise VaelabError(f"{path}: {key} has shape {x.shape}, one colour image; give a stack "
                           f"of them, (N, H, W, 3) (for one image: x[None])")
     if x.ndim == 3:
@@ -136,8 +138,8 @@ def _labels(path: Path, key: str, y: np.ndarray | None, n: int) -> np.ndarray | 
     if y is None:
         return None
     if y.ndim == 1 and np.issubdtype(y.dtype, np.floating) and np.isfinite(y).all() \
-            and (y == np.round(y)).all():  # 0.0, 1.0, 2.0, as a DataFrame's column may hold
-        y = y.astype(np.int64)
+            and (y == np.round(y)).all() and (np.abs(y) < 2**31).all():  # 0.0, 1.0, 2.0, as
+        y = y.astype(np.int64)  # a DataFrame's column may hold them
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
         raise VaelabError(f"{path}: {key} must be one whole number per image, counting from "
                           f"0 (names go in 'classes'), got {y.dtype.name} values of shape "
