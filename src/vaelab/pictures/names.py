@@ -22,15 +22,16 @@ def short(classes: Sequence[str]) -> bool:
 def stand_ins(classes: Sequence[str]) -> list[str]:
     """What stands for each class on a scatter where the names are long: its number, or its
     letter (A, B, ...) where some name is a number itself ('10' among 'cats'), which a number
-    standing for another class would be read as."""
-    if any(name.isdigit() for name in classes) and len(classes) <= 26:
+    standing for another class would be read as (and none is a letter, which a letter would)."""
+    if any(name.isdigit() for name in classes) and len(classes) <= 26 \
+            and not any(len(name) == 1 and name.isalpha() for name in classes):
         return [chr(ord("A") + i) for i in range(len(classes))]
     return [str(i) for i in range(len(classes))]
 
 
 def name_classes(ax: Axes, points: np.ndarray, labels: np.ndarray, classes: Sequence[str]
                  ) -> None:
-    """Each class's name (its number, where names are long) at the median of its codes, on a
+    """Each class's name (its stand-in, where names are long) at the median of its codes, on a
     white halo: ten colours are not ten to every reader (several merge for the colour-blind,
     all of them in grey print), a name in place is."""
     halo = [patheffects.withStroke(linewidth=2.5, foreground="white")]
