@@ -196,6 +196,8 @@ def test_a_model_given_the_wrong_shape_or_count_says_so_in_one_line():
     assert vae.sample(np.int64(2)).shape == (2, 1, 28, 28)  # a NumPy integer is a count
     assert cvae.sample(2, y=[2.0, 0.0]).shape == (2, 1, 28, 28)  # whole numbers as floats
     assert cvae.sample(1, y=[[0.25, 0.75, 0]]).shape == (1, 1, 28, 28)  # a mix of classes
+    mix = torch.tensor([[0.890625, 0.111328, 0]], dtype=torch.bfloat16)  # adds up to 1.002
+    assert cvae.sample(1, y=mix).shape == (1, 1, 28, 28)
 
 
 def test_a_model_out_of_training_refuses_float_pixels_outside_0_to_1():

@@ -93,7 +93,8 @@ class Autoencoder(nn.Module):
         if y.dtype == torch.bool:  # True and False would be read as classes 1 and 0
             raise VaelabError(f"y must hold {self.labels_asked}, not booleans")
         if y.dim() == 2 and y.shape[1] == self.classes:
-            rows = (y >= 0).all(dim=1) & ((y.sum(dim=1, dtype=torch.float64) - 1).abs() < 1e-3)
+            near = max(1e-3, torch.finfo(y.dtype).eps) if y.is_floating_point() else 0.5
+            rows = (y >= 0).all(dim=1) & ((y.sum(dim=1, dtype=torch.float64) - 1).abs() < near)
             if not bool(rows.all()):  # NaN fails both
                 bad = int((~rows).nonzero()[0])
                 shown = ", ".join(f"{v:g}" for v in y[bad, :5].tolist())
