@@ -1447,5 +1447,6 @@ def test_a_scorecard_and_a_comparison_say_in_a_line_what_they_hold():
     from vaelab.measuring.comparing import Comparison
 
     card = _card("/a/vae")
-    assert repr(card) == "Scorecard('/a/vae', VAE d=2, epochs=5, 100 test images, 3 measures)"
+    assert repr(card) == (f"Scorecard('/a/vae', VAE d=2, epochs=5, 100 test images, 3 of "
+                          f"{len(card)} measures)")
     assert repr(Comparison([card, _card("/a/beta")])) == "Comparison(a/vae, a/beta)"

@@ -203,8 +203,9 @@ class Scorecard:
     __str__ = table  # print(card) shows the table
 
     def __repr__(self) -> str:  # what it measured; its figures are the table's
+        figures = sum(self[key].value is not None for key in self)
         return (f"Scorecard({self.run!r}, {self.name} d={self.latent_dims}, epochs={self.epochs}"
-                f", {self.images:,} {self.split} images, {len(self.metrics)} measures)")
+                f", {self.images:,} {self.split} images, {figures} of {len(self)} measures)")
 
     def _repr_markdown_(self) -> str:  # a notebook shows the table, as a comparison's column
         rows = heading_rows([self]) + [(label, [value]) for label, value in self.rows()]
