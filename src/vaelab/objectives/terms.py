@@ -147,7 +147,10 @@ def _iwae_terms(model: Autoencoder, posterior, x: torch.Tensor, y: torch.Tensor 
     z = posterior.mean + posterior.std * eps  # (k, B, d)
     recon = _decode_draws(model, z, x, y)  # (k, B)
     log_prior = -0.5 * (z.square().sum(dim=-1) + z.shape[-1] * LOG_2PI)  # (k, B)
-    log_weights = -recon + log_prior - posterior.log_prob(z)  # (k, B)
+    # log q(z|x) from the draws' eps, as the evaluation has it: (z - mean) / std, computed,
+    # loses its digits where std is far smaller than the mean; its gradient is the same
+    log_q = -0.5 * (eps.square() + posterior.logvar + LOG_2PI).sum(dim=-1)  # (k, B)
+    log_weights = -recon + log_prior - log_q  # (k, B)
     bound = torch.logsumexp(log_weights, dim=0) - math.log(k)  # (B,)
     return LossTerms(recon.mean(dim=0), posterior.kl(), -bound)
 
