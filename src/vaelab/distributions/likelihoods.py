@@ -220,7 +220,9 @@ class DiscretizedLogistic(Likelihood):
     term = "logistic −log p(x|z)"
     mean_kind = "clamp"
     levels = LEVELS
-    MIN_LOG_SCALE = -7.0
+    # PixelCNN++'s floor of e^-7 on pixels in [-1, 1], on vaelab's in [0, 1]: half of it, so
+    # that an interior value may take as much of the probability (0.97) as there
+    MIN_LOG_SCALE = -7.0 - math.log(2)
 
     def __init__(self, image_shape: tuple[int, int, int]) -> None:
         super().__init__(image_shape)
