@@ -131,7 +131,7 @@ def test_the_squared_errors_constant_counts_every_channel():
 
 def test_learned_scales_stay_above_their_floors():
     """A pixel that never varies drives its learned scale down: the Gaussian's std stops at
-    1/255, the logistic's log-scale at -7, and the density stays finite."""
+    1/255, the logistic's log-scale at its floor, and the density stays finite."""
     from vaelab.distributions.likelihoods import DiscretizedLogistic, LearnedGaussian
 
     gaussian = LearnedGaussian((1, 2, 2))
@@ -142,7 +142,7 @@ def test_learned_scales_stay_above_their_floors():
     logistic = DiscretizedLogistic((1, 2, 2))
     x, location = torch.full((1, 1, 2, 2), 0.5), torch.full((1, 1, 2, 2), 0.45)
     with torch.no_grad():
-        logistic.log_scale.fill_(-7.0)
+        logistic.log_scale.fill_(DiscretizedLogistic.MIN_LOG_SCALE)
         at_floor = logistic.log_prob(location, x)
         logistic.log_scale.fill_(-100.0)
     below = logistic.log_prob(location, x)

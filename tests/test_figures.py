@@ -696,7 +696,7 @@ def test_captions_say_where_a_plane_lies_and_what_a_cvae_mixes():
     assert "principal axes" not in caption("manifold.png", texts["manifold.png"], [flat])
     latent = caption("latent.png", texts["latent.png"], [flat, cvae])
     assert "the linear probe measures how much. Each class's name (or, for long names, its " \
-        "number from the legend)" in latent
+        "number or letter from the legend)" in latent
     assert latent.endswith("stands at the middle of its codes (their median), moved apart "
                            "where two would overlap.")
     assert "CVAE" not in caption("latent.png", texts["latent.png"], [flat])
