@@ -359,8 +359,8 @@ def test_arrays_in_every_accepted_form(tmp_path):
         for part in ("train_images", "test_images", "train_labels"):
             assert torch.equal(getattr(read[hwc_name], part), getattr(read[chw_name], part))
     assert torch.equal(read["grey"].train_images, read["hwc"].train_images[:, :1])
-    # A stack of narrow grey images is one, not a colour image
-    np.save(tmp_path / "narrow.npy", rng.integers(0, 256, (20, 6, 4), dtype=np.uint8))
+    # Grey images 4 pixels wide are given with their channel, as (N, H, W, 1) says them
+    np.save(tmp_path / "narrow.npy", rng.integers(0, 256, (20, 6, 4, 1), dtype=np.uint8))
     assert load_dataset(str(tmp_path / "narrow.npy"), progress=False).image_shape == (1, 6, 4)
 
 
@@ -383,8 +383,13 @@ def test_arrays_in_every_accepted_form(tmp_path):
      r"bad\.npz: images are 70000x1 pixels, wider or taller than the 65,536 that vaelab takes; "
      r"is the shape's order \(N, H, W\) or \(N, H, W, 3\)\?$"),
     ({"images": np.zeros((28, 28, 3), np.uint8)},  # not 28 grey images 3 pixels wide
-     r"images has shape \(28, 28, 3\), one colour image; give a stack of them, "
-     r"\(N, H, W, 3\) \(for one image: x\[None\]\)$"),
+     r"images has shape \(28, 28, 3\): one colour image\? give a stack of them, "
+     r"\(N, H, W, 3\) \(for one image: x\[None\]\); for grey images 3 pixels wide, give "
+     r"\(N, H, W, 1\)$"),
+    ({"images": np.zeros((20, 6, 4), np.uint8)}, r"for grey images 4 pixels wide, give "),
+    ({"images": np.zeros((4, 5, 5), np.uint8), "labels": np.array([0, 0, 1, 2e9])},
+     r"the labels go up to 2000000000, for 4 images; give each class a number from 0 up, "
+     r"without gaps$"),
     ({"images": np.where(np.arange(75).reshape(3, 5, 5) == 60, np.nan, 0.5)},
      r"images hold NaN pixels \(the first in image 2\); give every pixel a value in \[0, 1\]$"),
     ({"images": np.zeros((4, 5, 5), np.uint8), "labels": np.array([1, 2, 3, 1])},

@@ -95,11 +95,12 @@ def _shape(images: np.ndarray) -> str:
 
 def _images(path: Path, key: str, x: np.ndarray) -> np.ndarray:
     """Any accepted form -> uint8 (N, C, H, W)."""
-    # (28, 28, 3) is one colour image, not 28 grey ones 3 pixels wide; (20, 6, 4) may well be
-    # 20 grey images of 6 x 4
-    if x.ndim == 3 and x.shape[2] in (3, 4) and min(x.shape[:2]) >= 8:
-        raise VaelabError(f"{path}: {key} has shape {x.shape}, one colour image; give a stack "
-                          f"of them, (N, H, W, 3) (for one image: x[None])")
+    # (28, 28, 3) is one colour image, not 28 grey ones 3 pixels wide, taller than that; grey
+    # images that narrow are given as (N, H, W, 1)
+    if x.ndim == 3 and x.shape[2] in (3, 4) and x.shape[1] > 4:
+        raise VaelabError(f"{path}: {key} has shape {x.shape}: one colour image? give a stack "
+                          f"of them, (N, H, W, 3) (for one image: x[None]); for grey images "
+                          f"{x.shape[2]} pixels wide, give (N, H, W, 1)")
     if x.ndim == 3:
         x = x[:, :, :, None]
     if x.ndim == 4 and x.shape[1] in (1, 3) and x.shape[3] not in (1, 3, 4):  # (N, C, H, W)
@@ -158,6 +159,9 @@ def _classes(path: Path, names: np.ndarray | None, labels: np.ndarray | None
             log.warning("%s: left out classes: with no labels, no image has a class", path)
         return ()
     count = int(labels.max()) + 1
+    if count > len(labels):  # a class with no image, and 2e9 names made for nothing
+        raise VaelabError(f"{path}: the labels go up to {count - 1}, for {len(labels):,} images;"
+                          f" give each class a number from 0 up, without gaps")
     if names is None:
         if labels.min() > 0:  # the classes 1..K of the file: else class 0 holds no images
             raise VaelabError(f"{path}: the labels start at {int(labels.min())}; labels count "
