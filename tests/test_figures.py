@@ -781,6 +781,7 @@ def test_a_scatter_names_each_class_at_the_middle_of_its_codes():
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["A 10", "B 2", "C cats"]
     from vaelab.pictures.names import stand_ins  # a letter among the names: numbers again
     assert stand_ins(["10", "B", "cats"]) == ["0", "1", "2"]
+    assert stand_ins(["10", "b", "cats"]) == ["A", "B", "C"]  # no letter is a name
     # Too many classes to name, a latent line's rows, or no classes: no names
     many = [str(c) for c in range(plots.MOST_NAMED + 1)]
     for classes, axis_labels in ((many, ("$z_1$", "$z_2$")), (["0", "1", "2"], ("$z$", "class")),

@@ -22,10 +22,11 @@ def short(classes: Sequence[str]) -> bool:
 def stand_ins(classes: Sequence[str]) -> list[str]:
     """What stands for each class on a scatter where the names are long: its number, or its
     letter (A, B, ...) where some name is a number itself ('10' among 'cats'), which a number
-    standing for another class would be read as (and none is a letter, which a letter would)."""
+    standing for another class would be read as (and no letter is itself a class's name)."""
+    letters = [chr(ord("A") + i) for i in range(min(len(classes), 26))]
     if any(name.isdigit() for name in classes) and len(classes) <= 26 \
-            and not any(len(name) == 1 and name.isalpha() for name in classes):
-        return [chr(ord("A") + i) for i in range(len(classes))]
+            and not set(letters) & set(classes):
+        return letters
     return [str(i) for i in range(len(classes))]
 
 
