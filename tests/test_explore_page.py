@@ -595,6 +595,32 @@ def test_a_run_pages_animation_gives_way_to_a_link_where_less_motion_is_asked(ru
     seen.check()
 
 
+def test_a_printed_page_keeps_headings_with_their_figures_and_leaves_out_the_animation(
+        tiny, visit, tmp_path):
+    """Printed to A4, a page split headings from their figures, squeezed two runs' figures
+    into columns (their text about 4.5 pt) and printed the animation as its first frame."""
+    from vaelab.pictures.report import write_report
+
+    config = RunConfig(train=TrainConfig(epochs=1, batch_size=64))
+    runs = [train(config, tmp_path / name, data=tiny, progress=False) for name in ("a", "b")]
+    for run in runs:
+        write_run_figures(run, tiny)
+    seen = visit(write_report(runs, tmp_path / "index.html", title="two").as_uri(), ready=False)
+    page = seen.page
+    page.wait_for_load_state("load")
+    moving = page.locator("section.moving")
+    assert moving.count() == 1 and moving.is_visible()  # on a screen the animation plays
+    page.emulate_media(media="print")
+    assert not moving.is_visible()
+    figures = page.locator("section .runs").first.locator("figure")
+    first, second = (figures.nth(i).bounding_box() for i in range(2))
+    assert first["x"] == second["x"] and second["y"] >= first["y"] + first["height"]  # stacked
+    for selector in ("h2", "section > p", "figcaption"):
+        assert page.locator(selector).first.evaluate("e => getComputedStyle(e).breakAfter") \
+            == "avoid", selector
+    assert figures.first.evaluate("e => getComputedStyle(e).breakInside") == "avoid"
+
+
 def test_a_run_pages_metrics_fit_a_narrow_window_with_their_notes_under_their_figures(
         tiny, visit, tmp_path):
     """At 400 px the table's cells kept on one line pushed a β-VAE's figures out of sight, its

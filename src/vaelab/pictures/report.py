@@ -209,7 +209,8 @@ def _figure_sections(runs: Sequence[Run], page_dir: Path) -> list[str]:
         widest = max((size[0] * SCALE for size in sizes if size is not None), default=0)
         share = (WIDTH - GAP * (len(runs) - 1)) / len(runs)
         columns = len(runs) if 0.75 * widest <= share else 1
-        sections.append(f'<section><h2>{html.escape(heading)}</h2>'
+        moving = ' class="moving"' if file.endswith(".gif") else ""  # not printed
+        sections.append(f'<section{moving}><h2>{html.escape(heading)}</h2>'
                         f'<p>{html.escape(caption(file, text, runs))}</p>'
                         f'<div class="runs" style="--n: {columns}">{cells}</div></section>')
     return sections
