@@ -867,6 +867,13 @@ def test_plot_keeps_a_runs_figures_its_own(trained, tiny, tmp_path):
     (print_dir / "samples.png").write_bytes(b"mine")
     plot_run(ae, tiny, out_dir=print_dir)
     assert (print_dir / "samples.png").read_bytes() == b"mine"
+    # but not another run's figures drawn there with --out, which these would replace
+    plot_run(ae, tiny, out_dir=print_dir, fmt="svg")  # its own again, in another format
+    with pytest.raises(VaelabError, match=rf"^{re.escape(str(print_dir))} holds the figures of "
+                                          rf"another run \({re.escape(str(ae.path.resolve()))}"
+                                          r"\), which these would replace or mix with; choose "
+                                          r"another --out, one for each run$"):
+        plot_run(trained["vae"], tiny, out_dir=print_dir)
 
 
 def test_a_comparisons_legend_of_many_classes_stays_on_the_page():

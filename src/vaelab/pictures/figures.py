@@ -32,7 +32,7 @@ from PIL import Image
 from vaelab.config.checks import parse_noise
 from vaelab.data import ImageData, dataset_title, prepare, to_unit
 from vaelab.errors import VaelabError
-from vaelab.files import check_can_make, write_atomic
+from vaelab.files import check_can_make, read_capped, write_atomic
 from vaelab.measuring.latent import LatentPicture, latent_picture, prior_manifold
 from vaelab.models import Autoencoder, leaves_modes
 from vaelab.objectives import corrupt
@@ -73,12 +73,18 @@ def plot_run(run: Run | str | Path, data: ImageData | None = None, *,
     paths = write_run_figures(run, data, out_dir, fmt, choice=choice)
     if out_dir is None and fmt == "png":
         paths["page"] = write_run_page(run)
+    if out_dir is not None:  # whose figures they are, for the next plot there
+        write_atomic(Path(out_dir) / DRAWN_FROM, str(run.path.resolve()) + "\n")
     return paths
+
+
+DRAWN_FROM = ".vaelab-figures-of"  # in a folder of figures drawn with --out: the run's path
 
 
 def _not_another_runs(out: Path, run: Run) -> None:
     """Refuse an ``out`` that is another run's figures/ folder, whose page would show these
-    figures as its own, or another run's own folder, which they would litter."""
+    figures as its own, another run's own folder, which they would litter, or a folder of
+    another run's figures drawn with --out, which they would replace or mix with."""
     owner = out.resolve().parent
     if (out.resolve().name == FIGURES and (owner / "config.json").is_file()
             and owner != run.path.resolve()):
@@ -87,6 +93,11 @@ def _not_another_runs(out: Path, run: Run) -> None:
     if (out / "config.json").is_file() and out.resolve() != run.path.resolve():
         raise VaelabError(f"{out} is another run's folder, among whose files these figures "
                           f"would lie; choose another --out")
+    marker = out / DRAWN_FROM
+    owner = read_capped(marker, 4096).decode(errors="replace").strip() if marker.is_file() else ""
+    if owner and owner != str(run.path.resolve()):
+        raise VaelabError(f"{out} holds the figures of another run ({owner}), which these "
+                          f"would replace or mix with; choose another --out, one for each run")
 
 
 @leaves_modes
