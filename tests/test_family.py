@@ -462,6 +462,7 @@ def test_plot_draws_a_cvae_as_the_class_asked_for_and_joins_the_classes_asked_fo
         assert "drawn as class 3" in (figures / f"{name}.svg").read_text()
     assert "two test images (classes 1 and 7)" in (figures / "interpolation.svg").read_text()
     assert "<text" in (figures / "interpolation.svg").read_text()  # text a slide can edit
+    figures = tmp_path / "vae-figures"  # a folder of its own: the CVAE's is refused
     plot_run(vae, tiny, out_dir=figures, fmt="svg", between=(7, 7))  # its first two 7s
     svg = (figures / "interpolation.svg").read_text()
     assert "two test images of class 7" in svg and "far apart" not in svg  # chosen, not far
