@@ -872,8 +872,20 @@ def test_plot_keeps_a_runs_figures_its_own(trained, tiny, tmp_path):
     with pytest.raises(VaelabError, match=rf"^{re.escape(str(print_dir))} holds the figures of "
                                           rf"another run \({re.escape(str(ae.path.resolve()))}"
                                           r"\), which these would replace or mix with; choose "
-                                          r"another --out, one for each run$"):
+                                          r"another --out, one for each run \(or remove "
+                                          r".*\.vaelab-figures-of, if they may go\)$"):
         plot_run(trained["vae"], tiny, out_dir=print_dir)
+    # Once those figures are removed, or their run has moved, the folder is free again
+    for path in print_dir.iterdir():  # every figure; the hidden file that names them stays
+        if not path.name.startswith("."):
+            path.unlink()
+    assert (print_dir / ".vaelab-figures-of").is_file()
+    plot_run(trained["vae"], tiny, out_dir=print_dir, fmt="svg")
+    moved = load_run(shutil.move(trained["vae"].path, tmp_path / "moved"))
+    try:
+        plot_run(moved, tiny, out_dir=print_dir, fmt="svg")  # the same run, elsewhere now
+    finally:
+        shutil.move(moved.path, trained["vae"].path)
 
 
 def test_a_comparisons_legend_of_many_classes_stays_on_the_page():

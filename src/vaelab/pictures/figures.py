@@ -49,6 +49,7 @@ GIF_SCALE = 4  # 28 px -> 112 px
 SAMPLES = 10  # samples.png is SAMPLES x SAMPLES
 PNG_LEVEL = 3  # zlib compression of the PNGs (save_figure)
 EXAMPLES = 10  # about as many test images in reconstructions.png and denoising.png
+DRAWN_FROM = ".vaelab-figures-of"  # in a folder of figures drawn with --out: the run's path
 
 
 def plot_run(run: Run | str | Path, data: ImageData | None = None, *,
@@ -78,9 +79,6 @@ def plot_run(run: Run | str | Path, data: ImageData | None = None, *,
     return paths
 
 
-DRAWN_FROM = ".vaelab-figures-of"  # in a folder of figures drawn with --out: the run's path
-
-
 def _not_another_runs(out: Path, run: Run) -> None:
     """Refuse an ``out`` that is another run's figures/ folder, whose page would show these
     figures as its own, another run's own folder, which they would litter, or a folder of
@@ -94,10 +92,16 @@ def _not_another_runs(out: Path, run: Run) -> None:
         raise VaelabError(f"{out} is another run's folder, among whose files these figures "
                           f"would lie; choose another --out")
     marker = out / DRAWN_FROM
-    owner = read_capped(marker, 4096).decode(errors="replace").strip() if marker.is_file() else ""
-    if owner and owner != str(run.path.resolve()):
+    try:
+        owner = read_capped(marker, 4096).decode(errors="replace").strip()
+    except (OSError, ValueError):  # none, or not one vaelab wrote
+        owner = ""
+    # another run's figures, where that run is still there (not moved) and so are they
+    if (owner and owner != str(run.path.resolve()) and (Path(owner) / "config.json").is_file()
+            and any(path.suffix in (".png", ".svg", ".pdf", ".gif") for path in out.iterdir())):
         raise VaelabError(f"{out} holds the figures of another run ({owner}), which these "
-                          f"would replace or mix with; choose another --out, one for each run")
+                          f"would replace or mix with; choose another --out, one for each run "
+                          f"(or remove {marker}, if they may go)")
 
 
 @leaves_modes
