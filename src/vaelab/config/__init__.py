@@ -37,8 +37,8 @@ from vaelab.files import path_text, read_json, write_atomic
 ModelName = Literal["ae", "vae", "cvae"]
 ArchName = Literal["mlp", "conv"]
 LikelihoodName = Literal["sse", "bce", "gaussian", "logistic"]
-LIKELIHOOD_WORDS = {"sse": "squared error", "bce": "Bernoulli", "gaussian": "learned σ",
-                    "logistic": "discretised logistic"}  # in a run's title
+LIKELIHOOD_WORDS = {"sse": "squared error", "bce": "Bernoulli", "gaussian": "Gaussian of learned σ",
+                    "logistic": "discretised logistic"}  # in a run's title and in tables
 KLName = Literal["closed-form", "tutorial"]
 ActivationName = Literal["relu", "tanh"]
 BinarizeName = Literal["none", "dynamic", "static"]

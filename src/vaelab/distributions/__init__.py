@@ -7,6 +7,7 @@ from vaelab.distributions.gaussian import (
     LOGVAR_MIN,
     DiagonalGaussian,
     check_generator,
+    draw_count,
 )
 from vaelab.distributions.likelihoods import (
     LIKELIHOODS,
@@ -24,5 +25,5 @@ from vaelab.distributions.likelihoods import (
 __all__ = [
     "LIKELIHOODS", "LOGVAR_MAX", "LOGVAR_MIN", "LOG_2PI", "Bernoulli", "DiagonalGaussian",
     "DiscretizedLogistic", "LearnedGaussian", "Likelihood", "SquaredError", "bce",
-    "build_likelihood", "check_generator", "likelihood_label", "sse",
+    "build_likelihood", "check_generator", "draw_count", "likelihood_label", "sse",
 ]

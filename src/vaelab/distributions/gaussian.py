@@ -15,6 +15,13 @@ LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0
 LOG_2PI = math.log(2 * math.pi)
 
 
+def draw_count(n: object, what: str = "draws") -> int:
+    """``n`` draws (samples, codes), a whole number from 1, or an error in one line."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise VaelabError(f"n must be a whole number of {what} from 1, got {n!r}")
+    return int(n)
+
+
 def check_generator(generator: object) -> None:
     """Refuse, in one line, a generator that is not a torch.Generator (a seed, say)."""
     if generator is not None and not isinstance(generator, torch.Generator):
@@ -47,10 +54,7 @@ class DiagonalGaussian:
         (the reparameterisation trick, Kingma & Welling 2014, section 2.4). (B, d), or with
         ``n``, n draws of each image's code: (n, B, d)."""
         check_generator(generator)
-        if n is not None and (isinstance(n, bool) or not isinstance(n, numbers.Integral)
-                              or n < 1):
-            raise VaelabError(f"n must be a whole number of draws from 1, got {n!r}")
-        shape = self.mean.shape if n is None else (int(n), *self.mean.shape)
+        shape = self.mean.shape if n is None else (draw_count(n), *self.mean.shape)
         eps = torch.randn(shape, generator=generator, device=self.mean.device,
                           dtype=self.mean.dtype)
         return self.mean + self.std * eps

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vaelab.config import LIKELIHOOD_WORDS
 from vaelab.errors import VaelabError, did_you_mean
 
 LEVELS = 256  # 8-bit pixels: the discretised logistic's values are k / 255
@@ -51,7 +52,6 @@ class Likelihood(nn.Module):
     """
 
     title: ClassVar[str]  # what it is, for tables: "Bernoulli pixels"
-    words: ClassVar[str]  # its name in tables of runs, before its option's: "Bernoulli (bce)"
     term: ClassVar[str]  # the reconstruction term's name in figures: "Bernoulli −log p(x|z)"
     levels: ClassVar[int | None] = None  # it is a probability of this many pixel values
     exact_on_grey: ClassVar[bool] = True  # a likelihood of grey (not binarized) images too
@@ -105,7 +105,6 @@ class SquaredError(Likelihood):
     whose log-density is -(x - mean)^2 - log(pi)/2 per pixel."""
 
     title = "Gaussian pixels of fixed variance 1/2 (summed squared error)"
-    words = "squared error"
     term = "squared error"
 
     @staticmethod
@@ -149,7 +148,6 @@ class Bernoulli(Likelihood):
     """Each pixel black or white, white with probability sigmoid(logit)."""
 
     title = "Bernoulli pixels"
-    words = "Bernoulli"
     term = "Bernoulli −log p(x|z)"
     levels = 2
     exact_on_grey = False
@@ -187,7 +185,6 @@ class LearnedGaussian(Likelihood):
     so that a pixel that never varies (MNIST's border) cannot drive the density to infinity."""
 
     title = "Gaussian pixels of learned variance"
-    words = "Gaussian of learned σ"
     term = "Gaussian −log p(x|z)"
     mean_kind = "clamp"
     MIN_STD = 1 / 255
@@ -216,7 +213,6 @@ class DiscretizedLogistic(Likelihood):
     of width 1/255; the end bins take the tails (Salimans et al. 2017, PixelCNN++, 2.1)."""
 
     title = "discretised logistic pixels (256 levels)"
-    words = "discretised logistic"
     term = "logistic −log p(x|z)"
     mean_kind = "clamp"
     levels = LEVELS
@@ -264,7 +260,7 @@ LIKELIHOODS: dict[str, type[Likelihood]] = {
 def likelihood_label(name: str) -> str:
     """A likelihood as tables of runs name it: 'squared error (sse)'; a name this vaelab does
     not know (from an eval.json of a newer one) as it is."""
-    return f"{LIKELIHOODS[name].words} ({name})" if name in LIKELIHOODS else name
+    return f"{LIKELIHOOD_WORDS[name]} ({name})" if name in LIKELIHOOD_WORDS else name
 
 
 def build_likelihood(name: str, image_shape: tuple[int, int, int]) -> Likelihood:

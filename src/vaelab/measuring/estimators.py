@@ -210,12 +210,12 @@ def iwae_log_px_of(model: Autoencoder, images: torch.Tensor, labels: torch.Tenso
     dropping) the others' numbers too, so that every image sees the draws it would see in one
     process: the result is one process's, exactly."""
     log_px = torch.zeros(len(images), dtype=wide_dtype(images.device), device=images.device)
-    buffers, size, x_device = Buffers(), images_per_batch(k, chunk), images.device
+    buffers, size = Buffers(), images_per_batch(k, chunk)
     mine = world.mine(-(-len(images) // size))
     for i, start in enumerate(range(0, len(images), size)):
         if i not in mine:  # the numbers iwae_log_px would draw for this batch
             shape = (len(images[start:start + size]), k, model.latent_dims)
-            draws(generator, shape, buffers.get("eps", shape, torch.empty(0, device=x_device)))
+            draws(generator, shape, buffers.get("eps", shape, torch.empty(0, device=images.device)))
             continue
         x = next(unit_batches(images[start:start + size], size))
         y = None if labels is None or not model.conditional else labels[start:start + len(x)]

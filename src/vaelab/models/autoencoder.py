@@ -21,7 +21,7 @@ from torch import nn
 
 from vaelab.config import ModelConfig
 from vaelab.data import to_unit
-from vaelab.distributions import DiagonalGaussian, build_likelihood, check_generator
+from vaelab.distributions import DiagonalGaussian, build_likelihood, check_generator, draw_count
 from vaelab.errors import VaelabError
 from vaelab.nets import build_nets
 
@@ -185,9 +185,7 @@ class Autoencoder(nn.Module):
     @staticmethod
     def how_many(n: int) -> int:
         """``n`` samples, a whole number from 1, or an error in one line."""
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-            raise VaelabError(f"n must be a whole number of samples from 1, got {n!r}")
-        return int(n)
+        return draw_count(n, "samples")
 
     def prior_draws(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
         """n codes from N(0, I), (n, d) at the weights' precision and on their device."""

@@ -31,7 +31,6 @@ from vaelab.measuring.comparing import Comparison
 from vaelab.measuring.evaluation import check_measuring, evaluate_run
 from vaelab.measuring.latent import LatentPicture, Manifold, latent_picture, on_one_scale
 from vaelab.measuring.scorecard import Scorecard, eval_file
-from vaelab.models import leaves_modes
 from vaelab.pictures.figures import figure_bytes
 from vaelab.pictures.ink import drawn_manifold, ink_on_paper
 from vaelab.pictures.plots import class_legend, draw_manifold, draw_scatter, legend_names, style
@@ -176,7 +175,6 @@ def draw_comparison(views: Sequence[LatentView], classes: Sequence[str], *, titl
 EVAL_OPTIONS = {"k", "samples", "chunk", "seed", "split", "judge"}  # of evaluate_run
 
 
-@leaves_modes
 def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None, *,
                  data: ImageData | None = None, data_dir: str | Path | None = None,
                  device: str | torch.device = "cpu", progress: bool = True,
