@@ -387,6 +387,13 @@ def test_arrays_in_every_accepted_form(tmp_path):
      r"\(N, H, W, 3\) \(for one image: x\[None\]\); for grey images 3 pixels wide, give "
      r"\(N, H, W, 1\)$"),
     ({"images": np.zeros((20, 6, 4), np.uint8)}, r"for grey images 4 pixels wide, give "),
+    ({"images": np.zeros((4, 3, 28, 1), np.uint8)},  # 3 rows of 28 or 3 channels of 28 rows?
+     r"images of shape \(4, 3, 28, 1\) may be 28x3 pixels with 1 channel or 1x28 pixels with "
+     r"3 channels: save them as x\.transpose\(0, 3, 1, 2\) if the first, as "
+     r"x\.transpose\(0, 2, 3, 1\) if the second$"),
+    ({"images": np.zeros((4, 5, 5), np.uint8), "test_images": np.zeros((2, 6, 6, 3), np.uint8)},
+     r"images are 5x5 pixels with 1 channel but test_images are 6x6 pixels with 3 channels; "
+     r"both must have one shape$"),
     ({"images": np.zeros((4, 5, 5), np.uint8), "labels": np.array([0, 0, 1, 2e9])},
      r"the labels go up to 2000000000, for 4 images; give each class a number from 0 up, "
      r"without gaps$"),

@@ -89,8 +89,11 @@ def _read(path: Path) -> dict[str, np.ndarray]:
 
 
 def _shape(images: np.ndarray) -> str:
-    c, h, w = images.shape[1:]
-    return f"{w}x{h} with {c} channel{'s' * (c > 1)}"
+    return _shape_of(*images.shape[1:])
+
+
+def _shape_of(c: int, h: int, w: int) -> str:
+    return f"{w}x{h} pixels with {c} channel{'s' * (c > 1)}"
 
 
 def _images(path: Path, key: str, x: np.ndarray) -> np.ndarray:
@@ -101,6 +104,11 @@ def _images(path: Path, key: str, x: np.ndarray) -> np.ndarray:
         raise VaelabError(f"{path}: {key} has shape {x.shape}: one colour image? give a stack "
                           f"of them, (N, H, W, 3) (for one image: x[None]); for grey images "
                           f"{x.shape[2]} pixels wide, give (N, H, W, 1)")
+    if x.ndim == 4 and x.shape[1] in (1, 3) and x.shape[3] in (1, 3):  # either order fits
+        a, b, c = x.shape[1:]
+        raise VaelabError(f"{path}: {key} of shape {x.shape} may be {_shape_of(c, a, b)} or "
+                          f"{_shape_of(a, b, c)}: save them as x.transpose(0, 3, 1, 2) if the "
+                          f"first, as x.transpose(0, 2, 3, 1) if the second")
     if x.ndim == 3:
         x = x[:, :, :, None]
     if x.ndim == 4 and x.shape[1] in (1, 3) and x.shape[3] not in (1, 3, 4):  # (N, C, H, W)
