@@ -242,6 +242,9 @@ def test_plot_run_writes_the_page_beside_the_figures(trained):
 
     assert _noted("61.2 [2] [3]") == ('61.2 <a href="#note-2">[2]</a> <a href="#note-3">[3]</a>')
     assert _noted("runs/exp[1] <b>") == "runs/exp[1] &lt;b&gt;"  # a bracket of a name: text
+    # the option after a likelihood's words is muted as in the metrics' table
+    assert _noted("squared error (sse) [1]") == (
+        'squared error<span class="aside"> (sse)</span> <a href="#note-1">[1]</a>')
     from vaelab.pictures.report import write_run_page
 
     run = trained["vae"]  # a --train-subset named as the figures' titles name it

@@ -218,9 +218,10 @@ def _figure_sections(runs: Sequence[Run], page_dir: Path) -> list[str]:
 
 def _noted(cell: str) -> str:
     """A figure of the table with the marks of its notes at its end ("61.2 [2]") as links to
-    the notes under the table; a bracket elsewhere (a run's name) stays text."""
+    the notes under the table, and an aside in brackets muted as in the metrics; a bracket
+    elsewhere (a run's name) stays text."""
     figure = re.sub(r"(?: \[\d+\])+$", "", cell)
-    return html.escape(figure) + "".join(f' <a href="#note-{n}">[{n}]</a>'
+    return _cell(figure) + "".join(f' <a href="#note-{n}">[{n}]</a>'
                                          for n in re.findall(r"\d+", cell[len(figure):]))
 
 
