@@ -62,6 +62,25 @@ def test_sampling():
         build_model(ModelConfig("ae"), SHAPE).sample(6)
 
 
+@pytest.mark.parametrize("latent_dims", [1, 2, 3, 16])
+def test_fewer_samples_are_the_first_of_more_from_one_seed(latent_dims):
+    """vaelab sample -n 7 draws the first 7 of -n 64 (PyTorch's randn(7, 2) is not the start
+    of randn(16, 2)), across a block of draws too, and a CVAE's classes in turn with them: the
+    same codes, decoded to the same images but for the last bits of a batch's products."""
+    def seeded():
+        return torch.Generator().manual_seed(3)
+
+    vae = build_model(ModelConfig("vae", latent_dims), SHAPE)
+    many = vae.prior_draws(2100, seeded())
+    for n in (1, 7, 15, 16, 64, 100, 2000, 2001):
+        assert torch.equal(vae.prior_draws(n, seeded()), many[:n]), n
+    torch.testing.assert_close(vae.sample(7, seeded()), vae.sample(64, seeded())[:7])
+    cvae = build_model(ModelConfig("cvae", latent_dims), SHAPE, classes=3)
+    for y in ({}, {"y": 2}):
+        torch.testing.assert_close(cvae.sample(5, seeded(), **y),
+                                   cvae.sample(12, seeded(), **y)[:5])
+
+
 def test_unknown_model_lists_the_known_ones():
     config = ModelConfig()
     object.__setattr__(config, "model", "gan")  # past the config's own check

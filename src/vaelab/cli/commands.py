@@ -208,7 +208,8 @@ class Sample(Common):
                                                                "samples-LABEL.png")] = None
     """PNG file to write."""
     seed: int = 0
-    """Seeds the draws from the prior."""
+    """Seeds the draws from the prior: fewer from one seed are the first of more (-n 8 draws
+    the first 8 of -n 64)."""
 
     def run(self) -> None:
         from vaelab.config.checks import check_count, check_seed

@@ -58,7 +58,7 @@ from vaelab.measuring.scorecard import (
     per_image_file,
     say_if_tighter,
 )
-from vaelab.models import Autoencoder, in_float32, leaves_modes, prepared_pixels
+from vaelab.models import DRAW_BLOCK, Autoencoder, in_float32, leaves_modes, prepared_pixels
 from vaelab.objectives import objective_per_image
 from vaelab.progress import progress_bar
 from vaelab.training.datasets import check_data, learned_from, load_for
@@ -312,9 +312,9 @@ def _pictures(model: Autoencoder, data: ImageData, seen: ImageData, judge: Judge
     n = len(data.test_images)
     asked = torch.arange(n, device=model.device) % len(data.classes)  # every class in turn
     judged = []  # each batch of samples judged as it is drawn: 10,000 images are 31 MB
-    for i in range(0, n, 2000):
-        samples = model.sample(min(2000, n - i), generator=generator,
-                               y=asked[i:i + 2000] if model.conditional else None)
+    for i in range(0, n, DRAW_BLOCK):
+        samples = model.sample(min(DRAW_BLOCK, n - i), generator=generator,
+                               y=asked[i:i + DRAW_BLOCK] if model.conditional else None)
         judged.append(predict_with_features(judge.model, samples))
     probabilities, drawn = (torch.cat(parts) for parts in zip(*judged, strict=True))
     scores["sample_confidence"] = Score(*mean_and_error(probabilities.max(dim=1).values))

@@ -13,7 +13,7 @@ from torch import nn
 
 from vaelab.config import ModelConfig
 from vaelab.errors import VaelabError, did_you_mean
-from vaelab.models.autoencoder import Autoencoder, prepared_pixels
+from vaelab.models.autoencoder import DRAW_BLOCK, Autoencoder, prepared_pixels
 from vaelab.models.cvae import CVAE
 from vaelab.models.vae import VAE
 
@@ -75,5 +75,5 @@ def leaves_modes(function: F) -> F:
     return leaving  # type: ignore[return-value]
 
 
-__all__ = ["CVAE", "MODELS", "VAE", "Autoencoder", "build_model", "count_parameters",
+__all__ = ["CVAE", "DRAW_BLOCK", "MODELS", "VAE", "Autoencoder", "build_model", "count_parameters",
            "in_float32", "leaves_modes", "model_class", "prepared_pixels"]

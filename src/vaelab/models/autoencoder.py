@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
 import numbers
 from collections.abc import Iterator
 from typing import ClassVar
@@ -25,6 +26,7 @@ from vaelab.distributions import DiagonalGaussian, build_likelihood, check_gener
 from vaelab.errors import VaelabError
 from vaelab.nets import build_nets
 
+DRAW_BLOCK = 2000  # prior draws at once (vaelab eval judges samples 2,000 at a time)
 _PREPARED = contextvars.ContextVar("vaelab_prepared_pixels", default=False)
 
 
@@ -188,11 +190,16 @@ class Autoencoder(nn.Module):
         return draw_count(n, "samples")
 
     def prior_draws(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
-        """n codes from N(0, I), (n, d) at the weights' precision and on their device."""
+        """n codes from N(0, I), (n, d) at the weights' precision and on their device. They
+        are drawn in blocks of DRAW_BLOCK, each of one size, and the first n kept: PyTorch
+        draws n at once in an order of its own for each n, so that 7 draws would not be the
+        first 7 of 16 from the same generator state; these are, on any device."""
         check_generator(generator)
-        weight = next(self.parameters())
-        return torch.randn(self.how_many(n), self.latent_dims, generator=generator,
-                           device=weight.device, dtype=weight.dtype)
+        weight, n = next(self.parameters()), self.how_many(n)
+        blocks = [torch.randn(DRAW_BLOCK, self.latent_dims, generator=generator,
+                              device=weight.device, dtype=weight.dtype)
+                  for _ in range(math.ceil(n / DRAW_BLOCK))]
+        return torch.cat(blocks)[:n]
 
     def given_side(self, y: torch.Tensor | None, batch: int) -> torch.Tensor | None:
         """``side(y)``, checked to hold a label for each of ``batch`` images or codes (one
