@@ -146,9 +146,10 @@ class Visit:
         self.page.mouse.up()
 
 
-def visits(browser) -> Iterator[Callable[..., Visit]]:
-    """Opens pages in a context of their own: visit(url) -> Visit, once the page is ready."""
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+def visits(browser, **options) -> Iterator[Callable[..., Visit]]:
+    """Opens pages in a context of their own (with Playwright's ``options``, such as a touch
+    screen's): visit(url) -> Visit, once the page is ready."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000}, **options)
     # Any request to another host is blocked here, and recorded (Visit.check fails on it).
     context.route(re.compile(r"^(?!http://127\.0\.0\.1:|file:|data:)"),
                   lambda route: route.abort("blockedbyclient"))
@@ -379,6 +380,82 @@ def test_only_the_main_button_picks(served, visit):
     assert seen.page.evaluate("window.explorer.picks.length") == 0
     seen.page.mouse.click(box["x"] + 200, box["y"] + 200)
     assert seen.page.evaluate("window.explorer.picks.length") == 1
+    seen.check()
+
+
+def test_a_tap_decodes_and_marks_where_it_lands_and_picks_it(runs, served, browser):
+    """A touch screen has no hover: a tap shows what the decoder makes of the place tapped,
+    marks it with the cross, and picks it, as a click does."""
+    for visit in visits(browser, has_touch=True):
+        seen = visit(served["vae"])
+        box = seen.plane_box()
+        for x, y in ((0.2, 0.5), (0.7, 0.3)):
+            seen.page.touchscreen.tap(box["x"] + x * box["width"], box["y"] + y * box["height"])
+            hover = seen.state("hover")
+            at = seen.state(f"planeToScreen({hover['u']}, {hover['v']})")
+            assert at == pytest.approx([x * box["width"], y * box["height"]], abs=1)
+            assert np.abs(seen.pixels("decoded") - paper(runs["vae"], hover["z"])).max() <= 1
+        assert seen.state("picks.length") == 2
+        cross = seen.rgba("overlay")  # the cross (dark ink) at the second tap
+        x, y = (round(t * seen.page.evaluate("devicePixelRatio")) for t in at)
+        assert (cross[y - 3:y + 4, x - 3:x + 4, 3] > 200).any()
+        seen.check()
+
+
+def test_the_keyboards_pointer_takes_the_view_with_it(served, visit):
+    """Arrows past the plane's edge move the view, so that the pointer stays in sight."""
+    seen = visit(served["vae"])
+    seen.part("overlay").focus()
+    for _ in range(40):
+        seen.page.keyboard.press("Shift+ArrowRight")
+    hover = seen.state("hover")
+    x, y = seen.state(f"planeToScreen({hover['u']}, {hover['v']})")
+    width = seen.plane_box()["width"]
+    assert width - 17 <= x <= width - 15 and 0 < y < width
+    seen.page.keyboard.press("0")  # every code in view again, the pointer kept
+    seen.check()
+
+
+def test_the_controls_and_pictures_are_named_for_a_screen_reader(served, visit):
+    seen = visit(served["vae5"])
+    page = seen.page
+    page.select_option(".plane-kind", "dims")
+    for name, select in (("horizontal", "axis-u"), ("vertical", "axis-v")):  # each its own
+        assert page.get_by_role("combobox", name=name).evaluate("e => e.className") == select
+    slider = page.get_by_role("slider", name="z3")
+    assert slider.get_attribute("aria-valuetext") == slider.evaluate(
+        "e => e.nextElementSibling.textContent")
+    slider.fill(slider.get_attribute("max"))
+    assert slider.get_attribute("aria-valuetext") == slider.evaluate(
+        "e => e.nextElementSibling.textContent") != "0.00"
+    for heading in ("The other coordinates", "Draw", "The decoder at the pointer"):
+        assert page.get_by_role("heading", name=heading, exact=True).count() == 1
+    for name in ("The image the decoder makes of the code at the pointer", "Drawing pad",
+                 "reconstruction of the drawing", "between the two picks", "animated"):
+        assert page.get_by_role("img", name=name, include_hidden=True).count() == 1, name
+    seen.check()
+
+
+def test_the_decoded_image_over_the_plane_leaves_the_axes_numbers_and_the_pointer_free(
+        served, visit):
+    """Where the decoder's section is out of sight (here, below a narrow window), the image
+    at the pointer stands in a corner of the plane: never over the pointer or a number."""
+    seen = visit(served["vae"])
+    box = _narrowed(seen, 560, 900)
+    seen.part("overlay").scroll_into_view_if_needed()
+    box = seen.plane_box()
+    corners = set()
+    for x, y in ((0.2, 0.2), (0.8, 0.2), (0.8, 0.8), (0.2, 0.8), (0.55, 0.45)):
+        seen.page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"])
+        inset = seen.part("inset").bounding_box()
+        assert inset is not None, "no image over the plane"
+        left, top = inset["x"] - box["x"], inset["y"] - box["y"]
+        corners.add((round(left), round(top)))
+        right, bottom = left + inset["width"], top + inset["height"]
+        assert not (left <= x * box["width"] <= right and top <= y * box["height"] <= bottom)
+        for text, tx, ty, tw in seen.state("ticks"):  # ty: the number's baseline
+            assert tx + tw < left or tx > right or ty < top or ty - 11 > bottom, text
+    assert len(corners) == 2
     seen.check()
 
 

@@ -529,7 +529,8 @@
       if (!decoderSeen) { // a whole number of times its size, near a quarter of the plane
         inset.ctx.putImageData(decoded.image, 0, 0);
         inset.canvas.style.width = `${W * Math.max(1, Math.round(SIZE / 4 / Math.max(H, W)))}px`;
-        inset.canvas.classList.toggle("on-left", toScreen(u, v)[0] > SIZE / 2);
+        const [x, y] = toScreen(u, v);
+        inset.canvas.classList.toggle("low", x > SIZE / 2 && y < SIZE / 2);
       }
       pointer = [u, v];
       state.hover = { u, v, z: Array.from(hoverZ) };
@@ -579,6 +580,10 @@
 
     overlay.addEventListener("pointerup", (event) => {
       if (event.button !== 0 || !drag) return;
+      if (!drag.moved && event.pointerType !== "mouse") { // a tap has no hover before it: it
+        hub.hover(api, ...toPlane(event.offsetX, event.offsetY)); // decodes where it lands,
+        mark(pointer); // marked, as no cursor shows where
+      }
       if (!drag.moved) hub.pick(api, event.offsetX, event.offsetY);
       drag = null;
     });
@@ -594,6 +599,8 @@
       hub.hover(api, ...(pointer || toPlane(SIZE / 2, SIZE / 2)));
       mark(pointer);
     });
+
+    const EDGE = 16; // px: the keyboard's pointer keeps this far inside the plane
 
     // A narrow window shrinks the plane: the same region stays in view.
     new ResizeObserver(() => {
@@ -625,7 +632,9 @@
       const moves = { ArrowLeft: [-reach, 0], ArrowRight: [reach, 0],
                       ArrowUp: [0, reach], ArrowDown: [0, -reach] };
       if (event.key in moves) {
-        hub.hover(api, at[0] + moves[event.key][0], at[1] + moves[event.key][1]);
+        const [u, v] = [at[0] + moves[event.key][0], at[1] + moves[event.key][1]];
+        keepInView(u, v);
+        hub.hover(api, u, v);
         mark(pointer); // no mouse shows where: the cross does
       } else if (event.key === "Enter" || event.key === " ") {
         hub.pick(api, ...toScreen(...at));
@@ -641,6 +650,16 @@
       }
       event.preventDefault(); // the page does not scroll
     });
+
+    // The view moved, where (u, v) would leave it, just enough to hold it EDGE px inside.
+    function keepInView(u, v) {
+      const [x, y] = toScreen(u, v);
+      const past = (t) => (t < EDGE ? t - EDGE : t > SIZE - EDGE ? t - (SIZE - EDGE) : 0);
+      if (!past(x) && !past(y)) return;
+      view.cx += past(x) / view.scale;
+      view.cy -= past(y) / view.scale;
+      redraw();
+    }
 
     // The test code within PICK_RADIUS of (x, y) px, or -1.
     function nearestCode(x, y) {
@@ -826,6 +845,8 @@
           type: "range", min: other.min, max: other.max,
           step: (other.max - other.min) / 200 || 0.01, value: other.value });
         input.dataset.name = other.name;
+        input.setAttribute("aria-label", other.name);
+        input.setAttribute("aria-valuetext", fixed2(other.value));
         const value = document.createElement("span");
         value.className = "mono";
         value.textContent = fixed2(other.value);
@@ -833,6 +854,7 @@
           other.value = Math.abs(input.value - other.start) < input.step / 2 ? other.start
             : +input.value;
           value.textContent = fixed2(other.value);
+          input.setAttribute("aria-valuetext", value.textContent);
           updateBase();
           showAt(...pointer);
           if (shadeToggle.checked) drawPoints();
