@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.distributions import Normal, kl_divergence
 
-from vaelab.distributions import DiagonalGaussian
+from vaelab.distributions import DiagonalGaussian, build_likelihood
 from vaelab.errors import VaelabError
 from vaelab.objectives import tutorial_kl
 
@@ -163,3 +163,18 @@ def test_the_discretised_logistics_scale_floor_is_pixelcnn_plus_pluss_on_pixels_
     x = torch.full((1, 1, 1, 1), 128 / 255)
     mass = logistic.log_prob(x, x).exp().item()  # the logistic centred on the value
     assert mass == pytest.approx(math.tanh(1 / 255 / math.exp(-7) / 2), abs=1e-4)  # 0.973
+
+
+def test_a_colour_images_bits_and_cross_entropy_are_said_of_its_channels():
+    """A figure per dimension of a colour image counts each channel of a pixel: its note says
+    so, where a grey image's says pixels; neither calls colour images grey."""
+    grey, colour = (build_likelihood("bce", (c, 8, 8)) for c in (1, 3))
+    assert grey.bits_note(True).startswith("per black-or-white pixel (a coin toss scores 1)")
+    assert colour.bits_note(True).startswith(
+        "per black-or-white pixel, each of a pixel's 3 channels on its own (a coin toss")
+    assert "no likelihood of grey pixels" in grey.exactness(False)
+    assert "no likelihood of colour pixels" in colour.exactness(False)
+    logistic = build_likelihood("logistic", (3, 8, 8))
+    assert logistic.bits_note(False) == ("per 8-bit pixel value, each of a pixel's 3 channels "
+                                         "on its own, as image models report it")
+    assert "images, each of a pixel's 3 channels on its own, under" in logistic.bits_note(True)

@@ -295,6 +295,13 @@ def test_noise_corrupts_the_inputs_as_asked():
     assert noisy.min() >= 0 and noisy.max() <= 1
     assert (noisy - x).std().item() == pytest.approx(0.27, abs=0.03)  # 0.3, less the clipping
     assert torch.equal(corrupt(x, "gaussian:0.3", g()), noisy)  # the generator decides
+    colour = torch.rand(64, 3, 28, 28) * 0.9 + 0.1  # no channel 0 before the mask
+    masked = corrupt(colour, "mask:0.5", g())  # a pixel is blanked in all its channels or none
+    blank = masked == 0
+    assert torch.equal(blank.all(1), blank.any(1))
+    assert blank.all(1).float().mean().item() == pytest.approx(0.5, abs=0.01)
+    # a grey image is masked as the first channel of a colour one
+    assert torch.equal(corrupt(x, "mask:0.5", g()) == 0, blank[:, :1])
 
 
 def test_a_denoising_model_is_scored_against_the_clean_images():

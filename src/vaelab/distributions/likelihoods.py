@@ -83,8 +83,18 @@ class Likelihood(nn.Module):
         ones when ``binarized``), else why it is not, and what to do."""
         if binarized or self.exact_on_grey:
             return None
-        return (f"a cross-entropy: {self.title} define no likelihood of grey pixels; train "
-                f"with --binarize dynamic (or static), or another --loss")
+        return (f"a cross-entropy: {self.title} define no likelihood of {self.grey()} pixels; "
+                f"train with --binarize dynamic (or static), or another --loss")
+
+    def grey(self) -> str:
+        """What its images are called where they are not binarized: 'grey' or 'colour'."""
+        return "grey" if self.image_shape[0] == 1 else "colour"
+
+    def each_channel(self) -> str:
+        """', each of a pixel's 3 channels on its own' for colour images, where a figure per
+        dimension counts every channel; '' for grey ones."""
+        channels = self.image_shape[0]
+        return f", each of a pixel's {channels} channels on its own" if channels > 1 else ""
 
     @property
     def discrete(self) -> bool:
@@ -160,8 +170,8 @@ class Bernoulli(Likelihood):
         return bce(logits, x)
 
     def bits_note(self, binarized: bool) -> str | None:  # measured only where exact: binarized
-        return ("per black-or-white pixel (a coin toss scores 1): not the 8-bit figure of "
-                "image models, such as --loss logistic gives")
+        return (f"per black-or-white pixel{self.each_channel()} (a coin toss scores 1): not "
+                f"the 8-bit figure of image models, such as --loss logistic gives")
 
     def log_prob_rows(self, hidden: torch.Tensor, last: nn.Linear, x: torch.Tensor,
                       out: torch.Tensor | None = None) -> torch.Tensor:
@@ -226,9 +236,10 @@ class DiscretizedLogistic(Likelihood):
 
     def bits_note(self, binarized: bool) -> str | None:
         if binarized:  # 0 and 255 alone
-            return ("per pixel of black-or-white images, under a distribution of 256 levels: "
-                    "neither the 8-bit figure of image models nor a Bernoulli's bits")
-        return "per 8-bit pixel value, as image models report it"
+            return (f"per pixel of black-or-white images{self.each_channel()}, under a "
+                    f"distribution of 256 levels: neither the 8-bit figure of image models nor "
+                    f"a Bernoulli's bits")
+        return f"per 8-bit pixel value{self.each_channel()}, as image models report it"
 
     def log_prob(self, location: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         log_scale = self.log_scale.clamp_min(self.MIN_LOG_SCALE)

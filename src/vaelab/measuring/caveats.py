@@ -202,8 +202,8 @@ def likelihood_record(likelihood: Likelihood, name: str, binarized: bool) -> dic
                        f"probability of 8-bit images")
     if binarized:
         description += (". Bounds, codes and probes are of binarized images (for the training "
-                        "split, one seeded draw); samples are judged against the grey test "
-                        "images, since a decoder draws each pixel's mean")
+                        "split, one seeded draw); samples are judged against the test images "
+                        "as they are, not binarized, since a decoder draws each pixel's mean")
     return {"name": name, "description": description, "exact": why_not is None,
             "discrete": likelihood.discrete}  # a probability of pixel values, not a density
 

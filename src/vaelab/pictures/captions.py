@@ -52,7 +52,7 @@ SECTIONS = [
      "usually)."),
 ]
 
-CROSS_ENTROPY = (" Of Bernoulli pixels on grey images the reconstruction term is a "
+CROSS_ENTROPY = (" Of Bernoulli pixels on images not binarized the reconstruction term is a "
                  "cross-entropy, not a likelihood, and the loss no ELBO: --binarize dynamic "
                  "makes it one.")
 DENOISING_LOSS = (" A denoising run's terms are of clean images decoded from the codes of "

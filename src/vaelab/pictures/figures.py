@@ -260,8 +260,8 @@ def _loss(run: Run, name: str) -> Figure:
     if train.objective == "iwae" and run.model.has_posterior:  # the bound is not their sum
         title += "\nthe other two panels are the ELBO's terms, whose sum the bound lies below"
     if grey:
-        title += (f"\n{run.model.likelihood.title} of grey images: a cross-entropy, not a "
-                  f"likelihood (--binarize dynamic makes it one)")
+        title += (f"\n{run.model.likelihood.title} of {run.model.likelihood.grey()} images: a "
+                  f"cross-entropy, not a likelihood (--binarize dynamic makes it one)")
     if noise:  # it learnt to draw clean images from the codes of corrupted ones
         title += (f"\nthe terms of clean images decoded from codes of inputs corrupted with "
                   f"{noise[0]} {noise[1]:g}")

@@ -71,7 +71,8 @@ def note_no_likelihood(model: Autoencoder, config: RunConfig) -> None:
     (a Bernoulli of grey pixels): vaelab eval will say it again beside every bound."""
     why_not = model.likelihood.exactness(config.data.binarize != "none")
     if why_not is not None:
-        log.warning("--loss %s on grey images is %s", config.model.likelihood, why_not)
+        log.warning("--loss %s on %s images is %s", config.model.likelihood,
+                    model.likelihood.grey(), why_not)
 
 
 def note_precision(train: TrainConfig, device: torch.device) -> None:
