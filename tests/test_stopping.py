@@ -98,6 +98,8 @@ def test_a_signal_stops_after_the_step_with_a_checkpoint_and_resumes_bitwise(
     assert restored.unfinished.steps == 3  # the step the signal came in was finished
     assert restored.unfinished.seconds > 0  # the epoch's time so far is kept with it
     assert "stopped in epoch 2 after 3 of its steps" in caplog.text
+    # a script's run names the command that goes on, with no flags of a command line
+    assert f"go on with: vaelab train --resume {tmp_path / 'run'}\n" in caplog.text + "\n"
     done = resume(tmp_path / "run", data=tiny, progress=False)
     assert done.epochs_done == 3
     _assert_bitwise_equal(_weights(full.path), _weights(tmp_path / "run"))
@@ -220,6 +222,21 @@ def test_a_command_to_start_again_keeps_the_commands_own_flags(tmp_path):
     assert job.again == job.go_on == "vaelab demo --resume demo"
     # a run that diverged starts again with other settings, which the demo's command cannot take
     assert diverged in str(job.diverged_at(1, float("nan")))
+
+
+def test_the_python_api_takes_no_wording_of_the_command_line():
+    """train, train_all and resume take no go_on or flags: the command line and the demo say
+    what their stops' lines name with told_as, for the calls inside it alone."""
+    import inspect
+
+    import vaelab
+    from vaelab.training.stopping import told, told_as
+
+    for function in (vaelab.train, vaelab.train_all, vaelab.resume):
+        assert not {"go_on", "flags"} & set(inspect.signature(function).parameters)
+    with told_as(flags=" --no-plots"):
+        assert told() == ("", " --no-plots")
+    assert told() == ("", "")
 
 
 def test_a_signal_ignored_from_the_start_stays_ignored(tiny, tmp_path, monkeypatch):

@@ -33,6 +33,7 @@ from vaelab.training.folders import check_new_run_dir, unique_dir
 from vaelab.training.jobs import fit_all
 from vaelab.training.loop import new_jobs, resumed_job, train_all
 from vaelab.training.runs import CHECKPOINT, CONFIG, Run, load_run, read_metrics
+from vaelab.training.stopping import told_as
 
 log = logging.getLogger("vaelab")
 
@@ -88,8 +89,7 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
     with _resumable(folder, go_on, made=out is None):  # the plan follows the settings' checks
         runs = train_all(configs, [folder / name for name in models], device=device,
                          data=data, progress=progress, then=measuring.trained,
-                         ready=lambda: _write_plan(folder, plan),
-                         go_on=go_on)
+                         ready=lambda: _write_plan(folder, plan))
         laps.lap("training")
         return _finish(runs, folder, data, measuring, laps, device)
 
@@ -129,12 +129,11 @@ def finish_demo(folder: str | Path, *, device: str | torch.device | None = None,
             if path in trained:
                 continue
             if (path / CHECKPOINT).exists():
-                job, placed = resumed_job(path, device=device, data=data, progress=progress,
-                                          go_on=go_on)
+                job, placed = resumed_job(path, device=device, data=data, progress=progress)
             else:
                 _clear_unstarted(path, go_on)
                 [job], placed = new_jobs([config], [path], device=device, data=data,
-                                         progress=progress, go_on=go_on)
+                                         progress=progress)
             jobs.append(job)
         # side by side with the share of the threads that they began with, as run_demo
         # trained them: on the CPU their weights are then those of a demo never stopped
@@ -158,7 +157,8 @@ def _resumable(folder: Path, go_on: str, made: bool = False) -> Iterator[None]:
     finishes the demo; a stop before its plan is written leaves no folder behind that it
     ``made``."""
     try:
-        yield
+        with told_as(go_on=go_on):  # one command for every run
+            yield
     except BaseException as err:
         if not (folder / PLAN).exists():  # stopped before the first run's folder was made
             with contextlib.suppress(OSError):  # the error that stopped it is the one to say

@@ -120,6 +120,7 @@ class Train(Common):
         """The run trained, or resumed, as the options say."""
         from vaelab.training.datasets import absolute
         from vaelab.training.loop import resume, train
+        from vaelab.training.stopping import told_as
 
         every = dict(checkpoint_every=self.checkpoint_every, compile=self.compile)
         if self.resume is not None:
@@ -132,15 +133,17 @@ class Train(Common):
             if changed:
                 raise VaelabError(f"--resume keeps the run's settings, only --epochs may change; "
                                   f"these differ from the run's: {', '.join(changed)}")
-            return resume(self.resume, self.config.train.epochs, device=self.device,
-                          flags=self._own_flags(), **options, **every)
+            with told_as(flags=self._own_flags()):
+                return resume(self.resume, self.config.train.epochs, device=self.device,
+                              **options, **every)
         model = self.config.model
         base = self.saved_config().model if self.settings is not None else ModelConfig()
         if model.arch != "conv" and model.channels != base.channels:  # given, not saved
             raise VaelabError(f"--channels sets the widths of a conv net's layers, and this is "
                               f"an {model.arch}; drop --channels or add --arch conv")
-        return train(self.config, self.out, device=self.device or "auto",
-                     flags=self._own_flags(), **options, **every)
+        with told_as(flags=self._own_flags()):
+            return train(self.config, self.out, device=self.device or "auto", **options,
+                         **every)
 
     def _plot(self, run: Path) -> str:
         """The command that draws a run's figures, on the data this one was given."""

@@ -46,7 +46,7 @@ from vaelab.training.runs import (
     metrics_file,
 )
 from vaelab.training.schedules import say_if_the_rate_jumps
-from vaelab.training.stopping import Cadence, before_any_step, peer_lost, start_again
+from vaelab.training.stopping import Cadence, before_any_step, peer_lost, start_again, told
 
 log = logging.getLogger("vaelab")
 
@@ -58,8 +58,7 @@ __all__ = ["check_fits", "resume", "train", "train_all", "train_epoch"]
 def train(config: RunConfig | None = None, out: str | Path | None = None, *,
           device: str | torch.device = "auto", data_dir: str | Path | None = None,
           data: ImageData | None = None, progress: bool = True,
-          checkpoint_every: str | None = CHECKPOINT_EVERY, compile: bool = False,
-          go_on: str = "", flags: str = "") -> Run:
+          checkpoint_every: str | None = CHECKPOINT_EVERY, compile: bool = False) -> Run:
     """Train a model from scratch into a new run folder and return the finished run.
 
     ``out`` must be new or empty (default: runs/<model>-<dataset>, numbered if taken). ``data``
@@ -75,7 +74,7 @@ def train(config: RunConfig | None = None, out: str | Path | None = None, *,
     """
     return train_all([config or RunConfig()], [out], device=device, data_dir=data_dir,
                      data=data, progress=progress, checkpoint_every=checkpoint_every,
-                     compile=compile, go_on=go_on, flags=flags)[0]
+                     compile=compile)[0]
 
 
 def train_all(configs: Sequence[RunConfig] | RunConfig,
@@ -83,18 +82,16 @@ def train_all(configs: Sequence[RunConfig] | RunConfig,
               device: str | torch.device = "auto", data_dir: str | Path | None = None,
               data: ImageData | None = None, progress: bool = True,
               checkpoint_every: str | None = CHECKPOINT_EVERY, compile: bool = False,
-              then: Callable[[Run], object] | None = None, go_on: str = "", flags: str = "",
+              then: Callable[[Run], object] | None = None,
               ready: Callable[[], object] | None = None) -> list[Run]:
     """Train several runs on one dataset at the same time, each in a thread of its own, and
     hand each to ``then`` (if given) as soon as it is trained, in the thread that trained it,
     while the others may still train (a run that a signal or a failure stopped is not
     handed over). An exception from ``then`` stops the other runs as a failure of training
     would. ``ready`` is called once every setting has been checked against the data, before
-    any run's folder is made; ``go_on``: one command that goes on with all after a stop, which
-    the caller names (each run's line then says where it stands), else each run's line names
-    vaelab train --resume with ``flags`` (the command's own, which no run keeps: --no-plots).
-    A Ctrl-C or SIGTERM stops every run after its step, with a checkpoint, and raises
-    ``Interrupted`` (a KeyboardInterrupt), after the last step too.
+    any run's folder is made. A Ctrl-C or SIGTERM stops every run after its step, with a
+    checkpoint, and raises ``Interrupted`` (a KeyboardInterrupt), after the last step too; its
+    lines name vaelab train --resume RUN, which goes on with each.
 
     Models of the tutorial's size keep one CPU core busy but gain little from a second, so on
     the CPU the cores are shared out between the runs instead of between the threads of each
@@ -104,7 +101,7 @@ def train_all(configs: Sequence[RunConfig] | RunConfig,
     """
     jobs, full = new_jobs(configs, outs, device=device, data_dir=data_dir, data=data,
                           progress=progress, checkpoint_every=checkpoint_every,
-                          compile=compile, ready=ready, go_on=go_on, flags=flags)
+                          compile=compile, ready=ready)
     return fit_all(jobs, full, progress, then)
 
 
@@ -112,10 +109,10 @@ def new_jobs(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | N
              device: str | torch.device = "auto", data_dir: str | Path | None = None,
              data: ImageData | None = None, progress: bool = True,
              checkpoint_every: str | None = CHECKPOINT_EVERY, compile: bool = False,
-             ready: Callable[[], object] | None = None, go_on: str = "",
-             flags: str = "") -> tuple[list[Job], ImageData]:
+             ready: Callable[[], object] | None = None) -> tuple[list[Job], ImageData]:
     """The runs that ``train_all`` trains, each in its new folder, and their images on the
-    device, ready for ``fit_all``."""
+    device, ready for ``fit_all``; a stop's lines name the commands ``told_as`` says."""
+    go_on, flags = told()
     if isinstance(configs, RunConfig):  # one run, as train trains it
         configs, outs = [configs], [outs] if isinstance(outs, (str, Path)) else outs
     configs = list(configs)
@@ -179,29 +176,28 @@ def new_jobs(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | N
 def resume(path: Run | str | Path, epochs: int | None = None, *,
            device: str | torch.device | None = None, data_dir: str | Path | None = None,
            data: ImageData | None = None, progress: bool = True,
-           checkpoint_every: str | None = CHECKPOINT_EVERY, compile: bool = False,
-           go_on: str = "", flags: str = "") -> Run:
+           checkpoint_every: str | None = CHECKPOINT_EVERY, compile: bool = False) -> Run:
     """Continue a run from its last checkpoint (the end of an epoch, or a step inside one) up
     to ``epochs`` in all (default: its own setting), on ``device`` (default: the kind of device
-    it was trained on, if this machine has one). ``go_on``, ``flags``: as ``train_all`` takes them.
+    it was trained on, if this machine has one).
 
     On the same kind of device, and on the CPU with as many threads, the weights come out
     bitwise equal to those of a run that was never interrupted.
     """
     job, full = resumed_job(path, epochs, device=device, data_dir=data_dir, data=data,
                             progress=progress, checkpoint_every=checkpoint_every,
-                            compile=compile, go_on=go_on, flags=flags)
+                            compile=compile)
     return fit_all([job], full, progress)[0]
 
 
 def resumed_job(path: Run | str | Path, epochs: int | None = None, *,
                 device: str | torch.device | None = None, data_dir: str | Path | None = None,
                 data: ImageData | None = None, progress: bool = True,
-                checkpoint_every: str | None = CHECKPOINT_EVERY, compile: bool = False,
-                go_on: str = "", flags: str = "") -> tuple[Job, ImageData]:
+                checkpoint_every: str | None = CHECKPOINT_EVERY, compile: bool = False
+                ) -> tuple[Job, ImageData]:
     """The run that ``resume`` continues, restored from its checkpoint, and its images on the
     device, ready for ``fit_all``."""
-    cadence = Cadence.parse(checkpoint_every)
+    cadence, (go_on, flags) = Cadence.parse(checkpoint_every), told()
     path = as_path(path.folder if isinstance(path, Run) else path, "resume takes a run's folder")
     saved = config = RunConfig.load(path / CONFIG, whole=True)
     if epochs is not None:

@@ -8,6 +8,7 @@ And when to write a checkpoint inside an epoch: every N steps or every M minutes
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import re
@@ -101,6 +102,27 @@ def where(progress: EpochProgress) -> str:
     if progress.steps == 0:
         return f"after epoch {progress.epoch - 1}" if progress.epoch > 1 else "before any step"
     return f"in epoch {progress.epoch} after {progress.steps} of its steps"
+
+
+_TOLD = contextvars.ContextVar("vaelab_told", default=("", ""))
+
+
+@contextmanager
+def told_as(go_on: str = "", flags: str = "") -> Iterator[None]:
+    """Inside, a stopped run's lines name ``go_on``, one command that goes on with every run
+    (a demo's), where they would name vaelab train --resume RUN; or name that with ``flags``
+    after it, the command's own that no run keeps (--no-plots). The command line says so; a
+    script's runs name vaelab train --resume RUN alone."""
+    token = _TOLD.set((go_on, flags))
+    try:
+        yield
+    finally:
+        _TOLD.reset(token)
+
+
+def told() -> tuple[str, str]:
+    """(go_on, flags) as ``told_as`` set them here, else ("", "")."""
+    return _TOLD.get()
 
 
 def go_on(run_dir: Path, processes: int = 1) -> str:
