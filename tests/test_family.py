@@ -273,6 +273,10 @@ def test_vaelab_sample_writes_a_chosen_class_or_says_why_not(tiny, tmp_path, cap
     assert main(["sample", str(run.path), "--label", "7", "-n", "10", "-o",
                  str(tmp_path / "ten.png")]) == 0  # two full rows, not rows of 4, 4 and 2
     assert Image.open(tmp_path / "ten.png").size == (5 * 30 * 3 - 6, 2 * 30 * 3 - 6)
+    assert main(["sample", str(run.path), "--label", "7", "-n", "10", "--scale", "6", "-o",
+                 str(tmp_path / "big.png")]) == 0  # each pixel 6 a side: the same, twice as big
+    big, ten = (np.asarray(Image.open(tmp_path / f"{name}.png")) for name in ("big", "ten"))
+    assert np.array_equal(big, ten.repeat(2, axis=0).repeat(2, axis=1))
     assert [columns_for(n) for n in (1, 2, 3, 5, 7, 10, 11, 12, 13, 14, 16, 64)] == [
         1, 2, 3, 5, 4, 5, 4, 4, 7, 7, 4, 8]  # 7 as 4 + 3, 11 as 4 + 4 + 3, 13 as 7 + 6
     from vaelab.cli.commands import _samples_file
@@ -315,7 +319,13 @@ def test_vaelab_sample_writes_a_chosen_class_or_says_why_not(tiny, tmp_path, cap
                            "'eleven'; choose one of: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9\n"),
                           (["sample", str(ae.path)], "has no prior"),
                           (["sample", str(run.path), "-o", str(tmp_path / "a.jpg")], "PNG"),
-                          (["sample", str(run.path), "-n", "0"], "-n must be a whole")):
+                          (["sample", str(run.path), "-n", "0"], "-n must be a whole"),
+                          (["sample", str(run.path), "--scale", "0"],
+                           "--scale must be a whole number from 1 to 16, got 0"),
+                          (["sample", str(run.path), "--label", "7", "-n", "10000", "--scale",
+                            "16"], "10,000 samples of 28x28 pixels at scale 16 make a picture "
+                           "48,000 pixels across, more than the 30,000 that vaelab writes; "
+                           "draw fewer, or at a smaller scale\n")):
         assert main(args) == 2
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err

@@ -213,11 +213,15 @@ class Sample(Common):
     seed: int = 0
     """Seeds the draws from the prior: fewer from one seed are the first of more (-n 8 draws
     the first 8 of -n 64)."""
+    scale: Annotated[int, flag(metavar="INT")] = 3
+    """Pixels a side for each of an image's pixels (3: a 28-pixel digit is 84 across); from 1
+    to 16, square, never blurred."""
 
     def run(self) -> None:
         from vaelab.config.checks import check_count, check_seed
         from vaelab.pictures.samples import (
             MOST_SAMPLES,
+            MOST_SCALE,
             a_row_per_class,
             how_many,
             write_samples,
@@ -227,11 +231,12 @@ class Sample(Common):
         if self.n is not None:
             check_count("-n", self.n, most=MOST_SAMPLES)  # before the run is loaded
         check_seed("--seed", self.seed)
+        check_count("--scale", self.scale, most=MOST_SCALE)
         if self.out is not None:
             check_can_make(self.out, "--out", example="samples.png")
         run = self.load(self.run_dir)
         path = write_samples(run, self.out or run.path / _samples_file(run, self.label), self.n,
-                             self.label, self.seed)
+                             self.label, self.seed, self.scale)
         n = how_many(run, self.n, self.label)
         what = ""
         if a_row_per_class(run, n, self.label):

@@ -25,6 +25,8 @@ from vaelab.training.runs import Run, opened
 
 MOST_SAMPLES = 10_000  # in one picture
 SCALE = 3  # 28 px -> 84 px
+MOST_SCALE = 16  # screen pixels per image pixel at most
+WIDEST = 30_000  # pixels a side of the picture at most
 GAP = 2  # paper between the images, in pixels of the images
 PER_CLASS = 8  # draws of each class by default, when a conditional model draws every class
 
@@ -88,22 +90,32 @@ def how_many(run: Run, n: int | None, label: str | int | None) -> int:
 
 
 def write_samples(run: Run | str | Path, path: str | Path, n: int | None = None,
-                  label: str | int | None = None, seed: int = 0) -> Path:
+                  label: str | int | None = None, seed: int = 0, scale: int = SCALE) -> Path:
     """Draw n samples (of class ``label``, for a conditional model) and write them as one
-    PNG; by default 64, or a row of each class where a conditional model draws every class."""
+    PNG, each image pixel ``scale`` pixels a side; by default 64, or a row of each class where
+    a conditional model draws every class."""
+    check_count("scale", scale, most=MOST_SCALE)
     run = opened(run)
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise VaelabError(f"{path}: samples are written as PNG; name a file ending in .png")
     n = how_many(run, n, label)
     buffer = BytesIO()
-    images, columns = draw_samples(run, n, label, seed), None
     by_rows = a_row_per_class(run, n, label)
+    _, h, w = run.model.image_shape
+    columns = math.ceil(n / run.model.classes) if by_rows else columns_for(n)
+    rows = run.model.classes if by_rows else math.ceil(n / columns)
+    side = max(columns * (w + GAP), rows * (h + GAP)) * scale
+    if side > WIDEST:
+        raise VaelabError(f"{n:,} samples of {w}x{h} pixels at scale {scale} make a picture "
+                          f"{side:,} pixels across, more than the {WIDEST:,} that vaelab "
+                          f"writes; draw fewer, or at a smaller scale")
+    images = draw_samples(run, n, label, seed)
     if by_rows:
         images, columns = by_class(images, run.model.classes)
-    drawn = picture(images, columns, ink=ink_on_paper(run.config.data.dataset))
+    drawn = picture(images, columns, scale, ink=ink_on_paper(run.config.data.dataset))
     if by_rows:
-        drawn = with_row_names(drawn, class_names(run.config), images.shape[2])
+        drawn = with_row_names(drawn, class_names(run.config), images.shape[2], scale)
     drawn.save(buffer, format="PNG")
     write_atomic(path, buffer.getvalue())
     return path
