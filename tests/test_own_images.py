@@ -983,3 +983,44 @@ def test_class_names_without_labels_are_named_as_left_out(tmp_path, caplog):
     assert not data.labelled
     assert f"{tmp_path / 'names.npz'}: left out classes: with no labels, no image has a " \
            f"class" in caplog.messages
+
+
+def test_settings_recorded_from_images_since_changed_train_on_them_and_say_so(tmp_path, capsys,
+                                                                             caplog):
+    """vaelab train --config RUN reran a run's settings on its folder without a word where a
+    file had been added since; flags that choose other images (another split) are no change
+    to tell."""
+    root = make_folder(tmp_path / "shapes", per_class=8)
+    run = tmp_path / "run"
+    assert run_cli(["train", "--dataset", str(root), "-o", str(run), "--no-plots", *SMALL],
+                   capsys)[0] == 0
+    said = "not the images that the settings given were recorded from"
+    code, _, err = run_cli(["train", "--config", str(run), "-o", str(tmp_path / "same"),
+                            "--no-plots"], capsys)
+    assert code == 0 and said not in err
+    Image.fromarray(_pattern(99, 1)).save(root / "square" / "new.png")
+    code, _, err = run_cli(["train", "--config", str(run), "-o", str(tmp_path / "again"),
+                            "--no-plots"], capsys)
+    assert code == 0 and f"vaelab: {root}: {said} (a file changed, was added or removed " \
+        f"since, or the split changed); the new run learns from these\n" in err, err
+    code, _, err = run_cli(["train", "--config", str(run), "--split-seed", "5", "-o",
+                            str(tmp_path / "split"), "--no-plots"], capsys)
+    assert code == 0 and said not in err, err
+
+
+def test_settings_recorded_from_other_images_whole_train_on_these_without_a_word(tmp_path,
+                                                                                caplog):
+    from vaelab import DataConfig, ModelConfig, RunConfig, TrainConfig, train
+    from vaelab.training.datasets import recorded
+
+    root = make_folder(tmp_path / "shapes", per_class=8)
+    saved = train(RunConfig(ModelConfig(hidden_dims=(16,)), DataConfig(dataset=str(root)),
+                            TrainConfig(epochs=1, batch_size=8)), tmp_path / "run",
+                  progress=False).config
+    Image.fromarray(_pattern(99, 1)).save(root / "square" / "new.png")
+    said = "not the images that the settings given were recorded from"
+    with caplog.at_level(logging.WARNING, logger="vaelab"):  # images of another size: not told
+        recorded(saved, load_dataset(str(root), image_size=16, progress=False))
+        assert said not in caplog.text
+        recorded(saved, load_dataset(str(root), progress=False))
+        assert said in caplog.text

@@ -10,6 +10,7 @@ does not know (a newer tyro) is still cut down to one line from tyro's own text.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import functools
 import io
@@ -135,6 +136,14 @@ def parse(argv: list[str]) -> Any:
         # continues the run as it was configured, and flags given with --config override.
         saved = command.saved_config()
         command = _cli(Train, argv[1:], argv, "vaelab train", default=Train(config=saved))
+        from vaelab.training.datasets import data_key  # PyTorch, which training loads anyway
+
+        if command.settings is not None and data_key(command.config) != data_key(saved):
+            # other images than --config's run's, by the flags given:
+            # what that run recorded of its own (fingerprint, shape, classes) is not theirs
+            data = dataclasses.replace(command.config.data, image_shape=None, classes=None,
+                                       fingerprint=None)
+            command.config = dataclasses.replace(command.config, data=data)
     return command
 
 

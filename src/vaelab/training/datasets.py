@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import unicodedata
 from pathlib import Path
@@ -20,6 +21,8 @@ import torch
 from vaelab.config import RunConfig
 from vaelab.data import DATASETS, ImageData, NoImagesThere, load_dataset, prepare
 from vaelab.errors import ConfigError, VaelabError, did_you_mean
+
+log = logging.getLogger("vaelab")
 
 
 def check_data(data: object) -> None:
@@ -103,10 +106,17 @@ def check_same(config: RunConfig, data: ImageData) -> None:
 
 def recorded(config: RunConfig, data: ImageData) -> RunConfig:
     """``config`` with what a run keeps about its data: the dataset as an absolute path (for
-    one given by path), the image shape, the class names, the fingerprint."""
+    one given by path), the image shape, the class names, the fingerprint. Settings that
+    recorded other images (another run's, whose folder has changed since) are told so."""
     data_config = dataclasses.replace(config.data, dataset=absolute(config.data.dataset),
                                       image_shape=data.image_shape, classes=data.classes,
                                       fingerprint=data.fingerprint())
+    given = config.data
+    if (given.fingerprint not in (None, data_config.fingerprint)  # and not other images whole
+            and (given.image_shape, given.classes) == (data.image_shape, data.classes)):
+        log.warning("%s: not the images that the settings given were recorded from (a file "
+                    "changed, was added or removed since, or the split changed); the new run "
+                    "learns from these", data.origin or data.name)
     return dataclasses.replace(config, data=data_config)
 
 
