@@ -891,6 +891,40 @@ def test_plot_keeps_a_runs_figures_its_own(trained, tiny, tmp_path):
         shutil.move(moved.path, trained["vae"].path)
 
 
+def test_samples_and_the_explorer_keep_off_a_runs_and_a_demos_own_files(trained, tiny,
+                                                                        tmp_path):
+    """`vaelab explore runs/a -o demo/index.html` replaced a demo's page (which `demo --resume`
+    then called finished), and `vaelab sample runs/a -o runs/b/figures/samples.png` a run's
+    figure, without a word. Files beside a run's own (its samples.png) may be written again."""
+    import shutil
+
+    from vaelab import export_explorer, write_samples
+    from vaelab.training.folders import DEMO_PLAN
+
+    vae = trained["vae"]
+    other = shutil.copytree(trained["ae"].path, tmp_path / "ae")
+    demo = tmp_path / "demo"
+    demo.mkdir()
+    for name in (DEMO_PLAN, "index.html", "comparison.png"):
+        (demo / name).write_text("the demo's own")
+    (other / "index.html").write_text("the run's own")
+    for write, path, whose in (
+            (export_explorer, demo / "index.html", f"the demo in {demo.resolve()}"),
+            (export_explorer, other / "index.html", f"the run {other.resolve()}"),
+            (write_samples, other / "figures" / "latent.png", f"the run {other.resolve()}"),
+            (write_samples, demo / "comparison.png", f"the demo in {demo.resolve()}")):
+        with pytest.raises(VaelabError, match=rf"^{re.escape(str(path))} is a file of "
+                                              rf"{re.escape(whose)}, which this would "
+                                              r"overwrite; choose another --out$"):
+            write(vae, path)
+    assert all((demo / name).read_text() == "the demo's own" for name in ("index.html",
+                                                                          "comparison.png"))
+    write_samples(vae, other / "samples.png", n=4)
+    write_samples(vae, other / "samples.png", n=4)  # again, over its own
+    export_explorer(vae, other / "explorer.html", tiny, progress=False)
+    export_explorer(vae, other / "explorer.html", tiny, progress=False)
+
+
 def test_a_comparisons_legend_of_many_classes_stays_on_the_page():
     """Beside the top codes, 36 classes ran over the title, and 60 past both edges."""
     rng = np.random.default_rng(0)

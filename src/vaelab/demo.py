@@ -29,7 +29,7 @@ from vaelab.pictures.figures import Choice, save_figure, write_run_figures
 from vaelab.pictures.interpolation import interpolation_pair
 from vaelab.pictures.report import write_report, write_run_page
 from vaelab.training.datasets import absolute
-from vaelab.training.folders import check_new_run_dir, unique_dir
+from vaelab.training.folders import DEMO_PLAN, check_new_run_dir, unique_dir
 from vaelab.training.jobs import fit_all
 from vaelab.training.loop import new_jobs, resumed_job, train_all
 from vaelab.training.runs import CHECKPOINT, CONFIG, Run, load_run, read_metrics
@@ -40,7 +40,7 @@ log = logging.getLogger("vaelab")
 BINARIZED = {"none": "", "dynamic": ", images binarized anew for each batch",
              "static": ", images binarized once"}
 DEMO_K = 50  # importance samples per image for the demo's NLL; vaelab eval takes 1000
-PLAN = "demo.json"  # the demo's runs in order, their settings and its device, for --resume
+PLAN = DEMO_PLAN  # the demo's runs in order, their settings and its device, for --resume
 
 
 def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,

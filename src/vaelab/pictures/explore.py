@@ -40,6 +40,7 @@ from vaelab.pictures.explore_shading import confidence_shading
 from vaelab.pictures.ink import ink_on_paper
 from vaelab.pictures.plots import UNLABELLED, class_color, class_shape
 from vaelab.training.datasets import check_same, data_key, load_for
+from vaelab.training.folders import check_not_anothers
 from vaelab.training.runs import Run, opened
 
 POINTS = 5000  # test codes drawn on the plane
@@ -220,6 +221,7 @@ def check_export_path(path: str | Path) -> Path:
     if Path(path).suffix.lower() not in (".html", ".htm"):
         raise VaelabError(f"{path}: the explorer is written as one HTML page; name a file "
                           f"ending in .html")
+    check_not_anothers(path, "--out")  # a run's page, say
     return Path(path)
 
 

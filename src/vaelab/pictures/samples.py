@@ -21,6 +21,7 @@ from vaelab.measuring.latent import tile
 from vaelab.models import leaves_modes
 from vaelab.pictures.ink import as_drawn, ink_on_paper
 from vaelab.training.datasets import class_names, class_number
+from vaelab.training.folders import check_not_anothers
 from vaelab.training.runs import Run, opened
 
 MOST_SAMPLES = 10_000  # in one picture
@@ -95,10 +96,11 @@ def write_samples(run: Run | str | Path, path: str | Path, n: int | None = None,
     PNG, each image pixel ``scale`` pixels a side; by default 64, or a row of each class where
     a conditional model draws every class."""
     check_count("scale", scale, most=MOST_SCALE)
-    run = opened(run)
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise VaelabError(f"{path}: samples are written as PNG; name a file ending in .png")
+    check_not_anothers(path, "--out")  # a run's figure, a demo's comparison
+    run = opened(run)
     n = how_many(run, n, label)
     buffer = BytesIO()
     by_rows = a_row_per_class(run, n, label)

@@ -12,9 +12,27 @@ from vaelab.data import DATASETS
 from vaelab.data.paths import NoImagesThere, locate
 from vaelab.errors import VaelabError
 from vaelab.files import check_can_make, numbered, writable
-from vaelab.training.runs import CHECKPOINT
+from vaelab.training.runs import CHECKPOINT, CONFIG, FIGURES
 
 RUNS = Path("runs")  # where a new run goes without --out
+DEMO_PLAN = "demo.json"  # in a demo's folder: its runs in order, their settings, its device
+
+
+def check_not_anothers(path: str | Path, option: str) -> None:
+    """Refuse, before any work, a file ``path`` that would overwrite what a run or a demo
+    shows as its own: the page of a run's folder, a figure in its figures/, any file of a
+    demo's folder (its page, its comparison). Beside a run's own files (samples.png) a file
+    may be written again."""
+    path = Path(path)
+    if not path.is_file():
+        return
+    folder = path.resolve().parent
+    run = folder.parent if folder.name == FIGURES else folder
+    is_run, is_demo = (run / CONFIG).is_file(), (folder / DEMO_PLAN).is_file()
+    if is_demo or (is_run and (folder != run or path.name == "index.html")):
+        whose = f"the demo in {folder}" if is_demo else f"the run {run}"
+        raise VaelabError(f"{path} is a file of {whose}, which this would overwrite; choose "
+                          f"another {option}")
 
 
 def check_writable(path: Path) -> None:
