@@ -335,7 +335,13 @@ def test_resume_refuses_going_back_and_missing_checkpoints(tiny, tmp_path):
     run = train(_config(epochs=2), tmp_path / "run", data=tiny, progress=False)
     with pytest.raises(VaelabError, match="already trained 2 epochs"):
         resume(run.path, epochs=1, data=tiny, progress=False)
-    (run.path / "checkpoint.safetensors").unlink()
+    (run.path / "checkpoint.safetensors").unlink()  # the run trained: its weights are there
+    with pytest.raises(VaelabError, match=r"checkpoint.safetensors: missing, though the run has "
+                                          r"trained epochs \(its model.safetensors is there\): "
+                                          r"deleted or moved\? put it back to resume, or start "
+                                          r"the run again with vaelab train --config "):
+        resume(run.path, data=tiny, progress=False)
+    (run.path / "model.safetensors").unlink()
     with pytest.raises(VaelabError, match="missing: the run stopped before its first checkpoint"):
         resume(run.path, data=tiny, progress=False)
     with pytest.raises(VaelabError, match="no such file"):

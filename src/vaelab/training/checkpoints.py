@@ -21,6 +21,7 @@ from vaelab.models import Autoencoder
 from vaelab.training.epoch import EpochProgress
 from vaelab.training.stopping import start_again
 
+WEIGHTS = "model.safetensors"  # a run's weights, written after each epoch beside the checkpoint
 CHECKPOINT_FORMAT = "2"  # 2 added the unfinished epoch
 READABLE = ("1", "2")
 
@@ -97,6 +98,11 @@ def load_checkpoint(path: Path, model: Autoencoder, optimizer: torch.optim.Optim
             metadata = f.metadata() or {}
         tensors = load_file(path)
     except FileNotFoundError:
+        if (path.parent / WEIGHTS).exists():  # written after the first epoch: not a run that
+            # stopped before its first checkpoint, but one whose checkpoint went
+            raise VaelabError(f"{path}: missing, though the run has trained epochs (its "
+                              f"{WEIGHTS} is there): deleted or moved? put it back to resume, "
+                              f"or start the run again with {again}") from None
         raise VaelabError(f"{path}: missing: the run stopped before its first checkpoint; "
                           f"start it again with {again}") from None
     except (SafetensorError, OSError) as err:

@@ -37,13 +37,12 @@ from vaelab.files import (
 )
 from vaelab.memory import physical_memory
 from vaelab.models import Autoencoder, build_model
-from vaelab.training.checkpoints import checkpoint_fits, is_record, load_weights
+from vaelab.training.checkpoints import WEIGHTS, checkpoint_fits, is_record, load_weights
 from vaelab.training.datasets import image_shape_and_classes
 
 log = logging.getLogger("vaelab")
 
 CONFIG = "config.json"
-WEIGHTS = "model.safetensors"
 CHECKPOINT = "checkpoint.safetensors"
 METRICS = "metrics.jsonl"
 MOST_METRICS = 64 << 20  # bytes: 200,000 epochs' records; a larger file is not one
