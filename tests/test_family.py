@@ -315,7 +315,7 @@ def test_vaelab_sample_writes_a_chosen_class_or_says_why_not(tiny, tmp_path, cap
     ae = train(RunConfig(ModelConfig("ae", 2, (64,)), DataConfig(train_subset=128),
                          TrainConfig(epochs=1)), tmp_path / "ae", data=tiny, progress=False)
     capsys.readouterr()
-    for args, message in ((["sample", str(run.path), "--label", "eleven"], "unknown class "
+    for args, message in ((["sample", str(run.path), "--label", "eleven"], "--label: unknown class "
                            "'eleven'; choose one of: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9\n"),
                           (["sample", str(ae.path)], "has no prior"),
                           (["sample", str(run.path), "-o", str(tmp_path / "a.jpg")], "PNG"),
@@ -437,16 +437,17 @@ def test_a_class_is_asked_for_by_name_or_number_and_the_hint_says_both():
     config = RunConfig(data=DataConfig(classes=("circle", "square", "triangle")))
     assert class_number(config, "square") == class_number(config, "1") == \
         class_number(config, 1) == 1
-    with pytest.raises(VaelabError, match=r"^unknown class '7'; choose one of: circle, square, "
-                                          r"triangle \(or its number, 0 to 2\)$"):
+    with pytest.raises(VaelabError, match=r"^label: unknown class '7'; choose one of: circle, "
+                                          r"square, triangle \(or its number, 0 to 2\)$"):
         class_number(config, "7")
     # A name as it reads, whatever its case; a near miss is named
     assert class_number(config, "Triangle") == class_number(config, "SQUARE") + 1 == 2
-    with pytest.raises(VaelabError, match=r"^unknown class 'sqare' \(did you mean square\?\);"):
+    with pytest.raises(VaelabError,
+                       match=r"^label: unknown class 'sqare' \(did you mean square\?\);"):
         class_number(config, "sqare")
     clothes = RunConfig(data=DataConfig(classes=("Bag", "Ankle boot", "bag")))
     assert class_number(clothes, "ankle boot") == 1 and class_number(clothes, "bag") == 2
-    with pytest.raises(VaelabError, match=r"^unknown class 'BAG' \(did you mean [Bb]ag\?\)"):
+    with pytest.raises(VaelabError, match=r"^label: unknown class 'BAG' \(did you mean [Bb]ag\?\)"):
         class_number(clothes, "BAG")  # two classes of that name: neither is guessed
     # A folder named café on macOS is 'cafe' and a combining accent; typed, one letter é
     drinks = RunConfig(data=DataConfig(classes=("cafe\u0301", "tea")))
@@ -482,7 +483,8 @@ def test_plot_draws_a_cvae_as_the_class_asked_for_and_joins_the_classes_asked_fo
             plot_run(vae, tiny, out_dir=figures, between=wrong)
     capsys.readouterr()  # the notes of training and drawing, if a handler prints them
     for args, told in ((["--label", "3"], "which draws no chosen class; drop --label"),
-                       (["--between", "1", "x"], "unknown class 'x'; choose one of: 0, 1,")):
+                       (["--between", "1", "x"],
+                        "--between: unknown class 'x'; choose one of: 0, 1,")):
         code, _, err = run_cli(["plot", str(vae.path), *args, "-q"], capsys)
         assert code != 0 and err.count("\n") == 1 and told in err, err
 
@@ -502,7 +504,7 @@ def test_between_names_a_class_the_test_images_lack_and_numbers_never_shadow_nam
         firsts(np.array([0, 1]), (0, 0), names)
     digits = RunConfig(data=DataConfig(classes=("0", "1", "5", "9")))
     assert class_number(digits, "5") == 2 and class_number(digits, 9) == 3
-    with pytest.raises(VaelabError, match=r"^unknown class '2'; choose one of: 0, 1, 5, 9$"):
+    with pytest.raises(VaelabError, match=r"^label: unknown class '2'; choose one of: 0, 1, 5, 9$"):
         class_number(digits, "2")  # not the third class, named 5
     with pytest.raises(VaelabError, match="unknown class '²'"):
         class_number(RunConfig(data=DataConfig(classes=("x", "y"))), "²")

@@ -789,7 +789,7 @@ def test_a_class_name_that_does_not_print_is_quoted_in_an_error():
                                        image_shape=(1, 4, 4)))
     with pytest.raises(VaelabError) as info:
         class_number(config, "zzz")
-    assert str(info.value) == ("unknown class 'zzz'; choose one of: 'a b\\nc', 日本 (or its "
+    assert str(info.value) == ("label: unknown class 'zzz'; choose one of: 'a b\\nc', 日本 (or its "
                                "number, 0 to 1)")
 
 

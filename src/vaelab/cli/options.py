@@ -118,7 +118,8 @@ def _flag_settings() -> dict[str, str]:
     """The settings that flags set, each with the flag that --help names first."""
     from vaelab.config import DataConfig, ModelConfig, TrainConfig
 
-    names = {name: spelling(None, name) for name in ("checkpoint_every", "samples", "chunk")}
+    names = {name: spelling(None, name) for name in ("checkpoint_every", "samples", "chunk",
+                                                      "label", "between")}
     for kind in (ModelConfig, DataConfig, TrainConfig):  # and the measuring commands' own
         for name, hint in get_type_hints(kind, include_extras=True).items():
             if tyro.conf.Suppress not in getattr(hint, "__metadata__", ()):

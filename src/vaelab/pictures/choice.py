@@ -36,8 +36,8 @@ class Choice:
                               f"{between!r}")
         if not class_names(run.config):
             raise VaelabError(f"{run.path} learnt from images without classes; drop --between")
-        return cls(0 if label is None else class_number(run.config, label),
-                   tuple(class_number(run.config, c) for c in between))  # one twice: its first two
+        return cls(0 if label is None else class_number(run.config, label),  # one class twice:
+                   tuple(class_number(run.config, c, "between") for c in between))  # its first two
 
     def flags(self, run: Run) -> str:
         """The options of ``vaelab plot`` that draw ``run``'s figures so (" --between 1 7"),

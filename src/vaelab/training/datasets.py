@@ -151,8 +151,9 @@ def class_names(config: RunConfig) -> tuple[str, ...]:
     return spec.classes if spec is not None else ()
 
 
-def class_number(config: RunConfig, label: str | int) -> int:
-    """A class of the run's given by its number or its name ('7', 7, 'Sneaker') -> its number."""
+def class_number(config: RunConfig, label: str | int, what: str = "label") -> int:
+    """A class of the run's given by its number or its name ('7', 7, 'Sneaker') -> its number;
+    ``what`` names the argument that gave it (label, between), as the error says."""
     classes = class_names(config)
     if str(label) in classes:
         return classes.index(str(label))
@@ -168,8 +169,8 @@ def class_number(config: RunConfig, label: str | int) -> int:
         if 0 <= number < len(classes):
             return number
     numbers = f" (or its number, 0 to {len(classes) - 1})" if numbered else ""
-    raise VaelabError(f"unknown class {label!r}{did_you_mean(str(label), classes)}; choose "
-                      f"one of: {', '.join(map(_shown, classes))}{numbers}")
+    raise ConfigError(f"{what}: unknown class {label!r}{did_you_mean(str(label), classes)}; "
+                      f"choose one of: {', '.join(map(_shown, classes))}{numbers}")
 
 
 def image_shape_and_classes(config: RunConfig) -> tuple[tuple[int, int, int], int]:
