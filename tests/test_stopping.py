@@ -437,15 +437,19 @@ def test_a_checkpoint_of_a_newer_vaelab_is_refused(tiny, tmp_path):
 
 @pytest.mark.parametrize(("text", "cadence"), [
     ("500", Cadence(steps=500)), ("10m", Cadence(seconds=600)), ("30s", Cadence(seconds=30)),
-    ("epoch", Cadence()), (None, Cadence())])
+    ("2h", Cadence(seconds=7200)), ("10min", Cadence(seconds=600)), ("epoch", Cadence()),
+    (None, Cadence()), ("0", Cadence()), ("0s", Cadence()), ("0m", Cadence())])
 def test_checkpoint_every_reads_steps_minutes_and_seconds(text, cadence):
     assert Cadence.parse(text) == cadence
 
 
-@pytest.mark.parametrize("text", ["often", "-3", "5h", "0m"])
+@pytest.mark.parametrize("text", ["often", "-3", "5d", "1.5m"])
 def test_a_bad_checkpoint_every_is_one_line(text):
     # Named as the API's argument here; the command line names its flag (test_cli).
-    with pytest.raises(VaelabError, match=f"^checkpoint_every '{text}' is not one of: N "):
+    with pytest.raises(VaelabError, match=f"^checkpoint_every '{re.escape(text)}' is not one "
+                                          f"of: N \\(steps\\), Ns, Nm or Nmin, Nh \\(seconds, "
+                                          f"minutes, hours\\), epoch or 0 \\(the ends of epochs "
+                                          f"only\\)$"):
         Cadence.parse(text)
 
 

@@ -63,9 +63,9 @@ class Train(Common):
     """A saved run's settings (its folder or config.json) for a new run; other flags override."""
     no_plots: bool = False
     """Skip the figures and index.html (draw them later with vaelab plot)."""
-    checkpoint_every: Annotated[str, flag(metavar="N|Ns|Nm|epoch")] = "10m"
+    checkpoint_every: Annotated[str, flag(metavar="N|Ns|Nm|Nh|epoch")] = "10m"
     """Also write a checkpoint inside epochs: every N steps, Ns seconds, Nm (or Nmin) minutes,
-    or 'epoch' or 0 (at the ends of epochs only)."""
+    Nh hours, or 'epoch' or 0 (at the ends of epochs only)."""
     compile: bool = False
     """Compile each training step with torch.compile: faster on a GPU, after 15 s to a
     minute of compiling."""

@@ -187,17 +187,19 @@ class Cadence:
 
     @classmethod
     def parse(cls, text: str | int | None) -> Cadence:
-        """'500' (steps), '10m' (minutes), '30s' (seconds), 'epoch' or None (epoch ends)."""
-        if text is None or str(text) in ("epoch", "0"):
+        """'500' (steps), '30s', '10m' or '10min', '2h', or 'epoch', None or a count of 0 in
+        any of them (the ends of epochs only)."""
+        match = re.fullmatch(r"(\d+)\s*(s|m|min|h)?", str(text).strip())
+        if text is None or str(text).strip() == "epoch" or (match and int(match[1]) == 0):
             return cls()
-        match = re.fullmatch(r"(\d+)\s*(m|min|s)?", str(text).strip())
-        if not match or int(match[1]) == 0:
-            raise ConfigError(f"checkpoint_every {text!r} is not one of: N (steps), Nm "
-                              f"(minutes), Ns (seconds), epoch")
+        if not match:
+            raise ConfigError(f"checkpoint_every {text!r} is not one of: N (steps), Ns, Nm or "
+                              f"Nmin, Nh (seconds, minutes, hours), epoch or 0 (the ends of "
+                              f"epochs only)")
         number, unit = int(match[1]), match[2]
         if unit is None:
             return cls(steps=number)
-        return cls(seconds=number * (60 if unit in ("m", "min") else 1))
+        return cls(seconds=number * {"s": 1, "m": 60, "min": 60, "h": 3600}[unit])
 
     def due(self, steps: int, since: float) -> bool:
         """Whether a checkpoint is due after ``steps`` steps of the epoch, the last one having
