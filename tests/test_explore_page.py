@@ -400,6 +400,14 @@ def test_a_tap_decodes_and_marks_where_it_lands_and_picks_it(runs, served, brows
         x, y = (round(t * seen.page.evaluate("devicePixelRatio")) for t in at)
         assert (cross[y - 3:y + 4, x - 3:x + 4, 3] > 200).any()
         seen.check()
+        # In a narrow window the decoder stands below the plane: what a tap decoded shows over
+        # the plane, and stays when the finger lifts (which leaves the plane too)
+        box = _narrowed(seen, 560, 900)
+        seen.part("overlay").scroll_into_view_if_needed()
+        box = seen.plane_box()
+        seen.page.touchscreen.tap(box["x"] + 0.3 * box["width"], box["y"] + 0.6 * box["height"])
+        assert seen.part("inset").is_visible()
+        seen.check()
 
 
 def test_the_keyboards_pointer_takes_the_view_with_it(served, visit):

@@ -277,6 +277,15 @@ def test_vaelab_sample_writes_a_chosen_class_or_says_why_not(tiny, tmp_path, cap
                  str(tmp_path / "big.png")]) == 0  # each pixel 6 a side: the same, twice as big
     big, ten = (np.asarray(Image.open(tmp_path / f"{name}.png")) for name in ("big", "ten"))
     assert np.array_equal(big, ten.repeat(2, axis=0).repeat(2, axis=1))
+    from vaelab import write_samples
+    from vaelab.pictures.samples import _names_margin
+
+    rows = write_samples(run, tmp_path / "rows4.png", n=20, scale=4)  # the size checked is drawn
+    assert Image.open(rows).width == (2 * 30 - 2) * 4 + _names_margin([str(k) for k in range(10)],
+                                                                     28, 4)
+    with pytest.raises(VaelabError, match=r"^the number of samples must be a whole number from "
+                                          r"1 to 10,000, got 0$"):
+        write_samples(run, tmp_path / "none.png", n=0)
     assert [columns_for(n) for n in (1, 2, 3, 5, 7, 10, 11, 12, 13, 14, 16, 64)] == [
         1, 2, 3, 5, 4, 5, 4, 4, 7, 7, 4, 8]  # 7 as 4 + 3, 11 as 4 + 4 + 3, 13 as 7 + 6
     from vaelab.cli.commands import _samples_file
@@ -324,7 +333,7 @@ def test_vaelab_sample_writes_a_chosen_class_or_says_why_not(tiny, tmp_path, cap
                            "--scale must be a whole number from 1 to 16, got 0"),
                           (["sample", str(run.path), "--label", "7", "-n", "10000", "--scale",
                             "16"], "10,000 samples of 28x28 pixels at scale 16 make a picture "
-                           "48,000 pixels across, more than the 30,000 that vaelab writes; "
+                           "47,968 pixels across, more than the 30,000 that vaelab writes; "
                            "draw fewer, or at a smaller scale\n")):
         assert main(args) == 2
         err = capsys.readouterr().err

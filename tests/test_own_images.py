@@ -1002,25 +1002,32 @@ def test_settings_recorded_from_images_since_changed_train_on_them_and_say_so(tm
     code, _, err = run_cli(["train", "--config", str(run), "-o", str(tmp_path / "again"),
                             "--no-plots"], capsys)
     assert code == 0 and f"vaelab: {root}: {said} (a file changed, was added or removed " \
-        f"since, or the split changed); the new run learns from these\n" in err, err
+        f"since, or the dataset or its split did); the new run learns from these\n" in err, err
+    make_folder(root, classes=("circle", "square", "tri"), per_class=8)  # a class more
+    code, _, err = run_cli(["train", "--config", str(run), "-o", str(tmp_path / "classes"),
+                            "--no-plots"], capsys)
+    assert code == 0 and said in err, err
     code, _, err = run_cli(["train", "--config", str(run), "--split-seed", "5", "-o",
                             str(tmp_path / "split"), "--no-plots"], capsys)
     assert code == 0 and said not in err, err
 
 
-def test_settings_recorded_from_other_images_whole_train_on_these_without_a_word(tmp_path,
-                                                                                caplog):
-    from vaelab import DataConfig, ModelConfig, RunConfig, TrainConfig, train
+def test_settings_recorded_from_other_tensors_say_so_as_tensors(tmp_path, caplog):
+    from vaelab import DataConfig, ImageData, ModelConfig, RunConfig, TrainConfig, train
     from vaelab.training.datasets import recorded
 
     root = make_folder(tmp_path / "shapes", per_class=8)
     saved = train(RunConfig(ModelConfig(hidden_dims=(16,)), DataConfig(dataset=str(root)),
                             TrainConfig(epochs=1, batch_size=8)), tmp_path / "run",
                   progress=False).config
-    Image.fromarray(_pattern(99, 1)).save(root / "square" / "new.png")
-    said = "not the images that the settings given were recorded from"
-    with caplog.at_level(logging.WARNING, logger="vaelab"):  # images of another size: not told
-        recorded(saved, load_dataset(str(root), image_size=16, progress=False))
-        assert said not in caplog.text
-        recorded(saved, load_dataset(str(root), progress=False))
-        assert said in caplog.text
+    images = load_dataset(str(root), progress=False)
+    mine = ImageData("mine", images.classes, images.train_images[1:], images.train_labels[1:],
+                     images.test_images, images.test_labels)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vaelab"):
+        recorded(saved, images)  # the same images: nothing to say
+        assert caplog.messages == []
+        recorded(saved, mine)
+    assert caplog.messages == ["mine: not the images that the settings given were recorded "
+                               "from (other tensors given as data=); the new run learns from "
+                               "these"]

@@ -193,7 +193,8 @@ def likelihood_record(likelihood: Likelihood, name: str, binarized: bool) -> dic
     likelihood of the images the run learns from."""
     why_not = likelihood.exactness(binarized)
     if why_not is not None:
-        description = f"{likelihood.title} on grey levels: a cross-entropy, not a likelihood"
+        description = (f"{likelihood.title} of {likelihood.grey()} images: a cross-entropy, "
+                       f"not a likelihood")
     elif likelihood.discrete:
         description = f"{likelihood.title}; a probability of the images as they are"
         description += "; exact for the binarized images" if binarized else ""

@@ -29,6 +29,7 @@ SCALE = 3  # 28 px -> 84 px
 MOST_SCALE = 16  # screen pixels per image pixel at most
 WIDEST = 30_000  # pixels a side of the picture at most
 GAP = 2  # paper between the images, in pixels of the images
+PAD = 8  # pixels between the names of rows and the edges of their margin
 PER_CLASS = 8  # draws of each class by default, when a conditional model draws every class
 
 
@@ -102,12 +103,16 @@ def write_samples(run: Run | str | Path, path: str | Path, n: int | None = None,
     check_not_anothers(path, "--out")  # a run's figure, a demo's comparison
     run = opened(run)
     n = how_many(run, n, label)
+    check_count("the number of samples", n, most=MOST_SAMPLES)
     buffer = BytesIO()
     by_rows = a_row_per_class(run, n, label)
     _, h, w = run.model.image_shape
     columns = math.ceil(n / run.model.classes) if by_rows else columns_for(n)
     rows = run.model.classes if by_rows else math.ceil(n / columns)
-    side = max(columns * (w + GAP), rows * (h + GAP)) * scale
+    names = class_names(run.config) if by_rows else ()
+    width = (columns * (w + GAP) - GAP) * scale + (_names_margin(names, h, scale) if by_rows
+                                                   else 0)
+    side = max(width, (rows * (h + GAP) - GAP) * scale)  # as picture and with_row_names draw
     if side > WIDEST:
         raise VaelabError(f"{n:,} samples of {w}x{h} pixels at scale {scale} make a picture "
                           f"{side:,} pixels across, more than the {WIDEST:,} that vaelab "
@@ -117,7 +122,7 @@ def write_samples(run: Run | str | Path, path: str | Path, n: int | None = None,
         images, columns = by_class(images, run.model.classes)
     drawn = picture(images, columns, scale, ink=ink_on_paper(run.config.data.dataset))
     if by_rows:
-        drawn = with_row_names(drawn, class_names(run.config), images.shape[2], scale)
+        drawn = with_row_names(drawn, names, h, scale)
     drawn.save(buffer, format="PNG")
     write_atomic(path, buffer.getvalue())
     return path
@@ -127,17 +132,27 @@ def with_row_names(image: Image.Image, names: Sequence[str], height: int, scale:
                    gap: int = GAP) -> Image.Image:
     """A ``picture`` of rows of images ``height`` pixels high (before ``scale``) with a white
     margin at its left that names each row, as the run's samples figure does."""
-    row, pad = (height + gap) * scale, 8
-    font = ImageFont.load_default(size=int(np.clip(row // 5, 11, 18)))
-    margin = math.ceil(max(font.getlength(name) for name in names)) + 2 * pad
+    row, font = (height + gap) * scale, _row_font(height, scale, gap)
+    margin = _names_margin(names, height, scale, gap)
     out = Image.new(image.mode, (image.width + margin, image.height), "white")
     out.paste(image, (margin, 0))
     ink = 60 if image.mode == "L" else (60, 60, 60)
     draw = ImageDraw.Draw(out)
     for k, name in enumerate(names):
-        draw.text((margin - pad, k * row + height * scale / 2), name, fill=ink, font=font,
+        draw.text((margin - PAD, k * row + height * scale / 2), name, fill=ink, font=font,
                   anchor="rm")
     return out
+
+
+def _row_font(height: int, scale: int, gap: int = GAP) -> ImageFont.FreeTypeFont:
+    """The font that names rows of images ``height`` pixels high: a fifth of a row, 11 to 18."""
+    return ImageFont.load_default(size=int(np.clip((height + gap) * scale // 5, 11, 18)))
+
+
+def _names_margin(names: Sequence[str], height: int, scale: int, gap: int = GAP) -> int:
+    """The width of the margin that ``with_row_names`` puts at the left, in pixels."""
+    font = _row_font(height, scale, gap)
+    return math.ceil(max(font.getlength(name) for name in names)) + 2 * PAD
 
 
 def a_row_per_class(run: Run, n: int, label: str | int | None) -> bool:

@@ -111,12 +111,12 @@ def recorded(config: RunConfig, data: ImageData) -> RunConfig:
     data_config = dataclasses.replace(config.data, dataset=absolute(config.data.dataset),
                                       image_shape=data.image_shape, classes=data.classes,
                                       fingerprint=data.fingerprint())
-    given = config.data
-    if (given.fingerprint not in (None, data_config.fingerprint)  # and not other images whole
-            and (given.image_shape, given.classes) == (data.image_shape, data.classes)):
-        log.warning("%s: not the images that the settings given were recorded from (a file "
-                    "changed, was added or removed since, or the split changed); the new run "
-                    "learns from these", data.origin or data.name)
+    if config.data.fingerprint not in (None, data_config.fingerprint):
+        given = data.origin is None and data.name not in DATASETS  # tensors, from Python
+        why = ("other tensors given as data=" if given else "a file changed, was added or "
+               "removed since, or the dataset or its split did")
+        log.warning("%s: not the images that the settings given were recorded from (%s); the "
+                    "new run learns from these", data.origin or data.name, why)
     return dataclasses.replace(config, data=data_config)
 
 

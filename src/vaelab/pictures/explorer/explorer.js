@@ -591,7 +591,10 @@
     overlay.addEventListener("pointercancel", () => { drag = null; });
 
     // The mouse gone, every plane marks where the decoders stand, this one too.
-    overlay.addEventListener("pointerleave", () => hub.left());
+    // (A finger lifted leaves too: what its tap decoded stays in view.)
+    overlay.addEventListener("pointerleave", (event) => {
+      if (event.pointerType !== "touch") hub.left();
+    });
 
     // Reached by the keyboard (Tab), the plane shows the pointer that the arrows will move.
     overlay.addEventListener("focus", () => {
