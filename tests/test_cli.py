@@ -246,6 +246,14 @@ def test_a_kl_warm_up_longer_than_the_run_is_noted(tmp_path, capsys, monkeypatch
         train(config, tmp_path / "c", data=tiny, progress=False)
     said = [r for r in caplog.records if "the KL warm-up (10 epochs) outlasts" in r.message]
     assert said and {r.levelno for r in said} == {logging.WARNING}
+    # A seed of binarized draws, where nothing is binarized, is said to be unused
+    code, _, err = run_cli(["train", *small, "--binarize-seed", "3", "-o", str(tmp_path / "d")],
+                           capsys)
+    assert code == 0 and "--binarize-seed 3 is not used: the images are not binarized " \
+                         "(--binarize none)\n" in err, err
+    code, _, err = run_cli(["train", *small, "--binarize-seed", "3", "--binarize", "static",
+                            "-o", str(tmp_path / "e")], capsys)
+    assert code == 0 and "--binarize-seed" not in err, err
 
 
 def test_help_lists_the_commands_and_the_tutorials_flags(capsys):
@@ -595,9 +603,14 @@ def test_a_full_disk_says_write_elsewhere_only_where_the_command_can(tmp_path):
 
     full, r = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "x"), str(tmp_path)
     (tmp_path / "config.json").write_text("{}")  # a run folder, as the parser sees one
-    assert [_can_write_elsewhere(parse(args)) for args in (
+    assert [_can_write_elsewhere(parse(args), full) for args in (
         ["sample", r], ["train"], ["train", "--resume", r], ["eval", r])] == [
         True, True, False, False]  # --resume keeps the run's folder; eval has no --out
+    # compare writes each run's measures into the run's own folder, whatever --out says
+    measures = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC),
+                       str(tmp_path / "eval-per-image.safetensors"))
+    assert not _can_write_elsewhere(parse(["compare", r, r, "-o", "x"]), measures)
+    assert _can_write_elsewhere(parse(["compare", r, r, "-o", "x"]), full)
     assert _what_to_do(full, True) == "; free some space, or write elsewhere (--out)"
     assert _what_to_do(full, False) == "; free some space"
     assert _what_to_do(OSError(errno.EROFS, "read-only"), False) == ""
@@ -611,8 +624,8 @@ def test_a_full_disk_says_write_elsewhere_only_where_the_command_can(tmp_path):
         == "; write elsewhere (--out)"
 
 
-def test_eval_of_a_run_that_has_not_trained_all_its_epochs_says_so(tmp_path, capsys,
-                                                                   monkeypatch, tiny):
+def test_eval_and_plot_of_a_run_that_has_not_trained_all_its_epochs_say_so(tmp_path, capsys,
+                                                                          monkeypatch, tiny):
     import json
 
     from vaelab.config import ModelConfig, RunConfig, TrainConfig
@@ -626,6 +639,10 @@ def test_eval_of_a_run_that_has_not_trained_all_its_epochs_says_so(tmp_path, cap
     (run / "config.json").write_text(json.dumps(config))
     monkeypatch.setattr("vaelab.training.datasets.load_dataset", lambda *a, **k: tiny)
     code, _, err = run_cli(["eval", str(run), "-k", "2", "--samples", "1", "-q"], capsys)
+    assert code == 0, err
+    assert f"{run} has trained 1 of its 8 epochs (it is training still, or was stopped): " \
+           f"these are the measures of epoch 1" in err
+    code, _, err = run_cli(["plot", str(run), "-q"], capsys)  # which draws the figures
     assert code == 0, err
     assert f"{run} has trained 1 of its 8 epochs (it is training still, or was stopped): " \
            f"these are the figures of epoch 1" in err

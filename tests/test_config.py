@@ -118,7 +118,8 @@ def test_json_round_trip(tmp_path):
     ({"format": 1, "train": 3}, "'train' must be a mapping"),  # an older format too
     ({"format": 5, "train": None}, "'train' must be a mapping"),
     ({"train": {"epochs": "ten"}}, "epochs"),
-    ([1, 2], "holds list, not a mapping"),
+    ([1, 2], r"holds list, not a mapping of settings \(a JSON object of model, data, "
+             r"train\)$"),
 ])
 def test_broken_config_files_are_named(raw, message):
     with pytest.raises(ConfigError, match=message):

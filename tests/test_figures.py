@@ -919,6 +919,8 @@ def test_samples_and_the_explorer_keep_off_a_runs_and_a_demos_own_files(trained,
             write(vae, path)
     assert all((demo / name).read_text() == "the demo's own" for name in ("index.html",
                                                                           "comparison.png"))
+    with pytest.raises(VaelabError, match=r" is given twice; name each run once$"):
+        export_explorer([vae, vae.path], tmp_path / "twice.html", tiny, progress=False)
     write_samples(vae, other / "samples.png", n=4)
     write_samples(vae, other / "samples.png", n=4)  # again, over its own
     export_explorer(vae, other / "explorer.html", tiny, progress=False)

@@ -15,6 +15,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 from vaelab.errors import ConfigError, Relayed, SettingsFileError, VaelabError
 from vaelab.files import WriteError, exit_now
@@ -165,7 +166,7 @@ def _command(argv: list[str]) -> int:
     except OSError as err:  # a folder that cannot be written, a full disk
         where = f"{err.filename}: " if err.filename else ""
         print(f"{error} {where}{err.strerror or err}"
-              f"{_what_to_do(err, _can_write_elsewhere(command))}", file=sys.stderr)
+              f"{_what_to_do(err, _can_write_elsewhere(command, err))}", file=sys.stderr)
         return 2
     except RuntimeError as err:
         from vaelab.distributed import peer_gone
@@ -210,8 +211,13 @@ def out_of_memory(err: RuntimeError, command: str) -> str | None:
     return None
 
 
-def _can_write_elsewhere(command: object) -> bool:
-    """Whether the command writes where --out says (not a run resumed in its own folder)."""
+def _can_write_elsewhere(command: object, err: OSError) -> bool:
+    """Whether the command writes where --out says (not a run resumed in its own folder) what
+    failed: not the measures that compare writes into each run's own folder."""
+    runs = [Path(run).resolve() for run in getattr(command, "runs", None) or ()]
+    failed = Path(err.filename or "").resolve()
+    if any(run == failed.parent for run in runs):
+        return False
     return hasattr(command, "out") and getattr(command, "resume", None) is None
 
 

@@ -25,7 +25,7 @@ class Explore(Common):
                         tyro.conf.arg(metavar="RUN [RUN ...]", help_behavior_hint="(required)")]
     """The run folder, or several (one pointer drives them all)."""
     port: int = 8765
-    """Port on 127.0.0.1 to serve the page from."""
+    """Port on 127.0.0.1 to serve the page from (0: any free one)."""
     out: Annotated[Path | None, flag("-o", "--export", metavar="FILE", hint=OPTIONAL)] = None
     """Write the page to this HTML file (it works offline, from file://) instead of serving."""
     open: bool = False

@@ -183,7 +183,7 @@ class Plot(Common):
 
         if self.out is not None:
             check_can_make(self.out, "--out", folder=True)  # as plot_run does, before loading
-        run = self.load(self.run_dir)
+        run = self.load(self.run_dir, made="figures")
         paths = plot_run(run, out_dir=self.out, fmt=self.format, data_dir=self.data_dir,
                          progress=not self.quiet, label=self.label, between=self.between)
         page = paths.pop("page", None)
@@ -275,7 +275,7 @@ class Demo(Common):
     resume: Annotated[Path | None, flag(metavar="DIR", hint=OPTIONAL)] = None
     """Finish a demo that was stopped, in its folder: its runs go on from their checkpoints,
     and the figures, measures and page follow."""
-    likelihood: Annotated[LikelihoodName, flag("--loss")] = "sse"
+    likelihood: Annotated[LikelihoodName, flag("--loss", metavar="NAME")] = "sse"
     """Their p(x|z): sse (squared error, the tutorial's), bce (Bernoulli), gaussian (learned
     variance), logistic (discretised)."""
     binarize: BinarizeName = "none"

@@ -46,16 +46,11 @@ class Eval(Common):
         from vaelab.pictures.report import write_run_page
 
         check_seed("--seed", self.seed)  # before the run is loaded
-        run = self.load(self.run_dir)
+        run = self.load(self.run_dir, made="measures")
         if main_process() and not writable(run.path):  # before minutes of measuring
             raise VaelabError(f"{run.path}: cannot be written, and {eval_file(self.split)} "
                               f"goes there; measure a copy of the run in a folder you may "
                               f"write to")
-        planned = run.config.train.epochs
-        if run.epochs_done < planned and main_process():
-            say(f"{run.path} has trained {run.epochs_done} of its {planned} epochs (it is "
-                f"training still, or was stopped): these are the figures of epoch "
-                f"{run.epochs_done}")
         card = evaluate_run(run, k=self.k, split=self.split, samples=self.samples,
                             chunk=self.chunk, seed=self.seed, data_dir=self.data_dir,
                             progress=not self.quiet)

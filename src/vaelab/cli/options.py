@@ -49,13 +49,21 @@ class Common:
     quiet: Annotated[bool, flag("-q")] = False
     """No progress bars or lines and no notes along the way; results, warnings and errors stay."""
 
-    def load(self, folder: Path) -> Run:
+    def load(self, folder: Path, made: str = "") -> Run:
         """The run in ``folder``, on --device; one clear line if it is not a run folder, or
-        damaged (naming the command that mends it, with --data-dir)."""
+        damaged (naming the command that mends it, with --data-dir). Of a run that has not
+        trained all its epochs, a note says that what the command makes (``made``: its
+        figures, measures) are of the last epoch it finished."""
         from vaelab.training.runs import load_run
 
-        return load_run(check_run_folder(folder), device=self.device or "auto",
-                        data_dir=self.data_dir)
+        run = load_run(check_run_folder(folder), device=self.device or "auto",
+                       data_dir=self.data_dir)
+        planned = run.config.train.epochs
+        if made and run.epochs_done < planned and main_process():
+            say(f"{run.path} has trained {run.epochs_done} of its {planned} epochs (it is "
+                f"training still, or was stopped): these are the {made} of epoch "
+                f"{run.epochs_done}")
+        return run
 
 
 def check_run_folder(path: Path) -> Path:

@@ -254,7 +254,7 @@ class RunConfig:
         take their defaults, but in a run's own (``whole``) of today's format."""
         if not isinstance(raw, dict):
             raise SettingsFileError(f"{source}: holds {type(raw).__name__}, not a mapping of "
-                                    f"settings")
+                                    f"settings (a JSON object of {', '.join(_SECTIONS)})")
         if raw and not set(raw) & {"format", *_SECTIONS}:
             raise SettingsFileError(f"{source}: not a vaelab config (it has none of the "
                                     f"sections {', '.join(_SECTIONS)})")

@@ -36,7 +36,7 @@ from vaelab.pictures.ink import drawn_manifold, ink_on_paper
 from vaelab.pictures.plots import class_legend, draw_manifold, draw_scatter, legend_names, style
 from vaelab.training.datasets import check_same, load_for
 from vaelab.training.folders import check_new_run_dir, unique_dir
-from vaelab.training.runs import CONFIG, Run, opened
+from vaelab.training.runs import CONFIG, Run, check_each_once, opened
 
 log = logging.getLogger("vaelab")
 
@@ -202,11 +202,7 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
         raise VaelabError("compare_runs takes runs (Run objects or folders); scorecards alone "
                           "go side by side as vaelab.Comparison([card, ...])")
     loaded = [opened(run, device, data_dir=data_dir) for run in runs]
-    folders = [run.path.resolve() for run in loaded]
-    twice = next((run.path for run, folder in zip(loaded, folders, strict=True)
-                  if folders.count(folder) > 1), None)
-    if twice is not None:
-        raise VaelabError(f"{twice} is given twice; compare different runs")
+    check_each_once(loaded, "compare different runs")
     datasets = {run.config.data.dataset for run in loaded}
     if len(datasets) > 1:
         raise VaelabError(f"these runs are on different datasets ({', '.join(sorted(datasets))});"

@@ -41,7 +41,7 @@ from vaelab.pictures.ink import ink_on_paper
 from vaelab.pictures.plots import UNLABELLED, class_color, class_shape
 from vaelab.training.datasets import check_same, data_key, load_for
 from vaelab.training.folders import check_not_anothers
-from vaelab.training.runs import Run, opened
+from vaelab.training.runs import Run, check_each_once, opened
 
 POINTS = 5000  # test codes drawn on the plane
 DATA_FORMAT = 2
@@ -200,6 +200,7 @@ def build_explorer(runs: Runs, data: ImageData | None = None, *,
     loaded = [opened(run, data_dir=data_dir) for run in _as_list(runs)]
     if not loaded:
         raise VaelabError("name at least one run folder to explore")
+    check_each_once(loaded, "name each run once")
     shared: dict[tuple, ImageData] = {}  # each dataset loaded once for the runs that share it
     views = []
     for run in loaded:

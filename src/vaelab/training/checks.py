@@ -41,9 +41,14 @@ def check_fits(config: RunConfig) -> None:
                           f"brings them, give {undone}), or choose --model vae")
 
 
-def note_long_warm_up(train: TrainConfig) -> None:
-    """Say so when the KL warm-up lasts longer than the run: a mistake, or a run to be
-    resumed for more epochs, which goes on with it."""
+def note_unused(config: RunConfig) -> None:
+    """Say so when a setting does less than it seems: a KL warm-up longer than the run (a
+    mistake, or a run to be resumed for more epochs, which goes on with it), a binarizing seed
+    of images that are not binarized."""
+    train, data = config.train, config.data
+    if data.binarize_seed != 0 and data.binarize == "none":
+        log.warning("--binarize-seed %d is not used: the images are not binarized (--binarize "
+                    "none)", data.binarize_seed)
     if train.kl_warmup > train.epochs and train.beta > 0:  # a KL weighted 0 is 0 throughout
         log.warning("the KL warm-up (%d epochs) outlasts the run (%d): the KL ends weighted "
                     "%.2g of its full weight; --resume with more --epochs goes on with it",

@@ -27,9 +27,9 @@ from vaelab.training.checks import (
     check_fits,
     check_labels,
     note_few_steps,
-    note_long_warm_up,
     note_no_likelihood,
     note_precision,
+    note_unused,
 )
 from vaelab.training.datasets import check_subset, data_key, learned_from, load_for, recorded
 from vaelab.training.epoch import train_epoch
@@ -134,7 +134,7 @@ def new_jobs(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | N
                           "--dataset, --image-size, --test-fraction and --split-seed")
     for config in configs:
         check_fits(config)
-        note_long_warm_up(config.train)
+        note_unused(config)
     cadence = Cadence.parse(checkpoint_every)
     device, world = _device_and_world(device)
     progress = progress and world.main

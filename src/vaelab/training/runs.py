@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -285,3 +286,12 @@ def opened(run: Run | str | Path, device: str | torch.device = "cpu", *,
                           f"now, or give {writes}")
     return run
 
+
+
+def check_each_once(runs: Sequence[Run], then: str) -> None:
+    """Refuse one run given twice (by any path to its folder); ``then`` says what to do."""
+    folders = [run.path.resolve() for run in runs]
+    twice = next((run.path for run, folder in zip(runs, folders, strict=True)
+                  if folders.count(folder) > 1), None)
+    if twice is not None:
+        raise VaelabError(f"{twice} is given twice; {then}")
