@@ -377,7 +377,7 @@ def test_the_demo_puts_any_models_of_the_family_side_by_side(tiny, tmp_path, mon
                                                                                 **k))
     started = time.perf_counter()
     page = run_demo(tmp_path / "demo", epochs=1, models=("vae", "cvae"), likelihood="bce",
-                    binarize="dynamic", data=tiny, progress=False)
+                    binarize="dynamic", train_subset=300, data=tiny, progress=False)
     took = time.perf_counter() - started
     # Each part timed from the end of the one before: together no longer than the whole, but
     # for their rounding to milliseconds (half of one each at most)
@@ -386,18 +386,21 @@ def test_the_demo_puts_any_models_of_the_family_side_by_side(tiny, tmp_path, mon
     plan = json.loads((tmp_path / "demo" / "demo.json").read_text())["runs"]
     assert {name: run["model"]["model"] for name, run in plan.items()} == {"vae": "vae",
                                                                           "cvae": "cvae"}
+    assert {run["data"]["train_subset"] for run in plan.values()} == {300}
     for name in ("vae", "cvae"):  # measured as vaelab eval measures, with the demo's k
         assert json.loads((tmp_path / "demo" / name / "eval.json").read_text())["k"] == 50
     text = page.read_text()
     assert "VAE (Bernoulli) vs CVAE (Bernoulli)" in text
-    assert "--models vae cvae --arch mlp --loss bce --binarize dynamic" in text
+    assert "--models vae cvae --arch mlp --loss bce --binarize dynamic --train-subset 300" in text
     assert ("VAE (Bernoulli), CVAE (Bernoulli), images binarized anew for each batch: latent "
-            "size 2, 1 epoch,") in text  # the likelihood once, in the titles
+            "size 2, 1 epoch on 300 training images drawn at random,") in text  # the likelihood
+    # once, in the titles
     # The page's command to run it again is one that `vaelab demo` takes, with these settings.
     again = shlex.split(html.unescape(re.search(r"vaelab demo [^<]*", text)[0]))
     command = parse(again[1:])
     assert (command.models, command.arch, command.likelihood, command.binarize,
-            command.epochs) == (("vae", "cvae"), "mlp", "bce", "dynamic", 1)
+            command.epochs, command.train_subset) == (("vae", "cvae"), "mlp", "bce", "dynamic",
+                                                      1, 300)
     assert (tmp_path / "demo" / "cvae" / "figures" / "samples.png").exists()
     # Side by side, both interpolations join the same two classes (the first run's farthest).
     assert len(choices) == 2 and choices[0] == choices[1] and choices[0].between is not None

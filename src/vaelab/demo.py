@@ -49,14 +49,15 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
              data_dir: str | Path | None = None, progress: bool = True,
              models: Sequence[str] = ("ae", "vae"), arch: str = "mlp",
              likelihood: str = "sse", binarize: str = "none", batch_size: int = 128,
-             data: ImageData | None = None) -> Path:
+             train_subset: int | None = None, data: ImageData | None = None) -> Path:
     """Train the tutorial's AE and VAE (latent 2, batch 128, Adam 1e-3, summed squared error)
     side by side and write both runs, their figures, a comparison and an index.html into one
     folder. They are measured as ``vaelab eval`` does (with k = 50), by the cached classifier
     of samples, which is trained first if there is none. ``models``, ``arch``,
     ``likelihood`` and ``binarize`` put other models of the family side by side in the same
     way (``binarize='dynamic'`` makes a Bernoulli likelihood exact, and so measurable); a
-    small folder of one's own wants a smaller ``batch_size``.
+    small folder of one's own wants a smaller ``batch_size``; ``train_subset`` trains on that
+    many training images drawn at random, for a quick look (the test set stays whole).
 
     ``out`` must be new or empty (default: ./vaelab-demo, numbered if taken); ``data`` skips
     loading when the dataset is in memory already. Returns the path of index.html.
@@ -69,7 +70,8 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
         raise VaelabError("the demo trains one or more models (--models), such as: ae vae")
     configs = [RunConfig(ModelConfig(model=name, arch=arch, likelihood=likelihood),
                          DataConfig(dataset=absolute(dataset), image_size=image_size,
-                                    binarize=binarize),  # a folder's name holds from anywhere
+                                    binarize=binarize, train_subset=train_subset),  # a folder's
+                         # name holds from anywhere
                          TrainConfig(epochs=epochs, seed=seed, batch_size=batch_size))
                for name in models]
     laps = Laps()
@@ -293,6 +295,7 @@ def _page(runs, folder: Path, figure: Path, evaluation: Comparison, configs, lap
         again += f" --models {' '.join(models)} --arch {model.arch} --loss {model.likelihood}"
         again += f" --binarize {data.binarize}" if data.binarize != "none" else ""
     again += f" --batch-size {train.batch_size}" if train.batch_size != 128 else ""
+    again += command_flags(("--train-subset", data.train_subset))
     made = (f"Stopped, and finished on {device} by vaelab demo --resume in "
             f"{laps.total():.0f} s" if resumed is not None else
             f"Made on {device} in {laps.total():.0f} s")
@@ -300,7 +303,9 @@ def _page(runs, folder: Path, figure: Path, evaluation: Comparison, configs, lap
         runs, folder / "index.html", top_figure=figure, evaluation=evaluation,
         title=f"{' vs '.join(config.title() for config in configs)} on "
               f"{dataset_title(dataset)}",
-        lead=(f"{what}: latent size 2, {epochs} epoch{'s' * (epochs != 1)}, batch "
+        lead=(f"{what}: latent size 2, {epochs} epoch{'s' * (epochs != 1)}"
+              + (f" on {data.train_subset:,} training images drawn at random"
+                 if data.train_subset else "") + ", batch "
               f"{train.batch_size}, Adam at 1e-3, the reconstruction term summed over pixels "
               f"and batch, seed {train.seed}. {made}: "
               + ", ".join(f"{stage} {laps.seconds[stage]:.0f} s"
