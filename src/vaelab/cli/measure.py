@@ -11,7 +11,7 @@ import tyro
 
 from vaelab.cli.options import RUN, Common, check_run_folder, flag, main_process, say
 from vaelab.errors import VaelabError
-from vaelab.files import command_flags, writable
+from vaelab.files import command_flags, quoted, writable
 
 Split = Literal["test", "train"]
 
@@ -101,7 +101,7 @@ class Compare(Common):
                                           samples=self.samples, split=self.split,
                                           seed=self.seed, chunk=self.chunk)
         print(comparison.text())
-        say(f"compare.md, compare.csv and compare.png in {folder}")
+        say(f"compare.md, compare.csv and compare.png in {quoted(folder)}")
 
 
 @dataclass(kw_only=True)
