@@ -964,6 +964,29 @@ def _card(run: str, likelihood: str = "bce", k: int | None = 20, samples: int = 
                      None, metrics)
 
 
+def test_a_comparison_of_runs_on_other_test_images_notes_every_figure_and_names_splits():
+    """From Python, Comparison set runs of other splits of one folder side by side without a
+    word (compare refuses them); one run measured on both splits had two columns of one name."""
+    from vaelab.measuring.comparing import Comparison
+
+    def on(card: Scorecard, fingerprint: str) -> Scorecard:
+        data = DataConfig(dataset="/data/digits.npz", fingerprint=fingerprint)
+        return dataclasses.replace(card, config=RunConfig(data=data).to_dict())
+
+    a, b = on(_card("/a/split0"), "0" * 32), on(_card("/a/split1"), "1" * 32)
+    rows, notes = Comparison([a, b]).noted_rows()
+    said = [k for k, note in enumerate(notes, start=1) if "the runs' images differ (their "
+            "dataset, size or split): figures of other test images" in note]
+    assert len(said) == 1
+    for label, cells in rows:
+        if label.startswith(("NLL,", "KL", "linear probe")):  # the figures the cards have
+            assert all(cell.endswith(f"[{said[0]}]") for cell in cells), (label, cells)
+    same = Comparison([a, on(_card("/a/again"), "0" * 32)]).noted_rows()[1]
+    assert not any("images differ" in note for note in same)
+    both = Comparison([_card("/a/run"), _card("/a/run", split="train")])
+    assert both.names == ["a/run (test)", "a/run (train)"]
+
+
 def test_a_comparison_of_bounds_of_other_ks_names_no_k_in_the_bounds_label():
     """The NLL of runs measured with k = 5 and k = 100 is not labelled 'k = 5': a k row
     says each run's."""

@@ -8,7 +8,8 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from vaelab.config import RunConfig, parse_noise
+from vaelab.config import DataConfig, RunConfig, parse_noise
+from vaelab.data import DATASETS
 from vaelab.distributions import Likelihood, SquaredError
 from vaelab.errors import VaelabError
 from vaelab.files import quoted
@@ -16,7 +17,7 @@ from vaelab.measuring.estimators import share_and_error
 from vaelab.measuring.eval_json import MEASURE_AGAIN
 from vaelab.measuring.latent import judged_classes
 from vaelab.measuring.scorecard import Score, Scorecard, load_scorecard
-from vaelab.models import Autoencoder
+from vaelab.models import Autoencoder, model_class
 
 if TYPE_CHECKING:
     from vaelab.measuring.classifier import Judge
@@ -258,3 +259,34 @@ def say_what_differs(runs: Sequence[Run], cards: Sequence[Scorecard], images: in
                     "the probes are fitted on those: their accuracies compare less%s",
                     "; ".join(learnt), ", and so do their bounds on the training split"
                     if any(card.split == "train" for card in cards) else "")
+
+
+def check_same_test_images(named: Sequence[tuple[str, DataConfig]]) -> None:
+    """Refuse, in one line that names them, runs (``named`` by their folders) on different
+    datasets, or whose images differ in size or in their test split: their figures would not
+    be of the same images."""
+    datasets = sorted({data.dataset for _, data in named})
+    if len(datasets) > 1:
+        raise VaelabError(f"these runs are on different datasets ({', '.join(datasets)}); "
+                          f"compare runs on one")
+    for other, b in named[1:]:
+        first, a = named[0]
+        settings = [("--image-size", a.image_size, b.image_size)]
+        if a.dataset not in DATASETS:  # a registered dataset has its own test split
+            settings += [("--test-fraction", a.test_fraction, b.test_fraction),
+                         ("--split-seed", a.split_seed, b.split_seed)]
+        differ = [f"{flag} {'unset' if x is None else x} and {'unset' if y is None else y}"
+                  for flag, x, y in settings if x != y]
+        if differ:
+            raise VaelabError(f"{first} and {other} were trained with {', '.join(differ)}: "
+                              f"their test images differ, so their figures do not compare; "
+                              f"compare runs trained with the same settings")
+
+
+def conditional(card: Scorecard) -> bool:
+    """Whether the card's model is conditioned on a label, as its class says (an unknown
+    name, from an eval.json edited by hand: not)."""
+    try:
+        return model_class(card.model).conditional
+    except VaelabError:
+        return False

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 from vaelab.config import RunConfig
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
-from vaelab.measuring.caveats import training_images
+from vaelab.measuring.caveats import conditional, training_images
 from vaelab.measuring.estimators import mean_and_error
 from vaelab.measuring.scorecard import (
     MEASURES,
@@ -24,7 +24,6 @@ from vaelab.measuring.scorecard import (
     markdown_table,
     noted_rows,
 )
-from vaelab.models import model_class
 
 SHOWN = {("model", "model"), ("model", "latent_dims"), ("model", "likelihood"),
          ("train", "epochs"), ("data", "classes"), ("data", "image_shape"),  # rows of their own,
@@ -61,12 +60,14 @@ class Comparison:
 
     @property
     def names(self) -> list[str]:
-        """The runs' folders, each with as many of its parents as tell them apart."""
+        """The runs' folders, each with as many of its parents as tell them apart, and one run
+        measured on two splits named with each."""
         paths = [Path(card.run).parts for card in self.cards]
         for n in range(2, max(2, *map(len, paths)) + 1):  # one folder twice: all of it
             if len(set(names := [str(Path(*parts[-n:])) for parts in paths])) == len(paths):
-                break
-        return names
+                return names
+        return [f"{Path(*parts[-2:])} ({card.split})"
+                for parts, card in zip(paths, self.cards, strict=True)]
 
     def rows(self) -> list[tuple[str, list[str]]]:
         header = heading_rows(self.cards)
@@ -138,13 +139,15 @@ class Comparison:
         return rows
 
     def noted_cards(self) -> list[Scorecard]:
-        """The cards, each figure that compares less than it seems noted so: bounds of other
-        likelihoods, of other images (grey, binarized), of another k; ELBOs of other draws;
-        probes fitted on other training images."""
+        """The cards, each figure that compares less than it seems noted so: figures of other
+        test images; bounds of other likelihoods, of other images (grey, binarized), of another
+        k; ELBOs of other draws; probes fitted on other training images."""
         cards, names = self.cards, sorted({card.likelihood["name"] for card in self.cards})
         if len(names) > 1:
             cards = [_on_its_scale(card, names) for card in cards]
         for keys, values, note in (  # of what each card says: an older one may say nothing
+                ([m.key for m in MEASURES], [_images_of(c) for c in self.cards], "the runs' "
+                 "images differ (their dataset, size or split): figures of other test images"),
                 ((*SCALED, *CODES), [c.likelihood.get("images") for c in self.cards],
                  "the runs' images measured differ ({}): figures of other images"),
                 (("nll", "bits_per_dim"), [c.k for c in self.cards if c.k is not None],
@@ -295,27 +298,24 @@ def _why_unpaired(card: Scorecard, base: Scorecard, key: str, drawn: str) -> str
 
     checks = (("split", card.split, base.split), ("set of images", images(card), images(base)),
               ("likelihood", density(card), density(base)),
-              ("kind of model (p(x|y) against p(x))", _conditional(card), _conditional(base)),
+              ("kind of model (p(x|y) against p(x))", conditional(card), conditional(base)),
               ("k" if drawn == "k" else "number of draws", getattr(card, drawn),
                getattr(base, drawn)))
     differ = [what for what, mine, theirs in checks if mine != theirs]
     return f"measured with another {' and '.join(differ)}" if differ else ""
 
 
-def _conditional(card: Scorecard) -> bool:
-    """Whether the card's model is conditioned on a label, as its class says (an unknown
-    name, from an eval.json edited by hand: not)."""
-    try:
-        return model_class(card.model).conditional
-    except VaelabError:
-        return False
-
-
 def _data(card: Scorecard) -> tuple[Any, ...] | None:
     """Which images a card's run is of, as far as its config says (an older card: None)."""
-    config = _config(card)
-    return None if config is None else (config.data.dataset, config.data.image_size,
-                                        config.data.fingerprint, config.data.test_fraction)
+    return None if (config := _config(card)) is None else (
+        config.data.dataset, config.data.image_size, config.data.fingerprint,
+        config.data.test_fraction)
+
+
+def _images_of(card: Scorecard) -> str | None:
+    """The fingerprint of the images a card's run is of (both splits), where its config
+    keeps one."""
+    return None if (config := _config(card)) is None else config.data.fingerprint
 
 
 def _learnt_from(card: Scorecard) -> str | None:

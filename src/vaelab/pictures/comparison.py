@@ -17,11 +17,12 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import blended_transform_factory
 
-from vaelab.data import DATASETS, ImageData, dataset_title, prepare
+from vaelab.data import ImageData, dataset_title, prepare
 from vaelab.errors import VaelabError, did_you_mean
 from vaelab.files import writable, write_atomic
 from vaelab.measuring.caveats import (
     AS_CLASS_0,
+    check_same_test_images,
     classifier_record,
     saved_scorecard,
     say_what_differs,
@@ -203,12 +204,7 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
                           "go side by side as vaelab.Comparison([card, ...])")
     loaded = [opened(run, device, data_dir=data_dir) for run in runs]
     check_each_once(loaded, "compare different runs")
-    datasets = {run.config.data.dataset for run in loaded}
-    if len(datasets) > 1:
-        raise VaelabError(f"these runs are on different datasets ({', '.join(sorted(datasets))});"
-                          f" compare runs on one")
-    for run in loaded[1:]:
-        _check_same_images(loaded[0], run)
+    check_same_test_images([(str(run.path), run.config.data) for run in loaded])
     if out is not None:
         check_new_run_dir(out, resume=None)
     data = load_for(loaded[0].config, data_dir, progress=progress, data=data)
@@ -286,18 +282,3 @@ def _as_asked(card: Scorecard, options: dict[str, Any]) -> bool:
     return all(getattr(card, name) == options[name] for name in ("k", "samples", "seed")
                if name in options and (drawn or name == "seed"))
 
-
-def _check_same_images(first: Run, other: Run) -> None:
-    """Refuse, in one line that names them, two runs whose images differ in size or in their
-    test split: their figures would not be of the same images."""
-    a, b = first.config.data, other.config.data
-    settings = [("--image-size", a.image_size, b.image_size)]
-    if a.dataset not in DATASETS:  # a registered dataset has its own test split
-        settings += [("--test-fraction", a.test_fraction, b.test_fraction),
-                     ("--split-seed", a.split_seed, b.split_seed)]
-    differ = [f"{flag} {'unset' if x is None else x} and {'unset' if y is None else y}"
-              for flag, x, y in settings if x != y]
-    if differ:
-        raise VaelabError(f"{first.path} and {other.path} were trained with {', '.join(differ)}: "
-                          f"their test images differ, so their figures do not compare; compare "
-                          f"runs trained with the same settings")
