@@ -987,6 +987,22 @@ def test_a_comparison_of_runs_on_other_test_images_notes_every_figure_and_names_
     assert both.names == ["a/run (test)", "a/run (train)"]
 
 
+def test_a_comparisons_settings_say_dash_where_a_setting_does_nothing():
+    """An AE beside a β-VAE read 'trained with --beta 1.0' and a run of grey images
+    '--binarize-seed 0', settings that did nothing there."""
+    from vaelab.measuring.comparing import Comparison
+
+    def trained(card: Scorecard, model: str, beta: float = 1.0, **data) -> Scorecard:
+        config = RunConfig(ModelConfig(model), DataConfig(**data), TrainConfig(beta=beta))
+        return dataclasses.replace(card, model=model, config=config.to_dict())
+
+    beta = trained(_card("/a/beta"), "vae", beta=4.0, binarize="dynamic", binarize_seed=3)
+    ae = trained(_card("/a/ae", k=None), "ae")
+    rows = dict(Comparison([beta, ae]).noted_rows()[0])
+    assert rows["trained with --beta"] == ["4.0", "—"]
+    assert rows["trained with --binarize-seed"] == ["3", "—"]
+
+
 def test_a_comparison_of_bounds_of_other_ks_names_no_k_in_the_bounds_label():
     """The NLL of runs measured with k = 5 and k = 100 is not labelled 'k = 5': a k row
     says each run's."""
@@ -1124,20 +1140,30 @@ def test_a_comparison_gives_each_runs_bounds_less_the_firsts_image_by_image():
     lines = {row[0]: row[1:] for row in csv_module.reader(both.csv().splitlines())}
     assert lines["nll_minus_first"][:3] == ["", "", ""]  # the first: nothing to say
     assert float(lines["nll_minus_first"][3]) == difference.value
-    # Bounds of other images, of another k, or a run that kept none, give no difference
-    assert Comparison([cards[0], dataclasses.replace(cards[1], per_image={})]).paired() == []
+    # Bounds of other images, of another k, or a run that kept none, give no difference: the
+    # rows stay, their cells blank, with why
+    def unpaired(*two: Scorecard) -> dict[str, str]:
+        return {row.key: row.why[1] for row in Comparison(two).paired() if row.scores[1] is None}
+
+    kept_none = dataclasses.replace(cards[1], per_image={})
+    assert unpaired(cards[0], kept_none) == {
+        "nll_minus_first": "not paired with a/first: its per-image bounds were not kept "
+                           "(vaelab eval of the run writes them)"}  # and it has no −ELBO
     other = dataclasses.replace(cards[1], likelihood={"name": "bce", "images": "binarized"})
-    assert Comparison([cards[0], other]).paired() == []
+    assert unpaired(cards[0], other) == dict.fromkeys(
+        ("neg_elbo_minus_first", "nll_minus_first"),
+        "not paired with a/first: measured with another set of images")
     tighter = dataclasses.replace(cards[1], k=100)  # the NLL's k differs, the ELBO's draws not
-    assert [row.key for row in Comparison([cards[0], tighter]).paired()] == [
-        "neg_elbo_minus_first"]
+    assert unpaired(cards[0], tighter) == {
+        "nll_minus_first": "not paired with a/first: measured with another k"}
     assert Comparison([cards[0]]).paired() == []  # a run's own page: nothing to pair
     # As many test images, of another dataset (MNIST's and Fashion-MNIST's 10,000): no pair
     mnist, fashion = (RunConfig(data=DataConfig(dataset=name)).to_dict()
                       for name in ("mnist", "fashion-mnist"))
     first = dataclasses.replace(cards[0], config=mnist)
-    assert len(Comparison([first, dataclasses.replace(cards[1], config=mnist)]).paired()) == 2
-    assert Comparison([first, dataclasses.replace(cards[1], config=fashion)]).paired() == []
+    assert unpaired(first, dataclasses.replace(cards[1], config=mnist)) == {}
+    assert set(unpaired(first, dataclasses.replace(cards[1], config=fashion))) == {
+        "neg_elbo_minus_first", "nll_minus_first"}
     # An AE among them keeps no bounds: its cells are empty, the others still paired to the
     # first run that has them
     ae = dataclasses.replace(_card("/a/ae", k=None), images=1000)

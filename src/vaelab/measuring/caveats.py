@@ -290,3 +290,14 @@ def conditional(card: Scorecard) -> bool:
         return model_class(card.model).conditional
     except VaelabError:
         return False
+
+
+POSTERIOR_ONLY = {"beta", "kl_warmup", "kl", "objective", "k"}  # train's settings of a KL
+
+
+def setting_applies(config: RunConfig, section: str, key: str) -> bool:
+    """Whether a run's setting did anything: not one of a KL or a bound for a model without
+    a posterior (an AE), nor the seed of binarized draws for images not binarized."""
+    if section == "train" and key in POSTERIOR_ONLY:
+        return model_class(config.model.model).has_posterior
+    return not (key == "binarize_seed" and config.data.binarize == "none")

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 from vaelab.config import RunConfig
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
-from vaelab.measuring.caveats import conditional, training_images
+from vaelab.measuring.caveats import conditional, setting_applies, training_images
 from vaelab.measuring.estimators import mean_and_error
 from vaelab.measuring.scorecard import (
     MEASURES,
@@ -127,7 +127,8 @@ class Comparison:
             base = self.cards[kept[0]]
             why = [_why_unpaired(card, base, key, drawn) if k != kept[0] else ""
                    for k, card in enumerate(self.cards)]
-            if not any(k != kept[0] and not reason for k, reason in enumerate(why)):
+            if not any(c[key].value is not None or key in c.per_image for c in self.cards
+                       if c is not base):  # no other bound: no row (one unpaired: blank, why)
                 continue
             scores = [Score(*mean_and_error(card.per_image[key] - base.per_image[key]))
                       if k != kept[0] and not why[k] else None
@@ -174,9 +175,9 @@ class Comparison:
                                for section, key, _, _ in known[0].changes(other)
                                if (section, key) not in SHOWN)
         return [(NAMED.get(key, f"trained with --{key.replace('_', '-')}"),
-                 ["?" if config is None else _shown(config.train.draws if key == "k" else
-                                                    getattr(getattr(config, section), key))
-                  for config in configs])
+                 ["?" if config is None else "—" if not setting_applies(config, section, key)
+                  else _shown(config.train.draws if key == "k" else
+                              getattr(getattr(config, section), key)) for config in configs])
                 for section, key in differ]
 
     def markdown(self) -> str:
@@ -320,8 +321,7 @@ def _images_of(card: Scorecard) -> str | None:
 
 def _learnt_from(card: Scorecard) -> str | None:
     """Which training images the card's run learnt from, where its config says."""
-    config = _config(card)
-    return None if config is None else training_images(config)
+    return None if (config := _config(card)) is None else training_images(config)
 
 
 def _shown(value: Any) -> str:
