@@ -908,11 +908,16 @@ def test_samples_and_the_explorer_keep_off_a_runs_and_a_demos_own_files(trained,
     for name in (DEMO_PLAN, "index.html", "comparison.png"):
         (demo / name).write_text("the demo's own")
     (other / "index.html").write_text("the run's own")
+    compared = tmp_path / "cmp"  # as vaelab compare writes it
+    compared.mkdir()
+    for name in ("compare.md", "compare.png"):
+        (compared / name).write_text("the comparison's own")
     for write, path, whose in (
             (export_explorer, demo / "index.html", f"the demo in {demo.resolve()}"),
             (export_explorer, other / "index.html", f"the run {other.resolve()}"),
             (write_samples, other / "figures" / "latent.png", f"the run {other.resolve()}"),
-            (write_samples, demo / "comparison.png", f"the demo in {demo.resolve()}")):
+            (write_samples, demo / "comparison.png", f"the demo in {demo.resolve()}"),
+            (write_samples, compared / "compare.png", f"the comparison in {compared.resolve()}")):
         with pytest.raises(VaelabError, match=rf"^{re.escape(str(path))} is a file of "
                                               rf"{re.escape(whose)}, which this would "
                                               r"overwrite; choose another --out$"):

@@ -21,16 +21,18 @@ DEMO_PLAN = "demo.json"  # in a demo's folder: its runs in order, their settings
 def check_not_anothers(path: str | Path, option: str) -> None:
     """Refuse, before any work, a file ``path`` that would overwrite what a run or a demo
     shows as its own: the page of a run's folder, a figure in its figures/, any file of a
-    demo's folder (its page, its comparison). Beside a run's own files (samples.png) a file
-    may be written again."""
+    demo's folder (its page, its comparison) or of vaelab compare's. Beside a run's own files
+    (samples.png) a file may be written again."""
     path = Path(path)
     if not path.is_file():
         return
     folder = path.resolve().parent
     run = folder.parent if folder.name == FIGURES else folder
     is_run, is_demo = (run / CONFIG).is_file(), (folder / DEMO_PLAN).is_file()
-    if is_demo or (is_run and (folder != run or path.name == "index.html")):
-        whose = f"the demo in {folder}" if is_demo else f"the run {run}"
+    compared = (folder / "compare.md").is_file()  # vaelab compare's folder
+    if is_demo or compared or (is_run and (folder != run or path.name == "index.html")):
+        whose = (f"the demo in {folder}" if is_demo else f"the comparison in {folder}"
+                 if compared else f"the run {run}")
         raise VaelabError(f"{path} is a file of {whose}, which this would overwrite; choose "
                           f"another {option}")
 
