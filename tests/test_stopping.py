@@ -224,6 +224,20 @@ def test_a_command_to_start_again_keeps_the_commands_own_flags(tmp_path):
     assert diverged in str(job.diverged_at(1, float("nan")))
 
 
+def test_a_run_stopped_in_its_first_epoch_is_loaded_with_the_command_that_goes_on(
+        tiny, tmp_path, monkeypatch, terminal_signals):
+    """plot, eval and explore of a run stopped before its first epoch ended said that its
+    weights were missing, and not how to go on."""
+    _at_step(monkeypatch, 3, lambda: signal.raise_signal(signal.SIGTERM))
+    with pytest.raises(Interrupted):
+        train(_config(), tmp_path / "run", data=tiny, progress=False)
+    with pytest.raises(VaelabError, match=r"model.safetensors: missing; the run has no finished "
+                                          r"epoch \(it is still in its first, or it stopped "
+                                          r"there\); vaelab train --resume .*run goes on with "
+                                          r"it$"):
+        load_run(tmp_path / "run")
+
+
 def test_the_python_api_takes_no_wording_of_the_command_line():
     """train, train_all and resume take no go_on or flags: the command line and the demo say
     what their stops' lines name with told_as, for the calls inside it alone."""
@@ -700,7 +714,9 @@ def test_sigterm_outside_training_ends_a_command_in_one_line(full, tmp_path, mon
 
     monkeypatch.setattr("vaelab.pictures.figures.plot_run", terminated)
     assert main(["plot", str(full.path), "-o", str(tmp_path)]) == 143
-    assert capsys.readouterr().err == "vaelab: interrupted\n"
+    assert capsys.readouterr().err == (f"vaelab: stopped while drawing the figures in {tmp_path}: "
+                                       f"some are new, some of before; draw them all again with "
+                                       f"vaelab plot {full.path} --out {tmp_path}\n")
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # a caller's own, after it
 
 
@@ -727,6 +743,13 @@ def test_ctrl_c_while_the_figures_are_drawn_says_how_to_draw_them(tiny, tmp_path
     assert err.splitlines()[-1] == (f"vaelab: {run} is trained; its figures were stopped: "
                                     f"draw them with vaelab plot {run}")
     assert "interrupted" not in err
+    # vaelab plot stopped so says how to draw them all again, in one line
+    from conftest import run_cli
+
+    code, _, err = run_cli(["plot", str(run), "-q"], capsys)
+    assert code == 130 and err == (f"vaelab: stopped while drawing the figures in {run}/figures: "
+                                   f"some are new, some of before; draw them all again with "
+                                   f"vaelab plot {run}\n"), err
 
 
 def test_the_end_of_a_command_touches_no_half_loaded_pytorch(monkeypatch):
@@ -938,6 +961,7 @@ def test_a_demo_stopped_in_training_names_the_demos_command_once(tiny, tmp_path,
         return real(*args, **kwargs)
 
     monkeypatch.setattr("vaelab.demo.load_dataset", lambda *a, **k: tiny)
+    monkeypatch.setattr("vaelab.training.datasets.load_dataset", lambda *a, **k: tiny)
     monkeypatch.setattr(jobs_module, "objective_per_image", signalled)
     demo = tmp_path / "demo"
     code, _, err = run_cli(["demo", "--epochs", "3", "-q", "-o", str(demo)], capsys)

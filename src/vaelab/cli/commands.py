@@ -180,8 +180,17 @@ class Plot(Common):
         if self.out is not None:
             check_can_make(self.out, "--out", folder=True)  # as plot_run does, before loading
         run = self.load(self.run_dir, made="figures")
-        paths = plot_run(run, out_dir=self.out, fmt=self.format, data_dir=self.data_dir,
-                         progress=not self.quiet, label=self.label, between=self.between)
+        try:
+            paths = plot_run(run, out_dir=self.out, fmt=self.format, data_dir=self.data_dir,
+                             progress=not self.quiet, label=self.label, between=self.between)
+        except KeyboardInterrupt as err:  # some figures drawn anew, the others not yet
+            again = command_flags(("--out", self.out), ("--data-dir", self.data_dir),
+                                  ("--format", None if self.format == "png" else self.format))
+            say(f"stopped while drawing the figures in {self.out or run.figures_dir}: some are "
+                f"new, some of before; draw them all again with vaelab plot "
+                f"{quoted(run.path)}{again}")
+            err.told = True  # type: ignore[attr-defined]
+            raise
         page = paths.pop("page", None)
         say(f"{len(paths)} figures in {self.out or run.figures_dir}"
             + (f"; open {quoted(page)}" if page is not None else ""))

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
 
 import tyro
 
-from vaelab.errors import VaelabError
+from vaelab.training.layout import check_run_folder
 
 if TYPE_CHECKING:
     from vaelab.training.runs import Run
@@ -64,32 +64,6 @@ class Common:
                 f"training still, or was stopped): these are the {made} of epoch "
                 f"{run.epochs_done}")
         return run
-
-
-def check_run_folder(path: Path) -> Path:
-    """``path`` if it is a run folder (a folder with a config.json), else one clear line."""
-    if not path.exists():
-        raise VaelabError(f"{path}: no such run folder")
-    if not path.is_dir():
-        raise VaelabError(f"{path}: a file, not a run folder (a folder that vaelab train "
-                          f"writes)")
-    if not (path / "config.json").is_file():
-        inside = sorted(str(run.parent) for run in path.glob("*/config.json"))
-        if inside:  # a demo's or a comparison's folder
-            raise VaelabError(f"{path}: not a run folder, but it holds the runs "
-                              f"{', '.join(inside)}: name one of them")
-        if (path.parent / "config.json").is_file():  # a run's figures/, say
-            raise VaelabError(f"{path}: not a run folder, but a folder in the run "
-                              f"{path.parent}: name that")
-        if (path / "compare.md").is_file():
-            raise VaelabError(f"{path}: not a run folder, but vaelab compare's output: name "
-                              f"the runs it compared")
-        if (path / "latent.png").is_file():
-            raise VaelabError(f"{path}: not a run folder, but a folder of figures (vaelab plot "
-                              f"--out): name the run they are of")
-        raise VaelabError(f"{path}: not a vaelab run folder (it has no config.json; vaelab "
-                          f"train writes run folders)")
-    return path
 
 
 def main_process() -> bool:

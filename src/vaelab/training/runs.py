@@ -40,10 +40,10 @@ from vaelab.memory import physical_memory
 from vaelab.models import Autoencoder, build_model
 from vaelab.training.checkpoints import WEIGHTS, checkpoint_fits, is_record, load_weights
 from vaelab.training.datasets import image_shape_and_classes
+from vaelab.training.layout import CONFIG, check_run_folder
 
 log = logging.getLogger("vaelab")
 
-CONFIG = "config.json"
 CHECKPOINT = "checkpoint.safetensors"
 METRICS = "metrics.jsonl"
 MOST_METRICS = 64 << 20  # bytes: 200,000 epochs' records; a larger file is not one
@@ -219,14 +219,15 @@ def load_run(path: str | Path | Run, device: str | torch.device = "cpu", *,
     where vaelab looks by default, is named in the command that writes a damaged file of the
     run again."""
     path = as_path(path.folder if isinstance(path, Run) else path, "load_run takes a run's folder")
-    if not path.is_dir():
-        raise VaelabError(f"{path}: no such run folder")
-    config = RunConfig.load(path / CONFIG, whole=True)
+    config = RunConfig.load(check_run_folder(path) / CONFIG, whole=True)
     weights_path = path / WEIGHTS
     if not weights_path.exists():
+        stopped = (f"; vaelab train --resume {quoted(path)}"
+                   f"{command_flags(('--data-dir', data_dir))} goes on with it"
+                   if (path / CHECKPOINT).is_file() else "")
         raise VaelabError(f"{weights_path}: missing" + (
             _again(path, "it", data_dir) or "; the run has no finished epoch (it is still in "
-                                            "its first, or it stopped there)"))
+                                            f"its first, or it stopped there){stopped}"))
     with torch.random.fork_rng(devices=[]):  # the first weights, replaced: the caller's
         model = model_for(config, weights=weights_path)  # go on as if not loaded
     try:
