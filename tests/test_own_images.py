@@ -2,8 +2,10 @@
 split or not) and NumPy arrays, read, cached, split, and refused with one line when bad."""
 
 import contextlib
+import json
 import logging
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -709,6 +711,14 @@ def test_compare_refuses_runs_whose_test_images_differ_and_says_which_setting(tm
     assert code == 2 and err.count("\n") == 1, err
     assert "were trained with --split-seed 0 and 1: their test images differ" in err, err
     assert not (tmp_path / "cmp").exists()  # nothing made
+    # The same images at another path (a copy of the folder) are the same images
+    copy = shutil.copytree(folder, tmp_path / "copy" / "shapes")
+    code, _, err = run_cli(["train", "--dataset", str(copy), "--no-plots", "-o",
+                            str(tmp_path / "c"), *SMALL], capsys)
+    assert code == 0, err
+    code, _, err = run_cli(["compare", str(tmp_path / "a"), str(tmp_path / "c"), "-k", "2",
+                            "--samples", "1", "-o", str(tmp_path / "same"), "-q"], capsys)
+    assert code == 0, err
 
 
 def test_an_empty_class_folder_is_a_warning(tmp_path, monkeypatch):
@@ -1031,3 +1041,36 @@ def test_settings_recorded_from_other_tensors_say_so_as_tensors(tmp_path, caplog
     assert caplog.messages == ["mine: not the images that the settings given were recorded "
                                "from (other tensors given as data=); the new run learns from "
                                "these"]
+
+
+def test_a_demo_on_images_moved_since_finishes_with_data_dir(tmp_path, capsys):
+    """demo --resume of a demo whose images had moved said 'give --dataset a folder', which
+    --resume then refused: it looks for them as a run's moved images are looked for."""
+    root = make_folder(tmp_path / "shapes", per_class=12)
+    demo = tmp_path / "demo"
+    code, _, err = run_cli(["demo", "--dataset", str(root), "--epochs", "1", "--batch-size",
+                            "8", "-o", str(demo), "-q"], capsys)
+    assert code == 0, err
+    (demo / "index.html").unlink()  # its page unwritten: the demo is not finished
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    root.rename(moved / "shapes")
+    code, _, err = run_cli(["demo", "--resume", str(demo), "-q"], capsys)
+    assert code == 2 and "point --data-dir at the folder that holds shapes now" in err, err
+    code, _, err = run_cli(["demo", "--resume", str(demo), "--data-dir", str(moved), "-q"],
+                           capsys)
+    assert code == 0 and (demo / "index.html").is_file(), err
+
+
+def test_settings_rerun_on_moved_images_record_where_they_are_now(tmp_path, capsys):
+    """train --config RUN --data-dir DIR on images moved since trained, but its config.json
+    named their old place, so that plotting the new run failed at once."""
+    _, run, moved = _trained_then_moved(tmp_path, capsys)
+    again = tmp_path / "again"
+    code, _, err = run_cli(["train", "--config", str(run), "--data-dir", str(moved), "-o",
+                            str(again), "--no-plots", "-q"], capsys)
+    assert code == 0, err
+    assert json.loads((again / "config.json").read_text())["data"]["dataset"] == str(
+        (moved / "shapes").resolve())
+    code, _, err = run_cli(["plot", str(again), "-q"], capsys)  # no --data-dir needed
+    assert code == 0, err

@@ -28,7 +28,7 @@ from vaelab.pictures.comparison import comparison_figure
 from vaelab.pictures.figures import Choice, save_figure, write_run_figures
 from vaelab.pictures.interpolation import interpolation_pair
 from vaelab.pictures.report import write_report, write_run_page
-from vaelab.training.datasets import absolute
+from vaelab.training.datasets import absolute, load_for
 from vaelab.training.folders import DEMO_PLAN, check_new_run_dir, unique_dir
 from vaelab.training.jobs import fit_all
 from vaelab.training.loop import new_jobs, resumed_job, train_all
@@ -115,9 +115,8 @@ def finish_demo(folder: str | Path, *, device: str | torch.device | None = None,
     except VaelabError as err:
         raise VaelabError(f"{folder / PLAN}: {err}" if device is None else str(err)) from None
     planned = [RunConfig.from_dict(raw, str(folder / PLAN)) for raw in plan["runs"].values()]
-    first = planned[0].data
-    data = (data or load_dataset(first.dataset, data_dir, progress=progress,
-                                 image_size=first.image_size)).to(device)
+    # moved since: found by their name in --data-dir or $VAELAB_DATA, as a run's images are
+    data = load_for(planned[0], data_dir, progress=progress, data=data).to(device)
     laps.lap("data")
     judge = judge_for(data, progress=progress)
     laps.lap("classifier")

@@ -264,7 +264,10 @@ def say_what_differs(runs: Sequence[Run], cards: Sequence[Scorecard], images: in
 def check_same_test_images(named: Sequence[tuple[str, DataConfig]]) -> None:
     """Refuse, in one line that names them, runs (``named`` by their folders) on different
     datasets, or whose images differ in size or in their test split: their figures would not
-    be of the same images."""
+    be of the same images. Runs that recorded one fingerprint learnt from the same images,
+    wherever each found them (a folder copied or moved)."""
+    if len({data.fingerprint for _, data in named}) == 1 and named[0][1].fingerprint:
+        return
     datasets = sorted({data.dataset for _, data in named})
     if len(datasets) > 1:
         raise VaelabError(f"these runs are on different datasets ({', '.join(datasets)}); "

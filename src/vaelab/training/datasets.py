@@ -62,7 +62,8 @@ def load_for(config: RunConfig, data_dir: str | Path | None = None, *, progress:
                                   f"--data-dir at the folder that holds {name} now, under "
                                   f"that name (from Python, pass the same data= again)"
                                   ) from None
-    elif absolute(data.name) != absolute(settings.dataset):
+    elif (absolute(data.name) != absolute(settings.dataset)  # unless the same images, found
+          and not (check and settings.fingerprint == data.fingerprint())):  # elsewhere: a copy
         raise VaelabError(f"the data given is {data.name}, the config asks for "
                           f"{settings.dataset}")
     if check:
@@ -106,9 +107,11 @@ def check_same(config: RunConfig, data: ImageData) -> None:
 
 def recorded(config: RunConfig, data: ImageData) -> RunConfig:
     """``config`` with what a run keeps about its data: the dataset as an absolute path (for
-    one given by path), the image shape, the class names, the fingerprint. Settings that
+    one given by path: where its images were found, --data-dir's copy of a folder moved), the
+    image shape, the class names, the fingerprint. Settings that
     recorded other images (another run's, whose folder has changed since) are told so."""
-    data_config = dataclasses.replace(config.data, dataset=absolute(config.data.dataset),
+    where = data.origin or absolute(config.data.dataset)  # where they were found: moved, too
+    data_config = dataclasses.replace(config.data, dataset=where,
                                       image_shape=data.image_shape, classes=data.classes,
                                       fingerprint=data.fingerprint())
     if config.data.fingerprint not in (None, data_config.fingerprint):
