@@ -985,6 +985,9 @@ def test_a_comparison_of_runs_on_other_test_images_notes_every_figure_and_names_
     assert not any("images differ" in note for note in same)
     both = Comparison([_card("/a/run"), _card("/a/run", split="train")])
     assert both.names == ["a/run (test)", "a/run (train)"]
+    runs = [_card("/p/q/x/run"), _card("/p/r/x/run"), _card("/s/t/run"),
+            _card("/s/t/run", split="train")]  # as many parents as tell them apart, then
+    assert len(set(Comparison(runs).names)) == 4  # the split
 
 
 def test_a_comparisons_settings_say_dash_where_a_setting_does_nothing():
@@ -1001,6 +1004,8 @@ def test_a_comparisons_settings_say_dash_where_a_setting_does_nothing():
     rows = dict(Comparison([beta, ae]).noted_rows()[0])
     assert rows["trained with --beta"] == ["4.0", "—"]
     assert rows["trained with --binarize-seed"] == ["3", "—"]
+    other_ae = trained(_card("/a/ae2", k=None), "ae", binarize_seed=5)  # did nothing in either
+    assert "trained with --binarize-seed" not in dict(Comparison([ae, other_ae]).noted_rows()[0])
 
 
 def test_a_comparison_of_bounds_of_other_ks_names_no_k_in_the_bounds_label():

@@ -719,6 +719,13 @@ def test_compare_refuses_runs_whose_test_images_differ_and_says_which_setting(tm
     code, _, err = run_cli(["compare", str(tmp_path / "a"), str(tmp_path / "c"), "-k", "2",
                             "--samples", "1", "-o", str(tmp_path / "same"), "-q"], capsys)
     assert code == 0, err
+    rows = {line.split(",")[0]: line.split(",")[1:]  # and their bounds pair, image by image:
+            for line in (tmp_path / "same" / "compare.csv").read_text().splitlines()}
+    assert rows["nll_minus_first"][3:5] == ["0.0", "0.0"]  # one run, trained twice alike
+    folder.rename(tmp_path / "gone")  # the first run's images moved: the copy's serve both
+    code, _, err = run_cli(["compare", str(tmp_path / "a"), str(tmp_path / "c"), "-k", "2",
+                            "--samples", "1", "-o", str(tmp_path / "copy-serves"), "-q"], capsys)
+    assert code == 0, err
 
 
 def test_an_empty_class_folder_is_a_warning(tmp_path, monkeypatch):
@@ -1036,7 +1043,8 @@ def test_settings_recorded_from_other_tensors_say_so_as_tensors(tmp_path, caplog
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="vaelab"):
         recorded(saved, images)  # the same images: nothing to say
-        assert caplog.messages == []
+        recorded(saved, load_dataset(str(root), image_size=16, progress=False))  # nor of images
+        assert caplog.messages == []  # of another size, as a script asks for them
         recorded(saved, mine)
     assert caplog.messages == ["mine: not the images that the settings given were recorded "
                                "from (other tensors given as data=); the new run learns from "

@@ -713,10 +713,13 @@ def test_sigterm_outside_training_ends_a_command_in_one_line(full, tmp_path, mon
         signal.raise_signal(signal.SIGTERM)
 
     monkeypatch.setattr("vaelab.pictures.figures.plot_run", terminated)
-    assert main(["plot", str(full.path), "-o", str(tmp_path)]) == 143
-    assert capsys.readouterr().err == (f"vaelab: stopped while drawing the figures in {tmp_path}: "
-                                       f"some are new, some of before; draw them all again with "
-                                       f"vaelab plot {full.path} --out {tmp_path}\n")
+    out = tmp_path / "for print"  # as the shell takes it, with what else was asked
+    assert main(["plot", str(full.path), "-o", str(out), "--label", "3", "--between", "1",
+                 "7"]) == 143
+    assert capsys.readouterr().err == (f"vaelab: stopped while drawing the figures in '{out}', "
+                                       f"which are not all drawn anew; draw them all again with "
+                                       f"vaelab plot {full.path} --out '{out}' --label 3 "
+                                       f"--between 1 7\n")
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # a caller's own, after it
 
 
@@ -747,8 +750,8 @@ def test_ctrl_c_while_the_figures_are_drawn_says_how_to_draw_them(tiny, tmp_path
     from conftest import run_cli
 
     code, _, err = run_cli(["plot", str(run), "-q"], capsys)
-    assert code == 130 and err == (f"vaelab: stopped while drawing the figures in {run}/figures: "
-                                   f"some are new, some of before; draw them all again with "
+    assert code == 130 and err == (f"vaelab: stopped while drawing the figures in {run}/figures, "
+                                   f"which are not all drawn anew; draw them all again with "
                                    f"vaelab plot {run}\n"), err
 
 

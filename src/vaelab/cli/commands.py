@@ -185,10 +185,12 @@ class Plot(Common):
                              progress=not self.quiet, label=self.label, between=self.between)
         except KeyboardInterrupt as err:  # some figures drawn anew, the others not yet
             again = command_flags(("--out", self.out), ("--data-dir", self.data_dir),
-                                  ("--format", None if self.format == "png" else self.format))
-            say(f"stopped while drawing the figures in {self.out or run.figures_dir}: some are "
-                f"new, some of before; draw them all again with vaelab plot "
-                f"{quoted(run.path)}{again}")
+                                  ("--format", None if self.format == "png" else self.format),
+                                  ("--label", self.label))
+            between = " --between " + " ".join(map(quoted, self.between)) if self.between else ""
+            say(f"stopped while drawing the figures in {quoted(self.out or run.figures_dir)}, "
+                f"which are not all drawn anew; draw them all again with vaelab plot "
+                f"{quoted(run.path)}{again}{between}")
             err.told = True  # type: ignore[attr-defined]
             raise
         page = paths.pop("page", None)

@@ -11,11 +11,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from vaelab.config import RunConfig
 from vaelab.errors import VaelabError
 from vaelab.files import write_atomic
-from vaelab.measuring.caveats import conditional, setting_applies, training_images
+from vaelab.measuring.caveats import setting_applies
 from vaelab.measuring.estimators import mean_and_error
+from vaelab.measuring.pairing import card_config, images_of, learnt_from, why_unpaired
 from vaelab.measuring.scorecard import (
     MEASURES,
     Score,
@@ -63,11 +63,13 @@ class Comparison:
         """The runs' folders, each with as many of its parents as tell them apart, and one run
         measured on two splits named with each."""
         paths = [Path(card.run).parts for card in self.cards]
-        for n in range(2, max(2, *map(len, paths)) + 1):  # one folder twice: all of it
-            if len(set(names := [str(Path(*parts[-n:])) for parts in paths])) == len(paths):
-                return names
-        return [f"{Path(*parts[-2:])} ({card.split})"
-                for parts, card in zip(paths, self.cards, strict=True)]
+        for splits in (False, True):
+            for n in range(2, max(2, *map(len, paths)) + 1):  # one folder twice: all of it
+                names = [str(Path(*parts[-n:])) + (f" ({card.split})" if splits else "")
+                         for parts, card in zip(paths, self.cards, strict=True)]
+                if len(set(names)) == len(paths):
+                    return names
+        return names
 
     def rows(self) -> list[tuple[str, list[str]]]:
         header = heading_rows(self.cards)
@@ -125,7 +127,7 @@ class Comparison:
             if not kept:
                 continue
             base = self.cards[kept[0]]
-            why = [_why_unpaired(card, base, key, drawn) if k != kept[0] else ""
+            why = [why_unpaired(card, base, key, drawn) if k != kept[0] else ""
                    for k, card in enumerate(self.cards)]
             if not any(c[key].value is not None or key in c.per_image for c in self.cards
                        if c is not base):  # no other bound: no row (one unpaired: blank, why)
@@ -147,7 +149,7 @@ class Comparison:
         if len(names) > 1:
             cards = [_on_its_scale(card, names) for card in cards]
         for keys, values, note in (  # of what each card says: an older one may say nothing
-                ([m.key for m in MEASURES], [_images_of(c) for c in self.cards], "the runs' "
+                ([m.key for m in MEASURES], [images_of(c) for c in self.cards], "the runs' "
                  "images differ (their dataset, size or split): figures of other test images"),
                 ((*SCALED, *CODES), [c.likelihood.get("images") for c in self.cards],
                  "the runs' images measured differ ({}): figures of other images"),
@@ -155,7 +157,7 @@ class Comparison:
                  "the bounds' k differ ({}): a larger k gives a tighter bound"),
                 (ELBO, [c.samples for c in self.cards if c.k is not None],
                  "the ELBOs' posterior draws per image differ ({})"),
-                (PROBES, [_learnt_from(c) for c in self.cards],
+                (PROBES, [learnt_from(c) for c in self.cards],
                  "the runs learnt from different training images ({}), on which the probes "
                  "are fitted")):
             known = [v for v in values if v is not None]
@@ -168,17 +170,18 @@ class Comparison:
         """A row for each setting the runs were trained with that differs between them (as
         its option is spelled: --lr, --kl), from the configs their eval.json keep ("?" for
         an older one, which has none)."""
-        configs = [_config(card) for card in self.cards]
+        configs = [card_config(card) for card in self.cards]
         known = [config for config in configs if config is not None]
         # of two runs that differ in a setting, one differs in it from the first at least
         differ = dict.fromkeys((section, key) for other in known[1:]
                                for section, key, _, _ in known[0].changes(other)
                                if (section, key) not in SHOWN)
-        return [(NAMED.get(key, f"trained with --{key.replace('_', '-')}"),
+        rows = [(NAMED.get(key, f"trained with --{key.replace('_', '-')}"),
                  ["?" if config is None else "—" if not setting_applies(config, section, key)
                   else _shown(config.train.draws if key == "k" else
                               getattr(getattr(config, section), key)) for config in configs])
                 for section, key in differ]
+        return [row for row in rows if set(row[1]) - {"—"}]  # a setting that did nothing: none
 
     def markdown(self) -> str:
         return markdown_table(self.names, *self.noted_rows())
@@ -273,55 +276,6 @@ def _noted(card: Scorecard, keys: Sequence[str], note: str) -> Scorecard:
             metrics[key] = Score(score.value, score.error,
                                  f"{score.note}; and {note}" if score.note else note)
     return replace(card, metrics=metrics)
-
-
-def _config(card: Scorecard) -> RunConfig | None:
-    """The settings of the run a card measured, where its eval.json keeps them (an older one,
-    or one edited by hand: None)."""
-    if not card.config:
-        return None
-    try:
-        return RunConfig.from_dict(card.config, card.run)
-    except VaelabError:
-        return None
-
-
-def _why_unpaired(card: Scorecard, base: Scorecard, key: str, drawn: str) -> str:
-    """Why ``card``'s bound ``key`` is not paired with ``base``'s, or "" where it is."""
-    if key not in card.per_image:
-        return ("it has no such bound" if card[key].value is None else
-                "its per-image bounds were not kept (vaelab eval of the run writes them)")
-    def density(card: Scorecard) -> str:  # the squared error's and a learned Gaussian's: alike
-        return "gaussian" if card.likelihood["name"] == "sse" else card.likelihood["name"]
-
-    def images(card: Scorecard) -> tuple[Any, ...]:
-        return card.images, card.likelihood.get("images"), _data(card)
-
-    checks = (("split", card.split, base.split), ("set of images", images(card), images(base)),
-              ("likelihood", density(card), density(base)),
-              ("kind of model (p(x|y) against p(x))", conditional(card), conditional(base)),
-              ("k" if drawn == "k" else "number of draws", getattr(card, drawn),
-               getattr(base, drawn)))
-    differ = [what for what, mine, theirs in checks if mine != theirs]
-    return f"measured with another {' and '.join(differ)}" if differ else ""
-
-
-def _data(card: Scorecard) -> tuple[Any, ...] | None:
-    """Which images a card's run is of, as far as its config says (an older card: None)."""
-    return None if (config := _config(card)) is None else (
-        config.data.dataset, config.data.image_size, config.data.fingerprint,
-        config.data.test_fraction)
-
-
-def _images_of(card: Scorecard) -> str | None:
-    """The fingerprint of the images a card's run is of (both splits), where its config
-    keeps one."""
-    return None if (config := _config(card)) is None else config.data.fingerprint
-
-
-def _learnt_from(card: Scorecard) -> str | None:
-    """Which training images the card's run learnt from, where its config says."""
-    return None if (config := _config(card)) is None else training_images(config)
 
 
 def _shown(value: Any) -> str:

@@ -207,8 +207,9 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
     check_same_test_images([(str(run.path), run.config.data) for run in loaded])
     if out is not None:
         check_new_run_dir(out, resume=None)
-    data = load_for(loaded[0].config, data_dir, progress=progress, data=data)
-    for run in loaded[1:]:
+    data = (_images_of_any(loaded, data_dir, progress) if data is None else
+            load_for(loaded[0].config, data_dir, progress=progress, data=data))
+    for run in loaded:
         check_same(run.config, data)
     judge = eval_options.get("judge", "cached")
     if judge == "cached":  # one classifier for every run, trained first if there is none
@@ -273,6 +274,19 @@ def _why_alone(run: Run, card: Scorecard | None, outdated: bool, split: str) -> 
     if not writable(run.path):
         return "its folder cannot be written"
     return ""
+
+
+def _images_of_any(runs: list[Run], data_dir: str | Path | None, progress: bool) -> ImageData:
+    """The runs' test images, from the first run whose images are found (the runs have the
+    same ones, by check_same_test_images: a copy of a folder found where another has moved),
+    or the first run's error where none are."""
+    missing = []
+    for run in runs:
+        try:
+            return load_for(run.config, data_dir, progress=progress)
+        except VaelabError as err:
+            missing.append(err)
+    raise missing[0]
 
 
 def _as_asked(card: Scorecard, options: dict[str, Any]) -> bool:

@@ -114,7 +114,8 @@ def recorded(config: RunConfig, data: ImageData) -> RunConfig:
     data_config = dataclasses.replace(config.data, dataset=where,
                                       image_shape=data.image_shape, classes=data.classes,
                                       fingerprint=data.fingerprint())
-    if config.data.fingerprint not in (None, data_config.fingerprint):
+    if (config.data.fingerprint not in (None, data_config.fingerprint)  # not images of
+            and config.data.image_shape in (None, data.image_shape)):  # another size, asked for
         given = data.origin is None and data.name not in DATASETS  # tensors, from Python
         why = ("other tensors given as data=" if given else "a file changed, was added or "
                "removed since, or the dataset or its split did")

@@ -1,0 +1,63 @@
+"""What a scorecard's run is of, as far as the config its eval.json keeps says (an older
+one, or one edited by hand, says nothing), and why two runs' bounds do not pair image by
+image."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vaelab.config import RunConfig
+from vaelab.errors import VaelabError
+from vaelab.measuring.caveats import conditional, training_images
+from vaelab.measuring.scorecard import Scorecard
+
+
+def card_config(card: Scorecard) -> RunConfig | None:
+    """The settings of the run a card measured, where its eval.json keeps them (an older one,
+    or one edited by hand: None)."""
+    if not card.config:
+        return None
+    try:
+        return RunConfig.from_dict(card.config, card.run)
+    except VaelabError:
+        return None
+
+
+def why_unpaired(card: Scorecard, base: Scorecard, key: str, drawn: str) -> str:
+    """Why ``card``'s bound ``key`` is not paired with ``base``'s, or "" where it is."""
+    if key not in card.per_image:
+        return ("it has no such bound" if card[key].value is None else
+                "its per-image bounds were not kept (vaelab eval of the run writes them)")
+    def density(card: Scorecard) -> str:  # the squared error's and a learned Gaussian's: alike
+        return "gaussian" if card.likelihood["name"] == "sse" else card.likelihood["name"]
+
+    def images(card: Scorecard) -> tuple[Any, ...]:
+        return card.images, card.likelihood.get("images"), images_key(card)
+
+    checks = (("split", card.split, base.split), ("set of images", images(card), images(base)),
+              ("likelihood", density(card), density(base)),
+              ("kind of model (p(x|y) against p(x))", conditional(card), conditional(base)),
+              ("k" if drawn == "k" else "number of draws", getattr(card, drawn),
+               getattr(base, drawn)))
+    differ = [what for what, mine, theirs in checks if mine != theirs]
+    return f"measured with another {' and '.join(differ)}" if differ else ""
+
+
+def images_key(card: Scorecard) -> tuple[Any, ...] | None:
+    """Which images a card's run is of, as far as its config says (an older card: None)."""
+    if (config := card_config(card)) is None:
+        return None
+    data = config.data  # the fingerprint names them wherever they were found (a folder copied)
+    return (data.fingerprint,) if data.fingerprint else (data.dataset, data.image_size,
+                                                         data.test_fraction)
+
+
+def images_of(card: Scorecard) -> str | None:
+    """The fingerprint of the images a card's run is of (both splits), where its config
+    keeps one."""
+    return None if (config := card_config(card)) is None else config.data.fingerprint
+
+
+def learnt_from(card: Scorecard) -> str | None:
+    """Which training images the card's run learnt from, where its config says."""
+    return None if (config := card_config(card)) is None else training_images(config)
