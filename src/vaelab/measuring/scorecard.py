@@ -21,6 +21,7 @@ from vaelab.files import read_json
 from vaelab.measuring.classifier import CONFIDENT
 from vaelab.measuring.eval_json import MEASURE_AGAIN, check_eval
 from vaelab.measuring.probes import KNN
+from vaelab.training.layout import check_run_folder
 from vaelab.training.runs import Run, finished_epochs
 
 FORMAT = 1
@@ -232,10 +233,7 @@ def load_scorecard(path: Run | str | Path, split: str = "test", *, warn_outdated
     ``warn_outdated`` is off (for a caller that says it in its own way)."""
     path = path.folder if isinstance(path, Run) else path
     check_split(split)
-    if not Path(path).is_dir():
-        raise VaelabError(f"{path}: no such folder; give a run's folder, where vaelab train "
-                          f"wrote config.json")
-    file = Path(path) / eval_file(split)
+    file = check_run_folder(Path(path)) / eval_file(split)  # a folder of images is no run's
     if not file.exists():
         return None
     try:
