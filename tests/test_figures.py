@@ -1109,3 +1109,24 @@ def test_drawing_and_measuring_leave_a_callers_model_in_the_mode_it_was_in(tiny,
             ae.model.train(training)
             call(tmp_path / f"{name}-{training}")
             assert vae.model.training is training and ae.model.training is training, name
+
+
+def test_a_runs_page_says_when_its_figures_are_of_an_earlier_epoch(tiny, tmp_path):
+    """Resumed with --no-plots and measured again, a run's page gave the new epochs' numbers
+    beside the old figures without a word."""
+    from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from vaelab.pictures.report import write_run_page
+    from vaelab.training.loop import resume, train
+    from vaelab.training.runs import load_run
+
+    config = RunConfig(ModelConfig(hidden_dims=(16,)), DataConfig(train_subset=128),
+                       TrainConfig(epochs=1))
+    run = train(config, tmp_path / "run", data=tiny, progress=False)
+    plot_run(run, tiny)
+    said = "Its figures are of epoch 1: vaelab plot "
+    assert said not in (run.path / "index.html").read_text()
+    resume(run.path, epochs=2, data=tiny, progress=False)  # no figures drawn
+    page = write_run_page(load_run(run.path)).read_text()
+    assert f"{said}{run.path} draws them again." in page
+    plot_run(load_run(run.path), tiny)  # drawn again: of epoch 2
+    assert said not in (run.path / "index.html").read_text()

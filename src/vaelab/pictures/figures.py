@@ -40,7 +40,7 @@ from vaelab.pictures import plots
 from vaelab.pictures.choice import Choice
 from vaelab.pictures.ink import drawn_manifold, ink_on_paper, pictures_of
 from vaelab.pictures.interpolation import GIF_ENDS, interpolation
-from vaelab.pictures.report import DRAWN_WITH, write_run_page
+from vaelab.pictures.report import DRAWN_AT, DRAWN_WITH, write_run_page
 from vaelab.training.datasets import check_data, load_for
 from vaelab.training.runs import FIGURES, Run, opened
 
@@ -133,7 +133,7 @@ def write_run_figures(run: Run | str | Path, data: ImageData | None = None,
     given = ", each given its class" if model.conditional else ""
     drawn_as = "" if seen.label is None else f", drawn as class {data.classes[seen.label]}"
     paths: dict[str, Path] = {}
-    notes = {DRAWN_WITH: choice.as_text()}  # read by the run's page
+    notes = {DRAWN_WITH: choice.as_text(), DRAWN_AT: str(run.epochs_done)}  # the page's
 
     def save(key: str, fig: Figure) -> None:  # at once: a drawn figure keeps its pixels
         paths[key] = save_figure(fig, out_dir / f"{key}.{fmt}", notes=notes)

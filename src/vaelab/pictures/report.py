@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 NO_PRIOR = "this model has no prior"
 DRAWN_WITH = "vaelab choice"  # a run's PNG figures' text: the classes they were drawn with
+DRAWN_AT = "vaelab epoch"  # and the epoch of the weights they were drawn from
 SCALE = 0.6  # CSS pixels per pixel of a 150-dpi figure: its 10-point text at 12.5 pixels
 WIDTH = 1094  # CSS pixels of a section's content (main's 1180, less the paddings and borders)
 GAP = 16  # between figures side by side
@@ -280,13 +281,17 @@ def write_report(runs: Sequence[Run], path: Path, *, title: str, lead: str = "",
 def _drawn_with(run: Run) -> str:
     """The options of ``vaelab plot`` that drew the run's figures, from the choice that its
     interpolation.png keeps, quoted for this machine ("" for none, or an unreadable one)."""
+    choice = Choice.read(run, _notes_of_figures(run).get(DRAWN_WITH))
+    return "" if choice is None else choice.flags(run)
+
+
+def _notes_of_figures(run: Run) -> dict[str, str]:
+    """The texts the run's interpolation.png keeps, its pixels unread (none if unreadable)."""
     try:
         with Image.open(run.figures_dir / "interpolation.png") as png:
-            text = png.info.get(DRAWN_WITH)  # read before the pixels, which stay unread
+            return {key: text for key, text in png.info.items() if isinstance(text, str)}
     except (OSError, ValueError):
-        return ""
-    choice = Choice.read(run, text if isinstance(text, str) else None)
-    return "" if choice is None else choice.flags(run)
+        return {}
 
 
 def write_run_page(run: Run) -> Path:
@@ -302,8 +307,11 @@ def write_run_page(run: Run) -> Path:
             f"{run.epochs_done} epoch{'s' * (run.epochs_done != 1)} on "
             + (f"{subset:,} training images of " if subset is not None else "")
             + f"{dataset_title(run.config.data.dataset)}.")
+    drawn, plot = _notes_of_figures(run).get(DRAWN_AT, ""), f"vaelab plot {quoted(run.path)}"
+    if drawn.isdigit() and int(drawn) != run.epochs_done:  # resumed, say, with --no-plots
+        lead += f" Its figures are of epoch {drawn}: {plot} draws them again."
     return write_report([run], run.path / "index.html", title=f"vaelab run {run.path.name}",
-                        lead=lead, commands=[f"vaelab plot {quoted(run.path)}{_drawn_with(run)}"],
+                        lead=lead, commands=[f"{plot}{_drawn_with(run)}"],
                         evaluation=Comparison([card]) if card else None,
                         stale=older_than(card, run))
 
