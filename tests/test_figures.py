@@ -1045,7 +1045,8 @@ def test_a_run_page_s_command_draws_its_figures_again_with_the_classes_they_show
     from vaelab.cli.parsing import parse
     from vaelab.data import ImageData
     from vaelab.files import quoted
-    from vaelab.pictures.report import DRAWN_WITH, write_run_page
+    from vaelab.pictures.choice import DRAWN_WITH
+    from vaelab.pictures.report import write_run_page
 
     names = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
              "Sneaker", "Bag", "Ankle boot")
@@ -1130,3 +1131,13 @@ def test_a_runs_page_says_when_its_figures_are_of_an_earlier_epoch(tiny, tmp_pat
     assert f"{said}{run.path} draws them again." in page
     plot_run(load_run(run.path), tiny)  # drawn again: of epoch 2
     assert said not in (run.path / "index.html").read_text()
+    # A posterior collapsed onto the prior is said on the page, as training says it
+    run = load_run(run.path)
+
+    def with_kl(kl: float) -> str:
+        metrics = [{**m, "test": {**m["test"], "kl": kl}} for m in run.metrics]
+        return write_run_page(dataclasses.replace(run, metrics=metrics)).read_text()
+
+    assert ("Its posterior collapsed onto the prior (a test KL of 0.004 nats an image): the "
+            "codes say almost nothing of the images") in with_kl(0.004)
+    assert "collapsed" not in with_kl(5.0)

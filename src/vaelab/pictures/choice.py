@@ -6,10 +6,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from PIL import Image
+
 from vaelab.errors import VaelabError
 from vaelab.files import quoted
 from vaelab.training.datasets import class_names, class_number
 from vaelab.training.runs import Run
+
+DRAWN_WITH = "vaelab choice"  # a run's PNG figures' text: the classes they were drawn with
+DRAWN_AT = "vaelab epoch"  # and the epoch of the weights they were drawn from
 
 
 @dataclass(frozen=True)
@@ -67,3 +72,19 @@ class Choice:
                           None if between is None else tuple(between))
         except (ValueError, TypeError, KeyError, VaelabError):
             return None
+
+
+def drawn_with(run: Run) -> str:
+    """The options of ``vaelab plot`` that drew the run's figures, from the choice that its
+    interpolation.png keeps, quoted for this machine ("" for none, or an unreadable one)."""
+    choice = Choice.read(run, figure_notes(run).get(DRAWN_WITH))
+    return "" if choice is None else choice.flags(run)
+
+
+def figure_notes(run: Run) -> dict[str, str]:
+    """The texts the run's interpolation.png keeps, its pixels unread (none if unreadable)."""
+    try:
+        with Image.open(run.figures_dir / "interpolation.png") as png:
+            return {key: text for key, text in png.info.items() if isinstance(text, str)}
+    except (OSError, ValueError):
+        return {}

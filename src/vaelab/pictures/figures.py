@@ -37,10 +37,10 @@ from vaelab.measuring.latent import LatentPicture, latent_picture, prior_manifol
 from vaelab.models import Autoencoder, leaves_modes
 from vaelab.objectives import corrupt
 from vaelab.pictures import plots
-from vaelab.pictures.choice import Choice
+from vaelab.pictures.choice import DRAWN_AT, DRAWN_WITH, Choice
 from vaelab.pictures.ink import drawn_manifold, ink_on_paper, pictures_of
 from vaelab.pictures.interpolation import GIF_ENDS, interpolation
-from vaelab.pictures.report import DRAWN_AT, DRAWN_WITH, write_run_page
+from vaelab.pictures.report import write_run_page
 from vaelab.training.datasets import check_data, load_for
 from vaelab.training.runs import FIGURES, Run, opened
 

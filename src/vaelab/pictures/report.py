@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
-from PIL import Image
 
 from vaelab import __version__
 from vaelab.data import dataset_title
@@ -26,7 +25,8 @@ from vaelab.files import quoted, write_atomic
 from vaelab.measuring.latent import share_one_scale
 from vaelab.models import count_parameters
 from vaelab.pictures.captions import LOSS, SECTIONS, caption
-from vaelab.pictures.choice import Choice
+from vaelab.pictures.choice import DRAWN_AT, drawn_with, figure_notes
+from vaelab.training.checks import COLLAPSED
 from vaelab.training.runs import METRICS, Run
 
 if TYPE_CHECKING:
@@ -34,8 +34,6 @@ if TYPE_CHECKING:
     from vaelab.measuring.scorecard import Scorecard
 
 NO_PRIOR = "this model has no prior"
-DRAWN_WITH = "vaelab choice"  # a run's PNG figures' text: the classes they were drawn with
-DRAWN_AT = "vaelab epoch"  # and the epoch of the weights they were drawn from
 SCALE = 0.6  # CSS pixels per pixel of a 150-dpi figure: its 10-point text at 12.5 pixels
 WIDTH = 1094  # CSS pixels of a section's content (main's 1180, less the paddings and borders)
 GAP = 16  # between figures side by side
@@ -278,22 +276,6 @@ def write_report(runs: Sequence[Run], path: Path, *, title: str, lead: str = "",
     return path
 
 
-def _drawn_with(run: Run) -> str:
-    """The options of ``vaelab plot`` that drew the run's figures, from the choice that its
-    interpolation.png keeps, quoted for this machine ("" for none, or an unreadable one)."""
-    choice = Choice.read(run, _notes_of_figures(run).get(DRAWN_WITH))
-    return "" if choice is None else choice.flags(run)
-
-
-def _notes_of_figures(run: Run) -> dict[str, str]:
-    """The texts the run's interpolation.png keeps, its pixels unread (none if unreadable)."""
-    try:
-        with Image.open(run.figures_dir / "interpolation.png") as png:
-            return {key: text for key, text in png.info.items() if isinstance(text, str)}
-    except (OSError, ValueError):
-        return {}
-
-
 def write_run_page(run: Run) -> Path:
     """The page of one run, beside its figures: <run>/index.html, with its eval.json's
     figures when it has been measured."""
@@ -307,11 +289,16 @@ def write_run_page(run: Run) -> Path:
             f"{run.epochs_done} epoch{'s' * (run.epochs_done != 1)} on "
             + (f"{subset:,} training images of " if subset is not None else "")
             + f"{dataset_title(run.config.data.dataset)}.")
-    drawn, plot = _notes_of_figures(run).get(DRAWN_AT, ""), f"vaelab plot {quoted(run.path)}"
+    drawn, plot = figure_notes(run).get(DRAWN_AT, ""), f"vaelab plot {quoted(run.path)}"
     if drawn.isdigit() and int(drawn) != run.epochs_done:  # resumed, say, with --no-plots
         lead += f" Its figures are of epoch {drawn}: {plot} draws them again."
+    kl = run.metrics[-1]["test"].get("kl") if run.metrics and run.model.has_posterior else None
+    if kl is not None and kl < COLLAPSED:  # as training said: a teacher should see it here too
+        lead += (f" Its posterior collapsed onto the prior (a test KL of {kl:.2g} nats an "
+                 f"image): the codes say almost nothing of the images, and the figures show "
+                 f"much the same image everywhere.")
     return write_report([run], run.path / "index.html", title=f"vaelab run {run.path.name}",
-                        lead=lead, commands=[f"{plot}{_drawn_with(run)}"],
+                        lead=lead, commands=[f"{plot}{drawn_with(run)}"],
                         evaluation=Comparison([card]) if card else None,
                         stale=older_than(card, run))
 
