@@ -18,6 +18,7 @@ from vaelab.measuring.eval_json import MEASURE_AGAIN
 from vaelab.measuring.latent import judged_classes
 from vaelab.measuring.scorecard import Score, Scorecard, load_scorecard
 from vaelab.models import Autoencoder, model_class
+from vaelab.training.checks import POSTERIOR_ONLY
 
 if TYPE_CHECKING:
     from vaelab.measuring.classifier import Judge
@@ -294,8 +295,6 @@ def conditional(card: Scorecard) -> bool:
     except VaelabError:
         return False
 
-
-POSTERIOR_ONLY = {"beta", "kl_warmup", "kl", "objective", "k"}  # train's settings of a KL
 
 
 def setting_applies(config: RunConfig, section: str, key: str) -> bool:

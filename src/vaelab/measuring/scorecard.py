@@ -233,11 +233,8 @@ def load_scorecard(path: Run | str | Path, split: str = "test", *, warn_outdated
     ``warn_outdated`` is off (for a caller that says it in its own way)."""
     path = path.folder if isinstance(path, Run) else path
     check_split(split)
-    if not Path(path).is_dir():
-        raise VaelabError(f"{path}: no such folder; give a run's folder, where vaelab train "
-                          f"wrote config.json")
     file = Path(path) / eval_file(split)
-    if not file.exists():  # a run not measured yet, or a folder that is no run's (of images)
+    if not file.exists():  # a run not measured yet, else no run's folder (or none), said so
         check_run_folder(Path(path))
         return None
     try:

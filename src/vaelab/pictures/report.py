@@ -26,7 +26,7 @@ from vaelab.measuring.latent import share_one_scale
 from vaelab.models import count_parameters
 from vaelab.pictures.captions import LOSS, SECTIONS, caption
 from vaelab.pictures.choice import DRAWN_AT, drawn_with, figure_notes
-from vaelab.training.checks import COLLAPSED
+from vaelab.training.checks import collapsed_kl
 from vaelab.training.runs import METRICS, Run
 
 if TYPE_CHECKING:
@@ -292,8 +292,8 @@ def write_run_page(run: Run) -> Path:
     drawn, plot = figure_notes(run).get(DRAWN_AT, ""), f"vaelab plot {quoted(run.path)}"
     if drawn.isdigit() and int(drawn) != run.epochs_done:  # resumed, say, with --no-plots
         lead += f" Its figures are of epoch {drawn}: {plot} draws them again."
-    kl = run.metrics[-1]["test"].get("kl") if run.metrics and run.model.has_posterior else None
-    if kl is not None and kl < COLLAPSED:  # as training said: a teacher should see it here too
+    kl = collapsed_kl(run.metrics) if run.model.has_posterior else None
+    if kl is not None:  # as training said: a teacher should see it here too
         lead += (f" Its posterior collapsed onto the prior (a test KL of {kl:.2g} nats an "
                  f"image): the codes say almost nothing of the images, and the figures show "
                  f"much the same image everywhere.")

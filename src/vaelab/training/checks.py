@@ -22,6 +22,10 @@ from vaelab.training.epoch import EpochProgress, added_part
 log = logging.getLogger("vaelab")
 
 
+# The settings of a KL or a bound, which check_fits refuses for a model without a posterior
+POSTERIOR_ONLY = ("beta", "kl_warmup", "kl", "objective", "k")
+
+
 def check_fits(config: RunConfig) -> None:
     """Refuse, before any work, settings that the model cannot use: asks the model's class
     what it can do."""
@@ -103,11 +107,17 @@ def check_labels(config: RunConfig, data: ImageData) -> None:
 COLLAPSED = 0.1  # nats of test KL an image below which the codes say next to nothing
 
 
+def collapsed_kl(metrics: list[dict[str, Any]]) -> float | None:
+    """The last epoch's test KL per image where it is under COLLAPSED (the posterior collapsed
+    onto the prior), else None."""
+    kl = metrics[-1]["test"].get("kl") if metrics else None
+    return kl if kl is not None and kl < COLLAPSED else None
+
+
 def say_if_collapsed(path: Path, metrics: list[dict[str, Any]], train: TrainConfig) -> None:
     """A posterior that has collapsed onto the prior makes every figure one blurred mean
     image; a teacher should hear of it before putting them on a slide."""
-    kl = metrics[-1]["test"]["kl"] if metrics else None
-    if kl is not None and kl < COLLAPSED:
+    if (kl := collapsed_kl(metrics)) is not None:
         warm_up = "a longer --kl-warmup" if train.kl_warmup else "--kl-warmup"
         log.warning("%s: the test KL is %.2g nats an image, so the codes carry almost nothing "
                     "about the images (the posterior collapsed onto the prior) and the figures "
