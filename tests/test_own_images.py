@@ -1082,3 +1082,23 @@ def test_settings_rerun_on_moved_images_record_where_they_are_now(tmp_path, caps
         (moved / "shapes").resolve())
     code, _, err = run_cli(["plot", str(again), "-q"], capsys)  # no --data-dir needed
     assert code == 0, err
+
+
+def test_settings_rerun_on_moved_images_find_them_in_vaelab_data(tmp_path, capsys,
+                                                                 monkeypatch):
+    """train --config RUN on images moved since into $VAELAB_DATA said 'no images at ...;
+    give --dataset a folder of images', where a plot of the same run found them there."""
+    root, run, moved = _trained_then_moved(tmp_path, capsys)
+    monkeypatch.delenv("VAELAB_DATA", raising=False)
+    code, _, err = run_cli(["train", "--config", str(run), "-o", str(tmp_path / "lost"),
+                            "--no-plots", "-q"], capsys)
+    assert code == 2 and err == f"vaelab: error: the run's images are not at {root}; give " \
+        f"--dataset where they are now, or point --data-dir at the folder that holds shapes " \
+        f"now, under that name\n", err
+    monkeypatch.setenv("VAELAB_DATA", str(moved))
+    again = tmp_path / "again"
+    code, _, err = run_cli(["train", "--config", str(run), "-o", str(again), "--no-plots",
+                            "-q"], capsys)
+    assert code == 0 and "not at" not in err and "not the images" not in err, err
+    assert json.loads((again / "config.json").read_text())["data"]["dataset"] == str(
+        (moved / "shapes").resolve())

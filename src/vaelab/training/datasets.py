@@ -48,7 +48,7 @@ def load_for(config: RunConfig, data_dir: str | Path | None = None, *, progress:
         try:
             data = load(data_dir)
         except NoImagesThere as err:
-            if not check:  # a new run's --dataset: where it says, nowhere else
+            if not check and settings.fingerprint is None:  # a new --dataset: where it says
                 raise
             # A run's images that moved: by their name in --data-dir, else in $VAELAB_DATA
             env = os.environ.get("VAELAB_DATA") if data_dir is None else None
@@ -58,10 +58,11 @@ def load_for(config: RunConfig, data_dir: str | Path | None = None, *, progress:
             name, looked = Path(settings.dataset).name, [*err.elsewhere, ("VAELAB_DATA", env)]
             under = "".join(f", nor in {what} ({folder})" for what, folder in looked if folder)
             if data is None:
-                raise VaelabError(f"the run's images are not at {err.path}{under}; point "
+                again, python = (("give --dataset where they are now, or ", "") if not check
+                                 else ("", " (from Python, pass the same data= again)"))
+                raise VaelabError(f"the run's images are not at {err.path}{under}; {again}point "
                                   f"--data-dir at the folder that holds {name} now, under "
-                                  f"that name (from Python, pass the same data= again)"
-                                  ) from None
+                                  f"that name{python}") from None
     elif (absolute(data.name) != absolute(settings.dataset)  # unless the same images, found
           and not (check and settings.fingerprint == data.fingerprint())):  # elsewhere: a copy
         raise VaelabError(f"the data given is {data.name}, the config asks for "
