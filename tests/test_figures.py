@@ -1,4 +1,5 @@
 import dataclasses
+import html
 import re
 from pathlib import Path
 
@@ -1141,3 +1142,19 @@ def test_a_runs_page_says_when_its_figures_are_of_an_earlier_epoch(tiny, tmp_pat
     assert ("Its posterior collapsed onto the prior (a test KL of 0.004 nats an image): the "
             "codes say almost nothing of the images") in with_kl(0.004)
     assert "collapsed" not in with_kl(5.0)
+    # and on a demo's page, which named no collapse, of the run that collapsed
+    from vaelab.demo import Laps, _page
+
+    laps = Laps()
+    for stage in ("training", "figures", "measuring"):
+        laps.lap(stage)
+
+    def demo_page(kl: float) -> str:
+        metrics = [{**m, "test": {**m["test"], "kl": kl}} for m in run.metrics]
+        return html.unescape(_page([dataclasses.replace(run, metrics=metrics)], tmp_path,
+                                   run.path / "figures" / "reconstructions.png", None,
+                                   [run.config], laps, "cpu").read_text())
+
+    assert ("The VAE's posterior collapsed onto the prior (a test KL of 0.004 nats an image)"
+            in demo_page(0.004))
+    assert "collapsed" not in demo_page(5.0)

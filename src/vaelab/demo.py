@@ -27,7 +27,7 @@ from vaelab.models import MODELS
 from vaelab.pictures.comparison import comparison_figure
 from vaelab.pictures.figures import Choice, save_figure, write_run_figures
 from vaelab.pictures.interpolation import interpolation_pair
-from vaelab.pictures.report import write_report, write_run_page
+from vaelab.pictures.report import collapse_note, write_report, write_run_page
 from vaelab.training.datasets import absolute, load_for
 from vaelab.training.folders import DEMO_PLAN, check_new_run_dir, unique_dir
 from vaelab.training.jobs import fit_all
@@ -309,7 +309,8 @@ def _page(runs, folder: Path, figure: Path, evaluation: Comparison, configs, lap
               f"and batch, seed {train.seed}. {made}: "
               + ", ".join(f"{stage} {laps.seconds[stage]:.0f} s"
                           for stage in ("training", "figures", "measuring"))
-              + _how_trained(len(runs), device, resumed) + " (timings.json has every part)."),
+              + _how_trained(len(runs), device, resumed) + " (timings.json has every part)."
+              + "".join(collapse_note(run, f"The {run.config.title()}'s") for run in runs)),
         commands=[again],
     )
 

@@ -292,15 +292,22 @@ def write_run_page(run: Run) -> Path:
     drawn, plot = figure_notes(run).get(DRAWN_AT, ""), f"vaelab plot {quoted(run.path)}"
     if drawn.isdigit() and int(drawn) != run.epochs_done:  # resumed, say, with --no-plots
         lead += f" Its figures are of epoch {drawn}: {plot} draws them again."
-    kl = collapsed_kl(run.metrics) if run.model.has_posterior else None
-    if kl is not None:  # as training said: a teacher should see it here too
-        lead += (f" Its posterior collapsed onto the prior (a test KL of {kl:.2g} nats an "
-                 f"image): the codes say almost nothing of the images, and the figures show "
-                 f"much the same image everywhere.")
     return write_report([run], run.path / "index.html", title=f"vaelab run {run.path.name}",
-                        lead=lead, commands=[f"{plot}{drawn_with(run)}"],
+                        lead=lead + collapse_note(run), commands=[f"{plot}{drawn_with(run)}"],
                         evaluation=Comparison([card]) if card else None,
                         stale=older_than(card, run))
+
+
+def collapse_note(run: Run, whose: str = "Its") -> str:
+    """A sentence for a page of a run whose posterior collapsed onto the prior, as training
+    said it (a teacher should see it beside the figures too), ``whose`` naming the run; for
+    any other run nothing."""
+    kl = collapsed_kl(run.metrics) if run.model.has_posterior else None
+    if kl is None:
+        return ""
+    return (f" {whose} posterior collapsed onto the prior (a test KL of {kl:.2g} nats an "
+            f"image): the codes say almost nothing of the images, and the figures show much "
+            f"the same image everywhere.")
 
 
 def older_than(card: Scorecard | None, run: Run) -> str:
