@@ -1102,3 +1102,23 @@ def test_settings_rerun_on_moved_images_find_them_in_vaelab_data(tmp_path, capsy
     assert code == 0 and "not at" not in err and "not the images" not in err, err
     assert json.loads((again / "config.json").read_text())["data"]["dataset"] == str(
         (moved / "shapes").resolve())
+
+
+def test_a_demos_run_resumed_alone_says_the_demos_page_shows_it_as_it_was(tmp_path, capsys):
+    """train --resume of one of a demo's runs left the demo's page and comparison showing
+    the run's first epochs, without a word."""
+    root = make_folder(tmp_path / "shapes", per_class=12)
+    demo = tmp_path / "demo"
+    code, _, err = run_cli(["demo", "--dataset", str(root), "--epochs", "1", "--batch-size",
+                            "8", "-o", str(demo), "-q"], capsys)
+    assert code == 0, err
+    code, _, err = run_cli(["train", "--resume", str(demo / "vae"), "--epochs", "2",
+                            "--no-plots", "-q"], capsys)
+    assert code == 0 and err.endswith(
+        f"vaelab: {demo.resolve() / 'index.html'} still shows vae as the demo left it; vaelab "
+        f"compare {demo / 'ae'} {demo / 'vae'} sets the demo's runs side by side again\n"), err
+    code, _, err = run_cli(["train", "--dataset", str(root), "-o", str(tmp_path / "run"),
+                            "--no-plots", *SMALL], capsys)  # a run of no demo: no such line
+    code, _, err = run_cli(["train", "--resume", str(tmp_path / "run"), "--epochs", "2",
+                            "--no-plots", "-q"], capsys)
+    assert code == 0 and "as the demo left it" not in err, err

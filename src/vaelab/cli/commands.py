@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,6 +112,8 @@ class Train(Common):
                                   f"{self._plot(run.path)}{room}, or elsewhere with its -o DIR"
                                   ) from None
             say(f"run folder: {run.path}  (open {quoted(run.path / 'index.html')})")
+        if self.resume is not None:
+            _of_a_demo(run.path)
 
     def _trained(self, options: dict) -> Run:
         """The run trained, or resumed, as the options say."""
@@ -154,6 +157,23 @@ class Train(Common):
                              ("--checkpoint-every", every if every != Train.checkpoint_every
                               else None),
                              ("--device", self.device), ("--data-dir", self.data_dir))
+
+
+def _of_a_demo(run: Path) -> None:
+    """After a demo's run went on alone: say that the demo's page still shows it as it was,
+    and which command sets the demo's runs side by side again."""
+    from vaelab.training.folders import DEMO_PLAN
+
+    demo = run.resolve().parent
+    if not (demo / DEMO_PLAN).is_file() or not (demo / "index.html").is_file():
+        return
+    try:
+        names = list(json.loads((demo / DEMO_PLAN).read_text())["runs"])
+    except (OSError, ValueError, KeyError, TypeError):
+        names = []
+    runs = " ".join(quoted(run.parent / name) for name in names) or f"{quoted(run)} ..."
+    say(f"{demo / 'index.html'} still shows {run.name} as the demo left it; vaelab compare "
+        f"{runs} sets the demo's runs side by side again")
 
 
 @dataclass(kw_only=True)
