@@ -1122,3 +1122,75 @@ def test_a_demos_run_resumed_alone_says_the_demos_page_shows_it_as_it_was(tmp_pa
     code, _, err = run_cli(["train", "--resume", str(tmp_path / "run"), "--epochs", "2",
                             "--no-plots", "-q"], capsys)
     assert code == 0 and "as the demo left it" not in err, err
+
+
+def test_a_name_that_is_not_utf8_is_refused_in_one_line(tmp_path):
+    """A class folder unpacked from an archive of another system, named in Latin-1, ended in
+    a UnicodeEncodeError from deep inside the folder's cache."""
+    root = make_folder(tmp_path / "shapes", per_class=4)
+    os.rename(root / "circle", os.fsencode(root) + b"/caf\xe9")
+    with pytest.raises(VaelabError, match=r"^.*/shapes/caf\ufffd: its name is not UTF-8 text "
+                                          r"\(it was made on another system, say\); rename it "):
+        load_dataset(str(root), progress=False)
+    os.rename(os.fsencode(root) + b"/caf\xe9", root / "circle")
+    Image.fromarray(_pattern(0, 0)).save(os.fsencode(root / "square") + b"/f\xfcr.png")
+    with pytest.raises(VaelabError, match=r"square/f\ufffdr\.png: its name is not UTF-8"):
+        load_dataset(str(root), progress=False)
+
+
+def test_formats_vaelab_does_not_read_are_named_and_jfif_is_read(tmp_path):
+    """A folder of .heic photos 'held no images', without a word of the six it held; .jfif
+    files (JPEGs, as Windows saves images from the web) were left out as not images."""
+    root = tmp_path / "phone"
+    root.mkdir()
+    for i in range(3):
+        (root / f"IMG_{i}.HEIC").write_bytes(b"\0\0\0\x18ftypheic")
+    (root / "IMG_9.avif").write_bytes(b"\0\0\0\x18ftypavif")
+    with pytest.raises(VaelabError, match=r"holds no images \(PNG, JPEG, .*\); it holds 1 "
+                                          r"\.avif, 3 \.heic files, which vaelab does not "
+                                          r"read: convert them to PNG or JPEG$"):
+        load_dataset(str(root), progress=False)
+    for i in range(4):
+        Image.fromarray(_pattern(i, i % 2)).save(root / f"web{i}.jfif", format="JPEG")
+    assert load_dataset(str(root), progress=False, test_fraction=0.25).train_images.shape[0] \
+        == 3
+
+
+def test_blank_images_are_told(tmp_path, caplog):
+    """Black drawings on a transparent background read as black on black: every image was
+    blank, and training went on without a word of it."""
+    root = tmp_path / "icons"
+    root.mkdir()
+    for i in range(6):
+        rgba = np.zeros((16, 16, 4), dtype=np.uint8)
+        rgba[4 + i % 3:10, 4:10, 3] = 255  # a black square, opaque; the rest transparent
+        Image.fromarray(rgba, "RGBA").save(root / f"{i}.png")
+    with caplog.at_level(logging.WARNING, logger="vaelab"):
+        data = load_dataset(str(root), progress=False)
+    assert int(data.train_images.max()) == 0
+    assert f"{root}: every image is blank, one flat value throughout (such as 0.png), with " \
+           f"nothing to learn; a transparent background is read as black, so drawings in " \
+           f"black on one vanish: put them on white first" in caplog.messages
+    Image.fromarray(_pattern(7, 0, (16, 16))).save(root / "7.png")  # one with something in it
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vaelab"):
+        load_dataset(str(root), progress=False)
+    assert any(m.startswith(f"{root}: 6 of the 7 images are blank") for m in caplog.messages)
+
+
+def test_images_too_large_for_the_memory_are_refused_before_they_are_read(tmp_path,
+                                                                          monkeypatch):
+    """A folder of full-size photos without --image-size was decoded, and cached on disk, at
+    full size, before the model's weights were refused with the advice of --hidden-dims."""
+    root = make_folder(tmp_path / "photos", per_class=3, size=(300, 400))
+    monkeypatch.setattr(folders_module, "physical_memory", lambda: 2**20)
+    monkeypatch.setattr(folders_module, "decode_all", None)  # never reached
+    with pytest.raises(VaelabError, match=r"photos: its 6 images of 400 x 300 pixels, such as "
+                                          r"circle/000\.png, would take 0\.0 GiB to read, more "
+                                          r"than this machine's 0\.0 GiB of memory; give "
+                                          r"--image-size \(64, say\) to read them smaller$"):
+        load_dataset(str(root), progress=False)
+    with pytest.raises(VaelabError, match=r"images of 200 x 200 .* give a smaller --image-size"):
+        load_dataset(str(root), image_size=200, progress=False)
+    monkeypatch.undo()
+    assert load_dataset(str(root), image_size=16, progress=False).image_shape == (1, 16, 16)

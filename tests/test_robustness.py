@@ -439,6 +439,18 @@ def test_a_model_too_large_for_this_machines_memory_is_refused_in_one_line(tiny,
                                           r"memory; give smaller --hidden-dims \(or --channels\)$"):
         train(config, tmp_path / "run", data=tiny, progress=False)
     assert not (tmp_path / "run").exists()  # refused before its folder was made
+    # of large images (photos given without --image-size), the size is the way out
+    from vaelab.config import DataConfig
+    from vaelab.data import ImageData
+
+    photos = ImageData("photos", ("a",), torch.zeros(4, 3, 300, 200, dtype=torch.uint8),
+                       torch.zeros(4, dtype=torch.int64),
+                       torch.zeros(2, 3, 300, 200, dtype=torch.uint8),
+                       torch.zeros(2, dtype=torch.int64))
+    with pytest.raises(VaelabError, match=r"of memory; give a smaller --image-size \(the images "
+                                          r"are 200 x 300 pixels\), or smaller --hidden-dims "):
+        train(RunConfig(ModelConfig("vae", 2, (4096,)), DataConfig(dataset="photos")),
+              tmp_path / "photos", data=photos, progress=False)
 
 
 @pytest.mark.parametrize(("waits", "refusals", "written"), [((0.05, 0.1, 0.15, 0.2), 2, True),

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vaelab.data.folders import Decoded
+from vaelab.data.cached import Decoded
 from vaelab.errors import VaelabError
 
 log = logging.getLogger("vaelab")

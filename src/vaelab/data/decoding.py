@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,7 +24,10 @@ from vaelab.errors import VaelabError
 GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 DEEP = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})  # more than 8 bits a pixel
 ORIENTATION = 0x0112  # the EXIF tag; 5 to 8 turn the image a quarter, so swap its sides
-SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
+SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".jfif", ".bmp", ".gif", ".webp", ".tif",
+                      ".tiff"})
+UNREAD = frozenset({".heic", ".heif", ".avif", ".jxl", ".jp2", ".psd", ".svg", ".raw", ".cr2",
+                    ".nef", ".arw", ".dng"})  # images of formats that vaelab does not read
 
 
 SIZES_DIFFER = "images of different sizes"  # a chunk's error, told with every size by the caller
@@ -193,11 +197,31 @@ def stack(arrays: list[np.ndarray], paths: list[str]) -> Chunk:
                  stored_grey=next((p for p, s in zip(paths, stored, strict=True) if s), None))
 
 
-def told(chunk: Chunk, root: os.PathLike, size: int | None) -> list[str]:
+def unread(files: Sequence[str]) -> str:
+    """Of the files a folder holds beside its images, those of image formats that vaelab does
+    not read, as a clause for the error that it holds no images: what to do with them."""
+    counts = Counter(os.path.splitext(file)[1].lower() for file in files)
+    found = [f"{counts[suffix]:,} {suffix}" for suffix in sorted(UNREAD) if counts[suffix]]
+    many = sum(counts[suffix] for suffix in UNREAD) > 1
+    return (f"; it holds {', '.join(found)} file{'s' * many}, which vaelab does not read: "
+            f"convert {'them' if many else 'it'} to PNG or JPEG") if found else ""
+
+
+def told(chunk: Chunk, root: os.PathLike, size: int | None, paths: Sequence[str]) -> list[str]:
     """What a folder's decoding says once, when it is read: grey images made colour, or grey
-    ones stored as colour (three times the work), images scaled up into a blur, and images
-    that lose over a third to the square."""
+    ones stored as colour (three times the work), images scaled up into a blur, images that
+    lose over a third to the square, and images of one flat value (``paths``: the files of
+    the chunk's images, in order)."""
     notes, n, name = [], len(chunk.images), lambda path: os.path.relpath(path, root)
+    flat = chunk.images.reshape(n, -1)
+    blank = np.flatnonzero(flat.min(axis=1) == flat.max(axis=1))
+    if len(blank):  # black drawings on a transparent background, read as black on black
+        which = ("every image is" if len(blank) == n else
+                 f"{len(blank):,} of the {n:,} images are")
+        notes.append(f"{root}: {which} blank, one flat value throughout (such as "
+                     f"{name(paths[blank[0]])}), with nothing to learn; a transparent "
+                     f"background is read as black, so drawings in black on one vanish: put "
+                     f"them on white first")
     if chunk.grey_in_colour and chunk.grey + chunk.grey_in_colour == n:  # every one is grey
         stored = ("every image is" if chunk.grey_in_colour == n else
                   f"{chunk.grey_in_colour:,} of the {n:,} images are")

@@ -14,26 +14,30 @@ decoded pixels (``fingerprint``), so moving or copying a folder keeps its runs v
 
 from __future__ import annotations
 
-import hashlib
-import io
 import logging
 import os
 import sys
-import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from vaelab.data import sources
-from vaelab.data.decoding import SUFFIXES, Chunk, checked, decode_files, different_sizes, told
+from vaelab.data.cached import Decoded, cache_path, read_cache, write_cache
+from vaelab.data.decoding import (
+    SUFFIXES,
+    Chunk,
+    checked,
+    decode_files,
+    different_sizes,
+    told,
+    unread,
+)
 from vaelab.errors import VaelabError
-from vaelab.files import write_atomic
+from vaelab.memory import physical_memory
 
 log = logging.getLogger("vaelab")
 
-CACHE_FORMAT = 2  # 2: EXIF turns, transparency as black, deep greys scaled
 CHUNK = 400  # images per task handed to a worker process
 PARALLEL_FROM = 2_000  # fewer images than this are decoded in this process: no start-up cost
 SPLITS = ("train", "test")
@@ -52,17 +56,6 @@ class Listing:
     stats: list[tuple[str, int, int]]  # (relative path, bytes, mtime in ns) of each file
     skipped: list[str]  # files that are not images
     notes: list[str] = field(default_factory=list)  # said when the folder is decoded
-
-
-@dataclass
-class Decoded:
-    """A folder's images, decoded: what the cache holds."""
-
-    images: np.ndarray  # (N, C, H, W) uint8
-    labels: np.ndarray | None
-    classes: tuple[str, ...]
-    split: np.ndarray | None
-    left_out: tuple[str, ...] | None = None  # the other files, by path in the folder, as read
 
 
 def list_folder(root: Path) -> Listing:
@@ -126,6 +119,8 @@ def _entries(folder: Path) -> tuple[list[str], list[os.DirEntry], list[str]]:
     for entry in entries:
         if entry.name.startswith("."):
             continue
+        if entry.is_dir() or entry.name.lower().endswith(ENDINGS):
+            _check_name(entry.path)
         if entry.is_dir():
             dirs.append(entry.name)
         elif entry.name.lower().endswith(ENDINGS) and entry.is_file():
@@ -133,6 +128,18 @@ def _entries(folder: Path) -> tuple[list[str], list[os.DirEntry], list[str]]:
         else:
             others.append(entry.path)
     return dirs, images, others
+
+
+def _check_name(path: str) -> None:
+    """Refuse, in one line, a folder or an image whose name is not UTF-8 text (from an archive
+    made on another system, say), which no figure, page or config.json could name."""
+    try:
+        path.encode()
+    except UnicodeEncodeError:
+        shown = os.fsencode(path).decode(errors="replace")
+        raise VaelabError(f"{shown}: its name is not UTF-8 text (it was made on another "
+                          f"system, say); rename it (convmv -f latin1 -t utf8 -r --notest "
+                          f"FOLDER renames every name in a folder)") from None
 
 
 def _walk(folder: Path, above: frozenset[str]) -> tuple[list[os.DirEntry], list[str]]:
@@ -187,7 +194,7 @@ def _list_split(folder: Path, root: Path) -> Listing:
         files = top
     if not files:
         raise VaelabError(f"{folder}: holds no images (PNG, JPEG, BMP, GIF, WebP or TIFF "
-                          f"files, in it or in one sub-folder per class)")
+                          f"files, in it or in one sub-folder per class){unread(skipped)}")
     start = len(str(root)) + 1
     stats = []
     for entry in files:
@@ -204,7 +211,7 @@ def load_folder(root: Path, image_size: int | None, *, progress: bool = True,
     listing = list_folder(root)
     cached = cache_path(listing, image_size)
     left_out = tuple(os.path.relpath(path, root) for path in listing.skipped)
-    decoded = _read_cache(cached)
+    decoded = read_cache(cached)
     # Said when the folder is read, and again only if its other files are not those it had
     # then (a copy of the images with a README beside them loads from their cache).
     if listing.skipped and (decoded is None or decoded.left_out not in (None, left_out)):
@@ -216,13 +223,36 @@ def load_folder(root: Path, image_size: int | None, *, progress: bool = True,
         return decoded
     for note in listing.notes:  # once, when the folder is read; not from its cache
         log.warning("%s", note)
+    _check_room(listing.files, image_size, root)
     chunk = decode_all(listing.files, image_size, progress=progress, workers=workers, root=root)
-    for note in told(chunk, root, image_size):
+    for note in told(chunk, root, image_size, listing.files):
         log.warning("%s", note)
     decoded = Decoded(chunk.images.transpose(0, 3, 1, 2).copy(), listing.labels,
                       listing.classes, listing.split, left_out)
-    _write_cache(cached, decoded)
+    write_cache(cached, decoded)
     return decoded
+
+
+def _check_room(files: list[str], size: int | None, root: Path) -> None:
+    """Refuse, before any is decoded, images that could not be trained on in this machine's
+    memory at the size of the first (as its header says; or ``size``): a folder of photos,
+    say, given without --image-size."""
+    from PIL import Image
+
+    try:
+        with Image.open(files[0]) as first:
+            width, height = (size, size) if size else first.size
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return  # said in one line with the others that cannot be read
+    # colour bytes, three times over: the chunks, their concatenation, the cache's file
+    need, have = 3 * 3 * width * height * len(files), physical_memory()
+    if have is not None and need > have:
+        raise VaelabError(f"{root}: its {len(files):,} images of {width} x {height} pixels, "
+                          f"such as {os.path.relpath(files[0], root)}, would take "
+                          f"{need / 2**30:.1f} GiB to read, more than this machine's "
+                          f"{have / 2**30:.1f} GiB of memory; give "
+                          f"{'a smaller --image-size' if size else '--image-size (64, say)'} "
+                          f"to read them smaller")
 
 
 def decode_all(paths: list[str], size: int | None, *, progress: bool = True,
@@ -289,41 +319,3 @@ def available_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
-
-
-def cache_path(listing: Listing, image_size: int | None) -> Path:
-    """Where the decoded folder is cached: named by a hash of its files' paths, sizes and
-    modification times and of the size asked for."""
-    h = hashlib.blake2b(digest_size=16)
-    h.update(f"{CACHE_FORMAT}|{image_size}|{listing.classes}|".encode())
-    h.update("".join(f"{rel}|{size}|{mtime}\n" for rel, size, mtime in listing.stats).encode())
-    return sources.cache_root() / "folders" / f"{h.hexdigest()}.npz"
-
-
-def _read_cache(path: Path) -> Decoded | None:
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            left_out = f.get("left_out")  # None in a cache written before it was kept
-            return Decoded(f["images"], f.get("labels"), tuple(map(str, f["classes"])),
-                           f.get("split"), None if left_out is None else tuple(map(str, left_out)))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, EOFError, RuntimeError, NotImplementedError,
-            zipfile.BadZipFile):  # cut short, or a byte changed (zipfile's many answers)
-        log.warning("%s: damaged cache file, reading the folder again", path)
-        return None
-
-
-def _write_cache(path: Path, decoded: Decoded) -> None:
-    arrays = {"images": decoded.images, "classes": np.array(decoded.classes, dtype=str)}
-    if decoded.labels is not None:
-        arrays["labels"] = decoded.labels
-    if decoded.split is not None:
-        arrays["split"] = decoded.split
-    arrays["left_out"] = np.array(decoded.left_out or (), dtype=str)
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    try:
-        write_atomic(path, buffer.getvalue())
-    except OSError as err:  # a full disk or a read-only cache costs speed, not the run
-        log.warning("could not cache the decoded images in %s (%s)", path.parent, err.strerror)

@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from vaelab.data.arrays import load_arrays
-from vaelab.data.folders import Decoded, load_folder
+from vaelab.data.cached import Decoded
+from vaelab.data.folders import load_folder
 from vaelab.data.images import ImageData, resized
 from vaelab.errors import VaelabError, did_you_mean
 

@@ -118,9 +118,11 @@ def model_for(config: RunConfig, copies: int = 1, weights: Path | None = None) -
     if need > have:
         kept = ", with what training keeps beside them (gradients, Adam's state)," if copies > 1 \
             else ""
+        large = (f"a smaller --image-size (the images are {image_shape[-1]} x "
+                 f"{image_shape[-2]} pixels), or " if max(image_shape[-2:]) > 64 else "")
         raise VaelabError(f"the model's weights{kept} take {need / 2**30:.1f} GiB, more than "
-                          f"this machine's {have / 2**30:.1f} GiB of memory; give smaller "
-                          f"--hidden-dims (or --channels)")
+                          f"this machine's {have / 2**30:.1f} GiB of memory; give {large}"
+                          f"smaller --hidden-dims (or --channels)")
     return build_model(config.model, image_shape, classes)
 
 
