@@ -671,3 +671,25 @@ def test_a_cvaes_walk_starts_at_the_first_image_as_its_class_and_ends_at_the_sec
             expected = pictures_of(cvae.decode(codes[index:index + 1], alone), False)
             apart = np.abs(frames[frame] - expected[0]).max()
             assert apart < 1e-4, (frame, apart)  # a batch of 5 against one: rounding alone
+
+
+def test_row_names_draw_accented_letters_and_say_what_the_font_lacks(caplog):
+    """vaelab sample drew the classes Äpfel, café and naïve as '□pfel', 'caf□' and 'na□ve'
+    (Pillow's own font), where the run's figures drew them whole; and it said nothing of the
+    characters that no font of its had."""
+    import logging
+
+    from PIL import Image
+
+    from vaelab.pictures.samples import with_row_names
+
+    def drawn(name: str) -> np.ndarray:
+        image = with_row_names(Image.new("L", (28, 30), 255), [name], 28, scale=1)
+        return np.asarray(image)[:, :-28]  # the margin with the name
+
+    with caplog.at_level(logging.WARNING, logger="vaelab"):
+        accented, missing, plain = drawn("é"), drawn("\u4e00"), drawn("e")
+    assert not np.array_equal(accented, missing)  # a letter, not the box of a missing one
+    assert not np.array_equal(accented, plain)  # its accent drawn
+    assert caplog.messages == ["some characters in the class names are not in the font (\u4e00): "
+                               "they show as boxes in the samples' row names"]

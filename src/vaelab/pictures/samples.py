@@ -5,6 +5,8 @@ turn."""
 
 from __future__ import annotations
 
+import functools
+import logging
 import math
 from collections.abc import Sequence
 from io import BytesIO
@@ -23,6 +25,8 @@ from vaelab.pictures.ink import as_drawn, ink_on_paper
 from vaelab.training.datasets import class_names, class_number
 from vaelab.training.folders import check_not_anothers
 from vaelab.training.runs import Run, opened
+
+log = logging.getLogger("vaelab")
 
 MOST_SAMPLES = 10_000  # in one picture
 SCALE = 3  # 28 px -> 84 px
@@ -134,6 +138,7 @@ def with_row_names(image: Image.Image, names: Sequence[str], height: int, scale:
     margin at its left that names each row, as the run's samples figure does."""
     row, font = (height + gap) * scale, _row_font(height, scale, gap)
     margin = _names_margin(names, height, scale, gap)
+    _say_missing(names)
     out = Image.new(image.mode, (image.width + margin, image.height), "white")
     out.paste(image, (margin, 0))
     ink = 60 if image.mode == "L" else (60, 60, 60)
@@ -145,8 +150,30 @@ def with_row_names(image: Image.Image, names: Sequence[str], height: int, scale:
 
 
 def _row_font(height: int, scale: int, gap: int = GAP) -> ImageFont.FreeTypeFont:
-    """The font that names rows of images ``height`` pixels high: a fifth of a row, 11 to 18."""
-    return ImageFont.load_default(size=int(np.clip((height + gap) * scale // 5, 11, 18)))
+    """The font that names rows of images ``height`` pixels high, a fifth of a row, 11 to 18:
+    the figures' own (DejaVu Sans, as matplotlib ships it), which has accented letters,
+    Greek and Cyrillic where Pillow's has boxes."""
+    return ImageFont.truetype(_font_file(), size=int(np.clip((height + gap) * scale // 5,
+                                                             11, 18)))
+
+
+@functools.cache
+def _font_file() -> str:
+    from matplotlib import font_manager
+
+    return font_manager.findfont(font_manager.FontProperties(family="DejaVu Sans"))
+
+
+def _say_missing(names: Sequence[str]) -> None:
+    """Say, as the figures do, where a class's name holds characters that the font lacks
+    (Chinese, say), which show as boxes."""
+    from matplotlib.ft2font import FT2Font
+
+    font = FT2Font(_font_file())
+    missing = sorted({c for name in names for c in name if not font.get_char_index(ord(c))})
+    if missing:
+        log.warning("some characters in the class names are not in the font (%s): they show "
+                    "as boxes in the samples' row names", "".join(missing[:10]))
 
 
 def _names_margin(names: Sequence[str], height: int, scale: int, gap: int = GAP) -> int:
