@@ -1,5 +1,7 @@
+import base64
 import dataclasses
 import html
+import io
 import re
 from pathlib import Path
 
@@ -536,6 +538,20 @@ def test_figures_for_print(trained, tiny, tmp_path):
     paths = write_run_figures(trained["ae"], tiny, tmp_path, fmt="pdf")
     assert paths["latent"].suffix == ".pdf"
     assert paths["latent"].read_bytes().startswith(b"%PDF")
+    # The same figures are the same files (no date, no random ids: a handout kept in git
+    # does not change when drawn again), their points and images 300 pixels an inch
+    for fmt in ("pdf", "svg"):
+        first = write_run_figures(trained["ae"], tiny, tmp_path / f"{fmt}1", fmt=fmt)
+        again = write_run_figures(trained["ae"], tiny, tmp_path / f"{fmt}2", fmt=fmt)
+        for key, path in first.items():
+            assert path.read_bytes() == again[key].read_bytes(), (fmt, key)
+    from PIL import Image
+
+    latent = (tmp_path / "svg1" / "latent.svg").read_text()  # its points, as one image
+    image = re.search(r'<image xlink:href="data:image/png;base64,([^"]+)".*?height="([\d.]+)"',
+                      latent, re.S)  # its height in points, of 72 an inch
+    pixels = Image.open(io.BytesIO(base64.b64decode(image[1]))).height
+    assert pixels / float(image[2]) == pytest.approx(300 / 72, rel=0.02)
     with pytest.raises(VaelabError, match="unknown figure format 'jpg'"):
         write_run_figures(trained["ae"], tiny, tmp_path, fmt="jpg")
 

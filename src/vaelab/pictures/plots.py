@@ -32,6 +32,7 @@ STYLE = {
     "axes.grid": False, "legend.frameon": False,
     "figure.dpi": 100, "figure.facecolor": "white",
     "svg.fonttype": "none", "pdf.fonttype": 42,  # text a slide or a drawing program can edit
+    "svg.hashsalt": "vaelab",  # an SVG's ids the same each time it is drawn, not random
     "image.interpolation": "nearest",
     "axes.formatter.limits": (-2, 5),  # ticks of 0.01 read 1.0 and "1e-2", not run together
 }
