@@ -1267,6 +1267,15 @@ def test_what_goes_by_position_where_the_images_go_is_one_line(bernoulli_vae, ti
                                               r"settings by name"):
             call()
     assert not (tmp_path / "figs").exists()
+    # an array given as data: its type and shape in one line, not its repr's 55
+    import numpy as np
+
+    with pytest.raises(VaelabError) as info:
+        plot_run(bernoulli_vae, np.zeros((10, 1, 28, 28), np.uint8), out_dir=tmp_path / "figs")
+    assert str(info.value) == (
+        "data= takes images (an ImageData, as vaelab.load_dataset gives), not ndarray of shape "
+        "(10, 1, 28, 28); make one of arrays with vaelab.ImageData(name, classes, "
+        "train_images, train_labels, test_images, test_labels)")
     with pytest.raises(VaelabError, match=r"^compare_runs takes a list of two runs or more"):
         compare_runs(str(bernoulli_vae.path))
     with pytest.raises(VaelabError, match=r"^unknown split 'val'; choose train or test"):

@@ -34,7 +34,7 @@ def check_can_make(path: str | Path, option: str, folder: bool = False,
     file, or in a folder that is not writable. The folders missing above it are made when it
     is written. Returns the nearest folder on the way that is there; ``option`` is what names
     the path, and ``example`` a file's name to suggest in a folder given for a file."""
-    path = Path(path)
+    path = as_path(path, f"{option} names a {'folder' if folder else 'file'}")
     if folder and path.exists() and not path.is_dir():
         raise VaelabError(f"{path} is a file; {option} names a folder")
     if not folder and path.is_dir():

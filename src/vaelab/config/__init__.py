@@ -32,7 +32,7 @@ from vaelab.config.checks import (
 )
 from vaelab.config.formats import CONFIG_FORMAT, READABLE, check_whole, upgrade
 from vaelab.errors import ConfigError, SettingsFileError
-from vaelab.files import path_text, read_json, write_atomic
+from vaelab.files import as_path, path_text, read_json, write_atomic
 
 ModelName = Literal["ae", "vae", "cvae"]
 ArchName = Literal["mlp", "conv"]
@@ -302,13 +302,13 @@ class RunConfig:
         write_atomic(path, text)
 
     @classmethod
-    def load(cls, path: Path, whole: bool = False) -> RunConfig:
+    def load(cls, path: str | Path, whole: bool = False) -> RunConfig:
+        path = as_path(path, "RunConfig.load takes a run's folder or its config.json")
+        path = path / "config.json" if path.is_dir() else path  # a run's folder: its file
         try:
             raw = read_json(path)
         except FileNotFoundError:
             raise ConfigError(f"{path}: no such file; is this a vaelab run folder?") from None
-        except IsADirectoryError:
-            raise ConfigError(f"{path}: a folder, not a config file") from None
         except ValueError as err:  # a run's, damaged (the only record of it), or another file
             advice = ("mend the file, or put a copy of it back"
                       if Path(path).name == "config.json"

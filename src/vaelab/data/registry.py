@@ -165,6 +165,9 @@ def load_dataset(name: str | os.PathLike, data_dir: str | Path | None = None, *,
     ``vaelab.data.paths``). ``image_size`` brings every image to that many pixels square;
     ``test_fraction`` and ``split_seed`` choose the test images of data that has none."""
     name = path_text(name)  # a pathlib.Path too
+    if not isinstance(name, str):
+        raise VaelabError(f"load_dataset takes a dataset's name or path (a str or Path), not "
+                          f"{type(name).__name__}")
     if name in DATASETS:
         _say_if_a_folder_is_named_so(name)
         if test_fraction != TEST_FRACTION:

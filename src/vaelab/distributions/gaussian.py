@@ -37,6 +37,9 @@ class DiagonalGaussian:
     """
 
     def __init__(self, mean: torch.Tensor, logvar: torch.Tensor) -> None:
+        if mean.shape != logvar.shape:  # else wrong later, in kl() or a draw
+            raise VaelabError(f"DiagonalGaussian: mean and logvar are of one shape, not "
+                              f"{tuple(mean.shape)} and {tuple(logvar.shape)}")
         self.mean = mean
         self.logvar = logvar.clamp(LOGVAR_MIN, LOGVAR_MAX)
 

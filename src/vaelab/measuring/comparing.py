@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from vaelab.errors import VaelabError
-from vaelab.files import write_atomic
+from vaelab.files import as_path, write_atomic
 from vaelab.measuring.caveats import setting_applies
 from vaelab.measuring.estimators import mean_and_error
 from vaelab.measuring.pairing import card_config, images_of, learnt_from, why_unpaired
@@ -24,6 +24,7 @@ from vaelab.measuring.scorecard import (
     markdown_table,
     noted_rows,
 )
+from vaelab.training.layout import CONFIG
 
 SHOWN = {("model", "model"), ("model", "latent_dims"), ("model", "likelihood"),
          ("train", "epochs"), ("data", "classes"), ("data", "image_shape"),  # rows of their own,
@@ -208,13 +209,19 @@ class Comparison:
                 ("", "", why) if score is None else (repr(score.value), repr(score.error), ""))]])
         return out.getvalue()
 
-    def save(self, folder: str | Path) -> None:
-        """compare.md and compare.csv in ``folder`` (made if need be). The csv starts with a
+    def save(self, folder: str | Path) -> dict[str, Path]:
+        """compare.md and compare.csv in ``folder`` (made if need be; not a run's, among
+        whose files they would lie), by "markdown" and "csv". The csv starts with a
         byte-order mark, by which a spreadsheet (Excel on Windows) reads it as UTF-8, not in
         its own code page."""
-        folder = Path(folder)
-        write_atomic(folder / "compare.md", self.markdown())
-        write_atomic(folder / "compare.csv", "\ufeff" + self.csv())
+        folder = as_path(folder, "Comparison.save takes a folder")
+        if (folder / CONFIG).is_file():
+            raise VaelabError(f"{folder} is a run's folder, among whose files the comparison "
+                              f"would lie; save it in a folder of its own")
+        paths = {"markdown": folder / "compare.md", "csv": folder / "compare.csv"}
+        write_atomic(paths["markdown"], self.markdown())
+        write_atomic(paths["csv"], "\ufeff" + self.csv())
+        return paths
 
     def _settings(self) -> list[tuple[str, list[str]]]:
         gets = {"title": lambda c: c.name, **{key: lambda c, key=key: getattr(c, key) for key in (

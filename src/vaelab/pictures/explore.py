@@ -277,6 +277,9 @@ class ExplorerServer(ThreadingHTTPServer):
     allow_reuse_address = sys.platform != "win32"  # there, a second server could share a port
 
     def __init__(self, port: int, page: str = "") -> None:
+        if isinstance(port, bool) or not isinstance(port, int):
+            raise VaelabError(f"the port is a whole number from 1 to 65535, or 0 for any free "
+                              f"port, not {port!r}")
         if not 0 <= port <= 65535:
             raise VaelabError(f"port {port} is out of range; choose --port from 1 to 65535, "
                               f"or 0 for any free port")

@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from vaelab.config.checks import check_count
 from vaelab.errors import VaelabError
-from vaelab.files import write_atomic
+from vaelab.files import as_path, write_atomic
 from vaelab.measuring.latent import tile
 from vaelab.models import leaves_modes
 from vaelab.pictures.ink import as_drawn, ink_on_paper
@@ -101,7 +101,7 @@ def write_samples(run: Run | str | Path, path: str | Path, n: int | None = None,
     PNG, each image pixel ``scale`` pixels a side; by default 64, or a row of each class where
     a conditional model draws every class."""
     check_count("scale", scale, most=MOST_SCALE)
-    path = Path(path)
+    path = as_path(path, "write_samples takes the path of the PNG to write")
     if path.suffix.lower() != ".png":
         raise VaelabError(f"{path}: samples are written as PNG; name a file ending in .png")
     check_not_anothers(path, "--out")  # a run's figure, a demo's comparison

@@ -20,16 +20,24 @@ import torch
 
 from vaelab.config import RunConfig
 from vaelab.data import DATASETS, ImageData, NoImagesThere, load_dataset, prepare
+from vaelab.data.paths import looks_like_path
 from vaelab.errors import ConfigError, VaelabError, did_you_mean
+from vaelab.files import path_text
 
 log = logging.getLogger("vaelab")
 
 
 def check_data(data: object) -> None:
     """Refuse as ``data`` what is not images (a folder or a k given by position, say)."""
-    if data is not None and not isinstance(data, ImageData):
+    if data is None or isinstance(data, ImageData):
+        return
+    if isinstance(data, str | os.PathLike | int | float):  # given by position, say
         raise VaelabError(f"data= takes images (an ImageData, as vaelab.load_dataset gives), "
-                          f"not {data!r}; give the other settings by name (out_dir=, k=, ...)")
+                          f"not {path_text(data)!r}; give the other settings by name")
+    shape = f" of shape {tuple(data.shape)}" if hasattr(data, "shape") else ""
+    raise VaelabError(f"data= takes images (an ImageData, as vaelab.load_dataset gives), not "
+                      f"{type(data).__name__}{shape}; make one of arrays with vaelab.ImageData("
+                      f"name, classes, train_images, train_labels, test_images, test_labels)")
 
 
 def load_for(config: RunConfig, data_dir: str | Path | None = None, *, progress: bool = True,
@@ -45,6 +53,10 @@ def load_for(config: RunConfig, data_dir: str | Path | None = None, *, progress:
                             split_seed=settings.split_seed)
 
     if data is None:
+        if not (settings.dataset in DATASETS or looks_like_path(settings.dataset)):
+            raise VaelabError(f"the run learnt from images given as data= ({settings.dataset}), "
+                              f"which vaelab cannot load by their name; from Python, pass the "
+                              f"same data= again")
         try:
             data = load(data_dir)
         except NoImagesThere as err:
@@ -111,13 +123,14 @@ def recorded(config: RunConfig, data: ImageData) -> RunConfig:
     one given by path: where its images were found, --data-dir's copy of a folder moved), the
     image shape, the class names, the fingerprint. Settings that
     recorded other images (another run's, whose folder has changed since) are told so."""
-    where = data.origin or absolute(config.data.dataset)  # where they were found: moved, too
+    given = data.origin is None and data.name not in DATASETS  # tensors, from Python
+    name = config.data.dataset  # of tensors, a name kept as given, not made a path
+    where = data.origin or (name if given and not looks_like_path(name) else absolute(name))
     data_config = dataclasses.replace(config.data, dataset=where,
                                       image_shape=data.image_shape, classes=data.classes,
                                       fingerprint=data.fingerprint())
     if (config.data.fingerprint not in (None, data_config.fingerprint)  # not images of
             and config.data.image_shape in (None, data.image_shape)):  # another size, asked for
-        given = data.origin is None and data.name not in DATASETS  # tensors, from Python
         why = ("other tensors given as data=" if given else "a file changed, was added or "
                "removed since, or the dataset or its split did")
         log.warning("%s: not the images that the settings given were recorded from (%s); the "

@@ -1,0 +1,105 @@
+"""vaelab from Python, as a notebook calls it: a wrong argument is one line in vaelab's own
+error type that names what was given, never a TypeError from deep inside or a file handle
+closed behind the caller's back."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from vaelab.data import ImageData, load_dataset
+from vaelab.distributions import DiagonalGaussian
+from vaelab.errors import VaelabError
+from vaelab.pictures.explore import ExplorerServer, export_explorer
+from vaelab.pictures.figures import plot_run
+from vaelab.pictures.samples import write_samples
+from vaelab.training.loop import train
+
+
+@pytest.fixture(scope="module")
+def blobs(tmp_path_factory) -> tuple:
+    """A run trained on tensors given from Python, named 'blobs', not a path."""
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (48, 1, 8, 8), generator=generator, dtype=torch.uint8)
+    labels = torch.arange(48) % 2
+    data = ImageData("blobs", ("a", "b"), images[:40], labels[:40], images[40:], labels[40:])
+    config = RunConfig(ModelConfig(hidden_dims=(8,)), DataConfig(dataset="blobs"),
+                       TrainConfig(epochs=1, batch_size=8))
+    run = train(config, tmp_path_factory.mktemp("blobs") / "run", data=data, progress=False)
+    return run, data
+
+
+def test_a_config_is_loaded_from_a_path_only_and_a_run_folder_will_do(blobs, tmp_path):
+    """RunConfig.load(0) read stdin and closed it; a run's folder was refused as 'a folder,
+    not a config file', where the file's own errors said to give one."""
+    run, _ = blobs
+    read, write = os.pipe()
+    os.close(write)  # nothing to wait for, where it would be read
+    try:
+        with pytest.raises(VaelabError, match=r"^RunConfig\.load takes a run's folder or its "
+                                              r"config\.json \(a str or Path\), not int$"):
+            RunConfig.load(read)
+        os.fstat(read)  # still open
+    finally:
+        os.close(read)
+    assert RunConfig.load(run.path) == RunConfig.load(run.path / "config.json") == run.config
+    with pytest.raises(VaelabError, match=r"config\.json: no such file; is this a vaelab run "):
+        RunConfig.load(tmp_path)
+
+
+def test_tensors_given_as_data_keep_their_name(blobs):
+    """Trained on ImageData('blobs'), a run recorded the dataset as ./blobs, a folder that
+    never was, and its errors then sent the user looking for it."""
+    run, data = blobs
+    assert run.config.data.dataset == "blobs"
+    with pytest.raises(VaelabError, match=r"^the run learnt from images given as data= \(blobs\)"
+                                          r", which vaelab cannot load by their name; from "
+                                          r"Python, pass the same data= again$"):
+        plot_run(run, out_dir=run.path.parent / "figs")
+    assert "latent" in plot_run(run, data, out_dir=run.path.parent / "figs", progress=False)
+
+
+def test_arguments_of_the_wrong_type_are_one_line(blobs, tmp_path):
+    run, _ = blobs
+    for call, said in (
+            (lambda: load_dataset(5), "load_dataset takes a dataset's name or path (a str or "
+                                      "Path), not int"),
+            (lambda: load_dataset(None), "load_dataset takes a dataset's name or path (a str "
+                                         "or Path), not NoneType"),
+            (lambda: plot_run(run, out_dir=5), "--out names a folder (a str or Path), not int"),
+            (lambda: write_samples(run, 5), "write_samples takes the path of the PNG to write "
+                                            "(a str or Path), not int"),
+            (lambda: export_explorer(run, 5), "--out names a file (a str or Path), not int"),
+            (lambda: ExplorerServer("80"), "the port is a whole number from 1 to 65535, or 0 "
+                                           "for any free port, not '80'"),
+            (lambda: DiagonalGaussian(torch.zeros(3, 2), torch.zeros(3, 4)),
+             "DiagonalGaussian: mean and logvar are of one shape, not (3, 2) and (3, 4)")):
+        with pytest.raises(VaelabError) as info:
+            call()
+        assert str(info.value) == said
+    assert not any(tmp_path.iterdir())
+    with pytest.raises(VaelabError, match=r"not ndarray of shape \(3,\); make one of arrays"):
+        plot_run(run, np.zeros(3), out_dir=tmp_path / "figs")
+
+
+def test_a_comparison_says_where_it_saved_and_not_among_a_runs_files(blobs, tmp_path):
+    """Comparison.save returned None, and wrote compare.md and compare.csv into a run's own
+    folder without a word."""
+    from vaelab.measuring.comparing import Comparison
+    from vaelab.measuring.evaluation import evaluate_run
+
+    run, data = blobs
+    card = evaluate_run(run, data, k=2, samples=1, judge=None, progress=False)
+    comparison = Comparison([card, card])
+    with pytest.raises(VaelabError, match=r"run is a run's folder, among whose files the "
+                                          r"comparison would lie; save it in a folder of its own"):
+        comparison.save(run.path)
+    assert not (run.path / "compare.md").exists()
+    saved = comparison.save(tmp_path / "cmp")
+    assert saved == {"markdown": tmp_path / "cmp" / "compare.md",
+                     "csv": tmp_path / "cmp" / "compare.csv"}
+    assert saved["markdown"].read_text() == comparison.markdown()
