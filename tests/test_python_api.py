@@ -70,10 +70,10 @@ def test_arguments_of_the_wrong_type_are_one_line(blobs, tmp_path):
                                       "Path), not int"),
             (lambda: load_dataset(None), "load_dataset takes a dataset's name or path (a str "
                                          "or Path), not NoneType"),
-            (lambda: plot_run(run, out_dir=5), "--out names a folder (a str or Path), not int"),
+            (lambda: plot_run(run, out_dir=5), "out_dir names a folder (a str or Path), not int"),
             (lambda: write_samples(run, 5), "write_samples takes the path of the PNG to write "
                                             "(a str or Path), not int"),
-            (lambda: export_explorer(run, 5), "--out names a file (a str or Path), not int"),
+            (lambda: export_explorer(run, 5), "path names a file (a str or Path), not int"),
             (lambda: ExplorerServer("80"), "the port is a whole number from 1 to 65535, or 0 "
                                            "for any free port, not '80'"),
             (lambda: DiagonalGaussian(torch.zeros(3, 2), torch.zeros(3, 4)),
@@ -103,3 +103,32 @@ def test_a_comparison_says_where_it_saved_and_not_among_a_runs_files(blobs, tmp_
     assert saved == {"markdown": tmp_path / "cmp" / "compare.md",
                      "csv": tmp_path / "cmp" / "compare.csv"}
     assert saved["markdown"].read_text() == comparison.markdown()
+
+
+def test_messages_name_options_as_their_caller_spells_them(blobs, tmp_path, caplog, capsys):
+    """From Python, errors and warnings said 'choose another --out', 'give a smaller
+    --batch-size or more --epochs', 'use --device cpu': options a script cannot type."""
+    import logging
+
+    from conftest import run_cli
+
+    run, data = blobs
+    with caplog.at_level(logging.WARNING, logger="vaelab"):
+        train(run.config, tmp_path / "few", data=data, progress=False)
+    assert any(m.endswith("too few for the model to learn much; give a smaller batch_size or "
+                          "more epochs") for m in caplog.messages), caplog.messages
+    with pytest.raises(VaelabError, match=r"among whose files these figures would lie; choose "
+                                          r"another out_dir$"):
+        plot_run(run, data, out_dir=tmp_path / "few")
+    with pytest.raises(VaelabError, match=r"; choose another out_dir or continue it with "
+                                          r"vaelab\.resume\('.*/run'\)$"):
+        train(run.config, run.path, data=data, progress=False)
+    with pytest.raises(VaelabError, match=r"^device 'cuda': CUDA is not available here; use "
+                                          r"device='cpu'$"):
+        train(run.config, tmp_path / "gpu", data=data, progress=False, device="cuda")
+    # the same, said by the command line: as flags, and as Python again after it
+    code, _, err = run_cli(["train", "--resume", str(run.path), "--device", "cuda", "-q"],
+                           capsys)
+    assert code == 2 and err.endswith("CUDA is not available here; use --device cpu\n"), err
+    with pytest.raises(VaelabError, match=r"use device='cpu'$"):
+        train(run.config, tmp_path / "gpu", data=data, progress=False, device="cuda")

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 
 import torch
 
-from vaelab.errors import VaelabError
+from vaelab.errors import VaelabError, named
 
 
 def select_device(name: str | torch.device = "auto") -> torch.device:
@@ -44,11 +44,13 @@ def select_device(name: str | torch.device = "auto") -> torch.device:
     except RuntimeError:
         raise VaelabError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise VaelabError(f"device {name!r}: CUDA is not available here; use --device cpu")
+        raise VaelabError(f"device {name!r}: CUDA is not available here; use "
+                          f"{named('--device cpu', 'device=' + repr('cpu'))}")
     if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
         raise VaelabError(f"device {name!r}: this machine has {torch.cuda.device_count()} GPU(s)")
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise VaelabError(f"device {name!r}: MPS is not available here; use --device cpu")
+        raise VaelabError(f"device {name!r}: MPS is not available here; use "
+                          f"{named('--device cpu', 'device=' + repr('cpu'))}")
     return device
 
 

@@ -24,6 +24,23 @@ class SettingsFileError(ConfigError):
     names the file, and each setting as the file spells it."""
 
 
+_VOICE = {"cli": False}  # whether the command line is speaking: set by vaelab.cli for a command
+
+
+def named(flag: str, argument: str) -> str:
+    """An option as its caller gives it, for a message to name: ``flag`` where the command
+    line speaks ('--out'), ``argument`` from Python ('out_dir'). A process-wide setting, not
+    a context variable: the lines of threads that a command starts speak as it does."""
+    return flag if _VOICE["cli"] else argument
+
+
+def spoken_on_the_command_line(on: bool) -> bool:
+    """Make the messages name options as the command line spells them (or, with ``on``
+    false, as Python does again); returns the setting before."""
+    before, _VOICE["cli"] = _VOICE["cli"], on
+    return before
+
+
 def did_you_mean(given: str, choices: Iterable[str]) -> str:
     """' (did you mean X?)' naming the choice nearest to ``given``, whatever its case, or ''
     where none is near: for an error's first clause."""

@@ -17,7 +17,13 @@ import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from vaelab.errors import ConfigError, Relayed, SettingsFileError, VaelabError
+from vaelab.errors import (
+    ConfigError,
+    Relayed,
+    SettingsFileError,
+    VaelabError,
+    spoken_on_the_command_line,
+)
 from vaelab.files import WriteError, exit_now
 
 # The parser (tyro) and the rest are imported by _command, after the signal handlers are set:
@@ -119,7 +125,7 @@ def _command(argv: list[str]) -> int:
         return 0
     rank = _rank()
     error = f"vaelab ({rank}): error:" if rank else "vaelab: error:"
-    restore = _stop_on_sigterm()
+    restore, spoken = _stop_on_sigterm(), spoken_on_the_command_line(True)
     command, showwarning = None, warnings.showwarning
     try:
         from vaelab.cli.options import in_flags
@@ -184,6 +190,7 @@ def _command(argv: list[str]) -> int:
         if restore is not None:
             signal.signal(signal.SIGTERM, restore)
         warnings.showwarning = showwarning  # as the caller had it (a notebook's, a test's)
+        spoken_on_the_command_line(spoken)
     return 0
 
 

@@ -17,7 +17,7 @@ from vaelab.data.arrays import load_arrays
 from vaelab.data.cached import Decoded
 from vaelab.data.folders import load_folder
 from vaelab.data.images import ImageData, resized
-from vaelab.errors import VaelabError, did_you_mean
+from vaelab.errors import VaelabError, did_you_mean, named
 
 log = logging.getLogger("vaelab")
 TEST_FRACTION = 0.1  # of data that comes as one set, held out to test on
@@ -39,8 +39,9 @@ class NoImagesThere(VaelabError):
     def __init__(self, path: Path, elsewhere: list[tuple[str, Path]]) -> None:
         looked = [path, *(folder / path.name for _, folder in elsewhere)]
         near = did_you_mean(path.name, beside(path.parent))
-        super().__init__(f"no images at {' or '.join(map(str, looked))}{near}; give --dataset "
-                         f"a folder of images or a .npz/.npy file (or mnist, fashion-mnist)")
+        super().__init__(f"no images at {' or '.join(map(str, looked))}{near}; give "
+                         f"{named('--dataset', 'as the dataset')} a folder of images or a "
+                         f".npz/.npy file (or mnist, fashion-mnist)")
         self.path, self.elsewhere = path, elsewhere
 
 

@@ -56,7 +56,7 @@ class Comparison:
         cards = [self.cards] if isinstance(self.cards, Scorecard) else list(self.cards)
         if not cards or not all(isinstance(card, Scorecard) for card in cards):
             raise VaelabError("Comparison takes one Scorecard or more (load_scorecard gives "
-                              "None for a run not measured yet: vaelab eval measures it)")
+                              "None for a run not measured yet: evaluate_run measures it)")
         object.__setattr__(self, "cards", cards)
 
     @property

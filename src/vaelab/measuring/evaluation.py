@@ -18,7 +18,7 @@ import torch
 from vaelab.config.checks import MOST, check_count, check_seed
 from vaelab.data import ImageData, prepare
 from vaelab.distributed import SINGLE, World, join, local_device
-from vaelab.errors import VaelabError
+from vaelab.errors import VaelabError, named
 from vaelab.files import write_atomic
 from vaelab.measuring.caveats import (
     ONE_CLASS,
@@ -101,8 +101,8 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
     run = opened(run, data_dir=data_dir, writes="save=False to measure it there" if save else "")
     model, config = in_float32(run.model).eval(), run.config
     if k is not None and not model.has_posterior:  # `vaelab eval $run -k 50` goes on past it
-        log.warning("%s is %s: with no posterior it has no likelihood to bound, so k (-k) is "
-                    "not used", run.path, config.named())
+        log.warning("%s is %s: with no posterior it has no likelihood to bound, so %s is not "
+                    "used", run.path, config.named(), named("k (-k)", "k"))
     k = (K if k is None else k) if model.has_posterior else None
     if save and k is not None:
         say_if_tighter(run.path, split, k)

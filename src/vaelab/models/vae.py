@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from vaelab.distributions import DiagonalGaussian
-from vaelab.errors import VaelabError
+from vaelab.errors import VaelabError, named
 from vaelab.models.autoencoder import Autoencoder
 
 
@@ -40,5 +40,6 @@ class VAE(Autoencoder):
         conditional model draws a chosen class ``y``."""
         if y is not None and not self.conditional:
             raise VaelabError(f"a {self.config.model.upper()} draws no chosen class, and y "
-                              f"would be ignored; a CVAE (--model cvae) does")
+                              f"would be ignored; a CVAE "
+                              f"({named('--model cvae', 'model=' + repr('cvae'))}) does")
         return self.decode(self.prior_draws(n, generator), y)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from vaelab.errors import VaelabError
+from vaelab.errors import VaelabError, named
 from vaelab.files import quoted
 from vaelab.training.datasets import class_names, class_number
 from vaelab.training.runs import Run
@@ -33,7 +33,7 @@ class Choice:
         than two classes to join)."""
         if label is not None and not run.model.conditional:
             raise VaelabError(f"{run.path} is {run.config.named()}, which draws no chosen "
-                              f"class; drop --label")
+                              f"class; drop {named('--label', 'label=')}")
         if between is None:
             return cls(0 if label is None else class_number(run.config, label))
         if isinstance(between, (str, bytes)) or len(between) != 2:  # "17" is no pair of 1 and 7

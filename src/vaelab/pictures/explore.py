@@ -30,7 +30,7 @@ from matplotlib.colors import to_hex
 
 from vaelab.data import ImageData, dataset_title, prepare
 from vaelab.distributions import likelihood_label
-from vaelab.errors import VaelabError
+from vaelab.errors import VaelabError, named
 from vaelab.files import check_can_make, quoted, write_atomic
 from vaelab.measuring.latent import encode_dataset, principal_axes
 from vaelab.measuring.scorecard import noted_rows
@@ -218,11 +218,11 @@ def check_export_path(path: str | Path) -> Path:
     file, one in a folder that is not writable, or a name that does not end in .html (which
     a browser would not open as a page). Missing folders are made when the page is written,
     as every command makes the folders of what it writes."""
-    check_can_make(path, "--out", example="explorer.html")
+    check_can_make(path, named("--out", "path"), example="explorer.html")
     if Path(path).suffix.lower() not in (".html", ".htm"):
         raise VaelabError(f"{path}: the explorer is written as one HTML page; name a file "
                           f"ending in .html")
-    check_not_anothers(path, "--out")  # a run's page, say
+    check_not_anothers(path, named("--out", "path"))  # a run's page, say
     return Path(path)
 
 
@@ -281,8 +281,8 @@ class ExplorerServer(ThreadingHTTPServer):
             raise VaelabError(f"the port is a whole number from 1 to 65535, or 0 for any free "
                               f"port, not {port!r}")
         if not 0 <= port <= 65535:
-            raise VaelabError(f"port {port} is out of range; choose --port from 1 to 65535, "
-                              f"or 0 for any free port")
+            raise VaelabError(f"port {port} is out of range; choose {named('--port', 'a port')} "
+                              f"from 1 to 65535, or 0 for any free port")
         try:
             super().__init__((HOST, port), _PageHandler)
         except OSError as err:

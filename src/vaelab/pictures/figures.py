@@ -31,7 +31,7 @@ from PIL import Image
 
 from vaelab.config.checks import parse_noise
 from vaelab.data import ImageData, dataset_title, prepare, to_unit
-from vaelab.errors import VaelabError
+from vaelab.errors import VaelabError, named
 from vaelab.files import check_can_make, read_capped, write_atomic
 from vaelab.measuring.latent import LatentPicture, latent_picture, prior_manifold
 from vaelab.models import Autoencoder, leaves_modes
@@ -48,7 +48,6 @@ FORMATS = ("png", "pdf", "svg")
 GIF_SCALE = 4  # 28 px -> 112 px
 SAMPLES = 10  # samples.png is SAMPLES x SAMPLES
 PNG_LEVEL = 3  # zlib compression of the PNGs (save_figure)
-PRINT_DPI = 300  # pixels an inch of what a PDF or SVG holds as pixels (points, images)
 EXAMPLES = 10  # about as many test images in reconstructions.png and denoising.png
 DRAWN_FROM = ".vaelab-figures-of"  # in a folder of figures drawn with --out: the run's path
 
@@ -60,12 +59,11 @@ def plot_run(run: Run | str | Path, data: ImageData | None = None, *,
              ) -> dict[str, Path]:
     """Draw a run's figures (loading its test set unless ``data`` is given); when they go to
     the run's own figures/ folder as PNGs, write its index.html too. ``label`` is the class a
-    conditional model's decoder grids are drawn as (by default its first); ``between`` the
-    two classes whose first test images the interpolation joins (by default the two whose
-    codes lie farthest apart), so that several runs' figures show the same pair. Either is
-    given by number or name."""
+    conditional model's decoder grids are drawn as (by default its first); ``between`` the two
+    classes whose first test images the interpolation joins (by default the two whose codes lie
+    farthest apart), so that several runs' figures show the same pair; either by number or name."""
     if out_dir is not None:  # new or not: its figures are drawn again
-        check_can_make(out_dir, "--out", folder=True)
+        check_can_make(out_dir, named("--out", "out_dir"), folder=True)
     run = opened(run, data_dir=data_dir,
                  writes="out_dir to draw it elsewhere" if out_dir is None else "")
     if out_dir is not None:
@@ -84,14 +82,14 @@ def _not_another_runs(out: Path, run: Run) -> None:
     """Refuse an ``out`` that is another run's figures/ folder, whose page would show these
     figures as its own, another run's own folder, which they would litter, or a folder of
     another run's figures drawn with --out, which they would replace or mix with."""
-    owner = out.resolve().parent
+    owner, another = out.resolve().parent, f"choose another {named('--out', 'out_dir')}"
     if (out.resolve().name == FIGURES and (owner / "config.json").is_file()
             and owner != run.path.resolve()):
         raise VaelabError(f"{out} is the figures folder of another run ({owner}), whose page "
-                          f"would show these figures as its own; choose another --out")
+                          f"would show these figures as its own; {another}")
     if (out / "config.json").is_file() and out.resolve() != run.path.resolve():
         raise VaelabError(f"{out} is another run's folder, among whose files these figures "
-                          f"would lie; choose another --out")
+                          f"would lie; {another}")
     marker = out / DRAWN_FROM
     try:
         owner = read_capped(marker, 4096).decode(errors="replace").strip()
@@ -101,7 +99,7 @@ def _not_another_runs(out: Path, run: Run) -> None:
     if (owner and owner != str(run.path.resolve()) and (Path(owner) / "config.json").is_file()
             and any(path.suffix in (".png", ".svg", ".pdf", ".gif") for path in out.iterdir())):
         raise VaelabError(f"{out} holds the figures of another run ({owner}), which these "
-                          f"would replace or mix with; choose another --out, one for each run "
+                          f"would replace or mix with; {another}, one for each run "
                           f"(or remove {marker}, if they may go)")
 
 
@@ -192,7 +190,7 @@ def figure_bytes(fig: Figure, fmt: str = "png", dpi: int = 150,
                if fmt == "png" else  # no date: the same figure is the same file
                {"metadata": {"CreationDate" if fmt == "pdf" else "Date": None}})
     with plots.style():  # its settings of how text is saved too: as text in a PDF or SVG
-        fig.savefig(buffer, format=fmt, dpi=dpi if fmt == "png" else max(dpi, PRINT_DPI),
+        fig.savefig(buffer, format=fmt, dpi=dpi if fmt == "png" else max(dpi, plots.PRINT_DPI),
                     bbox_inches="tight", facecolor="white", **options)
     return buffer.getvalue()
 

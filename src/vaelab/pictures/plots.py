@@ -36,6 +36,7 @@ STYLE = {
     "image.interpolation": "nearest",
     "axes.formatter.limits": (-2, 5),  # ticks of 0.01 read 1.0 and "1e-2", not run together
 }
+PRINT_DPI = 300  # pixels an inch of what a PDF or SVG holds as pixels (points, images)
 LABEL_WIDTH = 32  # characters of a line of a y label that fit beside axes 2.4 in high
 CLASS_COLORS = matplotlib.colormaps["tab10"].colors
 UNLABELLED = "#3b5b92"  # the one colour of points that have no class

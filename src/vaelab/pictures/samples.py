@@ -17,7 +17,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from vaelab.config.checks import check_count
-from vaelab.errors import VaelabError
+from vaelab.errors import VaelabError, named
 from vaelab.files import as_path, write_atomic
 from vaelab.measuring.latent import tile
 from vaelab.models import leaves_modes
@@ -52,7 +52,8 @@ def draw_samples(run: Run, n: int = 64, label: str | int | None = None, seed: in
     if label is not None:
         if not model.conditional:
             raise VaelabError(f"{run.path} is {run.config.named()}, which draws no chosen "
-                              f"class; drop --label, or train a CVAE (--model cvae)")
+                              f"class; drop {named('--label', 'label=')}, or train a CVAE "
+                              f"({named('--model cvae', 'model=' + repr('cvae'))})")
         y = torch.full((n,), class_number(run.config, label), device=model.device)
     generator = torch.Generator(model.device).manual_seed(seed)
     return model.sample(n, generator=generator, y=y)
@@ -104,7 +105,7 @@ def write_samples(run: Run | str | Path, path: str | Path, n: int | None = None,
     path = as_path(path, "write_samples takes the path of the PNG to write")
     if path.suffix.lower() != ".png":
         raise VaelabError(f"{path}: samples are written as PNG; name a file ending in .png")
-    check_not_anothers(path, "--out")  # a run's figure, a demo's comparison
+    check_not_anothers(path, named("--out", "path"))  # a run's figure, a demo's comparison
     run = opened(run)
     n = how_many(run, n, label)
     check_count("the number of samples", n, most=MOST_SAMPLES)

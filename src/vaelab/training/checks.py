@@ -15,7 +15,7 @@ import torch
 from vaelab.config import RunConfig, TrainConfig
 from vaelab.config.checks import as_typed
 from vaelab.data import ImageData, how_to_label
-from vaelab.errors import ConfigError, VaelabError
+from vaelab.errors import ConfigError, VaelabError, named
 from vaelab.models import Autoencoder, model_class
 from vaelab.training.epoch import EpochProgress, added_part
 
@@ -67,8 +67,9 @@ def note_few_steps(train: TrainConfig, images: int) -> None:
     one's own at the tutorial's batch of 128: one step an epoch)."""
     each = math.ceil(images / train.batch_size)
     if each * train.epochs < FEW_STEPS:
-        ways = "a smaller --batch-size or more --epochs" if min(train.batch_size, images) > 1 \
-            else "more --epochs or more images"
+        batch, epochs = named("--batch-size", "batch_size"), named("--epochs", "epochs")
+        ways = f"a smaller {batch} or more {epochs}" if min(train.batch_size, images) > 1 \
+            else f"more {epochs} or more images"
         log.warning("%d training image%s at batch %d make%s %d step%s an epoch, %d in all: too "
                     "few for the model to learn much; give %s", images, "s" * (images != 1),
                     train.batch_size, "s" * (images == 1), each, "s" * (each > 1),
@@ -118,11 +119,12 @@ def say_if_collapsed(path: Path, metrics: list[dict[str, Any]], train: TrainConf
     """A posterior that has collapsed onto the prior makes every figure one blurred mean
     image; a teacher should hear of it before putting them on a slide."""
     if (kl := collapsed_kl(metrics)) is not None:
-        warm_up = "a longer --kl-warmup" if train.kl_warmup else "--kl-warmup"
+        warm_up = ("a longer " if train.kl_warmup else "") + named("--kl-warmup", "kl_warmup")
         log.warning("%s: the test KL is %.2g nats an image, so the codes carry almost nothing "
                     "about the images (the posterior collapsed onto the prior) and the figures "
                     "show much the same image everywhere; train longer, or with %s%s",
-                    path, kl, warm_up, " or a smaller --beta" if train.beta > 1 else "")
+                    path, kl, warm_up,
+                    f" or a smaller {named('--beta', 'beta')}" if train.beta > 1 else "")
 
 
 def note_other_threads(path: Path, metrics: list[dict[str, Any]], processes: int,

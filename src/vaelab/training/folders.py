@@ -10,7 +10,7 @@ from pathlib import Path
 from vaelab.config import RunConfig
 from vaelab.data import DATASETS
 from vaelab.data.paths import NoImagesThere, locate
-from vaelab.errors import VaelabError
+from vaelab.errors import VaelabError, named
 from vaelab.files import check_can_make, numbered, writable
 from vaelab.training.runs import CHECKPOINT, CONFIG, FIGURES
 
@@ -52,9 +52,12 @@ def check_new_run_dir(out: str | Path,
     out = Path(out)
     if out.is_dir() and any(out.iterdir()):
         marker, option = resume or ("", "")
-        hint = f" or continue it with {option} {out}" if marker and (out / marker).exists() else ""
-        raise VaelabError(f"{out} already exists and is not empty; choose another --out{hint}")
-    check_can_make(out, "--out", folder=True)
+        on = named(f"{option} {out}", f"vaelab.resume({str(out)!r})" if option == "--resume"
+                   else f"{option} {out}")
+        hint = f" or continue it with {on}" if marker and (out / marker).exists() else ""
+        raise VaelabError(f"{out} already exists and is not empty; choose another "
+                          f"{named('--out', 'out_dir')}{hint}")
+    check_can_make(out, named("--out", "out_dir"), folder=True)
 
 
 def check_new_run_dirs(configs: Sequence[RunConfig], outs: Sequence[Path | None]) -> None:

@@ -20,7 +20,7 @@ from vaelab.config import RunConfig
 from vaelab.data import ImageData
 from vaelab.device import select_device
 from vaelab.distributed import World, join, local_device, lost_peer
-from vaelab.errors import VaelabError
+from vaelab.errors import VaelabError, named
 from vaelab.files import as_path, remove_left_behind, write_atomic
 from vaelab.training.checkpoints import instead_of_resuming, load_checkpoint, weights_file
 from vaelab.training.checks import (
@@ -225,13 +225,14 @@ def resumed_job(path: Run | str | Path, epochs: int | None = None, *,
         job.unfinished.totals = job.unfinished.totals.to(device)
     if restored.epoch > config.train.epochs:
         raise VaelabError(f"{path} has already trained {restored.epoch} epochs; ask for more "
-                          f"(--epochs N with N > {restored.epoch}, the total to reach)")
+                          f"({named('--epochs', 'epochs=')} N with N > {restored.epoch}, the "
+                          f"total to reach)")
     if restored.epoch == config.train.epochs:
         rewritten = _write_again(path, job, restored.metrics) if world.main else []
-        log.warning("%s already has %d epoch%s; nothing to train%s (--epochs N goes further)",
+        log.warning("%s already has %d epoch%s; nothing to train%s (%s N goes further)",
                     path, restored.epoch, "s" * (restored.epoch != 1),
                     f", and {' and '.join(rewritten)} written again from its checkpoint"
-                    if rewritten else "")
+                    if rewritten else "", named("--epochs", "epochs="))
         if job.unfinished is not None:  # the checkpoint is inside the next epoch: the run
             _finished_weights(path, job)  # is its last finished epoch's weights, as saved
     say_if_the_rate_jumps(path, saved.train, config.train, restored.epoch)
