@@ -4,6 +4,7 @@ closed behind the caller's back."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import numpy as np
@@ -132,3 +133,23 @@ def test_messages_name_options_as_their_caller_spells_them(blobs, tmp_path, capl
     assert code == 2 and err.endswith("CUDA is not available here; use --device cpu\n"), err
     with pytest.raises(VaelabError, match=r"use device='cpu'$"):
         train(run.config, tmp_path / "gpu", data=data, progress=False, device="cuda")
+
+
+def test_help_on_a_config_names_each_field_with_its_type_default_and_meaning():
+    """help(vaelab.TrainConfig) showed the command line's annotations in its signature, such
+    as "Annotated[int | None, alias('-k', ...)]", and said nothing of any field."""
+    import inspect
+    import pydoc
+
+    signature = str(inspect.signature(TrainConfig))
+    assert signature.startswith("(epochs: int = 20, batch_size: int = 128, lr: float = 0.001")
+    assert "k: int | None = None" in signature and "Annotated" not in signature
+    shown = pydoc.render_doc(TrainConfig, renderer=pydoc.plaintext)
+    assert "kl_warmup: int = 0\n |          Epochs over which the KL weight rises linearly " \
+           "from 0 to beta (0: none)." in shown
+    for config in (ModelConfig, DataConfig, TrainConfig):  # every field, and its meaning
+        doc = config.__init__.__doc__
+        for field in dataclasses.fields(config):
+            line = next(line for line in doc.splitlines() if line.startswith(f"{field.name}:"))
+            meaning = doc.splitlines()[doc.splitlines().index(line) + 1]
+            assert meaning.startswith("    ") and len(meaning.strip()) > 10, (config, field)

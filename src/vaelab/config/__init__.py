@@ -30,6 +30,7 @@ from vaelab.config.checks import (
     recorded,
     widths,
 )
+from vaelab.config.documented import documented
 from vaelab.config.formats import CONFIG_FORMAT, READABLE, check_whole, upgrade
 from vaelab.errors import ConfigError, SettingsFileError
 from vaelab.files import as_path, path_text, read_json, write_atomic
@@ -46,7 +47,6 @@ ObjectiveName = Literal["elbo", "iwae"]
 ScheduleName = Literal["constant", "cosine", "iwae"]
 PrecisionName = Literal["fp32", "bf16", "fp16"]
 OutputBiasName = Literal["default", "data-mean"]
-
 
 
 @dataclass(frozen=True)
@@ -128,8 +128,6 @@ class DataConfig:
             object.__setattr__(self, "classes", class_names(self.classes))
         if self.fingerprint is not None:
             check_hash("fingerprint", self.fingerprint)
-
-
 
 
 @dataclass(frozen=True)
@@ -241,8 +239,7 @@ class RunConfig:
 
     def named(self) -> str:
         """The title with its article, for sentences: 'an AE', 'a conv VAE'."""
-        title = self.title()
-        return ("an " if title.startswith("AE") else "a ") + title
+        return ("an " if (title := self.title()).startswith("AE") else "a ") + title
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": CONFIG_FORMAT, **dataclasses.asdict(self)}
@@ -328,3 +325,5 @@ class RunConfig:
 
 
 _SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
+
+documented(ModelConfig, DataConfig, TrainConfig)  # help() in Python names each field
