@@ -182,12 +182,12 @@ def test_a_data_folder_named_but_not_used_is_a_warning(tmp_path, monkeypatch):
     # A file is no data folder: refused, not trained on MNIST from elsewhere; own images in a
     # file are pointed to --dataset, other files not
     for name, more in (("mine.npz", " (images of one's own in a file are the dataset: "
-                                    f"--dataset {tmp_path / 'mine.npz'})"),
+                                    f"load_dataset({str(tmp_path / 'mine.npz')!r}))"),
                        ("train-images-idx3-ubyte.gz", "")):
         (tmp_path / name).write_bytes(b"")
         with pytest.raises(VaelabError) as error:
             load_dataset("mnist", tmp_path / name, progress=False)
-        assert str(error.value) == (f"{tmp_path / name} is a file; --data-dir names the folder "
+        assert str(error.value) == (f"{tmp_path / name} is a file; data_dir names the folder "
                                     f"that holds mnist/{more}")
 
 

@@ -89,8 +89,9 @@ def load_path(name: str, data_dir: str | Path | None = None, *, image_size: int 
     if path.suffix.lower() in ARRAY_SUFFIXES:
         data = split(name, load_arrays(path), path, test_fraction, split_seed)
         return data if image_size is None else resized(data, image_size)
-    raise VaelabError(f"{path}: not a folder, .npz or .npy file; give --dataset a folder of "
-                      f"images or a NumPy file")
+    raise VaelabError(f"{path}: not a folder, .npz or .npy file; give "
+                      f"{named('--dataset', 'as the dataset')} a folder of images or a NumPy "
+                      f"file")
 
 def split(name: str, decoded: Decoded, path: Path, test_fraction: float, seed: int
           ) -> ImageData:

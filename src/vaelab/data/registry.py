@@ -12,7 +12,7 @@ from vaelab.data.idx import read_idx
 from vaelab.data.images import ImageData, resized
 from vaelab.data.paths import TEST_FRACTION, beside, load_path, looks_like_path
 from vaelab.data.sources import download_root, fetch, find, missing_message, present
-from vaelab.errors import VaelabError, did_you_mean
+from vaelab.errors import VaelabError, did_you_mean, named
 from vaelab.files import path_text
 
 SPLITS = ("train", "test")
@@ -45,10 +45,12 @@ class IdxDataset:
         """Find the files (or fetch them), read and check them."""
         if data_dir is not None and Path(data_dir).expanduser().is_file():
             own = Path(data_dir).suffix.lower() in (".npz", ".npy")  # images of one's own
-            raise VaelabError(f"{data_dir} is a file; --data-dir names the folder that holds "
-                              f"{self.name}/" + (f" (images of one's own in a file are the "
-                                                 f"dataset: --dataset {path_text(data_dir)})"
-                                                 if own else ""))
+            dataset = named(f"--dataset {path_text(data_dir)}",
+                            f"load_dataset({str(path_text(data_dir))!r})")
+            raise VaelabError(f"{data_dir} is a file; {named('--data-dir', 'data_dir')} names "
+                              f"the folder that holds {self.name}/" + (
+                                  f" (images of one's own in a file are the dataset: {dataset})"
+                                  if own else ""))
         folder = find(self, data_dir)
         if folder is not None and data_dir is not None:
             _say_if_elsewhere(self.name, Path(data_dir).expanduser(), folder)

@@ -23,7 +23,7 @@ from torch import nn
 from vaelab.config import ModelConfig
 from vaelab.data import to_unit
 from vaelab.distributions import DiagonalGaussian, build_likelihood, check_generator, draw_count
-from vaelab.errors import VaelabError
+from vaelab.errors import VaelabError, named
 from vaelab.nets import build_nets
 
 DRAW_BLOCK = 2000  # prior draws at once (vaelab eval judges samples 2,000 at a time)
@@ -239,4 +239,5 @@ class Autoencoder(nn.Module):
                y: torch.Tensor | None = None) -> torch.Tensor:
         """Decode n draws from the prior, (n, C, H, W) images: a model with a prior (VAE,
         CVAE) does; an AE has none and refuses."""
-        raise VaelabError("an AE has no prior to sample from; train a VAE (--model vae) for that")
+        raise VaelabError(f"an AE has no prior to sample from; train a VAE "
+                          f"({named('--model vae', 'model=' + repr('vae'))}) for that")

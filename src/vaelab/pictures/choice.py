@@ -40,7 +40,8 @@ class Choice:
             raise VaelabError(f"between takes two classes, as (3, 8) or ('Coat', 'Bag'), not "
                               f"{between!r}")
         if not class_names(run.config):
-            raise VaelabError(f"{run.path} learnt from images without classes; drop --between")
+            raise VaelabError(f"{run.path} learnt from images without classes; drop "
+                              f"{named('--between', 'between=')}")
         return cls(0 if label is None else class_number(run.config, label),  # one class twice:
                    tuple(class_number(run.config, c, "between") for c in between))  # its first two
 

@@ -10,7 +10,7 @@ import torch
 from matplotlib.figure import Figure
 
 from vaelab.data import ImageData, to_unit
-from vaelab.errors import VaelabError
+from vaelab.errors import VaelabError, named
 from vaelab.measuring.latent import LatentPicture, encode_dataset, interpolate
 from vaelab.models import Autoencoder
 from vaelab.pictures import plots
@@ -44,8 +44,10 @@ def firsts(labels: np.ndarray, classes: tuple[int, int], names: Sequence[str]
     a, b = classes
     of_a, of_b = np.flatnonzero(labels == a), np.flatnonzero(labels == b)
     if a == b and len(of_a) < 2:
-        raise VaelabError(f"--between {names[a]} {names[a]} joins two test images of class "
-                          f"{names[a]}, and the test images hold {len(of_a)}")
+        given = named(f"--between {names[a]} {names[a]}", f"between=({names[a]!r}, "
+                                                            f"{names[a]!r})")
+        raise VaelabError(f"{given} joins two test images of class {names[a]}, and the test "
+                          f"images hold {len(of_a)}")
     for c, of_c in ((a, of_a), (b, of_b)):
         if not len(of_c):
             raise VaelabError(f"the test images hold no image of class {names[c]}, which "
