@@ -135,14 +135,21 @@ def test_an_out_in_a_folder_that_is_not_writable_is_one_line(capsys):
 def test_a_taken_folder_is_told_to_go_on_only_by_the_command_that_can(tmp_path):
     """A run's folder names train's --resume; to compare (resume=None) or to a demo, whose
     own folders hold demo.json, it is only taken."""
+    from vaelab.errors import spoken_on_the_command_line
     from vaelab.training.folders import check_new_run_dir
 
     (tmp_path / "checkpoint.safetensors").write_bytes(b"")
-    with pytest.raises(VaelabError, match=r"or continue it with --resume "):
-        check_new_run_dir(tmp_path)
-    for resume in (None, ("demo.json", "vaelab demo --resume")):
-        with pytest.raises(VaelabError, match=r"not empty; choose another --out$"):
-            check_new_run_dir(tmp_path, resume=resume)
+    with pytest.raises(VaelabError, match=r"or continue it with vaelab\.resume\('"):
+        check_new_run_dir(tmp_path)  # from Python
+    before = spoken_on_the_command_line(True)
+    try:
+        with pytest.raises(VaelabError, match=r"or continue it with --resume "):
+            check_new_run_dir(tmp_path)
+        for resume in (None, ("demo.json", "vaelab demo --resume")):
+            with pytest.raises(VaelabError, match=r"not empty; choose another --out$"):
+                check_new_run_dir(tmp_path, resume=resume)
+    finally:
+        spoken_on_the_command_line(before)
 
 
 def test_missing_data_offline_is_one_line_that_says_where_to_put_it(tmp_path, monkeypatch,

@@ -304,13 +304,13 @@ def test_an_unwritable_export_folder_is_named(tmp_path, monkeypatch):
     locked.mkdir(mode=0o500)
     if os.geteuid() == 0:  # root writes into any folder: a read-only disk, as it finds it
         monkeypatch.setattr("vaelab.files.writable", lambda folder: Path(folder) != locked)
-    with pytest.raises(VaelabError, match=f"^{locked} is not writable; choose another --out$"):
+    with pytest.raises(VaelabError, match=f"^{locked} is not writable; choose another path$"):
         check_export_path(locked / "page.html")
     assert list(locked.iterdir()) == []
 
 
 def test_a_port_out_of_range_or_not_allowed_is_one_line(monkeypatch):
-    with pytest.raises(VaelabError, match=r"^port 70000 is out of range; choose --port from 1 "
+    with pytest.raises(VaelabError, match=r"^port 70000 is out of range; choose a port from 1 "
                                           r"to 65535, or 0 for any free port$"):
         ExplorerServer(70000)
     with pytest.raises(VaelabError, match=r"^port 65536 is out of range"):
@@ -321,7 +321,7 @@ def test_a_port_out_of_range_or_not_allowed_is_one_line(monkeypatch):
 
     monkeypatch.setattr(ExplorerServer, "server_bind", refuse)
     with pytest.raises(VaelabError, match=r"^port 80 is not open to this user; choose a port "
-                                          r"above 1023 with --port N$"):
+                                          r"above 1023 with port=N$"):
         ExplorerServer(80)
 
 

@@ -286,12 +286,13 @@ class ExplorerServer(ThreadingHTTPServer):
         try:
             super().__init__((HOST, port), _PageHandler)
         except OSError as err:
+            n, free = named("--port N", "port=N"), named("--port 0", "port=0")
             if err.errno == errno.EADDRINUSE:
-                raise VaelabError(f"port {port} is in use; choose another with --port N (--port 0 "
+                raise VaelabError(f"port {port} is in use; choose another with {n} ({free} "
                                   f"takes a free one)") from None
             if err.errno in (errno.EACCES, errno.EPERM) or getattr(err, "winerror", 0) == 10013:
                 raise VaelabError(f"port {port} is not open to this user; choose a port above "
-                                  f"1023 with --port N") from None
+                                  f"1023 with {n}") from None
             raise
         self.page = page
 
