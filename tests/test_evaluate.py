@@ -1517,3 +1517,19 @@ def test_a_scorecard_and_a_comparison_say_in_a_line_what_they_hold():
     assert repr(card) == (f"Scorecard('/a/vae', VAE d=2, epochs=5, 100 test images, 3 of "
                           f"{len(card)} measures)")
     assert repr(Comparison([card, _card("/a/beta")])) == "Comparison(a/vae, a/beta)"
+
+
+@pytest.mark.parametrize(("order", "expected"), [
+    ((1, 0, 0, 1), 0),  # two votes each, ranks 0 + 3 against 1 + 2: equal, the lower class
+    ((1, 0, 1, 0), 1),  # 0 + 2 against 1 + 3: the nearer
+    ((0, 1, 1, 0), 0),  # equal sums again, whichever class comes first
+    ((1, 1, 0, 0), 1),
+    ((0, 1, 1, 2), 1)])  # two votes beat one, however near
+def test_a_tied_nearest_neighbour_vote_goes_to_the_nearer_class_then_the_lower(order, expected):
+    """The rule that breaks a tie of the count, which a paper comparing k-NN accuracies
+    should state: the nearer class by the sum of its voters' ranks, then the lower class
+    number, in whole numbers (float weights 1, 0.999, ... could round equal sums apart)."""
+    train = torch.tensor([[1.0], [2.0], [3.0], [4.0]])  # the test code's neighbours, in order
+    predicted = [c for c in range(3) if knn_accuracy(train, torch.tensor(order), torch.zeros(1, 1),
+                                                     torch.tensor([c]), k=4) == 1.0]
+    assert predicted == [expected]

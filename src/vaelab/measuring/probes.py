@@ -64,15 +64,17 @@ def knn_accuracy(train_codes: torch.Tensor, train_labels: torch.Tensor,
                  batch_size: int | None = None) -> float:
     """Test accuracy of a k-nearest-neighbour vote among the training codes (``nearest``:
     exact Euclidean distance in the latent space itself; all of them where there are fewer
-    than k); ties of the vote go to the class whose voters are nearer."""
+    than k). A tie of the count goes to the class whose voters are nearer, their ranks (0 for
+    the nearest) summing lower; a tie of that too, to the lower class number."""
     k = min(k, len(train_codes))
     train_labels, test_labels = train_labels.cpu().long(), test_labels.cpu().long()
     classes = int(max(train_labels.max(), test_labels.max())) + 1
     neighbours = nearest(train_codes, test_codes, k, batch_size)  # (M, k)
-    # Weights 1, 1 - 1e-3, 1 - 2e-3, ...: counts decide, nearness breaks ties.
-    rank = 1 - 1e-3 * torch.arange(k, dtype=torch.float32)
-    votes = F.one_hot(train_labels[neighbours], classes).float()  # (M, k, classes)
-    predicted = (votes * rank[None, :, None]).sum(dim=1).argmax(dim=1)
+    # Each vote weighs 1000 * k less its rank, in whole numbers: counts decide, the sum of
+    # the ranks breaks their ties exactly, and argmax takes the first of equal ones.
+    weight = 1000 * k - torch.arange(k)
+    votes = F.one_hot(train_labels[neighbours], classes)  # (M, k, classes) int64
+    predicted = (votes * weight[None, :, None]).sum(dim=1).argmax(dim=1)
     return int((predicted == test_labels).sum()) / len(test_codes)
 
 
