@@ -159,8 +159,8 @@ def test_a_busy_port_is_one_line_that_names_it():
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(VaelabError, match=f"^port {port} is in use; choose another with "
-                                              r"--port N \(--port 0 takes a free one\)$"):
-            ExplorerServer(port)
+                                              r"port=N \(port=0 takes a free one\)$"):
+            ExplorerServer(port)  # from Python; the command's own below
 
 
 def test_the_command_exports_and_names_a_busy_port(runs, tiny, tmp_path, capsys, monkeypatch):

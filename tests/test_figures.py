@@ -892,7 +892,7 @@ def test_plot_keeps_a_runs_figures_its_own(trained, tiny, tmp_path):
     with pytest.raises(VaelabError, match=rf"^{re.escape(str(print_dir))} holds the figures of "
                                           rf"another run \({re.escape(str(ae.path.resolve()))}"
                                           r"\), which these would replace or mix with; choose "
-                                          r"another --out, one for each run \(or remove "
+                                          r"another out_dir, one for each run \(or remove "
                                           r".*\.vaelab-figures-of, if they may go\)$"):
         plot_run(trained["vae"], tiny, out_dir=print_dir)
     # Once those figures are removed, or their run has moved, the folder is free again
@@ -937,8 +937,8 @@ def test_samples_and_the_explorer_keep_off_a_runs_and_a_demos_own_files(trained,
             (write_samples, compared / "compare.png", f"the comparison in {compared.resolve()}")):
         with pytest.raises(VaelabError, match=rf"^{re.escape(str(path))} is a file of "
                                               rf"{re.escape(whose)}, which this would "
-                                              r"overwrite; choose another --out$"):
-            write(vae, path)
+                                              r"overwrite; choose another path$"):
+            write(vae, path)  # from Python: the argument, not the command line's --out
     assert all((demo / name).read_text() == "the demo's own" for name in ("index.html",
                                                                           "comparison.png"))
     with pytest.raises(VaelabError, match=r" is given twice; name each run once$"):

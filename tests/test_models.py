@@ -205,7 +205,7 @@ def test_a_model_given_the_wrong_shape_or_count_says_so_in_one_line():
             (lambda: build_model(ModelConfig(), (28, 28)),
              r"^image_shape must be \(C, H, W\), three whole numbers from 1, got \(28, 28\); "),
             (lambda: vae.sample(4, y=3),
-             r"^a VAE draws no chosen class, and y would be ignored; a CVAE \(--model cvae\) "
+             r"^a VAE draws no chosen class, and y would be ignored; a CVAE \(model='cvae'\) "
              r"does$")):
         with pytest.raises(VaelabError, match=said):
             call()

@@ -566,8 +566,8 @@ def test_images_scaled_up_more_than_four_times_are_named(cores, tmp_path, caplog
 def test_images_that_lose_over_a_third_to_the_square_are_named(cores, tmp_path, caplog,
                                                                monkeypatch):
     root = make_folder(tmp_path / "shapes", per_class=4, size=(16, 16))
-    Image.fromarray(np.zeros((16, 25), np.uint8)).save(root / "circle" / "wide.png")  # 1.56
-    Image.fromarray(np.zeros((24, 16), np.uint8)).save(root / "square" / "tall.png")  # 1.5
+    Image.fromarray(_pattern(1, 0, (16, 25))).save(root / "circle" / "wide.png")  # 1.56
+    Image.fromarray(_pattern(2, 1, (24, 16))).save(root / "square" / "tall.png")  # 1.5
     monkeypatch.setattr(folders_module, "available_cores", lambda: cores)
     monkeypatch.setattr(folders_module, "PARALLEL_FROM", 0)
     monkeypatch.setattr(folders_module, "CHUNK", 3)
@@ -1133,6 +1133,8 @@ def test_a_name_that_is_not_utf8_is_refused_in_one_line(tmp_path):
                                           r"\(it was made on another system, say\); rename it "):
         load_dataset(str(root), progress=False)
     os.rename(os.fsencode(root) + b"/caf\xe9", root / "circle")
+    os.mkdir(os.fsencode(root) + b"/\xe9xtra")  # a stray folder without images: no class,
+    assert load_dataset(str(root), progress=False).classes == ("circle", "square")  # no error
     Image.fromarray(_pattern(0, 0)).save(os.fsencode(root / "square") + b"/f\xfcr.png")
     with pytest.raises(VaelabError, match=r"square/f\ufffdr\.png: its name is not UTF-8"):
         load_dataset(str(root), progress=False)
@@ -1183,14 +1185,14 @@ def test_images_too_large_for_the_memory_are_refused_before_they_are_read(tmp_pa
     """A folder of full-size photos without --image-size was decoded, and cached on disk, at
     full size, before the model's weights were refused with the advice of --hidden-dims."""
     root = make_folder(tmp_path / "photos", per_class=3, size=(300, 400))
-    monkeypatch.setattr(folders_module, "physical_memory", lambda: 2**20)
+    monkeypatch.setattr(folders_module, "physical_memory", lambda: 2**19)
     monkeypatch.setattr(folders_module, "decode_all", None)  # never reached
     with pytest.raises(VaelabError, match=r"photos: its 6 images of 400 x 300 pixels, such as "
                                           r"circle/000\.png, would take 0\.0 GiB to read, more "
                                           r"than this machine's 0\.0 GiB of memory; give "
-                                          r"--image-size \(64, say\) to read them smaller$"):
+                                          r"image_size \(64, say\) to read them smaller$"):
         load_dataset(str(root), progress=False)
-    with pytest.raises(VaelabError, match=r"images of 200 x 200 .* give a smaller --image-size"):
+    with pytest.raises(VaelabError, match=r"images of 200 x 200 .* give a smaller image_size"):
         load_dataset(str(root), image_size=200, progress=False)
     monkeypatch.undo()
     assert load_dataset(str(root), image_size=16, progress=False).image_shape == (1, 16, 16)

@@ -150,13 +150,13 @@ def test_a_posterior_that_collapsed_is_told_when_training_ends(tiny, tmp_path, c
         assert len(said) == told and all(m.startswith(f"{run.path}: the test KL is ")
                                          for m in said)
         # What to try: a KL warm-up, a longer one where the run had one, a smaller β
-        assert all(m.endswith("train longer, or with --kl-warmup or a smaller --beta")
+        assert all(m.endswith("train longer, or with kl_warmup or a smaller beta")
                    for m in said)
     from vaelab.training.checks import say_if_collapsed
 
     caplog.clear()
     say_if_collapsed(tmp_path, run.metrics, TrainConfig(kl_warmup=5))
-    assert caplog.records[-1].getMessage().endswith("train longer, or with a longer --kl-warmup")
+    assert caplog.records[-1].getMessage().endswith("train longer, or with a longer kl_warmup")
 
 
 def test_evaluation_and_the_classifier_off_a_terminal_say_one_line_each(tiny, tmp_path, capsys,

@@ -58,8 +58,8 @@ def test_tensors_given_as_data_keep_their_name(blobs):
     run, data = blobs
     assert run.config.data.dataset == "blobs"
     with pytest.raises(VaelabError, match=r"^the run learnt from images given as data= \(blobs\)"
-                                          r", which vaelab cannot load by their name; from "
-                                          r"Python, pass the same data= again$"):
+                                          r", which vaelab cannot load by their name; pass the "
+                                          r"same data= again$"):
         plot_run(run, out_dir=run.path.parent / "figs")
     assert "latent" in plot_run(run, data, out_dir=run.path.parent / "figs", progress=False)
 
@@ -121,7 +121,7 @@ def test_messages_name_options_as_their_caller_spells_them(blobs, tmp_path, capl
     with pytest.raises(VaelabError, match=r"among whose files these figures would lie; choose "
                                           r"another out_dir$"):
         plot_run(run, data, out_dir=tmp_path / "few")
-    with pytest.raises(VaelabError, match=r"; choose another out_dir or continue it with "
+    with pytest.raises(VaelabError, match=r"; choose another out or continue it with "
                                           r"vaelab\.resume\('.*/run'\)$"):
         train(run.config, run.path, data=data, progress=False)
     with pytest.raises(VaelabError, match=r"^device 'cuda': CUDA is not available here; use "
@@ -153,3 +153,20 @@ def test_help_on_a_config_names_each_field_with_its_type_default_and_meaning():
             line = next(line for line in doc.splitlines() if line.startswith(f"{field.name}:"))
             meaning = doc.splitlines()[doc.splitlines().index(line) + 1]
             assert meaning.startswith("    ") and len(meaning.strip()) > 10, (config, field)
+
+
+def test_a_mistyped_dataset_is_still_an_unknown_dataset(capsys):
+    """Taking names that are neither registered nor paths for tensors given as data= made
+    'vaelab train --dataset mnsit' say the run learnt from images given as data=."""
+    from conftest import run_cli
+
+    with pytest.raises(VaelabError, match=r"^unknown dataset 'mnsit' \(did you mean mnist\?\)"):
+        train(RunConfig(data=DataConfig(dataset="mnsit")), progress=False)
+    code, _, err = run_cli(["train", "--dataset", "mnsit", "-q"], capsys)
+    assert code == 2 and err.startswith("vaelab: error: unknown dataset 'mnsit' (did you mean "
+                                        "mnist?)"), err
+
+
+def test_a_port_may_be_numpys_integer():
+    with ExplorerServer(np.int64(0)) as server:
+        assert server.server_port > 0

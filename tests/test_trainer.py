@@ -307,7 +307,8 @@ def test_resuming_a_cosine_run_with_more_epochs_says_that_the_rate_jumps(tiny, t
 def test_a_new_run_never_overwrites_an_old_one(tiny, tmp_path):
     run = train(_config(epochs=1), tmp_path / "run", data=tiny, progress=False)
     before = {p.name: p.read_bytes() for p in run.path.iterdir()}
-    with pytest.raises(VaelabError, match=r"already exists and is not empty.*--resume"):
+    with pytest.raises(VaelabError, match=r"already exists and is not empty; choose another "
+                                          r"out or continue it with vaelab\.resume\("):
         train(_config(epochs=1), run.path, data=tiny, progress=False)
     assert {p.name: p.read_bytes() for p in run.path.iterdir()} == before
 
@@ -730,7 +731,7 @@ def test_a_run_of_few_steps_is_told_that_its_model_learns_little(tiny, tmp_path,
                                             train=dataclasses.replace(few.train, lr=1e-2))],
                   [tmp_path / "vae", tmp_path / "ae"], data=tiny, progress=False)
     told = "64 training images at batch 32 make 2 steps an epoch, 4 in all: too few for the " \
-           "model to learn much; give a smaller --batch-size or more --epochs"
+           "model to learn much; give a smaller batch_size or more epochs"
     assert caplog.text.count(told) == 1  # once for the runs it is true of, other rates or not
     caplog.clear()
     enough = dataclasses.replace(few, train=TrainConfig(epochs=100, batch_size=32))
@@ -741,5 +742,5 @@ def test_a_run_of_few_steps_is_told_that_its_model_learns_little(tiny, tmp_path,
     with caplog.at_level(logging.WARNING, logger="vaelab"):
         note_few_steps(TrainConfig(epochs=2, batch_size=16), 1)
     assert caplog.messages == ["1 training image at batch 16 makes 1 step an epoch, 2 in all: "
-                               "too few for the model to learn much; give more --epochs or "
+                               "too few for the model to learn much; give more epochs or "
                                "more images"]

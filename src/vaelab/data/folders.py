@@ -25,15 +25,17 @@ import numpy as np
 
 from vaelab.data.cached import Decoded, cache_path, read_cache, write_cache
 from vaelab.data.decoding import (
+    GREY_MODES,
     SUFFIXES,
     Chunk,
     checked,
     decode_files,
     different_sizes,
+    opened,
     told,
     unread,
 )
-from vaelab.errors import VaelabError
+from vaelab.errors import VaelabError, named
 from vaelab.memory import physical_memory
 
 log = logging.getLogger("vaelab")
@@ -119,7 +121,7 @@ def _entries(folder: Path) -> tuple[list[str], list[os.DirEntry], list[str]]:
     for entry in entries:
         if entry.name.startswith("."):
             continue
-        if entry.is_dir() or entry.name.lower().endswith(ENDINGS):
+        if entry.name.lower().endswith(ENDINGS):  # and its folders' names, in its path
             _check_name(entry.path)
         if entry.is_dir():
             dirs.append(entry.name)
@@ -136,7 +138,10 @@ def _check_name(path: str) -> None:
     try:
         path.encode()
     except UnicodeEncodeError:
-        shown = os.fsencode(path).decode(errors="replace")
+        parts = Path(path).parts  # the first of them that is not UTF-8, and those above it
+        bad = next(k for k, part in enumerate(parts)  # bytes not UTF-8, as Python escapes them
+                   if any("\udc80" <= c <= "\udcff" for c in part))
+        shown = os.fsencode(Path(*parts[:bad + 1])).decode(errors="replace")
         raise VaelabError(f"{shown}: its name is not UTF-8 text (it was made on another "
                           f"system, say); rename it (convmv -f latin1 -t utf8 -r --notest "
                           f"FOLDER renames every name in a folder)") from None
@@ -240,19 +245,21 @@ def _check_room(files: list[str], size: int | None, root: Path) -> None:
     from PIL import Image
 
     try:
-        with Image.open(files[0]) as first:
-            width, height = (size, size) if size else first.size
+        with opened(files[0]) as first:
+            (width, height), grey = (size, size) if size else first.size, first.mode in GREY_MODES
     except (OSError, ValueError, Image.DecompressionBombError):
         return  # said in one line with the others that cannot be read
-    # colour bytes, three times over: the chunks, their concatenation, the cache's file
-    need, have = 3 * 3 * width * height * len(files), physical_memory()
-    if have is not None and need > have:
-        raise VaelabError(f"{root}: its {len(files):,} images of {width} x {height} pixels, "
-                          f"such as {os.path.relpath(files[0], root)}, would take "
-                          f"{need / 2**30:.1f} GiB to read, more than this machine's "
-                          f"{have / 2**30:.1f} GiB of memory; give "
-                          f"{'a smaller --image-size' if size else '--image-size (64, say)'} "
-                          f"to read them smaller")
+    # its bytes, three times over: the chunks, their concatenation, the cache's file
+    need, have = 3 * (1 if grey else 3) * width * height * len(files), physical_memory()
+    if have is None or need <= have:
+        return
+    option = named("--image-size", "image_size")
+    way = (f"give a smaller {option}" if size else f"give {option} (64, say) to read them "
+           f"smaller" if min(width, height) > 64 else "keep fewer of them in the folder")
+    raise VaelabError(f"{root}: its {len(files):,} images of {width} x {height} pixels, such "
+                      f"as {os.path.relpath(files[0], root)}, would take {need / 2**30:.1f} GiB "
+                      f"to read, more than this machine's {have / 2**30:.1f} GiB of memory; "
+                      f"{way}")
 
 
 def decode_all(paths: list[str], size: int | None, *, progress: bool = True,

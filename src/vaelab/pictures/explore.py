@@ -18,6 +18,7 @@ import errno
 import html
 import json
 import math
+import operator
 import sys
 from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -277,9 +278,10 @@ class ExplorerServer(ThreadingHTTPServer):
     allow_reuse_address = sys.platform != "win32"  # there, a second server could share a port
 
     def __init__(self, port: int, page: str = "") -> None:
-        if isinstance(port, bool) or not isinstance(port, int):
+        if isinstance(port, bool) or not hasattr(type(port), "__index__"):  # NumPy's will do
             raise VaelabError(f"the port is a whole number from 1 to 65535, or 0 for any free "
                               f"port, not {port!r}")
+        port = operator.index(port)
         if not 0 <= port <= 65535:
             raise VaelabError(f"port {port} is out of range; choose {named('--port', 'a port')} "
                               f"from 1 to 65535, or 0 for any free port")

@@ -21,7 +21,7 @@ import torch
 from vaelab.config import RunConfig
 from vaelab.data import DATASETS, ImageData, NoImagesThere, load_dataset, prepare
 from vaelab.data.paths import looks_like_path
-from vaelab.errors import ConfigError, VaelabError, did_you_mean
+from vaelab.errors import ConfigError, VaelabError, did_you_mean, named
 from vaelab.files import path_text
 
 log = logging.getLogger("vaelab")
@@ -53,10 +53,12 @@ def load_for(config: RunConfig, data_dir: str | Path | None = None, *, progress:
                             split_seed=settings.split_seed)
 
     if data is None:
-        if not (settings.dataset in DATASETS or looks_like_path(settings.dataset)):
+        if not (settings.dataset in DATASETS or looks_like_path(settings.dataset)) and (
+                check or settings.fingerprint is not None):  # a run's, not a name mistyped
+            again = named("give --dataset their folder or file" if not check else "load it "
+                          "from Python, given the same data= again", "pass the same data= again")
             raise VaelabError(f"the run learnt from images given as data= ({settings.dataset}), "
-                              f"which vaelab cannot load by their name; from Python, pass the "
-                              f"same data= again")
+                              f"which vaelab cannot load by their name; {again}")
         try:
             data = load(data_dir)
         except NoImagesThere as err:
@@ -70,11 +72,12 @@ def load_for(config: RunConfig, data_dir: str | Path | None = None, *, progress:
             name, looked = Path(settings.dataset).name, [*err.elsewhere, ("VAELAB_DATA", env)]
             under = "".join(f", nor in {what} ({folder})" for what, folder in looked if folder)
             if data is None:
-                again, python = (("give --dataset where they are now, or ", "") if not check
-                                 else ("", " (from Python, pass the same data= again)"))
+                again = (f"give {named('--dataset', 'the dataset')} where they are now, or "
+                         if not check else "")
+                python = named("", " (or pass the same data= again)") if check else ""
                 raise VaelabError(f"the run's images are not at {err.path}{under}; {again}point "
-                                  f"--data-dir at the folder that holds {name} now, under "
-                                  f"that name{python}") from None
+                                  f"{named('--data-dir', 'data_dir')} at the folder that holds "
+                                  f"{name} now, under that name{python}") from None
     elif (absolute(data.name) != absolute(settings.dataset)  # unless the same images, found
           and not (check and settings.fingerprint == data.fingerprint())):  # elsewhere: a copy
         raise VaelabError(f"the data given is {data.name}, the config asks for "

@@ -52,12 +52,12 @@ def check_new_run_dir(out: str | Path,
     out = Path(out)
     if out.is_dir() and any(out.iterdir()):
         marker, option = resume or ("", "")
-        on = named(f"{option} {out}", f"vaelab.resume({str(out)!r})" if option == "--resume"
-                   else f"{option} {out}")
+        python = "vaelab.resume" if option == "--resume" else "vaelab.demo.finish_demo"
+        on = named(f"{option} {out}", f"{python}({str(out)!r})")
         hint = f" or continue it with {on}" if marker and (out / marker).exists() else ""
         raise VaelabError(f"{out} already exists and is not empty; choose another "
-                          f"{named('--out', 'out_dir')}{hint}")
-    check_can_make(out, named("--out", "out_dir"), folder=True)
+                          f"{named('--out', 'out')}{hint}")
+    check_can_make(out, named("--out", "out"), folder=True)
 
 
 def check_new_run_dirs(configs: Sequence[RunConfig], outs: Sequence[Path | None]) -> None:

@@ -26,7 +26,7 @@ from safetensors.torch import load_file
 
 from vaelab.config import RunConfig
 from vaelab.device import select_device
-from vaelab.errors import VaelabError
+from vaelab.errors import VaelabError, named
 from vaelab.files import (
     as_path,
     command_flags,
@@ -118,11 +118,13 @@ def model_for(config: RunConfig, copies: int = 1, weights: Path | None = None) -
     if need > have:
         kept = ", with what training keeps beside them (gradients, Adam's state)," if copies > 1 \
             else ""
-        large = (f"a smaller --image-size (the images are {image_shape[-1]} x "
-                 f"{image_shape[-2]} pixels), or " if max(image_shape[-2:]) > 64 else "")
+        large = (f"a smaller {named('--image-size', 'image_size')} (the images are "
+                 f"{image_shape[-1]} x {image_shape[-2]} pixels), or "
+                 if max(image_shape[-2:]) > 64 else "")
+        widths = named("--hidden-dims (or --channels)", "hidden_dims (or channels)")
         raise VaelabError(f"the model's weights{kept} take {need / 2**30:.1f} GiB, more than "
                           f"this machine's {have / 2**30:.1f} GiB of memory; give {large}"
-                          f"smaller --hidden-dims (or --channels)")
+                          f"smaller {widths}")
     return build_model(config.model, image_shape, classes)
 
 
