@@ -1218,17 +1218,17 @@ def test_compare_refuses_a_run_given_twice_and_warns_of_what_differs(bernoulli_v
                      judge=None)
     said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert "the NLL bounds were measured with k = 3, 4: a larger k gives a tighter bound; " \
-           "give -k to measure every run alike" in said, said
-    assert not [line for line in said if "--seed" in line or "--samples" in line], said
+           "give k= to measure every run alike" in said, said  # from Python: k=, not -k
+    assert not [line for line in said if "seed" in line or "samples" in line], said
     evaluate_run(load_run(copy), tiny, k=3, samples=2, seed=1, judge=None, progress=False)
     caplog.clear()
     with caplog.at_level("WARNING", logger="vaelab"):
         compare_runs([bernoulli_vae.path, copy], tmp_path / "cmp2", data=tiny, progress=False,
                      judge=None)
     assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
-        "the ELBOs were measured with 1, 2 posterior draws per image; give --samples to measure "
+        "the ELBOs were measured with 1, 2 posterior draws per image; give samples= to measure "
         "every run alike",
-        "the runs were measured with --seed 0, 1, so their draws differ; give --seed to measure "
+        "the runs were measured with seed 0, 1, so their draws differ; give seed= to measure "
         "every run alike"]
 
 
@@ -1252,6 +1252,16 @@ def test_a_comparison_interrupted_at_its_figure_leaves_no_folder_to_refuse_it_ag
     _, folder = comparing.compare_runs([bernoulli_vae.path, copy], tmp_path / "cmp", data=tiny,
                                        progress=False, judge=None)
     assert sorted(p.name for p in folder.iterdir()) == ["compare.csv", "compare.md", "compare.png"]
+    # for print and slides, the figure as a PDF or SVG (compare had PNG alone)
+    _, folder = comparing.compare_runs([bernoulli_vae.path, copy], tmp_path / "svg", data=tiny,
+                                       progress=False, judge=None, fmt="svg")
+    assert sorted(p.name for p in folder.iterdir()) == ["compare.csv", "compare.md", "compare.svg"]
+    assert (folder / "compare.svg").read_text().startswith("<?xml")
+    with pytest.raises(VaelabError, match=r"^unknown figure format 'jpg'; choose one of: png, "
+                                          r"pdf, svg$"):
+        comparing.compare_runs([bernoulli_vae.path, copy], tmp_path / "jpg", data=tiny,
+                               progress=False, judge=None, fmt="jpg")
+    assert not (tmp_path / "jpg").exists()
 
 
 def test_what_goes_by_position_where_the_images_go_is_one_line(bernoulli_vae, tiny, tmp_path):

@@ -87,6 +87,8 @@ class Compare(Common):
     chunk: int = 2048
     """At most this many codes go through the decoder at once, in the runs measured here:
     bounds the memory."""
+    format: Literal["png", "pdf", "svg"] = "png"
+    """The figure's file: compare.png, or compare.pdf or compare.svg for print and slides."""
 
     def run(self) -> None:
         from vaelab.measuring.evaluation import check_measuring
@@ -99,9 +101,9 @@ class Compare(Common):
                                           device=self.device or "auto",
                                           progress=not self.quiet, k=self.k,
                                           samples=self.samples, split=self.split,
-                                          seed=self.seed, chunk=self.chunk)
+                                          seed=self.seed, chunk=self.chunk, fmt=self.format)
         print(comparison.text())
-        say(f"compare.md, compare.csv and compare.png in {quoted(folder)}")
+        say(f"compare.md, compare.csv and compare.{self.format} in {quoted(folder)}")
 
 
 @dataclass(kw_only=True)

@@ -12,6 +12,7 @@ from vaelab.config import DataConfig, RunConfig, parse_noise
 from vaelab.data import DATASETS
 from vaelab.distributions import Likelihood, SquaredError
 from vaelab.errors import VaelabError
+from vaelab.errors import named as spelt
 from vaelab.files import quoted
 from vaelab.measuring.estimators import share_and_error
 from vaelab.measuring.eval_json import MEASURE_AGAIN
@@ -245,15 +246,16 @@ def say_what_differs(runs: Sequence[Run], cards: Sequence[Scorecard], images: in
     ks = [card.k for card in cards if card.k is not None]
     if len(set(ks)) > 1:
         log.warning("the NLL bounds were measured with k = %s: a larger k gives a tighter "
-                    "bound; give -k to measure every run alike", listed(ks))
+                    "bound; give %s to measure every run alike", listed(ks), spelt("-k", "k="))
     draws = [card.samples for card in cards if card.k is not None]  # an AE draws no codes
     if len(set(draws)) > 1:
-        log.warning("the ELBOs were measured with %s posterior draws per image; give --samples "
-                    "to measure every run alike", listed(draws))
+        log.warning("the ELBOs were measured with %s posterior draws per image; give %s to "
+                    "measure every run alike", listed(draws), spelt("--samples", "samples="))
     seeds = [card.seed for card in cards]
     if len(set(seeds)) > 1:
-        log.warning("the runs were measured with --seed %s, so their draws differ; give --seed "
-                    "to measure every run alike", ", ".join(map(str, seeds)))
+        log.warning("the runs were measured with %s %s, so their draws differ; give %s to "
+                    "measure every run alike", spelt("--seed", "seed"), ", ".join(map(str, seeds)),
+                    spelt("--seed", "seed="))
     learnt = [training_images(run.config, images) for run in runs]
     if len(set(learnt)) > 1:
         log.warning("the runs learnt from different training images (--train-subset: %s), and "

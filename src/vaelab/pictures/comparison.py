@@ -34,7 +34,14 @@ from vaelab.measuring.latent import LatentPicture, Manifold, latent_picture, on_
 from vaelab.measuring.scorecard import Scorecard, eval_file
 from vaelab.pictures.figures import figure_bytes
 from vaelab.pictures.ink import drawn_manifold, ink_on_paper
-from vaelab.pictures.plots import class_legend, draw_manifold, draw_scatter, legend_names, style
+from vaelab.pictures.plots import (
+    check_format,
+    class_legend,
+    draw_manifold,
+    draw_scatter,
+    legend_names,
+    style,
+)
 from vaelab.training.datasets import check_same, load_for
 from vaelab.training.folders import check_new_run_dir, unique_dir
 from vaelab.training.runs import CONFIG, Run, check_each_once, opened
@@ -179,13 +186,14 @@ EVAL_OPTIONS = {"k", "samples", "chunk", "seed", "split", "judge"}  # of evaluat
 def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None, *,
                  data: ImageData | None = None, data_dir: str | Path | None = None,
                  device: str | torch.device = "cpu", progress: bool = True,
-                 **eval_options: Any) -> tuple[Comparison, Path]:
+                 fmt: str = "png", **eval_options: Any) -> tuple[Comparison, Path]:
     """Put several runs' eval metrics side by side (evaluating, with ``eval_options``, those
     that have no eval.json yet, or one of other epochs or classifier, or one measured with
     another k, samples or seed than ``eval_options`` name: what they leave out as the saved
     evaluation had it, and the eval.json replaced only if outdated), and write compare.md,
-    compare.csv and compare.png (their latent codes above their manifolds, a run a column)
-    into ``out`` (default: ./vaelab-compare, numbered if taken). Runs given as folders are
+    compare.csv and compare.png (their latent codes above their manifolds, a run a column;
+    compare.pdf or compare.svg by ``fmt``) into ``out`` (default: ./vaelab-compare, numbered
+    if taken). Runs given as folders are
     loaded onto ``device``; loaded ones stay where they are. Returns the comparison and the
     folder."""
     if isinstance(runs, (str, Path, Run)):  # else a folder's name is read letter by letter
@@ -199,6 +207,7 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
                           f"{did_you_mean(name, EVAL_OPTIONS)}; it measures with "
                           f"{', '.join(sorted(EVAL_OPTIONS))}")
     check_measuring(**{name: eval_options.get(name) for name in ("k", "samples", "seed")})
+    check_format(fmt)
     if any(isinstance(run, Scorecard) for run in runs):
         raise VaelabError("compare_runs takes runs (Run objects or folders); scorecards alone "
                           "go side by side as vaelab.Comparison([card, ...])")
@@ -250,14 +259,14 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
                 for run in loaded]
     names = [f"{name}, {run.config.title()}"
              for name, run in zip(comparison.names, loaded, strict=True)]
-    figure = figure_bytes(comparison_figure(loaded, pictures, data, names))
+    figure = figure_bytes(comparison_figure(loaded, pictures, data, names), fmt)
     # The folder is made only now, with everything computed: a comparison refused or
     # interrupted (Ctrl-C) leaves none behind to refuse the same command the next time.
     if out is not None:
         Path(out).mkdir(parents=True, exist_ok=True)
     folder = Path(out) if out is not None else unique_dir(Path("vaelab-compare"))
     comparison.save(folder)
-    write_atomic(folder / "compare.png", figure)
+    write_atomic(folder / f"compare.{fmt}", figure)
     return comparison, folder
 
 

@@ -44,7 +44,6 @@ from vaelab.pictures.report import write_run_page
 from vaelab.training.datasets import check_data, load_for
 from vaelab.training.runs import FIGURES, Run, opened
 
-FORMATS = ("png", "pdf", "svg")
 GIF_SCALE = 4  # 28 px -> 112 px
 SAMPLES = 10  # samples.png is SAMPLES x SAMPLES
 PNG_LEVEL = 3  # zlib compression of the PNGs (save_figure)
@@ -113,8 +112,7 @@ def write_run_figures(run: Run | str | Path, data: ImageData | None = None,
     PNG, or as PDF or SVG for print and slides (the images in them stay pixels), of ``data``
     (by default the run's own images, loaded). ``seen`` skips encoding the test set when the
     caller has its latent picture already."""
-    if fmt not in FORMATS:
-        raise VaelabError(f"unknown figure format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+    plots.check_format(fmt)
     check_data(data)
     run = opened(run, writes="out_dir to draw it elsewhere" if out_dir is None else "")
     data = data if data is not None else load_for(run.config, progress=False)

@@ -23,6 +23,7 @@ from matplotlib.figure import Figure, SubFigure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from vaelab.errors import VaelabError
 from vaelab.measuring.latent import LINE_ROWS, Manifold
 from vaelab.pictures.names import MOST_NAMED, in_a_column, legend_names, name_classes
 
@@ -36,6 +37,7 @@ STYLE = {
     "image.interpolation": "nearest",
     "axes.formatter.limits": (-2, 5),  # ticks of 0.01 read 1.0 and "1e-2", not run together
 }
+FORMATS = ("png", "pdf", "svg")  # of the figures' files
 PRINT_DPI = 300  # pixels an inch of what a PDF or SVG holds as pixels (points, images)
 LABEL_WIDTH = 32  # characters of a line of a y label that fit beside axes 2.4 in high
 CLASS_COLORS = matplotlib.colormaps["tab10"].colors
@@ -47,6 +49,11 @@ def style() -> Iterator[None]:
     """matplotlib settings of vaelab's figures, for the figures drawn inside this block."""
     with matplotlib.rc_context(STYLE):
         yield
+
+
+def check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise VaelabError(f"unknown figure format {fmt!r}; choose one of: {', '.join(FORMATS)}")
 
 
 def show(ax: Axes, image: np.ndarray, **options: Any) -> None:
