@@ -436,7 +436,7 @@ def test_a_model_too_large_for_this_machines_memory_is_refused_in_one_line(tiny,
     with pytest.raises(VaelabError, match=r"^the model's weights, with what training keeps "
                                           r"beside them \(gradients, Adam's state\), take "
                                           r"1\.5 GiB, more than this machine's 1\.0 GiB of "
-                                          r"memory; give smaller --hidden-dims \(or --channels\)$"):
+                                          r"memory; give smaller hidden_dims \(or channels\)$"):
         train(config, tmp_path / "run", data=tiny, progress=False)
     assert not (tmp_path / "run").exists()  # refused before its folder was made
     # of large images (photos given without --image-size), the size is the way out
@@ -447,8 +447,8 @@ def test_a_model_too_large_for_this_machines_memory_is_refused_in_one_line(tiny,
                        torch.zeros(4, dtype=torch.int64),
                        torch.zeros(2, 3, 300, 200, dtype=torch.uint8),
                        torch.zeros(2, dtype=torch.int64))
-    with pytest.raises(VaelabError, match=r"of memory; give a smaller --image-size \(the images "
-                                          r"are 200 x 300 pixels\), or smaller --hidden-dims "):
+    with pytest.raises(VaelabError, match=r"of memory; give a smaller image_size \(the images "
+                                          r"are 200 x 300 pixels\), or smaller hidden_dims "):
         train(RunConfig(ModelConfig("vae", 2, (4096,)), DataConfig(dataset="photos")),
               tmp_path / "photos", data=photos, progress=False)
 
