@@ -802,8 +802,9 @@ def test_a_signal_while_a_command_starts_ends_it_in_one_line(tiny, tmp_path, ful
         code = process.wait(timeout=60)
         err = process.stderr.read()
         assert "Traceback" not in err, err
+        said = "interrupted" if signal_number == signal.SIGINT else "stopped by SIGTERM"
         assert code == 0 or (code == 128 + signal_number
-                             and err.splitlines()[-1] == "vaelab: interrupted"), (code, err)
+                             and err.splitlines()[-1] == f"vaelab: {said}"), (code, err)
         seen.add(code)
     assert seen - {0}, "every command ended before its signal: the moments are too late"
 
@@ -1131,3 +1132,34 @@ def test_signals_go_to_a_handler_inside_and_back_after_unless_ignored_or_set_in_
     with signals_to(mine):
         assert real(signal.SIGINT) is signal.SIG_IGN and real(signal.SIGTERM) is signal.SIG_DFL
     assert real(signal.SIGINT) is signal.SIG_IGN
+
+
+def test_a_sigterm_sent_twice_at_once_is_one_stop_and_a_second_ctrl_c_is_not(monkeypatch):
+    """A scheduler's SIGTERM to every process and torchrun's passing it on came 50 ms apart,
+    and the second was taken for 'SIGTERM again stops at once': the steps since the last
+    checkpoint were lost."""
+    import threading
+
+    from vaelab.training import stopping
+
+    monkeypatch.setattr(stopping, "ECHO", 0.5)
+    stop = threading.Event()
+    with stopping.stop_on_signals(stop) as received:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)  # the handler runs between bytecodes: surely by now
+        os.kill(os.getpid(), signal.SIGTERM)  # the same stop, sent twice
+        time.sleep(0.05)
+        assert stop.is_set() and received == [signal.SIGTERM]
+        time.sleep(0.5)
+        with pytest.raises(stopping.Interrupted) as info:  # a second, later: at once
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)
+        assert info.value.code == 143
+    stop = threading.Event()
+    with stopping.stop_on_signals(stop):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+        with pytest.raises(stopping.Interrupted) as info:  # Ctrl-C twice: at once, however soon
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+        assert info.value.code == 130

@@ -163,9 +163,13 @@ def _command(argv: list[str]) -> int:
         sys.stderr.write(f"{error} {in_flags(str(err)) if flags else err}\n")  # one write
         return 2
     except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM while training (143)
+        code = getattr(err, "code", 130)
         if rank in (None, "rank 0") and not getattr(err, "told", False):  # one line, once
-            print("vaelab: interrupted", file=sys.stderr)
-        return getattr(err, "code", 130)
+            print("vaelab: interrupted" if code != 128 + signal.SIGTERM else
+                  "vaelab: stopped by SIGTERM" + (" (torchrun sends it to every process when one "
+                                                  "of them ends or is stopped: its report says "
+                                                  "which)" if rank else ""), file=sys.stderr)
+        return code
     except BrokenPipeError:  # the reader went away, as in `vaelab train --help | head`
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (Python flushes it at exit)
         return 0

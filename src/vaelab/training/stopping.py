@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("vaelab")
 
 NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
+ECHO = 1.0  # seconds within which a second SIGTERM is the first sent twice, not another
 
 
 class Interrupted(KeyboardInterrupt):
@@ -50,14 +51,20 @@ class Interrupted(KeyboardInterrupt):
 @contextmanager
 def stop_on_signals(stop: threading.Event) -> Iterator[list[int]]:
     """While inside, SIGINT and SIGTERM set ``stop`` the first time and raise ``Interrupted``
-    the second; yields the list of the signals received. Outside the main thread, where
-    Python cannot take signals, it does nothing; a signal that is ignored is left so."""
+    the second; yields the list of the signals received. A SIGTERM within ``ECHO`` seconds of
+    a first is that one sent twice (a scheduler's to every process, and torchrun's passing it
+    on), not a second. Outside the main thread, where Python cannot take signals, it does
+    nothing; a signal that is ignored is left so."""
     received: list[int] = []
+    first = [0.0]  # when the first came
 
     def handler(number: int, _frame: object) -> None:
         if stop.is_set() and received:
+            if number == received[0] == signal.SIGTERM and time.monotonic() - first[0] < ECHO:
+                return
             raise Interrupted(number)
         received.append(number)
+        first[0] = time.monotonic()
         stop.set()
         log.warning("%s: stopping after this step, with a checkpoint (%s again stops at once)",
                     NAMES.get(number, number), NAMES.get(number, "the signal"))
