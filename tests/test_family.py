@@ -640,7 +640,8 @@ def test_a_demo_stopped_while_training_says_how_to_finish_it(tiny, tmp_path, mon
 def test_a_loss_that_is_no_likelihood_of_the_images_is_said_before_training(tiny, tmp_path,
                                                                              caplog):
     """--loss bce on grey images trained without a word; eval said so only afterwards."""
-    said = "--loss bce on grey images is a cross-entropy: Bernoulli pixels define no likelihood"
+    said = "likelihood bce on grey images is a cross-entropy: Bernoulli pixels define no " \
+           "likelihood"  # from Python: the setting's name; vaelab train says --loss
     for binarize, warned in (("none", True), ("dynamic", False)):
         caplog.clear()
         config = RunConfig(ModelConfig(hidden_dims=(8,), likelihood="bce"),

@@ -96,7 +96,7 @@ def test_half_precision_learns_on_the_gpu(tiny, tmp_path, precision):
 
 def test_half_precision_on_a_cpu_is_told_that_it_pays_on_gpus(tiny, tmp_path, caplog):
     """Once, when the run starts: --resume keeps the run's precision, so it is not told again."""
-    told = "--precision bf16 on a CPU: most CPUs train slower in it than in fp32 (it pays on GPUs)"
+    told = "precision bf16 on a CPU: most CPUs train slower in it than in fp32 (it pays on GPUs)"
     with caplog.at_level(logging.WARNING, logger="vaelab"):
         train(_config("bf16", epochs=1), tmp_path / "run", data=tiny, progress=False,
               device="cpu")
@@ -106,4 +106,4 @@ def test_half_precision_on_a_cpu_is_told_that_it_pays_on_gpus(tiny, tmp_path, ca
         resume(tmp_path / "run", 2, data=tiny, progress=False, device="cpu")
         train(_config("fp32", epochs=1), tmp_path / "fp32", data=tiny, progress=False,
               device="cpu")
-    assert "--precision" not in caplog.text
+    assert "precision" not in caplog.text

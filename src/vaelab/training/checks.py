@@ -51,12 +51,14 @@ def note_unused(config: RunConfig) -> None:
     of images that are not binarized."""
     train, data = config.train, config.data
     if data.binarize_seed != 0 and data.binarize == "none":
-        log.warning("--binarize-seed %d is not used: the images are not binarized (--binarize "
-                    "none)", data.binarize_seed)
+        log.warning("%s %d is not used: the images are not binarized (%s)",
+                    named("--binarize-seed", "binarize_seed"), data.binarize_seed,
+                    named("--binarize none", "binarize='none'"))
     if train.kl_warmup > train.epochs and train.beta > 0:  # a KL weighted 0 is 0 throughout
         log.warning("the KL warm-up (%d epochs) outlasts the run (%d): the KL ends weighted "
-                    "%.2g of its full weight; --resume with more --epochs goes on with it",
-                    train.kl_warmup, train.epochs, train.epochs / train.kl_warmup)
+                    "%.2g of its full weight; %s goes on with it", train.kl_warmup,
+                    train.epochs, train.epochs / train.kl_warmup,
+                    named("--resume with more --epochs", "resume() with more epochs"))
 
 
 FEW_STEPS = 200  # steps of Adam in a whole run below which a model learns little
@@ -81,15 +83,15 @@ def note_no_likelihood(model: Autoencoder, config: RunConfig) -> None:
     (a Bernoulli of grey pixels): vaelab eval will say it again beside every bound."""
     why_not = model.likelihood.exactness(config.data.binarize != "none")
     if why_not is not None:
-        log.warning("--loss %s on %s images is %s", config.model.likelihood,
-                    model.likelihood.grey(), why_not)
+        log.warning("%s %s on %s images is %s", named("--loss", "likelihood"),
+                    config.model.likelihood, model.likelihood.grey(), why_not)
 
 
 def note_precision(train: TrainConfig, device: torch.device) -> None:
     """Say so when a CPU is to compute in half precision, which pays on GPUs."""
     if device.type == "cpu" and train.precision != "fp32":
-        log.warning("--precision %s on a CPU: most CPUs train slower in it than in fp32 (it "
-                    "pays on GPUs)", train.precision)
+        log.warning("%s %s on a CPU: most CPUs train slower in it than in fp32 (it pays on "
+                    "GPUs)", named("--precision", "precision"), train.precision)
 
 
 def check_labels(config: RunConfig, data: ImageData) -> None:
