@@ -123,9 +123,10 @@ def check_same(config: RunConfig, data: ImageData) -> None:
 
 def recorded(config: RunConfig, data: ImageData) -> RunConfig:
     """``config`` with what a run keeps about its data: the dataset as an absolute path (for
-    one given by path: where its images were found, --data-dir's copy of a folder moved), the
-    image shape, the class names, the fingerprint. Settings that
-    recorded other images (another run's, whose folder has changed since) are told so."""
+    one given by path: where its images were found, --data-dir's copy of a folder moved; for
+    tensors given from Python, their name as given), the image shape, the class names, the
+    fingerprint. Settings that recorded other images (another run's, whose folder has changed
+    since) are told so."""
     given = data.origin is None and data.name not in DATASETS  # tensors, from Python
     name = config.data.dataset  # of tensors, a name kept as given, not made a path
     where = data.origin or (name if given and not looks_like_path(name) else absolute(name))

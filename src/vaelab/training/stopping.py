@@ -56,15 +56,16 @@ def stop_on_signals(stop: threading.Event) -> Iterator[list[int]]:
     on), not a second. Outside the main thread, where Python cannot take signals, it does
     nothing; a signal that is ignored is left so."""
     received: list[int] = []
-    first = [0.0]  # when the first came
+    first = 0.0  # when the first came
 
     def handler(number: int, _frame: object) -> None:
+        nonlocal first
         if stop.is_set() and received:
-            if number == received[0] == signal.SIGTERM and time.monotonic() - first[0] < ECHO:
+            if number == received[0] == signal.SIGTERM and time.monotonic() - first < ECHO:
                 return
             raise Interrupted(number)
         received.append(number)
-        first[0] = time.monotonic()
+        first = time.monotonic()
         stop.set()
         log.warning("%s: stopping after this step, with a checkpoint (%s again stops at once)",
                     NAMES.get(number, number), NAMES.get(number, "the signal"))
