@@ -28,7 +28,7 @@ from vaelab.measuring.latent import (
 )
 from vaelab.pictures import plots
 from vaelab.pictures.comparison import LatentView, comparison_figure, draw_comparison
-from vaelab.pictures.figures import GIF_SCALE, figure_bytes, plot_run, write_run_figures
+from vaelab.pictures.figures import GIF_SIDE, figure_bytes, plot_run, write_run_figures
 from vaelab.pictures.interpolation import GIF_FRAMES, interpolation, interpolation_pair
 from vaelab.pictures.names import in_a_column
 from vaelab.pictures.report import write_report
@@ -267,7 +267,7 @@ def test_an_ae_gets_no_prior_figures(trained):
 
 def test_the_gif_goes_there_and_back_enlarged(trained):
     gif = Image.open(trained["vae"].figures_dir / "interpolation.gif")
-    assert gif.size == (28 * GIF_SCALE, 28 * GIF_SCALE)
+    assert gif.size == (280, 280) and 28 * 10 >= GIF_SIDE  # 28 px, ten times
     assert gif.n_frames == 2 * GIF_FRAMES - 2
     frames = []
     held = []
@@ -466,17 +466,21 @@ def test_report_links_every_figure_and_reaches_no_other_host(trained, tmp_path):
     for src in sources:
         assert (page.parent / src).exists(), src
     # Every figure at one scale, so that their text is one size: a one-panel loss figure is
-    # not blown up to a three-panel one's width; the animation at twice its pixels
+    # not blown up to a three-panel one's width; the animation (enlarged already) as it is
     for src, width, height in re.findall(r'src="([^"]+)"[^>]* width="(\d+)" height="(\d+)"',
                                          text):
         with Image.open(page.parent / src) as image:
-            scale = 2 if src.endswith(".gif") else 0.6
+            scale = 1 if src.endswith(".gif") else 0.6
             assert (int(width), int(height)) == (round(image.width * scale),
                                                  round(image.height * scale)), src
     assert len(re.findall(r"<img [^>]*width=", text)) == len(sources)
     # Side by side where they fit; a figure that would shrink too far goes one under the other
     columns = dict(re.findall(r"<h2>([^<]+)</h2>(?:(?!<section>).)*?--n: (\d)", text))
-    assert columns["Latent codes"] == "2" and columns["Training curves"] == "1", columns
+    assert columns["Latent codes"] == "2" and columns["Training curves"] == "2", columns
+    three = write_report([*runs, trained["vae"]], tmp_path / "three.html", title="t",
+                         commands=[]).read_text()  # the three-panel loss at 0.54 of its scale
+    columns = dict(re.findall(r"<h2>([^<]+)</h2>(?:(?!<section>).)*?--n: (\d)", three))
+    assert columns["Training curves"] == "1", columns
     assert "http://" not in text and "https://" not in text
     # Each image a link to its file at full size, its alt text what it shows (not its file's
     # name, which two runs share); each run's name a link to its own page
@@ -554,6 +558,18 @@ def test_figures_for_print(trained, tiny, tmp_path):
     assert pixels / float(image[2]) == pytest.approx(300 / 72, rel=0.02)
     with pytest.raises(VaelabError, match="unknown figure format 'jpg'"):
         write_run_figures(trained["ae"], tiny, tmp_path, fmt="jpg")
+
+
+def test_every_figure_of_a_run_fits_a_printed_page_at_its_size(trained, tiny, tmp_path):
+    """The loss curves were 11.3 inches wide, the interpolation 9.5: put on an A4 page
+    between margins of half an inch (7.27 in), their text shrank to 6 points. Now each of a
+    VAE's figures fits there, its text at the size it was drawn."""
+    paths = write_run_figures(trained["vae"], tiny, tmp_path, fmt="pdf")
+    assert {"loss", "interpolation", "reconstructions"} <= paths.keys()
+    for key, path in paths.items():
+        if path.suffix == ".pdf":
+            box = re.search(rb"/MediaBox \[ *0 0 ([\d.]+) ([\d.]+) *\]", path.read_bytes())
+            assert float(box[1]) / 72 <= 7.27, (key, float(box[1]) / 72)
 
 
 def test_titles_and_labels_say_what_a_teacher_would_put_on_a_slide(tiny, tmp_path):
@@ -672,9 +688,10 @@ def test_the_loss_curves_labels_fit_beside_their_axes_below_a_title_of_any_lengt
         "−IWAE bound per image, k = 5"]
 
 
-@pytest.mark.parametrize("epochs", [1, 5, 11, 15, 19, 37, 40, 100])
+@pytest.mark.parametrize("epochs", [1, 5, 7, 11, 15, 19, 37, 40, 100])
 def test_the_loss_curves_tick_whole_epochs_at_any_length(epochs):
-    """Runs of 12 to 19 epochs were ticked at 2.5, 5.0, 7.5, ..."""
+    """Runs of 12 to 19 epochs were ticked at 2.5, 5.0, 7.5, ... A few epochs are each
+    ticked, in panels of a page's third (a VAE's) up to seven."""
     terms = {"loss": 1.0, "recon": 0.5, "kl": 0.5}
     metrics = [{"epoch": e, "train": terms, "test": terms} for e in range(1, epochs + 1)]
     fig = plots.loss_curves(metrics, title="t", recon_name="r")
@@ -682,7 +699,7 @@ def test_the_loss_curves_tick_whole_epochs_at_any_length(epochs):
     for ax in fig.axes:
         ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
         assert ticks and all(float(t).is_integer() and t >= 1 for t in ticks), ticks
-        assert epochs > 11 or ticks == list(range(1, epochs + 1))  # few: every one
+        assert epochs > 7 or ticks == list(range(1, epochs + 1))  # few: every one
 
 
 def test_codes_along_a_line_get_a_window_of_readable_tiles():

@@ -44,7 +44,8 @@ from vaelab.pictures.report import write_run_page
 from vaelab.training.datasets import check_data, load_for
 from vaelab.training.runs import FIGURES, Run, opened
 
-GIF_SCALE = 4  # 28 px -> 112 px
+GIF_SIDE = 256  # pixels of an animation's longer side, at least: 28 px -> 280 px, so that a
+# slide or a page that enlarges it further blurs its pixels little
 SAMPLES = 10  # samples.png is SAMPLES x SAMPLES
 PNG_LEVEL = 3  # zlib compression of the PNGs (save_figure)
 EXAMPLES = 10  # about as many test images in reconstructions.png and denoising.png
@@ -193,11 +194,12 @@ def figure_bytes(fig: Figure, fmt: str = "png", dpi: int = 150,
     return buffer.getvalue()
 
 
-def save_gif(frames: np.ndarray, path: Path, scale: int = GIF_SCALE, ms: int = 50,
-             held: Sequence[int] = ()) -> Path:
+def save_gif(frames: np.ndarray, path: Path, ms: int = 50, held: Sequence[int] = ()) -> Path:
     """Frames (T, H, W) grey or (T, H, W, 3) colour, in [0, 1], as an endless animation drawn
-    as they are (0 black); enlarged ``scale`` times without blurring. The frames ``held``
-    (a line's two ends) stay a second, so that a viewer sees where it turns."""
+    as they are (0 black); enlarged a whole number of times without blurring, to GIF_SIDE
+    pixels or more. The frames ``held`` (a line's two ends) stay a second, so that a viewer
+    sees where it turns."""
+    scale = -(-GIF_SIDE // max(frames.shape[1:3]))
     images = [Image.fromarray(f).resize((f.shape[1] * scale, f.shape[0] * scale), Image.NEAREST)
               for f in (255 * frames.clip(0, 1)).round().astype(np.uint8)]
     buffer = BytesIO()

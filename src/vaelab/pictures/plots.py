@@ -39,6 +39,7 @@ STYLE = {
 }
 FORMATS = ("png", "pdf", "svg")  # of the figures' files
 PRINT_DPI = 300  # pixels an inch of what a PDF or SVG holds as pixels (points, images)
+PAGE_WIDTH = 7.0  # inches of the widest figures: on an A4 page between half-inch margins
 LABEL_WIDTH = 32  # characters of a line of a y label that fit beside axes 2.4 in high
 CLASS_COLORS = matplotlib.colormaps["tab10"].colors
 UNLABELLED = "#3b5b92"  # the one colour of points that have no class
@@ -212,7 +213,8 @@ def image_rows(rows: Sequence[tuple[str, np.ndarray]], *, title: str,
     labels = [in_a_column(label) for label in column_labels or ()]
     lines = max((label.count("\n") for label in labels), default=0)  # more than one line each
     with style():
-        fig = Figure(figsize=(0.62 * n + 1.4, 0.7 * len(rows) + 0.7 + 0.17 * lines),
+        side = min(0.62, (PAGE_WIDTH - 1.4) / n)  # ten images a row fit on a page
+        fig = Figure(figsize=(side * n + 1.4, (side + 0.08) * len(rows) + 0.7 + 0.17 * lines),
                      layout="constrained")  # taller with each line of the labels: as wide
         axes = fig.subplots(len(rows), 1, squeeze=False)[:, 0]
         for ax, (name, images) in zip(axes, rows, strict=True):
@@ -246,7 +248,8 @@ def interpolation_strip(frames: np.ndarray, start: np.ndarray, end: np.ndarray, 
     """The two input images at the ends and the decoded frames (S, H, W) between them."""
     panels = [start, *frames, end]
     with style():
-        fig = Figure(figsize=(0.75 * len(panels) + 0.4, 1.9), layout="constrained")
+        side = min(0.75, (PAGE_WIDTH - 0.4) / len(panels))  # printed at its size: on a page
+        fig = Figure(figsize=(side * len(panels) + 0.4, 1.9), layout="constrained")
         axes = fig.subplots(1, len(panels))
         for i, (ax, image) in enumerate(zip(axes, panels, strict=True)):
             show(ax, image)
@@ -292,7 +295,8 @@ def loss_curves(metrics: Sequence[dict[str, Any]], *, title: str, recon_name: st
         # as tall as a title of two lines needs, and more for each line more (the axes keep
         # their height); each label in lines that fit beside them, not beyond them
         height = 3.3 + 0.17 * max(0, title.count("\n") - 1)
-        fig = Figure(figsize=(3.6 * len(panels) + 0.4, height), layout="constrained")
+        width = min(3.6, (PAGE_WIDTH - 0.4) / len(panels))  # three panels fit on a page
+        fig = Figure(figsize=(width * len(panels) + 0.4, height), layout="constrained")
         axes = fig.subplots(1, len(panels), squeeze=False)[0]
         for ax, (key, name) in zip(axes, panels, strict=True):
             for split, line in (("train", "-"), ("test", "--")):
@@ -305,8 +309,9 @@ def loss_curves(metrics: Sequence[dict[str, Any]], *, title: str, recon_name: st
             ax.set(xlabel="epoch", ylabel="\n".join(label),
                    xlim=(epochs[0] - 0.5, epochs[-1] + 0.5))  # no tick at an epoch 0
             ax.grid(alpha=0.25)
-            ax.xaxis.set_major_locator(MaxNLocator(min(len(epochs), 11), integer=True,
-                                                      min_n_ticks=1))
+            ax.xaxis.set_major_locator(MaxNLocator(min(len(epochs), round(3 * width)),
+                                                   integer=True, min_n_ticks=1,
+                                                   steps=[1, 2, 5, 10]))
         axes[0].legend()
         fig.suptitle(title)
     return fig

@@ -135,10 +135,10 @@ def _size(path: Path) -> tuple[int, int] | None:
 def _image(path: Path, page_dir: Path, alt: str, animated: bool = False) -> str:
     """An <img> of a figure at one scale for all (their text the same size, a one-panel figure
     not blown up to a three-panel one's width), shrunk only to fit, and a link to the file at
-    its full size; an animation of pixels at twice its size, its pixels kept sharp, and in its
-    place a link to it where the system asks for reduced motion. ``alt`` says what it shows,
+    its full size; an animation at its own size (enlarged already, see save_gif), its pixels
+    kept sharp, and in its place a link to it where the system asks for reduced motion. ``alt`` says what it shows,
     for a reader who cannot see it."""
-    size, scale = _size(path), 2 if animated else SCALE
+    size, scale = _size(path), 1 if animated else SCALE
     shown = "" if size is None else f' width="{round(size[0] * scale)}" ' \
                                     f'height="{round(size[1] * scale)}"'
     css = ' class="pixels"' if animated else ""
