@@ -372,6 +372,48 @@ def test_the_axes_numbers_that_the_planes_edge_would_cut_are_left_out(served, vi
     seen.check()
 
 
+def test_each_class_is_named_at_the_middle_of_its_codes_and_the_legend_says_so(runs, tiny,
+                                                                               served, visit):
+    """The plane told its classes apart by colour alone, which several readers cannot (red
+    and green merge for the colour-blind); latent.png names them in place, and so does the
+    plane now, each name where its codes' median is, none on another."""
+    from vaelab.pictures.explore import explorer_data
+
+    seen = visit(served["vae"])
+    names = seen.state("names")
+    assert sorted(mark for mark, _, _ in names) == sorted(tiny.classes)
+    for (_, x0, y0), (_, x1, y1) in itertools.combinations(names, 2):
+        assert np.hypot(x1 - x0, y1 - y0) >= 15.9
+    data = explorer_data(runs["vae"], tiny)  # the page's own codes: a plane of z1 and z2
+    codes = np.frombuffer(base64.b64decode(data["codes"]), "<f4").reshape(-1, 2)
+    labels = np.frombuffer(base64.b64decode(data["labels"]), "<u2")
+    for mark, x, y in names:
+        u, v = np.median(codes[labels == tiny.classes.index(mark)], axis=0)
+        at = seen.state(f"planeToScreen({float(u)}, {float(v)})")
+        assert np.hypot(x - at[0], y - at[1]) <= 16, (mark, x, y, at)
+    assert data["legend"] == list(tiny.classes) and data["marks"] == list(tiny.classes)
+    seen.check()
+
+
+def test_the_plane_stays_sharp_on_a_screen_of_another_density(served, browser):
+    """Moved to a screen of twice the pixels (or zoomed), the plane's layers kept the pixels
+    they had: a blurred plane until the page was loaded again."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    page.goto(served["vae"])
+    page.wait_for_function("window.explorer")
+    sizes = "[...document.querySelectorAll('.points, .overlay')].map(c => c.width)"
+    before = page.evaluate(sizes)
+    cdp = context.new_cdp_session(page)  # the same CSS pixels, each of 2 x 2 on the screen
+    cdp.send("Emulation.setDeviceMetricsOverride",
+             {"width": 1280, "height": 1000, "deviceScaleFactor": 2, "mobile": False})
+    box = page.locator(".overlay").bounding_box()
+    page.mouse.move(box["x"] + 100, box["y"] + 100)
+    page.mouse.wheel(0, -40)
+    page.wait_for_function(f"{sizes}.every(w => w === 2 * {before[0]})", timeout=5000)
+    context.close()
+
+
 def test_only_the_main_button_picks(served, visit):
     seen = visit(served["vae"])
     box = seen.plane_box()
@@ -441,6 +483,9 @@ def test_the_controls_and_pictures_are_named_for_a_screen_reader(served, visit):
     for name in ("The image the decoder makes of the code at the pointer", "Drawing pad",
                  "reconstruction of the drawing", "between the two picks", "animated"):
         assert page.get_by_role("img", name=name, include_hidden=True).count() == 1, name
+    # each of a table's rows named by its first cell, which a screen reader reads with a cell
+    for row in ("model", "epochs", "loss", "reconstruction"):
+        assert page.get_by_role("rowheader", name=row, exact=True).count() == 1, row
     seen.check()
 
 

@@ -205,7 +205,8 @@ def test_the_run_page_of_unlabelled_images_says_why_and_promises_no_classes(made
     _, notes = noted_rows([card], [(label, [value]) for label, value in card.rows()])
     number = notes.index(NO_LABELS) + 1
     for label in ("linear probe accuracy", "samples: mean top-class confidence"):  # the mark
-        assert (f'<tr><td>{label}</td><td>n/a <a href="#note-{number}">[{number}]</a></td>'
+        assert (f'<tr><th scope="row">{label}</th>'
+                f'<td>n/a <a href="#note-{number}">[{number}]</a></td>'
                 f'</tr>') in page  # a link to the note
     assert f'<li id="note-{number}">[{number}] {NO_LABELS}</li>' in page
     assert "all in one colour, as the images have no labels" in page

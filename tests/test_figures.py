@@ -267,7 +267,7 @@ def test_an_ae_gets_no_prior_figures(trained):
 
 def test_the_gif_goes_there_and_back_enlarged(trained):
     gif = Image.open(trained["vae"].figures_dir / "interpolation.gif")
-    assert gif.size == (280, 280) and 28 * 10 >= GIF_SIDE  # 28 px, ten times
+    assert gif.size == (280, 280) and GIF_SIDE <= 28 * 10  # 28 px, ten times
     assert gif.n_frames == 2 * GIF_FRAMES - 2
     frames = []
     held = []
@@ -482,6 +482,8 @@ def test_report_links_every_figure_and_reaches_no_other_host(trained, tmp_path):
     columns = dict(re.findall(r"<h2>([^<]+)</h2>(?:(?!<section>).)*?--n: (\d)", three))
     assert columns["Training curves"] == "1", columns
     assert "http://" not in text and "https://" not in text
+    # each row of a table named by its first cell, for a screen reader
+    assert text.count('<th scope="row">') == text.count("<tr>") - text.count("<thead><tr>")
     # Each image a link to its file at full size, its alt text what it shows (not its file's
     # name, which two runs share); each run's name a link to its own page
     images = re.findall(r'<a href="([^"]+)"><img src="([^"]+)" alt="([^"]+)"', text)

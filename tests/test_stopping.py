@@ -679,8 +679,9 @@ def test_a_run_whose_metrics_lost_epochs_says_so_and_its_page_shows_no_old_curve
                                    f"out{again}"]
         page = write_run_page(loaded).read_text()
         assert "figures/loss.png" not in page and "Training curves" not in page
-        assert "<td>training time (s)</td><td>—</td>" in page  # not the seconds of some epochs
-        assert "<td>test loss per image</td><td>—</td>" in page  # not epoch 1's loss
+        # not the seconds of some epochs, nor epoch 1's loss
+        assert '<th scope="row">training time (s)</th><td>—</td>' in page
+        assert '<th scope="row">test loss per image</th><td>—</td>' in page
         facts = _run_facts(loaded)  # the explorer's, likewise
         assert facts["epochs"] == 3 and facts["seconds"] is None and facts["last"] is None
     # A last line cut short is said in the same one line, not in a second one before it.

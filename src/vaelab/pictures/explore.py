@@ -39,6 +39,7 @@ from vaelab.models import count_parameters, in_float32
 from vaelab.pictures.explore_ops import b64, net_ops
 from vaelab.pictures.explore_shading import confidence_shading
 from vaelab.pictures.ink import ink_on_paper
+from vaelab.pictures.names import MOST_NAMED, legend_names, scatter_marks
 from vaelab.pictures.plots import UNLABELLED, class_color, class_shape
 from vaelab.training.datasets import check_same, data_key, load_for
 from vaelab.training.folders import check_not_anothers
@@ -144,6 +145,8 @@ def explorer_data(run: Run, data: ImageData, *, points: int = POINTS, seed: int 
         "codes": b64(codes, "f4"),
         "labels": b64(labels, "u2"),  # a folder may have more than 256 classes
         "classes": list(data.classes),
+        "legend": legend_names(data.classes),  # with what stands for each on the plane
+        "marks": scatter_marks(data.classes) if len(data.classes) <= MOST_NAMED else [],
         "colors": [to_hex(class_color(i)) for i in range(len(data.classes))]
                   or [UNLABELLED],
         "shapes": [class_shape(i) for i in range(len(data.classes))] or [0],  # of the markers

@@ -30,6 +30,11 @@ def stand_ins(classes: Sequence[str]) -> list[str]:
     return [str(i) for i in range(len(classes))]
 
 
+def scatter_marks(classes: Sequence[str]) -> list[str]:
+    """What names each class on a scatter: its name where all are short, else its stand-in."""
+    return list(classes) if short(classes) else stand_ins(classes)
+
+
 def name_classes(ax: Axes, points: np.ndarray, labels: np.ndarray, classes: Sequence[str]
                  ) -> None:
     """Each class's name (its stand-in, where names are long) at the median of its codes, on a
@@ -37,7 +42,7 @@ def name_classes(ax: Axes, points: np.ndarray, labels: np.ndarray, classes: Sequ
     all of them in grey print), a name in place is."""
     halo = [patheffects.withStroke(linewidth=2.5, foreground="white")]
     named = [i for i in range(len(classes)) if (labels == i).any()]
-    marks = list(classes) if short(classes) else stand_ins(classes)
+    marks = scatter_marks(classes)
     at = _apart(np.array([np.median(points[labels == i], axis=0) for i in named]).reshape(-1, 2),
                 points)
     for i, (u, v) in zip(named, at, strict=True):

@@ -136,8 +136,8 @@ def _image(path: Path, page_dir: Path, alt: str, animated: bool = False) -> str:
     """An <img> of a figure at one scale for all (their text the same size, a one-panel figure
     not blown up to a three-panel one's width), shrunk only to fit, and a link to the file at
     its full size; an animation at its own size (enlarged already, see save_gif), its pixels
-    kept sharp, and in its place a link to it where the system asks for reduced motion. ``alt`` says what it shows,
-    for a reader who cannot see it."""
+    kept sharp, and in its place a link to it where the system asks for reduced motion.
+    ``alt`` says what it shows, for a reader who cannot see it."""
     size, scale = _size(path), 1 if animated else SCALE
     shown = "" if size is None else f' width="{round(size[0] * scale)}" ' \
                                     f'height="{round(size[1] * scale)}"'
@@ -157,14 +157,14 @@ def _link(path: Path, page_dir: Path) -> str:
 def _metrics_section(runs: Sequence[Run], page_dir: Path) -> str:
     head = "".join(f"<th>{_run_name(run, page_dir, short_name(run.path))}</th>" for run in runs)
     body = "".join(
-        f"<tr><td>{html.escape(label)}</td>"
+        f'<tr><th scope="row">{html.escape(label)}</th>'
         + "".join(f"<td>{_cell(cell)}</td>" for cell in cells) + "</tr>"
         for label, cells in metrics_rows(runs)
     )
     return (f"<section><h2>Metrics</h2><p>Averages per image after the last epoch: on the "
             f"training set as it was seen while learning, on the test set after the epoch. "
             f"The reconstruction term is summed over pixels, the KL over latent dimensions."
-            f"{_without_constant(runs)}</p>{_scrolled('Metrics')}<table><thead><tr><th></th>"
+            f"{_without_constant(runs)}</p>{_scrolled('Metrics')}<table><thead><tr><td></td>"
             f"{head}</tr></thead><tbody>{body}</tbody></table></div></section>")
 
 
@@ -228,7 +228,7 @@ def _evaluation_section(evaluation: Comparison, stale: str = "") -> str:
     names = "".join(f"<th>{_kept_whole(name)}</th>" for name in evaluation.names)
     rows, notes = evaluation.noted_rows()
     body = "".join(
-        f"<tr><td>{html.escape(label)}</td>"
+        f'<tr><th scope="row">{html.escape(label)}</th>'
         + "".join(f"<td>{_noted(cell)}</td>" for cell in cells) + "</tr>"
         for label, cells in rows
     )
@@ -239,7 +239,7 @@ def _evaluation_section(evaluation: Comparison, stale: str = "") -> str:
             f"with standard errors over the test images. The NLL is the importance-weighted "
             f"bound of k samples per image, k in its row. Shares and the probes' accuracies "
             f"are fractions of 1; the classifier's own accuracy is in percent.{stale}</p>"
-            f"{_scrolled('Measured on the test set')}<table><thead><tr><th></th>"
+            f"{_scrolled('Measured on the test set')}<table><thead><tr><td></td>"
             f"{names}</tr></thead><tbody>{body}</tbody></table></div>"
             f"<ul class=\"notes\">{notes_html}</ul></section>")
 

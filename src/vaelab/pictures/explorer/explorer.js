@@ -229,8 +229,9 @@
     const pointsCtx = part("points").getContext("2d");
     const overlayCtx = part("overlay").getContext("2d");
 
+    let layersRatio = 0; // the device pixels per CSS pixel that the layers were sized for
     function sizeLayers() {
-      const ratio = window.devicePixelRatio || 1;
+      const ratio = layersRatio = window.devicePixelRatio || 1;
       for (const ctx of [pointsCtx, overlayCtx]) {
         ctx.canvas.width = ctx.canvas.height = Math.round(SIZE * ratio);
         ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
@@ -292,6 +293,7 @@
     }
 
     function drawPoints() {
+      if (layersRatio !== (window.devicePixelRatio || 1)) sizeLayers(); // zoomed: stay sharp
       const ctx = pointsCtx;
       ctx.clearRect(0, 0, SIZE, SIZE);
       const ticks = drawGrid(ctx);
@@ -312,7 +314,53 @@
         ctx.fill(); // (a first lineTo of a path is its moveTo)
       }
       ctx.globalAlpha = 1;
+      drawNames(ctx);
       drawTicks(ctx, ticks);
+    }
+
+    // Each class's name (or what stands for it, DATA.marks) at the median of its codes, on a
+    // white halo, as the figures name them: ten colours are not ten to every reader (several
+    // merge for the colour-blind), a name in place is. Names nearer than a name's size move
+    // apart, each as little as that takes.
+    let namesShown = [];
+    function drawNames(ctx) {
+      namesShown = [];
+      if (!DATA.marks.length) return;
+      const us = DATA.marks.map(() => []), vs = DATA.marks.map(() => []);
+      for (let n = 0; n < N; n++) {
+        us[LABELS[n]].push(plane.u[n]);
+        vs[LABELS[n]].push(plane.v[n]);
+      }
+      const median = (xs) => {
+        xs.sort((a, b) => a - b);
+        const h = xs.length >> 1;
+        return xs.length % 2 ? xs[h] : (xs[h - 1] + xs[h]) / 2;
+      };
+      const at = [];
+      us.forEach((u, c) => { if (u.length) at.push([c, ...toScreen(median(u), median(vs[c]))]); });
+      for (let round = 0; round < 50; round++) {
+        let moved = false;
+        for (let i = 0; i < at.length; i++) {
+          for (let j = i + 1; j < at.length; j++) {
+            const dx = at[j][1] - at[i][1], dy = at[j][2] - at[i][2], d = Math.hypot(dx, dy);
+            if (d >= 16) continue;
+            const [ex, ey] = d > 1e-6 ? [dx / d, dy / d] : [0, 1], push = (16 - d) / 2 + 0.5;
+            at[i][1] -= ex * push; at[i][2] -= ey * push;
+            at[j][1] += ex * push; at[j][2] += ey * push;
+            moved = true;
+          }
+        }
+        if (!moved) break;
+      }
+      ctx.font = "bold 13px system-ui, sans-serif";
+      ctx.textAlign = "center"; ctx.textBaseline = "middle";
+      ctx.lineJoin = "round"; ctx.lineWidth = 3.5; ctx.strokeStyle = "#fff"; ctx.fillStyle = INK;
+      for (const [c, x, y] of at) {
+        ctx.strokeText(DATA.marks[c], x, y);
+        ctx.fillText(DATA.marks[c], x, y);
+        namesShown.push([DATA.marks[c], x, y]);
+      }
+      ctx.textAlign = "start"; ctx.textBaseline = "alphabetic";
     }
 
     const textBoxes = []; // [left, top, right, bottom] of the labels drawn on the overlay so far
@@ -376,13 +424,16 @@
 
     // Where another run's pointer is, in this plane's coordinates: a cross; out of view, an
     // arrowhead on the border, pointing its way.
+    // It is edged in white, as the picks are, so that it shows on codes of any class's colour.
     function drawCross(ctx, [u, v]) {
       const [x, y] = toScreen(u, v);
       if (borderArrow(ctx, x, y, "#d9480f")) return;
-      ctx.lineWidth = 2; ctx.strokeStyle = "#d9480f";
       ctx.beginPath();
-      ctx.moveTo(x - 9, y); ctx.lineTo(x + 9, y); ctx.moveTo(x, y - 9); ctx.lineTo(x, y + 9);
-      ctx.stroke();
+      ctx.moveTo(x - 11, y); ctx.lineTo(x + 11, y); ctx.moveTo(x, y - 11); ctx.lineTo(x, y + 11);
+      ctx.lineCap = "round";
+      ctx.lineWidth = 6; ctx.strokeStyle = "#fff"; ctx.stroke();
+      ctx.lineWidth = 2.5; ctx.strokeStyle = "#d9480f"; ctx.stroke();
+      ctx.lineCap = "butt";
     }
 
     // A place (x, y) px out of view: an arrowhead on the border, pointing its way; false (and
@@ -494,6 +545,7 @@
       planeToScreen: (u, v) => toScreen(u, v),
       get ticks() { return ticksShown; }, // the axes' numbers drawn: [text, x, y, width]
       get ticksCut() { return ticksCut; }, // and those left out, which the edge would cut
+      get names() { return namesShown; }, // the classes' names on the plane: [mark, x, y]
       // The decoder's image (C * H * W floats in [0, 1]) and the encoder's posterior, with the
       // label y (a class, a row of K, or null for the chosen class) of a conditional model.
       decode: (z, y = null) => Array.from(decoder.forward(Float32Array.from(z), side(y))),
@@ -615,6 +667,17 @@
       sizeLayers();
       redraw();
     }).observe(part("plane-box"));
+
+    // The browser zoomed, or the window moved to a screen of another density: the layers
+    // take as many pixels as the plane now covers, so that it stays sharp (and at the next
+    // drawing, where a browser does not say so).
+    (function watchDensity() {
+      matchMedia(`(resolution: ${window.devicePixelRatio || 1}dppx)`).addEventListener(
+        "change", () => { redraw(); watchDensity(); }, { once: true });
+    })();
+    window.addEventListener("resize", () => {
+      if (layersRatio !== (window.devicePixelRatio || 1)) redraw();
+    });
 
     overlay.addEventListener("wheel", (event) => {
       event.preventDefault();
@@ -944,11 +1007,14 @@
       const t = part(name);
       if (!rows.length) return;
       t.createCaption().textContent = title;
+      // each row named by its first cell, for a screen reader that reads a cell with its row
       if (head) t.createTHead().insertRow().append(...head.map((h) => Object.assign(
-        document.createElement("th"), { textContent: h })));
+        document.createElement(h ? "th" : "td"), { textContent: h })));
       const body = t.createTBody();
-      for (const cells of rows) {
+      for (const [name, ...cells] of rows) {
         const row = body.insertRow();
+        row.append(Object.assign(document.createElement("th"), { scope: "row",
+                                                                 textContent: name }));
         for (const cell of cells) row.insertCell().textContent = cell;
       }
     }
@@ -1017,13 +1083,13 @@
 
     function showLegend() { // none for unlabelled images: their points share one colour
       part("legend").hidden = !LABELLED;
-      part("legend").replaceChildren(...DATA.classes.map((name, c) => {
+      part("legend").replaceChildren(...DATA.classes.map((_, c) => {
         const item = document.createElement("li");
         const shape = SHAPES[DATA.shapes[c] % SHAPES.length];
         const swatch = Object.assign(document.createElement("span"),
                                      { className: `swatch ${shape}` });
         swatch.style.background = DATA.colors[c];
-        item.append(swatch, name);
+        item.append(swatch, DATA.legend[c]);
         return item;
       }));
     }
