@@ -145,7 +145,10 @@ def test_a_labelled_and_an_unlabelled_run_side_by_side(made, visit, tmp_path):
     labelled, plain = made["labelled"][0], made["grey-mlp"][0]
     path = export_explorer([labelled, plain], tmp_path / "two.html", progress=False)  # own data
     seen = visit(path.as_uri())
-    assert seen.part("legend", 0).locator("li").all_inner_texts() == ["circle", "square"]
+    # long names: the plane names the classes 0 and 1, and the legend says which is which
+    assert seen.part("legend", 0).locator("li").all_inner_texts() == ["0 circle", "1 square"]
+    assert sorted(mark for mark, _, _ in seen.state("names", 0)) == ["0", "1"]
+    assert seen.state("names", 1) == []  # no classes, no names
     assert seen.part("legend", 1).is_hidden()
     assert dots(seen, 1)[1] == 0 and dots(seen, 0)[1] > 0  # orange: the second class
     assert "no labels" in seen.part("shade-note", 1).inner_text()
