@@ -280,6 +280,17 @@ def test_two_clicks_give_a_strip_and_an_animation(runs, served, visit):
         frames.append(seen.pixels("animation"))
         seen.page.wait_for_timeout(150)
     assert any(np.abs(frames[0] - f).max() > 0 for f in frames[1:]), "the animation stands still"
+    # A button pauses it (motion that goes on, for a reader it distracts) and plays it again
+    assert seen.page.get_by_role("button", name="pause").count() == 1
+    toggle = seen.part("anim-toggle")
+    toggle.click()
+    assert toggle.get_attribute("aria-pressed") == "true" and toggle.inner_text() == "play"
+    paused = seen.pixels("animation")
+    seen.page.wait_for_timeout(300)
+    assert (seen.pixels("animation") == paused).all(), "paused, and still moving"
+    toggle.click()
+    seen.page.wait_for_timeout(300)
+    assert (seen.pixels("animation") != paused).any() and toggle.inner_text() == "pause"
     caption = seen.part("interp-note").inner_text()
     assert caption.startswith("From the start (") and " to the end (" in caption
     assert "z = (" in caption
@@ -293,6 +304,7 @@ def test_where_less_motion_is_asked_two_clicks_give_the_strip_alone(runs, served
     for x, y in ((90, 90), (500, 480)):
         seen.page.mouse.click(box["x"] + x, box["y"] + y)
     assert seen.part("strip").is_visible() and seen.part("animation").is_hidden()
+    assert seen.part("anim-toggle").is_hidden()  # nothing to pause
     assert seen.part("interp-note").inner_text().endswith(
         "Not animated, as this system asks for less motion.")
     seen.check()

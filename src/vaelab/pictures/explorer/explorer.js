@@ -748,8 +748,7 @@
       const row = test ? plane.v[n] : v; // where it sits on a latent line
       if (state.picks.length === 2) { // a new line begins: the old one goes
         state.picks = [];
-        clearInterval(timer);
-        strip.canvas.style.display = animation.canvas.style.display = "none";
+        showLine(false);
       }
       state.picks.push({ z, y, what, row });
       drawOverlay();
@@ -780,7 +779,32 @@
     const animation = canvasImage(part("animation"), W, H);
     enlarge(strip, MODEL.image_shape, 84);
     enlarge(animation, MODEL.image_shape, 168);
-    let timer = null;
+    let timer = null, play = null; // play(): the last line's animation, from where it stood
+    const toggle = part("anim-toggle");
+
+    // The strip and the animation of a line (or neither), the animation playing unless the
+    // system asks for less motion; a button pauses it (motion that goes on, for any reader).
+    function showLine(shown, still = false) {
+      clearInterval(timer);
+      timer = null;
+      if (shown && !still) play();
+      strip.canvas.style.display = shown ? "block" : "none";
+      animation.canvas.style.display = shown && !still ? "block" : "none";
+      toggle.hidden = !shown || still;
+      toggle.textContent = "pause";
+      toggle.setAttribute("aria-pressed", "false");
+    }
+
+    toggle.addEventListener("click", () => {
+      if (timer) {
+        clearInterval(timer);
+        timer = null;
+      } else {
+        play();
+      }
+      toggle.textContent = timer ? "pause" : "play";
+      toggle.setAttribute("aria-pressed", String(!timer)); // pressed: paused
+    });
 
     function lineFrame(from, to, t) {
       const image = new ImageData(W, H);
@@ -801,13 +825,12 @@
                                (_, f) => lineFrame(from, to, f / (ANIMATION_FRAMES - 1)));
       const frames = [...there, ...there.slice(1, -1).reverse()];
       let f = 0;
-      clearInterval(timer);
-      // Where the system asks for less motion the strip alone shows the line, and says so.
-      const still = window.matchMedia?.("(prefers-reduced-motion: reduce)").matches;
-      if (!still) {
+      play = () => {
         timer = setInterval(() => animation.ctx.putImageData(frames[f++ % frames.length], 0, 0),
                             FRAME_MS);
-      }
+      };
+      // Where the system asks for less motion the strip alone shows the line, and says so.
+      const still = window.matchMedia?.("(prefers-reduced-motion: reduce)").matches;
       const className = (p) => (p.y ? DATA.classes[argmax(p.y)] : DATA.classes[chosen]);
       const labels = !K ? "" : className(from) === className(to)
         ? ` Drawn as class ${className(from)}.`
@@ -816,8 +839,7 @@
       part("interp-note").textContent =
         `From the start (${pickedAs(from)}) to the end (${pickedAs(to)}).${labels}` +
         (still ? " Not animated, as this system asks for less motion." : "");
-      strip.canvas.style.display = "block";
-      animation.canvas.style.display = still ? "none" : "block";
+      showLine(true, still);
     }
 
     // -------------------------------------------------------------------------------------
@@ -1104,7 +1126,7 @@
         showFacts();
         showLegend();
         setUpControls();
-        strip.canvas.style.display = animation.canvas.style.display = "none";
+        showLine(false);
         choosePlane();
       },
     };
