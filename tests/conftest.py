@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,18 @@ def synthetic_digits(n_train: int = 512, n_test: int = 128, seed: int = 0) -> Im
 
     classes = DATASETS["mnist"].classes
     return ImageData("mnist", classes, *make(n_train), *make(n_test))
+
+
+@pytest.fixture
+def command_line_voice() -> Iterator[None]:
+    """Messages name options as the command line spells them, as inside a command."""
+    from vaelab.errors import spoken_on_the_command_line
+
+    before = spoken_on_the_command_line(True)
+    try:
+        yield
+    finally:
+        spoken_on_the_command_line(before)
 
 
 @pytest.fixture(scope="session")

@@ -1342,16 +1342,22 @@ def test_compare_warns_of_training_subsets_that_differ_and_counts_all_as_all(cap
                                                                 split_seed=split_seed)),
                                model=SimpleNamespace(conditional=False, has_prior=True))
 
+    from vaelab.errors import spoken_on_the_command_line
+
     with caplog.at_level("WARNING", logger="vaelab"):
         say_what_differs([run(None), run(512)], [], 512, "ab")  # all of them, either way
         assert not caplog.records
-        say_what_differs([run(None), run(100)], [], 512, "ab")
-        # As many, but other ones; on the training split their bounds are of other images too.
-        say_what_differs([run(100), run(100, split_seed=1)], [SimpleNamespace(
-            split="train", k=None, seed=0)] * 2, 512, "ab")
+        say_what_differs([run(None), run(100)], [], 512, "ab")  # from Python: as it spells them
+        before = spoken_on_the_command_line(True)
+        try:  # from the command line: its flags
+            # As many, but other ones; on the training split their bounds are of other images
+            say_what_differs([run(100), run(100, split_seed=1)], [SimpleNamespace(
+                split="train", k=None, seed=0)] * 2, 512, "ab")
+        finally:
+            spoken_on_the_command_line(before)
     assert [r.getMessage() for r in caplog.records] == [
-        "the runs learnt from different training images (--train-subset: all; 100 drawn with "
-        "--split-seed 0), and the probes are fitted on those: their accuracies compare less",
+        "the runs learnt from different training images (train_subset: all; 100 drawn with "
+        "split_seed 0), and the probes are fitted on those: their accuracies compare less",
         "the runs learnt from different training images (--train-subset: 100 drawn with "
         "--split-seed 0; 100 drawn with --split-seed 1), and the probes are fitted on those: "
         "their accuracies compare less, and so do their bounds on the training split"]

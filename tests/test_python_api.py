@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
+import shutil
 
 import numpy as np
 import pytest
@@ -121,9 +123,6 @@ def test_messages_name_options_as_their_caller_spells_them(blobs, tmp_path, capl
     with pytest.raises(VaelabError, match=r"among whose files these figures would lie; choose "
                                           r"another out_dir$"):
         plot_run(run, data, out_dir=tmp_path / "few")
-    with pytest.raises(VaelabError, match=r"; choose another out or continue it with "
-                                          r"vaelab\.resume\('.*/run'\)$"):
-        train(run.config, run.path, data=data, progress=False)
     with pytest.raises(VaelabError, match=r"^device 'cuda': CUDA is not available here; use "
                                           r"device='cpu'$"):
         train(run.config, tmp_path / "gpu", data=data, progress=False, device="cuda")
@@ -170,3 +169,60 @@ def test_a_mistyped_dataset_is_still_an_unknown_dataset(capsys):
 def test_a_port_may_be_numpys_integer():
     with ExplorerServer(np.int64(0)) as server:
         assert server.server_port > 0
+
+
+def test_a_notebook_shows_an_error_as_the_callers_own_lines_and_vaelabs_one_line(tmp_path):
+    """Jupyter showed a wrong path to load_run as 24 lines of vaelab's own frames above the
+    one line that says what to do; IPython now shows the caller's frames and that line."""
+    import vaelab
+    from vaelab.training.stopping import Interrupted
+
+    with pytest.raises(VaelabError) as info:
+        vaelab.load_run(tmp_path / "nope")
+    lines = info.value._render_traceback_()
+    assert lines[-1] == f"VaelabError: {info.value}" and "nope" in lines[-1]
+    assert any(os.path.basename(__file__) in line for line in lines)  # this test's own line
+    package = os.path.dirname(vaelab.__file__)
+    assert not any(package in line for line in lines), lines
+    try:
+        raise Interrupted()
+    except Interrupted as err:  # a notebook's interrupt in training: the same, its one line
+        assert err._render_traceback_()[-1] == "Interrupted: Ctrl-C"
+
+
+def test_a_stopped_or_finished_run_names_the_call_that_goes_on_from_python(blobs, tmp_path,
+                                                                           capsys):
+    """A notebook's interrupted cell was told to go on with `vaelab train --resume RUN`, which
+    cannot load images given as data=; a cell run again on a finished run was told to continue
+    it with vaelab.resume(), which then had nothing to train."""
+    from vaelab.cli import main
+    from vaelab.training.stopping import go_on, start_again
+
+    run, data = blobs
+    blob = DataConfig(dataset="blobs")
+    assert go_on(tmp_path / "r", 1, blob) == (
+        f"vaelab.resume({str(tmp_path / 'r')!r}, data=...) with the data= it learnt from "
+        f"(blobs)")
+    assert go_on(tmp_path / "r", 1, DataConfig()) == f"vaelab.resume({str(tmp_path / 'r')!r})"
+    assert go_on(tmp_path / "r", 2, blob) == f"torchrun --nproc-per-node 2 -m vaelab train " \
+                                               f"--resume {tmp_path / 'r'}"
+    assert start_again(tmp_path / "r", 1, blob) == (
+        f"vaelab.train(vaelab.RunConfig.load({str(tmp_path / 'r')!r}), "
+        f"{str(tmp_path / 'r-2')!r}, data=...) with the data= it learnt from (blobs)")
+    with pytest.raises(VaelabError, match=re.escape(
+            f"{run.path} already holds a run that finished its epochs; choose another out, open "
+            f"it with vaelab.load_run({str(run.path)!r}), or train it further with "
+            f"vaelab.resume({str(run.path)!r}, epochs=N)")):
+        train(run.config, run.path, data=data, progress=False)
+    unfinished = shutil.copytree(run.path, tmp_path / "unfinished")  # set 3 epochs, 1 done
+    longer = dataclasses.replace(run.config, train=dataclasses.replace(run.config.train,
+                                                                       epochs=3))
+    longer.save(unfinished / "config.json")
+    with pytest.raises(VaelabError, match=re.escape(
+            f"; choose another out or continue it with vaelab.resume({str(unfinished)!r})")):
+        train(run.config, unfinished, data=data, progress=False)
+    finished = shutil.copytree(run.path, tmp_path / "finished")  # from the command line
+    assert main(["train", "-o", str(finished), "--epochs", "1"]) == 2
+    assert capsys.readouterr().err == (
+        f"vaelab: error: {finished} already holds a run that finished its epochs; choose "
+        f"another --out, or train it further with --resume {finished} --epochs N\n")

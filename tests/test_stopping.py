@@ -98,8 +98,11 @@ def test_a_signal_stops_after_the_step_with_a_checkpoint_and_resumes_bitwise(
     assert restored.unfinished.steps == 3  # the step the signal came in was finished
     assert restored.unfinished.seconds > 0  # the epoch's time so far is kept with it
     assert "stopped in epoch 2 after 3 of its steps" in caplog.text
-    # a script's run names the command that goes on, with no flags of a command line
-    assert f"go on with: vaelab train --resume {tmp_path / 'run'}\n" in caplog.text + "\n"
+    # a script's run names the call that goes on, as Python spells it (in a notebook too)
+    assert f"go on with: vaelab.resume({str(tmp_path / 'run')!r})\n" in caplog.text + "\n"
+    if signal_number == signal.SIGINT:
+        assert "interrupted (Ctrl-C, or a notebook's stop): stopping after this step, with a " \
+               "checkpoint (again stops at once)" in caplog.text
     done = resume(tmp_path / "run", data=tiny, progress=False)
     assert done.epochs_done == 3
     _assert_bitwise_equal(_weights(full.path), _weights(tmp_path / "run"))
@@ -205,7 +208,7 @@ def test_the_command_line_says_how_to_go_on_once(tiny, tmp_path, monkeypatch, ca
     assert not (tmp_path / "my run" / "index.html").exists()
 
 
-def test_a_command_to_start_again_keeps_the_commands_own_flags(tmp_path):
+def test_a_command_to_start_again_keeps_the_commands_own_flags(tmp_path, command_line_voice):
     """Before its first checkpoint, a run is started again in a new folder: with the flags
     that its command was given and its config does not keep, and the demo's own command."""
     from vaelab.training.jobs import Job
@@ -342,7 +345,7 @@ def test_a_full_disk_is_one_line_and_leaves_the_previous_checkpoint(tiny, tmp_pa
         resume(run.path, epochs=2, data=tiny, progress=False)
     message = str(info.value)
     assert "could not write the checkpoint (No space left on device)" in message
-    assert "\n" not in message and "--resume" in message
+    assert "\n" not in message and f"vaelab.resume({str(run.path)!r})" in message
     monkeypatch.undo()
     assert (run.path / "checkpoint.safetensors").read_bytes() == before
     assert resume(run.path, epochs=2, data=tiny, progress=False).epochs_done == 2
@@ -573,11 +576,13 @@ def test_a_run_stopped_before_its_first_checkpoint_is_started_again_beside_it(
     _at_step(monkeypatch, 3, twice)
     with caplog.at_level("WARNING", logger="vaelab"), pytest.raises(KeyboardInterrupt):
         train(_config(epochs=1), run, data=tiny, progress=False)
-    again = f"vaelab train --config {run} -o {run}-2"  # a new run never overwrites a folder
+    # a new run never overwrites a folder; from Python, the call that starts it again
+    again = f"vaelab.train(vaelab.RunConfig.load({str(run)!r}), {str(run) + '-2'!r})"
     assert f"stopped before its first checkpoint; start it again with: {again}" in caplog.text
     assert [p.name for p in run.iterdir()] == ["config.json"]
-    with pytest.raises(VaelabError, match=f"missing: the run stopped before its first "
-                                          f"checkpoint; start it again with {again}$"):
+    with pytest.raises(VaelabError, match=re.escape(f"missing: the run stopped before its first "
+                                                    f"checkpoint; start it again with {again}")
+                       + "$"):
         resume(run, data=tiny, progress=False)
     with pytest.raises(VaelabError, match=r"model.safetensors: missing; the run has no "
                                           r"finished epoch \(it is still in its first, or it "
@@ -598,8 +603,8 @@ def test_a_full_disk_at_the_first_checkpoint_or_at_the_weights_says_what_is_kept
         train(_config(epochs=1), tmp_path / "first", data=tiny, progress=False)
     assert str(info.value).endswith(
         f"could not write the checkpoint (No space left on device); there is none before it: "
-        f"vaelab train --config {tmp_path / 'first'} -o {tmp_path / 'first'}-2 starts the run "
-        f"again")
+        f"vaelab.train(vaelab.RunConfig.load({str(tmp_path / 'first')!r}), "
+        f"{str(tmp_path / 'first') + '-2'!r}) starts the run again")
     monkeypatch.undo()
     real = __import__("vaelab.training.checkpoints", fromlist=["x"]).write_atomic
 
@@ -617,8 +622,8 @@ def test_a_full_disk_at_the_first_checkpoint_or_at_the_weights_says_what_is_kept
         train(_config(epochs=2), tmp_path / "run", data=tiny, progress=False)
     assert str(info.value) == (
         f"{tmp_path / 'run' / 'model.safetensors'}: could not be written (No space left on "
-        f"device); the checkpoint (after epoch 2) is whole, and vaelab train --resume "
-        f"{tmp_path / 'run'} writes it again")
+        f"device); the checkpoint (after epoch 2) is whole, and "
+        f"vaelab.resume({str(tmp_path / 'run')!r}) writes it again")
     monkeypatch.undo()
     assert load_run(tmp_path / "run").epochs_done == 1  # the weights of the epoch before
     assert resume(tmp_path / "run", data=tiny, progress=False).epochs_done == 2
@@ -837,7 +842,7 @@ def test_resuming_a_finished_run_leaves_whole_files_and_a_later_epochs_weights_a
     assert (run / "model.safetensors").read_bytes() == before["model.safetensors"]
 
 
-def test_the_folder_to_start_again_in_is_a_free_one(tmp_path):
+def test_the_folder_to_start_again_in_is_a_free_one(tmp_path, command_line_voice):
     from vaelab.training.stopping import start_again
 
     (tmp_path / "run-2").mkdir()
@@ -1078,8 +1083,8 @@ def test_a_second_signal_as_the_stops_checkpoint_is_written_says_where_the_last_
     monkeypatch.setattr(jobs_module, "save", save)
     with caplog.at_level("WARNING", logger="vaelab"), pytest.raises(KeyboardInterrupt):
         train(_config(), tmp_path / "run", data=tiny, progress=False)
-    assert (f"run: stopped; its last checkpoint (after epoch 1) is whole; go on with: vaelab "
-            f"train --resume {tmp_path / 'run'}") in caplog.text
+    assert (f"run: stopped; its last checkpoint (after epoch 1) is whole; go on with: "
+            f"vaelab.resume({str(tmp_path / 'run')!r})") in caplog.text
     assert _unfinished(tmp_path / "run").epoch == 1
 
 
@@ -1107,8 +1112,9 @@ def test_a_signal_as_the_folder_is_made_says_how_to_start_the_run_again(
     with caplog.at_level("WARNING", logger="vaelab"), pytest.raises(Interrupted) as stopped:
         train(_config(), run, data=tiny, progress=False)
     assert stopped.value.told and stopped.value.code == 130
-    assert (f"run: stopped before its first step; start it again with: vaelab train --config "
-            f"{run} -o {run}-2") in caplog.text
+    assert (f"run: stopped before its first step; start it again with: "
+            f"vaelab.train(vaelab.RunConfig.load({str(run)!r}), {str(run) + '-2'!r})"
+            ) in caplog.text
     assert [p.name for p in run.iterdir()] == ["config.json"]
 
 

@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Iterable
+
+
+def callers_traceback(error: BaseException) -> list[str]:
+    """``error`` as IPython and Jupyter show it (their ``_render_traceback_``): the frames of
+    the caller's own code and its one line, without the dozens of vaelab's own frames under
+    them, which say nothing that the line does not."""
+    import traceback
+
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__)
+              if not os.path.abspath(frame.filename).startswith(package)]
+    lines = "".join(traceback.format_list(frames)).rstrip("\n").splitlines()
+    head = ["Traceback (most recent call last; vaelab's own calls left out):"] if lines else []
+    return [*head, *lines, f"{type(error).__name__}: {error}"]
 
 
 class VaelabError(Exception):
     """A problem with the user's input, files or settings, with a message that says what to do."""
+
+    _render_traceback_ = callers_traceback
 
 
 class Relayed(VaelabError):

@@ -92,17 +92,17 @@ class DataConfig:
     test_fraction: float = 0.1
     """Share of each class held out as test images, for data that comes without a test set."""
     split_seed: int = 0
-    """Seeds the held-out test images (data without a test set) and the --train-subset draw."""
+    """Seeds the held-out test images (data without a test set) and the training subset's."""
     train_subset: Annotated[int | None,
                             alias(metavar="N", help_behavior_hint="(default: all)")] = None
-    """Train on N training images drawn at random with --split-seed; the test set stays whole."""
+    """Train on N training images drawn at random with the split seed; the test set stays whole."""
     train_subset_first: Annotated[bool, recorded()] = False
     """Whether the subset is the first N images, as runs written before vaelab drew it at
     random took it; kept so that such a run resumes on the same images."""
     binarize: BinarizeName = "none"
     """Black-or-white pixels (grey = chance of white): 'none', 'dynamic' (each batch), 'static'."""
     binarize_seed: int = 0
-    """Seeds the fixed draws: the 'static' training set, any test set, eval --split train's."""
+    """Seeds the fixed draws of the 'static' training set, of any test set and of an evaluation."""
     image_shape: Annotated[tuple[int, int, int] | None, recorded()] = None
     """(C, H, W) of the images, recorded when the run is trained."""
     classes: Annotated[tuple[str, ...] | None, recorded()] = None
@@ -135,7 +135,7 @@ class TrainConfig:
     """The objective and the optimiser. Losses are summed over pixels and over the batch."""
 
     epochs: int = 20
-    """Passes over the training set (with --resume: the total to reach, not how many more)."""
+    """Passes over the training set (resumed: the total to reach, not how many more)."""
     batch_size: int = 128
     """Images per optimiser step (under torchrun, of all its processes together)."""
     lr: float = 1e-3

@@ -50,15 +50,16 @@ def images_measured(config: RunConfig, split: str = "test", available: int = 0) 
     return f"{kind}; of the training images, {learnt}"
 
 
-def training_images(config: RunConfig, available: int = 0) -> str:
+def training_images(config: RunConfig, available: int = 0, seed: str = "--split-seed") -> str:
     """Which of the ``available`` training images a run learnt from: 'all', 'the first 6,000'
-    or '6,000 drawn with --split-seed 1' (vaelab.training.datasets.learned_from draws them)."""
+    or '6,000 drawn with --split-seed 1' (vaelab.training.datasets.learned_from draws them;
+    ``seed`` names its setting, as the files say it by default)."""
     data = config.data
     if data.train_subset is None or (available and data.train_subset >= available):
         return "all"
     if data.train_subset_first:
         return f"the first {data.train_subset:,}"
-    return f"{data.train_subset:,} drawn with --split-seed {data.split_seed}"
+    return f"{data.train_subset:,} drawn with {seed} {data.split_seed}"
 
 
 def caveats(model: Autoencoder, config: RunConfig, split: str,
@@ -256,11 +257,13 @@ def say_what_differs(runs: Sequence[Run], cards: Sequence[Scorecard], images: in
         log.warning("the runs were measured with %s %s, so their draws differ; give %s to "
                     "measure every run alike", spelt("--seed", "seed"), ", ".join(map(str, seeds)),
                     spelt("--seed", "seed="))
-    learnt = [training_images(run.config, images) for run in runs]
+    learnt = [training_images(run.config, images, spelt("--split-seed", "split_seed"))
+              for run in runs]
     if len(set(learnt)) > 1:
-        log.warning("the runs learnt from different training images (--train-subset: %s), and "
-                    "the probes are fitted on those: their accuracies compare less%s",
-                    "; ".join(learnt), ", and so do their bounds on the training split"
+        log.warning("the runs learnt from different training images (%s: %s), and the probes "
+                    "are fitted on those: their accuracies compare less%s",
+                    spelt("--train-subset", "train_subset"), "; ".join(learnt),
+                    ", and so do their bounds on the training split"
                     if any(card.split == "train" for card in cards) else "")
 
 
@@ -277,10 +280,11 @@ def check_same_test_images(named: Sequence[tuple[str, DataConfig]]) -> None:
                           f"compare runs on one")
     for other, b in named[1:]:
         first, a = named[0]
-        settings = [("--image-size", a.image_size, b.image_size)]
+        settings = [(spelt("--image-size", "image_size"), a.image_size, b.image_size)]
         if a.dataset not in DATASETS:  # a registered dataset has its own test split
-            settings += [("--test-fraction", a.test_fraction, b.test_fraction),
-                         ("--split-seed", a.split_seed, b.split_seed)]
+            settings += [(spelt("--test-fraction", "test_fraction"), a.test_fraction,
+                          b.test_fraction),
+                         (spelt("--split-seed", "split_seed"), a.split_seed, b.split_seed)]
         differ = [f"{flag} {'unset' if x is None else x} and {'unset' if y is None else y}"
                   for flag, x, y in settings if x != y]
         if differ:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from vaelab.config import RunConfig
+from vaelab.config import DataConfig, RunConfig
 from vaelab.data import DATASETS, ImageData, NoImagesThere, load_dataset, prepare
 from vaelab.data.paths import looks_like_path
 from vaelab.errors import ConfigError, VaelabError, did_you_mean, named
@@ -40,6 +40,13 @@ def check_data(data: object) -> None:
                       f"name, classes, train_images, train_labels, test_images, test_labels)")
 
 
+def given_as_data(settings: DataConfig) -> str:
+    """The name of images a run was given as data= (which no command can load by it), or ""
+    where its --dataset names a dataset, a folder or a file."""
+    name = settings.dataset
+    return "" if name in DATASETS or looks_like_path(name) else name
+
+
 def load_for(config: RunConfig, data_dir: str | Path | None = None, *, progress: bool = True,
              data: ImageData | None = None, check: bool = True) -> ImageData:
     """The images ``config`` names (or ``data``, the caller's copy of them), checked against
@@ -53,7 +60,7 @@ def load_for(config: RunConfig, data_dir: str | Path | None = None, *, progress:
                             split_seed=settings.split_seed)
 
     if data is None:
-        if not (settings.dataset in DATASETS or looks_like_path(settings.dataset)) and (
+        if given_as_data(settings) and (
                 check or settings.fingerprint is not None):  # a run's, not a name mistyped
             again = named("give --dataset their folder or file" if not check else "load it "
                           "from Python, given the same data= again", "pass the same data= again")

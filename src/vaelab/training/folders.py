@@ -12,7 +12,7 @@ from vaelab.data import DATASETS
 from vaelab.data.paths import NoImagesThere, locate
 from vaelab.errors import VaelabError, named
 from vaelab.files import check_can_make, numbered, writable
-from vaelab.training.runs import CHECKPOINT, CONFIG, FIGURES
+from vaelab.training.runs import CHECKPOINT, CONFIG, FIGURES, finished_epochs
 
 RUNS = Path("runs")  # where a new run goes without --out
 DEMO_PLAN = "demo.json"  # in a demo's folder: its runs in order, their settings, its device
@@ -55,9 +55,24 @@ def check_new_run_dir(out: str | Path,
         python = "vaelab.resume" if option == "--resume" else "vaelab.demo.finish_demo"
         on = named(f"{option} {out}", f"{python}({str(out)!r})")
         hint = f" or continue it with {on}" if marker and (out / marker).exists() else ""
+        if option == "--resume" and _finished(out):  # a notebook's cell run again, say
+            raise VaelabError(
+                f"{out} already holds a run that finished its epochs; choose another "
+                f"{named('--out', 'out')}, " + named(
+                    f"or train it further with --resume {out} --epochs N",
+                    f"open it with vaelab.load_run({str(out)!r}), or train it further with "
+                    f"vaelab.resume({str(out)!r}, epochs=N)"))
         raise VaelabError(f"{out} already exists and is not empty; choose another "
                           f"{named('--out', 'out')}{hint}")
     check_can_make(out, named("--out", "out"), folder=True)
+
+
+def _finished(run: Path) -> bool:
+    """Whether ``run`` is a run's folder that has trained all the epochs it was set."""
+    try:
+        return finished_epochs(run) == RunConfig.load(run / CONFIG).train.epochs
+    except VaelabError:  # damaged: not for this message to say
+        return False
 
 
 def check_new_run_dirs(configs: Sequence[RunConfig], outs: Sequence[Path | None]) -> None:

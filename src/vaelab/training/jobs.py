@@ -82,7 +82,8 @@ class Job:
 
     @property
     def go_on(self) -> str:  # the command that resumes the run
-        return self.go_on_with or (go_on(self.run_dir, self.world.size) + self.flags)
+        return self.go_on_with or (go_on(self.run_dir, self.world.size, self.config.data)
+                                   + self.flags)
 
     @property
     def again(self) -> str:  # the command that starts it again, where it has no checkpoint
@@ -94,7 +95,7 @@ class Job:
 
     @property
     def anew(self) -> str:  # vaelab train --config RUN -o NEW as it was started (not a demo)
-        return start_again(self.run_dir) + self.flags
+        return start_again(self.run_dir, data=self.config.data) + self.flags
 
     def diverged_at(self, epoch: int, loss: float) -> VaelabError:  # anew, with new settings
         return diverged(self.run_dir, epoch, loss, self.config.train, self.on_disk, self.anew)
@@ -129,10 +130,9 @@ def initial_state(config: RunConfig, device: torch.device, data: ImageData | Non
 def fit_all(jobs: list[Job], data: ImageData, progress: bool,
             then: Callable[[Run], object] | None = None, among: int = 0) -> list[Run]:
     """Train the jobs, side by side on the CPU (an equal share of its threads each), else one
-    after another, and hand each finished run to ``then`` at once, in the thread that trained
-    it. ``among``: the runs that the threads were shared between when these began, if more
-    (a demo's that --resume finishes: they go on with the share they began with). A first
-    Ctrl-C or SIGTERM stops every run after its current step, with a checkpoint."""
+    after another, handing each finished run to ``then`` at once, in its thread. ``among``:
+    the runs the threads were shared between when these began, if more (a demo that --resume
+    finishes keeps its share). A first Ctrl-C or SIGTERM stops every run after its step."""
     stop = threading.Event()
     among = max(among, len(jobs))
     with stop_on_signals(stop) as received:

@@ -159,8 +159,8 @@ def new_jobs(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | N
             jobs.append(Job(run_dir, config, *state, cadence=cadence, world=world,
                             compile=compile, go_on_with=go_on, flags=flags))
     except KeyboardInterrupt as err:  # the folders made so far hold their settings alone
-        raise before_any_step([(d, "" if go_on else start_again(d) + flags) for d in made],
-                              err) from None
+        raise before_any_step([(d, "" if go_on else start_again(d, data=configs[0].data) +
+                                flags) for d in made], err) from None
     if world.main:  # each note once for the runs it is true of, in a script under torchrun too
         for (*_, images), train in {(c.train.batch_size, c.train.epochs, c.data.train_subset or
                                      len(full.train_images)): c.train for c in configs}.items():

@@ -79,12 +79,14 @@ class Run:
 
     @property
     def epochs_done(self) -> int:
+        """The epochs its weights (model.safetensors) have trained."""
         if self.weights_epoch is not None:  # metrics.jsonl may have lost some
             return self.weights_epoch
         return self.metrics[-1]["epoch"] if self.metrics else 0
 
     @property
     def figures_dir(self) -> Path:
+        """Where its figures are: RUN/figures."""
         return self.path / FIGURES
 
     def __repr__(self) -> str:

@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vaelab.distributed import processes_in_env
-from vaelab.errors import ConfigError, VaelabError
+from vaelab.errors import ConfigError, VaelabError, callers_traceback, named
 from vaelab.files import numbered, quoted, signals_to
+from vaelab.training.datasets import given_as_data
 
 if TYPE_CHECKING:
-    from vaelab.config import TrainConfig
+    from vaelab.config import DataConfig, TrainConfig
     from vaelab.training.epoch import EpochProgress
 
 log = logging.getLogger("vaelab")
@@ -41,6 +42,7 @@ class Interrupted(KeyboardInterrupt):
     this reaches the command line, which therefore adds nothing."""
 
     told = True
+    _render_traceback_ = callers_traceback  # in a notebook: the cell's line, not vaelab's
 
     def __init__(self, signal_number: int = signal.SIGINT, trained: Sequence[Path] = ()) -> None:
         super().__init__(NAMES.get(signal_number, f"signal {signal_number}"))
@@ -67,8 +69,11 @@ def stop_on_signals(stop: threading.Event) -> Iterator[list[int]]:
         received.append(number)
         first = time.monotonic()
         stop.set()
-        log.warning("%s: stopping after this step, with a checkpoint (%s again stops at once)",
-                    NAMES.get(number, number), NAMES.get(number, "the signal"))
+        name = NAMES.get(number, f"signal {number}")
+        if number == signal.SIGINT:  # from Python, perhaps a notebook's interrupt button
+            name = named(name, "interrupted (Ctrl-C, or a notebook's stop)")
+        log.warning("%s: stopping after this step, with a checkpoint (%s stops at once)",
+                    name, named(f"{NAMES.get(number, 'the signal')} again", "again"))
 
     with signals_to(handler):
         yield received
@@ -133,19 +138,36 @@ def told() -> tuple[str, str]:
     return _TOLD.get()
 
 
-def go_on(run_dir: Path, processes: int = 1) -> str:
-    """The command that resumes a run, as it was started (torchrun's machines: as before)."""
-    return f"{_launcher(processes)} train --resume {quoted(run_dir)}"
+def go_on(run_dir: Path, processes: int = 1, data: DataConfig | None = None) -> str:
+    """The command that resumes a run, as it was started (torchrun's machines: as before);
+    from Python, the call (with the images again, where the run's ``data`` were given as
+    data=: no command can load them)."""
+    command = f"{_launcher(processes)} train --resume {quoted(run_dir)}"
+    if processes > 1:
+        return command
+    return named(command, _call(f"vaelab.resume({str(run_dir)!r}", data))
 
 
-def start_again(run_dir: Path, processes: int | None = None) -> str:
+def start_again(run_dir: Path, processes: int | None = None, data: DataConfig | None = None
+                ) -> str:
     """The command that starts a run that has no checkpoint again, with its settings, in the
     first free folder beside its own (RUN-2, RUN-3, ...: a new run never overwrites one), as
-    it was started (default: as torchrun started this process, if it did)."""
+    it was started (default: as torchrun started this process, if it did); from Python, the
+    call, as ``go_on``'s."""
     free = next(folder for folder in numbered(Path(run_dir)) if not folder.exists())
     if processes is None:
         processes = processes_in_env()
-    return f"{_launcher(processes)} train --config {quoted(run_dir)} -o {quoted(free)}"
+    command = f"{_launcher(processes)} train --config {quoted(run_dir)} -o {quoted(free)}"
+    if processes > 1:
+        return command
+    return named(command, _call(f"vaelab.train(vaelab.RunConfig.load({str(run_dir)!r}), "
+                                f"{str(free)!r}", data))
+
+
+def _call(head: str, data: DataConfig | None) -> str:
+    """A call whose arguments begin with ``head``, with data= where the run's were given so."""
+    given = given_as_data(data) if data is not None else ""
+    return f"{head}, data=...) with the data= it learnt from ({given})" if given else f"{head})"
 
 
 def diverged(run_dir: Path, epoch: int, loss: float, train: TrainConfig,
