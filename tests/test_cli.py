@@ -421,8 +421,8 @@ def test_train_resume_and_plot(data_env, tmp_path, capsys, monkeypatch):
     assert "--hidden-dims 32 -> 64 32" in err, err
 
     code, _, err = run_cli(["train", "--out", str(run), "--quiet"], capsys)
-    assert code == 2 and "already exists and is not empty" in err
-    assert err.rstrip().endswith(f"or continue it with --resume {run}"), err
+    assert code == 2 and "already holds a run that finished its epochs" in err  # a new run
+    assert err.rstrip().endswith(f"or train it further with --resume {run} --epochs N"), err
     code, _, err = run_cli(["eval", str(run), "--samples", "0"], capsys)
     assert code == 2 and err.count("\n") == 1, err
     assert "error: --samples must be a whole number from 1 to 100,000, got 0" in err

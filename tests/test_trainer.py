@@ -307,8 +307,8 @@ def test_resuming_a_cosine_run_with_more_epochs_says_that_the_rate_jumps(tiny, t
 def test_a_new_run_never_overwrites_an_old_one(tiny, tmp_path):
     run = train(_config(epochs=1), tmp_path / "run", data=tiny, progress=False)
     before = {p.name: p.read_bytes() for p in run.path.iterdir()}
-    with pytest.raises(VaelabError, match=r"already exists and is not empty; choose another "
-                                          r"out or continue it with vaelab\.resume\("):
+    with pytest.raises(VaelabError, match=r"already holds a run that finished its epochs; "
+                                          r"choose another out, open it with vaelab\.load_run"):
         train(_config(epochs=1), run.path, data=tiny, progress=False)
     assert {p.name: p.read_bytes() for p in run.path.iterdir()} == before
 
