@@ -743,10 +743,10 @@ def test_figures_that_are_not_what_their_row_says_of_every_model_carry_a_note():
     from vaelab.measuring.caveats import caveats
     from vaelab.models import build_model
 
-    def notes(split="test", **settings):
+    def notes(split="test", active=None, **settings):
         config = RunConfig(ModelConfig(**settings.pop("model", {})),
                            DataConfig(**settings.pop("data", {})), TrainConfig(**settings))
-        return caveats(build_model(config.model, (1, 28, 28)), config, split)
+        return caveats(build_model(config.model, (1, 28, 28)), config, split, active=active)
 
     assert notes()["loss"].startswith("without the squared error's Gaussian constant")
     ae = notes(model={"model": "ae"})  # a point, not an expectation over q(z|x)
@@ -771,8 +771,21 @@ def test_figures_that_are_not_what_their_row_says_of_every_model_carry_a_note():
     assert cvae["nll"].startswith("of p(x|y)") and cvae["sample_frechet"].startswith("drawn")
     assert cvae["loss"] == cvae["recon"] == cvae["nll"]
     assert cvae["kl"].startswith("of q(z|x,y)")  # to p(z), which has no label
-    # A CVAE's code leaves the class to the label: probes near chance are its aim
+    # A CVAE's code leaves the class to the label: probes near chance are its aim, and a high
+    # accuracy may be the label read back (a collapsed CVAE's probes scored 1.0)
     assert cvae["linear_probe"] == cvae["knn"] and "near chance (1 in 10)" in cvae["knn"]
+    assert "may be the label read back from the code" in cvae["knn"]
+    collapsed = notes(active=0)  # its probes read noise-level differences of the means
+    assert collapsed["knn"] == collapsed["linear_probe"] and "collapsed" in collapsed["knn"]
+    assert "linear_probe" not in notes(active=2) and "knn" not in notes(model={"model": "ae"},
+                                                                         active=0)
+    # The loss is the −ELBO at β = 1, not the line a β-VAE (or a KL warm-up) minimised
+    assert notes(beta=4.0)["loss"].startswith("the −ELBO, the KL at its full weight (β = 1), "
+                                              "not as the run trained with it (β = 4);")
+    assert notes(kl_warmup=3)["loss"].startswith("the −ELBO, the KL at its full weight (β = 1), "
+                                                 "not as the run trained with it (β = 1, "
+                                                 "warming up over 3 epochs);")
+    assert not notes()["loss"].startswith("the −ELBO")
     sse_cvae = notes(model={"model": "cvae"})["loss"]  # both notes, neither lost
     denoising = notes(model={"likelihood": "bce"}, noise="mask:0.5")
     assert denoising["loss"] == (f"{grey['loss']}; and of inputs corrupted with --noise "

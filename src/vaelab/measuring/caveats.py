@@ -63,13 +63,13 @@ def training_images(config: RunConfig, available: int = 0, seed: str = "--split-
 
 
 def caveats(model: Autoencoder, config: RunConfig, split: str,
-            judge_accuracy: float | None = None) -> dict[str, str]:
+            judge_accuracy: float | None = None, active: float | None = None) -> dict[str, str]:
     """Notes on figures that are there but are not what their row's name says of every model,
-    by key: the loss of an IWAE run or without the squared error's constant, or of corrupted
-    inputs (a denoising run), a conditional model's bounds and samples (given the labels), a
-    Bernoulli bound of grey pixels (a cross-entropy), on the training split what is measured
-    on the test images anyway, and what a classifier of ``judge_accuracy`` below WEAK_JUDGE
-    judged."""
+    by key: the loss of an IWAE run, at β = 1 or without the squared error's constant, or of
+    corrupted inputs (a denoising run), a conditional model's bounds and samples (given the
+    labels), a Bernoulli bound of grey pixels (a cross-entropy), probes of codes with no
+    ``active`` unit, on the training split what is measured on the test images anyway, and
+    what a classifier of ``judge_accuracy`` below WEAK_JUDGE judged."""
     notes: dict[str, str] = {}
 
     def add(keys: tuple[str, ...], note: str) -> None:  # beside the notes already there
@@ -80,6 +80,11 @@ def caveats(model: Autoencoder, config: RunConfig, split: str,
     if train.objective == "iwae":
         add(("loss",), f"the −IWAE bound of k = {train.draws} draws, as the run trains; not a "
                        f"−ELBO")
+    elif model.has_posterior and (train.beta != 1 or train.kl_warmup):
+        weight = f"β = {train.beta:g}" + (f", warming up over {train.kl_warmup} epochs"
+                                          if train.kl_warmup else "")
+        add(("loss",), f"the −ELBO, the KL at its full weight (β = 1), not as the run trained "
+                       f"with it ({weight})")
     if model.likelihood.left_out():  # a squared error's constant; an IWAE run's bound too
         which = ", which −ELBO and NLL include" if model.has_posterior else ""
         add(("loss",), f"without the squared error's Gaussian constant{which} "
@@ -98,8 +103,14 @@ def caveats(model: Autoencoder, config: RunConfig, split: str,
         add(("sample_confidence", "sample_class_entropy", "sample_frechet"),
             "drawn given a class, every class in turn")
         add(("linear_probe", "knn"),
-            f"of codes of each image given its label: near chance (1 in {model.classes}) "
-            f"would say that the code leaves the class to the label, as a CVAE's should")
+            f"of codes of each image given its label, which the encoder sees: a high accuracy "
+            f"may be the label read back from the code, not the class kept in it; near chance "
+            f"(1 in {model.classes}) says that the code leaves the class to the label, as a "
+            f"CVAE's should")
+    if model.has_posterior and active == 0:
+        add(("linear_probe", "knn"), "no coordinate of the code is active (the posterior "
+                                     "collapsed): the probes read what differs far below its "
+                                     "spread, not what the code keeps")
     bits = model.likelihood.bits_note(config.data.binarize != "none")
     if bits is not None:
         add(("bits_per_dim",), bits)
@@ -160,7 +171,8 @@ def with_caveats(card: Scorecard, model: Autoencoder, config: RunConfig) -> Scor
             metrics[key] = Score(*share_and_error(score.value, card.images), score.note)
     accuracy = (card.classifier or {}).get("test_accuracy")
     added = {}
-    for key, note in caveats(model, config, card.split, accuracy).items():
+    active = metrics["active_units"].value if "active_units" in metrics else None
+    for key, note in caveats(model, config, card.split, accuracy, active).items():
         score = metrics.get(key)
         if score is None or score.value is None:
             continue

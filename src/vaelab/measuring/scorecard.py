@@ -76,7 +76,7 @@ class Measure:
 
 
 MEASURES = (
-    Measure("loss", "loss as training reports it (β = 1), nats per image"),
+    Measure("loss", "loss as training reports it, nats per image"),  # a VAE's at β = 1
     Measure("neg_elbo", "−ELBO (nats)"),
     Measure("recon", "reconstruction E_q[−log p(x|z)] (nats)"),
     Measure("kl", "KL(q(z|x) ‖ p(z)) (nats)"),

@@ -1,6 +1,7 @@
-"""The conditional VAE (Sohn, Lee & Yan 2015): encoder q(z|x, y) and decoder p(x|z, y) both
-see the class label y, so that z is free to keep what the label does not say (the style),
-and sampling draws a chosen class."""
+"""The conditional VAE: encoder q(z|x, y) and decoder p(x|z, y) both see the class label y, so
+that z is free to keep what the label does not say (the style), and sampling draws a chosen
+class. Its prior is N(0, I) whatever the label, as in Kingma et al. (2014)'s model M2 (Sohn,
+Lee & Yan 2015 learn a prior given the label instead)."""
 
 from __future__ import annotations
 
