@@ -399,6 +399,10 @@ def test_each_class_is_named_at_the_middle_of_its_codes_and_the_legend_says_so(r
     data = explorer_data(runs["vae"], tiny)  # the page's own codes: a plane of z1 and z2
     codes = np.frombuffer(base64.b64decode(data["codes"]), "<f4").reshape(-1, 2)
     labels = np.frombuffer(base64.b64decode(data["labels"]), "<u2")
+    # The pointer's line, which a screen reader reads, says whose codes it is by
+    x, y = seen.state(f"planeToScreen({float(codes[7, 0])}, {float(codes[7, 1])})")
+    seen.hover(x, y)  # on test code 7
+    assert seen.part("pointer-z").inner_text().endswith(f"; by a test {tiny.classes[labels[7]]}")
     for mark, x, y in names:
         u, v = np.median(codes[labels == tiny.classes.index(mark)], axis=0)
         at = seen.state(f"planeToScreen({float(u)}, {float(v)})")

@@ -588,7 +588,11 @@
       state.hover = { u, v, z: Array.from(hoverZ) };
       const as = K ? ` as ${DATA.classes[chosen]}` : "";
       const onPlane = plane.kind === "pca" ? `; on the plane (${fixed2(u)}, ${fixed2(v)})` : "";
-      part("pointer-z").textContent = `z = (${shown(hoverZ, 8)})${as}${onPlane}`;
+      // which class's codes it is among, for a reader who cannot see the colours (a CVAE's
+      // are drawn as the class chosen, whatever codes lie there)
+      const n = LABELLED && !K ? nearestCode(...toScreen(u, v)) : -1;
+      const near = n >= 0 ? `; by a test ${DATA.classes[LABELS[n]]}` : "";
+      part("pointer-z").textContent = `z = (${shown(hoverZ, 8)})${as}${near}${onPlane}`;
     }
 
     function mark(at) {
