@@ -377,8 +377,9 @@ def test_a_checkpoint_that_reads_but_holds_the_wrong_things_is_refused(run_folde
     said = (f"a damaged checkpoint ({why})" if why else "its unfinished epoch does not fit "
             "the run's 64 training images (a damaged checkpoint, or images that changed)")
     assert str(info.value) == (f"{folder / 'checkpoint.safetensors'}: {said}; resume from a "
-                               f"copy of the run, or start it again with vaelab train --config "
-                               f"{folder} -o {folder}-2")
+                               f"copy of the run, or start it again with vaelab.train("
+                               f"vaelab.RunConfig.load({str(folder)!r}), "
+                               f"{str(folder) + '-2'!r})")  # as Python calls it
     assert (folder / "checkpoint.safetensors").read_bytes() == before
 
 
