@@ -340,7 +340,8 @@ def test_resume_refuses_going_back_and_missing_checkpoints(tiny, tmp_path):
     with pytest.raises(VaelabError, match=r"checkpoint.safetensors: missing, though the run has "
                                           r"trained epochs \(its model.safetensors is there\): "
                                           r"deleted or moved\? put it back to resume, or start "
-                                          r"the run again with vaelab train --config "):
+                                          r"the run again with vaelab\.train\(vaelab\.RunConfig"
+                                          r"\.load\("):
         resume(run.path, data=tiny, progress=False)
     (run.path / "model.safetensors").unlink()
     with pytest.raises(VaelabError, match="missing: the run stopped before its first checkpoint"):
@@ -410,7 +411,8 @@ def test_damaged_files_are_named(tiny, tmp_path):
     (run.path / "checkpoint.safetensors").write_bytes(b"garbage")
     with pytest.raises(VaelabError, match=r"checkpoint.safetensors: unreadable \(.*\); the file "
                                           r"is damaged; resume from a copy of the run, or start "
-                                          r"it again with vaelab train --config .*run -o .*run-2$"):
+                                          r"it again with vaelab\.train\(vaelab\.RunConfig\.load"
+                                          r"\('.*run'\), '.*run-2'\)$"):
         resume(run.path, epochs=2, data=tiny, progress=False)
     (run.path / "model.safetensors").unlink()
     with pytest.raises(VaelabError, match=r"missing; the run's checkpoint cannot be read either, "
@@ -567,9 +569,10 @@ def test_a_run_diverging_before_its_first_checkpoint_says_how_to_start_again(tin
     with pytest.raises(VaelabError) as info:
         train(_config(epochs=3, lr=1e10), tmp_path / "run", data=tiny, progress=False)
     assert str(info.value) == (f"{tmp_path / 'run'}: training diverged in epoch 1 (the loss is "
-                               f"nan) before its first checkpoint; start it again with vaelab "
-                               f"train --config {tmp_path / 'run'} -o {tmp_path / 'run-2'} and "
-                               f"a smaller --lr than 1e+10, or a --grad-clip (such as 1000)")
+                               f"nan) before its first checkpoint; start it again with "
+                               f"vaelab.train(vaelab.RunConfig.load({str(tmp_path / 'run')!r}), "
+                               f"{str(tmp_path / 'run-2')!r}) and a smaller lr than 1e+10, or a "
+                               f"grad_clip (such as 1000)")  # as Python spells them
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.json"]
 
 

@@ -175,15 +175,15 @@ def diverged(run_dir: Path, epoch: int, loss: float, train: TrainConfig,
     """The error of a run whose loss stopped being a number: the checkpoint it keeps, if it
     wrote one yet, and what to change (--lr, --grad-clip); ``again`` starts it again
     (vaelab train --config RUN into a new folder)."""
-    clip = ("a --grad-clip (such as 1000)" if train.grad_clip is None
-            else f"a smaller --grad-clip than {train.grad_clip:g}")
+    grad_clip, lr = named("--grad-clip", "grad_clip"), named("--lr", "lr")
+    clip = (f"a {grad_clip} (such as 1000)" if train.grad_clip is None
+            else f"a smaller {grad_clip} than {train.grad_clip:g}")
     if not on_disk:
         return VaelabError(f"{run_dir}: training diverged in epoch {epoch} (the loss is {loss}) "
-                           f"before its first checkpoint; start it again with "
-                           f"{again} and a smaller --lr than "
-                           f"{train.lr:g}, or {clip}")
+                           f"before its first checkpoint; start it again with {again} and a "
+                           f"smaller {lr} than {train.lr:g}, or {clip}")
     return VaelabError(f"{run_dir}: training diverged in epoch {epoch} (the loss is {loss}); "
-                       f"its last checkpoint before it ({on_disk}) is kept. Try a smaller --lr "
+                       f"its last checkpoint before it ({on_disk}) is kept. Try a smaller {lr} "
                        f"than {train.lr:g}, or {clip}")
 
 
