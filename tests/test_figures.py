@@ -38,6 +38,11 @@ from vaelab.training.loop import train
 # Geometry of the latent plane.
 
 
+def flat(title: str) -> str:
+    """A figure's title in one line: its lines are broken where they would be wider than it."""
+    return " ".join(title.split())
+
+
 def test_plane_of_a_2d_space_is_the_space_itself():
     codes = torch.randn(50, 2)
     plane = LatentPlane.fit(codes)
@@ -173,7 +178,7 @@ def test_one_class_s_interpolation_joins_two_images_far_apart_not_one_image_to_i
     model = build_model(ModelConfig(model="vae"), (1, 28, 28))
     seen = latent_picture(model, one)
     figure, _ = interpolation(model, one, seen, "VAE", ink=False)
-    assert figure._suptitle.get_text().endswith(
+    assert flat(figure._suptitle.get_text()).endswith(
         "between the codes of two test images of class img far apart")
     i, j = interpolation_pair(seen.points, seen.labels)
     assert i != j
@@ -568,10 +573,17 @@ def test_every_figure_of_a_run_fits_a_printed_page_at_its_size(trained, tiny, tm
     VAE's figures fits there, its text at the size it was drawn."""
     paths = write_run_figures(trained["vae"], tiny, tmp_path, fmt="pdf")
     assert {"loss", "interpolation", "reconstructions"} <= paths.keys()
-    for key, path in paths.items():
-        if path.suffix == ".pdf":
-            box = re.search(rb"/MediaBox \[ *0 0 ([\d.]+) ([\d.]+) *\]", path.read_bytes())
-            assert float(box[1]) / 72 <= 7.27, (key, float(box[1]) / 72)
+    pdfs = {key: path.read_bytes() for key, path in paths.items() if path.suffix == ".pdf"}
+    # A long class's name in a title widened the figure past the page: now the title wraps
+    long = "decoding the straight line between the codes of two test images (classes Trouser " \
+           "and Sneaker)"
+    frames = np.zeros((10, 28, 28))
+    pdfs["long title"] = figure_bytes(plots.interpolation_strip(
+        frames, frames[0], frames[0], start_label="a test\nTrouser", end_label="a test\nSneaker",
+        title=f"VAE (Fashion-MNIST, 3,000 training images, d=2, 2 epochs)\n{long}"), "pdf")
+    for key, pdf in pdfs.items():
+        box = re.search(rb"/MediaBox \[ *0 0 ([\d.]+) ([\d.]+) *\]", pdf)
+        assert float(box[1]) / 72 <= 7.27, (key, float(box[1]) / 72)
 
 
 def test_titles_and_labels_say_what_a_teacher_would_put_on_a_slide(tiny, tmp_path):
@@ -595,21 +607,22 @@ def test_titles_and_labels_say_what_a_teacher_would_put_on_a_slide(tiny, tmp_pat
     run = train(config, tmp_path / "run", data=clothes, progress=False)
     seen = latent_picture(run.model, clothes)
     strip, _ = interpolation(run.model, clothes, seen, "CVAE", True)
-    title = strip.get_suptitle()
-    assert re.search(r"two test images \(classes [\w /-]+ and [\w /-]+\),\nthe label mixed "
+    title = flat(strip.get_suptitle())  # its lines broken to fit the figure
+    assert re.search(r"two test images \(classes [\w /-]+ and [\w /-]+\), the label mixed "
                      r"from", title)
     assert " a A" not in title and " a T" not in title  # no article before a class name
     recon = figures._reconstructions(run.model, clothes, "DAE", True, config.train.noise)
-    assert recon.get_suptitle().endswith(" (clean: it trained on corrupted ones, see the "
-                                         "denoising figure)")
+    assert flat(recon.get_suptitle()).endswith(" (clean: it trained on corrupted ones, see the "
+                                               "denoising figure)")
     denoising = figures._denoising(run.model, clothes, "DAE (mask 0.5)", True, "mask:0.5", 0)
     assert "mask" not in denoising.get_suptitle().removeprefix("DAE (mask 0.5)")  # once
     loss = figures._loss(run, "β-CVAE")
     # Its codes are of corrupted inputs: the sum of its terms, not the −ELBO of the images
-    assert loss.get_suptitle().endswith("\ntraining curves; the sum at β = 1, trained with "
-                                        "the KL weighted (β = 4, warming up over 2 epochs, 1 "
-                                        "done)\nthe terms of clean images decoded from codes "
-                                        "of inputs corrupted with mask 0.5")
+    assert flat(loss.get_suptitle()).endswith(" training curves; the sum at β = 1, trained "
+                                              "with the KL weighted (β = 4, warming up over 2 "
+                                              "epochs, 1 done) the terms of clean images "
+                                              "decoded from codes of inputs corrupted with "
+                                              "mask 0.5")
     # The squared error leaves the Gaussian's constant out: the curve is not eval's −ELBO
     assert loss.axes[0].get_ylabel() == ("squared error + KL per image\n(the sum in nats "
                                          "less\nits constant, 448.7)")  # lines that fit
@@ -622,14 +635,15 @@ def test_titles_and_labels_say_what_a_teacher_would_put_on_a_slide(tiny, tmp_pat
     assert [ax.get_ylabel() for ax in loss.axes[:2]] == [
         "recon + KL per image\n(nats)",
         "Bernoulli cross-entropy\nper image\n(nats)"]
-    assert loss.get_suptitle().endswith("\nBernoulli pixels of grey images: a cross-entropy, "
-                                        "not a likelihood (--binarize dynamic makes it one)")
+    assert flat(loss.get_suptitle()).endswith(" Bernoulli pixels of grey images: a "
+                                              "cross-entropy, not a likelihood (--binarize "
+                                              "dynamic makes it one)")
     loss_text = dict((file, text) for file, _, text in captions.SECTIONS)[captions.LOSS]
     assert captions.caption(captions.LOSS, loss_text, [grey]).endswith(captions.CROSS_ENTROPY)
     assert captions.caption(captions.LOSS, loss_text, [run]).endswith(captions.DENOISING_LOSS)
     one = dataclasses.replace(run, config=dataclasses.replace(
         config, train=dataclasses.replace(config.train, kl_warmup=1)))
-    assert "(β = 4, warmed up over 1 epoch)\n" in figures._loss(one, "β-CVAE").get_suptitle()
+    assert "(β = 4, warmed up over 1 epoch) " in flat(figures._loss(one, "β-CVAE").get_suptitle())
     # The run's table says that its loss is at β = 1, not the line it minimised
     from vaelab.pictures.report import metrics_rows
 
@@ -780,11 +794,11 @@ def test_a_run_trained_on_the_tutorials_kl_line_shows_the_closed_form_kl_as_such
         run.config, train=dataclasses.replace(run.config.train, kl="tutorial")))
     loss = figures._loss(line, "VAE")
     assert loss.axes[2].get_ylabel() == "KL(q(z|x) || p(z)) per image\n(nats)"
-    assert loss.get_suptitle().endswith("; trained on the tutorial's KL line, drawn with the "
-                                        "closed-form KL")
+    assert flat(loss.get_suptitle()).endswith("; trained on the tutorial's KL line, drawn with "
+                                              "the closed-form KL")
     weighted = dataclasses.replace(line, config=dataclasses.replace(
         line.config, train=dataclasses.replace(line.config.train, beta=4)))
-    assert figures._loss(weighted, "β-VAE").get_suptitle().endswith(
+    assert flat(figures._loss(weighted, "β-VAE").get_suptitle()).endswith(
         "; trained on the tutorial's KL line weighted (β = 4), drawn with the closed-form KL")
     kl = dict(metrics_rows([line, run]))["test KL per image"]
     assert kl[0] == f"{kl[1]} (closed form; trained on the tutorial's line)"

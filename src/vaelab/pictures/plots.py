@@ -52,6 +52,14 @@ def style() -> Iterator[None]:
         yield
 
 
+def fitted(title: str, width: float) -> str:
+    """``title`` with each of its lines broken where it would be wider than a figure of
+    ``width`` inches, or than a page where the figure is narrower (at the titles' 11 points):
+    a long class's name widened a figure past the page."""
+    chars = max(20, int(max(width, PAGE_WIDTH) * 11))
+    return "\n".join(_balanced(line, chars) if line else line for line in title.split("\n"))
+
+
 def check_format(fmt: str) -> None:
     if fmt not in FORMATS:
         raise VaelabError(f"unknown figure format {fmt!r}; choose one of: {', '.join(FORMATS)}")
@@ -212,8 +220,10 @@ def image_rows(rows: Sequence[tuple[str, np.ndarray]], *, title: str,
     n = max(len(images) for _, images in rows)
     labels = [in_a_column(label) for label in column_labels or ()]
     lines = max((label.count("\n") for label in labels), default=0)  # more than one line each
+    side = min(0.62, (PAGE_WIDTH - 1.4) / n)  # ten images a row fit on a page
+    title = fitted(title, side * n + 1.4)
+    lines += max(0, title.count("\n") - 1)  # a title of more than two lines too
     with style():
-        side = min(0.62, (PAGE_WIDTH - 1.4) / n)  # ten images a row fit on a page
         fig = Figure(figsize=(side * n + 1.4, (side + 0.08) * len(rows) + 0.7 + 0.17 * lines),
                      layout="constrained")  # taller with each line of the labels: as wide
         axes = fig.subplots(len(rows), 1, squeeze=False)[:, 0]
@@ -247,9 +257,11 @@ def interpolation_strip(frames: np.ndarray, start: np.ndarray, end: np.ndarray, 
                         start_label: str, end_label: str, title: str) -> Figure:
     """The two input images at the ends and the decoded frames (S, H, W) between them."""
     panels = [start, *frames, end]
+    side = min(0.75, (PAGE_WIDTH - 0.4) / len(panels))  # printed at its size: on a page
+    title = fitted(title, side * len(panels) + 0.4)
     with style():
-        side = min(0.75, (PAGE_WIDTH - 0.4) / len(panels))  # printed at its size: on a page
-        fig = Figure(figsize=(side * len(panels) + 0.4, 1.9), layout="constrained")
+        fig = Figure(figsize=(side * len(panels) + 0.4, 1.9 + 0.17 * max(0, title.count("\n") - 1)),
+                     layout="constrained")
         axes = fig.subplots(1, len(panels))
         for i, (ax, image) in enumerate(zip(axes, panels, strict=True)):
             show(ax, image)
@@ -291,11 +303,12 @@ def loss_curves(metrics: Sequence[dict[str, Any]], *, title: str, recon_name: st
     has_kl = metrics[0]["train"]["kl"] is not None
     panels = [("loss", loss_name), ("recon", recon_name), ("kl", kl_name)] if has_kl else [
         ("loss", recon_name)]
+    width = min(3.6, (PAGE_WIDTH - 0.4) / len(panels))  # three panels fit on a page
+    title = fitted(title, width * len(panels) + 0.4)
     with style():
         # as tall as a title of two lines needs, and more for each line more (the axes keep
         # their height); each label in lines that fit beside them, not beyond them
         height = 3.3 + 0.17 * max(0, title.count("\n") - 1)
-        width = min(3.6, (PAGE_WIDTH - 0.4) / len(panels))  # three panels fit on a page
         fig = Figure(figsize=(width * len(panels) + 0.4, height), layout="constrained")
         axes = fig.subplots(1, len(panels), squeeze=False)[0]
         for ax, (key, name) in zip(axes, panels, strict=True):
