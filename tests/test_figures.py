@@ -581,6 +581,8 @@ def test_every_figure_of_a_run_fits_a_printed_page_at_its_size(trained, tiny, tm
     pdfs["long title"] = figure_bytes(plots.interpolation_strip(
         frames, frames[0], frames[0], start_label="a test\nTrouser", end_label="a test\nSneaker",
         title=f"VAE (Fashion-MNIST, 3,000 training images, d=2, 2 epochs)\n{long}"), "pdf")
+    pdfs["wide letters"] = figure_bytes(plots.image_rows(  # measured, not counted
+        [("row", frames)], title="W" * 77), "pdf")
     for key, pdf in pdfs.items():
         box = re.search(rb"/MediaBox \[ *0 0 ([\d.]+) ([\d.]+) *\]", pdf)
         assert float(box[1]) / 72 <= 7.27, (key, float(box[1]) / 72)

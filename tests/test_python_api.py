@@ -8,6 +8,7 @@ import dataclasses
 import os
 import re
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -171,7 +172,8 @@ def test_a_port_may_be_numpys_integer():
         assert server.server_port > 0
 
 
-def test_a_notebook_shows_an_error_as_the_callers_own_lines_and_vaelabs_one_line(tmp_path):
+def test_a_notebook_shows_an_error_as_the_callers_own_lines_and_vaelabs_one_line(tmp_path,
+                                                                                  monkeypatch):
     """Jupyter showed a wrong path to load_run as 24 lines of vaelab's own frames above the
     one line that says what to do; IPython now shows the caller's frames and that line."""
     import vaelab
@@ -188,6 +190,25 @@ def test_a_notebook_shows_an_error_as_the_callers_own_lines_and_vaelabs_one_line
         raise Interrupted()
     except Interrupted as err:  # a notebook's interrupt in training: the same, its one line
         assert err._render_traceback_()[-1] == "Interrupted: Ctrl-C"
+    # IPython's own frame (its run_code) left out too; a cell's code, of a file named
+    # "<ipython-input-1>", kept; and the error that the one shown was raised in
+    shell = tmp_path / "IPython"
+    shell.mkdir()
+    (shell / "__init__.py").write_text("def run_code(code, names):\n    exec(code, names)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "IPython", raising=False)
+    import IPython  # a stand-in, where IPython is not installed
+
+    cell = compile("try:\n    int('x')\nexcept ValueError:\n    vaelab.load_run(nope)\n",
+                   "<ipython-input-1>", "exec")
+    with pytest.raises(VaelabError) as info:
+        IPython.run_code(cell, {"vaelab": vaelab, "nope": tmp_path / "nope"})
+    lines = info.value._render_traceback_()
+    assert not any(line.endswith(", in run_code") or str(shell) in line for line in lines)
+    assert '  File "<ipython-input-1>", line 2, in <module>' in lines  # int('x')
+    assert '  File "<ipython-input-1>", line 4, in <module>' in lines  # load_run
+    assert lines.index("ValueError: invalid literal for int() with base 10: 'x'") < lines.index(
+        "During handling of the above exception, another exception occurred:")
 
 
 def test_a_stopped_or_finished_run_names_the_call_that_goes_on_from_python(blobs, tmp_path,

@@ -4,21 +4,35 @@ from __future__ import annotations
 
 import difflib
 import os
+import sys
 from collections.abc import Iterable
 
 
 def callers_traceback(error: BaseException) -> list[str]:
     """``error`` as IPython and Jupyter show it (their ``_render_traceback_``): the frames of
     the caller's own code and its one line, without the dozens of vaelab's own frames under
-    them, which say nothing that the line does not."""
+    them, which say nothing that the line does not, nor IPython's own; after the error it
+    came from, if any, shown so too."""
     import traceback
 
-    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    def ours(filename: str) -> bool:  # vaelab's or IPython's; "<ipython-input-3>" is a cell
+        return not filename.startswith("<") and os.path.abspath(filename).startswith(hidden)
+
+    hidden = tuple(os.path.dirname(os.path.abspath(module.__file__)) + os.sep
+                   for module in (sys.modules[__name__.split(".")[0]], sys.modules.get("IPython"))
+                   if module is not None and getattr(module, "__file__", None))
     frames = [frame for frame in traceback.extract_tb(error.__traceback__)
-              if not os.path.abspath(frame.filename).startswith(package)]
+              if not ours(frame.filename)]
     lines = "".join(traceback.format_list(frames)).rstrip("\n").splitlines()
     head = ["Traceback (most recent call last; vaelab's own calls left out):"] if lines else []
-    return [*head, *lines, f"{type(error).__name__}: {error}"]
+    before: list[str] = []
+    if error.__cause__ is not None:
+        before = [*callers_traceback(error.__cause__), "", "The above exception was the direct "
+                  "cause of the following exception:", ""]
+    elif error.__context__ is not None and not error.__suppress_context__:
+        before = [*callers_traceback(error.__context__), "", "During handling of the above "
+                  "exception, another exception occurred:", ""]
+    return [*before, *head, *lines, f"{type(error).__name__}: {error}"]
 
 
 class VaelabError(Exception):

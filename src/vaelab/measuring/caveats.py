@@ -8,7 +8,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from vaelab.config import DataConfig, RunConfig, parse_noise
+from vaelab.config import DataConfig, RunConfig, TrainConfig, parse_noise
 from vaelab.data import DATASETS
 from vaelab.distributions import Likelihood, SquaredError
 from vaelab.errors import VaelabError
@@ -62,14 +62,23 @@ def training_images(config: RunConfig, available: int = 0, seed: str = "--split-
     return f"{data.train_subset:,} drawn with {seed} {data.split_seed}"
 
 
+def kl_weighting(train: TrainConfig, epochs_done: int) -> str:
+    """How the KL was weighted in the last of ``epochs_done`` epochs, if not as in the ELBO:
+    "β = 4", "β warming up to 4", "the KL warming up"; "" where it was as in the ELBO."""
+    warming = epochs_done < train.kl_warmup
+    return (f"β {'warming up to' if warming else '='} {train.beta:g}" if train.beta != 1
+            else "the KL warming up" if warming else "")
+
+
 def caveats(model: Autoencoder, config: RunConfig, split: str,
-            judge_accuracy: float | None = None, active: float | None = None) -> dict[str, str]:
+            judge_accuracy: float | None = None, active: float | None = None,
+            epochs: int = 0) -> dict[str, str]:
     """Notes on figures that are there but are not what their row's name says of every model,
     by key: the loss of an IWAE run, at β = 1 or without the squared error's constant, or of
     corrupted inputs (a denoising run), a conditional model's bounds and samples (given the
     labels), a Bernoulli bound of grey pixels (a cross-entropy), probes of codes with no
     ``active`` unit, on the training split what is measured on the test images anyway, and
-    what a classifier of ``judge_accuracy`` below WEAK_JUDGE judged."""
+    what a classifier of ``judge_accuracy`` below WEAK_JUDGE judged (of a run of ``epochs``)."""
     notes: dict[str, str] = {}
 
     def add(keys: tuple[str, ...], note: str) -> None:  # beside the notes already there
@@ -80,11 +89,9 @@ def caveats(model: Autoencoder, config: RunConfig, split: str,
     if train.objective == "iwae":
         add(("loss",), f"the −IWAE bound of k = {train.draws} draws, as the run trains; not a "
                        f"−ELBO")
-    elif model.has_posterior and (train.beta != 1 or train.kl_warmup):
-        weight = f"β = {train.beta:g}" + (f", warming up over {train.kl_warmup} epochs"
-                                          if train.kl_warmup else "")
-        add(("loss",), f"the −ELBO, the KL at its full weight (β = 1), not as the run trained "
-                       f"with it ({weight})")
+    elif model.has_posterior and (weight := kl_weighting(train, epochs)):
+        add(("loss",), f"the −ELBO, the KL at its full weight (β = 1), not as the run's last "
+                       f"epoch weighted it ({weight})")
     if model.likelihood.left_out():  # a squared error's constant; an IWAE run's bound too
         which = ", which −ELBO and NLL include" if model.has_posterior else ""
         add(("loss",), f"without the squared error's Gaussian constant{which} "
@@ -172,7 +179,7 @@ def with_caveats(card: Scorecard, model: Autoencoder, config: RunConfig) -> Scor
     accuracy = (card.classifier or {}).get("test_accuracy")
     added = {}
     active = metrics["active_units"].value if "active_units" in metrics else None
-    for key, note in caveats(model, config, card.split, accuracy, active).items():
+    for key, note in caveats(model, config, card.split, accuracy, active, card.epochs).items():
         score = metrics.get(key)
         if score is None or score.value is None:
             continue

@@ -11,7 +11,6 @@ a display or global state, and they render alike in a terminal, a notebook or a 
 from __future__ import annotations
 
 import math
-import textwrap
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -26,6 +25,7 @@ from matplotlib.ticker import MaxNLocator
 from vaelab.errors import VaelabError
 from vaelab.measuring.latent import LINE_ROWS, Manifold
 from vaelab.pictures.names import MOST_NAMED, in_a_column, legend_names, name_classes
+from vaelab.pictures.titles import PAGE_WIDTH, balanced, fitted
 
 STYLE = {
     "font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10,
@@ -39,7 +39,6 @@ STYLE = {
 }
 FORMATS = ("png", "pdf", "svg")  # of the figures' files
 PRINT_DPI = 300  # pixels an inch of what a PDF or SVG holds as pixels (points, images)
-PAGE_WIDTH = 7.0  # inches of the widest figures: on an A4 page between half-inch margins
 LABEL_WIDTH = 32  # characters of a line of a y label that fit beside axes 2.4 in high
 CLASS_COLORS = matplotlib.colormaps["tab10"].colors
 UNLABELLED = "#3b5b92"  # the one colour of points that have no class
@@ -50,14 +49,6 @@ def style() -> Iterator[None]:
     """matplotlib settings of vaelab's figures, for the figures drawn inside this block."""
     with matplotlib.rc_context(STYLE):
         yield
-
-
-def fitted(title: str, width: float) -> str:
-    """``title`` with each of its lines broken where it would be wider than a figure of
-    ``width`` inches, or than a page where the figure is narrower (at the titles' 11 points):
-    a long class's name widened a figure past the page."""
-    chars = max(20, int(max(width, PAGE_WIDTH) * 11))
-    return "\n".join(_balanced(line, chars) if line else line for line in title.split("\n"))
 
 
 def check_format(fmt: str) -> None:
@@ -221,7 +212,7 @@ def image_rows(rows: Sequence[tuple[str, np.ndarray]], *, title: str,
     labels = [in_a_column(label) for label in column_labels or ()]
     lines = max((label.count("\n") for label in labels), default=0)  # more than one line each
     side = min(0.62, (PAGE_WIDTH - 1.4) / n)  # ten images a row fit on a page
-    title = fitted(title, side * n + 1.4)
+    title = fitted(title)
     lines += max(0, title.count("\n") - 1)  # a title of more than two lines too
     with style():
         fig = Figure(figsize=(side * n + 1.4, (side + 0.08) * len(rows) + 0.7 + 0.17 * lines),
@@ -258,7 +249,7 @@ def interpolation_strip(frames: np.ndarray, start: np.ndarray, end: np.ndarray, 
     """The two input images at the ends and the decoded frames (S, H, W) between them."""
     panels = [start, *frames, end]
     side = min(0.75, (PAGE_WIDTH - 0.4) / len(panels))  # printed at its size: on a page
-    title = fitted(title, side * len(panels) + 0.4)
+    title = fitted(title)
     with style():
         fig = Figure(figsize=(side * len(panels) + 0.4, 1.9 + 0.17 * max(0, title.count("\n") - 1)),
                      layout="constrained")
@@ -284,18 +275,6 @@ def interpolation_strip(frames: np.ndarray, start: np.ndarray, end: np.ndarray, 
 # Training.
 
 
-def _balanced(text: str, width: int) -> str:
-    """``text`` in as few lines of at most ``width`` characters as hold it, as even as they
-    can be ("Bernoulli cross-entropy / per image", not "Bernoulli cross-entropy per / image"),
-    and never inside "k = 3"."""
-    def lines(w: int) -> list[str]:
-        return textwrap.wrap(text.replace(" = ", "\xa0=\xa0"), w, break_on_hyphens=False)
-
-    fewest = len(lines(width))
-    return "\n".join(next(lines(w) for w in range(math.ceil(len(text) / fewest), width + 1)
-                          if len(lines(w)) == fewest)).replace("\xa0", " ")
-
-
 def loss_curves(metrics: Sequence[dict[str, Any]], *, title: str, recon_name: str,
                 kl_name: str = "KL", loss_name: str = "loss (recon + KL)") -> Figure:
     """Train and test terms per image against epochs: the loss, and for a VAE its two terms."""
@@ -304,7 +283,7 @@ def loss_curves(metrics: Sequence[dict[str, Any]], *, title: str, recon_name: st
     panels = [("loss", loss_name), ("recon", recon_name), ("kl", kl_name)] if has_kl else [
         ("loss", recon_name)]
     width = min(3.6, (PAGE_WIDTH - 0.4) / len(panels))  # three panels fit on a page
-    title = fitted(title, width * len(panels) + 0.4)
+    title = fitted(title)
     with style():
         # as tall as a title of two lines needs, and more for each line more (the axes keep
         # their height); each label in lines that fit beside them, not beyond them
@@ -317,7 +296,7 @@ def loss_curves(metrics: Sequence[dict[str, Any]], *, title: str, recon_name: st
                         label=split, color="#1f77b4" if split == "train" else "#d62728")
             first, *more = name.split("\n")  # a second line says more of it
             what, comma, how = first.partition(", ")  # "−IWAE bound per image, k = 5"
-            label = [_balanced(line, LABEL_WIDTH) for line in
+            label = [balanced(line, LABEL_WIDTH) for line in
                      (f"{what} per image{comma}{how}", *more)]
             ax.set(xlabel="epoch", ylabel="\n".join(label),
                    xlim=(epochs[0] - 0.5, epochs[-1] + 0.5))  # no tick at an epoch 0

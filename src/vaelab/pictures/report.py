@@ -22,6 +22,7 @@ from vaelab import __version__
 from vaelab.data import dataset_title
 from vaelab.distributions import SquaredError, likelihood_label
 from vaelab.files import quoted, write_atomic
+from vaelab.measuring.caveats import kl_weighting
 from vaelab.measuring.latent import share_one_scale
 from vaelab.models import count_parameters
 from vaelab.pictures.captions import LOSS, SECTIONS, caption
@@ -65,6 +66,7 @@ def metrics_rows(runs: Sequence[Run]) -> list[tuple[str, list[str]]]:
          [_fmt(sum(m["train_seconds"] for m in r.metrics), 1) if r.metrics else "—"
           for r in runs]),
     ]
+    weights = [kl_weighting(r.config.train, r.epochs_done) for r in runs]  # if not the ELBO's
     for split in ("train", "test"):
         for key, name in (("loss", "loss"), ("recon", "reconstruction"), ("kl", "KL")):
             cells = [_fmt(m[split][key]) if m else "—" for m in last]
@@ -75,18 +77,10 @@ def metrics_rows(runs: Sequence[Run]) -> list[tuple[str, list[str]]]:
             if key == "loss":  # an IWAE bound is not its ELBO's two terms added; a β-VAE's
                 # loss is its ELBO's, at β = 1, not the line it minimised
                 cells = [f"{c} (−IWAE bound)" if r.config.train.objective == "iwae" else
-                         f"{c} (at β = 1; trained with {_weighted(r)})" if _weighted(r) and m
-                         else c for c, r, m in zip(cells, runs, last, strict=True)]
+                         f"{c} (at β = 1; trained with {w})" if w and m
+                         else c for c, r, m, w in zip(cells, runs, last, weights, strict=True)]
             rows.append((f"{split} {name} per image", cells))
     return rows
-
-
-def _weighted(run: Run) -> str:
-    """How the KL was weighted in the last epoch, if not as in the ELBO: "β = 4", "β warming
-    up to 4", "the KL warming up"; "" if it was not."""
-    train, warming = run.config.train, run.epochs_done < run.config.train.kl_warmup
-    return (f"β {'warming up to' if warming else '='} {train.beta:g}" if train.beta != 1
-            else "the KL warming up" if warming else "")
 
 
 def _shown(run: Run, file: str) -> bool:

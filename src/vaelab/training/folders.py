@@ -11,7 +11,7 @@ from vaelab.config import RunConfig
 from vaelab.data import DATASETS
 from vaelab.data.paths import NoImagesThere, locate
 from vaelab.errors import VaelabError, named
-from vaelab.files import check_can_make, numbered, writable
+from vaelab.files import check_can_make, numbered, quoted, writable
 from vaelab.training.runs import CHECKPOINT, CONFIG, FIGURES, finished_epochs
 
 RUNS = Path("runs")  # where a new run goes without --out
@@ -59,7 +59,7 @@ def check_new_run_dir(out: str | Path,
             raise VaelabError(
                 f"{out} already holds a run that finished its epochs; choose another "
                 f"{named('--out', 'out')}, " + named(
-                    f"or train it further with --resume {out} --epochs N",
+                    f"or train it further with --resume {quoted(out)} --epochs N",
                     f"open it with vaelab.load_run({str(out)!r}), or train it further with "
                     f"vaelab.resume({str(out)!r}, epochs=N)"))
         raise VaelabError(f"{out} already exists and is not empty; choose another "

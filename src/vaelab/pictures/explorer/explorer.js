@@ -293,7 +293,8 @@
     }
 
     function drawPoints() {
-      if (layersRatio !== (window.devicePixelRatio || 1)) sizeLayers(); // zoomed: stay sharp
+      const resized = layersRatio !== (window.devicePixelRatio || 1); // zoomed: stay sharp
+      if (resized) sizeLayers(); // which clears the overlay too: drawn again below
       const ctx = pointsCtx;
       ctx.clearRect(0, 0, SIZE, SIZE);
       const ticks = drawGrid(ctx);
@@ -316,6 +317,7 @@
       ctx.globalAlpha = 1;
       drawNames(ctx);
       drawTicks(ctx, ticks);
+      if (resized) drawOverlay();
     }
 
     // Each class's name (or what stands for it, DATA.marks) at the median of its codes, on a
@@ -783,31 +785,38 @@
     const animation = canvasImage(part("animation"), W, H);
     enlarge(strip, MODEL.image_shape, 84);
     enlarge(animation, MODEL.image_shape, 168);
-    let timer = null, play = null; // play(): the last line's animation, from where it stood
+    let timer = null, frames = [], f = 0, paused = false; // the line's frames, there and back
     const toggle = part("anim-toggle");
 
     // The strip and the animation of a line (or neither), the animation playing unless the
-    // system asks for less motion; a button pauses it (motion that goes on, for any reader).
+    // system asks for less motion or the reader paused it (motion that goes on distracts):
+    // a new line, or another class, keeps it paused, at the line's first frame.
     function showLine(shown, still = false) {
       clearInterval(timer);
       timer = null;
-      if (shown && !still) play();
+      if (shown && !still) {
+        animation.ctx.putImageData(frames[f % frames.length], 0, 0);
+        if (!paused) play();
+      }
       strip.canvas.style.display = shown ? "block" : "none";
       animation.canvas.style.display = shown && !still ? "block" : "none";
       toggle.hidden = !shown || still;
-      toggle.textContent = "pause";
-      toggle.setAttribute("aria-pressed", "false");
     }
 
-    toggle.addEventListener("click", () => {
-      if (timer) {
+    function play() {
+      timer = setInterval(() => animation.ctx.putImageData(frames[++f % frames.length], 0, 0),
+                          FRAME_MS);
+    }
+
+    toggle.addEventListener("click", () => { // its name says what a press does next
+      paused = !paused;
+      if (paused) {
         clearInterval(timer);
         timer = null;
       } else {
         play();
       }
-      toggle.textContent = timer ? "pause" : "play";
-      toggle.setAttribute("aria-pressed", String(!timer)); // pressed: paused
+      toggle.textContent = paused ? "play" : "pause";
     });
 
     function lineFrame(from, to, t) {
@@ -827,12 +836,8 @@
       }
       const there = Array.from({ length: ANIMATION_FRAMES },
                                (_, f) => lineFrame(from, to, f / (ANIMATION_FRAMES - 1)));
-      const frames = [...there, ...there.slice(1, -1).reverse()];
-      let f = 0;
-      play = () => {
-        timer = setInterval(() => animation.ctx.putImageData(frames[f++ % frames.length], 0, 0),
-                            FRAME_MS);
-      };
+      frames = [...there, ...there.slice(1, -1).reverse()];
+      f = 0;
       // Where the system asks for less motion the strip alone shows the line, and says so.
       const still = window.matchMedia?.("(prefers-reduced-motion: reduce)").matches;
       const className = (p) => (p.y ? DATA.classes[argmax(p.y)] : DATA.classes[chosen]);
