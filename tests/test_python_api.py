@@ -225,6 +225,9 @@ def test_a_stopped_or_finished_run_names_the_call_that_goes_on_from_python(blobs
         f"vaelab.resume({str(tmp_path / 'r')!r}, data=...) with the data= it learnt from "
         f"(blobs)")
     assert go_on(tmp_path / "r", 1, DataConfig()) == f"vaelab.resume({str(tmp_path / 'r')!r})"
+    assert go_on(tmp_path / "r", 1, blob, ", data_dir='d'") == (  # the call's own keywords
+        f"vaelab.resume({str(tmp_path / 'r')!r}, data_dir='d', data=...) with the data= it "
+        f"learnt from (blobs)")
     assert go_on(tmp_path / "r", 2, blob) == f"torchrun --nproc-per-node 2 -m vaelab train " \
                                                f"--resume {tmp_path / 'r'}"
     assert start_again(tmp_path / "r", 1, blob) == (

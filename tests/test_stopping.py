@@ -114,6 +114,18 @@ def test_a_signal_stops_after_the_step_with_a_checkpoint_and_resumes_bitwise(
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
+def test_a_stop_from_python_names_the_call_with_the_data_dir_it_was_given(
+        tiny, tmp_path, monkeypatch, caplog, terminal_signals):
+    """A run started with data_dir= was told to go on with vaelab.resume('RUN'), which then
+    looked for its images in the default places alone."""
+    _at_step(monkeypatch, STEPS + 3, lambda: signal.raise_signal(signal.SIGINT))
+    with caplog.at_level("WARNING", logger="vaelab"), pytest.raises(Interrupted):
+        train(_config(), tmp_path / "run", data=tiny, data_dir=tmp_path / "my data",
+              progress=False)
+    assert (f"go on with: vaelab.resume({str(tmp_path / 'run')!r}, "
+            f"data_dir={str(tmp_path / 'my data')!r})") in caplog.text
+
+
 def test_an_epoch_stopped_and_resumed_with_other_threads_says_so_and_records_both(
         tiny, tmp_path, monkeypatch, caplog, terminal_signals):
     """A run stopped in its first epoch and resumed in other processes or threads said

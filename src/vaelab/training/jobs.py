@@ -69,7 +69,8 @@ class Job:
     compile: bool = False  # torch.compile the step
     cores: Cores = field(default_factory=Cores)  # the CPU threads shared with runs beside it
     go_on_with: str = ""  # the command that goes on after a stop, if not train --resume RUN
-    flags: str = ""  # the command's flags that the run does not keep, for the commands it names
+    flags: str = ""  # the command's flags that the run does not keep (from Python, the call's
+    # keywords: ", data_dir='X'"), for the commands it names
     _step: Step | None = None
 
     @property
@@ -82,8 +83,7 @@ class Job:
 
     @property
     def go_on(self) -> str:  # the command that resumes the run
-        return self.go_on_with or (go_on(self.run_dir, self.world.size, self.config.data)
-                                   + self.flags)
+        return self.go_on_with or go_on(self.run_dir, self.world.size, self.config.data, self.flags)
 
     @property
     def again(self) -> str:  # the command that starts it again, where it has no checkpoint
@@ -95,7 +95,7 @@ class Job:
 
     @property
     def anew(self) -> str:  # vaelab train --config RUN -o NEW as it was started (not a demo)
-        return start_again(self.run_dir, data=self.config.data) + self.flags
+        return start_again(self.run_dir, data=self.config.data, flags=self.flags)
 
     def diverged_at(self, epoch: int, loss: float) -> VaelabError:  # anew, with new settings
         return diverged(self.run_dir, epoch, loss, self.config.train, self.on_disk, self.anew)

@@ -113,6 +113,7 @@ def new_jobs(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | N
     """The runs that ``train_all`` trains, each in its new folder, and their images on the
     device, ready for ``fit_all``; a stop's lines name the commands ``told_as`` says."""
     go_on, flags = told()
+    flags = flags or named("", f", data_dir={str(data_dir)!r}" if data_dir is not None else "")
     if isinstance(configs, RunConfig):  # one run, as train trains it
         configs, outs = [configs], [outs] if isinstance(outs, (str, Path)) else outs
     configs = list(configs)
@@ -126,8 +127,8 @@ def new_jobs(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | N
             for out in outs] if outs is not None else [None] * len(configs)
     if len(outs) != len(configs):
         raise VaelabError(f"{len(configs)} configs but {len(outs)} output folders")
-    named = [out.resolve() for out in outs if out is not None]
-    if len(set(named)) < len(named):
+    given = [out.resolve() for out in outs if out is not None]
+    if len(set(given)) < len(given):
         raise VaelabError("two runs cannot share an output folder")
     if len({data_key(config) for config in configs}) > 1:
         raise VaelabError("train_all trains on one dataset: give every run the same "
@@ -159,8 +160,9 @@ def new_jobs(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | N
             jobs.append(Job(run_dir, config, *state, cadence=cadence, world=world,
                             compile=compile, go_on_with=go_on, flags=flags))
     except KeyboardInterrupt as err:  # the folders made so far hold their settings alone
-        raise before_any_step([(d, "" if go_on else start_again(d, data=configs[0].data) +
-                                flags) for d in made], err) from None
+        raise before_any_step([(d, "" if go_on else start_again(d, data=configs[0].data,
+                                                                flags=flags)) for d in made],
+                              err) from None
     if world.main:  # each note once for the runs it is true of, in a script under torchrun too
         for (*_, images), train in {(c.train.batch_size, c.train.epochs, c.data.train_subset or
                                      len(full.train_images)): c.train for c in configs}.items():
@@ -198,6 +200,7 @@ def resumed_job(path: Run | str | Path, epochs: int | None = None, *,
     """The run that ``resume`` continues, restored from its checkpoint, and its images on the
     device, ready for ``fit_all``."""
     cadence, (go_on, flags) = Cadence.parse(checkpoint_every), told()
+    flags = flags or named("", f", data_dir={str(data_dir)!r}" if data_dir is not None else "")
     path = as_path(path.folder if isinstance(path, Run) else path, "resume takes a run's folder")
     saved = config = RunConfig.load(path / CONFIG, whole=True)
     if epochs is not None:
@@ -314,7 +317,7 @@ def _new_run_everywhere(world: World, out: str | Path | None, config: RunConfig,
     except RuntimeError as err:
         if not (len(made) > before and lost_peer(err)):
             raise
-        raise peer_lost(made[-1], start_again(made[-1]) + flags) from None
+        raise peer_lost(made[-1], start_again(made[-1], flags=flags)) from None
 
 
 def _trained_on(checkpoint: Path) -> str:

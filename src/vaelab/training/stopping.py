@@ -138,18 +138,20 @@ def told() -> tuple[str, str]:
     return _TOLD.get()
 
 
-def go_on(run_dir: Path, processes: int = 1, data: DataConfig | None = None) -> str:
-    """The command that resumes a run, as it was started (torchrun's machines: as before);
-    from Python, the call (with the images again, where the run's ``data`` were given as
-    data=: no command can load them)."""
+def go_on(run_dir: Path, processes: int = 1, data: DataConfig | None = None, flags: str = ""
+          ) -> str:
+    """The command that resumes a run, as it was started (torchrun's machines: as before),
+    with ``flags`` after it; from Python, the call, with ``flags`` its keywords (', data_dir=
+    ...'), and with the images again where the run's ``data`` were given as data= (no command
+    can load them)."""
     command = f"{_launcher(processes)} train --resume {quoted(run_dir)}"
     if processes > 1:
-        return command
-    return named(command, _call(f"vaelab.resume({str(run_dir)!r}", data))
+        return command + named(flags, "")
+    return named(command + flags, _call(f"vaelab.resume({str(run_dir)!r}", data, flags))
 
 
-def start_again(run_dir: Path, processes: int | None = None, data: DataConfig | None = None
-                ) -> str:
+def start_again(run_dir: Path, processes: int | None = None, data: DataConfig | None = None,
+                flags: str = "") -> str:
     """The command that starts a run that has no checkpoint again, with its settings, in the
     first free folder beside its own (RUN-2, RUN-3, ...: a new run never overwrites one), as
     it was started (default: as torchrun started this process, if it did); from Python, the
@@ -159,15 +161,17 @@ def start_again(run_dir: Path, processes: int | None = None, data: DataConfig | 
         processes = processes_in_env()
     command = f"{_launcher(processes)} train --config {quoted(run_dir)} -o {quoted(free)}"
     if processes > 1:
-        return command
-    return named(command, _call(f"vaelab.train(vaelab.RunConfig.load({str(run_dir)!r}), "
-                                f"{str(free)!r}", data))
+        return command + named(flags, "")
+    return named(command + flags, _call(f"vaelab.train(vaelab.RunConfig.load({str(run_dir)!r}), "
+                                        f"{str(free)!r}", data, flags))
 
 
-def _call(head: str, data: DataConfig | None) -> str:
-    """A call whose arguments begin with ``head``, with data= where the run's were given so."""
+def _call(head: str, data: DataConfig | None, keywords: str) -> str:
+    """A call whose arguments begin with ``head`` and end with ``keywords``, with data= where
+    the run's images were given so."""
     given = given_as_data(data) if data is not None else ""
-    return f"{head}, data=...) with the data= it learnt from ({given})" if given else f"{head})"
+    return (f"{head}{keywords}, data=...) with the data= it learnt from ({given})" if given
+            else f"{head}{keywords})")
 
 
 def diverged(run_dir: Path, epoch: int, loss: float, train: TrainConfig,
