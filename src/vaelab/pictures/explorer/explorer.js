@@ -677,8 +677,8 @@
     // The browser zoomed, or the window moved to a screen of another density: the layers
     // take as many pixels as the plane now covers, so that it stays sharp (and at the next
     // drawing, where a browser does not say so).
-    (function watchDensity() {
-      matchMedia(`(resolution: ${window.devicePixelRatio || 1}dppx)`).addEventListener(
+    (function watchDensity() { // (a browser without it re-sizes at the next drawing alone)
+      window.matchMedia?.(`(resolution: ${window.devicePixelRatio || 1}dppx)`).addEventListener?.(
         "change", () => { redraw(); watchDensity(); }, { once: true });
     })();
     window.addEventListener("resize", () => {
