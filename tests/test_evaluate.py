@@ -782,16 +782,16 @@ def test_figures_that_are_not_what_their_row_says_of_every_model_carry_a_note():
                                                                          active=0)
     # The loss is the −ELBO at β = 1, not the line a β-VAE (or a KL warm-up) minimised
     # in the last epoch measured: a warm-up to β = 1 that is over is the ELBO's weight again
-    assert notes(beta=4.0)["loss"].startswith("the −ELBO, the KL at its full weight (β = 1), "
-                                              "not as the run's last epoch weighted it (β = 4);")
+    assert notes(beta=4.0)["loss"].startswith("with the KL at its full weight (β = 1), not as "
+                                              "the run's last epoch weighted it (β = 4);")
     assert notes(kl_warmup=3, epochs=2)["loss"].startswith(
-        "the −ELBO, the KL at its full weight (β = 1), not as the run's last epoch weighted it "
-        "(the KL warming up);")
+        "with the KL at its full weight (β = 1), not as the run's last epoch weighted it (the "
+        "KL warming up);")
     assert notes(beta=4.0, kl_warmup=3, epochs=2)["loss"].startswith(
-        "the −ELBO, the KL at its full weight (β = 1), not as the run's last epoch weighted it "
-        "(β warming up to 4);")
+        "with the KL at its full weight (β = 1), not as the run's last epoch weighted it (β "
+        "warming up to 4);")
     for done in ({}, {"kl_warmup": 3, "epochs": 3}):
-        assert not notes(**done)["loss"].startswith("the −ELBO")
+        assert not notes(**done)["loss"].startswith("with the KL")
     sse_cvae = notes(model={"model": "cvae"})["loss"]  # both notes, neither lost
     denoising = notes(model={"likelihood": "bce"}, noise="mask:0.5")
     assert denoising["loss"] == (f"{grey['loss']}; and of inputs corrupted with --noise "

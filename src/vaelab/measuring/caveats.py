@@ -90,8 +90,8 @@ def caveats(model: Autoencoder, config: RunConfig, split: str,
         add(("loss",), f"the −IWAE bound of k = {train.draws} draws, as the run trains; not a "
                        f"−ELBO")
     elif model.has_posterior and (weight := kl_weighting(train, epochs)):
-        add(("loss",), f"the −ELBO, the KL at its full weight (β = 1), not as the run's last "
-                       f"epoch weighted it ({weight})")
+        add(("loss",), f"with the KL at its full weight (β = 1), not as the run's last epoch "
+                       f"weighted it ({weight})")  # a cross-entropy or corrupted inputs' too
     if model.likelihood.left_out():  # a squared error's constant; an IWAE run's bound too
         which = ", which −ELBO and NLL include" if model.has_posterior else ""
         add(("loss",), f"without the squared error's Gaussian constant{which} "
