@@ -69,8 +69,7 @@ class Job:
     compile: bool = False  # torch.compile the step
     cores: Cores = field(default_factory=Cores)  # the CPU threads shared with runs beside it
     go_on_with: str = ""  # the command that goes on after a stop, if not train --resume RUN
-    flags: str = ""  # the command's flags that the run does not keep (from Python, the call's
-    # keywords: ", data_dir='X'"), for the commands it names
+    flags: str = ""  # what the run does not keep, for the commands it names (stopping.told)
     _step: Step | None = None
 
     @property
@@ -132,7 +131,8 @@ def fit_all(jobs: list[Job], data: ImageData, progress: bool,
     """Train the jobs, side by side on the CPU (an equal share of its threads each), else one
     after another, handing each finished run to ``then`` at once, in its thread. ``among``:
     the runs the threads were shared between when these began, if more (a demo that --resume
-    finishes keeps its share). A first Ctrl-C or SIGTERM stops every run after its step."""
+    finishes keeps its share). A first Ctrl-C or SIGTERM stops each run after its step, and
+    checkpoints it."""
     stop = threading.Event()
     among = max(among, len(jobs))
     with stop_on_signals(stop) as received:

@@ -112,8 +112,7 @@ def new_jobs(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | N
              ready: Callable[[], object] | None = None) -> tuple[list[Job], ImageData]:
     """The runs that ``train_all`` trains, each in its new folder, and their images on the
     device, ready for ``fit_all``; a stop's lines name the commands ``told_as`` says."""
-    go_on, flags = told()
-    flags = flags or named("", f", data_dir={str(data_dir)!r}" if data_dir is not None else "")
+    go_on, flags = told(data_dir)
     if isinstance(configs, RunConfig):  # one run, as train trains it
         configs, outs = [configs], [outs] if isinstance(outs, (str, Path)) else outs
     configs = list(configs)
@@ -199,8 +198,7 @@ def resumed_job(path: Run | str | Path, epochs: int | None = None, *,
                 ) -> tuple[Job, ImageData]:
     """The run that ``resume`` continues, restored from its checkpoint, and its images on the
     device, ready for ``fit_all``."""
-    cadence, (go_on, flags) = Cadence.parse(checkpoint_every), told()
-    flags = flags or named("", f", data_dir={str(data_dir)!r}" if data_dir is not None else "")
+    cadence, (go_on, flags) = Cadence.parse(checkpoint_every), told(data_dir)
     path = as_path(path.folder if isinstance(path, Run) else path, "resume takes a run's folder")
     saved = config = RunConfig.load(path / CONFIG, whole=True)
     if epochs is not None:

@@ -133,9 +133,13 @@ def told_as(go_on: str = "", flags: str = "") -> Iterator[None]:
         _TOLD.reset(token)
 
 
-def told() -> tuple[str, str]:
-    """(go_on, flags) as ``told_as`` set them here, else ("", "")."""
-    return _TOLD.get()
+def told(data_dir: str | Path | None = None) -> tuple[str, str]:
+    """(go_on, flags) as ``told_as`` set them here; else, from Python, no command and the
+    call's keywords that no run keeps (", data_dir='X'", as a command's flags hold
+    --data-dir)."""
+    go_on, flags = _TOLD.get()
+    given = f", data_dir={str(data_dir)!r}" if data_dir is not None else ""
+    return go_on, flags or named("", given)
 
 
 def go_on(run_dir: Path, processes: int = 1, data: DataConfig | None = None, flags: str = ""
