@@ -271,6 +271,12 @@ def test_weights_that_are_not_numbers_are_one_line_from_every_command(runs, tiny
     assert not [*tmp_path.glob("page.html"), *tmp_path.glob("s.png"), *tmp_path.glob("figures"),
                 *tmp_path.glob("c")]
     assert not (folder / "eval.json").exists()
+    from vaelab import load_run  # from Python: the call, its data_dir= kept
+
+    with pytest.raises(VaelabError) as info:
+        load_run(folder, data_dir=data_dir)
+    assert str(info.value).endswith(f"; vaelab.resume({str(folder)!r}, data_dir="
+                                    f"{str(data_dir)!r}) writes it again from the run's checkpoint")
 
 
 @pytest.mark.parametrize(("target", "message"), [

@@ -182,6 +182,12 @@ def test_a_cvae_needs_labels_and_an_ae_takes_no_kl_settings(tiny, tmp_path):
                   TrainConfig(kl="tutorial"), TrainConfig(k=3)):
         with pytest.raises(ConfigError, match="has no posterior"):
             check_fits(RunConfig(ModelConfig("ae"), train=settings))
+    with pytest.raises(ConfigError, match=r"no draws: give beta=1, kl_warmup=0 \(the defaults\), "
+                                          r"or choose model='vae'$"):  # as Python names them
+        check_fits(RunConfig(ModelConfig("ae"), train=TrainConfig(beta=4, kl_warmup=2)))
+    with pytest.raises(ConfigError, match=r"it takes no beta, kl_warmup or kl='tutorial'; drop "
+                                          r"them or use objective='elbo'$"):
+        TrainConfig(objective="iwae", beta=2)
     check_fits(RunConfig(ModelConfig("ae"), train=TrainConfig(noise="mask:0.5")))
     check_fits(RunConfig(ModelConfig("ae"), train=TrainConfig(k=1)))  # one draw: the default
 
@@ -421,8 +427,8 @@ def test_the_demo_puts_any_models_of_the_family_side_by_side(tiny, tmp_path, mon
     assert f"- [{number}] only a conditional model (cvae) is asked for a class" in table
     nll = next(line for line in table.splitlines() if line.startswith("| NLL"))
     assert "n/a" not in nll  # Bernoulli pixels of binarized images: an exact likelihood
-    with pytest.raises(VaelabError, match="--models names vae twice; the demo trains each "
-                                          "model once"):
+    with pytest.raises(VaelabError, match=r"^models names vae twice; the demo trains each "
+                                          r"model once"):  # as Python names it
         run_demo(tmp_path / "again", models=("vae", "vae"), data=tiny, progress=False)
 
 

@@ -196,7 +196,8 @@ def test_a_notebook_shows_an_error_as_the_callers_own_lines_and_vaelabs_one_line
     shell.mkdir()
     (shell / "__init__.py").write_text("def run_code(code, names):\n    exec(code, names)\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(sys.modules, "IPython", raising=False)
+    monkeypatch.setitem(sys.modules, "IPython", None)  # so that the stand-in goes after the test
+    del sys.modules["IPython"]
     import IPython  # a stand-in, where IPython is not installed
 
     cell = compile("try:\n    int('x')\nexcept ValueError:\n    vaelab.load_run(nope)\n",

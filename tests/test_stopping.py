@@ -248,8 +248,7 @@ def test_a_run_stopped_in_its_first_epoch_is_loaded_with_the_command_that_goes_o
         train(_config(), tmp_path / "run", data=tiny, progress=False)
     with pytest.raises(VaelabError, match=r"model.safetensors: missing; the run has no finished "
                                           r"epoch \(it is still in its first, or it stopped "
-                                          r"there\); vaelab train --resume .*run goes on with "
-                                          r"it$"):
+                                          r"there\); vaelab.resume\('.*run'\) goes on with it$"):
         load_run(tmp_path / "run")
 
 
@@ -337,7 +336,7 @@ def test_checkpoints_inside_epochs_survive_a_crash_and_resume_bitwise(tiny, tmp_
     kept = weights.read_bytes()
     weights.unlink()
     with pytest.raises(VaelabError, match=r"model.safetensors: missing or unreadable, and its "
-                                          r"checkpoint is inside epoch 3, .* --epochs 3 or more"):
+                                          r"checkpoint is inside epoch 3, .* epochs=3 or more"):
         resume(tmp_path / "run", epochs=2, data=tiny, progress=False)
     weights.write_bytes(kept)
     resume(tmp_path / "run", epochs=3, data=tiny, progress=False, checkpoint_every="2")
@@ -651,8 +650,8 @@ def test_a_finished_runs_damaged_weights_and_metrics_are_written_again_on_resume
     good = (run / "model.safetensors").read_bytes()
     (run / "model.safetensors").write_bytes(b"")
     (run / "metrics.jsonl").write_text("not json\n" + (full.path / "metrics.jsonl").read_text())
-    with pytest.raises(VaelabError, match=f"; vaelab train --resume {run} writes it again from "
-                                          f"the run's checkpoint$"):
+    with pytest.raises(VaelabError, match=re.escape(f"; vaelab.resume({str(run)!r}) writes it "
+                                                    f"again from the run's checkpoint") + "$"):
         load_run(run)
     with caplog.at_level("WARNING", logger="vaelab"):
         resume(run, data=tiny, progress=False)
@@ -664,7 +663,7 @@ def test_a_finished_runs_damaged_weights_and_metrics_are_written_again_on_resume
     caplog.clear()
     with caplog.at_level("WARNING", logger="vaelab"):
         assert load_run(run).metrics == []  # the rest of the run is whole and usable
-    assert "line 1 is not JSON; the loss curves are left out; vaelab train --resume" in caplog.text
+    assert "line 1 is not JSON; the loss curves are left out; vaelab.resume(" in caplog.text
 
 
 def test_a_run_whose_metrics_lost_epochs_says_so_and_its_page_shows_no_old_curves(
@@ -682,7 +681,7 @@ def test_a_run_whose_metrics_lost_epochs_says_so_and_its_page_shows_no_old_curve
     (run / "figures").mkdir(exist_ok=True)
     Image.new("RGB", (40, 30)).save(run / "figures" / "loss.png")  # drawn when it was whole
     records = (run / "metrics.jsonl").read_text().splitlines(keepends=True)
-    again = f"; vaelab train --resume {run} writes metrics.jsonl again from the run's checkpoint"
+    again = f"; vaelab.resume({str(run)!r}) writes metrics.jsonl again from the run's checkpoint"
     for kept in (0, 1, None):  # None: the file removed
         if kept is None:
             (run / "metrics.jsonl").unlink()

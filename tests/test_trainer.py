@@ -319,7 +319,7 @@ def test_a_model_that_does_not_fit_the_images_leaves_no_run_folder(tiny, tmp_pat
     too_deep = RunConfig(ModelConfig(arch="conv", channels=(2, 2, 2, 2, 2)),
                          train=TrainConfig(epochs=1))
     with pytest.raises(VaelabError, match="too small for 5 stride-2 convolutions; choose "
-                                          "--arch mlp or a larger --image-size"):
+                                          "arch='mlp', a larger image_size or fewer channels"):
         train_all([RunConfig(train=TrainConfig(epochs=1)), too_deep],
                   [tmp_path / "first", tmp_path / "second"], data=tiny, progress=False)
     assert not (tmp_path / "first").exists() and not (tmp_path / "second").exists()

@@ -16,7 +16,7 @@ import torch
 from vaelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vaelab.data import ImageData, dataset_title, load_dataset
 from vaelab.device import select_device
-from vaelab.errors import VaelabError
+from vaelab.errors import VaelabError, named
 from vaelab.files import command_flags, quoted, write_atomic
 from vaelab.measuring.classifier import judge_for
 from vaelab.measuring.comparing import Comparison
@@ -33,7 +33,7 @@ from vaelab.training.folders import DEMO_PLAN, check_new_run_dir, unique_dir
 from vaelab.training.jobs import fit_all
 from vaelab.training.loop import new_jobs, resumed_job, train_all
 from vaelab.training.runs import CHECKPOINT, CONFIG, Run, load_run, read_metrics
-from vaelab.training.stopping import told_as
+from vaelab.training.stopping import go_on, told_as
 
 log = logging.getLogger("vaelab")
 
@@ -64,10 +64,11 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
     """
     twice = sorted({name for name in models if list(models).count(name) > 1})
     if twice:
-        raise VaelabError(f"--models names {' and '.join(twice)} twice; the demo trains each "
-                          f"model once, side by side (such as: ae vae)")
+        raise VaelabError(f"{named('--models', 'models')} names {' and '.join(twice)} twice; "
+                          f"the demo trains each model once, side by side (such as: ae vae)")
     if len(models) < 1:
-        raise VaelabError("the demo trains one or more models (--models), such as: ae vae")
+        raise VaelabError(f"the demo trains one or more models ({named('--models', 'models=')}),"
+                          f" such as: ae vae")
     configs = [RunConfig(ModelConfig(model=name, arch=arch, likelihood=likelihood),
                          DataConfig(dataset=absolute(dataset), image_size=image_size,
                                     binarize=binarize, train_subset=train_subset),  # a folder's
@@ -189,10 +190,11 @@ def _read_plan(folder: Path, flags: str = "") -> dict:
     run's, gone on with by a command with ``flags``)."""
     if not folder.is_dir():
         what = "not a folder" if folder.exists() else "no such folder"
-        raise VaelabError(f"{folder}: {what}; --resume names a demo's folder")
+        raise VaelabError(f"{folder}: {what}; " + named("--resume names a demo's folder",
+                                                        "finish_demo takes a demo's folder"))
     if (folder / CONFIG).exists():
         raise VaelabError(f"{folder} is a run's folder, not a demo's; go on with it with: "
-                          f"vaelab train --resume {quoted(folder)}{flags}")
+                          f"{go_on(folder, flags=named(flags, ''))}")
     try:
         plan = json.loads((folder / PLAN).read_text())
         if not (isinstance(plan["runs"], dict) and plan["runs"] and plan["device"]):

@@ -32,7 +32,7 @@ from vaelab.config.checks import (
 )
 from vaelab.config.documented import documented
 from vaelab.config.formats import CONFIG_FORMAT, READABLE, check_whole, upgrade
-from vaelab.errors import ConfigError, SettingsFileError
+from vaelab.errors import ConfigError, SettingsFileError, named
 from vaelab.files import as_path, path_text, read_json, write_atomic
 
 ModelName = Literal["ae", "vae", "cvae"]
@@ -187,9 +187,10 @@ class TrainConfig:
             check_number("grad_clip", self.grad_clip)
         if self.objective == "iwae" and (self.beta != 1 or self.kl_warmup or
                                          self.kl != "closed-form"):
+            drop = named("--beta, --kl-warmup or --kl tutorial; drop them or use --objective elbo",
+                         "beta, kl_warmup or kl='tutorial'; drop them or use objective='elbo'")
             raise ConfigError("the iwae objective is a bound on log p(x) for a model with a "
-                              "posterior (vae, cvae): it takes no --beta, --kl-warmup or --kl "
-                              "tutorial; drop them or use --objective elbo")
+                              f"posterior (vae, cvae): it takes no {drop}")
 
     @property
     def draws(self) -> int:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from vaelab.errors import VaelabError
+from vaelab.errors import VaelabError, named
 from vaelab.nets.mlp import mlp
 from vaelab.nets.parts import ACTIVATIONS, Decoder, Encoder
 
@@ -29,8 +29,10 @@ def conv_nets(image_shape: tuple[int, int, int], latent_dims: int, encoder_outpu
         h, w = sizes[-1]
         if min(h, w) < 2:
             raise VaelabError(f"images of {height}x{width} pixels are too small for "
-                              f"{len(channels)} stride-2 convolutions; choose --arch mlp or a "
-                              f"larger --image-size (vaelab train also takes fewer --channels)")
+                              f"{len(channels)} stride-2 convolutions; " + named(
+                                  "choose --arch mlp or a larger --image-size (vaelab train "
+                                  "also takes fewer --channels)", "choose arch='mlp', a larger "
+                                  "image_size or fewer channels"))
         sizes.append((h // STRIDE, w // STRIDE))
     act = ACTIVATIONS[activation]
     widths = [c, *channels]

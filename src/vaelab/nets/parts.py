@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vaelab.errors import VaelabError
+from vaelab.errors import VaelabError, named
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
@@ -59,5 +59,5 @@ class Decoder(nn.Module):
         convs = [m for m in self.body.modules() if isinstance(m, nn.ConvTranspose2d)]
         if not convs or convs[-1].bias is None:
             raise VaelabError("this decoder has no output bias to start at the data's mean; "
-                              "use --output-bias default")
+                              "use " + named("--output-bias default", "output_bias='default'"))
         convs[-1].bias.copy_(params.mean(dim=(1, 2)))

@@ -51,7 +51,7 @@ def firsts(labels: np.ndarray, classes: tuple[int, int], names: Sequence[str]
     for c, of_c in ((a, of_a), (b, of_b)):
         if not len(of_c):
             raise VaelabError(f"the test images hold no image of class {names[c]}, which "
-                              f"--between names; choose another class")
+                              f"{named('--between', 'between=')} names; choose another class")
     return int(of_a[0]), int(of_b[1] if a == b else of_b[0])
 
 

@@ -31,18 +31,25 @@ def check_fits(config: RunConfig) -> None:
     what it can do."""
     kind = model_class(config.model.model)
     train = config.train
-    settings = (("--beta", train.beta, train.beta != 1, 1),  # from flags or from --config
-                ("--kl-warmup", train.kl_warmup, train.kl_warmup > 0, 0),
-                ("--kl", train.kl, train.kl != "closed-form", "closed-form"),
-                ("--objective", train.objective, train.objective == "iwae", "elbo"),
-                ("-k", train.k, train.draws > 1 and train.k is not None, 1))
-    used = [(flag, value, default) for flag, value, weighs, default in settings if weighs]
+    settings = (("beta", train.beta != 1, 1),  # from flags, from --config or from Python
+                ("kl_warmup", train.kl_warmup > 0, 0),
+                ("kl", train.kl != "closed-form", "closed-form"),
+                ("objective", train.objective == "iwae", "elbo"),
+                ("k", train.draws > 1 and train.k is not None, 1))
+    used = [(name, getattr(train, name), default) for name, weighs, default in settings if weighs]
     if not kind.has_posterior and used:
-        given = ", ".join(f"{flag} {as_typed(value)}" for flag, value, _ in used)
-        undone = " ".join(f"{flag} {default}" for flag, _, default in used)
+        flags = {"k": "-k"}
+        given = named(", ".join(f"{flags.get(name, '--' + name.replace('_', '-'))} "
+                                f"{as_typed(value)}" for name, value, _ in used),
+                      ", ".join(f"{name}={value!r}" for name, value, _ in used))
+        undone = named(" ".join(f"{flags.get(name, '--' + name.replace('_', '-'))} {default}"
+                                for name, _, default in used),
+                       ", ".join(f"{name}={default!r}" for name, _, default in used))
         raise ConfigError(f"the {config.model.model.upper()} model has no posterior, so no KL "
-                          f"term, no IWAE bound and no draws: drop {given} (where --config "
-                          f"brings them, give {undone}), or choose --model vae")
+                          f"term, no IWAE bound and no draws: " + named(
+                              f"drop {given} (where --config brings them, give {undone}), or "
+                              f"choose --model vae", f"give {undone} (the defaults), or choose "
+                              f"model='vae'"))
 
 
 def note_unused(config: RunConfig) -> None:

@@ -115,7 +115,7 @@ def check_same(config: RunConfig, data: ImageData) -> None:
                                 "give the run's own as data=", "")
     else:
         images, own = (f"the images at {data.origin or settings.dataset}",
-                       "point --data-dir at the run's own data")
+                       f"point {named('--data-dir', 'data_dir')} at the run's own data")
         changed = " (a file changed, was added or removed)"
     if settings.image_shape is not None and data.image_shape != settings.image_shape:
         raise VaelabError(f"{images} are {_shape(data.image_shape)}, the run was trained on "

@@ -130,8 +130,9 @@ def new_jobs(configs: Sequence[RunConfig], outs: Sequence[str | Path | None] | N
     if len(set(given)) < len(given):
         raise VaelabError("two runs cannot share an output folder")
     if len({data_key(config) for config in configs}) > 1:
-        raise VaelabError("train_all trains on one dataset: give every run the same "
-                          "--dataset, --image-size, --test-fraction and --split-seed")
+        raise VaelabError("train_all trains on one dataset: give every run the same " + named(
+            "--dataset, --image-size, --test-fraction and --split-seed",
+            "dataset, image_size, test_fraction and split_seed"))
     for config in configs:
         check_fits(config)
         note_unused(config)
@@ -254,7 +255,8 @@ def _finished_weights(path: Path, job: Job) -> None:
     """The job's model given its last finished epoch's weights (model.safetensors), where its
     checkpoint is inside the epoch after it, which is left on disk for a later --epochs N."""
     instead = (f"its checkpoint is inside epoch {job.epoch + 1}, whose weights are not the "
-               f"finished epoch's: go on with --epochs {job.epoch + 1} or more")
+               f"finished epoch's: go on with {named('--epochs ', 'epochs=')}{job.epoch + 1} or "
+               f"more")
     try:
         finished = load_run(path, job.model.device)
     except VaelabError:  # missing or damaged: it cannot be written again from the checkpoint

@@ -24,14 +24,13 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
-from vaelab.config import RunConfig
+from vaelab.config import DataConfig, RunConfig
 from vaelab.device import select_device
 from vaelab.errors import VaelabError, named
 from vaelab.files import (
     as_path,
     command_flags,
     parse_json,
-    quoted,
     read_capped,
     why_unreadable,
     write_atomic,
@@ -41,6 +40,7 @@ from vaelab.models import Autoencoder, build_model
 from vaelab.training.checkpoints import WEIGHTS, checkpoint_fits, is_record, load_weights
 from vaelab.training.datasets import image_shape_and_classes
 from vaelab.training.layout import CONFIG, check_run_folder
+from vaelab.training.stopping import go_on
 
 log = logging.getLogger("vaelab")
 
@@ -201,7 +201,14 @@ def write_metrics(path: Path, metrics: list[dict[str, Any]]) -> None:
     write_atomic(Path(path) / METRICS, metrics_file(metrics))
 
 
-def _again(path: Path, what: str, data_dir: str | Path | None) -> str:
+def _resumed(path: Path, data: DataConfig, data_dir: str | Path | None) -> str:
+    """The command (from Python, the call) that goes on with the run at ``path`` of ``data``,
+    its data in ``data_dir`` if given."""
+    given = f", data_dir={str(data_dir)!r}" if data_dir is not None else ""
+    return go_on(path, data=data, flags=named(command_flags(("--data-dir", data_dir)), given))
+
+
+def _again(path: Path, what: str, data: DataConfig, data_dir: str | Path | None) -> str:
     """How a run's weights or metrics.jsonl, damaged, are written again: from its checkpoint,
     which holds both, where it is of a finished epoch (with the run's data in ``data_dir``,
     if given)."""
@@ -214,8 +221,7 @@ def _again(path: Path, what: str, data_dir: str | Path | None) -> str:
         return "; the run's checkpoint cannot be read either, so train the run again"
     if not finished:
         return ""
-    return (f"; vaelab train --resume {quoted(path)}{command_flags(('--data-dir', data_dir))} "
-            f"writes {what} again from the run's checkpoint")
+    return f"; {_resumed(path, data, data_dir)} writes {what} again from the run's checkpoint"
 
 
 def load_run(path: str | Path | Run, device: str | torch.device = "cpu", *,
@@ -227,30 +233,32 @@ def load_run(path: str | Path | Run, device: str | torch.device = "cpu", *,
     path = as_path(path.folder if isinstance(path, Run) else path, "load_run takes a run's folder")
     config = RunConfig.load(check_run_folder(path) / CONFIG, whole=True)
     weights_path = path / WEIGHTS
+
+    def again(what: str) -> str:
+        return _again(path, what, config.data, data_dir)
+
     if not weights_path.exists():
-        stopped = (f"; vaelab train --resume {quoted(path)}"
-                   f"{command_flags(('--data-dir', data_dir))} goes on with it"
+        stopped = (f"; {_resumed(path, config.data, data_dir)} goes on with it"
                    if (path / CHECKPOINT).is_file() else "")
         raise VaelabError(f"{weights_path}: missing" + (
-            _again(path, "it", data_dir) or "; the run has no finished epoch (it is still in "
-                                            f"its first, or it stopped there){stopped}"))
+            again("it") or f"; the run has no finished epoch (it is still in its first, or it "
+                           f"stopped there){stopped}"))
     with torch.random.fork_rng(devices=[]):  # the first weights, replaced: the caller's
         model = model_for(config, weights=weights_path)  # go on as if not loaded
     try:
         weights = load_file(weights_path)
         load_weights(model, weights, weights_path)
     except (SafetensorError, OSError) as err:
-        raise VaelabError(why_unreadable(weights_path, err)
-                          + _again(path, "it", data_dir)) from None
+        raise VaelabError(why_unreadable(weights_path, err) + again("it")) from None
     except VaelabError as err:  # weights of another model, a header changed, or the config
         if checkpoint_fits(path / CHECKPOINT, model) is False:
             raise VaelabError(f"{err}, nor do its checkpoint's: config.json is not the one the "
                               f"run wrote; put that back, or train the run again") from None
-        raise VaelabError(f"{err}{_again(path, 'it', data_dir)}") from None
+        raise VaelabError(f"{err}{again('it')}") from None
     if not all(w.isfinite().all() for w in weights.values() if w.is_floating_point()):
         raise VaelabError(f"{weights_path}: holds weights that are not finite numbers (NaN or "
                           f"inf), which vaelab never saves, so the file was changed or "
-                          f"damaged" + (_again(path, "it", data_dir) or "; train the run again"))
+                          f"damaged" + (again("it") or "; train the run again"))
     with safe_open(weights_path, "pt") as f:
         epoch = (f.metadata() or {}).get("epoch", "0")
     if not epoch.isdigit():
@@ -261,7 +269,7 @@ def load_run(path: str | Path | Run, device: str | torch.device = "cpu", *,
     try:  # the loss curves' alone: a damaged file leaves the rest of the run usable
         metrics, cut = _records(path / METRICS)
     except VaelabError as err:
-        log.warning("%s; the loss curves are left out%s", err, _again(path, METRICS, data_dir))
+        log.warning("%s; the loss curves are left out%s", err, again(METRICS))
         return Run(path, config, model, [], epoch)
     # A crash between two writes can leave metrics.jsonl an epoch ahead of the weights.
     metrics = [m for m in metrics if m["epoch"] <= epoch]
@@ -272,7 +280,7 @@ def load_run(path: str | Path | Run, device: str | torch.device = "cpu", *,
                 + (" (its last line is cut short)" if cut else "")
                 if (path / METRICS).exists() else "is missing")
         log.warning("%s %s; the loss curves are left out%s", path / METRICS, held,
-                    _again(path, METRICS, data_dir))
+                    again(METRICS))
         metrics = []
     return Run(path, config, model, metrics, epoch)
 
