@@ -901,6 +901,31 @@ def test_a_cvaes_grids_are_judged_as_each_class_not_as_the_figures_one(tiny, tmp
         assert card[key].note == "decoded as each class in turn", key
 
 
+def test_an_older_evaluation_of_squared_error_is_named_as_its_run_names_it(tiny, tmp_path):
+    """vaelab once named summed squared error 'gaussian' in eval.json, before the Gaussian of
+    learned σ took that name: such a file read as that one mislabelled the run, and a
+    comparison with a run of today said their likelihoods differed."""
+    from vaelab.measuring.comparing import Comparison
+    from vaelab.measuring.evaluation import evaluate_run
+
+    config = RunConfig(ModelConfig("vae", 2, (32,)), DataConfig(train_subset=128),
+                       TrainConfig(epochs=1))
+    runs = [train(config, tmp_path / name, data=tiny, progress=False) for name in ("old", "new")]
+    for run in runs:
+        evaluate_run(run, tiny, k=2, samples=1, judge=None, progress=False)
+    path = runs[0].path / "eval.json"
+    older = json.loads(path.read_text())
+    del older["config"], older["likelihood"]["images"]  # as such a file was written
+    older["likelihood"]["name"] = "gaussian"
+    path.write_text(json.dumps(older))
+    cards = [vaelab.load_scorecard(run.path) for run in runs]
+    assert cards[0].likelihood["name"] == "sse"
+    table = Comparison(cards).markdown()
+    assert "| likelihood | squared error (sse) | squared error (sse) |" in table
+    assert "likelihoods differ" not in table
+    assert "| images measured | not recorded | grey |" in table
+
+
 def test_an_older_cvae_evaluation_is_read_with_each_note_once_and_measured_again(tiny,
                                                                                  tmp_path):
     """An eval.json of a vaelab before this one holds some caveats and not others, its grids
@@ -930,6 +955,8 @@ def test_an_older_cvae_evaluation_is_read_with_each_note_once_and_measured_again
     card = saved_scorecard(run)
     note = card["bits_per_dim"].note
     assert note.count("of p(x|y)") == 1 and "per black-or-white pixel" in note, note
+    assert vaelab.load_scorecard(run.path) == card  # from Python, the notes of the page
+    assert AS_CLASS_0 in str(vaelab.load_scorecard(str(run.path)))
     assert card.title == "CVAE (Bernoulli)" and card["grid_digits"].note == AS_CLASS_0
     assert card["knn"].error == pytest.approx(probe["error"])  # from the share and the images
     weak = {**json.loads(json.dumps(saved)),  # judged by a weak classifier: its caveat

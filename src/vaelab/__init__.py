@@ -48,7 +48,7 @@ _WHERE = {
     "Scorecard": "vaelab.measuring.scorecard",
     "Score": "vaelab.measuring.scorecard",
     "Comparison": "vaelab.measuring.comparing",
-    "load_scorecard": "vaelab.measuring.scorecard",
+    "load_scorecard": "vaelab.measuring.saved",
     "evaluate_run": "vaelab.measuring.evaluation",
     "compare_runs": "vaelab.pictures.comparison",
     "export_explorer": "vaelab.pictures.explore",
@@ -102,7 +102,8 @@ if TYPE_CHECKING:
     from vaelab.errors import ConfigError, VaelabError
     from vaelab.measuring.comparing import Comparison
     from vaelab.measuring.evaluation import evaluate_run
-    from vaelab.measuring.scorecard import Score, Scorecard, load_scorecard
+    from vaelab.measuring.saved import load_scorecard
+    from vaelab.measuring.scorecard import Score, Scorecard
     from vaelab.models import CVAE, MODELS, VAE, Autoencoder, build_model
     from vaelab.pictures.comparison import compare_runs
     from vaelab.pictures.explore import export_explorer, serve_explorer

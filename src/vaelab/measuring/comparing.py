@@ -82,7 +82,7 @@ class Comparison:
         if any(judges):  # how far to trust the rows it judges
             header.append(("classifier's test accuracy",
                            [f"{j['test_accuracy']:.2%}" if j else "—" for j in judges]))
-        measured = [c.likelihood.get("images", "?") for c in self.cards]  # "?": older files
+        measured = [c.likelihood.get("images", "not recorded") for c in self.cards]  # older
         if len(set(measured)) > 1:  # bounds of other images: say so beside them
             header.append(("images measured", measured))
         ks = {c.k for c in self.cards if c.k is not None}

@@ -4,8 +4,10 @@ names the field, not by an error deep in a table."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from vaelab.config import RunConfig
 from vaelab.errors import VaelabError
 
 NUMBER = (int, float)
@@ -68,3 +70,17 @@ def _entries(raw: dict, kinds: dict[str, Any], name: str, wrong) -> None:
 def _is(value: Any, kind: Any) -> bool:
     """Whether ``value`` is of ``kind``; true and false are not numbers here."""
     return isinstance(value, kind) and not isinstance(value, bool)
+
+
+def named_now(raw: Any, folder: Path) -> Any:
+    """An older eval.json (one that keeps no config) with its likelihood named as the run's
+    config.json names it now: vaelab called summed squared error 'gaussian' before that name
+    went to the Gaussian of learned σ. Anything else as it is."""
+    if not isinstance(raw, dict) or raw.get("config") is not None or not isinstance(
+            raw.get("likelihood"), dict):
+        return raw
+    try:
+        name = RunConfig.load(folder).model.likelihood
+    except VaelabError:  # the run's own loading says what is wrong with it
+        return raw
+    return raw | {"likelihood": raw["likelihood"] | {"name": name}}

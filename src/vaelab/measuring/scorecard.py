@@ -19,7 +19,7 @@ from vaelab.distributions import likelihood_label
 from vaelab.errors import VaelabError
 from vaelab.files import read_json
 from vaelab.measuring.classifier import CONFIDENT
-from vaelab.measuring.eval_json import MEASURE_AGAIN, check_eval
+from vaelab.measuring.eval_json import MEASURE_AGAIN, check_eval, named_now
 from vaelab.measuring.probes import KNN
 from vaelab.training.layout import check_run_folder
 from vaelab.training.runs import Run, finished_epochs
@@ -238,7 +238,7 @@ def load_scorecard(path: Run | str | Path, split: str = "test", *, warn_outdated
         check_run_folder(Path(path))
         return None
     try:
-        raw = read_json(file, most=16 << 20)
+        raw = named_now(read_json(file, most=16 << 20), Path(path))
     except (OSError, ValueError) as err:
         raise VaelabError(f"{file}: {getattr(err, 'strerror', None) or err}{MEASURE_AGAIN}"
                           ) from None

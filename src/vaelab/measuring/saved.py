@@ -1,0 +1,27 @@
+"""A run's saved evaluation as vaelab's pages and tables show it: with the notes on its
+figures that vaelab puts on them today, which an eval.json of an older vaelab lacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vaelab.errors import VaelabError
+from vaelab.measuring import scorecard
+from vaelab.measuring.caveats import with_caveats
+from vaelab.measuring.scorecard import Scorecard
+from vaelab.training.runs import Run, load_run
+
+
+def load_scorecard(path: Run | str | Path, split: str = "test", *, warn_outdated: bool = True
+                   ) -> Scorecard | None:
+    """A run folder's saved evaluation of ``split`` (its eval.json), or None if not measured,
+    with the notes that the run's page puts on its figures. Where the run has trained on since
+    it was measured, a warning says so unless ``warn_outdated`` is off."""
+    card = scorecard.load_scorecard(path, split, warn_outdated=warn_outdated)
+    if card is None:
+        return None
+    try:
+        run = path if isinstance(path, Run) else load_run(path)
+    except VaelabError:  # weights damaged, say: the figures as saved, which load_run refuses
+        return card
+    return with_caveats(card, run.model, run.config)
