@@ -1412,6 +1412,10 @@ def test_compare_warns_of_training_subsets_that_differ_and_counts_all_as_all(cap
         "grey; of the training images, 100 drawn with --split-seed 1"
     assert images_measured(run(100, 1).config, "test", 512) == "grey"
     assert images_measured(run(512).config, "train", 512) == "grey"
+    colour = RunConfig(data=DataConfig("shapes", image_shape=(3, 8, 8)))  # not called grey
+    assert images_measured(colour) == "colour"
+    assert images_measured(RunConfig(data=DataConfig("shapes", image_shape=(3, 8, 8),
+                                                     binarize="dynamic"))) == "binarized (seed 0)"
 
 
 def test_a_k_or_samples_beyond_a_hundred_thousand_is_refused_before_any_work():

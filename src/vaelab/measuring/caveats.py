@@ -39,11 +39,12 @@ JUDGED = ("sample_confidence", "sample_class_entropy", "sample_frechet", "sample
 
 
 def images_measured(config: RunConfig, split: str = "test", available: int = 0) -> str:
-    """Which images a run's bounds are of: grey, or a binarized draw and its seed, and on the
-    training split which of the ``available`` ones the run learnt from (runs measured on other
-    images do not compare)."""
+    """Which images a run's bounds are of: grey or colour, or a binarized draw and its seed,
+    and on the training split which of the ``available`` ones the run learnt from (runs
+    measured on other images do not compare)."""
     data = config.data
-    kind = "grey" if data.binarize == "none" else f"binarized (seed {data.binarize_seed})"
+    kind = (f"binarized (seed {data.binarize_seed})" if data.binarize != "none"
+            else "colour" if (data.image_shape or (1,))[0] > 1 else "grey")
     learnt = training_images(config, available)
     if split != "train" or learnt == "all":
         return kind
@@ -118,8 +119,7 @@ def caveats(model: Autoencoder, config: RunConfig, split: str,
         add(("linear_probe", "knn"), "no coordinate of the code is active (the posterior "
                                      "collapsed): the probes read what differs far below its "
                                      "spread, not what the code keeps")
-    bits = model.likelihood.bits_note(config.data.binarize != "none")
-    if bits is not None:
+    if (bits := model.likelihood.bits_note(config.data.binarize != "none")) is not None:
         add(("bits_per_dim",), bits)
     noise = parse_noise(train.noise)
     if noise:
