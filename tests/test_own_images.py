@@ -534,6 +534,19 @@ def test_a_copy_with_other_files_beside_its_images_is_read_and_told_for_itself(t
     assert "left out 1 file that is not an image, such as" in caplog.text
 
 
+def test_an_image_of_a_format_vaelab_does_not_read_beside_others_says_what_to_do(tmp_path,
+                                                                                  caplog):
+    """A .heic among the PNGs was only 'not an image', with no word of converting it, which
+    a folder of nothing but .heic files is told."""
+    root = make_folder(tmp_path / "shapes", per_class=4)
+    (root / "circle" / "IMG_0001.heic").write_bytes(b"\x00\x00\x00\x18ftypheic")
+    with caplog.at_level(logging.INFO, logger="vaelab"):
+        load_dataset(str(root), progress=False)
+    assert caplog.messages == [f"{root}: left out 1 file that is not an image, such as "
+                               f"{root / 'circle' / 'IMG_0001.heic'}; it holds 1 .heic file, "
+                               f"which vaelab does not read: convert it to PNG or JPEG"]
+
+
 def test_other_files_in_a_folder_are_named_once_even_with_quiet(tmp_path, capsys):
     """A file left out is a warning, which -q keeps (it hides progress and notes)."""
     root = make_folder(tmp_path / "shapes", per_class=8)

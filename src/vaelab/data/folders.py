@@ -222,8 +222,8 @@ def load_folder(root: Path, image_size: int | None, *, progress: bool = True,
     if listing.skipped and (decoded is None or decoded.left_out not in (None, left_out)):
         what = "files that are not images" if len(listing.skipped) > 1 else \
             "file that is not an image"
-        log.warning("%s: left out %d %s, such as %s", root, len(listing.skipped), what,
-                    listing.skipped[0])
+        log.warning("%s: left out %d %s, such as %s%s", root, len(listing.skipped), what,
+                    listing.skipped[0], unread(listing.skipped))  # HEIC, say: what to do
     if decoded is not None:
         return decoded
     for note in listing.notes:  # once, when the folder is read; not from its cache
