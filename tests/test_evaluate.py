@@ -1542,6 +1542,11 @@ def test_an_evaluation_that_replaces_one_of_a_larger_k_says_so_first(bernoulli_v
     said = [r.getMessage() for r in caplog.records if "looser bound" in r.getMessage()]
     assert said == [f"{run.path}: replaces its eval.json of k = 8 with a looser bound, of k = "
                     f"4, once measured (Ctrl-C keeps it)"]
+    caplog.clear()  # other images than the run's: refused, and nothing said of replacing
+    other = dataclasses.replace(tiny, test_images=tiny.test_images.flip(0))
+    with caplog.at_level("WARNING", logger="vaelab"), pytest.raises(VaelabError):
+        evaluate_run(run, other, k=2, samples=2, progress=False, judge=None)
+    assert not caplog.records
 
 
 def test_a_cvaes_samples_are_scored_against_the_class_each_was_asked_for(tiny, monkeypatch):

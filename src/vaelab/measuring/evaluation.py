@@ -104,13 +104,13 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
         log.warning("%s is %s: with no posterior it has no likelihood to bound, so %s is not "
                     "used", run.path, config.named(), named("k (-k)", "k"))
     k = (K if k is None else k) if model.has_posterior else None
-    if save and k is not None:
-        say_if_tighter(run.path, split, k)
     world = join(model.device.type)  # started by torchrun: each process measures its share
     model.to(local_device(model.device, world))
     progress = progress and world.main
     data = world.main_first(lambda: load_for(config, data_dir, progress=progress, data=data))
     data = data.to(model.device)
+    if save and k is not None:  # once its images are found: else nothing is measured
+        say_if_tighter(run.path, split, k)
     # Every measure of a binarized run is of binarized images (a draw of the training set
     # for a 'dynamic' run), the ones its likelihood is exact for; what the decoder draws is
     # each pixel's mean, a grey level, and is judged against the real, grey, test images.

@@ -309,8 +309,8 @@ def markdown_table(names: Sequence[str], rows: list[tuple[str, list[str]]],
 
 
 def say_if_tighter(path: Path, split: str, k: int) -> None:
-    """Say so, before any work, where the saved evaluation that this one replaces has a bound
-    of a larger k (hours of measuring, at k = 5000): Ctrl-C keeps it."""
+    """Say so, before the measuring, where the saved evaluation that this one replaces has a
+    bound of a larger k (hours of measuring, at k = 5000): Ctrl-C keeps it."""
     try:
         old = load_scorecard(path, split, warn_outdated=False)
     except (VaelabError, OSError, ValueError):  # damaged: nothing worth keeping is lost
