@@ -1448,6 +1448,25 @@ def test_a_test_set_of_one_image_has_no_spread_and_no_frechet_distance(tiny, tmp
     assert math.isfinite(card["nll"].value) and card["sample_confidence"].value is not None
 
 
+def test_compare_says_why_it_measures_a_saved_evaluation_again(bernoulli_vae, tiny, tmp_path,
+                                                               caplog):
+    """compare replaced an eval.json (an older vaelab's, say) with only 'evaluating RUN'."""
+    from vaelab.measuring.classifier import Classifier, Judge
+    from vaelab.measuring.evaluation import evaluate_run
+    from vaelab.pictures.comparison import compare_runs
+
+    runs = [load_run(shutil.copytree(bernoulli_vae.path, tmp_path / name)) for name in "ab"]
+    for run in runs:
+        evaluate_run(run, tiny, k=2, samples=1, judge=None, progress=False)
+    judge = Judge(Classifier().eval(), "mnist", 0.99, Path("untrained"))
+    with caplog.at_level("INFO", logger="vaelab"):
+        compare_runs(runs, tmp_path / "cmp", data=tiny, progress=False, judge=judge, k=2,
+                     samples=1)
+    assert [r.getMessage() for r in caplog.records if "evaluating" in r.getMessage()] == [
+        f"evaluating {run.path} again (its samples were judged by no classifier)"
+        for run in runs]
+
+
 def test_compare_keeps_an_eval_json_it_cannot_read_and_writes_none_where_it_may_not(
         bernoulli_vae, tiny, tmp_path, monkeypatch, caplog):
     """A damaged eval.json (or a newer vaelab's) is said, left as it is, and the run measured

@@ -27,7 +27,7 @@ from vaelab.measuring.caveats import (
     saved_scorecard,
     say_what_differs,
 )
-from vaelab.measuring.classifier import judge_for
+from vaelab.measuring.classifier import Judge, judge_for
 from vaelab.measuring.comparing import Comparison
 from vaelab.measuring.evaluation import check_measuring, evaluate_run
 from vaelab.measuring.latent import LatentPicture, Manifold, latent_picture, on_one_scale
@@ -239,8 +239,8 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
                     or card.classifier != classifier_record(judge)
                     or AS_CLASS_0 in card["grid_digits"].note)
         if outdated or not _as_asked(card, eval_options):
-            alone = _why_alone(run, card, outdated, split)
-            log.info("evaluating %s%s", run.path,
+            alone, again = _why_alone(run, card, outdated, split), _why_again(run, card, judge)
+            log.info("evaluating %s%s%s", run.path, f" again ({again})" if again else "",
                      f" for this comparison alone ({alone})" if alone else "")
             # What the call leaves out is as the saved evaluation had it; one measured
             # otherwise than the run's own eval.json goes into the comparison alone.
@@ -268,6 +268,21 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
     comparison.save(folder)
     write_atomic(folder / f"compare.{fmt}", figure)
     return comparison, folder
+
+
+def _why_again(run: Run, card: Scorecard | None, judge: Judge | None) -> str:
+    """Why a saved evaluation of the run is not used as it is ("": there is none, or it was
+    measured otherwise than asked, which _why_alone says)."""
+    if card is None:
+        return ""
+    if card.epochs != run.epochs_done:
+        return f"its figures are of epoch {card.epochs}, and the run has trained {run.epochs_done}"
+    if card.classifier != classifier_record(judge):
+        return ("its samples were judged by no classifier" if card.classifier is None else
+                "its samples were judged by another classifier than this comparison's")
+    if AS_CLASS_0 in card["grid_digits"].note:
+        return "its grids were judged as class 0 alone"
+    return ""
 
 
 def _why_alone(run: Run, card: Scorecard | None, outdated: bool, split: str) -> str:
