@@ -364,6 +364,10 @@ def test_image_data_of_ones_own_tensors_is_checked_and_made_uint8_leaving_them_a
             (floats * 255, labels, "train_images are floats from 0.315185 to 254.252; give "
                                    "floats in [0, 1]"),
             (floats.squeeze(1), labels, "train_images has shape (6, 4, 4); give (N, C, H, W)"),
+            (floats.expand(6, 3, 4, 4).permute(0, 2, 3, 1), labels,  # as Pillow's stack
+             "train_images has shape (6, 4, 4, 3); give (N, C, H, W) with C = 1 (grey) or 3 "
+             "(colour); these look like channels last, as stacked Pillow images are: pass "
+             "x.transpose(0, 3, 1, 2) for an array x, x.permute(0, 3, 1, 2) for a tensor"),
             (floats.to(torch.int32), labels, "train_images are int32; give uint8 pixels"),
             (floats, labels[:5], "6 images but 5 train_labels; give one label per image"),
             (floats, labels / 2, "train_labels must be one whole number per image, got "

@@ -119,8 +119,12 @@ def _pixels(images: object, name: str) -> torch.Tensor:
     255, rounded (into a new tensor: the caller's stay as they were)."""
     images = torch.as_tensor(images)
     if images.dim() != 4 or images.shape[1] not in (1, 3) or 0 in images.shape:
+        last = (images.dim() == 4 and images.shape[3] in (1, 3) and 0 not in images.shape)
+        turn = ("; these look like channels last, as stacked Pillow images are: pass "
+                "x.transpose(0, 3, 1, 2) for an array x, x.permute(0, 3, 1, 2) for a tensor"
+                ) if last else ""
         raise VaelabError(f"ImageData: {name} has shape {tuple(images.shape)}; give (N, C, H, "
-                          f"W) with C = 1 (grey) or 3 (colour)")
+                          f"W) with C = 1 (grey) or 3 (colour){turn}")
     if images.dtype == torch.uint8:
         return images
     if images.dtype == torch.bool:
