@@ -294,6 +294,10 @@ def test_any_change_to_an_eval_json_reads_or_raises_vaelabs_error(changes):
      "test": {"loss": [1], "recon": 1, "kl": 1}, "train_seconds": 1.0},
     {"epoch": True, "train": {"loss": 1, "recon": 1, "kl": 1},
      "test": {"loss": 1, "recon": 1, "kl": 1}, "train_seconds": 1.0},
+    {"epoch": 2, "train": {"loss": 1, "recon": 1, "kl": 1}, "test": {"loss": 1, "recon": 1,
+     "kl": 1}, "train_seconds": 1.0, "images": "60000"},  # the counts of the page's table
+    {"epoch": 2, "train": {"loss": 1, "recon": 1, "kl": 1}, "test": {"loss": 1, "recon": 1,
+     "kl": 1}, "train_seconds": 1.0, "images": {"train": 6.5, "test": 10}},
 ])
 def test_a_metrics_line_that_is_not_an_epochs_record_is_named(run_folder, tmp_path, record,
                                                                caplog):

@@ -61,6 +61,10 @@ def metrics_rows(runs: Sequence[Run]) -> list[tuple[str, list[str]]]:
         ("latent dimensions", [str(r.config.model.latent_dims) for r in runs]),
         ("parameters", [f"{count_parameters(r.model):,}" for r in runs]),
         ("epochs", [str(r.epochs_done) for r in runs]),
+        *[(f"{name} images", [f"{m['images'][split]:,}" if m and "images" in m else "—"
+                              for m in last])  # an older run's records have none
+          for name, split in (("training", "train"), ("test", "test"))
+          if any(m and "images" in m for m in last)],
         ("likelihood", [likelihood_label(r.config.model.likelihood) for r in runs]),
         ("training time (s)",
          [_fmt(sum(m["train_seconds"] for m in r.metrics), 1) if r.metrics else "—"

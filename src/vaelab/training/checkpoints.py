@@ -172,8 +172,8 @@ def _unfinished(tensors: dict[str, torch.Tensor], metadata: dict[str, str]
 
 def is_record(record: Any) -> bool:
     """Whether ``record`` is an epoch's, as metrics.jsonl keeps them: its number from 1, the
-    train and test terms (loss, recon and KL, which is null for a model without one) and
-    the training's seconds."""
+    train and test terms (loss, recon and KL, which is null for a model without one), the
+    training's seconds, and the images of each split where it counts them."""
     def number(value: Any) -> bool:
         return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -181,9 +181,13 @@ def is_record(record: Any) -> bool:
         return (isinstance(part, dict) and number(part.get("loss")) and number(part.get("recon"))
                 and (part.get("kl") is None or number(part["kl"])))
 
+    def counts(part: Any) -> bool:  # the images of each split (an older run's: none)
+        return part is None or (isinstance(part, dict) and all(
+            type(part.get(split)) is int and part[split] >= 0 for split in ("train", "test")))
+
     return (isinstance(record, dict) and type(record.get("epoch")) is int
             and record["epoch"] >= 1 and terms(record.get("train")) and terms(record.get("test"))
-            and number(record.get("train_seconds")))
+            and number(record.get("train_seconds")) and counts(record.get("images")))
 
 
 def load_weights(model: Autoencoder, weights: dict[str, torch.Tensor], source: Path) -> None:

@@ -272,8 +272,7 @@ def _epoch(job: Job, epoch: int, seen: ImageData, bar: Any,
         raise
     except Diverged as diverged:
         raise job.diverged_at(epoch, diverged.loss) from None
-    trained = time.perf_counter()
-    job.unfinished = None
+    trained, job.unfinished = time.perf_counter(), None
     test_terms = objective_per_image(job.model, seen.test_images, train_config,
                                      seen.test_labels, seed=train_config.seed, world=job.world)
     if not (math.isfinite(train_terms["loss"]) and math.isfinite(test_terms["loss"])):
@@ -284,6 +283,7 @@ def _epoch(job: Job, epoch: int, seen: ImageData, bar: Any,
         "test": test_terms,
         "train_seconds": round(before + trained - started, 6),
         "test_seconds": round(time.perf_counter() - trained, 6),
+        "images": {"train": len(seen.train_images), "test": len(seen.test_images)},
         **computed_in(parts, job.world.size, torch.get_num_threads()),
     }
 
