@@ -345,6 +345,8 @@ def test_a_dataset_shows_its_sizes_not_its_pixels(tiny):
 
 def test_image_data_of_ones_own_tensors_is_checked_and_made_uint8_leaving_them_as_they_were():
     """Float images were divided by 255 again at every use, and in the caller's own tensor."""
+    from PIL import Image
+
     from vaelab.data import ImageData, to_unit
 
     g = torch.Generator().manual_seed(0)
@@ -363,7 +365,16 @@ def test_image_data_of_ones_own_tensors_is_checked_and_made_uint8_leaving_them_a
     for images, train_labels, said in (
             (floats * 255, labels, "train_images are floats from 0.315185 to 254.252; give "
                                    "floats in [0, 1]"),
-            (floats.squeeze(1), labels, "train_images has shape (6, 4, 4); give (N, C, H, W)"),
+            (floats.squeeze(1), labels, "train_images has shape (6, 4, 4); give (N, C, H, W) "
+                                        "with C = 1 (grey) or 3 (colour); for grey images "
+                                        "given as (N, H, W), pass x[:, None]"),
+            (floats.expand(6, 4, 4, 4), labels,  # RGBA, channels last
+             "train_images has shape (6, 4, 4, 4); give (N, C, H, W) with C = 1 (grey) or 3 "
+             "(colour); these look like channels last with an alpha channel, as stacked Pillow "
+             "images are: pass x[..., :3].transpose(0, 3, 1, 2) for an array x, "
+             "x[..., :3].permute(0, 3, 1, 2) for a tensor"),
+            ([Image.new("L", (4, 4))] * 6, labels, "train_images cannot be read as pixels (a "
+                                                   "list); give a tensor or a NumPy array"),
             (floats.expand(6, 3, 4, 4).permute(0, 2, 3, 1), labels,  # as Pillow's stack
              "train_images has shape (6, 4, 4, 3); give (N, C, H, W) with C = 1 (grey) or 3 "
              "(colour); these look like channels last, as stacked Pillow images are: pass "

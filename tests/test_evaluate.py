@@ -36,7 +36,7 @@ from vaelab.measuring.probes import (
     squared_distances,
 )
 from vaelab.measuring.scorecard import Score, Scorecard
-from vaelab.training.loop import train
+from vaelab.training.loop import resume, train
 from vaelab.training.runs import load_run
 
 # ---------------------------------------------------------------------------------------------
@@ -901,7 +901,8 @@ def test_a_cvaes_grids_are_judged_as_each_class_not_as_the_figures_one(tiny, tmp
         assert card[key].note == "decoded as each class in turn", key
 
 
-def test_an_older_evaluation_of_squared_error_is_named_as_its_run_names_it(tiny, tmp_path):
+def test_an_older_evaluation_of_squared_error_is_named_as_its_run_names_it(tiny, tmp_path,
+                                                                           caplog):
     """vaelab once named summed squared error 'gaussian' in eval.json, before the Gaussian of
     learned σ took that name: such a file read as that one mislabelled the run, and a
     comparison with a run of today said their likelihoods differed."""
@@ -923,7 +924,35 @@ def test_an_older_evaluation_of_squared_error_is_named_as_its_run_names_it(tiny,
     table = Comparison(cards).markdown()
     assert "| likelihood | squared error (sse) | squared error (sse) |" in table
     assert "likelihoods differ" not in table
-    assert "| images measured | not recorded | grey |" in table
+    assert "images measured" not in table  # the older file does not say: no row
+    assert ("/old: one of them measured by an older vaelab, which did not record which images "
+            "(vaelab eval of that run measures it again)") in table  # not paired, and why
+    (runs[0].path / "model.safetensors").unlink()  # no model to note its figures by: said
+    with caplog.at_level("WARNING", logger="vaelab"):
+        card = vaelab.load_scorecard(runs[0].path)
+    assert card.likelihood["name"] == "sse"  # as saved, the name as the run gives it
+    assert caplog.messages[-1].endswith("; its evaluation is given without the notes that "
+                                        "vaelab adds to an older one's figures")
+
+
+def test_an_older_evaluation_of_colour_images_calls_them_colour(tmp_path):
+    """vaelab called every image measured as it is 'grey', colour ones too: read again beside
+    one of today's, the two seemed measured on other images, and were not paired."""
+    from vaelab.measuring.eval_json import named_now
+
+    colour = RunConfig(data=DataConfig("shapes", image_shape=(3, 8, 8)))
+    likelihood = {"name": "sse", "images": "grey; of the training images, all"}
+    older = {"likelihood": likelihood, "config": colour.to_dict()}
+    assert named_now(older, tmp_path)["likelihood"] == {
+        "name": "sse", "images": "colour; of the training images, all"}
+    colour.save(tmp_path / "config.json")  # an older file yet, with no config: the run's
+    assert named_now({"likelihood": likelihood}, tmp_path)["likelihood"]["images"] == \
+        "colour; of the training images, all"
+    grey = {"likelihood": likelihood, "config": RunConfig().to_dict()}
+    assert named_now(grey, tmp_path) == grey  # grey images, and a binarized draw, as they are
+    binarized = {"likelihood": {"name": "bce", "images": "binarized (seed 0)"},
+                 "config": colour.to_dict()}
+    assert named_now(binarized, tmp_path) == binarized
 
 
 def test_an_older_cvae_evaluation_is_read_with_each_note_once_and_measured_again(tiny,
@@ -1465,6 +1494,19 @@ def test_compare_says_why_it_measures_a_saved_evaluation_again(bernoulli_vae, ti
     assert [r.getMessage() for r in caplog.records if "evaluating" in r.getMessage()] == [
         f"evaluating {run.path} again (its samples were judged by no classifier)"
         for run in runs]
+    # Asked for no classifier, it measures with none (it took the cached one, and the next
+    # comparison of the same runs measured them again); a run trained on since, again
+    runs[1] = resume(runs[1].path, epochs=3, data=tiny, progress=False)
+    for said in ([f"evaluating {runs[0].path} again (its samples were judged by a classifier, "
+                  f"and this comparison judges none)",
+                  f"evaluating {runs[1].path} again (its figures are of epoch 2, and the run "
+                  f"has trained 3)"], []):
+        caplog.clear()
+        with caplog.at_level("INFO", logger="vaelab"):
+            compare_runs(runs, tmp_path / f"cmp{len(said)}", data=tiny, progress=False,
+                         judge=None, k=2, samples=1)
+        assert [r.getMessage() for r in caplog.records if "evaluating" in r.getMessage()] == said
+        assert all(vaelab.load_scorecard(run.path).classifier is None for run in runs)
 
 
 def test_compare_keeps_an_eval_json_it_cannot_read_and_writes_none_where_it_may_not(

@@ -428,7 +428,8 @@ def test_the_demo_puts_any_models_of_the_family_side_by_side(tiny, tmp_path, mon
     nll = next(line for line in table.splitlines() if line.startswith("| NLL"))
     assert "n/a" not in nll  # Bernoulli pixels of binarized images: an exact likelihood
     with pytest.raises(VaelabError, match=r"^models names vae twice; the demo trains each "
-                                          r"model once"):  # as Python names it
+                                          r"model once, side by side \(such as: \('ae', "
+                                          r"'vae'\)\)$"):  # as Python names them
         run_demo(tmp_path / "again", models=("vae", "vae"), data=tiny, progress=False)
 
 

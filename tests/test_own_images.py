@@ -1003,6 +1003,12 @@ def test_a_run_folder_inside_its_image_folder_is_refused_before_anything_is_made
     code, _, err = run_cli(["train", "--dataset", "~/shapes", "-o", str(inside), *SMALL],
                            capsys)
     assert code != 0 and "inside the image folder ~/shapes," in err, err
+    import vaelab
+
+    with pytest.raises(VaelabError, match=r"whose files are all read as images; give the run a "
+                                          r"folder outside it$"):  # from Python: no --out
+        vaelab.train(vaelab.RunConfig(data=vaelab.DataConfig(str(root))), inside,
+                     progress=False)
     assert sorted(p.name for p in root.iterdir()) == ["circle", "square"]
 
 

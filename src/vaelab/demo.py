@@ -63,12 +63,12 @@ def run_demo(out: str | Path | None = None, *, epochs: int = 20, seed: int = 0,
     loading when the dataset is in memory already. Returns the path of index.html.
     """
     twice = sorted({name for name in models if list(models).count(name) > 1})
+    such = named("such as: ae vae", "such as: ('ae', 'vae')")
     if twice:
         raise VaelabError(f"{named('--models', 'models')} names {' and '.join(twice)} twice; "
-                          f"the demo trains each model once, side by side (such as: ae vae)")
+                          f"the demo trains each model once, side by side ({such})")
     if len(models) < 1:
-        raise VaelabError(f"the demo trains one or more models ({named('--models', 'models=')}),"
-                          f" such as: ae vae")
+        raise VaelabError(f"the demo trains one or more {named('--models', 'models')}, {such}")
     configs = [RunConfig(ModelConfig(model=name, arch=arch, likelihood=likelihood),
                          DataConfig(dataset=absolute(dataset), image_size=image_size,
                                     binarize=binarize, train_subset=train_subset),  # a folder's
@@ -190,8 +190,8 @@ def _read_plan(folder: Path, flags: str = "") -> dict:
     run's, gone on with by a command with ``flags``)."""
     if not folder.is_dir():
         what = "not a folder" if folder.exists() else "no such folder"
-        raise VaelabError(f"{folder}: {what}; " + named("--resume names a demo's folder",
-                                                        "finish_demo takes a demo's folder"))
+        raise VaelabError(f"{folder}: {what}; " + named(
+            "--resume names a demo's folder", "vaelab.demo.finish_demo takes a demo's folder"))
     if (folder / CONFIG).exists():
         raise VaelabError(f"{folder} is a run's folder, not a demo's; go on with it with: "
                           f"{go_on(folder, flags=named(flags, ''))}")

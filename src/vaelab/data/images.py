@@ -114,17 +114,32 @@ def _names(given: Any) -> tuple[str, ...]:
     return tuple(str(name) for name in names)  # np.str_ too, as plain str
 
 
+def _turned(shape: torch.Size) -> str:
+    """How images of ``shape`` that are not (N, C, H, W) may be made so, as a clause ("" where
+    no guess is near): grey ones stacked as (N, H, W), colour ones channels last (as stacked
+    Pillow images come), with an alpha channel too."""
+    if len(shape) == 3 and 0 not in shape:
+        return "; for grey images given as (N, H, W), pass x[:, None]"
+    if len(shape) != 4 or 0 in shape or shape[3] not in (1, 3, 4):
+        return ""
+    alpha, x = (" with an alpha channel", "x[..., :3]") if shape[3] == 4 else ("", "x")
+    return (f"; these look like channels last{alpha}, as stacked Pillow images are: pass "
+            f"{x}.transpose(0, 3, 1, 2) for an array x, {x}.permute(0, 3, 1, 2) for a tensor")
+
+
 def _pixels(images: object, name: str) -> torch.Tensor:
     """(N, C, H, W) pixels as uint8: uint8 as they are (not copied), floats in [0, 1] times
     255, rounded (into a new tensor: the caller's stay as they were)."""
-    images = torch.as_tensor(images)
+    try:
+        images = torch.as_tensor(images)
+    except (TypeError, ValueError, RuntimeError):  # a list of Pillow images, say
+        raise VaelabError(f"ImageData: {name} cannot be read as pixels (a "
+                          f"{type(images).__name__}); give a tensor or a NumPy array, such as "
+                          f"np.stack([np.asarray(image) for image in images]) of Pillow images, "
+                          f"turned to (N, C, H, W)") from None
     if images.dim() != 4 or images.shape[1] not in (1, 3) or 0 in images.shape:
-        last = (images.dim() == 4 and images.shape[3] in (1, 3) and 0 not in images.shape)
-        turn = ("; these look like channels last, as stacked Pillow images are: pass "
-                "x.transpose(0, 3, 1, 2) for an array x, x.permute(0, 3, 1, 2) for a tensor"
-                ) if last else ""
         raise VaelabError(f"ImageData: {name} has shape {tuple(images.shape)}; give (N, C, H, "
-                          f"W) with C = 1 (grey) or 3 (colour){turn}")
+                          f"W) with C = 1 (grey) or 3 (colour){_turned(images.shape)}")
     if images.dtype == torch.uint8:
         return images
     if images.dtype == torch.bool:

@@ -83,7 +83,7 @@ class Comparison:
             header.append(("classifier's test accuracy",
                            [f"{j['test_accuracy']:.2%}" if j else "—" for j in judges]))
         measured = [c.likelihood.get("images", "not recorded") for c in self.cards]  # older
-        if len(set(measured)) > 1:  # bounds of other images: say so beside them
+        if len(set(measured) - {"not recorded"}) > 1:  # bounds of other images: said beside
             header.append(("images measured", measured))
         ks = {c.k for c in self.cards if c.k is not None}
         if len(ks) > 1:  # the k differs: name the bound without it, and list the k's

@@ -73,14 +73,25 @@ def _is(value: Any, kind: Any) -> bool:
 
 
 def named_now(raw: Any, folder: Path) -> Any:
-    """An older eval.json (one that keeps no config) with its likelihood named as the run's
-    config.json names it now: vaelab called summed squared error 'gaussian' before that name
-    went to the Gaussian of learned σ. Anything else as it is."""
-    if not isinstance(raw, dict) or raw.get("config") is not None or not isinstance(
-            raw.get("likelihood"), dict):
+    """An eval.json with its images and likelihood named as vaelab names them now: colour
+    images measured as they are 'colour' (vaelab once called all such images 'grey'), and an
+    older file's likelihood (one that keeps no config) as the run's config.json names it
+    (summed squared error was 'gaussian' before that name went to the Gaussian of learned
+    σ). Anything else as it is."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("likelihood"), dict):
         return raw
-    try:
-        name = RunConfig.load(folder).model.likelihood
-    except VaelabError:  # the run's own loading says what is wrong with it
-        return raw
-    return raw | {"likelihood": raw["likelihood"] | {"name": name}}
+    likelihood, config = raw["likelihood"], raw.get("config")
+    if isinstance(config, dict):
+        data = config.get("data")
+        shape = data.get("image_shape") if isinstance(data, dict) else None
+    else:
+        try:
+            run = RunConfig.load(folder)
+        except VaelabError:  # the run's own loading says what is wrong with it
+            return raw
+        likelihood, shape = likelihood | {"name": run.model.likelihood}, run.data.image_shape
+    images, colour = likelihood.get("images"), isinstance(shape, list | tuple) and list(
+        shape[:1]) == [3]
+    if colour and isinstance(images, str) and images.startswith("grey"):
+        likelihood = likelihood | {"images": "colour" + images.removeprefix("grey")}
+    return raw | {"likelihood": likelihood}

@@ -247,7 +247,8 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
             saved = {} if card is None else {"k": card.k, "samples": card.samples,
                                              "seed": card.seed}
             options = {name: value for name, value in {**saved, **eval_options}.items()
-                       if value is not None and (name != "k" or run.model.has_posterior)}
+                       if (value is not None or name == "judge")  # None: no classifier
+                       and (name != "k" or run.model.has_posterior)}
             card = evaluate_run(run, data, progress=progress, save=not alone, **options)
         # an eval.json of an older vaelab keeps no settings: the run's own are these
         cards.append(card if card.config else replace(card, config=run.config.to_dict()))
@@ -279,7 +280,9 @@ def _why_again(run: Run, card: Scorecard | None, judge: Judge | None) -> str:
         return f"its figures are of epoch {card.epochs}, and the run has trained {run.epochs_done}"
     if card.classifier != classifier_record(judge):
         return ("its samples were judged by no classifier" if card.classifier is None else
-                "its samples were judged by another classifier than this comparison's")
+                "its samples were judged by a classifier, and this comparison judges none"
+                if judge is None else "its samples were judged by another classifier than "
+                                      "this comparison's")
     if AS_CLASS_0 in card["grid_digits"].note:
         return "its grids were judged as class 0 alone"
     return ""

@@ -45,10 +45,11 @@ def check_fits(config: RunConfig) -> None:
         undone = named(" ".join(f"{flags.get(name, '--' + name.replace('_', '-'))} {default}"
                                 for name, _, default in used),
                        ", ".join(f"{name}={default!r}" for name, _, default in used))
+        defaults = "the defaults" if len(used) > 1 else "the default"
         raise ConfigError(f"the {config.model.model.upper()} model has no posterior, so no KL "
                           f"term, no IWAE bound and no draws: " + named(
                               f"drop {given} (where --config brings them, give {undone}), or "
-                              f"choose --model vae", f"give {undone} (the defaults), or choose "
+                              f"choose --model vae", f"give {undone} ({defaults}), or choose "
                               f"model='vae'"))
 
 

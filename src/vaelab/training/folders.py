@@ -93,8 +93,8 @@ def check_new_run_dirs(configs: Sequence[RunConfig], outs: Sequence[Path | None]
         run = RUNS if out is None else Path(out)
         if folder.is_dir() and run.resolve().is_relative_to(folder.resolve()):
             raise VaelabError(f"{run}: inside the image folder {images}, whose files are "
-                              f"all read as images; give {named('--out', 'out')} a folder "
-                              f"outside it")
+                              f"all read as images; give " + named(
+                                  "--out a folder outside it", "the run a folder outside it"))
 
 
 def new_run_dir(out: str | Path | None, config: RunConfig, parent: Path = RUNS) -> Path:
