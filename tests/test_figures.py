@@ -893,6 +893,14 @@ def test_runs_that_share_their_prior_are_compared_on_one_scale(trained, tiny, tm
         dataclasses.replace(beta.config.data, train_subset=300))))
     assert ", 300 training images, " in comparison_figure(  # as each run's figures say
         [subset, subset], pictures, tiny).get_suptitle()
+    # Of other epochs: each run's label says its own, as the title cannot
+    longer = dataclasses.replace(beta, weights_epoch=beta.epochs_done + 3)
+    drawn = comparison_figure([beta, longer], pictures, tiny)
+    assert " epoch" not in drawn.get_suptitle().split("\n")[0]
+    labels = [cell._suptitle.get_text().replace("\n", " ") for cell in drawn.subfigs
+              if cell._suptitle is not None]
+    assert any(label.endswith(f", {beta.epochs_done} epochs") for label in labels), labels
+    assert any(label.endswith(f", {beta.epochs_done + 3} epochs") for label in labels), labels
     # Long class names are numbered on the codes and fit in the legend's column
     clothes = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                "Sneaker", "Bag", "Ankle boot")

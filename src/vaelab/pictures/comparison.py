@@ -54,6 +54,9 @@ def comparison_figure(runs: Sequence[Run], pictures: Sequence[LatentPicture], da
     """A column per run: its test codes, and its decoder over the same region below; for runs
     that share their prior, ``on_one_scale``, which the title says."""
     names = names or [run.config.title() for run in runs]
+    if len({run.epochs_done for run in runs}) > 1:  # the title says it only where they agree
+        names = [f"{name}, {run.epochs_done} epoch{'s' * (run.epochs_done != 1)}"
+                 for name, run in zip(names, runs, strict=True)]
     shared = on_one_scale([run.model for run in runs], pictures)
     pictures = shared or pictures
     ink = ink_on_paper(runs[0].config.data.dataset)  # the runs share their data
