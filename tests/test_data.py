@@ -3,9 +3,11 @@ import gzip
 import hashlib
 import http.server
 import logging
+import os
 import re
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -286,6 +288,94 @@ def test_corrupt_mirror_then_good_mirror(server, tmp_path, no_proxy):
     name = "train-images-idx3-ubyte.gz"
     assert _md5(folder / name) == spec.md5[name]
     assert not [p for p in folder.iterdir() if p.name not in spec.file_names]
+
+
+class _Faulty(http.server.SimpleHTTPRequestHandler):
+    """Serves half of a file, then keeps silent (/stall/) or closes the connection (/cut/)."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        body = (Path(self.directory) / "source" / self.path.rsplit("/", 1)[1]).read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[:len(body) // 2])
+        self.wfile.flush()
+        if self.path.startswith("/stall/"):
+            time.sleep(3)
+        self.close_connection = True
+
+
+def test_a_silent_mirror_is_tried_once_and_a_stalled_or_cut_file_named_so(
+        server, tmp_path, no_proxy, monkeypatch, caplog):
+    """A mirror that accepted and never answered cost 30 s for each of the four files, one
+    that stopped sending was called unreachable ('no network?'), and a connection closed
+    partway was urllib3's text twice."""
+    import socket
+
+    base, www = server
+    spec = _served_spec(base, www, ["good"])
+    monkeypatch.setattr(data_module, "TIMEOUT", 0.5)
+    silent = socket.socket()  # connects, and is never answered
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    hush = f"http://127.0.0.1:{silent.getsockname()[1]}/"
+    try:
+        started = time.perf_counter()
+        with caplog.at_level(logging.WARNING, logger="vaelab"):
+            fetch(dataclasses.replace(spec, mirrors=(hush, f"{base}/good/")),
+                  tmp_path / "data", progress=False)
+        assert time.perf_counter() - started < 4 * 0.5  # waited for once, not four times
+        assert caplog.messages == [f"{hush}train-images-idx3-ubyte.gz failed (timed out); "
+                                   f"{base}/good/train-images-idx3-ubyte.gz served it instead"]
+        with pytest.raises(VaelabError) as info:  # nothing but it: each file says so
+            fetch(dataclasses.replace(spec, mirrors=(hush,)), tmp_path / "other",
+                  progress=False)
+        assert str(info.value) == (f"no mirror served train-images-idx3-ubyte.gz "
+                                   f"({hush}train-images-idx3-ubyte.gz: timed out)")
+    finally:
+        silent.close()
+    faulty = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), lambda *a, **k: _Faulty(*a, directory=str(www), **k))
+    threading.Thread(target=faulty.serve_forever, daemon=True).start()
+    here = f"http://127.0.0.1:{faulty.server_address[1]}"
+    try:
+        size = (www / "source" / "train-images-idx3-ubyte.gz").stat().st_size
+        for path, why in (("stall", "timed out"), ("cut", f"the connection closed after "
+                                                           f"{size // 2 / 2**20:.1f} of "
+                                                           f"{size / 2**20:.1f} MB")):
+            with pytest.raises(VaelabError) as info:
+                fetch(dataclasses.replace(spec, mirrors=(f"{here}/{path}/",)),
+                      tmp_path / path, progress=False)
+            assert str(info.value) == (f"no mirror served train-images-idx3-ubyte.gz "
+                                       f"({here}/{path}/train-images-idx3-ubyte.gz: {why})")
+            assert not list((tmp_path / path).rglob("*"))  # no part of a file kept
+    finally:
+        faulty.shutdown()
+        faulty.server_close()
+
+
+def test_a_download_is_readable_as_the_users_files_and_a_folder_it_cannot_write_is_named(
+        server, tmp_path, no_proxy, monkeypatch):
+    """pooch renamed its private temporary file into place (-rw-------), and a read-only
+    cache was pooch's text, cut short, blamed on each mirror in turn."""
+    base, www = server
+    spec = _served_spec(base, www, ["good"])
+    before = os.umask(0o022)
+    try:
+        folder = fetch(spec, tmp_path / "data", progress=False)
+    finally:
+        os.umask(before)
+    assert {(folder / name).stat().st_mode & 0o777 for name in spec.file_names} == {0o644}
+    monkeypatch.setattr(data_module, "_writable", lambda folder: False)
+    with pytest.raises(VaelabError) as info:
+        fetch(spec, tmp_path / "locked", progress=False)
+    assert str(info.value) == (
+        f"{tmp_path / 'locked' / 'mnist'}: cannot be written (permission denied), so mnist "
+        f"cannot be downloaded there; give data_dir or VAELAB_DATA a folder that can, or put "
+        f"its files ({', '.join(spec.file_names)}) in one")
 
 
 def test_offline_error_says_where_to_put_the_files(tmp_path, monkeypatch, no_proxy):

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vaelab.errors import VaelabError
+from vaelab.errors import VaelabError, named
 from vaelab.files import writable
 
 if TYPE_CHECKING:
@@ -23,6 +24,8 @@ log = logging.getLogger("vaelab")
 
 SYSTEM_ROOT = Path("/usr/share/datasets")  # where Debian's dataset packages put their files
 UNREACHABLE = "could not connect"  # why a mirror failed, when there seems to be no network
+TIMED_OUT = "timed out"  # a mirror that connected, then sent nothing for TIMEOUT seconds
+TIMEOUT = 30  # seconds a mirror may keep silent, connecting or while sending a file
 
 
 def cache_root() -> Path:
@@ -87,9 +90,12 @@ def fetch(spec: IdxDataset, root: Path, *, progress: bool = True) -> Path:
     """Download the files missing under ``root/<name>``, trying each mirror in turn.
 
     Each archive is streamed to a temporary file beside its destination, its MD5 checked,
-    and only then renamed into place, so a failed download leaves nothing behind. A mirror
-    that fails is named only once another has served the file; when none does, the error
-    says why in a few words (offline: one line, no chatter before it).
+    and only then renamed into place (readable as the user's other files are), so a failed
+    download leaves nothing behind. A mirror that fails is named only once another has served
+    the file; one that cannot be reached, or keeps silent, is not tried again for the other
+    files. When no mirror serves a file, the error says why in a few words (offline: one
+    line, no chatter before it). A folder that cannot be written is said first, not blamed
+    on the mirrors.
     """
     import pooch
     import requests
@@ -98,27 +104,53 @@ def fetch(spec: IdxDataset, root: Path, *, progress: bool = True) -> Path:
 
     pooch.get_logger().setLevel(logging.WARNING)  # its own "Downloading data from ..." lines
     folder = root / spec.name
+    if not _writable(folder):
+        raise _unwritable(folder, spec, "permission denied")
+    downloader = pooch.HTTPDownloader(progressbar=progress and on_terminal(), timeout=TIMEOUT)
+    gone: dict[str, str] = {}  # mirrors not to try again, and why
     for name in spec.file_names:
         if present(folder, name):
             continue
-        failures: list[tuple[str, str]] = []  # (url, why)
-        for mirror in spec.mirrors:
+        failures: list[tuple[str, str]] = []  # (url, why), of this file's tries
+        for mirror in [mirror for mirror in spec.mirrors if mirror not in gone]:
             url = mirror + name
             try:
-                pooch.retrieve(url, known_hash=f"md5:{spec.md5[name]}", fname=name,
-                               path=folder, progressbar=progress and on_terminal())
+                got = pooch.retrieve(url, known_hash=f"md5:{spec.md5[name]}", fname=name,
+                                     path=folder, downloader=downloader)
+            except PermissionError as err:  # the folder's, not the mirror's
+                raise _unwritable(folder, spec, err.strerror or "permission denied") from None
             except (requests.RequestException, ValueError, OSError) as err:
                 failures.append((url, _short_reason(err)))
+                if failures[-1][1] in (UNREACHABLE, TIMED_OUT):
+                    gone[mirror] = failures[-1][1]
                 continue
-            for failed, why in failures:
+            _as_umask_allows(Path(got))
+            for failed, why in failures:  # a mirror gone before: said with its first file
                 log.warning("%s failed (%s); %s served it instead", failed, why, url)
             log.info("downloaded %s", url)
             break
         else:
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
-            raise VaelabError(_none_served(name, failures))
+            given_up = [(mirror + name, why) for mirror, why in gone.items()
+                        if (mirror + name, why) not in failures]
+            raise VaelabError(_none_served(name, given_up + failures))
     return folder
+
+
+def _unwritable(folder: Path, spec: IdxDataset, why: str) -> VaelabError:
+    return VaelabError(f"{folder}: cannot be written ({why}), so {spec.name} cannot be "
+                       f"downloaded there; give {named('--data-dir', 'data_dir')} or "
+                       f"VAELAB_DATA a folder that can, or put its files "
+                       f"({', '.join(spec.file_names)}) in one")
+
+
+def _as_umask_allows(path: Path) -> None:
+    """A downloaded file readable as the user's new files are (the temporary file it was
+    renamed from is the owner's alone), for a data folder that others share."""
+    mask = os.umask(0)
+    os.umask(mask)
+    path.chmod(0o666 & ~mask)
 
 
 def _none_served(name: str, failures: list[tuple[str, str]]) -> str:
@@ -132,10 +164,17 @@ def _none_served(name: str, failures: list[tuple[str, str]]) -> str:
 def _short_reason(err: Exception) -> str:
     import requests
 
+    if isinstance(err, requests.ConnectTimeout):
+        return UNREACHABLE
+    if isinstance(err, requests.Timeout) or "Read timed out" in str(err):  # while sending too
+        return TIMED_OUT
     if isinstance(err, requests.ConnectionError):  # no network, no such host, refused
         return UNREACHABLE
-    if isinstance(err, requests.Timeout):
-        return "timed out"
+    cut = re.search(r"IncompleteRead\((\d+) bytes read, (\d+) more expected", str(err))
+    if cut:  # the connection closed partway through the file
+        done, more = int(cut[1]), int(cut[2])
+        return (f"the connection closed after {done / 2**20:.1f} of "
+                f"{(done + more) / 2**20:.1f} MB")
     text = str(err).splitlines()[0] if str(err) else type(err).__name__
     if "hash" in text.lower() and "match" in text.lower():
         return "checksum mismatch, file rejected"
