@@ -378,6 +378,37 @@ def test_a_download_is_readable_as_the_users_files_and_a_folder_it_cannot_write_
         f"its files ({', '.join(spec.file_names)}) in one")
 
 
+def test_a_damaged_file_of_vaelabs_own_download_is_fetched_again(server, tmp_path, no_proxy,
+                                                                   monkeypatch, caplog):
+    """A cut or changed file in the user cache was 'cannot be read; delete it and fetch it
+    again', to do by hand, though vaelab knows its MD5 and its mirrors. A damaged file in a
+    folder of the user's own is said, and left as it is."""
+    base, www = server
+    spec = _served_spec(base, www, ["good"])
+    monkeypatch.setitem(DATASETS, "mnist", spec)
+    monkeypatch.setattr(data_module, "SYSTEM_ROOT", tmp_path / "nothing")
+    monkeypatch.delenv("VAELAB_DATA", raising=False)
+    monkeypatch.setattr(data_module, "cache_root", lambda: tmp_path / "cache")  # its own
+    first = load_dataset("mnist", progress=False)  # downloaded into the cache
+    cached = data_module.cache_root() / "mnist" / "t10k-images-idx3-ubyte.gz"
+    good = cached.read_bytes()
+    for damage in (good[:len(good) // 2], b""):  # cut short; emptied
+        cached.write_bytes(damage)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="vaelab"):
+            assert torch.equal(load_dataset("mnist", progress=False).test_images,
+                               first.test_images)
+        assert caplog.messages[0] == (f"{cached}: damaged (not the file its MD5 names); "
+                                      f"fetching it again")
+        assert all("/dead/t10k-images" in said for said in caplog.messages[1:])  # its mirrors
+        assert cached.read_bytes() == good
+    own = shutil.copytree(data_module.cache_root() / "mnist", tmp_path / "mine" / "mnist")
+    (own / "t10k-images-idx3-ubyte.gz").write_bytes(good[:100])
+    with pytest.raises(VaelabError, match=r"t10k-images-idx3-ubyte\.gz: cannot be read"):
+        load_dataset("mnist", tmp_path / "mine", progress=False)
+    assert (own / "t10k-images-idx3-ubyte.gz").read_bytes() == good[:100]  # the user's own
+
+
 def test_offline_error_says_where_to_put_the_files(tmp_path, monkeypatch, no_proxy):
     spec = dataclasses.replace(DATASETS["mnist"], mirrors=("http://127.0.0.1:9/",))
     monkeypatch.setitem(DATASETS, "mnist", spec)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from vaelab.data import sources
 from vaelab.data.idx import read_idx
 from vaelab.data.images import ImageData, resized
 from vaelab.data.paths import TEST_FRACTION, beside, load_path, looks_like_path
@@ -61,7 +63,28 @@ class IdxDataset:
                 folder = fetch(self, download_root(data_dir), progress=progress)
             except VaelabError as err:
                 raise VaelabError(missing_message(self, data_dir, str(err))) from None
+        try:
+            return self._read(folder)
+        except VaelabError:  # in vaelab's own cache, fetched again; else as it is said
+            if not (download and folder.parent == sources.cache_root() and self._mended(folder,
+                                                                                 progress)):
+                raise
         return self._read(folder)
+
+    def _mended(self, folder: Path, progress: bool) -> bool:
+        """Whether files of vaelab's own download, damaged since (not the bytes their MD5
+        names), were removed and fetched again."""
+        damaged = [path for name in self.file_names if (path := folder / name).is_file()
+                   and hashlib.md5(path.read_bytes()).hexdigest() != self.md5[name]]
+        for path in damaged:
+            log.warning("%s: damaged (not the file its MD5 names); fetching it again", path)
+            path.unlink()
+        if damaged:
+            try:
+                fetch(self, folder.parent, progress=progress)
+            except VaelabError as err:
+                raise VaelabError(missing_message(self, None, str(err))) from None
+        return bool(damaged)
 
     def _read(self, folder: Path) -> ImageData:
         splits = {}
