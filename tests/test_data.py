@@ -409,6 +409,37 @@ def test_a_damaged_file_of_vaelabs_own_download_is_fetched_again(server, tmp_pat
     assert (own / "t10k-images-idx3-ubyte.gz").read_bytes() == good[:100]  # the user's own
 
 
+def test_a_data_folder_holding_the_files_itself_or_not_there_is_said(server, tmp_path,
+                                                                      no_proxy, monkeypatch,
+                                                                      caplog):
+    """--data-dir naming the folder of MNIST's four files itself was 'not found' offline, and
+    online a second copy downloaded beside them; a mistyped VAELAB_DATA was made and filled
+    without a word, and one naming a file was used as a folder."""
+    base, www = server
+    spec = _served_spec(base, www, ["good"])
+    monkeypatch.setitem(DATASETS, "mnist", spec)
+    monkeypatch.setattr(data_module, "SYSTEM_ROOT", tmp_path / "nothing")
+    flat = tmp_path / "flat"
+    shutil.copytree(www / "source", flat)
+    with pytest.raises(VaelabError) as info:
+        load_dataset("mnist", flat, progress=False)
+    assert str(info.value) == (f"{flat} holds the files of mnist itself, and vaelab reads them "
+                               f"from a folder mnist/ in it: move them into {flat / 'mnist'}, "
+                               f"or name the folder above mnist/ with data_dir")
+    assert sorted(p.name for p in flat.iterdir()) == sorted(spec.file_names)  # no copy made
+    typo = tmp_path / "datsets"
+    monkeypatch.setenv("VAELAB_DATA", str(typo))
+    with caplog.at_level(logging.WARNING, logger="vaelab"):
+        load_dataset("mnist", progress=False)
+    assert caplog.messages[0] == f"{typo}: no such folder; made for mnist's files, as " \
+                                 f"VAELAB_DATA names it"
+    assert (typo / "mnist").is_dir()
+    readme = tmp_path / "README.md"
+    readme.write_text("not a folder")
+    monkeypatch.setenv("VAELAB_DATA", str(readme))
+    assert data_module.download_root() == data_module.cache_root()
+
+
 def test_offline_error_says_where_to_put_the_files(tmp_path, monkeypatch, no_proxy):
     spec = dataclasses.replace(DATASETS["mnist"], mirrors=("http://127.0.0.1:9/",))
     monkeypatch.setitem(DATASETS, "mnist", spec)

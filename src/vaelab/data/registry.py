@@ -57,10 +57,21 @@ class IdxDataset:
         if folder is not None and data_dir is not None:
             _say_if_elsewhere(self.name, Path(data_dir).expanduser(), folder)
         if folder is None:
+            given = Path(data_dir).expanduser() if data_dir is not None else None
+            if given is not None and all(present(given, name) for name in self.file_names):
+                raise VaelabError(f"{given} holds the files of {self.name} itself, and vaelab "
+                                  f"reads them from a folder {self.name}/ in it: move them "
+                                  f"into {given / self.name}, or name the folder above "
+                                  f"{self.name}/ with {named('--data-dir', 'data_dir')}")
             if not download:
                 raise VaelabError(missing_message(self, data_dir, "downloads are off"))
+            root = download_root(data_dir)
+            if not root.exists() and root != sources.cache_root():  # mistyped, say
+                log.warning("%s: no such folder; made for %s's files, as %s names it", root,
+                            self.name, named("--data-dir", "data_dir") if data_dir is not None
+                            else "VAELAB_DATA")
             try:
-                folder = fetch(self, download_root(data_dir), progress=progress)
+                folder = fetch(self, root, progress=progress)
             except VaelabError as err:
                 raise VaelabError(missing_message(self, data_dir, str(err))) from None
         try:

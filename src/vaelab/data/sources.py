@@ -48,7 +48,7 @@ def download_root(data_dir: str | Path | None = None) -> Path:
     if data_dir is not None:
         return Path(data_dir).expanduser()
     env = os.environ.get("VAELAB_DATA")
-    if env and _writable(Path(env).expanduser()):
+    if env and not Path(env).expanduser().is_file() and _writable(Path(env).expanduser()):
         return Path(env).expanduser()
     return cache_root()
 
