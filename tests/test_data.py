@@ -454,6 +454,28 @@ def test_offline_error_says_where_to_put_the_files(tmp_path, monkeypatch, no_pro
     assert "VAELAB_DATA" in message
     with pytest.raises(VaelabError, match="downloads are off"):
         load_dataset("mnist", download=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # a proxy that is not there
+    monkeypatch.delenv("NO_PROXY")
+    with pytest.raises(VaelabError, match=r"could not reach its mirror \(through the proxy "
+                                          r"http://127\.0\.0\.1:9\?\)"):
+        fetch(dataclasses.replace(spec, mirrors=("http://mirror.invalid/",)), tmp_path / "p",
+              progress=False)
+
+
+def test_a_killed_downloads_temporary_file_is_removed_and_a_fresh_one_kept(server, tmp_path,
+                                                                            no_proxy):
+    """kill -9 in a download left pooch's tmpXXXXXXXX file in the folder for good."""
+    base, www = server
+    spec = _served_spec(base, www, ["good"])
+    folder = tmp_path / "data" / "mnist"
+    folder.mkdir(parents=True)
+    old, fresh = folder / "tmpk1ll3d00", folder / "tmpbusy0000"
+    old.write_bytes(b"half a file")
+    fresh.write_bytes(b"a download going on beside")
+    long_ago = time.time() - 2 * data_module.LEFT_FOR
+    os.utime(old, (long_ago, long_ago))
+    fetch(spec, tmp_path / "data", progress=False)
+    assert not old.exists() and fresh.exists()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,12 +7,15 @@ Debian's dataset packages put them). Each root holds one folder per dataset:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import sys
+import time
+import urllib.request
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vaelab.errors import VaelabError, named
 from vaelab.files import writable
@@ -106,17 +109,18 @@ def fetch(spec: IdxDataset, root: Path, *, progress: bool = True) -> Path:
     folder = root / spec.name
     if not _writable(folder):
         raise _unwritable(folder, spec, "permission denied")
-    downloader = pooch.HTTPDownloader(progressbar=progress and on_terminal(), timeout=TIMEOUT)
+    _remove_left_behind(folder)
     gone: dict[str, str] = {}  # mirrors not to try again, and why
     for name in spec.file_names:
         if present(folder, name):
             continue
         failures: list[tuple[str, str]] = []  # (url, why), of this file's tries
         for mirror in [mirror for mirror in spec.mirrors if mirror not in gone]:
-            url = mirror + name
+            url, bar = mirror + name, _bar(name, progress and on_terminal())
             try:
                 got = pooch.retrieve(url, known_hash=f"md5:{spec.md5[name]}", fname=name,
-                                     path=folder, downloader=downloader)
+                                     path=folder, downloader=pooch.HTTPDownloader(
+                                         progressbar=bar, timeout=TIMEOUT))
             except PermissionError as err:  # the folder's, not the mirror's
                 raise _unwritable(folder, spec, err.strerror or "permission denied") from None
             except (requests.RequestException, ValueError, OSError) as err:
@@ -124,6 +128,9 @@ def fetch(spec: IdxDataset, root: Path, *, progress: bool = True) -> Path:
                 if failures[-1][1] in (UNREACHABLE, TIMED_OUT):
                     gone[mirror] = failures[-1][1]
                 continue
+            finally:  # its line cleared, a stop's line or the next file's bar not after it
+                if bar is not False:
+                    bar.close()
             _as_umask_allows(Path(got))
             for failed, why in failures:  # a mirror gone before: said with its first file
                 log.warning("%s failed (%s); %s served it instead", failed, why, url)
@@ -136,6 +143,32 @@ def fetch(spec: IdxDataset, root: Path, *, progress: bool = True) -> Path:
                         if (mirror + name, why) not in failures]
             raise VaelabError(_none_served(name, given_up + failures))
     return folder
+
+
+def _bar(name: str, shown: bool) -> Any:
+    """A download's bar, named by its file, where one is shown (a terminal); else False."""
+    if not shown:
+        return False
+    from tqdm import tqdm
+
+    # a total, which pooch sets to the file's size: tqdm's truth is undefined without one
+    return tqdm(desc=name, total=1, unit="B", unit_scale=True, unit_divisor=1024, leave=False)
+
+
+LEFT_FOR = 3600  # seconds after which a download's temporary file is one a killed one left
+
+
+def _remove_left_behind(folder: Path) -> None:
+    """The temporary files of downloads into ``folder`` that were killed (kill -9, a crash)
+    before they could remove them: pooch's tmpXXXXXXXX files, an hour or more untouched (a
+    download going on beside this one writes to its own every few seconds)."""
+    if not folder.is_dir():
+        return
+    now = time.time()
+    for path in folder.glob("tmp*"):
+        with contextlib.suppress(OSError):
+            if path.is_file() and now - path.stat().st_mtime > LEFT_FOR:
+                path.unlink()
 
 
 def _unwritable(folder: Path, spec: IdxDataset, why: str) -> VaelabError:
@@ -157,7 +190,10 @@ def _none_served(name: str, failures: list[tuple[str, str]]) -> str:
     reasons = {why for _, why in failures}
     if reasons == {UNREACHABLE}:
         which = "its mirror" if len(failures) == 1 else f"any of its {len(failures)} mirrors"
-        return f"no mirror served {name}: could not reach {which} (no network?)"
+        proxy = next((address for scheme, address in urllib.request.getproxies().items()
+                      if scheme in ("https", "http", "all")), None)  # what requests goes by
+        return (f"no mirror served {name}: could not reach {which} "
+                f"({f'through the proxy {proxy}' if proxy else 'no network'}?)")
     return f"no mirror served {name} ({'; '.join(f'{url}: {why}' for url, why in failures)})"
 
 
