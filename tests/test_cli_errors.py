@@ -158,11 +158,14 @@ def test_missing_data_offline_is_one_line_that_says_where_to_put_it(tmp_path, mo
     attempts = []
 
     def offline(url, **options):
-        attempts.append(options["progressbar"])
+        attempts.append(options["downloader"].progressbar)
         raise requests.ConnectionError(f"HTTPSConnectionPool: Max retries exceeded with url: "
                                        f"{url} (Caused by NameResolutionError)")
 
     monkeypatch.setattr("pooch.retrieve", offline)
+    for proxy in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                  "ALL_PROXY"):  # with one, the line names it: "through the proxy ...?"
+        monkeypatch.delenv(proxy, raising=False)
     cache = tmp_path / "cache"
     monkeypatch.setattr("vaelab.data.sources.cache_root", lambda: cache)
     monkeypatch.setattr("vaelab.data.sources.SYSTEM_ROOT", tmp_path / "system")
