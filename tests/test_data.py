@@ -335,8 +335,28 @@ def test_a_silent_mirror_is_tried_once_and_a_stalled_or_cut_file_named_so(
                   progress=False)
         assert str(info.value) == (f"no mirror served train-images-idx3-ubyte.gz "
                                    f"({hush}train-images-idx3-ubyte.gz: timed out)")
+        (www / "good" / "train-labels-idx1-ubyte.gz").unlink()  # the second file: none has it
+        with pytest.raises(VaelabError) as info:
+            fetch(dataclasses.replace(spec, mirrors=(hush, f"{base}/good/")),
+                  tmp_path / "third", progress=False)
+        assert str(info.value) == (  # in the mirrors' order, the one given up said so
+            f"no mirror served train-labels-idx1-ubyte.gz ({hush}train-labels-idx1-ubyte.gz: "
+            f"timed out for an earlier file, not tried again; {base}/good/"
+            f"train-labels-idx1-ubyte.gz: 404 Client Error: File not found)")
     finally:
         silent.close()
+    # A mirror that closes one request, or fails one TLS handshake, is asked for the next file
+    import requests
+
+    aborted = requests.ConnectionError("('Connection aborted.', RemoteDisconnected('Remote "
+                                       "end closed connection without response'))")
+    refused = requests.ConnectionError("HTTPConnectionPool(host='x', port=9): Max retries "
+                                       "exceeded (Caused by NewConnectionError('Failed to "
+                                       "establish a new connection: [Errno 111] Connection "
+                                       "refused'))")
+    assert [data_module._lasting(err) for err in (aborted, requests.exceptions.SSLError("x"),
+                                                  refused)] == [False, False, True]
+    assert data_module._short_reason(aborted) == "it closed the connection"
     faulty = http.server.ThreadingHTTPServer(
         ("127.0.0.1", 0), lambda *a, **k: _Faulty(*a, directory=str(www), **k))
     threading.Thread(target=faulty.serve_forever, daemon=True).start()
@@ -398,10 +418,12 @@ def test_a_damaged_file_of_vaelabs_own_download_is_fetched_again(server, tmp_pat
         with caplog.at_level(logging.WARNING, logger="vaelab"):
             assert torch.equal(load_dataset("mnist", progress=False).test_images,
                                first.test_images)
-        assert caplog.messages[0] == (f"{cached}: damaged (not the file its MD5 names); "
-                                      f"fetching it again")
+        assert caplog.messages[0] == (f"{cached}: not the file its MD5 names (damaged?); kept "
+                                      f"as t10k-images-idx3-ubyte.gz.damaged, and fetched "
+                                      f"again")
         assert all("/dead/t10k-images" in said for said in caplog.messages[1:])  # its mirrors
         assert cached.read_bytes() == good
+        assert cached.with_name(cached.name + ".damaged").read_bytes() == damage  # not lost
     own = shutil.copytree(data_module.cache_root() / "mnist", tmp_path / "mine" / "mnist")
     (own / "t10k-images-idx3-ubyte.gz").write_bytes(good[:100])
     with pytest.raises(VaelabError, match=r"t10k-images-idx3-ubyte\.gz: cannot be read"):
@@ -427,12 +449,24 @@ def test_a_data_folder_holding_the_files_itself_or_not_there_is_said(server, tmp
                                f"from a folder mnist/ in it: move them into {flat / 'mnist'}, "
                                f"or name the folder above mnist/ with data_dir")
     assert sorted(p.name for p in flat.iterdir()) == sorted(spec.file_names)  # no copy made
+    asked_otherwise = dataclasses.replace(spec, name="fashion-mnist", md5=dict.fromkeys(
+        spec.md5, "0" * 32))  # files of the same names, whose archives are not these
+    monkeypatch.setitem(DATASETS, "fashion-mnist", asked_otherwise)
+    with pytest.raises(VaelabError, match=r"^fashion-mnist not found \(looked in "):
+        load_dataset("fashion-mnist", flat, progress=False, download=False)
     typo = tmp_path / "datsets"
+    monkeypatch.setenv("VAELAB_DATA", str(typo / "deeper"))
+    offline = dataclasses.replace(spec, mirrors=("http://127.0.0.1:9/",))
+    monkeypatch.setitem(DATASETS, "mnist", offline)
+    with caplog.at_level(logging.WARNING, logger="vaelab"), pytest.raises(VaelabError):
+        load_dataset("mnist", progress=False)
+    assert not caplog.messages and not typo.exists()  # not said, nor left made, for nothing
+    monkeypatch.setitem(DATASETS, "mnist", spec)
     monkeypatch.setenv("VAELAB_DATA", str(typo))
     with caplog.at_level(logging.WARNING, logger="vaelab"):
         load_dataset("mnist", progress=False)
-    assert caplog.messages[0] == f"{typo}: no such folder; made for mnist's files, as " \
-                                 f"VAELAB_DATA names it"
+    assert caplog.messages[-1] == f"{typo}: no such folder; made for mnist's files, as " \
+                                  f"VAELAB_DATA names it"
     assert (typo / "mnist").is_dir()
     readme = tmp_path / "README.md"
     readme.write_text("not a folder")
@@ -454,10 +488,14 @@ def test_offline_error_says_where_to_put_the_files(tmp_path, monkeypatch, no_pro
     assert "VAELAB_DATA" in message
     with pytest.raises(VaelabError, match="downloads are off"):
         load_dataset("mnist", download=False)
-    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # a proxy that is not there
+    monkeypatch.setenv("HTTP_PROXY", "http://alice:s3cret@127.0.0.1:9")  # not there
     monkeypatch.delenv("NO_PROXY")
     with pytest.raises(VaelabError, match=r"could not reach its mirror \(through the proxy "
-                                          r"http://127\.0\.0\.1:9\?\)"):
+                                          r"http://127\.0\.0\.1:9\?\)$"):  # no password
+        fetch(dataclasses.replace(spec, mirrors=("http://mirror.invalid/",)), tmp_path / "p",
+              progress=False)
+    monkeypatch.setenv("NO_PROXY", "mirror.invalid")  # not through it: not named
+    with pytest.raises(VaelabError, match=r"could not reach its mirror \(no network\?\)$"):
         fetch(dataclasses.replace(spec, mirrors=("http://mirror.invalid/",)), tmp_path / "p",
               progress=False)
 
@@ -470,12 +508,15 @@ def test_a_killed_downloads_temporary_file_is_removed_and_a_fresh_one_kept(serve
     folder = tmp_path / "data" / "mnist"
     folder.mkdir(parents=True)
     old, fresh = folder / "tmpk1ll3d00", folder / "tmpbusy0000"
-    old.write_bytes(b"half a file")
-    fresh.write_bytes(b"a download going on beside")
+    mine = [folder / "tmp_notes.txt", folder / "tmp.csv", folder / "tmpab12cd34.bak"]
+    for path in [old, fresh, *mine]:
+        path.write_bytes(b"half a file, or the user's own")
     long_ago = time.time() - 2 * data_module.LEFT_FOR
-    os.utime(old, (long_ago, long_ago))
+    for path in [old, *mine]:
+        os.utime(path, (long_ago, long_ago))
     fetch(spec, tmp_path / "data", progress=False)
     assert not old.exists() and fresh.exists()
+    assert all(path.exists() for path in mine)  # not named as pooch names its own
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
@@ -58,43 +59,64 @@ class IdxDataset:
             _say_if_elsewhere(self.name, Path(data_dir).expanduser(), folder)
         if folder is None:
             given = Path(data_dir).expanduser() if data_dir is not None else None
-            if given is not None and all(present(given, name) for name in self.file_names):
+            if given is not None and self._holds_its_files(given):
                 raise VaelabError(f"{given} holds the files of {self.name} itself, and vaelab "
                                   f"reads them from a folder {self.name}/ in it: move them "
                                   f"into {given / self.name}, or name the folder above "
                                   f"{self.name}/ with {named('--data-dir', 'data_dir')}")
             if not download:
                 raise VaelabError(missing_message(self, data_dir, "downloads are off"))
-            root = download_root(data_dir)
-            if not root.exists() and root != sources.cache_root():  # mistyped, say
-                log.warning("%s: no such folder; made for %s's files, as %s names it", root,
-                            self.name, named("--data-dir", "data_dir") if data_dir is not None
-                            else "VAELAB_DATA")
-            try:
-                folder = fetch(self, root, progress=progress)
-            except VaelabError as err:
-                raise VaelabError(missing_message(self, data_dir, str(err))) from None
+            folder = self._fetched(download_root(data_dir), data_dir, progress)
         try:
             return self._read(folder)
         except VaelabError:  # in vaelab's own cache, fetched again; else as it is said
-            if not (download and folder.parent == sources.cache_root() and self._mended(folder,
-                                                                                 progress)):
+            if not (download and folder.parent == sources.cache_root()
+                    and self._mended(folder, data_dir, progress)):
                 raise
         return self._read(folder)
 
-    def _mended(self, folder: Path, progress: bool) -> bool:
-        """Whether files of vaelab's own download, damaged since (not the bytes their MD5
-        names), were removed and fetched again."""
-        damaged = [path for name in self.file_names if (path := folder / name).is_file()
-                   and hashlib.md5(path.read_bytes()).hexdigest() != self.md5[name]]
-        for path in damaged:
-            log.warning("%s: damaged (not the file its MD5 names); fetching it again", path)
-            path.unlink()
+    def _holds_its_files(self, folder: Path) -> bool:
+        """Whether ``folder`` holds this dataset's files itself (not in a folder of its
+        name): named so, and the archives among them the very ones (Fashion-MNIST's files
+        have MNIST's names)."""
+        found = [present(folder, name) for name in self.file_names]
+        return all(found) and all(
+            path.name != name or _md5(path) == self.md5[name]
+            for path, name in zip(found, self.file_names, strict=True) if path is not None)
+
+    def _fetched(self, root: Path, data_dir: str | Path | None, progress: bool) -> Path:
+        """The folder of the dataset's files, downloaded under ``root``; where ``root`` did
+        not exist (a data folder mistyped, say), said once it is made, and the folders made
+        for it taken away again if the download fails."""
+        made = [folder for folder in [root, *root.parents] if not folder.exists()]
+        try:
+            folder = fetch(self, root, progress=progress)
+        except VaelabError as err:
+            for empty in made:  # deepest first; one that holds anything stays
+                with contextlib.suppress(OSError):
+                    empty.rmdir()
+            raise VaelabError(missing_message(self, data_dir, str(err))) from None
+        if made and root != sources.cache_root():  # mistyped, say
+            log.warning("%s: no such folder; made for %s's files, as %s names it", root,
+                        self.name, named("--data-dir", "data_dir") if data_dir is not None
+                        else "VAELAB_DATA")
+        return folder
+
+    def _mended(self, folder: Path, data_dir: str | Path | None, progress: bool) -> bool:
+        """Whether archives in vaelab's own cache that are not the bytes their MD5 names
+        (damaged since, or put there by hand) were moved aside (NAME.damaged, not deleted)
+        and fetched again."""
+        damaged = []
+        for name in self.file_names:
+            with contextlib.suppress(OSError):  # gone: moved aside by a process beside
+                if (folder / name).is_file() and _md5(folder / name) != self.md5[name]:
+                    (folder / name).replace(folder / f"{name}.damaged")
+                    damaged.append(name)
+        for name in damaged:
+            log.warning("%s: not the file its MD5 names (damaged?); kept as %s.damaged, and "
+                        "fetched again", folder / name, name)
         if damaged:
-            try:
-                fetch(self, folder.parent, progress=progress)
-            except VaelabError as err:
-                raise VaelabError(missing_message(self, None, str(err))) from None
+            self._fetched(folder.parent, data_dir, progress)
         return bool(damaged)
 
     def _read(self, folder: Path) -> ImageData:
@@ -173,6 +195,10 @@ DATASETS: dict[str, IdxDataset] = {
         title="Fashion-MNIST",
     ),
 }
+
+
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
 
 
 def get_dataset(name: str) -> IdxDataset:

@@ -13,7 +13,7 @@ import os
 import re
 import sys
 import time
-import urllib.request
+import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -95,10 +95,10 @@ def fetch(spec: IdxDataset, root: Path, *, progress: bool = True) -> Path:
     Each archive is streamed to a temporary file beside its destination, its MD5 checked,
     and only then renamed into place (readable as the user's other files are), so a failed
     download leaves nothing behind. A mirror that fails is named only once another has served
-    the file; one that cannot be reached, or keeps silent, is not tried again for the other
-    files. When no mirror serves a file, the error says why in a few words (offline: one
-    line, no chatter before it). A folder that cannot be written is said first, not blamed
-    on the mirrors.
+    the file; one that cannot be connected to, or keeps silent, is not tried again for the
+    other files. When no mirror serves a file, the error says why in a few words (offline:
+    one line, no chatter before it). A folder that cannot be written is said first, not
+    blamed on the mirrors.
     """
     import pooch
     import requests
@@ -114,7 +114,7 @@ def fetch(spec: IdxDataset, root: Path, *, progress: bool = True) -> Path:
     for name in spec.file_names:
         if present(folder, name):
             continue
-        failures: list[tuple[str, str]] = []  # (url, why), of this file's tries
+        failures: dict[str, str] = {}  # mirror: why, of this file's tries
         for mirror in [mirror for mirror in spec.mirrors if mirror not in gone]:
             url, bar = mirror + name, _bar(name, progress and on_terminal())
             try:
@@ -124,25 +124,42 @@ def fetch(spec: IdxDataset, root: Path, *, progress: bool = True) -> Path:
             except PermissionError as err:  # the folder's, not the mirror's
                 raise _unwritable(folder, spec, err.strerror or "permission denied") from None
             except (requests.RequestException, ValueError, OSError) as err:
-                failures.append((url, _short_reason(err)))
-                if failures[-1][1] in (UNREACHABLE, TIMED_OUT):
-                    gone[mirror] = failures[-1][1]
+                failures[mirror] = _short_reason(err)
+                if _lasting(err):
+                    gone[mirror] = failures[mirror]
                 continue
             finally:  # its line cleared, a stop's line or the next file's bar not after it
                 if bar is not False:
                     bar.close()
             _as_umask_allows(Path(got))
-            for failed, why in failures:  # a mirror gone before: said with its first file
-                log.warning("%s failed (%s); %s served it instead", failed, why, url)
+            for failed, why in failures.items():  # a mirror gone before: said with its file
+                log.warning("%s failed (%s); %s served it instead", failed + name, why, url)
             log.info("downloaded %s", url)
             break
         else:
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
-            given_up = [(mirror + name, why) for mirror, why in gone.items()
-                        if (mirror + name, why) not in failures]
-            raise VaelabError(_none_served(name, given_up + failures))
+            raise VaelabError(_none_served(name, [  # in the mirrors' order
+                (mirror + name, failures[mirror] if mirror in failures else
+                 f"{gone[mirror]} for an earlier file, not tried again")
+                for mirror in spec.mirrors]))
     return folder
+
+
+def _lasting(err: Exception) -> bool:
+    """Whether a mirror's failure is its own, not one file's: it could not be connected to,
+    or kept silent (a mirror that aborts one request, or fails one file's TLS, is tried
+    again for the next file)."""
+    import requests
+
+    text = str(err)
+    if isinstance(err, requests.Timeout) or "Read timed out" in text:
+        return True
+    return (isinstance(err, requests.ConnectionError)
+            and not isinstance(err, requests.exceptions.SSLError)
+            and any(sign in text for sign in ("NewConnectionError", "NameResolutionError",
+                                              "Failed to establish", "Connection refused",
+                                              "Failed to resolve")))
 
 
 def _bar(name: str, shown: bool) -> Any:
@@ -156,18 +173,21 @@ def _bar(name: str, shown: bool) -> Any:
 
 
 LEFT_FOR = 3600  # seconds after which a download's temporary file is one a killed one left
+POOCHS_TEMPORARY = re.compile(r"tmp[a-z0-9_]{8}")  # tempfile's names, as pooch makes them
 
 
 def _remove_left_behind(folder: Path) -> None:
     """The temporary files of downloads into ``folder`` that were killed (kill -9, a crash)
-    before they could remove them: pooch's tmpXXXXXXXX files, an hour or more untouched (a
-    download going on beside this one writes to its own every few seconds)."""
+    before they could remove them: pooch's, named tmp and eight letters, digits or _, files
+    (not links) an hour or more untouched (a download going on beside this one writes to
+    its own every few seconds). Nothing else in the folder is touched."""
     if not folder.is_dir():
         return
     now = time.time()
-    for path in folder.glob("tmp*"):
+    for path in folder.iterdir():
         with contextlib.suppress(OSError):
-            if path.is_file() and now - path.stat().st_mtime > LEFT_FOR:
+            if (POOCHS_TEMPORARY.fullmatch(path.name) and not path.is_symlink()
+                    and path.is_file() and now - path.stat().st_mtime > LEFT_FOR):
                 path.unlink()
 
 
@@ -180,21 +200,45 @@ def _unwritable(folder: Path, spec: IdxDataset, why: str) -> VaelabError:
 
 def _as_umask_allows(path: Path) -> None:
     """A downloaded file readable as the user's new files are (the temporary file it was
-    renamed from is the owner's alone), for a data folder that others share."""
-    mask = os.umask(0)
+    renamed from is the owner's alone), for a data folder that others share. One that
+    cannot be changed (another user's, placed there by a download beside this one) stays
+    as it is."""
+    with contextlib.suppress(OSError):
+        path.chmod(0o666 & ~_umask())
+
+
+def _umask() -> int:
+    """The process's umask, read without setting it where Linux says it (setting it, even
+    for an instant, would give another thread's new files that mask)."""
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        status = Path("/proc/self/status").read_text().splitlines()
+        return int(next(line for line in status if line.startswith("Umask:")).split()[1], 8)
+    mask = os.umask(0o022)
     os.umask(mask)
-    path.chmod(0o666 & ~mask)
+    return mask
 
 
 def _none_served(name: str, failures: list[tuple[str, str]]) -> str:
     reasons = {why for _, why in failures}
     if reasons == {UNREACHABLE}:
         which = "its mirror" if len(failures) == 1 else f"any of its {len(failures)} mirrors"
-        proxy = next((address for scheme, address in urllib.request.getproxies().items()
-                      if scheme in ("https", "http", "all")), None)  # what requests goes by
+        proxies = {_proxy(url) for url, _ in failures} - {None}
         return (f"no mirror served {name}: could not reach {which} "
-                f"({f'through the proxy {proxy}' if proxy else 'no network'}?)")
+                f"({f'through the proxy {min(proxies)}' if proxies else 'no network'}?)")
     return f"no mirror served {name} ({'; '.join(f'{url}: {why}' for url, why in failures)})"
+
+
+def _proxy(url: str) -> str | None:
+    """The proxy that requests goes through for ``url``, as the environment sets it (its
+    NO_PROXY too), without the user name and password it may hold; None for none."""
+    from requests.utils import get_environ_proxies, select_proxy
+
+    proxy = select_proxy(url, get_environ_proxies(url))
+    if not proxy:
+        return None
+    parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.hostname + (
+        f":{parts.port}" if parts.port else ""))) if parts.hostname else None
 
 
 def _short_reason(err: Exception) -> str:
@@ -204,6 +248,11 @@ def _short_reason(err: Exception) -> str:
         return UNREACHABLE
     if isinstance(err, requests.Timeout) or "Read timed out" in str(err):  # while sending too
         return TIMED_OUT
+    if isinstance(err, requests.exceptions.SSLError):
+        return "its TLS handshake failed"
+    if isinstance(err, requests.ConnectionError) and ("aborted" in str(err).lower()
+                                                      or "RemoteDisconnected" in str(err)):
+        return "it closed the connection"
     if isinstance(err, requests.ConnectionError):  # no network, no such host, refused
         return UNREACHABLE
     cut = re.search(r"IncompleteRead\((\d+) bytes read, (\d+) more expected", str(err))

@@ -34,15 +34,16 @@ def why_unpaired(card: Scorecard, base: Scorecard, key: str, drawn: str) -> str:
     def images(card: Scorecard) -> tuple[Any, ...]:
         return card.images, card.likelihood.get("images"), images_key(card)
 
-    if [card.likelihood.get("images"), base.likelihood.get("images")].count(None) == 1:
-        return ("one of them measured by an older vaelab, which did not record which images "
-                "(vaelab eval of that run measures it again)")
+    unrecorded = [card.likelihood.get("images"), base.likelihood.get("images")].count(None) == 1
     checks = (("split", card.split, base.split), ("set of images", images(card), images(base)),
               ("likelihood", density(card), density(base)),
               ("kind of model (p(x|y) against p(x))", conditional(card), conditional(base)),
               ("k" if drawn == "k" else "number of draws", getattr(card, drawn),
                getattr(base, drawn)))
     differ = [what for what, mine, theirs in checks if mine != theirs]
+    if differ == ["set of images"] and unrecorded:  # an older eval.json does not say which
+        return ("one of them measured by an older vaelab, which did not record which images "
+                "(vaelab eval of that run measures it again)")
     return f"measured with another {' and '.join(differ)}" if differ else ""
 
 
