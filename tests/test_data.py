@@ -412,18 +412,18 @@ def test_a_damaged_file_of_vaelabs_own_download_is_fetched_again(server, tmp_pat
     first = load_dataset("mnist", progress=False)  # downloaded into the cache
     cached = data_module.cache_root() / "mnist" / "t10k-images-idx3-ubyte.gz"
     good = cached.read_bytes()
-    for damage in (good[:len(good) // 2], b""):  # cut short; emptied
+    for n, damage in enumerate((good[:len(good) // 2], b""), start=1):  # cut; emptied
         cached.write_bytes(damage)
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger="vaelab"):
             assert torch.equal(load_dataset("mnist", progress=False).test_images,
                                first.test_images)
+        kept = cached.name + ".damaged" + ("-2" if n == 2 else "")  # the first one stays
         assert caplog.messages[0] == (f"{cached}: not the file its MD5 names (damaged?); kept "
-                                      f"as t10k-images-idx3-ubyte.gz.damaged, and fetched "
-                                      f"again")
+                                      f"as {kept}, and fetched again")
         assert all("/dead/t10k-images" in said for said in caplog.messages[1:])  # its mirrors
         assert cached.read_bytes() == good
-        assert cached.with_name(cached.name + ".damaged").read_bytes() == damage  # not lost
+        assert cached.with_name(kept).read_bytes() == damage  # not lost
     own = shutil.copytree(data_module.cache_root() / "mnist", tmp_path / "mine" / "mnist")
     (own / "t10k-images-idx3-ubyte.gz").write_bytes(good[:100])
     with pytest.raises(VaelabError, match=r"t10k-images-idx3-ubyte\.gz: cannot be read"):
@@ -461,6 +461,15 @@ def test_a_data_folder_holding_the_files_itself_or_not_there_is_said(server, tmp
     with caplog.at_level(logging.WARNING, logger="vaelab"), pytest.raises(VaelabError):
         load_dataset("mnist", progress=False)
     assert not caplog.messages and not typo.exists()  # not said, nor left made, for nothing
+    (www / "good" / "t10k-labels-idx1-ubyte.gz").unlink()  # three files come, the last not
+    monkeypatch.setitem(DATASETS, "mnist", spec)
+    with caplog.at_level(logging.WARNING, logger="vaelab"), pytest.raises(VaelabError):
+        load_dataset("mnist", progress=False)
+    assert caplog.messages[-1] == f"{typo / 'deeper'}: no such folder; made for mnist's " \
+                                  f"files, as VAELAB_DATA names it"  # it holds them now
+    shutil.copy(www / "source" / "t10k-labels-idx1-ubyte.gz", www / "good")
+    shutil.rmtree(typo)
+    caplog.clear()
     monkeypatch.setitem(DATASETS, "mnist", spec)
     monkeypatch.setenv("VAELAB_DATA", str(typo))
     with caplog.at_level(logging.WARNING, logger="vaelab"):
@@ -501,22 +510,26 @@ def test_offline_error_says_where_to_put_the_files(tmp_path, monkeypatch, no_pro
 
 
 def test_a_killed_downloads_temporary_file_is_removed_and_a_fresh_one_kept(server, tmp_path,
-                                                                            no_proxy):
-    """kill -9 in a download left pooch's tmpXXXXXXXX file in the folder for good."""
+                                                                            no_proxy,
+                                                                            monkeypatch):
+    """kill -9 in a download left pooch's tmpXXXXXXXX file in the cache for good. Only its
+    names, an hour old, in vaelab's own cache: a folder of the user's is left as it is."""
     base, www = server
     spec = _served_spec(base, www, ["good"])
-    folder = tmp_path / "data" / "mnist"
-    folder.mkdir(parents=True)
-    old, fresh = folder / "tmpk1ll3d00", folder / "tmpbusy0000"
-    mine = [folder / "tmp_notes.txt", folder / "tmp.csv", folder / "tmpab12cd34.bak"]
-    for path in [old, fresh, *mine]:
-        path.write_bytes(b"half a file, or the user's own")
+    monkeypatch.setattr(data_module, "cache_root", lambda: tmp_path / "cache")
     long_ago = time.time() - 2 * data_module.LEFT_FOR
-    for path in [old, *mine]:
-        os.utime(path, (long_ago, long_ago))
-    fetch(spec, tmp_path / "data", progress=False)
-    assert not old.exists() and fresh.exists()
-    assert all(path.exists() for path in mine)  # not named as pooch names its own
+    for root in (tmp_path / "cache", tmp_path / "mine"):
+        folder = root / "mnist"
+        folder.mkdir(parents=True)
+        old, fresh = folder / "tmpk1ll3d00", folder / "tmpbusy0000"
+        theirs = [folder / "tmp_notes.txt", folder / "tmp.csv", folder / "tmpab12cd34.bak"]
+        for path in [old, fresh, *theirs]:
+            path.write_bytes(b"half a file, or the user's own")
+        for path in [old, *theirs]:
+            os.utime(path, (long_ago, long_ago))
+        fetch(spec, root, progress=False)
+        assert old.exists() == (root.name == "mine") and fresh.exists()
+        assert all(path.exists() for path in theirs)  # not named as pooch names its own
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import itertools
 import logging
 import os
 from dataclasses import dataclass
@@ -69,10 +70,10 @@ class IdxDataset:
             folder = self._fetched(download_root(data_dir), data_dir, progress)
         try:
             return self._read(folder)
-        except VaelabError:  # in vaelab's own cache, fetched again; else as it is said
-            if not (download and folder.parent == sources.cache_root()
-                    and self._mended(folder, data_dir, progress)):
-                raise
+        except VaelabError:  # in vaelab's own cache, fetched again (or by a process beside
+            if not (download and folder.parent == sources.cache_root()):  # this one): read
+                raise  # again; else as it is said
+            self._mended(folder, data_dir, progress)
         return self._read(folder)
 
     def _holds_its_files(self, folder: Path) -> bool:
@@ -80,14 +81,17 @@ class IdxDataset:
         name): named so, and the archives among them the very ones (Fashion-MNIST's files
         have MNIST's names)."""
         found = [present(folder, name) for name in self.file_names]
-        return all(found) and all(
-            path.name != name or _md5(path) == self.md5[name]
-            for path, name in zip(found, self.file_names, strict=True) if path is not None)
+        try:
+            return all(found) and all(
+                path.name != name or _md5(path) == self.md5[name]
+                for path, name in zip(found, self.file_names, strict=True) if path is not None)
+        except OSError:  # one that cannot be read: said where the files are read
+            return False
 
     def _fetched(self, root: Path, data_dir: str | Path | None, progress: bool) -> Path:
         """The folder of the dataset's files, downloaded under ``root``; where ``root`` did
         not exist (a data folder mistyped, say), said once it is made, and the folders made
-        for it taken away again if the download fails."""
+        for it taken away again where a failed download left them empty."""
         made = [folder for folder in [root, *root.parents] if not folder.exists()]
         try:
             folder = fetch(self, root, progress=progress)
@@ -95,26 +99,32 @@ class IdxDataset:
             for empty in made:  # deepest first; one that holds anything stays
                 with contextlib.suppress(OSError):
                     empty.rmdir()
+            if root.exists() and made and root != sources.cache_root():  # files came
+                self._say_made(root, data_dir)
             raise VaelabError(missing_message(self, data_dir, str(err))) from None
         if made and root != sources.cache_root():  # mistyped, say
-            log.warning("%s: no such folder; made for %s's files, as %s names it", root,
-                        self.name, named("--data-dir", "data_dir") if data_dir is not None
-                        else "VAELAB_DATA")
+            self._say_made(root, data_dir)
         return folder
+
+    def _say_made(self, root: Path, data_dir: str | Path | None) -> None:
+        log.warning("%s: no such folder; made for %s's files, as %s names it", root, self.name,
+                    named("--data-dir", "data_dir") if data_dir is not None else "VAELAB_DATA")
 
     def _mended(self, folder: Path, data_dir: str | Path | None, progress: bool) -> bool:
         """Whether archives in vaelab's own cache that are not the bytes their MD5 names
-        (damaged since, or put there by hand) were moved aside (NAME.damaged, not deleted)
-        and fetched again."""
+        (damaged since, or put there by hand) were moved aside (NAME.damaged, -2, ...: not
+        deleted) and fetched again."""
         damaged = []
         for name in self.file_names:
             with contextlib.suppress(OSError):  # gone: moved aside by a process beside
                 if (folder / name).is_file() and _md5(folder / name) != self.md5[name]:
-                    (folder / name).replace(folder / f"{name}.damaged")
-                    damaged.append(name)
-        for name in damaged:
-            log.warning("%s: not the file its MD5 names (damaged?); kept as %s.damaged, and "
-                        "fetched again", folder / name, name)
+                    kept = next(aside for n in itertools.count(1) if not (aside := folder / (
+                        f"{name}.damaged" + (f"-{n}" if n > 1 else ""))).exists())
+                    (folder / name).rename(kept)  # a name not taken: an earlier one stays
+                    damaged.append((name, kept.name))
+        for name, kept in damaged:
+            log.warning("%s: not the file its MD5 names (damaged?); kept as %s, and fetched "
+                        "again", folder / name, kept)
         if damaged:
             self._fetched(folder.parent, data_dir, progress)
         return bool(damaged)

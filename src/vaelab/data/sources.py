@@ -177,11 +177,12 @@ POOCHS_TEMPORARY = re.compile(r"tmp[a-z0-9_]{8}")  # tempfile's names, as pooch 
 
 
 def _remove_left_behind(folder: Path) -> None:
-    """The temporary files of downloads into ``folder`` that were killed (kill -9, a crash)
-    before they could remove them: pooch's, named tmp and eight letters, digits or _, files
-    (not links) an hour or more untouched (a download going on beside this one writes to
-    its own every few seconds). Nothing else in the folder is touched."""
-    if not folder.is_dir():
+    """The temporary files of downloads into ``folder``, in vaelab's own cache, that were
+    killed (kill -9, a crash) before they could remove them: pooch's, named tmp and eight
+    letters, digits or _, files (not links) an hour or more untouched (a download going on
+    beside this one writes to its own every few seconds). A folder of the user's, and
+    anything else, are left as they are."""
+    if folder.parent != cache_root() or not folder.is_dir():
         return
     now = time.time()
     for path in folder.iterdir():
@@ -237,8 +238,7 @@ def _proxy(url: str) -> str | None:
     if not proxy:
         return None
     parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-    return urllib.parse.urlunsplit(parts._replace(netloc=parts.hostname + (
-        f":{parts.port}" if parts.port else ""))) if parts.hostname else None
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def _short_reason(err: Exception) -> str:
