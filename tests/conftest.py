@@ -157,5 +157,6 @@ def _hermetic_data(tmp_path_factory: pytest.TempPathFactory,
     """Tests see no $VAELAB_DATA and an empty user cache of their own; those that need the
     real files ask for ``data_root`` and pass it on."""
     monkeypatch.delenv("VAELAB_DATA", raising=False)
+    monkeypatch.delenv("VAELAB_MIRROR", raising=False)  # the published mirrors, as given
     cache = tmp_path_factory.getbasetemp() / "cache"
     monkeypatch.setattr("vaelab.data.sources.cache_root", lambda: cache)

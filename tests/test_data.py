@@ -271,6 +271,20 @@ def test_dead_first_mirror_falls_to_the_next(server, tmp_path, no_proxy, caplog)
     assert f"{base}/dead/train-images-idx3-ubyte.gz failed (404" in caplog.text
 
 
+def test_a_mirror_of_ones_own_is_tried_first(server, tmp_path, no_proxy, monkeypatch, caplog):
+    """A network that reaches no public mirror had no way to name an internal one."""
+    base, www = server
+    spec = _served_spec(base, www, ["good"])
+    shutil.copytree(www / "source", www / "internal" / "mnist")
+    monkeypatch.setenv("VAELAB_MIRROR", f"{base}/internal/")
+    with caplog.at_level(logging.INFO, logger="vaelab"):
+        folder = fetch(dataclasses.replace(spec, mirrors=("http://127.0.0.1:9/",)),
+                       tmp_path / "data", progress=False)
+    assert all(_md5(folder / name) == spec.md5[name] for name in spec.file_names)
+    assert caplog.messages == [f"downloaded {base}/internal/mnist/{name}"
+                               for name in spec.file_names]  # the published one not asked
+
+
 def test_checksum_mismatch_is_rejected_and_leaves_nothing(server, tmp_path, no_proxy):
     base, www = server
     spec = _served_spec(base, www, ["bad"], corrupt="bad")

@@ -115,7 +115,7 @@ def fetch(spec: IdxDataset, root: Path, *, progress: bool = True) -> Path:
         if present(folder, name):
             continue
         failures: dict[str, str] = {}  # mirror: why, of this file's tries
-        for mirror in [mirror for mirror in spec.mirrors if mirror not in gone]:
+        for mirror in [mirror for mirror in mirrors_of(spec) if mirror not in gone]:
             url, bar = mirror + name, _bar(name, progress and on_terminal())
             try:
                 got = pooch.retrieve(url, known_hash=f"md5:{spec.md5[name]}", fname=name,
@@ -142,8 +142,16 @@ def fetch(spec: IdxDataset, root: Path, *, progress: bool = True) -> Path:
             raise VaelabError(_none_served(name, [  # in the mirrors' order
                 (mirror + name, failures[mirror] if mirror in failures else
                  f"{gone[mirror]} for an earlier file, not tried again")
-                for mirror in spec.mirrors]))
+                for mirror in mirrors_of(spec)]))
     return folder
+
+
+def mirrors_of(spec: IdxDataset) -> tuple[str, ...]:
+    """The base URLs a dataset's files are fetched from, in order: first the user's own
+    mirror, where $VAELAB_MIRROR names one (its files at <VAELAB_MIRROR>/<name>/<file>, as
+    a data folder holds them), then the dataset's published ones."""
+    own = os.environ.get("VAELAB_MIRROR", "").strip()
+    return ((f"{own.rstrip('/')}/{spec.name}/",) if own else ()) + spec.mirrors
 
 
 def _lasting(err: Exception) -> bool:
