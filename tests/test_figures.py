@@ -901,6 +901,13 @@ def test_runs_that_share_their_prior_are_compared_on_one_scale(trained, tiny, tm
               if cell._suptitle is not None]
     assert any(label.endswith(f", {beta.epochs_done} epochs") for label in labels), labels
     assert any(label.endswith(f", {beta.epochs_done + 3} epochs") for label in labels), labels
+    drawn = comparison_figure([beta, subset], pictures, tiny)  # of other training images too
+    labels = [cell._suptitle.get_text().replace("\n", " ") for cell in drawn.subfigs
+              if cell._suptitle is not None]
+    assert " training images" not in drawn.get_suptitle()
+    assert any(label.endswith(f", {len(tiny.train_images):,} training images")
+               for label in labels), labels
+    assert any(label.endswith(", 300 training images") for label in labels), labels
     # Long class names are numbered on the codes and fit in the legend's column
     clothes = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                "Sneaker", "Bag", "Ankle boot")

@@ -57,6 +57,10 @@ def comparison_figure(runs: Sequence[Run], pictures: Sequence[LatentPicture], da
     if len({run.epochs_done for run in runs}) > 1:  # the title says it only where they agree
         names = [f"{name}, {run.epochs_done} epoch{'s' * (run.epochs_done != 1)}"
                  for name, run in zip(names, runs, strict=True)]
+    every = len(data.train_images)
+    if len({run.config.data.train_subset for run in runs}) > 1:  # and the images learnt from
+        names = [f"{name}, {min(run.config.data.train_subset or every, every):,} training "
+                 f"images" for name, run in zip(names, runs, strict=True)]
     shared = on_one_scale([run.model for run in runs], pictures)
     pictures = shared or pictures
     ink = ink_on_paper(runs[0].config.data.dataset)  # the runs share their data
@@ -275,8 +279,7 @@ def compare_runs(runs: Iterable[Run | str | Path], out: str | Path | None = None
 
 
 def _why_again(run: Run, card: Scorecard | None, judge: Judge | None) -> str:
-    """Why a saved evaluation of the run is not used as it is ("": there is none, or it was
-    measured otherwise than asked, which _why_alone says)."""
+    """Why the run's saved evaluation is measured again ("": none, or _why_alone's case)."""
     if card is None:
         return ""
     if card.epochs != run.epochs_done:
@@ -284,8 +287,7 @@ def _why_again(run: Run, card: Scorecard | None, judge: Judge | None) -> str:
     if card.classifier != classifier_record(judge):
         return ("its samples were judged by no classifier" if card.classifier is None else
                 "its samples were judged by a classifier, and this comparison judges none"
-                if judge is None else "its samples were judged by another classifier than "
-                                      "this comparison's")
+                if judge is None else "its samples were judged by another classifier")
     if AS_CLASS_0 in card["grid_digits"].note:
         return "its grids were judged as class 0 alone"
     return ""
