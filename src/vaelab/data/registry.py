@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import itertools
 import logging
 import os
@@ -110,10 +109,10 @@ class IdxDataset:
         log.warning("%s: no such folder; made for %s's files, as %s names it", root, self.name,
                     named("--data-dir", "data_dir") if data_dir is not None else "VAELAB_DATA")
 
-    def _mended(self, folder: Path, data_dir: str | Path | None, progress: bool) -> bool:
-        """Whether archives in vaelab's own cache that are not the bytes their MD5 names
-        (damaged since, or put there by hand) were moved aside (NAME.damaged, -2, ...: not
-        deleted) and fetched again."""
+    def _mended(self, folder: Path, data_dir: str | Path | None, progress: bool) -> None:
+        """Archives in vaelab's own cache that are not the bytes their MD5 names (damaged
+        since, or put there by hand) moved aside (NAME.damaged, -2, ...: not deleted) and
+        fetched again."""
         damaged = []
         for name in self.file_names:
             with contextlib.suppress(OSError):  # gone: moved aside by a process beside
@@ -127,7 +126,6 @@ class IdxDataset:
                         "again", folder / name, kept)
         if damaged:
             self._fetched(folder.parent, data_dir, progress)
-        return bool(damaged)
 
     def _read(self, folder: Path) -> ImageData:
         splits = {}
@@ -208,7 +206,9 @@ DATASETS: dict[str, IdxDataset] = {
 
 
 def _md5(path: Path) -> str:
-    return hashlib.md5(path.read_bytes()).hexdigest()
+    from pooch import file_hash  # in chunks, as pooch checks what it downloads
+
+    return file_hash(str(path), alg="md5")
 
 
 def get_dataset(name: str) -> IdxDataset:

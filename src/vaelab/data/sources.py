@@ -110,12 +110,13 @@ def fetch(spec: IdxDataset, root: Path, *, progress: bool = True) -> Path:
     if not _writable(folder):
         raise _unwritable(folder, spec, "permission denied")
     _remove_left_behind(folder)
+    mirrors = mirrors_of(spec)  # $VAELAB_MIRROR's first, read once for every file
     gone: dict[str, str] = {}  # mirrors not to try again, and why
     for name in spec.file_names:
         if present(folder, name):
             continue
         failures: dict[str, str] = {}  # mirror: why, of this file's tries
-        for mirror in [mirror for mirror in mirrors_of(spec) if mirror not in gone]:
+        for mirror in [mirror for mirror in mirrors if mirror not in gone]:
             url, bar = mirror + name, _bar(name, progress and on_terminal())
             try:
                 got = pooch.retrieve(url, known_hash=f"md5:{spec.md5[name]}", fname=name,
@@ -142,7 +143,7 @@ def fetch(spec: IdxDataset, root: Path, *, progress: bool = True) -> Path:
             raise VaelabError(_none_served(name, [  # in the mirrors' order
                 (mirror + name, failures[mirror] if mirror in failures else
                  f"{gone[mirror]} for an earlier file, not tried again")
-                for mirror in mirrors_of(spec)]))
+                for mirror in mirrors]))
     return folder
 
 

@@ -29,7 +29,6 @@ from vaelab.device import select_device
 from vaelab.errors import VaelabError, named
 from vaelab.files import (
     as_path,
-    command_flags,
     parse_json,
     read_capped,
     why_unreadable,
@@ -40,7 +39,7 @@ from vaelab.models import Autoencoder, build_model
 from vaelab.training.checkpoints import WEIGHTS, checkpoint_fits, is_record, load_weights
 from vaelab.training.datasets import image_shape_and_classes
 from vaelab.training.layout import CONFIG, check_run_folder
-from vaelab.training.stopping import go_on
+from vaelab.training.stopping import data_dir_flags, go_on
 
 log = logging.getLogger("vaelab")
 
@@ -204,8 +203,7 @@ def write_metrics(path: Path, metrics: list[dict[str, Any]]) -> None:
 def _resumed(path: Path, data: DataConfig, data_dir: str | Path | None) -> str:
     """The command (from Python, the call) that goes on with the run at ``path`` of ``data``,
     its data in ``data_dir`` if given."""
-    given = f", data_dir={str(data_dir)!r}" if data_dir is not None else ""
-    return go_on(path, data=data, flags=named(command_flags(("--data-dir", data_dir)), given))
+    return go_on(path, data=data, flags=data_dir_flags(data_dir))
 
 
 def _again(path: Path, what: str, data: DataConfig, data_dir: str | Path | None) -> str:

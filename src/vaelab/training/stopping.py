@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from vaelab.distributed import processes_in_env
 from vaelab.errors import ConfigError, VaelabError, callers_traceback, named
-from vaelab.files import numbered, quoted, signals_to
+from vaelab.files import command_flags, numbered, quoted, signals_to
 from vaelab.training.datasets import given_as_data
 
 if TYPE_CHECKING:
@@ -138,8 +138,14 @@ def told(data_dir: str | Path | None = None) -> tuple[str, str]:
     call's keywords that no run keeps (", data_dir='X'", as a command's flags hold
     --data-dir)."""
     go_on, flags = _TOLD.get()
-    given = f", data_dir={str(data_dir)!r}" if data_dir is not None else ""
-    return go_on, flags or named("", given)
+    return go_on, flags or named("", data_dir_flags(data_dir))
+
+
+def data_dir_flags(data_dir: str | Path | None) -> str:
+    """The data folder as the command line (" --data-dir X") or a call (", data_dir='X'")
+    gives it, after the command or the call's first argument; "" for none."""
+    return named(command_flags(("--data-dir", data_dir)),
+                 f", data_dir={str(data_dir)!r}" if data_dir is not None else "")
 
 
 def go_on(run_dir: Path, processes: int = 1, data: DataConfig | None = None, flags: str = ""
