@@ -32,7 +32,6 @@ from vaelab.pictures.figures import GIF_SIDE, figure_bytes, plot_run, write_run_
 from vaelab.pictures.interpolation import GIF_FRAMES, interpolation, interpolation_pair
 from vaelab.pictures.names import in_a_column
 from vaelab.pictures.report import write_report
-from vaelab.training.datasets import learned_from
 from vaelab.training.loop import train
 
 # ---------------------------------------------------------------------------------------------
@@ -527,7 +526,8 @@ def test_the_latent_plot_shows_the_window_the_manifold_is_decoded_over(name, tra
     assert len(windows) == 1 and windows[0] == pytest.approx(extent) and extent is not None
 
 
-def test_the_pages_table_holds_the_last_epochs_losses_and_the_whole_training_time(trained, tiny):
+def test_the_pages_table_holds_the_last_epochs_losses_and_the_whole_training_time(trained, tiny,
+                                                                                 tmp_path):
     """Of a run of two epochs: the second epoch's train and test losses, and the seconds of
     both epochs added."""
     from vaelab.pictures.report import metrics_rows
@@ -546,9 +546,12 @@ def test_the_pages_table_holds_the_last_epochs_losses_and_the_whole_training_tim
     assert dict(metrics_rows([timed]))["training time (s)"] == ["30.5"]
     # The images it learnt from and was tested on, as its records count them (an older run's
     # count none, and its table has no such rows)
-    learnt = len(learned_from(run.config, tiny)[0])
-    assert [m["images"] for m in run.metrics] == [{"train": learnt, "test": 128}] * 2
-    assert (rows["training images"], rows["test images"]) == ([f"{learnt:,}"], ["128"])
+    assert [m["images"] for m in run.metrics] == [{"train": 512, "test": 128}] * 2  # all
+    assert (rows["training images"], rows["test images"]) == (["512"], ["128"])
+    fewer = train(RunConfig(ModelConfig("vae", hidden_dims=(16,)), DataConfig(train_subset=100),
+                            TrainConfig(epochs=1)), tmp_path / "fewer", data=tiny,
+                  progress=False)
+    assert dict(metrics_rows([fewer]))["training images"] == ["100"]  # those it learnt from
     older = dataclasses.replace(run, metrics=[{key: value for key, value in m.items()
                                                if key != "images"} for m in run.metrics])
     assert not {"training images", "test images"} & set(dict(metrics_rows([older])))
