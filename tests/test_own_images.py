@@ -14,8 +14,8 @@ import torch
 from PIL import Image
 
 from conftest import run_cli
+from vaelab.data import decoding, load_dataset
 from vaelab.data import folders as folders_module
-from vaelab.data import load_dataset
 from vaelab.errors import VaelabError
 
 
@@ -80,6 +80,38 @@ def test_grey_among_colour_is_made_colour_with_a_note(tmp_path, caplog):
     assert data.image_shape == (3, 12, 12)
     assert (f"{root}: 1 grey image was made colour (grey in all three channels) to match "
             f"colour images such as 000.png") in caplog.text  # the one that makes them colour
+
+
+def test_what_reading_a_folder_noticed_is_recorded_with_each_run_and_shown_on_its_page(
+        tmp_path, capsys):
+    """A folder's notes (a file left out, grey images made colour) were said once, when it was
+    first read, and then never again: a second run on it, loaded from the cache, kept no word
+    of them, nor did any run's folder or page."""
+    root = make_folder(tmp_path / "shapes", per_class=8, colour=True)
+    Image.fromarray(_pattern(50, 0, (12, 12))).save(root / "circle" / "grey.png")
+    (root / "circle" / "notes.txt").write_text("not an image")
+    left_out = f"left out 1 file that is not an image, such as {Path('circle', 'notes.txt')}"
+    grey = "1 grey image was made colour (grey in all three channels) to match colour images"
+    for run in ("first", "second"):  # the second loads the folder from the cache, quietly
+        code, _, err = run_cli(["train", "--dataset", str(root), "-o", str(tmp_path / run),
+                                *SMALL], capsys)
+        assert code == 0, err
+        assert (err.count(left_out), err.count(grey)) == ((1, 1) if run == "first" else (0, 0))
+        notes = json.loads((tmp_path / run / "config.json").read_text())["data"]["notes"]
+        assert [note[:len(said)] for note, said in zip(notes, (left_out, grey))] == [left_out,
+                                                                                    grey], notes
+        page = (tmp_path / run / "index.html").read_text()
+        assert f"Reading its images noted: {left_out}; {grey}" in page
+    code, _, err = run_cli(["train", "--resume", str(tmp_path / "first"), "--epochs", "2", "-q"],
+                           capsys)
+    assert code == 0, err
+    assert json.loads((tmp_path / "first" / "config.json").read_text())["data"]["notes"] == notes
+    (root / "README.md").write_text("about these images")  # another file: said, and recorded
+    code, _, err = run_cli(["train", "--dataset", str(root), "-o", str(tmp_path / "third"),
+                            *SMALL], capsys)
+    assert code == 0 and "left out 2 files that are not images" in err, err
+    assert json.loads((tmp_path / "third" / "config.json").read_text())["data"]["notes"][1:] \
+        == notes[1:]
 
 
 @pytest.mark.parametrize("cores", [1, 2])
@@ -543,7 +575,7 @@ def test_an_image_of_a_format_vaelab_does_not_read_beside_others_says_what_to_do
     with caplog.at_level(logging.INFO, logger="vaelab"):
         load_dataset(str(root), progress=False)
     assert caplog.messages == [f"{root}: left out 1 file that is not an image, such as "
-                               f"{root / 'circle' / 'IMG_0001.heic'}; it holds 1 .heic file, "
+                               f"{Path('circle', 'IMG_0001.heic')}; it holds 1 .heic file, "
                                f"which vaelab does not read: convert it to PNG or JPEG"]
 
 
@@ -1204,7 +1236,7 @@ def test_images_too_large_for_the_memory_are_refused_before_they_are_read(tmp_pa
     """A folder of full-size photos without --image-size was decoded, and cached on disk, at
     full size, before the model's weights were refused with the advice of --hidden-dims."""
     root = make_folder(tmp_path / "photos", per_class=3, size=(300, 400))
-    monkeypatch.setattr(folders_module, "physical_memory", lambda: 2**19)
+    monkeypatch.setattr(decoding, "physical_memory", lambda: 2**19)
     monkeypatch.setattr(folders_module, "decode_all", None)  # never reached
     with pytest.raises(VaelabError, match=r"photos: its 6 images of 400 x 300 pixels, such as "
                                           r"circle/000\.png, would take 0\.0 GiB to read, more "

@@ -97,8 +97,7 @@ class DataConfig:
                             alias(metavar="N", help_behavior_hint="(default: all)")] = None
     """Train on N training images drawn at random with the split seed; the test set stays whole."""
     train_subset_first: Annotated[bool, recorded()] = False
-    """Whether the subset is the first N images, as runs written before vaelab drew it at
-    random took it; kept so that such a run resumes on the same images."""
+    """Whether the subset is the first N images, as older runs took it: they resume on those."""
     binarize: BinarizeName = "none"
     """Black-or-white pixels (grey = chance of white): 'none', 'dynamic' (each batch), 'static'."""
     binarize_seed: int = 0
@@ -109,6 +108,8 @@ class DataConfig:
     """The class names, () for unlabelled images; recorded when the run is trained."""
     fingerprint: Annotated[str | None, recorded()] = None
     """A hash of the images and labels the run was trained on, to find the same ones again."""
+    notes: Annotated[tuple[str, ...] | None, recorded()] = None
+    """What reading the images noticed (files left out, images scaled up): () for nothing."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "dataset", path_text(self.dataset))  # a pathlib.Path too
@@ -122,10 +123,10 @@ class DataConfig:
         check_share("test_fraction", self.test_fraction)
         if self.train_subset is not None:
             check_count("train_subset", self.train_subset)
-        if self.image_shape is not None:
-            object.__setattr__(self, "image_shape", image_shape(self.image_shape))
-        if self.classes is not None:
-            object.__setattr__(self, "classes", class_names(self.classes))
+        for name, made in (("image_shape", image_shape), ("classes", class_names),
+                           ("notes", lambda notes: class_names(notes, "notes"))):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, made(getattr(self, name)))
         if self.fingerprint is not None:
             check_hash("fingerprint", self.fingerprint)
 
@@ -248,8 +249,8 @@ class RunConfig:
     @classmethod
     def from_dict(cls, raw: dict[str, Any], source: str = "config", whole: bool = False
                   ) -> RunConfig:
-        """Rebuild a config. Unknown sections and keys are errors that name them; missing ones
-        take their defaults, but in a run's own (``whole``) of today's format."""
+        """Rebuild a config. Unknown sections and keys are errors that name them; missing
+        ones take their defaults, but in a run's own (``whole``) of today's format."""
         if not isinstance(raw, dict):
             raise SettingsFileError(f"{source}: holds {type(raw).__name__}, not a mapping of "
                                     f"settings (a JSON object of {', '.join(_SECTIONS)})")
@@ -308,8 +309,7 @@ class RunConfig:
         except FileNotFoundError:
             raise ConfigError(f"{path}: no such file; is this a vaelab run folder?") from None
         except ValueError as err:  # a run's, damaged (the only record of it), or another file
-            advice = ("mend the file, or put a copy of it back"
-                      if Path(path).name == "config.json"
+            advice = ("mend the file, or put a copy of it back" if path.name == "config.json"
                       else "give a run folder or the config.json in one")
             raise ConfigError(f"{path}: {err}; {advice}") from None
         return cls.from_dict(raw, source=str(path), whole=whole)

@@ -123,9 +123,10 @@ def image_shape(shape: Any) -> tuple[int, int, int]:
     return tuple(shape)
 
 
-def class_names(names: Any) -> tuple[str, ...]:
+def class_names(names: Any, what: str = "classes") -> tuple[str, ...]:
     if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
-        raise ConfigError(f"classes must be a list of names, got {names!r}")
+        raise ConfigError(f"{what} must be a list of {'names' if what == 'classes' else 'texts'}"
+                          f", got {names!r}")
     return tuple(names)
 
 

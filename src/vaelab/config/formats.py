@@ -2,8 +2,8 @@
 
 1 kept the likelihood as train.loss; 2 took the first --train-subset images; 3 had no
 train.adam_eps (Adam's default, 1e-8); 4 no train.output_bias ('default'); up to 5 the ELBO
-took one draw per image whatever train.k said. A new setting makes a new format: a run's
-config.json of today's format holds every setting (``check_whole``).
+took one draw per image whatever train.k said; 6 had no data.notes. A new setting makes a new
+format: a run's config.json of today's format holds every setting (``check_whole``).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 
 from vaelab.errors import SettingsFileError
 
-CONFIG_FORMAT = 6
-READABLE = (1, 2, 3, 4, 5, CONFIG_FORMAT)
+CONFIG_FORMAT = 7
+READABLE = (1, 2, 3, 4, 5, 6, CONFIG_FORMAT)
 
 
 def upgrade(raw: dict[str, Any], version: int) -> dict[str, Any]:

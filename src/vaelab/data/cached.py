@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("vaelab")
 
-CACHE_FORMAT = 2  # 2: EXIF turns, transparency as black, deep greys scaled
+CACHE_FORMAT = 3  # 2: EXIF turns, transparency as black, deep greys scaled; 3: notes kept
 
 
 @dataclass
@@ -34,6 +34,7 @@ class Decoded:
     classes: tuple[str, ...]
     split: np.ndarray | None
     left_out: tuple[str, ...] | None = None  # the other files, by path in the folder, as read
+    notes: tuple[str, ...] = ()  # what decoding them noticed (images scaled up, say), said once
 
 
 def cache_path(listing: Listing, image_size: int | None) -> Path:
@@ -50,7 +51,8 @@ def read_cache(path: Path) -> Decoded | None:
         with np.load(path, allow_pickle=False) as f:
             left_out = f.get("left_out")  # None in a cache written before it was kept
             return Decoded(f["images"], f.get("labels"), tuple(map(str, f["classes"])),
-                           f.get("split"), None if left_out is None else tuple(map(str, left_out)))
+                           f.get("split"), None if left_out is None else tuple(map(str, left_out)),
+                           tuple(map(str, f["notes"])))
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, EOFError, RuntimeError, NotImplementedError,
@@ -66,6 +68,7 @@ def write_cache(path: Path, decoded: Decoded) -> None:
     if decoded.split is not None:
         arrays["split"] = decoded.split
     arrays["left_out"] = np.array(decoded.left_out or (), dtype=str)
+    arrays["notes"] = np.array(decoded.notes, dtype=str)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     try:

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from vaelab.errors import VaelabError
+from vaelab.errors import VaelabError, named
+from vaelab.memory import physical_memory
 
 GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 DEEP = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})  # more than 8 bits a pixel
@@ -247,6 +248,28 @@ def told(chunk: Chunk, root: os.PathLike, size: int | None, paths: Sequence[str]
                      f"the middle {size} x {size} square; crop {'them' if many > 1 else 'it'} "
                      f"as wanted before, or leave {'them' if many > 1 else 'it'} out")
     return notes
+
+
+def check_room(files: list[str], size: int | None, root: os.PathLike) -> None:
+    """Refuse, before any is decoded, images that could not be trained on in this machine's
+    memory at the size of the first (as its header says; or ``size``): a folder of photos,
+    say, given without --image-size."""
+    try:
+        with opened(files[0]) as first:
+            (width, height), grey = (size, size) if size else first.size, first.mode in GREY_MODES
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return  # said in one line with the others that cannot be read
+    # its bytes, three times over: the chunks, their concatenation, the cache's file
+    need, have = 3 * (1 if grey else 3) * width * height * len(files), physical_memory()
+    if have is None or need <= have:
+        return
+    option = named("--image-size", "image_size")
+    way = (f"give a smaller {option}" if size else f"give {option} (64, say) to read them "
+           f"smaller" if min(width, height) > 64 else "keep fewer of them in the folder")
+    raise VaelabError(f"{root}: its {len(files):,} images of {width} x {height} pixels, such "
+                      f"as {os.path.relpath(files[0], root)}, would take {need / 2**30:.1f} GiB "
+                      f"to read, more than this machine's {have / 2**30:.1f} GiB of memory; "
+                      f"{way}")
 
 
 def different_sizes(paths: list[str], root: str | os.PathLike,

@@ -14,6 +14,7 @@ decoded pixels (``fingerprint``), so moving or copying a folder keeps its runs v
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
@@ -25,18 +26,16 @@ import numpy as np
 
 from vaelab.data.cached import Decoded, cache_path, read_cache, write_cache
 from vaelab.data.decoding import (
-    GREY_MODES,
     SUFFIXES,
     Chunk,
+    check_room,
     checked,
     decode_files,
     different_sizes,
-    opened,
     told,
     unread,
 )
-from vaelab.errors import VaelabError, named
-from vaelab.memory import physical_memory
+from vaelab.errors import VaelabError
 
 log = logging.getLogger("vaelab")
 
@@ -212,54 +211,46 @@ def _list_split(folder: Path, root: Path) -> Listing:
 
 def load_folder(root: Path, image_size: int | None, *, progress: bool = True,
                 workers: int | None = None) -> Decoded:
-    """The folder's images, from the cache when the folder has not changed since."""
+    """The folder's images, from the cache when the folder has not changed since; their notes
+    (files left out, images scaled up, ...) are said when the folder is read and kept in
+    ``notes``, of paths below the folder, for the run that learns from them to record."""
     listing = list_folder(root)
     cached = cache_path(listing, image_size)
     left_out = tuple(os.path.relpath(path, root) for path in listing.skipped)
     decoded = read_cache(cached)
-    # Said when the folder is read, and again only if its other files are not those it had
-    # then (a copy of the images with a README beside them loads from their cache).
-    if listing.skipped and (decoded is None or decoded.left_out not in (None, left_out)):
+    notes = listing.notes
+    if listing.skipped:
         what = "files that are not images" if len(listing.skipped) > 1 else \
             "file that is not an image"
-        log.warning("%s: left out %d %s, such as %s%s", root, len(listing.skipped), what,
-                    listing.skipped[0], unread(listing.skipped))  # HEIC, say: what to do
-    if decoded is not None:
-        return decoded
-    for note in listing.notes:  # once, when the folder is read; not from its cache
-        log.warning("%s", note)
-    _check_room(listing.files, image_size, root)
-    chunk = decode_all(listing.files, image_size, progress=progress, workers=workers, root=root)
-    for note in told(chunk, root, image_size, listing.files):
-        log.warning("%s", note)
-    decoded = Decoded(chunk.images.transpose(0, 3, 1, 2).copy(), listing.labels,
-                      listing.classes, listing.split, left_out)
-    write_cache(cached, decoded)
-    return decoded
+        notes = [f"{root}: left out {len(listing.skipped)} {what}, such as "
+                 f"{left_out[0]}{unread(listing.skipped)}", *notes]  # HEIC: what to do
+        # Said when the folder is read, and again only if its other files are not those it
+        # had then (a copy of the images with a README beside them loads from their cache).
+        if decoded is not None and decoded.left_out not in (None, left_out):
+            log.warning("%s", notes[0])
+    if decoded is None:
+        for note in notes:
+            log.warning("%s", note)
+        check_room(listing.files, image_size, root)
+        chunk = decode_all(listing.files, image_size, progress=progress, workers=workers,
+                           root=root)
+        decoded = Decoded(chunk.images.transpose(0, 3, 1, 2).copy(), listing.labels,
+                          listing.classes, listing.split, left_out,
+                          tuple(told(chunk, root, image_size, listing.files)))
+        for note in decoded.notes:
+            log.warning("%s", note)
+        write_cache(cached, decoded)
+    return dataclasses.replace(decoded, notes=tuple(
+        _below(note, root) for note in (*notes, *decoded.notes)))
 
 
-def _check_room(files: list[str], size: int | None, root: Path) -> None:
-    """Refuse, before any is decoded, images that could not be trained on in this machine's
-    memory at the size of the first (as its header says; or ``size``): a folder of photos,
-    say, given without --image-size."""
-    from PIL import Image
-
-    try:
-        with opened(files[0]) as first:
-            (width, height), grey = (size, size) if size else first.size, first.mode in GREY_MODES
-    except (OSError, ValueError, Image.DecompressionBombError):
-        return  # said in one line with the others that cannot be read
-    # its bytes, three times over: the chunks, their concatenation, the cache's file
-    need, have = 3 * (1 if grey else 3) * width * height * len(files), physical_memory()
-    if have is None or need <= have:
-        return
-    option = named("--image-size", "image_size")
-    way = (f"give a smaller {option}" if size else f"give {option} (64, say) to read them "
-           f"smaller" if min(width, height) > 64 else "keep fewer of them in the folder")
-    raise VaelabError(f"{root}: its {len(files):,} images of {width} x {height} pixels, such "
-                      f"as {os.path.relpath(files[0], root)}, would take {need / 2**30:.1f} GiB "
-                      f"to read, more than this machine's {have / 2**30:.1f} GiB of memory; "
-                      f"{way}")
+def _below(note: str, root: Path) -> str:
+    """A note of the folder as a run records it, of paths below the folder (a run names the
+    folder already, and may be read where it has moved): "train/: its one class ..."."""
+    for folder, shown in ((root, ""), *((root / part, f"{part}/: ") for part in SPLITS)):
+        if note.startswith(f"{folder}: "):
+            return shown + note.removeprefix(f"{folder}: ")
+    return note
 
 
 def decode_all(paths: list[str], size: int | None, *, progress: bool = True,

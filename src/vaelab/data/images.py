@@ -26,6 +26,7 @@ class ImageData:
     test_images: torch.Tensor  # (M, C, H, W) uint8
     test_labels: torch.Tensor  # (M,) int64
     origin: str | None = None  # where a folder's or file's images were read (moved: elsewhere)
+    notes: tuple[str, ...] = ()  # what reading them noticed: files left out, images scaled up
 
     def __post_init__(self) -> None:
         """A caller's own images (tensors or NumPy arrays, uint8 or floats in [0, 1]) made
@@ -92,6 +93,7 @@ class ImageData:
             *(t.to(device) for t in (self.train_images, self.train_labels)),
             *(t.to(device) for t in (self.test_images, self.test_labels)),
             self.origin,
+            self.notes,
         )
 
 

@@ -125,7 +125,7 @@ def split(name: str, decoded: Decoded, path: Path, test_fraction: float, seed: i
                 torch.from_numpy(labels[mask]))
 
     return ImageData(name, decoded.classes, *part(~test), *part(test),
-                     origin=str(path.resolve()))
+                     origin=str(path.resolve()), notes=decoded.notes)
 
 
 @functools.cache  # once a process, however often the run's data is loaded

@@ -290,6 +290,8 @@ def write_run_page(run: Run) -> Path:
     drawn, plot = figure_notes(run).get(DRAWN_AT, ""), f"vaelab plot {quoted(run.path)}"
     if drawn.isdigit() and int(drawn) != run.epochs_done:  # resumed, say, with --no-plots
         lead += f" Its figures are of epoch {drawn}: {plot} draws them again."
+    if notes := run.config.data.notes:  # as said when the folder was first read
+        lead += f" Reading its images noted: {'; '.join(note.rstrip('.') for note in notes)}."
     return write_report([run], run.path / "index.html", title=f"vaelab run {run.path.name}",
                         lead=lead + collapse_note(run), commands=[f"{plot}{drawn_with(run)}"],
                         evaluation=Comparison([card]) if card else None,

@@ -139,7 +139,7 @@ def recorded(config: RunConfig, data: ImageData) -> RunConfig:
     where = data.origin or (name if given and not looks_like_path(name) else absolute(name))
     data_config = dataclasses.replace(config.data, dataset=where,
                                       image_shape=data.image_shape, classes=data.classes,
-                                      fingerprint=data.fingerprint())
+                                      fingerprint=data.fingerprint(), notes=data.notes)
     if (config.data.fingerprint not in (None, data_config.fingerprint)  # not images of
             and config.data.image_shape in (None, data.image_shape)):  # another size, asked for
         why = ("other tensors given as data=" if given else "a file changed, was added or "
