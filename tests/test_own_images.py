@@ -101,7 +101,8 @@ def test_what_reading_a_folder_noticed_is_recorded_with_each_run_and_shown_on_it
         assert [note[:len(said)] for note, said in zip(notes, (left_out, grey))] == [left_out,
                                                                                     grey], notes
         page = (tmp_path / run / "index.html").read_text()
-        assert f"Reading its images noted: {left_out}; {grey}" in page
+        assert f"Reading its images noted:</p><ul class=\"noted\"><li>{left_out}</li><li>{grey}" \
+            in page
     code, _, err = run_cli(["train", "--resume", str(tmp_path / "first"), "--epochs", "2", "-q"],
                            capsys)
     assert code == 0, err

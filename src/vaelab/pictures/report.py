@@ -244,12 +244,17 @@ def _evaluation_section(evaluation: Comparison, stale: str = "") -> str:
 
 def write_report(runs: Sequence[Run], path: Path, *, title: str, lead: str = "",
                  top_figure: Path | None = None, commands: Sequence[str] = (),
-                 evaluation: Comparison | None = None, stale: str = "") -> Path:
+                 evaluation: Comparison | None = None, stale: str = "",
+                 noted: Sequence[str] = ()) -> Path:
     """Write an HTML page about ``runs`` to ``path``; figures are linked relative to it.
-    ``stale`` says why the evaluation is not of the runs as they are now."""
+    ``stale`` says why the evaluation is not of the runs as they are now; ``noted`` lists
+    what reading the images noticed, under the lead."""
     parts = [f"<h1>{html.escape(title)}</h1>"]
     if lead:
         parts.append(f'<p class="lead">{html.escape(lead)}</p>')
+    if noted:
+        parts.append('<p class="lead noted">Reading its images noted:</p><ul class="noted">'
+                     + "".join(f"<li>{html.escape(note)}</li>" for note in noted) + "</ul>")
     if top_figure is not None:  # on one scale where comparison_figure draws it so
         scale = ("all on one scale, as the models share the prior N(0, I)"
                  if share_one_scale([run.model for run in runs]) else
@@ -290,10 +295,9 @@ def write_run_page(run: Run) -> Path:
     drawn, plot = figure_notes(run).get(DRAWN_AT, ""), f"vaelab plot {quoted(run.path)}"
     if drawn.isdigit() and int(drawn) != run.epochs_done:  # resumed, say, with --no-plots
         lead += f" Its figures are of epoch {drawn}: {plot} draws them again."
-    if notes := run.config.data.notes:  # as said when the folder was first read
-        lead += f" Reading its images noted: {'; '.join(note.rstrip('.') for note in notes)}."
     return write_report([run], run.path / "index.html", title=f"vaelab run {run.path.name}",
                         lead=lead + collapse_note(run), commands=[f"{plot}{drawn_with(run)}"],
+                        noted=run.config.data.notes or (),  # said when its folder was read
                         evaluation=Comparison([card]) if card else None,
                         stale=older_than(card, run))
 
