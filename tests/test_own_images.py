@@ -98,8 +98,9 @@ def test_what_reading_a_folder_noticed_is_recorded_with_each_run_and_shown_on_it
         assert code == 0, err
         assert (err.count(left_out), err.count(grey)) == ((1, 1) if run == "first" else (0, 0))
         notes = json.loads((tmp_path / run / "config.json").read_text())["data"]["notes"]
-        assert [note[:len(said)] for note, said in zip(notes, (left_out, grey))] == [left_out,
-                                                                                    grey], notes
+        assert len(notes) == 2, notes
+        assert [note[:len(said)] for note, said in zip(notes, (left_out, grey), strict=True)] \
+            == [left_out, grey], notes
         page = (tmp_path / run / "index.html").read_text()
         assert f"Reading its images noted:</p><ul class=\"noted\"><li>{left_out}</li><li>{grey}" \
             in page
