@@ -189,6 +189,19 @@ def test_k_counts_the_draws_of_either_objective_and_older_elbo_configs_keep_one(
         TrainConfig(k=0)
 
 
+def test_older_configs_keep_their_split_drawn_over_the_images_order_and_have_no_notes():
+    """Up to format 6, the test images of data without a test set were drawn at random over
+    the images' order; a run of then resumes, and its settings run again, on those."""
+    old = RunConfig.from_dict({"format": 6, "data": {"dataset": "/data/shapes"}}).data
+    assert (old.split_by_order, old.notes) == (True, None)
+    assert (RunConfig().data.split_by_order, RunConfig().data.notes) == (False, None)
+    now = RunConfig(data=DataConfig(dataset="/data/shapes", notes=("left out 1 file",)))
+    assert RunConfig.from_dict(now.to_dict()) == now
+    assert RunConfig.from_dict(now.to_dict()).data.notes == ("left out 1 file",)
+    with pytest.raises(ConfigError, match=r"^notes must be a list of texts, got \[1\]$"):
+        DataConfig(notes=[1])
+
+
 def test_noise_is_read_as_kind_and_level():
     assert parse_noise("none") is None
     assert parse_noise("gaussian:0.3") == ("gaussian", 0.3)

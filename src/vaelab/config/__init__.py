@@ -93,6 +93,9 @@ class DataConfig:
     """Share of each class held out as test images, for data that comes without a test set."""
     split_seed: int = 0
     """Seeds the held-out test images (data without a test set) and the training subset's."""
+    split_by_order: Annotated[bool, recorded()] = False
+    """Whether the test images are drawn over the images' order, as older runs drew them (an
+    image added moves most of them), not each class's lowest by a hash of their pixels."""
     train_subset: Annotated[int | None,
                             alias(metavar="N", help_behavior_hint="(default: all)")] = None
     """Train on N training images drawn at random with the split seed; the test set stays whole."""
@@ -118,11 +121,9 @@ class DataConfig:
         check_choice("binarize", self.binarize, BinarizeName)
         check_seed("binarize_seed", self.binarize_seed)
         check_seed("split_seed", self.split_seed)
-        if self.image_size is not None:
-            check_count("image_size", self.image_size, most=WIDEST)
+        check_count("image_size", self.image_size, most=WIDEST, unset=True)
         check_share("test_fraction", self.test_fraction)
-        if self.train_subset is not None:
-            check_count("train_subset", self.train_subset)
+        check_count("train_subset", self.train_subset, unset=True)
         for name, made in (("image_shape", image_shape), ("classes", class_names),
                            ("notes", lambda notes: class_names(notes, "notes"))):
             if getattr(self, name) is not None:
@@ -176,8 +177,7 @@ class TrainConfig:
         check_choice("lr_schedule", self.lr_schedule, ScheduleName)
         check_seed("seed", self.seed)
         check_choice("objective", self.objective, ObjectiveName)
-        if self.k is not None:
-            check_count("k", self.k)
+        check_count("k", self.k, unset=True)
         check_number("beta", self.beta, positive=False)
         check_count("kl_warmup", self.kl_warmup, least=0)
         check_choice("kl", self.kl, KLName)

@@ -41,7 +41,11 @@ WIDEST = 2**16  # a width or a latent size beyond this is a damaged file, not a 
 MOST = 2**31 - 1  # epochs, batch sizes, samples: beyond this, damage too
 
 
-def check_count(name: str, value: int, least: int = 1, most: int = MOST) -> None:
+def check_count(name: str, value: int | None, least: int = 1, most: int = MOST,
+                unset: bool = False) -> None:
+    """That ``value`` is a whole number in [least, most]; or None, where ``unset`` allows it."""
+    if unset and value is None:
+        return
     if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= most:
         raise ConfigError(f"{name} must be a whole number from {least} to {most:,}, "
                           f"got {value!r}")

@@ -2,8 +2,9 @@
 
 1 kept the likelihood as train.loss; 2 took the first --train-subset images; 3 had no
 train.adam_eps (Adam's default, 1e-8); 4 no train.output_bias ('default'); up to 5 the ELBO
-took one draw per image whatever train.k said; 6 had no data.notes. A new setting makes a new
-format: a run's config.json of today's format holds every setting (``check_whole``).
+took one draw per image whatever train.k said; up to 6 the test images of data without a
+test set were drawn over the images' order, and there was no data.notes. A new setting makes
+a new format: a run's config.json of today's format holds every setting (``check_whole``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ def upgrade(raw: dict[str, Any], version: int) -> dict[str, Any]:
         raw = _from_format_2(raw)
     if version < 6:
         raw = _from_format_5(raw)
+    if version < 7:
+        raw = {**raw, "data": {**raw.get("data", {}), "split_by_order": True}}
     return raw
 
 

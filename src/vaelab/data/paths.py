@@ -6,6 +6,7 @@ into training and test images with a seed when they come as one set.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import os
 from pathlib import Path
@@ -79,31 +80,35 @@ def locate(name: str, data_dir: str | Path | None = None) -> Path:
 
 
 def load_path(name: str, data_dir: str | Path | None = None, *, image_size: int | None = None,
-              test_fraction: float = TEST_FRACTION, split_seed: int = 0, progress: bool = True
-              ) -> ImageData:
+              test_fraction: float = TEST_FRACTION, split_seed: int = 0,
+              split_by_order: bool = False, progress: bool = True) -> ImageData:
     """A folder or array file as both splits of a dataset named ``name``."""
     path = locate(name, data_dir)
+    drawn = (test_fraction, split_seed, split_by_order)
     if path.is_dir():  # each image brought to size as it is decoded: sizes may differ
-        return split(name, load_folder(path, image_size, progress=progress), path,
-                     test_fraction, split_seed)
+        return split(name, load_folder(path, image_size, progress=progress), path, *drawn)
     if path.suffix.lower() in ARRAY_SUFFIXES:
-        data = split(name, load_arrays(path), path, test_fraction, split_seed)
+        data = split(name, load_arrays(path), path, *drawn)
         return data if image_size is None else resized(data, image_size)
     raise VaelabError(f"{path}: not a folder, .npz or .npy file; give "
                       f"{named('--dataset', 'as the dataset')} a folder of images or a NumPy "
                       f"file")
 
-def split(name: str, decoded: Decoded, path: Path, test_fraction: float, seed: int
-          ) -> ImageData:
+def split(name: str, decoded: Decoded, path: Path, test_fraction: float, seed: int,
+          by_order: bool = False) -> ImageData:
     """Training and test images: as the data gives them, else ``test_fraction`` of each class
-    (of all images, when unlabelled) held out at random from ``seed``."""
+    (of all images, when unlabelled) held out: those whose hash of their pixels and ``seed``
+    is lowest, so that an image added or removed moves at most one other between the
+    splits; ``by_order``, drawn at random from ``seed`` over the images' order, as runs of
+    config formats up to 6 drew them (an image added moved most of them)."""
     if decoded.split is not None:
         test = decoded.split == 1
         if test_fraction != TEST_FRACTION:
             _say_split_given(path, test_fraction)
     else:
         test = np.zeros(len(decoded.images), dtype=bool)
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(seed) if by_order else None
+        hashed = None if by_order else _hashed(decoded.images, seed)  # (N,) uint64
         groups = ([np.flatnonzero(decoded.labels == c) for c in range(len(decoded.classes))]
                   if decoded.labels is not None else [np.arange(len(decoded.images))])
         for c, members in enumerate(groups):
@@ -114,7 +119,8 @@ def split(name: str, decoded: Decoded, path: Path, test_fraction: float, seed: i
                                   f"{'s' * (len(members) != 1)}; it needs at least two, one to "
                                   f"train on and one to test on")
             n_test = min(len(members) - 1, max(1, round(len(members) * test_fraction)))
-            test[rng.choice(members, n_test, replace=False)] = True
+            test[rng.choice(members, n_test, replace=False) if by_order else
+                 members[np.argsort(hashed[members], kind="stable")[:n_test]]] = True
     labels = (decoded.labels if decoded.labels is not None
               else np.zeros(len(decoded.images), dtype=np.int64))
     if not test.any() or test.all():
@@ -126,6 +132,13 @@ def split(name: str, decoded: Decoded, path: Path, test_fraction: float, seed: i
 
     return ImageData(name, decoded.classes, *part(~test), *part(test),
                      origin=str(path.resolve()), notes=decoded.notes)
+
+
+def _hashed(images: np.ndarray, seed: int) -> np.ndarray:
+    """A number for each image (N, ...) from its pixels and ``seed`` alone, not its place."""
+    key = seed.to_bytes(8, "little")
+    return np.array([int.from_bytes(hashlib.blake2b(image.tobytes(), key=key, digest_size=8)
+                                    .digest(), "little") for image in images], dtype=np.uint64)
 
 
 @functools.cache  # once a process, however often the run's data is loaded

@@ -231,11 +231,13 @@ def dataset_title(name: str) -> str:
 
 def load_dataset(name: str | os.PathLike, data_dir: str | Path | None = None, *,
                  download: bool = True, progress: bool = True, image_size: int | None = None,
-                 test_fraction: float = TEST_FRACTION, split_seed: int = 0) -> ImageData:
+                 test_fraction: float = TEST_FRACTION, split_seed: int = 0,
+                 split_by_order: bool = False) -> ImageData:
     """Load a registered dataset, looking for it locally first (see ``search_roots``), or
     the folder of images or .npz/.npy file that ``name`` is the path of (see
     ``vaelab.data.paths``). ``image_size`` brings every image to that many pixels square;
-    ``test_fraction`` and ``split_seed`` choose the test images of data that has none."""
+    ``test_fraction`` and ``split_seed`` choose the test images of data that has none
+    (``split_by_order``: as runs of vaelab's config formats up to 6 chose them)."""
     name = path_text(name)  # a pathlib.Path too
     if not isinstance(name, str):
         raise VaelabError(f"load_dataset takes a dataset's name or path (a str or Path), not "
@@ -249,7 +251,7 @@ def load_dataset(name: str | os.PathLike, data_dir: str | Path | None = None, *,
     if not looks_like_path(name):
         get_dataset(name)  # raises: names the registered ones
     return load_path(name, data_dir, image_size=image_size, test_fraction=test_fraction,
-                     split_seed=split_seed, progress=progress)
+                     split_seed=split_seed, split_by_order=split_by_order, progress=progress)
 
 
 @functools.cache  # once a process: eval, plot and the demo load the data more than once

@@ -57,7 +57,8 @@ def load_for(config: RunConfig, data_dir: str | Path | None = None, *, progress:
     def load(folder: str | Path | None) -> ImageData:
         return load_dataset(settings.dataset, folder, progress=progress,
                             image_size=settings.image_size, test_fraction=settings.test_fraction,
-                            split_seed=settings.split_seed)
+                            split_seed=settings.split_seed,
+                            split_by_order=settings.split_by_order)
 
     if data is None:
         if given_as_data(settings) and (
@@ -104,7 +105,7 @@ def data_key(config: RunConfig) -> tuple:
     """What names a run's data: runs with equal keys load the very same images."""
     settings = config.data
     return (absolute(settings.dataset), settings.image_size, settings.test_fraction,
-            settings.split_seed)
+            settings.split_seed, settings.split_by_order)
 
 
 def check_same(config: RunConfig, data: ImageData) -> None:
