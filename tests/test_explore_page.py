@@ -398,8 +398,10 @@ def test_each_class_is_named_at_the_middle_of_its_codes_and_the_legend_says_so(r
                                                                                served, visit):
     """The plane told its classes apart by colour alone, which several readers cannot (red
     and green merge for the colour-blind); latent.png names them in place, and so does the
-    plane now, each name where its codes' median is, none on another."""
+    plane now, each name where its codes lie thickest (as latent.png's: names._densest),
+    none on another."""
     from vaelab.pictures.explore import explorer_data
+    from vaelab.pictures.names import _densest, _spread
 
     seen = visit(served["vae"])
     names = seen.state("names")
@@ -414,7 +416,8 @@ def test_each_class_is_named_at_the_middle_of_its_codes_and_the_legend_says_so(r
     seen.hover(x, y)  # on test code 7
     assert seen.part("pointer-z").inner_text().endswith(f"; by a test {tiny.classes[labels[7]]}")
     for mark, x, y in names:
-        u, v = np.median(codes[labels == tiny.classes.index(mark)], axis=0)
+        own = codes[labels == tiny.classes.index(mark)].astype(np.float64)
+        u, v = _densest(own, _spread(codes.astype(np.float64)))
         at = seen.state(f"planeToScreen({float(u)}, {float(v)})")
         assert np.hypot(x - at[0], y - at[1]) <= 16, (mark, x, y, at)
     assert data["legend"] == list(tiny.classes) and data["marks"] == list(tiny.classes)

@@ -764,8 +764,8 @@ def test_captions_say_where_a_plane_lies_and_what_a_cvae_mixes():
     latent = caption("latent.png", texts["latent.png"], [flat, cvae])
     assert "the linear probe measures how much. Each class's name (or, for long names, its " \
         "number or letter from the legend)" in latent
-    assert latent.endswith("stands at the middle of its codes (their median), moved apart "
-                           "where two would overlap.")
+    assert latent.endswith("stands where its codes lie thickest, moved apart where two would "
+                           "overlap.")
     assert "CVAE" not in caption("latent.png", texts["latent.png"], [flat])
     # A latent line names its rows instead: no name at a middle
     assert "Each class's name" not in caption("latent.png", texts["latent.png"], [run("vae", 1)])
@@ -818,7 +818,7 @@ def test_a_run_trained_on_the_tutorials_kl_line_shows_the_closed_form_kl_as_such
     assert kl[0] == f"{kl[1]} (closed form; trained on the tutorial's line)"
 
 
-def test_a_scatter_names_each_class_at_the_middle_of_its_codes():
+def test_a_scatter_names_each_class_where_its_codes_lie_thickest():
     """Ten colours are not ten to a colour-blind reader, nor in grey print: the codes of 0 and
     4, 2 and 3, 6 and 9 looked alike under deuteranopia."""
     from matplotlib.figure import Figure
@@ -831,10 +831,21 @@ def test_a_scatter_names_each_class_at_the_middle_of_its_codes():
     plots.draw_scatter(ax, points, labels, ["0", "1", "2"])
     named = {t.get_text(): np.array(t.get_position()) for t in ax.texts}
     assert set(named) == {"0", "1", "2"}
-    assert np.allclose(named["0"], np.median(points[labels == 0], axis=0))  # alone: in place
     spread = np.ptp(np.percentile(points, [1, 99], axis=0), axis=0)
+    zeros = points[labels == 0]
+    assert (zeros == named["0"]).all(axis=1).any()  # alone: on one of its codes, in the middle
+    assert np.hypot(*((named["0"] - np.median(zeros, axis=0)) / spread)) < 0.05
     assert np.hypot(*((named["1"] - named["2"]) / spread)) >= 0.05 - 1e-9  # moved apart
     assert np.hypot(*((named["1"] - np.median(points[labels == 1], axis=0)) / spread)) < 0.05
+    # Codes on an arc (the 1s of a VAE): the name on them, not in the empty middle
+    angles = rng.uniform(0, np.pi, 300)
+    arc = np.stack([np.cos(angles), np.sin(angles)], axis=1) * 3 + rng.normal(scale=0.05,
+                                                                             size=(300, 2))
+    ax = Figure().add_subplot()
+    plots.draw_scatter(ax, arc, np.zeros(300, dtype=np.int64), ["1"])
+    (name,) = [np.array(t.get_position()) for t in ax.texts]
+    assert np.hypot(*(arc - name).T).min() < 1e-9 < 0.5 < np.hypot(*(arc - np.median(arc, 0)).T
+                                                                  ).min()
     # Long names are numbered, on the codes and in the legend
     ax = Figure().add_subplot()
     plots.draw_scatter(ax, points, labels, ["Coat", "Bag", "Ankle boot"])

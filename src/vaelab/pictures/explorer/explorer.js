@@ -320,26 +320,50 @@
       if (resized) drawOverlay();
     }
 
-    // Each class's name (or what stands for it, DATA.marks) at the median of its codes, on a
-    // white halo, as the figures name them: ten colours are not ten to every reader (several
-    // merge for the colour-blind), a name in place is. Names nearer than a name's size move
-    // apart, each as little as that takes.
-    let namesShown = [];
+    // Each class's name (or what stands for it, DATA.marks) where its codes lie thickest (on
+    // them where they bend round an empty middle), on a white halo, as the figures name them
+    // (names.py's _densest, the same codes weighed): ten colours are not ten to every reader
+    // (several merge for the colour-blind), a name in place is. Names nearer than a name's
+    // size move apart, each as little as that takes. Weighed once a plane.
+    let namesShown = [], namesPlaced = { of: null, at: [] };
+    function densest() {
+      const spread = [plane.u, plane.v].map((xs) => {
+        const sorted = Float64Array.from(xs).sort(), last = sorted.length - 1;
+        const q = (p) => {
+          const h = last * p, lo = Math.floor(h), hi = Math.min(lo + 1, last);
+          return sorted[lo] + (sorted[hi] - sorted[lo]) * (h - lo);
+        };
+        const s = q(0.99) - q(0.01);
+        return s > 0 ? s : 1;
+      });
+      const us = DATA.marks.map(() => []), vs = DATA.marks.map(() => []);
+      for (let n = 0; n < N; n++) {
+        us[LABELS[n]].push(plane.u[n] / spread[0]);
+        vs[LABELS[n]].push(plane.v[n] / spread[1]);
+      }
+      const at = [];
+      us.forEach((u, c) => {
+        if (!u.length) return;
+        const v = vs[c], step = Math.ceil(u.length / 400), stride = Math.ceil(u.length / 4000);
+        let best = 0, most = -1;
+        for (let i = 0; i < u.length; i += step) {
+          let near = 0;
+          for (let j = 0; j < u.length; j += stride) {
+            const du = u[j] - u[i], dv = v[j] - v[i];
+            if (du * du + dv * dv < 0.05 * 0.05) near++; // within 0.05 of the spread
+          }
+          if (near > most) { most = near; best = i; }
+        }
+        at.push([c, u[best] * spread[0], v[best] * spread[1]]);
+      });
+      return at;
+    }
     function drawNames(ctx) {
       namesShown = [];
       if (!DATA.marks.length) return;
-      const us = DATA.marks.map(() => []), vs = DATA.marks.map(() => []);
-      for (let n = 0; n < N; n++) {
-        us[LABELS[n]].push(plane.u[n]);
-        vs[LABELS[n]].push(plane.v[n]);
-      }
-      const median = (xs) => {
-        xs.sort((a, b) => a - b);
-        const h = xs.length >> 1;
-        return xs.length % 2 ? xs[h] : (xs[h - 1] + xs[h]) / 2;
-      };
-      const at = [];
-      us.forEach((u, c) => { if (u.length) at.push([c, ...toScreen(median(u), median(vs[c]))]); });
+      const of = `${plane.kind} ${plane.i} ${plane.j}`;
+      if (namesPlaced.of !== of) namesPlaced = { of, at: densest() };
+      const at = namesPlaced.at.map(([c, u, v]) => [c, ...toScreen(u, v)]);
       for (let round = 0; round < 50; round++) {
         let moved = false;
         for (let i = 0; i < at.length; i++) {
