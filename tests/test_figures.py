@@ -600,6 +600,20 @@ def test_every_figure_of_a_run_fits_a_printed_page_at_its_size(trained, tiny, tm
         assert float(box[1]) / 72 <= 7.27, (key, float(box[1]) / 72)
 
 
+@pytest.mark.parametrize(("lines", "labels"), [(1, ("a test 0", "a test 1")),
+                                               (2, ("a test\nTrouser", "a test\nSneaker"))])
+def test_the_interpolation_strip_has_no_empty_band_under_its_title(lines, labels):
+    """Its figure was 1.9 inches tall whatever its images' size: 78 of its 269 pixels were
+    a blank band between the title and the images."""
+    frames = np.random.default_rng(0).random((10, 28, 28))
+    title = "\n".join(["VAE (MNIST, d=2, 20 epochs)", *["decoding the straight line"] * lines])
+    strip = plots.interpolation_strip(frames, frames[0], frames[1], start_label=labels[0],
+                                      end_label=labels[1], title=title)
+    grey = np.asarray(Image.open(io.BytesIO(figure_bytes(strip))).convert("L"))
+    inked = np.flatnonzero((grey < 250).any(axis=1))  # rows with anything drawn on them
+    assert np.diff(inked).max() - 1 <= 20  # pixels at 150 dpi between title and images
+
+
 def test_titles_and_labels_say_what_a_teacher_would_put_on_a_slide(tiny, tmp_path):
     import dataclasses
 

@@ -251,7 +251,9 @@ def interpolation_strip(frames: np.ndarray, start: np.ndarray, end: np.ndarray, 
     side = min(0.75, (PAGE_WIDTH - 0.4) / len(panels))  # printed at its size: on a page
     title = fitted(title)
     with style():
-        fig = Figure(figsize=(side * len(panels) + 0.4, 1.9 + 0.17 * max(0, title.count("\n") - 1)),
+        # as tall as the images, their labels and the title's lines: no band between them
+        lines = title.count("\n") + max(start_label.count("\n"), end_label.count("\n"))
+        fig = Figure(figsize=(side * len(panels) + 0.4, side + 0.5 + 0.17 * lines),
                      layout="constrained")
         axes = fig.subplots(1, len(panels))
         for i, (ax, image) in enumerate(zip(axes, panels, strict=True)):
