@@ -979,7 +979,8 @@ def test_plot_keeps_a_runs_figures_its_own(trained, tiny, tmp_path):
     with pytest.raises(VaelabError, match=rf"^{re.escape(str(print_dir))} holds the figures of "
                                           rf"another run \({re.escape(str(ae.path.resolve()))}"
                                           r"\), which these would replace or mix with; choose "
-                                          r"another out_dir, one for each run \(or remove "
+                                          r"another out_dir, one for each run, such as "
+                                          rf"{re.escape(str(print_dir / 'vae'))} \(or remove "
                                           r".*\.vaelab-figures-of, if they may go\)$"):
         plot_run(trained["vae"], tiny, out_dir=print_dir)
     # Once those figures are removed, or their run has moved, the folder is free again

@@ -99,8 +99,8 @@ def _not_another_runs(out: Path, run: Run) -> None:
     if (owner and owner != str(run.path.resolve()) and (Path(owner) / "config.json").is_file()
             and any(path.suffix in (".png", ".svg", ".pdf", ".gif") for path in out.iterdir())):
         raise VaelabError(f"{out} holds the figures of another run ({owner}), which these "
-                          f"would replace or mix with; {another}, one for each run "
-                          f"(or remove {marker}, if they may go)")
+                          f"would replace or mix with; {another}, one for each run, such as "
+                          f"{out / run.path.name} (or remove {marker}, if they may go)")
 
 
 @leaves_modes
