@@ -828,7 +828,8 @@ def test_a_saved_evaluation_of_an_older_vaelab_is_read_with_its_notes(bernoulli_
     copy = shutil.copytree(bernoulli_vae.path, tmp_path / "copy")  # a second run, as it is
     compare_runs([bernoulli_vae, copy], tmp_path / "cmp", data=tiny, progress=False,
                  judge=None, split="train")
-    markdown, measured = (tmp_path / "cmp" / "compare.md").read_text(), f"{card.images:,} train"
+    markdown = (tmp_path / "cmp" / "compare.md").read_text()
+    measured = f"{card.images:,} MNIST train"  # the dataset named, as compare.md says it
     assert f"| measured on | {measured} images | {measured} images |" in markdown
     assert f"] {card.metrics['knn'].note}" in markdown
     assert json.loads(path.read_text())["metrics"]["knn"]["note"] == ""  # not measured again
@@ -869,14 +870,14 @@ def test_figures_judged_by_a_weak_classifier_say_so():
     assert weak["prior_grid_digits"].note == weak["sample_confidence"].note
     assert weak["nll"].note == "" and weak["linear_probe"].note == ""  # not judged by it
     assert card(WEAK_JUDGE)["sample_confidence"].note == ""
-    assert "judged by a classifier right on 0.00% of the test images" in weak.table()
+    assert "judged by a classifier of the images, right on 0.00% of its test images" in weak.table()
 
 
 def test_a_cvaes_grids_are_judged_as_each_class_not_as_the_figures_one(tiny, tmp_path,
                                                                        monkeypatch):
     """A CVAE's grids were judged as class 0 alone, as its figures draw them: a share of
     1.000 sure of its tiles beside a VAE's 0.381, of every 0 in the grid."""
-    from vaelab.measuring import evaluation
+    from vaelab.measuring import classifier
     from vaelab.measuring.classifier import Classifier, Judge
     from vaelab.measuring.evaluation import evaluate_run
     from vaelab.measuring.latent import GRID, grids_of, latent_picture, untile
@@ -890,15 +891,44 @@ def test_a_cvaes_grids_are_judged_as_each_class_not_as_the_figures_one(tiny, tmp
     assert torch.allclose(grid[:len(tiles)], tiles)
     assert not torch.allclose(grid[len(tiles):2 * len(tiles)], tiles)  # class 1's
     judged = []
-    real = evaluation.confident_share
-    monkeypatch.setattr(evaluation, "confident_share",
+    real = classifier.confident_share
+    monkeypatch.setattr(classifier, "confident_share",
                         lambda probabilities: judged.append(len(probabilities))
                         or real(probabilities))
     judge = Judge(Classifier().eval(), "mnist", 0.99, Path("untrained"))
     card = evaluate_run(run, tiny, k=2, samples=1, judge=judge, progress=False, save=False)
     assert judged == [len(grid), len(prior)]
-    for key in ("grid_digits", "prior_grid_digits"):
-        assert card[key].note == "decoded as each class in turn", key
+    for key in ("grid_digits", "prior_grid_digits"):  # and, from an untrained classifier,
+        assert card[key].note.startswith("decoded as each class in turn"), key  # one class?
+
+
+def test_images_judged_mostly_one_class_are_said_to_say_little():
+    """After one epoch a conv VAE drew the same grey blob everywhere, and the Fashion-MNIST
+    classifier was sure of it: 0.84 mean confidence and 0.75 of the prior grid 'sure',
+    better than a beta-VAE whose samples were recognisable garments."""
+    from vaelab.measuring.classifier import one_class, sure_of
+
+    def judged(shares: list[float], sure: float = 0.95) -> torch.Tensor:
+        """Probabilities (100, K): shares[c] of the images put in class c with ``sure``."""
+        picks = torch.repeat_interleave(torch.arange(len(shares)),
+                                        torch.tensor([round(100 * s) for s in shares]))
+        rest = (1 - sure) / (len(shares) - 1)
+        p = torch.full((len(picks), len(shares)), rest)
+        p[torch.arange(len(picks)), picks] = sure
+        return p
+
+    digits = tuple("0123456789")
+    blob = judged([0.02, 0.02, 0.02, 0.8, 0.02, 0.02, 0.02, 0.04, 0.02, 0.02])
+    assert one_class(blob, digits) == (
+        "80% of them judged 3: the classifier is sure of images unlike any it learnt from "
+        "too (a blur, a blob), so its confidence says little of them; look at them")
+    assert sure_of(blob, digits, "decoded as each class in turn") == (
+        1.0, None, f"decoded as each class in turn; and {one_class(blob, digits)}")
+    assert one_class(judged([0.1] * 10), digits) == ""  # every class drawn
+    assert one_class(judged([0.54] + [0.46 / 9] * 9), digits) == ""  # under 0.55 of 10
+    assert one_class(judged([0.7, 0.3]), ("cat", "dog")) == ""  # of two: 0.75 at least
+    assert one_class(judged([0.8, 0.2]), ("cat", "dog")).startswith("80% of them judged cat")
+    assert sure_of(judged([0.1] * 10, sure=0.5), digits) == (0.0, None, "")
 
 
 def test_an_older_evaluation_of_squared_error_is_named_as_its_run_names_it(tiny, tmp_path,
@@ -998,9 +1028,9 @@ def test_an_older_cvae_evaluation_is_read_with_each_note_once_and_measured_again
     copy = shutil.copytree(run.path, tmp_path / "copy")
     compare_runs([run, copy], tmp_path / "cmp", data=tiny, progress=False, judge=judge, k=2,
                  samples=1)
-    again = json.loads(path.read_text())["metrics"]
-    assert again["grid_digits"]["note"] == again["prior_grid_digits"]["note"] == (
-        "decoded as each class in turn")
+    again = json.loads(path.read_text())["metrics"]  # (an untrained classifier's: one class)
+    assert again["grid_digits"]["note"].split("; and ")[0] == again["prior_grid_digits"][
+        "note"].split("; and ")[0] == "decoded as each class in turn"
 
 
 def test_a_conditional_model_of_many_classes_has_its_grids_judged_as_ten_of_them():

@@ -14,6 +14,7 @@ from vaelab.distributions import Likelihood, SquaredError
 from vaelab.errors import VaelabError
 from vaelab.errors import named as spelt
 from vaelab.files import quoted
+from vaelab.measuring.classifier import AND
 from vaelab.measuring.estimators import share_and_error
 from vaelab.measuring.eval_json import MEASURE_AGAIN
 from vaelab.measuring.latent import judged_classes
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("vaelab")
 
-AND = "; and "  # between two notes on one figure
 AS_CLASS_0 = ("of the grids drawn as class 0 alone, as an older vaelab measured it; vaelab eval "
               "measures it again over every class")
 FRECHET_FEW = 2000  # fewer test images (and samples) than this make a rough Fréchet distance

@@ -43,6 +43,7 @@ LEAST_STEPS = 2_000  # a small dataset gets more epochs: five of MNIST's are 2,3
 # and 96.1%; 400 epochs of a few hundred images were a minute and a half of a first eval.
 MOST_EPOCHS = 50
 CONFIDENT = 0.9  # a decoded image "is a digit" when the classifier gives one class this much
+AND = "; and "  # between two notes on one figure
 
 
 class Classifier(nn.Module):
@@ -287,6 +288,27 @@ def class_entropy(probabilities: torch.Tensor) -> float:
 def confident_share(probabilities: torch.Tensor, threshold: float = CONFIDENT) -> float:
     """Share of images that the classifier puts in one class with at least ``threshold``."""
     return (probabilities.max(dim=1).values >= threshold).cpu().double().mean().item()
+
+
+def one_class(probabilities: torch.Tensor, classes: tuple[str, ...]) -> str:
+    """What to say of images (N, classes) that the classifier puts mostly in one class (a
+    share past half-way from an even one to all, and past half): that it is sure of images
+    unlike any it learnt from too, so its confidence says little of them; else nothing."""
+    counts = torch.bincount(probabilities.argmax(dim=1), minlength=len(classes)).cpu()
+    top, share = int(counts.argmax()), counts.max().item() / max(1, len(probabilities))
+    if share < 0.5 + 0.5 / len(classes):
+        return ""
+    return (f"{share:.0%} of them judged {classes[top]}: the classifier is sure of images "
+            f"unlike any it learnt from too (a blur, a blob), so its confidence says little "
+            f"of them; look at them")
+
+
+def sure_of(probabilities: torch.Tensor, classes: tuple[str, ...], note: str = ""
+            ) -> tuple[float, None, str]:
+    """A grid's Score: the share of its images the classifier is sure of, no standard error,
+    and ``note`` with what ``one_class`` says of them."""
+    said = one_class(probabilities, classes)
+    return confident_share(probabilities), None, AND.join(filter(None, (note, said)))
 
 
 def judge_for(data: ImageData, *, progress: bool = True) -> Judge | None:

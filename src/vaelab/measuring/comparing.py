@@ -75,7 +75,7 @@ class Comparison:
     def rows(self) -> list[tuple[str, list[str]]]:
         header = heading_rows(self.cards)
         # what each was measured on and with, as eval's own table says it
-        header.append(("measured on", [f"{c.images:,} {c.split} images" for c in self.cards]))
+        header.append(("measured on", [c.measured_on() for c in self.cards]))
         draws = [str(c.samples) if c.k is not None else "—" for c in self.cards]  # an AE: none
         header += [("ELBO draws per image", draws)] if set(draws) - {"—"} else []
         judges = [c.classifier for c in self.cards]

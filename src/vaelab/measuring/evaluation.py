@@ -33,12 +33,13 @@ from vaelab.measuring.caveats import (
 from vaelab.measuring.classifier import (
     Judge,
     class_entropy,
-    confident_share,
     features,
     frechet_distance,
     judge_for,
+    one_class,
     predict,
     predict_with_features,
+    sure_of,
 )
 from vaelab.measuring.estimators import (
     CHUNK,
@@ -131,8 +132,7 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
         seconds[name] = round(now - clock, 3)
         clock = now
 
-    objective = objective_per_image(model, images, config.train, labels, seed=seed,
-                                    world=world)
+    objective = objective_per_image(model, images, config.train, labels, seed=seed, world=world)
     metrics["loss"] = Score(objective["loss"])
     lap("objective")
     binarized = config.data.binarize != "none"
@@ -192,9 +192,8 @@ class Measuring:
         others still train."""
         with self._lock:
             self.training -= 1
-            last = self.training == 0
-        if last:
-            return
+            if self.training == 0:  # the last: measured with every thread, after
+                return
         try:
             self.cards[run.path] = self._measure(run)
         except Exception as err:  # the others' training goes on; it is tried again after
@@ -302,12 +301,12 @@ def _pictures(model: Autoencoder, data: ImageData, seen: ImageData, judge: Judge
                            else NO_PRIOR) for key in keys}
     grid, prior_grid = grids_of(model, latent_picture(model, seen), *data.image_shape[1:])
     each = "" if not model.conditional else each_class(model.classes)  # not as class 0 alone
-    scores = {"grid_digits": Score(confident_share(predict(judge.model, grid)), note=each)}
+    scores = {"grid_digits": Score(*sure_of(predict(judge.model, grid), data.classes, each))}
     if prior_grid is None:
         na = Score(None, note=NO_PRIOR)
         return {**scores, **{key: na for key in keys if key not in scores}}
-    scores["prior_grid_digits"] = Score(confident_share(predict(judge.model, prior_grid)),
-                                        note=each)
+    scores["prior_grid_digits"] = Score(*sure_of(predict(judge.model, prior_grid), data.classes,
+                                                 each))
     generator = torch.Generator(model.device).manual_seed(seed)
     n = len(data.test_images)
     asked = torch.arange(n, device=model.device) % len(data.classes)  # every class in turn
@@ -317,7 +316,8 @@ def _pictures(model: Autoencoder, data: ImageData, seen: ImageData, judge: Judge
                                y=asked[i:i + DRAW_BLOCK] if model.conditional else None)
         judged.append(predict_with_features(judge.model, samples))
     probabilities, drawn = (torch.cat(parts) for parts in zip(*judged, strict=True))
-    scores["sample_confidence"] = Score(*mean_and_error(probabilities.max(dim=1).values))
+    scores["sample_confidence"] = Score(*mean_and_error(probabilities.max(dim=1).values),
+                                        note=one_class(probabilities, data.classes))
     most = f"at most ln {len(data.classes)} = {math.log(len(data.classes)):.3f}"
     scores["sample_class_entropy"] = Score(class_entropy(probabilities), note=f"{most}, reached "
                                            f"when every class is drawn equally often")

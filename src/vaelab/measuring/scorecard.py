@@ -15,6 +15,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 
+from vaelab.data import dataset_title
 from vaelab.distributions import likelihood_label
 from vaelab.errors import VaelabError
 from vaelab.files import read_json
@@ -192,16 +193,25 @@ class Scorecard:
         width = max(len(label) for label, _ in rows)
         epochs = f"{self.epochs} epoch{'s' * (self.epochs != 1)}"
         lines = [f"{self.run}: {self.name} (d={self.latent_dims}, {epochs}) on the "
-                 f"{self.images:,} {self.split} images, seed {self.seed}",
+                 f"{self.measured_on()}, seed {self.seed}",
                  f"likelihood: {self.likelihood['description']}"]
         if self.classifier is not None:
-            lines.append(f"samples and grids judged by a classifier right on "
-                         f"{self.classifier['test_accuracy']:.2%} of the test images")
+            lines.append(f"samples and grids judged by a classifier of "
+                         f"{self.dataset_named() or 'the'} images, right on "
+                         f"{self.classifier['test_accuracy']:.2%} of its test images")
         lines += [f"  {label:<{width}}  {value}" for label, (value,) in rows]
         lines += [f"  [{k}] {note}" for k, note in enumerate(notes, start=1)]
         return "\n".join(lines)
 
     __str__ = table  # print(card) shows the table
+
+    def dataset_named(self) -> str:
+        """The images' dataset as people write it ('Fashion-MNIST'); "" in an older file."""
+        name = (self.config or {}).get("data", {}).get("dataset")
+        return dataset_title(name) if isinstance(name, str) else ""
+
+    def measured_on(self) -> str:  # '10,000 Fashion-MNIST test images', or '10,000 test images'
+        return f"{self.images:,} {self.dataset_named()} {self.split} images".replace("  ", " ")
 
     def __repr__(self) -> str:  # what it measured; its figures are the table's
         figures = sum(self[key].value is not None for key in self)
