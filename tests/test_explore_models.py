@@ -219,10 +219,13 @@ def test_one_pointer_drives_several_runs(runs, tiny, visit, tmp_path):
     assert page.locator(".run").count() == 2 and page.locator("#together").is_visible()
     assert seen.part("run-title", 1).inner_text().startswith("vae: VAE with 2 latent dimensions")
     # Side by side, each says its test terms, which the two share but for the KL (it said each
-    # one's loss, the AE's its reconstruction, the VAE's with its KL added)
+    # one's loss, the AE's its reconstruction, the VAE's with its KL added), and what a squared
+    # error leaves out, which the measured nats under them hold (they read as 449 nats apart)
     for k, run in enumerate((ae, vae)):
         test = run.metrics[-1]["test"]
-        terms = f"test reconstruction {test['recon']:.2f}" + (
+        assert run.config.model.likelihood == "sse"
+        terms = f"test reconstruction {test['recon']:.2f} (without the squared error's " \
+                f"constant of 448.7 nats for 784 pixels)" + (
             "" if test["kl"] is None else f" + KL {test['kl']:.2f}") + " per image."
         assert seen.part("run-title", k).inner_text().endswith(terms)
     assert runs["ae"].metrics[-1]["test"]["kl"] is None

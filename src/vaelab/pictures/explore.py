@@ -30,7 +30,7 @@ import torch
 from matplotlib.colors import to_hex
 
 from vaelab.data import ImageData, dataset_title, prepare
-from vaelab.distributions import likelihood_label
+from vaelab.distributions import SquaredError, likelihood_label
 from vaelab.errors import VaelabError, named
 from vaelab.files import check_can_make, quoted, write_atomic
 from vaelab.measuring.latent import encode_dataset, principal_axes
@@ -86,6 +86,8 @@ def _run_facts(run: Run) -> dict[str, Any]:
         "config": config.to_dict(),
         "parameters": count_parameters(run.model),
         "likelihood": likelihood_label(config.model.likelihood),
+        "without": (SquaredError.constant_said(tuple(run.model.image_shape))  # of recon
+                    if run.model.likelihood.left_out() else None),
         "epochs": run.epochs_done,
         "seconds": sum(m["train_seconds"] for m in run.metrics) if run.metrics else None,
         "last": {split: last[split] for split in ("train", "test")} if last else None,

@@ -1090,10 +1090,12 @@
 
     // "VAE with 2 latent dimensions, 20 epochs on MNIST; test reconstruction 33.56 + KL 4.46
     // per image.": the terms, which an AE and a VAE side by side share but for the KL (their
-    // losses are not alike: the VAE's holds its KL, an IWAE's is another bound).
+    // losses are not alike: the VAE's holds its KL, an IWAE's is another bound). A squared
+    // error's is without its Gaussian's constant, which the measured nats below include.
     function summary() {
       const run = DATA.run, test = run.last && run.last.test;
       const terms = !test ? "" : `; test reconstruction ${number(test.recon)}` +
+        (run.without ? ` (without the squared error's constant of ${run.without})` : "") +
         (test.kl === null ? "" : ` + KL ${number(test.kl)}`) + " per image";
       return `${MODEL.title} with ${D} latent dimension${D > 1 ? "s" : ""}, ` +
         `${run.epochs} epoch${run.epochs === 1 ? "" : "s"} on ${run.dataset}${terms}.`;
