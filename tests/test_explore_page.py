@@ -790,6 +790,12 @@ def test_a_printed_page_keeps_headings_with_their_figures_and_leaves_out_the_ani
         assert page.locator(selector).first.evaluate("e => getComputedStyle(e).breakAfter") \
             == "avoid", selector
     assert figures.first.evaluate("e => getComputedStyle(e).breakInside") == "avoid"
+    # Its footer printed alone on a last sheet, and a table's first row alone at a page's foot
+    end = page.locator("main > .end")
+    assert [end.count(), end.locator("> section").count(), end.locator("> footer").count()] \
+        == [1, 1, 1] and page.locator("main > :last-child").evaluate("e => e.className") == "end"
+    for kept in (end, page.locator("table").first):
+        assert kept.evaluate("e => getComputedStyle(e).breakInside") == "avoid"
 
 
 def test_a_run_pages_metrics_fit_a_narrow_window_with_their_notes_under_their_figures(

@@ -270,7 +270,8 @@ def write_report(runs: Sequence[Run], path: Path, *, title: str, lead: str = "",
             f"{datetime.now().strftime('%Y-%m-%d %H:%M')}.")
     again = "".join(f'<pre class="command"><code>{html.escape(c)}</code></pre>'
                     for c in commands)
-    parts.append(f"<footer>{made}{' To make it again:' if again else ''}{again}</footer>")
+    footer = f"<footer>{made}{' To make it again:' if again else ''}{again}</footer>"
+    parts[-1:] = [f'<div class="end">{parts[-1]}{footer}</div>']  # printed: not alone
     page = (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{html.escape(title)}</title><style>{_css()}</style></head>"
