@@ -31,7 +31,7 @@ from vaelab.data import load_dataset, to_unit
 from vaelab.distributions import DiagonalGaussian
 from vaelab.objectives import sse, tutorial_kl
 from vaelab.pictures import plots
-from vaelab.pictures.figures import save_figure
+from vaelab.pictures.saving import save_figure
 from vaelab.training.loop import train_all
 from vaelab.training.runs import Run
 

@@ -28,10 +28,11 @@ from vaelab.measuring.latent import (
 )
 from vaelab.pictures import plots
 from vaelab.pictures.comparison import LatentView, comparison_figure, draw_comparison
-from vaelab.pictures.figures import GIF_SIDE, figure_bytes, plot_run, write_run_figures
+from vaelab.pictures.figures import plot_run, write_run_figures
 from vaelab.pictures.interpolation import GIF_FRAMES, interpolation, interpolation_pair
 from vaelab.pictures.names import in_a_column
 from vaelab.pictures.report import write_report
+from vaelab.pictures.saving import GIF_SIDE, figure_bytes
 from vaelab.training.loop import train
 
 # ---------------------------------------------------------------------------------------------
@@ -945,6 +946,33 @@ def test_runs_that_share_their_prior_are_compared_on_one_scale(trained, tiny, tm
     legend = fig.subfigs[2].legends[0]
     assert legend.get_texts()[-1].get_text() == "9 Ankle boot"
     assert legend.get_window_extent().x1 <= fig.bbox.x1
+
+
+def test_a_teacher_draws_some_figures_at_the_resolution_of_print(trained, tiny, tmp_path):
+    """plot drew every figure at 150 pixels an inch: a handout of the codes and the loss
+    curves meant drawing all eight and enlarging two of them, blurred."""
+    ae, vae = trained["ae"], trained["vae"]
+    paths = plot_run(vae, tiny, out_dir=tmp_path / "slides", only=["loss", "latent"], dpi=300)
+    assert sorted(paths) == ["latent", "loss"]
+    assert sorted(p.name for p in (tmp_path / "slides").glob("*.png")) == ["latent.png",
+                                                                         "loss.png"]
+    usual = plot_run(vae, tiny, out_dir=tmp_path / "usual", only=["latent"])["latent"]
+    with Image.open(paths["latent"]) as sharp, Image.open(usual) as plain:
+        assert sharp.info["dpi"] == pytest.approx((300, 300), abs=0.01)
+        assert sharp.width == pytest.approx(2 * plain.width, abs=4)  # the same inches
+    for only, dpi, out, said in [
+            (["samples"], 150, "x", rf"^{re.escape(str(ae.path))} \(an AE\) has no samples "
+                                    r"figure; its figures are latent, manifold, "
+                                    r"reconstructions, interpolation, loss$"),
+            (["latnet"], 150, "x", r"^no figure is named 'latnet' \(did you mean latent\?\); "),
+            (["latent"], 150, None, r"^only= and dpi= draw figures for a folder of your own, "
+                                    r"not the run's page: give out_dir too$"),
+            (None, 600, ae.figures_dir, r"^only= and dpi= draw .* give out_dir too$"),
+            (None, 10, "x", r"^dpi must be a whole number from 30 to 1,200, got 10$")]:
+        with pytest.raises(VaelabError, match=said):
+            plot_run(ae, tiny, out_dir=out if out is None or out != "x" else tmp_path / "x",
+                     only=only, dpi=dpi)
+    assert not (tmp_path / "x").exists()  # refused before any figure is drawn
 
 
 def test_plot_keeps_a_runs_figures_its_own(trained, tiny, tmp_path):

@@ -193,6 +193,11 @@ class Plot(Common):
         metavar="LABEL LABEL", default="the two classes whose codes lie farthest apart")] = None
     """The two classes whose first test images the interpolation joins, by number or name:
     the same pair in every run's figures."""
+    only: Annotated[tuple[str, ...] | None, flag(metavar="NAME [NAME ...]", default="all")] = None
+    """Draw only these figures (latent, manifold, reconstructions, denoising, manifold_prior,
+    samples, interpolation, loss) into --out."""
+    dpi: int = 150
+    """Pixels per inch of a PNG drawn into --out: 300 for print (the figures' text stays 10 pt)."""
 
     def run(self) -> None:
         from vaelab.pictures.figures import plot_run
@@ -202,11 +207,14 @@ class Plot(Common):
         run = self.load(self.run_dir, made="figures")
         try:
             paths = plot_run(run, out_dir=self.out, fmt=self.format, data_dir=self.data_dir,
-                             progress=not self.quiet, label=self.label, between=self.between)
+                             progress=not self.quiet, label=self.label, between=self.between,
+                             only=self.only, dpi=self.dpi)
         except KeyboardInterrupt as err:  # some figures drawn anew, the others not yet
             again = command_flags(("--out", self.out), ("--data-dir", self.data_dir),
                                   ("--format", None if self.format == "png" else self.format),
-                                  ("--label", self.label))
+                                  ("--label", self.label),
+                                  ("--dpi", None if self.dpi == 150 else self.dpi))
+            again += " --only " + " ".join(self.only) if self.only else ""
             between = " --between " + " ".join(map(quoted, self.between)) if self.between else ""
             say(f"stopped while drawing the figures in {quoted(self.out or run.figures_dir)}, "
                 f"which are not all drawn anew; draw them all again with vaelab plot "

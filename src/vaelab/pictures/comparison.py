@@ -32,7 +32,6 @@ from vaelab.measuring.comparing import Comparison
 from vaelab.measuring.evaluation import check_measuring, evaluate_run
 from vaelab.measuring.latent import LatentPicture, Manifold, latent_picture, on_one_scale
 from vaelab.measuring.scorecard import Scorecard, eval_file
-from vaelab.pictures.figures import figure_bytes
 from vaelab.pictures.ink import drawn_manifold, ink_on_paper
 from vaelab.pictures.plots import (
     check_format,
@@ -42,6 +41,7 @@ from vaelab.pictures.plots import (
     legend_names,
     style,
 )
+from vaelab.pictures.saving import figure_bytes
 from vaelab.training.datasets import check_same, load_for
 from vaelab.training.folders import check_new_run_dir, unique_dir
 from vaelab.training.runs import CONFIG, Run, check_each_once, opened

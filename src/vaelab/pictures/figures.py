@@ -20,18 +20,15 @@ says: ink on paper for the registered datasets, as they are for anyone's own.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from io import BytesIO
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
 import torch
 from matplotlib.figure import Figure
-from PIL import Image
 
-from vaelab.config.checks import parse_noise
+from vaelab.config.checks import check_count, parse_noise
 from vaelab.data import ImageData, dataset_title, prepare, to_unit
-from vaelab.errors import VaelabError, named
+from vaelab.errors import VaelabError, did_you_mean, named
 from vaelab.files import check_can_make, read_capped, write_atomic
 from vaelab.measuring.latent import LatentPicture, latent_picture, prior_manifold
 from vaelab.models import Autoencoder, leaves_modes
@@ -41,13 +38,11 @@ from vaelab.pictures.choice import DRAWN_AT, DRAWN_WITH, Choice
 from vaelab.pictures.ink import drawn_manifold, ink_on_paper, pictures_of
 from vaelab.pictures.interpolation import GIF_ENDS, interpolation
 from vaelab.pictures.report import write_run_page
+from vaelab.pictures.saving import DPI, save_figure, save_gif
 from vaelab.training.datasets import check_data, load_for
 from vaelab.training.runs import FIGURES, Run, opened
 
-GIF_SIDE = 256  # pixels of an animation's longer side, at least: 28 px -> 280 px, so that a
-# slide or a page that enlarges it further blurs its pixels little
 SAMPLES = 10  # samples.png is SAMPLES x SAMPLES
-PNG_LEVEL = 3  # zlib compression of the PNGs (save_figure)
 EXAMPLES = 10  # about as many test images in reconstructions.png and denoising.png
 DRAWN_FROM = ".vaelab-figures-of"  # in a folder of figures drawn with --out: the run's path
 
@@ -55,13 +50,14 @@ DRAWN_FROM = ".vaelab-figures-of"  # in a folder of figures drawn with --out: th
 def plot_run(run: Run | str | Path, data: ImageData | None = None, *,
              out_dir: str | Path | None = None, fmt: str = "png",
              data_dir: str | Path | None = None, progress: bool = True,
-             label: str | int | None = None, between: tuple[str | int, str | int] | None = None
-             ) -> dict[str, Path]:
+             label: str | int | None = None, between: tuple[str | int, str | int] | None = None,
+             only: Sequence[str] | None = None, dpi: int = DPI) -> dict[str, Path]:
     """Draw a run's figures (loading its test set unless ``data`` is given); when they go to
     the run's own figures/ folder as PNGs, write its index.html too. ``label`` is the class a
     conditional model's decoder grids are drawn as (by default its first); ``between`` the two
     classes whose first test images the interpolation joins (by default the two whose codes lie
-    farthest apart), so that several runs' figures show the same pair; either by number or name."""
+    farthest apart), so that several runs' figures show the same pair; either by number or name.
+    ``only`` and ``dpi``: as ``write_run_figures`` takes them, into ``out_dir``."""
     if out_dir is not None:  # new or not: its figures are drawn again
         check_can_make(out_dir, named("--out", "out_dir"), folder=True)
     run = opened(run, data_dir=data_dir,
@@ -69,8 +65,9 @@ def plot_run(run: Run | str | Path, data: ImageData | None = None, *,
     if out_dir is not None:
         _not_another_runs(Path(out_dir), run)
     choice = Choice.of(run, label, between)  # before any work
+    figures_wanted(run, only, dpi, out_dir)
     data = load_for(run.config, data_dir, progress=progress, data=data)
-    paths = write_run_figures(run, data, out_dir, fmt, choice=choice)
+    paths = write_run_figures(run, data, out_dir, fmt, choice=choice, only=only, dpi=dpi)
     if out_dir is None and fmt == "png":
         paths["page"] = write_run_page(run)
     if out_dir is not None:  # whose figures they are, for the next plot there
@@ -107,15 +104,17 @@ def _not_another_runs(out: Path, run: Run) -> None:
 @torch.inference_mode()
 def write_run_figures(run: Run | str | Path, data: ImageData | None = None,
                       out_dir: str | Path | None = None, fmt: str = "png",
-                      seen: LatentPicture | None = None, choice: Choice = Choice()
-                      ) -> dict[str, Path]:
+                      seen: LatentPicture | None = None, choice: Choice = Choice(),
+                      only: Sequence[str] | None = None, dpi: int = DPI) -> dict[str, Path]:
     """Draw all of a run's figures into ``out_dir`` (default: the run's figures/ folder), as
     PNG, or as PDF or SVG for print and slides (the images in them stay pixels), of ``data``
     (by default the run's own images, loaded). ``seen`` skips encoding the test set when the
-    caller has its latent picture already."""
+    caller has its latent picture already. Into a folder of one's own (``out_dir``), ``only``
+    draws some of them (by FIGURE_KEYS' names), and ``dpi`` a PNG's pixels per inch."""
     plots.check_format(fmt)
     check_data(data)
     run = opened(run, writes="out_dir to draw it elsewhere" if out_dir is None else "")
+    wanted = figures_wanted(run, only, dpi, out_dir)
     data = data if data is not None else load_for(run.config, progress=False)
     out_dir = Path(out_dir or run.figures_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -133,33 +132,36 @@ def write_run_figures(run: Run | str | Path, data: ImageData | None = None,
     paths: dict[str, Path] = {}
     notes = {DRAWN_WITH: choice.as_text(), DRAWN_AT: str(run.epochs_done)}  # the page's
 
-    def save(key: str, fig: Figure) -> None:  # at once: a drawn figure keeps its pixels
-        paths[key] = save_figure(fig, out_dir / f"{key}.{fmt}", notes=notes)
+    def save(key: str, fig: Callable[[], Figure]) -> None:  # at once: a figure keeps pixels
+        if key in wanted:
+            paths[key] = save_figure(fig(), out_dir / f"{key}.{fmt}", dpi=dpi, notes=notes)
 
-    save("latent", plots.latent_scatter(
+    save("latent", lambda: plots.latent_scatter(
         seen.points, seen.labels, data.classes, axis_labels=labels,
         equal=not seen.plane.is_line, window=seen.manifold.extent,
         title=f"{name}\n{kind} of the {len(seen.points):,} test images{given}{where}"))
-    save("manifold", plots.manifold_figure(
+    save("manifold", lambda: plots.manifold_figure(
         drawn_manifold(seen.manifold, ink), axis_labels=labels,
         title=f"{name}\ndecoder over the test codes' region{where}{drawn_as}"))
-    save("reconstructions", _reconstructions(model, data, name, ink, run.config.train.noise))
+    save("reconstructions",
+         lambda: _reconstructions(model, data, name, ink, run.config.train.noise))
     if run.config.train.noise != "none":
-        save("denoising", _denoising(model, data, name, ink, run.config.train.noise,
-                                     run.config.train.seed))
+        save("denoising", lambda: _denoising(model, data, name, ink, run.config.train.noise,
+                                             run.config.train.seed))
     if model.has_prior:
-        save("manifold_prior", plots.manifold_figure(
+        save("manifold_prior", lambda: plots.manifold_figure(
             drawn_manifold(prior_manifold(model, seen.plane, seen.label), ink),
             axis_labels=labels,
             title=f"{name}\ndecoder at the prior's 5%-95% quantiles"
                   f"{' (PCA plane through 0)' if seen.plane.is_pca else ''}{drawn_as}"))
-        save("samples", _samples(model, data, name, ink, run.config.train.seed))
-    figure, gif_frames = interpolation(model, data, seen, name, ink, choice.between)
-    save("interpolation", figure)
+        save("samples", lambda: _samples(model, data, name, ink, run.config.train.seed))
+    if "interpolation" in wanted:
+        figure, gif_frames = interpolation(model, data, seen, name, ink, choice.between)
+        save("interpolation", lambda: figure)
+        paths["interpolation_gif"] = save_gif(gif_frames, out_dir / "interpolation.gif",
+                                              held=GIF_ENDS)
     if run.metrics:
-        save("loss", _loss(run, name))
-    paths["interpolation_gif"] = save_gif(gif_frames, out_dir / "interpolation.gif",
-                                          held=GIF_ENDS)
+        save("loss", lambda: _loss(run, name))
     if out_dir.resolve() == run.figures_dir.resolve():  # what an earlier state drew, gone
         for key in set(FIGURE_KEYS) - paths.keys():  # (a denoising run resumed as another)
             (out_dir / f"{key}.{fmt}").unlink(missing_ok=True)
@@ -171,43 +173,27 @@ FIGURE_KEYS = ("latent", "manifold", "reconstructions", "denoising", "manifold_p
                "samples", "interpolation", "loss")
 
 
-def save_figure(fig: Figure, path: Path, dpi: int = 150, notes: dict[str, str] | None = None
-                ) -> Path:
-    """Save ``fig`` (PNG, PDF or SVG by the file's suffix) atomically; a PNG keeps ``notes``
-    as text of its own."""
-    write_atomic(path, figure_bytes(fig, path.suffix.lstrip(".").lower() or "png", dpi, notes))
-    return path
-
-
-def figure_bytes(fig: Figure, fmt: str = "png", dpi: int = 150,
-                 notes: dict[str, str] | None = None) -> bytes:
-    """``fig`` as the bytes of a PNG, PDF or SVG file."""
-    buffer = BytesIO()
-    # zlib's level 3, not Pillow's 6: the demo's PNGs are encoded in 40% less time, and come
-    # out 10% smaller to 10% larger (its comparison: 1.06 MB, not 1.18).
-    options = ({"pil_kwargs": {"compress_level": PNG_LEVEL}, "metadata": notes or {}}
-               if fmt == "png" else  # no date: the same figure is the same file
-               {"metadata": {"CreationDate" if fmt == "pdf" else "Date": None}})
-    with plots.style():  # its settings of how text is saved too: as text in a PDF or SVG
-        fig.savefig(buffer, format=fmt, dpi=dpi if fmt == "png" else max(dpi, plots.PRINT_DPI),
-                    bbox_inches="tight", facecolor="white", **options)
-    return buffer.getvalue()
-
-
-def save_gif(frames: np.ndarray, path: Path, ms: int = 50, held: Sequence[int] = ()) -> Path:
-    """Frames (T, H, W) grey or (T, H, W, 3) colour, in [0, 1], as an endless animation drawn
-    as they are (0 black); enlarged a whole number of times without blurring, to GIF_SIDE
-    pixels or more. The frames ``held`` (a line's two ends) stay a second, so that a viewer
-    sees where it turns."""
-    scale = -(-GIF_SIDE // max(frames.shape[1:3]))
-    images = [Image.fromarray(f).resize((f.shape[1] * scale, f.shape[0] * scale), Image.NEAREST)
-              for f in (255 * frames.clip(0, 1)).round().astype(np.uint8)]
-    buffer = BytesIO()
-    durations = [1000 if i in held else ms for i in range(len(images))]
-    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:],
-                   duration=durations, loop=0, optimize=True)
-    write_atomic(path, buffer.getvalue())
-    return path
+def figures_wanted(run: Run, only: Sequence[str] | None, dpi: int, out_dir: str | Path | None
+                   ) -> set[str]:
+    """The figures to draw: the run's all, or those ``only`` names, checked (one line for a
+    name that is none of them, or of a figure that this run has not); ``only`` and ``dpi``
+    draw for a folder of one's own, not the run's page, which shows all at DPI."""
+    has = [key for key in FIGURE_KEYS if (key != "denoising" or run.config.train.noise != "none")
+           and (key not in ("manifold_prior", "samples") or run.model.has_prior)
+           and (key != "loss" or run.metrics)]
+    if only is None and dpi == DPI:
+        return set(has)
+    if out_dir is None or Path(out_dir).resolve() == run.figures_dir.resolve():
+        raise VaelabError(f"{named('--only and --dpi', 'only= and dpi=')} draw figures for a "
+                          f"folder of your own, not the run's page: give "
+                          f"{named('--out DIR', 'out_dir')} too")
+    check_count(named("--dpi", "dpi"), dpi, least=30, most=1200)
+    for key in only or ():
+        if key not in has:
+            why = (f"{run.path} ({run.config.named()}) has no {key} figure" if key in FIGURE_KEYS
+                   else f"no figure is named {key!r}{did_you_mean(key, FIGURE_KEYS)}")
+            raise VaelabError(f"{why}; its figures are {', '.join(has)}")
+    return set(only or has)
 
 
 # ---------------------------------------------------------------------------------------------
