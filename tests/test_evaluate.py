@@ -917,18 +917,23 @@ def test_images_judged_mostly_one_class_are_said_to_say_little():
         p[torch.arange(len(picks)), picks] = sure
         return p
 
-    digits = tuple("0123456789")
+    digits, even = tuple("0123456789"), torch.arange(10)  # every class as often
     blob = judged([0.02, 0.02, 0.02, 0.8, 0.02, 0.02, 0.02, 0.04, 0.02, 0.02])
-    assert one_class(blob, digits) == (
+    assert one_class(blob, digits, even) == (
         "80% of them judged 3: the classifier is sure of images unlike any it learnt from "
         "too (a blur, a blob), so its confidence says little of them; look at them")
-    assert sure_of(blob, digits, "decoded as each class in turn") == (
-        1.0, None, f"decoded as each class in turn; and {one_class(blob, digits)}")
-    assert one_class(judged([0.1] * 10), digits) == ""  # every class drawn
-    assert one_class(judged([0.54] + [0.46 / 9] * 9), digits) == ""  # under 0.55 of 10
-    assert one_class(judged([0.7, 0.3]), ("cat", "dog")) == ""  # of two: 0.75 at least
-    assert one_class(judged([0.8, 0.2]), ("cat", "dog")).startswith("80% of them judged cat")
-    assert sure_of(judged([0.1] * 10, sure=0.5), digits) == (0.0, None, "")
+    assert sure_of(blob, digits, even, "decoded as each class in turn") == (
+        1.0, None, f"decoded as each class in turn; and {one_class(blob, digits, even)}")
+    assert one_class(judged([0.1] * 10), digits, even) == ""  # every class drawn
+    assert one_class(judged([0.54] + [0.46 / 9] * 9), digits, even) == ""  # under 0.55 of 10
+    pets = ("cat", "dog")
+    assert one_class(judged([0.7, 0.3]), pets, torch.tensor([0, 1])) == ""  # of two: 0.75
+    assert one_class(judged([0.8, 0.2]), pets, torch.tensor([0, 1])).startswith(
+        "80% of them judged cat")
+    # where 4 in 5 of the real images are cats, so may the samples be: from 0.9 on, said
+    assert one_class(judged([0.85, 0.15]), pets, torch.tensor([0, 0, 0, 0, 1])) == ""
+    assert one_class(judged([0.95, 0.05]), pets, torch.tensor([0, 0, 0, 0, 1])) != ""
+    assert sure_of(judged([0.1] * 10, sure=0.5), digits, even) == (0.0, None, "")
 
 
 def test_an_older_evaluation_of_squared_error_is_named_as_its_run_names_it(tiny, tmp_path,

@@ -290,24 +290,25 @@ def confident_share(probabilities: torch.Tensor, threshold: float = CONFIDENT) -
     return (probabilities.max(dim=1).values >= threshold).cpu().double().mean().item()
 
 
-def one_class(probabilities: torch.Tensor, classes: tuple[str, ...]) -> str:
-    """What to say of images (N, classes) that the classifier puts mostly in one class (a
-    share past half-way from an even one to all, and past half): that it is sure of images
-    unlike any it learnt from too, so its confidence says little of them; else nothing."""
+def one_class(probabilities: torch.Tensor, classes: tuple[str, ...], labels: torch.Tensor
+              ) -> str:
+    """What to say of images (N, classes) the classifier puts mostly in one class (past half-
+    way from its share of ``labels``, the real images' or those asked for, to all): that it is
+    sure of images unlike any it learnt from too, so it says little of them; else nothing."""
     counts = torch.bincount(probabilities.argmax(dim=1), minlength=len(classes)).cpu()
     top, share = int(counts.argmax()), counts.max().item() / max(1, len(probabilities))
-    if share < 0.5 + 0.5 / len(classes):
+    usual = (labels.cpu() == top).double().mean().item() if len(labels) else 1 / len(classes)
+    if share < 0.5 + 0.5 * usual:
         return ""
     return (f"{share:.0%} of them judged {classes[top]}: the classifier is sure of images "
             f"unlike any it learnt from too (a blur, a blob), so its confidence says little "
             f"of them; look at them")
 
 
-def sure_of(probabilities: torch.Tensor, classes: tuple[str, ...], note: str = ""
-            ) -> tuple[float, None, str]:
-    """A grid's Score: the share of its images the classifier is sure of, no standard error,
-    and ``note`` with what ``one_class`` says of them."""
-    said = one_class(probabilities, classes)
+def sure_of(probabilities: torch.Tensor, classes: tuple[str, ...], labels: torch.Tensor,
+            note: str = "") -> tuple[float, None, str]:
+    """A grid's Score: the share the classifier is sure of, no error, and one_class's note."""
+    said = one_class(probabilities, classes, labels)
     return confident_share(probabilities), None, AND.join(filter(None, (note, said)))
 
 

@@ -4,6 +4,7 @@ latent codes' quality, and the quality of what the decoder draws; saved as the r
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import math
@@ -129,8 +130,7 @@ def evaluate_run(run: Run | str | Path, data: ImageData | None = None, *, k: int
     def lap(name: str) -> None:
         nonlocal clock
         now = time.perf_counter()
-        seconds[name] = round(now - clock, 3)
-        clock = now
+        seconds[name], clock = round(now - clock, 3), now
 
     objective = objective_per_image(model, images, config.train, labels, seed=seed, world=world)
     metrics["loss"] = Score(objective["loss"])
@@ -301,12 +301,12 @@ def _pictures(model: Autoencoder, data: ImageData, seen: ImageData, judge: Judge
                            else NO_PRIOR) for key in keys}
     grid, prior_grid = grids_of(model, latent_picture(model, seen), *data.image_shape[1:])
     each = "" if not model.conditional else each_class(model.classes)  # not as class 0 alone
-    scores = {"grid_digits": Score(*sure_of(predict(judge.model, grid), data.classes, each))}
+    usual = data.test_labels if not model.conditional else torch.arange(model.classes)  # asked
+    sure = functools.partial(sure_of, classes=data.classes, labels=usual, note=each)
+    scores = {"grid_digits": Score(*sure(predict(judge.model, grid)))}
     if prior_grid is None:
-        na = Score(None, note=NO_PRIOR)
-        return {**scores, **{key: na for key in keys if key not in scores}}
-    scores["prior_grid_digits"] = Score(*sure_of(predict(judge.model, prior_grid), data.classes,
-                                                 each))
+        return {**scores, **{key: Score(None, note=NO_PRIOR) for key in keys if key not in scores}}
+    scores["prior_grid_digits"] = Score(*sure(predict(judge.model, prior_grid)))
     generator = torch.Generator(model.device).manual_seed(seed)
     n = len(data.test_images)
     asked = torch.arange(n, device=model.device) % len(data.classes)  # every class in turn
@@ -317,7 +317,7 @@ def _pictures(model: Autoencoder, data: ImageData, seen: ImageData, judge: Judge
         judged.append(predict_with_features(judge.model, samples))
     probabilities, drawn = (torch.cat(parts) for parts in zip(*judged, strict=True))
     scores["sample_confidence"] = Score(*mean_and_error(probabilities.max(dim=1).values),
-                                        note=one_class(probabilities, data.classes))
+                                        note=one_class(probabilities, data.classes, usual))
     most = f"at most ln {len(data.classes)} = {math.log(len(data.classes)):.3f}"
     scores["sample_class_entropy"] = Score(class_entropy(probabilities), note=f"{most}, reached "
                                            f"when every class is drawn equally often")
