@@ -17,7 +17,7 @@ from vaelab.config import (
     parse_noise,
 )
 from vaelab.distributions import LIKELIHOODS
-from vaelab.errors import ConfigError
+from vaelab.errors import ConfigError, VaelabError
 from vaelab.models import MODELS
 from vaelab.nets import NETS
 from vaelab.objectives import KL
@@ -200,6 +200,20 @@ def test_older_configs_keep_their_split_drawn_over_the_images_order_and_have_no_
     assert RunConfig.from_dict(now.to_dict()).data.notes == ("left out 1 file",)
     with pytest.raises(ConfigError, match=r"^notes must be a list of texts, got \[1\]$"):
         DataConfig(notes=[1])
+    # A registered dataset has its own test set: how a folder's would be drawn means nothing
+    from vaelab.measuring.pairing import check_same_test_images
+    from vaelab.training.datasets import data_key
+
+    assert data_key(RunConfig(data=old)) != data_key(RunConfig(data=dataclasses.replace(
+        old, split_by_order=False))) == data_key(RunConfig(data=DataConfig("/data/shapes")))
+    mnist = DataConfig(split_by_order=True)
+    assert data_key(RunConfig(data=mnist)) == data_key(RunConfig())
+    check_same_test_images([("old", mnist), ("new", DataConfig())])  # their own test set
+    with pytest.raises(VaelabError, match=r"^old and new were trained with test images drawn "
+                                          r"over the images' order \(as vaelab drew them up to "
+                                          r"config format 6\) and by each image's hash: their "
+                                          r"test images differ"):
+        check_same_test_images([("old", old), ("new", DataConfig("/data/shapes"))])
 
 
 def test_noise_is_read_as_kind_and_level():

@@ -934,6 +934,9 @@ def test_images_judged_mostly_one_class_are_said_to_say_little():
     assert one_class(judged([0.85, 0.15]), pets, torch.tensor([0, 0, 0, 0, 1])) == ""
     assert one_class(judged([0.95, 0.05]), pets, torch.tensor([0, 0, 0, 0, 1])) != ""
     assert sure_of(judged([0.1] * 10, sure=0.5), digits, even) == (0.0, None, "")
+    # judged one class, but not with confidence: nothing said of a confidence it lacks
+    assert one_class(judged([0.02] * 3 + [0.8] + [0.02] * 3 + [0.04] + [0.02] * 2, sure=0.43),
+                     digits, even) == ""
 
 
 def test_an_older_evaluation_of_squared_error_is_named_as_its_run_names_it(tiny, tmp_path,

@@ -86,6 +86,14 @@ def test_an_image_added_to_a_folder_moves_at_most_one_other_between_the_splits(t
         before = after
     by_order = load_dataset(str(root), progress=False, split_by_order=True)  # older runs'
     assert len(_tested(by_order) ^ _tested(after)) > 2  # drawn otherwise
+    # A colour image added makes them all colour (grey in three channels): none moves
+    Image.fromarray(np.stack([_pattern(2000, 2)] * 2 + [_pattern(2001, 2)], axis=2)).save(
+        root / "c" / "colour.png")
+    coloured = load_dataset(str(root), progress=False)
+    assert coloured.image_shape[0] == 3
+    firsts = {image[:1].tobytes() for image in coloured.test_images.numpy()}  # grey's own
+    assert len(firsts ^ _tested(after) - {_pattern(2000, 2).tobytes()}) <= 1
+    (root / "c" / "colour.png").unlink()
     renamed = tmp_path / "renamed"  # the same images under other names, in another order
     for i, path in enumerate(sorted(root.rglob("*.png"), reverse=True)):
         (renamed / path.parent.name).mkdir(parents=True, exist_ok=True)
@@ -146,6 +154,9 @@ def test_what_reading_a_folder_noticed_is_recorded_with_each_run_and_shown_on_it
     assert code == 0 and "left out 2 files that are not images" in err, err
     assert json.loads((tmp_path / "third" / "config.json").read_text())["data"]["notes"][1:] \
         == notes[1:]
+    copy = shutil.copytree(root, tmp_path / "copy")  # its times too: the first's cache
+    copied = load_dataset(str(copy), progress=False)
+    assert copied.notes[1:] == tuple(notes[1:]) and not any("shapes" in n for n in copied.notes)
 
 
 @pytest.mark.parametrize("cores", [1, 2])

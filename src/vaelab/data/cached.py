@@ -34,7 +34,7 @@ class Decoded:
     classes: tuple[str, ...]
     split: np.ndarray | None
     left_out: tuple[str, ...] | None = None  # the other files, by path in the folder, as read
-    notes: tuple[str, ...] = ()  # what decoding them noticed (images scaled up, say), said once
+    notes: tuple[str, ...] = ()  # what decoding noticed (images scaled up), of paths below it
 
 
 def cache_path(listing: Listing, image_size: int | None) -> Path:

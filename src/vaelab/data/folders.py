@@ -234,14 +234,15 @@ def load_folder(root: Path, image_size: int | None, *, progress: bool = True,
         check_room(listing.files, image_size, root)
         chunk = decode_all(listing.files, image_size, progress=progress, workers=workers,
                            root=root)
+        said = told(chunk, root, image_size, listing.files)
+        for note in said:
+            log.warning("%s", note)
         decoded = Decoded(chunk.images.transpose(0, 3, 1, 2).copy(), listing.labels,
                           listing.classes, listing.split, left_out,
-                          tuple(told(chunk, root, image_size, listing.files)))
-        for note in decoded.notes:
-            log.warning("%s", note)
+                          tuple(_below(note, root) for note in said))  # a copy's too
         write_cache(cached, decoded)
-    return dataclasses.replace(decoded, notes=tuple(
-        _below(note, root) for note in (*notes, *decoded.notes)))
+    return dataclasses.replace(decoded, notes=(*(_below(note, root) for note in notes),
+                                               *decoded.notes))
 
 
 def _below(note: str, root: Path) -> str:

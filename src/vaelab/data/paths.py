@@ -135,10 +135,13 @@ def split(name: str, decoded: Decoded, path: Path, test_fraction: float, seed: i
 
 
 def _hashed(images: np.ndarray, seed: int) -> np.ndarray:
-    """A number for each image (N, ...) from its pixels and ``seed`` alone, not its place."""
+    """A number for each image (N, C, H, W) from its pixels and ``seed`` alone, not its place;
+    a grey image made colour (three equal channels), by its one channel, so that a colour
+    image added to grey ones, which makes them all colour, moves none of them."""
     key = seed.to_bytes(8, "little")
-    return np.array([int.from_bytes(hashlib.blake2b(image.tobytes(), key=key, digest_size=8)
-                                    .digest(), "little") for image in images], dtype=np.uint64)
+    return np.array([int.from_bytes(hashlib.blake2b(
+        (image[:1] if (image == image[:1]).all() else image).tobytes(), key=key,
+        digest_size=8).digest(), "little") for image in images], dtype=np.uint64)
 
 
 @functools.cache  # once a process, however often the run's data is loaded

@@ -8,8 +8,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from vaelab.config import DataConfig, RunConfig, TrainConfig, parse_noise
-from vaelab.data import DATASETS
+from vaelab.config import RunConfig, TrainConfig, parse_noise
 from vaelab.distributions import Likelihood, SquaredError
 from vaelab.errors import VaelabError
 from vaelab.errors import named as spelt
@@ -286,32 +285,6 @@ def say_what_differs(runs: Sequence[Run], cards: Sequence[Scorecard], images: in
                     if any(card.split == "train" for card in cards) else "")
 
 
-def check_same_test_images(named: Sequence[tuple[str, DataConfig]]) -> None:
-    """Refuse, in one line that names them, runs (``named`` by their folders) on different
-    datasets, or whose images differ in size or in their test split: their figures would not
-    be of the same images. Runs that recorded one fingerprint learnt from the same images,
-    wherever each found them (a folder copied or moved)."""
-    if len({data.fingerprint for _, data in named}) == 1 and named[0][1].fingerprint:
-        return
-    datasets = sorted({data.dataset for _, data in named})
-    if len(datasets) > 1:
-        raise VaelabError(f"these runs are on different datasets ({', '.join(datasets)}); "
-                          f"compare runs on one")
-    for other, b in named[1:]:
-        first, a = named[0]
-        settings = [(spelt("--image-size", "image_size"), a.image_size, b.image_size)]
-        if a.dataset not in DATASETS:  # a registered dataset has its own test split
-            settings += [(spelt("--test-fraction", "test_fraction"), a.test_fraction,
-                          b.test_fraction),
-                         (spelt("--split-seed", "split_seed"), a.split_seed, b.split_seed)]
-        differ = [f"{flag} {'unset' if x is None else x} and {'unset' if y is None else y}"
-                  for flag, x, y in settings if x != y]
-        if differ:
-            raise VaelabError(f"{first} and {other} were trained with {', '.join(differ)}: "
-                              f"their test images differ, so their figures do not compare; "
-                              f"compare runs trained with the same settings")
-
-
 def conditional(card: Scorecard) -> bool:
     """Whether the card's model is conditioned on a label, as its class says (an unknown
     name, from an eval.json edited by hand: not)."""
@@ -319,7 +292,6 @@ def conditional(card: Scorecard) -> bool:
         return model_class(card.model).conditional
     except VaelabError:
         return False
-
 
 
 def setting_applies(config: RunConfig, section: str, key: str) -> bool:

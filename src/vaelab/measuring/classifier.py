@@ -43,6 +43,7 @@ LEAST_STEPS = 2_000  # a small dataset gets more epochs: five of MNIST's are 2,3
 # and 96.1%; 400 epochs of a few hundred images were a minute and a half of a first eval.
 MOST_EPOCHS = 50
 CONFIDENT = 0.9  # a decoded image "is a digit" when the classifier gives one class this much
+SURE_OF_ONE = 0.75  # the mean confidence in the class most images are judged that is said
 AND = "; and "  # between two notes on one figure
 
 
@@ -272,8 +273,7 @@ def _moments(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean (f,) and unbiased covariance (f, f) of features (N, f), in float64, through one
     centred copy (10,000 x 128 features: 10 MB)."""
     x = x.to("cpu", torch.float64, copy=True)  # centred in place; MPS has no float64
-    mean = x.mean(dim=0)
-    x -= mean
+    x -= (mean := x.mean(dim=0))
     return mean, x.T @ x / (len(x) - 1)
 
 
@@ -290,15 +290,15 @@ def confident_share(probabilities: torch.Tensor, threshold: float = CONFIDENT) -
     return (probabilities.max(dim=1).values >= threshold).cpu().double().mean().item()
 
 
-def one_class(probabilities: torch.Tensor, classes: tuple[str, ...], labels: torch.Tensor
-              ) -> str:
+def one_class(probabilities: torch.Tensor, classes: tuple[str, ...], labels: torch.Tensor) -> str:
     """What to say of images (N, classes) the classifier puts mostly in one class (past half-
-    way from its share of ``labels``, the real images' or those asked for, to all): that it is
-    sure of images unlike any it learnt from too, so it says little of them; else nothing."""
-    counts = torch.bincount(probabilities.argmax(dim=1), minlength=len(classes)).cpu()
+    way from its share of ``labels``, real or asked for, to all) at a mean confidence of
+    SURE_OF_ONE or more: that it is sure of images unlike any it learnt from too; else ""."""
+    best, picked = probabilities.max(dim=1)
+    counts = torch.bincount(picked, minlength=len(classes)).cpu()
     top, share = int(counts.argmax()), counts.max().item() / max(1, len(probabilities))
     usual = (labels.cpu() == top).double().mean().item() if len(labels) else 1 / len(classes)
-    if share < 0.5 + 0.5 * usual:
+    if share < 0.5 + 0.5 * usual or best[picked == top].mean().item() < SURE_OF_ONE:
         return ""
     return (f"{share:.0%} of them judged {classes[top]}: the classifier is sure of images "
             f"unlike any it learnt from too (a blur, a blob), so its confidence says little "

@@ -28,7 +28,8 @@ from vaelab.training.layout import CONFIG
 
 SHOWN = {("model", "model"), ("model", "latent_dims"), ("model", "likelihood"),
          ("train", "epochs"), ("data", "classes"), ("data", "image_shape"),  # rows of their own,
-         ("data", "train_subset_first"), ("data", "notes")}  # or recorded from the images
+         ("data", "train_subset_first"), ("data", "notes"),  # or recorded from the images
+         ("data", "split_by_order")}  # compare refuses runs whose test images it drew apart
 NAMED = {"k": "trained with -k", "fingerprint": "images (fingerprint)"}  # else --key-words
 PROBES = ("linear_probe", "knn")  # fitted on the training images each run learnt from
 SCALED = ("loss", "neg_elbo", "recon", "nll", "bits_per_dim")  # in the likelihood's units

@@ -4,10 +4,13 @@ image."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from vaelab.config import RunConfig
+from vaelab.config import DataConfig, RunConfig
+from vaelab.data import DATASETS
 from vaelab.errors import VaelabError
+from vaelab.errors import named as spelt
 from vaelab.measuring.caveats import conditional, training_images
 from vaelab.measuring.scorecard import Scorecard
 
@@ -65,3 +68,32 @@ def images_of(card: Scorecard) -> str | None:
 def learnt_from(card: Scorecard) -> str | None:
     """Which training images the card's run learnt from, where its config says."""
     return None if (config := card_config(card)) is None else training_images(config)
+
+
+def check_same_test_images(named: Sequence[tuple[str, DataConfig]]) -> None:
+    """Refuse, in one line that names them, runs (``named`` by their folders) on different
+    datasets, or whose images differ in size or in their test split: their figures would not
+    be of the same images. Runs that recorded one fingerprint learnt from the same images,
+    wherever each found them (a folder copied or moved)."""
+    if len({data.fingerprint for _, data in named}) == 1 and named[0][1].fingerprint:
+        return
+    datasets = sorted({data.dataset for _, data in named})
+    if len(datasets) > 1:
+        raise VaelabError(f"these runs are on different datasets ({', '.join(datasets)}); "
+                          f"compare runs on one")
+    for other, b in named[1:]:
+        first, a = named[0]
+        settings = [(spelt("--image-size", "image_size"), a.image_size, b.image_size)]
+        if a.dataset not in DATASETS:  # a registered dataset has its own test split
+            settings += [(spelt("--test-fraction", "test_fraction"), a.test_fraction,
+                          b.test_fraction),
+                         (spelt("--split-seed", "split_seed"), a.split_seed, b.split_seed)]
+        differ = [f"{flag} {'unset' if x is None else x} and {'unset' if y is None else y}"
+                  for flag, x, y in settings if x != y]
+        if a.dataset not in DATASETS and a.split_by_order != b.split_by_order:
+            differ.append("test images drawn over the images' order (as vaelab drew them up to "
+                          "config format 6) and by each image's hash")
+        if differ:
+            raise VaelabError(f"{first} and {other} were trained with {', '.join(differ)}: "
+                              f"their test images differ, so their figures do not compare; "
+                              f"compare runs trained with the same settings")

@@ -22,7 +22,6 @@ from vaelab.errors import VaelabError, did_you_mean
 from vaelab.files import writable, write_atomic
 from vaelab.measuring.caveats import (
     AS_CLASS_0,
-    check_same_test_images,
     classifier_record,
     saved_scorecard,
     say_what_differs,
@@ -31,6 +30,7 @@ from vaelab.measuring.classifier import Judge, judge_for
 from vaelab.measuring.comparing import Comparison
 from vaelab.measuring.evaluation import check_measuring, evaluate_run
 from vaelab.measuring.latent import LatentPicture, Manifold, latent_picture, on_one_scale
+from vaelab.measuring.pairing import check_same_test_images
 from vaelab.measuring.scorecard import Scorecard, eval_file
 from vaelab.pictures.ink import drawn_manifold, ink_on_paper
 from vaelab.pictures.plots import (

@@ -105,7 +105,7 @@ def data_key(config: RunConfig) -> tuple:
     """What names a run's data: runs with equal keys load the very same images."""
     settings = config.data
     return (absolute(settings.dataset), settings.image_size, settings.test_fraction,
-            settings.split_seed, settings.split_by_order)
+            settings.split_seed, settings.split_by_order and settings.dataset not in DATASETS)
 
 
 def check_same(config: RunConfig, data: ImageData) -> None:
