@@ -416,8 +416,8 @@ def test_each_class_is_named_at_the_middle_of_its_codes_and_the_legend_says_so(r
     seen.hover(x, y)  # on test code 7
     assert seen.part("pointer-z").inner_text().endswith(f"; by a test {tiny.classes[labels[7]]}")
     for mark, x, y in names:
-        own = codes[labels == tiny.classes.index(mark)].astype(np.float64)
-        u, v = _densest(own, _spread(codes.astype(np.float64)))
+        every = codes.astype(np.float64)
+        u, v = _densest(every, _spread(every), labels == tiny.classes.index(mark))
         at = seen.state(f"planeToScreen({float(u)}, {float(v)})")
         assert np.hypot(x - at[0], y - at[1]) <= 16, (mark, x, y, at)
     assert data["legend"] == list(tiny.classes) and data["marks"] == list(tiny.classes)

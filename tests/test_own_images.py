@@ -1277,6 +1277,15 @@ def test_blank_images_are_told(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="vaelab"):
         load_dataset(str(root), progress=False)
     assert any(m.startswith(f"{root}: 6 of the 7 images are blank") for m in caplog.messages)
+    # An image of one colour is blank too (green: 0 in two channels, 255 in one)
+    colours = make_folder(tmp_path / "colours", classes=(), per_class=3, colour=True, size=(16, 16))
+    Image.fromarray(np.tile(np.array([0, 255, 0], np.uint8), (16, 16, 1))).save(
+        colours / "green.png")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vaelab"):
+        load_dataset(str(colours), progress=False)
+    assert any(m.startswith(f"{colours}: 1 of the 4 images is blank, one flat value throughout "
+                            f"(such as green.png)") for m in caplog.messages), caplog.messages
 
 
 def test_images_too_large_for_the_memory_are_refused_before_they_are_read(tmp_path,

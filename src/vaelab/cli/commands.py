@@ -197,7 +197,8 @@ class Plot(Common):
     """Draw only these figures (latent, manifold, reconstructions, denoising, manifold_prior,
     samples, interpolation, loss) into --out."""
     dpi: int = 150
-    """Pixels per inch of a PNG drawn into --out: 300 for print (the figures' text stays 10 pt)."""
+    """Pixels per inch of a PNG drawn into --out (300 for print: the text stays 10 pt), and of
+    the pictures inside a PDF or SVG where above their 300."""
 
     def run(self) -> None:
         from vaelab.pictures.figures import plot_run
@@ -222,7 +223,7 @@ class Plot(Common):
             err.told = True  # type: ignore[attr-defined]
             raise
         page = paths.pop("page", None)
-        say(f"{len(paths)} figures in {self.out or run.figures_dir}"
+        say(f"{len(paths)} figure{'s' * (len(paths) != 1)} in {self.out or run.figures_dir}"
             + (f"; open {quoted(page)}" if page is not None else ""))
 
 

@@ -214,11 +214,11 @@ def told(chunk: Chunk, root: os.PathLike, size: int | None, paths: Sequence[str]
     lose over a third to the square, and images of one flat value (``paths``: the files of
     the chunk's images, in order)."""
     notes, n, name = [], len(chunk.images), lambda path: os.path.relpath(path, root)
-    flat = chunk.images.reshape(n, -1)
-    blank = np.flatnonzero(flat.min(axis=1) == flat.max(axis=1))
+    flat = chunk.images.reshape(n, -1, chunk.images.shape[-1])  # of one colour: each channel
+    blank = np.flatnonzero((flat.min(axis=1) == flat.max(axis=1)).all(axis=1))
     if len(blank):  # black drawings on a transparent background, read as black on black
         which = ("every image is" if len(blank) == n else
-                 f"{len(blank):,} of the {n:,} images are")
+                 f"{len(blank):,} of the {n:,} images {'is' if len(blank) == 1 else 'are'}")
         notes.append(f"{root}: {which} blank, one flat value throughout (such as "
                      f"{name(paths[blank[0]])}), with nothing to learn; a transparent "
                      f"background is read as black, so drawings in black on one vanish: put "

@@ -77,7 +77,8 @@ WITH_CLASSES = {
 
 # Where the classes are named on the codes (MOST_NAMED of them at most).
 NAMED = (" Each class's name (or, for long names, its number or letter from the legend) stands "
-         "where its codes lie thickest, moved apart where two would overlap.")
+         "where its codes lie thickest and most its own (a class of a few codes: at their "
+         "median), moved apart where two would overlap.")
 
 # Where a plane of a latent space of more than two dimensions lies, said after the caption.
 PLANES = {

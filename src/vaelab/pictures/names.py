@@ -12,7 +12,7 @@ from matplotlib.axes import Axes
 
 MOST_NAMED = 20  # classes named on a scatter; more would hide it
 NAME_INK = "#1d2330"  # the pages' ink
-CANDIDATES, NEIGHBOURS = 400, 4000  # codes of a class weighed for its name, and counted near
+CANDIDATES, NEIGHBOURS, FEW = 200, 4000, 50  # codes weighed for a class's name (_densest)
 
 
 def short(classes: Sequence[str]) -> bool:
@@ -38,14 +38,14 @@ def scatter_marks(classes: Sequence[str]) -> list[str]:
 
 def name_classes(ax: Axes, points: np.ndarray, labels: np.ndarray, classes: Sequence[str]
                  ) -> None:
-    """Each class's name (its stand-in, where names are long) where its codes lie thickest,
-    on a white halo: ten colours are not ten to every reader (several
-    merge for the colour-blind, all of them in grey print), a name in place is."""
+    """Each class's name (its stand-in, where names are long) where its codes lie thickest and
+    most its own, on a white halo: ten colours are not ten to every reader (several merge for
+    the colour-blind, all of them in grey print), a name in place is."""
     halo = [patheffects.withStroke(linewidth=2.5, foreground="white")]
     named = [i for i in range(len(classes)) if (labels == i).any()]
     marks = scatter_marks(classes)
     spread = _spread(points)
-    at = _apart(np.array([_densest(points[labels == i], spread) for i in named]).reshape(-1, 2),
+    at = _apart(np.array([_densest(points, spread, labels == i) for i in named]).reshape(-1, 2),
                 spread)
     for i, (u, v) in zip(named, at, strict=True):
         ax.text(u, v, marks[i], ha="center", va="center",
@@ -53,17 +53,31 @@ def name_classes(ax: Axes, points: np.ndarray, labels: np.ndarray, classes: Sequ
                 path_effects=halo, zorder=3)
 
 
-def _densest(points: np.ndarray, spread: np.ndarray, radius: float = 0.05) -> np.ndarray:
-    """Of a class's codes (n, 2), the one with the most of them within ``radius`` of the
-    spread of all codes (on each axis): in the middle of a round cloud, but on the codes where
-    they bend round an empty middle (an arc of 1s, whose median lies off it), and in the
-    thickest part of a class that trails away. Measured for at most CANDIDATES of them against
-    at most NEIGHBOURS, every k-th in order (the same choice on every drawing)."""
-    scaled = points / spread
-    candidates = scaled[::-(-len(scaled) // CANDIDATES)]
-    others = scaled[::-(-len(scaled) // NEIGHBOURS)]
-    near = [(((others - c) ** 2).sum(axis=1) < radius ** 2).sum() for c in candidates]
-    return candidates[int(np.argmax(near))] * spread
+def _densest(points: np.ndarray, spread: np.ndarray, own: np.ndarray, radius: float = 0.05
+             ) -> np.ndarray:
+    """Where a class's name stands among all codes ``points`` (n, 2), its own where ``own``:
+    of its codes, the one where they lie thickest and most its own (their number within
+    ``radius`` of the spread on each axis, times their share of all codes there): in the
+    middle of a round cloud, but on the codes where they bend round an empty middle (an arc
+    of 1s, whose median lies off it), and away from where another class's codes lie thicker.
+    Of a class of fewer than FEW codes, which a name on one would hide, their median. Weighed
+    for at most CANDIDATES of its codes against at most NEIGHBOURS of its own and of all,
+    every k-th in order (the same choice on every drawing; explorer.js weighs them so too)."""
+    mine = points[own]
+    if len(mine) < FEW:
+        return np.median(mine, axis=0)
+    scaled, every = mine / spread, (points / spread)[::-(-len(points) // NEIGHBOURS)]
+    step, ours = -(-len(mine) // NEIGHBOURS), -(-len(points) // NEIGHBOURS)
+    candidates, others = scaled[::-(-len(mine) // CANDIDATES)], scaled[::step]
+
+    def near(group: np.ndarray) -> np.ndarray:  # (candidates,) within the radius
+        du = candidates[:, :1] - group[:, 0]
+        dv = candidates[:, 1:] - group[:, 1]
+        return (du * du + dv * dv < radius * radius).sum(axis=1)
+
+    thick, there = near(others) * step, near(every) * ours
+    score = thick * thick / np.maximum(there, thick).clip(min=1)
+    return candidates[int(np.argmax(score))] * spread
 
 
 def _spread(points: np.ndarray) -> np.ndarray:

@@ -320,20 +320,20 @@
       if (resized) drawOverlay();
     }
 
-    // Each class's name (or what stands for it, DATA.marks) where its codes lie thickest (on
-    // them where they bend round an empty middle), on a white halo, as the figures name them
-    // (names.py's _densest, the same codes weighed): ten colours are not ten to every reader
-    // (several merge for the colour-blind), a name in place is. Names nearer than a name's
-    // size move apart, each as little as that takes. Weighed once a plane.
+    // Each class's name (or what stands for it, DATA.marks) where its codes lie thickest and
+    // most its own (on them where they bend round an empty middle; of a class of fewer than
+    // 50, at their median), on a white halo, as the figures name them (names.py's _densest,
+    // the same codes weighed): ten colours are not ten to every reader (several merge for the
+    // colour-blind), a name in place is. Names nearer than a name's size move apart, each as
+    // little as that takes. Weighed once a plane.
     let namesShown = [], namesPlaced = { of: null, at: [] };
     function densest() {
+      const lerp = (sorted, p) => {
+        const last = sorted.length - 1, h = last * p, lo = Math.floor(h);
+        return sorted[lo] + (sorted[Math.min(lo + 1, last)] - sorted[lo]) * (h - lo);
+      };
       const spread = [plane.u, plane.v].map((xs) => {
-        const sorted = Float64Array.from(xs).sort(), last = sorted.length - 1;
-        const q = (p) => {
-          const h = last * p, lo = Math.floor(h), hi = Math.min(lo + 1, last);
-          return sorted[lo] + (sorted[hi] - sorted[lo]) * (h - lo);
-        };
-        const s = q(0.99) - q(0.01);
+        const sorted = Float64Array.from(xs).sort(), s = lerp(sorted, 0.99) - lerp(sorted, 0.01);
         return s > 0 ? s : 1;
       });
       const us = DATA.marks.map(() => []), vs = DATA.marks.map(() => []);
@@ -341,18 +341,36 @@
         us[LABELS[n]].push(plane.u[n] / spread[0]);
         vs[LABELS[n]].push(plane.v[n] / spread[1]);
       }
+      const ours = Math.ceil(N / 4000), allU = [], allV = [];
+      for (let n = 0; n < N; n += ours) {
+        allU.push(plane.u[n] / spread[0]);
+        allV.push(plane.v[n] / spread[1]);
+      }
+      const near = (cu, cv, gu, gv) => {
+        let k = 0;
+        for (let j = 0; j < gu.length; j++) {
+          const du = cu - gu[j], dv = cv - gv[j];
+          if (du * du + dv * dv < 0.05 * 0.05) k++;
+        }
+        return k;
+      };
       const at = [];
       us.forEach((u, c) => {
         if (!u.length) return;
-        const v = vs[c], step = Math.ceil(u.length / 400), stride = Math.ceil(u.length / 4000);
+        const v = vs[c];
+        if (u.length < 50) {
+          const median = (xs) => lerp(Float64Array.from(xs).sort(), 0.5);
+          at.push([c, median(u) * spread[0], median(v) * spread[1]]);
+          return;
+        }
+        const step = Math.ceil(u.length / 4000), ou = [], ov = [];
+        for (let j = 0; j < u.length; j += step) { ou.push(u[j]); ov.push(v[j]); }
         let best = 0, most = -1;
-        for (let i = 0; i < u.length; i += step) {
-          let near = 0;
-          for (let j = 0; j < u.length; j += stride) {
-            const du = u[j] - u[i], dv = v[j] - v[i];
-            if (du * du + dv * dv < 0.05 * 0.05) near++; // within 0.05 of the spread
-          }
-          if (near > most) { most = near; best = i; }
+        for (let i = 0; i < u.length; i += Math.ceil(u.length / 200)) {
+          const thick = near(u[i], v[i], ou, ov) * step;
+          const there = near(u[i], v[i], allU, allV) * ours;
+          const score = thick * thick / Math.max(there, thick, 1);
+          if (score > most) { most = score; best = i; }
         }
         at.push([c, u[best] * spread[0], v[best] * spread[1]]);
       });
