@@ -178,8 +178,8 @@ def _of_a_demo(run: Path) -> None:
 
 @dataclass(kw_only=True)
 class Plot(Common):
-    """Draw (again) a run's figures: all of them as PNGs into the run's figures folder (no
-    --out), with its index.html; or into a folder of your own, some of them (--only), as PDF or
+    """Draw (again) a run's figures: all of them as PNGs into the run's figures folder, with
+    its index.html; or into a folder of your own (--out), some of them (--only), as PDF or
     SVG (--format), or at another resolution (--dpi)."""
 
     run_dir: Annotated[Path, tyro.conf.Positional, RUN]
