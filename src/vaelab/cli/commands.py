@@ -179,8 +179,8 @@ def _of_a_demo(run: Path) -> None:
 @dataclass(kw_only=True)
 class Plot(Common):
     """Draw (again) a run's figures: all of them as PNGs into the run's figures folder, with
-    its index.html; or into a folder of your own (--out), some of them (--only), as PDF or
-    SVG (--format), or at another resolution (--dpi)."""
+    its index.html; or into a folder of your own given by --out, those that --only names, in
+    the --format and at the --dpi asked for."""
 
     run_dir: Annotated[Path, tyro.conf.Positional, RUN]
     """The run folder."""
