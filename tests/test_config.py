@@ -214,6 +214,9 @@ def test_older_configs_keep_their_split_drawn_over_the_images_order_and_have_no_
                                           r"config format 6\) and by each image's hash: their "
                                           r"test images differ"):
         check_same_test_images([("old", old), ("new", DataConfig("/data/shapes"))])
+    with pytest.raises(VaelabError, match=r"^new and old were trained with test images drawn "
+                                          r"by each image's hash and over the images' order "):
+        check_same_test_images([("new", DataConfig("/data/shapes")), ("old", old)])
 
 
 def test_noise_is_read_as_kind_and_level():

@@ -1269,7 +1269,7 @@ def test_blank_images_are_told(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="vaelab"):
         data = load_dataset(str(root), progress=False)
     assert int(data.train_images.max()) == 0
-    assert f"{root}: every image is blank, one flat value throughout (such as 0.png), with " \
+    assert f"{root}: every image is blank, one flat colour throughout (such as 0.png), with " \
            f"nothing to learn; a transparent background is read as black, so drawings in " \
            f"black on one vanish: put them on white first" in caplog.messages
     Image.fromarray(_pattern(7, 0, (16, 16))).save(root / "7.png")  # one with something in it
@@ -1284,7 +1284,7 @@ def test_blank_images_are_told(tmp_path, caplog):
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="vaelab"):
         load_dataset(str(colours), progress=False)
-    assert any(m.startswith(f"{colours}: 1 of the 4 images is blank, one flat value throughout "
+    assert any(m.startswith(f"{colours}: 1 of the 4 images is blank, one flat colour throughout "
                             f"(such as green.png)") for m in caplog.messages), caplog.messages
 
 

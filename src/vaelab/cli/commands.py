@@ -33,6 +33,7 @@ from vaelab.config import (
 from vaelab.config.checks import as_typed
 from vaelab.errors import VaelabError
 from vaelab.files import check_can_make, command_flags, quoted
+from vaelab.pictures import DPI
 
 if TYPE_CHECKING:
     from vaelab.training.runs import Run
@@ -197,7 +198,7 @@ class Plot(Common):
     only: Annotated[tuple[str, ...] | None, flag(metavar="NAME [NAME ...]", default="all")] = None
     """Draw only these figures (latent, manifold, reconstructions, denoising, manifold_prior,
     samples, interpolation, loss) into --out."""
-    dpi: int = 150
+    dpi: int = DPI
     """Pixels per inch of a PNG drawn into --out (300 for print: the text stays 10 pt), and of
     the pictures inside a PDF or SVG where above their 300."""
 
@@ -215,11 +216,12 @@ class Plot(Common):
             again = command_flags(("--out", self.out), ("--data-dir", self.data_dir),
                                   ("--format", None if self.format == "png" else self.format),
                                   ("--label", self.label),
-                                  ("--dpi", None if self.dpi == 150 else self.dpi))
+                                  ("--dpi", None if self.dpi == DPI else self.dpi))
             again += " --only " + " ".join(self.only) if self.only else ""
             between = " --between " + " ".join(map(quoted, self.between)) if self.between else ""
             say(f"stopped while drawing the figures in {quoted(self.out or run.figures_dir)}, "
-                f"which are not all drawn anew; draw them all again with vaelab plot "
+                f"which are not all drawn anew; draw them{'' if self.only else ' all'} again "
+                f"with vaelab plot "
                 f"{quoted(run.path)}{again}{between}")
             err.told = True  # type: ignore[attr-defined]
             raise

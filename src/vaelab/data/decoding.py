@@ -211,7 +211,7 @@ def unread(files: Sequence[str]) -> str:
 def told(chunk: Chunk, root: os.PathLike, size: int | None, paths: Sequence[str]) -> list[str]:
     """What a folder's decoding says once, when it is read: grey images made colour, or grey
     ones stored as colour (three times the work), images scaled up into a blur, images that
-    lose over a third to the square, and images of one flat value (``paths``: the files of
+    lose over a third to the square, and images of one flat colour (``paths``: the files of
     the chunk's images, in order)."""
     notes, n, name = [], len(chunk.images), lambda path: os.path.relpath(path, root)
     flat = chunk.images.reshape(n, -1, chunk.images.shape[-1])  # of one colour: each channel
@@ -219,7 +219,7 @@ def told(chunk: Chunk, root: os.PathLike, size: int | None, paths: Sequence[str]
     if len(blank):  # black drawings on a transparent background, read as black on black
         which = ("every image is" if len(blank) == n else
                  f"{len(blank):,} of the {n:,} images {'is' if len(blank) == 1 else 'are'}")
-        notes.append(f"{root}: {which} blank, one flat value throughout (such as "
+        notes.append(f"{root}: {which} blank, one flat colour throughout (such as "
                      f"{name(paths[blank[0]])}), with nothing to learn; a transparent "
                      f"background is read as black, so drawings in black on one vanish: put "
                      f"them on white first")

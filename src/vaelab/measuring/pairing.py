@@ -91,8 +91,10 @@ def check_same_test_images(named: Sequence[tuple[str, DataConfig]]) -> None:
         differ = [f"{flag} {'unset' if x is None else x} and {'unset' if y is None else y}"
                   for flag, x, y in settings if x != y]
         if a.dataset not in DATASETS and a.split_by_order != b.split_by_order:
-            differ.append("test images drawn over the images' order (as vaelab drew them up to "
-                          "config format 6) and by each image's hash")
+            drawn = ("over the images' order (as vaelab drew them up to config format 6)",
+                     "by each image's hash")
+            differ.append(f"test images drawn {drawn[not a.split_by_order]} and "
+                          f"{drawn[not b.split_by_order]}")
         if differ:
             raise VaelabError(f"{first} and {other} were trained with {', '.join(differ)}: "
                               f"their test images differ, so their figures do not compare; "

@@ -183,15 +183,15 @@ def figures_wanted(run: Run, only: Sequence[str] | None, dpi: int, out_dir: str 
            and (key != "loss" or run.metrics)]
     if only is None and dpi == DPI:
         return set(has)
+    if only is not None and not only:
+        raise VaelabError(f"{named('--only', 'only=')} names no figure; name one or more of "
+                          f"{', '.join(has)}")
     if out_dir is None or Path(out_dir).resolve() == run.figures_dir.resolve():
         other = "too" if out_dir is None else "other than the run's figures/"
         raise VaelabError(f"{named('--only and --dpi', 'only= and dpi=')} draw figures for a "
                           f"folder of your own, not the run's page: give "
                           f"{named('--out DIR', 'out_dir')} {other}")
     check_count(named("--dpi", "dpi"), dpi, least=30, most=1200)
-    if only is not None and not only:
-        raise VaelabError(f"{named('--only', 'only=')} names no figure; name one or more of "
-                          f"{', '.join(has)}")
     for key in only or ():
         if key not in has:
             why = (f"{run.path} ({run.config.named()}) has no {key} figure" if key in FIGURE_KEYS

@@ -12,9 +12,8 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from vaelab.files import write_atomic
-from vaelab.pictures import plots
+from vaelab.pictures import DPI, plots
 
-DPI = 150  # of a PNG figure: its 10-point text at 21 pixels
 GIF_SIDE = 256  # pixels of an animation's longer side, at least: 28 px -> 280 px, so that a
 # slide or a page that enlarges it further blurs its pixels little
 PNG_LEVEL = 3  # zlib compression of the PNGs (save_figure)

@@ -327,24 +327,26 @@
     // colour-blind), a name in place is. Names nearer than a name's size move apart, each as
     // little as that takes. Weighed once a plane.
     let namesShown = [], namesPlaced = { of: null, at: [] };
-    function densest() {
+    function densest() { return namePlaces(plane.u, plane.v, LABELS, DATA.marks.length); }
+    function namePlaces(planeU, planeV, labels, classes) { // [[class, u, v], ...]
       const lerp = (sorted, p) => {
         const last = sorted.length - 1, h = last * p, lo = Math.floor(h);
         return sorted[lo] + (sorted[Math.min(lo + 1, last)] - sorted[lo]) * (h - lo);
       };
-      const spread = [plane.u, plane.v].map((xs) => {
+      const spread = [planeU, planeV].map((xs) => {
         const sorted = Float64Array.from(xs).sort(), s = lerp(sorted, 0.99) - lerp(sorted, 0.01);
         return s > 0 ? s : 1;
       });
-      const us = DATA.marks.map(() => []), vs = DATA.marks.map(() => []);
-      for (let n = 0; n < N; n++) {
-        us[LABELS[n]].push(plane.u[n] / spread[0]);
-        vs[LABELS[n]].push(plane.v[n] / spread[1]);
+      const count = planeU.length, us = [], vs = [];
+      for (let c = 0; c < classes; c++) { us.push([]); vs.push([]); }
+      for (let n = 0; n < count; n++) {
+        us[labels[n]].push(planeU[n] / spread[0]);
+        vs[labels[n]].push(planeV[n] / spread[1]);
       }
-      const ours = Math.ceil(N / 4000), allU = [], allV = [];
-      for (let n = 0; n < N; n += ours) {
-        allU.push(plane.u[n] / spread[0]);
-        allV.push(plane.v[n] / spread[1]);
+      const ours = Math.ceil(count / 4000), allU = [], allV = [];
+      for (let n = 0; n < count; n += ours) {
+        allU.push(planeU[n] / spread[0]);
+        allV.push(planeV[n] / spread[1]);
       }
       const near = (cu, cv, gu, gv) => {
         let k = 0;
@@ -590,6 +592,7 @@
       get ticks() { return ticksShown; }, // the axes' numbers drawn: [text, x, y, width]
       get ticksCut() { return ticksCut; }, // and those left out, which the edge would cut
       get names() { return namesShown; }, // the classes' names on the plane: [mark, x, y]
+      namePlaces, // where names stand among given codes: [class, u, v] (names.py's _densest)
       // The decoder's image (C * H * W floats in [0, 1]) and the encoder's posterior, with the
       // label y (a class, a row of K, or null for the chosen class) of a conditional model.
       decode: (z, y = null) => Array.from(decoder.forward(Float32Array.from(z), side(y))),
