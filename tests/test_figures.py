@@ -879,6 +879,12 @@ def test_a_scatter_names_each_class_where_its_codes_lie_thickest():
     assert sorted(t.get_text() for t in ax.texts) == ["0", "1", "2"]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
         "0 Coat", "1 Bag", "2 Ankle boot"]
+    # A class without a test image (a folder's own split) has no point, and no legend entry
+    ax = Figure().add_subplot()
+    plots.draw_scatter(ax, points, np.where(labels == 1, 2, labels), ["Coat", "Bag", "Boot"])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["0 Coat", "2 Boot"]
+    assert [h.get_color() for h in ax.get_legend().legend_handles] == [
+        plots.class_color(0), plots.class_color(2)]
     # where some name is a number, letters stand for the classes: '0 10' read as class 10
     ax = Figure().add_subplot()
     plots.draw_scatter(ax, points, labels, ["10", "2", "cats"])
@@ -977,6 +983,8 @@ def test_a_teacher_draws_some_figures_at_the_resolution_of_print(trained, tiny, 
                                     r"figure; its figures are latent, manifold, "
                                     r"reconstructions, interpolation, loss$"),
             (["latnet"], 150, "x", r"^no figure is named 'latnet' \(did you mean latent\?\); "),
+            (["latnet"], 150, None, r"^no figure is named 'latnet'"),  # the typo, not --out
+            (None, 10, None, r"^dpi must be a whole number"),
             (["latent"], 150, None, r"^only= and dpi= draw figures for a folder of your own, "
                                     r"not the run's page: give out_dir too$"),
             (None, 600, ae.figures_dir, r"^only= and dpi= draw .* give out_dir other than the "

@@ -197,10 +197,10 @@ class Plot(Common):
     the same pair in every run's figures."""
     only: Annotated[tuple[str, ...] | None, flag(metavar="NAME [NAME ...]", default="all")] = None
     """Draw only these figures (latent, manifold, reconstructions, denoising, manifold_prior,
-    samples, interpolation, loss) into --out."""
+    samples, interpolation, loss); it needs --out, a folder of your own."""
     dpi: int = DPI
-    """Pixels per inch of a PNG drawn into --out (300 for print: the text stays 10 pt), and of
-    the pictures inside a PDF or SVG where above their 300."""
+    """Pixels per inch of a PNG (300 for print: the text stays 10 pt), and of the pictures inside
+    a PDF or SVG where above their 300; any but the default needs --out."""
 
     def run(self) -> None:
         from vaelab.pictures.figures import plot_run

@@ -122,12 +122,12 @@ class Classifier(Common):
     """Bring every image to N x N pixels: the shorter side scaled to N, the middle cut out."""
     epochs: Annotated[int | None, flag(metavar="INT", default="5, or enough for 2,000 steps, "
                                                              "up to 50")] = None
-    """Passes over the training set."""
+    """train only: passes over the training set."""
     seed: int = 0
-    """Seeds the weights and the shuffling."""
+    """train only: seeds the weights and the shuffling."""
     force: bool = False
-    """Train again even if the user cache holds one for the dataset already (the one that
-    ships with vaelab does not count)."""
+    """train only: train again even if the user cache holds one for the dataset already (the
+    one that ships with vaelab does not count)."""
 
     def run(self) -> None:
         from vaelab.config import DataConfig, TrainConfig

@@ -186,17 +186,17 @@ def figures_wanted(run: Run, only: Sequence[str] | None, dpi: int, out_dir: str 
     if only is not None and not only:
         raise VaelabError(f"{named('--only', 'only=')} names no figure; name one or more of "
                           f"{', '.join(has)}")
+    for key in only or ():  # a mistyped name first: it is the mistake to mend
+        if key not in has:
+            why = (f"{run.path} ({run.config.named()}) has no {key} figure" if key in FIGURE_KEYS
+                   else f"no figure is named {key!r}{did_you_mean(key, FIGURE_KEYS)}")
+            raise VaelabError(f"{why}; its figures are {', '.join(has)}")
+    check_count(named("--dpi", "dpi"), dpi, least=30, most=1200)
     if out_dir is None or Path(out_dir).resolve() == run.figures_dir.resolve():
         other = "too" if out_dir is None else "other than the run's figures/"
         raise VaelabError(f"{named('--only and --dpi', 'only= and dpi=')} draw figures for a "
                           f"folder of your own, not the run's page: give "
                           f"{named('--out DIR', 'out_dir')} {other}")
-    check_count(named("--dpi", "dpi"), dpi, least=30, most=1200)
-    for key in only or ():
-        if key not in has:
-            why = (f"{run.path} ({run.config.named()}) has no {key} figure" if key in FIGURE_KEYS
-                   else f"no figure is named {key!r}{did_you_mean(key, FIGURE_KEYS)}")
-            raise VaelabError(f"{why}; its figures are {', '.join(has)}")
     return set(only or has)
 
 

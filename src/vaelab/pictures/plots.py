@@ -112,16 +112,20 @@ def draw_scatter(ax: Axes, points: np.ndarray, labels: np.ndarray, classes: Sequ
     if equal:
         ax.set_aspect("equal", adjustable="datalim")
     if legend and classes:
-        class_legend(ax, classes)
+        class_legend(ax, classes, shown=np.unique(labels))
 
 
 def class_legend(owner: Axes | Figure | SubFigure, classes: Sequence[str],
-                 at: tuple[float, float] = (1.01, 0.5), columns: int = 1) -> None:
+                 at: tuple[float, float] = (1.01, 0.5), columns: int = 1,
+                 shown: Sequence[int] | np.ndarray | None = None) -> None:
     """The classes' colours, with their left edge's middle at ``at`` of ``owner`` (by default
-    just right of an axes), in ``columns``."""
+    just right of an axes), in ``columns``; of those ``shown`` (all by default): a class
+    that has no test image of a folder's own split has no point to name."""
+    kept = range(len(classes)) if shown is None else sorted({int(i) for i in shown})
     handles = [Line2D([], [], marker=class_marker(i), linestyle="", color=class_color(i),
-                      markersize=5) for i in range(len(classes))]
-    owner.legend(handles, legend_names(classes), loc="center left", bbox_to_anchor=at,
+                      markersize=5) for i in kept]
+    names = legend_names(classes)
+    owner.legend(handles, [names[i] for i in kept], loc="center left", bbox_to_anchor=at,
                  handletextpad=0.2, labelspacing=0.35, title="class", ncols=columns)
 
 
