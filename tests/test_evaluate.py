@@ -831,6 +831,9 @@ def test_a_saved_evaluation_of_an_older_vaelab_is_read_with_its_notes(bernoulli_
     markdown = (tmp_path / "cmp" / "compare.md").read_text()
     measured = f"{card.images:,} MNIST train"  # the dataset named, as compare.md says it
     assert f"| measured on | {measured} images | {measured} images |" in markdown
+    own = dataclasses.replace(card, config={"data": {"dataset": "data/faces.npz"}})
+    assert own.measured_on() == f"{card.images:,} train images of faces"  # not 'faces train'
+    assert dataclasses.replace(card, config=None).measured_on() == f"{card.images:,} train images"
     assert f"] {card.metrics['knn'].note}" in markdown
     assert json.loads(path.read_text())["metrics"]["knn"]["note"] == ""  # not measured again
 

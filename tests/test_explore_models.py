@@ -339,6 +339,8 @@ def test_the_confidence_layer_shades_the_sure_cells_and_says_when_it_does_not_ap
         if off[y, x, 3] == 0:  # paper only: no point, no grid line
             assert (on[y, x] != off[y, x]).any() == bool(flags[r, c]), (r, c)
             tried[int(flags[r, c])] += 1
+            if flags[r, c]:  # a light grey: a green shade read as the 2s' (green) ground
+                assert len(set(on[y, x, :3])) == 1 and on[y, x, 3] < 64, on[y, x]
     assert min(tried.values()) >= 5, tried
     seen.page.select_option(".plane-kind", "dims")
     assert note.inner_text() == ("Does not apply now: it was computed for the plane the page "

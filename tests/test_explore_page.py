@@ -421,25 +421,27 @@ def test_each_class_is_named_at_the_middle_of_its_codes_and_the_legend_says_so(r
         at = seen.state(f"planeToScreen({float(u)}, {float(v)})")
         assert np.hypot(x - at[0], y - at[1]) <= 16, (mark, x, y, at)
     assert data["legend"] == list(tiny.classes) and data["marks"] == list(tiny.classes)
-    # The page weighs codes as names._densest does, on classes large enough to be weighed
-    # (the tiny set's are each under FEW: at their median): an arc, two clouds of which one
-    # half lies in the other's thicker one, and a class of a few codes
+    # The page weighs codes as names._densest does, on classes large enough to be weighed:
+    # an arc, two clouds of which one half lies in the other's thicker one, a class of a few
+    # codes (under FEW: at their median) and an arc of 20 round the others
     rng = np.random.default_rng(0)
     angles = rng.uniform(0, np.pi, 1500)
     parts = [np.stack([np.cos(angles), np.sin(angles)], 1) * 3 + rng.normal(0, 0.1, (1500, 2)),
              rng.normal(0, 0.3, (2500, 2)), rng.normal(0, 0.3, (900, 2)),
-             rng.normal(0, 0.3, (600, 2)) + 4, rng.normal(0, 1, (20, 2))]
+             rng.normal(0, 0.3, (600, 2)) + 4, rng.normal(0, 1, (8, 2)),
+             np.stack([np.cos(angles[:20]), np.sin(angles[:20])], 1) * 6]
     codes = np.concatenate(parts)
-    labels = np.repeat([0, 1, 2, 2, 3], [len(part) for part in parts])
+    labels = np.repeat([0, 1, 2, 2, 3, 4], [len(part) for part in parts])
     order = rng.permutation(len(codes))  # the page's codes come in no order of class
     codes, labels = codes[order], labels[order]
     placed = seen.state(f"namePlaces({codes[:, 0].tolist()}, {codes[:, 1].tolist()}, "
-                        f"{labels.tolist()}, 4)")
-    assert [c for c, _, _ in placed] == [0, 1, 2, 3]
+                        f"{labels.tolist()}, 5)")
+    assert [c for c, _, _ in placed] == [0, 1, 2, 3, 4]
     for c, u, v in placed:
         np.testing.assert_allclose([u, v], _densest(codes, _spread(codes), labels == c),
                                    rtol=1e-12, atol=1e-12, err_msg=str(c))
     assert np.hypot(*np.subtract(placed[2][1:], 4)) < 1  # where the class is its own
+    assert abs(np.hypot(*placed[4][1:]) - 6) < 0.01  # on 20 codes round others, not amid them
     seen.check()
 
 

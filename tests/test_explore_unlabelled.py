@@ -131,7 +131,8 @@ def test_an_unlabelled_run_explores_in_one_colour_without_classes(name, made, vi
     for canvas in ("draw", "recon"):  # before any ink: pixels of 0, drawn black
         assert seen.part(canvas).evaluate("c => getComputedStyle(c).backgroundColor") == \
             "rgb(0, 0, 0)"
-    assert seen.part("drawn-z").inner_text().startswith("Draw something like the ")  # no digit
+    assert seen.part("drawn-z").inner_text().startswith(  # no digit; not 'the grey images'
+        f"Draw something like the images of {name} with ")
     seen.draw()
     assert len(seen.state("drawn.mean")) == run.model.latent_dims
     drawn = seen.rgba("draw")  # pixels of 0 black and the stroke's 1 white, as the encoder sees
@@ -168,7 +169,11 @@ def test_the_pad_draws_dark_strokes_on_white_for_images_of_dark_strokes_on_paper
     root = make_folder(tmp_path / "pencil", classes=(), per_class=30)
     for path in root.glob("*.png"):
         ImageOps.invert(Image.open(path)).save(path)  # dark squares on light paper
+    (root / "notes.txt").write_text("not an image")
     seen = _explored(root, visit, tmp_path)
+    # What reading the folder noted stands with the settings, as on the run's page
+    noted = seen.part("config-table").locator("tr", has_text="reading the images noted")
+    assert noted.inner_text().endswith("left out 1 file that is not an image, such as notes.txt")
     for canvas in ("draw", "recon"):  # no black squares before any stroke
         assert seen.part(canvas).evaluate("c => getComputedStyle(c).backgroundColor") == \
             "rgb(255, 255, 255)"

@@ -202,14 +202,16 @@ def test_a_fourth_size_is_named_and_more_are_counted(tmp_path):
     assert f"{named}, and 3 other sizes (3 images); give" in different_sizes(paths, tmp_path)
 
 
-def test_a_split_folder_keeps_its_split(tmp_path, caplog):
+def test_a_split_folder_keeps_its_split(tmp_path, caplog, monkeypatch):
     make_folder(tmp_path / "set" / "train", per_class=5)
     make_folder(tmp_path / "set" / "test", per_class=2)
     data = load_dataset(str(tmp_path / "set"), progress=False)
     assert (len(data.train_images), len(data.test_images)) == (10, 4)
     assert data.classes == ("circle", "square")
-    with caplog.at_level(logging.WARNING, logger="vaelab"):  # a fraction asked for is told
+    monkeypatch.chdir(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="vaelab"):  # a fraction asked for is told,
         data = load_dataset(str(tmp_path / "set"), progress=False, test_fraction=0.5)
+        load_dataset("set", progress=False, test_fraction=0.5)  # once, however it is named
     assert len(data.test_images) == 4
     assert caplog.messages == [f"{tmp_path / 'set'}: its train/ and test/ give the split, so "
                                f"the test fraction asked for (--test-fraction 0.5) is not used"]

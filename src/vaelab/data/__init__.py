@@ -20,7 +20,7 @@ _WHERE = {
     "prepare": "vaelab.data.images", "to_unit": "vaelab.data.images",
     "DATASETS": "vaelab.data.registry", "IdxDataset": "vaelab.data.registry",
     "dataset_title": "vaelab.data.registry", "get_dataset": "vaelab.data.registry",
-    "load_dataset": "vaelab.data.registry",
+    "images_of": "vaelab.data.registry", "load_dataset": "vaelab.data.registry",
     "looks_like_path": "vaelab.data.paths", "NoImagesThere": "vaelab.data.paths",
     "how_to_label": "vaelab.data.paths",
     "cache_root": "vaelab.data.sources", "download_root": "vaelab.data.sources",
@@ -31,7 +31,7 @@ _WHERE = {
 __all__ = [
     "DATASETS", "IdxDataset", "ImageData", "NoImagesThere", "binarize", "cache_root",
     "dataset_title", "download_root", "fetch", "find", "get_dataset", "how_to_label",
-    "load_dataset",
+    "images_of", "load_dataset",
     "looks_like_path", "prepare", "read_idx", "search_roots", "to_unit", "write_idx",
 ]
 
@@ -57,6 +57,7 @@ if TYPE_CHECKING:
         IdxDataset,
         dataset_title,
         get_dataset,
+        images_of,
         load_dataset,
     )
     from vaelab.data.sources import cache_root, download_root, fetch, find, search_roots

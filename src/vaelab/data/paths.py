@@ -104,7 +104,7 @@ def split(name: str, decoded: Decoded, path: Path, test_fraction: float, seed: i
     if decoded.split is not None:
         test = decoded.split == 1
         if test_fraction != TEST_FRACTION:
-            _say_split_given(path, test_fraction)
+            _say_split_given(path.resolve(), test_fraction)  # once, however it is named
     else:
         test = np.zeros(len(decoded.images), dtype=bool)
         rng = np.random.default_rng(seed) if by_order else None

@@ -229,6 +229,13 @@ def dataset_title(name: str) -> str:
     return Path(name).stem or name
 
 
+def images_of(name: str, what: str = "images") -> str:
+    """``what`` of the dataset ``name`` in words: 'MNIST test images', but of a folder or file
+    'test images of faces' (not 'faces test images', nor 'the own images')."""
+    return (f"{dataset_title(name)} {what}" if name in DATASETS
+            else f"{what} of {dataset_title(name)}")
+
+
 def load_dataset(name: str | os.PathLike, data_dir: str | Path | None = None, *,
                  download: bool = True, progress: bool = True, image_size: int | None = None,
                  test_fraction: float = TEST_FRACTION, split_seed: int = 0,

@@ -15,7 +15,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 
-from vaelab.data import dataset_title
+from vaelab.data import images_of
 from vaelab.distributions import likelihood_label
 from vaelab.errors import VaelabError
 from vaelab.files import read_json
@@ -197,7 +197,7 @@ class Scorecard:
                  f"likelihood: {self.likelihood['description']}"]
         if self.classifier is not None:
             lines.append(f"samples and grids judged by a classifier of "
-                         f"{self.dataset_named() or 'the'} images, right on "
+                         f"{self.images_named('images')}, right on "
                          f"{self.classifier['test_accuracy']:.2%} of its test images")
         lines += [f"  {label:<{width}}  {value}" for label, (value,) in rows]
         lines += [f"  [{k}] {note}" for k, note in enumerate(notes, start=1)]
@@ -205,13 +205,14 @@ class Scorecard:
 
     __str__ = table  # print(card) shows the table
 
-    def dataset_named(self) -> str:
-        """The images' dataset as people write it ('Fashion-MNIST'); "" in an older file."""
+    def images_named(self, what: str) -> str:
+        """'Fashion-MNIST test images' (``what``: 'test images'), 'test images of faces', or
+        of an older file that names no dataset, 'the test images'."""
         name = (self.config or {}).get("data", {}).get("dataset")
-        return dataset_title(name) if isinstance(name, str) else ""
+        return images_of(name, what) if isinstance(name, str) else f"the {what}"
 
-    def measured_on(self) -> str:  # '10,000 Fashion-MNIST test images', or '10,000 test images'
-        return f"{self.images:,} {self.dataset_named()} {self.split} images".replace("  ", " ")
+    def measured_on(self) -> str:  # '10,000 Fashion-MNIST test images'
+        return f"{self.images:,} {self.images_named(f'{self.split} images').removeprefix('the ')}"
 
     def __repr__(self) -> str:  # what it measured; its figures are the table's
         figures = sum(self[key].value is not None for key in self)

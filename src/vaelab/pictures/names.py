@@ -12,7 +12,7 @@ from matplotlib.axes import Axes
 
 MOST_NAMED = 20  # classes named on a scatter; more would hide it
 NAME_INK = "#1d2330"  # the pages' ink
-CANDIDATES, NEIGHBOURS, FEW = 200, 4000, 50  # codes weighed for a class's name (_densest)
+CANDIDATES, NEIGHBOURS, FEW = 200, 4000, 12  # codes weighed for a class's name (_densest)
 
 
 def short(classes: Sequence[str]) -> bool:
@@ -60,7 +60,8 @@ def _densest(points: np.ndarray, spread: np.ndarray, own: np.ndarray, radius: fl
     ``radius`` of the spread on each axis, times their share of all codes there): in the
     middle of a round cloud, but on the codes where they bend round an empty middle (an arc
     of 1s, whose median lies off it), and away from where another class's codes lie thicker.
-    Of a class of fewer than FEW codes, which a name on one would hide, their median. Weighed
+    Of a class of fewer than FEW codes, a name on one of which would hide much of them, their
+    median (where a folder of one's own has 20 test images a class, their thickest). Weighed
     for at most CANDIDATES of its codes against at most NEIGHBOURS of its own and of all,
     every k-th in order (the same choice on every drawing; explorer.js weighs them so too)."""
     mine = points[own]

@@ -13,7 +13,7 @@
   const STRIP_COLUMNS = 5; // the strip's frames in rows of five
   const STRIP_GAP = 1; // image pixels of white between two frames, as the figures leave
   const PRIOR_SPAN = 3; // a VAE's sliders reach at least the prior's mean +- 3 std
-  const SHADE = [44, 160, 44, 64]; // RGBA of a confident cell: a light green
+  const SHADE = [60, 60, 60, 40]; // RGBA of a confident cell: a light grey, no class's hue
   const INK = "#1d2330"; // the picks, their line and the drawing's marker: no class's colour
 
   const $ = (id) => document.getElementById(id);
@@ -360,7 +360,7 @@
       us.forEach((u, c) => {
         if (!u.length) return;
         const v = vs[c];
-        if (u.length < 50) {
+        if (u.length < 12) { // names.py's FEW
           const median = (xs) => lerp(Float64Array.from(xs).sort(), 0.5);
           at.push([c, median(u) * spread[0], median(v) * spread[1]]);
           return;
@@ -909,7 +909,7 @@
     }
     const DRAWN = { MNIST: "a digit", "Fashion-MNIST": "a garment or a shoe" }[DATA.run.dataset];
     const CENTRE = DRAWN !== undefined; // a registered dataset's images are centred; one's own
-    const DRAW_HINT = `Draw ${DRAWN ?? `something like the ${DATA.run.dataset} images`} with ` +
+    const DRAW_HINT = `Draw ${DRAWN ?? `something like the ${DATA.run.images}`} with ` +
       (CENTRE ? "the mouse. Moved so that its centre of mass is in the middle (the " +
                 `${DATA.run.dataset} images it learnt from are centred), it is encoded and ` +
                 "placed on the plane."
@@ -1144,6 +1144,8 @@
           ? [["decoder's output bias", `starts at the training images' mean`]] : []),
         ["seed", String(config.train.seed)],
         ["training time (s)", number(run.seconds, 1)],
+        // what reading a folder of one's own noted (files left out, grey made colour, ...)
+        ...(config.data.notes || []).map((note, k) => [k ? "" : "reading the images noted", note]),
       ];
       table("config-table", "Settings", rows);
       if (run.last) {
