@@ -442,8 +442,9 @@ def test_train_resume_and_plot(data_env, tmp_path, capsys, monkeypatch):
     code, _, err = run_cli(["plot", str(run), "--device", "cpu"], capsys)
     assert code == 0, err
     assert (run / "figures" / "latent.png").exists()
-    figures = len(list((run / "figures").iterdir()))  # the PNGs and the interpolation GIF
-    assert f"vaelab: {figures} figures in {run / 'figures'}; open {run / 'index.html'}" in err
+    figures = len(list((run / "figures").glob("*.png")))  # the GIF is the strip's animation
+    assert f"vaelab: {figures} figures in {run / 'figures'} (the interpolation as a PNG and a " \
+           f"GIF); open {run / 'index.html'}" in err
 
     monkeypatch.chdir(tmp_path)  # a run named as a folder of one part, from beside it
     code, _, err = run_cli(["plot", "run", "--device", "cpu", "-q"], capsys)

@@ -226,7 +226,9 @@ class Plot(Common):
             err.told = True  # type: ignore[attr-defined]
             raise
         page = paths.pop("page", None)
-        say(f"{len(paths)} figure{'s' * (len(paths) != 1)} in {self.out or run.figures_dir}"
+        drawn = len(paths) - ("interpolation_gif" in paths)  # the strip and its animation: one
+        say(f"{drawn} figure{'s' * (drawn != 1)} in {self.out or run.figures_dir}"
+            + (" (the interpolation as a PNG and a GIF)" if "interpolation_gif" in paths else "")
             + (f"; open {quoted(page)}" if page is not None else ""))
 
 
