@@ -1182,3 +1182,13 @@ def test_a_sigterm_sent_twice_at_once_is_one_stop_and_a_second_ctrl_c_is_not(mon
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(0.05)
         assert info.value.code == 130
+    stop = threading.Event()  # a Ctrl-C that reached a launcher too, which passes on SIGTERM
+    with stopping.stop_on_signals(stop) as received:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)
+        except stopping.Interrupted:
+            pytest.fail("the launcher's SIGTERM after a Ctrl-C stopped at once")
+        assert stop.is_set() and received == [signal.SIGINT]

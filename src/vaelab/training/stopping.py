@@ -54,8 +54,9 @@ class Interrupted(KeyboardInterrupt):
 def stop_on_signals(stop: threading.Event) -> Iterator[list[int]]:
     """While inside, SIGINT and SIGTERM set ``stop`` the first time and raise ``Interrupted``
     the second; yields the list of the signals received. A SIGTERM within ``ECHO`` seconds of
-    a first is that one sent twice (a scheduler's to every process, and torchrun's passing it
-    on), not a second. Outside the main thread, where Python cannot take signals, it does
+    a first signal is that stop passed on (a scheduler's SIGTERM to every process, then
+    torchrun's; a Ctrl-C to a launcher, torchrun or timeout, which ends its child with
+    SIGTERM), not a second. Outside the main thread, where Python cannot take signals, it does
     nothing; a signal that is ignored is left so."""
     received: list[int] = []
     first = 0.0  # when the first came
@@ -63,7 +64,7 @@ def stop_on_signals(stop: threading.Event) -> Iterator[list[int]]:
     def handler(number: int, _frame: object) -> None:
         nonlocal first
         if stop.is_set() and received:
-            if number == received[0] == signal.SIGTERM and time.monotonic() - first < ECHO:
+            if number == signal.SIGTERM and time.monotonic() - first < ECHO:
                 return
             raise Interrupted(number)
         received.append(number)
