@@ -626,9 +626,15 @@ def test_image_data_of_ones_own_tensors_is_checked_and_made_uint8_leaving_them_a
             (floats, labels / 2, "train_labels must be one whole number per image, got "
                                  "float64 of shape (6,)"),
             (floats, labels + 5, "train_labels go from 5 to 7, but there are 3 classes; number "
-                                 "them from 0 to 2")):
+                                 "them from 0 to 2"),
+            (floats.clamp(max=1).index_fill(0, torch.tensor([1]), 1.0000001), labels,
+             "train_images are floats from 0.00123602 to 1.0000001; give"),  # not '0 to 1'
+            (floats[:0], labels[:0], "train_images holds no image; give each split one or more")):
         with pytest.raises(VaelabError, match=re.escape(f"ImageData: {said}")):
             ImageData("mine", ("a", "b", "c"), images, train_labels, floats, labels)
+    with pytest.raises(VaelabError, match=r"^ImageData: its name is None; give the images a "
+                                          r"name \(a str, such as 'faces'\)"):
+        ImageData(None, (), uint8, None, uint8, None)  # a TypeError in train, from pathlib
     with pytest.raises(VaelabError, match=r"the training images are 1x4x4 and the test images "
                                           r"3x4x4"):
         ImageData("mine", (), uint8, labels, uint8.expand(6, 3, 4, 4), labels)

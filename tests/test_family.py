@@ -289,8 +289,8 @@ def test_vaelab_sample_writes_a_chosen_class_or_says_why_not(tiny, tmp_path, cap
     rows = write_samples(run, tmp_path / "rows4.png", n=20, scale=4)  # the size checked is drawn
     assert Image.open(rows).width == (2 * 30 - 2) * 4 + _names_margin([str(k) for k in range(10)],
                                                                      28, 4)
-    with pytest.raises(VaelabError, match=r"^the number of samples must be a whole number from "
-                                          r"1 to 10,000, got 0$"):
+    with pytest.raises(VaelabError, match=r"^n must be a whole number from 1 to 10,000, got "
+                                          r"0$"):  # as Python names it
         write_samples(run, tmp_path / "none.png", n=0)
     assert [columns_for(n) for n in (1, 2, 3, 5, 7, 10, 11, 12, 13, 14, 16, 64)] == [
         1, 2, 3, 5, 4, 5, 4, 4, 7, 7, 4, 8]  # 7 as 4 + 3, 11 as 4 + 4 + 3, 13 as 7 + 6

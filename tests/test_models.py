@@ -3,6 +3,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from vaelab.config import ModelConfig, TrainConfig
 from vaelab.distributions import DiagonalGaussian
@@ -206,9 +207,18 @@ def test_a_model_given_the_wrong_shape_or_count_says_so_in_one_line():
              r"^image_shape must be \(C, H, W\), three whole numbers from 1, got \(28, 28\); "),
             (lambda: vae.sample(4, y=3),
              r"^a VAE draws no chosen class, and y would be ignored; a CVAE \(model='cvae'\) "
-             r"does$")):
+             r"does$"),
+            (lambda: vae.encode(Image.new("L", (28, 28))),  # 'Could not infer dtype of Image'
+             r"^images cannot be read as a tensor \(a Image\); give a tensor, NumPy array or "
+             r"list, such as torch.from_numpy\(np.asarray\(image\)\)\[None, None\] ")):
         with pytest.raises(VaelabError, match=said):
             call()
+    # A tensor on another device than the model's is moved to it (a CPU batch for a model on
+    # a GPU ended in 'Expected all tensors to be on the same device'); the meta device, which
+    # computes shapes alone, stands in for the GPU
+    away = build_model(ModelConfig(hidden_dims=(8,)), (1, 28, 28)).eval().to("meta")
+    assert away.encode(torch.zeros(2, 1, 28, 28, dtype=torch.uint8)).mean.device.type == "meta"
+    assert away.decode(torch.zeros(3, 2)).shape == (3, 1, 28, 28)
     codes = vae.encode(np.random.default_rng(0).random((2, 1, 28, 28))).mean  # float64 array
     assert codes.shape == (2, 2) and codes.dtype == torch.float32
     assert vae.decode([[0, 1]]).shape == (1, 1, 28, 28)  # whole-number codes: floats
@@ -231,6 +241,8 @@ def test_a_model_out_of_training_refuses_float_pixels_outside_0_to_1():
                                               r"or uint8 pixels \(0 to 255\)$"):
             vae.reconstruct(bad)
     assert vae.reconstruct(images).shape == images.shape  # in [0, 1]
+    with pytest.raises(VaelabError, match=r"^images are floats from \S+ to 1\.0000001; "):
+        vae.reconstruct(images.index_fill(0, torch.tensor([1]), 1.0000001))  # not '0 to 1'
     assert vae.encode((images * 255).to(torch.uint8)).mean.shape == (4, 2)  # uint8: any value
     with prepared_pixels():  # vaelab's own loops over its data: unchecked
         assert vae.encode(images * 255).mean.shape == (4, 2)

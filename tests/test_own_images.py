@@ -214,7 +214,7 @@ def test_a_split_folder_keeps_its_split(tmp_path, caplog, monkeypatch):
         load_dataset("set", progress=False, test_fraction=0.5)  # once, however it is named
     assert len(data.test_images) == 4
     assert caplog.messages == [f"{tmp_path / 'set'}: its train/ and test/ give the split, so "
-                               f"the test fraction asked for (--test-fraction 0.5) is not used"]
+                               f"the test fraction asked for (test_fraction=0.5) is not used"]
 
 
 def test_a_registered_dataset_keeps_its_test_set_and_says_a_fraction_is_not_used(
@@ -229,7 +229,7 @@ def test_a_registered_dataset_keeps_its_test_set_and_says_a_fraction_is_not_used
         load_dataset("mnist", root, progress=False, test_fraction=0.5)  # said once
         load_dataset("mnist", root, progress=False)  # the default: nothing to say
     assert len(data.test_images) == len(tiny.test_images)
-    assert caplog.messages == ["mnist has a test set of its own, so --test-fraction 0.5 is "
+    assert caplog.messages == ["mnist has a test set of its own, so test_fraction=0.5 is "
                                "not used"]
     registry._say_test_set_given.cache_clear()
 

@@ -5,6 +5,7 @@ closed behind the caller's back."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import re
 import shutil
@@ -85,6 +86,12 @@ def test_arguments_of_the_wrong_type_are_one_line(blobs, tmp_path):
         with pytest.raises(VaelabError) as info:
             call()
         assert str(info.value) == said
+    from vaelab import resume  # as load_run and plot_run say it, not 'config.json: no such file'
+    with pytest.raises(VaelabError, match=rf"^{re.escape(str(tmp_path / 'nope'))}: no such run "
+                                          rf"folder$"):
+        resume(tmp_path / "nope")
+    with pytest.raises(VaelabError, match=r"^ImageData: test_images holds no image; "):
+        ImageData("empty", (), np.zeros((3, 1, 4, 4)), None, np.zeros((0, 1, 4, 4)), None)
     assert not any(tmp_path.iterdir())
     with pytest.raises(VaelabError, match=r"not ndarray of shape \(3,\); make one of arrays"):
         plot_run(run, np.zeros(3), out_dir=tmp_path / "figs")
@@ -213,7 +220,7 @@ def test_a_notebook_shows_an_error_as_the_callers_own_lines_and_vaelabs_one_line
 
 
 def test_a_stopped_or_finished_run_names_the_call_that_goes_on_from_python(blobs, tmp_path,
-                                                                           capsys):
+                                                                           capsys, caplog):
     """A notebook's interrupted cell was told to go on with `vaelab train --resume RUN`, which
     cannot load images given as data=; a cell run again on a finished run was told to continue
     it with vaelab.resume(), which then had nothing to train."""
@@ -234,6 +241,12 @@ def test_a_stopped_or_finished_run_names_the_call_that_goes_on_from_python(blobs
     assert start_again(tmp_path / "r", 1, blob) == (
         f"vaelab.train(vaelab.RunConfig.load({str(tmp_path / 'r')!r}), "
         f"{str(tmp_path / 'r-2')!r}, data=...) with the data= it learnt from (blobs)")
+    from vaelab import resume
+
+    with caplog.at_level(logging.WARNING, logger="vaelab"):  # 'epochs= N' it said
+        resume(shutil.copytree(run.path, tmp_path / "again"), data=data, progress=False)
+    assert any(m.endswith("already has 1 epoch; nothing to train (epochs=N goes further)")
+               for m in caplog.messages), caplog.messages
     with pytest.raises(VaelabError, match=re.escape(
             f"{run.path} already holds a run that finished its epochs; choose another out, open "
             f"it with vaelab.load_run({str(run.path)!r}), or train it further with "

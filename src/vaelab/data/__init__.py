@@ -18,6 +18,7 @@ _WHERE = {
     "read_idx": "vaelab.data.idx", "write_idx": "vaelab.data.idx",
     "ImageData": "vaelab.data.images", "binarize": "vaelab.data.images",
     "prepare": "vaelab.data.images", "to_unit": "vaelab.data.images",
+    "pixel_bound": "vaelab.data.images",
     "DATASETS": "vaelab.data.registry", "IdxDataset": "vaelab.data.registry",
     "dataset_title": "vaelab.data.registry", "get_dataset": "vaelab.data.registry",
     "images_of": "vaelab.data.registry", "load_dataset": "vaelab.data.registry",
@@ -32,7 +33,7 @@ __all__ = [
     "DATASETS", "IdxDataset", "ImageData", "NoImagesThere", "binarize", "cache_root",
     "dataset_title", "download_root", "fetch", "find", "get_dataset", "how_to_label",
     "images_of", "load_dataset",
-    "looks_like_path", "prepare", "read_idx", "search_roots", "to_unit", "write_idx",
+    "looks_like_path", "pixel_bound", "prepare", "read_idx", "search_roots", "to_unit", "write_idx",
 ]
 
 
@@ -50,7 +51,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from vaelab.data.idx import read_idx, write_idx
-    from vaelab.data.images import ImageData, binarize, prepare, to_unit
+    from vaelab.data.images import ImageData, binarize, pixel_bound, prepare, to_unit
     from vaelab.data.paths import NoImagesThere, how_to_label, looks_like_path
     from vaelab.data.registry import (
         DATASETS,

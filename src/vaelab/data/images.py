@@ -32,6 +32,9 @@ class ImageData:
         """A caller's own images (tensors or NumPy arrays, uint8 or floats in [0, 1]) made
         uint8, their labels int64, each checked against the other: a mistake is one line
         here, not a model trained on images scaled twice."""
+        if not isinstance(self.name, str) or not self.name:
+            raise VaelabError(f"ImageData: its name is {self.name!r}; give the images a name "
+                              f"(a str, such as 'faces'), which the run records")
         object.__setattr__(self, "classes", _names(self.classes))
         for split in ("train", "test"):
             images = _pixels(getattr(self, f"{split}_images"), f"{split}_images")
@@ -139,6 +142,9 @@ def _pixels(images: object, name: str) -> torch.Tensor:
                           f"{type(images).__name__}); give a tensor or a NumPy array, such as "
                           f"np.stack([np.asarray(image) for image in images]) of Pillow images, "
                           f"turned to (N, C, H, W)") from None
+    if images.dim() == 4 and images.shape[1] in (1, 3) and len(images) == 0 \
+            and images.shape[2] * images.shape[3] > 0:  # the shape right, the images none
+        raise VaelabError(f"ImageData: {name} holds no image; give each split one or more")
     if images.dim() != 4 or images.shape[1] not in (1, 3) or 0 in images.shape:
         raise VaelabError(f"ImageData: {name} has shape {tuple(images.shape)}; give (N, C, H, "
                           f"W) with C = 1 (grey) or 3 (colour){_turned(images.shape)}")
@@ -149,7 +155,8 @@ def _pixels(images: object, name: str) -> torch.Tensor:
     if images.is_floating_point():
         low, high = images.min().item(), images.max().item()
         if not (low >= 0 and high <= 1):  # NaN too
-            raise VaelabError(f"ImageData: {name} are floats from {low:g} to {high:g}; give "
+            raise VaelabError(f"ImageData: {name} are floats from {pixel_bound(low)} to "
+                              f"{pixel_bound(high)}; give "
                               f"floats in [0, 1] or uint8 pixels (0 to 255)")
         return images.float().mul(255).round_().to(torch.uint8)
     raise VaelabError(f"ImageData: {name} are {str(images.dtype).removeprefix('torch.')}; give "
@@ -185,6 +192,16 @@ def resized(data: ImageData, size: int) -> ImageData:
 
     return dataclasses.replace(data, train_images=fit(data.train_images),
                                test_images=fit(data.test_images))
+
+
+def pixel_bound(x: float) -> str:
+    """A float pixel's value as an error shows it: 254.252, but 1.0000001, not the 1 that
+    '%g' would show of a value just past [0, 1]."""
+    for digits in range(6, 18):  # '%g' gives 6
+        shown = f"{x:.{digits}g}"
+        if not 0 <= float(shown) <= 1 or 0 <= x <= 1:  # past [0, 1] as it is, or inside
+            return shown
+    return repr(x)
 
 
 def to_unit(images: torch.Tensor) -> torch.Tensor:

@@ -147,4 +147,5 @@ def _hashed(images: np.ndarray, seed: int) -> np.ndarray:
 @functools.cache  # once a process, however often the run's data is loaded
 def _say_split_given(path: Path, test_fraction: float) -> None:
     log.warning("%s: its train/ and test/ give the split, so the test fraction asked for "
-                "(--test-fraction %g) is not used", path, test_fraction)
+                "(%s) is not used", path, named(f"--test-fraction {test_fraction:g}",
+                                                f"test_fraction={test_fraction:g}"))

@@ -263,8 +263,8 @@ def load_dataset(name: str | os.PathLike, data_dir: str | Path | None = None, *,
 
 @functools.cache  # once a process: eval, plot and the demo load the data more than once
 def _say_test_set_given(name: str, test_fraction: float) -> None:
-    log.warning("%s has a test set of its own, so --test-fraction %g is not used", name,
-                test_fraction)
+    log.warning("%s has a test set of its own, so %s is not used", name,
+                named(f"--test-fraction {test_fraction:g}", f"test_fraction={test_fraction:g}"))
 
 
 @functools.cache

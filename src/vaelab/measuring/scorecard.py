@@ -206,8 +206,7 @@ class Scorecard:
     __str__ = table  # print(card) shows the table
 
     def images_named(self, what: str) -> str:
-        """'Fashion-MNIST test images' (``what``: 'test images'), 'test images of faces', or
-        of an older file that names no dataset, 'the test images'."""
+        """'MNIST test images' (``what``), 'test images of faces'; of an old file 'the ...'."""
         name = (self.config or {}).get("data", {}).get("dataset")
         return images_of(name, what) if isinstance(name, str) else f"the {what}"
 

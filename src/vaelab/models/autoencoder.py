@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vaelab.config import ModelConfig
-from vaelab.data import to_unit
+from vaelab.data import pixel_bound, to_unit
 from vaelab.distributions import DiagonalGaussian, build_likelihood, check_generator, draw_count
 from vaelab.errors import VaelabError, named
 from vaelab.nets import build_nets
@@ -158,7 +158,8 @@ class Autoencoder(nn.Module):
             low, high = torch.aminmax(x)
             if not (low >= 0 and high <= 1):  # NaN too, which aminmax gives as both
                 held = ("hold NaN" if low.isnan() else
-                        f"are floats from {low.item():g} to {high.item():g}")
+                        f"are floats from {pixel_bound(low.item())} to "
+                        f"{pixel_bound(high.item())}")
                 raise VaelabError(f"images {held}; give floats in [0, 1] or uint8 pixels (0 to "
                                   f"255)")
         if x.dtype == torch.uint8:  # made float32 pixels, then the weights' precision, which
@@ -171,7 +172,15 @@ class Autoencoder(nn.Module):
         names the shape, or the integers that images cannot be. About a microsecond for
         float32 or uint8, as training gives them."""
         if not isinstance(t, torch.Tensor):
-            t = torch.as_tensor(t, device=self.device)
+            try:
+                t = torch.as_tensor(t, device=self.device)
+            except (TypeError, ValueError, RuntimeError):  # a Pillow image, say
+                raise VaelabError(f"{what} cannot be read as a tensor (a {type(t).__name__}); "
+                                  f"give a tensor, NumPy array or list, such as "
+                                  f"torch.from_numpy(np.asarray(image))[None, None] for one "
+                                  f"grey Pillow image") from None
+        elif t.device != self.device:  # a CPU tensor for a model on a GPU, say
+            t = t.to(self.device)
         if t.dim() != 1 + len(shape) or tuple(t.shape[1:]) != shape:
             asked = ", ".join(["B", *map(str, shape)])
             raise VaelabError(f"{what} must have the shape ({asked}) for this model, got "

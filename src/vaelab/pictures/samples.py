@@ -47,7 +47,7 @@ def draw_samples(run: Run, n: int = 64, label: str | int | None = None, seed: in
     if not model.has_prior:
         raise VaelabError(f"{run.path} is {run.config.named()}: it has no prior to sample "
                           f"from; train a VAE or a CVAE for that")
-    check_count("the number of samples", n, most=MOST_SAMPLES)
+    check_count(named("the number of samples (-n)", "n"), n, most=MOST_SAMPLES)
     y = None
     if label is not None:
         if not model.conditional:
@@ -108,7 +108,7 @@ def write_samples(run: Run | str | Path, path: str | Path, n: int | None = None,
     check_not_anothers(path, named("--out", "path"))  # a run's figure, a demo's comparison
     run = opened(run)
     n = how_many(run, n, label)
-    check_count("the number of samples", n, most=MOST_SAMPLES)
+    check_count(named("the number of samples (-n)", "n"), n, most=MOST_SAMPLES)
     buffer = BytesIO()
     by_rows = a_row_per_class(run, n, label)
     _, h, w = run.model.image_shape

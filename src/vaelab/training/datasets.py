@@ -116,7 +116,8 @@ def check_same(config: RunConfig, data: ImageData) -> None:
                                 "give the run's own as data=", "")
     else:
         images, own = (f"the images at {data.origin or settings.dataset}",
-                       f"point {named('--data-dir', 'data_dir')} at the run's own data")
+                       named("point --data-dir at the run's own data",
+                             "give the run's own data as data=, or point data_dir at it"))
         changed = " (a file changed, was added or removed)"
     if settings.image_shape is not None and data.image_shape != settings.image_shape:
         raise VaelabError(f"{images} are {_shape(data.image_shape)}, the run was trained on "

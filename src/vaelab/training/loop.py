@@ -35,16 +35,9 @@ from vaelab.training.datasets import check_subset, data_key, learned_from, load_
 from vaelab.training.epoch import train_epoch
 from vaelab.training.folders import check_new_run_dirs, check_writable, new_run_dir
 from vaelab.training.jobs import Job, fit_all, initial_state
+from vaelab.training.layout import check_run_folder
 from vaelab.training.placement import place
-from vaelab.training.runs import (
-    CHECKPOINT,
-    CONFIG,
-    METRICS,
-    WEIGHTS,
-    Run,
-    load_run,
-    metrics_file,
-)
+from vaelab.training.runs import CHECKPOINT, CONFIG, METRICS, WEIGHTS, Run, load_run, metrics_file
 from vaelab.training.schedules import say_if_the_rate_jumps
 from vaelab.training.stopping import Cadence, before_any_step, peer_lost, start_again, told
 
@@ -201,7 +194,7 @@ def resumed_job(path: Run | str | Path, epochs: int | None = None, *,
     device, ready for ``fit_all``."""
     cadence, (go_on, flags) = Cadence.parse(checkpoint_every), told(data_dir)
     path = as_path(path.folder if isinstance(path, Run) else path, "resume takes a run's folder")
-    saved = config = RunConfig.load(path / CONFIG, whole=True)
+    saved = config = RunConfig.load(check_run_folder(path) / CONFIG, whole=True)
     if epochs is not None:
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=epochs))
     checkpoint = path / CHECKPOINT
@@ -227,14 +220,14 @@ def resumed_job(path: Run | str | Path, epochs: int | None = None, *,
         job.unfinished.totals = job.unfinished.totals.to(device)
     if restored.epoch > config.train.epochs:
         raise VaelabError(f"{path} has already trained {restored.epoch} epochs; ask for more "
-                          f"({named('--epochs', 'epochs=')} N with N > {restored.epoch}, the "
+                          f"({named('--epochs N', 'epochs=N')} with N > {restored.epoch}, the "
                           f"total to reach)")
     if restored.epoch == config.train.epochs:
         rewritten = _write_again(path, job, restored.metrics) if world.main else []
-        log.warning("%s already has %d epoch%s; nothing to train%s (%s N goes further)",
+        log.warning("%s already has %d epoch%s; nothing to train%s (%s goes further)",
                     path, restored.epoch, "s" * (restored.epoch != 1),
                     f", and {' and '.join(rewritten)} written again from its checkpoint"
-                    if rewritten else "", named("--epochs", "epochs="))
+                    if rewritten else "", named("--epochs N", "epochs=N"))
         if job.unfinished is not None:  # the checkpoint is inside the next epoch: the run
             _finished_weights(path, job)  # is its last finished epoch's weights, as saved
     say_if_the_rate_jumps(path, saved.train, config.train, restored.epoch)
