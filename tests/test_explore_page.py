@@ -514,6 +514,41 @@ def test_a_tap_decodes_and_marks_where_it_lands_and_picks_it(runs, served, brows
         seen.check()
 
 
+def test_on_a_phone_two_fingers_pinch_the_plane_and_the_controls_fit_a_finger(served,
+                                                                              browser):
+    """On a phone the plane could not be zoomed (only a wheel zoomed it), a landscape phone
+    showed the plane taller than its screen, the buttons were 23 px high and the pad said to
+    draw 'with the mouse'."""
+    for visit in visits(browser, has_touch=True, is_mobile=True):
+        seen = visit(served["vae"])
+        seen.page.set_viewport_size({"width": 390, "height": 844})
+        seen.page.wait_for_function("document.querySelector('.overlay').clientWidth < 400")
+        seen.part("overlay").scroll_into_view_if_needed()
+        box = seen.plane_box()
+        scale = seen.state("scale")
+        mid = [box["x"] + box["width"] / 2 + 20, box["y"] + box["height"] / 2 - 10]
+        under = seen.state(f"screenToPlane({mid[0] - box['x']}, {mid[1] - box['y']})")
+        cdp = seen.page.context.new_cdp_session(seen.page)
+
+        for kind, apart in [("touchStart", 60), *(("touchMove", a) for a in range(70, 181, 10))]:
+            # two fingers about mid, spread from 60 to 180 px apart: three times the scale
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [
+                {"x": mid[0] + side * apart / 2, "y": mid[1], "id": k}
+                for k, side in enumerate((-1, 1))]})
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        assert seen.state("scale") == pytest.approx(3 * scale, rel=0.02)
+        after = seen.state(f"screenToPlane({mid[0] - box['x']}, {mid[1] - box['y']})")
+        assert after == pytest.approx(under, abs=0.5 / seen.state("scale"))  # kept there
+        assert seen.state("picks.length") == 0  # a pinch picks nothing
+        assert seen.part("drawn-z").inner_text().startswith("Draw a digit with a finger.")
+        for name, least in (("fit-view", 32), ("draw-clear", 44)):  # as a finger can hit
+            assert seen.part(name).bounding_box()["height"] >= least, name
+        seen.page.set_viewport_size({"width": 844, "height": 390})  # held sideways
+        seen.page.wait_for_function("document.querySelector('.overlay').clientHeight <= 366")
+        assert seen.plane_box()["height"] <= 390
+        seen.check()
+
+
 def test_the_keyboards_pointer_takes_the_view_with_it(served, visit):
     """Arrows past the plane's edge move the view, so that the pointer stays in sight."""
     seen = visit(served["vae"])

@@ -13,7 +13,7 @@
   const STRIP_COLUMNS = 5; // the strip's frames in rows of five
   const STRIP_GAP = 1; // image pixels of white between two frames, as the figures leave
   const PRIOR_SPAN = 3; // a VAE's sliders reach at least the prior's mean +- 3 std
-  const SHADE = [60, 60, 60, 40]; // RGBA of a confident cell: a light grey, no class's hue
+  const SHADE = [60, 60, 60, 40]; // RGBA of a confident cell: a grey far lighter than the 7s'
   const INK = "#1d2330"; // the picks, their line and the drawing's marker: no class's colour
 
   const $ = (id) => document.getElementById(id);
@@ -589,6 +589,8 @@
       shading: null, // { on, why }
       toScreen: (z) => toScreen(...planePoint(z)), // a code's place on the plane, in CSS px
       planeToScreen: (u, v) => toScreen(u, v),
+      screenToPlane: (x, y) => toPlane(x, y),
+      get scale() { return view.scale; }, // CSS px per plane unit
       get ticks() { return ticksShown; }, // the axes' numbers drawn: [text, x, y, width]
       get ticksCut() { return ticksCut; }, // and those left out, which the edge would cut
       get names() { return namesShown; }, // the classes' names on the plane: [mark, x, y]
@@ -661,7 +663,27 @@
       hub.hover(api, ...toPlane(event.offsetX, event.offsetY), event.timeStamp);
     });
 
+    // Two fingers on a touch screen pinch to zoom and move the plane together: the plane
+    // point under their midpoint stays under it, at the scale their spread gives.
+    const fingers = new Map(); // pointerId -> [x, y] of each finger down on the plane
+    let pinch = null; // { u, v, spread, scale } when two fingers came down
+    const spreadOf = ([a, b]) => Math.hypot(a[0] - b[0], a[1] - b[1]);
+    const midOf = ([a, b]) => [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2];
+
     overlay.addEventListener("pointermove", (event) => {
+      if (fingers.has(event.pointerId)) {
+        fingers.set(event.pointerId, [event.offsetX, event.offsetY]);
+      }
+      if (pinch) { // the first two fingers set it; a finger lifted holds the plane still
+        if (fingers.size < 2) return;
+        const at = [...fingers.values()].slice(0, 2), [x, y] = midOf(at);
+        view.scale = Math.min(view.fit * 1000, Math.max(view.fit / 100,
+          pinch.scale * spreadOf(at) / Math.max(pinch.spread, 1)));
+        view.cx = pinch.u - (x - SIZE / 2) / view.scale;
+        view.cy = pinch.v + (y - SIZE / 2) / view.scale;
+        redraw();
+        return;
+      }
       if (!drag) return;
       const dx = event.offsetX - drag.x, dy = event.offsetY - drag.y;
       drag.moved ||= Math.hypot(dx, dy) > 3;
@@ -677,12 +699,27 @@
     // Only the main button picks and pans: the others open menus or scroll.
     overlay.addEventListener("pointerdown", (event) => {
       if (event.button !== 0) return;
-      drag = { x: event.offsetX, y: event.offsetY, cx: view.cx, cy: view.cy, moved: false };
       overlay.setPointerCapture(event.pointerId);
+      if (event.pointerType === "touch") {
+        fingers.set(event.pointerId, [event.offsetX, event.offsetY]);
+      }
+      if (fingers.size > 1) { // a pinch: no finger of it picks or pans alone
+        const at = [...fingers.values()].slice(0, 2), [u, v] = toPlane(...midOf(at));
+        pinch ??= { u, v, spread: spreadOf(at), scale: view.scale };
+        drag = null;
+        return;
+      }
+      drag = { x: event.offsetX, y: event.offsetY, cx: view.cx, cy: view.cy, moved: false };
     });
 
+    const lifted = (event) => { // the pinch ends as its last finger lifts
+      fingers.delete(event.pointerId);
+      if (!fingers.size) pinch = null;
+    };
     overlay.addEventListener("pointerup", (event) => {
-      if (event.button !== 0 || !drag) return;
+      const pinched = pinch !== null;
+      lifted(event);
+      if (pinched || event.button !== 0 || !drag) return;
       if (!drag.moved && event.pointerType !== "mouse") { // a tap has no hover before it: it
         hub.hover(api, ...toPlane(event.offsetX, event.offsetY)); // decodes where it lands,
         mark(pointer); // marked, as no cursor shows where
@@ -691,7 +728,7 @@
       drag = null;
     });
 
-    overlay.addEventListener("pointercancel", () => { drag = null; });
+    overlay.addEventListener("pointercancel", (event) => { lifted(event); drag = null; });
 
     // The mouse gone, every plane marks where the decoders stand, this one too.
     // (A finger lifted leaves too: what its tap decoded stays in view.)
@@ -909,11 +946,13 @@
     }
     const DRAWN = { MNIST: "a digit", "Fashion-MNIST": "a garment or a shoe" }[DATA.run.dataset];
     const CENTRE = DRAWN !== undefined; // a registered dataset's images are centred; one's own
+    // with what the screen is drawn on: a finger (or a pen) where the main pointer is coarse
+    const TOOL = window.matchMedia?.("(pointer: coarse)").matches ? "a finger" : "the mouse";
     const DRAW_HINT = `Draw ${DRAWN ?? `something like the ${DATA.run.images}`} with ` +
-      (CENTRE ? "the mouse. Moved so that its centre of mass is in the middle (the " +
+      (CENTRE ? `${TOOL}. Moved so that its centre of mass is in the middle (the ` +
                 `${DATA.run.dataset} images it learnt from are centred), it is encoded and ` +
                 "placed on the plane."
-              : "the mouse, where it stands in them: it is encoded as drawn and placed on " +
+              : `${TOOL}, where it stands in them: it is encoded as drawn and placed on ` +
                 "the plane.");
     part("drawn-z").textContent = DRAW_HINT;
 
