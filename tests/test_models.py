@@ -209,7 +209,7 @@ def test_a_model_given_the_wrong_shape_or_count_says_so_in_one_line():
              r"^a VAE draws no chosen class, and y would be ignored; a CVAE \(model='cvae'\) "
              r"does$"),
             (lambda: vae.encode(Image.new("L", (28, 28))),  # 'Could not infer dtype of Image'
-             r"^images cannot be read as a tensor \(a Image\); give a tensor, NumPy array or "
+             r"^images cannot be read as a tensor \(Image\); give a tensor, NumPy array or "
              r"list, such as torch.from_numpy\(np.asarray\(image\)\)\[None, None\] ")):
         with pytest.raises(VaelabError, match=said):
             call()
@@ -219,6 +219,11 @@ def test_a_model_given_the_wrong_shape_or_count_says_so_in_one_line():
     away = build_model(ModelConfig(hidden_dims=(8,)), (1, 28, 28)).eval().to("meta")
     assert away.encode(torch.zeros(2, 1, 28, 28, dtype=torch.uint8)).mean.device.type == "meta"
     assert away.decode(torch.zeros(3, 2)).shape == (3, 1, 28, 28)
+    conditional = build_model(ModelConfig("cvae", hidden_dims=(8,)), (1, 28, 28), classes=3)
+    conditional = conditional.eval().to("meta")  # its labels too: as numbers or one-hot rows
+    assert conditional.decode(torch.zeros(2, 2), torch.tensor([1, 2])).device.type == "meta"
+    assert conditional.encode(torch.zeros(2, 1, 28, 28, dtype=torch.uint8),
+                              torch.eye(3)[:2]).mean.device.type == "meta"
     codes = vae.encode(np.random.default_rng(0).random((2, 1, 28, 28))).mean  # float64 array
     assert codes.shape == (2, 2) and codes.dtype == torch.float32
     assert vae.decode([[0, 1]]).shape == (1, 1, 28, 28)  # whole-number codes: floats

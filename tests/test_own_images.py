@@ -454,6 +454,8 @@ def test_arrays_in_every_accepted_form(tmp_path):
     ({"images": np.zeros((4, 5, 5), np.uint8), "labels": np.arange(3)},
      r"4 images but 3 labels; give one label per image"),
     ({"images": np.full((4, 5, 5), 1.5)}, r"floats outside \[0, 1\]"),
+    ({"images": np.full((4, 5, 5), np.float32(1.0000001))},  # not 'from 1 to 1'
+     r"floats outside \[0, 1\] \(from 1.0000001 to 1.0000001\)"),
     ({"images": np.zeros((4, 5, 5, 2), np.uint8)}, r"has shape \(4, 5, 5, 2\)"),
     ({"images": np.zeros((4, 5, 5), np.uint8), "labels": np.array([0, 1, -1, 0])},
      r"labels has -1; labels count from 0"),
@@ -1011,9 +1013,9 @@ def test_a_folder_named_as_a_registered_dataset_is_told_apart(tmp_path, monkeypa
         for name in ("mnist", "fashion-mnist"):  # said before it is looked for
             with contextlib.suppress(VaelabError):  # not found, where it is not installed
                 load_dataset(name, tmp_path / "no data", download=False, progress=False)
-    assert [m for m in caplog.messages if m.startswith("--dataset")] == [
-        "--dataset mnist is the registered MNIST, not the folder of images ./mnist here; give "
-        "--dataset ./mnist to train on that"]  # no folder ./fashion-mnist here
+    assert [m for m in caplog.messages if "is the registered" in m] == [  # as Python says it
+        "'mnist' is the registered MNIST, not the folder of images ./mnist here; give "
+        "'./mnist' to train on that"]  # no folder ./fashion-mnist here
     registry._say_if_a_folder_is_named_so.cache_clear()
 
 

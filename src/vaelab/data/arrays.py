@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from vaelab.data.cached import Decoded
+from vaelab.data.images import pixel_bound
 from vaelab.errors import VaelabError
 
 log = logging.getLogger("vaelab")
@@ -132,8 +133,9 @@ def _images(path: Path, key: str, x: np.ndarray) -> np.ndarray:
                               f"{int(np.isnan(x).any(axis=(1, 2, 3)).argmax())}); give every "
                               f"pixel a value in [0, 1]")
         if not np.isfinite(x).all() or x.min() < 0 or x.max() > 1:
-            raise VaelabError(f"{path}: {key} are floats outside [0, 1] (from {x.min():g} to "
-                              f"{x.max():g}); scale them to [0, 1] or give uint8 pixels")
+            raise VaelabError(f"{path}: {key} are floats outside [0, 1] (from "
+                              f"{pixel_bound(float(x.min()))} to {pixel_bound(float(x.max()))}"
+                              f"); scale them to [0, 1] or give uint8 pixels")
         x = np.rint(x * 255).astype(np.uint8)
     elif np.issubdtype(x.dtype, np.integer) and x.min() >= 0 and x.max() <= 255:
         x = x.astype(np.uint8)

@@ -278,6 +278,6 @@ def _say_if_a_folder_is_named_so(name: str) -> None:
     folder = Path(name)
     if folder.is_dir() and any(path.suffix.lower() in SUFFIXES
                                for path in islice(folder.rglob("*"), 1000)):
-        log.warning("--dataset %s is the registered %s, not the folder of images ./%s here; "
-                    "give --dataset ./%s to train on that", name, DATASETS[name].title, name,
-                    name)
+        log.warning("%s is the registered %s, not the folder of images ./%s here; give %s to "
+                    "train on that", named(f"--dataset {name}", repr(name)), DATASETS[name].title,
+                    name, named(f"--dataset ./{name}", repr(f"./{name}")))

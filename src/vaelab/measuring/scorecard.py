@@ -205,13 +205,13 @@ class Scorecard:
 
     __str__ = table  # print(card) shows the table
 
-    def images_named(self, what: str) -> str:
+    def images_named(self, what: str, the: str = "the ") -> str:
         """'MNIST test images' (``what``), 'test images of faces'; of an old file 'the ...'."""
         name = (self.config or {}).get("data", {}).get("dataset")
-        return images_of(name, what) if isinstance(name, str) else f"the {what}"
+        return images_of(name, what) if isinstance(name, str) else f"{the}{what}"
 
     def measured_on(self) -> str:  # '10,000 Fashion-MNIST test images'
-        return f"{self.images:,} {self.images_named(f'{self.split} images').removeprefix('the ')}"
+        return f"{self.images:,} {self.images_named(f'{self.split} images', the='')}"
 
     def __repr__(self) -> str:  # what it measured; its figures are the table's
         figures = sum(self[key].value is not None for key in self)

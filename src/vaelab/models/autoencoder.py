@@ -103,14 +103,14 @@ class Autoencoder(nn.Module):
                 raise VaelabError(f"y's rows must be one-hot, or a mix of classes (no value "
                                   f"below 0, each row adding up to 1); row {bad} is [{shown}"
                                   f"{', ...' if self.classes > 5 else ''}]")
-            return y.to(dtype)
+            return y.to(self.device, dtype)
         if y.dim() != 1:
             raise VaelabError(f"y must hold {self.labels_asked}, got shape {tuple(y.shape)}")
         if y.is_floating_point() and not bool((y == y.round()).all()):
             shown = ", ".join(f"{v:g}" for v in y[:5].tolist())
             raise VaelabError(f"y must hold whole class numbers, got [{shown}]")
-        try:
-            return F.one_hot(y.long(), self.classes).to(dtype)
+        try:  # on the caller's device (the CPU's checks the numbers), then the model's
+            return F.one_hot(y.long(), self.classes).to(self.device, dtype)
         except RuntimeError:  # a class number out of range: one_hot has checked them (on CPU)
             raise self.out_of_range(y) from None
 
@@ -175,7 +175,7 @@ class Autoencoder(nn.Module):
             try:
                 t = torch.as_tensor(t, device=self.device)
             except (TypeError, ValueError, RuntimeError):  # a Pillow image, say
-                raise VaelabError(f"{what} cannot be read as a tensor (a {type(t).__name__}); "
+                raise VaelabError(f"{what} cannot be read as a tensor ({type(t).__name__}); "
                                   f"give a tensor, NumPy array or list, such as "
                                   f"torch.from_numpy(np.asarray(image))[None, None] for one "
                                   f"grey Pillow image") from None

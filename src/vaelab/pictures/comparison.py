@@ -180,8 +180,8 @@ def draw_comparison(views: Sequence[LatentView], classes: Sequence[str], *, titl
             high = min(len(classes), KEY_ROWS) > TOP_KEY_ROWS
             class_legend(grid[0, columns] if not high else fig, classes,
                          at=(0.0, 1 - 0.52 * heights[0] / sum(heights)) if not high
-                         else (1 - key / fig.get_figwidth(), 0.5),
-                         columns=columns_of_key)
+                         else (1 - key / fig.get_figwidth(), 0.5), columns=columns_of_key,
+                         shown=np.unique(np.concatenate([view.labels for view in views])))
         fig.suptitle("\n".join(textwrap.fill(line, int(fig.get_figwidth() * 8.5))
                                for line in title.splitlines()), fontsize=13)
     return fig

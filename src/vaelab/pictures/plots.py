@@ -112,7 +112,7 @@ def draw_scatter(ax: Axes, points: np.ndarray, labels: np.ndarray, classes: Sequ
     if equal:
         ax.set_aspect("equal", adjustable="datalim")
     if legend and classes:
-        class_legend(ax, classes, shown=np.unique(labels))
+        class_legend(ax, classes, shown=np.unique(drawn))
 
 
 def class_legend(owner: Axes | Figure | SubFigure, classes: Sequence[str],

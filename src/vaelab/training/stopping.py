@@ -34,6 +34,7 @@ log = logging.getLogger("vaelab")
 
 NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
 ECHO = 1.0  # seconds within which a second SIGTERM is the first sent twice, not another
+TWIN = 0.02  # seconds within which the same signal again is the first passed on: no hand
 
 
 class Interrupted(KeyboardInterrupt):
@@ -53,22 +54,25 @@ class Interrupted(KeyboardInterrupt):
 @contextmanager
 def stop_on_signals(stop: threading.Event) -> Iterator[list[int]]:
     """While inside, SIGINT and SIGTERM set ``stop`` the first time and raise ``Interrupted``
-    the second; yields the list of the signals received. A SIGTERM within ``ECHO`` seconds of
-    a first signal is that stop passed on (a scheduler's SIGTERM to every process, then
-    torchrun's; a Ctrl-C to a launcher, torchrun or timeout, which ends its child with
-    SIGTERM), not a second. Outside the main thread, where Python cannot take signals, it does
-    nothing; a signal that is ignored is left so."""
+    the second; yields the list of the signals received. The first signal again is that one
+    passed on, not a second, within ``ECHO`` seconds for SIGTERM (a scheduler's to every
+    process, then torchrun's) and ``TWIN`` for Ctrl-C (the terminal's to the whole group, then
+    a launcher's such as timeout's, which passes on the one it got). Outside the main thread,
+    where Python cannot take signals, it does nothing; a signal that is ignored is left so.
+    The handler marks a signal as received before anything else: a second can run inside it,
+    and the first's stop.set() is not to be entered twice (its lock would wait on itself)."""
     received: list[int] = []
     first = 0.0  # when the first came
 
     def handler(number: int, _frame: object) -> None:
         nonlocal first
-        if stop.is_set() and received:
-            if number == signal.SIGTERM and time.monotonic() - first < ECHO:
+        if received:
+            since = time.monotonic() - first
+            if number == received[0] and since < (ECHO if number == signal.SIGTERM else TWIN):
                 return
             raise Interrupted(number)
-        received.append(number)
         first = time.monotonic()
+        received.append(number)
         stop.set()
         name = NAMES.get(number, f"signal {number}")
         if number == signal.SIGINT:  # from Python, perhaps a notebook's interrupt button
