@@ -284,6 +284,16 @@ def test_the_explorers_advice_for_a_folder_without_a_classifier_is_a_command_tha
                             f"made again")
 
 
+def test_a_class_without_a_test_image_is_not_in_the_legend(visit, tmp_path):
+    """A folder whose test/ lacks a class listed that class in the plane's legend, with no
+    point of its colour anywhere (the figures' legends leave it out too)."""
+    make_folder(tmp_path / "split" / "train", classes=("circle", "square", "star"), per_class=6)
+    make_folder(tmp_path / "split" / "test", classes=("circle", "star"), per_class=3)
+    seen = _explored(tmp_path / "split", visit, tmp_path)
+    assert seen.part("legend").locator("li").all_inner_texts() == ["0 circle", "2 star"]
+    seen.check()
+
+
 def test_classes_past_twenty_are_drawn_in_another_shape_in_the_codes_and_the_legend(
         visit, tmp_path):
     """Twenty-five classes drew species_20 to species_24 exactly as species_00 to species_04,

@@ -1200,9 +1200,13 @@
       part("run-title").hidden = !several;
     }
 
-    function showLegend() { // none for unlabelled images: their points share one colour
+    // None for unlabelled images, whose points share one colour; of the classes with codes on
+    // the plane (a folder's own test/ may lack one), as the figures' legends.
+    function showLegend() {
+      const present = new Set(LABELS);
+      const shown = DATA.classes.map((_, c) => c).filter((c) => present.has(c));
       part("legend").hidden = !LABELLED;
-      part("legend").replaceChildren(...DATA.classes.map((_, c) => {
+      part("legend").replaceChildren(...shown.map((c) => {
         const item = document.createElement("li");
         const shape = SHAPES[DATA.shapes[c] % SHAPES.length];
         const swatch = Object.assign(document.createElement("span"),
