@@ -528,7 +528,7 @@ def test_on_a_phone_two_fingers_pinch_the_plane_and_the_controls_fit_a_finger(se
         scale = seen.state("scale")
         mid = [box["x"] + box["width"] / 2 + 20, box["y"] + box["height"] / 2 - 10]
         under = seen.state(f"screenToPlane({mid[0] - box['x']}, {mid[1] - box['y']})")
-        cdp = seen.page.context.new_cdp_session(seen.page)
+        cdp, before = seen.page.context.new_cdp_session(seen.page), seen.state("hover")
 
         for kind, apart in [("touchStart", 60), *(("touchMove", a) for a in range(70, 181, 10))]:
             # two fingers about mid, spread from 60 to 180 px apart: three times the scale
@@ -539,7 +539,8 @@ def test_on_a_phone_two_fingers_pinch_the_plane_and_the_controls_fit_a_finger(se
         assert seen.state("scale") == pytest.approx(3 * scale, rel=0.02)
         after = seen.state(f"screenToPlane({mid[0] - box['x']}, {mid[1] - box['y']})")
         assert after == pytest.approx(under, abs=0.5 / seen.state("scale"))  # kept there
-        assert seen.state("picks.length") == 0  # a pinch picks nothing
+        assert seen.state("picks.length") == 0  # a pinch picks nothing, and decodes nothing
+        assert seen.state("hover") == before  # (each finger's moves decoded in turn: a flicker)
         assert seen.part("drawn-z").inner_text().startswith("Draw a digit with a finger.")
         for name, least in (("fit-view", 32), ("draw-clear", 44)):  # as a finger can hit
             assert seen.part(name).bounding_box()["height"] >= least, name

@@ -659,14 +659,15 @@
     // Chromium delivers pointermove once per animation frame, up to 16 ms after the input;
     // pointerrawupdate comes as soon as the input does. Other browsers have only pointermove.
     const hoverEvent = "onpointerrawupdate" in window ? "pointerrawupdate" : "pointermove";
-    overlay.addEventListener(hoverEvent, (event) => {
-      hub.hover(api, ...toPlane(event.offsetX, event.offsetY), event.timeStamp);
-    });
-
     // Two fingers on a touch screen pinch to zoom and move the plane together: the plane
     // point under their midpoint stays under it, at the scale their spread gives.
     const fingers = new Map(); // pointerId -> [x, y] of each finger down on the plane
     let pinch = null; // { u, v, spread, scale } when two fingers came down
+
+    overlay.addEventListener(hoverEvent, (event) => {
+      if (pinch) return; // its fingers decode nothing: in turn, each would flicker the image
+      hub.hover(api, ...toPlane(event.offsetX, event.offsetY), event.timeStamp);
+    });
     const spreadOf = ([a, b]) => Math.hypot(a[0] - b[0], a[1] - b[1]);
     const midOf = ([a, b]) => [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2];
 
