@@ -1160,10 +1160,10 @@ def test_signals_go_to_a_handler_inside_and_back_after_unless_ignored_or_set_in_
     assert real(signal.SIGINT) is signal.SIG_IGN
 
 
-def test_a_sigterm_sent_twice_at_once_is_one_stop_and_a_second_ctrl_c_is_not(monkeypatch):
+def test_a_signal_passed_on_at_once_is_one_stop_and_a_second_by_hand_is_not(monkeypatch):
     """A scheduler's SIGTERM to every process and torchrun's passing it on came 50 ms apart,
     and the second was taken for 'SIGTERM again stops at once': the steps since the last
-    checkpoint were lost."""
+    checkpoint were lost; so too a Ctrl-C to a group that timeout passed on to its child."""
     import threading
 
     from vaelab.training import stopping

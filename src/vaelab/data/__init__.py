@@ -21,7 +21,7 @@ _WHERE = {
     "pixel_bound": "vaelab.data.images",
     "DATASETS": "vaelab.data.registry", "IdxDataset": "vaelab.data.registry",
     "dataset_title": "vaelab.data.registry", "get_dataset": "vaelab.data.registry",
-    "images_of": "vaelab.data.registry", "load_dataset": "vaelab.data.registry",
+    "dataset_images": "vaelab.data.registry", "load_dataset": "vaelab.data.registry",
     "looks_like_path": "vaelab.data.paths", "NoImagesThere": "vaelab.data.paths",
     "how_to_label": "vaelab.data.paths",
     "cache_root": "vaelab.data.sources", "download_root": "vaelab.data.sources",
@@ -30,10 +30,27 @@ _WHERE = {
 }
 
 __all__ = [
-    "DATASETS", "IdxDataset", "ImageData", "NoImagesThere", "binarize", "cache_root",
-    "dataset_title", "download_root", "fetch", "find", "get_dataset", "how_to_label",
-    "images_of", "load_dataset",
-    "looks_like_path", "pixel_bound", "prepare", "read_idx", "search_roots", "to_unit", "write_idx",
+    "DATASETS",
+    "IdxDataset",
+    "ImageData",
+    "NoImagesThere",
+    "binarize",
+    "cache_root",
+    "dataset_images",
+    "dataset_title",
+    "download_root",
+    "fetch",
+    "find",
+    "get_dataset",
+    "how_to_label",
+    "load_dataset",
+    "looks_like_path",
+    "pixel_bound",
+    "prepare",
+    "read_idx",
+    "search_roots",
+    "to_unit",
+    "write_idx",
 ]
 
 
@@ -56,9 +73,9 @@ if TYPE_CHECKING:
     from vaelab.data.registry import (
         DATASETS,
         IdxDataset,
+        dataset_images,
         dataset_title,
         get_dataset,
-        images_of,
         load_dataset,
     )
     from vaelab.data.sources import cache_root, download_root, fetch, find, search_roots

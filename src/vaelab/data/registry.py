@@ -229,7 +229,7 @@ def dataset_title(name: str) -> str:
     return Path(name).stem or name
 
 
-def images_of(name: str, what: str = "images") -> str:
+def dataset_images(name: str, what: str = "images") -> str:
     """``what`` of the dataset ``name`` in words: 'MNIST test images', but of a folder or file
     'test images of faces' (not 'faces test images', nor 'the own images')."""
     return (f"{dataset_title(name)} {what}" if name in DATASETS

@@ -15,7 +15,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 
-from vaelab.data import images_of
+from vaelab.data import dataset_images
 from vaelab.distributions import likelihood_label
 from vaelab.errors import VaelabError
 from vaelab.files import read_json
@@ -208,7 +208,7 @@ class Scorecard:
     def images_named(self, what: str, the: str = "the ") -> str:
         """'MNIST test images' (``what``), 'test images of faces'; of an old file 'the ...'."""
         name = (self.config or {}).get("data", {}).get("dataset")
-        return images_of(name, what) if isinstance(name, str) else f"{the}{what}"
+        return dataset_images(name, what) if isinstance(name, str) else f"{the}{what}"
 
     def measured_on(self) -> str:  # '10,000 Fashion-MNIST test images'
         return f"{self.images:,} {self.images_named(f'{self.split} images', the='')}"

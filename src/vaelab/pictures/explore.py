@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from matplotlib.colors import to_hex
 
-from vaelab.data import ImageData, dataset_title, images_of, prepare
+from vaelab.data import ImageData, dataset_images, dataset_title, prepare
 from vaelab.distributions import SquaredError, likelihood_label
 from vaelab.errors import VaelabError, named
 from vaelab.files import check_can_make, quoted, write_atomic
@@ -83,7 +83,7 @@ def _run_facts(run: Run) -> dict[str, Any]:
     return {
         "name": run.path.name,
         "dataset": dataset_title(config.data.dataset),
-        "images": images_of(config.data.dataset),  # 'MNIST images', 'images of faces'
+        "images": dataset_images(config.data.dataset),  # 'MNIST images', 'images of faces'
         "config": config.to_dict(),
         "parameters": count_parameters(run.model),
         "likelihood": likelihood_label(config.model.likelihood),

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from vaelab.data import DATASETS, ImageData, images_of
+from vaelab.data import DATASETS, ImageData, dataset_images
 from vaelab.files import quoted
 from vaelab.measuring.classifier import CONFIDENT, judge_key, load_judge, predict
 from vaelab.measuring.latent import decode_all
@@ -64,7 +64,7 @@ def confidence_shading(model: Autoencoder, data: ImageData, codes: torch.Tensor,
         return {"missing": f"the images {what}, so there is no classifier to shade by"}
     dataset = judge_key(data)
     judge = load_judge(dataset)
-    these = f"the {images_of(data.name)} ({data.image_shape[2]} x {data.image_shape[1]})"
+    these = f"the {dataset_images(data.name)} ({data.image_shape[2]} x {data.image_shape[1]})"
     if judge is None:
         # Say --image-size again where the run may have used it: a registered dataset known
         # by another key, or square images of a folder or file (as they are, it changes

@@ -322,10 +322,10 @@
 
     // Each class's name (or what stands for it, DATA.marks) where its codes lie thickest and
     // most its own (on them where they bend round an empty middle; of a class of fewer than
-    // 50, at their median), on a white halo, as the figures name them (names.py's _densest,
-    // the same codes weighed): ten colours are not ten to every reader (several merge for the
-    // colour-blind), a name in place is. Names nearer than a name's size move apart, each as
-    // little as that takes. Weighed once a plane.
+    // 12, names.py's FEW, at their median), on a white halo, as the figures name them
+    // (names.py's _densest, the same codes weighed): ten colours are not ten to every reader
+    // (several merge for the colour-blind), a name in place is. Names nearer than a name's
+    // size move apart, each as little as that takes. Weighed once a plane.
     let namesShown = [], namesPlaced = { of: null, at: [] };
     function densest() { return namePlaces(plane.u, plane.v, LABELS, DATA.marks.length); }
     function namePlaces(planeU, planeV, labels, classes) { // [[class, u, v], ...]
